@@ -1,0 +1,6 @@
+/** Milliseconds since the epoch. Pure code takes `now` as an argument; only edges hold a Clock. */
+export type Clock = () => number
+
+export const systemClock: Clock = () => Date.now()
+
+export const toSeconds = (ms: number) => Math.floor(ms / 1000)

@@ -1,0 +1,64 @@
+/**
+ * The one error type. Every failure that reaches a user carries a stable `status` from a closed
+ * set (Google's canonical codes, DESIGN §5); the HTTP code comes from one table, and the wire
+ * shape `{"error":{"code","status","message"}}` from one function.
+ */
+const HTTP_CODE = {
+  INVALID_ARGUMENT: 400,
+  FAILED_PRECONDITION: 400,
+  OUT_OF_RANGE: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  ALREADY_EXISTS: 409,
+  ABORTED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RESOURCE_EXHAUSTED: 429,
+  INTERNAL: 500,
+  BAD_GATEWAY: 502,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+} as const
+
+export type ErrorStatus = keyof typeof HTTP_CODE
+
+export class PosternError extends Error {
+  override readonly name = 'PosternError'
+  constructor(
+    readonly status: ErrorStatus,
+    message: string,
+    options?: ErrorOptions & { headers?: Record<string, string> },
+  ) {
+    super(message, options)
+    this.headers = options?.headers
+  }
+  readonly headers: Record<string, string> | undefined
+
+  get httpCode(): number {
+    return HTTP_CODE[this.status]
+  }
+}
+
+export interface ErrorBody {
+  error: { code: number; status: ErrorStatus; message: string }
+}
+
+export function httpCodeOf(status: ErrorStatus): number {
+  return HTTP_CODE[status]
+}
+
+/** Anything thrown becomes a PosternError; what we did not expect is INTERNAL and says nothing more. */
+export function asPosternError(err: unknown): PosternError {
+  if (err instanceof PosternError) return err
+  return new PosternError('INTERNAL', 'Internal error.', { cause: err })
+}
+
+export function errorBody(err: PosternError): ErrorBody {
+  return { error: { code: err.httpCode, status: err.status, message: err.message } }
+}
+
+export const invalid = (message: string) => new PosternError('INVALID_ARGUMENT', message)
+export const notFound = (message: string) => new PosternError('NOT_FOUND', message)
+export const denied = (message: string) => new PosternError('PERMISSION_DENIED', message)

@@ -1,0 +1,93 @@
+import { Environment } from '@marcbachmann/cel-js'
+import { invalid } from '../core/errors.js'
+
+/**
+ * IAM Conditions (DESIGN §1): CEL over `request.time`, `resource.name`, `resource.type`,
+ * evaluated with @marcbachmann/cel-js. Expressions are type-checked when a policy is written, so
+ * a condition that could never be a bool is refused then, not discovered at request time.
+ */
+export interface Condition {
+  title: string
+  description?: string
+  expression: string
+}
+
+export interface ConditionContext {
+  now: number
+  resource: { name: string; type: ResourceType }
+}
+
+export type ResourceType =
+  | 'postern.organization/Organization'
+  | 'postern.project/Project'
+  | 'run.postern/Service'
+  | 'iam.postern/ServiceAccount'
+
+export type CompiledCondition = (ctx: ConditionContext) => boolean
+
+const LIMITS = { expression: 12_800, title: 100, description: 256 }
+
+const env = new Environment({
+  limits: { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 1_000, maxMapEntries: 100, maxCallArguments: 16 },
+})
+  .registerVariable('request', { schema: { time: 'google.protobuf.Timestamp' } })
+  .registerVariable('resource', { schema: { name: 'string', type: 'string', service: 'string' } })
+
+const compiled = new Map<string, CompiledCondition>()
+
+/** Validates a condition's fields and compiles its expression; INVALID_ARGUMENT says what is wrong. */
+export function parseCondition(raw: unknown): Condition {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('A condition must be an object with title and expression.')
+  const { title, description, expression, ...rest } = raw as Record<string, unknown>
+  const unknown = Object.keys(rest)
+  if (unknown.length) throw invalid(`Unknown condition field '${unknown[0]}'.`)
+  if (typeof expression !== 'string' || !expression.trim()) throw invalid('A condition needs a non-empty expression.')
+  if (typeof title !== 'string' || !title.trim()) throw invalid('A condition needs a non-empty title.')
+  if (description !== undefined && typeof description !== 'string') throw invalid('A condition description must be a string.')
+  if (expression.length > LIMITS.expression) throw invalid(`A condition expression may have at most ${LIMITS.expression} characters.`)
+  if (title.length > LIMITS.title) throw invalid(`A condition title may have at most ${LIMITS.title} characters.`)
+  if (description && description.length > LIMITS.description) throw invalid(`A condition description may have at most ${LIMITS.description} characters.`)
+  compileCondition(expression)
+  return description ? { title, description, expression } : { title, expression }
+}
+
+export function compileCondition(expression: string): CompiledCondition {
+  const cached = compiled.get(expression)
+  if (cached) return cached
+  let evaluate: ReturnType<typeof env.parse>
+  try {
+    evaluate = env.parse(expression)
+  } catch (err) {
+    throw invalid(`Condition expression does not parse: ${firstLine(err)}`)
+  }
+  const check = env.check(expression)
+  if (!check.valid) throw invalid(`Condition expression is not valid: ${firstLine(check.error)}`)
+  if (check.type !== 'bool') throw invalid(`Condition expression must be a bool, not ${check.type}.`)
+  const fn: CompiledCondition = (ctx) =>
+    evaluate({
+      request: { time: new Date(ctx.now) },
+      resource: { name: ctx.resource.name, type: ctx.resource.type, service: serviceOf(ctx.resource.name) },
+    }) === true
+  if (compiled.size > 10_000) compiled.clear()
+  compiled.set(expression, fn)
+  return fn
+}
+
+/** Evaluates; a condition that fails to evaluate grants nothing (DESIGN §1), reported as 'error'. */
+export function evaluateCondition(expression: string, ctx: ConditionContext): boolean | 'error' {
+  try {
+    return compileCondition(expression)(ctx)
+  } catch {
+    return 'error'
+  }
+}
+
+function serviceOf(name: string): string {
+  const m = /^projects\/[^/]+\/services\/([^/]+)$/.exec(name)
+  return m ? m[1]! : ''
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err)
+  return text.split('\n')[0]!.trim()
+}

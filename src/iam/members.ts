@@ -1,0 +1,150 @@
+import { invalid } from '../core/errors.js'
+
+/**
+ * Members (principals) as they appear in bindings, DESIGN §1. Parsed once at the boundary:
+ * a `Member` is always in its canonical form (lowercased ASCII email, known prefix).
+ */
+export type Member =
+  | `user:${string}`
+  | `group:${string}`
+  | `serviceAccount:${string}`
+  | `domain:${string}`
+  | 'allUsers'
+  | 'allAuthenticatedUsers'
+  | `principal://${string}`
+  | `principalSet://${string}`
+  | `deleted:${string}`
+
+export type EmailKind = 'user' | 'group' | 'serviceAccount'
+
+export const FEDERATION_PREFIX = 'iam.postern/workforcePools/'
+export const POOL_ID = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/
+const DOT_ATOM = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+const SUBJECT = /^[\x21-\x7e]{1,127}$/ // printable ASCII, no spaces
+const ATTRIBUTE_NAME = /^[a-z_][a-z0-9_]{0,99}$/
+const UID = /^[A-Za-z0-9-]{1,64}$/
+
+/**
+ * A domain name in ASCII (punycode for internationalised names): a non-ASCII or
+ * look-alike character never reaches a comparison, so "аdmin" (Cyrillic а) is not "admin".
+ */
+export function isDomainName(text: string): boolean {
+  if (text.length > 253) return false
+  const labels = text.split('.')
+  return labels.length >= 2 && labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1) ?? '')
+}
+
+/** Lowercases and validates an email; returns undefined when it is not one. */
+export function normalizeEmail(raw: string): string | undefined {
+  if (raw.length > 254) return undefined
+  const email = raw.toLowerCase()
+  const at = email.lastIndexOf('@')
+  if (at <= 0 || at > 64) return undefined
+  const local = email.slice(0, at)
+  const domain = email.slice(at + 1)
+  return DOT_ATOM.test(local) && isDomainName(domain) ? email : undefined
+}
+
+export function parseEmail(raw: string, what = 'email'): string {
+  const email = normalizeEmail(raw)
+  if (!email) {
+    const hint = /[^\x00-\x7f]/.test(raw) ? ' (only ASCII is accepted; write an internationalised domain in its punycode form, xn--…)' : ''
+    throw invalid(`Invalid ${what} '${printable(raw)}'${hint}.`)
+  }
+  return email
+}
+
+/** Parses a member string into its canonical form or throws INVALID_ARGUMENT naming it. */
+export function parseMember(raw: unknown): Member {
+  if (typeof raw !== 'string') throw invalid('Members must be strings.')
+  const member = tryParseMember(raw)
+  if (!member) throw invalid(`Invalid member '${printable(raw)}': ${memberHint(raw)}`)
+  return member
+}
+
+export function tryParseMember(raw: string): Member | undefined {
+  if (raw === 'allUsers' || raw === 'allAuthenticatedUsers') return raw
+  const colon = raw.indexOf(':')
+  if (colon < 0) return undefined
+  const prefix = raw.slice(0, colon)
+  const rest = raw.slice(colon + 1)
+  switch (prefix.toLowerCase()) {
+    case 'user':
+    case 'group': {
+      const email = normalizeEmail(rest)
+      return email ? (`${prefix.toLowerCase() as 'user' | 'group'}:${email}` as const) : undefined
+    }
+    case 'serviceaccount': {
+      const email = normalizeEmail(rest)
+      return email ? (`serviceAccount:${email}` as const) : undefined
+    }
+    case 'domain': {
+      const domain = rest.toLowerCase()
+      return isDomainName(domain) ? (`domain:${domain}` as const) : undefined
+    }
+    case 'deleted':
+      return parseDeleted(rest)
+    case 'principal':
+      return parsePrincipal(rest)
+    case 'principalset':
+      return parsePrincipalSet(rest)
+    default:
+      return undefined
+  }
+}
+
+function parseDeleted(rest: string): Member | undefined {
+  const m = /^(user|group|serviceAccount):([^?]+)\?uid=(.+)$/.exec(rest)
+  if (!m || !UID.test(m[3]!)) return undefined
+  const email = normalizeEmail(m[2]!)
+  return email ? `deleted:${m[1]}:${email}?uid=${m[3]}` : undefined
+}
+
+function parsePrincipal(rest: string): Member | undefined {
+  // principal://iam.postern/workforcePools/POOL/subject/SUBJECT
+  if (!rest.startsWith('//' + FEDERATION_PREFIX)) return undefined
+  const parts = rest.slice(2 + FEDERATION_PREFIX.length).split('/')
+  const [pool, kind, ...subject] = parts
+  const value = subject.join('/')
+  if (!pool || !POOL_ID.test(pool) || kind !== 'subject' || !SUBJECT.test(value)) return undefined
+  return `principal://${FEDERATION_PREFIX}${pool}/subject/${value}`
+}
+
+function parsePrincipalSet(rest: string): Member | undefined {
+  if (!rest.startsWith('//' + FEDERATION_PREFIX)) return undefined
+  const [pool, kind, ...tail] = rest.slice(2 + FEDERATION_PREFIX.length).split('/')
+  if (!pool || !POOL_ID.test(pool)) return undefined
+  const base = `principalSet://${FEDERATION_PREFIX}${pool}` as const
+  if (kind === '*' && tail.length === 0) return `${base}/*`
+  const value = tail.join('/')
+  if (kind === 'group' && SUBJECT.test(value)) return `${base}/group/${value}`
+  if (kind?.startsWith('attribute.') && ATTRIBUTE_NAME.test(kind.slice(10)) && SUBJECT.test(value)) {
+    return `${base}/${kind}/${value}`
+  }
+  return undefined
+}
+
+function memberHint(raw: string): string {
+  if (/[^\x00-\x7f]/.test(raw)) {
+    return 'members must be ASCII; write an internationalised domain in its punycode form (xn--…).'
+  }
+  if (!raw.includes(':') && raw.includes('@')) return `a member needs a type prefix, e.g. 'user:${printable(raw)}'.`
+  return "expected user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://iam.postern/workforcePools/POOL/subject/SUBJECT or principalSet://iam.postern/workforcePools/POOL/(group/GROUP|attribute.NAME/VALUE|*)."
+}
+
+/** Shows untrusted input in a message without control characters and without unbounded length. */
+export function printable(raw: string): string {
+  const clean = raw.replace(/[\x00-\x1f\x7f]/g, '?')
+  return clean.length > 200 ? clean.slice(0, 200) + '…' : clean
+}
+
+/** The member that names this email identity, e.g. `user:ann@x.com`. */
+export function emailMember(kind: EmailKind, email: string): Member {
+  return `${kind}:${email}` as Member
+}
+
+/** What a binding of a deleted identity reads like, DESIGN §1. */
+export function deletedMember(kind: EmailKind, email: string, uid: string): Member {
+  return `deleted:${kind}:${email}?uid=${uid}`
+}

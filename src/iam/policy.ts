@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto'
+import { invalid } from '../core/errors.js'
+import { parseCondition, type Condition } from './conditions.js'
+import { parseMember, type Member } from './members.js'
+import { parseRole, type Role } from './roles.js'
+
+/** IAM policy in Google's IAM v1 shape, DESIGN §1. */
+export interface Binding {
+  role: Role
+  members: Member[]
+  condition?: Condition
+}
+
+export interface PolicyBody {
+  version: 1 | 3
+  bindings: Binding[]
+}
+
+export interface Policy extends PolicyBody {
+  etag: string
+}
+
+export const LIMITS = { members: 1_500, conditionalBindings: 100, bindings: 1_500 } as const
+
+/** The etag of a resource that never had a policy (as Google's). */
+export const EMPTY_ETAG = 'ACAB'
+
+export const emptyPolicy = (): Policy => ({ version: 1, bindings: [], etag: EMPTY_ETAG })
+
+export function newEtag(): string {
+  return 'Bw' + randomBytes(9).toString('base64url')
+}
+
+/**
+ * Validates a policy from the wire and returns its canonical form: members parsed and
+ * deduplicated, bindings with the same role and condition merged, empty bindings dropped, all
+ * sorted. Normalising twice changes nothing; two policies that grant the same thing in the same
+ * way normalise to the same value.
+ */
+export function normalizePolicy(raw: unknown): PolicyBody {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('policy must be an object.')
+  const { version, bindings, etag: _etag, auditConfigs: _audit, ...rest } = raw as Record<string, unknown>
+  const extra = Object.keys(rest)
+  if (extra.length) throw invalid(`Unknown policy field '${extra[0]}'.`)
+  if (version !== undefined && version !== 0 && version !== 1 && version !== 3) throw invalid('policy.version must be 1 or 3.')
+  if (bindings !== undefined && !Array.isArray(bindings)) throw invalid('policy.bindings must be a list.')
+  if ((bindings?.length ?? 0) > LIMITS.bindings) throw invalid(`A policy may have at most ${LIMITS.bindings} bindings.`)
+  return canonical((bindings ?? []).map(parseBinding))
+}
+
+function parseBinding(raw: unknown, index: number): Binding {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(`policy.bindings[${index}] must be an object.`)
+  const { role, members, condition, ...rest } = raw as Record<string, unknown>
+  const extra = Object.keys(rest)
+  if (extra.length) throw invalid(`Unknown field '${extra[0]}' in policy.bindings[${index}].`)
+  if (!Array.isArray(members)) throw invalid(`policy.bindings[${index}].members must be a list.`)
+  if (members.length > LIMITS.members) throw invalid(`A policy may have at most ${LIMITS.members} members.`)
+  const binding: Binding = { role: parseRole(role), members: members.map(parseMember) }
+  if (condition !== undefined && condition !== null) binding.condition = parseCondition(condition)
+  return binding
+}
+
+/** Merges, deduplicates, sorts and enforces limits. Input members and roles are already parsed. */
+export function canonical(bindings: readonly Binding[]): PolicyBody {
+  const merged = new Map<string, { role: Role; members: Set<Member>; condition?: Condition }>()
+  for (const b of bindings) {
+    const key = bindingKey(b.role, b.condition)
+    let entry = merged.get(key)
+    if (!entry) {
+      entry = { role: b.role, members: new Set() }
+      if (b.condition) entry.condition = canonicalCondition(b.condition)
+      merged.set(key, entry)
+    }
+    for (const m of b.members) entry.members.add(m)
+  }
+  const out: Binding[] = []
+  let members = 0
+  let conditional = 0
+  for (const [, e] of [...merged].sort(([a], [b]) => compare(a, b))) {
+    if (e.members.size === 0) continue
+    members += e.members.size
+    if (e.condition) conditional++
+    const binding: Binding = { role: e.role, members: [...e.members].sort(compare) }
+    if (e.condition) binding.condition = e.condition
+    out.push(binding)
+  }
+  if (members > LIMITS.members) throw invalid(`A policy may have at most ${LIMITS.members} members; this one has ${members}.`)
+  if (conditional > LIMITS.conditionalBindings) {
+    throw invalid(`A policy may have at most ${LIMITS.conditionalBindings} conditional bindings; this one has ${conditional}.`)
+  }
+  return { version: conditional > 0 ? 3 : 1, bindings: out }
+}
+
+function canonicalCondition(c: Condition): Condition {
+  return c.description ? { title: c.title, description: c.description, expression: c.expression } : { title: c.title, expression: c.expression }
+}
+
+export function bindingKey(role: Role, condition?: Condition): string {
+  return condition ? `${role}\u0000${condition.expression}\u0000${condition.title}\u0000${condition.description ?? ''}` : role
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+export function samePolicy(a: PolicyBody, b: PolicyBody): boolean {
+  return JSON.stringify(a.bindings) === JSON.stringify(b.bindings)
+}
+
+export function hasConditions(p: PolicyBody): boolean {
+  return p.bindings.some((b) => b.condition)
+}
+
+/** Adds `member` to the binding of `role` (with that condition); adding what exists changes nothing. */
+export function addBinding(policy: PolicyBody, member: Member, role: Role, condition?: Condition): PolicyBody {
+  const binding: Binding = { role, members: [member] }
+  if (condition) binding.condition = condition
+  return canonical([...policy.bindings, binding])
+}
+
+export type ConditionSelector = { kind: 'none' } | { kind: 'all' } | { kind: 'exact'; condition: Condition }
+
+/**
+ * Removes `member` from bindings of `role`. Like gcloud: without a selector, it is ambiguous when
+ * the member holds the role under a condition, and the caller must say which (or --all).
+ */
+export function removeBinding(policy: PolicyBody, member: Member, role: Role, which?: ConditionSelector): PolicyBody {
+  const holding = policy.bindings.filter((b) => b.role === role && b.members.includes(member))
+  if (holding.length === 0) throw notBound(member, role)
+  const selector = which ?? (holding.some((b) => b.condition) ? undefined : { kind: 'none' as const })
+  if (!selector) {
+    throw invalid(`${member} holds ${role} under a condition; say which with --condition, --condition=None or --all.`)
+  }
+  const matches = (b: Binding) =>
+    b.role === role &&
+    (selector.kind === 'all' ||
+      (selector.kind === 'none' && !b.condition) ||
+      (selector.kind === 'exact' && b.condition !== undefined && bindingKey(role, b.condition) === bindingKey(role, selector.condition)))
+  if (!holding.some(matches)) throw notBound(member, role)
+  return canonical(policy.bindings.map((b) => (matches(b) ? { ...b, members: b.members.filter((m) => m !== member) } : b)))
+}
+
+function notBound(member: Member, role: Role) {
+  return invalid(`Policy binding with the specified principal, role, and condition not found: ${member} does not hold ${role}.`)
+}
+
+/** Rewrites every occurrence of `from` (used when an identity is deleted, DESIGN §1). */
+export function replaceMember(policy: PolicyBody, from: Member, to: Member): PolicyBody {
+  return canonical(policy.bindings.map((b) => ({ ...b, members: b.members.map((m) => (m === from ? to : m)) })))
+}
+
+export function containsMember(policy: PolicyBody, member: Member): boolean {
+  return policy.bindings.some((b) => b.members.includes(member))
+}

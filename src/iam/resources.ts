@@ -1,0 +1,57 @@
+import { invalid } from '../core/errors.js'
+import type { ResourceType } from './conditions.js'
+import { printable } from './members.js'
+
+/**
+ * Resource names and the hierarchy policies are inherited through, DESIGN §1:
+ * organizations/local → projects/P → projects/P/services/S | projects/P/serviceAccounts/EMAIL.
+ */
+export const ORGANIZATION = 'organizations/local'
+
+export const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
+export const SERVICE_ID = /^[a-z][a-z0-9-]{0,48}[a-z0-9]$/
+
+export type ResourceName = string
+
+export function projectName(projectId: string): ResourceName {
+  return `projects/${projectId}`
+}
+
+export function serviceName(projectId: string, serviceId: string): ResourceName {
+  return `projects/${projectId}/services/${serviceId}`
+}
+
+export function serviceAccountName(projectId: string, email: string): ResourceName {
+  return `projects/${projectId}/serviceAccounts/${email}`
+}
+
+export function parseProjectId(raw: unknown): string {
+  if (typeof raw !== 'string' || !PROJECT_ID.test(raw)) {
+    throw invalid(`Invalid project id '${printable(String(raw))}': 6–30 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`)
+  }
+  return raw
+}
+
+export function parseServiceId(raw: unknown): string {
+  if (typeof raw !== 'string' || !SERVICE_ID.test(raw)) {
+    throw invalid(`Invalid service name '${printable(String(raw))}': up to 50 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`)
+  }
+  return raw
+}
+
+export function resourceType(name: ResourceName): ResourceType {
+  if (name === ORGANIZATION) return 'postern.organization/Organization'
+  if (/^projects\/[^/]+$/.test(name)) return 'postern.project/Project'
+  if (/^projects\/[^/]+\/services\/[^/]+$/.test(name)) return 'run.postern/Service'
+  if (/^projects\/[^/]+\/serviceAccounts\/[^/]+$/.test(name)) return 'iam.postern/ServiceAccount'
+  throw invalid(`Unknown resource '${printable(name)}'.`)
+}
+
+/** The resource itself followed by every ancestor whose policy it inherits. */
+export function lineage(name: ResourceName): ResourceName[] {
+  if (name === ORGANIZATION) return [name]
+  const m = /^projects\/([^/]+)(\/.*)?$/.exec(name)
+  if (!m) throw invalid(`Unknown resource '${printable(name)}'.`)
+  const project = projectName(m[1]!)
+  return m[2] ? [name, project, ORGANIZATION] : [project, ORGANIZATION]
+}

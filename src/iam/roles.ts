@@ -1,0 +1,140 @@
+import { invalid } from '../core/errors.js'
+import { printable } from './members.js'
+
+/**
+ * The role catalogue, DESIGN §1. Basic roles are derived from each permission's kind so that a
+ * permission added here lands in viewer/editor/owner without anyone editing three lists.
+ */
+export type Role = `roles/${string}`
+export type Permission = string
+
+type Kind = 'read' | 'write' | 'invoke' | 'setIamPolicy' | 'admin' | 'impersonate'
+
+const PERMISSIONS: Record<Permission, Kind> = {
+  'run.services.get': 'read',
+  'run.services.list': 'read',
+  'run.services.getIamPolicy': 'read',
+  'run.services.create': 'write',
+  'run.services.update': 'write',
+  'run.services.delete': 'write',
+  'run.services.setIamPolicy': 'setIamPolicy',
+  'run.routes.invoke': 'invoke',
+  'resourcemanager.organizations.get': 'read',
+  'resourcemanager.organizations.getIamPolicy': 'read',
+  'resourcemanager.organizations.setIamPolicy': 'setIamPolicy',
+  'resourcemanager.projects.get': 'read',
+  'resourcemanager.projects.list': 'read',
+  'resourcemanager.projects.getIamPolicy': 'read',
+  'resourcemanager.projects.create': 'admin',
+  'resourcemanager.projects.delete': 'admin',
+  'resourcemanager.projects.setIamPolicy': 'setIamPolicy',
+  'iam.serviceAccounts.get': 'read',
+  'iam.serviceAccounts.list': 'read',
+  'iam.serviceAccounts.getIamPolicy': 'read',
+  'iam.serviceAccounts.create': 'write',
+  'iam.serviceAccounts.update': 'write',
+  'iam.serviceAccounts.delete': 'write',
+  'iam.serviceAccounts.setIamPolicy': 'setIamPolicy',
+  'iam.serviceAccounts.getOpenIdToken': 'impersonate',
+  'iam.serviceAccountKeys.get': 'read',
+  'iam.serviceAccountKeys.list': 'read',
+  'iam.serviceAccountKeys.create': 'write',
+  'iam.serviceAccountKeys.delete': 'write',
+  'iam.workforcePools.get': 'read',
+  'iam.workforcePools.list': 'read',
+  'iam.workforcePools.create': 'admin',
+  'iam.workforcePools.update': 'admin',
+  'iam.workforcePools.delete': 'admin',
+  'postern.users.get': 'read',
+  'postern.users.list': 'read',
+  'postern.users.create': 'admin',
+  'postern.users.update': 'admin',
+  'postern.users.delete': 'admin',
+  'postern.groups.get': 'read',
+  'postern.groups.list': 'read',
+  'postern.groups.create': 'admin',
+  'postern.groups.update': 'admin',
+  'postern.groups.delete': 'admin',
+  'logging.logEntries.list': 'read',
+}
+
+export interface RoleDefinition {
+  name: Role
+  title: string
+  description: string
+  includedPermissions: readonly Permission[]
+}
+
+const all = Object.keys(PERMISSIONS)
+const ofKinds = (...kinds: Kind[]) => all.filter((p) => kinds.includes(PERMISSIONS[p]!))
+const runViewer = ['run.services.get', 'run.services.list', 'run.services.getIamPolicy']
+const runDeveloper = [...runViewer, 'run.services.create', 'run.services.update', 'run.services.delete', 'run.routes.invoke']
+
+const DEFINITIONS: RoleDefinition[] = [
+  role('roles/run.invoker', 'Run Invoker', 'Invoke services.', ['run.routes.invoke']),
+  role('roles/run.viewer', 'Run Viewer', 'Read services and their IAM policies.', runViewer),
+  role('roles/run.developer', 'Run Developer', 'Create, update, delete and invoke services.', runDeveloper),
+  role('roles/run.admin', 'Run Admin', 'Everything on services, including their IAM policies.', [...runDeveloper, 'run.services.setIamPolicy']),
+  role('roles/iam.serviceAccountTokenCreator', 'Service Account Token Creator', 'Mint ID tokens for a service account (impersonation).', ['iam.serviceAccounts.getOpenIdToken']),
+  role(
+    'roles/iam.serviceAccountAdmin',
+    'Service Account Admin',
+    'Create and manage service accounts and their keys. Does not include minting tokens as them.',
+    all.filter((p) => (p.startsWith('iam.serviceAccounts.') || p.startsWith('iam.serviceAccountKeys.')) && p !== 'iam.serviceAccounts.getOpenIdToken'),
+  ),
+  role('roles/viewer', 'Viewer', 'Read everything: every get, list and getIamPolicy.', ofKinds('read')),
+  role('roles/editor', 'Editor', 'Viewer, plus create, update, delete and invoke.', ofKinds('read', 'write', 'invoke')),
+  role('roles/owner', 'Owner', 'Everything, including IAM policies, projects, users and groups.', all),
+]
+
+function role(name: Role, title: string, description: string, permissions: Permission[]): RoleDefinition {
+  return { name, title, description, includedPermissions: Object.freeze([...permissions].sort()) }
+}
+
+const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]))
+
+/** permission → roles that grant it; lets decide() look only at the bindings that matter. */
+const ROLES_GRANTING = new Map<Permission, Set<Role>>()
+for (const d of DEFINITIONS) {
+  for (const p of d.includedPermissions) {
+    let roles = ROLES_GRANTING.get(p)
+    if (!roles) ROLES_GRANTING.set(p, (roles = new Set()))
+    roles.add(d.name)
+  }
+}
+
+export function listRoles(): readonly RoleDefinition[] {
+  return DEFINITIONS
+}
+
+export function getRole(name: string): RoleDefinition | undefined {
+  return BY_NAME.get(name as Role)
+}
+
+export function parseRole(raw: unknown): Role {
+  if (typeof raw !== 'string' || !BY_NAME.has(raw as Role)) {
+    const shown = typeof raw === 'string' ? printable(raw) : String(raw)
+    const hint = typeof raw === 'string' && !raw.startsWith('roles/') && BY_NAME.has(`roles/${raw}`) ? ` Did you mean 'roles/${raw}'?` : ''
+    throw invalid(`Role '${shown}' is not supported.${hint} See 'postern iam roles list'.`)
+  }
+  return raw as Role
+}
+
+export function isPermission(raw: string): boolean {
+  return raw in PERMISSIONS
+}
+
+export function parsePermission(raw: unknown): Permission {
+  if (typeof raw !== 'string' || !isPermission(raw)) {
+    throw invalid(`Permission '${typeof raw === 'string' ? printable(raw) : String(raw)}' is not known.`)
+  }
+  return raw
+}
+
+export function rolesGranting(permission: Permission): ReadonlySet<Role> {
+  return ROLES_GRANTING.get(permission) ?? new Set()
+}
+
+export function roleGrants(role: Role, permission: Permission): boolean {
+  return ROLES_GRANTING.get(permission)?.has(role) ?? false
+}

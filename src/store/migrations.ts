@@ -1,0 +1,93 @@
+import type { Dialect, Driver, Sql } from './sql.js'
+
+/**
+ * Versioned schema migrations, applied in order inside one transaction each; a migration, once
+ * released, is never edited — add a new one. DDL is written once; the few dialect differences are
+ * the placeholders below.
+ */
+interface Migration {
+  version: number
+  name: string
+  statements: string[]
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    statements: [
+      `CREATE TABLE projects (project_id TEXT PRIMARY KEY, uid TEXT NOT NULL, create_time BIGINT NOT NULL)`,
+      `CREATE TABLE services (
+        project_id TEXT NOT NULL, service_id TEXT NOT NULL, uid TEXT NOT NULL, upstream TEXT NOT NULL,
+        description TEXT NOT NULL, invoker_iam_disabled INTEGER NOT NULL, custom_audiences TEXT NOT NULL,
+        strict_audience INTEGER NOT NULL, timeout_seconds INTEGER NOT NULL, labels TEXT NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL, creator TEXT NOT NULL, last_modifier TEXT NOT NULL,
+        etag TEXT NOT NULL, PRIMARY KEY (project_id, service_id))`,
+      `CREATE TABLE policies (resource TEXT PRIMARY KEY, policy TEXT NOT NULL, etag TEXT NOT NULL)`,
+      `CREATE TABLE users (email TEXT PRIMARY KEY, uid TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+        password_hash TEXT, disabled INTEGER NOT NULL, create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`,
+      `CREATE TABLE iam_groups (email TEXT PRIMARY KEY, uid TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+        description TEXT NOT NULL, create_time BIGINT NOT NULL)`,
+      `CREATE TABLE group_members (group_email TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (group_email, member))`,
+      `CREATE INDEX group_members_member ON group_members (member)`,
+      `CREATE TABLE service_accounts (email TEXT PRIMARY KEY, project_id TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL, disabled INTEGER NOT NULL, create_time BIGINT NOT NULL)`,
+      `CREATE TABLE service_account_keys (key_id TEXT PRIMARY KEY, sa_email TEXT NOT NULL, public_key_pem TEXT NOT NULL,
+        create_time BIGINT NOT NULL)`,
+      `CREATE INDEX service_account_keys_sa ON service_account_keys (sa_email)`,
+      `CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, public_jwk TEXT NOT NULL, private_key TEXT NOT NULL,
+        create_time BIGINT NOT NULL, activate_time BIGINT NOT NULL, expire_time BIGINT NOT NULL)`,
+      `CREATE TABLE refresh_tokens (token_hash TEXT PRIMARY KEY, family_id TEXT NOT NULL, subject_uid TEXT NOT NULL,
+        client_id TEXT NOT NULL, scope TEXT NOT NULL, auth_time BIGINT NOT NULL, create_time BIGINT NOT NULL,
+        expire_time BIGINT NOT NULL, used_time BIGINT, revoked INTEGER NOT NULL)`,
+      `CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)`,
+      `CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject_uid)`,
+      `CREATE TABLE auth_codes (code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+        code_challenge TEXT NOT NULL, subject_uid TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT, auth_time BIGINT NOT NULL,
+        expire_time BIGINT NOT NULL, used_time BIGINT, family_id TEXT)`,
+      `CREATE TABLE device_codes (device_code_hash TEXT PRIMARY KEY, user_code TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+        scope TEXT NOT NULL, expire_time BIGINT NOT NULL, interval_seconds INTEGER NOT NULL, last_poll_time BIGINT,
+        subject_uid TEXT, auth_time BIGINT, denied INTEGER NOT NULL, consumed INTEGER NOT NULL)`,
+      `CREATE TABLE sessions (session_hash TEXT PRIMARY KEY, subject_uid TEXT NOT NULL, csrf_token TEXT NOT NULL,
+        create_time BIGINT NOT NULL, expire_time BIGINT NOT NULL)`,
+      `CREATE INDEX sessions_subject ON sessions (subject_uid)`,
+      `CREATE TABLE once_values (key TEXT PRIMARY KEY, expire_time BIGINT NOT NULL)`,
+      `CREATE TABLE event_counts (key TEXT NOT NULL, window_start BIGINT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (key, window_start))`,
+      `CREATE TABLE audit_log (id {{serial}}, time BIGINT NOT NULL, principal TEXT NOT NULL, method TEXT NOT NULL,
+        resource TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL)`,
+      `CREATE INDEX audit_log_resource ON audit_log (resource, id)`,
+      `CREATE INDEX audit_log_principal ON audit_log (principal, id)`,
+      `CREATE TABLE changes (seq {{serial}}, kind TEXT NOT NULL, key TEXT NOT NULL, time BIGINT NOT NULL)`,
+    ],
+  },
+]
+
+const SERIAL: Record<Dialect, string> = {
+  sqlite: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  postgres: 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY',
+}
+
+export const LATEST_SCHEMA = MIGRATIONS.at(-1)!.version
+
+/** Applies what is missing. Safe when several processes start at once (one lock, one winner). */
+export async function migrate(driver: Driver, now: number): Promise<void> {
+  const lock = (sql: Sql) => (driver.dialect === 'postgres' ? sql.get(`SELECT pg_advisory_xact_lock(707001)`) : Promise.resolve())
+  await driver.transaction(async (sql) => {
+    await lock(sql)
+    await sql.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_time BIGINT NOT NULL)`)
+  })
+  for (const m of MIGRATIONS) {
+    await driver.transaction(async (sql) => {
+      await lock(sql)
+      const done = await sql.get(`SELECT version FROM schema_migrations WHERE version = ?`, [m.version])
+      if (done) return
+      for (const statement of m.statements) await sql.run(statement.replaceAll('{{serial}}', SERIAL[driver.dialect]))
+      await sql.run(`INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)`, [m.version, m.name, now])
+    })
+  }
+  const newest = await driver.sql.get<{ v: number | null }>(`SELECT MAX(version) AS v FROM schema_migrations`)
+  if ((newest?.v ?? 0) > LATEST_SCHEMA) {
+    throw new Error(`The database schema (version ${newest?.v}) is newer than this Postern understands (${LATEST_SCHEMA}); upgrade Postern.`)
+  }
+}

@@ -1,0 +1,39 @@
+import type { AuditEntry, Change, ChangeKind } from '../records.js'
+import type { Sql } from '../sql.js'
+import type { StoreTx } from '../store.js'
+import { num, str, type Row } from './rows.js'
+
+const audit = (r: Row): AuditEntry => ({
+  id: num(r.id),
+  time: num(r.time),
+  principal: str(r.principal),
+  method: str(r.method),
+  resource: str(r.resource),
+  outcome: str(r.outcome),
+  details: JSON.parse(str(r.details)) as Record<string, unknown>,
+})
+
+export const change = (r: Row): Change => ({ seq: num(r.seq), kind: str(r.kind) as ChangeKind, key: str(r.key) })
+
+export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>, clock: () => number): Pick<StoreTx, 'appendAudit' | 'listAudit' | 'recordChange'> {
+  return {
+    async appendAudit(e) {
+      await sql.run(`INSERT INTO audit_log (time, principal, method, resource, outcome, details) VALUES (?, ?, ?, ?, ?, ?)`, [
+        e.time, e.principal, e.method, e.resource, e.outcome, JSON.stringify(e.details),
+      ])
+    },
+    async listAudit({ resource, principal, beforeId, limit }) {
+      const where: string[] = []
+      const params: unknown[] = []
+      if (resource) where.push('resource = ?') && params.push(resource)
+      if (principal) where.push('principal = ?') && params.push(principal)
+      if (beforeId !== undefined) where.push('id < ?') && params.push(beforeId)
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+      return (await sql.all(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ?`, [...params, limit])).map(audit)
+    },
+    async recordChange(kind: ChangeKind, key: string) {
+      await beforeFirstChange()
+      await sql.run(`INSERT INTO changes (kind, key, time) VALUES (?, ?, ?)`, [kind, key, clock()])
+    },
+  }
+}

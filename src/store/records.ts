@@ -1,0 +1,156 @@
+/** Rows as the store keeps them. Times are milliseconds since the epoch. */
+import type { PolicyBody } from '../iam/policy.js'
+
+export interface ProjectRecord {
+  projectId: string
+  uid: string
+  createTime: number
+}
+
+export interface ServiceRecord {
+  projectId: string
+  serviceId: string
+  uid: string
+  upstream: string
+  description: string
+  invokerIamDisabled: boolean
+  customAudiences: string[]
+  strictAudience: boolean
+  timeoutSeconds: number
+  labels: Record<string, string>
+  createTime: number
+  updateTime: number
+  creator: string
+  lastModifier: string
+  etag: string
+}
+
+export interface PolicyRecord {
+  resource: string
+  policy: PolicyBody
+  etag: string
+}
+
+export interface UserRecord {
+  email: string
+  uid: string
+  displayName: string
+  /** null for accounts that cannot sign in with a password. */
+  passwordHash: string | null
+  disabled: boolean
+  createTime: number
+  updateTime: number
+}
+
+export interface GroupRecord {
+  email: string
+  uid: string
+  displayName: string
+  description: string
+  createTime: number
+}
+
+export interface GroupMembership {
+  group: string
+  member: string
+}
+
+export interface ServiceAccountRecord {
+  projectId: string
+  email: string
+  uid: string
+  displayName: string
+  disabled: boolean
+  createTime: number
+}
+
+export interface ServiceAccountKeyRecord {
+  keyId: string
+  serviceAccountEmail: string
+  publicKeyPem: string
+  createTime: number
+}
+
+export interface SigningKeyRecord {
+  kid: string
+  alg: 'RS256'
+  publicJwk: string
+  /** The private key, encrypted with the master key (see identity/key-encryption.ts). */
+  privateKey: string
+  createTime: number
+  /** Not used for signing before this time, so every verifier has seen it in the JWKS first. */
+  activateTime: number
+  /** Removed from the JWKS after this time (every token it signed has expired). */
+  expireTime: number
+}
+
+export interface RefreshTokenRecord {
+  tokenHash: string
+  familyId: string
+  subjectUid: string
+  clientId: string
+  scope: string
+  authTime: number
+  createTime: number
+  expireTime: number
+  usedTime: number | null
+  revoked: boolean
+}
+
+export interface AuthCodeRecord {
+  codeHash: string
+  clientId: string
+  redirectUri: string
+  codeChallenge: string
+  subjectUid: string
+  scope: string
+  nonce: string | null
+  authTime: number
+  expireTime: number
+  usedTime: number | null
+  /** The refresh-token family the code was redeemed for: revoked if the code is replayed. */
+  familyId: string | null
+}
+
+export interface DeviceCodeRecord {
+  deviceCodeHash: string
+  userCode: string
+  clientId: string
+  scope: string
+  expireTime: number
+  intervalSeconds: number
+  lastPollTime: number | null
+  subjectUid: string | null
+  authTime: number | null
+  denied: boolean
+  consumed: boolean
+}
+
+export interface SessionRecord {
+  sessionHash: string
+  subjectUid: string
+  csrfToken: string
+  createTime: number
+  expireTime: number
+}
+
+export interface AuditEntry {
+  id: number
+  time: number
+  principal: string
+  method: string
+  resource: string
+  /** 'OK' or the canonical error status (e.g. PERMISSION_DENIED). */
+  outcome: string
+  details: Record<string, unknown>
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id'>
+
+export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool'
+
+export interface Change {
+  seq: number
+  kind: ChangeKind
+  key: string
+}

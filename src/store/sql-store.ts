@@ -1,0 +1,56 @@
+import type { Change } from './records.js'
+import { change, journalQueries } from './queries/journal.js'
+import { oauthQueries } from './queries/oauth.js'
+import { principalQueries } from './queries/principals.js'
+import { resourceQueries } from './queries/resources.js'
+import type { Driver, Sql } from './sql.js'
+import type { Store, StoreTx } from './store.js'
+
+const CHANGES_CHANNEL = 'postern_changes'
+
+/** The Store over any Driver: the same SQL for SQLite and PostgreSQL. */
+export function createSqlStore(driver: Driver, clock: () => number): Store {
+  const txQueries = (sql: Sql, beforeFirstChange: () => Promise<void>): StoreTx => ({
+    ...resourceQueries(sql),
+    ...principalQueries(sql),
+    ...oauthQueries(sql),
+    ...journalQueries(sql, beforeFirstChange, clock),
+  })
+
+  const transaction = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> =>
+    driver.transaction((sql) => {
+      let announced = false
+      // On PostgreSQL, change sequence numbers must become visible in order, or a follower that
+      // read seq 11 could miss seq 10 committed later. A transaction-scoped lock taken before the
+      // number is drawn, and held until commit, makes commit order equal seq order. The NOTIFY is
+      // delivered at commit (SQLite's BEGIN IMMEDIATE already serialises writers).
+      const beforeFirstChange = async () => {
+        if (announced || driver.dialect !== 'postgres') return
+        announced = true
+        await sql.get(`SELECT pg_advisory_xact_lock(707002)`)
+        await sql.get(`SELECT pg_notify('${CHANGES_CHANNEL}', '')`)
+      }
+      return fn(txQueries(sql, beforeFirstChange))
+    })
+
+  const autocommit = txQueries(driver.sql, async () => {})
+  return {
+    ...autocommit,
+    kind: driver.dialect,
+    transaction,
+    // A change recorded on its own still needs the ordering guarantee above.
+    recordChange: (kind, key) => transaction((tx) => tx.recordChange(kind, key)),
+    async changesSince(seq, limit): Promise<Change[]> {
+      return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
+    },
+    async latestChangeSeq() {
+      const r = await driver.sql.get<{ seq: unknown }>(`SELECT MAX(seq) AS seq FROM changes`)
+      return r?.seq === null || r?.seq === undefined ? 0 : Number(r.seq)
+    },
+    listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
+    async ping() {
+      await driver.sql.get(`SELECT 1 AS one`)
+    },
+    close: () => driver.close(),
+  }
+}

@@ -1,0 +1,116 @@
+import type {
+  AuditEntry, AuthCodeRecord, Change, ChangeKind, DeviceCodeRecord, GroupMembership, GroupRecord, NewAuditEntry,
+  PolicyRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord, ServiceRecord,
+  SessionRecord, SigningKeyRecord, UserRecord,
+} from './records.js'
+import type { PolicyBody } from '../iam/policy.js'
+
+/**
+ * The one store interface (DESIGN §8). Two implementations share one body of SQL: embedded SQLite
+ * (the default) and PostgreSQL. Every method outside `transaction` commits on its own; inside,
+ * all commit together or not at all. A write is durable when its promise resolves.
+ *
+ * Writers record what they changed with `recordChange`; every process follows the change feed to
+ * keep its caches fresh (directory/).
+ */
+export interface StoreTx {
+  getProject(projectId: string): Promise<ProjectRecord | undefined>
+  listProjects(): Promise<ProjectRecord[]>
+  insertProject(p: ProjectRecord): Promise<boolean>
+  deleteProject(projectId: string): Promise<boolean>
+
+  getService(projectId: string, serviceId: string): Promise<ServiceRecord | undefined>
+  listServices(projectId?: string): Promise<ServiceRecord[]>
+  insertService(s: ServiceRecord): Promise<boolean>
+  /** Compare-and-set on etag. */
+  updateService(s: ServiceRecord, expectedEtag: string): Promise<boolean>
+  deleteService(projectId: string, serviceId: string): Promise<boolean>
+
+  getPolicy(resource: string): Promise<PolicyRecord | undefined>
+  listPolicies(): Promise<PolicyRecord[]>
+  /** Compare-and-set: writes only if the stored etag is `expectedEtag` (EMPTY_ETAG: no policy yet). */
+  putPolicy(resource: string, policy: PolicyBody, newEtag: string, expectedEtag: string): Promise<PolicyRecord | undefined>
+  deletePolicy(resource: string): Promise<void>
+  /** Policies that may mention `member` (a superset; callers check exactly). */
+  findPoliciesMentioning(member: string): Promise<PolicyRecord[]>
+
+  getUser(email: string): Promise<UserRecord | undefined>
+  getUserByUid(uid: string): Promise<UserRecord | undefined>
+  listUsers(): Promise<UserRecord[]>
+  insertUser(u: UserRecord): Promise<boolean>
+  updateUser(u: UserRecord): Promise<boolean>
+  deleteUser(email: string): Promise<boolean>
+
+  getGroup(email: string): Promise<GroupRecord | undefined>
+  listGroups(): Promise<GroupRecord[]>
+  insertGroup(g: GroupRecord): Promise<boolean>
+  deleteGroup(email: string): Promise<boolean>
+  listMemberships(group?: string): Promise<GroupMembership[]>
+  addMembership(m: GroupMembership): Promise<boolean>
+  removeMembership(m: GroupMembership): Promise<boolean>
+  /** Removes `member` from every group; returns the groups it was in. */
+  removeMemberEverywhere(member: string): Promise<string[]>
+
+  getServiceAccount(email: string): Promise<ServiceAccountRecord | undefined>
+  getServiceAccountByUid(uid: string): Promise<ServiceAccountRecord | undefined>
+  listServiceAccounts(projectId?: string): Promise<ServiceAccountRecord[]>
+  insertServiceAccount(sa: ServiceAccountRecord): Promise<boolean>
+  updateServiceAccount(sa: ServiceAccountRecord): Promise<boolean>
+  deleteServiceAccount(email: string): Promise<boolean>
+  getServiceAccountKey(keyId: string): Promise<ServiceAccountKeyRecord | undefined>
+  listServiceAccountKeys(email: string): Promise<ServiceAccountKeyRecord[]>
+  insertServiceAccountKey(k: ServiceAccountKeyRecord): Promise<boolean>
+  deleteServiceAccountKey(keyId: string): Promise<boolean>
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>
+  /** Inserts only if no key was created after `unlessCreatedAfter` (one rotation among many processes). */
+  insertSigningKey(k: SigningKeyRecord, unlessCreatedAfter: number): Promise<boolean>
+  deleteSigningKeysExpiredBefore(time: number): Promise<number>
+
+  insertRefreshToken(t: RefreshTokenRecord): Promise<void>
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>
+  /** Marks a token used if it was not; false when it already was (a replay). */
+  markRefreshTokenUsed(tokenHash: string, time: number): Promise<boolean>
+  revokeRefreshFamily(familyId: string): Promise<number>
+  revokeRefreshTokensOf(subjectUid: string): Promise<number>
+
+  insertAuthCode(c: AuthCodeRecord): Promise<void>
+  getAuthCode(codeHash: string): Promise<AuthCodeRecord | undefined>
+  /** Marks a code used, recording the family it was redeemed for; false if it was already used. */
+  consumeAuthCode(codeHash: string, time: number, familyId: string): Promise<boolean>
+
+  insertDeviceCode(d: DeviceCodeRecord): Promise<boolean>
+  getDeviceCode(deviceCodeHash: string): Promise<DeviceCodeRecord | undefined>
+  getDeviceCodeByUserCode(userCode: string): Promise<DeviceCodeRecord | undefined>
+  updateDeviceCode(d: DeviceCodeRecord): Promise<void>
+
+  insertSession(s: SessionRecord): Promise<void>
+  getSession(sessionHash: string): Promise<SessionRecord | undefined>
+  deleteSession(sessionHash: string): Promise<void>
+  deleteSessionsOf(subjectUid: string): Promise<void>
+
+  /** Remembers a one-time value (a JWT `jti`) until `expireTime`; false if it was already seen. */
+  rememberOnce(key: string, expireTime: number): Promise<boolean>
+  /** Counts an event in a fixed window and returns the count in the window so far. */
+  countEvent(key: string, windowStart: number): Promise<number>
+  /** Deletes what has expired (codes, sessions, one-time values, counters). */
+  purgeExpired(now: number): Promise<void>
+
+  appendAudit(e: NewAuditEntry): Promise<void>
+  listAudit(filter: { resource?: string; principal?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>
+
+  recordChange(kind: ChangeKind, key: string): Promise<void>
+}
+
+export interface Store extends StoreTx {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Runs `fn` in one serializable transaction; on PostgreSQL it is retried on serialization failures. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>
+  changesSince(seq: number, limit: number): Promise<Change[]>
+  latestChangeSeq(): Promise<number>
+  /** Calls `onChange` soon after any process commits a change (PostgreSQL LISTEN); a no-op on SQLite. */
+  listen(onChange: () => void): Promise<void>
+  /** Succeeds when the database answers. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
