@@ -1,6 +1,7 @@
 import { evaluateCondition, type ResourceType } from './conditions.js'
 import type { CompiledPolicy } from './compiled-policy.js'
 import type { Member } from './members.js'
+import { ORGANIZATION } from './resources.js'
 import { rolesGranting, type Permission, type Role } from './roles.js'
 
 /**
@@ -34,9 +35,12 @@ export interface DecisionRequest {
 
 export function decide(req: DecisionRequest): Decision {
   const roles = rolesGranting(req.permission)
+  // Nearest resource first whatever order the caller used, so `reason` and `grantedBy` (not
+  // only `allow`) are the same for the same policies: 'public' vs 'granted' must not flip.
+  const policies = nearestFirst(req.policies)
   let denial: Reason = 'no-binding'
-  // Unconditional grants first: they need no CEL, and the answer does not depend on order.
-  for (const policy of req.policies) {
+  // Unconditional grants first: they need no CEL.
+  for (const policy of policies) {
     for (const role of roles) {
       const grants = policy.byRole.get(role)
       if (!grants) continue
@@ -47,7 +51,7 @@ export function decide(req: DecisionRequest): Decision {
       }
     }
   }
-  for (const policy of req.policies) {
+  for (const policy of policies) {
     for (const role of roles) {
       for (const c of policy.byRole.get(role)?.conditional ?? []) {
         const member = firstShared(c.members, req.members)
@@ -64,6 +68,20 @@ export function decide(req: DecisionRequest): Decision {
   }
   return { allow: false, reason: denial }
 }
+
+/** Sorts by depth (service, then project, then organization), then by name; copies only when needed. */
+export function nearestFirst(policies: readonly CompiledPolicy[]): readonly CompiledPolicy[] {
+  for (let i = 1; i < policies.length; i++) {
+    if (compareNearest(policies[i - 1]!, policies[i]!) > 0) return [...policies].sort(compareNearest)
+  }
+  return policies
+}
+
+function compareNearest(a: CompiledPolicy, b: CompiledPolicy): number {
+  return depth(b.resource) - depth(a.resource) || (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0)
+}
+
+const depth = (resource: string) => (resource === ORGANIZATION ? 0 : resource.split('/').length)
 
 function firstShared(binding: ReadonlySet<Member>, caller: ReadonlySet<Member>): Member | undefined {
   for (const m of caller) if (binding.has(m)) return m

@@ -1,6 +1,6 @@
 import { evaluateCondition } from './conditions.js'
 import type { DecisionRequest } from './decide.js'
-import { decide } from './decide.js'
+import { decide, nearestFirst } from './decide.js'
 import type { Member } from './members.js'
 import { rolesGranting, type Role } from './roles.js'
 
@@ -25,7 +25,7 @@ export interface Explanation {
 
 export function explain(req: DecisionRequest): Explanation {
   const out: BindingExplanation[] = []
-  for (const policy of req.policies) {
+  for (const policy of nearestFirst(req.policies)) {
     for (const role of rolesGranting(req.permission)) {
       const grants = policy.byRole.get(role)
       if (!grants) continue

@@ -22,22 +22,25 @@ export const POOL_ID = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/
 const DOT_ATOM = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 const SUBJECT = /^[\x21-\x7e]{1,127}$/ // printable ASCII, no spaces
-const ATTRIBUTE_NAME = /^[a-z_][a-z0-9_]{0,99}$/
+export const ATTRIBUTE_NAME = /^[a-z_][a-z0-9_]{0,99}$/
 const UID = /^[A-Za-z0-9-]{1,64}$/
+const NON_ASCII = /[^\p{ASCII}]/u
 
 /**
  * A domain name in ASCII (punycode for internationalised names): a non-ASCII or
  * look-alike character never reaches a comparison, so "аdmin" (Cyrillic а) is not "admin".
  */
 export function isDomainName(text: string): boolean {
-  if (text.length > 253) return false
+  if (text.length > 253 || NON_ASCII.test(text)) return false
   const labels = text.split('.')
   return labels.length >= 2 && labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1) ?? '')
 }
 
 /** Lowercases and validates an email; returns undefined when it is not one. */
 export function normalizeEmail(raw: string): string | undefined {
-  if (raw.length > 254) return undefined
+  // ASCII is checked before lowercasing: some non-ASCII letters lowercase to ASCII (KELVIN SIGN
+  // U+212A becomes 'k'), which would turn a look-alike into the real identity.
+  if (raw.length > 254 || NON_ASCII.test(raw)) return undefined
   const email = raw.toLowerCase()
   const at = email.lastIndexOf('@')
   if (at <= 0 || at > 64) return undefined
@@ -49,7 +52,7 @@ export function normalizeEmail(raw: string): string | undefined {
 export function parseEmail(raw: string, what = 'email'): string {
   const email = normalizeEmail(raw)
   if (!email) {
-    const hint = /[^\x00-\x7f]/.test(raw) ? ' (only ASCII is accepted; write an internationalised domain in its punycode form, xn--…)' : ''
+    const hint = NON_ASCII.test(raw) ? ' (only ASCII is accepted; write an internationalised domain in its punycode form, xn--…)' : ''
     throw invalid(`Invalid ${what} '${printable(raw)}'${hint}.`)
   }
   return email
@@ -65,6 +68,7 @@ export function parseMember(raw: unknown): Member {
 
 export function tryParseMember(raw: string): Member | undefined {
   if (raw === 'allUsers' || raw === 'allAuthenticatedUsers') return raw
+  if (NON_ASCII.test(raw)) return undefined // before any toLowerCase(), see normalizeEmail
   const colon = raw.indexOf(':')
   if (colon < 0) return undefined
   const prefix = raw.slice(0, colon)
@@ -95,11 +99,22 @@ export function tryParseMember(raw: string): Member | undefined {
 }
 
 function parseDeleted(rest: string): Member | undefined {
-  const m = /^(user|group|serviceAccount):([^?]+)\?uid=(.+)$/.exec(rest)
-  if (!m || !UID.test(m[3]!)) return undefined
-  const email = normalizeEmail(m[2]!)
-  return email ? `deleted:${m[1]}:${email}?uid=${m[3]}` : undefined
+  // deleted:KIND:EMAIL?uid=UID. A local part may itself hold '?' (RFC 5322 atext), and a uid never
+  // does, so the uid starts after the last '?uid='.
+  const colon = rest.indexOf(':')
+  const query = rest.lastIndexOf('?uid=')
+  if (colon < 0 || query < colon) return undefined
+  const kind = EMAIL_KINDS.get(rest.slice(0, colon).toLowerCase())
+  const uid = rest.slice(query + '?uid='.length)
+  const email = normalizeEmail(rest.slice(colon + 1, query))
+  return kind && email && UID.test(uid) ? deletedMember(kind, email, uid) : undefined
 }
+
+const EMAIL_KINDS = new Map<string, EmailKind>([
+  ['user', 'user'],
+  ['group', 'group'],
+  ['serviceaccount', 'serviceAccount'],
+])
 
 function parsePrincipal(rest: string): Member | undefined {
   // principal://iam.postern/workforcePools/POOL/subject/SUBJECT
@@ -126,7 +141,7 @@ function parsePrincipalSet(rest: string): Member | undefined {
 }
 
 function memberHint(raw: string): string {
-  if (/[^\x00-\x7f]/.test(raw)) {
+  if (NON_ASCII.test(raw)) {
     return 'members must be ASCII; write an internationalised domain in its punycode form (xn--…).'
   }
   if (!raw.includes(':') && raw.includes('@')) return `a member needs a type prefix, e.g. 'user:${printable(raw)}'.`
@@ -135,7 +150,7 @@ function memberHint(raw: string): string {
 
 /** Shows untrusted input in a message without control characters and without unbounded length. */
 export function printable(raw: string): string {
-  const clean = raw.replace(/[\x00-\x1f\x7f]/g, '?')
+  const clean = raw.replace(/\p{Cc}/gu, '?') // C0, DEL and C1 controls
   return clean.length > 200 ? clean.slice(0, 200) + '…' : clean
 }
 

@@ -1,5 +1,5 @@
 import type { GroupIndex } from './groups.js'
-import { emailMember, FEDERATION_PREFIX, type Member } from './members.js'
+import { ATTRIBUTE_NAME, emailMember, FEDERATION_PREFIX, type Member } from './members.js'
 
 /** Who is asking, as established by authentication. */
 export type Principal =
@@ -21,7 +21,8 @@ export function principalMember(p: Principal): Member | undefined {
       return undefined
     case 'user':
     case 'serviceAccount':
-      return emailMember(p.kind, p.email)
+      // Bindings hold lowercased emails (DESIGN §1: emails compare case-insensitively).
+      return emailMember(p.kind, p.email.toLowerCase())
     case 'federated':
       return `principal://${FEDERATION_PREFIX}${p.pool}/subject/${p.subject}`
   }
@@ -42,12 +43,15 @@ export function principalMembers(p: Principal, groups: GroupIndex): Set<Member> 
   if (!self || p.kind === 'anonymous') return out
   out.add('allAuthenticatedUsers')
   out.add(self)
-  if (p.kind === 'user') out.add(`domain:${p.email.slice(p.email.lastIndexOf('@') + 1)}`)
+  if (p.kind === 'user') out.add(`domain:${p.email.slice(p.email.lastIndexOf('@') + 1).toLowerCase()}`)
   if (p.kind === 'federated') {
     const base = `principalSet://${FEDERATION_PREFIX}${p.pool}` as const
     out.add(`${base}/*`)
     for (const g of p.groups) out.add(`${base}/group/${g}`)
-    for (const [name, value] of Object.entries(p.attributes)) out.add(`${base}/attribute.${name}/${value}`)
+    for (const [name, value] of Object.entries(p.attributes)) {
+      // A name with '/' would read as another attribute: {'a/b': 'c'} as attribute.a = 'b/c'.
+      if (ATTRIBUTE_NAME.test(name)) out.add(`${base}/attribute.${name}/${value}`)
+    }
   }
   for (const g of groups.groupsOf(self)) out.add(emailMember('group', g))
   return out

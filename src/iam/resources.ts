@@ -49,9 +49,10 @@ export function resourceType(name: ResourceName): ResourceType {
 
 /** The resource itself followed by every ancestor whose policy it inherits. */
 export function lineage(name: ResourceName): ResourceName[] {
-  if (name === ORGANIZATION) return [name]
-  const m = /^projects\/([^/]+)(\/.*)?$/.exec(name)
-  if (!m) throw invalid(`Unknown resource '${printable(name)}'.`)
-  const project = projectName(m[1]!)
-  return m[2] ? [name, project, ORGANIZATION] : [project, ORGANIZATION]
+  // Only names resourceType() knows inherit anything: 'projects/p/' or 'projects/p/x/y/z' would
+  // otherwise pick up the project's and organization's grants.
+  const type = resourceType(name)
+  if (type === 'postern.organization/Organization') return [name]
+  const project = projectName(name.split('/')[1]!)
+  return type === 'postern.project/Project' ? [project, ORGANIZATION] : [name, project, ORGANIZATION]
 }

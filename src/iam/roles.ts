@@ -121,7 +121,8 @@ export function parseRole(raw: unknown): Role {
 }
 
 export function isPermission(raw: string): boolean {
-  return raw in PERMISSIONS
+  // Own keys only: `in` would also accept 'constructor', 'toString', '__proto__'.
+  return Object.hasOwn(PERMISSIONS, raw)
 }
 
 export function parsePermission(raw: unknown): Permission {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Driver, Sql } from './sql.js'
 
@@ -11,6 +11,8 @@ import type { Driver, Sql } from './sql.js'
 export function openSqlite(file: string): Driver {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
   const db = new Database(file)
+  // SQLite gives the -wal and -shm files the database file's mode.
+  if (file !== ':memory:') chmodSync(file, 0o600)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
   db.pragma('busy_timeout = 10000')

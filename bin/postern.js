@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The postern command. The CLI is compiled to dist/ by `npm install` (prepare) or `npm run build`.
+import { run } from '../dist/cli/main.js'
+
+const io = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    const chunks = []
+    for await (const chunk of process.stdin) chunks.push(chunk)
+    return Buffer.concat(chunks).toString('utf8')
+  },
+  stdinIsTTY: Boolean(process.stdin.isTTY),
+  env: process.env,
+}
+
+const code = await run(process.argv.slice(2), io)
+// Let pending stdout drain, then exit with the code (serve resolves only after shutdown).
+process.exitCode = code

@@ -1,0 +1,34 @@
+import { CliError } from './errors.js'
+import { request, type ApiErrorBody } from './http-client.js'
+import type { Session } from './session.js'
+
+/** The control API, called with the active account's token; server errors become CliErrors carrying the status. */
+export class Api {
+  constructor(
+    readonly server: string,
+    private readonly session: Session,
+  ) {}
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = await this.session.idToken()
+    const res = await request(this.server + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    let parsed: unknown
+    try {
+      parsed = text ? JSON.parse(text) : {}
+    } catch {
+      throw new CliError(`Unexpected answer from ${this.server} (HTTP ${res.status}); is it a Postern server?`)
+    }
+    if (!res.ok) {
+      const e = (parsed as ApiErrorBody).error
+      const status = typeof e === 'object' ? e?.status : undefined
+      const message = typeof e === 'object' ? e?.message : (parsed as ApiErrorBody).error_description
+      throw new CliError(`ERROR: (${status ?? res.status}) ${message ?? 'request failed'}`, 1, status)
+    }
+    return parsed as T
+  }
+}

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import type { Cli } from '../context.js'
+import { CliError } from '../errors.js'
+import { request } from '../http-client.js'
+import { formatList } from '../output.js'
+
+const KEY_FIELDS = ['type', 'private_key_id', 'private_key', 'client_email', 'token_uri'] as const
+
+/** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
+export function registerAuth(program: Command, cli: Cli): Command {
+  const auth = program.command('auth').description('Sign in, list accounts, print ID tokens.')
+
+  auth
+    .command('list')
+    .description('List the accounts with credentials; * marks the active one.')
+    .action(async (_o, cmd: Command) => {
+      const active = cli.files.readConfig().account
+      const accounts = Object.entries(cli.files.readCredentials().accounts).map(([email, a]) => ({ active: email === active, account: email, type: a.type, server: a.server }))
+      const format = cli.format(cmd, 'table')
+      if (format === 'table') {
+        if (accounts.length === 0) {
+          cli.print('No credentialed accounts.\n\nTo sign in, run:\n  $ postern auth login\n')
+          return
+        }
+        cli.print('Credentialed Accounts\n')
+      }
+      cli.print(formatList(accounts, [
+        { header: 'ACTIVE', value: (a) => (a.active ? '*' : '') },
+        { header: 'ACCOUNT', value: (a) => a.account },
+      ], format))
+      if (format === 'table') cli.print('\nTo set the active account, run:\n  $ postern config set account `ACCOUNT`\n')
+    })
+
+  auth
+    .command('print-identity-token [account]')
+    .description('Print an ID token for the active (or given) account.')
+    .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
+    .option('--impersonate-service-account <email>', 'print a token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
+    .option('--include-email', 'include the email claim (service-account tokens)')
+    .action(async (account: string | undefined, o: { audiences?: string; impersonateServiceAccount?: string; includeEmail?: boolean }) => {
+      if (o.audiences !== undefined && (o.audiences.includes(',') || !o.audiences.trim())) throw new CliError('--audiences takes one audience.', 2)
+      if (o.impersonateServiceAccount) {
+        const email = o.impersonateServiceAccount
+        const { token } = await cli.api().call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateIdToken`, {
+          audience: o.audiences ?? 'postern-cli',
+          includeEmail: Boolean(o.includeEmail),
+        })
+        cli.print(token + '\n')
+        return
+      }
+      cli.print((await cli.session.idToken({ audience: o.audiences, includeEmail: o.includeEmail }, account)) + '\n')
+    })
+
+  auth
+    .command('activate-service-account')
+    .description('Sign in as a service account with a key file (from postern iam service-accounts keys create).')
+    .requiredOption('--key-file <file>', 'the JSON key file')
+    .action(async (o: { keyFile: string }, cmd: Command) => {
+      let keyFile: Record<string, string>
+      try {
+        keyFile = JSON.parse(readFileSync(o.keyFile, 'utf8')) as Record<string, string>
+      } catch (err) {
+        throw new CliError(`Cannot read the key file ${o.keyFile}: ${(err as Error).message}`)
+      }
+      const missing = KEY_FIELDS.filter((f) => typeof keyFile[f] !== 'string')
+      if (keyFile.type !== 'service_account' || missing.length) throw new CliError(`${o.keyFile} is not a service-account key file${missing.length ? ` (missing ${missing.join(', ')})` : ''}.`)
+      const email = keyFile.client_email!
+      await cli.files.withLock(async () => {
+        const credentials = cli.files.readCredentials()
+        credentials.accounts[email] = { type: 'service_account', server: new URL(keyFile.token_uri!).origin, keyFile }
+        cli.files.writeCredentials(credentials)
+      })
+      await cli.session.idToken({}, email) // fails now, not later, if the key does not work
+      cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? new URL(keyFile.token_uri!).origin })
+      cli.status(`Activated service account credentials for: [${email}]`, cmd)
+    })
+
+  auth
+    .command('revoke [account]')
+    .description('Revoke the account’s credentials at the server and forget them here.')
+    .action(async (account: string | undefined, _o, cmd: Command) => {
+      const email = account ?? cli.session.activeAccount()
+      const stored = cli.files.readCredentials().accounts[email]
+      if (!stored) throw new CliError(`No credentials for ${email}.`)
+      if (stored.refreshToken) {
+        const res = await request(`${stored.server}/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: stored.refreshToken }) })
+        if (!res.ok) cli.io.stderr(`WARNING: the server answered ${res.status} to the revocation; the credentials are forgotten here anyway.\n`)
+      }
+      await cli.files.withLock(async () => {
+        const credentials = cli.files.readCredentials()
+        delete credentials.accounts[email]
+        cli.files.writeCredentials(credentials)
+        const config = cli.files.readConfig()
+        if (config.account === email) {
+          delete config.account
+          cli.files.writeConfig(config)
+        }
+      })
+      cli.status(`Revoked credentials:\n - ${email}`, cmd)
+    })
+  return auth
+}

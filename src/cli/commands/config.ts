@@ -1,0 +1,52 @@
+import type { Command } from 'commander'
+import { CONFIG_KEYS, type CliConfig } from '../config-files.js'
+import type { Cli } from '../context.js'
+import { usageError } from '../errors.js'
+import { formatResource } from '../output.js'
+
+function key(name: string): keyof CliConfig {
+  if (!(CONFIG_KEYS as readonly string[]).includes(name)) throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
+  return name as keyof CliConfig
+}
+
+export function registerConfig(program: Command, cli: Cli): void {
+  const config = program.command('config').description('Read and change the CLI configuration (server, project, account).')
+  config
+    .command('set <property> <value>')
+    .description('Set a property.')
+    .action(async (name: string, value: string, _o, cmd: Command) => {
+      const k = key(name)
+      if (k === 'server') {
+        try {
+          const url = new URL(value)
+          if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error()
+        } catch {
+          throw usageError(`server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
+        }
+      }
+      cli.files.writeConfig({ ...cli.files.readConfig(), [k]: k === 'server' ? value.replace(/\/$/, '') : value })
+      cli.status(`Updated property [${k}].`, cmd)
+    })
+  config
+    .command('get <property>')
+    .description('Print a property.')
+    .action(async (name: string) => {
+      const value = cli.files.readConfig()[key(name)]
+      cli.print(value === undefined ? '' : `${value}\n`)
+    })
+  config
+    .command('unset <property>')
+    .description('Remove a property.')
+    .action(async (name: string, _o, cmd: Command) => {
+      const current = cli.files.readConfig()
+      delete current[key(name)]
+      cli.files.writeConfig(current)
+      cli.status(`Unset property [${name}].`, cmd)
+    })
+  config
+    .command('list')
+    .description('Print every property.')
+    .action(async (_o, cmd: Command) => {
+      cli.print(formatResource({ server: cli.server(), ...cli.files.readConfig() }, cli.format(cmd, 'yaml')))
+    })
+}

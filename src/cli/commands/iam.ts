@@ -1,0 +1,117 @@
+import { writeFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import type { Cli } from '../context.js'
+import { CliError } from '../errors.js'
+import { formatList, formatResource } from '../output.js'
+import { registerPolicyCommands } from './policy-commands.js'
+
+interface Role {
+  name: string
+  title: string
+  description: string
+  includedPermissions: string[]
+}
+
+interface Account {
+  email: string
+  displayName: string
+  disabled: boolean
+}
+
+interface Key {
+  keyId: string
+  validAfterTime: string
+  privateKeyData?: string
+}
+
+const accountPath = (email: string) => `/v1/projects/${encodeURIComponent(projectOf(email))}/serviceAccounts/${encodeURIComponent(email)}`
+
+function projectOf(email: string): string {
+  const m = /^[^@]+@([^.]+)\.iam\.postern\.internal$/.exec(email)
+  if (!m) throw new CliError(`'${email}' is not a service account email (NAME@PROJECT.iam.postern.internal).`)
+  return m[1]!
+}
+
+export function registerIam(program: Command, cli: Cli): Command {
+  const iam = program.command('iam').description('Roles and service accounts.')
+
+  const roles = iam.command('roles').description('The predefined roles.')
+  roles.command('list').description('List roles.').action(async (_o, cmd: Command) => {
+    const { roles: rows } = await cli.api().call<{ roles: Role[] }>('GET', '/v1/roles')
+    cli.print(formatList(rows, [
+      { header: 'NAME', value: (r) => r.name },
+      { header: 'TITLE', value: (r) => r.title },
+      { header: 'DESCRIPTION', value: (r) => r.description },
+    ], cli.format(cmd, 'table')))
+  })
+  roles.command('describe <role>').description('Show a role and its permissions.').action(async (role: string, _o, cmd: Command) => {
+    const name = role.replace(/^roles\//, '')
+    cli.print(formatResource(await cli.api().call('GET', `/v1/roles/${encodeURIComponent(name)}`), cli.format(cmd, 'yaml')))
+  })
+
+  const accounts = iam.command('service-accounts').description('Identities for machines.')
+  accounts
+    .command('create <name>')
+    .description('Create a service account NAME@PROJECT.iam.postern.internal.')
+    .option('--display-name <text>', 'a display name')
+    .action(async (name: string, o: { displayName?: string }, cmd: Command) => {
+      const project = cli.project(cmd)
+      const created = await cli.api().call<Account>('POST', `/v1/projects/${encodeURIComponent(project)}/serviceAccounts`, { accountId: name, ...(o.displayName && { displayName: o.displayName }) })
+      cli.status(`Created service account [${created.email}].`, cmd)
+      cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+    })
+  accounts.command('list').description('List service accounts of the project.').action(async (_o, cmd: Command) => {
+    const { accounts: rows = [] } = await cli.api().call<{ accounts?: Account[] }>('GET', `/v1/projects/${encodeURIComponent(cli.project(cmd))}/serviceAccounts`)
+    cli.print(formatList(rows, [
+      { header: 'DISPLAY NAME', value: (a) => a.displayName },
+      { header: 'EMAIL', value: (a) => a.email },
+      { header: 'DISABLED', value: (a) => String(a.disabled) },
+    ], cli.format(cmd, 'table')))
+  })
+  accounts.command('describe <email>').description('Show a service account.').action(async (email: string, _o, cmd: Command) => {
+    cli.print(formatResource(await cli.api().call('GET', accountPath(email)), cli.format(cmd, 'yaml')))
+  })
+  accounts.command('delete <email>').description('Delete a service account; its keys and tokens stop working at once.').action(async (email: string, _o, cmd: Command) => {
+    await cli.api().call('DELETE', accountPath(email))
+    cli.status(`Deleted service account [${email}].`, cmd)
+  })
+  for (const verb of ['disable', 'enable'] as const) {
+    accounts.command(`${verb} <email>`).description(`${verb === 'disable' ? 'Disable' : 'Enable'} a service account.`).action(async (email: string, _o, cmd: Command) => {
+      await cli.api().call('POST', `${accountPath(email)}:${verb}`, {})
+      cli.status(`${verb === 'disable' ? 'Disabled' : 'Enabled'} service account [${email}].`, cmd)
+    })
+  }
+
+  const keys = accounts.command('keys').description('Keys of a service account.')
+  keys
+    .command('create <file>')
+    .description('Create a key and write its key file (keep it secret).')
+    .requiredOption('--iam-account <email>', 'the service account')
+    .action(async (file: string, o: { iamAccount: string }, cmd: Command) => {
+      const key = await cli.api().call<Key>('POST', `${accountPath(o.iamAccount)}/keys`, {})
+      writeFileSync(file, Buffer.from(key.privateKeyData!, 'base64'), { mode: 0o600, flag: 'wx' })
+      cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
+    })
+  keys
+    .command('list')
+    .description('List keys.')
+    .requiredOption('--iam-account <email>', 'the service account')
+    .action(async (o: { iamAccount: string }, cmd: Command) => {
+      const { keys: rows = [] } = await cli.api().call<{ keys?: Key[] }>('GET', `${accountPath(o.iamAccount)}/keys`)
+      cli.print(formatList(rows, [
+        { header: 'KEY_ID', value: (k) => k.keyId },
+        { header: 'CREATED_AT', value: (k) => k.validAfterTime },
+      ], cli.format(cmd, 'table')))
+    })
+  keys
+    .command('delete <keyId>')
+    .description('Delete a key; tokens can no longer be obtained with it.')
+    .requiredOption('--iam-account <email>', 'the service account')
+    .action(async (keyId: string, o: { iamAccount: string }, cmd: Command) => {
+      await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(keyId)}`)
+      cli.status(`Deleted key [${keyId}] for service account [${o.iamAccount}].`, cmd)
+    })
+
+  registerPolicyCommands(accounts, cli, { noun: 'serviceAccount', path: accountPath }, 'email')
+  return iam
+}

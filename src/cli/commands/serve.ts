@@ -1,0 +1,50 @@
+import type { Command } from 'commander'
+import { buildServeConfig, type ServeFlags } from '../../core/config.js'
+import { PosternError } from '../../core/errors.js'
+import type { Cli } from '../context.js'
+import { CliError } from '../errors.js'
+
+export function registerServe(program: Command, cli: Cli): void {
+  program
+    .command('serve')
+    .description('Run Postern: the control plane (API, sign-in, console) and the gateway.')
+    .option('--host <address>', 'address to bind', '127.0.0.1')
+    .option('--port <port>', 'control plane port', '7070')
+    .option('--gateway-port <port>', 'gateway port', '7080')
+    .option('--gateway-url <url>', 'public base URL of the gateway (service URLs are SERVICE.PROJECT.<host>)')
+    .option('--issuer <url>', 'OIDC issuer URL (default: the control URL)')
+    .option('--data-dir <dir>', 'where the embedded database and master key live (default ~/.local/share/postern)')
+    .option('--database-url <url>', 'use PostgreSQL instead of the embedded SQLite')
+    .option('--owner <email>', 'the owner account created on first start', 'owner@example.com')
+    .option('--project <id>', 'the project created on first start', 'my-project')
+    .option('--demo', 'also start a small upstream and register it as the private service "hello"')
+    .option('--planes <planes>', 'which planes this process serves: control, gateway or control,gateway', 'control,gateway')
+    .option('--id-token-ttl <seconds>', 'lifetime of ID tokens', '3600')
+    .option('--key-rotation <duration>', 'signing key rotation period', '30d')
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      // --project is also a global flag; here it names the first project.
+      const project = cmd.optsWithGlobals().project as string | undefined
+      let config
+      try {
+        config = buildServeConfig({ ...flags, project: project ?? flags.project }, cli.io.env)
+      } catch (err) {
+        if (err instanceof PosternError) throw new CliError(err.message, 2)
+        throw err
+      }
+      if (config.allowInsecureHttp) cli.io.stderr(`WARNING: serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.\n`)
+      const { serve } = await import('../../main.js')
+      const running = await serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr })
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          void running.close().finally(resolve)
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+    })
+}

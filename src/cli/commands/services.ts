@@ -1,0 +1,154 @@
+import type { Command } from 'commander'
+import type { Cli } from '../context.js'
+import { usageError } from '../errors.js'
+import { formatList, formatResource } from '../output.js'
+import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
+import { registerPolicyCommands } from './policy-commands.js'
+
+interface Service {
+  name: string
+  uri: string
+  upstream: string
+  description: string
+  invokerIamDisabled: boolean
+  customAudiences: string[]
+  strictAudience: boolean
+  lastModifier: string
+  updateTime: string
+}
+
+interface ServiceFlags {
+  upstream?: string
+  description?: string
+  allowUnauthenticated?: boolean
+  invokerIamCheck?: boolean
+  customAudiences?: string
+  addCustomAudiences?: string
+  removeCustomAudiences?: string
+  clearCustomAudiences?: boolean
+  strictAudience?: boolean
+  timeout?: string
+  labels?: string
+}
+
+const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+export const servicePath = (project: string, service: string) => `/v2/projects/${encodeURIComponent(project)}/services/${encodeURIComponent(service)}`
+
+function addServiceFlags(cmd: Command): Command {
+  return cmd
+    .option('--upstream <url>', 'the URL the gateway forwards to, e.g. http://127.0.0.1:9000')
+    .option('--description <text>', 'a description')
+    .option('--allow-unauthenticated', 'grant roles/run.invoker to allUsers (a public service)')
+    .option('--no-allow-unauthenticated', 'remove the allUsers invoker binding')
+    .option('--invoker-iam-check', 'check the invoker permission (the default)')
+    .option('--no-invoker-iam-check', 'let every request through without a token (invokerIamDisabled)')
+    .option('--custom-audiences <list>', 'audiences accepted besides the service URL, comma-separated')
+    .option('--strict-audience', 'accept only tokens whose aud is the service URL or a custom audience')
+    .option('--no-strict-audience', 'accept any Postern token (aud postern-cli too)')
+    .option('--timeout <seconds>', 'upstream timeout in seconds (1–3600)')
+    .option('--labels <k=v,...>', 'labels')
+}
+
+function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown> {
+  const body: Record<string, unknown> = {}
+  if (o.upstream !== undefined) body.upstream = o.upstream
+  if (o.description !== undefined) body.description = o.description
+  if (o.invokerIamCheck !== undefined) body.invokerIamDisabled = !o.invokerIamCheck
+  if (o.strictAudience !== undefined) body.strictAudience = o.strictAudience
+  if (o.timeout !== undefined) {
+    if (!/^\d+s?$/.test(o.timeout)) throw usageError(`--timeout: expected seconds, got '${o.timeout}'.`)
+    body.timeoutSeconds = Number(o.timeout.replace(/s$/, ''))
+  }
+  if (o.labels !== undefined) {
+    body.labels = Object.fromEntries(list(o.labels).map((kv) => {
+      const [k, ...v] = kv.split('=')
+      if (!k || v.length === 0) throw usageError(`--labels: expected KEY=VALUE pairs, got '${kv}'.`)
+      return [k, v.join('=')]
+    }))
+  }
+  const audienceFlags = [o.customAudiences !== undefined, o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined, Boolean(o.clearCustomAudiences)]
+  if (audienceFlags.filter(Boolean).length > 1) throw usageError('Use one of --custom-audiences, --add/--remove-custom-audiences, --clear-custom-audiences.')
+  if (o.customAudiences !== undefined) body.customAudiences = list(o.customAudiences)
+  if (o.clearCustomAudiences) body.customAudiences = []
+  if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined) {
+    const remove = new Set(list(o.removeCustomAudiences))
+    body.customAudiences = [...new Set([...(current?.customAudiences ?? []), ...list(o.addCustomAudiences)])].filter((a) => !remove.has(a))
+  }
+  return body
+}
+
+async function setPublic(cli: Cli, path: string, allow: boolean) {
+  await readModifyWrite(cli.api(), path, (p) => {
+    const has = (p.bindings ?? []).some((b) => b.role === 'roles/run.invoker' && !b.condition && b.members.includes('allUsers'))
+    if (allow) return has ? 'unchanged' : withBinding(p, 'allUsers', 'roles/run.invoker')
+    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : 'unchanged'
+  })
+}
+
+export function registerServices(program: Command, cli: Cli): Command {
+  const services = program.command('services').description('Create, inspect and grant access to services.')
+  const path = (name: string, cmd: Command) => servicePath(cli.project(cmd), name)
+
+  services
+    .command('list')
+    .description('List the services of the project.')
+    .action(async (_o, cmd: Command) => {
+      const { services: rows = [] } = await cli.api().call<{ services?: Service[] }>('GET', `/v2/projects/${encodeURIComponent(cli.project(cmd))}/services`)
+      cli.print(formatList(rows, [
+        { header: 'SERVICE', value: (s) => s.name.split('/').at(-1)! },
+        { header: 'URL', value: (s) => s.uri },
+        { header: 'UPSTREAM', value: (s) => s.upstream },
+        { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.strictAudience ? 'required, strict audience' : 'required') },
+        { header: 'LAST MODIFIED BY', value: (s) => s.lastModifier },
+      ], cli.format(cmd, 'table')))
+    })
+
+  services
+    .command('describe <service>')
+    .description('Show a service.')
+    .action(async (name: string, _o, cmd: Command) => {
+      cli.print(formatResource(await cli.api().call('GET', path(name, cmd)), cli.format(cmd, 'yaml')))
+    })
+
+  addServiceFlags(services.command('create <service>').description('Create a private service in front of an upstream.')).action(
+    async (name: string, o: ServiceFlags, cmd: Command) => {
+      if (!o.upstream) throw usageError('--upstream is required, e.g. --upstream http://127.0.0.1:9000')
+      const project = cli.project(cmd)
+      const created = await cli.api().call<Service>('POST', `/v2/projects/${encodeURIComponent(project)}/services?serviceId=${encodeURIComponent(name)}`, serviceBody(o))
+      if (o.allowUnauthenticated) await setPublic(cli, path(name, cmd), true)
+      cli.status(`Service [${name}] created in project [${project}].\nService URL: ${created.uri}`, cmd)
+      cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+    },
+  )
+
+  addServiceFlags(
+    services
+      .command('update <service>')
+      .description('Change a service.')
+      .option('--add-custom-audiences <list>', 'audiences to add')
+      .option('--remove-custom-audiences <list>', 'audiences to remove')
+      .option('--clear-custom-audiences', 'remove every custom audience'),
+  ).action(async (name: string, o: ServiceFlags, cmd: Command) => {
+    const current = o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined ? await cli.api().call<Service>('GET', path(name, cmd)) : undefined
+    const body = serviceBody(o, current)
+    let updated: unknown = current
+    if (Object.keys(body).length) updated = await cli.api().call('PATCH', path(name, cmd), body)
+    if (o.allowUnauthenticated !== undefined) await setPublic(cli, path(name, cmd), o.allowUnauthenticated)
+    if (!Object.keys(body).length && o.allowUnauthenticated === undefined) throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
+    updated ??= await cli.api().call('GET', path(name, cmd))
+    cli.status(`Service [${name}] updated.`, cmd)
+    cli.print(formatResource(updated, cli.format(cmd, 'yaml')))
+  })
+
+  services
+    .command('delete <service>')
+    .description('Delete a service (its URL stops answering at once).')
+    .action(async (name: string, _o, cmd: Command) => {
+      await cli.api().call('DELETE', path(name, cmd))
+      cli.status(`Deleted service [${name}].`, cmd)
+    })
+
+  registerPolicyCommands(services, cli, { noun: 'service', path }, 'service')
+  return services
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander'
+import type { Cli } from '../context.js'
+import { CliError } from '../errors.js'
+import { formatList, formatResource } from '../output.js'
+
+interface User {
+  email: string
+  displayName: string
+  disabled: boolean
+  createTime: string
+  password?: string
+}
+
+const path = (email: string) => `/v1/users/${encodeURIComponent(email)}`
+
+async function passwordFromStdin(cli: Cli): Promise<string> {
+  const text = await cli.io.readStdin()
+  const password = text.replace(/\r?\n$/, '')
+  if (!password) throw new CliError('--password-stdin: standard input was empty.')
+  return password
+}
+
+export function registerUsers(program: Command, cli: Cli): void {
+  const users = program.command('users').description('Local user accounts.')
+  users
+    .command('create <email>')
+    .description('Create a user; without --password-stdin a password is generated and printed once.')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--display-name <name>', 'a display name')
+    .action(async (email: string, o: { passwordStdin?: boolean; displayName?: string }, cmd: Command) => {
+      const body = { email, ...(o.passwordStdin && { password: await passwordFromStdin(cli) }), ...(o.displayName && { displayName: o.displayName }) }
+      const user = await cli.api().call<User>('POST', '/v1/users', body)
+      cli.status(`Created user [${user.email}].`, cmd)
+      if (user.password) cli.status(`Password (shown once): ${user.password}`, cmd)
+      const { password: _hidden, ...shown } = user
+      cli.print(formatResource(shown, cli.format(cmd, 'yaml')))
+    })
+  users.command('list').description('List users.').action(async (_o, cmd: Command) => {
+    const { users: rows = [] } = await cli.api().call<{ users?: User[] }>('GET', '/v1/users')
+    cli.print(formatList(rows, [
+      { header: 'EMAIL', value: (u) => u.email },
+      { header: 'DISPLAY NAME', value: (u) => u.displayName },
+      { header: 'DISABLED', value: (u) => String(u.disabled) },
+      { header: 'CREATED', value: (u) => u.createTime },
+    ], cli.format(cmd, 'table')))
+  })
+  users.command('describe <email>').description('Show a user.').action(async (email: string, _o, cmd: Command) => {
+    cli.print(formatResource(await cli.api().call('GET', path(email)), cli.format(cmd, 'yaml')))
+  })
+  users.command('delete <email>').description('Delete a user: bindings become deleted:user:…, sessions and tokens stop.').action(async (email: string, _o, cmd: Command) => {
+    await cli.api().call('DELETE', path(email))
+    cli.status(`Deleted user [${email}].`, cmd)
+  })
+  for (const verb of ['disable', 'enable'] as const) {
+    users.command(`${verb} <email>`).description(`${verb === 'disable' ? 'Disable (tokens stop within a second)' : 'Enable'} a user.`).action(async (email: string, _o, cmd: Command) => {
+      await cli.api().call('PATCH', path(email), { disabled: verb === 'disable' })
+      cli.status(`${verb === 'disable' ? 'Disabled' : 'Enabled'} user [${email}].`, cmd)
+    })
+  }
+  users
+    .command('set-password <email>')
+    .description('Set a user’s password (read from standard input).')
+    .option('--password-stdin', 'read the password from standard input (the default when it is not a terminal)')
+    .action(async (email: string, o: { passwordStdin?: boolean }, cmd: Command) => {
+      if (!o.passwordStdin && cli.io.stdinIsTTY) throw new CliError('Pipe the new password in with --password-stdin, e.g. printf %s "$PASSWORD" | postern users set-password EMAIL --password-stdin', 2)
+      await cli.api().call('POST', `${path(email)}:setPassword`, { password: await passwordFromStdin(cli) })
+      cli.status(`Updated the password of [${email}].`, cmd)
+    })
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander'
+import type { Cli } from '../context.js'
+import { formatResource } from '../output.js'
+import { servicePath } from './services.js'
+
+interface Explanation {
+  access: 'GRANTED' | 'NOT_GRANTED'
+  reason: string
+  principal: string
+  permission: string
+  resource: string
+  bindings: { resource: string; role: string; matchedMembers: string[]; grants: boolean; condition?: { title: string; expression: string; result: boolean | 'error' } }[]
+  notes: string[]
+}
+
+/** `postern services why SERVICE --member M`: which binding grants, or why none does. */
+export function registerWhy(services: Command, cli: Cli): void {
+  services
+    .command('why <service>')
+    .description('Explain whether a member may invoke (or hold another permission on) a service, and why.')
+    .requiredOption('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://…')
+    .option('--permission <permission>', 'the permission to check', 'run.routes.invoke')
+    .action(async (name: string, o: { member: string; permission: string }, cmd: Command) => {
+      const resource = servicePath(cli.project(cmd), name).replace(/^\/v2\//, '')
+      const result = await cli.api().call<Explanation>('POST', '/v1/troubleshoot', { principal: o.member, resource: decodeURIComponent(resource), permission: o.permission })
+      const format = cli.format(cmd, 'table')
+      if (format !== 'table') {
+        cli.print(formatResource(result, format))
+        return
+      }
+      const lines = [`${result.access === 'GRANTED' ? 'GRANTED' : 'NOT GRANTED'}: ${result.principal} ${result.access === 'GRANTED' ? 'holds' : 'lacks'} ${result.permission} on ${result.resource}.`]
+      const granting = result.bindings.filter((b) => b.grants)
+      for (const b of granting) {
+        lines.push(`  granted by ${b.role} on ${b.resource} to ${b.matchedMembers.join(', ')}${b.condition ? ` while "${b.condition.title}" (${b.condition.expression}) holds` : ''}`)
+      }
+      for (const b of result.bindings.filter((x) => !x.grants && x.matchedMembers.length)) {
+        lines.push(`  ${b.role} on ${b.resource} names ${b.matchedMembers.join(', ')}, but its condition "${b.condition?.title}" is ${b.condition?.result === 'error' ? 'in error' : 'false'} now`)
+      }
+      for (const note of result.notes) lines.push(`  note: ${note}`)
+      if (result.access !== 'GRANTED' && o.permission === 'run.routes.invoke') {
+        lines.push(`  to grant: postern services add-iam-policy-binding ${name} --member='${o.member}' --role='roles/run.invoker'`)
+      }
+      cli.print(lines.join('\n') + '\n')
+    })
+}

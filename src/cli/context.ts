@@ -1,0 +1,64 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { Api } from './api.js'
+import { ConfigFiles } from './config-files.js'
+import { CliError } from './errors.js'
+import { parseFormat, type Format } from './output.js'
+import { Session } from './session.js'
+
+export interface Io {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  readStdin: () => Promise<string>
+  stdinIsTTY: boolean
+  env: Record<string, string | undefined>
+}
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:7070'
+
+/** What every command gets: the config files, the session, the API, global flags and output. */
+export class Cli {
+  readonly files: ConfigFiles
+  readonly session: Session
+
+  constructor(readonly io: Io) {
+    this.files = new ConfigFiles(io.env.POSTERN_CONFIG_DIR ?? join(io.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'))
+    this.session = new Session(this.files)
+  }
+
+  server(): string {
+    return (this.files.readConfig().server ?? DEFAULT_SERVER).replace(/\/$/, '')
+  }
+
+  api(): Api {
+    return new Api(this.server(), this.session)
+  }
+
+  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean } {
+    return cmd.optsWithGlobals()
+  }
+
+  project(cmd: Command): string {
+    const project = this.globals(cmd).project ?? this.files.readConfig().project
+    if (!project) throw new CliError('No project: pass --project or run: postern config set project PROJECT_ID')
+    return project
+  }
+
+  format(cmd: Command, fallback: Format): Format {
+    return parseFormat(this.globals(cmd).format, fallback)
+  }
+
+  quiet(cmd: Command): boolean {
+    return Boolean(this.globals(cmd).quiet)
+  }
+
+  print(text: string): void {
+    this.io.stdout(text)
+  }
+
+  /** Status lines go to stderr (as gcloud's do), so stdout stays machine-readable. */
+  status(text: string, cmd: Command): void {
+    if (!this.quiet(cmd)) this.io.stderr(text.endsWith('\n') ? text : text + '\n')
+  }
+}

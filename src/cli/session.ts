@@ -1,0 +1,113 @@
+import { createPrivateKey, randomUUID } from 'node:crypto'
+import { SignJWT, decodeJwt } from 'jose'
+import { CliError } from './errors.js'
+import type { ConfigFiles, StoredAccount } from './config-files.js'
+import { request } from './http-client.js'
+
+const CLIENT_ID = 'postern-cli'
+const TOKEN_PATH = '/oauth2/token'
+/** Refresh a cached token this long before it expires, so it never expires in flight. */
+const EARLY_MS = 5 * 60_000
+
+export interface TokenRequest {
+  /** undefined: a token for the Postern API (aud postern-cli). */
+  audience?: string
+  includeEmail?: boolean
+}
+
+/**
+ * ID tokens for the signed-in accounts. User accounts hold a rotating refresh token; service
+ * accounts hold their key and sign a jwt-bearer assertion (RFC 7523). The credentials file is
+ * locked while a token is refreshed, so concurrent CLI processes never present the same refresh
+ * token twice (which the server treats as theft and answers by revoking the sign-in).
+ */
+export class Session {
+  constructor(
+    readonly files: ConfigFiles,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  activeAccount(): string {
+    const account = this.files.readConfig().account
+    if (!account) throw new CliError('You are not signed in. Run: postern auth login')
+    return account
+  }
+
+  account(email?: string): { email: string; stored: StoredAccount } {
+    const name = email ?? this.activeAccount()
+    const stored = this.files.readCredentials().accounts[name]
+    if (!stored) throw new CliError(`No credentials for ${name}. Run: postern auth login${email ? '' : ' (or postern auth list)'}`)
+    return { email: name, stored }
+  }
+
+  async idToken(req: TokenRequest = {}, email?: string): Promise<string> {
+    const { email: name, stored } = this.account(email)
+    if (!req.audience && fresh(stored, this.now())) return stored.idToken!
+    return this.files.withLock(async () => {
+      const current = this.files.readCredentials().accounts[name]
+      if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
+      if (!req.audience && fresh(current, this.now())) return current.idToken!
+      const response = await this.exchange(name, current, req)
+      const credentials = this.files.readCredentials()
+      const updated: StoredAccount = { ...current }
+      if (response.refresh_token) updated.refreshToken = response.refresh_token
+      if (response.access_token || !req.audience) {
+        const apiToken = response.access_token ?? response.id_token
+        updated.idToken = apiToken
+        updated.idTokenExpiry = expiryOf(apiToken)
+      }
+      credentials.accounts[name] = updated
+      this.files.writeCredentials(credentials)
+      return req.audience ? response.id_token : (response.access_token ?? response.id_token)
+    })
+  }
+
+  private async exchange(name: string, account: StoredAccount, req: TokenRequest): Promise<{ id_token: string; access_token?: string; refresh_token?: string }> {
+    const form = new URLSearchParams()
+    if (account.type === 'service_account') {
+      if (!account.keyFile) throw new CliError(`The key of ${name} is missing; run postern auth activate-service-account --key-file FILE again.`)
+      form.set('grant_type', 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+      form.set('assertion', await serviceAccountAssertion(account.keyFile, req.audience ?? CLIENT_ID, this.now()))
+    } else {
+      if (!account.refreshToken) throw new CliError(`${name} has no refresh token; sign in again: postern auth login`)
+      form.set('grant_type', 'refresh_token')
+      form.set('refresh_token', account.refreshToken)
+      form.set('client_id', CLIENT_ID)
+      if (req.audience) form.set('audience', req.audience)
+    }
+    const url = (account.type === 'service_account' && account.keyFile?.token_uri) || account.server + TOKEN_PATH
+    const res = await request(url, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } })
+    const body = (await res.json().catch(() => ({}))) as Record<string, string>
+    if (!res.ok || !body.id_token) {
+      const why = body.error_description ?? body.error ?? `HTTP ${res.status}`
+      throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' ? '\nSign in again: postern auth login' : ''}`)
+    }
+    return body as { id_token: string; access_token?: string; refresh_token?: string }
+  }
+}
+
+function fresh(a: StoredAccount, now: number): boolean {
+  return Boolean(a.idToken && a.idTokenExpiry && a.idTokenExpiry - EARLY_MS > now)
+}
+
+function expiryOf(token: string): number {
+  try {
+    return (decodeJwt(token).exp ?? 0) * 1000
+  } catch {
+    return 0
+  }
+}
+
+/** RFC 7523 assertion signed with a service-account key: the same exchange as Google's key files. */
+export async function serviceAccountAssertion(keyFile: Record<string, string>, targetAudience: string, now: number): Promise<string> {
+  const iat = Math.floor(now / 1000)
+  return new SignJWT({ target_audience: targetAudience })
+    .setProtectedHeader({ alg: 'RS256', kid: keyFile.private_key_id!, typ: 'JWT' })
+    .setIssuer(keyFile.client_email!)
+    .setSubject(keyFile.client_email!)
+    .setAudience(keyFile.token_uri!)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 3600)
+    .setJti(randomUUID())
+    .sign(createPrivateKey(keyFile.private_key!))
+}

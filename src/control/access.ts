@@ -1,0 +1,24 @@
+import { denied } from '../core/errors.js'
+import { decide, type Decision } from '../iam/decide.js'
+import { principalMembers, type Principal } from '../iam/principal.js'
+import { resourceType } from '../iam/resources.js'
+import type { Permission } from '../iam/roles.js'
+import type { Directory } from '../directory/directory.js'
+import type { Caller } from './caller.js'
+
+/** Decides `permission` on `resource` for a principal from the directory's current policies. */
+export function check(directory: Directory, principal: Principal, permission: Permission, resource: string, now: number): Decision {
+  return decide({
+    policies: directory.policyChain(resource),
+    members: principalMembers(principal, directory.groups),
+    permission,
+    resource: { name: resource, type: resourceType(resource) },
+    now,
+  })
+}
+
+/** Throws PERMISSION_DENIED naming the principal, the permission and the resource. */
+export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number): void {
+  if (check(directory, caller.principal, permission, resource, now).allow) return
+  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member} (or it may not exist).`)
+}

@@ -1,0 +1,30 @@
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import type { Directory } from '../directory/directory.js'
+import type { TokenIssuer } from '../identity/issuer.js'
+import type { Keyring } from '../identity/keyring.js'
+import type { Store } from '../store/store.js'
+
+/** What the control plane's handlers are given; built once in main.ts. */
+export interface ControlDeps {
+  store: Store
+  directory: Directory
+  keyring: Keyring
+  tokens: TokenIssuer
+  /** Resolves once this process's caches include every change committed so far. */
+  sync: () => Promise<void>
+  clock: Clock
+  log: Logger
+  settings: ControlSettings
+  /** Authenticates a request by other means than a Bearer token (the console's session cookie); undefined to fall back to Bearer. */
+  authenticate?: (req: import('node:http').IncomingMessage) => import('./caller.js').Caller | undefined
+}
+
+export interface ControlSettings {
+  issuer: string
+  controlUrl: string
+  gatewayUrl: URL
+  idTokenTtlSeconds: number
+  /** Whether cookies need Secure (served over TLS). */
+  secureCookies: boolean
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { PosternError } from '../core/errors.js'
+import type { Permission } from '../iam/roles.js'
+import type { StoreTx } from '../store/store.js'
+import { authorize } from './access.js'
+import type { Caller } from './caller.js'
+import type { ControlDeps } from './deps.js'
+
+/** One request as handlers see it: parameters, lazily parsed input, the caller on demand. */
+export interface RequestContext {
+  req: IncomingMessage
+  res: ServerResponse
+  params: Record<string, string>
+  query: URLSearchParams
+  deps: ControlDeps
+  caller(): Caller
+  json(): Promise<Record<string, unknown>>
+}
+
+/** A handler returns the JSON to send (status 200 unless given), or 'sent' when it wrote the response itself. */
+export type Reply = { status?: number; body: unknown; headers?: Record<string, string> } | 'sent'
+export type Handler = (c: RequestContext) => Promise<Reply>
+
+export const ok = (body: unknown, status = 200): Reply => ({ status, body })
+
+/**
+ * Authorizes, then runs a write in one transaction together with its audit entry; a denial is
+ * audited too. Resolves after this process's caches have taken the change in.
+ */
+export async function mutate<T>(
+  c: RequestContext,
+  op: { method: string; resource: string; permission: Permission; checkOn?: string; details?: Record<string, unknown> },
+  write: (tx: StoreTx) => Promise<T>,
+): Promise<T> {
+  const caller = c.caller()
+  const { store, directory, clock, sync } = c.deps
+  const audit = (outcome: string, details: Record<string, unknown> = {}) => ({
+    time: clock(),
+    principal: caller.member,
+    method: op.method,
+    resource: op.resource,
+    outcome,
+    details: { ...op.details, ...details },
+  })
+  try {
+    authorize(directory, caller, op.permission, op.checkOn ?? op.resource, clock())
+  } catch (err) {
+    await store.appendAudit(audit('PERMISSION_DENIED', { permission: op.permission }))
+    throw err
+  }
+  const result = await store.transaction(async (tx) => {
+    const value = await write(tx)
+    await tx.appendAudit(audit('OK'))
+    return value
+  })
+  await sync()
+  return result
+}
+
+/** Reads need only the permission check. */
+export function allowRead(c: RequestContext, permission: Permission, resource: string): Caller {
+  const caller = c.caller()
+  authorize(c.deps.directory, caller, permission, resource, c.deps.clock())
+  return caller
+}
+
+export function pageSize(query: URLSearchParams, fallback = 100, max = 1000): number {
+  const raw = query.get('pageSize')
+  if (raw === null) return fallback
+  const n = Number(raw)
+  if (!/^\d{1,6}$/.test(raw) || n < 1) throw new PosternError('INVALID_ARGUMENT', `pageSize must be a positive integer, got '${raw.slice(0, 20)}'.`)
+  return Math.min(n, max)
+}
+
+export const rfc3339 = (ms: number) => new Date(ms).toISOString()

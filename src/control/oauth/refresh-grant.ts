@@ -1,0 +1,12 @@
+import { CLI_CLIENT_ID } from '../caller.js'
+import { redeemRefreshToken } from '../../identity/grants/refresh.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { required, requestedAudience, type Grant } from './token-endpoint.js'
+import { tokenResponse } from './token-response.js'
+
+export const refreshGrant: Grant = async (form, deps) => {
+  const clientId = form.get('client_id') ?? CLI_CLIENT_ID
+  if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+  const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock())
+  return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+}

@@ -1,0 +1,60 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { PosternError } from '../../core/errors.js'
+import { readForm } from '../../http/body.js'
+import { SECURITY_HEADERS } from '../../http/respond.js'
+import { GRANT } from '../../identity/endpoints.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import type { ControlDeps } from '../deps.js'
+
+/** One grant: the form parameters in, the token response out; failures throw OAuthError. */
+export type Grant = (form: Map<string, string>, deps: ControlDeps, req: IncomingMessage) => Promise<Record<string, unknown>>
+
+/**
+ * POST /oauth2/token. Dispatches on grant_type to the grants registered by the composition root;
+ * every failure is an RFC 6749 §5.2 error body, never a 5xx for bad input.
+ */
+export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof GRANT], Grant>>, deps: ControlDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      if (req.method !== 'POST') throw new OAuthError('invalid_request', 'Use POST.')
+      let form: Map<string, string>
+      try {
+        form = await readForm(req)
+      } catch (err) {
+        throw new OAuthError('invalid_request', err instanceof PosternError ? err.message : 'Unreadable request body.')
+      }
+      const type = form.get('grant_type')
+      if (!type) throw new OAuthError('invalid_request', 'grant_type is required.')
+      const grant = grants[type as keyof typeof grants]
+      if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type '${type.slice(0, 100)}' is not supported.`)
+      sendOAuth(res, 200, await grant(form, deps, req))
+    } catch (err) {
+      if (err instanceof OAuthError) {
+        sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
+        return
+      }
+      deps.log.log('error', 'token endpoint failed', { err: String(err) })
+      sendOAuth(res, 500, { error: 'server_error', error_description: 'Internal error.' })
+    }
+  }
+}
+
+export function sendOAuth(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { ...SECURITY_HEADERS, pragma: 'no-cache', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+export function required(form: Map<string, string>, name: string): string {
+  const value = form.get(name)
+  if (!value) throw new OAuthError('invalid_request', `${name} is required.`)
+  return value
+}
+
+/** The `audience` an ID token is requested for: absent means the CLI (DESIGN §3). */
+export function requestedAudience(form: Map<string, string>, name = 'audience'): string | undefined {
+  const value = form.get(name)
+  if (value === undefined || value === '') return undefined
+  if (value.length > 2048 || /[\s\x00-\x1f]/.test(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience.`)
+  return value
+}

@@ -1,0 +1,24 @@
+import { invalid } from '../../core/errors.js'
+import { ORGANIZATION } from '../../iam/resources.js'
+import type { Router } from '../../http/router.js'
+import { allowRead, ok, pageSize, rfc3339, type Handler } from '../handler.js'
+
+/** GET /v1/auditLogs: newest first; one entry per mutation and per denied invocation. */
+export function auditLogRoutes(r: Router<Handler>): void {
+  r.add('GET', '/v1/auditLogs', async (c) => {
+    allowRead(c, 'logging.logEntries.list', ORGANIZATION)
+    const limit = pageSize(c.query, 50, 1000)
+    const token = c.query.get('pageToken')
+    if (token !== null && !/^\d{1,15}$/.test(token)) throw invalid('pageToken is not one this API returned.')
+    const entries = await c.deps.store.listAudit({
+      resource: c.query.get('resource') || undefined,
+      principal: c.query.get('principal') || undefined,
+      beforeId: token === null ? undefined : Number(token),
+      limit,
+    })
+    return ok({
+      entries: entries.map((e) => ({ id: String(e.id), time: rfc3339(e.time), principal: e.principal, method: e.method, resource: e.resource, outcome: e.outcome, details: e.details })),
+      ...(entries.length === limit && { nextPageToken: String(entries.at(-1)!.id) }),
+    })
+  })
+}

@@ -1,0 +1,19 @@
+import { notFound } from '../../core/errors.js'
+import { getRole, listRoles } from '../../iam/roles.js'
+import { ok, type RequestContext } from '../handler.js'
+import type { Router } from '../../http/router.js'
+import type { Handler } from '../handler.js'
+
+/** GET /v1/roles and /v1/roles/{role}: the catalogue, readable by anyone signed in. */
+export function roleRoutes(r: Router<Handler>): void {
+  r.add('GET', '/v1/roles', async (c: RequestContext) => {
+    c.caller()
+    return ok({ roles: listRoles() })
+  })
+  r.add('GET', '/v1/roles/{role}', async (c) => {
+    c.caller()
+    const role = getRole(`roles/${c.params.role}`)
+    if (!role) throw notFound(`Role 'roles/${c.params.role}' does not exist. See 'postern iam roles list'.`)
+    return ok(role)
+  })
+}

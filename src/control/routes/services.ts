@@ -1,0 +1,146 @@
+import * as z from 'zod'
+import { PosternError, invalid, notFound } from '../../core/errors.js'
+import { newUid, randomToken } from '../../core/ids.js'
+import { parseWith } from '../../core/validate.js'
+import { printable } from '../../iam/members.js'
+import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
+import type { Router } from '../../http/router.js'
+import type { ServiceRecord } from '../../store/records.js'
+import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
+import { serviceView } from '../service-view.js'
+
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/
+
+const Fields = {
+  upstream: z.string().max(2048),
+  description: z.string().max(512),
+  invokerIamDisabled: z.boolean(),
+  customAudiences: z.array(z.string().min(1).max(512)).max(20),
+  strictAudience: z.boolean(),
+  timeoutSeconds: z.number().int().min(1).max(3600),
+  labels: z.record(z.string().regex(LABEL_KEY, 'label keys: lowercase letters, digits, - and _'), z.string().max(63)),
+}
+const CreateService = z.strictObject({ ...Fields, description: Fields.description.optional(), invokerIamDisabled: Fields.invokerIamDisabled.optional(),
+  customAudiences: Fields.customAudiences.optional(), strictAudience: Fields.strictAudience.optional(), timeoutSeconds: Fields.timeoutSeconds.optional(),
+  labels: Fields.labels.optional() })
+const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).partial()
+
+/** Fields the API returns that a client may send back unchanged (PATCH with the whole resource). */
+const OUTPUT_ONLY = ['name', 'uid', 'uri', 'createTime', 'updateTime', 'creator', 'lastModifier']
+
+export function parseUpstream(raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw invalid(`upstream: '${printable(raw)}' is not a URL (e.g. http://127.0.0.1:9000).`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('upstream: only http:// and https:// upstreams are supported.')
+  if (url.username || url.password) throw invalid('upstream: credentials in the URL are not allowed.')
+  if (url.search || url.hash) throw invalid('upstream: a query string or fragment is not allowed.')
+  return url.href.replace(/\/$/, '')
+}
+
+function stripOutputOnly(body: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...body }
+  for (const k of OUTPUT_ONLY) delete copy[k]
+  return copy
+}
+
+function ids(c: RequestContext) {
+  return { projectId: parseProjectId(c.params.project), serviceId: parseServiceId(c.params.service) }
+}
+
+export function serviceRoutes(r: Router<Handler>): void {
+  r.add('GET', '/v2/projects/{project}/services', async (c) => {
+    const projectId = parseProjectId(c.params.project)
+    allowRead(c, 'run.services.list', projectName(projectId))
+    const services = await c.deps.store.listServices(projectId)
+    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl)) })
+  })
+
+  r.add('POST', '/v2/projects/{project}/services', async (c) => {
+    const projectId = parseProjectId(c.params.project)
+    const serviceId = parseServiceId(c.query.get('serviceId') ?? undefined)
+    const body = parseWith(CreateService, stripOutputOnly(await c.json()))
+    const now = c.deps.clock()
+    const caller = c.caller()
+    const record: ServiceRecord = {
+      projectId,
+      serviceId,
+      uid: newUid(),
+      upstream: parseUpstream(body.upstream),
+      description: body.description ?? '',
+      invokerIamDisabled: body.invokerIamDisabled ?? false,
+      customAudiences: [...new Set(body.customAudiences ?? [])],
+      strictAudience: body.strictAudience ?? false,
+      timeoutSeconds: body.timeoutSeconds ?? 300,
+      labels: body.labels ?? {},
+      createTime: now,
+      updateTime: now,
+      creator: caller.member,
+      lastModifier: caller.member,
+      etag: randomToken(9),
+    }
+    const name = serviceName(projectId, serviceId)
+    await mutate(c, { method: 'services.create', resource: name, permission: 'run.services.create', checkOn: projectName(projectId) }, async (tx) => {
+      if (!(await tx.getProject(projectId))) throw notFound(`Project '${projectId}' not found.`)
+      if (!(await tx.insertService(record))) throw new PosternError('ALREADY_EXISTS', `Service '${serviceId}' already exists in project '${projectId}'.`)
+      // A policy left by an earlier service of this name must not grant access to the new one.
+      await tx.deletePolicy(name)
+      await tx.recordChange('service', `${projectId}/${serviceId}`)
+      await tx.recordChange('policy', name)
+    })
+    return ok(serviceView(record, c.deps.settings.gatewayUrl))
+  })
+
+  r.add('GET', '/v2/projects/{project}/services/{service}', async (c) => {
+    const { projectId, serviceId } = ids(c)
+    allowRead(c, 'run.services.get', serviceName(projectId, serviceId))
+    const s = await c.deps.store.getService(projectId, serviceId)
+    if (!s) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
+    return ok(serviceView(s, c.deps.settings.gatewayUrl))
+  })
+
+  r.add('PATCH', '/v2/projects/{project}/services/{service}', async (c) => {
+    const { projectId, serviceId } = ids(c)
+    const patch = parseWith(UpdateService, stripOutputOnly(await c.json()))
+    const name = serviceName(projectId, serviceId)
+    const updated = await mutate(c, { method: 'services.update', resource: name, permission: 'run.services.update', details: { fields: Object.keys(patch) } }, async (tx) => {
+      const current = await tx.getService(projectId, serviceId)
+      if (!current) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
+      if (patch.etag !== undefined && patch.etag !== current.etag) {
+        throw new PosternError('ABORTED', 'The service was changed concurrently (etag mismatch). Read it again and retry.')
+      }
+      const next: ServiceRecord = {
+        ...current,
+        ...(patch.upstream !== undefined && { upstream: parseUpstream(patch.upstream) }),
+        ...(patch.description !== undefined && { description: patch.description }),
+        ...(patch.invokerIamDisabled !== undefined && { invokerIamDisabled: patch.invokerIamDisabled }),
+        ...(patch.customAudiences !== undefined && { customAudiences: [...new Set(patch.customAudiences)] }),
+        ...(patch.strictAudience !== undefined && { strictAudience: patch.strictAudience }),
+        ...(patch.timeoutSeconds !== undefined && { timeoutSeconds: patch.timeoutSeconds }),
+        ...(patch.labels !== undefined && { labels: patch.labels }),
+        updateTime: c.deps.clock(),
+        lastModifier: c.caller().member,
+        etag: randomToken(9),
+      }
+      if (!(await tx.updateService(next, current.etag))) throw new PosternError('ABORTED', 'The service was changed concurrently. Retry.')
+      await tx.recordChange('service', `${projectId}/${serviceId}`)
+      return next
+    })
+    return ok(serviceView(updated, c.deps.settings.gatewayUrl))
+  })
+
+  r.add('DELETE', '/v2/projects/{project}/services/{service}', async (c) => {
+    const { projectId, serviceId } = ids(c)
+    const name = serviceName(projectId, serviceId)
+    await mutate(c, { method: 'services.delete', resource: name, permission: 'run.services.delete' }, async (tx) => {
+      if (!(await tx.deleteService(projectId, serviceId))) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
+      await tx.deletePolicy(name)
+      await tx.recordChange('service', `${projectId}/${serviceId}`)
+      await tx.recordChange('policy', name)
+    })
+    return ok({})
+  })
+}

@@ -1,0 +1,126 @@
+import * as z from 'zod'
+import { PosternError, invalid, notFound } from '../../core/errors.js'
+import { newUid, randomToken } from '../../core/ids.js'
+import { parseWith } from '../../core/validate.js'
+import { hashPassword, passwordProblem } from '../../identity/passwords.js'
+import { parseEmail } from '../../iam/members.js'
+import { ORGANIZATION } from '../../iam/resources.js'
+import type { Router } from '../../http/router.js'
+import type { UserRecord } from '../../store/records.js'
+import type { StoreTx } from '../../store/store.js'
+import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
+import { retireIdentity } from '../retire-identity.js'
+
+const CreateUser = z.strictObject({ email: z.string().max(254), password: z.string().optional(), displayName: z.string().max(100).optional() })
+const UpdateUser = z.strictObject({ disabled: z.boolean().optional(), displayName: z.string().max(100).optional() })
+const SetPassword = z.strictObject({ password: z.string() })
+
+export const userView = (u: UserRecord) => ({
+  name: `users/${u.email}`,
+  email: u.email,
+  uid: u.uid,
+  displayName: u.displayName,
+  disabled: u.disabled,
+  hasPassword: u.passwordHash !== null,
+  createTime: rfc3339(u.createTime),
+})
+
+const userResource = (email: string) => `users/${email}`
+
+function checkedPassword(password: string): string {
+  const problem = passwordProblem(password)
+  if (problem) throw invalid(problem)
+  return password
+}
+
+async function existingUser(tx: StoreTx, email: string): Promise<UserRecord> {
+  const user = await tx.getUser(email)
+  if (!user) throw notFound(`User '${email}' not found.`)
+  return user
+}
+
+export function userRoutes(r: Router<Handler>): void {
+  r.add('GET', '/v1/users', async (c) => {
+    allowRead(c, 'postern.users.list', ORGANIZATION)
+    return ok({ users: (await c.deps.store.listUsers()).map(userView) })
+  })
+
+  r.add('POST', '/v1/users', async (c) => {
+    const body = parseWith(CreateUser, await c.json())
+    const email = parseEmail(body.email)
+    const generated = body.password === undefined ? randomToken(15) : undefined
+    const now = c.deps.clock()
+    const user: UserRecord = {
+      email,
+      uid: newUid(),
+      displayName: body.displayName ?? '',
+      passwordHash: await hashPassword(generated ?? checkedPassword(body.password!)),
+      disabled: false,
+      createTime: now,
+      updateTime: now,
+    }
+    await mutate(c, { method: 'users.create', resource: userResource(email), permission: 'postern.users.create', checkOn: ORGANIZATION }, async (tx) => {
+      if (!(await tx.insertUser(user))) throw new PosternError('ALREADY_EXISTS', `User '${email}' already exists.`)
+      await tx.recordChange('user', email)
+    })
+    return ok(generated ? { ...userView(user), password: generated } : userView(user))
+  })
+
+  r.add('GET', '/v1/users/{email}', async (c) => {
+    const email = parseEmail(c.params.email!)
+    allowRead(c, 'postern.users.get', ORGANIZATION)
+    return ok(userView(await existingUser(c.deps.store, email)))
+  })
+
+  r.add('PATCH', '/v1/users/{email}', async (c) => {
+    const email = parseEmail(c.params.email!)
+    const patch = parseWith(UpdateUser, await c.json())
+    const updated = await mutate(c, { method: 'users.update', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION, details: patch }, async (tx) => {
+      const user = await existingUser(tx, email)
+      const next = { ...user, ...patch, updateTime: c.deps.clock() }
+      await tx.updateUser(next)
+      // A disabled account stops at once: no refresh, no console session (DESIGN §4, issue 3).
+      if (next.disabled && !user.disabled) {
+        await tx.revokeRefreshTokensOf(user.uid)
+        await tx.deleteSessionsOf(user.uid)
+      }
+      await tx.recordChange('user', email)
+      return next
+    })
+    return ok(userView(updated))
+  })
+
+  r.add('POST', '/v1/users/{email}:setPassword', async (c) => {
+    const email = parseEmail(c.params.email!)
+    const { password } = parseWith(SetPassword, await c.json())
+    const hash = await hashPassword(checkedPassword(password))
+    const self = c.caller().member === `user:${email}`
+    const op = { method: 'users.setPassword', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION }
+    // Anyone may change their own password; changing another's needs postern.users.update.
+    const write = async (tx: StoreTx) => {
+      const user = await existingUser(tx, email)
+      await tx.updateUser({ ...user, passwordHash: hash, updateTime: c.deps.clock() })
+      await tx.recordChange('user', email)
+    }
+    if (self) {
+      await c.deps.store.transaction(async (tx) => {
+        await write(tx)
+        await tx.appendAudit({ time: c.deps.clock(), principal: c.caller().member, method: op.method, resource: op.resource, outcome: 'OK', details: { self: true } })
+      })
+    } else {
+      await mutate(c, op, write)
+    }
+    return ok({})
+  })
+
+  r.add('DELETE', '/v1/users/{email}', async (c) => {
+    const email = parseEmail(c.params.email!)
+    await mutate(c, { method: 'users.delete', resource: userResource(email), permission: 'postern.users.delete', checkOn: ORGANIZATION }, async (tx) => {
+      const user = await existingUser(tx, email)
+      await tx.deleteUser(email)
+      await retireIdentity(tx, 'user', email, user.uid)
+      await tx.recordChange('user', email)
+    })
+    return ok({})
+  })
+}

@@ -1,0 +1,63 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { PosternError, asPosternError } from '../core/errors.js'
+import { readJsonObject } from '../http/body.js'
+import { sendError, sendJson } from '../http/respond.js'
+import { Router } from '../http/router.js'
+import { authenticateBearer, type Caller } from './caller.js'
+import type { ControlDeps } from './deps.js'
+import type { Handler, RequestContext } from './handler.js'
+
+export type Mount = (router: Router<Handler>) => void
+
+/**
+ * The control plane's request listener: one router for the REST API, the OpenID Provider and the
+ * pages; one place that turns errors into the one error shape. Route modules are mounted by the
+ * composition root.
+ */
+export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]): RequestListener {
+  const router = new Router<Handler>()
+  for (const mount of mounts) mount(router)
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    void handle(req, res).catch((err) => {
+      const e = asPosternError(err)
+      if (e.status === 'INTERNAL') deps.log.log('error', 'request failed', { method: req.method, path: req.url?.split('?')[0], err: String(err), stack: (err as Error)?.stack })
+      sendError(res, e, req.headers.accept)
+    })
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q < 0 ? url : url.slice(0, q)
+    const match = router.match(req.method ?? 'GET', path)
+    if (!match) throw new PosternError('NOT_FOUND', `No such endpoint: ${req.method} ${path.slice(0, 200)}`)
+    if ('methodNotAllowed' in match) {
+      throw new PosternError('METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed here; use ${match.methodNotAllowed.join(' or ')}.`, {
+        headers: { allow: match.methodNotAllowed.join(', ') },
+      })
+    }
+    let caller: Caller | undefined
+    const ctx: RequestContext = {
+      req,
+      res,
+      params: match.params,
+      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      deps,
+      caller() {
+        caller ??= deps.authenticate?.(req) ?? authenticateBearer(req.headers.authorization, {
+          keyring: deps.keyring,
+          directory: deps.directory,
+          issuer: deps.settings.issuer,
+          controlUrl: deps.settings.controlUrl,
+          now: deps.clock(),
+        })
+        return caller
+      },
+      json: () => readJsonObject(req),
+    }
+    const reply = await match.handler(ctx)
+    if (reply === 'sent') return
+    sendJson(res, reply.status ?? 200, reply.body, reply.headers)
+  }
+}

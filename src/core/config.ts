@@ -1,0 +1,124 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { PosternError } from './errors.js'
+import { parseDurationSeconds } from './duration.js'
+
+/** `postern serve` configuration: parsed once from flags and environment, validated, frozen. */
+export interface ServeConfig {
+  readonly host: string
+  readonly port: number
+  readonly gatewayPort: number
+  readonly controlUrl: string
+  readonly gatewayUrl: URL
+  readonly issuer: string
+  readonly dataDir: string
+  readonly databaseUrl: string | undefined
+  readonly owner: string
+  readonly project: string
+  readonly demo: boolean
+  readonly planes: { readonly control: boolean; readonly gateway: boolean }
+  readonly idTokenTtlSeconds: number
+  readonly keyRotationMs: number
+  readonly tls: { readonly cert: string; readonly key: string } | undefined
+  readonly allowInsecureHttp: boolean
+  readonly cliConfigDir: string
+  readonly masterKeySecret: string | undefined
+  readonly changePollMs: number
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+}
+
+export interface ServeFlags {
+  host?: string
+  port?: string
+  gatewayPort?: string
+  gatewayUrl?: string
+  issuer?: string
+  dataDir?: string
+  databaseUrl?: string
+  owner?: string
+  project?: string
+  demo?: boolean
+  planes?: string
+  idTokenTtl?: string
+  keyRotation?: string
+  tlsCert?: string
+  tlsKey?: string
+  allowInsecureHttp?: boolean
+}
+
+const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+function parsePort(text: string | undefined, fallback: number, flag: string): number {
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!/^\d{1,5}$/.test(text) || n > 65535) throw usage(`${flag}: '${text}' is not a port number.`)
+  return n
+}
+
+export function buildServeConfig(flags: ServeFlags, env: Record<string, string | undefined>): ServeConfig {
+  const host = flags.host ?? '127.0.0.1'
+  const port = parsePort(flags.port, 7070, '--port')
+  const gatewayPort = parsePort(flags.gatewayPort, 7080, '--gateway-port')
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw usage('--tls-cert and --tls-key go together.')
+  if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
+    throw usage(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
+  }
+  const scheme = tls ? 'https' : 'http'
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  const controlUrl = `${scheme}://${urlHost}:${port}`
+  const gatewayUrl = parseBaseUrl(flags.gatewayUrl ?? `${scheme}://localhost:${gatewayPort}`, '--gateway-url')
+  const issuer = flags.issuer ? parseBaseUrl(flags.issuer, '--issuer').href.replace(/\/$/, '') : controlUrl
+  const planes = parsePlanes(flags.planes ?? 'control,gateway')
+  const idTokenTtlSeconds = parseDurationSeconds(flags.idTokenTtl ?? '3600', '--id-token-ttl')
+  if (idTokenTtlSeconds > 86_400) throw usage('--id-token-ttl may be at most 24h.')
+  const keyRotationMs = parseDurationSeconds(flags.keyRotation ?? '30d', '--key-rotation') * 1000
+  const project = flags.project ?? 'my-project'
+  return Object.freeze({
+    host,
+    port,
+    gatewayPort,
+    controlUrl,
+    gatewayUrl,
+    issuer,
+    dataDir: flags.dataDir ?? env.POSTERN_DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern'),
+    databaseUrl: flags.databaseUrl ?? env.POSTERN_DATABASE_URL,
+    owner: (flags.owner ?? 'owner@example.com').toLowerCase(),
+    project,
+    demo: flags.demo ?? false,
+    planes,
+    idTokenTtlSeconds,
+    keyRotationMs,
+    tls,
+    allowInsecureHttp: flags.allowInsecureHttp ?? false,
+    cliConfigDir: env.POSTERN_CONFIG_DIR ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
+    masterKeySecret: env.POSTERN_MASTER_KEY,
+    changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
+    logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
+  })
+}
+
+function parseBaseUrl(text: string, flag: string): URL {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw usage(`${flag}: '${text}' is not a URL.`)
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash || url.pathname !== '/') {
+    throw usage(`${flag}: expected an http(s) origin such as https://run.example.com, got '${text}'.`)
+  }
+  return url
+}
+
+function parsePlanes(text: string): ServeConfig['planes'] {
+  const parts = text.split(',').map((p) => p.trim())
+  if (parts.some((p) => p !== 'control' && p !== 'gateway') || parts.length === 0) {
+    throw usage(`--planes: expected control, gateway or control,gateway, got '${text}'.`)
+  }
+  return { control: parts.includes('control'), gateway: parts.includes('gateway') }
+}

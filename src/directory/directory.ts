@@ -1,0 +1,141 @@
+import { compilePolicy, type CompiledPolicy } from '../iam/compiled-policy.js'
+import { GroupIndex } from '../iam/groups.js'
+import type { Member } from '../iam/members.js'
+import { lineage, resourceType, serviceName } from '../iam/resources.js'
+import type { Change, ServiceRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+
+export interface KnownPrincipal {
+  kind: 'user' | 'serviceAccount'
+  uid: string
+  email: string
+  disabled: boolean
+}
+
+/**
+ * Every process's in-memory view of what requests are decided on: services, policies (compiled),
+ * group memberships and the users and service accounts tokens may name. Loaded once, then kept
+ * current by applying the change feed (change-follower.ts), so no request reads the database.
+ */
+export class Directory {
+  private services = new Map<string, ServiceRecord>()
+  private policies = new Map<string, CompiledPolicy>()
+  private principals = new Map<string, KnownPrincipal>()
+  private groupIndex = new GroupIndex(new Map())
+  private groupEmails = new Set<string>()
+  private nextVersion = 1
+  /** Bumped on any change to groups or principals; caches of derived data compare it. */
+  epoch = 0
+
+  constructor(private readonly store: Store) {}
+
+  async loadAll(): Promise<void> {
+    const [services, policies, users, accounts] = await Promise.all([
+      this.store.listServices(),
+      this.store.listPolicies(),
+      this.store.listUsers(),
+      this.store.listServiceAccounts(),
+    ])
+    this.services = new Map(services.map((s) => [key(s.projectId, s.serviceId), s]))
+    this.policies = new Map(policies.map((p) => [p.resource, compilePolicy(p.resource, resourceType(p.resource), p.policy, this.nextVersion++)]))
+    this.principals = new Map()
+    for (const u of users) this.principals.set(u.uid, { kind: 'user', uid: u.uid, email: u.email, disabled: u.disabled })
+    for (const a of accounts) this.principals.set(a.uid, { kind: 'serviceAccount', uid: a.uid, email: a.email, disabled: a.disabled })
+    await this.reloadGroups()
+    this.epoch++
+  }
+
+  /** Re-reads what the changes touched. Idempotent, so replaying a change is harmless. */
+  async apply(changes: readonly Change[]): Promise<void> {
+    const seen = new Set<string>()
+    let groups = false
+    let principals = false
+    for (const c of changes) {
+      const id = `${c.kind}\u0000${c.key}`
+      if (seen.has(id)) continue
+      seen.add(id)
+      switch (c.kind) {
+        case 'service': {
+          const [p, s] = c.key.split('/') as [string, string]
+          const record = await this.store.getService(p, s)
+          if (record) this.services.set(c.key, record)
+          else this.services.delete(c.key)
+          break
+        }
+        case 'policy': {
+          const record = await this.store.getPolicy(c.key)
+          if (record) this.policies.set(c.key, compilePolicy(c.key, resourceType(c.key), record.policy, this.nextVersion++))
+          else this.policies.delete(c.key)
+          break
+        }
+        case 'user':
+        case 'serviceAccount':
+          principals = true
+          break
+        case 'group':
+          groups = true
+          break
+        default:
+          break
+      }
+    }
+    if (principals) await this.reloadPrincipals()
+    if (groups) await this.reloadGroups()
+    if (groups || principals) this.epoch++
+  }
+
+  private async reloadPrincipals(): Promise<void> {
+    const [users, accounts] = await Promise.all([this.store.listUsers(), this.store.listServiceAccounts()])
+    const next = new Map<string, KnownPrincipal>()
+    for (const u of users) next.set(u.uid, { kind: 'user', uid: u.uid, email: u.email, disabled: u.disabled })
+    for (const a of accounts) next.set(a.uid, { kind: 'serviceAccount', uid: a.uid, email: a.email, disabled: a.disabled })
+    this.principals = next
+  }
+
+  private async reloadGroups(): Promise<void> {
+    const [groups, memberships] = await Promise.all([this.store.listGroups(), this.store.listMemberships()])
+    const members = new Map<string, Set<Member>>(groups.map((g) => [g.email, new Set<Member>()]))
+    for (const m of memberships) members.get(m.group)?.add(m.member as Member)
+    this.groupEmails = new Set(groups.map((g) => g.email))
+    this.groupIndex = new GroupIndex(members)
+  }
+
+  service(projectId: string, serviceId: string): ServiceRecord | undefined {
+    return this.services.get(key(projectId, serviceId))
+  }
+
+  allServices(): IterableIterator<ServiceRecord> {
+    return this.services.values()
+  }
+
+  /** The compiled policies of a resource and its ancestors, nearest first. */
+  policyChain(resource: string): CompiledPolicy[] {
+    const chain: CompiledPolicy[] = []
+    for (const name of lineage(resource)) {
+      const p = this.policies.get(name)
+      if (p) chain.push(p)
+    }
+    return chain
+  }
+
+  policyFor(resource: string): CompiledPolicy | undefined {
+    return this.policies.get(resource)
+  }
+
+  principal(uid: string): KnownPrincipal | undefined {
+    return this.principals.get(uid)
+  }
+
+  get groups(): GroupIndex {
+    return this.groupIndex
+  }
+
+  hasGroup(email: string): boolean {
+    return this.groupEmails.has(email)
+  }
+}
+
+const key = (projectId: string, serviceId: string) => `${projectId}/${serviceId}`
+
+export const serviceKey = key
+export const serviceResource = (s: ServiceRecord) => serviceName(s.projectId, s.serviceId)

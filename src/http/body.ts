@@ -1,0 +1,53 @@
+import type { IncomingMessage } from 'node:http'
+import { PosternError, invalid } from '../core/errors.js'
+
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** Reads the whole body, refusing more than `limit` bytes (413) without buffering the rest. */
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) throw tooLarge(limit)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge(limit)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+const tooLarge = (limit: number) => new PosternError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`)
+
+/** Parses a JSON object body; an empty body is `{}`. */
+export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type']
+  const body = await readBody(req)
+  if (body.length === 0) return {}
+  if (type && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw new PosternError('UNSUPPORTED_MEDIA_TYPE', `Expected Content-Type application/json, got '${type.slice(0, 100)}'.`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString('utf8'))
+  } catch (err) {
+    throw invalid(`The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('The request body must be a JSON object.')
+  return value as Record<string, unknown>
+}
+
+/** Parses an application/x-www-form-urlencoded body (OAuth endpoints, sign-in forms); repeated parameters are refused (RFC 6749 §3.1). */
+export async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
+  const type = req.headers['content-type'] ?? ''
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    throw new PosternError('UNSUPPORTED_MEDIA_TYPE', 'Expected Content-Type application/x-www-form-urlencoded.')
+  }
+  const params = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'))
+  const out = new Map<string, string>()
+  for (const [k, v] of params) {
+    if (out.has(k)) throw invalid(`Parameter '${k.slice(0, 50)}' is repeated.`)
+    out.set(k, v)
+  }
+  return out
+}

@@ -1,0 +1,138 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PosternError } from '../core/errors.js'
+import { compileCondition, evaluateCondition, parseCondition, type ConditionContext, type ResourceType } from './conditions.js'
+
+const DEADLINE = "request.time < timestamp('2026-12-01T00:00:00Z')"
+const at = (iso: string, name = 'projects/p1-abc/services/hello', type: ResourceType = 'run.postern/Service'): ConditionContext => ({
+  now: Date.parse(iso),
+  resource: { name, type },
+})
+
+function invalidMessage(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(PosternError)
+    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
+    return (err as PosternError).message
+  }
+  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
+}
+
+describe('evaluating CEL over request.time, resource.name and resource.type', () => {
+  it('a deadline is true before and false from the deadline on', () => {
+    expect(evaluateCondition(DEADLINE, at('2026-11-30T23:59:59.999Z'))).toBe(true)
+    expect(evaluateCondition(DEADLINE, at('2026-12-01T00:00:00Z'))).toBe(false)
+    expect(evaluateCondition(DEADLINE, at('2027-01-01T00:00:00Z'))).toBe(false)
+  })
+
+  it('a time window', () => {
+    const window = "request.time >= timestamp('2026-01-01T00:00:00Z') && request.time < timestamp('2026-02-01T00:00:00Z')"
+    expect(evaluateCondition(window, at('2025-12-31T23:59:59Z'))).toBe(false)
+    expect(evaluateCondition(window, at('2026-01-15T00:00:00Z'))).toBe(true)
+    expect(evaluateCondition(window, at('2026-02-01T00:00:00Z'))).toBe(false)
+  })
+
+  it('the hour of day, in UTC and in a named zone', () => {
+    const hours = 'request.time.getHours() >= 9 && request.time.getHours() < 17'
+    expect(evaluateCondition(hours, at('2026-03-02T10:00:00Z'))).toBe(true)
+    expect(evaluateCondition(hours, at('2026-03-02T20:00:00Z'))).toBe(false)
+    expect(evaluateCondition("request.time.getHours('Europe/Berlin') == 11", at('2026-03-02T10:00:00Z'))).toBe(true)
+  })
+
+  it('resource.name and resource.type', () => {
+    expect(evaluateCondition("resource.name.startsWith('projects/p1-abc/services/')", at('2026-01-01T00:00:00Z'))).toBe(true)
+    expect(evaluateCondition("resource.name == 'projects/p1-abc/services/other'", at('2026-01-01T00:00:00Z'))).toBe(false)
+    expect(evaluateCondition("resource.type == 'run.postern/Service'", at('2026-01-01T00:00:00Z'))).toBe(true)
+    const project = at('2026-01-01T00:00:00Z', 'projects/p1-abc', 'postern.project/Project')
+    expect(evaluateCondition("resource.type == 'run.postern/Service'", project)).toBe(false)
+    expect(evaluateCondition("resource.name.endsWith('/hello')", at('2026-01-01T00:00:00Z'))).toBe(true)
+  })
+
+  it('a runtime error is reported as error, never as true', () => {
+    const ctx = at('2026-01-01T00:00:00Z')
+    for (const expression of ['int(resource.name) == 1', "request.time > timestamp('not a time')", '1 / 0 == 1', '[1, 2][5] == 1', "{'a': 1}['b'] == 1"]) {
+      expect(() => parseCondition({ title: 't', expression }), expression).not.toThrow()
+      expect(evaluateCondition(expression, ctx), expression).toBe('error')
+    }
+  })
+
+  it('CEL error absorption: an error on one side of || or && can still decide', () => {
+    const ctx = at('2026-01-01T00:00:00Z')
+    expect(evaluateCondition('int(resource.name) == 1 || true', ctx)).toBe(true)
+    expect(evaluateCondition('int(resource.name) == 1 && false', ctx)).toBe(false)
+    expect(evaluateCondition('int(resource.name) == 1 && true', ctx)).toBe('error')
+  })
+
+  it('a stored expression that no longer compiles is an error, not an exception', () => {
+    expect(evaluateCondition('request.time <', at('2026-01-01T00:00:00Z'))).toBe('error')
+    expect(evaluateCondition('1 + 1', at('2026-01-01T00:00:00Z'))).toBe('error')
+  })
+
+  it('compileCondition caches by expression', () => {
+    expect(compileCondition(DEADLINE)).toBe(compileCondition(DEADLINE))
+  })
+})
+
+describe('parseCondition rejects at write time', () => {
+  it.each([
+    ['request.time < ', /does not parse/],
+    ['request.time <<< 1', /does not parse/],
+    ["timestamp('2026-01-01T00:00:00Z'", /does not parse/],
+    ['"unterminated', /does not parse/],
+    ['1 + 1', /must be a bool, not int/],
+    ["resource.name + 'x'", /must be a bool, not string/],
+    ['request.time', /must be a bool/],
+    ["resource.name == 1", /not valid/],
+    ['request.time < 5', /not valid/],
+    ['request.foo == 1', /not valid/],
+    ['foo == 1', /not valid.*foo/],
+    ['unknownFunction(resource.name)', /not valid/],
+    ['resource.name.size() > "a"', /not valid/],
+  ])('%j', (expression, message) => {
+    expect(invalidMessage(() => parseCondition({ title: 'bad', expression }))).toMatch(message)
+  })
+
+  it('checks the shape and the limits of the condition object', () => {
+    const ok = { title: 'until December', expression: DEADLINE }
+    expect(parseCondition(ok)).toEqual(ok)
+    expect(parseCondition({ ...ok, description: 'temporary' })).toEqual({ ...ok, description: 'temporary' })
+    expect(parseCondition({ ...ok, description: '' })).toEqual(ok)
+    expect(invalidMessage(() => parseCondition(null))).toMatch(/must be an object/)
+    expect(invalidMessage(() => parseCondition('request.time < now'))).toMatch(/must be an object/)
+    expect(invalidMessage(() => parseCondition([ok]))).toMatch(/must be an object/)
+    expect(invalidMessage(() => parseCondition({ ...ok, location: 'x' }))).toMatch(/Unknown condition field 'location'/)
+    expect(invalidMessage(() => parseCondition({ title: 't' }))).toMatch(/non-empty expression/)
+    expect(invalidMessage(() => parseCondition({ title: 't', expression: '  ' }))).toMatch(/non-empty expression/)
+    expect(invalidMessage(() => parseCondition({ title: 't', expression: 1 }))).toMatch(/non-empty expression/)
+    expect(invalidMessage(() => parseCondition({ expression: DEADLINE }))).toMatch(/non-empty title/)
+    expect(invalidMessage(() => parseCondition({ title: ' ', expression: DEADLINE }))).toMatch(/non-empty title/)
+    expect(invalidMessage(() => parseCondition({ ...ok, description: 5 }))).toMatch(/description must be a string/)
+    expect(invalidMessage(() => parseCondition({ ...ok, title: 't'.repeat(101) }))).toMatch(/title may have at most 100/)
+    expect(invalidMessage(() => parseCondition({ ...ok, description: 'd'.repeat(257) }))).toMatch(/description may have at most 256/)
+    expect(invalidMessage(() => parseCondition({ ...ok, expression: `${DEADLINE} || ${'true || '.repeat(1_600)}true` }))).toMatch(/at most 12800/)
+  })
+
+  it('deeply nested or huge expressions are refused, not evaluated', () => {
+    expect(invalidMessage(() => parseCondition({ title: 't', expression: '('.repeat(200) + 'true' + ')'.repeat(200) }))).toBeTruthy()
+    expect(invalidMessage(() => parseCondition({ title: 't', expression: Array(3_000).fill('true').join(' && ') }))).toBeTruthy()
+  })
+
+  it('only INVALID_ARGUMENT escapes, for arbitrary and for near-valid expressions (property)', () => {
+    const tokens = fc.constantFrom('request.time', 'resource.name', 'resource.type', "timestamp('2026-01-01T00:00:00Z')", "'x'", '1', 'true', '<', '==', '&&', '||', '!', '(', ')', '.', 'startsWith(', 'size()', ',', '[', ']', '{', '}', ':', '?', 'dyn(', 'has(', '"')
+    const nearValid = fc.array(tokens, { maxLength: 12 }).map((t) => t.join(' '))
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), nearValid), (expression) => {
+        try {
+          parseCondition({ title: 't', expression })
+        } catch (err) {
+          return err instanceof PosternError && err.status === 'INVALID_ARGUMENT'
+        }
+        const result = evaluateCondition(expression, at('2026-06-01T00:00:00Z'))
+        return result === true || result === false || result === 'error'
+      }),
+      { numRuns: 1_000 },
+    )
+  })
+})

@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest'
+import { PosternError } from '../core/errors.js'
+import type { Condition } from './conditions.js'
+import {
+  addBinding,
+  canonical,
+  containsMember,
+  emptyPolicy,
+  EMPTY_ETAG,
+  hasConditions,
+  LIMITS,
+  newEtag,
+  normalizePolicy,
+  removeBinding,
+  replaceMember,
+  samePolicy,
+  type PolicyBody,
+} from './policy.js'
+
+const UNTIL_DEC: Condition = { title: 'until December', expression: "request.time < timestamp('2026-12-01T00:00:00Z')" }
+const ONLY_HELLO: Condition = { title: 'only hello', expression: "resource.name.endsWith('/hello')" }
+
+function invalidMessage(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(PosternError)
+    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
+    return (err as PosternError).message
+  }
+  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
+}
+
+describe('normalizePolicy', () => {
+  it('parses members, merges bindings of the same role and condition, dedupes, drops empty ones and sorts', () => {
+    const policy = normalizePolicy({
+      version: 1,
+      etag: 'BwXYZ',
+      bindings: [
+        { role: 'roles/run.invoker', members: ['user:Zed@X.com', 'user:ann@x.com'] },
+        { role: 'roles/run.admin', members: ['group:Admins@X.com'] },
+        { role: 'roles/run.invoker', members: ['user:ANN@x.com', 'serviceAccount:ci@p.iam.postern.internal'] },
+        { role: 'roles/viewer', members: [] },
+        { role: 'roles/run.invoker', members: ['allUsers'], condition: UNTIL_DEC },
+        { role: 'roles/run.invoker', members: ['domain:x.com'], condition: { ...UNTIL_DEC } },
+        { role: 'roles/run.invoker', members: ['domain:y.com'], condition: ONLY_HELLO },
+        { role: 'roles/run.viewer', members: ['user:ann@x.com'], condition: null },
+      ],
+    })
+    expect(policy).toEqual({
+      version: 3,
+      bindings: [
+        { role: 'roles/run.admin', members: ['group:admins@x.com'] },
+        { role: 'roles/run.invoker', members: ['serviceAccount:ci@p.iam.postern.internal', 'user:ann@x.com', 'user:zed@x.com'] },
+        // conditional bindings follow the unconditional one, ordered by expression
+        { role: 'roles/run.invoker', members: ['allUsers', 'domain:x.com'], condition: UNTIL_DEC },
+        { role: 'roles/run.invoker', members: ['domain:y.com'], condition: ONLY_HELLO },
+        { role: 'roles/run.viewer', members: ['user:ann@x.com'] },
+      ],
+    })
+  })
+
+  it('keeps conditions that differ only in title or description apart', () => {
+    const policy = normalizePolicy({
+      bindings: [
+        { role: 'roles/run.invoker', members: ['user:a@x.com'], condition: UNTIL_DEC },
+        { role: 'roles/run.invoker', members: ['user:b@x.com'], condition: { ...UNTIL_DEC, title: 'other title' } },
+        { role: 'roles/run.invoker', members: ['user:c@x.com'], condition: { ...UNTIL_DEC, description: 'why' } },
+      ],
+    })
+    expect(policy.bindings).toHaveLength(3)
+  })
+
+  it('an empty or missing binding list is the empty version-1 policy', () => {
+    expect(normalizePolicy({})).toEqual({ version: 1, bindings: [] })
+    expect(normalizePolicy({ version: 0, bindings: [] })).toEqual({ version: 1, bindings: [] })
+    expect(normalizePolicy({ version: 3, bindings: [{ role: 'roles/owner', members: [] }] })).toEqual({ version: 1, bindings: [] })
+  })
+
+  it('version is 3 exactly when a condition is present, whatever the input said', () => {
+    expect(normalizePolicy({ version: 1, bindings: [{ role: 'roles/run.invoker', members: ['allUsers'], condition: UNTIL_DEC }] }).version).toBe(3)
+    expect(normalizePolicy({ version: 3, bindings: [{ role: 'roles/run.invoker', members: ['allUsers'] }] }).version).toBe(1)
+  })
+
+  it('is idempotent and survives a JSON round trip', () => {
+    const once = normalizePolicy({
+      bindings: [
+        { role: 'roles/run.invoker', members: ['user:B@x.com', 'user:a@x.com'], condition: { ...UNTIL_DEC, description: 'd' } },
+        { role: 'roles/owner', members: ['user:o@x.com'] },
+      ],
+    })
+    expect(normalizePolicy(once)).toEqual(once)
+    expect(normalizePolicy(JSON.parse(JSON.stringify({ ...once, etag: 'BwAAA' })))).toEqual(once)
+  })
+
+  it.each([
+    [null, /policy must be an object/],
+    ['{}', /policy must be an object/],
+    [[], /policy must be an object/],
+    [{ version: 2 }, /version must be 1 or 3/],
+    [{ version: '3' }, /version must be 1 or 3/],
+    [{ bindings: {} }, /bindings must be a list/],
+    [{ bindings: [null] }, /bindings\[0\] must be an object/],
+    [{ bindings: [{ role: 'roles/owner' }] }, /bindings\[0\]\.members must be a list/],
+    [{ bindings: [{ role: 'roles/owner', members: 'user:a@x.com' }] }, /members must be a list/],
+    [{ bindings: [{ role: 'roles/nope', members: ['user:a@x.com'] }] }, /Role 'roles\/nope' is not supported/],
+    [{ bindings: [{ members: ['user:a@x.com'] }] }, /Role 'undefined' is not supported/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:a@x.com', 'usr:b@x.com'] }] }, /Invalid member 'usr:b@x.com'/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:\u0430dmin@x.com'] }] }, /Invalid member 'user:\u0430dmin@x.com'.*ASCII/],
+    [{ bindings: [{ role: 'roles/owner', members: [42] }] }, /Members must be strings/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:a@x.com'], condition: { title: 't', expression: '1' } }] }, /must be a bool/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:a@x.com'], condition: 'request.time < now' }] }, /condition must be an object/],
+    [{ bindings: [], foo: 1 }, /Unknown policy field 'foo'/],
+    [JSON.parse('{"bindings":[],"__proto__":{"x":1}}'), /Unknown policy field '__proto__'/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:a@x.com'], members2: [] }] }, /Unknown field 'members2' in policy.bindings\[0\]/],
+    [{ bindings: [{ role: 'roles/owner', members: ['user:a@x.com'], condition: { ...UNTIL_DEC, extra: 1 } }] }, /Unknown condition field 'extra'/],
+  ])('rejects %j', (raw, message) => {
+    expect(invalidMessage(() => normalizePolicy(raw))).toMatch(message)
+  })
+
+  it('ignores the etag and auditConfigs (not IAM bindings)', () => {
+    expect(normalizePolicy({ etag: 'BwX', auditConfigs: [], bindings: [] })).toEqual({ version: 1, bindings: [] })
+  })
+})
+
+describe('limits', () => {
+  const users = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `user:u${from + i}@x.com`)
+
+  it('1,500 member entries per policy, counted across bindings', () => {
+    expect(normalizePolicy({ bindings: [{ role: 'roles/run.invoker', members: users(1_500) }] }).bindings[0]!.members).toHaveLength(1_500)
+    const split = { bindings: [{ role: 'roles/run.invoker', members: users(750) }, { role: 'roles/run.viewer', members: users(750) }] }
+    expect(() => normalizePolicy(split)).not.toThrow()
+    expect(invalidMessage(() => normalizePolicy({ bindings: [{ role: 'roles/run.invoker', members: users(1_501) }] }))).toMatch(/at most 1500 members/)
+    const over = { bindings: [{ role: 'roles/run.invoker', members: users(750) }, { role: 'roles/run.viewer', members: users(751) }] }
+    expect(invalidMessage(() => normalizePolicy(over))).toMatch(/at most 1500 members; this one has 1501/)
+  })
+
+  it('duplicates are counted once', () => {
+    const dupes = { bindings: [{ role: 'roles/run.invoker', members: users(1_000) }, { role: 'roles/run.invoker', members: users(1_000) }] }
+    expect(normalizePolicy(dupes).bindings[0]!.members).toHaveLength(1_000)
+  })
+
+  it('100 conditional bindings per policy', () => {
+    const conditional = (n: number) => ({
+      bindings: Array.from({ length: n }, (_, i) => ({ role: 'roles/run.invoker', members: [`user:u${i}@x.com`], condition: { ...UNTIL_DEC, title: `c${i}` } })),
+    })
+    expect(normalizePolicy(conditional(100)).bindings).toHaveLength(100)
+    expect(invalidMessage(() => normalizePolicy(conditional(101)))).toMatch(/at most 100 conditional bindings; this one has 101/)
+    // Merged bindings count once.
+    const merged = { bindings: Array.from({ length: 150 }, (_, i) => ({ role: 'roles/run.invoker', members: [`user:u${i}@x.com`], condition: UNTIL_DEC })) }
+    expect(normalizePolicy(merged).bindings).toHaveLength(1)
+  })
+
+  it('canonical enforces the same limits on edits', () => {
+    let policy: PolicyBody = { version: 1, bindings: [{ role: 'roles/run.invoker', members: users(LIMITS.members) as PolicyBody['bindings'][number]['members'] }] }
+    policy = canonical(policy.bindings)
+    expect(invalidMessage(() => addBinding(policy, 'user:one-more@x.com', 'roles/run.viewer'))).toMatch(/at most 1500/)
+    // Re-adding an existing member is not an extra entry.
+    expect(addBinding(policy, 'user:u0@x.com', 'roles/run.invoker')).toEqual(policy)
+  })
+})
+
+describe('addBinding', () => {
+  const base = normalizePolicy({ bindings: [{ role: 'roles/run.invoker', members: ['user:ann@x.com'] }] })
+
+  it('adds to the matching binding or creates one', () => {
+    expect(addBinding(base, 'user:bob@x.com', 'roles/run.invoker').bindings).toEqual([{ role: 'roles/run.invoker', members: ['user:ann@x.com', 'user:bob@x.com'] }])
+    expect(addBinding(base, 'user:bob@x.com', 'roles/run.viewer').bindings).toEqual([
+      { role: 'roles/run.invoker', members: ['user:ann@x.com'] },
+      { role: 'roles/run.viewer', members: ['user:bob@x.com'] },
+    ])
+  })
+
+  it('adding what exists changes nothing', () => {
+    const again = addBinding(base, 'user:ann@x.com', 'roles/run.invoker')
+    expect(again).toEqual(base)
+    expect(samePolicy(again, base)).toBe(true)
+  })
+
+  it('a conditional binding is separate from the unconditional one and raises the version', () => {
+    const p = addBinding(base, 'user:ann@x.com', 'roles/run.invoker', UNTIL_DEC)
+    expect(p.version).toBe(3)
+    expect(hasConditions(p)).toBe(true)
+    expect(p.bindings).toEqual([
+      { role: 'roles/run.invoker', members: ['user:ann@x.com'] },
+      { role: 'roles/run.invoker', members: ['user:ann@x.com'], condition: UNTIL_DEC },
+    ])
+    expect(addBinding(p, 'user:ann@x.com', 'roles/run.invoker', { ...UNTIL_DEC })).toEqual(p)
+  })
+
+  it('does not mutate its input', () => {
+    const copy = structuredClone(base)
+    addBinding(base, 'user:bob@x.com', 'roles/run.invoker')
+    expect(base).toEqual(copy)
+  })
+})
+
+describe('removeBinding', () => {
+  const policy = normalizePolicy({
+    bindings: [
+      { role: 'roles/run.invoker', members: ['user:ann@x.com', 'user:bob@x.com'] },
+      { role: 'roles/run.invoker', members: ['user:carol@x.com', 'user:bob@x.com'], condition: UNTIL_DEC },
+      { role: 'roles/run.invoker', members: ['user:carol@x.com'], condition: ONLY_HELLO },
+      { role: 'roles/run.viewer', members: ['user:ann@x.com'] },
+    ],
+  })
+
+  it('removes an unconditional grant and drops a binding left empty', () => {
+    const p = removeBinding(policy, 'user:ann@x.com', 'roles/run.viewer')
+    expect(p.bindings.find((b) => b.role === 'roles/run.viewer')).toBeUndefined()
+    const q = removeBinding(policy, 'user:ann@x.com', 'roles/run.invoker')
+    expect(q.bindings[0]).toEqual({ role: 'roles/run.invoker', members: ['user:bob@x.com'] })
+    expect(containsMember(q, 'user:ann@x.com')).toBe(true) // still a viewer
+  })
+
+  it('without a selector, a member holding the role under a condition is ambiguous', () => {
+    expect(invalidMessage(() => removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker'))).toMatch(/under a condition.*--condition.*--all/)
+    expect(invalidMessage(() => removeBinding(policy, 'user:bob@x.com', 'roles/run.invoker'))).toMatch(/under a condition/)
+  })
+
+  it('{kind: none} removes only the unconditional grant', () => {
+    const p = removeBinding(policy, 'user:bob@x.com', 'roles/run.invoker', { kind: 'none' })
+    expect(p.bindings.find((b) => b.role === 'roles/run.invoker' && !b.condition)!.members).toEqual(['user:ann@x.com'])
+    expect(p.bindings.find((b) => b.condition?.title === UNTIL_DEC.title)!.members).toContain('user:bob@x.com')
+    expect(invalidMessage(() => removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker', { kind: 'none' }))).toMatch(/not found/)
+  })
+
+  it('{kind: exact} removes only that condition', () => {
+    const p = removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker', { kind: 'exact', condition: ONLY_HELLO })
+    expect(p.bindings.some((b) => b.condition?.title === ONLY_HELLO.title)).toBe(false)
+    expect(p.bindings.find((b) => b.condition?.title === UNTIL_DEC.title)!.members).toContain('user:carol@x.com')
+    const other: Condition = { ...ONLY_HELLO, expression: "resource.name.endsWith('/bye')" }
+    expect(invalidMessage(() => removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker', { kind: 'exact', condition: other }))).toMatch(/not found/)
+    expect(invalidMessage(() => removeBinding(policy, 'user:ann@x.com', 'roles/run.invoker', { kind: 'exact', condition: UNTIL_DEC }))).toMatch(/not found/)
+  })
+
+  it('{kind: all} removes every grant of the role to the member and leaves other roles', () => {
+    const p = removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker', { kind: 'all' })
+    expect(containsMember(p, 'user:carol@x.com')).toBe(false)
+    expect(p.bindings.some((b) => b.condition?.title === ONLY_HELLO.title)).toBe(false)
+    const q = removeBinding(policy, 'user:ann@x.com', 'roles/run.invoker', { kind: 'all' })
+    expect(q.bindings.find((b) => b.role === 'roles/run.viewer')!.members).toEqual(['user:ann@x.com'])
+  })
+
+  it('a member that does not hold the role is an error naming both', () => {
+    expect(invalidMessage(() => removeBinding(policy, 'user:zed@x.com', 'roles/run.invoker'))).toMatch(/user:zed@x.com does not hold roles\/run.invoker/)
+    expect(invalidMessage(() => removeBinding(policy, 'user:bob@x.com', 'roles/owner', { kind: 'all' }))).toMatch(/not found/)
+  })
+
+  it('the version drops to 1 when the last condition goes', () => {
+    let p = removeBinding(policy, 'user:carol@x.com', 'roles/run.invoker', { kind: 'all' })
+    p = removeBinding(p, 'user:bob@x.com', 'roles/run.invoker', { kind: 'all' })
+    expect(hasConditions(p)).toBe(false)
+    expect(p.version).toBe(1)
+  })
+})
+
+describe('replaceMember and friends', () => {
+  it('rewrites a deleted identity everywhere and merges with what is already there', () => {
+    const policy = normalizePolicy({
+      bindings: [
+        { role: 'roles/run.invoker', members: ['user:ann@x.com', 'deleted:user:ann@x.com?uid=u1'] },
+        { role: 'roles/run.viewer', members: ['user:ann@x.com'], condition: UNTIL_DEC },
+      ],
+    })
+    const p = replaceMember(policy, 'user:ann@x.com', 'deleted:user:ann@x.com?uid=u1')
+    expect(p.bindings).toEqual([
+      { role: 'roles/run.invoker', members: ['deleted:user:ann@x.com?uid=u1'] },
+      { role: 'roles/run.viewer', members: ['deleted:user:ann@x.com?uid=u1'], condition: UNTIL_DEC },
+    ])
+    expect(containsMember(p, 'user:ann@x.com')).toBe(false)
+    expect(containsMember(p, 'deleted:user:ann@x.com?uid=u1')).toBe(true)
+    expect(replaceMember(p, 'user:nobody@x.com', 'user:x@x.com')).toEqual(p)
+  })
+
+  it('samePolicy compares bindings; emptyPolicy and etags', () => {
+    expect(samePolicy(emptyPolicy(), { version: 1, bindings: [] })).toBe(true)
+    expect(emptyPolicy().etag).toBe(EMPTY_ETAG)
+    const a = newEtag()
+    expect(a).toMatch(/^Bw[A-Za-z0-9_-]{12}$/)
+    expect(newEtag()).not.toBe(a)
+  })
+})

@@ -1,0 +1,44 @@
+/** Where the OpenID Provider's endpoints live under the issuer (DESIGN §3). */
+export const PATHS = {
+  discovery: '/.well-known/openid-configuration',
+  jwks: '/oauth2/jwks',
+  token: '/oauth2/token',
+  authorize: '/oauth2/authorize',
+  deviceAuthorization: '/oauth2/device/code',
+  revoke: '/oauth2/revoke',
+  signin: '/signin',
+  device: '/device',
+} as const
+
+export const tokenEndpoint = (issuer: string) => issuer + PATHS.token
+
+export const GRANT = {
+  authorizationCode: 'authorization_code',
+  refreshToken: 'refresh_token',
+  deviceCode: 'urn:ietf:params:oauth:grant-type:device_code',
+  jwtBearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  tokenExchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+} as const
+
+export function discoveryDocument(issuer: string) {
+  return {
+    issuer,
+    authorization_endpoint: issuer + PATHS.authorize,
+    token_endpoint: issuer + PATHS.token,
+    device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
+    revocation_endpoint: issuer + PATHS.revoke,
+    jwks_uri: issuer + PATHS.jwks,
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: Object.values(GRANT),
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint_auth_methods_supported: ['none'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: ['openid', 'email', 'offline_access'],
+    claims_supported: ['iss', 'sub', 'aud', 'azp', 'exp', 'iat', 'auth_time', 'nonce', 'email', 'email_verified'],
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+  }
+}

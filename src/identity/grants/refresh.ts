@@ -1,0 +1,43 @@
+import { sha256 } from '../../core/ids.js'
+import type { Store } from '../../store/store.js'
+import { OAuthError } from '../oauth-error.js'
+import { issueRefreshToken } from '../refresh-tokens.js'
+import { findSubject, type Subject } from '../subjects.js'
+
+export interface RefreshResult {
+  subject: Subject
+  refreshToken: string
+  scope: string
+  authTime: number
+}
+
+/**
+ * The refresh_token grant (RFC 6749 §6) with rotation: every use returns a new refresh token and
+ * retires the old one; presenting a retired one again means it was copied, so the whole family
+ * is revoked (OAuth 2.0 Security BCP §4.14.2).
+ */
+export async function redeemRefreshToken(store: Store, token: string, clientId: string, now: number): Promise<RefreshResult> {
+  const hash = sha256(token)
+  const outcome = await store.transaction(async (tx) => {
+    const record = await tx.getRefreshToken(hash)
+    if (!record || record.clientId !== clientId) return fail('The refresh token is invalid.')
+    if (record.revoked) return fail('The refresh token has been revoked.')
+    if (record.expireTime <= now) return fail('The refresh token has expired; sign in again.')
+    if (!(await tx.markRefreshTokenUsed(hash, now))) return { kind: 'reuse', familyId: record.familyId } as const
+    const subject = await findSubject(tx, record.subjectUid)
+    if (!subject || subject.disabled) {
+      await tx.revokeRefreshFamily(record.familyId)
+      return fail('The account is disabled or no longer exists.')
+    }
+    const next = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId, scope: record.scope, authTime: record.authTime, now, familyId: record.familyId })
+    return { kind: 'ok', result: { subject, refreshToken: next.token, scope: record.scope, authTime: record.authTime } } as const
+  })
+  if (outcome.kind === 'reuse') {
+    await store.revokeRefreshFamily(outcome.familyId)
+    throw new OAuthError('invalid_grant', 'This refresh token was already used; every token of its sign-in has been revoked. Sign in again.')
+  }
+  if (outcome.kind === 'error') throw new OAuthError('invalid_grant', outcome.message)
+  return outcome.result
+}
+
+const fail = (message: string) => ({ kind: 'error', message }) as const

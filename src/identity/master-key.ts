@@ -1,0 +1,51 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+/**
+ * Private keys are encrypted at rest with a master key: POSTERN_MASTER_KEY when set (required for
+ * several machines sharing PostgreSQL), else a 0600 `master.key` in the data dir, created on first
+ * start. AES-256-GCM with the key id as associated data, so a ciphertext cannot be moved to
+ * another key's row.
+ */
+export type MasterKey = Buffer & { readonly __brand: 'MasterKey' }
+
+export function deriveMasterKey(secret: string | Buffer): MasterKey {
+  const material = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
+  if (material.length < 16) throw new Error('The master key must have at least 16 bytes of secret material.')
+  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'postern master key v1', 32)) as MasterKey
+}
+
+/** Reads the key file, creating it (0600, in a 0700 dir) if it does not exist. */
+export function loadOrCreateMasterKeyFile(dataDir: string): MasterKey {
+  const file = join(dataDir, 'master.key')
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  try {
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+  return deriveMasterKey(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'))
+}
+
+export function seal(key: MasterKey, plaintext: string, associatedData: string): string {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  cipher.setAAD(Buffer.from(associatedData))
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
+  return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.')
+}
+
+export function unseal(key: MasterKey, sealed: string, associatedData: string): string {
+  const [version, iv, body, tag] = sealed.split('.')
+  if (version !== 'v1' || !iv || !body || !tag) throw new Error('Unknown sealed-key format.')
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+  decipher.setAAD(Buffer.from(associatedData))
+  decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+  try {
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8')
+  } catch {
+    throw new Error('Cannot decrypt a signing key: the master key differs from the one that encrypted it (POSTERN_MASTER_KEY or master.key).')
+  }
+}

@@ -1,0 +1,165 @@
+import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { ConfigFiles } from './cli/config-files.js'
+import { bootstrap, ownerRefreshToken } from './control/bootstrap.js'
+import type { ControlDeps } from './control/deps.js'
+import { auditLogRoutes } from './control/routes/audit-logs.js'
+import { groupRoutes } from './control/routes/groups.js'
+import { iamPolicyRoutes } from './control/routes/iam-policy.js'
+import { oidcRoutes } from './control/routes/oidc.js'
+import { projectRoutes } from './control/routes/projects.js'
+import { roleRoutes } from './control/routes/roles.js'
+import { serviceAccountRoutes } from './control/routes/service-accounts.js'
+import { serviceRoutes } from './control/routes/services.js'
+import { troubleshootRoutes } from './control/routes/troubleshoot.js'
+import { userRoutes } from './control/routes/users.js'
+import { createControlHandler } from './control/server.js'
+import { isLoopback, type ServeConfig } from './core/config.js'
+import { systemClock } from './core/clock.js'
+import { createLogger, type Logger } from './core/log.js'
+import { ChangeFollower } from './directory/change-follower.js'
+import { Directory } from './directory/directory.js'
+import { TokenIssuer } from './identity/issuer.js'
+import { Keyring } from './identity/keyring.js'
+import { deriveMasterKey, loadOrCreateMasterKeyFile } from './identity/master-key.js'
+import { openStore } from './store/open-store.js'
+
+export interface Running {
+  controlUrl?: string
+  gatewayUrl?: string
+  close(): Promise<void>
+}
+
+/**
+ * The composition root (DESIGN §8): config → store → caches → planes → listen. Nothing else
+ * constructs long-lived objects.
+ */
+export async function serve(config: ServeConfig, out: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<Running> {
+  const clock = systemClock
+  const log: Logger = createLogger(out.stderr, config.logLevel)
+  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+
+  const directory = new Directory(store)
+  const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
+  const follower = new ChangeFollower(store, {
+    pollMs: config.changePollMs,
+    clock,
+    onError: (err) => log.log('warn', 'change feed', { err: err.message }),
+    onChanges: async (changes) => {
+      await directory.apply(changes)
+      if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
+    },
+  })
+  await follower.startFrom()
+  await directory.loadAll()
+  await keyring.rotateIfDue()
+  const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
+  await follower.catchUp()
+  await follower.start()
+  const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
+
+  const deps: ControlDeps = {
+    store,
+    directory,
+    keyring,
+    tokens,
+    sync: () => follower.catchUp(),
+    clock,
+    log,
+    settings: {
+      issuer: config.issuer,
+      controlUrl: config.controlUrl,
+      gatewayUrl: config.gatewayUrl,
+      idTokenTtlSeconds: config.idTokenTtlSeconds,
+      secureCookies: Boolean(config.tls),
+    },
+  }
+
+  const servers: Server[] = []
+  const listen = async (handler: Parameters<typeof createHttpServer>[1], port: number) => {
+    const options = { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }
+    const server = config.tls
+      ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
+      : createHttpServer(options, handler)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, config.host, () => resolve())
+    })
+    servers.push(server)
+    return (server.address() as AddressInfo).port
+  }
+
+  const running: Running = {
+    async close() {
+      follower.stop()
+      clearInterval(maintenance)
+      await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
+      await store.close()
+    },
+  }
+
+  if (config.planes.control) {
+    const handler = createControlHandler(deps, [
+      oidcRoutes(deps),
+      roleRoutes,
+      projectRoutes,
+      serviceRoutes,
+      iamPolicyRoutes,
+      serviceAccountRoutes,
+      userRoutes,
+      groupRoutes,
+      troubleshootRoutes,
+      auditLogRoutes,
+    ])
+    const port = await listen(handler, config.port)
+    running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
+  }
+
+  const maintenance = setInterval(() => {
+    keyring.rotateIfDue().catch((err) => log.log('error', 'key rotation failed', { err: String(err) }))
+    store.purgeExpired(clock()).catch((err) => log.log('warn', 'purge failed', { err: String(err) }))
+  }, Math.min(60_000, Math.max(1_000, Math.floor(config.keyRotationMs / 4))))
+  maintenance.unref()
+
+  if (boot.firstStart) {
+    out.stdout(`Created organization ${'organizations/local'}, project ${config.project} and owner ${boot.owner}.\n`)
+    out.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
+  }
+  if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
+    await signInLocalCli(config, running.controlUrl, boot, store, clock, out)
+  }
+  if (running.controlUrl) out.stdout(`Postern control plane listening on ${running.controlUrl}\n`)
+  return running
+}
+
+/**
+ * On the first start, a CLI on this machine with no active account (or one for this server,
+ * whose store has just been created) is signed in as the owner, so `postern services list`
+ * works at once (DESIGN §2).
+ */
+async function signInLocalCli(
+  config: ServeConfig,
+  controlUrl: string,
+  boot: Awaited<ReturnType<typeof bootstrap>>,
+  store: Awaited<ReturnType<typeof openStore>>,
+  clock: () => number,
+  out: { stdout: (s: string) => void },
+): Promise<void> {
+  if (!boot.firstStart) return
+  const files = new ConfigFiles(config.cliConfigDir)
+  const cli = files.readConfig()
+  const credentials = files.readCredentials()
+  const active = cli.account ? credentials.accounts[cli.account] : undefined
+  if (active && active.server !== controlUrl) return
+  const refreshToken = await ownerRefreshToken(store, boot.ownerUid, clock())
+  await files.withLock(async () => {
+    const fresh = files.readCredentials()
+    fresh.accounts[boot.owner] = { type: 'user', server: controlUrl, refreshToken }
+    files.writeCredentials(fresh)
+    files.writeConfig({ ...files.readConfig(), server: controlUrl, project: config.project, account: boot.owner })
+  })
+  out.stdout(`The postern CLI (config in ${config.cliConfigDir}) is signed in as ${boot.owner}.\n`)
+}
