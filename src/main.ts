@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
@@ -25,6 +25,14 @@ import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
 import { deriveMasterKey, loadOrCreateMasterKeyFile } from './identity/master-key.js'
 import { openStore } from './store/open-store.js'
+import { AssertionMinter } from './gateway/assertions.js'
+import { GatewayAuthenticator } from './gateway/authenticate.js'
+import { InvokeAuthorizer } from './gateway/authorize.js'
+import { DenialLog } from './gateway/denial-log.js'
+import { Upstreams } from './gateway/forward.js'
+import { createGateway } from './gateway/gateway.js'
+import { RouteTable } from './gateway/routes.js'
+import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 
 export interface Running {
   controlUrl?: string
@@ -79,11 +87,13 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   }
 
   const servers: Server[] = []
-  const listen = async (handler: Parameters<typeof createHttpServer>[1], port: number) => {
-    const options = { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }
+  const notes: string[] = []
+  const closers: (() => Promise<void>)[] = []
+  const listen = async (handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
       : createHttpServer(options, handler)
+    setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, config.host, () => resolve())
@@ -97,6 +107,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       follower.stop()
       clearInterval(maintenance)
       await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
+      for (const close of closers) await close()
       await store.close()
     },
   }
@@ -114,8 +125,41 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       troubleshootRoutes,
       auditLogRoutes,
     ])
-    const port = await listen(handler, config.port)
+    const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
     running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
+  }
+
+  if (config.planes.gateway) {
+    const upstreams = new Upstreams()
+    const denials = new DenialLog(store, log)
+    closers.push(() => denials.close(), () => upstreams.close())
+    const gateway = createGateway({
+      routes: new RouteTable(directory, config.gatewayUrl),
+      authenticator: new GatewayAuthenticator(keyring, directory, config.issuer),
+      authorizer: new InvokeAuthorizer(directory),
+      assertions: new AssertionMinter(tokens),
+      upstreams,
+      denials,
+      clock,
+      proto: config.tls ? 'https' : 'http',
+      log,
+    })
+    // Tokens may be large and a request may carry many headers: both are checked by the gateway
+    // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
+    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024 }, (server) => {
+      server.maxHeadersCount = 0
+      server.timeout = 300_000
+      server.on('upgrade', gateway.upgrade)
+    })
+    running.gatewayUrl = `http://${config.host}:${port}`
+  }
+
+  if (config.demo) {
+    const demo = await startDemoUpstream()
+    closers.push(() => new Promise((r) => demo.server.close(() => r())))
+    await registerDemoService(store, config.project, demo.url, clock())
+    await follower.catchUp()
+    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try:\n  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
   }
 
   const maintenance = setInterval(() => {
@@ -125,13 +169,16 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   maintenance.unref()
 
   if (boot.firstStart) {
-    out.stdout(`Created organization ${'organizations/local'}, project ${config.project} and owner ${boot.owner}.\n`)
+    out.stdout(`Created organization organizations/local, project ${config.project} and owner ${boot.owner}.\n`)
     out.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
   }
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
     await signInLocalCli(config, running.controlUrl, boot, store, clock, out)
   }
-  if (running.controlUrl) out.stdout(`Postern control plane listening on ${running.controlUrl}\n`)
+  for (const note of notes) out.stdout(note + '\n')
+  if (running.controlUrl) out.stdout(`Control plane (API, sign-in, console): ${running.controlUrl}\n`)
+  if (running.gatewayUrl) out.stdout(`Gateway: ${running.gatewayUrl} (services at ${config.gatewayUrl.protocol}//SERVICE.PROJECT.${config.gatewayUrl.host})\n`)
+  out.stdout('Postern is ready.\n')
   return running
 }
 

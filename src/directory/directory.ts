@@ -26,6 +26,8 @@ export class Directory {
   private nextVersion = 1
   /** Bumped on any change to groups or principals; caches of derived data compare it. */
   epoch = 0
+  /** Bumped whenever a service is added, changed or removed. */
+  servicesEpoch = 0
 
   constructor(private readonly store: Store) {}
 
@@ -60,12 +62,14 @@ export class Directory {
           const record = await this.store.getService(p, s)
           if (record) this.services.set(c.key, record)
           else this.services.delete(c.key)
+          this.servicesEpoch++
           break
         }
         case 'policy': {
           const record = await this.store.getPolicy(c.key)
-          if (record) this.policies.set(c.key, compilePolicy(c.key, resourceType(c.key), record.policy, this.nextVersion++))
-          else this.policies.delete(c.key)
+          // A removed policy stays as an empty one with a new version, so chainVersion() moves.
+          const body = record?.policy ?? { version: 1 as const, bindings: [] }
+          this.policies.set(c.key, compilePolicy(c.key, resourceType(c.key), body, this.nextVersion++))
           break
         }
         case 'user':
@@ -110,12 +114,27 @@ export class Directory {
 
   /** The compiled policies of a resource and its ancestors, nearest first. */
   policyChain(resource: string): CompiledPolicy[] {
+    return this.policyChainOf(lineage(resource))
+  }
+
+  /** As policyChain, for a lineage computed once (the gateway's route table). */
+  policyChainOf(names: readonly string[]): CompiledPolicy[] {
     const chain: CompiledPolicy[] = []
-    for (const name of lineage(resource)) {
+    for (const name of names) {
       const p = this.policies.get(name)
       if (p) chain.push(p)
     }
     return chain
+  }
+
+  /**
+   * Changes whenever any policy this resource inherits changes: versions come from one counter
+   * that only grows, and removed policies leave a newer empty one behind, so the maximum moves.
+   */
+  chainVersion(names: readonly string[]): number {
+    let max = 0
+    for (const name of names) max = Math.max(max, this.policies.get(name)?.version ?? 0)
+    return max
   }
 
   policyFor(resource: string): CompiledPolicy | undefined {

@@ -1,0 +1,49 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { newUid, randomToken } from '../core/ids.js'
+import { serviceName } from '../iam/resources.js'
+import type { Store } from '../store/store.js'
+
+/**
+ * `postern serve --demo`: a small upstream that greets the caller by the identity headers the
+ * gateway adds, registered as the private service `hello` (DESIGN §2). Its port changes with
+ * every start, so the service's upstream is updated; a `hello` not made by the demo is left alone.
+ */
+export async function startDemoUpstream(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const who = req.headers['x-postern-authenticated-email'] ?? 'anonymous'
+    const body = JSON.stringify({ message: `Hello, ${who}! This is Postern's demo upstream.`, path: req.url, principal: req.headers['x-postern-authenticated-principal'] ?? null }, null, 2) + '\n'
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+export async function registerDemoService(store: Store, projectId: string, upstream: string, now: number): Promise<void> {
+  await store.transaction(async (tx) => {
+    const existing = await tx.getService(projectId, 'hello')
+    if (existing && existing.labels['postern-demo'] !== 'true') return
+    const record = {
+      projectId,
+      serviceId: 'hello',
+      uid: existing?.uid ?? newUid(),
+      upstream,
+      description: 'The demo upstream started by postern serve --demo.',
+      invokerIamDisabled: false,
+      customAudiences: [],
+      strictAudience: false,
+      timeoutSeconds: 30,
+      labels: { 'postern-demo': 'true' },
+      createTime: existing?.createTime ?? now,
+      updateTime: now,
+      creator: existing?.creator ?? 'system',
+      lastModifier: 'system',
+      etag: randomToken(9),
+    }
+    if (existing) await tx.updateService(record, existing.etag)
+    else if (!(await tx.insertService(record))) return
+    await tx.appendAudit({ time: now, principal: 'system', method: existing ? 'services.update' : 'services.create', resource: serviceName(projectId, 'hello'), outcome: 'OK', details: { demo: true } })
+    await tx.recordChange('service', `${projectId}/hello`)
+  })
+}

@@ -1,0 +1,27 @@
+import type { TokenIssuer } from '../identity/issuer.js'
+import type { Caller } from './authenticate.js'
+import type { Route } from './routes.js'
+import { BoundedCache } from './token-cache.js'
+
+const LIFETIME_S = 300
+const REUSE_MS = (LIFETIME_S - 60) * 1000
+
+/**
+ * X-Postern-Jwt-Assertion (DESIGN §4 step 6): a JWT signed by Postern for the upstream, aud = the
+ * service URL, five minutes long, verifiable with the JWKS. An RSA signature costs about a
+ * millisecond, so one assertion per caller and service is reused for four minutes.
+ */
+export class AssertionMinter {
+  private readonly cache = new BoundedCache<string, { jwt: string; until: number }>(50_000)
+
+  constructor(private readonly tokens: TokenIssuer) {}
+
+  async assertion(caller: Caller, route: Route, now: number): Promise<string> {
+    const key = `${caller.key}\u0000${route.service.uid}`
+    const hit = this.cache.get(key)
+    if (hit && hit.until > now) return hit.jwt
+    const jwt = await this.tokens.jwt({ sub: caller.claims.sub, aud: route.uri, email: caller.email, principal: caller.member, service: route.resource }, LIFETIME_S)
+    this.cache.set(key, { jwt, until: now + REUSE_MS })
+    return jwt
+  }
+}

@@ -1,0 +1,69 @@
+import type { Directory } from '../directory/directory.js'
+import type { Principal } from '../iam/principal.js'
+import type { Keyring } from '../identity/keyring.js'
+import { TokenError, audienceMatches, verifyJwt, type VerifiedClaims } from '../identity/verify.js'
+import type { Route } from './routes.js'
+import { BoundedCache } from './token-cache.js'
+
+export interface Caller {
+  principal: Principal
+  /** The member string that names the caller, e.g. user:ann@x.com. */
+  member: string
+  email: string
+  /** Stable key for per-principal caches. */
+  key: string
+  claims: VerifiedClaims
+}
+
+export type Authentication = { ok: true; caller: Caller } | { ok: false; description: string }
+
+const LEEWAY_S = 60
+
+/**
+ * DESIGN §4 step 4. A verified token is cached until it expires (bounded), so a signature is
+ * checked once per token, not once per request; the subject is looked up in the directory on
+ * every request, so disabling or deleting an account stops its tokens as soon as the change
+ * feed delivers it.
+ */
+export class GatewayAuthenticator {
+  private readonly verified: BoundedCache<string, VerifiedClaims>
+
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly directory: Directory,
+    private readonly issuer: string,
+    cacheSize = 100_000,
+  ) {
+    this.verified = new BoundedCache(cacheSize)
+  }
+
+  authenticate(token: string, route: Route, nowMs: number): Authentication {
+    let claims = this.verified.get(token)
+    if (claims && (claims.exp + LEEWAY_S) * 1000 <= nowMs) {
+      this.verified.delete(token)
+      claims = undefined
+    }
+    if (!claims) {
+      try {
+        claims = verifyJwt(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).claims
+      } catch (err) {
+        if (err instanceof TokenError) return { ok: false, description: err.message }
+        throw err
+      }
+      this.verified.set(token, claims)
+    }
+    if (!audienceMatches(claims.aud, route.audiences)) {
+      return {
+        ok: false,
+        description: route.service.strictAudience
+          ? `This service accepts only tokens whose audience is ${route.uri}${route.service.customAudiences.length ? ' or a custom audience' : ''}; get one with: postern auth print-identity-token --audiences ${route.uri}`
+          : `The token's audience is not this service (${route.uri}).`,
+      }
+    }
+    const known = this.directory.principal(claims.sub)
+    if (!known) return { ok: false, description: 'The account this token was issued to no longer exists.' }
+    if (known.disabled) return { ok: false, description: 'The account this token was issued to is disabled.' }
+    const member = `${known.kind}:${known.email}`
+    return { ok: true, caller: { principal: { kind: known.kind, uid: known.uid, email: known.email }, member, email: known.email, key: known.uid, claims } }
+  }
+}

@@ -1,0 +1,65 @@
+import type { Directory } from '../directory/directory.js'
+import { decide, type Decision } from '../iam/decide.js'
+import type { Member } from '../iam/members.js'
+import { principalMembers, type Principal } from '../iam/principal.js'
+import type { Route } from './routes.js'
+import { BoundedCache } from './token-cache.js'
+
+const INVOKE = 'run.routes.invoke'
+const ANONYMOUS = new Set<Member>(['allUsers'])
+
+interface CachedDecision {
+  chain: number
+  epoch: number
+  decision: Decision
+}
+
+/**
+ * DESIGN §4 step 5 with the fast path of issue 4: a caller's member set is cached per directory
+ * epoch (groups, accounts), and a decision per caller and service together with the version of
+ * the service's policy chain it was made under; any change to those policies or to groups makes
+ * the entry stale at once. Decisions that hang on a condition are not cached: conditions see
+ * `request.time`, which moves.
+ */
+export class InvokeAuthorizer {
+  private readonly members = new BoundedCache<string, { epoch: number; set: Set<Member> }>(50_000)
+  private readonly decisions = new BoundedCache<string, CachedDecision>(200_000)
+
+  constructor(private readonly directory: Directory) {}
+
+  /** Step 2: whether allUsers may invoke (a public service). */
+  isPublic(route: Route, now: number): boolean {
+    return this.cached('\u0000anonymous', route, now, () => ANONYMOUS).allow
+  }
+
+  authorize(principal: Principal, key: string, route: Route, now: number): Decision {
+    return this.cached(key, route, now, () => this.membersOf(principal, key))
+  }
+
+  private cached(key: string, route: Route, now: number, members: () => ReadonlySet<Member>): Decision {
+    const chain = this.directory.chainVersion(route.lineage)
+    const epoch = this.directory.epoch
+    const cacheKey = `${key}\u0000${route.resource}`
+    const hit = this.decisions.get(cacheKey)
+    if (hit && hit.chain === chain && hit.epoch === epoch) return hit.decision
+    const decision = decide({
+      policies: this.directory.policyChainOf(route.lineage),
+      members: members(),
+      permission: INVOKE,
+      resource: { name: route.resource, type: 'run.postern/Service' },
+      now,
+    })
+    const dependsOnTime = decision.grantedBy?.condition !== undefined || decision.reason === 'condition-false' || decision.reason === 'condition-error'
+    if (!dependsOnTime) this.decisions.set(cacheKey, { chain, epoch, decision })
+    return decision
+  }
+
+  private membersOf(principal: Principal, key: string): Set<Member> {
+    const epoch = this.directory.epoch
+    const hit = this.members.get(key)
+    if (hit && hit.epoch === epoch) return hit.set
+    const set = principalMembers(principal, this.directory.groups)
+    this.members.set(key, { epoch, set })
+    return set
+  }
+}

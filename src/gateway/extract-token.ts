@@ -1,0 +1,37 @@
+/**
+ * Which token a request carries (DESIGN §4 step 3): `X-Serverless-Authorization` if present,
+ * else `Authorization`; scheme Bearer; more than one value of the chosen header is refused.
+ * Node keeps only the first of a repeated Authorization in `req.headers`, so this reads the raw
+ * header list.
+ */
+export type TokenHeader = 'x-serverless-authorization' | 'authorization'
+
+export type Extracted =
+  | { kind: 'token'; token: string; header: TokenHeader; scheme: string }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; description: string }
+
+export function extractToken(rawHeaders: readonly string[]): Extracted {
+  let serverless: string | undefined
+  let serverlessCount = 0
+  let authorization: string | undefined
+  let authorizationCount = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!
+    // Cheap length test before the case-insensitive comparison: this runs on every header.
+    if (name.length === 26 && name.toLowerCase() === 'x-serverless-authorization') {
+      serverless = rawHeaders[i + 1]
+      serverlessCount++
+    } else if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      authorization = rawHeaders[i + 1]
+      authorizationCount++
+    }
+  }
+  const [value, count, header]: [string | undefined, number, TokenHeader] =
+    serverlessCount > 0 ? [serverless, serverlessCount, 'x-serverless-authorization'] : [authorization, authorizationCount, 'authorization']
+  if (count === 0) return { kind: 'missing' }
+  if (count > 1) return { kind: 'invalid', description: `More than one ${header === 'authorization' ? 'Authorization' : 'X-Serverless-Authorization'} header.` }
+  const m = /^(Bearer) +([^ ]+) *$/i.exec(value ?? '')
+  if (!m) return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.' }
+  return { kind: 'token', token: m[2]!, header, scheme: m[1]! }
+}

@@ -1,0 +1,69 @@
+import type { Directory } from '../directory/directory.js'
+import { lineage, serviceName } from '../iam/resources.js'
+import type { ServiceRecord } from '../store/records.js'
+import { CLI_CLIENT_ID } from '../control/caller.js'
+import { serviceUri } from '../control/service-view.js'
+
+/** What the gateway needs per service, computed once per service change, not per request. */
+export interface Route {
+  service: ServiceRecord
+  resource: string
+  lineage: readonly string[]
+  uri: string
+  /** Token audiences accepted (DESIGN §3): the URL, with one trailing slash, custom audiences, and postern-cli unless strict. */
+  audiences: ReadonlySet<string>
+  upstream: { origin: string; basePath: string }
+}
+
+const HOST = /^[a-z0-9.-]{1,253}(:\d{1,5})?$/
+
+export type HostLookup = { route: Route } | { error: 'bad-host' } | { error: 'unknown' }
+
+/**
+ * Routing by Host (DESIGN §4 step 1): `{service}.{project}.{gateway host}`. The port is ignored, so
+ * a load balancer on another port routes the same. Rebuilt lazily when the services change.
+ */
+export class RouteTable {
+  private routes = new Map<string, Route>()
+  private epoch = -1
+  private readonly suffix: string
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly gatewayUrl: URL,
+  ) {
+    this.suffix = '.' + gatewayUrl.hostname.toLowerCase()
+  }
+
+  lookup(hostHeader: string | undefined): HostLookup {
+    if (!hostHeader) return { error: 'bad-host' }
+    const host = hostHeader.toLowerCase()
+    if (!HOST.test(host)) return { error: 'bad-host' }
+    if (this.epoch !== this.directory.servicesEpoch) this.rebuild()
+    const colon = host.lastIndexOf(':')
+    const name = colon < 0 ? host : host.slice(0, colon)
+    const route = name.endsWith(this.suffix) ? this.routes.get(name.slice(0, -this.suffix.length)) : undefined
+    return route ? { route } : { error: 'unknown' }
+  }
+
+  private rebuild(): void {
+    this.epoch = this.directory.servicesEpoch
+    const next = new Map<string, Route>()
+    for (const s of this.directory.allServices()) {
+      const resource = serviceName(s.projectId, s.serviceId)
+      const uri = serviceUri(this.gatewayUrl, s.projectId, s.serviceId)
+      const audiences = new Set([uri, uri + '/', ...s.customAudiences])
+      if (!s.strictAudience) audiences.add(CLI_CLIENT_ID)
+      const upstream = new URL(s.upstream)
+      next.set(`${s.serviceId}.${s.projectId}`, {
+        service: s,
+        resource,
+        lineage: lineage(resource),
+        uri,
+        audiences,
+        upstream: { origin: upstream.origin, basePath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '') },
+      })
+    }
+    this.routes = next
+  }
+}

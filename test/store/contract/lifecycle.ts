@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Place } from '../backends.js'
+import { aProject, aUser } from '../fixtures.js'
+import { runAndKillWriter } from '../writer-process.js'
+import type { ContractContext } from './context.js'
+
+export function lifecycleContract(c: ContractContext): void {
+  let places: Place[] = []
+  const freshPlace = async (): Promise<Place> => {
+    const place = await c.backend.fresh()
+    places.push(place)
+    return place
+  }
+  afterEach(async () => {
+    await Promise.all(places.map((p) => p.cleanup()))
+    places = []
+  })
+
+  describe('durability', () => {
+    it('every write acknowledged before the writing process is SIGKILLed is there after reopening', async () => {
+      const place = await freshPlace()
+      const { acknowledged, signal } = await runAndKillWriter(place.options, 300)
+      expect(signal).toBe('SIGKILL')
+      const store = await place.open()
+      const missing: string[] = []
+      const changed = new Set((await store.changesSince(0, 100_000)).map((ch) => ch.key))
+      for (const n of acknowledged) {
+        const email = `durable-${n}@example.com`
+        const user = await store.getUser(email)
+        if (user?.uid !== `uid-${n}`) missing.push(`user ${email}`)
+        if (!changed.has(email)) missing.push(`change for ${email}`)
+        if ((await store.listAudit({ resource: `durable/${n}`, limit: 1 })).length !== 1) missing.push(`audit entry durable/${n}`)
+      }
+      expect(missing).toEqual([])
+      // The store is writable after the crash.
+      expect(await store.insertUser(aUser())).toBe(true)
+    })
+  })
+
+  describe('migrations', () => {
+    it('opening an existing store again keeps its data and migrates nothing twice', async () => {
+      const place = await freshPlace()
+      const first = await place.open()
+      const p = aProject()
+      await first.insertProject(p)
+      await first.close()
+      const second = await place.open()
+      expect(await second.getProject(p.projectId)).toEqual(p)
+      const third = await place.open()
+      expect(await third.listProjects()).toEqual([p])
+      await third.ping()
+    })
+
+    it.skipIf(!c.backend.sharedByProcesses)('several processes starting at once on an empty database all come up', async () => {
+      const place = await freshPlace()
+      const stores = await Promise.all(Array.from({ length: 6 }, () => place.open()))
+      const projects = Array.from({ length: stores.length }, () => aProject())
+      await Promise.all(stores.map((s, i) => s.insertProject(projects[i]!)))
+      for (const s of stores) expect(await s.listProjects()).toHaveLength(stores.length)
+      expect(place.errors).toEqual([])
+    })
+
+    it('refuses a database whose schema is newer than this code, saying what to do', async () => {
+      const place = await freshPlace()
+      await (await place.open()).close()
+      await place.raw(`INSERT INTO schema_migrations (version, name, applied_time) VALUES (9999, 'from the future', 0)`)
+      await expect(place.open()).rejects.toThrow(/newer than this Postern understands.*upgrade Postern/)
+    })
+  })
+}

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BIN, runCli, type CliResult } from './cli.js'
+import { freePort } from './ports.js'
+
+export interface PosternProcess {
+  controlUrl: string
+  gatewayUrl: string
+  gatewayPort: number
+  controlPort: number
+  dataDir: string
+  /** The CLI config dir the server signed in as the owner. */
+  configDir: string
+  ownerPassword: string | undefined
+  output: () => string
+  cli(args: string[], o?: { configDir?: string; env?: Record<string, string>; stdin?: string }): Promise<CliResult>
+  /** An API call with the owner's token. */
+  api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>
+  ownerToken(): Promise<string>
+  stop(signal?: NodeJS.Signals): Promise<void>
+  restart(): Promise<void>
+}
+
+export interface StartOptions {
+  args?: string[]
+  env?: Record<string, string>
+  databaseUrl?: string
+  dataDir?: string
+  configDir?: string
+  controlPort?: number
+  gatewayPort?: number
+}
+
+/** Starts a real `postern serve` process on free ports with fresh directories. */
+export async function startPostern(o: StartOptions = {}): Promise<PosternProcess> {
+  const root = mkdtempSync(join(tmpdir(), 'postern-e2e-'))
+  const dataDir = o.dataDir ?? join(root, 'data')
+  const configDir = o.configDir ?? join(root, 'config')
+  const controlPort = o.controlPort ?? (await freePort())
+  const gatewayPort = o.gatewayPort ?? (await freePort())
+  let child: ChildProcess
+  let out = ''
+  let ownerPassword: string | undefined
+
+  const launch = async () => {
+    const args = [BIN, 'serve', '--port', String(controlPort), '--gateway-port', String(gatewayPort), '--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []), ...(o.args ?? [])]
+    child = spawn(process.execPath, args, { env: { ...process.env, POSTERN_CONFIG_DIR: configDir, POSTERN_CHANGE_POLL_MS: '100', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`postern serve did not start:\n${out}`)), 30_000)
+      const onData = (d: Buffer) => {
+        out += d
+        const pw = /Owner password \(shown once, keep it safe\): (\S+)/.exec(out)
+        if (pw) ownerPassword = pw[1]
+        if (out.includes('Postern is ready.')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      child.stdout!.on('data', onData)
+      child.stderr!.on('data', onData)
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`postern serve exited with ${code}:\n${out}`))
+      })
+    })
+    child.removeAllListeners('exit')
+  }
+  await launch()
+
+  const controlUrl = `http://127.0.0.1:${controlPort}`
+  const self: PosternProcess = {
+    controlUrl,
+    gatewayUrl: `http://localhost:${gatewayPort}`,
+    gatewayPort,
+    controlPort,
+    dataDir,
+    configDir,
+    get ownerPassword() {
+      return ownerPassword
+    },
+    output: () => out,
+    cli: (args, c = {}) => runCli(args, { configDir: c.configDir ?? configDir, env: c.env, stdin: c.stdin }),
+    async ownerToken() {
+      const r = await runCli(['auth', 'print-identity-token'], { configDir })
+      if (r.code !== 0) throw new Error(`print-identity-token failed: ${r.stderr}`)
+      return r.stdout.trim()
+    },
+    async api(method, path, body, token) {
+      const res = await fetch(controlUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${token ?? (await self.ownerToken())}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      const text = await res.text()
+      return { status: res.status, body: (text ? JSON.parse(text) : {}) as never }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve())
+        child.kill(signal)
+      })
+    },
+    async restart() {
+      await self.stop()
+      await launch()
+    },
+  }
+  return self
+}
