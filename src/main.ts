@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { ConfigFiles } from './cli/config-files.js'
 import { bootstrap, ownerRefreshToken } from './control/bootstrap.js'
+import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
+import { consoleRoutes } from './control/console/routes.js'
 import type { ControlDeps } from './control/deps.js'
 import { auditLogRoutes } from './control/routes/audit-logs.js'
 import { groupRoutes } from './control/routes/groups.js'
@@ -124,6 +126,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       groupRoutes,
       troubleshootRoutes,
       auditLogRoutes,
+      consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
     ])
     const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
     running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
