@@ -18,6 +18,8 @@ import { serviceRoutes } from './control/routes/services.js'
 import { troubleshootRoutes } from './control/routes/troubleshoot.js'
 import { userRoutes } from './control/routes/users.js'
 import { createControlHandler } from './control/server.js'
+import { signInGrants, signInRoutes } from './control/oauth/routes.js'
+import { SessionAuth } from './control/session-auth.js'
 import { isLoopback, type ServeConfig } from './core/config.js'
 import { systemClock } from './core/clock.js'
 import { createLogger, type Logger } from './core/log.js'
@@ -70,6 +72,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   await follower.catchUp()
   await follower.start()
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
+  const sessions = new SessionAuth({ store, directory, clock, log })
 
   const deps: ControlDeps = {
     store,
@@ -86,6 +89,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       idTokenTtlSeconds: config.idTokenTtlSeconds,
       secureCookies: Boolean(config.tls),
     },
+    authenticate: sessions.authenticate,
   }
 
   const servers: Server[] = []
@@ -115,8 +119,9 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   }
 
   if (config.planes.control) {
-    const handler = createControlHandler(deps, [
-      oidcRoutes(deps),
+    const handler = sessions.wrap(createControlHandler(deps, [
+      oidcRoutes(deps, signInGrants),
+      signInRoutes(deps, sessions),
       roleRoutes,
       projectRoutes,
       serviceRoutes,
@@ -127,7 +132,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       troubleshootRoutes,
       auditLogRoutes,
       consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
-    ])
+    ]))
     const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
     running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
   }

@@ -38,6 +38,7 @@ export function discoveryDocument(issuer: string) {
     code_challenge_methods_supported: ['S256'],
     scopes_supported: ['openid', 'email', 'offline_access'],
     claims_supported: ['iss', 'sub', 'aud', 'azp', 'exp', 'iat', 'auth_time', 'nonce', 'email', 'email_verified'],
+    authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
   }

@@ -55,6 +55,7 @@ export function required(form: Map<string, string>, name: string): string {
 export function requestedAudience(form: Map<string, string>, name = 'audience'): string | undefined {
   const value = form.get(name)
   if (value === undefined || value === '') return undefined
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (value.length > 2048 || /[\s\x00-\x1f]/.test(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience.`)
   return value
 }

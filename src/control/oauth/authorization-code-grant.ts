@@ -1,0 +1,25 @@
+import { redeemAuthorizationCode } from '../../identity/grants/authorization-code.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { CLI_CLIENT_ID } from '../caller.js'
+import { required, requestedAudience, type Grant } from './token-endpoint.js'
+import { tokenResponse } from './token-response.js'
+
+/** grant_type=authorization_code (RFC 6749 §4.1.3): a public client names itself with client_id. */
+export const authorizationCodeGrant: Grant = async (form, deps) => {
+  const clientId = required(form, 'client_id')
+  if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+  const redeemed = await redeemAuthorizationCode(deps.store, {
+    code: required(form, 'code'),
+    clientId,
+    redirectUri: required(form, 'redirect_uri'),
+    codeVerifier: required(form, 'code_verifier'),
+    now: deps.clock(),
+  })
+  return tokenResponse(deps, redeemed.subject, {
+    audience: requestedAudience(form),
+    refreshToken: redeemed.refreshToken,
+    scope: redeemed.scope,
+    authTime: redeemed.authTime,
+    nonce: redeemed.nonce,
+  })
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { checkAuthorizationRequest, redirectWith } from '../../identity/authorization-request.js'
+import { PATHS } from '../../identity/endpoints.js'
+import { issueAuthorizationCode } from '../../identity/grants/authorization-code.js'
+import type { ControlDeps } from '../deps.js'
+import { errorLine, page, redirect, sendPage } from '../pages/html.js'
+import type { SessionAuth } from '../session-auth.js'
+
+/**
+ * GET /oauth2/authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2): check the request, then send the
+ * browser to /signin unless it has a session, then back to the client with a one-time code.
+ * The response carries `iss` (RFC 9207) so a client talking to several servers cannot be mixed up.
+ */
+export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
+  return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams, rawQuery: string): Promise<void> => {
+    const checked = checkAuthorizationRequest(query)
+    if (checked.kind === 'show') {
+      sendPage(res, 400, page('Sign-in request refused', `<h1>This sign-in request cannot be served</h1>${errorLine(checked.message)}`))
+      return
+    }
+    const iss = deps.settings.issuer
+    if (checked.kind === 'redirect') {
+      redirect(res, redirectWith(checked.redirectUri, { error: checked.error, error_description: checked.description, state: checked.state, iss }), {}, 302)
+      return
+    }
+    const request = checked.request
+    const session = await sessions.current(req)
+    if (!session) {
+      if (request.promptNone) {
+        redirect(res, redirectWith(request.redirectUri, { error: 'login_required', error_description: 'No one is signed in.', state: request.state, iss }), {}, 302)
+        return
+      }
+      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${rawQuery}`)}`, {}, 302)
+      return
+    }
+    const code = await issueAuthorizationCode(deps.store, request, { subjectUid: session.record.subjectUid, authTime: session.record.createTime, now: deps.clock() })
+    redirect(res, redirectWith(request.redirectUri, { code, state: request.state, iss }), {}, 302)
+  }
+}

@@ -1,0 +1,50 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readForm } from '../../http/body.js'
+import { PATHS } from '../../identity/endpoints.js'
+import { startDeviceAuthorization } from '../../identity/grants/device-code.js'
+import { fixedWindow } from '../../identity/attempt-limits.js'
+import { formatUserCode } from '../../identity/user-codes.js'
+import { CLI_CLIENT_ID } from '../caller.js'
+import type { ControlDeps } from '../deps.js'
+import { clientAddress } from '../pages/client-address.js'
+import { sendOAuth } from './token-endpoint.js'
+
+/** Device authorizations one address may start per window (RFC 8628 §5.2: limit user-code issuance too). */
+export const MAX_DEVICE_CODES_PER_ADDRESS = 30
+const WINDOW_MS = 15 * 60_000
+
+/** POST /oauth2/device/code (RFC 8628 §3.1–3.2). */
+export function deviceAuthorizationEndpoint(deps: ControlDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let form: Map<string, string>
+    try {
+      form = await readForm(req)
+    } catch {
+      sendOAuth(res, 400, { error: 'invalid_request', error_description: 'Expected a form: client_id=postern-cli[&scope=…].' })
+      return
+    }
+    const clientId = form.get('client_id')
+    if (clientId !== CLI_CLIENT_ID) {
+      sendOAuth(res, 401, { error: 'invalid_client', error_description: `Unknown client '${(clientId ?? '').slice(0, 100)}'.` })
+      return
+    }
+    const now = deps.clock()
+    const window = fixedWindow(now, WINDOW_MS)
+    if ((await deps.store.countEvent(`device-code:address:${clientAddress(req)}`, window.start)) > MAX_DEVICE_CODES_PER_ADDRESS) {
+      res.setHeader('retry-after', String(Math.ceil(window.remainingMs / 1000)))
+      sendOAuth(res, 429, { error: 'slow_down', error_description: 'Too many device sign-ins were started from this address; try again later.' })
+      return
+    }
+    const started = await startDeviceAuthorization(deps.store, { clientId, scope: form.get('scope') || 'openid email offline_access', now })
+    const verification = deps.settings.issuer + PATHS.device
+    const shown = formatUserCode(started.userCode)
+    sendOAuth(res, 200, {
+      device_code: started.deviceCode,
+      user_code: shown,
+      verification_uri: verification,
+      verification_uri_complete: `${verification}?user_code=${shown}`,
+      expires_in: started.expiresInSeconds,
+      interval: started.intervalSeconds,
+    })
+  }
+}

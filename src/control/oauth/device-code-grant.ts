@@ -1,0 +1,13 @@
+import { redeemDeviceCode } from '../../identity/grants/device-code.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { CLI_CLIENT_ID } from '../caller.js'
+import { required, requestedAudience, type Grant } from './token-endpoint.js'
+import { tokenResponse } from './token-response.js'
+
+/** grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4). */
+export const deviceCodeGrant: Grant = async (form, deps) => {
+  const clientId = required(form, 'client_id')
+  if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+  const redeemed = await redeemDeviceCode(deps.store, { deviceCode: required(form, 'device_code'), clientId, now: deps.clock() })
+  return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+}

@@ -1,0 +1,125 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { PosternError } from '../../core/errors.js'
+import { randomToken, secretsEqual } from '../../core/ids.js'
+import { readForm } from '../../http/body.js'
+import { sendError } from '../../http/respond.js'
+import { PATHS } from '../../identity/endpoints.js'
+import { safeReturnTo } from '../../identity/return-to.js'
+import { SESSION_COOKIE, SESSION_TTL_MS, clearedCookie, endSession, readCookie, sessionCookie, startSession } from '../../identity/sessions.js'
+import { signInWithPassword } from '../../identity/sign-in.js'
+import { PASSWORD_RULES } from '../../identity/passwords.js'
+import type { ControlDeps } from '../deps.js'
+import type { SessionAuth } from '../session-auth.js'
+import { clientAddress } from './client-address.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+
+/**
+ * GET/POST /signin (DESIGN §3). The form is protected against login CSRF (another site signing
+ * the browser in to an account of its choosing) by a double-submit token: a SameSite=Strict
+ * cookie set with the form and a hidden field that must match it.
+ */
+const FORM_COOKIE = 'postern_signin'
+
+function form(o: { returnTo: string; token: string; email?: string; error?: string; signedInAs?: string }): string {
+  return page('Sign in', `<h1>Sign in to Postern</h1>
+${o.signedInAs ? `<p class="note">You are signed in as ${escapeHtml(o.signedInAs)}. Sign in again to switch accounts.</p>` : ''}${errorLine(o.error)}
+<form method="post" action="${PATHS.signin}">
+<input type="hidden" name="return_to" value="${escapeHtml(o.returnTo)}">
+<input type="hidden" name="form_token" value="${escapeHtml(o.token)}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required autofocus value="${escapeHtml(o.email ?? '')}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="${PASSWORD_RULES.max}">
+<button type="submit">Sign in</button>
+</form>`)
+}
+
+export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
+  return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
+    const active = await sessions.current(req)
+    renderForm(deps, res, 200, { returnTo: safeReturnTo(query.get('return_to')), signedInAs: active?.email })
+  }
+}
+
+function renderForm(deps: ControlDeps, res: ServerResponse, status: number, o: { returnTo: string; email?: string; error?: string; signedInAs?: string }, headers: Record<string, string> = {}): void {
+  const token = randomToken(24)
+  const cookie = `${FORM_COOKIE}=${token}; Path=${PATHS.signin}; HttpOnly; SameSite=Strict; Max-Age=3600${deps.settings.secureCookies ? '; Secure' : ''}`
+  sendPage(res, status, form({ ...o, token }), { ...headers, 'set-cookie': cookie })
+}
+
+export function submitSignIn(deps: ControlDeps) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const fields = await readForm(req)
+    const returnTo = safeReturnTo(fields.get('return_to'))
+    const email = fields.get('email') ?? ''
+    const expected = readCookie(req.headers.cookie, FORM_COOKIE)
+    const sent = fields.get('form_token')
+    if (!sameOrigin(req) || !expected || !sent || !secretsEqual(expected, sent)) {
+      renderForm(deps, res, 400, { returnTo, email, error: 'The sign-in form expired or did not come from this site. Please try again.' })
+      return
+    }
+    let result
+    try {
+      result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address: clientAddress(req), now: deps.clock() })
+    } catch (err) {
+      if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED' && wantsHtml(req)) {
+        renderForm(deps, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
+        return
+      }
+      throw err
+    }
+    if (!result.ok) {
+      if (!wantsHtml(req)) {
+        sendError(res, new PosternError('UNAUTHENTICATED', result.message), req.headers.accept)
+        return
+      }
+      renderForm(deps, res, 401, { returnTo, email, error: result.message })
+      return
+    }
+    // A new session on every sign-in (no session fixation); the one the browser had ends.
+    await endSession(deps.store, readCookie(req.headers.cookie, SESSION_COOKIE))
+    const { cookie } = await startSession(deps.store, result.uid, deps.clock())
+    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: clientAddress(req) } })
+    redirect(res, returnTo, {
+      'set-cookie': [
+        sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }),
+        `${FORM_COOKIE}=; Path=${PATHS.signin}; HttpOnly; SameSite=Strict; Max-Age=0${deps.settings.secureCookies ? '; Secure' : ''}`,
+      ],
+    })
+  }
+}
+
+/** POST /signout: from the console (X-CSRF-Token) or a form (csrf_token field). */
+export function signOut(deps: ControlDeps, sessions: SessionAuth) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const active = await sessions.current(req)
+    const isForm = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')
+    const token = isForm ? (await readForm(req)).get('csrf_token') : req.headers['x-csrf-token']
+    if (active) {
+      if (typeof token !== 'string' || !secretsEqual(token, active.record.csrfToken)) throw new PosternError('PERMISSION_DENIED', 'Sign-out needs the session’s CSRF token (X-CSRF-Token header or csrf_token field).')
+      await endSession(deps.store, active.cookie)
+    }
+    const cleared = clearedCookie(SESSION_COOKIE, deps.settings.secureCookies)
+    if (isForm) redirect(res, PATHS.signin, { 'set-cookie': cleared })
+    else {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'set-cookie': cleared })
+      res.end('{}')
+    }
+  }
+}
+
+/** Browsers send Origin with every form post; when present it must be this server. */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin
+  if (origin === undefined) return true
+  try {
+    return new URL(origin).host === req.headers.host
+  } catch {
+    return false
+  }
+}
+
+function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? ''
+  return !/\bapplication\/json\b/.test(accept) || /\btext\/html\b/.test(accept)
+}

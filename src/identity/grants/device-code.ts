@@ -1,0 +1,94 @@
+import { randomToken, sha256 } from '../../core/ids.js'
+import type { DeviceCodeRecord } from '../../store/records.js'
+import type { Store } from '../../store/store.js'
+import { OAuthError, type OAuthErrorCode } from '../oauth-error.js'
+import { issueRefreshToken } from '../refresh-tokens.js'
+import { findSubject, type Subject } from '../subjects.js'
+import { newUserCode } from '../user-codes.js'
+
+/** The device authorization grant (RFC 8628). */
+export const DEVICE_CODE_TTL_MS = 10 * 60_000
+export const DEFAULT_INTERVAL_S = 5
+/** §3.5: each slow_down adds 5 seconds to the interval the client must keep. */
+export const SLOW_DOWN_STEP_S = 5
+/** Tolerance for network jitter when judging whether a client polled early. */
+const POLL_JITTER_MS = 250
+
+export interface DeviceAuthorization {
+  deviceCode: string
+  userCode: string
+  expiresInSeconds: number
+  intervalSeconds: number
+}
+
+export async function startDeviceAuthorization(store: Store, o: { clientId: string; scope: string; now: number }): Promise<DeviceAuthorization> {
+  const deviceCode = randomToken(32)
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const userCode = newUserCode()
+    const inserted = await store.insertDeviceCode({
+      deviceCodeHash: sha256(deviceCode),
+      userCode,
+      clientId: o.clientId,
+      scope: o.scope,
+      expireTime: o.now + DEVICE_CODE_TTL_MS,
+      intervalSeconds: DEFAULT_INTERVAL_S,
+      lastPollTime: null,
+      subjectUid: null,
+      authTime: null,
+      denied: false,
+      consumed: false,
+    })
+    // A clash with a live user code is rare (20^8 codes); draw again.
+    if (inserted) return { deviceCode, userCode, expiresInSeconds: DEVICE_CODE_TTL_MS / 1000, intervalSeconds: DEFAULT_INTERVAL_S }
+  }
+  throw new Error('Could not draw a unique user code.')
+}
+
+/** Whether a user code can still be approved: known, unexpired, not yet decided. */
+export function pendingApproval(d: DeviceCodeRecord | undefined, now: number): d is DeviceCodeRecord {
+  return Boolean(d && !d.consumed && !d.denied && d.subjectUid === null && d.expireTime > now)
+}
+
+/** The signed-in user approves (or denies) the device showing `userCode`; false if the code is not pending. */
+export async function decideDeviceCode(store: Store, o: { userCode: string; subjectUid: string; authTime: number; approve: boolean; now: number }): Promise<boolean> {
+  return store.transaction(async (tx) => {
+    const d = await tx.getDeviceCodeByUserCode(o.userCode)
+    if (!pendingApproval(d, o.now)) return false
+    await tx.updateDeviceCode(o.approve ? { ...d, subjectUid: o.subjectUid, authTime: o.authTime } : { ...d, denied: true })
+    return true
+  })
+}
+
+export type PollVerdict =
+  | { kind: 'error'; error: OAuthErrorCode; description: string; update?: DeviceCodeRecord }
+  | { kind: 'approved'; subjectUid: string; authTime: number; update: DeviceCodeRecord }
+
+/** What one poll of the token endpoint gets (§3.5) — pure. */
+export function judgePoll(d: DeviceCodeRecord | undefined, clientId: string, now: number): PollVerdict {
+  if (!d || d.clientId !== clientId) return { kind: 'error', error: 'invalid_grant', description: 'The device code is invalid.' }
+  if (d.consumed) return { kind: 'error', error: 'invalid_grant', description: 'The device code was already used.' }
+  if (d.expireTime <= now) return { kind: 'error', error: 'expired_token', description: 'The device code has expired; start again.' }
+  const polled = { ...d, lastPollTime: now }
+  if (d.lastPollTime !== null && now - d.lastPollTime < d.intervalSeconds * 1000 - POLL_JITTER_MS) {
+    const intervalSeconds = d.intervalSeconds + SLOW_DOWN_STEP_S
+    return { kind: 'error', error: 'slow_down', description: `Polling too fast; wait at least ${intervalSeconds} seconds between requests.`, update: { ...polled, intervalSeconds } }
+  }
+  if (d.denied) return { kind: 'error', error: 'access_denied', description: 'The sign-in was denied.', update: { ...polled, consumed: true } }
+  if (d.subjectUid === null || d.authTime === null) return { kind: 'error', error: 'authorization_pending', description: 'Waiting for the user to approve the code.', update: polled }
+  return { kind: 'approved', subjectUid: d.subjectUid, authTime: d.authTime, update: { ...polled, consumed: true } }
+}
+
+export async function redeemDeviceCode(store: Store, o: { deviceCode: string; clientId: string; now: number }): Promise<{ subject: Subject; refreshToken: string; scope: string; authTime: number }> {
+  const outcome = await store.transaction(async (tx) => {
+    const d = await tx.getDeviceCode(sha256(o.deviceCode))
+    const verdict = judgePoll(d, o.clientId, o.now)
+    if (verdict.update) await tx.updateDeviceCode(verdict.update)
+    if (verdict.kind === 'error') return verdict
+    const subject = await findSubject(tx, verdict.subjectUid)
+    if (!subject || subject.disabled) return { kind: 'error', error: 'access_denied', description: 'The account that approved is disabled or no longer exists.' } as const
+    const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: d!.scope, authTime: verdict.authTime, now: o.now })
+    return { kind: 'ok', subject, refreshToken: refresh.token, scope: d!.scope, authTime: verdict.authTime } as const
+  })
+  if (outcome.kind === 'error') throw new OAuthError(outcome.error, outcome.description)
+  return outcome
+}

@@ -1,0 +1,61 @@
+import { randomToken, sha256 } from '../core/ids.js'
+import type { SessionRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+
+/**
+ * Browser sessions (sign-in pages and console). The cookie holds a random value; the store keeps
+ * only its SHA-256, so a copy of the database signs no one in. Each session has its own CSRF
+ * token, which every state-changing request must echo.
+ */
+export const SESSION_COOKIE = 'postern_session'
+export const SESSION_TTL_MS = 12 * 3_600_000
+
+export async function startSession(store: Store, subjectUid: string, now: number): Promise<{ cookie: string; record: SessionRecord }> {
+  const cookie = randomToken(32)
+  const record: SessionRecord = { sessionHash: sha256(cookie), subjectUid, csrfToken: randomToken(32), createTime: now, expireTime: now + SESSION_TTL_MS }
+  await store.insertSession(record)
+  return { cookie, record }
+}
+
+export async function findSession(store: Store, cookie: string | undefined, now: number): Promise<SessionRecord | undefined> {
+  if (!cookie || cookie.length > 100) return undefined
+  const record = await store.getSession(sha256(cookie))
+  return record && record.expireTime > now ? record : undefined
+}
+
+export async function endSession(store: Store, cookie: string | undefined): Promise<void> {
+  if (cookie && cookie.length <= 100) await store.deleteSession(sha256(cookie))
+}
+
+/** The value of one cookie from a Cookie header; the first wins if a name repeats. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0) continue
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+export interface CookieOptions {
+  secure: boolean
+  maxAgeSeconds: number
+}
+
+/**
+ * SameSite=Strict (DESIGN §7): the session is never sent with a request another site starts, so
+ * no other site can make a signed-in browser approve a device or obtain an authorization code
+ * without the user typing their password. The sign-in round trip still works: the POST to
+ * /signin comes from our own page, and its redirect to /oauth2/authorize stays on this site, so
+ * the fresh cookie goes along; the CLI opens the authorize URL as a browser-initiated navigation
+ * (no initiating site), which browsers treat as same-site too. Lax would add nothing we need and
+ * would let any site trigger a silent authorization.
+ */
+export function sessionCookie(value: string, o: CookieOptions): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${o.maxAgeSeconds}${o.secure ? '; Secure' : ''}`
+}
+
+export function clearedCookie(name: string, secure: boolean): string {
+  return `${name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`
+}

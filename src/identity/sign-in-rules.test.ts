@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest'
+import { checkAuthorizationRequest, redirectWith } from './authorization-request.js'
+import { isLoopbackRedirect } from './loopback-redirect.js'
+import { pkceProblem, s256, verifierMatches } from './pkce.js'
+import { DEFAULT_RETURN_TO, safeReturnTo } from './return-to.js'
+import { USER_CODE_ALPHABET, formatUserCode, newUserCode, normalizeUserCode } from './user-codes.js'
+import { judgePoll } from './grants/device-code.js'
+import type { DeviceCodeRecord } from '../store/records.js'
+
+describe('loopback redirect URIs (RFC 8252 §7.3)', () => {
+  it.each([
+    ['http://127.0.0.1:53123/callback', true],
+    ['http://[::1]:8080/cb', true],
+    ['http://localhost:9999/', true],
+    ['http://127.0.0.1/cb', true],
+    ['https://127.0.0.1:8080/cb', false],
+    ['http://127.0.0.2:8080/cb', false],
+    ['http://evil.example/cb', false],
+    ['http://127.0.0.1.evil.example/cb', false],
+    ['http://user:pw@127.0.0.1:1/cb', false],
+    ['http://127.0.0.1:1/cb#frag', false],
+    ['http://LOCALHOST:1/cb', false],
+    ['http://0x7f.0.0.1:1/cb', false],
+    ['custom-scheme:/cb', false],
+    ['not a url', false],
+  ])('%s → %s', (uri, expected) => {
+    expect(isLoopbackRedirect(uri)).toBe(expected)
+  })
+})
+
+describe('PKCE (RFC 7636)', () => {
+  const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'
+  it('computes the RFC 7636 appendix B example', () => {
+    expect(s256(verifier)).toBe('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM')
+    expect(verifierMatches(verifier, 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM')).toBe(true)
+    expect(verifierMatches(verifier + 'x', 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM')).toBe(false)
+    expect(verifierMatches('short', s256('short'))).toBe(false)
+  })
+  it('accepts S256 only', () => {
+    expect(pkceProblem(null, null)).toBe('missing')
+    expect(pkceProblem(verifier, 'plain')).toBe('method')
+    expect(pkceProblem(s256(verifier), null)).toBe('method')
+    expect(pkceProblem('abc', 'S256')).toBe('malformed')
+    expect(pkceProblem(s256(verifier), 'S256')).toBeUndefined()
+  })
+})
+
+describe('return_to (no open redirect)', () => {
+  it.each([
+    ['/console', '/console'],
+    ['/oauth2/authorize?client_id=postern-cli&x=%2F%2F', '/oauth2/authorize?client_id=postern-cli&x=%2F%2F'],
+    ['//evil.example/', DEFAULT_RETURN_TO],
+    ['/\\evil.example', DEFAULT_RETURN_TO],
+    ['https://evil.example/', DEFAULT_RETURN_TO],
+    ['javascript:alert(1)', DEFAULT_RETURN_TO],
+    ['/\t/evil.example', DEFAULT_RETURN_TO],
+    ['', DEFAULT_RETURN_TO],
+    [null, DEFAULT_RETURN_TO],
+  ])('%s → %s', (raw, expected) => {
+    expect(safeReturnTo(raw)).toBe(expected)
+  })
+})
+
+describe('user codes (RFC 8628 §6.1)', () => {
+  it('draws 8 letters from the unambiguous alphabet and shows them as XXXX-XXXX', () => {
+    for (let i = 0; i < 50; i++) {
+      const code = newUserCode()
+      expect(code).toMatch(new RegExp(`^[${USER_CODE_ALPHABET}]{8}$`))
+      expect(formatUserCode(code)).toMatch(/^[A-Z]{4}-[A-Z]{4}$/)
+    }
+    expect(USER_CODE_ALPHABET).not.toMatch(/[AEIOUY0-9]/)
+  })
+  it('normalises what a user types', () => {
+    expect(normalizeUserCode('bcdf-ghjk')).toBe('BCDFGHJK')
+    expect(normalizeUserCode(' BCDF GHJK ')).toBe('BCDFGHJK')
+    expect(normalizeUserCode('BCDF-GHJ')).toBeUndefined()
+    expect(normalizeUserCode('ABCD-EFGH')).toBeUndefined()
+  })
+})
+
+describe('authorization requests', () => {
+  const base = { client_id: 'postern-cli', redirect_uri: 'http://127.0.0.1:5000/cb', response_type: 'code', code_challenge: s256('x'.repeat(43)), code_challenge_method: 'S256', state: 's1', nonce: 'n1', scope: 'openid email' }
+  const check = (over: Record<string, string | undefined>) => {
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries({ ...base, ...over })) if (v !== undefined) q.set(k, v)
+    return checkAuthorizationRequest(q)
+  }
+  it('accepts a good request', () => {
+    expect(check({})).toMatchObject({ kind: 'ok', request: { clientId: 'postern-cli', state: 's1', nonce: 'n1', scope: 'openid email' } })
+  })
+  it('shows, never redirects, errors about the client or its redirect URI', () => {
+    expect(check({ client_id: 'other' }).kind).toBe('show')
+    expect(check({ redirect_uri: 'https://evil.example/cb' }).kind).toBe('show')
+    expect(check({ redirect_uri: undefined }).kind).toBe('show')
+  })
+  it('redirects other errors with the state', () => {
+    expect(check({ code_challenge_method: 'plain' })).toMatchObject({ kind: 'redirect', error: 'invalid_request', state: 's1' })
+    expect(check({ code_challenge: undefined, code_challenge_method: undefined })).toMatchObject({ kind: 'redirect', error: 'invalid_request' })
+    expect(check({ response_type: 'token' })).toMatchObject({ kind: 'redirect', error: 'unsupported_response_type' })
+    expect(check({ scope: 'openid admin' })).toMatchObject({ kind: 'redirect', error: 'invalid_scope' })
+  })
+  it('keeps the redirect URI’s own query', () => {
+    expect(redirectWith('http://127.0.0.1:1/cb?a=1', { code: 'c', state: undefined })).toBe('http://127.0.0.1:1/cb?a=1&code=c')
+  })
+})
+
+describe('device polling (RFC 8628 §3.5)', () => {
+  const now = 1_000_000_000
+  const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false }
+  it('is pending, then slow_down when polled early (interval +5 s), then approved once', () => {
+    const first = judgePoll(record, 'postern-cli', now)
+    expect(first).toMatchObject({ kind: 'error', error: 'authorization_pending' })
+    const early = judgePoll(first.update, 'postern-cli', now + 1000)
+    expect(early).toMatchObject({ kind: 'error', error: 'slow_down', update: { intervalSeconds: 10 } })
+    const approved = { ...early.update!, subjectUid: 'u1', authTime: now }
+    expect(judgePoll(approved, 'postern-cli', now + 6000)).toMatchObject({ kind: 'error', error: 'slow_down' })
+    const ok = judgePoll(approved, 'postern-cli', now + 12_000)
+    expect(ok).toMatchObject({ kind: 'approved', subjectUid: 'u1', update: { consumed: true } })
+    expect(judgePoll(ok.update, 'postern-cli', now + 30_000)).toMatchObject({ kind: 'error', error: 'invalid_grant' })
+  })
+  it('reports denial, expiry and foreign clients', () => {
+    expect(judgePoll({ ...record, denied: true }, 'postern-cli', now)).toMatchObject({ error: 'access_denied' })
+    expect(judgePoll(record, 'postern-cli', record.expireTime)).toMatchObject({ error: 'expired_token' })
+    expect(judgePoll(record, 'other', now)).toMatchObject({ error: 'invalid_grant' })
+    expect(judgePoll(undefined, 'postern-cli', now)).toMatchObject({ error: 'invalid_grant' })
+  })
+})
