@@ -1,5 +1,4 @@
 import { createPrivateKey, randomUUID } from 'node:crypto'
-import { SignJWT, decodeJwt } from 'jose'
 import { CliError } from './errors.js'
 import type { ConfigFiles, StoredAccount } from './config-files.js'
 import { request } from './http-client.js'
@@ -90,9 +89,11 @@ function fresh(a: StoredAccount, now: number): boolean {
   return Boolean(a.idToken && a.idTokenExpiry && a.idTokenExpiry - EARLY_MS > now)
 }
 
+/** The token's `exp` in ms, read without verifying (the server verifies; this only schedules refreshes). */
 function expiryOf(token: string): number {
   try {
-    return (decodeJwt(token).exp ?? 0) * 1000
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : 0
   } catch {
     return 0
   }
@@ -100,6 +101,7 @@ function expiryOf(token: string): number {
 
 /** RFC 7523 assertion signed with a service-account key: the same exchange as Google's key files. */
 export async function serviceAccountAssertion(keyFile: Record<string, string>, targetAudience: string, now: number): Promise<string> {
+  const { SignJWT } = await import('jose')
   const iat = Math.floor(now / 1000)
   return new SignJWT({ target_audience: targetAudience })
     .setProtectedHeader({ alg: 'RS256', kid: keyFile.private_key_id!, typ: 'JWT' })

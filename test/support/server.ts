@@ -15,7 +15,7 @@ export interface PosternProcess {
   configDir: string
   ownerPassword: string | undefined
   output: () => string
-  cli(args: string[], o?: { configDir?: string; env?: Record<string, string>; stdin?: string }): Promise<CliResult>
+  cli(args: string[], o?: { configDir?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number }): Promise<CliResult>
   /** An API call with the owner's token. */
   api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>
   ownerToken(): Promise<string>
@@ -81,7 +81,7 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
       return ownerPassword
     },
     output: () => out,
-    cli: (args, c = {}) => runCli(args, { configDir: c.configDir ?? configDir, env: c.env, stdin: c.stdin }),
+    cli: (args, c = {}) => runCli(args, { configDir: c.configDir ?? configDir, env: c.env, stdin: c.stdin, timeoutMs: c.timeoutMs }),
     async ownerToken() {
       const r = await runCli(['auth', 'print-identity-token'], { configDir })
       if (r.code !== 0) throw new Error(`print-identity-token failed: ${r.stderr}`)
