@@ -4,12 +4,14 @@ import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { request } from '../http-client.js'
 import { formatList } from '../output.js'
+import { registerLogin } from './auth-login.js'
 
 const KEY_FIELDS = ['type', 'private_key_id', 'private_key', 'client_email', 'token_uri'] as const
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
   const auth = program.command('auth').description('Sign in, list accounts, print ID tokens.')
+  registerLogin(auth, cli)
 
   auth
     .command('list')
