@@ -1,3 +1,59 @@
+import { useEffect, useMemo, useState } from 'react'
+import { createApi, fetchSession, goToSignIn } from './api/client.ts'
+import type { Session } from './api/types.ts'
+import { ServiceAccountsPage } from './accounts/service-accounts-page.tsx'
+import { AuditLogPage } from './pages/audit-log-page.tsx'
+import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
+import { Shell } from './pages/shell.tsx'
+import { ServicePage } from './services/service-page.tsx'
+import { ServicesPage } from './services/services-page.tsx'
+import { ErrorText } from './ui/modal.tsx'
+import { useLocation } from './ui/router.tsx'
+import { SessionContext, type SessionValue } from './ui/session.tsx'
+
+/** Loads the session (or goes to /signin), then shows the page the path names. */
 export function App() {
-  return <main><h1>Postern console</h1></main>
+  const [session, setSession] = useState<Session>()
+  const [failure, setFailure] = useState<string>()
+  useEffect(() => {
+    fetchSession().then(
+      (s) => (s ? setSession(s) : goToSignIn()),
+      () => setFailure("Couldn't reach the Postern server. Check that it is running, then reload this page."),
+    )
+  }, [])
+  const value = useMemo<SessionValue | undefined>(() => (session ? { email: session.email, api: createApi(session.csrfToken, goToSignIn) } : undefined), [session])
+
+  if (failure) return <main className="centered"><ErrorText message={failure} /></main>
+  if (!value) return <main className="centered"><p className="muted">Loading…</p></main>
+  return (
+    <SessionContext value={value}>
+      <Routes />
+    </SessionContext>
+  )
+}
+
+function Routes() {
+  const { pathname } = useLocation()
+  const parts = pathname.split('/').slice(2).map(decodeURIComponent) // after "/console"
+  const [first, project, page, item] = parts
+  useEffect(() => {
+    if (first === 'projects' && project) rememberProject(project)
+  }, [first, project])
+  useEffect(() => {
+    document.title = `${titleOf(page, item)} – Postern console`
+  }, [page, item])
+
+  if (first !== 'projects' || !project) return <ProjectPicker />
+  const content = page === 'services' && item ? <ServicePage project={project} service={item} />
+    : page === 'service-accounts' ? <ServiceAccountsPage project={project} />
+    : page === 'audit-log' ? <AuditLogPage project={project} />
+    : <ServicesPage project={project} />
+  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' ? page : 'services'}>{content}</Shell>
+}
+
+function titleOf(page: string | undefined, item: string | undefined): string {
+  if (page === 'services' && item) return item
+  if (page === 'service-accounts') return 'Service accounts'
+  if (page === 'audit-log') return 'Audit log'
+  return 'Services'
 }

@@ -1,0 +1,91 @@
+/** Shapes of the control API's JSON (DESIGN §5), as the console reads them. */
+export interface Session {
+  email: string
+  csrfToken: string
+}
+
+export interface Project {
+  name: string
+  projectId: string
+}
+
+export interface Service {
+  name: string
+  uid: string
+  uri: string
+  upstream: string
+  description: string
+  invokerIamDisabled: boolean
+  customAudiences: string[]
+  strictAudience: boolean
+  timeoutSeconds: number
+  labels: Record<string, string>
+  createTime: string
+  updateTime: string
+  creator: string
+  lastModifier: string
+  etag: string
+}
+
+export interface Condition {
+  title?: string
+  description?: string
+  expression: string
+}
+
+export interface Binding {
+  role: string
+  members: string[]
+  condition?: Condition
+}
+
+export interface Policy {
+  version?: number
+  bindings?: Binding[]
+  etag?: string
+}
+
+export interface Role {
+  name: string
+  title: string
+  description: string
+  includedPermissions: string[]
+}
+
+export interface Group {
+  email: string
+  displayName: string
+  description: string
+}
+
+export interface ServiceAccount {
+  name: string
+  projectId: string
+  email: string
+  uniqueId: string
+  displayName: string
+  disabled: boolean
+  createTime: string
+}
+
+export interface ServiceAccountKey {
+  name: string
+  keyId: string
+  keyAlgorithm: string
+  keyType: string
+  validAfterTime: string
+}
+
+export interface CreatedKey extends ServiceAccountKey {
+  privateKeyData: string
+}
+
+export interface AuditEntry {
+  id: string
+  time: string
+  principal: string
+  method: string
+  resource: string
+  outcome: string
+  details: Record<string, unknown>
+}

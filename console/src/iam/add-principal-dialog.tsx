@@ -1,0 +1,101 @@
+import { useId, useState } from 'react'
+import { ApiError } from '../api/client.ts'
+import { describeError } from '../api/describe-error.ts'
+import type { Role } from '../api/types.ts'
+import { ErrorText, Modal } from '../ui/modal.tsx'
+import { useSession } from '../ui/session.tsx'
+import { addMembers, parsePrincipals } from './policy-edit.ts'
+import { updatePolicy } from './update-policy.ts'
+
+/**
+ * "Add principal": one or more principals and one role, saved as a read-modify-write of the
+ * resource's policy. Each problem is shown beside the field it concerns.
+ */
+export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose, onSaved }: {
+  resourcePath: string
+  resourceLabel: string
+  roles: Role[]
+  onClose: () => void
+  onSaved: (message: string) => void
+}) {
+  const { api } = useSession()
+  const [text, setText] = useState('')
+  const [role, setRole] = useState('')
+  const [principalsError, setPrincipalsError] = useState<string>()
+  const [roleError, setRoleError] = useState<string>()
+  const [saveError, setSaveError] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const ids = { principals: useId(), principalsHelp: useId(), principalsError: useId(), role: useId(), roleHelp: useId(), roleError: useId() }
+  const chosen = roles.find((r) => r.name === role)
+
+  const save = async () => {
+    const { members, problems } = parsePrincipals(text)
+    const principalProblem = problems.length ? problems.join(' ') : members.length === 0 ? 'Enter at least one principal, for example ann@example.com.' : undefined
+    setPrincipalsError(principalProblem)
+    setRoleError(role ? undefined : 'Select a role to grant.')
+    setSaveError(undefined)
+    if (principalProblem || !role) return
+    setBusy(true)
+    try {
+      await updatePolicy(api, resourcePath, (p) => addMembers(p, role, members))
+      onSaved(`Granted ${chosen?.title ?? role} to ${members.join(', ')}.`)
+    } catch (err) {
+      const message = describeError(err, `change who has access to ${resourceLabel}`)
+      // The API names the member it refused: show that next to the principals field.
+      if (err instanceof ApiError && err.status === 'INVALID_ARGUMENT' && /member|email|principal/i.test(err.message)) setPrincipalsError(message)
+      else setSaveError(message)
+      setBusy(false)
+    }
+  }
+
+  return (
+    <Modal
+      title={`Grant access to “${resourceLabel}”`}
+      onClose={onClose}
+      onSubmit={() => void save()}
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>Cancel</button>
+          <button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Saving…' : 'Save'}</button>
+        </>
+      }
+    >
+      <div className="field">
+        <label htmlFor={ids.principals}>New principals</label>
+        <textarea
+          id={ids.principals}
+          rows={3}
+          value={text}
+          autoFocus
+          spellCheck={false}
+          autoCapitalize="off"
+          onChange={(e) => setText(e.target.value)}
+          aria-invalid={principalsError ? true : undefined}
+          aria-describedby={`${ids.principalsHelp}${principalsError ? ` ${ids.principalsError}` : ''}`}
+        />
+        <p className="help" id={ids.principalsHelp}>
+          Emails or members, separated by commas or new lines. An email on its own means a user; write group:, serviceAccount: or domain: before others.
+        </p>
+        <ErrorText id={ids.principalsError} message={principalsError} />
+      </div>
+      <div className="field">
+        <label htmlFor={ids.role}>Select a role</label>
+        <select
+          id={ids.role}
+          value={role}
+          onChange={(e) => setRole(e.target.value)}
+          aria-invalid={roleError ? true : undefined}
+          aria-describedby={`${ids.roleHelp}${roleError ? ` ${ids.roleError}` : ''}`}
+        >
+          <option value="" disabled>Select a role…</option>
+          {roles.map((r) => (
+            <option key={r.name} value={r.name}>{r.title}</option>
+          ))}
+        </select>
+        <p className="help" id={ids.roleHelp}>{chosen ? `${chosen.description} (${chosen.name})` : 'Run Invoker lets a principal call the service.'}</p>
+        <ErrorText id={ids.roleError} message={roleError} />
+      </div>
+      <ErrorText message={saveError} />
+    </Modal>
+  )
+}

@@ -1,0 +1,168 @@
+import { useState } from 'react'
+import { ApiError, paths } from '../api/client.ts'
+import { describeError } from '../api/describe-error.ts'
+import type { Group, Policy } from '../api/types.ts'
+import { ConfirmDialog, ErrorText } from '../ui/modal.tsx'
+import { usePermissions } from '../ui/permissions.ts'
+import { useSession } from '../ui/session.tsx'
+import { useLoad } from '../ui/use-load.ts'
+import { AddPrincipalDialog } from './add-principal-dialog.tsx'
+import { describeMember, groupByRole, removeMember, type PolicySource, type RoleGroup } from './policy-edit.ts'
+import { updatePolicy } from './update-policy.ts'
+import { useRoles } from './use-roles.ts'
+
+interface Removal {
+  group: RoleGroup
+  member: string
+}
+
+/**
+ * The Permissions tab of a service: who holds which role on it, including what the project and
+ * the organization grant (shown as inherited: it is changed on that policy, not here).
+ */
+export function PermissionsTab({ project, service, onChanged }: { project: string; service: string; onChanged?: () => void }) {
+  const { api } = useSession()
+  const roles = useRoles()
+  const resourcePath = paths.service(project, service)
+  const allowed = usePermissions(resourcePath, ['run.services.setIamPolicy'])
+  const canEdit = allowed.has('run.services.setIamPolicy')
+  const [adding, setAdding] = useState(false)
+  const [removal, setRemoval] = useState<Removal>()
+  const [removeError, setRemoveError] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const [status, setStatus] = useState('')
+
+  const loaded = useLoad(async () => {
+    const optional = async <T,>(read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await read()
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 'PERMISSION_DENIED' || err.status === 'NOT_FOUND')) return undefined
+        throw err
+      }
+    }
+    const [own, projectPolicy, orgPolicy, groups] = await Promise.all([
+      api.post<Policy>(`${resourcePath}:getIamPolicy`, {}),
+      optional(() => api.post<Policy>(`${paths.project(project)}:getIamPolicy`, {})),
+      optional(() => api.post<Policy>(`${paths.organization()}:getIamPolicy`, {})),
+      optional(async () => (await api.get<{ groups: Group[] }>(paths.groups())).groups),
+    ])
+    const sources: PolicySource[] = [{ kind: 'service', label: `service ${service}`, policy: own }]
+    if (projectPolicy) sources.push({ kind: 'project', label: `project ${project}`, policy: projectPolicy })
+    if (orgPolicy) sources.push({ kind: 'organization', label: 'the organization', policy: orgPolicy })
+    return { sources, hiddenAncestors: !projectPolicy || !orgPolicy, groups: new Map((groups ?? []).map((g) => [g.email, g])) }
+  }, resourcePath)
+
+  const confirmRemoval = async () => {
+    if (!removal) return
+    setBusy(true)
+    setRemoveError(undefined)
+    try {
+      await updatePolicy(api, resourcePath, (p) => removeMember(p, removal.group.role, removal.group.conditionKey, removal.member))
+      setStatus(`Removed ${removal.member} from ${removal.group.title}.`)
+      setRemoval(undefined)
+      loaded.reload()
+      onChanged?.()
+    } catch (err) {
+      setRemoveError(describeError(err, `change who has access to ${service}`))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const data = loaded.data
+  const groups = data ? groupByRole(data.sources, roles) : []
+
+  return (
+    <div className="permissions">
+      <div className="panel-toolbar">
+        {canEdit && (
+          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+            Add principal
+          </button>
+        )}
+        <button type="button" className="button button-quiet" onClick={loaded.reload} aria-label={`Refresh permissions of ${service}`}>
+          Refresh
+        </button>
+      </div>
+      <p className="status-text" role="status">{status}</p>
+      {loaded.error !== undefined && <ErrorText message={describeError(loaded.error, `view who has access to ${service}`)} />}
+      {loaded.loading && !data && <p className="muted">Loading permissions…</p>}
+      {data && !canEdit && <p className="note">You can view these permissions but not change them.</p>}
+      {data && groups.length === 0 && <p className="muted">No one has a role on this service yet.</p>}
+      {groups.map((g) => (
+        <section key={`${g.role}\n${g.conditionKey}`} className="role-group" aria-label={`${g.title}${g.condition ? ` (if ${g.condition.title ?? g.condition.expression})` : ''}`}>
+          <h3 className="role-title">
+            {g.title} <span className="role-name">{g.role}</span>
+          </h3>
+          {g.condition && (
+            <p className="condition">
+              Only while: <strong>{g.condition.title ?? 'condition'}</strong> <code>{g.condition.expression}</code>
+            </p>
+          )}
+          <ul className="member-list">
+            {g.entries.map((e) => {
+              const { kind, id } = describeMember(e.member)
+              const group = kind === 'Group' ? data?.groups.get(id.toLowerCase()) : undefined
+              return (
+                <li key={`${e.member}\n${e.inheritedFrom ?? ''}`} className="member">
+                  <span className={`badge badge-${kind.toLowerCase().replace(/[^a-z]+/g, '-')}`}>{kind}</span>
+                  <span className="member-text">
+                    <span className="member-id">{id}</span>
+                    {group?.displayName && <span className="member-name">{group.displayName}</span>}
+                    {e.inheritedFrom && <span className="inherited">Inherited from {e.inheritedFrom}</span>}
+                  </span>
+                  {canEdit && !e.inheritedFrom && (
+                    <button
+                      type="button"
+                      className="button button-quiet button-small"
+                      aria-label={`Remove ${e.member} from ${g.title}`}
+                      onClick={() => {
+                        setRemoveError(undefined)
+                        setRemoval({ group: g, member: e.member })
+                      }}
+                    >
+                      Remove
+                    </button>
+                  )}
+                </li>
+              )
+            })}
+          </ul>
+        </section>
+      ))}
+      {data?.hiddenAncestors && (
+        <p className="muted small">Roles granted on the project or the organization also apply to this service; you can't view all of those policies, so some may not be listed.</p>
+      )}
+      {adding && (
+        <AddPrincipalDialog
+          resourcePath={resourcePath}
+          resourceLabel={service}
+          roles={roles}
+          onClose={() => setAdding(false)}
+          onSaved={(message) => {
+            setAdding(false)
+            setStatus(message)
+            loaded.reload()
+            onChanged?.()
+          }}
+        />
+      )}
+      {removal && (
+        <ConfirmDialog
+          title="Remove principal?"
+          confirmLabel="Remove"
+          busy={busy}
+          error={removeError}
+          onConfirm={() => void confirmRemoval()}
+          onClose={() => setRemoval(undefined)}
+        >
+          <p>
+            <strong>{removal.member}</strong> will lose the <strong>{removal.group.title}</strong> role on service <strong>{service}</strong>
+            {removal.group.condition ? ' (the conditional grant)' : ''}. Access they have through other roles or groups stays.
+          </p>
+        </ConfirmDialog>
+      )}
+    </div>
+  )
+}

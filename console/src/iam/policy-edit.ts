@@ -1,0 +1,140 @@
+/**
+ * Pure policy editing for the Permissions panel: parse what a person typed into members, add or
+ * remove members of one binding, and lay the effective bindings out by role. No I/O, no React,
+ * so the read-modify-write loop can re-apply an edit to a fresh policy as often as it must.
+ */
+import type { Condition, Policy, Role } from '../api/types.ts'
+
+const SPECIAL = new Set(['allUsers', 'allAuthenticatedUsers'])
+const PREFIXED = /^(user|group|serviceAccount|domain|deleted):\S+$/i
+const FEDERATED = /^principal(Set)?:\/\/\S+$/
+const EMAIL = /^[^\s@:,]+@[^\s@:,]+\.[^\s@:,]+$/
+
+/**
+ * One or more principals, separated by commas or new lines (spaces too: no member holds one).
+ * A bare email is a user (DESIGN §7); anything else must already be a member string. The server
+ * validates each member again and names the one it refuses.
+ */
+export function parsePrincipals(text: string): { members: string[]; problems: string[] } {
+  const members: string[] = []
+  const problems: string[] = []
+  const seen = new Set<string>()
+  for (const token of text.split(/[\s,;]+/).filter(Boolean)) {
+    let member: string | undefined
+    if (SPECIAL.has(token) || FEDERATED.test(token)) member = token
+    else if (PREFIXED.test(token)) member = token.replace(/^[a-z]+:/i, (p) => canonicalPrefix(p))
+    else if (EMAIL.test(token)) member = `user:${token}`
+    if (!member) {
+      problems.push(`“${token}” is not an email address or a member such as group:team@example.com.`)
+      continue
+    }
+    const key = member.toLowerCase()
+    if (!seen.has(key)) {
+      seen.add(key)
+      members.push(member)
+    }
+  }
+  return { members, problems }
+}
+
+function canonicalPrefix(prefix: string): string {
+  const lower = prefix.toLowerCase()
+  return lower === 'serviceaccount:' ? 'serviceAccount:' : lower
+}
+
+export function conditionKey(condition: Condition | undefined): string {
+  return condition ? JSON.stringify([condition.expression, condition.title ?? '']) : ''
+}
+
+const sameMember = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+/** Grants `role` (without a condition) to `members`; members who already hold it are left as they are. */
+export function addMembers(policy: Policy, role: string, members: string[]): Policy {
+  const bindings = (policy.bindings ?? []).map((b) => ({ ...b, members: [...b.members] }))
+  let target = bindings.find((b) => b.role === role && !b.condition)
+  if (!target) bindings.push((target = { role, members: [] }))
+  for (const m of members) if (!target.members.some((x) => sameMember(x, m))) target.members.push(m)
+  return { ...policy, bindings }
+}
+
+/** Removes `member` from the binding of `role` with this condition; a binding left empty goes. */
+export function removeMember(policy: Policy, role: string, condition: string, member: string): Policy {
+  const bindings = (policy.bindings ?? [])
+    .map((b) => (b.role === role && conditionKey(b.condition) === condition ? { ...b, members: b.members.filter((m) => !sameMember(m, member)) } : b))
+    .filter((b) => b.members.length > 0)
+  return { ...policy, bindings }
+}
+
+export function samePolicy(a: Policy, b: Policy): boolean {
+  return JSON.stringify(a.bindings ?? []) === JSON.stringify(b.bindings ?? [])
+}
+
+/** Where a binding comes from: the resource itself or one of its ancestors (DESIGN §1). */
+export interface PolicySource {
+  kind: 'service' | 'project' | 'organization'
+  /** What a person calls it: "project my-project". */
+  label: string
+  policy: Policy
+}
+
+export interface RoleGroup {
+  role: string
+  title: string
+  description: string
+  condition: Condition | undefined
+  conditionKey: string
+  entries: { member: string; inheritedFrom?: string }[]
+}
+
+/** Effective bindings laid out by role (catalogue order), own members before inherited ones. */
+export function groupByRole(sources: PolicySource[], roles: Role[]): RoleGroup[] {
+  const groups = new Map<string, RoleGroup>()
+  for (const source of sources) {
+    for (const b of source.policy.bindings ?? []) {
+      const key = `${b.role}\n${conditionKey(b.condition)}`
+      let group = groups.get(key)
+      if (!group) {
+        const role = roles.find((r) => r.name === b.role)
+        group = { role: b.role, title: role?.title ?? b.role, description: role?.description ?? '', condition: b.condition, conditionKey: conditionKey(b.condition), entries: [] }
+        groups.set(key, group)
+      }
+      for (const member of b.members) {
+        group.entries.push(source.kind === 'service' ? { member } : { member, inheritedFrom: source.label })
+      }
+    }
+  }
+  const order = (role: string) => {
+    const i = roles.findIndex((r) => r.name === role)
+    return i < 0 ? roles.length : i
+  }
+  return [...groups.values()]
+    .map((g) => ({ ...g, entries: g.entries.sort((a, b) => Number(Boolean(a.inheritedFrom)) - Number(Boolean(b.inheritedFrom)) || a.member.localeCompare(b.member)) }))
+    .sort((a, b) => order(a.role) - order(b.role) || a.role.localeCompare(b.role) || a.conditionKey.localeCompare(b.conditionKey))
+}
+
+export type MemberKind = 'User' | 'Group' | 'Service account' | 'Domain' | 'Everyone' | 'All signed-in users' | 'Federated' | 'Deleted' | 'Other'
+
+/** How a member string reads to a person: its kind and the identity it names. */
+export function describeMember(member: string): { kind: MemberKind; id: string } {
+  if (member === 'allUsers') return { kind: 'Everyone', id: 'allUsers (anyone, without signing in)' }
+  if (member === 'allAuthenticatedUsers') return { kind: 'All signed-in users', id: 'allAuthenticatedUsers' }
+  if (member.startsWith('principal://') || member.startsWith('principalSet://')) return { kind: 'Federated', id: member }
+  const colon = member.indexOf(':')
+  const prefix = member.slice(0, colon)
+  const id = member.slice(colon + 1)
+  switch (prefix) {
+    case 'user':
+      return { kind: 'User', id }
+    case 'group':
+      return { kind: 'Group', id }
+    case 'serviceAccount':
+      return { kind: 'Service account', id }
+    case 'domain':
+      return { kind: 'Domain', id }
+    case 'deleted':
+      return { kind: 'Deleted', id }
+    default:
+      return { kind: 'Other', id: member }
+  }
+}
+

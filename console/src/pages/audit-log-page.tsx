@@ -1,0 +1,110 @@
+import { useEffect, useId, useState } from 'react'
+import { paths } from '../api/client.ts'
+import { describeError } from '../api/describe-error.ts'
+import type { AuditEntry } from '../api/types.ts'
+import { formatTime } from '../services/service-details.tsx'
+import { ErrorText } from '../ui/modal.tsx'
+import { useSession } from '../ui/session.tsx'
+
+/** GET /v1/auditLogs, newest first: one entry per change and per denied call. */
+export function AuditLogPage({ project }: { project: string }) {
+  const { api } = useSession()
+  const [filters, setFilters] = useState({ resource: '', principal: '' })
+  const [draft, setDraft] = useState(filters)
+  const [pages, setPages] = useState<{ entries: AuditEntry[]; next?: string }>()
+  const [error, setError] = useState<string>()
+  const [loading, setLoading] = useState(false)
+  const ids = { resource: useId(), principal: useId() }
+
+  const load = async (f: typeof filters, after?: string) => {
+    setLoading(true)
+    setError(undefined)
+    try {
+      const q = new URLSearchParams({ pageSize: '50' })
+      if (f.resource) q.set('resource', f.resource)
+      if (f.principal) q.set('principal', f.principal)
+      if (after) q.set('pageToken', after)
+      const r = await api.get<{ entries?: AuditEntry[]; nextPageToken?: string }>(paths.auditLogs(q))
+      setPages((p) => ({ entries: [...(after ? (p?.entries ?? []) : []), ...(r.entries ?? [])], next: r.nextPageToken }))
+    } catch (err) {
+      setError(describeError(err, 'read the audit log'))
+    } finally {
+      setLoading(false)
+    }
+  }
+
+  useEffect(() => {
+    void load({ resource: '', principal: '' })
+  }, [project]) // first page on arrival; later pages on request
+
+  return (
+    <div className="page-main">
+      <header className="page-header">
+        <h1>Audit log</h1>
+      </header>
+      <p className="intro">Every change, and every call that was denied, newest first. Resources of project <strong>{project}</strong> start with <span className="mono">projects/{project}</span>.</p>
+      <form
+        className="filters"
+        onSubmit={(e) => {
+          e.preventDefault()
+          setFilters(draft)
+          void load(draft)
+        }}
+      >
+        <div className="field">
+          <label htmlFor={ids.resource}>Resource</label>
+          <input id={ids.resource} value={draft.resource} placeholder={`projects/${project}/services/hello`} spellCheck={false} onChange={(e) => setDraft({ ...draft, resource: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.principal}>Principal</label>
+          <input id={ids.principal} value={draft.principal} placeholder="user:ann@example.com" spellCheck={false} onChange={(e) => setDraft({ ...draft, principal: e.target.value })} />
+        </div>
+        <button type="submit" className="button">Apply filters</button>
+      </form>
+      <ErrorText message={error} />
+      <table className="table">
+        <caption className="visually-hidden">Audit log entries</caption>
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Principal</th>
+            <th scope="col">Action</th>
+            <th scope="col">Resource</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(pages?.entries ?? []).map((e) => (
+            <tr key={e.id}>
+              <td className="nowrap">{formatTime(e.time)}</td>
+              <td className="mono">{e.principal}</td>
+              <td className="mono">{e.method}</td>
+              <td className="mono">{e.resource}</td>
+              <td><span className={e.outcome === 'OK' ? 'outcome outcome-ok' : 'outcome outcome-denied'}>{e.outcome === 'OK' ? 'Done' : e.outcome === 'PERMISSION_DENIED' ? 'Denied' : e.outcome}</span></td>
+              <td>
+                {Object.keys(e.details ?? {}).length > 0 && (
+                  <details>
+                    <summary>Show</summary>
+                    <pre className="json">{JSON.stringify(e.details, null, 2)}</pre>
+                  </details>
+                )}
+              </td>
+            </tr>
+          ))}
+          {pages && pages.entries.length === 0 && (
+            <tr><td colSpan={6} className="empty">No entries match.</td></tr>
+          )}
+          {loading && !pages && (
+            <tr><td colSpan={6} className="empty">Loading…</td></tr>
+          )}
+        </tbody>
+      </table>
+      {pages?.next && (
+        <p>
+          <button type="button" className="button" disabled={loading} onClick={() => void load(filters, pages.next)}>Load older entries</button>
+        </p>
+      )}
+    </div>
+  )
+}

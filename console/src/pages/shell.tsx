@@ -1,0 +1,56 @@
+import { useState, type ReactNode } from 'react'
+import { paths } from '../api/client.ts'
+import type { Project } from '../api/types.ts'
+import { useSession } from '../ui/session.tsx'
+import { consolePath, Link, navigate } from '../ui/router.tsx'
+import { useLoad } from '../ui/use-load.ts'
+
+type Section = 'services' | 'service-accounts' | 'audit-log'
+
+/** The frame around every page: product name, project, sections, who is signed in. */
+export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
+  const { email, api } = useSession()
+  const projects = useLoad(async () => (await api.get<{ projects?: Project[] }>(paths.projects())).projects ?? [], 'projects')
+  const [signingOut, setSigningOut] = useState(false)
+  const ids = (projects.data ?? []).map((p) => p.projectId)
+  const choices = ids.includes(project) ? ids : [project, ...ids]
+  const links: [Section, string, string][] = [
+    ['services', 'Services', consolePath.services(project)],
+    ['service-accounts', 'Service accounts', consolePath.serviceAccounts(project)],
+    ['audit-log', 'Audit log', consolePath.auditLog(project)],
+  ]
+
+  const signOut = async () => {
+    setSigningOut(true)
+    try {
+      await api.post('/signout', {})
+    } finally {
+      window.location.assign('/signin')
+    }
+  }
+
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">Skip to content</a>
+      <header className="topbar">
+        <Link to={consolePath.services(project)} className="brand">Postern</Link>
+        <label className="project-select">
+          <span className="visually-hidden">Project</span>
+          <select value={project} onChange={(e) => navigate(section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : consolePath.auditLog(e.target.value))}>
+            {choices.map((id) => <option key={id} value={id}>{id}</option>)}
+          </select>
+        </label>
+        <nav aria-label="Sections" className="sections">
+          {links.map(([key, title, to]) => (
+            <Link key={key} to={to} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}</Link>
+          ))}
+        </nav>
+        <div className="account">
+          <span className="account-email" title="Signed in as">{email}</span>
+          <button type="button" className="button button-quiet button-small" disabled={signingOut} onClick={() => void signOut()}>Sign out</button>
+        </div>
+      </header>
+      <main id="main" className="content" tabIndex={-1}>{children}</main>
+    </div>
+  )
+}

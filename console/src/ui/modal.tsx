@@ -1,0 +1,77 @@
+import { useEffect, useId, useRef, type FormEvent, type ReactNode } from 'react'
+
+/**
+ * A modal dialog on the native <dialog> element: the browser traps focus, closes on Escape and
+ * gives it the dialog role; it is opened with showModal() once mounted, and unmounted to close.
+ */
+export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
+  title: string
+  onClose: () => void
+  onSubmit?: (e: FormEvent<HTMLFormElement>) => void
+  children: ReactNode
+  footer: ReactNode
+  wide?: boolean
+}) {
+  const ref = useRef<HTMLDialogElement>(null)
+  const titleId = useId()
+  useEffect(() => {
+    const dialog = ref.current
+    if (dialog && !dialog.open) dialog.showModal()
+    return () => dialog?.close()
+  }, [])
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault()
+    onSubmit?.(e)
+  }
+  return (
+    <dialog
+      ref={ref}
+      className={wide ? 'modal modal-wide' : 'modal'}
+      aria-labelledby={titleId}
+      onCancel={(e) => {
+        e.preventDefault()
+        onClose()
+      }}
+    >
+      <form onSubmit={submit} noValidate>
+        <h2 id={titleId} className="modal-title">{title}</h2>
+        <div className="modal-body">{children}</div>
+        <div className="modal-footer">{footer}</div>
+      </form>
+    </dialog>
+  )
+}
+
+/** Asks before something that cannot be undone; shows the failure inside the dialog if it fails. */
+export function ConfirmDialog({ title, children, confirmLabel, busy, error, onConfirm, onClose }: {
+  title: string
+  children: ReactNode
+  confirmLabel: string
+  busy: boolean
+  error: string | undefined
+  onConfirm: () => void
+  onClose: () => void
+}) {
+  return (
+    <Modal
+      title={title}
+      onClose={onClose}
+      onSubmit={onConfirm}
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>Cancel</button>
+          <button type="submit" className="button button-danger" disabled={busy} autoFocus>{busy ? 'Working…' : confirmLabel}</button>
+        </>
+      }
+    >
+      {children}
+      <ErrorText message={error} />
+    </Modal>
+  )
+}
+
+/** An error shown where it happened, announced to screen readers. */
+export function ErrorText({ message, id }: { message: string | undefined; id?: string }) {
+  if (!message) return null
+  return <p className="error-text" role="alert" id={id}>{message}</p>
+}
