@@ -1,0 +1,244 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { REDIRECT_URI, WebAgent, authorizeParams, claimsOf, codeFlow, createUser, pkcePair, token } from '../support/web-sign-in.js'
+
+/**
+ * Issue 3, "attacks fail with the right OAuth error and change nothing": each case against a real
+ * server over real HTTP, checking the exact error and that no token or code came out of it.
+ */
+let p: PosternProcess
+const password = 'correct horse battery staple'
+const ann = 'ann@example.com'
+
+beforeAll(async () => {
+  p = await startPostern()
+  await createUser(p.api, ann, password)
+})
+afterAll(() => p?.stop())
+
+async function signedInAgent(email = ann): Promise<WebAgent> {
+  const agent = new WebAgent(p.controlUrl)
+  const res = await agent.signIn(email, password)
+  expect(res.status).toBe(303)
+  return agent
+}
+
+describe('authorization request', () => {
+  it('without a session sends the browser to /signin, keeping the request to come back to', async () => {
+    const agent = new WebAgent(p.controlUrl)
+    const r = await agent.authorize(authorizeParams(pkcePair().challenge))
+    expect(r.status).toBe(302)
+    const to = new URL(r.location!, p.controlUrl)
+    expect(to.pathname).toBe('/signin')
+    expect(to.searchParams.get('return_to')).toMatch(/^\/oauth2\/authorize\?client_id=postern-cli&/)
+  })
+
+  it('refuses a missing PKCE challenge or the plain method: invalid_request back to the client, with state, and no code', async () => {
+    const agent = await signedInAgent()
+    const { verifier, challenge } = pkcePair()
+    for (const over of [{ code_challenge: undefined, code_challenge_method: undefined }, { code_challenge: verifier, code_challenge_method: 'plain' }, { code_challenge_method: undefined }]) {
+      const r = await agent.authorize(authorizeParams(challenge, over))
+      expect(r.status).toBe(302)
+      const back = new URL(r.location!)
+      expect(back.origin + back.pathname).toBe(REDIRECT_URI)
+      expect(back.searchParams.get('error')).toBe('invalid_request')
+      expect(back.searchParams.get('error_description')).toMatch(/PKCE with S256 is required/)
+      expect(back.searchParams.get('state')).toBe('state-123')
+      expect(back.searchParams.get('iss')).toBe(p.controlUrl)
+      expect(back.searchParams.has('code')).toBe(false)
+    }
+  })
+
+  it('never redirects to a redirect_uri that is not loopback: a 400 page instead', async () => {
+    const agent = await signedInAgent()
+    for (const uri of ['https://evil.example/cb', 'http://evil.example:8080/cb', 'http://127.0.0.1.evil.example/cb', 'http://127.0.0.1:1/cb#x']) {
+      const r = await agent.authorize(authorizeParams(pkcePair().challenge, { redirect_uri: uri }))
+      expect(r.status, uri).toBe(400)
+      expect(r.location).toBeNull()
+      expect(r.body).toContain('is not allowed')
+    }
+    const unknown = await agent.authorize(authorizeParams(pkcePair().challenge, { client_id: 'evil-app' }))
+    expect(unknown.status).toBe(400)
+    expect(unknown.location).toBeNull()
+  })
+
+  it('with a session issues a code bound to the redirect URI, state and nonce', async () => {
+    const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
+    const id = claimsOf(tokens.id_token!)
+    expect(id).toMatchObject({ iss: p.controlUrl, aud: 'postern-cli', email: ann, nonce: 'nonce-456' })
+    expect(typeof id.auth_time).toBe('number')
+    expect(tokens.refresh_token).toBeTruthy()
+    expect(tokens.token_type).toBe('Bearer')
+  })
+})
+
+describe('authorization_code grant', () => {
+  async function freshCode(agent: WebAgent) {
+    const { verifier, challenge } = pkcePair()
+    const r = await agent.authorize(authorizeParams(challenge))
+    return { code: new URL(r.location!).searchParams.get('code')!, verifier }
+  }
+
+  it('refuses a redirect_uri differing from the authorized one, or a wrong verifier, and leaves the code to its rightful client', async () => {
+    const agent = await signedInAgent()
+    const { code, verifier } = await freshCode(agent)
+    const base = { grant_type: 'authorization_code', code, client_id: 'postern-cli' }
+    const wrongRedirect = await token(p.controlUrl, { ...base, redirect_uri: 'http://127.0.0.1:45679/callback', code_verifier: verifier })
+    expect(wrongRedirect).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'redirect_uri differs from the one the code was issued for.' } })
+    const wrongVerifier = await token(p.controlUrl, { ...base, redirect_uri: REDIRECT_URI, code_verifier: pkcePair().verifier })
+    expect(wrongVerifier.status).toBe(400)
+    expect(wrongVerifier.body.error).toBe('invalid_grant')
+    expect(wrongVerifier.body.id_token).toBeUndefined()
+    const missing = await token(p.controlUrl, { ...base, redirect_uri: REDIRECT_URI })
+    expect(missing.body).toMatchObject({ error: 'invalid_request' })
+    const rightful = await token(p.controlUrl, { ...base, redirect_uri: REDIRECT_URI, code_verifier: verifier })
+    expect(rightful.status).toBe(200)
+    expect(claimsOf(rightful.body.id_token!).email).toBe(ann)
+  })
+
+  it('a code used twice fails the second time and revokes the refresh token the first use issued', async () => {
+    const agent = await signedInAgent()
+    const { code, verifier } = await freshCode(agent)
+    const form = { grant_type: 'authorization_code', code, client_id: 'postern-cli', redirect_uri: REDIRECT_URI, code_verifier: verifier }
+    const first = await token(p.controlUrl, form)
+    expect(first.status).toBe(200)
+    const second = await token(p.controlUrl, form)
+    expect(second.status).toBe(400)
+    expect(second.body).toEqual({ error: 'invalid_grant', error_description: 'The authorization code was already used; the tokens issued for it have been revoked.' })
+    const refresh = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token!, client_id: 'postern-cli' })
+    expect(refresh.status).toBe(400)
+    expect(refresh.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token has been revoked.' })
+  })
+
+  it('a refresh token reused after rotation fails and revokes its whole family', async () => {
+    const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
+    const rt = (refresh_token: string) => token(p.controlUrl, { grant_type: 'refresh_token', refresh_token, client_id: 'postern-cli' })
+    const rotated = await rt(tokens.refresh_token!)
+    expect(rotated.status).toBe(200)
+    expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token)
+    const replay = await rt(tokens.refresh_token!)
+    expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'This refresh token was already used; every token of its sign-in has been revoked. Sign in again.' })
+    const successor = await rt(rotated.body.refresh_token!)
+    expect(successor.status).toBe(400)
+    expect(successor.body.error).toBe('invalid_grant')
+    expect(successor.body.id_token).toBeUndefined()
+  })
+})
+
+describe('device authorization', () => {
+  it('answers polling faster than the interval with slow_down, adding 5 s each time, and issues nothing', async () => {
+    const res = await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli' })
+    const d = (await res.json()) as Record<string, string | number>
+    expect(d).toMatchObject({ verification_uri: `${p.controlUrl}/device`, interval: 5, expires_in: 600 })
+    expect(d.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/)
+    expect(d.verification_uri_complete).toBe(`${p.controlUrl}/device?user_code=${d.user_code}`)
+    const poll = () => token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: String(d.device_code), client_id: 'postern-cli' })
+    expect((await poll()).body.error).toBe('authorization_pending')
+    const fast = await poll()
+    expect(fast.status).toBe(400)
+    expect(fast.body).toEqual({ error: 'slow_down', error_description: 'Polling too fast; wait at least 10 seconds between requests.' })
+    expect((await poll()).body.error_description).toBe('Polling too fast; wait at least 15 seconds between requests.')
+    expect((await token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'made-up', client_id: 'postern-cli' })).body.error).toBe('invalid_grant')
+  })
+
+  it('the /device page needs a session and its CSRF token to approve', async () => {
+    const anonymous = new WebAgent(p.controlUrl)
+    const page = await anonymous.fetch('/device?user_code=BCDF-GHJK')
+    expect(page.status).toBe(302)
+    expect(page.headers.get('location')).toBe('/signin?return_to=%2Fdevice%3Fuser_code%3DBCDF-GHJK')
+    const agent = await signedInAgent()
+    const html = await (await agent.fetch('/device?user_code=BCDF-GHJK')).text()
+    expect(html).toContain('<label for="user_code">Code</label>')
+    expect(html).toContain('value="BCDF-GHJK"')
+    const forged = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'user_code=BCDF-GHJK&action=approve&csrf_token=guess' })
+    expect(forged.status).toBe(403)
+  })
+})
+
+describe('password sign-in', () => {
+  it('gives the same answer for an unknown account and a wrong password', async () => {
+    const agent = new WebAgent(p.controlUrl)
+    const unknown = await agent.signIn('nobody@example.com', password)
+    const wrong = await agent.signIn(ann, 'not the password')
+    expect(unknown.status).toBe(401)
+    expect(wrong.status).toBe(401)
+    const a = (await unknown.text()).match(/role="alert">([^<]+)</)?.[1]
+    const b = (await wrong.text()).match(/role="alert">([^<]+)</)?.[1]
+    expect(a).toBe('Wrong email or password.')
+    expect(b).toBe(a)
+    expect(agent.cookie('postern_session')).toBeUndefined()
+  })
+
+  it('refuses a form posted from another site (login CSRF)', async () => {
+    const res = await fetch(`${p.controlUrl}/signin`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: new URLSearchParams({ email: ann, password, form_token: 'x' }) })
+    expect(res.status).toBe(400)
+    expect(res.headers.getSetCookie().join()).not.toContain('postern_session')
+  })
+
+  it('never redirects off-site after signing in', async () => {
+    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
+      const res = await new WebAgent(p.controlUrl).signIn(ann, password, returnTo)
+      expect(res.status).toBe(303)
+      expect(res.headers.get('location')).toBe('/console')
+    }
+  })
+
+  it('refuses 50 wrong passwords in a row, then the right one too, with 429 RESOURCE_EXHAUSTED', async () => {
+    const victim = 'victim@example.com'
+    await createUser(p.api, victim, password)
+    const agent = new WebAgent(p.controlUrl)
+    const statuses: number[] = []
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${p.controlUrl}/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', cookie: 'postern_signin=t' },
+        body: new URLSearchParams({ email: victim, password: `guess-${i}`, form_token: 't' }),
+      })
+      statuses.push(res.status)
+      if (res.status === 429) {
+        const body = (await res.json()) as { error: { status: string; message: string } }
+        expect(body.error.status).toBe('RESOURCE_EXHAUSTED')
+        expect(body.error.message).toMatch(/^Too many failed sign-in attempts for this account\. Try again in \d+ minutes?\.$/)
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+      } else {
+        await res.body?.cancel()
+      }
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401))
+    expect(statuses.slice(10)).toEqual(Array(40).fill(429))
+    const right = await agent.signIn(victim, password)
+    expect(right.status).toBe(429)
+    expect(await right.text()).toContain('Too many failed sign-in attempts for this account.')
+    expect(agent.cookie('postern_session')).toBeUndefined()
+    // The address is not locked by one account's lockout: ann still signs in from it.
+    expect((await new WebAgent(p.controlUrl).signIn(ann, password)).status).toBe(303)
+  })
+})
+
+describe('session authentication for the API', () => {
+  it('GET /v1/session answers the console; mutations need X-CSRF-Token; sign-out ends the session', async () => {
+    const none = await fetch(`${p.controlUrl}/v1/session`)
+    expect(none.status).toBe(401)
+    const agent = await signedInAgent()
+    const cookie = agent.cookie('postern_session')!
+    expect(cookie.length).toBeGreaterThan(40)
+    const session = (await (await agent.fetch('/v1/session')).json()) as { email: string; csrfToken: string }
+    expect(session.email).toBe(ann)
+    const roles = await agent.fetch('/v1/roles')
+    expect(roles.status).toBe(200)
+    const body = JSON.stringify({ accountId: 'from-console' })
+    const noCsrf = await agent.fetch('/v1/projects/my-project/serviceAccounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    expect(noCsrf.status).toBe(403)
+    expect(((await noCsrf.json()) as { error: { message: string } }).error.message).toMatch(/X-CSRF-Token/)
+    const wrongCsrf = await agent.fetch('/v1/projects/my-project/serviceAccounts', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': 'nope' }, body })
+    expect(wrongCsrf.status).toBe(403)
+    // With the token, the request goes through to IAM, which decides as for a Bearer token (ann has no role).
+    const withCsrf = await agent.fetch('/v1/projects/my-project/serviceAccounts', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken }, body })
+    expect(withCsrf.status).toBe(403)
+    expect(((await withCsrf.json()) as { error: { message: string } }).error.message).toContain("Permission 'iam.serviceAccounts.create' denied")
+    const out = await agent.fetch('/signout', { method: 'POST', headers: { 'x-csrf-token': session.csrfToken } })
+    expect(out.status).toBe(200)
+    const after = await fetch(`${p.controlUrl}/v1/roles`, { headers: { cookie: `postern_session=${cookie}` } })
+    expect(after.status).toBe(401)
+  })
+})
