@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT, createRemoteJWKSet, importPKCS8, jwtVerify } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startLogin } from '../support/device-login.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { WebAgent, claimsOf, createUser, token } from '../support/web-sign-in.js'
+
+/**
+ * Machine identities (issue 3): a service-account key file used by a client that signs its own
+ * assertion (jose here, as Google's libraries would), the attacks on that grant, the CLI's
+ * activate-service-account, and impersonation gated by roles/iam.serviceAccountTokenCreator.
+ */
+let p: PosternProcess
+let keyFile: Record<string, string>
+const sa = `robot-one@my-project.iam.postern.internal`
+const AUD = 'https://my-service.example.com'
+
+beforeAll(async () => {
+  p = await startPostern()
+  expect((await p.cli(['iam', 'service-accounts', 'create', 'robot-one'])).code).toBe(0)
+  const file = join(mkdtempSync(join(tmpdir(), 'postern-key-')), 'key.json')
+  const created = await p.cli(['iam', 'service-accounts', 'keys', 'create', file, '--iam-account', sa])
+  expect(created.code, created.stderr).toBe(0)
+  keyFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>
+})
+afterAll(() => p?.stop())
+
+interface AssertionOptions {
+  claims?: Record<string, unknown>
+  iat?: number
+  exp?: number
+  aud?: string
+  kid?: string | null
+  jti?: string | null
+  iss?: string
+  noExp?: boolean
+  key?: Record<string, string>
+}
+
+async function assertion(o: AssertionOptions = {}): Promise<string> {
+  const key = o.key ?? keyFile
+  const now = Math.floor(Date.now() / 1000)
+  const iat = o.iat ?? now
+  const jwt = new SignJWT({ target_audience: AUD, ...o.claims })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(o.kid !== null && { kid: o.kid ?? key.private_key_id }) })
+    .setIssuer(o.iss ?? key.client_email!)
+    .setAudience(o.aud ?? key.token_uri!)
+    .setIssuedAt(iat)
+  if (!o.noExp) jwt.setExpirationTime(o.exp ?? iat + 3600)
+  if (o.jti !== null) jwt.setJti(o.jti ?? randomUUID())
+  return jwt.sign(await importPKCS8(key.private_key!, 'RS256'))
+}
+
+const exchange = async (jwt: string) => token(keyFile.token_uri!.replace(/\/oauth2\/token$/, ''), { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt })
+
+describe('a service-account key file, used by a client that signs its own assertion', () => {
+  it('has Google’s layout and its token_uri is this server’s token endpoint', () => {
+    expect(keyFile).toMatchObject({ type: 'service_account', project_id: 'my-project', client_email: sa, token_uri: `${p.controlUrl}/oauth2/token` })
+    expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/)
+  })
+
+  it('gets {id_token} whose aud is target_audience and whose email is the account, verifiable with the JWKS', async () => {
+    const r = await exchange(await assertion())
+    expect(r.status).toBe(200)
+    expect(Object.keys(r.body)).toEqual(['id_token'])
+    const jwks = createRemoteJWKSet(new URL(`${p.controlUrl}/oauth2/jwks`))
+    const { payload } = await jwtVerify(r.body.id_token!, jwks, { issuer: p.controlUrl, audience: AUD })
+    expect(payload).toMatchObject({ email: sa, email_verified: true, aud: AUD, sub: keyFile.client_id })
+  })
+
+  it('works like Google’s libraries that send no kid (gtoken) or no jti (google-auth for Python)', async () => {
+    expect((await exchange(await assertion({ kid: null }))).status).toBe(200)
+    const noJti = await assertion({ jti: null })
+    expect((await exchange(noJti)).status).toBe(200)
+    // Without a jti the assertion itself is single use.
+    expect((await exchange(noJti)).body).toEqual({ error: 'invalid_grant', error_description: 'This assertion (its jti) was already used.' })
+  })
+
+  it('without target_audience returns an ID token for the Postern API as access_token', async () => {
+    const r = await exchange(await assertion({ claims: { target_audience: undefined } }))
+    expect(r.status).toBe(200)
+    expect(claimsOf(r.body.access_token!)).toMatchObject({ aud: 'postern-cli', email: sa })
+    expect(r.body.token_type).toBe('Bearer')
+  })
+})
+
+describe('jwt-bearer attacks get invalid_grant and no token', () => {
+  const now = () => Math.floor(Date.now() / 1000)
+  const other = 'other-one@my-project.iam.postern.internal'
+  it.each<[string, () => AssertionOptions, () => string]>([
+    ['expired', () => ({ iat: now() - 3700, exp: now() - 100 }), () => 'The assertion has expired.'],
+    ['lives longer than one hour', () => ({ exp: now() + 3601 }), () => 'The assertion lives longer than one hour (exp - iat > 3600).'],
+    ['has the wrong aud', () => ({ aud: 'https://oauth2.googleapis.com/token' }), () => 'The assertion audience (aud) must be the token endpoint.'],
+    ['has no exp', () => ({ noExp: true }), () => 'The assertion has no exp claim.'],
+    ['claims another account with this key', () => ({ iss: other }), () => `No key '${keyFile.private_key_id}' of ${other} exists (it may have been deleted).`],
+  ])('an assertion that %s', async (_what, options, description) => {
+    const r = await exchange(await assertion(options()))
+    expect(r.status).toBe(400)
+    expect(r.body).toEqual({ error: 'invalid_grant', error_description: description() })
+  })
+
+  it('a repeated jti', async () => {
+    const jti = randomUUID()
+    expect((await exchange(await assertion({ jti }))).status).toBe(200)
+    const again = await exchange(await assertion({ jti, claims: { target_audience: 'https://other.example' } }))
+    expect(again).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: 'This assertion (its jti) was already used.' } })
+  })
+
+  it('signed by a deleted key, or for a disabled account', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-key-'))
+    expect((await p.cli(['iam', 'service-accounts', 'keys', 'create', join(dir, 'k2.json'), '--iam-account', sa])).code).toBe(0)
+    const second = JSON.parse(readFileSync(join(dir, 'k2.json'), 'utf8')) as Record<string, string>
+    expect((await exchange(await assertion({ key: second }))).status).toBe(200)
+    expect((await p.cli(['iam', 'service-accounts', 'keys', 'delete', second.private_key_id!, '--iam-account', sa])).code).toBe(0)
+    const deleted = await exchange(await assertion({ key: second }))
+    expect(deleted).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: `No key '${second.private_key_id}' of ${sa} exists (it may have been deleted).` } })
+    // Without a kid, the deleted key is not among those tried either.
+    expect((await exchange(await assertion({ key: second, kid: null }))).body.error_description).toBe('The assertion signature does not verify with any key of the service account.')
+
+    expect((await p.cli(['iam', 'service-accounts', 'disable', sa])).code).toBe(0)
+    const disabled = await exchange(await assertion())
+    expect(disabled).toEqual({ status: 400, body: { error: 'invalid_grant', error_description: `The service account ${sa} is disabled.` } })
+    expect((await p.cli(['iam', 'service-accounts', 'enable', sa])).code).toBe(0)
+    expect((await exchange(await assertion())).status).toBe(200)
+  })
+})
+
+describe('the CLI as a service account, and impersonation', () => {
+  it('activate-service-account, then print-identity-token --audiences', async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-sa-cli-'))
+    const file = join(configDir, 'key.json')
+    writeFileSync(file, JSON.stringify(keyFile), { mode: 0o600 })
+    const activated = await p.cli(['auth', 'activate-service-account', '--key-file', file], { configDir })
+    expect(activated.code, activated.stderr).toBe(0)
+    const printed = await p.cli(['auth', 'print-identity-token', '--audiences', AUD], { configDir })
+    expect(printed.code, printed.stderr).toBe(0)
+    expect(claimsOf(printed.stdout.trim())).toMatchObject({ aud: AUD, email: sa })
+  })
+
+  it('needs roles/iam.serviceAccountTokenCreator on the account: denied naming the permission, then allowed', async () => {
+    const bob = 'bob@example.com'
+    const password = await createUser(p.api, bob)
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-bob-'))
+    expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir })).code).toBe(0)
+    // bob signs in with the device flow, approving in a (browserless) web session.
+    const login = startLogin(['--no-browser'], { configDir })
+    const { code } = await login.prompt
+    const agent = new WebAgent(p.controlUrl)
+    expect((await agent.signIn(bob, password)).status).toBe(303)
+    const form = await (await agent.fetch(`/device?user_code=${code}`)).text()
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)![1]!
+    const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: code, csrf_token: csrf, action: 'approve' }) })
+    expect(approved.status).toBe(200)
+    const done = await login.done
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${bob}].`)
+
+    const args = ['auth', 'print-identity-token', '--impersonate-service-account', sa, '--audiences', AUD]
+    const denied = await p.cli(args, { configDir })
+    expect(denied.code).toBe(1)
+    expect(denied.stderr).toContain('iam.serviceAccounts.getOpenIdToken')
+    expect(denied.stdout).toBe('')
+
+    const grant = await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', sa, '--member', `user:${bob}`, '--role', 'roles/iam.serviceAccountTokenCreator'])
+    expect(grant.code, grant.stderr).toBe(0)
+    const allowed = await p.cli(args, { configDir })
+    expect(allowed.code, allowed.stderr).toBe(0)
+    const claims = claimsOf(allowed.stdout.trim())
+    expect(claims).toMatchObject({ aud: AUD, sub: keyFile.client_id, iss: p.controlUrl })
+    expect(claims.email).toBeUndefined()
+    const withEmail = await p.cli([...args, '--include-email'], { configDir })
+    expect(claimsOf(withEmail.stdout.trim()).email).toBe(sa)
+  })
+})
