@@ -11,6 +11,7 @@ import { registerServe } from './commands/serve.js'
 import { registerServices } from './commands/services.js'
 import { registerUsers } from './commands/users.js'
 import { registerWhy } from './commands/why.js'
+import { registerProxy } from './commands/proxy.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
@@ -28,6 +29,7 @@ export function buildProgram(cli: Cli): Command {
   registerProjects(program, cli)
   const services = registerServices(program, cli)
   registerWhy(services, cli)
+  registerProxy(services, cli)
   registerIam(program, cli)
   registerUsers(program, cli)
   registerGroups(program, cli)

@@ -1,0 +1,74 @@
+import type { Command } from 'commander'
+import { isLoopback } from '../../core/config.js'
+import type { Cli } from '../context.js'
+import { CliError, usageError } from '../errors.js'
+import { servicePath } from './services.js'
+
+interface ProxyFlags {
+  port: string
+  host: string
+  token?: string
+  authorizationHeader: string
+}
+
+/**
+ * The service URL: from the service itself when the caller may read it, else (an invoker need
+ * not hold run.services.get) from the gateway URL, after asking the gateway whether it exists.
+ */
+async function serviceUri(cli: Cli, project: string, name: string): Promise<string> {
+  try {
+    return (await cli.api().call<{ uri: string }>('GET', servicePath(project, name))).uri
+  } catch (err) {
+    if (!(err instanceof CliError) || err.status !== 'PERMISSION_DENIED') throw err
+  }
+  const { gatewayUrl } = await cli.api().call<{ gatewayUrl: string }>('GET', '/v1/settings')
+  const base = new URL(gatewayUrl)
+  const uri = `${base.protocol}//${name}.${project}.${base.host}`
+  const { request } = await import('../dev-proxy/probe.js')
+  if ((await request(uri)) === 404) throw new CliError(`Service [${name}] does not exist in project [${project}].`)
+  return uri
+}
+
+/** `postern services proxy SERVICE`: test a private service from a laptop, with a browser or plain curl (DESIGN §6). */
+export function registerProxy(services: Command, cli: Cli): void {
+  services
+    .command('proxy <service>')
+    .description('Serve the service on a local port, attaching an ID token of the active account to every request.')
+    .option('--port <port>', 'local port', '8080')
+    .option('--host <address>', 'local address to listen on', '127.0.0.1')
+    .option('--token <token>', 'send this token instead of the active account’s')
+    .option('--authorization-header <name>', 'x-serverless-authorization (default; the app’s own Authorization passes untouched) or authorization', 'x-serverless-authorization')
+    .action(async (name: string, o: ProxyFlags, cmd: Command) => {
+      if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw usageError(`--port: '${o.port}' is not a port number.`)
+      const header = o.authorizationHeader.toLowerCase()
+      if (header !== 'x-serverless-authorization' && header !== 'authorization') throw usageError('--authorization-header must be x-serverless-authorization or authorization.')
+      const service = { uri: await serviceUri(cli, cli.project(cmd), name) }
+      const serviceUrl = new URL(service.uri)
+      const { renewingToken, fixedToken } = await import('../dev-proxy/token-source.js')
+      const { startDevProxy } = await import('../dev-proxy/dev-proxy.js')
+      const tokens = o.token
+        ? fixedToken(o.token)
+        : await renewingToken(() => cli.session.idToken({ audience: service.uri }), {
+            onError: (err) => cli.io.stderr(`WARNING: could not renew the token (${err.message}); retrying in 5 s.\n`),
+          })
+      if (!isLoopback(o.host)) cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}.\n`)
+      let proxy
+      try {
+        proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, log: (line) => cli.io.stderr(line + '\n') })
+      } catch (err) {
+        tokens.stop()
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${o.port} on ${o.host} is already in use; choose another with --port.`)
+        throw err
+      }
+      cli.print(`Proxying to ${service.uri} at ${proxy.url}\n`)
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          void proxy.close().finally(resolve)
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+    })
+}

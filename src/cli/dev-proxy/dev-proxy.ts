@@ -1,0 +1,146 @@
+import { lookup as dnsLookup } from 'node:dns'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { connect as netConnect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import type { TokenSource } from './token-source.js'
+
+/**
+ * `postern services proxy`: a local HTTP server that forwards to the service URL with the
+ * developer's token attached (DESIGN §6). Plain requests go through an undici keep-alive agent;
+ * WebSocket upgrades are piped after the handshake.
+ */
+export interface DevProxyOptions {
+  serviceUrl: URL
+  host: string
+  port: number
+  header: 'x-serverless-authorization' | 'authorization'
+  tokens: TokenSource
+  log: (line: string) => void
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect'])
+
+/** `*.localhost` is loopback (RFC 6761); Node's resolver does not know it, so the proxy maps it (DESIGN §2). */
+function lookup(hostname: string, options: { all?: boolean }, callback: (err: Error | null, address: unknown, family?: number) => void): void {
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+    if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }])
+    else callback(null, '127.0.0.1', 4)
+    return
+  }
+  dnsLookup(hostname, options as never, callback as never)
+}
+
+function resolveHost(hostname: string): Promise<string> {
+  return new Promise((resolve, reject) => lookup(hostname, {}, (err, address) => (err ? reject(err) : resolve(address as string))))
+}
+
+export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const agent = new Agent({ connect: { lookup: lookup as never }, keepAliveTimeout: 30_000, connections: 64 })
+  const local = () => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${(server.address() as { port: number }).port}`
+
+  const requestHeaders = (req: IncomingMessage, upgrade: boolean): string[] => {
+    const out: string[] = []
+    const nominated = new Set((req.headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()))
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const lower = req.rawHeaders[i]!.toLowerCase()
+      if (HOP_BY_HOP.has(lower) || nominated.has(lower) || lower === o.header) continue
+      out.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+    }
+    out.push('host', o.serviceUrl.host, o.header, `Bearer ${o.tokens.current()}`)
+    if (upgrade) out.push('connection', 'Upgrade', 'upgrade', String(req.headers.upgrade))
+    return out
+  }
+
+  // A redirect to the service URL would leave the proxy; point it back at the local address.
+  const rewriteLocation = (value: string | string[] | undefined): string | undefined => {
+    if (typeof value !== 'string') return undefined
+    const origin = o.serviceUrl.origin
+    if (value === origin || value.startsWith(origin + '/') || value.startsWith(origin + '?')) return local() + value.slice(origin.length)
+    return value
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const abort = new AbortController()
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort()
+    })
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    const options: Dispatcher.RequestOptions & { origin: string } = {
+      origin: o.serviceUrl.origin,
+      path: req.url ?? '/',
+      method: req.method as Dispatcher.HttpMethod,
+      headers: requestHeaders(req, false),
+      body: hasBody ? req : null,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      signal: abort.signal,
+    }
+    agent
+      .stream(options, ({ statusCode, headers }) => {
+        const out: Record<string, string | string[]> = {}
+        for (const [name, value] of Object.entries(headers)) {
+          if (value === undefined || HOP_BY_HOP.has(name)) continue
+          out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
+        }
+        res.writeHead(statusCode, out)
+        return res
+      })
+      .catch((err: Error) => {
+        if (abort.signal.aborted) return
+        if (res.headersSent) return void res.destroy(err)
+        const unreachable = !(err instanceof undiciErrors.RequestAbortedError)
+        const body = JSON.stringify({ error: { code: 502, status: 'BAD_GATEWAY', message: `postern services proxy could not reach ${o.serviceUrl.origin}: ${(err.cause as Error | undefined)?.message ?? err.message}` } })
+        res.writeHead(unreachable ? 502 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      })
+  }
+
+  const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    const url = o.serviceUrl
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+    void resolveHost(url.hostname).then((address) => {
+      const upstream = url.protocol === 'https:' ? tlsConnect({ host: address, port, servername: url.hostname }) : netConnect({ host: address, port })
+      upstream.once('error', () => client.destroy())
+      upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+        const headers = requestHeaders(req, true)
+        const lines = [`${req.method} ${req.url} HTTP/1.1`]
+        for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`)
+        upstream.write(lines.join('\r\n') + '\r\n\r\n')
+        if (head.length) upstream.write(head)
+        upstream.pipe(client).pipe(upstream)
+        const close = () => {
+          upstream.destroy()
+          client.destroy()
+        }
+        upstream.on('close', close)
+        client.on('close', close)
+        upstream.on('error', close)
+        client.on('error', close)
+      })
+    }, () => client.destroy())
+  }
+
+  const server = createServer(onRequest)
+  server.on('upgrade', onUpgrade)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return {
+    server,
+    url: local(),
+    async close() {
+      o.tokens.stop()
+      await new Promise((r) => {
+        server.close(r)
+        server.closeAllConnections()
+      })
+      await agent.close()
+    },
+  }
+}

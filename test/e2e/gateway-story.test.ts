@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/ports.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { posternOnPath, sh } from '../support/shell.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * Issue 4's whole story, typed as users would: the owner puts a private service in front of a
+ * real upstream; a developer signs in and is refused with a message that says what is missing;
+ * the owner grants the invoker role and, within a second, the developer's curl gets through —
+ * directly and through `postern services proxy`; revoking, groups and time-bound conditions
+ * take effect within a second too.
+ */
+describe('a developer tests a private service', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let dev: { configDir: string }
+  let bin: string
+  let url: string
+  const curl = () => sh(`curl -s -w '\\n%{http_code}' -H "Authorization: Bearer $(postern auth print-identity-token)" ${url}/hello?from=curl`, { configDir: dev.configDir, binDir: bin })
+  const status = async () => (await curl()).stdout.split('\n').at(-1)
+  const within = async (ms: number, expected: string) => {
+    const deadline = Date.now() + ms
+    let last = ''
+    do {
+      last = (await status()) ?? ''
+      if (last === expected) return Date.now() - (deadline - ms)
+    } while (Date.now() < deadline)
+    throw new Error(`expected ${expected} within ${ms} ms, still ${last}`)
+  }
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    bin = posternOnPath()
+    const created = await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`, '--format=json'])
+    expect(created.code, created.stderr).toBe(0)
+    url = JSON.parse(created.stdout).uri
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
+  })
+  afterAll(async () => {
+    await p?.stop()
+    await upstream?.close()
+  })
+
+  it('is refused with 403 naming the missing permission, and let in within 1 s of the grant', async () => {
+    const refused = await curl()
+    const [body, code] = refused.stdout.split('\n')
+    expect(code).toBe('403')
+    const error = JSON.parse(body!).error
+    expect(error.status).toBe('PERMISSION_DENIED')
+    expect(error.message).toContain("'run.routes.invoke'")
+    expect(error.message).toContain('user:ann@example.com')
+    expect(error.message).toContain('projects/my-project/services/hello')
+    expect(error.message).toContain("postern services add-iam-policy-binding hello --project=my-project --member='user:ann@example.com' --role='roles/run.invoker'")
+
+    const grant = await sh(`postern services add-iam-policy-binding hello --member='user:ann@example.com' --role='roles/run.invoker'`, { configDir: p.configDir, binDir: bin })
+    expect(grant.code, grant.stderr).toBe(0)
+    expect(await within(1_000, '200')).toBeLessThanOrEqual(1_000)
+    const answer = await curl()
+    expect(JSON.parse(answer.stdout.split('\n')[0]!)).toMatchObject({ method: 'GET', url: '/hello?from=curl' })
+  })
+
+  it('works through postern services proxy with a plain curl, no token', async () => {
+    const port = await freePort()
+    const proxy: ChildProcess = spawn('bash', ['-c', `exec postern services proxy hello --port ${port}`], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, POSTERN_CONFIG_DIR: dev.configDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        let err = ''
+        proxy.stderr!.on('data', (d: Buffer) => (err += d))
+        proxy.stdout!.on('data', (d: Buffer) => {
+          out += d
+          if (out.includes('\n')) resolve(out)
+        })
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${err}`)))
+      })
+      expect(banner).toBe(`Proxying to ${url} at http://127.0.0.1:${port}\n`)
+      const r = await sh(`curl -s -w '\\n%{http_code}' http://127.0.0.1:${port}/via/proxy`, { configDir: dev.configDir, binDir: bin })
+      const [body, code] = r.stdout.split('\n')
+      expect(code).toBe('200')
+      const seen = JSON.parse(body!) as { headers: Record<string, string> }
+      expect(seen.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+      // The proxy's token is bound to the service URL, and travels in X-Serverless-Authorization.
+      const claims = JSON.parse(Buffer.from(seen.headers['x-serverless-authorization']!.split('.')[1]!, 'base64url').toString())
+      expect(claims.aud).toBe(url)
+      expect(seen.headers.authorization).toBeUndefined()
+    } finally {
+      proxy.kill('SIGTERM')
+    }
+  })
+
+  it('is refused again within 1 s of removing the binding', async () => {
+    const r = await sh(`postern services remove-iam-policy-binding hello --member='user:ann@example.com' --role='roles/run.invoker'`, { configDir: p.configDir, binDir: bin })
+    expect(r.code, r.stderr).toBe(0)
+    expect(await within(1_000, '403')).toBeLessThanOrEqual(1_000)
+  })
+
+  it('a group binding lets a member in, and stops when the member leaves the group', async () => {
+    const owner = { configDir: p.configDir, binDir: bin }
+    expect((await sh('postern groups create eng@example.com', owner)).code).toBe(0)
+    expect((await sh('postern groups create platform@example.com', owner)).code).toBe(0)
+    // Nested: ann ∈ platform ∈ eng; the binding names eng.
+    expect((await sh("postern groups add-member eng@example.com --member='group:platform@example.com'", owner)).code).toBe(0)
+    expect((await sh("postern groups add-member platform@example.com --member='user:ann@example.com'", owner)).code).toBe(0)
+    expect((await sh("postern services add-iam-policy-binding hello --member='group:eng@example.com' --role='roles/run.invoker'", owner)).code).toBe(0)
+    await within(1_000, '200')
+    expect((await sh("postern groups remove-member platform@example.com --member='user:ann@example.com'", owner)).code).toBe(0)
+    await within(1_000, '403')
+  })
+
+  it('a time-bound condition stops granting when its time passes', async () => {
+    const until = new Date(Date.now() + 4_000).toISOString()
+    const r = await sh(
+      `postern services add-iam-policy-binding hello --member='user:ann@example.com' --role='roles/run.invoker' --condition="expression=request.time < timestamp('${until}'),title=for a few seconds"`,
+      { configDir: p.configDir, binDir: bin },
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('title: for a few seconds')
+    await within(1_000, '200')
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(until) - Date.now())))
+    await within(1_000, '403')
+  })
+})

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
+
+export interface Seen {
+  method: string
+  url: string
+  headers: Record<string, string | string[] | undefined>
+  rawHeaders: string[]
+  trailers: Record<string, string>
+}
+
+/**
+ * A real upstream for gateway tests: it records what it received and answers by path:
+ * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
+ * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
+ * public URL; WebSocket echo on any path.
+ */
+export async function startUpstream(publicUrl?: () => string): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
+  const seen: Seen[] = []
+  const record = (req: IncomingMessage) => seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: req.trailers as Record<string, string> })
+  const server = createServer((req, res) => {
+    const url = new URL(req.url!, 'http://upstream')
+    if (url.pathname === '/upload') {
+      const hash = createHash('sha256')
+      let length = 0
+      req.on('data', (d: Buffer) => {
+        hash.update(d)
+        length += d.length
+      })
+      req.on('end', () => {
+        record(req)
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ sha256: hash.digest('hex'), length }))
+      })
+      return
+    }
+    req.resume()
+    req.on('end', () => {
+      record(req)
+      if (url.pathname === '/download') {
+        const chunks = Number(url.searchParams.get('mb') ?? 1) * 16
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        let i = 0
+        const chunk = Buffer.alloc(64 * 1024, 7)
+        const write = () => {
+          while (i < chunks) {
+            i++
+            if (!res.write(chunk)) return void res.once('drain', write)
+          }
+          res.end()
+        }
+        write()
+        return
+      }
+      if (url.pathname === '/slow') {
+        setTimeout(() => res.end('slow'), Number(url.searchParams.get('ms') ?? 1000))
+        return
+      }
+      if (url.pathname === '/redirect') {
+        res.writeHead(302, { location: `${publicUrl?.() ?? 'http://example.com'}/landed?x=1` })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] })
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }))
+    })
+  })
+  const wss = new WebSocketServer({ server })
+  wss.on('connection', (ws, req) => {
+    record(req)
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    seen,
+    server,
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate()
+        wss.close()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
