@@ -6,9 +6,10 @@ export interface RunningLogin {
   prompt: Promise<{ url: string; code: string; complete: string | undefined }>
   done: Promise<{ code: number; stdout: string; stderr: string }>
   stderr: () => string
+  kill: () => void
 }
 
-/** Starts `postern auth login ARGS` and reads the device-flow prompt from its output as a user would. */
+/** Starts `postern auth login ARGS` and reads the device-flow prompt (if any) from its output as a user would. */
 export function startLogin(args: string[], o: { configDir: string; env?: Record<string, string> }): RunningLogin {
   const child = spawn(process.execPath, [BIN, 'auth', 'login', ...args], { env: { ...process.env, POSTERN_CONFIG_DIR: o.configDir, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -28,5 +29,5 @@ export function startLogin(args: string[], o: { configDir: string; env?: Record<
       resolve({ code: code ?? -1, stdout, stderr })
     }),
   )
-  return { prompt, done, stderr: () => stderr }
+  return { prompt, done, stderr: () => stderr, kill: () => child.kill('SIGTERM') }
 }

@@ -29,7 +29,7 @@ export { escapeHtml }
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)} – Postern</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} – Postern</title><style>${STYLE}</style></head>
 <body><main>
 ${body}
 </main></body></html>
@@ -43,6 +43,9 @@ export function sendPage(res: ServerResponse, status: number, html: string, head
     'content-length': Buffer.byteLength(html),
     'content-security-policy': PAGE_CSP,
     'x-frame-options': 'DENY',
+    // Not no-referrer: under it browsers send `Origin: null` with the form posts, which
+    // /signin checks; same-origin still sends nothing to any other site.
+    'referrer-policy': 'same-origin',
     ...headers,
   })
   res.end(html)

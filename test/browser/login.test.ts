@@ -1,0 +1,122 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startLogin } from '../support/device-login.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { claimsOf, createUser } from '../support/web-sign-in.js'
+
+/**
+ * `postern auth login` end to end with a real browser (issue 3): the CLI opens the sign-in URL
+ * (through $BROWSER, a script that records it), headless Chromium signs in by the labelled
+ * fields, and the CLI ends up signed in; then the same with --no-browser and the device page.
+ */
+let p: PosternProcess
+let browser: Browser
+const password = 'correct horse battery staple'
+const carol = 'carol@example.com'
+const dave = 'dave@example.com'
+let configDir: string
+
+beforeAll(async () => {
+  p = await startPostern()
+  await createUser(p.api, carol, password)
+  await createUser(p.api, dave, password)
+  configDir = mkdtempSync(join(tmpdir(), 'postern-login-'))
+  expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir })).code).toBe(0)
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await p?.stop()
+})
+
+async function signIn(page: Page, email: string): Promise<void> {
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/signin')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+}
+
+/** A $BROWSER that records the URL it is asked to open instead of opening it. */
+function recordingBrowser(): { command: string; url: () => string | undefined } {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-browser-'))
+  const script = join(dir, 'record-url.sh')
+  const file = join(dir, 'url.txt')
+  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > '${file}'\n`)
+  chmodSync(script, 0o755)
+  return { command: script, url: () => (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined) }
+}
+
+describe('postern auth login', () => {
+  it('opens the browser, which signs in; the CLI is signed in and prints a token for that user', async () => {
+    const recorder = recordingBrowser()
+    const login = startLogin([], { configDir, env: { BROWSER: recorder.command } })
+    await expect.poll(recorder.url, { timeout: 20_000 }).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/oauth2\/authorize\?/)
+    const url = new URL(recorder.url()!)
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256')
+    expect(url.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(url.href)
+    await signIn(page, carol)
+    await expect.poll(() => page.textContent('body')).toContain('You are signed in to Postern')
+    await context.close()
+
+    const done = await login.done
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${carol}].`)
+    const printed = await p.cli(['auth', 'print-identity-token'], { configDir })
+    expect(printed.code, printed.stderr).toBe(0)
+    expect(claimsOf(printed.stdout.trim())).toMatchObject({ email: carol, aud: 'postern-cli', iss: p.controlUrl })
+  })
+
+  it('--no-browser prints a URL and a code; approving it on the device page signs the CLI in as a second, active account', async () => {
+    const login = startLogin(['--no-browser'], { configDir })
+    const { url, code, complete } = await login.prompt
+    expect(url).toBe(`${p.controlUrl}/device`)
+    expect(complete).toBe(`${p.controlUrl}/device?user_code=${code}`)
+
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(complete!)
+    await signIn(page, dave)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/device')
+    await expect.poll(() => page.getByLabel('Code').inputValue()).toBe(code)
+    await page.getByRole('button', { name: 'Approve' }).click()
+    await expect.poll(() => page.textContent('h1')).toBe('Device approved')
+    await context.close()
+
+    const done = await login.done
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${dave}].`)
+    const printed = await p.cli(['auth', 'print-identity-token'], { configDir })
+    expect(claimsOf(printed.stdout.trim()).email).toBe(dave)
+    const list = await p.cli(['auth', 'list'], { configDir })
+    expect(list.stdout).toMatch(new RegExp(`^\\*\\s+${dave.replace('.', '\\.')}$`, 'm'))
+    expect(list.stdout).toMatch(new RegExp(`^\\s+${carol.replace('.', '\\.')}$`, 'm'))
+    const asCarol = await p.cli(['auth', 'print-identity-token', carol], { configDir })
+    expect(claimsOf(asCarol.stdout.trim()).email).toBe(carol)
+    for (const file of ['credentials.json', 'config.json']) {
+      expect(statSync(join(configDir, file)).mode & 0o777).toBe(0o600)
+    }
+  })
+
+  it('falls back to the device flow when the browser cannot be opened', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'postern-login-'))
+    expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir: elsewhere })).code).toBe(0)
+    const login = startLogin([], { configDir: elsewhere, env: { BROWSER: '/bin/false' } })
+    try {
+      const prompt = await login.prompt
+      expect(prompt.url).toMatch(/\/device$/)
+      expect(login.stderr()).toContain('Could not open a browser on this machine; signing in with a code instead.')
+    } finally {
+      login.kill()
+    }
+  })
+})
