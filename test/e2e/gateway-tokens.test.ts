@@ -1,0 +1,150 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { attackerKey, b64, serverSigningKey, signHs256, signRs256 } from '../support/forge.js'
+import { rawGet } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * The token table (issue 4): one forged or defective token per row, each must get 401 while the
+ * valid token sent right after it gets 200. The verifier never fetches a URL a token names.
+ */
+describe('forged and defective tokens at the gateway', () => {
+  let p: PosternProcess
+  let other: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let attackerServer: Server
+  let attackerHits = 0
+  let attackerUrl: string
+  let valid: string
+  let host: string
+  let strictHost: string
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    attackerServer = createServer((_req, res) => {
+      attackerHits++
+      res.end('{}')
+    })
+    await new Promise<void>((r) => attackerServer.listen(0, '127.0.0.1', r))
+    attackerUrl = `http://127.0.0.1:${(attackerServer.address() as AddressInfo).port}/jwks`
+    ;[p, other] = await Promise.all([startPostern(), startPostern()])
+    for (const [name, strict] of [['tokens', false], ['strict', true]] as const) {
+      const r = await p.cli(['services', 'create', name, `--upstream=${upstream.url}`, ...(strict ? ['--strict-audience'] : [])])
+      expect(r.code, r.stderr).toBe(0)
+      expect((await p.cli(['services', 'add-iam-policy-binding', name, '--member=domain:example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    }
+    host = `tokens.my-project.localhost:${p.gatewayPort}`
+    strictHost = `strict.my-project.localhost:${p.gatewayPort}`
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    valid = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), other?.stop(), upstream?.close()])
+    attackerServer?.close()
+  })
+
+  const send = async (token: string | string[], h = host) => {
+    const lines = (Array.isArray(token) ? token : [token]).map((t) => (t.includes(': ') ? t : `Authorization: Bearer ${t}`))
+    return rawGet(p.gatewayPort, h, lines)
+  }
+
+  it('the valid token gets through', async () => {
+    expect((await send(valid)).status).toBe(200)
+    expect((await send(`authorization: bearer ${valid}`)).status).toBe(200)
+  })
+
+  it('every forged or defective token gets 401, with a valid token 200 right next to it', async () => {
+    const key = serverSigningKey(p.dataDir)
+    const [h, payloadPart, sig] = valid.split('.') as [string, string, string]
+    const claims = JSON.parse(Buffer.from(payloadPart, 'base64url').toString()) as Record<string, unknown>
+    const header = { alg: 'RS256', kid: key.kid, typ: 'JWT' }
+    const now = Math.floor(Date.now() / 1000)
+    const withClaims = (patch: Record<string, unknown>) => signRs256(header, { ...claims, ...patch }, key.key)
+    const attacker = attackerKey()
+    const otherToken = (await other.ownerToken())
+
+    const deletedUser = await (async () => {
+      await createUser(p, 'gone@example.com', 'gone-password-1')
+      const t = (await signInUser(p, 'gone@example.com', 'gone-password-1')).idToken
+      expect((await p.cli(['users', 'delete', 'gone@example.com'])).code).toBe(0)
+      return t
+    })()
+    const disabledSa = await (async () => {
+      const sa = JSON.parse((await p.cli(['iam', 'service-accounts', 'create', 'robot-one', '--format=json'])).stdout).email as string
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'tokens', `--member=serviceAccount:${sa}`, '--role=roles/run.invoker'])).code).toBe(0)
+      expect((await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', sa, '--member=user:owner@example.com', '--role=roles/iam.serviceAccountTokenCreator'])).code).toBe(0)
+      const t = (await p.cli(['auth', 'print-identity-token', '--impersonate-service-account', sa, '--audiences', `http://${host}`])).stdout.trim()
+      expect((await send(t)).status).toBe(200) // works before it is disabled
+      expect((await p.cli(['iam', 'service-accounts', 'disable', sa])).code).toBe(0)
+      return t
+    })()
+
+    const table: [string, string | string[], string?][] = [
+      ['alg none', `${b64(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payloadPart}.`],
+      ['alg none with a signature', `${b64(JSON.stringify({ alg: 'none' }))}.${payloadPart}.${sig}`],
+      ['alg None', `${b64(JSON.stringify({ alg: 'None', kid: key.kid }))}.${payloadPart}.${sig}`],
+      ['alg NONE', `${b64(JSON.stringify({ alg: 'NONE', kid: key.kid }))}.${payloadPart}.${sig}`],
+      ['alg nOnE', `${b64(JSON.stringify({ alg: 'nOnE', kid: key.kid }))}.${payloadPart}.${sig}`],
+      ['HS256 signed with the public key', signHs256({ alg: 'HS256', kid: key.kid, typ: 'JWT' }, claims, key.publicPem)],
+      ['RS512 label on an RS256 signature', `${b64(JSON.stringify({ ...header, alg: 'RS512' }))}.${payloadPart}.${sig}`],
+      ['unknown kid', signRs256({ ...header, kid: 'not-a-key' }, claims, attacker.privateKey)],
+      ['jwk header with the attacker key', signRs256({ ...header, kid: 'x', jwk: attacker.jwk }, claims, attacker.privateKey)],
+      ['jwk header naming our kid', signRs256({ ...header, jwk: attacker.jwk }, claims, attacker.privateKey)],
+      ['jku header at the attacker', signRs256({ ...header, kid: 'evil', jku: attackerUrl }, claims, attacker.privateKey)],
+      ['x5u header at the attacker', signRs256({ ...header, kid: 'evil', x5u: attackerUrl }, claims, attacker.privateKey)],
+      ['x5c header', signRs256({ ...header, x5c: ['MIIB'] }, claims, attacker.privateKey)],
+      ['stripped signature', `${h}.${payloadPart}.`],
+      ['altered signature', `${h}.${payloadPart}.${sig.slice(0, -4)}${sig.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`],
+      ['altered payload', `${h}.${b64(JSON.stringify({ ...claims, email: 'owner@example.com' }))}.${sig}`],
+      ['expired', withClaims({ iat: now - 7200, exp: now - 3600 })],
+      ['nbf in the future', withClaims({ nbf: now + 3600 })],
+      ['iat in the future', withClaims({ iat: now + 3600, exp: now + 7200 })],
+      ['wrong iss', withClaims({ iss: 'https://evil.example.com' })],
+      ['another issuer’s token', otherToken],
+      ['typ at+jwt', signRs256({ ...header, typ: 'at+jwt' }, claims, key.key)],
+      ['exp 1e400', signRs256(header, JSON.stringify({ ...claims, exp: 0 }).replace('"exp":0', '"exp":1e400'), key.key)],
+      ['exp a string', withClaims({ exp: String(now + 3600) })],
+      ['lifetime over 24 h', withClaims({ iat: now, exp: now + 25 * 3600 })],
+      ['no sub', withClaims({ sub: undefined })],
+      ['a crit header', signRs256({ ...header, crit: ['exp'] }, claims, key.key)],
+      ['non-canonical base64url', `${h}.${payloadPart}.${sig.slice(0, -1)}${String.fromCharCode(sig.charCodeAt(sig.length - 1) ^ 1)}`],
+      ['trailing junk', `${valid}.extra`],
+      ['junk after a space', [`Authorization: Bearer ${valid} junk`]],
+      ['a deleted user’s token', deletedUser],
+      ['a disabled service account’s token', disabledSa],
+      ['duplicate Authorization headers', [`Authorization: Bearer ${valid}`, `Authorization: Bearer ${valid}`]],
+      ['Basic scheme', [`Authorization: Basic ${b64('ann:pw')}`]],
+      ['garbage', 'garbage'],
+      ['empty bearer', ['Authorization: Bearer ']],
+      ['100 KB token', `${h}.${'A'.repeat(100 * 1024)}.${sig}`],
+      ['a bad X-Serverless-Authorization beside a valid Authorization', [`Authorization: Bearer ${valid}`, 'X-Serverless-Authorization: Bearer x.y.z']],
+      ['wrong audience on a strict service', valid, strictHost],
+    ]
+    expect(table.length).toBeGreaterThanOrEqual(30)
+    const failures: string[] = []
+    for (const [name, token, onHost] of table) {
+      const bad = await send(token, onHost ?? host)
+      const good = await send(valid)
+      if (bad.status !== 401) failures.push(`${name}: ${bad.status} ${bad.body.slice(0, 200)}`)
+      if (good.status !== 200) failures.push(`valid token after ${name}: ${good.status}`)
+      if (bad.status === 401 && !/www-authenticate: Bearer realm="postern"/i.test(bad.head)) failures.push(`${name}: no challenge`)
+    }
+    expect(failures).toEqual([])
+    expect(attackerHits).toBe(0)
+  }, 120_000)
+
+  it('a strict service accepts a token whose audience is its URL, with or without one trailing slash', async () => {
+    const url = `http://${strictHost}`
+    for (const aud of [url, `${url}/`]) {
+      const r = await p.cli(['auth', 'print-identity-token', '--audiences', aud])
+      expect(r.code, r.stderr).toBe(0)
+      // owner@example.com is in domain:example.com, which holds the invoker role.
+      expect((await send(r.stdout.trim(), strictHost)).status).toBe(200)
+    }
+    const elsewhere = await p.cli(['auth', 'print-identity-token', '--audiences', `${url}//`])
+    expect((await send(elsewhere.stdout.trim(), strictHost)).status).toBe(401)
+  })
+})

@@ -1,0 +1,41 @@
+import { connect } from 'node:net'
+
+export interface RawResponse {
+  status: number
+  head: string
+  body: string
+  raw: string
+}
+
+/**
+ * Sends bytes exactly as given (no client normalisation: duplicate headers, odd framing) and
+ * reads until the server closes or `timeoutMs` passes.
+ */
+export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_000): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let data = ''
+    const done = () => {
+      socket.destroy()
+      const [head = '', ...rest] = data.split('\r\n\r\n')
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head, body: rest.join('\r\n\r\n'), raw: data })
+    }
+    const timer = setTimeout(done, timeoutMs)
+    socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
+    socket.on('end', () => {
+      clearTimeout(timer)
+      done()
+    })
+    socket.on('error', (err) => {
+      clearTimeout(timer)
+      if (data) done()
+      else reject(err)
+    })
+    socket.write(bytes)
+  })
+}
+
+/** A GET with the given header lines and Connection: close. */
+export function rawGet(port: number, host: string, headerLines: string[], path = '/echo'): Promise<RawResponse> {
+  return rawRequest(port, [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...headerLines, 'Connection: close', '', ''].join('\r\n'))
+}
