@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request, type Dispatcher } from 'undici'
+import WebSocket from 'ws'
+import { BIN } from '../support/cli.js'
+import { freePort } from '../support/ports.js'
+import { rawGet } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/** What reaches the upstream and what comes back (DESIGN §4 step 6, issue 4). */
+describe('forwarding through the gateway and the developer proxy', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let url: string
+  let token: string
+  let dev: { configDir: string }
+  // Node's fetch will not send another Host; undici's request does, as curl --resolve would.
+  const gw = (path: string, init: { method?: Dispatcher.HttpMethod; body?: Buffer; headers?: Record<string, string> } = {}, host = new URL(url).host) =>
+    request(`http://127.0.0.1:${p.gatewayPort}${path}`, { ...init, headers: { host, authorization: `Bearer ${token}`, ...init.headers } })
+
+  beforeAll(async () => {
+    upstream = await startUpstream(() => url)
+    // Short-lived tokens, so the WebSocket tests cross several renewals.
+    p = await startPostern({ args: ['--id-token-ttl', '4'] })
+    const r = await p.cli(['services', 'create', 'fwd', `--upstream=${upstream.url}`, '--timeout=2', '--format=json'])
+    expect(r.code, r.stderr).toBe(0)
+    url = JSON.parse(r.stdout).uri
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'fwd', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
+    token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim()
+  })
+  afterAll(async () => {
+    await p?.stop()
+    await upstream?.close()
+  })
+  const fresh = async () => (token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim())
+
+  it('drops client-sent X-Postern-* headers, removes the token signature, adds identity and X-Forwarded-*', async () => {
+    await fresh()
+    const res = await gw('/echo?q=1', { headers: { 'x-postern-authenticated-email': 'owner@example.com', 'X-Postern-Anything': 'x', 'x-forwarded-for': '10.9.9.9', 'x-forwarded-host': 'evil' } })
+    expect(res.statusCode).toBe(200)
+    await res.body.dump()
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2'])
+    const seen = upstream.seen.at(-1)!
+    const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())
+    expect(names.filter((n) => n.startsWith('x-postern-')).sort()).toEqual(['x-postern-authenticated-email', 'x-postern-authenticated-principal', 'x-postern-jwt-assertion'])
+    expect(seen.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+    expect(seen.headers['x-postern-authenticated-principal']).toBe('user:ann@example.com')
+    expect(seen.headers['x-forwarded-for']).toBe('10.9.9.9, 127.0.0.1')
+    expect(seen.headers['x-forwarded-host']).toBe(new URL(url).host)
+    expect(seen.headers['x-forwarded-proto']).toBe('http')
+    expect(seen.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+
+    const forwarded = String(seen.headers.authorization)
+    expect(forwarded).toMatch(/^Bearer [\w-]+\.[\w-]+\.SIGNATURE_REMOVED_BY_POSTERN$/)
+    const jwks = createRemoteJWKSet(new URL(`${p.controlUrl}/oauth2/jwks`))
+    await expect(jwtVerify(forwarded.slice(7), jwks)).rejects.toThrow()
+
+    const assertion = await jwtVerify(String(seen.headers['x-postern-jwt-assertion']), jwks, { issuer: p.controlUrl, audience: url })
+    expect(assertion.payload.email).toBe('ann@example.com')
+    expect(assertion.payload.exp! - assertion.payload.iat!).toBeLessThanOrEqual(300)
+  })
+
+  it('passes encoded path tricks to the upstream exactly as sent', async () => {
+    for (const path of ['/a/%2e%2e/b', '/a%2Fb/c', '/%252e%252e/x', '/a/./b/../c', '/x;y=%00z']) {
+      const r = await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`], path)
+      expect(r.status, path).toBe(200)
+      expect(upstream.seen.at(-1)!.url).toBe(path)
+    }
+  })
+
+  it('streams a 10 MB upload and a 32 MB download intact', async () => {
+    await fresh()
+    const body = randomBytes(10 * 1024 * 1024)
+    const up = await gw('/upload', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } })
+    expect(await up.body.json()).toEqual({ sha256: createHash('sha256').update(body).digest('hex'), length: body.length })
+    const down = await gw('/download?mb=32')
+    expect(down.statusCode).toBe(200)
+    const hash = createHash('sha256')
+    let length = 0
+    for await (const chunk of down.body) {
+      hash.update(chunk)
+      length += chunk.length
+    }
+    expect(length).toBe(32 * 1024 * 1024)
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(32 * 1024 * 1024, 7)).digest('hex'))
+  })
+
+  it('answers 504 when the upstream is slower than the service timeout, 502 when it is unreachable', async () => {
+    await fresh()
+    const slow = await gw('/slow?ms=4000')
+    expect(slow.statusCode).toBe(504)
+    expect(((await slow.body.json()) as { error: { status: string } }).error.status).toBe('DEADLINE_EXCEEDED')
+    expect((await p.cli(['services', 'create', 'dead', '--upstream=http://127.0.0.1:9', '--allow-unauthenticated'])).code).toBe(0)
+    const dead = await gw('/', {}, `dead.my-project.localhost:${p.gatewayPort}`)
+    expect(dead.statusCode).toBe(502)
+    expect(((await dead.body.json()) as { error: { message: string } }).error.message).toContain('unreachable')
+  })
+
+  it('keeps a WebSocket through the gateway open and working across several token lifetimes', async () => {
+    await fresh()
+    const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/ws`, { headers: { host: new URL(url).host, authorization: `Bearer ${token}` } })
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve)
+      ws.once('error', reject)
+    })
+    const echoes: string[] = []
+    ws.on('message', (d) => echoes.push(String(d)))
+    for (let i = 0; i < 6; i++) {
+      ws.send(`ping ${i}`)
+      await new Promise((r) => setTimeout(r, 2_000))
+    }
+    expect(echoes).toEqual(Array.from({ length: 6 }, (_, i) => `ping ${i}`))
+    ws.close()
+    // The upstream saw the identity on the handshake, and not the client's X-Postern-* headers.
+    expect(upstream.seen.some((s) => s.url === '/ws' && s.headers['x-postern-authenticated-email'] === 'ann@example.com')).toBe(true)
+    // Without a token, no upgrade.
+    const refused = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/ws`, { headers: { host: new URL(url).host } })
+    const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))
+    expect(status).toBe(401)
+  }, 30_000)
+
+  describe('through postern services proxy', () => {
+    let proxy: ChildProcess
+    let local: string
+    beforeAll(async () => {
+      const port = await freePort()
+      proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'fwd', '--port', String(port)], { env: { ...process.env, POSTERN_CONFIG_DIR: dev.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
+      local = await new Promise<string>((resolve, reject) => {
+        proxy.stdout!.on('data', (d: Buffer) => {
+          const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(d))
+          if (m) resolve(m[1]!)
+        })
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
+      })
+    })
+    afterAll(() => {
+      proxy?.kill('SIGTERM')
+    })
+
+    it('rewrites a Location that points at the service URL back to the local address', async () => {
+      const r = await fetch(`${local}/redirect`, { redirect: 'manual' })
+      expect(r.status).toBe(302)
+      expect(r.headers.get('location')).toBe(`${local}/landed?x=1`)
+    })
+
+    it('passes the app’s own Authorization header untouched', async () => {
+      const r = await fetch(`${local}/echo`, { headers: { authorization: 'Basic YXBwOnNlY3JldA==' } })
+      expect(r.status).toBe(200)
+      expect(upstream.seen.at(-1)!.headers.authorization).toBe('Basic YXBwOnNlY3JldA==')
+    })
+
+    it('keeps a WebSocket open across token renewals, and new requests keep working', async () => {
+      const ws = new WebSocket(`${local.replace('http', 'ws')}/ws`)
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve)
+        ws.once('error', reject)
+      })
+      const echoes: string[] = []
+      ws.on('message', (d) => echoes.push(String(d)))
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) {
+        ws.send(`tick ${i}`)
+        statuses.push((await fetch(`${local}/echo?i=${i}`)).status)
+        await new Promise((r) => setTimeout(r, 2_000))
+      }
+      ws.close()
+      expect(echoes).toEqual(Array.from({ length: 6 }, (_, i) => `tick ${i}`))
+      // 12 s with 4 s tokens: only renewal in the proxy process keeps these at 200.
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200])
+      const tokensSeen = new Set(upstream.seen.filter((s) => s.url.startsWith('/echo?i=')).map((s) => String(s.headers['x-serverless-authorization'])))
+      expect(tokensSeen.size).toBeGreaterThan(2)
+    }, 30_000)
+  })
+})
