@@ -31,6 +31,11 @@ describe('authorization request', () => {
     const to = new URL(r.location!, p.controlUrl)
     expect(to.pathname).toBe('/signin')
     expect(to.searchParams.get('return_to')).toMatch(/^\/oauth2\/authorize\?client_id=postern-cli&/)
+    // The same request posted as a form (OIDC Core §3.1.2.1).
+    const form = new URLSearchParams(authorizeParams(pkcePair().challenge) as Record<string, string>)
+    const posted = await agent.fetch('/oauth2/authorize', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form })
+    expect(posted.status).toBe(302)
+    expect(new URL(posted.headers.get('location')!, p.controlUrl).searchParams.get('return_to')).toBe(`/oauth2/authorize?${form}`)
   })
 
   it('refuses a missing PKCE challenge or the plain method: invalid_request back to the client, with state, and no code', async () => {

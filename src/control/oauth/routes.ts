@@ -1,3 +1,4 @@
+import { readForm } from '../../http/body.js'
 import type { Router } from '../../http/router.js'
 import { GRANT, PATHS } from '../../identity/endpoints.js'
 import type { ControlDeps } from '../deps.js'
@@ -32,6 +33,12 @@ export function signInRoutes(deps: ControlDeps, sessions: SessionAuth) {
   const rawQuery = (url: string | undefined) => (url && url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')
   return (r: Router<Handler>): void => {
     r.add('GET', PATHS.authorize, async (c) => (await authorize(c.req, c.res, c.query, rawQuery(c.req.url)), 'sent'))
+    // OIDC Core §3.1.2.1: the authorization endpoint takes POST (form-encoded) as well as GET.
+    r.add('POST', PATHS.authorize, async (c) => {
+      const query = new URLSearchParams([...(await readForm(c.req))])
+      await authorize(c.req, c.res, query, query.toString())
+      return 'sent'
+    })
     r.add('POST', PATHS.deviceAuthorization, async (c) => (await device(c.req, c.res), 'sent'))
     r.add('GET', PATHS.signin, async (c) => (await signInPage(c.req, c.res, c.query), 'sent'))
     r.add('POST', PATHS.signin, async (c) => (await signInPost(c.req, c.res), 'sent'))
