@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext } from 'playwright-core'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -28,6 +29,8 @@ let ownerToken: string
 
 const api = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => server.api<T>(method, path, body, ownerToken)
 const servicePath = (s: string) => `/v2/projects/${PROJECT}/services/${s}`
+/** Runs in the page: the text of the focused element (typed loosely: the tests compile without the DOM library). */
+const focusedText = () => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent
 const membersOf = (policy: Policy, role: string) => policy.bindings?.find((b) => b.role === role)?.members ?? []
 
 async function grant(resource: string, role: string, member: string): Promise<void> {
@@ -77,8 +80,14 @@ describe('console', () => {
     await panel.getByRole('button', { name: 'Add principal' }).click()
 
     const dialog = page.getByRole('dialog', { name: /Grant access/ })
-    await dialog.getByLabel('New principals').fill('test-user@gmail.com')
+    const principals = dialog.getByLabel('New principals')
+    // The API's refusal of a malformed member is shown at the field that holds it.
+    await principals.fill('user:not-an-email')
     await dialog.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => principals.getAttribute('aria-invalid')).toBe('true')
+    expect(await dialog.getByRole('alert').textContent()).toContain("Invalid member 'user:not-an-email'")
+    await principals.fill('test-user@gmail.com')
     await dialog.getByRole('button', { name: 'Save' }).click()
     await dialog.waitFor({ state: 'detached' })
 
@@ -173,4 +182,145 @@ describe('console', () => {
     expect(problems).toEqual([])
     await context.close()
   }, 120_000)
+
+  it('grants a role from the keyboard alone', async () => {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('checkbox', { name: 'Select service hello' }).focus()
+    await page.keyboard.press('Space')
+    expect(await page.getByRole('checkbox', { name: 'Select service hello' }).isChecked()).toBe(true)
+    await page.getByRole('button', { name: 'Show info panel' }).focus()
+    await page.keyboard.press('Enter')
+    const panel = page.getByRole('complementary', { name: 'Info panel' })
+    await panel.getByRole('tab', { name: 'Permissions', selected: true }).focus()
+    await page.keyboard.press('ArrowRight')
+    await panel.getByRole('tab', { name: 'Details', selected: true }).waitFor()
+    await page.keyboard.press('ArrowLeft')
+    await panel.getByRole('button', { name: 'Add principal' }).waitFor()
+    await page.keyboard.press('Tab') // into the tab panel
+    await page.keyboard.press('Tab') // Add principal
+    await page.keyboard.press('Enter')
+    const dialog = page.getByRole('dialog', { name: /Grant access/ })
+    await dialog.waitFor()
+    await page.keyboard.type('kb-user@example.com') // focus starts in New principals
+    await page.keyboard.press('Tab')
+    await page.keyboard.type('Run Invoker') // typing selects the matching option
+    expect(await dialog.getByLabel('Select a role').inputValue()).toBe('roles/run.invoker')
+    await page.keyboard.press('Tab') // Cancel
+    await page.keyboard.press('Tab') // Save
+    expect(await page.evaluate(focusedText)).toBe('Save')
+    await page.keyboard.press('Enter')
+    await dialog.waitFor({ state: 'detached' })
+    await expect.poll(async () => membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).toContain('user:kb-user@example.com')
+    // Escape closes a dialog without saving.
+    await panel.getByRole('button', { name: 'Remove user:kb-user@example.com from Run Invoker' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog', { name: 'Remove principal?' }).waitFor()
+    await page.keyboard.press('Escape')
+    await page.getByRole('dialog', { name: 'Remove principal?' }).waitFor({ state: 'detached' })
+    expect(membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).toContain('user:kb-user@example.com')
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('creates a service (with errors shown at the field) and deletes it after confirmation', async () => {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('button', { name: 'Create service' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Create service' })
+    await dialog.getByLabel('Service name').fill('hello')
+    await dialog.getByLabel('Upstream URL').fill('http://127.0.0.1:9100')
+    await dialog.getByLabel('Description').fill('Orders API')
+    await dialog.getByRole('button', { name: 'Create' }).click()
+    await dialog.getByRole('alert').getByText(/already exists/).waitFor()
+    expect(await dialog.getByLabel('Service name').getAttribute('aria-invalid')).toBe('true')
+    await dialog.getByLabel('Service name').fill('orders')
+    await dialog.getByRole('button', { name: 'Create' }).click()
+    await dialog.waitFor({ state: 'detached' })
+    await page.getByRole('link', { name: 'orders', exact: true }).waitFor()
+    expect((await api('GET', servicePath('orders'))).status).toBe(200)
+
+    await page.getByRole('checkbox', { name: 'Select service orders' }).check()
+    await page.getByRole('button', { name: 'Delete', exact: true }).click()
+    const confirm = page.getByRole('dialog', { name: 'Delete service?' })
+    await confirm.getByRole('button', { name: 'Delete' }).click()
+    await confirm.waitFor({ state: 'detached' })
+    await page.getByRole('link', { name: 'orders', exact: true }).waitFor({ state: 'detached' })
+    expect((await api('GET', servicePath('orders'))).status).toBe(404)
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('creates a service account, offers its new key as a download, deletes the key and the account', async () => {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('link', { name: 'Service accounts' }).click()
+    await page.getByRole('button', { name: 'Create service account' }).click()
+    const create = page.getByRole('dialog', { name: 'Create service account' })
+    await create.getByLabel('Service account ID').fill('ci-deployer')
+    await create.getByLabel('Display name').fill('CI deployer')
+    await create.getByRole('button', { name: 'Create' }).click()
+    await create.waitFor({ state: 'detached' })
+    const email = `ci-deployer@${PROJECT}.iam.postern.internal`
+    await page.getByRole('rowheader', { name: email }).waitFor()
+
+    await page.getByRole('button', { name: `Manage keys of ${email}` }).click()
+    const keys = page.getByRole('dialog', { name: `Keys of ${email}` })
+    await keys.getByRole('button', { name: 'Add key' }).click()
+    const [download] = await Promise.all([page.waitForEvent('download'), keys.getByRole('link', { name: 'Download key file' }).click()])
+    const keyFile = JSON.parse(readFileSync((await download.path())!, 'utf8')) as Record<string, string>
+    expect(keyFile).toMatchObject({ type: 'service_account', project_id: PROJECT, client_email: email })
+    expect(keyFile.private_key).toContain('BEGIN PRIVATE KEY')
+    const keyId = keyFile.private_key_id!
+    await keys.getByRole('rowheader', { name: keyId }).waitFor()
+    await screenshot(page, 'console-service-account-keys')
+
+    await keys.getByRole('button', { name: `Delete key ${keyId}` }).click()
+    await keys.getByRole('button', { name: 'Delete key', exact: true }).click()
+    await keys.getByRole('rowheader', { name: keyId }).waitFor({ state: 'detached' })
+    expect((await api<{ keys?: unknown[] }>('GET', `/v1/projects/${PROJECT}/serviceAccounts/${email}/keys`)).body.keys ?? []).toEqual([])
+    await keys.getByRole('button', { name: 'Close' }).click()
+
+    await page.getByRole('button', { name: `Delete ${email}` }).click()
+    const confirm = page.getByRole('dialog', { name: 'Delete service account?' })
+    await confirm.getByRole('button', { name: 'Delete' }).click()
+    await page.getByRole('rowheader', { name: email }).waitFor({ state: 'detached' })
+    expect((await api('GET', `/v1/projects/${PROJECT}/serviceAccounts/${email}`)).status).toBe(404)
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('serves the app with a strict Content-Security-Policy, immutable hashed assets, and /signin for a browser without a session', async () => {
+    const signedOut = await fetch(`${server.controlUrl}/console/projects/${PROJECT}/services?x=1`, { redirect: 'manual' })
+    expect(signedOut.status).toBe(303)
+    expect(signedOut.headers.get('location')).toBe(`/signin?return_to=${encodeURIComponent(`/console/projects/${PROJECT}/services?x=1`)}`)
+
+    // Any path under /console is the app (client-side routes); the session itself is checked by the app.
+    const page = await fetch(`${server.controlUrl}/console/projects/${PROJECT}/service-accounts`, { headers: { cookie: 'postern_session=whatever' } })
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(page.headers.get('content-security-policy')).toBe(
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    )
+    expect(page.headers.get('x-frame-options')).toBe('DENY')
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(page.headers.get('cache-control')).toBe('no-cache')
+    const html = await page.text()
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/) // no inline script
+    expect(html).not.toMatch(/\sstyle=|<style/) // no inline style
+
+    const script = /<script[^>]+src="(\/console\/assets\/[^"]+\.js)"/.exec(html)![1]!
+    const asset = await fetch(server.controlUrl + script)
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/)
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(asset.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    expect((await fetch(`${server.controlUrl}/console/assets/missing-0000.js`)).status).toBe(404)
+  })
 })

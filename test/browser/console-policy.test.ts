@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { addMembers, groupByRole, parsePrincipals, removeMember, type PolicySource } from '../../console/src/iam/policy-edit.js'
+
+/** The console's pure policy editing (console/src/iam/policy-edit.ts): what "New principals" and Remove do. */
+describe('console policy editing', () => {
+  it('reads principals separated by commas or new lines; a bare email is a user', () => {
+    expect(parsePrincipals('ann@example.com, group:Team@example.com\nserviceaccount:ci@p.iam.postern.internal\n\nallUsers')).toEqual({
+      members: ['user:ann@example.com', 'group:Team@example.com', 'serviceAccount:ci@p.iam.postern.internal', 'allUsers'],
+      problems: [],
+    })
+    expect(parsePrincipals('ann@example.com,ANN@example.com').members).toEqual(['user:ann@example.com'])
+    expect(parsePrincipals('principalSet://iam.postern/workforcePools/corp-pool/group/dev').members).toHaveLength(1)
+    expect(parsePrincipals('not an email').problems).toHaveLength(3)
+  })
+
+  it('adds to the unconditional binding of the role, and adding twice changes nothing', () => {
+    const policy = { version: 3, etag: 'e1', bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com'], condition: { title: 't', expression: 'true' } }] }
+    const once = addMembers(policy, 'roles/run.invoker', ['user:b@x.com'])
+    expect(once.bindings).toEqual([policy.bindings[0], { role: 'roles/run.invoker', members: ['user:b@x.com'] }])
+    expect(addMembers(once, 'roles/run.invoker', ['user:B@x.com'])).toEqual(once)
+    expect(policy.bindings[0]!.members).toEqual(['user:a@x.com']) // the input is left alone
+  })
+
+  it('removes a member from the binding with the same condition only, and drops a binding left empty', () => {
+    const conditional = { role: 'roles/run.invoker', members: ['user:a@x.com'], condition: { title: 't', expression: 'true' } }
+    const policy = { bindings: [conditional, { role: 'roles/run.invoker', members: ['user:a@x.com'] }] }
+    expect(removeMember(policy, 'roles/run.invoker', '', 'user:a@x.com').bindings).toEqual([conditional])
+  })
+
+  it('groups own and inherited members by role in catalogue order', () => {
+    const roles = [
+      { name: 'roles/run.invoker', title: 'Run Invoker', description: '', includedPermissions: [] },
+      { name: 'roles/owner', title: 'Owner', description: '', includedPermissions: [] },
+    ]
+    const sources: PolicySource[] = [
+      { kind: 'service', label: 'service s', policy: { bindings: [{ role: 'roles/owner', members: ['user:o@x.com'] }] } },
+      { kind: 'project', label: 'project p', policy: { bindings: [{ role: 'roles/run.invoker', members: ['user:b@x.com'] }] } },
+    ]
+    const groups = groupByRole(sources, roles)
+    expect(groups.map((g) => g.title)).toEqual(['Run Invoker', 'Owner'])
+    expect(groups[0]!.entries).toEqual([{ member: 'user:b@x.com', inheritedFrom: 'project p' }])
+    expect(groups[1]!.entries).toEqual([{ member: 'user:o@x.com' }])
+  })
+})
