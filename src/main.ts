@@ -154,7 +154,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
     })
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
     // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
-    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024 }, (server) => {
+    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
       server.maxHeadersCount = 0
       server.timeout = 300_000
       server.on('upgrade', gateway.upgrade)

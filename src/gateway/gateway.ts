@@ -35,11 +35,12 @@ type Admission =
 export function createGateway(deps: GatewayDeps) {
   function admit(req: IncomingMessage): Admission {
     const shape = checkRequestShape(req)
-    if ('problem' in shape) return { ok: false, ...shape.problem }
+    // A request whose framing or headers are suspect ends its connection: nothing more is read from it.
+    if ('problem' in shape) return { ok: false, ...shape.problem, headers: { connection: 'close' } }
     const found = deps.routes.lookup(req.headers.host)
     if ('error' in found) {
       return found.error === 'bad-host'
-        ? { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.' }
+        ? { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.', headers: { connection: 'close' } }
         : { ok: false, status: 'NOT_FOUND', message: `No service answers at ${String(req.headers.host).slice(0, 253)}.` }
     }
     const route = found.route

@@ -1,0 +1,93 @@
+import { connect } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawRequest } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * Framing and header attacks (issue 4): each is refused or timed out, the upstream never sees a
+ * smuggled request or a spoofed identity, and an honest request alongside keeps working.
+ */
+describe('request smuggling and header attacks at the gateway', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let token: string
+  let host: string
+  const honest = () => rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    expect((await p.cli(['services', 'create', 'target', `--upstream=${upstream.url}`])).code).toBe(0)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'target', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+    host = `target.my-project.localhost:${p.gatewayPort}`
+  })
+  afterAll(async () => {
+    await p?.stop()
+    await upstream?.close()
+  })
+
+  const auth = () => `Authorization: Bearer ${token}\r\n`
+  const attacks: [string, () => string, number[]][] = [
+    ['Content-Length and Transfer-Encoding together', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`, [400]],
+    ['two different Content-Lengths', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Content-Length: 4\r\nContent-Length: 40\r\n\r\nabcd`, [400]],
+    ['Transfer-Encoding on HTTP/1.0', () => `POST /echo HTTP/1.0\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, [400]],
+    ['an obfuscated Transfer-Encoding', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`, [400, 501]],
+    ['duplicate Host', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nHost: other.my-project.localhost\r\n${auth()}\r\n`, [400]],
+    ['a Host with path characters', () => `GET /echo HTTP/1.1\r\nHost: ${host}/../admin\r\n${auth()}\r\n`, [400]],
+    ['a Host with an @', () => `GET /echo HTTP/1.1\r\nHost: evil@${host}\r\n${auth()}\r\n`, [400]],
+    ['no Host', () => `GET /echo HTTP/1.1\r\n${auth()}\r\n`, [400]],
+    ['Connection nominating X-Postern-* for removal', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close, X-Postern-Authenticated-Email\r\n\r\n`, [400]],
+    ['Connection nominating Authorization', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Authorization\r\n\r\n`, [400]],
+    ['more than 2,000 headers', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}${Array.from({ length: 2100 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`, [431]],
+    ['a header block over the size limit', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Big: ${'a'.repeat(300 * 1024)}\r\n\r\n`, [431]],
+    ['a bare LF line ending', () => `GET /echo HTTP/1.1\nHost: ${host}\n${auth().trimEnd()}\n\n`, [400]],
+    ['a space before the colon', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization : Bearer ${token}\r\n\r\n`, [400]],
+  ]
+
+  it.each(attacks)('%s is refused', async (_name, bytes, statuses) => {
+    const before = upstream.seen.length
+    const r = await rawRequest(p.gatewayPort, bytes())
+    expect(statuses, r.raw.slice(0, 300)).toContain(r.status)
+    expect(upstream.seen.slice(before).map((s) => s.url)).not.toContain('/smuggled')
+    expect((await honest()).status).toBe(200)
+  })
+
+  it('identity headers sent as chunked trailers never reach the upstream', async () => {
+    const before = upstream.seen.length
+    const r = await rawRequest(
+      p.gatewayPort,
+      `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\nTrailer: X-Postern-Authenticated-Email\r\nConnection: close\r\n\r\n4\r\nbody\r\n0\r\nX-Postern-Authenticated-Email: owner@example.com\r\n\r\n`,
+    )
+    expect(r.status).toBe(200)
+    const seen = upstream.seen.slice(before).at(-1)!
+    expect(seen.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+    expect(seen.trailers['x-postern-authenticated-email']).toBeUndefined()
+  })
+
+  it('a slow client (headers trickling in) is cut off without harming others', async () => {
+    const socket = connect(p.gatewayPort, '127.0.0.1')
+    socket.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\n`)
+    const closed = new Promise<number>((resolve) => {
+      const start = Date.now()
+      socket.on('close', () => resolve(Date.now() - start))
+      socket.on('error', () => undefined)
+    })
+    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 500)
+    expect((await honest()).status).toBe(200)
+    const took = await closed
+    clearInterval(drip)
+    expect(took).toBeLessThan(30_000)
+  }, 40_000)
+
+  it('a flood of connections and requests leaves an honest request working', async () => {
+    const flood = Array.from({ length: 300 }, () => rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer garbage\r\nConnection: close\r\n\r\n`, 10_000))
+    const honestDuring = honest()
+    const results = await Promise.all(flood)
+    expect(results.every((r) => r.status === 401)).toBe(true)
+    expect((await honestDuring).status).toBe(200)
+  })
+})
