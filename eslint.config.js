@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by Node (the bin script): Node's globals exist there.
+    files: ['bin/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
     files: ['src/main.ts', 'src/cli/**', 'src/core/config.ts', 'test/**', 'bench/**', 'bin/**', 'eslint.config.js', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

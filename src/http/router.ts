@@ -57,6 +57,7 @@ export class Router<H> {
 function safeDecode(text: string): string | undefined {
   try {
     const value = decodeURIComponent(text)
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     return value.includes('/') || /[\x00-\x1f]/.test(value) ? undefined : value
   } catch {
     return undefined
