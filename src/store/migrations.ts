@@ -1,4 +1,4 @@
-import type { Dialect, Driver, Sql } from './sql.js'
+import type { Dialect, Driver } from './sql.js'
 
 /**
  * Versioned schema migrations, applied in order inside one transaction each; a migration, once
@@ -9,6 +9,8 @@ interface Migration {
   version: number
   name: string
   statements: string[]
+  /** Statements for one dialect only; the version is recorded on both, so versions mean the same everywhere. */
+  only?: Dialect
 }
 
 const MIGRATIONS: Migration[] = [
@@ -61,6 +63,19 @@ const MIGRATIONS: Migration[] = [
       `CREATE TABLE changes (seq {{serial}}, kind TEXT NOT NULL, key TEXT NOT NULL, time BIGINT NOT NULL)`,
     ],
   },
+  {
+    // PostgreSQL sorts text by the database's locale (en_US puts 'a_c' before 'a-b' before 'aa'),
+    // SQLite by code point. Lists must come back in one order whatever the server's locale, and
+    // keys compared with < or > must agree with that order, so the sorted keys use "C".
+    version: 2,
+    name: 'code-point order for listed keys on PostgreSQL',
+    only: 'postgres',
+    statements: [
+      ['projects', 'project_id'], ['services', 'project_id'], ['services', 'service_id'], ['policies', 'resource'],
+      ['users', 'email'], ['iam_groups', 'email'], ['group_members', 'group_email'], ['group_members', 'member'],
+      ['service_accounts', 'email'], ['service_account_keys', 'key_id'], ['signing_keys', 'kid'],
+    ].map(([table, column]) => `ALTER TABLE ${table} ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {
@@ -70,19 +85,28 @@ const SERIAL: Record<Dialect, string> = {
 
 export const LATEST_SCHEMA = MIGRATIONS.at(-1)!.version
 
-/** Applies what is missing. Safe when several processes start at once (one lock, one winner). */
+/**
+ * Applies what is missing. Safe when several processes start at once: one lock, one winner; the
+ * others then see its work and skip it. (On SQLite, BEGIN IMMEDIATE is the lock.)
+ */
 export async function migrate(driver: Driver, now: number): Promise<void> {
-  const lock = (sql: Sql) => (driver.dialect === 'postgres' ? sql.get(`SELECT pg_advisory_xact_lock(707001)`) : Promise.resolve())
+  const postgres = driver.dialect === 'postgres'
   await driver.transaction(async (sql) => {
-    await lock(sql)
+    // Before the table exists there is nothing to LOCK; CREATE TABLE IF NOT EXISTS is not safe
+    // against itself, so concurrent creators queue on an advisory lock instead.
+    if (postgres) await sql.get(`SELECT pg_advisory_xact_lock(707001)`)
     await sql.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_time BIGINT NOT NULL)`)
   })
   for (const m of MIGRATIONS) {
     await driver.transaction(async (sql) => {
-      await lock(sql)
+      // LOCK TABLE, unlike any SELECT (such as one taking an advisory lock), does not fix the
+      // serializable transaction's snapshot, so the check below sees a migration another process
+      // committed while this one waited (PostgreSQL manual, "Data Consistency Checks at the Application Level").
+      if (postgres) await sql.run(`LOCK TABLE schema_migrations IN EXCLUSIVE MODE`)
       const done = await sql.get(`SELECT version FROM schema_migrations WHERE version = ?`, [m.version])
       if (done) return
-      for (const statement of m.statements) await sql.run(statement.replaceAll('{{serial}}', SERIAL[driver.dialect]))
+      const statements = m.only && m.only !== driver.dialect ? [] : m.statements
+      for (const statement of statements) await sql.run(statement.replaceAll('{{serial}}', SERIAL[driver.dialect]))
       await sql.run(`INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)`, [m.version, m.name, now])
     })
   }

@@ -13,6 +13,12 @@ const RETRYABLE = new Set(['40001', '40P01']) // serialization_failure, deadlock
 export function openPostgres(url: string, onError: (err: Error) => void): Driver {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 })
   pool.on('error', onError)
+  // pool.end() resolves once it has asked its connections to close, not once they have: count
+  // them, so close() returns only when no connection is left (a database dropped or a server
+  // stopped right after close() must not kill one of ours and report it as an error).
+  let connections = 0
+  pool.on('connect', () => void connections++)
+  pool.on('remove', () => void connections--)
 
   const number = (text: string) => {
     let i = 0
@@ -64,7 +70,13 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
     },
     async close() {
       await listener?.end().catch(() => undefined)
+      const drained = new Promise<void>((resolve) => {
+        const check = () => connections === 0 && resolve()
+        pool.on('remove', check)
+        check()
+      })
       await pool.end()
+      await drained
     },
   }
 }

@@ -40,6 +40,12 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     transaction,
     // A change recorded on its own still needs the ordering guarantee above.
     recordChange: (kind, key) => transaction((tx) => tx.recordChange(kind, key)),
+    // Methods of more than one statement must be atomic when called on their own too: a check and
+    // its insert may not interleave with another caller's (two keys from one rotation), nor may a
+    // membership or key be added between deleting a group's or an account's and deleting it.
+    insertSigningKey: (k, unlessCreatedAfter) => transaction((tx) => tx.insertSigningKey(k, unlessCreatedAfter)),
+    deleteGroup: (email) => transaction((tx) => tx.deleteGroup(email)),
+    deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },

@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { openStore, type StoreOptions } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
-import { createTestDatabase } from '../support/postgres.js'
+import { ADMIN_URL, createTestDatabase } from '../support/postgres.js'
 
 /**
  * One empty database a test may open any number of times (as several processes would), plus a
@@ -26,7 +27,16 @@ export interface Backend {
   readonly name: 'sqlite' | 'postgres'
   /** Whether several processes (stores) may write to one database at once. */
   readonly sharedByProcesses: boolean
-  fresh(o?: { clock?: () => number }): Promise<Place>
+  fresh(o?: FreshOptions): Promise<Place>
+}
+
+export interface FreshOptions {
+  clock?: () => number
+  /**
+   * A natural-language collation for the database's text (an ICU locale such as 'en-US'), as a
+   * PostgreSQL server initialised under that locale would have. SQLite has none and ignores it.
+   */
+  locale?: string
 }
 
 function place(options: StoreOptions, errors: Error[], raw: (sql: string) => Promise<void>, remove: () => Promise<void>): Place {
@@ -72,7 +82,7 @@ export const postgres: Backend = {
   sharedByProcesses: true,
   async fresh(o = {}) {
     const dataDir = await mkdtemp(join(tmpdir(), 'postern-store-'))
-    const db = await createTestDatabase()
+    const db = o.locale ? await createDatabaseWithLocale(o.locale) : await createTestDatabase()
     const errors: Error[] = []
     const options: StoreOptions = { dataDir, databaseUrl: db.url, clock: o.clock ?? Date.now, onError: (err) => void errors.push(err) }
     const raw = async (sql: string) => {
@@ -89,4 +99,25 @@ export const postgres: Backend = {
       await rm(dataDir, { recursive: true, force: true })
     })
   },
+}
+
+/** Like createTestDatabase, with an ICU default collation (PostgreSQL 15+ built with ICU, as Debian's is). */
+async function createDatabaseWithLocale(locale: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `postern_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${locale.replace(/[^A-Za-z0-9-]/g, '')}'`)
+  } finally {
+    await admin.end()
+  }
+  return {
+    url: ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_URL })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await c.end()
+    },
+  }
 }

@@ -23,13 +23,13 @@ export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>,
       ])
     },
     async listAudit({ resource, principal, beforeId, limit }) {
-      const where: string[] = []
-      const params: unknown[] = []
-      if (resource) where.push('resource = ?') && params.push(resource)
-      if (principal) where.push('principal = ?') && params.push(principal)
-      if (beforeId !== undefined) where.push('id < ?') && params.push(beforeId)
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
-      return (await sql.all(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ?`, [...params, limit])).map(audit)
+      const conditions: [string, unknown][] = []
+      if (resource) conditions.push(['resource = ?', resource])
+      if (principal) conditions.push(['principal = ?', principal])
+      if (beforeId !== undefined) conditions.push(['id < ?', beforeId])
+      const clause = conditions.length ? `WHERE ${conditions.map(([c]) => c).join(' AND ')}` : ''
+      const params = [...conditions.map(([, p]) => p), limit]
+      return (await sql.all(`SELECT * FROM audit_log ${clause} ORDER BY id DESC LIMIT ?`, params)).map(audit)
     },
     async recordChange(kind: ChangeKind, key: string) {
       await beforeFirstChange()

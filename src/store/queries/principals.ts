@@ -105,9 +105,9 @@ export function principalQueries(sql: Sql): PrincipalQueries {
       return (await sql.run(`DELETE FROM group_members WHERE group_email = ? AND member = ?`, [m.group, m.member])) === 1
     },
     async removeMemberEverywhere(member) {
-      const rows = await sql.all(`SELECT group_email FROM group_members WHERE member = ?`, [member])
-      await sql.run(`DELETE FROM group_members WHERE member = ?`, [member])
-      return rows.map((r) => str(r.group_email))
+      // One statement, so the groups returned are exactly the rows deleted, inside a transaction or not.
+      const rows = await sql.all(`DELETE FROM group_members WHERE member = ? RETURNING group_email`, [member])
+      return rows.map((r) => str(r.group_email)).sort()
     },
 
     async getServiceAccount(email) {

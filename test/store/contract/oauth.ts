@@ -36,7 +36,7 @@ export function oauthContract(c: ContractContext): void {
     it('deleteSigningKeysExpiredBefore deletes strictly older keys and counts them', async () => {
       const store = await freshStore()
       const keys = [100, 200, 300].map((t) => aSigningKey({ createTime: t, activateTime: t, expireTime: t * 10 }))
-      for (const k of keys) await store.insertSigningKey(k, -1)
+      for (const k of keys) await store.insertSigningKey(k, k.createTime - 1)
       expect(await store.deleteSigningKeysExpiredBefore(2000)).toBe(1)
       expect(await store.listSigningKeys()).toEqual(keys.slice(1))
       expect(await store.deleteSigningKeysExpiredBefore(2000)).toBe(0)

@@ -3,6 +3,31 @@ import { aGroup, aServiceAccount, aServiceAccountKey, aUser, unique } from '../f
 import type { ContractContext } from './context.js'
 
 export function principalsContract(c: ContractContext): void {
+  describe('list order', () => {
+    // Code-point order puts '-' < '.' < '_' < letters; an en-US collation puts '_' < '-' < '.'.
+    const names = ['a-b', 'a.z', 'a_c', 'aa', 'ab']
+
+    it('lists come back in code-point order whatever the database locale', async () => {
+      const place = await c.backend.fresh({ locale: 'en-US' })
+      try {
+        const store = await place.open()
+        for (const n of [...names].reverse()) {
+          await store.insertUser(aUser({ email: `${n}@example.com` }))
+          await store.insertGroup(aGroup({ email: `${n}@example.com` }))
+          await store.insertServiceAccount(aServiceAccount({ email: `${n}@p.iam.postern.internal` }))
+          await store.addMembership({ group: 'aa@example.com', member: `user:${n}@example.com` })
+        }
+        expect((await store.listUsers()).map((u) => u.email)).toEqual(names.map((n) => `${n}@example.com`))
+        expect((await store.listGroups()).map((g) => g.email)).toEqual(names.map((n) => `${n}@example.com`))
+        expect((await store.listServiceAccounts('my-project')).map((a) => a.email)).toEqual(names.map((n) => `${n}@p.iam.postern.internal`))
+        expect((await store.listMemberships('aa@example.com')).map((m) => m.member)).toEqual(names.map((n) => `user:${n}@example.com`))
+        expect(await store.removeMemberEverywhere('user:a_c@example.com')).toEqual(['aa@example.com'])
+      } finally {
+        await place.cleanup()
+      }
+    })
+  })
+
   describe('users', () => {
     it('inserts once (by email and by uid), reads by email and by uid', async () => {
       const store = c.store()

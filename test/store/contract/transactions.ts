@@ -123,6 +123,14 @@ export function transactionsContract(c: ContractContext): void {
       expect(await store.changesSince(0, 100)).toHaveLength(1)
     })
 
+    it(`of ${CONCURRENCY} autocommitted insertSigningKey calls with the same bound, exactly one inserts`, async () => {
+      const store = await (await freshPlace()).open()
+      const now = 1_700_000_000_000
+      const results = await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => store.insertSigningKey(aSigningKey({ createTime: now + i }), now - 1)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect(await store.listSigningKeys()).toHaveLength(1)
+    })
+
     // Only PostgreSQL is shared by several processes (DESIGN §2); two SQLite stores in one process would
     // wait on each other's write lock synchronously.
     it.skipIf(!c.backend.sharedByProcesses)('check-then-insert stays single-winner when two processes race', async () => {
@@ -156,6 +164,8 @@ export function transactionsContract(c: ContractContext): void {
           }
           // Stop only after a poll that began once every writer had committed came back empty.
           idle = finished && batch.length === 0
+          // SQLite answers synchronously: without yielding, this loop would starve the writers' timers.
+          await new Promise(setImmediate)
         }
       })()
       const TRANSACTIONS = 200
