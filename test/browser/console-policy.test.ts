@@ -11,6 +11,8 @@ describe('console policy editing', () => {
     expect(parsePrincipals('ann@example.com,ANN@example.com').members).toEqual(['user:ann@example.com'])
     expect(parsePrincipals('principalSet://iam.postern/workforcePools/corp-pool/group/dev').members).toHaveLength(1)
     expect(parsePrincipals('not an email').problems).toHaveLength(3)
+    expect(parsePrincipals('user:not-an-email, domain:nodot').problems).toHaveLength(2)
+    expect(parsePrincipals('Domain:Example.com').members).toEqual(['domain:Example.com'])
   })
 
   it('adds to the unconditional binding of the role, and adding twice changes nothing', () => {

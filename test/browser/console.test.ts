@@ -81,13 +81,19 @@ describe('console', () => {
 
     const dialog = page.getByRole('dialog', { name: /Grant access/ })
     const principals = dialog.getByLabel('New principals')
-    // The API's refusal of a malformed member is shown at the field that holds it.
-    await principals.fill('user:not-an-email')
+    // What is not an email is caught at once; a look-alike (Cyrillic 'а') only the API refuses,
+    // and its refusal is shown at the field that holds it too.
+    await principals.fill('test-user@gmail.com, not-an-email')
     await dialog.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
     await dialog.getByRole('button', { name: 'Save' }).click()
     await expect.poll(() => principals.getAttribute('aria-invalid')).toBe('true')
-    expect(await dialog.getByRole('alert').textContent()).toContain("Invalid member 'user:not-an-email'")
+    expect(await dialog.getByRole('alert').textContent()).toContain('“not-an-email” is not an email address')
+    await principals.fill('user:\u0430nn@example.com')
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.getByRole('alert').getByText(/did not accept these principals.*ASCII/).waitFor()
+    expect(await principals.getAttribute('aria-invalid')).toBe('true')
     await principals.fill('test-user@gmail.com')
+    await screenshot(page, 'console-add-principal')
     await dialog.getByRole('button', { name: 'Save' }).click()
     await dialog.waitFor({ state: 'detached' })
 
@@ -124,6 +130,7 @@ describe('console', () => {
     await panel.getByRole('tab', { name: 'Permissions' }).click()
     await panel.getByRole('region', { name: 'Run Invoker' }).getByText('dev@example.com', { exact: true }).waitFor()
     await panel.getByText('You can view these permissions but not change them.').waitFor()
+    await screenshot(page, 'console-viewer-permissions')
     expect(await page.getByRole('button', { name: 'Add principal' }).count()).toBe(0)
     expect(await page.getByRole('button', { name: /^Remove / }).count()).toBe(0)
     expect(await page.getByRole('button', { name: 'Create service' }).count()).toBe(0)
@@ -174,6 +181,12 @@ describe('console', () => {
     await panel.getByText(XSS, { exact: true }).waitFor()
     await panel.getByRole('tab', { name: 'Details' }).click()
     await panel.getByText(XSS, { exact: true }).waitFor()
+    // Opened (by its name, not its checkbox), the service shows the same text on its own page.
+    await page.getByRole('link', { name: 'billing', exact: true }).click()
+    await page.getByRole('heading', { name: 'billing', level: 1 }).waitFor()
+    await page.getByRole('region', { name: 'Details' }).getByText(XSS, { exact: true }).waitFor()
+    await page.getByRole('region', { name: 'Permissions' }).getByText(XSS, { exact: true }).waitFor()
+    await screenshot(page, 'console-service-page')
     await page.getByRole('link', { name: 'Audit log' }).click()
     await page.getByRole('cell', { name: 'groups.create' }).first().waitFor()
     await page.waitForTimeout(300)
@@ -250,6 +263,11 @@ describe('console', () => {
     await confirm.waitFor({ state: 'detached' })
     await page.getByRole('link', { name: 'orders', exact: true }).waitFor({ state: 'detached' })
     expect((await api('GET', servicePath('orders'))).status).toBe(404)
+
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.waitForURL(/\/signin/)
+    await page.goto(`${server.controlUrl}/console`)
+    await page.waitForURL(/\/signin\?return_to=%2Fconsole/)
     expect(dialogs).toEqual([])
     expect(problems).toEqual([])
     await context.close()

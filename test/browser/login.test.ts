@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startLogin } from '../support/device-login.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { claimsOf, createUser } from '../support/web-sign-in.js'
+import { claimsOf, createUser, token } from '../support/web-sign-in.js'
 
 /**
  * `postern auth login` end to end with a real browser (issue 3): the CLI opens the sign-in URL
@@ -105,6 +105,14 @@ describe('postern auth login', () => {
     for (const file of ['credentials.json', 'config.json']) {
       expect(statSync(join(configDir, file)).mode & 0o777).toBe(0o600)
     }
+
+    // auth revoke ends the sign-in at the server, not just here.
+    const stored = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { accounts: Record<string, { refreshToken: string }> }
+    const revoked = await p.cli(['auth', 'revoke', carol], { configDir })
+    expect(revoked.code, revoked.stderr).toBe(0)
+    const reuse = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: stored.accounts[carol]!.refreshToken, client_id: 'postern-cli' })
+    expect(reuse.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token has been revoked.' })
+    expect((await p.cli(['auth', 'list'], { configDir })).stdout).not.toContain(carol)
   })
 
   it('falls back to the device flow when the browser cannot be opened', async () => {

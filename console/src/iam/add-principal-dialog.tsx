@@ -40,10 +40,10 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
       await updatePolicy(api, resourcePath, (p) => addMembers(p, role, members))
       onSaved(`Granted ${chosen?.title ?? role} to ${members.join(', ')}.`)
     } catch (err) {
-      const message = describeError(err, `change who has access to ${resourceLabel}`)
-      // The API names the member it refused: show that next to the principals field.
-      if (err instanceof ApiError && err.status === 'INVALID_ARGUMENT' && /member|email|principal/i.test(err.message)) setPrincipalsError(message)
-      else setSaveError(message)
+      // The role comes from a fixed list, so a refused argument is one of the principals, which
+      // the API names: shown at that field.
+      if (err instanceof ApiError && err.status === 'INVALID_ARGUMENT') setPrincipalsError(`Postern did not accept these principals. ${err.message}`)
+      else setSaveError(describeError(err, `change who has access to ${resourceLabel}`))
       setBusy(false)
     }
   }
@@ -69,7 +69,10 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
           autoFocus
           spellCheck={false}
           autoCapitalize="off"
-          onChange={(e) => setText(e.target.value)}
+          onChange={(e) => {
+            setText(e.target.value)
+            setPrincipalsError(undefined)
+          }}
           aria-invalid={principalsError ? true : undefined}
           aria-describedby={`${ids.principalsHelp}${principalsError ? ` ${ids.principalsError}` : ''}`}
         />
@@ -83,7 +86,10 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
         <select
           id={ids.role}
           value={role}
-          onChange={(e) => setRole(e.target.value)}
+          onChange={(e) => {
+            setRole(e.target.value)
+            setRoleError(undefined)
+          }}
           aria-invalid={roleError ? true : undefined}
           aria-describedby={`${ids.roleHelp}${roleError ? ` ${ids.roleError}` : ''}`}
         >

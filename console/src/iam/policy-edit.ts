@@ -6,7 +6,8 @@
 import type { Condition, Policy, Role } from '../api/types.ts'
 
 const SPECIAL = new Set(['allUsers', 'allAuthenticatedUsers'])
-const PREFIXED = /^(user|group|serviceAccount|domain|deleted):\S+$/i
+const EMAIL_PREFIXED = /^(user|group|serviceAccount|deleted):/i
+const DOMAIN_PREFIXED = /^domain:[^\s@:,]+\.[^\s@:,]+$/i
 const FEDERATED = /^principal(Set)?:\/\/\S+$/
 const EMAIL = /^[^\s@:,]+@[^\s@:,]+\.[^\s@:,]+$/
 
@@ -22,8 +23,12 @@ export function parsePrincipals(text: string): { members: string[]; problems: st
   for (const token of text.split(/[\s,;]+/).filter(Boolean)) {
     let member: string | undefined
     if (SPECIAL.has(token) || FEDERATED.test(token)) member = token
-    else if (PREFIXED.test(token)) member = token.replace(/^[a-z]+:/i, (p) => canonicalPrefix(p))
-    else if (EMAIL.test(token)) member = `user:${token}`
+    else if (DOMAIN_PREFIXED.test(token)) member = `domain:${token.slice(7)}`
+    else if (EMAIL_PREFIXED.test(token)) {
+      const colon = token.indexOf(':')
+      // deleted: members carry more after the email (`deleted:user:EMAIL?uid=…`); the server checks those.
+      if (/^deleted:/i.test(token) || EMAIL.test(token.slice(colon + 1))) member = canonicalPrefix(token.slice(0, colon + 1)) + token.slice(colon + 1)
+    } else if (EMAIL.test(token)) member = `user:${token}`
     if (!member) {
       problems.push(`“${token}” is not an email address or a member such as group:team@example.com.`)
       continue

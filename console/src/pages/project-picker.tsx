@@ -35,11 +35,12 @@ export function ProjectPicker() {
   const errorId = useId()
 
   useEffect(() => {
+    if (projects.loading) return
     const list = projects.data
-    if (!list) return
-    const pick = list.find((p) => p.projectId === last) ?? (list.length === 1 ? list[0] : undefined)
-    if (pick) navigate(consolePath.services(pick.projectId), { replace: true })
-  }, [projects.data, last])
+    // Someone who may not list projects goes back to the one they used last.
+    const pick = list ? (list.find((p) => p.projectId === last)?.projectId ?? (list.length === 1 ? list[0]!.projectId : undefined)) : last || undefined
+    if (pick) navigate(consolePath.services(pick), { replace: true })
+  }, [projects.loading, projects.data, last])
 
   return (
     <main className="centered">

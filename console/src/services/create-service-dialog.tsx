@@ -19,6 +19,7 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
   const [open, setOpen] = useState(false)
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({})
   const [busy, setBusy] = useState(false)
+  const clear = (field: Field) => setErrors((e) => ({ ...e, [field]: undefined }))
   const ids = { id: useId(), upstream: useId(), description: useId(), open: useId(), idError: useId(), upstreamError: useId(), descriptionError: useId() }
 
   const create = async () => {
@@ -66,19 +67,19 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
     >
       <div className="field">
         <label htmlFor={ids.id}>Service name</label>
-        <input id={ids.id} value={id} autoFocus autoComplete="off" spellCheck={false} onChange={(e) => setId(e.target.value)}
+        <input id={ids.id} value={id} autoFocus autoComplete="off" spellCheck={false} onChange={(e) => { setId(e.target.value); clear('id') }}
           aria-invalid={errors.id ? true : undefined} aria-describedby={errors.id ? ids.idError : undefined} />
         <ErrorText id={ids.idError} message={errors.id} />
       </div>
       <div className="field">
         <label htmlFor={ids.upstream}>Upstream URL</label>
-        <input id={ids.upstream} value={upstream} type="url" autoComplete="off" spellCheck={false} placeholder="http://127.0.0.1:9000" onChange={(e) => setUpstream(e.target.value)}
+        <input id={ids.upstream} value={upstream} type="url" autoComplete="off" spellCheck={false} placeholder="http://127.0.0.1:9000" onChange={(e) => { setUpstream(e.target.value); clear('upstream') }}
           aria-invalid={errors.upstream ? true : undefined} aria-describedby={errors.upstream ? ids.upstreamError : undefined} />
         <ErrorText id={ids.upstreamError} message={errors.upstream} />
       </div>
       <div className="field">
         <label htmlFor={ids.description}>Description</label>
-        <input id={ids.description} value={description} maxLength={512} onChange={(e) => setDescription(e.target.value)}
+        <input id={ids.description} value={description} maxLength={512} onChange={(e) => { setDescription(e.target.value); clear('description') }}
           aria-invalid={errors.description ? true : undefined} aria-describedby={errors.description ? ids.descriptionError : undefined} />
         <ErrorText id={ids.descriptionError} message={errors.description} />
       </div>
