@@ -15,6 +15,17 @@ export default tseslint.config(
     },
   },
   {
+    // The console renders every user-supplied string as text (issue 5): no HTML from strings.
+    files: ['console/src/**'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']", message: 'Render user-supplied strings as text: React escapes them; never dangerouslySetInnerHTML.' },
+        { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: 'Render user-supplied strings as text, never as HTML.' },
+        { selector: "CallExpression[callee.property.name='insertAdjacentHTML']", message: 'Render user-supplied strings as text, never as HTML.' },
+      ],
+    },
+  },
+  {
     // Plain JavaScript run by Node (the bin script): Node's globals exist there.
     files: ['bin/**/*.js'],
     languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly' } },

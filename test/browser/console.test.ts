@@ -189,6 +189,7 @@ describe('console', () => {
     await screenshot(page, 'console-service-page')
     await page.getByRole('link', { name: 'Audit log' }).click()
     await page.getByRole('cell', { name: 'groups.create' }).first().waitFor()
+    await screenshot(page, 'console-audit-log')
     await page.waitForTimeout(300)
     expect(await page.locator('img').count()).toBe(0)
     expect(dialogs).toEqual([])

@@ -85,7 +85,7 @@ export function AuditLogPage({ project }: { project: string }) {
               <td>
                 {Object.keys(e.details ?? {}).length > 0 && (
                   <details>
-                    <summary>Show</summary>
+                    <summary>Show<span className="visually-hidden"> details of {e.method}</span></summary>
                     <pre className="json">{JSON.stringify(e.details, null, 2)}</pre>
                   </details>
                 )}
