@@ -8,7 +8,7 @@ import { pkceProblem } from './pkce.js'
  */
 export const CLIENTS: ReadonlyMap<string, { redirect: (uri: string) => boolean }> = new Map([['postern-cli', { redirect: isLoopbackRedirect }]])
 
-const SUPPORTED_SCOPES = new Set(['openid', 'email', 'profile', 'offline_access'])
+export const SUPPORTED_SCOPES: ReadonlySet<string> = new Set(['openid', 'email', 'profile', 'offline_access'])
 
 export interface AuthorizationRequest {
   clientId: string

@@ -3,6 +3,7 @@ import { readForm } from '../../http/body.js'
 import { PATHS } from '../../identity/endpoints.js'
 import { startDeviceAuthorization } from '../../identity/grants/device-code.js'
 import { fixedWindow } from '../../identity/attempt-limits.js'
+import { SUPPORTED_SCOPES } from '../../identity/authorization-request.js'
 import { formatUserCode } from '../../identity/user-codes.js'
 import { CLI_CLIENT_ID } from '../caller.js'
 import type { ControlDeps } from '../deps.js'
@@ -35,7 +36,13 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
       sendOAuth(res, 429, { error: 'slow_down', error_description: 'Too many device sign-ins were started from this address; try again later.' })
       return
     }
-    const started = await startDeviceAuthorization(deps.store, { clientId, scope: form.get('scope') || 'openid email offline_access', now })
+    const scopes = (form.get('scope') || 'openid email offline_access').split(' ').filter(Boolean)
+    const unknown = scopes.find((s) => !SUPPORTED_SCOPES.has(s))
+    if (unknown) {
+      sendOAuth(res, 400, { error: 'invalid_scope', error_description: `Scope '${unknown.slice(0, 50)}' is not supported.` })
+      return
+    }
+    const started = await startDeviceAuthorization(deps.store, { clientId, scope: [...new Set(scopes)].join(' '), now })
     const verification = deps.settings.issuer + PATHS.device
     const shown = formatUserCode(started.userCode)
     sendOAuth(res, 200, {
