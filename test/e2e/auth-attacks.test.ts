@@ -146,6 +146,23 @@ describe('device authorization', () => {
     expect((await token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'made-up', client_id: 'postern-cli' })).body.error).toBe('invalid_grant')
   })
 
+  it('a denied code gets access_denied, once; the code cannot then be approved', async () => {
+    const res = await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli' })
+    const d = (await res.json()) as Record<string, string>
+    const agent = await signedInAgent()
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec(await (await agent.fetch(d.verification_uri_complete!)).text())![1]!
+    const decide = (action: string) => agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: d.user_code!.toLowerCase(), csrf_token: csrf, action }) })
+    const denied = await decide('deny')
+    expect(denied.status).toBe(200)
+    expect(await denied.text()).toContain('<h1>Device denied</h1>')
+    expect((await decide('approve')).status).toBe(400)
+    const poll = () => token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code!, client_id: 'postern-cli' })
+    expect((await poll()).body).toEqual({ error: 'access_denied', error_description: 'The sign-in was denied.' })
+    const again = await poll()
+    expect(again.body.error).toMatch(/^(invalid_grant|slow_down)$/)
+    expect(again.body.id_token).toBeUndefined()
+  })
+
   it('the /device page needs a session and its CSRF token to approve', async () => {
     const anonymous = new WebAgent(p.controlUrl)
     const page = await anonymous.fetch('/device?user_code=BCDF-GHJK')
