@@ -37,6 +37,10 @@ import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
 import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
+import { FORWARD_AUTH_PATH, forwardAuth } from './gateway/forward-auth.js'
+import { pathOf, serveObservability } from './observability/endpoints.js'
+import { Freshness } from './observability/health.js'
+import { Metrics } from './observability/metrics.js'
 
 export interface Running {
   controlUrl?: string
@@ -55,11 +59,14 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
+  const metrics = new Metrics()
+  const freshness = new Freshness(clock, log, config.maxStalenessMs, Math.max(5_000, config.changePollMs * 10))
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
-    onError: (err) => log.log('warn', 'change feed', { err: err.message }),
+    onError: (err) => freshness.failed(err),
+    onCaughtUp: (at) => freshness.caughtUp(at),
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
@@ -71,6 +78,8 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
   await follower.catchUp()
   await follower.start()
+  metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
+  const observability = { metrics, freshness, store }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
   const sessions = new SessionAuth({ store, directory, clock, log })
 
@@ -132,6 +141,9 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       troubleshootRoutes,
       auditLogRoutes,
       consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
+      (r) => {
+        for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
+      },
     ]))
     const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
     running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
@@ -141,17 +153,38 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
     const upstreams = new Upstreams()
     const denials = new DenialLog(store, log)
     closers.push(() => denials.close(), () => upstreams.close())
+    const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
+    const authorizer = new InvokeAuthorizer(directory)
+    metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
+    metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
+    let forward: ReturnType<typeof forwardAuth> | undefined
     const gateway = createGateway({
       routes: new RouteTable(directory, config.gatewayUrl),
-      authenticator: new GatewayAuthenticator(keyring, directory, config.issuer),
-      authorizer: new InvokeAuthorizer(directory),
+      authenticator,
+      authorizer,
       assertions: new AssertionMinter(tokens),
       upstreams,
       denials,
+      metrics,
+      freshness,
       clock,
       proto: config.tls ? 'https' : 'http',
       log,
+      internal: (req, res) => {
+        const path = pathOf(req)
+        if (path === FORWARD_AUTH_PATH || path.startsWith(FORWARD_AUTH_PATH + '/')) {
+          forward!(req, res).catch((err) => {
+            log.log('error', 'forward-auth failed', { err: String(err) })
+            res.destroy()
+          })
+          return true
+        }
+        if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return false
+        void serveObservability(path, res, observability)
+        return true
+      },
     })
+    forward = forwardAuth(gateway, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
     // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
     const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {

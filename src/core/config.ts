@@ -24,6 +24,8 @@ export interface ServeConfig {
   readonly cliConfigDir: string
   readonly masterKeySecret: string | undefined
   readonly changePollMs: number
+  /** How long a process that lost its database keeps deciding from memory before it fails closed. */
+  readonly maxStalenessMs: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -44,6 +46,7 @@ export interface ServeFlags {
   tlsCert?: string
   tlsKey?: string
   allowInsecureHttp?: boolean
+  maxStaleness?: string
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -98,6 +101,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     cliConfigDir: env.POSTERN_CONFIG_DIR ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
     masterKeySecret: env.POSTERN_MASTER_KEY,
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
+    maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
   })
 }

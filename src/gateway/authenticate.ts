@@ -27,6 +27,8 @@ const LEEWAY_S = 60
  */
 export class GatewayAuthenticator {
   private readonly verified: BoundedCache<string, VerifiedClaims>
+  private hits = 0
+  private misses = 0
 
   constructor(
     private readonly keyring: Keyring,
@@ -37,13 +39,19 @@ export class GatewayAuthenticator {
     this.verified = new BoundedCache(cacheSize)
   }
 
+  hitRatio(): number {
+    return this.hits + this.misses === 0 ? 0 : this.hits / (this.hits + this.misses)
+  }
+
   authenticate(token: string, route: Route, nowMs: number): Authentication {
     let claims = this.verified.get(token)
     if (claims && (claims.exp + LEEWAY_S) * 1000 <= nowMs) {
       this.verified.delete(token)
       claims = undefined
     }
-    if (!claims) {
+    if (claims) this.hits++
+    else {
+      this.misses++
       try {
         claims = verifyJwt(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).claims
       } catch (err) {

@@ -25,7 +25,14 @@ export class InvokeAuthorizer {
   private readonly members = new BoundedCache<string, { epoch: number; set: Set<Member> }>(50_000)
   private readonly decisions = new BoundedCache<string, CachedDecision>(200_000)
 
+  private hits = 0
+  private misses = 0
+
   constructor(private readonly directory: Directory) {}
+
+  hitRatio(): number {
+    return this.hits + this.misses === 0 ? 0 : this.hits / (this.hits + this.misses)
+  }
 
   /** Step 2: whether allUsers may invoke (a public service). */
   isPublic(route: Route, now: number): boolean {
@@ -41,7 +48,11 @@ export class InvokeAuthorizer {
     const epoch = this.directory.epoch
     const cacheKey = `${key}\u0000${route.resource}`
     const hit = this.decisions.get(cacheKey)
-    if (hit && hit.chain === chain && hit.epoch === epoch) return hit.decision
+    if (hit && hit.chain === chain && hit.epoch === epoch) {
+      this.hits++
+      return hit.decision
+    }
+    this.misses++
     const decision = decide({
       policies: this.directory.policyChainOf(route.lineage),
       members: members(),

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Clock } from '../core/clock.js'
+import type { ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { Freshness } from '../observability/health.js'
+import type { Metrics, Verdict } from '../observability/metrics.js'
 import type { AssertionMinter } from './assertions.js'
-import type { GatewayAuthenticator, Caller } from './authenticate.js'
+import type { Caller, GatewayAuthenticator } from './authenticate.js'
 import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
@@ -22,76 +25,123 @@ export interface GatewayDeps {
   assertions: AssertionMinter
   upstreams: Upstreams
   denials: DenialLog
+  metrics: Metrics
+  freshness: Freshness
   clock: Clock
   proto: 'http' | 'https'
   log: Logger
+  /** Requests to a host that is no service: health, readiness, metrics, forward-auth. */
+  internal: (req: IncomingMessage, res: ServerResponse) => boolean
 }
 
-/** The verdict on one request, DESIGN §4 steps 1–5; the same for plain requests and WebSocket upgrades. */
-type Admission =
-  | { ok: true; route: Route; nominated: Set<string>; caller?: Caller; tokenHeader?: TokenHeader }
-  | { ok: false; status: Parameters<typeof sendGatewayError>[2]; message: string; headers?: Record<string, string> }
+/** What a request looks like to the decision: its own, or the one a forward-auth call describes. */
+export interface RequestView {
+  host: string | undefined
+  rawHeaders: readonly string[]
+  path: string
+}
+
+/** The verdict on one request, DESIGN §4 steps 1–5, the same for requests, upgrades and forward-auth. */
+export type Access =
+  | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; verdict: 'allowed' | 'public' }
+  | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean }
 
 export function createGateway(deps: GatewayDeps) {
-  function admit(req: IncomingMessage): Admission {
-    const shape = checkRequestShape(req)
-    // A request whose framing or headers are suspect ends its connection: nothing more is read from it.
-    if ('problem' in shape) return { ok: false, ...shape.problem, headers: { connection: 'close' } }
-    const found = deps.routes.lookup(req.headers.host)
+  function decideAccess(view: RequestView): Access {
+    const found = deps.routes.lookup(view.host)
     if ('error' in found) {
       return found.error === 'bad-host'
-        ? { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.', headers: { connection: 'close' } }
-        : { ok: false, status: 'NOT_FOUND', message: `No service answers at ${String(req.headers.host).slice(0, 253)}.` }
+        ? { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.', headers: { connection: 'close' }, verdict: 'bad_request' }
+        : { ok: false, status: 'NOT_FOUND', message: `No service answers at ${String(view.host).slice(0, 253)}.`, verdict: 'not_found', unknownHost: true }
     }
     const route = found.route
     const now = deps.clock()
-    if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return { ok: true, route, nominated: shape.nominated }
-    const extracted = extractToken(req.rawHeaders)
-    if (extracted.kind === 'missing') {
-      return { ok: false, status: 'UNAUTHENTICATED', message: `Authentication required: send an ID token (Authorization: Bearer $(postern auth print-identity-token)) to ${route.uri}.`, headers: { 'www-authenticate': CHALLENGE } }
+    // Past the bound on staleness nothing is decided from memory (issue 8: fail closed).
+    if (deps.freshness.stale(now)) {
+      return { ok: false, route, status: 'UNAVAILABLE', message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.', headers: { 'retry-after': '5' }, verdict: 'unavailable' }
     }
-    if (extracted.kind === 'invalid') return unauthenticated(extracted.description)
+    if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return { ok: true, route, verdict: 'public' }
+    const extracted = extractToken(view.rawHeaders)
+    if (extracted.kind === 'missing') {
+      return {
+        ok: false,
+        route,
+        status: 'UNAUTHENTICATED',
+        message: `Authentication required: send an ID token (Authorization: Bearer $(postern auth print-identity-token)) to ${route.uri}.`,
+        headers: { 'www-authenticate': CHALLENGE },
+        verdict: 'unauthenticated',
+      }
+    }
+    if (extracted.kind === 'invalid') return unauthenticated(route, extracted.description)
     const auth = deps.authenticator.authenticate(extracted.token, route, now)
-    if (!auth.ok) return unauthenticated(auth.description)
+    if (!auth.ok) return unauthenticated(route, auth.description)
     const decision = deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now)
     if (!decision.allow) {
-      deps.denials.record({ time: now, principal: auth.caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: (req.url ?? '').slice(0, 200) } })
-      return { ok: false, status: 'PERMISSION_DENIED', message: deniedMessage(auth.caller.member, route) }
+      deps.denials.record({ time: now, principal: auth.caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200) } })
+      return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(auth.caller.member, route), verdict: 'denied' }
     }
-    return { ok: true, route, nominated: shape.nominated, caller: auth.caller, tokenHeader: extracted.header }
+    return { ok: true, route, caller: auth.caller, tokenHeader: extracted.header, verdict: 'allowed' }
   }
 
-  async function headersFor(req: IncomingMessage, a: Extract<Admission, { ok: true }>, requestId: string): Promise<string[]> {
-    const identity = a.caller && a.tokenHeader
-      ? { tokenHeader: a.tokenHeader, principal: a.caller.member, email: a.caller.email, assertion: await deps.assertions.assertion(a.caller, a.route, deps.clock()) }
-      : undefined
-    return upstreamHeaders(req.rawHeaders, a.nominated, {
+  /** The identity the upstream learns of, with the signed assertion (cached per caller and service). */
+  async function identityOf(access: Extract<Access, { ok: true }>) {
+    if (!access.caller || !access.tokenHeader) return undefined
+    return {
+      tokenHeader: access.tokenHeader,
+      principal: access.caller.member,
+      email: access.caller.email,
+      assertion: await deps.assertions.assertion(access.caller, access.route, deps.clock()),
+    }
+  }
+
+  async function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>): Promise<string[]> {
+    return upstreamHeaders(req.rawHeaders, nominated, {
       host: req.headers.host!,
       clientIp: req.socket.remoteAddress ?? '',
       proto: deps.proto,
-      requestId,
-      identity,
+      requestId: requestIdOf(req),
+      identity: await identityOf(access),
     })
   }
 
+  function finish(res: ServerResponse, service: string, verdict: Verdict, started: number) {
+    res.once('finish', () => deps.metrics.request(service, verdict, (performance.now() - started) / 1000))
+  }
+
   return {
+    decideAccess,
+    identityOf,
+
     request(req: IncomingMessage, res: ServerResponse): void {
-      let admission: Admission
+      const started = performance.now()
+      let access: Access
+      let nominated: Set<string>
       try {
-        admission = admit(req)
+        const shape = checkRequestShape(req)
+        if ('problem' in shape) {
+          // A request whose framing or headers are suspect ends its connection: nothing more is read from it.
+          access = { ok: false, ...shape.problem, headers: { connection: 'close' }, verdict: 'bad_request' }
+          nominated = new Set()
+        } else {
+          nominated = shape.nominated
+          access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+          if (!access.ok && access.unknownHost && deps.internal(req, res)) return
+        }
       } catch (err) {
         deps.log.log('error', 'gateway failed', { err: String(err), stack: (err as Error).stack })
+        finish(res, '', 'error', started)
         sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
         return
       }
-      if (!admission.ok) {
-        sendGatewayError(res, req.headers.accept, admission.status, admission.message, admission.headers)
+      const service = access.route?.resource ?? ''
+      finish(res, service, access.verdict, started)
+      if (!access.ok) {
+        sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
         req.resume()
         return
       }
-      const requestId = validRequestId(req.headers['x-request-id']) ?? randomUUID()
-      const ok = admission
-      headersFor(req, ok, requestId).then(
+      const ok = access
+      headersFor(req, ok, nominated).then(
         (headers) => deps.upstreams.forward(req, res, ok.route, headers),
         (err) => {
           deps.log.log('error', 'gateway failed', { err: String(err) })
@@ -101,20 +151,27 @@ export function createGateway(deps: GatewayDeps) {
     },
 
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-      let admission: Admission
+      let access: Access
+      let nominated: Set<string> = new Set()
       try {
-        admission = admit(req)
+        const shape = checkRequestShape(req)
+        if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
+        else {
+          nominated = shape.nominated
+          access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        }
       } catch (err) {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')
         return
       }
-      if (!admission.ok) {
-        rejectUpgrade(socket, admission.status, admission.message, admission.headers)
+      deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
+      if (!access.ok) {
+        rejectUpgrade(socket, access.status, access.message, access.headers)
         return
       }
-      const ok = admission
-      headersFor(req, ok, validRequestId(req.headers['x-request-id']) ?? randomUUID()).then(
+      const ok = access
+      headersFor(req, ok, nominated).then(
         (headers) => forwardUpgrade(req, socket, head, ok.route, headers, deps.log),
         () => rejectUpgrade(socket, 'INTERNAL', 'Internal error.'),
       )
@@ -122,8 +179,8 @@ export function createGateway(deps: GatewayDeps) {
   }
 }
 
-function unauthenticated(description: string): Admission {
-  return { ok: false, status: 'UNAUTHENTICATED', message: `Invalid ID token: ${description}`, headers: { 'www-authenticate': invalidTokenChallenge(description) } }
+function unauthenticated(route: Route, description: string): Access {
+  return { ok: false, route, status: 'UNAUTHENTICATED', message: `Invalid ID token: ${description}`, headers: { 'www-authenticate': invalidTokenChallenge(description) }, verdict: 'unauthenticated' }
 }
 
 /** DESIGN §4 step 5: who lacked which permission where, and what an admin would run. */
@@ -133,6 +190,11 @@ export function deniedMessage(member: string, route: Route): string {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-function validRequestId(value: string | string[] | undefined): string | undefined {
-  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined
+
+/** The caller's X-Request-Id when it is a sane token, else a new one; it travels to the upstream and into logs. */
+export function requestIdOf(req: IncomingMessage): string {
+  const value = req.headers['x-request-id']
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : randomUUID()
 }
+
+export type Gateway = ReturnType<typeof createGateway>

@@ -1,0 +1,53 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Verdict } from '../observability/metrics.js'
+import type { Gateway } from './gateway.js'
+import { withoutSignature } from './headers.js'
+import { sendGatewayError } from './responses.js'
+
+export const FORWARD_AUTH_PATH = '/forward-auth'
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim()
+
+/**
+ * Forward-auth (issue 8): nginx `auth_request`, Envoy `ext_authz` (HTTP), Traefik ForwardAuth and
+ * Caddy `forward_auth` ask Postern about a request they carry themselves. The original host,
+ * URI and method come from the headers those send (X-Forwarded-Host / X-Original-URI /
+ * X-Forwarded-Uri / X-Original-Method / X-Forwarded-Method; with Envoy's path_prefix the original
+ * path follows /forward-auth). The decision is exactly the gateway's; 200 carries the identity
+ * headers to copy upstream, 401/403 the same bodies and challenges.
+ */
+export function forwardAuth(gateway: Gateway, record: (service: string, verdict: Verdict) => void) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const host = first(req.headers['x-forwarded-host']) ?? first(req.headers['x-original-host']) ?? req.headers.host
+    const suffix = (req.url ?? '').slice(FORWARD_AUTH_PATH.length)
+    const path = first(req.headers['x-original-uri']) ?? first(req.headers['x-forwarded-uri']) ?? (suffix.startsWith('/') ? suffix : '/')
+    const access = gateway.decideAccess({ host, rawHeaders: req.rawHeaders, path })
+    record(access.route?.resource ?? '', access.verdict)
+    req.resume()
+    if (!access.ok) {
+      // A host that is no service is a configuration error of the proxy in front: say so.
+      const message = access.unknownHost ? `${access.message} (forward-auth: set X-Forwarded-Host to the original Host)` : access.message
+      sendGatewayError(res, req.headers.accept, access.status, message, access.headers)
+      return
+    }
+    const identity = await gateway.identityOf(access)
+    // The identity headers are always present (empty for a public service): some proxies copy a
+    // header that is absent as a literal placeholder (Caddy 2.6's copy_headers does).
+    const headers: Record<string, string> = {
+      'cache-control': 'no-store',
+      'content-length': '0',
+      'x-postern-authenticated-principal': '',
+      'x-postern-authenticated-email': '',
+      'x-postern-jwt-assertion': '',
+    }
+    if (identity) {
+      headers['x-postern-authenticated-principal'] = identity.principal
+      headers['x-postern-authenticated-email'] = identity.email
+      headers['x-postern-jwt-assertion'] = identity.assertion
+      const presented = req.headers[identity.tokenHeader]
+      if (typeof presented === 'string') headers['x-postern-authorization'] = withoutSignature(presented)
+    }
+    res.writeHead(200, headers)
+    res.end()
+  }
+}

@@ -1,0 +1,51 @@
+import type { Logger } from '../core/log.js'
+
+/**
+ * Whether this process's view of the store is current. Followers report each catch-up and each
+ * failure; the gateway keeps serving from memory while the view is younger than `maxStalenessMs`
+ * and fails closed after (issue 8). Transitions are logged once, not on every failed poll.
+ */
+export class Freshness {
+  private lastOk: number
+  private failing = false
+  private lastError = ''
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly log: Logger,
+    readonly maxStalenessMs: number,
+    /** Beyond this, /readyz reports not ready (the view may be missing recent changes). */
+    readonly readyWithinMs: number,
+  ) {
+    this.lastOk = clock()
+  }
+
+  caughtUp(at: number): void {
+    if (this.failing) this.log.log('info', 'database reachable again; caught up with the change feed', { offlineMs: at - this.lastOk })
+    this.failing = false
+    this.lastOk = at
+  }
+
+  failed(err: Error): void {
+    this.lastError = err.message
+    if (!this.failing) {
+      this.failing = true
+      this.log.log('warn', 'cannot read the change feed; serving from memory', { err: err.message, failsClosedInMs: this.maxStalenessMs })
+    }
+  }
+
+  ageMs(now = this.clock()): number {
+    return now - this.lastOk
+  }
+
+  /** Past the bound: decisions are no longer made from this view. */
+  stale(now = this.clock()): boolean {
+    return now - this.lastOk > this.maxStalenessMs
+  }
+
+  status(now = this.clock()): { ready: boolean; ageMs: number; error?: string } {
+    const age = now - this.lastOk
+    const ready = age <= this.readyWithinMs
+    return ready ? { ready, ageMs: age } : { ready, ageMs: age, error: this.lastError || 'the change feed is behind' }
+  }
+}

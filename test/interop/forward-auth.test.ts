@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import { startCaddy, startNginx, type FrontProxy } from '../support/front-proxies.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * nginx (auth_request) and Caddy (forward_auth) from Debian, configured with the files in
+ * examples/, in front of a real upstream, with Postern deciding (issue 8): the same allow, 401 and
+ * 403 verdicts as the gateway for the same tokens, and the upstream sees the identity headers.
+ */
+describe('forward-auth behind nginx and Caddy', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let nginx: FrontProxy
+  let caddy: FrontProxy
+  const tokens: Record<string, string | undefined> = {}
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    for (const args of [
+      ['services', 'create', 'app', `--upstream=${upstream.url}`],
+      ['services', 'create', 'pub', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
+      ['services', 'add-iam-policy-binding', 'app', '--member=user:ann@example.com', '--role=roles/run.invoker'],
+    ]) expect((await p.cli(args)).code).toBe(0)
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    await createUser(p, 'bob@example.com', 'bob-password-123')
+    tokens.ann = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+    tokens.bob = (await signInUser(p, 'bob@example.com', 'bob-password-123')).idToken
+    tokens.garbage = 'not.a.token'
+    tokens.none = undefined
+    const upstreamHostPort = upstream.url.replace('http://', '')
+    nginx = await startNginx({ upstream: upstreamHostPort, gateway: `127.0.0.1:${p.gatewayPort}` })
+    caddy = await startCaddy({ upstream: upstreamHostPort, gateway: `127.0.0.1:${p.gatewayPort}` })
+  })
+  afterAll(async () => {
+    await Promise.all([nginx?.stop(), caddy?.stop(), p?.stop(), upstream?.close()])
+  })
+
+  const call = async (port: number, service: string, token: string | undefined) => {
+    const res = await request(`http://127.0.0.1:${port}/path?x=1`, {
+      headers: { host: `${service}.my-project.localhost:${port}`, 'x-postern-authenticated-email': 'spoofed@example.com', ...(token && { authorization: `Bearer ${token}` }) },
+    })
+    const body = await res.body.text()
+    return { status: res.statusCode, body, challenge: res.headers['www-authenticate'] }
+  }
+
+  const cases = [
+    ['app', 'ann', 200],
+    ['app', 'bob', 403],
+    ['app', 'garbage', 401],
+    ['app', 'none', 401],
+    ['pub', 'none', 200],
+    ['nope', 'ann', 404],
+  ] as const
+
+  for (const front of ['nginx', 'caddy'] as const) {
+    it.each(cases)(`${front}: %s with %s's token gives the gateway's verdict (%i)`, async (service, who, expected) => {
+      const port = front === 'nginx' ? nginx.port : caddy.port
+      const direct = await call(p.gatewayPort, service, tokens[who])
+      const before = upstream.seen.length
+      const fronted = await call(port, service, tokens[who])
+      expect(direct.status).toBe(expected)
+      // A host that is no service is nginx's/Caddy's 404 only because Postern said 404 — compare verdicts, not bodies.
+      expect(fronted.status, `${front} log:\n${(front === 'nginx' ? nginx : caddy).log().slice(-2000)}`).toBe(expected === 404 ? (front === 'nginx' ? 500 : 404) : expected)
+      if (expected === 401) expect(String(fronted.challenge)).toContain('Bearer realm="postern"')
+      const reached = upstream.seen.slice(before)
+      if (expected === 200) {
+        expect(reached).toHaveLength(1)
+        const seen = reached[0]!
+        expect(seen.url).toBe('/path?x=1')
+        if (who === 'ann') {
+          expect(seen.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+          expect(seen.headers['x-postern-authenticated-principal']).toBe('user:ann@example.com')
+          expect(String(seen.headers['x-postern-jwt-assertion'])).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+        } else {
+          // No identity for a public service: absent (nginx) or empty (Caddy copies empty headers).
+          expect(seen.headers['x-postern-authenticated-email'] ?? '').toBe('')
+          expect(seen.headers['x-postern-authenticated-principal'] ?? '').toBe('')
+        }
+      } else {
+        expect(reached).toHaveLength(0)
+      }
+    })
+  }
+})

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort } from './ports.js'
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
+
+export interface FrontProxy {
+  port: number
+  stop(): Promise<void>
+  log(): string
+}
+
+function render(file: string, values: Record<string, string>): string {
+  return readFileSync(join(EXAMPLES, file), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? `{{${k}}}`)
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited early:\n${log()}`)
+    try {
+      await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1_000) })
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  throw new Error(`did not listen on ${port}:\n${log()}`)
+}
+
+function stopper(child: ChildProcess) {
+  return () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+    })
+}
+
+/** nginx from Debian running examples/nginx/postern-auth-request.conf, on a free port, in its own prefix. */
+export async function startNginx(o: { upstream: string; gateway: string }): Promise<FrontProxy> {
+  const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-'))
+  mkdirSync(join(prefix, 'logs'))
+  const port = await freePort()
+  writeFileSync(join(prefix, 'site.conf'), render('nginx/postern-auth-request.conf', { LISTEN: `127.0.0.1:${port}`, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    `daemon off;\nmaster_process off;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n` +
+      ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t};\n`).join('') +
+      `  include ${prefix}/site.conf;\n}\n`,
+  )
+  const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d))
+  child.stderr!.on('data', (d: Buffer) => (out += d))
+  const log = () => out + readFileSafe(join(prefix, 'error.log'))
+  await waitForPort(port, child, log)
+  return { port, stop: stopper(child), log }
+}
+
+/** Caddy from Debian running examples/caddy/Caddyfile, on a free port. */
+export async function startCaddy(o: { upstream: string; gateway: string }): Promise<FrontProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-caddy-'))
+  const port = await freePort()
+  writeFileSync(join(dir, 'Caddyfile'), render('caddy/Caddyfile', { LISTEN_PORT: String(port), UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
+  const child = spawn('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => (out += d))
+  child.stderr!.on('data', (d: Buffer) => (out += d))
+  await waitForPort(port, child, () => out)
+  return { port, stop: stopper(child), log: () => out }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
