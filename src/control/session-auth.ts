@@ -5,6 +5,7 @@ import type { Directory } from '../directory/directory.js'
 import type { Logger } from '../core/log.js'
 import { sendError } from '../http/respond.js'
 import { SESSION_COOKIE, findSession, readCookie } from '../identity/sessions.js'
+import { findSubject } from '../identity/subjects.js'
 import type { SessionRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { unauthenticated, type Caller } from './caller.js'
@@ -38,7 +39,9 @@ export class SessionAuth {
     if (known !== undefined) return known ?? undefined
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE)
     const record = cookie ? await findSession(this.deps.store, cookie, this.deps.clock()) : undefined
-    const principal = record ? this.deps.directory.principal(record.subjectUid) : undefined
+    // The directory follows the change feed; a user created a moment ago through another
+    // process may not be in it yet, so a miss is settled by the store.
+    const principal = record ? (this.deps.directory.principal(record.subjectUid) ?? (await findSubject(this.deps.store, record.subjectUid))) : undefined
     const active = cookie && record && principal && principal.kind === 'user' && !principal.disabled
       ? { record, cookie, email: principal.email, caller: { principal: { kind: 'user' as const, uid: principal.uid, email: principal.email }, member: `user:${principal.email}` } }
       : undefined
