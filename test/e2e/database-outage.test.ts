@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { startTcpProxy } from '../support/tcp-proxy.js'
+
+/**
+ * Losing the database (issue 8): a gateway keeps deciding from what it knows, reports not-ready,
+ * fails closed past --max-staleness, and catches up with every change once the database is back;
+ * nothing acknowledged is lost. Runs on a PostgreSQL of its own, so stopping it touches nothing else.
+ */
+describe('when the database goes away', () => {
+  let pg: PrivatePostgres
+  let link: Awaited<ReturnType<typeof startTcpProxy>>
+  let control: PosternProcess
+  let gateway: PosternProcess
+  const tokens: string[] = []
+  const member = (i: number) => `serviceAccount:robot-${i}@my-project.iam.postern.internal`
+
+  beforeAll(async () => {
+    pg = await startPrivatePostgres()
+    link = await startTcpProxy(pg.port)
+    const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
+    control = await startPostern({ databaseUrl: pg.url, env, args: ['--planes', 'control'] })
+    // The gateway reaches the database through a link the test can cut.
+    gateway = await startPostern({ databaseUrl: pg.url.replace(String(pg.port), String(link.port)), env, args: ['--planes', 'gateway', '--issuer', control.controlUrl, '--max-staleness', '8s'] })
+    expect((await control.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
+    const owner = await control.ownerToken()
+    for (const i of [0, 1]) {
+      const sa = await control.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: `robot-${i}` }, owner)
+      tokens.push((await control.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token)
+    }
+    expect((await control.cli(['services', 'add-iam-policy-binding', 'api', `--member=${member(0)}`, '--role=roles/run.invoker'])).code).toBe(0)
+  })
+  afterAll(async () => {
+    await Promise.all([control?.stop(), gateway?.stop()])
+    await link?.close()
+    pg?.destroy()
+  })
+
+  const status = async (i: number) => {
+    const res = await request(`http://127.0.0.1:${gateway.gatewayPort}/`, { headers: { host: 'api.my-project.localhost', authorization: `Bearer ${tokens[i]}` } })
+    await res.body.dump()
+    return res.statusCode === 502 ? 'allowed' : res.statusCode === 403 ? 'denied' : String(res.statusCode)
+  }
+  const ready = async (p: PosternProcess, port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).status
+  const eventually = async (ms: number, check: () => Promise<boolean>) => {
+    const deadline = Date.now() + ms
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  it('answers from what it knows while cut off, reports not ready, and catches up with every change made meanwhile', async () => {
+    await eventually(2_000, async () => (await status(0)) === 'allowed')
+    expect(await ready(gateway, gateway.gatewayPort)).toBe(200)
+    await link.cut()
+    expect(await status(0)).toBe('allowed')
+    expect(await status(1)).toBe('denied')
+    await eventually(8_000, async () => (await ready(gateway, gateway.gatewayPort)) === 503)
+    expect(gateway.output()).toContain('cannot read the change feed; serving from memory')
+
+    // Changes the gateway cannot see yet.
+    expect((await control.cli(['services', 'add-iam-policy-binding', 'api', `--member=${member(1)}`, '--role=roles/run.invoker'])).code).toBe(0)
+    expect((await control.cli(['services', 'remove-iam-policy-binding', 'api', `--member=${member(0)}`, '--role=roles/run.invoker'])).code).toBe(0)
+    expect(await status(0)).toBe('allowed') // still the old view
+
+    await link.restore()
+    await eventually(3_000, async () => (await status(0)) === 'denied' && (await status(1)) === 'allowed')
+    await eventually(3_000, async () => (await ready(gateway, gateway.gatewayPort)) === 200)
+    expect(gateway.output()).toContain('database reachable again')
+  }, 60_000)
+
+  it('fails closed once its view is older than --max-staleness', async () => {
+    await link.cut()
+    expect(await status(1)).toBe('allowed')
+    await new Promise((r) => setTimeout(r, 9_000))
+    expect(await status(1)).toBe('503')
+    await link.restore()
+    await eventually(3_000, async () => (await status(1)) === 'allowed')
+  }, 30_000)
+
+  it('loses nothing acknowledged when the database itself stops and comes back', async () => {
+    const owner = await control.ownerToken()
+    const acknowledged: string[] = []
+    const refused: number[] = []
+    let stopping = false
+    const writer = (async () => {
+      for (let i = 0; i < 400 && !(stopping && refused.length > 5); i++) {
+        const res = await control.api('POST', '/v1/groups', { email: `team-${i}@example.com` }, owner).catch(() => ({ status: 0 }))
+        if (res.status === 200) acknowledged.push(`team-${i}@example.com`)
+        else refused.push(res.status)
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 500))
+    stopping = true
+    pg.stop()
+    await writer
+    expect(acknowledged.length).toBeGreaterThan(0)
+    expect(refused.every((s) => s === 503)).toBe(true) // refused writes say so: 503, never 500
+    expect(await status(1)).toBe('allowed') // the gateway still answers from memory
+    expect(await ready(control, control.controlPort)).toBe(503)
+    pg.start()
+    await eventually(10_000, async () => (await ready(control, control.controlPort)) === 200)
+    const { body } = await control.api<{ groups: { email: string }[] }>('GET', '/v1/groups', undefined, owner)
+    const stored = new Set(body.groups.map((g) => g.email))
+    expect(acknowledged.filter((e) => !stored.has(e))).toEqual([])
+    await eventually(10_000, async () => (await ready(gateway, gateway.gatewayPort)) === 200)
+  }, 60_000)
+})
