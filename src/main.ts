@@ -170,6 +170,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       clock,
       proto: config.tls ? 'https' : 'http',
       log,
+      accessLog: config.accessLog,
       internal: (req, res) => {
         const path = pathOf(req)
         if (path === FORWARD_AUTH_PATH || path.startsWith(FORWARD_AUTH_PATH + '/')) {

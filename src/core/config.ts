@@ -26,6 +26,7 @@ export interface ServeConfig {
   readonly changePollMs: number
   /** How long a process that lost its database keeps deciding from memory before it fails closed. */
   readonly maxStalenessMs: number
+  readonly accessLog: boolean
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -47,6 +48,7 @@ export interface ServeFlags {
   tlsKey?: string
   allowInsecureHttp?: boolean
   maxStaleness?: string
+  accessLog?: boolean
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -101,6 +103,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     cliConfigDir: env.POSTERN_CONFIG_DIR ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
     masterKeySecret: env.POSTERN_MASTER_KEY,
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
+    accessLog: flags.accessLog ?? false,
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
   })

@@ -32,6 +32,8 @@ export interface GatewayDeps {
   log: Logger
   /** Requests to a host that is no service: health, readiness, metrics, forward-auth. */
   internal: (req: IncomingMessage, res: ServerResponse) => boolean
+  /** Log every request (JSON, with its request id); without it only failures (5xx) are logged. */
+  accessLog: boolean
 }
 
 /** What a request looks like to the decision: its own, or the one a forward-auth call describes. */
@@ -94,18 +96,36 @@ export function createGateway(deps: GatewayDeps) {
     }
   }
 
-  async function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>): Promise<string[]> {
+  async function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): Promise<string[]> {
     return upstreamHeaders(req.rawHeaders, nominated, {
       host: req.headers.host!,
       clientIp: req.socket.remoteAddress ?? '',
       proto: deps.proto,
-      requestId: requestIdOf(req),
+      requestId,
       identity: await identityOf(access),
     })
   }
 
-  function finish(res: ServerResponse, service: string, verdict: Verdict, started: number) {
-    res.once('finish', () => deps.metrics.request(service, verdict, (performance.now() - started) / 1000))
+  function finish(req: IncomingMessage, res: ServerResponse, access: Access | undefined, started: number, requestId: string) {
+    const service = access?.route?.resource ?? ''
+    const verdict = access?.verdict ?? 'error'
+    res.once('finish', () => {
+      const seconds = (performance.now() - started) / 1000
+      deps.metrics.request(service, verdict, seconds)
+      if (deps.accessLog || res.statusCode >= 500) {
+        deps.log.log(res.statusCode >= 500 ? 'warn' : 'info', 'request', {
+          requestId,
+          method: req.method,
+          host: req.headers.host,
+          path: (req.url ?? '').slice(0, 500),
+          status: res.statusCode,
+          verdict,
+          service,
+          principal: access?.ok ? access.caller?.member : undefined,
+          durationMs: Math.round(seconds * 1e4) / 10,
+        })
+      }
+    })
   }
 
   return {
@@ -129,19 +149,19 @@ export function createGateway(deps: GatewayDeps) {
         }
       } catch (err) {
         deps.log.log('error', 'gateway failed', { err: String(err), stack: (err as Error).stack })
-        finish(res, '', 'error', started)
+        finish(req, res, undefined, started, requestIdOf(req))
         sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
         return
       }
-      const service = access.route?.resource ?? ''
-      finish(res, service, access.verdict, started)
+      const requestId = requestIdOf(req)
+      finish(req, res, access, started, requestId)
       if (!access.ok) {
         sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
         req.resume()
         return
       }
       const ok = access
-      headersFor(req, ok, nominated).then(
+      headersFor(req, ok, nominated, requestId).then(
         (headers) => deps.upstreams.forward(req, res, ok.route, headers),
         (err) => {
           deps.log.log('error', 'gateway failed', { err: String(err) })
@@ -171,7 +191,7 @@ export function createGateway(deps: GatewayDeps) {
         return
       }
       const ok = access
-      headersFor(req, ok, nominated).then(
+      headersFor(req, ok, nominated, requestIdOf(req)).then(
         (headers) => forwardUpgrade(req, socket, head, ok.route, headers, deps.log),
         () => rejectUpgrade(socket, 'INTERNAL', 'Internal error.'),
       )
