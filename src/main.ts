@@ -37,8 +37,9 @@ import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
 import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
-import { FORWARD_AUTH_PATH, forwardAuth } from './gateway/forward-auth.js'
-import { pathOf, serveObservability } from './observability/endpoints.js'
+import { forwardAuth } from './gateway/forward-auth.js'
+import { internalEndpoints } from './gateway/internal-endpoints.js'
+import { serveObservability } from './observability/endpoints.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
@@ -157,7 +158,6 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
     const authorizer = new InvokeAuthorizer(directory)
     metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
     metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
-    let forward: ReturnType<typeof forwardAuth> | undefined
     const gateway = createGateway({
       routes: new RouteTable(directory, config.gatewayUrl),
       authenticator,
@@ -171,21 +171,9 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
       proto: config.tls ? 'https' : 'http',
       log,
       accessLog: config.accessLog,
-      internal: (req, res) => {
-        const path = pathOf(req)
-        if (path === FORWARD_AUTH_PATH || path.startsWith(FORWARD_AUTH_PATH + '/')) {
-          forward!(req, res).catch((err) => {
-            log.log('error', 'forward-auth failed', { err: String(err) })
-            res.destroy()
-          })
-          return true
-        }
-        if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return false
-        void serveObservability(path, res, observability)
-        return true
-      },
+      internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
     })
-    forward = forwardAuth(gateway, (service, verdict) => metrics.request(service, verdict, 0))
+    const forward = forwardAuth(gateway, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
     // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
     const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {

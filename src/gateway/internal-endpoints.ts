@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from '../core/log.js'
+import { pathOf, serveObservability, type ObservabilityDeps } from '../observability/endpoints.js'
+import { FORWARD_AUTH_PATH } from './forward-auth.js'
+
+/**
+ * What the gateway answers on a host that is no service: forward-auth for a proxy in front,
+ * and health, readiness and metrics for the load balancer and Prometheus. False: not ours (404).
+ */
+export function internalEndpoints(o: { forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>; observability: ObservabilityDeps; log: Logger }) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = pathOf(req)
+    if (path === FORWARD_AUTH_PATH || path.startsWith(FORWARD_AUTH_PATH + '/')) {
+      o.forwardAuth()(req, res).catch((err) => {
+        o.log.log('error', 'forward-auth failed', { err: String(err) })
+        res.destroy()
+      })
+      return true
+    }
+    if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return false
+    void serveObservability(path, res, o.observability)
+    return true
+  }
+}
