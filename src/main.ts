@@ -53,7 +53,12 @@ export interface Running {
  * The composition root (DESIGN §8): config → store → caches → planes → listen. Nothing else
  * constructs long-lived objects.
  */
-export async function serve(config: ServeConfig, out: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<Running> {
+export async function serve(config: ServeConfig, io: { stdout: (s: string) => void; stderr: (s: string) => void }, worker?: number): Promise<Running> {
+  // Under --workers, worker 0 speaks for all (addresses, the demo) — except that whichever
+  // worker bootstrapped the store prints the owner's password; the primary announces readiness
+  // once every worker has reported it.
+  const leader = worker === undefined || worker === 0
+  const out = { stdout: leader ? io.stdout : () => {}, stderr: io.stderr }
   const clock = systemClock
   const log: Logger = createLogger(out.stderr, config.logLevel)
   const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
@@ -184,7 +189,7 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
     running.gatewayUrl = `http://${config.host}:${port}`
   }
 
-  if (config.demo) {
+  if (config.demo && leader) {
     const demo = await startDemoUpstream()
     closers.push(() => new Promise((r) => demo.server.close(() => r())))
     await registerDemoService(store, config.project, demo.url, clock())
@@ -199,16 +204,17 @@ export async function serve(config: ServeConfig, out: { stdout: (s: string) => v
   maintenance.unref()
 
   if (boot.firstStart) {
-    out.stdout(`Created organization organizations/local, project ${config.project} and owner ${boot.owner}.\n`)
-    out.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
+    io.stdout(`Created organization organizations/local, project ${config.project} and owner ${boot.owner}.\n`)
+    io.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
   }
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
-    await signInLocalCli(config, running.controlUrl, boot, store, clock, out)
+    await signInLocalCli(config, running.controlUrl, boot, store, clock, io)
   }
   for (const note of notes) out.stdout(note + '\n')
   if (running.controlUrl) out.stdout(`Control plane (API, sign-in, console): ${running.controlUrl}\n`)
   if (running.gatewayUrl) out.stdout(`Gateway: ${running.gatewayUrl} (services at ${config.gatewayUrl.protocol}//SERVICE.PROJECT.${config.gatewayUrl.host})\n`)
-  out.stdout('Postern is ready.\n')
+  if (worker === undefined) out.stdout('Postern is ready.\n')
+  else process.send?.('ready')
   return running
 }
 

@@ -27,6 +27,7 @@ export interface ServeConfig {
   /** How long a process that lost its database keeps deciding from memory before it fails closed. */
   readonly maxStalenessMs: number
   readonly accessLog: boolean
+  readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
 
@@ -49,6 +50,7 @@ export interface ServeFlags {
   allowInsecureHttp?: boolean
   maxStaleness?: string
   accessLog?: boolean
+  workers?: string
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -104,9 +106,16 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     masterKeySecret: env.POSTERN_MASTER_KEY,
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
     accessLog: flags.accessLog ?? false,
+    workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
   })
+}
+
+function parseWorkers(text: string): number {
+  const n = Number(text)
+  if (!/^\d{1,2}$/.test(text) || n < 1 || n > 64) throw usage(`--workers: expected 1 to 64, got '${text}'.`)
+  return n
 }
 
 function parseBaseUrl(text: string, flag: string): URL {

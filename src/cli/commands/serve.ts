@@ -25,6 +25,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--max-staleness <duration>', 'how long to keep deciding from memory when the database is unreachable, before failing closed', '60s')
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
+    .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
     .action(async (flags: ServeFlags, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
@@ -37,8 +38,14 @@ export function registerServe(program: Command, cli: Cli): void {
         throw err
       }
       if (config.allowInsecureHttp) cli.io.stderr(`WARNING: serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.\n`)
+      const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
+      if (config.workers > 1 && worker === undefined) {
+        const { superviseWorkers } = await import('../../cluster.js')
+        await superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr })
+        return
+      }
       const { serve } = await import('../../main.js')
-      const running = await serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr })
+      const running = await serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr }, worker)
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop)
