@@ -84,6 +84,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
   await follower.catchUp()
   await follower.start()
+  metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
   const observability = { metrics, freshness, store }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)

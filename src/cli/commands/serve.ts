@@ -50,7 +50,11 @@ export function registerServe(program: Command, cli: Cli): void {
         const stop = () => {
           process.off('SIGINT', stop)
           process.off('SIGTERM', stop)
-          void running.close().finally(resolve)
+          // A worker's IPC channel to the primary would keep it alive after shutdown.
+          void running.close().finally(() => {
+            if (worker !== undefined) process.disconnect?.()
+            resolve()
+          })
         }
         process.on('SIGINT', stop)
         process.on('SIGTERM', stop)
