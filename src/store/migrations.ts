@@ -76,6 +76,30 @@ const MIGRATIONS: Migration[] = [
       ['service_accounts', 'email'], ['service_account_keys', 'key_id'], ['signing_keys', 'kid'],
     ].map(([table, column]) => `ALTER TABLE ${table} ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
   },
+  {
+    version: 3,
+    name: 'workforce pools, providers and federated subjects',
+    statements: [
+      `CREATE TABLE workforce_pools (pool_id TEXT PRIMARY KEY, uid TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+        description TEXT NOT NULL, session_duration_seconds INTEGER NOT NULL, disabled INTEGER NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL)`,
+      `CREATE TABLE workforce_providers (pool_id TEXT NOT NULL, provider_id TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL, description TEXT NOT NULL, issuer_uri TEXT NOT NULL, client_id TEXT NOT NULL, jwks_json TEXT,
+        attribute_mapping TEXT NOT NULL, attribute_condition TEXT NOT NULL, disabled INTEGER NOT NULL, console_sign_in INTEGER NOT NULL,
+        create_time BIGINT NOT NULL, update_time BIGINT NOT NULL, PRIMARY KEY (pool_id, provider_id))`,
+      `CREATE TABLE federated_subjects (uid TEXT PRIMARY KEY, pool_id TEXT NOT NULL, subject TEXT NOT NULL, provider_id TEXT NOT NULL,
+        display_name TEXT NOT NULL, email TEXT, groups_json TEXT NOT NULL, attributes_json TEXT NOT NULL, create_time BIGINT NOT NULL,
+        last_sign_in_time BIGINT NOT NULL, UNIQUE (pool_id, subject))`,
+    ],
+  },
+  {
+    // As version 2, for the new tables' listed keys.
+    version: 4,
+    name: 'code-point order for workforce keys on PostgreSQL',
+    only: 'postgres',
+    statements: [['workforce_pools', 'pool_id'], ['workforce_providers', 'pool_id'], ['workforce_providers', 'provider_id'], ['federated_subjects', 'subject']]
+      .map(([table, column]) => `ALTER TABLE ${table} ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

@@ -147,6 +147,56 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id'>
 
+/** A workforce pool (issue 7): federated identities from external identity providers. */
+export interface WorkforcePoolRecord {
+  poolId: string
+  uid: string
+  displayName: string
+  description: string
+  sessionDurationSeconds: number
+  disabled: boolean
+  createTime: number
+  updateTime: number
+}
+
+/** An OIDC provider of a workforce pool. */
+export interface WorkforceProviderRecord {
+  poolId: string
+  providerId: string
+  uid: string
+  displayName: string
+  description: string
+  issuerUri: string
+  clientId: string
+  /** Inline JWKS (JSON text); null: fetched from the issuer's discovery document. */
+  jwksJson: string | null
+  /** Target (postern.subject, postern.groups, postern.display_name, attribute.NAME) → CEL over `assertion`. */
+  attributeMapping: Record<string, string>
+  /** CEL bool over `assertion`, `postern` and `attribute`; '' for none. */
+  attributeCondition: string
+  disabled: boolean
+  consoleSignIn: boolean
+  createTime: number
+  updateTime: number
+}
+
+/**
+ * A federated subject: (pool, subject) → a stable uid, which is what tokens, refresh tokens and
+ * sessions name; with what its last exchange mapped (refreshes re-mint from it).
+ */
+export interface FederatedSubjectRecord {
+  uid: string
+  poolId: string
+  subject: string
+  providerId: string
+  displayName: string
+  email: string | null
+  groups: string[]
+  attributes: Record<string, string>
+  createTime: number
+  lastSignInTime: number
+}
+
 export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool'
 
 export interface Change {

@@ -3,6 +3,7 @@ import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
 import { principalQueries } from './queries/principals.js'
 import { resourceQueries } from './queries/resources.js'
+import { workforceQueries } from './queries/workforce.js'
 import type { Driver, Sql } from './sql.js'
 import type { Store, StoreTx } from './store.js'
 
@@ -14,6 +15,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     ...resourceQueries(sql),
     ...principalQueries(sql),
     ...oauthQueries(sql),
+    ...workforceQueries(sql),
     ...journalQueries(sql, beforeFirstChange, clock),
   })
 
@@ -46,6 +48,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     insertSigningKey: (k, unlessCreatedAfter) => transaction((tx) => tx.insertSigningKey(k, unlessCreatedAfter)),
     deleteGroup: (email) => transaction((tx) => tx.deleteGroup(email)),
     deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
+    deleteWorkforcePool: (poolId) => transaction((tx) => tx.deleteWorkforcePool(poolId)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },

@@ -1,7 +1,7 @@
 import type {
   AuditEntry, AuthCodeRecord, Change, ChangeKind, DeviceCodeRecord, GroupMembership, GroupRecord, NewAuditEntry,
   PolicyRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord, ServiceRecord,
-  SessionRecord, SigningKeyRecord, UserRecord,
+  SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
 
@@ -61,6 +61,27 @@ export interface StoreTx {
   listServiceAccountKeys(email: string): Promise<ServiceAccountKeyRecord[]>
   insertServiceAccountKey(k: ServiceAccountKeyRecord): Promise<boolean>
   deleteServiceAccountKey(keyId: string): Promise<boolean>
+
+  getWorkforcePool(poolId: string): Promise<WorkforcePoolRecord | undefined>
+  listWorkforcePools(): Promise<WorkforcePoolRecord[]>
+  insertWorkforcePool(p: WorkforcePoolRecord): Promise<boolean>
+  /** Updates the mutable fields of the pool with this id and uid. */
+  updateWorkforcePool(p: WorkforcePoolRecord): Promise<boolean>
+  /** Deletes the pool with its providers and federated subjects. */
+  deleteWorkforcePool(poolId: string): Promise<boolean>
+  getWorkforceProvider(poolId: string, providerId: string): Promise<WorkforceProviderRecord | undefined>
+  listWorkforceProviders(poolId?: string): Promise<WorkforceProviderRecord[]>
+  insertWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
+  updateWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
+  deleteWorkforceProvider(poolId: string, providerId: string): Promise<boolean>
+  getFederatedSubject(uid: string): Promise<FederatedSubjectRecord | undefined>
+  findFederatedSubject(poolId: string, subject: string): Promise<FederatedSubjectRecord | undefined>
+  /**
+   * Inserts the subject, or — when (pool, subject) exists — updates what its sign-in mapped and
+   * keeps its uid and createTime; returns the stored record.
+   */
+  upsertFederatedSubject(s: FederatedSubjectRecord): Promise<FederatedSubjectRecord>
+  listFederatedSubjects(poolId: string): Promise<FederatedSubjectRecord[]>
 
   listSigningKeys(): Promise<SigningKeyRecord[]>
   /** Inserts only if no key was created after `unlessCreatedAfter` (one rotation among many processes). */

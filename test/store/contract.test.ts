@@ -7,6 +7,7 @@ import { oauthContract } from './contract/oauth.js'
 import { principalsContract } from './contract/principals.js'
 import { resourcesContract } from './contract/resources.js'
 import { transactionsContract } from './contract/transactions.js'
+import { workforceContract } from './contract/workforce.js'
 
 /**
  * The Store contract (src/store/store.ts), run against every implementation. A behaviour that
@@ -30,6 +31,7 @@ function contract(backend: Backend): void {
   const c = { backend, store: () => store }
   resourcesContract(c)
   principalsContract(c)
+  workforceContract(c)
   oauthContract(c)
   journalContract(c)
   transactionsContract(c)

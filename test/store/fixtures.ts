@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type {
   AuthCodeRecord, DeviceCodeRecord, GroupRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord,
-  ServiceRecord, SessionRecord, SigningKeyRecord, UserRecord,
+  ServiceRecord, SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
 } from '../../src/store/records.js'
 import type { PolicyBody } from '../../src/iam/policy.js'
 import type { Member } from '../../src/iam/members.js'
@@ -139,5 +139,49 @@ export const aSession = (o: Partial<SessionRecord> = {}): SessionRecord => ({
   csrfToken: unique('csrf-'),
   createTime: 1_700_000_000_090,
   expireTime: 1_700_000_000_091,
+  ...o,
+})
+
+export const aWorkforcePool = (o: Partial<WorkforcePoolRecord> = {}): WorkforcePoolRecord => ({
+  poolId: unique('pool-'),
+  uid: randomUUID(),
+  displayName: 'Contractors',
+  description: 'people from "Acme" ünïcode',
+  sessionDurationSeconds: 3_601,
+  disabled: true,
+  createTime: 1_700_000_000_030,
+  updateTime: 1_700_000_000_031,
+  ...o,
+})
+
+export const aWorkforceProvider = (poolId: string, o: Partial<WorkforceProviderRecord> = {}): WorkforceProviderRecord => ({
+  poolId,
+  providerId: unique('prov-'),
+  uid: randomUUID(),
+  displayName: 'Acme IdP',
+  description: 'the company IdP',
+  issuerUri: 'https://idp.example.com/tenant',
+  clientId: 'client-123',
+  jwksJson: '{"keys":[]}',
+  attributeMapping: { 'postern.subject': 'assertion.sub', 'postern.groups': 'assertion.groups', 'attribute.dept': "assertion['dept']" },
+  attributeCondition: "'eng' in assertion.groups",
+  disabled: true,
+  consoleSignIn: true,
+  createTime: 1_700_000_000_040,
+  updateTime: 1_700_000_000_041,
+  ...o,
+})
+
+export const aFederatedSubject = (poolId: string, o: Partial<FederatedSubjectRecord> = {}): FederatedSubjectRecord => ({
+  uid: randomUUID(),
+  poolId,
+  subject: unique('subj-'),
+  providerId: 'prov-x',
+  displayName: 'Ann External',
+  email: 'ann@acme.example',
+  groups: ['eng', 'ops'],
+  attributes: { dept: 'r&d', level: '7' },
+  createTime: 1_700_000_000_050,
+  lastSignInTime: 1_700_000_000_051,
   ...o,
 })
