@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'console/dist/**', 'node_modules/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'bench/.build/**', 'console/dist/**', 'node_modules/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

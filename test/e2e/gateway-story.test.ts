@@ -20,7 +20,9 @@ describe('a developer tests a private service', () => {
   let bin: string
   let url: string
   const curl = () => sh(`curl -s -w '\\n%{http_code}' -H "Authorization: Bearer $(postern auth print-identity-token)" ${url}/hello?from=curl`, { configDir: dev.configDir, binDir: bin })
-  const status = async () => (await curl()).stdout.split('\n').at(-1)
+  // Timing checks reuse one token, so only curl runs between polls (a CLI start can take longer than the second measured).
+  let token = ''
+  const status = async () => (await sh(`curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${token}" ${url}/hello`, { configDir: dev.configDir, binDir: bin })).stdout
   const within = async (ms: number, expected: string) => {
     const deadline = Date.now() + ms
     let last = ''
@@ -40,6 +42,7 @@ describe('a developer tests a private service', () => {
     url = JSON.parse(created.stdout).uri
     await createUser(p, 'ann@example.com', 'ann-password-123')
     dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
+    token = (await sh('postern auth print-identity-token', { configDir: dev.configDir, binDir: bin })).stdout.trim()
   })
   afterAll(async () => {
     await p?.stop()
@@ -56,6 +59,11 @@ describe('a developer tests a private service', () => {
     expect(error.message).toContain('user:ann@example.com')
     expect(error.message).toContain('projects/my-project/services/hello')
     expect(error.message).toContain("postern services add-iam-policy-binding hello --project=my-project --member='user:ann@example.com' --role='roles/run.invoker'")
+
+    // The denied invocation is in the audit log (written in batches, within a second).
+    await new Promise((r) => setTimeout(r, 1_000))
+    const audit = await sh(`postern logs read --principal='user:ann@example.com' --format=json`, { configDir: p.configDir, binDir: bin })
+    expect(JSON.parse(audit.stdout)).toContainEqual(expect.objectContaining({ method: 'routes.invoke', resource: 'projects/my-project/services/hello', outcome: 'PERMISSION_DENIED' }))
 
     const grant = await sh(`postern services add-iam-policy-binding hello --member='user:ann@example.com' --role='roles/run.invoker'`, { configDir: p.configDir, binDir: bin })
     expect(grant.code, grant.stderr).toBe(0)
@@ -94,6 +102,24 @@ describe('a developer tests a private service', () => {
     } finally {
       proxy.kill('SIGTERM')
     }
+  })
+
+  it('says clearly when the service does not exist, the port is taken, or sign-in is needed', async () => {
+    const missing = await sh('postern services proxy nosuch --port 0', { configDir: dev.configDir, binDir: bin })
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('Service [nosuch] does not exist in project [my-project]')
+    const port = await freePort()
+    const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1')
+    try {
+      const taken = await sh(`postern services proxy hello --port ${port}`, { configDir: dev.configDir, binDir: bin })
+      expect(taken.code).toBe(1)
+      expect(taken.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use; choose another with --port.`)
+    } finally {
+      blocker.close()
+    }
+    const signedOut = await sh('postern services proxy hello --project my-project', { configDir: `${dev.configDir}-nobody`, binDir: bin })
+    expect(signedOut.code).toBe(1)
+    expect(signedOut.stderr).toContain('postern auth login')
   })
 
   it('is refused again within 1 s of removing the binding', async () => {
