@@ -2,8 +2,8 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { ConfigFiles } from './cli/config-files.js'
-import { bootstrap, ownerRefreshToken } from './control/bootstrap.js'
+import { bootstrap } from './control/bootstrap.js'
+import { signInLocalCli } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
 import { consoleRoutes } from './control/console/routes.js'
 import type { ControlDeps } from './control/deps.js'
@@ -17,6 +17,12 @@ import { serviceAccountRoutes } from './control/routes/service-accounts.js'
 import { serviceRoutes } from './control/routes/services.js'
 import { troubleshootRoutes } from './control/routes/troubleshoot.js'
 import { userRoutes } from './control/routes/users.js'
+import { workforcePoolRoutes } from './control/routes/workforce-pools.js'
+import { federatedSignInRoutes } from './control/pages/federated-signin.js'
+import { tokenExchangeGrant } from './control/oauth/token-exchange-grant.js'
+import { GRANT } from './identity/endpoints.js'
+import { boundedFetchJson } from './identity/federation/fetch-json.js'
+import { ProviderKeySource } from './identity/federation/provider-keys.js'
 import { createControlHandler } from './control/server.js'
 import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
@@ -89,6 +95,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const observability = { metrics, freshness, store }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
   const sessions = new SessionAuth({ store, directory, clock, log })
+  // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
+  const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
 
   const deps: ControlDeps = {
     store,
@@ -136,8 +144,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
   if (config.planes.control) {
     const handler = sessions.wrap(createControlHandler(deps, [
-      oidcRoutes(deps, signInGrants),
+      oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) }),
       signInRoutes(deps, sessions),
+      federatedSignInRoutes(deps, providerKeys),
       roleRoutes,
       projectRoutes,
       serviceRoutes,
@@ -145,6 +154,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       serviceAccountRoutes,
       userRoutes,
       groupRoutes,
+      workforcePoolRoutes,
       troubleshootRoutes,
       auditLogRoutes,
       consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
@@ -217,33 +227,4 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   if (worker === undefined) out.stdout('Postern is ready.\n')
   else process.send?.('ready')
   return running
-}
-
-/**
- * On the first start, a CLI on this machine with no active account (or one for this server,
- * whose store has just been created) is signed in as the owner, so `postern services list`
- * works at once (DESIGN §2).
- */
-async function signInLocalCli(
-  config: ServeConfig,
-  controlUrl: string,
-  boot: Awaited<ReturnType<typeof bootstrap>>,
-  store: Awaited<ReturnType<typeof openStore>>,
-  clock: () => number,
-  out: { stdout: (s: string) => void },
-): Promise<void> {
-  if (!boot.firstStart) return
-  const files = new ConfigFiles(config.cliConfigDir)
-  const cli = files.readConfig()
-  const credentials = files.readCredentials()
-  const active = cli.account ? credentials.accounts[cli.account] : undefined
-  if (active && active.server !== controlUrl) return
-  const refreshToken = await ownerRefreshToken(store, boot.ownerUid, clock())
-  await files.withLock(async () => {
-    const fresh = files.readCredentials()
-    fresh.accounts[boot.owner] = { type: 'user', server: controlUrl, refreshToken }
-    files.writeCredentials(fresh)
-    files.writeConfig({ ...files.readConfig(), server: controlUrl, project: config.project, account: boot.owner })
-  })
-  out.stdout(`The postern CLI (config in ${config.cliConfigDir}) is signed in as ${boot.owner}.\n`)
 }

@@ -4,6 +4,7 @@ import { connect as tlsConnect } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { PosternError, errorBody, type ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import { spliceUpgrade } from '../http/splice.js'
 import type { Route } from './routes.js'
 
 /**
@@ -28,19 +29,8 @@ export function forwardUpgrade(req: IncomingMessage, client: Duplex, head: Buffe
     upstream.setTimeout(0)
     started = true
     upstream.off('error', fail)
-    const lines = [`${req.method} ${route.upstream.basePath}${req.url} HTTP/1.1`, `host: ${target.host}`, `connection: Upgrade`, `upgrade: ${req.headers.upgrade}`]
-    for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`)
-    upstream.write(lines.join('\r\n') + '\r\n\r\n')
-    if (head.length) upstream.write(head)
-    upstream.pipe(client).pipe(upstream)
-    const close = () => {
-      upstream.destroy()
-      client.destroy()
-    }
-    upstream.on('error', close)
-    client.on('error', close)
-    upstream.on('close', close)
-    client.on('close', close)
+    const handshake = ['host', target.host, 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade), ...headers]
+    spliceUpgrade(client, upstream, `${req.method} ${route.upstream.basePath}${req.url} HTTP/1.1`, handshake, head)
   })
 }
 

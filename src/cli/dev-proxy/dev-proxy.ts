@@ -4,6 +4,7 @@ import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import { spliceUpgrade } from '../../http/splice.js'
 import type { TokenSource } from './token-source.js'
 
 /**
@@ -104,20 +105,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
       const upstream = url.protocol === 'https:' ? tlsConnect({ host: address, port, servername: url.hostname }) : netConnect({ host: address, port })
       upstream.once('error', () => client.destroy())
       upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-        const headers = requestHeaders(req, true)
-        const lines = [`${req.method} ${req.url} HTTP/1.1`]
-        for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`)
-        upstream.write(lines.join('\r\n') + '\r\n\r\n')
-        if (head.length) upstream.write(head)
-        upstream.pipe(client).pipe(upstream)
-        const close = () => {
-          upstream.destroy()
-          client.destroy()
-        }
-        upstream.on('close', close)
-        client.on('close', close)
-        upstream.on('error', close)
-        client.on('error', close)
+        spliceUpgrade(client, upstream, `${req.method} ${req.url} HTTP/1.1`, requestHeaders(req, true), head)
       })
     }, () => client.destroy())
   }
