@@ -14,7 +14,16 @@ const WAIT_MS = 5 * 60_000
 
 export type LoopbackOutcome = { kind: 'signed-in'; tokens: TokenSet; nonce: string } | { kind: 'no-browser' }
 
-export async function loopbackLogin(endpoints: ServerEndpoints, o: { open: (url: string) => Promise<boolean>; say: (text: string) => void }): Promise<LoopbackOutcome> {
+export interface LoopbackOptions {
+  open: (url: string) => Promise<boolean>
+  say: (text: string) => void
+  /** Another OpenID Provider's client (an external identity provider, issue 7); default: Postern's CLI. */
+  client?: { clientId: string; scope: string; name: string }
+}
+
+export async function loopbackLogin(endpoints: Pick<ServerEndpoints, 'issuer' | 'authorization_endpoint' | 'token_endpoint'>, o: LoopbackOptions): Promise<LoopbackOutcome> {
+  const clientId = o.client?.clientId ?? CLIENT_ID
+  const scope = o.client?.scope ?? LOGIN_SCOPE
   const verifier = random()
   const state = random()
   const nonce = random()
@@ -49,14 +58,14 @@ export async function loopbackLogin(endpoints: ServerEndpoints, o: { open: (url:
       settle({ error: `${p.get('error')}: ${p.get('error_description') ?? ''}` })
       return
     }
-    reply(res, 200, 'You are signed in to Postern. You can close this tab and return to your terminal.')
+    reply(res, 200, o.client ? `You are signed in at ${o.client.name}. You can close this tab and return to your terminal.` : 'You are signed in to Postern. You can close this tab and return to your terminal.')
     settle({ code: p.get('code')! })
   }
 
   try {
     const url = new URL(endpoints.authorization_endpoint)
     const challenge = createHash('sha256').update(verifier).digest('base64url')
-    for (const [k, v] of Object.entries({ client_id: CLIENT_ID, response_type: 'code', redirect_uri: redirectUri, scope: LOGIN_SCOPE, state, nonce, code_challenge: challenge, code_challenge_method: 'S256' })) {
+    for (const [k, v] of Object.entries({ client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope, state, nonce, code_challenge: challenge, code_challenge_method: 'S256' })) {
       url.searchParams.set(k, v)
     }
     if (!(await o.open(url.href))) return { kind: 'no-browser' }
@@ -67,7 +76,7 @@ export async function loopbackLogin(endpoints: ServerEndpoints, o: { open: (url:
     })
     const result = await Promise.race([returned, timeout]).finally(() => clearTimeout(timer))
     if ('error' in result) throw new CliError(`Sign-in failed: ${result.error}`)
-    const { status, body } = await postForm(endpoints.token_endpoint, { grant_type: 'authorization_code', code: result.code, redirect_uri: redirectUri, code_verifier: verifier, client_id: CLIENT_ID })
+    const { status, body } = await postForm(endpoints.token_endpoint, { grant_type: 'authorization_code', code: result.code, redirect_uri: redirectUri, code_verifier: verifier, client_id: clientId })
     if (status !== 200 || typeof body.id_token !== 'string') throw oauthFailure('Exchanging the authorization code', body, status)
     return { kind: 'signed-in', tokens: body as unknown as TokenSet, nonce }
   } finally {

@@ -5,6 +5,7 @@ import { registerAuth } from './commands/auth.js'
 import { registerConfig } from './commands/config.js'
 import { registerGroups } from './commands/groups.js'
 import { registerIam } from './commands/iam.js'
+import { registerWorkforcePools } from './commands/workforce-pools.js'
 import { registerLogs } from './commands/logs.js'
 import { registerProjects } from './commands/projects.js'
 import { registerServe } from './commands/serve.js'
@@ -30,7 +31,7 @@ export function buildProgram(cli: Cli): Command {
   const services = registerServices(program, cli)
   registerWhy(services, cli)
   registerProxy(services, cli)
-  registerIam(program, cli)
+  registerWorkforcePools(registerIam(program, cli), cli)
   registerUsers(program, cli)
   registerGroups(program, cli)
   registerLogs(program, cli)

@@ -41,6 +41,9 @@ export class Session {
 
   async idToken(req: TokenRequest = {}, email?: string): Promise<string> {
     const { email: name, stored } = this.account(email)
+    // A federated session ends with its pool's session duration (issue 7): say so, and how to sign in again.
+    const sessionEnd = stored.federation?.sessionEnd
+    if (stored.type === 'federated' && typeof sessionEnd === 'number' && sessionEnd <= this.now()) throw sessionEnded(name, stored)
     if (!req.audience && fresh(stored, this.now())) return stored.idToken!
     return this.files.withLock(async () => {
       const current = this.files.readCredentials().accounts[name]
@@ -50,6 +53,9 @@ export class Session {
       const credentials = this.files.readCredentials()
       const updated: StoredAccount = { ...current }
       if (response.refresh_token) updated.refreshToken = response.refresh_token
+      if (response.refresh_token_expires_in !== undefined && updated.federation) {
+        updated.federation = { ...updated.federation, sessionEnd: this.now() + response.refresh_token_expires_in * 1000 }
+      }
       if (response.access_token || !req.audience) {
         const apiToken = response.access_token ?? response.id_token
         updated.idToken = apiToken
@@ -61,7 +67,7 @@ export class Session {
     })
   }
 
-  private async exchange(name: string, account: StoredAccount, req: TokenRequest): Promise<{ id_token: string; access_token?: string; refresh_token?: string }> {
+  private async exchange(name: string, account: StoredAccount, req: TokenRequest): Promise<{ id_token: string; access_token?: string; refresh_token?: string; refresh_token_expires_in?: number }> {
     const form = new URLSearchParams()
     if (account.type === 'service_account') {
       if (!account.keyFile) throw new CliError(`The key of ${name} is missing; run postern auth activate-service-account --key-file FILE again.`)
@@ -78,11 +84,25 @@ export class Session {
     const res = await request(url, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } })
     const body = (await res.json().catch(() => ({}))) as Record<string, string>
     if (!res.ok || !body.id_token) {
+      if (account.type === 'federated' && body.error === 'invalid_grant') throw sessionEnded(name, account, body.error_description)
       const why = body.error_description ?? body.error ?? `HTTP ${res.status}`
       throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' ? '\nSign in again: postern auth login' : ''}`)
     }
-    return body as { id_token: string; access_token?: string; refresh_token?: string }
+    return body as unknown as { id_token: string; access_token?: string; refresh_token?: string; refresh_token_expires_in?: number }
   }
+}
+
+/** What to type to sign in again once a federated session has ended. */
+export function signInAgainCommand(federation: Record<string, unknown> | undefined): string {
+  const config = typeof federation?.loginConfig === 'string' ? federation.loginConfig : 'LOGIN_CONFIG_FILE'
+  const file = typeof federation?.subjectTokenFile === 'string' ? ` --subject-token-file ${federation.subjectTokenFile}` : ''
+  return `postern auth login --login-config ${config}${file}`
+}
+
+function sessionEnded(name: string, account: StoredAccount, why?: string): CliError {
+  const end = account.federation?.sessionEnd
+  const when = typeof end === 'number' ? ` at ${new Date(end).toISOString()}` : ''
+  return new CliError(`The session of ${name} has ended${when}${why ? ` (${why})` : ''}.\nSign in again: ${signInAgainCommand(account.federation)}`)
 }
 
 function fresh(a: StoredAccount, now: number): boolean {

@@ -1,6 +1,7 @@
 import { PosternError } from '../core/errors.js'
 import type { Directory } from '../directory/directory.js'
 import type { Principal } from '../iam/principal.js'
+import { federatedCallerOf } from '../identity/federation/federation-claim.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, verifyJwt } from '../identity/verify.js'
 
@@ -32,6 +33,12 @@ export function authenticateBearer(
   }
   if (!claims.aud.includes(CLI_CLIENT_ID) && !claims.aud.includes(deps.controlUrl) && !claims.aud.includes(deps.issuer)) {
     throw unauthenticated(`This token's audience is not the Postern API (it is ${JSON.stringify(claims.aud)}).`, 'invalid_token')
+  }
+  const federated = federatedCallerOf(claims)
+  if (federated) {
+    const problem = deps.directory.federationProblem(federated.claim)
+    if (problem) throw unauthenticated(problem, 'invalid_token')
+    return { principal: federated.principal, member: federated.member }
   }
   const known = deps.directory.principal(claims.sub)
   if (!known || known.disabled) throw unauthenticated('The account this token was issued to is disabled or no longer exists.', 'invalid_token')

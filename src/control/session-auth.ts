@@ -5,6 +5,7 @@ import type { Directory } from '../directory/directory.js'
 import type { Logger } from '../core/log.js'
 import { sendError } from '../http/respond.js'
 import { SESSION_COOKIE, findSession, readCookie } from '../identity/sessions.js'
+import { federatedMember, federatedPrincipal } from '../identity/federation/federation-claim.js'
 import { findSubject } from '../identity/subjects.js'
 import type { SessionRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
@@ -42,9 +43,17 @@ export class SessionAuth {
     // The directory follows the change feed; a user created a moment ago through another
     // process may not be in it yet, so a miss is settled by the store.
     const principal = record ? (this.deps.directory.principal(record.subjectUid) ?? (await findSubject(this.deps.store, record.subjectUid))) : undefined
-    const active = cookie && record && principal && principal.kind === 'user' && !principal.disabled
-      ? { record, cookie, email: principal.email, caller: { principal: { kind: 'user' as const, uid: principal.uid, email: principal.email }, member: `user:${principal.email}` } }
-      : undefined
+    let active: ActiveSession | undefined
+    if (cookie && record && principal && !principal.disabled) {
+      if (principal.kind === 'user') {
+        active = { record, cookie, email: principal.email, caller: { principal: { kind: 'user', uid: principal.uid, email: principal.email }, member: `user:${principal.email}` } }
+      } else if (principal.kind === 'federated' && 'federation' in principal && principal.federation) {
+        // A federated console session (issue 7): its groups and attributes are those of its sign-in.
+        const fed = principal.federation
+        const member = federatedMember(fed.pool, fed.subject)
+        active = { record, cookie, email: principal.email || member, caller: { principal: federatedPrincipal(principal.uid, fed, principal.email || undefined), member } }
+      }
+    }
     this.loaded.set(req, active ?? null)
     return active
   }

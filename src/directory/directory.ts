@@ -2,7 +2,7 @@ import { compilePolicy, type CompiledPolicy } from '../iam/compiled-policy.js'
 import { GroupIndex } from '../iam/groups.js'
 import type { Member } from '../iam/members.js'
 import { lineage, resourceType, serviceName } from '../iam/resources.js'
-import type { Change, ServiceRecord } from '../store/records.js'
+import type { Change, ServiceRecord, WorkforcePoolRecord, WorkforceProviderRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
 export interface KnownPrincipal {
@@ -23,6 +23,8 @@ export class Directory {
   private principals = new Map<string, KnownPrincipal>()
   private groupIndex = new GroupIndex(new Map())
   private groupEmails = new Set<string>()
+  private pools = new Map<string, WorkforcePoolRecord>()
+  private providers = new Map<string, WorkforceProviderRecord>()
   private nextVersion = 1
   /** Bumped on any change to groups or principals; caches of derived data compare it. */
   epoch = 0
@@ -44,6 +46,7 @@ export class Directory {
     for (const u of users) this.principals.set(u.uid, { kind: 'user', uid: u.uid, email: u.email, disabled: u.disabled })
     for (const a of accounts) this.principals.set(a.uid, { kind: 'serviceAccount', uid: a.uid, email: a.email, disabled: a.disabled })
     await this.reloadGroups()
+    await this.reloadWorkforce()
     this.epoch++
   }
 
@@ -52,6 +55,7 @@ export class Directory {
     const seen = new Set<string>()
     let groups = false
     let principals = false
+    let workforce = false
     for (const c of changes) {
       const id = `${c.kind}\u0000${c.key}`
       if (seen.has(id)) continue
@@ -79,12 +83,16 @@ export class Directory {
         case 'group':
           groups = true
           break
+        case 'workforcePool':
+          workforce = true
+          break
         default:
           break
       }
     }
     if (principals) await this.reloadPrincipals()
     if (groups) await this.reloadGroups()
+    if (workforce) await this.reloadWorkforce()
     if (groups || principals) this.epoch++
   }
 
@@ -102,6 +110,42 @@ export class Directory {
     for (const m of memberships) members.get(m.group)?.add(m.member as Member)
     this.groupEmails = new Set(groups.map((g) => g.email))
     this.groupIndex = new GroupIndex(members)
+  }
+
+  /** Pools and providers are few; any change to one re-reads them all. */
+  private async reloadWorkforce(): Promise<void> {
+    const [pools, providers] = await Promise.all([this.store.listWorkforcePools(), this.store.listWorkforceProviders()])
+    this.pools = new Map(pools.map((p) => [p.poolId, p]))
+    this.providers = new Map(providers.map((p) => [`${p.poolId}/${p.providerId}`, p]))
+  }
+
+  workforcePool(poolId: string): WorkforcePoolRecord | undefined {
+    return this.pools.get(poolId)
+  }
+
+  workforceProvider(poolId: string, providerId: string): WorkforceProviderRecord | undefined {
+    return this.providers.get(`${poolId}/${providerId}`)
+  }
+
+  /** Enabled providers of enabled pools offered on the sign-in page, in name order. */
+  consoleSignInProviders(): WorkforceProviderRecord[] {
+    return [...this.providers.values()].filter((p) => p.consoleSignIn && !p.disabled && this.pools.get(p.poolId)?.disabled === false)
+  }
+
+  /**
+   * Why a federated principal's token no longer authenticates (issue 7), or undefined when it
+   * does: its pool must exist — the same pool, not one recreated under its id — and be enabled,
+   * and so must its provider. Checked per request, so disabling either stops its tokens as soon
+   * as the change feed delivers it.
+   */
+  federationProblem(claim: { pool: string; pool_uid: string; provider: string }): string | undefined {
+    const pool = this.pools.get(claim.pool)
+    if (!pool || pool.uid !== claim.pool_uid) return `The workforce pool ${claim.pool} this token was issued for no longer exists.`
+    if (pool.disabled) return `The workforce pool ${claim.pool} is disabled.`
+    const provider = this.providers.get(`${claim.pool}/${claim.provider}`)
+    if (!provider) return `The provider workforcePools/${claim.pool}/providers/${claim.provider} no longer exists.`
+    if (provider.disabled) return `The provider workforcePools/${claim.pool}/providers/${claim.provider} is disabled.`
+    return undefined
   }
 
   service(projectId: string, serviceId: string): ServiceRecord | undefined {

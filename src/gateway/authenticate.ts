@@ -1,5 +1,6 @@
 import type { Directory } from '../directory/directory.js'
 import type { Principal } from '../iam/principal.js'
+import { federatedCallerOf, type FederatedCaller } from '../identity/federation/federation-claim.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, audienceMatches, verifyJwt, type VerifiedClaims } from '../identity/verify.js'
 import type { Route } from './routes.js'
@@ -27,6 +28,8 @@ const LEEWAY_S = 60
  */
 export class GatewayAuthenticator {
   private readonly verified: BoundedCache<string, VerifiedClaims>
+  /** Federated callers parsed once per verified token (issue 7). */
+  private readonly federated = new WeakMap<VerifiedClaims, FederatedCaller | null>()
   private hits = 0
   private misses = 0
 
@@ -67,6 +70,13 @@ export class GatewayAuthenticator {
           ? `This service accepts only tokens whose audience is ${route.uri}${route.service.customAudiences.length ? ' or a custom audience' : ''}; get one with: postern auth print-identity-token --audiences ${route.uri}`
           : `The token's audience is not this service (${route.uri}).`,
       }
+    }
+    let federated = this.federated.get(claims)
+    if (federated === undefined) this.federated.set(claims, (federated = federatedCallerOf(claims) ?? null))
+    if (federated) {
+      const problem = this.directory.federationProblem(federated.claim)
+      if (problem) return { ok: false, description: problem }
+      return { ok: true, caller: { principal: federated.principal, member: federated.member, email: claims.email ?? '', key: federated.key, claims } }
     }
     const known = this.directory.principal(claims.sub)
     if (!known) return { ok: false, description: 'The account this token was issued to no longer exists.' }

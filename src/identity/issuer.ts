@@ -1,11 +1,17 @@
 import type { Clock } from '../core/clock.js'
 import type { Keyring } from './keyring.js'
+import type { FederationClaim } from './federation/federation-claim.js'
 import { mintJwt, type TokenClaims } from './mint.js'
 
 export interface IdTokenSubject {
   uid: string
+  /** '' for a federated subject whose identity provider gave none. */
   email: string
   kind: 'user' | 'serviceAccount' | 'federated'
+  /** Federated subjects: the claim that names them (issue 7). */
+  federation?: FederationClaim
+  /** Federated subjects: the pool's session duration; no token or refresh token outlives the sign-in by more. */
+  maxSessionMs?: number
 }
 
 export interface IdTokenOptions {
@@ -31,7 +37,8 @@ export class TokenIssuer {
   idToken(subject: IdTokenSubject, o: IdTokenOptions): Promise<string> {
     const claims: TokenClaims = { sub: subject.uid, aud: o.audience, ...o.extra }
     if (o.azp) claims.azp = o.azp
-    if (subject.kind !== 'serviceAccount' || o.includeEmail) {
+    if (subject.federation) claims.federation = subject.federation
+    if (subject.email && (subject.kind !== 'serviceAccount' || o.includeEmail)) {
       claims.email = subject.email
       claims.email_verified = true
     }

@@ -12,6 +12,7 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'expired_token'
   | 'unsupported_token_type'
+  | 'temporarily_unavailable'
 
 export class OAuthError extends Error {
   override readonly name = 'OAuthError'
@@ -23,6 +24,6 @@ export class OAuthError extends Error {
   }
 
   get httpStatus(): number {
-    return this.code === 'invalid_client' ? 401 : 400
+    return this.code === 'invalid_client' ? 401 : this.code === 'temporarily_unavailable' ? 503 : 400
   }
 }

@@ -6,7 +6,7 @@ export const REFRESH_TOKEN_TTL_MS = 30 * 86_400_000
 
 export async function issueRefreshToken(
   tx: StoreTx,
-  o: { subjectUid: string; clientId: string; scope: string; authTime: number; now: number; familyId?: string },
+  o: { subjectUid: string; clientId: string; scope: string; authTime: number; now: number; familyId?: string; notAfter?: number },
 ): Promise<{ token: string; familyId: string }> {
   const token = randomToken(32)
   const familyId = o.familyId ?? newUid()
@@ -18,7 +18,8 @@ export async function issueRefreshToken(
     scope: o.scope,
     authTime: o.authTime,
     createTime: o.now,
-    expireTime: o.now + REFRESH_TOKEN_TTL_MS,
+    // A federated sign-in ends with its pool's session (issue 7): its refresh tokens do too.
+    expireTime: Math.min(o.now + REFRESH_TOKEN_TTL_MS, o.notAfter ?? Infinity),
     usedTime: null,
     revoked: false,
   })

@@ -10,9 +10,9 @@ import type { Store } from '../store/store.js'
 export const SESSION_COOKIE = 'postern_session'
 export const SESSION_TTL_MS = 12 * 3_600_000
 
-export async function startSession(store: Store, subjectUid: string, now: number): Promise<{ cookie: string; record: SessionRecord }> {
+export async function startSession(store: Store, subjectUid: string, now: number, ttlMs = SESSION_TTL_MS): Promise<{ cookie: string; record: SessionRecord }> {
   const cookie = randomToken(32)
-  const record: SessionRecord = { sessionHash: sha256(cookie), subjectUid, csrfToken: randomToken(32), createTime: now, expireTime: now + SESSION_TTL_MS }
+  const record: SessionRecord = { sessionHash: sha256(cookie), subjectUid, csrfToken: randomToken(32), createTime: now, expireTime: now + Math.min(ttlMs, SESSION_TTL_MS) }
   await store.insertSession(record)
   return { cookie, record }
 }

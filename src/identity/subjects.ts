@@ -1,3 +1,4 @@
+import type { FederatedSubjectRecord, WorkforcePoolRecord, WorkforceProviderRecord } from '../store/records.js'
 import type { StoreTx } from '../store/store.js'
 import type { IdTokenSubject } from './issuer.js'
 
@@ -5,11 +6,43 @@ export interface Subject extends IdTokenSubject {
   disabled: boolean
 }
 
-/** The user or service account a token or refresh token names, read from the store. */
+/**
+ * The user, service account or federated subject a token or refresh token names, read from the
+ * store. A federated subject is disabled while its pool or provider is (or is gone).
+ */
 export async function findSubject(tx: StoreTx, uid: string): Promise<Subject | undefined> {
   const user = await tx.getUserByUid(uid)
   if (user) return { kind: 'user', uid: user.uid, email: user.email, disabled: user.disabled }
   const sa = await tx.getServiceAccountByUid(uid)
   if (sa) return { kind: 'serviceAccount', uid: sa.uid, email: sa.email, disabled: sa.disabled }
+  const fed = await tx.getFederatedSubject(uid)
+  if (fed) {
+    const [pool, provider] = await Promise.all([tx.getWorkforcePool(fed.poolId), tx.getWorkforceProvider(fed.poolId, fed.providerId)])
+    return federatedSubject(fed, pool, provider)
+  }
   return undefined
+}
+
+export function federatedSubject(fed: FederatedSubjectRecord, pool: WorkforcePoolRecord | undefined, provider: WorkforceProviderRecord | undefined): Subject {
+  return {
+    kind: 'federated',
+    uid: fed.uid,
+    email: fed.email ?? '',
+    disabled: !pool || pool.disabled || !provider || provider.disabled,
+    maxSessionMs: (pool?.sessionDurationSeconds ?? 0) * 1000,
+    federation: {
+      pool: fed.poolId,
+      pool_uid: pool?.uid ?? '',
+      provider: fed.providerId,
+      subject: fed.subject,
+      groups: fed.groups,
+      attributes: fed.attributes,
+      ...(fed.displayName && { display_name: fed.displayName }),
+    },
+  }
+}
+
+/** When a sign-in that started at `authTime` ends: federated sessions last the pool's session duration (issue 7); others have no such end. */
+export function sessionEnd(subject: IdTokenSubject, authTime: number): number | undefined {
+  return subject.maxSessionMs === undefined ? undefined : authTime + subject.maxSessionMs
 }

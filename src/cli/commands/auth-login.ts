@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { deviceLogin } from '../device-login.js'
 import { loopbackLogin } from '../loopback-login.js'
 import { accountOf, discover, type TokenSet } from '../oidc-client.js'
 import { openBrowser } from '../open-browser.js'
+import { CliError, usageError } from '../errors.js'
+import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
 
 /**
  * `postern auth login [--no-browser]` (DESIGN §6): the browser flow on a loopback redirect, or
@@ -15,7 +19,14 @@ export function registerLogin(auth: Command, cli: Cli): void {
     .command('login')
     .description('Sign in as a user: opens a browser (or, with --no-browser, prints a URL and a code to approve on any device).')
     .option('--no-browser', 'do not open a browser; use the device flow')
-    .action(async (o: { browser: boolean }, cmd: Command) => {
+    .option('--login-config <file>', 'sign in through a workforce pool provider (from postern iam workforce-pools create-login-config)')
+    .option('--subject-token-file <file>', 'with --login-config: exchange the OIDC ID token in this file instead of signing in in a browser (machines, CI)')
+    .action(async (o: { browser: boolean; loginConfig?: string; subjectTokenFile?: string }, cmd: Command) => {
+      if (o.subjectTokenFile && !o.loginConfig) throw usageError('--subject-token-file needs --login-config (which names the server and the provider).')
+      if (o.loginConfig) {
+        await federatedLogin(cli, cmd, { loginConfig: o.loginConfig, subjectTokenFile: o.subjectTokenFile, browser: o.browser })
+        return
+      }
       const server = cli.server()
       const endpoints = await discover(server)
       const say = (text: string) => cli.io.stderr(text.endsWith('\n') ? text : text + '\n')
@@ -46,4 +57,51 @@ export function registerLogin(auth: Command, cli: Cli): void {
       })
       cli.status(`\nYou are now logged in as [${email}].`, cmd)
     })
+}
+
+/**
+ * `postern auth login --login-config FILE [--subject-token-file F]` (issue 7): sign in at the
+ * external identity provider (or take the token a machine already holds), exchange its ID token
+ * for Postern's, and keep the federated account (type 'federated') like any other: its refresh
+ * token renews ID tokens until the pool's session ends.
+ */
+async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; subjectTokenFile?: string; browser: boolean }): Promise<void> {
+  const config = readLoginConfig(o.loginConfig)
+  const say = (text: string) => cli.io.stderr(text.endsWith('\n') ? text : text + '\n')
+  let subjectToken: string
+  let tokenType: 'id_token' | 'jwt' = 'id_token'
+  let subjectTokenFile: string | undefined
+  if (o.subjectTokenFile) {
+    subjectTokenFile = resolve(o.subjectTokenFile)
+    try {
+      subjectToken = readFileSync(subjectTokenFile, 'utf8').trim()
+    } catch (err) {
+      throw new CliError(`Cannot read --subject-token-file ${o.subjectTokenFile}: ${(err as Error).message}`)
+    }
+    // A CI system's token is an OIDC ID token too, but it may not say so; both types verify the same way.
+    tokenType = 'jwt'
+  } else {
+    if (!o.browser) throw usageError('--no-browser with --login-config: the identity provider is signed in to in a browser; on a machine without one, use --subject-token-file.')
+    const token = await signInExternally(config, { open: (url) => openBrowser(url, cli.io.env), say })
+    if (token === 'no-browser') throw new CliError('Could not open a browser on this machine. Sign in where one can be opened, or pass an OIDC token with --subject-token-file.')
+    subjectToken = token
+  }
+  const tokens = await exchangeSubjectToken(config, subjectToken, tokenType)
+  const apiToken = tokens.access_token ?? tokens.id_token
+  const { member, expiry } = principalOf(apiToken)
+  const sessionEnd = tokens.refresh_token_expires_in !== undefined ? Date.now() + tokens.refresh_token_expires_in * 1000 : undefined
+  await cli.files.withLock(async () => {
+    const credentials = cli.files.readCredentials()
+    credentials.accounts[member] = {
+      type: 'federated',
+      server: config.server,
+      refreshToken: tokens.refresh_token,
+      idToken: apiToken,
+      idTokenExpiry: expiry,
+      federation: { audience: config.audience, loginConfig: config.path, ...(subjectTokenFile && { subjectTokenFile }), ...(sessionEnd && { sessionEnd }) },
+    }
+    cli.files.writeCredentials(credentials)
+    cli.files.writeConfig({ ...cli.files.readConfig(), server: config.server, account: member })
+  })
+  cli.status(`\nYou are now logged in as [${member}].${sessionEnd ? ` The session ends at ${new Date(sessionEnd).toISOString()}.` : ''}`, cmd)
 }

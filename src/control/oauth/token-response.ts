@@ -1,5 +1,7 @@
 import { CLI_CLIENT_ID } from '../caller.js'
 import type { IdTokenSubject } from '../../identity/issuer.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { sessionEnd } from '../../identity/subjects.js'
 import type { ControlDeps } from '../deps.js'
 
 /**
@@ -12,15 +14,21 @@ export async function tokenResponse(
   o: { audience?: string; refreshToken?: string; scope: string; authTime?: number; nonce?: string; clientId?: string },
 ): Promise<Record<string, unknown>> {
   const clientId = o.clientId ?? CLI_CLIENT_ID
-  const common = { azp: clientId, authTime: o.authTime, nonce: o.nonce, includeEmail: true }
+  // A federated sign-in's tokens end with its session (issue 7).
+  const end = o.authTime === undefined ? undefined : sessionEnd(subject, o.authTime)
+  const ttlSeconds = end === undefined ? deps.tokens.ttlSeconds : Math.min(deps.tokens.ttlSeconds, Math.floor((end - deps.clock()) / 1000))
+  if (ttlSeconds <= 0) throw new OAuthError('invalid_grant', 'The session has ended; sign in again.')
+  const common = { azp: clientId, authTime: o.authTime, nonce: o.nonce, includeEmail: true, ttlSeconds }
   const access = await deps.tokens.idToken(subject, { ...common, audience: clientId })
   const id = o.audience && o.audience !== clientId ? await deps.tokens.idToken(subject, { ...common, audience: o.audience }) : access
   return {
     access_token: access,
     id_token: id,
     token_type: 'Bearer',
-    expires_in: deps.tokens.ttlSeconds,
+    expires_in: ttlSeconds,
     scope: o.scope,
     ...(o.refreshToken && { refresh_token: o.refreshToken }),
+    // When the sign-in (and so the refresh token) ends, as some providers say it (issue 7).
+    ...(o.refreshToken && end !== undefined && { refresh_token_expires_in: Math.floor((end - deps.clock()) / 1000) }),
   }
 }

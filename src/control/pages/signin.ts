@@ -11,6 +11,7 @@ import { PASSWORD_RULES } from '../../identity/passwords.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { clientAddress } from './client-address.js'
+import { federatedLinks } from './federated-signin.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
 
 /**
@@ -20,7 +21,7 @@ import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
  */
 const FORM_COOKIE = 'postern_signin'
 
-function form(o: { returnTo: string; token: string; email?: string; error?: string; signedInAs?: string }): string {
+function form(o: { returnTo: string; token: string; email?: string; error?: string; signedInAs?: string; federated: string }): string {
   return page('Sign in', `<h1>Sign in to Postern</h1>
 ${o.signedInAs ? `<p class="note">You are signed in as ${escapeHtml(o.signedInAs)}. Sign in again to switch accounts.</p>` : ''}${errorLine(o.error)}
 <form method="post" action="${PATHS.signin}">
@@ -31,7 +32,8 @@ ${o.signedInAs ? `<p class="note">You are signed in as ${escapeHtml(o.signedInAs
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="${PASSWORD_RULES.max}">
 <button type="submit">Sign in</button>
-</form>`)
+</form>
+${o.federated}`)
 }
 
 export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
@@ -44,7 +46,7 @@ export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
 function renderForm(deps: ControlDeps, res: ServerResponse, status: number, o: { returnTo: string; email?: string; error?: string; signedInAs?: string }, headers: Record<string, string> = {}): void {
   const token = randomToken(24)
   const cookie = `${FORM_COOKIE}=${token}; Path=${PATHS.signin}; HttpOnly; SameSite=Strict; Max-Age=3600${deps.settings.secureCookies ? '; Secure' : ''}`
-  sendPage(res, status, form({ ...o, token }), { ...headers, 'set-cookie': cookie })
+  sendPage(res, status, form({ ...o, token, federated: federatedLinks(deps, o.returnTo) }), { ...headers, 'set-cookie': cookie })
 }
 
 export function submitSignIn(deps: ControlDeps) {

@@ -32,9 +32,19 @@ async function principalFor(store: StoreTx, raw: string): Promise<{ principal: P
     return { principal: { kind, email, uid: record?.uid ?? '' }, notes }
   }
   if (member.startsWith('principal://')) {
-    const [pool, , subject] = member.slice(`principal://${FEDERATION_PREFIX}`.length).split('/')
-    notes.push('Groups and attributes of a federated principal come from its sign-in and are not considered here.')
-    return { principal: { kind: 'federated', pool: pool!, subject: subject!, uid: member, groups: [], attributes: {} }, notes }
+    const [pool, , ...rest] = member.slice(`principal://${FEDERATION_PREFIX}`.length).split('/')
+    const subject = rest.join('/')
+    // Groups and attributes come from a sign-in: those of the subject's last one are the best guess.
+    const seen = await store.findFederatedSubject(pool!, subject)
+    const poolRecord = await store.getWorkforcePool(pool!)
+    if (!poolRecord) notes.push(`The workforce pool ${pool} does not exist: its principals cannot sign in.`)
+    else if (poolRecord.disabled) notes.push(`The workforce pool ${pool} is disabled: its tokens are refused before any policy is consulted.`)
+    if (seen) {
+      notes.push(`Groups and attributes are those of its last sign-in (${new Date(seen.lastSignInTime).toISOString()}): groups [${seen.groups.join(', ')}]${Object.keys(seen.attributes).length ? `, attributes ${Object.entries(seen.attributes).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}.`)
+    } else {
+      notes.push(`${member} has not signed in yet; only bindings naming it or its pool (principalSet://…/*) are considered.`)
+    }
+    return { principal: { kind: 'federated', pool: pool!, subject, uid: seen?.uid ?? member, groups: seen?.groups ?? [], attributes: seen?.attributes ?? {} }, notes }
   }
   throw invalid(`Troubleshoot a user:, serviceAccount: or principal:// member, not '${member}'.`)
 }

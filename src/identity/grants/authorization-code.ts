@@ -3,7 +3,7 @@ import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
 import { verifierMatches } from '../pkce.js'
 import { issueRefreshToken } from '../refresh-tokens.js'
-import { findSubject, type Subject } from '../subjects.js'
+import { findSubject, sessionEnd, type Subject } from '../subjects.js'
 import type { AuthorizationRequest } from '../authorization-request.js'
 
 /** Codes live a minute (RFC 6749 §4.1.2 recommends at most ten); the CLI redeems one at once. */
@@ -58,7 +58,9 @@ export async function redeemAuthorizationCode(
     if (!subject || subject.disabled) return fail('The account is disabled or no longer exists.')
     const familyId = newUid()
     if (!(await tx.consumeAuthCode(hash, o.now, familyId))) return { kind: 'replay', familyId: null } as const
-    const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: record.scope, authTime: record.authTime, now: o.now, familyId })
+    const notAfter = sessionEnd(subject, record.authTime)
+    if (notAfter !== undefined && notAfter <= o.now) return fail('The sign-in session has ended; sign in again.')
+    const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: record.scope, authTime: record.authTime, now: o.now, familyId, notAfter })
     return { kind: 'ok', result: { subject, refreshToken: refresh.token, scope: record.scope, authTime: record.authTime, nonce: record.nonce ?? undefined } } as const
   })
   if (outcome.kind === 'replay') {

@@ -3,7 +3,7 @@ import type { DeviceCodeRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import { OAuthError, type OAuthErrorCode } from '../oauth-error.js'
 import { issueRefreshToken } from '../refresh-tokens.js'
-import { findSubject, type Subject } from '../subjects.js'
+import { findSubject, sessionEnd, type Subject } from '../subjects.js'
 import { newUserCode } from '../user-codes.js'
 
 /** The device authorization grant (RFC 8628). */
@@ -86,7 +86,9 @@ export async function redeemDeviceCode(store: Store, o: { deviceCode: string; cl
     if (verdict.kind === 'error') return verdict
     const subject = await findSubject(tx, verdict.subjectUid)
     if (!subject || subject.disabled) return { kind: 'error', error: 'access_denied', description: 'The account that approved is disabled or no longer exists.' } as const
-    const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: d!.scope, authTime: verdict.authTime, now: o.now })
+    const notAfter = sessionEnd(subject, verdict.authTime)
+    if (notAfter !== undefined && notAfter <= o.now) return { kind: 'error', error: 'access_denied', description: 'The session that approved has ended; sign in again.' } as const
+    const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: d!.scope, authTime: verdict.authTime, now: o.now, notAfter })
     return { kind: 'ok', subject, refreshToken: refresh.token, scope: d!.scope, authTime: verdict.authTime } as const
   })
   if (outcome.kind === 'error') throw new OAuthError(outcome.error, outcome.description)

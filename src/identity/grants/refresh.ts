@@ -2,7 +2,7 @@ import { sha256 } from '../../core/ids.js'
 import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
 import { issueRefreshToken } from '../refresh-tokens.js'
-import { findSubject, type Subject } from '../subjects.js'
+import { findSubject, sessionEnd, type Subject } from '../subjects.js'
 
 export interface RefreshResult {
   subject: Subject
@@ -22,14 +22,16 @@ export async function redeemRefreshToken(store: Store, token: string, clientId: 
     const record = await tx.getRefreshToken(hash)
     if (!record || record.clientId !== clientId) return fail('The refresh token is invalid.')
     if (record.revoked) return fail('The refresh token has been revoked.')
-    if (record.expireTime <= now) return fail('The refresh token has expired; sign in again.')
+    if (record.expireTime <= now) return fail('The refresh token has expired (its session has ended); sign in again.')
     if (!(await tx.markRefreshTokenUsed(hash, now))) return { kind: 'reuse', familyId: record.familyId } as const
     const subject = await findSubject(tx, record.subjectUid)
     if (!subject || subject.disabled) {
       await tx.revokeRefreshFamily(record.familyId)
       return fail('The account is disabled or no longer exists.')
     }
-    const next = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId, scope: record.scope, authTime: record.authTime, now, familyId: record.familyId })
+    const notAfter = sessionEnd(subject, record.authTime)
+    if (notAfter !== undefined && notAfter <= now) return fail('The session has ended (the workforce pool’s session duration); sign in again.')
+    const next = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId, scope: record.scope, authTime: record.authTime, now, familyId: record.familyId, notAfter })
     return { kind: 'ok', result: { subject, refreshToken: next.token, scope: record.scope, authTime: record.authTime } } as const
   })
   if (outcome.kind === 'reuse') {

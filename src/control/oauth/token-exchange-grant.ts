@@ -1,0 +1,35 @@
+import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
+import type { ProviderKeySource } from '../../identity/federation/provider-keys.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { CLI_CLIENT_ID } from '../caller.js'
+import { required, type Grant } from './token-endpoint.js'
+import { tokenResponse } from './token-response.js'
+
+const SCOPE = 'openid email offline_access'
+
+/**
+ * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1) for workforce
+ * federation (issue 7): `subject_token` an external ID token (or JWT), `audience` the pool
+ * provider. The answer is the CLI's token response (an ID token of the federated principal as
+ * access_token and id_token, a refresh token ending with the pool's session) plus
+ * `issued_token_type` (§2.2.1). The ID token's `aud` is the CLI's, as for any sign-in; other
+ * audiences come from the refresh token, as for local users.
+ */
+export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
+  return async (form, deps) => {
+    const clientId = form.get('client_id') ?? CLI_CLIENT_ID
+    if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+    const requested = form.get('requested_token_type')
+    if (requested !== undefined && requested !== TOKEN_TYPE.idToken && requested !== TOKEN_TYPE.accessToken) {
+      throw new OAuthError('invalid_request', `requested_token_type may be ${TOKEN_TYPE.idToken} (the default) or ${TOKEN_TYPE.accessToken}.`)
+    }
+    if (form.has('actor_token')) throw new OAuthError('invalid_request', 'Delegation (actor_token) is not supported.')
+    const subjectTokenType = required(form, 'subject_token_type')
+    const subjectToken = required(form, 'subject_token')
+    const audience = form.get('audience')
+    if (!audience) throw new OAuthError('invalid_target', 'audience is required: //iam.postern/workforcePools/POOL/providers/PROVIDER.')
+    const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: SCOPE, now: deps.clock(), refresh: true })
+    const response = await tokenResponse(deps, exchanged.subject, { refreshToken: exchanged.refreshToken, scope: exchanged.scope, authTime: exchanged.authTime, clientId })
+    return { ...response, issued_token_type: requested ?? TOKEN_TYPE.idToken }
+  }
+}

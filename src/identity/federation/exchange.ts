@@ -1,0 +1,150 @@
+import { newUid } from '../../core/ids.js'
+import { normalizeEmail } from '../../iam/members.js'
+import type { WorkforcePoolRecord, WorkforceProviderRecord } from '../../store/records.js'
+import type { Store } from '../../store/store.js'
+import { OAuthError } from '../oauth-error.js'
+import { issueRefreshToken } from '../refresh-tokens.js'
+import { federatedSubject, type Subject } from '../subjects.js'
+import { TokenError } from '../verify.js'
+import { conditionHolds, mapAssertion, type MappedIdentity } from './attribute-mapping.js'
+import { verifyExternalToken } from './external-token.js'
+import { federatedMember } from './federation-claim.js'
+import { ProviderFetchError, type ProviderKeySource } from './provider-keys.js'
+import { parseProviderAudience, providerName } from './workforce-names.js'
+
+/**
+ * Token exchange for workforce federation (RFC 8693, issue 7): an external ID token in, a
+ * federated subject with a refresh token (capped at the pool's session) out, or an error and
+ * nothing issued. The errors are RFC 8693 §2.2.2's: a subject token that is invalid or refused by
+ * policy is `invalid_request` ("MUST"), an audience naming no usable pool provider is
+ * `invalid_target`, a token type other than an ID token or JWT is `unsupported_token_type`.
+ */
+export const TOKEN_TYPE = {
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+} as const
+
+export interface ExchangeRequest {
+  subjectToken: string
+  subjectTokenType: string
+  audience: string
+  clientId: string
+  scope: string
+  now: number
+  /** Whether to issue a refresh token (the CLI); the console's sign-in starts a session instead. */
+  refresh: boolean
+}
+
+export interface Exchanged {
+  subject: Subject
+  refreshToken: string | undefined
+  authTime: number
+  scope: string
+}
+
+/** Provider and pool found by the audience, usable for a sign-in. */
+export async function usableProvider(store: Store, audience: string): Promise<{ pool: WorkforcePoolRecord; provider: WorkforceProviderRecord }> {
+  const names = parseProviderAudience(audience)
+  if (!names) throw new OAuthError('invalid_target', `The audience must name a workforce pool provider: //iam.postern/workforcePools/POOL/providers/PROVIDER, got '${audience.slice(0, 200)}'.`)
+  const [pool, provider] = await Promise.all([store.getWorkforcePool(names.poolId), store.getWorkforceProvider(names.poolId, names.providerId)])
+  const name = providerName(names.poolId, names.providerId)
+  if (!pool || !provider) throw new OAuthError('invalid_target', `${name} does not exist.`)
+  if (pool.disabled) throw new OAuthError('invalid_target', `The workforce pool ${names.poolId} is disabled.`)
+  if (provider.disabled) throw new OAuthError('invalid_target', `The provider ${name} is disabled.`)
+  return { pool, provider }
+}
+
+/** Verifies, maps and filters the external token; on success records the subject's sign-in. */
+export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource, req: ExchangeRequest): Promise<Exchanged> {
+  if (req.subjectTokenType !== TOKEN_TYPE.idToken && req.subjectTokenType !== TOKEN_TYPE.jwt) {
+    throw new OAuthError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE.idToken} or ${TOKEN_TYPE.jwt}.`)
+  }
+  const { pool, provider } = await usableProvider(store, req.audience)
+  const name = providerName(pool.poolId, provider.providerId)
+  const refuse = async (reason: string, principal = 'unknown'): Promise<never> => {
+    await store.appendAudit({ time: req.now, principal, method: 'oauth.tokenExchange', resource: name, outcome: 'UNAUTHENTICATED', details: { reason } })
+    throw new OAuthError('invalid_request', reason)
+  }
+
+  let assertion: Record<string, unknown>
+  try {
+    assertion = await verifyWithRotation(keys, provider, req)
+  } catch (err) {
+    if (err instanceof ProviderFetchError) {
+      throw new OAuthError('temporarily_unavailable', `Postern could not fetch the keys of ${provider.issuerUri} (${err.message}); nothing was issued, try again later.`)
+    }
+    if (err instanceof TokenError) return refuse(err.message)
+    throw err
+  }
+  const mapped = mapAssertion(provider.attributeMapping, assertion)
+  if (!mapped.ok) return refuse(mapped.reason)
+  const identity = mapped.identity
+  const member = federatedMember(pool.poolId, identity.subject)
+  if (!conditionHolds(provider.attributeCondition, assertion, identity)) {
+    return refuse(`The attribute condition of ${name} does not admit this identity.`, member)
+  }
+  return recordSignIn(store, { pool, provider, identity, email: verifiedEmail(assertion), req, member })
+}
+
+async function verifyWithRotation(keys: ProviderKeySource, provider: WorkforceProviderRecord, req: ExchangeRequest): Promise<Record<string, unknown>> {
+  const expect = { issuer: provider.issuerUri, clientId: provider.clientId, nowMs: req.now }
+  try {
+    return await verifyExternalToken(req.subjectToken, await keys.keys(provider), expect)
+  } catch (err) {
+    // A kid we have not seen may be a key the provider has just rotated in: look once more.
+    if (!(err instanceof TokenError) || err.code !== 'unknown-key' || provider.jwksJson) throw err
+    return verifyExternalToken(req.subjectToken, await keys.keys(provider, { refresh: true }), expect)
+  }
+}
+
+/** The IdP's email claim when it is an email and not marked unverified; only ever shown, never matched as user: (DESIGN §1). */
+function verifiedEmail(assertion: Record<string, unknown>): string | null {
+  if (typeof assertion.email !== 'string' || assertion.email_verified === false || assertion.email_verified === 'false') return null
+  return normalizeEmail(assertion.email) ?? null
+}
+
+async function recordSignIn(
+  store: Store,
+  o: { pool: WorkforcePoolRecord; provider: WorkforceProviderRecord; identity: MappedIdentity; email: string | null; req: ExchangeRequest; member: string },
+): Promise<Exchanged> {
+  const { req, identity } = o
+  const outcome = await store.transaction(async (tx) => {
+    // Read again inside the transaction: a pool disabled a moment ago issues nothing.
+    const pool = await tx.getWorkforcePool(o.pool.poolId)
+    const provider = await tx.getWorkforceProvider(o.pool.poolId, o.provider.providerId)
+    if (!pool || pool.uid !== o.pool.uid || pool.disabled || !provider || provider.uid !== o.provider.uid || provider.disabled) return undefined
+    const record = await tx.upsertFederatedSubject({
+      uid: newUid(),
+      poolId: pool.poolId,
+      subject: identity.subject,
+      providerId: provider.providerId,
+      displayName: identity.displayName,
+      email: o.email,
+      groups: identity.groups,
+      attributes: identity.attributes,
+      createTime: req.now,
+      lastSignInTime: req.now,
+    })
+    const subject = federatedSubject(record, pool, provider)
+    const refresh = !req.refresh ? undefined : await issueRefreshToken(tx, {
+      subjectUid: record.uid,
+      clientId: req.clientId,
+      scope: req.scope,
+      authTime: req.now,
+      now: req.now,
+      notAfter: req.now + pool.sessionDurationSeconds * 1000,
+    })
+    await tx.appendAudit({
+      time: req.now,
+      principal: o.member,
+      method: 'oauth.tokenExchange',
+      resource: providerName(pool.poolId, provider.providerId),
+      outcome: 'OK',
+      details: { uid: record.uid, groups: identity.groups, attributes: identity.attributes, ...(identity.skipped.length && { unmapped: identity.skipped }) },
+    })
+    return { subject, refreshToken: refresh?.token }
+  })
+  if (!outcome) throw new OAuthError('invalid_target', `The provider ${providerName(o.pool.poolId, o.provider.providerId)} was disabled or removed during the sign-in.`)
+  return { ...outcome, authTime: req.now, scope: req.scope }
+}

@@ -1,0 +1,69 @@
+import { ATTRIBUTE_NAME, FEDERATION_PREFIX, POOL_ID, type Member } from '../../iam/members.js'
+import type { Principal } from '../../iam/principal.js'
+import { PROVIDER_ID } from './workforce-names.js'
+
+/**
+ * What a Postern ID token of a federated principal says about it (issue 7), in the claim
+ * `federation`: the pool (and its uid, so a pool deleted and recreated under the same id does not
+ * honour the old pool's tokens), the provider, the mapped subject, groups and attributes. The
+ * token's `sub` is the subject's stable uid, as for every Postern token (DESIGN §3).
+ */
+export interface FederationClaim {
+  pool: string
+  pool_uid: string
+  provider: string
+  subject: string
+  groups: string[]
+  attributes: Record<string, string>
+  display_name?: string
+}
+
+const VALUE = /^[\x21-\x7e]{1,127}$/
+
+/** The claim of a verified Postern token, or undefined when the token is not a federated principal's (or the claim is malformed). */
+export function readFederationClaim(claims: Record<string, unknown>): FederationClaim | undefined {
+  const f = claims.federation as Record<string, unknown> | undefined
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) return undefined
+  const { pool, pool_uid, provider, subject, groups, attributes } = f
+  if (typeof pool !== 'string' || !POOL_ID.test(pool) || typeof pool_uid !== 'string' || typeof provider !== 'string' || !PROVIDER_ID.test(provider)) return undefined
+  if (typeof subject !== 'string' || !VALUE.test(subject)) return undefined
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string' && VALUE.test(g))) return undefined
+  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return undefined
+  const attrs: Record<string, string> = {}
+  for (const [name, value] of Object.entries(attributes)) {
+    if (!ATTRIBUTE_NAME.test(name) || typeof value !== 'string' || !VALUE.test(value)) return undefined
+    attrs[name] = value
+  }
+  return { pool, pool_uid, provider, subject, groups: groups as string[], attributes: attrs, ...(typeof f.display_name === 'string' && { display_name: f.display_name }) }
+}
+
+export function federatedMember(pool: string, subject: string): Member {
+  return `principal://${FEDERATION_PREFIX}${pool}/subject/${subject}`
+}
+
+export function federatedPrincipal(uid: string, claim: FederationClaim, email: string | undefined): Extract<Principal, { kind: 'federated' }> {
+  return { kind: 'federated', pool: claim.pool, subject: claim.subject, uid, ...(email && { email }), groups: claim.groups, attributes: claim.attributes }
+}
+
+export interface FederatedCaller {
+  claim: FederationClaim
+  principal: Extract<Principal, { kind: 'federated' }>
+  member: Member
+  /**
+   * For per-principal caches: the uid and what the token says of groups and attributes, since two
+   * tokens of one subject may differ there (an exchange after leaving a group).
+   */
+  key: string
+}
+
+/** The federated principal a verified Postern token names, or undefined when it names none. */
+export function federatedCallerOf(claims: { sub: string; email?: string; [claim: string]: unknown }): FederatedCaller | undefined {
+  const claim = readFederationClaim(claims)
+  if (!claim) return undefined
+  return {
+    claim,
+    principal: federatedPrincipal(claims.sub, claim, claims.email),
+    member: federatedMember(claim.pool, claim.subject),
+    key: `${claims.sub}\u0000${JSON.stringify([claim.groups, claim.attributes])}`,
+  }
+}

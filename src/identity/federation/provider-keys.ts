@@ -1,0 +1,120 @@
+import type { JSONWebKeySet } from 'jose'
+import { ASYMMETRIC_ALGORITHMS, type ProviderKeys } from './external-token.js'
+
+/**
+ * The keys and endpoints of external OpenID Providers (issue 7): the discovery document
+ * (`issuer` must be the configured issuer exactly, OpenID Discovery §4.3) and the JWKS it names,
+ * each fetched with a timeout and a size bound and cached; an unknown kid refetches the JWKS at
+ * most once per cooldown (a provider rotating its keys), so a stream of forged kids cannot make
+ * Postern hammer the provider. A provider's inline JWKS is used as configured, fetching nothing.
+ * The network is one injected function.
+ */
+export type FetchJson = (url: string) => Promise<{ body: unknown; maxAgeSeconds: number | undefined }>
+
+export interface ProviderEndpoints {
+  issuer: string
+  authorizationEndpoint: string
+  tokenEndpoint: string
+  jwksUri: string
+  algorithms: readonly string[]
+}
+
+export class ProviderFetchError extends Error {
+  override readonly name = 'ProviderFetchError'
+}
+
+const DISCOVERY_TTL_MS = 3_600_000
+const JWKS_TTL = { min: 60_000, default: 600_000, max: 3_600_000 }
+const REFETCH_COOLDOWN_MS = 30_000
+/** A provider that is down is served from what was fetched before, for this long. */
+const STALE_OK_MS = 24 * 3_600_000
+
+interface Cached<T> {
+  value: T
+  fetched: number
+  expires: number
+}
+
+export class ProviderKeySource {
+  private readonly discovery = new Map<string, Cached<ProviderEndpoints>>()
+  private readonly jwks = new Map<string, Cached<JSONWebKeySet>>()
+
+  constructor(
+    private readonly fetchJson: FetchJson,
+    private readonly clock: () => number,
+  ) {}
+
+  async endpoints(issuer: string): Promise<ProviderEndpoints> {
+    return this.cached(this.discovery, issuer, async () => {
+      const { body } = await this.fetchJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)
+      const doc = body as Record<string, unknown>
+      if (typeof doc !== 'object' || doc === null) throw new ProviderFetchError('the discovery document is not a JSON object')
+      if (doc.issuer !== issuer) throw new ProviderFetchError(`the discovery document names issuer ${JSON.stringify(doc.issuer)}, not ${issuer}`)
+      const url = (name: string) => {
+        const value = doc[name]
+        if (typeof value !== 'string' || !safeUrl(value)) throw new ProviderFetchError(`the discovery document has no usable ${name}`)
+        return value
+      }
+      const advertised = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string') : ['RS256']
+      return {
+        value: {
+          issuer,
+          authorizationEndpoint: url('authorization_endpoint'),
+          tokenEndpoint: url('token_endpoint'),
+          jwksUri: url('jwks_uri'),
+          algorithms: advertised.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a)),
+        },
+        ttlMs: DISCOVERY_TTL_MS,
+      }
+    })
+  }
+
+  /** The provider's keys: inline when configured, else its JWKS; `refresh` asks for a fresh JWKS (an unknown kid). */
+  async keys(provider: { issuerUri: string; jwksJson: string | null }, o: { refresh?: boolean } = {}): Promise<ProviderKeys> {
+    if (provider.jwksJson) {
+      const jwks = JSON.parse(provider.jwksJson) as JSONWebKeySet
+      const declared = jwks.keys.map((k) => k.alg)
+      const algorithms = declared.every((a): a is string => typeof a === 'string') ? [...new Set(declared)] : ASYMMETRIC_ALGORITHMS
+      return { jwks, algorithms: algorithms.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a)) }
+    }
+    const endpoints = await this.endpoints(provider.issuerUri)
+    const cached = this.jwks.get(endpoints.jwksUri)
+    if (o.refresh && cached && this.clock() - cached.fetched >= REFETCH_COOLDOWN_MS) cached.expires = 0
+    const jwks = await this.cached(this.jwks, endpoints.jwksUri, async () => {
+      const { body, maxAgeSeconds } = await this.fetchJson(endpoints.jwksUri)
+      const keys = (body as { keys?: unknown })?.keys
+      if (!Array.isArray(keys)) throw new ProviderFetchError('the JWKS has no keys array')
+      // Encryption keys and symmetric keys are never used to verify a signature.
+      const usable = keys.filter((k): k is JSONWebKeySet['keys'][number] => typeof k === 'object' && k !== null && (k.use === undefined || k.use === 'sig') && k.kty !== 'oct')
+      const ttl = Math.min(JWKS_TTL.max, Math.max(JWKS_TTL.min, maxAgeSeconds !== undefined ? maxAgeSeconds * 1000 : JWKS_TTL.default))
+      return { value: { keys: usable.slice(0, 100) }, ttlMs: ttl }
+    })
+    return { jwks, algorithms: endpoints.algorithms }
+  }
+
+  private async cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> {
+    const now = this.clock()
+    const hit = map.get(key)
+    if (hit && hit.expires > now) return hit.value
+    try {
+      const { value, ttlMs } = await load()
+      if (map.size > 1_000) map.clear()
+      map.set(key, { value, fetched: now, expires: now + ttlMs })
+      return value
+    } catch (err) {
+      if (hit && now - hit.fetched < STALE_OK_MS) return hit.value
+      throw err instanceof ProviderFetchError ? err : new ProviderFetchError((err as Error).message)
+    }
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
+
+function safeUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))
+  } catch {
+    return false
+  }
+}
