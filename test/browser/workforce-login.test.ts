@@ -1,0 +1,297 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { chromium, type Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startLogin } from '../support/device-login.js'
+import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
+import { freePort } from '../support/ports.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { posternOnPath, sh } from '../support/shell.js'
+import { startUpstream } from '../support/upstream.js'
+import { claimsOf } from '../support/web-sign-in.js'
+
+/**
+ * Workforce identity federation end to end (issue 7), typed as people would: an admin makes a
+ * pool and an OIDC provider for the company's identity provider (a real one: oidc-provider); a
+ * person there signs in with `postern auth login --login-config` in a browser (headless
+ * Chromium), is refused a private service by name, is let in through the group binding, with curl
+ * and through the developer proxy; leaving the group at the identity provider counts at the next
+ * sign-in; disabling the pool stops their tokens within a second; the session ends when the
+ * pool says, and the CLI says how to sign in again. Also: a machine with a token file, and the
+ * console's "Sign in with …".
+ */
+const POOL = 'acme-staff'
+const PRINCIPAL = `principal://iam.postern/workforcePools/${POOL}/subject/ann`
+const ENG = `principalSet://iam.postern/workforcePools/${POOL}/group/eng`
+
+let p: PosternProcess
+let idp: ExternalIdp
+let browser: Browser
+let upstream: Awaited<ReturnType<typeof startUpstream>>
+let bin: string
+let url: string
+let loginConfig: string
+const annDir = mkdtempSync(join(tmpdir(), 'postern-ann-'))
+const owner = (line: string) => sh(line, { configDir: p.configDir, binDir: bin })
+const ann = (line: string) => sh(line, { configDir: annDir, binDir: bin })
+const curl = async (configDir = annDir) => {
+  const r = await sh(`curl -s -w '\\n%{http_code}' -H "Authorization: Bearer $(postern auth print-identity-token)" ${url}/who`, { configDir, binDir: bin })
+  const lines = r.stdout.split('\n')
+  return { code: lines.at(-1), body: lines.slice(0, -1).join('\n'), stderr: r.stderr }
+}
+
+/** A $BROWSER that records the URL it is asked to open instead of opening it. */
+function recordingBrowser(): { command: string; url: () => string | undefined } {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-browser-'))
+  const script = join(dir, 'record-url.sh')
+  const file = join(dir, 'url.txt')
+  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > '${file}'\n`)
+  chmodSync(script, 0o755)
+  return { command: script, url: () => (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined) }
+}
+
+/** `postern auth login --login-config` with Chromium as the person's browser. */
+async function federatedLogin(configDir: string, login: string) {
+  const recorder = recordingBrowser()
+  const running = startLogin(['--login-config', loginConfig], { configDir, env: { BROWSER: recorder.command } })
+  await expect.poll(recorder.url, { timeout: 20_000 }).toMatch(new RegExp(`^${idp.issuer}/`))
+  const authorize = new URL(recorder.url()!)
+  expect(authorize.searchParams.get('client_id')).toBe(idp.clientId)
+  expect(authorize.searchParams.get('code_challenge_method')).toBe('S256')
+  expect(authorize.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(authorize.href)
+  await idp.signIn(page, login)
+  await expect.poll(() => page.textContent('body'), { timeout: 20_000 }).toContain('You are signed in at')
+  await context.close()
+  return running.done
+}
+
+/** The gateway's status for a request to the service with this token (no CLI in the loop, to time the 1 s bound). */
+function gatewayStatus(token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: p.gatewayPort, path: '/who', headers: { host: new URL(url).host, authorization: `Bearer ${token}` } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const start = Date.now()
+  for (;;) {
+    if (await check()) return Date.now() - start
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+beforeAll(async () => {
+  const controlPort = await freePort()
+  upstream = await startUpstream()
+  // Tokens live two minutes here, so every print-identity-token renews with the refresh token.
+  ;[p, idp] = await Promise.all([
+    startPostern({ controlPort, args: ['--id-token-ttl', '120'] }),
+    startExternalIdp({ consoleCallback: `http://127.0.0.1:${controlPort}/signin/federated/callback` }),
+  ])
+  idp.people.set('ann', { email: 'ann@example.com', name: 'Ann Example', groups: ['eng', 'staff'] })
+  idp.people.set('ci-bot', { email: 'ci@example.com', name: 'CI', groups: ['eng'] })
+  bin = posternOnPath()
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  const created = await owner(`postern services create hello --upstream=${upstream.url} --format=json`)
+  expect(created.code, created.stderr).toBe(0)
+  url = JSON.parse(created.stdout).uri
+})
+afterAll(async () => {
+  await browser?.close()
+  await p?.stop()
+  await idp?.close()
+  await upstream?.close()
+})
+
+describe('workforce identity federation', () => {
+  it('an admin creates a pool, an OIDC provider and a login configuration', async () => {
+    const pool = await owner(`postern iam workforce-pools create ${POOL} --display-name='Acme staff' --session-duration=1h`)
+    expect(pool.code, pool.stderr).toBe(0)
+    expect(pool.stderr).toContain(`Created workforce pool [${POOL}].`)
+    expect(pool.stdout).toContain('sessionDuration: 3600s')
+    const provider = await owner(
+      `postern iam workforce-pools providers create-oidc acme-idp --workforce-pool=${POOL} --issuer-uri=${idp.issuer} --client-id=${idp.clientId} ` +
+        `--attribute-mapping='postern.subject=assertion.sub,postern.groups=has(assertion.groups) ? assertion.groups : [],postern.display_name=assertion.name,attribute.email=assertion.email' ` +
+        `--attribute-condition="assertion.email.endsWith('@example.com')" --console-sign-in --display-name='Acme SSO'`,
+    )
+    expect(provider.code, provider.stderr).toBe(0)
+    expect(provider.stdout).toContain(`audience: //iam.postern/workforcePools/${POOL}/providers/acme-idp`)
+    const list = await owner(`postern iam workforce-pools providers list --workforce-pool=${POOL}`)
+    expect(list.stdout).toMatch(new RegExp(`workforcePools/${POOL}/providers/acme-idp\\s+${idp.issuer.replace(/\./g, '\\.')}\\s+${idp.clientId}\\s+true\\s+false`))
+
+    loginConfig = join(annDir, 'login.json')
+    const config = await owner(`postern iam workforce-pools create-login-config workforcePools/${POOL}/providers/acme-idp --output-file=${loginConfig}`)
+    expect(config.code, config.stderr).toBe(0)
+    expect(JSON.parse(readFileSync(loginConfig, 'utf8'))).toEqual({
+      type: 'postern_workforce_login_config',
+      server: p.controlUrl,
+      audience: `//iam.postern/workforcePools/${POOL}/providers/acme-idp`,
+      issuer_uri: idp.issuer,
+      client_id: idp.clientId,
+      scopes: ['openid', 'email', 'profile'],
+      token_url: `${p.controlUrl}/oauth2/token`,
+    })
+  })
+
+  it('a person signs in at the identity provider through postern auth login --login-config, and is refused the private service by name', async () => {
+    const done = await federatedLogin(annDir, 'ann')
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${PRINCIPAL}].`)
+    const stored = JSON.parse(readFileSync(join(annDir, 'credentials.json'), 'utf8')).accounts[PRINCIPAL]
+    expect(stored).toMatchObject({ type: 'federated', server: p.controlUrl, federation: { loginConfig } })
+    expect((await ann('postern config set project my-project')).code).toBe(0)
+
+    const printed = await ann('postern auth print-identity-token')
+    expect(printed.code, printed.stderr).toBe(0)
+    expect(claimsOf(printed.stdout.trim())).toMatchObject({ aud: 'postern-cli', email: 'ann@example.com', federation: { pool: POOL, subject: 'ann', groups: ['eng', 'staff'] } })
+
+    const refused = await curl()
+    expect(refused.code).toBe('403')
+    const message = JSON.parse(refused.body).error.message as string
+    expect(message).toContain(`denied for ${PRINCIPAL} on projects/my-project/services/hello`)
+    expect(message).toContain(`--member='${PRINCIPAL}' --role='roles/run.invoker'`)
+    const why = await owner(`postern services why hello --member='${PRINCIPAL}'`)
+    expect(why.stdout).toContain(`NOT GRANTED: ${PRINCIPAL} lacks run.routes.invoke`)
+    expect(why.stdout).toContain('groups [eng, staff]')
+  })
+
+  it('is let in through principalSet://…/group/eng within a second, with curl and through the developer proxy', async () => {
+    const grant = await owner(`postern services add-iam-policy-binding hello --member='${ENG}' --role='roles/run.invoker'`)
+    expect(grant.code, grant.stderr).toBe(0)
+    const token = (await ann('postern auth print-identity-token')).stdout.trim()
+    expect(await within(1_000, async () => (await gatewayStatus(token)) === 200)).toBeLessThanOrEqual(1_000)
+    const through = await curl()
+    expect(through.code, through.body).toBe('200')
+    expect(JSON.parse(through.body).headers['x-postern-authenticated-principal']).toBe(PRINCIPAL)
+    const why = await owner(`postern services why hello --member='${PRINCIPAL}'`)
+    expect(why.stdout).toContain(`GRANTED: ${PRINCIPAL} holds run.routes.invoke`)
+    expect(why.stdout).toContain(`to ${ENG}`)
+
+    const bound = await ann(`postern auth print-identity-token --audiences=${url}`)
+    expect(claimsOf(bound.stdout.trim())).toMatchObject({ aud: url, federation: { subject: 'ann' } })
+
+    const port = await freePort()
+    const proxy: ChildProcess = spawn('bash', ['-c', `exec postern services proxy hello --port ${port}`], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, POSTERN_CONFIG_DIR: annDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    try {
+      const banner = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        let err = ''
+        proxy.stderr!.on('data', (d: Buffer) => (err += d))
+        proxy.stdout!.on('data', (d: Buffer) => {
+          out += d
+          if (out.includes('\n')) resolve(out)
+        })
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${err}`)))
+      })
+      expect(banner).toBe(`Proxying to ${url} at http://127.0.0.1:${port}\n`)
+      const r = await sh(`curl -s -w '\\n%{http_code}' http://127.0.0.1:${port}/via/proxy`, { configDir: annDir, binDir: bin })
+      const [body, code] = r.stdout.split('\n')
+      expect(code).toBe('200')
+      const seen = JSON.parse(body!) as { headers: Record<string, string> }
+      expect(seen.headers['x-postern-authenticated-principal']).toBe(PRINCIPAL)
+      expect(claimsOf(seen.headers['x-serverless-authorization']!).aud).toBe(url)
+    } finally {
+      proxy.kill('SIGTERM')
+    }
+  })
+
+  it('disabling the pool stops their Postern tokens at the gateway within a second; the CLI then asks to sign in again', async () => {
+    const token = (await ann('postern auth print-identity-token')).stdout.trim()
+    const status = () => gatewayStatus(token)
+    expect(await status()).toBe(200)
+    const disabled = await owner(`postern iam workforce-pools update ${POOL} --disabled`)
+    expect(disabled.code, disabled.stderr).toBe(0)
+    expect(await within(1_000, async () => (await status()) === 401)).toBeLessThanOrEqual(1_000)
+    const refresh = await ann('postern auth print-identity-token')
+    expect(refresh.code).toBe(1)
+    expect(refresh.stderr).toContain(`The session of ${PRINCIPAL} has ended`)
+    expect(refresh.stderr).toContain(`Sign in again: postern auth login --login-config ${loginConfig}`)
+    expect((await owner(`postern iam workforce-pools update ${POOL} --no-disabled`)).code).toBe(0)
+  })
+
+  it('leaving the eng group at the identity provider takes effect at the next sign-in', async () => {
+    const back = await federatedLogin(annDir, 'ann')
+    expect(back.code, back.stderr).toBe(0)
+    expect((await curl()).code).toBe('200')
+    idp.people.get('ann')!.groups = ['staff']
+    // Tokens already issued keep the groups they were issued with until they expire; the next sign-in (exchange) maps the new ones.
+    const again = await federatedLogin(annDir, 'ann')
+    expect(again.code, again.stderr).toBe(0)
+    const refused = await curl()
+    expect(refused.code).toBe('403')
+    idp.people.get('ann')!.groups = ['eng', 'staff']
+  })
+
+  it('renews tokens until the pool’s session ends, then says the session ended and how to sign in again', async () => {
+    const again = await federatedLogin(annDir, 'ann')
+    expect(again.code, again.stderr).toBe(0)
+    const first = await ann('postern auth print-identity-token')
+    const second = await ann('postern auth print-identity-token')
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stdout).not.toBe(first.stdout) // renewed (two-minute tokens are never reused)
+    // The session's end, brought forward in the store instead of waiting an hour.
+    const db = new Database(join(p.dataDir, 'postern.db'))
+    try {
+      const uid = claimsOf(second.stdout.trim()).sub as string
+      db.prepare('UPDATE refresh_tokens SET expire_time = ? WHERE subject_uid = ?').run(Date.now() - 1, uid)
+    } finally {
+      db.close()
+    }
+    const ended = await ann('postern auth print-identity-token')
+    expect(ended.code).toBe(1)
+    expect(ended.stderr).toContain(`The session of ${PRINCIPAL} has ended`)
+    expect(ended.stderr).toContain(`Sign in again: postern auth login --login-config ${loginConfig}`)
+  })
+
+  it('a machine that holds an OIDC token signs in with --subject-token-file and calls the service', async () => {
+    const machine = mkdtempSync(join(tmpdir(), 'postern-ci-'))
+    const tokenFile = join(machine, 'oidc-token')
+    writeFileSync(tokenFile, (await idp.mint({ sub: 'ci-bot', email: 'ci@example.com', groups: ['eng'] })) + '\n')
+    const login = await sh(`postern auth login --login-config=${loginConfig} --subject-token-file=${tokenFile} && postern config set project my-project`, { configDir: machine, binDir: bin })
+    expect(login.code, login.stderr).toBe(0)
+    expect(login.stderr).toContain(`You are now logged in as [principal://iam.postern/workforcePools/${POOL}/subject/ci-bot].`)
+    const r = await curl(machine)
+    expect(r.code, r.body).toBe('200')
+    const bad = await sh(`postern auth login --subject-token-file=${tokenFile}`, { configDir: machine, binDir: bin })
+    expect(bad.code).toBe(2)
+  })
+
+  it('the console’s sign-in page offers the provider; signing in there gives a console session for the federated principal', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const signin = await page.goto(`${p.controlUrl}/console`)
+    expect(new URL(page.url()).pathname).toBe('/signin')
+    expect(signin!.headers()['content-security-policy']).toContain("default-src 'none'")
+    expect(signin!.headers()['content-security-policy']).toContain("form-action 'self' http://127.0.0.1:* http://localhost:*")
+    await expect.poll(() => page.getByLabel('Email').count()).toBe(1)
+    await page.getByRole('link', { name: 'Sign in with Acme SSO' }).click()
+    await expect.poll(() => page.url(), { timeout: 20_000 }).toContain(idp.issuer)
+    await idp.signIn(page, 'ann')
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 20_000 }).toMatch(/^\/console/)
+    const session = await page.evaluate(async () => (await fetch('/v1/session')).json())
+    expect(session).toMatchObject({ email: 'ann@example.com' })
+    // The session acts as the federated principal: reading the project's services is not granted to it.
+    const services = await page.evaluate(async () => (await fetch('/v2/projects/my-project/services')).json())
+    expect(JSON.stringify(services)).toContain(PRINCIPAL)
+    await context.close()
+  })
+})
