@@ -3,6 +3,7 @@ import { createApi, fetchSession, goToSignIn } from './api/client.ts'
 import type { Session } from './api/types.ts'
 import { ServiceAccountsPage } from './accounts/service-accounts-page.tsx'
 import { AuditLogPage } from './pages/audit-log-page.tsx'
+import { WorkforcePoolsPage } from './iam/workforce-pools-page.tsx'
 import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
 import { Shell } from './pages/shell.tsx'
 import { ServicePage } from './services/service-page.tsx'
@@ -47,13 +48,15 @@ function Routes() {
   const content = page === 'services' && item ? <ServicePage project={project} service={item} />
     : page === 'service-accounts' ? <ServiceAccountsPage project={project} />
     : page === 'audit-log' ? <AuditLogPage project={project} />
+    : page === 'workforce-pools' ? <WorkforcePoolsPage />
     : <ServicesPage project={project} />
-  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' ? page : 'services'}>{content}</Shell>
+  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' || page === 'workforce-pools' ? page : 'services'}>{content}</Shell>
 }
 
 function titleOf(page: string | undefined, item: string | undefined): string {
   if (page === 'services' && item) return item
   if (page === 'service-accounts') return 'Service accounts'
   if (page === 'audit-log') return 'Audit log'
+  if (page === 'workforce-pools') return 'Workforce pools'
   return 'Services'
 }

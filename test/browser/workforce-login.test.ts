@@ -12,6 +12,7 @@ import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { posternOnPath, sh } from '../support/shell.js'
 import { startUpstream } from '../support/upstream.js'
+import { signIn, watchedPage } from './console-harness.js'
 import { claimsOf } from '../support/web-sign-in.js'
 
 /**
@@ -292,6 +293,34 @@ describe('workforce identity federation', () => {
     // The session acts as the federated principal: reading the project's services is not granted to it.
     const services = await page.evaluate(async () => (await fetch('/v2/projects/my-project/services')).json())
     expect(JSON.stringify(services)).toContain(PRINCIPAL)
+    await context.close()
+  })
+
+  it('the owner manages pools in the console: sees the pool and its provider, creates a pool, disables and enables the provider', async () => {
+    const context = await browser.newContext()
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, p, 'owner@example.com', p.ownerPassword!)
+    await page.getByRole('link', { name: 'Workforce pools' }).click()
+    const pool = page.getByRole('region', { name: `Pool ${POOL}` })
+    await expect.poll(() => pool.getByRole('rowheader').first().textContent()).toBe('acme-idp (Acme SSO)')
+    await expect.poll(() => pool.textContent()).toContain(idp.issuer)
+
+    await page.getByRole('button', { name: 'Create pool' }).click()
+    await page.getByLabel('Pool ID').fill('contractors')
+    await page.getByLabel('Display name').fill('Contractors')
+    await page.getByLabel('Session duration').selectOption('8')
+    await page.getByRole('button', { name: 'Create', exact: true }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Created pool contractors.')
+    const created = await p.api<{ sessionDuration: string; displayName: string }>('GET', '/v1/workforcePools/contractors')
+    expect(created.body).toMatchObject({ sessionDuration: '28800s', displayName: 'Contractors' })
+
+    await pool.getByRole('button', { name: 'Disable', exact: true }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Disabled provider acme-idp.')
+    expect((await p.api<{ disabled: boolean }>('GET', `/v1/workforcePools/${POOL}/providers/acme-idp`)).body.disabled).toBe(true)
+    await pool.getByRole('button', { name: 'Enable', exact: true }).click()
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Enabled provider acme-idp.')
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
     await context.close()
   })
 })

@@ -88,6 +88,10 @@ export const paths = {
   roles: () => '/v1/roles',
   groups: () => '/v1/groups',
   auditLogs: (q: URLSearchParams) => `/v1/auditLogs?${q}`,
+  workforcePools: () => '/v1/workforcePools',
+  workforcePool: (pool: string) => `/v1/workforcePools/${enc(pool)}`,
+  workforceProviders: (pool: string) => `/v1/workforcePools/${enc(pool)}/providers`,
+  workforceProvider: (pool: string, provider: string) => `/v1/workforcePools/${enc(pool)}/providers/${enc(provider)}`,
 }
 
 function enc(segment: string): string {

@@ -89,3 +89,22 @@ export interface AuditEntry {
   outcome: string
   details: Record<string, unknown>
 }
+
+export interface WorkforcePool {
+  name: string
+  displayName: string
+  description: string
+  sessionDuration: string
+  disabled: boolean
+}
+
+export interface WorkforceProvider {
+  name: string
+  displayName: string
+  oidc: { issuerUri: string; clientId: string }
+  attributeMapping: Record<string, string>
+  attributeCondition?: string
+  disabled: boolean
+  consoleSignIn: boolean
+  audience: string
+}

@@ -5,7 +5,7 @@ import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
 
-type Section = 'services' | 'service-accounts' | 'audit-log'
+type Section = 'services' | 'service-accounts' | 'audit-log' | 'workforce-pools'
 
 /** The frame around every page: product name, project, sections, who is signed in. */
 export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
@@ -18,6 +18,7 @@ export function Shell({ project, section, children }: { project: string; section
     ['services', 'Services', consolePath.services(project)],
     ['service-accounts', 'Service accounts', consolePath.serviceAccounts(project)],
     ['audit-log', 'Audit log', consolePath.auditLog(project)],
+    ['workforce-pools', 'Workforce pools', consolePath.workforcePools(project)],
   ]
 
   const signOut = async () => {
@@ -36,7 +37,7 @@ export function Shell({ project, section, children }: { project: string; section
         <Link to={consolePath.services(project)} className="brand">Postern</Link>
         <label className="project-select">
           <span className="visually-hidden">Project</span>
-          <select value={project} onChange={(e) => navigate(section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : consolePath.auditLog(e.target.value))}>
+          <select value={project} onChange={(e) => navigate(section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : section === 'workforce-pools' ? consolePath.workforcePools(e.target.value) : consolePath.auditLog(e.target.value))}>
             {choices.map((id) => <option key={id} value={id}>{id}</option>)}
           </select>
         </label>

@@ -39,4 +39,5 @@ export const consolePath = {
   service: (p: string, s: string) => `/console/projects/${encodeURIComponent(p)}/services/${encodeURIComponent(s)}`,
   serviceAccounts: (p: string) => `/console/projects/${encodeURIComponent(p)}/service-accounts`,
   auditLog: (p: string) => `/console/projects/${encodeURIComponent(p)}/audit-log`,
+  workforcePools: (p: string) => `/console/projects/${encodeURIComponent(p)}/workforce-pools`,
 }
