@@ -100,6 +100,13 @@ describe('token exchange', () => {
     })
   }
 
+  it('audits sign-ins and the people the attribute condition turned away, not forged tokens', async () => {
+    const audit = async (principal: string) =>
+      (await p.api<{ entries?: { method: string; outcome: string; resource: string }[] }>('GET', `/v1/auditLogs?principal=${encodeURIComponent(principal)}`)).body.entries ?? []
+    expect(await audit(`principal://iam.postern/workforcePools/${POOL}/subject/ann`)).toContainEqual(expect.objectContaining({ method: 'oauth.tokenExchange', outcome: 'OK', resource: `workforcePools/${POOL}/providers/acme` }))
+    expect(await audit(`principal://iam.postern/workforcePools/${POOL}/subject/mallory`)).toContainEqual(expect.objectContaining({ method: 'oauth.tokenExchange', outcome: 'PERMISSION_DENIED' }))
+  })
+
   it('refuses every exchange for a disabled pool or provider with invalid_target, and works again once enabled', async () => {
     const good = await idp.mint({ sub: 'ann', email: 'ann@example.com' })
     expect((await p.cli(['iam', 'workforce-pools', 'update', POOL, '--disabled'])).code).toBe(0)

@@ -62,9 +62,14 @@ export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource
   }
   const { pool, provider } = await usableProvider(store, req.audience)
   const name = providerName(pool.poolId, provider.providerId)
-  const refuse = async (reason: string, principal = 'unknown'): Promise<never> => {
-    await store.appendAudit({ time: req.now, principal, method: 'oauth.tokenExchange', resource: name, outcome: 'UNAUTHENTICATED', details: { reason } })
+  const refuse = (reason: string): never => {
     throw new OAuthError('invalid_request', reason)
+  }
+  // Only a person the provider vouched for and Postern turned away is audited: anyone can send
+  // garbage, and an audit row per forged token would be a write per unauthenticated request.
+  const refuseVerified = async (reason: string, principal: string): Promise<never> => {
+    await store.appendAudit({ time: req.now, principal, method: 'oauth.tokenExchange', resource: name, outcome: 'PERMISSION_DENIED', details: { reason } })
+    return refuse(reason)
   }
 
   let assertion: Record<string, unknown>
@@ -78,11 +83,11 @@ export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource
     throw err
   }
   const mapped = mapAssertion(provider.attributeMapping, assertion)
-  if (!mapped.ok) return refuse(mapped.reason)
+  if (!mapped.ok) return refuseVerified(mapped.reason, 'unknown')
   const identity = mapped.identity
   const member = federatedMember(pool.poolId, identity.subject)
   if (!conditionHolds(provider.attributeCondition, assertion, identity)) {
-    return refuse(`The attribute condition of ${name} does not admit this identity.`, member)
+    return refuseVerified(`The attribute condition of ${name} does not admit this identity.`, member)
   }
   return recordSignIn(store, { pool, provider, identity, email: verifiedEmail(assertion), req, member })
 }
