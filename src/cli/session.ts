@@ -1,4 +1,5 @@
 import { createPrivateKey, randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { CliError } from './errors.js'
 import type { ConfigFiles, StoredAccount } from './config-files.js'
 import { request } from './http-client.js'
@@ -41,9 +42,6 @@ export class Session {
 
   async idToken(req: TokenRequest = {}, email?: string): Promise<string> {
     const { email: name, stored } = this.account(email)
-    // A federated session ends with its pool's session duration (issue 7): say so, and how to sign in again.
-    const sessionEnd = stored.federation?.sessionEnd
-    if (stored.type === 'federated' && typeof sessionEnd === 'number' && sessionEnd <= this.now()) throw sessionEnded(name, stored)
     if (!req.audience && fresh(stored, this.now())) return stored.idToken!
     return this.files.withLock(async () => {
       const current = this.files.readCredentials().accounts[name]
@@ -67,7 +65,8 @@ export class Session {
     })
   }
 
-  private async exchange(name: string, account: StoredAccount, req: TokenRequest): Promise<{ id_token: string; access_token?: string; refresh_token?: string; refresh_token_expires_in?: number }> {
+  private async exchange(name: string, account: StoredAccount, req: TokenRequest): Promise<TokenAnswer> {
+    if (account.type === 'federated') return this.federatedExchange(name, account, req)
     const form = new URLSearchParams()
     if (account.type === 'service_account') {
       if (!account.keyFile) throw new CliError(`The key of ${name} is missing; run postern auth activate-service-account --key-file FILE again.`)
@@ -84,12 +83,57 @@ export class Session {
     const res = await request(url, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } })
     const body = (await res.json().catch(() => ({}))) as Record<string, string>
     if (!res.ok || !body.id_token) {
-      if (account.type === 'federated' && body.error === 'invalid_grant') throw sessionEnded(name, account, body.error_description)
       const why = body.error_description ?? body.error ?? `HTTP ${res.status}`
       throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' ? '\nSign in again: postern auth login' : ''}`)
     }
-    return body as unknown as { id_token: string; access_token?: string; refresh_token?: string; refresh_token_expires_in?: number }
+    return body as unknown as TokenAnswer
   }
+
+  /**
+   * A federated account (issue 7) renews with its refresh token until the pool's session ends.
+   * Then a person must sign in again (the error says how); a machine that signed in with
+   * --subject-token-file exchanges the file's current token, which whoever put it there (a CI
+   * system) keeps fresh, as Google's file-sourced credentials do.
+   */
+  private async federatedExchange(name: string, account: StoredAccount, req: TokenRequest): Promise<TokenAnswer> {
+    const fed = account.federation ?? {}
+    const ended = typeof fed.sessionEnd === 'number' && fed.sessionEnd <= this.now()
+    let why: string | undefined
+    if (!ended && account.refreshToken) {
+      const refreshed = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: account.refreshToken, client_id: CLIENT_ID, ...(req.audience && { audience: req.audience }) })
+      if (refreshed.ok) return refreshed.body
+      if (refreshed.body.error !== 'invalid_grant') throw new CliError(`Could not get a token for ${name}: ${refreshed.body.error_description ?? refreshed.body.error ?? `HTTP ${refreshed.status}`}`)
+      why = refreshed.body.error_description
+    }
+    const file = fed.subjectTokenFile
+    if (typeof file !== 'string' || typeof fed.audience !== 'string') throw sessionEnded(name, account, why)
+    let subjectToken: string
+    try {
+      subjectToken = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      throw sessionEnded(name, account, `and its token file cannot be read: ${(err as Error).message}`)
+    }
+    const exchanged = await postToken(account.server + TOKEN_PATH, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subjectToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      audience: fed.audience,
+      client_id: CLIENT_ID,
+    })
+    if (!exchanged.ok) throw sessionEnded(name, account, `and the token in ${file} was refused: ${exchanged.body.error_description ?? exchanged.body.error ?? `HTTP ${exchanged.status}`}`)
+    if (!req.audience || !exchanged.body.refresh_token) return exchanged.body
+    const bound = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token, client_id: CLIENT_ID, audience: req.audience })
+    if (!bound.ok) throw new CliError(`Could not get a token for ${name}: ${bound.body.error_description ?? `HTTP ${bound.status}`}`)
+    return bound.body
+  }
+}
+
+type TokenAnswer = { id_token: string; access_token?: string; refresh_token?: string; refresh_token_expires_in?: number }
+
+async function postToken(url: string, form: Record<string, string>): Promise<{ ok: boolean; status: number; body: TokenAnswer & { error?: string; error_description?: string } }> {
+  const res = await request(url, { method: 'POST', body: new URLSearchParams(form), headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } })
+  const body = (await res.json().catch(() => ({}))) as TokenAnswer & { error?: string; error_description?: string }
+  return { ok: res.ok && typeof body.id_token === 'string', status: res.status, body }
 }
 
 /** What to type to sign in again once a federated session has ended. */

@@ -85,6 +85,16 @@ function gatewayStatus(token: string): Promise<number> {
   })
 }
 
+/** Brings the end of a subject's sign-ins forward to now, in the store, rather than waiting for the pool's session to run out. */
+function endSessionsOf(uid: string): void {
+  const db = new Database(join(p.dataDir, 'postern.db'))
+  try {
+    db.prepare('UPDATE refresh_tokens SET expire_time = ? WHERE subject_uid = ?').run(Date.now() - 1, uid)
+  } finally {
+    db.close()
+  }
+}
+
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
   const start = Date.now()
   for (;;) {
@@ -245,18 +255,12 @@ describe('workforce identity federation', () => {
   it('renews tokens until the pool’s session ends, then says the session ended and how to sign in again', async () => {
     const again = await federatedLogin(annDir, 'ann')
     expect(again.code, again.stderr).toBe(0)
-    const first = await ann('postern auth print-identity-token')
+    const refreshToken = () => JSON.parse(readFileSync(join(annDir, 'credentials.json'), 'utf8')).accounts[PRINCIPAL].refreshToken as string
+    const before = refreshToken()
     const second = await ann('postern auth print-identity-token')
     expect(second.code, second.stderr).toBe(0)
-    expect(second.stdout).not.toBe(first.stdout) // renewed (two-minute tokens are never reused)
-    // The session's end, brought forward in the store instead of waiting an hour.
-    const db = new Database(join(p.dataDir, 'postern.db'))
-    try {
-      const uid = claimsOf(second.stdout.trim()).sub as string
-      db.prepare('UPDATE refresh_tokens SET expire_time = ? WHERE subject_uid = ?').run(Date.now() - 1, uid)
-    } finally {
-      db.close()
-    }
+    expect(refreshToken()).not.toBe(before) // renewed with the refresh token, which rotated (two-minute tokens are never reused)
+    endSessionsOf(claimsOf(second.stdout.trim()).sub as string)
     const ended = await ann('postern auth print-identity-token')
     expect(ended.code).toBe(1)
     expect(ended.stderr).toContain(`The session of ${PRINCIPAL} has ended`)
@@ -274,6 +278,19 @@ describe('workforce identity federation', () => {
     expect(r.code, r.body).toBe('200')
     const bad = await sh(`postern auth login --subject-token-file=${tokenFile}`, { configDir: machine, binDir: bin })
     expect(bad.code).toBe(2)
+
+    // When the session ends, the machine exchanges the file's current token (its CI system renews it).
+    endSessionsOf(claimsOf((await sh('postern auth print-identity-token', { configDir: machine, binDir: bin })).stdout.trim()).sub as string)
+    writeFileSync(tokenFile, (await idp.mint({ sub: 'ci-bot', email: 'ci@example.com', groups: ['eng'] })) + '\n')
+    const renewed = await sh('postern auth print-identity-token', { configDir: machine, binDir: bin })
+    expect(renewed.code, renewed.stderr).toBe(0)
+    expect((await curl(machine)).code).toBe('200')
+    endSessionsOf(claimsOf(renewed.stdout.trim()).sub as string)
+    writeFileSync(tokenFile, (await idp.mint({ sub: 'ci-bot', email: 'ci@example.com', iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 })) + '\n')
+    const stale = await sh('postern auth print-identity-token', { configDir: machine, binDir: bin })
+    expect(stale.code).toBe(1)
+    expect(stale.stderr).toContain(`and the token in ${tokenFile} was refused: The subject token has expired`)
+    expect(stale.stderr).toContain(`Sign in again: postern auth login --login-config ${loginConfig} --subject-token-file ${tokenFile}`)
   })
 
   it('the console’s sign-in page offers the provider; signing in there gives a console session for the federated principal', async () => {
