@@ -53,6 +53,7 @@ describe('external token verification', () => {
     ['a key the token carries itself (jwk header)', async () => sign({}, { key: rogue, kid: 'k9', header: { jwk: await exportJWK(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey) } }), 'unknown-key'],
     ['HS256 with the public key as secret', () => sign({}, { alg: 'HS256', key: new TextEncoder().encode('n-of-the-rsa-key') }), 'unsupported-alg'],
     ['an algorithm the provider does not use', () => sign({}, { alg: 'PS256' }), 'unsupported-alg'],
+    ['a JWT access token (typ at+jwt)', () => sign({}, { header: { typ: 'at+jwt' } }), 'bad-typ'],
   ]
   for (const [what, make, code] of rows) {
     it(`refuses ${what}: ${code}`, async () => {

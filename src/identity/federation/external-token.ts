@@ -50,6 +50,8 @@ export async function verifyExternalToken(token: string, keys: ProviderKeys, o: 
   } catch {
     throw new TokenError('malformed', 'The subject token is not a JWT.')
   }
+  // An access token in JWT form (RFC 9068) is for a resource server, not a sign-in: never an identity here.
+  if (typeof header.typ === 'string' && /^(application\/)?at\+jwt$/i.test(header.typ)) throw new TokenError('bad-typ', 'The subject token is an access token (typ at+jwt), not an ID token.')
   const algorithms = keys.algorithms.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a))
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
     throw new TokenError('unsupported-alg', `The subject token's algorithm ${JSON.stringify(header.alg)} is not one the provider signs with (${algorithms.join(', ')}).`)
