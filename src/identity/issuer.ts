@@ -38,7 +38,9 @@ export class TokenIssuer {
     const claims: TokenClaims = { sub: subject.uid, aud: o.audience, ...o.extra }
     if (o.azp) claims.azp = o.azp
     if (subject.federation) claims.federation = subject.federation
-    if (subject.email && (subject.kind !== 'serviceAccount' || o.includeEmail)) {
+    // A federated principal's email is its identity provider's word, carried inside `federation`:
+    // as `email` it would read like an address Postern vouches for, the same as a local user's.
+    if (subject.email && subject.kind !== 'federated' && (subject.kind !== 'serviceAccount' || o.includeEmail)) {
       claims.email = subject.email
       claims.email_verified = true
     }

@@ -38,6 +38,7 @@ export function federatedSubject(fed: FederatedSubjectRecord, pool: WorkforcePoo
       groups: fed.groups,
       attributes: fed.attributes,
       ...(fed.displayName && { display_name: fed.displayName }),
+      ...(fed.email && { email: fed.email }),
     },
   }
 }

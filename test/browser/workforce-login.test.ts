@@ -170,7 +170,10 @@ describe('workforce identity federation', () => {
 
     const printed = await ann('postern auth print-identity-token')
     expect(printed.code, printed.stderr).toBe(0)
-    expect(claimsOf(printed.stdout.trim())).toMatchObject({ aud: 'postern-cli', email: 'ann@example.com', federation: { pool: POOL, subject: 'ann', groups: ['eng', 'staff'] } })
+    const claims = claimsOf(printed.stdout.trim())
+    expect(claims).toMatchObject({ aud: 'postern-cli', federation: { pool: POOL, subject: 'ann', groups: ['eng', 'staff'], email: 'ann@example.com' } })
+    // The identity provider's email is carried as its word, not as an email Postern vouches for.
+    expect(claims.email).toBeUndefined()
 
     const refused = await curl()
     expect(refused.code).toBe('403')
@@ -190,6 +193,7 @@ describe('workforce identity federation', () => {
     const through = await curl()
     expect(through.code, through.body).toBe('200')
     expect(JSON.parse(through.body).headers['x-postern-authenticated-principal']).toBe(PRINCIPAL)
+    expect(JSON.parse(through.body).headers['x-postern-authenticated-email']).toBe('')
     const why = await owner(`postern services why hello --member='${PRINCIPAL}'`)
     expect(why.stdout).toContain(`GRANTED: ${PRINCIPAL} holds run.routes.invoke`)
     expect(why.stdout).toContain(`to ${ENG}`)

@@ -55,10 +55,10 @@ describe('token exchange', () => {
     expect(claims).toMatchObject({
       iss: p.controlUrl,
       aud: 'postern-cli',
-      email: 'ann@example.com',
       // 'Domain Users' cannot be named by a member string, so it is not carried.
-      federation: { pool: POOL, provider: 'acme', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' }, display_name: 'Ann' },
+      federation: { pool: POOL, provider: 'acme', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' }, display_name: 'Ann', email: 'ann@example.com' },
     })
+    expect(claims.email).toBeUndefined()
     expect(claims.exp as number).toBeLessThanOrEqual(started + 3600 + 5)
     // The subject's uid is stable across exchanges.
     const again = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: [] }))

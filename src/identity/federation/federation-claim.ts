@@ -16,6 +16,8 @@ export interface FederationClaim {
   groups: string[]
   attributes: Record<string, string>
   display_name?: string
+  /** The identity provider's email for the person: shown, never matched as user: (DESIGN §1). */
+  email?: string
 }
 
 const VALUE = /^[\x21-\x7e]{1,127}$/
@@ -34,7 +36,11 @@ export function readFederationClaim(claims: Record<string, unknown>): Federation
     if (!ATTRIBUTE_NAME.test(name) || typeof value !== 'string' || !VALUE.test(value)) return undefined
     attrs[name] = value
   }
-  return { pool, pool_uid, provider, subject, groups: groups as string[], attributes: attrs, ...(typeof f.display_name === 'string' && { display_name: f.display_name }) }
+  return {
+    pool, pool_uid, provider, subject, groups: groups as string[], attributes: attrs,
+    ...(typeof f.display_name === 'string' && { display_name: f.display_name }),
+    ...(typeof f.email === 'string' && { email: f.email }),
+  }
 }
 
 export function federatedMember(pool: string, subject: string): Member {
@@ -62,7 +68,7 @@ export function federatedCallerOf(claims: { sub: string; email?: string; [claim:
   if (!claim) return undefined
   return {
     claim,
-    principal: federatedPrincipal(claims.sub, claim, claims.email),
+    principal: federatedPrincipal(claims.sub, claim, claim.email),
     member: federatedMember(claim.pool, claim.subject),
     key: `${claims.sub}\u0000${JSON.stringify([claim.groups, claim.attributes])}`,
   }

@@ -39,7 +39,7 @@ describe('the federation claim of Postern tokens', () => {
   const claim = { pool: 'acme-staff', pool_uid: 'u1', provider: 'okta', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' } }
 
   it('names the principal, and keys caches by uid, groups and attributes', () => {
-    const a = federatedCallerOf({ sub: 'uid-1', email: 'ann@example.com', federation: claim })!
+    const a = federatedCallerOf({ sub: 'uid-1', federation: { ...claim, email: 'ann@example.com' } })!
     expect(a.member).toBe('principal://iam.postern/workforcePools/acme-staff/subject/ann')
     expect(a.principal).toEqual({ kind: 'federated', pool: 'acme-staff', subject: 'ann', uid: 'uid-1', email: 'ann@example.com', groups: ['eng'], attributes: { dept: 'rnd' } })
     const b = federatedCallerOf({ sub: 'uid-1', federation: { ...claim, groups: [] } })!
