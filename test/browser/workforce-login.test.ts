@@ -314,6 +314,20 @@ describe('workforce identity federation', () => {
     // The session acts as the federated principal: reading the project's services is not granted to it.
     const services = await page.evaluate(async () => (await fetch('/v2/projects/my-project/services')).json())
     expect(JSON.stringify(services)).toContain(PRINCIPAL)
+
+    // Plain `postern auth login` in this browser signs the CLI in as the same federated principal.
+    const cliDir = mkdtempSync(join(tmpdir(), 'postern-fed-cli-'))
+    expect((await sh(`postern config set server ${p.controlUrl}`, { configDir: cliDir, binDir: bin })).code).toBe(0)
+    const recorder = recordingBrowser()
+    const login = startLogin([], { configDir: cliDir, env: { BROWSER: recorder.command } })
+    await expect.poll(recorder.url, { timeout: 20_000 }).toMatch(/\/oauth2\/authorize\?/)
+    await page.goto(recorder.url()!)
+    await expect.poll(() => page.textContent('body')).toContain('You are signed in to Postern')
+    const done = await login.done
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${PRINCIPAL}].`)
+    const printed = await sh('postern auth print-identity-token', { configDir: cliDir, binDir: bin })
+    expect(claimsOf(printed.stdout.trim())).toMatchObject({ federation: { subject: 'ann', pool: POOL } })
     await context.close()
   })
 

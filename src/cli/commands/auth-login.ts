@@ -42,11 +42,11 @@ export function registerLogin(auth: Command, cli: Cli): void {
         }
       }
       tokens ??= await deviceLogin(endpoints, { say })
-      const { email, expiry } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
+      const { email, expiry, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
         credentials.accounts[email] = {
-          type: 'user',
+          type: federated ? 'federated' : 'user',
           server,
           refreshToken: tokens.refresh_token,
           idToken: tokens.access_token ?? tokens.id_token,
