@@ -1,10 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto'
+import { request } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { startUpstream } from '../support/upstream.js'
 import { claimsOf, token } from '../support/web-sign-in.js'
 
 /**
@@ -16,6 +18,18 @@ const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token'
 const POOL = 'partners'
 const AUDIENCE = `//iam.postern/workforcePools/${POOL}/providers/acme`
+
+/** The gateway's status for a request to HOST with this token. */
+function gatewayCall(port: number, host: string, bearer: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, authorization: `Bearer ${bearer}` } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 let p: PosternProcess
 let idp: ExternalIdp
@@ -105,6 +119,32 @@ describe('token exchange', () => {
       (await p.api<{ entries?: { method: string; outcome: string; resource: string }[] }>('GET', `/v1/auditLogs?principal=${encodeURIComponent(principal)}`)).body.entries ?? []
     expect(await audit(`principal://iam.postern/workforcePools/${POOL}/subject/ann`)).toContainEqual(expect.objectContaining({ method: 'oauth.tokenExchange', outcome: 'OK', resource: `workforcePools/${POOL}/providers/acme` }))
     expect(await audit(`principal://iam.postern/workforcePools/${POOL}/subject/mallory`)).toContainEqual(expect.objectContaining({ method: 'oauth.tokenExchange', outcome: 'PERMISSION_DENIED' }))
+  })
+
+  it('principalSet bindings by attribute and by pool match at the control API and at the gateway', async () => {
+    const token = (await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: [], dept: 'rnd' }))).body.access_token!
+    const byDept = `principalSet://iam.postern/workforcePools/${POOL}/attribute.dept/rnd`
+    expect((await p.api('GET', '/v2/projects/my-project/services', undefined, token)).status).toBe(403)
+    const viewer = await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=${byDept}`, '--role=roles/run.viewer'])
+    expect(viewer.code, viewer.stderr).toBe(0)
+    expect((await p.api('GET', '/v2/projects/my-project/services', undefined, token)).status).toBe(200)
+
+    const upstream = await startUpstream()
+    try {
+      const created = await p.cli(['services', 'create', 'partners-only', `--upstream=${upstream.url}`, '--format=json'])
+      expect(created.code, created.stderr).toBe(0)
+      const host = new URL(JSON.parse(created.stdout).uri).host
+      const call = () => gatewayCall(p.gatewayPort, host, token)
+      expect(await call()).toBe(403)
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
+      await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(200)
+      // Another pool's set names no one here.
+      expect((await p.cli(['services', 'remove-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', '--member=principalSet://iam.postern/workforcePools/other-pool/*', '--role=roles/run.invoker'])).code).toBe(0)
+      await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(403)
+    } finally {
+      await upstream.close()
+    }
   })
 
   it('refuses every exchange for a disabled pool or provider with invalid_target, and works again once enabled', async () => {
