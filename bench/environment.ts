@@ -1,0 +1,107 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startProxy, startUpstream, type Nginx } from './nginx.js'
+import { awaitStatus, BENCH_DOMAIN, insertUsers, startDevProxy, startPostern, type Postern } from './postern.js'
+import { freePort, startProcess, treeOf, type Started } from './processes.js'
+import type { Target } from './scenarios.js'
+import { serverSigningKey, TokenMint } from './tokens.js'
+
+export const USERS = 1_000
+export const TOKENS_PER_SET = 10_000
+
+/** Everything the load scenarios talk to, started once and shared by every round. */
+export interface Environment {
+  dir: string
+  upstream: Nginx
+  nginxProxy: Nginx
+  bareProxy: Started & { port: number }
+  postern: Postern
+  devProxy: { process: Started; port: number }
+  warmToken: string
+  deniedToken: string
+  mint: TokenMint
+  /** Writes `count` tokens never used before to a file for wrk (round-robin over the 1,000 users). */
+  coldTokenFile(name: string, count: number): string
+  portOf(target: Target): number
+  /** The processes whose CPU and RSS a scenario reports. */
+  pidsOf(target: Target): number[]
+  stop(): Promise<void>
+}
+
+/**
+ * `workers` goes to `postern serve --workers` and to the nginx proxy's worker_processes, so the
+ * two proxies get the same number of processes; the upstream and the Node bare proxy keep one.
+ */
+export async function startEnvironment(dir: string, o: { workers?: number; posternNodeArgs?: string[]; bareNodeArgs?: string[]; log?: (s: string) => void } = {}): Promise<Environment> {
+  const log = o.log ?? (() => undefined)
+  const stops: (() => Promise<void>)[] = []
+  try {
+    const upstream = await startUpstream(join(dir, 'nginx-upstream'), await freePort())
+    stops.push(() => upstream.stop())
+    const nginxProxy = await startProxy(join(dir, 'nginx-proxy'), await freePort(), upstream.port, o.workers ?? 1)
+    stops.push(() => nginxProxy.stop())
+    const barePort = await freePort()
+    const bare = await startProcess(process.execPath, [...(o.bareNodeArgs ?? []), fileURLToPath(new URL('./bare-proxy.js', import.meta.url)), String(barePort), `http://127.0.0.1:${upstream.port}`], { readyText: 'bare proxy ready', readyPort: barePort })
+    stops.push(() => bare.stop())
+    log('  starting postern serve …')
+    const postern = await startPostern(join(dir, 'postern'), { nodeArgs: o.posternNodeArgs, serveArgs: o.workers && o.workers > 1 ? ['--workers', String(o.workers)] : [] })
+    stops.push(() => postern.stop())
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`
+    await postern.cli(['services', 'create', 'bench', '--upstream', upstreamUrl])
+    await postern.cli(['services', 'create', 'bench-public', '--upstream', upstreamUrl, '--allow-unauthenticated'])
+    await postern.cli(['services', 'add-iam-policy-binding', 'bench', `--member=domain:${BENCH_DOMAIN}`, '--role=roles/run.invoker'])
+    log(`  inserting ${USERS.toLocaleString('en')} users …`)
+    const emails = Array.from({ length: USERS }, (_, i) => `user${String(i).padStart(4, '0')}@${BENCH_DOMAIN}`)
+    const users = await insertUsers(postern.dataDir, [...emails, 'outsider@elsewhere.example.org'])
+    const outsider = users.pop()!
+    const signer = await serverSigningKey(postern.dataDir)
+    const mint = new TokenMint(signer, postern.controlUrl, users)
+    const warmToken = mint.mint(1)[0]!
+    const deniedToken = new TokenMint(signer, postern.controlUrl, [outsider]).mint(1)[0]!
+    await awaitStatus(postern.gatewayPort, postern.hostOf('bench'), 200, { token: warmToken })
+    await awaitStatus(postern.gatewayPort, postern.hostOf('bench'), 403, { token: deniedToken })
+    const devProxy = await startDevProxy(postern, 'bench')
+    stops.push(() => devProxy.process.stop())
+    return {
+      dir,
+      upstream,
+      nginxProxy,
+      bareProxy: Object.assign(bare, { port: barePort }),
+      postern,
+      devProxy,
+      warmToken,
+      deniedToken,
+      mint,
+      coldTokenFile(name, count) {
+        const file = join(dir, `${name}.tokens`)
+        writeFileSync(file, mint.mint(count).join('\n') + '\n')
+        return file
+      },
+      portOf(target) {
+        switch (target) {
+          case 'upstream': return upstream.port
+          case 'nginx-proxy': return nginxProxy.port
+          case 'bare-proxy': return barePort
+          case 'gateway': return postern.gatewayPort
+          case 'dev-proxy': return devProxy.port
+        }
+      },
+      pidsOf(target) {
+        switch (target) {
+          case 'upstream': return upstream.workers()
+          case 'nginx-proxy': return nginxProxy.workers()
+          case 'bare-proxy': return [bare.pid]
+          case 'gateway': return treeOf(postern.process.pid)
+          case 'dev-proxy': return [devProxy.process.pid]
+        }
+      },
+      async stop() {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined)
+      },
+    }
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined)
+    throw err
+  }
+}

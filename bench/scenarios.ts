@@ -1,0 +1,47 @@
+import { LARGE_PATH } from './nginx.js'
+
+/** What a scenario's load goes through. */
+export type Target = 'upstream' | 'nginx-proxy' | 'bare-proxy' | 'gateway' | 'dev-proxy'
+
+export interface Scenario {
+  id: string
+  label: string
+  target: Target
+  path: string
+  /** The gateway's service (Host), for target gateway. */
+  service?: 'bench' | 'bench-public'
+  /** warm: one token; cold: a fresh file of tokens each round; denied: a token without the role. */
+  token?: 'warm' | 'cold' | 'denied'
+  expect: 200 | 403
+  /** The scenarios this one's throughput is divided by (same body size). */
+  proxyRef: string
+  directRef: string
+  /** A reference row (not part of the issue's list): shown, never judged. */
+  reference?: string
+}
+
+const SMALL = { proxyRef: 'nginx-proxy', directRef: 'direct' } as const
+const LARGE = { proxyRef: 'nginx-proxy-64k', directRef: 'direct-64k', path: LARGE_PATH } as const
+
+/** Issue 6's scenarios, plus the Node floor as a reference. */
+export const SCENARIOS: readonly Scenario[] = [
+  { id: 'direct', label: 'direct (nginx upstream, small body)', target: 'upstream', path: '/', expect: 200, ...SMALL },
+  { id: 'direct-64k', label: 'direct, 64 KB body', target: 'upstream', expect: 200, ...LARGE },
+  { id: 'nginx-proxy', label: 'nginx proxy (keep-alive upstream)', target: 'nginx-proxy', path: '/', expect: 200, ...SMALL },
+  { id: 'nginx-proxy-64k', label: 'nginx proxy, 64 KB body', target: 'nginx-proxy', expect: 200, ...LARGE },
+  {
+    id: 'node-bare-proxy',
+    label: 'Node bare proxy (reference)',
+    target: 'bare-proxy',
+    path: '/',
+    expect: 200,
+    reference: 'http.createServer + undici Pool.stream and nothing else: the floor for a gateway in one Node process',
+    ...SMALL,
+  },
+  { id: 'postern-warm', label: 'postern warm (one token)', target: 'gateway', service: 'bench', token: 'warm', path: '/', expect: 200, ...SMALL },
+  { id: 'postern-warm-64k', label: 'postern warm, 64 KB body', target: 'gateway', service: 'bench', token: 'warm', expect: 200, ...LARGE },
+  { id: 'postern-cold', label: 'postern cold (new tokens: 1,000 users × 10)', target: 'gateway', service: 'bench', token: 'cold', path: '/', expect: 200, ...SMALL },
+  { id: 'postern-public', label: 'postern public (no auth)', target: 'gateway', service: 'bench-public', path: '/', expect: 200, ...SMALL },
+  { id: 'postern-denied', label: 'postern denied (403)', target: 'gateway', service: 'bench', token: 'denied', path: '/', expect: 403, ...SMALL },
+  { id: 'dev-proxy', label: 'dev proxy → gateway', target: 'dev-proxy', path: '/', expect: 200, ...SMALL },
+]
