@@ -12,9 +12,15 @@ const REUSE_MS = (LIFETIME_S - 60) * 1000
  * millisecond, so one assertion per caller and service is reused for four minutes.
  */
 export class AssertionMinter {
-  private readonly cache = new BoundedCache<string, { jwt: string; until: number }>(50_000)
+  private readonly cache = new BoundedCache<string, { jwt: string; until: number }>(10_000)
 
   constructor(private readonly tokens: TokenIssuer) {}
+
+  /** The assertion for this caller and service if one is still fresh. */
+  cached(caller: Caller, route: Route, now: number): string | undefined {
+    const hit = this.cache.get(`${caller.key}\u0000${route.service.uid}`)
+    return hit && hit.until > now ? hit.jwt : undefined
+  }
 
   async assertion(caller: Caller, route: Route, now: number): Promise<string> {
     const key = `${caller.key}\u0000${route.service.uid}`

@@ -22,8 +22,8 @@ interface CachedDecision {
  * `request.time`, which moves.
  */
 export class InvokeAuthorizer {
-  private readonly members = new BoundedCache<string, { epoch: number; set: Set<Member> }>(50_000)
-  private readonly decisions = new BoundedCache<string, CachedDecision>(200_000)
+  private readonly members = new BoundedCache<string, { epoch: number; set: Set<Member> }>(10_000)
+  private readonly decisions = new BoundedCache<string, CachedDecision>(50_000)
 
   private hits = 0
   private misses = 0

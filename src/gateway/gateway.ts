@@ -85,25 +85,32 @@ export function createGateway(deps: GatewayDeps) {
     return { ok: true, route, caller: auth.caller, tokenHeader: extracted.header, verdict: 'allowed' }
   }
 
+  type Identity = { tokenHeader: TokenHeader; principal: string; email: string; assertion: string }
+
+  const identityWith = (access: Extract<Access, { ok: true }>, assertion: string): Identity => ({
+    tokenHeader: access.tokenHeader!,
+    principal: access.caller!.member,
+    email: access.caller!.email,
+    assertion,
+  })
+
   /** The identity the upstream learns of, with the signed assertion (cached per caller and service). */
-  async function identityOf(access: Extract<Access, { ok: true }>) {
+  async function identityOf(access: Extract<Access, { ok: true }>): Promise<Identity | undefined> {
     if (!access.caller || !access.tokenHeader) return undefined
-    return {
-      tokenHeader: access.tokenHeader,
-      principal: access.caller.member,
-      email: access.caller.email,
-      assertion: await deps.assertions.assertion(access.caller, access.route, deps.clock()),
-    }
+    return identityWith(access, await deps.assertions.assertion(access.caller, access.route, deps.clock()))
   }
 
-  async function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): Promise<string[]> {
-    return upstreamHeaders(req.rawHeaders, nominated, {
-      host: req.headers.host!,
-      clientIp: req.socket.remoteAddress ?? '',
-      proto: deps.proto,
-      requestId,
-      identity: await identityOf(access),
-    })
+  /**
+   * The upstream request headers. Synchronous when the assertion is cached (nearly always), so
+   * the hot path takes no promise; the first request of a caller to a service waits for the signature.
+   */
+  function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): string[] | Promise<string[]> {
+    const build = (identity: Identity | undefined) =>
+      upstreamHeaders(req.rawHeaders, nominated, { host: req.headers.host!, clientIp: req.socket.remoteAddress ?? '', proto: deps.proto, requestId, identity })
+    if (!access.caller || !access.tokenHeader) return build(undefined)
+    const cached = deps.assertions.cached(access.caller, access.route, deps.clock())
+    if (cached) return build(identityWith(access, cached))
+    return identityOf(access).then(build)
   }
 
   function finish(req: IncomingMessage, res: ServerResponse, access: Access | undefined, started: number, requestId: string) {
@@ -161,8 +168,13 @@ export function createGateway(deps: GatewayDeps) {
         return
       }
       const ok = access
-      headersFor(req, ok, nominated, requestId).then(
-        (headers) => deps.upstreams.forward(req, res, ok.route, headers),
+      const headers = headersFor(req, ok, nominated, requestId)
+      if (Array.isArray(headers)) {
+        deps.upstreams.forward(req, res, ok.route, headers)
+        return
+      }
+      headers.then(
+        (h) => deps.upstreams.forward(req, res, ok.route, h),
         (err) => {
           deps.log.log('error', 'gateway failed', { err: String(err) })
           sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
@@ -191,7 +203,7 @@ export function createGateway(deps: GatewayDeps) {
         return
       }
       const ok = access
-      headersFor(req, ok, nominated, requestIdOf(req)).then(
+      Promise.resolve(headersFor(req, ok, nominated, requestIdOf(req))).then(
         (headers) => forwardUpgrade(req, socket, head, ok.route, headers, deps.log),
         () => rejectUpgrade(socket, 'INTERNAL', 'Internal error.'),
       )

@@ -77,15 +77,23 @@ export function withoutSignature(value: string): string {
   return dot < 0 ? value : value.slice(0, dot + 1) + SIGNATURE_REMOVED
 }
 
-/** Response headers from the upstream, minus hop-by-hop ones. */
-export function downstreamHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  const nominated = new Set<string>()
-  const connection = headers.connection
-  for (const v of Array.isArray(connection) ? connection : connection ? [connection] : []) for (const t of v.split(',')) nominated.add(t.trim().toLowerCase())
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || nominated.has(name)) continue
-    out[name] = value
+/**
+ * Response headers from the upstream as a flat [name, value, …] list (undici's raw form, which
+ * Node's writeHead takes as is), minus hop-by-hop ones and any the upstream's Connection names.
+ */
+export function downstreamHeaders(raw: readonly string[]): string[] {
+  let nominated: Set<string> | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      nominated ??= new Set()
+      for (const t of raw[i + 1]!.split(',')) nominated.add(t.trim().toLowerCase())
+    }
+  }
+  const out: string[] = []
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase()
+    if (HOP_BY_HOP.has(lower) || nominated?.has(lower)) continue
+    out.push(raw[i]!, raw[i + 1]!)
   }
   return out
 }
