@@ -20,48 +20,85 @@ export class Upstreams {
     return pool
   }
 
-  /**
-   * Sends the request upstream and streams the answer back. No AbortController: when the client
-   * goes away, the response stream closes and undici aborts the upstream request itself (its
-   * stream() watches the writable it was given), which saves an AbortSignal and its listeners on
-   * every request.
-   */
   forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[]): void {
     const timeoutMs = route.service.timeoutSeconds * 1000
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    const options: Dispatcher.RequestOptions = {
+    const options: Dispatcher.DispatchOptions = {
       path: route.upstream.basePath + (req.url ?? '/'),
       method: req.method as Dispatcher.HttpMethod,
       headers,
       body: hasBody ? req : null,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      responseHeaders: 'raw',
     }
-    this.pool(route.upstream.origin)
-      .stream(options, ({ statusCode, headers: raw }) => {
-        res.writeHead(statusCode, downstreamHeaders(raw as unknown as string[]))
-        return res
-      })
-      .catch((err: Error) => {
-        if (res.destroyed) return
-        if (res.headersSent) {
-          res.destroy(err)
-          return
-        }
-        const accept = req.headers.accept
-        if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
-          sendGatewayError(res, accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
-        } else if (err instanceof undiciErrors.RequestContentLengthMismatchError) {
-          sendGatewayError(res, accept, 'INVALID_ARGUMENT', 'The request body does not match its Content-Length.')
-        } else {
-          sendGatewayError(res, accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
-        }
-      })
+    this.pool(route.upstream.origin).dispatch(options, new ResponseRelay(req, res, route))
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)))
+  }
+}
+
+/**
+ * Writes undici's response straight into Node's: raw headers to writeHead, each chunk to write,
+ * with backpressure (returning false pauses the upstream until the client drains). This is the
+ * hot path, so it uses the dispatcher's handler protocol directly rather than stream(): no
+ * AbortSignal, no intermediate stream, no parsed header object per request (the bench measured
+ * the difference). A client that goes away aborts the upstream request.
+ */
+class ResponseRelay {
+  private abort: ((err?: Error) => void) | undefined
+  private resume: (() => void) | undefined
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly route: Route,
+  ) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.abort?.(new undiciErrors.RequestAbortedError())
+    })
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort
+    if (this.res.destroyed) abort(new undiciErrors.RequestAbortedError())
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true // 1xx: Node answers 100-continue to the client itself
+    this.resume = resume
+    const headers = new Array<string>(raw.length)
+    for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
+    this.res.writeHead(statusCode, downstreamHeaders(headers))
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true
+    this.res.once('drain', this.resume!)
+    return false
+  }
+
+  onComplete(): void {
+    this.res.end()
+  }
+
+  onError(err: Error): void {
+    const { req, res, route } = this
+    if (res.destroyed) return
+    if (res.headersSent) {
+      res.destroy(err)
+      return
+    }
+    const accept = req.headers.accept
+    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
+      sendGatewayError(res, accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
+    } else if (err instanceof undiciErrors.RequestContentLengthMismatchError) {
+      sendGatewayError(res, accept, 'INVALID_ARGUMENT', 'The request body does not match its Content-Length.')
+    } else {
+      sendGatewayError(res, accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
+    }
   }
 }
 
