@@ -2,7 +2,7 @@ import type { Directory } from '../directory/directory.js'
 import type { Principal } from '../iam/principal.js'
 import { federatedCallerOf, type FederatedCaller } from '../identity/federation/federation-claim.js'
 import type { Keyring } from '../identity/keyring.js'
-import { TokenError, audienceMatches, verifyJwt, type VerifiedClaims } from '../identity/verify.js'
+import { TokenError, audienceMatches, verifyJwtAsync, type VerifiedClaims } from '../identity/verify.js'
 import type { Route } from './routes.js'
 import { BoundedCache } from './token-cache.js'
 
@@ -30,6 +30,7 @@ export class GatewayAuthenticator {
   private readonly verified: BoundedCache<string, VerifiedClaims>
   /** Federated callers parsed once per verified token (issue 7). */
   private readonly federated = new WeakMap<VerifiedClaims, FederatedCaller | null>()
+  private readonly inflight = new Map<string, Promise<VerifiedClaims | TokenError>>()
   private hits = 0
   private misses = 0
 
@@ -47,23 +48,39 @@ export class GatewayAuthenticator {
     return this.hits + this.misses === 0 ? 0 : this.hits / (this.hits + this.misses)
   }
 
-  authenticate(token: string, route: Route, nowMs: number): Authentication {
-    let claims = this.verified.get(token)
-    if (claims && (claims.exp + LEEWAY_S) * 1000 <= nowMs) {
-      this.verified.delete(token)
-      claims = undefined
+  /**
+   * Synchronous for a token seen before (the hot path); a new token's signature is checked off
+   * the event loop, and concurrent requests carrying the same new token share one check.
+   */
+  authenticate(token: string, route: Route, nowMs: number): Authentication | Promise<Authentication> {
+    const claims = this.verified.get(token)
+    if (claims && (claims.exp + LEEWAY_S) * 1000 > nowMs) {
+      this.hits++
+      return this.admit(claims, route)
     }
-    if (claims) this.hits++
-    else {
-      this.misses++
-      try {
-        claims = verifyJwt(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).claims
-      } catch (err) {
-        if (err instanceof TokenError) return { ok: false, description: err.message }
-        throw err
-      }
-      this.verified.set(token, claims)
+    if (claims) this.verified.delete(token)
+    this.misses++
+    let pending = this.inflight.get(token)
+    if (!pending) {
+      pending = verifyJwtAsync(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).then(
+        ({ claims: verified }) => {
+          this.verified.set(token, verified)
+          return verified
+        },
+        (err: unknown) => {
+          if (err instanceof TokenError) return err
+          throw err
+        },
+      )
+      this.inflight.set(token, pending)
+      const forget = () => this.inflight.delete(token)
+      pending.then(forget, forget)
     }
+    return pending.then((result) => (result instanceof TokenError ? { ok: false, description: result.message } : this.admit(result, route)))
+  }
+
+  /** Audience, federation and account checks on verified claims, every request. */
+  private admit(claims: VerifiedClaims, route: Route): Authentication {
     if (!audienceMatches(claims.aud, route.audiences)) {
       return {
         ok: false,

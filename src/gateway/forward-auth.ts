@@ -21,7 +21,7 @@ export function forwardAuth(gateway: Gateway, record: (service: string, verdict:
     const host = first(req.headers['x-forwarded-host']) ?? first(req.headers['x-original-host']) ?? req.headers.host
     const suffix = (req.url ?? '').slice(FORWARD_AUTH_PATH.length)
     const path = first(req.headers['x-original-uri']) ?? first(req.headers['x-forwarded-uri']) ?? (suffix.startsWith('/') ? suffix : '/')
-    const access = gateway.decideAccess({ host, rawHeaders: req.rawHeaders, path })
+    const access = await gateway.decideAccess({ host, rawHeaders: req.rawHeaders, path })
     record(access.route?.resource ?? '', access.verdict)
     req.resume()
     if (!access.ok) {

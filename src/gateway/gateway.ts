@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js'
 import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
 import type { AssertionMinter } from './assertions.js'
-import type { Caller, GatewayAuthenticator } from './authenticate.js'
+import type { Authentication, Caller, GatewayAuthenticator } from './authenticate.js'
 import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
@@ -49,7 +49,7 @@ export type Access =
   | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean }
 
 export function createGateway(deps: GatewayDeps) {
-  function decideAccess(view: RequestView): Access {
+  function decideAccess(view: RequestView): Access | Promise<Access> {
     const found = deps.routes.lookup(view.host)
     if ('error' in found) {
       return found.error === 'bad-host'
@@ -76,13 +76,20 @@ export function createGateway(deps: GatewayDeps) {
     }
     if (extracted.kind === 'invalid') return unauthenticated(route, extracted.description)
     const auth = deps.authenticator.authenticate(extracted.token, route, now)
+    // A token seen before is decided synchronously; a new one waits for its signature check.
+    return auth instanceof Promise ? auth.then((a) => authorized(a, route, extracted.header, view)) : authorized(auth, route, extracted.header, view)
+  }
+
+  /** DESIGN §4 step 5, once the caller is known. */
+  function authorized(auth: Authentication, route: Route, tokenHeader: TokenHeader, view: RequestView): Access {
     if (!auth.ok) return unauthenticated(route, auth.description)
+    const now = deps.clock()
     const decision = deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now)
     if (!decision.allow) {
       deps.denials.record({ time: now, principal: auth.caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200) } })
       return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(auth.caller.member, route), verdict: 'denied' }
     }
-    return { ok: true, route, caller: auth.caller, tokenHeader: extracted.header, verdict: 'allowed' }
+    return { ok: true, route, caller: auth.caller, tokenHeader, verdict: 'allowed' }
   }
 
   type Identity = { tokenHeader: TokenHeader; principal: string; email: string; assertion: string }
@@ -141,72 +148,56 @@ export function createGateway(deps: GatewayDeps) {
 
     request(req: IncomingMessage, res: ServerResponse): void {
       const started = performance.now()
-      let access: Access
-      let nominated: Set<string>
+      const fail = (err: unknown) => {
+        deps.log.log('error', 'gateway failed', { err: String(err), stack: (err as Error).stack })
+        finish(req, res, undefined, started, requestIdOf(req))
+        sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
+      }
+      let nominated: Set<string> = new Set()
+      const respond = (access: Access): void => {
+        if (!access.ok && access.unknownHost && deps.internal(req, res)) return
+        const requestId = requestIdOf(req)
+        finish(req, res, access, started, requestId)
+        if (!access.ok) {
+          sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
+          req.resume()
+          return
+        }
+        const headers = headersFor(req, access, nominated, requestId)
+        if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers)
+        else headers.then((h) => deps.upstreams.forward(req, res, access.route, h), fail)
+      }
       try {
         const shape = checkRequestShape(req)
         if ('problem' in shape) {
           // A request whose framing or headers are suspect ends its connection: nothing more is read from it.
-          access = { ok: false, ...shape.problem, headers: { connection: 'close' }, verdict: 'bad_request' }
-          nominated = new Set()
-        } else {
-          nominated = shape.nominated
-          access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
-          if (!access.ok && access.unknownHost && deps.internal(req, res)) return
+          respond({ ok: false, ...shape.problem, headers: { connection: 'close' }, verdict: 'bad_request' })
+          return
         }
+        nominated = shape.nominated
+        const access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        if (access instanceof Promise) access.then(respond).catch(fail)
+        else respond(access)
       } catch (err) {
-        deps.log.log('error', 'gateway failed', { err: String(err), stack: (err as Error).stack })
-        finish(req, res, undefined, started, requestIdOf(req))
-        sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
-        return
+        fail(err)
       }
-      const requestId = requestIdOf(req)
-      finish(req, res, access, started, requestId)
-      if (!access.ok) {
-        sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
-        req.resume()
-        return
-      }
-      const ok = access
-      const headers = headersFor(req, ok, nominated, requestId)
-      if (Array.isArray(headers)) {
-        deps.upstreams.forward(req, res, ok.route, headers)
-        return
-      }
-      headers.then(
-        (h) => deps.upstreams.forward(req, res, ok.route, h),
-        (err) => {
-          deps.log.log('error', 'gateway failed', { err: String(err) })
-          sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
-        },
-      )
     },
 
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-      let access: Access
-      let nominated: Set<string> = new Set()
-      try {
+      void (async () => {
         const shape = checkRequestShape(req)
-        if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
-        else {
-          nominated = shape.nominated
-          access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        const access: Access = 'problem' in shape ? { ok: false, ...shape.problem, verdict: 'bad_request' } : await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
+        if (!access.ok) {
+          rejectUpgrade(socket, access.status, access.message, access.headers)
+          return
         }
-      } catch (err) {
+        const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : new Set(), requestIdOf(req))
+        forwardUpgrade(req, socket, head, access.route, headers, deps.log)
+      })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')
-        return
-      }
-      deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
-      if (!access.ok) {
-        rejectUpgrade(socket, access.status, access.message, access.headers)
-        return
-      }
-      const ok = access
-      Promise.resolve(headersFor(req, ok, nominated, requestIdOf(req))).then(
-        (headers) => forwardUpgrade(req, socket, head, ok.route, headers, deps.log),
-        () => rejectUpgrade(socket, 'INTERNAL', 'Internal error.'),
-      )
+      })
     },
   }
 }
