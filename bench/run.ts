@@ -18,7 +18,7 @@ import { checkTools } from './tools.js'
  *   --rounds N        interleaved rounds of every scenario (3)
  *   --seconds S       seconds per load run (6)
  *   --workers N       postern serve --workers N, and as many nginx proxy workers (1)
- *   --node-args ARGS  flags for node running postern serve (default "--max-semi-space-size=4", as bin/postern.js runs it)
+ *   --node-args ARGS  flags for node running postern serve (default "--max-semi-space-size=4 --max-old-space-size=192", as bin/postern.js runs it)
  *   --only LIST       some of: load,half-load,in-process,startup (all)
  *   --soak[=S]        also a steady load for S seconds (300), watching the gateway's RSS
  *   --profile         also CPU profiles of the gateway under the warm and cold loads
@@ -27,7 +27,7 @@ const PARTS = ['load', 'half-load', 'in-process', 'startup'] as const
 type Part = (typeof PARTS)[number]
 
 function parseArgs(argv: string[]) {
-  const o = { rounds: 3, seconds: 6, workers: 1, nodeArgs: ['--max-semi-space-size=4'] as string[], only: new Set<Part>(PARTS), soak: 0, profile: false }
+  const o = { rounds: 3, seconds: 6, workers: 1, nodeArgs: ['--max-semi-space-size=4', '--max-old-space-size=192'] as string[], only: new Set<Part>(PARTS), soak: 0, profile: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const eq = arg.indexOf('=')
