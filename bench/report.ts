@@ -224,7 +224,7 @@ export function formatMarkdown(r: BenchReport): string {
     const warm = r.scenarios.find((x) => x.id === 'postern-warm')
     if (warm) {
       out.push(
-        `The gateway's peak RSS rises over the run as the cold rounds fill its verified-token cache (up to 100,000 tokens): postern warm, round by round: ${warm.runs.map((x) => `${fmt(x.cpu.maxProcessPeakRssMb, 0)}`).join(', ')} MB.`,
+        `The gateway's peak RSS rises over the run as the cold rounds fill its verified-token cache (up to 20,000 tokens): postern warm, round by round: ${warm.runs.map((x) => `${fmt(x.cpu.maxProcessPeakRssMb, 0)}`).join(', ')} MB.`,
         '',
       )
     }
