@@ -12,6 +12,8 @@ export interface LoadSettings {
   workers: number
   /** Flags for node running postern serve (load, half-load and soak). */
   nodeArgs: string[]
+  /** Environment postern serve runs with beyond the caller's (bin/postern.js's shebang sets the same). */
+  env?: Record<string, string>
   rounds: number
   seconds: number
   threads: number

@@ -8,6 +8,8 @@ type OpenStoreModule = typeof import('../src/store/open-store.js')
 
 export const PROJECT = 'my-project'
 export const BENCH_DOMAIN = 'bench.example.com'
+/** The environment bin/postern.js's shebang sets (the bench runs node on the script directly); the caller's own wins. */
+export const POSTERN_ENV = { MALLOC_ARENA_MAX: '2' }
 
 export interface Postern {
   process: Started
@@ -27,7 +29,7 @@ export async function startPostern(dir: string, o: { nodeArgs?: string[]; serveA
   const configDir = join(dir, 'config')
   const port = o.port ?? (await freePort())
   const gatewayPort = o.gatewayPort ?? (await freePort())
-  const env = { ...process.env, POSTERN_CONFIG_DIR: configDir }
+  const env = { ...POSTERN_ENV, ...process.env, POSTERN_CONFIG_DIR: configDir }
   const proc = await startProcess(process.execPath, [...(o.nodeArgs ?? []), BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--gateway-port', String(gatewayPort), ...(o.serveArgs ?? [])], {
     env,
     readyText: 'Postern is ready.',

@@ -212,7 +212,7 @@ function nsText(ns: number): string {
 export function formatMarkdown(r: BenchReport): string {
   const out: string[] = ['# Gateway benchmark: latest run', '']
   out.push(
-    `${r.date.slice(0, 10)}, \`${r.command}\` (gateway and nginx proxy: ${r.settings.workers} worker${r.settings.workers > 1 ? 's' : ''}${r.settings.nodeArgs.length ? `; node ${r.settings.nodeArgs.join(' ')} for postern serve` : ''}) on ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, nginx ${r.machine.nginx}, wrk ${r.machine.wrk} ` +
+    `${r.date.slice(0, 10)}, \`${r.command}\` (gateway and nginx proxy: ${r.settings.workers} worker${r.settings.workers > 1 ? 's' : ''}${r.settings.nodeArgs.length ? `; ${Object.entries(r.settings.env ?? {}).map(([k, v]) => `${k}=${v} `).join('')}node ${r.settings.nodeArgs.join(' ')} for postern serve` : ''}) on ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, nginx ${r.machine.nginx}, wrk ${r.machine.wrk} ` +
       `(load average ${r.machine.loadAverageAtStart.map((x) => x.toFixed(1)).join(' / ')} at the start: the machine is shared). ` +
       `Everything on loopback; ${r.settings.rounds} interleaved rounds × ${r.settings.seconds} s per scenario, wrk ${r.settings.threads} threads, ${r.settings.connections} connections; medians. ` +
       'Chart: [latest.svg](latest.svg); every figure: [latest.json](latest.json).',

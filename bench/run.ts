@@ -3,6 +3,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './dist.js'
 import { startEnvironment } from './environment.js'
+import { POSTERN_ENV } from './postern.js'
 import { runInProcess } from './in-process.js'
 import { fmt, runHalfLoad, runLoad, type LoadSettings } from './load.js'
 import { runProfiles } from './profile.js'
@@ -62,7 +63,8 @@ async function main(): Promise<number> {
     return 2
   }
   const log = (s: string) => process.stdout.write(s + '\n')
-  const settings: LoadSettings = { workers: args.workers, nodeArgs: args.nodeArgs, rounds: args.rounds, seconds: args.seconds, threads: 2, connections: 50 }
+  const env = Object.fromEntries(Object.keys(POSTERN_ENV).map((k) => [k, process.env[k] ?? POSTERN_ENV[k as keyof typeof POSTERN_ENV]]))
+  const settings: LoadSettings = { workers: args.workers, nodeArgs: args.nodeArgs, env, rounds: args.rounds, seconds: args.seconds, threads: 2, connections: 50 }
   const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'))
   const started = new Date()
   const report: Omit<BenchReport, 'goals'> = {
