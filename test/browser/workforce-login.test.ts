@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { request } from 'node:http'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +9,7 @@ import { startLogin } from '../support/device-login.js'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { posternOnPath, sh } from '../support/shell.js'
+import { posternOnPath, sh, shBackground } from '../support/shell.js'
 import { startUpstream } from '../support/upstream.js'
 import { signIn, watchedPage } from './console-harness.js'
 import { claimsOf } from '../support/web-sign-in.js'
@@ -202,21 +201,8 @@ describe('workforce identity federation', () => {
     expect(claimsOf(bound.stdout.trim())).toMatchObject({ aud: url, federation: { subject: 'ann' } })
 
     const port = await freePort()
-    const proxy: ChildProcess = spawn('bash', ['-c', `exec postern services proxy hello --port ${port}`], {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, POSTERN_CONFIG_DIR: annDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const { child: proxy, banner } = await shBackground(`postern services proxy hello --port ${port}`, { configDir: annDir, binDir: bin })
     try {
-      const banner = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        let err = ''
-        proxy.stderr!.on('data', (d: Buffer) => (err += d))
-        proxy.stdout!.on('data', (d: Buffer) => {
-          out += d
-          if (out.includes('\n')) resolve(out)
-        })
-        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${err}`)))
-      })
       expect(banner).toBe(`Proxying to ${url} at http://127.0.0.1:${port}\n`)
       const r = await sh(`curl -s -w '\\n%{http_code}' http://127.0.0.1:${port}/via/proxy`, { configDir: annDir, binDir: bin })
       const [body, code] = r.stdout.split('\n')

@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { posternOnPath, sh } from '../support/shell.js'
+import { posternOnPath, sh, shBackground } from '../support/shell.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -74,21 +73,8 @@ describe('a developer tests a private service', () => {
 
   it('works through postern services proxy with a plain curl, no token', async () => {
     const port = await freePort()
-    const proxy: ChildProcess = spawn('bash', ['-c', `exec postern services proxy hello --port ${port}`], {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, POSTERN_CONFIG_DIR: dev.configDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const { child: proxy, banner } = await shBackground(`postern services proxy hello --port ${port}`, { configDir: dev.configDir, binDir: bin })
     try {
-      const banner = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        let err = ''
-        proxy.stderr!.on('data', (d: Buffer) => (err += d))
-        proxy.stdout!.on('data', (d: Buffer) => {
-          out += d
-          if (out.includes('\n')) resolve(out)
-        })
-        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${err}`)))
-      })
       expect(banner).toBe(`Proxying to ${url} at http://127.0.0.1:${port}\n`)
       const r = await sh(`curl -s -w '\\n%{http_code}' http://127.0.0.1:${port}/via/proxy`, { configDir: dev.configDir, binDir: bin })
       const [body, code] = r.stdout.split('\n')

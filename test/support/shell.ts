@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,5 +30,27 @@ export function sh(line: string, o: { configDir: string; binDir: string; timeout
       clearTimeout(timer)
       resolve({ code: code ?? -1, stdout, stderr })
     })
+  })
+}
+
+/**
+ * Starts a long-running shell command line (e.g. `postern services proxy`) and resolves with the
+ * process and the first line it prints on stdout (its banner, once it listens); rejects if it
+ * exits first, with what it said on stderr. The caller stops it.
+ */
+export function shBackground(line: string, o: { configDir: string; binDir: string }): Promise<{ child: ChildProcess; banner: string }> {
+  const child = spawn('bash', ['-c', `exec ${line}`], {
+    env: { ...process.env, PATH: `${o.binDir}:${process.env.PATH}`, POSTERN_CONFIG_DIR: o.configDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d))
+    child.stdout.on('data', (d: Buffer) => {
+      out += d
+      if (out.includes('\n')) resolve({ child, banner: out })
+    })
+    child.once('exit', (c) => reject(new Error(`${line} exited ${c}: ${err}`)))
   })
 }

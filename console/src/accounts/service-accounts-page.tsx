@@ -3,7 +3,7 @@ import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { ServiceAccount } from '../api/types.ts'
 import { formatTime } from '../services/service-details.tsx'
-import { ConfirmDialog, ErrorText, Modal } from '../ui/modal.tsx'
+import { ConfirmDialog, ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
@@ -140,12 +140,7 @@ function CreateAccountDialog({ project, onClose, onCreated }: { project: string;
       title="Create service account"
       onClose={onClose}
       onSubmit={() => void create()}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>Cancel</button>
-          <button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Creating…' : 'Create'}</button>
-        </>
-      }
+      footer={<SubmitActions label="Create" busyLabel="Creating…" busy={busy} onCancel={onClose} />}
     >
       <div className="field">
         <label htmlFor={ids.id}>Service account ID</label>

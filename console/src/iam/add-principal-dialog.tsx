@@ -2,7 +2,7 @@ import { useId, useState } from 'react'
 import { ApiError } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Role } from '../api/types.ts'
-import { ErrorText, Modal } from '../ui/modal.tsx'
+import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
 import { addMembers, parsePrincipals } from './policy-edit.ts'
 import { updatePolicy } from './update-policy.ts'
@@ -53,12 +53,7 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
       title={`Grant access to “${resourceLabel}”`}
       onClose={onClose}
       onSubmit={() => void save()}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>Cancel</button>
-          <button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Saving…' : 'Save'}</button>
-        </>
-      }
+      footer={<SubmitActions label="Save" busyLabel="Saving…" busy={busy} onCancel={onClose} />}
     >
       <div className="field">
         <label htmlFor={ids.principals}>New principals</label>

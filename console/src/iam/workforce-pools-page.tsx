@@ -2,7 +2,7 @@ import { useId, useState } from 'react'
 import { paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { WorkforcePool, WorkforceProvider } from '../api/types.ts'
-import { ErrorText, Modal } from '../ui/modal.tsx'
+import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
@@ -124,7 +124,7 @@ function CreatePoolDialog({ onClose, onCreated }: { onClose: () => void; onCreat
     }
   }
   return (
-    <Modal title="Create workforce pool" onClose={onClose} onSubmit={() => void create()} footer={<><button type="button" className="button" onClick={onClose}>Cancel</button><button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Creating…' : 'Create'}</button></>}>
+    <Modal title="Create workforce pool" onClose={onClose} onSubmit={() => void create()} footer={<SubmitActions label="Create" busyLabel="Creating…" busy={busy} onCancel={onClose} />}>
       <div className="field">
         <label htmlFor={ids.id}>Pool ID</label>
         <input id={ids.id} value={id} autoFocus autoComplete="off" spellCheck={false} onChange={(e) => setId(e.target.value)} aria-invalid={idError ? true : undefined} aria-describedby={idError ? ids.idError : undefined} />
@@ -182,7 +182,7 @@ function AddProviderDialog({ pool, onClose, onCreated }: { pool: string; onClose
     }
   }
   return (
-    <Modal wide title={`Add an OIDC provider to ${pool}`} onClose={onClose} onSubmit={() => void create()} footer={<><button type="button" className="button" onClick={onClose}>Cancel</button><button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Adding…' : 'Add'}</button></>}>
+    <Modal wide title={`Add an OIDC provider to ${pool}`} onClose={onClose} onSubmit={() => void create()} footer={<SubmitActions label="Add" busyLabel="Adding…" busy={busy} onCancel={onClose} />}>
       <div className="field"><label htmlFor={ids.id}>Provider ID</label><input id={ids.id} value={id} autoFocus autoComplete="off" spellCheck={false} onChange={(e) => setId(e.target.value)} /></div>
       <div className="field"><label htmlFor={ids.name}>Display name</label><input id={ids.name} value={displayName} maxLength={100} onChange={(e) => setDisplayName(e.target.value)} /></div>
       <div className="field"><label htmlFor={ids.issuer}>Issuer URI</label><input id={ids.issuer} value={issuerUri} spellCheck={false} onChange={(e) => setIssuerUri(e.target.value)} /></div>

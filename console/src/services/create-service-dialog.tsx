@@ -4,7 +4,7 @@ import { describeError } from '../api/describe-error.ts'
 import type { Service } from '../api/types.ts'
 import { addMembers } from '../iam/policy-edit.ts'
 import { updatePolicy } from '../iam/update-policy.ts'
-import { ErrorText, Modal } from '../ui/modal.tsx'
+import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
 import { SERVICE_ID } from './service-id.ts'
 
@@ -58,12 +58,7 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
       title="Create service"
       onClose={onClose}
       onSubmit={() => void create()}
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>Cancel</button>
-          <button type="submit" className="button button-primary" disabled={busy}>{busy ? 'Creating…' : 'Create'}</button>
-        </>
-      }
+      footer={<SubmitActions label="Create" busyLabel="Creating…" busy={busy} onCancel={onClose} />}
     >
       <div className="field">
         <label htmlFor={ids.id}>Service name</label>

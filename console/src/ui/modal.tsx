@@ -42,6 +42,16 @@ export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
   )
 }
 
+/** A form dialog's footer: Cancel, and the submit button, which says what it is doing while busy. */
+export function SubmitActions({ label, busyLabel, busy, onCancel }: { label: string; busyLabel: string; busy: boolean; onCancel: () => void }) {
+  return (
+    <>
+      <button type="button" className="button" onClick={onCancel}>Cancel</button>
+      <button type="submit" className="button button-primary" disabled={busy}>{busy ? busyLabel : label}</button>
+    </>
+  )
+}
+
 /** Asks before something that cannot be undone; shows the failure inside the dialog if it fails. */
 export function ConfirmDialog({ title, children, confirmLabel, busy, error, onConfirm, onClose }: {
   title: string
