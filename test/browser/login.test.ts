@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startLogin } from '../support/device-login.js'
+import { recordingBrowser } from '../support/recording-browser.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { claimsOf, createUser, token } from '../support/web-sign-in.js'
 
@@ -42,15 +43,6 @@ async function signIn(page: Page, email: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click()
 }
 
-/** A $BROWSER that records the URL it is asked to open instead of opening it. */
-function recordingBrowser(): { command: string; url: () => string | undefined } {
-  const dir = mkdtempSync(join(tmpdir(), 'postern-browser-'))
-  const script = join(dir, 'record-url.sh')
-  const file = join(dir, 'url.txt')
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > '${file}'\n`)
-  chmodSync(script, 0o755)
-  return { command: script, url: () => (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined) }
-}
 
 describe('postern auth login', () => {
   it('opens the browser, which signs in; the CLI is signed in and prints a token for that user', async () => {

@@ -1,5 +1,4 @@
-import { request } from 'node:http'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -7,7 +6,9 @@ import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startLogin } from '../support/device-login.js'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
+import { gatewayStatus } from '../support/gateway-status.js'
 import { freePort } from '../support/ports.js'
+import { recordingBrowser } from '../support/recording-browser.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { posternOnPath, sh, shBackground } from '../support/shell.js'
 import { startUpstream } from '../support/upstream.js'
@@ -44,15 +45,6 @@ const curl = async (configDir = annDir) => {
   return { code: lines.at(-1), body: lines.slice(0, -1).join('\n'), stderr: r.stderr }
 }
 
-/** A $BROWSER that records the URL it is asked to open instead of opening it. */
-function recordingBrowser(): { command: string; url: () => string | undefined } {
-  const dir = mkdtempSync(join(tmpdir(), 'postern-browser-'))
-  const script = join(dir, 'record-url.sh')
-  const file = join(dir, 'url.txt')
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > '${file}'\n`)
-  chmodSync(script, 0o755)
-  return { command: script, url: () => (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined) }
-}
 
 /** `postern auth login --login-config` with Chromium as the person's browser. */
 async function federatedLogin(configDir: string, login: string) {
@@ -72,17 +64,6 @@ async function federatedLogin(configDir: string, login: string) {
   return running.done
 }
 
-/** The gateway's status for a request to the service with this token (no CLI in the loop, to time the 1 s bound). */
-function gatewayStatus(token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: p.gatewayPort, path: '/who', headers: { host: new URL(url).host, authorization: `Bearer ${token}` } }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 /** Brings the end of a subject's sign-ins forward to now, in the store, rather than waiting for the pool's session to run out. */
 function endSessionsOf(uid: string): void {
@@ -188,7 +169,7 @@ describe('workforce identity federation', () => {
     const grant = await owner(`postern services add-iam-policy-binding hello --member='${ENG}' --role='roles/run.invoker'`)
     expect(grant.code, grant.stderr).toBe(0)
     const token = (await ann('postern auth print-identity-token')).stdout.trim()
-    expect(await within(1_000, async () => (await gatewayStatus(token)) === 200)).toBeLessThanOrEqual(1_000)
+    expect(await within(1_000, async () => (await gatewayStatus(p.gatewayPort, new URL(url).host, token, '/who')) === 200)).toBeLessThanOrEqual(1_000)
     const through = await curl()
     expect(through.code, through.body).toBe('200')
     expect(JSON.parse(through.body).headers['x-postern-authenticated-principal']).toBe(PRINCIPAL)
@@ -217,7 +198,7 @@ describe('workforce identity federation', () => {
 
   it('disabling the pool stops their Postern tokens at the gateway within a second; the CLI then asks to sign in again', async () => {
     const token = (await ann('postern auth print-identity-token')).stdout.trim()
-    const status = () => gatewayStatus(token)
+    const status = () => gatewayStatus(p.gatewayPort, new URL(url).host, token, '/who')
     expect(await status()).toBe(200)
     const disabled = await owner(`postern iam workforce-pools update ${POOL} --disabled`)
     expect(disabled.code, disabled.stderr).toBe(0)

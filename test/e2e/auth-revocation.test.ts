@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { createServer, request, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { gatewayStatus } from '../support/gateway-status.js'
 import { freePort } from '../support/ports.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -12,16 +13,6 @@ import { WebAgent, codeFlow, createUser, token } from '../support/web-sign-in.js
  * the gateway and the API within one second. On PostgreSQL the change is made through one
  * process and observed at another, so the change feed is what carries it.
  */
-function gatewayGet(port: number, host: string, bearer: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, authorization: `Bearer ${bearer}` } }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 async function apiStatus(p: PosternProcess, bearer: string): Promise<number> {
   const res = await fetch(`${p.controlUrl}/v1/projects`, { headers: { authorization: `Bearer ${bearer}` } })
@@ -49,7 +40,7 @@ async function scenario(writer: PosternProcess, reader: PosternProcess, upstream
   const sessions = await Promise.all(users.map((email) => codeFlow(new WebAgent(writer.controlUrl), { email, password })))
   const host = `hello.my-project.localhost:${reader.gatewayPort}`
   for (const s of sessions) {
-    await expect.poll(() => gatewayGet(reader.gatewayPort, host, s.tokens.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
+    await expect.poll(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
     expect(await apiStatus(reader, s.tokens.id_token!)).toBe(403) // authenticated, though not allowed to list projects
   }
 
@@ -64,7 +55,7 @@ async function scenario(writer: PosternProcess, reader: PosternProcess, upstream
     expect(refresh.status, what).toBe(400)
     expect(refresh.body.error).toBe('invalid_grant')
     const [gatewayMs, apiMs] = await Promise.all([
-      timeUntil(() => gatewayGet(reader.gatewayPort, host, s.tokens.id_token!), 401),
+      timeUntil(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), 401),
       timeUntil(() => apiStatus(reader, s.tokens.id_token!), 401),
     ])
     expect(gatewayMs, `${what}: gateway`).toBeLessThan(1000)

@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { request } from 'node:http'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { gatewayStatus } from '../support/gateway-status.js'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
@@ -19,17 +19,6 @@ const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token'
 const POOL = 'partners'
 const AUDIENCE = `//iam.postern/workforcePools/${POOL}/providers/acme`
 
-/** The gateway's status for a request to HOST with this token. */
-function gatewayCall(port: number, host: string, bearer: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host, authorization: `Bearer ${bearer}` } }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 let p: PosternProcess
 let idp: ExternalIdp
@@ -134,7 +123,7 @@ describe('token exchange', () => {
       const created = await p.cli(['services', 'create', 'partners-only', `--upstream=${upstream.url}`, '--format=json'])
       expect(created.code, created.stderr).toBe(0)
       const host = new URL(JSON.parse(created.stdout).uri).host
-      const call = () => gatewayCall(p.gatewayPort, host, token)
+      const call = () => gatewayStatus(p.gatewayPort, host, token)
       expect(await call()).toBe(403)
       expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
       await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(200)
