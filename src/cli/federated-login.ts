@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { CliError } from './errors.js'
 import { request } from './http-client.js'
 import { loopbackLogin } from './loopback-login.js'
-import { postForm, type TokenSet } from './oidc-client.js'
+import { federatedMemberOf, payloadOf, postForm, type TokenSet } from './oidc-client.js'
 
 /**
  * Federated sign-in for the CLI (issue 7): the login configuration file written by `postern iam
@@ -82,15 +82,8 @@ export async function exchangeSubjectToken(config: LoginConfigFile, subjectToken
 
 /** The federated principal a Postern token names (its `federation` claim). */
 export function principalOf(idToken: string): { member: string; expiry: number } {
-  const claims = payloadOf(idToken) as { federation?: { pool?: string; subject?: string }; exp?: number }
-  if (!claims.federation?.pool || !claims.federation.subject) throw new CliError('Postern returned a token that names no federated principal.')
-  return { member: `principal://iam.postern/workforcePools/${claims.federation.pool}/subject/${claims.federation.subject}`, expiry: (claims.exp ?? 0) * 1000 }
-}
-
-function payloadOf(jwt: string): Record<string, unknown> {
-  try {
-    return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>
-  } catch {
-    throw new CliError('Received an ID token that is not a JWT.')
-  }
+  const claims = payloadOf(idToken)
+  const member = federatedMemberOf(claims)
+  if (!member) throw new CliError('Postern returned a token that names no federated principal.')
+  return { member, expiry: (claims.exp ?? 0) * 1000 }
 }

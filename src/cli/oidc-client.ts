@@ -49,16 +49,20 @@ export function accountOf(tokens: TokenSet, o: { issuer: string; nonce?: string 
   if (claims.iss !== o.issuer) throw new CliError(`The ID token was issued by ${String(claims.iss)}, not ${o.issuer}.`)
   if (o.nonce !== undefined && claims.nonce !== o.nonce) throw new CliError('The ID token does not carry this sign-in’s nonce; sign in again.')
   // Someone whose browser session is a workforce pool's (issue 7) is known by their principal.
-  const fed = claims.federation as { pool?: unknown; subject?: unknown } | undefined
-  if (typeof fed?.pool === 'string' && typeof fed.subject === 'string') {
-    return { email: `principal://iam.postern/workforcePools/${fed.pool}/subject/${fed.subject}`, expiry: (claims.exp ?? 0) * 1000, federated: true }
-  }
+  const member = federatedMemberOf(claims)
+  if (member) return { email: member, expiry: (claims.exp ?? 0) * 1000, federated: true }
   if (typeof claims.email !== 'string') throw new CliError('The ID token names no email.')
   return { email: claims.email, expiry: (claims.exp ?? 0) * 1000, federated: false }
 }
 
+/** The principal:// member a Postern token's `federation` claim names (issue 7), if it has one. */
+export function federatedMemberOf(claims: { federation?: unknown }): string | undefined {
+  const fed = claims.federation as { pool?: unknown; subject?: unknown } | undefined
+  return typeof fed?.pool === 'string' && typeof fed.subject === 'string' ? `principal://iam.postern/workforcePools/${fed.pool}/subject/${fed.subject}` : undefined
+}
+
 /** The claims of a JWT, unverified (see accountOf); jose is not loaded for this, to keep the CLI quick to start. */
-function payloadOf(jwt: string): { iss?: unknown; nonce?: unknown; email?: unknown; exp?: number; federation?: unknown } {
+export function payloadOf(jwt: string): { iss?: unknown; nonce?: unknown; email?: unknown; exp?: number; federation?: unknown } {
   try {
     const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown
     if (typeof claims === 'object' && claims !== null) return claims as { exp?: number }

@@ -102,7 +102,7 @@ export class Session {
     if (!ended && account.refreshToken) {
       const refreshed = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: account.refreshToken, client_id: CLIENT_ID, ...(req.audience && { audience: req.audience }) })
       if (refreshed.ok) return refreshed.body
-      if (refreshed.body.error !== 'invalid_grant') throw new CliError(`Could not get a token for ${name}: ${refreshed.body.error_description ?? refreshed.body.error ?? `HTTP ${refreshed.status}`}`)
+      if (refreshed.body.error !== 'invalid_grant') throw new CliError(`Could not get a token for ${name}: ${refusal(refreshed)}`)
       why = refreshed.body.error_description
     }
     const file = fed.subjectTokenFile
@@ -120,10 +120,10 @@ export class Session {
       audience: fed.audience,
       client_id: CLIENT_ID,
     })
-    if (!exchanged.ok) throw sessionEnded(name, account, `and the token in ${file} was refused: ${exchanged.body.error_description ?? exchanged.body.error ?? `HTTP ${exchanged.status}`}`)
+    if (!exchanged.ok) throw sessionEnded(name, account, `and the token in ${file} was refused: ${refusal(exchanged)}`)
     if (!req.audience || !exchanged.body.refresh_token) return exchanged.body
     const bound = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token, client_id: CLIENT_ID, audience: req.audience })
-    if (!bound.ok) throw new CliError(`Could not get a token for ${name}: ${bound.body.error_description ?? `HTTP ${bound.status}`}`)
+    if (!bound.ok) throw new CliError(`Could not get a token for ${name}: ${refusal(bound)}`)
     return bound.body
   }
 }
@@ -134,6 +134,11 @@ async function postToken(url: string, form: Record<string, string>): Promise<{ o
   const res = await request(url, { method: 'POST', body: new URLSearchParams(form), headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } })
   const body = (await res.json().catch(() => ({}))) as TokenAnswer & { error?: string; error_description?: string }
   return { ok: res.ok && typeof body.id_token === 'string', status: res.status, body }
+}
+
+/** The token endpoint's reason for a refusal, in its own words where it gave some. */
+function refusal(r: { status: number; body: { error?: string; error_description?: string } }): string {
+  return r.body.error_description ?? r.body.error ?? `HTTP ${r.status}`
 }
 
 /** What to type to sign in again once a federated session has ended. */

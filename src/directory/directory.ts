@@ -2,6 +2,7 @@ import { compilePolicy, type CompiledPolicy } from '../iam/compiled-policy.js'
 import { GroupIndex } from '../iam/groups.js'
 import type { Member } from '../iam/members.js'
 import { lineage, resourceType, serviceName } from '../iam/resources.js'
+import { providerName } from '../identity/federation/workforce-names.js'
 import type { Change, ServiceRecord, WorkforcePoolRecord, WorkforceProviderRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
@@ -143,8 +144,8 @@ export class Directory {
     if (!pool || pool.uid !== claim.pool_uid) return `The workforce pool ${claim.pool} this token was issued for no longer exists.`
     if (pool.disabled) return `The workforce pool ${claim.pool} is disabled.`
     const provider = this.providers.get(`${claim.pool}/${claim.provider}`)
-    if (!provider) return `The provider workforcePools/${claim.pool}/providers/${claim.provider} no longer exists.`
-    if (provider.disabled) return `The provider workforcePools/${claim.pool}/providers/${claim.provider} is disabled.`
+    if (!provider) return `The provider ${providerName(claim.pool, claim.provider)} no longer exists.`
+    if (provider.disabled) return `The provider ${providerName(claim.pool, claim.provider)} is disabled.`
     return undefined
   }
 

@@ -153,7 +153,7 @@ export function createGateway(deps: GatewayDeps) {
         finish(req, res, undefined, started, requestIdOf(req))
         sendGatewayError(res, req.headers.accept, 'INTERNAL', 'Internal error.')
       }
-      let nominated: Set<string> = new Set()
+      let nominated = NOTHING_NOMINATED
       const respond = (access: Access): void => {
         if (!access.ok && access.unknownHost && deps.internal(req, res)) return
         const requestId = requestIdOf(req)
@@ -192,7 +192,7 @@ export function createGateway(deps: GatewayDeps) {
           rejectUpgrade(socket, access.status, access.message, access.headers)
           return
         }
-        const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : new Set(), requestIdOf(req))
+        const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
         forwardUpgrade(req, socket, head, access.route, headers, deps.log)
       })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
@@ -211,6 +211,9 @@ export function deniedMessage(member: string, route: Route): string {
   const { projectId, serviceId } = route.service
   return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'`
 }
+
+/** Until a request's Connection header is read: no header is nominated for removal. */
+const NOTHING_NOMINATED: ReadonlySet<string> = new Set()
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

@@ -6,7 +6,7 @@ import { verify as verifySignature, type KeyObject } from 'node:crypto'
  * libraries (strict compact form and canonical base64url before anything is parsed; keys looked
  * up by issuer and kid only; `exp`/`iat`/`nbf` must be safe integers — jose accepts 1e400 as an
  * exp of Infinity; lifetime ≤ 24 h) and because this runs per request on a cache miss, where one
- * synchronous crypto.verify is the whole cost.
+ * crypto.verify is the whole cost.
  */
 export type TokenErrorCode =
   | 'malformed'
@@ -95,24 +95,11 @@ export function verifyJwt(token: string, o: VerifyOptions): VerifiedToken {
  * The same verification with the RSA check on libuv's thread pool: a gateway meeting many new
  * tokens then spends the second core on signatures instead of queueing them on the event loop.
  */
-export function verifyJwtAsync(token: string, o: VerifyOptions): Promise<VerifiedToken> {
-  return new Promise((resolve, reject) => {
-    let t: Inspected
-    try {
-      t = inspect(token, o)
-    } catch (err) {
-      reject(err)
-      return
-    }
-    verifySignature('RSA-SHA256', t.signed, t.key, t.signature, (err, valid) => {
-      try {
-        if (err || !valid) throw new TokenError('bad-signature', 'The token signature is invalid.')
-        resolve({ kid: t.kid, claims: checkClaims(t.payload, o) })
-      } catch (e) {
-        reject(e)
-      }
-    })
-  })
+export async function verifyJwtAsync(token: string, o: VerifyOptions): Promise<VerifiedToken> {
+  const t = inspect(token, o)
+  const valid = await new Promise<boolean>((resolve) => verifySignature('RSA-SHA256', t.signed, t.key, t.signature, (err, ok) => resolve(!err && ok)))
+  if (!valid) throw new TokenError('bad-signature', 'The token signature is invalid.')
+  return { kid: t.kid, claims: checkClaims(t.payload, o) }
 }
 
 function checkClaims(payload: Record<string, unknown>, o: VerifyOptions): VerifiedClaims {

@@ -4,7 +4,7 @@ import { randomToken, secretsEqual } from '../../core/ids.js'
 import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
 import { boundedPostForm } from '../../identity/federation/fetch-json.js'
 import { ProviderFetchError, type ProviderKeySource } from '../../identity/federation/provider-keys.js'
-import { providerAudience } from '../../identity/federation/workforce-names.js'
+import { providerAudience, providerName } from '../../identity/federation/workforce-names.js'
 import { federatedMember } from '../../identity/federation/federation-claim.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { safeReturnTo } from '../../identity/return-to.js'
@@ -147,7 +147,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
     const { cookie } = await startSession(deps.store, exchanged.subject.uid, now, ttl)
     const fed = exchanged.subject.federation!
     const member = federatedMember(fed.pool, fed.subject)
-    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: `workforcePools/${fed.pool}/providers/${fed.provider}`, outcome: 'OK', details: { address: clientAddress(req) } })
+    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: providerName(fed.pool, fed.provider), outcome: 'OK', details: { address: clientAddress(req) } })
     const returnTo = safeReturnTo(Buffer.from(encodedReturn ?? '', 'base64url').toString('utf8'))
     // Onward from a page of ours rather than by a redirect: the browser arrived here on a
     // cross-site navigation, and a redirect continuing it would not carry the new SameSite=Strict

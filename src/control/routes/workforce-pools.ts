@@ -24,8 +24,8 @@ const PoolFields = {
   sessionDuration: z.union([z.string().max(20), z.number()]),
   disabled: z.boolean(),
 }
-const CreatePool = z.strictObject(PoolFields).partial()
-const UpdatePool = z.strictObject(PoolFields).partial()
+/** Every pool field is optional, on create (defaults) as on update (a patch). */
+const PoolBody = z.strictObject(PoolFields).partial()
 
 const Oidc = z.strictObject({ issuerUri: z.string().max(2048), clientId: z.string().max(255), jwksJson: z.string().max(65_536).nullable().optional() })
 const ProviderFields = {
@@ -37,7 +37,8 @@ const ProviderFields = {
   disabled: z.boolean(),
   consoleSignIn: z.boolean(),
 }
-const CreateProvider = z.strictObject({ ...ProviderFields, oidc: Oidc, attributeMapping: ProviderFields.attributeMapping }).partial({ displayName: true, description: true, attributeCondition: true, disabled: true, consoleSignIn: true })
+/** A provider needs its OIDC settings and an attribute mapping; the rest has defaults. */
+const CreateProvider = z.strictObject(ProviderFields).partial({ displayName: true, description: true, attributeCondition: true, disabled: true, consoleSignIn: true })
 const UpdateProvider = z.strictObject({ ...ProviderFields, oidc: Oidc.partial() }).partial()
 
 const OUTPUT_ONLY = ['name', 'uid', 'state', 'audience', 'createTime', 'updateTime']
@@ -101,7 +102,7 @@ export function workforcePoolRoutes(r: Router<Handler>): void {
 
   r.add('POST', base, async (c) => {
     const poolId = parsePoolId(c.query.get('workforcePoolId') ?? undefined)
-    const body = parseWith(CreatePool, withoutOutputOnly(await c.json()))
+    const body = parseWith(PoolBody, withoutOutputOnly(await c.json()))
     const now = c.deps.clock()
     const pool: WorkforcePoolRecord = {
       poolId,
@@ -128,7 +129,7 @@ export function workforcePoolRoutes(r: Router<Handler>): void {
 
   r.add('PATCH', `${base}/{pool}`, async (c) => {
     const poolId = parsePoolId(c.params.pool)
-    const patch = parseWith(UpdatePool, withoutOutputOnly(await c.json()))
+    const patch = parseWith(PoolBody, withoutOutputOnly(await c.json()))
     const sessionDurationSeconds = patch.sessionDuration === undefined ? undefined : parseSessionDuration(patch.sessionDuration)
     const updated = await mutate(c, { method: 'workforcePools.update', resource: poolName(poolId), permission: 'iam.workforcePools.update', checkOn: ORGANIZATION, details: patch }, async (tx) => {
       const pool = await existingPool(tx, poolId)

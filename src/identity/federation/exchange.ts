@@ -4,7 +4,7 @@ import type { WorkforcePoolRecord, WorkforceProviderRecord } from '../../store/r
 import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
 import { issueRefreshToken } from '../refresh-tokens.js'
-import { federatedSubject, type Subject } from '../subjects.js'
+import { federatedSubject, sessionEnd, type Subject } from '../subjects.js'
 import { TokenError } from '../verify.js'
 import { conditionHolds, mapAssertion, type MappedIdentity } from './attribute-mapping.js'
 import { verifyExternalToken } from './external-token.js'
@@ -138,7 +138,7 @@ async function recordSignIn(
       scope: req.scope,
       authTime: req.now,
       now: req.now,
-      notAfter: req.now + pool.sessionDurationSeconds * 1000,
+      notAfter: sessionEnd(subject, req.now),
     })
     await tx.appendAudit({
       time: req.now,
