@@ -185,11 +185,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       freshness,
       clock,
       proto: config.tls ? 'https' : 'http',
+      issuer: config.issuer,
       log,
       accessLog: config.accessLog,
       internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
     })
-    const forward = forwardAuth(gateway, (service, verdict) => metrics.request(service, verdict, 0))
+    const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
     // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
     const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {

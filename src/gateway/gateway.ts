@@ -12,7 +12,7 @@ import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
-import { upstreamHeaders } from './headers.js'
+import { clientAddressChain, upstreamHeaders } from './headers.js'
 import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
@@ -29,6 +29,8 @@ export interface GatewayDeps {
   freshness: Freshness
   clock: Clock
   proto: 'http' | 'https'
+  /** This Postern's issuer: any token it issued loses its signature on the way upstream. */
+  issuer: string
   log: Logger
   /** Requests to a host that is no service: health, readiness, metrics, forward-auth. */
   internal: (req: IncomingMessage, res: ServerResponse) => boolean
@@ -113,7 +115,14 @@ export function createGateway(deps: GatewayDeps) {
    */
   function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): string[] | Promise<string[]> {
     const build = (identity: Identity | undefined) =>
-      upstreamHeaders(req.rawHeaders, nominated, { host: req.headers.host!, clientIp: req.socket.remoteAddress ?? '', proto: deps.proto, requestId, identity })
+      upstreamHeaders(req.rawHeaders, nominated, {
+        host: req.headers.host!,
+        forwardedFor: clientAddressChain(req.socket.remoteAddress, req.rawHeaders),
+        proto: deps.proto,
+        requestId,
+        issuer: deps.issuer,
+        identity,
+      })
     if (!access.caller || !access.tokenHeader) return build(undefined)
     const cached = deps.assertions.cached(access.caller, access.route, deps.clock())
     if (cached) return build(identityWith(access, cached))
