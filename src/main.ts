@@ -74,6 +74,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const metrics = new Metrics()
   const freshness = new Freshness(clock, log, config.maxStalenessMs, Math.max(5_000, config.changePollMs * 10))
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
+  /** Called after each batch of changes is applied to the directory (the gateway re-decides open tunnels). */
+  const afterChanges: (() => void)[] = []
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -82,6 +84,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
+      for (const notify of afterChanges) notify()
     },
   })
   await follower.startFrom()
@@ -190,6 +193,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       accessLog: config.accessLog,
       internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
     })
+    afterChanges.push(gateway.recheckTunnels)
+    closers.push(async () => gateway.closeTunnels())
     const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
     // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.

@@ -16,6 +16,7 @@ import { clientAddressChain, upstreamHeaders } from './headers.js'
 import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
+import { OpenTunnels, type TunnelGrant } from './tunnels.js'
 import { forwardUpgrade, rejectUpgrade } from './websocket.js'
 
 export interface GatewayDeps {
@@ -51,6 +52,20 @@ export type Access =
   | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean }
 
 export function createGateway(deps: GatewayDeps) {
+  /** An open tunnel's grant, decided again (DESIGN §4 steps 1, 2, 4 without the signature, 5). */
+  function stillAllowed(grant: TunnelGrant): boolean {
+    const found = deps.routes.lookup(grant.host)
+    if ('error' in found || found.route.service.uid !== grant.serviceUid) return false
+    const route = found.route
+    const now = deps.clock()
+    if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return true
+    // Opened while the service was public: no caller was ever proven.
+    if (!grant.claims) return false
+    const auth = deps.authenticator.admit(grant.claims, route)
+    return auth.ok && deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now).allow
+  }
+  const tunnels = new OpenTunnels(stillAllowed)
+
   function decideAccess(view: RequestView): Access | Promise<Access> {
     const found = deps.routes.lookup(view.host)
     if ('error' in found) {
@@ -154,6 +169,9 @@ export function createGateway(deps: GatewayDeps) {
   return {
     decideAccess,
     identityOf,
+    /** Call after every directory change: open tunnels whose caller lost access are closed. */
+    recheckTunnels: () => tunnels.recheck(),
+    closeTunnels: () => tunnels.closeAll(),
 
     request(req: IncomingMessage, res: ServerResponse): void {
       const started = performance.now()
@@ -195,14 +213,22 @@ export function createGateway(deps: GatewayDeps) {
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       void (async () => {
         const shape = checkRequestShape(req)
-        const access: Access = 'problem' in shape ? { ok: false, ...shape.problem, verdict: 'bad_request' } : await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        let access: Access
+        if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
+        else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
+        else access = await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
           rejectUpgrade(socket, access.status, access.message, access.headers)
           return
         }
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
-        forwardUpgrade(req, socket, head, access.route, headers, deps.log)
+        const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims }
+        let forget: (() => void) | undefined
+        forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
+          spliced: (close) => (forget = tunnels.add(grant, close)),
+          closed: () => forget?.(),
+        })
       })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')
@@ -219,6 +245,12 @@ function unauthenticated(route: Route, description: string): Access {
 export function deniedMessage(member: string, route: Route): string {
   const { projectId, serviceId } = route.service
   return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'`
+}
+
+/** Whether a request declares a body (Content-Length other than 0, or any Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined
 }
 
 /** Until a request's Connection header is read: no header is nominated for removal. */

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import WebSocket from 'ws'
@@ -15,8 +17,12 @@ describe('the gateway at its edges', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
+  /** A plain HTTP server with no idea of Upgrade: it answers 200 and keeps the connection alive. */
+  let plain: Server
+  const plainSeen: string[] = []
   let owner: string
   let ann: string
+  const tokens: Record<string, string> = {}
   const host = (service: string) => `${service}.my-project.localhost:${p.gatewayPort}`
   const gw = (service: string, path: string, headers: Record<string, string | string[]> = {}) =>
     request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(service), ...headers } })
@@ -25,7 +31,18 @@ describe('the gateway at its edges', () => {
 
   beforeAll(async () => {
     ;[upstream, wsgi, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPostern()])
+    plain = createServer((req, res) => {
+      plainSeen.push(req.url!)
+      req.resume()
+      res.end('plain answer')
+    })
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
     for (const args of [
+      ['services', 'create', 'plain', `--upstream=http://127.0.0.1:${(plain.address() as AddressInfo).port}`],
+      ['services', 'add-iam-policy-binding', 'plain', '--member=user:ann@example.com', '--role=roles/run.invoker'],
+      ['services', 'create', 'sockets', `--upstream=${upstream.url}`],
+      ...['ann', 'bob', 'carol', 'dave'].map((who) => ['services', 'add-iam-policy-binding', 'sockets', `--member=user:${who}@example.com`, '--role=roles/run.invoker']),
+      ['services', 'create', 'turns', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
       ['services', 'create', 'private', `--upstream=${upstream.url}`],
       ['services', 'create', 'pub', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
       ['services', 'create', 'open', `--upstream=${upstream.url}`, '--no-invoker-iam-check'],
@@ -36,11 +53,16 @@ describe('the gateway at its edges', () => {
       const r = await p.cli(args)
       expect(r.code, r.stderr).toBe(0)
     }
-    await createUser(p, 'ann@example.com', 'ann-password-123')
-    ann = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+    for (const who of ['ann', 'bob', 'carol', 'dave']) {
+      await createUser(p, `${who}@example.com`, `${who}-password-123`)
+      tokens[who] = (await signInUser(p, `${who}@example.com`, `${who}-password-123`)).idToken
+    }
+    ann = tokens.ann!
     owner = await p.ownerToken()
   })
   afterAll(async () => {
+    plain?.closeAllConnections()
+    plain?.close()
     await Promise.all([p?.stop(), upstream?.close(), wsgi?.close()])
   })
 
@@ -98,6 +120,77 @@ describe('the gateway at its edges', () => {
       const seen = upstream.seen.at(-1)!
       expect(seen.url).toBe('/socket')
       expect(String(seen.headers.authorization)).toMatch(/SIGNATURE_REMOVED_BY_POSTERN$/)
+    })
+  })
+
+  describe('upgraded connections', () => {
+    it('an upstream that answers an Upgrade with 200 gets no tunnel: the answer is relayed, the connection closed', async () => {
+      const socket = connect(p.gatewayPort, '127.0.0.1')
+      let received = ''
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')))
+      const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      socket.on('error', () => undefined)
+      socket.write(`GET /first HTTP/1.1\r\nHost: ${host('plain')}\r\nAuthorization: Bearer ${ann}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`)
+      await expect.poll(() => received, { timeout: 5_000 }).toContain('plain answer')
+      // A second request on the same socket, with no token and a spoofed identity: it must never reach the upstream.
+      if (socket.writable) socket.write(`GET /second HTTP/1.1\r\nHost: ${host('plain')}\r\nX-Postern-Authenticated-Email: owner@example.com\r\n\r\n`)
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 1_000))])
+      expect(received).toMatch(/^HTTP\/1\.1 200 /)
+      expect(received.toLowerCase()).toContain('connection: close')
+      expect(plainSeen).toContain('/first')
+      expect(plainSeen).not.toContain('/second')
+      expect(socket.destroyed || socket.readableEnded).toBe(true)
+      socket.destroy()
+    })
+
+    it('an Upgrade request that carries a body is refused', async () => {
+      const r = await new Promise<string>((resolve) => {
+        const socket = connect(p.gatewayPort, '127.0.0.1')
+        let data = ''
+        socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
+        socket.on('close', () => resolve(data))
+        socket.write(`POST /x HTTP/1.1\r\nHost: ${host('plain')}\r\nAuthorization: Bearer ${ann}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello`)
+      })
+      expect(r).toMatch(/^HTTP\/1\.1 400 /)
+    })
+
+    const open = async (service: string, token?: string) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/live`, { headers: { host: host(service), ...(token && { authorization: `Bearer ${token}` }) } })
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      const closed = new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now())))
+      return { ws, closed }
+    }
+    /** Milliseconds from the end of the command to the socket's close, or Infinity if it stays open 3 s. */
+    const closesWithin = async (closed: Promise<number>, change: () => Promise<{ code: number; stderr: string }>) => {
+      const r = await change()
+      expect(r.code, r.stderr).toBe(0)
+      const done = Date.now()
+      const at = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 3_000))])
+      return at - done
+    }
+
+    it('a WebSocket is closed within a second of its caller being disabled, deleted or losing the grant; others stay open', async () => {
+      const keeps = await open('sockets', tokens.dave)
+      const ownerSocket = await open('sockets', owner)
+      const bob = await open('sockets', tokens.bob)
+      expect(await closesWithin(bob.closed, () => p.cli(['users', 'disable', 'bob@example.com']))).toBeLessThanOrEqual(1_000)
+      const carol = await open('sockets', tokens.carol)
+      expect(await closesWithin(carol.closed, () => p.cli(['users', 'delete', 'carol@example.com', '--quiet']))).toBeLessThanOrEqual(1_000)
+      const annSocket = await open('sockets', ann)
+      expect(await closesWithin(annSocket.closed, () => p.cli(['services', 'remove-iam-policy-binding', 'sockets', '--member=user:ann@example.com', '--role=roles/run.invoker']))).toBeLessThanOrEqual(1_000)
+      // The callers who kept access still talk.
+      for (const { ws } of [keeps, ownerSocket]) {
+        expect(ws.readyState).toBe(WebSocket.OPEN)
+        const echo = new Promise((resolve) => ws.once('message', (d) => resolve(String(d))))
+        ws.send('still here')
+        expect(await echo).toBe('still here')
+        ws.close()
+      }
+    })
+
+    it('an anonymous WebSocket to a public service is closed within a second of the service turning private', async () => {
+      const anonymous = await open('turns')
+      expect(await closesWithin(anonymous.closed, () => p.cli(['services', 'update', 'turns', '--no-allow-unauthenticated']))).toBeLessThanOrEqual(1_000)
     })
   })
 })
