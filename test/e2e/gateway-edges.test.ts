@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { b64 } from '../support/forge.js'
+import { rawGet } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -191,6 +192,57 @@ describe('the gateway at its edges', () => {
     it('an anonymous WebSocket to a public service is closed within a second of the service turning private', async () => {
       const anonymous = await open('turns')
       expect(await closesWithin(anonymous.closed, () => p.cli(['services', 'update', 'turns', '--no-allow-unauthenticated']))).toBeLessThanOrEqual(1_000)
+    })
+  })
+
+  describe('headers that pose as Postern’s or as a proxy’s', () => {
+    it('a WSGI upstream sees only Postern’s identity, whatever look-alikes the client sends', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [
+        `Authorization: Bearer ${ann}`,
+        'X_Postern_Authenticated_Email: owner@example.com',
+        'x-postern_authenticated-principal: user:owner@example.com',
+        'X_POSTERN_JWT_ASSERTION: forged',
+        `X_Serverless_Authorization: Bearer ${owner}`,
+        'X_Forwarded_For: 10.0.0.1',
+        'x_forwarded_host: evil.example',
+      ])
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const environ = JSON.parse(r.body) as Record<string, string>
+      expect(environ.HTTP_X_POSTERN_AUTHENTICATED_EMAIL).toBe('ann@example.com')
+      expect(environ.HTTP_X_POSTERN_AUTHENTICATED_PRINCIPAL).toBe('user:ann@example.com')
+      expect(environ.HTTP_X_POSTERN_JWT_ASSERTION).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+      expect(environ.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1')
+      expect(environ.HTTP_X_FORWARDED_HOST).toBe(host('wsgi'))
+      // The owner's token in a look-alike token header lost its signature like any other.
+      expect(environ.HTTP_X_SERVERLESS_AUTHORIZATION ?? '').not.toContain(owner.split('.')[2])
+    })
+
+    it('the client’s Forwarded, X-Forwarded-*, X-Real-IP are dropped; X-Forwarded-For is the peer Postern saw', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [
+        `Authorization: Bearer ${ann}`,
+        'Forwarded: for=10.0.0.1;host=evil.example;proto=https',
+        'X-Forwarded-For: 10.0.0.1',
+        'X-Forwarded-Proto: https',
+        'X-Forwarded-Host: evil.example',
+        'X-Forwarded-Port: 443',
+        'X-Forwarded-Prefix: /admin',
+        'X-Forwarded-Server: evil',
+        'X-Real-IP: 10.0.0.2',
+        'True-Client-IP: 10.0.0.3',
+      ])
+      expect(r.status).toBe(200)
+      const environ = JSON.parse(r.body) as Record<string, string>
+      expect(environ.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1')
+      expect(environ.HTTP_X_FORWARDED_PROTO).toBe('http')
+      expect(environ.HTTP_X_FORWARDED_HOST).toBe(host('wsgi'))
+      for (const name of ['HTTP_FORWARDED', 'HTTP_X_FORWARDED_PORT', 'HTTP_X_FORWARDED_PREFIX', 'HTTP_X_FORWARDED_SERVER', 'HTTP_X_REAL_IP', 'HTTP_TRUE_CLIENT_IP']) {
+        expect(environ[name], name).toBeUndefined()
+      }
+    })
+
+    it('a Connection header may not nominate a look-alike of a protected header', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [`Authorization: Bearer ${ann}`, 'Connection: X_Postern_Authenticated_Email'])
+      expect(r.status).toBe(400)
     })
   })
 })
