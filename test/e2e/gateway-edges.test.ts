@@ -1,10 +1,13 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import WebSocket from 'ws'
+import { BIN } from '../support/cli.js'
 import { b64 } from '../support/forge.js'
-import { rawGet } from '../support/raw-http.js'
+import { freePort } from '../support/ports.js'
+import { rawGet, rawRequest } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -243,6 +246,69 @@ describe('the gateway at its edges', () => {
     it('a Connection header may not nominate a look-alike of a protected header', async () => {
       const r = await rawGet(p.gatewayPort, host('wsgi'), [`Authorization: Bearer ${ann}`, 'Connection: X_Postern_Authenticated_Email'])
       expect(r.status).toBe(400)
+    })
+  })
+
+  describe('postern services proxy answers only its own origin', () => {
+    const proxies: ChildProcess[] = []
+    const startProxy = async (extra: string[] = []) => {
+      const port = await freePort()
+      const proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'private', '--port', String(port), ...extra], { env: { ...process.env, POSTERN_CONFIG_DIR: p.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
+      proxies.push(proxy)
+      await new Promise<void>((resolve, reject) => {
+        proxy.stdout!.on('data', (d: Buffer) => String(d).includes('Proxying to') && resolve())
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
+      })
+      return port
+    }
+    let port: number
+    beforeAll(async () => {
+      port = await startProxy()
+    })
+    afterAll(() => {
+      for (const proxy of proxies) proxy.kill('SIGTERM')
+    })
+
+    it('serves localhost, 127.0.0.1 and [::1] on its own port', async () => {
+      for (const name of ['localhost', '127.0.0.1', '[::1]', 'LOCALHOST']) {
+        const r = await rawGet(port, `${name}:${port}`, [])
+        expect(r.status, name).toBe(200)
+      }
+    })
+
+    it('refuses a rebound DNS name, another port, and a Host it cannot read, before reaching the service', async () => {
+      const before = upstream.seen.length
+      for (const h of [`evil.example:${port}`, 'evil.example', `localhost:${port + 1}`, `127.0.0.1.evil.example:${port}`, `localhost:${port}@evil.example`]) {
+        const r = await rawGet(port, h, [])
+        expect(r.status, h).toBe(403)
+      }
+      expect(upstream.seen.length).toBe(before)
+    })
+
+    it('refuses a cross-site browser request: a POST from another origin, Sec-Fetch-Site: cross-site, a WebSocket from another origin', async () => {
+      const before = upstream.seen.length
+      const post = (headers: string) =>
+        rawRequest(port, `POST /echo HTTP/1.1\r\nHost: localhost:${port}\r\n${headers}Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`)
+      expect((await post('Origin: http://evil.example\r\n')).status).toBe(403)
+      expect((await post('Origin: null\r\n')).status).toBe(403)
+      expect((await post(`Origin: http://localhost:${port + 1}\r\n`)).status).toBe(403)
+      expect((await post('Sec-Fetch-Site: cross-site\r\n')).status).toBe(403)
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, { headers: { origin: 'http://evil.example' } })
+      const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).once('open', () => resolve(101)))
+      expect(status).toBe(403)
+      expect(upstream.seen.length).toBe(before)
+      // The proxy's own page may post to it.
+      expect((await post(`Origin: http://localhost:${port}\r\nSec-Fetch-Site: same-origin\r\n`)).status).toBe(200)
+    })
+
+    it('--accept-hosts adds names, as kubectl proxy does; a bad expression is a usage error', async () => {
+      const extra = await startProxy(['--accept-hosts', '^dev\\.example\\.com$'])
+      expect((await rawGet(extra, `dev.example.com:${extra}`, [])).status).toBe(200)
+      expect((await rawGet(extra, `dev.example.com.evil.example:${extra}`, [])).status).toBe(403)
+      expect((await rawGet(extra, `localhost:${extra}`, [])).status).toBe(200)
+      const bad = await p.cli(['services', 'proxy', 'private', '--accept-hosts', '('])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain('--accept-hosts')
     })
   })
 })

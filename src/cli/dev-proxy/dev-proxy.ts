@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { proxyUpgrade } from '../../http/splice.js'
+import { localOriginRefusal } from './local-origin.js'
 import type { TokenSource } from './token-source.js'
 
 /**
@@ -17,6 +18,8 @@ export interface DevProxyOptions {
   header: 'x-serverless-authorization' | 'authorization'
   tokens: TokenSource
   log: (line: string) => void
+  /** Host names accepted beside localhost, 127.0.0.1 and [::1] (`--accept-hosts`). */
+  acceptHosts?: RegExp
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect'])
@@ -56,7 +59,18 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     return value
   }
 
+  const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts })
+  const forbidden = (message: string) => JSON.stringify({ error: { code: 403, status: 'PERMISSION_DENIED', message } })
+
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const refused = refusal(req)
+    if (refused) {
+      const body = forbidden(refused)
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
+      res.end(body)
+      req.resume()
+      return
+    }
     const abort = new AbortController()
     res.once('close', () => {
       if (!res.writableFinished) abort.abort()
@@ -93,6 +107,12 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   }
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    const refused = refusal(req)
+    if (refused) {
+      const body = forbidden(refused)
+      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      return
+    }
     proxyUpgrade(
       client,
       head,
