@@ -217,7 +217,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const maintenance = setInterval(() => {
     keyring.rotateIfDue().catch((err) => log.log('error', 'key rotation failed', { err: String(err) }))
     store.purgeExpired(clock()).catch((err) => log.log('warn', 'purge failed', { err: String(err) }))
-  }, Math.min(60_000, Math.max(1_000, Math.floor(config.keyRotationMs / 4))))
+    store.purgeAudit(clock() - config.auditRetentionMs).catch((err) => log.log('warn', 'audit-log purge failed', { err: String(err) }))
+  }, Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
   maintenance.unref()
 
   if (boot.firstStart) {

@@ -27,6 +27,8 @@ export interface ServeConfig {
   /** How long a process that lost its database keeps deciding from memory before it fails closed. */
   readonly maxStalenessMs: number
   readonly accessLog: boolean
+  /** Audit-log entries older than this are purged by the maintenance loop. */
+  readonly auditRetentionMs: number
   readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -50,6 +52,7 @@ export interface ServeFlags {
   allowInsecureHttp?: boolean
   maxStaleness?: string
   accessLog?: boolean
+  auditRetention?: string
   workers?: string
 }
 
@@ -85,6 +88,8 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   if (idTokenTtlSeconds > 86_400) throw usage('--id-token-ttl may be at most 24h.')
   const keyRotationMs = parseDurationSeconds(flags.keyRotation ?? '30d', '--key-rotation') * 1000
   const project = flags.project ?? 'my-project'
+  const auditRetentionMs = parseDurationSeconds(flags.auditRetention ?? '30d', '--audit-retention') * 1000
+  if (auditRetentionMs < 1000) throw usage('--audit-retention must be at least 1s.')
   return Object.freeze({
     host,
     port,
@@ -106,6 +111,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     masterKeySecret: env.POSTERN_MASTER_KEY,
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
     accessLog: flags.accessLog ?? false,
+    auditRetentionMs,
     workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
