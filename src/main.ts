@@ -126,6 +126,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
       : createHttpServer(options, handler)
+    // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
+    // of idle or slow connections cannot exhaust memory or file descriptors.
+    server.maxConnections = config.maxConnections
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -165,7 +168,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
       },
     ]))
-    const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
+    // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
+    const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })
     running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
   }
 
@@ -197,8 +201,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     closers.push(async () => gateway.closeTunnels())
     const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway
-    // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
-    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
+    // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
+    // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
+    // timeout is the backstop for anything else: the longest service timeout and a minute.
+    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
       server.maxHeadersCount = 0
       server.timeout = 300_000
       server.on('upgrade', gateway.upgrade)

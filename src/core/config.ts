@@ -29,6 +29,8 @@ export interface ServeConfig {
   readonly accessLog: boolean
   /** Audit-log entries older than this are purged by the maintenance loop. */
   readonly auditRetentionMs: number
+  /** Open connections each plane's listener accepts at once. */
+  readonly maxConnections: number
   readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -53,6 +55,7 @@ export interface ServeFlags {
   maxStaleness?: string
   accessLog?: boolean
   auditRetention?: string
+  maxConnections?: string
   workers?: string
 }
 
@@ -112,10 +115,17 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
     accessLog: flags.accessLog ?? false,
     auditRetentionMs,
+    maxConnections: parseMaxConnections(flags.maxConnections ?? '10000'),
     workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
   })
+}
+
+function parseMaxConnections(text: string): number {
+  const n = Number(text)
+  if (!/^\d{1,7}$/.test(text) || n < 1) throw usage(`--max-connections: expected a positive number, got '${text}'.`)
+  return n
 }
 
 function parseWorkers(text: string): number {

@@ -186,10 +186,13 @@ export function createGateway(deps: GatewayDeps) {
         const requestId = requestIdOf(req)
         finish(req, res, access, started, requestId)
         if (!access.ok) {
-          sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
+          // A refused request's body is not waited for: the connection ends with the answer.
+          const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
+          sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
           req.resume()
           return
         }
+        bodyDeadline(req, res, access.route)
         const headers = headersFor(req, access, nominated, requestId)
         if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers)
         else headers.then((h) => deps.upstreams.forward(req, res, access.route, h), fail)
@@ -245,6 +248,25 @@ function unauthenticated(route: Route, description: string): Access {
 export function deniedMessage(member: string, route: Route): string {
   const { projectId, serviceId } = route.service
   return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'`
+}
+
+/**
+ * A request body must arrive within the service's timeout, as its answer must: a client that
+ * dribbles its body a byte at a time cannot hold a connection (and an upstream's) for good.
+ */
+function bodyDeadline(req: IncomingMessage, res: ServerResponse, route: Route): void {
+  if (req.complete || !hasBody(req)) return
+  const seconds = route.service.timeoutSeconds
+  const timer = setTimeout(() => {
+    if (req.complete) return
+    // Once the answer is out, the request (and with it the upstream's) is torn down.
+    res.once('finish', () => req.destroy())
+    sendGatewayError(res, req.headers.accept, 'REQUEST_TIMEOUT', `The request body did not arrive within ${seconds} s, the timeout of ${route.resource}.`, { connection: 'close' })
+  }, seconds * 1000)
+  timer.unref()
+  const clear = () => clearTimeout(timer)
+  req.once('end', clear)
+  res.once('close', clear)
 }
 
 /** Whether a request declares a body (Content-Length other than 0, or any Transfer-Encoding). */
