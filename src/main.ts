@@ -45,7 +45,7 @@ import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
-import { serveObservability } from './observability/endpoints.js'
+import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
@@ -97,7 +97,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
   const observability = { metrics, freshness, store }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
-  const sessions = new SessionAuth({ store, directory, clock, log })
+  // Whether browsers reach the control plane in a secure context (TLS here or in front, or a
+  // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).
+  const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
+  const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
 
@@ -114,7 +117,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       controlUrl: config.controlUrl,
       gatewayUrl: config.gatewayUrl,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
-      secureCookies: Boolean(config.tls),
+      secureCookies,
     },
     authenticate: sessions.authenticate,
   }
@@ -210,6 +213,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       server.on('upgrade', gateway.upgrade)
     })
     running.gatewayUrl = `http://${config.host}:${port}`
+  }
+
+  if (config.metricsPort !== undefined) {
+    const port = await listen(observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
+    notes.push(`Metrics: http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics`)
   }
 
   if (config.demo && leader) {

@@ -8,6 +8,8 @@ export interface ServeConfig {
   readonly host: string
   readonly port: number
   readonly gatewayPort: number
+  /** A third listener for Prometheus and probes only, when given. */
+  readonly metricsPort: number | undefined
   readonly controlUrl: string
   readonly gatewayUrl: URL
   readonly issuer: string
@@ -39,6 +41,7 @@ export interface ServeFlags {
   host?: string
   port?: string
   gatewayPort?: string
+  metricsPort?: string
   gatewayUrl?: string
   issuer?: string
   dataDir?: string
@@ -97,6 +100,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     host,
     port,
     gatewayPort,
+    metricsPort: flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort, 0, '--metrics-port'),
     controlUrl,
     gatewayUrl,
     issuer,

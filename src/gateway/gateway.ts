@@ -205,6 +205,8 @@ export function createGateway(deps: GatewayDeps) {
           return
         }
         nominated = shape.nominated
+        // From here on the request's target is origin-form: what is decided on is what is forwarded.
+        req.url = shape.target
         const access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         if (access instanceof Promise) access.then(respond).catch(fail)
         else respond(access)
@@ -219,7 +221,10 @@ export function createGateway(deps: GatewayDeps) {
         let access: Access
         if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
         else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
-        else access = await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        else {
+          req.url = shape.target
+          access = await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        }
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
           rejectUpgrade(socket, access.status, access.message, access.headers)

@@ -38,6 +38,8 @@ describe('the gateway at its edges', () => {
     plain = createServer((req, res) => {
       plainSeen.push(req.url!)
       req.resume()
+      // An app (or an attacker's service) trying to plant or replace the console's session.
+      res.setHeader('set-cookie', ['app=1; Path=/', '__Host-postern_session=planted; Path=/; Secure', 'postern_session=planted; Domain=localhost', '__Secure-postern_signin=x'])
       res.end('plain answer')
     })
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
@@ -309,6 +311,53 @@ describe('the gateway at its edges', () => {
       const bad = await p.cli(['services', 'proxy', 'private', '--accept-hosts', '('])
       expect(bad.code).toBe(2)
       expect(bad.stderr).toContain('--accept-hosts')
+    })
+  })
+
+  describe('request targets, metrics and cookies', () => {
+    it('an absolute-form target naming the Host is forwarded in origin-form; a fragment never reaches the upstream', async () => {
+      const h = host('private')
+      const absolute = await rawRequest(p.gatewayPort, `GET http://${h}/echo/abs?x=1 HTTP/1.1\r\nHost: ${h}\r\nAuthorization: Bearer ${ann}\r\nConnection: close\r\n\r\n`)
+      expect(absolute.status).toBe(200)
+      expect(upstream.seen.at(-1)!.url).toBe('/echo/abs?x=1')
+      const fragment = await rawRequest(p.gatewayPort, `GET /echo/frag?y=2#secret HTTP/1.1\r\nHost: ${h}\r\nAuthorization: Bearer ${ann}\r\nConnection: close\r\n\r\n`)
+      expect(fragment.status).toBe(200)
+      expect(upstream.seen.at(-1)!.url).toBe('/echo/frag?y=2')
+    })
+
+    it('the gateway port never serves /metrics, on any host; the control plane does', async () => {
+      for (const h of [`127.0.0.1:${p.gatewayPort}`, `localhost:${p.gatewayPort}`, 'metrics.example']) {
+        const r = await rawGet(p.gatewayPort, h, [], '/metrics')
+        expect(r.status, h).toBe(404)
+        expect(r.body).not.toContain('projects/my-project/services')
+      }
+      expect((await rawGet(p.gatewayPort, `127.0.0.1:${p.gatewayPort}`, [], '/healthz')).status).toBe(200)
+      expect((await fetch(`${p.controlUrl}/metrics`)).status).toBe(200)
+    })
+
+    it('an upstream cannot set Postern’s cookies through the gateway; its own pass', async () => {
+      const res = await gw('plain', '/cookies', { authorization: `Bearer ${ann}` })
+      await res.body.dump()
+      expect(res.statusCode).toBe(200)
+      expect([res.headers['set-cookie']].flat()).toEqual(['app=1; Path=/'])
+    })
+
+    it('the console session cookie is __Host- prefixed: Secure, Path=/, no Domain', async () => {
+      const form = await fetch(`${p.controlUrl}/signin`)
+      const formCookie = /postern_signin=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!
+      const formToken = /name="form_token" value="([^"]+)"/.exec(await form.text())![1]!
+      const signin = await fetch(`${p.controlUrl}/signin`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_signin=${formCookie}` },
+        body: new URLSearchParams({ email: 'ann@example.com', password: 'ann-password-123', return_to: '/console', form_token: formToken }),
+      })
+      const session = signin.headers.getSetCookie().find((c) => c.includes('postern_session='))!
+      expect(session).toMatch(/^__Host-postern_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/)
+      // The plain name is not read: a cookie tossed under it signs no one in.
+      const value = /=([^;]+)/.exec(session)![1]!
+      expect((await fetch(`${p.controlUrl}/v1/session`, { headers: { cookie: `__Host-postern_session=${value}` } })).status).toBe(200)
+      expect((await fetch(`${p.controlUrl}/v1/session`, { headers: { cookie: `postern_session=${value}` } })).status).toBe(401)
     })
   })
 })

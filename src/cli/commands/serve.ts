@@ -24,6 +24,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--max-staleness <duration>', 'how long to keep deciding from memory when the database is unreachable, before failing closed', '60s')
+    .option('--metrics-port <port>', 'also serve /metrics, /healthz and /readyz on this port (for gateway-only processes; the gateway port never serves /metrics)')
     .option('--max-connections <n>', 'open connections each plane accepts at once; beyond, new ones are closed', '10000')
     .option('--audit-retention <duration>', 'how long audit-log entries are kept before they are purged', '30d')
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
