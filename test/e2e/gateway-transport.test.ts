@@ -25,7 +25,7 @@ function dribble(port: number, head: string, everyMs = 300): Dribble {
   return { status, stop: () => (clearInterval(drip), socket.destroy()) }
 }
 
-/** Slow clients and too many connections (issue: slow bodies held connections for good, and nothing capped them). */
+/** Slow clients and too many connections: a dribbled body must not hold a connection for good, and connections are capped. */
 describe('slow bodies and connection caps on both planes', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
