@@ -18,8 +18,8 @@ describe('request header rules', () => {
     ['X-Real-IP', 'drop'],
     ['X-Request-Id', 'drop'],
     ['Transfer_Encoding', 'drop'],
-    ['Authorization', 'token'],
-    ['X_Serverless_Authorization', 'token'],
+    ['Authorization', 'authorization'],
+    ['X_Serverless_Authorization', 'x-serverless-authorization'],
     ['Accept', 'pass'],
     ['X-Posterns', 'pass'],
   ])('%s → %s', (name, action) => {

@@ -44,15 +44,15 @@ export function normalisedName(name: string): string {
 const HOP_BY_HOP: ReadonlySet<string> = new Set(HEADER_RULES.hopByHop)
 const FORWARDING: ReadonlySet<string> = new Set(HEADER_RULES.forwarding.names)
 
-/** What happens to one client request header on its way upstream. */
-export type RequestHeaderAction = 'pass' | 'drop' | 'token'
+/** What happens to one client request header on its way upstream: a token header is named by what it reads as. */
+export type RequestHeaderAction = 'pass' | 'drop' | TokenHeader
 
 /** The rule for a client header name (any case or spelling); `nominated` are the names its Connection header listed. */
 export function requestHeaderAction(name: string, nominated: ReadonlySet<string> = NOTHING): RequestHeaderAction {
   const n = normalisedName(name)
   if (HOP_BY_HOP.has(n) || nominated.has(n) || n.startsWith(HEADER_RULES.posternPrefix)) return 'drop'
   if (n.startsWith(HEADER_RULES.forwarding.prefix) || FORWARDING.has(n)) return 'drop'
-  if (n === 'authorization' || n === 'x-serverless-authorization') return 'token'
+  if (n === 'authorization' || n === 'x-serverless-authorization') return n
   return 'pass'
 }
 
@@ -108,13 +108,14 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
     const action = requestHeaderAction(name, nominated)
     if (action === 'drop') continue
     const value = rawHeaders[i + 1]!
-    if (action === 'token') {
-      // The header whose token was verified holds exactly `Bearer <our JWS>`: no need to decode it.
-      const verified = o.identity !== undefined && name.length === o.identity.tokenHeader.length && name.toLowerCase() === o.identity.tokenHeader
-      out.push(name, verified ? withoutSignature(value) : withoutPosternSignatures(value, o.issuer))
+    if (action === 'pass') {
+      out.push(name, value)
       continue
     }
-    out.push(name, value)
+    // The header whose token was verified (its exact name, not a look-alike) holds exactly
+    // `Bearer <our JWS>`: no need to decode it.
+    const verified = action === o.identity?.tokenHeader && !name.includes('_')
+    out.push(name, verified ? withoutSignature(value) : withoutPosternSignatures(value, o.issuer))
   }
   out.push('x-forwarded-for', o.forwardedFor, 'x-forwarded-proto', o.proto, 'x-forwarded-host', o.host, 'x-request-id', o.requestId)
   if (o.identity) {
