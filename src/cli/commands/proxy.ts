@@ -61,7 +61,9 @@ export function registerProxy(services: Command, cli: Cli): void {
         : await renewingToken(() => cli.session.idToken({ audience: service.uri }), {
             onError: (err) => cli.io.stderr(`WARNING: could not renew the token (${err.message}); retrying in 5 s.\n`),
           })
-      if (!isLoopback(o.host)) cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}.\n`)
+      if (!isLoopback(o.host)) {
+        cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.\n`)
+      }
       let proxy
       try {
         proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, acceptHosts, log: (line) => cli.io.stderr(line + '\n') })
