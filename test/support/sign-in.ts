@@ -20,7 +20,8 @@ export async function signInUser(p: PosternProcess, email: string, password: str
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_signin=${formCookie}`, accept: 'text/html' },
     body: new URLSearchParams({ email, password, return_to: '/', form_token: formToken }),
   })
-  const session = /postern_session=([^;]+)/.exec(signin.headers.get('set-cookie') ?? '')?.[1]
+  // `__Host-postern_session` when the server is reached in a secure context (loopback here), else `postern_session`.
+  const [, sessionName, session] = /((?:__Host-)?postern_session)=([^;]+)/.exec(signin.headers.get('set-cookie') ?? '') ?? []
   if (!session) throw new Error(`sign-in failed for ${email}: ${signin.status} ${await signin.text()}`)
 
   const verifier = randomBytes(32).toString('base64url')
@@ -28,7 +29,7 @@ export async function signInUser(p: PosternProcess, email: string, password: str
   const redirectUri = 'http://127.0.0.1:9/callback'
   const authorize = await fetch(
     `${base}/oauth2/authorize?${new URLSearchParams({ client_id: 'postern-cli', response_type: 'code', redirect_uri: redirectUri, scope: 'openid email offline_access', code_challenge: challenge, code_challenge_method: 'S256', state: 's' })}`,
-    { redirect: 'manual', headers: { cookie: `postern_session=${session}` } },
+    { redirect: 'manual', headers: { cookie: `${sessionName}=${session}` } },
   )
   const code = new URL(authorize.headers.get('location')!).searchParams.get('code')
   if (!code) throw new Error(`no code: ${authorize.headers.get('location')}`)
