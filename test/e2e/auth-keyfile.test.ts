@@ -62,10 +62,11 @@ describe('a service-account key file, used by a client that signs its own assert
     expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/)
   })
 
-  it('gets {id_token} whose aud is target_audience and whose email is the account, verifiable with the JWKS', async () => {
+  it('gets id_token whose aud is target_audience and whose email is the account, verifiable with the JWKS, beside an access token', async () => {
     const r = await exchange(await assertion())
     expect(r.status).toBe(200)
-    expect(Object.keys(r.body)).toEqual(['id_token'])
+    expect(Object.keys(r.body).sort()).toEqual(['access_token', 'expires_in', 'id_token', 'token_type'])
+    expect(r.body).toMatchObject({ token_type: 'Bearer', expires_in: 3600 })
     const jwks = createRemoteJWKSet(new URL(`${p.controlUrl}/oauth2/jwks`))
     const { payload } = await jwtVerify(r.body.id_token!, jwks, { issuer: p.controlUrl, audience: AUD })
     expect(payload).toMatchObject({ email: sa, email_verified: true, aud: AUD, sub: keyFile.client_id })
@@ -79,10 +80,11 @@ describe('a service-account key file, used by a client that signs its own assert
     expect((await exchange(noJti)).body).toEqual({ error: 'invalid_grant', error_description: 'This assertion (its jti) was already used.' })
   })
 
-  it('without target_audience returns an ID token for the Postern API as access_token', async () => {
+  it('without target_audience returns an access token for the Postern API and an ID token for the CLI', async () => {
     const r = await exchange(await assertion({ claims: { target_audience: undefined } }))
     expect(r.status).toBe(200)
-    expect(claimsOf(r.body.access_token!)).toMatchObject({ aud: 'postern-cli', email: sa })
+    expect(claimsOf(r.body.access_token!)).toMatchObject({ aud: p.controlUrl, client_id: keyFile.client_id, sub: keyFile.client_id })
+    expect(claimsOf(r.body.id_token!)).toMatchObject({ aud: 'postern-cli', email: sa })
     expect(r.body.token_type).toBe('Bearer')
   })
 })

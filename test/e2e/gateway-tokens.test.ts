@@ -64,7 +64,7 @@ describe('forged and defective tokens at the gateway', () => {
     const now = Math.floor(Date.now() / 1000)
     const withClaims = (patch: Record<string, unknown>) => signRs256(header, { ...claims, ...patch }, key.key)
     const attacker = attackerKey()
-    const otherToken = (await other.ownerToken())
+    const otherToken = await other.ownerIdToken()
 
     const deletedUser = await (async () => {
       await createUser(p, 'gone@example.com', 'gone-password-1')

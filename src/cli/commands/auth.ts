@@ -10,7 +10,7 @@ const KEY_FIELDS = ['type', 'private_key_id', 'private_key', 'client_email', 'to
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
-  const auth = program.command('auth').description('Sign in, list accounts, print ID tokens.')
+  const auth = program.command('auth').description('Sign in, list accounts, print access and ID tokens.')
   registerLogin(auth, cli)
 
   auth
@@ -35,8 +35,15 @@ export function registerAuth(program: Command, cli: Cli): Command {
     })
 
   auth
+    .command('print-access-token [account]')
+    .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
+    .action(async (account: string | undefined) => {
+      cli.print((await cli.session.accessToken(account)) + '\n')
+    })
+
+  auth
     .command('print-identity-token [account]')
-    .description('Print an ID token for the active (or given) account.')
+    .description('Print an ID token, for calling services, for the active (or given) account.')
     .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
     .option('--impersonate-service-account <email>', 'print a token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
     .option('--include-email', 'include the email claim (service-account tokens)')
@@ -73,7 +80,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
         credentials.accounts[email] = { type: 'service_account', server: new URL(keyFile.token_uri!).origin, keyFile }
         cli.files.writeCredentials(credentials)
       })
-      await cli.session.idToken({}, email) // fails now, not later, if the key does not work
+      await cli.session.accessToken(email) // fails now, not later, if the key does not work
       cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? new URL(keyFile.token_uri!).origin })
       cli.status(`Activated service account credentials for: [${email}]`, cmd)
     })
