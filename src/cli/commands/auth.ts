@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { request } from '../http-client.js'
+import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
-
-const KEY_FIELDS = ['type', 'private_key_id', 'private_key', 'client_email', 'token_uri'] as const
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
@@ -66,14 +64,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .description('Sign in as a service account with a key file (from postern iam service-accounts keys create).')
     .requiredOption('--key-file <file>', 'the JSON key file')
     .action(async (o: { keyFile: string }, cmd: Command) => {
-      let keyFile: Record<string, string>
-      try {
-        keyFile = JSON.parse(readFileSync(o.keyFile, 'utf8')) as Record<string, string>
-      } catch (err) {
-        throw new CliError(`Cannot read the key file ${o.keyFile}: ${(err as Error).message}`)
-      }
-      const missing = KEY_FIELDS.filter((f) => typeof keyFile[f] !== 'string')
-      if (keyFile.type !== 'service_account' || missing.length) throw new CliError(`${o.keyFile} is not a service-account key file${missing.length ? ` (missing ${missing.join(', ')})` : ''}.`)
+      const keyFile = readKeyFile(o.keyFile)
       const email = keyFile.client_email!
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
