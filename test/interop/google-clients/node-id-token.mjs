@@ -1,3 +1,4 @@
+/* global process, console, URL */
 // google-auth-library for Node, used as an application uses it: no key file, GCE_METADATA_HOST
 // set by the caller, an ID token client for the service's URL. Prints what happened as JSON.
 import { request } from 'node:http'
