@@ -101,6 +101,14 @@ describe('google-auth-library getIdTokenClient through postern metadata-server',
     expect((await nodeClient(host)).status).toBe(200)
   })
 
+  it('without a flag, hands out the signed-in account’s own tokens', async () => {
+    const host = await metadataServer('')
+    const r = await nodeClient(host)
+    expect(r.email).toBe('owner@example.com')
+    expect(claimsOf(r.authorization.replace(/^Bearer /, ''))).toMatchObject({ aud: url, email: 'owner@example.com' })
+    expect(r.status).toBe(200) // the owner holds roles/owner on the organization, which invokes
+  })
+
   it('caches each token and renews it before it expires: two clients get the same ID token', async () => {
     const host = await metadataServer(`--impersonate-service-account ${email('keyless-bot')}`)
     const [a, b] = [await nodeClient(host), await nodeClient(host)]
