@@ -16,10 +16,11 @@ export interface TokenRequest {
 }
 
 /**
- * Tokens for the signed-in accounts: access tokens for the Postern API, ID tokens for services. User accounts hold a rotating refresh token; service
- * accounts hold their key and sign a jwt-bearer assertion (RFC 7523). The credentials file is
- * locked while a token is refreshed, so concurrent CLI processes never present the same refresh
- * token twice (which the server treats as theft and answers by revoking the sign-in).
+ * Tokens for the signed-in accounts: access tokens for the Postern API, ID tokens for services.
+ * User accounts hold a rotating refresh token; service accounts hold their key and sign a
+ * jwt-bearer assertion (RFC 7523). The credentials file is locked while a token is refreshed, so
+ * concurrent CLI processes never present the same refresh token twice (which the server treats
+ * as theft and answers by revoking the sign-in).
  */
 export class Session {
   constructor(
