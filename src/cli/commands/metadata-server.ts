@@ -22,7 +22,7 @@ interface Flags {
 export function registerMetadataServer(program: Command, cli: Cli): void {
   program
     .command('metadata-server')
-    .description('Serve GCE-style metadata endpoints (GCE_METADATA_HOST) that hand out Postern tokens to Google client libraries.')
+    .description('Serve GCE-style metadata endpoints (GCE_METADATA_HOST) that hand out Postern tokens of the signed-in account, a key file or an impersonated service account to Google client libraries.')
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--port <port>', 'local port', '8099')
     .option('--key-file <file>', 'act as the service account of this key file (from postern iam service-accounts keys create)')
