@@ -14,6 +14,7 @@ import { oidcRoutes } from './control/routes/oidc.js'
 import { projectRoutes } from './control/routes/projects.js'
 import { roleRoutes } from './control/routes/roles.js'
 import { serviceAccountRoutes } from './control/routes/service-accounts.js'
+import { serviceAccountTokenRoutes } from './control/routes/service-account-tokens.js'
 import { serviceRoutes } from './control/routes/services.js'
 import { troubleshootRoutes } from './control/routes/troubleshoot.js'
 import { userRoutes } from './control/routes/users.js'
@@ -161,6 +162,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       serviceRoutes,
       iamPolicyRoutes,
       serviceAccountRoutes,
+      serviceAccountTokenRoutes,
       userRoutes,
       groupRoutes,
       workforcePoolRoutes,

@@ -2,7 +2,7 @@ import { CliError } from './errors.js'
 import { request, type ApiErrorBody } from './http-client.js'
 import type { Session } from './session.js'
 
-/** The control API, called with the active account's token; server errors become CliErrors carrying the status. */
+/** The control API, called with the active account's access token; server errors become CliErrors carrying the status. */
 export class Api {
   constructor(
     readonly server: string,
@@ -10,7 +10,7 @@ export class Api {
   ) {}
 
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
-    const token = await this.session.idToken()
+    const token = await this.session.accessToken()
     const res = await request(this.server + path, {
       method,
       headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },

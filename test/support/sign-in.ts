@@ -7,9 +7,10 @@ import type { PosternProcess } from './server.js'
 /**
  * Signs a user in over HTTP exactly as `postern auth login` does through a browser — /signin
  * form, authorization code with PKCE S256 on a loopback redirect, token endpoint — and writes a
- * CLI config dir holding the result, so that user's `postern` commands work.
+ * CLI config dir holding the result, so that user's `postern` commands work. `idToken` (aud
+ * postern-cli) is for services through the gateway, `accessToken` for the control API.
  */
-export async function signInUser(p: PosternProcess, email: string, password: string): Promise<{ configDir: string; idToken: string }> {
+export async function signInUser(p: PosternProcess, email: string, password: string): Promise<{ configDir: string; idToken: string; accessToken: string }> {
   const base = p.controlUrl
   const form = await fetch(`${base}/signin`)
   const formCookie = /postern_signin=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!
@@ -45,7 +46,7 @@ export async function signInUser(p: PosternProcess, email: string, password: str
   mkdirSync(configDir, { recursive: true, mode: 0o700 })
   writeFileSync(join(configDir, 'config.json'), JSON.stringify({ server: base, project: 'my-project', account: email }), { mode: 0o600 })
   writeFileSync(join(configDir, 'credentials.json'), JSON.stringify({ accounts: { [email]: { type: 'user', server: base, refreshToken: body.refresh_token } } }), { mode: 0o600 })
-  return { configDir, idToken: body.access_token }
+  return { configDir, idToken: body.id_token, accessToken: body.access_token }
 }
 
 /** Creates a user with a password through the owner's CLI session. */
