@@ -112,6 +112,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       gatewayUrl: config.gatewayUrl,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
       secureCookies: Boolean(config.tls),
+      trustedProxies: config.trustedProxies,
     },
     authenticate: sessions.authenticate,
   }

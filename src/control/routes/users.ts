@@ -11,7 +11,7 @@ import type { Router } from '../../http/router.js'
 import type { UserRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
 import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
-import { clientAddress } from '../pages/client-address.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { retireIdentity } from '../retire-identity.js'
 
 const CreateUser = z.strictObject({ email: z.string().max(254), password: z.string().optional(), displayName: z.string().max(100).optional() })
@@ -73,7 +73,7 @@ async function checkCurrentPassword(c: RequestContext, email: string, current: s
   if (current === undefined || current === '') {
     throw invalid('Changing your own password needs your current password (currentPassword). With the CLI, send it first and the new one second, on two lines of standard input.')
   }
-  const result = await signInWithPassword(c.deps.store, { email, password: current, address: clientAddress(c.req), now: c.deps.clock() })
+  const result = await signInWithPassword(c.deps.store, { email, password: current, address: requestClientAddress(c.req, c.deps.settings.trustedProxies), now: c.deps.clock() })
   if (!result.ok) {
     await c.deps.store.appendAudit({ time: c.deps.clock(), principal: c.caller().member, method: 'users.setPassword', resource: userResource(email), outcome: 'PERMISSION_DENIED', details: { self: true, reason: 'wrong current password' } })
     throw new PosternError('PERMISSION_DENIED', 'The current password is wrong; the password was not changed.')
