@@ -198,7 +198,7 @@ describe('password sign-in', () => {
   })
 
   it('never redirects off-site after signing in', async () => {
-    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example']) {
+    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example', '/.//evil.example', '/%2e%2e//evil.example']) {
       const res = await new WebAgent(p.controlUrl).signIn(ann, password, returnTo)
       expect(res.status).toBe(303)
       expect(res.headers.get('location')).toBe('/console')
