@@ -30,6 +30,11 @@ const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter'])
  */
 const LINEAR_MATCHES = 'matches (RE2)'
 
+/** A message of the library's with `matches` called by the name users wrote. */
+export function asWritten(message: string): string {
+  return message.replaceAll(LINEAR_MATCHES, 'matches')
+}
+
 /** Registers the linear-time `matches` on an environment; call once where it is built. */
 export function registerLinearMatches(env: Environment): Environment {
   return env.registerFunction({

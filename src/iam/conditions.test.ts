@@ -168,6 +168,7 @@ describe('regular expressions in conditions are RE2, matched in linear time', ()
     ["resource.name.matches('[')", /not RE2 syntax/],
     ['resource.name.matches(resource.service)', /pattern of matches\(\) must be a string literal/],
     ["resource.name.matches('a' + 'b')", /must be a string literal/],
+    ["request.time.matches('x')", /no matching overload for 'google.protobuf.Timestamp.matches\(string\)'/],
     [`resource.name.matches('${'a'.repeat(513)}')`, /at most 512 characters/],
     ["resource.name.matches('[a-z]{600}[a-z]{600}')", /too costly \(RE2 program size 1202/],
     [Array(11).fill("resource.name.matches('x')").join(' || '), /at most 10 calls of matches\(\)/],

@@ -1,6 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { invalid } from '../core/errors.js'
-import { checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
+import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
 
 /**
  * IAM Conditions (DESIGN §1): CEL over `request.time`, `resource.name`, `resource.type`,
@@ -98,5 +98,5 @@ function serviceOf(name: string): string {
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
-  return text.split('\n')[0]!.trim()
+  return asWritten(text.split('\n')[0]!.trim())
 }

@@ -1,6 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { invalid } from '../../core/errors.js'
-import { checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
+import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
 import { ATTRIBUTE_NAME, printable } from '../../iam/members.js'
 
 /**
@@ -155,5 +155,5 @@ export function conditionHolds(condition: string, assertion: Record<string, unkn
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
-  return text.split('\n')[0]!.trim().slice(0, 300)
+  return asWritten(text.split('\n')[0]!.trim()).slice(0, 300)
 }
