@@ -82,6 +82,14 @@ async function main(): Promise<void> {
   const { engines: list, missing } = engines()
   console.log(`Regular-expression engines for CEL matches() — Node ${process.version}`)
   if (missing.length) console.log(`not measured (install them, then pass --candidates DIR): ${missing.join(', ')}`)
+  // Warm-up, unrecorded: every engine on every case until the JIT has settled.
+  for (const c of cases) {
+    for (const e of list) {
+      const m = e.compile(c.pattern)
+      const text = e.name === 'V8 RegExp' && c.v8Text !== undefined ? c.v8Text : c.text
+      measure(() => m(text), 20, 1)
+    }
+  }
   for (const c of cases) {
     console.log(`\n${c.label}: /${c.pattern.length > 60 ? c.pattern.slice(0, 57) + '…' : c.pattern}/ on ${c.text.length} chars`)
     const rows: { name: string; ns: number; note: string }[] = []
@@ -97,6 +105,20 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`  ${r.name.padEnd(14)} ${fmt(r.ns).padStart(10)} per match  ${(r.ns / re2jsNs).toFixed(2).padStart(8)}× re2js${r.note}`)
   }
 
+  // End to end: one condition decision with the engine Postern ships (re2js through CEL).
+  const { compileCondition } = await importDist<typeof import('../src/iam/conditions.js')>('iam/conditions.js')
+  const ctx = { now: Date.now(), resource: { name: SERVICE, type: 'run.postern/Service' as const } }
+  const withRegex = compileCondition("resource.name.matches('^projects/[a-z0-9-]+/services/(api|web)-[a-z0-9-]+$')")
+  const without = compileCondition("resource.name.startsWith('projects/my-project/services/api-')")
+  const attack = compileCondition("resource.name.matches('^([a-z/-]+)+!$')")
+  const longName = { ...ctx, resource: { ...ctx.resource, name: cases[3]!.text } }
+  const a = measure(() => withRegex(ctx))
+  const b = measure(() => without(ctx))
+  const c = measure(() => attack(longName))
+  console.log('\nthrough CEL (dist/iam/conditions.js), one decision:')
+  console.log(`  startsWith condition           ${fmt(b).padStart(10)}`)
+  console.log(`  matches condition (re2js)      ${fmt(a).padStart(10)}  ×${(a / b).toFixed(2)} startsWith`)
+  console.log(`  attack on the 79-char name     ${fmt(c).padStart(10)}`)
   console.log('\ncompile a new pattern (each distinct; the cache in linear-regex.ts keeps compiled ones)')
   let k = 0
   for (const e of list) {
@@ -117,20 +139,6 @@ async function main(): Promise<void> {
     console.log(`  ${e.name.padEnd(14)} ${fmt(ns).padStart(10)} per compile`)
   }
 
-  // End to end: one condition decision with the engine Postern ships (re2js through CEL).
-  const { compileCondition } = await importDist<typeof import('../src/iam/conditions.js')>('iam/conditions.js')
-  const ctx = { now: Date.now(), resource: { name: SERVICE, type: 'run.postern/Service' as const } }
-  const withRegex = compileCondition("resource.name.matches('^projects/[a-z0-9-]+/services/(api|web)-[a-z0-9-]+$')")
-  const without = compileCondition("resource.name.startsWith('projects/my-project/services/api-')")
-  const attack = compileCondition("resource.name.matches('^([a-z/-]+)+!$')")
-  const longName = { ...ctx, resource: { ...ctx.resource, name: cases[3]!.text } }
-  const a = measure(() => withRegex(ctx))
-  const b = measure(() => without(ctx))
-  const c = measure(() => attack(longName))
-  console.log('\nthrough CEL (dist/iam/conditions.js), one decision:')
-  console.log(`  startsWith condition           ${fmt(b).padStart(10)}`)
-  console.log(`  matches condition (re2js)      ${fmt(a).padStart(10)}  ×${(a / b).toFixed(2)} startsWith`)
-  console.log(`  attack on the 79-char name     ${fmt(c).padStart(10)}`)
   console.log(`\n(${ROOT})`)
 }
 

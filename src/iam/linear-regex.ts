@@ -8,15 +8,16 @@ import { invalid } from '../core/errors.js'
  * where V8's backtracking engine is exponential on patterns such as `^([a-z/-]+)+!$`.
  *
  * Engine: re2js, the pure-JavaScript port of RE2/J, chosen by measurement (`npm run bench:regex`,
- * bench/regex-engines.ts). On realistic conditions it takes 0.3–3 µs a match (V8: 40–60 ns, when
- * it does not backtrack) and decides the attack patterns in under a microsecond. The native `re2`
- * addon is 2–25× faster per match, but its releases since 1.24 need Node 22, and it installs by
- * downloading a prebuilt binary (unreachable here) or by compiling RE2 and Abseil from C++ for
- * about three minutes with Node's headers at hand. `re2-wasm` is slower than re2js (3–8 µs: every
- * call copies the string into wasm memory), was last released in 2021, and never frees a compiled
- * pattern: its fixed 16 MB heap aborts the process after about 2,300 distinct patterns. A few µs
- * are small next to a gateway request (~100 µs), and only requests whose policy holds a `matches`
- * condition pay them.
+ * bench/regex-engines.ts). On realistic conditions it takes 0.3–3 µs a match (V8: 25–100 ns,
+ * when it does not backtrack), and under a microsecond on the attack patterns, where V8 takes
+ * milliseconds on 22 characters and doubles with each one more. The native `re2` addon is
+ * 1.5–15× faster on realistic patterns (slower on the attack ones), but its releases since 1.24
+ * need Node 22, and it installs by downloading a prebuilt binary (unreachable here) or by
+ * compiling RE2 and Abseil from C++ for about three minutes with Node's headers at hand.
+ * `re2-wasm` is slower than re2js (5–10 µs: every call copies the string into wasm memory), was
+ * last released in 2021, and never frees a compiled pattern: its fixed 16 MB heap aborts the
+ * process after about 2,300 distinct patterns. A few µs are small next to a gateway request
+ * (~100 µs), and only requests whose policy holds a `matches` condition pay them.
  */
 export const REGEX_LIMITS = {
   /** Characters in one pattern. */
