@@ -119,6 +119,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       gatewayUrl: config.gatewayUrl,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
       secureCookies,
+      trustedProxies: config.trustedProxies,
     },
     authenticate: sessions.authenticate,
   }

@@ -17,8 +17,9 @@ export function check(directory: Directory, principal: Principal, permission: Pe
   })
 }
 
-/** Throws PERMISSION_DENIED naming the principal, the permission and the resource. */
-export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number): void {
+/** Throws PERMISSION_DENIED naming the principal, the permission, the resource and, when given, why it is needed. */
+export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number, because?: string): void {
   if (check(directory, caller.principal, permission, resource, now).allow) return
-  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member} (or it may not exist).`)
+  const why = because ? `: ${because}` : ' (or it may not exist).'
+  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member}${why}`)
 }

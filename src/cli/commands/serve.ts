@@ -30,6 +30,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
     .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
+    .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) whose X-Forwarded-For names the client, for sign-in limits; by default the peer address counts')
     .action(async (flags: ServeFlags, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
       const project = cmd.optsWithGlobals().project as string | undefined

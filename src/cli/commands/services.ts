@@ -42,7 +42,7 @@ function addServiceFlags(cmd: Command): Command {
     .option('--allow-unauthenticated', 'grant roles/run.invoker to allUsers (a public service)')
     .option('--no-allow-unauthenticated', 'remove the allUsers invoker binding')
     .option('--invoker-iam-check', 'check the invoker permission (the default)')
-    .option('--no-invoker-iam-check', 'let every request through without a token (invokerIamDisabled)')
+    .option('--no-invoker-iam-check', 'let every request through without a token (invokerIamDisabled; needs run.services.setIamPolicy)')
     .option('--custom-audiences <list>', 'audiences accepted besides the service URL, comma-separated')
     .option('--strict-audience', 'accept only tokens whose aud is the service URL or a custom audience')
     .option('--no-strict-audience', 'accept any Postern token (aud postern-cli too)')

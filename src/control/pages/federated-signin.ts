@@ -14,7 +14,7 @@ import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
 import { CLI_CLIENT_ID } from '../caller.js'
 import type { ControlDeps } from '../deps.js'
-import { clientAddress } from './client-address.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
 
 /**
@@ -147,7 +147,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
     const { cookie } = await startSession(deps.store, exchanged.subject.uid, now, ttl)
     const fed = exchanged.subject.federation!
     const member = federatedMember(fed.pool, fed.subject)
-    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: providerName(fed.pool, fed.provider), outcome: 'OK', details: { address: clientAddress(req) } })
+    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: providerName(fed.pool, fed.provider), outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
     const returnTo = safeReturnTo(Buffer.from(encodedReturn ?? '', 'base64url').toString('utf8'))
     // Onward from a page of ours rather than by a redirect: the browser arrived here on a
     // cross-site navigation, and a redirect continuing it would not carry the new SameSite=Strict

@@ -10,7 +10,7 @@ import { signInWithPassword } from '../../identity/sign-in.js'
 import { PASSWORD_RULES } from '../../identity/passwords.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
-import { clientAddress } from './client-address.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { federatedLinks } from './federated-signin.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
 
@@ -62,7 +62,7 @@ export function submitSignIn(deps: ControlDeps) {
     }
     let result
     try {
-      result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address: clientAddress(req), now: deps.clock() })
+      result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address: requestClientAddress(req, deps.settings.trustedProxies), now: deps.clock() })
     } catch (err) {
       if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED' && wantsHtml(req)) {
         renderForm(deps, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
@@ -81,7 +81,7 @@ export function submitSignIn(deps: ControlDeps) {
     // A new session on every sign-in (no session fixation); the one the browser had ends.
     await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
     const { cookie } = await startSession(deps.store, result.uid, deps.clock())
-    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: clientAddress(req) } })
+    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
     redirect(res, returnTo, {
       'set-cookie': [
         sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }),

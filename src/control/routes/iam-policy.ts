@@ -2,9 +2,9 @@ import * as z from 'zod'
 import { PosternError, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
-import { emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
+import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
 import { CONCURRENT_CHANGE, planPolicyWrite } from '../../iam/policy-write.js'
-import { ORGANIZATION, parseProjectId, parseServiceId, projectName, serviceAccountName, serviceName } from '../../iam/resources.js'
+import { ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
 import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
@@ -65,6 +65,7 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
       const t = target(c)
       const { policy: raw } = parseWith(SetBody, await c.json())
       const incoming = normalizePolicy(raw)
+      checkRolesGrantable(incoming, resourceType(t.resource))
       const etag = raw.etag === undefined || raw.etag === '' ? undefined : String(raw.etag)
       const result = await mutate(c, { method: 'setIamPolicy', resource: t.resource, permission: `${t.prefix}.setIamPolicy`, details: { policy: incoming } }, async (tx) => {
         if (!(await t.exists(tx))) throw missing(t)
