@@ -124,6 +124,7 @@ async function recordSignIn(
       poolId: pool.poolId,
       subject: identity.subject,
       providerId: provider.providerId,
+      providerUid: provider.uid,
       displayName: identity.displayName,
       email: o.email,
       groups: identity.groups,

@@ -3,15 +3,17 @@ import type { Principal } from '../../iam/principal.js'
 import { PROVIDER_ID } from './workforce-names.js'
 
 /**
- * What a Postern ID token of a federated principal says about it (issue 7), in the claim
- * `federation`: the pool (and its uid, so a pool deleted and recreated under the same id does not
- * honour the old pool's tokens), the provider, the mapped subject, groups and attributes. The
- * token's `sub` is the subject's stable uid, as for every Postern token (DESIGN §3).
+ * What a Postern ID token of a federated principal says about it, in the claim `federation`: the
+ * pool and the provider that signed it in, each with its uid (so a pool or provider deleted and
+ * re-created under the same id does not honour the old one's tokens), the mapped subject, groups
+ * and attributes. The token's `sub` is the uid of the subject as that provider knows it, stable
+ * across its sign-ins, as for every Postern token (DESIGN §3).
  */
 export interface FederationClaim {
   pool: string
   pool_uid: string
   provider: string
+  provider_uid: string
   subject: string
   groups: string[]
   attributes: Record<string, string>
@@ -26,8 +28,9 @@ const VALUE = /^[\x21-\x7e]{1,127}$/
 export function readFederationClaim(claims: Record<string, unknown>): FederationClaim | undefined {
   const f = claims.federation as Record<string, unknown> | undefined
   if (typeof f !== 'object' || f === null || Array.isArray(f)) return undefined
-  const { pool, pool_uid, provider, subject, groups, attributes } = f
+  const { pool, pool_uid, provider, provider_uid, subject, groups, attributes } = f
   if (typeof pool !== 'string' || !POOL_ID.test(pool) || typeof pool_uid !== 'string' || typeof provider !== 'string' || !PROVIDER_ID.test(provider)) return undefined
+  if (typeof provider_uid !== 'string' || provider_uid === '') return undefined
   if (typeof subject !== 'string' || !VALUE.test(subject)) return undefined
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string' && VALUE.test(g))) return undefined
   if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) return undefined
@@ -37,7 +40,7 @@ export function readFederationClaim(claims: Record<string, unknown>): Federation
     attrs[name] = value
   }
   return {
-    pool, pool_uid, provider, subject, groups: groups as string[], attributes: attrs,
+    pool, pool_uid, provider, provider_uid, subject, groups: groups as string[], attributes: attrs,
     ...(typeof f.display_name === 'string' && { display_name: f.display_name }),
     ...(typeof f.email === 'string' && { email: f.email }),
   }
