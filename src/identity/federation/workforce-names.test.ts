@@ -36,7 +36,7 @@ describe('workforce names and settings', () => {
 })
 
 describe('the federation claim of Postern tokens', () => {
-  const claim = { pool: 'acme-staff', pool_uid: 'u1', provider: 'okta', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' } }
+  const claim = { pool: 'acme-staff', pool_uid: 'u1', provider: 'okta', provider_uid: 'u2', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' } }
 
   it('names the principal, and keys caches by uid, groups and attributes', () => {
     const a = federatedCallerOf({ sub: 'uid-1', federation: { ...claim, email: 'ann@example.com' } })!
@@ -48,7 +48,7 @@ describe('the federation claim of Postern tokens', () => {
   })
 
   it('a malformed claim names no one', () => {
-    for (const bad of [{ ...claim, pool: 'X' }, { ...claim, groups: ['a b'] }, { ...claim, attributes: { 'a/b': 'c' } }, { ...claim, subject: '' }, { ...claim, pool_uid: 1 }, 'text', null]) {
+    for (const bad of [{ ...claim, pool: 'X' }, { ...claim, groups: ['a b'] }, { ...claim, attributes: { 'a/b': 'c' } }, { ...claim, subject: '' }, { ...claim, pool_uid: 1 }, { ...claim, provider_uid: undefined }, { ...claim, provider_uid: '' }, 'text', null]) {
       expect(readFederationClaim({ federation: bad })).toBeUndefined()
     }
   })
