@@ -9,7 +9,7 @@ import { TokenError } from '../verify.js'
 import { conditionHolds, mapAssertion, type MappedIdentity } from './attribute-mapping.js'
 import { verifyExternalToken } from './external-token.js'
 import { federatedMember } from './federation-claim.js'
-import { ProviderFetchError, type ProviderKeySource } from './provider-keys.js'
+import { PROVIDER_UNREACHABLE, ProviderFetchError, type ProviderKeySource } from './provider-keys.js'
 import { parseProviderAudience, providerName } from './workforce-names.js'
 
 /**
@@ -77,7 +77,8 @@ export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource
     assertion = await verifyWithRotation(keys, provider, req)
   } catch (err) {
     if (err instanceof ProviderFetchError) {
-      throw new OAuthError('temporarily_unavailable', `Postern could not fetch the keys of ${provider.issuerUri} (${err.message}); nothing was issued, try again later.`)
+      // One answer whatever went wrong (the detail is in Postern's log): what a fetch met is not the caller's to learn.
+      throw new OAuthError('temporarily_unavailable', `${PROVIDER_UNREACHABLE} for ${name}; nothing was issued. Try again later; if this persists, an administrator can find why in Postern's log.`)
     }
     if (err instanceof TokenError) return refuse(err.message)
     throw err

@@ -50,6 +50,15 @@ describe('provider keys', () => {
     await expect(new ProviderKeySource(net.fetchJson, () => 0).endpoints(ISSUER)).rejects.toThrow(/names issuer "https:\/\/evil.example"/)
   })
 
+  it('fetches keys only from the issuer’s origin, and tells the operator (not the caller) why not', async () => {
+    const net = fakeNetwork({ [`${ISSUER}/.well-known/openid-configuration`]: { ...discovery, jwks_uri: 'http://127.0.0.1:5432/' } })
+    const failures: string[] = []
+    const source = new ProviderKeySource(net.fetchJson, () => 0, (issuer, detail) => failures.push(`${issuer}: ${detail}`))
+    await expect(source.keys({ issuerUri: ISSUER, jwksJson: null })).rejects.toBeInstanceOf(ProviderFetchError)
+    expect(net.calls).toEqual([`${ISSUER}/.well-known/openid-configuration`])
+    expect(failures).toEqual([`${ISSUER}: the discovery document's jwks_uri "http://127.0.0.1:5432/" is not on the issuer's origin (https and the issuer's host), so Postern does not fetch it`])
+  })
+
   it('serves what it fetched before while the provider is down, for a day', async () => {
     const net = fakeNetwork({ [`${ISSUER}/.well-known/openid-configuration`]: discovery, [`${ISSUER}/jwks`]: { keys: [{ kty: 'RSA', kid: 'a' }] } })
     let now = 0

@@ -1,5 +1,6 @@
 import type { JSONWebKeySet } from 'jose'
 import { ASYMMETRIC_ALGORITHMS, type ProviderKeys } from './external-token.js'
+import { browserSafe, fetchableFromIssuer } from './provider-urls.js'
 
 /**
  * The keys and endpoints of external OpenID Providers (issue 7): the discovery document
@@ -8,6 +9,10 @@ import { ASYMMETRIC_ALGORITHMS, type ProviderKeys } from './external-token.js'
  * most once per cooldown (a provider rotating its keys), so a stream of forged kids cannot make
  * Postern hammer the provider. A provider's inline JWKS is used as configured, fetching nothing.
  * The network is one injected function.
+ *
+ * The discovery document may only send Postern's own fetches to the issuer's origin
+ * (provider-urls.ts). What went wrong in a fetch is for the operator's log (`onFailure`), never
+ * for the caller, who could otherwise use Postern to probe what it can reach.
  */
 export type FetchJson = (url: string) => Promise<{ body: unknown; maxAgeSeconds: number | undefined }>
 
@@ -19,9 +24,13 @@ export interface ProviderEndpoints {
   algorithms: readonly string[]
 }
 
+/** A provider's document could not be had; `message` is the detail for the log, not for callers. */
 export class ProviderFetchError extends Error {
   override readonly name = 'ProviderFetchError'
 }
+
+/** What callers are told when a provider's documents cannot be fetched, whatever the reason. */
+export const PROVIDER_UNREACHABLE = 'Postern could not fetch the identity provider’s keys or endpoints'
 
 const DISCOVERY_TTL_MS = 3_600_000
 const JWKS_TTL = { min: 60_000, default: 600_000, max: 3_600_000 }
@@ -42,26 +51,29 @@ export class ProviderKeySource {
   constructor(
     private readonly fetchJson: FetchJson,
     private readonly clock: () => number,
+    private readonly onFailure: (issuer: string, detail: string) => void = () => {},
   ) {}
 
   async endpoints(issuer: string): Promise<ProviderEndpoints> {
-    return this.cached(this.discovery, issuer, async () => {
+    return this.cached(this.discovery, issuer, issuer, async () => {
       const { body } = await this.fetchJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)
       const doc = body as Record<string, unknown>
       if (typeof doc !== 'object' || doc === null) throw new ProviderFetchError('the discovery document is not a JSON object')
       if (doc.issuer !== issuer) throw new ProviderFetchError(`the discovery document names issuer ${JSON.stringify(doc.issuer)}, not ${issuer}`)
-      const url = (name: string) => {
+      const url = (name: string, allowed: (value: string) => boolean) => {
         const value = doc[name]
-        if (typeof value !== 'string' || !safeUrl(value)) throw new ProviderFetchError(`the discovery document has no usable ${name}`)
+        if (typeof value !== 'string') throw new ProviderFetchError(`the discovery document has no ${name}`)
+        if (!allowed(value)) throw new ProviderFetchError(`the discovery document's ${name} ${JSON.stringify(value.slice(0, 300))} is not on the issuer's origin (https and the issuer's host), so Postern does not fetch it`)
         return value
       }
+      const ownOrigin = (value: string) => fetchableFromIssuer(issuer, value)
       const advertised = Array.isArray(doc.id_token_signing_alg_values_supported) ? doc.id_token_signing_alg_values_supported.filter((a): a is string => typeof a === 'string') : ['RS256']
       return {
         value: {
           issuer,
-          authorizationEndpoint: url('authorization_endpoint'),
-          tokenEndpoint: url('token_endpoint'),
-          jwksUri: url('jwks_uri'),
+          authorizationEndpoint: url('authorization_endpoint', browserSafe),
+          tokenEndpoint: url('token_endpoint', ownOrigin),
+          jwksUri: url('jwks_uri', ownOrigin),
           algorithms: advertised.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a)),
         },
         ttlMs: DISCOVERY_TTL_MS,
@@ -80,7 +92,7 @@ export class ProviderKeySource {
     const endpoints = await this.endpoints(provider.issuerUri)
     const cached = this.jwks.get(endpoints.jwksUri)
     if (o.refresh && cached && this.clock() - cached.fetched >= REFETCH_COOLDOWN_MS) cached.expires = 0
-    const jwks = await this.cached(this.jwks, endpoints.jwksUri, async () => {
+    const jwks = await this.cached(this.jwks, endpoints.jwksUri, provider.issuerUri, async () => {
       const { body, maxAgeSeconds } = await this.fetchJson(endpoints.jwksUri)
       const keys = (body as { keys?: unknown })?.keys
       if (!Array.isArray(keys)) throw new ProviderFetchError('the JWKS has no keys array')
@@ -92,7 +104,7 @@ export class ProviderKeySource {
     return { jwks, algorithms: endpoints.algorithms }
   }
 
-  private async cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> {
+  private async cached<T>(map: Map<string, Cached<T>>, key: string, issuer: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> {
     const now = this.clock()
     const hit = map.get(key)
     if (hit && hit.expires > now) return hit.value
@@ -101,20 +113,11 @@ export class ProviderKeySource {
       if (map.size > 1_000) map.clear()
       map.set(key, { value, fetched: now, expires: now + ttlMs })
       return value
-    } catch (err) {
+    } catch (caught) {
+      const err = caught instanceof ProviderFetchError ? caught : new ProviderFetchError((caught as Error).message)
+      this.onFailure(issuer, err.message)
       if (hit && now - hit.fetched < STALE_OK_MS) return hit.value
-      throw err instanceof ProviderFetchError ? err : new ProviderFetchError((err as Error).message)
+      throw err
     }
-  }
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost'])
-
-function safeUrl(text: string): boolean {
-  try {
-    const url = new URL(text)
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))
-  } catch {
-    return false
   }
 }
