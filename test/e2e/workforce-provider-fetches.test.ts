@@ -88,3 +88,24 @@ describe('keys a provider names on another port of the Postern host', () => {
     expect(p.output()).toContain(`jwks_uri \\"${targets.postgres}\\" is not on the issuer's origin`)
   })
 })
+
+describe('a provider whose issuer hangs', () => {
+  it('is asked once by 30 concurrent exchanges, and not again for a few seconds after it failed', async () => {
+    // Requests, not connections: Node's HTTP client may open a spare connection that carries none.
+    const requests: string[] = []
+    const hanging = await listenTcp((s) => {
+      s.on('data', (d) => requests.push(String(d).split('\r\n')[0]!))
+      s.on('error', () => undefined) // it never answers; Postern gives up and closes
+    })
+    const issuer = `http://127.0.0.1:${hanging}`
+    await createProvider('hanging', issuer)
+    const answers = await Promise.all(Array.from({ length: 30 }, () => exchangeAt('hanging', issuer)))
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(503))
+    expect(requests).toEqual(['GET /.well-known/openid-configuration HTTP/1.1'])
+    // The failure is remembered briefly: the next exchange is answered at once, without asking.
+    const started = Date.now()
+    expect((await exchangeAt('hanging', issuer)).status).toBe(503)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(requests).toHaveLength(1)
+  }, 60_000)
+})

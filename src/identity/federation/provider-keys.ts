@@ -7,7 +7,9 @@ import { browserSafe, fetchableFromIssuer } from './provider-urls.js'
  * (`issuer` must be the configured issuer exactly, OpenID Discovery §4.3) and the JWKS it names,
  * each fetched with a timeout and a size bound and cached; an unknown kid refetches the JWKS at
  * most once per cooldown (a provider rotating its keys), so a stream of forged kids cannot make
- * Postern hammer the provider. A provider's inline JWKS is used as configured, fetching nothing.
+ * Postern hammer the provider. One fetch per document is in flight at a time (concurrent callers
+ * share it) and a failure is remembered for a few seconds, so a provider that hangs costs one
+ * outbound request, not one per exchange. A provider's inline JWKS is used as configured, fetching nothing.
  * The network is one injected function.
  *
  * The discovery document may only send Postern's own fetches to the issuer's origin
@@ -37,6 +39,11 @@ const JWKS_TTL = { min: 60_000, default: 600_000, max: 3_600_000 }
 const REFETCH_COOLDOWN_MS = 30_000
 /** A provider that is down is served from what was fetched before, for this long. */
 const STALE_OK_MS = 24 * 3_600_000
+/**
+ * After a failed fetch, callers get the same failure (or what was fetched before) for this long
+ * without a new fetch: a provider that hangs or refuses is not asked again per exchange.
+ */
+export const FAILURE_REMEMBERED_MS = 5_000
 
 interface Cached<T> {
   value: T
@@ -47,6 +54,8 @@ interface Cached<T> {
 export class ProviderKeySource {
   private readonly discovery = new Map<string, Cached<ProviderEndpoints>>()
   private readonly jwks = new Map<string, Cached<JSONWebKeySet>>()
+  private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly failures = new Map<string, { error: ProviderFetchError; until: number }>()
 
   constructor(
     private readonly fetchJson: FetchJson,
@@ -55,7 +64,7 @@ export class ProviderKeySource {
   ) {}
 
   async endpoints(issuer: string): Promise<ProviderEndpoints> {
-    return this.cached(this.discovery, issuer, issuer, async () => {
+    return this.cached(this.discovery, `discovery ${issuer}`, issuer, async () => {
       const { body } = await this.fetchJson(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)
       const doc = body as Record<string, unknown>
       if (typeof doc !== 'object' || doc === null) throw new ProviderFetchError('the discovery document is not a JSON object')
@@ -90,9 +99,9 @@ export class ProviderKeySource {
       return { jwks, algorithms: algorithms.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a)) }
     }
     const endpoints = await this.endpoints(provider.issuerUri)
-    const cached = this.jwks.get(endpoints.jwksUri)
+    const cached = this.jwks.get(`jwks ${endpoints.jwksUri}`)
     if (o.refresh && cached && this.clock() - cached.fetched >= REFETCH_COOLDOWN_MS) cached.expires = 0
-    const jwks = await this.cached(this.jwks, endpoints.jwksUri, provider.issuerUri, async () => {
+    const jwks = await this.cached(this.jwks, `jwks ${endpoints.jwksUri}`, provider.issuerUri, async () => {
       const { body, maxAgeSeconds } = await this.fetchJson(endpoints.jwksUri)
       const keys = (body as { keys?: unknown })?.keys
       if (!Array.isArray(keys)) throw new ProviderFetchError('the JWKS has no keys array')
@@ -108,15 +117,40 @@ export class ProviderKeySource {
     const now = this.clock()
     const hit = map.get(key)
     if (hit && hit.expires > now) return hit.value
+    const stale = () => (hit && now - hit.fetched < STALE_OK_MS ? hit.value : undefined)
+    const failed = this.failures.get(key)
+    if (failed && failed.until > now) {
+      const value = stale()
+      if (value !== undefined) return value
+      throw failed.error
+    }
+    let pending = this.inflight.get(key) as Promise<T> | undefined
+    if (!pending) {
+      pending = (async () => {
+        try {
+          const { value, ttlMs } = await load()
+          const at = this.clock()
+          if (map.size > 1_000) map.clear()
+          map.set(key, { value, fetched: at, expires: at + ttlMs })
+          this.failures.delete(key)
+          return value
+        } catch (caught) {
+          const error = caught instanceof ProviderFetchError ? caught : new ProviderFetchError((caught as Error).message)
+          if (this.failures.size > 1_000) this.failures.clear()
+          this.failures.set(key, { error, until: this.clock() + FAILURE_REMEMBERED_MS })
+          this.onFailure(issuer, error.message)
+          throw error
+        } finally {
+          this.inflight.delete(key)
+        }
+      })()
+      this.inflight.set(key, pending)
+    }
     try {
-      const { value, ttlMs } = await load()
-      if (map.size > 1_000) map.clear()
-      map.set(key, { value, fetched: now, expires: now + ttlMs })
-      return value
-    } catch (caught) {
-      const err = caught instanceof ProviderFetchError ? caught : new ProviderFetchError((caught as Error).message)
-      this.onFailure(issuer, err.message)
-      if (hit && now - hit.fetched < STALE_OK_MS) return hit.value
+      return await pending
+    } catch (err) {
+      const value = stale()
+      if (value !== undefined) return value
       throw err
     }
   }
