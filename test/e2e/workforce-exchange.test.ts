@@ -139,6 +139,45 @@ describe('token exchange', () => {
     }
   })
 
+  it('refuses an identity too large for a Postern token, naming what is too large; the largest it issues works at the gateway and the API', async () => {
+    const groups = (n: number) => Array.from({ length: n }, (_, i) => `${String(i).padStart(3, '0')}-${'g'.repeat(116)}`)
+    const huge = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: groups(190) }))
+    expect(huge.status).toBe(400)
+    expect(huge.body.error).toBe('invalid_request')
+    expect(huge.body.error_description).toMatch(/groups \(190 names, [\d,]+ bytes\) are too large/)
+    expect(huge.body.refresh_token).toBeUndefined()
+
+    // The most groups that still fit: one fewer makes it, one more does not.
+    let fits = 0
+    let largest: Record<string, string> | undefined
+    for (let n = 40; n > 0 && !largest; n--) {
+      const r = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', name: 'Ann Ö. Example', groups: groups(n), dept: 'rnd' }))
+      if (r.status === 200) [fits, largest] = [n, r.body]
+      else expect(r.body.error_description).toMatch(/too large/)
+    }
+    expect(fits).toBeGreaterThan(10)
+    const upstream = await startUpstream()
+    try {
+      const created = await p.cli(['services', 'create', 'big-identities', `--upstream=${upstream.url}`, '--format=json'])
+      expect(created.code, created.stderr).toBe(0)
+      const uri = JSON.parse(created.stdout).uri as string
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'big-identities', `--member=principalSet://iam.postern/workforcePools/${POOL}/group/${groups(1)[0]}`, '--role=roles/run.invoker'])).code).toBe(0)
+      // Its tokens, and those renewed for the service's URL (a longer audience), pass where Postern takes them:
+      // ID tokens at the gateway, access tokens at the API (not cut off by a 431).
+      const renewed = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: largest!.refresh_token!, client_id: 'postern-cli', audience: uri })
+      expect(renewed.status, JSON.stringify(renewed.body)).toBe(200)
+      for (const issued of [largest!.access_token!, largest!.id_token!, renewed.body.id_token!, renewed.body.access_token!]) {
+        expect(issued.length).toBeLessThan(8 * 1024) // one header line of nginx's default buffers, with room for the rest
+      }
+      for (const idToken of [largest!.id_token!, renewed.body.id_token!]) {
+        await expect.poll(() => gatewayStatus(p.gatewayPort, new URL(uri).host, idToken), { timeout: 1_000, interval: 50 }).toBe(200)
+      }
+      expect([200, 403]).toContain((await p.api('GET', '/v1/projects', undefined, largest!.access_token!)).status)
+    } finally {
+      await upstream.close()
+    }
+  })
+
   it('refuses every exchange for a disabled pool or provider with invalid_target, and works again once enabled', async () => {
     const good = await idp.mint({ sub: 'ann', email: 'ann@example.com' })
     expect((await p.cli(['iam', 'workforce-pools', 'update', POOL, '--disabled'])).code).toBe(0)

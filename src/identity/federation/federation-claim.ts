@@ -24,6 +24,31 @@ export interface FederationClaim {
 
 const VALUE = /^[\x21-\x7e]{1,127}$/
 
+/**
+ * The most the `federation` claim may take, as UTF-8 JSON. Every token Postern issues must be
+ * one it accepts — and one the proxies in front of it pass: the gateway takes tokens of up to
+ * 16 KB, the control API headers of up to 16 KB in all, nginx a header line of up to 8 KB by
+ * default. 4 KB of claim keeps the token (base64url, plus the other claims and an RS256
+ * signature) under 8 KB with room to spare.
+ */
+export const MAX_FEDERATION_CLAIM_BYTES = 4096
+
+const bytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)))
+
+/** Why a federation claim is too large for a token, naming the largest part; undefined when it fits. */
+export function oversizedClaim(claim: FederationClaim): string | undefined {
+  const total = bytes(claim)
+  if (total <= MAX_FEDERATION_CLAIM_BYTES) return undefined
+  const parts = [
+    { size: bytes(claim.groups), what: `groups (${claim.groups.length} names, ${bytes(claim.groups).toLocaleString('en')} bytes) are`, fix: "map fewer or shorter groups, e.g. postern.groups=assertion.groups.filter(g, g.startsWith('eng-'))" },
+    { size: bytes(claim.attributes), what: `attributes (${Object.keys(claim.attributes).length}, ${bytes(claim.attributes).toLocaleString('en')} bytes) are`, fix: 'map fewer attributes' },
+    { size: bytes(claim.display_name), what: `display name (${bytes(claim.display_name).toLocaleString('en')} bytes) is`, fix: 'map a shorter postern.display_name' },
+    { size: bytes(claim.email), what: `email (${bytes(claim.email).toLocaleString('en')} bytes) is`, fix: 'leave the email out' },
+  ].sort((a, b) => b.size - a.size)
+  const largest = parts[0]!
+  return `The identity's ${largest.what} too large for a Postern token: the federation claim would take ${total.toLocaleString('en')} bytes, at most ${MAX_FEDERATION_CLAIM_BYTES.toLocaleString('en')} fit. Ask an administrator to ${largest.fix} in the provider's attribute mapping.`
+}
+
 /** The claim of a verified Postern token, or undefined when the token is not a federated principal's (or the claim is malformed). */
 export function readFederationClaim(claims: Record<string, unknown>): FederationClaim | undefined {
   const f = claims.federation as Record<string, unknown> | undefined
