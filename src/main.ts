@@ -103,7 +103,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
   const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
-  const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
+  const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock, (issuer, detail) => log.log('warn', 'identity provider fetch failed', { issuer, detail }))
 
   const deps: ControlDeps = {
     store,

@@ -113,6 +113,31 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX audit_log_time ON audit_log (time)`,
     ],
   },
+    // A federated subject is one provider's (by the provider's uid), not the pool's: the same
+    // subject through two providers is two sign-in identities, each ending with its provider.
+    // Subjects whose provider is gone could never sign in again and are not carried over.
+    version: 6,
+    name: 'federated subjects per provider',
+    statements: [
+      `CREATE TABLE federated_subjects_by_provider (uid TEXT PRIMARY KEY, pool_id TEXT NOT NULL, subject TEXT NOT NULL,
+        provider_id TEXT NOT NULL, provider_uid TEXT NOT NULL, display_name TEXT NOT NULL, email TEXT, groups_json TEXT NOT NULL,
+        attributes_json TEXT NOT NULL, create_time BIGINT NOT NULL, last_sign_in_time BIGINT NOT NULL, UNIQUE (provider_uid, subject))`,
+      `INSERT INTO federated_subjects_by_provider (uid, pool_id, subject, provider_id, provider_uid, display_name, email, groups_json,
+        attributes_json, create_time, last_sign_in_time)
+       SELECT f.uid, f.pool_id, f.subject, f.provider_id, p.uid, f.display_name, f.email, f.groups_json, f.attributes_json, f.create_time,
+        f.last_sign_in_time FROM federated_subjects f JOIN workforce_providers p ON p.pool_id = f.pool_id AND p.provider_id = f.provider_id`,
+      `DROP TABLE federated_subjects`,
+      `ALTER TABLE federated_subjects_by_provider RENAME TO federated_subjects`,
+      `CREATE INDEX federated_subjects_pool ON federated_subjects (pool_id, subject)`,
+    ],
+  },
+  {
+    // As version 4, for the rebuilt table.
+    version: 7,
+    name: 'code-point order for federated subjects on PostgreSQL',
+    only: 'postgres',
+    statements: ['pool_id', 'subject', 'provider_id'].map((column) => `ALTER TABLE federated_subjects ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

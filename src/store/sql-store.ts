@@ -49,6 +49,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     deleteGroup: (email) => transaction((tx) => tx.deleteGroup(email)),
     deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
     deleteWorkforcePool: (poolId) => transaction((tx) => tx.deleteWorkforcePool(poolId)),
+    deleteWorkforceProvider: (poolId, providerId) => transaction((tx) => tx.deleteWorkforceProvider(poolId, providerId)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },

@@ -73,15 +73,18 @@ export interface StoreTx {
   listWorkforceProviders(poolId?: string): Promise<WorkforceProviderRecord[]>
   insertWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
   updateWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
+  /** Deletes the provider with the federated subjects it signed in. */
   deleteWorkforceProvider(poolId: string, providerId: string): Promise<boolean>
   getFederatedSubject(uid: string): Promise<FederatedSubjectRecord | undefined>
+  /** The subject as its most recent sign-in through any provider of the pool left it. */
   findFederatedSubject(poolId: string, subject: string): Promise<FederatedSubjectRecord | undefined>
   /**
-   * Inserts the subject, or — when (pool, subject) exists — updates what its sign-in mapped and
-   * keeps its uid and createTime; returns the stored record.
+   * Inserts the subject, or — when (provider uid, subject) exists — updates what its sign-in
+   * mapped and keeps its uid and createTime; returns the stored record.
    */
   upsertFederatedSubject(s: FederatedSubjectRecord): Promise<FederatedSubjectRecord>
-  listFederatedSubjects(poolId: string): Promise<FederatedSubjectRecord[]>
+  /** A pool's subjects (or only those one provider, by uid, signed in), by subject. */
+  listFederatedSubjects(poolId: string, providerUid?: string): Promise<FederatedSubjectRecord[]>
 
   listSigningKeys(): Promise<SigningKeyRecord[]>
   /** Inserts only if no key was created after `unlessCreatedAfter` (one rotation among many processes). */

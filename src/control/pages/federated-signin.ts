@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomToken, secretsEqual } from '../../core/ids.js'
 import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
 import { boundedPostForm } from '../../identity/federation/fetch-json.js'
-import { ProviderFetchError, type ProviderKeySource } from '../../identity/federation/provider-keys.js'
+import { PROVIDER_UNREACHABLE, ProviderFetchError, type ProviderKeySource } from '../../identity/federation/provider-keys.js'
 import { providerAudience, providerName } from '../../identity/federation/workforce-names.js'
 import { federatedMember } from '../../identity/federation/federation-claim.js'
 import { OAuthError } from '../../identity/oauth-error.js'
@@ -70,7 +70,8 @@ export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource)
     try {
       endpoints = await keys.endpoints(provider.issuerUri)
     } catch (err) {
-      return failure(res, 502, `Cannot reach ${provider.issuerUri}: ${err instanceof ProviderFetchError ? err.message : 'unexpected error'}.`)
+      if (!(err instanceof ProviderFetchError)) throw err
+      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     const secret = randomToken(32)
     const returnTo = safeReturnTo(query.get('return_to'))
@@ -120,8 +121,9 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
       }
       idToken = body.id_token
     } catch (err) {
-      if (err instanceof ProviderFetchError) return failure(res, 502, `Cannot reach ${provider.issuerUri}: ${err.message}.`)
-      throw err
+      if (!(err instanceof ProviderFetchError)) throw err
+      deps.log.log('warn', 'identity provider fetch failed', { issuer: provider.issuerUri, detail: err.message })
+      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     // Read before verification, but the exchange verifies this very token: a nonce that matches
     // here and a signature that verifies there make the nonce verified (OIDC Core §3.1.3.7).
