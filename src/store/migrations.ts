@@ -113,6 +113,7 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX audit_log_time ON audit_log (time)`,
     ],
   },
+  {
     // A federated subject is one provider's (by the provider's uid), not the pool's: the same
     // subject through two providers is two sign-in identities, each ending with its provider.
     // Subjects whose provider is gone could never sign in again and are not carried over.
