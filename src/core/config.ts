@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { PosternError } from './errors.js'
 import { parseDurationSeconds } from './duration.js'
+import { testClockFileFrom } from './test-clock.js'
 
 /** `postern serve` configuration: parsed once from flags and environment, validated, frozen. */
 export interface ServeConfig {
@@ -29,6 +30,8 @@ export interface ServeConfig {
   readonly accessLog: boolean
   readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** Tests only: a file holding seconds to move the clock forward by (core/test-clock.ts). */
+  readonly testClockFile: string | undefined
 }
 
 export interface ServeFlags {
@@ -109,6 +112,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
+    testClockFile: testClockFileFrom(env, isLoopback(host)),
   })
 }
 
