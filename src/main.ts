@@ -10,6 +10,7 @@ import type { ControlDeps } from './control/deps.js'
 import { sweepEndedGrants } from './control/access-grant-sweep.js'
 import { AccessRequestWaiters } from './control/access-request-waiters.js'
 import { accessRequestRoutes } from './control/routes/access-requests.js'
+import { accessTestRoutes } from './control/routes/access-tests.js'
 import { auditLogRoutes } from './control/routes/audit-logs.js'
 import { groupRoutes } from './control/routes/groups.js'
 import { iamPolicyRoutes } from './control/routes/iam-policy.js'
@@ -168,6 +169,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       troubleshootRoutes,
       auditLogRoutes,
       accessRequestRoutes({ waiters: accessRequestWaiters }),
+      accessTestRoutes,
       consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
       (r) => {
         for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))

@@ -10,6 +10,7 @@ import type { Router } from '../../http/router.js'
 import type { AccessRequestRecord } from '../../store/queries/access-requests.js'
 import type { StoreTx } from '../../store/store.js'
 import { accessRequestView, describeState, maxRequestSeconds, memberOf, notFoundRequest, parseReason, parseRequestId } from '../access-request-view.js'
+import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import { mutate, ok, type Handler } from '../handler.js'
 import { readPolicy } from './iam-policy.js'
 
@@ -85,6 +86,7 @@ async function approve(tx: StoreTx, id: string, approver: string, seconds: numbe
   checkDuration(seconds, await maxRequestSeconds(tx, current.resource, service.uid), current.resource, 'The approved duration')
   const policy = await readPolicy(tx, current.resource)
   const next = withGrant(policy, current.requester as Member, current.role as Role, grantCondition(id, expireTime, approver, current.reason))
+  await assertPolicyKeepsTests(tx, current.resource, next, now, `Approving access request '${id}'`)
   if (!(await tx.putPolicy(current.resource, next, newEtag(), policy.etag))) throw new PosternError('ABORTED', CONCURRENT_CHANGE)
   const approved: AccessRequestRecord = { ...current, state: 'APPROVED', decider: approver, decideTime: now, grantedSeconds: seconds, expireTime }
   if (!(await tx.updateAccessRequest(approved, 'PENDING'))) throw alreadyDecided(await tx.getAccessRequest(id))

@@ -1,11 +1,13 @@
 import * as z from 'zod'
 import { PosternError, denied, invalid, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
-import { checkDuration, parseWireDuration } from '../../iam/access-grants.js'
+import { checkDuration, grantCondition, parseWireDuration, withGrant } from '../../iam/access-grants.js'
+import type { Member } from '../../iam/members.js'
 import { getRole, parseRole, type Role } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { AccessRequestRecord } from '../../store/queries/access-requests.js'
 import { check } from '../access.js'
+import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import type { AccessRequestWaiters } from '../access-request-waiters.js'
 import {
   accessRequestView, mayDecide, mayView, maxRequestSeconds, memberOf, newRequestId, notFoundRequest, parseReason, parseRequestId,
@@ -15,6 +17,7 @@ import type { Caller } from '../caller.js'
 import { ok, pageSize, type Handler, type RequestContext } from '../handler.js'
 import { accessRequestDecisionRoutes } from './access-request-decisions.js'
 import { accessRequestSettingsRoutes } from './access-request-settings.js'
+import { readPolicy } from './iam-policy.js'
 
 const Create = z.strictObject({ resource: z.string().max(300), role: z.string().max(100).optional(), duration: z.string().max(20), reason: z.string().max(2000) })
 const Wait = z.strictObject({ timeout: z.string().max(20).optional() })
@@ -84,6 +87,9 @@ async function createRequest(c: RequestContext) {
     if (pending.length >= MAX_PENDING_PER_REQUESTER) {
       throw new PosternError('RESOURCE_EXHAUSTED', `You have ${pending.length} access requests pending; wait for some to be decided before asking for more.`)
     }
+    // A request no approval could satisfy is refused now rather than left for an approver to find out.
+    const granted = withGrant(await readPolicy(tx, resource), requester as Member, role, grantCondition(record.id, now + seconds * 1000, requester, reason))
+    await assertPolicyKeepsTests(tx, resource, granted, now, 'Granting this request')
     if (!(await tx.insertAccessRequest(record))) throw new PosternError('ABORTED', 'Two requests drew the same id; retry.')
     await tx.recordChange('accessRequest', record.id)
     await tx.appendAudit({
