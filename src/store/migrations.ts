@@ -107,7 +107,7 @@ const MIGRATIONS: Migration[] = [
     version: 5,
     name: 'access requests, access tests and access request settings',
     statements: [
-      `CREATE TABLE access_requests (id TEXT PRIMARY KEY, resource TEXT NOT NULL, resource_uid TEXT NOT NULL, requester TEXT NOT NULL,
+      `CREATE TABLE access_requests (id TEXT PRIMARY KEY, resource TEXT NOT NULL, resource_uid TEXT NOT NULL, requester TEXT NOT NULL, requester_uid TEXT NOT NULL,
         role TEXT NOT NULL, reason TEXT NOT NULL, requested_seconds INTEGER NOT NULL, state TEXT NOT NULL, create_time BIGINT NOT NULL,
         decider TEXT, decide_time BIGINT, decision_note TEXT NOT NULL, granted_seconds INTEGER, expire_time BIGINT, end_time BIGINT)`,
       `CREATE INDEX access_requests_state ON access_requests (state, expire_time)`,

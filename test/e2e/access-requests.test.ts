@@ -220,10 +220,28 @@ describe('access requests', () => {
     const filed = await as(other)(['services', 'request-access', 'api', '--for=20m', '--reason=race', '--format=json'])
     expect(filed.code, filed.stderr).toBe(0)
     const id = (JSON.parse(filed.stdout) as AccessRequest).id
+    // Meanwhile an admin edits the same policy: the read-modify-write on both sides loses nothing.
+    const edits = ['ann', 'ben', 'cat', 'dan'].map((n) => owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${n}@example.com`, '--role=roles/run.viewer', '--quiet']))
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? as(approver) : owner)(['access-requests', 'approve', id])))
+    for (const e of await Promise.all(edits)) expect(e.code, e.stderr).toBe(0)
+    expect((await policy()).bindings?.find((b) => b.role === 'roles/run.viewer' && !b.condition)?.members).toEqual(['user:ann@example.com', 'user:ben@example.com', 'user:cat@example.com', 'user:dan@example.com'])
     expect(results.filter((r) => r.code === 0)).toHaveLength(1)
     for (const loser of results.filter((r) => r.code !== 0)) expect(loser.stderr).toContain(`(FAILED_PRECONDITION) Access request '${id}' was already approved by`)
     expect((await policy()).bindings?.filter((b) => b.condition?.title === `Access request ${id}`)).toHaveLength(1)
     expect((await audit()).filter((e) => e.details.request === id && e.method === 'accessRequests.approve' && e.outcome === 'OK')).toHaveLength(1)
+  }, 90_000)
+
+  it('an approval for an account deleted since it asked is refused: a new account of the same name is someone else', async () => {
+    await createUser(p, 'gone@example.com', 'correct horse battery staple')
+    const gone = (await signInUser(p, 'gone@example.com', 'correct horse battery staple')).configDir
+    const filed = await as(gone)(['services', 'request-access', 'api', '--for=20m', '--reason=before I leave', '--format=json'])
+    expect(filed.code, filed.stderr).toBe(0)
+    const id = (JSON.parse(filed.stdout) as AccessRequest).id
+    expect((await owner(['users', 'delete', 'gone@example.com', '--quiet'])).code).toBe(0)
+    await createUser(p, 'gone@example.com', 'another horse battery staple')
+    const approve = await as(approver)(['access-requests', 'approve', id])
+    expect(approve.code).toBe(1)
+    expect(approve.stderr).toContain(`(FAILED_PRECONDITION) user:gone@example.com was deleted after request '${id}' was filed`)
+    expect((await policy()).bindings?.some((b) => b.members.includes('user:gone@example.com'))).toBe(false)
   }, 90_000)
 })

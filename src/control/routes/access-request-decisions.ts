@@ -28,9 +28,10 @@ export function accessRequestDecisionRoutes(r: Router<Handler>): void {
     const caller = c.caller()
     const id = parseRequestId(c.params.id)
     const body = parseWith(Approve, await c.json())
+    const asked = body.duration === undefined ? undefined : parseWireDuration(body.duration, 'duration')
     const found = await c.deps.store.getAccessRequest(id)
     if (!found) throw notFoundRequest(id)
-    const seconds = body.duration === undefined ? found.requestedSeconds : parseWireDuration(body.duration, 'duration')
+    const seconds = asked ?? found.requestedSeconds
     const approver = memberOf(caller)
     if (approver === found.requester) {
       await c.deps.store.appendAudit({
@@ -84,6 +85,9 @@ async function approve(tx: StoreTx, id: string, approver: string, seconds: numbe
     throw new PosternError('FAILED_PRECONDITION', `The service ${current.resource} was deleted after request '${id}' was filed; deny it, and the requester may ask again.`)
   }
   checkDuration(seconds, await maxRequestSeconds(tx, current.resource, service.uid), current.resource, 'The approved duration')
+  if (!(await requesterStillExists(tx, current))) {
+    throw new PosternError('FAILED_PRECONDITION', `${current.requester} was deleted after request '${id}' was filed (an account created since under the same name is someone else); deny it.`)
+  }
   const policy = await readPolicy(tx, current.resource)
   const next = withGrant(policy, current.requester as Member, current.role as Role, grantCondition(id, expireTime, approver, current.reason))
   await assertPolicyKeepsTests(tx, current.resource, next, now, `Approving access request '${id}'`)
@@ -93,6 +97,14 @@ async function approve(tx: StoreTx, id: string, approver: string, seconds: numbe
   await tx.recordChange('policy', current.resource)
   await tx.recordChange('accessRequest', id)
   return approved
+}
+
+/** A user or service account must be the very account that asked; a federated subject's uid is stable by definition. */
+async function requesterStillExists(tx: StoreTx, r: AccessRequestRecord): Promise<boolean> {
+  const email = r.requester.slice(r.requester.indexOf(':') + 1)
+  if (r.requester.startsWith('user:')) return (await tx.getUser(email))?.uid === r.requesterUid
+  if (r.requester.startsWith('serviceAccount:')) return (await tx.getServiceAccount(email))?.uid === r.requesterUid
+  return true
 }
 
 async function pending(tx: StoreTx, id: string): Promise<AccessRequestRecord> {

@@ -68,6 +68,7 @@ async function createRequest(c: RequestContext) {
     resource,
     resourceUid: service.uid,
     requester,
+    requesterUid: caller.principal.kind === 'anonymous' ? '' : caller.principal.uid,
     role,
     reason,
     requestedSeconds: seconds,

@@ -16,6 +16,8 @@ export interface AccessRequestRecord {
   resourceUid: string
   /** The member the grant names, e.g. user:ann@example.com. */
   requester: string
+  /** The requester's uid: an account deleted and re-created under the email is someone else. */
+  requesterUid: string
   role: string
   reason: string
   requestedSeconds: number
@@ -75,6 +77,7 @@ const request = (r: Row): AccessRequestRecord => ({
   resource: str(r.resource),
   resourceUid: str(r.resource_uid),
   requester: str(r.requester),
+  requesterUid: str(r.requester_uid),
   role: str(r.role),
   reason: str(r.reason),
   requestedSeconds: num(r.requested_seconds),
@@ -108,10 +111,10 @@ export function accessQueries(sql: Sql): AccessQueries {
   return {
     async insertAccessRequest(r) {
       const changed = await sql.run(
-        `INSERT INTO access_requests (id, resource, resource_uid, requester, role, reason, requested_seconds, state, create_time,
+        `INSERT INTO access_requests (id, resource, resource_uid, requester, requester_uid, role, reason, requested_seconds, state, create_time,
           decider, decide_time, decision_note, granted_seconds, expire_time, end_time)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [r.id, r.resource, r.resourceUid, r.requester, r.role, r.reason, r.requestedSeconds, r.state, r.createTime,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [r.id, r.resource, r.resourceUid, r.requester, r.requesterUid, r.role, r.reason, r.requestedSeconds, r.state, r.createTime,
           r.decider, r.decideTime, r.decisionNote, r.grantedSeconds, r.expireTime, r.endTime],
       )
       return changed === 1

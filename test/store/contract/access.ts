@@ -8,6 +8,7 @@ const aRequest = (o: Partial<AccessRequestRecord> = {}): AccessRequestRecord => 
   resource: `projects/my-project/services/${unique('svc-')}`,
   resourceUid: unique('uid-'),
   requester: `user:${unique('dev-')}@example.com`,
+  requesterUid: unique('uid-'),
   role: 'roles/run.invoker',
   reason: 'debugging "incident" ünï',
   requestedSeconds: 7200,
