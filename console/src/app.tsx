@@ -6,6 +6,7 @@ import { AuditLogPage } from './pages/audit-log-page.tsx'
 import { WorkforcePoolsPage } from './iam/workforce-pools-page.tsx'
 import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
 import { Shell } from './pages/shell.tsx'
+import { RequestsPage } from './requests/requests-page.tsx'
 import { ServicePage } from './services/service-page.tsx'
 import { ServicesPage } from './services/services-page.tsx'
 import { ErrorText } from './ui/modal.tsx'
@@ -49,8 +50,9 @@ function Routes() {
     : page === 'service-accounts' ? <ServiceAccountsPage project={project} />
     : page === 'audit-log' ? <AuditLogPage project={project} />
     : page === 'workforce-pools' ? <WorkforcePoolsPage />
+    : page === 'requests' ? <RequestsPage />
     : <ServicesPage project={project} />
-  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' || page === 'workforce-pools' ? page : 'services'}>{content}</Shell>
+  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' || page === 'workforce-pools' || page === 'requests' ? page : 'services'}>{content}</Shell>
 }
 
 function titleOf(page: string | undefined, item: string | undefined): string {
@@ -58,5 +60,6 @@ function titleOf(page: string | undefined, item: string | undefined): string {
   if (page === 'service-accounts') return 'Service accounts'
   if (page === 'audit-log') return 'Audit log'
   if (page === 'workforce-pools') return 'Workforce pools'
+  if (page === 'requests') return 'Access requests'
   return 'Services'
 }

@@ -14,7 +14,7 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
     return await fetch(url, init)
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
-    if (cause?.code === 'ECONNREFUSED') throw new CliError(`Cannot reach the Postern server at ${new URL(url).origin}: connection refused. Is 'postern serve' running? (postern config set server URL)`)
-    throw new CliError(`Cannot reach ${new URL(url).origin}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`)
+    if (cause?.code === 'ECONNREFUSED') throw new CliError(`Cannot reach the Postern server at ${new URL(url).origin}: connection refused. Is 'postern serve' running? (postern config set server URL)`, 1, 'UNAVAILABLE')
+    throw new CliError(`Cannot reach ${new URL(url).origin}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, 1, 'UNAVAILABLE')
   }
 }

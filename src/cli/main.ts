@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
+import { registerAccessRequests } from './commands/access-requests.js'
+import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
 import { registerConfig } from './commands/config.js'
 import { registerGroups } from './commands/groups.js'
@@ -32,6 +34,8 @@ export function buildProgram(cli: Cli): Command {
   const services = registerServices(program, cli)
   registerWhy(services, cli)
   registerProxy(services, cli)
+  registerAccessRequests(program, services, cli)
+  registerAccessTests(program, cli)
   registerWorkforcePools(registerIam(program, cli), cli)
   registerUsers(program, cli)
   registerGroups(program, cli)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { TrustedProxies } from '../http/client-address.js'
 import { PosternError } from './errors.js'
 import { parseDurationSeconds } from './duration.js'
+import { testClockFileFrom } from './test-clock.js'
 
 /** `postern serve` configuration: parsed once from flags and environment, validated, frozen. */
 export interface ServeConfig {
@@ -38,6 +39,8 @@ export interface ServeConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** Proxies whose X-Forwarded-For names the client (for sign-in limits); none by default. */
   readonly trustedProxies: TrustedProxies
+  /** Tests only: a file holding seconds to move the clock forward by (core/test-clock.ts). */
+  readonly testClockFile: string | undefined
 }
 
 export interface ServeFlags {
@@ -128,6 +131,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
     trustedProxies: TrustedProxies.parse(flags.trustedProxies),
+    testClockFile: testClockFileFrom(env, isLoopback(host)),
   })
 }
 

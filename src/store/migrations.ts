@@ -139,6 +139,25 @@ const MIGRATIONS: Migration[] = [
     only: 'postgres',
     statements: ['pool_id', 'subject', 'provider_id'].map((column) => `ALTER TABLE federated_subjects ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
   },
+  {
+    // Access requests, the policy tests of services and projects, and each service's limit on
+    // how long a request may last. Every row names the resource's uid, so what was said about a
+    // deleted service never applies to a new one of the same name.
+    version: 8,
+    name: 'access requests, access tests and access request settings',
+    statements: [
+      `CREATE TABLE access_requests (id TEXT PRIMARY KEY, resource TEXT NOT NULL, resource_uid TEXT NOT NULL, requester TEXT NOT NULL, requester_uid TEXT NOT NULL,
+        role TEXT NOT NULL, reason TEXT NOT NULL, requested_seconds INTEGER NOT NULL, state TEXT NOT NULL, create_time BIGINT NOT NULL,
+        decider TEXT, decide_time BIGINT, decision_note TEXT NOT NULL, granted_seconds INTEGER, expire_time BIGINT, end_time BIGINT)`,
+      `CREATE INDEX access_requests_state ON access_requests (state, expire_time)`,
+      `CREATE INDEX access_requests_requester ON access_requests (requester, state)`,
+      `CREATE INDEX access_requests_created ON access_requests (create_time)`,
+      `CREATE TABLE access_tests (resource TEXT PRIMARY KEY, resource_uid TEXT NOT NULL, tests TEXT NOT NULL,
+        update_time BIGINT NOT NULL, updater TEXT NOT NULL)`,
+      `CREATE TABLE access_request_settings (resource TEXT PRIMARY KEY, resource_uid TEXT NOT NULL, max_duration_seconds INTEGER NOT NULL,
+        update_time BIGINT NOT NULL, updater TEXT NOT NULL)`,
+    ],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

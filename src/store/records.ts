@@ -204,7 +204,7 @@ export interface FederatedSubjectRecord {
   lastSignInTime: number
 }
 
-export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool'
+export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool' | 'accessRequest'
 
 export interface Change {
   seq: number

@@ -1,4 +1,5 @@
 import type { Change } from './records.js'
+import { accessQueries } from './queries/access-requests.js'
 import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
 import { principalQueries } from './queries/principals.js'
@@ -16,6 +17,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     ...principalQueries(sql),
     ...oauthQueries(sql),
     ...workforceQueries(sql),
+    ...accessQueries(sql),
     ...journalQueries(sql, beforeFirstChange, clock),
   })
 

@@ -4,6 +4,7 @@ import type {
   SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
+import type { AccessQueries } from './queries/access-requests.js'
 
 /**
  * The one store interface (DESIGN §8). Two implementations share one body of SQL: embedded SQLite
@@ -13,7 +14,7 @@ import type { PolicyBody } from '../iam/policy.js'
  * Writers record what they changed with `recordChange`; every process follows the change feed to
  * keep its caches fresh (directory/).
  */
-export interface StoreTx {
+export interface StoreTx extends AccessQueries {
   getProject(projectId: string): Promise<ProjectRecord | undefined>
   listProjects(): Promise<ProjectRecord[]>
   insertProject(p: ProjectRecord): Promise<boolean>

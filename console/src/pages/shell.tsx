@@ -4,8 +4,9 @@ import type { Project } from '../api/types.ts'
 import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
+import { PendingRequestCount, requestsPath } from '../requests/requests-link.tsx'
 
-type Section = 'services' | 'service-accounts' | 'audit-log' | 'workforce-pools'
+type Section = 'services' | 'service-accounts' | 'audit-log' | 'workforce-pools' | 'requests'
 
 /** The frame around every page: product name, project, sections, who is signed in. */
 export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
@@ -19,6 +20,7 @@ export function Shell({ project, section, children }: { project: string; section
     ['service-accounts', 'Service accounts', consolePath.serviceAccounts(project)],
     ['audit-log', 'Audit log', consolePath.auditLog(project)],
     ['workforce-pools', 'Workforce pools', consolePath.workforcePools(project)],
+    ['requests', 'Requests', requestsPath(project)],
   ]
 
   const signOut = async () => {
@@ -37,13 +39,13 @@ export function Shell({ project, section, children }: { project: string; section
         <Link to={consolePath.services(project)} className="brand">Postern</Link>
         <label className="project-select">
           <span className="visually-hidden">Project</span>
-          <select value={project} onChange={(e) => navigate(section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : section === 'workforce-pools' ? consolePath.workforcePools(e.target.value) : consolePath.auditLog(e.target.value))}>
+          <select value={project} onChange={(e) => navigate(section === 'requests' ? requestsPath(e.target.value) : section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : section === 'workforce-pools' ? consolePath.workforcePools(e.target.value) : consolePath.auditLog(e.target.value))}>
             {choices.map((id) => <option key={id} value={id}>{id}</option>)}
           </select>
         </label>
         <nav aria-label="Sections" className="sections">
           {links.map(([key, title, to]) => (
-            <Link key={key} to={to} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}</Link>
+            <Link key={key} to={to} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}{key === 'requests' && <PendingRequestCount />}</Link>
           ))}
         </nav>
         <div className="account">

@@ -9,16 +9,17 @@ import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
+import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
 /** A resource that carries an IAM policy: its name, permission prefix and how to tell it exists. */
-interface Target {
+export interface Target {
   resource: string
   prefix: 'resourcemanager.organizations' | 'resourcemanager.projects' | 'run.services' | 'iam.serviceAccounts'
   exists: (tx: StoreTx) => Promise<boolean>
 }
 
-const targets: Record<string, (c: RequestContext) => Target> = {
+export const policyTargets: Record<string, (c: RequestContext) => Target> = {
   '/v1/organizations/local': () => ({ resource: ORGANIZATION, prefix: 'resourcemanager.organizations', exists: async () => true }),
   '/v1/projects/{project}': (c) => {
     const p = parseProjectId(c.params.project)
@@ -51,7 +52,7 @@ export async function readPolicy(tx: StoreTx, resource: string): Promise<Policy>
 const missing = (t: Target) => notFound(`Resource '${t.resource}' not found.`)
 
 export function iamPolicyRoutes(r: Router<Handler>): void {
-  for (const [base, target] of Object.entries(targets)) {
+  for (const [base, target] of Object.entries(policyTargets)) {
     const get: Handler = async (c) => {
       const t = target(c)
       allowRead(c, `${t.prefix}.getIamPolicy`, t.resource)
@@ -71,6 +72,7 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
         if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
+        await assertPolicyKeepsTests(tx, t.resource, incoming, c.deps.clock())
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)
         if (!written) throw new PosternError('ABORTED', CONCURRENT_CHANGE)
         await tx.recordChange('policy', t.resource)
