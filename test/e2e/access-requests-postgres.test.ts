@@ -37,8 +37,8 @@ describe.skipIf(!inject('postgres'))('access requests on PostgreSQL, two process
     for (const email of ['approver@example.com', 'dev@example.com']) await createUser(a, email)
     expect((await a.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:approver@example.com', '--role=roles/run.admin'])).code).toBe(0)
     ownerToken = await a.ownerToken()
-    approverToken = (await signInUser(a, 'approver@example.com', 'correct horse battery staple')).idToken
-    devToken = (await signInUser(a, 'dev@example.com', 'correct horse battery staple')).idToken
+    approverToken = (await signInUser(a, 'approver@example.com', 'correct horse battery staple')).accessToken
+    devToken = (await signInUser(a, 'dev@example.com', 'correct horse battery staple')).accessToken
   }, 120_000)
 
   afterAll(async () => {
