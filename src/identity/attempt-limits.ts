@@ -67,12 +67,22 @@ class Peeked extends Error {
   }
 }
 
-/** Reads counters without changing them: count, then roll the transaction back. */
+/**
+ * Reads counters without changing them: count, then roll the transaction back. Each (key, window)
+ * is counted once however often it is asked for: counting it twice in one transaction would read
+ * the first count as an event (two limits may share a counter).
+ */
 async function peek(store: Store, counters: readonly [key: string, windowStart: number][]): Promise<number[]> {
   try {
     await store.transaction(async (tx) => {
+      const once = new Map<string, number>()
       const counts: number[] = []
-      for (const [key, start] of counters) counts.push((await tx.countEvent(key, start)) - 1)
+      for (const [key, start] of counters) {
+        const id = `${key}@${start}`
+        let count = once.get(id)
+        if (count === undefined) once.set(id, (count = (await tx.countEvent(key, start)) - 1))
+        counts.push(count)
+      }
       throw new Peeked(counts)
     })
   } catch (err) {
