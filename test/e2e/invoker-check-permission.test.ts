@@ -9,7 +9,7 @@ import { createUser, signInUser } from '../support/sign-in.js'
  */
 describe('invokerIamDisabled needs run.services.setIamPolicy', () => {
   let p: PosternProcess
-  const people: Record<string, { configDir: string; idToken: string }> = {}
+  const people: Record<string, { configDir: string; accessToken: string }> = {}
   const roles = { developer: 'roles/run.developer', editor: 'roles/editor', admin: 'roles/run.admin' } as const
 
   beforeAll(async () => {
@@ -20,7 +20,7 @@ describe('invokerIamDisabled needs run.services.setIamPolicy', () => {
       expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=user:${email}`, `--role=${role}`])).code).toBe(0)
       people[who] = await signInUser(p, email, `${who}-password-123`)
     }
-    people.owner = { configDir: p.configDir, idToken: await p.ownerToken() }
+    people.owner = { configDir: p.configDir, accessToken: await p.ownerToken() }
   })
   afterAll(() => p?.stop())
 
@@ -42,7 +42,7 @@ describe('invokerIamDisabled needs run.services.setIamPolicy', () => {
     const r = await cli(who, ['services', 'update', `private-${who}`, '--no-invoker-iam-check'])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain("'run.services.setIamPolicy'")
-    const res = await p.api<{ error: { status: string; message: string } }>('PATCH', `/v2/projects/my-project/services/private-${who}`, { invokerIamDisabled: true }, people[who]!.idToken)
+    const res = await p.api<{ error: { status: string; message: string } }>('PATCH', `/v2/projects/my-project/services/private-${who}`, { invokerIamDisabled: true }, people[who]!.accessToken)
     expect(res.status).toBe(403)
     expect(res.body.error.message).toContain("'run.services.setIamPolicy'")
     const after = JSON.parse((await p.cli(['services', 'describe', `private-${who}`, '--format=json'])).stdout) as { invokerIamDisabled: boolean }
@@ -52,7 +52,7 @@ describe('invokerIamDisabled needs run.services.setIamPolicy', () => {
   it.each(['admin', 'owner'])('lets %s create a public service and turn the check off', async (who) => {
     expect((await cli(who, ['services', 'create', `public-${who}`, '--upstream=http://127.0.0.1:9000', '--no-invoker-iam-check'])).code).toBe(0)
     expect((await cli(who, ['services', 'create', `later-${who}`, '--upstream=http://127.0.0.1:9000'])).code).toBe(0)
-    const res = await p.api<{ invokerIamDisabled: boolean }>('PATCH', `/v2/projects/my-project/services/later-${who}`, { invokerIamDisabled: true }, people[who]!.idToken)
+    const res = await p.api<{ invokerIamDisabled: boolean }>('PATCH', `/v2/projects/my-project/services/later-${who}`, { invokerIamDisabled: true }, people[who]!.accessToken)
     expect(res.status).toBe(200)
     expect(res.body.invokerIamDisabled).toBe(true)
   })
@@ -60,7 +60,7 @@ describe('invokerIamDisabled needs run.services.setIamPolicy', () => {
   it('a developer may still edit a public service and turn its check back on', async () => {
     const described = JSON.parse((await p.cli(['services', 'describe', 'public-admin', '--format=json'])).stdout) as Record<string, unknown>
     // Sending the whole resource back, invokerIamDisabled unchanged, is no change of who may call.
-    const res = await p.api('PATCH', '/v2/projects/my-project/services/public-admin', { ...described, description: 'edited' }, people.developer!.idToken)
+    const res = await p.api('PATCH', '/v2/projects/my-project/services/public-admin', { ...described, description: 'edited' }, people.developer!.accessToken)
     expect(res.status).toBe(200)
     expect((await cli('developer', ['services', 'update', 'public-admin', '--invoker-iam-check'])).code).toBe(0)
   })

@@ -59,7 +59,7 @@ describe('a password change', () => {
     expect(newOnly.code).toBe(2)
     expect(newOnly.stderr).toContain('current one first and the new one second')
     // The API itself refuses a self-service change without the current password…
-    const bare = await p.api<{ error: { status: string; message: string } }>('POST', '/v1/users/bob@example.com:setPassword', { password: 'bob-new-password' }, bob.cli.idToken)
+    const bare = await p.api<{ error: { status: string; message: string } }>('POST', '/v1/users/bob@example.com:setPassword', { password: 'bob-new-password' }, bob.cli.accessToken)
     expect(bare.status).toBe(400)
     expect(bare.body.error.message).toContain('current password')
     // …and with a wrong one.

@@ -80,7 +80,7 @@ describe('why a member may or may not invoke', () => {
         ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer'],
         ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker'],
       ]) expect((await p.cli(args)).code).toBe(0)
-      viewer = (await signInUser(p, 'one-service-viewer@example.com', 'viewer-password-123')).idToken
+      viewer = (await signInUser(p, 'one-service-viewer@example.com', 'viewer-password-123')).accessToken
     })
 
     it('sees no binding of the project or the organization, and no verdict they decide', async () => {

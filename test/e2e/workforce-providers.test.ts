@@ -24,6 +24,7 @@ let host: string
 
 interface SignIn {
   idToken: string
+  accessToken: string
   refreshToken: string
   uid: string
 }
@@ -31,11 +32,11 @@ interface SignIn {
 async function signIn(provider: string, from: ExternalIdp = idp, sub = 'ann'): Promise<SignIn> {
   const r = await token(p.controlUrl, { grant_type: GRANT, subject_token: await from.mint({ sub }), subject_token_type: ID_TOKEN, audience: audience(provider) })
   expect(r.status, JSON.stringify(r.body)).toBe(200)
-  return { idToken: r.body.access_token!, refreshToken: r.body.refresh_token!, uid: claimsOf(r.body.access_token!).sub as string }
+  return { idToken: r.body.id_token!, accessToken: r.body.access_token!, refreshToken: r.body.refresh_token!, uid: claimsOf(r.body.id_token!).sub as string }
 }
 const refresh = (s: SignIn) => token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: s.refreshToken, client_id: 'postern-cli' })
 const atGateway = (s: SignIn) => gatewayStatus(p.gatewayPort, host, s.idToken)
-const atApi = async (s: SignIn) => (await p.api('GET', '/v2/projects/my-project/services', undefined, s.idToken)).status
+const atApi = async (s: SignIn) => (await p.api('GET', '/v2/projects/my-project/services', undefined, s.accessToken)).status
 const provider = (verb: string, id: string, ...flags: string[]) => p.cli(['iam', 'workforce-pools', 'providers', verb, id, '--workforce-pool', POOL, ...flags])
 const createProvider = async (id: string, from: ExternalIdp) => {
   const r = await provider('create-oidc', id, '--issuer-uri', from.issuer, '--client-id', from.clientId, '--attribute-mapping', 'postern.subject=assertion.sub')

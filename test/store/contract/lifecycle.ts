@@ -69,7 +69,7 @@ export function lifecycleContract(c: ContractContext): void {
       await store.insertWorkforceProvider(provider)
       await store.close()
       // The table as schema version 5 had it: one subject per (pool, subject), naming its last provider by id only.
-      await place.raw(`DELETE FROM schema_migrations WHERE version >= 6`)
+      await place.raw(`DELETE FROM schema_migrations WHERE version IN (6, 7)`)
       await place.raw(`DROP TABLE federated_subjects`)
       await place.raw(`CREATE TABLE federated_subjects (uid TEXT PRIMARY KEY, pool_id TEXT NOT NULL, subject TEXT NOT NULL, provider_id TEXT NOT NULL,
         display_name TEXT NOT NULL, email TEXT, groups_json TEXT NOT NULL, attributes_json TEXT NOT NULL, create_time BIGINT NOT NULL,
