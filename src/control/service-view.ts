@@ -17,6 +17,7 @@ export function serviceView(s: ServiceRecord, gatewayUrl: URL) {
     invokerIamDisabled: s.invokerIamDisabled,
     customAudiences: s.customAudiences,
     strictAudience: s.strictAudience,
+    browserAccess: s.browserAccess,
     timeoutSeconds: s.timeoutSeconds,
     labels: s.labels,
     createTime: rfc3339(s.createTime),
