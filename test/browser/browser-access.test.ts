@@ -207,3 +207,173 @@ describe('who may use the session, and for how long', () => {
     await context.close()
   })
 })
+
+describe('what other sites cannot make the browser do', () => {
+  const STATE = 'A'.repeat(43)
+  /** Every request the browser makes to evil.example is recorded and aborted. */
+  async function watchEvil(context: BrowserContext): Promise<string[]> {
+    const hits: string[] = []
+    await context.route(/^https?:\/\/([^/]*\.)?evil\.example(:\d+)?\//, (route) => {
+      hits.push(route.request().url())
+      return route.abort()
+    })
+    return hits
+  }
+
+  it('the sign-in hand-off refuses every return address that is not a path on a service', async () => {
+    const { context, page } = await signedIn(carol, `${hello}/page`)
+    const hits = await watchEvil(context)
+    const gatewayHost = `my-project.localhost:${p.gatewayPort}`
+    for (const returnTo of [
+      'https://evil.example/',
+      '//evil.example/',
+      '/\\evil.example/',
+      'https:evil.example',
+      'javascript:alert(1)',
+      `${hello}//evil.example/`,
+      `${hello}/\\evil.example/`,
+      `http://evil.example@hello.${gatewayHost}/`,
+      `http://hello.${gatewayHost}.evil.example/`,
+      `http://hello.my-project.localhost:1/`,
+      `https://hello.${gatewayHost}/`,
+      `http://nosuch.${gatewayHost}/`,
+      `${hello}/_postern/signout`,
+    ]) {
+      for (const encoded of [encodeURIComponent(returnTo), encodeURIComponent(encodeURIComponent(returnTo))]) {
+        const res = await page.goto(`${p.controlUrl}/signin/service?return_to=${encoded}&state=${STATE}`)
+        expect(res!.status(), returnTo).toBe(400)
+        expect(new URL(page.url()).origin, returnTo).toBe(p.controlUrl)
+      }
+    }
+    // An encoded slash is a path on the service, opened there.
+    await page.goto(`${p.controlUrl}/signin/service?return_to=${encodeURIComponent(`${hello}/%2F%2Fevil.example`)}&state=${STATE}`)
+    await page.waitForURL((u) => u.pathname.startsWith('/_postern/callback'))
+    expect(new URL(page.url()).host).toBe(new URL(hello).host)
+    expect(hits).toEqual([])
+    await context.close()
+  })
+
+  it('the gateway returns only to paths on the service’s own host, whatever next= or the request target says', async () => {
+    const { context, page } = await signedIn(carol, `${hello}/page`)
+    const hits = await watchEvil(context)
+    for (const next of ['https://evil.example/', '//evil.example', '/\\evil.example', '%2F%2Fevil.example', '/%2F/evil.example', `${other}/page`]) {
+      await page.goto(`${hello}/_postern/signin?next=${encodeURIComponent(next)}`)
+      await page.waitForURL((u) => u.host === new URL(hello).host && !u.pathname.startsWith('/_postern'))
+      const landed = new URL(page.url())
+      expect(landed.pathname === '/' || landed.pathname === '/%2F/evil.example', next).toBe(true)
+    }
+    expect(hits).toEqual([])
+    await context.close()
+  })
+
+  it('a return address moved to another service’s host is refused there: the flow’s state is not in that host’s cookies', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    // The flow starts on hello (its state cookie is set there); the hand-off is then asked for other's URL with that state.
+    await page.goto(`${hello}/page`)
+    await page.waitForURL((u) => u.pathname === '/signin')
+    const handOff = new URL(new URL(page.url()).searchParams.get('return_to')!, p.controlUrl)
+    handOff.searchParams.set('return_to', `${other}/page`)
+    await page.goto(handOff.href)
+    await signInAt(page, carol)
+    await page.waitForURL((u) => u.host === new URL(other).host)
+    expect(page.url()).toContain('/_postern/callback')
+    expect(await page.textContent('body')).toContain('did not start in this browser')
+    expect(await context.cookies(other)).toEqual([])
+    await context.close()
+  })
+
+  it('a callback URL made for one browser is refused in another (no login CSRF); its own browser can still use it', async () => {
+    const victim = await signedIn(carol, `${hello}/page`)
+    const attacker = await browser.newContext()
+    const attackerPage = await attacker.newPage()
+    let captured = ''
+    await attacker.route(`${hello}/_postern/callback?**`, (route) => {
+      captured = route.request().url()
+      return route.abort()
+    })
+    await attackerPage.goto(`${hello}/page`).catch(() => undefined)
+    await signInAt(attackerPage, dave)
+    await expect.poll(() => captured).toContain('code=')
+
+    const res = await victim.page.goto(captured)
+    expect(res!.status()).toBe(400)
+    expect(await victim.page.textContent('body')).toContain('did not start in this browser')
+    await victim.page.goto(`${hello}/page`)
+    expect((await json(victim.page)).headers['x-postern-authenticated-email']).toBe(carol)
+
+    await attacker.unroute(`${hello}/_postern/callback?**`)
+    await attackerPage.goto(captured)
+    await attackerPage.waitForURL(`${hello}/page`)
+    expect(await attackerPage.textContent('body')).toContain(`user:${dave}`)
+    // And the code is spent.
+    expect((await attackerPage.goto(captured))!.status()).toBe(400)
+    await attacker.close()
+    await victim.context.close()
+  })
+
+  it('posts, fetches and WebSockets with the cookie from another site or a sibling service are refused; the service’s own page may', async () => {
+    const { context, page } = await signedIn(carol, `${hello}/page`)
+    const posts = () => upstream.seen.filter((s) => s.method === 'POST' && s.url.startsWith('/transfer')).map((s) => s.url)
+    const submit = (target: string) => `(() => {
+      const form = document.createElement('form')
+      form.method = 'POST'
+      form.action = ${JSON.stringify(target)}
+      const input = document.createElement('input')
+      input.name = 'amount'
+      input.value = '100'
+      form.appendChild(input)
+      document.body.appendChild(form)
+      form.submit()
+    })()`
+
+    // Another site (127.0.0.1 is not the services' site): SameSite=Lax withholds the cookie.
+    const attacker = await context.newPage()
+    await attacker.goto(`${upstream.url}/attacker`)
+    const crossSite = attacker.waitForNavigation()
+    await attacker.evaluate(submit(`${hello}/transfer?from=cross-site-form`))
+    expect((await crossSite)!.status()).toBe(401)
+
+    // A sibling service is the same site, so the cookie goes along: its Origin is refused.
+    await attacker.goto(`${evil}/attacker`)
+    const sibling = attacker.waitForNavigation()
+    await attacker.evaluate(submit(`${hello}/transfer?from=sibling-form`))
+    const refused = await sibling
+    expect(refused!.status()).toBe(403)
+    // Refused before its body is read: the connection may close under the browser (a network error to fetch).
+    await attacker.evaluate(`fetch(${JSON.stringify(`${hello}/transfer?from=sibling-fetch`)}, { method: 'POST', credentials: 'include', mode: 'no-cors', body: 'x' }).catch(() => undefined)`)
+    const socket = await attacker.evaluate(`new Promise((resolve) => {
+      const ws = new WebSocket(${JSON.stringify(`ws://hello.my-project.localhost:${p.gatewayPort}/transfer?from=sibling-socket`)})
+      ws.onopen = () => resolve('open')
+      ws.onerror = () => resolve('refused')
+    })`)
+    expect(socket).toBe('refused')
+
+    // The service's own page posts with its session.
+    const own = await page.evaluate(`fetch('/transfer?from=own-page', { method: 'POST', body: 'x' }).then((r) => r.json())`) as { headers: Record<string, string> }
+    expect(own.headers['x-postern-authenticated-email']).toBe(carol)
+    expect(posts()).toEqual(['/transfer?from=own-page'])
+    expect(upstream.seen.some((s) => s.url.includes('sibling-socket'))).toBe(false)
+    await context.close()
+  })
+})
+
+describe('services choose', () => {
+  it('--browser-access=off: browsers get 401 as any caller without a token, and a session no longer admits them', async () => {
+    const { context, page } = await signedIn(carol, `${hello}/page`)
+    const off = await p.cli(['services', 'update', 'hello', '--browser-access=off', '--format=json'])
+    expect(off.code, off.stderr).toBe(0)
+    expect(JSON.parse(off.stdout).browserAccess).toBe(false)
+    const res = await page.reload()
+    expect(res!.status()).toBe(401)
+    expect(page.url()).toBe(`${hello}/page`)
+    const fresh = await browser.newContext()
+    const freshPage = await fresh.newPage()
+    expect((await freshPage.goto(`${hello}/page`))!.status()).toBe(401)
+    expect(freshPage.url()).toBe(`${hello}/page`)
+    expect((await p.cli(['services', 'update', 'hello', '--browser-access=on'])).code).toBe(0)
+    await expect.poll(async () => (await page.reload())!.status()).toBe(200)
+    await fresh.close()
+    await context.close()
+  })
+})

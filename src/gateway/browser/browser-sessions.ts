@@ -69,7 +69,10 @@ export class BrowserSessions {
   async end(cookie: string): Promise<void> {
     if (cookie.length > MAX_COOKIE) return
     const record = await this.store.getServiceSession(sha256(cookie))
-    if (record) await this.store.deleteSession(record.signInSessionHash)
+    if (!record) return
+    await this.store.deleteSession(record.signInSessionHash)
+    // Here at once; other processes when the change feed brings the deletion.
+    this.forget([{ seq: 0, kind: 'session', key: SESSION_CHANGE.signIn(record.signInSessionHash) }])
   }
 
   /** Drops whatever the ended sessions in these changes were cached as. */
