@@ -114,4 +114,17 @@ describe('forward-auth behind nginx and Caddy', () => {
       }
     })
   }
+
+  it('a browser opening a private service is sent to sign in through Caddy (which relays the redirect); nginx’s auth_request gets the 401', async () => {
+    const navigate = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+    const viaCaddy = await request(`http://127.0.0.1:${caddy.port}/path?x=1`, { headers: { host: `app.my-project.localhost:${caddy.port}`, ...navigate } })
+    await viaCaddy.body.dump()
+    expect(viaCaddy.statusCode).toBe(302)
+    // The service's URL is the gateway URL's (--gateway-url names the public one behind a proxy).
+    expect(new URL(String(viaCaddy.headers.location)).searchParams.get('return_to')).toBe(`http://app.my-project.localhost:${p.gatewayPort}/path?x=1`)
+    expect(String(viaCaddy.headers['set-cookie'])).toMatch(/^__Host-postern_state_/)
+    const viaNginx = await request(`http://127.0.0.1:${nginx.port}/path?x=1`, { headers: { host: `app.my-project.localhost:${nginx.port}`, ...navigate } })
+    await viaNginx.body.dump()
+    expect(viaNginx.statusCode).toBe(401)
+  })
 })
