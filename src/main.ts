@@ -43,7 +43,7 @@ import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
-import { BrowserSessions } from './gateway/browser/browser-sessions.js'
+import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
 import { browserCookies, secureContext } from './gateway/browser/cookies.js'
 import { SERVICE_SIGN_IN_PATH, serviceSignInRoutes } from './control/pages/service-signin.js'
 import { RouteTable } from './gateway/routes.js'
@@ -190,7 +190,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const authorizer = new InvokeAuthorizer(directory)
     metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
     metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
-    const browserSessions = new BrowserSessions(store, directory)
+    const browserSessions = new BrowserSessions(store, directory, sessionCookieKey(master))
     const browser = createBrowserFlow({
       sessions: browserSessions,
       store,

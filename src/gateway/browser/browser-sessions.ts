@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { randomToken, sha256 } from '../../core/ids.js'
 import type { Directory } from '../../directory/directory.js'
 import { federatedCallerOf } from '../../identity/federation/federation-claim.js'
@@ -19,13 +20,20 @@ interface Entry {
 /** Longer than any session cookie this gateway sets; anything longer is not looked up. */
 const MAX_COOKIE = 100
 
+/** The key that tags session cookies, the same in every process that shares the master key. */
+export function sessionCookieKey(master: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'postern service session cookie v1', 32))
+}
+
 /**
  * Browsers' sessions on services' hosts, as the gateway sees them. A cookie names a session by an
  * opaque value; the store keeps its hash and the subject. A session seen before is answered from
  * memory (the store is read once per session, not per request); the account behind it is checked
  * in the directory on every request, so a disabled or deleted account stops at once; and every
  * ended sign-in session arrives on the change feed (`forget`), which drops what was cached of it,
- * so a sign-out anywhere stops the browser here within a second.
+ * so a sign-out anywhere stops the browser here within a second. A cookie carries a tag (an HMAC
+ * under a key derived from the master key), so one this Postern did not mint costs no database
+ * read: a stream of made-up cookies cannot turn into a stream of queries.
  */
 export class BrowserSessions {
   /** By session hash; null: no such session (values are random, so none can appear later). */
@@ -35,13 +43,13 @@ export class BrowserSessions {
   constructor(
     private readonly store: Store,
     private readonly directory: Directory,
+    private readonly key: Buffer,
   ) {}
 
   /** Who a session cookie speaks for on this service, now: synchronous when the session is cached. */
   check(cookie: string, serviceUid: string, now: number): SessionCheck | Promise<SessionCheck> {
-    if (cookie.length > MAX_COOKIE) return { ok: false, reason: 'none', description: 'The Postern session cookie is malformed.' }
-    const hash = sha256(cookie)
-    return this.checkHash(hash, serviceUid, now)
+    if (!this.minted(cookie)) return { ok: false, reason: 'none', description: 'The Postern session cookie is not one this Postern set.' }
+    return this.checkHash(sha256(cookie), serviceUid, now)
   }
 
   /** As check, by the session's hash (an open tunnel remembers that, not the cookie). */
@@ -58,7 +66,8 @@ export class BrowserSessions {
   async start(o: { signInSessionHash: string; subjectUid: string; serviceUid: string; now: number }): Promise<{ cookie: string; expireTime: number } | undefined> {
     const parent = await this.store.getSession(o.signInSessionHash)
     if (!parent || parent.subjectUid !== o.subjectUid || parent.expireTime <= o.now) return undefined
-    const cookie = randomToken(32)
+    const secret = randomToken(32)
+    const cookie = `${secret}.${this.tag(secret)}`
     // As long as the sign-in it comes from, no longer (a federated sign-in's is its pool's session).
     const record: ServiceSessionRecord = { sessionHash: sha256(cookie), signInSessionHash: parent.sessionHash, subjectUid: o.subjectUid, serviceUid: o.serviceUid, createTime: o.now, expireTime: parent.expireTime }
     if (!(await this.store.insertServiceSession(record, o.now))) return undefined
@@ -67,7 +76,7 @@ export class BrowserSessions {
 
   /** Ends the sign-in behind a session cookie, and with it every session made from that sign-in (sign-out). */
   async end(cookie: string): Promise<void> {
-    if (cookie.length > MAX_COOKIE) return
+    if (!this.minted(cookie)) return
     const record = await this.store.getServiceSession(sha256(cookie))
     if (!record) return
     await this.store.deleteSession(record.signInSessionHash)
@@ -85,6 +94,19 @@ export class BrowserSessions {
       else if (c.key.startsWith(SESSION_CHANGE.subject(''))) subjects.add(c.key.slice(SESSION_CHANGE.subject('').length))
     }
     if (signIns.size || subjects.size) this.cache.deleteWhere((e) => e !== null && (signIns.has(e.record.signInSessionHash) || subjects.has(e.record.subjectUid)))
+  }
+
+  private tag(secret: string): string {
+    return createHmac('sha256', this.key).update(secret).digest().subarray(0, 16).toString('base64url')
+  }
+
+  /** Whether a cookie value is `secret.tag` with this Postern's tag (compared in constant time). */
+  private minted(cookie: string): boolean {
+    const dot = cookie.indexOf('.')
+    if (cookie.length > MAX_COOKIE || dot < 1) return false
+    const sent = Buffer.from(cookie.slice(dot + 1))
+    const expected = Buffer.from(this.tag(cookie.slice(0, dot)))
+    return sent.length === expected.length && timingSafeEqual(sent, expected)
   }
 
   private load(hash: string): Promise<Entry | null> {
