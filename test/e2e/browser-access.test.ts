@@ -207,6 +207,21 @@ describe('the session cookie', () => {
   })
 })
 
+describe('open WebSockets', () => {
+  it('a socket opened with the session closes within a second of the sign-in ending (signed out in the console)', async () => {
+    const { cookie, consoleCookie } = await browserSignIn('ann@example.com')
+    const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/socket`, { headers: { host, cookie, origin: uri } })
+    await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject))
+    const closed = new Promise<number>((resolve) => ws.on('close', () => resolve(Date.now())))
+    const { csrfToken } = (await (await fetch(`${p.controlUrl}/v1/session`, { headers: { cookie: consoleCookie } })).json()) as { csrfToken: string }
+    const out = await fetch(`${p.controlUrl}/signout`, { method: 'POST', headers: { cookie: consoleCookie, 'x-csrf-token': csrfToken } })
+    expect(out.status).toBe(200)
+    const start = Date.now()
+    const closedAt = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 3_000))])
+    expect(closedAt - start).toBeLessThanOrEqual(1_000)
+  })
+})
+
 describe('the callback', () => {
   it('refuses a code without this browser’s state, a wrong or spent code, and malformed input, with a page and no session', async () => {
     const start = await gw('/page', NAVIGATE)
