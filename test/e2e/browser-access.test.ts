@@ -7,7 +7,7 @@ import { rawRequest } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
-import { WebAgent } from '../support/web-sign-in.js'
+import { NAVIGATE, browserSignIn as signIn } from '../support/browser-sign-in.js'
 
 /**
  * The browser flow at the HTTP level, where a browser cannot go: which requests count as a
@@ -29,28 +29,8 @@ const gw = async (path: string, headers: Headers = {}, o: { method?: Dispatcher.
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
 }
 const setCookies = (h: Dispatcher.ResponseData['headers']) => [h['set-cookie'] ?? []].flat()
-const NAVIGATE = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'none' }
 
-/**
- * Signs a browser in to the service over HTTP, step by step as Chromium does: the gateway's
- * redirect and state cookie, /signin, the hand-off page, the callback. Returns the cookie header
- * that carries the service session (and the console session cookie, to end it).
- */
-async function browserSignIn(email: string, path = '/page', on = host): Promise<{ cookie: string; consoleCookie: string }> {
-  const start = await gw(path, NAVIGATE, { host: on })
-  expect(start.status).toBe(302)
-  const state = setCookies(start.headers)[0]!.split(';')[0]!
-  const agent = new WebAgent(p.controlUrl)
-  const handOff = new URL(start.headers.location as string)
-  expect((await agent.signIn(email, password, handOff.pathname + handOff.search)).status).toBe(303)
-  const page = await (await agent.fetch(handOff.pathname + handOff.search)).text()
-  const callback = new URL(/content="0;url=([^"]+)"/.exec(page)![1]!.replaceAll('&#38;', '&'))
-  const done = await gw(callback.pathname + callback.search, { cookie: state }, { host: on })
-  expect(done.status, done.body).toBe(302)
-  expect(done.headers.location).toBe(path)
-  const session = setCookies(done.headers).find((c) => c.startsWith('__Host-postern_service_session='))!
-  return { cookie: session.split(';')[0]!, consoleCookie: `__Host-postern_session=${agent.cookie('__Host-postern_session')}` }
-}
+const browserSignIn = (email: string, path = '/page', on = host) => signIn({ gatewayPort: p.gatewayPort, host: on, controlUrl: p.controlUrl, email, password, path })
 
 beforeAll(async () => {
   upstream = await startUpstream()
