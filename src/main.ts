@@ -41,12 +41,17 @@ import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
 import { deriveMasterKey, loadOrCreateMasterKeyFile } from './identity/master-key.js'
 import { openStore } from './store/open-store.js'
+import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
+import { createBrowserFlow } from './gateway/browser/browser-flow.js'
+import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
+import { browserCookies, secureContext } from './gateway/browser/cookies.js'
+import { SERVICE_SIGN_IN_PATH, serviceSignInRoutes } from './control/pages/service-signin.js'
 import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
@@ -83,8 +88,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const metrics = new Metrics()
   const freshness = new Freshness(clock, log, config.maxStalenessMs, Math.max(5_000, config.changePollMs * 10))
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
-  /** Called after each batch of changes is applied to the directory (the gateway re-decides open tunnels). */
-  const afterChanges: (() => void)[] = []
+  /** Called after each batch of changes is applied to the directory (the gateway drops ended sessions, re-decides open tunnels). */
+  const afterChanges: ((changes: readonly Change[]) => void)[] = []
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -93,7 +98,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
-      for (const notify of afterChanges) notify()
+      for (const notify of afterChanges) notify(changes)
       accessRequestWaiters.notify(changes)
     },
   })
@@ -169,6 +174,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) }),
       signInRoutes(deps, sessions),
       federatedSignInRoutes(deps, providerKeys),
+      serviceSignInRoutes(deps, sessions),
       roleRoutes,
       projectRoutes,
       serviceRoutes,
@@ -200,6 +206,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const authorizer = new InvokeAuthorizer(directory)
     metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
     metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
+    const browserSessions = new BrowserSessions(store, directory, sessionCookieKey(master))
+    const browser = createBrowserFlow({
+      sessions: browserSessions,
+      store,
+      cookies: browserCookies(secureContext(config.gatewayUrl, Boolean(config.tls))),
+      signInUrl: config.issuer + SERVICE_SIGN_IN_PATH,
+      scheme: config.gatewayUrl.protocol,
+    })
     const gateway = createGateway({
       routes: new RouteTable(directory, config.gatewayUrl),
       authenticator,
@@ -216,8 +230,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       log,
       accessLog: config.accessLog,
       internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
+      browser,
+      browserSessions,
     })
-    afterChanges.push(gateway.recheckTunnels)
+    afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
     closers.push(async () => gateway.closeTunnels())
     const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
     // Tokens may be large and a request may carry many headers: both are checked by the gateway

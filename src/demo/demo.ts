@@ -33,6 +33,7 @@ export async function registerDemoService(store: Store, projectId: string, upstr
       invokerIamDisabled: false,
       customAudiences: [],
       strictAudience: false,
+      browserAccess: true,
       timeoutSeconds: 30,
       labels: { 'postern-demo': 'true' },
       createTime: existing?.createTime ?? now,

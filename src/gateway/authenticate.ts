@@ -8,12 +8,15 @@ import { BoundedCache } from './token-cache.js'
 
 export interface Caller {
   principal: Principal
+  /** The subject's stable uid (a token's `sub`). */
+  uid: string
   /** The member string that names the caller, e.g. user:ann@x.com. */
   member: string
   email: string
   /** Stable key for per-principal caches. */
   key: string
-  claims: VerifiedClaims
+  /** The verified token's claims; absent for a browser admitted by its session cookie. */
+  claims?: VerifiedClaims
 }
 
 export type Authentication = { ok: true; caller: Caller } | { ok: false; description: string }
@@ -97,12 +100,12 @@ export class GatewayAuthenticator {
     if (federated) {
       const problem = this.directory.federationProblem(federated.claim)
       if (problem) return { ok: false, description: problem }
-      return { ok: true, caller: { principal: federated.principal, member: federated.member, email: claims.email ?? '', key: federated.key, claims } }
+      return { ok: true, caller: { principal: federated.principal, uid: claims.sub, member: federated.member, email: claims.email ?? '', key: federated.key, claims } }
     }
     const known = this.directory.principal(claims.sub)
     if (!known) return { ok: false, description: 'The account this token was issued to no longer exists.' }
     if (known.disabled) return { ok: false, description: 'The account this token was issued to is disabled.' }
     const member = `${known.kind}:${known.email}`
-    return { ok: true, caller: { principal: { kind: known.kind, uid: known.uid, email: known.email }, member, email: known.email, key: known.uid, claims } }
+    return { ok: true, caller: { principal: { kind: known.kind, uid: known.uid, email: known.email }, uid: known.uid, member, email: known.email, key: known.uid, claims } }
   }
 }

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Verdict } from '../observability/metrics.js'
 import type { Gateway } from './gateway.js'
-import { HEADER_RULES, strippedTokenHeaders } from './headers.js'
+import { sendAnswer } from './answer.js'
+import { HEADER_RULES, strippedTokenHeaders, withoutPosternCookies } from './headers.js'
 import { sendGatewayError } from './responses.js'
 
 export const FORWARD_AUTH_PATH = '/forward-auth'
 
 /** The answer headers that carry the client's token headers, signatures removed, for the proxy to send upstream instead. */
-export const FORWARD_AUTH_ANSWER = { authorization: 'x-postern-authorization', 'x-serverless-authorization': 'x-postern-serverless-authorization' } as const
+export const FORWARD_AUTH_ANSWER = { authorization: 'x-postern-authorization', 'x-serverless-authorization': 'x-postern-serverless-authorization', cookie: 'x-postern-cookie' } as const
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim()
 
@@ -20,17 +21,25 @@ const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v
  * headers to copy upstream, and the request's Authorization and X-Serverless-Authorization with
  * the signature of any Postern token removed (X-Postern-Authorization,
  * X-Postern-Serverless-Authorization), which the proxy sends upstream in place of the client's:
- * no upstream receives a token it could replay, public service or not. 401/403 carry the same
- * bodies and challenges as the gateway's.
+ * no upstream receives a token it could replay, public service or not; and the request's Cookie
+ * without Postern's cookies (X-Postern-Cookie), likewise. 401/403 carry the same bodies and
+ * challenges as the gateway's, and a browser's redirect to sign in, its callback and Postern's
+ * pages are answered as the gateway answers them (a proxy that relays forward-auth's non-2xx
+ * answers as they are — Caddy, Traefik — carries the browser flow; nginx's auth_request cannot).
  */
 export function forwardAuth(gateway: Gateway, issuer: string, record: (service: string, verdict: Verdict) => void) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const host = first(req.headers['x-forwarded-host']) ?? first(req.headers['x-original-host']) ?? req.headers.host
     const suffix = (req.url ?? '').slice(FORWARD_AUTH_PATH.length)
     const path = first(req.headers['x-original-uri']) ?? first(req.headers['x-forwarded-uri']) ?? (suffix.startsWith('/') ? suffix : '/')
-    const access = await gateway.decideAccess({ host, rawHeaders: req.rawHeaders, path })
+    const method = first(req.headers['x-original-method']) ?? first(req.headers['x-forwarded-method']) ?? 'GET'
+    const access = await gateway.decideAccess({ method: method.toUpperCase(), host, rawHeaders: req.rawHeaders, path })
     record(access.route?.resource ?? '', access.verdict)
     req.resume()
+    if (!access.ok && access.answer) {
+      sendAnswer(res, access.answer)
+      return
+    }
     if (!access.ok) {
       // A host that is no service is a configuration error of the proxy in front: say so.
       const message = access.unknownHost ? `${access.message} (forward-auth: set X-Forwarded-Host to the original Host)` : access.message
@@ -49,8 +58,20 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
       [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
       [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
       [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
+      [FORWARD_AUTH_ANSWER.cookie]: cookieHeader(req.rawHeaders),
     }
     res.writeHead(200, headers)
     res.end()
   }
+}
+
+/** The request's Cookie headers joined as one, without Postern's cookies (HEADER_RULES.posternCookie). */
+function cookieHeader(rawHeaders: readonly string[]): string {
+  const kept: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() !== HEADER_RULES.cookie) continue
+    const value = withoutPosternCookies(rawHeaders[i + 1]!)
+    if (value) kept.push(value)
+  }
+  return kept.join('; ')
 }

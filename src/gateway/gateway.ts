@@ -7,8 +7,12 @@ import type { Logger } from '../core/log.js'
 import type { TrustedProxies } from '../http/client-address.js'
 import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
+import { sendAnswer, type Answer } from './answer.js'
 import type { AssertionMinter } from './assertions.js'
 import type { Authentication, Caller, GatewayAuthenticator } from './authenticate.js'
+import type { BrowserFlow, BrowserIdentity, Refusal } from './browser/browser-flow.js'
+import type { BrowserSessions } from './browser/browser-sessions.js'
+import { posternEndpoint } from './browser/postern-paths.js'
 import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
@@ -40,32 +44,48 @@ export interface GatewayDeps {
   internal: (req: IncomingMessage, res: ServerResponse) => boolean
   /** Log every request (JSON, with its request id); without it only failures (5xx) are logged. */
   accessLog: boolean
+  /** Browsers as callers: sign-in redirects, the callback, session cookies (browser/). */
+  browser: BrowserFlow
+  browserSessions: BrowserSessions
 }
 
 /** What a request looks like to the decision: its own, or the one a forward-auth call describes. */
 export interface RequestView {
+  method: string
   host: string | undefined
   rawHeaders: readonly string[]
+  /** The request target in origin-form: path and query. */
   path: string
 }
 
-/** The verdict on one request, DESIGN §4 steps 1–5, the same for requests, upgrades and forward-auth. */
+/**
+ * The verdict on one request, DESIGN §4 steps 1–5, the same for requests, upgrades and
+ * forward-auth. A caller is admitted by a token (`tokenHeader`) or by a browser session cookie
+ * (`session`, the service session's hash). A refusal with an `answer` is sent as that answer (a
+ * redirect to sign in, a page) instead of the error in the one shape.
+ */
 export type Access =
-  | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; verdict: 'allowed' | 'public' }
-  | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean }
+  | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; session?: string; verdict: 'allowed' | 'public' }
+  | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean; answer?: Answer }
 
 export function createGateway(deps: GatewayDeps) {
   /** An open tunnel's grant, decided again (DESIGN §4 steps 1, 2, 4 without the signature, 5). */
-  function stillAllowed(grant: TunnelGrant): boolean {
+  function stillAllowed(grant: TunnelGrant): boolean | Promise<boolean> {
     const found = deps.routes.lookup(grant.host)
     if ('error' in found || found.route.service.uid !== grant.serviceUid) return false
     const route = found.route
     const now = deps.clock()
     if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return true
+    const allows = (auth: { ok: true; caller: Caller } | { ok: false }) => auth.ok && deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now).allow
+    // Opened by a browser: its session must still be live (a sign-out anywhere ends it) and the service still admit browsers.
+    if (grant.session) {
+      if (!route.service.browserAccess) return false
+      const checked = deps.browserSessions.checkHash(grant.session, route.service.uid, now)
+      return checked instanceof Promise ? checked.then(allows) : allows(checked)
+    }
     // Opened while the service was public: no caller was ever proven.
     if (!grant.claims) return false
-    const auth = deps.authenticator.admit(grant.claims, route)
-    return auth.ok && deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now).allow
+    return allows(deps.authenticator.admit(grant.claims, route))
   }
   const tunnels = new OpenTunnels(stillAllowed)
 
@@ -82,9 +102,17 @@ export function createGateway(deps: GatewayDeps) {
     if (deps.freshness.stale(now)) {
       return { ok: false, route, status: 'UNAVAILABLE', message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.', headers: { 'retry-after': '5' }, verdict: 'unavailable' }
     }
+    // Postern's own paths on every service's host are answered here and never forwarded.
+    const endpoint = posternEndpoint(view.path)
+    if (endpoint) return deps.browser.endpoint(endpoint, route, browserRequest(view), now).then((r) => refused(route, r))
     if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return { ok: true, route, verdict: 'public' }
     const extracted = extractToken(view.rawHeaders)
     if (extracted.kind === 'missing') {
+      // No token: a browser is admitted by its session cookie, or sent to sign in.
+      if (route.service.browserAccess) {
+        const who = deps.browser.identify(route, browserRequest(view), now)
+        return who instanceof Promise ? who.then((w) => authorizedBrowser(w, route, view)) : authorizedBrowser(who, route, view)
+      }
       return {
         ok: false,
         route,
@@ -100,22 +128,32 @@ export function createGateway(deps: GatewayDeps) {
     return auth instanceof Promise ? auth.then((a) => authorized(a, route, extracted.header, view)) : authorized(auth, route, extracted.header, view)
   }
 
-  /** DESIGN §4 step 5, once the caller is known. */
-  function authorized(auth: Authentication, route: Route, tokenHeader: TokenHeader, view: RequestView): Access {
-    if (!auth.ok) return unauthenticated(route, auth.description)
+  /** DESIGN §4 step 5, once the caller is known: undefined when allowed, else the refusal (the denial audited). */
+  function denial(caller: Caller, route: Route, view: RequestView, via?: 'browser'): Extract<Access, { ok: false }> | undefined {
     const now = deps.clock()
-    const decision = deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now)
-    if (!decision.allow) {
-      deps.denials.record({ time: now, principal: auth.caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200) } })
-      return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(auth.caller.member, route), verdict: 'denied' }
-    }
-    return { ok: true, route, caller: auth.caller, tokenHeader, verdict: 'allowed' }
+    const decision = deps.authorizer.authorize(caller.principal, caller.key, route, now)
+    if (decision.allow) return undefined
+    deps.denials.record({ time: now, principal: caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200), ...(via && { via }) } })
+    return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(caller.member, route), verdict: 'denied' }
   }
 
-  type Identity = { tokenHeader: TokenHeader; principal: string; email: string; assertion: string }
+  function authorized(auth: Authentication, route: Route, tokenHeader: TokenHeader, view: RequestView): Access {
+    if (!auth.ok) return unauthenticated(route, auth.description)
+    return denial(auth.caller, route, view) ?? { ok: true, route, caller: auth.caller, tokenHeader, verdict: 'allowed' }
+  }
+
+  /** As authorized, for a browser admitted by its session cookie; a person opening the service is shown who they are and how to ask for access. */
+  function authorizedBrowser(who: BrowserIdentity, route: Route, view: RequestView): Access {
+    if (!who.ok) return refused(route, who)
+    const denied = denial(who.caller, route, view, 'browser')
+    if (denied) return { ...denied, answer: deps.browser.deniedAnswer(who.caller, route, browserRequest(view)) }
+    return { ok: true, route, caller: who.caller, session: who.sessionHash, verdict: 'allowed' }
+  }
+
+  type Identity = { tokenHeader?: TokenHeader; principal: string; email: string; assertion: string }
 
   const identityWith = (access: Extract<Access, { ok: true }>, assertion: string): Identity => ({
-    tokenHeader: access.tokenHeader!,
+    tokenHeader: access.tokenHeader,
     principal: access.caller!.member,
     email: access.caller!.email,
     assertion,
@@ -123,7 +161,7 @@ export function createGateway(deps: GatewayDeps) {
 
   /** The identity the upstream learns of, with the signed assertion (cached per caller and service). */
   async function identityOf(access: Extract<Access, { ok: true }>): Promise<Identity | undefined> {
-    if (!access.caller || !access.tokenHeader) return undefined
+    if (!access.caller) return undefined
     return identityWith(access, await deps.assertions.assertion(access.caller, access.route, deps.clock()))
   }
 
@@ -141,7 +179,7 @@ export function createGateway(deps: GatewayDeps) {
         issuer: deps.issuer,
         identity,
       })
-    if (!access.caller || !access.tokenHeader) return build(undefined)
+    if (!access.caller) return build(undefined)
     const cached = deps.assertions.cached(access.caller, access.route, deps.clock())
     if (cached) return build(identityWith(access, cached))
     return identityOf(access).then(build)
@@ -191,7 +229,8 @@ export function createGateway(deps: GatewayDeps) {
         if (!access.ok) {
           // A refused request's body is not waited for: the connection ends with the answer.
           const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
-          sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
+          if (access.answer) sendAnswer(res, access.answer, close)
+          else sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
           req.resume()
           return
         }
@@ -210,7 +249,7 @@ export function createGateway(deps: GatewayDeps) {
         nominated = shape.nominated
         // From here on the request's target is origin-form: what is decided on is what is forwarded.
         req.url = shape.target
-        const access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        const access = decideAccess({ method: req.method ?? 'GET', host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         if (access instanceof Promise) access.then(respond).catch(fail)
         else respond(access)
       } catch (err) {
@@ -224,9 +263,11 @@ export function createGateway(deps: GatewayDeps) {
         let access: Access
         if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
         else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
+        // Postern's own paths are pages and redirects: nothing there upgrades.
+        else if (posternEndpoint(shape.target)) access = { ok: false, status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.', verdict: 'not_found' }
         else {
           req.url = shape.target
-          access = await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+          access = await decideAccess({ method: req.method ?? 'GET', host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         }
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
@@ -234,7 +275,7 @@ export function createGateway(deps: GatewayDeps) {
           return
         }
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
-        const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims }
+        const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims, session: access.session }
         let forget: (() => void) | undefined
         forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
           spliced: (close) => (forget = tunnels.add(grant, close)),
@@ -246,6 +287,14 @@ export function createGateway(deps: GatewayDeps) {
       })
     },
   }
+}
+
+function refused(route: Route, r: Refusal): Access {
+  return { ok: false, route, ...r }
+}
+
+function browserRequest(view: RequestView) {
+  return { method: view.method, host: view.host ?? '', path: view.path, rawHeaders: view.rawHeaders }
 }
 
 function unauthenticated(route: Route, description: string): Access {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { clientAddressChain, connectionNominated, downstreamHeaders, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternSignatures } from './headers.js'
+import { clientAddressChain, connectionNominated, downstreamHeaders, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -23,6 +23,8 @@ describe('request header rules', () => {
     ['X_Serverless_Authorization', 'x-serverless-authorization'],
     ['Accept', 'pass'],
     ['X-Posterns', 'pass'],
+    ['Cookie', 'cookie'],
+    ['COOKIE', 'cookie'],
   ])('%s → %s', (name, action) => {
     expect(requestHeaderAction(name)).toBe(action)
   })
@@ -45,6 +47,16 @@ describe('request header rules', () => {
       'x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'h', 'x-request-id', 'r1',
       'x-postern-authenticated-principal', 'user:a@x.com', 'x-postern-authenticated-email', 'a@x.com', 'x-postern-jwt-assertion', 'a.b.c',
     ])
+  })
+
+  it('a browser admitted by its session cookie: Postern’s cookies leave the Cookie header, every token header loses Postern signatures', () => {
+    const out = upstreamHeaders(
+      ['Cookie', 'app=1; __Host-postern_service_session=s3cret; __Host-postern_state_abc=x', 'cookie', 'postern_session=y', 'Authorization', `Bearer ${ours}`],
+      new Set(),
+      { host: 'h', forwardedFor: '127.0.0.1', proto: 'http', requestId: 'r1', issuer: ISSUER, identity: { principal: 'user:a@x.com', email: 'a@x.com', assertion: 'a.b.c' } },
+    )
+    expect(out.slice(0, 4)).toEqual(['Cookie', 'app=1', 'Authorization', `Bearer ${stripped}`])
+    expect(out.join('\n')).not.toContain('s3cret')
   })
 
   it('the client address chain is the peer alone, IPv4-mapped addresses unwrapped', () => {
@@ -87,5 +99,25 @@ describe('response header rules', () => {
     for (const c of ['__Host-postern_session=x; Path=/', 'postern_session=x', '__HOST-Postern_Session=x', '__Secure-postern_signin=y', ' postern-other=z']) expect(setsPosternCookie(c), c).toBe(true)
     for (const c of ['session=x', 'my_postern_session=x', 'posterns=1']) expect(setsPosternCookie(c), c).toBe(false)
     expect(downstreamHeaders(['Set-Cookie', 'a=1', 'set-cookie', '__Host-postern_session=evil; Path=/; Secure', 'Connection', 'close', 'X-A', '1'])).toEqual(['Set-Cookie', 'a=1', 'X-A', '1'])
+  })
+
+  it('covers a browser’s service session and its sign-in state, also as a nameless cookie (sent back as name=value)', () => {
+    for (const c of ['__Host-postern_service_session=x; Path=/; Secure; HttpOnly', 'postern_service_session=; Max-Age=0', '__Host-postern_state_abcdef=1', '=postern_service_session=planted', ' = __Host-postern_session=x']) {
+      expect(setsPosternCookie(c), c).toBe(true)
+    }
+    expect(setsPosternCookie('=plain')).toBe(false)
+  })
+})
+
+describe('withoutPosternCookies', () => {
+  it.each([
+    ['a=1; b=2', 'a=1; b=2'],
+    ['__Host-postern_service_session=x', ''],
+    ['a=1;__Host-postern_service_session=x;  b=2', 'a=1; b=2'],
+    ['postern_state_abc=1; POSTERN_SESSION=2; my_postern=3', 'my_postern=3'],
+    ['postern_service_session', ''],
+    ['', ''],
+  ])('%s → %s', (value, expected) => {
+    expect(withoutPosternCookies(value)).toBe(expected)
   })
 })

@@ -30,8 +30,14 @@ export const HEADER_RULES = {
   tokens: ['authorization', 'x-serverless-authorization'] satisfies TokenHeader[],
   /** Headers a client may not nominate for removal with `Connection:` (they carry or guard identity). */
   protected: { names: ['authorization', 'x-serverless-authorization'], prefixes: ['x-postern-', 'x-forwarded-'] },
-  /** Cookies an upstream may not set: Postern's own (the console session, sign-in state), with or without a `__Host-`/`__Secure-` prefix. */
+  /**
+   * Postern's own cookies (the console session, a browser's session on a service's host, sign-in
+   * state), with or without a `__Host-`/`__Secure-` prefix: an upstream may not set or clear them,
+   * and never receives them — they are removed from the Cookie header it is sent.
+   */
   posternCookie: /^(?:__host-|__secure-)?postern[_-]/i,
+  /** The request header the Postern cookies are removed from (the rest of it is forwarded). */
+  cookie: 'cookie',
 } as const
 
 export const SIGNATURE_REMOVED = 'SIGNATURE_REMOVED_BY_POSTERN'
@@ -45,8 +51,11 @@ export function normalisedName(name: string): string {
 const HOP_BY_HOP: ReadonlySet<string> = new Set(HEADER_RULES.hopByHop)
 const FORWARDING: ReadonlySet<string> = new Set(HEADER_RULES.forwarding.names)
 
-/** What happens to one client request header on its way upstream: a token header is named by what it reads as. */
-export type RequestHeaderAction = 'pass' | 'drop' | TokenHeader
+/**
+ * What happens to one client request header on its way upstream: a token header is named by what
+ * it reads as; 'cookie' loses Postern's cookies.
+ */
+export type RequestHeaderAction = 'pass' | 'drop' | 'cookie' | TokenHeader
 
 /** The rule for a client header name (any case or spelling); `nominated` are the names its Connection header listed. */
 export function requestHeaderAction(name: string, nominated: ReadonlySet<string> = NOTHING): RequestHeaderAction {
@@ -54,6 +63,7 @@ export function requestHeaderAction(name: string, nominated: ReadonlySet<string>
   if (HOP_BY_HOP.has(n) || nominated.has(n) || n.startsWith(HEADER_RULES.posternPrefix)) return 'drop'
   if (n.startsWith(HEADER_RULES.forwarding.prefix) || FORWARDING.has(n)) return 'drop'
   if (n === 'authorization' || n === 'x-serverless-authorization') return n
+  if (n === HEADER_RULES.cookie) return 'cookie'
   return 'pass'
 }
 
@@ -79,7 +89,8 @@ export function connectionNominated(rawHeaders: readonly string[]): Set<string> 
 }
 
 export interface UpstreamIdentity {
-  tokenHeader: TokenHeader
+  /** The header whose token was verified; absent for a browser admitted by its session cookie. */
+  tokenHeader?: TokenHeader
   principal: string
   email: string
   assertion: string
@@ -111,6 +122,11 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
     const value = rawHeaders[i + 1]!
     if (action === 'pass') {
       out.push(name, value)
+      continue
+    }
+    if (action === 'cookie') {
+      const kept = withoutPosternCookies(value)
+      if (kept) out.push(name, kept)
       continue
     }
     // The header whose token was verified (its exact name, not a look-alike) holds exactly
@@ -200,10 +216,32 @@ export function strippedTokenHeaders(rawHeaders: readonly string[], issuer: stri
   return out
 }
 
-/** Whether a Set-Cookie value sets one of Postern's own cookies. */
+/**
+ * Whether a Set-Cookie value sets one of Postern's own cookies. A nameless cookie (`=postern_x=v`)
+ * is sent back as `postern_x=v`, so it is read by what follows its empty name.
+ */
 export function setsPosternCookie(setCookie: string): boolean {
-  const eq = setCookie.indexOf('=')
-  return HEADER_RULES.posternCookie.test((eq < 0 ? setCookie : setCookie.slice(0, eq)).trim())
+  const pair = setCookie.split(';', 1)[0]!.trimStart()
+  const named = pair.startsWith('=') ? pair.slice(1).trimStart() : pair
+  const eq = named.indexOf('=')
+  return HEADER_RULES.posternCookie.test((eq < 0 ? named : named.slice(0, eq)).trim())
+}
+
+/**
+ * A Cookie header without Postern's cookies (every `name=value` pair whose name is one of them),
+ * the other pairs as they were; '' when nothing is left. Cheap unless the header mentions postern.
+ */
+export function withoutPosternCookies(value: string): string {
+  if (!/postern/i.test(value)) return value
+  return value
+    .split(';')
+    .filter((pair) => {
+      const eq = pair.indexOf('=')
+      return !HEADER_RULES.posternCookie.test((eq < 0 ? pair : pair.slice(0, eq)).trim())
+    })
+    .map((pair) => pair.trim())
+    .filter(Boolean)
+    .join('; ')
 }
 
 /**

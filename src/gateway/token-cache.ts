@@ -26,6 +26,11 @@ export class BoundedCache<K, V> {
     this.map.delete(key)
   }
 
+  /** Deletes every entry `drop` selects (a full scan: for rare events, not the hot path). */
+  deleteWhere(drop: (value: V, key: K) => boolean): void {
+    for (const [k, v] of this.map) if (drop(v, k)) this.map.delete(k)
+  }
+
   clear(): void {
     this.map.clear()
   }

@@ -5,8 +5,10 @@ export interface TunnelGrant {
   host: string
   /** The service it was opened to (a service deleted and recreated under the same name is another). */
   serviceUid: string
-  /** The caller's verified claims; absent when the service was public. */
+  /** The caller's verified claims; absent when the service was public or a browser session admitted the caller. */
   claims?: VerifiedClaims
+  /** The browser session (its hash) that admitted the caller, when one did. */
+  session?: string
 }
 
 /**
@@ -20,7 +22,7 @@ export class OpenTunnels {
   private timer: NodeJS.Timeout | undefined
 
   constructor(
-    private readonly allowed: (grant: TunnelGrant) => boolean,
+    private readonly allowed: (grant: TunnelGrant) => boolean | Promise<boolean>,
     private readonly sweepMs = 1_000,
   ) {}
 
@@ -41,19 +43,21 @@ export class OpenTunnels {
     }
   }
 
-  /** Decides every open tunnel again; closes those no longer allowed. */
+  /** Decides every open tunnel again; closes those no longer allowed (at once, or when a session's store read answers). */
   recheck(): void {
     for (const [close, grant] of [...this.open]) {
-      let keep: boolean
+      const shut = () => {
+        if (!this.open.delete(close)) return
+        close()
+      }
+      let keep: boolean | Promise<boolean>
       try {
         keep = this.allowed(grant)
       } catch {
         keep = false
       }
-      if (!keep) {
-        this.open.delete(close)
-        close()
-      }
+      if (keep instanceof Promise) keep.then((k) => k || shut(), shut)
+      else if (!keep) shut()
     }
   }
 

@@ -5,7 +5,8 @@
  */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
-export type Verdict = 'allowed' | 'public' | 'unauthenticated' | 'denied' | 'not_found' | 'bad_request' | 'unavailable' | 'error'
+/** `sign_in`: one of Postern's own paths on a service's host (the browser's callback, sign-in, sign-out). */
+export type Verdict = 'allowed' | 'public' | 'unauthenticated' | 'denied' | 'not_found' | 'bad_request' | 'unavailable' | 'error' | 'sign_in'
 
 class Histogram {
   readonly counts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0)

@@ -158,6 +158,21 @@ const MIGRATIONS: Migration[] = [
         update_time BIGINT NOT NULL, updater TEXT NOT NULL)`,
     ],
   },
+  {
+    // Browsers as callers: a service says whether browsers may sign in to it (on unless turned
+    // off); a sign-in yields one-time codes for a service's host and sessions on that host.
+    version: 9,
+    name: 'browser access: per-service switch, one-time sign-in codes, service sessions',
+    statements: [
+      `ALTER TABLE services ADD COLUMN browser_access INTEGER NOT NULL DEFAULT 1`,
+      `CREATE TABLE service_sign_in_codes (code_hash TEXT PRIMARY KEY, service_uid TEXT NOT NULL, return_path TEXT NOT NULL,
+        state TEXT NOT NULL, subject_uid TEXT NOT NULL, sign_in_session_hash TEXT NOT NULL, expire_time BIGINT NOT NULL, used_time BIGINT)`,
+      `CREATE TABLE service_sessions (session_hash TEXT PRIMARY KEY, sign_in_session_hash TEXT NOT NULL, subject_uid TEXT NOT NULL,
+        service_uid TEXT NOT NULL, create_time BIGINT NOT NULL, expire_time BIGINT NOT NULL)`,
+      `CREATE INDEX service_sessions_sign_in ON service_sessions (sign_in_session_hash)`,
+      `CREATE INDEX service_sessions_subject ON service_sessions (subject_uid)`,
+    ],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

@@ -16,6 +16,8 @@ export interface ServiceRecord {
   invokerIamDisabled: boolean
   customAudiences: string[]
   strictAudience: boolean
+  /** Whether a browser without a token is sent to sign in and then admitted by a session cookie (on by default). */
+  browserAccess: boolean
   timeoutSeconds: number
   labels: Record<string, string>
   createTime: number
@@ -134,6 +136,35 @@ export interface SessionRecord {
   expireTime: number
 }
 
+/**
+ * A one-time code the control plane mints after a browser signs in, for one service: the gateway
+ * on that service's host redeems it (once, within a minute) for a service session. It is bound to
+ * the service, to the path to return to and to the state the gateway set in that browser before
+ * sending it to sign in, so a code cannot be redeemed elsewhere or planted in another browser.
+ */
+export interface ServiceSignInCodeRecord {
+  codeHash: string
+  serviceUid: string
+  returnPath: string
+  /** The flow's public state, which only the browser holding the flow's secret can match. */
+  state: string
+  subjectUid: string
+  /** The sign-in session the code was minted from: the service session lives and ends with it. */
+  signInSessionHash: string
+  expireTime: number
+  usedTime: number | null
+}
+
+/** A browser's session on one service's host, made from a sign-in session and ending with it. */
+export interface ServiceSessionRecord {
+  sessionHash: string
+  signInSessionHash: string
+  subjectUid: string
+  serviceUid: string
+  createTime: number
+  expireTime: number
+}
+
 export interface AuditEntry {
   id: number
   time: number
@@ -204,7 +235,18 @@ export interface FederatedSubjectRecord {
   lastSignInTime: number
 }
 
-export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool' | 'accessRequest'
+export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool' | 'accessRequest' | 'session'
+
+/**
+ * Keys of 'session' changes: every ended sign-in session is announced on the change feed, so a
+ * gateway that admitted a browser by a session made from it stops doing so within a second.
+ */
+export const SESSION_CHANGE = {
+  /** One sign-in session (and every service session made from it) ended. */
+  signIn: (sessionHash: string) => `sign-in:${sessionHash}`,
+  /** Every session of one subject ended. */
+  subject: (subjectUid: string) => `subject:${subjectUid}`,
+} as const
 
 export interface Change {
   seq: number

@@ -4,6 +4,7 @@ import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
 import { principalQueries } from './queries/principals.js'
 import { resourceQueries } from './queries/resources.js'
+import { serviceSessionQueries } from './queries/service-sessions.js'
 import { workforceQueries } from './queries/workforce.js'
 import type { Driver, Sql } from './sql.js'
 import type { Store, StoreTx } from './store.js'
@@ -12,14 +13,18 @@ const CHANGES_CHANNEL = 'postern_changes'
 
 /** The Store over any Driver: the same SQL for SQLite and PostgreSQL. */
 export function createSqlStore(driver: Driver, clock: () => number): Store {
-  const txQueries = (sql: Sql, beforeFirstChange: () => Promise<void>): StoreTx => ({
-    ...resourceQueries(sql),
-    ...principalQueries(sql),
-    ...oauthQueries(sql),
-    ...workforceQueries(sql),
-    ...accessQueries(sql),
-    ...journalQueries(sql, beforeFirstChange, clock),
-  })
+  const txQueries = (sql: Sql, beforeFirstChange: () => Promise<void>): StoreTx => {
+    const journal = journalQueries(sql, beforeFirstChange, clock)
+    return {
+      ...resourceQueries(sql),
+      ...principalQueries(sql),
+      ...oauthQueries(sql, journal.recordChange),
+      ...serviceSessionQueries(sql),
+      ...workforceQueries(sql),
+      ...accessQueries(sql),
+      ...journal,
+    }
+  }
 
   const transaction = <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> =>
     driver.transaction((sql) => {
@@ -52,6 +57,9 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
     deleteWorkforcePool: (poolId) => transaction((tx) => tx.deleteWorkforcePool(poolId)),
     deleteWorkforceProvider: (poolId, providerId) => transaction((tx) => tx.deleteWorkforceProvider(poolId, providerId)),
+    // Ending sessions announces it on the change feed in the same transaction.
+    deleteSession: (hash) => transaction((tx) => tx.deleteSession(hash)),
+    deleteSessionsOf: (uid) => transaction((tx) => tx.deleteSessionsOf(uid)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },

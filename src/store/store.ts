@@ -2,6 +2,7 @@ import type {
   AuditEntry, AuthCodeRecord, Change, ChangeKind, DeviceCodeRecord, GroupMembership, GroupRecord, NewAuditEntry,
   PolicyRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord, ServiceRecord,
   SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
+  ServiceSessionRecord, ServiceSignInCodeRecord,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
 import type { AccessQueries } from './queries/access-requests.js'
@@ -111,8 +112,18 @@ export interface StoreTx extends AccessQueries {
 
   insertSession(s: SessionRecord): Promise<void>
   getSession(sessionHash: string): Promise<SessionRecord | undefined>
+  /** Ends a sign-in session and every service session made from it, and records a 'session' change. */
   deleteSession(sessionHash: string): Promise<void>
+  /** Ends every sign-in and service session of a subject, and records a 'session' change. */
   deleteSessionsOf(subjectUid: string): Promise<void>
+
+  insertServiceSignInCode(c: ServiceSignInCodeRecord): Promise<void>
+  /** Marks a code used and returns it, if it was unused and had not expired at `time`; otherwise undefined (once only, under any concurrency). */
+  redeemServiceSignInCode(codeHash: string, time: number): Promise<ServiceSignInCodeRecord | undefined>
+  /** Inserts a service session if its sign-in session (of the same subject) is live at `now`; false otherwise. */
+  insertServiceSession(s: ServiceSessionRecord, now: number): Promise<boolean>
+  /** A service session whose sign-in session still exists (expiry is the caller's to check). */
+  getServiceSession(sessionHash: string): Promise<ServiceSessionRecord | undefined>
 
   /** Remembers a one-time value (a JWT `jti`) until `expireTime`; false if it was already seen. */
   rememberOnce(key: string, expireTime: number): Promise<boolean>

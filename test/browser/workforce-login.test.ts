@@ -329,6 +329,34 @@ describe('workforce identity federation', () => {
     await context.close()
   })
 
+  it('opens the private service in a browser through “Sign in with Acme SSO”; its session lasts no longer than the pool’s, and disabling the pool stops it within a second', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${url}/who?from=browser`)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/signin')
+    await page.getByRole('link', { name: 'Sign in with Acme SSO' }).click()
+    await expect.poll(() => page.url(), { timeout: 20_000 }).toContain(idp.issuer)
+    await idp.signIn(page, 'ann')
+    await page.waitForURL(`${url}/who?from=browser`, { timeout: 20_000 })
+    const seen = JSON.parse((await page.textContent('body')) ?? '{}') as { headers: Record<string, string> }
+    expect(seen.headers['x-postern-authenticated-principal']).toBe(PRINCIPAL)
+    // As for their tokens: the identity provider's email is not asserted as a Postern email.
+    expect(seen.headers['x-postern-authenticated-email'] ?? '').toBe('')
+    const cookie = (await context.cookies(url)).find((c) => c.name === '__Host-postern_service_session')!
+    // The pool's session is an hour (a password sign-in's is twelve).
+    expect(cookie.expires * 1000 - Date.now()).toBeLessThanOrEqual(3_600_000)
+    expect(cookie.expires * 1000 - Date.now()).toBeGreaterThan(3_500_000)
+
+    const disabled = await owner(`postern iam workforce-pools update ${POOL} --disabled`)
+    expect(disabled.code, disabled.stderr).toBe(0)
+    const start = Date.now()
+    await page.reload()
+    expect(new URL(page.url()).pathname).toBe('/signin')
+    expect(Date.now() - start).toBeLessThanOrEqual(1_000)
+    expect((await owner(`postern iam workforce-pools update ${POOL} --no-disabled`)).code).toBe(0)
+    await context.close()
+  })
+
   it('the owner manages pools in the console: sees the pool and its provider, creates a pool, disables and enables the provider', async () => {
     const context = await browser.newContext()
     const { page, dialogs, problems } = await watchedPage(context)

@@ -54,7 +54,7 @@ describe('forward-auth behind nginx and Caddy', () => {
   }
   const call = async (port: number, service: string, token: string | undefined) => {
     const res = await request(`http://127.0.0.1:${port}/path?x=1`, {
-      headers: { host: `${service}.my-project.localhost:${port}`, ...spoofed, ...(token && { authorization: `Bearer ${token}` }) },
+      headers: { host: `${service}.my-project.localhost:${port}`, ...spoofed, cookie: 'app=1; __Host-postern_service_session=spoofed; theme=dark', ...(token && { authorization: `Bearer ${token}` }) },
     })
     const body = await res.body.text()
     return { status: res.statusCode, body, challenge: res.headers['www-authenticate'] }
@@ -95,6 +95,8 @@ describe('forward-auth behind nginx and Caddy', () => {
         expect(names).not.toContain('x-forwarded-port')
         expect(names).not.toContain('x-forwarded-prefix')
         expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1')
+        // The app's cookies, without Postern's.
+        expect(seen.headers.cookie).toBe('app=1; theme=dark')
         // The token arrives without its signature, on a private service and a public one alike.
         if (who === 'none') expect(seen.headers.authorization ?? '').toBe('')
         else expect(seen.headers.authorization).toBe(`Bearer ${tokens[who]!.slice(0, tokens[who]!.lastIndexOf('.'))}.SIGNATURE_REMOVED_BY_POSTERN`)
@@ -112,4 +114,17 @@ describe('forward-auth behind nginx and Caddy', () => {
       }
     })
   }
+
+  it('a browser opening a private service is sent to sign in through Caddy (which relays the redirect); nginx’s auth_request gets the 401', async () => {
+    const navigate = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+    const viaCaddy = await request(`http://127.0.0.1:${caddy.port}/path?x=1`, { headers: { host: `app.my-project.localhost:${caddy.port}`, ...navigate } })
+    await viaCaddy.body.dump()
+    expect(viaCaddy.statusCode).toBe(302)
+    // The service's URL is the gateway URL's (--gateway-url names the public one behind a proxy).
+    expect(new URL(String(viaCaddy.headers.location)).searchParams.get('return_to')).toBe(`http://app.my-project.localhost:${p.gatewayPort}/path?x=1`)
+    expect(String(viaCaddy.headers['set-cookie'])).toMatch(/^__Host-postern_state_/)
+    const viaNginx = await request(`http://127.0.0.1:${nginx.port}/path?x=1`, { headers: { host: `app.my-project.localhost:${nginx.port}`, ...navigate } })
+    await viaNginx.body.dump()
+    expect(viaNginx.statusCode).toBe(401)
+  })
 })

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type {
   AuthCodeRecord, DeviceCodeRecord, GroupRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord,
   ServiceRecord, SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
+  ServiceSessionRecord, ServiceSignInCodeRecord,
 } from '../../src/store/records.js'
 import type { PolicyBody } from '../../src/iam/policy.js'
 import type { Member } from '../../src/iam/members.js'
@@ -25,6 +26,7 @@ export const aService = (o: Partial<ServiceRecord> = {}): ServiceRecord => ({
   invokerIamDisabled: true,
   customAudiences: ['https://a.example', 'aud-2'],
   strictAudience: true,
+  browserAccess: false,
   timeoutSeconds: 42,
   labels: { team: 'core', 'env-x': 'prod' },
   createTime: 1_700_000_000_001,
@@ -139,6 +141,29 @@ export const aSession = (o: Partial<SessionRecord> = {}): SessionRecord => ({
   csrfToken: unique('csrf-'),
   createTime: 1_700_000_000_090,
   expireTime: 1_700_000_000_091,
+  ...o,
+})
+
+export const aServiceSignInCode = (o: Partial<ServiceSignInCodeRecord> = {}): ServiceSignInCodeRecord => ({
+  codeHash: unique('scode-'),
+  serviceUid: randomUUID(),
+  returnPath: '/app/ünï?x=1&y=%2F',
+  state: unique('state-'),
+  subjectUid: randomUUID(),
+  signInSessionHash: unique('sess-'),
+  expireTime: 1_700_000_000_095,
+  usedTime: null,
+  ...o,
+})
+
+/** A service session made from `parent` (which must be inserted for it to count). */
+export const aServiceSession = (parent: SessionRecord, o: Partial<ServiceSessionRecord> = {}): ServiceSessionRecord => ({
+  sessionHash: unique('ssess-'),
+  signInSessionHash: parent.sessionHash,
+  subjectUid: parent.subjectUid,
+  serviceUid: randomUUID(),
+  createTime: parent.createTime + 1,
+  expireTime: parent.expireTime,
   ...o,
 })
 

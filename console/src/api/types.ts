@@ -18,6 +18,7 @@ export interface Service {
   invokerIamDisabled: boolean
   customAudiences: string[]
   strictAudience: boolean
+  browserAccess: boolean
   timeoutSeconds: number
   labels: Record<string, string>
   createTime: string

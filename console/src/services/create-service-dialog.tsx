@@ -17,10 +17,11 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
   const [upstream, setUpstream] = useState('')
   const [description, setDescription] = useState('')
   const [open, setOpen] = useState(false)
+  const [browserAccess, setBrowserAccess] = useState(true)
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({})
   const [busy, setBusy] = useState(false)
   const clear = (field: Field) => setErrors((e) => ({ ...e, [field]: undefined }))
-  const ids = { id: useId(), upstream: useId(), description: useId(), open: useId(), idError: useId(), upstreamError: useId(), descriptionError: useId() }
+  const ids = { id: useId(), upstream: useId(), description: useId(), open: useId(), browser: useId(), idError: useId(), upstreamError: useId(), descriptionError: useId() }
 
   const create = async () => {
     const problems: Partial<Record<Field, string>> = {}
@@ -31,7 +32,7 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
     setBusy(true)
     let created: Service
     try {
-      created = await api.post<Service>(`${paths.services(project)}?serviceId=${encodeURIComponent(id)}`, { upstream: upstream.trim(), description })
+      created = await api.post<Service>(`${paths.services(project)}?serviceId=${encodeURIComponent(id)}`, { upstream: upstream.trim(), description, browserAccess })
     } catch (err) {
       const message = describeError(err, `create services in project ${project}`)
       const field: Field = err instanceof ApiError && err.status === 'INVALID_ARGUMENT'
@@ -82,6 +83,11 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
         <input id={ids.open} type="checkbox" checked={open} onChange={(e) => setOpen(e.target.checked)} />
         <label htmlFor={ids.open}>Allow unauthenticated invocations</label>
         <p className="help">Leave this off to keep the service private: callers then need an ID token and the Run Invoker role.</p>
+      </div>
+      <div className="field field-check">
+        <input id={ids.browser} type="checkbox" checked={browserAccess} onChange={(e) => setBrowserAccess(e.target.checked)} />
+        <label htmlFor={ids.browser}>Browser access</label>
+        <p className="help">People who open the service in a browser sign in with Postern; IAM still decides every request. Off: browsers get 401, as any caller without a token.</p>
       </div>
       <ErrorText message={errors.form} />
     </Modal>

@@ -7,6 +7,7 @@ export function ServiceDetails({ service }: { service: Service }) {
     ['Upstream', service.upstream],
     ['Description', service.description || '—'],
     ['Invoker IAM check', service.invokerIamDisabled ? 'Off: anyone can call it' : 'On: callers need run.routes.invoke'],
+    ['Browser access', service.browserAccess ? 'On: browsers sign in with Postern' : 'Off: browsers get 401'],
     ['Audience check', service.strictAudience ? 'Strict: tokens must be for this service' : 'Any Postern token'],
     ['Custom audiences', service.customAudiences.join(', ') || '—'],
     ['Timeout', `${service.timeoutSeconds} s`],

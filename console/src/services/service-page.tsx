@@ -8,13 +8,14 @@ import { usePermissions } from '../ui/permissions.ts'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
+import { BrowserAccessToggle } from './browser-access-toggle.tsx'
 import { ServiceDetails } from './service-details.tsx'
 
 /** One service, opened: its settings and its permissions on one page. */
 export function ServicePage({ project, service }: { project: string; service: string }) {
   const { api } = useSession()
   const loaded = useLoad(() => api.get<Service>(paths.service(project, service)), `${project}/${service}`)
-  const allowed = usePermissions(paths.service(project, service), ['run.services.delete'])
+  const allowed = usePermissions(paths.service(project, service), ['run.services.delete', 'run.services.update'])
   const [deleting, setDeleting] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string>()
@@ -50,6 +51,7 @@ export function ServicePage({ project, service }: { project: string; service: st
           <section aria-labelledby="details-heading" className="card">
             <h2 id="details-heading">Details</h2>
             <ServiceDetails service={loaded.data} />
+            {allowed.has('run.services.update') && <BrowserAccessToggle project={project} service={loaded.data} onChanged={() => loaded.reload()} />}
           </section>
           <section aria-labelledby="permissions-heading" className="card">
             <h2 id="permissions-heading">Permissions</h2>

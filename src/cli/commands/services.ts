@@ -14,6 +14,7 @@ interface Service {
   invokerIamDisabled: boolean
   customAudiences: string[]
   strictAudience: boolean
+  browserAccess: boolean
   lastModifier: string
   updateTime: string
 }
@@ -28,6 +29,7 @@ interface ServiceFlags {
   removeCustomAudiences?: string
   clearCustomAudiences?: boolean
   strictAudience?: boolean
+  browserAccess?: string
   timeout?: string
   labels?: string
 }
@@ -47,8 +49,15 @@ function addServiceFlags(cmd: Command): Command {
     .option('--custom-audiences <list>', 'audiences accepted besides the service URL, comma-separated')
     .option('--strict-audience', 'accept only tokens whose aud is the service URL or a custom audience')
     .option('--no-strict-audience', 'accept any Postern token (aud postern-cli too)')
+    .option('--browser-access <on|off>', 'on (the default): a browser without a token is sent to sign in, then admitted by a session cookie; off: browsers get 401 like any caller without a token')
     .option('--timeout <seconds>', 'upstream timeout in seconds (1–3600)')
     .option('--labels <k=v,...>', 'labels')
+}
+
+function onOff(value: string, flag: string): boolean {
+  if (value === 'on') return true
+  if (value === 'off') return false
+  throw usageError(`${flag}: expected on or off, got '${value}'.`)
 }
 
 function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown> {
@@ -57,6 +66,7 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
   if (o.description !== undefined) body.description = o.description
   if (o.invokerIamCheck !== undefined) body.invokerIamDisabled = !o.invokerIamCheck
   if (o.strictAudience !== undefined) body.strictAudience = o.strictAudience
+  if (o.browserAccess !== undefined) body.browserAccess = onOff(o.browserAccess, '--browser-access')
   if (o.timeout !== undefined) {
     if (!/^\d+s?$/.test(o.timeout)) throw usageError(`--timeout: expected seconds, got '${o.timeout}'.`)
     body.timeoutSeconds = Number(o.timeout.replace(/s$/, ''))

@@ -17,11 +17,13 @@ const Fields = {
   invokerIamDisabled: z.boolean(),
   customAudiences: z.array(z.string().min(1).max(512)).max(20),
   strictAudience: z.boolean(),
+  browserAccess: z.boolean(),
   timeoutSeconds: z.number().int().min(1).max(3600),
   labels: z.record(z.string().regex(LABEL_KEY, 'label keys: lowercase letters, digits, - and _'), z.string().max(63)),
 }
 const CreateService = z.strictObject({ ...Fields, description: Fields.description.optional(), invokerIamDisabled: Fields.invokerIamDisabled.optional(),
-  customAudiences: Fields.customAudiences.optional(), strictAudience: Fields.strictAudience.optional(), timeoutSeconds: Fields.timeoutSeconds.optional(),
+  customAudiences: Fields.customAudiences.optional(), strictAudience: Fields.strictAudience.optional(), browserAccess: Fields.browserAccess.optional(),
+  timeoutSeconds: Fields.timeoutSeconds.optional(),
   labels: Fields.labels.optional() })
 const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).partial()
 
@@ -84,6 +86,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       invokerIamDisabled: body.invokerIamDisabled ?? false,
       customAudiences: [...new Set(body.customAudiences ?? [])],
       strictAudience: body.strictAudience ?? false,
+      browserAccess: body.browserAccess ?? true,
       timeoutSeconds: body.timeoutSeconds ?? 300,
       labels: body.labels ?? {},
       createTime: now,
@@ -137,6 +140,7 @@ export function serviceRoutes(r: Router<Handler>): void {
         ...(patch.invokerIamDisabled !== undefined && { invokerIamDisabled: patch.invokerIamDisabled }),
         ...(patch.customAudiences !== undefined && { customAudiences: [...new Set(patch.customAudiences)] }),
         ...(patch.strictAudience !== undefined && { strictAudience: patch.strictAudience }),
+        ...(patch.browserAccess !== undefined && { browserAccess: patch.browserAccess }),
         ...(patch.timeoutSeconds !== undefined && { timeoutSeconds: patch.timeoutSeconds }),
         ...(patch.labels !== undefined && { labels: patch.labels }),
         updateTime: c.deps.clock(),

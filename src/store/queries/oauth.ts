@@ -1,4 +1,4 @@
-import type { AuthCodeRecord, DeviceCodeRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord } from '../records.js'
+import { SESSION_CHANGE, type AuthCodeRecord, type DeviceCodeRecord, type RefreshTokenRecord, type SessionRecord, type SigningKeyRecord } from '../records.js'
 import type { Sql } from '../sql.js'
 import type { StoreTx } from '../store.js'
 import { bool, flag, num, numOrNull, str, strOrNull, type Row } from './rows.js'
@@ -70,7 +70,11 @@ const session = (r: Row): SessionRecord => ({
   expireTime: num(r.expire_time),
 })
 
-export function oauthQueries(sql: Sql): OAuthQueries {
+/**
+ * `recordChange` announces ended sessions on the change feed (with the service sessions made from
+ * them, which end too): gateways cache the sessions browsers present and must drop them at once.
+ */
+export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): OAuthQueries {
   return {
     async listSigningKeys() {
       return (await sql.all(`SELECT * FROM signing_keys ORDER BY activate_time, kid`)).map(signingKey)
@@ -159,9 +163,13 @@ export function oauthQueries(sql: Sql): OAuthQueries {
     },
     async deleteSession(hash) {
       await sql.run(`DELETE FROM sessions WHERE session_hash = ?`, [hash])
+      await sql.run(`DELETE FROM service_sessions WHERE sign_in_session_hash = ?`, [hash])
+      await recordChange('session', SESSION_CHANGE.signIn(hash))
     },
     async deleteSessionsOf(subjectUid) {
       await sql.run(`DELETE FROM sessions WHERE subject_uid = ?`, [subjectUid])
+      await sql.run(`DELETE FROM service_sessions WHERE subject_uid = ?`, [subjectUid])
+      await recordChange('session', SESSION_CHANGE.subject(subjectUid))
     },
 
     async rememberOnce(key, expireTime) {
@@ -179,6 +187,8 @@ export function oauthQueries(sql: Sql): OAuthQueries {
       await sql.run(`DELETE FROM auth_codes WHERE expire_time < ?`, [now - 3_600_000])
       await sql.run(`DELETE FROM device_codes WHERE expire_time < ?`, [now - 3_600_000])
       await sql.run(`DELETE FROM sessions WHERE expire_time < ?`, [now])
+      await sql.run(`DELETE FROM service_sessions WHERE expire_time < ?`, [now])
+      await sql.run(`DELETE FROM service_sign_in_codes WHERE expire_time < ?`, [now - 3_600_000])
       await sql.run(`DELETE FROM once_values WHERE expire_time < ?`, [now])
       await sql.run(`DELETE FROM event_counts WHERE window_start < ?`, [now - 86_400_000])
       await sql.run(`DELETE FROM refresh_tokens WHERE expire_time < ?`, [now])

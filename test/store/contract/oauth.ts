@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../../src/store/store.js'
 import type { Place } from '../backends.js'
-import { aDeviceCode, anAuthCode, aRefreshToken, aSession, aSigningKey, unique } from '../fixtures.js'
+import { aDeviceCode, anAuthCode, aRefreshToken, aServiceSession, aServiceSignInCode, aSession, aSigningKey, unique } from '../fixtures.js'
 import type { ContractContext } from './context.js'
 
 const HOUR = 3_600_000
@@ -143,6 +143,81 @@ export function oauthContract(c: ContractContext): void {
       expect(await store.getSession(s2.sessionHash)).toBeUndefined()
       expect(await store.getSession(other.sessionHash)).toEqual(other)
     })
+
+    it('ending sessions is announced on the change feed, one change per call', async () => {
+      const store = await freshStore()
+      const s = aSession()
+      await store.insertSession(s)
+      await store.deleteSession(s.sessionHash)
+      await store.deleteSessionsOf('uid-ann')
+      expect((await store.changesSince(0, 10)).map(({ kind, key }) => ({ kind, key }))).toEqual([
+        { kind: 'session', key: `sign-in:${s.sessionHash}` },
+        { kind: 'session', key: 'subject:uid-ann' },
+      ])
+    })
+  })
+
+  describe('service sessions and their sign-in codes', () => {
+    const NOW = 1_700_000_000_000
+    const live = (o = {}) => aSession({ createTime: NOW - 10, expireTime: NOW + HOUR, ...o })
+
+    it('a code round-trips and is redeemed once, before it expires', async () => {
+      const store = c.store()
+      const code = aServiceSignInCode({ expireTime: NOW + 60_000 })
+      await store.insertServiceSignInCode(code)
+      expect(await store.redeemServiceSignInCode(code.codeHash, NOW)).toEqual({ ...code, usedTime: NOW })
+      expect(await store.redeemServiceSignInCode(code.codeHash, NOW + 1)).toBeUndefined()
+      const late = aServiceSignInCode({ expireTime: NOW })
+      await store.insertServiceSignInCode(late)
+      expect(await store.redeemServiceSignInCode(late.codeHash, NOW)).toBeUndefined()
+      expect(await store.redeemServiceSignInCode('no-such-code', NOW)).toBeUndefined()
+    })
+
+    it('of many concurrent redemptions of one code exactly one succeeds', async () => {
+      const store = c.store()
+      const code = aServiceSignInCode({ expireTime: NOW + 60_000 })
+      await store.insertServiceSignInCode(code)
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.redeemServiceSignInCode(code.codeHash, NOW + i)))
+      expect(results.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('a service session is made only from a live sign-in session of the same subject', async () => {
+      const store = c.store()
+      const parent = live()
+      await store.insertSession(parent)
+      const s = aServiceSession(parent)
+      expect(await store.insertServiceSession(s, NOW)).toBe(true)
+      expect(await store.getServiceSession(s.sessionHash)).toEqual(s)
+      expect(await store.insertServiceSession(aServiceSession(parent, { subjectUid: 'someone-else' }), NOW)).toBe(false)
+      expect(await store.insertServiceSession(aServiceSession(parent), parent.expireTime)).toBe(false)
+      expect(await store.insertServiceSession(aServiceSession(live()), NOW)).toBe(false)
+      expect(await store.getServiceSession('no-such-session')).toBeUndefined()
+    })
+
+    it('ending a sign-in session ends the service sessions made from it, and no others', async () => {
+      const store = c.store()
+      const [parent, other] = [live(), live()]
+      for (const p of [parent, other]) await store.insertSession(p)
+      const [a, b, c2] = [aServiceSession(parent), aServiceSession(parent), aServiceSession(other)]
+      for (const s of [a, b, c2]) expect(await store.insertServiceSession(s, NOW)).toBe(true)
+      await store.deleteSession(parent.sessionHash)
+      expect(await store.getServiceSession(a.sessionHash)).toBeUndefined()
+      expect(await store.getServiceSession(b.sessionHash)).toBeUndefined()
+      expect(await store.getServiceSession(c2.sessionHash)).toEqual(c2)
+    })
+
+    it('ending every session of a subject ends its service sessions', async () => {
+      const store = c.store()
+      const subjectUid = unique('uid-')
+      const [p1, p2, other] = [live({ subjectUid }), live({ subjectUid }), live()]
+      for (const p of [p1, p2, other]) await store.insertSession(p)
+      const [a, b, c2] = [aServiceSession(p1), aServiceSession(p2), aServiceSession(other)]
+      for (const s of [a, b, c2]) await store.insertServiceSession(s, NOW)
+      await store.deleteSessionsOf(subjectUid)
+      expect(await store.getServiceSession(a.sessionHash)).toBeUndefined()
+      expect(await store.getServiceSession(b.sessionHash)).toBeUndefined()
+      expect(await store.getServiceSession(c2.sessionHash)).toEqual(c2)
+    })
   })
 
   describe('one-time values and counters', () => {
@@ -185,6 +260,12 @@ export function oauthContract(c: ContractContext): void {
       for (const x of [oldDevice, liveDevice]) await store.insertDeviceCode(x)
       for (const x of [oldSession, liveSession]) await store.insertSession(x)
       for (const x of [oldToken, liveToken]) await store.insertRefreshToken(x)
+      const livingParent = aSession({ expireTime: now + 2 * HOUR })
+      await store.insertSession(livingParent)
+      const [oldServiceSession, liveServiceSession] = [aServiceSession(livingParent, { expireTime: now - 1 }), aServiceSession(livingParent, { expireTime: now + HOUR })]
+      for (const x of [oldServiceSession, liveServiceSession]) expect(await store.insertServiceSession(x, now - 2)).toBe(true)
+      const [oldSignInCode, liveSignInCode] = [aServiceSignInCode({ expireTime: now - 2 * HOUR }), aServiceSignInCode({ expireTime: now + 60_000 })]
+      for (const x of [oldSignInCode, liveSignInCode]) await store.insertServiceSignInCode(x)
       await store.rememberOnce('old-jti', now - 1)
       await store.rememberOnce('live-jti', now + HOUR)
       await store.countEvent('old-window', now - 2 * DAY)
@@ -204,6 +285,10 @@ export function oauthContract(c: ContractContext): void {
       expect(await store.getSession(liveSession.sessionHash)).toEqual(liveSession)
       expect(await store.getRefreshToken(oldToken.tokenHash)).toBeUndefined()
       expect(await store.getRefreshToken(liveToken.tokenHash)).toEqual(liveToken)
+      expect(await store.getServiceSession(oldServiceSession.sessionHash)).toBeUndefined()
+      expect(await store.getServiceSession(liveServiceSession.sessionHash)).toEqual(liveServiceSession)
+      expect(await store.redeemServiceSignInCode(oldSignInCode.codeHash, 0)).toBeUndefined()
+      expect(await store.redeemServiceSignInCode(liveSignInCode.codeHash, now)).toMatchObject({ codeHash: liveSignInCode.codeHash })
       expect(await store.rememberOnce('old-jti', now + HOUR)).toBe(true)
       expect(await store.rememberOnce('live-jti', now + HOUR)).toBe(false)
       expect(await store.countEvent('old-window', now - 2 * DAY)).toBe(1)
