@@ -27,7 +27,8 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
     .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
-    .action(async (flags: ServeFlags, cmd: Command) => {
+    .option('--reset-owner-password', 'locked out? set a new password for the owner, print it once, end the owner\'s sessions, and exit (only where the data is: the embedded store or a PostgreSQL on this machine)')
+    .action(async (flags: ServeFlags & { resetOwnerPassword?: boolean }, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
       const project = cmd.optsWithGlobals().project as string | undefined
       let config
@@ -37,6 +38,12 @@ export function registerServe(program: Command, cli: Cli): void {
         if (err instanceof PosternError) throw new CliError(err.message, 2)
         throw err
       }
+      if (flags.resetOwnerPassword) {
+        const { resetOwner } = await import('../../main.js')
+        const explicitOwner = cmd.getOptionValueSource('owner') === 'default' ? undefined : config.owner
+        await reported(resetOwner(config, explicitOwner, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
+        return
+      }
       if (config.allowInsecureHttp) cli.io.stderr(`WARNING: serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.\n`)
       const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
       if (config.workers > 1 && worker === undefined) {
@@ -45,7 +52,7 @@ export function registerServe(program: Command, cli: Cli): void {
         return
       }
       const { serve } = await import('../../main.js')
-      const running = await serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr }, worker)
+      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr }, worker))
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop)
@@ -60,4 +67,14 @@ export function registerServe(program: Command, cli: Cli): void {
         process.on('SIGTERM', stop)
       })
     })
+}
+
+/** The server's own refusals (a busy port, an empty store) are the user's to fix: said plainly, exit 1. */
+async function reported<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
+    throw err
+  }
 }
