@@ -72,7 +72,7 @@ export interface Running {
  * The composition root (DESIGN §8): config → store → caches → planes → listen. Nothing else
  * constructs long-lived objects.
  */
-export async function serve(config: ServeConfig, io: { stdout: (s: string) => void; stderr: (s: string) => void }, worker?: number): Promise<Running> {
+export async function serve(config: ServeConfig, io: { stdout: (s: string) => void; stderr: (s: string) => void; pathHint?: string }, worker?: number): Promise<Running> {
   // Under --workers, worker 0 speaks for all (addresses, the demo) — except that whichever
   // worker bootstrapped the store prints the owner's password; the primary announces readiness
   // once every worker has reported it.
@@ -234,7 +234,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     closers.push(() => new Promise((r) => demo.server.close(() => r())))
     await registerDemoService(store, config.project, demo.url, clock())
     await follower.catchUp()
-    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try:\n  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
+    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try, in another shell:\n${io.pathHint ? `  ${io.pathHint}\n` : ''}  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
   }
 
   if (boot.firstStart) {
@@ -244,6 +244,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
     if (boot.firstStart) await signInLocalCli(config, running.controlUrl, { email: boot.owner, uid: boot.ownerUid }, store, clock, io)
   }
+  if (io.pathHint && !config.demo) notes.push(`To have the postern command in another shell: ${io.pathHint}`)
   for (const note of notes) out.stdout(note + '\n')
   if (running.controlUrl) out.stdout(`Control plane (API, sign-in, console): ${running.controlUrl}\n`)
   if (running.gatewayUrl) out.stdout(`Gateway: ${running.gatewayUrl} (services at ${config.gatewayUrl.protocol}//SERVICE.PROJECT.${config.gatewayUrl.host})\n`)

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
@@ -21,6 +22,7 @@ export function buildProgram(cli: Cli): Command {
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', 'output format: yaml, json or table')
     .option('--quiet', 'no status messages; never prompt')
+    .version(`postern ${packageVersion()}`, '--version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: cli.io.stdout, writeErr: cli.io.stderr })
@@ -37,6 +39,11 @@ export function buildProgram(cli: Cli): Command {
   registerLogs(program, cli)
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeOut: cli.io.stdout, writeErr: cli.io.stderr })
   return program
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  return pkg.version ?? 'unknown'
 }
 
 function* allCommands(cmd: Command): Generator<Command> {

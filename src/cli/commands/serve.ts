@@ -1,6 +1,8 @@
+import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { buildServeConfig, type ServeFlags } from '../../core/config.js'
 import { PosternError } from '../../core/errors.js'
+import { pathSetupHint } from '../command-hint.js'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 
@@ -52,7 +54,8 @@ export function registerServe(program: Command, cli: Cli): void {
         return
       }
       const { serve } = await import('../../main.js')
-      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr }, worker))
+      const pathHint = pathSetupHint(cli.io.env, fileURLToPath(new URL('../../../', import.meta.url)))
+      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr, pathHint }, worker))
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop)
