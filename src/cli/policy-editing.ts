@@ -79,3 +79,13 @@ export async function readModifyWrite(api: Api, resourcePath: string, edit: (p: 
     }
   }
 }
+
+/**
+ * Postern refuses local users, groups and service accounts that do not exist; these it cannot
+ * check, so the CLI says so rather than let a typo pass as a grant.
+ */
+export function uncheckedMemberNote(member: string): string | undefined {
+  if (/^domain:/i.test(member)) return `Note: ${member} cannot be checked (Postern keeps no list of domains); it grants every local user whose email ends in @${member.slice('domain:'.length)}. Make sure it is spelled right.`
+  if (/^principal(Set)?:\/\//i.test(member)) return `Note: ${member} cannot be checked: federated subjects, groups and attributes are known only to the identity provider. Make sure it is spelled right.`
+  return undefined
+}

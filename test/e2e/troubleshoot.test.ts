@@ -8,6 +8,9 @@ describe('why a member may or may not invoke', () => {
   beforeAll(async () => {
     p = await startPostern()
     for (const args of [
+      ['users', 'create', 'bob@example.com'],
+      ['users', 'create', 'carol@example.com'],
+      ['users', 'create', 'dave@example.com'],
       ['services', 'create', 'api', '--upstream=http://127.0.0.1:9000'],
       ['services', 'create', 'strict', '--upstream=http://127.0.0.1:9000', '--strict-audience'],
       ['groups', 'create', 'eng@example.com'],

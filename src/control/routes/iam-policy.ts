@@ -9,6 +9,7 @@ import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
+import { addedMembers, assertMembersExist } from '../known-members.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
 /** A resource that carries an IAM policy: its name, permission prefix and how to tell it exists. */
@@ -70,6 +71,7 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
         if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
+        await assertMembersExist(tx, addedMembers(current, incoming))
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)
         if (!written) throw new PosternError('ABORTED', CONCURRENT_CHANGE)
         await tx.recordChange('policy', t.resource)

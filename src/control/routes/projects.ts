@@ -4,10 +4,16 @@ import { parseWith } from '../../core/validate.js'
 import { ORGANIZATION, parseProjectId, projectName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { ProjectRecord } from '../../store/records.js'
+import type { StoreTx } from '../../store/store.js'
 import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
 import * as z from 'zod'
 
 const CreateProject = z.strictObject({ projectId: z.string() })
+
+/** NOT_FOUND for a project that is not there, so a typo never reads as an empty project. */
+export async function assertProjectExists(tx: StoreTx, projectId: string): Promise<void> {
+  if (!(await tx.getProject(projectId))) throw notFound(`Project '${projectId}' not found.`)
+}
 
 const view = (p: ProjectRecord) => ({ name: projectName(p.projectId), projectId: p.projectId, uid: p.uid, createTime: rfc3339(p.createTime) })
 
