@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
-import { formatList } from '../output.js'
 
 interface Entry {
   time: string
@@ -23,12 +22,12 @@ export function registerLogs(program: Command, cli: Cli): void {
       if (!/^\d+$/.test(o.limit) || Number(o.limit) < 1) throw usageError(`--limit must be a positive number, not '${o.limit}'.`)
       const query = new URLSearchParams({ pageSize: o.limit, ...(o.resource && { resource: o.resource }), ...(o.principal && { principal: o.principal }) })
       const { entries = [] } = await cli.api().call<{ entries?: Entry[] }>('GET', `/v1/auditLogs?${query}`)
-      cli.print(formatList(entries, [
+      cli.printList(cmd, entries, [
         { header: 'TIME', value: (e) => e.time },
         { header: 'PRINCIPAL', value: (e) => e.principal },
         { header: 'METHOD', value: (e) => e.method },
         { header: 'RESOURCE', value: (e) => e.resource },
         { header: 'OUTCOME', value: (e) => e.outcome },
-      ], cli.format(cmd, 'table')))
+      ])
     })
 }

@@ -3,8 +3,7 @@ import type { Command } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
-import { formatResource } from '../output.js'
-import { parseConditionFlag, readModifyWrite, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
+import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 
 export interface PolicyTarget {
   /** As in the status line: "service", "project", "serviceAccount". */
@@ -20,7 +19,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .description(`Show the IAM policy of a ${target.noun}.`)
     .action(async (name: string, _o, cmd: Command) => {
       const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {})
-      cli.print(formatResource(policy, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, policy)
     })
 
   group
@@ -30,7 +29,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       const policy = readPolicyFile(file)
       const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy })
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 
   group
@@ -42,8 +41,10 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .action(async (name: string, o: { member: string; role: string; condition?: string }, cmd: Command) => {
       const condition = parseConditionFlag(o.condition)
       const result = await readModifyWrite(cli.api(), target.path(name, cmd), (p) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition))
+      const note = uncheckedMemberNote(o.member)
+      if (note) cli.status(note, cmd)
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 
   group
@@ -58,7 +59,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       const which = o.all ? 'all' : parseConditionFlag(o.condition)
       const result = await readModifyWrite(cli.api(), target.path(name, cmd), (p) => withoutBinding(p, o.member, o.role, which))
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 }
 
