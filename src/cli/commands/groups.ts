@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
+import { trimmed } from '../errors.js'
 
 interface Group {
   email: string
@@ -40,7 +41,7 @@ export function registerGroups(program: Command, cli: Cli): void {
   groups
     .command('add-member <group>')
     .description('Add a user:, serviceAccount: or group: member.')
-    .requiredOption('--member <member>', 'the member')
+    .requiredOption('--member <member>', 'the member', trimmed)
     .action(async (group: string, o: { member: string }, cmd: Command) => {
       const updated = await cli.api().call('POST', `${path(group)}/members`, { member: o.member })
       cli.status(`Added ${o.member} to group [${group}].`, cmd)
@@ -49,7 +50,7 @@ export function registerGroups(program: Command, cli: Cli): void {
   groups
     .command('remove-member <group>')
     .description('Remove a member.')
-    .requiredOption('--member <member>', 'the member')
+    .requiredOption('--member <member>', 'the member', trimmed)
     .action(async (group: string, o: { member: string }, cmd: Command) => {
       await cli.api().call('DELETE', `${path(group)}/members/${encodeURIComponent(o.member)}`)
       cli.status(`Removed ${o.member} from group [${group}].`, cmd)

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
+import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
 import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 
@@ -35,8 +36,8 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
   group
     .command(`add-iam-policy-binding <${arg}>`)
     .description('Grant a role to a member.')
-    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…')
-    .requiredOption('--role <role>', 'e.g. roles/run.invoker')
+    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', trimmed)
+    .requiredOption('--role <role>', 'e.g. roles/run.invoker', trimmed)
     .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None')
     .action(async (name: string, o: { member: string; role: string; condition?: string }, cmd: Command) => {
       const condition = parseConditionFlag(o.condition)
@@ -50,8 +51,8 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
   group
     .command(`remove-iam-policy-binding <${arg}>`)
     .description('Revoke a role from a member.')
-    .requiredOption('--member <member>', 'the member to remove')
-    .requiredOption('--role <role>', 'the role to remove it from')
+    .requiredOption('--member <member>', 'the member to remove', trimmed)
+    .requiredOption('--role <role>', 'the role to remove it from', trimmed)
     .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None')
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
     .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean }, cmd: Command) => {

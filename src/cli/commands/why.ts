@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
+import { trimmed } from '../errors.js'
 import { formatResource } from '../output.js'
 import { servicePath } from './services.js'
 
@@ -18,7 +19,7 @@ export function registerWhy(services: Command, cli: Cli): void {
   services
     .command('why <service>')
     .description('Explain whether a member may invoke (or hold another permission on) a service, and why.')
-    .option('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://… (default: the active account)')
+    .option('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://… (default: the active account)', trimmed)
     .option('--permission <permission>', 'the permission to check', 'run.routes.invoke')
     .action(async (name: string, o: { member?: string; permission: string }, cmd: Command) => {
       const member = o.member ?? activeMember(cli)
