@@ -56,6 +56,18 @@ export interface Group {
   email: string
   displayName: string
   description: string
+  /** Present when one group is read (GET /v1/groups/{email}). */
+  members?: string[]
+}
+
+export interface User {
+  email: string
+  displayName: string
+  disabled: boolean
+  hasPassword: boolean
+  createTime: string
+  /** Only in the answer to a create without a password: shown once. */
+  password?: string
 }
 
 export interface ServiceAccount {

@@ -62,7 +62,7 @@ export function AuditLogPage({ project }: { project: string }) {
         <button type="submit" className="button">Apply filters</button>
       </form>
       <ErrorText message={error} />
-      <table className="table">
+      <table className="table table-stack">
         <caption className="visually-hidden">Audit log entries</caption>
         <thead>
           <tr>
@@ -77,12 +77,12 @@ export function AuditLogPage({ project }: { project: string }) {
         <tbody>
           {(pages?.entries ?? []).map((e) => (
             <tr key={e.id}>
-              <td className="nowrap">{formatTime(e.time)}</td>
-              <td className="mono">{e.principal}</td>
-              <td className="mono">{e.method}</td>
-              <td className="mono">{e.resource}</td>
-              <td><span className={e.outcome === 'OK' ? 'outcome outcome-ok' : 'outcome outcome-denied'}>{e.outcome === 'OK' ? 'Done' : e.outcome === 'PERMISSION_DENIED' ? 'Denied' : e.outcome}</span></td>
-              <td>
+              <td className="nowrap" data-label="Time">{formatTime(e.time)}</td>
+              <td className="mono" data-label="Principal">{e.principal}</td>
+              <td className="mono" data-label="Action">{e.method}</td>
+              <td className="mono" data-label="Resource">{e.resource}</td>
+              <td data-label="Outcome"><span className={e.outcome === 'OK' ? 'outcome outcome-ok' : 'outcome outcome-denied'}>{e.outcome === 'OK' ? 'Done' : e.outcome === 'PERMISSION_DENIED' ? 'Denied' : e.outcome}</span></td>
+              <td data-label="Details">
                 {Object.keys(e.details ?? {}).length > 0 && (
                   <details>
                     <summary>Show<span className="visually-hidden"> details of {e.method}</span></summary>

@@ -5,7 +5,18 @@ import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
 
-type Section = 'services' | 'service-accounts' | 'audit-log' | 'workforce-pools'
+export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log'
+
+const SECTIONS: [Section, string, (project: string) => string][] = [
+  ['services', 'Services', consolePath.services],
+  ['service-accounts', 'Service accounts', consolePath.serviceAccounts],
+  ['users', 'Users', consolePath.users],
+  ['groups', 'Groups', consolePath.groups],
+  ['workforce-pools', 'Workforce pools', consolePath.workforcePools],
+  ['audit-log', 'Audit log', consolePath.auditLog],
+]
+
+export const isSection = (page: string | undefined): page is Section => SECTIONS.some(([key]) => key === page)
 
 /** The frame around every page: product name, project, sections, who is signed in. */
 export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
@@ -14,12 +25,7 @@ export function Shell({ project, section, children }: { project: string; section
   const [signingOut, setSigningOut] = useState(false)
   const ids = (projects.data ?? []).map((p) => p.projectId)
   const choices = ids.includes(project) ? ids : [project, ...ids]
-  const links: [Section, string, string][] = [
-    ['services', 'Services', consolePath.services(project)],
-    ['service-accounts', 'Service accounts', consolePath.serviceAccounts(project)],
-    ['audit-log', 'Audit log', consolePath.auditLog(project)],
-    ['workforce-pools', 'Workforce pools', consolePath.workforcePools(project)],
-  ]
+  const pathOf = (key: Section, p: string) => SECTIONS.find(([k]) => k === key)![2](p)
 
   const signOut = async () => {
     setSigningOut(true)
@@ -37,13 +43,13 @@ export function Shell({ project, section, children }: { project: string; section
         <Link to={consolePath.services(project)} className="brand">Postern</Link>
         <label className="project-select">
           <span className="visually-hidden">Project</span>
-          <select value={project} onChange={(e) => navigate(section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : section === 'workforce-pools' ? consolePath.workforcePools(e.target.value) : consolePath.auditLog(e.target.value))}>
+          <select value={project} onChange={(e) => navigate(pathOf(section, e.target.value))}>
             {choices.map((id) => <option key={id} value={id}>{id}</option>)}
           </select>
         </label>
         <nav aria-label="Sections" className="sections">
-          {links.map(([key, title, to]) => (
-            <Link key={key} to={to} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}</Link>
+          {SECTIONS.map(([key, title, to]) => (
+            <Link key={key} to={to(project)} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}</Link>
           ))}
         </nav>
         <div className="account">
