@@ -67,11 +67,12 @@ export function withoutBinding(policy: Policy, member: string, role: string, whi
  */
 export async function readModifyWrite(api: Api, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged'): Promise<Policy> {
   for (let attempt = 0; ; attempt++) {
-    const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {})
+    const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
     const next = edit(current)
     if (next === 'unchanged') return current
     try {
-      return await api.call<Policy>('POST', `${resourcePath}:setIamPolicy`, { policy: { ...next, etag: current.etag } })
+      // Safe to resend: had the first landed, the etag would no longer match (ABORTED, re-read).
+      return await api.call<Policy>('POST', `${resourcePath}:setIamPolicy`, { policy: { ...next, etag: current.etag } }, { idempotent: true })
     } catch (err) {
       if (!(err instanceof CliError) || err.status !== 'ABORTED' || attempt >= 60) throw err
       const pause = Math.min(2_000, 20 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random())

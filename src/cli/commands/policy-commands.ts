@@ -19,7 +19,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .command(`get-iam-policy <${arg}>`)
     .description(`Show the IAM policy of a ${target.noun}.`)
     .action(async (name: string, _o, cmd: Command) => {
-      const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {})
+      const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {}, { idempotent: true })
       cli.printResource(cmd, policy)
     })
 
@@ -28,7 +28,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .description('Replace the IAM policy with the one in a JSON or YAML file; its etag guards against overwriting a concurrent change.')
     .action(async (name: string, file: string, _o, cmd: Command) => {
       const policy = readPolicyFile(file)
-      const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy })
+      const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy }, { idempotent: typeof policy.etag === 'string' && policy.etag !== '' })
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
       cli.printResource(cmd, result)
     })
