@@ -150,7 +150,7 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
     const bigMemberSets = new Map<string, Set<Member>>()
     // mintJwt is async (jose); the batch awaits all, so the figure is CPU per signature.
     const mintMany = async (n: number) => {
-      for (let i = 0; i < n; i++) await mintJwt({ sub: caller.uid, aud: 'http://big.p.localhost:7080', email: caller.email }, { kid: 'k1', key: privateKey }, issuer, now, 300)
+      for (let i = 0; i < n; i++) await mintJwt({ sub: caller.uid, aud: 'http://big.p.localhost:7080', email: caller.email }, { kid: 'k1', key: privateKey }, issuer, now, 300, 'postern-assertion+jwt')
     }
     const cases: Case[] = [
       { id: 'map-get', label: 'floor: Map.get of a 60-char string key', fn: (n) => loop(n, (i) => bigMemberSets.get(i & 1 ? 'a'.repeat(60) : 'b'.repeat(60))) },

@@ -14,6 +14,7 @@ import { oidcRoutes } from './control/routes/oidc.js'
 import { projectRoutes } from './control/routes/projects.js'
 import { roleRoutes } from './control/routes/roles.js'
 import { serviceAccountRoutes } from './control/routes/service-accounts.js'
+import { serviceAccountTokenRoutes } from './control/routes/service-account-tokens.js'
 import { serviceRoutes } from './control/routes/services.js'
 import { troubleshootRoutes } from './control/routes/troubleshoot.js'
 import { userRoutes } from './control/routes/users.js'
@@ -46,16 +47,16 @@ import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
-import { serveObservability } from './observability/endpoints.js'
+import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
-type Plane = 'control' | 'gateway'
+type Plane = 'control' | 'gateway' | 'metrics'
 
 /** A port that cannot be bound, said with the flag that picks another. */
 function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, port: number): Error {
-  const flag = plane === 'control' ? '--port' : '--gateway-port'
-  const what = plane === 'control' ? 'the control plane' : 'the gateway'
+  const flag = { control: '--port', gateway: '--gateway-port', metrics: '--metrics-port' }[plane]
+  const what = { control: 'the control plane', gateway: 'the gateway', metrics: 'metrics' }[plane]
   if (err.code === 'EADDRINUSE') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: the port is in use (another postern serve?). Stop whatever holds it, or choose another port with ${flag} N.`)
   if (err.code === 'EACCES') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: permission denied (ports below 1024 need privileges). Choose another port with ${flag} N.`)
   if (err.code === 'EADDRNOTAVAIL') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: this machine has no address ${host} (see --host).`)
@@ -87,6 +88,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const metrics = new Metrics()
   const freshness = new Freshness(clock, log, config.maxStalenessMs, Math.max(5_000, config.changePollMs * 10))
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
+  /** Called after each batch of changes is applied to the directory (the gateway re-decides open tunnels). */
+  const afterChanges: (() => void)[] = []
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -95,6 +98,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
+      for (const notify of afterChanges) notify()
     },
   })
   await follower.startFrom()
@@ -105,7 +109,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
   const observability = { metrics, freshness, store }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
-  const sessions = new SessionAuth({ store, directory, clock, log })
+  // Whether browsers reach the control plane in a secure context (TLS here or in front, or a
+  // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).
+  const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
+  const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
 
@@ -122,7 +129,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       controlUrl: config.controlUrl,
       gatewayUrl: config.gatewayUrl,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
-      secureCookies: Boolean(config.tls),
+      secureCookies,
     },
     authenticate: sessions.authenticate,
   }
@@ -134,6 +141,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
       : createHttpServer(options, handler)
+    // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
+    // of idle or slow connections cannot exhaust memory or file descriptors.
+    server.maxConnections = config.maxConnections
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, config.host, port)))
@@ -146,7 +156,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const maintenance = setInterval(() => {
     keyring.rotateIfDue().catch((err) => log.log('error', 'key rotation failed', { err: String(err) }))
     store.purgeExpired(clock()).catch((err) => log.log('warn', 'purge failed', { err: String(err) }))
-  }, Math.min(60_000, Math.max(1_000, Math.floor(config.keyRotationMs / 4))))
+    store.purgeAudit(clock() - config.auditRetentionMs).catch((err) => log.log('warn', 'audit-log purge failed', { err: String(err) }))
+  }, Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
   maintenance.unref()
   const running: Running = {
     async close() {
@@ -180,6 +191,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         serviceRoutes,
         iamPolicyRoutes,
         serviceAccountRoutes,
+        serviceAccountTokenRoutes,
         userRoutes,
         groupRoutes,
         workforcePoolRoutes,
@@ -190,7 +202,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
         },
       ]))
-      const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 })
+      // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
+      const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })
       running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
     }
 
@@ -213,19 +226,29 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         freshness,
         clock,
         proto: config.tls ? 'https' : 'http',
+        issuer: config.issuer,
         log,
         accessLog: config.accessLog,
         internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
       })
-      const forward = forwardAuth(gateway, (service, verdict) => metrics.request(service, verdict, 0))
+      afterChanges.push(gateway.recheckTunnels)
+      closers.push(async () => gateway.closeTunnels())
+      const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
-      // itself (401 and 431 with a clear message) rather than cut off by Node's defaults.
-      const port = await listen('gateway', gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
+      // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
+      // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
+      // timeout is the backstop for anything else: the longest service timeout and a minute.
+      const port = await listen('gateway', gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
         server.maxHeadersCount = 0
         server.timeout = 300_000
         server.on('upgrade', gateway.upgrade)
       })
       running.gatewayUrl = `http://${config.host}:${port}`
+    }
+
+    if (config.metricsPort !== undefined) {
+      const port = await listen('metrics', observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
+      notes.push(`Metrics: http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics`)
     }
   }
 

@@ -2,7 +2,7 @@ import { CliError } from './errors.js'
 import { request, requestSafely, type ApiErrorBody } from './http-client.js'
 import type { Session } from './session.js'
 
-/** The control API, called with the active account's token; server errors become CliErrors carrying the status. */
+/** The control API, called with the active account's access token; server errors become CliErrors carrying the status. */
 export class Api {
   constructor(
     readonly server: string,
@@ -14,7 +14,7 @@ export class Api {
    * etag); GET always is. Such a call is retried when the connection breaks under it.
    */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
-    const token = await this.session.idToken()
+    const token = await this.session.accessToken()
     const send = o.idempotent || method === 'GET' ? requestSafely : request
     const res = await send(this.server + path, {
       method,

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 
 /**
  * The CLI's files in $POSTERN_CONFIG_DIR or ~/.config/postern (DESIGN §6): `config.json`
- * (server, project, active account) and `credentials.json` (refresh tokens, cached ID tokens,
+ * (server, project, active account) and `credentials.json` (refresh tokens, cached access and ID tokens,
  * service-account keys). Both 0600 in a 0700 directory, written atomically.
  */
 export interface CliConfig {
@@ -16,7 +16,10 @@ export interface StoredAccount {
   type: 'user' | 'service_account' | 'federated'
   server: string
   refreshToken?: string
-  /** Cached API token (aud postern-cli) and its expiry in ms. */
+  /** Cached access token for the Postern API and its expiry in ms. */
+  accessToken?: string
+  accessTokenExpiry?: number
+  /** Cached ID token for services (aud postern-cli) and its expiry in ms. */
   idToken?: string
   idTokenExpiry?: number
   /** Service accounts: the key file, as given to activate-service-account. */

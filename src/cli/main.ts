@@ -15,6 +15,7 @@ import { registerServices } from './commands/services.js'
 import { registerUsers } from './commands/users.js'
 import { registerWhy } from './commands/why.js'
 import { registerProxy } from './commands/proxy.js'
+import { registerMetadataServer } from './commands/metadata-server.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
@@ -36,6 +37,7 @@ export function buildProgram(cli: Cli): Command {
   registerUsers(program, cli)
   registerGroups(program, cli)
   registerLogs(program, cli)
+  registerMetadataServer(program, cli)
   for (const cmd of allCommands(program)) {
     // A usage error says what was wrong and where the help is, rather than printing all of it.
     cmd.exitOverride().showHelpAfterError(`Run '${commandPath(cmd)} --help' for usage.`).configureOutput({

@@ -10,16 +10,17 @@ const TOKEN_PATH = '/oauth2/token'
 const EARLY_MS = 5 * 60_000
 
 export interface TokenRequest {
-  /** undefined: a token for the Postern API (aud postern-cli). */
+  /** undefined: the default ID token (aud postern-cli). */
   audience?: string
   includeEmail?: boolean
 }
 
 /**
- * ID tokens for the signed-in accounts. User accounts hold a rotating refresh token; service
- * accounts hold their key and sign a jwt-bearer assertion (RFC 7523). The credentials file is
- * locked while a token is refreshed, so concurrent CLI processes never present the same refresh
- * token twice (which the server treats as theft and answers by revoking the sign-in).
+ * Tokens for the signed-in accounts: access tokens for the Postern API, ID tokens for services.
+ * User accounts hold a rotating refresh token; service accounts hold their key and sign a
+ * jwt-bearer assertion (RFC 7523). The credentials file is locked while a token is refreshed, so
+ * concurrent CLI processes never present the same refresh token twice (which the server treats
+ * as theft and answers by revoking the sign-in).
  */
 export class Session {
   constructor(
@@ -40,28 +41,49 @@ export class Session {
     return { email: name, stored }
   }
 
-  async idToken(req: TokenRequest = {}, email?: string): Promise<string> {
+  /** An access token for the Postern API (the CLI's own calls; `print-access-token`). */
+  accessToken(email?: string): Promise<string> {
+    return this.token('access', {}, email)
+  }
+
+  /** An ID token for services: aud postern-cli, or `req.audience` (`print-identity-token`, the developer proxy). */
+  idToken(req: TokenRequest = {}, email?: string): Promise<string> {
+    return this.token('id', req, email)
+  }
+
+  /**
+   * Both kinds come from one exchange and both are kept (the default ID token, not an
+   * audience-bound one), each until shortly before it expires.
+   */
+  private async token(kind: 'access' | 'id', req: TokenRequest, email?: string): Promise<string> {
     const { email: name, stored } = this.account(email)
-    if (!req.audience && fresh(stored, this.now())) return stored.idToken!
+    const cached = (a: StoredAccount) => (req.audience ? undefined : kind === 'access' ? fresh(a.accessToken, a.accessTokenExpiry, this.now()) : fresh(a.idToken, a.idTokenExpiry, this.now()))
+    const hit = cached(stored)
+    if (hit) return hit
     return this.files.withLock(async () => {
       const current = this.files.readCredentials().accounts[name]
       if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
-      if (!req.audience && fresh(current, this.now())) return current.idToken!
+      const again = cached(current)
+      if (again) return again
       const response = await this.exchange(name, current, req)
+      if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
       const credentials = this.files.readCredentials()
       const updated: StoredAccount = { ...current }
       if (response.refresh_token) updated.refreshToken = response.refresh_token
       if (response.refresh_token_expires_in !== undefined && updated.federation) {
         updated.federation = { ...updated.federation, sessionEnd: this.now() + response.refresh_token_expires_in * 1000 }
       }
-      if (response.access_token || !req.audience) {
-        const apiToken = response.access_token ?? response.id_token
-        updated.idToken = apiToken
-        updated.idTokenExpiry = expiryOf(apiToken)
+      if (response.access_token) {
+        updated.accessToken = response.access_token
+        updated.accessTokenExpiry = expiryOf(response.access_token)
+      }
+      if (!req.audience) {
+        updated.idToken = response.id_token
+        updated.idTokenExpiry = expiryOf(response.id_token)
       }
       credentials.accounts[name] = updated
       this.files.writeCredentials(credentials)
-      return req.audience ? response.id_token : (response.access_token ?? response.id_token)
+      return kind === 'access' ? response.access_token! : response.id_token
     })
   }
 
@@ -154,12 +176,13 @@ function sessionEnded(name: string, account: StoredAccount, why?: string): CliEr
   return new CliError(`The session of ${name} has ended${when}${why ? ` (${why})` : ''}.\nSign in again: ${signInAgainCommand(account.federation)}`)
 }
 
-function fresh(a: StoredAccount, now: number): boolean {
-  return Boolean(a.idToken && a.idTokenExpiry && a.idTokenExpiry - EARLY_MS > now)
+/** The cached token if it outlives the refresh margin. */
+function fresh(token: string | undefined, expiry: number | undefined, now: number): string | undefined {
+  return token && expiry && expiry - EARLY_MS > now ? token : undefined
 }
 
 /** The token's `exp` in ms, read without verifying (the server verifies; this only schedules refreshes). */
-function expiryOf(token: string): number {
+export function expiryOf(token: string): number {
   try {
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }
     return typeof payload.exp === 'number' ? payload.exp * 1000 : 0

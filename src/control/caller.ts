@@ -14,24 +14,26 @@ export interface Caller {
 export const CLI_CLIENT_ID = 'postern-cli'
 
 /**
- * Bearer authentication for the control API (DESIGN §5): a Postern ID token whose audience is
- * the CLI or the control URL, whose subject still exists and is enabled.
+ * Bearer authentication for the control API: a Postern access token (RFC 9068, `typ` at+jwt)
+ * whose audience is the issuer or the control URL, whose subject still exists and is enabled.
+ * ID tokens are refused, whatever their audience: they are what services receive, and a token a
+ * service has seen must not work here (the README says how this differs from DESIGN §5).
  */
 export function authenticateBearer(
   authorization: string | undefined,
   deps: { keyring: Keyring; directory: Directory; issuer: string; controlUrl: string; now: number },
 ): Caller {
-  if (!authorization) throw unauthenticated('Sign in first: postern auth login (or send Authorization: Bearer ID_TOKEN).')
+  if (!authorization) throw unauthenticated('Sign in first: postern auth login (or send Authorization: Bearer $(postern auth print-access-token)).')
   const m = /^Bearer +(\S+)$/i.exec(authorization)
-  if (!m) throw unauthenticated('Expected Authorization: Bearer ID_TOKEN.', 'invalid_request')
+  if (!m) throw unauthenticated('Expected Authorization: Bearer ACCESS_TOKEN.', 'invalid_request')
   let claims
   try {
-    claims = verifyJwt(m[1]!, { issuer: deps.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.now }).claims
+    claims = verifyJwt(m[1]!, { issuer: deps.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.now, kind: 'accessToken' }).claims
   } catch (err) {
-    if (err instanceof TokenError) throw unauthenticated(`Invalid ID token: ${err.message}`, 'invalid_token')
+    if (err instanceof TokenError) throw unauthenticated(err.code === 'wrong-token-kind' ? err.message : `Invalid access token: ${err.message}`, 'invalid_token')
     throw err
   }
-  if (!claims.aud.includes(CLI_CLIENT_ID) && !claims.aud.includes(deps.controlUrl) && !claims.aud.includes(deps.issuer)) {
+  if (!claims.aud.includes(deps.controlUrl) && !claims.aud.includes(deps.issuer)) {
     throw unauthenticated(`This token's audience is not the Postern API (it is ${JSON.stringify(claims.aud)}).`, 'invalid_token')
   }
   const federated = federatedCallerOf(claims)

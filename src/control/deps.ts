@@ -25,6 +25,6 @@ export interface ControlSettings {
   controlUrl: string
   gatewayUrl: URL
   idTokenTtlSeconds: number
-  /** Whether cookies need Secure (served over TLS). */
+  /** Whether browsers reach the control plane in a secure context (TLS here or in front, or loopback): cookies are then Secure and the session cookie __Host-. */
   secureCookies: boolean
 }

@@ -4,7 +4,7 @@ import { secretsEqual } from '../core/ids.js'
 import type { Directory } from '../directory/directory.js'
 import type { Logger } from '../core/log.js'
 import { sendError } from '../http/respond.js'
-import { SESSION_COOKIE, findSession, readCookie } from '../identity/sessions.js'
+import { findSession, readCookie, sessionCookieName } from '../identity/sessions.js'
 import { federatedMember, federatedPrincipal } from '../identity/federation/federation-claim.js'
 import { findSubject } from '../identity/subjects.js'
 import type { SessionRecord } from '../store/records.js'
@@ -32,13 +32,17 @@ export const CSRF_HEADER = 'x-csrf-token'
 export class SessionAuth {
   private readonly loaded = new WeakMap<IncomingMessage, ActiveSession | null>()
 
-  constructor(private readonly deps: { store: Store; directory: Directory; clock: () => number; log: Logger }) {}
+  private readonly cookieName: string
+
+  constructor(private readonly deps: { store: Store; directory: Directory; clock: () => number; log: Logger; secureCookies: boolean }) {
+    this.cookieName = sessionCookieName(deps.secureCookies)
+  }
 
   /** The request's live session, read once per request. */
   async current(req: IncomingMessage): Promise<ActiveSession | undefined> {
     const known = this.loaded.get(req)
     if (known !== undefined) return known ?? undefined
-    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE)
+    const cookie = readCookie(req.headers.cookie, this.cookieName)
     const record = cookie ? await findSession(this.deps.store, cookie, this.deps.clock()) : undefined
     // The directory follows the change feed; a user created a moment ago through another
     // process may not be in it yet, so a miss is settled by the store.
@@ -63,7 +67,7 @@ export class SessionAuth {
     if (req.headers.authorization !== undefined) return undefined
     const active = this.loaded.get(req)
     if (!active) {
-      if (readCookie(req.headers.cookie, SESSION_COOKIE)) throw unauthenticated('Your session has ended; sign in again at /signin.')
+      if (readCookie(req.headers.cookie, this.cookieName)) throw unauthenticated('Your session has ended; sign in again at /signin.')
       return undefined
     }
     if (!SAFE_METHODS.has(req.method ?? 'GET')) {
@@ -78,7 +82,7 @@ export class SessionAuth {
   /** Wraps the control plane's listener so the session is loaded before routing. */
   wrap(inner: RequestListener): RequestListener {
     return (req: IncomingMessage, res: ServerResponse) => {
-      if (req.headers.authorization !== undefined || !readCookie(req.headers.cookie, SESSION_COOKIE)) {
+      if (req.headers.authorization !== undefined || !readCookie(req.headers.cookie, this.cookieName)) {
         inner(req, res)
         return
       }

@@ -8,6 +8,8 @@ export interface ServeConfig {
   readonly host: string
   readonly port: number
   readonly gatewayPort: number
+  /** A third listener for Prometheus and probes only, when given. */
+  readonly metricsPort: number | undefined
   readonly controlUrl: string
   readonly gatewayUrl: URL
   readonly issuer: string
@@ -27,6 +29,10 @@ export interface ServeConfig {
   /** How long a process that lost its database keeps deciding from memory before it fails closed. */
   readonly maxStalenessMs: number
   readonly accessLog: boolean
+  /** Audit-log entries older than this are purged by the maintenance loop. */
+  readonly auditRetentionMs: number
+  /** Open connections each plane's listener accepts at once. */
+  readonly maxConnections: number
   readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -35,6 +41,7 @@ export interface ServeFlags {
   host?: string
   port?: string
   gatewayPort?: string
+  metricsPort?: string
   gatewayUrl?: string
   issuer?: string
   dataDir?: string
@@ -50,6 +57,8 @@ export interface ServeFlags {
   allowInsecureHttp?: boolean
   maxStaleness?: string
   accessLog?: boolean
+  auditRetention?: string
+  maxConnections?: string
   workers?: string
 }
 
@@ -85,10 +94,13 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   if (idTokenTtlSeconds > 86_400) throw usage('--id-token-ttl may be at most 24h.')
   const keyRotationMs = parseDurationSeconds(flags.keyRotation ?? '30d', '--key-rotation') * 1000
   const project = flags.project ?? 'my-project'
+  const auditRetentionMs = parseDurationSeconds(flags.auditRetention ?? '30d', '--audit-retention') * 1000
+  if (auditRetentionMs < 1000) throw usage('--audit-retention must be at least 1s.')
   return Object.freeze({
     host,
     port,
     gatewayPort,
+    metricsPort: flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort, 0, '--metrics-port'),
     controlUrl,
     gatewayUrl,
     issuer,
@@ -106,10 +118,18 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     masterKeySecret: env.POSTERN_MASTER_KEY,
     changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
     accessLog: flags.accessLog ?? false,
+    auditRetentionMs,
+    maxConnections: parseMaxConnections(flags.maxConnections ?? '10000'),
     workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
   })
+}
+
+function parseMaxConnections(text: string): number {
+  const n = Number(text)
+  if (!/^\d{1,7}$/.test(text) || n < 1) throw usage(`--max-connections: expected a positive number, got '${text}'.`)
+  return n
 }
 
 function parseWorkers(text: string): number {

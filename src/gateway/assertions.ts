@@ -26,7 +26,7 @@ export class AssertionMinter {
     const key = `${caller.key}\u0000${route.service.uid}`
     const hit = this.cache.get(key)
     if (hit && hit.until > now) return hit.jwt
-    const jwt = await this.tokens.jwt({ sub: caller.claims.sub, aud: route.uri, email: caller.email, principal: caller.member, service: route.resource }, LIFETIME_S)
+    const jwt = await this.tokens.upstreamAssertion({ sub: caller.claims.sub, aud: route.uri, email: caller.email, principal: caller.member, service: route.resource }, LIFETIME_S)
     this.cache.set(key, { jwt, until: now + REUSE_MS })
     return jwt
   }

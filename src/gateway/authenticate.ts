@@ -79,8 +79,11 @@ export class GatewayAuthenticator {
     return pending.then((result) => (result instanceof TokenError ? { ok: false, description: result.message } : this.admit(result, route)))
   }
 
-  /** Audience, federation and account checks on verified claims, every request. */
-  private admit(claims: VerifiedClaims, route: Route): Authentication {
+  /**
+   * Audience, federation and account checks on verified claims: every request, and again for an
+   * open tunnel whenever the directory changes.
+   */
+  admit(claims: VerifiedClaims, route: Route): Authentication {
     if (!audienceMatches(claims.aud, route.audiences)) {
       return {
         ok: false,

@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Verdict } from '../observability/metrics.js'
 import type { Gateway } from './gateway.js'
-import { withoutSignature } from './headers.js'
+import { HEADER_RULES, strippedTokenHeaders } from './headers.js'
 import { sendGatewayError } from './responses.js'
 
 export const FORWARD_AUTH_PATH = '/forward-auth'
+
+/** The answer headers that carry the client's token headers, signatures removed, for the proxy to send upstream instead. */
+export const FORWARD_AUTH_ANSWER = { authorization: 'x-postern-authorization', 'x-serverless-authorization': 'x-postern-serverless-authorization' } as const
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim()
 
@@ -14,9 +17,13 @@ const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v
  * URI and method come from the headers those send (X-Forwarded-Host / X-Original-URI /
  * X-Forwarded-Uri / X-Original-Method / X-Forwarded-Method; with Envoy's path_prefix the original
  * path follows /forward-auth). The decision is exactly the gateway's; 200 carries the identity
- * headers to copy upstream, 401/403 the same bodies and challenges.
+ * headers to copy upstream, and the request's Authorization and X-Serverless-Authorization with
+ * the signature of any Postern token removed (X-Postern-Authorization,
+ * X-Postern-Serverless-Authorization), which the proxy sends upstream in place of the client's:
+ * no upstream receives a token it could replay, public service or not. 401/403 carry the same
+ * bodies and challenges as the gateway's.
  */
-export function forwardAuth(gateway: Gateway, record: (service: string, verdict: Verdict) => void) {
+export function forwardAuth(gateway: Gateway, issuer: string, record: (service: string, verdict: Verdict) => void) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const host = first(req.headers['x-forwarded-host']) ?? first(req.headers['x-original-host']) ?? req.headers.host
     const suffix = (req.url ?? '').slice(FORWARD_AUTH_PATH.length)
@@ -31,21 +38,17 @@ export function forwardAuth(gateway: Gateway, record: (service: string, verdict:
       return
     }
     const identity = await gateway.identityOf(access)
-    // The identity headers are always present (empty for a public service): some proxies copy a
-    // header that is absent as a literal placeholder (Caddy 2.6's copy_headers does).
+    const tokens = strippedTokenHeaders(req.rawHeaders, issuer)
+    // Every answer header is always present (empty when there is nothing to say): some proxies
+    // copy a header that is absent as a literal placeholder (Caddy 2.6's copy_headers does).
     const headers: Record<string, string> = {
       'cache-control': 'no-store',
       'content-length': '0',
-      'x-postern-authenticated-principal': '',
-      'x-postern-authenticated-email': '',
-      'x-postern-jwt-assertion': '',
-    }
-    if (identity) {
-      headers['x-postern-authenticated-principal'] = identity.principal
-      headers['x-postern-authenticated-email'] = identity.email
-      headers['x-postern-jwt-assertion'] = identity.assertion
-      const presented = req.headers[identity.tokenHeader]
-      if (typeof presented === 'string') headers['x-postern-authorization'] = withoutSignature(presented)
+      [HEADER_RULES.identity.principal]: identity?.principal ?? '',
+      [HEADER_RULES.identity.email]: identity?.email ?? '',
+      [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
+      [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
+      [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
     }
     res.writeHead(200, headers)
     res.end()

@@ -12,10 +12,11 @@ import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
-import { upstreamHeaders } from './headers.js'
+import { clientAddressChain, upstreamHeaders } from './headers.js'
 import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
+import { OpenTunnels, type TunnelGrant } from './tunnels.js'
 import { forwardUpgrade, rejectUpgrade } from './websocket.js'
 
 export interface GatewayDeps {
@@ -29,6 +30,8 @@ export interface GatewayDeps {
   freshness: Freshness
   clock: Clock
   proto: 'http' | 'https'
+  /** This Postern's issuer: any token it issued loses its signature on the way upstream. */
+  issuer: string
   log: Logger
   /** Requests to a host that is no service: health, readiness, metrics, forward-auth. */
   internal: (req: IncomingMessage, res: ServerResponse) => boolean
@@ -49,6 +52,20 @@ export type Access =
   | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean }
 
 export function createGateway(deps: GatewayDeps) {
+  /** An open tunnel's grant, decided again (DESIGN §4 steps 1, 2, 4 without the signature, 5). */
+  function stillAllowed(grant: TunnelGrant): boolean {
+    const found = deps.routes.lookup(grant.host)
+    if ('error' in found || found.route.service.uid !== grant.serviceUid) return false
+    const route = found.route
+    const now = deps.clock()
+    if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return true
+    // Opened while the service was public: no caller was ever proven.
+    if (!grant.claims) return false
+    const auth = deps.authenticator.admit(grant.claims, route)
+    return auth.ok && deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now).allow
+  }
+  const tunnels = new OpenTunnels(stillAllowed)
+
   function decideAccess(view: RequestView): Access | Promise<Access> {
     const found = deps.routes.lookup(view.host)
     if ('error' in found) {
@@ -113,7 +130,14 @@ export function createGateway(deps: GatewayDeps) {
    */
   function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): string[] | Promise<string[]> {
     const build = (identity: Identity | undefined) =>
-      upstreamHeaders(req.rawHeaders, nominated, { host: req.headers.host!, clientIp: req.socket.remoteAddress ?? '', proto: deps.proto, requestId, identity })
+      upstreamHeaders(req.rawHeaders, nominated, {
+        host: req.headers.host!,
+        forwardedFor: clientAddressChain(req.socket.remoteAddress, req.rawHeaders),
+        proto: deps.proto,
+        requestId,
+        issuer: deps.issuer,
+        identity,
+      })
     if (!access.caller || !access.tokenHeader) return build(undefined)
     const cached = deps.assertions.cached(access.caller, access.route, deps.clock())
     if (cached) return build(identityWith(access, cached))
@@ -145,6 +169,9 @@ export function createGateway(deps: GatewayDeps) {
   return {
     decideAccess,
     identityOf,
+    /** Call after every directory change: open tunnels whose caller lost access are closed. */
+    recheckTunnels: () => tunnels.recheck(),
+    closeTunnels: () => tunnels.closeAll(),
 
     request(req: IncomingMessage, res: ServerResponse): void {
       const started = performance.now()
@@ -159,10 +186,13 @@ export function createGateway(deps: GatewayDeps) {
         const requestId = requestIdOf(req)
         finish(req, res, access, started, requestId)
         if (!access.ok) {
-          sendGatewayError(res, req.headers.accept, access.status, access.message, access.headers)
+          // A refused request's body is not waited for: the connection ends with the answer.
+          const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
+          sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
           req.resume()
           return
         }
+        bodyDeadline(req, res, access.route)
         const headers = headersFor(req, access, nominated, requestId)
         if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers)
         else headers.then((h) => deps.upstreams.forward(req, res, access.route, h), fail)
@@ -175,6 +205,8 @@ export function createGateway(deps: GatewayDeps) {
           return
         }
         nominated = shape.nominated
+        // From here on the request's target is origin-form: what is decided on is what is forwarded.
+        req.url = shape.target
         const access = decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         if (access instanceof Promise) access.then(respond).catch(fail)
         else respond(access)
@@ -186,14 +218,25 @@ export function createGateway(deps: GatewayDeps) {
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
       void (async () => {
         const shape = checkRequestShape(req)
-        const access: Access = 'problem' in shape ? { ok: false, ...shape.problem, verdict: 'bad_request' } : await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        let access: Access
+        if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
+        else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
+        else {
+          req.url = shape.target
+          access = await decideAccess({ host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
+        }
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
           rejectUpgrade(socket, access.status, access.message, access.headers)
           return
         }
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
-        forwardUpgrade(req, socket, head, access.route, headers, deps.log)
+        const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims }
+        let forget: (() => void) | undefined
+        forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
+          spliced: (close) => (forget = tunnels.add(grant, close)),
+          closed: () => forget?.(),
+        })
       })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')
@@ -210,6 +253,31 @@ function unauthenticated(route: Route, description: string): Access {
 export function deniedMessage(member: string, route: Route): string {
   const { projectId, serviceId } = route.service
   return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'`
+}
+
+/**
+ * A request body must arrive within the service's timeout, as its answer must: a client that
+ * dribbles its body a byte at a time cannot hold a connection (and an upstream's) for good.
+ */
+function bodyDeadline(req: IncomingMessage, res: ServerResponse, route: Route): void {
+  if (req.complete || !hasBody(req)) return
+  const seconds = route.service.timeoutSeconds
+  const timer = setTimeout(() => {
+    if (req.complete) return
+    // Once the answer is out, the request (and with it the upstream's) is torn down.
+    res.once('finish', () => req.destroy())
+    sendGatewayError(res, req.headers.accept, 'REQUEST_TIMEOUT', `The request body did not arrive within ${seconds} s, the timeout of ${route.resource}.`, { connection: 'close' })
+  }, seconds * 1000)
+  timer.unref()
+  const clear = () => clearTimeout(timer)
+  req.once('end', clear)
+  res.once('close', clear)
+}
+
+/** Whether a request declares a body (Content-Length other than 0, or any Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined
 }
 
 /** Until a request's Connection header is read: no header is nominated for removal. */

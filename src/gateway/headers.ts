@@ -1,24 +1,76 @@
 import type { TokenHeader } from './extract-token.js'
 
-/** RFC 9110 §7.6.1 hop-by-hop headers, plus those only a proxy hop may use. */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings',
-])
-
-/** Headers the caller may not ask us to drop with `Connection:` (they carry or guard identity). */
-const PROTECTED = /^(authorization|x-serverless-authorization|x-postern-.*|x-forwarded-.*)$/
+/**
+ * Every rule about which headers cross the gateway, in one place and as data, so that another
+ * data plane (nginx, Caddy, the forward-auth examples) can apply or generate the same rules.
+ *
+ * Header names are compared in their normalised form: lowercase, with `_` read as `-`. Many
+ * servers fold the two together (CGI/WSGI/Rack turn both into `HTTP_X_POSTERN_…`, and join the
+ * values), so a client's `X_Postern_Authenticated_Email` would otherwise reach the app as the
+ * very header Postern sets.
+ */
+export const HEADER_RULES = {
+  /** RFC 9110 §7.6.1 hop-by-hop headers, plus those only a proxy hop may use: never forwarded either way. */
+  hopByHop: ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect', 'http2-settings'],
+  /** Postern's own namespace: every client header in it is dropped; Postern sets its identity headers itself. */
+  posternPrefix: 'x-postern-',
+  /** Identity headers Postern sets on an allowed request (empty or absent for a public service). */
+  identity: { principal: 'x-postern-authenticated-principal', email: 'x-postern-authenticated-email', assertion: 'x-postern-jwt-assertion' },
+  /**
+   * Claims about the client's address, scheme, host or path that only a proxy may make: dropped
+   * from the client, and X-Forwarded-For/-Proto/-Host and X-Request-Id set from Postern's own view.
+   */
+  forwarding: { prefix: 'x-forwarded-', names: ['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'x-request-id'] },
+  /**
+   * Headers that may carry a bearer token: any compact JWS in them that this Postern issued has
+   * its signature replaced before it goes upstream, so no upstream can replay it (the app's own
+   * Basic credentials or another issuer's JWT pass untouched).
+   */
+  tokens: ['authorization', 'x-serverless-authorization'] satisfies TokenHeader[],
+  /** Headers a client may not nominate for removal with `Connection:` (they carry or guard identity). */
+  protected: { names: ['authorization', 'x-serverless-authorization'], prefixes: ['x-postern-', 'x-forwarded-'] },
+  /** Cookies an upstream may not set: Postern's own (the console session, sign-in state), with or without a `__Host-`/`__Secure-` prefix. */
+  posternCookie: /^(?:__host-|__secure-)?postern[_-]/i,
+} as const
 
 export const SIGNATURE_REMOVED = 'SIGNATURE_REMOVED_BY_POSTERN'
 
-/** The header names a `Connection` header nominates, lowercased; undefined if it nominates a protected one. */
+/** Lowercase, `_` read as `-`: the form in which two names mean the same header to some server. */
+export function normalisedName(name: string): string {
+  const lower = name.toLowerCase()
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
+}
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set(HEADER_RULES.hopByHop)
+const FORWARDING: ReadonlySet<string> = new Set(HEADER_RULES.forwarding.names)
+
+/** What happens to one client request header on its way upstream: a token header is named by what it reads as. */
+export type RequestHeaderAction = 'pass' | 'drop' | TokenHeader
+
+/** The rule for a client header name (any case or spelling); `nominated` are the names its Connection header listed. */
+export function requestHeaderAction(name: string, nominated: ReadonlySet<string> = NOTHING): RequestHeaderAction {
+  const n = normalisedName(name)
+  if (HOP_BY_HOP.has(n) || nominated.has(n) || n.startsWith(HEADER_RULES.posternPrefix)) return 'drop'
+  if (n.startsWith(HEADER_RULES.forwarding.prefix) || FORWARDING.has(n)) return 'drop'
+  if (n === 'authorization' || n === 'x-serverless-authorization') return n
+  return 'pass'
+}
+
+const NOTHING: ReadonlySet<string> = new Set()
+
+function isProtected(n: string): boolean {
+  return (HEADER_RULES.protected.names as readonly string[]).includes(n) || HEADER_RULES.protected.prefixes.some((p) => n.startsWith(p))
+}
+
+/** The header names a `Connection` header nominates, normalised; undefined if it nominates a protected one. */
 export function connectionNominated(rawHeaders: readonly string[]): Set<string> | undefined {
   const nominated = new Set<string>()
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.length !== 10 || rawHeaders[i]!.toLowerCase() !== 'connection') continue
     for (const token of rawHeaders[i + 1]!.split(',')) {
-      const name = token.trim().toLowerCase()
+      const name = normalisedName(token.trim())
       if (!name) continue
-      if (PROTECTED.test(name)) return undefined
+      if (isProtected(name)) return undefined
       nominated.add(name)
     }
   }
@@ -32,43 +84,56 @@ export interface UpstreamIdentity {
   assertion: string
 }
 
+export interface UpstreamContext {
+  host: string
+  /** The client address chain for X-Forwarded-For (clientAddressChain). */
+  forwardedFor: string
+  proto: 'http' | 'https'
+  requestId: string
+  /** This Postern's issuer: tokens it issued lose their signature. */
+  issuer: string
+  identity?: UpstreamIdentity
+}
+
 /**
  * The request headers the upstream sees (DESIGN §4 step 6), as a flat [name, value, …] list so
- * repeated headers survive: hop-by-hop and nominated headers dropped, every client-sent
- * X-Postern-* dropped, the token's signature replaced, identity and X-Forwarded-* added last so
- * nothing the client sent can shadow them.
+ * repeated headers survive: hop-by-hop, nominated, X-Postern-* and forwarding headers dropped
+ * (by normalised name), every Postern token's signature replaced, identity and X-Forwarded-*
+ * added last so nothing the client sent can shadow them.
  */
-export function upstreamHeaders(
-  rawHeaders: readonly string[],
-  nominated: ReadonlySet<string>,
-  o: { host: string; clientIp: string; proto: 'http' | 'https'; requestId: string; identity?: UpstreamIdentity },
-): string[] {
+export function upstreamHeaders(rawHeaders: readonly string[], nominated: ReadonlySet<string>, o: UpstreamContext): string[] {
   const out: string[] = []
-  let forwardedFor = ''
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!
-    const lower = name.toLowerCase()
+    const action = requestHeaderAction(name, nominated)
+    if (action === 'drop') continue
     const value = rawHeaders[i + 1]!
-    if (HOP_BY_HOP.has(lower) || nominated.has(lower) || lower.startsWith('x-postern-')) continue
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value
+    if (action === 'pass') {
+      out.push(name, value)
       continue
     }
-    if (lower === 'x-forwarded-host' || lower === 'x-forwarded-proto' || lower === 'x-request-id') continue
-    if (o.identity && lower === o.identity.tokenHeader) {
-      out.push(name, withoutSignature(value))
-      continue
-    }
-    out.push(name, value)
+    // The header whose token was verified (its exact name, not a look-alike) holds exactly
+    // `Bearer <our JWS>`: no need to decode it.
+    const verified = action === o.identity?.tokenHeader && !name.includes('_')
+    out.push(name, verified ? withoutSignature(value) : withoutPosternSignatures(value, o.issuer))
   }
-  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${o.clientIp}` : o.clientIp)
-  out.push('x-forwarded-proto', o.proto, 'x-forwarded-host', o.host, 'x-request-id', o.requestId)
+  out.push('x-forwarded-for', o.forwardedFor, 'x-forwarded-proto', o.proto, 'x-forwarded-host', o.host, 'x-request-id', o.requestId)
   if (o.identity) {
-    out.push('x-postern-authenticated-principal', o.identity.principal)
-    out.push('x-postern-authenticated-email', o.identity.email)
-    out.push('x-postern-jwt-assertion', o.identity.assertion)
+    out.push(HEADER_RULES.identity.principal, o.identity.principal)
+    out.push(HEADER_RULES.identity.email, o.identity.email)
+    out.push(HEADER_RULES.identity.assertion, o.identity.assertion)
   }
   return out
+}
+
+/**
+ * The address chain the upstream learns in X-Forwarded-For. Today the peer alone: whatever
+ * X-Forwarded-For or Forwarded the client sent is its own claim and is dropped. Trusting named
+ * proxies in front (taking the chain they vouch for from `rawHeaders`) belongs here.
+ */
+export function clientAddressChain(peer: string | undefined, _rawHeaders: readonly string[]): string {
+  if (!peer) return ''
+  return peer.startsWith('::ffff:') ? peer.slice(7) : peer
 }
 
 /** `Bearer h.p.s` → `Bearer h.p.SIGNATURE_REMOVED_BY_POSTERN`: the upstream can read, not replay, the caller's token. */
@@ -77,11 +142,69 @@ export function withoutSignature(value: string): string {
   return dot < 0 ? value : value.slice(0, dot + 1) + SIGNATURE_REMOVED
 }
 
+/** Runs of characters a compact JWS (or a padded one) is made of; linear to scan, whatever the input. */
+const JWS_RUN = /[A-Za-z0-9_=.-]+/g
+
+/**
+ * Replaces the signature of every compact JWS inside `value` whose payload's `iss` is `issuer`,
+ * wherever it sits (after `Bearer`, in an auth-param, among several); anything else is returned
+ * as it was. Cheap unless the value holds a dot: only then is anything decoded.
+ */
+export function withoutPosternSignatures(value: string, issuer: string): string {
+  if (!value.includes('.')) return value
+  return value.replace(JWS_RUN, (run) => {
+    const parts = run.split('.')
+    if (parts.length < 3) return run
+    let changed = false
+    // A JWS is header.payload.signature; a run with more dots is checked at every position.
+    for (let i = 1; i + 1 < parts.length; i++) {
+      if (parts[i + 1] !== SIGNATURE_REMOVED && issuerOf(parts[i]!) === issuer) {
+        parts[i + 1] = SIGNATURE_REMOVED
+        changed = true
+      }
+    }
+    return changed ? parts.join('.') : run
+  })
+}
+
+function issuerOf(segment: string): unknown {
+  if (segment.length < 8 || segment.length > 16_384) return undefined
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof payload === 'object' && payload !== null ? (payload as { iss?: unknown }).iss : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A request's token headers as they may go upstream, signatures of Postern tokens replaced: what
+ * forward-auth answers for a proxy in front to set in place of the client's (repeated values
+ * joined, as a proxy would send them on one line).
+ */
+export function strippedTokenHeaders(rawHeaders: readonly string[], issuer: string): Partial<Record<TokenHeader, string>> {
+  const out: Partial<Record<TokenHeader, string>> = {}
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const lower = rawHeaders[i]!.toLowerCase()
+    if (lower !== 'authorization' && lower !== 'x-serverless-authorization') continue
+    const value = withoutPosternSignatures(rawHeaders[i + 1]!, issuer)
+    out[lower] = out[lower] === undefined ? value : `${out[lower]}, ${value}`
+  }
+  return out
+}
+
+/** Whether a Set-Cookie value sets one of Postern's own cookies. */
+export function setsPosternCookie(setCookie: string): boolean {
+  const eq = setCookie.indexOf('=')
+  return HEADER_RULES.posternCookie.test((eq < 0 ? setCookie : setCookie.slice(0, eq)).trim())
+}
+
 /**
  * Response headers from the upstream as a flat [name, value, …] list (undici's raw form, which
- * Node's writeHead takes as is), minus hop-by-hop ones and any the upstream's Connection names.
+ * Node's writeHead takes as is), minus hop-by-hop ones, any the upstream's Connection names, and
+ * any Set-Cookie for a Postern cookie (a service must not plant or replace the console session).
  */
-export function downstreamHeaders(raw: readonly string[]): string[] {
+export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<string> = NOTHING): string[] {
   let nominated: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
@@ -92,7 +215,8 @@ export function downstreamHeaders(raw: readonly string[]): string[] {
   const out: string[] = []
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase()
-    if (HOP_BY_HOP.has(lower) || nominated?.has(lower)) continue
+    if ((HOP_BY_HOP.has(lower) || nominated?.has(lower)) && !keep.has(lower)) continue
+    if (lower === 'set-cookie' && setsPosternCookie(raw[i + 1]!)) continue
     out.push(raw[i]!, raw[i + 1]!)
   }
   return out

@@ -4,8 +4,10 @@ import { pathOf, serveObservability, type ObservabilityDeps } from '../observabi
 import { FORWARD_AUTH_PATH } from './forward-auth.js'
 
 /**
- * What the gateway answers on a host that is no service: forward-auth for a proxy in front,
- * and health, readiness and metrics for the load balancer and Prometheus. False: not ours (404).
+ * What the gateway answers on a host that is no service: forward-auth for a proxy in front, and
+ * health and readiness for the load balancer. Not /metrics: it names every service and its
+ * traffic, and the gateway's port is open to every caller; metrics are on the control plane and
+ * on `--metrics-port`. False: not ours (404).
  */
 export function internalEndpoints(o: { forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>; observability: ObservabilityDeps; log: Logger }) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -17,7 +19,7 @@ export function internalEndpoints(o: { forwardAuth: () => (req: IncomingMessage,
       })
       return true
     }
-    if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return false
+    if (path !== '/healthz' && path !== '/readyz') return false
     void serveObservability(path, res, o.observability)
     return true
   }

@@ -5,12 +5,40 @@ export const MAX_HEADERS = 2_000
 
 export type ShapeProblem = { status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE'; message: string }
 
+const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i
+const withoutDefaultPort = (authority: string) => authority.toLowerCase().replace(/:(80|443)$/, '')
+
+/**
+ * The request target in origin-form, which is all an upstream is sent (RFC 9112 §3.2):
+ * - origin-form (`/path?query`) as sent, byte for byte, less any fragment (clients never send
+ *   one; it is not part of the target);
+ * - absolute-form (`http://host/path`) rewritten to origin-form when its authority is the Host
+ *   header's, and refused when it names another: RFC 9112 §3.2.2 has a server route by the
+ *   target's authority, a proxy by Host, so two hops could read such a request two ways — and
+ *   the upstream would see an authority that was not the one routed on;
+ * - `OPTIONS *` and every other form refused: the gateway answers only for its services.
+ */
+export function originFormTarget(target: string, host: string): { target: string } | { problem: ShapeProblem } {
+  if (target.startsWith('/')) {
+    const hash = target.indexOf('#')
+    return { target: hash < 0 ? target : target.slice(0, hash) }
+  }
+  if (target === '*') return { problem: { status: 'INVALID_ARGUMENT', message: 'The gateway does not answer for the server as a whole (OPTIONS *); ask a service’s URL.' } }
+  const m = ABSOLUTE.exec(target)
+  if (!m) return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target must be a path (origin-form) or an absolute http(s) URL.' } }
+  if (m[2]!.includes('@') || withoutDefaultPort(m[2]!) !== withoutDefaultPort(host)) {
+    return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target names another host than the Host header.' } }
+  }
+  const rest = m[3]!
+  return { target: rest.startsWith('/') ? rest : `/${rest}` }
+}
+
 /**
  * Requests whose framing or headers could be read two ways by two hops are refused before
  * anything else (request smuggling, header injection, issue 4). Node's parser already refuses
  * conflicting Content-Length/Transfer-Encoding; this covers what it lets through.
  */
-export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem } | { nominated: Set<string> } {
+export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem } | { nominated: Set<string>; target: string } {
   const raw = req.rawHeaders
   if (raw.length / 2 > MAX_HEADERS) return { problem: { status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` } }
   let hosts = 0
@@ -21,5 +49,7 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   }
   const nominated = connectionNominated(raw)
   if (!nominated) return { problem: { status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' } }
-  return { nominated }
+  const target = originFormTarget(req.url ?? '/', req.headers.host ?? '')
+  if ('problem' in target) return target
+  return { nominated, target: target.target }
 }

@@ -1,37 +1,52 @@
 import type { IncomingMessage } from 'node:http'
-import { connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { PosternError, errorBody, type ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
-import { spliceUpgrade } from '../http/splice.js'
+import { proxyUpgrade } from '../http/splice.js'
+import { downstreamHeaders } from './headers.js'
 import type { Route } from './routes.js'
 
+/** What a switching response keeps of its hop-by-hop headers: the handshake itself. */
+const SWITCHING = new Set(['connection', 'upgrade'])
+
 /**
- * WebSocket upgrades after the same checks as any request (DESIGN §4 step 6): the handshake goes
- * to the upstream with the same header hygiene, then bytes flow both ways untouched until either
- * side closes. A token that expires later does not cut an open socket (as for any proxied stream).
+ * WebSocket (and other) upgrades after the same checks as any request (DESIGN §4 step 6): the
+ * handshake goes to the upstream with the same header hygiene; bytes flow both ways once the
+ * upstream answers 101, until either side closes or `spliced`'s close is called because the
+ * caller lost access. A token that expires later does not cut an open socket (as for any
+ * proxied stream); losing the account or the grant does.
  */
-export function forwardUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, route: Route, headers: string[], log: Logger): void {
-  const target = new URL(route.upstream.origin)
-  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80))
-  const upstream: Socket =
-    target.protocol === 'https:' ? tlsConnect({ host: target.hostname, port, servername: target.hostname }) : netConnect({ host: target.hostname, port })
-  upstream.setTimeout(10_000, () => upstream.destroy(new Error('connect timeout')))
-  const fail = (err: Error) => {
-    log.log('warn', 'websocket upstream failed', { service: route.resource, err: err.message })
-    if (!client.destroyed && client.writable && !started) rejectUpgrade(client, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable.`)
-    else client.destroy()
-  }
-  let started = false
-  upstream.once('error', fail)
-  upstream.once(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-    upstream.setTimeout(0)
-    started = true
-    upstream.off('error', fail)
-    const handshake = ['host', target.host, 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade), ...headers]
-    spliceUpgrade(client, upstream, `${req.method} ${route.upstream.basePath}${req.url} HTTP/1.1`, handshake, head)
-  })
+export function forwardUpgrade(
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  route: Route,
+  headers: string[],
+  log: Logger,
+  hooks: { spliced: (close: () => void) => void; closed: () => void },
+): void {
+  const origin = new URL(route.upstream.origin)
+  proxyUpgrade(
+    client,
+    head,
+    {
+      origin,
+      method: req.method ?? 'GET',
+      path: route.upstream.basePath + (req.url ?? '/'),
+      headers: ['host', origin.host, 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade), ...headers],
+      timeoutMs: route.service.timeoutSeconds * 1000,
+    },
+    {
+      responseHeaders: (raw, switching) => downstreamHeaders(raw, switching ? SWITCHING : undefined),
+      unreachable: (err, timedOut) => {
+        log.log('warn', 'websocket upstream failed', { service: route.resource, err: err.message })
+        if (timedOut) rejectUpgrade(client, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
+        else rejectUpgrade(client, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable.`)
+      },
+      spliced: hooks.spliced,
+      closed: hooks.closed,
+    },
+  )
 }
 
 export function rejectUpgrade(socket: Duplex, status: ErrorStatus, message: string, headers: Record<string, string> = {}): void {

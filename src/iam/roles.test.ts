@@ -46,8 +46,8 @@ describe('the role catalogue matches DESIGN §1', () => {
     expect([...permissionsOf('roles/run.admin')].sort()).toEqual([...permissionsOf('roles/run.developer'), 'run.services.setIamPolicy'].sort())
   })
 
-  it('serviceAccountTokenCreator grants only getOpenIdToken', () => {
-    expect(permissionsOf('roles/iam.serviceAccountTokenCreator')).toEqual(['iam.serviceAccounts.getOpenIdToken'])
+  it('serviceAccountTokenCreator grants only minting ID and access tokens (getOpenIdToken, getAccessToken)', () => {
+    expect(permissionsOf('roles/iam.serviceAccountTokenCreator')).toEqual(['iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.getOpenIdToken'])
   })
 
   it('serviceAccountAdmin manages accounts and keys, nothing outside them', () => {
@@ -55,6 +55,8 @@ describe('the role catalogue matches DESIGN §1', () => {
     expect(perms).toContain('iam.serviceAccounts.create')
     expect(perms).toContain('iam.serviceAccountKeys.create')
     expect(perms.every((p) => p.startsWith('iam.serviceAccounts.') || p.startsWith('iam.serviceAccountKeys.'))).toBe(true)
+    expect(perms).not.toContain('iam.serviceAccounts.getOpenIdToken')
+    expect(perms).not.toContain('iam.serviceAccounts.getAccessToken')
   })
 
   it('viewer holds every get/list/getIamPolicy and nothing else', () => {
@@ -71,6 +73,7 @@ describe('the role catalogue matches DESIGN §1', () => {
     expect(editor).toContain('run.services.delete')
     expect(editor.filter((p) => p.endsWith('.setIamPolicy'))).toEqual([])
     expect(editor).not.toContain('iam.serviceAccounts.getOpenIdToken')
+    expect(editor).not.toContain('iam.serviceAccounts.getAccessToken')
   })
 
   it('owner holds every permission, including setIamPolicy, projects, users and groups', () => {

@@ -1,7 +1,12 @@
 /** Where the OpenID Provider's endpoints live under the issuer (DESIGN §3). */
 export const PATHS = {
   discovery: '/.well-known/openid-configuration',
+  /** RFC 8414 §3: the same metadata where OAuth clients (oauth4webapi's default) look. */
+  authorizationServerMetadata: '/.well-known/oauth-authorization-server',
   jwks: '/oauth2/jwks',
+  /** The signing keys as `{kid: PEM certificate}`, the shape of Google's www.googleapis.com/oauth2/v1/certs. */
+  certs: '/oauth2/v1/certs',
+  userinfo: '/oauth2/userinfo',
   token: '/oauth2/token',
   authorize: '/oauth2/authorize',
   deviceAuthorization: '/oauth2/device/code',
@@ -27,6 +32,7 @@ export function discoveryDocument(issuer: string) {
     token_endpoint: issuer + PATHS.token,
     device_authorization_endpoint: issuer + PATHS.deviceAuthorization,
     revocation_endpoint: issuer + PATHS.revoke,
+    userinfo_endpoint: issuer + PATHS.userinfo,
     jwks_uri: issuer + PATHS.jwks,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import type { Clock } from '../core/clock.js'
 import type { Keyring } from './keyring.js'
 import type { FederationClaim } from './federation/federation-claim.js'
 import { mintJwt, type TokenClaims } from './mint.js'
+import { TOKEN_TYP } from './token-types.js'
 
 export interface IdTokenSubject {
   uid: string
@@ -25,7 +27,15 @@ export interface IdTokenOptions {
   extra?: Record<string, unknown>
 }
 
-/** Mints the ID tokens Postern issues (DESIGN §3): RS256, `kid`, the issuer's current key. */
+export interface AccessTokenOptions {
+  /** The OAuth client the token was issued to: postern-cli, or a service account's uid for its key. */
+  clientId: string
+  scope?: string
+  authTime?: number
+  ttlSeconds?: number
+}
+
+/** Mints the tokens Postern issues (DESIGN §3): RS256, `kid`, the issuer's current key, a `typ` per kind. */
 export class TokenIssuer {
   constructor(
     private readonly keyring: Keyring,
@@ -34,6 +44,7 @@ export class TokenIssuer {
     private readonly clock: Clock,
   ) {}
 
+  /** An ID token, for services (through the gateway); refused by the control API. */
   idToken(subject: IdTokenSubject, o: IdTokenOptions): Promise<string> {
     const claims: TokenClaims = { sub: subject.uid, aud: o.audience, ...o.extra }
     if (o.azp) claims.azp = o.azp
@@ -46,11 +57,28 @@ export class TokenIssuer {
     }
     if (o.nonce) claims.nonce = o.nonce
     if (o.authTime) claims.auth_time = Math.floor(o.authTime / 1000)
-    return mintJwt(claims, this.keyring.signer(), this.issuer, this.clock(), Math.min(o.ttlSeconds ?? this.ttlSeconds, this.ttlSeconds))
+    return this.mint(claims, o.ttlSeconds, TOKEN_TYP.idToken)
   }
 
-  /** Any JWT signed with the issuer's key (e.g. X-Postern-Jwt-Assertion). */
-  jwt(claims: TokenClaims, ttlSeconds: number): Promise<string> {
-    return mintJwt(claims, this.keyring.signer(), this.issuer, this.clock(), ttlSeconds)
+  /**
+   * An access token for the control API (RFC 9068 §2.2): aud the issuer, client_id and jti; a
+   * federated subject keeps its `federation` claim, which is what names it to the API. The
+   * gateway refuses it, so a service never receives a token that works on the API.
+   */
+  accessToken(subject: IdTokenSubject, o: AccessTokenOptions): Promise<string> {
+    const claims: TokenClaims = { sub: subject.uid, aud: this.issuer, client_id: o.clientId, jti: randomUUID() }
+    if (o.scope) claims.scope = o.scope
+    if (o.authTime) claims.auth_time = Math.floor(o.authTime / 1000)
+    if (subject.federation) claims.federation = subject.federation
+    return this.mint(claims, o.ttlSeconds, TOKEN_TYP.accessToken)
+  }
+
+  /** X-Postern-Jwt-Assertion: for the upstream to read, never accepted as a bearer token. */
+  upstreamAssertion(claims: TokenClaims, ttlSeconds: number): Promise<string> {
+    return mintJwt(claims, this.keyring.signer(), this.issuer, this.clock(), ttlSeconds, TOKEN_TYP.upstreamAssertion)
+  }
+
+  private mint(claims: TokenClaims, ttlSeconds: number | undefined, typ: string): Promise<string> {
+    return mintJwt(claims, this.keyring.signer(), this.issuer, this.clock(), Math.min(ttlSeconds ?? this.ttlSeconds, this.ttlSeconds), typ)
   }
 }

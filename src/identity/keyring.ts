@@ -50,6 +50,11 @@ export class Keyring {
     return this.jwksCache
   }
 
+  /** The published keys as `{kid: PEM certificate}`, as Google's v1 certs URL serves them. */
+  certificates(): Record<string, string> {
+    return Object.fromEntries([...this.keys.values()].map((k) => [k.kid, k.certificate()]))
+  }
+
   publicKey(kid: string): KeyObject | undefined {
     return this.keys.get(kid)?.publicKey
   }

@@ -18,10 +18,11 @@ export interface Signer {
   key: KeyObject
 }
 
-export async function mintJwt(claims: TokenClaims, signer: Signer, issuer: string, nowMs: number, ttlSeconds: number): Promise<string> {
+/** `typ` names the kind of token (token-types.ts), so that no kind is ever taken for another. */
+export async function mintJwt(claims: TokenClaims, signer: Signer, issuer: string, nowMs: number, ttlSeconds: number, typ: string): Promise<string> {
   const iat = Math.floor(nowMs / 1000)
   return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: 'RS256', kid: signer.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: 'RS256', kid: signer.kid, typ })
     .setIssuer(issuer)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ttlSeconds)

@@ -7,7 +7,19 @@ import type { Store } from '../store/store.js'
  * only its SHA-256, so a copy of the database signs no one in. Each session has its own CSRF
  * token, which every state-changing request must echo.
  */
-export const SESSION_COOKIE = 'postern_session'
+/**
+ * The session cookie's name. With the `__Host-` prefix (RFC 6265bis §4.1.3.2) a browser keeps the
+ * cookie only if it was set Secure, from this very host, with Path=/ and no Domain: no other host
+ * — not a service behind the gateway on a sibling name, not a page on the same registrable
+ * domain — can plant or overwrite it (session fixation by cookie tossing). The prefix needs
+ * `Secure`, which browsers honour under TLS and on http://localhost and 127.0.0.1 (secure
+ * contexts). Served as plain HTTP to browsers on another host (--allow-insecure-http without TLS
+ * in front), a Secure cookie would never be stored, so no one could sign in: there the plain
+ * name it is, and only SameSite=Strict and the gateway's refusal of any Set-Cookie for it guard it.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? '__Host-postern_session' : 'postern_session'
+}
 export const SESSION_TTL_MS = 12 * 3_600_000
 
 export async function startSession(store: Store, subjectUid: string, now: number, ttlMs = SESSION_TTL_MS): Promise<{ cookie: string; record: SessionRecord }> {
@@ -53,7 +65,7 @@ export interface CookieOptions {
  * would let any site trigger a silent authorization.
  */
 export function sessionCookie(value: string, o: CookieOptions): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${o.maxAgeSeconds}${o.secure ? '; Secure' : ''}`
+  return `${sessionCookieName(o.secure)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${o.maxAgeSeconds}${o.secure ? '; Secure' : ''}`
 }
 
 export function clearedCookie(name: string, secure: boolean): string {

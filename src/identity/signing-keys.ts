@@ -1,6 +1,7 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import type { SigningKeyRecord } from '../store/records.js'
 import { seal, unseal, type MasterKey } from './master-key.js'
+import { selfSignedCertificate } from './x509-certificate.js'
 
 /**
  * Signing keys: RS256, 2048-bit, named by a random `kid`. Pure planning decides when to rotate;
@@ -55,16 +56,30 @@ export interface LoadedKey {
   publicKey: KeyObject
   record: SigningKeyRecord
   privateKey(): KeyObject
+  /** A self-signed X.509 certificate of the public key, valid while the key is published (Google's v1 certs format). */
+  certificate(): string
 }
 
 export function loadKey(record: SigningKeyRecord, master: MasterKey): LoadedKey {
   const publicJwk = JSON.parse(record.publicJwk) as Record<string, unknown>
   let priv: KeyObject | undefined
+  let cert: string | undefined
+  const publicKey = createPublicKey({ key: publicJwk as never, format: 'jwk' })
+  const privateKey = () => (priv ??= createPrivateKey(unseal(master, record.privateKey, record.kid)))
   return {
     kid: record.kid,
     publicJwk,
-    publicKey: createPublicKey({ key: publicJwk as never, format: 'jwk' }),
+    publicKey,
     record,
-    privateKey: () => (priv ??= createPrivateKey(unseal(master, record.privateKey, record.kid))),
+    privateKey,
+    certificate: () =>
+      (cert ??= selfSignedCertificate({
+        publicKey,
+        privateKey: privateKey(),
+        commonName: record.kid,
+        serial: createHash('sha256').update(record.kid).digest().subarray(0, 16),
+        notBefore: new Date(record.createTime),
+        notAfter: new Date(record.expireTime),
+      })),
   }
 }

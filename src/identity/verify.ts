@@ -1,4 +1,5 @@
 import { verify as verifySignature, type KeyObject } from 'node:crypto'
+import { typRefusal, type BearerKind } from './token-types.js'
 
 /**
  * Verification of Postern's own JWTs, DESIGN §4 step 4 — pure given the keys and `now`.
@@ -12,6 +13,7 @@ export type TokenErrorCode =
   | 'malformed'
   | 'unsupported-alg'
   | 'bad-typ'
+  | 'wrong-token-kind'
   | 'unknown-key'
   | 'bad-signature'
   | 'wrong-issuer'
@@ -55,6 +57,8 @@ export interface VerifyOptions {
   nowMs: number
   leewaySeconds?: number
   maxLifetimeSeconds?: number
+  /** Which kind of bearer token is wanted: ID tokens at the gateway (the default), access tokens at the API. */
+  kind?: BearerKind
 }
 
 export const MAX_TOKEN_LENGTH = 16 * 1024
@@ -74,7 +78,8 @@ function inspect(token: string, o: VerifyOptions): Inspected {
   const [h, p, s] = token.split('.') as [string, string, string]
   const header = parseJsonPart(h, 'header')
   if (header.alg !== 'RS256') throw new TokenError('unsupported-alg', `Algorithm ${JSON.stringify(header.alg)} is not accepted.`)
-  if (header.typ !== undefined && header.typ !== 'JWT') throw new TokenError('bad-typ', `Token type ${JSON.stringify(header.typ)} is not accepted.`)
+  const refusal = typRefusal(header.typ, o.kind ?? 'idToken')
+  if (refusal) throw new TokenError(refusal.reason === 'wrong-kind' ? 'wrong-token-kind' : 'bad-typ', refusal.message)
   if (header.crit !== undefined) throw new TokenError('malformed', 'Critical header parameters are not supported.')
   if (typeof header.kid !== 'string') throw new TokenError('unknown-key', 'This is not a Postern ID token: it names no signing key (kid).')
   const payload = parseJsonPart(p, 'payload')

@@ -16,8 +16,9 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /**
  * /healthz (the process answers), /readyz (it can reach the store and its view is current) and
- * /metrics (Prometheus). Served by the control plane, and by the gateway on any host that is not a
- * service, so a load balancer can probe a gateway-only process.
+ * /metrics (Prometheus). Served by the control plane and on `--metrics-port`; the gateway answers
+ * /healthz and /readyz on any host that is not a service, so a load balancer can probe a
+ * gateway-only process, but never /metrics, which names every service.
  */
 export async function serveObservability(path: string, res: ServerResponse, deps: ObservabilityDeps): Promise<boolean> {
   if (path === '/healthz') {
@@ -41,6 +42,16 @@ export async function serveObservability(path: string, res: ServerResponse, deps
     return true
   }
   return false
+}
+
+/** The `--metrics-port` listener: /metrics, /healthz and /readyz, nothing else. */
+export function observabilityListener(deps: ObservabilityDeps) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume()
+    void serveObservability(pathOf(req), res, deps).then((served) => {
+      if (!served) send(res, 404, 'application/json', '{"error":{"code":404,"status":"NOT_FOUND","message":"Only /metrics, /healthz and /readyz are served here."}}')
+    })
+  }
 }
 
 export function pathOf(req: IncomingMessage): string {

@@ -100,6 +100,19 @@ const MIGRATIONS: Migration[] = [
     statements: [['workforce_pools', 'pool_id'], ['workforce_providers', 'pool_id'], ['workforce_providers', 'provider_id'], ['federated_subjects', 'subject']]
       .map(([table, column]) => `ALTER TABLE ${table} ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
   },
+  {
+    // Denied invocations are counted per principal, service and minute in one row (the unique
+    // aggregate key), so a flood of them costs a bounded number of rows; entries older than the
+    // retention are purged by time.
+    version: 5,
+    name: 'audit log: aggregated entries and purging by time',
+    statements: [
+      `ALTER TABLE audit_log ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1`,
+      `ALTER TABLE audit_log ADD COLUMN aggregate_key TEXT`,
+      `CREATE UNIQUE INDEX audit_log_aggregate ON audit_log (aggregate_key)`,
+      `CREATE INDEX audit_log_time ON audit_log (time)`,
+    ],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

@@ -143,9 +143,11 @@ export interface AuditEntry {
   /** 'OK' or the canonical error status (e.g. PERMISSION_DENIED). */
   outcome: string
   details: Record<string, unknown>
+  /** How many occurrences the entry stands for: 1, or more for an aggregated entry (its `time` is the first's). */
+  count: number
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id'>
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'count'>
 
 /** A workforce pool (issue 7): federated identities from external identity providers. */
 export interface WorkforcePoolRecord {

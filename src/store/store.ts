@@ -118,6 +118,13 @@ export interface StoreTx {
   purgeExpired(now: number): Promise<void>
 
   appendAudit(e: NewAuditEntry): Promise<void>
+  /**
+   * Adds `count` occurrences to the one entry named `aggregateKey`, creating it from `e` if it
+   * does not exist yet (concurrent writers, in any process, add to the same entry).
+   */
+  countAudit(e: NewAuditEntry, aggregateKey: string, count: number): Promise<void>
+  /** Deletes audit entries whose time is before `before` (the retention). */
+  purgeAudit(before: number): Promise<number>
   listAudit(filter: { resource?: string; principal?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>
 
   recordChange(kind: ChangeKind, key: string): Promise<void>

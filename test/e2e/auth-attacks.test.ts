@@ -188,7 +188,7 @@ describe('password sign-in', () => {
     const b = (await wrong.text()).match(/role="alert">([^<]+)</)?.[1]
     expect(a).toBe('Wrong email or password.')
     expect(b).toBe(a)
-    expect(agent.cookie('postern_session')).toBeUndefined()
+    expect(agent.cookie('__Host-postern_session')).toBeUndefined()
   })
 
   it('refuses a form posted from another site (login CSRF)', async () => {
@@ -231,7 +231,7 @@ describe('password sign-in', () => {
     const right = await agent.signIn(victim, password)
     expect(right.status).toBe(429)
     expect(await right.text()).toContain('Too many failed sign-in attempts for this account.')
-    expect(agent.cookie('postern_session')).toBeUndefined()
+    expect(agent.cookie('__Host-postern_session')).toBeUndefined()
     // The address is not locked by one account's lockout: ann still signs in from it.
     expect((await new WebAgent(p.controlUrl).signIn(ann, password)).status).toBe(303)
   })
@@ -242,7 +242,7 @@ describe('session authentication for the API', () => {
     const none = await fetch(`${p.controlUrl}/v1/session`)
     expect(none.status).toBe(401)
     const agent = await signedInAgent()
-    const cookie = agent.cookie('postern_session')!
+    const cookie = agent.cookie('__Host-postern_session')!
     expect(cookie.length).toBeGreaterThan(40)
     const session = (await (await agent.fetch('/v1/session')).json()) as { email: string; csrfToken: string }
     expect(session.email).toBe(ann)
@@ -260,7 +260,7 @@ describe('session authentication for the API', () => {
     expect(((await withCsrf.json()) as { error: { message: string } }).error.message).toContain("Permission 'iam.serviceAccounts.create' denied")
     const out = await agent.fetch('/signout', { method: 'POST', headers: { 'x-csrf-token': session.csrfToken } })
     expect(out.status).toBe(200)
-    const after = await fetch(`${p.controlUrl}/v1/roles`, { headers: { cookie: `postern_session=${cookie}` } })
+    const after = await fetch(`${p.controlUrl}/v1/roles`, { headers: { cookie: `__Host-postern_session=${cookie}` } })
     expect(after.status).toBe(401)
   })
 })

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createSign, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,6 +54,17 @@ async function assertion(o: AssertionOptions = {}): Promise<string> {
   return jwt.sign(await importPKCS8(key.private_key!, 'RS256'))
 }
 
+/** An assertion as google-auth for Python 1.x writes it: padded base64url segments, the signature over them as written. */
+async function paddedAssertion(): Promise<string> {
+  const now = Math.floor(Date.now() / 1000)
+  const padded = (bytes: Buffer) => bytes.toString('base64').replace(/\+/g, '-').replace(/\//g, '_')
+  // A 2048-bit signature is 256 bytes: its base64 always ends in '=='.
+  const header = { typ: 'JWT', alg: 'RS256', kid: keyFile.private_key_id }
+  const payload = { iat: now, exp: now + 3600, iss: keyFile.client_email, aud: keyFile.token_uri, target_audience: AUD }
+  const input = `${padded(Buffer.from(JSON.stringify(header)))}.${padded(Buffer.from(JSON.stringify(payload)))}`
+  return `${input}.${padded(createSign('RSA-SHA256').update(input).sign(keyFile.private_key!))}`
+}
+
 const exchange = async (jwt: string) => token(keyFile.token_uri!.replace(/\/oauth2\/token$/, ''), { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt })
 
 describe('a service-account key file, used by a client that signs its own assertion', () => {
@@ -62,27 +73,46 @@ describe('a service-account key file, used by a client that signs its own assert
     expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/)
   })
 
-  it('gets {id_token} whose aud is target_audience and whose email is the account, verifiable with the JWKS', async () => {
+  it('gets id_token whose aud is target_audience and whose email is the account, verifiable with the JWKS, beside an access token', async () => {
     const r = await exchange(await assertion())
     expect(r.status).toBe(200)
-    expect(Object.keys(r.body)).toEqual(['id_token'])
+    expect(Object.keys(r.body).sort()).toEqual(['access_token', 'expires_in', 'id_token', 'token_type'])
+    expect(r.body).toMatchObject({ token_type: 'Bearer', expires_in: 3600 })
     const jwks = createRemoteJWKSet(new URL(`${p.controlUrl}/oauth2/jwks`))
     const { payload } = await jwtVerify(r.body.id_token!, jwks, { issuer: p.controlUrl, audience: AUD })
     expect(payload).toMatchObject({ email: sa, email_verified: true, aud: AUD, sub: keyFile.client_id })
   })
 
-  it('works like Google’s libraries that send no kid (gtoken) or no jti (google-auth for Python)', async () => {
+  it('works like Google’s libraries that send no kid (gtoken) or no jti (google-auth): two identical assertions both work, as at Google', async () => {
     expect((await exchange(await assertion({ kid: null }))).status).toBe(200)
+    // RS256 is deterministic: two credentials refreshed in one second sign the same bytes.
     const noJti = await assertion({ jti: null })
     expect((await exchange(noJti)).status).toBe(200)
-    // Without a jti the assertion itself is single use.
-    expect((await exchange(noJti)).body).toEqual({ error: 'invalid_grant', error_description: 'This assertion (its jti) was already used.' })
+    expect((await exchange(noJti)).status).toBe(200)
   })
 
-  it('without target_audience returns an ID token for the Postern API as access_token', async () => {
+  it.each([
+    ['Google’s token URI, as google-auth for Python 2.x and Go sign it', 'https://oauth2.googleapis.com/token'],
+    ['Google’s older token URI', 'https://www.googleapis.com/oauth2/v4/token'],
+  ])('accepts an assertion whose aud is %s (it was sent to the key file’s token_uri all the same)', async (_what, aud) => {
+    const r = await exchange(await assertion({ aud, jti: null }))
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(claimsOf(r.body.id_token!)).toMatchObject({ aud: AUD, email: sa })
+  })
+
+  it('accepts an assertion whose segments carry base64 = padding (google-auth for Python 1.x), signed over the padded bytes', async () => {
+    const padded = await paddedAssertion()
+    expect(padded.split('.').some((part) => part.endsWith('='))).toBe(true)
+    const r = await exchange(padded)
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(claimsOf(r.body.id_token!)).toMatchObject({ aud: AUD, email: sa })
+  })
+
+  it('without target_audience returns an access token for the Postern API and an ID token for the CLI', async () => {
     const r = await exchange(await assertion({ claims: { target_audience: undefined } }))
     expect(r.status).toBe(200)
-    expect(claimsOf(r.body.access_token!)).toMatchObject({ aud: 'postern-cli', email: sa })
+    expect(claimsOf(r.body.access_token!)).toMatchObject({ aud: p.controlUrl, client_id: keyFile.client_id, sub: keyFile.client_id })
+    expect(claimsOf(r.body.id_token!)).toMatchObject({ aud: 'postern-cli', email: sa })
     expect(r.body.token_type).toBe('Bearer')
   })
 })
@@ -93,7 +123,8 @@ describe('jwt-bearer attacks get invalid_grant and no token', () => {
   it.each<[string, () => AssertionOptions, () => string]>([
     ['expired', () => ({ iat: now() - 3700, exp: now() - 100 }), () => 'The assertion has expired.'],
     ['lives longer than one hour', () => ({ exp: now() + 3601 }), () => 'The assertion lives longer than one hour (exp - iat > 3600).'],
-    ['has the wrong aud', () => ({ aud: 'https://oauth2.googleapis.com/token' }), () => 'The assertion audience (aud) must be the token endpoint.'],
+    ['has the wrong aud', () => ({ aud: 'https://evil.example/token' }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
+    ['has Postern’s control URL as aud', () => ({ aud: p.controlUrl }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
     ['has no exp', () => ({ noExp: true }), () => 'The assertion has no exp claim.'],
     ['claims another account with this key', () => ({ iss: other }), () => `No key '${keyFile.private_key_id}' of ${other} exists (it may have been deleted).`],
   ])('an assertion that %s', async (_what, options, description) => {

@@ -9,8 +9,8 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { WebAgent, codeFlow, createUser, token } from '../support/web-sign-in.js'
 
 /**
- * Issue 3: disabling or deleting a user stops their refresh tokens at once and their ID tokens at
- * the gateway and the API within one second. On PostgreSQL the change is made through one
+ * Issue 3: disabling or deleting a user stops their refresh tokens at once, their ID tokens at
+ * the gateway and their access tokens at the API within one second. On PostgreSQL the change is made through one
  * process and observed at another, so the change feed is what carries it.
  */
 
@@ -41,7 +41,7 @@ async function scenario(writer: PosternProcess, reader: PosternProcess, upstream
   const host = `hello.my-project.localhost:${reader.gatewayPort}`
   for (const s of sessions) {
     await expect.poll(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
-    expect(await apiStatus(reader, s.tokens.id_token!)).toBe(403) // authenticated, though not allowed to list projects
+    expect(await apiStatus(reader, s.tokens.access_token!)).toBe(403) // authenticated, though not allowed to list projects
   }
 
   const [frank, gina] = sessions as [Awaited<ReturnType<typeof codeFlow>>, Awaited<ReturnType<typeof codeFlow>>]
@@ -56,7 +56,7 @@ async function scenario(writer: PosternProcess, reader: PosternProcess, upstream
     expect(refresh.body.error).toBe('invalid_grant')
     const [gatewayMs, apiMs] = await Promise.all([
       timeUntil(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), 401),
-      timeUntil(() => apiStatus(reader, s.tokens.id_token!), 401),
+      timeUntil(() => apiStatus(reader, s.tokens.access_token!), 401),
     ])
     expect(gatewayMs, `${what}: gateway`).toBeLessThan(1000)
     expect(apiMs, `${what}: API`).toBeLessThan(1000)

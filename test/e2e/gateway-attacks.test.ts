@@ -46,6 +46,11 @@ describe('request smuggling and header attacks at the gateway', () => {
     ['a header block over the size limit', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Big: ${'a'.repeat(300 * 1024)}\r\n\r\n`, [431]],
     ['a bare LF line ending', () => `GET /echo HTTP/1.1\nHost: ${host}\n${auth().trimEnd()}\n\n`, [400]],
     ['a space before the colon', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization : Bearer ${token}\r\n\r\n`, [400]],
+    ['an absolute-form target naming another host than Host', () => `GET http://other.my-project.localhost/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['an absolute-form target with userinfo', () => `GET http://evil@${host}/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['OPTIONS * (the server as a whole)', () => `OPTIONS * HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['an Upgrade carrying a body (a smuggled request after the handshake)', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`, [400]],
+    ['a look-alike of an identity header named in Connection', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: X_Postern_Authenticated_Email\r\n\r\n`, [400]],
   ]
 
   it.each(attacks)('%s is refused', async (_name, bytes, statuses) => {

@@ -67,15 +67,21 @@ describe('identities and access (issue 2)', () => {
     const created = await p.api<{ password: string }>('POST', '/v1/users', { email, password: 'viewer-password-1' }, owner)
     expect(created.status).toBe(200)
     expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=user:${email}`, '--role=roles/run.viewer'])).code).toBe(0)
-    // The caller holding only roles/run.viewer is a service account (its token comes from the
-    // impersonation API); user sign-in flows have their own tests.
+    // The caller holding only roles/run.viewer is a service account (its access token comes from
+    // the impersonation API); user sign-in flows have their own tests.
     const sa = await p.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'viewer-bot' }, owner)
     expect(sa.status).toBe(200)
     expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=serviceAccount:${sa.body.email}`, '--role=roles/run.viewer'])).code).toBe(0)
     expect((await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', sa.body.email, '--member=user:owner@example.com', '--role=roles/iam.serviceAccountTokenCreator'])).code).toBe(0)
-    const minted = await p.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)
+    const minted = await p.api<{ accessToken: string; expireTime: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateAccessToken`, { scope: ['https://www.googleapis.com/auth/cloud-platform'] }, owner)
     expect(minted.status).toBe(200)
-    const viewer = minted.body.token
+    expect(Date.parse(minted.body.expireTime)).toBeGreaterThan(Date.now() + 3500_000)
+    const viewer = minted.body.accessToken
+    // Its ID token, whatever its audience, is for services and is refused here.
+    const idToken = await p.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: p.controlUrl }, owner)
+    const refused = await getPolicy(idToken.body.token)
+    expect(refused.status).toBe(401)
+    expect(JSON.stringify(refused.body)).toContain('This is an ID token for services; the API takes an access token: postern auth print-access-token')
 
     const read = await getPolicy(viewer)
     expect(read.status).toBe(200)

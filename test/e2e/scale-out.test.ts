@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTestDatabase } from '../support/postgres.js'
+import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
@@ -12,6 +13,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 describe.skipIf(!inject('postgres'))('two gateways and a control process on PostgreSQL', () => {
   let control: PosternProcess
   let gateways: PosternProcess[]
+  const metricsPorts: number[] = []
   let drop: () => Promise<void>
   let token: (i: number) => string
   let host: string
@@ -22,7 +24,8 @@ describe.skipIf(!inject('postgres'))('two gateways and a control process on Post
     drop = db.drop
     const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
     control = await startPostern({ databaseUrl: db.url, env, args: ['--planes', 'control'] })
-    gateways = await Promise.all([1, 2].map(() => startPostern({ databaseUrl: db.url, env, args: ['--planes', 'gateway', '--issuer', control.controlUrl] })))
+    metricsPorts.push(await freePort(), await freePort())
+    gateways = await Promise.all(metricsPorts.map((port) => startPostern({ databaseUrl: db.url, env, args: ['--planes', 'gateway', '--issuer', control.controlUrl, '--metrics-port', String(port)] })))
     expect((await control.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
     host = 'api.my-project.localhost'
     const owner = await control.ownerToken()
@@ -94,11 +97,12 @@ describe.skipIf(!inject('postgres'))('two gateways and a control process on Post
     })
   }, 180_000)
 
-  it('each gateway-only process reports itself ready and exposes metrics', async () => {
-    for (const g of gateways) {
+  it('each gateway-only process reports itself ready, and exposes metrics on --metrics-port only', async () => {
+    for (const [i, g] of gateways.entries()) {
       const ready = await fetch(`http://127.0.0.1:${g.gatewayPort}/readyz`)
       expect(ready.status).toBe(200)
-      const metrics = await (await fetch(`http://127.0.0.1:${g.gatewayPort}/metrics`)).text()
+      expect((await fetch(`http://127.0.0.1:${g.gatewayPort}/metrics`)).status).toBe(404)
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPorts[i]}/metrics`)).text()
       expect(metrics).toMatch(/postern_gateway_requests_total\{service="projects\/my-project\/services\/api",verdict="denied"\} \d+/)
       expect(metrics).toContain('postern_gateway_request_duration_seconds_bucket')
       expect(metrics).toMatch(/postern_decision_cache_hit_ratio 0\.\d+/)

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
@@ -9,9 +10,11 @@ describe('gateway workers on the embedded store', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let token: string
+  let metricsPort: number
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern({ args: ['--workers', '2'] })
+    metricsPort = await freePort()
+    p = await startPostern({ args: ['--workers', '2', '--metrics-port', String(metricsPort)] })
     expect((await p.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
@@ -38,7 +41,7 @@ describe('gateway workers on the embedded store', () => {
   it('runs two workers, and a grant and its removal reach both within 1 s', async () => {
     const pids = new Set<number>()
     for (let i = 0; i < 30 && pids.size < 2; i++) {
-      const r = await fetch(`http://127.0.0.1:${p.gatewayPort}/metrics`, { headers: { connection: 'close' } })
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { headers: { connection: 'close' } })
       pids.add(Number(/process_pid (\d+)/.exec(await r.text())?.[1]))
     }
     expect(pids.size).toBe(2)

@@ -16,6 +16,7 @@ import { claimsOf, token } from '../support/web-sign-in.js'
  */
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token'
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
 const POOL = 'partners'
 const AUDIENCE = `//iam.postern/workforcePools/${POOL}/providers/acme`
 
@@ -46,15 +47,17 @@ afterAll(async () => {
 })
 
 describe('token exchange', () => {
-  it('exchanges a valid ID token for a Postern ID token of principal://…, with groups, attributes and a refresh token capped at the session', async () => {
+  it('exchanges a valid ID token for Postern tokens of principal://…, with groups, attributes and a refresh token capped at the session', async () => {
     const started = Math.floor(Date.now() / 1000)
     const r = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', name: 'Ann', groups: ['eng', 'Domain Users'], dept: 'rnd' }))
     expect(r.status, JSON.stringify(r.body)).toBe(200)
-    expect(r.body).toMatchObject({ token_type: 'Bearer', issued_token_type: ID_TOKEN, expires_in: 3600 })
+    expect(r.body).toMatchObject({ token_type: 'Bearer', issued_token_type: ACCESS_TOKEN, expires_in: 3600 })
     expect(r.body.refresh_token).toBeTruthy()
     expect(Number(r.body.refresh_token_expires_in)).toBeGreaterThan(7190)
     expect(Number(r.body.refresh_token_expires_in)).toBeLessThanOrEqual(7200)
-    const claims = claimsOf(r.body.access_token!)
+    // The access token (for the API) and the ID token (for services) both name the principal.
+    expect(claimsOf(r.body.access_token!)).toMatchObject({ iss: p.controlUrl, aud: p.controlUrl, client_id: 'postern-cli', federation: { pool: POOL, subject: 'ann' } })
+    const claims = claimsOf(r.body.id_token!)
     expect(claims).toMatchObject({
       iss: p.controlUrl,
       aud: 'postern-cli',
@@ -66,7 +69,7 @@ describe('token exchange', () => {
     // The subject's uid is stable across exchanges.
     const again = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: [] }))
     expect(claimsOf(again.body.access_token!).sub).toBe(claims.sub)
-    expect((claimsOf(again.body.access_token!).federation as { groups: string[] }).groups).toEqual([])
+    expect((claimsOf(again.body.id_token!).federation as { groups: string[] }).groups).toEqual([])
 
     // The control API knows the caller by its principal, and the refresh token renews it.
     const whoami = await p.api('GET', '/v1/users', undefined, r.body.access_token)
@@ -92,6 +95,7 @@ describe('token exchange', () => {
     ['an audience that names no provider', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { audience: 'postern-cli' }), 'invalid_target', /workforce pool provider/],
     ['a SAML assertion', async () => exchange('PHNhbWw+', { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }), 'unsupported_token_type', /subject_token_type/],
     ['no subject token', async () => exchange(''), 'invalid_request', /subject_token is required/],
+    ['a request for an ID token as the issued token', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { requested_token_type: ID_TOKEN }), 'invalid_request', /requested_token_type may only be/],
   ]
   for (const [what, send, error, description] of refusals) {
     it(`refuses ${what} with ${error}, issuing nothing`, async () => {
@@ -111,7 +115,8 @@ describe('token exchange', () => {
   })
 
   it('principalSet bindings by attribute and by pool match at the control API and at the gateway', async () => {
-    const token = (await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: [], dept: 'rnd' }))).body.access_token!
+    const exchanged = (await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: [], dept: 'rnd' }))).body
+    const token = exchanged.access_token!
     const byDept = `principalSet://iam.postern/workforcePools/${POOL}/attribute.dept/rnd`
     expect((await p.api('GET', '/v2/projects/my-project/services', undefined, token)).status).toBe(403)
     const viewer = await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=${byDept}`, '--role=roles/run.viewer'])
@@ -123,7 +128,7 @@ describe('token exchange', () => {
       const created = await p.cli(['services', 'create', 'partners-only', `--upstream=${upstream.url}`, '--format=json'])
       expect(created.code, created.stderr).toBe(0)
       const host = new URL(JSON.parse(created.stdout).uri).host
-      const call = () => gatewayStatus(p.gatewayPort, host, token)
+      const call = () => gatewayStatus(p.gatewayPort, host, exchanged.id_token!)
       expect(await call()).toBe(403)
       expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
       await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(200)

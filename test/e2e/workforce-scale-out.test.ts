@@ -42,7 +42,7 @@ describe.skipIf(!inject('postgres'))('workforce federation on PostgreSQL with tw
       audience: `//iam.postern/workforcePools/${POOL}/providers/corp-idp`,
     })
     expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200)
-    bearer = exchanged.body.access_token!
+    bearer = exchanged.body.id_token!
   })
   afterAll(async () => {
     await Promise.all([control, ...(gateways ?? [])].map((p) => p?.stop()))

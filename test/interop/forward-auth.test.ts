@@ -39,9 +39,22 @@ describe('forward-auth behind nginx and Caddy', () => {
     await Promise.all([nginx?.stop(), caddy?.stop(), p?.stop(), upstream?.close()])
   })
 
+  // What a client may send to pose as Postern or as a proxy: none of it may reach the upstream.
+  const spoofed = {
+    'x-postern-authenticated-email': 'spoofed@example.com',
+    'X-POSTERN-AUTHENTICATED-PRINCIPAL': 'user:spoofed@example.com',
+    x_postern_authenticated_email: 'spoofed@example.com',
+    'x-postern-authorization': 'Bearer spoofed',
+    'x-postern-extra': 'spoofed',
+    'x-forwarded-for': '10.9.9.9',
+    'x-forwarded-port': '1',
+    'x-forwarded-prefix': '/spoofed',
+    forwarded: 'for=10.9.9.9',
+    'x-real-ip': '10.9.9.9',
+  }
   const call = async (port: number, service: string, token: string | undefined) => {
     const res = await request(`http://127.0.0.1:${port}/path?x=1`, {
-      headers: { host: `${service}.my-project.localhost:${port}`, 'x-postern-authenticated-email': 'spoofed@example.com', ...(token && { authorization: `Bearer ${token}` }) },
+      headers: { host: `${service}.my-project.localhost:${port}`, ...spoofed, ...(token && { authorization: `Bearer ${token}` }) },
     })
     const body = await res.body.text()
     return { status: res.statusCode, body, challenge: res.headers['www-authenticate'] }
@@ -53,6 +66,7 @@ describe('forward-auth behind nginx and Caddy', () => {
     ['app', 'garbage', 401],
     ['app', 'none', 401],
     ['pub', 'none', 200],
+    ['pub', 'ann', 200],
     ['nope', 'ann', 404],
   ] as const
 
@@ -71,7 +85,20 @@ describe('forward-auth behind nginx and Caddy', () => {
         expect(reached).toHaveLength(1)
         const seen = reached[0]!
         expect(seen.url).toBe('/path?x=1')
-        if (who === 'ann') {
+        // Nothing the client sent in Postern's namespace, or posing as it, or as a proxy.
+        const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'))
+        expect(names.filter((n) => n.startsWith('x-postern-')).sort()).toEqual(['x-postern-authenticated-email', 'x-postern-authenticated-principal', 'x-postern-jwt-assertion'].slice(0, names.filter((n) => n.startsWith('x-postern-')).length))
+        expect(Object.values(seen.headers).flat()).not.toContain('spoofed@example.com')
+        expect(Object.values(seen.headers).flat()).not.toContain('user:spoofed@example.com')
+        expect(names).not.toContain('forwarded')
+        expect(names).not.toContain('x-real-ip')
+        expect(names).not.toContain('x-forwarded-port')
+        expect(names).not.toContain('x-forwarded-prefix')
+        expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1')
+        // The token arrives without its signature, on a private service and a public one alike.
+        if (who === 'none') expect(seen.headers.authorization ?? '').toBe('')
+        else expect(seen.headers.authorization).toBe(`Bearer ${tokens[who]!.slice(0, tokens[who]!.lastIndexOf('.'))}.SIGNATURE_REMOVED_BY_POSTERN`)
+        if (service === 'app' && who === 'ann') {
           expect(seen.headers['x-postern-authenticated-email']).toBe('ann@example.com')
           expect(seen.headers['x-postern-authenticated-principal']).toBe('user:ann@example.com')
           expect(String(seen.headers['x-postern-jwt-assertion'])).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)

@@ -40,7 +40,10 @@ function stopper(child: ChildProcess) {
     })
 }
 
-/** nginx from Debian running examples/nginx/postern-auth-request.conf, on a free port, in its own prefix. */
+/** Debian's nginx modules the example needs (libnginx-mod-http-lua and the kit it builds on). */
+const NGINX_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so']
+
+/** nginx from Debian (with its Lua module) running examples/nginx/postern-auth-request.conf, on a free port, in its own prefix. */
 export async function startNginx(o: { upstream: string; gateway: string }): Promise<FrontProxy> {
   const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-'))
   mkdirSync(join(prefix, 'logs'))
@@ -48,7 +51,8 @@ export async function startNginx(o: { upstream: string; gateway: string }): Prom
   writeFileSync(join(prefix, 'site.conf'), render('nginx/postern-auth-request.conf', { LISTEN: `127.0.0.1:${port}`, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
   writeFileSync(
     join(prefix, 'nginx.conf'),
-    `daemon off;\nmaster_process off;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n` +
+    NGINX_MODULES.map((m) => `load_module ${m};\n`).join('') +
+      `daemon off;\nmaster_process off;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n` +
       ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${prefix}/${t};\n`).join('') +
       `  include ${prefix}/site.conf;\n}\n`,
   )

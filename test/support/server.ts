@@ -16,9 +16,12 @@ export interface PosternProcess {
   ownerPassword: string | undefined
   output: () => string
   cli(args: string[], o?: { configDir?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number }): Promise<CliResult>
-  /** An API call with the owner's token. */
+  /** An API call with the owner's access token (or `token`). */
   api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>
+  /** The owner's access token, for the control API. */
   ownerToken(): Promise<string>
+  /** The owner's ID token (aud postern-cli), for services through the gateway. */
+  ownerIdToken(): Promise<string>
   stop(signal?: NodeJS.Signals): Promise<void>
   restart(): Promise<void>
 }
@@ -83,6 +86,11 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
     output: () => out,
     cli: (args, c = {}) => runCli(args, { configDir: c.configDir ?? configDir, env: c.env, stdin: c.stdin, timeoutMs: c.timeoutMs }),
     async ownerToken() {
+      const r = await runCli(['auth', 'print-access-token'], { configDir })
+      if (r.code !== 0) throw new Error(`print-access-token failed: ${r.stderr}`)
+      return r.stdout.trim()
+    },
+    async ownerIdToken() {
       const r = await runCli(['auth', 'print-identity-token'], { configDir })
       if (r.code !== 0) throw new Error(`print-identity-token failed: ${r.stderr}`)
       return r.stdout.trim()

@@ -7,9 +7,10 @@ import type { PosternProcess } from './server.js'
 /**
  * Signs a user in over HTTP exactly as `postern auth login` does through a browser — /signin
  * form, authorization code with PKCE S256 on a loopback redirect, token endpoint — and writes a
- * CLI config dir holding the result, so that user's `postern` commands work.
+ * CLI config dir holding the result, so that user's `postern` commands work. `idToken` (aud
+ * postern-cli) is for services through the gateway, `accessToken` for the control API.
  */
-export async function signInUser(p: PosternProcess, email: string, password: string): Promise<{ configDir: string; idToken: string }> {
+export async function signInUser(p: PosternProcess, email: string, password: string): Promise<{ configDir: string; idToken: string; accessToken: string }> {
   const base = p.controlUrl
   const form = await fetch(`${base}/signin`)
   const formCookie = /postern_signin=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!
@@ -20,7 +21,8 @@ export async function signInUser(p: PosternProcess, email: string, password: str
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_signin=${formCookie}`, accept: 'text/html' },
     body: new URLSearchParams({ email, password, return_to: '/', form_token: formToken }),
   })
-  const session = /postern_session=([^;]+)/.exec(signin.headers.get('set-cookie') ?? '')?.[1]
+  // `__Host-postern_session` when the server is reached in a secure context (loopback here), else `postern_session`.
+  const [, sessionName, session] = /((?:__Host-)?postern_session)=([^;]+)/.exec(signin.headers.get('set-cookie') ?? '') ?? []
   if (!session) throw new Error(`sign-in failed for ${email}: ${signin.status} ${await signin.text()}`)
 
   const verifier = randomBytes(32).toString('base64url')
@@ -28,7 +30,7 @@ export async function signInUser(p: PosternProcess, email: string, password: str
   const redirectUri = 'http://127.0.0.1:9/callback'
   const authorize = await fetch(
     `${base}/oauth2/authorize?${new URLSearchParams({ client_id: 'postern-cli', response_type: 'code', redirect_uri: redirectUri, scope: 'openid email offline_access', code_challenge: challenge, code_challenge_method: 'S256', state: 's' })}`,
-    { redirect: 'manual', headers: { cookie: `postern_session=${session}` } },
+    { redirect: 'manual', headers: { cookie: `${sessionName}=${session}` } },
   )
   const code = new URL(authorize.headers.get('location')!).searchParams.get('code')
   if (!code) throw new Error(`no code: ${authorize.headers.get('location')}`)
@@ -44,7 +46,7 @@ export async function signInUser(p: PosternProcess, email: string, password: str
   mkdirSync(configDir, { recursive: true, mode: 0o700 })
   writeFileSync(join(configDir, 'config.json'), JSON.stringify({ server: base, project: 'my-project', account: email }), { mode: 0o600 })
   writeFileSync(join(configDir, 'credentials.json'), JSON.stringify({ accounts: { [email]: { type: 'user', server: base, refreshToken: body.refresh_token } } }), { mode: 0o600 })
-  return { configDir, idToken: body.access_token }
+  return { configDir, idToken: body.id_token, accessToken: body.access_token }
 }
 
 /** Creates a user with a password through the owner's CLI session. */

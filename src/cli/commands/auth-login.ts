@@ -8,6 +8,7 @@ import { accountOf, discover, type TokenSet } from '../oidc-client.js'
 import { openBrowser } from '../open-browser.js'
 import { CliError, usageError } from '../errors.js'
 import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
+import { expiryOf } from '../session.js'
 
 /**
  * `postern auth login [--no-browser]` (DESIGN §6): the browser flow on a loopback redirect, or
@@ -42,15 +43,14 @@ export function registerLogin(auth: Command, cli: Cli): void {
         }
       }
       tokens ??= await deviceLogin(endpoints, { say })
-      const { email, expiry, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
+      const { email, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
         credentials.accounts[email] = {
           type: federated ? 'federated' : 'user',
           server,
           refreshToken: tokens.refresh_token,
-          idToken: tokens.access_token ?? tokens.id_token,
-          idTokenExpiry: expiry,
+          ...cachedTokens(tokens),
         }
         cli.files.writeCredentials(credentials)
         cli.files.writeConfig({ ...cli.files.readConfig(), server, account: email })
@@ -87,8 +87,7 @@ async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; 
     subjectToken = token
   }
   const tokens = await exchangeSubjectToken(config, subjectToken, tokenType)
-  const apiToken = tokens.access_token ?? tokens.id_token
-  const { member, expiry } = principalOf(apiToken)
+  const { member } = principalOf(tokens.id_token)
   const sessionEnd = tokens.refresh_token_expires_in !== undefined ? Date.now() + tokens.refresh_token_expires_in * 1000 : undefined
   await cli.files.withLock(async () => {
     const credentials = cli.files.readCredentials()
@@ -96,12 +95,20 @@ async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; 
       type: 'federated',
       server: config.server,
       refreshToken: tokens.refresh_token,
-      idToken: apiToken,
-      idTokenExpiry: expiry,
+      ...cachedTokens(tokens),
       federation: { audience: config.audience, loginConfig: config.path, ...(subjectTokenFile && { subjectTokenFile }), ...(sessionEnd && { sessionEnd }) },
     }
     cli.files.writeCredentials(credentials)
     cli.files.writeConfig({ ...cli.files.readConfig(), server: config.server, account: member })
   })
   cli.status(`\nYou are now logged in as [${member}].${sessionEnd ? ` The session ends at ${new Date(sessionEnd).toISOString()}.` : ''}`, cmd)
+}
+
+/** What a fresh sign-in leaves in the credentials besides its refresh token: both tokens, until they expire. */
+function cachedTokens(tokens: TokenSet): { accessToken?: string; accessTokenExpiry?: number; idToken: string; idTokenExpiry: number } {
+  return {
+    ...(tokens.access_token && { accessToken: tokens.access_token, accessTokenExpiry: expiryOf(tokens.access_token) }),
+    idToken: tokens.id_token,
+    idTokenExpiry: expiryOf(tokens.id_token),
+  }
 }

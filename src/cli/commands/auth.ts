@@ -1,16 +1,14 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { request } from '../http-client.js'
+import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
 
-const KEY_FIELDS = ['type', 'private_key_id', 'private_key', 'client_email', 'token_uri'] as const
-
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
-  const auth = program.command('auth').description('Sign in, list accounts, print ID tokens.')
+  const auth = program.command('auth').description('Sign in, list accounts, print access and ID tokens.')
   registerLogin(auth, cli)
 
   auth
@@ -35,8 +33,15 @@ export function registerAuth(program: Command, cli: Cli): Command {
     })
 
   auth
+    .command('print-access-token [account]')
+    .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
+    .action(async (account: string | undefined) => {
+      cli.print((await cli.session.accessToken(account)) + '\n')
+    })
+
+  auth
     .command('print-identity-token [account]')
-    .description('Print an ID token for the active (or given) account.')
+    .description('Print an ID token, for calling services, for the active (or given) account.')
     .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
     .option('--impersonate-service-account <email>', 'print a token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
     .option('--include-email', 'include the email claim (service-account tokens)')
@@ -59,21 +64,14 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .description('Sign in as a service account with a key file (from postern iam service-accounts keys create).')
     .requiredOption('--key-file <file>', 'the JSON key file')
     .action(async (o: { keyFile: string }, cmd: Command) => {
-      let keyFile: Record<string, string>
-      try {
-        keyFile = JSON.parse(readFileSync(o.keyFile, 'utf8')) as Record<string, string>
-      } catch (err) {
-        throw new CliError(`Cannot read the key file ${o.keyFile}: ${(err as Error).message}`)
-      }
-      const missing = KEY_FIELDS.filter((f) => typeof keyFile[f] !== 'string')
-      if (keyFile.type !== 'service_account' || missing.length) throw new CliError(`${o.keyFile} is not a service-account key file${missing.length ? ` (missing ${missing.join(', ')})` : ''}.`)
+      const keyFile = readKeyFile(o.keyFile)
       const email = keyFile.client_email!
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
         credentials.accounts[email] = { type: 'service_account', server: new URL(keyFile.token_uri!).origin, keyFile }
         cli.files.writeCredentials(credentials)
       })
-      await cli.session.idToken({}, email) // fails now, not later, if the key does not work
+      await cli.session.accessToken(email) // fails now, not later, if the key does not work
       cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? new URL(keyFile.token_uri!).origin })
       cli.status(`Activated service account credentials for: [${email}]`, cmd)
     })

@@ -25,7 +25,8 @@ interface Key {
 
 const accountPath = (email: string) => `/v1/projects/${encodeURIComponent(projectOf(email))}/serviceAccounts/${encodeURIComponent(email)}`
 
-function projectOf(email: string): string {
+/** The project a service account belongs to, from its email (NAME@PROJECT.iam.postern.internal). */
+export function projectOf(email: string): string {
   const m = /^[^@]+@([^.]+)\.iam\.postern\.internal$/.exec(email)
   if (!m) throw new CliError(`'${email}' is not a service account email (NAME@PROJECT.iam.postern.internal).`)
   return m[1]!

@@ -8,6 +8,7 @@ interface Entry {
   method: string
   resource: string
   outcome: string
+  count?: number
 }
 
 export function registerLogs(program: Command, cli: Cli): void {
@@ -28,6 +29,7 @@ export function registerLogs(program: Command, cli: Cli): void {
         { header: 'METHOD', value: (e) => e.method },
         { header: 'RESOURCE', value: (e) => e.resource },
         { header: 'OUTCOME', value: (e) => e.outcome },
+        { header: 'COUNT', value: (e) => String(e.count ?? 1) },
       ])
     })
 }

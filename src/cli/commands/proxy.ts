@@ -9,6 +9,7 @@ interface ProxyFlags {
   host: string
   token?: string
   authorizationHeader: string
+  acceptHosts?: string
 }
 
 /**
@@ -37,11 +38,20 @@ export function registerProxy(services: Command, cli: Cli): void {
     .option('--port <port>', 'local port', '8080')
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--token <token>', 'send this token instead of the active account’s')
+    .option('--accept-hosts <regex>', 'also answer requests whose Host name matches this regular expression, e.g. \'^dev\\.example\\.com$\' (by default only localhost, 127.0.0.1 and [::1] on the proxy’s port)')
     .option('--authorization-header <name>', 'x-serverless-authorization (default; the app’s own Authorization passes untouched) or authorization', 'x-serverless-authorization')
     .action(async (name: string, o: ProxyFlags, cmd: Command) => {
       if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw usageError(`--port: '${o.port}' is not a port number.`)
       const header = o.authorizationHeader.toLowerCase()
       if (header !== 'x-serverless-authorization' && header !== 'authorization') throw usageError('--authorization-header must be x-serverless-authorization or authorization.')
+      let acceptHosts: RegExp | undefined
+      if (o.acceptHosts !== undefined) {
+        try {
+          acceptHosts = new RegExp(o.acceptHosts, 'i')
+        } catch (err) {
+          throw usageError(`--accept-hosts: '${o.acceptHosts}' is not a regular expression (${(err as Error).message}).`)
+        }
+      }
       const service = { uri: await serviceUri(cli, cli.project(cmd), name) }
       const serviceUrl = new URL(service.uri)
       const { renewingToken, fixedToken } = await import('../dev-proxy/token-source.js')
@@ -51,10 +61,12 @@ export function registerProxy(services: Command, cli: Cli): void {
         : await renewingToken(() => cli.session.idToken({ audience: service.uri }), {
             onError: (err) => cli.io.stderr(`WARNING: could not renew the token (${err.message}); retrying in 5 s.\n`),
           })
-      if (!isLoopback(o.host)) cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}.\n`)
+      if (!isLoopback(o.host)) {
+        cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.\n`)
+      }
       let proxy
       try {
-        proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, log: (line) => cli.io.stderr(line + '\n') })
+        proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, acceptHosts, log: (line) => cli.io.stderr(line + '\n') })
       } catch (err) {
         tokens.stop()
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${o.port} on ${o.host} is already in use; choose another with --port.`)

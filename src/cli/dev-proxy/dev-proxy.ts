@@ -1,10 +1,9 @@
 import { lookup as dnsLookup } from 'node:dns'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { connect as netConnect } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
-import { spliceUpgrade } from '../../http/splice.js'
+import { proxyUpgrade } from '../../http/splice.js'
+import { localOriginRefusal } from './local-origin.js'
 import type { TokenSource } from './token-source.js'
 
 /**
@@ -19,6 +18,8 @@ export interface DevProxyOptions {
   header: 'x-serverless-authorization' | 'authorization'
   tokens: TokenSource
   log: (line: string) => void
+  /** Host names accepted beside localhost, 127.0.0.1 and [::1] (`--accept-hosts`). */
+  acceptHosts?: RegExp
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect'])
@@ -31,10 +32,6 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
     return
   }
   dnsLookup(hostname, options as never, callback as never)
-}
-
-function resolveHost(hostname: string): Promise<string> {
-  return new Promise((resolve, reject) => lookup(hostname, {}, (err, address) => (err ? reject(err) : resolve(address as string))))
 }
 
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
@@ -62,7 +59,18 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     return value
   }
 
+  const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts })
+  const forbidden = (message: string) => JSON.stringify({ error: { code: 403, status: 'PERMISSION_DENIED', message } })
+
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const refused = refusal(req)
+    if (refused) {
+      const body = forbidden(refused)
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
+      res.end(body)
+      req.resume()
+      return
+    }
     const abort = new AbortController()
     res.once('close', () => {
       if (!res.writableFinished) abort.abort()
@@ -99,15 +107,24 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   }
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
-    const url = o.serviceUrl
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
-    void resolveHost(url.hostname).then((address) => {
-      const upstream = url.protocol === 'https:' ? tlsConnect({ host: address, port, servername: url.hostname }) : netConnect({ host: address, port })
-      upstream.once('error', () => client.destroy())
-      upstream.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-        spliceUpgrade(client, upstream, `${req.method} ${req.url} HTTP/1.1`, requestHeaders(req, true), head)
-      })
-    }, () => client.destroy())
+    const refused = refusal(req)
+    if (refused) {
+      const body = forbidden(refused)
+      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      return
+    }
+    proxyUpgrade(
+      client,
+      head,
+      { origin: o.serviceUrl, method: req.method ?? 'GET', path: req.url ?? '/', headers: requestHeaders(req, true), timeoutMs: 30_000, lookup: lookup as never },
+      {
+        responseHeaders: (raw) => raw,
+        unreachable: (err) => {
+          const body = JSON.stringify({ error: { code: 502, status: 'BAD_GATEWAY', message: `postern services proxy could not reach ${o.serviceUrl.origin}: ${err.message}` } })
+          client.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+        },
+      },
+    )
   }
 
   const server = createServer(onRequest)

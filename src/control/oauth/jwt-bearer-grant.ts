@@ -4,10 +4,10 @@ import { required, type Grant } from './token-endpoint.js'
 import { tokenResponse } from './token-response.js'
 
 /**
- * grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer. With a `target_audience` claim the
- * answer is Google's: just `{"id_token": …}` whose aud is that audience and which names the
- * account by email. Without one, the CLI's shape: an ID token for the Postern API as
- * access_token and id_token.
+ * grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer. The answer carries `id_token` — aud the
+ * assertion's `target_audience` (Google's extension, which its libraries read), else the CLI's —
+ * naming the account by email, and beside it `access_token`, `token_type` and `expires_in`,
+ * which generic OAuth clients require: an access token for the Postern API.
  */
 export const jwtBearerGrant: Grant = async (form, deps) => {
   const { account, keyId, targetAudience } = await verifyAssertion(deps.store, required(form, 'assertion'), {
@@ -23,6 +23,5 @@ export const jwtBearerGrant: Grant = async (form, deps) => {
     outcome: 'OK',
     details: { keyId, ...(targetAudience && { audience: targetAudience }) },
   })
-  if (targetAudience) return { id_token: await deps.tokens.idToken(subject, { audience: targetAudience, azp: account.uid, includeEmail: true }) }
-  return tokenResponse(deps, subject, { scope: '' })
+  return tokenResponse(deps, subject, { audience: targetAudience, scope: '', clientId: account.uid, includeEmail: true })
 }

@@ -10,18 +10,20 @@ const SCOPE = 'openid email offline_access'
 /**
  * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1) for workforce
  * federation (issue 7): `subject_token` an external ID token (or JWT), `audience` the pool
- * provider. The answer is the CLI's token response (an ID token of the federated principal as
- * access_token and id_token, a refresh token ending with the pool's session) plus
- * `issued_token_type` (§2.2.1). The ID token's `aud` is the CLI's, as for any sign-in; other
- * audiences come from the refresh token, as for local users.
+ * provider. The answer is the CLI's token response (an access token for the API, an ID token of
+ * the federated principal, a refresh token ending with the pool's session) plus
+ * `issued_token_type` (§2.2.1), which names what `access_token` holds: an access token. The ID
+ * token's `aud` is the CLI's, as for any sign-in; other audiences come from the refresh token,
+ * as for local users.
  */
 export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
   return async (form, deps) => {
     const clientId = form.get('client_id') ?? CLI_CLIENT_ID
     if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
     const requested = form.get('requested_token_type')
-    if (requested !== undefined && requested !== TOKEN_TYPE.idToken && requested !== TOKEN_TYPE.accessToken) {
-      throw new OAuthError('invalid_request', `requested_token_type may be ${TOKEN_TYPE.idToken} (the default) or ${TOKEN_TYPE.accessToken}.`)
+    // As Google's STS: the issued token is an access token; the ID token comes beside it as id_token.
+    if (requested !== undefined && requested !== TOKEN_TYPE.accessToken) {
+      throw new OAuthError('invalid_request', `requested_token_type may only be ${TOKEN_TYPE.accessToken} (the default); the ID token is returned beside it as id_token.`)
     }
     if (form.has('actor_token')) throw new OAuthError('invalid_request', 'Delegation (actor_token) is not supported.')
     const subjectTokenType = required(form, 'subject_token_type')
@@ -30,6 +32,6 @@ export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
     if (!audience) throw new OAuthError('invalid_target', 'audience is required: //iam.postern/workforcePools/POOL/providers/PROVIDER.')
     const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: SCOPE, now: deps.clock(), refresh: true })
     const response = await tokenResponse(deps, exchanged.subject, { refreshToken: exchanged.refreshToken, scope: exchanged.scope, authTime: exchanged.authTime, clientId })
-    return { ...response, issued_token_type: requested ?? TOKEN_TYPE.idToken }
+    return { ...response, issued_token_type: TOKEN_TYPE.accessToken }
   }
 }

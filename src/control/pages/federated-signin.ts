@@ -8,7 +8,7 @@ import { providerAudience, providerName } from '../../identity/federation/workfo
 import { federatedMember } from '../../identity/federation/federation-claim.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { safeReturnTo } from '../../identity/return-to.js'
-import { SESSION_COOKIE, SESSION_TTL_MS, endSession, readCookie, sessionCookie, startSession } from '../../identity/sessions.js'
+import { SESSION_TTL_MS, endSession, readCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
 import type { Router } from '../../http/router.js'
 import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
@@ -143,7 +143,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
       throw err
     }
     const ttl = Math.min(SESSION_TTL_MS, exchanged.subject.maxSessionMs ?? SESSION_TTL_MS)
-    await endSession(deps.store, readCookie(req.headers.cookie, SESSION_COOKIE))
+    await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
     const { cookie } = await startSession(deps.store, exchanged.subject.uid, now, ttl)
     const fed = exchanged.subject.federation!
     const member = federatedMember(fed.pool, fed.subject)

@@ -5,7 +5,7 @@ import { readForm } from '../../http/body.js'
 import { sendError } from '../../http/respond.js'
 import { PATHS } from '../../identity/endpoints.js'
 import { safeReturnTo } from '../../identity/return-to.js'
-import { SESSION_COOKIE, SESSION_TTL_MS, clearedCookie, endSession, readCookie, sessionCookie, startSession } from '../../identity/sessions.js'
+import { SESSION_TTL_MS, clearedCookie, endSession, readCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
 import { signInWithPassword } from '../../identity/sign-in.js'
 import { PASSWORD_RULES } from '../../identity/passwords.js'
 import type { ControlDeps } from '../deps.js'
@@ -79,7 +79,7 @@ export function submitSignIn(deps: ControlDeps) {
       return
     }
     // A new session on every sign-in (no session fixation); the one the browser had ends.
-    await endSession(deps.store, readCookie(req.headers.cookie, SESSION_COOKIE))
+    await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
     const { cookie } = await startSession(deps.store, result.uid, deps.clock())
     await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: clientAddress(req) } })
     redirect(res, returnTo, {
@@ -101,7 +101,7 @@ export function signOut(deps: ControlDeps, sessions: SessionAuth) {
       if (typeof token !== 'string' || !secretsEqual(token, active.record.csrfToken)) throw new PosternError('PERMISSION_DENIED', 'Sign-out needs the session’s CSRF token (X-CSRF-Token header or csrf_token field).')
       await endSession(deps.store, active.cookie)
     }
-    const cleared = clearedCookie(SESSION_COOKIE, deps.settings.secureCookies)
+    const cleared = clearedCookie(sessionCookieName(deps.settings.secureCookies), deps.settings.secureCookies)
     if (isForm) redirect(res, PATHS.signin, { 'set-cookie': cleared })
     else {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'set-cookie': cleared })

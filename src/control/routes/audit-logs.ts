@@ -3,7 +3,10 @@ import { ORGANIZATION } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import { allowRead, ok, pageSize, rfc3339, type Handler } from '../handler.js'
 
-/** GET /v1/auditLogs: newest first; one entry per mutation and per denied invocation. */
+/**
+ * GET /v1/auditLogs: newest first; one entry per mutation, and one per principal, service and
+ * minute of denied invocations, with their count.
+ */
 export function auditLogRoutes(r: Router<Handler>): void {
   r.add('GET', '/v1/auditLogs', async (c) => {
     allowRead(c, 'logging.logEntries.list', ORGANIZATION)
@@ -17,7 +20,7 @@ export function auditLogRoutes(r: Router<Handler>): void {
       limit,
     })
     return ok({
-      entries: entries.map((e) => ({ id: String(e.id), time: rfc3339(e.time), principal: e.principal, method: e.method, resource: e.resource, outcome: e.outcome, details: e.details })),
+      entries: entries.map((e) => ({ id: String(e.id), time: rfc3339(e.time), principal: e.principal, method: e.method, resource: e.resource, outcome: e.outcome, details: e.details, count: e.count })),
       ...(entries.length === limit && { nextPageToken: String(entries.at(-1)!.id) }),
     })
   })

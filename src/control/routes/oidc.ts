@@ -4,15 +4,21 @@ import { ok, type Handler } from '../handler.js'
 import { refreshGrant } from '../oauth/refresh-grant.js'
 import { tokenEndpoint, type Grant } from '../oauth/token-endpoint.js'
 import { revokeEndpoint } from '../oauth/revoke.js'
+import { userinfo } from '../oauth/userinfo.js'
 import type { ControlDeps } from '../deps.js'
 
-/** Discovery, JWKS, token and revocation endpoints (DESIGN §3). Further grants are passed in. */
+/** Discovery, signing keys, token, revocation and userinfo endpoints (DESIGN §3). Further grants are passed in. */
 export function oidcRoutes(deps: ControlDeps, extraGrants: Partial<Record<string, Grant>> = {}) {
   const token = tokenEndpoint({ [GRANT.refreshToken]: refreshGrant, ...extraGrants }, deps)
   const revoke = revokeEndpoint(deps)
   return (r: Router<Handler>): void => {
-    r.add('GET', PATHS.discovery, async () => ({ body: discoveryDocument(deps.settings.issuer), headers: { 'cache-control': 'public, max-age=300' } }))
+    const discovery = async () => ({ body: discoveryDocument(deps.settings.issuer), headers: { 'cache-control': 'public, max-age=300' } })
+    r.add('GET', PATHS.discovery, discovery)
+    r.add('GET', PATHS.authorizationServerMetadata, discovery)
     r.add('GET', PATHS.jwks, async () => ({ body: deps.keyring.jwks(), headers: { 'cache-control': 'public, max-age=60' } }))
+    r.add('GET', PATHS.certs, async () => ({ body: deps.keyring.certificates(), headers: { 'cache-control': 'public, max-age=60' } }))
+    r.add('GET', PATHS.userinfo, userinfo)
+    r.add('POST', PATHS.userinfo, userinfo)
     r.add('POST', PATHS.token, async (c) => {
       await token(c.req, c.res)
       return 'sent'

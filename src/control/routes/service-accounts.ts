@@ -17,7 +17,6 @@ const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 export const SA_DOMAIN = 'iam.postern.internal'
 
 const CreateAccount = z.strictObject({ accountId: z.string().max(64), displayName: z.string().max(100).optional(), description: z.string().max(256).optional() })
-const GenerateIdToken = z.strictObject({ audience: z.string().min(1).max(2048), includeEmail: z.boolean().optional(), delegates: z.array(z.string()).max(0).optional() })
 
 const view = (a: ServiceAccountRecord) => ({
   name: serviceAccountName(a.projectId, a.email),
@@ -44,14 +43,15 @@ export function projectOfAccount(email: string): string {
   return m[1]!
 }
 
-function account(c: RequestContext) {
+/** The service account a request's path names, checked for form; its existence is checked after authorization. */
+export function account(c: RequestContext) {
   const email = parseEmail(c.params.email!, 'service account email')
   const projectId = c.params.project === '-' ? projectOfAccount(email) : parseProjectId(c.params.project)
   if (projectOfAccount(email) !== projectId) throw notFound(`Service account '${email}' not found in project '${projectId}'.`)
   return { email, projectId, resource: serviceAccountName(projectId, email) }
 }
 
-async function existing(tx: StoreTx, email: string): Promise<ServiceAccountRecord> {
+export async function existing(tx: StoreTx, email: string): Promise<ServiceAccountRecord> {
   const a = await tx.getServiceAccount(email)
   if (!a) throw notFound(`Service account '${email}' not found.`)
   return a
@@ -160,20 +160,5 @@ export function serviceAccountRoutes(r: Router<Handler>): void {
       await tx.recordChange('serviceAccount', a.email)
     })
     return ok({})
-  })
-
-  r.add('POST', `${base}/{email}:generateIdToken`, async (c) => {
-    const a = account(c)
-    const body = parseWith(GenerateIdToken, await c.json())
-    const caller = allowRead(c, 'iam.serviceAccounts.getOpenIdToken', a.resource)
-    const sa = await existing(c.deps.store, a.email)
-    if (sa.disabled) throw new PosternError('FAILED_PRECONDITION', `Service account '${a.email}' is disabled.`)
-    const token = await c.deps.tokens.idToken({ uid: sa.uid, email: sa.email, kind: 'serviceAccount' }, {
-      audience: body.audience,
-      azp: caller.principal.kind === 'anonymous' ? undefined : 'uid' in caller.principal ? caller.principal.uid : undefined,
-      includeEmail: body.includeEmail ?? false,
-    })
-    await c.deps.store.appendAudit({ time: c.deps.clock(), principal: caller.member, method: 'serviceAccounts.generateIdToken', resource: a.resource, outcome: 'OK', details: { audience: body.audience } })
-    return ok({ token })
   })
 }

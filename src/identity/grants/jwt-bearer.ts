@@ -1,16 +1,21 @@
 import { createPublicKey } from 'node:crypto'
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
-import { sha256 } from '../../core/ids.js'
 import type { ServiceAccountKeyRecord, ServiceAccountRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
 
 /**
  * The JWT-bearer grant (RFC 7523 §2.1) for service-account keys, as Google's token endpoint does
- * it, so client libraries that read the key file's token_uri work unchanged: the assertion is
- * signed with the key, iss (and sub, when present) is the account's email, aud is the token
- * endpoint, it lives at most an hour (§3: exp is required), and it works once.
+ * it, so Google's client libraries work unchanged: the assertion is signed with the key, iss (and
+ * sub, when present) is the account's email, it lives at most an hour (§3: exp is required).
+ * Its aud is this token endpoint or one of Google's token URIs — the libraries post to the key
+ * file's token_uri but some sign Google's URI as aud; the assertion was sent here either way, so
+ * this is no weaker. Segments may carry `=` padding (google-auth for Python 1.x pads them; only
+ * assertions, never Postern's own tokens, are read that leniently). An assertion with a jti works
+ * once; one without (Google's libraries send none, and two assertions signed in one second are
+ * identical) is bounded by its exp alone, as at Google.
  */
+export const GOOGLE_TOKEN_URIS = ['https://oauth2.googleapis.com/token', 'https://www.googleapis.com/oauth2/v4/token'] as const
 export const MAX_ASSERTION_LIFETIME_S = 3600
 const LEEWAY_S = 60
 const MAX_KEYS_TRIED = 10
@@ -23,8 +28,11 @@ export interface VerifiedAssertion {
 
 const invalid = (description: string) => new OAuthError('invalid_grant', description)
 
+/** Compact JWS whose segments may end in base64 padding (jose decodes and verifies them as sent). */
+const PADDED_COMPACT = /^[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]+={0,2}\.[A-Za-z0-9_-]+={0,2}$/
+
 export async function verifyAssertion(store: Store, assertion: string, o: { tokenEndpoint: string; now: number }): Promise<VerifiedAssertion> {
-  if (assertion.length > 16 * 1024 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(assertion)) throw invalid('The assertion is not a compact JWS.')
+  if (assertion.length > 16 * 1024 || !PADDED_COMPACT.test(assertion)) throw invalid('The assertion is not a compact JWS.')
   let header
   let unverified: JWTPayload
   try {
@@ -51,7 +59,7 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
         await jwtVerify(assertion, createPublicKey(key.publicKeyPem), {
           algorithms: ['RS256'],
           issuer: [email, unverified.iss as string],
-          audience: o.tokenEndpoint,
+          audience: [o.tokenEndpoint, ...GOOGLE_TOKEN_URIS],
           currentDate: new Date(o.now),
           clockTolerance: LEEWAY_S,
           requiredClaims: ['exp', 'iat'],
@@ -78,17 +86,19 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
   if (!account) throw invalid(`The service account ${email} no longer exists.`)
   if (account.disabled) throw invalid(`The service account ${email} is disabled.`)
 
-  // Single use (§3 item 7): by jti, or — for libraries that send none, such as Google's Python
-  // one — by the assertion itself; remembered until it could no longer be accepted anyway.
-  const once = typeof payload.jti === 'string' ? `jti:${payload.jti}` : `assertion:${sha256(assertion)}`
-  if (!(await store.rememberOnce(`jwt-bearer:${email}:${once}`, (exp + LEEWAY_S) * 1000))) throw invalid('This assertion (its jti) was already used.')
+  // Single use (§3 item 7) for an assertion that names itself by jti, remembered until it could
+  // no longer be accepted anyway.
+  if (payload.jti !== undefined) {
+    if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > 256) throw invalid('jti must be a non-empty string.')
+    if (!(await store.rememberOnce(`jwt-bearer:${email}:jti:${payload.jti}`, (exp + LEEWAY_S) * 1000))) throw invalid('This assertion (its jti) was already used.')
+  }
   return { account, keyId, targetAudience: target as string | undefined }
 }
 
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'The assertion has expired.'
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return 'The assertion audience (aud) must be the token endpoint.'
+    if (err.claim === 'aud') return `The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI.`
     if (err.claim === 'iss') return 'The assertion issuer (iss) must be the service account email.'
     if (err.reason === 'missing') return `The assertion has no ${err.claim} claim.`
     return `The assertion's ${err.claim} claim is invalid (${err.message}).`

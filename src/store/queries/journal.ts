@@ -11,16 +11,27 @@ const audit = (r: Row): AuditEntry => ({
   resource: str(r.resource),
   outcome: str(r.outcome),
   details: JSON.parse(str(r.details)) as Record<string, unknown>,
+  count: num(r.occurrences),
 })
 
 export const change = (r: Row): Change => ({ seq: num(r.seq), kind: str(r.kind) as ChangeKind, key: str(r.key) })
 
-export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>, clock: () => number): Pick<StoreTx, 'appendAudit' | 'listAudit' | 'recordChange'> {
+export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>, clock: () => number): Pick<StoreTx, 'appendAudit' | 'countAudit' | 'purgeAudit' | 'listAudit' | 'recordChange'> {
   return {
     async appendAudit(e) {
       await sql.run(`INSERT INTO audit_log (time, principal, method, resource, outcome, details) VALUES (?, ?, ?, ?, ?, ?)`, [
         e.time, e.principal, e.method, e.resource, e.outcome, JSON.stringify(e.details),
       ])
+    },
+    async countAudit(e, aggregateKey, count) {
+      await sql.run(
+        `INSERT INTO audit_log (time, principal, method, resource, outcome, details, occurrences, aggregate_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (aggregate_key) DO UPDATE SET occurrences = audit_log.occurrences + excluded.occurrences`,
+        [e.time, e.principal, e.method, e.resource, e.outcome, JSON.stringify(e.details), count, aggregateKey],
+      )
+    },
+    async purgeAudit(before) {
+      return sql.run(`DELETE FROM audit_log WHERE time < ?`, [before])
     },
     async listAudit({ resource, principal, beforeId, limit }) {
       const conditions: [string, unknown][] = []

@@ -18,13 +18,14 @@ export function journalContract(c: ContractContext): void {
       for (const e of written) await store.appendAudit(e)
 
       const bySvc = await store.listAudit({ resource: svc, limit: 100 })
-      expect(bySvc.map(({ id: _id, ...e }) => e)).toEqual([written[3], written[1], written[0]])
+      expect(bySvc.every((e) => e.count === 1)).toBe(true)
+      expect(bySvc.map(({ id: _id, count: _count, ...e }) => e)).toEqual([written[3], written[1], written[0]])
       const ids = bySvc.map((e) => e.id)
       expect(ids).toEqual([...ids].sort((a, b) => b - a))
       expect((await store.listAudit({ principal: ann, limit: 100 })).map((e) => e.time)).toEqual([3, 2, 0].map((i) => written[i]!.time))
-      expect((await store.listAudit({ principal: bob, resource: proj, limit: 100 })).map(({ id: _id, ...e }) => e)).toEqual([written[4]])
+      expect((await store.listAudit({ principal: bob, resource: proj, limit: 100 })).map(({ id: _id, count: _count, ...e }) => e)).toEqual([written[4]])
       const newest = await store.listAudit({ limit: 2 })
-      expect(newest.map(({ id: _id, ...e }) => e)).toEqual([written[4], written[3]])
+      expect(newest.map(({ id: _id, count: _count, ...e }) => e)).toEqual([written[4], written[3]])
     })
 
     it('pages with beforeId and limit, without gaps or repeats', async () => {
@@ -44,6 +45,36 @@ export function journalContract(c: ContractContext): void {
         beforeId = page.at(-1)!.id
       }
       expect(pages).toEqual([[6, 5, 4], [3, 2, 1], [0]])
+    })
+
+    it('counts occurrences into one entry per aggregate key, from concurrent writers too; the first writer’s time and details stay', async () => {
+      const store = c.store()
+      const resource = `projects/p/services/${unique('counted-')}`
+      const entry = (time: number, path: string): NewAuditEntry => ({ time, principal: 'user:x@example.com', method: 'routes.invoke', resource, outcome: 'PERMISSION_DENIED', details: { path } })
+      await store.countAudit(entry(1_000, '/first'), `k1-${resource}`, 3)
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.transaction((tx) => tx.countAudit(entry(2_000 + i, '/later'), `k1-${resource}`, 2))))
+      await store.countAudit(entry(61_000, '/next-minute'), `k2-${resource}`, 1)
+      await store.appendAudit(entry(62_000, '/plain'))
+      const entries = await store.listAudit({ resource, limit: 100 })
+      expect(entries.map((e) => [e.time, e.details.path, e.count])).toEqual([
+        [62_000, '/plain', 1],
+        [61_000, '/next-minute', 1],
+        [1_000, '/first', 23],
+      ])
+    })
+
+    it('purges entries older than the retention, and only those', async () => {
+      const place = await c.backend.fresh()
+      const store = await place.open()
+      const resource = 'projects/p/services/purged'
+      const far = 9_000_000_000_000
+      for (const [i, time] of [far - 3_000, far - 2_000, far - 1_000, far].entries()) {
+        if (i % 2) await store.countAudit({ time, principal: 'user:x@example.com', method: 'routes.invoke', resource, outcome: 'PERMISSION_DENIED', details: {} }, `purge-${resource}-${i}`, 5)
+        else await store.appendAudit({ time, principal: 'user:x@example.com', method: 'm', resource, outcome: 'OK', details: {} })
+      }
+      expect(await store.purgeAudit(far - 1_500)).toBe(2)
+      expect((await store.listAudit({ limit: 100 })).map((e) => e.time)).toEqual([far, far - 1_000])
+      await place.cleanup()
     })
   })
 

@@ -1,0 +1,58 @@
+import * as z from 'zod'
+import { PosternError, invalid } from '../../core/errors.js'
+import { parseDurationSeconds } from '../../core/duration.js'
+import { parseWith } from '../../core/validate.js'
+import type { Router } from '../../http/router.js'
+import type { Permission } from '../../iam/roles.js'
+import type { ServiceAccountRecord } from '../../store/records.js'
+import type { Caller } from '../caller.js'
+import { allowRead, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
+import { account, existing } from './service-accounts.js'
+
+const GenerateIdToken = z.strictObject({ audience: z.string().min(1).max(2048), includeEmail: z.boolean().optional(), delegates: z.array(z.string()).max(0).optional() })
+// Google's body: `scope` is what its clients send (Postern's access tokens are for its API only, so it selects nothing).
+const GenerateAccessToken = z.strictObject({ scope: z.array(z.string().max(512)).max(50).optional(), lifetime: z.string().max(20).optional(), delegates: z.array(z.string()).max(0).optional() })
+
+/**
+ * Minting tokens as a service account by those who hold roles/iam.serviceAccountTokenCreator on
+ * it — Google's IAM Credentials API: generateIdToken (an ID token, for services) and
+ * generateAccessToken (an access token, for the Postern API).
+ */
+export function serviceAccountTokenRoutes(r: Router<Handler>): void {
+  const base = '/v1/projects/{project}/serviceAccounts'
+
+  r.add('POST', `${base}/{email}:generateIdToken`, async (c) => {
+    const body = parseWith(GenerateIdToken, await c.json())
+    const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getOpenIdToken')
+    const token = await c.deps.tokens.idToken(subjectOf(sa), { audience: body.audience, azp: uidOf(caller), includeEmail: body.includeEmail ?? false })
+    await audit(c, caller, 'serviceAccounts.generateIdToken', resource, { audience: body.audience })
+    return ok({ token })
+  })
+
+  r.add('POST', `${base}/{email}:generateAccessToken`, async (c) => {
+    const body = parseWith(GenerateAccessToken, await c.json())
+    const ttl = c.deps.tokens.ttlSeconds
+    const lifetime = body.lifetime === undefined ? ttl : parseDurationSeconds(body.lifetime, 'lifetime')
+    if (lifetime > ttl) throw invalid(`lifetime may be at most ${ttl}s.`)
+    const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getAccessToken')
+    const accessToken = await c.deps.tokens.accessToken(subjectOf(sa), { clientId: sa.uid, ttlSeconds: lifetime })
+    await audit(c, caller, 'serviceAccounts.generateAccessToken', resource, {})
+    return ok({ accessToken, expireTime: rfc3339(c.deps.clock() + lifetime * 1000) })
+  })
+}
+
+async function impersonated(c: RequestContext, permission: Permission): Promise<{ sa: ServiceAccountRecord; caller: Caller; resource: string }> {
+  const a = account(c)
+  const caller = allowRead(c, permission, a.resource)
+  const sa = await existing(c.deps.store, a.email)
+  if (sa.disabled) throw new PosternError('FAILED_PRECONDITION', `Service account '${a.email}' is disabled.`)
+  return { sa, caller, resource: a.resource }
+}
+
+const subjectOf = (sa: ServiceAccountRecord) => ({ uid: sa.uid, email: sa.email, kind: 'serviceAccount' as const })
+
+const uidOf = (caller: Caller) => (caller.principal.kind !== 'anonymous' && 'uid' in caller.principal ? caller.principal.uid : undefined)
+
+function audit(c: RequestContext, caller: Caller, method: string, resource: string, details: Record<string, unknown>): Promise<unknown> {
+  return c.deps.store.appendAudit({ time: c.deps.clock(), principal: caller.member, method, resource, outcome: 'OK', details })
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest'
+import { clientAddressChain, connectionNominated, downstreamHeaders, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternSignatures } from './headers.js'
+
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+const ISSUER = 'http://127.0.0.1:7070'
+const ours = `${b64({ alg: 'RS256' })}.${b64({ iss: ISSUER, sub: 'u1' })}.c2lnbmF0dXJl`
+const theirs = `${b64({ alg: 'RS256' })}.${b64({ iss: 'https://accounts.example.com' })}.c2lnbmF0dXJl`
+const stripped = ours.replace(/[^.]+$/, SIGNATURE_REMOVED)
+
+describe('request header rules', () => {
+  it.each([
+    ['X-Postern-Authenticated-Email', 'drop'],
+    ['X_Postern_Authenticated_Email', 'drop'],
+    ['x-postern_anything', 'drop'],
+    ['X-Forwarded-Prefix', 'drop'],
+    ['X_Forwarded_For', 'drop'],
+    ['Forwarded', 'drop'],
+    ['X-Real-IP', 'drop'],
+    ['X-Request-Id', 'drop'],
+    ['Transfer_Encoding', 'drop'],
+    ['Authorization', 'authorization'],
+    ['X_Serverless_Authorization', 'x-serverless-authorization'],
+    ['Accept', 'pass'],
+    ['X-Posterns', 'pass'],
+  ])('%s → %s', (name, action) => {
+    expect(requestHeaderAction(name)).toBe(action)
+  })
+
+  it('a Connection header naming a protected header in any spelling is refused; others are normalised', () => {
+    expect(connectionNominated(['Connection', 'X_Postern_Authenticated_Email'])).toBeUndefined()
+    expect(connectionNominated(['connection', 'close, X-Forwarded_For'])).toBeUndefined()
+    expect(connectionNominated(['Connection', 'close, X_Custom'])).toEqual(new Set(['close', 'x-custom']))
+  })
+
+  it('identity and forwarding headers are Postern’s alone, added after everything the client sent', () => {
+    const out = upstreamHeaders(
+      ['Host', 'h', 'X_Postern_Authenticated_Email', 'evil@x.com', 'X-Forwarded-For', '10.0.0.1', 'Accept', '*/*', 'Authorization', `Bearer ${ours}`],
+      new Set(),
+      { host: 'h', forwardedFor: '127.0.0.1', proto: 'http', requestId: 'r1', issuer: ISSUER, identity: { tokenHeader: 'authorization', principal: 'user:a@x.com', email: 'a@x.com', assertion: 'a.b.c' } },
+    )
+    expect(out).toEqual([
+      'Accept', '*/*',
+      'Authorization', `Bearer ${stripped}`,
+      'x-forwarded-for', '127.0.0.1', 'x-forwarded-proto', 'http', 'x-forwarded-host', 'h', 'x-request-id', 'r1',
+      'x-postern-authenticated-principal', 'user:a@x.com', 'x-postern-authenticated-email', 'a@x.com', 'x-postern-jwt-assertion', 'a.b.c',
+    ])
+  })
+
+  it('the client address chain is the peer alone, IPv4-mapped addresses unwrapped', () => {
+    expect(clientAddressChain('::ffff:10.1.2.3', ['X-Forwarded-For', '1.1.1.1'])).toBe('10.1.2.3')
+    expect(clientAddressChain('::1', [])).toBe('::1')
+  })
+})
+
+describe('withoutPosternSignatures', () => {
+  it.each([
+    [`Bearer ${ours}`, `Bearer ${stripped}`],
+    [`bearer   ${ours}`, `bearer   ${stripped}`],
+    [`Custom token="${ours}", other="${theirs}"`, `Custom token="${stripped}", other="${theirs}"`],
+    [`Bearer ${theirs}`, `Bearer ${theirs}`],
+    ['Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l'],
+    [`Bearer x.${ours}`, `Bearer x.${stripped}`],
+    [`Bearer ${stripped}`, `Bearer ${stripped}`],
+    ['Bearer a.b.c', 'Bearer a.b.c'],
+    ['', ''],
+  ])('%s', (value, expected) => {
+    expect(withoutPosternSignatures(value, ISSUER)).toBe(expected)
+  })
+
+  it('reads a long value of dots and letters without trouble', () => {
+    const value = 'a.'.repeat(100_000) + ours
+    expect(withoutPosternSignatures(value, ISSUER).endsWith(stripped)).toBe(true)
+  })
+})
+
+describe('response header rules', () => {
+  it('drops Set-Cookie for Postern’s own cookies, keeps the app’s', () => {
+    for (const c of ['__Host-postern_session=x; Path=/', 'postern_session=x', '__HOST-Postern_Session=x', '__Secure-postern_signin=y', ' postern-other=z']) expect(setsPosternCookie(c), c).toBe(true)
+    for (const c of ['session=x', 'my_postern_session=x', 'posterns=1']) expect(setsPosternCookie(c), c).toBe(false)
+    expect(downstreamHeaders(['Set-Cookie', 'a=1', 'set-cookie', '__Host-postern_session=evil; Path=/; Secure', 'Connection', 'close', 'X-A', '1'])).toEqual(['Set-Cookie', 'a=1', 'X-A', '1'])
+  })
+})

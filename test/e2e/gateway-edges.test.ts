@@ -1,0 +1,363 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { request } from 'undici'
+import WebSocket from 'ws'
+import { BIN } from '../support/cli.js'
+import { b64 } from '../support/forge.js'
+import { freePort } from '../support/ports.js'
+import { rawGet, rawRequest } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+import { startWsgiUpstream } from '../support/wsgi-upstream.js'
+
+/**
+ * What reaches an upstream at the gateway's edges: never a token it could replay, on any kind of
+ * service; never a header that poses as Postern's or as a proxy's.
+ */
+describe('the gateway at its edges', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
+  /** A plain HTTP server with no idea of Upgrade: it answers 200 and keeps the connection alive. */
+  let plain: Server
+  const plainSeen: string[] = []
+  let owner: string
+  let ann: string
+  const tokens: Record<string, string> = {}
+  const host = (service: string) => `${service}.my-project.localhost:${p.gatewayPort}`
+  const gw = (service: string, path: string, headers: Record<string, string | string[]> = {}) =>
+    request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(service), ...headers } })
+  /** Another issuer's JWT (an app's own): passes untouched. */
+  const foreignJwt = `${b64(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${b64(JSON.stringify({ iss: 'https://accounts.example.com', sub: 'x', aud: 'app' }))}.${b64('signature-bytes')}`
+
+  beforeAll(async () => {
+    ;[upstream, wsgi, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPostern()])
+    plain = createServer((req, res) => {
+      plainSeen.push(req.url!)
+      req.resume()
+      // An app (or an attacker's service) trying to plant or replace the console's session.
+      res.setHeader('set-cookie', ['app=1; Path=/', '__Host-postern_session=planted; Path=/; Secure', 'postern_session=planted; Domain=localhost', '__Secure-postern_signin=x'])
+      res.end('plain answer')
+    })
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
+    for (const args of [
+      ['services', 'create', 'plain', `--upstream=http://127.0.0.1:${(plain.address() as AddressInfo).port}`],
+      ['services', 'add-iam-policy-binding', 'plain', '--member=user:ann@example.com', '--role=roles/run.invoker'],
+      ['services', 'create', 'sockets', `--upstream=${upstream.url}`],
+      ...['ann', 'bob', 'carol', 'dave'].map((who) => ['services', 'add-iam-policy-binding', 'sockets', `--member=user:${who}@example.com`, '--role=roles/run.invoker']),
+      ['services', 'create', 'turns', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
+      ['services', 'create', 'private', `--upstream=${upstream.url}`],
+      ['services', 'create', 'pub', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
+      ['services', 'create', 'open', `--upstream=${upstream.url}`, '--no-invoker-iam-check'],
+      ['services', 'create', 'wsgi', `--upstream=${wsgi.url}`],
+      ['services', 'add-iam-policy-binding', 'private', '--member=user:ann@example.com', '--role=roles/run.invoker'],
+      ['services', 'add-iam-policy-binding', 'wsgi', '--member=user:ann@example.com', '--role=roles/run.invoker'],
+    ]) {
+      const r = await p.cli(args)
+      expect(r.code, r.stderr).toBe(0)
+    }
+    for (const who of ['ann', 'bob', 'carol', 'dave']) {
+      await createUser(p, `${who}@example.com`, `${who}-password-123`)
+      tokens[who] = (await signInUser(p, `${who}@example.com`, `${who}-password-123`)).idToken
+    }
+    ann = tokens.ann!
+    owner = await p.ownerToken()
+  })
+  afterAll(async () => {
+    plain?.closeAllConnections()
+    plain?.close()
+    await Promise.all([p?.stop(), upstream?.close(), wsgi?.close()])
+  })
+
+  describe('no upstream receives a verifiable Postern token', () => {
+    it.each(['private', 'pub', 'open'])('%s: the token arrives without its signature and works nowhere', async (service) => {
+      expect((await p.api('GET', '/v1/users', undefined, owner)).status).toBe(200)
+      const res = await gw(service, '/echo', { authorization: `Bearer ${owner}` })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+      const seen = String(upstream.seen.at(-1)!.headers.authorization)
+      expect(seen).toBe(`Bearer ${owner.slice(0, owner.lastIndexOf('.'))}.SIGNATURE_REMOVED_BY_POSTERN`)
+      // What the upstream holds is worth nothing at the control API.
+      expect((await p.api('GET', '/v1/users', undefined, seen.slice(7))).status).toBe(401)
+    })
+
+    it('a public service gets the app’s own Authorization untouched, and X-Serverless-Authorization stripped', async () => {
+      for (const own of ['Basic YWxhZGRpbjpvcGVuc2VzYW1l', `Bearer ${foreignJwt}`]) {
+        const res = await gw('pub', '/echo', { authorization: own, 'x-serverless-authorization': `Bearer ${ann}` })
+        expect(res.statusCode).toBe(200)
+        await res.body.dump()
+        const seen = upstream.seen.at(-1)!.headers
+        expect(seen.authorization).toBe(own)
+        expect(seen['x-serverless-authorization']).toMatch(/^Bearer [\w-]+\.[\w-]+\.SIGNATURE_REMOVED_BY_POSTERN$/)
+      }
+    })
+
+    it('a private service gets the app’s own Authorization untouched beside the verified X-Serverless-Authorization', async () => {
+      const res = await gw('private', '/echo', { authorization: `Bearer ${foreignJwt}`, 'x-serverless-authorization': `Bearer ${ann}` })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+      const seen = upstream.seen.at(-1)!.headers
+      expect(seen.authorization).toBe(`Bearer ${foreignJwt}`)
+      expect(seen['x-serverless-authorization']).toMatch(/SIGNATURE_REMOVED_BY_POSTERN$/)
+    })
+
+    it('a Postern token anywhere in a token header loses its signature: several values, auth-params, padding', async () => {
+      const [h, payload] = ann.split('.') as [string, string]
+      const res = await gw('pub', '/echo', {
+        authorization: [`Bearer ${ann}`, `Custom token="${ann}", other="${foreignJwt}"`],
+        'x-serverless-authorization': `Bearer ${h}.${payload}==.${ann.split('.')[2]}`,
+      })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+      const seen = upstream.seen.at(-1)!
+      const values = seen.rawHeaders.flatMap((v, i) => (i % 2 === 1 && /authorization/i.test(seen.rawHeaders[i - 1]!) ? [v] : []))
+      expect(values).toHaveLength(3)
+      for (const v of values) expect(v).not.toContain(ann.split('.')[2])
+      expect(values.join(' ')).toContain(foreignJwt)
+    })
+
+    it('a WebSocket to a public service gets the token without its signature', async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/socket`, { headers: { host: host('pub'), authorization: `Bearer ${ann}` } })
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      ws.close()
+      const seen = upstream.seen.at(-1)!
+      expect(seen.url).toBe('/socket')
+      expect(String(seen.headers.authorization)).toMatch(/SIGNATURE_REMOVED_BY_POSTERN$/)
+    })
+  })
+
+  describe('upgraded connections', () => {
+    it('an upstream that answers an Upgrade with 200 gets no tunnel: the answer is relayed, the connection closed', async () => {
+      const socket = connect(p.gatewayPort, '127.0.0.1')
+      let received = ''
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')))
+      const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+      socket.on('error', () => undefined)
+      socket.write(`GET /first HTTP/1.1\r\nHost: ${host('plain')}\r\nAuthorization: Bearer ${ann}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`)
+      await expect.poll(() => received, { timeout: 5_000 }).toContain('plain answer')
+      // A second request on the same socket, with no token and a spoofed identity: it must never reach the upstream.
+      if (socket.writable) socket.write(`GET /second HTTP/1.1\r\nHost: ${host('plain')}\r\nX-Postern-Authenticated-Email: owner@example.com\r\n\r\n`)
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 1_000))])
+      expect(received).toMatch(/^HTTP\/1\.1 200 /)
+      expect(received.toLowerCase()).toContain('connection: close')
+      expect(plainSeen).toContain('/first')
+      expect(plainSeen).not.toContain('/second')
+      expect(socket.destroyed || socket.readableEnded).toBe(true)
+      socket.destroy()
+    })
+
+    it('an Upgrade request that carries a body is refused', async () => {
+      const r = await new Promise<string>((resolve) => {
+        const socket = connect(p.gatewayPort, '127.0.0.1')
+        let data = ''
+        socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
+        socket.on('close', () => resolve(data))
+        socket.write(`POST /x HTTP/1.1\r\nHost: ${host('plain')}\r\nAuthorization: Bearer ${ann}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello`)
+      })
+      expect(r).toMatch(/^HTTP\/1\.1 400 /)
+    })
+
+    const open = async (service: string, token?: string) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/live`, { headers: { host: host(service), ...(token && { authorization: `Bearer ${token}` }) } })
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+      const closed = new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now())))
+      return { ws, closed }
+    }
+    /** Milliseconds from the end of the command to the socket's close, or Infinity if it stays open 3 s. */
+    const closesWithin = async (closed: Promise<number>, change: () => Promise<{ code: number; stderr: string }>) => {
+      const r = await change()
+      expect(r.code, r.stderr).toBe(0)
+      const done = Date.now()
+      const at = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 3_000))])
+      return at - done
+    }
+
+    it('a WebSocket is closed within a second of its caller being disabled, deleted or losing the grant; others stay open', async () => {
+      const keeps = await open('sockets', tokens.dave)
+      const ownerSocket = await open('sockets', owner)
+      const bob = await open('sockets', tokens.bob)
+      expect(await closesWithin(bob.closed, () => p.cli(['users', 'disable', 'bob@example.com']))).toBeLessThanOrEqual(1_000)
+      const carol = await open('sockets', tokens.carol)
+      expect(await closesWithin(carol.closed, () => p.cli(['users', 'delete', 'carol@example.com', '--quiet']))).toBeLessThanOrEqual(1_000)
+      const annSocket = await open('sockets', ann)
+      expect(await closesWithin(annSocket.closed, () => p.cli(['services', 'remove-iam-policy-binding', 'sockets', '--member=user:ann@example.com', '--role=roles/run.invoker']))).toBeLessThanOrEqual(1_000)
+      // The callers who kept access still talk.
+      for (const { ws } of [keeps, ownerSocket]) {
+        expect(ws.readyState).toBe(WebSocket.OPEN)
+        const echo = new Promise((resolve) => ws.once('message', (d) => resolve(String(d))))
+        ws.send('still here')
+        expect(await echo).toBe('still here')
+        ws.close()
+      }
+    })
+
+    it('an anonymous WebSocket to a public service is closed within a second of the service turning private', async () => {
+      const anonymous = await open('turns')
+      expect(await closesWithin(anonymous.closed, () => p.cli(['services', 'update', 'turns', '--no-allow-unauthenticated']))).toBeLessThanOrEqual(1_000)
+    })
+  })
+
+  describe('headers that pose as Postern’s or as a proxy’s', () => {
+    it('a WSGI upstream sees only Postern’s identity, whatever look-alikes the client sends', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [
+        `Authorization: Bearer ${ann}`,
+        'X_Postern_Authenticated_Email: owner@example.com',
+        'x-postern_authenticated-principal: user:owner@example.com',
+        'X_POSTERN_JWT_ASSERTION: forged',
+        `X_Serverless_Authorization: Bearer ${owner}`,
+        'X_Forwarded_For: 10.0.0.1',
+        'x_forwarded_host: evil.example',
+      ])
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const environ = JSON.parse(r.body) as Record<string, string>
+      expect(environ.HTTP_X_POSTERN_AUTHENTICATED_EMAIL).toBe('ann@example.com')
+      expect(environ.HTTP_X_POSTERN_AUTHENTICATED_PRINCIPAL).toBe('user:ann@example.com')
+      expect(environ.HTTP_X_POSTERN_JWT_ASSERTION).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+      expect(environ.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1')
+      expect(environ.HTTP_X_FORWARDED_HOST).toBe(host('wsgi'))
+      // The owner's token in a look-alike token header lost its signature like any other.
+      expect(environ.HTTP_X_SERVERLESS_AUTHORIZATION ?? '').not.toContain(owner.split('.')[2])
+    })
+
+    it('the client’s Forwarded, X-Forwarded-*, X-Real-IP are dropped; X-Forwarded-For is the peer Postern saw', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [
+        `Authorization: Bearer ${ann}`,
+        'Forwarded: for=10.0.0.1;host=evil.example;proto=https',
+        'X-Forwarded-For: 10.0.0.1',
+        'X-Forwarded-Proto: https',
+        'X-Forwarded-Host: evil.example',
+        'X-Forwarded-Port: 443',
+        'X-Forwarded-Prefix: /admin',
+        'X-Forwarded-Server: evil',
+        'X-Real-IP: 10.0.0.2',
+        'True-Client-IP: 10.0.0.3',
+      ])
+      expect(r.status).toBe(200)
+      const environ = JSON.parse(r.body) as Record<string, string>
+      expect(environ.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1')
+      expect(environ.HTTP_X_FORWARDED_PROTO).toBe('http')
+      expect(environ.HTTP_X_FORWARDED_HOST).toBe(host('wsgi'))
+      for (const name of ['HTTP_FORWARDED', 'HTTP_X_FORWARDED_PORT', 'HTTP_X_FORWARDED_PREFIX', 'HTTP_X_FORWARDED_SERVER', 'HTTP_X_REAL_IP', 'HTTP_TRUE_CLIENT_IP']) {
+        expect(environ[name], name).toBeUndefined()
+      }
+    })
+
+    it('a Connection header may not nominate a look-alike of a protected header', async () => {
+      const r = await rawGet(p.gatewayPort, host('wsgi'), [`Authorization: Bearer ${ann}`, 'Connection: X_Postern_Authenticated_Email'])
+      expect(r.status).toBe(400)
+    })
+  })
+
+  describe('postern services proxy answers only its own origin', () => {
+    const proxies: ChildProcess[] = []
+    const startProxy = async (extra: string[] = []) => {
+      const port = await freePort()
+      const proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'private', '--port', String(port), ...extra], { env: { ...process.env, POSTERN_CONFIG_DIR: p.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
+      proxies.push(proxy)
+      await new Promise<void>((resolve, reject) => {
+        proxy.stdout!.on('data', (d: Buffer) => String(d).includes('Proxying to') && resolve())
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
+      })
+      return port
+    }
+    let port: number
+    beforeAll(async () => {
+      port = await startProxy()
+    })
+    afterAll(() => {
+      for (const proxy of proxies) proxy.kill('SIGTERM')
+    })
+
+    it('serves localhost, 127.0.0.1 and [::1] on its own port', async () => {
+      for (const name of ['localhost', '127.0.0.1', '[::1]', 'LOCALHOST']) {
+        const r = await rawGet(port, `${name}:${port}`, [])
+        expect(r.status, name).toBe(200)
+      }
+    })
+
+    it('refuses a rebound DNS name, another port, and a Host it cannot read, before reaching the service', async () => {
+      const before = upstream.seen.length
+      for (const h of [`evil.example:${port}`, 'evil.example', `localhost:${port + 1}`, `127.0.0.1.evil.example:${port}`, `localhost:${port}@evil.example`]) {
+        const r = await rawGet(port, h, [])
+        expect(r.status, h).toBe(403)
+      }
+      expect(upstream.seen.length).toBe(before)
+    })
+
+    it('refuses a cross-site browser request: a POST from another origin, Sec-Fetch-Site: cross-site, a WebSocket from another origin', async () => {
+      const before = upstream.seen.length
+      const post = (headers: string) =>
+        rawRequest(port, `POST /echo HTTP/1.1\r\nHost: localhost:${port}\r\n${headers}Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`)
+      expect((await post('Origin: http://evil.example\r\n')).status).toBe(403)
+      expect((await post('Origin: null\r\n')).status).toBe(403)
+      expect((await post(`Origin: http://localhost:${port + 1}\r\n`)).status).toBe(403)
+      expect((await post('Sec-Fetch-Site: cross-site\r\n')).status).toBe(403)
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, { headers: { origin: 'http://evil.example' } })
+      const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).once('open', () => resolve(101)))
+      expect(status).toBe(403)
+      expect(upstream.seen.length).toBe(before)
+      // The proxy's own page may post to it.
+      expect((await post(`Origin: http://localhost:${port}\r\nSec-Fetch-Site: same-origin\r\n`)).status).toBe(200)
+    })
+
+    it('--accept-hosts adds names, as kubectl proxy does; a bad expression is a usage error', async () => {
+      const extra = await startProxy(['--accept-hosts', '^dev\\.example\\.com$'])
+      expect((await rawGet(extra, `dev.example.com:${extra}`, [])).status).toBe(200)
+      expect((await rawGet(extra, `dev.example.com.evil.example:${extra}`, [])).status).toBe(403)
+      expect((await rawGet(extra, `localhost:${extra}`, [])).status).toBe(200)
+      const bad = await p.cli(['services', 'proxy', 'private', '--accept-hosts', '('])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain('--accept-hosts')
+    })
+  })
+
+  describe('request targets, metrics and cookies', () => {
+    it('an absolute-form target naming the Host is forwarded in origin-form; a fragment never reaches the upstream', async () => {
+      const h = host('private')
+      const absolute = await rawRequest(p.gatewayPort, `GET http://${h}/echo/abs?x=1 HTTP/1.1\r\nHost: ${h}\r\nAuthorization: Bearer ${ann}\r\nConnection: close\r\n\r\n`)
+      expect(absolute.status).toBe(200)
+      expect(upstream.seen.at(-1)!.url).toBe('/echo/abs?x=1')
+      const fragment = await rawRequest(p.gatewayPort, `GET /echo/frag?y=2#secret HTTP/1.1\r\nHost: ${h}\r\nAuthorization: Bearer ${ann}\r\nConnection: close\r\n\r\n`)
+      expect(fragment.status).toBe(200)
+      expect(upstream.seen.at(-1)!.url).toBe('/echo/frag?y=2')
+    })
+
+    it('the gateway port never serves /metrics, on any host; the control plane does', async () => {
+      for (const h of [`127.0.0.1:${p.gatewayPort}`, `localhost:${p.gatewayPort}`, 'metrics.example']) {
+        const r = await rawGet(p.gatewayPort, h, [], '/metrics')
+        expect(r.status, h).toBe(404)
+        expect(r.body).not.toContain('projects/my-project/services')
+      }
+      expect((await rawGet(p.gatewayPort, `127.0.0.1:${p.gatewayPort}`, [], '/healthz')).status).toBe(200)
+      expect((await fetch(`${p.controlUrl}/metrics`)).status).toBe(200)
+    })
+
+    it('an upstream cannot set Postern’s cookies through the gateway; its own pass', async () => {
+      const res = await gw('plain', '/cookies', { authorization: `Bearer ${ann}` })
+      await res.body.dump()
+      expect(res.statusCode).toBe(200)
+      expect([res.headers['set-cookie']].flat()).toEqual(['app=1; Path=/'])
+    })
+
+    it('the console session cookie is __Host- prefixed: Secure, Path=/, no Domain', async () => {
+      const form = await fetch(`${p.controlUrl}/signin`)
+      const formCookie = /postern_signin=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!
+      const formToken = /name="form_token" value="([^"]+)"/.exec(await form.text())![1]!
+      const signin = await fetch(`${p.controlUrl}/signin`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `postern_signin=${formCookie}` },
+        body: new URLSearchParams({ email: 'ann@example.com', password: 'ann-password-123', return_to: '/console', form_token: formToken }),
+      })
+      const session = signin.headers.getSetCookie().find((c) => c.includes('postern_session='))!
+      expect(session).toMatch(/^__Host-postern_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/)
+      // The plain name is not read: a cookie tossed under it signs no one in.
+      const value = /=([^;]+)/.exec(session)![1]!
+      expect((await fetch(`${p.controlUrl}/v1/session`, { headers: { cookie: `__Host-postern_session=${value}` } })).status).toBe(200)
+      expect((await fetch(`${p.controlUrl}/v1/session`, { headers: { cookie: `postern_session=${value}` } })).status).toBe(401)
+    })
+  })
+})

@@ -1,0 +1,97 @@
+import { connect, type Socket } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawGet } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+interface Dribble { status: Promise<{ data: string; ms: number }>; stop(): void }
+
+/** Sends `head`, then one byte of body every `everyMs` forever; resolves with what came back when the server closes. */
+function dribble(port: number, head: string, everyMs = 300): Dribble {
+  const socket = connect(port, '127.0.0.1')
+  const started = Date.now()
+  let data = ''
+  socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
+  socket.on('error', () => undefined)
+  socket.write(head)
+  const drip = setInterval(() => socket.writable && socket.write('x'), everyMs)
+  const status = new Promise<{ data: string; ms: number }>((resolve) =>
+    socket.on('close', () => {
+      clearInterval(drip)
+      resolve({ data, ms: Date.now() - started })
+    }),
+  )
+  return { status, stop: () => (clearInterval(drip), socket.destroy()) }
+}
+
+/** Slow clients and too many connections: a dribbled body must not hold a connection for good, and connections are capped. */
+describe('slow bodies and connection caps on both planes', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let token: string
+  let host: string
+  const honest = () => rawGet(p.gatewayPort, host, [`Authorization: Bearer ${token}`])
+  const open: Socket[] = []
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern({ args: ['--max-connections', '40'] })
+    expect((await p.cli(['services', 'create', 'slow', `--upstream=${upstream.url}`, '--timeout=2'])).code).toBe(0)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'slow', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+    host = `slow.my-project.localhost:${p.gatewayPort}`
+  })
+  afterAll(async () => {
+    for (const s of open) s.destroy()
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it('a body dribbled to the gateway is cut off with 408 within the service’s timeout, and others are served meanwhile', async () => {
+    const slow = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100000\r\n\r\n`)
+    expect((await honest()).status).toBe(200)
+    const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000))]).finally(slow.stop)
+    expect(data).toMatch(/^HTTP\/1\.1 408 /)
+    expect(ms).toBeLessThan(5_000)
+  }, 20_000)
+
+  it('a refused request ends its connection with the answer instead of waiting for its body', async () => {
+    const slow = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer not.a.token\r\nContent-Length: 100000\r\n\r\n`)
+    const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 5 s')), 5_000))]).finally(slow.stop)
+    expect(data).toMatch(/^HTTP\/1\.1 401 /)
+    expect(ms).toBeLessThan(2_000)
+  })
+
+  it('a body dribbled to the control plane is cut off within 30 s', async () => {
+    const slow = dribble(p.controlPort, `POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1:${p.controlPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n`, 1_000)
+    const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 40 s')), 40_000))]).finally(slow.stop)
+    // Node's request timeout ends the body mid-way: the handler answers for the broken body, or Node with 408.
+    expect(data).toMatch(/^HTTP\/1\.1 4\d\d /)
+    expect(ms).toBeLessThan(35_000)
+    expect((await fetch(`${p.controlUrl}/healthz`)).status).toBe(200)
+  }, 60_000)
+
+  it.each(['gateway', 'control'] as const)('the %s plane closes connections beyond --max-connections at once, and serves again when they go', async (plane) => {
+    const port = plane === 'gateway' ? p.gatewayPort : p.controlPort
+    for (let i = 0; i < 40; i++) {
+      const s = connect(port, '127.0.0.1')
+      s.on('error', () => undefined)
+      await new Promise((r) => s.once('connect', r))
+      open.push(s)
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    const extra = connect(port, '127.0.0.1')
+    extra.on('error', () => undefined)
+    const closedAt = await new Promise<number>((resolve) => {
+      const started = Date.now()
+      extra.once('close', () => resolve(Date.now() - started))
+      extra.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    })
+    expect(closedAt).toBeLessThan(1_000)
+    for (const s of open.splice(0)) s.destroy()
+    await new Promise((r) => setTimeout(r, 200))
+    if (plane === 'gateway') expect((await honest()).status).toBe(200)
+    else expect((await fetch(`${p.controlUrl}/healthz`)).status).toBe(200)
+  })
+})

@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process'
+
+/**
+ * A real WSGI upstream: Python's own `wsgiref` server, which (like CGI, most WSGI servers and
+ * Rack) turns every header name into `HTTP_NAME` with `-` and `_` alike, joining the values of
+ * names that collide. It answers every request with the JSON of its HTTP_* environ.
+ */
+const APP = `
+import json, sys
+from wsgiref.simple_server import make_server, WSGIRequestHandler
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+def app(environ, start_response):
+    body = json.dumps({k: v for k, v in environ.items() if k.startswith('HTTP_') or k == 'PATH_INFO'}).encode()
+    start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(body)))])
+    return [body]
+
+server = make_server('127.0.0.1', 0, app, handler_class=Quiet)
+print(server.server_port, flush=True)
+server.serve_forever()
+`
+
+export async function startWsgiUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn('/usr/bin/python3', ['-c', APP], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`python3 wsgiref exited with ${code}`)))
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+  })
+  child.removeAllListeners('exit')
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
+  }
+}
