@@ -116,6 +116,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
 
+  // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
+  // sign-ins — counted per principal, resource and minute by one writer in this process.
+  const refusals = new DenialLog(store, log)
+
   const deps: ControlDeps = {
     store,
     directory,
@@ -132,11 +136,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       secureCookies,
     },
     authenticate: sessions.authenticate,
+    refusals,
   }
 
   const servers: Server[] = []
   const notes: string[] = []
-  const closers: (() => Promise<void>)[] = []
+  const closers: (() => Promise<void>)[] = [() => refusals.close()]
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
@@ -209,8 +214,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
     if (config.planes.gateway) {
       const upstreams = new Upstreams()
-      const denials = new DenialLog(store, log)
-      closers.push(() => denials.close(), () => upstreams.close())
+      closers.push(() => upstreams.close())
       const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
       const authorizer = new InvokeAuthorizer(directory)
       metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
@@ -221,7 +225,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         authorizer,
         assertions: new AssertionMinter(tokens),
         upstreams,
-        denials,
+        denials: refusals,
         metrics,
         freshness,
         clock,

@@ -45,7 +45,7 @@ export async function mutate<T>(
   try {
     authorize(directory, caller, op.permission, op.checkOn ?? op.resource, clock())
   } catch (err) {
-    await store.appendAudit(audit('PERMISSION_DENIED', { permission: op.permission }))
+    c.deps.refusals.record(audit('PERMISSION_DENIED', { permission: op.permission }))
     throw err
   }
   const result = await store.transaction(async (tx) => {
@@ -57,10 +57,16 @@ export async function mutate<T>(
   return result
 }
 
-/** Reads need only the permission check. */
+/** Reads need only the permission check; a refused one is audited like a refused write. */
 export function allowRead(c: RequestContext, permission: Permission, resource: string): Caller {
   const caller = c.caller()
-  authorize(c.deps.directory, caller, permission, resource, c.deps.clock())
+  const now = c.deps.clock()
+  try {
+    authorize(c.deps.directory, caller, permission, resource, now)
+  } catch (err) {
+    c.deps.refusals.record({ time: now, principal: caller.member, method: permission, resource, outcome: 'PERMISSION_DENIED', details: { permission } })
+    throw err
+  }
   return caller
 }
 

@@ -172,6 +172,29 @@ describe('the console on its own', () => {
     await context.close()
   })
 
+  it('the audit log shows failed sign-ins and refused calls, and filters by outcome', async () => {
+    for (let i = 0; i < 3; i++) expect((await new WebAgent(server.controlUrl).signIn('viewer@example.com', 'wrong password')).status).toBe(401)
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const { page, problems } = await watchedPage(context)
+    await signInAt(page, OWNER, server.ownerPassword!)
+    await page.goto(`${server.controlUrl}/console/projects/my-project/audit-log`)
+    await page.getByLabel('Outcome').selectOption({ label: 'Sign-in failed' })
+    await page.getByRole('button', { name: 'Apply filters' }).click()
+    const row = page.getByRole('row').filter({ hasText: 'users/viewer@example.com' })
+    // Refusals are written within a second; the filter is applied again until the row is in.
+    await expect.poll(async () => {
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      return (await row.textContent()) ?? ''
+    }, { timeout: 5_000, interval: 500 }).toMatch(/Sign-in failed\s*×3/)
+    const outcomes = await page.locator('tbody .outcome').allTextContents()
+    expect(new Set(outcomes)).toEqual(new Set(['Sign-in failed']))
+    await page.getByLabel('Outcome').selectOption({ label: 'Denied' })
+    await page.getByRole('button', { name: 'Apply filters' }).click()
+    await page.getByRole('row').filter({ hasText: 'postern.users.list' }).first().waitFor() // the viewer's refused read of Users
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('is usable 420 px wide: no main page scrolls sideways', async () => {
     const context = await browser.newContext({ viewport: { width: 420, height: 860 } })
     const { page, problems } = await watchedPage(context)

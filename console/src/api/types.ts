@@ -100,6 +100,8 @@ export interface AuditEntry {
   resource: string
   outcome: string
   details: Record<string, unknown>
+  /** How many occurrences the entry stands for (refusals are counted per principal, resource and minute). */
+  count?: number
 }
 
 export interface WorkforcePool {
