@@ -7,6 +7,10 @@ import { signInLocalCli } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
 import { consoleRoutes } from './control/console/routes.js'
 import type { ControlDeps } from './control/deps.js'
+import { sweepEndedGrants } from './control/access-grant-sweep.js'
+import { AccessRequestWaiters } from './control/access-request-waiters.js'
+import { accessRequestRoutes } from './control/routes/access-requests.js'
+import { accessTestRoutes } from './control/routes/access-tests.js'
 import { auditLogRoutes } from './control/routes/audit-logs.js'
 import { groupRoutes } from './control/routes/groups.js'
 import { iamPolicyRoutes } from './control/routes/iam-policy.js'
@@ -30,6 +34,7 @@ import { SessionAuth } from './control/session-auth.js'
 import { isLoopback, type ServeConfig } from './core/config.js'
 import { PosternError } from './core/errors.js'
 import { systemClock } from './core/clock.js'
+import { startTestClock } from './core/test-clock.js'
 import { createLogger, type Logger } from './core/log.js'
 import { ChangeFollower } from './directory/change-follower.js'
 import { Directory } from './directory/directory.js'
@@ -79,12 +84,15 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // once every worker has reported it.
   const leader = worker === undefined || worker === 0
   const out = { stdout: leader ? io.stdout : () => {}, stderr: io.stderr }
-  const clock = systemClock
   const log: Logger = createLogger(out.stderr, config.logLevel)
+  const testClock = config.testClockFile ? startTestClock(config.testClockFile, (problem) => log.log('error', 'test clock', { problem })) : undefined
+  if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
+  const clock = testClock?.clock ?? systemClock
   const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
+  const accessRequestWaiters = new AccessRequestWaiters()
   const metrics = new Metrics()
   const freshness = new Freshness(clock, log, config.maxStalenessMs, Math.max(5_000, config.changePollMs * 10))
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
@@ -99,6 +107,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
       for (const notify of afterChanges) notify()
+      accessRequestWaiters.notify(changes)
     },
   })
   await follower.startFrom()
@@ -114,7 +123,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
   const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
-  const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock)
+  const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock, (issuer, detail) => log.log('warn', 'identity provider fetch failed', { issuer, detail }))
 
   // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
   // sign-ins — counted per principal, resource and minute by one writer in this process.
@@ -134,6 +143,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       gatewayUrl: config.gatewayUrl,
       idTokenTtlSeconds: config.idTokenTtlSeconds,
       secureCookies,
+      trustedProxies: config.trustedProxies,
     },
     authenticate: sessions.authenticate,
     refusals,
@@ -164,10 +174,19 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     store.purgeAudit(clock() - config.auditRetentionMs).catch((err) => log.log('warn', 'audit-log purge failed', { err: String(err) }))
   }, Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
   maintenance.unref()
+  // Ended access grants already grant nothing (their condition is false); the sweep removes
+  // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
+  // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
+  const grantSweep = setInterval(() => {
+    sweepEndedGrants(store, clock(), log).catch((err) => log.log('warn', 'access grant sweep failed', { err: String(err) }))
+  }, 5_000)
+  grantSweep.unref()
   const running: Running = {
     async close() {
       follower.stop()
       clearInterval(maintenance)
+      clearInterval(grantSweep)
+      testClock?.stop()
       await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
       for (const close of closers) await close()
       await store.close()
@@ -202,6 +221,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         workforcePoolRoutes,
         troubleshootRoutes,
         auditLogRoutes,
+        accessRequestRoutes({ waiters: accessRequestWaiters }),
+        accessTestRoutes,
         consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
         (r) => {
           for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))

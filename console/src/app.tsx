@@ -8,6 +8,7 @@ import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
 import { isSection, Shell } from './pages/shell.tsx'
 import { UsersPage } from './accounts/users-page.tsx'
 import { GroupsPage } from './accounts/groups-page.tsx'
+import { RequestsPage } from './requests/requests-page.tsx'
 import { ServicePage } from './services/service-page.tsx'
 import { ServicesPage } from './services/services-page.tsx'
 import { ErrorText } from './ui/modal.tsx'
@@ -53,6 +54,7 @@ function Routes() {
     : page === 'groups' ? <GroupsPage />
     : page === 'audit-log' ? <AuditLogPage project={project} />
     : page === 'workforce-pools' ? <WorkforcePoolsPage />
+    : page === 'requests' ? <RequestsPage />
     : <ServicesPage project={project} />
   return <Shell project={project} section={isSection(page) ? page : 'services'}>{content}</Shell>
 }
@@ -63,6 +65,7 @@ const TITLES: Record<string, string> = {
   groups: 'Groups',
   'audit-log': 'Audit log',
   'workforce-pools': 'Workforce pools',
+  requests: 'Access requests',
 }
 
 function titleOf(page: string | undefined, item: string | undefined): string {

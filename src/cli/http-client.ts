@@ -12,7 +12,7 @@ export class TransportError extends CliError {
     /** Whether the connection broke in a way a retry on a fresh one can mend. */
     readonly transient: boolean,
   ) {
-    super(message)
+    super(message, 1, 'UNAVAILABLE')
   }
 }
 

@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
 import { suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { registerAccessRequests } from './commands/access-requests.js'
+import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
 import { registerConfig } from './commands/config.js'
 import { registerGroups } from './commands/groups.js'
@@ -33,6 +35,8 @@ export function buildProgram(cli: Cli): Command {
   const services = registerServices(program, cli)
   registerWhy(services, cli)
   registerProxy(services, cli)
+  registerAccessRequests(program, services, cli)
+  registerAccessTests(program, cli)
   registerWorkforcePools(registerIam(program, cli), cli)
   registerUsers(program, cli)
   registerGroups(program, cli)

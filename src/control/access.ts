@@ -17,11 +17,12 @@ export function check(directory: Directory, principal: Principal, permission: Pe
   })
 }
 
-/** Throws PERMISSION_DENIED naming the principal, the permission and the resource. */
-export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number): void {
+/** Throws PERMISSION_DENIED naming the principal, the permission, the resource and, when given, why it is needed. */
+export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number, because?: string): void {
   if (check(directory, caller.principal, permission, resource, now).allow) return
   // Say what to ask for: the narrowest role that would allow it.
   const role = narrowestRoleGranting(permission)
   const ask = role ? ` A role that allows it: ${role.title} (${role.name}).` : ''
-  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member} (or it may not exist).${ask}`)
+  const why = because ? `: ${because}.` : ' (or it may not exist).'
+  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member}${why.replace(/\.\.$/, '.')}${ask}`)
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { Directory } from '../directory/directory.js'
+import type { TrustedProxies } from '../http/client-address.js'
 import type { TokenIssuer } from '../identity/issuer.js'
 import type { Keyring } from '../identity/keyring.js'
 import type { NewAuditEntry } from '../store/records.js'
@@ -34,4 +35,6 @@ export interface ControlSettings {
   idTokenTtlSeconds: number
   /** Whether browsers reach the control plane in a secure context (TLS here or in front, or loopback): cookies are then Secure and the session cookie __Host-. */
   secureCookies: boolean
+  /** Proxies whose X-Forwarded-For names the client (`--trusted-proxies`). */
+  trustedProxies: TrustedProxies
 }

@@ -23,13 +23,19 @@ export type Handler = (c: RequestContext) => Promise<Reply>
 
 export const ok = (body: unknown, status = 200): Reply => ({ status, body })
 
+/** A second permission a write needs on the same resource, and why (said in the refusal). */
+export interface AlsoNeeded {
+  permission: Permission
+  because: string
+}
+
 /**
  * Authorizes, then runs a write in one transaction together with its audit entry; a denial is
  * audited too. Resolves after this process's caches have taken the change in.
  */
 export async function mutate<T>(
   c: RequestContext,
-  op: { method: string; resource: string; permission: Permission; checkOn?: string; details?: Record<string, unknown> },
+  op: { method: string; resource: string; permission: Permission; checkOn?: string; also?: AlsoNeeded; details?: Record<string, unknown> },
   write: (tx: StoreTx) => Promise<T>,
 ): Promise<T> {
   const caller = c.caller()
@@ -42,10 +48,16 @@ export async function mutate<T>(
     outcome,
     details: { ...op.details, ...details },
   })
+  const target = op.checkOn ?? op.resource
+  let checking = op.permission
   try {
-    authorize(directory, caller, op.permission, op.checkOn ?? op.resource, clock())
+    authorize(directory, caller, op.permission, target, clock())
+    if (op.also) {
+      checking = op.also.permission
+      authorize(directory, caller, op.also.permission, target, clock(), op.also.because)
+    }
   } catch (err) {
-    c.deps.refusals.record(audit('PERMISSION_DENIED', { permission: op.permission }))
+    c.deps.refusals.record(audit('PERMISSION_DENIED', { permission: checking }))
     throw err
   }
   const result = await store.transaction(async (tx) => {

@@ -1,7 +1,9 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { TrustedProxies } from '../http/client-address.js'
 import { PosternError } from './errors.js'
 import { parseDurationSeconds } from './duration.js'
+import { testClockFileFrom } from './test-clock.js'
 
 /** `postern serve` configuration: parsed once from flags and environment, validated, frozen. */
 export interface ServeConfig {
@@ -35,6 +37,10 @@ export interface ServeConfig {
   readonly maxConnections: number
   readonly workers: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** Proxies whose X-Forwarded-For names the client (for sign-in limits); none by default. */
+  readonly trustedProxies: TrustedProxies
+  /** Tests only: a file holding seconds to move the clock forward by (core/test-clock.ts). */
+  readonly testClockFile: string | undefined
 }
 
 export interface ServeFlags {
@@ -60,6 +66,7 @@ export interface ServeFlags {
   auditRetention?: string
   maxConnections?: string
   workers?: string
+  trustedProxies?: string
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -123,6 +130,8 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     workers: parseWorkers(flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
+    trustedProxies: TrustedProxies.parse(flags.trustedProxies),
+    testClockFile: testClockFileFrom(env, isLoopback(host)),
   })
 }
 

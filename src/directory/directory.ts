@@ -134,17 +134,17 @@ export class Directory {
   }
 
   /**
-   * Why a federated principal's token no longer authenticates (issue 7), or undefined when it
-   * does: its pool must exist — the same pool, not one recreated under its id — and be enabled,
-   * and so must its provider. Checked per request, so disabling either stops its tokens as soon
-   * as the change feed delivers it.
+   * Why a federated principal's token no longer authenticates, or undefined when it does: its
+   * pool and the provider that signed it in must exist — the same ones, by uid, not others
+   * re-created under their ids — and be enabled. Checked per request, so disabling or deleting
+   * either stops its tokens as soon as the change feed delivers it.
    */
-  federationProblem(claim: { pool: string; pool_uid: string; provider: string }): string | undefined {
+  federationProblem(claim: { pool: string; pool_uid: string; provider: string; provider_uid: string }): string | undefined {
     const pool = this.pools.get(claim.pool)
     if (!pool || pool.uid !== claim.pool_uid) return `The workforce pool ${claim.pool} this token was issued for no longer exists.`
     if (pool.disabled) return `The workforce pool ${claim.pool} is disabled.`
     const provider = this.providers.get(`${claim.pool}/${claim.provider}`)
-    if (!provider) return `The provider ${providerName(claim.pool, claim.provider)} no longer exists.`
+    if (!provider || provider.uid !== claim.provider_uid) return `The provider ${providerName(claim.pool, claim.provider)} this token was issued through no longer exists.`
     if (provider.disabled) return `The provider ${providerName(claim.pool, claim.provider)} is disabled.`
     return undefined
   }

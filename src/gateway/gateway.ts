@@ -249,10 +249,13 @@ function unauthenticated(route: Route, description: string): Access {
   return { ok: false, route, status: 'UNAUTHENTICATED', message: `Invalid ID token: ${description}`, headers: { 'www-authenticate': invalidTokenChallenge(description) }, verdict: 'unauthenticated' }
 }
 
-/** DESIGN §4 step 5: who lacked which permission where, and what an admin would run. */
+/**
+ * DESIGN §4 step 5: who lacked which permission where, what an admin would run, and how the
+ * caller can ask for time-limited access themselves (DESIGN §9).
+ */
 export function deniedMessage(member: string, route: Route): string {
   const { projectId, serviceId } = route.service
-  return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'`
+  return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'; or ask for access for a while: postern services request-access ${serviceId} --project=${projectId} --for=1h --reason='WHY'`
 }
 
 /**

@@ -136,3 +136,59 @@ describe('parseCondition rejects at write time', () => {
     )
   })
 })
+
+describe('regular expressions in conditions are RE2, matched in linear time', () => {
+  const service = (name: string) => at('2026-01-01T00:00:00Z', `projects/my-project/services/${name}`)
+
+  it('matches() has RE2 semantics: \\z is the end of the text, (?i) folds case', () => {
+    expect(evaluateCondition("resource.name.matches(r'hello\\z')", service('hello'))).toBe(true)
+    expect(evaluateCondition("resource.name.matches(r'hello\\z')", service('hello-z'))).toBe(false)
+    expect(evaluateCondition("resource.name.matches('(?i)/SERVICES/HELLO$')", service('hello'))).toBe(true)
+    expect(evaluateCondition("resource.name.matches('^projects/[a-z-]+/services/(api|web)-')", service('api-orders'))).toBe(true)
+    expect(evaluateCondition("resource.name.matches('^projects/[a-z-]+/services/(api|web)-')", service('billing'))).toBe(false)
+  })
+
+  it('a pattern that backtracks exponentially in V8 decides at once on a long resource name', () => {
+    // V8 backtracks over this name for hours; RE2 is linear. First a check that matches() is
+    // RE2 (\z is the end of the text in RE2, a plain 'z' in V8), so that on a backtracking engine
+    // this test fails at once instead of hanging. The time bound is loose on purpose: the
+    // benchmark, not this test, measures speed.
+    expect(evaluateCondition("resource.name.matches(r'hello\\z')", service('hello'))).toBe(true)
+    const expression = "resource.name.matches('^([a-z/-]+)+!$')"
+    expect(parseCondition({ title: 'redos', expression })).toBeTruthy()
+    const started = performance.now()
+    expect(evaluateCondition(expression, service('a'.repeat(49)))).toBe(false)
+    expect(performance.now() - started).toBeLessThan(100)
+  })
+
+  it.each([
+    ["resource.name.matches('(a)\\\\1')", /not RE2 syntax.*backreferences or lookaround/],
+    ["resource.name.matches('hello(?=x)')", /not RE2 syntax/],
+    ["resource.name.matches('(?<!x)hello')", /not RE2 syntax/],
+    ["resource.name.matches('[')", /not RE2 syntax/],
+    ['resource.name.matches(resource.service)', /pattern of matches\(\) must be a string literal/],
+    ["resource.name.matches('a' + 'b')", /must be a string literal/],
+    ["request.time.matches('x')", /no matching overload for 'google.protobuf.Timestamp.matches\(string\)'/],
+    [`resource.name.matches('${'a'.repeat(513)}')`, /at most 512 characters/],
+    ["resource.name.matches('[a-z]{600}[a-z]{600}')", /too costly \(RE2 program size 1202/],
+    [Array(11).fill("resource.name.matches('x')").join(' || '), /at most 10 calls of matches\(\)/],
+    ["['a', 'b'].exists(x, ['c'].exists(y, x == y))", /may not be nested/],
+    ["['a'].all(x, ['b'].map(y, y + x).size() > 0)", /may not be nested/],
+    ["cel.bind(x, ['a', 'b'], x.size() > 0)", /cel.bind is not allowed/],
+  ])('refuses %# when the policy is written', (expression, message) => {
+    expect(invalidMessage(() => parseCondition({ title: 't', expression }))).toMatch(message)
+  })
+
+  it('accepts what stays cheap: one level of comprehension, matches() inside it, ten calls', () => {
+    const ok = [
+      "['api-', 'web-'].exists(p, resource.service.startsWith(p))",
+      "['api', 'web'].map(p, 'projects/my-project/services/' + p).exists(n, n == resource.name)",
+      "['^api-', '^web-'].exists(p, resource.service.matches('^(api|web)-'))",
+      Array(10).fill("resource.name.matches('x')").join(' || '),
+    ]
+    for (const expression of ok) expect(() => parseCondition({ title: 't', expression }), expression).not.toThrow()
+    expect(evaluateCondition(ok[0]!, service('web-shop'))).toBe(true)
+    expect(evaluateCondition(ok[1]!, service('web'))).toBe(true)
+    expect(evaluateCondition(ok[2]!, service('billing'))).toBe(false)
+  })
+})

@@ -1,10 +1,12 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { invalid } from '../core/errors.js'
+import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
 
 /**
  * IAM Conditions (DESIGN §1): CEL over `request.time`, `resource.name`, `resource.type`,
- * evaluated with @marcbachmann/cel-js. Expressions are type-checked when a policy is written, so
- * a condition that could never be a bool is refused then, not discovered at request time.
+ * evaluated with @marcbachmann/cel-js. Expressions are type-checked and their cost bounded
+ * (cel-bounds.ts) when a policy is written, so a condition that could never be a bool, or could
+ * stall the gateway, is refused then, not discovered at request time. `matches()` is RE2.
  */
 export interface Condition {
   title: string
@@ -27,9 +29,11 @@ export type CompiledCondition = (ctx: ConditionContext) => boolean
 
 const LIMITS = { expression: 12_800, title: 100, description: 256 }
 
-const env = new Environment({
-  limits: { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 1_000, maxMapEntries: 100, maxCallArguments: 16 },
-})
+const env = registerLinearMatches(
+  new Environment({
+    limits: { maxAstNodes: 2_000, maxDepth: 64, maxListElements: 1_000, maxMapEntries: 100, maxCallArguments: 16 },
+  }),
+)
   .registerVariable('request', { schema: { time: 'google.protobuf.Timestamp' } })
   .registerVariable('resource', { schema: { name: 'string', type: 'string', service: 'string' } })
 
@@ -47,6 +51,7 @@ export function parseCondition(raw: unknown): Condition {
   if (expression.length > LIMITS.expression) throw invalid(`A condition expression may have at most ${LIMITS.expression} characters.`)
   if (title.length > LIMITS.title) throw invalid(`A condition title may have at most ${LIMITS.title} characters.`)
   if (description && description.length > LIMITS.description) throw invalid(`A condition description may have at most ${LIMITS.description} characters.`)
+  checkCelCost(parse(expression).ast, 'Condition expression')
   compileCondition(expression)
   return description ? { title, description, expression } : { title, expression }
 }
@@ -54,13 +59,9 @@ export function parseCondition(raw: unknown): Condition {
 export function compileCondition(expression: string): CompiledCondition {
   const cached = compiled.get(expression)
   if (cached) return cached
-  let evaluate: ReturnType<typeof env.parse>
-  try {
-    evaluate = env.parse(expression)
-  } catch (err) {
-    throw invalid(`Condition expression does not parse: ${firstLine(err)}`)
-  }
-  const check = env.check(expression)
+  const evaluate = parse(expression)
+  useLinearMatches(evaluate.ast)
+  const check = evaluate.check()
   if (!check.valid) throw invalid(`Condition expression is not valid: ${firstLine(check.error)}`)
   if (check.type !== 'bool') throw invalid(`Condition expression must be a bool, not ${check.type}.`)
   const fn: CompiledCondition = (ctx) =>
@@ -71,6 +72,14 @@ export function compileCondition(expression: string): CompiledCondition {
   if (compiled.size > 10_000) compiled.clear()
   compiled.set(expression, fn)
   return fn
+}
+
+function parse(expression: string): ReturnType<typeof env.parse> {
+  try {
+    return env.parse(expression)
+  } catch (err) {
+    throw invalid(`Condition expression does not parse: ${firstLine(err)}`)
+  }
 }
 
 /** Evaluates; a condition that fails to evaluate grants nothing (DESIGN §1), reported as 'error'. */
@@ -89,5 +98,5 @@ function serviceOf(name: string): string {
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
-  return text.split('\n')[0]!.trim()
+  return asWritten(text.split('\n')[0]!.trim())
 }

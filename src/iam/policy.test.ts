@@ -4,6 +4,7 @@ import type { Condition } from './conditions.js'
 import {
   addBinding,
   canonical,
+  checkRolesGrantable,
   containsMember,
   emptyPolicy,
   EMPTY_ETAG,
@@ -16,6 +17,7 @@ import {
   samePolicy,
   type PolicyBody,
 } from './policy.js'
+import { listRoles } from './roles.js'
 
 const UNTIL_DEC: Condition = { title: 'until December', expression: "request.time < timestamp('2026-12-01T00:00:00Z')" }
 const ONLY_HELLO: Condition = { title: 'only hello', expression: "resource.name.endsWith('/hello')" }
@@ -279,5 +281,44 @@ describe('replaceMember and friends', () => {
     const a = newEtag()
     expect(a).toMatch(/^Bw[A-Za-z0-9_-]{12}$/)
     expect(newEtag()).not.toBe(a)
+  })
+})
+
+describe('roles a resource may grant', () => {
+  const policyOf = (...roles: string[]) => normalizePolicy({ bindings: roles.map((role) => ({ role, members: ['user:ann@example.com'] })) })
+  const refusal = (fn: () => void) => {
+    try {
+      fn()
+    } catch (err) {
+      expect(err).toBeInstanceOf(PosternError)
+      expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
+      return (err as PosternError).message
+    }
+    throw new Error('expected INVALID_ARGUMENT')
+  }
+
+  it('a service takes the run roles only, and says which apply', () => {
+    expect(() => checkRolesGrantable(policyOf('roles/run.invoker', 'roles/run.viewer', 'roles/run.developer', 'roles/run.admin'), 'run.postern/Service')).not.toThrow()
+    for (const role of ['roles/owner', 'roles/editor', 'roles/viewer', 'roles/iam.serviceAccountTokenCreator', 'roles/iam.serviceAccountAdmin']) {
+      expect(refusal(() => checkRolesGrantable(policyOf('roles/run.invoker', role), 'run.postern/Service'))).toBe(
+        `${role} cannot be granted on a service: it applies higher up (grant it on the project or the organization). Roles that can be granted on a service: roles/run.invoker, roles/run.viewer, roles/run.developer, roles/run.admin.`,
+      )
+    }
+    expect(refusal(() => checkRolesGrantable(policyOf('roles/owner', 'roles/viewer'), 'run.postern/Service'))).toMatch(/^roles\/owner, roles\/viewer cannot be granted on a service: they apply/)
+  })
+
+  it('a service account takes the service-account roles only', () => {
+    expect(() => checkRolesGrantable(policyOf('roles/iam.serviceAccountTokenCreator', 'roles/iam.serviceAccountAdmin'), 'iam.postern/ServiceAccount')).not.toThrow()
+    for (const role of ['roles/run.invoker', 'roles/run.admin', 'roles/owner', 'roles/viewer']) {
+      expect(refusal(() => checkRolesGrantable(policyOf(role), 'iam.postern/ServiceAccount'))).toContain(
+        'Roles that can be granted on a service account: roles/iam.serviceAccountTokenCreator, roles/iam.serviceAccountAdmin.',
+      )
+    }
+  })
+
+  it('a project and the organization take every role', () => {
+    const every = listRoles().map((r) => r.name)
+    expect(() => checkRolesGrantable(policyOf(...every), 'postern.project/Project')).not.toThrow()
+    expect(() => checkRolesGrantable(policyOf(...every), 'postern.organization/Organization')).not.toThrow()
   })
 })

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { invalid } from '../core/errors.js'
 import { parseCondition, type Condition } from './conditions.js'
 import { parseMember, type Member } from './members.js'
-import { parseRole, type Role } from './roles.js'
+import { grantableOn, parseRole, rolesGrantableOn, type Role } from './roles.js'
+import type { ResourceType } from './conditions.js'
 
 /** IAM policy in Google's IAM v1 shape, DESIGN §1. */
 export interface Binding {
@@ -46,6 +47,23 @@ export function normalizePolicy(raw: unknown): PolicyBody {
   if (bindings !== undefined && !Array.isArray(bindings)) throw invalid('policy.bindings must be a list.')
   if ((bindings?.length ?? 0) > LIMITS.bindings) throw invalid(`A policy may have at most ${LIMITS.bindings} bindings.`)
   return canonical((bindings ?? []).map(parseBinding))
+}
+
+const TYPE_NAMES: Record<ResourceType, string> = {
+  'run.postern/Service': 'a service',
+  'iam.postern/ServiceAccount': 'a service account',
+  'postern.project/Project': 'a project',
+  'postern.organization/Organization': 'the organization',
+}
+
+/** Refuses roles that mean nothing on this kind of resource, naming those that apply (INVALID_ARGUMENT). */
+export function checkRolesGrantable(policy: PolicyBody, type: ResourceType): void {
+  const refused = [...new Set(policy.bindings.map((b) => b.role).filter((role) => !grantableOn(role, type)))]
+  if (!refused.length) return
+  const where = TYPE_NAMES[type]
+  throw invalid(
+    `${refused.join(', ')} cannot be granted on ${where}: ${refused.length === 1 ? 'it applies' : 'they apply'} higher up (grant ${refused.length === 1 ? 'it' : 'them'} on the project or the organization). Roles that can be granted on ${where}: ${rolesGrantableOn(type).join(', ')}.`,
+  )
 }
 
 function parseBinding(raw: unknown, index: number): Binding {

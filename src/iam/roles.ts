@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js'
+import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
 
 /**
@@ -64,7 +65,21 @@ export interface RoleDefinition {
   title: string
   description: string
   includedPermissions: readonly Permission[]
+  /**
+   * The resource types whose policies may grant this role: the lowest one where it means
+   * something, and everything above it (Google's "lowest-level resources where you can grant
+   * this role"). The run roles go down to a service, the service-account roles to a service
+   * account, the basic roles only to a project: on a service, Owner would promise projects, users
+   * and groups and give none of them.
+   */
+  grantableOn: readonly ResourceType[]
 }
+
+const SERVICE: ResourceType = 'run.postern/Service'
+const SERVICE_ACCOUNT: ResourceType = 'iam.postern/ServiceAccount'
+const PROJECT: ResourceType = 'postern.project/Project'
+const ORGANIZATION_TYPE: ResourceType = 'postern.organization/Organization'
+const DOWN_TO = { service: [SERVICE, PROJECT, ORGANIZATION_TYPE], serviceAccount: [SERVICE_ACCOUNT, PROJECT, ORGANIZATION_TYPE], project: [PROJECT, ORGANIZATION_TYPE] } as const
 
 const all = Object.keys(PERMISSIONS)
 const ofKinds = (...kinds: Kind[]) => all.filter((p) => kinds.includes(PERMISSIONS[p]!))
@@ -72,24 +87,25 @@ const runViewer = ['run.services.get', 'run.services.list', 'run.services.getIam
 const runDeveloper = [...runViewer, 'run.services.create', 'run.services.update', 'run.services.delete', 'run.routes.invoke']
 
 const DEFINITIONS: RoleDefinition[] = [
-  role('roles/run.invoker', 'Run Invoker', 'Invoke services.', ['run.routes.invoke']),
-  role('roles/run.viewer', 'Run Viewer', 'Read services and their IAM policies.', runViewer),
-  role('roles/run.developer', 'Run Developer', 'Create, update, delete and invoke services.', runDeveloper),
-  role('roles/run.admin', 'Run Admin', 'Everything on services, including their IAM policies.', [...runDeveloper, 'run.services.setIamPolicy']),
-  role('roles/iam.serviceAccountTokenCreator', 'Service Account Token Creator', 'Mint ID and access tokens for a service account (impersonation).', ofKinds('impersonate')),
+  role('roles/run.invoker', 'Run Invoker', 'Invoke services.', ['run.routes.invoke'], 'service'),
+  role('roles/run.viewer', 'Run Viewer', 'Read services and their IAM policies.', runViewer, 'service'),
+  role('roles/run.developer', 'Run Developer', 'Create, update, delete and invoke services.', runDeveloper, 'service'),
+  role('roles/run.admin', 'Run Admin', 'Everything on services, including their IAM policies.', [...runDeveloper, 'run.services.setIamPolicy'], 'service'),
+  role('roles/iam.serviceAccountTokenCreator', 'Service Account Token Creator', 'Mint ID and access tokens for a service account (impersonation).', ofKinds('impersonate'), 'serviceAccount'),
   role(
     'roles/iam.serviceAccountAdmin',
     'Service Account Admin',
     'Create and manage service accounts and their keys. Does not include minting tokens as them.',
     all.filter((p) => (p.startsWith('iam.serviceAccounts.') || p.startsWith('iam.serviceAccountKeys.')) && PERMISSIONS[p] !== 'impersonate'),
+    'serviceAccount',
   ),
-  role('roles/viewer', 'Viewer', 'Read everything: every get, list and getIamPolicy.', ofKinds('read')),
-  role('roles/editor', 'Editor', 'Viewer, plus create, update, delete and invoke.', ofKinds('read', 'write', 'invoke')),
-  role('roles/owner', 'Owner', 'Everything, including IAM policies, projects, users and groups.', all),
+  role('roles/viewer', 'Viewer', 'Read everything: every get, list and getIamPolicy.', ofKinds('read'), 'project'),
+  role('roles/editor', 'Editor', 'Viewer, plus create, update, delete and invoke.', ofKinds('read', 'write', 'invoke'), 'project'),
+  role('roles/owner', 'Owner', 'Everything, including IAM policies, projects, users and groups.', all, 'project'),
 ]
 
-function role(name: Role, title: string, description: string, permissions: Permission[]): RoleDefinition {
-  return { name, title, description, includedPermissions: Object.freeze([...permissions].sort()) }
+function role(name: Role, title: string, description: string, permissions: Permission[], lowest: keyof typeof DOWN_TO): RoleDefinition {
+  return { name, title, description, includedPermissions: Object.freeze([...permissions].sort()), grantableOn: DOWN_TO[lowest] }
 }
 
 const BY_NAME = new Map(DEFINITIONS.map((d) => [d.name, d]))
@@ -144,4 +160,14 @@ export function rolesGranting(permission: Permission): ReadonlySet<Role> {
 
 export function roleGrants(role: Role, permission: Permission): boolean {
   return ROLES_GRANTING.get(permission)?.has(role) ?? false
+}
+
+/** Whether a policy on a resource of this type may grant the role. */
+export function grantableOn(role: Role, type: ResourceType): boolean {
+  return BY_NAME.get(role)?.grantableOn.includes(type) ?? false
+}
+
+/** The roles a policy on a resource of this type may grant, in catalogue order. */
+export function rolesGrantableOn(type: ResourceType): Role[] {
+  return DEFINITIONS.filter((d) => d.grantableOn.includes(type)).map((d) => d.name)
 }

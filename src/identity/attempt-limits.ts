@@ -5,16 +5,23 @@ import type { Store } from '../store/store.js'
  * `countEvent`. A failure is an attempt that did not (yet) succeed: each attempt is counted
  * before it is evaluated, each success afterwards, and failures = attempts − successes. An
  * attempt in flight therefore counts as a failure, so a burst of parallel guesses cannot
- * overshoot; an attempt refused for the limit is rolled back and not counted, so a locked account
- * does not also lock its address.
+ * overshoot; an attempt refused for a limit is rolled back and not counted, so a refusal never
+ * feeds another limit.
  *
  * The window slides (the usual two-counter estimate): failures in the current fixed window plus
  * the previous window's, weighted by how much of it still overlaps. A fixed window alone would
- * allow twice the limit around each boundary.
+ * allow twice the limit around each boundary. Each counter has its own window.
  */
-export interface Limit {
-  /** Counter key, e.g. `signin:account:ann@x.com`. */
+
+/** A counter of attempts and successes over a sliding window. */
+export interface Counter {
+  /** e.g. `signin:pair:ann@x.com|192.0.2.1`. */
   key: string
+  windowMs: number
+}
+
+/** A counter whose failures may not pass `max`. */
+export interface Limit extends Counter {
   max: number
 }
 
@@ -75,22 +82,56 @@ async function peek(store: Store, counters: readonly [key: string, windowStart: 
   throw new Error('unreachable')
 }
 
+/** Where a counter's events are stored: its key and window, so one key may be counted in windows of several lengths. */
+const slot = (c: Counter) => `${c.key}/${c.windowMs}`
+
+/** Each counter once, in a stable order (the same counter may be named as a counter and a limit). */
+function distinct(counters: readonly Counter[]): Counter[] {
+  const seen = new Map<string, Counter>()
+  for (const c of counters) seen.set(slot(c), { key: c.key, windowMs: c.windowMs })
+  return [...seen.values()]
+}
+
+/** Failures (sliding-window estimates) of each counter now, read without counting anything. */
+export async function recentFailures(store: Store, counters: readonly Counter[], now: number): Promise<number[]> {
+  const counts = await peek(store, counters.flatMap((c) => {
+    const { start } = fixedWindow(now, c.windowMs)
+    const before = start - c.windowMs
+    return [[`${slot(c)}:attempt`, before], [`${slot(c)}:ok`, before], [`${slot(c)}:attempt`, start], [`${slot(c)}:ok`, start]] as [string, number][]
+  }))
+  return counters.map((c, i) => {
+    const { remainingMs } = fixedWindow(now, c.windowMs)
+    const previous = Math.max(0, counts[4 * i]! - counts[4 * i + 1]!)
+    const current = Math.max(0, counts[4 * i + 2]! - counts[4 * i + 3]!)
+    return slidingFailures(previous, current, c.windowMs - remainingMs, c.windowMs)
+  })
+}
+
 /**
- * Counts one attempt against every limit, or refuses it (counting nothing) when a limit is
- * already reached.
+ * Counts one attempt on every counter and limit, or refuses it (counting nothing) when a limit is
+ * already reached. The limits are checked against the counts inside the transaction that adds
+ * this attempt, so parallel attempts cannot all slip under one.
  */
-export async function beginAttempt(store: Store, limits: readonly Limit[], now: number, windowMs: number): Promise<Refusal | undefined> {
-  const { start, remainingMs } = fixedWindow(now, windowMs)
-  const elapsed = windowMs - remainingMs
-  const before = start - windowMs
-  const counts = await peek(store, limits.flatMap((l) => [[`${l.key}:attempt`, before], [`${l.key}:ok`, before], [`${l.key}:ok`, start]] as [string, number][]))
+export async function beginAttempt(store: Store, o: { counters: readonly Counter[]; limits: readonly Limit[] }, now: number): Promise<Refusal | undefined> {
+  const counted = distinct([...o.counters, ...o.limits])
+  const windowOf = (c: Counter) => {
+    const { start, remainingMs } = fixedWindow(now, c.windowMs)
+    return { start, before: start - c.windowMs, elapsed: c.windowMs - remainingMs }
+  }
+  const counts = await peek(store, o.limits.flatMap((l) => {
+    const w = windowOf(l)
+    return [[`${slot(l)}:attempt`, w.before], [`${slot(l)}:ok`, w.before], [`${slot(l)}:ok`, w.start]] as [string, number][]
+  }))
   try {
     await store.transaction(async (tx) => {
-      for (const [i, limit] of limits.entries()) {
+      const attempts = new Map<string, number>()
+      for (const c of counted) attempts.set(slot(c), await tx.countEvent(`${slot(c)}:attempt`, windowOf(c).start))
+      for (const [i, limit] of o.limits.entries()) {
+        const w = windowOf(limit)
         const previous = Math.max(0, counts[3 * i]! - counts[3 * i + 1]!)
-        const current = Math.max(0, (await tx.countEvent(`${limit.key}:attempt`, start)) - 1 - counts[3 * i + 2]!)
-        if (limitReached(previous, current, elapsed, windowMs, limit.max)) {
-          throw new Refused({ limit, retryAfterMs: retryAfterMs(previous, current, elapsed, windowMs, limit.max) })
+        const current = Math.max(0, attempts.get(slot(limit))! - 1 - counts[3 * i + 2]!)
+        if (limitReached(previous, current, w.elapsed, limit.windowMs, limit.max)) {
+          throw new Refused({ limit, retryAfterMs: retryAfterMs(previous, current, w.elapsed, limit.windowMs, limit.max) })
         }
       }
     })
@@ -102,9 +143,8 @@ export async function beginAttempt(store: Store, limits: readonly Limit[], now: 
 }
 
 /** Records that an attempt begun with beginAttempt succeeded, so it stops counting as a failure. */
-export async function attemptSucceeded(store: Store, limits: readonly Limit[], now: number, windowMs: number): Promise<void> {
-  const { start } = fixedWindow(now, windowMs)
+export async function attemptSucceeded(store: Store, counters: readonly Counter[], now: number): Promise<void> {
   await store.transaction(async (tx) => {
-    for (const limit of limits) await tx.countEvent(`${limit.key}:ok`, start)
+    for (const c of distinct(counters)) await tx.countEvent(`${slot(c)}:ok`, fixedWindow(now, c.windowMs).start)
   })
 }

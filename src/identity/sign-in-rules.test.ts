@@ -56,7 +56,30 @@ describe('return_to (no open redirect)', () => {
     ['/\t/evil.example', DEFAULT_RETURN_TO],
     ['', DEFAULT_RETURN_TO],
     [null, DEFAULT_RETURN_TO],
-  ])('%s → %s', (raw, expected) => {
+    // Safe as written, unsafe once normalised: dot segments that leave '//' behind.
+    ['/.//evil.example', DEFAULT_RETURN_TO],
+    ['/..//evil.example', DEFAULT_RETURN_TO],
+    ['/a/..//evil.example', DEFAULT_RETURN_TO],
+    ['/%2e//evil.example', DEFAULT_RETURN_TO],
+    ['/%2E%2E//evil.example', DEFAULT_RETURN_TO],
+    ['/././/evil.example/x?y=1', DEFAULT_RETURN_TO],
+    ['/.\\evil.example', DEFAULT_RETURN_TO],
+    ['/\\/evil.example', DEFAULT_RETURN_TO],
+    ['///evil.example', DEFAULT_RETURN_TO],
+    ['/ /evil.example', DEFAULT_RETURN_TO],
+    ['/\u0000//evil.example', DEFAULT_RETURN_TO],
+    ['http:/evil.example', DEFAULT_RETURN_TO],
+    ['x'.repeat(10) + '/console', DEFAULT_RETURN_TO],
+    ['/' + 'a'.repeat(4096), DEFAULT_RETURN_TO],
+    // Still on this origin after normalising: kept, normalised.
+    ['/./console', '/console'],
+    ['/a/../console?x=1', '/console?x=1'],
+    ['/%2F%2Fevil.example', '/%2F%2Fevil.example'],
+    ['/%5Cevil.example', '/%5Cevil.example'],
+    ['/console#section', '/console'],
+    ['/console?next=//evil.example', '/console?next=//evil.example'],
+    ['/devicé', '/devic%C3%A9'],
+  ])('%j → %s', (raw, expected) => {
     expect(safeReturnTo(raw)).toBe(expected)
   })
 })

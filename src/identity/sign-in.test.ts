@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PosternError } from '../core/errors.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
-import { attemptSucceeded, beginAttempt, fixedWindow, limitReached, retryAfterMs, slidingFailures } from './attempt-limits.js'
+import { attemptSucceeded, beginAttempt, fixedWindow, limitReached, recentFailures, retryAfterMs, slidingFailures } from './attempt-limits.js'
 import { hashPassword } from './passwords.js'
-import { MAX_FAILURES_PER_ACCOUNT, SIGN_IN_WINDOW_MS, WRONG_CREDENTIALS, signInWithPassword } from './sign-in.js'
+import { SIGN_IN_LIMITS, WRONG_CREDENTIALS, backoffStep, signInWithPassword } from './sign-in.js'
+
+const SIGN_IN_WINDOW_MS = SIGN_IN_LIMITS.windowMs
 
 /** Against the real embedded store (no mocks): the limits live in its counters. */
 let store: Store
@@ -20,33 +22,34 @@ afterAll(() => store?.close())
 
 describe('attempt limits', () => {
   const W = SIGN_IN_WINDOW_MS
-  const limit = (key: string, max = 3) => [{ key, max }]
+  const limit = (key: string, max = 3) => [{ key, max, windowMs: W }]
+  const only = (limits: ReturnType<typeof limit>) => ({ counters: [], limits })
 
   it('refuses once failures reach the limit, without counting the refused attempts, until the window slides on', async () => {
     const limits = limit('t:a')
-    for (let i = 0; i < 3; i++) expect(await beginAttempt(store, limits, 0, W)).toBeUndefined()
-    expect(await beginAttempt(store, limits, 1000, W)).toEqual({ limit: limits[0], retryAfterMs: W - 1000 + Math.ceil(W * (1 - 2 / 3)) + 1 })
-    expect(await beginAttempt(store, limits, 2000, W)).toMatchObject({ limit: limits[0] })
+    for (let i = 0; i < 3; i++) expect(await beginAttempt(store, only(limits), 0)).toBeUndefined()
+    expect(await beginAttempt(store, only(limits), 1000)).toEqual({ limit: limits[0], retryAfterMs: W - 1000 + Math.ceil(W * (1 - 2 / 3)) + 1 })
+    expect(await beginAttempt(store, only(limits), 2000)).toMatchObject({ limit: limits[0] })
     // At the next fixed window the previous one still weighs in full: no burst at the boundary.
-    expect(await beginAttempt(store, limits, W, W)).toMatchObject({ limit: limits[0] })
+    expect(await beginAttempt(store, only(limits), W)).toMatchObject({ limit: limits[0] })
     // A third of the way in, one failure has slid out of the window: room for one attempt.
-    expect(await beginAttempt(store, limits, W + W / 3 - 1, W)).toMatchObject({ limit: limits[0] })
-    expect(await beginAttempt(store, limits, W + W / 3 + 1, W)).toBeUndefined()
-    expect(await beginAttempt(store, limits, W + W / 3 + 2, W)).toMatchObject({ limit: limits[0] })
-    expect(await beginAttempt(store, limits, 3 * W, W)).toBeUndefined()
+    expect(await beginAttempt(store, only(limits), W + W / 3 - 1)).toMatchObject({ limit: limits[0] })
+    expect(await beginAttempt(store, only(limits), W + W / 3 + 1)).toBeUndefined()
+    expect(await beginAttempt(store, only(limits), W + W / 3 + 2)).toMatchObject({ limit: limits[0] })
+    expect(await beginAttempt(store, only(limits), 3 * W)).toBeUndefined()
   })
 
   it('does not count successes as failures', async () => {
     const limits = limit('t:b')
     for (let i = 0; i < 10; i++) {
-      expect(await beginAttempt(store, limits, 0, W)).toBeUndefined()
-      await attemptSucceeded(store, limits, 0, W)
+      expect(await beginAttempt(store, only(limits), 0)).toBeUndefined()
+      await attemptSucceeded(store, limits, 0)
     }
   })
 
   it('counts attempts in flight, so a parallel burst cannot overshoot', async () => {
     const limits = limit('t:c', 5)
-    const results = await Promise.all(Array.from({ length: 30 }, () => beginAttempt(store, limits, 0, W)))
+    const results = await Promise.all(Array.from({ length: 30 }, () => beginAttempt(store, only(limits), 0)))
     expect(results.filter((r) => r === undefined)).toHaveLength(5)
   })
 
@@ -79,16 +82,79 @@ describe('signInWithPassword', () => {
     }
   })
 
-  it('locks an account after 10 failures, also against the right password, until the window slides on', async () => {
+  it('counts failures per counter, each with its own window, and reads them without counting', async () => {
+    const short = { key: 't:d', windowMs: 1_000 }
+    const long = { key: 't:d', windowMs: SIGN_IN_WINDOW_MS }
+    for (let i = 0; i < 3; i++) expect(await beginAttempt(store, { counters: [short, long], limits: [] }, 0)).toBeUndefined()
+    await attemptSucceeded(store, [short, long], 0)
+    expect(await recentFailures(store, [short, long], 500)).toEqual([2, 2])
+    expect(await recentFailures(store, [short, long], 1_500)).toEqual([1, 2])
+    expect(await recentFailures(store, [short, long], 2_000)).toEqual([0, 2])
+  })
+
+  it('waits double with every failure past the free ones', () => {
+    expect([0, 4, 5, 6, 7, 15, 16, 100].map((n) => backoffStep(n, 5))).toEqual([undefined, undefined, 0, 1, 2, 10, 10, 10])
+    expect(backoffStep(0, 1)).toBeUndefined()
+    expect(backoffStep(1, 1)).toBe(0)
+  })
+
+  it('ten wrong passwords from one address do not stop the right one from another, nor from the same once the wait is over', async () => {
     const t = now + 10 * SIGN_IN_WINDOW_MS
-    for (let i = 0; i < MAX_FAILURES_PER_ACCOUNT; i++) expect((await attempt('ann@example.com', `guess ${i}`, t, `198.51.100.${i}`)).ok).toBe(false)
-    const locked = await attempt('ann@example.com', 'right password', t, '203.0.113.1').catch((e: unknown) => e)
-    expect(locked).toBeInstanceOf(PosternError)
-    expect((locked as PosternError).status).toBe('RESOURCE_EXHAUSTED')
-    // All ten fell at the start of a window; the estimate lets them out only as it slides on.
-    expect((locked as PosternError).message).toBe('Too many failed sign-in attempts for this account. Try again in 17 minutes.')
-    await expect(attempt('ann@example.com', 'right password', t + SIGN_IN_WINDOW_MS, '203.0.113.1')).rejects.toThrow(/Try again in 2 minutes\./)
-    expect((await attempt('ann@example.com', 'right password', t + 2 * SIGN_IN_WINDOW_MS, '203.0.113.1')).ok).toBe(true)
+    const outcomes: string[] = []
+    for (let i = 0; i < 10; i++) {
+      outcomes.push(await attempt('ann@example.com', `guess ${i}`, t + i, '198.51.100.1').then((r) => (r.ok ? 'ok' : 'wrong'), (e: PosternError) => e.status))
+    }
+    // Five free failures, then a wait: the rest are refused without being tried (or counted).
+    expect(outcomes).toEqual([...Array(5).fill('wrong'), ...Array(5).fill('RESOURCE_EXHAUSTED')])
+    expect((await attempt('ann@example.com', 'right password', t + 10, '203.0.113.1')).ok).toBe(true)
+    const waiting = await attempt('ann@example.com', 'right password', t + 10, '198.51.100.1').catch((e: unknown) => e)
+    expect(waiting).toBeInstanceOf(PosternError)
+    expect((waiting as PosternError).message).toMatch(/^Too many failed sign-in attempts for this account from this address\. Try again in [12] seconds?\.$/)
+    const retryAfter = Number((waiting as PosternError).headers!['retry-after'])
+    expect((await attempt('ann@example.com', 'right password', t + 10 + retryAfter * 1000, '198.51.100.1')).ok).toBe(true)
+  })
+
+  it('the waits double with each failure past the free ones', async () => {
+    let t = now + 12 * SIGN_IN_WINDOW_MS
+    const waits: number[] = []
+    for (let i = 0; i < 9; i++) {
+      for (;;) {
+        const r = await attempt('ann@example.com', `guess ${i}`, t, '198.51.100.2').catch((e: PosternError) => e)
+        if (!(r instanceof PosternError)) break
+        const seconds = Number(r.headers!['retry-after'])
+        waits.push(seconds)
+        t += seconds * 1000
+      }
+    }
+    // Each wait is one to two windows of its length (the sliding estimate): 1, 2, 4, 8 s.
+    expect(waits).toHaveLength(4)
+    for (const [k, seconds] of waits.entries()) {
+      expect(seconds).toBeGreaterThanOrEqual(2 ** k)
+      expect(seconds).toBeLessThanOrEqual(2 ** (k + 1) + 1)
+    }
+  })
+
+  it('an account under attack from many addresses slows every address, but the owner still gets in', async () => {
+    const t = now + 14 * SIGN_IN_WINDOW_MS
+    for (let i = 0; i < SIGN_IN_LIMITS.accountUnderAttack; i++) expect((await attempt('ann@example.com', 'guess', t, `198.51.100.${100 + i}`)).ok).toBe(false)
+    // A new address now has one free failure, not five…
+    expect((await attempt('ann@example.com', 'guess', t, '198.51.100.200')).ok).toBe(false)
+    await expect(attempt('ann@example.com', 'guess', t, '198.51.100.200')).rejects.toThrow(/Try again in/)
+    // …and the owner, from an address with no failures, signs in at once.
+    expect((await attempt('ann@example.com', 'right password', t, '203.0.113.50')).ok).toBe(true)
+  })
+
+  it('a parallel burst from one address gets only the free attempts', async () => {
+    const t = now + 16 * SIGN_IN_WINDOW_MS
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => attempt('ann@example.com', 'guess', t, '198.51.100.250')))
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(SIGN_IN_LIMITS.freeFailures)
+  }, 90_000)
+
+  it('counts an IPv6 client by its /64', async () => {
+    const t = now + 18 * SIGN_IN_WINDOW_MS
+    for (let i = 0; i < 5; i++) expect((await attempt('ann@example.com', 'guess', t, `2001:db8:1:2::${i + 1}`)).ok).toBe(false)
+    await expect(attempt('ann@example.com', 'guess', t, '2001:db8:1:2:ffff::9')).rejects.toThrow(/Try again in/)
+    expect((await attempt('ann@example.com', 'right password', t, '2001:db8:1:3::1')).ok).toBe(true)
   })
 
   it('limits an address across accounts after 50 failures', async () => {
@@ -98,5 +164,5 @@ describe('signInWithPassword', () => {
     const locked = await attempt('ann@example.com', 'right password', t, '192.0.2.77').catch((e: unknown) => e)
     expect((locked as PosternError).message).toMatch(/^Too many failed sign-in attempts from this address\./)
     expect((await attempt('ann@example.com', 'right password', t, '192.0.2.78')).ok).toBe(true)
-  }, 30_000)
+  }, 90_000)
 })

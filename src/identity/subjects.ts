@@ -8,7 +8,8 @@ export interface Subject extends IdTokenSubject {
 
 /**
  * The user, service account or federated subject a token or refresh token names, read from the
- * store. A federated subject is disabled while its pool or provider is (or is gone).
+ * store. A federated subject is disabled while its pool or the provider that signed it in is
+ * (or is gone — and a provider re-created under the same id is not the one that signed it in).
  */
 export async function findSubject(tx: StoreTx, uid: string): Promise<Subject | undefined> {
   const user = await tx.getUserByUid(uid)
@@ -28,12 +29,13 @@ export function federatedSubject(fed: FederatedSubjectRecord, pool: WorkforcePoo
     kind: 'federated',
     uid: fed.uid,
     email: fed.email ?? '',
-    disabled: !pool || pool.disabled || !provider || provider.disabled,
+    disabled: !pool || pool.disabled || !provider || provider.uid !== fed.providerUid || provider.disabled,
     maxSessionMs: (pool?.sessionDurationSeconds ?? 0) * 1000,
     federation: {
       pool: fed.poolId,
       pool_uid: pool?.uid ?? '',
       provider: fed.providerId,
+      provider_uid: fed.providerUid,
       subject: fed.subject,
       groups: fed.groups,
       attributes: fed.attributes,

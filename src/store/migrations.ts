@@ -113,6 +113,51 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX audit_log_time ON audit_log (time)`,
     ],
   },
+  {
+    // A federated subject is one provider's (by the provider's uid), not the pool's: the same
+    // subject through two providers is two sign-in identities, each ending with its provider.
+    // Subjects whose provider is gone could never sign in again and are not carried over.
+    version: 6,
+    name: 'federated subjects per provider',
+    statements: [
+      `CREATE TABLE federated_subjects_by_provider (uid TEXT PRIMARY KEY, pool_id TEXT NOT NULL, subject TEXT NOT NULL,
+        provider_id TEXT NOT NULL, provider_uid TEXT NOT NULL, display_name TEXT NOT NULL, email TEXT, groups_json TEXT NOT NULL,
+        attributes_json TEXT NOT NULL, create_time BIGINT NOT NULL, last_sign_in_time BIGINT NOT NULL, UNIQUE (provider_uid, subject))`,
+      `INSERT INTO federated_subjects_by_provider (uid, pool_id, subject, provider_id, provider_uid, display_name, email, groups_json,
+        attributes_json, create_time, last_sign_in_time)
+       SELECT f.uid, f.pool_id, f.subject, f.provider_id, p.uid, f.display_name, f.email, f.groups_json, f.attributes_json, f.create_time,
+        f.last_sign_in_time FROM federated_subjects f JOIN workforce_providers p ON p.pool_id = f.pool_id AND p.provider_id = f.provider_id`,
+      `DROP TABLE federated_subjects`,
+      `ALTER TABLE federated_subjects_by_provider RENAME TO federated_subjects`,
+      `CREATE INDEX federated_subjects_pool ON federated_subjects (pool_id, subject)`,
+    ],
+  },
+  {
+    // As version 4, for the rebuilt table.
+    version: 7,
+    name: 'code-point order for federated subjects on PostgreSQL',
+    only: 'postgres',
+    statements: ['pool_id', 'subject', 'provider_id'].map((column) => `ALTER TABLE federated_subjects ALTER COLUMN ${column} TYPE TEXT COLLATE "C"`),
+  },
+  {
+    // Access requests, the policy tests of services and projects, and each service's limit on
+    // how long a request may last. Every row names the resource's uid, so what was said about a
+    // deleted service never applies to a new one of the same name.
+    version: 8,
+    name: 'access requests, access tests and access request settings',
+    statements: [
+      `CREATE TABLE access_requests (id TEXT PRIMARY KEY, resource TEXT NOT NULL, resource_uid TEXT NOT NULL, requester TEXT NOT NULL, requester_uid TEXT NOT NULL,
+        role TEXT NOT NULL, reason TEXT NOT NULL, requested_seconds INTEGER NOT NULL, state TEXT NOT NULL, create_time BIGINT NOT NULL,
+        decider TEXT, decide_time BIGINT, decision_note TEXT NOT NULL, granted_seconds INTEGER, expire_time BIGINT, end_time BIGINT)`,
+      `CREATE INDEX access_requests_state ON access_requests (state, expire_time)`,
+      `CREATE INDEX access_requests_requester ON access_requests (requester, state)`,
+      `CREATE INDEX access_requests_created ON access_requests (create_time)`,
+      `CREATE TABLE access_tests (resource TEXT PRIMARY KEY, resource_uid TEXT NOT NULL, tests TEXT NOT NULL,
+        update_time BIGINT NOT NULL, updater TEXT NOT NULL)`,
+      `CREATE TABLE access_request_settings (resource TEXT PRIMARY KEY, resource_uid TEXT NOT NULL, max_duration_seconds INTEGER NOT NULL,
+        update_time BIGINT NOT NULL, updater TEXT NOT NULL)`,
+    ],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

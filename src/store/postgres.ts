@@ -12,11 +12,13 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOU
 
 function unreachable(err: unknown): boolean {
   const e = err as { code?: string; message?: string }
-  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(e.message ?? '')
+  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable/i.test(e.message ?? '')
 }
 
+const unavailable = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' } })
+
 function translated(err: unknown): unknown {
-  return unreachable(err) ? new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause: err, headers: { 'retry-after': '5' } }) : err
+  return unreachable(err) ? unavailable(err) : err
 }
 
 /**
@@ -37,30 +39,33 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
     let i = 0
     return text.replace(/\?/g, () => `$${++i}`)
   }
-  const query = async (q: { query: pg.Pool['query'] } | pg.PoolClient, text: string, params: readonly unknown[]) => {
-    try {
-      return await q.query(number(text), params as unknown[])
-    } catch (err) {
-      throw translated(err)
+  type Run = (text: string, params: unknown[]) => Promise<pg.QueryResult>
+  const over = (run: Run): Sql => {
+    const query = async (text: string, params: readonly unknown[]) => {
+      try {
+        return await run(number(text), params as unknown[])
+      } catch (err) {
+        throw translated(err)
+      }
+    }
+    return {
+      async all<T>(text: string, params: readonly unknown[] = []) {
+        return (await query(text, params)).rows as T[]
+      },
+      async get<T>(text: string, params: readonly unknown[] = []) {
+        return (await query(text, params)).rows[0] as T | undefined
+      },
+      async run(text: string, params: readonly unknown[] = []) {
+        return (await query(text, params)).rowCount ?? 0
+      },
     }
   }
-  const over = (q: { query: pg.Pool['query'] } | pg.PoolClient): Sql => ({
-    async all<T>(text: string, params: readonly unknown[] = []) {
-      return (await query(q, text, params)).rows as T[]
-    },
-    async get<T>(text: string, params: readonly unknown[] = []) {
-      return (await query(q, text, params)).rows[0] as T | undefined
-    },
-    async run(text: string, params: readonly unknown[] = []) {
-      return (await query(q, text, params)).rowCount ?? 0
-    },
-  })
 
   let listener: pg.Client | undefined
   let closed = false
   return {
     dialect: 'postgres',
-    sql: over(pool),
+    sql: over((text, params) => pool.query(text, params)),
     async transaction(fn) {
       for (let attempt = 1; ; attempt++) {
         let client: pg.PoolClient
@@ -69,21 +74,37 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
         } catch (err) {
           throw translated(err)
         }
+        // pg's pool stops listening for a client's errors while it is checked out: a connection
+        // reset now (between statements, or while one is in flight) would be an unhandled 'error'
+        // event that ends the process. Held here, the loss fails the transaction with UNAVAILABLE.
+        let lost: Error | undefined
+        const onLost = (err: Error) => void (lost ??= err)
+        client.on('error', onLost)
+        const statements = over((text, params) => (lost ? Promise.reject(unavailable(lost)) : client.query(text, params)))
         let broken = false
         try {
-          await query(client, 'BEGIN ISOLATION LEVEL SERIALIZABLE', [])
-          const result = await fn(over(client))
-          await query(client, 'COMMIT', [])
+          await statements.run('BEGIN ISOLATION LEVEL SERIALIZABLE')
+          const result = await fn(statements)
+          try {
+            await statements.run('COMMIT')
+          } catch (err) {
+            // The COMMIT may have reached the server before the connection went: say so, rather than "nothing was changed".
+            if (err instanceof PosternError && err.status === 'UNAVAILABLE') throw new PosternError('UNAVAILABLE', 'The database connection was lost while committing: the change may or may not have been saved. Check before retrying.', { cause: err, headers: { 'retry-after': '5' } })
+            throw err
+          }
           return result
-        } catch (err) {
-          broken = err instanceof PosternError && err.status === 'UNAVAILABLE'
+        } catch (caught) {
+          const err = lost && !(caught instanceof PosternError) ? unavailable(lost) : caught
+          broken = lost !== undefined || (err instanceof PosternError && err.status === 'UNAVAILABLE')
           if (!broken) await client.query('ROLLBACK').catch(() => undefined)
           const code = (err as { code?: string }).code
           if (!code || !RETRYABLE.has(code) || attempt >= 30) throw err
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)))
         } finally {
-          // A connection that failed is discarded, not handed to the next caller.
+          // A connection that failed is discarded, not handed to the next caller. The pool listens
+          // again from release on, so ours can go.
           client.release(broken)
+          client.removeListener('error', onLost)
         }
       }
     },

@@ -183,14 +183,19 @@ export interface WorkforceProviderRecord {
 }
 
 /**
- * A federated subject: (pool, subject) → a stable uid, which is what tokens, refresh tokens and
- * sessions name; with what its last exchange mapped (refreshes re-mint from it).
+ * A federated subject as one provider knows it: (provider, subject) → a stable uid, which is what
+ * tokens, refresh tokens and sessions name; with what its last exchange mapped (refreshes re-mint
+ * from it). The same subject signing in through two providers of a pool is one principal for IAM
+ * (principal://…/subject/SUBJECT) but two identities here, so each provider's sign-ins end with
+ * that provider — and a provider deleted and re-created under its id (a new uid) starts afresh.
  */
 export interface FederatedSubjectRecord {
   uid: string
   poolId: string
   subject: string
   providerId: string
+  /** The uid of the provider that signed the subject in; a provider with the same id but another uid is another provider. */
+  providerUid: string
   displayName: string
   email: string | null
   groups: string[]
@@ -199,7 +204,7 @@ export interface FederatedSubjectRecord {
   lastSignInTime: number
 }
 
-export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool'
+export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | 'serviceAccount' | 'signingKey' | 'workforcePool' | 'accessRequest'
 
 export interface Change {
   seq: number

@@ -1,4 +1,5 @@
 import type { Change } from './records.js'
+import { accessQueries } from './queries/access-requests.js'
 import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
 import { principalQueries } from './queries/principals.js'
@@ -16,6 +17,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     ...principalQueries(sql),
     ...oauthQueries(sql),
     ...workforceQueries(sql),
+    ...accessQueries(sql),
     ...journalQueries(sql, beforeFirstChange, clock),
   })
 
@@ -49,6 +51,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     deleteGroup: (email) => transaction((tx) => tx.deleteGroup(email)),
     deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
     deleteWorkforcePool: (poolId) => transaction((tx) => tx.deleteWorkforcePool(poolId)),
+    deleteWorkforceProvider: (poolId, providerId) => transaction((tx) => tx.deleteWorkforceProvider(poolId, providerId)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },

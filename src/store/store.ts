@@ -4,6 +4,7 @@ import type {
   SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
+import type { AccessQueries } from './queries/access-requests.js'
 
 /**
  * The one store interface (DESIGN §8). Two implementations share one body of SQL: embedded SQLite
@@ -13,7 +14,7 @@ import type { PolicyBody } from '../iam/policy.js'
  * Writers record what they changed with `recordChange`; every process follows the change feed to
  * keep its caches fresh (directory/).
  */
-export interface StoreTx {
+export interface StoreTx extends AccessQueries {
   getProject(projectId: string): Promise<ProjectRecord | undefined>
   listProjects(): Promise<ProjectRecord[]>
   insertProject(p: ProjectRecord): Promise<boolean>
@@ -73,15 +74,18 @@ export interface StoreTx {
   listWorkforceProviders(poolId?: string): Promise<WorkforceProviderRecord[]>
   insertWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
   updateWorkforceProvider(p: WorkforceProviderRecord): Promise<boolean>
+  /** Deletes the provider with the federated subjects it signed in. */
   deleteWorkforceProvider(poolId: string, providerId: string): Promise<boolean>
   getFederatedSubject(uid: string): Promise<FederatedSubjectRecord | undefined>
+  /** The subject as its most recent sign-in through any provider of the pool left it. */
   findFederatedSubject(poolId: string, subject: string): Promise<FederatedSubjectRecord | undefined>
   /**
-   * Inserts the subject, or — when (pool, subject) exists — updates what its sign-in mapped and
-   * keeps its uid and createTime; returns the stored record.
+   * Inserts the subject, or — when (provider uid, subject) exists — updates what its sign-in
+   * mapped and keeps its uid and createTime; returns the stored record.
    */
   upsertFederatedSubject(s: FederatedSubjectRecord): Promise<FederatedSubjectRecord>
-  listFederatedSubjects(poolId: string): Promise<FederatedSubjectRecord[]>
+  /** A pool's subjects (or only those one provider, by uid, signed in), by subject. */
+  listFederatedSubjects(poolId: string, providerUid?: string): Promise<FederatedSubjectRecord[]>
 
   listSigningKeys(): Promise<SigningKeyRecord[]>
   /** Inserts only if no key was created after `unlessCreatedAfter` (one rotation among many processes). */

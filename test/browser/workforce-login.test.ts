@@ -298,6 +298,37 @@ describe('workforce identity federation', () => {
     await context.close()
   })
 
+  it('a console session ends with the provider it was started through, and only with it', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${p.controlUrl}/signin`)
+    await page.getByRole('link', { name: 'Sign in with Acme SSO' }).click()
+    await expect.poll(() => page.url(), { timeout: 20_000 }).toContain(idp.issuer)
+    await idp.signIn(page, 'ann')
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 20_000 }).toMatch(/^\/console/)
+    const session = () => page.evaluate(async () => (await fetch('/v1/session')).status)
+    expect(await session()).toBe(200)
+
+    // Ann signs in again through a second provider of the pool, then that provider is disabled.
+    const second = await owner(`postern iam workforce-pools providers create-oidc second-idp --workforce-pool=${POOL} --issuer-uri=${idp.issuer} --client-id=${idp.clientId} --attribute-mapping='postern.subject=assertion.sub'`)
+    expect(second.code, second.stderr).toBe(0)
+    const exchanged = await fetch(`${p.controlUrl}/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: await idp.mint({ sub: 'ann', email: 'ann@example.com' }), subject_token_type: 'urn:ietf:params:oauth:token-type:id_token', audience: `//iam.postern/workforcePools/${POOL}/providers/second-idp` }),
+    })
+    expect(exchanged.status).toBe(200)
+    expect((await owner(`postern iam workforce-pools providers update second-idp --workforce-pool=${POOL} --disabled`)).code).toBe(0)
+    expect(await session()).toBe(200)
+
+    // Disabling the provider the session came through ends it, for good.
+    expect((await owner(`postern iam workforce-pools providers update acme-idp --workforce-pool=${POOL} --disabled`)).code).toBe(0)
+    expect(await session()).toBe(401)
+    expect((await owner(`postern iam workforce-pools providers update acme-idp --workforce-pool=${POOL} --no-disabled`)).code).toBe(0)
+    expect(await session()).toBe(401)
+    expect((await owner(`postern iam workforce-pools providers delete second-idp --workforce-pool=${POOL}`)).code).toBe(0)
+    await context.close()
+  })
+
   it('the owner manages pools in the console: sees the pool and its provider, creates a pool, disables and enables the provider', async () => {
     const context = await browser.newContext()
     const { page, dialogs, problems } = await watchedPage(context)

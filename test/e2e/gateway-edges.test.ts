@@ -25,6 +25,7 @@ describe('the gateway at its edges', () => {
   let plain: Server
   const plainSeen: string[] = []
   let owner: string
+  let ownerId: string
   let ann: string
   const tokens: Record<string, string> = {}
   const host = (service: string) => `${service}.my-project.localhost:${p.gatewayPort}`
@@ -64,6 +65,7 @@ describe('the gateway at its edges', () => {
     for (const who of ['ann', 'bob', 'carol', 'dave']) tokens[who] = (await signInUser(p, `${who}@example.com`, `${who}-password-123`)).idToken
     ann = tokens.ann!
     owner = await p.ownerToken()
+    ownerId = await p.ownerIdToken()
   })
   afterAll(async () => {
     plain?.closeAllConnections()
@@ -74,12 +76,22 @@ describe('the gateway at its edges', () => {
   describe('no upstream receives a verifiable Postern token', () => {
     it.each(['private', 'pub', 'open'])('%s: the token arrives without its signature and works nowhere', async (service) => {
       expect((await p.api('GET', '/v1/users', undefined, owner)).status).toBe(200)
-      const res = await gw(service, '/echo', { authorization: `Bearer ${owner}` })
+      const res = await gw(service, '/echo', { authorization: `Bearer ${ownerId}` })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+      const seen = String(upstream.seen.at(-1)!.headers.authorization)
+      expect(seen).toBe(`Bearer ${ownerId.slice(0, ownerId.lastIndexOf('.'))}.SIGNATURE_REMOVED_BY_POSTERN`)
+      // What the upstream holds is worth nothing at the control API, nor at the gateway.
+      expect((await p.api('GET', '/v1/users', undefined, seen.slice(7))).status).toBe(401)
+      expect((await gw('private', '/echo', { authorization: seen })).statusCode).toBe(401)
+    })
+
+    it('an API access token sent to a public service by mistake arrives without its signature too', async () => {
+      const res = await gw('pub', '/echo', { authorization: `Bearer ${owner}` })
       expect(res.statusCode).toBe(200)
       await res.body.dump()
       const seen = String(upstream.seen.at(-1)!.headers.authorization)
       expect(seen).toBe(`Bearer ${owner.slice(0, owner.lastIndexOf('.'))}.SIGNATURE_REMOVED_BY_POSTERN`)
-      // What the upstream holds is worth nothing at the control API.
       expect((await p.api('GET', '/v1/users', undefined, seen.slice(7))).status).toBe(401)
     })
 
@@ -176,7 +188,7 @@ describe('the gateway at its edges', () => {
 
     it('a WebSocket is closed within a second of its caller being disabled, deleted or losing the grant; others stay open', async () => {
       const keeps = await open('sockets', tokens.dave)
-      const ownerSocket = await open('sockets', owner)
+      const ownerSocket = await open('sockets', ownerId)
       const bob = await open('sockets', tokens.bob)
       expect(await closesWithin(bob.closed, () => p.cli(['users', 'disable', 'bob@example.com']))).toBeLessThanOrEqual(1_000)
       const carol = await open('sockets', tokens.carol)

@@ -115,4 +115,30 @@ describe('identities and access (issue 2)', () => {
     expect(signedOut.code).toBe(1)
     expect(signedOut.stderr).toContain('postern auth login')
   })
+
+  it('refuses roles that mean nothing on the resource, naming those that apply', async () => {
+    const onService = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/owner'])
+    expect(onService.code).toBe(1)
+    expect(onService.stderr).toContain('INVALID_ARGUMENT')
+    expect(onService.stderr).toContain('roles/owner cannot be granted on a service')
+    expect(onService.stderr).toContain('roles/run.invoker, roles/run.viewer, roles/run.developer, roles/run.admin')
+    const direct = await p.api<{ error: { status: string; message: string } }>('POST', '/v2/projects/my-project/services/hello:setIamPolicy', {
+      policy: { bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: ['user:ann@example.com'] }, { role: 'roles/run.invoker', members: ['user:ann@example.com'] }] },
+    }, owner)
+    expect(direct.status).toBe(400)
+    expect(direct.body.error.message).toContain('roles/iam.serviceAccountTokenCreator cannot be granted on a service')
+
+    const sa = await p.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'roles-bot' }, owner)
+    const onAccount = await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', sa.body.email, '--member=user:ann@example.com', '--role=roles/run.invoker'])
+    expect(onAccount.code).toBe(1)
+    expect(onAccount.stderr).toContain('roles/run.invoker cannot be granted on a service account')
+    expect(onAccount.stderr).toContain('roles/iam.serviceAccountTokenCreator, roles/iam.serviceAccountAdmin')
+    expect((await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', sa.body.email, '--member=user:ann@example.com', '--role=roles/iam.serviceAccountTokenCreator'])).code).toBe(0)
+    // On the project every role applies: the basic roles, and those of the resources below it.
+    for (const role of ['roles/owner', 'roles/run.invoker', 'roles/iam.serviceAccountTokenCreator']) {
+      expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', '--member=user:ann@example.com', `--role=${role}`])).code, role).toBe(0)
+    }
+    const roles = await p.api<{ roles: { name: string; grantableOn: string[] }[] }>('GET', '/v1/roles', undefined, owner)
+    expect(roles.body.roles.find((r) => r.name === 'roles/owner')?.grantableOn).toEqual(['postern.project/Project', 'postern.organization/Organization'])
+  })
 })

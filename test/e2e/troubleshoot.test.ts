@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
 
 /** `postern services why` and POST /v1/troubleshoot (issue 4): which binding grants, or why none does. */
 describe('why a member may or may not invoke', () => {
@@ -64,5 +65,64 @@ describe('why a member may or may not invoke', () => {
   it('refuses a caller without getIamPolicy on the resource', async () => {
     const res = await fetch(`${p.controlUrl}/v1/troubleshoot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ principal: 'user:a@example.com', resource: 'projects/my-project/services/api' }) })
     expect(res.status).toBe(401)
+  })
+
+  describe('asked by someone holding only run.viewer on one service', () => {
+    let viewer: string
+    interface Answer {
+      access: string
+      reason: string
+      bindings: { resource: string; role: string; matchedMembers: string[] }[]
+      notes: string[]
+      hidden: string[]
+    }
+    const ask = async (principal: string, resource = 'projects/my-project/services/api') => p.api<Answer>('POST', '/v1/troubleshoot', { principal, resource }, viewer)
+    beforeAll(async () => {
+      await createUser(p, 'one-service-viewer@example.com', 'viewer-password-123')
+      for (const args of [
+        ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer'],
+        ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker'],
+      ]) expect((await p.cli(args)).code).toBe(0)
+      viewer = (await signInUser(p, 'one-service-viewer@example.com', 'viewer-password-123')).idToken
+    })
+
+    it('sees no binding of the project or the organization, and no verdict they decide', async () => {
+      const r = await ask('user:dave@example.com')
+      expect(r.status).toBe(200)
+      expect(r.body.access).toBe('UNKNOWN')
+      expect(r.body.bindings.map((b) => b.resource)).not.toContain('projects/my-project')
+      expect(r.body.bindings.every((b) => b.resource === 'projects/my-project/services/api')).toBe(true)
+      expect(JSON.stringify(r.body)).not.toContain('run.developer')
+      expect(r.body.hidden).toEqual(expect.arrayContaining([
+        expect.stringContaining('The IAM policy of projects/my-project is hidden'),
+        expect.stringContaining('The IAM policy of organizations/local is hidden'),
+      ]))
+    })
+
+    it('is not told whether an account exists, nor who is in a group', async () => {
+      const missing = await ask('user:nobody-here@example.com')
+      expect(JSON.stringify(missing.body.notes)).not.toContain('does not exist')
+      expect(missing.body.hidden).toEqual(expect.arrayContaining([expect.stringContaining('Whether user:nobody-here@example.com exists and is enabled is hidden')]))
+      // bob is granted through group eng on the service itself; the viewer sees the binding, not bob's membership.
+      const bob = await ask('user:bob@example.com')
+      expect(bob.body.access).toBe('UNKNOWN')
+      expect(bob.body.bindings.find((b) => b.role === 'roles/run.invoker')?.matchedMembers).toEqual([])
+      expect(bob.body.hidden).toEqual(expect.arrayContaining([expect.stringContaining('Group memberships are hidden')]))
+    })
+
+    it('is told a grant it can read, and refused on a service it cannot read', async () => {
+      const frank = await ask('user:frank@example.com')
+      expect(frank.body.access).toBe('GRANTED')
+      expect(frank.body.bindings.find((b) => b.matchedMembers.includes('user:frank@example.com'))).toMatchObject({ resource: 'projects/my-project/services/api', role: 'roles/run.invoker' })
+      expect((await ask('user:frank@example.com', 'projects/my-project/services/strict')).status).toBe(403)
+      expect((await ask('user:frank@example.com', 'projects/my-project')).status).toBe(403)
+    })
+
+    it('the owner still sees everything', async () => {
+      const r = await p.api<Answer>('POST', '/v1/troubleshoot', { principal: 'user:dave@example.com', resource: 'projects/my-project/services/api' })
+      expect(r.body.access).toBe('GRANTED')
+      expect(r.body.hidden).toEqual([])
+      expect(r.body.bindings.find((b) => b.matchedMembers.length)).toMatchObject({ resource: 'projects/my-project', role: 'roles/run.developer' })
+    })
   })
 })

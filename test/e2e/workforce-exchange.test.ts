@@ -89,6 +89,9 @@ describe('token exchange', () => {
     ['a token signed by a key not in the provider’s JWKS', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }, { key: rogue, kid: 'rogue-key' })), 'invalid_request', /not in the provider/],
     ['a token signed by another key under the provider’s kid', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }, { key: rogue })), 'invalid_request', /signature/],
     ['an unsigned token (alg none)', async () => exchange(`${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, sub: 'ann', aud: idp.clientId, iat: now(), exp: now() + 60 })).toString('base64url')}.`), 'invalid_request', /compact JWS|algorithm/],
+    ['a logout token (typ logout+jwt), however well signed', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } }, { typ: 'logout+jwt' })), 'invalid_request', /type.*logout\+jwt.*not an ID token/],
+    ['a security event token (typ secevent+jwt)', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }, { typ: 'secevent+jwt' })), 'invalid_request', /not an ID token/],
+    ['a JWT access token (typ at+jwt)', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }, { typ: 'at+jwt' })), 'invalid_request', /not an ID token/],
     ['a token failing the attribute condition', async () => exchange(await idp.mint({ sub: 'mallory', email: 'mallory@evil.example' })), 'invalid_request', /attribute condition/],
     ['a mapping that yields no subject', async () => exchange(await idp.mint({ sub: 'ann' }), { audience: `//iam.postern/workforcePools/${POOL}/providers/by-email` }), 'invalid_request', /yields no subject/],
     ['an unknown provider', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { audience: `//iam.postern/workforcePools/${POOL}/providers/nope` }), 'invalid_target', /does not exist/],
@@ -136,6 +139,45 @@ describe('token exchange', () => {
       expect((await p.cli(['services', 'remove-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
       expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', '--member=principalSet://iam.postern/workforcePools/other-pool/*', '--role=roles/run.invoker'])).code).toBe(0)
       await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(403)
+    } finally {
+      await upstream.close()
+    }
+  })
+
+  it('refuses an identity too large for a Postern token, naming what is too large; the largest it issues works at the gateway and the API', async () => {
+    const groups = (n: number) => Array.from({ length: n }, (_, i) => `${String(i).padStart(3, '0')}-${'g'.repeat(116)}`)
+    const huge = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', groups: groups(190) }))
+    expect(huge.status).toBe(400)
+    expect(huge.body.error).toBe('invalid_request')
+    expect(huge.body.error_description).toMatch(/groups \(190 names, [\d,]+ bytes\) are too large/)
+    expect(huge.body.refresh_token).toBeUndefined()
+
+    // The most groups that still fit: one fewer makes it, one more does not.
+    let fits = 0
+    let largest: Record<string, string> | undefined
+    for (let n = 40; n > 0 && !largest; n--) {
+      const r = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', name: 'Ann Ö. Example', groups: groups(n), dept: 'rnd' }))
+      if (r.status === 200) [fits, largest] = [n, r.body]
+      else expect(r.body.error_description).toMatch(/too large/)
+    }
+    expect(fits).toBeGreaterThan(10)
+    const upstream = await startUpstream()
+    try {
+      const created = await p.cli(['services', 'create', 'big-identities', `--upstream=${upstream.url}`, '--format=json'])
+      expect(created.code, created.stderr).toBe(0)
+      const uri = JSON.parse(created.stdout).uri as string
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'big-identities', `--member=principalSet://iam.postern/workforcePools/${POOL}/group/${groups(1)[0]}`, '--role=roles/run.invoker'])).code).toBe(0)
+      // Its tokens, and those renewed for the service's URL (a longer audience), pass where Postern takes them:
+      // ID tokens at the gateway, access tokens at the API (not cut off by a 431).
+      const renewed = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: largest!.refresh_token!, client_id: 'postern-cli', audience: uri })
+      expect(renewed.status, JSON.stringify(renewed.body)).toBe(200)
+      for (const issued of [largest!.access_token!, largest!.id_token!, renewed.body.id_token!, renewed.body.access_token!]) {
+        expect(issued.length).toBeLessThan(8 * 1024) // one header line of nginx's default buffers, with room for the rest
+      }
+      for (const idToken of [largest!.id_token!, renewed.body.id_token!]) {
+        await expect.poll(() => gatewayStatus(p.gatewayPort, new URL(uri).host, idToken), { timeout: 1_000, interval: 50 }).toBe(200)
+      }
+      expect([200, 403]).toContain((await p.api('GET', '/v1/projects', undefined, largest!.access_token!)).status)
     } finally {
       await upstream.close()
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject } from 'vitest'
 import type { Store } from '../../src/store/store.js'
 import { postgres, sqlite, type Backend, type Place } from './backends.js'
+import { accessContract } from './contract/access.js'
 import { journalContract } from './contract/journal.js'
 import { lifecycleContract } from './contract/lifecycle.js'
 import { oauthContract } from './contract/oauth.js'
@@ -32,6 +33,7 @@ function contract(backend: Backend): void {
   resourcesContract(c)
   principalsContract(c)
   workforceContract(c)
+  accessContract(c)
   oauthContract(c)
   journalContract(c)
   transactionsContract(c)

@@ -177,6 +177,7 @@ export const aFederatedSubject = (poolId: string, o: Partial<FederatedSubjectRec
   poolId,
   subject: unique('subj-'),
   providerId: 'prov-x',
+  providerUid: 'prov-x-uid',
   displayName: 'Ann External',
   email: 'ann@acme.example',
   groups: ['eng', 'ops'],

@@ -26,7 +26,7 @@ export interface ExternalIdp {
   /** The provider's own signing key (private JWK with kid), as its JWKS publishes it. */
   key: { kid: string; privateKey: KeyObject; publicJwk: Record<string, unknown> }
   /** Signs a token as this provider would (or, with `key`, with another key). */
-  mint(claims: Record<string, unknown>, o?: { key?: KeyObject; kid?: string; alg?: string; iss?: string }): Promise<string>
+  mint(claims: Record<string, unknown>, o?: { key?: KeyObject; kid?: string; alg?: string; iss?: string; typ?: string }): Promise<string>
   /** Fills the provider's dev login form and consent page in the browser. */
   signIn(page: Page, login: string): Promise<void>
   close(): Promise<void>
@@ -82,7 +82,7 @@ export async function startExternalIdp(o: { consoleCallback?: string } = {}): Pr
     async mint(claims, m = {}) {
       const now = Math.floor(Date.now() / 1000)
       return new SignJWT({ iat: now, exp: now + 600, aud: clientId, ...claims })
-        .setProtectedHeader({ alg: m.alg ?? 'RS256', kid: m.kid ?? kid, typ: 'JWT' })
+        .setProtectedHeader({ alg: m.alg ?? 'RS256', kid: m.kid ?? kid, typ: m.typ ?? 'JWT' })
         .setIssuer(m.iss ?? issuer)
         .sign(m.key ?? privateKey)
     },

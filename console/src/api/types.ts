@@ -50,6 +50,8 @@ export interface Role {
   title: string
   description: string
   includedPermissions: string[]
+  /** Resource types whose policies may grant the role (a service's Add principal lists only those). */
+  grantableOn?: string[]
 }
 
 export interface Group {

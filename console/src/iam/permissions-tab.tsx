@@ -138,7 +138,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
         <AddPrincipalDialog
           resourcePath={resourcePath}
           resourceLabel={service}
-          roles={roles}
+          roles={roles.filter((r) => r.grantableOn?.includes('run.postern/Service') ?? true)}
           onClose={() => setAdding(false)}
           onSaved={(message) => {
             setAdding(false)

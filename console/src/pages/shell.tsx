@@ -4,8 +4,9 @@ import type { Project } from '../api/types.ts'
 import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
+import { PendingRequestCount, requestsPath } from '../requests/requests-link.tsx'
 
-export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log'
+export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log' | 'requests'
 
 const SECTIONS: [Section, string, (project: string) => string][] = [
   ['services', 'Services', consolePath.services],
@@ -14,6 +15,7 @@ const SECTIONS: [Section, string, (project: string) => string][] = [
   ['groups', 'Groups', consolePath.groups],
   ['workforce-pools', 'Workforce pools', consolePath.workforcePools],
   ['audit-log', 'Audit log', consolePath.auditLog],
+  ['requests', 'Requests', requestsPath],
 ]
 
 export const isSection = (page: string | undefined): page is Section => SECTIONS.some(([key]) => key === page)
@@ -49,7 +51,7 @@ export function Shell({ project, section, children }: { project: string; section
         </label>
         <nav aria-label="Sections" className="sections">
           {SECTIONS.map(([key, title, to]) => (
-            <Link key={key} to={to(project)} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}</Link>
+            <Link key={key} to={to(project)} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}{key === 'requests' && <PendingRequestCount />}</Link>
           ))}
         </nav>
         <div className="account">

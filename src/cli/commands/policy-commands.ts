@@ -5,6 +5,7 @@ import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
 import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
+import { showDryRun } from '../policy-dry-run.js'
 
 export interface PolicyTarget {
   /** As in the status line: "service", "project", "serviceAccount". */
@@ -26,8 +27,10 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
   group
     .command(`set-iam-policy <${arg}> <policyFile>`)
     .description('Replace the IAM policy with the one in a JSON or YAML file; its etag guards against overwriting a concurrent change.')
-    .action(async (name: string, file: string, _o, cmd: Command) => {
+    .option('--dry-run', 'show who would gain and lose which permission, without saving')
+    .action(async (name: string, file: string, o: { dryRun?: boolean }, cmd: Command) => {
       const policy = readPolicyFile(file)
+      if (o.dryRun) return showDryRun(cli, cli.api(), target.path(name, cmd), policy, cmd)
       const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy }, { idempotent: typeof policy.etag === 'string' && policy.etag !== '' })
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
       cli.printResource(cmd, result)
@@ -39,9 +42,12 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', trimmed)
     .requiredOption('--role <role>', 'e.g. roles/run.invoker', trimmed)
     .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None')
-    .action(async (name: string, o: { member: string; role: string; condition?: string }, cmd: Command) => {
+    .option('--dry-run', 'show who would gain and lose which permission, without saving')
+    .action(async (name: string, o: { member: string; role: string; condition?: string; dryRun?: boolean }, cmd: Command) => {
       const condition = parseConditionFlag(o.condition)
-      const result = await readModifyWrite(cli.api(), target.path(name, cmd), (p) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition))
+      const edit = (p: Policy) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition)
+      if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
+      const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
       const note = uncheckedMemberNote(o.member)
       if (note) cli.status(note, cmd)
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
@@ -55,13 +61,24 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .requiredOption('--role <role>', 'the role to remove it from', trimmed)
     .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None')
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
-    .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean }, cmd: Command) => {
+    .option('--dry-run', 'show who would gain and lose which permission, without saving')
+    .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
       if (o.all && o.condition !== undefined) throw usageError('--all and --condition exclude each other.')
       const which = o.all ? 'all' : parseConditionFlag(o.condition)
-      const result = await readModifyWrite(cli.api(), target.path(name, cmd), (p) => withoutBinding(p, o.member, o.role, which))
+      const edit = (p: Policy) => withoutBinding(p, o.member, o.role, which)
+      if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
+      const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
       cli.printResource(cmd, result)
     })
+}
+
+/** The dry run of an edit: the current policy, edited as the command would, simulated with its etag. */
+async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged', cmd: Command): Promise<void> {
+  const api = cli.api()
+  const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
+  const next = edit(current)
+  await showDryRun(cli, api, resourcePath, next === 'unchanged' ? current : { ...next, etag: current.etag }, cmd)
 }
 
 function readPolicyFile(file: string): Record<string, unknown> {

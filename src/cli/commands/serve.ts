@@ -32,6 +32,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
     .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
+    .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) whose X-Forwarded-For names the client, for sign-in limits; by default the peer address counts')
     .option('--reset-owner-password', 'locked out? set a new password for the owner, print it once, end the owner\'s sessions, and exit (only where the data is: the embedded store or a PostgreSQL on this machine)')
     .action(async (flags: ServeFlags & { resetOwnerPassword?: boolean }, cmd: Command) => {
       // --project is also a global flag; here it names the first project.

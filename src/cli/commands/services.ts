@@ -3,6 +3,7 @@ import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
 import { registerPolicyCommands } from './policy-commands.js'
+import { readableDuration, wireDuration } from '../durations.js'
 
 interface Service {
   name: string
@@ -41,7 +42,7 @@ function addServiceFlags(cmd: Command): Command {
     .option('--allow-unauthenticated', 'grant roles/run.invoker to allUsers (a public service)')
     .option('--no-allow-unauthenticated', 'remove the allUsers invoker binding')
     .option('--invoker-iam-check', 'check the invoker permission (the default)')
-    .option('--no-invoker-iam-check', 'let every request through without a token (invokerIamDisabled)')
+    .option('--no-invoker-iam-check', 'let every request through without a token (invokerIamDisabled; needs run.services.setIamPolicy)')
     .option('--custom-audiences <list>', 'audiences accepted besides the service URL, comma-separated')
     .option('--strict-audience', 'accept only tokens whose aud is the service URL or a custom audience')
     .option('--no-strict-audience', 'accept any Postern token (aud postern-cli too)')
@@ -127,14 +128,22 @@ export function registerServices(program: Command, cli: Cli): Command {
       .description('Change a service.')
       .option('--add-custom-audiences <list>', 'audiences to add')
       .option('--remove-custom-audiences <list>', 'audiences to remove')
-      .option('--clear-custom-audiences', 'remove every custom audience'),
-  ).action(async (name: string, o: ServiceFlags, cmd: Command) => {
+      .option('--clear-custom-audiences', 'remove every custom audience')
+      .option('--max-access-request-duration <duration>', 'the longest an access request may ask for, e.g. 8h (the default)'),
+  ).action(async (name: string, o: ServiceFlags & { maxAccessRequestDuration?: string }, cmd: Command) => {
+    const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : wireDuration(o.maxAccessRequestDuration, '--max-access-request-duration')
     const current = o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined ? await cli.api().call<Service>('GET', path(name, cmd)) : undefined
     const body = serviceBody(o, current)
     let updated: unknown = current
     if (Object.keys(body).length) updated = await cli.api().call('PATCH', path(name, cmd), body)
     if (o.allowUnauthenticated !== undefined) await setPublic(cli, path(name, cmd), o.allowUnauthenticated)
-    if (!Object.keys(body).length && o.allowUnauthenticated === undefined) throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
+    if (maxRequestDuration !== undefined) {
+      await cli.api().call('PATCH', `${path(name, cmd)}/accessRequestSettings`, { maxRequestDuration })
+      cli.status(`Access requests for service [${name}] may now ask for at most ${readableDuration(maxRequestDuration)}.`, cmd)
+    }
+    if (!Object.keys(body).length && o.allowUnauthenticated === undefined && maxRequestDuration === undefined) {
+      throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
+    }
     updated ??= await cli.api().call('GET', path(name, cmd))
     cli.status(`Service [${name}] updated.`, cmd)
     cli.printResource(cmd, updated)

@@ -59,11 +59,24 @@ export function registerUsers(program: Command, cli: Cli): void {
   }
   users
     .command('set-password <email>')
-    .description('Set a user’s password (read from standard input).')
+    .description('Set a user’s password (read from standard input). Every sign-in of the account ends. Your own needs the current password first: two lines, current then new.')
     .option('--password-stdin', 'read the password from standard input (the default when it is not a terminal)')
     .action(async (email: string, o: { passwordStdin?: boolean }, cmd: Command) => {
       if (!o.passwordStdin && cli.io.stdinIsTTY) throw new CliError('Pipe the new password in with --password-stdin, e.g. printf %s "$PASSWORD" | postern users set-password EMAIL --password-stdin', 2)
-      await cli.api().call('POST', `${path(email)}:setPassword`, { password: await passwordFromStdin(cli) })
+      const self = email.trim().toLowerCase() === cli.files.readConfig().account?.toLowerCase()
+      const body = self ? await ownPasswordsFromStdin(cli) : { password: await passwordFromStdin(cli) }
+      await cli.api().call('POST', `${path(email)}:setPassword`, body)
       cli.status(`Updated the password of [${email}].`, cmd)
+      cli.status(self ? 'Every sign-in of your account has ended, this CLI’s too: run postern auth login.' : 'Every sign-in of that account has ended.', cmd)
     })
+}
+
+/** Your own password: the current one on the first line, the new one on the second. */
+async function ownPasswordsFromStdin(cli: Cli): Promise<{ currentPassword: string; password: string }> {
+  const lines = (await cli.io.readStdin()).split(/\r?\n/)
+  const [currentPassword = '', password = ''] = lines
+  if (!currentPassword || !password || lines.slice(2).some((l) => l !== '')) {
+    throw new CliError('Changing your own password needs the current one first and the new one second, on two lines: printf \'%s\\n%s\\n\' "$CURRENT" "$NEW" | postern users set-password EMAIL --password-stdin', 2)
+  }
+  return { currentPassword, password }
 }

@@ -5,13 +5,15 @@ import { formatResource } from '../output.js'
 import { servicePath } from './services.js'
 
 interface Explanation {
-  access: 'GRANTED' | 'NOT_GRANTED'
+  access: 'GRANTED' | 'NOT_GRANTED' | 'UNKNOWN'
   reason: string
   principal: string
   permission: string
   resource: string
   bindings: { resource: string; role: string; matchedMembers: string[]; grants: boolean; condition?: { title: string; expression: string; result: boolean | 'error' } }[]
   notes: string[]
+  /** What the caller may not read (other policies, group memberships, whether accounts exist). */
+  hidden?: string[]
 }
 
 /** `postern services why SERVICE --member M`: which binding grants, or why none does. */
@@ -30,7 +32,12 @@ export function registerWhy(services: Command, cli: Cli): void {
         cli.print(formatResource(result, format))
         return
       }
-      const lines = [`${result.access === 'GRANTED' ? 'GRANTED' : 'NOT GRANTED'}: ${result.principal} ${result.access === 'GRANTED' ? 'holds' : 'lacks'} ${result.permission} on ${result.resource}.`]
+      const verdict = {
+        GRANTED: `GRANTED: ${result.principal} holds ${result.permission} on ${result.resource}.`,
+        NOT_GRANTED: `NOT GRANTED: ${result.principal} lacks ${result.permission} on ${result.resource}.`,
+        UNKNOWN: `UNKNOWN: no binding you may read grants ${result.principal} ${result.permission} on ${result.resource}; some you may not read could.`,
+      }
+      const lines = [verdict[result.access]]
       const granting = result.bindings.filter((b) => b.grants)
       for (const b of granting) {
         lines.push(`  granted by ${b.role} on ${b.resource} to ${b.matchedMembers.join(', ')}${b.condition ? ` while "${b.condition.title}" (${b.condition.expression}) holds` : ''}`)
@@ -39,7 +46,8 @@ export function registerWhy(services: Command, cli: Cli): void {
         lines.push(`  ${b.role} on ${b.resource} names ${b.matchedMembers.join(', ')}, but its condition "${b.condition?.title}" is ${b.condition?.result === 'error' ? 'in error' : 'false'} now`)
       }
       for (const note of result.notes) lines.push(`  note: ${note}`)
-      if (result.access !== 'GRANTED' && o.permission === 'run.routes.invoke') {
+      for (const part of result.hidden ?? []) lines.push(`  hidden: ${part}`)
+      if (result.access === 'NOT_GRANTED' && o.permission === 'run.routes.invoke') {
         lines.push(`  to grant: postern services add-iam-policy-binding ${name} --member='${member}' --role='roles/run.invoker'`)
       }
       cli.print(lines.join('\n') + '\n')

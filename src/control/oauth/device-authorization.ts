@@ -7,7 +7,7 @@ import { SUPPORTED_SCOPES } from '../../identity/authorization-request.js'
 import { formatUserCode } from '../../identity/user-codes.js'
 import { CLI_CLIENT_ID } from '../caller.js'
 import type { ControlDeps } from '../deps.js'
-import { clientAddress } from '../pages/client-address.js'
+import { addressBucket, requestClientAddress } from '../../http/client-address.js'
 import { sendOAuth } from './token-endpoint.js'
 
 /** Device authorizations one address may start per window (RFC 8628 §5.2: limit user-code issuance too). */
@@ -31,7 +31,7 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
     }
     const now = deps.clock()
     const window = fixedWindow(now, WINDOW_MS)
-    if ((await deps.store.countEvent(`device-code:address:${clientAddress(req)}`, window.start)) > MAX_DEVICE_CODES_PER_ADDRESS) {
+    if ((await deps.store.countEvent(`device-code:address:${addressBucket(requestClientAddress(req, deps.settings.trustedProxies))}`, window.start)) > MAX_DEVICE_CODES_PER_ADDRESS) {
       res.setHeader('retry-after', String(Math.ceil(window.remainingMs / 1000)))
       sendOAuth(res, 429, { error: 'slow_down', error_description: 'Too many device sign-ins were started from this address; try again later.' })
       return

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomToken, secretsEqual } from '../../core/ids.js'
 import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
 import { boundedPostForm } from '../../identity/federation/fetch-json.js'
-import { ProviderFetchError, type ProviderKeySource } from '../../identity/federation/provider-keys.js'
+import { PROVIDER_UNREACHABLE, ProviderFetchError, type ProviderKeySource } from '../../identity/federation/provider-keys.js'
 import { providerAudience, providerName } from '../../identity/federation/workforce-names.js'
 import { federatedMember } from '../../identity/federation/federation-claim.js'
 import { OAuthError } from '../../identity/oauth-error.js'
@@ -14,7 +14,7 @@ import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
 import { CLI_CLIENT_ID } from '../caller.js'
 import type { ControlDeps } from '../deps.js'
-import { clientAddress } from './client-address.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
 
 /**
@@ -70,7 +70,8 @@ export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource)
     try {
       endpoints = await keys.endpoints(provider.issuerUri)
     } catch (err) {
-      return failure(res, 502, `Cannot reach ${provider.issuerUri}: ${err instanceof ProviderFetchError ? err.message : 'unexpected error'}.`)
+      if (!(err instanceof ProviderFetchError)) throw err
+      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     const secret = randomToken(32)
     const returnTo = safeReturnTo(query.get('return_to'))
@@ -120,8 +121,9 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
       }
       idToken = body.id_token
     } catch (err) {
-      if (err instanceof ProviderFetchError) return failure(res, 502, `Cannot reach ${provider.issuerUri}: ${err.message}.`)
-      throw err
+      if (!(err instanceof ProviderFetchError)) throw err
+      deps.log.log('warn', 'identity provider fetch failed', { issuer: provider.issuerUri, detail: err.message })
+      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     // Read before verification, but the exchange verifies this very token: a nonce that matches
     // here and a signature that verifies there make the nonce verified (OIDC Core §3.1.3.7).
@@ -147,7 +149,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
     const { cookie } = await startSession(deps.store, exchanged.subject.uid, now, ttl)
     const fed = exchanged.subject.federation!
     const member = federatedMember(fed.pool, fed.subject)
-    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: providerName(fed.pool, fed.provider), outcome: 'OK', details: { address: clientAddress(req) } })
+    await deps.store.appendAudit({ time: now, principal: member, method: 'signin', resource: providerName(fed.pool, fed.provider), outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
     const returnTo = safeReturnTo(Buffer.from(encodedReturn ?? '', 'base64url').toString('utf8'))
     // Onward from a page of ours rather than by a redirect: the browser arrived here on a
     // cross-site navigation, and a redirect continuing it would not carry the new SameSite=Strict

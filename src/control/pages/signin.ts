@@ -11,7 +11,7 @@ import { PASSWORD_RULES } from '../../identity/passwords.js'
 import { normalizeEmail } from '../../iam/members.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
-import { clientAddress } from './client-address.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { federatedLinks } from './federated-signin.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
 
@@ -62,7 +62,7 @@ export function submitSignIn(deps: ControlDeps) {
       return
     }
     let result
-    const address = clientAddress(req)
+    const address = requestClientAddress(req, deps.settings.trustedProxies)
     // A failed or refused sign-in goes to the audit log (counted per account and minute): nobody
     // was authenticated, so the principal is anonymous and the resource the account tried.
     const refused = (outcome: string) => {
@@ -91,7 +91,7 @@ export function submitSignIn(deps: ControlDeps) {
     // A new session on every sign-in (no session fixation); the one the browser had ends.
     await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
     const { cookie } = await startSession(deps.store, result.uid, deps.clock())
-    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: clientAddress(req) } })
+    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
     redirect(res, returnTo, {
       'set-cookie': [
         sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }),

@@ -8,6 +8,7 @@ import { ORGANIZATION } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { GroupRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
+import { guardGroupChange } from '../access-test-guard.js'
 import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
 import { assertMembersExist } from '../known-members.js'
 import { retireIdentity } from '../retire-identity.js'
@@ -69,9 +70,11 @@ export function groupRoutes(r: Router<Handler>): void {
     const email = parseEmail(c.params.email!, 'group email')
     await mutate(c, { method: 'groups.delete', resource: groupResource(email), permission: 'postern.groups.delete', checkOn: ORGANIZATION }, async (tx) => {
       const g = await existingGroup(tx, email)
-      await tx.deleteGroup(email)
-      await retireIdentity(tx, 'group', email, g.uid)
-      await tx.recordChange('group', email)
+      await guardGroupChange(tx, c.deps.clock(), async () => {
+        await tx.deleteGroup(email)
+        await retireIdentity(tx, 'group', email, g.uid)
+        await tx.recordChange('group', email)
+      })
     })
     return ok({})
   })
@@ -94,8 +97,10 @@ export function groupRoutes(r: Router<Handler>): void {
           throw invalid(`Adding ${member} to group:${email} would create a cycle of groups.`)
         }
       }
-      await tx.addMembership({ group: email, member })
-      await tx.recordChange('group', email)
+      await guardGroupChange(tx, c.deps.clock(), async () => {
+        await tx.addMembership({ group: email, member })
+        await tx.recordChange('group', email)
+      })
     })
     return ok(view(await existingGroup(c.deps.store, email), (await c.deps.store.listMemberships(email)).map((m) => m.member)))
   })
@@ -105,8 +110,10 @@ export function groupRoutes(r: Router<Handler>): void {
     const member = parseGroupMember(c.params.member!)
     await mutate(c, { method: 'groups.removeMember', resource: groupResource(email), permission: 'postern.groups.update', checkOn: ORGANIZATION, details: { member } }, async (tx) => {
       await existingGroup(tx, email)
-      if (!(await tx.removeMembership({ group: email, member }))) throw notFound(`${member} is not a member of group:${email}.`)
-      await tx.recordChange('group', email)
+      await guardGroupChange(tx, c.deps.clock(), async () => {
+        if (!(await tx.removeMembership({ group: email, member }))) throw notFound(`${member} is not a member of group:${email}.`)
+        await tx.recordChange('group', email)
+      })
     })
     return ok({})
   })

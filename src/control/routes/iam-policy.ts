@@ -2,24 +2,25 @@ import * as z from 'zod'
 import { PosternError, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
-import { emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
+import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
 import { CONCURRENT_CHANGE, planPolicyWrite } from '../../iam/policy-write.js'
-import { ORGANIZATION, parseProjectId, parseServiceId, projectName, serviceAccountName, serviceName } from '../../iam/resources.js'
+import { ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
 import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
 import { addedMembers, assertMembersExist } from '../known-members.js'
+import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
 /** A resource that carries an IAM policy: its name, permission prefix and how to tell it exists. */
-interface Target {
+export interface Target {
   resource: string
   prefix: 'resourcemanager.organizations' | 'resourcemanager.projects' | 'run.services' | 'iam.serviceAccounts'
   exists: (tx: StoreTx) => Promise<boolean>
 }
 
-const targets: Record<string, (c: RequestContext) => Target> = {
+export const policyTargets: Record<string, (c: RequestContext) => Target> = {
   '/v1/organizations/local': () => ({ resource: ORGANIZATION, prefix: 'resourcemanager.organizations', exists: async () => true }),
   '/v1/projects/{project}': (c) => {
     const p = parseProjectId(c.params.project)
@@ -52,7 +53,7 @@ export async function readPolicy(tx: StoreTx, resource: string): Promise<Policy>
 const missing = (t: Target) => notFound(`Resource '${t.resource}' not found.`)
 
 export function iamPolicyRoutes(r: Router<Handler>): void {
-  for (const [base, target] of Object.entries(targets)) {
+  for (const [base, target] of Object.entries(policyTargets)) {
     const get: Handler = async (c) => {
       const t = target(c)
       allowRead(c, `${t.prefix}.getIamPolicy`, t.resource)
@@ -66,12 +67,14 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
       const t = target(c)
       const { policy: raw } = parseWith(SetBody, await c.json())
       const incoming = normalizePolicy(raw)
+      checkRolesGrantable(incoming, resourceType(t.resource))
       const etag = raw.etag === undefined || raw.etag === '' ? undefined : String(raw.etag)
       const result = await mutate(c, { method: 'setIamPolicy', resource: t.resource, permission: `${t.prefix}.setIamPolicy`, details: { policy: incoming } }, async (tx) => {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
         if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
         await assertMembersExist(tx, addedMembers(current, incoming))
+        await assertPolicyKeepsTests(tx, t.resource, incoming, c.deps.clock())
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)
         if (!written) throw new PosternError('ABORTED', CONCURRENT_CHANGE)
         await tx.recordChange('policy', t.resource)

@@ -6,7 +6,7 @@ import { printable } from '../../iam/members.js'
 import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { ServiceRecord } from '../../store/records.js'
-import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
+import { allowRead, mutate, ok, type AlsoNeeded, type Handler, type RequestContext } from '../handler.js'
 import { serviceView } from '../service-view.js'
 import { assertProjectExists } from './projects.js'
 
@@ -48,6 +48,16 @@ function stripOutputOnly(body: Record<string, unknown>): Record<string, unknown>
   return copy
 }
 
+/**
+ * Turning the invoker check off makes a service public, which is a policy change: like Cloud
+ * Run, it needs run.services.setIamPolicy (on the project for a new service), the permission an
+ * allUsers binding needs, and not only create or update.
+ */
+const turnsInvokerCheckOff = (where: string): AlsoNeeded => ({
+  permission: 'run.services.setIamPolicy',
+  because: `turning the invoker IAM check off (invokerIamDisabled: true) makes ${where} public, which needs run.services.setIamPolicy as an allUsers binding does (roles/run.admin or roles/owner).`,
+})
+
 function ids(c: RequestContext) {
   return { projectId: parseProjectId(c.params.project), serviceId: parseServiceId(c.params.service) }
 }
@@ -85,7 +95,8 @@ export function serviceRoutes(r: Router<Handler>): void {
       etag: randomToken(9),
     }
     const name = serviceName(projectId, serviceId)
-    await mutate(c, { method: 'services.create', resource: name, permission: 'run.services.create', checkOn: projectName(projectId) }, async (tx) => {
+    const also = record.invokerIamDisabled ? turnsInvokerCheckOff('the new service') : undefined
+    await mutate(c, { method: 'services.create', resource: name, permission: 'run.services.create', checkOn: projectName(projectId), also }, async (tx) => {
       if (!(await tx.getProject(projectId))) throw notFound(`Project '${projectId}' not found.`)
       if (!(await tx.insertService(record))) throw new PosternError('ALREADY_EXISTS', `Service '${serviceId}' already exists in project '${projectId}'.`)
       // A policy left by an earlier service of this name must not grant access to the new one.
@@ -108,9 +119,16 @@ export function serviceRoutes(r: Router<Handler>): void {
     const { projectId, serviceId } = ids(c)
     const patch = parseWith(UpdateService, stripOutputOnly(await c.json()))
     const name = serviceName(projectId, serviceId)
-    const updated = await mutate(c, { method: 'services.update', resource: name, permission: 'run.services.update', details: { fields: Object.keys(patch) } }, async (tx) => {
+    // Only turning the check off needs more: sending back a public service unchanged does not.
+    const before = patch.invokerIamDisabled === true ? await c.deps.store.getService(projectId, serviceId) : undefined
+    const turningOff = before ? !before.invokerIamDisabled : false
+    const also = turningOff ? turnsInvokerCheckOff('the service') : undefined
+    const updated = await mutate(c, { method: 'services.update', resource: name, permission: 'run.services.update', also, details: { fields: Object.keys(patch) } }, async (tx) => {
       const current = await tx.getService(projectId, serviceId)
       if (!current) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
+      if (patch.invokerIamDisabled === true && !current.invokerIamDisabled && !turningOff) {
+        throw new PosternError('ABORTED', 'The service was changed concurrently (its invoker check was turned on). Read it again and retry.')
+      }
       if (patch.etag !== undefined && patch.etag !== current.etag) {
         throw new PosternError('ABORTED', 'The service was changed concurrently (etag mismatch). Read it again and retry.')
       }

@@ -1,19 +1,22 @@
 import * as z from 'zod'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
-import { newUid, randomToken } from '../../core/ids.js'
+import { newUid, randomToken, sha256 } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
 import { hashPassword, passwordProblem } from '../../identity/passwords.js'
+import { readCookie, sessionCookieName } from '../../identity/sessions.js'
+import { signInWithPassword } from '../../identity/sign-in.js'
 import { parseEmail } from '../../iam/members.js'
 import { ORGANIZATION } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { UserRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
-import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
+import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
+import { requestClientAddress } from '../../http/client-address.js'
 import { retireIdentity } from '../retire-identity.js'
 
 const CreateUser = z.strictObject({ email: z.string().max(254), password: z.string().optional(), displayName: z.string().max(100).optional() })
 const UpdateUser = z.strictObject({ disabled: z.boolean().optional(), displayName: z.string().max(100).optional() })
-const SetPassword = z.strictObject({ password: z.string() })
+const SetPassword = z.strictObject({ password: z.string(), currentPassword: z.string().optional() })
 
 export const userView = (u: UserRecord) => ({
   name: `users/${u.email}`,
@@ -37,6 +40,44 @@ async function existingUser(tx: StoreTx, email: string): Promise<UserRecord> {
   const user = await tx.getUser(email)
   if (!user) throw notFound(`User '${email}' not found.`)
   return user
+}
+
+/**
+ * A new password ends the account's other sign-ins: every refresh token (the CLI's too) and every
+ * console session, except `keepSessionHash`, so that whoever knew the old password is out.
+ */
+async function endSignIns(tx: StoreTx, uid: string, keepSessionHash: string | undefined): Promise<void> {
+  await tx.revokeRefreshTokensOf(uid)
+  const kept = keepSessionHash ? await tx.getSession(keepSessionHash) : undefined
+  await tx.deleteSessionsOf(uid)
+  if (kept?.subjectUid === uid) await tx.insertSession(kept)
+}
+
+/**
+ * The console session a request came with (authenticated by cookie, not by a bearer token). A
+ * self-service change made in the console keeps it: the person at that browser has just typed
+ * the current password, and signing them out of the page they are using would only make them
+ * type the new one at once; every other session and token, where someone else may be, ends.
+ */
+function consoleSessionHash(c: RequestContext): string | undefined {
+  if (c.req.headers.authorization !== undefined) return undefined
+  const cookie = readCookie(c.req.headers.cookie, sessionCookieName(c.deps.settings.secureCookies))
+  return cookie ? sha256(cookie) : undefined
+}
+
+/**
+ * Changing your own password asks for the current one, as a sign-in does and under the same
+ * limits: a stolen token or an unattended console is not enough to take the account over.
+ */
+async function checkCurrentPassword(c: RequestContext, email: string, current: string | undefined): Promise<void> {
+  if (current === undefined || current === '') {
+    throw invalid('Changing your own password needs your current password (currentPassword). With the CLI, send it first and the new one second, on two lines of standard input.')
+  }
+  const result = await signInWithPassword(c.deps.store, { email, password: current, address: requestClientAddress(c.req, c.deps.settings.trustedProxies), now: c.deps.clock() })
+  if (!result.ok) {
+    await c.deps.store.appendAudit({ time: c.deps.clock(), principal: c.caller().member, method: 'users.setPassword', resource: userResource(email), outcome: 'PERMISSION_DENIED', details: { self: true, reason: 'wrong current password' } })
+    throw new PosternError('PERMISSION_DENIED', 'The current password is wrong; the password was not changed.')
+  }
 }
 
 export function userRoutes(r: Router<Handler>): void {
@@ -92,23 +133,27 @@ export function userRoutes(r: Router<Handler>): void {
 
   r.add('POST', '/v1/users/{email}:setPassword', async (c) => {
     const email = parseEmail(c.params.email!)
-    const { password } = parseWith(SetPassword, await c.json())
+    const { password, currentPassword } = parseWith(SetPassword, await c.json())
     const hash = await hashPassword(checkedPassword(password))
     const self = c.caller().member === `user:${email}`
-    const op = { method: 'users.setPassword', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION }
-    // Anyone may change their own password; changing another's needs postern.users.update.
-    const write = async (tx: StoreTx) => {
+    const op = { method: 'users.setPassword', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION } as const
+    // Anyone may change their own password, knowing the current one; changing another's needs
+    // postern.users.update and ends every sign-in of that account.
+    const write = (keep: string | undefined) => async (tx: StoreTx) => {
       const user = await existingUser(tx, email)
       await tx.updateUser({ ...user, passwordHash: hash, updateTime: c.deps.clock() })
+      await endSignIns(tx, user.uid, keep)
       await tx.recordChange('user', email)
     }
     if (self) {
+      await checkCurrentPassword(c, email, currentPassword)
       await c.deps.store.transaction(async (tx) => {
-        await write(tx)
+        await write(consoleSessionHash(c))(tx)
         await tx.appendAudit({ time: c.deps.clock(), principal: c.caller().member, method: op.method, resource: op.resource, outcome: 'OK', details: { self: true } })
       })
+      await c.deps.sync()
     } else {
-      await mutate(c, op, write)
+      await mutate(c, op, write(undefined))
     }
     return ok({})
   })

@@ -84,9 +84,12 @@ async function existingProvider(tx: StoreTx, poolId: string, providerId: string)
   return provider
 }
 
-/** Ends every sign-in of the pool's subjects (they sign in again, or not, through an enabled pool). */
-async function endSignIns(tx: StoreTx, poolId: string): Promise<void> {
-  for (const s of await tx.listFederatedSubjects(poolId)) {
+/**
+ * Ends every sign-in of the pool's subjects, or only of those one provider signed in (they sign
+ * in again, or not, through an enabled pool and provider).
+ */
+async function endSignIns(tx: StoreTx, poolId: string, provider?: WorkforceProviderRecord): Promise<void> {
+  for (const s of await tx.listFederatedSubjects(poolId, provider?.uid)) {
     await tx.revokeRefreshTokensOf(s.uid)
     await tx.deleteSessionsOf(s.uid)
   }
@@ -233,6 +236,8 @@ export function workforcePoolRoutes(r: Router<Handler>): void {
         updateTime: c.deps.clock(),
       }
       await tx.updateWorkforceProvider(next)
+      // As for a pool: disabling stops the provider's tokens at once and ends its sign-ins for good.
+      if (next.disabled && !current.disabled) await endSignIns(tx, poolId, current)
       await tx.recordChange('workforcePool', `${poolId}/providers/${providerId}`)
       return next
     })
@@ -244,7 +249,7 @@ export function workforcePoolRoutes(r: Router<Handler>): void {
     const providerId = parseProviderId(c.params.provider)
     const name = providerName(poolId, providerId)
     await mutate(c, { method: 'workforcePoolProviders.delete', resource: name, permission: 'iam.workforcePools.update', checkOn: ORGANIZATION }, async (tx) => {
-      await existingProvider(tx, poolId, providerId)
+      await endSignIns(tx, poolId, await existingProvider(tx, poolId, providerId))
       await tx.deleteWorkforceProvider(poolId, providerId)
       await tx.recordChange('workforcePool', `${poolId}/providers/${providerId}`)
     })

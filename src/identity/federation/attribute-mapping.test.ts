@@ -60,4 +60,43 @@ describe('attribute mapping', () => {
     expect(() => parseAttributeCondition("'yes'")).toThrow(/must be a bool/)
     expect(parseAttributeCondition(undefined)).toBe('')
   })
+
+  it('regular expressions are RE2: an IdP-chosen claim cannot stall the exchange', () => {
+    // V8 backtracks over a 40-character name for hours; RE2 is linear. First a check that
+    // matches() is RE2 (\z is the end of the text in RE2, a plain 'z' in V8), so that on a
+    // backtracking engine this test fails at once instead of hanging. The time bound is loose on
+    // purpose: the benchmark, not this test, measures speed.
+    const identity = { subject: 'ann', groups: [], displayName: '', attributes: {}, skipped: [] }
+    expect(conditionHolds(parseAttributeCondition("assertion.name.matches(r'Ann\\z')"), { name: 'Ann' }, identity)).toBe(true)
+    const name = 'Ann Marie Elisabeth Charlotte Henriette!'
+    expect(name).toHaveLength(40)
+    const pattern = "assertion.name.matches('^([A-Za-z]+ ?)+$')"
+    const condition = parseAttributeCondition(pattern)
+    const named = parseAttributeMapping({ 'postern.subject': 'assertion.sub', 'postern.display_name': `${pattern} ? assertion.name : 'unnamed'` })
+    const started = performance.now()
+    const out = mapAssertion(named, { sub: 'ann', name })
+    expect(out.ok && out.identity.displayName).toBe('unnamed')
+    expect(out.ok && conditionHolds(condition, { sub: 'ann', name }, out.identity)).toBe(false)
+    expect(performance.now() - started).toBeLessThan(100)
+    expect(conditionHolds(condition, { name: 'Ann Marie' }, identity)).toBe(true)
+  })
+
+  it.each([
+    ['assertion.name.matches(assertion.pattern)', /must be a string literal/],
+    ["assertion.name.matches('(a)\\\\1')", /not RE2 syntax/],
+    ["assertion.name.matches('^(?!admin)')", /not RE2 syntax/],
+    ["assertion.groups.exists(g, assertion.groups.exists(h, g == h + 'x'))", /may not be nested/],
+    ["cel.bind(g, assertion.groups, g.size() > 0)", /cel.bind is not allowed/],
+  ])('refuses the costly or non-RE2 condition %s when the provider is written', (condition, message) => {
+    expect(() => parseAttributeCondition(condition)).toThrow(PosternError)
+    expect(() => parseAttributeCondition(condition)).toThrow(message)
+    expect(() => parseAttributeMapping({ 'postern.subject': 'assertion.sub', 'attribute.x': `${condition} ? 'y' : 'n'` })).toThrow(message)
+  })
+
+  it('a condition over the groups with one comprehension and a pattern is fine', () => {
+    const condition = parseAttributeCondition("assertion.groups.exists(g, g.matches('^eng-[a-z]+$'))")
+    const identity = { subject: 'ann', groups: [], displayName: '', attributes: {}, skipped: [] }
+    expect(conditionHolds(condition, { groups: ['ops', 'eng-web'] }, identity)).toBe(true)
+    expect(conditionHolds(condition, { groups: ['ops', 'eng-'] }, identity)).toBe(false)
+  })
 })

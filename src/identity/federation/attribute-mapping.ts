@@ -1,12 +1,14 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { invalid } from '../../core/errors.js'
+import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
 import { ATTRIBUTE_NAME, printable } from '../../iam/members.js'
 
 /**
  * Attribute mapping and attribute condition of a workforce provider (issue 7): CEL over the
  * verified external token's claims (`assertion.*`), with the same library as IAM Conditions.
  * Expressions are compiled when a provider is written, so a mapping that cannot parse is refused
- * then, not discovered at sign-in. Pure.
+ * then, not discovered at sign-in; their cost is bounded then too, and `matches()` is RE2 (linear
+ * time), since the claims it reads are the identity provider's to choose. Pure.
  */
 export type MappingTarget = 'postern.subject' | 'postern.groups' | 'postern.display_name' | `attribute.${string}`
 
@@ -25,27 +27,30 @@ export type MappingOutcome = { ok: true; identity: MappedIdentity } | { ok: fals
 const MEMBER_VALUE = /^[\x21-\x7e]{1,127}$/
 const LIMITS = { mappings: 50, expression: 2_048, condition: 4_096, groups: 400, attributes: 50 }
 
-const env = new Environment({
-  limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 1_000, maxMapEntries: 200, maxCallArguments: 8 },
-})
+const env = registerLinearMatches(
+  new Environment({
+    limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 1_000, maxMapEntries: 200, maxCallArguments: 8 },
+  }),
+)
   .registerVariable('assertion', 'map')
   .registerVariable('postern', 'map')
   .registerVariable('attribute', 'map')
 
 type Compiled = (vars: Record<string, unknown>) => unknown
 
-function compile(expression: string, what: string, allowed: (type: string) => boolean, expected: string): Compiled {
-  let evaluate: Compiled
+function compile(expression: string, what: string, allowed: (type: string) => boolean, expected: string): void {
+  let parsed: ReturnType<typeof env.parse>
   try {
-    evaluate = env.parse(expression) as Compiled
+    parsed = env.parse(expression)
   } catch (err) {
     throw invalid(`${what} does not parse: ${firstLine(err)}`)
   }
-  const check = env.check(expression)
+  checkCelCost(parsed.ast, what)
+  useLinearMatches(parsed.ast)
+  const check = parsed.check()
   if (!check.valid) throw invalid(`${what} is not valid: ${firstLine(check.error)}`)
   const type = String(check.type)
   if (!allowed(type)) throw invalid(`${what} must be ${expected}, not ${type}.`)
-  return evaluate
 }
 
 const isTarget = (key: string): key is MappingTarget =>
@@ -85,7 +90,9 @@ const cache = new Map<string, Compiled>()
 function compiled(expression: string): Compiled {
   let fn = cache.get(expression)
   if (!fn) {
-    fn = env.parse(expression) as Compiled
+    const parsed = env.parse(expression)
+    useLinearMatches(parsed.ast)
+    fn = parsed as Compiled
     if (cache.size > 5_000) cache.clear()
     cache.set(expression, fn)
   }
@@ -148,5 +155,5 @@ export function conditionHolds(condition: string, assertion: Record<string, unkn
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err)
-  return text.split('\n')[0]!.trim().slice(0, 300)
+  return asWritten(text.split('\n')[0]!.trim()).slice(0, 300)
 }

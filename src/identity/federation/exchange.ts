@@ -1,6 +1,6 @@
 import { newUid } from '../../core/ids.js'
 import { normalizeEmail } from '../../iam/members.js'
-import type { WorkforcePoolRecord, WorkforceProviderRecord } from '../../store/records.js'
+import type { FederatedSubjectRecord, WorkforcePoolRecord, WorkforceProviderRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
 import { issueRefreshToken } from '../refresh-tokens.js'
@@ -8,8 +8,8 @@ import { federatedSubject, sessionEnd, type Subject } from '../subjects.js'
 import { TokenError } from '../verify.js'
 import { conditionHolds, mapAssertion, type MappedIdentity } from './attribute-mapping.js'
 import { verifyExternalToken } from './external-token.js'
-import { federatedMember } from './federation-claim.js'
-import { ProviderFetchError, type ProviderKeySource } from './provider-keys.js'
+import { federatedMember, oversizedClaim } from './federation-claim.js'
+import { PROVIDER_UNREACHABLE, ProviderFetchError, type ProviderKeySource } from './provider-keys.js'
 import { parseProviderAudience, providerName } from './workforce-names.js'
 
 /**
@@ -77,7 +77,8 @@ export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource
     assertion = await verifyWithRotation(keys, provider, req)
   } catch (err) {
     if (err instanceof ProviderFetchError) {
-      throw new OAuthError('temporarily_unavailable', `Postern could not fetch the keys of ${provider.issuerUri} (${err.message}); nothing was issued, try again later.`)
+      // One answer whatever went wrong (the detail is in Postern's log): what a fetch met is not the caller's to learn.
+      throw new OAuthError('temporarily_unavailable', `${PROVIDER_UNREACHABLE} for ${name}; nothing was issued. Try again later; if this persists, an administrator can find why in Postern's log.`)
     }
     if (err instanceof TokenError) return refuse(err.message)
     throw err
@@ -89,7 +90,11 @@ export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource
   if (!conditionHolds(provider.attributeCondition, assertion, identity)) {
     return refuseVerified(`The attribute condition of ${name} does not admit this identity.`, member)
   }
-  return recordSignIn(store, { pool, provider, identity, email: verifiedEmail(assertion), req, member })
+  const email = verifiedEmail(assertion)
+  // Nothing is issued that Postern (or a proxy in front of it) would then refuse as too large.
+  const tooLarge = oversizedClaim(federatedSubject(signedIn(pool, provider, identity, email, req.now), pool, provider).federation!)
+  if (tooLarge) return refuseVerified(tooLarge, member)
+  return recordSignIn(store, { pool, provider, identity, email, req, member })
 }
 
 async function verifyWithRotation(keys: ProviderKeySource, provider: WorkforceProviderRecord, req: ExchangeRequest): Promise<Record<string, unknown>> {
@@ -109,6 +114,23 @@ function verifiedEmail(assertion: Record<string, unknown>): string | null {
   return normalizeEmail(assertion.email) ?? null
 }
 
+/** The subject record a sign-in writes (the store keeps the uid of an earlier one). */
+function signedIn(pool: WorkforcePoolRecord, provider: WorkforceProviderRecord, identity: MappedIdentity, email: string | null, now: number): FederatedSubjectRecord {
+  return {
+    uid: newUid(),
+    poolId: pool.poolId,
+    subject: identity.subject,
+    providerId: provider.providerId,
+    providerUid: provider.uid,
+    displayName: identity.displayName,
+    email,
+    groups: identity.groups,
+    attributes: identity.attributes,
+    createTime: now,
+    lastSignInTime: now,
+  }
+}
+
 async function recordSignIn(
   store: Store,
   o: { pool: WorkforcePoolRecord; provider: WorkforceProviderRecord; identity: MappedIdentity; email: string | null; req: ExchangeRequest; member: string },
@@ -119,18 +141,7 @@ async function recordSignIn(
     const pool = await tx.getWorkforcePool(o.pool.poolId)
     const provider = await tx.getWorkforceProvider(o.pool.poolId, o.provider.providerId)
     if (!pool || pool.uid !== o.pool.uid || pool.disabled || !provider || provider.uid !== o.provider.uid || provider.disabled) return undefined
-    const record = await tx.upsertFederatedSubject({
-      uid: newUid(),
-      poolId: pool.poolId,
-      subject: identity.subject,
-      providerId: provider.providerId,
-      displayName: identity.displayName,
-      email: o.email,
-      groups: identity.groups,
-      attributes: identity.attributes,
-      createTime: req.now,
-      lastSignInTime: req.now,
-    })
+    const record = await tx.upsertFederatedSubject(signedIn(pool, provider, identity, o.email, req.now))
     const subject = federatedSubject(record, pool, provider)
     const refresh = !req.refresh ? undefined : await issueRefreshToken(tx, {
       subjectUid: record.uid,

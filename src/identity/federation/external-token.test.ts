@@ -37,6 +37,12 @@ describe('external token verification', () => {
     expect((await verify(await sign({}, { key: ec, kid: 'e1', alg: 'ES256' }))).sub).toBe('ann')
   })
 
+  it('accepts a token without typ or whose typ is JWT in any case, with or without application/ (RFC 7515 §4.1.9)', async () => {
+    for (const typ of [undefined, 'JWT', 'jwt', 'application/jwt', 'application/JWT']) {
+      expect((await verify(await sign({}, { header: { typ } }))).sub).toBe('ann')
+    }
+  })
+
   const rows: [string, () => Promise<string>, TokenErrorCode][] = [
     ['not a JWS', async () => 'abc.def', 'malformed'],
     ['another issuer', () => sign({ iss: 'https://evil.example' }), 'wrong-issuer'],
@@ -54,6 +60,11 @@ describe('external token verification', () => {
     ['HS256 with the public key as secret', () => sign({}, { alg: 'HS256', key: new TextEncoder().encode('n-of-the-rsa-key') }), 'unsupported-alg'],
     ['an algorithm the provider does not use', () => sign({}, { alg: 'PS256' }), 'unsupported-alg'],
     ['a JWT access token (typ at+jwt)', () => sign({}, { header: { typ: 'at+jwt' } }), 'bad-typ'],
+    ['a logout token (typ logout+jwt)', () => sign({}, { header: { typ: 'logout+jwt' } }), 'bad-typ'],
+    ['a security event token (typ secevent+jwt)', () => sign({}, { header: { typ: 'secevent+jwt' } }), 'bad-typ'],
+    ['an access token spelled as a media type (application/at+jwt)', () => sign({}, { header: { typ: 'application/at+jwt' } }), 'bad-typ'],
+    ['any other type', () => sign({}, { header: { typ: 'JOSE' } }), 'bad-typ'],
+    ['a type that is not a string', () => sign({}, { header: { typ: ['JWT'] } }), 'bad-typ'],
   ]
   for (const [what, make, code] of rows) {
     it(`refuses ${what}: ${code}`, async () => {

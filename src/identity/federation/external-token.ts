@@ -50,8 +50,9 @@ export async function verifyExternalToken(token: string, keys: ProviderKeys, o: 
   } catch {
     throw new TokenError('malformed', 'The subject token is not a JWT.')
   }
-  // An access token in JWT form (RFC 9068) is for a resource server, not a sign-in: never an identity here.
-  if (typeof header.typ === 'string' && /^(application\/)?at\+jwt$/i.test(header.typ)) throw new TokenError('bad-typ', 'The subject token is an access token (typ at+jwt), not an ID token.')
+  if (!identityTokenType(header.typ)) {
+    throw new TokenError('bad-typ', `The subject token's type (typ ${JSON.stringify(header.typ).slice(0, 100)}) is not an ID token's: only a token without typ or with typ JWT is exchanged.`)
+  }
   const algorithms = keys.algorithms.filter((a) => ASYMMETRIC_ALGORITHMS.includes(a))
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
     throw new TokenError('unsupported-alg', `The subject token's algorithm ${JSON.stringify(header.alg)} is not one the provider signs with (${algorithms.join(', ')}).`)
@@ -79,6 +80,16 @@ export async function verifyExternalToken(token: string, keys: ProviderKeys, o: 
   if ((iat as number) > Math.floor(o.nowMs / 1000) + LEEWAY_S) throw new TokenError('not-yet-valid', 'The subject token was issued in the future (iat); check the clocks.')
   if ((exp as number) - (iat as number) > MAX_LIFETIME_S) throw new TokenError('lifetime-too-long', 'The subject token lives longer than 24 hours.')
   return payload
+}
+
+/**
+ * ID tokens carry no typ or typ JWT (OpenID Connect Core §2 sets none; RFC 7519 §5.1). Any
+ * other type is a token minted for something else — an access token (at+jwt, RFC 9068), a logout
+ * token (logout+jwt), a security event (secevent+jwt) — and never an identity here, whatever its
+ * claims. Media types compare case-insensitively, and "application/" may be left out (RFC 7515 §4.1.9).
+ */
+function identityTokenType(typ: unknown): boolean {
+  return typ === undefined || (typeof typ === 'string' && /^(application\/)?jwt$/i.test(typ))
 }
 
 function describe(err: unknown, clientId: string): TokenError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ProviderFetchError, ProviderKeySource, type FetchJson } from './provider-keys.js'
+import { FAILURE_REMEMBERED_MS, ProviderFetchError, ProviderKeySource, type FetchJson } from './provider-keys.js'
 
 /** Discovery and JWKS caching for external providers, with the network swapped for a table of documents. */
 const ISSUER = 'https://idp.example.com'
@@ -48,6 +48,37 @@ describe('provider keys', () => {
   it('refuses a discovery document naming another issuer', async () => {
     const net = fakeNetwork({ [`${ISSUER}/.well-known/openid-configuration`]: { ...discovery, issuer: 'https://evil.example' } })
     await expect(new ProviderKeySource(net.fetchJson, () => 0).endpoints(ISSUER)).rejects.toThrow(/names issuer "https:\/\/evil.example"/)
+  })
+
+  it('fetches keys only from the issuer’s origin, and tells the operator (not the caller) why not', async () => {
+    const net = fakeNetwork({ [`${ISSUER}/.well-known/openid-configuration`]: { ...discovery, jwks_uri: 'http://127.0.0.1:5432/' } })
+    const failures: string[] = []
+    const source = new ProviderKeySource(net.fetchJson, () => 0, (issuer, detail) => failures.push(`${issuer}: ${detail}`))
+    await expect(source.keys({ issuerUri: ISSUER, jwksJson: null })).rejects.toBeInstanceOf(ProviderFetchError)
+    expect(net.calls).toEqual([`${ISSUER}/.well-known/openid-configuration`])
+    expect(failures).toEqual([`${ISSUER}: the discovery document's jwks_uri "http://127.0.0.1:5432/" is not on the issuer's origin (https and the issuer's host), so Postern does not fetch it`])
+  })
+
+  it('shares one fetch among concurrent callers, and remembers a failure for a few seconds', async () => {
+    const calls: string[] = []
+    let fail: (err: Error) => void = () => {}
+    const fetchJson: FetchJson = (url) => {
+      calls.push(url)
+      return new Promise((_, reject) => (fail = reject))
+    }
+    let now = 0
+    const source = new ProviderKeySource(fetchJson, () => now)
+    const waiting = Array.from({ length: 30 }, () => source.keys({ issuerUri: ISSUER, jwksJson: null }).then(() => 'ok', (e: unknown) => e))
+    await Promise.resolve()
+    fail(new ProviderFetchError('timed out'))
+    expect((await Promise.all(waiting)).every((e) => e instanceof ProviderFetchError)).toBe(true)
+    expect(calls).toHaveLength(1)
+    now += FAILURE_REMEMBERED_MS - 1
+    await expect(source.keys({ issuerUri: ISSUER, jwksJson: null })).rejects.toBeInstanceOf(ProviderFetchError)
+    expect(calls).toHaveLength(1)
+    now += 1
+    void source.keys({ issuerUri: ISSUER, jwksJson: null }).catch(() => undefined)
+    expect(calls).toHaveLength(2)
   })
 
   it('serves what it fetched before while the provider is down, for a day', async () => {

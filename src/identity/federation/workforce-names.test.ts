@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { federatedCallerOf, readFederationClaim } from './federation-claim.js'
+import { MAX_FEDERATION_CLAIM_BYTES, federatedCallerOf, oversizedClaim, readFederationClaim } from './federation-claim.js'
 import { parseIssuerUri, parseJwksJson, parseProviderAudience, parseSessionDuration, providerAudience } from './workforce-names.js'
 
 describe('workforce names and settings', () => {
@@ -36,7 +36,7 @@ describe('workforce names and settings', () => {
 })
 
 describe('the federation claim of Postern tokens', () => {
-  const claim = { pool: 'acme-staff', pool_uid: 'u1', provider: 'okta', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' } }
+  const claim = { pool: 'acme-staff', pool_uid: 'u1', provider: 'okta', provider_uid: 'u2', subject: 'ann', groups: ['eng'], attributes: { dept: 'rnd' } }
 
   it('names the principal, and keys caches by uid, groups and attributes', () => {
     const a = federatedCallerOf({ sub: 'uid-1', federation: { ...claim, email: 'ann@example.com' } })!
@@ -48,8 +48,22 @@ describe('the federation claim of Postern tokens', () => {
   })
 
   it('a malformed claim names no one', () => {
-    for (const bad of [{ ...claim, pool: 'X' }, { ...claim, groups: ['a b'] }, { ...claim, attributes: { 'a/b': 'c' } }, { ...claim, subject: '' }, { ...claim, pool_uid: 1 }, 'text', null]) {
+    for (const bad of [{ ...claim, pool: 'X' }, { ...claim, groups: ['a b'] }, { ...claim, attributes: { 'a/b': 'c' } }, { ...claim, subject: '' }, { ...claim, pool_uid: 1 }, { ...claim, provider_uid: undefined }, { ...claim, provider_uid: '' }, 'text', null]) {
       expect(readFederationClaim({ federation: bad })).toBeUndefined()
     }
+  })
+
+  it('fits in a token up to its bound, and beyond names the largest part', () => {
+    const sized = (groups: string[], attributes: Record<string, string> = {}) => ({ ...claim, groups, attributes })
+    expect(oversizedClaim(sized(['eng']))).toBeUndefined()
+    const many = Array.from({ length: 190 }, (_, i) => `g${i}-${'x'.repeat(120)}`)
+    expect(oversizedClaim(sized(many))).toMatch(/^The identity's groups \(190 names, [\d,]+ bytes\) are too large for a Postern token: .* at most 4,096 fit/)
+    const attrs = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`a${i}`, 'v'.repeat(120)]))
+    expect(oversizedClaim(sized(['eng'], attrs))).toMatch(/^The identity's attributes \(40, [\d,]+ bytes\) are too large/)
+    // Exactly at the bound fits; one byte more does not.
+    const base = JSON.stringify(sized(['']))
+    const exact = sized(['x'.repeat(MAX_FEDERATION_CLAIM_BYTES - Buffer.byteLength(base))])
+    expect(oversizedClaim(exact)).toBeUndefined()
+    expect(oversizedClaim({ ...exact, groups: [exact.groups[0] + 'x'] })).toMatch(/too large/)
   })
 })

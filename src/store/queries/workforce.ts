@@ -41,6 +41,7 @@ const subject = (r: Row): FederatedSubjectRecord => ({
   poolId: str(r.pool_id),
   subject: str(r.subject),
   providerId: str(r.provider_id),
+  providerUid: str(r.provider_uid),
   displayName: str(r.display_name),
   email: strOrNull(r.email),
   groups: JSON.parse(str(r.groups_json)) as string[],
@@ -114,6 +115,8 @@ export function workforceQueries(sql: Sql): WorkforceQueries {
       return changed === 1
     },
     async deleteWorkforceProvider(poolId, providerId) {
+      // The subjects it signed in go with it: a provider re-created under the same id is another provider.
+      await sql.run(`DELETE FROM federated_subjects WHERE provider_uid IN (SELECT uid FROM workforce_providers WHERE pool_id = ? AND provider_id = ?)`, [poolId, providerId])
       return (await sql.run(`DELETE FROM workforce_providers WHERE pool_id = ? AND provider_id = ?`, [poolId, providerId])) === 1
     },
 
@@ -122,24 +125,27 @@ export function workforceQueries(sql: Sql): WorkforceQueries {
       return r && subject(r)
     },
     async findFederatedSubject(poolId, subjectId) {
-      const r = await sql.get(`SELECT * FROM federated_subjects WHERE pool_id = ? AND subject = ?`, [poolId, subjectId])
+      const r = await sql.get(`SELECT * FROM federated_subjects WHERE pool_id = ? AND subject = ? ORDER BY last_sign_in_time DESC, uid LIMIT 1`, [poolId, subjectId])
       return r && subject(r)
     },
     async upsertFederatedSubject(s) {
       // One statement: two first sign-ins of the same subject at once agree on one uid.
       const r = await sql.get(
-        `INSERT INTO federated_subjects (uid, pool_id, subject, provider_id, display_name, email, groups_json, attributes_json, create_time, last_sign_in_time)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (pool_id, subject) DO UPDATE SET provider_id = excluded.provider_id, display_name = excluded.display_name,
+        `INSERT INTO federated_subjects (uid, pool_id, subject, provider_id, provider_uid, display_name, email, groups_json, attributes_json, create_time, last_sign_in_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (provider_uid, subject) DO UPDATE SET display_name = excluded.display_name,
            email = excluded.email, groups_json = excluded.groups_json, attributes_json = excluded.attributes_json,
            last_sign_in_time = excluded.last_sign_in_time
          RETURNING *`,
-        [s.uid, s.poolId, s.subject, s.providerId, s.displayName, s.email, JSON.stringify(s.groups), JSON.stringify(s.attributes), s.createTime, s.lastSignInTime],
+        [s.uid, s.poolId, s.subject, s.providerId, s.providerUid, s.displayName, s.email, JSON.stringify(s.groups), JSON.stringify(s.attributes), s.createTime, s.lastSignInTime],
       )
       return subject(r!)
     },
-    async listFederatedSubjects(poolId) {
-      return (await sql.all(`SELECT * FROM federated_subjects WHERE pool_id = ? ORDER BY subject`, [poolId])).map(subject)
+    async listFederatedSubjects(poolId, providerUid) {
+      const rows = providerUid === undefined
+        ? await sql.all(`SELECT * FROM federated_subjects WHERE pool_id = ? ORDER BY subject, provider_id`, [poolId])
+        : await sql.all(`SELECT * FROM federated_subjects WHERE pool_id = ? AND provider_uid = ? ORDER BY subject`, [poolId, providerUid])
+      return rows.map(subject)
     },
   }
 }

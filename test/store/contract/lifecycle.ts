@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Place } from '../backends.js'
-import { aProject, aUser } from '../fixtures.js'
+import { aProject, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
 import { runAndKillWriter } from '../writer-process.js'
 import type { ContractContext } from './context.js'
 
@@ -58,6 +58,30 @@ export function lifecycleContract(c: ContractContext): void {
       await Promise.all(stores.map((s, i) => s.insertProject(projects[i]!)))
       for (const s of stores) expect(await s.listProjects()).toHaveLength(stores.length)
       expect(place.errors).toEqual([])
+    })
+
+    it('carries federated subjects over to per-provider identities, with their provider’s uid; those of providers gone are dropped', async () => {
+      const place = await freshPlace()
+      const store = await place.open()
+      const pool = aWorkforcePool()
+      const provider = aWorkforceProvider(pool.poolId, { providerId: 'okta' })
+      await store.insertWorkforcePool(pool)
+      await store.insertWorkforceProvider(provider)
+      await store.close()
+      // The table as schema version 5 had it: one subject per (pool, subject), naming its last provider by id only.
+      await place.raw(`DELETE FROM schema_migrations WHERE version >= 6`)
+      await place.raw(`DROP TABLE federated_subjects`)
+      await place.raw(`CREATE TABLE federated_subjects (uid TEXT PRIMARY KEY, pool_id TEXT NOT NULL, subject TEXT NOT NULL, provider_id TEXT NOT NULL,
+        display_name TEXT NOT NULL, email TEXT, groups_json TEXT NOT NULL, attributes_json TEXT NOT NULL, create_time BIGINT NOT NULL,
+        last_sign_in_time BIGINT NOT NULL, UNIQUE (pool_id, subject))`)
+      for (const [uid, subject, providerId] of [['uid-ann', 'ann', 'okta'], ['uid-bob', 'bob', 'gone']]) {
+        await place.raw(`INSERT INTO federated_subjects VALUES ('${uid}', '${pool.poolId}', '${subject}', '${providerId}', 'Name', NULL, '["eng"]', '{}', 1, 2)`)
+      }
+      const migrated = await place.open()
+      expect(await migrated.getFederatedSubject('uid-ann')).toEqual({
+        uid: 'uid-ann', poolId: pool.poolId, subject: 'ann', providerId: 'okta', providerUid: provider.uid, displayName: 'Name', email: null, groups: ['eng'], attributes: {}, createTime: 1, lastSignInTime: 2,
+      })
+      expect(await migrated.getFederatedSubject('uid-bob')).toBeUndefined()
     })
 
     it('refuses a database whose schema is newer than this code, saying what to do', async () => {

@@ -69,22 +69,49 @@ export function workforceContract(c: ContractContext): void {
       expect(await store.deleteWorkforceProvider(pool.poolId, 'a-prov')).toBe(false)
       expect(await store.listWorkforceProviders(pool.poolId)).toEqual([b])
     })
+
+    it('deleting a provider deletes the subjects it signed in, and only those', async () => {
+      const store = c.store()
+      const pool = aWorkforcePool()
+      await store.insertWorkforcePool(pool)
+      const [gone, kept] = [aWorkforceProvider(pool.poolId), aWorkforceProvider(pool.poolId)]
+      await store.insertWorkforceProvider(gone)
+      await store.insertWorkforceProvider(kept)
+      const subject = unique('s-')
+      const viaGone = await store.upsertFederatedSubject(aFederatedSubject(pool.poolId, { subject, providerId: gone.providerId, providerUid: gone.uid }))
+      const viaKept = await store.upsertFederatedSubject(aFederatedSubject(pool.poolId, { subject, providerId: kept.providerId, providerUid: kept.uid }))
+      expect(await store.deleteWorkforceProvider(pool.poolId, gone.providerId)).toBe(true)
+      expect(await store.getFederatedSubject(viaGone.uid)).toBeUndefined()
+      expect(await store.getFederatedSubject(viaKept.uid)).toEqual(viaKept)
+    })
   })
 
   describe('federated subjects', () => {
-    it('the first sign-in fixes the uid; later ones update what was mapped and keep uid and createTime', async () => {
+    it('the first sign-in through a provider fixes the uid; later ones update what was mapped and keep uid and createTime', async () => {
       const store = c.store()
       const poolId = unique('fs-pool-')
       const first = aFederatedSubject(poolId, { email: null, groups: [], attributes: {} })
       expect(await store.upsertFederatedSubject(first)).toEqual(first)
       expect(await store.getFederatedSubject(first.uid)).toEqual(first)
       expect(await store.findFederatedSubject(poolId, first.subject)).toEqual(first)
-      const again = aFederatedSubject(poolId, { subject: first.subject, providerId: 'prov-y', displayName: 'Ann B.', groups: ['eng'], attributes: { dept: 'x' }, createTime: 9, lastSignInTime: 1_700_000_999_000 })
+      const again = aFederatedSubject(poolId, { subject: first.subject, displayName: 'Ann B.', groups: ['eng'], attributes: { dept: 'x' }, createTime: 9, lastSignInTime: 1_700_000_999_000 })
       const stored = await store.upsertFederatedSubject(again)
       expect(stored).toEqual({ ...again, uid: first.uid, createTime: first.createTime })
       expect(await store.getFederatedSubject(again.uid)).toBeUndefined()
       expect(await store.findFederatedSubject(poolId, first.subject)).toEqual(stored)
       expect(await store.findFederatedSubject(unique('other-'), first.subject)).toBeUndefined()
+    })
+
+    it('the same subject through another provider of the pool is another record; find returns the latest sign-in', async () => {
+      const store = c.store()
+      const poolId = unique('fs-pool-')
+      const first = await store.upsertFederatedSubject(aFederatedSubject(poolId, { lastSignInTime: 1_700_000_000_100 }))
+      const other = await store.upsertFederatedSubject(aFederatedSubject(poolId, { subject: first.subject, providerId: 'prov-y', providerUid: 'prov-y-uid', lastSignInTime: 1_700_000_000_200 }))
+      expect(other.uid).not.toBe(first.uid)
+      expect(await store.getFederatedSubject(first.uid)).toEqual(first)
+      expect(await store.findFederatedSubject(poolId, first.subject)).toEqual(other)
+      expect(await store.listFederatedSubjects(poolId)).toEqual([first, other])
+      expect(await store.listFederatedSubjects(poolId, 'prov-y-uid')).toEqual([other])
     })
 
     it('concurrent first sign-ins of one subject agree on one uid', async () => {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Makes a Debian machine ready for the test suite, so that `npm install && npm run check` is all a
+# newcomer (or CI) runs: installs the Debian packages the tests use when any is missing, stops the
+# nginx and Caddy services Debian starts on install (the tests start their own, on free ports), and
+# starts PostgreSQL when it is installed but down. Changes nothing on a machine that is ready.
+set -euo pipefail
+
+# What the tests use: Chromium (browser tests), nginx with its Lua module and Caddy (data plane and
+# forward-auth interop), wrk (the benchmark), Google's Python auth library and its HTTP transport, requests (Google client interop).
+PACKAGES=(chromium nginx libnginx-mod-http-lua caddy wrk python3-google-auth python3-requests)
+
+say() { printf 'setup-test-machine: %s\n' "$*" >&2; }
+
+# Runs a command as root: directly when we are root, through sudo when it works without a password.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    return 126
+  fi
+}
+can_be_root() { [ "$(id -u)" -eq 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }
+
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+  say "this is not a Debian-like machine (no dpkg/apt-get); make sure these are installed: ${PACKAGES[*]}"
+else
+  missing=()
+  for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+    if ! can_be_root; then
+      say "the tests need Debian packages that are not installed: ${missing[*]}"
+      say "install them as root, then run the tests again:"
+      say "  sudo sh -c '$line'"
+      exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    for p in "${missing[@]}"; do installed "$p" || { say "$p is still not installed after: $line"; exit 1; }; done
+  fi
+fi
+
+# Debian starts nginx and Caddy as services on install, on ports the tests may want. Stop those
+# services only — by their service manager or pid file, never by process name: other nginx and
+# Caddy processes on this machine (tests of other checkouts) are not ours to end.
+stop_service() {
+  local svc=$1 pidfile=$2
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if systemctl is-active --quiet "$svc" 2>/dev/null; then
+      say "stopping the $svc service"
+      as_root systemctl stop "$svc" || say "could not stop the $svc service; tests that need its ports may fail"
+    fi
+  elif [ -n "$pidfile" ] && [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    say "stopping the $svc service"
+    as_root service "$svc" stop >/dev/null 2>&1 || as_root kill "$(cat "$pidfile")" || say "could not stop the $svc service; tests that need its ports may fail"
+  fi
+}
+stop_service nginx /run/nginx.pid
+stop_service caddy ''
+
+# PostgreSQL is part of the suite (the store contract and the e2e tests run on it): start it when it
+# is installed but not answering. Without it the PostgreSQL tests are skipped loudly, and under
+# CI=true the run fails (test/support/global-setup.ts).
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ] && can_be_root; then
+    for version in $(ls /etc/postgresql); do
+      say "starting PostgreSQL $version"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || say "PostgreSQL is not answering on 127.0.0.1:5432; its tests will be skipped (and fail under CI=true)"
+elif ! command -v pg_isready >/dev/null 2>&1; then
+  say "PostgreSQL is not installed; its tests will be skipped (and fail under CI=true). Debian: apt-get install postgresql, with trust auth for 127.0.0.1"
+fi

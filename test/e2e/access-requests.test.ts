@@ -1,0 +1,247 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../support/cli.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * Access requests with real processes (DESIGN §9): a developer asks for the invoker role for a
+ * while, someone who may set the service's policy approves, the developer gets 200 at the gateway
+ * within a second of `--wait` returning; when the clock passes the grant's end the gateway says
+ * 403 again, and Postern removes the binding itself, with every step in the audit log. Then each
+ * refusal, and concurrent approvals through the CLI.
+ */
+interface AccessRequest {
+  id: string
+  state: string
+  requester: string
+  role: string
+  expireTime?: string
+  grantedDuration?: string
+  canDecide: boolean
+}
+
+interface Policy {
+  bindings?: { role: string; members: string[]; condition?: { title: string; expression: string; description?: string } }[]
+  etag?: string
+}
+
+interface AuditEntry {
+  principal: string
+  method: string
+  outcome: string
+  details: Record<string, unknown>
+}
+
+const SERVICE = 'projects/my-project/services/api'
+const DEV = 'dev@example.com'
+const APPROVER = 'approver@example.com'
+const OTHER = 'other@example.com'
+
+let p: PosternProcess
+let clockFile: string
+let upstream: Awaited<ReturnType<typeof startUpstream>>
+let dev: string
+let approver: string
+let other: string
+
+const as = (configDir: string) => (args: string[], timeoutMs?: number) => runCli(args, { configDir, timeoutMs })
+const owner = (args: string[]) => p.cli(args)
+/** Moves the server's clock forward by this many seconds from the real time (core/test-clock.ts). */
+const skewClock = (seconds: number) => writeFileSync(clockFile, String(seconds))
+
+async function gateway(configDir: string): Promise<{ status: number; body: string }> {
+  const token = await as(configDir)(['auth', 'print-identity-token'])
+  expect(token.code, token.stderr).toBe(0)
+  const res = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: `api.my-project.localhost:${p.gatewayPort}`, authorization: `Bearer ${token.stdout.trim()}` } })
+  return { status: res.statusCode, body: await res.body.text() }
+}
+
+async function within(ms: number, check: () => Promise<boolean>, what: string): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    if (await check()) return Date.now() - started
+    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+const policy = async () => (await p.api<Policy>('POST', `/v2/${SERVICE}:getIamPolicy`, {})).body
+const audit = async () => (await p.api<{ entries?: AuditEntry[] }>('GET', `/v1/auditLogs?resource=${encodeURIComponent(SERVICE)}&pageSize=200`)).body.entries ?? []
+const requests = async (configDir: string, all = true): Promise<AccessRequest[]> => {
+  const r = await as(configDir)(['access-requests', 'list', ...(all ? ['--all'] : []), '--format=json'])
+  expect(r.code, r.stderr).toBe(0)
+  return JSON.parse(r.stdout) as AccessRequest[]
+}
+
+beforeAll(async () => {
+  clockFile = join(mkdtempSync(join(tmpdir(), 'postern-clock-')), 'skew')
+  writeFileSync(clockFile, '0')
+  p = await startPostern({ env: { NODE_ENV: 'test', POSTERN_TEST_ONLY_CLOCK_FILE: clockFile } })
+  expect(p.output()).toContain('WARNING: running on a test clock')
+  upstream = await startUpstream()
+  expect((await owner(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
+  for (const email of [DEV, APPROVER, OTHER]) await createUser(p, email, 'correct horse battery staple')
+  expect((await owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${APPROVER}`, '--role=roles/run.admin'])).code).toBe(0)
+  dev = (await signInUser(p, DEV, 'correct horse battery staple')).configDir
+  approver = (await signInUser(p, APPROVER, 'correct horse battery staple')).configDir
+  other = (await signInUser(p, OTHER, 'correct horse battery staple')).configDir
+}, 120_000)
+
+afterAll(async () => {
+  await p?.stop()
+  await upstream?.close()
+})
+
+describe('access requests', () => {
+  it('request → approve → 200 within a second of --wait returning → the clock passes the end → 403 → Postern removes the grant, all in the audit log', async () => {
+    const denied = await gateway(dev)
+    expect(denied.status).toBe(403)
+    expect(denied.body).toContain(`postern services add-iam-policy-binding api --project=my-project --member='user:${DEV}' --role='roles/run.invoker'`)
+    expect(denied.body).toContain('postern services request-access api --project=my-project --for=1h')
+
+    const waiting = as(dev)(['services', 'request-access', 'api', '--for=10m', '--reason=debugging incident 4711', '--wait'])
+    let pending: AccessRequest | undefined
+    await within(10_000, async () => (pending = (await requests(approver, false)).find((r) => r.requester === `user:${DEV}`)) !== undefined, 'the request is listed for the approver')
+    expect(pending).toMatchObject({ state: 'PENDING', role: 'roles/run.invoker', canDecide: true })
+    const id = pending!.id
+
+    const approved = await as(approver)(['access-requests', 'approve', id])
+    expect(approved.code, approved.stderr).toBe(0)
+    expect(approved.stderr).toContain(`Approved access request [${id}]: user:${DEV} holds roles/run.invoker on ${SERVICE} until`)
+    const waited = await waiting
+    expect(waited.code, waited.stderr).toBe(0)
+    expect(waited.stderr).toContain(`Approved by user:${APPROVER}: you hold roles/run.invoker on service [api] until`)
+    const elapsed = await within(1_000, async () => (await gateway(dev)).status === 200, 'the requester gets 200')
+    expect(elapsed).toBeLessThan(1_000)
+
+    const grant = (await policy()).bindings?.find((b) => b.condition?.title === `Access request ${id}`)
+    expect(grant).toMatchObject({ role: 'roles/run.invoker', members: [`user:${DEV}`] })
+    expect(grant!.condition!.expression).toMatch(/^request\.time < timestamp\('\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z'\)$/)
+    expect(grant!.condition!.description).toContain('debugging incident 4711')
+
+    // Ten minutes and a bit later (by the server's clock): the condition is false, so the gateway
+    // refuses at once, and the sweep then removes the binding and records the expiry.
+    skewClock(11 * 60)
+    await within(2_000, async () => (await gateway(dev)).status === 403, 'the grant ends at the gateway')
+    await within(15_000, async () => !(await policy()).bindings?.some((b) => b.condition?.title === `Access request ${id}`), 'the binding is removed')
+    const ended = (await requests(dev)).find((r) => r.id === id)
+    expect(ended).toMatchObject({ state: 'EXPIRED' })
+
+    const steps = (await audit()).filter((e) => e.details.request === id).map((e) => [e.method, e.outcome, e.principal]).reverse()
+    expect(steps).toEqual([
+      ['accessRequests.create', 'OK', `user:${DEV}`],
+      ['accessRequests.approve', 'OK', `user:${APPROVER}`],
+      ['accessRequests.expire', 'OK', 'system'],
+    ])
+  }, 90_000)
+
+  it('refuses: one’s own approval, an approver without setIamPolicy, unknown ids, a role one already has, a duplicate, durations that do not parse or exceed the limit — and saves nothing', async () => {
+    const before = (await requests(approver)).length
+    const policyBefore = await policy()
+
+    // Durations: not a duration (a usage error), below the minimum, above the default limit of 8h.
+    const garbled = await as(dev)(['services', 'request-access', 'api', '--for=2 hours', '--reason=x'])
+    expect(garbled.code).toBe(2)
+    expect(garbled.stderr).toContain("'2 hours' is not a duration")
+    const tooLong = await as(dev)(['services', 'request-access', 'api', '--for=9h', '--reason=x'])
+    expect(tooLong.code).toBe(1)
+    expect(tooLong.stderr).toContain('(INVALID_ARGUMENT) The requested duration (9h) exceeds the maximum of 8h for projects/my-project/services/api')
+    const tooShort = await as(dev)(['services', 'request-access', 'api', '--for=10s', '--reason=x'])
+    expect(tooShort.stderr).toContain('shorter than the minimum of 1m')
+    const noReason = await as(dev)(['services', 'request-access', 'api', '--for=1h', '--reason=  '])
+    expect(noReason.stderr).toContain('say why you need access')
+    const wrongRole = await as(dev)(['services', 'request-access', 'api', '--for=1h', '--reason=x', '--role=roles/iam.serviceAccountTokenCreator'])
+    expect(wrongRole.stderr).toContain('grants nothing on a service')
+    const noService = await as(dev)(['services', 'request-access', 'nope', '--for=1h', '--reason=x'])
+    expect(noService.stderr).toContain("(NOT_FOUND) Service 'nope' not found")
+
+    // An admin lowers the limit; a request for more is refused naming the new one.
+    const limit = await as(approver)(['services', 'update', 'api', '--max-access-request-duration=1h'])
+    expect(limit.code, limit.stderr).toBe(0)
+    expect(limit.stderr).toContain('may now ask for at most 1h')
+    const overLimit = await as(dev)(['services', 'request-access', 'api', '--for=2h', '--reason=x'])
+    expect(overLimit.stderr).toContain('exceeds the maximum of 1h')
+    const devLimit = await as(dev)(['services', 'update', 'api', '--max-access-request-duration=8h'])
+    expect(devLimit.stderr).toContain('PERMISSION_DENIED')
+
+    // A role the requester already has: the owner holds everything.
+    const held = await owner(['services', 'request-access', 'api', '--for=1h', '--reason=x'])
+    expect(held.code).toBe(1)
+    expect(held.stderr).toContain('(ALREADY_EXISTS) You already have every permission of roles/run.invoker on projects/my-project/services/api (granted by roles/owner on organizations/local to user:owner@example.com)')
+    expect((await requests(approver)).length).toBe(before)
+
+    // One real request; asking again while it is pending is refused.
+    const filed = await as(dev)(['services', 'request-access', 'api', '--for=30m', '--reason=second look', '--format=json'])
+    expect(filed.code, filed.stderr).toBe(0)
+    const id = (JSON.parse(filed.stdout) as AccessRequest).id
+    const again = await as(dev)(['services', 'request-access', 'api', '--for=30m', '--reason=again'])
+    expect(again.stderr).toContain(`request ${id} is pending`)
+
+    const own = await as(dev)(['access-requests', 'approve', id])
+    expect(own.code).toBe(1)
+    expect(own.stderr).toContain(`(PERMISSION_DENIED) You cannot approve your own access request '${id}'`)
+    const notAllowed = await as(other)(['access-requests', 'approve', id])
+    expect(notAllowed.stderr).toContain("(PERMISSION_DENIED) Permission 'run.services.setIamPolicy' denied on resource 'projects/my-project/services/api'")
+    const overApproval = await as(approver)(['access-requests', 'approve', id, '--for=2h'])
+    expect(overApproval.stderr).toContain('The approved duration (2h) exceeds the maximum of 1h')
+    const unknown = await as(approver)(['access-requests', 'approve', 'aaaaaaaaaa'])
+    expect(unknown.stderr).toContain("(NOT_FOUND) Access request 'aaaaaaaaaa' not found")
+    const malformed = await as(approver)(['access-requests', 'deny', 'not-an-id'])
+    expect(malformed.stderr).toContain('is not an access request id')
+    const hidden = await as(other)(['access-requests', 'describe', id])
+    expect(hidden.stderr).toContain('PERMISSION_DENIED')
+    expect((await policy()).bindings).toEqual(policyBefore.bindings)
+
+    // Denied, with a reason the requester's --wait reports (exit 1).
+    const waiting = as(dev)(['access-requests', 'wait', id])
+    const deny = await as(approver)(['access-requests', 'deny', id, '--reason=use the staging copy'])
+    expect(deny.code, deny.stderr).toBe(0)
+    const waited = await waiting
+    expect(waited.code).toBe(1)
+    expect(waited.stderr).toContain(`Access request [${id}] was denied by user:${APPROVER}: use the staging copy`)
+    const late = await as(approver)(['access-requests', 'approve', id])
+    expect(late.stderr).toContain(`(FAILED_PRECONDITION) Access request '${id}' was denied by user:${APPROVER}`)
+    expect((await policy()).bindings).toEqual(policyBefore.bindings)
+    expect((await audit()).filter((e) => e.details.request === id).map((e) => `${e.method} ${e.outcome}`).reverse()).toEqual([
+      'accessRequests.create OK',
+      'accessRequests.approve PERMISSION_DENIED',
+      'accessRequests.approve PERMISSION_DENIED',
+      'accessRequests.deny OK',
+    ])
+    expect((await as(approver)(['services', 'update', 'api', '--max-access-request-duration=8h'])).code).toBe(0)
+  }, 90_000)
+
+  it('of concurrent approvals of one request exactly one wins, and the grant is written once', async () => {
+    const filed = await as(other)(['services', 'request-access', 'api', '--for=20m', '--reason=race', '--format=json'])
+    expect(filed.code, filed.stderr).toBe(0)
+    const id = (JSON.parse(filed.stdout) as AccessRequest).id
+    // Meanwhile an admin edits the same policy: the read-modify-write on both sides loses nothing.
+    const edits = ['ann', 'ben', 'cat', 'dan'].map((n) => owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${n}@example.com`, '--role=roles/run.viewer', '--quiet']))
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? as(approver) : owner)(['access-requests', 'approve', id])))
+    for (const e of await Promise.all(edits)) expect(e.code, e.stderr).toBe(0)
+    expect((await policy()).bindings?.find((b) => b.role === 'roles/run.viewer' && !b.condition)?.members).toEqual(['user:ann@example.com', 'user:ben@example.com', 'user:cat@example.com', 'user:dan@example.com'])
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1)
+    for (const loser of results.filter((r) => r.code !== 0)) expect(loser.stderr).toContain(`(FAILED_PRECONDITION) Access request '${id}' was already approved by`)
+    expect((await policy()).bindings?.filter((b) => b.condition?.title === `Access request ${id}`)).toHaveLength(1)
+    expect((await audit()).filter((e) => e.details.request === id && e.method === 'accessRequests.approve' && e.outcome === 'OK')).toHaveLength(1)
+  }, 90_000)
+
+  it('an approval for an account deleted since it asked is refused: a new account of the same name is someone else', async () => {
+    await createUser(p, 'gone@example.com', 'correct horse battery staple')
+    const gone = (await signInUser(p, 'gone@example.com', 'correct horse battery staple')).configDir
+    const filed = await as(gone)(['services', 'request-access', 'api', '--for=20m', '--reason=before I leave', '--format=json'])
+    expect(filed.code, filed.stderr).toBe(0)
+    const id = (JSON.parse(filed.stdout) as AccessRequest).id
+    expect((await owner(['users', 'delete', 'gone@example.com', '--quiet'])).code).toBe(0)
+    await createUser(p, 'gone@example.com', 'another horse battery staple')
+    const approve = await as(approver)(['access-requests', 'approve', id])
+    expect(approve.code).toBe(1)
+    expect(approve.stderr).toContain(`(FAILED_PRECONDITION) user:gone@example.com was deleted after request '${id}' was filed`)
+    expect((await policy()).bindings?.some((b) => b.members.includes('user:gone@example.com'))).toBe(false)
+  }, 90_000)
+})

@@ -1,0 +1,107 @@
+import { request } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser } from '../support/sign-in.js'
+
+/**
+ * Failed sign-ins slow a guesser without locking the owner out: limits count per account and
+ * address together, with waits that double; behind a proxy named in --trusted-proxies the
+ * address is the one X-Forwarded-For gives, and nobody else's X-Forwarded-For counts. Different
+ * client addresses are real: the test connects from 127.0.0.2, 127.0.0.3 … (all loopback).
+ */
+const PASSWORD = 'the-right-password-1'
+
+/** POSTs the sign-in form from `from` (a local source address), as a browser would after loading it. */
+function signIn(p: PosternProcess, email: string, password: string, o: { from?: string; forwardedFor?: string } = {}): Promise<{ status: number; retryAfter: number }> {
+  const body = new URLSearchParams({ email, password, form_token: 't', return_to: '/console' }).toString()
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: p.controlPort,
+        path: '/signin',
+        method: 'POST',
+        localAddress: o.from ?? '127.0.0.1',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          cookie: 'postern_signin=t',
+          ...(o.forwardedFor && { 'x-forwarded-for': o.forwardedFor }),
+        },
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: Number(res.headers['retry-after'] ?? 0) }))
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function wrongTimes(p: PosternProcess, email: string, n: number, o: { from?: string; forwardedFor?: string }): Promise<number[]> {
+  const statuses: number[] = []
+  for (let i = 0; i < n; i++) statuses.push((await signIn(p, email, `wrong-${i}`, o)).status)
+  return statuses
+}
+
+describe('sign-in limits by the connecting address', () => {
+  let p: PosternProcess
+  beforeAll(async () => {
+    p = await startPostern()
+    await createUser(p, 'ann@example.com', PASSWORD)
+    await createUser(p, 'bob@example.com', PASSWORD)
+  })
+  afterAll(() => p?.stop())
+
+  it('ten wrong passwords from one address do not stop the right password from another', async () => {
+    const guesses = await wrongTimes(p, 'ann@example.com', 10, { from: '127.0.0.2' })
+    expect(guesses.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
+    expect(guesses).toContain(429)
+    expect((await signIn(p, 'ann@example.com', PASSWORD, { from: '127.0.0.3' })).status).toBe(303)
+  })
+
+  it('the right password from the guessing address works once its wait is over', async () => {
+    await wrongTimes(p, 'bob@example.com', 7, { from: '127.0.0.4' })
+    const waiting = await signIn(p, 'bob@example.com', PASSWORD, { from: '127.0.0.4' })
+    expect(waiting.status).toBe(429)
+    expect(waiting.retryAfter).toBeGreaterThan(0)
+    expect(waiting.retryAfter).toBeLessThanOrEqual(10)
+    await new Promise((r) => setTimeout(r, waiting.retryAfter * 1000))
+    expect((await signIn(p, 'bob@example.com', PASSWORD, { from: '127.0.0.4' })).status).toBe(303)
+  })
+
+  it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await signIn(p, 'ann@example.com', 'wrong', { from: '127.0.0.5', forwardedFor: `198.51.100.${i + 1}` })).status)
+    // Seven different claimed addresses, one real one: counted together.
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
+    expect(statuses.slice(5)).toContain(429)
+  })
+})
+
+describe('sign-in limits behind a trusted proxy', () => {
+  let p: PosternProcess
+  beforeAll(async () => {
+    p = await startPostern({ args: ['--trusted-proxies', '127.0.0.1/32,::1'] })
+    await createUser(p, 'ann@example.com', PASSWORD)
+  })
+  afterAll(() => p?.stop())
+
+  it('limits different X-Forwarded-For addresses separately', async () => {
+    const first = await wrongTimes(p, 'ann@example.com', 8, { forwardedFor: '203.0.113.9, 198.51.100.1' })
+    expect(first.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
+    expect(first.slice(5)).toContain(429)
+    // The client left of the proxy's entry is the client's own claim, never read.
+    expect((await signIn(p, 'ann@example.com', 'wrong', { forwardedFor: '203.0.113.10, 198.51.100.1' })).status).toBe(429)
+    expect((await signIn(p, 'ann@example.com', 'wrong', { forwardedFor: '198.51.100.2' })).status).toBe(401)
+    expect((await signIn(p, 'ann@example.com', PASSWORD, { forwardedFor: '198.51.100.3' })).status).toBe(303)
+  })
+
+  it('still counts a peer that is not the proxy by its own address', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) statuses.push((await signIn(p, 'ann@example.com', 'wrong', { from: '127.0.0.6', forwardedFor: `198.51.100.${100 + i}` })).status)
+    expect(statuses.slice(5)).toContain(429)
+    expect((await signIn(p, 'ann@example.com', PASSWORD, { forwardedFor: '198.51.100.4' })).status).toBe(303)
+  })
+})
