@@ -67,7 +67,7 @@ describe('the hints postern serve prints', () => {
     const { signInUser } = await import('../support/sign-in.js')
     const dev = await signInUser(p, 'dev@example.com', 'a long enough password')
     const refused = await bash(`${lines[0]}\n${lines[1]!.replace('curl ', 'curl -s ')}`, { POSTERN_CONFIG_DIR: dev.configDir })
-    const command = /an admin can run: (postern [^"]+?)(?:"|$)/.exec(refused.stdout)?.[1]
+    const command = /an admin can run: (postern [^;"]+)/.exec(refused.stdout)?.[1]
     expect(command, refused.stdout).toBeDefined()
     const grant = await bash(`${lines[0]}\n${command}`, env)
     expect(grant.code, grant.stderr).toBe(0)

@@ -80,6 +80,7 @@ describe('why a member may or may not invoke', () => {
     beforeAll(async () => {
       await createUser(p, 'one-service-viewer@example.com', 'viewer-password-123')
       for (const args of [
+        ['users', 'create', 'frank@example.com'],
         ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer'],
         ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker'],
       ]) expect((await p.cli(args)).code).toBe(0)
