@@ -52,6 +52,14 @@ describe('a first start on a busy port', () => {
     expect(busyGateway.stderr).toContain('choose another port with --gateway-port N')
     expect(busyGateway.stdout).not.toContain('Owner password')
 
+    // $ postern serve --workers 2   (the gateway port still taken): one message, no crash loop
+    holder = await holdPort(gatewayPort)
+    const workers = await runCli([...serve, '--workers', '2'], { configDir: dirs.configDir, timeoutMs: 30_000 })
+    await release(holder)
+    expect(workers.code).toBe(1)
+    expect(workers.stderr).toContain('choose another port with --gateway-port N')
+    expect(workers.stderr).toContain('A worker could not start (its error is above); stopped the others.')
+
     // $ postern serve            (the ports are free)
     p = await startPostern({ ...dirs, controlPort, gatewayPort })
     expect(p.ownerPassword).toMatch(/^\S{16,}$/)

@@ -54,12 +54,16 @@ export function registerServe(program: Command, cli: Cli): void {
       const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
       if (config.workers > 1 && worker === undefined) {
         const { superviseWorkers } = await import('../../cluster.js')
-        await superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr })
+        await reported(superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
         return
       }
       const { serve } = await import('../../main.js')
       const pathHint = pathSetupHint(cli.io.env, fileURLToPath(new URL('../../../', import.meta.url)))
-      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr, pathHint }, worker))
+      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr, pathHint }, worker)).catch((err: unknown) => {
+        // A worker's IPC channel to the primary would keep it alive after a failed start.
+        if (worker !== undefined) process.disconnect?.()
+        throw err
+      })
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop)
