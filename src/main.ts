@@ -251,6 +251,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         freshness,
         clock,
         proto: config.tls ? 'https' : 'http',
+        trustedProxies: config.trustedProxies,
         issuer: config.issuer,
         log,
         accessLog: config.accessLog,

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { Clock } from '../core/clock.js'
 import type { ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
+import type { TrustedProxies } from '../http/client-address.js'
 import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
 import type { AssertionMinter } from './assertions.js'
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   freshness: Freshness
   clock: Clock
   proto: 'http' | 'https'
+  /** Proxies in front whose X-Forwarded-For names the client (`--trusted-proxies`). */
+  trustedProxies: TrustedProxies
   /** This Postern's issuer: any token it issued loses its signature on the way upstream. */
   issuer: string
   log: Logger
@@ -132,7 +135,7 @@ export function createGateway(deps: GatewayDeps) {
     const build = (identity: Identity | undefined) =>
       upstreamHeaders(req.rawHeaders, nominated, {
         host: req.headers.host!,
-        forwardedFor: clientAddressChain(req.socket.remoteAddress, req.rawHeaders),
+        forwardedFor: clientAddressChain(req.socket.remoteAddress, req.rawHeaders, deps.trustedProxies),
         proto: deps.proto,
         requestId,
         issuer: deps.issuer,

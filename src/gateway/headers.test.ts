@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { TrustedProxies } from '../http/client-address.js'
 import { clientAddressChain, connectionNominated, downstreamHeaders, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
@@ -47,8 +48,16 @@ describe('request header rules', () => {
   })
 
   it('the client address chain is the peer alone, IPv4-mapped addresses unwrapped', () => {
-    expect(clientAddressChain('::ffff:10.1.2.3', ['X-Forwarded-For', '1.1.1.1'])).toBe('10.1.2.3')
-    expect(clientAddressChain('::1', [])).toBe('::1')
+    expect(clientAddressChain('::ffff:10.1.2.3', ['X-Forwarded-For', '1.1.1.1'], TrustedProxies.none)).toBe('10.1.2.3')
+    expect(clientAddressChain('::1', [], TrustedProxies.none)).toBe('::1')
+  })
+
+  it('behind a trusted proxy, the chain it vouches for: client first, nothing the client wrote itself', () => {
+    const proxies = TrustedProxies.parse('10.0.0.0/8')
+    const xff = ['X-Forwarded-For', '6.6.6.6, 198.51.100.1', 'x-forwarded-for', '10.0.0.2']
+    expect(clientAddressChain('10.1.2.3', xff, proxies)).toBe('198.51.100.1, 10.0.0.2, 10.1.2.3')
+    expect(clientAddressChain('203.0.113.9', xff, proxies)).toBe('203.0.113.9')
+    expect(clientAddressChain('10.1.2.3', [], proxies)).toBe('10.1.2.3')
   })
 })
 

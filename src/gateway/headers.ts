@@ -1,4 +1,5 @@
 import type { TokenHeader } from './extract-token.js'
+import { forwardedChain, type TrustedProxies } from '../http/client-address.js'
 
 /**
  * Every rule about which headers cross the gateway, in one place and as data, so that another
@@ -127,13 +128,19 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
 }
 
 /**
- * The address chain the upstream learns in X-Forwarded-For. Today the peer alone: whatever
- * X-Forwarded-For or Forwarded the client sent is its own claim and is dropped. Trusting named
- * proxies in front (taking the chain they vouch for from `rawHeaders`) belongs here.
+ * The address chain the upstream learns in X-Forwarded-For: the peer alone, unless the peer is a
+ * proxy named in `--trusted-proxies`; then the chain it vouches for, client first. Whatever else
+ * a client wrote in X-Forwarded-For or Forwarded is its own claim and is dropped.
  */
-export function clientAddressChain(peer: string | undefined, _rawHeaders: readonly string[]): string {
+export function clientAddressChain(peer: string | undefined, rawHeaders: readonly string[], trusted: TrustedProxies): string {
   if (!peer) return ''
-  return peer.startsWith('::ffff:') ? peer.slice(7) : peer
+  let forwardedFor: string[] | undefined
+  if (trusted.cidrs.length > 0) {
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (rawHeaders[i]!.length === 15 && rawHeaders[i]!.toLowerCase() === 'x-forwarded-for') (forwardedFor ??= []).push(rawHeaders[i + 1]!)
+    }
+  }
+  return forwardedChain(peer, forwardedFor, trusted).join(', ')
 }
 
 /** `Bearer h.p.s` → `Bearer h.p.SIGNATURE_REMOVED_BY_POSTERN`: the upstream can read, not replay, the caller's token. */

@@ -51,19 +51,28 @@ export class TrustedProxies {
 const MAX_HOPS = 20
 
 export function clientAddress(peer: string | undefined, forwardedFor: string | readonly string[] | undefined, trusted: TrustedProxies): string {
-  let client = canonicalAddress(peer ?? '') ?? 'unknown'
-  if (!trusted.has(client) || forwardedFor === undefined) return client
+  return forwardedChain(peer, forwardedFor, trusted)[0]!
+}
+
+/**
+ * The chain of addresses a request came through that Postern can vouch for, client first and the
+ * peer last: the trusted proxies' hops and the client they name, never what a client wrote
+ * itself (anything left of the first untrusted address). Behind no trusted proxy: the peer alone.
+ */
+export function forwardedChain(peer: string | undefined, forwardedFor: string | readonly string[] | undefined, trusted: TrustedProxies): string[] {
+  const chain = [canonicalAddress(peer ?? '') ?? 'unknown']
+  if (!trusted.has(chain[0]!) || forwardedFor === undefined) return chain
   const hops = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',')
   for (let i = hops.length - 1, seen = 0; i >= 0 && seen < MAX_HOPS; i--, seen++) {
     const hop = hops[i]!.trim()
     if (hop === '') continue
     const address = canonicalAddress(hop)
     // Garbage where an address should be: the trusted proxy that passed it on is all we know.
-    if (!address) return client
-    client = address
-    if (!trusted.has(address)) return address
+    if (!address) return chain
+    chain.unshift(address)
+    if (!trusted.has(address)) return chain
   }
-  return client
+  return chain
 }
 
 /** The client address of a request (see clientAddress). */

@@ -126,14 +126,19 @@ export async function beginAttempt(store: Store, o: { counters: readonly Counter
     await store.transaction(async (tx) => {
       const attempts = new Map<string, number>()
       for (const c of counted) attempts.set(slot(c), await tx.countEvent(`${slot(c)}:attempt`, windowOf(c).start))
+      // Every limit that refuses is asked how long it wants: the caller is told the longest wait,
+      // or it would come back when one limit has relented and be refused by the next.
+      let refusal: Refusal | undefined
       for (const [i, limit] of o.limits.entries()) {
         const w = windowOf(limit)
         const previous = Math.max(0, counts[3 * i]! - counts[3 * i + 1]!)
         const current = Math.max(0, attempts.get(slot(limit))! - 1 - counts[3 * i + 2]!)
         if (limitReached(previous, current, w.elapsed, limit.windowMs, limit.max)) {
-          throw new Refused({ limit, retryAfterMs: retryAfterMs(previous, current, w.elapsed, limit.windowMs, limit.max) })
+          const wait = retryAfterMs(previous, current, w.elapsed, limit.windowMs, limit.max)
+          if (!refusal || wait > refusal.retryAfterMs) refusal = { limit, retryAfterMs: wait }
         }
       }
+      if (refusal) throw new Refused(refusal)
     })
     return undefined
   } catch (err) {

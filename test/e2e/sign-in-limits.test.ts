@@ -2,6 +2,7 @@ import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
 
 /**
  * Failed sign-ins slow a guesser without locking the owner out: limits count per account and
@@ -80,13 +81,37 @@ describe('sign-in limits by the connecting address', () => {
   })
 })
 
-describe('sign-in limits behind a trusted proxy', () => {
+describe('behind a trusted proxy: sign-in limits, and the X-Forwarded-For an upstream sees', () => {
   let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
   beforeAll(async () => {
+    upstream = await startUpstream()
     p = await startPostern({ args: ['--trusted-proxies', '127.0.0.1/32,::1'] })
     await createUser(p, 'ann@example.com', PASSWORD)
+    expect((await p.cli(['services', 'create', 'open', `--upstream=${upstream.url}`, '--allow-unauthenticated'])).code).toBe(0)
   })
-  afterAll(() => p?.stop())
+  afterAll(async () => {
+    await p?.stop()
+    await upstream?.close()
+  })
+
+  it('the gateway passes on the chain the proxy vouches for, and only from the proxy', async () => {
+    const xff = async (from: string) => {
+      await new Promise<void>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: p.gatewayPort, path: '/', localAddress: from, headers: { host: `open.my-project.localhost:${p.gatewayPort}`, 'x-forwarded-for': '6.6.6.6, 198.51.100.1' } },
+          (res) => res.resume().on('end', resolve),
+        )
+        req.on('error', reject)
+        req.end()
+      })
+      return upstream.seen.at(-1)!.headers['x-forwarded-for']
+    }
+    // 127.0.0.1 is the named proxy: its client is 198.51.100.1; what sits left of it was the client's own claim.
+    expect(await xff('127.0.0.1')).toBe('198.51.100.1, 127.0.0.1')
+    // Any other peer's X-Forwarded-For is its own word: the upstream learns the peer alone.
+    expect(await xff('127.0.0.7')).toBe('127.0.0.7')
+  })
 
   it('limits different X-Forwarded-For addresses separately', async () => {
     const first = await wrongTimes(p, 'ann@example.com', 8, { forwardedFor: '203.0.113.9, 198.51.100.1' })
