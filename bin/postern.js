@@ -17,6 +17,16 @@ const io = {
     return Buffer.concat(chunks).toString('utf8')
   },
   stdinIsTTY: Boolean(process.stdin.isTTY),
+  stdoutIsTTY: Boolean(process.stdout.isTTY),
+  prompt: async (question) => {
+    const { createInterface } = await import('node:readline/promises')
+    const rl = createInterface({ input: process.stdin, output: process.stderr })
+    try {
+      return await rl.question(question)
+    } finally {
+      rl.close()
+    }
+  },
   env: process.env,
 }
 

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster'
+import { PosternError } from './core/errors.js'
 
 /**
  * `postern serve --workers N` (issue 6): N worker processes share the listening ports, each
@@ -11,22 +12,32 @@ export async function superviseWorkers(count: number, out: { stdout: (s: string)
   cluster.schedulingPolicy = cluster.SCHED_NONE
   let stopping = false
   const ready = new Set<number>()
+  const started = new Set<number>()
+  let failedStart: (() => void) | undefined
   const fork = (index: number) => {
     const worker = cluster.fork({ POSTERN_WORKER: String(index) })
     worker.on('message', (m: unknown) => {
       if (m !== 'ready') return
       ready.add(index)
+      started.add(index)
       if (ready.size === count) out.stdout(`All ${count} workers are up. Postern is ready.\n`)
     })
     worker.on('exit', (code, signal) => {
       if (stopping) return
+      // A worker that never got ready could not start (a busy port, say: it said why); starting
+      // it again would fail the same way, every half second, forever.
+      if (!started.has(index)) return failedStart?.()
       out.stderr(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'worker exited; starting another', index, code, signal })}\n`)
       ready.delete(index)
       setTimeout(() => fork(index), 500)
     })
   }
   for (let i = 0; i < count; i++) fork(i)
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    failedStart = () => {
+      stop()
+      reject(new PosternError('FAILED_PRECONDITION', 'A worker could not start (its error is above); stopped the others.'))
+    }
     const stop = () => {
       stopping = true
       process.off('SIGINT', stop)

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { bootstrap } from './control/bootstrap.js'
+import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
 import { signInLocalCli } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
 import { consoleRoutes } from './control/console/routes.js'
@@ -32,6 +32,7 @@ import { createControlHandler } from './control/server.js'
 import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
 import { isLoopback, type ServeConfig } from './core/config.js'
+import { PosternError } from './core/errors.js'
 import { systemClock } from './core/clock.js'
 import { startTestClock } from './core/test-clock.js'
 import { createLogger, type Logger } from './core/log.js'
@@ -60,6 +61,18 @@ import { observabilityListener, serveObservability } from './observability/endpo
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
+type Plane = 'control' | 'gateway' | 'metrics'
+
+/** A port that cannot be bound, said with the flag that picks another. */
+function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, port: number): Error {
+  const flag = { control: '--port', gateway: '--gateway-port', metrics: '--metrics-port' }[plane]
+  const what = { control: 'the control plane', gateway: 'the gateway', metrics: 'metrics' }[plane]
+  if (err.code === 'EADDRINUSE') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: the port is in use (another postern serve?). Stop whatever holds it, or choose another port with ${flag} N.`)
+  if (err.code === 'EACCES') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: permission denied (ports below 1024 need privileges). Choose another port with ${flag} N.`)
+  if (err.code === 'EADDRNOTAVAIL') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: this machine has no address ${host} (see --host).`)
+  return err
+}
+
 export interface Running {
   controlUrl?: string
   gatewayUrl?: string
@@ -70,7 +83,7 @@ export interface Running {
  * The composition root (DESIGN §8): config → store → caches → planes → listen. Nothing else
  * constructs long-lived objects.
  */
-export async function serve(config: ServeConfig, io: { stdout: (s: string) => void; stderr: (s: string) => void }, worker?: number): Promise<Running> {
+export async function serve(config: ServeConfig, io: { stdout: (s: string) => void; stderr: (s: string) => void; pathHint?: string }, worker?: number): Promise<Running> {
   // Under --workers, worker 0 speaks for all (addresses, the demo) — except that whichever
   // worker bootstrapped the store prints the owner's password; the primary announces readiness
   // once every worker has reported it.
@@ -105,8 +118,6 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   await follower.startFrom()
   await directory.loadAll()
   await keyring.rotateIfDue()
-  const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
-  await follower.catchUp()
   await follower.start()
   metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
@@ -118,6 +129,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
   // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock, (issuer, detail) => log.log('warn', 'identity provider fetch failed', { issuer, detail }))
+
+  // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
+  // sign-ins — counted per principal, resource and minute by one writer in this process.
+  const refusals = new DenialLog(store, log)
 
   const deps: ControlDeps = {
     store,
@@ -136,12 +151,13 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       trustedProxies: config.trustedProxies,
     },
     authenticate: sessions.authenticate,
+    refusals,
   }
 
   const servers: Server[] = []
   const notes: string[] = []
-  const closers: (() => Promise<void>)[] = []
-  const listen = async (handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
+  const closers: (() => Promise<void>)[] = [() => refusals.close()]
+  const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
       : createHttpServer(options, handler)
@@ -150,115 +166,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     server.maxConnections = config.maxConnections
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, config.host, port)))
       server.listen(port, config.host, () => resolve())
     })
     servers.push(server)
     return (server.address() as AddressInfo).port
-  }
-
-  const running: Running = {
-    async close() {
-      follower.stop()
-      clearInterval(maintenance)
-      clearInterval(grantSweep)
-      testClock?.stop()
-      await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
-      for (const close of closers) await close()
-      await store.close()
-    },
-  }
-
-  if (config.planes.control) {
-    const handler = sessions.wrap(createControlHandler(deps, [
-      oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) }),
-      signInRoutes(deps, sessions),
-      federatedSignInRoutes(deps, providerKeys),
-      serviceSignInRoutes(deps, sessions),
-      roleRoutes,
-      projectRoutes,
-      serviceRoutes,
-      iamPolicyRoutes,
-      serviceAccountRoutes,
-      serviceAccountTokenRoutes,
-      userRoutes,
-      groupRoutes,
-      workforcePoolRoutes,
-      troubleshootRoutes,
-      auditLogRoutes,
-      accessRequestRoutes({ waiters: accessRequestWaiters }),
-      accessTestRoutes,
-      consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
-      (r) => {
-        for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
-      },
-    ]))
-    // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
-    const port = await listen(handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })
-    running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
-  }
-
-  if (config.planes.gateway) {
-    const upstreams = new Upstreams()
-    const denials = new DenialLog(store, log)
-    closers.push(() => denials.close(), () => upstreams.close())
-    const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
-    const authorizer = new InvokeAuthorizer(directory)
-    metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
-    metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
-    const browserSessions = new BrowserSessions(store, directory, sessionCookieKey(master))
-    const browser = createBrowserFlow({
-      sessions: browserSessions,
-      store,
-      cookies: browserCookies(secureContext(config.gatewayUrl, Boolean(config.tls))),
-      signInUrl: config.issuer + SERVICE_SIGN_IN_PATH,
-      scheme: config.gatewayUrl.protocol,
-    })
-    const gateway = createGateway({
-      routes: new RouteTable(directory, config.gatewayUrl),
-      authenticator,
-      authorizer,
-      assertions: new AssertionMinter(tokens),
-      upstreams,
-      denials,
-      metrics,
-      freshness,
-      clock,
-      proto: config.tls ? 'https' : 'http',
-      trustedProxies: config.trustedProxies,
-      issuer: config.issuer,
-      log,
-      accessLog: config.accessLog,
-      internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
-      browser,
-      browserSessions,
-    })
-    afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
-    closers.push(async () => gateway.closeTunnels())
-    const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
-    // Tokens may be large and a request may carry many headers: both are checked by the gateway
-    // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
-    // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
-    // timeout is the backstop for anything else: the longest service timeout and a minute.
-    const port = await listen(gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
-      server.maxHeadersCount = 0
-      server.timeout = 300_000
-      server.on('upgrade', gateway.upgrade)
-    })
-    running.gatewayUrl = `http://${config.host}:${port}`
-  }
-
-  if (config.metricsPort !== undefined) {
-    const port = await listen(observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
-    notes.push(`Metrics: http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics`)
-  }
-
-  if (config.demo && leader) {
-    const demo = await startDemoUpstream()
-    closers.push(() => new Promise((r) => demo.server.close(() => r())))
-    await registerDemoService(store, config.project, demo.url, clock())
-    await follower.catchUp()
-    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try:\n  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
   }
 
   const maintenance = setInterval(() => {
@@ -274,18 +186,156 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     sweepEndedGrants(store, clock(), log).catch((err) => log.log('warn', 'access grant sweep failed', { err: String(err) }))
   }, 5_000)
   grantSweep.unref()
+  const running: Running = {
+    async close() {
+      follower.stop()
+      clearInterval(maintenance)
+      clearInterval(grantSweep)
+      testClock?.stop()
+      await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
+      for (const close of closers) await close()
+      await store.close()
+    },
+  }
+
+  // The ports first, then the first start's owner: a start that cannot listen leaves the store
+  // as it found it, so the next one still creates the owner and prints its password.
+  try {
+    await listenPlanes()
+  } catch (err) {
+    await running.close().catch(() => undefined)
+    throw err
+  }
+  const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
+  await follower.catchUp()
+
+  async function listenPlanes() {
+    if (config.planes.control) {
+      const handler = sessions.wrap(createControlHandler(deps, [
+        oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) }),
+        signInRoutes(deps, sessions),
+        federatedSignInRoutes(deps, providerKeys),
+        serviceSignInRoutes(deps, sessions),
+        roleRoutes,
+        projectRoutes,
+        serviceRoutes,
+        iamPolicyRoutes,
+        serviceAccountRoutes,
+        serviceAccountTokenRoutes,
+        userRoutes,
+        groupRoutes,
+        workforcePoolRoutes,
+        troubleshootRoutes,
+        auditLogRoutes,
+        accessRequestRoutes({ waiters: accessRequestWaiters }),
+        accessTestRoutes,
+        consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
+        (r) => {
+          for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
+        },
+      ]))
+      // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
+      const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })
+      running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
+    }
+
+    if (config.planes.gateway) {
+      const upstreams = new Upstreams()
+      closers.push(() => upstreams.close())
+      const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
+      const authorizer = new InvokeAuthorizer(directory)
+      metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
+      metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
+      const browserSessions = new BrowserSessions(store, directory, sessionCookieKey(master))
+      const browser = createBrowserFlow({
+        sessions: browserSessions,
+        store,
+        cookies: browserCookies(secureContext(config.gatewayUrl, Boolean(config.tls))),
+        signInUrl: config.issuer + SERVICE_SIGN_IN_PATH,
+        scheme: config.gatewayUrl.protocol,
+      })
+      const gateway = createGateway({
+        routes: new RouteTable(directory, config.gatewayUrl),
+        authenticator,
+        authorizer,
+        assertions: new AssertionMinter(tokens),
+        upstreams,
+        denials: refusals,
+        metrics,
+        freshness,
+        clock,
+        proto: config.tls ? 'https' : 'http',
+        trustedProxies: config.trustedProxies,
+        issuer: config.issuer,
+        log,
+        accessLog: config.accessLog,
+        internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
+        browser,
+        browserSessions,
+      })
+      afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
+      closers.push(async () => gateway.closeTunnels())
+      const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
+      // Tokens may be large and a request may carry many headers: both are checked by the gateway
+      // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
+      // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
+      // timeout is the backstop for anything else: the longest service timeout and a minute.
+      const port = await listen('gateway', gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
+        server.maxHeadersCount = 0
+        server.timeout = 300_000
+        server.on('upgrade', gateway.upgrade)
+      })
+      running.gatewayUrl = `http://${config.host}:${port}`
+    }
+
+    if (config.metricsPort !== undefined) {
+      const port = await listen('metrics', observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
+      notes.push(`Metrics: http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics`)
+    }
+  }
+
+  if (config.demo && leader) {
+    const demo = await startDemoUpstream()
+    closers.push(() => new Promise((r) => demo.server.close(() => r())))
+    await registerDemoService(store, config.project, demo.url, clock())
+    await follower.catchUp()
+    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try, in another shell:\n${io.pathHint ? `  ${io.pathHint}\n` : ''}  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
+  }
 
   if (boot.firstStart) {
     io.stdout(`Created organization organizations/local, project ${config.project} and owner ${boot.owner}.\n`)
     io.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
   }
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
-    await signInLocalCli(config, running.controlUrl, boot, store, clock, io)
+    if (boot.firstStart) await signInLocalCli(config, running.controlUrl, { email: boot.owner, uid: boot.ownerUid }, store, clock, io)
   }
+  if (io.pathHint && !config.demo) notes.push(`To have the postern command in another shell: ${io.pathHint}`)
   for (const note of notes) out.stdout(note + '\n')
   if (running.controlUrl) out.stdout(`Control plane (API, sign-in, console): ${running.controlUrl}\n`)
   if (running.gatewayUrl) out.stdout(`Gateway: ${running.gatewayUrl} (services at ${config.gatewayUrl.protocol}//SERVICE.PROJECT.${config.gatewayUrl.host})\n`)
   if (worker === undefined) out.stdout('Postern is ready.\n')
   else process.send?.('ready')
   return running
+}
+
+/**
+ * `postern serve --reset-owner-password`: a one-shot on the machine that holds the data. It needs
+ * no running server and does not start one (a running one takes the change at once).
+ */
+export async function resetOwner(config: ServeConfig, explicitOwner: string | undefined, io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<void> {
+  if (!storeIsOnThisMachine(config.databaseUrl)) {
+    throw new PosternError('FAILED_PRECONDITION', '--reset-owner-password works only where the data is: with the embedded store, or with a PostgreSQL on this machine (localhost or a Unix socket). Run it on the database\'s machine.')
+  }
+  const clock = systemClock
+  const log = createLogger(io.stderr, config.logLevel)
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  try {
+    const reset = await resetOwnerPassword(store, { owner: explicitOwner, fallbackOwner: config.owner, now: clock() })
+    for (const m of reset.mended) io.stdout(`Also ${m}.\n`)
+    io.stdout(`New password for ${reset.owner} (shown once, keep it safe): ${reset.password}\n`)
+    io.stdout(`Every session and refresh token of ${reset.owner} has ended; sign in again with the new password.\n`)
+    if (isLoopback(config.host)) await signInLocalCli(config, config.controlUrl, { email: reset.owner, uid: reset.ownerUid, onlyReplacing: 'owner' }, store, clock, io)
+  } finally {
+    await store.close()
+  }
 }

@@ -5,7 +5,9 @@ import { ServiceAccountsPage } from './accounts/service-accounts-page.tsx'
 import { AuditLogPage } from './pages/audit-log-page.tsx'
 import { WorkforcePoolsPage } from './iam/workforce-pools-page.tsx'
 import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
-import { Shell } from './pages/shell.tsx'
+import { isSection, Shell } from './pages/shell.tsx'
+import { UsersPage } from './accounts/users-page.tsx'
+import { GroupsPage } from './accounts/groups-page.tsx'
 import { RequestsPage } from './requests/requests-page.tsx'
 import { ServicePage } from './services/service-page.tsx'
 import { ServicesPage } from './services/services-page.tsx'
@@ -48,18 +50,25 @@ function Routes() {
   if (first !== 'projects' || !project) return <ProjectPicker />
   const content = page === 'services' && item ? <ServicePage project={project} service={item} />
     : page === 'service-accounts' ? <ServiceAccountsPage project={project} />
+    : page === 'users' ? <UsersPage />
+    : page === 'groups' ? <GroupsPage />
     : page === 'audit-log' ? <AuditLogPage project={project} />
     : page === 'workforce-pools' ? <WorkforcePoolsPage />
     : page === 'requests' ? <RequestsPage />
     : <ServicesPage project={project} />
-  return <Shell project={project} section={page === 'service-accounts' || page === 'audit-log' || page === 'workforce-pools' || page === 'requests' ? page : 'services'}>{content}</Shell>
+  return <Shell project={project} section={isSection(page) ? page : 'services'}>{content}</Shell>
+}
+
+const TITLES: Record<string, string> = {
+  'service-accounts': 'Service accounts',
+  users: 'Users',
+  groups: 'Groups',
+  'audit-log': 'Audit log',
+  'workforce-pools': 'Workforce pools',
+  requests: 'Access requests',
 }
 
 function titleOf(page: string | undefined, item: string | undefined): string {
   if (page === 'services' && item) return item
-  if (page === 'service-accounts') return 'Service accounts'
-  if (page === 'audit-log') return 'Audit log'
-  if (page === 'workforce-pools') return 'Workforce pools'
-  if (page === 'requests') return 'Access requests'
-  return 'Services'
+  return (page && TITLES[page]) ?? 'Services'
 }

@@ -1,5 +1,5 @@
 import { CliError } from './errors.js'
-import { request, type ApiErrorBody } from './http-client.js'
+import { request, requestSafely, type ApiErrorBody } from './http-client.js'
 import type { Session } from './session.js'
 
 /** The control API, called with the active account's access token; server errors become CliErrors carrying the status. */
@@ -9,9 +9,14 @@ export class Api {
     private readonly session: Session,
   ) {}
 
-  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * One API call. `o.idempotent` says it is safe to send twice (a read, or a write guarded by an
+   * etag); GET always is. Such a call is retried when the connection breaks under it.
+   */
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
     const token = await this.session.accessToken()
-    const res = await request(this.server + path, {
+    const send = o.idempotent || method === 'GET' ? requestSafely : request
+    const res = await send(this.server + path, {
       method,
       headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 import { Api } from './api.js'
 import { ConfigFiles } from './config-files.js'
 import { CliError } from './errors.js'
-import { parseFormat, type Format } from './output.js'
+import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
 
 export interface Io {
@@ -12,6 +12,10 @@ export interface Io {
   stderr: (text: string) => void
   readStdin: () => Promise<string>
   stdinIsTTY: boolean
+  /** Tables align their columns for a person on a terminal and are tab-separated for a pipe. */
+  stdoutIsTTY?: boolean
+  /** Asks one question on the terminal and resolves with the line typed (only when stdinIsTTY). */
+  prompt?: (question: string) => Promise<string>
   env: Record<string, string | undefined>
 }
 
@@ -55,6 +59,27 @@ export class Cli {
 
   print(text: string): void {
     this.io.stdout(text)
+  }
+
+  /** A list in the chosen format; an empty one also says so on stderr, as gcloud does. */
+  printList<T>(cmd: Command, rows: readonly T[], columns: readonly Column<T>[], fallback: Format = 'table'): void {
+    const format = this.format(cmd, fallback)
+    if (rows.length === 0) this.status('Listed 0 items.', cmd)
+    this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false }))
+  }
+
+  printResource(cmd: Command, value: unknown, fallback: Format = 'yaml'): void {
+    this.print(formatResource(value, this.format(cmd, fallback)))
+  }
+
+  /**
+   * Asks before something that cannot be undone when a person is at a terminal (gcloud's
+   * "Do you want to continue (Y/n)?"); --quiet, or no terminal, goes ahead.
+   */
+  async confirm(cmd: Command, what: string): Promise<void> {
+    if (this.quiet(cmd) || !this.io.stdinIsTTY || !this.io.prompt) return
+    const answer = (await this.io.prompt(`${what}\n\nDo you want to continue (Y/n)?  `)).trim().toLowerCase()
+    if (answer !== '' && answer !== 'y' && answer !== 'yes') throw new CliError('ERROR: Aborted by user.')
   }
 
   /** Status lines go to stderr (as gcloud's do), so stdout stays machine-readable. */

@@ -15,3 +15,6 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string) => new CliError(message, 2)
+
+/** Spaces around a member or role pasted from elsewhere are never part of it. */
+export const trimmed = (value: string): string => value.trim()

@@ -5,6 +5,24 @@ export interface ApiErrorBody {
   error_description?: string
 }
 
+/** The request never got an answer: the connection failed or was closed under it. */
+export class TransportError extends CliError {
+  constructor(
+    message: string,
+    /** Whether the connection broke in a way a retry on a fresh one can mend. */
+    readonly transient: boolean,
+  ) {
+    super(message, 1, 'UNAVAILABLE')
+  }
+}
+
+/**
+ * A keep-alive connection the server closed just as the client reused it ("other side closed"),
+ * or one reset under load: the server may never have seen the request, and a new connection
+ * usually works. A refused connection means no server is listening, which a retry will not mend.
+ */
+const TRANSIENT = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'])
+
 /**
  * Node's built-in fetch with a clear message when the server is not there. (The npm undici is
  * not loaded here: every CLI command starts a process, and its import alone costs ~100 ms.)
@@ -14,7 +32,23 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
     return await fetch(url, init)
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
-    if (cause?.code === 'ECONNREFUSED') throw new CliError(`Cannot reach the Postern server at ${new URL(url).origin}: connection refused. Is 'postern serve' running? (postern config set server URL)`, 1, 'UNAVAILABLE')
-    throw new CliError(`Cannot reach ${new URL(url).origin}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, 1, 'UNAVAILABLE')
+    if (cause?.code === 'ECONNREFUSED') throw new TransportError(`Cannot reach the Postern server at ${new URL(url).origin}: connection refused. Is 'postern serve' running? (postern config set server URL)`, false)
+    throw new TransportError(`Cannot reach ${new URL(url).origin}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, TRANSIENT.has(cause?.code ?? ''))
+  }
+}
+
+/**
+ * The same, trying again on a transient transport error with a jittered, growing pause — for
+ * requests that are safe to send twice only (reads, and writes guarded by an etag, which the
+ * server refuses as ABORTED if the first one did land).
+ */
+export async function requestSafely(url: string, init: RequestInit, attempts = 4, pause = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request(url, init)
+    } catch (err) {
+      if (!(err instanceof TransportError) || !err.transient || attempt >= attempts) throw err
+      await pause(50 * 4 ** (attempt - 1) * (0.5 + Math.random()))
+    }
   }
 }

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
+import { suggestForGcloudGroup, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
@@ -24,9 +26,8 @@ export function buildProgram(cli: Cli): Command {
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', 'output format: yaml, json or table')
     .option('--quiet', 'no status messages; never prompt')
-    .showHelpAfterError()
+    .version(`postern ${packageVersion()}`, '--version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeOut: cli.io.stdout, writeErr: cli.io.stderr })
   registerServe(program, cli)
   registerConfig(program, cli)
   registerAuth(program, cli)
@@ -41,8 +42,38 @@ export function buildProgram(cli: Cli): Command {
   registerGroups(program, cli)
   registerLogs(program, cli)
   registerMetadataServer(program, cli)
-  for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeOut: cli.io.stdout, writeErr: cli.io.stderr })
+  for (const cmd of allCommands(program)) {
+    // A usage error says what was wrong and where the help is, rather than printing all of it.
+    cmd.exitOverride().showHelpAfterError(`Run '${commandPath(cmd)} --help' for usage.`).configureOutput({
+      writeOut: cli.io.stdout,
+      writeErr: cli.io.stderr,
+      outputError: (text, write) => write(withSuggestion(text, cmd)),
+    })
+  }
   return program
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
+  return pkg.version ?? 'unknown'
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
+}
+
+function withSuggestion(text: string, cmd: Command): string {
+  const unknown = /^error: unknown option '([^']+)'\n$/.exec(text)?.[1]
+  if (!unknown) return text
+  const flags = [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])].flatMap((o) => (o.long ? [{ long: o.long, takesValue: o.required || o.optional }] : []))
+  const suggestion = suggestOption(unknown, flags)
+  return suggestion ? `${text}(Did you mean ${suggestion}?)\n` : text
+}
+
+function allAncestorOptions(cmd: Command): Command['options'] {
+  return [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])]
 }
 
 function* allCommands(cmd: Command): Generator<Command> {
@@ -53,8 +84,14 @@ function* allCommands(cmd: Command): Generator<Command> {
 /** Runs the CLI and returns the exit code: 0, 1 (the server or the input said no) or 2 (usage). */
 export async function run(argv: string[], io: Io): Promise<number> {
   const cli = new Cli(io)
+  const program = buildProgram(cli)
+  const gcloudish = suggestForGcloudGroup(argv, program.commands.map((c) => c.name()))
+  if (gcloudish) {
+    io.stderr(`ERROR: postern has no 'run' group: gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
+    return 2
+  }
   try {
-    await buildProgram(cli).parseAsync(argv, { from: 'user' })
+    await program.parseAsync(argv, { from: 'user' })
     return 0
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,5 +1,5 @@
 import { CliError } from './errors.js'
-import { request } from './http-client.js'
+import { request, requestSafely } from './http-client.js'
 
 /** The parts of the server's discovery document the CLI uses to sign in. */
 export interface ServerEndpoints {
@@ -19,7 +19,7 @@ export interface TokenSet {
 }
 
 export async function discover(server: string): Promise<ServerEndpoints> {
-  const res = await request(`${server}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } })
+  const res = await requestSafely(`${server}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } })
   const doc = (await res.json().catch(() => undefined)) as Partial<ServerEndpoints> | undefined
   if (!res.ok || !doc?.token_endpoint || !doc.authorization_endpoint || !doc.device_authorization_endpoint || !doc.issuer) {
     throw new CliError(`${server} does not look like a Postern server (no OpenID discovery document). Check: postern config get server`)

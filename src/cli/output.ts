@@ -1,18 +1,46 @@
 import { stringify } from 'yaml'
 import { usageError } from './errors.js'
 
-export type Format = 'yaml' | 'json' | 'table'
+/**
+ * Output formats, as gcloud users type them: `yaml`, `json`, `table`, and projections —
+ * `value(FIELD,…)` (tab-separated, no heading: what scripts read) and `table(FIELD,…)`. A field is
+ * a dotted key into the API's JSON (`uri`, `bindings.members`); a key that meets a list applies to
+ * every item, and a list printed in one cell has its items separated by `;`.
+ */
+export type Format = 'yaml' | 'json' | 'table' | `value(${string})` | `table(${string})`
+
+const FIELD = /^[A-Za-z_]\w*(?:\[\d*\])?(?:\.[A-Za-z_]\w*(?:\[\d*\])?)*$/
+const PROJECTION = /^(value|table)\((.*)\)$/s
+const HELP = "--format must be yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(uri)'"
 
 export function parseFormat(raw: string | undefined, fallback: Format): Format {
-  const f = raw ?? fallback
-  if (f !== 'yaml' && f !== 'json' && f !== 'table') throw usageError(`--format must be yaml, json or table, not '${f}'.`)
-  return f
+  const f = (raw ?? fallback).trim()
+  if (f === 'yaml' || f === 'json' || f === 'table') return f
+  const m = PROJECTION.exec(f)
+  if (!m) throw usageError(`${HELP}, not '${f}'.`)
+  const fields = splitFields(m[2]!)
+  const bad = fields.find((x) => !FIELD.test(x))
+  if (fields.length === 0 || bad !== undefined) throw usageError(`--format=${f}: '${bad ?? ''}' is not a field name such as uri or bindings.members.`)
+  return `${m[1] as 'value' | 'table'}(${fields.join(',')})`
 }
 
-/** One resource: YAML by default (as gcloud's describe), JSON on request. */
+function splitFields(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+function projection(format: Format): { kind: 'value' | 'table'; fields: string[] } | undefined {
+  const m = PROJECTION.exec(format)
+  return m ? { kind: m[1] as 'value' | 'table', fields: splitFields(m[2]!) } : undefined
+}
+
+/** One resource: YAML by default (as gcloud's describe), JSON or a projection on request. */
 export function formatResource(value: unknown, format: Format): string {
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
-  return stringify(value, { lineWidth: 0 })
+  if (format === 'yaml') return stringify(value, { lineWidth: 0 })
+  const p = projection(format)
+  if (!p) throw usageError("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
+  if (p.kind === 'value') return valueRow(value, p.fields) + '\n'
+  return layOut([p.fields.map(heading), p.fields.map((f) => cell(project(value, f)))], true)
 }
 
 export interface Column<T> {
@@ -20,12 +48,53 @@ export interface Column<T> {
   value: (row: T) => string
 }
 
-/** Lists: a table by default, YAML documents or a JSON array on request. */
-export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format): string {
+/**
+ * Lists: a table by default — aligned for a person on a terminal, tab-separated when piped to a
+ * tool — YAML documents, a JSON array, or a projection on request.
+ */
+export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format, o: { tty?: boolean } = {}): string {
+  const tty = o.tty ?? true
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n'
   if (format === 'yaml') return rows.map((r) => '---\n' + stringify(r, { lineWidth: 0 })).join('')
   if (rows.length === 0) return ''
-  const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r).replace(/[\r\n\t]/g, ' ')))]
-  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
-  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+  const p = projection(format)
+  if (p?.kind === 'value') return rows.map((r) => valueRow(r, p.fields) + '\n').join('')
+  if (p) return layOut([p.fields.map(heading), ...rows.map((r) => p.fields.map((f) => cell(project(r, f))))], tty)
+  return layOut([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r)))], tty)
+}
+
+function layOut(table: string[][], tty: boolean): string {
+  const cells = table.map((row) => row.map((c) => c.replace(/[\r\n\t]/g, ' ')))
+  if (!tty) return cells.map((row) => row.join('\t')).join('\n') + '\n'
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
+  return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+function valueRow(value: unknown, fields: string[]): string {
+  return fields.map((f) => cell(project(value, f)).replace(/[\r\n\t]/g, ' ')).join('\t')
+}
+
+const heading = (field: string) => field.replace(/\[\d*\]/g, '').replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
+
+/** The value at a dotted key; a list met on the way applies the rest of the key to each item. */
+export function project(value: unknown, field: string): unknown {
+  return walk(value, field.split('.'))
+}
+
+function walk(value: unknown, parts: string[]): unknown {
+  if (parts.length === 0) return value
+  if (Array.isArray(value)) return value.map((item) => walk(item, parts))
+  if (value === null || typeof value !== 'object') return undefined
+  const [key, index] = /^(\w+)(?:\[(\d*)\])?$/.exec(parts[0]!)!.slice(1)
+  let next = (value as Record<string, unknown>)[key!]
+  if (index) next = Array.isArray(next) ? next[Number(index)] : undefined
+  return walk(next, parts.slice(1))
+}
+
+/** A value in one cell: lists joined by `;`, maps as key=value;…, nothing as empty. */
+export function cell(value: unknown): string {
+  if (value === undefined || value === null) return ''
+  if (Array.isArray(value)) return value.map(cell).join(';')
+  if (typeof value === 'object') return Object.entries(value).map(([k, v]) => `${k}=${cell(v)}`).join(';')
+  return String(value)
 }

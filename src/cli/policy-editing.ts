@@ -67,15 +67,26 @@ export function withoutBinding(policy: Policy, member: string, role: string, whi
  */
 export async function readModifyWrite(api: Api, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged'): Promise<Policy> {
   for (let attempt = 0; ; attempt++) {
-    const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {})
+    const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
     const next = edit(current)
     if (next === 'unchanged') return current
     try {
-      return await api.call<Policy>('POST', `${resourcePath}:setIamPolicy`, { policy: { ...next, etag: current.etag } })
+      // Safe to resend: had the first landed, the etag would no longer match (ABORTED, re-read).
+      return await api.call<Policy>('POST', `${resourcePath}:setIamPolicy`, { policy: { ...next, etag: current.etag } }, { idempotent: true })
     } catch (err) {
       if (!(err instanceof CliError) || err.status !== 'ABORTED' || attempt >= 60) throw err
       const pause = Math.min(2_000, 20 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random())
       await new Promise((r) => setTimeout(r, pause))
     }
   }
+}
+
+/**
+ * Postern refuses local users, groups and service accounts that do not exist; these it cannot
+ * check, so the CLI says so rather than let a typo pass as a grant.
+ */
+export function uncheckedMemberNote(member: string): string | undefined {
+  if (/^domain:/i.test(member)) return `Note: ${member} cannot be checked (Postern keeps no list of domains); it grants every local user whose email ends in @${member.slice('domain:'.length)}. Make sure it is spelled right.`
+  if (/^principal(Set)?:\/\//i.test(member)) return `Note: ${member} cannot be checked: federated subjects, groups and attributes are known only to the identity provider. Make sure it is spelled right.`
+  return undefined
 }

@@ -2,7 +2,7 @@ import { denied } from '../core/errors.js'
 import { decide, type Decision } from '../iam/decide.js'
 import { principalMembers, type Principal } from '../iam/principal.js'
 import { resourceType } from '../iam/resources.js'
-import type { Permission } from '../iam/roles.js'
+import { narrowestRoleGranting, type Permission } from '../iam/roles.js'
 import type { Directory } from '../directory/directory.js'
 import type { Caller } from './caller.js'
 
@@ -20,6 +20,9 @@ export function check(directory: Directory, principal: Principal, permission: Pe
 /** Throws PERMISSION_DENIED naming the principal, the permission, the resource and, when given, why it is needed. */
 export function authorize(directory: Directory, caller: Caller, permission: Permission, resource: string, now: number, because?: string): void {
   if (check(directory, caller.principal, permission, resource, now).allow) return
-  const why = because ? `: ${because}` : ' (or it may not exist).'
-  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member}${why}`)
+  // Say what to ask for: the narrowest role that would allow it.
+  const role = narrowestRoleGranting(permission)
+  const ask = role ? ` A role that allows it: ${role.title} (${role.name}).` : ''
+  const why = because ? `: ${because}.` : ' (or it may not exist).'
+  throw denied(`Permission '${permission}' denied on resource '${resource}' for ${caller.member}${why.replace(/\.\.$/, '.')}${ask}`)
 }

@@ -4,6 +4,7 @@ import type { Directory } from '../directory/directory.js'
 import type { TrustedProxies } from '../http/client-address.js'
 import type { TokenIssuer } from '../identity/issuer.js'
 import type { Keyring } from '../identity/keyring.js'
+import type { NewAuditEntry } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
 /** What the control plane's handlers are given; built once in main.ts. */
@@ -17,6 +18,12 @@ export interface ControlDeps {
   clock: Clock
   log: Logger
   settings: ControlSettings
+  /**
+   * Refusals for the audit log — calls refused with PERMISSION_DENIED, failed sign-ins — counted
+   * per principal, resource and minute off the request path (the gateway's denials share it), so
+   * a flood of refusals costs a bounded number of rows.
+   */
+  refusals: { record(entry: NewAuditEntry): void }
   /** Authenticates a request by other means than a Bearer token (the console's session cookie); undefined to fall back to Bearer. */
   authenticate?: (req: import('node:http').IncomingMessage) => import('./caller.js').Caller | undefined
 }

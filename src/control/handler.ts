@@ -57,7 +57,7 @@ export async function mutate<T>(
       authorize(directory, caller, op.also.permission, target, clock(), op.also.because)
     }
   } catch (err) {
-    await store.appendAudit(audit('PERMISSION_DENIED', { permission: checking }))
+    c.deps.refusals.record(audit('PERMISSION_DENIED', { permission: checking }))
     throw err
   }
   const result = await store.transaction(async (tx) => {
@@ -69,10 +69,16 @@ export async function mutate<T>(
   return result
 }
 
-/** Reads need only the permission check. */
+/** Reads need only the permission check; a refused one is audited like a refused write. */
 export function allowRead(c: RequestContext, permission: Permission, resource: string): Caller {
   const caller = c.caller()
-  authorize(c.deps.directory, caller, permission, resource, c.deps.clock())
+  const now = c.deps.clock()
+  try {
+    authorize(c.deps.directory, caller, permission, resource, now)
+  } catch (err) {
+    c.deps.refusals.record({ time: now, principal: caller.member, method: permission, resource, outcome: 'PERMISSION_DENIED', details: { permission } })
+    throw err
+  }
   return caller
 }
 

@@ -32,6 +32,10 @@ export function extractToken(rawHeaders: readonly string[]): Extracted {
   if (count === 0) return { kind: 'missing' }
   if (count > 1) return { kind: 'invalid', description: `More than one ${header === 'authorization' ? 'Authorization' : 'X-Serverless-Authorization'} header.` }
   const m = /^(Bearer) +([^ ]+) *$/i.exec(value ?? '')
-  if (!m) return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.' }
+  if (!m) {
+    // `Bearer $(postern auth print-identity-token)` whose command failed leaves the token out.
+    if (/^bearer *$/i.test(value ?? '')) return { kind: 'invalid', description: 'The Bearer token is empty: the command that should have printed it failed. Run it on its own (postern auth print-identity-token) to see why.' }
+    return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.' }
+  }
   return { kind: 'token', token: m[2]!, header, scheme: m[1]! }
 }

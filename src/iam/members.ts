@@ -52,7 +52,8 @@ export function normalizeEmail(raw: string): string | undefined {
 export function parseEmail(raw: string, what = 'email'): string {
   const email = normalizeEmail(raw)
   if (!email) {
-    const hint = NON_ASCII.test(raw) ? ' (only ASCII is accepted; write an internationalised domain in its punycode form, xn--…)' : ''
+    const hint = NON_ASCII.test(raw) ? ' (only ASCII is accepted; write an internationalised domain in its punycode form, xn--…)'
+      : raw !== raw.trim() && normalizeEmail(raw.trim()) ? ' (it has spaces at its start or end; remove them)' : ''
     throw invalid(`Invalid ${what} '${printable(raw)}'${hint}.`)
   }
   return email
@@ -141,10 +142,14 @@ function parsePrincipalSet(rest: string): Member | undefined {
 }
 
 function memberHint(raw: string): string {
+  if (raw !== raw.trim() && tryParseMember(raw.trim())) return 'it has spaces at its start or end; remove them.'
   if (NON_ASCII.test(raw)) {
     return 'members must be ASCII; write an internationalised domain in its punycode form (xn--…).'
   }
   if (!raw.includes(':') && raw.includes('@')) return `a member needs a type prefix, e.g. 'user:${printable(raw)}'.`
+  const kind = /^(user|group|serviceAccount):(.*)$/i.exec(raw)
+  if (kind && !kind[2]!.includes('@')) return `an email address is needed after ${kind[1]}:, e.g. ${kind[1]}:${printable(kind[2]!) || 'ann'}@example.com.`
+  if (/^domain:/i.test(raw)) return 'a domain name such as example.com is needed after domain:.'
   return "expected user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://iam.postern/workforcePools/POOL/subject/SUBJECT or principalSet://iam.postern/workforcePools/POOL/(group/GROUP|attribute.NAME/VALUE|*)."
 }
 

@@ -1,6 +1,7 @@
 import { invalid } from '../core/errors.js'
 import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
+import { SERVICE_ID, SERVICE_ID_RULE, serviceIdProblem } from './service-name.js'
 
 /**
  * Resource names and the hierarchy policies are inherited through, DESIGN §1:
@@ -9,7 +10,7 @@ import { printable } from './members.js'
 export const ORGANIZATION = 'organizations/local'
 
 export const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
-export const SERVICE_ID = /^[a-z][a-z0-9-]{0,48}[a-z0-9]$/
+export { SERVICE_ID }
 
 export type ResourceName = string
 
@@ -33,9 +34,9 @@ export function parseProjectId(raw: unknown): string {
 }
 
 export function parseServiceId(raw: unknown): string {
-  if (typeof raw !== 'string' || !SERVICE_ID.test(raw)) {
-    throw invalid(`Invalid service name '${printable(String(raw))}': up to 50 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`)
-  }
+  if (typeof raw !== 'string') throw invalid(`Invalid service name: ${SERVICE_ID_RULE}.`)
+  const problem = serviceIdProblem(raw)
+  if (problem) throw invalid(problem)
   return raw
 }
 

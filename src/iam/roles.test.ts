@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PosternError } from '../core/errors.js'
-import { getRole, isPermission, listRoles, parsePermission, parseRole, roleGrants, rolesGranting, type Role } from './roles.js'
+import { getRole, isPermission, listRoles, narrowestRoleGranting, parsePermission, parseRole, roleGrants, rolesGranting, type Role } from './roles.js'
 
 const permissionsOf = (role: string): readonly string[] => {
   const def = getRole(role)
@@ -149,5 +149,14 @@ describe('parseRole and parsePermission', () => {
     expect(roleGrants('roles/owner' as Role, 'run.routes.fly')).toBe(false)
     expect(() => parsePermission('run.routes.fly')).toThrow(/Permission 'run.routes.fly' is not known/)
     expect(() => parsePermission(7)).toThrow(PosternError)
+  })
+})
+
+describe('narrowestRoleGranting', () => {
+  it('names the least role to ask for', () => {
+    expect(narrowestRoleGranting('run.services.create')!.name).toBe('roles/run.developer')
+    expect(narrowestRoleGranting('run.routes.invoke')!.name).toBe('roles/run.invoker')
+    expect(narrowestRoleGranting('postern.users.list')!.name).toBe('roles/viewer')
+    expect(narrowestRoleGranting('postern.users.create')!.name).toBe('roles/owner')
   })
 })

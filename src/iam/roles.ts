@@ -120,6 +120,11 @@ for (const d of DEFINITIONS) {
   }
 }
 
+/** The narrowest role that grants a permission: the least one to ask for. */
+export function narrowestRoleGranting(permission: Permission): RoleDefinition | undefined {
+  return DEFINITIONS.filter((d) => d.includedPermissions.includes(permission)).sort((a, b) => a.includedPermissions.length - b.includedPermissions.length)[0]
+}
+
 export function listRoles(): readonly RoleDefinition[] {
   return DEFINITIONS
 }

@@ -74,14 +74,14 @@ interface Inspected {
 
 /** Everything but the signature and the time checks: form, header, issuer, key. */
 function inspect(token: string, o: VerifyOptions): Inspected {
-  if (token.length > MAX_TOKEN_LENGTH || !COMPACT.test(token)) throw new TokenError('malformed', 'The token is not a compact JWS.')
+  if (token.length > MAX_TOKEN_LENGTH || !COMPACT.test(token)) throw new TokenError('malformed', 'This is not a Postern ID token (a JWT: three base64url parts separated by dots).')
   const [h, p, s] = token.split('.') as [string, string, string]
   const header = parseJsonPart(h, 'header')
   if (header.alg !== 'RS256') throw new TokenError('unsupported-alg', `Algorithm ${JSON.stringify(header.alg)} is not accepted.`)
   const refusal = typRefusal(header.typ, o.kind ?? 'idToken')
   if (refusal) throw new TokenError(refusal.reason === 'wrong-kind' ? 'wrong-token-kind' : 'bad-typ', refusal.message)
   if (header.crit !== undefined) throw new TokenError('malformed', 'Critical header parameters are not supported.')
-  if (typeof header.kid !== 'string') throw new TokenError('unknown-key', 'The token names no key.')
+  if (typeof header.kid !== 'string') throw new TokenError('unknown-key', 'This is not a Postern ID token: it names no signing key (kid).')
   const payload = parseJsonPart(p, 'payload')
   // Keys are looked up by issuer and kid together; jwk/jku/x5u/x5c in the header are ignored.
   if (payload.iss !== o.issuer) throw new TokenError('wrong-issuer', 'The token was not issued by this Postern.')
@@ -120,7 +120,7 @@ function checkClaims(payload: Record<string, unknown>, o: VerifyOptions): Verifi
   const leeway = o.leewaySeconds ?? 60
   const e = exp as number
   const i = iat as number
-  if (e <= now - leeway) throw new TokenError('expired', 'The token has expired.')
+  if (e <= now - leeway) throw new TokenError('expired', 'The token has expired; get a new one: postern auth print-identity-token')
   if (i > now + leeway || (nbf !== undefined && (nbf as number) > now + leeway)) throw new TokenError('not-yet-valid', 'The token is not valid yet.')
   if (e - i > (o.maxLifetimeSeconds ?? 86_400) || e < i) throw new TokenError('lifetime-too-long', 'The token lives longer than 24 hours.')
   return { ...payload, iss: o.issuer, sub, aud: audiences, exp: e, iat: i } as VerifiedClaims
@@ -132,16 +132,16 @@ function parseJsonPart(part: string, what: string): Record<string, unknown> {
     value = JSON.parse(decodeCanonical(part, what).toString('utf8'))
   } catch (err) {
     if (err instanceof TokenError) throw err
-    throw new TokenError('malformed', `The token ${what} is not JSON.`)
+    throw new TokenError('malformed', `This is not a Postern ID token: its ${what} is not JSON.`)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TokenError('malformed', `The token ${what} is not a JSON object.`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TokenError('malformed', `This is not a Postern ID token: its ${what} is not a JSON object.`)
   return value as Record<string, unknown>
 }
 
 /** base64url that decodes and re-encodes to itself: no padding bits set, no alternative spellings. */
 function decodeCanonical(part: string, what: string): Buffer {
   const bytes = Buffer.from(part, 'base64url')
-  if (bytes.toString('base64url') !== part) throw new TokenError('malformed', `The token ${what} is not canonical base64url.`)
+  if (bytes.toString('base64url') !== part) throw new TokenError('malformed', `This is not a Postern ID token: its ${what} is not canonical base64url.`)
   return bytes
 }
 

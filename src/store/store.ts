@@ -140,7 +140,7 @@ export interface StoreTx extends AccessQueries {
   countAudit(e: NewAuditEntry, aggregateKey: string, count: number): Promise<void>
   /** Deletes audit entries whose time is before `before` (the retention). */
   purgeAudit(before: number): Promise<number>
-  listAudit(filter: { resource?: string; principal?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>
+  listAudit(filter: { resource?: string; principal?: string; outcome?: string; beforeId?: number; limit: number }): Promise<AuditEntry[]>
 
   recordChange(kind: ChangeKind, key: string): Promise<void>
 }

@@ -24,6 +24,8 @@ beforeAll(async () => {
   const tests = join(dir, 'tests.yaml')
   writeFileSync(tests, '- {member: user:bob@example.com, permission: run.routes.invoke, expect: deny}\n- {member: user:dev@example.com, expect: allow}\n')
   for (const args of [
+    ['users', 'create', 'dev@example.com'],
+    ['users', 'create', 'bob@example.com'],
     ['services', 'add-iam-policy-binding', 'hello', '--member=user:dev@example.com', '--role=roles/run.invoker'],
     ['services', 'set-access-tests', 'hello', tests],
   ]) {

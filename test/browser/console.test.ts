@@ -51,6 +51,8 @@ beforeAll(async () => {
   expect((await api('POST', `/v2/projects/${PROJECT}/services?serviceId=billing`, { upstream: 'http://127.0.0.1:9', description: XSS })).status).toBe(200)
   expect((await api('POST', '/v1/groups', { email: 'xss-team@example.com', displayName: XSS })).status).toBe(200)
   await grant(servicePath('billing'), 'roles/run.invoker', 'group:xss-team@example.com')
+  // The people granted below and in the dialog have accounts: grants to unknown accounts are refused.
+  for (const email of ['dev@example.com', 'test-user@gmail.com', 'kb-user@example.com']) expect((await api('POST', '/v1/users', { email })).status).toBe(200)
   await grant(servicePath('hello'), 'roles/run.invoker', 'user:dev@example.com')
 }, 120_000)
 

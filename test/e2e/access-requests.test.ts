@@ -86,6 +86,8 @@ beforeAll(async () => {
   upstream = await startUpstream()
   expect((await owner(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
   for (const email of [DEV, APPROVER, OTHER]) await createUser(p, email, 'correct horse battery staple')
+  // Accounts the concurrent edits below grant roles to (grants name accounts that exist).
+  for (const name of ['ann', 'ben', 'cat', 'dan']) expect((await owner(['users', 'create', `${name}@example.com`])).code).toBe(0)
   expect((await owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${APPROVER}`, '--role=roles/run.admin'])).code).toBe(0)
   dev = (await signInUser(p, DEV, 'correct horse battery staple')).configDir
   approver = (await signInUser(p, APPROVER, 'correct horse battery staple')).configDir

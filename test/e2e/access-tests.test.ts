@@ -41,11 +41,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-access-tests-'))
   clockFile = file('skew', '0')
   p = await startPostern({ env: { NODE_ENV: 'test', POSTERN_TEST_ONLY_CLOCK_FILE: clockFile } })
+  await createUser(p, 'bob@example.com', 'correct horse battery staple')
   for (const args of [
     ['services', 'create', 'payments', '--upstream=http://127.0.0.1:9'],
     ['services', 'create', 'search', '--upstream=http://127.0.0.1:9'],
     ['groups', 'create', 'oncall@example.com'],
     ['groups', 'create', 'everyone@example.com'],
+    // The people the tests below grant roles to have accounts (grants name accounts that exist).
+    ...['carol', 'dave', 'erin', 'frank', 'gina', 'mallory', 'temp'].map((name) => ['users', 'create', `${name}@example.com`]),
     ['groups', 'add-member', 'oncall@example.com', '--member=user:carol@example.com'],
     ['services', 'add-iam-policy-binding', 'payments', '--member=group:oncall@example.com', '--role=roles/run.invoker'],
     ['services', 'add-iam-policy-binding', 'search', '--member=group:everyone@example.com', '--role=roles/run.invoker'],
@@ -161,7 +164,6 @@ describe('policy tests', () => {
   })
 
   it('an access request that a test forbids is refused when it is filed', async () => {
-    await createUser(p, 'bob@example.com', 'correct horse battery staple')
     const bob = (await signInUser(p, 'bob@example.com', 'correct horse battery staple')).configDir
     const r = await runCli(['services', 'request-access', 'payments', '--for=1h', '--reason=please'], { configDir: bob })
     expect(r.code).toBe(1)

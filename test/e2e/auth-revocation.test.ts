@@ -15,7 +15,7 @@ import { WebAgent, codeFlow, createUser, token } from '../support/web-sign-in.js
  */
 
 async function apiStatus(p: PosternProcess, bearer: string): Promise<number> {
-  const res = await fetch(`${p.controlUrl}/v1/projects`, { headers: { authorization: `Bearer ${bearer}` } })
+  const res = await fetch(`${p.controlUrl}/v1/users`, { headers: { authorization: `Bearer ${bearer}` } })
   await res.body?.cancel()
   return res.status
 }
@@ -41,7 +41,7 @@ async function scenario(writer: PosternProcess, reader: PosternProcess, upstream
   const host = `hello.my-project.localhost:${reader.gatewayPort}`
   for (const s of sessions) {
     await expect.poll(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
-    expect(await apiStatus(reader, s.tokens.access_token!)).toBe(403) // authenticated, though not allowed to list projects
+    expect(await apiStatus(reader, s.tokens.access_token!)).toBe(403) // authenticated, though not allowed to list users
   }
 
   const [frank, gina] = sessions as [Awaited<ReturnType<typeof codeFlow>>, Awaited<ReturnType<typeof codeFlow>>]

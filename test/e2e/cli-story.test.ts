@@ -3,11 +3,15 @@ import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
- * The README's first minutes, typed as a user would (issue 2): create a service, grant the
- * invoker role, read it back; then restart the server and find everything still there. The same
+ * The README's first minutes, typed as a user would (issue 2): create a developer's account and
+ * a service, grant the invoker role, read it back; then restart the server and find everything still there. The same
  * transcript runs against the embedded store and against PostgreSQL.
  */
 async function transcript(p: PosternProcess) {
+  const user = await p.cli(['users', 'create', 'test-user@gmail.com'])
+  expect(user.code, user.stderr).toBe(0)
+  expect(user.stderr).toMatch(/Password \(shown once\): \S+/)
+
   const create = await p.cli(['services', 'create', 'hello', '--upstream', 'http://127.0.0.1:9000'])
   expect(create.code, create.stderr).toBe(0)
   expect(create.stdout).toContain(`uri: http://hello.my-project.localhost:${p.gatewayPort}`)

@@ -20,8 +20,8 @@ describe('request smuggling and header attacks at the gateway', () => {
     upstream = await startUpstream()
     p = await startPostern()
     expect((await p.cli(['services', 'create', 'target', `--upstream=${upstream.url}`])).code).toBe(0)
-    expect((await p.cli(['services', 'add-iam-policy-binding', 'target', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'target', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
     host = `target.my-project.localhost:${p.gatewayPort}`
   })

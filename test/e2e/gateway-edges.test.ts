@@ -44,6 +44,8 @@ describe('the gateway at its edges', () => {
       res.end('plain answer')
     })
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
+    // Grants name accounts that exist.
+    for (const who of ['ann', 'bob', 'carol', 'dave']) await createUser(p, `${who}@example.com`, `${who}-password-123`)
     for (const args of [
       ['services', 'create', 'plain', `--upstream=http://127.0.0.1:${(plain.address() as AddressInfo).port}`],
       ['services', 'add-iam-policy-binding', 'plain', '--member=user:ann@example.com', '--role=roles/run.invoker'],
@@ -60,10 +62,7 @@ describe('the gateway at its edges', () => {
       const r = await p.cli(args)
       expect(r.code, r.stderr).toBe(0)
     }
-    for (const who of ['ann', 'bob', 'carol', 'dave']) {
-      await createUser(p, `${who}@example.com`, `${who}-password-123`)
-      tokens[who] = (await signInUser(p, `${who}@example.com`, `${who}-password-123`)).idToken
-    }
+    for (const who of ['ann', 'bob', 'carol', 'dave']) tokens[who] = (await signInUser(p, `${who}@example.com`, `${who}-password-123`)).idToken
     ann = tokens.ann!
     owner = await p.ownerToken()
     ownerId = await p.ownerIdToken()

@@ -29,8 +29,8 @@ describe('forwarding through the gateway and the developer proxy', () => {
     const r = await p.cli(['services', 'create', 'fwd', `--upstream=${upstream.url}`, '--timeout=2', '--format=json'])
     expect(r.code, r.stderr).toBe(0)
     url = JSON.parse(r.stdout).uri
-    expect((await p.cli(['services', 'add-iam-policy-binding', 'fwd', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'fwd', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
     token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim()
   })

@@ -38,8 +38,8 @@ describe('slow bodies and connection caps on both planes', () => {
     upstream = await startUpstream()
     p = await startPostern({ args: ['--max-connections', '40'] })
     expect((await p.cli(['services', 'create', 'slow', `--upstream=${upstream.url}`, '--timeout=2'])).code).toBe(0)
-    expect((await p.cli(['services', 'add-iam-policy-binding', 'slow', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'slow', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
     host = `slow.my-project.localhost:${p.gatewayPort}`
   })

@@ -10,11 +10,18 @@ describe('concurrent policy edits', () => {
     p = await startPostern()
     const r = await p.cli(['services', 'create', 'busy', '--upstream', 'http://127.0.0.1:9000'])
     expect(r.code, r.stderr).toBe(0)
+    // Grants name accounts that exist; groups are the cheapest to make by the hundred.
+    const token = await p.ownerToken()
+    const emails = [...Array.from({ length: 200 }, (_, i) => `dev${i}@example.com`), ...Array.from({ length: 50 }, (_, i) => `winner${i}@example.com`), 'temp@example.com']
+    for (let i = 0; i < emails.length; i += 25) {
+      const created = await Promise.all(emails.slice(i, i + 25).map((email) => p.api('POST', '/v1/groups', { email }, token)))
+      expect(created.map((c) => c.status)).toEqual(created.map(() => 200))
+    }
   })
   afterAll(() => p?.stop())
 
   it('200 concurrent add-iam-policy-binding processes leave all 200 members in the policy', async () => {
-    const members = Array.from({ length: 200 }, (_, i) => `user:dev${i}@example.com`)
+    const members = Array.from({ length: 200 }, (_, i) => `group:dev${i}@example.com`)
     const results = await Promise.all(members.map((m) => p.cli(['services', 'add-iam-policy-binding', 'busy', `--member=${m}`, '--role=roles/run.invoker', '--quiet'], { timeoutMs: 280_000 })))
     const failed = results.filter((r) => r.code !== 0)
     expect(failed.map((r) => `${r.code}: ${r.stderr}`)).toEqual([])
@@ -40,7 +47,7 @@ describe('concurrent policy edits', () => {
     const { body: current } = await p.api<{ etag: string }>('POST', '/v2/projects/my-project/services/busy:getIamPolicy', {}, token)
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        p.api('POST', '/v2/projects/my-project/services/busy:setIamPolicy', { policy: { bindings: [{ role: 'roles/run.invoker', members: [`user:winner${i}@example.com`] }], etag: current.etag } }, token),
+        p.api('POST', '/v2/projects/my-project/services/busy:setIamPolicy', { policy: { bindings: [{ role: 'roles/run.invoker', members: [`group:winner${i}@example.com`] }], etag: current.etag } }, token),
       ),
     )
     const statuses = responses.map((r) => r.status)
@@ -49,7 +56,7 @@ describe('concurrent policy edits', () => {
     for (const r of responses.filter((x) => x.status === 409)) expect(r.body).toMatchObject({ error: { code: 409, status: 'ABORTED' } })
     const winner = responses.findIndex((r) => r.status === 200)
     const { body: final } = await p.api<{ bindings: { members: string[] }[] }>('POST', '/v2/projects/my-project/services/busy:getIamPolicy', {}, token)
-    expect(final.bindings[0]!.members).toEqual([`user:winner${winner}@example.com`])
+    expect(final.bindings[0]!.members).toEqual([`group:winner${winner}@example.com`])
   })
 
   it('a write that changes nothing keeps the etag; a policy with conditions cannot be overwritten blindly', async () => {
@@ -59,7 +66,7 @@ describe('concurrent policy edits', () => {
     const same = await p.api<{ etag: string }>('POST', '/v2/projects/my-project/services/busy:setIamPolicy', { policy: { bindings: current.bindings, etag: current.etag } }, token)
     expect(same.body.etag).toBe(current.etag)
     const conditional = {
-      bindings: [{ role: 'roles/run.invoker', members: ['user:temp@example.com'], condition: { title: 'until December', expression: "request.time < timestamp('2026-12-01T00:00:00Z')" } }],
+      bindings: [{ role: 'roles/run.invoker', members: ['group:temp@example.com'], condition: { title: 'until December', expression: "request.time < timestamp('2026-12-01T00:00:00Z')" } }],
       etag: current.etag,
     }
     const set = await p.api<{ etag: string; version: number }>('POST', '/v2/projects/my-project/services/busy:setIamPolicy', { policy: conditional }, token)

@@ -9,6 +9,9 @@ describe('why a member may or may not invoke', () => {
   beforeAll(async () => {
     p = await startPostern()
     for (const args of [
+      ['users', 'create', 'bob@example.com'],
+      ['users', 'create', 'carol@example.com'],
+      ['users', 'create', 'dave@example.com'],
       ['services', 'create', 'api', '--upstream=http://127.0.0.1:9000'],
       ['services', 'create', 'strict', '--upstream=http://127.0.0.1:9000', '--strict-audience'],
       ['groups', 'create', 'eng@example.com'],
@@ -77,6 +80,7 @@ describe('why a member may or may not invoke', () => {
     beforeAll(async () => {
       await createUser(p, 'one-service-viewer@example.com', 'viewer-password-123')
       for (const args of [
+        ['users', 'create', 'frank@example.com'],
         ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer'],
         ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker'],
       ]) expect((await p.cli(args)).code).toBe(0)

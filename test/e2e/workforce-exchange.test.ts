@@ -72,7 +72,7 @@ describe('token exchange', () => {
     expect((claimsOf(again.body.id_token!).federation as { groups: string[] }).groups).toEqual([])
 
     // The control API knows the caller by its principal, and the refresh token renews it.
-    const whoami = await p.api('GET', '/v1/projects', undefined, r.body.access_token)
+    const whoami = await p.api('GET', '/v1/users', undefined, r.body.access_token)
     expect(whoami.status).toBe(403)
     expect(JSON.stringify(whoami.body)).toContain('principal://iam.postern/workforcePools/partners/subject/ann')
     const refreshed = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: r.body.refresh_token!, client_id: 'postern-cli', audience: 'http://svc.example' })

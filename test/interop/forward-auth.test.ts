@@ -20,13 +20,13 @@ describe('forward-auth behind nginx and Caddy', () => {
   beforeAll(async () => {
     upstream = await startUpstream()
     p = await startPostern()
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    await createUser(p, 'bob@example.com', 'bob-password-123')
     for (const args of [
       ['services', 'create', 'app', `--upstream=${upstream.url}`],
       ['services', 'create', 'pub', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
       ['services', 'add-iam-policy-binding', 'app', '--member=user:ann@example.com', '--role=roles/run.invoker'],
     ]) expect((await p.cli(args)).code).toBe(0)
-    await createUser(p, 'ann@example.com', 'ann-password-123')
-    await createUser(p, 'bob@example.com', 'bob-password-123')
     tokens.ann = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
     tokens.bob = (await signInUser(p, 'bob@example.com', 'bob-password-123')).idToken
     tokens.garbage = 'not.a.token'

@@ -51,7 +51,11 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
     const args = [BIN, 'serve', '--port', String(controlPort), '--gateway-port', String(gatewayPort), '--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []), ...(o.args ?? [])]
     child = spawn(process.execPath, args, { env: { ...process.env, POSTERN_CONFIG_DIR: configDir, POSTERN_CHANGE_POLL_MS: '100', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`postern serve did not start:\n${out}`)), 30_000)
+      const timer = setTimeout(() => {
+        // Stopped, so that a server that never got ready does not outlive the test holding its ports.
+        child.kill('SIGKILL')
+        reject(new Error(`postern serve did not start:\n${out}`))
+      }, 30_000)
       const onData = (d: Buffer) => {
         out += d
         const pw = /Owner password \(shown once, keep it safe\): (\S+)/.exec(out)

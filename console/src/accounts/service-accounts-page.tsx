@@ -8,6 +8,7 @@ import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { KeysDialog } from './keys-dialog.tsx'
+import { ProjectNotFound } from '../pages/project-not-found.tsx'
 
 const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 
@@ -38,6 +39,7 @@ export function ServiceAccountsPage({ project }: { project: string }) {
   }
 
   const accounts = list.data ?? []
+  if (list.error instanceof ApiError && list.error.status === 'NOT_FOUND') return <ProjectNotFound project={project} />
   return (
     <div className="page-main">
       <header className="page-header">
@@ -51,7 +53,7 @@ export function ServiceAccountsPage({ project }: { project: string }) {
       <p className="intro">Identities for programs in project <strong>{project}</strong>. A key file lets a program get ID tokens as its account; grant the account Run Invoker on a service to let it call that service.</p>
       <p className="status-text" role="status">{status}</p>
       {list.error !== undefined && <ErrorText message={describeError(list.error, `list the service accounts of project ${project}`)} />}
-      <table className="table">
+      <table className="table table-stack">
         <caption className="visually-hidden">Service accounts in project {project}</caption>
         <thead>
           <tr>
@@ -66,9 +68,9 @@ export function ServiceAccountsPage({ project }: { project: string }) {
           {accounts.map((a) => (
             <tr key={a.email}>
               <th scope="row" className="mono">{a.email}</th>
-              <td>{a.displayName || '—'}</td>
-              <td>{a.disabled ? 'Disabled' : 'Enabled'}</td>
-              <td>{formatTime(a.createTime)}</td>
+              <td data-label="Display name">{a.displayName || '—'}</td>
+              <td data-label="Status">{a.disabled ? 'Disabled' : 'Enabled'}</td>
+              <td data-label="Created">{formatTime(a.createTime)}</td>
               <td className="actions">
                 {allowed.has('iam.serviceAccountKeys.list') && (
                   <button type="button" className="button button-small" aria-label={`Manage keys of ${a.email}`} onClick={() => setKeysOf(a)}>Keys</button>

@@ -59,6 +59,18 @@ export interface Group {
   email: string
   displayName: string
   description: string
+  /** Present when one group is read (GET /v1/groups/{email}). */
+  members?: string[]
+}
+
+export interface User {
+  email: string
+  displayName: string
+  disabled: boolean
+  hasPassword: boolean
+  createTime: string
+  /** Only in the answer to a create without a password: shown once. */
+  password?: string
 }
 
 export interface ServiceAccount {
@@ -91,6 +103,8 @@ export interface AuditEntry {
   resource: string
   outcome: string
   details: Record<string, unknown>
+  /** How many occurrences the entry stands for (refusals are counted per principal, resource and minute). */
+  count?: number
 }
 
 export interface WorkforcePool {

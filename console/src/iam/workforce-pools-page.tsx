@@ -63,7 +63,7 @@ export function WorkforcePoolsPage() {
             )}{' '}
             {allowed.has('iam.workforcePools.update') && <button type="button" className="button button-small" onClick={() => setAddingTo(poolId(pool))}>Add provider</button>}
           </p>
-          <table className="table">
+          <table className="table table-stack">
             <caption className="visually-hidden">Providers of pool {poolId(pool)}</caption>
             <thead>
               <tr>
@@ -79,10 +79,10 @@ export function WorkforcePoolsPage() {
               {providers.map((p) => (
                 <tr key={p.name}>
                   <th scope="row" className="mono">{providerId(p)}{p.displayName ? ` (${p.displayName})` : ''}</th>
-                  <td className="mono">{p.oidc.issuerUri}</td>
-                  <td className="mono">{p.oidc.clientId}</td>
-                  <td>{p.consoleSignIn ? 'Offered' : '—'}</td>
-                  <td>{p.disabled ? 'Disabled' : 'Enabled'}</td>
+                  <td className="mono" data-label="Issuer">{p.oidc.issuerUri}</td>
+                  <td className="mono" data-label="Client ID">{p.oidc.clientId}</td>
+                  <td data-label="Console sign-in">{p.consoleSignIn ? 'Offered' : '—'}</td>
+                  <td data-label="Status">{p.disabled ? 'Disabled' : 'Enabled'}</td>
                   <td className="actions">
                     {allowed.has('iam.workforcePools.update') && (
                       <button type="button" className="button button-small button-quiet" onClick={() => void toggle(paths.workforceProvider(poolId(pool), providerId(p)), `provider ${providerId(p)}`, !p.disabled)}>{p.disabled ? 'Enable' : 'Disable'}</button>

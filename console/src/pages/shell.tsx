@@ -6,7 +6,19 @@ import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { PendingRequestCount, requestsPath } from '../requests/requests-link.tsx'
 
-type Section = 'services' | 'service-accounts' | 'audit-log' | 'workforce-pools' | 'requests'
+export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log' | 'requests'
+
+const SECTIONS: [Section, string, (project: string) => string][] = [
+  ['services', 'Services', consolePath.services],
+  ['service-accounts', 'Service accounts', consolePath.serviceAccounts],
+  ['users', 'Users', consolePath.users],
+  ['groups', 'Groups', consolePath.groups],
+  ['workforce-pools', 'Workforce pools', consolePath.workforcePools],
+  ['audit-log', 'Audit log', consolePath.auditLog],
+  ['requests', 'Requests', requestsPath],
+]
+
+export const isSection = (page: string | undefined): page is Section => SECTIONS.some(([key]) => key === page)
 
 /** The frame around every page: product name, project, sections, who is signed in. */
 export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
@@ -15,13 +27,7 @@ export function Shell({ project, section, children }: { project: string; section
   const [signingOut, setSigningOut] = useState(false)
   const ids = (projects.data ?? []).map((p) => p.projectId)
   const choices = ids.includes(project) ? ids : [project, ...ids]
-  const links: [Section, string, string][] = [
-    ['services', 'Services', consolePath.services(project)],
-    ['service-accounts', 'Service accounts', consolePath.serviceAccounts(project)],
-    ['audit-log', 'Audit log', consolePath.auditLog(project)],
-    ['workforce-pools', 'Workforce pools', consolePath.workforcePools(project)],
-    ['requests', 'Requests', requestsPath(project)],
-  ]
+  const pathOf = (key: Section, p: string) => SECTIONS.find(([k]) => k === key)![2](p)
 
   const signOut = async () => {
     setSigningOut(true)
@@ -39,13 +45,13 @@ export function Shell({ project, section, children }: { project: string; section
         <Link to={consolePath.services(project)} className="brand">Postern</Link>
         <label className="project-select">
           <span className="visually-hidden">Project</span>
-          <select value={project} onChange={(e) => navigate(section === 'requests' ? requestsPath(e.target.value) : section === 'services' ? consolePath.services(e.target.value) : section === 'service-accounts' ? consolePath.serviceAccounts(e.target.value) : section === 'workforce-pools' ? consolePath.workforcePools(e.target.value) : consolePath.auditLog(e.target.value))}>
+          <select value={project} onChange={(e) => navigate(pathOf(section, e.target.value))}>
             {choices.map((id) => <option key={id} value={id}>{id}</option>)}
           </select>
         </label>
         <nav aria-label="Sections" className="sections">
-          {links.map(([key, title, to]) => (
-            <Link key={key} to={to} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}{key === 'requests' && <PendingRequestCount />}</Link>
+          {SECTIONS.map(([key, title, to]) => (
+            <Link key={key} to={to(project)} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}{key === 'requests' && <PendingRequestCount />}</Link>
           ))}
         </nav>
         <div className="account">

@@ -6,7 +6,8 @@ import { addMembers } from '../iam/policy-edit.ts'
 import { updatePolicy } from '../iam/update-policy.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
-import { SERVICE_ID } from './service-id.ts'
+// The API's own rule and words, so the console and the CLI say the same thing.
+import { serviceIdProblem } from '../../../src/iam/service-name.ts'
 
 type Field = 'id' | 'upstream' | 'description' | 'form'
 
@@ -25,7 +26,8 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
 
   const create = async () => {
     const problems: Partial<Record<Field, string>> = {}
-    if (!SERVICE_ID.test(id)) problems.id = 'Use 2–50 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.'
+    const idProblem = serviceIdProblem(id)
+    if (idProblem) problems.id = idProblem
     if (!/^https?:\/\/\S+$/i.test(upstream.trim())) problems.upstream = 'Enter the http:// or https:// address the gateway forwards to, e.g. http://127.0.0.1:9000.'
     setErrors(problems)
     if (Object.keys(problems).length) return

@@ -5,8 +5,6 @@ export function serviceIdOf(service: Service): string {
   return service.name.slice(service.name.lastIndexOf('/') + 1)
 }
 
-export const SERVICE_ID = /^[a-z][a-z0-9-]{0,48}[a-z0-9]$/
-
 /** Whether a caller needs a token, as the gateway decides it from the service alone (DESIGN §4, step 2). */
 export function authenticationOf(service: Service, policy: Policy | undefined): string {
   if (service.invokerIamDisabled) return 'Public (IAM check off)'

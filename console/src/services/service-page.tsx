@@ -9,13 +9,16 @@ import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { BrowserAccessToggle } from './browser-access-toggle.tsx'
+import { EditServiceDialog } from './edit-service-dialog.tsx'
 import { ServiceDetails } from './service-details.tsx'
 
 /** One service, opened: its settings and its permissions on one page. */
 export function ServicePage({ project, service }: { project: string; service: string }) {
   const { api } = useSession()
   const loaded = useLoad(() => api.get<Service>(paths.service(project, service)), `${project}/${service}`)
-  const allowed = usePermissions(paths.service(project, service), ['run.services.delete', 'run.services.update'])
+  const allowed = usePermissions(paths.service(project, service), ['run.services.update', 'run.services.delete'])
+  const [editing, setEditing] = useState(false)
+  const [status, setStatus] = useState('')
   const [deleting, setDeleting] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string>()
@@ -40,11 +43,15 @@ export function ServicePage({ project, service }: { project: string; service: st
       <header className="page-header">
         <h1>{service}</h1>
         <div className="toolbar">
+          {allowed.has('run.services.update') && loaded.data && (
+            <button type="button" className="button" onClick={() => setEditing(true)}>Edit</button>
+          )}
           {allowed.has('run.services.delete') && loaded.data && (
             <button type="button" className="button" onClick={() => setDeleting(true)}>Delete service</button>
           )}
         </div>
       </header>
+      <p className="status-text" role="status">{status}</p>
       {loaded.error !== undefined && <ErrorText message={describeError(loaded.error, `view service ${service}`)} />}
       {loaded.data && (
         <div className="two-columns">
@@ -58,6 +65,18 @@ export function ServicePage({ project, service }: { project: string; service: st
             <PermissionsTab project={project} service={service} />
           </section>
         </div>
+      )}
+      {editing && loaded.data && (
+        <EditServiceDialog
+          project={project}
+          service={loaded.data}
+          onClose={() => setEditing(false)}
+          onSaved={(s) => {
+            setEditing(false)
+            setStatus(`Saved. ${service} now forwards to ${s.upstream}.`)
+            loaded.reload()
+          }}
+        />
       )}
       {deleting && (
         <ConfirmDialog title="Delete service?" confirmLabel="Delete" busy={busy} error={error} onConfirm={() => void remove()} onClose={() => setDeleting(false)}>

@@ -3,7 +3,9 @@ import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Policy, Service } from '../api/types.ts'
 import { ConfirmDialog, ErrorText } from '../ui/modal.tsx'
-import { usePermissions } from '../ui/permissions.ts'
+import { usePermissionState } from '../ui/permissions.ts'
+import { RoleHint } from '../ui/role-hint.tsx'
+import { ProjectNotFound } from '../pages/project-not-found.tsx'
 import { consolePath, Link } from '../ui/router.tsx'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
@@ -24,7 +26,8 @@ export function ServicesPage({ project }: { project: string }) {
   const [deleteError, setDeleteError] = useState<string>()
   const [busy, setBusy] = useState(false)
   const [status, setStatus] = useState('')
-  const allowed = usePermissions(paths.project(project), ['run.services.create', 'run.services.delete'])
+  const permissions = usePermissionState(paths.project(project), ['run.services.create', 'run.services.delete'])
+  const allowed = permissions.allowed
   const [policyChanges, setPolicyChanges] = useState(0)
   const policies = usePolicies(project, services, policyChanges)
 
@@ -66,6 +69,7 @@ export function ServicesPage({ project }: { project: string }) {
     }
   }
 
+  if (list.error instanceof ApiError && list.error.status === 'NOT_FOUND') return <ProjectNotFound project={project} />
   return (
     <div className={panelOpen ? 'with-panel' : ''}>
       <div className="page-main">
@@ -88,9 +92,10 @@ export function ServicesPage({ project }: { project: string }) {
         <p className="intro">
           Services in project <strong>{project}</strong>. Every service is private unless its policy says otherwise: callers need an ID token and the Run Invoker role.
         </p>
+        {permissions.known && !allowed.has('run.services.create') && <RoleHint permission="run.services.create" action="create, change and delete services" on={`project ${project}`} />}
         <p className="status-text" role="status">{status}</p>
         {list.error !== undefined && <ErrorText message={describeError(list.error, `list the services of project ${project}`)} />}
-        <table className="table">
+        <table className="table table-stack">
           <caption className="visually-hidden">Services in project {project}</caption>
           <thead>
             <tr>
@@ -115,10 +120,10 @@ export function ServicesPage({ project }: { project: string }) {
                     <input type="checkbox" aria-label={`Select service ${id}`} checked={on} onChange={(e) => toggle(id, e.target.checked)} />
                   </td>
                   <th scope="row"><Link to={consolePath.service(project, id)}>{id}</Link></th>
-                  <td className="mono">{s.uri}</td>
-                  <td>{authenticationOf(s, policies.get(s.name))}</td>
-                  <td className="mono">{s.upstream}</td>
-                  <td className="description">{s.description}</td>
+                  <td className="mono" data-label="URL">{s.uri}</td>
+                  <td data-label="Authentication">{authenticationOf(s, policies.get(s.name))}</td>
+                  <td className="mono" data-label="Upstream">{s.upstream}</td>
+                  <td className="description" data-label="Description">{s.description}</td>
                 </tr>
               )
             })}

@@ -7,6 +7,11 @@ import { useLoad } from './use-load.ts'
  * a button that can only fail.
  */
 export function usePermissions(resourcePath: string | undefined, permissions: string[]): ReadonlySet<string> {
+  return usePermissionState(resourcePath, permissions).allowed
+}
+
+/** The same, and whether the answer is in: a hint about what is missing waits for it. */
+export function usePermissionState(resourcePath: string | undefined, permissions: string[]): { allowed: ReadonlySet<string>; known: boolean } {
   const { api } = useSession()
   const { data } = useLoad(
     async () => {
@@ -20,7 +25,7 @@ export function usePermissions(resourcePath: string | undefined, permissions: st
     },
     `${resourcePath}\n${permissions.join(',')}`,
   )
-  return data ?? EMPTY
+  return { allowed: data ?? EMPTY, known: data !== undefined }
 }
 
 const EMPTY: ReadonlySet<string> = new Set()

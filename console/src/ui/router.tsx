@@ -40,4 +40,6 @@ export const consolePath = {
   serviceAccounts: (p: string) => `/console/projects/${encodeURIComponent(p)}/service-accounts`,
   auditLog: (p: string) => `/console/projects/${encodeURIComponent(p)}/audit-log`,
   workforcePools: (p: string) => `/console/projects/${encodeURIComponent(p)}/workforce-pools`,
+  users: (p: string) => `/console/projects/${encodeURIComponent(p)}/users`,
+  groups: (p: string) => `/console/projects/${encodeURIComponent(p)}/groups`,
 }

@@ -3,7 +3,7 @@ import type { Api } from '../api.js'
 import type { Cli } from '../context.js'
 import { wireDuration, readableDuration as seconds } from '../durations.js'
 import { CliError } from '../errors.js'
-import { formatList, formatResource } from '../output.js'
+
 import { servicePath } from './services.js'
 
 export interface AccessRequest {
@@ -49,7 +49,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
       const filed = await api.call<AccessRequest>('POST', '/v1/accessRequests', { resource, role: o.role, duration, reason: o.reason })
       cli.status(`Requested ${filed.role} on service [${name}] for ${seconds(filed.requestedDuration)}: request [${filed.id}] is pending.\nSomeone who may set the service's IAM policy can run: postern access-requests approve ${filed.id}`, cmd)
       if (!o.wait) {
-        cli.print(formatResource(filed, cli.format(cmd, 'yaml')))
+        cli.printResource(cmd, filed)
         return
       }
       await waitAndReport(cli, api, filed.id, cmd)
@@ -64,7 +64,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     .action(async (o: { all?: boolean }, cmd: Command) => {
       const query = o.all ? '' : '?state=PENDING'
       const { accessRequests: rows = [] } = await cli.api().call<{ accessRequests?: AccessRequest[] }>('GET', `/v1/accessRequests${query}`)
-      cli.print(formatList(rows, [
+      cli.printList(cmd, rows, [
         { header: 'ID', value: (r) => r.id },
         { header: 'PROJECT', value: (r) => r.project },
         { header: 'SERVICE', value: (r) => r.service },
@@ -74,7 +74,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
         { header: 'STATE', value: (r) => r.state },
         { header: 'ENDS', value: (r) => r.expireTime ?? '' },
         { header: 'REASON', value: (r) => r.reason },
-      ], cli.format(cmd, 'table')))
+      ])
       if (rows.length === 0) cli.status(o.all ? 'No access requests you may see.' : 'No pending access requests you may see.', cmd)
     })
 
@@ -82,7 +82,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     .command('describe <id>')
     .description('Show an access request.')
     .action(async (id: string, _o, cmd: Command) => {
-      cli.print(formatResource(await cli.api().call('GET', requestPath(id)), cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, await cli.api().call('GET', requestPath(id)))
     })
 
   group
@@ -93,7 +93,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
       const body = o.for === undefined ? {} : { duration: wireDuration(o.for, '--for') }
       const approved = await cli.api().call<AccessRequest>('POST', `${requestPath(id)}:approve`, body)
       cli.status(`Approved access request [${id}]: ${approved.requester} holds ${approved.role} on ${approved.resource} until ${approved.expireTime}.`, cmd)
-      cli.print(formatResource(approved, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, approved)
     })
 
   group
@@ -103,7 +103,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const denied = await cli.api().call<AccessRequest>('POST', `${requestPath(id)}:deny`, o.reason === undefined ? {} : { reason: o.reason })
       cli.status(`Denied access request [${id}].`, cmd)
-      cli.print(formatResource(denied, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, denied)
     })
 
   group
@@ -123,7 +123,7 @@ async function waitAndReport(cli: Cli, api: Api, id: string, cmd: Command): Prom
   }
   if (decided.state === 'APPROVED') cli.status(`Approved by ${decided.decider}: you hold ${decided.role} on service [${decided.service}] until ${decided.expireTime}.`, cmd)
   else cli.status(`Access request [${id}] was approved by ${decided.decider}, and the grant has already ended (${decided.expireTime}).`, cmd)
-  cli.print(formatResource(decided, cli.format(cmd, 'yaml')))
+  cli.printResource(cmd, decided)
 }
 
 const TRANSIENT = new Set(['UNAVAILABLE', 'INTERNAL', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'BAD_GATEWAY'])

@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import { CONFIG_KEYS, type CliConfig } from '../config-files.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
-import { formatResource } from '../output.js'
 
 function key(name: string): keyof CliConfig {
   if (!(CONFIG_KEYS as readonly string[]).includes(name)) throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
@@ -47,6 +46,6 @@ export function registerConfig(program: Command, cli: Cli): void {
     .command('list')
     .description('Print every property.')
     .action(async (_o, cmd: Command) => {
-      cli.print(formatResource({ server: cli.server(), ...cli.files.readConfig() }, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, { server: cli.server(), ...cli.files.readConfig() })
     })
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
-import { formatList, formatResource } from '../output.js'
+import { trimmed } from '../errors.js'
 
 interface Group {
   email: string
@@ -21,35 +21,36 @@ export function registerGroups(program: Command, cli: Cli): void {
     .action(async (email: string, o: { displayName?: string; description?: string }, cmd: Command) => {
       const group = await cli.api().call('POST', '/v1/groups', { email, ...o })
       cli.status(`Created group [${email}].`, cmd)
-      cli.print(formatResource(group, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, group)
     })
   groups.command('list').description('List groups.').action(async (_o, cmd: Command) => {
     const { groups: rows = [] } = await cli.api().call<{ groups?: Group[] }>('GET', '/v1/groups')
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'EMAIL', value: (g) => g.email },
       { header: 'DISPLAY NAME', value: (g) => g.displayName },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   groups.command('describe <email>').description('Show a group and its members.').action(async (email: string, _o, cmd: Command) => {
-    cli.print(formatResource(await cli.api().call('GET', path(email)), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', path(email)))
   })
   groups.command('delete <email>').description('Delete a group: its bindings become deleted:group:….').action(async (email: string, _o, cmd: Command) => {
+    await cli.confirm(cmd, `Group [${email}] will be deleted; its bindings will read deleted:group:….`)
     await cli.api().call('DELETE', path(email))
     cli.status(`Deleted group [${email}].`, cmd)
   })
   groups
     .command('add-member <group>')
     .description('Add a user:, serviceAccount: or group: member.')
-    .requiredOption('--member <member>', 'the member')
+    .requiredOption('--member <member>', 'the member', trimmed)
     .action(async (group: string, o: { member: string }, cmd: Command) => {
       const updated = await cli.api().call('POST', `${path(group)}/members`, { member: o.member })
       cli.status(`Added ${o.member} to group [${group}].`, cmd)
-      cli.print(formatResource(updated, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, updated)
     })
   groups
     .command('remove-member <group>')
     .description('Remove a member.')
-    .requiredOption('--member <member>', 'the member')
+    .requiredOption('--member <member>', 'the member', trimmed)
     .action(async (group: string, o: { member: string }, cmd: Command) => {
       await cli.api().call('DELETE', `${path(group)}/members/${encodeURIComponent(o.member)}`)
       cli.status(`Removed ${o.member} from group [${group}].`, cmd)

@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
-import { formatList, formatResource } from '../output.js'
 import { registerPolicyCommands } from './policy-commands.js'
 
 interface Role {
@@ -39,15 +38,15 @@ export function registerIam(program: Command, cli: Cli): Command {
   const roles = iam.command('roles').description('The predefined roles.')
   roles.command('list').description('List roles.').action(async (_o, cmd: Command) => {
     const { roles: rows } = await cli.api().call<{ roles: Role[] }>('GET', '/v1/roles')
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'NAME', value: (r) => r.name },
       { header: 'TITLE', value: (r) => r.title },
       { header: 'DESCRIPTION', value: (r) => r.description },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   roles.command('describe <role>').description('Show a role and its permissions.').action(async (role: string, _o, cmd: Command) => {
     const name = role.replace(/^roles\//, '')
-    cli.print(formatResource(await cli.api().call('GET', `/v1/roles/${encodeURIComponent(name)}`), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', `/v1/roles/${encodeURIComponent(name)}`))
   })
 
   const accounts = iam.command('service-accounts').description('Identities for machines.')
@@ -59,20 +58,21 @@ export function registerIam(program: Command, cli: Cli): Command {
       const project = cli.project(cmd)
       const created = await cli.api().call<Account>('POST', `/v1/projects/${encodeURIComponent(project)}/serviceAccounts`, { accountId: name, ...(o.displayName && { displayName: o.displayName }) })
       cli.status(`Created service account [${created.email}].`, cmd)
-      cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, created)
     })
   accounts.command('list').description('List service accounts of the project.').action(async (_o, cmd: Command) => {
     const { accounts: rows = [] } = await cli.api().call<{ accounts?: Account[] }>('GET', `/v1/projects/${encodeURIComponent(cli.project(cmd))}/serviceAccounts`)
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'DISPLAY NAME', value: (a) => a.displayName },
       { header: 'EMAIL', value: (a) => a.email },
       { header: 'DISABLED', value: (a) => String(a.disabled) },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   accounts.command('describe <email>').description('Show a service account.').action(async (email: string, _o, cmd: Command) => {
-    cli.print(formatResource(await cli.api().call('GET', accountPath(email)), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', accountPath(email)))
   })
   accounts.command('delete <email>').description('Delete a service account; its keys and tokens stop working at once.').action(async (email: string, _o, cmd: Command) => {
+    await cli.confirm(cmd, `Service account [${email}] will be deleted; its keys and tokens stop working.`)
     await cli.api().call('DELETE', accountPath(email))
     cli.status(`Deleted service account [${email}].`, cmd)
   })
@@ -99,16 +99,17 @@ export function registerIam(program: Command, cli: Cli): Command {
     .requiredOption('--iam-account <email>', 'the service account')
     .action(async (o: { iamAccount: string }, cmd: Command) => {
       const { keys: rows = [] } = await cli.api().call<{ keys?: Key[] }>('GET', `${accountPath(o.iamAccount)}/keys`)
-      cli.print(formatList(rows, [
+      cli.printList(cmd, rows, [
         { header: 'KEY_ID', value: (k) => k.keyId },
         { header: 'CREATED_AT', value: (k) => k.validAfterTime },
-      ], cli.format(cmd, 'table')))
+      ])
     })
   keys
     .command('delete <keyId>')
     .description('Delete a key; tokens can no longer be obtained with it.')
     .requiredOption('--iam-account <email>', 'the service account')
     .action(async (keyId: string, o: { iamAccount: string }, cmd: Command) => {
+      await cli.confirm(cmd, `Key [${keyId}] of [${o.iamAccount}] will be deleted.`)
       await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(keyId)}`)
       cli.status(`Deleted key [${keyId}] for service account [${o.iamAccount}].`, cmd)
     })

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
-import { formatList } from '../output.js'
 
 interface Entry {
   time: string
@@ -20,17 +19,18 @@ export function registerLogs(program: Command, cli: Cli): void {
     .option('--limit <n>', 'how many entries', '50')
     .option('--resource <name>', 'only entries about this resource')
     .option('--principal <member>', 'only entries by this principal')
-    .action(async (o: { limit: string; resource?: string; principal?: string }, cmd: Command) => {
+    .option('--outcome <outcome>', 'only entries with this outcome: OK, PERMISSION_DENIED, UNAUTHENTICATED (failed sign-ins), RESOURCE_EXHAUSTED')
+    .action(async (o: { limit: string; resource?: string; principal?: string; outcome?: string }, cmd: Command) => {
       if (!/^\d+$/.test(o.limit) || Number(o.limit) < 1) throw usageError(`--limit must be a positive number, not '${o.limit}'.`)
-      const query = new URLSearchParams({ pageSize: o.limit, ...(o.resource && { resource: o.resource }), ...(o.principal && { principal: o.principal }) })
+      const query = new URLSearchParams({ pageSize: o.limit, ...(o.resource && { resource: o.resource }), ...(o.principal && { principal: o.principal }), ...(o.outcome && { outcome: o.outcome.toUpperCase() }) })
       const { entries = [] } = await cli.api().call<{ entries?: Entry[] }>('GET', `/v1/auditLogs?${query}`)
-      cli.print(formatList(entries, [
+      cli.printList(cmd, entries, [
         { header: 'TIME', value: (e) => e.time },
         { header: 'PRINCIPAL', value: (e) => e.principal },
         { header: 'METHOD', value: (e) => e.method },
         { header: 'RESOURCE', value: (e) => e.resource },
         { header: 'OUTCOME', value: (e) => e.outcome },
         { header: 'COUNT', value: (e) => String(e.count ?? 1) },
-      ], cli.format(cmd, 'table')))
+      ])
     })
 }

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
+import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
-import { formatResource } from '../output.js'
-import { parseConditionFlag, readModifyWrite, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
+import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
 
 export interface PolicyTarget {
@@ -20,8 +20,8 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .command(`get-iam-policy <${arg}>`)
     .description(`Show the IAM policy of a ${target.noun}.`)
     .action(async (name: string, _o, cmd: Command) => {
-      const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {})
-      cli.print(formatResource(policy, cli.format(cmd, 'yaml')))
+      const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {}, { idempotent: true })
+      cli.printResource(cmd, policy)
     })
 
   group
@@ -31,16 +31,16 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .action(async (name: string, file: string, o: { dryRun?: boolean }, cmd: Command) => {
       const policy = readPolicyFile(file)
       if (o.dryRun) return showDryRun(cli, cli.api(), target.path(name, cmd), policy, cmd)
-      const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy })
+      const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy }, { idempotent: typeof policy.etag === 'string' && policy.etag !== '' })
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 
   group
     .command(`add-iam-policy-binding <${arg}>`)
     .description('Grant a role to a member.')
-    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…')
-    .requiredOption('--role <role>', 'e.g. roles/run.invoker')
+    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', trimmed)
+    .requiredOption('--role <role>', 'e.g. roles/run.invoker', trimmed)
     .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; dryRun?: boolean }, cmd: Command) => {
@@ -48,15 +48,17 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       const edit = (p: Policy) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition)
       if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
       const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
+      const note = uncheckedMemberNote(o.member)
+      if (note) cli.status(note, cmd)
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 
   group
     .command(`remove-iam-policy-binding <${arg}>`)
     .description('Revoke a role from a member.')
-    .requiredOption('--member <member>', 'the member to remove')
-    .requiredOption('--role <role>', 'the role to remove it from')
+    .requiredOption('--member <member>', 'the member to remove', trimmed)
+    .requiredOption('--role <role>', 'the role to remove it from', trimmed)
     .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None')
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
@@ -67,14 +69,14 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
       const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
       cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
-      cli.print(formatResource(result, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, result)
     })
 }
 
 /** The dry run of an edit: the current policy, edited as the command would, simulated with its etag. */
 async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged', cmd: Command): Promise<void> {
   const api = cli.api()
-  const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {})
+  const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
   const next = edit(current)
   await showDryRun(cli, api, resourcePath, next === 'unchanged' ? current : { ...next, etag: current.etag }, cmd)
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
-import { formatList, formatResource } from '../output.js'
 import { registerPolicyCommands } from './policy-commands.js'
 
 interface Project {
@@ -15,20 +14,21 @@ export function registerProjects(program: Command, cli: Cli): void {
 
   projects.command('list').description('List projects.').action(async (_o, cmd: Command) => {
     const { projects: rows = [] } = await cli.api().call<{ projects?: Project[] }>('GET', '/v1/projects')
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'PROJECT_ID', value: (p) => p.projectId },
       { header: 'CREATE_TIME', value: (p) => p.createTime },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   projects.command('create <projectId>').description('Create a project.').action(async (id: string, _o, cmd: Command) => {
     const created = await cli.api().call('POST', '/v1/projects', { projectId: id })
     cli.status(`Created project [${id}].`, cmd)
-    cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, created)
   })
   projects.command('describe <projectId>').description('Show a project.').action(async (id: string, _o, cmd: Command) => {
-    cli.print(formatResource(await cli.api().call('GET', path(id)), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', path(id)))
   })
   projects.command('delete <projectId>').description('Delete an empty project.').action(async (id: string, _o, cmd: Command) => {
+    await cli.confirm(cmd, `Project [${id}] will be deleted.`)
     await cli.api().call('DELETE', path(id))
     cli.status(`Deleted project [${id}].`, cmd)
   })

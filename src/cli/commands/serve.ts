@@ -1,6 +1,8 @@
+import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { buildServeConfig, type ServeFlags } from '../../core/config.js'
 import { PosternError } from '../../core/errors.js'
+import { pathSetupHint } from '../command-hint.js'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 
@@ -31,7 +33,8 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
     .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) whose X-Forwarded-For names the client, for sign-in limits; by default the peer address counts')
-    .action(async (flags: ServeFlags, cmd: Command) => {
+    .option('--reset-owner-password', 'locked out? set a new password for the owner, print it once, end the owner\'s sessions, and exit (only where the data is: the embedded store or a PostgreSQL on this machine)')
+    .action(async (flags: ServeFlags & { resetOwnerPassword?: boolean }, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
       const project = cmd.optsWithGlobals().project as string | undefined
       let config
@@ -41,15 +44,26 @@ export function registerServe(program: Command, cli: Cli): void {
         if (err instanceof PosternError) throw new CliError(err.message, 2)
         throw err
       }
+      if (flags.resetOwnerPassword) {
+        const { resetOwner } = await import('../../main.js')
+        const explicitOwner = cmd.getOptionValueSource('owner') === 'default' ? undefined : config.owner
+        await reported(resetOwner(config, explicitOwner, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
+        return
+      }
       if (config.allowInsecureHttp) cli.io.stderr(`WARNING: serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.\n`)
       const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
       if (config.workers > 1 && worker === undefined) {
         const { superviseWorkers } = await import('../../cluster.js')
-        await superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr })
+        await reported(superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
         return
       }
       const { serve } = await import('../../main.js')
-      const running = await serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr }, worker)
+      const pathHint = pathSetupHint(cli.io.env, fileURLToPath(new URL('../../../', import.meta.url)))
+      const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr, pathHint }, worker)).catch((err: unknown) => {
+        // A worker's IPC channel to the primary would keep it alive after a failed start.
+        if (worker !== undefined) process.disconnect?.()
+        throw err
+      })
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop)
@@ -64,4 +78,14 @@ export function registerServe(program: Command, cli: Cli): void {
         process.on('SIGTERM', stop)
       })
     })
+}
+
+/** The server's own refusals (a busy port, an empty store) are the user's to fix: said plainly, exit 1. */
+async function reported<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
+    throw err
+  }
 }

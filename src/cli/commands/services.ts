@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
-import { formatList, formatResource } from '../output.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
@@ -106,20 +105,20 @@ export function registerServices(program: Command, cli: Cli): Command {
     .description('List the services of the project.')
     .action(async (_o, cmd: Command) => {
       const { services: rows = [] } = await cli.api().call<{ services?: Service[] }>('GET', `/v2/projects/${encodeURIComponent(cli.project(cmd))}/services`)
-      cli.print(formatList(rows, [
+      cli.printList(cmd, rows, [
         { header: 'SERVICE', value: (s) => s.name.split('/').at(-1)! },
         { header: 'URL', value: (s) => s.uri },
         { header: 'UPSTREAM', value: (s) => s.upstream },
         { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.strictAudience ? 'required, strict audience' : 'required') },
         { header: 'LAST MODIFIED BY', value: (s) => s.lastModifier },
-      ], cli.format(cmd, 'table')))
+      ])
     })
 
   services
     .command('describe <service>')
     .description('Show a service.')
     .action(async (name: string, _o, cmd: Command) => {
-      cli.print(formatResource(await cli.api().call('GET', path(name, cmd)), cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, await cli.api().call('GET', path(name, cmd)))
     })
 
   addServiceFlags(services.command('create <service>').description('Create a private service in front of an upstream.')).action(
@@ -129,7 +128,7 @@ export function registerServices(program: Command, cli: Cli): Command {
       const created = await cli.api().call<Service>('POST', `/v2/projects/${encodeURIComponent(project)}/services?serviceId=${encodeURIComponent(name)}`, serviceBody(o))
       if (o.allowUnauthenticated) await setPublic(cli, path(name, cmd), true)
       cli.status(`Service [${name}] created in project [${project}].\nService URL: ${created.uri}`, cmd)
-      cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, created)
     },
   )
 
@@ -157,13 +156,14 @@ export function registerServices(program: Command, cli: Cli): Command {
     }
     updated ??= await cli.api().call('GET', path(name, cmd))
     cli.status(`Service [${name}] updated.`, cmd)
-    cli.print(formatResource(updated, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, updated)
   })
 
   services
     .command('delete <service>')
     .description('Delete a service (its URL stops answering at once).')
     .action(async (name: string, _o, cmd: Command) => {
+      await cli.confirm(cmd, `Service [${name}] will be deleted; its URL stops answering at once.`)
       await cli.api().call('DELETE', path(name, cmd))
       cli.status(`Deleted service [${name}].`, cmd)
     })

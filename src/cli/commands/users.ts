@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
-import { formatList, formatResource } from '../output.js'
 
 interface User {
   email: string
@@ -33,21 +32,22 @@ export function registerUsers(program: Command, cli: Cli): void {
       cli.status(`Created user [${user.email}].`, cmd)
       if (user.password) cli.status(`Password (shown once): ${user.password}`, cmd)
       const { password: _hidden, ...shown } = user
-      cli.print(formatResource(shown, cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, shown)
     })
   users.command('list').description('List users.').action(async (_o, cmd: Command) => {
     const { users: rows = [] } = await cli.api().call<{ users?: User[] }>('GET', '/v1/users')
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'EMAIL', value: (u) => u.email },
       { header: 'DISPLAY NAME', value: (u) => u.displayName },
       { header: 'DISABLED', value: (u) => String(u.disabled) },
       { header: 'CREATED', value: (u) => u.createTime },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   users.command('describe <email>').description('Show a user.').action(async (email: string, _o, cmd: Command) => {
-    cli.print(formatResource(await cli.api().call('GET', path(email)), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', path(email)))
   })
   users.command('delete <email>').description('Delete a user: bindings become deleted:user:…, sessions and tokens stop.').action(async (email: string, _o, cmd: Command) => {
+    await cli.confirm(cmd, `User [${email}] will be deleted; its sessions and tokens stop working.`)
     await cli.api().call('DELETE', path(email))
     cli.status(`Deleted user [${email}].`, cmd)
   })

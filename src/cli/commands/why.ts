@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
+import { trimmed } from '../errors.js'
 import { formatResource } from '../output.js'
 import { servicePath } from './services.js'
 
@@ -20,11 +21,12 @@ export function registerWhy(services: Command, cli: Cli): void {
   services
     .command('why <service>')
     .description('Explain whether a member may invoke (or hold another permission on) a service, and why.')
-    .requiredOption('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://…')
+    .option('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://… (default: the active account)', trimmed)
     .option('--permission <permission>', 'the permission to check', 'run.routes.invoke')
-    .action(async (name: string, o: { member: string; permission: string }, cmd: Command) => {
+    .action(async (name: string, o: { member?: string; permission: string }, cmd: Command) => {
+      const member = o.member ?? activeMember(cli)
       const resource = servicePath(cli.project(cmd), name).replace(/^\/v2\//, '')
-      const result = await cli.api().call<Explanation>('POST', '/v1/troubleshoot', { principal: o.member, resource: decodeURIComponent(resource), permission: o.permission })
+      const result = await cli.api().call<Explanation>('POST', '/v1/troubleshoot', { principal: member, resource: decodeURIComponent(resource), permission: o.permission })
       const format = cli.format(cmd, 'table')
       if (format !== 'table') {
         cli.print(formatResource(result, format))
@@ -46,8 +48,16 @@ export function registerWhy(services: Command, cli: Cli): void {
       for (const note of result.notes) lines.push(`  note: ${note}`)
       for (const part of result.hidden ?? []) lines.push(`  hidden: ${part}`)
       if (result.access === 'NOT_GRANTED' && o.permission === 'run.routes.invoke') {
-        lines.push(`  to grant: postern services add-iam-policy-binding ${name} --member='${o.member}' --role='roles/run.invoker'`)
+        lines.push(`  to grant: postern services add-iam-policy-binding ${name} --member='${member}' --role='roles/run.invoker'`)
       }
       cli.print(lines.join('\n') + '\n')
     })
+}
+
+/** The member the active account is: as `postern auth list` shows it, with its kind's prefix. */
+function activeMember(cli: Cli): string {
+  const { email, stored } = cli.session.account()
+  if (stored.type === 'service_account') return `serviceAccount:${email}`
+  if (stored.type === 'federated') return email
+  return `user:${email}`
 }

@@ -4,7 +4,6 @@ import { parseDurationSeconds } from '../../core/duration.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
 import { LOGIN_CONFIG_TYPE, type LoginConfigFile } from '../federated-login.js'
-import { formatList, formatResource } from '../output.js'
 
 /**
  * `postern iam workforce-pools …` (issue 7): pools, their OIDC providers, and the login
@@ -124,28 +123,29 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
   poolFlags(pools.command('create <pool>').description('Create a workforce pool.')).action(async (pool: string, o: PoolFlags, cmd: Command) => {
     const created = await cli.api().call('POST', `/v1/workforcePools?workforcePoolId=${encodeURIComponent(pool)}`, poolBody(o))
     cli.status(`Created workforce pool [${pool}].`, cmd)
-    cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, created)
   })
   pools.command('list').description('List workforce pools.').action(async (_o, cmd: Command) => {
     const { workforcePools: rows = [] } = await cli.api().call<{ workforcePools?: Pool[] }>('GET', '/v1/workforcePools')
-    cli.print(formatList(rows, [
+    cli.printList(cmd, rows, [
       { header: 'NAME', value: (p) => p.name },
       { header: 'DISPLAY NAME', value: (p) => p.displayName },
       { header: 'SESSION', value: (p) => p.sessionDuration },
       { header: 'DISABLED', value: (p) => String(p.disabled) },
-    ], cli.format(cmd, 'table')))
+    ])
   })
   pools.command('describe <pool>').description('Show a workforce pool.').action(async (pool: string, _o, cmd: Command) => {
-    cli.print(formatResource(await cli.api().call('GET', poolPath(pool)), cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, await cli.api().call('GET', poolPath(pool)))
   })
   poolFlags(pools.command('update <pool>').description('Update a workforce pool.')).action(async (pool: string, o: PoolFlags, cmd: Command) => {
     const body = poolBody(o)
     if (Object.keys(body).length === 0) throw usageError('Nothing to update: give --display-name, --description, --session-duration or --[no-]disabled.')
     const updated = await cli.api().call('PATCH', poolPath(pool), body)
     cli.status(`Updated workforce pool [${pool}].`, cmd)
-    cli.print(formatResource(updated, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, updated)
   })
   pools.command('delete <pool>').description('Delete a workforce pool, its providers, and every sign-in through it.').action(async (pool: string, _o, cmd: Command) => {
+    await cli.confirm(cmd, `Workforce pool [${pool}] will be deleted, with its providers and federated subjects.`)
     await cli.api().call('DELETE', poolPath(pool))
     cli.status(`Deleted workforce pool [${pool}].`, cmd)
   })
@@ -178,7 +178,7 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
     if (!o.issuerUri || !o.clientId || !o.attributeMapping) throw usageError('create-oidc needs --issuer-uri, --client-id and --attribute-mapping (at least postern.subject=…).')
     const created = await cli.api().call('POST', `${poolPath(o.workforcePool)}/providers?workforcePoolProviderId=${encodeURIComponent(id)}`, providerBody(o))
     cli.status(`Created workforce pool provider [${id}].`, cmd)
-    cli.print(formatResource(created, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, created)
   })
   providers
     .command('list')
@@ -186,33 +186,34 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
     .requiredOption('--workforce-pool <pool>', 'the workforce pool')
     .action(async (o: { workforcePool: string }, cmd: Command) => {
       const { workforcePoolProviders: rows = [] } = await cli.api().call<{ workforcePoolProviders?: Provider[] }>('GET', `${poolPath(o.workforcePool)}/providers`)
-      cli.print(formatList(rows, [
+      cli.printList(cmd, rows, [
         { header: 'NAME', value: (p) => p.name },
         { header: 'ISSUER', value: (p) => p.oidc.issuerUri },
         { header: 'CLIENT ID', value: (p) => p.oidc.clientId },
         { header: 'CONSOLE', value: (p) => String(p.consoleSignIn) },
         { header: 'DISABLED', value: (p) => String(p.disabled) },
-      ], cli.format(cmd, 'table')))
+      ])
     })
   providers
     .command('describe <provider>')
     .description('Show a provider.')
     .requiredOption('--workforce-pool <pool>', 'the workforce pool')
     .action(async (id: string, o: { workforcePool: string }, cmd: Command) => {
-      cli.print(formatResource(await cli.api().call('GET', providerPath(o.workforcePool, id)), cli.format(cmd, 'yaml')))
+      cli.printResource(cmd, await cli.api().call('GET', providerPath(o.workforcePool, id)))
     })
   providerFlags(providers.command('update <provider>').description('Update a provider.')).action(async (id: string, o: ProviderFlags, cmd: Command) => {
     const body = providerBody(o)
     if (Object.keys(body).length === 0) throw usageError('Nothing to update.')
     const updated = await cli.api().call('PATCH', providerPath(o.workforcePool, id), body)
     cli.status(`Updated workforce pool provider [${id}].`, cmd)
-    cli.print(formatResource(updated, cli.format(cmd, 'yaml')))
+    cli.printResource(cmd, updated)
   })
   providers
     .command('delete <provider>')
     .description('Delete a provider; its principals’ tokens stop.')
     .requiredOption('--workforce-pool <pool>', 'the workforce pool')
     .action(async (id: string, o: { workforcePool: string }, cmd: Command) => {
+      await cli.confirm(cmd, `Provider [${id}] of workforce pool [${o.workforcePool}] will be deleted.`)
       await cli.api().call('DELETE', providerPath(o.workforcePool, id))
       cli.status(`Deleted workforce pool provider [${id}].`, cmd)
     })

@@ -8,6 +8,7 @@ import { safeReturnTo } from '../../identity/return-to.js'
 import { SESSION_TTL_MS, clearedCookie, endSession, readCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
 import { signInWithPassword } from '../../identity/sign-in.js'
 import { PASSWORD_RULES } from '../../identity/passwords.js'
+import { normalizeEmail } from '../../iam/members.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { requestClientAddress } from '../../http/client-address.js'
@@ -61,9 +62,17 @@ export function submitSignIn(deps: ControlDeps) {
       return
     }
     let result
+    const address = requestClientAddress(req, deps.settings.trustedProxies)
+    // A failed or refused sign-in goes to the audit log (counted per account and minute): nobody
+    // was authenticated, so the principal is anonymous and the resource the account tried.
+    const refused = (outcome: string) => {
+      const account = normalizeEmail(email.trim())
+      deps.refusals.record({ time: deps.clock(), principal: 'anonymous', method: 'signin', resource: account ? `users/${account}` : 'users/-', outcome, details: { address } })
+    }
     try {
-      result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address: requestClientAddress(req, deps.settings.trustedProxies), now: deps.clock() })
+      result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address, now: deps.clock() })
     } catch (err) {
+      if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED') refused('RESOURCE_EXHAUSTED')
       if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED' && wantsHtml(req)) {
         renderForm(deps, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
         return
@@ -71,6 +80,7 @@ export function submitSignIn(deps: ControlDeps) {
       throw err
     }
     if (!result.ok) {
+      refused('UNAUTHENTICATED')
       if (!wantsHtml(req)) {
         sendError(res, new PosternError('UNAUTHENTICATED', result.message), req.headers.accept)
         return

@@ -10,6 +10,7 @@ import type { GroupRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
 import { guardGroupChange } from '../access-test-guard.js'
 import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
+import { assertMembersExist } from '../known-members.js'
 import { retireIdentity } from '../retire-identity.js'
 
 const CreateGroup = z.strictObject({ email: z.string().max(254), displayName: z.string().max(100).optional(), description: z.string().max(512).optional() })
@@ -83,9 +84,8 @@ export function groupRoutes(r: Router<Handler>): void {
     const member = parseGroupMember(parseWith(AddMember, await c.json()).member)
     await mutate(c, { method: 'groups.addMember', resource: groupResource(email), permission: 'postern.groups.update', checkOn: ORGANIZATION, details: { member } }, async (tx) => {
       await existingGroup(tx, email)
+      await assertMembersExist(tx, [member])
       if (member.startsWith('group:')) {
-        const inner = member.slice('group:'.length)
-        if (!(await tx.getGroup(inner))) throw notFound(`Group '${inner}' not found.`)
         const all = await tx.listMemberships()
         const index = new Map<string, Set<Member>>()
         for (const m of all) {

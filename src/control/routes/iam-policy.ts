@@ -9,6 +9,7 @@ import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
+import { addedMembers, assertMembersExist } from '../known-members.js'
 import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
@@ -72,6 +73,7 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
         if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
+        await assertMembersExist(tx, addedMembers(current, incoming))
         await assertPolicyKeepsTests(tx, t.resource, incoming, c.deps.clock())
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)
         if (!written) throw new PosternError('ABORTED', CONCURRENT_CHANGE)

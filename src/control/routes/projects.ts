@@ -4,17 +4,33 @@ import { parseWith } from '../../core/validate.js'
 import { ORGANIZATION, parseProjectId, projectName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { ProjectRecord } from '../../store/records.js'
+import type { StoreTx } from '../../store/store.js'
+import { check } from '../access.js'
 import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
 import * as z from 'zod'
 
 const CreateProject = z.strictObject({ projectId: z.string() })
 
+/** NOT_FOUND for a project that is not there, so a typo never reads as an empty project. */
+export async function assertProjectExists(tx: StoreTx, projectId: string): Promise<void> {
+  if (!(await tx.getProject(projectId))) throw notFound(`Project '${projectId}' not found.`)
+}
+
+/** Holding any of these on a project is what opening it in the console or the CLI needs. */
+const OPEN = ['resourcemanager.projects.get', 'run.services.list', 'iam.serviceAccounts.list']
+
 const view = (p: ProjectRecord) => ({ name: projectName(p.projectId), projectId: p.projectId, uid: p.uid, createTime: rfc3339(p.createTime) })
 
 export function projectRoutes(r: Router<Handler>): void {
+  // The projects the caller can open, as Google's projects.list answers: an owner sees every one,
+  // a developer granted a role on one project sees that one, and no one gets a 403 for asking.
   r.add('GET', '/v1/projects', async (c) => {
-    allowRead(c, 'resourcemanager.projects.list', ORGANIZATION)
-    return ok({ projects: (await c.deps.store.listProjects()).map(view) })
+    const caller = c.caller()
+    const now = c.deps.clock()
+    const all = await c.deps.store.listProjects()
+    const everything = check(c.deps.directory, caller.principal, 'resourcemanager.projects.list', ORGANIZATION, now).allow
+    const open = everything ? all : all.filter((p) => OPEN.some((permission) => check(c.deps.directory, caller.principal, permission, projectName(p.projectId), now).allow))
+    return ok({ projects: open.map(view) })
   })
 
   r.add('POST', '/v1/projects', async (c) => {

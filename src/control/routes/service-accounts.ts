@@ -6,6 +6,7 @@ import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
 import { parseProjectId, projectName, serviceAccountName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
+import { assertProjectExists } from './projects.js'
 import type { ServiceAccountKeyRecord, ServiceAccountRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
 import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
@@ -62,6 +63,7 @@ export function serviceAccountRoutes(r: Router<Handler>): void {
   r.add('GET', base, async (c) => {
     const projectId = parseProjectId(c.params.project)
     allowRead(c, 'iam.serviceAccounts.list', projectName(projectId))
+    await assertProjectExists(c.deps.store, projectId)
     return ok({ accounts: (await c.deps.store.listServiceAccounts(projectId)).map(view) })
   })
 

@@ -8,6 +8,7 @@ import type { Router } from '../../http/router.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { allowRead, mutate, ok, type AlsoNeeded, type Handler, type RequestContext } from '../handler.js'
 import { serviceView } from '../service-view.js'
+import { assertProjectExists } from './projects.js'
 
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/
 
@@ -67,6 +68,7 @@ export function serviceRoutes(r: Router<Handler>): void {
   r.add('GET', '/v2/projects/{project}/services', async (c) => {
     const projectId = parseProjectId(c.params.project)
     allowRead(c, 'run.services.list', projectName(projectId))
+    await assertProjectExists(c.deps.store, projectId)
     const services = await c.deps.store.listServices(projectId)
     return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl)) })
   })

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { invalid } from '../../core/errors.js'
+import { invalid, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { explain } from '../../iam/explain.js'
 import { FEDERATION_PREFIX, parseMember } from '../../iam/members.js'
@@ -120,6 +120,7 @@ export function troubleshootRoutes(r: Router<Handler>): void {
     const type = resourceType(body.resource)
     const permission = parsePermission(body.permission ?? 'run.routes.invoke')
     const caller = allowRead(c, GET_POLICY[type]!, body.resource)
+    if (!(await resourceExists(c.deps.store, body.resource))) throw notFound(`Resource '${body.resource}' not found.`)
     const now = c.deps.clock()
     const { directory } = c.deps
     const see = visibilityOf((p, resource) => check(directory, caller.principal, p, resource, now).allow)
@@ -168,4 +169,14 @@ export function troubleshootRoutes(r: Router<Handler>): void {
 async function serviceOf(store: StoreTx, resource: string) {
   const [, projectId, , serviceId] = resource.split('/')
   return store.getService(projectId!, serviceId!)
+}
+
+/** Explaining access to what is not there would answer NOT GRANTED and suggest a command that fails. */
+async function resourceExists(store: StoreTx, name: string): Promise<boolean> {
+  const [, projectId, kind, id] = name.split('/')
+  if (name === ORGANIZATION) return true
+  if (!(await store.getProject(projectId!))) return false
+  if (kind === 'services') return Boolean(await store.getService(projectId!, id!))
+  if (kind === 'serviceAccounts') return (await store.getServiceAccount(id!))?.projectId === projectId
+  return true
 }

@@ -33,10 +33,11 @@ export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>,
     async purgeAudit(before) {
       return sql.run(`DELETE FROM audit_log WHERE time < ?`, [before])
     },
-    async listAudit({ resource, principal, beforeId, limit }) {
+    async listAudit({ resource, principal, outcome, beforeId, limit }) {
       const conditions: [string, unknown][] = []
       if (resource) conditions.push(['resource = ?', resource])
       if (principal) conditions.push(['principal = ?', principal])
+      if (outcome) conditions.push(['outcome = ?', outcome])
       if (beforeId !== undefined) conditions.push(['id < ?', beforeId])
       const clause = conditions.length ? `WHERE ${conditions.map(([c]) => c).join(' AND ')}` : ''
       const params = [...conditions.map(([, p]) => p), limit]

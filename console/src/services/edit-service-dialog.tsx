@@ -1,0 +1,51 @@
+import { useId, useState } from 'react'
+import { ApiError, paths } from '../api/client.ts'
+import { describeError } from '../api/describe-error.ts'
+import type { Service } from '../api/types.ts'
+import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
+import { useSession } from '../ui/session.tsx'
+import { serviceIdOf } from './service-id.ts'
+
+/**
+ * Points a service at another upstream, or changes its description. The write carries the etag it
+ * was read with, so a change someone else made meanwhile is never overwritten unseen.
+ */
+export function EditServiceDialog({ project, service, onClose, onSaved }: { project: string; service: Service; onClose: () => void; onSaved: (s: Service) => void }) {
+  const { api } = useSession()
+  const id = serviceIdOf(service)
+  const [upstream, setUpstream] = useState(service.upstream)
+  const [description, setDescription] = useState(service.description)
+  const [errors, setErrors] = useState<{ upstream?: string; form?: string }>({})
+  const [busy, setBusy] = useState(false)
+  const ids = { upstream: useId(), upstreamHelp: useId(), upstreamError: useId(), description: useId() }
+
+  const save = async () => {
+    if (!/^https?:\/\/\S+$/i.test(upstream.trim())) return setErrors({ upstream: 'Enter the http:// or https:// address the gateway forwards to, e.g. http://127.0.0.1:9000.' })
+    setErrors({})
+    setBusy(true)
+    try {
+      onSaved(await api.patch<Service>(paths.service(project, id), { upstream: upstream.trim(), description, etag: service.etag }))
+    } catch (err) {
+      const message = describeError(err, `change service ${id}`)
+      setErrors(err instanceof ApiError && err.status === 'INVALID_ARGUMENT' && /upstream/i.test(err.message) ? { upstream: message } : { form: message })
+      setBusy(false)
+    }
+  }
+
+  return (
+    <Modal title={`Edit ${id}`} onClose={onClose} onSubmit={() => void save()} footer={<SubmitActions label="Save" busyLabel="Saving…" busy={busy} onCancel={onClose} />}>
+      <div className="field">
+        <label htmlFor={ids.upstream}>Upstream URL</label>
+        <input id={ids.upstream} value={upstream} autoFocus spellCheck={false} autoComplete="off" onChange={(e) => setUpstream(e.target.value)}
+          aria-invalid={errors.upstream ? true : undefined} aria-describedby={`${ids.upstreamHelp}${errors.upstream ? ` ${ids.upstreamError}` : ''}`} />
+        <p className="help" id={ids.upstreamHelp}>The gateway forwards every allowed request here from the moment you save.</p>
+        <ErrorText id={ids.upstreamError} message={errors.upstream} />
+      </div>
+      <div className="field">
+        <label htmlFor={ids.description}>Description</label>
+        <textarea id={ids.description} value={description} rows={2} maxLength={512} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+      <ErrorText message={errors.form} />
+    </Modal>
+  )
+}

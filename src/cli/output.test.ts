@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { formatList, formatResource, parseFormat } from './output.js'
+
+const policy = { version: 1, etag: 'Bw1', bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com', 'user:b@x.com'] }, { role: 'roles/run.viewer', members: ['group:g@x.com'] }] }
+const services = [
+  { name: 'projects/p/services/hello', uri: 'http://hello.p.localhost:7080', labels: { team: 'a', env: 'dev' } },
+  { name: 'projects/p/services/api', uri: 'http://api.p.localhost:7080' },
+]
+const columns = [{ header: 'NAME', value: (s: { name: string }) => s.name.split('/').at(-1)! }, { header: 'URL', value: (s: { uri: string }) => s.uri }]
+
+describe('--format', () => {
+  it('accepts what gcloud users type, and refuses the rest with the forms it takes', () => {
+    expect(parseFormat("value(uri)", 'yaml')).toBe('value(uri)')
+    expect(parseFormat('value( uri , name )', 'yaml')).toBe('value(uri,name)')
+    expect(parseFormat(undefined, 'table')).toBe('table')
+    expect(() => parseFormat('text', 'yaml')).toThrow(/--format must be yaml, json, table, value\(FIELD,…\)/)
+    expect(() => parseFormat('value()', 'yaml')).toThrow(/is not a field name/)
+    expect(() => parseFormat('value(uri;rm -rf)', 'yaml')).toThrow(/is not a field name/)
+  })
+
+  it('value() prints fields tab-separated, one row per resource, list items joined by ;', () => {
+    expect(formatResource(policy, 'value(bindings.members)')).toBe('user:a@x.com;user:b@x.com;group:g@x.com\n')
+    expect(formatResource(policy, 'value(etag,bindings.role)')).toBe('Bw1\troles/run.invoker;roles/run.viewer\n')
+    expect(formatResource(policy, 'value(bindings[1].role)')).toBe('roles/run.viewer\n')
+    expect(formatList(services, columns, 'value(uri)')).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
+    expect(formatList(services, columns, 'value(name,labels,missing)')).toBe('projects/p/services/hello\tteam=a;env=dev\t\nprojects/p/services/api\t\t\n')
+  })
+
+  it('table is honoured for lists, and refused for one resource rather than printed as YAML', () => {
+    expect(formatList(services, columns, 'table', { tty: true })).toBe('NAME   URL\nhello  http://hello.p.localhost:7080\napi    http://api.p.localhost:7080\n')
+    expect(formatList(services, columns, 'table', { tty: false })).toBe('NAME\tURL\nhello\thttp://hello.p.localhost:7080\napi\thttp://api.p.localhost:7080\n')
+    expect(formatList(services, columns, 'table(name,uri)', { tty: true })).toMatch(/^NAME +URI\nprojects\/p\/services\/hello +http:/)
+    expect(() => formatResource(policy, 'table')).toThrow(/--format=table lists many resources/)
+  })
+})

@@ -1,0 +1,27 @@
+/**
+ * Suggestions for what people type from habit. Commander already suggests near spellings
+ * (`--audience` → `--audiences`); these cover what spelling distance misses: a flag that names
+ * the same thing inside a longer one (`--audiences` → `--custom-audiences`), and gcloud's group
+ * name (`gcloud run services list` is `postern services list`).
+ */
+export function suggestOption(unknown: string, flags: readonly { long: string; takesValue: boolean }[]): string | undefined {
+  const word = unknown.replace(/^--?/, '').replace(/=.*$/, '').toLowerCase()
+  const stem = word.replace(/s$/, '')
+  if (stem.length < 4) return undefined
+  const name = (flag: string) => flag.replace(/^--(no-)?/, '')
+  // A flag holding the very word beats one holding its stem; one taking a value beats a switch
+  // when a value was given; then the plainest, so that --audiences suggests --custom-audiences,
+  // not --strict-audience or --add-custom-audiences.
+  const rank = (f: { long: string; takesValue: boolean }) => (name(f.long).includes(word) ? 0 : 1000) + (unknown.includes('=') && !f.takesValue ? 100 : 0) + f.long.length
+  return flags.filter((f) => f.long !== unknown && name(f.long).includes(stem)).sort((a, b) => rank(a) - rank(b))[0]?.long
+}
+
+/** `postern run services list` → `postern services list`, when what follows `run` is a postern command. */
+export function suggestForGcloudGroup(argv: readonly string[], commands: readonly string[]): string | undefined {
+  if (argv[0] !== 'run' || argv[1] === undefined || !commands.includes(argv[1])) return undefined
+  return ['postern', ...argv.slice(1).map(shellQuote)].join(' ')
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}

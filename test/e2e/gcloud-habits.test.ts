@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BIN } from '../support/cli.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+
+/** What gcloud's users type by habit works, or is refused with the form that does. */
+
+/** Runs a command line on a terminal (util-linux `script` gives it a pty), typing `input`. */
+function onTerminal(args: string[], o: { configDir: string; input: string }): Promise<{ code: number; output: string }> {
+  const line = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', line, '/dev/null'], { env: { ...process.env, POSTERN_CONFIG_DIR: o.configDir }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (d: Buffer) => (output += d))
+    child.stderr.on('data', (d: Buffer) => (output += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code: code ?? -1, output }))
+    child.stdin.end(o.input)
+  })
+}
+
+describe('gcloud habits', () => {
+  let p: PosternProcess
+  let uri: string
+  beforeAll(async () => {
+    p = await startPostern()
+    const created = await p.cli(['services', 'create', 'hello', '--upstream=http://127.0.0.1:9000', '--format=json'])
+    expect(created.code, created.stderr).toBe(0)
+    uri = JSON.parse(created.stdout).uri
+    for (const args of [['users', 'create', 'ann@example.com'], ['groups', 'create', 'eng@example.com']]) expect((await p.cli(args)).code).toBe(0)
+    for (const member of ['user:ann@example.com', 'group:eng@example.com']) {
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'hello', `--member=${member}`, '--role=roles/run.invoker'])).code).toBe(0)
+    }
+  })
+  afterAll(() => p?.stop())
+
+  it("--format='value(uri)' and --format='value(bindings.members)' print what scripts read", async () => {
+    // $ postern services describe hello --format='value(uri)'
+    const describe = await p.cli(['services', 'describe', 'hello', '--format=value(uri)'])
+    expect(describe).toMatchObject({ code: 0, stdout: `${uri}\n` })
+    const list = await p.cli(['services', 'list', '--format=value(uri)'])
+    expect(list.stdout).toBe(`${uri}\n`)
+    // $ postern services get-iam-policy hello --format='value(bindings.members)'
+    const members = await p.cli(['services', 'get-iam-policy', 'hello', '--format=value(bindings.members)'])
+    expect(members.stdout).toBe('group:eng@example.com;user:ann@example.com\n')
+    const two = await p.cli(['services', 'describe', 'hello', '--format=value(name,upstream)'])
+    expect(two.stdout).toBe('projects/my-project/services/hello\thttp://127.0.0.1:9000\n')
+  })
+
+  it('--format=table is honoured for lists and refused for one resource, never printed as YAML', async () => {
+    const table = await p.cli(['services', 'list', '--format=table'])
+    expect(table.stdout).toMatch(/^SERVICE\tURL\tUPSTREAM/)
+    const one = await p.cli(['services', 'describe', 'hello', '--format=table'])
+    expect(one.code).toBe(2)
+    expect(one.stdout).toBe('')
+    expect(one.stderr).toContain("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
+    const unknown = await p.cli(['services', 'list', '--format=text'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('--format must be yaml, json, table, value(FIELD,…) or table(FIELD,…)')
+  })
+
+  it('tables are plain tab-separated columns when piped, aligned on a terminal', async () => {
+    const piped = await p.cli(['services', 'list'])
+    expect(piped.stdout.split('\n')[1]).toBe(`hello\t${uri}\thttp://127.0.0.1:9000\trequired\tuser:owner@example.com`)
+    const terminal = await onTerminal(['services', 'list'], { configDir: p.configDir, input: '' })
+    expect(terminal.output).toMatch(/SERVICE {2}URL {2,}UPSTREAM/)
+  })
+
+  it('an empty list prints nothing on stdout and "Listed 0 items." on stderr', async () => {
+    const r = await p.cli(['iam', 'service-accounts', 'list'])
+    expect(r).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+  })
+
+  it('--version', async () => {
+    expect(await p.cli(['--version'])).toMatchObject({ code: 0, stdout: 'postern 0.1.0\n' })
+  })
+
+  it('suggests postern services for gcloud run services, and the flag meant for a near miss', async () => {
+    // $ postern run services list
+    const run = await p.cli(['run', 'services', 'list'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain("gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  postern services list\n")
+    // $ postern auth print-identity-token --audience=URL
+    const audience = await p.cli(['auth', 'print-identity-token', `--audience=${uri}`])
+    expect(audience.code).toBe(2)
+    expect(audience.stderr).toContain('(Did you mean --audiences?)')
+    expect(audience.stderr).toContain("Run 'postern auth print-identity-token --help' for usage.")
+    const custom = await p.cli(['services', 'update', 'hello', '--audiences=https://api.example.com'])
+    expect(custom.stderr).toContain('(Did you mean --custom-audiences?)')
+  })
+
+  it('services why asks about the active account when --member is left out', async () => {
+    // $ postern services why hello
+    const r = await p.cli(['services', 'why', 'hello'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('GRANTED: user:owner@example.com holds run.routes.invoke on projects/my-project/services/hello.')
+  })
+
+  it('services delete asks on a terminal; n keeps the service, --quiet and a pipe do not ask', async () => {
+    expect((await p.cli(['services', 'create', 'doomed', '--upstream=http://127.0.0.1:9000'])).code).toBe(0)
+    // $ postern services delete doomed      (answering n)
+    const no = await onTerminal(['services', 'delete', 'doomed'], { configDir: p.configDir, input: 'n\n' })
+    expect(no.output).toContain('Service [doomed] will be deleted')
+    expect(no.output).toContain('Do you want to continue (Y/n)?')
+    expect(no.output).toContain('Aborted by user.')
+    expect(no.code).toBe(1)
+    expect((await p.cli(['services', 'describe', 'doomed'])).code).toBe(0)
+    // $ postern services delete doomed --quiet
+    const quiet = await onTerminal(['services', 'delete', 'doomed', '--quiet'], { configDir: p.configDir, input: '' })
+    expect(quiet.output).not.toContain('Do you want to continue')
+    expect(quiet.code).toBe(0)
+    expect((await p.cli(['services', 'describe', 'doomed'])).code).toBe(1)
+    // In a script (no terminal) nothing asks.
+    expect((await p.cli(['services', 'create', 'doomed', '--upstream=http://127.0.0.1:9000'])).code).toBe(0)
+    const piped = await p.cli(['services', 'delete', 'doomed'])
+    expect(piped).toMatchObject({ code: 0, stderr: 'Deleted service [doomed].\n' })
+  })
+})

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPostern, type PosternProcess } from '../support/server.js'
+
+/**
+ * Typos fail loudly: a grant to an account that does not exist, a project or a service that is
+ * not there — each is refused naming what was not found, never accepted or answered with an
+ * empty success. What cannot be checked (domains, federated subjects) is accepted with a note.
+ */
+describe('typos in members, projects and services', () => {
+  let p: PosternProcess
+  const ok = async (args: string[]) => {
+    const r = await p.cli(args)
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+    return r
+  }
+  const policyOf = async (service: string) => JSON.parse((await ok(['services', 'get-iam-policy', service, '--format=json'])).stdout) as { bindings?: { role: string; members: string[] }[] }
+
+  beforeAll(async () => {
+    p = await startPostern()
+    await ok(['services', 'create', 'hello', '--upstream=http://127.0.0.1:9000'])
+    await ok(['users', 'create', 'ann@example.com'])
+  })
+  afterAll(() => p?.stop())
+
+  it('refuses to grant a user, group or service account that does not exist, naming it', async () => {
+    for (const [member, words] of [
+      ['user:nobody@example.com', 'User nobody@example.com does not exist'],
+      ['group:nosuch@example.com', 'Group nosuch@example.com does not exist'],
+      ['serviceAccount:ci@my-project.iam.postern.internal', 'Service account ci@my-project.iam.postern.internal does not exist'],
+    ] as const) {
+      // $ postern services add-iam-policy-binding hello --member=user:nobody@example.com --role=roles/run.invoker
+      const r = await p.cli(['services', 'add-iam-policy-binding', 'hello', `--member=${member}`, '--role=roles/run.invoker'])
+      expect(r.code, member).toBe(1)
+      expect(r.stderr).toContain(`(INVALID_ARGUMENT) ${words}`)
+    }
+    expect((await policyOf('hello')).bindings ?? []).toEqual([])
+  })
+
+  it('grants an account that exists, even a disabled one', async () => {
+    await ok(['users', 'create', 'off@example.com'])
+    await ok(['users', 'disable', 'off@example.com'])
+    await ok(['services', 'add-iam-policy-binding', 'hello', '--member=user:off@example.com', '--role=roles/run.invoker'])
+    await ok(['groups', 'create', 'eng@example.com'])
+    await ok(['groups', 'add-member', 'eng@example.com', '--member=user:off@example.com'])
+  })
+
+  it('accepts what it cannot check, and says so', async () => {
+    const domain = await ok(['services', 'add-iam-policy-binding', 'hello', '--member=domain:example.com', '--role=roles/run.invoker'])
+    expect(domain.stderr).toContain('Note: domain:example.com cannot be checked')
+    await ok(['iam', 'workforce-pools', 'create', 'acme-staff'])
+    const set = await ok(['services', 'add-iam-policy-binding', 'hello', '--member=principalSet://iam.postern/workforcePools/acme-staff/group/eng', '--role=roles/run.invoker'])
+    expect(set.stderr).toContain('cannot be checked')
+  })
+
+  it('keeps deleted: members working: a policy that names a deleted account can still be edited and written back', async () => {
+    await ok(['users', 'create', 'gone@example.com'])
+    await ok(['services', 'add-iam-policy-binding', 'hello', '--member=user:gone@example.com', '--role=roles/run.viewer'])
+    await ok(['users', 'delete', 'gone@example.com'])
+    const before = await policyOf('hello')
+    const deleted = before.bindings!.find((b) => b.role === 'roles/run.viewer')!.members[0]!
+    expect(deleted).toMatch(/^deleted:user:gone@example\.com\?uid=/)
+    await ok(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.viewer'])
+    const after = await policyOf('hello')
+    expect(after.bindings!.find((b) => b.role === 'roles/run.viewer')!.members).toEqual([deleted, 'user:ann@example.com'].sort())
+    await ok(['services', 'remove-iam-policy-binding', 'hello', `--member=${deleted}`, '--role=roles/run.viewer'])
+  })
+
+  it('refuses a group member that does not exist', async () => {
+    // $ postern groups add-member eng@example.com --member=user:nobody@example.com
+    const r = await p.cli(['groups', 'add-member', 'eng@example.com', '--member=user:nobody@example.com'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('User nobody@example.com does not exist')
+    const nested = await p.cli(['groups', 'add-member', 'eng@example.com', '--member=group:nosuch@example.com'])
+    expect(nested.stderr).toContain('Group nosuch@example.com does not exist')
+  })
+
+  it('says NOT_FOUND for a project that is not there', async () => {
+    // $ postern services list --project nosuch
+    for (const args of [['services', 'list'], ['iam', 'service-accounts', 'list']]) {
+      const r = await p.cli([...args, '--project', 'nosuch-project'])
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toContain("(NOT_FOUND) Project 'nosuch-project' not found.")
+    }
+  })
+
+  it('says NOT_FOUND when asked why about a service that is not there, and suggests nothing', async () => {
+    // $ postern services why nosuch --member=user:ann@example.com
+    const r = await p.cli(['services', 'why', 'nosuch', '--member=user:ann@example.com'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain("(NOT_FOUND) Resource 'projects/my-project/services/nosuch' not found.")
+    expect(r.stdout).not.toContain('add-iam-policy-binding')
+  })
+})
