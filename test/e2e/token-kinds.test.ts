@@ -139,6 +139,26 @@ describe('tokens for the API and tokens for services are not interchangeable', (
     }
   })
 
+  it('print-access-token --impersonate-service-account prints the account’s access token, for a holder of tokenCreator only', async () => {
+    const robot = 'robot-one@my-project.iam.postern.internal'
+    const annDir = (await signInUser(p, 'ann@example.com', 'ann-password-123')).configDir
+    const refused = await p.cli(['auth', 'print-access-token', `--impersonate-service-account=${robot}`], { configDir: annDir })
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('iam.serviceAccounts.getAccessToken')
+
+    const grant = await p.cli(['iam', 'service-accounts', 'add-iam-policy-binding', robot, '--member=user:ann@example.com', '--role=roles/iam.serviceAccountTokenCreator'])
+    expect(grant.code, grant.stderr).toBe(0)
+    const printed = await p.cli(['auth', 'print-access-token', `--impersonate-service-account=${robot}`], { configDir: annDir })
+    expect(printed.code, printed.stderr).toBe(0)
+    const minted = printed.stdout.trim()
+    expect(claimsOf(minted)).toMatchObject({ aud: p.controlUrl })
+    const userinfo = await api(minted, '/oauth2/userinfo')
+    expect(userinfo.status, userinfo.text).toBe(200)
+    expect(JSON.parse(userinfo.text)).toMatchObject({ email: robot })
+    expect((await api(minted)).status).toBe(200)
+    expect((await gateway(minted)).status).toBe(401)
+  })
+
   it('the CLI keeps both tokens in its 0600 credentials, prints each, and reuses them until they near expiry', async () => {
     const first = await p.cli(['auth', 'print-access-token'])
     const again = await p.cli(['auth', 'print-access-token'])

@@ -35,7 +35,14 @@ export function registerAuth(program: Command, cli: Cli): Command {
   auth
     .command('print-access-token [account]')
     .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
-    .action(async (account: string | undefined) => {
+    .option('--impersonate-service-account <email>', 'print an access token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
+    .action(async (account: string | undefined, o: { impersonateServiceAccount?: string }) => {
+      if (o.impersonateServiceAccount) {
+        const email = o.impersonateServiceAccount
+        const { accessToken } = await cli.api().call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`, {})
+        cli.print(accessToken + '\n')
+        return
+      }
       cli.print((await cli.session.accessToken(account)) + '\n')
     })
 
