@@ -1,3 +1,4 @@
+import type { Service } from '../api/types.js'
 import { PROJECT_ID, SERVICE_ID, serviceName } from '../iam/resources.js'
 import type { ServiceRecord } from '../store/records.js'
 import { rfc3339 } from './handler.js'
@@ -20,7 +21,8 @@ export function serviceAtUrl(url: URL, gatewayUrl: URL): { projectId: string; se
   return url.origin === serviceUri(gatewayUrl, projectId, serviceId) ? { projectId, serviceId } : undefined
 }
 
-export function serviceView(s: ServiceRecord, gatewayUrl: URL) {
+/** A service on the wire: the shape the CLI and the console read (src/api). */
+export function serviceView(s: ServiceRecord, gatewayUrl: URL): Service {
   return {
     name: serviceName(s.projectId, s.serviceId),
     uid: s.uid,

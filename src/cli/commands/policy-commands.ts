@@ -74,11 +74,10 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
 }
 
 /** The dry run of an edit: the current policy, edited as the command would, simulated with its etag. */
-async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged', cmd: Command): Promise<void> {
+async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy, cmd: Command): Promise<void> {
   const api = cli.api()
   const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
-  const next = edit(current)
-  await showDryRun(cli, api, resourcePath, next === 'unchanged' ? current : { ...next, etag: current.etag }, cmd)
+  await showDryRun(cli, api, resourcePath, { ...edit(current), etag: current.etag }, cmd)
 }
 
 function readPolicyFile(file: string): Record<string, unknown> {

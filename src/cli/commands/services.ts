@@ -1,22 +1,11 @@
 import type { Command } from 'commander'
+import type { Service } from '../../api/types.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 
-interface Service {
-  name: string
-  uri: string
-  upstream: string
-  description: string
-  invokerIamDisabled: boolean
-  customAudiences: string[]
-  strictAudience: boolean
-  browserAccess: boolean
-  lastModifier: string
-  updateTime: string
-}
 
 interface ServiceFlags {
   upstream?: string
@@ -90,9 +79,9 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
 
 async function setPublic(cli: Cli, path: string, allow: boolean) {
   await readModifyWrite(cli.api(), path, (p) => {
+    if (allow) return withBinding(p, 'allUsers', 'roles/run.invoker')
     const has = (p.bindings ?? []).some((b) => b.role === 'roles/run.invoker' && !b.condition && b.members.includes('allUsers'))
-    if (allow) return has ? 'unchanged' : withBinding(p, 'allUsers', 'roles/run.invoker')
-    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : 'unchanged'
+    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : p
   })
 }
 
