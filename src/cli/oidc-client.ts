@@ -9,7 +9,6 @@ export interface ServerEndpoints {
   device_authorization_endpoint: string
 }
 
-export const CLIENT_ID = 'postern-cli'
 export const LOGIN_SCOPE = 'openid email offline_access'
 
 export interface TokenSet {

@@ -11,8 +11,6 @@ export interface Caller {
   member: string
 }
 
-export const CLI_CLIENT_ID = 'postern-cli'
-
 /**
  * Bearer authentication for the control API: a Postern access token (RFC 9068, `typ` at+jwt)
  * whose audience is the issuer or the control URL, whose subject still exists and is enabled.

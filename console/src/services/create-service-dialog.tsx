@@ -7,7 +7,7 @@ import { updatePolicy } from '../iam/update-policy.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
 // The API's own rule and words, so the console and the CLI say the same thing.
-import { serviceIdProblem } from '../../../src/iam/service-name.ts'
+import { serviceIdProblem } from '../../../src/api/service-name.js'
 
 type Field = 'id' | 'upstream' | 'description' | 'form'
 

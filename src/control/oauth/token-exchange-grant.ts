@@ -1,7 +1,7 @@
 import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
 import type { ProviderKeySource } from '../../identity/federation/provider-keys.js'
 import { OAuthError } from '../../identity/oauth-error.js'
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { required, type Grant } from './token-endpoint.js'
 import { tokenResponse } from './token-response.js'
 

@@ -1,4 +1,4 @@
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { IdTokenSubject } from '../../identity/issuer.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { sessionEnd } from '../../identity/subjects.js'

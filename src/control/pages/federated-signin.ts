@@ -12,10 +12,10 @@ import { SESSION_TTL_MS, endSession, readCookie, sessionCookie, sessionCookieNam
 import type { Router } from '../../http/router.js'
 import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { requestClientAddress } from '../../http/client-address.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
  * Console sign-in through a workforce pool's provider (issue 7): /signin offers each provider
