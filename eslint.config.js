@@ -61,7 +61,7 @@ export default tseslint.config(
     },
   },
   {
-    // The console renders every user-supplied string as text (issue 5): no HTML from strings.
+    // The console renders every user-supplied string as text: no HTML from strings.
     files: ['console/src/**'],
     rules: {
       'no-restricted-syntax': ['error',

@@ -127,7 +127,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).
   const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
   const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
-  // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
+  // Workforce federation: external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock, (issuer, detail) => log.log('warn', 'identity provider fetch failed', { issuer, detail }))
 
   // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed

@@ -28,18 +28,23 @@ export interface Policy<M extends string = string, R extends string = string> {
   etag?: string
 }
 
-export interface Service {
-  name: string
-  uid: string
-  uri: string
+/** What a service is set to: what the CLI and the console read and change, and what the store keeps. */
+export interface ServiceSettings {
   upstream: string
   description: string
   invokerIamDisabled: boolean
   customAudiences: string[]
   strictAudience: boolean
+  /** Whether a browser without a token is sent to sign in and then admitted by a session cookie (on by default). */
   browserAccess: boolean
   timeoutSeconds: number
   labels: Record<string, string>
+}
+
+export interface Service extends ServiceSettings {
+  name: string
+  uid: string
+  uri: string
   createTime: string
   updateTime: string
   creator: string

@@ -7,7 +7,7 @@ import { federatedMemberOf, payloadOf, postForm, type TokenSet } from './oidc-cl
 import { CLI_CLIENT_ID } from '../api/clients.js'
 
 /**
- * Federated sign-in for the CLI (issue 7): the login configuration file written by `postern iam
+ * Federated sign-in for the CLI: the login configuration file written by `postern iam
  * workforce-pools create-login-config`; signing in at the external identity provider in the
  * browser (authorization code + PKCE on a loopback redirect, as for Postern itself); and the
  * RFC 8693 exchange of its ID token at Postern's token endpoint.

@@ -18,7 +18,7 @@ export type LoopbackOutcome = { kind: 'signed-in'; tokens: TokenSet; nonce: stri
 export interface LoopbackOptions {
   open: (url: string) => Promise<boolean>
   say: (text: string) => void
-  /** Another OpenID Provider's client (an external identity provider, issue 7); default: Postern's CLI. */
+  /** Another OpenID Provider's client (an external identity provider); default: Postern's CLI. */
   client?: { clientId: string; scope: string; name: string }
 }
 

@@ -112,7 +112,7 @@ export class Session {
   }
 
   /**
-   * A federated account (issue 7) renews with its refresh token until the pool's session ends.
+   * A federated account renews with its refresh token until the pool's session ends.
    * Then a person must sign in again (the error says how); a machine that signed in with
    * --subject-token-file exchanges the file's current token, which whoever put it there (a CI
    * system) keeps fresh, as Google's file-sourced credentials do.

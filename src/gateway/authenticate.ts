@@ -4,7 +4,7 @@ import { federatedCallerOf, type FederatedCaller } from '../identity/federation/
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, audienceMatches, verifyJwtAsync, type VerifiedClaims } from '../identity/verify.js'
 import type { Route } from './routes.js'
-import { BoundedCache } from './token-cache.js'
+import { BoundedCache } from '../core/bounded-cache.js'
 
 export interface Caller extends IdentityCaller {
   /** The verified token's claims; absent for a browser admitted by its session cookie. */
@@ -23,7 +23,7 @@ const LEEWAY_S = 60
  */
 export class GatewayAuthenticator {
   private readonly verified: BoundedCache<string, VerifiedClaims>
-  /** Federated callers parsed once per verified token (issue 7). */
+  /** Federated callers parsed once per verified token. */
   private readonly federated = new WeakMap<VerifiedClaims, FederatedCaller | null>()
   private readonly inflight = new Map<string, Promise<VerifiedClaims | TokenError>>()
   private hits = 0

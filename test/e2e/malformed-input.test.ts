@@ -3,7 +3,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
  * Bad input gets a 4xx whose message names what is wrong, never a 5xx, and the server keeps
- * answering (issue 2). The fuzz part is seeded, so a failure reproduces.
+ * answering. The fuzz part is seeded, so a failure reproduces.
  */
 describe('malformed input to the control API', () => {
   let p: PosternProcess

@@ -1,6 +1,6 @@
 /**
  * The console's one way to the control API: same-origin fetch with the session cookie, and the
- * session's CSRF token on every request that is not a GET (the sign-in contract, issue 3).
+ * session's CSRF token on every request that is not a GET (the sign-in contract).
  */
 export class ApiError extends Error {
   override readonly name = 'ApiError'

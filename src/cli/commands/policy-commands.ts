@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
 import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
+import { readDocument } from '../read-document.js'
 
 export interface PolicyTarget {
   /** As in the status line: "service", "project", "serviceAccount". */
@@ -81,18 +80,7 @@ async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => P
 }
 
 function readPolicyFile(file: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`)
-  }
-  let value: unknown
-  try {
-    value = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text)
-  } catch (err) {
-    throw new CliError(`${file} is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
+  const value = readDocument(file, 'JSON or YAML')
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`${file} must hold a policy object with bindings and etag.`)
   const policy = value as Record<string, unknown>
   // gcloud accepts a file holding {"policy": {...}} as well as the bare policy.

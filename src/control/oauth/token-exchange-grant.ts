@@ -9,7 +9,7 @@ const SCOPE = 'openid email offline_access'
 
 /**
  * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1) for workforce
- * federation (issue 7): `subject_token` an external ID token (or JWT), `audience` the pool
+ * federation: `subject_token` an external ID token (or JWT), `audience` the pool
  * provider. The answer is the CLI's token response (an access token for the API, an ID token of
  * the federated principal, a refresh token ending with the pool's session) plus
  * `issued_token_type` (§2.2.1), which names what `access_token` holds: an access token. The ID

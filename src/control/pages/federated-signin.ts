@@ -18,7 +18,7 @@ import { requestClientAddress } from '../../http/client-address.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
- * Console sign-in through a workforce pool's provider (issue 7): /signin offers each provider
+ * Console sign-in through a workforce pool's provider: /signin offers each provider
  * enabled for it; /signin/federated sends the browser to the provider (authorization code with
  * PKCE S256, state and nonce); /signin/federated/callback redeems the code at the provider,
  * exchanges the ID token exactly as the token endpoint's token exchange does, and starts a

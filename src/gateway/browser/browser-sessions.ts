@@ -6,7 +6,7 @@ import { findSubject, type Subject } from '../../identity/subjects.js'
 import { SESSION_CHANGE, type Change, type ServiceSessionRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import type { Caller } from '../authenticate.js'
-import { BoundedCache } from '../token-cache.js'
+import { BoundedCache } from '../../core/bounded-cache.js'
 
 export type SessionCheck =
   | { ok: true; caller: Caller; sessionHash: string }
