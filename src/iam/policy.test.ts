@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { addMember } from '../api/binding-edits.js'
-import { PosternError } from '../core/errors.js'
 import type { Condition } from './conditions.js'
 import {
   canonical,
@@ -16,20 +15,11 @@ import {
   type PolicyBody,
 } from './policy.js'
 import { listRoles } from './roles.js'
+import { invalidMessage } from '../../test/support/refusals.js'
 
 const UNTIL_DEC: Condition = { title: 'until December', expression: "request.time < timestamp('2026-12-01T00:00:00Z')" }
 const ONLY_HELLO: Condition = { title: 'only hello', expression: "resource.name.endsWith('/hello')" }
 
-function invalidMessage(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(PosternError)
-    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
-    return (err as PosternError).message
-  }
-  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
-}
 
 describe('normalizePolicy', () => {
   it('parses members, merges bindings of the same role and condition, dedupes, drops empty ones and sorts', () => {
@@ -189,16 +179,7 @@ describe('replaceMember and friends', () => {
 
 describe('roles a resource may grant', () => {
   const policyOf = (...roles: string[]) => normalizePolicy({ bindings: roles.map((role) => ({ role, members: ['user:ann@example.com'] })) })
-  const refusal = (fn: () => void) => {
-    try {
-      fn()
-    } catch (err) {
-      expect(err).toBeInstanceOf(PosternError)
-      expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
-      return (err as PosternError).message
-    }
-    throw new Error('expected INVALID_ARGUMENT')
-  }
+  const refusal = invalidMessage
 
   it('a service takes the run roles only, and says which apply', () => {
     expect(() => checkRolesGrantable(policyOf('roles/run.invoker', 'roles/run.viewer', 'roles/run.developer', 'roles/run.admin'), 'run.postern/Service')).not.toThrow()
