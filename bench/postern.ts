@@ -53,7 +53,7 @@ export async function startPostern(dir: string, o: { nodeArgs?: string[]; serveA
 }
 
 /**
- * Users written straight into the store, as the brief of issue 6 allows: creating them through
+ * Users written straight into the store, as the benchmark's brief allows: creating them through
  * the API would hash a password each (scrypt, ~100 ms). The running server follows the change
  * feed and knows them within a poll interval.
  */

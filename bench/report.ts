@@ -263,7 +263,7 @@ export function formatMarkdown(r: BenchReport): string {
       }
     }
   }
-  out.push('## Goals (issue 6)', '')
+  out.push('## Goals', '')
   out.push(...md(['goal', 'met', 'measured', 'command'], r.goals.map((g) => [g.goal, g.met === undefined ? '–' : g.met ? 'yes' : '**no**', g.measured, `\`${g.command}\``]), ['l', 'l', 'l', 'l']), '')
   return out.join('\n')
 }

@@ -13,7 +13,7 @@ import { runStartup } from './startup.js'
 import { checkTools } from './tools.js'
 
 /**
- * `npm run bench` (issue 6): the gateway against direct calls, nginx and the Node floor; decide()
+ * `npm run bench`: the gateway against direct calls, nginx and the Node floor; decide()
  * and token verification in process; start-up with 10,000 services. Writes bench/results/latest.{json,md,svg}.
  *
  *   --rounds N        interleaved rounds of every scenario (3)

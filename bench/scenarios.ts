@@ -23,7 +23,7 @@ export interface Scenario {
 const SMALL = { proxyRef: 'nginx-proxy', directRef: 'direct' } as const
 const LARGE = { proxyRef: 'nginx-proxy-64k', directRef: 'direct-64k', path: LARGE_PATH } as const
 
-/** Issue 6's scenarios, plus the Node floor as a reference. */
+/** The benchmark's scenarios (the gateway next to direct calls and nginx), plus the Node floor as a reference. */
 export const SCENARIOS: readonly Scenario[] = [
   { id: 'direct', label: 'direct (nginx upstream, small body)', target: 'upstream', path: '/', expect: 200, ...SMALL },
   { id: 'direct-64k', label: 'direct, 64 KB body', target: 'upstream', expect: 200, ...LARGE },

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --max-old-space-size=192
 // A 4 MB young generation (Node's default grows to 16 MB per semi-space) and a 192 MB old space
 // (the live heap is ~50 MB; the default lets it balloon before collecting) keep the gateway's
-// resident memory near 150 MB under load; bench/ measured the difference (issue 6). A very large
+// resident memory near 150 MB under load; bench/ measured the difference. A very large
 // store may need more: run node with a larger --max-old-space-size. MALLOC_ARENA_MAX=2 stops glibc
 // giving each thread-pool thread (signature checks, scrypt) an arena of its own: resident memory
 // under load came down by ~8 MB (5-minute soak 155 → 146 MB peak; 64 KB bodies 168 → 159 MB).

@@ -2,7 +2,7 @@ import cluster from 'node:cluster'
 import { PosternError } from './core/errors.js'
 
 /**
- * `postern serve --workers N` (issue 6): N worker processes share the listening ports, each
+ * `postern serve --workers N`: N worker processes share the listening ports, each
  * with its own caches, all following the same change feed, so a change reaches every worker
  * within a second. The primary only supervises: it restarts a worker that dies and announces
  * readiness once every worker is ready. Workers accept connections themselves (SCHED_NONE):

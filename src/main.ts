@@ -28,7 +28,7 @@ import { tokenExchangeGrant } from './control/oauth/token-exchange-grant.js'
 import { GRANT } from './identity/endpoints.js'
 import { boundedFetchJson } from './identity/federation/fetch-json.js'
 import { ProviderKeySource } from './identity/federation/provider-keys.js'
-import { createControlHandler } from './control/server.js'
+import { anonymous, createControlHandler } from './control/server.js'
 import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
 import { isLoopback, type ServeConfig } from './core/config.js'
@@ -127,7 +127,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).
   const secureCookies = Boolean(config.tls) || isLoopback(config.host) || new URL(config.issuer).protocol === 'https:'
   const sessions = new SessionAuth({ store, directory, clock, log, secureCookies })
-  // Workforce federation (issue 7): external providers' discovery documents and keys, bounded and cached.
+  // Workforce federation: external providers' discovery documents and keys, bounded and cached.
   const providerKeys = new ProviderKeySource(boundedFetchJson({ timeoutMs: 5_000, maxBytes: 512 * 1024 }), clock, (issuer, detail) => log.log('warn', 'identity provider fetch failed', { issuer, detail }))
 
   // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
@@ -212,10 +212,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   async function listenPlanes() {
     if (config.planes.control) {
       const handler = sessions.wrap(createControlHandler(deps, [
-        oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) }),
-        signInRoutes(deps, sessions),
-        federatedSignInRoutes(deps, providerKeys),
-        serviceSignInRoutes(deps, sessions),
+        anonymous(oidcRoutes(deps, { ...signInGrants, [GRANT.tokenExchange]: tokenExchangeGrant(providerKeys) })),
+        anonymous(signInRoutes(deps, sessions)),
+        anonymous(federatedSignInRoutes(deps, providerKeys)),
+        anonymous(serviceSignInRoutes(deps, sessions)),
         roleRoutes,
         projectRoutes,
         serviceRoutes,
@@ -229,10 +229,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         auditLogRoutes,
         accessRequestRoutes({ waiters: accessRequestWaiters }),
         accessTestRoutes,
-        consoleRoutes(loadConsoleAssets(defaultConsoleDir())),
-        (r) => {
+        anonymous(consoleRoutes(loadConsoleAssets(defaultConsoleDir()))),
+        anonymous((r) => {
           for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
-        },
+        }),
       ]))
       // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
       const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })

@@ -1,5 +1,6 @@
 import { CliError } from './errors.js'
-import { request, requestSafely, type ApiErrorBody } from './http-client.js'
+import type { ApiErrorBody } from '../api/types.js'
+import { request, requestSafely } from './http-client.js'
 import type { Session } from './session.js'
 
 /** The control API, called with the active account's access token; server errors become CliErrors carrying the status. */

@@ -1,5 +1,6 @@
 import { CliError } from './errors.js'
-import { CLIENT_ID, LOGIN_SCOPE, oauthFailure, postForm, type ServerEndpoints, type TokenSet } from './oidc-client.js'
+import { LOGIN_SCOPE, oauthFailure, postForm, type ServerEndpoints, type TokenSet } from './oidc-client.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
 /**
  * Sign-in without a local browser (RFC 8628): show the URL and code, then poll the token
@@ -7,7 +8,7 @@ import { CLIENT_ID, LOGIN_SCOPE, oauthFailure, postForm, type ServerEndpoints, t
  */
 export async function deviceLogin(endpoints: ServerEndpoints, o: { say: (text: string) => void; sleep?: (ms: number) => Promise<void> }): Promise<TokenSet> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
-  const started = await postForm(endpoints.device_authorization_endpoint, { client_id: CLIENT_ID, scope: LOGIN_SCOPE })
+  const started = await postForm(endpoints.device_authorization_endpoint, { client_id: CLI_CLIENT_ID, scope: LOGIN_SCOPE })
   const d = started.body as { device_code?: string; user_code?: string; verification_uri?: string; verification_uri_complete?: string; expires_in?: number; interval?: number }
   if (started.status !== 200 || !d.device_code || !d.user_code || !d.verification_uri) throw oauthFailure('Starting the device sign-in', started.body, started.status)
   o.say(
@@ -20,7 +21,7 @@ export async function deviceLogin(endpoints: ServerEndpoints, o: { say: (text: s
   for (;;) {
     await sleep(interval * 1000)
     if (Date.now() > deadline) throw new CliError('The code expired before it was approved. Run postern auth login --no-browser again.')
-    const { status, body } = await postForm(endpoints.token_endpoint, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code, client_id: CLIENT_ID })
+    const { status, body } = await postForm(endpoints.token_endpoint, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code, client_id: CLI_CLIENT_ID })
     if (status === 200 && typeof body.id_token === 'string') return body as unknown as TokenSet
     if (body.error === 'authorization_pending') continue
     if (body.error === 'slow_down') {

@@ -4,9 +4,10 @@ import { CliError } from './errors.js'
 import { request } from './http-client.js'
 import { loopbackLogin } from './loopback-login.js'
 import { federatedMemberOf, payloadOf, postForm, type TokenSet } from './oidc-client.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
 /**
- * Federated sign-in for the CLI (issue 7): the login configuration file written by `postern iam
+ * Federated sign-in for the CLI: the login configuration file written by `postern iam
  * workforce-pools create-login-config`; signing in at the external identity provider in the
  * browser (authorization code + PKCE on a loopback redirect, as for Postern itself); and the
  * RFC 8693 exchange of its ID token at Postern's token endpoint.
@@ -71,7 +72,7 @@ export async function exchangeSubjectToken(config: LoginConfigFile, subjectToken
     subject_token: subjectToken,
     subject_token_type: type === 'id_token' ? ID_TOKEN_TYPE : JWT_TYPE,
     audience: config.audience,
-    client_id: 'postern-cli',
+    client_id: CLI_CLIENT_ID,
   })
   if (status !== 200 || typeof body.id_token !== 'string') {
     const why = typeof body.error_description === 'string' ? body.error_description : `HTTP ${status}`

@@ -1,9 +1,5 @@
 import { CliError } from './errors.js'
 
-export interface ApiErrorBody {
-  error?: { code?: number; status?: string; message?: string } | string
-  error_description?: string
-}
 
 /** The request never got an answer: the connection failed or was closed under it. */
 export class TransportError extends CliError {

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CliError } from './errors.js'
-import { CLIENT_ID, LOGIN_SCOPE, oauthFailure, postForm, type ServerEndpoints, type TokenSet } from './oidc-client.js'
+import { LOGIN_SCOPE, oauthFailure, postForm, type ServerEndpoints, type TokenSet } from './oidc-client.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
 /**
  * Browser sign-in for a native app (RFC 8252): a one-shot listener on 127.0.0.1 at a port the
@@ -17,12 +18,12 @@ export type LoopbackOutcome = { kind: 'signed-in'; tokens: TokenSet; nonce: stri
 export interface LoopbackOptions {
   open: (url: string) => Promise<boolean>
   say: (text: string) => void
-  /** Another OpenID Provider's client (an external identity provider, issue 7); default: Postern's CLI. */
+  /** Another OpenID Provider's client (an external identity provider); default: Postern's CLI. */
   client?: { clientId: string; scope: string; name: string }
 }
 
 export async function loopbackLogin(endpoints: Pick<ServerEndpoints, 'issuer' | 'authorization_endpoint' | 'token_endpoint'>, o: LoopbackOptions): Promise<LoopbackOutcome> {
-  const clientId = o.client?.clientId ?? CLIENT_ID
+  const clientId = o.client?.clientId ?? CLI_CLIENT_ID
   const scope = o.client?.scope ?? LOGIN_SCOPE
   const verifier = random()
   const state = random()

@@ -9,7 +9,6 @@ export interface ServerEndpoints {
   device_authorization_endpoint: string
 }
 
-export const CLIENT_ID = 'postern-cli'
 export const LOGIN_SCOPE = 'openid email offline_access'
 
 export interface TokenSet {
@@ -48,14 +47,14 @@ export function accountOf(tokens: TokenSet, o: { issuer: string; nonce?: string 
   const claims = payloadOf(tokens.id_token)
   if (claims.iss !== o.issuer) throw new CliError(`The ID token was issued by ${String(claims.iss)}, not ${o.issuer}.`)
   if (o.nonce !== undefined && claims.nonce !== o.nonce) throw new CliError('The ID token does not carry this sign-in’s nonce; sign in again.')
-  // Someone whose browser session is a workforce pool's (issue 7) is known by their principal.
+  // Someone whose browser session is a workforce pool's is known by their principal.
   const member = federatedMemberOf(claims)
   if (member) return { email: member, expiry: (claims.exp ?? 0) * 1000, federated: true }
   if (typeof claims.email !== 'string') throw new CliError('The ID token names no email.')
   return { email: claims.email, expiry: (claims.exp ?? 0) * 1000, federated: false }
 }
 
-/** The principal:// member a Postern token's `federation` claim names (issue 7), if it has one. */
+/** The principal:// member a Postern token's `federation` claim names, if it has one. */
 export function federatedMemberOf(claims: { federation?: unknown }): string | undefined {
   const fed = claims.federation as { pool?: unknown; subject?: unknown } | undefined
   return typeof fed?.pool === 'string' && typeof fed.subject === 'string' ? `principal://iam.postern/workforcePools/${fed.pool}/subject/${fed.subject}` : undefined

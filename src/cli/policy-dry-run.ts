@@ -3,7 +3,7 @@ import type { Api } from './api.js'
 import type { Cli } from './context.js'
 import { CliError } from './errors.js'
 import { formatResource } from './output.js'
-import type { Policy } from './policy-editing.js'
+import type { Policy } from '../api/types.js'
 
 interface Simulation {
   resource: string

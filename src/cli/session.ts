@@ -1,10 +1,10 @@
 import { createPrivateKey, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { CliError } from './errors.js'
-import type { ConfigFiles, StoredAccount } from './config-files.js'
+import type { ConfigFiles, StoredAccount } from '../core/cli-config-files.js'
 import { request } from './http-client.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
-const CLIENT_ID = 'postern-cli'
 const TOKEN_PATH = '/oauth2/token'
 /** Refresh a cached token this long before it expires, so it never expires in flight. */
 const EARLY_MS = 5 * 60_000
@@ -93,12 +93,12 @@ export class Session {
     if (account.type === 'service_account') {
       if (!account.keyFile) throw new CliError(`The key of ${name} is missing; run postern auth activate-service-account --key-file FILE again.`)
       form.set('grant_type', 'urn:ietf:params:oauth:grant-type:jwt-bearer')
-      form.set('assertion', await serviceAccountAssertion(account.keyFile, req.audience ?? CLIENT_ID, this.now()))
+      form.set('assertion', await serviceAccountAssertion(account.keyFile, req.audience ?? CLI_CLIENT_ID, this.now()))
     } else {
       if (!account.refreshToken) throw new CliError(`${name} has no refresh token; sign in again: postern auth login`)
       form.set('grant_type', 'refresh_token')
       form.set('refresh_token', account.refreshToken)
-      form.set('client_id', CLIENT_ID)
+      form.set('client_id', CLI_CLIENT_ID)
       if (req.audience) form.set('audience', req.audience)
     }
     const url = (account.type === 'service_account' && account.keyFile?.token_uri) || account.server + TOKEN_PATH
@@ -112,7 +112,7 @@ export class Session {
   }
 
   /**
-   * A federated account (issue 7) renews with its refresh token until the pool's session ends.
+   * A federated account renews with its refresh token until the pool's session ends.
    * Then a person must sign in again (the error says how); a machine that signed in with
    * --subject-token-file exchanges the file's current token, which whoever put it there (a CI
    * system) keeps fresh, as Google's file-sourced credentials do.
@@ -122,7 +122,7 @@ export class Session {
     const ended = typeof fed.sessionEnd === 'number' && fed.sessionEnd <= this.now()
     let why: string | undefined
     if (!ended && account.refreshToken) {
-      const refreshed = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: account.refreshToken, client_id: CLIENT_ID, ...(req.audience && { audience: req.audience }) })
+      const refreshed = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: account.refreshToken, client_id: CLI_CLIENT_ID, ...(req.audience && { audience: req.audience }) })
       if (refreshed.ok) return refreshed.body
       if (refreshed.body.error !== 'invalid_grant') throw new CliError(`Could not get a token for ${name}: ${refusal(refreshed)}`)
       why = refreshed.body.error_description
@@ -140,11 +140,11 @@ export class Session {
       subject_token: subjectToken,
       subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
       audience: fed.audience,
-      client_id: CLIENT_ID,
+      client_id: CLI_CLIENT_ID,
     })
     if (!exchanged.ok) throw sessionEnded(name, account, `and the token in ${file} was refused: ${refusal(exchanged)}`)
     if (!req.audience || !exchanged.body.refresh_token) return exchanged.body
-    const bound = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token, client_id: CLIENT_ID, audience: req.audience })
+    const bound = await postToken(account.server + TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token, client_id: CLI_CLIENT_ID, audience: req.audience })
     if (!bound.ok) throw new CliError(`Could not get a token for ${name}: ${refusal(bound)}`)
     return bound.body
   }

@@ -1,3 +1,4 @@
+import { retryOnConflict } from '../api/read-modify-write.js'
 import { PosternError } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { withoutGrant } from '../iam/access-grants.js'
@@ -26,9 +27,9 @@ export async function sweepEndedGrants(store: Store, now: number, log: Logger): 
 }
 
 async function endGrant(store: Store, id: string, now: number): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await store.transaction(async (tx) => {
+  return retryOnConflict(
+    () =>
+      store.transaction(async (tx) => {
         const r = await tx.getAccessRequest(id)
         if (!r || r.state !== 'APPROVED' || r.expireTime === null || r.expireTime > now) return false
         const policy = await readPolicy(tx, r.resource)
@@ -50,9 +51,7 @@ async function endGrant(store: Store, id: string, now: number): Promise<boolean>
           details: { request: id, member: r.requester, role: r.role, expireTime: new Date(r.expireTime).toISOString(), bindingRemoved: removed },
         })
         return true
-      })
-    } catch (err) {
-      if (!(err instanceof PosternError && err.status === 'ABORTED') || attempt >= 5) throw err
-    }
-  }
+      }),
+    { attempts: 5 },
+  )
 }

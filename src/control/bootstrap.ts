@@ -7,7 +7,7 @@ import { EMPTY_ETAG } from '../iam/policy.js'
 import { ORGANIZATION, parseProjectId, projectName } from '../iam/resources.js'
 import { parseEmail } from '../iam/members.js'
 import type { Store } from '../store/store.js'
-import { CLI_CLIENT_ID } from './caller.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
 export interface BootstrapResult {
   firstStart: boolean

@@ -1,17 +1,10 @@
 import { PosternError } from '../core/errors.js'
 import type { Directory } from '../directory/directory.js'
-import type { Principal } from '../iam/principal.js'
-import { federatedCallerOf } from '../identity/federation/federation-claim.js'
+import { callerFromClaims, type Caller } from '../identity/caller.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, verifyJwt } from '../identity/verify.js'
 
-/** The authenticated principal behind a request, and the member string the audit log names it by. */
-export interface Caller {
-  principal: Principal
-  member: string
-}
-
-export const CLI_CLIENT_ID = 'postern-cli'
+export type { Caller }
 
 /**
  * Bearer authentication for the control API: a Postern access token (RFC 9068, `typ` at+jwt)
@@ -36,16 +29,9 @@ export function authenticateBearer(
   if (!claims.aud.includes(deps.controlUrl) && !claims.aud.includes(deps.issuer)) {
     throw unauthenticated(`This token's audience is not the Postern API (it is ${JSON.stringify(claims.aud)}).`, 'invalid_token')
   }
-  const federated = federatedCallerOf(claims)
-  if (federated) {
-    const problem = deps.directory.federationProblem(federated.claim)
-    if (problem) throw unauthenticated(problem, 'invalid_token')
-    return { principal: federated.principal, member: federated.member }
-  }
-  const known = deps.directory.principal(claims.sub)
-  if (!known || known.disabled) throw unauthenticated('The account this token was issued to is disabled or no longer exists.', 'invalid_token')
-  const principal: Principal = { kind: known.kind, email: known.email, uid: known.uid }
-  return { principal, member: `${known.kind}:${known.email}` }
+  const checked = callerFromClaims(claims, deps.directory, 'The account this token was issued to')
+  if (!checked.ok) throw unauthenticated(checked.description, 'invalid_token')
+  return checked.caller
 }
 
 export function unauthenticated(message: string, error?: 'invalid_token' | 'invalid_request'): PosternError {

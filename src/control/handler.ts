@@ -19,7 +19,8 @@ export interface RequestContext {
 
 /** A handler returns the JSON to send (status 200 unless given), or 'sent' when it wrote the response itself. */
 export type Reply = { status?: number; body: unknown; headers?: Record<string, string> } | 'sent'
-export type Handler = (c: RequestContext) => Promise<Reply>
+/** `anonymous`: a route anyone may call (see `anonymous` in server.ts); every other route authenticates first. */
+export type Handler = ((c: RequestContext) => Promise<Reply>) & { readonly anonymous?: true }
 
 export const ok = (body: unknown, status = 200): Reply => ({ status, body })
 

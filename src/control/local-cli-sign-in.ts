@@ -1,4 +1,4 @@
-import { ConfigFiles } from '../cli/config-files.js'
+import { ConfigFiles } from '../core/cli-config-files.js'
 import type { ServeConfig } from '../core/config.js'
 import type { Store } from '../store/store.js'
 import { ownerRefreshToken } from './bootstrap.js'

@@ -10,6 +10,19 @@ import type { Handler, RequestContext } from './handler.js'
 export type Mount = (router: Router<Handler>) => void
 
 /**
+ * Mounts routes anyone may call: the OpenID Provider, sign-in, the pages, the console's files,
+ * /readyz and /metrics. Every route mounted otherwise establishes its caller before anything
+ * else, so an anonymous request is answered 401 before its body is read, parsed or validated.
+ */
+export function anonymous(mount: Mount): Mount {
+  return (router) => {
+    const open = { add: (method: string, template: string, handler: Handler) => router.add(method, template, Object.assign((c: RequestContext) => handler(c), { anonymous: true as const })) }
+    // Route modules only add routes; the adapter marks each one it adds.
+    mount(open as unknown as Router<Handler>)
+  }
+}
+
+/**
  * The control plane's request listener: one router for the REST API, the OpenID Provider and the
  * pages; one place that turns errors into the one error shape. Route modules are mounted by the
  * composition root.
@@ -56,6 +69,7 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
       },
       json: () => readJsonObject(req),
     }
+    if (!match.handler.anonymous) ctx.caller()
     const reply = await match.handler(ctx)
     if (reply === 'sent') return
     sendJson(res, reply.status ?? 200, reply.body, reply.headers)

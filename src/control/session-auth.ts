@@ -5,7 +5,7 @@ import type { Directory } from '../directory/directory.js'
 import type { Logger } from '../core/log.js'
 import { sendError } from '../http/respond.js'
 import { findSession, readCookie, sessionCookieName } from '../identity/sessions.js'
-import { federatedMember, federatedPrincipal } from '../identity/federation/federation-claim.js'
+import { callerFromClaims } from '../identity/caller.js'
 import { findSubject } from '../identity/subjects.js'
 import type { SessionRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
@@ -48,15 +48,12 @@ export class SessionAuth {
     // process may not be in it yet, so a miss is settled by the store.
     const principal = record ? (this.deps.directory.principal(record.subjectUid) ?? (await findSubject(this.deps.store, record.subjectUid))) : undefined
     let active: ActiveSession | undefined
-    if (cookie && record && principal && !principal.disabled) {
-      if (principal.kind === 'user') {
-        active = { record, cookie, email: principal.email, caller: { principal: { kind: 'user', uid: principal.uid, email: principal.email }, member: `user:${principal.email}` } }
-      } else if (principal.kind === 'federated' && 'federation' in principal && principal.federation) {
-        // A federated console session (issue 7): its groups and attributes are those of its sign-in.
-        const fed = principal.federation
-        const member = federatedMember(fed.pool, fed.subject)
-        active = { record, cookie, email: principal.email || member, caller: { principal: federatedPrincipal(principal.uid, fed, principal.email || undefined), member } }
-      }
+    // Console sessions are people's: users and federated subjects, whose groups and attributes are those of their sign-in.
+    if (cookie && record && principal && !principal.disabled && principal.kind !== 'serviceAccount') {
+      const federation = principal.kind === 'federated' && 'federation' in principal ? principal.federation : undefined
+      const accounts = { principal: (uid: string) => (principal.kind === 'user' && principal.uid === uid ? { ...principal, kind: 'user' as const } : undefined), federationProblem: this.deps.directory.federationProblem.bind(this.deps.directory) }
+      const checked = callerFromClaims(federation ? { sub: principal.uid, federation } : { sub: principal.uid }, accounts, 'Your account')
+      if (checked.ok) active = { record, cookie, email: principal.email || checked.caller.member, caller: checked.caller }
     }
     this.loaded.set(req, active ?? null)
     return active

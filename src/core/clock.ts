@@ -2,5 +2,3 @@
 export type Clock = () => number
 
 export const systemClock: Clock = () => Date.now()
-
-export const toSeconds = (ms: number) => Math.floor(ms / 1000)

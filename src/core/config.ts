@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import * as z from 'zod'
 import { TrustedProxies } from '../http/client-address.js'
 import { PosternError } from './errors.js'
 import { parseDurationSeconds } from './duration.js'
@@ -75,64 +76,142 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
+/**
+ * One value of flags or environment, checked by its own parser; a refusal becomes a zod issue,
+ * so that every wrong value is reported in one go rather than one per start.
+ */
+const checked = <T>(parse: (text: string | undefined) => T) =>
+  z.string().optional().transform((text, ctx): T => {
+    try {
+      return parse(text)
+    } catch (err) {
+      if (!(err instanceof PosternError)) throw err
+      ctx.addIssue({ code: 'custom', message: err.message })
+      return z.NEVER
+    }
+  })
+
+const Flags = z.object({
+  host: z.string().default('127.0.0.1'),
+  port: checked((t) => parsePort(t, 7070, '--port')),
+  gatewayPort: checked((t) => parsePort(t, 7080, '--gateway-port')),
+  metricsPort: checked((t) => (t === undefined ? undefined : parsePort(t, 0, '--metrics-port'))),
+  gatewayUrl: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--gateway-url'))),
+  issuer: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--issuer').href.replace(/\/$/, ''))),
+  dataDir: z.string().optional(),
+  databaseUrl: z.string().optional(),
+  owner: z.string().default('owner@example.com').transform((o) => o.toLowerCase()),
+  project: z.string().default('my-project'),
+  demo: z.boolean().default(false),
+  planes: checked((t) => parsePlanes(t ?? 'control,gateway')),
+  idTokenTtl: checked((t) => {
+    const seconds = parseDurationSeconds(t ?? '3600', '--id-token-ttl')
+    if (seconds > 86_400) throw usage('--id-token-ttl may be at most 24h.')
+    return seconds
+  }),
+  keyRotation: checked((t) => parseDurationSeconds(t ?? '30d', '--key-rotation') * 1000),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  allowInsecureHttp: z.boolean().default(false),
+  maxStaleness: checked((t) => parseDurationSeconds(t ?? '60s', '--max-staleness') * 1000),
+  accessLog: z.boolean().default(false),
+  auditRetention: checked((t) => {
+    const ms = parseDurationSeconds(t ?? '30d', '--audit-retention') * 1000
+    if (ms < 1000) throw usage('--audit-retention must be at least 1s.')
+    return ms
+  }),
+  maxConnections: checked((t) => parseMaxConnections(t ?? '10000')),
+  workers: checked((t) => parseWorkers(t ?? '1')),
+  trustedProxies: checked((t) => TrustedProxies.parse(t)),
+})
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+
+/** The environment Postern reads; everything else in it is left alone. */
+const Env = z.object({
+  POSTERN_DATA_DIR: z.string().optional(),
+  POSTERN_DATABASE_URL: z.string().optional(),
+  POSTERN_CONFIG_DIR: z.string().optional(),
+  XDG_DATA_HOME: z.string().optional(),
+  XDG_CONFIG_HOME: z.string().optional(),
+  POSTERN_MASTER_KEY: z.string().optional(),
+  // The change feed is polled this often; below 10 ms the poll loop alone keeps a core busy.
+  POSTERN_CHANGE_POLL_MS: checked((t) => {
+    if (t === undefined) return 250
+    if (!/^\d{1,5}$/.test(t) || Number(t) < 10 || Number(t) > 60_000) throw usage(`POSTERN_CHANGE_POLL_MS: expected milliseconds from 10 to 60000, got '${t.slice(0, 40)}'.`)
+    return Number(t)
+  }),
+  POSTERN_LOG_LEVEL: checked((t): ServeConfig['logLevel'] => {
+    if (t === undefined) return 'info'
+    if (!(LOG_LEVELS as readonly string[]).includes(t)) throw usage(`POSTERN_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got '${t.slice(0, 40)}'.`)
+    return t as ServeConfig['logLevel']
+  }),
+})
+
+/**
+ * Validates flags and environment in one pass and returns the frozen configuration. Every
+ * problem is reported at once, one a line, so a start never fails on a second mistake after the
+ * first is fixed.
+ */
+export function buildServeConfig(flags: ServeFlags, env: Record<string, string | undefined>): ServeConfig {
+  const f = Flags.safeParse(flags)
+  const e = Env.safeParse(env)
+  const problems = [...(f.error?.issues ?? []), ...(e.error?.issues ?? [])].map((issue) => issue.message)
+  const host = f.data?.host ?? flags.host ?? '127.0.0.1'
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) problems.push('--tls-cert and --tls-key go together.')
+  else if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
+    problems.push(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
+  }
+  let testClockFile: string | undefined
+  try {
+    testClockFile = testClockFileFrom(env, isLoopback(host))
+  } catch (err) {
+    if (!(err instanceof PosternError)) throw err
+    problems.push(err.message)
+  }
+  if (!f.success || !e.success || problems.length) throw usage(problems.join('\n'))
+  const o = f.data
+  const scheme = tls ? 'https' : 'http'
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  const controlUrl = `${scheme}://${urlHost}:${o.port}`
+  return Object.freeze({
+    host,
+    port: o.port,
+    gatewayPort: o.gatewayPort,
+    metricsPort: o.metricsPort,
+    controlUrl,
+    gatewayUrl: o.gatewayUrl ?? parseBaseUrl(`${scheme}://localhost:${o.gatewayPort}`, '--gateway-url'),
+    issuer: o.issuer ?? controlUrl,
+    dataDir: o.dataDir ?? e.data.POSTERN_DATA_DIR ?? join(e.data.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern'),
+    databaseUrl: o.databaseUrl ?? e.data.POSTERN_DATABASE_URL,
+    owner: o.owner,
+    project: o.project,
+    demo: o.demo,
+    planes: o.planes,
+    idTokenTtlSeconds: o.idTokenTtl,
+    keyRotationMs: o.keyRotation,
+    tls,
+    allowInsecureHttp: o.allowInsecureHttp,
+    cliConfigDir: e.data.POSTERN_CONFIG_DIR ?? join(e.data.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
+    masterKeySecret: e.data.POSTERN_MASTER_KEY,
+    changePollMs: e.data.POSTERN_CHANGE_POLL_MS,
+    accessLog: o.accessLog,
+    auditRetentionMs: o.auditRetention,
+    maxConnections: o.maxConnections,
+    workers: o.workers,
+    maxStalenessMs: o.maxStaleness,
+    logLevel: e.data.POSTERN_LOG_LEVEL,
+    trustedProxies: o.trustedProxies,
+    testClockFile,
+  })
+}
+
 function parsePort(text: string | undefined, fallback: number, flag: string): number {
   if (text === undefined) return fallback
   const n = Number(text)
   if (!/^\d{1,5}$/.test(text) || n > 65535) throw usage(`${flag}: '${text}' is not a port number.`)
   return n
-}
-
-export function buildServeConfig(flags: ServeFlags, env: Record<string, string | undefined>): ServeConfig {
-  const host = flags.host ?? '127.0.0.1'
-  const port = parsePort(flags.port, 7070, '--port')
-  const gatewayPort = parsePort(flags.gatewayPort, 7080, '--gateway-port')
-  const tls = flags.tlsCert && flags.tlsKey ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw usage('--tls-cert and --tls-key go together.')
-  if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
-    throw usage(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
-  }
-  const scheme = tls ? 'https' : 'http'
-  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
-  const controlUrl = `${scheme}://${urlHost}:${port}`
-  const gatewayUrl = parseBaseUrl(flags.gatewayUrl ?? `${scheme}://localhost:${gatewayPort}`, '--gateway-url')
-  const issuer = flags.issuer ? parseBaseUrl(flags.issuer, '--issuer').href.replace(/\/$/, '') : controlUrl
-  const planes = parsePlanes(flags.planes ?? 'control,gateway')
-  const idTokenTtlSeconds = parseDurationSeconds(flags.idTokenTtl ?? '3600', '--id-token-ttl')
-  if (idTokenTtlSeconds > 86_400) throw usage('--id-token-ttl may be at most 24h.')
-  const keyRotationMs = parseDurationSeconds(flags.keyRotation ?? '30d', '--key-rotation') * 1000
-  const project = flags.project ?? 'my-project'
-  const auditRetentionMs = parseDurationSeconds(flags.auditRetention ?? '30d', '--audit-retention') * 1000
-  if (auditRetentionMs < 1000) throw usage('--audit-retention must be at least 1s.')
-  return Object.freeze({
-    host,
-    port,
-    gatewayPort,
-    metricsPort: flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort, 0, '--metrics-port'),
-    controlUrl,
-    gatewayUrl,
-    issuer,
-    dataDir: flags.dataDir ?? env.POSTERN_DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern'),
-    databaseUrl: flags.databaseUrl ?? env.POSTERN_DATABASE_URL,
-    owner: (flags.owner ?? 'owner@example.com').toLowerCase(),
-    project,
-    demo: flags.demo ?? false,
-    planes,
-    idTokenTtlSeconds,
-    keyRotationMs,
-    tls,
-    allowInsecureHttp: flags.allowInsecureHttp ?? false,
-    cliConfigDir: env.POSTERN_CONFIG_DIR ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
-    masterKeySecret: env.POSTERN_MASTER_KEY,
-    changePollMs: Number(env.POSTERN_CHANGE_POLL_MS ?? 250),
-    accessLog: flags.accessLog ?? false,
-    auditRetentionMs,
-    maxConnections: parseMaxConnections(flags.maxConnections ?? '10000'),
-    workers: parseWorkers(flags.workers ?? '1'),
-    maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
-    logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
-    trustedProxies: TrustedProxies.parse(flags.trustedProxies),
-    testClockFile: testClockFileFrom(env, isLoopback(host)),
-  })
 }
 
 function parseMaxConnections(text: string): number {

@@ -47,10 +47,6 @@ export interface ErrorBody {
   error: { code: number; status: ErrorStatus; message: string }
 }
 
-export function httpCodeOf(status: ErrorStatus): number {
-  return HTTP_CODE[status]
-}
-
 /** Anything thrown becomes a PosternError; what we did not expect is INTERNAL and says nothing more. */
 export function asPosternError(err: unknown): PosternError {
   if (err instanceof PosternError) return err

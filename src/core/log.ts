@@ -6,7 +6,6 @@ export type Level = 'debug' | 'info' | 'warn' | 'error'
 
 export interface Logger {
   log(level: Level, msg: string, fields?: Record<string, unknown>): void
-  child(fields: Record<string, unknown>): Logger
 }
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
@@ -17,10 +16,5 @@ export function createLogger(write: (line: string) => void, min: Level = 'info',
       if (ORDER[level] < ORDER[min]) return
       write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }) + '\n')
     },
-    child(fields) {
-      return createLogger(write, min, { ...base, ...fields })
-    },
   }
 }
-
-export const silentLogger: Logger = { log() {}, child: () => silentLogger }

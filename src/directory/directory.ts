@@ -1,7 +1,7 @@
 import { compilePolicy, type CompiledPolicy } from '../iam/compiled-policy.js'
 import { GroupIndex } from '../iam/groups.js'
 import type { Member } from '../iam/members.js'
-import { lineage, resourceType, serviceName } from '../iam/resources.js'
+import { lineage, resourceType } from '../iam/resources.js'
 import { providerName } from '../identity/federation/workforce-names.js'
 import type { Change, ServiceRecord, WorkforcePoolRecord, WorkforceProviderRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
@@ -23,7 +23,6 @@ export class Directory {
   private policies = new Map<string, CompiledPolicy>()
   private principals = new Map<string, KnownPrincipal>()
   private groupIndex = new GroupIndex(new Map())
-  private groupEmails = new Set<string>()
   private pools = new Map<string, WorkforcePoolRecord>()
   private providers = new Map<string, WorkforceProviderRecord>()
   private nextVersion = 1
@@ -109,7 +108,6 @@ export class Directory {
     const [groups, memberships] = await Promise.all([this.store.listGroups(), this.store.listMemberships()])
     const members = new Map<string, Set<Member>>(groups.map((g) => [g.email, new Set<Member>()]))
     for (const m of memberships) members.get(m.group)?.add(m.member as Member)
-    this.groupEmails = new Set(groups.map((g) => g.email))
     this.groupIndex = new GroupIndex(members)
   }
 
@@ -182,10 +180,6 @@ export class Directory {
     return max
   }
 
-  policyFor(resource: string): CompiledPolicy | undefined {
-    return this.policies.get(resource)
-  }
-
   principal(uid: string): KnownPrincipal | undefined {
     return this.principals.get(uid)
   }
@@ -193,13 +187,7 @@ export class Directory {
   get groups(): GroupIndex {
     return this.groupIndex
   }
-
-  hasGroup(email: string): boolean {
-    return this.groupEmails.has(email)
-  }
 }
 
 const key = (projectId: string, serviceId: string) => `${projectId}/${serviceId}`
 
-export const serviceKey = key
-export const serviceResource = (s: ServiceRecord) => serviceName(s.projectId, s.serviceId)

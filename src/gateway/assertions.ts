@@ -1,7 +1,7 @@
 import type { TokenIssuer } from '../identity/issuer.js'
 import type { Caller } from './authenticate.js'
 import type { Route } from './routes.js'
-import { BoundedCache } from './token-cache.js'
+import { BoundedCache } from '../core/bounded-cache.js'
 
 const LIFETIME_S = 300
 const REUSE_MS = (LIFETIME_S - 60) * 1000

@@ -1,20 +1,12 @@
 import type { Directory } from '../directory/directory.js'
-import type { Principal } from '../iam/principal.js'
+import { callerFromClaims, type Caller as IdentityCaller } from '../identity/caller.js'
 import { federatedCallerOf, type FederatedCaller } from '../identity/federation/federation-claim.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, audienceMatches, verifyJwtAsync, type VerifiedClaims } from '../identity/verify.js'
 import type { Route } from './routes.js'
-import { BoundedCache } from './token-cache.js'
+import { BoundedCache } from '../core/bounded-cache.js'
 
-export interface Caller {
-  principal: Principal
-  /** The subject's stable uid (a token's `sub`). */
-  uid: string
-  /** The member string that names the caller, e.g. user:ann@x.com. */
-  member: string
-  email: string
-  /** Stable key for per-principal caches. */
-  key: string
+export interface Caller extends IdentityCaller {
   /** The verified token's claims; absent for a browser admitted by its session cookie. */
   claims?: VerifiedClaims
 }
@@ -31,7 +23,7 @@ const LEEWAY_S = 60
  */
 export class GatewayAuthenticator {
   private readonly verified: BoundedCache<string, VerifiedClaims>
-  /** Federated callers parsed once per verified token (issue 7). */
+  /** Federated callers parsed once per verified token. */
   private readonly federated = new WeakMap<VerifiedClaims, FederatedCaller | null>()
   private readonly inflight = new Map<string, Promise<VerifiedClaims | TokenError>>()
   private hits = 0
@@ -97,15 +89,7 @@ export class GatewayAuthenticator {
     }
     let federated = this.federated.get(claims)
     if (federated === undefined) this.federated.set(claims, (federated = federatedCallerOf(claims) ?? null))
-    if (federated) {
-      const problem = this.directory.federationProblem(federated.claim)
-      if (problem) return { ok: false, description: problem }
-      return { ok: true, caller: { principal: federated.principal, uid: claims.sub, member: federated.member, email: claims.email ?? '', key: federated.key, claims } }
-    }
-    const known = this.directory.principal(claims.sub)
-    if (!known) return { ok: false, description: 'The account this token was issued to no longer exists.' }
-    if (known.disabled) return { ok: false, description: 'The account this token was issued to is disabled.' }
-    const member = `${known.kind}:${known.email}`
-    return { ok: true, caller: { principal: { kind: known.kind, uid: known.uid, email: known.email }, uid: known.uid, member, email: known.email, key: known.uid, claims } }
+    const checked = callerFromClaims(claims, this.directory, 'The account this token was issued to', federated)
+    return checked.ok ? { ok: true, caller: { ...checked.caller, claims } } : checked
   }
 }

@@ -3,7 +3,7 @@ import { decide, type Decision } from '../iam/decide.js'
 import type { Member } from '../iam/members.js'
 import { principalMembers, type Principal } from '../iam/principal.js'
 import type { Route } from './routes.js'
-import { BoundedCache } from './token-cache.js'
+import { BoundedCache } from '../core/bounded-cache.js'
 
 const INVOKE = 'run.routes.invoke'
 const ANONYMOUS = new Set<Member>(['allUsers'])
@@ -15,7 +15,7 @@ interface CachedDecision {
 }
 
 /**
- * DESIGN §4 step 5 with the fast path of issue 4: a caller's member set is cached per directory
+ * DESIGN §4 step 5 with its fast path: a caller's member set is cached per directory
  * epoch (groups, accounts), and a decision per caller and service together with the version of
  * the service's policy chain it was made under; any change to those policies or to groups makes
  * the entry stale at once. Decisions that hang on a condition are not cached: conditions see

@@ -7,7 +7,7 @@
 export type TokenHeader = 'x-serverless-authorization' | 'authorization'
 
 export type Extracted =
-  | { kind: 'token'; token: string; header: TokenHeader; scheme: string }
+  | { kind: 'token'; token: string; header: TokenHeader }
   | { kind: 'missing' }
   | { kind: 'invalid'; description: string }
 
@@ -37,5 +37,5 @@ export function extractToken(rawHeaders: readonly string[]): Extracted {
     if (/^bearer *$/i.test(value ?? '')) return { kind: 'invalid', description: 'The Bearer token is empty: the command that should have printed it failed. Run it on its own (postern auth print-identity-token) to see why.' }
     return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.' }
   }
-  return { kind: 'token', token: m[2]!, header, scheme: m[1]! }
+  return { kind: 'token', token: m[2]!, header }
 }

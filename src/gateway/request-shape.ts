@@ -35,7 +35,7 @@ export function originFormTarget(target: string, host: string): { target: string
 
 /**
  * Requests whose framing or headers could be read two ways by two hops are refused before
- * anything else (request smuggling, header injection, issue 4). Node's parser already refuses
+ * anything else (request smuggling, header injection). Node's parser already refuses
  * conflicting Content-Length/Transfer-Encoding; this covers what it lets through.
  */
 export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem } | { nominated: Set<string>; target: string } {

@@ -1,8 +1,8 @@
 import type { Directory } from '../directory/directory.js'
 import { lineage, serviceName } from '../iam/resources.js'
 import type { ServiceRecord } from '../store/records.js'
-import { CLI_CLIENT_ID } from '../control/caller.js'
-import { serviceUri } from '../control/service-view.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
+import { serviceUri } from '../iam/service-url.js'
 
 /** What the gateway needs per service, computed once per service change, not per request. */
 export interface Route {

@@ -1,8 +1,9 @@
+import { addMember } from '../api/binding-edits.js'
 import { invalid } from '../core/errors.js'
 import { formatDuration } from '../core/format-duration.js'
 import type { Condition } from './conditions.js'
 import { printable, type Member } from './members.js'
-import { addBinding, canonical, type PolicyBody } from './policy.js'
+import { canonical, type PolicyBody } from './policy.js'
 import type { Role } from './roles.js'
 
 /**
@@ -40,7 +41,7 @@ export function grantCondition(requestId: string, expireTime: number, approver: 
 }
 
 export function withGrant(policy: PolicyBody, member: Member, role: Role, condition: Condition): PolicyBody {
-  return addBinding(policy, member, role, condition)
+  return canonical(addMember(policy, member, role, condition).bindings)
 }
 
 /** Removes every binding an access request wrote (its title names the request); what else the policy holds stays. */

@@ -1,6 +1,6 @@
 import type { Condition, ResourceType } from './conditions.js'
 import type { Member } from './members.js'
-import type { Binding, PolicyBody } from './policy.js'
+import type { PolicyBody } from './policy.js'
 import type { Role } from './roles.js'
 
 /**
@@ -17,7 +17,7 @@ export interface CompiledPolicy {
 
 export interface RoleGrants {
   unconditional: ReadonlySet<Member>
-  conditional: readonly { members: ReadonlySet<Member>; condition: Condition; binding: Binding }[]
+  conditional: readonly { members: ReadonlySet<Member>; condition: Condition }[]
 }
 
 export function compilePolicy(resource: string, type: ResourceType, policy: PolicyBody, version: number): CompiledPolicy {
@@ -25,7 +25,7 @@ export function compilePolicy(resource: string, type: ResourceType, policy: Poli
   for (const b of policy.bindings) {
     let grants = byRole.get(b.role)
     if (!grants) byRole.set(b.role, (grants = { unconditional: new Set(), conditional: [] }))
-    if (b.condition) grants.conditional.push({ members: new Set(b.members), condition: b.condition, binding: b })
+    if (b.condition) grants.conditional.push({ members: new Set(b.members), condition: b.condition })
     else for (const m of b.members) grants.unconditional.add(m)
   }
   return { resource, type, version, byRole }

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PosternError } from '../core/errors.js'
 import { compileCondition, evaluateCondition, parseCondition, type ConditionContext, type ResourceType } from './conditions.js'
+import { invalidMessage } from '../../test/support/refusals.js'
 
 const DEADLINE = "request.time < timestamp('2026-12-01T00:00:00Z')"
 const at = (iso: string, name = 'projects/p1-abc/services/hello', type: ResourceType = 'run.postern/Service'): ConditionContext => ({
@@ -9,16 +10,6 @@ const at = (iso: string, name = 'projects/p1-abc/services/hello', type: Resource
   resource: { name, type },
 })
 
-function invalidMessage(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(PosternError)
-    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
-    return (err as PosternError).message
-  }
-  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
-}
 
 describe('evaluating CEL over request.time, resource.name and resource.type', () => {
   it('a deadline is true before and false from the deadline on', () => {

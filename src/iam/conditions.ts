@@ -1,4 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js'
+import { BoundedCache } from '../core/bounded-cache.js'
 import { invalid } from '../core/errors.js'
 import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
 
@@ -37,7 +38,7 @@ const env = registerLinearMatches(
   .registerVariable('request', { schema: { time: 'google.protobuf.Timestamp' } })
   .registerVariable('resource', { schema: { name: 'string', type: 'string', service: 'string' } })
 
-const compiled = new Map<string, CompiledCondition>()
+const compiled = new BoundedCache<string, CompiledCondition>(10_000)
 
 /** Validates a condition's fields and compiles its expression; INVALID_ARGUMENT says what is wrong. */
 export function parseCondition(raw: unknown): Condition {
@@ -69,7 +70,6 @@ export function compileCondition(expression: string): CompiledCondition {
       request: { time: new Date(ctx.now) },
       resource: { name: ctx.resource.name, type: ctx.resource.type, service: serviceOf(ctx.resource.name) },
     }) === true
-  if (compiled.size > 10_000) compiled.clear()
   compiled.set(expression, fn)
   return fn
 }

@@ -2,18 +2,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PosternError } from '../core/errors.js'
 import { deletedMember, emailMember, isDomainName, normalizeEmail, parseEmail, parseMember, printable, tryParseMember } from './members.js'
+import { invalidMessage } from '../../test/support/refusals.js'
 
-/** Asserts `fn` throws INVALID_ARGUMENT and returns the message. */
-function invalidMessage(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(PosternError)
-    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
-    return (err as PosternError).message
-  }
-  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
-}
 
 const FED = 'iam.postern/workforcePools'
 

@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import type { Binding as WireBinding } from '../api/types.js'
 import { invalid } from '../core/errors.js'
 import { parseCondition, type Condition } from './conditions.js'
 import { parseMember, type Member } from './members.js'
 import { grantableOn, parseRole, rolesGrantableOn, type Role } from './roles.js'
 import type { ResourceType } from './conditions.js'
 
-/** IAM policy in Google's IAM v1 shape, DESIGN §1. */
-export interface Binding {
-  role: Role
-  members: Member[]
-  condition?: Condition
-}
+/** IAM policy in Google's IAM v1 shape, DESIGN §1: the wire's binding, its members and role parsed. */
+export type Binding = WireBinding<Member, Role>
 
 export interface PolicyBody {
   version: 1 | 3
@@ -125,39 +122,6 @@ export function samePolicy(a: PolicyBody, b: PolicyBody): boolean {
 
 export function hasConditions(p: PolicyBody): boolean {
   return p.bindings.some((b) => b.condition)
-}
-
-/** Adds `member` to the binding of `role` (with that condition); adding what exists changes nothing. */
-export function addBinding(policy: PolicyBody, member: Member, role: Role, condition?: Condition): PolicyBody {
-  const binding: Binding = { role, members: [member] }
-  if (condition) binding.condition = condition
-  return canonical([...policy.bindings, binding])
-}
-
-export type ConditionSelector = { kind: 'none' } | { kind: 'all' } | { kind: 'exact'; condition: Condition }
-
-/**
- * Removes `member` from bindings of `role`. Like gcloud: without a selector, it is ambiguous when
- * the member holds the role under a condition, and the caller must say which (or --all).
- */
-export function removeBinding(policy: PolicyBody, member: Member, role: Role, which?: ConditionSelector): PolicyBody {
-  const holding = policy.bindings.filter((b) => b.role === role && b.members.includes(member))
-  if (holding.length === 0) throw notBound(member, role)
-  const selector = which ?? (holding.some((b) => b.condition) ? undefined : { kind: 'none' as const })
-  if (!selector) {
-    throw invalid(`${member} holds ${role} under a condition; say which with --condition, --condition=None or --all.`)
-  }
-  const matches = (b: Binding) =>
-    b.role === role &&
-    (selector.kind === 'all' ||
-      (selector.kind === 'none' && !b.condition) ||
-      (selector.kind === 'exact' && b.condition !== undefined && bindingKey(role, b.condition) === bindingKey(role, selector.condition)))
-  if (!holding.some(matches)) throw notBound(member, role)
-  return canonical(policy.bindings.map((b) => (matches(b) ? { ...b, members: b.members.filter((m) => m !== member) } : b)))
-}
-
-function notBound(member: Member, role: Role) {
-  return invalid(`Policy binding with the specified principal, role, and condition not found: ${member} does not hold ${role}.`)
 }
 
 /** Rewrites every occurrence of `from` (used when an identity is deleted, DESIGN §1). */

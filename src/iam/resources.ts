@@ -1,7 +1,7 @@
 import { invalid } from '../core/errors.js'
 import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
-import { SERVICE_ID, SERVICE_ID_RULE, serviceIdProblem } from './service-name.js'
+import { SERVICE_ID, SERVICE_ID_RULE, serviceIdProblem } from '../api/service-name.js'
 
 /**
  * Resource names and the hierarchy policies are inherited through, DESIGN §1:

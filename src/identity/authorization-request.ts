@@ -1,12 +1,13 @@
 import { isLoopbackRedirect } from './loopback-redirect.js'
 import { pkceProblem } from './pkce.js'
+import { CLI_CLIENT_ID } from '../api/clients.js'
 
 /**
  * Checking an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) — pure. Until the
  * client and its redirect URI are known good, errors are shown to the user and never redirected
  * (§4.1.2.1: no open redirector); after that they go back to the client with its `state`.
  */
-export const CLIENTS: ReadonlyMap<string, { redirect: (uri: string) => boolean }> = new Map([['postern-cli', { redirect: isLoopbackRedirect }]])
+export const CLIENTS: ReadonlyMap<string, { redirect: (uri: string) => boolean }> = new Map([[CLI_CLIENT_ID, { redirect: isLoopbackRedirect }]])
 
 export const SUPPORTED_SCOPES: ReadonlySet<string> = new Set(['openid', 'email', 'profile', 'offline_access'])
 
@@ -33,7 +34,7 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
   const get = (name: string) => (query.getAll(name).length === 1 ? query.get(name) : null)
   const clientId = get('client_id')
   const client = clientId ? CLIENTS.get(clientId) : undefined
-  if (!clientId || !client) return { kind: 'show', message: `Unknown client_id '${(clientId ?? '').slice(0, 100)}'. This server knows only postern-cli.` }
+  if (!clientId || !client) return { kind: 'show', message: `Unknown client_id '${(clientId ?? '').slice(0, 100)}'. This server knows only ${CLI_CLIENT_ID}.` }
   const redirectUri = get('redirect_uri')
   if (!redirectUri) return { kind: 'show', message: 'redirect_uri is required.' }
   if (!client.redirect(redirectUri)) {

@@ -10,7 +10,7 @@ export interface IdTokenSubject {
   /** '' for a federated subject whose identity provider gave none. */
   email: string
   kind: 'user' | 'serviceAccount' | 'federated'
-  /** Federated subjects: the claim that names them (issue 7). */
+  /** Federated subjects: the claim that names them. */
   federation?: FederationClaim
   /** Federated subjects: the pool's session duration; no token or refresh token outlives the sign-in by more. */
   maxSessionMs?: number

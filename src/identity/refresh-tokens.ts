@@ -18,7 +18,7 @@ export async function issueRefreshToken(
     scope: o.scope,
     authTime: o.authTime,
     createTime: o.now,
-    // A federated sign-in ends with its pool's session (issue 7): its refresh tokens do too.
+    // A federated sign-in ends with its pool's session: its refresh tokens do too.
     expireTime: Math.min(o.now + REFRESH_TOKEN_TTL_MS, o.notAfter ?? Infinity),
     usedTime: null,
     revoked: false,

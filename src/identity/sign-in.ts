@@ -6,7 +6,7 @@ import { attemptSucceeded, beginAttempt, recentFailures, type Counter, type Limi
 import { verifyPassword } from './passwords.js'
 
 /**
- * Password sign-in (issue 3). Failed attempts slow a guesser down without ever locking the
+ * Password sign-in. Failed attempts slow a guesser down without ever locking the
  * account's owner out:
  *
  * - per account and address together: a few failures are free, then each further one doubles the

@@ -45,7 +45,7 @@ export function federatedSubject(fed: FederatedSubjectRecord, pool: WorkforcePoo
   }
 }
 
-/** When a sign-in that started at `authTime` ends: federated sessions last the pool's session duration (issue 7); others have no such end. */
+/** When a sign-in that started at `authTime` ends: federated sessions last the pool's session duration; others have no such end. */
 export function sessionEnd(subject: IdTokenSubject, authTime: number): number | undefined {
   return subject.maxSessionMs === undefined ? undefined : authTime + subject.maxSessionMs
 }

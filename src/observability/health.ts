@@ -3,7 +3,7 @@ import type { Logger } from '../core/log.js'
 /**
  * Whether this process's view of the store is current. Followers report each catch-up and each
  * failure; the gateway keeps serving from memory while the view is younger than `maxStalenessMs`
- * and fails closed after (issue 8). Transitions are logged once, not on every failed poll.
+ * and fails closed after. Transitions are logged once, not on every failed poll.
  */
 export class Freshness {
   private lastOk: number

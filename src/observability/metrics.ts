@@ -22,7 +22,6 @@ class Histogram {
 export class Metrics {
   private readonly requests = new Map<string, number>()
   private readonly latency = new Map<Verdict, Histogram>()
-  private readonly counters = new Map<string, number>()
   private readonly gauges = new Map<string, { help: string; read: () => number }>()
 
   /** One gateway request: its service (or '' when none matched), verdict and duration. */
@@ -32,10 +31,6 @@ export class Metrics {
     let h = this.latency.get(verdict)
     if (!h) this.latency.set(verdict, (h = new Histogram()))
     h.observe(seconds)
-  }
-
-  count(name: string, by = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + by)
   }
 
   gauge(name: string, help: string, read: () => number): void {
@@ -61,7 +56,6 @@ export class Metrics {
       lines.push(`postern_gateway_request_duration_seconds_sum{verdict="${verdict}"} ${h.sum}`)
       lines.push(`postern_gateway_request_duration_seconds_count{verdict="${verdict}"} ${cumulative}`)
     }
-    for (const [name, n] of [...this.counters].sort()) lines.push(`# TYPE ${name} counter`, `${name} ${n}`)
     for (const [name, g] of this.gauges) lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`)
     return lines.join('\n') + '\n'
   }

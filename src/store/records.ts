@@ -1,4 +1,5 @@
 /** Rows as the store keeps them. Times are milliseconds since the epoch. */
+import type { ServiceSettings } from '../api/types.js'
 import type { PolicyBody } from '../iam/policy.js'
 
 export interface ProjectRecord {
@@ -7,19 +8,10 @@ export interface ProjectRecord {
   createTime: number
 }
 
-export interface ServiceRecord {
+export interface ServiceRecord extends ServiceSettings {
   projectId: string
   serviceId: string
   uid: string
-  upstream: string
-  description: string
-  invokerIamDisabled: boolean
-  customAudiences: string[]
-  strictAudience: boolean
-  /** Whether a browser without a token is sent to sign in and then admitted by a session cookie (on by default). */
-  browserAccess: boolean
-  timeoutSeconds: number
-  labels: Record<string, string>
   createTime: number
   updateTime: number
   creator: string
@@ -180,7 +172,7 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'count'>
 
-/** A workforce pool (issue 7): federated identities from external identity providers. */
+/** A workforce pool: federated identities from external identity providers. */
 export interface WorkforcePoolRecord {
   poolId: string
   uid: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { addMembers, groupByRole, parsePrincipals, removeMember, type PolicySource } from '../../console/src/iam/policy-edit.js'
+import { grantRole, groupByRole, parsePrincipals, revokeRole, type PolicySource } from '../../console/src/iam/policy-edit.js'
 
 /** The console's pure policy editing (console/src/iam/policy-edit.ts): what "New principals" and Remove do. */
 describe('console policy editing', () => {
@@ -17,16 +17,19 @@ describe('console policy editing', () => {
 
   it('adds to the unconditional binding of the role, and adding twice changes nothing', () => {
     const policy = { version: 3, etag: 'e1', bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com'], condition: { title: 't', expression: 'true' } }] }
-    const once = addMembers(policy, 'roles/run.invoker', ['user:b@x.com'])
+    const once = grantRole(policy, 'roles/run.invoker', ['user:b@x.com'])
     expect(once.bindings).toEqual([policy.bindings[0], { role: 'roles/run.invoker', members: ['user:b@x.com'] }])
-    expect(addMembers(once, 'roles/run.invoker', ['user:B@x.com'])).toEqual(once)
+    expect(grantRole(once, 'roles/run.invoker', ['user:B@x.com'])).toEqual(once)
     expect(policy.bindings[0]!.members).toEqual(['user:a@x.com']) // the input is left alone
   })
 
   it('removes a member from the binding with the same condition only, and drops a binding left empty', () => {
     const conditional = { role: 'roles/run.invoker', members: ['user:a@x.com'], condition: { title: 't', expression: 'true' } }
     const policy = { bindings: [conditional, { role: 'roles/run.invoker', members: ['user:a@x.com'] }] }
-    expect(removeMember(policy, 'roles/run.invoker', '', 'user:a@x.com').bindings).toEqual([conditional])
+    expect(revokeRole(policy, 'roles/run.invoker', undefined, 'user:a@x.com').bindings).toEqual([conditional])
+    expect(revokeRole(policy, 'roles/run.invoker', conditional.condition, 'user:a@x.com').bindings).toEqual([{ role: 'roles/run.invoker', members: ['user:a@x.com'] }])
+    // Someone else removed the member in between: nothing left to do, nothing thrown.
+    expect(revokeRole(policy, 'roles/run.invoker', undefined, 'user:zed@x.com')).toBe(policy)
   })
 
   it('groups own and inherited members by role in catalogue order', () => {

@@ -5,7 +5,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { launchChromium, screenshot, signIn, watchedPage } from './console-harness.js'
 
 /**
- * The console against a real `postern serve` in headless Chromium (issue 5): the Permissions
+ * The console against a real `postern serve` in headless Chromium: the Permissions
  * panel flow of the "authenticate developers" guide, what a Run Viewer may do, and escaping.
  */
 const PROJECT = 'my-project'

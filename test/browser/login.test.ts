@@ -9,7 +9,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { claimsOf, createUser, token } from '../support/web-sign-in.js'
 
 /**
- * `postern auth login` end to end with a real browser (issue 3): the CLI opens the sign-in URL
+ * `postern auth login` end to end with a real browser: the CLI opens the sign-in URL
  * (through $BROWSER, a script that records it), headless Chromium signs in by the labelled
  * fields, and the CLI ends up signed in; then the same with --no-browser and the device page.
  */

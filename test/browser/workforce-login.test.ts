@@ -16,7 +16,7 @@ import { signIn, watchedPage } from './console-harness.js'
 import { claimsOf } from '../support/web-sign-in.js'
 
 /**
- * Workforce identity federation end to end (issue 7), typed as people would: an admin makes a
+ * Workforce identity federation end to end, typed as people would: an admin makes a
  * pool and an OIDC provider for the company's identity provider (a real one: oidc-provider); a
  * person there signs in with `postern auth login --login-config` in a browser (headless
  * Chromium), is refused a private service by name, is let in through the group binding, with curl

@@ -7,6 +7,7 @@ import { freePort } from '../support/ports.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { eventually } from '../support/eventually.js'
 
 /**
  * Two `postern serve` processes on one PostgreSQL: approvals of one access request sent to both at
@@ -74,11 +75,7 @@ describe.skipIf(!inject('postgres'))('access requests on PostgreSQL, two process
 
     // Both processes run on the moved clock, and both sweep every 5 s.
     writeFileSync(clockFile, String(11 * 60))
-    const deadline = Date.now() + 20_000
-    while ((await grants()) > 0) {
-      if (Date.now() > deadline) throw new Error('the ended grant was not removed within 20 s')
-      await new Promise((r) => setTimeout(r, 200))
-    }
+    await eventually(20_000, async () => (await grants()) === 0, 'the ended grant removed', 200)
     // Give both sweeps more turns: a second removal would show as a second entry.
     await new Promise((r) => setTimeout(r, 11_000))
     expect(await entries('accessRequests.expire')).toHaveLength(1)

@@ -3,7 +3,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { REDIRECT_URI, WebAgent, authorizeParams, claimsOf, codeFlow, createUser, pkcePair, token } from '../support/web-sign-in.js'
 
 /**
- * Issue 3, "attacks fail with the right OAuth error and change nothing": each case against a real
+ * "Attacks fail with the right OAuth error and change nothing": each case against a real
  * server over real HTTP, checking the exact error and that no token or code came out of it.
  */
 let p: PosternProcess

@@ -9,7 +9,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { WebAgent, claimsOf, createUser, token } from '../support/web-sign-in.js'
 
 /**
- * Machine identities (issue 3): a service-account key file used by a client that signs its own
+ * Machine identities: a service-account key file used by a client that signs its own
  * assertion (jose here, as Google's libraries would), the attacks on that grant, the CLI's
  * activate-service-account, and impersonation gated by roles/iam.serviceAccountTokenCreator.
  */

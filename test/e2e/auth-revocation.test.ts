@@ -9,7 +9,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { WebAgent, codeFlow, createUser, token } from '../support/web-sign-in.js'
 
 /**
- * Issue 3: disabling or deleting a user stops their refresh tokens at once, their ID tokens at
+ * Disabling or deleting a user stops their refresh tokens at once, their ID tokens at
  * the gateway and their access tokens at the API within one second. On PostgreSQL the change is made through one
  * process and observed at another, so the change feed is what carries it.
  */

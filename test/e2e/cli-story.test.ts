@@ -3,7 +3,7 @@ import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
- * The README's first minutes, typed as a user would (issue 2): create a developer's account and
+ * The README's first minutes, typed as a user would: create a developer's account and
  * a service, grant the invoker role, read it back; then restart the server and find everything still there. The same
  * transcript runs against the embedded store and against PostgreSQL.
  */

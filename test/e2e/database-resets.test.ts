@@ -4,6 +4,7 @@ import { gatewayStatus } from '../support/gateway-status.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
+import { eventually } from '../support/eventually.js'
 
 /**
  * A TCP reset on a PostgreSQL connection, at any moment — idle in the pool, mid-query,
@@ -38,7 +39,7 @@ describe.skipIf(!inject('postgres'))('a PostgreSQL connection reset at any momen
       tokens.push((await control.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token)
     }
     expect((await control.cli(['services', 'add-iam-policy-binding', 'api', `--member=${member(0)}`, '--role=roles/run.invoker', '--quiet'])).code).toBe(0)
-    await until(async () => (await verdicts(0)).every((v) => v === 'allowed'), 5_000)
+    await eventually(5_000, async () => (await verdicts(0)).every((v) => v === 'allowed'))
   }, 120_000)
   afterAll(async () => {
     for (const link of [links?.control, ...(links?.gateways ?? [])]) await link?.close()
@@ -46,13 +47,6 @@ describe.skipIf(!inject('postgres'))('a PostgreSQL connection reset at any momen
     await drop?.()
   })
 
-  const until = async (check: () => Promise<boolean>, ms: number) => {
-    const deadline = Date.now() + ms
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
   /** The upstream is closed, so a request the gateway lets through answers 502. */
   const verdict = async (g: PosternProcess, i: number) => {
     const status = await gatewayStatus(g.gatewayPort, HOST, tokens[i]!)

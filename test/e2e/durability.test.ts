@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
-/** An acknowledged write survives SIGKILL (issue 2): the store commits to disk before the API answers. */
+/** An acknowledged write survives SIGKILL: the store commits to disk before the API answers. */
 describe('durability on the embedded store', () => {
   let p: PosternProcess
   afterAll(() => p?.stop())

@@ -6,7 +6,7 @@ import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
- * Framing and header attacks (issue 4): each is refused or timed out, the upstream never sees a
+ * Framing and header attacks: each is refused or timed out, the upstream never sees a
  * smuggled request or a spoofed identity, and an honest request alongside keeps working.
  */
 describe('request smuggling and header attacks at the gateway', () => {

@@ -11,7 +11,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
-/** What reaches the upstream and what comes back (DESIGN §4 step 6, issue 4). */
+/** What reaches the upstream and what comes back (DESIGN §4 step 6). */
 describe('forwarding through the gateway and the developer proxy', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>

@@ -8,7 +8,7 @@ import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
- * The token table (issue 4): one forged or defective token per row, each must get 401 while the
+ * The token table: one forged or defective token per row, each must get 401 while the
  * valid token sent right after it gets 200. The verifier never fetches a URL a token names.
  */
 describe('forged and defective tokens at the gateway', () => {

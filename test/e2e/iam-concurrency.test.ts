@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
-/** Etags keep concurrent policy edits from losing a change (DESIGN §1, §6; issue 2). */
+/** Etags keep concurrent policy edits from losing a change (DESIGN §1, §6). */
 describe('concurrent policy edits', () => {
   let p: PosternProcess
   beforeAll(async () => {

@@ -9,7 +9,7 @@ interface Policy {
   etag: string
 }
 
-describe('identities and access (issue 2)', () => {
+describe('identities and access', () => {
   let p: PosternProcess
   let owner: string
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
  * Bad input gets a 4xx whose message names what is wrong, never a 5xx, and the server keeps
- * answering (issue 2). The fuzz part is seeded, so a failure reproduces.
+ * answering. The fuzz part is seeded, so a failure reproduces.
  */
 describe('malformed input to the control API', () => {
   let p: PosternProcess
@@ -59,6 +59,24 @@ describe('malformed input to the control API', () => {
     const r = await send(method, path, method === 'GET' ? undefined : body)
     expect(r.status, r.text).toBe(status)
     expect(JSON.parse(r.text).error.message).toMatch(message)
+  })
+
+  it('an anonymous request is refused 401 before its body or its path is looked at', async () => {
+    const anonymous: [string, string, string | undefined, string][] = [
+      // A bad member would be 400, and up to 100 conditions compiled, were the body read first.
+      ['POST', '/v2/projects/my-project/services/target:setIamPolicy', '{"policy":{"bindings":[{"role":"roles/run.invoker","members":["bob"]}]}}', 'application/json'],
+      ['POST', '/v2/projects/my-project/services?serviceId=a1', '{"upstream":', 'application/json'],
+      ['POST', '/v1/groups', 'not json', 'text/plain'],
+      ['POST', '/v1/projects/my-project/serviceAccounts/sa@my-project.iam.postern.internal:generateIdToken', '{"audience":5}', 'application/json'],
+      ['POST', '/v1/accessRequests/nope:approve', '[]', 'application/json'],
+      ['GET', '/v2/projects/P!/services', undefined, 'application/json'],
+    ]
+    for (const [method, path, body, contentType] of anonymous) {
+      const res = await fetch(p.controlUrl + path, { method, headers: { 'content-type': contentType }, body })
+      expect(res.status, `${method} ${path}: ${await res.clone().text()}`).toBe(401)
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="postern"/)
+      expect(((await res.json()) as { error: { status: string } }).error.status).toBe('UNAUTHENTICATED')
+    }
   })
 
   it('a non-JSON content type is refused with 415', async () => {

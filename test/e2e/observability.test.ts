@@ -2,8 +2,9 @@ import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
+import { eventually } from '../support/eventually.js'
 
-/** What operators expect (issue 8): health, readiness, Prometheus metrics, JSON logs carrying the request id the upstream also sees. */
+/** What operators expect: health, readiness, Prometheus metrics, JSON logs carrying the request id the upstream also sees. */
 describe('health, metrics and logs', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
@@ -32,9 +33,8 @@ describe('health, metrics and logs', () => {
     expect(res.statusCode).toBe(200)
     await res.body.dump()
     expect(upstream.seen.at(-1)!.headers['x-request-id']).toBe('req-12345')
-    await new Promise((r) => setTimeout(r, 100))
+    await eventually(2_000, () => p.output().includes('"requestId":"req-12345"'), 'the request in the log')
     const line = p.output().split('\n').find((l) => l.includes('"requestId":"req-12345"'))
-    expect(line).toBeTruthy()
     expect(JSON.parse(line!)).toMatchObject({ level: 'info', msg: 'request', status: 200, verdict: 'public', service: 'projects/my-project/services/open', path: '/hello' })
 
     const res2 = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: 'open.my-project.localhost', 'x-request-id': 'bad id with spaces' } })

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTestDatabase } from '../support/postgres.js'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { eventually } from '../support/eventually.js'
 
 /**
- * Several processes on one PostgreSQL (issue 8): one control plane and two gateways. A change
+ * Several processes on one PostgreSQL: one control plane and two gateways. A change
  * made through the control process is enforced by both gateways within a second, and after a
  * burst of 1,000 policy changes both agree with the database.
  */
@@ -49,14 +50,7 @@ describe.skipIf(!inject('postgres'))('two gateways and a control process on Post
     await res.body.dump()
     return res.statusCode === 403 ? 'denied' : res.statusCode === 401 ? 'unauthenticated' : 'allowed'
   }
-  const within = async (ms: number, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + ms
-    for (;;) {
-      if (await check()) return
-      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`)
-      await new Promise((r) => setTimeout(r, 25))
-    }
-  }
+  const within = (ms: number, check: () => Promise<boolean>) => eventually(ms, check, 'every gateway agreeing', 25)
 
   it('a binding added through the control process lets the caller through both gateways within 1 s, and its removal denies within 1 s', async () => {
     expect(await verdict(gateways[0]!, 0)).toBe('denied')

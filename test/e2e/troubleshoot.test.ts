@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 
-/** `postern services why` and POST /v1/troubleshoot (issue 4): which binding grants, or why none does. */
+/** `postern services why` and POST /v1/troubleshoot: which binding grants, or why none does. */
 describe('why a member may or may not invoke', () => {
   let p: PosternProcess
   const why = async (service: string, member: string, extra: string[] = []) => p.cli(['services', 'why', service, `--member=${member}`, ...extra])

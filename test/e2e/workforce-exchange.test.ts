@@ -10,7 +10,7 @@ import { startUpstream } from '../support/upstream.js'
 import { claimsOf, token } from '../support/web-sign-in.js'
 
 /**
- * Token exchange for workforce federation (issue 7, RFC 8693) against a real external OpenID
+ * Token exchange for workforce federation (RFC 8693) against a real external OpenID
  * Provider: one good exchange, then one bad subject token or request per row, each refused with
  * its RFC 8693 / RFC 6749 error and nothing issued.
  */

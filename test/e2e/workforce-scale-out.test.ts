@@ -7,7 +7,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { token } from '../support/web-sign-in.js'
 
 /**
- * Workforce federation across processes on PostgreSQL (issue 7): a control process exchanges an
+ * Workforce federation across processes on PostgreSQL: a control process exchanges an
  * external ID token; two gateway processes let its federated principal in through a group
  * binding, and both stop its tokens within a second of the pool being disabled — every process's
  * directory follows the pools through the change feed.

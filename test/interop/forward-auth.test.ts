@@ -7,7 +7,7 @@ import { startUpstream } from '../support/upstream.js'
 
 /**
  * nginx (auth_request) and Caddy (forward_auth) from Debian, configured with the files in
- * examples/, in front of a real upstream, with Postern deciding (issue 8): the same allow, 401 and
+ * examples/, in front of a real upstream, with Postern deciding: the same allow, 401 and
  * 403 verdicts as the gateway for the same tokens, and the upstream sees the identity headers.
  */
 describe('forward-auth behind nginx and Caddy', () => {

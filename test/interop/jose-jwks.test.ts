@@ -5,7 +5,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 /**
  * Postern's ID tokens verify with a standard client (panva's jose) from the advertised discovery
  * document; after a key rotation, tokens signed by the retired key still verify until they expire
- * (DESIGN §3, issue 2).
+ * (DESIGN §3).
  */
 describe('ID tokens and the JWKS, with jose', () => {
   let p: PosternProcess

@@ -4,7 +4,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 import { WebAgent, createUser } from '../support/web-sign-in.js'
 
 /**
- * A real third-party OpenID Connect client, panva's openid-client v6 (issue 3): discovery from
+ * A real third-party OpenID Connect client, panva's openid-client v6: discovery from
  * the issuer URL, then the authorization code flow with PKCE, the ID token's signature checked
  * against the JWKS (non-repudiation checks on), its nonce, and a refresh; and the device flow.
  */

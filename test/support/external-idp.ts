@@ -5,7 +5,7 @@ import { SignJWT } from 'jose'
 import type { Page } from 'playwright-core'
 
 /**
- * A real external OpenID Provider for the workforce federation tests (issue 7): panva's
+ * A real external OpenID Provider for the workforce federation tests: panva's
  * oidc-provider (a certified implementation) on a loopback port, with one public client (no
  * secret, PKCE, loopback redirect URIs as RFC 8252 allows, and Postern's console callback) and
  * people whose claims — email, name, groups — come from a map the test may change between

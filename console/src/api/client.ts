@@ -1,6 +1,6 @@
 /**
  * The console's one way to the control API: same-origin fetch with the session cookie, and the
- * session's CSRF token on every request that is not a GET (the sign-in contract, issue 3).
+ * session's CSRF token on every request that is not a GET (the sign-in contract).
  */
 export class ApiError extends Error {
   override readonly name = 'ApiError'
@@ -77,28 +77,4 @@ export function goToSignIn(): void {
   window.location.assign(`/signin?return_to=${encodeURIComponent(here.startsWith('/console') ? here : '/console')}`)
 }
 
-export const paths = {
-  projects: () => '/v1/projects',
-  project: (p: string) => `/v1/projects/${enc(p)}`,
-  organization: () => '/v1/organizations/local',
-  services: (p: string) => `/v2/projects/${enc(p)}/services`,
-  service: (p: string, s: string) => `/v2/projects/${enc(p)}/services/${enc(s)}`,
-  serviceAccounts: (p: string) => `/v1/projects/${enc(p)}/serviceAccounts`,
-  serviceAccount: (p: string, email: string) => `/v1/projects/${enc(p)}/serviceAccounts/${enc(email)}`,
-  roles: () => '/v1/roles',
-  users: () => '/v1/users',
-  user: (email: string) => `/v1/users/${enc(email)}`,
-  groups: () => '/v1/groups',
-  group: (email: string) => `/v1/groups/${enc(email)}`,
-  groupMembers: (email: string) => `/v1/groups/${enc(email)}/members`,
-  groupMember: (email: string, member: string) => `/v1/groups/${enc(email)}/members/${enc(member)}`,
-  auditLogs: (q: URLSearchParams) => `/v1/auditLogs?${q}`,
-  workforcePools: () => '/v1/workforcePools',
-  workforcePool: (pool: string) => `/v1/workforcePools/${enc(pool)}`,
-  workforceProviders: (pool: string) => `/v1/workforcePools/${enc(pool)}/providers`,
-  workforceProvider: (pool: string, provider: string) => `/v1/workforcePools/${enc(pool)}/providers/${enc(provider)}`,
-}
-
-function enc(segment: string): string {
-  return encodeURIComponent(segment)
-}
+export { paths } from '../../../src/api/paths.js'

@@ -1,4 +1,8 @@
-/** Shapes of the control API's JSON (DESIGN §5), as the console reads them. */
+/**
+ * Shapes of the control API's JSON (DESIGN §5), as the console reads them. Those the CLI and the
+ * server share come from src/api, written once.
+ */
+export type { Binding, Condition, Policy, Service } from '../../../src/api/types.js'
 export interface Session {
   email: string
   csrfToken: string
@@ -7,43 +11,6 @@ export interface Session {
 export interface Project {
   name: string
   projectId: string
-}
-
-export interface Service {
-  name: string
-  uid: string
-  uri: string
-  upstream: string
-  description: string
-  invokerIamDisabled: boolean
-  customAudiences: string[]
-  strictAudience: boolean
-  browserAccess: boolean
-  timeoutSeconds: number
-  labels: Record<string, string>
-  createTime: string
-  updateTime: string
-  creator: string
-  lastModifier: string
-  etag: string
-}
-
-export interface Condition {
-  title?: string
-  description?: string
-  expression: string
-}
-
-export interface Binding {
-  role: string
-  members: string[]
-  condition?: Condition
-}
-
-export interface Policy {
-  version?: number
-  bindings?: Binding[]
-  etag?: string
 }
 
 export interface Role {

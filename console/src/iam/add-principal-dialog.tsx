@@ -4,7 +4,7 @@ import { describeError } from '../api/describe-error.ts'
 import type { Role } from '../api/types.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
-import { addMembers, parsePrincipals } from './policy-edit.ts'
+import { grantRole, parsePrincipals } from './policy-edit.ts'
 import { updatePolicy } from './update-policy.ts'
 
 /**
@@ -37,7 +37,7 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
     if (principalProblem || !role) return
     setBusy(true)
     try {
-      await updatePolicy(api, resourcePath, (p) => addMembers(p, role, members))
+      await updatePolicy(api, resourcePath, (p) => grantRole(p, role, members))
       onSaved(`Granted ${chosen?.title ?? role} to ${members.join(', ')}.`)
     } catch (err) {
       // The role comes from a fixed list, so a refused argument is one of the principals, which

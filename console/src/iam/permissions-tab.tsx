@@ -7,7 +7,7 @@ import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { AddPrincipalDialog } from './add-principal-dialog.tsx'
-import { describeMember, groupByRole, removeMember, type PolicySource, type RoleGroup } from './policy-edit.ts'
+import { describeMember, groupByRole, revokeRole, type PolicySource, type RoleGroup } from './policy-edit.ts'
 import { updatePolicy } from './update-policy.ts'
 import { useRoles } from './use-roles.ts'
 
@@ -58,7 +58,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
     setBusy(true)
     setRemoveError(undefined)
     try {
-      await updatePolicy(api, resourcePath, (p) => removeMember(p, removal.group.role, removal.group.conditionKey, removal.member))
+      await updatePolicy(api, resourcePath, (p) => revokeRole(p, removal.group.role, removal.group.condition, removal.member))
       setStatus(`Removed ${removal.member} from ${removal.group.title}.`)
       setRemoval(undefined)
       loaded.reload()

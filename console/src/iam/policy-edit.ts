@@ -3,6 +3,7 @@
  * remove members of one binding, and lay the effective bindings out by role. No I/O, no React,
  * so the read-modify-write loop can re-apply an edit to a fresh policy as often as it must.
  */
+import { addMembers, BindingEditError, removeMember } from '../../../src/api/binding-edits.js'
 import type { Condition, Policy, Role } from '../api/types.ts'
 
 const SPECIAL = new Set(['allUsers', 'allAuthenticatedUsers'])
@@ -48,30 +49,25 @@ function canonicalPrefix(prefix: string): string {
 }
 
 export function conditionKey(condition: Condition | undefined): string {
-  return condition ? JSON.stringify([condition.expression, condition.title ?? '']) : ''
+  return condition ? JSON.stringify([condition.expression, condition.title]) : ''
 }
-
-const sameMember = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
 /** Grants `role` (without a condition) to `members`; members who already hold it are left as they are. */
-export function addMembers(policy: Policy, role: string, members: string[]): Policy {
-  const bindings = (policy.bindings ?? []).map((b) => ({ ...b, members: [...b.members] }))
-  let target = bindings.find((b) => b.role === role && !b.condition)
-  if (!target) bindings.push((target = { role, members: [] }))
-  for (const m of members) if (!target.members.some((x) => sameMember(x, m))) target.members.push(m)
-  return { ...policy, bindings }
+export function grantRole(policy: Policy, role: string, members: string[]): Policy {
+  return addMembers(policy, members, role)
 }
 
-/** Removes `member` from the binding of `role` with this condition; a binding left empty goes. */
-export function removeMember(policy: Policy, role: string, condition: string, member: string): Policy {
-  const bindings = (policy.bindings ?? [])
-    .map((b) => (b.role === role && conditionKey(b.condition) === condition ? { ...b, members: b.members.filter((m) => !sameMember(m, member)) } : b))
-    .filter((b) => b.members.length > 0)
-  return { ...policy, bindings }
-}
-
-export function samePolicy(a: Policy, b: Policy): boolean {
-  return JSON.stringify(a.bindings ?? []) === JSON.stringify(b.bindings ?? [])
+/**
+ * Revokes `role` under one condition from `member`; the binding goes when it is left empty. A
+ * member someone else removed in between leaves the policy as it is.
+ */
+export function revokeRole(policy: Policy, role: string, condition: Condition | undefined, member: string): Policy {
+  try {
+    return removeMember(policy, member, role, condition ?? 'none')
+  } catch (err) {
+    if (err instanceof BindingEditError && err.reason === 'not-found') return policy
+    throw err
+  }
 }
 
 /** Where a binding comes from: the resource itself or one of its ancestors (DESIGN §1). */

@@ -8,7 +8,7 @@ import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 
 /**
- * Workforce pools and their OIDC providers (issue 7): people from an external identity provider.
+ * Workforce pools and their OIDC providers: people from an external identity provider.
  * Pools belong to the installation (organizations/local), not to a project.
  */
 const POOL_ID = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/

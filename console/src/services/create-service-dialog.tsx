@@ -2,12 +2,12 @@ import { useId, useState } from 'react'
 import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Service } from '../api/types.ts'
-import { addMembers } from '../iam/policy-edit.ts'
+import { grantRole } from '../iam/policy-edit.ts'
 import { updatePolicy } from '../iam/update-policy.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
 // The API's own rule and words, so the console and the CLI say the same thing.
-import { serviceIdProblem } from '../../../src/iam/service-name.ts'
+import { serviceIdProblem } from '../../../src/api/service-name.js'
 
 type Field = 'id' | 'upstream' | 'description' | 'form'
 
@@ -46,7 +46,7 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
     }
     if (open) {
       try {
-        await updatePolicy(api, paths.service(project, id), (p) => addMembers(p, 'roles/run.invoker', ['allUsers']))
+        await updatePolicy(api, paths.service(project, id), (p) => grantRole(p, 'roles/run.invoker', ['allUsers']))
       } catch (err) {
         setErrors({ form: `The service was created, but it could not be made public: ${describeError(err, `change who has access to ${id}`)}` })
         setBusy(false)

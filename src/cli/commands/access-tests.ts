@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { formatResource } from '../output.js'
 import { servicePath } from './services.js'
+import { readDocument } from '../read-document.js'
 
 interface TestResults {
   resource: string
@@ -69,18 +68,7 @@ function print(cli: Cli, result: TestResults, cmd: Command): void {
 }
 
 function readTestsFile(file: string): unknown[] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`)
-  }
-  let value: unknown
-  try {
-    value = parseYaml(text)
-  } catch (err) {
-    throw new CliError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
+  let value = readDocument(file)
   // An empty file is more likely a mistake than a wish to drop every test: that takes an explicit [].
   if (value === null || value === undefined) throw new CliError(`${file} is empty; to remove every access test, write [] in it.`)
   if (typeof value === 'object' && !Array.isArray(value) && 'tests' in value) value = (value as { tests: unknown }).tests

@@ -60,7 +60,7 @@ export function registerLogin(auth: Command, cli: Cli): void {
 }
 
 /**
- * `postern auth login --login-config FILE [--subject-token-file F]` (issue 7): sign in at the
+ * `postern auth login --login-config FILE [--subject-token-file F]`: sign in at the
  * external identity provider (or take the token a machine already holds), exchange its ID token
  * for Postern's, and keep the federated account (type 'federated') like any other: its refresh
  * token renews ID tokens until the pool's session ends.

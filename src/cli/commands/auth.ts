@@ -5,6 +5,7 @@ import { request } from '../http-client.js'
 import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
@@ -57,7 +58,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
       if (o.impersonateServiceAccount) {
         const email = o.impersonateServiceAccount
         const { token } = await cli.api().call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateIdToken`, {
-          audience: o.audiences ?? 'postern-cli',
+          audience: o.audiences ?? CLI_CLIENT_ID,
           includeEmail: Boolean(o.includeEmail),
         })
         cli.print(token + '\n')

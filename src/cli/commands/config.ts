@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { CONFIG_KEYS, type CliConfig } from '../config-files.js'
+import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 

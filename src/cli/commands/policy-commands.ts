@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
 import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
+import { readDocument } from '../read-document.js'
 
 export interface PolicyTarget {
   /** As in the status line: "service", "project", "serviceAccount". */
@@ -74,26 +73,14 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
 }
 
 /** The dry run of an edit: the current policy, edited as the command would, simulated with its etag. */
-async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy | 'unchanged', cmd: Command): Promise<void> {
+async function dryRunEdit(cli: Cli, resourcePath: string, edit: (p: Policy) => Policy, cmd: Command): Promise<void> {
   const api = cli.api()
   const current = await api.call<Policy>('POST', `${resourcePath}:getIamPolicy`, {}, { idempotent: true })
-  const next = edit(current)
-  await showDryRun(cli, api, resourcePath, next === 'unchanged' ? current : { ...next, etag: current.etag }, cmd)
+  await showDryRun(cli, api, resourcePath, { ...edit(current), etag: current.etag }, cmd)
 }
 
 function readPolicyFile(file: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`)
-  }
-  let value: unknown
-  try {
-    value = text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text)
-  } catch (err) {
-    throw new CliError(`${file} is neither JSON nor YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
+  const value = readDocument(file, 'JSON or YAML')
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`${file} must hold a policy object with bindings and etag.`)
   const policy = value as Record<string, unknown>
   // gcloud accepts a file holding {"policy": {...}} as well as the bare policy.

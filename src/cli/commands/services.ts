@@ -1,22 +1,12 @@
 import type { Command } from 'commander'
+import { retryOnConflict } from '../../api/read-modify-write.js'
+import type { Service } from '../../api/types.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 
-interface Service {
-  name: string
-  uri: string
-  upstream: string
-  description: string
-  invokerIamDisabled: boolean
-  customAudiences: string[]
-  strictAudience: boolean
-  browserAccess: boolean
-  lastModifier: string
-  updateTime: string
-}
 
 interface ServiceFlags {
   upstream?: string
@@ -90,9 +80,9 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
 
 async function setPublic(cli: Cli, path: string, allow: boolean) {
   await readModifyWrite(cli.api(), path, (p) => {
+    if (allow) return withBinding(p, 'allUsers', 'roles/run.invoker')
     const has = (p.bindings ?? []).some((b) => b.role === 'roles/run.invoker' && !b.condition && b.members.includes('allUsers'))
-    if (allow) return has ? 'unchanged' : withBinding(p, 'allUsers', 'roles/run.invoker')
-    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : 'unchanged'
+    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : p
   })
 }
 
@@ -142,10 +132,15 @@ export function registerServices(program: Command, cli: Cli): Command {
       .option('--max-access-request-duration <duration>', 'the longest an access request may ask for, e.g. 8h (the default)'),
   ).action(async (name: string, o: ServiceFlags & { maxAccessRequestDuration?: string }, cmd: Command) => {
     const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : wireDuration(o.maxAccessRequestDuration, '--max-access-request-duration')
-    const current = o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined ? await cli.api().call<Service>('GET', path(name, cmd)) : undefined
-    const body = serviceBody(o, current)
-    let updated: unknown = current
-    if (Object.keys(body).length) updated = await cli.api().call('PATCH', path(name, cmd), body)
+    const body = serviceBody(o)
+    let updated: unknown
+    if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined) {
+      // Adding to a list is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
+      updated = await retryOnConflict(async () => {
+        const current = await cli.api().call<Service>('GET', path(name, cmd))
+        return cli.api().call('PATCH', path(name, cmd), { ...serviceBody(o, current), etag: current.etag }, { idempotent: true })
+      })
+    } else if (Object.keys(body).length) updated = await cli.api().call('PATCH', path(name, cmd), body)
     if (o.allowUnauthenticated !== undefined) await setPublic(cli, path(name, cmd), o.allowUnauthenticated)
     if (maxRequestDuration !== undefined) {
       await cli.api().call('PATCH', `${path(name, cmd)}/accessRequestSettings`, { maxRequestDuration })

@@ -6,7 +6,7 @@ import { CliError, usageError } from '../errors.js'
 import { LOGIN_CONFIG_TYPE, type LoginConfigFile } from '../federated-login.js'
 
 /**
- * `postern iam workforce-pools …` (issue 7): pools, their OIDC providers, and the login
+ * `postern iam workforce-pools …`: pools, their OIDC providers, and the login
  * configuration file a federated user signs in with (`postern auth login --login-config`).
  */
 interface Pool {

@@ -3,6 +3,7 @@ import type { Api } from '../api.js'
 import { CliError } from '../errors.js'
 import { request } from '../http-client.js'
 import { serviceAccountAssertion, type Session } from '../session.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 
 /**
  * Whose tokens the metadata server hands out, and how it gets them from Postern: a key file (the
@@ -34,7 +35,7 @@ export function keyFileSource(keyFile: Record<string, string>, now: () => number
     email: keyFile.client_email!,
     projectId: keyFile.project_id ?? projectOfEmail(keyFile.client_email!),
     idToken: async (audience) => (await grant(audience)).id,
-    accessToken: async () => (await grant('postern-cli')).access,
+    accessToken: async () => (await grant(CLI_CLIENT_ID)).access,
   }
 }
 

@@ -5,7 +5,7 @@ import type { Handler, RequestContext } from '../handler.js'
 import type { ConsoleAsset, ConsoleAssets } from './assets.js'
 
 /**
- * Headers on every console response (DESIGN §7, issue 5). The app is built without inline script
+ * Headers on every console response (DESIGN §7). The app is built without inline script
  * or style, so the policy needs no 'unsafe-inline' and no nonce; frames and <base> are refused.
  */
 export const CONSOLE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -21,7 +21,7 @@ export const CONSOLE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 /** One name per path segment of the app's client-side routes (the router takes letters only); the deepest is 5. */
 const SEGMENT_NAMES = ['a', 'b', 'c', 'd', 'e', 'f']
 
-/** The session cookie of the sign-in contract (issue 3); under TLS it may carry the `__Host-` prefix. */
+/** The session cookie of the sign-in contract; under TLS it may carry the `__Host-` prefix. */
 const SESSION_COOKIE = /(?:^|;\s*)(?:__Host-)?postern_session=[^;\s]/
 
 /**

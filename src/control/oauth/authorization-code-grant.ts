@@ -1,6 +1,6 @@
 import { redeemAuthorizationCode } from '../../identity/grants/authorization-code.js'
 import { OAuthError } from '../../identity/oauth-error.js'
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { required, requestedAudience, type Grant } from './token-endpoint.js'
 import { tokenResponse } from './token-response.js'
 

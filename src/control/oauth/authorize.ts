@@ -3,7 +3,7 @@ import { checkAuthorizationRequest, redirectWith } from '../../identity/authoriz
 import { PATHS } from '../../identity/endpoints.js'
 import { issueAuthorizationCode } from '../../identity/grants/authorization-code.js'
 import type { ControlDeps } from '../deps.js'
-import { errorLine, page, redirect, sendPage } from '../pages/html.js'
+import { errorLine, page, redirect, sendPage } from '../../http/html-page.js'
 import type { SessionAuth } from '../session-auth.js'
 
 /**

@@ -1,4 +1,4 @@
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { redeemRefreshToken } from '../../identity/grants/refresh.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { required, requestedAudience, type Grant } from './token-endpoint.js'

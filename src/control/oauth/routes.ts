@@ -14,7 +14,7 @@ import { deviceCodeGrant } from './device-code-grant.js'
 import { jwtBearerGrant } from './jwt-bearer-grant.js'
 import type { Grant } from './token-endpoint.js'
 
-/** The grants of issue 3, registered with the token endpoint by the composition root. */
+/** The sign-in grants, registered with the token endpoint by the composition root. */
 export const signInGrants: Partial<Record<string, Grant>> = {
   [GRANT.authorizationCode]: authorizationCodeGrant,
   [GRANT.deviceCode]: deviceCodeGrant,

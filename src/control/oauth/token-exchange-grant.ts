@@ -1,7 +1,7 @@
 import { exchangeSubjectToken, TOKEN_TYPE } from '../../identity/federation/exchange.js'
 import type { ProviderKeySource } from '../../identity/federation/provider-keys.js'
 import { OAuthError } from '../../identity/oauth-error.js'
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { required, type Grant } from './token-endpoint.js'
 import { tokenResponse } from './token-response.js'
 
@@ -9,7 +9,7 @@ const SCOPE = 'openid email offline_access'
 
 /**
  * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1) for workforce
- * federation (issue 7): `subject_token` an external ID token (or JWT), `audience` the pool
+ * federation: `subject_token` an external ID token (or JWT), `audience` the pool
  * provider. The answer is the CLI's token response (an access token for the API, an ID token of
  * the federated principal, a refresh token ending with the pool's session) plus
  * `issued_token_type` (§2.2.1), which names what `access_token` holds: an access token. The ID

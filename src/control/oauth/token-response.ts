@@ -1,4 +1,4 @@
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { IdTokenSubject } from '../../identity/issuer.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { sessionEnd } from '../../identity/subjects.js'
@@ -24,7 +24,7 @@ export interface TokenResponseOptions {
  */
 export async function tokenResponse(deps: ControlDeps, subject: IdTokenSubject, o: TokenResponseOptions): Promise<Record<string, unknown>> {
   const clientId = o.clientId ?? CLI_CLIENT_ID
-  // A federated sign-in's tokens end with its session (issue 7).
+  // A federated sign-in's tokens end with its session.
   const end = o.authTime === undefined ? undefined : sessionEnd(subject, o.authTime)
   const ttlSeconds = end === undefined ? deps.tokens.ttlSeconds : Math.min(deps.tokens.ttlSeconds, Math.floor((end - deps.clock()) / 1000))
   if (ttlSeconds <= 0) throw new OAuthError('invalid_grant', 'The session has ended; sign in again.')
@@ -44,7 +44,7 @@ export async function tokenResponse(deps: ControlDeps, subject: IdTokenSubject, 
     id_token: id,
     ...(o.scope && { scope: o.scope }),
     ...(o.refreshToken && { refresh_token: o.refreshToken }),
-    // When the sign-in (and so the refresh token) ends, as some providers say it (issue 7).
+    // When the sign-in (and so the refresh token) ends, as some providers say it.
     ...(o.refreshToken && end !== undefined && { refresh_token_expires_in: Math.floor((end - deps.clock()) / 1000) }),
   }
 }

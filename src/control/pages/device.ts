@@ -7,7 +7,7 @@ import { decideDeviceCode } from '../../identity/grants/device-code.js'
 import { formatUserCode, normalizeUserCode } from '../../identity/user-codes.js'
 import type { ControlDeps } from '../deps.js'
 import type { ActiveSession, SessionAuth } from '../session-auth.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
  * GET/POST /device (RFC 8628 §3.3): the signed-in user types (or finds prefilled) the code their

@@ -12,13 +12,13 @@ import { SESSION_TTL_MS, endSession, readCookie, sessionCookie, sessionCookieNam
 import type { Router } from '../../http/router.js'
 import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
-import { CLI_CLIENT_ID } from '../caller.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { requestClientAddress } from '../../http/client-address.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
- * Console sign-in through a workforce pool's provider (issue 7): /signin offers each provider
+ * Console sign-in through a workforce pool's provider: /signin offers each provider
  * enabled for it; /signin/federated sends the browser to the provider (authorization code with
  * PKCE S256, state and nonce); /signin/federated/callback redeems the code at the provider,
  * exchanges the ID token exactly as the token endpoint's token exchange does, and starts a

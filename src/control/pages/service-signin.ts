@@ -3,14 +3,14 @@ import { randomToken, sha256 } from '../../core/ids.js'
 import type { Router } from '../../http/router.js'
 import { PATHS } from '../../identity/endpoints.js'
 import { readCookie, sessionCookieName } from '../../identity/sessions.js'
-import { POSTERN_PATHS, returnPathOf } from '../../gateway/browser/postern-paths.js'
+import { POSTERN_PATHS, returnPathOf } from '../../http/postern-paths.js'
 import { serviceName } from '../../iam/resources.js'
 import type { ServiceRecord } from '../../store/records.js'
 import type { ControlDeps } from '../deps.js'
 import type { Handler } from '../handler.js'
 import type { SessionAuth } from '../session-auth.js'
-import { serviceAtUrl, serviceUri } from '../service-view.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+import { serviceAtUrl, serviceUri } from '../../iam/service-url.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
  * The sign-in hand-off for browsers opening a private service (the identity-aware-proxy pattern).

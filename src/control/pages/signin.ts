@@ -13,7 +13,7 @@ import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { requestClientAddress } from '../../http/client-address.js'
 import { federatedLinks } from './federated-signin.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from './html.js'
+import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
 
 /**
  * GET/POST /signin (DESIGN §3). The form is protected against login CSRF (another site signing

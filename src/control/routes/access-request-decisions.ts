@@ -1,3 +1,4 @@
+import { retryOnConflict } from '../../api/read-modify-write.js'
 import * as z from 'zod'
 import { PosternError, denied } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
@@ -48,14 +49,8 @@ export function accessRequestDecisionRoutes(r: Router<Handler>): void {
     }
     // The policy write is a read-modify-write with its etag; inside one transaction it cannot
     // lose a concurrent edit, and should it ever see ABORTED it starts over.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const approved = await mutate(c, op, (tx) => approve(tx, id, approver, seconds, now, expireTime))
-        return ok(accessRequestView(approved, false))
-      } catch (err) {
-        if (!(err instanceof PosternError && err.status === 'ABORTED') || attempt >= 5) throw err
-      }
-    }
+    const approved = await retryOnConflict(() => mutate(c, op, (tx) => approve(tx, id, approver, seconds, now, expireTime)), { attempts: 5 })
+    return ok(accessRequestView(approved, false))
   })
 
   r.add('POST', '/v1/accessRequests/{id}:deny', async (c) => {

@@ -107,7 +107,7 @@ function undisclosed(member: string, principal: Principal, see: Visibility): boo
 }
 
 /**
- * POST /v1/troubleshoot: which binding grants, or why none does (issue 4) — answered only with
+ * POST /v1/troubleshoot: which binding grants, or why none does — answered only with
  * what the caller may read, as getIamPolicy and the list calls would answer them: the bindings
  * of resources on whose policy the caller holds getIamPolicy, group memberships with
  * postern.groups.get, whether an account exists with the permission to list such accounts.

@@ -120,7 +120,7 @@ export function userRoutes(r: Router<Handler>): void {
       const user = await existingUser(tx, email)
       const next = { ...user, ...patch, updateTime: c.deps.clock() }
       await tx.updateUser(next)
-      // A disabled account stops at once: no refresh, no console session (DESIGN §4, issue 3).
+      // A disabled account stops at once: no refresh, no console session (DESIGN §4).
       if (next.disabled && !user.disabled) {
         await tx.revokeRefreshTokensOf(user.uid)
         await tx.deleteSessionsOf(user.uid)

@@ -13,7 +13,7 @@ import type { StoreTx } from '../../store/store.js'
 import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
 
 /**
- * Workforce pools and their OIDC providers (issue 7): /v1/workforcePools[/{pool}[/providers[/{provider}]]],
+ * Workforce pools and their OIDC providers: /v1/workforcePools[/{pool}[/providers[/{provider}]]],
  * authorized with iam.workforcePools.* on the organization. Every write records a
  * 'workforcePool' change, so each process's directory — and so each gateway — knows at once
  * when a pool or provider is disabled or gone.

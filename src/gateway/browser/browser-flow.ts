@@ -11,7 +11,7 @@ import { clearCookie, cookieValues, oneCookie, setCookie, type BrowserCookies } 
 import { crossOriginProblem } from './cross-origin.js'
 import { header, isNavigation } from './navigation.js'
 import { confirmSignOutPage, deniedPage, signInFailedPage, signedOutPage } from './pages.js'
-import { returnPathOf, type PosternEndpoint } from './postern-paths.js'
+import { returnPathOf, type PosternEndpoint } from '../../http/postern-paths.js'
 
 /** The request as the browser flow sees it (the gateway's own, or one that forward-auth describes). */
 export interface BrowserRequest {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { serviceAtUrl } from '../../control/service-view.js'
+import { serviceAtUrl } from '../../iam/service-url.js'
 import { browserCookies, cookieValues, oneCookie, secureContext, setCookie } from './cookies.js'
 import { crossOriginProblem } from './cross-origin.js'
 import { isNavigation, prefersHtml } from './navigation.js'
-import { posternEndpoint, returnPathOf } from './postern-paths.js'
+import { posternEndpoint, returnPathOf } from '../../http/postern-paths.js'
 
 describe('isNavigation', () => {
   it.each([

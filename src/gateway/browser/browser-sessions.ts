@@ -1,12 +1,12 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { randomToken, sha256 } from '../../core/ids.js'
 import type { Directory } from '../../directory/directory.js'
-import { federatedCallerOf } from '../../identity/federation/federation-claim.js'
+import { callerFromClaims } from '../../identity/caller.js'
 import { findSubject, type Subject } from '../../identity/subjects.js'
 import { SESSION_CHANGE, type Change, type ServiceSessionRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import type { Caller } from '../authenticate.js'
-import { BoundedCache } from '../token-cache.js'
+import { BoundedCache } from '../../core/bounded-cache.js'
 
 export type SessionCheck =
   | { ok: true; caller: Caller; sessionHash: string }
@@ -136,16 +136,9 @@ export class BrowserSessions {
 
   /** The caller a session's subject is now: users and service accounts from the directory, federated subjects with their pool and provider. */
   private callerOf(subject: Subject): Caller | { description: string } {
-    if (subject.kind === 'federated' && subject.federation) {
-      const problem = this.directory.federationProblem(subject.federation)
-      if (problem) return { description: problem }
-      const federated = federatedCallerOf({ sub: subject.uid, federation: subject.federation })!
-      // As for their tokens: the identity provider's email is shown, never asserted as `email`.
-      return { principal: federated.principal, uid: subject.uid, member: federated.member, email: '', key: federated.key }
-    }
-    const known = this.directory.principal(subject.uid)
-    if (!known) return { description: 'Your account no longer exists.' }
-    if (known.disabled) return { description: 'Your account is disabled.' }
-    return { principal: { kind: known.kind, uid: known.uid, email: known.email }, uid: known.uid, member: `${known.kind}:${known.email}`, email: known.email, key: known.uid }
+    // As for their tokens: a federated subject's identity-provider email is shown, never asserted as `email`.
+    const claims = subject.kind === 'federated' && subject.federation ? { sub: subject.uid, federation: subject.federation } : { sub: subject.uid }
+    const checked = callerFromClaims(claims, this.directory, 'Your account')
+    return checked.ok ? checked.caller : { description: checked.description }
   }
 }

@@ -1,7 +1,7 @@
-import { PAGE_CSP, escapeHtml, page } from '../../control/pages/html.js'
+import { PAGE_CSP, escapeHtml, page } from '../../http/html-page.js'
 import type { Answer } from '../answer.js'
 import type { Route } from '../routes.js'
-import { POSTERN_PATHS } from './postern-paths.js'
+import { POSTERN_PATHS } from '../../http/postern-paths.js'
 
 /** Headers of every page the gateway shows on a service's host: no script, no frames, nothing sent onward in Referer. */
 const PAGE_HEADERS = {

@@ -1,10 +1,11 @@
 import { Environment } from '@marcbachmann/cel-js'
+import { BoundedCache } from '../../core/bounded-cache.js'
 import { invalid } from '../../core/errors.js'
 import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
 import { ATTRIBUTE_NAME, printable } from '../../iam/members.js'
 
 /**
- * Attribute mapping and attribute condition of a workforce provider (issue 7): CEL over the
+ * Attribute mapping and attribute condition of a workforce provider: CEL over the
  * verified external token's claims (`assertion.*`), with the same library as IAM Conditions.
  * Expressions are compiled when a provider is written, so a mapping that cannot parse is refused
  * then, not discovered at sign-in; their cost is bounded then too, and `matches()` is RE2 (linear
@@ -86,14 +87,13 @@ export function parseAttributeCondition(raw: unknown): string {
   return raw
 }
 
-const cache = new Map<string, Compiled>()
+const cache = new BoundedCache<string, Compiled>(5_000)
 function compiled(expression: string): Compiled {
   let fn = cache.get(expression)
   if (!fn) {
     const parsed = env.parse(expression)
     useLinearMatches(parsed.ast)
     fn = parsed as Compiled
-    if (cache.size > 5_000) cache.clear()
     cache.set(expression, fn)
   }
   return fn

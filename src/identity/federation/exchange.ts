@@ -13,7 +13,7 @@ import { PROVIDER_UNREACHABLE, ProviderFetchError, type ProviderKeySource } from
 import { parseProviderAudience, providerName } from './workforce-names.js'
 
 /**
- * Token exchange for workforce federation (RFC 8693, issue 7): an external ID token in, a
+ * Token exchange for workforce federation (RFC 8693): an external ID token in, a
  * federated subject with a refresh token (capped at the pool's session) out, or an error and
  * nothing issued. The errors are RFC 8693 §2.2.2's: a subject token that is invalid or refused by
  * policy is `invalid_request` ("MUST"), an audience naming no usable pool provider is

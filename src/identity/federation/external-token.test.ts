@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { TokenError, type TokenErrorCode } from '../verify.js'
 import { verifyExternalToken, type ProviderKeys } from './external-token.js'
 
-/** One bad external token per row, with the verdict it must get (issue 7). */
+/** One bad external token per row, with the verdict it must get. */
 const ISSUER = 'https://idp.example.com'
 const CLIENT = 'client-1'
 const NOW = 1_800_000_000_000

@@ -2,7 +2,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErro
 import { TokenError } from '../verify.js'
 
 /**
- * Verification of an external identity provider's ID token (or JWT) for token exchange, issue 7:
+ * Verification of an external identity provider's ID token (or JWT) for token exchange:
  * pure given the provider's keys and `now`. The same rules as Postern's own tokens (verify.ts):
  * strict compact form; an algorithm the provider advertises and that is asymmetric (never `none`
  * or an HMAC, which would make the public key a shared secret); keys only from the provider's

@@ -1,9 +1,10 @@
 import type { JSONWebKeySet } from 'jose'
+import { BoundedCache } from '../../core/bounded-cache.js'
 import { ASYMMETRIC_ALGORITHMS, type ProviderKeys } from './external-token.js'
 import { browserSafe, fetchableFromIssuer } from './provider-urls.js'
 
 /**
- * The keys and endpoints of external OpenID Providers (issue 7): the discovery document
+ * The keys and endpoints of external OpenID Providers: the discovery document
  * (`issuer` must be the configured issuer exactly, OpenID Discovery §4.3) and the JWKS it names,
  * each fetched with a timeout and a size bound and cached; an unknown kid refetches the JWKS at
  * most once per cooldown (a provider rotating its keys), so a stream of forged kids cannot make
@@ -52,10 +53,10 @@ interface Cached<T> {
 }
 
 export class ProviderKeySource {
-  private readonly discovery = new Map<string, Cached<ProviderEndpoints>>()
-  private readonly jwks = new Map<string, Cached<JSONWebKeySet>>()
+  private readonly discovery = new BoundedCache<string, Cached<ProviderEndpoints>>(1_000)
+  private readonly jwks = new BoundedCache<string, Cached<JSONWebKeySet>>(1_000)
   private readonly inflight = new Map<string, Promise<unknown>>()
-  private readonly failures = new Map<string, { error: ProviderFetchError; until: number }>()
+  private readonly failures = new BoundedCache<string, { error: ProviderFetchError; until: number }>(1_000)
 
   constructor(
     private readonly fetchJson: FetchJson,
@@ -113,7 +114,7 @@ export class ProviderKeySource {
     return { jwks, algorithms: endpoints.algorithms }
   }
 
-  private async cached<T>(map: Map<string, Cached<T>>, key: string, issuer: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> {
+  private async cached<T>(map: BoundedCache<string, Cached<T>>, key: string, issuer: string, load: () => Promise<{ value: T; ttlMs: number }>): Promise<T> {
     const now = this.clock()
     const hit = map.get(key)
     if (hit && hit.expires > now) return hit.value
@@ -130,13 +131,11 @@ export class ProviderKeySource {
         try {
           const { value, ttlMs } = await load()
           const at = this.clock()
-          if (map.size > 1_000) map.clear()
           map.set(key, { value, fetched: at, expires: at + ttlMs })
           this.failures.delete(key)
           return value
         } catch (caught) {
           const error = caught instanceof ProviderFetchError ? caught : new ProviderFetchError((caught as Error).message)
-          if (this.failures.size > 1_000) this.failures.clear()
           this.failures.set(key, { error, until: this.clock() + FAILURE_REMEMBERED_MS })
           this.onFailure(issuer, error.message)
           throw error

@@ -3,7 +3,7 @@ import { invalid } from '../../core/errors.js'
 import { FEDERATION_PREFIX, POOL_ID, printable } from '../../iam/members.js'
 
 /**
- * Names and settings of workforce pools and their OIDC providers (issue 7), checked once at the
+ * Names and settings of workforce pools and their OIDC providers, checked once at the
  * API boundary. Pure.
  */
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9-]{2,30}[a-z0-9]$/

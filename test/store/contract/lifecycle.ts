@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import type { Place } from '../backends.js'
+import { describe, expect, it } from 'vitest'
 import { aProject, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
 import { runAndKillWriter } from '../writer-process.js'
-import type { ContractContext } from './context.js'
+import { freshPlaces, type ContractContext } from './context.js'
 
 export function lifecycleContract(c: ContractContext): void {
-  let places: Place[] = []
-  const freshPlace = async (): Promise<Place> => {
-    const place = await c.backend.fresh()
-    places.push(place)
-    return place
-  }
-  afterEach(async () => {
-    await Promise.all(places.map((p) => p.cleanup()))
-    places = []
-  })
+  const freshPlace = freshPlaces(c)
 
   describe('durability', () => {
     it('every write acknowledged before the writing process is SIGKILLed is there after reopening', async () => {

@@ -1,26 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { EMPTY_ETAG } from '../../../src/iam/policy.js'
 import type { Member } from '../../../src/iam/members.js'
 import type { ChangeKind } from '../../../src/store/records.js'
-import type { Place } from '../backends.js'
 import { aPolicy, aProject, aService, aSigningKey, aUser, unique } from '../fixtures.js'
-import type { ContractContext } from './context.js'
+import { freshPlaces, type ContractContext } from './context.js'
 
 const CONCURRENCY = 50
 
 export function transactionsContract(c: ContractContext): void {
-  let places: Place[] = []
-  const freshPlace = async (): Promise<Place> => {
-    const place = await c.backend.fresh()
-    places.push(place)
-    return place
-  }
-  afterEach(async () => {
-    for (const p of places) expect(p.errors).toEqual([])
-    await Promise.all(places.map((p) => p.cleanup()))
-    places = []
-  })
+  const freshPlace = freshPlaces(c, (p) => expect(p.errors).toEqual([]))
 
   describe('transactions', () => {
     it('commit together and return what the function returns; a transaction sees its own writes', async () => {

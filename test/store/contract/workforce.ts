@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { aFederatedSubject, aWorkforcePool, aWorkforceProvider, unique } from '../fixtures.js'
 import type { ContractContext } from './context.js'
 
-/** Workforce pools, their OIDC providers and federated subjects (issue 7). */
+/** Workforce pools, their OIDC providers and federated subjects. */
 export function workforceContract(c: ContractContext): void {
   describe('workforce pools', () => {
     it('inserts once (by id and by uid), reads, lists in order, updates the same pool only', async () => {

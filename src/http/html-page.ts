@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { SECURITY_HEADERS, escapeHtml } from '../../http/respond.js'
+import { SECURITY_HEADERS, escapeHtml } from './respond.js'
 
 /**
  * The server-rendered pages (/signin, /device): no script at all, one stylesheet allowed by its

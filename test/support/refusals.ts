@@ -1,0 +1,14 @@
+import { expect } from 'vitest'
+import { PosternError } from '../../src/core/errors.js'
+
+/** Asserts `fn` throws INVALID_ARGUMENT and returns its message, for the unit tests of what parses input. */
+export function invalidMessage(fn: () => unknown): string {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(PosternError)
+    expect((err as PosternError).status).toBe('INVALID_ARGUMENT')
+    return (err as PosternError).message
+  }
+  throw new Error('expected INVALID_ARGUMENT, nothing was thrown')
+}
