@@ -19,6 +19,7 @@ export interface Service {
   customAudiences: string[]
   strictAudience: boolean
   browserAccess: boolean
+  useHttp2: boolean
   timeoutSeconds: number
   labels: Record<string, string>
   createTime: string

@@ -1,0 +1,46 @@
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
+
+/**
+ * One HTTP/2 client session per origin, shared by every stream to it (HTTP/2 multiplexes: one
+ * connection carries them all). A session that ends — GOAWAY, an error, the peer closing, idle
+ * too long — is forgotten, and the next request opens a new one.
+ */
+export class H2Sessions {
+  private readonly sessions = new Map<string, ClientHttp2Session>()
+
+  constructor(private readonly options: SecureClientSessionOptions & { idleMs?: number } = {}) {}
+
+  private session(origin: string): ClientHttp2Session {
+    const open = this.sessions.get(origin)
+    if (open && !open.closed && !open.destroyed) return open
+    const session = http2.connect(origin, this.options)
+    // A failure reaches every stream of the session as its own error; the session's is not thrown.
+    session.on('error', () => undefined)
+    const forget = () => {
+      if (this.sessions.get(origin) === session) this.sessions.delete(origin)
+    }
+    session.once('close', forget)
+    session.once('goaway', forget)
+    // An idle session is closed (its streams, if any, finish first).
+    session.setTimeout(this.options.idleMs ?? 60_000, () => session.close())
+    this.sessions.set(origin, session)
+    return session
+  }
+
+  /** A new stream to `origin`; a session that was going away as it was picked is replaced once. */
+  request(origin: string, headers: OutgoingHttpHeaders, options: { endStream: boolean }): ClientHttp2Stream {
+    try {
+      return this.session(origin).request(headers, options)
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code !== 'ERR_HTTP2_GOAWAY_SESSION' && code !== 'ERR_HTTP2_INVALID_SESSION') throw err
+      this.sessions.delete(origin)
+      return this.session(origin).request(headers, options)
+    }
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.destroy()
+    this.sessions.clear()
+  }
+}
