@@ -1,4 +1,5 @@
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import { PassThrough } from 'node:stream'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
 import { downstreamHeaders } from '../headers.js'
@@ -33,8 +34,9 @@ export function relayToHttp1(stream: ServerHttp2Stream, pool: Dispatcher, call: 
     if (!stream.writableFinished) abort?.(new undiciErrors.RequestAbortedError())
   })
   stream.on('wantTrailers', () => {
-    if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers)
-    else stream.close()
+    // No trailers: an empty set ends the stream (node sends an empty DATA frame with END_STREAM);
+    // close() here would wait for a 'finish' that waits for the trailers.
+    stream.sendTrailers(trailers ?? {})
   })
   const handler: Dispatcher.DispatchHandler = {
     onConnect(a) {
@@ -81,7 +83,9 @@ export function relayToHttp1(stream: ServerHttp2Stream, pool: Dispatcher, call: 
       path: call.path,
       method: call.method as Dispatcher.HttpMethod,
       headers: call.headers,
-      body: call.requestBody ? stream : null,
+      // undici destroys a body stream once it has sent it, which would reset the client's stream
+      // before the answer: it reads the body through a pipe of its own instead.
+      body: call.requestBody ? stream.pipe(new PassThrough()) : null,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     },

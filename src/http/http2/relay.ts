@@ -80,8 +80,9 @@ export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: {
   })
   down.on('wantTrailers', () => {
     settled = true
-    if (trailers && Object.keys(trailers).length > 0) down.sendTrailers(trailers)
-    else down.close()
+    // No trailers: an empty set ends the stream (node sends an empty DATA frame with END_STREAM);
+    // close() here would wait for a 'finish' that waits for the trailers.
+    down.sendTrailers(trailers ?? {})
   })
   up.on('error', (err) => fail('unreachable', err))
   up.once('close', () => {
