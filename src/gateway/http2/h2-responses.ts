@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import { PosternError, errorBody, type ErrorStatus } from '../../core/errors.js'
 import { errorPage } from '../../http/respond.js'
 import type { Answer } from '../answer.js'
-import { encodeGrpcMessage, grpcCode } from './grpc-status.js'
+import { encodeGrpcMessage, grpcCode } from '../../http/http2/grpc-status.js'
 
 /** Headers that mean something only to an HTTP/1.1 connection and are malformed in HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])

@@ -37,7 +37,7 @@ export interface RelayHooks {
  * piped so that HTTP/2 flow control holds each side to the pace of the other; trailers relayed
  * (gRPC's status lives in them), a trailers-only answer kept trailers-only (gRPC clients read the
  * status from headers that end the stream), and a reset on either side reset on the other.
- * `timeoutMs` bounds the wait for the response headers.
+ * `timeoutMs` bounds the wait for the response headers (0: no bound).
  */
 export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: { requestBody: boolean; timeoutMs: number; hooks: RelayHooks }): void {
   let responded = false
@@ -50,8 +50,9 @@ export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: {
     if (!down.closed && !down.headersSent) o.hooks.failed(reason, err)
     else if (!down.closed) down.close(NGHTTP2_INTERNAL_ERROR)
   }
-  const timer = setTimeout(() => fail('timeout', new Error(`no response within ${o.timeoutMs} ms`)), o.timeoutMs)
-  timer.unref()
+  // 0: no bound (the developer proxy leaves the bound to the gateway).
+  const timer = o.timeoutMs > 0 ? setTimeout(() => fail('timeout', new Error(`no response within ${o.timeoutMs} ms`)), o.timeoutMs) : undefined
+  timer?.unref()
 
   if (o.requestBody) down.pipe(up)
   // The client went away or reset its stream: the upstream's is cancelled (with the client's code when it gave one).
