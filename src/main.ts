@@ -286,6 +286,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const onStream = createH2Gateway({
         decideAccess: gateway.decideAccess,
         identityOf: gateway.identityOf,
+        trackStream: gateway.trackStream,
         upstreams,
         h2Upstreams,
         metrics,

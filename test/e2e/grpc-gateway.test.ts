@@ -95,6 +95,25 @@ describe('gRPC through the gateway', () => {
     expect(r).toEqual({ echoes: texts.map((t) => `echo: ${t}`), code: grpc.status.OK, details: 'OK' })
   })
 
+  it('an open stream is reset within a second of its caller losing access, as a WebSocket is closed', async () => {
+    const call = client.Chat(bearer(ann), { deadline: Date.now() + 20_000 })
+    const echoes: string[] = []
+    call.on('data', (m: { text: string }) => echoes.push(m.text))
+    call.on('error', () => undefined)
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve))
+    call.write({ text: 'before' })
+    const deadline = Date.now() + 5_000
+    while (echoes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(echoes).toEqual(['echo: before'])
+    expect((await p.cli(['services', 'remove-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    const removed = Date.now()
+    const ended = await Promise.race([status, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000))])
+    expect(ended?.code).toBe(grpc.status.CANCELLED)
+    expect(Date.now() - removed).toBeLessThan(1_500)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    await within(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
+  })
+
   it('an unknown service is NOT_FOUND and an unreachable upstream UNAVAILABLE', async () => {
     const nowhere = echoClient(`127.0.0.1:${p.gatewayPort}`, `nothing.my-project.localhost:${p.gatewayPort}`)
     expect(await say(nowhere, 'hi', bearer(ann))).toMatchObject({ ok: false, code: grpc.status.NOT_FOUND })

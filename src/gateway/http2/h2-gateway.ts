@@ -8,17 +8,20 @@ import type { Metrics } from '../../observability/metrics.js'
 import type { Access, RequestView } from '../gateway.js'
 import { clientAddressChain, downstreamHeaders, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
 import type { Route } from '../routes.js'
+import type { TunnelGrant } from '../tunnels.js'
 import type { Upstreams } from '../forward.js'
 import { isGrpc } from '../../http/http2/grpc-status.js'
 import { sendH2Answer, sendH2Error } from './h2-responses.js'
 import { relayToHttp1 } from './to-http1.js'
 import { h2RequestView, type H2Request } from './request-view.js'
 
-const { NGHTTP2_FLAG_END_STREAM } = http2.constants
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants
 
 export interface H2GatewayDeps {
   /** The gateway's decision (DESIGN §4 steps 1–5), the one HTTP/1.1 requests get. */
   decideAccess(view: RequestView): Access | Promise<Access>
+  /** Registers an open stream: `close` is called once its caller is no longer allowed (as for WebSockets); returns what to call when it ends. */
+  trackStream(grant: TunnelGrant, close: () => void): () => void
   /** The identity the upstream learns of, with its signed assertion. */
   identityOf(access: Extract<Access, { ok: true }>): Promise<UpstreamIdentity | undefined>
   /** HTTP/1.1 upstreams (services without useHttp2). */
@@ -74,6 +77,12 @@ export function createH2Gateway(deps: H2GatewayDeps) {
       }
       const forward = (identity: UpstreamIdentity | undefined) => {
         if (stream.closed) return
+        // A gRPC stream may stay open for hours after the one decision that let it in: like a
+        // WebSocket, it is reset within a second of its caller losing access.
+        const forget = deps.trackStream({ host: view.host, serviceUid: decided.route.service.uid, claims: decided.caller?.claims, session: decided.session }, () => {
+          if (!stream.closed) stream.close(NGHTTP2_CANCEL)
+        })
+        stream.once('close', forget)
         const requestId = typeof headers['x-request-id'] === 'string' && REQUEST_ID.test(headers['x-request-id']) ? headers['x-request-id'] : randomUUID()
         const upstream = upstreamHeaders(view.rawHeaders, NO_NOMINATED, {
           host: view.host,

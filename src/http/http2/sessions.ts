@@ -1,3 +1,6 @@
+import { connect as netConnect, isIP } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { connect as tlsConnect } from 'node:tls'
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
 
 /**
@@ -13,7 +16,7 @@ export class H2Sessions {
   private session(origin: string): ClientHttp2Session {
     const open = this.sessions.get(origin)
     if (open && !open.closed && !open.destroyed) return open
-    const session = http2.connect(origin, this.options)
+    const session = http2.connect(origin, { ...this.options, createConnection: (url: URL) => this.connect(url) })
     // A failure reaches every stream of the session as its own error; the session's is not thrown.
     session.on('error', () => undefined)
     const forget = () => {
@@ -25,6 +28,20 @@ export class H2Sessions {
     session.setTimeout(this.options.idleMs ?? 60_000, () => session.close())
     this.sessions.set(origin, session)
     return session
+  }
+
+  /**
+   * The session's socket, with Nagle's algorithm off: small frames go out at once rather than
+   * waiting for the peer's delayed ACK (the bench measured a third of the throughput with it on).
+   */
+  private connect(url: URL): Duplex {
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const lookup = this.options.lookup
+    const socket = url.protocol === 'https:'
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'], ...(lookup && { lookup }), ca: this.options.ca })
+      : netConnect({ host, port, ...(lookup && { lookup }) })
+    return socket.setNoDelay(true)
   }
 
   /** A new stream to `origin`; a session that was going away as it was picked is replaced once. */
