@@ -26,7 +26,9 @@ const http = require('node:http'), http2 = require('node:http2')
 const body = JSON.stringify({ ok: true, message: 'hello from the bench upstream' })
 http.createServer((req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); res.end(body) })
   .listen(Number(process.env.H1_PORT), '127.0.0.1')
-http2.createServer({ settings: { maxConcurrentStreams: 1000 } }).on('stream', (stream) => { stream.resume(); stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); stream.end(body) })
+// Nagle off, as gRPC servers (grpc-go, grpc-js) and the HTTP/1.1 server here have it.
+http2.createServer({ settings: { maxConcurrentStreams: 1000 } }).on('connection', (socket) => socket.setNoDelay(true))
+  .on('stream', (stream) => { stream.resume(); stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); stream.end(body) })
   .listen(Number(process.env.H2_PORT), '127.0.0.1', () => console.log('upstream ready'))
 `
 

@@ -32,7 +32,7 @@ export class H2Sessions {
 
   /**
    * The session's socket, with Nagle's algorithm off: small frames go out at once rather than
-   * waiting for the peer's delayed ACK (the bench measured a third of the throughput with it on).
+   * waiting for the peer's delayed ACK (bench:http2 measured streams to an h2c upstream stalling on it).
    */
   private connect(url: URL): Duplex {
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
