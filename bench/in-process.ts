@@ -91,7 +91,7 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
       await tx.insertProject({ projectId: 'p', uid: 'p-uid', createTime: now })
       for (const [serviceId, upstream] of [['big', 'http://127.0.0.1:9'], ['small', 'http://127.0.0.1:9']] as const) {
         await tx.insertService({
-          projectId: 'p', serviceId, uid: `${serviceId}-uid`, upstream, description: '', invokerIamDisabled: false, customAudiences: [], strictAudience: false, browserAccess: true,
+          projectId: 'p', serviceId, uid: `${serviceId}-uid`, upstream, description: '', invokerIamDisabled: false, customAudiences: [], strictAudience: false, browserAccess: true, useHttp2: false,
           timeoutSeconds: 300, labels: {}, createTime: now, updateTime: now, creator: 'user:owner@example.com', lastModifier: 'user:owner@example.com', etag: 'e',
         })
       }

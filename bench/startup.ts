@@ -57,7 +57,7 @@ export async function runStartup(dir: string, o: { services?: number; repeats?: 
             const serviceId = `svc-${String(i).padStart(5, '0')}`
             await tx.insertService({
               projectId: PROJECT, serviceId, uid: `uid-${i}`, upstream: upstreamUrl, description: '', invokerIamDisabled: false,
-              customAudiences: [], strictAudience: false, browserAccess: true, timeoutSeconds: 300, labels: {}, createTime: now, updateTime: now,
+              customAudiences: [], strictAudience: false, browserAccess: true, useHttp2: false, timeoutSeconds: 300, labels: {}, createTime: now, updateTime: now,
               creator: `user:${owner.email}`, lastModifier: `user:${owner.email}`, etag: 'bench',
             })
             await tx.recordChange('service', `${PROJECT}/${serviceId}`)

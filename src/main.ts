@@ -49,6 +49,9 @@ import { InvokeAuthorizer } from './gateway/authorize.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
+import { createH2Gateway } from './gateway/http2/h2-gateway.js'
+import { serveHttp2Beside } from './http/http2/ingress.js'
+import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
 import { browserCookies, secureContext } from './gateway/browser/cookies.js'
@@ -158,8 +161,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const notes: string[] = []
   const closers: (() => Promise<void>)[] = [() => refusals.close()]
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
+    // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
     const server = config.tls
-      ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handler)
+      ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
       : createHttpServer(options, handler)
     // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
     // of idle or slow connections cannot exhaust memory or file descriptors.
@@ -242,6 +246,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     if (config.planes.gateway) {
       const upstreams = new Upstreams()
       closers.push(() => upstreams.close())
+      // Upstreams of services with useHttp2: one h2c session per origin.
+      const h2Upstreams = new H2Sessions({ idleMs: 60_000 })
+      closers.push(async () => h2Upstreams.close())
       const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
       const authorizer = new InvokeAuthorizer(directory)
       metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
@@ -276,6 +283,19 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
       closers.push(async () => gateway.closeTunnels())
       const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
+      const onStream = createH2Gateway({
+        decideAccess: gateway.decideAccess,
+        identityOf: gateway.identityOf,
+        trackStream: gateway.trackStream,
+        upstreams,
+        h2Upstreams,
+        metrics,
+        proto: config.tls ? 'https' : 'http',
+        trustedProxies: config.trustedProxies,
+        issuer: config.issuer,
+        log,
+        accessLog: config.accessLog,
+      })
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
@@ -284,6 +304,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         server.maxHeadersCount = 0
         server.timeout = 300_000
         server.on('upgrade', gateway.upgrade)
+        // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
+        serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })
       })
       running.gatewayUrl = `http://${config.host}:${port}`
     }

@@ -37,6 +37,8 @@ export interface ServiceSettings {
   strictAudience: boolean
   /** Whether a browser without a token is sent to sign in and then admitted by a session cookie (on by default). */
   browserAccess: boolean
+  /** Whether the upstream speaks HTTP/2 cleartext (h2c, prior knowledge) rather than HTTP/1.1 (off by default). */
+  useHttp2: boolean
   timeoutSeconds: number
   labels: Record<string, string>
 }

@@ -16,6 +16,7 @@ export function serviceView(s: ServiceRecord, gatewayUrl: URL): Service {
     customAudiences: s.customAudiences,
     strictAudience: s.strictAudience,
     browserAccess: s.browserAccess,
+    useHttp2: s.useHttp2,
     timeoutSeconds: s.timeoutSeconds,
     labels: s.labels,
     createTime: rfc3339(s.createTime),

@@ -34,6 +34,7 @@ export async function registerDemoService(store: Store, projectId: string, upstr
       customAudiences: [],
       strictAudience: false,
       browserAccess: true,
+      useHttp2: false,
       timeoutSeconds: 30,
       labels: { 'postern-demo': 'true' },
       createTime: existing?.createTime ?? now,

@@ -11,7 +11,8 @@ import type { Route } from './routes.js'
 export class Upstreams {
   private readonly pools = new Map<string, Pool>()
 
-  private pool(origin: string): Pool {
+  /** The keep-alive pool to one upstream origin (also used by HTTP/2 callers of HTTP/1.1 upstreams). */
+  pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
       pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 } })

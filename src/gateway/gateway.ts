@@ -213,6 +213,8 @@ export function createGateway(deps: GatewayDeps) {
     /** Call after every directory change: open tunnels whose caller lost access are closed. */
     recheckTunnels: () => tunnels.recheck(),
     closeTunnels: () => tunnels.closeAll(),
+    /** Holds an open HTTP/2 stream to the same rule as a tunnel: closed within a second of its caller losing access. */
+    trackStream: (grant: TunnelGrant, close: () => void) => tunnels.add(grant, close),
 
     request(req: IncomingMessage, res: ServerResponse): void {
       const started = performance.now()

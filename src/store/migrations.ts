@@ -173,6 +173,14 @@ const MIGRATIONS: Migration[] = [
       `CREATE INDEX service_sessions_subject ON service_sessions (subject_uid)`,
     ],
   },
+  {
+    // Services whose upstream speaks HTTP/2 without TLS (h2c, prior knowledge), as Cloud Run's
+    // "use HTTP/2 end-to-end": the gateway forwards to them over one multiplexed session, with
+    // trailers and streams intact (what gRPC needs). Off by default: HTTP/1.1 as before.
+    version: 10,
+    name: 'services: use HTTP/2 to the upstream',
+    statements: [`ALTER TABLE services ADD COLUMN use_http2 INTEGER NOT NULL DEFAULT 0`],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

@@ -27,6 +27,7 @@ export const aService = (o: Partial<ServiceRecord> = {}): ServiceRecord => ({
   customAudiences: ['https://a.example', 'aud-2'],
   strictAudience: true,
   browserAccess: false,
+  useHttp2: true,
   timeoutSeconds: 42,
   labels: { team: 'core', 'env-x': 'prod' },
   createTime: 1_700_000_000_001,

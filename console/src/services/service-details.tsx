@@ -7,6 +7,7 @@ export function ServiceDetails({ service }: { service: Service }) {
     ['Upstream', service.upstream],
     ['Description', service.description || '—'],
     ['Invoker IAM check', service.invokerIamDisabled ? 'Off: anyone can call it' : 'On: callers need run.routes.invoke'],
+    ['Upstream protocol', service.useHttp2 ? 'HTTP/2 (h2c): streams and trailers, as gRPC needs' : 'HTTP/1.1'],
     ['Browser access', service.browserAccess ? 'On: browsers sign in with Postern' : 'Off: browsers get 401'],
     ['Audience check', service.strictAudience ? 'Strict: tokens must be for this service' : 'Any Postern token'],
     ['Custom audiences', service.customAudiences.join(', ') || '—'],

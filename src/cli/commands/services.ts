@@ -19,6 +19,7 @@ interface ServiceFlags {
   clearCustomAudiences?: boolean
   strictAudience?: boolean
   browserAccess?: string
+  useHttp2?: boolean
   timeout?: string
   labels?: string
 }
@@ -39,6 +40,8 @@ function addServiceFlags(cmd: Command): Command {
     .option('--strict-audience', 'accept only tokens whose aud is the service URL or a custom audience')
     .option('--no-strict-audience', 'accept any Postern token (aud postern-cli too)')
     .option('--browser-access <on|off>', 'on (the default): a browser without a token is sent to sign in, then admitted by a session cookie; off: browsers get 401 like any caller without a token')
+    .option('--use-http2', 'the upstream speaks HTTP/2 cleartext (h2c, prior knowledge): requests go to it over HTTP/2 with streams and trailers intact, as gRPC needs')
+    .option('--no-use-http2', 'the upstream speaks HTTP/1.1 (the default)')
     .option('--timeout <seconds>', 'upstream timeout in seconds (1–3600)')
     .option('--labels <k=v,...>', 'labels')
 }
@@ -55,6 +58,7 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
   if (o.description !== undefined) body.description = o.description
   if (o.invokerIamCheck !== undefined) body.invokerIamDisabled = !o.invokerIamCheck
   if (o.strictAudience !== undefined) body.strictAudience = o.strictAudience
+  if (o.useHttp2 !== undefined) body.useHttp2 = o.useHttp2
   if (o.browserAccess !== undefined) body.browserAccess = onOff(o.browserAccess, '--browser-access')
   if (o.timeout !== undefined) {
     if (!/^\d+s?$/.test(o.timeout)) throw usageError(`--timeout: expected seconds, got '${o.timeout}'.`)

@@ -2,14 +2,18 @@ import { lookup as dnsLookup } from 'node:dns'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import { serveHttp2Beside } from '../../http/http2/ingress.js'
+import { H2Sessions } from '../../http/http2/sessions.js'
 import { proxyUpgrade } from '../../http/splice.js'
+import { createH2Proxy } from './h2-proxy.js'
 import { localOriginRefusal } from './local-origin.js'
 import type { TokenSource } from './token-source.js'
 
 /**
  * `postern services proxy`: a local HTTP server that forwards to the service URL with the
  * developer's token attached (DESIGN §6). Plain requests go through an undici keep-alive agent;
- * WebSocket upgrades are piped after the handshake.
+ * WebSocket upgrades are piped after the handshake; HTTP/2 clients (h2c with prior knowledge, on
+ * the same port) are relayed over HTTP/2 to the gateway (h2-proxy.ts).
  */
 export interface DevProxyOptions {
   serviceUrl: URL
@@ -129,6 +133,17 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
 
   const server = createServer(onRequest)
   server.on('upgrade', onUpgrade)
+  // HTTP/2 clients: one session to the gateway (h2c, or h2 by ALPN for an https service URL).
+  const sessions = new H2Sessions({ lookup: lookup as never, idleMs: 60_000 })
+  const onStream = createH2Proxy({
+    serviceUrl: o.serviceUrl,
+    header: o.header,
+    tokens: o.tokens,
+    sessions,
+    refusal: (headers) => localOriginRefusal(headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts }),
+    rewriteLocation: (value) => rewriteLocation(value) ?? value,
+  })
+  serveHttp2Beside(server, { tls: false, onStream, idleTimeoutMs: 0, prefaceTimeoutMs: 30_000 })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(o.port, o.host, () => {
@@ -145,6 +160,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
         server.close(r)
         server.closeAllConnections()
       })
+      sessions.close()
       await agent.close()
     },
   }

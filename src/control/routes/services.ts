@@ -19,11 +19,13 @@ const Fields = {
   customAudiences: z.array(z.string().min(1).max(512)).max(20),
   strictAudience: z.boolean(),
   browserAccess: z.boolean(),
+  useHttp2: z.boolean(),
   timeoutSeconds: z.number().int().min(1).max(3600),
   labels: z.record(z.string().regex(LABEL_KEY, 'label keys: lowercase letters, digits, - and _'), z.string().max(63)),
 }
 const CreateService = z.strictObject({ ...Fields, description: Fields.description.optional(), invokerIamDisabled: Fields.invokerIamDisabled.optional(),
   customAudiences: Fields.customAudiences.optional(), strictAudience: Fields.strictAudience.optional(), browserAccess: Fields.browserAccess.optional(),
+  useHttp2: Fields.useHttp2.optional(),
   timeoutSeconds: Fields.timeoutSeconds.optional(),
   labels: Fields.labels.optional() })
 const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).partial()
@@ -89,6 +91,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       customAudiences: [...new Set(body.customAudiences ?? [])],
       strictAudience: body.strictAudience ?? false,
       browserAccess: body.browserAccess ?? true,
+      useHttp2: body.useHttp2 ?? false,
       timeoutSeconds: body.timeoutSeconds ?? 300,
       labels: body.labels ?? {},
       createTime: now,
@@ -143,6 +146,7 @@ export function serviceRoutes(r: Router<Handler>): void {
         ...(patch.customAudiences !== undefined && { customAudiences: [...new Set(patch.customAudiences)] }),
         ...(patch.strictAudience !== undefined && { strictAudience: patch.strictAudience }),
         ...(patch.browserAccess !== undefined && { browserAccess: patch.browserAccess }),
+        ...(patch.useHttp2 !== undefined && { useHttp2: patch.useHttp2 }),
         ...(patch.timeoutSeconds !== undefined && { timeoutSeconds: patch.timeoutSeconds }),
         ...(patch.labels !== undefined && { labels: patch.labels }),
         updateTime: c.deps.clock(),

@@ -22,6 +22,7 @@ const service = (r: Row): ServiceRecord => ({
   customAudiences: JSON.parse(str(r.custom_audiences)) as string[],
   strictAudience: bool(r.strict_audience),
   browserAccess: bool(r.browser_access),
+  useHttp2: bool(r.use_http2),
   timeoutSeconds: num(r.timeout_seconds),
   labels: JSON.parse(str(r.labels)) as Record<string, string>,
   createTime: num(r.create_time),
@@ -36,6 +37,7 @@ const policy = (r: Row): PolicyRecord => ({ resource: str(r.resource), policy: J
 const serviceValues = (s: ServiceRecord) => [
   s.upstream, s.description, flag(s.invokerIamDisabled), JSON.stringify(s.customAudiences), flag(s.strictAudience),
   s.timeoutSeconds, JSON.stringify(s.labels), s.createTime, s.updateTime, s.creator, s.lastModifier, s.etag, flag(s.browserAccess),
+  flag(s.useHttp2),
 ]
 
 export function resourceQueries(sql: Sql): ResourceQueries {
@@ -67,8 +69,8 @@ export function resourceQueries(sql: Sql): ResourceQueries {
     async insertService(s) {
       const changed = await sql.run(
         `INSERT INTO services (project_id, service_id, uid, upstream, description, invoker_iam_disabled, custom_audiences,
-          strict_audience, timeout_seconds, labels, create_time, update_time, creator, last_modifier, etag, browser_access)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+          strict_audience, timeout_seconds, labels, create_time, update_time, creator, last_modifier, etag, browser_access, use_http2)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         [s.projectId, s.serviceId, s.uid, ...serviceValues(s)],
       )
       return changed === 1
@@ -76,7 +78,7 @@ export function resourceQueries(sql: Sql): ResourceQueries {
     async updateService(s, expectedEtag) {
       const changed = await sql.run(
         `UPDATE services SET upstream = ?, description = ?, invoker_iam_disabled = ?, custom_audiences = ?, strict_audience = ?,
-          timeout_seconds = ?, labels = ?, create_time = ?, update_time = ?, creator = ?, last_modifier = ?, etag = ?, browser_access = ?
+          timeout_seconds = ?, labels = ?, create_time = ?, update_time = ?, creator = ?, last_modifier = ?, etag = ?, browser_access = ?, use_http2 = ?
          WHERE project_id = ? AND service_id = ? AND etag = ?`,
         [...serviceValues(s), s.projectId, s.serviceId, expectedEtag],
       )

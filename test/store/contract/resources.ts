@@ -28,7 +28,7 @@ export function resourcesContract(c: ContractContext): void {
       expect(await store.getService(s.projectId, s.serviceId)).toEqual(s)
       expect(await store.insertService({ ...s, upstream: 'http://elsewhere', etag: 'x' })).toBe(false)
       expect(await store.getService(s.projectId, s.serviceId)).toEqual(s)
-      const quiet = aService({ invokerIamDisabled: false, strictAudience: false, browserAccess: true, customAudiences: [], labels: {}, description: '' })
+      const quiet = aService({ invokerIamDisabled: false, strictAudience: false, browserAccess: true, useHttp2: false, customAudiences: [], labels: {}, description: '' })
       expect(await store.insertService(quiet)).toBe(true)
       expect(await store.getService(quiet.projectId, quiet.serviceId)).toEqual(quiet)
     })
@@ -51,7 +51,7 @@ export function resourcesContract(c: ContractContext): void {
       const store = c.store()
       const s = aService()
       await store.insertService(s)
-      const next = { ...s, upstream: 'http://127.0.0.1:1/next', labels: { v: '2' }, browserAccess: !s.browserAccess, updateTime: s.updateTime + 1, etag: unique('Bw') }
+      const next = { ...s, upstream: 'http://127.0.0.1:1/next', labels: { v: '2' }, browserAccess: !s.browserAccess, useHttp2: !s.useHttp2, updateTime: s.updateTime + 1, etag: unique('Bw') }
       expect(await store.updateService(next, 'stale-etag')).toBe(false)
       expect(await store.getService(s.projectId, s.serviceId)).toEqual(s)
       expect(await store.updateService(next, s.etag)).toBe(true)

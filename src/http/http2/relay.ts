@@ -1,0 +1,104 @@
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants
+
+/** A flat `[name, value, …]` header list as HTTP/2 headers: names lowercased, repeated names as arrays. */
+export function h2Headers(raw: readonly string[]): OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = {}
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase()
+    const value = raw[i + 1]!
+    const had = out[name]
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value]
+  }
+  return out
+}
+
+/** HTTP/2 headers as received, without pseudo-headers, as a flat `[name, value, …]` list. */
+export function flatHeaders(headers: IncomingHttpHeaders): string[] {
+  const out: string[] = []
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || value === undefined) continue
+    if (Array.isArray(value)) for (const v of value) out.push(name, v)
+    else out.push(name, String(value))
+  }
+  return out
+}
+
+export interface RelayHooks {
+  /** The upstream's response (or trailer) headers, flat and without pseudo-headers → what the client is sent. */
+  responseHeaders(raw: string[]): string[]
+  /** Nothing was answered: the upstream could not be reached, reset the stream first, or was too slow. The client's stream is still open. */
+  failed(reason: 'unreachable' | 'timeout', err: Error): void
+}
+
+/**
+ * Relays one HTTP/2 stream to another: the request body (if any) up, the response down, both
+ * piped so that HTTP/2 flow control holds each side to the pace of the other; trailers relayed
+ * (gRPC's status lives in them), a trailers-only answer kept trailers-only (gRPC clients read the
+ * status from headers that end the stream), and a reset on either side reset on the other.
+ * `timeoutMs` bounds the wait for the response headers (0: no bound).
+ */
+export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: { requestBody: boolean; timeoutMs: number; hooks: RelayHooks }): void {
+  let responded = false
+  let settled = false
+  let trailers: OutgoingHttpHeaders | undefined
+  const fail = (reason: 'unreachable' | 'timeout', err: Error) => {
+    if (settled) return
+    settled = true
+    if (!up.closed) up.close(NGHTTP2_CANCEL)
+    if (!down.closed && !down.headersSent) o.hooks.failed(reason, err)
+    else if (!down.closed) down.close(NGHTTP2_INTERNAL_ERROR)
+  }
+  // 0: no bound (the developer proxy leaves the bound to the gateway).
+  const timer = o.timeoutMs > 0 ? setTimeout(() => fail('timeout', new Error(`no response within ${o.timeoutMs} ms`)), o.timeoutMs) : undefined
+  timer?.unref()
+
+  if (o.requestBody) down.pipe(up)
+  // The client went away or reset its stream: the upstream's is cancelled (with the client's code when it gave one).
+  down.once('close', () => {
+    clearTimeout(timer)
+    if (!up.closed) up.close(down.rstCode !== undefined && down.rstCode !== NGHTTP2_NO_ERROR ? down.rstCode : NGHTTP2_CANCEL)
+  })
+
+  up.on('response', (headers, flags) => {
+    responded = true
+    clearTimeout(timer)
+    if (down.closed || settled) return
+    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0
+    const out = { ...h2Headers(o.hooks.responseHeaders(flatHeaders(headers))), ':status': headers[':status'] ?? 502 }
+    if (endStream) {
+      settled = true
+      down.respond(out, { endStream: true })
+      up.resume()
+      return
+    }
+    down.respond(out, { waitForTrailers: true })
+    up.pipe(down)
+  })
+  up.on('trailers', (headers) => {
+    trailers = h2Headers(o.hooks.responseHeaders(flatHeaders(headers)))
+  })
+  down.on('wantTrailers', () => {
+    settled = true
+    // No trailers: an empty set ends the stream (node sends an empty DATA frame with END_STREAM);
+    // close() here would wait for a 'finish' that waits for the trailers.
+    down.sendTrailers(trailers ?? {})
+  })
+  up.on('error', (err) => fail('unreachable', err))
+  up.once('close', () => {
+    clearTimeout(timer)
+    if (settled || down.closed) return
+    const code = up.rstCode ?? NGHTTP2_NO_ERROR
+    if (!responded) {
+      // Reset before answering (REFUSED_STREAM, a gRPC server's CANCEL): the client gets the same reset; a session that died gets an error answer.
+      if (code !== NGHTTP2_NO_ERROR) {
+        settled = true
+        down.close(code)
+      } else fail('unreachable', new Error('the upstream closed the stream without answering'))
+    } else if (code !== NGHTTP2_NO_ERROR) {
+      settled = true
+      down.close(code)
+    }
+  })
+}

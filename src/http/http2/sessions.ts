@@ -1,0 +1,63 @@
+import { connect as netConnect, isIP } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { connect as tlsConnect } from 'node:tls'
+import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
+
+/**
+ * One HTTP/2 client session per origin, shared by every stream to it (HTTP/2 multiplexes: one
+ * connection carries them all). A session that ends — GOAWAY, an error, the peer closing, idle
+ * too long — is forgotten, and the next request opens a new one.
+ */
+export class H2Sessions {
+  private readonly sessions = new Map<string, ClientHttp2Session>()
+
+  constructor(private readonly options: SecureClientSessionOptions & { idleMs?: number } = {}) {}
+
+  private session(origin: string): ClientHttp2Session {
+    const open = this.sessions.get(origin)
+    if (open && !open.closed && !open.destroyed) return open
+    const session = http2.connect(origin, { ...this.options, createConnection: (url: URL) => this.connect(url) })
+    // A failure reaches every stream of the session as its own error; the session's is not thrown.
+    session.on('error', () => undefined)
+    const forget = () => {
+      if (this.sessions.get(origin) === session) this.sessions.delete(origin)
+    }
+    session.once('close', forget)
+    session.once('goaway', forget)
+    // An idle session is closed (its streams, if any, finish first).
+    session.setTimeout(this.options.idleMs ?? 60_000, () => session.close())
+    this.sessions.set(origin, session)
+    return session
+  }
+
+  /**
+   * The session's socket, with Nagle's algorithm off: small frames go out at once rather than
+   * waiting for the peer's delayed ACK (bench:http2 measured streams to an h2c upstream stalling on it).
+   */
+  private connect(url: URL): Duplex {
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    const lookup = this.options.lookup
+    const socket = url.protocol === 'https:'
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['h2'], ...(lookup && { lookup }), ca: this.options.ca })
+      : netConnect({ host, port, ...(lookup && { lookup }) })
+    return socket.setNoDelay(true)
+  }
+
+  /** A new stream to `origin`; a session that was going away as it was picked is replaced once. */
+  request(origin: string, headers: OutgoingHttpHeaders, options: { endStream: boolean }): ClientHttp2Stream {
+    try {
+      return this.session(origin).request(headers, options)
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code !== 'ERR_HTTP2_GOAWAY_SESSION' && code !== 'ERR_HTTP2_INVALID_SESSION') throw err
+      this.sessions.delete(origin)
+      return this.session(origin).request(headers, options)
+    }
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.destroy()
+    this.sessions.clear()
+  }
+}

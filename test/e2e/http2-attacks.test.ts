@@ -1,0 +1,166 @@
+import http2 from 'node:http2'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ERROR, FLAG, FRAME, frame, goaway, goawayCode, headerBlock, rawH2, rstCodes, rstStream, type Received } from '../support/h2-frames.js'
+import { rawGet } from '../support/raw-http.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { startUpstream } from '../support/upstream.js'
+
+async function until(ms: number, check: () => boolean): Promise<boolean> {
+  const end = Date.now() + ms
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+  return check()
+}
+
+/**
+ * The HTTP/2 counterparts of the gateway's attack table (gateway-attacks.test.ts): frames no
+ * client library would send, written by hand. Each attack is refused — the stream or the session
+ * ended — and the gateway keeps serving everyone else, over HTTP/2 and HTTP/1.1.
+ */
+describe('HTTP/2 attacks on the gateway', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let authority: string
+  let token: string
+
+  /** An honest HTTP/2 request from node:http2, on its own connection: its status, within 5 s. */
+  const honestH2 = () =>
+    new Promise<unknown>((resolve) => {
+      const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+      session.on('error', (err) => resolve(err.message))
+      const req = session.request({ ':authority': authority, ':path': '/echo', authorization: `Bearer ${token}` })
+      const timer = setTimeout(() => resolve('timeout'), 5_000)
+      req.on('response', (h) => {
+        clearTimeout(timer)
+        resolve(h[':status'])
+        session.close()
+      })
+      req.on('error', (err) => resolve(err.message))
+      req.resume()
+    })
+  const honestH1 = async () => (await rawGet(p.gatewayPort, authority, [`Authorization: Bearer ${token}`], '/echo')).status
+  const request = (streamId: number, extra: [string, string][] = [], flags = FLAG.END_HEADERS | FLAG.END_STREAM, method = 'GET', path = '/echo') =>
+    frame(FRAME.HEADERS, flags, streamId, headerBlock([[':method', method], [':scheme', 'http'], [':authority', authority], [':path', path], ['authorization', `Bearer ${token}`], ...extra]))
+  const statusOf = (frames: Received[], streamId: number) => frames.find((f) => f.type === FRAME.HEADERS && f.streamId === streamId)
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    expect((await p.cli(['services', 'create', 'web', `--upstream=${upstream.url}`])).code).toBe(0)
+    token = await p.ownerIdToken()
+    authority = `web.my-project.localhost:${p.gatewayPort}`
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it('a raw connection is served (the frames below are well formed)', async () => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(request(1))
+    expect(await until(5_000, () => statusOf(c.frames, 1) !== undefined)).toBe(true)
+    c.socket.destroy()
+  })
+
+  it('an oversized header list (over 256 KB, in CONTINUATION frames) is refused, and others are served meanwhile', async () => {
+    const c = await rawH2(p.gatewayPort)
+    const block = headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', authority], [':path', '/echo'], ['authorization', `Bearer ${token}`], ...Array.from({ length: 40 }, (_, i): [string, string] => [`x-big-${i}`, 'a'.repeat(8_000)])])
+    const chunks: Buffer[] = []
+    for (let i = 0; i < block.length; i += 16_384) chunks.push(block.subarray(i, i + 16_384))
+    c.send(frame(FRAME.HEADERS, chunks.length === 1 ? FLAG.END_HEADERS | FLAG.END_STREAM : FLAG.END_STREAM, 1, chunks[0]))
+    for (let i = 1; i < chunks.length; i++) c.send(frame(FRAME.CONTINUATION, i === chunks.length - 1 ? FLAG.END_HEADERS : 0, 1, chunks[i]))
+    const before = upstream.seen.length
+    expect(await until(5_000, () => rstCodes(c.frames).length > 0 || goaway(c.frames) !== undefined || c.socket.destroyed || statusOf(c.frames, 1) !== undefined)).toBe(true)
+    await new Promise((r) => setTimeout(r, 200))
+    expect(upstream.seen.length).toBe(before)
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+    c.socket.destroy()
+  })
+
+  it('more header fields than allowed are refused', async () => {
+    const c = await rawH2(p.gatewayPort)
+    const many = Array.from({ length: 2_100 }, (_, i): [string, string] => [`x-h${i}`, 'v'])
+    const block = headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', authority], [':path', '/echo'], ...many])
+    const chunks: Buffer[] = []
+    for (let i = 0; i < block.length; i += 16_384) chunks.push(block.subarray(i, i + 16_384))
+    c.send(frame(FRAME.HEADERS, chunks.length === 1 ? FLAG.END_HEADERS | FLAG.END_STREAM : FLAG.END_STREAM, 1, chunks[0]))
+    for (let i = 1; i < chunks.length; i++) c.send(frame(FRAME.CONTINUATION, i === chunks.length - 1 ? FLAG.END_HEADERS : 0, 1, chunks[i]))
+    const before = upstream.seen.length
+    expect(await until(5_000, () => rstCodes(c.frames).length > 0 || goaway(c.frames) !== undefined || c.socket.destroyed || statusOf(c.frames, 1) !== undefined)).toBe(true)
+    expect(upstream.seen.length).toBe(before)
+    expect(await honestH2()).toBe(200)
+    c.socket.destroy()
+  })
+
+  it('a CONTINUATION flood (a header block that never ends) ends the session, without the gateway buffering it', async () => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(frame(FRAME.HEADERS, FLAG.END_STREAM, 1, headerBlock([[':method', 'GET'], [':scheme', 'http'], [':authority', authority], [':path', '/echo']])))
+    const filler = headerBlock([['x-filler', 'f'.repeat(100)]])
+    let sent = 0
+    const flood = setInterval(() => {
+      for (let i = 0; i < 200 && !c.socket.destroyed; i++) {
+        c.send(frame(FRAME.CONTINUATION, 0, 1, filler))
+        sent++
+      }
+    }, 5)
+    const ended = await until(10_000, () => goaway(c.frames) !== undefined || c.socket.destroyed)
+    clearInterval(flood)
+    expect(ended).toBe(true)
+    expect(sent).toBeLessThan(100_000)
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+    c.socket.destroy()
+  })
+
+  it('rapid reset (CVE-2023-44487): streams opened and reset at once end the session with GOAWAY, and the gateway keeps serving', async () => {
+    const c = await rawH2(p.gatewayPort)
+    const before = upstream.seen.length
+    let streamId = 1
+    const burst = () => {
+      const out: Buffer[] = []
+      for (let i = 0; i < 500; i++, streamId += 2) out.push(request(streamId), rstStream(streamId, ERROR.CANCEL))
+      c.send(Buffer.concat(out))
+    }
+    for (let i = 0; i < 20 && !c.socket.destroyed && !goaway(c.frames); i++) {
+      burst()
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(await until(5_000, () => goaway(c.frames) !== undefined || c.socket.destroyed)).toBe(true)
+    if (goaway(c.frames)) expect([ERROR.ENHANCE_YOUR_CALM, ERROR.PROTOCOL_ERROR, ERROR.INTERNAL_ERROR]).toContain(goawayCode(c.frames))
+    // Far fewer requests reached the upstream than were opened.
+    expect(upstream.seen.length - before).toBeLessThan(streamId / 2)
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+    c.socket.destroy()
+  }, 20_000)
+
+  it('streams beyond the concurrency limit are refused (REFUSED_STREAM), and a client that keeps trying loses its session', async () => {
+    const c = await rawH2(p.gatewayPort)
+    // Requests whose bodies never come keep their streams open.
+    for (let id = 1; id <= 2 * 150; id += 2) c.send(request(id, [['content-length', '10']], FLAG.END_HEADERS, 'POST', '/upload'))
+    expect(await until(5_000, () => rstCodes(c.frames).includes(ERROR.REFUSED_STREAM))).toBe(true)
+    expect(rstCodes(c.frames).filter((code) => code === ERROR.REFUSED_STREAM).length).toBeGreaterThanOrEqual(40)
+    expect(await honestH2()).toBe(200)
+    let id = 301
+    for (let round = 0; round < 20 && !goaway(c.frames) && !c.socket.destroyed; round++) {
+      for (let i = 0; i < 20; i++, id += 2) c.send(request(id, [['content-length', '10']], FLAG.END_HEADERS, 'POST', '/upload'))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(await until(5_000, () => goaway(c.frames) !== undefined || c.socket.destroyed)).toBe(true)
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+    c.socket.destroy()
+  }, 20_000)
+
+  it('invalid frames end the session (a DATA frame on stream 0, again and again)', async () => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(frame(FRAME.DATA, 0, 0, Buffer.from('x')))
+    expect(await until(5_000, () => goaway(c.frames) !== undefined || c.socket.destroyed)).toBe(true)
+    expect(await honestH2()).toBe(200)
+    c.socket.destroy()
+  })
+
+  it('the process is still the same one, alive and ready', async () => {
+    expect((await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`)).status).toBe(200)
+    expect(p.output()).not.toMatch(/uncaught|FATAL|heap out of memory/i)
+  })
+})
