@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js'
 import type { TrustedProxies } from '../http/client-address.js'
 import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
-import { sendAnswer, type Answer } from './answer.js'
+import { refusalAnswer, sendAnswer, type Answer } from './answer.js'
 import type { AssertionMinter } from './assertions.js'
 import type { Authentication, Caller, GatewayAuthenticator } from './authenticate.js'
 import type { BrowserFlow, BrowserIdentity, Refusal } from './browser/browser-flow.js'
@@ -22,7 +22,7 @@ import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
-import { forwardUpgrade, rejectUpgrade } from './websocket.js'
+import { forwardUpgrade, refuseUpgrade, rejectUpgrade } from './websocket.js'
 
 export interface GatewayDeps {
   routes: RouteTable
@@ -229,8 +229,7 @@ export function createGateway(deps: GatewayDeps) {
         if (!access.ok) {
           // A refused request's body is not waited for: the connection ends with the answer.
           const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
-          if (access.answer) sendAnswer(res, access.answer, close)
-          else sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
+          sendAnswer(res, refusalAnswer(access, req.headers.accept), close)
           req.resume()
           return
         }
@@ -271,7 +270,7 @@ export function createGateway(deps: GatewayDeps) {
         }
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
-          rejectUpgrade(socket, access.status, access.message, access.headers)
+          refuseUpgrade(socket, access, req.headers.accept)
           return
         }
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
