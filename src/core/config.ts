@@ -36,6 +36,8 @@ export interface ServeConfig {
   /** Open connections each plane's listener accepts at once. */
   readonly maxConnections: number
   readonly workers: number
+  /** Who carries the gateway's bytes: Postern's own Node gateway, or nginx deciding through Postern (gateway/nginx/). */
+  readonly dataPlane: 'node' | 'nginx'
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** Proxies whose X-Forwarded-For names the client (for sign-in limits); none by default. */
   readonly trustedProxies: TrustedProxies
@@ -67,6 +69,7 @@ export interface ServeFlags {
   maxConnections?: string
   workers?: string
   trustedProxies?: string
+  dataPlane?: string
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -128,6 +131,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     auditRetentionMs,
     maxConnections: parseMaxConnections(flags.maxConnections ?? '10000'),
     workers: parseWorkers(flags.workers ?? '1'),
+    dataPlane: parseDataPlane(flags.dataPlane ?? 'node', flags.workers ?? '1'),
     maxStalenessMs: parseDurationSeconds(flags.maxStaleness ?? '60s', '--max-staleness') * 1000,
     logLevel: (env.POSTERN_LOG_LEVEL as ServeConfig['logLevel'] | undefined) ?? 'info',
     trustedProxies: TrustedProxies.parse(flags.trustedProxies),
@@ -139,6 +143,13 @@ function parseMaxConnections(text: string): number {
   const n = Number(text)
   if (!/^\d{1,7}$/.test(text) || n < 1) throw usage(`--max-connections: expected a positive number, got '${text}'.`)
   return n
+}
+
+function parseDataPlane(text: string, workers: string): ServeConfig['dataPlane'] {
+  if (text !== 'node' && text !== 'nginx') throw usage(`--data-plane: expected node or nginx, got '${text}'.`)
+  // nginx runs a worker per core itself; Postern's workers would each start an nginx on one port.
+  if (text === 'nginx' && workers !== '1') throw usage('--data-plane nginx and --workers go separately: nginx already runs a worker on every core.')
+  return text
 }
 
 function parseWorkers(text: string): number {

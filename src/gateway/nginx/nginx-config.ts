@@ -1,0 +1,196 @@
+import { errorAnswer } from '../answer.js'
+import { HEADER_RULES } from '../headers.js'
+import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
+import { nginxLua } from './nginx-lua.js'
+
+/** A service as the nginx data plane needs it: its upstream block, where it forwards, its timeout. */
+export interface NginxService {
+  uid: string
+  /** The upstream URL's origin, e.g. http://127.0.0.1:9000. */
+  origin: string
+  timeoutSeconds: number
+  /** False when its host name did not resolve: the block is marked down, so the service answers 502 and nginx still loads. */
+  resolvable?: boolean
+}
+
+export interface NginxPlaneOptions {
+  /** Where nginx listens for callers: Postern's gateway address. */
+  listen: { host: string; port: number }
+  /** Where nginx asks Postern: `unix:/path/gateway.sock`, or `host:port` of a Postern gateway. */
+  decisions: string
+  /** A directory nginx may write (pid, temporary bodies); relative paths in the config are under it. */
+  runDir: string
+  services: readonly NginxService[]
+  /** Debian's dynamic modules (libnginx-mod-http-lua and its NDK). */
+  modulesDir: string
+  workerProcesses: 'auto' | number
+  /** `user` for the workers: set only when nginx starts as root (then it would otherwise switch to nobody). */
+  user?: string
+  tls?: { cert: string; key: string }
+  /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
+  watchPid?: number
+}
+
+/** The nginx `upstream` block of a service: named by its uid, so a renamed or re-pointed service keeps its block. */
+export function upstreamBlockName(service: { service: { uid: string } } | { uid: string }): string {
+  const uid = 'service' in service ? service.service.uid : service.uid
+  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
+}
+
+/** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
+const q = (s: string) => {
+  if (/["$\\\r\n]/.test(s)) throw new Error(`nginx cannot be given the path ${JSON.stringify(s)}: it holds a quote, a $ or a line break.`)
+  return `"${s}"`
+}
+
+/**
+ * The nginx data plane's whole configuration (issue "A data plane at nginx speed"): nginx
+ * carries the bytes, Postern decides. Each request is admitted by Lua from a verdict cached in
+ * shared memory for at most a second (decision-protocol.ts), or asks Postern over keep-alive
+ * connections; the upstream is the service's own keep-alive `upstream` block, chosen by name;
+ * per-service timeouts are named locations. Header rules come from HEADER_RULES, bodies of
+ * refusals from Postern itself, so both data planes answer alike.
+ */
+export function nginxConfig(o: NginxPlaneOptions): string {
+  const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
+  const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
+  const upstreams = o.services.map((s) => {
+    const url = new URL(s.origin)
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+    const server = s.resolvable === false ? '127.0.0.1:9 down' : `${url.hostname}:${port}`
+    return `  upstream ${upstreamBlockName(s)} { server ${server}; keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
+  })
+  const toPostern = (path: string) => `
+      internal;
+      proxy_pass http://postern_decisions${path};
+      proxy_http_version 1.1;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Transfer-Encoding "";
+      proxy_set_header Connection "";
+      proxy_set_header Host ${DECISION_HOST};
+      proxy_set_header ${ORIGINAL.method} $request_method;
+      proxy_set_header ${ORIGINAL.uri} $request_uri;
+      proxy_set_header ${ORIGINAL.host} $http_host;
+      proxy_set_header ${ORIGINAL.connection} $http_connection;
+      proxy_set_header ${ORIGINAL.contentLength} $http_content_length;
+      proxy_set_header ${ORIGINAL.transferEncoding} $http_transfer_encoding;
+      proxy_set_header ${ORIGINAL.protocol} $server_protocol;
+      proxy_set_header ${ORIGINAL.upgrade} $http_upgrade;
+      proxy_connect_timeout 5s;
+      proxy_read_timeout 10s;
+      proxy_buffering on;
+      proxy_buffer_size 64k;
+      proxy_buffers 8 64k;`
+  const forwarding = (seconds: number) => `
+    location @postern_t${seconds} {
+      proxy_pass $postern_upstream$postern_target;
+      proxy_http_version 1.1;
+      proxy_connect_timeout ${Math.min(10, seconds)}s;
+      proxy_send_timeout ${seconds}s;
+      proxy_read_timeout ${seconds}s;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_ssl_server_name on;
+      proxy_ssl_name $postern_upstream_sni;
+      proxy_set_header Host $postern_upstream_host;
+      proxy_set_header Connection $postern_connection;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Authorization $postern_authorization;
+      proxy_set_header X-Serverless-Authorization $postern_serverless_authorization;
+      proxy_set_header Cookie $postern_cookie;
+      proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;
+      proxy_set_header ${HEADER_RULES.identity.email} $postern_email;
+      proxy_set_header ${HEADER_RULES.identity.assertion} $postern_assertion;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Request-Id $postern_request_id;
+      header_filter_by_lua_block { postern.response_headers() }
+      error_page 502 = @postern_502;
+      error_page 504 = @postern_504;
+    }`
+  const unavailable = errorAnswer('UNAVAILABLE', 'Postern cannot be reached to decide on this request; try again shortly.', undefined).body
+  const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
+  return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
+${o.user ? `user ${o.user};\n` : ''}load_module ${o.modulesDir}/ndk_http_module.so;
+load_module ${o.modulesDir}/ngx_http_lua_module.so;
+worker_processes ${o.workerProcesses};
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 16384; }
+
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_requests 100000;
+  keepalive_timeout 5s;
+  client_max_body_size 0;
+  client_header_timeout 10s;
+  large_client_header_buffers 8 128k;
+  client_body_temp_path body;
+  proxy_temp_path proxy;
+  fastcgi_temp_path fastcgi;
+  uwsgi_temp_path uwsgi;
+  scgi_temp_path scgi;
+  lua_shared_dict postern_verdicts 64m;
+  init_by_lua_block {
+${nginxLua({ unavailable, badGateway })}
+  }
+${o.watchPid ? watchParent(o.watchPid) : ''}
+  upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
+${upstreams.join('\n')}
+
+  server {
+    listen ${listen}${o.tls ? ' ssl' : ''} reuseport;
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    set $postern_upstream '';
+    set $postern_target '';
+    set $postern_upstream_host '';
+    set $postern_upstream_sni '';
+    set $postern_timeout '';
+    set $postern_resource '';
+    set $postern_principal '';
+    set $postern_email '';
+    set $postern_assertion '';
+    set $postern_authorization '';
+    set $postern_serverless_authorization '';
+    set $postern_cookie '';
+    set $postern_connection '';
+    set $postern_request_id '';
+
+    location / {
+      access_by_lua_block { postern.access() }
+    }
+    location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
+    }
+    location = /_postern/nginx-upstream-error {${toPostern(UPSTREAM_ERROR_PATH + '$is_args$args')}
+    }
+    location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
+    location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
+${timeouts.map(forwarding).join('\n')}
+  }
+}
+`
+}
+
+/**
+ * Postern starts nginx in the foreground and stops it on the way out; if Postern is killed
+ * outright it cannot, so nginx's first worker looks for Postern's pid every second and stops its
+ * master (SIGQUIT: in-flight requests finish) once it is gone.
+ */
+function watchParent(pid: number): string {
+  return `  init_worker_by_lua_block {
+    if ngx.worker.id() ~= 0 then return end
+    local ffi = require "ffi"
+    pcall(ffi.cdef, "int kill(int pid, int sig);")
+    local master = require("ngx.process").get_master_pid()
+    local function watch(premature)
+      if premature then return end
+      local alive = io.open("/proc/${pid}/stat")
+      if alive then alive:close() return end
+      ffi.C.kill(master, 3)
+    end
+    ngx.timer.every(1, watch)
+  }
+`
+}

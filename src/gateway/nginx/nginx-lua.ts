@@ -1,0 +1,174 @@
+import { HEADER_RULES } from '../headers.js'
+import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+
+const luaString = (s: string) => JSON.stringify(s)
+const luaLong = (s: string) => {
+  let eq = '='
+  while (s.includes(`]${eq}]`)) eq += '='
+  return `[${eq}[${s}]${eq}]`
+}
+
+/**
+ * The Lua nginx runs per request (loaded once, by init_by_lua). The hot path — a verdict found in
+ * shared memory — is a few table-free string operations: the cache key from the host, the method
+ * and a SHA-1 of the credentials; the verdict's fields into nginx variables; the header hygiene
+ * of HEADER_RULES (a single regular expression over the raw header block, and only on a match a
+ * walk over the headers); then the service's named location. Everything Postern says (refusals,
+ * redirects, pages) is relayed as it is.
+ */
+export function nginxLua(bodies: { unavailable: string; badGateway: string }): string {
+  const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
+  const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})\\s*:)`
+  const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
+  return `
+    postern = {}
+    local shared = ngx.shared.postern_verdicts
+    local capture = ngx.location.capture
+    local find = ngx.re.find
+    local sha1 = ngx.sha1_bin
+    local concat = table.concat
+    local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
+    local NFIELDS = #FIELDS
+    local DROP = ${luaString(dropPattern)}
+    local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
+    local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
+    local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
+    local POSTERN_COOKIE = ${luaString(cookiePattern)}
+    local UNAVAILABLE = ${luaLong(bodies.unavailable)}
+    local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
+    local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
+
+    local function json_error(status, body)
+      ngx.status = status
+      ngx.header["Content-Type"] = "application/json; charset=utf-8"
+      ngx.header["Cache-Control"] = "no-store"
+      ngx.header["X-Content-Type-Options"] = "nosniff"
+      if status == 503 then ngx.header["Retry-After"] = "5" end
+      ngx.header["Content-Length"] = #body
+      ngx.print(body)
+      return ngx.exit(ngx.HTTP_OK)
+    end
+
+    -- Postern's answer, sent as it is: status, headers, body.
+    local function relay(r)
+      ngx.status = r.status
+      for name, value in pairs(r.header) do
+        if not HOP[name:lower()] then ngx.header[name] = value end
+      end
+      ngx.header["Content-Length"] = #r.body
+      ngx.print(r.body)
+      return ngx.exit(ngx.HTTP_OK)
+    end
+
+    -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
+    -- header nginx would pass, nothing the Connection header nominates.
+    local function hygiene(var)
+      local nominated
+      local connection = var.http_connection
+      if connection then
+        for token in connection:gmatch("[^,%s]+") do
+          local t = token:lower()
+          if t ~= "close" and t ~= "keep-alive" and t ~= "upgrade" then
+            nominated = nominated or {}
+            nominated[t] = true
+          end
+        end
+      end
+      if not nominated and not find(ngx.req.raw_header(true), DROP, "ijo") then return end
+      for name in pairs(ngx.req.get_headers(0, true)) do
+        local n = name:lower()
+        if n:sub(1, #POSTERN_PREFIX) == POSTERN_PREFIX or n:sub(1, #FORWARDING_PREFIX) == FORWARDING_PREFIX or DROP_NAMES[n] or (nominated and nominated[n]) then
+          ngx.req.clear_header(name)
+        end
+      end
+    end
+
+    local function request_id(var)
+      local id = var.http_x_request_id
+      if id and #id <= 128 and find(id, "^[A-Za-z0-9._:-]+$", "jo") then return id end
+      local r = var.request_id
+      return r:sub(1, 8) .. "-" .. r:sub(9, 12) .. "-" .. r:sub(13, 16) .. "-" .. r:sub(17, 20) .. "-" .. r:sub(21, 32)
+    end
+
+    function postern.access()
+      local var = ngx.var
+      local uri = var.request_uri
+      local upgrade = var.http_upgrade
+      local cookie = var.http_cookie or ""
+      local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
+      local key
+      -- Reused verdicts: never for an upgrade, nor for a path that may be one of Postern's own
+      -- (every spelling of /_postern holds "postern" or a %), nor when X-Serverless-Authorization
+      -- is sent twice (the verdict on the first would not be the verdict on both).
+      if not upgrade and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
+        local serverless = var.http_x_serverless_authorization
+        if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
+          key = var.request_method .. " " .. (var.http_host or "") .. " " .. sha1((var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or ""))
+        end
+      end
+      local v = key and shared:get(key)
+      local f
+      if v then
+        f = {}
+        local at = 1
+        for i = 1, NFIELDS do
+          local nl = v:find("\\n", at, true)
+          f[i] = v:sub(at, (nl or 0) - 1)
+          at = (nl or #v) + 1
+        end
+      else
+        local r = capture("/_postern/nginx-decide")
+        local verdict = r.header[${luaString(VERDICT.verdict)}]
+        -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
+        if verdict == nil then
+          if r.status >= 200 and r.status < 500 then return relay(r) end
+          return json_error(503, UNAVAILABLE)
+        end
+        if verdict ~= "allow" then return relay(r) end
+        f = {}
+        for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
+        local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
+        if key and ms > 0 then shared:set(key, concat(f, "\\n"), ms / 1000) end
+      end
+      var.postern_upstream = f[1]
+      var.postern_target = f[2] .. uri
+      var.postern_upstream_host = f[3]
+      if f[1]:sub(1, 6) == "https:" then var.postern_upstream_sni = f[3]:gsub(":%d+$", "") end
+      var.postern_timeout = f[4]
+      var.postern_resource = f[5]
+      var.postern_principal = f[6]
+      var.postern_email = f[7]
+      var.postern_assertion = f[8]
+      var.postern_authorization = f[9]
+      var.postern_serverless_authorization = f[10]
+      var.postern_cookie = own_cookies and f[11] or cookie
+      var.postern_connection = upgrade and "upgrade" or ""
+      var.postern_request_id = request_id(var)
+      hygiene(var)
+      return ngx.exec("@postern_t" .. f[4])
+    end
+
+    -- An upstream may not set or clear Postern's cookies.
+    function postern.response_headers()
+      local cookies = ngx.header["Set-Cookie"]
+      if not cookies then return end
+      if type(cookies) == "string" then cookies = { cookies } end
+      local kept = {}
+      for _, c in ipairs(cookies) do
+        if not find(c, POSTERN_COOKIE, "ijo") then kept[#kept + 1] = c end
+      end
+      if #kept < #cookies then ngx.header["Set-Cookie"] = #kept > 0 and kept or nil end
+    end
+
+    -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
+    function postern.upstream_error(status)
+      local var = ngx.var
+      local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = var.postern_resource, timeout = var.postern_timeout } })
+      if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
+      return relay(r)
+    end
+`
+}
+
+/** Hop-by-hop headers nginx itself never passes upstream (it sets them, or empties them by default). */
+const NGINX_SETS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'host', 'expect'])
