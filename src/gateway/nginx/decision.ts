@@ -32,7 +32,8 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       answer(res, refusalAnswer(r, accept))
     }
     // What the Node gateway refuses before deciding (request-shape.ts), for the parts nginx lets through.
-    if (req.rawHeaders.length / 2 > MAX_HEADERS) return refuse({ status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` }, 'bad_request')
+    // The client's headers, less those nginx set on its subrequest.
+    if (clientHeaderCount(req.rawHeaders) > MAX_HEADERS) return refuse({ status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` }, 'bad_request')
     // nginx sends no Connection header of its own on the subrequest; the client's is described.
     if (!connectionNominated(['connection', one(h[ORIGINAL.connection])])) {
       return refuse({ status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' }, 'bad_request')
@@ -111,4 +112,12 @@ export function upstreamErrorEndpoint() {
 
 function answer(res: ServerResponse, a: ReturnType<typeof errorAnswer>): void {
   sendAnswer(res, a, { [VERDICT.verdict]: 'answer' })
+}
+
+const SET_BY_NGINX = new Set(['host', 'connection', 'content-length', 'transfer-encoding', ...Object.values(ORIGINAL)])
+
+function clientHeaderCount(raw: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) if (!SET_BY_NGINX.has(raw[i]!.toLowerCase())) n++
+  return n
 }

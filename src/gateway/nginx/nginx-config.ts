@@ -70,9 +70,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header Connection "";
       proxy_set_header Host ${DECISION_HOST};
       proxy_set_header ${ORIGINAL.method} $request_method;
-      proxy_set_header ${ORIGINAL.uri} $request_uri;
+      proxy_set_header ${ORIGINAL.uri} $postern_original_target;
       proxy_set_header ${ORIGINAL.host} $http_host;
-      proxy_set_header ${ORIGINAL.connection} $http_connection;
+      proxy_set_header ${ORIGINAL.connection} $postern_original_connection;
       proxy_set_header ${ORIGINAL.contentLength} $http_content_length;
       proxy_set_header ${ORIGINAL.transferEncoding} $http_transfer_encoding;
       proxy_set_header ${ORIGINAL.protocol} $server_protocol;
@@ -94,8 +94,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_ssl_server_name on;
       proxy_ssl_name $postern_upstream_sni;
       proxy_set_header Host $postern_upstream_host;
-      proxy_set_header Connection $postern_connection;
-      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "";
       proxy_set_header Authorization $postern_authorization;
       proxy_set_header X-Serverless-Authorization $postern_serverless_authorization;
       proxy_set_header Cookie $postern_cookie;
@@ -112,6 +111,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     }`
   const unavailable = errorAnswer('UNAVAILABLE', 'Postern cannot be reached to decide on this request; try again shortly.', undefined).body
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
+  const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
+  const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
   return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
 ${o.user ? `user ${o.user};\n` : ''}load_module ${o.modulesDir}/ndk_http_module.so;
 load_module ${o.modulesDir}/ngx_http_lua_module.so;
@@ -135,7 +136,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ unavailable, badGateway })}
+${nginxLua({ unavailable, badGateway, badRequest, tooLarge })}
   }
 ${o.watchPid ? watchParent(o.watchPid) : ''}
   upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
@@ -143,27 +144,61 @@ ${upstreams.join('\n')}
 
   server {
     listen ${listen}${o.tls ? ' ssl' : ''} reuseport;
-${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    set $postern_upstream '';
-    set $postern_target '';
-    set $postern_upstream_host '';
-    set $postern_upstream_sni '';
-    set $postern_timeout '';
-    set $postern_resource '';
-    set $postern_principal '';
-    set $postern_email '';
-    set $postern_assertion '';
-    set $postern_authorization '';
-    set $postern_serverless_authorization '';
-    set $postern_cookie '';
-    set $postern_connection '';
-    set $postern_request_id '';
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself (malformed requests, headers too large) in the one error shape.
+    error_page 400 /_postern/nginx-400;
+    error_page 494 =431 /_postern/nginx-431;
 
     location / {
+      # What Lua hands the named locations below (the verdict, the target, the identity).
+      set $postern_upstream '';
+      set $postern_target '';
+      set $postern_upstream_host '';
+      set $postern_upstream_sni '';
+      set $postern_timeout '';
+      set $postern_resource '';
+      set $postern_principal '';
+      set $postern_email '';
+      set $postern_assertion '';
+      set $postern_authorization '';
+      set $postern_serverless_authorization '';
+      set $postern_cookie '';
+      set $postern_request_id '';
+      set $postern_original_target '';
+      set $postern_original_connection '';
       access_by_lua_block { postern.access() }
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
     }
     location = /_postern/nginx-upstream-error {${toPostern(UPSTREAM_ERROR_PATH + '$is_args$args')}
+    }
+    location = /_postern/nginx-400 { internal; content_by_lua_block { postern.refused(400) } }
+    location = /_postern/nginx-431 { internal; content_by_lua_block { postern.refused(431) } }
+    # Upgrades (WebSockets) are Postern's own gateway's to decide and splice: it closes an open
+    # tunnel within a second of its caller losing access, which nginx alone could not.
+    location @postern_upgrade {
+      proxy_pass http://postern_decisions;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_read_timeout 1d;
+      proxy_send_timeout 1d;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      # An upgrade the upstream did not switch ends its connection, as on the Node gateway.
+      keepalive_timeout 0;
+    }
+    # The gateway's own health and readiness (on a host that is no service) or the service's own
+    # path of that name: Postern's gateway tells which, as it does on its own port.
+    location ~ ^/(?:healthz|readyz)$ {
+      proxy_pass http://postern_decisions;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "";
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_buffering off;
+      proxy_request_buffering off;
     }
     location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
     location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }

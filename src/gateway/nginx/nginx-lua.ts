@@ -16,9 +16,10 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(bodies: { unavailable: string; badGateway: string }): string {
+export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string }): string {
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
-  const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})\\s*:)`
+  // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
+  const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
   const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
   return `
     postern = {}
@@ -29,13 +30,15 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string }): s
     local concat = table.concat
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
-    local DROP = ${luaString(dropPattern)}
+    local SUSPECT = ${luaString(dropPattern)}
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
     local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
     local POSTERN_COOKIE = ${luaString(cookiePattern)}
     local UNAVAILABLE = ${luaLong(bodies.unavailable)}
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
+    local BAD_REQUEST = ${luaLong(bodies.badRequest)}
+    local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     local function json_error(status, body)
@@ -61,26 +64,30 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string }): s
     end
 
     -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
-    -- header nginx would pass, nothing the Connection header nominates.
-    local function hygiene(var)
-      local nominated
-      local connection = var.http_connection
-      if connection then
-        for token in connection:gmatch("[^,%s]+") do
-          local t = token:lower()
-          if t ~= "close" and t ~= "keep-alive" and t ~= "upgrade" then
-            nominated = nominated or {}
-            nominated[t] = true
-          end
-        end
-      end
-      if not nominated and not find(ngx.req.raw_header(true), DROP, "ijo") then return end
+    -- header nginx would pass, nothing the Connection header nominates. Only when the raw header
+    -- block holds one of them (one regular expression) are the headers walked.
+    local function hygiene(suspect, nominated)
+      if not suspect and not nominated then return end
       for name in pairs(ngx.req.get_headers(0, true)) do
         local n = name:lower()
         if n:sub(1, #POSTERN_PREFIX) == POSTERN_PREFIX or n:sub(1, #FORWARDING_PREFIX) == FORWARDING_PREFIX or DROP_NAMES[n] or (nominated and nominated[n]) then
           ngx.req.clear_header(name)
         end
       end
+    end
+
+    -- The names a Connection header nominates for removal (beyond close, keep-alive, upgrade).
+    local function nominated_by(connection)
+      if not connection then return nil end
+      local nominated
+      for token in connection:gmatch("[^,%s]+") do
+        local t = token:lower()
+        if t ~= "close" and t ~= "keep-alive" and t ~= "upgrade" then
+          nominated = nominated or {}
+          nominated[t] = true
+        end
+      end
+      return nominated
     end
 
     local function request_id(var)
@@ -92,15 +99,32 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string }): s
 
     function postern.access()
       local var = ngx.var
+      -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
+      -- tunnel within a second of its caller losing access.
+      if var.http_upgrade then return ngx.exec("@postern_upgrade") end
+      local raw = ngx.req.raw_header(true)
+      local suspect = find(raw, SUSPECT, "ijo") ~= nil
       local uri = var.request_uri
-      local upgrade = var.http_upgrade
+      -- A fragment is no part of the target (the Node gateway drops it too).
+      local hash = uri:find("#", 1, true)
+      if hash then uri = uri:sub(1, hash - 1) end
+      local line = var.request
+      local target = line:sub(#var.request_method + 2, -(#var.server_protocol + 2))
       local cookie = var.http_cookie or ""
       local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
+      -- Every Connection header, joined (nginx's variable holds only one of them).
+      local connection = var.http_connection
+      if connection then
+        connection = ngx.req.get_headers(0)["connection"]
+        if type(connection) == "table" then connection = concat(connection, ", ") end
+      end
+      local nominated = nominated_by(connection)
       local key
-      -- Reused verdicts: never for an upgrade, nor for a path that may be one of Postern's own
-      -- (every spelling of /_postern holds "postern" or a %), nor when X-Serverless-Authorization
-      -- is sent twice (the verdict on the first would not be the verdict on both).
-      if not upgrade and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
+      -- Reused verdicts only for plain requests: an origin-form target that cannot be one of
+      -- Postern's paths (every spelling of /_postern holds "postern" or a %), no nominations in
+      -- Connection, a header block too small to hold more headers than the gateway takes, and one
+      -- X-Serverless-Authorization at most. Anything else is decided by Postern every time.
+      if not nominated and #raw <= 10000 and target:byte(1) == 47 and not find(target, "^[^?]*(?:postern|%)", "ijo") then
         local serverless = var.http_x_serverless_authorization
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
           key = var.request_method .. " " .. (var.http_host or "") .. " " .. sha1((var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or ""))
@@ -117,7 +141,15 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string }): s
           at = (nl or #v) + 1
         end
       else
-        local r = capture("/_postern/nginx-decide")
+        -- A subrequest has its own variables: the target is handed to it.
+        local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
+        -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
+        -- end the session those cookies carry: its reused verdicts go with it.
+        if not key and own_cookies then
+          local creds = " " .. (var.http_host or "") .. " " .. sha1((var.http_authorization or "") .. "\\n" .. (var.http_x_serverless_authorization or "") .. "\\n" .. cookie)
+          shared:delete("GET" .. creds)
+          shared:delete("HEAD" .. creds)
+        end
         local verdict = r.header[${luaString(VERDICT.verdict)}]
         -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
         if verdict == nil then
@@ -142,10 +174,15 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string }): s
       var.postern_authorization = f[9]
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
-      var.postern_connection = upgrade and "upgrade" or ""
       var.postern_request_id = request_id(var)
-      hygiene(var)
+      hygiene(suspect, nominated)
       return ngx.exec("@postern_t" .. f[4])
+    end
+
+    -- Requests nginx refuses itself, before any Lua, get the one error shape too.
+    function postern.refused(status)
+      if status == 431 then return json_error(431, TOO_LARGE) end
+      return json_error(400, BAD_REQUEST)
     end
 
     -- An upstream may not set or clear Postern's cookies.

@@ -47,8 +47,17 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   const socket = join(runDir, 'gateway.sock')
   if (Buffer.byteLength(socket) > 100) throw new PosternError('FAILED_PRECONDITION', `The nginx data plane's socket path ${socket} is too long for a Unix socket; choose a shorter --data-dir.`)
   rmSync(socket, { force: true })
-  const server = createServer(d.serverOptions, d.request)
-  server.on('upgrade', d.upgrade)
+  // Requests nginx passes through whole (health, readiness) come from the client it names.
+  const server = createServer(d.serverOptions, (req, res) => {
+    if (req.url === '/healthz' || req.url === '/readyz') namedClient(req)
+    d.request(req, res)
+  })
+  // Upgrades reach this socket through nginx (its @postern_upgrade), one connection each: the
+  // client is the address nginx names, which the gateway puts in X-Forwarded-For and the logs.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    namedClient(req)
+    d.upgrade(req, socket, head)
+  })
   // Header counts are the gateway's to check (431 with its message), as on the gateway port.
   server.maxHeadersCount = 0
   await new Promise<void>((resolve, reject) => {
@@ -122,4 +131,10 @@ export async function resolvedServices(services: Iterable<ServiceRecord>): Promi
     out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, resolvable: await ok })
   }
   return out.sort((a, b) => a.uid.localeCompare(b.uid))
+}
+
+/** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
+function namedClient(req: IncomingMessage): void {
+  const client = req.headers['x-real-ip']
+  if (typeof client === 'string' && isIP(client)) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
 }
