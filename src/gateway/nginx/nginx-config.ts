@@ -3,6 +3,9 @@ import { HEADER_RULES } from '../headers.js'
 import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
 
+/** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
+const DEFAULT_TIMEOUT_SECONDS = 300
+
 /** A service as the nginx data plane needs it: its upstream block, where it forwards, its timeout. */
 export interface NginxService {
   uid: string
@@ -82,8 +85,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_buffering on;
       proxy_buffer_size 64k;
       proxy_buffers 8 64k;`
+  /** Forwarding to the service's upstream block, with the service's timeout. */
   const forwarding = (seconds: number) => `
-    location @postern_t${seconds} {
       proxy_pass $postern_upstream$postern_target;
       proxy_http_version 1.1;
       proxy_connect_timeout ${Math.min(10, seconds)}s;
@@ -106,9 +109,14 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Request-Id $postern_request_id;
       header_filter_by_lua_block { postern.response_headers() }
+      error_page 400 /_postern/nginx-400;
+      error_page 494 =431 /_postern/nginx-431;
       error_page 502 = @postern_502;
-      error_page 504 = @postern_504;
-    }`
+      error_page 504 = @postern_504;`
+  // Most services keep the default timeout: they are forwarded from \`location /\` itself; the
+  // others are handed to a named location with theirs (an internal redirect costs a little).
+  const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t)}
+    }`)
   const unavailable = errorAnswer('UNAVAILABLE', 'Postern cannot be reached to decide on this request; try again shortly.', undefined).body
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
   const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
@@ -136,9 +144,13 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ unavailable, badGateway, badRequest, tooLarge })}
+${nginxLua({ unavailable, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
   }
 ${o.watchPid ? watchParent(o.watchPid) : ''}
+  # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.
+  map $request_id $postern_request_uuid { "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})$" "$a-$b-$c-$d-$e"; }
+  map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
+
   upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
 ${upstreams.join('\n')}
 
@@ -149,7 +161,7 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     error_page 494 =431 /_postern/nginx-431;
 
     location / {
-      # What Lua hands the named locations below (the verdict, the target, the identity).
+      # What Lua hands the forwarding below (the verdict, the target, the identity).
       set $postern_upstream '';
       set $postern_target '';
       set $postern_upstream_host '';
@@ -162,10 +174,9 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
       set $postern_authorization '';
       set $postern_serverless_authorization '';
       set $postern_cookie '';
-      set $postern_request_id '';
       set $postern_original_target '';
       set $postern_original_connection '';
-      access_by_lua_block { postern.access() }
+      access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS)}
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
     }
@@ -202,7 +213,7 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     }
     location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
     location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
-${timeouts.map(forwarding).join('\n')}
+${named.join('\n')}
   }
 }
 `

@@ -16,7 +16,7 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string }): string {
+export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
   const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
@@ -26,10 +26,10 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
     local shared = ngx.shared.postern_verdicts
     local capture = ngx.location.capture
     local find = ngx.re.find
-    local sha1 = ngx.sha1_bin
     local concat = table.concat
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
+    local DEFAULT_TIMEOUT = ${luaString(String(bodies.defaultTimeout))}
     local SUSPECT = ${luaString(dropPattern)}
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
@@ -90,13 +90,6 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       return nominated
     end
 
-    local function request_id(var)
-      local id = var.http_x_request_id
-      if id and #id <= 128 and find(id, "^[A-Za-z0-9._:-]+$", "jo") then return id end
-      local r = var.request_id
-      return r:sub(1, 8) .. "-" .. r:sub(9, 12) .. "-" .. r:sub(13, 16) .. "-" .. r:sub(17, 20) .. "-" .. r:sub(21, 32)
-    end
-
     function postern.access()
       local var = ngx.var
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
@@ -127,7 +120,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       if not nominated and #raw <= 10000 and target:byte(1) == 47 and not find(target, "^[^?]*(?:postern|%)", "ijo") then
         local serverless = var.http_x_serverless_authorization
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
-          key = var.request_method .. " " .. (var.http_host or "") .. " " .. sha1((var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or ""))
+          key = var.request_method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
         end
       end
       local v = key and shared:get(key)
@@ -146,7 +139,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
         if not key and own_cookies then
-          local creds = " " .. (var.http_host or "") .. " " .. sha1((var.http_authorization or "") .. "\\n" .. (var.http_x_serverless_authorization or "") .. "\\n" .. cookie)
+          local creds = " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (var.http_x_serverless_authorization or "") .. "\\n" .. cookie
           shared:delete("GET" .. creds)
           shared:delete("HEAD" .. creds)
         end
@@ -174,9 +167,8 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       var.postern_authorization = f[9]
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
-      var.postern_request_id = request_id(var)
       hygiene(suspect, nominated)
-      return ngx.exec("@postern_t" .. f[4])
+      if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
     end
 
     -- Requests nginx refuses itself, before any Lua, get the one error shape too.
@@ -187,6 +179,8 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
 
     -- An upstream may not set or clear Postern's cookies.
     function postern.response_headers()
+      -- Only the upstream's answers: Postern's own (relayed before anything was forwarded) set its cookies.
+      if ngx.var.postern_upstream == "" then return end
       local cookies = ngx.header["Set-Cookie"]
       if not cookies then return end
       if type(cookies) == "string" then cookies = { cookies } end
