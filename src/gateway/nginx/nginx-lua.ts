@@ -128,12 +128,17 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       if v then
         f = {}
         local at = 1
-        for i = 1, NFIELDS do
+        for i = 1, NFIELDS + 1 do
           local nl = v:find("\\n", at, true)
           f[i] = v:sub(at, (nl or 0) - 1)
           at = (nl or #v) + 1
         end
-      else
+        -- Past half its life, one request (the first to take the lock) asks again while the
+        -- others keep using the verdict: no herd of decisions when it ends.
+        if tonumber(f[NFIELDS + 1]) <= ngx.now() and shared:add(key .. "\\0", true, 0.2) then v = nil end
+      end
+      local still = v == nil and f or nil
+      if not v then
         -- A subrequest has its own variables: the target is handed to it.
         local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
@@ -145,15 +150,22 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
         end
         local verdict = r.header[${luaString(VERDICT.verdict)}]
         -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
+        -- (A verdict being renewed still holds until it expires.)
         if verdict == nil then
           if r.status >= 200 and r.status < 500 then return relay(r) end
-          return json_error(503, UNAVAILABLE)
+          if not still then return json_error(503, UNAVAILABLE) end
+        elseif verdict ~= "allow" then
+          if key then shared:delete(key) end
+          return relay(r)
+        else
+          f = {}
+          for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
+          local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
+          if key and ms > 0 then
+            f[NFIELDS + 1] = ngx.now() + ms / 2000
+            shared:set(key, concat(f, "\\n"), ms / 1000)
+          end
         end
-        if verdict ~= "allow" then return relay(r) end
-        f = {}
-        for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
-        local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
-        if key and ms > 0 then shared:set(key, concat(f, "\\n"), ms / 1000) end
       end
       var.postern_upstream = f[1]
       var.postern_target = f[2] .. uri
