@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startProxy, startUpstream, type Nginx } from './nginx.js'
+import { startCaddy, startProxy, startUpstream, type Nginx } from './nginx.js'
 import { awaitStatus, BENCH_DOMAIN, insertUsers, startDevProxy, startPostern, type Postern } from './postern.js'
-import { freePort, startProcess, treeOf, type Started } from './processes.js'
+import { childrenOf, freePort, startProcess, treeOf, type Started } from './processes.js'
 import type { Target } from './scenarios.js'
 import { serverSigningKey, TokenMint } from './tokens.js'
 
@@ -17,15 +17,23 @@ export interface Environment {
   nginxProxy: Nginx
   bareProxy: Started & { port: number }
   postern: Postern
+  /** A second Postern, `--data-plane nginx`: nginx (worker_processes auto) carries the bytes. */
+  nginxPlane: Postern
   devProxy: { process: Started; port: number }
   warmToken: string
   deniedToken: string
   mint: TokenMint
-  /** Writes `count` tokens never used before to a file for wrk (round-robin over the 1,000 users). */
-  coldTokenFile(name: string, count: number): string
+  /** The warm token of the Postern behind a target (each Postern has its own signing key). */
+  warmTokenFor(target: Target): string
+  /** Writes `count` tokens never used before to a file for wrk (round-robin over the 1,000 users), for the Postern behind `target`. */
+  coldTokenFile(name: string, count: number, target?: Target): string
+  /** The Host a scenario's requests carry. */
+  hostOf(target: Target, service?: string): string
   portOf(target: Target): number
   /** The processes whose CPU and RSS a scenario reports. */
   pidsOf(target: Target): number[]
+  /** The Postern process deciding for the nginx data plane (without its nginx). */
+  planePosternPids(): number[]
   stop(): Promise<void>
 }
 
@@ -41,6 +49,10 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
     stops.push(() => upstream.stop())
     const nginxProxy = await startProxy(join(dir, 'nginx-proxy'), await freePort(), upstream.port, o.workers ?? 1)
     stops.push(() => nginxProxy.stop())
+    const nginxProxyAuto = await startProxy(join(dir, 'nginx-proxy-auto'), await freePort(), upstream.port, 'auto')
+    stops.push(() => nginxProxyAuto.stop())
+    const caddy = await startCaddy(join(dir, 'caddy'), await freePort(), upstream.port)
+    stops.push(() => caddy.stop())
     const barePort = await freePort()
     const bare = await startProcess(process.execPath, [...(o.bareNodeArgs ?? []), fileURLToPath(new URL('./bare-proxy.js', import.meta.url)), String(barePort), `http://127.0.0.1:${upstream.port}`], { readyText: 'bare proxy ready', readyPort: barePort })
     stops.push(() => bare.stop())
@@ -63,7 +75,18 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
     await awaitStatus(postern.gatewayPort, postern.hostOf('bench'), 403, { token: deniedToken })
     const devProxy = await startDevProxy(postern, 'bench')
     stops.push(() => devProxy.process.stop())
-    return {
+    log('  starting postern serve --data-plane nginx …')
+    const nginxPlane = await startPostern(join(dir, 'postern-nginx'), { nodeArgs: o.posternNodeArgs, serveArgs: ['--data-plane', 'nginx'] })
+    stops.push(() => nginxPlane.stop())
+    await nginxPlane.cli(['services', 'create', 'bench', '--upstream', upstreamUrl])
+    await nginxPlane.cli(['services', 'add-iam-policy-binding', 'bench', `--member=domain:${BENCH_DOMAIN}`, '--role=roles/run.invoker'])
+    const planeMint = new TokenMint(await serverSigningKey(nginxPlane.dataDir), nginxPlane.controlUrl, await insertUsers(nginxPlane.dataDir, emails))
+    const planeWarmToken = planeMint.mint(1)[0]!
+    await awaitStatus(nginxPlane.gatewayPort, nginxPlane.hostOf('bench'), 200, { token: planeWarmToken })
+    /** nginx's workers under the data plane's master, which is postern serve's child. */
+    const planeNginx = () => childrenOf(nginxPlane.process.pid).flatMap((pid) => childrenOf(pid))
+    const planePostern = () => treeOf(nginxPlane.process.pid).filter((pid) => pid === nginxPlane.process.pid)
+    const env: Environment = {
       dir,
       upstream,
       nginxProxy,
@@ -73,15 +96,25 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
       warmToken,
       deniedToken,
       mint,
-      coldTokenFile(name, count) {
+      nginxPlane,
+      warmTokenFor: (target) => (target === 'nginx-plane' ? planeWarmToken : warmToken),
+      coldTokenFile(name, count, target) {
         const file = join(dir, `${name}.tokens`)
-        writeFileSync(file, mint.mint(count).join('\n') + '\n')
+        writeFileSync(file, (target === 'nginx-plane' ? planeMint : mint).mint(count).join('\n') + '\n')
         return file
+      },
+      hostOf(target, service) {
+        if (target === 'gateway') return postern.hostOf(service!)
+        if (target === 'nginx-plane') return nginxPlane.hostOf(service!)
+        return `127.0.0.1:${env.portOf(target)}`
       },
       portOf(target) {
         switch (target) {
           case 'upstream': return upstream.port
           case 'nginx-proxy': return nginxProxy.port
+          case 'nginx-proxy-auto': return nginxProxyAuto.port
+          case 'nginx-plane': return nginxPlane.gatewayPort
+          case 'caddy': return caddy.port
           case 'bare-proxy': return barePort
           case 'gateway': return postern.gatewayPort
           case 'dev-proxy': return devProxy.port
@@ -91,15 +124,21 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
         switch (target) {
           case 'upstream': return upstream.workers()
           case 'nginx-proxy': return nginxProxy.workers()
+          case 'nginx-proxy-auto': return nginxProxyAuto.workers()
+          // nginx's workers; postern serve's own figures are reported beside them (load.ts).
+          case 'nginx-plane': return planeNginx()
+          case 'caddy': return [caddy.pid]
           case 'bare-proxy': return [bare.pid]
           case 'gateway': return treeOf(postern.process.pid)
           case 'dev-proxy': return [devProxy.process.pid]
         }
       },
+      planePosternPids: planePostern,
       async stop() {
         for (const stop of stops.reverse()) await stop().catch(() => undefined)
       },
     }
+    return env
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     throw err

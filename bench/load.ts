@@ -59,7 +59,7 @@ export interface ScenarioSummary {
   runs: ScenarioRun[]
 }
 
-const head = (s: Scenario, env: Environment) => (s.target === 'gateway' ? env.postern.hostOf(s.service!) : `127.0.0.1:${env.portOf(s.target)}`)
+const head = (s: Scenario, env: Environment) => env.hostOf(s.target, s.service)
 
 /**
  * Rounds of every scenario, one after another, the order rotated each round so that drift and
@@ -69,14 +69,16 @@ const head = (s: Scenario, env: Environment) => (s.target === 'gateway' ? env.po
  */
 export async function runLoad(env: Environment, o: LoadSettings, log: (s: string) => void): Promise<ScenarioSummary[]> {
   const runs = new Map<string, ScenarioRun[]>(SCENARIOS.map((s) => [s.id, []]))
-  let coldTokens = TOKENS_PER_SET
+  // Per cold scenario: the Node gateway and the nginx data plane take different numbers.
+  const coldTokens = new Map<string, number>()
+  const coldOf = (s: Scenario) => coldTokens.get(s.id) ?? TOKENS_PER_SET
   // One short unrecorded pass first: JIT, connection pools, and the gateway's per-caller state
   // (one X-Postern-Jwt-Assertion per user, reused for four minutes) as later rounds find it.
   log('warm-up: 2 s of each scenario, not recorded')
   for (const s of SCENARIOS) {
-    const r = await runScenario(env, s, { ...o, seconds: 2 }, -1, s.token === 'cold' ? env.coldTokenFile('cold-warm-up', 2_000) : undefined)
+    const r = await runScenario(env, s, { ...o, seconds: 2 }, -1, s.token === 'cold' ? env.coldTokenFile(`${s.id}-warm-up`, 2_000, s.target) : undefined)
     // Size round 1's cold set from the warm-up's rate, so that it too is all first uses.
-    if (s.token === 'cold') coldTokens = Math.max(coldTokens, Math.ceil((r.rps * o.seconds * 1.5) / 1000) * 1000)
+    if (s.token === 'cold') coldTokens.set(s.id, Math.max(coldOf(s), Math.ceil((r.rps * o.seconds * 1.5) / 1000) * 1000))
   }
   for (let round = 0; round < o.rounds; round++) {
     const shift = Math.floor((round * SCENARIOS.length) / o.rounds)
@@ -86,11 +88,11 @@ export async function runLoad(env: Environment, o: LoadSettings, log: (s: string
       let tokenFile: string | undefined
       if (s.token === 'cold') {
         const t = performance.now()
-        tokenFile = env.coldTokenFile(`cold-round-${round}`, coldTokens)
-        log(`  minted ${coldTokens.toLocaleString('en')} new tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+        tokenFile = env.coldTokenFile(`${s.id}-round-${round}`, coldOf(s), s.target)
+        log(`  minted ${coldOf(s).toLocaleString('en')} new tokens in ${((performance.now() - t) / 1000).toFixed(1)} s`)
       }
       const r = await runScenario(env, s, o, round, tokenFile)
-      if (r.tokens) coldTokens = Math.max(coldTokens, Math.ceil((r.tokens.sent * 1.5) / 1000) * 1000)
+      if (r.tokens) coldTokens.set(s.id, Math.max(coldOf(s), Math.ceil((r.tokens.sent * 1.5) / 1000) * 1000))
       runs.get(s.id)!.push(r)
       log(`  ${s.label.padEnd(44)} ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  p99.9 ${fmt(r.p999)} ms  ${fmt(r.cpu.cores)} cores  ${fmt(r.cpuUsPerRequest, 0)} µs/req  ${fmt(r.cpu.peakRssMb, 0)} MB  (others ${fmt(r.machine.otherCores)} cores)${r.problems.length ? '  PROBLEM: ' + r.problems.join('; ') : ''}`)
     }
@@ -101,13 +103,14 @@ export async function runLoad(env: Environment, o: LoadSettings, log: (s: string
 async function runScenario(env: Environment, s: Scenario, o: LoadSettings, round: number, tokenFile: string | undefined): Promise<ScenarioRun> {
   const port = env.portOf(s.target)
   const host = head(s, env)
-  const token = s.token === 'warm' ? env.warmToken : s.token === 'denied' ? env.deniedToken : undefined
+  const token = s.token === 'warm' ? env.warmTokenFor(s.target) : s.token === 'denied' ? env.deniedToken : undefined
   const problems: string[] = []
   // One request first, with a token outside any cold set, to check the scenario answers as it should.
-  const status = await probe(port, host, { path: s.path, token: s.token === 'cold' ? env.warmToken : token }).catch(() => 0)
+  const status = await probe(port, host, { path: s.path, token: s.token === 'cold' ? env.warmTokenFor(s.target) : token }).catch(() => 0)
   if (status !== s.expect) problems.push(`pre-flight request got ${status}, expected ${s.expect}`)
   const meter = new Meter(env.pidsOf(s.target))
-  const gatewayMeter = s.target === 'dev-proxy' ? new Meter(env.pidsOf('gateway')) : undefined
+  // Beside the dev proxy, the gateway behind it; beside the nginx data plane's workers, the Postern deciding for them.
+  const gatewayMeter = s.target === 'dev-proxy' ? new Meter(env.pidsOf('gateway')) : s.target === 'nginx-plane' ? new Meter(env.planePosternPids()) : undefined
   const upstreamMeter = new Meter(env.pidsOf('upstream'))
   const machineMeter = new MachineMeter()
   const r = await runWrk({ url: `http://127.0.0.1:${port}`, host, path: s.path, token, tokenFile, threads: o.threads, connections: o.connections, seconds: o.seconds })
@@ -141,7 +144,7 @@ function summarise(s: Scenario, runs: Map<string, ScenarioRun[]>): ScenarioSumma
     peakRssMb: Math.max(...mine.map((r) => r.cpu.peakRssMb)),
     maxProcessPeakRssMb: Math.max(...mine.map((r) => r.cpu.maxProcessPeakRssMb)),
     cpuUsPerRequest: m((r) => r.cpuUsPerRequest),
-    ...(s.target === 'dev-proxy' && {
+    ...((s.target === 'dev-proxy' || s.target === 'nginx-plane') && {
       gateway: {
         cores: m((r) => r.gateway!.cores),
         peakRssMb: Math.max(...mine.map((r) => r.gateway!.peakRssMb)),
@@ -228,4 +231,52 @@ export async function runHalfLoad(env: Environment, o: LoadSettings & { rate: nu
 export function fmt(n: number, digits = 2): string {
   if (!Number.isFinite(n)) return '–'
   return n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+// --- the nginx data plane at half of its own maximum ---------------------------------------------
+
+export interface PlaneHalfLoadSummary {
+  rate: number
+  targets: { id: string; label: string; p50: number; p99: number; achievedRps: number; errors: number }[]
+  /** Median over rounds of (p99 through it − p99 direct) in the same round, ms. */
+  addedP99: { nginxPlane: number; nginxProxyAuto: number }
+}
+
+/** As runHalfLoad, for the nginx data plane at half of its own warm maximum, beside direct and nginx (auto workers). */
+export async function runPlaneHalfLoad(env: Environment, o: LoadSettings & { rate: number }, log: (s: string) => void): Promise<PlaneHalfLoadSummary> {
+  const targets = [
+    { id: 'direct', label: 'direct', target: 'upstream' as const },
+    { id: 'nginx-proxy-auto', label: 'nginx proxy, auto workers', target: 'nginx-proxy-auto' as const },
+    { id: 'nginx-plane-warm', label: 'nginx data plane warm', target: 'nginx-plane' as const },
+  ]
+  const runs: (FixedRateResult & { id: string; round: number })[] = []
+  for (let round = 0; round < o.rounds; round++) {
+    for (const t of round % 2 ? [...targets].reverse() : targets) {
+      const r = await runFixedRate({
+        port: env.portOf(t.target),
+        host: env.hostOf(t.target, 'bench'),
+        token: t.target === 'nginx-plane' ? env.warmTokenFor('nginx-plane') : undefined,
+        rate: o.rate,
+        seconds: o.seconds + 1,
+        warmupSeconds: 1,
+        connections: o.connections,
+      })
+      runs.push({ ...r, id: t.id, round })
+      log(`  ${t.label.padEnd(28)} at ${fmt(o.rate, 0)} req/s: achieved ${fmt(r.achievedRps, 0)}, p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  p99.9 ${fmt(r.p999)} ms${r.errors ? `  ${r.errors} errors` : ''}`)
+    }
+  }
+  const of = (id: string) => runs.filter((r) => r.id === id)
+  const added = (id: string) => median(of(id).map((r) => r.p99 - of('direct').find((d) => d.round === r.round)!.p99))
+  return {
+    rate: o.rate,
+    targets: targets.map((t) => ({
+      id: t.id,
+      label: t.label,
+      p50: median(of(t.id).map((r) => r.p50)),
+      p99: median(of(t.id).map((r) => r.p99)),
+      achievedRps: median(of(t.id).map((r) => r.achievedRps)),
+      errors: of(t.id).reduce((a, r) => a + r.errors, 0),
+    })),
+    addedP99: { nginxPlane: added('nginx-plane-warm'), nginxProxyAuto: added('nginx-proxy-auto') },
+  }
 }

@@ -20,7 +20,7 @@ export interface Nginx {
  * generated configuration; never the system's nginx service. One worker each, like the one
  * gateway process they are compared with; access logs off, as the gateway keeps none.
  */
-function common(prefix: string, workers: number): string {
+function common(prefix: string, workers: number | 'auto'): string {
   // Started by root, nginx's workers would run as nobody and could not read our 0700 temp dir.
   const user = process.getuid?.() === 0 ? `user ${userInfo().username};` : ''
   return `
@@ -68,7 +68,7 @@ export async function startUpstream(prefix: string, port: number, workers = 1): 
 }
 
 /** nginx as a plain reverse proxy: keep-alive to the upstream, the headers a proxy should set. */
-export async function startProxy(prefix: string, port: number, upstreamPort: number, workers = 1): Promise<Nginx> {
+export async function startProxy(prefix: string, port: number, upstreamPort: number, workers: number | 'auto' = 1): Promise<Nginx> {
   const config = `${common(prefix, workers)}
   upstream backend {
     server 127.0.0.1:${upstreamPort};
@@ -94,4 +94,13 @@ export async function startProxy(prefix: string, port: number, upstreamPort: num
 }
 `
   return startNginx(prefix, config, port)
+}
+
+/** Caddy's reverse_proxy as the Go reference, on one core (GOMAXPROCS=1), admin API and HTTPS off. */
+export async function startCaddy(prefix: string, port: number, upstreamPort: number): Promise<Started & { port: number }> {
+  mkdirSync(prefix, { recursive: true })
+  const file = join(prefix, 'Caddyfile')
+  writeFileSync(file, `{\n  admin off\n  auto_https off\n}\nhttp://127.0.0.1:${port} {\n  reverse_proxy 127.0.0.1:${upstreamPort}\n}\n`)
+  const caddy = await startProcess('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { readyPort: port, timeoutMs: 15_000, env: { ...process.env, GOMAXPROCS: '1', HOME: prefix, XDG_DATA_HOME: prefix, XDG_CONFIG_HOME: prefix } })
+  return Object.assign(caddy, { port })
 }

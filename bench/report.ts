@@ -1,6 +1,6 @@
 import type { ProfileRun } from './profile.js'
 import type { InProcessReport } from './in-process.js'
-import { fmt, type HalfLoadSummary, type LoadSettings, type ScenarioSummary } from './load.js'
+import { fmt, type HalfLoadSummary, type LoadSettings, type PlaneHalfLoadSummary, type ScenarioSummary } from './load.js'
 import type { SoakResult } from './soak.js'
 import type { StartupResult } from './startup.js'
 import { median } from './startup.js'
@@ -14,6 +14,9 @@ export interface BenchReport {
   /** Median over rounds of postern cold ÷ postern warm in the same round. */
   coldVsWarm?: number
   halfLoad?: HalfLoadSummary
+  /** Median over rounds of the nginx data plane cold ÷ its warm in the same round. */
+  nginxPlaneColdVsWarm?: number
+  nginxPlaneHalfLoad?: PlaneHalfLoadSummary
   inProcess?: InProcessReport
   startup?: StartupResult
   soak?: SoakResult
@@ -28,9 +31,9 @@ export interface Goal {
   command: string
 }
 
-export function coldVsWarm(scenarios: ScenarioSummary[]): number {
-  const warm = scenarios.find((s) => s.id === 'postern-warm')!
-  const cold = scenarios.find((s) => s.id === 'postern-cold')!
+export function coldVsWarm(scenarios: ScenarioSummary[], prefix: 'postern' | 'nginx-plane' = 'postern'): number {
+  const warm = scenarios.find((s) => s.id === `${prefix}-warm`)!
+  const cold = scenarios.find((s) => s.id === `${prefix}-cold`)!
   return median(cold.runs.map((r) => r.rps / (warm.runs.find((w) => w.round === r.round)?.rps ?? NaN)))
 }
 
@@ -95,6 +98,31 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
     goal: 'decide() 1,500 members, 5 groups deep ≤ 200 µs cold',
     measured: cold && change ? `${fmt(cold.medianNs / 1000, 2)} µs (principalMembers + decide); ${fmt(change.medianNs / 1000, 2)} µs through the authorizer after a directory change` : 'not run',
     met: cold && change ? Math.max(cold.medianNs, change.medianNs) <= 200_000 : undefined,
+    command: cmd,
+  })
+  const planeWarm = find('nginx-plane-warm')
+  const auto = find('nginx-proxy-auto')
+  const caddy = find('caddy-proxy')
+  goals.push({
+    goal: 'nginx data plane warm ≥ 0.9× an nginx proxy with as many workers (worker_processes auto)',
+    measured: planeWarm && auto
+      ? `${fmt(planeWarm.vsNginxProxy)}× (${fmt(planeWarm.rps, 0)} vs ${fmt(auto.rps, 0)} req/s); against the one-worker nginx proxy ${fmt(planeWarm.rps / find('nginx-proxy')!.rps)}×, which auto workers reach ${fmt(auto.vsNginxProxy)}×; Caddy (GOMAXPROCS=1) ${fmt(caddy?.vsNginxProxy ?? NaN)}× the one-worker proxy`
+      : 'not run',
+    met: planeWarm ? planeWarm.vsNginxProxy >= 0.9 : undefined,
+    command: cmd,
+  })
+  const planeCold = find('nginx-plane-cold')
+  goals.push({
+    goal: 'nginx data plane cold (new tokens) ≥ 0.5× its warm',
+    measured: r.nginxPlaneColdVsWarm !== undefined && planeCold && planeWarm ? `${fmt(r.nginxPlaneColdVsWarm)}× (${fmt(planeCold.rps, 0)} vs ${fmt(planeWarm.rps, 0)} req/s; ${fmt(100 * (planeCold.firstUseShare ?? 0), 0)}% of cold requests carried a new token)` : 'not run',
+    met: r.nginxPlaneColdVsWarm !== undefined ? r.nginxPlaneColdVsWarm >= 0.5 : undefined,
+    command: cmd,
+  })
+  const ph = r.nginxPlaneHalfLoad
+  goals.push({
+    goal: 'nginx data plane: p99 added over direct ≤ 1 ms at half of its maximum load',
+    measured: ph ? `+${fmt(ph.addedP99.nginxPlane)} ms at ${fmt(ph.rate, 0)} req/s (nginx proxy, auto workers, +${fmt(ph.addedP99.nginxProxyAuto)} ms)` : 'not run',
+    met: ph ? ph.addedP99.nginxPlane <= 1 : undefined,
     command: cmd,
   })
   const st = r.startup

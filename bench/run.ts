@@ -5,7 +5,7 @@ import { ROOT } from './dist.js'
 import { startEnvironment } from './environment.js'
 import { POSTERN_ENV } from './postern.js'
 import { runInProcess } from './in-process.js'
-import { fmt, runHalfLoad, runLoad, type LoadSettings } from './load.js'
+import { fmt, runHalfLoad, runLoad, runPlaneHalfLoad, type LoadSettings } from './load.js'
 import { runProfiles } from './profile.js'
 import { coldVsWarm, formatMarkdown, formatSvg, formatText, judgeGoals, type BenchReport } from './report.js'
 import { runSoak } from './soak.js'
@@ -13,7 +13,8 @@ import { runStartup } from './startup.js'
 import { checkTools } from './tools.js'
 
 /**
- * `npm run bench`: the gateway against direct calls, nginx and the Node floor; decide()
+ * `npm run bench`: the gateway against direct calls, nginx and the Node floor; the nginx
+ * data plane against nginx with as many workers, and Caddy as the Go reference; decide()
  * and token verification in process; start-up with 10,000 services. Writes bench/results/latest.{json,md,svg}.
  *
  *   --rounds N        interleaved rounds of every scenario (3)
@@ -86,12 +87,18 @@ async function main(): Promise<number> {
           log(`\nLoad: ${settings.rounds} rounds × ${settings.seconds} s per scenario`)
           report.scenarios = await runLoad(env, settings, log)
           report.coldVsWarm = coldVsWarm(report.scenarios)
+          report.nginxPlaneColdVsWarm = coldVsWarm(report.scenarios, 'nginx-plane')
         }
         if (args.only.has('half-load')) {
           const warm = report.scenarios?.find((s) => s.id === 'postern-warm')?.rps
           if (warm === undefined) throw new Error('--only half-load needs the load part too (its rate is half of postern warm\'s maximum)')
           log(`\nFixed rate at half of postern warm's maximum: ${fmt(warm / 2, 0)} req/s`)
           report.halfLoad = await runHalfLoad(env, { ...settings, rate: Math.round(warm / 2) }, log)
+          const plane = report.scenarios?.find((s) => s.id === 'nginx-plane-warm')?.rps
+          if (plane !== undefined) {
+            log(`\nFixed rate at half of the nginx data plane's maximum: ${fmt(plane / 2, 0)} req/s`)
+            report.nginxPlaneHalfLoad = await runPlaneHalfLoad(env, { ...settings, rate: Math.round(plane / 2) }, log)
+          }
         }
         if (args.soak > 0) {
           log(`\nSoak: ${args.soak} s at a steady load`)

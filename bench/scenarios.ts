@@ -1,14 +1,14 @@
 import { LARGE_PATH } from './nginx.js'
 
 /** What a scenario's load goes through. */
-export type Target = 'upstream' | 'nginx-proxy' | 'bare-proxy' | 'gateway' | 'dev-proxy'
+export type Target = 'upstream' | 'nginx-proxy' | 'nginx-proxy-auto' | 'bare-proxy' | 'gateway' | 'dev-proxy' | 'nginx-plane' | 'caddy'
 
 export interface Scenario {
   id: string
   label: string
   target: Target
   path: string
-  /** The gateway's service (Host), for target gateway. */
+  /** The gateway's service (Host), for targets gateway and nginx-plane. */
   service?: 'bench' | 'bench-public'
   /** warm: one token; cold: a fresh file of tokens each round; denied: a token without the role. */
   token?: 'warm' | 'cold' | 'denied'
@@ -44,4 +44,27 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'postern-public', label: 'postern public (no auth)', target: 'gateway', service: 'bench-public', path: '/', expect: 200, ...SMALL },
   { id: 'postern-denied', label: 'postern denied (403)', target: 'gateway', service: 'bench', token: 'denied', path: '/', expect: 403, ...SMALL },
   { id: 'dev-proxy', label: 'dev proxy → gateway', target: 'dev-proxy', path: '/', expect: 200, ...SMALL },
+  // The nginx data plane (postern serve --data-plane nginx) runs nginx with worker_processes auto:
+  // it is judged against a plain nginx proxy with as many workers, measured in the same rounds.
+  {
+    id: 'nginx-proxy-auto',
+    label: 'nginx proxy, worker_processes auto',
+    target: 'nginx-proxy-auto',
+    path: '/',
+    expect: 200,
+    reference: 'the nginx data plane\'s reference: a plain nginx proxy with as many workers',
+    proxyRef: 'nginx-proxy',
+    directRef: 'direct',
+  },
+  { id: 'nginx-plane-warm', label: 'nginx data plane warm (one token) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'warm', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
+  { id: 'nginx-plane-cold', label: 'nginx data plane cold (new tokens) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'cold', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
+  {
+    id: 'caddy-proxy',
+    label: 'Caddy reverse_proxy, GOMAXPROCS=1 (Go reference)',
+    target: 'caddy',
+    path: '/',
+    expect: 200,
+    reference: 'a Go reverse proxy on one core, no authentication: what oauth2-proxy-style gateways build on',
+    ...SMALL,
+  },
 ]

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs'
 import { run } from './processes.js'
 
-/** nginx and wrk from Debian; the versions go into the report. */
+/** nginx (with its Lua module, for the nginx data plane), Caddy and wrk from Debian; the versions go into the report. */
 export async function checkTools(): Promise<{ nginx: string; wrk: string } | { missing: string[] }> {
   const nginx = await run('nginx', ['-v']).catch(() => undefined)
   const wrk = await run('wrk', ['-v']).catch(() => undefined)
-  const missing = [...(nginx?.code === 0 ? [] : ['nginx']), ...(wrk ? [] : ['wrk'])]
+  const caddy = await run('caddy', ['version']).catch(() => undefined)
+  const lua = existsSync('/usr/lib/nginx/modules/ngx_http_lua_module.so')
+  const missing = [...(nginx?.code === 0 ? [] : ['nginx']), ...(lua ? [] : ['libnginx-mod-http-lua']), ...(caddy?.code === 0 ? [] : ['caddy']), ...(wrk ? [] : ['wrk'])]
   if (missing.length) return { missing }
   return {
     nginx: /nginx\/(\S+)/.exec(nginx!.stderr)?.[1] ?? '?',

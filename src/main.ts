@@ -60,6 +60,9 @@ import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
+import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decision.js'
+import { nginxConfig } from './gateway/nginx/nginx-config.js'
+import { resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
@@ -276,7 +279,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         issuer: config.issuer,
         log,
         accessLog: config.accessLog,
-        internal: internalEndpoints({ forwardAuth: () => forward, observability, log }),
+        internal: internalEndpoints({ forwardAuth: () => forward, nginx: () => nginxDecisions, observability, log }),
         browser,
         browserSessions,
       })
@@ -296,18 +299,38 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         log,
         accessLog: config.accessLog,
       })
+      const nginxDecisions = { decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record: (service, verdict) => metrics.request(service, verdict, 0) }), upstreamError: upstreamErrorEndpoint() }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
       // timeout is the backstop for anything else: the longest service timeout and a minute.
-      const port = await listen('gateway', gateway.request, config.gatewayPort, { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }, (server) => {
-        server.maxHeadersCount = 0
-        server.timeout = 300_000
-        server.on('upgrade', gateway.upgrade)
-        // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
-        serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })
-      })
-      running.gatewayUrl = `http://${config.host}:${port}`
+      const gatewayOptions: ServerOptions = { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }
+      if (config.dataPlane === 'nginx') {
+        // nginx carries the bytes on the gateway port; Postern decides on a socket only nginx uses.
+        const plane = await startNginxPlane({
+          listen: { host: config.host, port: config.gatewayPort },
+          dataDir: config.dataDir,
+          tls: config.tls,
+          request: gateway.request,
+          upgrade: gateway.upgrade,
+          serverOptions: { ...gatewayOptions, keepAliveTimeout: 65_000 },
+          services: () => directory.allServices(),
+          log,
+        })
+        closers.unshift(() => plane.close())
+        afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && plane.servicesChanged())
+        running.gatewayUrl = `http://${config.host}:${config.gatewayPort}`
+        notes.push(`Data plane: nginx (pid ${plane.nginxPid}), configuration in ${config.dataDir}/nginx/nginx.conf`)
+      } else {
+        const port = await listen('gateway', gateway.request, config.gatewayPort, gatewayOptions, (server) => {
+          server.maxHeadersCount = 0
+          server.timeout = 300_000
+          server.on('upgrade', gateway.upgrade)
+          // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
+          serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })
+        })
+        running.gatewayUrl = `http://${config.host}:${port}`
+      }
     }
 
     if (config.metricsPort !== undefined) {
@@ -357,6 +380,22 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
     io.stdout(`New password for ${reset.owner} (shown once, keep it safe): ${reset.password}\n`)
     io.stdout(`Every session and refresh token of ${reset.owner} has ended; sign in again with the new password.\n`)
     if (isLoopback(config.host)) await signInLocalCli(config, config.controlUrl, { email: reset.owner, uid: reset.ownerUid, onlyReplacing: 'owner' }, store, clock, io)
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * `postern nginx-config`: the nginx data plane's configuration for people who run nginx
+ * themselves, from the services in the store; nginx asks the Postern gateway at `decisions`.
+ */
+export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string }): Promise<string> {
+  const log = createLogger(() => {}, 'error')
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  try {
+    const directory = new Directory(store)
+    await directory.loadAll()
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto' })
   } finally {
     await store.close()
   }

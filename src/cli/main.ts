@@ -13,6 +13,7 @@ import { registerWorkforcePools } from './commands/workforce-pools.js'
 import { registerLogs } from './commands/logs.js'
 import { registerProjects } from './commands/projects.js'
 import { registerServe } from './commands/serve.js'
+import { registerNginxConfig } from './commands/nginx-config.js'
 import { registerServices } from './commands/services.js'
 import { registerUsers } from './commands/users.js'
 import { registerWhy } from './commands/why.js'
@@ -29,6 +30,7 @@ export function buildProgram(cli: Cli): Command {
     .version(`postern ${packageVersion()}`, '--version', 'print the version')
     .exitOverride()
   registerServe(program, cli)
+  registerNginxConfig(program, cli)
   registerConfig(program, cli)
   registerAuth(program, cli)
   registerProjects(program, cli)

@@ -37,6 +37,8 @@ export interface ServeConfig {
   /** Open connections each plane's listener accepts at once. */
   readonly maxConnections: number
   readonly workers: number
+  /** Who carries the gateway's bytes: Postern's own Node gateway, or nginx deciding through Postern (gateway/nginx/). */
+  readonly dataPlane: 'node' | 'nginx'
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** Proxies whose X-Forwarded-For names the client (for sign-in limits); none by default. */
   readonly trustedProxies: TrustedProxies
@@ -68,6 +70,7 @@ export interface ServeFlags {
   maxConnections?: string
   workers?: string
   trustedProxies?: string
+  dataPlane?: string
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
@@ -122,6 +125,7 @@ const Flags = z.object({
   }),
   maxConnections: checked((t) => parseMaxConnections(t ?? '10000')),
   workers: checked((t) => parseWorkers(t ?? '1')),
+  dataPlane: checked((t) => parseDataPlane(t ?? 'node')),
   trustedProxies: checked((t) => TrustedProxies.parse(t)),
 })
 
@@ -163,6 +167,8 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   else if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
     problems.push(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
   }
+  // nginx runs a worker per core itself; Postern's workers would each start an nginx on one port.
+  if (flags.dataPlane === 'nginx' && (flags.workers ?? '1') !== '1') problems.push('--data-plane nginx and --workers go separately: nginx already runs a worker on every core.')
   let testClockFile: string | undefined
   try {
     testClockFile = testClockFileFrom(env, isLoopback(host))
@@ -200,6 +206,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     auditRetentionMs: o.auditRetention,
     maxConnections: o.maxConnections,
     workers: o.workers,
+    dataPlane: o.dataPlane,
     maxStalenessMs: o.maxStaleness,
     logLevel: e.data.POSTERN_LOG_LEVEL,
     trustedProxies: o.trustedProxies,
@@ -218,6 +225,11 @@ function parseMaxConnections(text: string): number {
   const n = Number(text)
   if (!/^\d{1,7}$/.test(text) || n < 1) throw usage(`--max-connections: expected a positive number, got '${text}'.`)
   return n
+}
+
+function parseDataPlane(text: string): ServeConfig['dataPlane'] {
+  if (text !== 'node' && text !== 'nginx') throw usage(`--data-plane: expected node or nginx, got '${text.slice(0, 40)}'.`)
+  return text
 }
 
 function parseWorkers(text: string): number {

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Verdict } from '../observability/metrics.js'
 import type { Gateway } from './gateway.js'
-import { sendAnswer } from './answer.js'
+import { refusalAnswer, sendAnswer } from './answer.js'
 import { HEADER_RULES, strippedTokenHeaders, withoutPosternCookies } from './headers.js'
-import { sendGatewayError } from './responses.js'
 
 export const FORWARD_AUTH_PATH = '/forward-auth'
 
@@ -13,7 +12,7 @@ export const FORWARD_AUTH_ANSWER = { authorization: 'x-postern-authorization', '
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim()
 
 /**
- * Forward-auth (issue 8): nginx `auth_request`, Envoy `ext_authz` (HTTP), Traefik ForwardAuth and
+ * Forward-auth: nginx `auth_request`, Envoy `ext_authz` (HTTP), Traefik ForwardAuth and
  * Caddy `forward_auth` ask Postern about a request they carry themselves. The original host,
  * URI and method come from the headers those send (X-Forwarded-Host / X-Original-URI /
  * X-Forwarded-Uri / X-Original-Method / X-Forwarded-Method; with Envoy's path_prefix the original
@@ -36,14 +35,10 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
     const access = await gateway.decideAccess({ method: method.toUpperCase(), host, rawHeaders: req.rawHeaders, path })
     record(access.route?.resource ?? '', access.verdict)
     req.resume()
-    if (!access.ok && access.answer) {
-      sendAnswer(res, access.answer)
-      return
-    }
     if (!access.ok) {
       // A host that is no service is a configuration error of the proxy in front: say so.
       const message = access.unknownHost ? `${access.message} (forward-auth: set X-Forwarded-Host to the original Host)` : access.message
-      sendGatewayError(res, req.headers.accept, access.status, message, access.headers)
+      sendAnswer(res, refusalAnswer({ ...access, message }, req.headers.accept))
       return
     }
     const identity = await gateway.identityOf(access)
@@ -58,7 +53,7 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
       [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
       [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
       [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
-      [FORWARD_AUTH_ANSWER.cookie]: cookieHeader(req.rawHeaders),
+      [FORWARD_AUTH_ANSWER.cookie]: forwardableCookie(req.rawHeaders),
     }
     res.writeHead(200, headers)
     res.end()
@@ -66,7 +61,7 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
 }
 
 /** The request's Cookie headers joined as one, without Postern's cookies (HEADER_RULES.posternCookie). */
-function cookieHeader(rawHeaders: readonly string[]): string {
+export function forwardableCookie(rawHeaders: readonly string[]): string {
   const kept: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() !== HEADER_RULES.cookie) continue

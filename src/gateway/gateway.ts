@@ -7,12 +7,12 @@ import type { Logger } from '../core/log.js'
 import type { TrustedProxies } from '../http/client-address.js'
 import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
-import { sendAnswer, type Answer } from './answer.js'
+import { refusalAnswer, sendAnswer, type Answer } from './answer.js'
 import type { AssertionMinter } from './assertions.js'
 import type { Authentication, Caller, GatewayAuthenticator } from './authenticate.js'
 import type { BrowserFlow, BrowserIdentity, Refusal } from './browser/browser-flow.js'
 import type { BrowserSessions } from './browser/browser-sessions.js'
-import { posternEndpoint } from './browser/postern-paths.js'
+import { posternEndpoint } from '../http/postern-paths.js'
 import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
@@ -22,7 +22,7 @@ import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
-import { forwardUpgrade, rejectUpgrade } from './websocket.js'
+import { forwardUpgrade, refuseUpgrade, rejectUpgrade } from './websocket.js'
 
 export interface GatewayDeps {
   routes: RouteTable
@@ -98,7 +98,7 @@ export function createGateway(deps: GatewayDeps) {
     }
     const route = found.route
     const now = deps.clock()
-    // Past the bound on staleness nothing is decided from memory (issue 8: fail closed).
+    // Past the bound on staleness nothing is decided from memory (fail closed, as --max-staleness promises).
     if (deps.freshness.stale(now)) {
       return { ok: false, route, status: 'UNAVAILABLE', message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.', headers: { 'retry-after': '5' }, verdict: 'unavailable' }
     }
@@ -231,8 +231,7 @@ export function createGateway(deps: GatewayDeps) {
         if (!access.ok) {
           // A refused request's body is not waited for: the connection ends with the answer.
           const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
-          if (access.answer) sendAnswer(res, access.answer, close)
-          else sendGatewayError(res, req.headers.accept, access.status, access.message, close ? { ...access.headers, ...close } : access.headers)
+          sendAnswer(res, refusalAnswer(access, req.headers.accept), close)
           req.resume()
           return
         }
@@ -273,7 +272,7 @@ export function createGateway(deps: GatewayDeps) {
         }
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
-          rejectUpgrade(socket, access.status, access.message, access.headers)
+          refuseUpgrade(socket, access, req.headers.accept)
           return
         }
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))

@@ -2,16 +2,35 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/log.js'
 import { pathOf, serveObservability, type ObservabilityDeps } from '../observability/endpoints.js'
 import { FORWARD_AUTH_PATH } from './forward-auth.js'
+import { DECISION_PATH, UPSTREAM_ERROR_PATH } from './nginx/decision-protocol.js'
 
 /**
- * What the gateway answers on a host that is no service: forward-auth for a proxy in front, and
+ * What the gateway answers on a host that is no service: forward-auth for a proxy in front, the
+ * decisions of the nginx data plane, and
  * health and readiness for the load balancer. Not /metrics: it names every service and its
  * traffic, and the gateway's port is open to every caller; metrics are on the control plane and
  * on `--metrics-port`. False: not ours (404).
  */
-export function internalEndpoints(o: { forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>; observability: ObservabilityDeps; log: Logger }) {
+export function internalEndpoints(o: {
+  forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>
+  /** The nginx data plane's questions (nginx/decision.ts). */
+  nginx: () => { decide: (req: IncomingMessage, res: ServerResponse) => Promise<void>; upstreamError: (req: IncomingMessage, res: ServerResponse) => void }
+  observability: ObservabilityDeps
+  log: Logger
+}) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req)
+    if (path === DECISION_PATH) {
+      o.nginx().decide(req, res).catch((err) => {
+        o.log.log('error', 'nginx decision failed', { err: String(err) })
+        res.destroy()
+      })
+      return true
+    }
+    if (path === UPSTREAM_ERROR_PATH) {
+      o.nginx().upstreamError(req, res)
+      return true
+    }
     if (path === FORWARD_AUTH_PATH || path.startsWith(FORWARD_AUTH_PATH + '/')) {
       o.forwardAuth()(req, res).catch((err) => {
         o.log.log('error', 'forward-auth failed', { err: String(err) })

@@ -1,29 +1,17 @@
 import type { ServerResponse } from 'node:http'
-import { PosternError, errorBody, type ErrorStatus } from '../core/errors.js'
-import { errorPage } from '../http/respond.js'
+import type { ErrorStatus } from '../core/errors.js'
+import { bearerChallenge } from '../http/challenge.js'
+import { errorAnswer, sendAnswer } from './answer.js'
 
-/** Gateway errors in the one shape (DESIGN §4); a browser gets the same words as a page. */
+/** Gateway errors in the one shape (DESIGN §4), sent on a response (answer.ts builds them). */
 export function sendGatewayError(res: ServerResponse, accept: string | undefined, status: ErrorStatus, message: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const err = new PosternError(status, message)
-  const html = accept !== undefined && accept.includes('text/html') && !accept.includes('application/json')
-  const body = html ? errorPage(err.httpCode, status, message) : JSON.stringify(errorBody(err))
-  res.writeHead(err.httpCode, {
-    'content-type': html ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...(html && { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" }),
-    ...headers,
-  })
-  res.end(body)
+  sendAnswer(res, errorAnswer(status, message, accept, headers))
 }
 
-export const CHALLENGE = 'Bearer realm="postern"'
+/** DESIGN §4 step 3: no token. */
+export const CHALLENGE = bearerChallenge()
 
+/** DESIGN §4 step 3: a token that was refused, and why. */
 export function invalidTokenChallenge(description: string): string {
-  return `Bearer realm="postern", error="invalid_token", error_description="${description.replace(/["\\\r\n]/g, "'")}"`
+  return bearerChallenge({ error: 'invalid_token', description })
 }

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { PosternError, errorBody, type ErrorStatus } from '../core/errors.js'
+import type { ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { proxyUpgrade } from '../http/splice.js'
+import { answerBytes, errorAnswer, refusalAnswer, type Refusal } from './answer.js'
 import { downstreamHeaders } from './headers.js'
 import type { Route } from './routes.js'
 
@@ -49,9 +50,11 @@ export function forwardUpgrade(
   )
 }
 
-export function rejectUpgrade(socket: Duplex, status: ErrorStatus, message: string, headers: Record<string, string> = {}): void {
-  const err = new PosternError(status, message)
-  const body = JSON.stringify(errorBody(err))
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
-  socket.end(`HTTP/1.1 ${err.httpCode} ${status}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${extra}\r\n${body}`)
+export function rejectUpgrade(socket: Duplex, status: ErrorStatus, message: string, headers: Record<string, string> = {}, accept?: string): void {
+  socket.end(answerBytes(errorAnswer(status, message, accept, headers)))
+}
+
+/** A refused upgrade gets the answer any refused request gets, on its raw socket, which then closes. */
+export function refuseUpgrade(socket: Duplex, refusal: Refusal, accept: string | undefined): void {
+  socket.end(answerBytes(refusalAnswer(refusal, accept)))
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { errorBody, type PosternError } from '../core/errors.js'
+import { wantsHtml } from './accept.js'
 
 /** Headers every control-plane response carries. */
 export const SECURITY_HEADERS: Record<string, string> = {
@@ -25,7 +26,7 @@ export function sendError(res: ServerResponse, err: PosternError, accept: string
     return
   }
   const headers = err.headers ?? {}
-  if (accept && /\btext\/html\b/.test(accept) && !/\bapplication\/json\b/.test(accept)) {
+  if (wantsHtml(accept)) {
     const page = errorPage(err.httpCode, err.status, err.message)
     res.writeHead(err.httpCode, {
       ...SECURITY_HEADERS,

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../support/raw-http.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -9,7 +9,7 @@ import { startUpstream } from '../support/upstream.js'
  * Framing and header attacks: each is refused or timed out, the upstream never sees a
  * smuggled request or a spoofed identity, and an honest request alongside keeps working.
  */
-describe('request smuggling and header attacks at the gateway', () => {
+describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let token: string
@@ -18,7 +18,7 @@ describe('request smuggling and header attacks at the gateway', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern()
+    p = await startPostern({ dataPlane })
     expect((await p.cli(['services', 'create', 'target', `--upstream=${upstream.url}`])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     expect((await p.cli(['services', 'add-iam-policy-binding', 'target', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
@@ -44,7 +44,9 @@ describe('request smuggling and header attacks at the gateway', () => {
     ['Connection nominating Authorization', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Authorization\r\n\r\n`, [400]],
     ['more than 2,000 headers', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}${Array.from({ length: 2100 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`, [431]],
     ['a header block over the size limit', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Big: ${'a'.repeat(300 * 1024)}\r\n\r\n`, [431]],
-    ['a bare LF line ending', () => `GET /echo HTTP/1.1\nHost: ${host}\n${auth().trimEnd()}\n\n`, [400]],
+    // nginx reads a bare LF as a line end (RFC 9112 §2.2 lets a recipient) and frames the request
+    // anew for the upstream, so no two hops read it two ways: it is answered, not refused.
+    ['a bare LF line ending', () => `GET /echo HTTP/1.1\nHost: ${host}\n${auth().trimEnd()}\n\n`, dataPlane === 'nginx' ? [200] : [400]],
     ['a space before the colon', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization : Bearer ${token}\r\n\r\n`, [400]],
     ['an absolute-form target naming another host than Host', () => `GET http://other.my-project.localhost/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an absolute-form target with userinfo', () => `GET http://evil@${host}/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Pool, request } from 'undici'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -11,14 +11,14 @@ interface Entry { method: string; outcome: string; resource: string; count: numb
  * are aggregated per principal, service and minute with a count, and the log is purged after
  * `--audit-retention`.
  */
-describe('denied invocations in the audit log', () => {
+describe.each(DATA_PLANES)('denied invocations in the audit log (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let short: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    ;[p, short] = await Promise.all([startPostern(), startPostern({ args: ['--audit-retention', '2s'] })])
+    ;[p, short] = await Promise.all([startPostern({ dataPlane }), startPostern({ dataPlane, args: ['--audit-retention', '2s'] })])
     for (const q of [p, short]) {
       expect((await q.cli(['services', 'create', 'locked', `--upstream=${upstream.url}`])).code).toBe(0)
       await createUser(q, 'bob@example.com', 'bob-password-123')

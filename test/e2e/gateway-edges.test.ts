@@ -8,7 +8,7 @@ import { BIN } from '../support/cli.js'
 import { b64 } from '../support/forge.js'
 import { freePort } from '../support/ports.js'
 import { rawGet, rawRequest } from '../support/raw-http.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 import { startWsgiUpstream } from '../support/wsgi-upstream.js'
@@ -17,7 +17,7 @@ import { startWsgiUpstream } from '../support/wsgi-upstream.js'
  * What reaches an upstream at the gateway's edges: never a token it could replay, on any kind of
  * service; never a header that poses as Postern's or as a proxy's.
  */
-describe('the gateway at its edges', () => {
+describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
@@ -35,7 +35,7 @@ describe('the gateway at its edges', () => {
   const foreignJwt = `${b64(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${b64(JSON.stringify({ iss: 'https://accounts.example.com', sub: 'x', aud: 'app' }))}.${b64('signature-bytes')}`
 
   beforeAll(async () => {
-    ;[upstream, wsgi, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPostern()])
+    ;[upstream, wsgi, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPostern({ dataPlane })])
     plain = createServer((req, res) => {
       plainSeen.push(req.url!)
       req.resume()
@@ -117,15 +117,17 @@ describe('the gateway at its edges', () => {
 
     it('a Postern token anywhere in a token header loses its signature: several values, auth-params, padding', async () => {
       const [h, payload] = ann.split('.') as [string, string]
+      // nginx refuses a repeated Authorization header (400): there, the values share one line.
+      const several = [`Bearer ${ann}`, `Custom token="${ann}", other="${foreignJwt}"`]
       const res = await gw('pub', '/echo', {
-        authorization: [`Bearer ${ann}`, `Custom token="${ann}", other="${foreignJwt}"`],
+        authorization: dataPlane === 'nginx' ? several.join(', ') : several,
         'x-serverless-authorization': `Bearer ${h}.${payload}==.${ann.split('.')[2]}`,
       })
       expect(res.statusCode).toBe(200)
       await res.body.dump()
       const seen = upstream.seen.at(-1)!
       const values = seen.rawHeaders.flatMap((v, i) => (i % 2 === 1 && /authorization/i.test(seen.rawHeaders[i - 1]!) ? [v] : []))
-      expect(values).toHaveLength(3)
+      expect(values).toHaveLength(dataPlane === 'nginx' ? 2 : 3)
       for (const v of values) expect(v).not.toContain(ann.split('.')[2])
       expect(values.join(' ')).toContain(foreignJwt)
     })

@@ -7,12 +7,12 @@ import WebSocket from 'ws'
 import { BIN } from '../support/cli.js'
 import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /** What reaches the upstream and what comes back (DESIGN §4 step 6). */
-describe('forwarding through the gateway and the developer proxy', () => {
+describe.each(DATA_PLANES)('forwarding through the gateway and the developer proxy (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let url: string
@@ -25,7 +25,7 @@ describe('forwarding through the gateway and the developer proxy', () => {
   beforeAll(async () => {
     upstream = await startUpstream(() => url)
     // Short-lived tokens, so the WebSocket tests cross several renewals.
-    p = await startPostern({ args: ['--id-token-ttl', '4'] })
+    p = await startPostern({ dataPlane, args: ['--id-token-ttl', '4'] })
     const r = await p.cli(['services', 'create', 'fwd', `--upstream=${upstream.url}`, '--timeout=2', '--format=json'])
     expect(r.code, r.stderr).toBe(0)
     url = JSON.parse(r.stdout).uri
@@ -68,10 +68,18 @@ describe('forwarding through the gateway and the developer proxy', () => {
   })
 
   it('passes encoded path tricks to the upstream exactly as sent', async () => {
-    for (const path of ['/a/%2e%2e/b', '/a%2Fb/c', '/%252e%252e/x', '/a/./b/../c', '/x;y=%00z']) {
+    // nginx refuses a path holding an encoded NUL itself (400, in the one error shape).
+    for (const path of ['/a/%2e%2e/b', '/a%2Fb/c', '/%252e%252e/x', '/a/./b/../c', ...(dataPlane === 'nginx' ? [] : ['/x;y=%00z'])]) {
       const r = await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`], path)
       expect(r.status, path).toBe(200)
       expect(upstream.seen.at(-1)!.url).toBe(path)
+    }
+    if (dataPlane === 'nginx') {
+      const before = upstream.seen.length
+      const r = await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`], '/x;y=%00z')
+      expect(r.status).toBe(400)
+      expect(JSON.parse(r.body).error.status).toBe('INVALID_ARGUMENT')
+      expect(upstream.seen.length).toBe(before)
     }
   })
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../support/ports.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { posternOnPath, sh, shBackground } from '../support/shell.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -11,9 +11,9 @@ import { eventually } from '../support/eventually.js'
  * real upstream; a developer signs in and is refused with a message that says what is missing;
  * the owner grants the invoker role and, within a second, the developer's curl gets through —
  * directly and through `postern services proxy`; revoking, groups and time-bound conditions
- * take effect within a second too.
+ * take effect within a second too — whichever data plane carries the bytes.
  */
-describe('a developer tests a private service', () => {
+describe.each(DATA_PLANES)('a developer tests a private service (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let dev: { configDir: string }
@@ -27,7 +27,7 @@ describe('a developer tests a private service', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern()
+    p = await startPostern({ dataPlane })
     bin = posternOnPath()
     const created = await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`, '--format=json'])
     expect(created.code, created.stderr).toBe(0)

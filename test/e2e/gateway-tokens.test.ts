@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { attackerKey, b64, serverSigningKey, signHs256, signRs256 } from '../support/forge.js'
 import { rawGet } from '../support/raw-http.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -11,7 +11,7 @@ import { startUpstream } from '../support/upstream.js'
  * The token table: one forged or defective token per row, each must get 401 while the
  * valid token sent right after it gets 200. The verifier never fetches a URL a token names.
  */
-describe('forged and defective tokens at the gateway', () => {
+describe.each(DATA_PLANES)('forged and defective tokens at the gateway (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let other: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
@@ -30,7 +30,7 @@ describe('forged and defective tokens at the gateway', () => {
     })
     await new Promise<void>((r) => attackerServer.listen(0, '127.0.0.1', r))
     attackerUrl = `http://127.0.0.1:${(attackerServer.address() as AddressInfo).port}/jwks`
-    ;[p, other] = await Promise.all([startPostern(), startPostern()])
+    ;[p, other] = await Promise.all([startPostern({ dataPlane }), startPostern()])
     for (const [name, strict] of [['tokens', false], ['strict', true]] as const) {
       const r = await p.cli(['services', 'create', name, `--upstream=${upstream.url}`, ...(strict ? ['--strict-audience'] : [])])
       expect(r.code, r.stderr).toBe(0)
@@ -127,9 +127,15 @@ describe('forged and defective tokens at the gateway', () => {
     ]
     expect(table.length).toBeGreaterThanOrEqual(30)
     const failures: string[] = []
+    // nginx refuses a repeated Authorization header itself, before anything is decided (400, in the one error shape).
+    const refusedByNginx = new Set(dataPlane === 'nginx' ? ['duplicate Authorization headers'] : [])
     for (const [name, token, onHost] of table) {
       const bad = await send(token, onHost ?? host)
       const good = await send(valid)
+      if (refusedByNginx.has(name)) {
+        if (bad.status !== 400 || JSON.parse(bad.body).error.status !== 'INVALID_ARGUMENT') failures.push(`${name}: ${bad.status} ${bad.body.slice(0, 200)}`)
+        continue
+      }
       if (bad.status !== 401) failures.push(`${name}: ${bad.status} ${bad.body.slice(0, 200)}`)
       if (good.status !== 200) failures.push(`valid token after ${name}: ${good.status}`)
       if (bad.status === 401 && !/www-authenticate: Bearer realm="postern"/i.test(bad.head)) failures.push(`${name}: no challenge`)

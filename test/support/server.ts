@@ -26,7 +26,13 @@ export interface PosternProcess {
   restart(): Promise<void>
 }
 
+/** Who carries the gateway's bytes (`serve --data-plane`): suites that hold for both run once per plane. */
+export const DATA_PLANES = ['node', 'nginx'] as const
+export type DataPlane = (typeof DATA_PLANES)[number]
+
 export interface StartOptions {
+  /** `--data-plane` (default node). */
+  dataPlane?: DataPlane
   args?: string[]
   env?: Record<string, string>
   databaseUrl?: string
@@ -48,7 +54,7 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
   let ownerPassword: string | undefined
 
   const launch = async () => {
-    const args = [BIN, 'serve', '--port', String(controlPort), '--gateway-port', String(gatewayPort), '--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []), ...(o.args ?? [])]
+    const args = [BIN, 'serve', '--port', String(controlPort), '--gateway-port', String(gatewayPort), '--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []), ...(o.dataPlane && o.dataPlane !== 'node' ? ['--data-plane', o.dataPlane] : []), ...(o.args ?? [])]
     child = spawn(process.execPath, args, { env: { ...process.env, POSTERN_CONFIG_DIR: configDir, POSTERN_CHANGE_POLL_MS: '100', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -31,6 +31,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--audit-retention <duration>', 'how long audit-log entries are kept before they are purged', '30d')
     .option('--access-log', 'log every gateway request as a JSON line with its request id (failures are always logged)')
     .option('--workers <n>', 'worker processes sharing the ports (use both cores: 2)', '1')
+    .option('--data-plane <plane>', 'who carries the gateway\'s bytes: node (Postern itself) or nginx (Debian\'s nginx with its Lua module, started by Postern; Postern decides)', 'node')
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
     .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) whose X-Forwarded-For names the client, for sign-in limits; by default the peer address counts')
     .option('--reset-owner-password', 'locked out? set a new password for the owner, print it once, end the owner\'s sessions, and exit (only where the data is: the embedded store or a PostgreSQL on this machine)')

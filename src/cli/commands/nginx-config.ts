@@ -1,0 +1,35 @@
+import type { Command } from 'commander'
+import { buildServeConfig } from '../../core/config.js'
+import { PosternError } from '../../core/errors.js'
+import type { Cli } from '../context.js'
+import { CliError } from '../errors.js'
+
+/**
+ * `postern nginx-config`: prints what `postern serve --data-plane nginx` writes, for people who
+ * run nginx themselves in front of a Postern gateway (`--data-plane node`, the default). It reads
+ * the services from the store, as `serve` would; print it again and reload nginx when services
+ * are added, removed or re-pointed.
+ */
+export function registerNginxConfig(program: Command, cli: Cli): void {
+  program
+    .command('nginx-config')
+    .description('Print the nginx data plane\'s configuration (nginx with its Lua module carries the bytes, Postern decides), for an nginx you run yourself.')
+    .option('--data-dir <dir>', 'the data directory of the Postern whose services to serve')
+    .option('--database-url <url>', 'or its PostgreSQL')
+    .option('--listen <host:port>', 'where nginx listens for callers', '127.0.0.1:8080')
+    .option('--postern <address>', 'where nginx asks Postern: a Postern gateway\'s host:port, or unix:/path', '127.0.0.1:7080')
+    .option('--modules-dir <dir>', 'where nginx\'s dynamic modules are (Debian: libnginx-mod-http-lua)', '/usr/lib/nginx/modules')
+    .action(async (flags: { dataDir?: string; databaseUrl?: string; listen: string; postern: string; modulesDir: string }) => {
+      const listen = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags.listen)
+      if (!listen || Number(listen[2]) > 65535) throw new CliError(`--listen: expected HOST:PORT, got '${flags.listen}'.`, 2)
+      if (!/^(unix:\/\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.test(flags.postern)) throw new CliError(`--postern: expected HOST:PORT or unix:/path, got '${flags.postern}'.`, 2)
+      const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl }, cli.io.env)
+      const { nginxConfigFromStore } = await import('../../main.js')
+      try {
+        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir }))
+      } catch (err) {
+        if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
+        throw err
+      }
+    })
+}

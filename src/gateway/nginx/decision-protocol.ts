@@ -1,0 +1,57 @@
+/**
+ * What nginx and Postern say to each other about one request (the nginx data plane), named once
+ * for both sides: nginx-config.ts writes these names into nginx's configuration and Lua, and
+ * decision.ts reads and answers them.
+ */
+export const DECISION_PATH = '/_postern/nginx/decide'
+/** Upstream failures are answered by Postern too, so the bodies are the Node gateway's. */
+export const UPSTREAM_ERROR_PATH = '/_postern/nginx/upstream-error'
+/** The Host nginx sends its decision requests with: no service's, so the gateway's internal endpoints answer. */
+export const DECISION_HOST = 'postern-decision.invalid'
+
+/** The original request, as nginx describes it on its decision subrequest (which carries the client's other headers as they came). */
+export const ORIGINAL = {
+  method: 'x-postern-original-method',
+  uri: 'x-postern-original-uri',
+  host: 'x-postern-original-host',
+  connection: 'x-postern-original-connection',
+  contentLength: 'x-postern-original-content-length',
+  transferEncoding: 'x-postern-original-transfer-encoding',
+  protocol: 'x-postern-original-protocol',
+  upgrade: 'x-postern-original-upgrade',
+} as const
+
+/** Postern's answer. `verdict: answer` means: send this response as it is (status, headers, body). */
+export const VERDICT = {
+  verdict: 'x-postern-verdict',
+  /** The nginx `upstream` block of the service, its base path, its Host, its timeout in seconds. */
+  upstream: 'x-postern-upstream',
+  basePath: 'x-postern-base-path',
+  upstreamHost: 'x-postern-upstream-host',
+  timeout: 'x-postern-timeout',
+  resource: 'x-postern-resource',
+  /** How long nginx may reuse this verdict for the same host, method and credentials (0: not at all). */
+  cacheMs: 'x-postern-cache-ms',
+} as const
+
+/**
+ * A verdict is reused for at most this long, and never past the token's expiry. Half a second, so
+ * that a revocation — carried to every process by the change feed within a few hundred
+ * milliseconds — is enforced by nginx within a second, as by the Node gateway.
+ */
+export const VERDICT_CACHE_MS = 500
+
+/** Header names the verdict carries, in the order nginx-lua.ts reads them. */
+export const VERDICT_FIELDS = [
+  VERDICT.upstream,
+  VERDICT.basePath,
+  VERDICT.upstreamHost,
+  VERDICT.timeout,
+  VERDICT.resource,
+  'x-postern-authenticated-principal',
+  'x-postern-authenticated-email',
+  'x-postern-jwt-assertion',
+  'x-postern-authorization',
+  'x-postern-serverless-authorization',
+  'x-postern-cookie',
+] as const

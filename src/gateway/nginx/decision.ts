@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Clock } from '../../core/clock.js'
+import type { Verdict } from '../../observability/metrics.js'
+import { errorAnswer, refusalAnswer, sendAnswer, type Refusal } from '../answer.js'
+import { posternEndpoint } from '../../http/postern-paths.js'
+import { FORWARD_AUTH_ANSWER, forwardableCookie } from '../forward-auth.js'
+import type { Access, Gateway } from '../gateway.js'
+import { HEADER_RULES, connectionNominated, strippedTokenHeaders } from '../headers.js'
+import { MAX_HEADERS, originFormTarget } from '../request-shape.js'
+import { ORIGINAL, VERDICT, VERDICT_CACHE_MS } from './decision-protocol.js'
+import { upstreamBlockName } from './nginx-config.js'
+
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? ''
+
+/**
+ * The nginx data plane's decision point: nginx's Lua asks, for a request it holds, and gets
+ * either `allow` with everything to set upstream (the identity headers and signed assertion, the
+ * token headers without their signatures, the Cookie header without Postern's cookies, which
+ * upstream block, base path and timeout, and for how long the verdict may be reused), or the
+ * exact response the Node gateway would have sent — the same `decideAccess`, the same refusal
+ * bodies and challenges (answer.ts), the same denial audit.
+ */
+export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void }) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    req.resume()
+    const h = req.headers
+    const accept = h.accept
+    const method = one(h[ORIGINAL.method]).toUpperCase() || 'GET'
+    const host = one(h[ORIGINAL.host])
+    const refuse = (r: Refusal, verdict: Verdict) => {
+      o.record('', verdict)
+      answer(res, refusalAnswer(r, accept))
+    }
+    // What the Node gateway refuses before deciding (request-shape.ts), for the parts nginx lets through.
+    // The client's headers, less those nginx set on its subrequest.
+    if (clientHeaderCount(req.rawHeaders) > MAX_HEADERS) return refuse({ status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` }, 'bad_request')
+    // nginx sends no Connection header of its own on the subrequest; the client's is described.
+    if (!connectionNominated(['connection', one(h[ORIGINAL.connection])])) {
+      return refuse({ status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' }, 'bad_request')
+    }
+    const hasBody = (one(h[ORIGINAL.contentLength]) !== '' && one(h[ORIGINAL.contentLength]) !== '0') || one(h[ORIGINAL.transferEncoding]) !== ''
+    if (one(h[ORIGINAL.protocol]) === 'HTTP/1.0' && one(h[ORIGINAL.transferEncoding]) !== '') return refuse({ status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.' }, 'bad_request')
+    const target = originFormTarget(one(h[ORIGINAL.uri]) || '/', host)
+    if ('problem' in target) return refuse(target.problem, 'bad_request')
+    const upgrade = one(h[ORIGINAL.upgrade]) !== ''
+    if (upgrade && hasBody) return refuse({ status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.' }, 'bad_request')
+    if (upgrade && posternEndpoint(target.target)) return refuse({ status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.' }, 'not_found')
+
+    const access = await gateway.decideAccess({ method, host, rawHeaders: req.rawHeaders, path: target.target })
+    o.record(access.route?.resource ?? '', access.verdict)
+    if (!access.ok) {
+      answer(res, refusalAnswer(access, accept))
+      return
+    }
+    const identity = await gateway.identityOf(access)
+    const tokens = strippedTokenHeaders(req.rawHeaders, o.issuer)
+    const route = access.route
+    const upstream = new URL(route.upstream.origin)
+    const headers: Record<string, string> = {
+      [VERDICT.verdict]: 'allow',
+      [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
+      [VERDICT.basePath]: route.upstream.basePath,
+      [VERDICT.upstreamHost]: upstream.host,
+      [VERDICT.timeout]: String(route.service.timeoutSeconds),
+      [VERDICT.resource]: route.resource,
+      [VERDICT.cacheMs]: String(cacheMs(access, method, upgrade, o.clock())),
+      [HEADER_RULES.identity.principal]: identity?.principal ?? '',
+      [HEADER_RULES.identity.email]: identity?.email ?? '',
+      [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
+      [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
+      [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
+      [FORWARD_AUTH_ANSWER.cookie]: forwardableCookie(req.rawHeaders),
+      'cache-control': 'no-store',
+      'content-length': '0',
+    }
+    res.writeHead(200, headers)
+    res.end()
+  }
+}
+
+/**
+ * How long nginx may admit the same credentials on the same host and method without asking: a
+ * second at most (a revocation takes effect within a second, as on the Node gateway), never past
+ * the token's expiry; never for an upgrade (a tunnel is decided once, when it opens) and never
+ * for a browser's unsafe request (it also depends on Origin and Sec-Fetch-Site).
+ */
+function cacheMs(access: Extract<Access, { ok: true }>, method: string, upgrade: boolean, now: number): number {
+  if (upgrade) return 0
+  const claims = access.caller?.claims
+  if (claims) return Math.max(0, Math.min(VERDICT_CACHE_MS, claims.exp * 1000 - now))
+  if (access.session) return method === 'GET' || method === 'HEAD' ? VERDICT_CACHE_MS : 0
+  return VERDICT_CACHE_MS
+}
+
+/**
+ * An upstream that failed behind nginx gets the Node gateway's answer (forward.ts): 502 or 504
+ * in the one shape, not nginx's HTML page.
+ */
+export function upstreamErrorEndpoint() {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume()
+    const url = new URL(req.url ?? '/', 'http://x')
+    const resource = (url.searchParams.get('resource') ?? '').slice(0, 300) || 'this service'
+    const timeout = url.searchParams.get('timeout') ?? ''
+    const a =
+      url.searchParams.get('status') === '504'
+        ? errorAnswer('DEADLINE_EXCEEDED', `The upstream of ${resource} did not answer within ${timeout} s.`, req.headers.accept)
+        : errorAnswer('BAD_GATEWAY', `The upstream of ${resource} is unreachable.`, req.headers.accept)
+    answer(res, a)
+  }
+}
+
+function answer(res: ServerResponse, a: ReturnType<typeof errorAnswer>): void {
+  sendAnswer(res, a, { [VERDICT.verdict]: 'answer' })
+}
+
+const SET_BY_NGINX = new Set(['host', 'connection', 'content-length', 'transfer-encoding', ...Object.values(ORIGINAL)])
+
+function clientHeaderCount(raw: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) if (!SET_BY_NGINX.has(raw[i]!.toLowerCase())) n++
+  return n
+}

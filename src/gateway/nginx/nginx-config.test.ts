@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { nginxConfig } from './nginx-config.js'
+import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
+
+describe('the nginx data plane configuration', () => {
+  const services = [
+    { uid: 'a1', origin: 'http://127.0.0.1:9000', timeoutSeconds: 300 },
+    { uid: 'b-2', origin: 'https://app.internal:8443', timeoutSeconds: 7, resolvable: false },
+    { uid: 'c3', origin: 'http://localhost', timeoutSeconds: 7 },
+  ]
+  const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' })
+
+  it('has one keep-alive upstream block per service, a name nginx accepts, and a service that does not resolve marked down', () => {
+    expect(config).toContain('upstream postern_a1 { server 127.0.0.1:9000; keepalive 64;')
+    expect(config).toContain('upstream postern_b_2 { server 127.0.0.1:9 down;')
+    expect(config).toContain('upstream postern_c3 { server localhost:80;')
+    expect(config).toContain('listen [::1]:18080 reuseport;')
+  })
+
+  it('forwards default-timeout services from location / and the others from one named location per timeout', () => {
+    expect(config.match(/location @postern_t7 \{/g)).toHaveLength(1)
+    expect(config).not.toContain('location @postern_t300')
+  })
+
+  it('is accepted by nginx -t', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
+    writeFileSync(join(dir, 'nginx.conf'), config.replace('listen [::1]:18080', 'listen 127.0.0.1:18080'))
+    expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
+  })
+
+  it('names the package to install when nginx or its Lua module is missing', () => {
+    expect(() => findNginx({ binary: '/nonexistent/nginx', modulesDir: DEBIAN_NGINX.modulesDir })).toThrow('apt-get install -y nginx libnginx-mod-http-lua')
+    expect(() => findNginx({ binary: DEBIAN_NGINX.binary, modulesDir: '/nonexistent' })).toThrow(/Lua module .*apt-get install -y libnginx-mod-http-lua/)
+  })
+})

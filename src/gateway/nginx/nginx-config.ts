@@ -1,0 +1,242 @@
+import { errorAnswer } from '../answer.js'
+import { HEADER_RULES } from '../headers.js'
+import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
+import { nginxLua } from './nginx-lua.js'
+
+/** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
+const DEFAULT_TIMEOUT_SECONDS = 300
+
+/** A service as the nginx data plane needs it: its upstream block, where it forwards, its timeout. */
+export interface NginxService {
+  uid: string
+  /** The upstream URL's origin, e.g. http://127.0.0.1:9000. */
+  origin: string
+  timeoutSeconds: number
+  /** False when its host name did not resolve: the block is marked down, so the service answers 502 and nginx still loads. */
+  resolvable?: boolean
+}
+
+export interface NginxPlaneOptions {
+  /** Where nginx listens for callers: Postern's gateway address. */
+  listen: { host: string; port: number }
+  /** Where nginx asks Postern: `unix:/path/gateway.sock`, or `host:port` of a Postern gateway. */
+  decisions: string
+  /** A directory nginx may write (pid, temporary bodies); relative paths in the config are under it. */
+  runDir: string
+  services: readonly NginxService[]
+  /** Debian's dynamic modules (libnginx-mod-http-lua and its NDK). */
+  modulesDir: string
+  workerProcesses: 'auto' | number
+  /** `user` for the workers: set only when nginx starts as root (then it would otherwise switch to nobody). */
+  user?: string
+  tls?: { cert: string; key: string }
+  /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
+  watchPid?: number
+}
+
+/** The nginx `upstream` block of a service: named by its uid, so a renamed or re-pointed service keeps its block. */
+export function upstreamBlockName(service: { service: { uid: string } } | { uid: string }): string {
+  const uid = 'service' in service ? service.service.uid : service.uid
+  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
+}
+
+/** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
+const q = (s: string) => {
+  if (/["$\\\r\n]/.test(s)) throw new Error(`nginx cannot be given the path ${JSON.stringify(s)}: it holds a quote, a $ or a line break.`)
+  return `"${s}"`
+}
+
+/**
+ * The nginx data plane's whole configuration (issue "A data plane at nginx speed"): nginx
+ * carries the bytes, Postern decides. Each request is admitted by Lua from a verdict cached in
+ * shared memory for at most a second (decision-protocol.ts), or asks Postern over keep-alive
+ * connections; the upstream is the service's own keep-alive `upstream` block, chosen by name;
+ * per-service timeouts are named locations. Header rules come from HEADER_RULES, bodies of
+ * refusals from Postern itself, so both data planes answer alike.
+ */
+export function nginxConfig(o: NginxPlaneOptions): string {
+  const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
+  const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
+  const upstreams = o.services.map((s) => {
+    const url = new URL(s.origin)
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+    const server = s.resolvable === false ? '127.0.0.1:9 down' : `${url.hostname}:${port}`
+    return `  upstream ${upstreamBlockName(s)} { server ${server}; keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
+  })
+  const toPostern = (path: string) => `
+      internal;
+      proxy_pass http://postern_decisions${path};
+      proxy_http_version 1.1;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Transfer-Encoding "";
+      proxy_set_header Connection "";
+      proxy_set_header Host ${DECISION_HOST};
+      proxy_set_header ${ORIGINAL.method} $request_method;
+      proxy_set_header ${ORIGINAL.uri} $postern_original_target;
+      proxy_set_header ${ORIGINAL.host} $http_host;
+      proxy_set_header ${ORIGINAL.connection} $postern_original_connection;
+      proxy_set_header ${ORIGINAL.contentLength} $http_content_length;
+      proxy_set_header ${ORIGINAL.transferEncoding} $http_transfer_encoding;
+      proxy_set_header ${ORIGINAL.protocol} $server_protocol;
+      proxy_set_header ${ORIGINAL.upgrade} $http_upgrade;
+      proxy_connect_timeout 5s;
+      proxy_read_timeout 10s;
+      proxy_buffering on;
+      proxy_buffer_size 64k;
+      proxy_buffers 8 64k;`
+  /** Forwarding to the service's upstream block, with the service's timeout. */
+  const forwarding = (seconds: number) => `
+      proxy_pass $postern_upstream$postern_target;
+      proxy_http_version 1.1;
+      proxy_connect_timeout ${Math.min(10, seconds)}s;
+      proxy_send_timeout ${seconds}s;
+      proxy_read_timeout ${seconds}s;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_ssl_server_name on;
+      proxy_ssl_name $postern_upstream_sni;
+      proxy_set_header Host $postern_upstream_host;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization $postern_authorization;
+      proxy_set_header X-Serverless-Authorization $postern_serverless_authorization;
+      proxy_set_header Cookie $postern_cookie;
+      proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;
+      proxy_set_header ${HEADER_RULES.identity.email} $postern_email;
+      proxy_set_header ${HEADER_RULES.identity.assertion} $postern_assertion;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Request-Id $postern_request_id;
+      header_filter_by_lua_block { postern.response_headers() }
+      error_page 400 /_postern/nginx-400;
+      error_page 494 =431 /_postern/nginx-431;
+      error_page 502 = @postern_502;
+      error_page 504 = @postern_504;`
+  // Most services keep the default timeout: they are forwarded from \`location /\` itself; the
+  // others are handed to a named location with theirs (an internal redirect costs a little).
+  const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t)}
+    }`)
+  const unavailable = errorAnswer('UNAVAILABLE', 'Postern cannot be reached to decide on this request; try again shortly.', undefined).body
+  const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
+  const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
+  const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
+  return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
+${o.user ? `user ${o.user};\n` : ''}load_module ${o.modulesDir}/ndk_http_module.so;
+load_module ${o.modulesDir}/ngx_http_lua_module.so;
+worker_processes ${o.workerProcesses};
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 16384; }
+
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_requests 100000;
+  keepalive_timeout 5s;
+  client_max_body_size 0;
+  client_header_timeout 10s;
+  large_client_header_buffers 8 128k;
+  client_body_temp_path body;
+  proxy_temp_path proxy;
+  fastcgi_temp_path fastcgi;
+  uwsgi_temp_path uwsgi;
+  scgi_temp_path scgi;
+  lua_shared_dict postern_verdicts 64m;
+  init_by_lua_block {
+${nginxLua({ unavailable, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
+  }
+${o.watchPid ? watchParent(o.watchPid) : ''}
+  # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.
+  map $request_id $postern_request_uuid { "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})$" "$a-$b-$c-$d-$e"; }
+  map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
+
+  upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
+${upstreams.join('\n')}
+
+  server {
+    listen ${listen}${o.tls ? ' ssl' : ''} reuseport;
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself (malformed requests, headers too large) in the one error shape.
+    error_page 400 /_postern/nginx-400;
+    error_page 494 =431 /_postern/nginx-431;
+
+    location / {
+      # What Lua hands the forwarding below (the verdict, the target, the identity).
+      set $postern_upstream '';
+      set $postern_target '';
+      set $postern_upstream_host '';
+      set $postern_upstream_sni '';
+      set $postern_timeout '';
+      set $postern_resource '';
+      set $postern_principal '';
+      set $postern_email '';
+      set $postern_assertion '';
+      set $postern_authorization '';
+      set $postern_serverless_authorization '';
+      set $postern_cookie '';
+      set $postern_original_target '';
+      set $postern_original_connection '';
+      access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS)}
+    }
+    location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
+    }
+    location = /_postern/nginx-upstream-error {${toPostern(UPSTREAM_ERROR_PATH + '$is_args$args')}
+    }
+    location = /_postern/nginx-400 { internal; content_by_lua_block { postern.refused(400) } }
+    location = /_postern/nginx-431 { internal; content_by_lua_block { postern.refused(431) } }
+    # Upgrades (WebSockets) are Postern's own gateway's to decide and splice: it closes an open
+    # tunnel within a second of its caller losing access, which nginx alone could not.
+    location @postern_upgrade {
+      proxy_pass http://postern_decisions;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_read_timeout 1d;
+      proxy_send_timeout 1d;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      # An upgrade the upstream did not switch ends its connection, as on the Node gateway.
+      keepalive_timeout 0;
+    }
+    # The gateway's own health and readiness (on a host that is no service) or the service's own
+    # path of that name: Postern's gateway tells which, as it does on its own port.
+    location ~ ^/(?:healthz|readyz)$ {
+      proxy_pass http://postern_decisions;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "";
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+    location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
+    location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
+${named.join('\n')}
+  }
+}
+`
+}
+
+/**
+ * Postern starts nginx in the foreground and stops it on the way out; if Postern is killed
+ * outright it cannot, so nginx's first worker looks for Postern's pid every second and stops its
+ * master (SIGQUIT: in-flight requests finish) once it is gone.
+ */
+function watchParent(pid: number): string {
+  return `  init_worker_by_lua_block {
+    if ngx.worker.id() ~= 0 then return end
+    local ffi = require "ffi"
+    pcall(ffi.cdef, "int kill(int pid, int sig);")
+    local master = require("ngx.process").get_master_pid()
+    local function watch(premature)
+      if premature then return end
+      local alive = io.open("/proc/${pid}/stat")
+      if alive then alive:close() return end
+      ffi.C.kill(master, 3)
+    end
+    ngx.timer.every(1, watch)
+  }
+`
+}

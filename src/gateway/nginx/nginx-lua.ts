@@ -1,0 +1,217 @@
+import { HEADER_RULES } from '../headers.js'
+import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+
+const luaString = (s: string) => JSON.stringify(s)
+const luaLong = (s: string) => {
+  let eq = '='
+  while (s.includes(`]${eq}]`)) eq += '='
+  return `[${eq}[${s}]${eq}]`
+}
+
+/**
+ * The Lua nginx runs per request (loaded once, by init_by_lua). The hot path — a verdict found in
+ * shared memory — is a few table-free string operations: the cache key from the host, the method
+ * and a SHA-1 of the credentials; the verdict's fields into nginx variables; the header hygiene
+ * of HEADER_RULES (a single regular expression over the raw header block, and only on a match a
+ * walk over the headers); then the service's named location. Everything Postern says (refusals,
+ * redirects, pages) is relayed as it is.
+ */
+export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
+  const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
+  // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
+  const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
+  const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
+  return `
+    postern = {}
+    local shared = ngx.shared.postern_verdicts
+    local capture = ngx.location.capture
+    local find = ngx.re.find
+    local concat = table.concat
+    local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
+    local NFIELDS = #FIELDS
+    local DEFAULT_TIMEOUT = ${luaString(String(bodies.defaultTimeout))}
+    local SUSPECT = ${luaString(dropPattern)}
+    local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
+    local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
+    local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
+    local POSTERN_COOKIE = ${luaString(cookiePattern)}
+    local UNAVAILABLE = ${luaLong(bodies.unavailable)}
+    local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
+    local BAD_REQUEST = ${luaLong(bodies.badRequest)}
+    local TOO_LARGE = ${luaLong(bodies.tooLarge)}
+    local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
+
+    local function json_error(status, body)
+      ngx.status = status
+      ngx.header["Content-Type"] = "application/json; charset=utf-8"
+      ngx.header["Cache-Control"] = "no-store"
+      ngx.header["X-Content-Type-Options"] = "nosniff"
+      if status == 503 then ngx.header["Retry-After"] = "5" end
+      ngx.header["Content-Length"] = #body
+      ngx.print(body)
+      return ngx.exit(ngx.HTTP_OK)
+    end
+
+    -- Postern's answer, sent as it is: status, headers, body.
+    local function relay(r)
+      ngx.status = r.status
+      for name, value in pairs(r.header) do
+        if not HOP[name:lower()] then ngx.header[name] = value end
+      end
+      ngx.header["Content-Length"] = #r.body
+      ngx.print(r.body)
+      return ngx.exit(ngx.HTTP_OK)
+    end
+
+    -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
+    -- header nginx would pass, nothing the Connection header nominates. Only when the raw header
+    -- block holds one of them (one regular expression) are the headers walked.
+    local function hygiene(suspect, nominated)
+      if not suspect and not nominated then return end
+      for name in pairs(ngx.req.get_headers(0, true)) do
+        local n = name:lower()
+        if n:sub(1, #POSTERN_PREFIX) == POSTERN_PREFIX or n:sub(1, #FORWARDING_PREFIX) == FORWARDING_PREFIX or DROP_NAMES[n] or (nominated and nominated[n]) then
+          ngx.req.clear_header(name)
+        end
+      end
+    end
+
+    -- The names a Connection header nominates for removal (beyond close, keep-alive, upgrade).
+    local function nominated_by(connection)
+      if not connection then return nil end
+      local nominated
+      for token in connection:gmatch("[^,%s]+") do
+        local t = token:lower()
+        if t ~= "close" and t ~= "keep-alive" and t ~= "upgrade" then
+          nominated = nominated or {}
+          nominated[t] = true
+        end
+      end
+      return nominated
+    end
+
+    function postern.access()
+      local var = ngx.var
+      -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
+      -- tunnel within a second of its caller losing access.
+      if var.http_upgrade then return ngx.exec("@postern_upgrade") end
+      local raw = ngx.req.raw_header(true)
+      local suspect = find(raw, SUSPECT, "ijo") ~= nil
+      local uri = var.request_uri
+      -- A fragment is no part of the target (the Node gateway drops it too).
+      local hash = uri:find("#", 1, true)
+      if hash then uri = uri:sub(1, hash - 1) end
+      local line = var.request
+      local target = line:sub(#var.request_method + 2, -(#var.server_protocol + 2))
+      local cookie = var.http_cookie or ""
+      local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
+      -- Every Connection header, joined (nginx's variable holds only one of them).
+      local connection = var.http_connection
+      if connection then
+        connection = ngx.req.get_headers(0)["connection"]
+        if type(connection) == "table" then connection = concat(connection, ", ") end
+      end
+      local nominated = nominated_by(connection)
+      local key
+      -- Reused verdicts only for plain requests: an origin-form target that cannot be one of
+      -- Postern's paths (every spelling of /_postern holds "postern" or a %), no nominations in
+      -- Connection, a header block too small to hold more headers than the gateway takes, and one
+      -- X-Serverless-Authorization at most. Anything else is decided by Postern every time.
+      if not nominated and #raw <= 10000 and target:byte(1) == 47 and not find(target, "^[^?]*(?:postern|%)", "ijo") then
+        local serverless = var.http_x_serverless_authorization
+        if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
+          key = var.request_method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
+        end
+      end
+      local v = key and shared:get(key)
+      local f
+      if v then
+        f = {}
+        local at = 1
+        for i = 1, NFIELDS + 1 do
+          local nl = v:find("\\n", at, true)
+          f[i] = v:sub(at, (nl or 0) - 1)
+          at = (nl or #v) + 1
+        end
+        -- Past half its life, one request (the first to take the lock) asks again while the
+        -- others keep using the verdict: no herd of decisions when it ends.
+        if tonumber(f[NFIELDS + 1]) <= ngx.now() and shared:add(key .. "\\0", true, 0.2) then v = nil end
+      end
+      local still = v == nil and f or nil
+      if not v then
+        -- A subrequest has its own variables: the target is handed to it.
+        local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
+        -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
+        -- end the session those cookies carry: its reused verdicts go with it.
+        if not key and own_cookies then
+          local creds = " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (var.http_x_serverless_authorization or "") .. "\\n" .. cookie
+          shared:delete("GET" .. creds)
+          shared:delete("HEAD" .. creds)
+        end
+        local verdict = r.header[${luaString(VERDICT.verdict)}]
+        -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
+        -- (A verdict being renewed still holds until it expires.)
+        if verdict == nil then
+          if r.status >= 200 and r.status < 500 then return relay(r) end
+          if not still then return json_error(503, UNAVAILABLE) end
+        elseif verdict ~= "allow" then
+          if key then shared:delete(key) end
+          return relay(r)
+        else
+          f = {}
+          for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
+          local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
+          if key and ms > 0 then
+            f[NFIELDS + 1] = ngx.now() + ms / 2000
+            shared:set(key, concat(f, "\\n"), ms / 1000)
+          end
+        end
+      end
+      var.postern_upstream = f[1]
+      var.postern_target = f[2] .. uri
+      var.postern_upstream_host = f[3]
+      if f[1]:sub(1, 6) == "https:" then var.postern_upstream_sni = f[3]:gsub(":%d+$", "") end
+      var.postern_timeout = f[4]
+      var.postern_resource = f[5]
+      var.postern_principal = f[6]
+      var.postern_email = f[7]
+      var.postern_assertion = f[8]
+      var.postern_authorization = f[9]
+      var.postern_serverless_authorization = f[10]
+      var.postern_cookie = own_cookies and f[11] or cookie
+      hygiene(suspect, nominated)
+      if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
+    end
+
+    -- Requests nginx refuses itself, before any Lua, get the one error shape too.
+    function postern.refused(status)
+      if status == 431 then return json_error(431, TOO_LARGE) end
+      return json_error(400, BAD_REQUEST)
+    end
+
+    -- An upstream may not set or clear Postern's cookies.
+    function postern.response_headers()
+      -- Only the upstream's answers: Postern's own (relayed before anything was forwarded) set its cookies.
+      if ngx.var.postern_upstream == "" then return end
+      local cookies = ngx.header["Set-Cookie"]
+      if not cookies then return end
+      if type(cookies) == "string" then cookies = { cookies } end
+      local kept = {}
+      for _, c in ipairs(cookies) do
+        if not find(c, POSTERN_COOKIE, "ijo") then kept[#kept + 1] = c end
+      end
+      if #kept < #cookies then ngx.header["Set-Cookie"] = #kept > 0 and kept or nil end
+    end
+
+    -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
+    function postern.upstream_error(status)
+      local var = ngx.var
+      local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = var.postern_resource, timeout = var.postern_timeout } })
+      if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
+      return relay(r)
+    end
+`
+}
+
+/** Hop-by-hop headers nginx itself never passes upstream (it sets them, or empties them by default). */
+const NGINX_SETS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'host', 'expect'])

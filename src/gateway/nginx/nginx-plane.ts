@@ -1,0 +1,140 @@
+import { lookup } from 'node:dns/promises'
+import { mkdirSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
+import { isIP } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { join } from 'node:path'
+import { PosternError } from '../../core/errors.js'
+import type { Logger } from '../../core/log.js'
+import type { ServiceRecord } from '../../store/records.js'
+import { nginxConfig, type NginxService } from './nginx-config.js'
+import { NginxProcess, findNginx } from './nginx-process.js'
+
+export interface NginxPlaneDeps {
+  /** Where callers reach the gateway: nginx listens here. */
+  listen: { host: string; port: number }
+  dataDir: string
+  tls: { cert: string; key: string } | undefined
+  /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
+  request: (req: IncomingMessage, res: ServerResponse) => void
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  serverOptions: ServerOptions
+  services: () => Iterable<ServiceRecord>
+  log: Logger
+}
+
+export interface NginxPlane {
+  /** Call after services changed: nginx is reloaded (SIGHUP, nothing dropped) when its configuration changes. */
+  servicesChanged(): void
+  close(): Promise<void>
+  nginxPid: number | undefined
+}
+
+/**
+ * `postern serve --data-plane nginx`: Postern decides, nginx carries the bytes. Postern's gateway
+ * listens on a Unix socket in `<data dir>/nginx/` and answers nginx's decision requests there;
+ * nginx, started as Postern's child with the configuration Postern writes beside it, listens on
+ * the gateway port. A failed start leaves nothing running.
+ */
+export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
+  const nginx = findNginx()
+  const runDir = join(d.dataDir, 'nginx')
+  try {
+    mkdirSync(runDir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new PosternError('FAILED_PRECONDITION', `Cannot create ${runDir} for the nginx data plane: ${(err as NodeJS.ErrnoException).code ?? String(err)}. Give --data-dir a directory Postern may write.`)
+  }
+  const socket = join(runDir, 'gateway.sock')
+  if (Buffer.byteLength(socket) > 100) throw new PosternError('FAILED_PRECONDITION', `The nginx data plane's socket path ${socket} is too long for a Unix socket; choose a shorter --data-dir.`)
+  rmSync(socket, { force: true })
+  // Requests nginx passes through whole (health, readiness) come from the client it names.
+  const server = createServer(d.serverOptions, (req, res) => {
+    if (req.url === '/healthz' || req.url === '/readyz') namedClient(req)
+    d.request(req, res)
+  })
+  // Upgrades reach this socket through nginx (its @postern_upgrade), one connection each: the
+  // client is the address nginx names, which the gateway puts in X-Forwarded-For and the logs.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    namedClient(req)
+    d.upgrade(req, socket, head)
+  })
+  // Header counts are the gateway's to check (431 with its message), as on the gateway port.
+  server.maxHeadersCount = 0
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new PosternError('FAILED_PRECONDITION', `Cannot listen on ${socket} for nginx's decisions: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`)))
+    server.listen(socket, () => resolve())
+  })
+  const closeServer = () => new Promise<void>((r) => {
+    server.close(() => r())
+    server.closeAllConnections()
+  })
+
+  const configFor = async () =>
+    nginxConfig({
+      listen: d.listen,
+      decisions: `unix:${socket}`,
+      runDir,
+      services: await resolvedServices(d.services()),
+      modulesDir: nginx.modulesDir,
+      workerProcesses: 'auto',
+      user: process.getuid?.() === 0 ? 'root' : undefined,
+      tls: d.tls,
+      watchPid: process.pid,
+    })
+  let current = await configFor()
+  let proc: NginxProcess
+  try {
+    proc = await NginxProcess.start({ binary: nginx.binary, runDir, config: current, listen: d.listen, log: d.log })
+  } catch (err) {
+    await closeServer()
+    throw err
+  }
+
+  let pending: NodeJS.Timeout | undefined
+  return {
+    nginxPid: proc.pid,
+    servicesChanged() {
+      // A burst of changes is one reload.
+      pending ??= setTimeout(() => {
+        pending = undefined
+        configFor()
+          .then((next) => {
+            if (next === current) return
+            current = next
+            return proc.reload(next)
+          })
+          .catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
+      }, 50)
+    },
+    async close() {
+      clearTimeout(pending)
+      await proc.stop()
+      await closeServer()
+    },
+  }
+}
+
+/**
+ * Services as nginx's upstream blocks. nginx resolves upstream host names when it loads its
+ * configuration and refuses to load if one does not resolve, so each is looked up first: one
+ * that does not resolve is marked down (its callers get the 502 any unreachable upstream gets)
+ * rather than stopping every other service.
+ */
+export async function resolvedServices(services: Iterable<ServiceRecord>): Promise<NginxService[]> {
+  const out: NginxService[] = []
+  const names = new Map<string, Promise<boolean>>()
+  for (const s of services) {
+    const url = new URL(s.upstream)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    let ok = names.get(host)
+    if (!ok) names.set(host, (ok = isIP(host) || host === 'localhost' ? Promise.resolve(true) : lookup(host).then(() => true, () => false)))
+    out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, resolvable: await ok })
+  }
+  return out.sort((a, b) => a.uid.localeCompare(b.uid))
+}
+
+/** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
+function namedClient(req: IncomingMessage): void {
+  const client = req.headers['x-real-ip']
+  if (typeof client === 'string' && isIP(client)) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
+}

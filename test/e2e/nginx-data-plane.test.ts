@@ -1,0 +1,169 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/ports.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+const refuses = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => (s.destroy(), resolve(false)))
+    s.once('error', () => resolve(true))
+  })
+
+/** nginx processes whose command line names `dir` (the data plane's own, by its configuration's path). */
+const nginxFor = (dir: string) => spawnSync('pgrep', ['-f', `nginx: master process .*${dir}`]).stdout.toString().trim()
+
+async function poll<T>(what: () => Promise<T> | T, until: (v: T) => boolean, ms: number): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await what()
+    if (until(v) || Date.now() > deadline) return v
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/**
+ * `postern serve --data-plane nginx` as a process: nginx started as Postern's child on the
+ * gateway port, reloaded without dropping a request when services change, never left behind, and
+ * the failures said plainly; `postern nginx-config` for an nginx run by someone else, which fails
+ * closed (503) when Postern cannot be reached.
+ */
+describe('the nginx data plane as a process', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let token: string
+  const host = (service: string) => `${service}.my-project.localhost:${p.gatewayPort}`
+  const call = (port: number, service: string, path = '/echo', t = token) => request(`http://127.0.0.1:${port}${path}`, { headers: { host: host(service), authorization: `Bearer ${t}` } })
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern({ dataPlane: 'nginx' })
+    expect((await p.cli(['services', 'create', 'first', `--upstream=${upstream.url}`])).code).toBe(0)
+    await createUser(p, 'ann@example.com', 'ann-password-123')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'first', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    token = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it('serves the gateway port through nginx, with the configuration in the data directory', async () => {
+    const res = await call(p.gatewayPort, 'first')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers.server).toBe('nginx')
+    await res.body.dump()
+    expect(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+    expect(readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8')).toContain('worker_processes auto;')
+    expect(nginxFor(p.dataDir)).not.toBe('')
+  })
+
+  it('reloads nginx when services change, without dropping a request in flight', async () => {
+    const slow = call(p.gatewayPort, 'first', '/slow?ms=1500')
+    await new Promise((r) => setTimeout(r, 200))
+    expect((await p.cli(['services', 'create', 'second', `--upstream=${upstream.url}`, '--timeout=9', '--allow-unauthenticated'])).code).toBe(0)
+    const second = await poll(async () => {
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { headers: { host: host('second') } })
+      await r.body.dump()
+      return r.statusCode
+    }, (s) => s === 200, 5_000)
+    expect(second).toBe(200)
+    expect(readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8')).toContain('location @postern_t9 ')
+    const done = await slow
+    expect(done.statusCode).toBe(200)
+    await done.body.dump()
+  })
+
+  it('refuses to start on a taken port, saying which flag to change, and leaves no nginx behind', async () => {
+    const blocker = (await import('node:net')).createServer().listen(0, '127.0.0.1')
+    await new Promise((r) => blocker.once('listening', r))
+    const port = (blocker.address() as { port: number }).port
+    const dataDir = mkdtempSync(join(tmpdir(), 'postern-nginx-taken-'))
+    try {
+      await expect(startPostern({ dataPlane: 'nginx', gatewayPort: port, dataDir })).rejects.toThrow(/port is in use.*--gateway-port/s)
+      expect(nginxFor(dataDir)).toBe('')
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('says what is wrong when it cannot make its directory, and starts nothing', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'postern-nginx-dir-'))
+    writeFileSync(join(dataDir, 'nginx'), 'a file where the directory should be')
+    const gatewayPort = await freePort()
+    await expect(startPostern({ dataPlane: 'nginx', dataDir, gatewayPort })).rejects.toThrow(/Cannot create .*nginx for the nginx data plane/)
+    expect(await refuses(gatewayPort)).toBe(true)
+  })
+
+  it('--data-plane takes node or nginx, and not --workers beside nginx', async () => {
+    const bad = await p.cli(['serve', '--data-plane', 'envoy'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("--data-plane: expected node or nginx, got 'envoy'.")
+    const both = await p.cli(['serve', '--data-plane', 'nginx', '--workers', '2'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('nginx already runs a worker on every core')
+  })
+
+  it('nginx stops within seconds of Postern being killed outright', async () => {
+    const q = await startPostern({ dataPlane: 'nginx' })
+    expect(await refuses(q.gatewayPort)).toBe(false)
+    await q.stop('SIGKILL')
+    expect(await poll(() => refuses(q.gatewayPort), (r) => r, 8_000)).toBe(true)
+    expect(nginxFor(q.dataDir)).toBe('')
+  })
+
+  describe('an nginx run by someone else, from postern nginx-config', () => {
+    let node: PosternProcess
+    let nginx: ChildProcess
+    let port: number
+    let prefix: string
+    let nodeToken: string
+
+    beforeAll(async () => {
+      node = await startPostern()
+      expect((await node.cli(['services', 'create', 'first', `--upstream=${upstream.url}`])).code).toBe(0)
+      nodeToken = await node.ownerIdToken()
+      expect((await node.cli(['services', 'add-iam-policy-binding', 'first', '--member=user:owner@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+      port = await freePort()
+      const printed = await node.cli(['nginx-config', '--data-dir', node.dataDir, '--listen', `127.0.0.1:${port}`, '--postern', `127.0.0.1:${node.gatewayPort}`])
+      expect(printed.code, printed.stderr).toBe(0)
+      prefix = mkdtempSync(join(tmpdir(), 'postern-own-nginx-'))
+      mkdirSync(join(prefix, 'logs'))
+      // Run as root here, nginx's workers would switch to nobody, who may not read the prefix.
+      writeFileSync(join(prefix, 'nginx.conf'), `user root;\n${printed.stdout}`)
+      nginx = spawn('/usr/sbin/nginx', ['-p', prefix + '/', '-c', join(prefix, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], { stdio: 'ignore' })
+      expect(await poll(() => refuses(port), (r) => !r, 5_000)).toBe(false)
+    })
+    afterAll(async () => {
+      nginx?.kill('SIGQUIT')
+      await node?.stop()
+    })
+
+    it('admits and refuses as the gateway does', async () => {
+      const ok = await request(`http://127.0.0.1:${port}/echo`, { headers: { host: `first.my-project.localhost:${node.gatewayPort}`, authorization: `Bearer ${nodeToken}` } })
+      expect(ok.statusCode).toBe(200)
+      await ok.body.dump()
+      const refused = await request(`http://127.0.0.1:${port}/echo`, { headers: { host: `first.my-project.localhost:${node.gatewayPort}` } })
+      expect(refused.statusCode).toBe(401)
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="postern"')
+      await refused.body.dump()
+    })
+
+    it('fails closed with 503 once Postern cannot be reached and its verdicts have expired', async () => {
+      await node.stop()
+      const status = await poll(async () => {
+        const r = await request(`http://127.0.0.1:${port}/echo`, { headers: { host: `first.my-project.localhost:${node.gatewayPort}`, authorization: `Bearer ${nodeToken}` } })
+        const body = await r.body.text()
+        return { status: r.statusCode, body }
+      }, (r) => r.status === 503, 3_000)
+      expect(status.status).toBe(503)
+      expect(JSON.parse(status.body).error.status).toBe('UNAVAILABLE')
+    })
+  })
+})
