@@ -3,6 +3,7 @@ import type { Directory } from '../directory/directory.js'
 import { callerFromClaims, type Caller } from '../identity/caller.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, verifyJwt } from '../identity/verify.js'
+import { bearerChallenge } from '../http/challenge.js'
 
 export type { Caller }
 
@@ -35,6 +36,5 @@ export function authenticateBearer(
 }
 
 export function unauthenticated(message: string, error?: 'invalid_token' | 'invalid_request'): PosternError {
-  const challenge = error ? `Bearer realm="postern", error="${error}", error_description="${message.replace(/["\\]/g, "'")}"` : 'Bearer realm="postern"'
-  return new PosternError('UNAUTHENTICATED', message, { headers: { 'www-authenticate': challenge } })
+  return new PosternError('UNAUTHENTICATED', message, { headers: { 'www-authenticate': bearerChallenge(error && { error, description: message }) } })
 }
