@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Verdict } from '../observability/metrics.js'
-import type { Gateway } from './gateway.js'
+import type { Access, Gateway } from './gateway.js'
 import { refusalAnswer, sendAnswer } from './answer.js'
 import { HEADER_RULES, strippedTokenHeaders, withoutPosternCookies } from './headers.js'
 
@@ -41,22 +41,28 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
       sendAnswer(res, refusalAnswer({ ...access, message }, req.headers.accept))
       return
     }
-    const identity = await gateway.identityOf(access)
-    const tokens = strippedTokenHeaders(req.rawHeaders, issuer)
-    // Every answer header is always present (empty when there is nothing to say): some proxies
-    // copy a header that is absent as a literal placeholder (Caddy 2.6's copy_headers does).
-    const headers: Record<string, string> = {
-      'cache-control': 'no-store',
-      'content-length': '0',
-      [HEADER_RULES.identity.principal]: identity?.principal ?? '',
-      [HEADER_RULES.identity.email]: identity?.email ?? '',
-      [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
-      [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
-      [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
-      [FORWARD_AUTH_ANSWER.cookie]: forwardableCookie(req.rawHeaders),
-    }
-    res.writeHead(200, headers)
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '0', ...(await headersForUpstream(gateway, access, req.rawHeaders, issuer)) })
     res.end()
+  }
+}
+
+/**
+ * What a proxy that carries an admitted request sets upstream: the identity headers and signed
+ * assertion, the token headers without their signatures and the Cookie header without Postern's
+ * cookies (forward-auth's answer and the nginx data plane's verdict alike). Every header is
+ * always present, empty when there is nothing to say: some proxies copy a header that is absent
+ * as a literal placeholder (Caddy 2.6's copy_headers does).
+ */
+export async function headersForUpstream(gateway: Gateway, access: Access & { ok: true }, rawHeaders: readonly string[], issuer: string): Promise<Record<string, string>> {
+  const identity = await gateway.identityOf(access)
+  const tokens = strippedTokenHeaders(rawHeaders, issuer)
+  return {
+    [HEADER_RULES.identity.principal]: identity?.principal ?? '',
+    [HEADER_RULES.identity.email]: identity?.email ?? '',
+    [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
+    [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
+    [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
+    [FORWARD_AUTH_ANSWER.cookie]: forwardableCookie(rawHeaders),
   }
 }
 

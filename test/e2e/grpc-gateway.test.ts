@@ -3,16 +3,8 @@ import { bearer, chat, echoClient, grpc, say, startGrpcUpstream } from '../suppo
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { freePort } from '../support/ports.js'
+import { lastProbe } from '../support/eventually.js'
 
-/** Polls `check` until it holds, for at most `ms`. */
-async function within<T>(ms: number, probe: () => Promise<T>, holds: (t: T) => boolean): Promise<T> {
-  const until = Date.now() + ms
-  for (;;) {
-    const t = await probe()
-    if (holds(t) || Date.now() > until) return t
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 /** A real gRPC service (grpc-js, h2c) behind the gateway, called by a real grpc-js client. */
 describe('gRPC through the gateway', () => {
@@ -61,17 +53,17 @@ describe('gRPC through the gateway', () => {
     expect(upstream.seen).toHaveLength(0)
 
     expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    const allowed = await within(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
+    const allowed = await lastProbe(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
     expect(allowed).toEqual({ ok: true, text: 'echo: hi', trailers: expect.objectContaining({ 'x-upstream-trailer': 'kept' }) })
 
     const revoked = await p.cli(['services', 'remove-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])
     expect(revoked.code).toBe(0)
     const started = Date.now()
-    const after = await within(2_000, () => say(client, 'hi', bearer(ann)), (r) => !r.ok)
+    const after = await lastProbe(2_000, () => say(client, 'hi', bearer(ann)), (r) => !r.ok)
     expect(after).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED })
     expect(Date.now() - started).toBeLessThan(1_000)
     expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    await within(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
+    await lastProbe(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
   })
 
   it('the upstream sees the caller’s identity and no usable token', async () => {
@@ -111,7 +103,7 @@ describe('gRPC through the gateway', () => {
     expect(ended?.code).toBe(grpc.status.CANCELLED)
     expect(Date.now() - removed).toBeLessThan(1_500)
     expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    await within(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
+    await lastProbe(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
   })
 
   it('an unknown service is NOT_FOUND and an unreachable upstream UNAVAILABLE', async () => {
@@ -121,7 +113,7 @@ describe('gRPC through the gateway', () => {
     const closedPort = await freePort()
     expect((await p.cli(['services', 'create', 'gone', `--upstream=http://127.0.0.1:${closedPort}`, '--use-http2', '--allow-unauthenticated'])).code).toBe(0)
     const gone = echoClient(`127.0.0.1:${p.gatewayPort}`, `gone.my-project.localhost:${p.gatewayPort}`)
-    const r = await within(1_000, () => say(gone, 'hi', bearer(undefined)), (x) => !x.ok && x.code !== grpc.status.NOT_FOUND)
+    const r = await lastProbe(1_000, () => say(gone, 'hi', bearer(undefined)), (x) => !x.ok && x.code !== grpc.status.NOT_FOUND)
     expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE })
     expect(!r.ok && r.details).toMatch(/The upstream of projects\/my-project\/services\/gone is unreachable \(ECONNREFUSED\)/)
     gone.close()

@@ -6,15 +6,8 @@ import { bearer, chat, echoClient, grpc, say, startGrpcUpstream } from '../suppo
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { lastProbe } from '../support/eventually.js'
 
-async function within<T>(ms: number, probe: () => Promise<T>, holds: (t: T) => boolean): Promise<T> {
-  const until = Date.now() + ms
-  for (;;) {
-    const t = await probe()
-    if (holds(t) || Date.now() > until) return t
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 const issuedAt = (authorization: string | undefined) => (JSON.parse(Buffer.from(authorization!.split('.')[1]!, 'base64url').toString()) as { iat: number }).iat
 
@@ -58,7 +51,7 @@ describe('gRPC through postern services proxy', () => {
     expect(!denied.ok && denied.details).toContain("denied for user:ann@example.com on projects/my-project/services/greeter")
 
     expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    expect(await within(1_000, () => say(client, 'hi', bearer(undefined)), (r) => r.ok)).toMatchObject({ ok: true, text: 'echo: hi' })
+    expect(await lastProbe(1_000, () => say(client, 'hi', bearer(undefined)), (r) => r.ok)).toMatchObject({ ok: true, text: 'echo: hi' })
     const md = upstream.seen.at(-1)!.metadata
     expect(md['x-postern-authenticated-email']).toBe('ann@example.com')
     // The proxy's token travels in X-Serverless-Authorization, signature removed; the app's own Authorization passes untouched.
@@ -68,10 +61,10 @@ describe('gRPC through postern services proxy', () => {
 
     expect((await p.cli(['services', 'remove-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     const started = Date.now()
-    expect(await within(2_000, () => say(client, 'hi', bearer(undefined)), (r) => !r.ok)).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED })
+    expect(await lastProbe(2_000, () => say(client, 'hi', bearer(undefined)), (r) => !r.ok)).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED })
     expect(Date.now() - started).toBeLessThan(1_000)
     expect((await p.cli(['services', 'add-iam-policy-binding', 'greeter', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    await within(1_000, () => say(client, 'hi', bearer(undefined)), (r) => r.ok)
+    await lastProbe(1_000, () => say(client, 'hi', bearer(undefined)), (r) => r.ok)
   }, 30_000)
 
   it('a bidirectional stream outlives the token it opened with, and later calls carry a renewed token', async () => {

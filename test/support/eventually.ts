@@ -11,3 +11,16 @@ export async function eventually(ms: number, check: () => Promise<boolean> | boo
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
+
+/**
+ * Probes until what it returns holds, for at most `ms`, and returns the last answer either way,
+ * for tests that then say what that answer must be (a gRPC call's status, say).
+ */
+export async function lastProbe<T>(ms: number, probe: () => Promise<T>, holds: (t: T) => boolean, everyMs = 50): Promise<T> {
+  const until = Date.now() + ms
+  for (;;) {
+    const t = await probe()
+    if (holds(t) || Date.now() > until) return t
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}

@@ -3,9 +3,9 @@ import type { Clock } from '../../core/clock.js'
 import type { Verdict } from '../../observability/metrics.js'
 import { errorAnswer, refusalAnswer, sendAnswer, type Refusal } from '../answer.js'
 import { posternEndpoint } from '../../http/postern-paths.js'
-import { FORWARD_AUTH_ANSWER, forwardableCookie } from '../forward-auth.js'
+import { headersForUpstream } from '../forward-auth.js'
 import type { Access, Gateway } from '../gateway.js'
-import { HEADER_RULES, connectionNominated, strippedTokenHeaders } from '../headers.js'
+import { connectionNominated } from '../headers.js'
 import { MAX_HEADERS, originFormTarget } from '../request-shape.js'
 import { ORIGINAL, VERDICT, VERDICT_CACHE_MS } from './decision-protocol.js'
 import { upstreamBlockName } from './nginx-config.js'
@@ -52,8 +52,6 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       answer(res, refusalAnswer(access, accept))
       return
     }
-    const identity = await gateway.identityOf(access)
-    const tokens = strippedTokenHeaders(req.rawHeaders, o.issuer)
     const route = access.route
     const upstream = new URL(route.upstream.origin)
     const headers: Record<string, string> = {
@@ -64,12 +62,7 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       [VERDICT.timeout]: String(route.service.timeoutSeconds),
       [VERDICT.resource]: route.resource,
       [VERDICT.cacheMs]: String(cacheMs(access, method, upgrade, o.clock())),
-      [HEADER_RULES.identity.principal]: identity?.principal ?? '',
-      [HEADER_RULES.identity.email]: identity?.email ?? '',
-      [HEADER_RULES.identity.assertion]: identity?.assertion ?? '',
-      [FORWARD_AUTH_ANSWER.authorization]: tokens.authorization ?? '',
-      [FORWARD_AUTH_ANSWER['x-serverless-authorization']]: tokens['x-serverless-authorization'] ?? '',
-      [FORWARD_AUTH_ANSWER.cookie]: forwardableCookie(req.rawHeaders),
+      ...(await headersForUpstream(gateway, access, req.rawHeaders, o.issuer)),
       'cache-control': 'no-store',
       'content-length': '0',
     }
