@@ -52,7 +52,7 @@ describe('HTTP/2 attacks on the gateway', () => {
   it('a raw connection is served (the frames below are well formed)', async () => {
     const c = await rawH2(p.gatewayPort)
     c.send(request(1))
-    await eventually(5_000, () => statusOf(c.frames, 1) !== undefined, 'an answer, a reset or GOAWAY on stream 1', 20)
+    await eventually(5_000, () => statusOf(c.frames, 1) !== undefined, 'an answer on stream 1', 20)
     c.socket.destroy()
   })
 
