@@ -49,7 +49,7 @@ import { InvokeAuthorizer } from './gateway/authorize.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
-import { createH2Gateway } from './gateway/http2/h2-gateway.js'
+import { createH2Gateway, type H2GatewayDeps } from './gateway/http2/h2-gateway.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
@@ -62,7 +62,7 @@ import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
 import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decision.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
-import { resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
+import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
@@ -286,7 +286,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
       closers.push(async () => gateway.closeTunnels())
       const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
-      const onStream = createH2Gateway({
+      const h2Deps: H2GatewayDeps = {
         decideAccess: gateway.decideAccess,
         identityOf: gateway.identityOf,
         trackStream: gateway.trackStream,
@@ -298,7 +298,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         issuer: config.issuer,
         log,
         accessLog: config.accessLog,
-      })
+      }
+      const onStream = createH2Gateway(h2Deps)
+      // Streams nginx hands over come from the caller nginx names, not from nginx's socket.
+      const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
       const nginxDecisions = { decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record: (service, verdict) => metrics.request(service, verdict, 0) }), upstreamError: upstreamErrorEndpoint() }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
@@ -313,6 +316,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           tls: config.tls,
           request: gateway.request,
           upgrade: gateway.upgrade,
+          stream: nginxOnStream,
           serverOptions: { ...gatewayOptions, keepAliveTimeout: 65_000 },
           services: () => directory.allServices(),
           log,

@@ -62,11 +62,12 @@ export async function startGrpcUpstream(): Promise<{ port: number; url: string; 
 
 /**
  * A gRPC client of the echo service at `address` (host:port it connects to), sending `authority`
- * as `:authority` — the service's host name, which Node cannot resolve under `.localhost`.
+ * as `:authority` — the service's host name, which Node cannot resolve under `.localhost`. Over
+ * TLS (h2 by ALPN) when given the CA certificate to trust, else h2c with prior knowledge.
  */
-export function echoClient(address: string, authority?: string): EchoClient {
+export function echoClient(address: string, authority?: string, ca?: Buffer): EchoClient {
   const Echo = echoService()
-  return new Echo(address, grpc.credentials.createInsecure(), authority ? { 'grpc.default_authority': authority } : {}) as unknown as EchoClient
+  return new Echo(address, ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure(), authority ? { 'grpc.default_authority': authority } : {}) as unknown as EchoClient
 }
 
 export function bearer(token: string | undefined): grpc.Metadata {

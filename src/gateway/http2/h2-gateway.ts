@@ -34,6 +34,8 @@ export interface H2GatewayDeps {
   issuer: string
   log: Logger
   accessLog: boolean
+  /** The caller's address when the stream's peer is not the caller (nginx hands streams over a Unix socket); by default the peer's. */
+  callerAddress?: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => string | undefined
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -86,7 +88,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
         const requestId = typeof headers['x-request-id'] === 'string' && REQUEST_ID.test(headers['x-request-id']) ? headers['x-request-id'] : randomUUID()
         const upstream = upstreamHeaders(view.rawHeaders, NO_NOMINATED, {
           host: view.host,
-          forwardedFor: clientAddressChain(stream.session?.socket?.remoteAddress, view.rawHeaders, deps.trustedProxies),
+          forwardedFor: clientAddressChain(deps.callerAddress ? deps.callerAddress(stream, headers) : stream.session?.socket?.remoteAddress, view.rawHeaders, deps.trustedProxies),
           proto: deps.proto,
           requestId,
           issuer: deps.issuer,

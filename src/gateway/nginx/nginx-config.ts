@@ -152,10 +152,16 @@ ${o.watchPid ? watchParent(o.watchPid) : ''}
   map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
 
   upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
+  # The same Postern, spoken to over h2c (grpc_pass): a block of its own, or its keep-alive cache
+  # would hand an HTTP/1.1 connection to the HTTP/2 module and back.
+  upstream postern_h2 { server ${o.decisions}; keepalive 32; keepalive_timeout 60s; }
 ${upstreams.join('\n')}
 
   server {
-    listen ${listen}${o.tls ? ' ssl' : ''} reuseport;
+    # Under TLS, ALPN offers h2 beside http/1.1. In cleartext nginx 1.22 cannot tell h2c from
+    # HTTP/1.1 on one port (preface detection came in 1.25.1): HTTP/1.1 only, and a client that
+    # opens with the h2c preface is refused (400) — the README says so.
+    listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
 ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself (malformed requests, headers too large) in the one error shape.
     error_page 400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
@@ -200,6 +206,21 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
       # An upgrade the upstream did not switch ends its connection, as on the Node gateway.
       keepalive_timeout 0;
     }
+    # HTTP/2 streams are Postern's own gateway's, over h2c (grpc_pass), as upgrades are: the Lua
+    # module's subrequests (ngx.location.capture) and raw header block do not exist for HTTP/2,
+    # and the gateway relays trailers (gRPC), forwards over h2c to upstreams that speak HTTP/2
+    # (useHttp2) and resets a stream within a second of its caller losing access. :authority is
+    # the caller's; X-Real-IP names the caller.
+    location @postern_h2 {
+      grpc_pass grpc://postern_h2;
+      grpc_set_header Host $http_host;
+      grpc_set_header X-Real-IP $remote_addr;
+      grpc_read_timeout 1d;
+      grpc_send_timeout 1d;
+      grpc_buffer_size 64k;
+      error_page 502 504 =503 /_postern/nginx-503;
+    }
+    location = /_postern/nginx-503 { internal; content_by_lua_block { postern.refused(503) } }
     # The gateway's own health and readiness (on a host that is no service) or the service's own
     # path of that name: Postern's gateway tells which, as it does on its own port.
     location ~ ^/(?:healthz|readyz)$ {

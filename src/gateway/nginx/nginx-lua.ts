@@ -95,6 +95,10 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
       if var.http_upgrade then return ngx.exec("@postern_upgrade") end
+      -- HTTP/2 streams too (over h2c): this module's subrequests and raw header block do not
+      -- exist for HTTP/2, and Postern's gateway relays trailers and resets a stream whose caller
+      -- lost access.
+      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end
       local raw = ngx.req.raw_header(true)
       local suspect = find(raw, SUSPECT, "ijo") ~= nil
       local uri = var.request_uri
@@ -183,9 +187,11 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
     end
 
-    -- Requests nginx refuses itself, before any Lua, get the one error shape too.
+    -- Requests nginx refuses itself, before any Lua, get the one error shape too; so does an
+    -- HTTP/2 stream when Postern's gateway cannot be reached (503, fail closed).
     function postern.refused(status)
       if status == 431 then return json_error(431, TOO_LARGE) end
+      if status == 503 then return json_error(503, UNAVAILABLE) end
       return json_error(400, BAD_REQUEST)
     end
 

@@ -1,11 +1,12 @@
 import { lookup } from 'node:dns/promises'
 import { mkdirSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
+import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { nginxConfig, type NginxService } from './nginx-config.js'
 import { NginxProcess, findNginx } from './nginx-process.js'
@@ -18,6 +19,8 @@ export interface NginxPlaneDeps {
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
   request: (req: IncomingMessage, res: ServerResponse) => void
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Postern's gateway for HTTP/2 streams nginx hands over (h2c on the same socket): those of services with useHttp2. */
+  stream: StreamHandler
   serverOptions: ServerOptions
   services: () => Iterable<ServiceRecord>
   log: Logger
@@ -58,6 +61,8 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
     namedClient(req)
     d.upgrade(req, socket, head)
   })
+  // nginx's grpc_pass opens its connections with the h2c preface; its HTTP/1.1 ones do not.
+  serveHttp2Beside(server, { tls: false, onStream: d.stream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => d.log.log('info', 'http2 session error', { err: err.message }) })
   // Header counts are the gateway's to check (431 with its message), as on the gateway port.
   server.maxHeadersCount = 0
   await new Promise<void>((resolve, reject) => {
@@ -135,6 +140,12 @@ export async function resolvedServices(services: Iterable<ServiceRecord>): Promi
 
 /** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
 function namedClient(req: IncomingMessage): void {
-  const client = req.headers['x-real-ip']
-  if (typeof client === 'string' && isIP(client)) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
+  const client = nginxNamedClient(req.headers)
+  if (client) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
+}
+
+/** The caller nginx names in X-Real-IP on a request or stream it passed to Postern's socket (one HTTP/2 session carries many callers' streams in turn). */
+export function nginxNamedClient(headers: IncomingHttpHeaders): string | undefined {
+  const client = headers['x-real-ip']
+  return typeof client === 'string' && isIP(client) ? client : undefined
 }
