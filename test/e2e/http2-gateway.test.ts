@@ -2,11 +2,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import http2 from 'node:http2'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { CONNECTION_PREFACE } from '../support/h2-frames.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
 /** HTTP/2 from curl: h2c with prior knowledge beside HTTP/1.1 on the gateway port, and h2 by ALPN under TLS. */
@@ -77,29 +79,107 @@ describe('HTTP/2 callers through the gateway, with curl', () => {
   })
 })
 
-describe('HTTP/2 over TLS with ALPN', () => {
+/**
+ * Under TLS both data planes offer h2 and http/1.1 by ALPN on the gateway port. On the nginx
+ * plane nginx ends TLS and hands each HTTP/2 stream to Postern's gateway over h2c, which decides
+ * and cleans it as the Node plane does and forwards it to the HTTP/1.1 upstream.
+ */
+describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let tls: { cert: string; key: string }
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let token: string
+  let url: string
 
   beforeAll(async () => {
     tls = selfSignedCertificate()
-    p = await startPostern({ args: ['--demo', '--tls-cert', tls.cert, '--tls-key', tls.key], env: { NODE_EXTRA_CA_CERTS: tls.cert } })
+    const env = { NODE_EXTRA_CA_CERTS: tls.cert }
+    upstream = await startUpstream()
+    p = await startPostern({ dataPlane, args: ['--tls-cert', tls.cert, '--tls-key', tls.key], env })
+    expect((await p.cli(['services', 'create', 'web', `--upstream=${upstream.url}`], { env })).code).toBe(0)
+    token = (await p.cli(['auth', 'print-identity-token'], { env })).stdout.trim()
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+    url = `https://web.my-project.localhost:${p.gatewayPort}`
   })
   afterAll(async () => {
-    await p?.stop()
+    await Promise.all([p?.stop(), upstream?.close()])
   })
 
-  it('curl --http2 negotiates h2 by ALPN and reaches the demo service; --http1.1 still gets HTTP/1.1', async () => {
-    const token = (await p.cli(['auth', 'print-identity-token'], { env: { NODE_EXTRA_CA_CERTS: tls.cert } })).stdout.trim()
-    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
-    const service = `https://hello.my-project.localhost:${p.gatewayPort}/`
-    const h2 = await curl(['--http2', '--cacert', tls.cert, '-w', '\n%{http_version} %{http_code}', '-H', `Authorization: Bearer ${token}`, service])
+  it('curl --http2 negotiates h2 by ALPN; the HTTP/1.1 upstream gets the request cleaned as over HTTP/1.1; --http1.1 still gets HTTP/1.1', async () => {
+    const h2 = await curl(['--http2', '--cacert', tls.cert, '-w', '\n%{http_version} %{http_code}', '-H', `Authorization: Bearer ${token}`, '-H', 'X-Postern-Authenticated-Email: forged@example.com', '-H', 'X-Forwarded-For: 6.6.6.6', '-H', 'X-Real-IP: 6.6.6.6', '-b', 'postern_service_session=stolen; app=1', `${url}/echo?q=1`])
     expect(h2.stderr).toBe('')
-    expect(h2.stdout).toMatch(/Hello, owner@example.com!/)
-    expect(h2.stdout.split('\n').at(-1)).toBe('2 200')
-    const h1 = await curl(['--http1.1', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '-H', `Authorization: Bearer ${token}`, service])
+    const [body, status] = h2.stdout.split('\n')
+    expect(status).toBe('2 200')
+    const seen = JSON.parse(body!) as { url: string; headers: Record<string, string> }
+    expect(seen.url).toBe('/echo?q=1')
+    expect(seen.headers.host).toBe(`127.0.0.1:${upstream.port}`)
+    expect(seen.headers['x-forwarded-host']).toBe(`web.my-project.localhost:${p.gatewayPort}`)
+    expect(seen.headers['x-postern-authenticated-email']).toBe('owner@example.com')
+    expect(seen.headers.authorization).toMatch(/\.SIGNATURE_REMOVED_BY_POSTERN$/)
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1')
+    expect(seen.headers['x-real-ip']).toBeUndefined()
+    expect(seen.headers['x-forwarded-proto']).toBe('https')
+    expect(seen.headers.cookie).toBe('app=1')
+    const h1 = await curl(['--http1.1', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])
     expect(h1.stdout).toBe('1.1 200')
-    const refused = await curl(['--http2', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', service])
-    expect(refused.stdout).toBe('2 401')
+  })
+
+  it('refuses over h2 as over HTTP/1.1: 401 with the challenge without a token, 404 for no service', async () => {
+    const refused = await curl(['--http2', '--cacert', tls.cert, '-i', `${url}/`])
+    expect(refused.stdout).toMatch(/^HTTP\/2 401/)
+    expect(refused.stdout).toMatch(/www-authenticate: Bearer realm="postern"/)
+    expect(refused.stdout).toContain('"status":"UNAUTHENTICATED"')
+    const unknown = await curl(['--http2', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://nothing.my-project.localhost:${p.gatewayPort}/`])
+    expect(unknown.stdout).toBe('2 404')
+  })
+
+  it('streams a request body up and a large response down over one h2 stream', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'postern-h2-')), 'body.bin')
+    const data = randomBytes(3 * 1024 * 1024)
+    writeFileSync(file, data)
+    const up = await curl(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, '--data-binary', `@${file}`, `${url}/upload`])
+    expect(up.stderr).toBe('')
+    expect(JSON.parse(up.stdout)).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), length: data.length })
+    const down = await curl(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, '-o', '/dev/null', '-w', '%{size_download} %{http_version}', `${url}/download?mb=8`])
+    expect(down.stdout).toBe(`${8 * 1024 * 1024} 2`)
+  })
+})
+
+/**
+ * nginx 1.22 cannot serve h2c and HTTP/1.1 on one cleartext port (it looks for the HTTP/2
+ * preface only from 1.25.1), so the nginx plane's cleartext port is HTTP/1.1: a client that
+ * opens with the h2c preface is refused at once, never left waiting.
+ */
+describe('h2c with prior knowledge on the nginx data plane in cleartext', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern({ dataPlane: 'nginx' })
+    expect((await p.cli(['services', 'create', 'web', `--upstream=${upstream.url}`])).code).toBe(0)
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it('the preface is answered with 400 in the one error shape and the connection closed; curl fails at once', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(p.gatewayPort, '127.0.0.1', () => socket.write(CONNECTION_PREFACE))
+      let got = ''
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
+      socket.on('close', () => resolve(got))
+      socket.setTimeout(5_000, () => resolve(`no close within 5 s: ${got}`))
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    expect(answer).toContain('"status":"INVALID_ARGUMENT"')
+    const started = Date.now()
+    const r = await curl(['--http2-prior-knowledge', '--max-time', '5', `http://web.my-project.localhost:${p.gatewayPort}/`])
+    expect(r.code).not.toBe(0)
+    expect(r.code).not.toBe(28)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    // HTTP/1.1 on the same port is untouched.
+    const plain = await curl(['-o', '/dev/null', '-w', '%{http_version} %{http_code}', `http://web.my-project.localhost:${p.gatewayPort}/`])
+    expect(plain.stdout).toBe('1.1 401')
   })
 })
