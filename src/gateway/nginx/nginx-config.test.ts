@@ -26,9 +26,26 @@ describe('the nginx data plane configuration', () => {
     expect(config).not.toContain('location @postern_t300')
   })
 
+  it('offers h2 by ALPN only under TLS, and hands HTTP/2 streams to Postern over h2c from an upstream block of their own', () => {
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', tls: { cert: '/c.pem', key: '/k.pem' } })
+    expect(tls).toContain('listen 127.0.0.1:18443 ssl http2 reuseport;')
+    expect(config).not.toMatch(/listen [^;]*http2/)
+    // One keep-alive cache for HTTP/1.1 connections, another for h2c ones: nginx would otherwise reuse one for the other.
+    expect(config).toContain('upstream postern_h2 { server unix:/run/postern/gateway.sock;')
+    expect(config).toMatch(/location @postern_h2 \{\s+grpc_pass grpc:\/\/postern_h2;/)
+  })
+
   it('is accepted by nginx -t', () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
     writeFileSync(join(dir, 'nginx.conf'), config.replace('listen [::1]:18080', 'listen 127.0.0.1:18080'))
+    expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
+  })
+
+  it('is accepted by nginx -t under TLS, HTTP/2 included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' })
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') } })
+    writeFileSync(join(dir, 'nginx.conf'), tls)
     expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
   })
 
