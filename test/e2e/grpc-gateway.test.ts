@@ -82,10 +82,19 @@ describe.each(DATA_PLANES)('gRPC through the gateway (%s data plane)', (dataPlan
     await lastProbe(1_000, () => say(client, 'hi', bearer(ann)), (r) => r.ok)
   })
 
-  it('the upstream sees the caller’s identity and no usable token', async () => {
+  it('the upstream sees the caller’s identity, address and authority, and no usable token or forged header', async () => {
     upstream.seen.length = 0
-    expect(await say(client, 'who', bearer(ann))).toMatchObject({ ok: true })
+    const md0 = bearer(ann)
+    md0.set('x-real-ip', '6.6.6.6')
+    md0.set('x-forwarded-for', '6.6.6.6')
+    md0.set('x-postern-authenticated-email', 'forged@example.com')
+    expect(await say(client, 'who', md0)).toMatchObject({ ok: true })
     const md = upstream.seen.at(-1)!.metadata
+    // The caller's address, also when nginx hands the stream over its Unix socket (X-Real-IP, set by nginx alone).
+    expect(md['x-forwarded-for']).toBe('127.0.0.1')
+    expect(md['x-real-ip']).toBeUndefined()
+    expect(md['x-forwarded-host']).toBe(`greeter.my-project.localhost:${p.gatewayPort}`)
+    expect(md['x-forwarded-proto']).toBe(dataPlane === 'nginx' ? 'https' : 'http')
     expect(md['x-postern-authenticated-email']).toBe(ANN)
     expect(md['x-postern-authenticated-principal']).toBe(member)
     expect(md['x-postern-jwt-assertion']).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)

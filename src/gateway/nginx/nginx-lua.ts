@@ -92,13 +92,13 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
 
     function postern.access()
       local var = ngx.var
+      -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests and raw
+      -- header block do not exist for HTTP/2, and the gateway relays trailers and resets a stream
+      -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
+      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
       if var.http_upgrade then return ngx.exec("@postern_upgrade") end
-      -- HTTP/2 streams too (over h2c): this module's subrequests and raw header block do not
-      -- exist for HTTP/2, and Postern's gateway relays trailers and resets a stream whose caller
-      -- lost access.
-      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end
       local raw = ngx.req.raw_header(true)
       local suspect = find(raw, SUSPECT, "ijo") ~= nil
       local uri = var.request_uri
