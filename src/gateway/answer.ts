@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { PosternError, errorBody, type ErrorStatus } from '../core/errors.js'
 import { wantsHtml } from '../http/accept.js'
 import { errorPage } from '../http/respond.js'
+import { encodeGrpcMessage, grpcCode } from '../http/http2/grpc-status.js'
 
 /**
  * A response the gateway gives itself rather than the upstream — a refusal, a redirect to sign
@@ -47,6 +48,15 @@ export function errorAnswer(status: ErrorStatus, message: string, accept: string
     },
     body: html ? errorPage(err.httpCode, status, message) : JSON.stringify(errorBody(err)),
   }
+}
+
+/**
+ * A refusal as gRPC says errors (trailers-only: HTTP 200, `grpc-status` and `grpc-message` in the
+ * one header block, no body), with the same words as the error shape; h2-responses.ts sends the
+ * same on the Node gateway's own streams.
+ */
+export function grpcAnswer(status: ErrorStatus, message: string): Answer {
+  return { status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': String(grpcCode(status)), 'grpc-message': encodeGrpcMessage(message) }, body: '' }
 }
 
 export function sendAnswer(res: ServerResponse, answer: Answer, extra: Record<string, string> = {}): void {

@@ -9,6 +9,11 @@ import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
+import { curl } from '../support/curl.js'
+import { bearer, echoClient, grpc, say } from '../support/grpc-upstream.js'
+import { selfSignedCertificate } from '../support/self-signed.js'
+import { nginxConfig } from '../../src/gateway/nginx/nginx-config.js'
+import { DEBIAN_NGINX } from '../../src/gateway/nginx/nginx-process.js'
 
 const refuses = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -165,5 +170,39 @@ describe('the nginx data plane as a process', () => {
       expect(status.status).toBe(503)
       expect(JSON.parse(status.body).error.status).toBe('UNAVAILABLE')
     })
+  })
+})
+
+/**
+ * HTTP/2 streams (under TLS) go from nginx to Postern's gateway over h2c: when no Postern
+ * answers on its socket they fail closed as requests do — 503 UNAVAILABLE in the one error shape,
+ * and for a gRPC caller the gRPC error UNAVAILABLE with the same words.
+ */
+describe('HTTP/2 through the nginx data plane when Postern cannot be reached', () => {
+  let nginx: ChildProcess
+  let port: number
+  let tls: { cert: string; key: string }
+
+  beforeAll(async () => {
+    tls = selfSignedCertificate()
+    port = await freePort()
+    const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-h2-'))
+    const config = nginxConfig({ listen: { host: '127.0.0.1', port }, decisions: `unix:${join(prefix, 'nobody.sock')}`, runDir: '.', services: [], modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 1, tls })
+    writeFileSync(join(prefix, 'nginx.conf'), `user root;\n${config}`)
+    nginx = spawn(DEBIAN_NGINX.binary, ['-p', prefix + '/', '-c', join(prefix, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], { stdio: 'ignore' })
+    expect(await poll(() => refuses(port), (r) => !r, 5_000)).toBe(false)
+  })
+  afterAll(() => {
+    nginx?.kill('SIGQUIT')
+  })
+
+  it('answers 503 UNAVAILABLE over h2, and a gRPC caller UNAVAILABLE with Postern’s words', async () => {
+    const r = await curl(['--http2', '--cacert', tls.cert, '-w', '\n%{http_version} %{http_code}', `https://web.my-project.localhost:${port}/`])
+    const [body, status] = r.stdout.split('\n')
+    expect(status).toBe('2 503')
+    expect(JSON.parse(body!).error.status).toBe('UNAVAILABLE')
+    const client = echoClient(`127.0.0.1:${port}`, `greeter.my-project.localhost:${port}`, readFileSync(tls.cert))
+    expect(await say(client, 'hi', bearer(undefined))).toEqual({ ok: false, code: grpc.status.UNAVAILABLE, details: 'Postern cannot be reached to decide on this request; try again shortly.' })
+    client.close()
   })
 })

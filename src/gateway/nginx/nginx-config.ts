@@ -1,4 +1,4 @@
-import { errorAnswer } from '../answer.js'
+import { errorAnswer, grpcAnswer } from '../answer.js'
 import { HEADER_RULES } from '../headers.js'
 import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
@@ -117,7 +117,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   // others are handed to a named location with theirs (an internal redirect costs a little).
   const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t)}
     }`)
-  const unavailable = errorAnswer('UNAVAILABLE', 'Postern cannot be reached to decide on this request; try again shortly.', undefined).body
+  const unreachable = 'Postern cannot be reached to decide on this request; try again shortly.'
+  const unavailable = errorAnswer('UNAVAILABLE', unreachable, undefined).body
+  const unavailableGrpc = grpcAnswer('UNAVAILABLE', unreachable).headers
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
   const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
@@ -144,7 +146,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ unavailable, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
+${nginxLua({ unavailable, unavailableGrpc, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
   }
 ${o.watchPid ? watchParent(o.watchPid) : ''}
   # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.

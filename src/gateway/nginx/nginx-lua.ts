@@ -16,7 +16,7 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
+export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
   const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
@@ -39,6 +39,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
+    local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     local function json_error(status, body)
@@ -191,7 +192,17 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
     -- HTTP/2 stream when Postern's gateway cannot be reached (503, fail closed).
     function postern.refused(status)
       if status == 431 then return json_error(431, TOO_LARGE) end
-      if status == 503 then return json_error(503, UNAVAILABLE) end
+      if status == 503 then
+        -- A gRPC caller gets it as gRPC says errors, as from the Node gateway (trailers-only, UNAVAILABLE).
+        local ct = ngx.var.http_content_type
+        if ct and ngx.req.http_version() == 2 and find(ct, "^application/grpc(?:$|[+;])", "ijo") then
+          ngx.status = 200
+          for name, value in pairs(UNAVAILABLE_GRPC) do ngx.header[name] = value end
+          ngx.header["Content-Length"] = 0
+          return ngx.exit(ngx.HTTP_OK)
+        end
+        return json_error(503, UNAVAILABLE)
+      end
       return json_error(400, BAD_REQUEST)
     end
 
