@@ -1,8 +1,7 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import { PosternError, errorBody, type ErrorStatus } from '../../core/errors.js'
 import { errorPage } from '../../http/respond.js'
-import type { Answer } from '../answer.js'
-import { encodeGrpcMessage, grpcCode } from '../../http/http2/grpc-status.js'
+import { grpcAnswer, type Answer } from '../answer.js'
 
 /** Headers that mean something only to an HTTP/1.1 connection and are malformed in HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
@@ -27,7 +26,7 @@ export function sendH2Error(stream: ServerHttp2Stream, o: { grpc: boolean; accep
   }
   const extra = withoutConnectionHeaders(headers)
   if (o.grpc) {
-    stream.respond({ ...extra, ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(grpcCode(status)), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true })
+    stream.respond({ ...extra, ':status': 200, ...grpcAnswer(status, message).headers }, { endStream: true })
     return
   }
   const err = new PosternError(status, message)
