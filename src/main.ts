@@ -299,7 +299,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         log,
         accessLog: config.accessLog,
       })
-      const nginxDecisions = { decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record: (service, verdict) => metrics.request(service, verdict, 0) }), upstreamError: upstreamErrorEndpoint() }
+      const nginxDecisions = { decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record: (service, verdict) => metrics.request(service, verdict, 0), publicKey: (kid) => keyring.publicKey(kid) }), upstreamError: upstreamErrorEndpoint() }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request

@@ -32,6 +32,12 @@ export const VERDICT = {
   resource: 'x-postern-resource',
   /** How long nginx may reuse this verdict for the same host, method and credentials (0: not at all). */
   cacheMs: 'x-postern-cache-ms',
+  /**
+   * With an `allow` for a request whose only credential was a Postern ID token in Authorization:
+   * the public key (DER SubjectPublicKeyInfo, base64) that verifies tokens with that token's
+   * header, so that nginx may admit further tokens of the same caller itself (nginx-lua-tokens.ts).
+   */
+  tokenKey: 'x-postern-token-key',
 } as const
 
 /**

@@ -40,6 +40,13 @@ export function upstreamBlockName(service: { service: { uid: string } } | { uid:
   return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
 }
 
+/** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
+const LUA_VARIABLES = [
+  'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_timeout', 'postern_resource',
+  'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_serverless_authorization', 'postern_cookie',
+  'postern_original_target', 'postern_original_connection',
+]
+
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
 const q = (s: string) => {
   if (/["$\\\r\n]/.test(s)) throw new Error(`nginx cannot be given the path ${JSON.stringify(s)}: it holds a quote, a $ or a line break.`)
@@ -160,22 +167,15 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     error_page 400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
 
+    # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
+    # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
+    # read as empty.
+    uninitialized_variable_warn off;
+    location @postern_variables {
+${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
+    }
+
     location / {
-      # What Lua hands the forwarding below (the verdict, the target, the identity).
-      set $postern_upstream '';
-      set $postern_target '';
-      set $postern_upstream_host '';
-      set $postern_upstream_sni '';
-      set $postern_timeout '';
-      set $postern_resource '';
-      set $postern_principal '';
-      set $postern_email '';
-      set $postern_assertion '';
-      set $postern_authorization '';
-      set $postern_serverless_authorization '';
-      set $postern_cookie '';
-      set $postern_original_target '';
-      set $postern_original_connection '';
       access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS)}
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}

@@ -1,5 +1,6 @@
 import { HEADER_RULES } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { tokenLua } from './nginx-lua-tokens.js'
 
 const luaString = (s: string) => JSON.stringify(s)
 const luaLong = (s: string) => {
@@ -24,6 +25,9 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
   return `
     postern = {}
     local shared = ngx.shared.postern_verdicts
+    -- Each worker's own copies of the verdicts it uses (bounded, least recently used go first).
+    local mine = require("resty.lrucache").new(20000)
+    local ngx_now = ngx.now
     local capture = ngx.location.capture
     local find = ngx.re.find
     local concat = table.concat
@@ -39,6 +43,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
+${tokenLua()}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     local function json_error(status, body)
@@ -90,6 +95,50 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       return nominated
     end
 
+    -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
+    -- and when it ends (seconds, ngx.now()).
+    local RENEW_AT, EXPIRES_AT = NFIELDS + 1, NFIELDS + 2
+    local function parse(v)
+      local f = {}
+      local at = 1
+      for i = 1, EXPIRES_AT do
+        local nl = v:find("\\n", at, true)
+        f[i] = v:sub(at, (nl or 0) - 1)
+        at = (nl or #v) + 1
+      end
+      f[RENEW_AT] = tonumber(f[RENEW_AT])
+      f[EXPIRES_AT] = tonumber(f[EXPIRES_AT])
+      return f
+    end
+
+    -- The verdict for these credentials: this worker's own copy (a table lookup), else the one
+    -- every worker shares (a copy out of shared memory, parsed once per worker). Verdicts that
+    -- rest on Postern's cookies are read from shared memory every time, so that signing out
+    -- (which deletes them there) takes effect at once in every worker.
+    local function cached(key, personal)
+      if personal then
+        local v = shared:get(key)
+        return v and parse(v)
+      end
+      local f = mine:get(key)
+      if f then return f end
+      local v = shared:get(key)
+      if not v then return nil end
+      f = parse(v)
+      local ttl = f[EXPIRES_AT] - ngx_now()
+      if ttl > 0 then mine:set(key, f, ttl) end
+      return f
+    end
+
+    local function remember(key, personal, f, ms)
+      local now = ngx_now()
+      f[RENEW_AT] = now + ms / 2000
+      f[EXPIRES_AT] = now + ms / 1000
+      shared:set(key, concat(f, "\\n"), ms / 1000)
+      if personal then return end
+      mine:set(key, f, ms / 1000)
+    end
+
     function postern.access()
       local var = ngx.var
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
@@ -97,12 +146,12 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       if var.http_upgrade then return ngx.exec("@postern_upgrade") end
       local raw = ngx.req.raw_header(true)
       local suspect = find(raw, SUSPECT, "ijo") ~= nil
+      local method = var.request_method
+      local line = var.request
       local uri = var.request_uri
       -- A fragment is no part of the target (the Node gateway drops it too).
       local hash = uri:find("#", 1, true)
       if hash then uri = uri:sub(1, hash - 1) end
-      local line = var.request
-      local target = line:sub(#var.request_method + 2, -(#var.server_protocol + 2))
       local cookie = var.http_cookie or ""
       local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
       -- Every Connection header, joined (nginx's variable holds only one of them).
@@ -113,33 +162,41 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       end
       local nominated = nominated_by(connection)
       local key
-      -- Reused verdicts only for plain requests: an origin-form target that cannot be one of
-      -- Postern's paths (every spelling of /_postern holds "postern" or a %), no nominations in
-      -- Connection, a header block too small to hold more headers than the gateway takes, and one
-      -- X-Serverless-Authorization at most. Anything else is decided by Postern every time.
-      if not nominated and #raw <= 10000 and target:byte(1) == 47 and not find(target, "^[^?]*(?:postern|%)", "ijo") then
-        local serverless = var.http_x_serverless_authorization
+      local serverless = var.http_x_serverless_authorization
+      -- Reused verdicts only for plain requests: an origin-form target (the request line's target
+      -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
+      -- "postern" or a %), no nominations in Connection, a header block too small to hold more
+      -- headers than the gateway takes, and one X-Serverless-Authorization at most. Anything else
+      -- is decided by Postern every time.
+      if not nominated and #raw <= 10000 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
-          key = var.request_method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
+          key = method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
         end
       end
-      local v = key and shared:get(key)
-      local f
-      if v then
-        f = {}
-        local at = 1
-        for i = 1, NFIELDS + 1 do
-          local nl = v:find("\\n", at, true)
-          f[i] = v:sub(at, (nl or 0) - 1)
-          at = (nl or #v) + 1
+      local f = key and cached(key, own_cookies)
+      -- A token never seen here, of a caller Postern admitted on this host and method within the
+      -- verdict's life: admitted on that verdict once nginx has checked the token itself
+      -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
+      local identity, authorization
+      if key and not own_cookies and not serverless then
+        local id, stripped = nil, nil
+        if not f then id, stripped = token_identity(var.http_authorization) end
+        if id then
+          identity = "I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id
+          f = cached(identity, false)
+          if f then authorization = stripped end
         end
-        -- Past half its life, one request (the first to take the lock) asks again while the
-        -- others keep using the verdict: no herd of decisions when it ends.
-        if tonumber(f[NFIELDS + 1]) <= ngx.now() and shared:add(key .. "\\0", true, 0.2) then v = nil end
       end
-      local still = v == nil and f or nil
-      if not v then
+      local still
+      -- Past half its life, one request (the first to take the lock) asks again while the
+      -- others keep using the verdict: no herd of decisions when it ends. A worker that finds
+      -- the lock taken looks again a little later.
+      if f and f[RENEW_AT] <= ngx_now() then
+        if shared:add((identity or key) .. "\\0", true, 0.2) then still, f = f, nil else f[RENEW_AT] = ngx_now() + 0.05 end
+      end
+      if not f then
         -- A subrequest has its own variables: the target is handed to it.
+        local target = line:sub(#method + 2, -(#var.server_protocol + 2))
         local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
@@ -154,17 +211,29 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
         if verdict == nil then
           if r.status >= 200 and r.status < 500 then return relay(r) end
           if not still then return json_error(503, UNAVAILABLE) end
+          f = still
         elseif verdict ~= "allow" then
-          if key then shared:delete(key) end
+          for _, k in ipairs({ key or false, identity or false }) do
+            if k then
+              shared:delete(k)
+              mine:delete(k)
+            end
+          end
           return relay(r)
         else
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
-            f[NFIELDS + 1] = ngx.now() + ms / 2000
-            shared:set(key, concat(f, "\\n"), ms / 1000)
+            remember(key, own_cookies, f, ms)
+            -- Postern's key for this token's header comes with the verdict when nginx may use it.
+            local der = r.header[${luaString(VERDICT.tokenKey)}]
+            if der and not own_cookies and not serverless then
+              local id = learn_key(var.http_authorization, der)
+              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id, false, f, ms) end
+            end
           end
+          authorization = nil
         end
       end
       var.postern_upstream = f[1]
@@ -176,7 +245,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
       var.postern_principal = f[6]
       var.postern_email = f[7]
       var.postern_assertion = f[8]
-      var.postern_authorization = f[9]
+      var.postern_authorization = authorization or f[9]
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
       hygiene(suspect, nominated)
@@ -191,8 +260,9 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
 
     -- An upstream may not set or clear Postern's cookies.
     function postern.response_headers()
-      -- Only the upstream's answers: Postern's own (relayed before anything was forwarded) set its cookies.
-      if ngx.var.postern_upstream == "" then return end
+      -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
+      -- cookies), and only when they set any: one variable read on the common path.
+      if not ngx.var.upstream_http_set_cookie then return end
       local cookies = ngx.header["Set-Cookie"]
       if not cookies then return end
       if type(cookies) == "string" then cookies = { cookies } end
