@@ -54,23 +54,34 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       answer(res, refusalAnswer(access, accept))
       return
     }
-    const route = access.route
-    const upstream = new URL(route.upstream.origin)
     const headers: Record<string, string> = {
-      [VERDICT.verdict]: 'allow',
-      [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
-      [VERDICT.basePath]: route.upstream.basePath,
-      [VERDICT.upstreamHost]: upstream.host,
-      [VERDICT.timeout]: String(route.service.timeoutSeconds),
-      [VERDICT.resource]: route.resource,
-      [VERDICT.cacheMs]: String(cacheMs(access, method, upgrade, o.clock())),
+      ...(await allowed(gateway, access, { method, upgrade, rawHeaders: req.rawHeaders, issuer: o.issuer, now: o.clock() })),
       ...(access.tokenHeader === 'authorization' && access.caller?.claims ? { [VERDICT.tokenKey]: tokenKey(h.authorization) } : {}),
-      ...(await headersForUpstream(gateway, access, req.rawHeaders, o.issuer)),
       'cache-control': 'no-store',
       'content-length': '0',
     }
     res.writeHead(200, headers)
     res.end()
+  }
+}
+
+/** An `allow` verdict: where to forward, what to set upstream, for how long nginx may reuse it. */
+export async function allowed(
+  gateway: Gateway,
+  access: Extract<Access, { ok: true }>,
+  r: { method: string; upgrade: boolean; rawHeaders: readonly string[]; issuer: string; now: number },
+): Promise<Record<string, string>> {
+  const route = access.route
+  const upstream = new URL(route.upstream.origin)
+  return {
+    [VERDICT.verdict]: 'allow',
+    [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
+    [VERDICT.basePath]: route.upstream.basePath,
+    [VERDICT.upstreamHost]: upstream.host,
+    [VERDICT.timeout]: String(route.service.timeoutSeconds),
+    [VERDICT.resource]: route.resource,
+    [VERDICT.cacheMs]: String(cacheMs(access, r.method, r.upgrade, r.now)),
+    ...(await headersForUpstream(gateway, access, r.rawHeaders, r.issuer)),
   }
 }
 

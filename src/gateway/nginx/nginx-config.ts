@@ -151,9 +151,11 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ unavailable, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
   }
-${o.watchPid ? watchParent(o.watchPid) : ''}
+  init_worker_by_lua_block {
+    postern.init_worker()
+${o.watchPid ? watchParent(o.watchPid) : ''}  }
   # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.
   map $request_id $postern_request_uuid { "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})$" "$a-$b-$c-$d-$e"; }
   map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
@@ -225,18 +227,17 @@ ${named.join('\n')}
  * master (SIGQUIT: in-flight requests finish) once it is gone.
  */
 function watchParent(pid: number): string {
-  return `  init_worker_by_lua_block {
-    if ngx.worker.id() ~= 0 then return end
-    local ffi = require "ffi"
-    pcall(ffi.cdef, "int kill(int pid, int sig);")
-    local master = require("ngx.process").get_master_pid()
-    local function watch(premature)
-      if premature then return end
-      local alive = io.open("/proc/${pid}/stat")
-      if alive then alive:close() return end
-      ffi.C.kill(master, 3)
+  return `    if ngx.worker.id() == 0 then
+      local ffi = require "ffi"
+      pcall(ffi.cdef, "int kill(int pid, int sig);")
+      local master = require("ngx.process").get_master_pid()
+      local function watch(premature)
+        if premature then return end
+        local alive = io.open("/proc/${pid}/stat")
+        if alive then alive:close() return end
+        ffi.C.kill(master, 3)
+      end
+      ngx.timer.every(1, watch)
     end
-    ngx.timer.every(1, watch)
-  }
 `
 }

@@ -1,5 +1,6 @@
 import { HEADER_RULES } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { renewalLua } from './nginx-lua-renewal.js'
 import { tokenLua } from './nginx-lua-tokens.js'
 
 const luaString = (s: string) => JSON.stringify(s)
@@ -17,7 +18,8 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
+export function nginxLua(o: { decisions: string; bodies: { unavailable: string; badGateway: string; badRequest: string; tooLarge: string }; defaultTimeout: number }): string {
+  const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
   const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
@@ -33,7 +35,7 @@ export function nginxLua(bodies: { unavailable: string; badGateway: string; badR
     local concat = table.concat
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
-    local DEFAULT_TIMEOUT = ${luaString(String(bodies.defaultTimeout))}
+    local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
     local SUSPECT = ${luaString(dropPattern)}
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
@@ -96,12 +98,13 @@ ${tokenLua()}
     end
 
     -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
-    -- and when it ends (seconds, ngx.now()).
-    local RENEW_AT, EXPIRES_AT = NFIELDS + 1, NFIELDS + 2
+    -- and when it ends (seconds, ngx.now()), and the Authorization header it rests on when that is
+    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "".
+    local RENEW_AT, EXPIRES_AT, REP = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3
     local function parse(v)
       local f = {}
       local at = 1
-      for i = 1, EXPIRES_AT do
+      for i = 1, REP do
         local nl = v:find("\\n", at, true)
         f[i] = v:sub(at, (nl or 0) - 1)
         at = (nl or #v) + 1
@@ -138,7 +141,7 @@ ${tokenLua()}
       if personal then return end
       mine:set(key, f, ms / 1000)
     end
-
+${renewalLua(o.decisions)}
     function postern.access()
       local var = ngx.var
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
@@ -188,11 +191,28 @@ ${tokenLua()}
         end
       end
       local still
-      -- Past half its life, one request (the first to take the lock) asks again while the
-      -- others keep using the verdict: no herd of decisions when it ends. A worker that finds
-      -- the lock taken looks again a little later.
+      -- Past half its life, one request (the first to take the lock) has it renewed while the
+      -- others keep using it: no herd of decisions when it ends. One that rests on a token alone
+      -- is renewed in bulk, by a timer, and the request goes on; any other is asked for again by
+      -- that request. A worker that finds the lock taken looks again a little later (and takes
+      -- a renewal another worker made, once it is there).
       if f and f[RENEW_AT] <= ngx_now() then
-        if shared:add((identity or key) .. "\\0", true, 0.2) then still, f = f, nil else f[RENEW_AT] = ngx_now() + 0.05 end
+        local k = identity or key
+        local newer = not own_cookies and shared:get(k)
+        newer = newer and parse(newer)
+        if newer and newer[RENEW_AT] > ngx_now() then
+          f = newer
+          mine:set(k, f, f[EXPIRES_AT] - ngx_now())
+        elseif shared:add(k .. "\\0", true, 0.2) then
+          if f[REP] ~= "" then
+            renew_later(k, f, method, var.http_host or "")
+            f[RENEW_AT] = f[EXPIRES_AT]
+          else
+            still, f = f, nil
+          end
+        else
+          f[RENEW_AT] = ngx_now() + 0.05
+        end
       end
       if not f then
         -- A subrequest has its own variables: the target is handed to it.
@@ -223,6 +243,7 @@ ${tokenLua()}
         else
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
+          f[REP] = (key and not own_cookies and not serverless and var.http_authorization) or ""
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
             remember(key, own_cookies, f, ms)
