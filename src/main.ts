@@ -61,6 +61,7 @@ import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
 import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decision.js'
+import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
@@ -302,7 +303,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const onStream = createH2Gateway(h2Deps)
       // Streams nginx hands over come from the caller nginx names, not from nginx's socket.
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
-      const nginxDecisions = { decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record: (service, verdict) => metrics.request(service, verdict, 0) }), upstreamError: upstreamErrorEndpoint() }
+      const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
+      const nginxDecisions = {
+        decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid) }),
+        renew: renewalEndpoint(gateway, { issuer: config.issuer, clock, record }),
+        upstreamError: upstreamErrorEndpoint(),
+      }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../core/log.js'
 import { pathOf, serveObservability, type ObservabilityDeps } from '../observability/endpoints.js'
 import { FORWARD_AUTH_PATH } from './forward-auth.js'
-import { DECISION_PATH, UPSTREAM_ERROR_PATH } from './nginx/decision-protocol.js'
+import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './nginx/decision-protocol.js'
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
 
 /**
  * What the gateway answers on a host that is no service: forward-auth for a proxy in front, the
@@ -14,14 +16,15 @@ import { DECISION_PATH, UPSTREAM_ERROR_PATH } from './nginx/decision-protocol.js
 export function internalEndpoints(o: {
   forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>
   /** The nginx data plane's questions (nginx/decision.ts). */
-  nginx: () => { decide: (req: IncomingMessage, res: ServerResponse) => Promise<void>; upstreamError: (req: IncomingMessage, res: ServerResponse) => void }
+  nginx: () => { decide: Handler; renew: Handler; upstreamError: (req: IncomingMessage, res: ServerResponse) => void }
   observability: ObservabilityDeps
   log: Logger
 }) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req)
-    if (path === DECISION_PATH) {
-      o.nginx().decide(req, res).catch((err) => {
+    if (path === DECISION_PATH || path === RENEW_PATH) {
+      const nginx = o.nginx()
+      ;(path === DECISION_PATH ? nginx.decide : nginx.renew)(req, res).catch((err) => {
         o.log.log('error', 'nginx decision failed', { err: String(err) })
         res.destroy()
       })

@@ -4,6 +4,18 @@
  * decision.ts reads and answers them.
  */
 export const DECISION_PATH = '/_postern/nginx/decide'
+/**
+ * Verdicts renewed in bulk: nginx's workers send, every RENEW_EVERY_MS, the verdicts they are
+ * still using past half their life that rest on a token alone, one line each
+ * (`METHOD<TAB>host<TAB>Authorization`), and get one line back for each, in order: `allow`, the
+ * cache milliseconds and VERDICT_FIELDS, tab-separated and percent-encoded, or `refuse` (the next
+ * request is then decided, and refused, as any other). Each line is a decision like any other.
+ */
+export const RENEW_PATH = '/_postern/nginx/renew'
+export const RENEW_EVERY_MS = 100
+/** At most this many lines in one renewal (more wait for the next). */
+export const RENEW_MAX_LINES = 2000
+
 /** Upstream failures are answered by Postern too, so the bodies are the Node gateway's. */
 export const UPSTREAM_ERROR_PATH = '/_postern/nginx/upstream-error'
 /** The Host nginx sends its decision requests with: no service's, so the gateway's internal endpoints answer. */
@@ -32,6 +44,12 @@ export const VERDICT = {
   resource: 'x-postern-resource',
   /** How long nginx may reuse this verdict for the same host, method and credentials (0: not at all). */
   cacheMs: 'x-postern-cache-ms',
+  /**
+   * With an `allow` for a request whose only credential was a Postern ID token in Authorization:
+   * the public key (DER SubjectPublicKeyInfo, base64) that verifies tokens with that token's
+   * header, so that nginx may admit further tokens of the same caller itself (nginx-lua-tokens.ts).
+   */
+  tokenKey: 'x-postern-token-key',
 } as const
 
 /**

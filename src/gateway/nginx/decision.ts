@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../core/clock.js'
 import type { Verdict } from '../../observability/metrics.js'
@@ -20,7 +21,8 @@ const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) 
  * exact response the Node gateway would have sent — the same `decideAccess`, the same refusal
  * bodies and challenges (answer.ts), the same denial audit.
  */
-export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void }) {
+export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void; publicKey: (kid: string) => KeyObject | undefined }) {
+  const tokenKey = tokenKeys(o.publicKey)
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     req.resume()
     const h = req.headers
@@ -52,22 +54,34 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       answer(res, refusalAnswer(access, accept))
       return
     }
-    const route = access.route
-    const upstream = new URL(route.upstream.origin)
     const headers: Record<string, string> = {
-      [VERDICT.verdict]: 'allow',
-      [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
-      [VERDICT.basePath]: route.upstream.basePath,
-      [VERDICT.upstreamHost]: upstream.host,
-      [VERDICT.timeout]: String(route.service.timeoutSeconds),
-      [VERDICT.resource]: route.resource,
-      [VERDICT.cacheMs]: String(cacheMs(access, method, upgrade, o.clock())),
-      ...(await headersForUpstream(gateway, access, req.rawHeaders, o.issuer)),
+      ...(await allowed(gateway, access, { method, upgrade, rawHeaders: req.rawHeaders, issuer: o.issuer, now: o.clock() })),
+      ...(access.tokenHeader === 'authorization' && access.caller?.claims ? { [VERDICT.tokenKey]: tokenKey(h.authorization) } : {}),
       'cache-control': 'no-store',
       'content-length': '0',
     }
     res.writeHead(200, headers)
     res.end()
+  }
+}
+
+/** An `allow` verdict: where to forward, what to set upstream, for how long nginx may reuse it. */
+export async function allowed(
+  gateway: Gateway,
+  access: Extract<Access, { ok: true }>,
+  r: { method: string; upgrade: boolean; rawHeaders: readonly string[]; issuer: string; now: number },
+): Promise<Record<string, string>> {
+  const route = access.route
+  const upstream = new URL(route.upstream.origin)
+  return {
+    [VERDICT.verdict]: 'allow',
+    [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
+    [VERDICT.basePath]: route.upstream.basePath,
+    [VERDICT.upstreamHost]: upstream.host,
+    [VERDICT.timeout]: String(route.service.timeoutSeconds),
+    [VERDICT.resource]: route.resource,
+    [VERDICT.cacheMs]: String(cacheMs(access, r.method, r.upgrade, r.now)),
+    ...(await headersForUpstream(gateway, access, r.rawHeaders, r.issuer)),
   }
 }
 
@@ -105,6 +119,34 @@ export function upstreamErrorEndpoint() {
 
 function answer(res: ServerResponse, a: ReturnType<typeof errorAnswer>): void {
   sendAnswer(res, a, { [VERDICT.verdict]: 'answer' })
+}
+
+/**
+ * The key nginx may check further tokens with: the one that verified this request's token (an ID
+ * token Postern just verified in Authorization), named by the token's own header. '' when the
+ * header is not in the one shape nginx reads (then nginx asks Postern for every new token).
+ */
+function tokenKeys(publicKey: (kid: string) => KeyObject | undefined) {
+  const der = new Map<string, string>()
+  return (authorization: string | undefined): string => {
+    const m = /^Bearer ([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.exec(authorization ?? '')
+    if (!m) return ''
+    let kid: unknown
+    try {
+      kid = (JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as { kid?: unknown }).kid
+    } catch {
+      return ''
+    }
+    if (typeof kid !== 'string') return ''
+    let value = der.get(kid)
+    if (value === undefined) {
+      const key = publicKey(kid)
+      if (!key) return ''
+      value = key.export({ type: 'spki', format: 'der' }).toString('base64')
+      der.set(kid, value)
+    }
+    return value
+  }
 }
 
 const SET_BY_NGINX = new Set(['host', 'connection', 'content-length', 'transfer-encoding', ...Object.values(ORIGINAL)])

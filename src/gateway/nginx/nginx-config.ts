@@ -40,6 +40,13 @@ export function upstreamBlockName(service: { service: { uid: string } } | { uid:
   return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
 }
 
+/** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
+const LUA_VARIABLES = [
+  'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_timeout', 'postern_resource',
+  'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_serverless_authorization', 'postern_cookie',
+  'postern_original_target', 'postern_original_connection',
+]
+
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
 const q = (s: string) => {
   if (/["$\\\r\n]/.test(s)) throw new Error(`nginx cannot be given the path ${JSON.stringify(s)}: it holds a quote, a $ or a line break.`)
@@ -146,9 +153,11 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ unavailable, unavailableGrpc, badGateway, badRequest, tooLarge, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
   }
-${o.watchPid ? watchParent(o.watchPid) : ''}
+  init_worker_by_lua_block {
+    postern.init_worker()
+${o.watchPid ? watchParent(o.watchPid) : ''}  }
   # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.
   map $request_id $postern_request_uuid { "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})$" "$a-$b-$c-$d-$e"; }
   map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
@@ -168,22 +177,15 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     error_page 400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
 
+    # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
+    # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
+    # read as empty.
+    uninitialized_variable_warn off;
+    location @postern_variables {
+${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
+    }
+
     location / {
-      # What Lua hands the forwarding below (the verdict, the target, the identity).
-      set $postern_upstream '';
-      set $postern_target '';
-      set $postern_upstream_host '';
-      set $postern_upstream_sni '';
-      set $postern_timeout '';
-      set $postern_resource '';
-      set $postern_principal '';
-      set $postern_email '';
-      set $postern_assertion '';
-      set $postern_authorization '';
-      set $postern_serverless_authorization '';
-      set $postern_cookie '';
-      set $postern_original_target '';
-      set $postern_original_connection '';
       access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS)}
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
@@ -248,18 +250,17 @@ ${named.join('\n')}
  * master (SIGQUIT: in-flight requests finish) once it is gone.
  */
 function watchParent(pid: number): string {
-  return `  init_worker_by_lua_block {
-    if ngx.worker.id() ~= 0 then return end
-    local ffi = require "ffi"
-    pcall(ffi.cdef, "int kill(int pid, int sig);")
-    local master = require("ngx.process").get_master_pid()
-    local function watch(premature)
-      if premature then return end
-      local alive = io.open("/proc/${pid}/stat")
-      if alive then alive:close() return end
-      ffi.C.kill(master, 3)
+  return `    if ngx.worker.id() == 0 then
+      local ffi = require "ffi"
+      pcall(ffi.cdef, "int kill(int pid, int sig);")
+      local master = require("ngx.process").get_master_pid()
+      local function watch(premature)
+        if premature then return end
+        local alive = io.open("/proc/${pid}/stat")
+        if alive then alive:close() return end
+        ffi.C.kill(master, 3)
+      end
+      ngx.timer.every(1, watch)
     end
-    ngx.timer.every(1, watch)
-  }
 `
 }

@@ -1,5 +1,7 @@
 import { HEADER_RULES } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { renewalLua } from './nginx-lua-renewal.js'
+import { tokenLua } from './nginx-lua-tokens.js'
 
 const luaString = (s: string) => JSON.stringify(s)
 const luaLong = (s: string) => {
@@ -16,7 +18,8 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string; defaultTimeout: number }): string {
+export function nginxLua(o: { decisions: string; bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string }; defaultTimeout: number }): string {
+  const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
   const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
@@ -24,12 +27,15 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
   return `
     postern = {}
     local shared = ngx.shared.postern_verdicts
+    -- Each worker's own copies of the verdicts it uses (bounded, least recently used go first).
+    local mine = require("resty.lrucache").new(20000)
+    local ngx_now = ngx.now
     local capture = ngx.location.capture
     local find = ngx.re.find
     local concat = table.concat
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
-    local DEFAULT_TIMEOUT = ${luaString(String(bodies.defaultTimeout))}
+    local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
     local SUSPECT = ${luaString(dropPattern)}
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
@@ -40,6 +46,7 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
+${tokenLua()}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     local function json_error(status, body)
@@ -91,6 +98,51 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
       return nominated
     end
 
+    -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
+    -- and when it ends (seconds, ngx.now()), and the Authorization header it rests on when that is
+    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "".
+    local RENEW_AT, EXPIRES_AT, REP = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3
+    local function parse(v)
+      local f = {}
+      local at = 1
+      for i = 1, REP do
+        local nl = v:find("\\n", at, true)
+        f[i] = v:sub(at, (nl or 0) - 1)
+        at = (nl or #v) + 1
+      end
+      f[RENEW_AT] = tonumber(f[RENEW_AT])
+      f[EXPIRES_AT] = tonumber(f[EXPIRES_AT])
+      return f
+    end
+
+    -- The verdict for these credentials: this worker's own copy (a table lookup), else the one
+    -- every worker shares (a copy out of shared memory, parsed once per worker). Verdicts that
+    -- rest on Postern's cookies are read from shared memory every time, so that signing out
+    -- (which deletes them there) takes effect at once in every worker.
+    local function cached(key, personal)
+      if personal then
+        local v = shared:get(key)
+        return v and parse(v)
+      end
+      local f = mine:get(key)
+      if f then return f end
+      local v = shared:get(key)
+      if not v then return nil end
+      f = parse(v)
+      local ttl = f[EXPIRES_AT] - ngx_now()
+      if ttl > 0 then mine:set(key, f, ttl) end
+      return f
+    end
+
+    local function remember(key, personal, f, ms)
+      local now = ngx_now()
+      f[RENEW_AT] = now + ms / 2000
+      f[EXPIRES_AT] = now + ms / 1000
+      shared:set(key, concat(f, "\\n"), ms / 1000)
+      if personal then return end
+      mine:set(key, f, ms / 1000)
+    end
+${renewalLua(o.decisions)}
     function postern.access()
       local var = ngx.var
       -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests and raw
@@ -102,12 +154,12 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
       if var.http_upgrade then return ngx.exec("@postern_upgrade") end
       local raw = ngx.req.raw_header(true)
       local suspect = find(raw, SUSPECT, "ijo") ~= nil
+      local method = var.request_method
+      local line = var.request
       local uri = var.request_uri
       -- A fragment is no part of the target (the Node gateway drops it too).
       local hash = uri:find("#", 1, true)
       if hash then uri = uri:sub(1, hash - 1) end
-      local line = var.request
-      local target = line:sub(#var.request_method + 2, -(#var.server_protocol + 2))
       local cookie = var.http_cookie or ""
       local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
       -- Every Connection header, joined (nginx's variable holds only one of them).
@@ -118,33 +170,58 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
       end
       local nominated = nominated_by(connection)
       local key
-      -- Reused verdicts only for plain requests: an origin-form target that cannot be one of
-      -- Postern's paths (every spelling of /_postern holds "postern" or a %), no nominations in
-      -- Connection, a header block too small to hold more headers than the gateway takes, and one
-      -- X-Serverless-Authorization at most. Anything else is decided by Postern every time.
-      if not nominated and #raw <= 10000 and target:byte(1) == 47 and not find(target, "^[^?]*(?:postern|%)", "ijo") then
-        local serverless = var.http_x_serverless_authorization
+      local serverless = var.http_x_serverless_authorization
+      -- Reused verdicts only for plain requests: an origin-form target (the request line's target
+      -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
+      -- "postern" or a %), no nominations in Connection, a header block too small to hold more
+      -- headers than the gateway takes, and one X-Serverless-Authorization at most. Anything else
+      -- is decided by Postern every time.
+      if not nominated and #raw <= 10000 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
-          key = var.request_method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
+          key = method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
         end
       end
-      local v = key and shared:get(key)
-      local f
-      if v then
-        f = {}
-        local at = 1
-        for i = 1, NFIELDS + 1 do
-          local nl = v:find("\\n", at, true)
-          f[i] = v:sub(at, (nl or 0) - 1)
-          at = (nl or #v) + 1
+      local f = key and cached(key, own_cookies)
+      -- A token never seen here, of a caller Postern admitted on this host and method within the
+      -- verdict's life: admitted on that verdict once nginx has checked the token itself
+      -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
+      local identity, authorization
+      if key and not own_cookies and not serverless then
+        local id, stripped = nil, nil
+        if not f then id, stripped = token_identity(var.http_authorization) end
+        if id then
+          identity = "I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id
+          f = cached(identity, false)
+          if f then authorization = stripped end
         end
-        -- Past half its life, one request (the first to take the lock) asks again while the
-        -- others keep using the verdict: no herd of decisions when it ends.
-        if tonumber(f[NFIELDS + 1]) <= ngx.now() and shared:add(key .. "\\0", true, 0.2) then v = nil end
       end
-      local still = v == nil and f or nil
-      if not v then
+      local still
+      -- Past half its life, one request (the first to take the lock) has it renewed while the
+      -- others keep using it: no herd of decisions when it ends. One that rests on a token alone
+      -- is renewed in bulk, by a timer, and the request goes on; any other is asked for again by
+      -- that request. A worker that finds the lock taken looks again a little later (and takes
+      -- a renewal another worker made, once it is there).
+      if f and f[RENEW_AT] <= ngx_now() then
+        local k = identity or key
+        local newer = not own_cookies and shared:get(k)
+        newer = newer and parse(newer)
+        if newer and newer[RENEW_AT] > ngx_now() then
+          f = newer
+          mine:set(k, f, f[EXPIRES_AT] - ngx_now())
+        elseif shared:add(k .. "\\0", true, 0.2) then
+          if f[REP] ~= "" then
+            renew_later(k, f, method, var.http_host or "")
+            f[RENEW_AT] = f[EXPIRES_AT]
+          else
+            still, f = f, nil
+          end
+        else
+          f[RENEW_AT] = ngx_now() + 0.05
+        end
+      end
+      if not f then
         -- A subrequest has its own variables: the target is handed to it.
+        local target = line:sub(#method + 2, -(#var.server_protocol + 2))
         local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
@@ -159,17 +236,30 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
         if verdict == nil then
           if r.status >= 200 and r.status < 500 then return relay(r) end
           if not still then return json_error(503, UNAVAILABLE) end
+          f = still
         elseif verdict ~= "allow" then
-          if key then shared:delete(key) end
+          for _, k in ipairs({ key or false, identity or false }) do
+            if k then
+              shared:delete(k)
+              mine:delete(k)
+            end
+          end
           return relay(r)
         else
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
+          f[REP] = (key and not own_cookies and not serverless and var.http_authorization) or ""
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
-            f[NFIELDS + 1] = ngx.now() + ms / 2000
-            shared:set(key, concat(f, "\\n"), ms / 1000)
+            remember(key, own_cookies, f, ms)
+            -- Postern's key for this token's header comes with the verdict when nginx may use it.
+            local der = r.header[${luaString(VERDICT.tokenKey)}]
+            if der and not own_cookies and not serverless then
+              local id = learn_key(var.http_authorization, der)
+              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id, false, f, ms) end
+            end
           end
+          authorization = nil
         end
       end
       var.postern_upstream = f[1]
@@ -181,7 +271,7 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
       var.postern_principal = f[6]
       var.postern_email = f[7]
       var.postern_assertion = f[8]
-      var.postern_authorization = f[9]
+      var.postern_authorization = authorization or f[9]
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
       hygiene(suspect, nominated)
@@ -208,8 +298,9 @@ export function nginxLua(bodies: { unavailable: string; unavailableGrpc: Record<
 
     -- An upstream may not set or clear Postern's cookies.
     function postern.response_headers()
-      -- Only the upstream's answers: Postern's own (relayed before anything was forwarded) set its cookies.
-      if ngx.var.postern_upstream == "" then return end
+      -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
+      -- cookies), and only when they set any: one variable read on the common path.
+      if not ngx.var.upstream_http_set_cookie then return end
       local cookies = ngx.header["Set-Cookie"]
       if not cookies then return end
       if type(cookies) == "string" then cookies = { cookies } end

@@ -1,0 +1,88 @@
+import { DECISION_HOST, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './decision-protocol.js'
+
+/**
+ * The Lua that renews verdicts in bulk (decision-protocol.ts RENEW_PATH). A verdict past half
+ * its life that rests on a token alone is put on its worker's list by the request that finds it
+ * so (the one that takes the shared lock; the others go on using it), and a timer sends the list
+ * to Postern every RENEW_EVERY_MS in one request over a connection of its own: no request waits
+ * for a renewal, and a thousand callers each using the plane all the time cost Postern ten
+ * requests a second rather than thousands. A verdict Postern no longer gives is dropped, so the
+ * next request is decided — and refused, and audited — as any other; one Postern does not answer
+ * for simply runs out (fail closed). Needs, in scope: shared, mine, concat, remember, NFIELDS, REP.
+ */
+export function renewalLua(decisions: string): string {
+  const unix = decisions.startsWith('unix:')
+  const [host, port] = unix ? [decisions, ''] : [decisions.slice(0, decisions.lastIndexOf(':')), decisions.slice(decisions.lastIndexOf(':') + 1)]
+  return `
+    local RENEW_EVERY, RENEW_MAX = ${RENEW_EVERY_MS / 1000}, ${RENEW_MAX_LINES}
+    local RENEW_REQUEST = ${JSON.stringify(`POST ${RENEW_PATH} HTTP/1.1\r\nHost: ${DECISION_HOST}\r\nConnection: close\r\nContent-Length: `)}
+    local DECISIONS_HOST, DECISIONS_PORT = ${JSON.stringify(host.replace(/^\[|\]$/g, ''))}, ${port ? Number(port) : 'nil'}
+    local unescape = ngx.unescape_uri
+    local due = {}
+
+    -- Renew the verdict under key (a request of this method to this host, resting on the token
+    -- in f[REP]) with the next batch.
+    local function renew_later(key, f, method, host)
+      due[#due + 1] = { key = key, rep = f[REP], line = method .. "\\t" .. host .. "\\t" .. f[REP] }
+    end
+
+    local function read_answer(sock)
+      local status = sock:receive("*l")
+      if not status or not status:find("^HTTP/1%.1 200 ") then return nil end
+      local length
+      while true do
+        local line = sock:receive("*l")
+        if not line then return nil end
+        if line == "" then break end
+        local n = line:match("^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Ll][Ee][Nn][Gg][Tt][Hh]:%s*(%d+)%s*$")
+        if n then length = tonumber(n) end
+      end
+      if not length then return nil end
+      if length == 0 then return "" end
+      return sock:receive(length)
+    end
+
+    local function flush(premature)
+      if premature or #due == 0 then return end
+      local batch = due
+      due = {}
+      for i = RENEW_MAX + 1, #batch do
+        due[#due + 1] = batch[i]
+        batch[i] = nil
+      end
+      local lines = {}
+      for i = 1, #batch do lines[i] = batch[i].line end
+      local body = concat(lines, "\\n")
+      local sock = ngx.socket.tcp()
+      sock:settimeout(5000)
+      local ok
+      if DECISIONS_PORT then ok = sock:connect(DECISIONS_HOST, DECISIONS_PORT) else ok = sock:connect(DECISIONS_HOST) end
+      if not ok then return end
+      local answer = sock:send({ RENEW_REQUEST, #body, "\\r\\n\\r\\n", body }) and read_answer(sock)
+      sock:close()
+      if not answer then return end
+      local i = 0
+      for line in (answer .. "\\n"):gmatch("([^\\n]*)\\n") do
+        i = i + 1
+        local d = batch[i]
+        if not d then break end
+        local parts = {}
+        for part in (line .. "\\t"):gmatch("([^\\t]*)\\t") do parts[#parts + 1] = part end
+        local ms = parts[1] == "allow" and tonumber(parts[2]) or 0
+        if ms > 0 and #parts == NFIELDS + 2 then
+          local f = {}
+          for j = 1, NFIELDS do f[j] = unescape(parts[j + 2]) end
+          f[REP] = d.rep
+          remember(d.key, false, f, ms)
+        else
+          shared:delete(d.key)
+          mine:delete(d.key)
+        end
+      end
+    end
+
+    function postern.init_worker()
+      ngx.timer.every(RENEW_EVERY, flush)
+    end
+`
+}
