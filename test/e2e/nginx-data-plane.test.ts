@@ -120,7 +120,8 @@ describe('the nginx data plane as a process', () => {
     expect(await refuses(q.gatewayPort)).toBe(false)
     await q.stop('SIGKILL')
     expect(await poll(() => refuses(q.gatewayPort), (r) => r, 8_000)).toBe(true)
-    expect(nginxFor(q.dataDir)).toBe('')
+    // The master exits once its workers have (they stop listening first).
+    expect(await poll(() => nginxFor(q.dataDir), (s) => s === '', 3_000)).toBe('')
   })
 
   describe('an nginx run by someone else, from postern nginx-config', () => {

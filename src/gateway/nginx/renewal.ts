@@ -5,8 +5,8 @@ import type { Gateway } from '../gateway.js'
 import { allowed } from './decision.js'
 import { RENEW_MAX_LINES, VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
 
-/** A renewal's body is a few hundred bytes a line. */
-const MAX_BODY = RENEW_MAX_LINES * 20 * 1024
+/** A renewal's line is a token and a host: about a kilobyte, 4 KB allowed on average. */
+const MAX_BODY = RENEW_MAX_LINES * 4 * 1024
 
 /**
  * The nginx data plane's verdicts renewed in bulk (decision-protocol.ts RENEW_PATH): one request
