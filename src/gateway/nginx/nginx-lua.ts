@@ -199,24 +199,19 @@ ${renewalLua(o.decisions)}
       -- Past half its life, one request (the first to take the lock) has it renewed while the
       -- others keep using it: no herd of decisions when it ends. One that rests on a token alone
       -- is renewed in bulk, by a timer, and the request goes on; any other is asked for again by
-      -- that request. A worker that finds the lock taken looks again a little later (and takes
-      -- a renewal another worker made, once it is there).
+      -- that request. A worker that finds the lock taken uses its copy until it ends, then the
+      -- renewed one from shared memory.
       if f and f[RENEW_AT] <= ngx_now() then
         local k = identity or key
-        local newer = not own_cookies and shared:get(k)
-        newer = newer and parse(newer)
-        if newer and newer[RENEW_AT] > ngx_now() then
-          f = newer
-          mine:set(k, f, f[EXPIRES_AT] - ngx_now())
-        elseif shared:add(k .. "\\0", true, 0.2) then
+        if shared:add(k .. "\\0", true, 0.2) then
           if f[REP] ~= "" then
             renew_later(k, f, method, var.http_host or "")
             f[RENEW_AT] = f[EXPIRES_AT]
           else
             still, f = f, nil
           end
-        else
-          f[RENEW_AT] = ngx_now() + 0.05
+        elseif not own_cookies then
+          f[RENEW_AT] = f[EXPIRES_AT]
         end
       end
       if not f then

@@ -19,7 +19,7 @@ export interface NginxPlaneDeps {
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
   request: (req: IncomingMessage, res: ServerResponse) => void
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
-  /** Postern's gateway for HTTP/2 streams nginx hands over (h2c on the same socket): those of services with useHttp2. */
+  /** Postern's gateway for the HTTP/2 streams nginx hands over (h2c on the same socket): every HTTP/2 request nginx takes. */
   stream: StreamHandler
   serverOptions: ServerOptions
   services: () => Iterable<ServiceRecord>
