@@ -43,7 +43,7 @@ export function upstreamBlockName(service: { service: { uid: string } } | { uid:
 /** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
 const LUA_VARIABLES = [
   'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_timeout', 'postern_resource',
-  'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_serverless_authorization', 'postern_cookie',
+  'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_signature_removed', 'postern_serverless_authorization', 'postern_cookie',
   'postern_original_target', 'postern_original_connection',
 ]
 
@@ -105,7 +105,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_ssl_name $postern_upstream_sni;
       proxy_set_header Host $postern_upstream_host;
       proxy_set_header Connection "";
-      proxy_set_header Authorization $postern_authorization;
+      proxy_set_header Authorization $postern_authorization$postern_signature_removed;
       proxy_set_header X-Serverless-Authorization $postern_serverless_authorization;
       proxy_set_header Cookie $postern_cookie;
       proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;

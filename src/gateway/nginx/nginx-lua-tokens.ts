@@ -1,5 +1,3 @@
-import { SIGNATURE_REMOVED } from '../headers.js'
-
 /**
  * The Lua that lets nginx admit a token it has never seen without asking Postern, when Postern has
  * already admitted a token of the same caller on the same host and method. Two tokens of one
@@ -43,7 +41,6 @@ export function tokenLua(): string {
     local match = ngx.re.match
     local uchars = ffi.typeof("const unsigned char *")
     local TOKEN = [[^Bearer ([A-Za-z0-9_-]{1,4096})\\.([A-Za-z0-9_-]{1,8192})\\.([A-Za-z0-9_-]{1,2048})$]]
-    local SIGNATURE_REMOVED = ${JSON.stringify(SIGNATURE_REMOVED)}
     -- Postern's tokens live an hour by default and 24 h at most; iat may be a minute ahead (clock skew).
     local MAX_LIFETIME, LEEWAY = 86400, 60
 
@@ -51,6 +48,9 @@ export function tokenLua(): string {
     -- context set up once for RS256 (PKCS #1 v1.5 over SHA-256), so a check is a hash and one
     -- RSA public operation.
     local keys = {}
+    -- Each token header's SHA-1 (its part of an identity), and the buffer a claims digest is made in.
+    local header_ids = {}
+    local claims_digest = ffi.new("unsigned char[32]")
     local digest = ffi.new("unsigned char[32]")
     local RSA_PKCS1_PADDING = 1
 
@@ -78,52 +78,69 @@ export function tokenLua(): string {
       return k
     end
 
-    local function signed_by(key, header, payload, signature)
+    -- Whether Postern's key signed this token: its signature (canonical base64url) over its first
+    -- two parts, hashed where they stand in the Authorization header ("Bearer " and then them).
+    local function signed_by(key, authorization, header, payload, signature)
       local sig = decode64url(signature)
       if not sig or encode64url(sig) ~= signature then return false end
-      local input = header .. "." .. payload
-      C.SHA256(ffi.cast(uchars, input), #input, digest)
+      C.SHA256(ffi.cast(uchars, authorization) + 7, #header + 1 + #payload, digest)
       local ok = C.EVP_PKEY_verify(key.ctx, ffi.cast(uchars, sig), #sig, digest, 32) == 1
       if not ok then C.ERR_clear_error() end
       return ok
     end
 
-    -- A bearer token's parts, its identity (header and the claims before iat) and its own
-    -- Authorization header without the signature, if it has the shape Postern mints and is valid
-    -- now by its iat and exp. The signature is not checked here (token_identity does).
-    local function token_parts(authorization)
+    -- A bearer token's three parts (as sent), if it has the shape of one.
+    local function parts_of(authorization)
       if not authorization then return nil end
       local m = match(authorization, TOKEN, "jo")
       if not m then return nil end
-      local claims = decode64url(m[2])
-      if not claims or encode64url(claims) ~= m[2] then return nil end
-      local before, iat, exp = claims:match('^({.+),"iat":(%d+),"exp":(%d+)}$')
-      if not before or #iat > 15 or #exp > 15 then return nil end
+      return m[1], m[2], m[3]
+    end
+
+    -- A token's identity (digests of its header and of its claims before iat) and its own
+    -- Authorization header up to the signature ("Bearer header.payload."), if its claims have the
+    -- shape Postern mints and make it valid now. Decodes the claims: for tokens whose signature is
+    -- Postern's.
+    local function identity_of(authorization, header, payload)
+      local claims = decode64url(payload)
+      if not claims or encode64url(claims) ~= payload then return nil end
+      local cut, iat, exp = claims:match('^{.+(),"iat":(%d+),"exp":(%d+)}$')
+      if not cut or #iat > 15 or #exp > 15 then return nil end
       iat, exp = tonumber(iat), tonumber(exp)
       local now = ngx_now()
       -- Expiring within a second: Postern decides (with its leeway) rather than nginx.
       if exp <= now + 1 or iat > now + LEEWAY or exp < iat or exp - iat > MAX_LIFETIME then return nil end
-      return m[1], m[2], m[3], "\\n" .. m[1] .. "\\n" .. before, "Bearer " .. m[1] .. "." .. m[2] .. "." .. SIGNATURE_REMOVED
+      -- The identity as digests, never as the text itself: LuaJIT interns every string by a hash of
+      -- a few of its bytes, and a thousand callers' claims, alike but for a few bytes, would make
+      -- one long chain every new string walks.
+      local hid = header_ids[header]
+      if not hid then
+        hid = ngx.sha1_bin(header)
+        header_ids[header] = hid
+      end
+      C.SHA256(ffi.cast(uchars, claims), cut - 1, claims_digest)
+      return hid .. ffi.string(claims_digest, 32), authorization:sub(1, 9 + #header + #payload)
     end
 
     -- What Postern's allow verdict taught: the key of this token's header (from then on, tokens
     -- with this header can be checked here). Returns the token's identity, to keep the verdict under.
     local function learn_key(authorization, der)
-      local header, _, _, identity = token_parts(authorization)
+      local header, payload = parts_of(authorization)
       if not header then return nil end
       if der and der ~= "" and not keys[header] then shared:set("K" .. header, der) end
-      return identity
+      return (identity_of(authorization, header, payload))
     end
 
     -- The identity of a token nginx may admit on a verdict Postern gave for another token of the
     -- same caller: Postern's key for its header is known here and the signature is Postern's.
-    -- Returns the identity and the Authorization header to send upstream, or nil.
+    -- Returns the identity and the Authorization header to send upstream up to the signature
+    -- (nginx appends SIGNATURE_REMOVED), or nil.
     local function token_identity(authorization)
-      local header, payload, signature, identity, stripped = token_parts(authorization)
+      local header, payload, signature = parts_of(authorization)
       if not header then return nil end
       local key = key_for(header)
-      if not key or not signed_by(key, header, payload, signature) then return nil end
-      return identity, stripped
+      if not key or not signed_by(key, authorization, header, payload, signature) then return nil end
+      return identity_of(authorization, header, payload)
     end
 `
 }

@@ -1,4 +1,4 @@
-import { HEADER_RULES } from '../headers.js'
+import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { tokenLua } from './nginx-lua-tokens.js'
@@ -47,6 +47,7 @@ export function nginxLua(o: { decisions: string; bodies: { unavailable: string; 
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
+    local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     local function json_error(status, body)
@@ -190,7 +191,7 @@ ${renewalLua(o.decisions)}
         local id, stripped = nil, nil
         if not f then id, stripped = token_identity(var.http_authorization) end
         if id then
-          identity = "I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id
+          identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
           f = cached(identity, false)
           if f then authorization = stripped end
         end
@@ -251,7 +252,7 @@ ${renewalLua(o.decisions)}
             local der = r.header[${luaString(VERDICT.tokenKey)}]
             if der and not own_cookies and not serverless then
               local id = learn_key(var.http_authorization, der)
-              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true) - 1) .. id, false, f, ms) end
+              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms) end
             end
           end
           authorization = nil
@@ -267,6 +268,11 @@ ${renewalLua(o.decisions)}
       var.postern_email = f[7]
       var.postern_assertion = f[8]
       var.postern_authorization = authorization or f[9]
+      -- A token admitted on its caller's verdict goes upstream without its signature: its own
+      -- header and payload (above) and the mark Postern puts in the signature's place. (Built by
+      -- nginx, not in Lua: one string per token ending alike would make LuaJIT's string table
+      -- chain them all; see nginx-lua-tokens.ts.)
+      if authorization then var.postern_signature_removed = SIGNATURE_REMOVED end
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
       hygiene(suspect, nominated)
