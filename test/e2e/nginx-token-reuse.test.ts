@@ -78,13 +78,17 @@ describe('nginx data plane: new tokens of an admitted caller', () => {
     const before = await decisions()
     const tokens = Array.from({ length: 40 }, () => fresh(annToken))
     for (const t of tokens) {
-      expect(await call(t)).toBe(200)
-      const [h, c] = parts(t)
-      expect(upstream.seen.at(-1)!.headers.authorization).toBe(`Bearer ${h}.${c}.SIGNATURE_REMOVED_BY_POSTERN`)
-      expect(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+      // The first request with a token is admitted on its caller's verdict, the next on the
+      // worker's copy kept under the token itself: both send its own signature-less form.
+      for (let again = 0; again < 2; again++) {
+        expect(await call(t)).toBe(200)
+        const [h, c] = parts(t)
+        expect(upstream.seen.at(-1)!.headers.authorization).toBe(`Bearer ${h}.${c}.SIGNATURE_REMOVED_BY_POSTERN`)
+        expect(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']).toBe('ann@example.com')
+      }
     }
     // Verdicts live half a second and are renewed past half their life: a few renewals at most,
-    // where asking for every new token would be forty decisions.
+    // where asking for every new token would be forty decisions (eighty requests here).
     expect((await decisions()) - before).toBeLessThan(10)
   })
 

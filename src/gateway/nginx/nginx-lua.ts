@@ -193,7 +193,15 @@ ${renewalLua(o.decisions)}
         if id then
           identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
           f = cached(identity, false)
-          if f then authorization = stripped end
+          if f then
+            authorization = stripped
+            -- This token's next requests to this worker find the verdict under their own key,
+            -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
+            local mine_too = { unpack(f, 1, REP) }
+            mine_too[9], mine_too.signature_removed = stripped, true
+            mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
+            mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
+          end
         end
       end
       local still
@@ -272,7 +280,7 @@ ${renewalLua(o.decisions)}
       -- header and payload (above) and the mark Postern puts in the signature's place. (Built by
       -- nginx, not in Lua: one string per token ending alike would make LuaJIT's string table
       -- chain them all; see nginx-lua-tokens.ts.)
-      if authorization then var.postern_signature_removed = SIGNATURE_REMOVED end
+      if authorization or f.signature_removed then var.postern_signature_removed = SIGNATURE_REMOVED end
       var.postern_serverless_authorization = f[10]
       var.postern_cookie = own_cookies and f[11] or cookie
       hygiene(suspect, nominated)
