@@ -128,7 +128,9 @@ describe.each(DATA_PLANES)('a developer tests a private service (%s data plane)'
     )
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('title: for a few seconds')
-    await within(1_000, '200')
+    // The grant reaching the gateway is not what this test times (a busy machine may take longer
+    // than a second); its end is, below.
+    await within(3_000, '200')
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(until) - Date.now())))
     await within(1_000, '403')
   })

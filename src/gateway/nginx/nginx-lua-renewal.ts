@@ -53,6 +53,8 @@ export function renewalLua(decisions: string): string {
       local lines = {}
       for i = 1, #batch do lines[i] = batch[i].line end
       local body = concat(lines, "\\n")
+      ngx.update_time()
+      local asked = ngx.now()
       local sock = ngx.socket.tcp()
       sock:settimeout(5000)
       local ok
@@ -73,7 +75,7 @@ export function renewalLua(decisions: string): string {
           local f = {}
           for j = 1, NFIELDS do f[j] = unescape(parts[j + 2]) end
           f[REP] = d.rep
-          remember(d.key, false, f, ms)
+          remember(d.key, false, f, ms, asked)
         else
           shared:delete(d.key)
           mine:delete(d.key)

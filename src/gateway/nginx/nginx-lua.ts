@@ -135,13 +135,16 @@ ${tokenLua()}
       return f
     end
 
-    local function remember(key, personal, f, ms)
-      local now = ngx_now()
-      f[RENEW_AT] = now + ms / 2000
-      f[EXPIRES_AT] = now + ms / 1000
-      shared:set(key, concat(f, "\\n"), ms / 1000)
+    -- Keeps a verdict Postern gave for ms milliseconds, counted from when nginx asked (asked):
+    -- an answer that was slow to come does not live longer for it.
+    local function remember(key, personal, f, ms, asked)
+      local ttl = asked + ms / 1000 - ngx_now()
+      if ttl <= 0 then return end
+      f[RENEW_AT] = asked + ms / 2000
+      f[EXPIRES_AT] = asked + ms / 1000
+      shared:set(key, concat(f, "\\n"), ttl)
       if personal then return end
-      mine:set(key, f, ms / 1000)
+      mine:set(key, f, ttl)
     end
 ${renewalLua(o.decisions)}
     function postern.access()
@@ -226,6 +229,8 @@ ${renewalLua(o.decisions)}
       if not f then
         -- A subrequest has its own variables: the target is handed to it.
         local target = line:sub(#method + 2, -(#var.server_protocol + 2))
+        ngx.update_time()
+        local asked = ngx_now()
         local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
@@ -255,12 +260,12 @@ ${renewalLua(o.decisions)}
           f[REP] = (key and not own_cookies and not serverless and var.http_authorization) or ""
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
-            remember(key, own_cookies, f, ms)
+            remember(key, own_cookies, f, ms, asked)
             -- Postern's key for this token's header comes with the verdict when nginx may use it.
             local der = r.header[${luaString(VERDICT.tokenKey)}]
             if der and not own_cookies and not serverless then
               local id = learn_key(var.http_authorization, der)
-              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms) end
+              if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms, asked) end
             end
           end
           authorization = nil
