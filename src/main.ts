@@ -286,7 +286,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       })
       afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
       closers.push(async () => gateway.closeTunnels())
-      const forward = forwardAuth(gateway, config.issuer, (service, verdict) => metrics.request(service, verdict, 0))
+      const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
+      const forward = forwardAuth(gateway, config.issuer, record)
       const h2Deps: H2GatewayDeps = {
         decideAccess: gateway.decideAccess,
         identityOf: gateway.identityOf,
@@ -303,7 +304,6 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const onStream = createH2Gateway(h2Deps)
       // Streams nginx hands over come from the caller nginx names, not from nginx's socket.
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
-      const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
       const nginxDecisions = {
         decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid) }),
         renew: renewalEndpoint(gateway, { issuer: config.issuer, clock, record }),

@@ -36,11 +36,11 @@ describe('renewing nginx verdicts in bulk', () => {
 
   it('answers each line in order: allow with the verdict, or refuse', async () => {
     const host = `api.my-project.localhost:${p.gatewayPort}`
-    const lines = [`GET\t${host}\tBearer ${ann}`, `GET\t${host}\tBearer ${bob}`, `GET\tnowhere.my-project.localhost\tBearer ${ann}`, 'not a line', `POST\t${host}\tBearer ${ann}`]
+    const lines = [`GET\t${host}\tBearer ${ann}`, `GET\t${host}\tBearer ${bob}`, `GET\tnowhere.my-project.localhost\tBearer ${ann}`, 'not a line', `GET\t${host}\tBearer ${ann}\textra`, `POST\t${host}\tBearer ${ann}`]
     const { status, text } = await renew(lines.join('\n'))
     expect(status).toBe(200)
     const answers = text.split('\n').map((l) => l.split('\t'))
-    expect(answers.map((a) => a[0])).toEqual(['allow', 'refuse', 'refuse', 'refuse', 'allow'])
+    expect(answers.map((a) => a[0])).toEqual(['allow', 'refuse', 'refuse', 'refuse', 'refuse', 'allow'])
     const [, ms, upstreamBlock, basePath, upstreamHost, timeout, resource, principal, email, assertion, authorization] = answers[0]!.map(decodeURIComponent)
     expect(Number(ms)).toBeGreaterThan(0)
     expect(Number(ms)).toBeLessThanOrEqual(500)

@@ -32,8 +32,10 @@ export function renewalEndpoint(gateway: Gateway, o: { issuer: string; clock: Cl
 }
 
 async function renewed(gateway: Gateway, line: string, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void }): Promise<string> {
-  const [method, host, authorization] = line.split('\t')
-  if (!method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
+  const fields = line.split('\t')
+  const [method, host, authorization] = fields
+  // Exactly the three fields nginx writes: a header value holding a tab is not renewed (then it ends, and is asked for again whole).
+  if (fields.length !== 3 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
   const rawHeaders = ['authorization', authorization]
   const access = await gateway.decideAccess({ method, host, rawHeaders, path: '/' })
   o.record(access.route?.resource ?? '', access.verdict)
