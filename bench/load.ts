@@ -59,7 +59,7 @@ export interface ScenarioSummary {
   runs: ScenarioRun[]
 }
 
-const head = (s: Scenario, env: Environment) => env.hostOf(s.target, s.service)
+const head = (s: Scenario, env: Environment) => env.hostOf(s.requestLike ?? s.target, s.service)
 
 /**
  * Rounds of every scenario, one after another, the order rotated each round so that drift and
@@ -103,7 +103,7 @@ export async function runLoad(env: Environment, o: LoadSettings, log: (s: string
 async function runScenario(env: Environment, s: Scenario, o: LoadSettings, round: number, tokenFile: string | undefined): Promise<ScenarioRun> {
   const port = env.portOf(s.target)
   const host = head(s, env)
-  const token = s.token === 'warm' ? env.warmTokenFor(s.target) : s.token === 'denied' ? env.deniedToken : undefined
+  const token = s.token === 'warm' ? env.warmTokenFor(s.requestLike ?? s.target) : s.token === 'denied' ? env.deniedToken : undefined
   const problems: string[] = []
   // One request first, with a token outside any cold set, to check the scenario answers as it should.
   const status = await probe(port, host, { path: s.path, token: s.token === 'cold' ? env.warmTokenFor(s.target) : token }).catch(() => 0)
@@ -242,7 +242,7 @@ export interface PlaneHalfLoadSummary {
   addedP99: { nginxPlane: number; nginxProxyAuto: number }
 }
 
-/** As runHalfLoad, for the nginx data plane at half of its own warm maximum, beside direct and nginx (auto workers). */
+/** As runHalfLoad, for the nginx data plane at half of its own warm maximum, beside direct and nginx (auto workers), all sent the data plane's request. */
 export async function runPlaneHalfLoad(env: Environment, o: LoadSettings & { rate: number }, log: (s: string) => void): Promise<PlaneHalfLoadSummary> {
   const targets = [
     { id: 'direct', label: 'direct', target: 'upstream' as const },
@@ -254,8 +254,8 @@ export async function runPlaneHalfLoad(env: Environment, o: LoadSettings & { rat
     for (const t of round % 2 ? [...targets].reverse() : targets) {
       const r = await runFixedRate({
         port: env.portOf(t.target),
-        host: env.hostOf(t.target, 'bench'),
-        token: t.target === 'nginx-plane' ? env.warmTokenFor('nginx-plane') : undefined,
+        host: env.hostOf('nginx-plane', 'bench'),
+        token: env.warmTokenFor('nginx-plane'),
         rate: o.rate,
         seconds: o.seconds + 1,
         warmupSeconds: 1,

@@ -104,7 +104,7 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
   const auto = find('nginx-proxy-auto')
   const caddy = find('caddy-proxy')
   goals.push({
-    goal: 'nginx data plane warm ≥ 0.9× an nginx proxy with as many workers (worker_processes auto)',
+    goal: 'nginx data plane warm ≥ 0.9× an nginx proxy with as many workers (worker_processes auto), sent the same request',
     measured: planeWarm && auto
       ? `${fmt(planeWarm.vsNginxProxy)}× (${fmt(planeWarm.rps, 0)} vs ${fmt(auto.rps, 0)} req/s); against the one-worker nginx proxy ${fmt(planeWarm.rps / find('nginx-proxy')!.rps)}×, which auto workers reach ${fmt(auto.vsNginxProxy)}×; Caddy (GOMAXPROCS=1) ${fmt(caddy?.vsNginxProxy ?? NaN)}× the one-worker proxy`
       : 'not run',

@@ -85,6 +85,25 @@ describe('the nginx data plane as a process', () => {
     await done.body.dump()
   })
 
+  it('reaches an upstream by host name, and answers the gateway’s 502 for one whose name does not resolve while the others go on', async () => {
+    const byName = upstream.url.replace('127.0.0.1', 'localhost')
+    expect((await p.cli(['services', 'create', 'named', `--upstream=${byName}`, '--allow-unauthenticated'])).code).toBe(0)
+    expect((await p.cli(['services', 'create', 'nowhere', '--upstream=http://no-such-host.invalid:8080', '--allow-unauthenticated'])).code).toBe(0)
+    const status = (service: string) => async () => {
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { headers: { host: host(service) } })
+      return { status: r.statusCode, server: r.headers.server, body: await r.body.text() }
+    }
+    const named = await poll(status('named'), (r) => r.status === 200, 5_000)
+    expect(named.status).toBe(200)
+    const nowhere = await poll(status('nowhere'), (r) => r.status !== 404, 5_000)
+    expect(nowhere.status).toBe(502)
+    expect(nowhere.server).toBe('nginx')
+    expect(JSON.parse(nowhere.body).error).toMatchObject({ code: 502, status: 'BAD_GATEWAY' })
+    const first = await call(p.gatewayPort, 'first')
+    expect(first.statusCode).toBe(200)
+    await first.body.dump()
+  })
+
   it('refuses to start on a taken port, saying which flag to change, and leaves no nginx behind', async () => {
     const blocker = (await import('node:net')).createServer().listen(0, '127.0.0.1')
     await new Promise((r) => blocker.once('listening', r))

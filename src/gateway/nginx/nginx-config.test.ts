@@ -8,17 +8,25 @@ import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
 
 describe('the nginx data plane configuration', () => {
   const services = [
-    { uid: 'a1', origin: 'http://127.0.0.1:9000', timeoutSeconds: 300 },
-    { uid: 'b-2', origin: 'https://app.internal:8443', timeoutSeconds: 7, resolvable: false },
-    { uid: 'c3', origin: 'http://localhost', timeoutSeconds: 7 },
+    { uid: 'a1', origin: 'http://127.0.0.1:9000', timeoutSeconds: 300, addresses: ['127.0.0.1'] },
+    { uid: 'b-2', origin: 'https://app.internal:8443', timeoutSeconds: 7, addresses: [] },
+    { uid: 'c3', origin: 'http://localhost', timeoutSeconds: 7, addresses: ['127.0.0.1', '::1'] },
+    { uid: 'd4', origin: 'https://api.example.com', timeoutSeconds: 300, addresses: ['192.0.2.7', '2001:db8::7'] },
   ]
   const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' })
 
-  it('has one keep-alive upstream block per service, a name nginx accepts, and a service that does not resolve marked down', () => {
-    expect(config).toContain('upstream postern_a1 { server 127.0.0.1:9000; keepalive 64;')
-    expect(config).toContain('upstream postern_b_2 { server 127.0.0.1:9 down;')
-    expect(config).toContain('upstream postern_c3 { server localhost:80;')
+  it('forwards plain-HTTP services through one keep-alive block whose peers Lua picks, each from its resolved addresses', () => {
+    expect(config).toMatch(/upstream postern_http \{ server 0\.0\.0\.1:1; balancer_by_lua_block \{ postern\.balance\(\) \} keepalive 1024;/)
+    expect(config).not.toContain('upstream postern_a1 ')
+    expect(config).not.toContain('upstream postern_c3 ')
+    expect(config).toContain(JSON.stringify(['http://postern_a1\t127.0.0.1:9000', 'http://postern_c3\t127.0.0.1:80\t[::1]:80'].join('\n')))
     expect(config).toContain('listen [::1]:18080 reuseport;')
+  })
+
+  it('gives each https service a keep-alive block of its own (no TLS connection passes between server names), one that does not resolve marked down', () => {
+    expect(config).toContain('upstream postern_d4 { server 192.0.2.7:443; server [2001:db8::7]:443; keepalive 64;')
+    expect(config).toContain('upstream postern_b_2 { server 127.0.0.1:9 down; keepalive 64;')
+    expect(config).toContain('upstream postern_nowhere { server 127.0.0.1:9 down; }')
   })
 
   it('forwards default-timeout services from location / and the others from one named location per timeout', () => {

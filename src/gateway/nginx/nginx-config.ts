@@ -12,8 +12,12 @@ export interface NginxService {
   /** The upstream URL's origin, e.g. http://127.0.0.1:9000. */
   origin: string
   timeoutSeconds: number
-  /** False when its host name did not resolve: the block is marked down, so the service answers 502 and nginx still loads. */
-  resolvable?: boolean
+  /**
+   * The upstream host's addresses as Postern resolved them (IP literals), when it wrote this
+   * configuration: nginx would resolve them once too, at load. None when the name did not
+   * resolve: the service answers the gateway's 502 and every other service still loads.
+   */
+  addresses: readonly string[]
 }
 
 export interface NginxPlaneOptions {
@@ -34,17 +38,32 @@ export interface NginxPlaneOptions {
   watchPid?: number
 }
 
-/** The nginx `upstream` block of a service: named by its uid, so a renamed or re-pointed service keeps its block. */
+/**
+ * The nginx `upstream` block a verdict names for a service (by its uid, so a renamed or
+ * re-pointed service keeps it). An https service has a block of its own; a plain-HTTP one is a
+ * key of PEERS in postern.balance (nginx-lua.ts), under the one block HTTP_BLOCK.
+ */
 export function upstreamBlockName(service: { service: { uid: string } } | { uid: string }): string {
   const uid = 'service' in service ? service.service.uid : service.uid
   return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
+}
+
+/** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
+const HTTP_BLOCK = 'postern_http'
+const NOWHERE_BLOCK = 'postern_nowhere'
+
+/** A service's upstream addresses as nginx writes them: host:port, IPv6 in brackets. */
+function peersOf(s: NginxService): string[] {
+  const url = new URL(s.origin)
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  return s.addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`))
 }
 
 /** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
 const LUA_VARIABLES = [
   'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_timeout', 'postern_resource',
   'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_signature_removed', 'postern_serverless_authorization', 'postern_cookie',
-  'postern_original_target', 'postern_original_connection',
+  'postern_original_target', 'postern_original_connection', 'postern_request_id', 'postern_peer',
 ]
 
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
@@ -64,12 +83,13 @@ const q = (s: string) => {
 export function nginxConfig(o: NginxPlaneOptions): string {
   const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
   const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
-  const upstreams = o.services.map((s) => {
-    const url = new URL(s.origin)
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80')
-    const server = s.resolvable === false ? '127.0.0.1:9 down' : `${url.hostname}:${port}`
-    return `  upstream ${upstreamBlockName(s)} { server ${server}; keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
+  // Only https services have blocks of their own: kept-alive TLS connections must not pass from
+  // one server name to another on a shared address.
+  const upstreams = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => {
+    const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
+    return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
   })
+  const httpPeers = o.services.filter((s) => s.origin.startsWith('http:')).map((s) => [`http://${upstreamBlockName(s)}`, ...peersOf(s)].join('\t'))
   const toPostern = (path: string) => `
       internal;
       proxy_pass http://postern_decisions${path};
@@ -153,19 +173,23 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers } })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
 ${o.watchPid ? watchParent(o.watchPid) : ''}  }
-  # X-Request-Id: the client's when it is a sane token, else nginx's own as a UUID-shaped string.
-  map $request_id $postern_request_uuid { "~^(?<a>.{8})(?<b>.{4})(?<c>.{4})(?<d>.{4})(?<e>.{12})$" "$a-$b-$c-$d-$e"; }
-  map $http_x_request_id $postern_request_id { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $postern_request_uuid; }
 
   upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
   # The same Postern, spoken to over h2c (grpc_pass): a block of its own, or its keep-alive cache
   # would hand an HTTP/1.1 connection to the HTTP/2 module and back.
   upstream postern_h2 { server ${o.decisions}; keepalive 32; keepalive_timeout 60s; }
+  # Every plain-HTTP service's upstream, its peer chosen by Lua from the addresses Postern
+  # resolved (postern.balance): nginx finds a block named in a variable by comparing its name with
+  # every block's, so one block per service made each request cost more with each service (ten
+  # thousand services: a quarter of the speed). Idle connections are kept per address.
+  upstream ${HTTP_BLOCK} { server 0.0.0.1:1; balancer_by_lua_block { postern.balance() } keepalive 1024; keepalive_requests 100000; keepalive_timeout 60s; }
+  # A plain-HTTP service whose host name did not resolve.
+  upstream ${NOWHERE_BLOCK} { server 127.0.0.1:9 down; }
 ${upstreams.join('\n')}
 
   server {

@@ -83,7 +83,7 @@ export function renewalLua(decisions: string): string {
       end
     end
 
-    function postern.init_worker()
+    local function start_renewal()
       ngx.timer.every(RENEW_EVERY, flush)
     end
 `

@@ -1,6 +1,8 @@
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { balancerLua } from './nginx-lua-balancer.js'
 import { renewalLua } from './nginx-lua-renewal.js'
+import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
 
 const luaString = (s: string) => JSON.stringify(s)
@@ -18,7 +20,13 @@ const luaLong = (s: string) => {
  * walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
-export function nginxLua(o: { decisions: string; bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string }; defaultTimeout: number }): string {
+export function nginxLua(o: {
+  decisions: string
+  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string }
+  defaultTimeout: number
+  /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
+  http: { block: string; nowhere: string; peers: readonly string[] }
+}): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
@@ -47,6 +55,7 @@ export function nginxLua(o: { decisions: string; bodies: { unavailable: string; 
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
+${balancerLua(o.http)}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
@@ -147,6 +156,11 @@ ${tokenLua()}
       mine:set(key, f, ttl)
     end
 ${renewalLua(o.decisions)}
+${requestIdLua()}
+    function postern.init_worker()
+      start_renewal()
+      new_id_prefix()
+    end
     function postern.access()
       local var = ngx.var
       -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests and raw
@@ -175,6 +189,8 @@ ${renewalLua(o.decisions)}
       local nominated = nominated_by(connection)
       local key
       local serverless = var.http_x_serverless_authorization
+      local host = var.http_host or ""
+      local authz = var.http_authorization
       -- Reused verdicts only for plain requests: an origin-form target (the request line's target
       -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
       -- "postern" or a %), no nominations in Connection, a header block too small to hold more
@@ -182,7 +198,7 @@ ${renewalLua(o.decisions)}
       -- is decided by Postern every time.
       if not nominated and #raw <= 10000 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
-          key = method .. " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
+          key = method .. " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
         end
       end
       local f = key and cached(key, own_cookies)
@@ -192,7 +208,7 @@ ${renewalLua(o.decisions)}
       local identity, authorization
       if key and not own_cookies and not serverless then
         local id, stripped = nil, nil
-        if not f then id, stripped = token_identity(var.http_authorization) end
+        if not f then id, stripped = token_identity(authz) end
         if id then
           identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
           f = cached(identity, false)
@@ -217,7 +233,7 @@ ${renewalLua(o.decisions)}
         local k = identity or key
         if shared:add(k .. "\\0", true, 0.2) then
           if f[REP] ~= "" then
-            renew_later(k, f, method, var.http_host or "")
+            renew_later(k, f, method, host)
             f[RENEW_AT] = f[EXPIRES_AT]
           else
             still, f = f, nil
@@ -235,7 +251,7 @@ ${renewalLua(o.decisions)}
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
         if not key and own_cookies then
-          local creds = " " .. (var.http_host or "") .. "\\n" .. (var.http_authorization or "") .. "\\n" .. (var.http_x_serverless_authorization or "") .. "\\n" .. cookie
+          local creds = " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. cookie
           shared:delete("GET" .. creds)
           shared:delete("HEAD" .. creds)
         end
@@ -257,37 +273,43 @@ ${renewalLua(o.decisions)}
         else
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
-          f[REP] = (key and not own_cookies and not serverless and var.http_authorization) or ""
+          f[REP] = (key and not own_cookies and not serverless and authz) or ""
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
             remember(key, own_cookies, f, ms, asked)
             -- Postern's key for this token's header comes with the verdict when nginx may use it.
             local der = r.header[${luaString(VERDICT.tokenKey)}]
             if der and not own_cookies and not serverless then
-              local id = learn_key(var.http_authorization, der)
+              local id = learn_key(authz, der)
               if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms, asked) end
             end
           end
           authorization = nil
         end
       end
-      var.postern_upstream = f[1]
+      local upstream, peer = upstream_of(f[1])
+      var.postern_upstream = upstream
+      if peer then var.postern_peer = peer end
       var.postern_target = f[2] .. uri
       var.postern_upstream_host = f[3]
       if f[1]:sub(1, 6) == "https:" then var.postern_upstream_sni = f[3]:gsub(":%d+$", "") end
       var.postern_timeout = f[4]
       var.postern_resource = f[5]
-      var.postern_principal = f[6]
-      var.postern_email = f[7]
-      var.postern_assertion = f[8]
+      -- Each variable set is a name lookup in nginx: the ones a verdict usually leaves empty are
+      -- set only when they are not (unset, they read as empty).
+      if f[6] ~= "" then var.postern_principal = f[6] end
+      if f[7] ~= "" then var.postern_email = f[7] end
+      if f[8] ~= "" then var.postern_assertion = f[8] end
       var.postern_authorization = authorization or f[9]
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
       -- header and payload (above) and the mark Postern puts in the signature's place. (Built by
       -- nginx, not in Lua: one string per token ending alike would make LuaJIT's string table
       -- chain them all; see nginx-lua-tokens.ts.)
       if authorization or f.signature_removed then var.postern_signature_removed = SIGNATURE_REMOVED end
-      var.postern_serverless_authorization = f[10]
-      var.postern_cookie = own_cookies and f[11] or cookie
+      if f[10] ~= "" then var.postern_serverless_authorization = f[10] end
+      local forwarded_cookie = own_cookies and f[11] or cookie
+      if forwarded_cookie ~= "" then var.postern_cookie = forwarded_cookie end
+      var.postern_request_id = request_id(var.http_x_request_id)
       hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
     end

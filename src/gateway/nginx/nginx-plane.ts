@@ -120,22 +120,32 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
 }
 
 /**
- * Services as nginx's upstream blocks. nginx resolves upstream host names when it loads its
- * configuration and refuses to load if one does not resolve, so each is looked up first: one
- * that does not resolve is marked down (its callers get the 502 any unreachable upstream gets)
- * rather than stopping every other service.
+ * Services with their upstreams' addresses, resolved when the configuration is written (when
+ * Postern starts and when services change), as nginx would resolve its upstream blocks' names
+ * when it loads them. A name that does not resolve leaves its service without addresses (its
+ * callers get the 502 any unreachable upstream gets) rather than stopping every other service.
  */
 export async function resolvedServices(services: Iterable<ServiceRecord>): Promise<NginxService[]> {
   const out: NginxService[] = []
-  const names = new Map<string, Promise<boolean>>()
+  const names = new Map<string, Promise<string[]>>()
   for (const s of services) {
     const url = new URL(s.upstream)
     const host = url.hostname.replace(/^\[|\]$/g, '')
-    let ok = names.get(host)
-    if (!ok) names.set(host, (ok = isIP(host) || host === 'localhost' ? Promise.resolve(true) : lookup(host).then(() => true, () => false)))
-    out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, resolvable: await ok })
+    let addresses = names.get(host)
+    if (!addresses) names.set(host, (addresses = isIP(host) ? Promise.resolve([host]) : addressesOf(host)))
+    out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: await addresses })
   }
   return out.sort((a, b) => a.uid.localeCompare(b.uid))
+}
+
+/** A host name's addresses, IPv4 first (tried in this order), or none when it does not resolve. */
+async function addressesOf(host: string): Promise<string[]> {
+  try {
+    const found = await lookup(host, { all: true })
+    return [...new Set(found.sort((a, b) => a.family - b.family).map((a) => a.address))]
+  } catch {
+    return []
+  }
 }
 
 /** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */

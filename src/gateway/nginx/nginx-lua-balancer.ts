@@ -1,0 +1,50 @@
+/**
+ * The Lua that picks a plain-HTTP service's peer (balancer_by_lua in the one upstream block of
+ * such services, nginx-config.ts): the service's first address as Postern resolved them (IPv4
+ * first), and the next one when that one cannot be connected to, as a client would. Defines
+ * PEERS, and upstream_of, which names the block a verdict's upstream is forwarded to: this one,
+ * or for a service whose name resolved to nothing, one whose only server is down (the gateway's
+ * 502, as when an upstream cannot be reached).
+ */
+export function balancerLua(o: { block: string; nowhere: string; peers: readonly string[] }): string {
+  return `
+    local balancer = require "ngx.balancer"
+    local HTTP_BLOCK, NOWHERE = ${JSON.stringify(`http://${o.block}`)}, ${JSON.stringify(`http://${o.nowhere}`)}
+    -- Each service's addresses, in the order they are tried: { { host, port }, ... }.
+    local PEERS = {}
+    for line in (${JSON.stringify(o.peers.join('\n'))}):gmatch("[^\\n]+") do
+      local service
+      for field in line:gmatch("[^\\t]+") do
+        if not service then
+          service = {}
+          PEERS[field] = service
+        else
+          local host, port = field:match("^(.*):(%d+)$")
+          service[#service + 1] = { host, tonumber(port) }
+        end
+      end
+    end
+
+    -- The block to forward to (the first value) for a verdict's upstream, and the service's key in PEERS when it is this block.
+    local function upstream_of(upstream)
+      if upstream:byte(5) ~= 58 then return upstream end -- https: a block of its own
+      local service = PEERS[upstream]
+      if not service or #service == 0 then return NOWHERE end
+      return HTTP_BLOCK, upstream
+    end
+
+    function postern.balance()
+      local service = PEERS[ngx.var.postern_peer]
+      local try = 1
+      if balancer.get_last_failure() then
+        -- Only a request whose first address failed keeps count (ngx.ctx costs a table).
+        local ctx = ngx.ctx
+        try = (ctx.postern_try or 1) + 1
+        ctx.postern_try = try
+      elseif #service > 1 then
+        balancer.set_more_tries(#service - 1)
+      end
+      balancer.set_current_peer(service[try][1], service[try][2])
+    end
+`
+}
