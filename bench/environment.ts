@@ -1,14 +1,16 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCaddy, startProxy, startUpstream, type Nginx } from './nginx.js'
-import { awaitStatus, BENCH_DOMAIN, insertUsers, startDevProxy, startPostern, type Postern } from './postern.js'
-import { childrenOf, freePort, startProcess, treeOf, type Started } from './processes.js'
+import { awaitStatus, BENCH_DOMAIN, insertServices, insertUsers, startDevProxy, startPostern, type Postern } from './postern.js'
+import { childrenOf, freePort, sleep, startProcess, treeOf, type Started } from './processes.js'
 import type { Target } from './scenarios.js'
 import { serverSigningKey, TokenMint } from './tokens.js'
 
 export const USERS = 1_000
 export const TOKENS_PER_SET = 10_000
+/** Services the nginx data plane carries beside the one measured. */
+export const PLANE_SERVICES = 10_000
 
 /** Everything the load scenarios talk to, started once and shared by every round. */
 export interface Environment {
@@ -80,6 +82,11 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
     stops.push(() => nginxPlane.stop())
     await nginxPlane.cli(['services', 'create', 'bench', '--upstream', upstreamUrl])
     await nginxPlane.cli(['services', 'add-iam-policy-binding', 'bench', `--member=domain:${BENCH_DOMAIN}`, '--role=roles/run.invoker'])
+    // Beside it, as many services as the start-up goal's store holds: what a request costs must
+    // not grow with them (nginx once compared a block name per service on every request).
+    log(`  adding ${PLANE_SERVICES.toLocaleString('en')} services to the data plane …`)
+    await insertServices(nginxPlane.dataDir, PLANE_SERVICES, (i) => `http://127.0.0.1:${10_000 + i}`, 'owner@example.com')
+    await untilReloaded(join(nginxPlane.dataDir, 'nginx', 'nginx.conf'), `uid_${PLANE_SERVICES - 1}`)
     const planeMint = new TokenMint(await serverSigningKey(nginxPlane.dataDir), nginxPlane.controlUrl, await insertUsers(nginxPlane.dataDir, emails))
     const planeWarmToken = planeMint.mint(1)[0]!
     await awaitStatus(nginxPlane.gatewayPort, nginxPlane.hostOf('bench'), 200, { token: planeWarmToken })
@@ -143,4 +150,14 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     throw err
   }
+}
+
+/** Once Postern has rewritten nginx's configuration to hold `text`, and nginx's new workers have had time to take over. */
+async function untilReloaded(config: string, text: string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (!readFileSync(config, 'utf8').includes(text)) {
+    if (Date.now() > deadline) throw new Error(`nginx's configuration did not come to hold ${text} within a minute`)
+    await sleep(200)
+  }
+  await sleep(2_000)
 }

@@ -76,6 +76,31 @@ export async function insertUsers(dataDir: string, emails: readonly string[]): P
   }
 }
 
+/**
+ * Services svc-00000… written straight into the store (with their change records, so a running
+ * server follows), `upstreamOf(i)` their upstreams, created by the owner.
+ */
+export async function insertServices(dataDir: string, count: number, upstreamOf: (i: number) => string, owner: string): Promise<void> {
+  const { openStore } = await importDist<OpenStoreModule>('store/open-store.js')
+  const store = await openStore({ dataDir, clock: Date.now, onError: () => undefined })
+  try {
+    const now = Date.now()
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < count; i++) {
+        const serviceId = `svc-${String(i).padStart(5, '0')}`
+        await tx.insertService({
+          projectId: PROJECT, serviceId, uid: `uid-${i}`, upstream: upstreamOf(i), description: '', invokerIamDisabled: false,
+          customAudiences: [], strictAudience: false, browserAccess: true, useHttp2: false, timeoutSeconds: 300, labels: {}, createTime: now, updateTime: now,
+          creator: `user:${owner}`, lastModifier: `user:${owner}`, etag: 'bench',
+        })
+        await tx.recordChange('service', `${PROJECT}/${serviceId}`)
+      }
+    })
+  } finally {
+    await store.close()
+  }
+}
+
 /** One request with the Host and token given; resolves to the status code. */
 export function probe(port: number, host: string, o: { token?: string; path?: string } = {}): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -63,8 +63,8 @@ export const SCENARIOS: readonly Scenario[] = [
     proxyRef: 'nginx-proxy',
     directRef: 'direct',
   },
-  { id: 'nginx-plane-warm', label: 'nginx data plane warm (one token) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'warm', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
-  { id: 'nginx-plane-cold', label: 'nginx data plane cold (new tokens) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'cold', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
+  { id: 'nginx-plane-warm', label: 'nginx data plane warm (one token; 10,001 services) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'warm', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
+  { id: 'nginx-plane-cold', label: 'nginx data plane cold (new tokens; 10,001 services) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'cold', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
   {
     id: 'caddy-proxy',
     label: 'Caddy reverse_proxy, GOMAXPROCS=1 (Go reference)',

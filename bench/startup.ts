@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { importDist } from './dist.js'
 import { freePort } from './processes.js'
-import { awaitStatus, PROJECT, startPostern } from './postern.js'
+import { awaitStatus, insertServices, startPostern } from './postern.js'
 import { serverSigningKey, TokenMint } from './tokens.js'
 
 type OpenStoreModule = typeof import('../src/store/open-store.js')
@@ -51,21 +51,10 @@ export async function runStartup(dir: string, o: { services?: number; repeats?: 
         const record = await store.getUser(owner.email)
         if (!record) throw new Error('startup: no owner in the store')
         owner = { uid: record.uid, email: record.email }
-        const now = Date.now()
-        await store.transaction(async (tx) => {
-          for (let i = 0; i < n; i++) {
-            const serviceId = `svc-${String(i).padStart(5, '0')}`
-            await tx.insertService({
-              projectId: PROJECT, serviceId, uid: `uid-${i}`, upstream: upstreamUrl, description: '', invokerIamDisabled: false,
-              customAudiences: [], strictAudience: false, browserAccess: true, useHttp2: false, timeoutSeconds: 300, labels: {}, createTime: now, updateTime: now,
-              creator: `user:${owner.email}`, lastModifier: `user:${owner.email}`, etag: 'bench',
-            })
-            await tx.recordChange('service', `${PROJECT}/${serviceId}`)
-          }
-        })
       } finally {
         await store.close()
       }
+      await insertServices(dirs[n]!, n, () => upstreamUrl, owner.email)
     }
     const samples: StartupSample[] = []
     for (let r = 0; r < (o.repeats ?? 3); r++) {

@@ -12,15 +12,21 @@ export function balancerLua(o: { block: string; nowhere: string; peers: readonly
     local HTTP_BLOCK, NOWHERE = ${JSON.stringify(`http://${o.block}`)}, ${JSON.stringify(`http://${o.nowhere}`)}
     -- Each service's addresses, in the order they are tried: { { host, port }, ... }.
     local PEERS = {}
-    for line in (${JSON.stringify(o.peers.join('\n'))}):gmatch("[^\\n]+") do
-      local service
-      for field in line:gmatch("[^\\t]+") do
-        if not service then
-          service = {}
-          PEERS[field] = service
-        else
-          local host, port = field:match("^(.*):(%d+)$")
-          service[#service + 1] = { host, tonumber(port) }
+    -- One short string a service (nginx refuses a configuration token over 4 KB), a function a
+    -- few thousand of them (LuaJIT counts a function's constants in 16 bits).
+    for _, lines in ipairs({
+${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((line) => `        ${JSON.stringify(line)},`).join('\n')}\n      } end,`).join('\n')}
+    }) do
+      for _, line in ipairs(lines()) do
+        local service
+        for field in line:gmatch("[^\\t]+") do
+          if not service then
+            service = {}
+            PEERS[field] = service
+          else
+            local host, port = field:match("^(.*):(%d+)$")
+            service[#service + 1] = { host, tonumber(port) }
+          end
         end
       end
     end
@@ -47,4 +53,10 @@ export function balancerLua(o: { block: string; nowhere: string; peers: readonly
       balancer.set_current_peer(service[try][1], service[try][2])
     end
 `
+}
+
+function chunks<T>(all: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size))
+  return out
 }
