@@ -40,6 +40,19 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
   })
   const fresh = async () => (token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim())
 
+  it('passes a caller’s sane X-Request-Id on, and gives any other request one of its own, never the same twice', async () => {
+    const idFor = async (headers: Record<string, string>) => {
+      const res = await gw('/echo', { headers })
+      expect(res.statusCode).toBe(200)
+      await res.body.dump()
+      return String(upstream.seen.at(-1)!.headers['x-request-id'])
+    }
+    expect(await idFor({ 'x-request-id': 'req-12345:a.b_c' })).toBe('req-12345:a.b_c')
+    const made = [await idFor({}), await idFor({}), await idFor({ 'x-request-id': 'bad id' }), await idFor({ 'x-request-id': 'x'.repeat(129) }), await idFor({ 'x-request-id': 'a"b' })]
+    for (const id of made) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    expect(new Set(made).size).toBe(made.length)
+  })
+
   it('drops client-sent X-Postern-* headers, removes the token signature, adds identity and X-Forwarded-*', async () => {
     await fresh()
     const res = await gw('/echo?q=1', { headers: { 'x-postern-authenticated-email': 'owner@example.com', 'X-Postern-Anything': 'x', 'x-forwarded-for': '10.9.9.9', 'x-forwarded-host': 'evil' } })

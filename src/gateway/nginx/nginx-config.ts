@@ -41,7 +41,7 @@ export interface NginxPlaneOptions {
 /**
  * The nginx `upstream` block a verdict names for a service (by its uid, so a renamed or
  * re-pointed service keeps it). An https service has a block of its own; a plain-HTTP one is a
- * key of PEERS in postern.balance (nginx-lua.ts), under the one block HTTP_BLOCK.
+ * key of PEERS in postern.balance (nginx-lua-balancer.ts), under the one block HTTP_BLOCK.
  */
 export function upstreamBlockName(service: { service: { uid: string } } | { uid: string }): string {
   const uid = 'service' in service ? service.service.uid : service.uid
