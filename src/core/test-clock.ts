@@ -1,4 +1,4 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type { Clock } from './clock.js'
 import { invalid } from './errors.js'
 
@@ -15,7 +15,8 @@ export const TEST_CLOCK_ENV = 'POSTERN_TEST_ONLY_CLOCK_FILE'
  *   a clock that is ahead makes tokens, sessions and grants end sooner, never last longer;
  * - the server prints a WARNING at start;
  * - only who can write the file moves the clock: there is no endpoint for it.
- * The file is re-read when it changes (its status is polled every 50 ms).
+ * The file is read again every 50 ms. (Not fs.watchFile: its first status is taken a moment
+ * after it starts, so a change made in that moment was never seen.)
  */
 export function testClockFileFrom(env: Record<string, string | undefined>, loopbackOnly: boolean): string | undefined {
   const file = env[TEST_CLOCK_ENV]
@@ -27,22 +28,29 @@ export function testClockFileFrom(env: Record<string, string | undefined>, loopb
 
 export function startTestClock(file: string, onProblem: (message: string) => void): { clock: Clock; stop: () => void } {
   const initial = readSkew(file)
-  if (initial === undefined) throw new Error(`${TEST_CLOCK_ENV}: ${file} must hold a whole number of seconds (0 or more) to add to the clock.`)
+  if (initial === undefined || initial === null) throw new Error(`${TEST_CLOCK_ENV}: ${file} must hold a whole number of seconds (0 or more) to add to the clock.`)
   let skewMs = initial
-  watchFile(file, { interval: 50, persistent: false }, () => {
+  let reported: string | undefined
+  const poll = setInterval(() => {
     const next = readSkew(file)
-    if (next === undefined) onProblem(`${file} does not hold a whole number of seconds (0 or more); the clock stays ${skewMs / 1000} s ahead.`)
-    else skewMs = Math.max(skewMs, next) // never backwards
-  })
-  return { clock: () => Date.now() + skewMs, stop: () => unwatchFile(file) }
+    if (next === null) return // caught between a write's truncation and its text
+    if (next !== undefined) skewMs = Math.max(skewMs, next) // never backwards
+    const problem = next === undefined ? `${file} does not hold a whole number of seconds (0 or more); the clock stays ${skewMs / 1000} s ahead.` : undefined
+    if (problem !== undefined && problem !== reported) onProblem(problem)
+    reported = problem
+  }, 50)
+  poll.unref()
+  return { clock: () => Date.now() + skewMs, stop: () => clearInterval(poll) }
 }
 
-function readSkew(file: string): number | undefined {
+/** The file's seconds in ms; undefined when it holds anything else, null when it is empty. */
+function readSkew(file: string): number | undefined | null {
   let text: string
   try {
     text = readFileSync(file, 'utf8').trim()
   } catch {
     return undefined
   }
+  if (text === '') return null
   return /^\d{1,9}$/.test(text) ? Number(text) * 1000 : undefined
 }
