@@ -55,7 +55,7 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
  */
 export async function headersForUpstream(gateway: Gateway, access: Access & { ok: true }, rawHeaders: readonly string[], issuer: string): Promise<Record<string, string>> {
   const identity = await gateway.identityOf(access)
-  const tokens = strippedTokenHeaders(rawHeaders, issuer)
+  const tokens = strippedTokenHeaders(rawHeaders, issuer, access.tokenHeader)
   return {
     [HEADER_RULES.identity.principal]: identity?.principal ?? '',
     [HEADER_RULES.identity.email]: identity?.email ?? '',

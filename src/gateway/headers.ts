@@ -203,14 +203,16 @@ function issuerOf(segment: string): unknown {
 /**
  * A request's token headers as they may go upstream, signatures of Postern tokens replaced: what
  * forward-auth answers for a proxy in front to set in place of the client's (repeated values
- * joined, as a proxy would send them on one line).
+ * joined, as a proxy would send them on one line). The header whose token was verified
+ * (`verified`, which holds one value) is `Bearer <our JWS>`: no need to decode it, as in
+ * upstreamHeaders.
  */
-export function strippedTokenHeaders(rawHeaders: readonly string[], issuer: string): Partial<Record<TokenHeader, string>> {
+export function strippedTokenHeaders(rawHeaders: readonly string[], issuer: string, verified?: TokenHeader): Partial<Record<TokenHeader, string>> {
   const out: Partial<Record<TokenHeader, string>> = {}
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase()
     if (lower !== 'authorization' && lower !== 'x-serverless-authorization') continue
-    const value = withoutPosternSignatures(rawHeaders[i + 1]!, issuer)
+    const value = lower === verified ? withoutSignature(rawHeaders[i + 1]!) : withoutPosternSignatures(rawHeaders[i + 1]!, issuer)
     out[lower] = out[lower] === undefined ? value : `${out[lower]}, ${value}`
   }
   return out

@@ -15,6 +15,7 @@ describe('renewing nginx verdicts in bulk', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let ann: string
   let bob: string
+  let cy: string
   const renew = async (body: string) => {
     const res = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body, headers: { host: 'postern-decision.invalid' } })
     return { status: res.statusCode, text: await res.body.text() }
@@ -26,9 +27,12 @@ describe('renewing nginx verdicts in bulk', () => {
     expect((await p.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     await createUser(p, 'bob@example.com', 'bob-password-123')
+    await createUser(p, 'cy+ops@example.com', 'cy-password-12345')
     expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:cy+ops@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     ann = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
     bob = (await signInUser(p, 'bob@example.com', 'bob-password-123')).idToken
+    cy = (await signInUser(p, 'cy+ops@example.com', 'cy-password-12345')).idToken
   })
   afterAll(async () => {
     await Promise.all([p?.stop(), upstream?.close()])
@@ -48,6 +52,15 @@ describe('renewing nginx verdicts in bulk', () => {
     expect({ basePath, upstreamHost, timeout, resource, principal, email }).toEqual({ basePath: '', upstreamHost: new URL(upstream.url).host, timeout: '300', resource: 'projects/my-project/services/api', principal: 'user:ann@example.com', email: 'ann@example.com' })
     expect(assertion!.split('.')).toHaveLength(3)
     expect(authorization).toBe(`Bearer ${ann.split('.').slice(0, 2).join('.')}.SIGNATURE_REMOVED_BY_POSTERN`)
+  })
+
+  it('percent-encodes a field only when it holds a tab, a line break, % or +', async () => {
+    const { text } = await renew(`GET\tapi.my-project.localhost:${p.gatewayPort}\tBearer ${cy}`)
+    const [verdict, , , , , , , principal, email, assertion, authorization] = text.split('\t')
+    expect(verdict).toBe('allow')
+    expect({ principal, email }).toEqual({ principal: encodeURIComponent('user:cy+ops@example.com'), email: encodeURIComponent('cy+ops@example.com') })
+    expect(assertion).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+    expect(authorization).toBe(`Bearer ${cy.split('.').slice(0, 2).join('.')}.SIGNATURE_REMOVED_BY_POSTERN`)
   })
 
   it('refuses a renewal that is not a POST or is too large, and answers an empty one with nothing', async () => {

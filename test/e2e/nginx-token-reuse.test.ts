@@ -123,6 +123,23 @@ describe('nginx data plane: new tokens of an admitted caller', () => {
     }
   })
 
+  it('keeps what a renewal carries intact: an email with + and @ reaches the upstream as it is', async () => {
+    await createUser(p, 'cy+ops@example.com', 'cy-password-12345')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:cy+ops@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    const cy = (await signInUser(p, 'cy+ops@example.com', 'cy-password-12345')).idToken
+    await eventually(5_000, async () => (await call(cy)) === 200, 'cy admitted')
+    const before = await decisions()
+    // Two seconds of requests: the verdict (half a second) is renewed in bulk several times.
+    const emails = new Set<string>()
+    for (const until = Date.now() + 2_000; Date.now() < until; ) {
+      expect(await call(cy)).toBe(200)
+      emails.add(String(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect((await decisions()) - before).toBeGreaterThanOrEqual(3)
+    expect([...emails]).toEqual(['cy+ops@example.com'])
+  })
+
   it('refuses new tokens of the caller within a second of the role being removed', async () => {
     expect(await call(fresh(annToken))).toBe(200)
     expect((await p.cli(['services', 'remove-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)

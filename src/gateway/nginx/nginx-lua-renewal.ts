@@ -73,7 +73,11 @@ export function renewalLua(decisions: string): string {
         local ms = parts[1] == "allow" and tonumber(parts[2]) or 0
         if ms > 0 and #parts == NFIELDS + 2 then
           local f = {}
-          for j = 1, NFIELDS do f[j] = unescape(parts[j + 2]) end
+          -- Only fields that needed it are percent-encoded (renewal.ts): they alone hold a %.
+          for j = 1, NFIELDS do
+            local p = parts[j + 2]
+            f[j] = p:find("%", 1, true) and unescape(p) or p
+          end
           f[REP] = d.rep
           remember(d.key, false, f, ms, asked)
         else
