@@ -80,6 +80,23 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(assertion.payload.exp! - assertion.payload.iat!).toBeLessThanOrEqual(300)
   })
 
+  it('drops every forwarding claim, hop-by-hop header and X-Postern-* header, in any case, however many headers come', async () => {
+    const claims = ['X-POSTERN-Anything: x', 'x-postern-authenticated-principal: user:root@example.com', 'Forwarded: for=10.9.9.9', 'X-Real-IP: 10.9.9.9', 'True-Client-IP: 10.9.9.9', 'X-Forwarded-Port: 1', 'x-forwarded-prefix: /evil', 'Proxy-Connection: keep-alive', 'Proxy-Authorization: Basic eDp4', 'Trailer: x']
+    const padding = Array.from({ length: 150 }, (_, i) => `X-Pad-${i}: ${i}`)
+    // The verdict is fresh (reused on the nginx data plane) when each claim arrives: one claim, then all with 150 more headers.
+    for (const headers of [...claims.map((c) => [c]), [...claims, ...padding]]) {
+      expect((await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`])).status).toBe(200)
+      const r = await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`, ...headers])
+      expect(r.status, headers[0]).toBe(200)
+      const seen = upstream.seen.at(-1)!
+      const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())
+      expect(names.filter((n) => n.startsWith('x-postern-')).sort(), headers[0]).toEqual(['x-postern-authenticated-email', 'x-postern-authenticated-principal', 'x-postern-jwt-assertion'])
+      expect(seen.headers['x-postern-authenticated-principal']).toBe('user:ann@example.com')
+      expect(names.filter((n) => ['forwarded', 'x-real-ip', 'true-client-ip', 'x-forwarded-port', 'x-forwarded-prefix', 'proxy-connection', 'proxy-authorization', 'trailer'].includes(n)), headers[0]).toEqual([])
+      expect(names.filter((n) => n.startsWith('x-pad-'))).toHaveLength(headers.length > 1 ? 150 : 0)
+    }
+  })
+
   it('passes encoded path tricks to the upstream exactly as sent', async () => {
     // nginx refuses a path holding an encoded NUL itself (400, in the one error shape).
     for (const path of ['/a/%2e%2e/b', '/a%2Fb/c', '/%252e%252e/x', '/a/./b/../c', ...(dataPlane === 'nginx' ? [] : ['/x;y=%00z'])]) {

@@ -1,6 +1,7 @@
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
+import { headerScanLua } from './nginx-lua-header-scan.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
@@ -16,8 +17,8 @@ const luaLong = (s: string) => {
  * The Lua nginx runs per request (loaded once, by init_by_lua). The hot path — a verdict found in
  * shared memory — is a few table-free string operations: the cache key from the host, the method
  * and a SHA-1 of the credentials; the verdict's fields into nginx variables; the header hygiene
- * of HEADER_RULES (a single regular expression over the raw header block, and only on a match a
- * walk over the headers); then the service's named location. Everything Postern says (refusals,
+ * of HEADER_RULES (a scan of the header names where nginx keeps them, nginx-lua-header-scan.ts,
+ * and only on a match a walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
 export function nginxLua(o: {
@@ -29,8 +30,6 @@ export function nginxLua(o: {
 }): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
-  // nginx ends each name it parsed with a NUL in its buffer (which the raw header may still show) rather than the colon.
-  const dropPattern = `(?:^|\\n)(?:${HEADER_RULES.posternPrefix}|${HEADER_RULES.forwarding.prefix}|(?:${forwardingNames.join('|')})[\\s:\\x00])`
   const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
   return `
     postern = {}
@@ -44,7 +43,6 @@ export function nginxLua(o: {
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
     local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
-    local SUSPECT = ${luaString(dropPattern)}
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
     local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
@@ -55,6 +53,7 @@ export function nginxLua(o: {
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
+${headerScanLua()}
 ${balancerLua(o.http)}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
@@ -82,8 +81,8 @@ ${balancerLua(o.http)}
     end
 
     -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
-    -- header nginx would pass, nothing the Connection header nominates. Only when the raw header
-    -- block holds one of them (one regular expression) are the headers walked.
+    -- header nginx would pass, nothing the Connection header nominates. Only when header_scan found
+    -- one of them are the headers walked.
     local function hygiene(suspect, nominated)
       if not suspect and not nominated then return end
       for name in pairs(ngx.req.get_headers(0, true)) do
@@ -170,8 +169,9 @@ ${requestIdLua()}
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
       if var.http_upgrade then return ngx.exec("@postern_upgrade") end
-      local raw = ngx.req.raw_header(true)
-      local suspect = find(raw, SUSPECT, "ijo") ~= nil
+      local scan = header_scan()
+      -- More headers than were scanned: all of them are walked, and Postern decides.
+      local suspect = scan ~= false
       local method = var.request_method
       local line = var.request
       local uri = var.request_uri
@@ -193,10 +193,10 @@ ${requestIdLua()}
       local authz = var.http_authorization
       -- Reused verdicts only for plain requests: an origin-form target (the request line's target
       -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
-      -- "postern" or a %), no nominations in Connection, a header block too small to hold more
-      -- headers than the gateway takes, and one X-Serverless-Authorization at most. Anything else
+      -- "postern" or a %), no nominations in Connection, no more headers than header_scan reads
+      -- (far fewer than the gateway refuses), and one X-Serverless-Authorization at most. Anything else
       -- is decided by Postern every time.
-      if not nominated and #raw <= 10000 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
+      if not nominated and scan ~= nil and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
         if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
           key = method .. " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
         end
