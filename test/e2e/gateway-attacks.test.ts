@@ -41,6 +41,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ['a Host with an @', () => `GET /echo HTTP/1.1\r\nHost: evil@${host}\r\n${auth()}\r\n`, [400]],
     ['no Host', () => `GET /echo HTTP/1.1\r\n${auth()}\r\n`, [400]],
     ['Connection nominating X-Postern-* for removal', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close, X-Postern-Authenticated-Email\r\n\r\n`, [400]],
+    ['a second Connection header nominating X-Postern-*', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: keep-alive\r\nConnection: X-Postern-Authenticated-Email\r\n\r\n`, [400]],
     ['Connection nominating Authorization', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Authorization\r\n\r\n`, [400]],
     ['more than 2,000 headers', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}${Array.from({ length: 2100 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`, [431]],
     ['a header block over the size limit', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Big: ${'a'.repeat(300 * 1024)}\r\n\r\n`, [431]],
@@ -61,6 +62,14 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(statuses, r.raw.slice(0, 300)).toContain(r.status)
     expect(upstream.seen.slice(before).map((s) => s.url)).not.toContain('/smuggled')
     expect((await honest()).status).toBe(200)
+  })
+
+  it('refuses two X-Serverless-Authorization headers right after one was admitted (no verdict reused for them)', async () => {
+    const one = `X-Serverless-Authorization: Bearer ${token}\r\n`
+    expect((await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${one}\r\n`)).status).toBe(200)
+    const before = upstream.seen.length
+    expect((await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${one}${one}\r\n`)).status).toBe(401)
+    expect(upstream.seen.length).toBe(before)
   })
 
   it('identity headers sent as chunked trailers never reach the upstream', async () => {

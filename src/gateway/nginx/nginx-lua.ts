@@ -1,7 +1,7 @@
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
-import { headerScanLua } from './nginx-lua-header-scan.js'
+import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
@@ -17,7 +17,7 @@ const luaLong = (s: string) => {
  * The Lua nginx runs per request (loaded once, by init_by_lua). The hot path — a verdict found in
  * shared memory — is a few table-free string operations: the cache key from the host, the method
  * and a SHA-1 of the credentials; the verdict's fields into nginx variables; the header hygiene
- * of HEADER_RULES (a scan of the header names where nginx keeps them, nginx-lua-header-scan.ts,
+ * of HEADER_RULES (a scan of the header names where nginx keeps them, nginx-lua-request-headers.ts,
  * and only on a match a walk over the headers); then the service's named location. Everything Postern says (refusals,
  * redirects, pages) is relayed as it is.
  */
@@ -53,7 +53,7 @@ export function nginxLua(o: {
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
-${headerScanLua()}
+${requestHeadersLua()}
 ${balancerLua(o.http)}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
@@ -81,7 +81,7 @@ ${balancerLua(o.http)}
     end
 
     -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
-    -- header nginx would pass, nothing the Connection header nominates. Only when header_scan found
+    -- header nginx would pass, nothing the Connection header nominates. Only when read_headers found
     -- one of them are the headers walked.
     local function hygiene(suspect, nominated)
       if not suspect and not nominated then return end
@@ -166,40 +166,27 @@ ${requestIdLua()}
       -- header block do not exist for HTTP/2, and the gateway relays trailers and resets a stream
       -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
       if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end
+      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count = read_headers()
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
-      if var.http_upgrade then return ngx.exec("@postern_upgrade") end
-      local scan = header_scan()
-      -- More headers than were scanned: all of them are walked, and Postern decides.
-      local suspect = scan ~= false
-      local method = var.request_method
+      if upgrade then return ngx.exec("@postern_upgrade") end
+      local method = ngx.req.get_method()
       local line = var.request
       local uri = var.request_uri
       -- A fragment is no part of the target (the Node gateway drops it too).
       local hash = uri:find("#", 1, true)
       if hash then uri = uri:sub(1, hash - 1) end
-      local cookie = var.http_cookie or ""
+      cookie = cookie or ""
       local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
-      -- Every Connection header, joined (nginx's variable holds only one of them).
-      local connection = var.http_connection
-      if connection then
-        connection = ngx.req.get_headers(0)["connection"]
-        if type(connection) == "table" then connection = concat(connection, ", ") end
-      end
       local nominated = nominated_by(connection)
       local key
-      local serverless = var.http_x_serverless_authorization
-      local host = var.http_host or ""
-      local authz = var.http_authorization
+      host = host or ""
       -- Reused verdicts only for plain requests: an origin-form target (the request line's target
       -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
-      -- "postern" or a %), no nominations in Connection, no more headers than header_scan reads
-      -- (far fewer than the gateway refuses), and one X-Serverless-Authorization at most. Anything else
-      -- is decided by Postern every time.
-      if not nominated and scan ~= nil and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
-        if not serverless or type(ngx.req.get_headers(0)["x-serverless-authorization"]) ~= "table" then
-          key = method .. " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
-        end
+      -- "postern" or a %), no nominations in Connection, no more headers than the gateway takes,
+      -- and one X-Serverless-Authorization at most. Anything else is decided by Postern every time.
+      if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
+        key = method .. " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
       end
       local f = key and cached(key, own_cookies)
       -- A token never seen here, of a caller Postern admitted on this host and method within the
@@ -309,7 +296,7 @@ ${requestIdLua()}
       if f[10] ~= "" then var.postern_serverless_authorization = f[10] end
       local forwarded_cookie = own_cookies and f[11] or cookie
       if forwarded_cookie ~= "" then var.postern_cookie = forwarded_cookie end
-      var.postern_request_id = request_id(var.http_x_request_id)
+      var.postern_request_id = request_id(given_id)
       hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
     end
