@@ -173,7 +173,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers } })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

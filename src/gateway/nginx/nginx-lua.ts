@@ -27,6 +27,8 @@ export function nginxLua(o: {
   defaultTimeout: number
   /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
   http: { block: string; nowhere: string; peers: readonly string[] }
+  /** Whether nginx speaks HTTP/2 to callers (under TLS only: ALPN; nginx-config.ts). */
+  http2: boolean
 }): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
@@ -165,8 +167,8 @@ ${requestIdLua()}
       -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests and raw
       -- header block do not exist for HTTP/2, and the gateway relays trailers and resets a stream
       -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
-      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end
-      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count = read_headers()
+      -- nginx speaks HTTP/2 only under TLS: without it, no request needs the check.
+${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count = read_headers()
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
       if upgrade then return ngx.exec("@postern_upgrade") end
