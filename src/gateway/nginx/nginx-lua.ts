@@ -15,11 +15,11 @@ const luaLong = (s: string) => {
 
 /**
  * The Lua nginx runs per request (loaded once, by init_by_lua). The hot path — a verdict found in
- * shared memory — is a few table-free string operations: the cache key from the host, the method
- * and a SHA-1 of the credentials; the verdict's fields into nginx variables; the header hygiene
- * of HEADER_RULES (a scan of the header names where nginx keeps them, nginx-lua-request-headers.ts,
- * and only on a match a walk over the headers); then the service's named location. Everything Postern says (refusals,
- * redirects, pages) is relayed as it is.
+ * this worker's cache or in shared memory — is a few table-free operations: one walk over the
+ * header names where nginx keeps them (nginx-lua-request-headers.ts), the cache key from the
+ * method, the host and the credentials, the verdict's fields into nginx variables, the header
+ * hygiene of HEADER_RULES (a walk that removes headers only when the first found one), then the
+ * service's named location. Everything Postern says (refusals, redirects, pages) is relayed as it is.
  */
 export function nginxLua(o: {
   decisions: string
