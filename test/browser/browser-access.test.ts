@@ -182,10 +182,15 @@ describe('who may use the session, and for how long', () => {
     await page.goto(`${p.controlUrl}/console/projects/my-project/services`)
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.waitForURL((u) => u.pathname === '/signin')
+    // The service's session ends when the change feed reaches the gateway (within a second): a
+    // page opened before that is still served, so the service is opened again until it is not.
     const start = Date.now()
-    await page.goto(`${hello}/page`)
-    await page.waitForURL((u) => u.pathname === '/signin')
-    expect(Date.now() - start).toBeLessThanOrEqual(1_000)
+    let path = ''
+    do {
+      await page.goto(`${hello}/page`)
+      path = new URL(page.url()).pathname
+    } while (path !== '/signin' && Date.now() - start < 1_000)
+    expect(path).toBe('/signin')
     await context.close()
   })
 

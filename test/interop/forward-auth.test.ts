@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startCaddy, startNginx, type FrontProxy } from '../support/front-proxies.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -9,8 +9,9 @@ import { startUpstream } from '../support/upstream.js'
  * nginx (auth_request) and Caddy (forward_auth) from Debian, configured with the files in
  * examples/, in front of a real upstream, with Postern deciding: the same allow, 401 and
  * 403 verdicts as the gateway for the same tokens, and the upstream sees the identity headers.
+ * Postern's gateway port answers forward-auth on either data plane.
  */
-describe('forward-auth behind nginx and Caddy', () => {
+describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let nginx: FrontProxy
@@ -19,7 +20,7 @@ describe('forward-auth behind nginx and Caddy', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern()
+    p = await startPostern({ dataPlane })
     await createUser(p, 'ann@example.com', 'ann-password-123')
     await createUser(p, 'bob@example.com', 'bob-password-123')
     for (const args of [

@@ -249,9 +249,10 @@ ${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
       error_page 502 504 =503 /_postern/nginx-503;
     }
     location = /_postern/nginx-503 { internal; content_by_lua_block { postern.refused(503) } }
-    # The gateway's own health and readiness (on a host that is no service) or the service's own
-    # path of that name: Postern's gateway tells which, as it does on its own port.
-    location ~ ^/(?:healthz|readyz)$ {
+    # The gateway's own health, readiness and forward-auth (on a host that is no service: a proxy
+    # in front asking, a load balancer) or the service's own path of that name: Postern's gateway
+    # tells which, as it does on its own port.
+    location ~ ^/(?:healthz|readyz|forward-auth(?:/.*)?)$ {
       proxy_pass http://postern_decisions;
       proxy_http_version 1.1;
       proxy_set_header Host $http_host;
