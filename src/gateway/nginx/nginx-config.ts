@@ -235,7 +235,7 @@ ${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
       keepalive_timeout 0;
     }
     # HTTP/2 streams are Postern's own gateway's, over h2c (grpc_pass), as upgrades are: the Lua
-    # module's subrequests (ngx.location.capture) and raw header block do not exist for HTTP/2,
+    # module's subrequests (ngx.location.capture), which a decision needs, do not exist for HTTP/2,
     # and the gateway relays trailers (gRPC), forwards over h2c to upstreams that speak HTTP/2
     # (useHttp2) and resets a stream within a second of its caller losing access. :authority is
     # the caller's; X-Real-IP names the caller.

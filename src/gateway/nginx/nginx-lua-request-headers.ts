@@ -43,6 +43,7 @@ export function requestHeadersLua(): string {
     end
     local WANTED_BY_LENGTH = {}
     for _, name in ipairs({ "authorization", "host", "upgrade", "x-request-id", "cookie", "connection", "x-serverless-authorization" }) do
+      assert(not WANTED_BY_LENGTH[#name], "read_headers tells the names it wants apart by their length")
       WANTED_BY_LENGTH[#name] = name
     end
     local NPOSTERN, NFORWARDING = #POSTERN_PREFIX, #FORWARDING_PREFIX
@@ -70,7 +71,10 @@ export function requestHeadersLua(): string {
             local same = DROP_BY_LENGTH[len]
             if same then
               for j = 1, #same do
-                if C.memcmp(name, same[j], len) == 0 then suspect = true end
+                if C.memcmp(name, same[j], len) == 0 then
+                  suspect = true
+                  break
+                end
               end
             end
           end

@@ -164,8 +164,8 @@ ${requestIdLua()}
     end
     function postern.access()
       local var = ngx.var
-      -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests and raw
-      -- header block do not exist for HTTP/2, and the gateway relays trailers and resets a stream
+      -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests do not
+      -- exist for HTTP/2, and the gateway relays trailers and resets a stream
       -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
       -- nginx speaks HTTP/2 only under TLS: without it, no request needs the check.
 ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count = read_headers()
