@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 interface Policy {
@@ -93,10 +94,16 @@ describe('identities and access', () => {
   })
 
   it('every mutation leaves an audit entry with who, what, when, the resource and the outcome', async () => {
-    const r = await p.cli(['logs', 'read', '--limit', '200', '--format=json'])
-    expect(r.code).toBe(0)
-    const entries = JSON.parse(r.stdout) as { time: string; principal: string; method: string; resource: string; outcome: string }[]
+    let entries: { time: string; principal: string; method: string; resource: string; outcome: string }[] = []
     const find = (method: string, resource: string, outcome = 'OK') => entries.find((e) => e.method === method && e.resource === resource && e.outcome === outcome)
+    // Refusals are counted in memory and written every half second (gateway/denial-log.ts): the
+    // last test's refused setIamPolicy may not be written yet.
+    await eventually(5_000, async () => {
+      const r = await p.cli(['logs', 'read', '--limit', '200', '--format=json'])
+      expect(r.code).toBe(0)
+      entries = JSON.parse(r.stdout) as typeof entries
+      return find('setIamPolicy', 'projects/my-project/services/hello', 'PERMISSION_DENIED') !== undefined
+    }, 'the refused setIamPolicy in the audit log', 200)
     expect(find('services.create', 'projects/my-project/services/hello')).toMatchObject({ principal: 'user:owner@example.com' })
     expect(find('users.delete', 'users/ann@example.com')).toBeTruthy()
     expect(find('groups.addMember', 'groups/devs@example.com')).toBeTruthy()
