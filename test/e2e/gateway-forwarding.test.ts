@@ -40,6 +40,25 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
   })
   const fresh = async () => (token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim())
 
+  it('forwards the target as sent to a service at the default timeout, under the base path of one that has one, and never a fragment', async () => {
+    const plain = await p.cli(['services', 'create', 'plain', `--upstream=${upstream.url}`, '--format=json'])
+    const based = await p.cli(['services', 'create', 'based', `--upstream=${upstream.url}/base/`, '--format=json'])
+    expect([plain.code, based.code], plain.stderr + based.stderr).toEqual([0, 0])
+    for (const s of ['plain', 'based']) expect((await p.cli(['services', 'add-iam-policy-binding', s, '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    const reached = async (service: string, target: string) => {
+      const audience = JSON.parse(service === 'plain' ? plain.stdout : based.stdout).uri as string
+      const t = (await p.cli(['auth', 'print-identity-token', '--audiences', audience], { configDir: dev.configDir })).stdout.trim()
+      const res = await rawGet(p.gatewayPort, new URL(audience).host, [`Authorization: Bearer ${t}`], target)
+      expect(res.status, res.body).toBe(200)
+      return upstream.seen.at(-1)!.url
+    }
+    await expect.poll(() => reached('plain', '/a/b?x=1&y=%2F'), { timeout: 5_000 }).toBe('/a/b?x=1&y=%2F')
+    // Twice: the second is admitted on the verdict the first left.
+    for (let i = 0; i < 2; i++) expect(await reached('plain', '/a/b?q#frag')).toBe('/a/b?q')
+    await expect.poll(() => reached('based', '/a/b?x=1'), { timeout: 5_000 }).toBe('/base/a/b?x=1')
+    expect(await reached('based', '/c#frag')).toBe('/base/c')
+  })
+
   it('passes a caller’s sane X-Request-Id on, and gives any other request one of its own, never the same twice', async () => {
     const idFor = async (headers: Record<string, string>) => {
       const res = await gw('/echo', { headers })

@@ -61,7 +61,7 @@ function peersOf(s: NginxService): string[] {
 
 /** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
 const LUA_VARIABLES = [
-  'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_timeout', 'postern_resource',
+  'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_failure',
   'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_signature_removed', 'postern_serverless_authorization', 'postern_cookie',
   'postern_original_target', 'postern_original_connection', 'postern_request_id', 'postern_peer',
 ]
@@ -112,9 +112,14 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_buffering on;
       proxy_buffer_size 64k;
       proxy_buffers 8 64k;`
-  /** Forwarding to the service's upstream block, with the service's timeout. */
-  const forwarding = (seconds: number) => `
-      proxy_pass $postern_upstream$postern_target;
+  /**
+   * Forwarding to the service's upstream, with the service's timeout: to the block and target Lua
+   * names (`variable`), or to the plain-HTTP block with the request's own target, as the caller
+   * sent it — for a service without a base path, the most common, this spares nginx parsing a URL
+   * and finding a block by its name on every request.
+   */
+  const forwarding = (seconds: number, to: 'variable' | 'plain') => `
+      proxy_pass ${to === 'variable' ? '$postern_upstream$postern_target' : `http://${HTTP_BLOCK}`};
       proxy_http_version 1.1;
       proxy_connect_timeout ${Math.min(10, seconds)}s;
       proxy_send_timeout ${seconds}s;
@@ -140,9 +145,10 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       error_page 494 =431 /_postern/nginx-431;
       error_page 502 = @postern_502;
       error_page 504 = @postern_504;`
-  // Most services keep the default timeout: they are forwarded from \`location /\` itself; the
-  // others are handed to a named location with theirs (an internal redirect costs a little).
-  const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t)}
+  // Most services are plain HTTP without a base path and keep the default timeout: they are
+  // forwarded from \`location /\` itself. The others are handed to a named location (an internal
+  // redirect costs a little): @postern_forward, or the one with their timeout.
+  const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t, 'variable')}
     }`)
   const unreachable = 'Postern cannot be reached to decide on this request; try again shortly.'
   const unavailable = errorAnswer('UNAVAILABLE', unreachable, undefined).body
@@ -210,7 +216,9 @@ ${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
     }
 
     location / {
-      access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS)}
+      access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS, 'plain')}
+    }
+    location @postern_forward {${forwarding(DEFAULT_TIMEOUT_SECONDS, 'variable')}
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
     }

@@ -18,8 +18,9 @@ const luaLong = (s: string) => {
  * this worker's cache or in shared memory — is a few table-free operations: one walk over the
  * header names where nginx keeps them (nginx-lua-request-headers.ts), the cache key from the
  * method, the host and the credentials, the verdict's fields into nginx variables, the header
- * hygiene of HEADER_RULES (a walk that removes headers only when the first found one), then the
- * service's named location. Everything Postern says (refusals, redirects, pages) is relayed as it is.
+ * hygiene of HEADER_RULES (a walk that removes headers only when the first found one); most
+ * services are then forwarded by `location /` itself, the others by a named location.
+ * Everything Postern says (refusals, redirects, pages) is relayed as it is.
  */
 export function nginxLua(o: {
   decisions: string
@@ -277,13 +278,24 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         end
       end
       local upstream, peer = upstream_of(f[1])
-      var.postern_upstream = upstream
+      -- A plain-HTTP service without a base path, at the default timeout, is forwarded by location /
+      -- itself, to its peer, with the request's target as the caller sent it; any other (or a target
+      -- with a fragment, which never goes upstream) by a named location, to the block and target named here.
+      local direct = peer and f[2] == "" and f[4] == DEFAULT_TIMEOUT and not hash
       if peer then var.postern_peer = peer end
-      var.postern_target = f[2] .. uri
+      if not direct then
+        var.postern_upstream = upstream
+        var.postern_target = f[2] .. uri
+      end
       var.postern_upstream_host = f[3]
       if f[1]:sub(1, 6) == "https:" then var.postern_upstream_sni = f[3]:gsub(":%d+$", "") end
-      var.postern_timeout = f[4]
-      var.postern_resource = f[5]
+      -- What Postern words an upstream failure with (postern.upstream_error): made once a verdict.
+      local failure = f.failure
+      if not failure then
+        failure = f[4] .. " " .. f[5]
+        f.failure = failure
+      end
+      var.postern_failure = failure
       -- Each variable set is a name lookup in nginx: the ones a verdict usually leaves empty are
       -- set only when they are not (unset, they read as empty).
       if f[6] ~= "" then var.postern_principal = f[6] end
@@ -301,6 +313,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       var.postern_request_id = request_id(given_id)
       hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
+      if not direct then return ngx.exec("@postern_forward") end
     end
 
     -- Requests nginx refuses itself, before any Lua, get the one error shape too; so does an
@@ -338,8 +351,8 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
 
     -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
     function postern.upstream_error(status)
-      local var = ngx.var
-      local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = var.postern_resource, timeout = var.postern_timeout } })
+      local timeout, resource = (ngx.var.postern_failure or ""):match("^(%d*) (.*)$")
+      local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = resource or "", timeout = timeout or "" } })
       if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
       return relay(r)
     end
