@@ -52,10 +52,10 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       expect(res.status, res.body).toBe(200)
       return upstream.seen.at(-1)!.url
     }
-    await expect.poll(() => reached('plain', '/a/b?x=1&y=%2F'), { timeout: 5_000 }).toBe('/a/b?x=1&y=%2F')
+    await expect.poll(() => reached('plain', '/a/b?x=1&y=%2F'), { timeout: 15_000 }).toBe('/a/b?x=1&y=%2F')
     // Twice: the second is admitted on the verdict the first left.
     for (let i = 0; i < 2; i++) expect(await reached('plain', '/a/b?q#frag')).toBe('/a/b?q')
-    await expect.poll(() => reached('based', '/a/b?x=1'), { timeout: 5_000 }).toBe('/base/a/b?x=1')
+    await expect.poll(() => reached('based', '/a/b?x=1'), { timeout: 15_000 }).toBe('/base/a/b?x=1')
     expect(await reached('based', '/c#frag')).toBe('/base/c')
   })
 
