@@ -320,6 +320,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           listen: { host: config.host, port: config.gatewayPort },
           dataDir: config.dataDir,
           tls: config.tls,
+          extraCaCerts: config.extraCaCerts,
           request: gateway.request,
           upgrade: gateway.upgrade,
           stream: nginxOnStream,
@@ -399,13 +400,13 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
  * `postern nginx-config`: the nginx data plane's configuration for people who run nginx
  * themselves, from the services in the store; nginx asks the Postern gateway at `decisions`.
  */
-export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string }): Promise<string> {
+export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string; upstreamCa: string }): Promise<string> {
   const log = createLogger(() => {}, 'error')
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto' })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa })
   } finally {
     await store.close()
   }

@@ -42,6 +42,8 @@ export interface ServeConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error'
   /** Proxies whose X-Forwarded-For names the client (for sign-in limits); none by default. */
   readonly trustedProxies: TrustedProxies
+  /** NODE_EXTRA_CA_CERTS: the CA file Node adds to its roots for https upstreams (nginx is given the same). */
+  readonly extraCaCerts: string | undefined
   /** Tests only: a file holding seconds to move the clock forward by (core/test-clock.ts). */
   readonly testClockFile: string | undefined
 }
@@ -139,6 +141,7 @@ const Env = z.object({
   XDG_DATA_HOME: z.string().optional(),
   XDG_CONFIG_HOME: z.string().optional(),
   POSTERN_MASTER_KEY: z.string().optional(),
+  NODE_EXTRA_CA_CERTS: z.string().optional(),
   // The change feed is polled this often; below 10 ms the poll loop alone keeps a core busy.
   POSTERN_CHANGE_POLL_MS: checked((t) => {
     if (t === undefined) return 250
@@ -210,6 +213,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     maxStalenessMs: o.maxStaleness,
     logLevel: e.data.POSTERN_LOG_LEVEL,
     trustedProxies: o.trustedProxies,
+    extraCaCerts: e.data.NODE_EXTRA_CA_CERTS || undefined,
     testClockFile,
   })
 }

@@ -51,6 +51,12 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ['a space before the colon', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization : Bearer ${token}\r\n\r\n`, [400]],
     ['an absolute-form target naming another host than Host', () => `GET http://other.my-project.localhost/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an absolute-form target with userinfo', () => `GET http://evil@${host}/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    // Most services are forwarded by nginx's location / with the target as the caller sent it: one
+    // that reads as two (a space, a tab, a control character) must never reach the upstream.
+    ['a space inside the target', () => `GET /echo /smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a tab inside the target', () => `GET /echo\t/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a control character inside the target', () => `GET /echo\x01/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a request line ending in CR without LF', () => `GET /smuggled HTTP/1.1\rHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['OPTIONS * (the server as a whole)', () => `OPTIONS * HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an Upgrade carrying a body (a smuggled request after the handshake)', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`, [400]],
     ['a look-alike of an identity header named in Connection', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: X_Postern_Authenticated_Email\r\n\r\n`, [400]],

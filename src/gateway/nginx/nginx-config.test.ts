@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { nginxConfig } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
+import { SYSTEM_CA_BUNDLE } from './upstream-trust.js'
 
 describe('the nginx data plane configuration', () => {
   const services = [
@@ -13,7 +14,7 @@ describe('the nginx data plane configuration', () => {
     { uid: 'c3', origin: 'http://localhost', timeoutSeconds: 7, addresses: ['127.0.0.1', '::1'] },
     { uid: 'd4', origin: 'https://api.example.com', timeoutSeconds: 300, addresses: ['192.0.2.7', '2001:db8::7'] },
   ]
-  const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' })
+  const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE })
 
   it('forwards plain-HTTP services through one keep-alive block whose peers Lua picks, each from its resolved addresses', () => {
     expect(config).toMatch(/upstream postern_http \{ server 0\.0\.0\.1:1; balancer_by_lua_block \{ postern\.balance\(\) \} keepalive 1024;/)
@@ -35,8 +36,14 @@ describe('the nginx data plane configuration', () => {
     expect(config).not.toContain('location @postern_t300')
   })
 
+  it('checks an https upstream’s certificate wherever one may be forwarded to: a named location for each timeout', () => {
+    const verifying = config.match(/location @postern_(?:forward|t\d+) \{[^}]*proxy_ssl_verify on;[^}]*\}/g) ?? []
+    expect(verifying).toHaveLength(2)
+    for (const l of verifying) expect(l).toContain(`proxy_ssl_trusted_certificate "${SYSTEM_CA_BUNDLE}";`)
+  })
+
   it('offers h2 by ALPN only under TLS, and hands HTTP/2 streams to Postern over h2c from an upstream block of their own', () => {
-    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', tls: { cert: '/c.pem', key: '/k.pem' } })
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, tls: { cert: '/c.pem', key: '/k.pem' } })
     expect(tls).toContain('listen 127.0.0.1:18443 ssl http2 reuseport;')
     expect(config).not.toMatch(/listen [^;]*http2/)
     // One keep-alive cache for HTTP/1.1 connections, another for h2c ones: nginx would otherwise reuse one for the other.
@@ -53,14 +60,14 @@ describe('the nginx data plane configuration', () => {
   it('is accepted by nginx -t with 10,000 services (no configuration token over 4 KB, no Lua function over its constants)', () => {
     const many = Array.from({ length: 10_000 }, (_, i) => ({ uid: `u${i}`, origin: `http://127.0.0.1:${10_000 + i}`, timeoutSeconds: 300, addresses: ['127.0.0.1'] }))
     const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services: many, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' }))
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services: many, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE }))
     expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
   })
 
   it('is accepted by nginx -t under TLS, HTTP/2 included', () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' })
-    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') } })
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') } })
     writeFileSync(join(dir, 'nginx.conf'), tls)
     expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
   })

@@ -34,6 +34,11 @@ export interface NginxPlaneOptions {
   /** `user` for the workers: set only when nginx starts as root (then it would otherwise switch to nobody). */
   user?: string
   tls?: { cert: string; key: string }
+  /**
+   * The CAs (a PEM file) an https upstream's certificate must chain to. nginx checks it, and its
+   * name against the upstream URL's host, before a request and its credentials go upstream.
+   */
+  upstreamCa: string
   /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
   watchPid?: number
 }
@@ -127,7 +132,12 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_ssl_server_name on;
-      proxy_ssl_name $postern_upstream_sni;
+      proxy_ssl_name $postern_upstream_sni;${to === 'variable' ? `
+      # As Postern's gateway does: an upstream whose certificate does not chain to a trusted CA, or
+      # does not name the upstream's host, gets no request (nginx would send it to anyone).
+      proxy_ssl_verify on;
+      proxy_ssl_verify_depth 10;
+      proxy_ssl_trusted_certificate ${q(o.upstreamCa)};` : ''}
       proxy_set_header Host $postern_upstream_host;
       proxy_set_header Connection "";
       proxy_set_header Authorization $postern_authorization$postern_signature_removed;

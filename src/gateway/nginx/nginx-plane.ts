@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises'
-import { mkdirSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -10,12 +10,15 @@ import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.j
 import type { ServiceRecord } from '../../store/records.js'
 import { nginxConfig, type NginxService } from './nginx-config.js'
 import { NginxProcess, findNginx } from './nginx-process.js'
+import { nodeTrustedCertificates } from './upstream-trust.js'
 
 export interface NginxPlaneDeps {
   /** Where callers reach the gateway: nginx listens here. */
   listen: { host: string; port: number }
   dataDir: string
   tls: { cert: string; key: string } | undefined
+  /** NODE_EXTRA_CA_CERTS, if set: nginx trusts it for https upstreams beside Node's roots, as the Node gateway does. */
+  extraCaCerts: string | undefined
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
   request: (req: IncomingMessage, res: ServerResponse) => void
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -74,18 +77,30 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
     server.closeAllConnections()
   })
 
-  const configFor = async () =>
-    nginxConfig({
+  // The CAs Postern's own gateway trusts, so that both planes accept the same upstream certificates.
+  const upstreamCa = join(runDir, 'upstream-ca.pem')
+  writeFileSync(upstreamCa, nodeTrustedCertificates(d.extraCaCerts, (message) => d.log.log('warn', message)))
+  const warned = new Set<string>()
+  const configFor = async () => {
+    const services = await resolvedServices(d.services())
+    for (const s of services) {
+      if (!addressedHttps(s.origin) || warned.has(s.origin)) continue
+      warned.add(s.origin)
+      d.log.log('warn', `An https upstream named by its IP address (${s.origin}): nginx checks certificate names as DNS names only, so its callers get 502 unless the certificate also names the address as a DNS name. Name the upstream by a host name its certificate names.`)
+    }
+    return nginxConfig({
       listen: d.listen,
       decisions: `unix:${socket}`,
       runDir,
-      services: await resolvedServices(d.services()),
+      services,
       modulesDir: nginx.modulesDir,
       workerProcesses: 'auto',
       user: process.getuid?.() === 0 ? 'root' : undefined,
       tls: d.tls,
+      upstreamCa,
       watchPid: process.pid,
     })
+  }
   let current = await configFor()
   let proc: NginxProcess
   try {
@@ -136,6 +151,12 @@ export async function resolvedServices(services: Iterable<ServiceRecord>): Promi
     out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: await addresses })
   }
   return out.sort((a, b) => a.uid.localeCompare(b.uid))
+}
+
+/** Whether an upstream origin is https named by an IP address (nginx 1.22 checks certificate names with X509_check_host: DNS names only). */
+function addressedHttps(origin: string): boolean {
+  const url = new URL(origin)
+  return url.protocol === 'https:' && isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0
 }
 
 /** A host name's addresses, IPv4 first (tried in this order), or none when it does not resolve. */
