@@ -40,6 +40,7 @@ describe('the nginx data plane configuration', () => {
     const verifying = config.match(/location @postern_(?:forward|t\d+) \{[^}]*proxy_ssl_verify on;[^}]*\}/g) ?? []
     expect(verifying).toHaveLength(2)
     for (const l of verifying) expect(l).toContain(`proxy_ssl_trusted_certificate "${SYSTEM_CA_BUNDLE}";`)
+    for (const l of verifying) expect(l).toContain('proxy_ssl_protocols TLSv1.2 TLSv1.3;')
   })
 
   it('offers h2 by ALPN only under TLS, and hands HTTP/2 streams to Postern over h2c from an upstream block of their own', () => {

@@ -134,9 +134,11 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_ssl_server_name on;
       proxy_ssl_name $postern_upstream_sni;${to === 'variable' ? `
       # As Postern's gateway does: an upstream whose certificate does not chain to a trusted CA, or
-      # does not name the upstream's host, gets no request (nginx would send it to anyone).
+      # does not name the upstream's host, gets no request (nginx would send it to anyone); nor one
+      # that offers nothing newer than TLS 1.1 (Node's minimum is 1.2; nginx 1.22 still offers 1.0).
       proxy_ssl_verify on;
       proxy_ssl_verify_depth 10;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
       proxy_ssl_trusted_certificate ${q(o.upstreamCa)};` : ''}
       proxy_set_header Host $postern_upstream_host;
       proxy_set_header Connection "";
