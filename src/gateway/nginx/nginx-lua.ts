@@ -61,6 +61,22 @@ ${balancerLua(o.http)}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
+    -- The cache key of a request's credentials: its method and host, then the token headers and
+    -- Postern's cookies. The Authorization header last: a new token's key then ends in its
+    -- signature, and LuaJIT's string hash (which reads a string's last bytes) tells such keys apart.
+    local function credentials_key(method, host, authz, serverless, cookies)
+      return method .. " " .. host .. "\\n" .. (serverless or "") .. "\\n" .. cookies .. "\\n" .. (authz or "")
+    end
+
+    -- Sets an nginx variable to the first len bytes of s, without making them a Lua string.
+    local var_lowcase, var_error, var_error_len = ffi.new("unsigned char[64]"), ffi.new("unsigned char[256]"), ffi.new("size_t[1]")
+    local function set_var_bytes(name, s, len)
+      var_error_len[0] = 256
+      if C.ngx_http_lua_ffi_var_set(get_request(), name, #name, var_lowcase, s, len, var_error, var_error_len) ~= 0 then
+        error(ffi.string(var_error, var_error_len[0]))
+      end
+    end
+
     local function json_error(status, body)
       ngx.status = status
       ngx.header["Content-Type"] = "application/json; charset=utf-8"
@@ -189,25 +205,25 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- "postern" or a %), no nominations in Connection, no more headers than the gateway takes,
       -- and one X-Serverless-Authorization at most. Anything else is decided by Postern every time.
       if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
-        key = method .. " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. (own_cookies and cookie or "")
+        key = credentials_key(method, host, authz, serverless, own_cookies and cookie or "")
       end
       local f = key and cached(key, own_cookies)
       -- A token never seen here, of a caller Postern admitted on this host and method within the
       -- verdict's life: admitted on that verdict once nginx has checked the token itself
       -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
-      local identity, authorization
+      local identity, unsigned_len
       if key and not own_cookies and not serverless then
-        local id, stripped = nil, nil
-        if not f then id, stripped = token_identity(authz) end
+        local id, signed_part = nil, nil
+        if not f then id, signed_part = token_identity(authz) end
         if id then
           identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
           f = cached(identity, false)
           if f then
-            authorization = stripped
+            unsigned_len = signed_part
             -- This token's next requests to this worker find the verdict under their own key,
             -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
             local mine_too = { unpack(f, 1, REP) }
-            mine_too[9], mine_too.signature_removed = stripped, true
+            mine_too[9], mine_too.unsigned_len = "", signed_part
             mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
             mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
           end
@@ -241,9 +257,8 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
         if not key and own_cookies then
-          local creds = " " .. host .. "\\n" .. (authz or "") .. "\\n" .. (serverless or "") .. "\\n" .. cookie
-          shared:delete("GET" .. creds)
-          shared:delete("HEAD" .. creds)
+          shared:delete(credentials_key("GET", host, authz, serverless, cookie))
+          shared:delete(credentials_key("HEAD", host, authz, serverless, cookie))
         end
         local verdict = r.header[${luaString(VERDICT.verdict)}]
         -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
@@ -274,7 +289,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
               if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms, asked) end
             end
           end
-          authorization = nil
+          unsigned_len = nil
         end
       end
       local upstream, peer = upstream_of(f[1])
@@ -301,12 +316,18 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       if f[6] ~= "" then var.postern_principal = f[6] end
       if f[7] ~= "" then var.postern_email = f[7] end
       if f[8] ~= "" then var.postern_assertion = f[8] end
-      var.postern_authorization = authorization or f[9]
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
-      -- header and payload (above) and the mark Postern puts in the signature's place. (Built by
-      -- nginx, not in Lua: one string per token ending alike would make LuaJIT's string table
-      -- chain them all; see nginx-lua-tokens.ts.)
-      if authorization or f.signature_removed then var.postern_signature_removed = SIGNATURE_REMOVED end
+      -- header and payload and the mark Postern puts in the signature's place. (Set from the
+      -- Authorization header where it lies and joined by nginx, not made into Lua strings: one
+      -- string per token ending alike would make LuaJIT's string table chain them all; see
+      -- nginx-lua-tokens.ts.)
+      unsigned_len = unsigned_len or f.unsigned_len
+      if unsigned_len then
+        set_var_bytes("postern_authorization", authz, unsigned_len)
+        var.postern_signature_removed = SIGNATURE_REMOVED
+      else
+        var.postern_authorization = f[9]
+      end
       if f[10] ~= "" then var.postern_serverless_authorization = f[10] end
       local forwarded_cookie = own_cookies and f[11] or cookie
       if forwarded_cookie ~= "" then var.postern_cookie = forwarded_cookie end
