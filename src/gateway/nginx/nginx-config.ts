@@ -157,6 +157,15 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       error_page 494 =431 /_postern/nginx-431;
       error_page 502 = @postern_502;
       error_page 504 = @postern_504;`
+  /** Passed whole to Postern's gateway on its socket, the caller named in X-Real-IP. */
+  const toGateway = `
+      proxy_pass http://postern_decisions;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Connection "";
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_buffering off;
+      proxy_request_buffering off;`
   // Most services are plain HTTP without a base path and keep the default timeout: they are
   // forwarded from \`location /\` itself. The others are handed to a named location (an internal
   // redirect costs a little): @postern_forward, or the one with their timeout.
@@ -271,16 +280,10 @@ ${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
     location = /_postern/nginx-503 { internal; content_by_lua_block { postern.refused(503) } }
     # The gateway's own health, readiness and forward-auth (on a host that is no service: a proxy
     # in front asking, a load balancer) or the service's own path of that name: Postern's gateway
-    # tells which, as it does on its own port.
-    location ~ ^/(?:healthz|readyz|forward-auth(?:/.*)?)$ {
-      proxy_pass http://postern_decisions;
-      proxy_http_version 1.1;
-      proxy_set_header Host $http_host;
-      proxy_set_header Connection "";
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_buffering off;
-      proxy_request_buffering off;
-    }
+    # tells which, as it does on its own port. Exact and prefix locations, not one regular
+    # expression: nginx would run a regular expression on every request's path.
+${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
+    }`).join('\n')}
     location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
     location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
 ${named.join('\n')}

@@ -61,6 +61,14 @@ ${balancerLua(o.http)}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
+    -- Whether a target's path may be one of Postern's own: every spelling of /_postern holds
+    -- "postern" (in any case) or a %. Plain searches (the Lua module's PCRE has no JIT here).
+    local function may_be_postern(uri)
+      local query = uri:find("?", 1, true)
+      local path = query and uri:sub(1, query - 1) or uri
+      return path:find("%", 1, true) ~= nil or path:lower():find("postern", 1, true) ~= nil
+    end
+
     -- The cache key of a request's credentials: its method and host, then the token headers and
     -- Postern's cookies. The Authorization header last: a new token's key then ends in its
     -- signature, and LuaJIT's string hash (which reads a string's last bytes) tells such keys apart.
@@ -204,7 +212,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
       -- "postern" or a %), no nominations in Connection, no more headers than the gateway takes,
       -- and one X-Serverless-Authorization at most. Anything else is decided by Postern every time.
-      if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not find(uri, "^[^?]*(?:postern|%)", "ijo") then
+      if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not may_be_postern(uri) then
         key = credentials_key(method, host, authz, serverless, own_cookies and cookie or "")
       end
       local f = key and cached(key, own_cookies)
