@@ -219,19 +219,19 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- A token never seen here, of a caller Postern admitted on this host and method within the
       -- verdict's life: admitted on that verdict once nginx has checked the token itself
       -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
-      local identity, unsigned_len
+      local identity, before_signature
       if key and not own_cookies and not serverless then
-        local id, signed_part = nil, nil
-        if not f then id, signed_part = token_identity(authz) end
+        local id, before = nil, nil
+        if not f then id, before = token_identity(authz) end
         if id then
           identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
           f = cached(identity, false)
           if f then
-            unsigned_len = signed_part
+            before_signature = before
             -- This token's next requests to this worker find the verdict under their own key,
             -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
             local mine_too = { unpack(f, 1, REP) }
-            mine_too[9], mine_too.unsigned_len = "", signed_part
+            mine_too[9], mine_too.before_signature = "", before
             mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
             mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
           end
@@ -297,7 +297,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
               if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms, asked) end
             end
           end
-          unsigned_len = nil
+          before_signature = nil
         end
       end
       local upstream, peer = upstream_of(f[1])
@@ -325,13 +325,13 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       if f[7] ~= "" then var.postern_email = f[7] end
       if f[8] ~= "" then var.postern_assertion = f[8] end
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
-      -- header and payload and the mark Postern puts in the signature's place. (Set from the
+      -- header and payload (the before_signature bytes of its Authorization header) and the mark Postern puts in the signature's place. (Set from the
       -- Authorization header where it lies and joined by nginx, not made into Lua strings: one
       -- string per token ending alike would make LuaJIT's string table chain them all; see
       -- nginx-lua-tokens.ts.)
-      unsigned_len = unsigned_len or f.unsigned_len
-      if unsigned_len then
-        set_var_bytes("postern_authorization", authz, unsigned_len)
+      before_signature = before_signature or f.before_signature
+      if before_signature then
+        set_var_bytes("postern_authorization", authz, before_signature)
         var.postern_signature_removed = SIGNATURE_REMOVED
       else
         var.postern_authorization = f[9]

@@ -45,8 +45,12 @@ export interface NginxPlane {
 export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   const nginx = findNginx()
   const runDir = join(d.dataDir, 'nginx')
+  // The CAs Postern's own gateway trusts, so that both planes accept the same upstream
+  // certificates: written before anything listens, so a failure here leaves nothing running.
+  const upstreamCa = join(runDir, 'upstream-ca.pem')
   try {
     mkdirSync(runDir, { recursive: true, mode: 0o700 })
+    writeFileSync(upstreamCa, nodeTrustedCertificates(d.extraCaCerts, (message) => d.log.log('warn', message)))
   } catch (err) {
     throw new PosternError('FAILED_PRECONDITION', `Cannot create ${runDir} for the nginx data plane: ${(err as NodeJS.ErrnoException).code ?? String(err)}. Give --data-dir a directory Postern may write.`)
   }
@@ -77,9 +81,6 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
     server.closeAllConnections()
   })
 
-  // The CAs Postern's own gateway trusts, so that both planes accept the same upstream certificates.
-  const upstreamCa = join(runDir, 'upstream-ca.pem')
-  writeFileSync(upstreamCa, nodeTrustedCertificates(d.extraCaCerts, (message) => d.log.log('warn', message)))
   const warned = new Set<string>()
   const configFor = async () => {
     const services = await resolvedServices(d.services())
