@@ -15,6 +15,7 @@ import { selfSignedCertificate } from '../support/self-signed.js'
 import { nginxConfig } from '../../src/gateway/nginx/nginx-config.js'
 import { DEBIAN_NGINX } from '../../src/gateway/nginx/nginx-process.js'
 import { SYSTEM_CA_BUNDLE } from '../../src/gateway/nginx/upstream-trust.js'
+import { TrustedProxies } from '../../src/http/client-address.js'
 
 const refuses = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -208,7 +209,7 @@ describe('HTTP/2 through the nginx data plane when Postern cannot be reached', (
     tls = selfSignedCertificate()
     port = await freePort()
     const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-h2-'))
-    const config = nginxConfig({ listen: { host: '127.0.0.1', port }, decisions: `unix:${join(prefix, 'nobody.sock')}`, runDir: '.', services: [], modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 1, upstreamCa: SYSTEM_CA_BUNDLE, tls })
+    const config = nginxConfig({ listen: { host: '127.0.0.1', port }, decisions: `unix:${join(prefix, 'nobody.sock')}`, runDir: '.', services: [], modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 1, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, tls })
     writeFileSync(join(prefix, 'nginx.conf'), `user root;\n${config}`)
     nginx = spawn(DEBIAN_NGINX.binary, ['-p', prefix + '/', '-c', join(prefix, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], { stdio: 'ignore' })
     expect(await poll(() => refuses(port), (r) => !r, 5_000)).toBe(false)

@@ -9,11 +9,12 @@ export interface RawResponse {
 
 /**
  * Sends bytes exactly as given (no client normalisation: duplicate headers, odd framing) and
- * reads until the server closes or `timeoutMs` passes.
+ * reads until the server closes or `timeoutMs` passes; from `localAddress` (another loopback
+ * address, say) when given.
  */
-export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_000): Promise<RawResponse> {
+export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_000, localAddress?: string): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect({ port, host: '127.0.0.1', localAddress })
     let data = ''
     const done = () => {
       socket.destroy()
@@ -35,7 +36,7 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_0
   })
 }
 
-/** A GET with the given header lines and Connection: close. */
-export function rawGet(port: number, host: string, headerLines: string[], path = '/echo'): Promise<RawResponse> {
-  return rawRequest(port, [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...headerLines, 'Connection: close', '', ''].join('\r\n'))
+/** A GET with the given header lines and Connection: close (from `localAddress` when given). */
+export function rawGet(port: number, host: string, headerLines: string[], path = '/echo', localAddress?: string): Promise<RawResponse> {
+  return rawRequest(port, [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...headerLines, 'Connection: close', '', ''].join('\r\n'), 5_000, localAddress)
 }

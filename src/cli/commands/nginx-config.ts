@@ -20,14 +20,15 @@ export function registerNginxConfig(program: Command, cli: Cli): void {
     .option('--postern <address>', 'where nginx asks Postern: a Postern gateway\'s host:port, or unix:/path', '127.0.0.1:7080')
     .option('--modules-dir <dir>', 'where nginx\'s dynamic modules are (Debian: libnginx-mod-http-lua)', '/usr/lib/nginx/modules')
     .option('--upstream-ca <file>', 'the CAs (PEM) an https upstream\'s certificate must chain to (nginx checks it)', '/etc/ssl/certs/ca-certificates.crt')
-    .action(async (flags: { dataDir?: string; databaseUrl?: string; listen: string; postern: string; modulesDir: string; upstreamCa: string }) => {
+    .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) in front of nginx whose X-Forwarded-For names the client; by default upstreams learn the peer address')
+    .action(async (flags: { dataDir?: string; databaseUrl?: string; listen: string; postern: string; modulesDir: string; upstreamCa: string; trustedProxies?: string }) => {
       const listen = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags.listen)
       if (!listen || Number(listen[2]) > 65535) throw new CliError(`--listen: expected HOST:PORT, got '${flags.listen}'.`, 2)
       if (!/^(unix:\/\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.test(flags.postern)) throw new CliError(`--postern: expected HOST:PORT or unix:/path, got '${flags.postern}'.`, 2)
-      const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl }, cli.io.env)
+      const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies }, cli.io.env)
       const { nginxConfigFromStore } = await import('../../main.js')
       try {
-        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa }))
+        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa, trustedProxies: config.trustedProxies }))
       } catch (err) {
         if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
         throw err

@@ -1,3 +1,4 @@
+import type { TrustedProxies } from '../../http/client-address.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { HEADER_RULES } from '../headers.js'
 import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
@@ -39,6 +40,11 @@ export interface NginxPlaneOptions {
    * name against the upstream URL's host, before a request and its credentials go upstream.
    */
   upstreamCa: string
+  /**
+   * `--trusted-proxies`: proxies in front whose X-Forwarded-For names the client. The upstream
+   * then learns the chain they vouch for, as from the Node gateway; by default, the peer alone.
+   */
+  trustedProxies: TrustedProxies
   /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
   watchPid?: number
 }
@@ -68,7 +74,7 @@ function peersOf(s: NginxService): string[] {
 const LUA_VARIABLES = [
   'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_failure',
   'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_signature_removed', 'postern_serverless_authorization', 'postern_cookie',
-  'postern_original_target', 'postern_original_connection', 'postern_request_id', 'postern_peer',
+  'postern_original_target', 'postern_original_connection', 'postern_request_id', 'postern_peer', 'postern_forwarded_for',
 ]
 
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
@@ -86,6 +92,7 @@ const q = (s: string) => {
  * refusals from Postern itself, so both data planes answer alike.
  */
 export function nginxConfig(o: NginxPlaneOptions): string {
+  const trustedProxies = o.trustedProxies
   const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
   const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
   // Only https services have blocks of their own: kept-alive TLS connections must not pass from
@@ -148,7 +155,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;
       proxy_set_header ${HEADER_RULES.identity.email} $postern_email;
       proxy_set_header ${HEADER_RULES.identity.assertion} $postern_assertion;
-      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-For ${trustedProxies.cidrs.length > 0 ? '$postern_forwarded_for' : '$remote_addr'};
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Request-Id $postern_request_id;
@@ -200,7 +207,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

@@ -1,6 +1,8 @@
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import type { TrustedProxies } from '../../http/client-address.js'
 import { balancerLua } from './nginx-lua-balancer.js'
+import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
@@ -30,6 +32,8 @@ export function nginxLua(o: {
   http: { block: string; nowhere: string; peers: readonly string[] }
   /** Whether nginx speaks HTTP/2 to callers (under TLS only: ALPN; nginx-config.ts). */
   http2: boolean
+  /** `--trusted-proxies`: when there are any, Lua writes X-Forwarded-For (nginx-lua-forwarded-for.ts); else nginx sets the peer. */
+  trustedProxies: TrustedProxies
 }): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
@@ -58,6 +62,7 @@ export function nginxLua(o: {
 ${tokenLua()}
 ${requestHeadersLua()}
 ${balancerLua(o.http)}
+${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
@@ -340,7 +345,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       local forwarded_cookie = own_cookies and f[11] or cookie
       if forwarded_cookie ~= "" then var.postern_cookie = forwarded_cookie end
       var.postern_request_id = request_id(given_id)
-      hygiene(suspect, nominated)
+${o.trustedProxies.cidrs.length > 0 ? '      var.postern_forwarded_for = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
       if not direct then return ngx.exec("@postern_forward") end
     end

@@ -5,6 +5,7 @@ import { isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
+import type { TrustedProxies } from '../../http/client-address.js'
 import type { Logger } from '../../core/log.js'
 import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.js'
 import type { ServiceRecord } from '../../store/records.js'
@@ -19,6 +20,8 @@ export interface NginxPlaneDeps {
   tls: { cert: string; key: string } | undefined
   /** NODE_EXTRA_CA_CERTS, if set: nginx trusts it for https upstreams beside Node's roots, as the Node gateway does. */
   extraCaCerts: string | undefined
+  /** `--trusted-proxies`: whose X-Forwarded-For nginx passes on to upstreams (as the chain they vouch for). */
+  trustedProxies: TrustedProxies
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
   request: (req: IncomingMessage, res: ServerResponse) => void
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -99,6 +102,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       user: process.getuid?.() === 0 ? 'root' : undefined,
       tls: d.tls,
       upstreamCa,
+      trustedProxies: d.trustedProxies,
       watchPid: process.pid,
     })
   }
