@@ -24,7 +24,8 @@ const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v
  * without Postern's cookies (X-Postern-Cookie), likewise. 401/403 carry the same bodies and
  * challenges as the gateway's, and a browser's redirect to sign in, its callback and Postern's
  * pages are answered as the gateway answers them (a proxy that relays forward-auth's non-2xx
- * answers as they are — Caddy, Traefik — carries the browser flow; nginx's auth_request cannot).
+ * answers as they are — Caddy, Traefik — carries the browser flow; nginx's auth_request passes on
+ * only a status, so the nginx example asks again about a refused request and relays that answer).
  */
 export function forwardAuth(gateway: Gateway, issuer: string, record: (service: string, verdict: Verdict) => void) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

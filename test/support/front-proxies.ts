@@ -43,11 +43,11 @@ function stopper(child: ChildProcess) {
 /** Debian's nginx modules the example needs (libnginx-mod-http-lua and the kit it builds on). */
 const NGINX_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so']
 
-/** nginx from Debian (with its Lua module) running examples/nginx/postern-auth-request.conf, on a free port, in its own prefix. */
-export async function startNginx(o: { upstream: string; gateway: string }): Promise<FrontProxy> {
+/** nginx from Debian (with its Lua module) running examples/nginx/postern-auth-request.conf, on `port` or a free one, in its own prefix. */
+export async function startNginx(o: { upstream: string; gateway: string; port?: number }): Promise<FrontProxy> {
   const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-'))
   mkdirSync(join(prefix, 'logs'))
-  const port = await freePort()
+  const port = o.port ?? (await freePort())
   writeFileSync(join(prefix, 'site.conf'), render('nginx/postern-auth-request.conf', { LISTEN: `127.0.0.1:${port}`, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
   writeFileSync(
     join(prefix, 'nginx.conf'),
@@ -65,10 +65,10 @@ export async function startNginx(o: { upstream: string; gateway: string }): Prom
   return { port, stop: stopper(child), log }
 }
 
-/** Caddy from Debian running examples/caddy/Caddyfile, on a free port. */
-export async function startCaddy(o: { upstream: string; gateway: string }): Promise<FrontProxy> {
+/** Caddy from Debian running examples/caddy/Caddyfile, on `port` or a free one. */
+export async function startCaddy(o: { upstream: string; gateway: string; port?: number }): Promise<FrontProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-caddy-'))
-  const port = await freePort()
+  const port = o.port ?? (await freePort())
   writeFileSync(join(dir, 'Caddyfile'), render('caddy/Caddyfile', { LISTEN_PORT: String(port), UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
   const child = spawn('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
     env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
