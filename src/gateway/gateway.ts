@@ -75,6 +75,9 @@ export function createGateway(deps: GatewayDeps) {
     if ('error' in found || found.route.service.uid !== grant.serviceUid) return false
     const route = found.route
     const now = deps.clock()
+    // A view too old to decide from (--max-staleness) keeps no tunnel open either: a grant
+    // removed meanwhile elsewhere would go unseen.
+    if (deps.freshness.stale(now)) return false
     if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return true
     const allows = (auth: { ok: true; caller: Caller } | { ok: false }) => auth.ok && deps.authorizer.authorize(auth.caller.principal, auth.caller.key, route, now).allow
     // Opened by a browser: its session must still be live (a sign-out anywhere ends it) and the service still admit browsers.

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { request } from 'undici'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
+import { startUpstream } from '../support/upstream.js'
 import { eventually } from '../support/eventually.js'
 
 /**
@@ -16,6 +18,7 @@ describe('when the database goes away', () => {
   let link: Awaited<ReturnType<typeof startTcpProxy>>
   let control: PosternProcess
   let gateway: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
   const tokens: string[] = []
   const member = (i: number) => `serviceAccount:robot-${i}@my-project.iam.postern.internal`
 
@@ -33,9 +36,13 @@ describe('when the database goes away', () => {
       tokens.push((await control.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token)
     }
     expect((await control.cli(['services', 'add-iam-policy-binding', 'api', `--member=${member(0)}`, '--role=roles/run.invoker'])).code).toBe(0)
+    // A service with a WebSocket echo upstream, for tunnels open across an outage.
+    upstream = await startUpstream()
+    expect((await control.cli(['services', 'create', 'ws', '--upstream', upstream.url])).code).toBe(0)
+    expect((await control.cli(['services', 'add-iam-policy-binding', 'ws', `--member=${member(1)}`, '--role=roles/run.invoker'])).code).toBe(0)
   })
   afterAll(async () => {
-    await Promise.all([control?.stop(), gateway?.stop()])
+    await Promise.all([control?.stop(), gateway?.stop(), upstream?.close()])
     await link?.close()
     pg?.destroy()
   })
@@ -67,11 +74,24 @@ describe('when the database goes away', () => {
     await eventually(3_000, async () => gateway.output().includes('database reachable again'))
   }, 60_000)
 
-  it('fails closed once its view is older than --max-staleness', async () => {
+  it('fails closed once its view is older than --max-staleness, and closes the tunnels it let in', async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${gateway.gatewayPort}/chat`, { headers: { host: 'ws.my-project.localhost', authorization: `Bearer ${tokens[1]}` } })
+    let closedAt = 0
+    socket.on('close', () => (closedAt = Date.now()))
+    socket.on('error', () => {})
+    await eventually(10_000, () => socket.readyState === WebSocket.OPEN, 'the WebSocket open')
     await link.cut()
-    expect(await status(1)).toBe('allowed')
-    await eventually(15_000, async () => (await status(1)) === '503', 'failing closed', 250)
-    await link.restore()
+    try {
+      expect(await status(1)).toBe('allowed')
+      await eventually(15_000, async () => (await status(1)) === '503', 'failing closed', 250)
+      const failedClosedAt = Date.now()
+      // Rechecked once a second: closed within about a second of the view going stale.
+      await eventually(3_000, () => closedAt > 0, 'the WebSocket closed')
+      expect(closedAt - failedClosedAt).toBeLessThan(2_500)
+    } finally {
+      socket.terminate()
+      await link.restore()
+    }
     await eventually(3_000, async () => (await status(1)) === 'allowed')
   }, 30_000)
 
