@@ -2,7 +2,8 @@
 # Makes a Debian machine ready for the test suite, so that `npm install && npm run check` is all a
 # newcomer (or CI) runs: installs the Debian packages the tests use when any is missing, stops the
 # nginx and Caddy services Debian starts on install (the tests start their own, on free ports), and
-# starts PostgreSQL when it is installed but down. Changes nothing on a machine that is ready.
+# starts PostgreSQL when it is installed but down, and names one test host in /etc/hosts. Changes
+# nothing on a machine that is ready.
 set -euo pipefail
 
 # What the tests use: Chromium (browser tests), nginx with its Lua module and Caddy (data plane and
@@ -63,6 +64,17 @@ stop_service() {
 }
 stop_service nginx /run/nginx.pid
 stop_service caddy ''
+
+# A host name with two addresses, the first of which nothing listens on, for the test that an
+# upstream is reached at its next address (test/e2e/upstream-failover.test.ts).
+if ! getent ahostsv4 postern-two-addresses.test >/dev/null 2>&1; then
+  if can_be_root; then
+    say "adding postern-two-addresses.test (127.0.0.2, 127.0.0.3) to /etc/hosts"
+    printf '127.0.0.2 postern-two-addresses.test\n127.0.0.3 postern-two-addresses.test\n' | as_root tee -a /etc/hosts >/dev/null
+  else
+    say "add to /etc/hosts as root, for test/e2e/upstream-failover.test.ts: 127.0.0.2 and 127.0.0.3 postern-two-addresses.test"
+  fi
+fi
 
 # PostgreSQL is part of the suite (the store contract and the e2e tests run on it): start it when it
 # is installed but not answering. Without it the PostgreSQL tests are skipped loudly, and under

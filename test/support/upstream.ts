@@ -17,7 +17,7 @@ export interface Seen {
  * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
  * public URL; WebSocket echo on any path.
  */
-export async function startUpstream(publicUrl?: () => string): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
+export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
   const record = (req: IncomingMessage) => seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: req.trailers as Record<string, string> })
   const server = createServer((req, res) => {
@@ -72,10 +72,10 @@ export async function startUpstream(publicUrl?: () => string): Promise<{ url: st
     record(req)
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, address, resolve))
   const port = (server.address() as AddressInfo).port
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${address}:${port}`,
     port,
     seen,
     server,

@@ -92,7 +92,6 @@ const q = (s: string) => {
  * refusals from Postern itself, so both data planes answer alike.
  */
 export function nginxConfig(o: NginxPlaneOptions): string {
-  const trustedProxies = o.trustedProxies
   const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
   const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
   // Only https services have blocks of their own: kept-alive TLS connections must not pass from
@@ -155,7 +154,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;
       proxy_set_header ${HEADER_RULES.identity.email} $postern_email;
       proxy_set_header ${HEADER_RULES.identity.assertion} $postern_assertion;
-      proxy_set_header X-Forwarded-For ${trustedProxies.cidrs.length > 0 ? '$postern_forwarded_for' : '$remote_addr'};
+      proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$postern_forwarded_for' : '$remote_addr'};
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Request-Id $postern_request_id;
@@ -207,7 +206,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies })}
+${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

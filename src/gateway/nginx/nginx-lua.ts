@@ -1,6 +1,6 @@
+import type { TrustedProxies } from '../../http/client-address.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
-import type { TrustedProxies } from '../../http/client-address.js'
 import { balancerLua } from './nginx-lua-balancer.js'
 import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
