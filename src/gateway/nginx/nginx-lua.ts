@@ -112,6 +112,25 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       return ngx.exit(ngx.HTTP_OK)
     end
 
+    -- The upstream's Host header and, after it, the identity headers a verdict names, as one
+    -- value: nginx writes it after "Host: " (proxy_set_header Host $p_host), so one variable set
+    -- and one header of nginx's script carry four headers, each of which costs a few hundred
+    -- instructions a request. Made once a verdict. nil when a field holds a CR or LF, which would
+    -- begin a header of its own there (Postern's never do: they are HTTP header values, or
+    -- renewals of them).
+    local IDENTITY_LINES = { [6] = ${luaString(`\r\n${HEADER_RULES.identity.principal}: `)}, [7] = ${luaString(`\r\n${HEADER_RULES.identity.email}: `)}, [8] = ${luaString(`\r\n${HEADER_RULES.identity.assertion}: `)} }
+    local function host_and_identity(f)
+      local lines = f[3]
+      if lines:find("[\\r\\n]") then return nil end
+      for i = 6, 8 do
+        if f[i] ~= "" then
+          if f[i]:find("[\\r\\n]") then return nil end
+          lines = lines .. IDENTITY_LINES[i] .. f[i]
+        end
+      end
+      return lines
+    end
+
     -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
     -- header nginx would pass, nothing the Connection header nominates. Only when read_headers found
     -- one of them are the headers walked.
@@ -236,7 +255,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
             -- This token's next requests to this worker find the verdict under their own key,
             -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
             local mine_too = { unpack(f, 1, REP) }
-            mine_too[9], mine_too.before_signature = "", before
+            mine_too[9], mine_too.before_signature, mine_too.host_lines = "", before, f.host_lines
             mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
             mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
           end
@@ -266,7 +285,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         local target = line:sub(#method + 2, -(#var.server_protocol + 2))
         ngx.update_time()
         local asked = ngx_now()
-        local r = capture("/_postern/nginx-decide", { vars = { postern_original_target = target, postern_original_connection = connection or "" } })
+        local r = capture("/_postern/nginx-decide", { vars = { p_otarget = target, p_oconn = connection or "" } })
         -- A request to one of Postern's own paths with Postern's cookies (signing out, say) may
         -- end the session those cookies carry: its reused verdicts go with it.
         if not key and own_cookies then
@@ -310,25 +329,31 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- itself, to its peer, with the request's target as the caller sent it; any other (or a target
       -- with a fragment, which never goes upstream) by a named location, to the block and target named here.
       local direct = peer and f[2] == "" and f[4] == DEFAULT_TIMEOUT and not hash
-      if peer then var.postern_peer = peer end
+      if peer then var.p_peer = peer end
       if not direct then
-        var.postern_upstream = upstream
-        var.postern_target = f[2] .. uri
+        var.p_block = upstream
+        var.p_target = f[2] .. uri
       end
-      var.postern_upstream_host = f[3]
-      if f[1]:sub(1, 6) == "https:" then var.postern_upstream_sni = f[3]:gsub(":%d+$", "") end
+      local host_lines = f.host_lines
+      if not host_lines then
+        host_lines = host_and_identity(f)
+        if not host_lines then
+          ngx.log(ngx.ERR, "a verdict's Host or identity holds a line break; not forwarded")
+          return json_error(502, BAD_GATEWAY)
+        end
+        f.host_lines = host_lines
+      end
+      var.p_host = host_lines
+      if f[1]:sub(1, 6) == "https:" then var.p_sni = f[3]:gsub(":%d+$", "") end
       -- What Postern words an upstream failure with (postern.upstream_error): made once a verdict.
       local failure = f.failure
       if not failure then
         failure = f[4] .. " " .. f[5]
         f.failure = failure
       end
-      var.postern_failure = failure
+      var.p_fail = failure
       -- Each variable set is a name lookup in nginx: the ones a verdict usually leaves empty are
       -- set only when they are not (unset, they read as empty).
-      if f[6] ~= "" then var.postern_principal = f[6] end
-      if f[7] ~= "" then var.postern_email = f[7] end
-      if f[8] ~= "" then var.postern_assertion = f[8] end
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
       -- header and payload (the before_signature bytes of its Authorization header) and the mark Postern puts in the signature's place. (Set from the
       -- Authorization header where it lies and joined by nginx, not made into Lua strings: one
@@ -336,16 +361,16 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- nginx-lua-tokens.ts.)
       before_signature = before_signature or f.before_signature
       if before_signature then
-        set_var_bytes("postern_authorization", authz, before_signature)
-        var.postern_signature_removed = SIGNATURE_REMOVED
+        set_var_bytes("p_auth", authz, before_signature)
+        var.p_mark = SIGNATURE_REMOVED
       else
-        var.postern_authorization = f[9]
+        var.p_auth = f[9]
       end
-      if f[10] ~= "" then var.postern_serverless_authorization = f[10] end
+      if f[10] ~= "" then var.p_sauth = f[10] end
       local forwarded_cookie = own_cookies and f[11] or cookie
-      if forwarded_cookie ~= "" then var.postern_cookie = forwarded_cookie end
-      var.postern_request_id = request_id(given_id)
-${o.trustedProxies.cidrs.length > 0 ? '      var.postern_forwarded_for = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
+      if forwarded_cookie ~= "" then var.p_cookie = forwarded_cookie end
+      var.p_rid = request_id(given_id)
+${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
       if not direct then return ngx.exec("@postern_forward") end
     end
@@ -385,7 +410,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.postern_forwarded_for = forward
 
     -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
     function postern.upstream_error(status)
-      local timeout, resource = (ngx.var.postern_failure or ""):match("^(%d*) (.*)$")
+      local timeout, resource = (ngx.var.p_fail or ""):match("^(%d*) (.*)$")
       local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = resource or "", timeout = timeout or "" } })
       if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
       return relay(r)
