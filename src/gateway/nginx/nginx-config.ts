@@ -79,9 +79,12 @@ function peersOf(s: NginxService): string[] {
 const LUA_VARIABLES: Record<string, string> = {
   p_block: 'the upstream block forwarded to, when not the plain-HTTP one',
   p_target: 'the target forwarded, under the service\'s base path',
-  p_host: 'the Host header the upstream gets, and the identity headers after it',
+  p_host: 'the Host header the upstream gets',
   p_sni: 'the server name an https upstream is asked for',
   p_fail: 'the timeout and the service\'s name, for an upstream error',
+  p_who: HEADER_RULES.identity.principal,
+  p_email: HEADER_RULES.identity.email,
+  p_jwt: HEADER_RULES.identity.assertion,
   p_auth: 'Authorization, a Postern token\'s signature removed',
   p_mark: 'what takes the place of a removed signature',
   p_sauth: 'X-Serverless-Authorization, likewise',
@@ -167,11 +170,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header Authorization $p_auth$p_mark;
       proxy_set_header X-Serverless-Authorization $p_sauth;
       proxy_set_header Cookie $p_cookie;
-      # The identity headers are written with Host, in $p_host (postern.access); named here empty,
-      # so that no client's own could pass even if Lua's header hygiene missed one.
-      proxy_set_header ${HEADER_RULES.identity.principal} "";
-      proxy_set_header ${HEADER_RULES.identity.email} "";
-      proxy_set_header ${HEADER_RULES.identity.assertion} "";
+      proxy_set_header ${HEADER_RULES.identity.principal} $p_who;
+      proxy_set_header ${HEADER_RULES.identity.email} $p_email;
+      proxy_set_header ${HEADER_RULES.identity.assertion} $p_jwt;
       proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$p_xff' : '$remote_addr'};
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;

@@ -112,25 +112,6 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       return ngx.exit(ngx.HTTP_OK)
     end
 
-    -- The upstream's Host header and, after it, the identity headers a verdict names, as one
-    -- value: nginx writes it after "Host: " (proxy_set_header Host $p_host), so one variable set
-    -- and one header of nginx's script carry four headers, each of which costs a few hundred
-    -- instructions a request. Made once a verdict. nil when a field holds a CR or LF, which would
-    -- begin a header of its own there (Postern's never do: they are HTTP header values, or
-    -- renewals of them).
-    local IDENTITY_LINES = { [6] = ${luaString(`\r\n${HEADER_RULES.identity.principal}: `)}, [7] = ${luaString(`\r\n${HEADER_RULES.identity.email}: `)}, [8] = ${luaString(`\r\n${HEADER_RULES.identity.assertion}: `)} }
-    local function host_and_identity(f)
-      local lines = f[3]
-      if lines:find("[\\r\\n]") then return nil end
-      for i = 6, 8 do
-        if f[i] ~= "" then
-          if f[i]:find("[\\r\\n]") then return nil end
-          lines = lines .. IDENTITY_LINES[i] .. f[i]
-        end
-      end
-      return lines
-    end
-
     -- HEADER_RULES: no client header in Postern's namespace, no forwarding claim, no hop-by-hop
     -- header nginx would pass, nothing the Connection header nominates. Only when read_headers found
     -- one of them are the headers walked.
@@ -255,7 +236,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
             -- This token's next requests to this worker find the verdict under their own key,
             -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
             local mine_too = { unpack(f, 1, REP) }
-            mine_too[9], mine_too.before_signature, mine_too.host_lines = "", before, f.host_lines
+            mine_too[9], mine_too.before_signature = "", before
             mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
             mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
           end
@@ -334,16 +315,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         var.p_block = upstream
         var.p_target = f[2] .. uri
       end
-      local host_lines = f.host_lines
-      if not host_lines then
-        host_lines = host_and_identity(f)
-        if not host_lines then
-          ngx.log(ngx.ERR, "a verdict's Host or identity holds a line break; not forwarded")
-          return json_error(502, BAD_GATEWAY)
-        end
-        f.host_lines = host_lines
-      end
-      var.p_host = host_lines
+      var.p_host = f[3]
       if f[1]:sub(1, 6) == "https:" then var.p_sni = f[3]:gsub(":%d+$", "") end
       -- What Postern words an upstream failure with (postern.upstream_error): made once a verdict.
       local failure = f.failure
@@ -354,6 +326,9 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       var.p_fail = failure
       -- Each variable set is a name lookup in nginx: the ones a verdict usually leaves empty are
       -- set only when they are not (unset, they read as empty).
+      if f[6] ~= "" then var.p_who = f[6] end
+      if f[7] ~= "" then var.p_email = f[7] end
+      if f[8] ~= "" then var.p_jwt = f[8] end
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
       -- header and payload (the before_signature bytes of its Authorization header) and the mark Postern puts in the signature's place. (Set from the
       -- Authorization header where it lies and joined by nginx, not made into Lua strings: one
