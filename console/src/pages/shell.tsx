@@ -5,6 +5,7 @@ import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { PendingRequestCount, requestsPath } from '../requests/requests-link.tsx'
+import { ChangePasswordDialog } from '../accounts/change-password-dialog.tsx'
 
 export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log' | 'requests'
 
@@ -25,6 +26,8 @@ export function Shell({ project, section, children }: { project: string; section
   const { email, api } = useSession()
   const projects = useLoad(async () => (await api.get<{ projects?: Project[] }>(paths.projects())).projects ?? [], 'projects')
   const [signingOut, setSigningOut] = useState(false)
+  const [changingPassword, setChangingPassword] = useState(false)
+  const [accountStatus, setAccountStatus] = useState('')
   const ids = (projects.data ?? []).map((p) => p.projectId)
   const choices = ids.includes(project) ? ids : [project, ...ids]
   const pathOf = (key: Section, p: string) => SECTIONS.find(([k]) => k === key)![2](p)
@@ -56,10 +59,23 @@ export function Shell({ project, section, children }: { project: string; section
         </nav>
         <div className="account">
           <span className="account-email" title="Signed in as">{email}</span>
+          <button type="button" className="button button-quiet button-small" onClick={() => setChangingPassword(true)}>Change password</button>
           <button type="button" className="button button-quiet button-small" disabled={signingOut} onClick={() => void signOut()}>Sign out</button>
         </div>
+        {changingPassword && (
+          <ChangePasswordDialog
+            onClose={() => setChangingPassword(false)}
+            onChanged={() => {
+              setChangingPassword(false)
+              setAccountStatus('Your password was changed; your other sign-ins have ended.')
+            }}
+          />
+        )}
       </header>
-      <main id="main" className="content" tabIndex={-1}>{children}</main>
+      <main id="main" className="content" tabIndex={-1}>
+        {accountStatus && <p className="status-text" role="status">{accountStatus}</p>}
+        {children}
+      </main>
     </div>
   )
 }
