@@ -12,8 +12,11 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
-/** Postern trusts the proxy on this machine (127.0.0.1) and proxies further out (10.0.0.0/8); callers on 127.0.0.2 are clients. */
-const TRUSTED = '127.0.0.1,10.0.0.0/8'
+/**
+ * Postern trusts the proxy on this machine (127.0.0.1) and proxies further out (10.0.0.0/8, a
+ * range whose prefix ends inside a byte, and an IPv6 one); callers on 127.0.0.2 are clients.
+ */
+const TRUSTED = '127.0.0.1,10.0.0.0/8,172.16.0.0/12,fd00::/8'
 const CLIENT = '127.0.0.2'
 
 /**
@@ -90,6 +93,12 @@ describe.each(DATA_PLANES)('X-Forwarded-For behind trusted proxies (%s data plan
       ['256.1.1.1, 10.0.0.3'],
       ['1.2.3'],
       ['11.0.0.1, 10.0.0.1'],
+      ['203.0.113.1, 172.31.255.255, 172.16.0.1'],
+      ['203.0.113.1, 172.32.0.1, 172.16.0.1'],
+      ['203.0.113.1, 172.15.255.255'],
+      ['2001:db8::9, FD12:3456::1, fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      ['2001:db8::9, fe00::1'],
+      ['[fd00::7]:8443, ::ffff:10.1.1.1'],
       [Array.from({ length: 25 }, (_, i) => `10.0.0.${i}`).join(', ')],
     ]
     for (const sent of corpus) {
