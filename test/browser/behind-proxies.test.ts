@@ -1,11 +1,11 @@
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCaddy, startNginx, type FrontProxy } from '../support/front-proxies.js'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 import { createUser } from '../support/web-sign-in.js'
-import { launchChromium } from './console-harness.js'
+import { launchChromium, signInAt } from './console-harness.js'
 
 /**
  * Opening a private service in a browser when nginx (auth_request) or Caddy (forward_auth) carries
@@ -46,19 +46,13 @@ describe.each(['nginx', 'caddy'] as const)('a browser behind %s', (front) => {
     await upstream?.close()
   })
 
-  async function signInAt(page: Page, email: string): Promise<void> {
-    await page.waitForURL((u) => u.pathname === '/signin')
-    await page.getByLabel('Email').fill(email)
-    await page.getByLabel('Password').fill(password)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-  }
 
   it('signs in through the proxy and comes back to the URL asked for; the app sees the person and none of Postern’s cookies', async () => {
     const context = await browser.newContext()
     const page = await context.newPage()
     const before = upstream.seen.length
     await page.goto(`${app}/app/page?x=1`)
-    await signInAt(page, carol)
+    await signInAt(page, carol, password)
     await page.waitForURL(`${app}/app/page?x=1`)
     const echoed = JSON.parse((await page.textContent('body')) ?? '{}') as { url: string; headers: Record<string, string> }
     expect(echoed.url).toBe('/app/page?x=1')
@@ -77,7 +71,7 @@ describe.each(['nginx', 'caddy'] as const)('a browser behind %s', (front) => {
     const context = await browser.newContext()
     const page = await context.newPage()
     await page.goto(`${app}/reports`)
-    await signInAt(page, dave)
+    await signInAt(page, dave, password)
     await page.waitForURL(`${app}/reports`)
     const response = await page.reload()
     expect(response!.status()).toBe(403)

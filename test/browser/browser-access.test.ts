@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 import { createUser } from '../support/web-sign-in.js'
-import { launchChromium } from './console-harness.js'
+import { launchChromium, signInAt } from './console-harness.js'
 
 /**
  * Opening a private service in a browser (the identity-aware-proxy pattern), in Debian's
@@ -25,19 +25,14 @@ let evil: string
 
 const json = async (page: Page) => JSON.parse((await page.textContent('body')) ?? '{}') as { method: string; url: string; headers: Record<string, string> }
 
-async function signInAt(page: Page, email: string): Promise<void> {
-  await page.waitForURL((u) => u.pathname === '/signin')
-  await page.getByLabel('Email').fill(email)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-}
+const signInAs = (page: Page, email: string) => signInAt(page, email, password)
 
 /** A fresh browser profile signed in as `email` on `url` (the service's page is showing at the end). */
 async function signedIn(email: string, url: string): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext()
   const page = await context.newPage()
   await page.goto(url)
-  await signInAt(page, email)
+  await signInAs(page, email)
   await page.waitForURL((u) => u.origin === new URL(url).origin && !u.pathname.startsWith('/_postern'))
   return { context, page }
 }
@@ -72,7 +67,7 @@ describe('opening a private service in a browser', () => {
     const page = await context.newPage()
     const seenBefore = upstream.seen.length
     await page.goto(`${hello}/app/page?x=1&y=%2F`)
-    await signInAt(page, carol)
+    await signInAs(page, carol)
     await page.waitForURL(`${hello}/app/page?x=1&y=%2F`)
     const echoed = await json(page)
     expect(echoed.url).toBe('/app/page?x=1&y=%2F')
@@ -109,7 +104,7 @@ describe('who may use the session, and for how long', () => {
     await page.getByRole('link', { name: 'Sign in as someone else' }).click()
     await page.waitForURL((u) => u.pathname === '/signin')
     expect(await page.textContent('body')).toContain(`You are signed in as ${dave}`)
-    await signInAt(page, carol)
+    await signInAs(page, carol)
     await page.waitForURL(`${hello}/reports?q=1`)
     expect((await json(page)).headers['x-postern-authenticated-email']).toBe(carol)
     await context.close()
@@ -280,7 +275,7 @@ describe('what other sites cannot make the browser do', () => {
     const handOff = new URL(new URL(page.url()).searchParams.get('return_to')!, p.controlUrl)
     handOff.searchParams.set('return_to', `${other}/page`)
     await page.goto(handOff.href)
-    await signInAt(page, carol)
+    await signInAs(page, carol)
     await page.waitForURL((u) => u.host === new URL(other).host)
     expect(page.url()).toContain('/_postern/callback')
     expect(await page.textContent('body')).toContain('did not start in this browser')
@@ -298,7 +293,7 @@ describe('what other sites cannot make the browser do', () => {
       return route.abort()
     })
     await attackerPage.goto(`${hello}/page`).catch(() => undefined)
-    await signInAt(attackerPage, dave)
+    await signInAs(attackerPage, dave)
     await expect.poll(() => captured).toContain('code=')
 
     const res = await victim.page.goto(captured)

@@ -41,11 +41,16 @@ export async function watchedPage(context: BrowserContext): Promise<{ page: Page
 /** Signs in through /signin the way a person does, starting from a console URL. */
 export async function signIn(page: Page, server: PosternProcess, email: string, password: string, path = '/console'): Promise<void> {
   await page.goto(server.controlUrl + path)
-  await page.waitForURL(/\/signin\?/)
+  await signInAt(page, email, password)
+  await page.waitForURL((url) => url.pathname.startsWith('/console/projects/'))
+}
+
+/** Fills in Postern's /signin as a person does, once the page is there or on its way (sent by the console or by a service). */
+export async function signInAt(page: Page, email: string, password: string): Promise<void> {
+  await page.waitForURL((u) => u.pathname === '/signin')
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(password)
   await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL((url) => url.pathname.startsWith('/console/projects/'))
 }
 
 /** Saves a screenshot for reviewers; with UPDATE_DOCS_SCREENSHOTS=1 also refreshes the README's copy. */

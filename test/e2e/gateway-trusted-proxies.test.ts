@@ -9,7 +9,7 @@ import { eventually } from '../support/eventually.js'
 import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
-import { createUser, signInUser } from '../support/sign-in.js'
+import { invokerOf } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
@@ -35,14 +35,9 @@ describe.each(DATA_PLANES)('X-Forwarded-For behind trusted proxies (%s data plan
   beforeAll(async () => {
     upstream = await startUpstream()
     p = await startPostern({ dataPlane, args: ['--trusted-proxies', TRUSTED] })
-    const r = await p.cli(['services', 'create', 'app', `--upstream=${upstream.url}`, '--format=json'])
-    expect(r.code, r.stderr).toBe(0)
-    const url = JSON.parse(r.stdout).uri as string
-    host = new URL(url).host
-    await createUser(p, 'ann@example.com', 'ann-password-123')
-    expect((await p.cli(['services', 'add-iam-policy-binding', 'app', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    const dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
-    token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim()
+    const invoker = await invokerOf(p, 'app', upstream.url)
+    host = invoker.host
+    token = invoker.token
     await eventually(15_000, async () => (await call([])).status === 200, 'the service answering 200')
   })
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
-import { createUser, signInUser } from '../support/sign-in.js'
+import { invokerOf } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
@@ -28,14 +28,9 @@ describe.each(DATA_PLANES)('an upstream whose first address is down (%s data pla
     if (addresses.join(' ') !== '127.0.0.2 127.0.0.3') throw new Error(`${TWO_ADDRESSES} resolves to [${addresses.join(', ')}], not [127.0.0.2, 127.0.0.3]: run scripts/setup-test-machine.sh as root`)
     upstream = await startUpstream(undefined, '127.0.0.3')
     p = await startPostern({ dataPlane })
-    const r = await p.cli(['services', 'create', 'app', `--upstream=http://${TWO_ADDRESSES}:${upstream.port}`, '--format=json'])
-    expect(r.code, r.stderr).toBe(0)
-    const url = JSON.parse(r.stdout).uri as string
-    host = new URL(url).host
-    await createUser(p, 'ann@example.com', 'ann-password-123')
-    expect((await p.cli(['services', 'add-iam-policy-binding', 'app', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    const dev = await signInUser(p, 'ann@example.com', 'ann-password-123')
-    token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim()
+    const invoker = await invokerOf(p, 'app', `http://${TWO_ADDRESSES}:${upstream.port}`)
+    host = invoker.host
+    token = invoker.token
   })
   afterAll(async () => {
     await p?.stop()

@@ -55,3 +55,19 @@ export async function createUser(p: PosternProcess, email: string, password = 'c
   if (r.code !== 0) throw new Error(`users create failed: ${r.stderr}`)
   return password
 }
+
+/**
+ * A new service on `upstream` that a new user may invoke, and that user's ID token for it
+ * (audience: the service's URL), as a developer gets one: `postern auth print-identity-token`.
+ */
+export async function invokerOf(p: PosternProcess, service: string, upstream: string, email = 'ann@example.com', password = 'ann-password-123'): Promise<{ url: string; host: string; token: string }> {
+  const created = await p.cli(['services', 'create', service, `--upstream=${upstream}`, '--format=json'])
+  if (created.code !== 0) throw new Error(`services create ${service}: ${created.stderr}`)
+  const url = JSON.parse(created.stdout).uri as string
+  await createUser(p, email, password)
+  const bound = await p.cli(['services', 'add-iam-policy-binding', service, `--member=user:${email}`, '--role=roles/run.invoker'])
+  if (bound.code !== 0) throw new Error(`add-iam-policy-binding ${service}: ${bound.stderr}`)
+  const dev = await signInUser(p, email, password)
+  const token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim()
+  return { url, host: new URL(url).host, token }
+}
