@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
  * Debian's python3-google-auth (1.5.1), unmodified: IDTokenCredentials from a key file made by
  * `postern iam service-accounts keys create` (its assertions pad their base64 segments and carry
- * no jti), AuthorizedSession through the gateway, and id_token.verify_token against Postern's
+ * no jti), AuthorizedSession through the gateway (either data plane), and id_token.verify_token against Postern's
  * Google-style certs URL ({kid: PEM certificate}). google-auth 2.x signs Google's token URI as
  * the assertion's aud instead; no PyPI here, so that value is covered by a test that signs such
  * an assertion itself (auth-keyfile.test.ts).
@@ -28,39 +28,39 @@ interface PythonAnswer {
   refresh_error?: string
 }
 
-let p: PosternProcess
-let upstream: Awaited<ReturnType<typeof startUpstream>>
-let url: string
-let keyFile: string
+describe.each(DATA_PLANES)('google-auth for Python 1.5.1 with a Postern key file (%s data plane)', (dataPlane) => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let url: string
+  let keyFile: string
 
-beforeAll(async () => {
-  const probe = spawnSync(PYTHON, ['-c', 'import google.oauth2.service_account, google.auth.transport.requests'], { encoding: 'utf8' })
-  if (probe.status !== 0) throw new Error(`Debian's google-auth for Python is needed: apt-get install -y python3-google-auth python3-requests\n${probe.stderr}`)
-  ;[p, upstream] = await Promise.all([startPostern(), startUpstream()])
-  const created = await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`, '--format=json'])
-  expect(created.code, created.stderr).toBe(0)
-  url = JSON.parse(created.stdout).uri
-  expect((await p.cli(['iam', 'service-accounts', 'create', 'py-bot'])).code).toBe(0)
-  keyFile = join(mkdtempSync(join(tmpdir(), 'postern-key-')), 'key.json')
-  const key = await p.cli(['iam', 'service-accounts', 'keys', 'create', keyFile, '--iam-account', SA])
-  expect(key.code, key.stderr).toBe(0)
-})
-afterAll(async () => {
-  await Promise.all([p?.stop(), upstream?.close()])
-})
+  beforeAll(async () => {
+    const probe = spawnSync(PYTHON, ['-c', 'import google.oauth2.service_account, google.auth.transport.requests'], { encoding: 'utf8' })
+    if (probe.status !== 0) throw new Error(`Debian's google-auth for Python is needed: apt-get install -y python3-google-auth python3-requests\n${probe.stderr}`)
+    ;[p, upstream] = await Promise.all([startPostern({ dataPlane }), startUpstream()])
+    const created = await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`, '--format=json'])
+    expect(created.code, created.stderr).toBe(0)
+    url = JSON.parse(created.stdout).uri
+    expect((await p.cli(['iam', 'service-accounts', 'create', 'py-bot'])).code).toBe(0)
+    keyFile = join(mkdtempSync(join(tmpdir(), 'postern-key-')), 'key.json')
+    const key = await p.cli(['iam', 'service-accounts', 'keys', 'create', keyFile, '--iam-account', SA])
+    expect(key.code, key.stderr).toBe(0)
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
 
-/** Runs the Python client in its own process (asynchronously: the upstream it reaches lives in this one). */
-function python(o: { credentials?: number; keyFile?: string } = {}): Promise<PythonAnswer> {
-  const args = [SCRIPT, o.keyFile ?? keyFile, url, `http://127.0.0.1:${p.gatewayPort}`, new URL(url).host, `${p.controlUrl}/oauth2/v1/certs`, String(o.credentials ?? 1)]
-  const child = spawn(PYTHON, args, { env: { PATH: process.env.PATH!, HOME: mkdtempSync(join(tmpdir(), 'postern-home-')) }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => (out += d))
-  child.stderr.on('data', (d: Buffer) => (err += d))
-  return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as PythonAnswer) : reject(new Error(`python exited ${code}: ${err}`)))))
-}
+  /** Runs the Python client in its own process (asynchronously: the upstream it reaches lives in this one). */
+  function python(o: { credentials?: number; keyFile?: string } = {}): Promise<PythonAnswer> {
+    const args = [SCRIPT, o.keyFile ?? keyFile, url, `http://127.0.0.1:${p.gatewayPort}`, new URL(url).host, `${p.controlUrl}/oauth2/v1/certs`, String(o.credentials ?? 1)]
+    const child = spawn(PYTHON, args, { env: { PATH: process.env.PATH!, HOME: mkdtempSync(join(tmpdir(), 'postern-home-')) }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d))
+    child.stderr.on('data', (d: Buffer) => (err += d))
+    return new Promise((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as PythonAnswer) : reject(new Error(`python exited ${code}: ${err}`)))))
+  }
 
-describe('google-auth for Python 1.5.1 with a Postern key file', () => {
   it('IDTokenCredentials.from_service_account_file: 403 before the grant, 200 through the gateway after; the token verifies with verify_token(certs_url=…)', async () => {
     const before = await python()
     expect(before.refresh_error).toBeUndefined()
