@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { TrustedProxies } from '../../http/client-address.js'
 import { nginxConfig } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
-import { TrustedProxies } from '../../http/client-address.js'
 import { SYSTEM_CA_BUNDLE } from './upstream-trust.js'
 
 describe('the nginx data plane configuration', () => {
