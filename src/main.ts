@@ -50,7 +50,6 @@ import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
 import { createH2Gateway, type H2GatewayDeps } from './gateway/http2/h2-gateway.js'
-import type { TrustedProxies } from './http/client-address.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
@@ -402,13 +401,13 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
  * `postern nginx-config`: the nginx data plane's configuration for people who run nginx
  * themselves, from the services in the store; nginx asks the Postern gateway at `decisions`.
  */
-export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string; upstreamCa: string; trustedProxies: TrustedProxies }): Promise<string> {
+export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string; upstreamCa: string }): Promise<string> {
   const log = createLogger(() => {}, 'error')
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: o.trustedProxies })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies })
   } finally {
     await store.close()
   }

@@ -88,12 +88,17 @@ describe.each(DATA_PLANES)('X-Forwarded-For behind trusted proxies (%s data plan
       ['256.1.1.1, 10.0.0.3'],
       ['1.2.3'],
       ['11.0.0.1, 10.0.0.1'],
+      ['10.0.0.5'],
       ['203.0.113.1, 172.31.255.255, 172.16.0.1'],
       ['203.0.113.1, 172.32.0.1, 172.16.0.1'],
       ['203.0.113.1, 172.15.255.255'],
       ['2001:db8::9, FD12:3456::1, fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
       ['2001:db8::9, fe00::1'],
       ['[fd00::7]:8443, ::ffff:10.1.1.1'],
+      // An attacker's long header: ten thousand hops, or one hop of 50 KB.
+      [`${'10.0.0.1,'.repeat(10_000)}203.0.113.7`],
+      [`${'9'.repeat(50_000)}, 10.0.0.2`],
+      // Last, for the check below.
       [Array.from({ length: 25 }, (_, i) => `10.0.0.${i}`).join(', ')],
     ]
     for (const sent of corpus) {

@@ -28,7 +28,7 @@ export function registerNginxConfig(program: Command, cli: Cli): void {
       const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies }, cli.io.env)
       const { nginxConfigFromStore } = await import('../../main.js')
       try {
-        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa, trustedProxies: config.trustedProxies }))
+        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa }))
       } catch (err) {
         if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
         throw err

@@ -31,6 +31,8 @@ export function forwardedForLua(trusted: TrustedProxies): string {
 
     -- An address as canonicalAddress writes it, and its 16 bytes; nil when it is none.
     local function address_of(raw)
+      -- (C reads a string up to a NUL: nginx refuses one in a header, and so does this.)
+      if raw:find("\0", 1, true) then return nil end
       local s = raw:match("^%s*(.-)%s*$")
       local inner, rest = s:match("^%[([^%]]+)%](.*)$")
       if inner then
@@ -88,14 +90,14 @@ export function forwardedForLua(trusted: TrustedProxies): string {
       local text, bytes = address_of(peer or "")
       if not text then return "unknown" end
       if sent == nil or not is_trusted(bytes) then return text end
-      local hops = {}
-      for hop in (sent .. ","):gmatch("([^,]*),") do hops[#hops + 1] = hop end
+      -- Hop by hop from the right, MAX_HOPS at most: a long header costs no more than its last hops.
       local chain = { text }
-      local seen = 0
-      for i = #hops, 1, -1 do
-        if seen >= MAX_HOPS then break end
-        seen = seen + 1
-        local hop = hops[i]
+      local stop = #sent
+      for _ = 1, MAX_HOPS do
+        local comma = stop
+        while comma > 0 and sent:byte(comma) ~= 44 do comma = comma - 1 end
+        local hop = sent:sub(comma + 1, stop)
+        stop = comma - 1
         if hop:find("%S") then
           local hop_text, hop_bytes = address_of(hop)
           -- Garbage where an address should be: the trusted proxy that passed it on is all we know.
@@ -103,6 +105,7 @@ export function forwardedForLua(trusted: TrustedProxies): string {
           table.insert(chain, 1, hop_text)
           if not is_trusted(hop_bytes) then break end
         end
+        if comma == 0 then break end
       end
       return table.concat(chain, ", ")
     end
