@@ -322,6 +322,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           tls: config.tls,
           extraCaCerts: config.extraCaCerts,
           trustedProxies: config.trustedProxies,
+          maxConnections: config.maxConnections,
           request: gateway.request,
           upgrade: gateway.upgrade,
           stream: nginxOnStream,
@@ -407,7 +408,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

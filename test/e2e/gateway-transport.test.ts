@@ -1,7 +1,9 @@
 import { connect, type Socket } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
 import { rawGet } from '../support/raw-http.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -26,7 +28,7 @@ function dribble(port: number, head: string, everyMs = 300): Dribble {
 }
 
 /** Slow clients and too many connections: a dribbled body must not hold a connection for good, and connections are capped. */
-describe('slow bodies and connection caps on both planes', () => {
+describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let token: string
@@ -36,7 +38,7 @@ describe('slow bodies and connection caps on both planes', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern({ args: ['--max-connections', '40'] })
+    p = await startPostern({ dataPlane, args: ['--max-connections', '40'] })
     expect((await p.cli(['services', 'create', 'slow', `--upstream=${upstream.url}`, '--timeout=2'])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     expect((await p.cli(['services', 'add-iam-policy-binding', 'slow', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
@@ -48,12 +50,23 @@ describe('slow bodies and connection caps on both planes', () => {
     await Promise.all([p?.stop(), upstream?.close()])
   })
 
-  it('a body dribbled to the gateway is cut off with 408 within the service’s timeout, and others are served meanwhile', async () => {
+  it.runIf(dataPlane === 'node')('a body dribbled to the gateway is cut off with 408 within the service’s timeout, and others are served meanwhile', async () => {
     const slow = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100000\r\n\r\n`)
     expect((await honest()).status).toBe(200)
     const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000))]).finally(slow.stop)
     expect(data).toMatch(/^HTTP\/1\.1 408 /)
     expect(ms).toBeLessThan(5_000)
+  }, 20_000)
+
+  // nginx times the pauses in a body, not the whole of it (README, "Two data planes"): a body that
+  // stops arriving for the service's timeout ends the request, with no answer (nginx's own way).
+  it.runIf(dataPlane === 'nginx')('a body that stops arriving for the service’s timeout is cut off, and others are served meanwhile', async () => {
+    const stalled = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100000\r\n\r\nxxxx`, 60_000)
+    expect((await honest()).status).toBe(200)
+    const { data, ms } = await Promise.race([stalled.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000))]).finally(stalled.stop)
+    expect(data).toBe('')
+    expect(ms).toBeGreaterThanOrEqual(1_900)
+    expect(ms).toBeLessThan(4_000)
   }, 20_000)
 
   it('a refused request ends its connection with the answer instead of waiting for its body', async () => {
@@ -72,7 +85,27 @@ describe('slow bodies and connection caps on both planes', () => {
     expect((await fetch(`${p.controlUrl}/healthz`)).status).toBe(200)
   }, 60_000)
 
-  it.each(['gateway', 'control'] as const)('the %s plane closes connections beyond --max-connections at once, and serves again when they go', async (plane) => {
+  // nginx's cap is each worker's (worker_connections, its own connections beside): at the limit it
+  // closes idle connections to make room for a new one, rather than the new one.
+  it.runIf(dataPlane === 'nginx')('nginx holds at most --max-connections per worker, closing idle ones, and serves a new caller', async () => {
+    const perWorker = 40 + 16
+    const idle: Socket[] = []
+    let closedByNginx = 0
+    for (let i = 0; i < 4 * perWorker; i++) {
+      const s = connect(p.gatewayPort, '127.0.0.1')
+      s.on('error', () => undefined)
+      s.once('close', () => closedByNginx++)
+      await new Promise((r) => s.once('connect', r))
+      idle.push(s)
+      open.push(s)
+    }
+    expect((await honest()).status).toBe(200)
+    await eventually(2_000, () => idle.length - closedByNginx <= availableParallelism() * perWorker, 'nginx to close the idle connections beyond its cap')
+    expect(closedByNginx).toBeGreaterThan(0)
+    for (const s of open.splice(0)) s.destroy()
+  })
+
+  it.each(dataPlane === 'node' ? (['gateway', 'control'] as const) : (['control'] as const))('the %s plane closes connections beyond --max-connections at once, and serves again when they go', async (plane) => {
     const port = plane === 'gateway' ? p.gatewayPort : p.controlPort
     for (let i = 0; i < 40; i++) {
       const s = connect(port, '127.0.0.1')

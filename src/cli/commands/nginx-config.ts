@@ -21,11 +21,12 @@ export function registerNginxConfig(program: Command, cli: Cli): void {
     .option('--modules-dir <dir>', 'where nginx\'s dynamic modules are (Debian: libnginx-mod-http-lua)', '/usr/lib/nginx/modules')
     .option('--upstream-ca <file>', 'the CAs (PEM) an https upstream\'s certificate must chain to (nginx checks it)', '/etc/ssl/certs/ca-certificates.crt')
     .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) in front of nginx whose X-Forwarded-For names the client; by default upstreams learn the peer address')
-    .action(async (flags: { dataDir?: string; databaseUrl?: string; listen: string; postern: string; modulesDir: string; upstreamCa: string; trustedProxies?: string }) => {
+    .option('--max-connections <n>', 'connections each nginx worker holds at once, its callers\' and its upstream connections together (worker_connections)', '10000')
+    .action(async (flags: { dataDir?: string; databaseUrl?: string; listen: string; postern: string; modulesDir: string; upstreamCa: string; trustedProxies?: string; maxConnections: string }) => {
       const listen = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags.listen)
       if (!listen || Number(listen[2]) > 65535) throw new CliError(`--listen: expected HOST:PORT, got '${flags.listen}'.`, 2)
       if (!/^(unix:\/\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.test(flags.postern)) throw new CliError(`--postern: expected HOST:PORT or unix:/path, got '${flags.postern}'.`, 2)
-      const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies }, cli.io.env)
+      const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies, maxConnections: flags.maxConnections }, cli.io.env)
       const { nginxConfigFromStore } = await import('../../main.js')
       try {
         cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa }))

@@ -45,6 +45,12 @@ export interface NginxPlaneOptions {
    * then learns the chain they vouch for, as from the Node gateway; by default, the peer alone.
    */
   trustedProxies: TrustedProxies
+  /**
+   * `--max-connections`: each worker's connections, its callers' and its upstream connections
+   * together (nginx's worker_connections). At the limit nginx closes idle keep-alive connections
+   * to make room, then refuses new ones.
+   */
+  maxConnections: number
   /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
   watchPid?: number
 }
@@ -62,6 +68,8 @@ export function upstreamBlockName(service: { service: { uid: string } } | { uid:
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
 const HTTP_BLOCK = 'postern_http'
 const NOWHERE_BLOCK = 'postern_nowhere'
+/** Connection slots each worker keeps beyond `--max-connections` for nginx's own: listening sockets, Lua timers, the renewal's connection. */
+const NGINX_OWN_CONNECTIONS = 16
 
 /** A service's upstream addresses as nginx writes them: host:port, IPv6 in brackets. */
 function peersOf(s: NginxService): string[] {
@@ -154,6 +162,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_connect_timeout ${Math.min(10, seconds)}s;
       proxy_send_timeout ${seconds}s;
       proxy_read_timeout ${seconds}s;
+      # A body that stops arriving for the service's timeout (a minute at most) ends the request.
+      # nginx times only the pauses, not the whole body, as the Node gateway does (README).
+      client_body_timeout ${Math.min(seconds, 60)}s;
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_ssl_server_name on;
@@ -208,7 +219,8 @@ load_module ${o.modulesDir}/ngx_http_lua_module.so;
 worker_processes ${o.workerProcesses};
 pid nginx.pid;
 error_log stderr warn;
-events { worker_connections 16384; }
+# nginx's own (listening sockets, the Lua timers and their connection to Postern) take a few more.
+events { worker_connections ${o.maxConnections + NGINX_OWN_CONNECTIONS}; }
 
 http {
   access_log off;
@@ -217,6 +229,9 @@ http {
   keepalive_timeout 5s;
   client_max_body_size 0;
   client_header_timeout 10s;
+  # A refused request's body is not waited for: nginx answers at once, then reads and discards
+  # what the caller still sends for a second at most before closing (30 s by default).
+  lingering_time 1s;
   large_client_header_buffers 8 128k;
   client_body_temp_path body;
   proxy_temp_path proxy;

@@ -22,6 +22,8 @@ export interface NginxPlaneDeps {
   extraCaCerts: string | undefined
   /** `--trusted-proxies`: whose X-Forwarded-For nginx passes on to upstreams (as the chain they vouch for). */
   trustedProxies: TrustedProxies
+  /** `--max-connections`: each nginx worker's connections (nginx-config.ts). */
+  maxConnections: number
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
   request: (req: IncomingMessage, res: ServerResponse) => void
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -103,6 +105,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       tls: d.tls,
       upstreamCa,
       trustedProxies: d.trustedProxies,
+      maxConnections: d.maxConnections,
       watchPid: process.pid,
     })
   }
