@@ -76,7 +76,8 @@ describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (d
     expect(ms).toBeLessThan(2_000)
   })
 
-  it('a body dribbled to the control plane is cut off within 30 s', async () => {
+  // The control plane is Postern's own whichever the data plane: tested once.
+  it.runIf(dataPlane === 'node')('a body dribbled to the control plane is cut off within 30 s', async () => {
     const slow = dribble(p.controlPort, `POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1:${p.controlPort}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n`, 1_000)
     const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 40 s')), 40_000))]).finally(slow.stop)
     // Node's request timeout ends the body mid-way: the handler answers for the broken body, or Node with 408.
@@ -105,7 +106,7 @@ describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (d
     for (const s of open.splice(0)) s.destroy()
   })
 
-  it.each(dataPlane === 'node' ? (['gateway', 'control'] as const) : (['control'] as const))('the %s plane closes connections beyond --max-connections at once, and serves again when they go', async (plane) => {
+  it.runIf(dataPlane === 'node').each(['gateway', 'control'] as const)('the %s plane closes connections beyond --max-connections at once, and serves again when they go', async (plane) => {
     const port = plane === 'gateway' ? p.gatewayPort : p.controlPort
     for (let i = 0; i < 40; i++) {
       const s = connect(port, '127.0.0.1')
