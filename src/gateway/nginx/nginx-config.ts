@@ -163,7 +163,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_send_timeout ${seconds}s;
       proxy_read_timeout ${seconds}s;
       # A body that stops arriving for the service's timeout (a minute at most) ends the request.
-      # nginx times only the pauses, not the whole body, as the Node gateway does (README).
+      # nginx times only the pauses, where the Node gateway times the whole body (README).
       client_body_timeout ${Math.min(seconds, 60)}s;
       proxy_buffering off;
       proxy_request_buffering off;

@@ -85,14 +85,15 @@ export function tokenLua(): string {
     local claims = ffi.new("unsigned char[6144]")    -- decoded from at most 8192 letters
     local signature = ffi.new("unsigned char[1536]") -- decoded from at most 2048 letters
 
+    -- Each base64url letter's value, by byte: read from a table, because a chain of comparisons
+    -- made LuaJIT try, and fail, to compile a side trace for it tens of times a second.
+    local B64URL_VALUE = ffi.new("uint8_t[256]")
+    for i = 0, 63 do B64URL_VALUE[("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):byte(i + 1)] = i end
+
     -- Whether len base64url letters at p are canonical (read as base64url letters: text with any
     -- other fails to decode): the only spelling of their bytes, as Postern's own verification
     -- demands. Of a last group of 2 or 3 letters only the high bits count: the rest must be 0, or
     -- another token would decode to the same bytes.
-    -- (The letter's value is read from a table: a chain of comparisons made LuaJIT try, and fail,
-    -- to compile a side trace for it tens of times a second with many callers.)
-    local B64URL_VALUE = ffi.new("uint8_t[256]")
-    for i = 0, 63 do B64URL_VALUE[("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):byte(i + 1)] = i end
     local function canonical(p, len)
       local rest = len % 4
       if rest == 0 then return true end
