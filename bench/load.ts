@@ -172,8 +172,8 @@ export interface HalfLoadSummary {
 }
 
 export const HALF_LOAD_METHOD =
-  'Open-loop fixed rate (bench/fixed-rate.ts): requests due at t0 + i/rate on 50 keep-alive connections, sent on the first idle one; ' +
-  'latency from the write to the last byte (p99 "from due time" also includes queueing in the generator and its 1 ms timer). ' +
+  'Open-loop fixed rate (bench/fixed-rate.c, epoll): requests due at t0 + i/rate on 50 keep-alive connections, each sent at its due time on the first idle one; ' +
+  'latency from the write to the last byte (p99 "from due time" also includes the wait for an idle connection). ' +
   'Rate = half of postern warm\'s median closed-loop maximum; direct, nginx proxy, the Node bare proxy and postern warm at that rate, interleaved; the first second of each run is left out.'
 
 export async function runHalfLoad(env: Environment, o: LoadSettings & { rate: number }, log: (s: string) => void): Promise<HalfLoadSummary> {
