@@ -22,6 +22,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 
 struct conn {
   int fd;
+  int busy;
   char buf[BUFFER];
   size_t len;
   double sent_at, due_at;
@@ -79,6 +81,16 @@ static long response_length(const char *b, size_t n) {
   return -1;
 }
 
+/* Whether the response whose head ends at head_end says Connection: close. */
+static int says_close(const char *b, const char *head_end) {
+  for (const char *line = memchr(b, '\n', head_end - b); line && line < head_end; line = memchr(line + 1, '\n', head_end - line)) {
+    const char *h = line + 1;
+    const char *eol = memchr(h, '\r', head_end + 2 - h);
+    if (strncasecmp(h, "connection:", 11) == 0 && eol && memmem(h, eol - h, "close", 5)) return 1;
+  }
+  return 0;
+}
+
 static int by_value(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -88,6 +100,19 @@ static double percentile(double *sorted, size_t n, double p) {
   if (n == 0) return -1;
   size_t i = (size_t)ceil((p / 100) * n);
   return sorted[(i == 0 ? 1 : i > n ? n : i) - 1];
+}
+
+/* Opens connection i (again, after the server closed it) and watches it for reading. */
+static void open_conn(int ep, struct conn *c, int i, int port) {
+  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect");
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
+  c->fd = fd;
+  c->busy = 0;
+  c->len = 0;
 }
 
 int main(int argc, char **argv) {
@@ -104,17 +129,12 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  signal(SIGPIPE, SIG_IGN);
   int ep = epoll_create1(0);
   struct conn *conns = calloc(nconn, sizeof *conns);
   int *idle = malloc(nconn * sizeof *idle), nidle = 0;
-  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
   for (int i = 0; i < nconn; i++) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect");
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    conns[i].fd = fd;
-    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
+    open_conn(ep, &conns[i], i, port);
     idle[nidle++] = i;
   }
 
@@ -130,8 +150,16 @@ int main(int argc, char **argv) {
       struct conn *c = &conns[idle[--nidle]];
       c->due_at = t0 + issued / rate;
       c->sent_at = now_s();
-      if (write(c->fd, request, request_len) != (ssize_t)request_len) die("write");
+      c->busy = 1;
       issued++;
+      if (write(c->fd, request, request_len) != (ssize_t)request_len) {
+        /* Closed by the server as this was sent: the request is lost, and counted as an error. */
+        close(c->fd);
+        open_conn(ep, c, c - conns, port);
+        errors++;
+        completed++;
+        idle[nidle++] = c - conns;
+      }
     }
     double wait = issued < total && nidle > 0 ? t0 + issued / rate - now_s() : 0.01;
     struct timespec timeout = { 0, 0 };
@@ -143,8 +171,17 @@ int main(int argc, char **argv) {
       struct conn *c = &conns[i];
       ssize_t got = read(c->fd, c->buf + c->len, BUFFER - c->len);
       if (got <= 0) {
-        fprintf(stderr, "fixed-rate: connection %d %s\n", i, got == 0 ? "closed by the server" : strerror(errno));
-        return 1;
+        /* The server closed a keep-alive connection (its limit of requests, say): opened again. A
+           request it was carrying counts as an error; an idle connection is on the idle list already. */
+        close(c->fd);
+        int was_busy = c->busy;
+        open_conn(ep, c, i, port);
+        if (was_busy) {
+          errors++;
+          completed++;
+          idle[nidle++] = i;
+        }
+        continue;
       }
       c->len += got;
       long used = response_length(c->buf, c->len);
@@ -161,9 +198,15 @@ int main(int argc, char **argv) {
         corrected[kept] = (done - c->due_at) * 1000;
         kept++;
       }
+      int closing = says_close(c->buf, memmem(c->buf, used, "\r\n\r\n", 4));
       memmove(c->buf, c->buf + used, c->len - used);
       c->len -= used;
       completed++;
+      if (closing) {
+        close(c->fd);
+        open_conn(ep, c, i, port);
+      }
+      c->busy = 0;
       idle[nidle++] = i;
     }
   }
