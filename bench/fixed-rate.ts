@@ -3,9 +3,8 @@ import { existsSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /**
- * Latency at a fixed rate, open loop: fixed-rate.c, compiled here on first use (the C compiler
- * of Debian's build-essential, which node-gyp needs anyway). Its header says how it sends and
- * what it measures.
+ * Latency at a fixed rate, open loop: fixed-rate.c, compiled here on first use (with Debian's gcc,
+ * which node-gyp needs anyway). Its header says how it sends, what it measures, and why it is C.
  */
 export interface FixedRateOptions {
   port: number
@@ -41,7 +40,7 @@ function generator(): string {
     try {
       execFileSync('cc', ['-O2', '-Wall', '-o', BINARY, SOURCE, '-lm'], { stdio: ['ignore', 'inherit', 'inherit'] })
     } catch (e) {
-      throw new Error(`bench: cannot build the fixed-rate generator (${(e as Error).message}); apt-get install -y build-essential`)
+      throw new Error(`bench: cannot build the fixed-rate generator (${(e as Error).message}); apt-get install -y gcc`)
     }
   }
   return BINARY
