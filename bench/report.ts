@@ -264,6 +264,12 @@ export function formatMarkdown(r: BenchReport): string {
     out.push(...md(['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 from due time ms'], r.halfLoad.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99), fmt(t.p999), fmt(t.correctedP99)]), ['l', 'r', 'r', 'r', 'r', 'r']))
     out.push('', `p99 added over direct: postern **+${fmt(r.halfLoad.addedP99.postern)} ms**, nginx proxy +${fmt(r.halfLoad.addedP99.nginxProxy)} ms, Node bare proxy +${fmt(r.halfLoad.addedP99.bareProxy)} ms. Method: ${r.halfLoad.method}`, '')
   }
+  if (r.nginxPlaneHalfLoad) {
+    const ph = r.nginxPlaneHalfLoad
+    out.push(`## The nginx data plane at half of its maximum load (${fmt(ph.rate, 0)} req/s)`, '')
+    out.push(...md(['target', 'achieved req/s', 'p50 ms', 'p99 ms'], ph.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99)]), ['l', 'r', 'r', 'r']))
+    out.push('', `p99 added over direct: nginx data plane **+${fmt(ph.addedP99.nginxPlane)} ms**, nginx proxy (auto workers) +${fmt(ph.addedP99.nginxProxyAuto)} ms. Method: as above, at half of the data plane's warm median maximum; all three are sent the data plane's request.`, '')
+  }
   if (r.inProcess) {
     out.push('## In process', '')
     out.push(...md(['operation', 'per op', 'vs baseline (same run)'], r.inProcess.cases.map((x) => [x.label, nsText(x.medianNs), x.ratioToBaseline ? `${fmt(x.ratioToBaseline)}× ${x.baseline}` : '']), ['l', 'r', 'l']), '')
