@@ -56,42 +56,43 @@ static void die(const char *what) {
   exit(1);
 }
 
-/* Bytes of the first complete response in b; 0 if incomplete, -1 if it cannot be parsed. */
-static long response_length(const char *b, size_t n) {
-  const char *end = memmem(b, n, "\r\n\r\n", 4);
-  if (!end) return 0;
-  size_t body = end - b + 4;
-  for (const char *line = memchr(b, '\n', end - b); line && line < end; line = memchr(line + 1, '\n', end - line)) {
-    const char *h = line + 1;
-    if (strncasecmp(h, "content-length:", 15) == 0) {
-      size_t total = body + strtoul(h + 15, NULL, 10);
-      return n >= total ? (long)total : 0;
-    }
-    if (strncasecmp(h, "transfer-encoding:", 18) == 0 && memmem(h, end - h, "chunked", 7)) {
-      size_t at = body;
-      for (;;) {
-        const char *eol = memmem(b + at, n - at, "\r\n", 2);
-        if (!eol) return 0;
-        char *digits_end;
-        size_t size = strtoul(b + at, &digits_end, 16);
-        if (digits_end == b + at) return -1;
-        at = eol - b + 2 + size + 2;
-        if (n < at) return 0;
-        if (size == 0) return (long)at;
-      }
+/* Where the value of header `name` (lower case, with its colon) begins in the head b..end, and
+   where its line ends; NULL if the head has no such header. */
+static const char *header(const char *b, const char *end, const char *name, const char **line_end) {
+  size_t len = strlen(name);
+  for (const char *nl = memchr(b, '\n', end - b); nl; nl = memchr(nl + 1, '\n', end - nl - 1)) {
+    if (strncasecmp(nl + 1, name, len) == 0) {
+      *line_end = memchr(nl + 1, '\r', end + 1 - (nl + 1));
+      return nl + 1 + len;
     }
   }
-  return -1;
+  return NULL;
 }
 
-/* Whether the response whose head ends at head_end says Connection: close. */
-static int says_close(const char *b, const char *head_end) {
-  for (const char *line = memchr(b, '\n', head_end - b); line && line < head_end; line = memchr(line + 1, '\n', head_end - line)) {
-    const char *h = line + 1;
-    const char *eol = memchr(h, '\r', head_end + 2 - h);
-    if (strncasecmp(h, "connection:", 11) == 0 && eol && memmem(h, eol - h, "close", 5)) return 1;
+/* Bytes of the first complete response in b; 0 if incomplete, -1 if it cannot be parsed. Sets
+   *closes when the response says Connection: close. */
+static long response_length(const char *b, size_t n, int *closes) {
+  const char *end = memmem(b, n, "\r\n\r\n", 4), *eol, *value;
+  if (!end) return 0;
+  size_t body = end - b + 4;
+  value = header(b, end, "connection:", &eol);
+  *closes = value && memmem(value, eol - value, "close", 5);
+  if ((value = header(b, end, "content-length:", &eol))) {
+    size_t total = body + strtoul(value, NULL, 10);
+    return n >= total ? (long)total : 0;
   }
-  return 0;
+  value = header(b, end, "transfer-encoding:", &eol);
+  if (!value || !memmem(value, eol - value, "chunked", 7)) return -1;
+  for (size_t at = body;;) {
+    const char *chunk_eol = memmem(b + at, n - at, "\r\n", 2);
+    if (!chunk_eol) return 0;
+    char *digits_end;
+    size_t size = strtoul(b + at, &digits_end, 16);
+    if (digits_end == b + at) return -1;
+    at = chunk_eol - b + 2 + size + 2;
+    if (n < at) return 0;
+    if (size == 0) return (long)at;
+  }
 }
 
 static int by_value(const void *a, const void *b) {
@@ -116,6 +117,11 @@ static void open_conn(int ep, struct conn *c, int i, int port) {
   c->fd = fd;
   c->busy = 0;
   c->len = 0;
+}
+
+static void reopen(int ep, struct conn *c, int i, int port) {
+  close(c->fd);
+  open_conn(ep, c, i, port);
 }
 
 int main(int argc, char **argv) {
@@ -150,18 +156,18 @@ int main(int argc, char **argv) {
     if (now > give_up) break;
     /* Every request due by now goes out, on an idle connection if there is one; the rest wait for one. */
     while (issued < total && nidle > 0 && t0 + issued / rate <= now) {
-      struct conn *c = &conns[idle[--nidle]];
+      int i = idle[--nidle];
+      struct conn *c = &conns[i];
       c->due_at = t0 + issued / rate;
       c->sent_at = now_s();
       c->busy = 1;
       issued++;
       if (write(c->fd, request, request_len) != (ssize_t)request_len) {
         /* Closed by the server as this was sent: the request is lost, and counted as an error. */
-        close(c->fd);
-        open_conn(ep, c, c - conns, port);
+        reopen(ep, c, i, port);
         errors++;
         completed++;
-        idle[nidle++] = c - conns;
+        idle[nidle++] = i;
       }
     }
     double wait = issued < total && nidle > 0 ? t0 + issued / rate - now_s() : 0.01;
@@ -176,9 +182,8 @@ int main(int argc, char **argv) {
       if (got <= 0) {
         /* The server closed a keep-alive connection (its limit of requests, say): opened again. A
            request it was carrying counts as an error; an idle connection is on the idle list already. */
-        close(c->fd);
         int was_busy = c->busy;
-        open_conn(ep, c, i, port);
+        reopen(ep, c, i, port);
         if (was_busy) {
           errors++;
           completed++;
@@ -187,7 +192,8 @@ int main(int argc, char **argv) {
         continue;
       }
       c->len += got;
-      long used = response_length(c->buf, c->len);
+      int closing;
+      long used = response_length(c->buf, c->len, &closing);
       if (used < 0 || (used == 0 && c->len == BUFFER)) {
         fprintf(stderr, "fixed-rate: cannot parse the response\n");
         return 1;
@@ -201,14 +207,10 @@ int main(int argc, char **argv) {
         corrected[kept] = (done - c->due_at) * 1000;
         kept++;
       }
-      int closing = says_close(c->buf, memmem(c->buf, used, "\r\n\r\n", 4));
       memmove(c->buf, c->buf + used, c->len - used);
       c->len -= used;
       completed++;
-      if (closing) {
-        close(c->fd);
-        open_conn(ep, c, i, port);
-      }
+      if (closing) reopen(ep, c, i, port);
       c->busy = 0;
       idle[nidle++] = i;
     }
