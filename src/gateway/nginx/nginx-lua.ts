@@ -344,7 +344,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       if f[10] ~= "" then var.p_sauth = f[10] end
       local forwarded_cookie = own_cookies and f[11] or cookie
       if forwarded_cookie ~= "" then var.p_cookie = forwarded_cookie end
-      var.p_rid = request_id(given_id)
+      set_request_id(given_id)
 ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
       if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
       if not direct then return ngx.exec("@postern_forward") end
