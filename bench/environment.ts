@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startCaddy, startProxy, startUpstream, type Nginx } from './nginx.js'
+import { startCaddy, startCopy, startProxy, startUpstream, type Nginx } from './nginx.js'
 import { awaitStatus, BENCH_DOMAIN, insertServices, insertUsers, startDevProxy, startPostern, type Postern } from './postern.js'
 import { childrenOf, freePort, sleep, startProcess, treeOf, type Started } from './processes.js'
 import type { Target } from './scenarios.js'
@@ -90,6 +90,9 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
     const planeMint = new TokenMint(await serverSigningKey(nginxPlane.dataDir), nginxPlane.controlUrl, await insertUsers(nginxPlane.dataDir, emails))
     const planeWarmToken = planeMint.mint(1)[0]!
     await awaitStatus(nginxPlane.gatewayPort, nginxPlane.hostOf('bench'), 200, { token: planeWarmToken })
+    // The same configuration on one worker, on a port of its own, asking the same Postern.
+    const planeOne = await startCopy(join(dir, 'nginx-plane-one'), join(nginxPlane.dataDir, 'nginx', 'nginx.conf'), { fromPort: nginxPlane.gatewayPort, port: await freePort(), workers: 1 })
+    stops.push(() => planeOne.stop())
     /** nginx's workers under the data plane's master, which is postern serve's child. */
     const planeNginx = () => childrenOf(nginxPlane.process.pid).flatMap((pid) => childrenOf(pid))
     const planePostern = () => treeOf(nginxPlane.process.pid).filter((pid) => pid === nginxPlane.process.pid)
@@ -121,6 +124,7 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
           case 'nginx-proxy': return nginxProxy.port
           case 'nginx-proxy-auto': return nginxProxyAuto.port
           case 'nginx-plane': return nginxPlane.gatewayPort
+          case 'nginx-plane-one': return planeOne.port
           case 'caddy': return caddy.port
           case 'bare-proxy': return barePort
           case 'gateway': return postern.gatewayPort
@@ -134,6 +138,7 @@ export async function startEnvironment(dir: string, o: { workers?: number; poste
           case 'nginx-proxy-auto': return nginxProxyAuto.workers()
           // nginx's workers; postern serve's own figures are reported beside them (load.ts).
           case 'nginx-plane': return planeNginx()
+          case 'nginx-plane-one': return planeOne.workers()
           case 'caddy': return [caddy.pid]
           case 'bare-proxy': return [bare.pid]
           case 'gateway': return treeOf(postern.process.pid)

@@ -3,7 +3,7 @@ import { TOKENS_PER_SET } from './environment.js'
 import { runFixedRate, type FixedRateResult } from './fixed-rate.js'
 import { probe } from './postern.js'
 import { MachineMeter, Meter } from './processes.js'
-import { SCENARIOS, type Scenario } from './scenarios.js'
+import { decidedByPlane, SCENARIOS, type Scenario } from './scenarios.js'
 import { median } from './startup.js'
 import { runWrk, type LoadResult } from './wrk.js'
 
@@ -110,7 +110,7 @@ async function runScenario(env: Environment, s: Scenario, o: LoadSettings, round
   if (status !== s.expect) problems.push(`pre-flight request got ${status}, expected ${s.expect}`)
   const meter = new Meter(env.pidsOf(s.target))
   // Beside the dev proxy, the gateway behind it; beside the nginx data plane's workers, the Postern deciding for them.
-  const gatewayMeter = s.target === 'dev-proxy' ? new Meter(env.pidsOf('gateway')) : s.target === 'nginx-plane' ? new Meter(env.planePosternPids()) : undefined
+  const gatewayMeter = s.target === 'dev-proxy' ? new Meter(env.pidsOf('gateway')) : decidedByPlane(s.target) ? new Meter(env.planePosternPids()) : undefined
   const upstreamMeter = new Meter(env.pidsOf('upstream'))
   const machineMeter = new MachineMeter()
   const r = await runWrk({ url: `http://127.0.0.1:${port}`, host, path: s.path, token, tokenFile, threads: o.threads, connections: o.connections, seconds: o.seconds })
@@ -144,7 +144,7 @@ function summarise(s: Scenario, runs: Map<string, ScenarioRun[]>): ScenarioSumma
     peakRssMb: Math.max(...mine.map((r) => r.cpu.peakRssMb)),
     maxProcessPeakRssMb: Math.max(...mine.map((r) => r.cpu.maxProcessPeakRssMb)),
     cpuUsPerRequest: m((r) => r.cpuUsPerRequest),
-    ...((s.target === 'dev-proxy' || s.target === 'nginx-plane') && {
+    ...((s.target === 'dev-proxy' || decidedByPlane(s.target)) && {
       gateway: {
         cores: m((r) => r.gateway!.cores),
         peakRssMb: Math.max(...mine.map((r) => r.gateway!.peakRssMb)),

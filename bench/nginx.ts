@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { childrenOf, startProcess, type Started } from './processes.js'
@@ -65,6 +65,22 @@ export async function startUpstream(prefix: string, port: number, workers = 1): 
 }
 `
   return startNginx(prefix, config, port)
+}
+
+/**
+ * Another nginx on the configuration a running one was given (the data plane's, as Postern wrote
+ * it), in a prefix of its own, on another port, with `workers` workers: the same Lua, the same
+ * Postern deciding.
+ */
+export async function startCopy(prefix: string, conf: string, o: { fromPort: number; port: number; workers: number }): Promise<Nginx> {
+  const original = readFileSync(conf, 'utf8')
+  const listen = `listen 127.0.0.1:${o.fromPort} `
+  const workers = /^worker_processes .*;$/m
+  if (!original.includes(listen) || !workers.test(original)) throw new Error(`bench: ${conf} has no "${listen}" or worker_processes to change`)
+  const config = original.replace(listen, `listen 127.0.0.1:${o.port} `).replace(workers, `worker_processes ${o.workers};\ndaemon off;`)
+  // Its temporary files' directories, relative to the prefix as in the original.
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d), { recursive: true })
+  return startNginx(prefix, config, o.port)
 }
 
 /** nginx as a plain reverse proxy: keep-alive to the upstream, the headers a proxy should set. */

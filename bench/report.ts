@@ -111,6 +111,22 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
     met: planeWarm ? planeWarm.vsNginxProxy >= 0.9 : undefined,
     command: cmd,
   })
+  // How the plane scales with its workers, against how a plain proxy does, in the same round: (plane
+  // auto ÷ its configuration on one worker) ÷ (proxy auto ÷ proxy on one worker), all sent the plane's request.
+  const planeOne = find('nginx-plane-one')
+  const proxyOne = find('nginx-proxy-one')
+  const inRound = (x: ScenarioSummary, round: number) => x.runs.find((r) => r.round === round)?.rps ?? NaN
+  const scaling = planeWarm && auto && planeOne && proxyOne
+    ? median(planeWarm.runs.map((r) => r.rps / inRound(planeOne, r.round) / (inRound(auto, r.round) / inRound(proxyOne, r.round))))
+    : undefined
+  goals.push({
+    goal: 'nginx data plane scales with its workers (worker_processes auto) like a plain nginx proxy: its gain over one worker ≥ 0.9× the proxy\'s',
+    measured: scaling !== undefined && planeWarm && auto && planeOne && proxyOne
+      ? `${fmt(scaling)}× (auto ÷ one worker: the plane ${fmt(planeWarm.rps / planeOne.rps)}×, the proxy ${fmt(auto.rps / proxyOne.rps)}×, medians; on one worker the plane is ${fmt(planeOne.vsNginxProxy)}× the proxy)`
+      : 'not run',
+    met: scaling !== undefined ? scaling >= 0.9 : undefined,
+    command: cmd,
+  })
   const planeCold = find('nginx-plane-cold')
   goals.push({
     goal: 'nginx data plane cold (new tokens) ≥ 0.5× its warm',

@@ -1,7 +1,10 @@
 import { LARGE_PATH } from './nginx.js'
 
 /** What a scenario's load goes through. */
-export type Target = 'upstream' | 'nginx-proxy' | 'nginx-proxy-auto' | 'bare-proxy' | 'gateway' | 'dev-proxy' | 'nginx-plane' | 'caddy'
+export type Target = 'upstream' | 'nginx-proxy' | 'nginx-proxy-auto' | 'bare-proxy' | 'gateway' | 'dev-proxy' | 'nginx-plane' | 'nginx-plane-one' | 'caddy'
+
+/** The targets whose requests the nginx data plane's Postern decides: the plane itself, and its configuration on one worker. */
+export const decidedByPlane = (target: Target) => target === 'nginx-plane' || target === 'nginx-plane-one'
 
 export interface Scenario {
   id: string
@@ -65,6 +68,34 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   { id: 'nginx-plane-warm', label: 'nginx data plane warm (one token; 10,001 services) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'warm', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
   { id: 'nginx-plane-cold', label: 'nginx data plane cold (new tokens; 10,001 services) ÷ nginx auto', target: 'nginx-plane', service: 'bench', token: 'cold', path: '/', expect: 200, proxyRef: 'nginx-proxy-auto', directRef: 'direct' },
+  // How the plane scales with its workers: its configuration on one worker, beside the proxy on one
+  // worker sent the same request; the goal compares auto ÷ one for the two (report.ts).
+  {
+    id: 'nginx-proxy-one',
+    label: 'nginx proxy, one worker (the data plane\'s request)',
+    target: 'nginx-proxy',
+    service: 'bench',
+    token: 'warm',
+    requestLike: 'nginx-plane',
+    path: '/',
+    expect: 200,
+    reference: 'the one-worker reference for how the data plane scales with its workers',
+    proxyRef: 'nginx-proxy',
+    directRef: 'direct',
+  },
+  {
+    id: 'nginx-plane-one',
+    label: 'nginx data plane warm, one worker ÷ nginx proxy, one worker',
+    target: 'nginx-plane-one',
+    service: 'bench',
+    token: 'warm',
+    requestLike: 'nginx-plane',
+    path: '/',
+    expect: 200,
+    reference: 'the data plane\'s own configuration on one worker: what worker_processes auto gains it',
+    proxyRef: 'nginx-proxy-one',
+    directRef: 'direct',
+  },
   {
     id: 'caddy-proxy',
     label: 'Caddy reverse_proxy, GOMAXPROCS=1 (Go reference)',
