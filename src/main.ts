@@ -306,7 +306,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
       const nginxDecisions = {
         decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid) }),
-        renew: renewalEndpoint(gateway, { issuer: config.issuer, clock, record }),
+        renew: renewalEndpoint(gateway, { issuer: config.issuer, clock, record, feedPosition: () => follower.position, stale: (now) => freshness.stale(now) }),
         upstreamError: upstreamErrorEndpoint(),
       }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway

@@ -28,6 +28,14 @@ export class ChangeFollower {
     private readonly o: FollowerOptions,
   ) {}
 
+  /**
+   * How far the changes applied go: it moves only once a batch has been applied in full (the
+   * directory, the keys, everyone notified), so what was decided at one position stands until it moves.
+   */
+  get position(): number {
+    return this.lastSeq
+  }
+
   /** Start from the current end of the feed (call before loading the state it follows). */
   async startFrom(): Promise<void> {
     this.lastSeq = await this.store.latestChangeSeq()

@@ -9,6 +9,7 @@ import type { Freshness } from '../observability/health.js'
 import type { Metrics, Verdict } from '../observability/metrics.js'
 import { refusalAnswer, sendAnswer, type Answer } from './answer.js'
 import type { AssertionMinter } from './assertions.js'
+import type { Decision } from '../iam/decide.js'
 import type { Authentication, Caller, GatewayAuthenticator } from './authenticate.js'
 import type { BrowserFlow, BrowserIdentity, Refusal } from './browser/browser-flow.js'
 import type { BrowserSessions } from './browser/browser-sessions.js'
@@ -62,10 +63,12 @@ export interface RequestView {
  * The verdict on one request, DESIGN §4 steps 1–5, the same for requests, upgrades and
  * forward-auth. A caller is admitted by a token (`tokenHeader`) or by a browser session cookie
  * (`session`, the service session's hash). A refusal with an `answer` is sent as that answer (a
- * redirect to sign in, a page) instead of the error in the one shape.
+ * redirect to sign in, a page) instead of the error in the one shape. `conditional`: the caller
+ * was allowed by a binding with a condition, so the same request may be refused later with
+ * nothing changed but the clock.
  */
 export type Access =
-  | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; session?: string; verdict: 'allowed' | 'public' }
+  | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; session?: string; verdict: 'allowed' | 'public'; conditional?: true }
   | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean; answer?: Answer }
 
 export function createGateway(deps: GatewayDeps) {
@@ -131,26 +134,30 @@ export function createGateway(deps: GatewayDeps) {
     return auth instanceof Promise ? auth.then((a) => authorized(a, route, extracted.header, view)) : authorized(auth, route, extracted.header, view)
   }
 
-  /** DESIGN §4 step 5, once the caller is known: undefined when allowed, else the refusal (the denial audited). */
-  function denial(caller: Caller, route: Route, view: RequestView, via?: 'browser'): Extract<Access, { ok: false }> | undefined {
+  /** DESIGN §4 step 5, once the caller is known: the decision when allowed, else the refusal (the denial audited). */
+  function judged(caller: Caller, route: Route, view: RequestView, via?: 'browser'): Extract<Access, { ok: false }> | Decision {
     const now = deps.clock()
     const decision = deps.authorizer.authorize(caller.principal, caller.key, route, now)
-    if (decision.allow) return undefined
+    if (decision.allow) return decision
     deps.denials.record({ time: now, principal: caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200), ...(via && { via }) } })
     return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(caller.member, route), verdict: 'denied' }
   }
 
   function authorized(auth: Authentication, route: Route, tokenHeader: TokenHeader, view: RequestView): Access {
     if (!auth.ok) return unauthenticated(route, auth.description)
-    return denial(auth.caller, route, view) ?? { ok: true, route, caller: auth.caller, tokenHeader, verdict: 'allowed' }
+    const judgement = judged(auth.caller, route, view)
+    if ('ok' in judgement) return judgement
+    const allowed = { ok: true, route, caller: auth.caller, tokenHeader, verdict: 'allowed' } as const
+    return judgement.grantedBy?.condition ? { ...allowed, conditional: true } : allowed
   }
 
   /** As authorized, for a browser admitted by its session cookie; a person opening the service is shown who they are and how to ask for access. */
   function authorizedBrowser(who: BrowserIdentity, route: Route, view: RequestView): Access {
     if (!who.ok) return refused(route, who)
-    const denied = denial(who.caller, route, view, 'browser')
-    if (denied) return { ...denied, answer: deps.browser.deniedAnswer(who.caller, route, browserRequest(view)) }
-    return { ok: true, route, caller: who.caller, session: who.sessionHash, verdict: 'allowed' }
+    const judgement = judged(who.caller, route, view, 'browser')
+    if ('ok' in judgement) return { ...judgement, answer: deps.browser.deniedAnswer(who.caller, route, browserRequest(view)) }
+    const allowed = { ok: true, route, caller: who.caller, session: who.sessionHash, verdict: 'allowed' } as const
+    return judgement.grantedBy?.condition ? { ...allowed, conditional: true } : allowed
   }
 
   type Identity = { tokenHeader?: TokenHeader; principal: string; email: string; assertion: string }

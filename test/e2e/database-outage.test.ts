@@ -53,6 +53,11 @@ describe('when the database goes away', () => {
     return res.statusCode === 502 ? 'allowed' : res.statusCode === 403 ? 'denied' : String(res.statusCode)
   }
   const ready = async (p: PosternProcess, port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).status
+  /** The nginx data plane's bulk renewal of a verdict for token i on the ws service (nginx/renewal.ts): allow or refuse. */
+  const renewal = async (i: number) => {
+    const res = await request(`http://127.0.0.1:${gateway.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body: `GET\tws.my-project.localhost\tBearer ${tokens[i]}`, headers: { host: 'postern-decision.invalid' } })
+    return (await res.body.text()).split('\t')[0]
+  }
 
   it('answers from what it knows while cut off, reports not ready, and catches up with every change made meanwhile', async () => {
     await eventually(2_000, async () => (await status(0)) === 'allowed')
@@ -80,11 +85,14 @@ describe('when the database goes away', () => {
     socket.on('close', () => (closedAt = Date.now()))
     socket.on('error', () => {})
     await eventually(10_000, () => socket.readyState === WebSocket.OPEN, 'the WebSocket open')
+    // Answered just before the cut, this renewal would be answered again for 10 s while nothing changes.
+    expect(await renewal(1)).toBe('allow')
     await link.cut()
     try {
       expect(await status(1)).toBe('allowed')
       await eventually(15_000, async () => (await status(1)) === '503', 'failing closed', 250)
       const failedClosedAt = Date.now()
+      expect(await renewal(1)).toBe('refuse')
       // Rechecked once a second: closed within about a second of the view going stale.
       await eventually(3_000, () => closedAt > 0, 'the WebSocket closed')
       expect(closedAt - failedClosedAt).toBeLessThan(2_500)

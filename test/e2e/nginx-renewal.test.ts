@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -8,7 +12,8 @@ import { startUpstream } from '../support/upstream.js'
  * The bulk renewal the nginx data plane's workers send (src/gateway/nginx/renewal.ts): one line
  * per verdict, one answer line each, in order. Asked here on a Node gateway's port, where
  * Postern's internal endpoints answer on a host that is no service (as `postern nginx-config`'s
- * nginx asks them).
+ * nginx asks them). On a test clock (core/test-clock.ts), to see what passing time does to a
+ * line answered before.
  */
 describe('renewing nginx verdicts in bulk', () => {
   let p: PosternProcess
@@ -16,6 +21,10 @@ describe('renewing nginx verdicts in bulk', () => {
   let ann: string
   let bob: string
   let cy: string
+  let clockFile: string
+  /** Moves the server's clock this many seconds ahead of the real time (never back). */
+  const skewClock = (seconds: number) => writeFileSync(clockFile, String(Math.ceil(seconds)))
+  const api = () => `api.my-project.localhost:${p.gatewayPort}`
   const renew = async (body: string) => {
     const res = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body, headers: { host: 'postern-decision.invalid' } })
     return { status: res.statusCode, text: await res.body.text() }
@@ -23,7 +32,9 @@ describe('renewing nginx verdicts in bulk', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream()
-    p = await startPostern()
+    clockFile = join(mkdtempSync(join(tmpdir(), 'postern-clock-')), 'skew')
+    writeFileSync(clockFile, '0')
+    p = await startPostern({ env: { NODE_ENV: 'test', POSTERN_TEST_ONLY_CLOCK_FILE: clockFile } })
     expect((await p.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     await createUser(p, 'bob@example.com', 'bob-password-123')
@@ -70,5 +81,53 @@ describe('renewing nginx verdicts in bulk', () => {
     expect(await renew('')).toEqual({ status: 200, text: '' })
     const huge = await renew('x'.repeat(10 * 1024 * 1024)).catch((err: Error) => ({ status: 0, text: err.message }))
     expect(huge.status).not.toBe(200)
+  })
+
+  it('answers a line again while nothing changes, and decides it anew once a change is applied', async () => {
+    const line = `GET\t${api()}\tBearer ${ann}`
+    const [first, second] = [(await renew(line)).text.split('\t'), (await renew(line)).text.split('\t')]
+    expect(first[0]).toBe('allow')
+    // The same verdict, the assertion included; only the cache milliseconds may differ.
+    expect(second.slice(2)).toEqual(first.slice(2))
+    expect((await p.cli(['services', 'remove-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    try {
+      await eventually(1_000, async () => (await renew(line)).text === 'refuse', 'the renewal refused within a second of the role being removed')
+    } finally {
+      expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    }
+    await eventually(1_000, async () => (await renew(line)).text.startsWith('allow\t'), 'allowed again')
+  })
+
+  // Last: the test clock only runs ahead.
+  it('decides every time a line whose grant has a condition, and gives no time past the token’s expiry', async () => {
+    // Dee may invoke until a moment a few seconds away, by a condition: no change will come when it passes.
+    await createUser(p, 'dee@example.com', 'dee-password-123')
+    const dee = (await signInUser(p, 'dee@example.com', 'dee-password-123')).idToken
+    const end = Date.now() + 4_000
+    const binding = await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:dee@example.com', '--role=roles/run.invoker', `--condition=expression=request.time < timestamp('${new Date(end).toISOString()}'),title=a few seconds`])
+    expect(binding.code, binding.stderr).toBe(0)
+    const deeLine = `GET\t${api()}\tBearer ${dee}`
+    await eventually(2_000, async () => (await renew(deeLine)).text.startsWith('allow\t'), 'dee allowed')
+    // Past the end by the server's clock, well within how long an unconditional answer is reused (10 s).
+    skewClock((end + 1_000 - Date.now()) / 1000)
+    await eventually(2_000, async () => (await renew(deeLine)).text === 'refuse', 'dee refused once the condition is false')
+
+    // Ann's token five seconds from its expiry: allowed, for at most those seconds.
+    const exp = (JSON.parse(Buffer.from(ann.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp
+    skewClock((exp * 1000 - 5_000 - Date.now()) / 1000)
+    // A token signed on the new clock says when the view is fresh again (a jump of an hour makes it stale until the next poll).
+    const fresh = (await signInUser(p, 'cy+ops@example.com', 'cy-password-12345')).idToken
+    const annLine = `GET\t${api()}\tBearer ${ann}`
+    const both = async () => (await renew(`${annLine}\nGET\t${api()}\tBearer ${fresh}`)).text.split('\n').map((l) => l.split('\t').slice(0, 2))
+    await eventually(5_000, async () => (await both()).every(([v]) => v === 'allow'), 'both tokens allowed')
+    const [[, ms]] = await both()
+    expect(Number(ms)).toBeGreaterThan(0)
+    expect(Number(ms)).toBeLessThanOrEqual(500)
+    // Past its expiry (Postern's leeway may still admit it): nginx may keep it for no time at all.
+    skewClock((exp * 1000 + 1_000 - Date.now()) / 1000)
+    await eventually(2_000, async () => {
+      const [[verdict, left], [other]] = await both()
+      return (verdict === 'refuse' || left === '0') && other === 'allow'
+    }, 'no time given past the token’s expiry')
   })
 })

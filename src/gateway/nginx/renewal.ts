@@ -1,21 +1,54 @@
+import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../core/clock.js'
+import { BoundedCache } from '../../core/bounded-cache.js'
 import type { Verdict } from '../../observability/metrics.js'
 import type { Gateway } from '../gateway.js'
 import { allowed } from './decision.js'
-import { RENEW_MAX_LINES, VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { RENEW_MAX_LINES, VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 
 /** A renewal's line is a token and a host: about a kilobyte, 4 KB allowed on average. */
 const MAX_BODY = RENEW_MAX_LINES * 4 * 1024
+
+/**
+ * An `allow` given to a renewal line, answered again without deciding while it still holds: until
+ * the change feed moves (the changes applied in full, change-follower.ts), and for ANSWER_REUSE_MS
+ * at most, so the assertion it carries has most of its life left (assertions.ts). Only for a
+ * caller allowed by a binding without a condition: a condition sees the clock. The token's
+ * expiry and the view's staleness are checked on every line.
+ */
+interface Answered {
+  position: number
+  until: number
+  /** The token's `exp` (seconds). */
+  exp: number
+  resource: string
+  /** The answer after its cache milliseconds: VERDICT_FIELDS, tab-separated. */
+  fields: string
+}
+
+const ANSWER_REUSE_MS = 10_000
+
+export interface RenewalOptions {
+  issuer: string
+  clock: Clock
+  record: (service: string, verdict: Verdict) => void
+  /** How far the change feed's changes have been applied (ChangeFollower.position). */
+  feedPosition: () => number
+  /** Whether the view is too old to decide from (--max-staleness): then every line is decided, and refused. */
+  stale: (now: number) => boolean
+}
 
 /**
  * The nginx data plane's verdicts renewed in bulk (decision-protocol.ts RENEW_PATH): one request
  * every tenth of a second per nginx worker instead of one per verdict, so that many callers each
  * using the plane all the time cost Postern little. Each line is decided as the request it stands
  * for (the same decideAccess: a revoked grant is refused here, and the denial audited); nginx
- * keeps the verdicts this answers `allow` for the time it says.
+ * keeps the verdicts this answers `allow` for the time it says. A thousand callers renewed four
+ * times a second while nothing changes are a digest and a lookup each (Answered), not a decision.
  */
-export function renewalEndpoint(gateway: Gateway, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void }) {
+export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
+  const answered = new BoundedCache<string, Answered>(20_000)
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req)
     if (body === undefined || req.method !== 'POST') {
@@ -24,24 +57,41 @@ export function renewalEndpoint(gateway: Gateway, o: { issuer: string; clock: Cl
     }
     const lines = body === '' ? [] : body.split('\n').slice(0, RENEW_MAX_LINES)
     const answers: string[] = []
-    for (const line of lines) answers.push(await renewed(gateway, line, o))
+    for (const line of lines) answers.push(await renewed(gateway, line, answered, o))
     const out = answers.join('\n')
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out), 'cache-control': 'no-store' })
     res.end(out)
   }
 }
 
-async function renewed(gateway: Gateway, line: string, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void }): Promise<string> {
+async function renewed(gateway: Gateway, line: string, answered: BoundedCache<string, Answered>, o: RenewalOptions): Promise<string> {
   const fields = line.split('\t')
   const [method, host, authorization] = fields
   // Exactly the three fields nginx writes: a header value holding a tab is not renewed (then it ends, and is asked for again whole).
   if (fields.length !== 3 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
+  const now = o.clock()
+  const position = o.feedPosition()
+  // Kept by digest: the line is a slice of the whole body, which a key would keep alive.
+  const key = createHash('sha256').update(line).digest('base64')
+  const hit = answered.get(key)
+  if (hit && hit.position === position && hit.until > now && !o.stale(now)) {
+    const ms = Math.min(VERDICT_CACHE_MS, hit.exp * 1000 - now)
+    if (ms > 0) {
+      o.record(hit.resource, 'allowed')
+      return `allow\t${ms}\t${hit.fields}`
+    }
+  }
   const rawHeaders = ['authorization', authorization]
   const access = await gateway.decideAccess({ method, host, rawHeaders, path: '/' })
   o.record(access.route?.resource ?? '', access.verdict)
   if (!access.ok) return 'refuse'
-  const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now: o.clock() })
-  return ['allow', verdict[VERDICT.cacheMs], ...VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? ''))].join('\t')
+  const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
+  const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
+  const exp = access.caller?.claims?.exp
+  if (access.verdict === 'allowed' && !access.conditional && exp !== undefined) {
+    answered.set(key, { position, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer })
+  }
+  return `allow\t${verdict[VERDICT.cacheMs]}\t${answer}`
 }
 
 /**
