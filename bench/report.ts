@@ -2,6 +2,7 @@ import type { ProfileRun } from './profile.js'
 import type { InProcessReport } from './in-process.js'
 import { fmt, type HalfLoadSummary, type LoadSettings, type PlaneHalfLoadSummary, type ScenarioSummary } from './load.js'
 import type { SoakResult } from './soak.js'
+import type { RenewalResult } from './renewal.js'
 import type { StartupResult } from './startup.js'
 import { median } from './startup.js'
 
@@ -19,6 +20,7 @@ export interface BenchReport {
   nginxPlaneHalfLoad?: PlaneHalfLoadSummary
   inProcess?: InProcessReport
   startup?: StartupResult
+  renewal?: RenewalResult
   soak?: SoakResult
   profiles?: { files: string[]; runs: ProfileRun[] }
   goals: Goal[]
@@ -215,6 +217,7 @@ export function formatText(r: BenchReport): string {
       ['ratio', `${fmt(st.ratio.readyMs)}×`, `${fmt(st.ratio.firstRequestMs)}×`],
     ], ['l', 'r', 'r']))
   }
+  if (r.renewal) out.push('', renewalLine(r.renewal))
   if (r.soak) {
     out.push('', `Soak: ${r.soak.seconds} s, ${r.soak.load}: ${fmt(r.soak.result.rps, 0)} req/s, p99 ${fmt(r.soak.result.p99)} ms, ${fmt(r.soak.cores)} cores`)
     out.push(`  gateway RSS per minute (lowest–highest, MB): ${r.soak.minutes.map((m) => `${m.minMb.toFixed(0)}–${m.maxMb.toFixed(0)}`).join(', ')}; peak (VmHWM) ${r.soak.peakRssMb.toFixed(0)} MB`)
@@ -299,6 +302,7 @@ export function formatMarkdown(r: BenchReport): string {
       [`${st.services.toLocaleString('en')} services`, `${fmt(st.large.readyMs, 0)} ms`, `${fmt(st.large.firstRequestMs, 0)} ms`],
     ], ['l', 'r', 'r']), '')
   }
+  if (r.renewal) out.push('## The nginx data plane\'s bulk renewals', '', renewalLine(r.renewal), '')
   if (r.soak) {
     out.push('## Soak', '', `${r.soak.seconds} s, ${r.soak.load}: ${fmt(r.soak.result.rps, 0)} req/s, p99 ${fmt(r.soak.result.p99)} ms. Gateway RSS per minute, lowest–highest (MB): ${r.soak.minutes.map((m) => `${m.minMb.toFixed(0)}–${m.maxMb.toFixed(0)}`).join(', ')}; peak (VmHWM) ${r.soak.peakRssMb.toFixed(0)} MB. Every second's sample is in latest.json.`, '')
   }
@@ -359,4 +363,12 @@ export function formatSvg(r: BenchReport): string {
   parts.push(`<text x="12" y="${height - 12}" fill="#555">${esc(`${r.settings.rounds} rounds × ${r.settings.seconds} s, wrk -t${r.settings.threads} -c${r.settings.connections}, loopback; ${r.command}`)}</text>`)
   parts.push('</svg>')
   return parts.join('\n') + '\n'
+}
+
+function renewalLine(x: RenewalResult): string {
+  return (
+    `Renewals (${x.callers.toLocaleString('en')} callers' tokens, ${x.batches} bodies of ${x.linesPerBatch.toLocaleString('en')} lines a round): Postern's CPU ` +
+    `${fmt(x.answeredUs, 1)} µs a line answered again with nothing changed, against ${fmt(x.decidedUs, 1)} µs decided just after a change: ` +
+    `${fmt(x.ratio)}× (rounds: ${x.rounds.map((r) => fmt(r.answeredUs / r.decidedUs)).join(', ')})`
+  )
 }

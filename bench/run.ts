@@ -7,6 +7,7 @@ import { POSTERN_ENV } from './postern.js'
 import { runInProcess } from './in-process.js'
 import { fmt, runHalfLoad, runLoad, runPlaneHalfLoad, type LoadSettings } from './load.js'
 import { runProfiles } from './profile.js'
+import { runRenewal } from './renewal.js'
 import { coldVsWarm, formatMarkdown, formatSvg, formatText, judgeGoals, type BenchReport } from './report.js'
 import { runSoak } from './soak.js'
 import { runStartup } from './startup.js'
@@ -15,17 +16,18 @@ import { checkTools } from './tools.js'
 /**
  * `npm run bench`: the gateway against direct calls, nginx and the Node floor; the nginx
  * data plane against nginx with as many workers, and Caddy as the Go reference; decide()
- * and token verification in process; start-up with 10,000 services. Writes bench/results/latest.{json,md,svg}.
+ * and token verification in process; start-up with 10,000 services; what the data plane's bulk
+ * renewals cost Postern. Writes bench/results/latest.{json,md,svg}.
  *
  *   --rounds N        interleaved rounds of every scenario (3)
  *   --seconds S       seconds per load run (6)
  *   --workers N       postern serve --workers N, and as many nginx proxy workers (1)
  *   --node-args ARGS  flags for node running postern serve (default "--max-semi-space-size=4 --max-old-space-size=192", as bin/postern.js runs it)
- *   --only LIST       some of: load,half-load,in-process,startup (all)
+ *   --only LIST       some of: load,half-load,in-process,startup,renewal (all)
  *   --soak[=S]        also a steady load for S seconds (300), watching the gateway's RSS
  *   --profile         also CPU profiles of the gateway under the warm and cold loads
  */
-const PARTS = ['load', 'half-load', 'in-process', 'startup'] as const
+const PARTS = ['load', 'half-load', 'in-process', 'startup', 'renewal'] as const
 type Part = (typeof PARTS)[number]
 
 function parseArgs(argv: string[]) {
@@ -115,6 +117,10 @@ async function main(): Promise<number> {
     if (args.only.has('startup')) {
       log('\nStart-up with 10,000 services against 1, alternately')
       report.startup = await runStartup(join(dir, 'startup'), { log })
+    }
+    if (args.only.has('renewal')) {
+      log(`\nThe nginx data plane's bulk renewals: Postern's CPU per line, decided against answered again`)
+      report.renewal = await runRenewal(join(dir, 'renewal'), { rounds: args.rounds, log })
     }
     if (args.profile) {
       log('\nCPU profiles of the gateway (node --cpu-prof)')

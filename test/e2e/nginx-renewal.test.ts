@@ -120,14 +120,14 @@ describe('renewing nginx verdicts in bulk', () => {
     const annLine = `GET\t${api()}\tBearer ${ann}`
     const both = async () => (await renew(`${annLine}\nGET\t${api()}\tBearer ${fresh}`)).text.split('\n').map((l) => l.split('\t').slice(0, 2))
     await eventually(5_000, async () => (await both()).every(([v]) => v === 'allow'), 'both tokens allowed')
-    const [[, ms]] = await both()
+    const ms = (await both())[0]![1]
     expect(Number(ms)).toBeGreaterThan(0)
     expect(Number(ms)).toBeLessThanOrEqual(500)
     // Past its expiry (Postern's leeway may still admit it): nginx may keep it for no time at all.
     skewClock((exp * 1000 + 1_000 - Date.now()) / 1000)
     await eventually(2_000, async () => {
-      const [[verdict, left], [other]] = await both()
-      return (verdict === 'refuse' || left === '0') && other === 'allow'
+      const [annVerdict, freshVerdict] = await both()
+      return (annVerdict![0] === 'refuse' || annVerdict![1] === '0') && freshVerdict![0] === 'allow'
     }, 'no time given past the token’s expiry')
   })
 })
