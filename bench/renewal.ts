@@ -19,11 +19,12 @@ export interface RenewalResult {
 
 /**
  * What the nginx data plane's bulk renewals (src/gateway/nginx/renewal.ts) cost Postern: bodies
- * of RENEW_MAX_LINES lines, the tokens of 1,000 callers, posted as nginx's workers post them.
- * The baseline, in the same rounds: the same body right after a change reached Postern (a user
- * added, which moves the change feed as any grant or revocation does), when every line is
- * decided again; against it, the body again with nothing changed. CPU is Postern's own
- * (/proc), over `batches` bodies of each kind per round.
+ * of RENEW_MAX_LINES lines, the tokens of 1,000 callers, posted as nginx's workers post them
+ * (each line with the stamp of the answer it holds). The baseline, in the same rounds: the body
+ * right after a change reached Postern (a user added, which moves the change feed as any grant
+ * or revocation does), when every line is decided again and answered in full; against it, the
+ * body again with nothing changed, answered `same`. CPU is Postern's own (/proc), over `batches`
+ * bodies of each kind per round.
  */
 export async function runRenewal(dir: string, o: { rounds: number; batches?: number; callers?: number; log?: (s: string) => void }): Promise<RenewalResult> {
   const log = o.log ?? (() => undefined)
@@ -39,12 +40,19 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
     const mint = new TokenMint(signer, postern.controlUrl, await insertUsers(postern.dataDir, emails))
     const host = postern.hostOf('bench')
     const line = (token: string) => `GET\t${host}\tBearer ${token}`
-    const body = mint.mint(RENEW_MAX_LINES).map(line).join('\n')
-    const renew = async (text: string): Promise<string[]> => {
+    const lines = mint.mint(RENEW_MAX_LINES).map(line)
+    // As nginx sends them: each line with the stamp of the last full answer it got ('' before the first).
+    const stamps = lines.map(() => '')
+    const renew = async (text: string): Promise<string[][]> => {
       const res = await fetch(`http://127.0.0.1:${postern.gatewayPort}${RENEW_PATH}`, { method: 'POST', body: text, headers: { host: DECISION_HOST } })
-      return (await res.text()).split('\n').map((l) => l.split('\t', 1)[0]!)
+      return (await res.text()).split('\n').map((l) => l.split('\t'))
     }
-    const allAllowed = async () => (await renew(body)).every((v) => v === 'allow')
+    const renewAll = async (): Promise<string[]> => {
+      const answers = await renew(lines.map((l, i) => `${l}\t${stamps[i]}`).join('\n'))
+      answers.forEach((a, i) => a[0] === 'allow' && (stamps[i] = a.at(-1)!))
+      return answers.map((a) => a[0]!)
+    }
+    const allAllowed = async () => (await renewAll()).every((v) => v === 'allow' || v === 'same')
     for (let i = 0; i < 50 && !(await allAllowed()); i++) await new Promise((r) => setTimeout(r, 200))
     if (!(await allAllowed())) throw new Error('renewal bench: the callers were not allowed')
     let probes = 0
@@ -53,7 +61,7 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
       const [probe] = await insertUsers(postern.dataDir, [`probe-${probes++}@${BENCH_DOMAIN}`])
       const probeLine = line(new TokenMint(signer, postern.controlUrl, [probe!]).mint(1)[0]!)
       for (let i = 0; i < 100; i++) {
-        if ((await renew(probeLine))[0] === 'allow') return
+        if ((await renew(probeLine))[0]![0] === 'allow') return
         await new Promise((r) => setTimeout(r, 20))
       }
       throw new Error('renewal bench: a change did not reach Postern within 2 s')
@@ -66,15 +74,15 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
       for (let b = 0; b < batches; b++) {
         await change()
         const c0 = cpu()
-        await renew(body)
+        await renewAll()
         const c1 = cpu()
-        await renew(body)
+        await renewAll()
         decided += c1 - c0
         answered += cpu() - c1
       }
       const lines = batches * RENEW_MAX_LINES
       rounds.push({ decidedUs: (decided * 1e6) / lines, answeredUs: (answered * 1e6) / lines })
-      log(`  round ${r + 1}: decided ${rounds.at(-1)!.decidedUs.toFixed(1)} µs/line, answered again ${rounds.at(-1)!.answeredUs.toFixed(1)} µs/line`)
+      log(`  round ${r + 1}: decided ${rounds.at(-1)!.decidedUs.toFixed(1)} µs/line, answered same ${rounds.at(-1)!.answeredUs.toFixed(1)} µs/line`)
     }
     return {
       callers,

@@ -368,7 +368,7 @@ export function formatSvg(r: BenchReport): string {
 function renewalLine(x: RenewalResult): string {
   return (
     `Renewals (${x.callers.toLocaleString('en')} callers' tokens, ${x.batches} bodies of ${x.linesPerBatch.toLocaleString('en')} lines a round): Postern's CPU ` +
-    `${fmt(x.answeredUs, 1)} µs a line answered again with nothing changed, against ${fmt(x.decidedUs, 1)} µs decided just after a change: ` +
+    `${fmt(x.answeredUs, 1)} µs a line answered \`same\` with nothing changed, against ${fmt(x.decidedUs, 1)} µs decided just after a change: ` +
     `${fmt(x.ratio)}× (rounds: ${x.rounds.map((r) => fmt(r.answeredUs / r.decidedUs)).join(', ')})`
   )
 }

@@ -119,7 +119,7 @@ async function main(): Promise<number> {
       report.startup = await runStartup(join(dir, 'startup'), { log })
     }
     if (args.only.has('renewal')) {
-      log(`\nThe nginx data plane's bulk renewals: Postern's CPU per line, decided against answered again`)
+      log(`\nThe nginx data plane's bulk renewals: Postern's CPU per line, decided against answered same`)
       report.renewal = await runRenewal(join(dir, 'renewal'), { rounds: args.rounds, log })
     }
     if (args.profile) {

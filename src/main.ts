@@ -306,7 +306,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
       const nginxDecisions = {
         decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid) }),
-        renew: renewalEndpoint(gateway, { issuer: config.issuer, clock, record, feedPosition: () => follower.position, stale: (now) => freshness.stale(now) }),
+        renew: renewalEndpoint(gateway, {
+          issuer: config.issuer,
+          clock,
+          record,
+          feedPosition: () => follower.position,
+          stale: (now) => freshness.stale(now),
+          answered: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
+        }),
         upstreamError: upstreamErrorEndpoint(),
       }
       // Tokens may be large and a request may carry many headers: both are checked by the gateway

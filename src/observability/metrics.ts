@@ -23,6 +23,7 @@ export class Metrics {
   private readonly requests = new Map<string, number>()
   private readonly latency = new Map<Verdict, Histogram>()
   private readonly gauges = new Map<string, { help: string; read: () => number }>()
+  private readonly counters = new Map<string, { help: string; label: string; values: Map<string, number> }>()
 
   /** One gateway request: its service (or '' when none matched), verdict and duration. */
   request(service: string, verdict: Verdict, seconds: number): void {
@@ -35,6 +36,13 @@ export class Metrics {
 
   gauge(name: string, help: string, read: () => number): void {
     this.gauges.set(name, { help, read })
+  }
+
+  /** A counter with one label: the function returned adds one to the series of a label value. */
+  counter(name: string, help: string, label: string): (value: string) => void {
+    const values = new Map<string, number>()
+    this.counters.set(name, { help, label, values })
+    return (value) => values.set(value, (values.get(value) ?? 0) + 1)
   }
 
   render(): string {
@@ -55,6 +63,10 @@ export class Metrics {
       lines.push(`postern_gateway_request_duration_seconds_bucket{verdict="${verdict}",le="+Inf"} ${cumulative}`)
       lines.push(`postern_gateway_request_duration_seconds_sum{verdict="${verdict}"} ${h.sum}`)
       lines.push(`postern_gateway_request_duration_seconds_count{verdict="${verdict}"} ${cumulative}`)
+    }
+    for (const [name, c] of this.counters) {
+      lines.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`)
+      for (const [value, n] of c.values) lines.push(`${name}{${c.label}="${label(value)}"} ${n}`)
     }
     for (const [name, g] of this.gauges) lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`)
     return lines.join('\n') + '\n'

@@ -51,7 +51,7 @@ describe('renewing nginx verdicts in bulk', () => {
 
   it('answers each line in order: allow with the verdict, or refuse', async () => {
     const host = `api.my-project.localhost:${p.gatewayPort}`
-    const lines = [`GET\t${host}\tBearer ${ann}`, `GET\t${host}\tBearer ${bob}`, `GET\tnowhere.my-project.localhost\tBearer ${ann}`, 'not a line', `GET\t${host}\tBearer ${ann}\textra`, `POST\t${host}\tBearer ${ann}`]
+    const lines = [`GET\t${host}\tBearer ${ann}`, `GET\t${host}\tBearer ${bob}`, `GET\tnowhere.my-project.localhost\tBearer ${ann}`, 'not a line', `GET\t${host}\tBearer ${ann}\tstamp\textra`, `POST\t${host}\tBearer ${ann}`]
     const { status, text } = await renew(lines.join('\n'))
     expect(status).toBe(200)
     const answers = text.split('\n').map((l) => l.split('\t'))
@@ -87,15 +87,27 @@ describe('renewing nginx verdicts in bulk', () => {
     const line = `GET\t${api()}\tBearer ${ann}`
     const [first, second] = [(await renew(line)).text.split('\t'), (await renew(line)).text.split('\t')]
     expect(first[0]).toBe('allow')
-    // The same verdict, the assertion included; only the cache milliseconds may differ.
+    // The same verdict, the assertion included, and the stamp that names it; only the cache milliseconds may differ.
     expect(second.slice(2)).toEqual(first.slice(2))
+    const stamp = first.at(-1)!
+    expect(stamp).toMatch(/^[\w-]+\.[0-9a-z]+$/)
+    // nginx, holding that answer, sends its stamp: it is told its fields still hold, and for how long.
+    const same = (await renew(`${line}\t${stamp}`)).text.split('\t')
+    expect(same[0]).toBe('same')
+    expect(same).toHaveLength(2)
+    expect(Number(same[1])).toBeGreaterThan(0)
+    expect(Number(same[1])).toBeLessThanOrEqual(500)
+    // A stamp naming another answer gets the fields.
+    const other = (await renew(`${line}\t${stamp}x`)).text.split('\t')
+    expect(other[0]).toBe('allow')
+    expect(other.slice(2)).toEqual(first.slice(2))
     expect((await p.cli(['services', 'remove-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     try {
-      await eventually(1_000, async () => (await renew(line)).text === 'refuse', 'the renewal refused within a second of the role being removed')
+      await eventually(1_000, async () => (await renew(`${line}\t${stamp}`)).text === 'refuse', 'the renewal refused within a second of the role being removed')
     } finally {
       expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     }
-    await eventually(1_000, async () => (await renew(line)).text.startsWith('allow\t'), 'allowed again')
+    await eventually(1_000, async () => (await renew(`${line}\t${stamp}`)).text.startsWith('allow\t'), 'allowed again, with the fields: the old stamp names no answer now')
   })
 
   // Last: the test clock only runs ahead.

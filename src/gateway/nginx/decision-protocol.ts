@@ -7,9 +7,12 @@ export const DECISION_PATH = '/_postern/nginx/decide'
 /**
  * Verdicts renewed in bulk: nginx's workers send, every RENEW_EVERY_MS, the verdicts they are
  * still using past half their life that rest on a token alone, one line each
- * (`METHOD<TAB>host<TAB>Authorization`), and get one line back for each, in order: `allow`, the
- * cache milliseconds and VERDICT_FIELDS, tab-separated and percent-encoded, or `refuse` (the next
- * request is then decided, and refused, as any other). Each line is a decision like any other.
+ * (`METHOD<TAB>host<TAB>Authorization<TAB>stamp`), and get one line back for each, in order:
+ * `allow`, the cache milliseconds, VERDICT_FIELDS (percent-encoded where they must be) and a
+ * stamp naming that answer ('' when it will not be answered again), tab-separated; or `same` and
+ * the cache milliseconds, when the line's stamp names the answer Postern would give (nginx keeps
+ * the fields it has); or `refuse` (the next request is then decided, and refused, as any other).
+ * Each line is a decision like any other (renewal.ts).
  */
 export const RENEW_PATH = '/_postern/nginx/renew'
 export const RENEW_EVERY_MS = 100

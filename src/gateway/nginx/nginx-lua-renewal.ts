@@ -8,7 +8,7 @@ import { DECISION_HOST, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './de
  * for a renewal, and a thousand callers each using the plane all the time cost Postern ten
  * requests a second rather than thousands. A verdict Postern no longer gives is dropped, so the
  * next request is decided — and refused, and audited — as any other; one Postern does not answer
- * for simply runs out (fail closed). Needs, in scope: shared, mine, concat, remember, NFIELDS, REP.
+ * for simply runs out (fail closed). Needs, in scope: shared, mine, concat, remember, NFIELDS, REP, STAMP.
  */
 export function renewalLua(decisions: string): string {
   const unix = decisions.startsWith('unix:')
@@ -20,10 +20,10 @@ export function renewalLua(decisions: string): string {
     local unescape = ngx.unescape_uri
     local due = {}
 
-    -- Renew the verdict under key (a request of this method to this host, resting on the token
-    -- in f[REP]) with the next batch.
+    -- Renew the verdict f under key (a request of this method to this host, resting on the token
+    -- in f[REP]) with the next batch; its stamp names the answer it came from, if any.
     local function renew_later(key, f, method, host)
-      due[#due + 1] = { key = key, rep = f[REP], line = method .. "\\t" .. host .. "\\t" .. f[REP] }
+      due[#due + 1] = { key = key, f = f, line = method .. "\\t" .. host .. "\\t" .. f[REP] .. "\\t" .. (f[STAMP] or "") }
     end
 
     local function read_answer(sock)
@@ -70,15 +70,19 @@ export function renewalLua(decisions: string): string {
         if not d then break end
         local parts = {}
         for part in (line .. "\\t"):gmatch("([^\\t]*)\\t") do parts[#parts + 1] = part end
-        local ms = parts[1] == "allow" and tonumber(parts[2]) or 0
-        if ms > 0 and #parts == NFIELDS + 2 then
+        local ms = (parts[1] == "allow" or parts[1] == "same") and tonumber(parts[2]) or 0
+        if ms > 0 and parts[1] == "same" and #parts == 2 then
+          -- The answer the verdict came from still holds: the fields stay, its time starts again.
+          remember(d.key, false, d.f, ms, asked)
+        elseif ms > 0 and #parts == NFIELDS + 3 then
           local f = {}
           -- Only fields that needed it are percent-encoded (renewal.ts): they alone hold a %.
           for j = 1, NFIELDS do
             local p = parts[j + 2]
             f[j] = p:find("%", 1, true) and unescape(p) or p
           end
-          f[REP] = d.rep
+          f[REP] = d.f[REP]
+          f[STAMP] = parts[NFIELDS + 3]
           remember(d.key, false, f, ms, asked)
         else
           shared:delete(d.key)

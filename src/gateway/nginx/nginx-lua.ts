@@ -140,13 +140,14 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     end
 
     -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
-    -- and when it ends (seconds, ngx.now()), and the Authorization header it rests on when that is
-    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "".
-    local RENEW_AT, EXPIRES_AT, REP = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3
+    -- and when it ends (seconds, ngx.now()), the Authorization header it rests on when that is
+    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "", and the stamp
+    -- of the renewal answer it came from ("" for none).
+    local RENEW_AT, EXPIRES_AT, REP, STAMP = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3, NFIELDS + 4
     local function parse(v)
       local f = {}
       local at = 1
-      for i = 1, REP do
+      for i = 1, STAMP do
         local nl = v:find("\\n", at, true)
         f[i] = v:sub(at, (nl or 0) - 1)
         at = (nl or #v) + 1
@@ -292,6 +293,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
           f[REP] = (key and not own_cookies and not serverless and authz) or ""
+          f[STAMP] = ""
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
             remember(key, own_cookies, f, ms, asked)

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../core/clock.js'
 import { BoundedCache } from '../../core/bounded-cache.js'
@@ -15,7 +15,8 @@ const MAX_BODY = RENEW_MAX_LINES * 4 * 1024
  * the change feed moves (the changes applied in full, change-follower.ts), and for ANSWER_REUSE_MS
  * at most, so the assertion it carries has most of its life left (assertions.ts). Only for a
  * caller allowed by a binding without a condition: a condition sees the clock. The token's
- * expiry and the view's staleness are checked on every line.
+ * expiry and the view's staleness are checked on every line. Its stamp names this very answer:
+ * a line that carries it gets `same` (nginx holds these fields already) rather than the fields.
  */
 interface Answered {
   position: number
@@ -25,6 +26,7 @@ interface Answered {
   resource: string
   /** The answer after its cache milliseconds: VERDICT_FIELDS, tab-separated. */
   fields: string
+  stamp: string
 }
 
 const ANSWER_REUSE_MS = 10_000
@@ -37,6 +39,8 @@ export interface RenewalOptions {
   feedPosition: () => number
   /** Whether the view is too old to decide from (--max-staleness): then every line is decided, and refused. */
   stale: (now: number) => boolean
+  /** Counts each line's answer. */
+  answered: (answer: 'allow' | 'same' | 'refuse') => void
 }
 
 /**
@@ -44,11 +48,16 @@ export interface RenewalOptions {
  * every tenth of a second per nginx worker instead of one per verdict, so that many callers each
  * using the plane all the time cost Postern little. Each line is decided as the request it stands
  * for (the same decideAccess: a revoked grant is refused here, and the denial audited); nginx
- * keeps the verdicts this answers `allow` for the time it says. A thousand callers renewed four
- * times a second while nothing changes are a digest and a lookup each (Answered), not a decision.
+ * keeps the verdicts this answers `allow` (or `same`) for the time it says. A thousand callers
+ * renewed four times a second while nothing changes are a digest, a lookup and a few bytes each
+ * (Answered), not a decision and two kilobytes.
  */
 export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
   const answered = new BoundedCache<string, Answered>(20_000)
+  // Stamps are this process's own: after a restart no line's stamp names an answer of the new one.
+  const stampPrefix = randomBytes(6).toString('base64url')
+  let stamps = 0
+  const memo = { answered, stamp: () => `${stampPrefix}.${(stamps++).toString(36)}` }
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req)
     if (body === undefined || req.method !== 'POST') {
@@ -57,28 +66,32 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
     }
     const lines = body === '' ? [] : body.split('\n').slice(0, RENEW_MAX_LINES)
     const answers: string[] = []
-    for (const line of lines) answers.push(await renewed(gateway, line, answered, o))
+    for (const line of lines) {
+      const answer = await renewed(gateway, line, memo, o)
+      o.answered(answer.startsWith('allow') ? 'allow' : answer.startsWith('same') ? 'same' : 'refuse')
+      answers.push(answer)
+    }
     const out = answers.join('\n')
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out), 'cache-control': 'no-store' })
     res.end(out)
   }
 }
 
-async function renewed(gateway: Gateway, line: string, answered: BoundedCache<string, Answered>, o: RenewalOptions): Promise<string> {
+async function renewed(gateway: Gateway, line: string, memo: { answered: BoundedCache<string, Answered>; stamp: () => string }, o: RenewalOptions): Promise<string> {
   const fields = line.split('\t')
-  const [method, host, authorization] = fields
-  // Exactly the three fields nginx writes: a header value holding a tab is not renewed (then it ends, and is asked for again whole).
-  if (fields.length !== 3 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
+  const [method, host, authorization, stamp = ''] = fields
+  // The fields nginx writes (the stamp of the answer it holds, if any): a header value holding a tab is not renewed (then it ends, and is asked for again whole).
+  if (fields.length < 3 || fields.length > 4 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
   const now = o.clock()
   const position = o.feedPosition()
-  // Kept by digest: the line is a slice of the whole body, which a key would keep alive.
-  const key = createHash('sha256').update(line).digest('base64')
-  const hit = answered.get(key)
+  // Kept by digest, of the line without its stamp: the line is a slice of the whole body, which a key would keep alive.
+  const key = createHash('sha256').update(`${method}\t${host}\t${authorization}`).digest('base64')
+  const hit = memo.answered.get(key)
   if (hit && hit.position === position && hit.until > now && !o.stale(now)) {
     const ms = Math.min(VERDICT_CACHE_MS, hit.exp * 1000 - now)
     if (ms > 0) {
       o.record(hit.resource, 'allowed')
-      return `allow\t${ms}\t${hit.fields}`
+      return stamp === hit.stamp ? `same\t${ms}` : `allow\t${ms}\t${hit.fields}\t${hit.stamp}`
     }
   }
   const rawHeaders = ['authorization', authorization]
@@ -88,10 +101,12 @@ async function renewed(gateway: Gateway, line: string, answered: BoundedCache<st
   const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
   const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
   const exp = access.caller?.claims?.exp
+  let newStamp = ''
   if (access.verdict === 'allowed' && !access.conditional && exp !== undefined) {
-    answered.set(key, { position, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer })
+    newStamp = memo.stamp()
+    memo.answered.set(key, { position, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer, stamp: newStamp })
   }
-  return `allow\t${verdict[VERDICT.cacheMs]}\t${answer}`
+  return `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t${newStamp}`
 }
 
 /**
