@@ -312,7 +312,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           record,
           feedPosition: () => follower.position,
           stale: (now) => freshness.stale(now),
-          answered: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
+          counted: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
         }),
         upstreamError: upstreamErrorEndpoint(),
       }

@@ -39,8 +39,8 @@ export interface RenewalOptions {
   feedPosition: () => number
   /** Whether the view is too old to decide from (--max-staleness): then every line is decided, and refused. */
   stale: (now: number) => boolean
-  /** Counts each line's answer. */
-  answered: (answer: 'allow' | 'same' | 'refuse') => void
+  /** Counts each line's answer (postern_nginx_renewals_total). */
+  counted: (answer: 'allow' | 'same' | 'refuse') => void
 }
 
 /**
@@ -68,7 +68,7 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
     const answers: string[] = []
     for (const line of lines) {
       const answer = await renewed(gateway, line, memo, o)
-      o.answered(answer.startsWith('allow') ? 'allow' : answer.startsWith('same') ? 'same' : 'refuse')
+      o.counted(answer.startsWith('allow') ? 'allow' : answer.startsWith('same') ? 'same' : 'refuse')
       answers.push(answer)
     }
     const out = answers.join('\n')
