@@ -94,9 +94,14 @@ export async function allowed(
 function cacheMs(access: Extract<Access, { ok: true }>, method: string, upgrade: boolean, now: number): number {
   if (upgrade) return 0
   const claims = access.caller?.claims
-  if (claims) return Math.max(0, Math.min(VERDICT_CACHE_MS, claims.exp * 1000 - now))
+  if (claims) return tokenCacheMs(claims.exp, now)
   if (access.session) return method === 'GET' || method === 'HEAD' ? VERDICT_CACHE_MS : 0
   return VERDICT_CACHE_MS
+}
+
+/** A token's verdict: kept a second at most, never past the token's expiry (`exp`, in seconds). */
+export function tokenCacheMs(exp: number, now: number): number {
+  return Math.max(0, Math.min(VERDICT_CACHE_MS, exp * 1000 - now))
 }
 
 /**

@@ -4,8 +4,8 @@ import type { Clock } from '../../core/clock.js'
 import { BoundedCache } from '../../core/bounded-cache.js'
 import type { Verdict } from '../../observability/metrics.js'
 import type { Gateway } from '../gateway.js'
-import { allowed } from './decision.js'
-import { RENEW_MAX_LINES, VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
+import { allowed, tokenCacheMs } from './decision.js'
+import { RENEW_MAX_LINES, VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
 
 /** A renewal's line is a token and a host: about a kilobyte, 4 KB allowed on average. */
 const MAX_BODY = RENEW_MAX_LINES * 4 * 1024
@@ -88,7 +88,7 @@ async function renewed(gateway: Gateway, line: string, memo: { answered: Bounded
   const key = createHash('sha256').update(`${method}\t${host}\t${authorization}`).digest('base64')
   const hit = memo.answered.get(key)
   if (hit && hit.position === position && hit.until > now && !o.stale(now)) {
-    const ms = Math.min(VERDICT_CACHE_MS, hit.exp * 1000 - now)
+    const ms = tokenCacheMs(hit.exp, now)
     if (ms > 0) {
       o.record(hit.resource, 'allowed')
       return stamp === hit.stamp ? `same\t${ms}` : `allow\t${ms}\t${hit.fields}\t${hit.stamp}`
