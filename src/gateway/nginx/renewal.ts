@@ -40,7 +40,7 @@ export interface RenewalOptions {
   /** Whether the view is too old to decide from (--max-staleness): then every line is decided, and refused. */
   stale: (now: number) => boolean
   /** Counts each line's answer (postern_nginx_renewals_total). */
-  counted: (answer: 'allow' | 'same' | 'refuse') => void
+  counted: (answer: AnswerKind) => void
 }
 
 /**
@@ -67,8 +67,8 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
     const lines = body === '' ? [] : body.split('\n').slice(0, RENEW_MAX_LINES)
     const answers: string[] = []
     for (const line of lines) {
-      const answer = await renewed(gateway, line, memo, o)
-      o.counted(answer.startsWith('allow') ? 'allow' : answer.startsWith('same') ? 'same' : 'refuse')
+      const { kind, answer } = await renewed(gateway, line, memo, o)
+      o.counted(kind)
       answers.push(answer)
     }
     const out = answers.join('\n')
@@ -77,11 +77,20 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
   }
 }
 
-async function renewed(gateway: Gateway, line: string, memo: { answered: BoundedCache<string, Answered>; stamp: () => string }, o: RenewalOptions): Promise<string> {
+type AnswerKind = 'allow' | 'same' | 'refuse'
+
+const REFUSE = { kind: 'refuse', answer: 'refuse' } as const
+
+async function renewed(
+  gateway: Gateway,
+  line: string,
+  memo: { answered: BoundedCache<string, Answered>; stamp: () => string },
+  o: RenewalOptions,
+): Promise<{ kind: AnswerKind; answer: string }> {
   const fields = line.split('\t')
   const [method, host, authorization, stamp = ''] = fields
   // The fields nginx writes (the stamp of the answer it holds, if any): a header value holding a tab is not renewed (then it ends, and is asked for again whole).
-  if (fields.length < 3 || fields.length > 4 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return 'refuse'
+  if (fields.length < 3 || fields.length > 4 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return REFUSE
   const now = o.clock()
   const position = o.feedPosition()
   // Kept by digest, of the line without its stamp: the line is a slice of the whole body, which a key would keep alive.
@@ -91,13 +100,14 @@ async function renewed(gateway: Gateway, line: string, memo: { answered: Bounded
     const ms = tokenCacheMs(hit.exp, now)
     if (ms > 0) {
       o.record(hit.resource, 'allowed')
-      return stamp === hit.stamp ? `same\t${ms}` : `allow\t${ms}\t${hit.fields}\t${hit.stamp}`
+      if (stamp === hit.stamp) return { kind: 'same', answer: `same\t${ms}` }
+      return { kind: 'allow', answer: `allow\t${ms}\t${hit.fields}\t${hit.stamp}` }
     }
   }
   const rawHeaders = ['authorization', authorization]
   const access = await gateway.decideAccess({ method, host, rawHeaders, path: '/' })
   o.record(access.route?.resource ?? '', access.verdict)
-  if (!access.ok) return 'refuse'
+  if (!access.ok) return REFUSE
   const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
   const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
   const exp = access.caller?.claims?.exp
@@ -106,7 +116,7 @@ async function renewed(gateway: Gateway, line: string, memo: { answered: Bounded
     newStamp = memo.stamp()
     memo.answered.set(key, { position, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer, stamp: newStamp })
   }
-  return `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t${newStamp}`
+  return { kind: 'allow', answer: `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t${newStamp}` }
 }
 
 /**
