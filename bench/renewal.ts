@@ -30,12 +30,16 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
   const log = o.log ?? (() => undefined)
   const callers = o.callers ?? 1_000
   const batches = o.batches ?? 5
-  const { RENEW_MAX_LINES, RENEW_PATH, DECISION_HOST } = await importDist<typeof import('../src/gateway/nginx/decision-protocol.js')>('gateway/nginx/decision-protocol.js')
+  const { RENEW_MAX_LINES, RENEW_PATH, DECISION_HOST, DECISION_KEY_HEADER } = await importDist<typeof import('../src/gateway/nginx/decision-protocol.js')>('gateway/nginx/decision-protocol.js')
+  const { decisionKey } = await importDist<typeof import('../src/gateway/nginx/decision-key.js')>('gateway/nginx/decision-key.js')
+  const { loadOrCreateMasterKeyFile } = await importDist<typeof import('../src/identity/master-key.js')>('identity/master-key.js')
   const postern = await startPostern(join(dir, 'postern'))
   try {
     await postern.cli(['services', 'create', 'bench', '--upstream', 'http://127.0.0.1:9'])
     await postern.cli(['services', 'add-iam-policy-binding', 'bench', `--member=domain:${BENCH_DOMAIN}`, '--role=roles/run.invoker'])
     const signer = await serverSigningKey(postern.dataDir)
+    // What nginx shows on its questions: the key derived from the master key in the data dir.
+    const headers = { host: DECISION_HOST, [DECISION_KEY_HEADER]: decisionKey(loadOrCreateMasterKeyFile(postern.dataDir)) }
     const emails = Array.from({ length: callers }, (_, i) => `user${String(i).padStart(4, '0')}@${BENCH_DOMAIN}`)
     const mint = new TokenMint(signer, postern.controlUrl, await insertUsers(postern.dataDir, emails))
     const host = postern.hostOf('bench')
@@ -44,7 +48,7 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
     // As nginx sends them: each line with the stamp of the last full answer it got ('' before the first).
     const stamps = lines.map(() => '')
     const renew = async (text: string): Promise<string[][]> => {
-      const res = await fetch(`http://127.0.0.1:${postern.gatewayPort}${RENEW_PATH}`, { method: 'POST', body: text, headers: { host: DECISION_HOST } })
+      const res = await fetch(`http://127.0.0.1:${postern.gatewayPort}${RENEW_PATH}`, { method: 'POST', body: text, headers })
       return (await res.text()).split('\n').map((l) => l.split('\t'))
     }
     const renewAll = async (): Promise<string[]> => {

@@ -40,7 +40,7 @@ import { ChangeFollower } from './directory/change-follower.js'
 import { Directory } from './directory/directory.js'
 import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
-import { deriveMasterKey, loadOrCreateMasterKeyFile } from './identity/master-key.js'
+import { deriveMasterKey, loadOrCreateMasterKeyFile, type MasterKey } from './identity/master-key.js'
 import { openStore } from './store/open-store.js'
 import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
@@ -60,6 +60,7 @@ import { RouteTable } from './gateway/routes.js'
 import { registerDemoService, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
+import { decisionKey, showsDecisionKey } from './gateway/nginx/decision-key.js'
 import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decision.js'
 import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
@@ -100,7 +101,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const testClock = config.testClockFile ? startTestClock(config.testClockFile, (problem) => log.log('error', 'test clock', { problem })) : undefined
   if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
   const clock = testClock?.clock ?? systemClock
-  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
+  const master = masterKeyOf(config)
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
@@ -280,7 +281,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         issuer: config.issuer,
         log,
         accessLog: config.accessLog,
-        internal: internalEndpoints({ forwardAuth: () => forward, nginx: () => nginxDecisions, observability, log }),
+        internal: internalEndpoints({ forwardAuth: () => forward, nginx: () => nginxDecisions, fromNginx: showsDecisionKey(decisionKey(master)), observability, log }),
         browser,
         browserSessions,
       })
@@ -328,6 +329,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           dataDir: config.dataDir,
           tls: config.tls,
           extraCaCerts: config.extraCaCerts,
+          decisionKey: decisionKey(master),
           trustedProxies: config.trustedProxies,
           maxConnections: config.maxConnections,
           request: gateway.request,
@@ -405,6 +407,11 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
   }
 }
 
+/** POSTERN_MASTER_KEY when set, else the data dir's key file (created on first use). */
+function masterKeyOf(config: ServeConfig): MasterKey {
+  return config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
+}
+
 /**
  * `postern nginx-config`: the nginx data plane's configuration for people who run nginx
  * themselves, from the services in the store; nginx asks the Postern gateway at `decisions`.
@@ -415,7 +422,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(masterKeyOf(config)), runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

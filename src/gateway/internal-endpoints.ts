@@ -8,7 +8,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
 
 /**
  * What the gateway answers on a host that is no service: forward-auth for a proxy in front, the
- * decisions of the nginx data plane, and
+ * decisions of the nginx data plane (to that nginx alone), and
  * health and readiness for the load balancer. Not /metrics: it names every service and its
  * traffic, and the gateway's port is open to every caller; metrics are on the control plane and
  * on `--metrics-port`. False: not ours (404).
@@ -17,11 +17,14 @@ export function internalEndpoints(o: {
   forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>
   /** The nginx data plane's questions (nginx/decision.ts). */
   nginx: () => { decide: Handler; renew: Handler; upstreamError: (req: IncomingMessage, res: ServerResponse) => void }
+  /** Whether a request is the nginx data plane's: it shows the decision key (decision-key.ts). Others do not find its paths. */
+  fromNginx: (req: IncomingMessage) => boolean
   observability: ObservabilityDeps
   log: Logger
 }) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req)
+    if ((path === DECISION_PATH || path === RENEW_PATH || path === UPSTREAM_ERROR_PATH) && !o.fromNginx(req)) return false
     if (path === DECISION_PATH || path === RENEW_PATH) {
       const nginx = o.nginx()
       ;(path === DECISION_PATH ? nginx.decide : nginx.renew)(req, res).catch((err) => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { printedDecisionKey } from '../support/decision-key.js'
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
@@ -20,6 +21,7 @@ describe('when the database goes away', () => {
   let gateway: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   const tokens: string[] = []
+  let decisionKey: string
   const member = (i: number) => `serviceAccount:robot-${i}@my-project.iam.postern.internal`
 
   beforeAll(async () => {
@@ -40,6 +42,7 @@ describe('when the database goes away', () => {
     upstream = await startUpstream()
     expect((await control.cli(['services', 'create', 'ws', '--upstream', upstream.url])).code).toBe(0)
     expect((await control.cli(['services', 'add-iam-policy-binding', 'ws', `--member=${member(1)}`, '--role=roles/run.invoker'])).code).toBe(0)
+    decisionKey = await printedDecisionKey(control, ['--database-url', pg.url], env)
   })
   afterAll(async () => {
     await Promise.all([control?.stop(), gateway?.stop(), upstream?.close()])
@@ -55,7 +58,7 @@ describe('when the database goes away', () => {
   const ready = async (p: PosternProcess, port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).status
   /** The nginx data plane's bulk renewal of a verdict for token i on the ws service (nginx/renewal.ts): allow or refuse. */
   const renewal = async (i: number) => {
-    const res = await request(`http://127.0.0.1:${gateway.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body: `GET\tws.my-project.localhost\tBearer ${tokens[i]}`, headers: { host: 'postern-decision.invalid' } })
+    const res = await request(`http://127.0.0.1:${gateway.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body: `GET\tws.my-project.localhost\tBearer ${tokens[i]}`, headers: { host: 'postern-decision.invalid', 'x-postern-decision-key': decisionKey } })
     return (await res.body.text()).split('\t')[0]
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { printedDecisionKey } from '../support/decision-key.js'
 import { eventually } from '../support/eventually.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
@@ -22,11 +23,12 @@ describe('renewing nginx verdicts in bulk', () => {
   let bob: string
   let cy: string
   let clockFile: string
+  let decisionKey: string
   /** Moves the server's clock this many seconds ahead of the real time (never back). */
   const skewClock = (seconds: number) => writeFileSync(clockFile, String(Math.ceil(seconds)))
   const api = () => `api.my-project.localhost:${p.gatewayPort}`
   const renew = async (body: string) => {
-    const res = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body, headers: { host: 'postern-decision.invalid' } })
+    const res = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body, headers: { host: 'postern-decision.invalid', 'x-postern-decision-key': decisionKey } })
     return { status: res.statusCode, text: await res.body.text() }
   }
 
@@ -44,6 +46,7 @@ describe('renewing nginx verdicts in bulk', () => {
     ann = (await signInUser(p, 'ann@example.com', 'ann-password-123')).idToken
     bob = (await signInUser(p, 'bob@example.com', 'bob-password-123')).idToken
     cy = (await signInUser(p, 'cy+ops@example.com', 'cy-password-12345')).idToken
+    decisionKey = await printedDecisionKey(p, ['--data-dir', p.dataDir])
   })
   afterAll(async () => {
     await Promise.all([p?.stop(), upstream?.close()])
@@ -74,8 +77,32 @@ describe('renewing nginx verdicts in bulk', () => {
     expect(authorization).toBe(`Bearer ${cy.split('.').slice(0, 2).join('.')}.SIGNATURE_REMOVED_BY_POSTERN`)
   })
 
+  it('is there only for an nginx that shows the decision key: to anyone else, the data plane’s paths are not found', async () => {
+    const line = `GET\t${api()}\tBearer ${ann}`
+    const ask = async (path: string, key: string | undefined) => {
+      const res = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, {
+        method: path.endsWith('renew') ? 'POST' : 'GET',
+        body: path.endsWith('renew') ? line : undefined,
+        headers: { host: 'postern-decision.invalid', authorization: `Bearer ${ann}`, 'x-postern-original-host': api(), ...(key !== undefined && { 'x-postern-decision-key': key }) },
+      })
+      return { status: res.statusCode, text: await res.body.text() }
+    }
+    const paths = ['/_postern/nginx/renew', '/_postern/nginx/decide', '/_postern/nginx/upstream-error?status=502']
+    for (const path of paths) {
+      for (const key of [undefined, '', 'x'.repeat(decisionKey.length), decisionKey.slice(0, -1), `${decisionKey}x`]) {
+        const r = await ask(path, key)
+        expect({ path, key, status: r.status }).toEqual({ path, key, status: 404 })
+        expect(r.text).not.toContain(new URL(upstream.url).host)
+      }
+    }
+    // With the key: each answers (the renewal and the decision allow ann, naming the upstream).
+    const answered = await Promise.all(paths.map((path) => ask(path, decisionKey)))
+    expect(answered.map((r) => r.status)).toEqual([200, 200, 502])
+    expect(answered[0]!.text).toContain(new URL(upstream.url).host)
+  })
+
   it('refuses a renewal that is not a POST or is too large, and answers an empty one with nothing', async () => {
-    const get = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { headers: { host: 'postern-decision.invalid' } })
+    const get = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { headers: { host: 'postern-decision.invalid', 'x-postern-decision-key': decisionKey } })
     expect(get.statusCode).toBe(400)
     await get.body.dump()
     expect(await renew('')).toEqual({ status: 200, text: '' })

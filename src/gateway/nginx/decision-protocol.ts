@@ -21,6 +21,9 @@ export const RENEW_MAX_LINES = 2000
 
 /** Upstream failures are answered by Postern too, so the bodies are the Node gateway's. */
 export const UPSTREAM_ERROR_PATH = '/_postern/nginx/upstream-error'
+/** The header with which nginx shows it is Postern's own data plane (decision-key.ts): on every question it asks. */
+export const DECISION_KEY_HEADER = 'x-postern-decision-key'
+
 /** The Host nginx sends its decision requests with: no service's, so the gateway's internal endpoints answer. */
 export const DECISION_HOST = 'postern-decision.invalid'
 

@@ -8,7 +8,7 @@ import { headersForUpstream } from '../forward-auth.js'
 import type { Access, Gateway } from '../gateway.js'
 import { connectionNominated } from '../headers.js'
 import { MAX_HEADERS, originFormTarget } from '../request-shape.js'
-import { ORIGINAL, VERDICT, VERDICT_CACHE_MS } from './decision-protocol.js'
+import { DECISION_KEY_HEADER, ORIGINAL, VERDICT, VERDICT_CACHE_MS } from './decision-protocol.js'
 import { upstreamBlockName } from './nginx-config.js'
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? ''
@@ -154,7 +154,7 @@ function tokenKeys(publicKey: (kid: string) => KeyObject | undefined) {
   }
 }
 
-const SET_BY_NGINX = new Set(['host', 'connection', 'content-length', 'transfer-encoding', ...Object.values(ORIGINAL)])
+const SET_BY_NGINX = new Set(['host', 'connection', 'content-length', 'transfer-encoding', DECISION_KEY_HEADER, ...Object.values(ORIGINAL)])
 
 function clientHeaderCount(raw: readonly string[]): number {
   let n = 0

@@ -8,6 +8,9 @@ import { nginxConfig } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
 import { SYSTEM_CA_BUNDLE } from './upstream-trust.js'
 
+/** A decision key as decision-key.ts makes them: 32 bytes, base64url. */
+const DECISION_KEY = 'k'.repeat(43)
+
 describe('the nginx data plane configuration', () => {
   const services = [
     { uid: 'a1', origin: 'http://127.0.0.1:9000', timeoutSeconds: 300, addresses: ['127.0.0.1'] },
@@ -15,7 +18,7 @@ describe('the nginx data plane configuration', () => {
     { uid: 'c3', origin: 'http://localhost', timeoutSeconds: 7, addresses: ['127.0.0.1', '::1'] },
     { uid: 'd4', origin: 'https://api.example.com', timeoutSeconds: 300, addresses: ['192.0.2.7', '2001:db8::7'] },
   ]
-  const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 })
+  const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 })
 
   it('forwards plain-HTTP services through one keep-alive block whose peers Lua picks, each from its resolved addresses', () => {
     expect(config).toMatch(/upstream postern_http \{ server 0\.0\.0\.1:1; balancer_by_lua_block \{ postern\.balance\(\) \} keepalive 1024;/)
@@ -24,6 +27,14 @@ describe('the nginx data plane configuration', () => {
     expect(config).toContain(`${JSON.stringify('http://postern_a1\t127.0.0.1:9000')},`)
     expect(config).toContain(`${JSON.stringify('http://postern_c3\t127.0.0.1:80\t[::1]:80')},`)
     expect(config).toContain('listen [::1]:18080 reuseport;')
+  })
+
+  it('shows Postern the decision key on every question nginx asks it, and on nothing that goes upstream', () => {
+    expect(config.match(/proxy_set_header x-postern-decision-key k{43};/g)).toHaveLength(2) // decisions and upstream errors
+    expect(config).toContain(`Host: postern-decision.invalid\\r\\nx-postern-decision-key: ${DECISION_KEY}\\r\\n`) // the bulk renewals
+    expect(config.match(/k{43}/g)).toHaveLength(3)
+    const options = { listen: { host: '::1', port: 18080 }, decisions: 'unix:/g.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' as const, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 }
+    for (const decisionKey of ['', 'short', `${'k'.repeat(40)}; x`, `${'k'.repeat(40)}"\n`]) expect(() => nginxConfig({ ...options, decisionKey })).toThrow(/decision key/)
   })
 
   it('gives each https service a keep-alive block of its own (no TLS connection passes between server names), one that does not resolve marked down', () => {
@@ -35,7 +46,7 @@ describe('the nginx data plane configuration', () => {
   it('tells upstreams the peer in X-Forwarded-For, or with --trusted-proxies the chain Lua reads from what they vouch for', () => {
     expect(config.match(/proxy_set_header X-Forwarded-For \$remote_addr;/g)).toHaveLength(3)
     expect(config).not.toContain('forwarded_for(')
-    const behind = nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.parse('10.0.0.0/8,fd00::/8'), maxConnections: 10_000 })
+    const behind = nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.parse('10.0.0.0/8,fd00::/8'), maxConnections: 10_000 })
     expect(behind.match(/proxy_set_header X-Forwarded-For \$p_xff;/g)).toHaveLength(3)
     expect(behind).toContain('{ "10.0.0.0", 8 }, { "fd00::", 8 }')
     expect(behind).toContain('var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)')
@@ -54,7 +65,7 @@ describe('the nginx data plane configuration', () => {
   })
 
   it('offers h2 by ALPN only under TLS, and hands HTTP/2 streams to Postern over h2c from an upstream block of their own', () => {
-    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000, tls: { cert: '/c.pem', key: '/k.pem' } })
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000, tls: { cert: '/c.pem', key: '/k.pem' } })
     expect(tls).toContain('listen 127.0.0.1:18443 ssl http2 reuseport;')
     expect(config).not.toMatch(/listen [^;]*http2/)
     // One keep-alive cache for HTTP/1.1 connections, another for h2c ones: nginx would otherwise reuse one for the other.
@@ -71,14 +82,14 @@ describe('the nginx data plane configuration', () => {
   it('is accepted by nginx -t with 10,000 services (no configuration token over 4 KB, no Lua function over its constants)', () => {
     const many = Array.from({ length: 10_000 }, (_, i) => ({ uid: `u${i}`, origin: `http://127.0.0.1:${10_000 + i}`, timeoutSeconds: 300, addresses: ['127.0.0.1'] }))
     const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services: many, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 }))
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ listen: { host: '127.0.0.1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services: many, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 }))
     expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
   })
 
   it('is accepted by nginx -t under TLS, HTTP/2 included', () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-nginx-conf-'))
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' })
-    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000, tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') } })
+    const tls = nginxConfig({ listen: { host: '127.0.0.1', port: 18443 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000, tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') } })
     writeFileSync(join(dir, 'nginx.conf'), tls)
     expect(() => execFileSync(DEBIAN_NGINX.binary, ['-t', '-q', '-p', dir + '/', '-c', join(dir, 'nginx.conf'), '-e', 'stderr'], { stdio: 'pipe' })).not.toThrow()
   })

@@ -1,7 +1,7 @@
 import type { TrustedProxies } from '../../http/client-address.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { HEADER_RULES } from '../headers.js'
-import { DECISION_HOST, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
+import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
 
 /** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
@@ -26,6 +26,8 @@ export interface NginxPlaneOptions {
   listen: { host: string; port: number }
   /** Where nginx asks Postern: `unix:/path/gateway.sock`, or `host:port` of a Postern gateway. */
   decisions: string
+  /** What nginx shows on each question it asks there (decision-key.ts): the configuration holds a secret. */
+  decisionKey: string
   /** A directory nginx may write (pid, temporary bodies); relative paths in the config are under it. */
   runDir: string
   services: readonly NginxService[]
@@ -128,6 +130,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
   })
   const httpPeers = o.services.filter((s) => s.origin.startsWith('http:')).map((s) => [`http://${upstreamBlockName(s)}`, ...peersOf(s)].join('\t'))
+  // Written into the configuration unquoted: it may hold nothing nginx would read otherwise.
+  const decisionKey = o.decisionKey
+  if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')
   const toPostern = (path: string) => `
       internal;
       proxy_pass http://postern_decisions${path};
@@ -137,6 +142,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header Transfer-Encoding "";
       proxy_set_header Connection "";
       proxy_set_header Host ${DECISION_HOST};
+      proxy_set_header ${DECISION_KEY_HEADER} ${decisionKey};
       proxy_set_header ${ORIGINAL.method} $request_method;
       proxy_set_header ${ORIGINAL.uri} $p_otarget;
       proxy_set_header ${ORIGINAL.host} $http_host;
@@ -240,7 +246,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

@@ -1,4 +1,4 @@
-import { DECISION_HOST, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './decision-protocol.js'
+import { DECISION_HOST, DECISION_KEY_HEADER, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './decision-protocol.js'
 
 /**
  * The Lua that renews verdicts in bulk (decision-protocol.ts RENEW_PATH). A verdict past half
@@ -10,12 +10,12 @@ import { DECISION_HOST, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './de
  * next request is decided — and refused, and audited — as any other; one Postern does not answer
  * for simply runs out (fail closed). Needs, in scope: shared, mine, concat, remember, NFIELDS, REP, STAMP.
  */
-export function renewalLua(decisions: string): string {
+export function renewalLua(decisions: string, decisionKey: string): string {
   const unix = decisions.startsWith('unix:')
   const [host, port] = unix ? [decisions, ''] : [decisions.slice(0, decisions.lastIndexOf(':')), decisions.slice(decisions.lastIndexOf(':') + 1)]
   return `
     local RENEW_EVERY, RENEW_MAX = ${RENEW_EVERY_MS / 1000}, ${RENEW_MAX_LINES}
-    local RENEW_REQUEST = ${JSON.stringify(`POST ${RENEW_PATH} HTTP/1.1\r\nHost: ${DECISION_HOST}\r\nConnection: close\r\nContent-Length: `)}
+    local RENEW_REQUEST = ${JSON.stringify(`POST ${RENEW_PATH} HTTP/1.1\r\nHost: ${DECISION_HOST}\r\n${DECISION_KEY_HEADER}: ${decisionKey}\r\nConnection: close\r\nContent-Length: `)}
     local DECISIONS_HOST, DECISIONS_PORT = ${JSON.stringify(host.replace(/^\[|\]$/g, ''))}, ${port ? Number(port) : 'nil'}
     local unescape = ngx.unescape_uri
     local due = {}

@@ -26,6 +26,8 @@ const luaLong = (s: string) => {
  */
 export function nginxLua(o: {
   decisions: string
+  /** What the bulk renewals show Postern (decision-key.ts). */
+  decisionKey: string
   bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string }
   defaultTimeout: number
   /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
@@ -187,7 +189,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       if personal then return end
       mine:set(key, f, ttl)
     end
-${renewalLua(o.decisions)}
+${renewalLua(o.decisions, o.decisionKey)}
 ${requestIdLua()}
     function postern.init_worker()
       start_renewal()

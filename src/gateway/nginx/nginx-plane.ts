@@ -20,6 +20,8 @@ export interface NginxPlaneDeps {
   tls: { cert: string; key: string } | undefined
   /** NODE_EXTRA_CA_CERTS, if set: nginx trusts it for https upstreams beside Node's roots, as the Node gateway does. */
   extraCaCerts: string | undefined
+  /** What nginx shows on each question it asks Postern (decision-key.ts). */
+  decisionKey: string
   /** `--trusted-proxies`: whose X-Forwarded-For nginx passes on to upstreams (as the chain they vouch for). */
   trustedProxies: TrustedProxies
   /** `--max-connections`: each nginx worker's connections (nginx-config.ts). */
@@ -97,6 +99,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
     return nginxConfig({
       listen: d.listen,
       decisions: `unix:${socket}`,
+      decisionKey: d.decisionKey,
       runDir,
       services,
       modulesDir: nginx.modulesDir,
