@@ -22,9 +22,18 @@ export function internalEndpoints(o: {
   observability: ObservabilityDeps
   log: Logger
 }) {
+  // An nginx whose configuration was printed for another master key finds these paths absent, and
+  // its callers get 404s: said in the log, once a minute at most (anyone may knock on them).
+  let warnedAt = -Infinity
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req)
-    if ((path === DECISION_PATH || path === RENEW_PATH || path === UPSTREAM_ERROR_PATH) && !o.fromNginx(req)) return false
+    if ((path === DECISION_PATH || path === RENEW_PATH || path === UPSTREAM_ERROR_PATH) && !o.fromNginx(req)) {
+      if (performance.now() - warnedAt > 60_000) {
+        warnedAt = performance.now()
+        o.log.log('warn', 'a request for the nginx data plane’s decisions without its key, answered 404: an nginx configured by `postern nginx-config` for another POSTERN_MASTER_KEY or data dir, or a caller trying the path', { path })
+      }
+      return false
+    }
     if (path === DECISION_PATH || path === RENEW_PATH) {
       const nginx = o.nginx()
       ;(path === DECISION_PATH ? nginx.decide : nginx.renew)(req, res).catch((err) => {

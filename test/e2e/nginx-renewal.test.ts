@@ -95,6 +95,8 @@ describe('renewing nginx verdicts in bulk', () => {
         expect(r.text).not.toContain(new URL(upstream.url).host)
       }
     }
+    // The operator is told, once however many knock: an nginx printed for another master key would look like this.
+    expect(p.output().match(/decisions without its key/g)).toHaveLength(1)
     // With the key: each answers (the renewal and the decision allow ann, naming the upstream).
     const answered = await Promise.all(paths.map((path) => ask(path, decisionKey)))
     expect(answered.map((r) => r.status)).toEqual([200, 200, 502])
