@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
 import { signInLocalCli } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
@@ -40,7 +41,7 @@ import { ChangeFollower } from './directory/change-follower.js'
 import { Directory } from './directory/directory.js'
 import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
-import { deriveMasterKey, loadOrCreateMasterKeyFile, type MasterKey } from './identity/master-key.js'
+import { deriveMasterKey, existingMasterKeyFile, loadOrCreateMasterKeyFile } from './identity/master-key.js'
 import { openStore } from './store/open-store.js'
 import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
@@ -101,7 +102,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const testClock = config.testClockFile ? startTestClock(config.testClockFile, (problem) => log.log('error', 'test clock', { problem })) : undefined
   if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
   const clock = testClock?.clock ?? systemClock
-  const master = masterKeyOf(config)
+  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
@@ -407,22 +408,22 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
   }
 }
 
-/** POSTERN_MASTER_KEY when set, else the data dir's key file (created on first use). */
-function masterKeyOf(config: ServeConfig): MasterKey {
-  return config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
-}
-
 /**
  * `postern nginx-config`: the nginx data plane's configuration for people who run nginx
  * themselves, from the services in the store; nginx asks the Postern gateway at `decisions`.
  */
 export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string; upstreamCa: string }): Promise<string> {
+  // The decision key comes from the master key of the Postern nginx will ask: a key made up here would match none.
+  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : existingMasterKeyFile(config.dataDir)
+  if (!master) {
+    throw new PosternError('FAILED_PRECONDITION', `No master key: POSTERN_MASTER_KEY is not set and ${join(config.dataDir, 'master.key')} does not exist. The configuration carries a key derived from the master key of the Postern nginx will ask: run this with that Postern's --data-dir, or its POSTERN_MASTER_KEY.`)
+  }
   const log = createLogger(() => {}, 'error')
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(masterKeyOf(config)), runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

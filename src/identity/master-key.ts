@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -26,8 +26,16 @@ export function loadOrCreateMasterKeyFile(dataDir: string): MasterKey {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
-  return deriveMasterKey(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'))
+  return keyIn(file)
 }
+
+/** Reads the key file if there is one; creates nothing (for commands that only read a Postern's state). */
+export function existingMasterKeyFile(dataDir: string): MasterKey | undefined {
+  const file = join(dataDir, 'master.key')
+  return existsSync(file) ? keyIn(file) : undefined
+}
+
+const keyIn = (file: string) => deriveMasterKey(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'))
 
 export function seal(key: MasterKey, plaintext: string, associatedData: string): string {
   const iv = randomBytes(12)

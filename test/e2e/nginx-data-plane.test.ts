@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -180,6 +180,15 @@ describe('the nginx data plane as a process', () => {
       expect(refused.statusCode).toBe(401)
       expect(refused.headers['www-authenticate']).toBe('Bearer realm="postern"')
       await refused.body.dump()
+    })
+
+    it('is printed only from the master key of the Postern it asks: without one, it says so and makes none up', async () => {
+      const elsewhere = mkdtempSync(join(tmpdir(), 'postern-no-master-key-'))
+      const printed = await node.cli(['nginx-config', '--data-dir', elsewhere], { env: { POSTERN_MASTER_KEY: '' } })
+      expect(printed.code).toBe(1)
+      expect(printed.stderr).toContain(`POSTERN_MASTER_KEY is not set and ${join(elsewhere, 'master.key')} does not exist`)
+      expect(printed.stdout).toBe('')
+      expect(existsSync(join(elsewhere, 'master.key'))).toBe(false)
     })
 
     it('fails closed with 503 once Postern cannot be reached and its verdicts have expired', async () => {
