@@ -267,6 +267,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         signInUrl: config.issuer + SERVICE_SIGN_IN_PATH,
         scheme: config.gatewayUrl.protocol,
       })
+      // What the nginx data plane shows on its questions (decision-key.ts): serve's own nginx, or one from `postern nginx-config`.
+      const nginxKey = decisionKey(master)
       const gateway = createGateway({
         routes: new RouteTable(directory, config.gatewayUrl),
         authenticator,
@@ -282,7 +284,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         issuer: config.issuer,
         log,
         accessLog: config.accessLog,
-        internal: internalEndpoints({ forwardAuth: () => forward, nginx: () => nginxDecisions, fromNginx: showsDecisionKey(decisionKey(master)), observability, log }),
+        internal: internalEndpoints({ forwardAuth: () => forward, nginx: () => nginxDecisions, fromNginx: showsDecisionKey(nginxKey), observability, log }),
         browser,
         browserSessions,
       })
@@ -330,7 +332,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           dataDir: config.dataDir,
           tls: config.tls,
           extraCaCerts: config.extraCaCerts,
-          decisionKey: decisionKey(master),
+          decisionKey: nginxKey,
           trustedProxies: config.trustedProxies,
           maxConnections: config.maxConnections,
           request: gateway.request,

@@ -130,7 +130,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
   })
   const httpPeers = o.services.filter((s) => s.origin.startsWith('http:')).map((s) => [`http://${upstreamBlockName(s)}`, ...peersOf(s)].join('\t'))
-  // Written into the configuration unquoted: it may hold nothing nginx would read otherwise.
+  // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
   const decisionKey = o.decisionKey
   if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')
   const toPostern = (path: string) => `
