@@ -24,17 +24,28 @@ function setup(thread)
 end
 
 if token_file ~= "" then
-  -- Pre-formatted requests, so request() costs a table read, not a string build.
+  -- Pre-formatted requests, so request() costs a table read, not a string build. wrk runs each
+  -- thread's init on its main thread just before starting that thread, and its clock starts after
+  -- the last one: requests a thread sends while a later thread's init runs are counted in a
+  -- duration that leaves that time out. So init is kept short: one read of the file and one
+  -- concatenation per token of this thread's share. (wrk.format took about 7 µs a token: with the
+  -- file read line by line, the first thread had 0.6 s of head start on a 120,000-token set,
+  -- against about 0.2 s this way, some 2% of a 4-second run's requests.)
   function init(args)
-    local all = {}
-    for line in io.lines(token_file) do
-      if line ~= "" then all[#all + 1] = line end
-    end
+    local f = assert(io.open(token_file, "rb"))
+    local all = f:read("*a")
+    f:close()
+    local head = "GET " .. path .. " HTTP/1.1\r\n" .. (host ~= "" and "Host: " .. host .. "\r\n" or "") .. "Authorization: Bearer "
     reqs = {}
-    for i = index + 1, #all, nthreads do
-      local headers = { Authorization = "Bearer " .. all[i] }
-      if host ~= "" then headers["Host"] = host end
-      reqs[#reqs + 1] = wrk.format("GET", path, headers)
+    local line, at = 0, 1
+    while true do
+      local nl = all:find("\n", at, true) or #all + 1
+      if nl > at then
+        if line % nthreads == index then reqs[#reqs + 1] = head .. all:sub(at, nl - 1) .. "\r\n\r\n" end
+        line = line + 1
+      end
+      if nl > #all then break end
+      at = nl + 1
     end
     ntokens = #reqs
     sent = 0
