@@ -29,8 +29,8 @@ export interface ScenarioRun extends LoadResult {
   /** CPU time per request of the process(es) under test (and the gateway behind the dev proxy), µs. */
   cpuUsPerRequest: number
   upstreamCores: number
-  /** CPU used by processes that are not the bench's, and stolen by the hypervisor, during the run. */
-  machine: { otherCores: number; stealCores: number }
+  /** CPU used by processes that are not the bench's, stolen by the hypervisor, used by wrk, and left idle, during the run (MachineMeter). */
+  machine: { otherCores: number; stealCores: number; generatorCores?: number; idleCores?: number }
   problems: string[]
 }
 

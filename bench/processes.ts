@@ -181,15 +181,17 @@ export class Meter {
 
 /**
  * What else the machine did during a run: CPU used by processes outside the bench's own tree
- * (the machine is shared) and time stolen by the hypervisor, in cores.
+ * (the machine is shared) and time stolen by the hypervisor, in cores; and, to account for the
+ * whole machine, the load generator's CPU (wrk: the bench's children reaped during the run, its
+ * start-up included) and the cores left idle.
  */
 export class MachineMeter {
   private readonly start = MachineMeter.sample()
   private readonly startTime = performance.now()
 
-  private static sample(): { busy: number; steal: number; ours: number } {
+  private static sample(): { busy: number; steal: number; idle: number; ours: number; reaped: number } {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = cpu
     let ours = 0
     for (const pid of treeOf(process.pid)) {
       try {
@@ -198,12 +200,14 @@ export class MachineMeter {
         // Ended while we looked.
       }
     }
-    return { busy: (user + nice + system + irq + softirq) / CLK_TCK, steal: steal / CLK_TCK, ours }
+    const reaped = cpuSeconds(process.pid, true) - cpuSeconds(process.pid)
+    return { busy: (user + nice + system + irq + softirq) / CLK_TCK, steal: steal / CLK_TCK, idle: (idle + iowait) / CLK_TCK, ours, reaped }
   }
 
-  read(): { otherCores: number; stealCores: number } {
+  read(): { otherCores: number; stealCores: number; generatorCores: number; idleCores: number } {
     const end = MachineMeter.sample()
     const seconds = (performance.now() - this.startTime) / 1000
-    return { otherCores: (end.busy - this.start.busy - (end.ours - this.start.ours)) / seconds, stealCores: (end.steal - this.start.steal) / seconds }
+    const cores = (key: 'steal' | 'idle' | 'reaped') => (end[key] - this.start[key]) / seconds
+    return { otherCores: (end.busy - this.start.busy - (end.ours - this.start.ours)) / seconds, stealCores: cores('steal'), generatorCores: cores('reaped'), idleCores: cores('idle') }
   }
 }

@@ -18,6 +18,8 @@ export interface BenchReport {
   /** Median over rounds of the nginx data plane cold ÷ its warm in the same round. */
   nginxPlaneColdVsWarm?: number
   nginxPlaneHalfLoad?: PlaneHalfLoadSummary
+  /** One RSA-2048 signature check by this machine's OpenSSL, in µs (rsa-check.ts): what a new token costs nginx at the least. */
+  rsaCheckUs?: number
   inProcess?: InProcessReport
   startup?: StartupResult
   renewal?: RenewalResult
@@ -132,7 +134,7 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
   const planeCold = find('nginx-plane-cold')
   goals.push({
     goal: 'nginx data plane cold (new tokens) ≥ 0.5× its warm',
-    measured: r.nginxPlaneColdVsWarm !== undefined && planeCold && planeWarm ? `${fmt(r.nginxPlaneColdVsWarm)}× (${fmt(planeCold.rps, 0)} vs ${fmt(planeWarm.rps, 0)} req/s; ${fmt(100 * (planeCold.firstUseShare ?? 0), 0)}% of cold requests carried a new token)` : 'not run',
+    measured: r.nginxPlaneColdVsWarm !== undefined && planeCold && planeWarm ? `${fmt(r.nginxPlaneColdVsWarm)}× (${fmt(planeCold.rps, 0)} vs ${fmt(planeWarm.rps, 0)} req/s; ${fmt(100 * (planeCold.firstUseShare ?? 0), 0)}% of cold requests carried a new token)${coldCeiling(r.rsaCheckUs, planeOne)}${machineSplit(planeWarm, planeCold)}` : 'not run',
     met: r.nginxPlaneColdVsWarm !== undefined ? r.nginxPlaneColdVsWarm >= 0.5 : undefined,
     command: cmd,
   })
@@ -151,6 +153,35 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
     command: cmd,
   })
   return goals
+}
+
+/**
+ * What the signature check alone leaves of the cold ratio where one nginx worker is the
+ * bottleneck: a new token costs that worker at least a warm request and one RSA check, so cold ≤
+ * warm µs ÷ (warm µs + check µs), with warm µs a warm request's CPU on the plane's one-worker copy.
+ */
+function coldCeiling(checkUs: number | undefined, planeOne: ScenarioSummary | undefined): string {
+  if (checkUs === undefined || !planeOne) return ''
+  const warmUs = planeOne.cpuUsPerRequest
+  return `; one RSA-2048 check takes ${fmt(checkUs, 0)} µs here (openssl speed rsa2048), a warm request ${fmt(warmUs, 0)} µs of one worker: where a worker is the bottleneck, cold is at most ${fmt(warmUs / (warmUs + checkUs))}× even if a new token cost nothing else`
+}
+
+/**
+ * Where a request's share of the whole machine goes, warm → cold, in µs (medians over rounds of
+ * cores ÷ req/s): which part of the cold case's extra cost is the data plane's, and which the load
+ * generator's or idle time. Empty for runs recorded before the generator and idle were metered.
+ */
+function machineSplit(warm: ScenarioSummary, cold: ScenarioSummary): string {
+  if (cold.runs.some((r) => r.machine.generatorCores === undefined)) return ''
+  const us = (s: ScenarioSummary, cores: (r: ScenarioSummary['runs'][number]) => number) => fmt(median(s.runs.map((r) => (cores(r) * 1e6) / r.rps)), 0)
+  const parts: [string, (r: ScenarioSummary['runs'][number]) => number][] = [
+    ['nginx', (r) => r.cpu.cores],
+    ['Postern', (r) => r.gateway?.cores ?? 0],
+    ['upstream', (r) => r.upstreamCores],
+    ['wrk', (r) => r.machine.generatorCores ?? 0],
+    ['idle', (r) => r.machine.idleCores ?? 0],
+  ]
+  return `; a request's share of the machine, warm → cold: ${parts.map(([name, cores]) => `${name} ${us(warm, cores)} → ${us(cold, cores)}`).join(', ')} µs`
 }
 
 // --- text -------------------------------------------------------------------------------------

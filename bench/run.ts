@@ -8,6 +8,7 @@ import { runInProcess } from './in-process.js'
 import { fmt, runHalfLoad, runLoad, runPlaneHalfLoad, type LoadSettings } from './load.js'
 import { runProfiles } from './profile.js'
 import { runRenewal } from './renewal.js'
+import { rsaCheckMicros } from './rsa-check.js'
 import { coldVsWarm, formatMarkdown, formatSvg, formatText, judgeGoals, type BenchReport } from './report.js'
 import { runSoak } from './soak.js'
 import { runStartup } from './startup.js'
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
           report.scenarios = await runLoad(env, settings, log)
           report.coldVsWarm = coldVsWarm(report.scenarios)
           report.nginxPlaneColdVsWarm = coldVsWarm(report.scenarios, 'nginx-plane')
+          report.rsaCheckUs = await rsaCheckMicros()
         }
         if (args.only.has('half-load')) {
           const warm = report.scenarios?.find((s) => s.id === 'postern-warm')?.rps
