@@ -73,7 +73,9 @@ export async function runLoad(env: Environment, o: LoadSettings, log: (s: string
   // Per cold scenario: the Node gateway and the nginx data plane take different numbers.
   const coldTokens = new Map<string, number>()
   const coldOf = (s: Scenario) => coldTokens.get(s.id) ?? TOKENS_PER_SET
-  const sizeFrom = (s: Scenario, r: ScenarioRun) => r.tokens && coldTokens.set(s.id, Math.max(coldOf(s), Math.ceil((r.tokens.sent * 1.5) / 1000) * 1000))
+  const sizeFrom = (s: Scenario, r: ScenarioRun) => {
+    if (r.tokens) coldTokens.set(s.id, Math.max(coldOf(s), Math.ceil((r.tokens.sent * 1.5) / 1000) * 1000))
+  }
   // One short unrecorded pass first: JIT, connection pools, and the gateway's per-caller state
   // (one X-Postern-Jwt-Assertion per user, reused for four minutes) as later rounds find it.
   log('warm-up: 2 s of each scenario, not recorded')

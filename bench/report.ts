@@ -1,6 +1,6 @@
 import type { ProfileRun } from './profile.js'
 import type { InProcessReport } from './in-process.js'
-import { fmt, type HalfLoadSummary, type LoadSettings, type PlaneHalfLoadSummary, type ScenarioSummary } from './load.js'
+import { fmt, type HalfLoadSummary, type LoadSettings, type PlaneHalfLoadSummary, type ScenarioRun, type ScenarioSummary } from './load.js'
 import type { SoakResult } from './soak.js'
 import type { RenewalResult } from './renewal.js'
 import type { StartupResult } from './startup.js'
@@ -173,8 +173,8 @@ function coldCeiling(checkUs: number | undefined, planeOne: ScenarioSummary | un
  */
 function machineSplit(warm: ScenarioSummary, cold: ScenarioSummary): string {
   if (cold.runs.some((r) => r.machine.generatorCores === undefined)) return ''
-  const us = (s: ScenarioSummary, cores: (r: ScenarioSummary['runs'][number]) => number) => fmt(median(s.runs.map((r) => (cores(r) * 1e6) / r.rps)), 0)
-  const parts: [string, (r: ScenarioSummary['runs'][number]) => number][] = [
+  const us = (s: ScenarioSummary, cores: (r: ScenarioRun) => number) => fmt(median(s.runs.map((r) => (cores(r) * 1e6) / r.rps)), 0)
+  const parts: [string, (r: ScenarioRun) => number][] = [
     ['nginx', (r) => r.cpu.cores],
     ['Postern', (r) => r.gateway?.cores ?? 0],
     ['upstream', (r) => r.upstreamCores],
