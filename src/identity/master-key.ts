@@ -16,6 +16,14 @@ export function deriveMasterKey(secret: string | Buffer): MasterKey {
   return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'postern master key v1', 32)) as MasterKey
 }
 
+/**
+ * A key for one purpose, derived from the master key (HKDF-SHA256, the purpose as its info): the
+ * same in every process that shares the master key, and telling nothing of it or of the others.
+ */
+export function masterSubkey(master: Buffer, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), purpose, 32))
+}
+
 /** Reads the key file, creating it (0600, in a 0700 dir) if it does not exist. */
 export function loadOrCreateMasterKeyFile(dataDir: string): MasterKey {
   const file = join(dataDir, 'master.key')

@@ -1,7 +1,8 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import { randomToken, sha256 } from '../../core/ids.js'
 import type { Directory } from '../../directory/directory.js'
 import { callerFromClaims } from '../../identity/caller.js'
+import { masterSubkey } from '../../identity/master-key.js'
 import { findSubject, type Subject } from '../../identity/subjects.js'
 import { SESSION_CHANGE, type Change, type ServiceSessionRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
@@ -22,7 +23,7 @@ const MAX_COOKIE = 100
 
 /** The key that tags session cookies, the same in every process that shares the master key. */
 export function sessionCookieKey(master: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'postern service session cookie v1', 32))
+  return masterSubkey(master, 'postern service session cookie v1')
 }
 
 /**

@@ -1,5 +1,6 @@
-import { hkdfSync, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { secretsEqual } from '../../core/ids.js'
+import { masterSubkey } from '../../identity/master-key.js'
 import { DECISION_KEY_HEADER } from './decision-protocol.js'
 
 /**
@@ -11,16 +12,13 @@ import { DECISION_KEY_HEADER } from './decision-protocol.js'
  * `postern nginx-config` and every `postern serve` sharing that key agree without storing it.
  */
 export function decisionKey(master: Buffer): string {
-  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'postern nginx decisions v1', 32)).toString('base64url')
+  return masterSubkey(master, 'postern nginx decisions v1').toString('base64url')
 }
 
 /** Whether a request carries the decision key, compared in constant time. */
 export function showsDecisionKey(key: string): (req: IncomingMessage) => boolean {
-  const expected = Buffer.from(key)
   return (req) => {
     const presented = req.headers[DECISION_KEY_HEADER]
-    if (typeof presented !== 'string') return false
-    const given = Buffer.from(presented)
-    return given.length === expected.length && timingSafeEqual(given, expected)
+    return typeof presented === 'string' && secretsEqual(presented, key)
   }
 }
