@@ -8,7 +8,7 @@ import { DECISION_HOST, DECISION_KEY_HEADER, RENEW_EVERY_MS, RENEW_MAX_LINES, RE
  * for a renewal, and a thousand callers each using the plane all the time cost Postern ten
  * requests a second rather than thousands. A verdict Postern no longer gives is dropped, so the
  * next request is decided — and refused, and audited — as any other; one Postern does not answer
- * for simply runs out (fail closed). Needs, in scope: shared, mine, concat, remember, NFIELDS, REP, STAMP.
+ * for simply runs out (fail closed). Needs, in scope: shared, shm, mine, concat, remember, NFIELDS, REP, STAMP.
  */
 export function renewalLua(decisions: string, decisionKey: string): string {
   const unix = decisions.startsWith('unix:')
@@ -85,7 +85,7 @@ export function renewalLua(decisions: string, decisionKey: string): string {
           f[STAMP] = parts[NFIELDS + 3]
           remember(d.key, false, f, ms, asked)
         else
-          shared:delete(d.key)
+          shared:delete(shm(d.key))
           mine:delete(d.key)
         end
       end
