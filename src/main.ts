@@ -49,6 +49,7 @@ import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
+import { MAX_HEADER_BYTES } from './gateway/request-shape.js'
 import { createGateway } from './gateway/gateway.js'
 import { createH2Gateway, type H2GatewayDeps } from './gateway/http2/h2-gateway.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
@@ -324,7 +325,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
       // timeout is the backstop for anything else: the longest service timeout and a minute.
-      const gatewayOptions: ServerOptions = { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: 256 * 1024, connectionsCheckingInterval: 1_000 }
+      const gatewayOptions: ServerOptions = { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 }
       if (config.dataPlane === 'nginx') {
         // nginx carries the bytes on the gateway port; Postern decides on a socket only nginx uses.
         const plane = await startNginxPlane({

@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import { connectionNominated } from './headers.js'
 
 export const MAX_HEADERS = 2_000
+/** The request line and headers of one request, in bytes (Node's maxHeaderSize on the gateway port). */
+export const MAX_HEADER_BYTES = 256 * 1024
 
 export type ShapeProblem = { status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE'; message: string }
 

@@ -78,6 +78,51 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(upstream.seen.length).toBe(before)
   })
 
+  it('a body survives Connection nominating Content-Length (never read as the next request)', async () => {
+    const smuggled = `GET /smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`
+    const before = upstream.seen.length
+    // Kept alive (no close): a plane that dropped the body's framing would answer the body too.
+    const r = await rawRequest(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\n${auth()}Content-Length: ${smuggled.length}\r\nConnection: content-length\r\n\r\n${smuggled}`, 1_500)
+    expect(r.status, r.raw.slice(0, 300)).toBe(200)
+    expect(JSON.parse(r.body.slice(r.body.indexOf('{'), r.body.indexOf('}') + 1))).toMatchObject({ length: smuggled.length })
+    expect(upstream.seen.slice(before).map((s) => s.url)).toEqual(['/upload'])
+  })
+
+  it('Connection nominations: Cookie is taken out; Host and Expect, which frame and route the request, are not', async () => {
+    const before = upstream.seen.length
+    const r = await rawGet(p.gatewayPort, host, [auth().trimEnd(), 'Cookie: app=1', 'Connection: cookie, host, expect'])
+    expect(r.status, r.raw.slice(0, 300)).toBe(200)
+    const seen = upstream.seen.slice(before).at(-1)!
+    expect(seen.headers.cookie).toBeUndefined()
+    expect(seen.headers['x-forwarded-host']).toBe(host)
+  })
+
+  it('an Upgrade header without Connection: upgrade is a plain request', async () => {
+    const before = upstream.seen.length
+    const r = await rawRequest(p.gatewayPort, `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Upgrade: websocket\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`)
+    expect(r.status, r.raw.slice(0, 300)).toBe(200)
+    const seen = upstream.seen.slice(before).at(-1)!
+    expect(seen.headers.upgrade).toBeUndefined()
+    expect(seen.headers.connection ?? '').not.toMatch(/upgrade/i)
+  })
+
+  it('refuses more than 256 KB of headers right after the caller was admitted, as before', async () => {
+    const big = Array.from({ length: 3 }, (_, i) => `X-Big${i}: ${'a'.repeat(100 * 1024)}`)
+    expect((await honest()).status).toBe(200)
+    const before = upstream.seen.length
+    const r = await rawGet(p.gatewayPort, host, [auth().trimEnd(), ...big])
+    expect(r.status, r.raw.slice(0, 300)).toBe(431)
+    expect(upstream.seen.length).toBe(before)
+  })
+
+  // An HTTP/0.9 request has no status line to answer with; the Node gateway's parser waits for
+  // headers (the 10 s timeout), nginx answers at once: the one error body, not a failure of its own.
+  it.runIf(dataPlane === 'nginx')('an HTTP/0.9 request gets the one error body', async () => {
+    const r = await rawRequest(p.gatewayPort, 'GET /echo\r\n')
+    expect(r.raw).toContain('"status":"INVALID_ARGUMENT"')
+    expect((await honest()).status).toBe(200)
+  })
+
   it('identity headers sent as chunked trailers never reach the upstream', async () => {
     const before = upstream.seen.length
     const r = await rawRequest(

@@ -20,7 +20,8 @@ export interface Seen {
 export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
   const record = (req: IncomingMessage) => seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: req.trailers as Record<string, string> })
-  const server = createServer((req, res) => {
+  // Headers as large as the gateway takes (256 KB) reach it: what is refused is refused by the gateway.
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     const url = new URL(req.url!, 'http://upstream')
     if (url.pathname === '/upload') {
       const hash = createHash('sha256')

@@ -1,4 +1,4 @@
-import { MAX_HEADERS } from '../request-shape.js'
+import { MAX_HEADER_BYTES, MAX_HEADERS } from '../request-shape.js'
 
 /** Header lists up to this long are read into a buffer allocated once per worker (longer ones get their own). */
 const PREALLOCATED_HEADERS = 100
@@ -22,6 +22,8 @@ const PREALLOCATED_HEADERS = 100
  *   cookie       every Cookie header, joined with "; " (as $http_cookie)
  *   connection   every Connection header, joined with ", "
  *   serverless   the first X-Serverless-Authorization, and how many there are
+ *   too_large    more header bytes than the gateway takes (MAX_HEADER_BYTES, counted as name, value and
+ *                ": " and CRLF each): refused, warm or cold, as by Node on the gateway port
  * Needs, in scope: ffi, C, DROP_NAMES, POSTERN_PREFIX, FORWARDING_PREFIX.
  */
 export function requestHeadersLua(): string {
@@ -34,6 +36,7 @@ export function requestHeadersLua(): string {
     local HEADER_LIST = ffi.typeof("ngx_http_lua_ffi_table_elt_t[?]")
     local PREALLOCATED = ${PREALLOCATED_HEADERS}
     local MAX_REUSED = ${MAX_HEADERS}
+    local MAX_BYTES = ${MAX_HEADER_BYTES}
     local preallocated = HEADER_LIST(PREALLOCATED)
     local truncated = ffi.new("int[1]")
     local DROP_BY_LENGTH = {}
@@ -54,7 +57,7 @@ export function requestHeadersLua(): string {
       local n = C.ngx_http_lua_ffi_req_get_headers_count(r, 0, truncated)
       if n < 0 then return true, false end
       local suspect, authorization, host, upgrade, request_id, cookie, connection, serverless = false
-      local serverless_count = 0
+      local serverless_count, bytes = 0, 0
       if n == 0 then return suspect, true, authorization, host, upgrade, request_id, cookie, connection, serverless, serverless_count end
       local list = n <= PREALLOCATED and preallocated or HEADER_LIST(n)
       -- raw = 0: each name as nginx lower-cased it when parsing.
@@ -62,6 +65,7 @@ export function requestHeadersLua(): string {
       for i = 0, n - 1 do
         local key = list[i].key
         local len, name = key.len, key.data
+        bytes = bytes + len + list[i].value.len + 4
         if not suspect then
           if len >= NPOSTERN and C.memcmp(name, POSTERN_PREFIX, NPOSTERN) == 0 then
             suspect = true
@@ -95,7 +99,7 @@ export function requestHeadersLua(): string {
           end
         end
       end
-      return suspect, n <= MAX_REUSED, authorization, host, upgrade, request_id, cookie, connection, serverless, serverless_count
+      return suspect, n <= MAX_REUSED, authorization, host, upgrade, request_id, cookie, connection, serverless, serverless_count, bytes > MAX_BYTES
     end
 `
 }

@@ -39,6 +39,7 @@ export function nginxLua(o: {
 }): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
+  const notNominated = ['close', 'content-length', ...NGINX_SETS]
   const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
   return `
     postern = {}
@@ -52,6 +53,7 @@ export function nginxLua(o: {
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
     local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
+    local NOT_NOMINATED = { ${notNominated.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
     local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
@@ -138,18 +140,24 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       end
     end
 
-    -- The names a Connection header nominates for removal (beyond close, keep-alive, upgrade).
-    local function nominated_by(connection)
-      if not connection then return nil end
-      local nominated
+    -- What a Connection header says: the names it nominates for removal, and whether it asks for
+    -- an upgrade (an Upgrade header alone does not: the Node gateway forwards such a request as it is).
+    -- Never nominated: the headers nginx reads itself to frame and route the request (NOT_NOMINATED,
+    -- which it never forwards as sent): clearing Content-Length would have nginx read the body as
+    -- the next request on the connection.
+    local function read_connection(connection)
+      if not connection then return nil, false end
+      local nominated, upgrade = nil, false
       for token in connection:gmatch("[^,%s]+") do
         local t = token:lower()
-        if t ~= "close" and t ~= "keep-alive" and t ~= "upgrade" then
+        if t == "upgrade" then
+          upgrade = true
+        elseif not NOT_NOMINATED[t] then
           nominated = nominated or {}
           nominated[t] = true
         end
       end
-      return nominated
+      return nominated, upgrade
     end
 
     -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
@@ -212,10 +220,12 @@ ${requestIdLua()}
       -- exist for HTTP/2, and the gateway relays trailers and resets a stream
       -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
       -- nginx speaks HTTP/2 only under TLS: without it, no request needs the check.
-${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count = read_headers()
+${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large = read_headers()
+      if too_large then return json_error(431, TOO_LARGE) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access.
-      if upgrade then return ngx.exec("@postern_upgrade") end
+      local nominated, upgrading = read_connection(connection)
+      if upgrade and upgrading then return ngx.exec("@postern_upgrade") end
       local method = ngx.req.get_method()
       local line = var.request
       local uri = var.request_uri
@@ -224,7 +234,6 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       if hash then uri = uri:sub(1, hash - 1) end
       cookie = cookie or ""
       local own_cookies = cookie ~= "" and find(cookie, "postern", "ijo") ~= nil
-      local nominated = nominated_by(connection)
       local key
       host = host or ""
       -- Reused verdicts only for plain requests: an origin-form target (the request line's target
@@ -277,7 +286,10 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       end
       if not f then
         -- A subrequest has its own variables: the target is handed to it.
-        local target = line:sub(#method + 2, -(#var.server_protocol + 2))
+        -- (HTTP/0.9 has no protocol in its request line, nor headers to carry a credential.)
+        local protocol = var.server_protocol
+        if not protocol then return json_error(400, BAD_REQUEST) end
+        local target = line:sub(#method + 2, -(#protocol + 2))
         ngx.update_time()
         local asked = ngx_now()
         local r = capture("/_postern/nginx-decide", { vars = { p_otarget = target, p_oconn = connection or "" } })
@@ -357,7 +369,8 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         var.p_auth = f[9]
       end
       if f[10] ~= "" then var.p_sauth = f[10] end
-      local forwarded_cookie = own_cookies and f[11] or cookie
+      -- (Cookie, as the headers above, is set by proxy_set_header: a nomination must take it out here.)
+      local forwarded_cookie = (nominated and nominated.cookie) and "" or own_cookies and f[11] or cookie
       if forwarded_cookie ~= "" then var.p_cookie = forwarded_cookie end
       set_request_id(given_id)
 ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
