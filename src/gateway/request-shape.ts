@@ -18,12 +18,13 @@ const withoutDefaultPort = (authority: string) => authority.toLowerCase().replac
  *   header's, and refused when it names another: RFC 9112 §3.2.2 has a server route by the
  *   target's authority, a proxy by Host, so two hops could read such a request two ways — and
  *   the upstream would see an authority that was not the one routed on;
- * - `OPTIONS *` and every other form refused: the gateway answers only for its services.
+ * - `OPTIONS *` and every other form refused: the gateway answers only for its services;
+ * - a path whose dot segments climb above its root refused (climbsAboveRoot).
  */
 export function originFormTarget(target: string, host: string): { target: string } | { problem: ShapeProblem } {
   if (target.startsWith('/')) {
     const hash = target.indexOf('#')
-    return { target: hash < 0 ? target : target.slice(0, hash) }
+    return checkedPath(hash < 0 ? target : target.slice(0, hash))
   }
   if (target === '*') return { problem: { status: 'INVALID_ARGUMENT', message: 'The gateway does not answer for the server as a whole (OPTIONS *); ask a service’s URL.' } }
   const m = ABSOLUTE.exec(target)
@@ -32,7 +33,34 @@ export function originFormTarget(target: string, host: string): { target: string
     return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target names another host than the Host header.' } }
   }
   const rest = m[3]!
-  return { target: rest.startsWith('/') ? rest : `/${rest}` }
+  return checkedPath(rest.startsWith('/') ? rest : `/${rest}`)
+}
+
+function checkedPath(target: string): { target: string } | { problem: ShapeProblem } {
+  if (climbsAboveRoot(target)) return { problem: { status: 'INVALID_ARGUMENT', message: 'The request path climbs above its root (a ".." segment).' } }
+  return { target }
+}
+
+/**
+ * Whether an origin-form target's path climbs above "/" as an upstream may read it: its
+ * percent-encoding decoded, a backslash read as "/" (as WHATWG URL parsers do), a segment's ";"
+ * parameters ignored (as Java servlet containers do). An upstream is sent the service's base
+ * path and then the target as it came, so `/../admin` would reach `/admin` beside the base path,
+ * outside what the service's policy guards. (nginx refuses such a path itself.)
+ */
+export function climbsAboveRoot(target: string): boolean {
+  const query = target.indexOf('?')
+  const path = query < 0 ? target : target.slice(0, query)
+  if (!path.includes('.') && !/%2e/i.test(path)) return false
+  const decoded = path.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+  let depth = 0
+  for (const part of decoded.split(/[/\\]/).slice(1)) {
+    const segment = part.split(';')[0]
+    if (segment === '..') {
+      if (--depth < 0) return true
+    } else if (segment !== '.' && segment !== '') depth++
+  }
+  return false
 }
 
 /**

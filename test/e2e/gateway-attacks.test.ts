@@ -57,6 +57,13 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ['a tab inside the target', () => `GET /echo\t/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['a control character inside the target', () => `GET /echo\x01/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['a request line ending in CR without LF', () => `GET /smuggled HTTP/1.1\rHost: ${host}\r\n${auth()}\r\n`, [400]],
+    // Every service's upstream is sent its base path and then the target: dot segments that climb
+    // above the root would reach paths beside the base path, however the upstream spells them.
+    ['a path climbing above its root', () => `GET /../smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a path climbing above its root, percent-encoded', () => `GET /%2e%2E/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a path climbing above its root through an encoded slash', () => `GET /x/..%2f..%2fsmuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a path climbing above its root through a backslash', () => `GET /..\\smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
+    ['a path climbing above its root through a ;parameter', () => `GET /..;x=1/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['OPTIONS * (the server as a whole)', () => `OPTIONS * HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an Upgrade carrying a body (a smuggled request after the handshake)', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`, [400]],
     ['a look-alike of an identity header named in Connection', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: X_Postern_Authenticated_Email\r\n\r\n`, [400]],

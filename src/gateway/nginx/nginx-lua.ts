@@ -70,12 +70,14 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
-    -- Whether a target's path may be one of Postern's own: every spelling of /_postern holds
-    -- "postern" (in any case) or a %. Plain searches (the Lua module's PCRE has no JIT here).
-    local function may_be_postern(uri)
+    -- Whether a target's path needs Postern's eyes every time: it may be one of Postern's own
+    -- (every spelling of /_postern holds "postern", in any case, or a %), or it holds ".." (it may
+    -- climb above its root as an upstream reads it: request-shape.ts climbsAboveRoot).
+    -- Plain searches (the Lua module's PCRE has no JIT here).
+    local function needs_postern(uri)
       local query = uri:find("?", 1, true)
       local path = query and uri:sub(1, query - 1) or uri
-      return path:find("%", 1, true) ~= nil or path:lower():find("postern", 1, true) ~= nil
+      return path:find("%", 1, true) ~= nil or path:find("..", 1, true) ~= nil or path:lower():find("postern", 1, true) ~= nil
     end
 
     -- The cache key of a request's credentials: its method and host, then the token headers and
@@ -237,10 +239,10 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       local key
       host = host or ""
       -- Reused verdicts only for plain requests: an origin-form target (the request line's target
-      -- begins with "/") that cannot be one of Postern's paths (every spelling of /_postern holds
-      -- "postern" or a %), no nominations in Connection, no more headers than the gateway takes,
-      -- and one X-Serverless-Authorization at most. Anything else is decided by Postern every time.
-      if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not may_be_postern(uri) then
+      -- begins with "/") that needs no check of Postern's (needs_postern), no nominations in
+      -- Connection, no more headers than the gateway takes, and one X-Serverless-Authorization at
+      -- most. Anything else is decided by Postern every time.
+      if not nominated and reusable and serverless_count <= 1 and line:byte(#method + 2) == 47 and not needs_postern(uri) then
         key = credentials_key(method, host, authz, serverless, own_cookies and cookie or "")
       end
       local f = key and cached(key, own_cookies)
