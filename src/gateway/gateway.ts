@@ -19,7 +19,7 @@ import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
 import { clientAddressChain, upstreamHeaders } from './headers.js'
-import { checkRequestShape } from './request-shape.js'
+import { checkRequestShape, upgradesToH2c } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
@@ -274,6 +274,7 @@ export function createGateway(deps: GatewayDeps) {
         let access: Access
         if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
         else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
+        else if (upgradesToH2c(req.headers.upgrade)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An upgrade to h2c is refused: the requests after it would reach the upstream unchecked. Speak HTTP/2 to the gateway itself.', verdict: 'bad_request' }
         // Postern's own paths are pages and redirects: nothing there upgrades.
         else if (posternEndpoint(shape.target)) access = { ok: false, status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.', verdict: 'not_found' }
         else {

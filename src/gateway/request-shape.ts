@@ -77,9 +77,25 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
     return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.' } }
   }
+  // A coding beside chunked (gzip, chunked): Node takes the chunks off and the upstream would get
+  // the body with no word of its coding. nginx refuses it too (501).
+  const te = req.headers['transfer-encoding']
+  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+    return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding may only be chunked.' } }
+  }
   const nominated = connectionNominated(raw)
   if (!nominated) return { problem: { status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' } }
   const target = originFormTarget(req.url ?? '/', req.headers.host ?? '')
   if ('problem' in target) return target
   return { nominated, target: target.target }
+}
+
+/**
+ * Whether an Upgrade header asks for h2c. Refused: after the 101 the connection is HTTP/2 to the
+ * upstream, and every request that follows on it would reach the upstream unchecked, with
+ * whatever headers it carries (X-Postern-Authenticated-Email among them): "h2c smuggling".
+ * A caller that wants HTTP/2 speaks it to the gateway itself.
+ */
+export function upgradesToH2c(upgrade: string | undefined): boolean {
+  return upgrade !== undefined && upgrade.split(',').some((p) => p.trim().split('/')[0]!.toLowerCase() === 'h2c')
 }

@@ -36,6 +36,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ['two different Content-Lengths', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Content-Length: 4\r\nContent-Length: 40\r\n\r\nabcd`, [400]],
     ['Transfer-Encoding on HTTP/1.0', () => `POST /echo HTTP/1.0\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, [400]],
     ['an obfuscated Transfer-Encoding', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`, [400, 501]],
+    ['a coding beside chunked (the upstream would get the body with no word of it)', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: gzip, chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n`, [400, 501]],
     ['duplicate Host', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nHost: other.my-project.localhost\r\n${auth()}\r\n`, [400]],
     ['a Host with path characters', () => `GET /echo HTTP/1.1\r\nHost: ${host}/../admin\r\n${auth()}\r\n`, [400]],
     ['a Host with an @', () => `GET /echo HTTP/1.1\r\nHost: evil@${host}\r\n${auth()}\r\n`, [400]],
@@ -128,6 +129,12 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     const r = await rawRequest(p.gatewayPort, 'GET /echo\r\n')
     expect(r.raw).toContain('"status":"INVALID_ARGUMENT"')
     expect((await honest()).status).toBe(200)
+  })
+
+  it('refuses an upgrade to h2c (the requests after it would pass unchecked)', async () => {
+    const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`)
+    expect(r.status, r.raw.slice(0, 300)).toBe(400)
+    expect(r.body).toContain('h2c')
   })
 
   it('identity headers sent as chunked trailers never reach the upstream', async () => {
