@@ -40,6 +40,16 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
   })
   const fresh = async () => (token = (await p.cli(['auth', 'print-identity-token', '--audiences', url], { configDir: dev.configDir })).stdout.trim())
 
+  it('names the caller in X-Forwarded-For on a service’s own paths named like the gateway’s (/healthz?x, /forward-auth/…)', async () => {
+    for (const path of ['/healthz?x=1', '/forward-auth/x']) {
+      const res = await gw(path)
+      expect(res.statusCode, path).toBe(200)
+      await res.body.dump()
+      expect(upstream.seen.at(-1)!.url).toBe(path)
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-for'], path).toBe('127.0.0.1')
+    }
+  })
+
   it('forwards the target as sent to a service at the default timeout, under the base path of one that has one, and never a fragment', async () => {
     const plain = await p.cli(['services', 'create', 'plain', `--upstream=${upstream.url}`, '--format=json'])
     const based = await p.cli(['services', 'create', 'based', `--upstream=${upstream.url}/base/`, '--format=json'])

@@ -9,6 +9,7 @@ import type { TrustedProxies } from '../../http/client-address.js'
 import type { Logger } from '../../core/log.js'
 import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.js'
 import type { ServiceRecord } from '../../store/records.js'
+import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxConfig, type NginxService } from './nginx-config.js'
 import { NginxProcess, findNginx } from './nginx-process.js'
 import { nodeTrustedCertificates } from './upstream-trust.js'
@@ -64,9 +65,11 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   const socket = join(runDir, 'gateway.sock')
   if (Buffer.byteLength(socket) > 100) throw new PosternError('FAILED_PRECONDITION', `The nginx data plane's socket path ${socket} is too long for a Unix socket; choose a shorter --data-dir.`)
   rmSync(socket, { force: true })
-  // Requests nginx passes through whole (health, readiness) come from the client it names.
+  // Requests nginx passes through whole (health, readiness, forward-auth, or a service's own path
+  // of such a name, with any query or spelling) come from the client nginx names in X-Real-IP;
+  // its decisions carry the caller's own headers and name no one.
   const server = createServer(d.serverOptions, (req, res) => {
-    if (req.url === '/healthz' || req.url === '/readyz') namedClient(req)
+    if (!DECISION_PATHS.some((path) => req.url?.startsWith(path))) namedClient(req)
     d.request(req, res)
   })
   // Upgrades reach this socket through nginx (its @postern_upgrade), one connection each: the
@@ -181,6 +184,9 @@ async function addressesOf(host: string): Promise<string[]> {
 }
 
 /** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
+/** The paths of nginx's own requests to Postern (decision-protocol.ts). */
+const DECISION_PATHS = [DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH]
+
 function namedClient(req: IncomingMessage): void {
   const client = nginxNamedClient(req.headers)
   if (client) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
