@@ -48,6 +48,7 @@ import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
 import { DenialLog } from './gateway/denial-log.js'
+import { answerRefusedRequests } from './gateway/client-errors.js'
 import { Upstreams } from './gateway/forward.js'
 import { MAX_HEADER_BYTES } from './gateway/request-shape.js'
 import { createGateway } from './gateway/gateway.js'
@@ -175,6 +176,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
     // of idle or slow connections cannot exhaust memory or file descriptors.
     server.maxConnections = config.maxConnections
+    answerRefusedRequests(server)
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, config.host, port)))

@@ -137,6 +137,15 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(r.body).toContain('h2c')
   })
 
+  it('what the HTTP parser refuses, and CONNECT, get the one error shape', async () => {
+    const malformed = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\nNo colon here\r\n\r\n`)
+    expect(malformed.status, malformed.raw.slice(0, 300)).toBe(400)
+    expect(JSON.parse(malformed.body)).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } })
+    const tunnel = await rawRequest(p.gatewayPort, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`)
+    expect([400, 405], tunnel.raw.slice(0, 300)).toContain(tunnel.status)
+    expect(JSON.parse(tunnel.body)).toMatchObject({ error: { code: tunnel.status } })
+  })
+
   it('identity headers sent as chunked trailers never reach the upstream', async () => {
     const before = upstream.seen.length
     const r = await rawRequest(
