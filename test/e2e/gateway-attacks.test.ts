@@ -96,7 +96,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(upstream.seen.slice(before).map((s) => s.url)).toEqual(['/upload'])
   })
 
-  it('Connection nominations: Cookie is taken out; Host and Expect, which frame and route the request, are not', async () => {
+  it('Connection nominations: Cookie is taken out; Host, which routes the request, is not', async () => {
     const before = upstream.seen.length
     const r = await rawGet(p.gatewayPort, host, [auth().trimEnd(), 'Cookie: app=1', 'Connection: cookie, host, expect'])
     expect(r.status, r.raw.slice(0, 300)).toBe(200)

@@ -183,10 +183,10 @@ async function addressesOf(host: string): Promise<string[]> {
   }
 }
 
-/** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
 /** The paths of nginx's own requests to Postern (decision-protocol.ts). */
 const DECISION_PATHS = [DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH]
 
+/** The client nginx names in X-Real-IP, as the peer of a request nginx passed through (the socket is nginx's alone). */
 function namedClient(req: IncomingMessage): void {
   const client = nginxNamedClient(req.headers)
   if (client) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
