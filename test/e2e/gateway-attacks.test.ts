@@ -131,6 +131,20 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect((await honest()).status).toBe(200)
   })
 
+  it.runIf(dataPlane === 'nginx')('nginx’s own refusals are in the one error shape too', async () => {
+    const refusals: [string, number][] = [
+      [`GET /_postern/nginx-decide HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 404],
+      [`TRACE /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\n`, 405],
+      [`GET /echo HTTP/2.0\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 400],
+      [`GET /${'a'.repeat(130 * 1024)} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 400],
+    ]
+    for (const [bytes, status] of refusals) {
+      const r = await rawRequest(p.gatewayPort, bytes)
+      expect(r.status, bytes.slice(0, 40)).toBe(status)
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: status } })
+    }
+  })
+
   it('refuses an upgrade to h2c (the requests after it would pass unchecked)', async () => {
     const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n`)
     expect(r.status, r.raw.slice(0, 300)).toBe(400)

@@ -219,6 +219,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
   const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
+  const notFound = errorAnswer('NOT_FOUND', 'Not found.', undefined).body
+  const methodNotAllowed = errorAnswer('METHOD_NOT_ALLOWED', 'TRACE is not passed on.', undefined).body
   return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
 ${o.user ? `user ${o.user};\n` : ''}load_module ${o.modulesDir}/ndk_http_module.so;
 load_module ${o.modulesDir}/ngx_http_lua_module.so;
@@ -246,7 +248,7 @@ http {
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, badRequest, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -270,9 +272,13 @@ ${upstreams.join('\n')}
     # HTTP/1.1 on one port (preface detection came in 1.25.1): HTTP/1.1 only, and a client that
     # opens with the h2c preface is refused (400) — the README says so.
     listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
-${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself (malformed requests, headers too large) in the one error shape.
-    error_page 400 /_postern/nginx-400;
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (a target too long, a
+    # coding or an HTTP version it does not take: 400, as from the Node gateway), headers too
+    # large, TRACE, and its own internal locations asked for by name.
+    error_page 400 414 501 505 =400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
+    error_page 404 /_postern/nginx-404;
+    error_page 405 /_postern/nginx-405;
 
     # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
     # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
@@ -293,6 +299,8 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     }
     location = /_postern/nginx-400 { internal; content_by_lua_block { postern.refused(400) } }
     location = /_postern/nginx-431 { internal; content_by_lua_block { postern.refused(431) } }
+    location = /_postern/nginx-404 { internal; content_by_lua_block { postern.refused(404) } }
+    location = /_postern/nginx-405 { internal; content_by_lua_block { postern.refused(405) } }
     # Upgrades (WebSockets) are Postern's own gateway's to decide and splice: it closes an open
     # tunnel within a second of its caller losing access, which nginx alone could not.
     location @postern_upgrade {

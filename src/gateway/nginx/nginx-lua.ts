@@ -28,7 +28,7 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
-  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string }
+  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; badRequest: string; tooLarge: string; notFound: string; methodNotAllowed: string }
   defaultTimeout: number
   /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
   http: { block: string; nowhere: string; peers: readonly string[] }
@@ -62,6 +62,8 @@ export function nginxLua(o: {
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
+    local NOT_FOUND = ${luaLong(bodies.notFound)}
+    local METHOD_NOT_ALLOWED = ${luaLong(bodies.methodNotAllowed)}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
 ${requestHeadersLua()}
@@ -384,6 +386,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- HTTP/2 stream when Postern's gateway cannot be reached (503, fail closed).
     function postern.refused(status)
       if status == 431 then return json_error(431, TOO_LARGE) end
+      if status == 404 then return json_error(404, NOT_FOUND) end
+      if status == 405 then return json_error(405, METHOD_NOT_ALLOWED) end
       if status == 503 then
         -- A gRPC caller gets it as gRPC says errors, as from the Node gateway (trailers-only, UNAVAILABLE).
         local ct = ngx.var.http_content_type
