@@ -272,9 +272,9 @@ ${upstreams.join('\n')}
     # HTTP/1.1 on one port (preface detection came in 1.25.1): HTTP/1.1 only, and a client that
     # opens with the h2c preface is refused (400) — the README says so.
     listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
-${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (a target too long, a
-    # coding or an HTTP version it does not take: 400, as from the Node gateway), headers too
-    # large, TRACE, and its own internal locations asked for by name.
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (400, and so a target
+    # too long, or a coding or an HTTP version it does not take), headers too large (431), TRACE
+    # (405), and its own internal locations asked for by name (404).
     error_page 400 414 501 505 =400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
     error_page 404 /_postern/nginx-404;
