@@ -274,7 +274,6 @@ export function createGateway(deps: GatewayDeps) {
         let access: Access
         if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
         else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
-        else if (upgradesToH2c(req.headers.upgrade)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An upgrade to h2c is refused: the requests after it would reach the upstream unchecked. Speak HTTP/2 to the gateway itself.', verdict: 'bad_request' }
         // Postern's own paths are pages and redirects: nothing there upgrades.
         else if (posternEndpoint(shape.target)) access = { ok: false, status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.', verdict: 'not_found' }
         else {
@@ -289,7 +288,7 @@ export function createGateway(deps: GatewayDeps) {
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
         const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims, session: access.session }
         let forget: (() => void) | undefined
-        forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
+        forwardUpgrade(req, socket, head, access.route, headers, !upgradesToH2c(req.headers.upgrade), deps.log, {
           spliced: (close) => (forget = tunnels.add(grant, close)),
           closed: () => forget?.(),
         })

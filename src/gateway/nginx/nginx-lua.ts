@@ -227,9 +227,10 @@ ${requestIdLua()}
 ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large = read_headers()
       if too_large then return json_error(431, TOO_LARGE) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
-      -- tunnel within a second of its caller losing access.
+      -- tunnel within a second of its caller losing access. One to h2c is a plain request here,
+      -- its Upgrade not passed on (request-shape.ts upgradesToH2c).
       local nominated, upgrading = read_connection(connection)
-      if upgrade and upgrading then return ngx.exec("@postern_upgrade") end
+      if upgrade and upgrading and not upgrade:lower():find("h2c", 1, true) then return ngx.exec("@postern_upgrade") end
       local method = ngx.req.get_method()
       local line = var.request
       local uri = var.request_uri
