@@ -19,7 +19,8 @@ import type { DenialLog } from './denial-log.js'
 import { extractToken, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
 import { clientAddressChain, upstreamHeaders } from './headers.js'
-import { checkRequestShape, upgradesToH2c } from './request-shape.js'
+import { upgradesToH2c } from '../http/h2c-upgrade.js'
+import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
@@ -274,6 +275,8 @@ export function createGateway(deps: GatewayDeps) {
         let access: Access
         if ('problem' in shape) access = { ok: false, ...shape.problem, verdict: 'bad_request' }
         else if (hasBody(req)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.', verdict: 'bad_request' }
+        // Served as a plain request before it gets here (servingH2cAsHttp1); never asked of an upstream.
+        else if (upgradesToH2c(req.headers.upgrade)) access = { ok: false, status: 'INVALID_ARGUMENT', message: 'An upgrade to h2c is not passed on.', verdict: 'bad_request' }
         // Postern's own paths are pages and redirects: nothing there upgrades.
         else if (posternEndpoint(shape.target)) access = { ok: false, status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.', verdict: 'not_found' }
         else {
@@ -288,7 +291,7 @@ export function createGateway(deps: GatewayDeps) {
         const headers = await headersFor(req, access, 'nominated' in shape ? shape.nominated : NOTHING_NOMINATED, requestIdOf(req))
         const grant: TunnelGrant = { host: req.headers.host!, serviceUid: access.route.service.uid, claims: access.caller?.claims, session: access.session }
         let forget: (() => void) | undefined
-        forwardUpgrade(req, socket, head, access.route, headers, !upgradesToH2c(req.headers.upgrade), deps.log, {
+        forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
           spliced: (close) => (forget = tunnels.add(grant, close)),
           closed: () => forget?.(),
         })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { climbsAboveRoot, originFormTarget, upgradesToH2c } from './request-shape.js'
+import { climbsAboveRoot, originFormTarget } from './request-shape.js'
 
 describe('climbsAboveRoot', () => {
   it.each([
@@ -37,10 +37,4 @@ describe('originFormTarget', () => {
     expect(originFormTarget('http://h/../admin', 'h')).toMatchObject({ problem: { status: 'INVALID_ARGUMENT' } })
     expect(originFormTarget('/a/../b?x=1#frag', 'h')).toEqual({ target: '/a/../b?x=1' })
   })
-})
-
-describe('upgradesToH2c', () => {
-  it.each([['h2c', true], ['H2C', true], ['websocket, h2c', true], ['h2c/1', true], ['websocket', false], ['h2', false], ['xh2c', false], [undefined, false]] as const)('%s: %s', (upgrade, expected) =>
-    expect(upgradesToH2c(upgrade)).toBe(expected),
-  )
 })

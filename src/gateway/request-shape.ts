@@ -90,13 +90,3 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   return { nominated, target: target.target }
 }
 
-/**
- * Whether an Upgrade header asks for h2c. Such a request is served as a plain HTTP/1.1 one, its
- * Upgrade never passed on (RFC 9113 §3.1 has a server that does not switch simply answer): were
- * the upstream to switch, every request after the 101 would reach it unchecked, with whatever
- * headers it carries (X-Postern-Authenticated-Email among them) — "h2c smuggling". Java's
- * HttpClient and `curl --http2` ask for it on every plain-http request they open a connection with.
- */
-export function upgradesToH2c(upgrade: string | undefined): boolean {
-  return upgrade !== undefined && upgrade.split(',').some((p) => p.trim().split('/')[0]!.toLowerCase() === 'h2c')
-}

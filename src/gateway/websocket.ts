@@ -15,9 +15,7 @@ const SWITCHING = new Set(['connection', 'upgrade'])
  * handshake goes to the upstream with the same header hygiene; bytes flow both ways once the
  * upstream answers 101, until either side closes or `spliced`'s close is called because the
  * caller lost access. A token that expires later does not cut an open socket (as for any
- * proxied stream); losing the account or the grant does. Unless `switching` (an h2c upgrade,
- * request-shape.ts upgradesToH2c), the upstream is not asked to switch: it is sent the request
- * alone, and its answer is relayed as any other.
+ * proxied stream); losing the account or the grant does.
  */
 export function forwardUpgrade(
   req: IncomingMessage,
@@ -25,7 +23,6 @@ export function forwardUpgrade(
   head: Buffer,
   route: Route,
   headers: string[],
-  switching: boolean,
   log: Logger,
   hooks: { spliced: (close: () => void) => void; closed: () => void },
 ): void {
@@ -37,7 +34,7 @@ export function forwardUpgrade(
       origin,
       method: req.method ?? 'GET',
       path: route.upstream.basePath + (req.url ?? '/'),
-      headers: ['host', origin.host, ...(switching ? ['connection', 'Upgrade', 'upgrade', String(req.headers.upgrade)] : []), ...headers],
+      headers: ['host', origin.host, 'connection', 'Upgrade', 'upgrade', String(req.headers.upgrade), ...headers],
       timeoutMs: route.service.timeoutSeconds * 1000,
     },
     {

@@ -124,6 +124,13 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(h1.stdout).toBe('1.1 200')
   })
 
+  it('an upgrade to h2c asked over TLS is served as a plain request, its body read and its connection kept', async () => {
+    const asks = ['-H', 'Connection: Upgrade, HTTP2-Settings', '-H', 'Upgrade: h2c', '-H', 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA']
+    const r = await curl(['--http1.1', '--cacert', tls.cert, ...asks, '-H', `Authorization: Bearer ${token}`, '--data-binary', 'hello', '-w', ' %{http_code} %{num_connects}\n', `${url}/upload`, `${url}/upload`])
+    expect(r.stdout.trim().split('\n').map((a) => a.slice(a.lastIndexOf('}') + 1)), r.stderr).toEqual([' 200 1', ' 200 0'])
+    expect(r.stdout).toContain('"length":5')
+  })
+
   it('refuses over h2 as over HTTP/1.1: 401 with the challenge without a token, 404 for no service', async () => {
     const refused = await curl(['--http2', '--cacert', tls.cert, '-i', `${url}/`])
     expect(refused.stdout).toMatch(/^HTTP\/2 401/)

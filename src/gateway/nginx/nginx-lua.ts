@@ -228,7 +228,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       if too_large then return json_error(431, TOO_LARGE) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access. One to h2c is a plain request here,
-      -- its Upgrade not passed on (request-shape.ts upgradesToH2c).
+      -- its Upgrade not passed on (http/h2c-upgrade.ts upgradesToH2c).
       local nominated, upgrading = read_connection(connection)
       if upgrade and upgrading and not upgrade:lower():find("h2c", 1, true) then return ngx.exec("@postern_upgrade") end
       local method = ngx.req.get_method()
