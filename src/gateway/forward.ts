@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import { MAX_RESPONSE_HEADER_BYTES } from '../http/limits.js'
 import { downstreamHeaders } from './headers.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
@@ -15,7 +16,7 @@ export class Upstreams {
   pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
-      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 } })
+      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES })
       this.pools.set(origin, pool)
     }
     return pool

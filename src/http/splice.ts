@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { LookupFunction, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { MAX_RESPONSE_HEADER_BYTES } from './limits.js'
 
 export interface UpgradeTarget {
   /** The upstream's origin (http: or https:). */
@@ -38,7 +39,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
   const https = target.origin.protocol === 'https:'
   const port = Number(target.origin.port || (https ? 443 : 80))
   const hostname = target.origin.hostname.replace(/^\[|\]$/g, '')
-  const options = { host: hostname, port, method: target.method, path: target.path, headers: target.headers, setHost: false, agent: false as const, lookup: target.lookup }
+  const options = { host: hostname, port, method: target.method, path: target.path, headers: target.headers, setHost: false, agent: false as const, lookup: target.lookup, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
   const upstreamReq = https ? httpsRequest({ ...options, servername: hostname }) : httpRequest(options)
   let answered = false
   let timedOut = false

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, type Dispatcher } from 'undici'
 import WebSocket from 'ws'
 import { BIN } from '../support/cli.js'
+import { curl } from '../support/curl.js'
 import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -160,6 +161,30 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(hash.digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(32 * 1024 * 1024, 7)).digest('hex'))
   })
 
+  // (curl takes up to 100 KB of headers; undici and Node's fetch 16 KB.)
+  const bigHeaders = async (url: string, headers: string[] = []) => {
+    const r = await curl(['-D', '-', ...headers.flatMap((h) => ['-H', h]), url])
+    return { status: /^HTTP\/1\.1 (\d+)/.exec(r.stdout)?.[1], big: r.stdout.match(/^x-big-\d+: h{1000}\r$/gim)?.length, body: r.stdout.split('\r\n\r\n')[1], stderr: r.stderr }
+  }
+
+  it('relays an answer with 60 KB of headers, as an app’s cookies and policies add up to', async () => {
+    await fresh()
+    const r = await bigHeaders(`http://127.0.0.1:${p.gatewayPort}/big-headers?kb=60`, [`Host: ${new URL(url).host}`, `Authorization: Bearer ${token}`])
+    expect(r, r.stderr).toMatchObject({ status: '200', big: 60, body: 'big headers' })
+  })
+
+  it('passes an upstream’s X-Accel-* headers on and never acts on them (X-Accel-Redirect would reach nginx’s internal locations)', async () => {
+    await fresh()
+    for (const path of ['/accel', '/accel?to=@postern_upgrade', '/accel?to=/other', '/forward-auth/accel']) {
+      const r = await gw(path)
+      expect(r.statusCode, path).toBe(200)
+      expect(await r.body.text(), path).toBe('from the upstream')
+      expect(r.headers['x-accel-redirect'], path).toBe(new URL(path, 'http://x').searchParams.get('to') ?? '/_postern/nginx-decide')
+      expect(r.headers['x-accel-limit-rate'], path).toBe('1')
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('x-postern-')), path).toEqual([])
+    }
+  })
+
   it('answers 504 when the upstream is slower than the service timeout, 502 when it is unreachable', async () => {
     await fresh()
     const slow = await gw('/slow?ms=4000')
@@ -216,6 +241,10 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       const r = await fetch(`${local}/redirect`, { redirect: 'manual' })
       expect(r.status).toBe(302)
       expect(r.headers.get('location')).toBe(`${local}/landed?x=1`)
+    })
+
+    it('relays an answer with 60 KB of headers', async () => {
+      expect(await bigHeaders(`${local}/big-headers?kb=60`)).toMatchObject({ status: '200', big: 60, body: 'big headers' })
     })
 
     it('passes the app’s own Authorization header untouched', async () => {

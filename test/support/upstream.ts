@@ -15,7 +15,7 @@ export interface Seen {
  * A real upstream for gateway tests: it records what it received and answers by path:
  * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
  * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
- * public URL; WebSocket echo on any path.
+ * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; WebSocket echo on any path.
  */
 export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
@@ -57,6 +57,19 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
       }
       if (url.pathname === '/slow') {
         setTimeout(() => res.end('slow'), Number(url.searchParams.get('ms') ?? 1000))
+        return
+      }
+      if (url.pathname === '/big-headers') {
+        // As an app's cookies, security policy and links add up: ?kb=N headers of 1 KB each.
+        const headers: [string, string][] = Array.from({ length: Number(url.searchParams.get('kb') ?? 1) }, (_, i) => [`x-big-${i}`, 'h'.repeat(1000)])
+        res.writeHead(200, [...headers.flat(), 'content-type', 'text/plain'])
+        res.end('big headers')
+        return
+      }
+      if (url.pathname.endsWith('/accel')) {
+        // What an app behind its own nginx sends to have it serve a file, or relay slowly.
+        res.writeHead(200, { 'x-accel-redirect': url.searchParams.get('to') ?? '/_postern/nginx-decide', 'x-accel-limit-rate': '1', 'x-accel-buffering': 'yes', 'content-type': 'text/plain' })
+        res.end('from the upstream')
         return
       }
       if (url.pathname === '/redirect') {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
+import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
 import { proxyUpgrade } from '../../http/splice.js'
 import { createH2Proxy } from './h2-proxy.js'
 import { localOriginRefusal } from './local-origin.js'
@@ -39,7 +40,7 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
 }
 
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const agent = new Agent({ connect: { lookup: lookup as never }, keepAliveTimeout: 30_000, connections: 64 })
+  const agent = new Agent({ connect: { lookup: lookup as never }, keepAliveTimeout: 30_000, connections: 64, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES })
   const local = () => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${(server.address() as { port: number }).port}`
 
   const requestHeaders = (req: IncomingMessage, upgrade: boolean): string[] => {

@@ -1,4 +1,5 @@
 import type { TrustedProxies } from '../../http/client-address.js'
+import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { HEADER_RULES } from '../headers.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
@@ -70,6 +71,12 @@ export function upstreamBlockName(service: { service: { uid: string } } | { uid:
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
 const HTTP_BLOCK = 'postern_http'
 const NOWHERE_BLOCK = 'postern_nowhere'
+/**
+ * What nginx would act on in an upstream's answer, where the Node gateway passes it on to the
+ * caller: X-Accel-Redirect sends the request on to any location, Postern's own among them (its
+ * decisions' answers, assertion and all, reached the caller); the others change how nginx relays.
+ */
+const X_ACCEL = ['X-Accel-Redirect', 'X-Accel-Expires', 'X-Accel-Limit-Rate', 'X-Accel-Buffering', 'X-Accel-Charset']
 /** Connection slots each worker keeps beyond `--max-connections` for nginx's own: listening sockets, Lua timers, the renewal's connection. */
 const NGINX_OWN_CONNECTIONS = 16
 
@@ -237,6 +244,14 @@ http {
   keepalive_timeout 5s;
   client_max_body_size 0;
   client_header_timeout 10s;
+  # An upstream's answer may carry as many header bytes as through the Node gateway (nginx's own
+  # limit is a page, 4 KB). Unbuffered, it is also the most nginx reads from an upstream at once.
+  proxy_buffer_size ${MAX_RESPONSE_HEADER_BYTES / 1024}k;
+  proxy_buffers 4 ${MAX_RESPONSE_HEADER_BYTES / 1024}k;
+  # An upstream's X-Accel-* headers reach the caller as from the Node gateway, never acted on.
+  proxy_ignore_headers ${X_ACCEL.join(' ')};
+  grpc_ignore_headers ${X_ACCEL.join(' ')};
+${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join('\n')}
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends for a second at most before closing (30 s by default).
   lingering_time 1s;
