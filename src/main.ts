@@ -355,6 +355,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           server.maxHeadersCount = 0
           server.timeout = 300_000
           server.on('upgrade', servingH2cAsHttp1(server, gateway.upgrade))
+          server.on('checkContinue', (req, res) => gateway.request(req, res, true))
           // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
           serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })
         })

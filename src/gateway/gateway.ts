@@ -227,7 +227,12 @@ export function createGateway(deps: GatewayDeps) {
     /** Holds an open HTTP/2 stream to the same rule as a tunnel: closed within a second of its caller losing access. */
     trackStream: (grant: TunnelGrant, close: () => void) => tunnels.add(grant, close),
 
-    request(req: IncomingMessage, res: ServerResponse): void {
+    /**
+     * `sendContinue`: the client waits for `100 Continue` before sending its body (the server's
+     * 'checkContinue'): it is asked for it only once the request is to be forwarded, so that a
+     * refused upload is never sent (nginx, too, asks only once it starts to read the body).
+     */
+    request(req: IncomingMessage, res: ServerResponse, sendContinue = false): void {
       const started = performance.now()
       const fail = (err: unknown) => {
         deps.log.log('error', 'gateway failed', { err: String(err), stack: (err as Error).stack })
@@ -246,6 +251,7 @@ export function createGateway(deps: GatewayDeps) {
           req.resume()
           return
         }
+        if (sendContinue) res.writeContinue()
         bodyDeadline(req, res, access.route)
         const headers = headersFor(req, access, nominated, requestId)
         if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers)

@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually } from '../support/eventually.js'
-import { rawGet } from '../support/raw-http.js'
+import { curl } from '../support/curl.js'
+import { rawGet, rawRequest } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -74,6 +78,21 @@ describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (d
     const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 5 s')), 5_000))]).finally(slow.stop)
     expect(data).toMatch(/^HTTP\/1\.1 401 /)
     expect(ms).toBeLessThan(2_000)
+  })
+
+  it('asks for a body (100 Continue) only once the request is to be forwarded: curl sends a refused upload no byte of its body', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'postern-continue-')), 'upload.bin')
+    writeFileSync(file, randomBytes(3 * 1024 * 1024))
+    // curl asks for 100 Continue before a body over 1 MB.
+    const upload = (auth: string[]) => curl(['-o', '/dev/null', '-w', '%{http_code} %{size_upload}', ...auth, '-H', `Host: ${host}`, '--data-binary', `@${file}`, `http://127.0.0.1:${p.gatewayPort}/upload`])
+    const refused = await upload(['-H', 'Authorization: Bearer not.a.token'])
+    expect(refused.stdout, refused.stderr).toBe('401 0')
+    const allowed = await upload(['-H', `Authorization: Bearer ${token}`])
+    expect(allowed.stdout, allowed.stderr).toBe(`200 ${3 * 1024 * 1024}`)
+    // No 100 Continue before the answer to a refused request; one before an allowed request's.
+    const first = async (auth: string) => (await rawRequest(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\n${auth}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n`, 1_500)).raw.split('\r\n')[0]
+    expect(await first('Authorization: Bearer not.a.token\r\n')).toMatch(/^HTTP\/1\.1 401 /)
+    expect(await first(`Authorization: Bearer ${token}\r\n`)).toBe('HTTP/1.1 100 Continue')
   })
 
   // The control plane is Postern's own whichever the data plane: tested once.

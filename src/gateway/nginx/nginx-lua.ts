@@ -109,7 +109,14 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       end
     end
 
+    -- An answer that is not the upstream's: a body the caller waits to be asked for (Expect:
+    -- 100-continue) is not asked for. nginx would send 100 Continue as it discards the body.
+    local function unasked_body()
+      if ngx.var.http_expect then ngx.req.clear_header("Expect") end
+    end
+
     local function json_error(status, body)
+      unasked_body()
       ngx.status = status
       ngx.header["Content-Type"] = "application/json; charset=utf-8"
       ngx.header["Cache-Control"] = "no-store"
@@ -122,6 +129,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
 
     -- Postern's answer, sent as it is: status, headers, body.
     local function relay(r)
+      unasked_body()
       ngx.status = r.status
       for name, value in pairs(r.header) do
         if not HOP[name:lower()] then ngx.header[name] = value end
