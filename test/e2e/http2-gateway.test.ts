@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import http2 from 'node:http2'
 import { connect } from 'node:net'
@@ -149,6 +149,32 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(JSON.parse(up.stdout)).toEqual({ sha256: createHash('sha256').update(data).digest('hex'), length: data.length })
     const down = await curl(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, '-o', '/dev/null', '-w', '%{size_download} %{http_version}', `${url}/download?mb=8`])
     expect(down.stdout).toBe(`${8 * 1024 * 1024} 2`)
+  })
+
+  // (Node's http2 client: curl 7.88 stops uploading once it has an answer whoever the server, curl#10433.)
+  it('an upstream that answers before the body has all come: the rest is read and dropped, the client never left waiting on its window', async () => {
+    const client = http2.connect(`https://127.0.0.1:${p.gatewayPort}`, { ca: readFileSync(tls.cert) })
+    try {
+      const stream = client.request({ ':method': 'POST', ':path': '/early', ':authority': new URL(url).host, authorization: `Bearer ${token}` })
+      const size = 3 * 1024 * 1024
+      const chunk = Buffer.alloc(64 * 1024)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < size) {
+          sent += chunk.length
+          if (!stream.write(chunk)) return void stream.once('drain', pump)
+        }
+        stream.end()
+      }
+      pump()
+      let body = ''
+      stream.on('data', (d: Buffer) => (body += d.toString()))
+      const closed = await Promise.race([new Promise<boolean>((resolve) => stream.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))])
+      // Ended without error either way: the Node gateway reads the rest, nginx asks the client to stop (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+      expect({ closed, body, rstCode: stream.rstCode }, `${sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR })
+    } finally {
+      client.close()
+    }
   })
 })
 

@@ -15,7 +15,7 @@ export interface Seen {
  * A real upstream for gateway tests: it records what it received and answers by path:
  * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
  * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
- * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; WebSocket echo on any path.
+ * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early → answers before the body; WebSocket echo on any path.
  */
 export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
@@ -35,6 +35,12 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ sha256: hash.digest('hex'), length }))
       })
+      return
+    }
+    if (url.pathname === '/early') {
+      // Answers before reading the body (Node's server reads and drops it afterwards).
+      record(req)
+      res.end('early')
       return
     }
     req.resume()

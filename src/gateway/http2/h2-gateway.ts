@@ -53,6 +53,16 @@ export function createH2Gateway(deps: H2GatewayDeps) {
     const requestBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0
     let access: Access | undefined
     stream.on('error', () => undefined)
+    // An answer complete before the body is (an upstream that did not wait for it): the rest of
+    // the body is read and dropped, as Node's HTTP/1.1 server drops it; else nothing reads it any
+    // more, and the client waits for ever on a flow-control window nobody opens.
+    if (requestBody) {
+      stream.once('finish', () => {
+        if (stream.readableEnded) return
+        stream.unpipe()
+        stream.resume()
+      })
+    }
     stream.once('close', () => {
       const seconds = (performance.now() - started) / 1000
       deps.metrics.request(access?.route?.resource ?? '', access?.verdict ?? 'error', seconds)
