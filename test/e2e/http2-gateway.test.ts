@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -5,7 +6,9 @@ import http2 from 'node:http2'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BIN } from '../support/cli.js'
 import { curl } from '../support/curl.js'
+import { freePort } from '../support/ports.js'
 import { CONNECTION_PREFACE } from '../support/h2-frames.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -151,16 +154,20 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(down.stdout).toBe(`${8 * 1024 * 1024} 2`)
   })
 
-  // (Node's http2 client: curl 7.88 stops uploading once it has an answer whoever the server, curl#10433.)
-  it('an upstream that answers before the body has all come: the rest is read and dropped, the client never left waiting on its window', async () => {
-    const client = http2.connect(`https://127.0.0.1:${p.gatewayPort}`, { ca: readFileSync(tls.cert) })
+  /**
+   * Sends 3 MB to /early, which the upstream answers before reading it, with Node's http2 client
+   * (curl 7.88 stops uploading once it has an answer whoever the server, curl#10433): the stream
+   * must end without error, the Node gateway reading the rest, nginx asking the client to stop
+   * (RST_STREAM NO_ERROR, RFC 9113 §8.1); else the client waits for ever on its window.
+   */
+  async function uploadAnsweredEarly(origin: string, authority: string, headers: Record<string, string>) {
+    const client = http2.connect(origin, { ca: readFileSync(tls.cert) })
     try {
-      const stream = client.request({ ':method': 'POST', ':path': '/early', ':authority': new URL(url).host, authorization: `Bearer ${token}` })
-      const size = 3 * 1024 * 1024
+      const stream = client.request({ ':method': 'POST', ':path': '/early', ':authority': authority, ...headers })
       const chunk = Buffer.alloc(64 * 1024)
       let sent = 0
       const pump = (): void => {
-        while (sent < size) {
+        while (sent < 3 * 1024 * 1024) {
           sent += chunk.length
           if (!stream.write(chunk)) return void stream.once('drain', pump)
         }
@@ -170,12 +177,32 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
       let body = ''
       stream.on('data', (d: Buffer) => (body += d.toString()))
       const closed = await Promise.race([new Promise<boolean>((resolve) => stream.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))])
-      // Ended without error either way: the Node gateway reads the rest, nginx asks the client to stop (RST_STREAM NO_ERROR, RFC 9113 §8.1).
-      expect({ closed, body, rstCode: stream.rstCode }, `${sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR })
+      return { closed, body, rstCode: stream.rstCode, sent }
     } finally {
       client.close()
     }
+  }
+
+  it('an upstream that answers before the body has all come: the stream ends, the client never left waiting on its window', async () => {
+    const r = await uploadAnsweredEarly(`https://127.0.0.1:${p.gatewayPort}`, new URL(url).host, { authorization: `Bearer ${token}` })
+    expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
   })
+
+  it('so through postern services proxy too, whose stream to the gateway ends first', async () => {
+    const port = await freePort()
+    const proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'web', '--port', String(port)], { env: { ...process.env, POSTERN_CONFIG_DIR: p.configDir, NODE_EXTRA_CA_CERTS: tls.cert }, stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proxy.stdout!.on('data', (d: Buffer) => /at http:\/\/127\.0\.0\.1:\d+/.test(String(d)) && resolve())
+        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
+      })
+      const r = await uploadAnsweredEarly(`http://127.0.0.1:${port}`, `127.0.0.1:${port}`, {})
+      expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
+    } finally {
+      proxy.kill('SIGTERM')
+    }
+  })
+
 })
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import http2 from 'node:http2'
 import { encodeGrpcMessage, isGrpc } from '../../http/http2/grpc-status.js'
-import { h2Headers, relayStream } from '../../http/http2/relay.js'
+import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/relay.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
 import type { TokenSource } from './token-source.js'
 
@@ -31,6 +31,8 @@ export interface H2ProxyOptions {
 export function createH2Proxy(o: H2ProxyOptions) {
   return function onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]): void {
     stream.on('error', () => undefined)
+    const requestBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0
+    if (requestBody) dropBodyOnceAnswered(stream)
     const grpc = isGrpc(headers['content-type'])
     const refused = o.refusal({ host: String(headers[':authority'] ?? headers.host ?? ''), origin: headers.origin, 'sec-fetch-site': headers['sec-fetch-site'] })
     if (refused) {
@@ -52,7 +54,6 @@ export function createH2Proxy(o: H2ProxyOptions) {
       ':authority': o.serviceUrl.host,
       ':path': String(headers[':path'] ?? '/'),
     }
-    const requestBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0
     const unreachable = (err: Error) => refuse(stream, grpc, 502, 14, 'BAD_GATEWAY', `postern services proxy could not reach ${o.serviceUrl.origin}: ${(err.cause as Error | undefined)?.message ?? err.message}`)
     let up
     try {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { Logger } from '../../core/log.js'
 import type { TrustedProxies } from '../../http/client-address.js'
-import { h2Headers, relayStream } from '../../http/http2/relay.js'
+import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/relay.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Access, RequestView } from '../gateway.js'
@@ -53,16 +53,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
     const requestBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0
     let access: Access | undefined
     stream.on('error', () => undefined)
-    // An answer complete before the body is (an upstream that did not wait for it): the rest of
-    // the body is read and dropped, as Node's HTTP/1.1 server drops it; else nothing reads it any
-    // more, and the client waits for ever on a flow-control window nobody opens.
-    if (requestBody) {
-      stream.once('finish', () => {
-        if (stream.readableEnded) return
-        stream.unpipe()
-        stream.resume()
-      })
-    }
+    if (requestBody) dropBodyOnceAnswered(stream)
     stream.once('close', () => {
       const seconds = (performance.now() - started) / 1000
       deps.metrics.request(access?.route?.resource ?? '', access?.verdict ?? 'error', seconds)

@@ -25,6 +25,19 @@ export function flatHeaders(headers: IncomingHttpHeaders): string[] {
   return out
 }
 
+/**
+ * Once a stream's answer is complete, the rest of its request body (an upstream answered without
+ * waiting for it) is read and dropped, as Node's HTTP/1.1 server drops it: else nothing reads it
+ * any more, no WINDOW_UPDATE goes out, and the client waits for ever to finish sending.
+ */
+export function dropBodyOnceAnswered(stream: ServerHttp2Stream): void {
+  stream.once('finish', () => {
+    if (stream.readableEnded) return
+    stream.unpipe()
+    stream.resume()
+  })
+}
+
 export interface RelayHooks {
   /** The upstream's response (or trailer) headers, flat and without pseudo-headers → what the client is sent. */
   responseHeaders(raw: string[]): string[]
