@@ -15,7 +15,7 @@ export interface Seen {
  * A real upstream for gateway tests: it records what it received and answers by path:
  * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
  * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
- * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early → answers before the body; WebSocket echo on any path.
+ * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early → answers before the body; /hints → 103 Early Hints, then the answer; WebSocket echo on any path.
  */
 export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
@@ -76,6 +76,13 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
         // What an app behind its own nginx sends to have it serve a file, or relay slowly.
         res.writeHead(200, { 'x-accel-redirect': url.searchParams.get('to') ?? '/_postern/nginx-decide', 'x-accel-limit-rate': '1', 'x-accel-buffering': 'yes', 'content-type': 'text/plain' })
         res.end('from the upstream')
+        return
+      }
+      if (url.pathname === '/hints') {
+        // 103 Early Hints first (Rails, Go and Node apps send them), then an answer that tries to plant Postern's cookie.
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' })
+        res.writeHead(200, { 'set-cookie': ['postern_session=planted; Path=/', 'app=1'], 'content-type': 'text/plain' })
+        res.end('after hints')
         return
       }
       if (url.pathname === '/redirect') {

@@ -411,8 +411,16 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       return json_error(400, BAD_REQUEST)
     end
 
-    -- An upstream may not set or clear Postern's cookies.
+    -- An upstream may not set or clear Postern's cookies; nor answer first with an interim answer
+    -- (103 Early Hints, a 100 not asked for): nginx 1.22 takes that for the final answer and passes
+    -- on the upstream's next bytes, its real answer, unread as its body — headers unfiltered and
+    -- the client connection's framing lost. Such a connection is closed without an answer (the
+    -- Node gateway drops interim answers and relays the final one).
     function postern.response_headers()
+      if ngx.status < 200 then
+        ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " answered ", ngx.status, " first: nginx 1.22 cannot relay an interim answer, the connection is closed (the Node data plane drops it)")
+        return ngx.exit(ngx.ERROR)
+      end
       -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
       -- cookies), and only when they set any: one variable read on the common path.
       if not ngx.var.upstream_http_set_cookie then return end
