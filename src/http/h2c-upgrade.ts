@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 
@@ -62,6 +62,12 @@ export function servingH2cAsHttp1(server: Server, upgrade: UpgradeListener): Upg
     if (!plain) return upgrade(req, socket, head)
     socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain)
     // An HTTPS server parses what its 'secureConnection' listeners are given.
-    server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
+    const again = () => server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
+    // A request pipelined behind one still being answered: Node queues each answer behind the one
+    // before it, per parser, so the socket goes to a new parser only once that answer is written
+    // (else the new parser's answers wait for ever). `_httpMessage` is the answer Node is writing.
+    const answering = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
+    if (answering && !answering.writableFinished) answering.once('finish', again)
+    else again()
   }
 }

@@ -157,6 +157,10 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     const post = await rawRequest(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 5\r\n\r\nhello`)
     expect(post.status, post.raw.slice(0, 300)).toBe(200)
     expect(post.body).toContain(`"length":5`)
+    // Pipelined, each behind one still being answered: every one is answered, in order.
+    const ask = (last: boolean) => `POST /upload HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade, HTTP2-Settings${last ? ', close' : ''}\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 5\r\n\r\nhello`
+    const pipelined = await rawRequest(p.gatewayPort, ask(false) + ask(false) + ask(true))
+    expect(pipelined.raw.match(/^HTTP\/1\.1 200 /gm), pipelined.raw.slice(0, 300)).toHaveLength(3)
   })
 
   it('curl --http2 (which asks for h2c on a plain-http URL, as Java’s HttpClient does) gets HTTP/1.1 answers, a POST’s body and the next request on the connection served', async () => {
