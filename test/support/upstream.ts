@@ -15,7 +15,9 @@ export interface Seen {
  * A real upstream for gateway tests: it records what it received and answers by path:
  * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
  * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
- * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early → answers before the body; /hints → 103 Early Hints, then the answer; WebSocket echo on any path.
+ * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early →
+ * answers before reading the body; /hints → 103 Early Hints, then the answer; WebSocket echo on
+ * any path.
  */
 export async function startUpstream(publicUrl?: () => string, address = '127.0.0.1'): Promise<{ url: string; port: number; seen: Seen[]; server: Server; close(): Promise<void> }> {
   const seen: Seen[] = []
