@@ -74,8 +74,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
       if (!decided.ok) {
         if (decided.answer && !grpc) sendH2Answer(stream, decided.answer)
         else sendH2Error(stream, answerTo, decided.status, decided.message, decided.headers)
-        // A refused request's body is not read: the stream is answered and its body discarded.
-        stream.resume()
+        // (A body still coming is read and dropped once the answer is written: dropBodyOnceAnswered.)
         return
       }
       const forward = (identity: UpstreamIdentity | undefined) => {
