@@ -134,6 +134,14 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(r.stdout).toContain('"length":5')
   })
 
+  it('passes an upstream’s X-Accel-Redirect on over h2 and never acts on it (nginx relays h2 streams by grpc_pass)', async () => {
+    const r = await curl(['--http2', '--cacert', tls.cert, '-D', '-', '-H', `Authorization: Bearer ${token}`, `${url}/accel`])
+    expect(r.stdout).toMatch(/^HTTP\/2 200/)
+    expect(r.stdout).toMatch(/^x-accel-redirect: \/_postern\/nginx-decide\r$/m)
+    expect(r.stdout).not.toMatch(/^x-postern-/im)
+    expect(r.stdout.endsWith('from the upstream')).toBe(true)
+  })
+
   it('refuses over h2 as over HTTP/1.1: 401 with the challenge without a token, 404 for no service', async () => {
     const refused = await curl(['--http2', '--cacert', tls.cert, '-i', `${url}/`])
     expect(refused.stdout).toMatch(/^HTTP\/2 401/)
@@ -175,9 +183,11 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
       }
       pump()
       let body = ''
+      let status: unknown
+      stream.on('response', (h) => (status = h[':status']))
       stream.on('data', (d: Buffer) => (body += d.toString()))
       const closed = await Promise.race([new Promise<boolean>((resolve) => stream.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000))])
-      return { closed, body, rstCode: stream.rstCode, sent }
+      return { closed, status, body, rstCode: stream.rstCode, sent }
     } finally {
       client.close()
     }
@@ -185,7 +195,10 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
 
   it('an upstream that answers before the body has all come: the stream ends, the client never left waiting on its window', async () => {
     const r = await uploadAnsweredEarly(`https://127.0.0.1:${p.gatewayPort}`, new URL(url).host, { authorization: `Bearer ${token}` })
-    expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
+    expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, status: 200, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
+    // So is one the gateway refuses itself.
+    const refused = await uploadAnsweredEarly(`https://127.0.0.1:${p.gatewayPort}`, new URL(url).host, {})
+    expect({ closed: refused.closed, status: refused.status, rstCode: refused.rstCode }).toEqual({ closed: true, status: 401, rstCode: http2.constants.NGHTTP2_NO_ERROR })
   })
 
   it('so through postern services proxy too, whose stream to the gateway ends first', async () => {
@@ -197,7 +210,7 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
         proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
       })
       const r = await uploadAnsweredEarly(`http://127.0.0.1:${port}`, `127.0.0.1:${port}`, {})
-      expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
+      expect({ ...r, sent: undefined }, `${r.sent} bytes sent`).toEqual({ closed: true, status: 200, body: 'early', rstCode: http2.constants.NGHTTP2_NO_ERROR, sent: undefined })
     } finally {
       proxy.kill('SIGTERM')
     }
