@@ -1,13 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import { MAX_RESPONSE_HEADER_BYTES } from '../http/limits.js'
+import { mayResend } from '../http/resend.js'
 import { downstreamHeaders } from './headers.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
 
+const CONNECTION_OPTIONS = { connect: { timeout: 10_000 }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+
 /**
  * The upstream side: one keep-alive pool per upstream origin (undici), bodies streamed both ways,
- * the service's timeout to the response headers (504), unreachable → 502.
+ * the service's timeout to the response headers (504), unreachable → 502; a request that met a
+ * kept-alive connection just as the upstream closed it is sent once more (http/resend.ts).
  */
 export class Upstreams {
   private readonly pools = new Map<string, Pool>()
@@ -16,10 +20,21 @@ export class Upstreams {
   pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
-      pool = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES })
+      pool = new Pool(origin, { ...CONNECTION_OPTIONS, connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })
       this.pools.set(origin, pool)
     }
     return pool
+  }
+
+  /**
+   * Sends a request once more after its kept-alive connection closed before answering
+   * (http/resend.ts), on a connection of its own, closed after it: a second kept-alive one might be
+   * closing just the same.
+   */
+  resend(origin: string, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    const client = new Client(origin, { ...CONNECTION_OPTIONS, pipelining: 0 })
+    client.dispatch(options, handler)
+    client.close().catch(() => undefined)
   }
 
   forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[]): void {
@@ -33,7 +48,10 @@ export class Upstreams {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     }
-    this.pool(route.upstream.origin).dispatch(options, new ResponseRelay(req, res, route))
+    const origin = route.upstream.origin
+    const resend = hasBody ? undefined : () => this.resend(origin, options, relay)
+    const relay = new ResponseRelay(req, res, route, resend)
+    this.pool(origin).dispatch(options, relay)
   }
 
   async close(): Promise<void> {
@@ -56,6 +74,8 @@ class ResponseRelay {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly route: Route,
+    /** Dispatches the request again, with this relay: at most once (mayResend). */
+    private resend: (() => void) | undefined,
   ) {
     res.once('close', () => {
       if (!res.writableFinished) this.abort?.(new undiciErrors.RequestAbortedError())
@@ -93,6 +113,10 @@ class ResponseRelay {
       res.destroy(err)
       return
     }
+    const resend = this.resend
+    this.resend = undefined
+    // Only a bodiless request is given a resend.
+    if (resend && mayResend(req.method!, false, err)) return resend()
     const accept = req.headers.accept
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
       sendGatewayError(res, accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)

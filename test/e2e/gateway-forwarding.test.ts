@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import http2 from 'node:http2'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, type Dispatcher } from 'undici'
 import WebSocket from 'ws'
 import { BIN } from '../support/cli.js'
+import { startClosingServer } from '../support/closing-server.js'
 import { curl } from '../support/curl.js'
 import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
@@ -208,6 +211,55 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     const dead = await gw('/', {}, `dead.my-project.localhost:${p.gatewayPort}`)
     expect(dead.statusCode).toBe(502)
     expect(((await dead.body.json()) as { error: { message: string } }).error.message).toContain('unreachable')
+  })
+
+  it.each(['fin', 'rst'] as const)('sends a request once more when its kept-alive upstream connection closes before answering (%s), as nginx and browsers do; never a POST', async (close) => {
+    const up = await startClosingServer(close)
+    try {
+      const name = `closing-${close}`
+      expect((await p.cli(['services', 'create', name, `--upstream=${up.url}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `${name}.my-project.localhost:${p.gatewayPort}`
+      // The nginx plane learns of a new service within moments.
+      await expect.poll(async () => (await gw('/', {}, host)).statusCode, { timeout: 15_000 }).toBe(200)
+      // Several connections kept alive, so that a request sent once more on any of them would meet another closing one.
+      const first = await Promise.all([1, 2, 3].map(() => gw('/', {}, host)))
+      expect(await Promise.all(first.map(async (r) => (await r.body.text()) && r.statusCode))).toEqual([200, 200, 200])
+      const statuses: string[] = []
+      for (const method of ['GET', 'GET', 'HEAD', 'DELETE', 'OPTIONS', 'GET'] as const) {
+        const r = await gw('/', { method }, host)
+        await r.body.text()
+        statuses.push(`${method} ${r.statusCode}`)
+      }
+      expect(statuses).toEqual(['GET 200', 'GET 200', 'HEAD 200', 'DELETE 200', 'OPTIONS 200', 'GET 200'])
+      // The race was run: requests met connections that closed, and were answered on others.
+      expect(up.received.length).toBeGreaterThan(up.answered.length)
+      // A POST that meets a closing connection is answered 502 in the gateway's shape, and the
+      // upstream never receives it twice. Of two in a row, one meets the connection the other left.
+      const before = up.received.length
+      const posts = [await gw('/', { method: 'POST' }, host), await gw('/', { method: 'POST' }, host)]
+      const refused = posts.find((r) => r.statusCode === 502)
+      expect(refused, posts.map((r) => r.statusCode).join()).toBeDefined()
+      expect(JSON.parse(await refused!.body.text()).error).toMatchObject({ code: 502, status: 'BAD_GATEWAY' })
+      expect(up.received.slice(before)).toEqual(['POST / HTTP/1.1', 'POST / HTTP/1.1'])
+      if (dataPlane === 'node') {
+        // An HTTP/2 caller of this HTTP/1.1 upstream alike.
+        const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+        try {
+          for (let i = 0; i < 3; i++) {
+            const stream = session.request({ ':path': '/', ':authority': host })
+            stream.end()
+            const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders]
+            stream.resume()
+            await once(stream, 'end')
+            expect(headers[':status']).toBe(200)
+          }
+        } finally {
+          session.close()
+        }
+      }
+    } finally {
+      await up.stop()
+    }
   })
 
   it('keeps a WebSocket through the gateway open and working across several token lifetimes', async () => {

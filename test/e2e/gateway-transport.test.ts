@@ -73,6 +73,18 @@ describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (d
     expect(ms).toBeLessThan(4_000)
   }, 20_000)
 
+  it('tells a keep-alive client how long an idle connection is kept (Keep-Alive: timeout=5), and keeps to it', async () => {
+    // A client that reads the header (undici, so Node's fetch and postern services proxy) closes
+    // an idle connection before the gateway does, and so never reuses one the gateway is closing.
+    const started = Date.now()
+    const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n\r\n`, 10_000)
+    const idle = Date.now() - started
+    expect(r.status).toBe(200)
+    expect(r.head).toMatch(/^keep-alive: timeout=5$/im)
+    expect(idle).toBeGreaterThan(4_500)
+    expect(idle).toBeLessThan(8_000)
+  }, 15_000)
+
   it('a refused request ends its connection with the answer instead of waiting for its body', async () => {
     const slow = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer not.a.token\r\nContent-Length: 100000\r\n\r\n`)
     const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 5 s')), 5_000))]).finally(slow.stop)

@@ -1,10 +1,11 @@
 import { lookup as dnsLookup } from 'node:dns'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici'
+import { Agent, Client, errors as undiciErrors, type Dispatcher } from 'undici'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
+import { mayResend } from '../../http/resend.js'
 import { proxyUpgrade } from '../../http/splice.js'
 import { createH2Proxy } from './h2-proxy.js'
 import { localOriginRefusal } from './local-origin.js'
@@ -40,7 +41,15 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
 }
 
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const agent = new Agent({ connect: { lookup: lookup as never }, keepAliveTimeout: 30_000, connections: 64, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES })
+  const connectionOptions = { connect: { lookup: lookup as never }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+  const agent = new Agent({ ...connectionOptions, keepAliveTimeout: 30_000, connections: 64 })
+  // A request sent once more after its kept-alive connection closed before answering
+  // (http/resend.ts) goes on a connection of its own, closed after it.
+  const oneConnection = (): Dispatcher => {
+    const client = new Client(o.serviceUrl.origin, { ...connectionOptions, pipelining: 0 })
+    queueMicrotask(() => client.close().catch(() => undefined))
+    return client
+  }
   const local = () => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${(server.address() as { port: number }).port}`
 
   const requestHeaders = (req: IncomingMessage, upgrade: boolean): string[] => {
@@ -91,24 +100,28 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
       bodyTimeout: 0,
       signal: abort.signal,
     }
-    agent
-      .stream(options, ({ statusCode, headers }) => {
-        const out: Record<string, string | string[]> = {}
-        for (const [name, value] of Object.entries(headers)) {
-          if (value === undefined || HOP_BY_HOP.has(name)) continue
-          out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
-        }
-        res.writeHead(statusCode, out)
-        return res
-      })
-      .catch((err: Error) => {
-        if (abort.signal.aborted) return
-        if (res.headersSent) return void res.destroy(err)
-        const unreachable = !(err instanceof undiciErrors.RequestAbortedError)
-        const body = JSON.stringify({ error: { code: 502, status: 'BAD_GATEWAY', message: `postern services proxy could not reach ${o.serviceUrl.origin}: ${(err.cause as Error | undefined)?.message ?? err.message}` } })
-        res.writeHead(unreachable ? 502 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
-        res.end(body)
-      })
+    const send = (dispatcher: Dispatcher, resendable: boolean): void => {
+      dispatcher
+        .stream(options, ({ statusCode, headers }) => {
+          const out: Record<string, string | string[]> = {}
+          for (const [name, value] of Object.entries(headers)) {
+            if (value === undefined || HOP_BY_HOP.has(name)) continue
+            out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
+          }
+          res.writeHead(statusCode, out)
+          return res
+        })
+        .catch((err: Error) => {
+          if (abort.signal.aborted) return
+          if (res.headersSent) return void res.destroy(err)
+          if (resendable && mayResend(options.method, hasBody, err)) return send(oneConnection(), false)
+          const unreachable = !(err instanceof undiciErrors.RequestAbortedError)
+          const body = JSON.stringify({ error: { code: 502, status: 'BAD_GATEWAY', message: `postern services proxy could not reach ${o.serviceUrl.origin}: ${(err.cause as Error | undefined)?.message ?? err.message}` } })
+          res.writeHead(unreachable ? 502 : 500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+          res.end(body)
+        })
+    }
+    send(agent, true)
   }
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {

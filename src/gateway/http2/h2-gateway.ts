@@ -95,7 +95,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
           identity,
         })
         if (decided.route.service.useHttp2) toHttp2(stream, view, decided.route, upstream, requestBody, grpc)
-        else relayToHttp1(stream, deps.upstreams.pool(decided.route.upstream.origin), { method: view.method, path: decided.route.upstream.basePath + view.path, headers: upstream, requestBody, route: decided.route, answerTo })
+        else relayToHttp1(stream, deps.upstreams, { method: view.method, path: decided.route.upstream.basePath + view.path, headers: upstream, requestBody, route: decided.route, answerTo })
       }
       if (!decided.caller) forward(undefined)
       else deps.identityOf(decided).then(forward, fail)

@@ -2,7 +2,9 @@ import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import { PassThrough } from 'node:stream'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
+import type { Upstreams } from '../forward.js'
 import { downstreamHeaders } from '../headers.js'
+import { mayResend } from '../../http/resend.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
 
@@ -22,14 +24,17 @@ export interface Http1Call {
  * An HTTP/2 client's stream to an HTTP/1.1 upstream (a service without useHttp2), through the
  * same keep-alive pool HTTP/1.1 callers use: the request body streamed up, the response written
  * into the stream with backpressure (a full stream pauses the upstream until the client's window
- * opens), chunked trailers relayed, the service's timeout to the response headers.
+ * opens), chunked trailers relayed, the service's timeout to the response headers; a bodiless
+ * request that met a kept-alive connection just as the upstream closed it is sent once more.
  */
-export function relayToHttp1(stream: ServerHttp2Stream, pool: Dispatcher, call: Http1Call): void {
+export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, call: Http1Call): void {
   const { route, answerTo } = call
   const timeoutMs = route.service.timeoutSeconds * 1000
   let abort: ((err?: Error) => void) | undefined
   let resume: (() => void) | undefined
   let trailers: OutgoingHttpHeaders | undefined
+  // Sent once more if a kept-alive connection closes before answering (http/resend.ts).
+  let resendable = true
   stream.once('close', () => {
     if (!stream.writableFinished) abort?.(new undiciErrors.RequestAbortedError())
   })
@@ -70,6 +75,9 @@ export function relayToHttp1(stream: ServerHttp2Stream, pool: Dispatcher, call: 
       }
       if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
         sendH2Error(stream, answerTo, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
+      } else if (resendable && mayResend(call.method, call.requestBody, err)) {
+        resendable = false
+        upstreams.resend(route.upstream.origin, options, handler)
       } else if (err instanceof undiciErrors.RequestAbortedError) {
         stream.close(http2.constants.NGHTTP2_CANCEL)
       } else {
@@ -78,17 +86,15 @@ export function relayToHttp1(stream: ServerHttp2Stream, pool: Dispatcher, call: 
       }
     },
   }
-  pool.dispatch(
-    {
-      path: call.path,
-      method: call.method as Dispatcher.HttpMethod,
-      headers: call.headers,
-      // undici destroys a body stream once it has sent it, which would reset the client's stream
-      // before the answer: it reads the body through a pipe of its own instead.
-      body: call.requestBody ? stream.pipe(new PassThrough()) : null,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    },
-    handler,
-  )
+  const options: Dispatcher.DispatchOptions = {
+    path: call.path,
+    method: call.method as Dispatcher.HttpMethod,
+    headers: call.headers,
+    // undici destroys a body stream once it has sent it, which would reset the client's stream
+    // before the answer: it reads the body through a pipe of its own instead.
+    body: call.requestBody ? stream.pipe(new PassThrough()) : null,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  }
+  upstreams.pool(route.upstream.origin).dispatch(options, handler)
 }

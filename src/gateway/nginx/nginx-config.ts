@@ -241,7 +241,9 @@ http {
   access_log off;
   server_tokens off;
   keepalive_requests 100000;
-  keepalive_timeout 5s;
+  # As the Node gateway: idle connections closed after 5 s, and clients told so (Keep-Alive:
+  # timeout=5), so that those that read it never reuse one nginx is closing.
+  keepalive_timeout 5s 5s;
   client_max_body_size 0;
   client_header_timeout 10s;
   # An upstream's answer may carry as many header bytes as through the Node gateway (nginx's own

@@ -47,6 +47,10 @@ ${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((
         local ctx = ngx.ctx
         try = (ctx.postern_try or 1) + 1
         ctx.postern_try = try
+        -- nginx also tries again, beyond the addresses, when a kept-alive connection closed before
+        -- answering a request it may send twice (the upstream's idle timeout crossing it): then
+        -- the last address once more.
+        if try > #service then try = #service end
       elseif #service > 1 then
         balancer.set_more_tries(#service - 1)
       end
