@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
-import { suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
@@ -70,6 +70,8 @@ function withSuggestion(text: string, cmd: Command): string {
   const unknown = /^error: unknown option '([^']+)'\n$/.exec(text)?.[1]
   if (!unknown) return text
   const flags = [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])].flatMap((o) => (o.long ? [{ long: o.long, takesValue: o.required || o.optional }] : []))
+  const why = explainGcloudOnlyOption(unknown)
+  if (why) return `${text}(${why})\n`
   const suggestion = suggestOption(unknown, flags)
   return suggestion ? `${text}(Did you mean ${suggestion}?)\n` : text
 }

@@ -16,10 +16,34 @@ export function suggestOption(unknown: string, flags: readonly { long: string; t
   return flags.filter((f) => f.long !== unknown && name(f.long).includes(stem)).sort((a, b) => rank(a) - rank(b))[0]?.long
 }
 
-/** `postern run services list` → `postern services list`, when what follows `run` is a postern command. */
+/**
+ * `postern run services list` → `postern services list`, when what follows `run` is a postern
+ * command; without gcloud's flags that say where a service runs, so the suggestion works as typed.
+ */
 export function suggestForGcloudGroup(argv: readonly string[], commands: readonly string[]): string | undefined {
   if (argv[0] !== 'run' || argv[1] === undefined || !commands.includes(argv[1])) return undefined
-  return ['postern', ...argv.slice(1).map(shellQuote)].join(' ')
+  return ['postern', ...withoutGcloudOnlyOptions(argv.slice(1)).map(shellQuote)].join(' ')
+}
+
+/** gcloud's flags for where a service runs, which every gcloud run command takes, and why Postern has none. */
+const GCLOUD_ONLY = new Map([
+  ['--region', 'Postern has no regions: a service is named by its project and name. Leave --region out.'],
+  ['--platform', 'Postern is the one platform. Leave --platform out.'],
+])
+
+/** Why an unknown option is one of gcloud's that Postern has no use for, if it is. */
+export function explainGcloudOnlyOption(unknown: string): string | undefined {
+  return GCLOUD_ONLY.get(unknown.replace(/=.*$/, ''))
+}
+
+function withoutGcloudOnlyOptions(words: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!
+    if (GCLOUD_ONLY.has(word)) i++ // and its value, the next word
+    else if (!explainGcloudOnlyOption(word)) out.push(word)
+  }
+  return out
 }
 
 function shellQuote(word: string): string {
