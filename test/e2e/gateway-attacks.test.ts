@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { javaHttpClient } from '../support/java-http-client.js'
 import { rawGet, rawRequest } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
@@ -172,6 +173,23 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(answers.map((a) => a.slice(a.lastIndexOf('}') + 1))).toEqual([' 200 1.1 1', ' 200 1.1 0'])
     for (const a of answers) expect(JSON.parse(a.slice(0, a.lastIndexOf('}') + 1))).toMatchObject({ length: 5 })
     for (const seen of upstream.seen.slice(before)) expect([seen.headers.upgrade, seen.headers['http2-settings']]).toEqual([undefined, undefined])
+  })
+
+  it('Java’s HttpClient (HTTP/2 by default, so it asks for h2c, a body or not) gets its answers over HTTP/1.1, the upgrade never passed on', async () => {
+    const before = upstream.seen.length
+    const calls = [
+      { method: 'GET', path: '/echo', bodyBytes: 0 },
+      { method: 'POST', path: '/upload', bodyBytes: 100_000 },
+      { method: 'PUT', path: '/upload', bodyBytes: 5 },
+    ]
+    const java = await javaHttpClient(p.gatewayPort, host, token, calls)
+    expect(java.code, java.stderr).toBe(0)
+    expect(java.answers.map((a) => a.line)).toEqual(['GET 200 HTTP_1_1', 'POST 200 HTTP_1_1', 'PUT 200 HTTP_1_1'])
+    expect(JSON.parse(java.answers[1]!.body)).toMatchObject({ length: 100_000 })
+    expect(JSON.parse(java.answers[2]!.body)).toMatchObject({ length: 5 })
+    const seen = upstream.seen.slice(before)
+    expect(seen.map((s) => s.method)).toEqual(['GET', 'POST', 'PUT'])
+    for (const s of seen) expect([s.headers.upgrade, s.headers['http2-settings'], s.headers['x-postern-authenticated-email']]).toEqual([undefined, undefined, 'ann@example.com'])
   })
 
   it('what the HTTP parser refuses, and CONNECT, get the one error shape', async () => {
