@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
-import { MAX_RESPONSE_HEADER_BYTES } from '../http/limits.js'
+import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { downstreamHeaders } from './headers.js'
 import { sendGatewayError } from './responses.js'
@@ -20,7 +20,7 @@ export class Upstreams {
   pool(origin: string): Pool {
     let pool = this.pools.get(origin)
     if (!pool) {
-      pool = new Pool(origin, { ...CONNECTION_OPTIONS, connections: 256, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })
+      pool = new Pool(origin, { ...CONNECTION_OPTIONS, connections: 256, pipelining: 1, keepAliveTimeout: UPSTREAM_IDLE_SECONDS * 1000, keepAliveMaxTimeout: 600_000 })
       this.pools.set(origin, pool)
     }
     return pool

@@ -5,3 +5,13 @@
  * nginx's proxy_buffer_size on the nginx data plane, and `postern services proxy`.
  */
 export const MAX_RESPONSE_HEADER_BYTES = 64 * 1024
+
+/**
+ * How long a kept-alive connection to an upstream may stay idle before the gateway closes it,
+ * when the upstream does not say (`Keep-Alive: timeout=N`, which the Node gateway heeds). Below
+ * the 5 s of Node's, uvicorn's and Apache's servers, so that the gateway closes first and does
+ * not reuse a connection as the upstream closes it: a request with a body that meets one cannot
+ * be sent again (http/resend.ts). Both data planes: the Node gateway's pools, nginx's upstream
+ * blocks.
+ */
+export const UPSTREAM_IDLE_SECONDS = 4

@@ -262,6 +262,20 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     }
   })
 
+  it('closes an idle upstream connection itself after 4 s, before the 5 s after which Node, uvicorn and Apache close theirs', async () => {
+    const up = await startClosingServer('fin')
+    try {
+      expect((await p.cli(['services', 'create', 'idle', `--upstream=${up.url}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `idle.my-project.localhost:${p.gatewayPort}`
+      await expect.poll(async () => (await gw('/', {}, host)).statusCode, { timeout: 15_000 }).toBe(200)
+      await expect.poll(() => up.closedIdleAfterMs.length, { timeout: 8_000, interval: 200 }).toBeGreaterThan(0)
+      expect(up.closedIdleAfterMs[0]).toBeGreaterThan(3_500)
+      expect(up.closedIdleAfterMs[0]).toBeLessThan(5_000)
+    } finally {
+      await up.stop()
+    }
+  })
+
   it('keeps a WebSocket through the gateway open and working across several token lifetimes', async () => {
     await fresh()
     const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/ws`, { headers: { host: new URL(url).host, authorization: `Bearer ${token}` } })

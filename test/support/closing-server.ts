@@ -7,6 +7,8 @@ export interface ClosingServer {
   /** The request line of every request received, and of those answered (or relayed). */
   received: string[]
   answered: string[]
+  /** For each connection its client closed, idle, after the answer: how long after, in ms. */
+  closedIdleAfterMs: number[]
   stop(): Promise<void>
 }
 
@@ -24,6 +26,7 @@ export interface ClosingServer {
 export async function startClosingServer(close: 'fin' | 'rst', relayTo?: number): Promise<ClosingServer> {
   const received: string[] = []
   const answered: string[] = []
+  const closedIdleAfterMs: number[] = []
   const sockets = new Set<Socket>()
   const track = (s: Socket) => {
     sockets.add(s)
@@ -46,6 +49,10 @@ export async function startClosingServer(close: 'fin' | 'rst', relayTo?: number)
     track(socket)
     let buffered = ''
     let requests = 0
+    let answeredAt: number | undefined
+    socket.on('end', () => {
+      if (requests === 1 && answeredAt !== undefined) closedIdleAfterMs.push(Date.now() - answeredAt)
+    })
     socket.on('data', (d) => {
       buffered += d.toString('latin1')
       let end: number
@@ -61,6 +68,7 @@ export async function startClosingServer(close: 'fin' | 'rst', relayTo?: number)
         }
         answered.push(requestLine)
         answerFirst(socket, request)
+        answeredAt = Date.now()
       }
     })
   })
@@ -71,6 +79,7 @@ export async function startClosingServer(close: 'fin' | 'rst', relayTo?: number)
     port,
     received,
     answered,
+    closedIdleAfterMs,
     stop: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy()

@@ -1,5 +1,5 @@
 import type { TrustedProxies } from '../../http/client-address.js'
-import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
+import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { HEADER_RULES } from '../headers.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
@@ -134,7 +134,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   // one server name to another on a shared address.
   const upstreams = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => {
     const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
-    return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout 60s; }`
+    return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
   })
   const httpPeers = o.services.filter((s) => s.origin.startsWith('http:')).map((s) => [`http://${upstreamBlockName(s)}`, ...peersOf(s)].join('\t'))
   // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
@@ -279,7 +279,7 @@ ${o.watchPid ? watchParent(o.watchPid) : ''}  }
   # resolved (postern.balance): nginx finds a block named in a variable by comparing its name with
   # every block's, so one block per service made each request cost more with each service (ten
   # thousand services: a quarter of the speed). Idle connections are kept per address.
-  upstream ${HTTP_BLOCK} { server 0.0.0.1:1; balancer_by_lua_block { postern.balance() } keepalive 1024; keepalive_requests 100000; keepalive_timeout 60s; }
+  upstream ${HTTP_BLOCK} { server 0.0.0.1:1; balancer_by_lua_block { postern.balance() } keepalive 1024; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }
   # A plain-HTTP service whose host name did not resolve.
   upstream ${NOWHERE_BLOCK} { server 127.0.0.1:9 down; }
 ${upstreams.join('\n')}
