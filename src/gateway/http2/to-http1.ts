@@ -2,9 +2,9 @@ import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import { PassThrough } from 'node:stream'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
+import { mayResend } from '../../http/resend.js'
 import type { Upstreams } from '../forward.js'
 import { downstreamHeaders } from '../headers.js'
-import { mayResend } from '../../http/resend.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
 
