@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { BIN } from '../support/cli.js'
 import { startClosingServer, type ClosingServer } from '../support/closing-server.js'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
@@ -28,15 +28,7 @@ describe('postern services proxy, when a kept-alive connection to the gateway cl
     p = await startPostern({ gatewayPort, args: ['--gateway-url', `http://localhost:${relay.port}`] })
     expect((await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`])).code).toBe(0)
     expect((await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:owner@example.com', '--role=roles/run.invoker'])).code).toBe(0)
-    const port = await freePort()
-    proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'hello', '--port', String(port)], { env: { ...process.env, POSTERN_CONFIG_DIR: p.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
-    local = await new Promise<string>((resolve, reject) => {
-      proxy.stdout!.on('data', (d: Buffer) => {
-        const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(d))
-        if (m) resolve(m[1]!)
-      })
-      proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
-    })
+    ;({ url: local, process: proxy } = await startServicesProxy('hello', p.configDir))
   })
   afterAll(async () => {
     proxy?.kill('SIGTERM')

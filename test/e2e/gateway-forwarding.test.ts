@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import http2 from 'node:http2'
@@ -6,13 +6,12 @@ import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, type Dispatcher } from 'undici'
 import WebSocket from 'ws'
-import { BIN } from '../support/cli.js'
 import { startClosingServer } from '../support/closing-server.js'
 import { curl } from '../support/curl.js'
-import { freePort } from '../support/ports.js'
 import { rawGet } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
 
 /** What reaches the upstream and what comes back (DESIGN §4 step 6). */
@@ -303,15 +302,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     let proxy: ChildProcess
     let local: string
     beforeAll(async () => {
-      const port = await freePort()
-      proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'fwd', '--port', String(port)], { env: { ...process.env, POSTERN_CONFIG_DIR: dev.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
-      local = await new Promise<string>((resolve, reject) => {
-        proxy.stdout!.on('data', (d: Buffer) => {
-          const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(d))
-          if (m) resolve(m[1]!)
-        })
-        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
-      })
+      ;({ url: local, process: proxy } = await startServicesProxy('fwd', dev.configDir))
     })
     afterAll(() => {
       proxy?.kill('SIGTERM')
