@@ -97,6 +97,21 @@ describe('gcloud habits', () => {
     expect(custom.stderr).toContain('(Did you mean --custom-audiences?)')
   })
 
+  it('a service may be named by its full resource name, as gcloud takes it; a pasted service URL is refused with the name to give', async () => {
+    // $ postern services describe projects/my-project/locations/us-central1/services/hello --format='value(uri)'
+    for (const full of ['projects/my-project/services/hello', 'projects/my-project/locations/us-central1/services/hello']) {
+      expect(await p.cli(['services', 'describe', full, '--format=value(uri)'])).toMatchObject({ code: 0, stdout: `${uri}\n` })
+    }
+    const policy = await p.cli(['services', 'get-iam-policy', 'projects/my-project/services/hello', '--format=json'])
+    expect(policy.code, policy.stderr).toBe(0)
+    expect(JSON.parse(policy.stdout).bindings[0].members).toContain('user:ann@example.com')
+    // $ postern services proxy http://hello.my-project.localhost:PORT
+    const pasted = await p.cli(['services', 'proxy', uri])
+    expect(pasted.code).toBe(2)
+    expect(pasted.stderr).toBe(`'${uri}' is a URL; give the service's name, as with gcloud. Did you mean hello --project my-project?\n`)
+    expect((await p.cli(['services', 'describe', uri])).stderr).toContain('Did you mean hello --project my-project?')
+  })
+
   it('services why asks about the active account when --member is left out', async () => {
     // $ postern services why hello
     const r = await p.cli(['services', 'why', 'hello'])

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { isLoopback } from '../../core/config.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
+import { serviceRef } from '../service-ref.js'
 import { servicePath } from './services.js'
 
 interface ProxyFlags {
@@ -52,7 +53,8 @@ export function registerProxy(services: Command, cli: Cli): void {
           throw usageError(`--accept-hosts: '${o.acceptHosts}' is not a regular expression (${(err as Error).message}).`)
         }
       }
-      const service = { uri: await serviceUri(cli, cli.project(cmd), name) }
+      const ref = serviceRef(cli.project(cmd), name)
+      const service = { uri: await serviceUri(cli, ref.project, ref.service) }
       const serviceUrl = new URL(service.uri)
       const { renewingToken, fixedToken } = await import('../dev-proxy/token-source.js')
       const { startDevProxy } = await import('../dev-proxy/dev-proxy.js')

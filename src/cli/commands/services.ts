@@ -4,6 +4,7 @@ import type { Service } from '../../api/types.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
+import { serviceRef } from '../service-ref.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 
@@ -26,7 +27,11 @@ interface ServiceFlags {
 
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
-export const servicePath = (project: string, service: string) => `/v2/projects/${encodeURIComponent(project)}/services/${encodeURIComponent(service)}`
+/** The API path of the service a command names (service-ref.ts: a name, or a full resource name). */
+export function servicePath(project: string, arg: string): string {
+  const ref = serviceRef(project, arg)
+  return `/v2/projects/${encodeURIComponent(ref.project)}/services/${encodeURIComponent(ref.service)}`
+}
 
 function addServiceFlags(cmd: Command): Command {
   return cmd

@@ -1,0 +1,29 @@
+import { usageError } from './errors.js'
+
+/**
+ * The service a command names, and its project: a service name, in the project of `--project`
+ * or the config; or, as gcloud also takes, a full resource name that names the project too —
+ * `projects/P/services/S`, or gcloud's `projects/P/locations/L/services/S`. A service URL,
+ * pasted from `services describe` or the browser, is refused with the name to type instead:
+ * commands take names, as gcloud's do, and a URL would otherwise reach the API as a name with
+ * slashes in it ("No such endpoint").
+ */
+export function serviceRef(project: string, arg: string): { project: string; service: string } {
+  const full = /^projects\/([^/]+)\/(?:locations\/[^/]+\/)?services\/([^/]+)$/.exec(arg)
+  if (full) return { project: full[1]!, service: full[2]! }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw usageError(urlGiven(arg))
+  return { project, service: arg }
+}
+
+function urlGiven(arg: string): string {
+  let labels: string[] = []
+  try {
+    labels = new URL(arg).hostname.split('.')
+  } catch {
+    // not even a URL: the plain advice
+  }
+  // A service URL is SERVICE.PROJECT.<gateway host>.
+  const [service, project] = labels
+  const advice = labels.length >= 3 && service && project ? ` Did you mean ${service} --project ${project}?` : ''
+  return `'${arg.replace(/\p{Cc}/gu, '?')}' is a URL; give the service's name, as with gcloud.${advice}`
+}
