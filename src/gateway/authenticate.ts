@@ -84,7 +84,7 @@ export class GatewayAuthenticator {
         ok: false,
         description: route.service.strictAudience
           ? `This service accepts only tokens whose audience is ${route.uri}${route.service.customAudiences.length ? ' or a custom audience' : ''}; get one with: postern auth print-identity-token --audiences ${route.uri}`
-          : `The token's audience is not this service (${route.uri}).`,
+          : `The token's audience is not this service (${route.uri}); get one for it with: postern auth print-identity-token --audiences ${route.uri}`,
       }
     }
     let federated = this.federated.get(claims)

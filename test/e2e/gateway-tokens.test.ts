@@ -159,4 +159,13 @@ describe.each(DATA_PLANES)('forged and defective tokens at the gateway (%s data 
     const elsewhere = await p.cli(['auth', 'print-identity-token', '--audiences', `${url}//`])
     expect((await send(elsewhere.stdout.trim(), strictHost)).status).toBe(401)
   })
+
+  it('a token for another audience (a service’s name given for its URL, say) is refused with the command that gets the right one', async () => {
+    // $ curl -H "Authorization: Bearer $(postern auth print-identity-token --audiences tokens)" SERVICE_URL
+    const named = await p.cli(['auth', 'print-identity-token', '--audiences', 'tokens'])
+    expect(named.code, named.stderr).toBe(0)
+    const r = await send(named.stdout.trim())
+    expect(r.status).toBe(401)
+    expect(JSON.parse(r.body).error.message).toBe(`Invalid ID token: The token's audience is not this service (http://${host}); get one for it with: postern auth print-identity-token --audiences http://${host}`)
+  })
 })
