@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import WebSocket from 'ws'
-import { BIN } from '../support/cli.js'
 import { b64 } from '../support/forge.js'
-import { freePort } from '../support/ports.js'
 import { rawGet, rawRequest } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 import { startWsgiUpstream } from '../support/wsgi-upstream.js'
@@ -266,15 +265,10 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
 
   describe('postern services proxy answers only its own origin', () => {
     const proxies: ChildProcess[] = []
-    const startProxy = async (extra: string[] = []) => {
-      const port = await freePort()
-      const proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'private', '--port', String(port), ...extra], { env: { ...process.env, POSTERN_CONFIG_DIR: p.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
-      proxies.push(proxy)
-      await new Promise<void>((resolve, reject) => {
-        proxy.stdout!.on('data', (d: Buffer) => String(d).includes('Proxying to') && resolve())
-        proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}`)))
-      })
-      return port
+    const startProxy = async (args: string[] = []) => {
+      const proxy = await startServicesProxy('private', p.configDir, { args })
+      proxies.push(proxy.process)
+      return proxy.port
     }
     let port: number
     beforeAll(async () => {

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN } from '../support/cli.js'
 import { curl } from '../support/curl.js'
 import { bearer, chat, echoClient, grpc, say, startGrpcUpstream } from '../support/grpc-upstream.js'
-import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { lastProbe } from '../support/eventually.js'
 
@@ -29,14 +28,7 @@ describe('gRPC through postern services proxy', () => {
     expect((await p.cli(['services', 'create', 'greeter', `--upstream=${upstream.url}`, '--use-http2'])).code).toBe(0)
     await createUser(p, 'ann@example.com', 'ann-password-123')
     const ann = await signInUser(p, 'ann@example.com', 'ann-password-123')
-    port = await freePort()
-    proxy = spawn(process.execPath, [BIN, 'services', 'proxy', 'greeter', '--port', String(port)], { env: { ...process.env, POSTERN_CONFIG_DIR: ann.configDir }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let said = ''
-    await new Promise<void>((resolve, reject) => {
-      proxy.stdout!.on('data', (d: Buffer) => (said += d) && said.includes('Proxying to') && resolve())
-      proxy.stderr!.on('data', (d: Buffer) => (said += d))
-      proxy.once('exit', (c) => reject(new Error(`proxy exited ${c}: ${said}`)))
-    })
+    ;({ port, process: proxy } = await startServicesProxy('greeter', ann.configDir))
     client = echoClient(`127.0.0.1:${port}`)
   }, 30_000)
   afterAll(async () => {
