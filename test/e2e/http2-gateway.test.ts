@@ -6,6 +6,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { eventually } from '../support/eventually.js'
 import { CONNECTION_PREFACE } from '../support/h2-frames.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -103,7 +104,7 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     url = `https://web.my-project.localhost:${p.gatewayPort}`
     // The nginx plane learns of a new service within moments (reloaded after its configuration
     // is rewritten); a first test sent sooner met a plane that did not know it yet.
-    await expect.poll(async () => (await curl(['--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])).stdout, { timeout: 15_000 }).toBe('200')
+    await eventually(15_000, async () => (await curl(['--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])).stdout === '200', 'the gateway answering for the new service')
   })
   afterAll(async () => {
     await Promise.all([p?.stop(), upstream?.close()])
