@@ -12,6 +12,8 @@ export interface Msg {
 export interface GrpcSeen {
   method: string
   metadata: Record<string, string>
+  /** The caller's address and port: one per connection. */
+  peer: string
 }
 
 type EchoClient = grpc.Client & {
@@ -28,15 +30,18 @@ function echoService() {
 /**
  * A real gRPC server (grpc-js, h2c): `Say` answers `echo: TEXT` with a trailer
  * `x-upstream-trailer: kept`, or fails with FAILED_PRECONDITION when TEXT is `fail`; `Chat`
- * echoes every message of a bidirectional stream. Each call's metadata is recorded.
+ * echoes every message of a bidirectional stream. Each call's metadata and peer are recorded.
+ * With `maxConnectionAgeMs` it retires each connection that old (GOAWAY, then a grace period for
+ * its calls), as servers behind load balancers are told to (grpc-go's MaxConnectionAge).
  */
-export async function startGrpcUpstream(): Promise<{ port: number; url: string; seen: GrpcSeen[]; close(): Promise<void> }> {
+export async function startGrpcUpstream(o: { maxConnectionAgeMs?: number } = {}): Promise<{ port: number; url: string; seen: GrpcSeen[]; close(): Promise<void> }> {
   const seen: GrpcSeen[] = []
-  const record = (method: string, md: grpc.Metadata) => seen.push({ method, metadata: Object.fromEntries(Object.entries(md.getMap()).map(([k, v]) => [k, String(v)])) })
-  const server = new grpc.Server()
+  const record = (method: string, call: { metadata: grpc.Metadata; getPeer(): string }) =>
+    seen.push({ method, metadata: Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)])), peer: call.getPeer() })
+  const server = new grpc.Server(o.maxConnectionAgeMs ? { 'grpc.max_connection_age_ms': o.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': 10_000 } : {})
   server.addService(echoService().service, {
     Say(call: grpc.ServerUnaryCall<Msg, Msg>, callback: grpc.sendUnaryData<Msg>) {
-      record('Say', call.metadata)
+      record('Say', call)
       if (call.request.text === 'fail') {
         callback({ code: grpc.status.FAILED_PRECONDITION, details: 'the upstream says no' })
         return
@@ -46,7 +51,7 @@ export async function startGrpcUpstream(): Promise<{ port: number; url: string; 
       callback(null, { text: `echo: ${call.request.text}` }, trailer)
     },
     Chat(call: grpc.ServerDuplexStream<Msg, Msg>) {
-      record('Chat', call.metadata)
+      record('Chat', call)
       call.on('data', (m: Msg) => call.write({ text: `echo: ${m.text}` }))
       call.on('end', () => call.end())
     },

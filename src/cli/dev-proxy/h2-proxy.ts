@@ -55,14 +55,7 @@ export function createH2Proxy(o: H2ProxyOptions) {
       ':path': String(headers[':path'] ?? '/'),
     }
     const unreachable = (err: Error) => refuse(stream, grpc, 502, 14, 'BAD_GATEWAY', `postern services proxy could not reach ${o.serviceUrl.origin}: ${(err.cause as Error | undefined)?.message ?? err.message}`)
-    let up
-    try {
-      up = o.sessions.request(o.serviceUrl.origin, outgoing, { endStream: !requestBody })
-    } catch (err) {
-      unreachable(err as Error)
-      return
-    }
-    relayStream(stream, up, {
+    relayStream(stream, () => o.sessions.request(o.serviceUrl.origin, outgoing, { endStream: !requestBody }), {
       requestBody,
       timeoutMs: 0,
       hooks: {

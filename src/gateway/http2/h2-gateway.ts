@@ -120,14 +120,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
       ':authority': target.host,
       ':path': route.upstream.basePath + view.path,
     }
-    let up
-    try {
-      up = deps.h2Upstreams.request(route.upstream.origin, outgoing, { endStream: !requestBody })
-    } catch (err) {
-      sendH2Error(stream, { grpc }, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err as Error)}).`)
-      return
-    }
-    relayStream(stream, up, {
+    relayStream(stream, () => deps.h2Upstreams.request(route.upstream.origin, outgoing, { endStream: !requestBody }), {
       requestBody,
       timeoutMs: route.service.timeoutSeconds * 1000,
       hooks: {

@@ -1,6 +1,7 @@
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import { SentBody } from './sent-body.js'
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants
 
 /** A flat `[name, value, …]` header list as HTTP/2 headers: names lowercased, repeated names as arrays. */
 export function h2Headers(raw: readonly string[]): OutgoingHttpHeaders {
@@ -50,16 +51,23 @@ export interface RelayHooks {
  * piped so that HTTP/2 flow control holds each side to the pace of the other; trailers relayed
  * (gRPC's status lives in them), a trailers-only answer kept trailers-only (gRPC clients read the
  * status from headers that end the stream), and a reset on either side reset on the other.
+ * `open` starts the upstream stream: again, once, when the upstream refuses the first unanswered
+ * (REFUSED_STREAM: it processed none of it, RFC 9113 §8.7 — every stream a server's GOAWAY
+ * leaves out gets it), with the body sent so far (kept up to REPLAY_LIMIT bytes).
  * `timeoutMs` bounds the wait for the response headers (0: no bound).
  */
-export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: { requestBody: boolean; timeoutMs: number; hooks: RelayHooks }): void {
+export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stream, o: { requestBody: boolean; timeoutMs: number; hooks: RelayHooks }): void {
+  let up: ClientHttp2Stream | undefined
   let responded = false
   let settled = false
   let trailers: OutgoingHttpHeaders | undefined
+  const sent = o.requestBody ? new SentBody(down) : undefined
+  let resent = false
   const fail = (reason: 'unreachable' | 'timeout', err: Error) => {
     if (settled) return
     settled = true
-    if (!up.closed) up.close(NGHTTP2_CANCEL)
+    sent?.forget()
+    if (up && !up.closed) up.close(NGHTTP2_CANCEL)
     if (!down.closed && !down.headersSent) o.hooks.failed(reason, err)
     else if (!down.closed) down.close(NGHTTP2_INTERNAL_ERROR)
   }
@@ -67,30 +75,11 @@ export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: {
   const timer = o.timeoutMs > 0 ? setTimeout(() => fail('timeout', new Error(`no response within ${o.timeoutMs} ms`)), o.timeoutMs) : undefined
   timer?.unref()
 
-  if (o.requestBody) down.pipe(up)
   // The client went away or reset its stream: the upstream's is cancelled (with the client's code when it gave one).
   down.once('close', () => {
     clearTimeout(timer)
-    if (!up.closed) up.close(down.rstCode !== undefined && down.rstCode !== NGHTTP2_NO_ERROR ? down.rstCode : NGHTTP2_CANCEL)
-  })
-
-  up.on('response', (headers, flags) => {
-    responded = true
-    clearTimeout(timer)
-    if (down.closed || settled) return
-    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0
-    const out = { ...h2Headers(o.hooks.responseHeaders(flatHeaders(headers))), ':status': headers[':status'] ?? 502 }
-    if (endStream) {
-      settled = true
-      down.respond(out, { endStream: true })
-      up.resume()
-      return
-    }
-    down.respond(out, { waitForTrailers: true })
-    up.pipe(down)
-  })
-  up.on('trailers', (headers) => {
-    trailers = h2Headers(o.hooks.responseHeaders(flatHeaders(headers)))
+    sent?.forget()
+    if (up && !up.closed) up.close(down.rstCode !== undefined && down.rstCode !== NGHTTP2_NO_ERROR ? down.rstCode : NGHTTP2_CANCEL)
   })
   down.on('wantTrailers', () => {
     settled = true
@@ -98,20 +87,66 @@ export function relayStream(down: ServerHttp2Stream, up: ClientHttp2Stream, o: {
     // close() here would wait for a 'finish' that waits for the trailers.
     down.sendTrailers(trailers ?? {})
   })
-  up.on('error', (err) => fail('unreachable', err))
-  up.once('close', () => {
-    clearTimeout(timer)
-    if (settled || down.closed) return
-    const code = up.rstCode ?? NGHTTP2_NO_ERROR
-    if (!responded) {
-      // Reset before answering (REFUSED_STREAM, a gRPC server's CANCEL): the client gets the same reset; a session that died gets an error answer.
-      if (code !== NGHTTP2_NO_ERROR) {
+  // Refused before any answer, with everything it was sent still at hand: it may go again.
+  const mayResend = (stream: ClientHttp2Stream) => !resent && !responded && !settled && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+
+  const start = () => {
+    let stream: ClientHttp2Stream
+    try {
+      stream = open()
+    } catch (err) {
+      fail('unreachable', err as Error)
+      return
+    }
+    up = stream
+    if (sent) {
+      for (const chunk of sent.chunks) stream.write(chunk)
+      if (down.readableEnded) stream.end()
+      else down.pipe(stream)
+    }
+    stream.on('response', (headers, flags) => {
+      responded = true
+      sent?.forget()
+      clearTimeout(timer)
+      if (down.closed || settled) return
+      const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0
+      const out = { ...h2Headers(o.hooks.responseHeaders(flatHeaders(headers))), ':status': headers[':status'] ?? 502 }
+      if (endStream) {
+        settled = true
+        down.respond(out, { endStream: true })
+        stream.resume()
+        return
+      }
+      down.respond(out, { waitForTrailers: true })
+      stream.pipe(down)
+    })
+    stream.on('trailers', (headers) => {
+      trailers = h2Headers(o.hooks.responseHeaders(flatHeaders(headers)))
+    })
+    stream.on('error', (err) => {
+      if (!mayResend(stream)) fail('unreachable', err)
+    })
+    stream.once('close', () => {
+      if (mayResend(stream)) {
+        resent = true
+        down.unpipe(stream)
+        start()
+        return
+      }
+      clearTimeout(timer)
+      if (settled || down.closed) return
+      const code = stream.rstCode ?? NGHTTP2_NO_ERROR
+      if (!responded) {
+        // Reset before answering (a gRPC server's CANCEL): the client gets the same reset; a session that died gets an error answer.
+        if (code !== NGHTTP2_NO_ERROR) {
+          settled = true
+          down.close(code)
+        } else fail('unreachable', new Error('the upstream closed the stream without answering'))
+      } else if (code !== NGHTTP2_NO_ERROR) {
         settled = true
         down.close(code)
-      } else fail('unreachable', new Error('the upstream closed the stream without answering'))
-    } else if (code !== NGHTTP2_NO_ERROR) {
-      settled = true
-      down.close(code)
-    }
-  })
+      }
+    })
+  }
+  start()
 }
