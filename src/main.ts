@@ -254,11 +254,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     }
 
     if (config.planes.gateway) {
-      const upstreams = new Upstreams()
-      closers.push(() => upstreams.close())
       // Upstreams of services with useHttp2: one h2c session per origin.
       const h2Upstreams = new H2Sessions({ idleMs: 60_000 })
       closers.push(async () => h2Upstreams.close())
+      const upstreams = new Upstreams(h2Upstreams)
+      closers.push(() => upstreams.close())
       const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
       const authorizer = new InvokeAuthorizer(directory)
       metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())

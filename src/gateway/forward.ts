@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import type { H2Sessions } from '../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { downstreamHeaders } from './headers.js'
+import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
 
@@ -15,6 +17,9 @@ const CONNECTION_OPTIONS = { connect: { timeout: 10_000 }, maxHeaderSize: MAX_RE
  */
 export class Upstreams {
   private readonly pools = new Map<string, Pool>()
+
+  /** `h2`: the h2c sessions to upstreams that speak HTTP/2 (useHttp2), shared with HTTP/2 callers. */
+  constructor(private readonly h2: H2Sessions) {}
 
   /** The keep-alive pool to one upstream origin (also used by HTTP/2 callers of HTTP/1.1 upstreams). */
   pool(origin: string): Pool {
@@ -38,8 +43,9 @@ export class Upstreams {
   }
 
   forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[]): void {
-    const timeoutMs = route.service.timeoutSeconds * 1000
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    if (route.service.useHttp2) return forwardToHttp2(req, res, this.h2, route, headers, hasBody)
+    const timeoutMs = route.service.timeoutSeconds * 1000
     const options: Dispatcher.DispatchOptions = {
       path: route.upstream.basePath + (req.url ?? '/'),
       method: req.method as Dispatcher.HttpMethod,

@@ -39,7 +39,11 @@ export const ORIGINAL = {
   upgrade: 'x-postern-original-upgrade',
 } as const
 
-/** Postern's answer. `verdict: answer` means: send this response as it is (status, headers, body). */
+/**
+ * Postern's answer. `verdict: answer` means: send this response as it is (status, headers, body);
+ * `verdict: gateway`: pass the request whole to Postern's own gateway, which decides it again and
+ * forwards it (an HTTP/1.1 request to an upstream that speaks HTTP/2, which nginx cannot reach).
+ */
 export const VERDICT = {
   verdict: 'x-postern-verdict',
   /** The nginx `upstream` block of the service, its base path, its Host, its timeout in seconds. */

@@ -49,6 +49,13 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
     if (upgrade && posternEndpoint(target.target)) return refuse({ status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.' }, 'not_found')
 
     const access = await gateway.decideAccess({ method, host, rawHeaders: req.rawHeaders, path: target.target })
+    // nginx forwards over HTTP/1.x only (grpc_pass is HTTP/2 callers' alone): Postern's gateway
+    // sends these over h2c, and counts them when it does.
+    if (access.ok && access.route.service.useHttp2) {
+      res.writeHead(200, { [VERDICT.verdict]: 'gateway', 'cache-control': 'no-store', 'content-length': '0' })
+      res.end()
+      return
+    }
     o.record(access.route?.resource ?? '', access.verdict)
     if (!access.ok) {
       answer(res, refusalAnswer(access, accept))

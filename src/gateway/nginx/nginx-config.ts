@@ -334,6 +334,16 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
       # An upgrade the upstream did not switch ends its connection, as on the Node gateway.
       keepalive_timeout 0;
     }
+    # HTTP/1.x requests to services whose upstream speaks HTTP/2 (useHttp2), which nginx cannot
+    # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
+    # them over h2c. It bounds the wait by the service's timeout (an hour at most), so nginx waits longer.
+    location @postern_gateway {${toGateway}
+      # nginx drops TE (hop-by-hop); "trailers" tells the upstream they are welcome, as gRPC servers want.
+      proxy_set_header TE $http_te;
+      proxy_read_timeout 3660s;
+      proxy_send_timeout 3660s;
+      error_page 502 504 =503 /_postern/nginx-503;
+    }
     # HTTP/2 streams are Postern's own gateway's, over h2c (grpc_pass), as upgrades are: the Lua
     # module's subrequests (ngx.location.capture), which a decision needs, do not exist for HTTP/2,
     # and the gateway relays trailers (gRPC), forwards over h2c to upstreams that speak HTTP/2

@@ -319,6 +319,9 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
           if r.status >= 200 and r.status < 500 then return relay(r) end
           if not still then return json_error(503, UNAVAILABLE) end
           f = still
+        elseif verdict == "gateway" then
+          -- A service whose upstream speaks HTTP/2 (useHttp2): Postern's gateway sends it over h2c.
+          return ngx.exec("@postern_gateway")
         elseif verdict ~= "allow" then
           for _, k in ipairs({ key or false, identity or false }) do
             if k then

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import http2, { type ClientHttp2Stream } from 'node:http2'
+import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
+import { SentBody } from '../../http/http2/sent-body.js'
+import type { H2Sessions } from '../../http/http2/sessions.js'
+import { downstreamHeaders } from '../headers.js'
+import { sendGatewayError } from '../responses.js'
+import type { Route } from '../routes.js'
+import { describe } from './h2-gateway.js'
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants
+
+/**
+ * An HTTP/1.1 caller's request to an upstream that speaks HTTP/2 (a service with useHttp2, which
+ * may speak nothing else: a gRPC server, a tonic or h2c-only server), sent as Cloud Run sends
+ * every request to such a container: as one stream on the origin's h2c session. The answer
+ * comes back as HTTP/1.1, its trailers as chunked trailers, with backpressure both ways; the
+ * service's timeout bounds the wait for the response headers; and a stream the upstream refuses
+ * is sent again once, with the body sent so far, as relayStream does for HTTP/2 callers.
+ */
+export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessions: H2Sessions, route: Route, headers: string[], hasBody: boolean): void {
+  const target = new URL(route.upstream.origin)
+  const outgoing = {
+    ...h2Headers(headers),
+    // gRPC servers may insist on `te: trailers`: it travels when the caller said it takes them.
+    ...(takesTrailers(req.headers.te) && { te: 'trailers' }),
+    ':method': req.method ?? 'GET',
+    ':scheme': target.protocol.slice(0, -1),
+    ':authority': target.host,
+    ':path': route.upstream.basePath + (req.url ?? '/'),
+  }
+  const sent = hasBody ? new SentBody(req) : undefined
+  let up: ClientHttp2Stream | undefined
+  let answered = false
+  let settled = false
+  let resent = false
+  const fail = (err: Error, timedOut = false) => {
+    if (settled) return
+    settled = true
+    clearTimeout(timer)
+    sent?.forget()
+    if (up && !up.closed) up.close(NGHTTP2_CANCEL)
+    if (res.headersSent) res.destroy(err)
+    else if (timedOut) sendGatewayError(res, req.headers.accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
+    else sendGatewayError(res, req.headers.accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
+  }
+  const timer = setTimeout(() => fail(new Error('no response in time'), true), route.service.timeoutSeconds * 1000)
+  timer.unref()
+  // The caller went away: the upstream's stream is cancelled.
+  res.once('close', () => {
+    clearTimeout(timer)
+    sent?.forget()
+    if (!res.writableFinished && up && !up.closed) up.close(NGHTTP2_CANCEL)
+  })
+  // Refused before any answer, with everything it was sent still at hand: it may go again (RFC 9113 §8.7).
+  const mayResend = (stream: ClientHttp2Stream) => !resent && !answered && !settled && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+
+  const start = () => {
+    let stream: ClientHttp2Stream
+    try {
+      stream = sessions.request(route.upstream.origin, outgoing, { endStream: !hasBody })
+    } catch (err) {
+      fail(err as Error)
+      return
+    }
+    up = stream
+    if (sent) {
+      for (const chunk of sent.chunks) stream.write(chunk)
+      if (req.readableEnded) stream.end()
+      else req.pipe(stream)
+    }
+    stream.on('response', (h) => {
+      answered = true
+      sent?.forget()
+      clearTimeout(timer)
+      if (settled || res.destroyed) return
+      res.writeHead(Number(h[':status']), downstreamHeaders(flatHeaders(h)))
+      stream.pipe(res)
+    })
+    stream.on('trailers', (h) => {
+      const kept = downstreamHeaders(flatHeaders(h))
+      const pairs: [string, string][] = []
+      for (let i = 0; i < kept.length; i += 2) pairs.push([kept[i]!, kept[i + 1]!])
+      // Sent only if the answer is chunked (an HTTP/1.1 answer without Content-Length).
+      if (!res.writableEnded) res.addTrailers(pairs)
+    })
+    stream.on('error', (err) => {
+      if (!mayResend(stream)) fail(err)
+    })
+    stream.once('close', () => {
+      if (mayResend(stream)) {
+        resent = true
+        req.unpipe(stream)
+        start()
+        return
+      }
+      if (!answered) fail(new Error('the upstream closed the stream without answering'))
+      // Reset mid-answer: the caller's connection ends, so the answer is not taken as whole.
+      else if ((stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR && !res.writableFinished) res.destroy()
+    })
+  }
+  start()
+}
+
+function takesTrailers(te: string | string[] | undefined): boolean {
+  return [te ?? []].flat().some((v) => v.split(',').some((t) => t.trim().toLowerCase().startsWith('trailers')))
+}
