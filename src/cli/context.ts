@@ -62,14 +62,15 @@ export class Cli {
   }
 
   /** A list in the chosen format; an empty one also says so on stderr, as gcloud does. */
-  printList<T>(cmd: Command, rows: readonly T[], columns: readonly Column<T>[], fallback: Format = 'table'): void {
-    const format = this.format(cmd, fallback)
+  /** `projected`: the row as --format projections see it (output.ts). */
+  printList<T>(cmd: Command, rows: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown } = {}): void {
+    const format = this.format(cmd, o.fallback ?? 'table')
     if (rows.length === 0) this.status('Listed 0 items.', cmd)
-    this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false }))
+    this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false, projected: o.projected }))
   }
 
-  printResource(cmd: Command, value: unknown, fallback: Format = 'yaml'): void {
-    this.print(formatResource(value, this.format(cmd, fallback)))
+  printResource<T>(cmd: Command, value: T, o: { fallback?: Format; projected?: (value: T) => unknown } = {}): void {
+    this.print(formatResource(value, this.format(cmd, o.fallback ?? 'yaml'), o.projected))
   }
 
   /**

@@ -32,4 +32,11 @@ describe('--format', () => {
     expect(formatList(services, columns, 'table(name,uri)', { tty: true })).toMatch(/^NAME +URI\nprojects\/p\/services\/hello +http:/)
     expect(() => formatResource(policy, 'table')).toThrow(/--format=table lists many resources/)
   })
+  it('projections see the resource as `projected` makes it; JSON and YAML never do', () => {
+    const extra = (s: (typeof services)[number]) => ({ ...s, status: { url: s.uri } })
+    expect(formatResource(services[0]!, 'value(status.url)', extra)).toBe('http://hello.p.localhost:7080\n')
+    expect(formatList(services, columns, 'value(status.url)', { projected: extra })).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
+    expect(formatResource(services[0]!, 'json', extra)).not.toContain('status')
+    expect(formatList(services, columns, 'yaml', { projected: extra })).not.toContain('status')
+  })
 })

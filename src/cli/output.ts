@@ -33,14 +33,18 @@ function projection(format: Format): { kind: 'value' | 'table'; fields: string[]
   return m ? { kind: m[1] as 'value' | 'table', fields: splitFields(m[2]!) } : undefined
 }
 
-/** One resource: YAML by default (as gcloud's describe), JSON or a projection on request. */
-export function formatResource(value: unknown, format: Format): string {
+/**
+ * One resource: YAML by default (as gcloud's describe), JSON or a projection on request.
+ * `projected`: the resource as projections see it (with fields a gcloud user may name besides its own).
+ */
+export function formatResource<T>(value: T, format: Format, projected: (value: T) => unknown = (v) => v): string {
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
   if (format === 'yaml') return stringify(value, { lineWidth: 0 })
   const p = projection(format)
   if (!p) throw usageError("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
-  if (p.kind === 'value') return valueRow(value, p.fields) + '\n'
-  return layOut([p.fields.map(heading), p.fields.map((f) => cell(project(value, f)))], true)
+  const seen = projected(value)
+  if (p.kind === 'value') return valueRow(seen, p.fields) + '\n'
+  return layOut([p.fields.map(heading), p.fields.map((f) => cell(project(seen, f)))], true)
 }
 
 export interface Column<T> {
@@ -52,14 +56,15 @@ export interface Column<T> {
  * Lists: a table by default — aligned for a person on a terminal, tab-separated when piped to a
  * tool — YAML documents, a JSON array, or a projection on request.
  */
-export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format, o: { tty?: boolean } = {}): string {
+export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format, o: { tty?: boolean; projected?: (row: T) => unknown } = {}): string {
   const tty = o.tty ?? true
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n'
   if (format === 'yaml') return rows.map((r) => '---\n' + stringify(r, { lineWidth: 0 })).join('')
   if (rows.length === 0) return ''
   const p = projection(format)
-  if (p?.kind === 'value') return rows.map((r) => valueRow(r, p.fields) + '\n').join('')
-  if (p) return layOut([p.fields.map(heading), ...rows.map((r) => p.fields.map((f) => cell(project(r, f))))], tty)
+  const seen = p && o.projected ? rows.map(o.projected) : rows
+  if (p?.kind === 'value') return seen.map((r) => valueRow(r, p.fields) + '\n').join('')
+  if (p) return layOut([p.fields.map(heading), ...seen.map((r) => p.fields.map((f) => cell(project(r, f))))], tty)
   return layOut([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r)))], tty)
 }
 

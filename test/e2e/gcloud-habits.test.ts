@@ -47,6 +47,20 @@ describe('gcloud habits', () => {
     expect(two.stdout).toBe('projects/my-project/services/hello\thttp://127.0.0.1:9000\n')
   })
 
+  it("Cloud Run's own field names project as gcloud prints them: --format='value(status.url)', as Cloud Run's docs script it", async () => {
+    // $ SERVICE_URL=$(postern services describe hello --format='value(status.url)')
+    expect(await p.cli(['services', 'describe', 'hello', '--format=value(status.url)'])).toMatchObject({ code: 0, stdout: `${uri}\n` })
+    expect((await p.cli(['services', 'list', '--format=value(metadata.name,status.address.url,metadata.namespace)'])).stdout).toBe(`hello\t${uri}\tmy-project\n`)
+    // JSON and YAML stay Postern's (Cloud Run v2's) fields alone.
+    expect(Object.keys(JSON.parse((await p.cli(['services', 'describe', 'hello', '--format=json'])).stdout))).not.toContain('status')
+  })
+
+  it('config get-value project, and gcloud\'s section prefix core/', async () => {
+    expect(await p.cli(['config', 'get-value', 'project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
+    expect(await p.cli(['config', 'get', 'core/project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
+    expect(await p.cli(['config', 'get-value', 'run/region'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown property 'run/region'") })
+  })
+
   it('--format=table is honoured for lists and refused for one resource, never printed as YAML', async () => {
     const table = await p.cli(['services', 'list', '--format=table'])
     expect(table.stdout).toMatch(/^SERVICE\tURL\tUPSTREAM/)

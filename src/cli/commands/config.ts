@@ -3,7 +3,9 @@ import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 
-function key(name: string): keyof CliConfig {
+/** A property's name; gcloud's section prefix (core/project) is taken too. */
+function key(given: string): keyof CliConfig {
+  const name = given.replace(/^core\//, '')
   if (!(CONFIG_KEYS as readonly string[]).includes(name)) throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
   return name as keyof CliConfig
 }
@@ -28,7 +30,8 @@ export function registerConfig(program: Command, cli: Cli): void {
     })
   config
     .command('get <property>')
-    .description('Print a property.')
+    .alias('get-value')
+    .description('Print a property (get-value, as gcloud names it, too).')
     .action(async (name: string) => {
       const value = cli.files.readConfig()[key(name)]
       cli.print(value === undefined ? '' : `${value}\n`)

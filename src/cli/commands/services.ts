@@ -4,6 +4,7 @@ import type { Service } from '../../api/types.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
+import { withCloudRunFields } from '../cloud-run-fields.js'
 import { serviceRef } from '../service-ref.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
@@ -110,14 +111,14 @@ export function registerServices(program: Command, cli: Cli): Command {
         { header: 'UPSTREAM', value: (s) => s.upstream },
         { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.strictAudience ? 'required, strict audience' : 'required') },
         { header: 'LAST MODIFIED BY', value: (s) => s.lastModifier },
-      ])
+      ], { projected: withCloudRunFields })
     })
 
   services
     .command('describe <service>')
     .description('Show a service.')
     .action(async (name: string, _o, cmd: Command) => {
-      cli.printResource(cmd, await cli.api().call('GET', path(name, cmd)))
+      cli.printResource(cmd, await cli.api().call<Service>('GET', path(name, cmd)), { projected: withCloudRunFields })
     })
 
   addServiceFlags(services.command('create <service>').description('Create a private service in front of an upstream.')).action(
@@ -127,7 +128,7 @@ export function registerServices(program: Command, cli: Cli): Command {
       const created = await cli.api().call<Service>('POST', `/v2/projects/${encodeURIComponent(project)}/services?serviceId=${encodeURIComponent(name)}`, serviceBody(o))
       if (o.allowUnauthenticated) await setPublic(cli, path(name, cmd), true)
       cli.status(`Service [${name}] created in project [${project}].\nService URL: ${created.uri}`, cmd)
-      cli.printResource(cmd, created)
+      cli.printResource(cmd, created, { projected: withCloudRunFields })
     },
   )
 
@@ -142,14 +143,14 @@ export function registerServices(program: Command, cli: Cli): Command {
   ).action(async (name: string, o: ServiceFlags & { maxAccessRequestDuration?: string }, cmd: Command) => {
     const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : wireDuration(o.maxAccessRequestDuration, '--max-access-request-duration')
     const body = serviceBody(o)
-    let updated: unknown
+    let updated: Service | undefined
     if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined) {
       // Adding to a list is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
       updated = await retryOnConflict(async () => {
         const current = await cli.api().call<Service>('GET', path(name, cmd))
-        return cli.api().call('PATCH', path(name, cmd), { ...serviceBody(o, current), etag: current.etag }, { idempotent: true })
+        return cli.api().call<Service>('PATCH', path(name, cmd), { ...serviceBody(o, current), etag: current.etag }, { idempotent: true })
       })
-    } else if (Object.keys(body).length) updated = await cli.api().call('PATCH', path(name, cmd), body)
+    } else if (Object.keys(body).length) updated = await cli.api().call<Service>('PATCH', path(name, cmd), body)
     if (o.allowUnauthenticated !== undefined) await setPublic(cli, path(name, cmd), o.allowUnauthenticated)
     if (maxRequestDuration !== undefined) {
       await cli.api().call('PATCH', `${path(name, cmd)}/accessRequestSettings`, { maxRequestDuration })
@@ -158,9 +159,9 @@ export function registerServices(program: Command, cli: Cli): Command {
     if (!Object.keys(body).length && o.allowUnauthenticated === undefined && maxRequestDuration === undefined) {
       throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
     }
-    updated ??= await cli.api().call('GET', path(name, cmd))
+    updated ??= await cli.api().call<Service>('GET', path(name, cmd))
     cli.status(`Service [${name}] updated.`, cmd)
-    cli.printResource(cmd, updated)
+    cli.printResource(cmd, updated, { projected: withCloudRunFields })
   })
 
   services
