@@ -120,6 +120,35 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
       expect(streamsFor('/refuse/h1-post')).toEqual([{ refused: true, length: data.length }, { refused: false, length: data.length }])
     })
 
+    it('a service switched to --use-http2 is sent over h2c within moments, though its callers never stopped calling (nginx renews their verdicts)', async () => {
+      const env = tls ? { NODE_EXTRA_CA_CERTS: tls.cert } : undefined
+      expect((await p.cli(['services', 'create', 'switched', `--upstream=${h2c.url}`], { env })).code).toBe(0)
+      // HTTP/1.1 to an upstream that speaks HTTP/2 only fails: the Node plane answers 502; nginx
+      // answers 502 or passes the upstream's bytes on as HTTP/0.9, which no HTTP/1.1 client takes.
+      const FAILED = -1
+      const status = () => h1Request('switched', '/switch').then((r) => r.status, () => FAILED)
+      await eventually(15_000, async () => (await status()) !== 200, 'HTTP/1.1 to the h2c-only upstream failing')
+      // Calls every 20 ms throughout, so that nginx keeps renewing the verdict they rest on.
+      let calling = true
+      const statuses: number[] = []
+      const caller = (async () => {
+        while (calling) {
+          statuses.push(await status())
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+      })()
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
+        expect((await p.cli(['services', 'update', 'switched', '--use-http2'], { env })).code).toBe(0)
+        // Within a verdict's life (a second on each nginx worker), every call is answered over h2c.
+        const switched = statuses.length
+        await eventually(5_000, async () => statuses.length > switched + 20 && statuses.slice(-20).every((s) => s === 200), '20 answers in a row over h2c')
+      } finally {
+        calling = false
+        await caller
+      }
+    })
+
     it('an upstream that cannot be reached is the gateway’s 502', async () => {
       const r = await h1Request('gone', '/')
       expect(r.status).toBe(502)

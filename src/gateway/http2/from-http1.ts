@@ -40,6 +40,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     clearTimeout(timer)
     sent?.forget()
     if (up && !up.closed) up.close(NGHTTP2_CANCEL)
+    if (res.destroyed) return
     if (res.headersSent) res.destroy(err)
     else if (timedOut) sendGatewayError(res, req.headers.accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
     else sendGatewayError(res, req.headers.accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
@@ -52,8 +53,8 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     sent?.forget()
     if (!res.writableFinished && up && !up.closed) up.close(NGHTTP2_CANCEL)
   })
-  // Refused before any answer, with everything it was sent still at hand: it may go again (RFC 9113 §8.7).
-  const mayResend = (stream: ClientHttp2Stream) => !resent && !answered && !settled && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  // Refused before any answer, with everything it was sent still at hand, for a caller still there: it may go again (RFC 9113 §8.7).
+  const mayResend = (stream: ClientHttp2Stream) => !resent && !answered && !settled && !res.destroyed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream

@@ -107,7 +107,9 @@ async function renewed(
   const rawHeaders = ['authorization', authorization]
   const access = await gateway.decideAccess({ method, host, rawHeaders, path: '/' })
   o.record(access.route?.resource ?? '', access.verdict)
-  if (!access.ok) return REFUSE
+  // A service whose upstream now speaks HTTP/2 is not nginx's to forward to: its next request is
+  // decided whole, and handed to Postern's gateway (decision.ts).
+  if (!access.ok || access.route.service.useHttp2) return REFUSE
   const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
   const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
   const exp = access.caller?.claims?.exp

@@ -87,8 +87,8 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
     // close() here would wait for a 'finish' that waits for the trailers.
     down.sendTrailers(trailers ?? {})
   })
-  // Refused before any answer, with everything it was sent still at hand: it may go again.
-  const mayResend = (stream: ClientHttp2Stream) => !resent && !responded && !settled && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  // Refused before any answer, with everything it was sent still at hand, for a client still there: it may go again.
+  const mayResend = (stream: ClientHttp2Stream) => !resent && !responded && !settled && !down.closed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream
