@@ -2,13 +2,16 @@ import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import http2 from 'node:http2'
+import { createServer, type AddressInfo } from 'node:net'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, type Dispatcher } from 'undici'
 import WebSocket from 'ws'
 import { startClosingServer } from '../support/closing-server.js'
 import { curl } from '../support/curl.js'
-import { rawGet } from '../support/raw-http.js'
+import { eventually } from '../support/eventually.js'
+import { startH2cUpstream } from '../support/h2c-upstream.js'
+import { rawGet, rawRequest } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -210,6 +213,41 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     const dead = await gw('/', {}, `dead.my-project.localhost:${p.gatewayPort}`)
     expect(dead.statusCode).toBe(502)
     expect(((await dead.body.json()) as { error: { message: string } }).error.message).toContain('unreachable')
+  })
+
+  it('an upstream that does not answer in HTTP/1.x (an SSH port, a server that speaks HTTP/2 only) is the gateway’s 502, never its bytes', async () => {
+    // A real SSH server's first words, and its last when the client's are not SSH.
+    const ssh = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n')
+      socket.once('data', () => socket.end('Invalid SSH identification string.\r\n'))
+    })
+    await new Promise<void>((resolve) => ssh.listen(0, '127.0.0.1', resolve))
+    const h2c = await startH2cUpstream()
+    try {
+      const upstreams = [['ssh', `http://127.0.0.1:${(ssh.address() as AddressInfo).port}`], ['h2-only', h2c.url], ['reachable', upstream.url]] as const
+      for (const [name, upstreamUrl] of upstreams) expect((await p.cli(['services', 'create', name, `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      // The nginx plane learns of new services within moments: of all three once of the last.
+      const hostOf = (name: string) => `${name}.my-project.localhost:${p.gatewayPort}`
+      await eventually(15_000, async () => (await rawGet(p.gatewayPort, hostOf('reachable'), [])).status === 200, 'the gateway knowing the new services')
+      for (const name of ['ssh', 'h2-only']) {
+        const host = hostOf(name)
+        const get = () => rawGet(p.gatewayPort, host, [], '/')
+        for (const r of [await get(), await rawRequest(p.gatewayPort, `POST /form HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`)]) {
+          expect(r.status, `${name}: ${r.raw}`).toBe(502)
+          expect(JSON.parse(r.body).error, name).toMatchObject({ code: 502, status: 'BAD_GATEWAY', message: expect.stringContaining(`projects/my-project/services/${name} is unreachable`) })
+          expect(r.raw, name).not.toMatch(/SSH-2\.0|Invalid SSH|\0/)
+        }
+        // nginx drops the body of an answer to HEAD, and there it writes the status line into the
+        // body: the caller's connection closes unanswered, still without the upstream's bytes.
+        const head = await rawRequest(p.gatewayPort, `HEAD / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+        if (dataPlane === 'node') expect(head.status, name).toBe(502)
+        else expect(head.raw, name).toBe('')
+      }
+    } finally {
+      ssh.close()
+      await h2c.close()
+    }
   })
 
   it.each(['fin', 'rst'] as const)('sends a request once more when its kept-alive upstream connection closes before answering (%s), as nginx and browsers do; never a POST', async (close) => {
