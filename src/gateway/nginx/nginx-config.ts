@@ -99,6 +99,7 @@ const LUA_VARIABLES: Record<string, string> = {
   p_host: 'the Host header the upstream gets',
   p_sni: 'the server name an https upstream is asked for',
   p_fail: 'the timeout and the service\'s name, for an upstream error',
+  p_turned: 'why the upstream\'s answer was turned away (response_headers), for its 502',
   p_who: HEADER_RULES.identity.principal,
   p_email: HEADER_RULES.identity.email,
   p_jwt: HEADER_RULES.identity.assertion,
@@ -224,8 +225,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   const unavailable = errorAnswer('UNAVAILABLE', unreachable, undefined).body
   const unavailableGrpc = grpcAnswer('UNAVAILABLE', unreachable).headers
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
-  // Completed in Lua with the service's name, which nginx knows only as the request runs.
-  const noHttp1 = errorAnswer('BAD_GATEWAY', 'The upstream of \0 is unreachable (it answered with no HTTP/1.x status line).', undefined).body.split('\\u0000') as [string, string]
+  // Completed in Lua with the service's name and the reason, which nginx learns as the request runs.
+  const unrelayable = errorAnswer('BAD_GATEWAY', 'The upstream of \0 is unreachable (\0).', undefined).body.split('\\u0000') as [string, string, string]
   const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
   const notFound = errorAnswer('NOT_FOUND', 'Not found.', undefined).body
@@ -267,7 +268,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, noHttp1, badRequest, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

@@ -28,7 +28,7 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
-  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; noHttp1: [before: string, after: string]; badRequest: string; tooLarge: string; notFound: string; methodNotAllowed: string }
+  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; tooLarge: string; notFound: string; methodNotAllowed: string }
   defaultTimeout: number
   /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
   http: { block: string; nowhere: string; peers: readonly string[] }
@@ -60,7 +60,7 @@ export function nginxLua(o: {
     local POSTERN_COOKIE = ${luaString(cookiePattern)}
     local UNAVAILABLE = ${luaLong(bodies.unavailable)}
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
-    local NO_HTTP1 = { ${bodies.noHttp1.map(luaLong).join(', ')} }
+    local UNRELAYABLE = { ${bodies.unrelayable.map(luaLong).join(', ')} }
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local NOT_FOUND = ${luaLong(bodies.notFound)}
@@ -140,13 +140,15 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       return ngx.exit(ngx.HTTP_OK)
     end
 
-    -- The gateway's 502 for a request nginx has marked HTTP/0.9 (its upstream answered with no
-    -- status line: response_headers). nginx writes no status line or headers for such a request,
-    -- and a subrequest made for it never completes, so the whole answer is written here, on a
-    -- connection then closed. (nginx drops the body of an answer to HEAD, this one with it: that
-    -- caller's connection closes unanswered.)
-    local function no_http1_answer(resource)
-      local body = NO_HTTP1[1] .. (resource:gsub('[\\\\"]', '')) .. NO_HTTP1[2]
+    -- The gateway's 502 for an answer the header filter turned away (response_headers), which
+    -- names the service and why. A subrequest made once the upstream has answered never completes,
+    -- so Postern is not asked to word it. A request nginx has marked HTTP/0.9 (its upstream
+    -- answered with no status line) gets no status line or headers from nginx, so they are written
+    -- here with the body, on a connection then closed; nginx drops the body of an answer to HEAD,
+    -- so such a HEAD's connection closes unanswered.
+    local function unrelayable(resource, reason)
+      local body = UNRELAYABLE[1] .. (resource:gsub('[\\\\"]', '')) .. UNRELAYABLE[2] .. reason .. UNRELAYABLE[3]
+      if ngx.req.http_version() >= 1 then return json_error(502, body) end
       ngx.print(concat({
         "HTTP/1.1 502 Bad Gateway", "Content-Type: application/json; charset=utf-8", "Cache-Control: no-store",
         "X-Content-Type-Options: nosniff", "Content-Length: " .. #body, "Connection: close", "", body,
@@ -430,21 +432,23 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     end
 
     -- An upstream may not set or clear Postern's cookies; nor answer first with an interim answer
-    -- (103 Early Hints, a 100 not asked for): nginx 1.22 takes that for the final answer and passes
+    -- (103 Early Hints, a 100 not asked for, a 101 no one asked for: upgrades go to Postern's
+    -- gateway) or a status below 100: nginx 1.22 takes that for the final answer and would pass
     -- on the upstream's next bytes, its real answer, unread as its body — headers unfiltered and
-    -- the client connection's framing lost. Such a connection is closed without an answer (the
-    -- Node gateway drops interim answers and relays the final one).
+    -- the client connection's framing lost. The caller gets the gateway's 502 (the Node gateway
+    -- drops interim answers and relays the final one).
     function postern.response_headers()
       -- An answer with no HTTP/1.x status line (an upstream that speaks HTTP/2 only, or no HTTP
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
-      -- headers. The caller gets the gateway's 502 instead (upstream_error).
-      if ngx.req.http_version() < 1 then
-        ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " answered with no HTTP/1.x status line: the caller gets 502")
+      -- headers. The caller gets the gateway's 502 instead, as for an interim answer.
+      local version, status = ngx.req.http_version(), ngx.status
+      if version < 1 or status < 200 then
+        local turned = version < 1 and "it answered with no HTTP/1.x status line"
+          or status < 100 and "it answered with status " .. status
+          or "it answered " .. status .. " first, an interim answer nginx 1.22 cannot relay"
+        ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " is turned away, the caller gets 502: ", turned)
+        ngx.var.p_turned = turned
         return ngx.exit(502)
-      end
-      if ngx.status < 200 then
-        ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " answered ", ngx.status, " first: nginx 1.22 cannot relay an interim answer, the connection is closed (the Node data plane drops it)")
-        return ngx.exit(ngx.ERROR)
       end
       -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
       -- cookies), and only when they set any: one variable read on the common path.
@@ -462,7 +466,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
     function postern.upstream_error(status)
       local timeout, resource = (ngx.var.p_fail or ""):match("^(%d*) (.*)$")
-      if ngx.req.http_version() < 1 then return no_http1_answer(resource or "") end
+      local turned = ngx.var.p_turned
+      if turned and turned ~= "" then return unrelayable(resource or "", turned) end
       local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = resource or "", timeout = timeout or "" } })
       if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
       return relay(r)
