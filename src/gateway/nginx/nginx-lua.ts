@@ -442,6 +442,9 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
       -- headers. The caller gets the gateway's 502 instead, as for an interim answer.
       local version, status = ngx.req.http_version(), ngx.status
+      -- A caller's own HTTP/0.9 request (no protocol in its request line) is answered by Postern
+      -- before any upstream: its answer passes.
+      if version < 1 and (ngx.var.server_protocol or "") == "" then return end
       if version < 1 or status < 200 then
         local turned = version < 1 and "it answered with no HTTP/1.x status line"
           or status < 100 and "it answered with status " .. status
