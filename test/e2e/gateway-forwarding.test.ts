@@ -239,7 +239,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     try {
       const upstreams = [['ssh', await listening(ssh)], ['h2-only', h2c.url], ['status-zero', await listening(statusZero)], ['switching', await listening(switching)], ['reachable', upstream.url]] as const
       for (const [name, upstreamUrl] of upstreams) expect((await p.cli(['services', 'create', name, `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
-      // The nginx plane learns of new services within moments: of all three once of the last.
+      // The nginx plane learns of new services within moments: of all of them once of the last.
       const hostOf = (name: string) => `${name}.my-project.localhost:${p.gatewayPort}`
       await eventually(15_000, async () => (await rawGet(p.gatewayPort, hostOf('reachable'), [])).status === 200, 'the gateway knowing the new services')
       for (const name of ['ssh', 'h2-only', 'status-zero', 'switching']) {

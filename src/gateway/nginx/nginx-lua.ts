@@ -440,13 +440,11 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     function postern.response_headers()
       -- An answer with no HTTP/1.x status line (an upstream that speaks HTTP/2 only, or no HTTP
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
-      -- headers. The caller gets the gateway's 502 instead, as for an interim answer.
-      local version, status = ngx.req.http_version(), ngx.status
-      -- A caller's own HTTP/0.9 request (no protocol in its request line) is answered by Postern
-      -- before any upstream: its answer passes.
-      if version < 1 and (ngx.var.server_protocol or "") == "" then return end
-      if version < 1 or status < 200 then
-        local turned = version < 1 and "it answered with no HTTP/1.x status line"
+      -- headers. The caller gets the gateway's 502 instead, as for an interim answer. (A request
+      -- that is itself HTTP/0.9 has no protocol in its request line, and its answers pass.)
+      local no_status_line, status = ngx.req.http_version() < 1 and (ngx.var.server_protocol or "") ~= "", ngx.status
+      if no_status_line or status < 200 then
+        local turned = no_status_line and "it answered with no HTTP/1.x status line"
           or status < 100 and "it answered with status " .. status
           or "it answered " .. status .. " first, an interim answer nginx 1.22 cannot relay"
         ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " is turned away, the caller gets 502: ", turned)
