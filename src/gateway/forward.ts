@@ -75,6 +75,8 @@ export class Upstreams {
 class ResponseRelay {
   private abort: ((err?: Error) => void) | undefined
   private resume: (() => void) | undefined
+  /** The upstream's status and headers until they are written (sendHead). */
+  private head: { status: number; headers: string[] } | undefined
 
   constructor(
     private readonly req: IncomingMessage,
@@ -98,22 +100,49 @@ class ResponseRelay {
     this.resume = resume
     const headers = new Array<string>(raw.length)
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
-    this.res.writeHead(statusCode, downstreamHeaders(headers))
+    // Held until the body's first bytes, its end, or the next turn of the event loop, whichever
+    // comes first. Most answers arrive whole in one read, and go out in one write as before. An
+    // event stream's headers go out on their own (Node's writeHead sends nothing until the first
+    // write, so an EventSource would open only with the first event). And an answer that breaks
+    // in the same read as its headers (a bad chunk) still gets the gateway's 502 rather than a
+    // closed connection: undici reports the break when the upstream's socket has closed, in the
+    // close phase of this turn, after its immediates; hence the second one.
+    this.head = { status: statusCode, headers: downstreamHeaders(headers) }
+    setImmediate(() => {
+      if (this.head) setImmediate(() => this.flushHead())
+    })
     return true
   }
 
   onData(chunk: Buffer): boolean {
+    this.sendHead()
     if (this.res.write(chunk)) return true
     this.res.once('drain', this.resume!)
     return false
   }
 
   onComplete(): void {
+    this.sendHead()
     this.res.end()
+  }
+
+  private sendHead(): void {
+    const head = this.head
+    if (!head) return
+    this.head = undefined
+    this.res.writeHead(head.status, head.headers)
+  }
+
+  private flushHead(): void {
+    if (!this.head || this.res.destroyed) return
+    this.sendHead()
+    this.res.flushHeaders()
   }
 
   onError(err: Error): void {
     const { req, res, route } = this
+    const answered = this.head !== undefined
+    this.head = undefined
     if (res.destroyed) return
     if (res.headersSent) {
       res.destroy(err)
@@ -121,8 +150,8 @@ class ResponseRelay {
     }
     const resend = this.resend
     this.resend = undefined
-    // Only a bodiless request is given a resend.
-    if (resend && mayResend(req.method!, false, err)) return resend()
+    // Only a bodiless request is given a resend, and only one the upstream has not begun to answer.
+    if (resend && !answered && mayResend(req.method!, false, err)) return resend()
     const accept = req.headers.accept
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
       sendGatewayError(res, accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
@@ -135,6 +164,12 @@ class ResponseRelay {
 }
 
 function describe(err: Error): string {
+  // undici says what broke only in the message, after llhttp's fixed reason strings:
+  // "Response does not match the HTTP/1.1 protocol (Invalid character in chunk size)".
+  if (err instanceof undiciErrors.HTTPParserError) {
+    const reason = /\(([^()]+)\)$/.exec(err.message)?.[1]
+    if (reason) return `its answer broke HTTP/1.1: ${reason.toLowerCase()}`
+  }
   const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code
   return code ?? err.name
 }

@@ -17,6 +17,15 @@ import { createUser, signInUser } from '../support/sign-in.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
 
+/** When a stream's headers and its body arrive, in ms from the request: an EventSource opens on the headers. */
+async function timedStream(send: () => Promise<Dispatcher.ResponseData>) {
+  const start = performance.now()
+  const res = await send()
+  const headersAt = performance.now() - start
+  const body = await res.body.text()
+  return { status: res.statusCode, type: res.headers['content-type'], body, headersAt, bodyAt: performance.now() - start }
+}
+
 /** What reaches the upstream and what comes back (DESIGN §4 step 6). */
 describe.each(DATA_PLANES)('forwarding through the gateway and the developer proxy (%s data plane)', (dataPlane) => {
   let p: PosternProcess
@@ -207,6 +216,14 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(r.raw).not.toMatch(/keep-alive: timeout/i)
   })
 
+  it('relays an event stream’s headers as soon as the upstream sends them, not with its first event', async () => {
+    await fresh()
+    const r = await timedStream(() => gw('/events?ms=1500'))
+    expect(r).toMatchObject({ status: 200, type: 'text/event-stream', body: 'data: first\n\n' })
+    expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1_000)
+    expect(r.bodyAt).toBeGreaterThanOrEqual(1_400)
+  })
+
   it('answers 504 when the upstream is slower than the service timeout, 502 when it is unreachable', async () => {
     await fresh()
     const slow = await gw('/slow?ms=4000')
@@ -260,6 +277,34 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     } finally {
       for (const server of [ssh, statusZero, switching]) server.close()
       await h2c.close()
+    }
+  })
+
+  it('an answer whose body breaks in the read that brought its headers (a bad chunk size) is the gateway’s 502 on the Node plane, and never relayed as whole', async () => {
+    const badChunk = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n'))
+    })
+    await new Promise<void>((resolve) => badChunk.listen(0, '127.0.0.1', resolve))
+    try {
+      const upstreamUrl = `http://127.0.0.1:${(badChunk.address() as AddressInfo).port}`
+      expect((await p.cli(['services', 'create', 'bad-chunk', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `bad-chunk.my-project.localhost:${p.gatewayPort}`
+      // The nginx plane learns of a new service within moments: 404 until then, and the plain
+      // "is unreachable." while some of its workers have yet to learn where the upstream is.
+      let r = await rawGet(p.gatewayPort, host, [], '/')
+      const learned = () => r.status !== 404 && !r.body.endsWith('services/bad-chunk is unreachable."}}')
+      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), learned()), 'the gateway knowing the new service')
+      if (dataPlane === 'node') {
+        expect(r.status, r.raw).toBe(502)
+        expect(JSON.parse(r.body).error.message).toBe('The upstream of projects/my-project/services/bad-chunk is unreachable (its answer broke HTTP/1.1: invalid character in chunk size).')
+      } else {
+        // nginx 1.22 has taken the headers as sent when the body breaks: it closes the
+        // connection with nothing written, so the caller knows the answer failed.
+        expect(r.raw).toBe('')
+      }
+    } finally {
+      badChunk.close()
     }
   })
 
@@ -367,6 +412,13 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
 
     it('relays an answer with 60 KB of headers', async () => {
       expect(await bigHeaders(`${local}/big-headers?kb=60`)).toMatchObject({ status: '200', big: 60, body: 'big headers' })
+    })
+
+    it('relays an event stream’s headers as soon as the upstream sends them, not with its first event', async () => {
+      const r = await timedStream(() => request(`${local}/events?ms=1500`))
+      expect(r).toMatchObject({ status: 200, type: 'text/event-stream', body: 'data: first\n\n' })
+      expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1_000)
+      expect(r.bodyAt).toBeGreaterThanOrEqual(1_400)
     })
 
     it('passes the app’s own Authorization header untouched', async () => {

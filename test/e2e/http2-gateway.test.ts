@@ -13,6 +13,14 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
 
+/** An event stream fetched with curl: its body, the HTTP version and status, and when its headers and its end came (s). */
+async function eventStream(args: string[]) {
+  const r = await curl([...args, '-w', '\n%{http_version} %{http_code} %{time_starttransfer} %{time_total}'])
+  const timings = r.stdout.slice(r.stdout.lastIndexOf('\n') + 1)
+  const [version, status, headersAt, total] = timings.split(' ')
+  return { body: r.stdout.slice(0, -timings.length - 1), answer: `${version} ${status}`, headersAt: Number(headersAt), total: Number(total), stderr: r.stderr }
+}
+
 /** HTTP/2 from curl: h2c with prior knowledge beside HTTP/1.1 on the gateway port, and h2 by ALPN under TLS. */
 describe('HTTP/2 callers through the gateway, with curl', () => {
   let p: PosternProcess
@@ -47,6 +55,13 @@ describe('HTTP/2 callers through the gateway, with curl', () => {
 
     const plain = await curl(['--http1.1', '-w', '%{http_version} %{http_code}', '-o', '/dev/null', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])
     expect(plain.stdout).toBe('1.1 200')
+  })
+
+  it('an event stream’s headers reach an HTTP/2 caller as soon as the upstream sends them, not with its first event', async () => {
+    const r = await eventStream(['--http2-prior-knowledge', '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
+    expect({ body: r.body, answer: r.answer }, r.stderr).toEqual({ body: 'data: first\n\n', answer: '2 200' })
+    expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1)
+    expect(r.total).toBeGreaterThanOrEqual(1.4)
   })
 
   it('refuses over HTTP/2 as over HTTP/1.1: 401 without a token, 404 for no service, 400 for a Host that contradicts :authority', async () => {
@@ -127,6 +142,17 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(seen.headers.cookie).toBe('app=1')
     const h1 = await curl(['--http1.1', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])
     expect(h1.stdout).toBe('1.1 200')
+  })
+
+  it('an event stream’s headers reach an h2 caller as soon as the upstream sends them on the Node plane; nginx 1.22 sends them with the first event', async () => {
+    const r = await eventStream(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
+    expect({ body: r.body, answer: r.answer }, r.stderr).toEqual({ body: 'data: first\n\n', answer: '2 200' })
+    expect(r.total).toBeGreaterThanOrEqual(1.4)
+    // nginx before 1.23 keeps an HTTP/2 HEADERS frame in its TLS buffer until a DATA frame
+    // flushes it (nginx ticket #1743), and Debian ships 1.22: the README says so. Should this
+    // start to fail, the nginx found is past that: say so in the README too.
+    if (dataPlane === 'node') expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1)
+    else expect(r.headersAt, 'nginx sent the headers before the first event').toBeGreaterThanOrEqual(1.4)
   })
 
   it('an upgrade to h2c asked over TLS is served as a plain request, its body read and its connection kept', async () => {

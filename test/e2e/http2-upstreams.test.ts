@@ -114,6 +114,15 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
       expect(h2c.seen.find((s) => s.path === '/trailers')?.headers.te).toBe('trailers')
     })
 
+    it('get an event stream’s headers as soon as the upstream sends them, not with its first event (curl)', async () => {
+      const r = await curl([...(tls ? ['--cacert', tls.cert] : []), '--http1.1', '-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code} %{time_starttransfer} %{time_total}', '--resolve', `${host('h2c').split(':')[0]}:${p.gatewayPort}:127.0.0.1`, `${scheme()}://${host('h2c')}/events`])
+      const timings = r.stdout.slice(r.stdout.lastIndexOf('\n') + 1)
+      const [status, headersAt, total] = timings.split(' ').map(Number)
+      expect({ event: r.stdout.slice(0, -timings.length - 1), status }, r.stderr).toEqual({ event: 'data: first\n\n', status: 200 })
+      expect(headersAt, 'the headers arrived with the first event').toBeLessThan(1)
+      expect(total).toBeGreaterThanOrEqual(1.4)
+    })
+
     it('a refused stream is sent again with its body', async () => {
       const data = randomBytes(10 * 1024)
       expect(await h1Request('h2c', '/refuse/h1-post', { body: data })).toMatchObject({ status: 200, body: answerFor(data) })

@@ -18,7 +18,8 @@ export interface StreamSeen {
 /**
  * An upstream that speaks HTTP/2 and nothing else (h2c, Node's http2 server without HTTP/1.1), as
  * gRPC servers do. Every stream is answered, once its whole body has come, with the SHA-256 and
- * length of that body; `/trailers` adds a trailer `x-upstream-trailer: kept`. Under `/refuse/`,
+ * length of that body; `/trailers` adds a trailer `x-upstream-trailer: kept`; `/events` is an event
+ * stream, its headers at once and its first event 1.5 s later. Under `/refuse/`,
  * the first stream for each path is refused with REFUSED_STREAM — "not processed, send it again"
  * (RFC 9113 §8.7), what a server says to the streams its GOAWAY leaves out — after its whole body
  * was read: the race every HTTP/2 client of a server that retires connections meets now and then,
@@ -58,6 +59,11 @@ export async function startH2cUpstream(): Promise<{ url: string; seen: StreamSee
         headers: { authority: String(headers[':authority']), ...pick('authorization'), ...pick('te'), ...pick('x-forwarded-proto') },
       })
       if (refuse) return stream.close(NGHTTP2_REFUSED_STREAM)
+      if (path === '/events') {
+        stream.respond({ ':status': 200, 'content-type': 'text/event-stream' })
+        setTimeout(() => stream.end('data: first\n\n'), 1500)
+        return
+      }
       const body = JSON.stringify({ sha256, length })
       if (path !== '/trailers') {
         stream.respond({ ':status': 200, 'content-type': 'application/json' })

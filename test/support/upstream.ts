@@ -14,7 +14,7 @@ export interface Seen {
 /**
  * A real upstream for gateway tests: it records what it received and answers by path:
  * /echo → JSON of the request; /upload → SHA-256 and length of the body; /download?mb=N →
- * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /redirect → Location at its own
+ * N MiB streamed in chunks; /slow?ms=N → answers after N ms; /events?ms=N → an event stream's headers at once, its first event N ms later; /redirect → Location at its own
  * public URL; /big-headers?kb=N → N headers of 1 KB; …/accel → X-Accel-* headers; /early →
  * answers before reading the body; /hints → 103 Early Hints, then the answer; WebSocket echo on
  * any path.
@@ -61,6 +61,13 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
           res.end()
         }
         write()
+        return
+      }
+      if (url.pathname === '/events') {
+        // An event stream, as an SSE endpoint opens one: headers at once, the first event ?ms=N later.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+        res.flushHeaders()
+        setTimeout(() => res.end('data: first\n\n'), Number(url.searchParams.get('ms') ?? 1000))
         return
       }
       if (url.pathname === '/slow') {

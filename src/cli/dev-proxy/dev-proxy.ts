@@ -109,6 +109,11 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
             out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
           }
           res.writeHead(statusCode, out)
+          // Node's writeHead sends nothing until the first write: an event stream's headers go
+          // out now, not with its first event.
+          setImmediate(() => {
+            if (!res.writableEnded && !res.destroyed) res.flushHeaders()
+          })
           return res
         })
         .catch((err: Error) => {

@@ -77,6 +77,11 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       if (settled || res.destroyed) return
       res.writeHead(Number(h[':status']), downstreamHeaders(flatHeaders(h)))
       stream.pipe(res)
+      // Node's writeHead sends nothing until the first write: an event stream's headers go out
+      // now, not with its first event. (When the body came in the same read, this sends nothing more.)
+      setImmediate(() => {
+        if (!res.writableEnded && !res.destroyed) res.flushHeaders()
+      })
     })
     stream.on('trailers', (h) => {
       const kept = downstreamHeaders(flatHeaders(h))
