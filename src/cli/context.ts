@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { Api } from './api.js'
 import { ConfigFiles } from '../core/cli-config-files.js'
 import { CliError } from './errors.js'
+import { shapeList, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
 
@@ -61,10 +62,14 @@ export class Cli {
     this.io.stdout(text)
   }
 
-  /** A list in the chosen format; an empty one also says so on stderr, as gcloud does. */
-  /** `projected`: the row as --format projections see it (output.ts). */
-  printList<T>(cmd: Command, rows: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown } = {}): void {
+  /**
+   * A list in the chosen format, sorted, filtered and cut first as the command's list flags say
+   * (list-flags.ts); an empty one also says so on stderr, as gcloud does. `projected`: the row as
+   * --format projections and --filter see it (output.ts).
+   */
+  printList<T>(cmd: Command, all: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown } = {}): void {
     const format = this.format(cmd, o.fallback ?? 'table')
+    const rows = shapeList(all, cmd.opts<ListShape>(), o.projected)
     if (rows.length === 0) this.status('Listed 0 items.', cmd)
     this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false, projected: o.projected }))
   }

@@ -67,13 +67,16 @@ function commandPath(cmd: Command): string {
 }
 
 function withSuggestion(text: string, cmd: Command): string {
-  const unknown = /^error: unknown option '([^']+)'\n$/.exec(text)?.[1]
-  if (!unknown) return text
+  // Commander may have added a suggestion of its own by spelling (`--region` → `--version`): ours
+  // replace it when there are any.
+  const line = /^error: unknown option '([^']+)'\n/.exec(text)
+  if (!line) return text
+  const [error, unknown] = [line[0], line[1]!]
   const flags = [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])].flatMap((o) => (o.long ? [{ long: o.long, takesValue: o.required || o.optional }] : []))
   const why = explainGcloudOnlyOption(unknown)
-  if (why) return `${text}(${why})\n`
+  if (why) return `${error}(${why})\n`
   const suggestion = suggestOption(unknown, flags)
-  return suggestion ? `${text}(Did you mean ${suggestion}?)\n` : text
+  return suggestion ? `${error}(Did you mean ${suggestion}?)\n` : text
 }
 
 function allAncestorOptions(cmd: Command): Command['options'] {

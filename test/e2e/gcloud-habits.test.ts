@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -85,6 +88,27 @@ describe('gcloud habits', () => {
     expect(r).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
   })
 
+  it('--filter, --sort-by and --limit narrow lists as gcloud’s do, and a filter that does not parse is a usage error before any call', async () => {
+    for (const name of ['api-one', 'api-two']) expect((await p.cli(['services', 'create', name, '--upstream=http://127.0.0.1:9000'])).code).toBe(0)
+    // $ postern services list --filter="metadata.name:api" --format="value(metadata.name)"
+    const filtered = await p.cli(['services', 'list', '--filter=metadata.name:api', '--format=value(metadata.name)'])
+    expect(filtered).toMatchObject({ code: 0, stdout: 'api-one\napi-two\n' })
+    const newest = await p.cli(['services', 'list', '--sort-by=~metadata.name', '--limit=2', '--format=value(metadata.name)'])
+    expect(newest).toMatchObject({ code: 0, stdout: 'hello\napi-two\n' })
+    const granted = await p.cli(['services', 'list', '--filter=NOT name:api AND lastModifier:user', '--format=value(uri)'])
+    expect(granted).toMatchObject({ code: 0, stdout: `${uri}\n` })
+    const users = await p.cli(['users', 'list', '--filter=email~^ann@', '--format=value(email)'])
+    expect(users).toMatchObject({ code: 0, stdout: 'ann@example.com\n' })
+    const none = await p.cli(['services', 'list', '--filter=name=nothing'])
+    expect(none).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    // Checked before the call: the same answer from a CLI that is not signed in to any server.
+    const nowhere = mkdtempSync(join(tmpdir(), 'postern-cli-'))
+    const broken = await p.cli(['services', 'list', '--project=my-project', '--filter=metadata.name:(api'], { configDir: nowhere })
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toContain("--filter=metadata.name:(api: a '(' is never closed")
+    expect((await p.cli(['services', 'list', '--limit=0'])).stderr).toContain("--limit must be a positive number, not '0'.")
+  })
+
   it('--version', async () => {
     expect(await p.cli(['--version'])).toMatchObject({ code: 0, stdout: 'postern 0.1.0\n' })
   })
@@ -101,6 +125,11 @@ describe('gcloud habits', () => {
     const typed = await p.cli(['services', 'describe', 'hello', '--region=us-central1'])
     expect(typed.code).toBe(2)
     expect(typed.stderr).toContain("error: unknown option '--region=us-central1'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)")
+    // $ postern services list --region us-central1 (commander alone would suggest --version)
+    const spaced = await p.cli(['services', 'list', '--region', 'us-central1'])
+    expect(spaced.code).toBe(2)
+    expect(spaced.stderr).toContain("error: unknown option '--region'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)\n")
+    expect(spaced.stderr).not.toContain('--version')
     expect((await p.cli(['services', 'describe', 'hello', '--format=value(uri)'])).stdout).toBe(`${uri}\n`)
     // $ postern auth print-identity-token --audience=URL
     const audience = await p.cli(['auth', 'print-identity-token', `--audience=${uri}`])

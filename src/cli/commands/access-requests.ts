@@ -5,6 +5,7 @@ import { wireDuration, readableDuration as seconds } from '../durations.js'
 import { CliError } from '../errors.js'
 
 import { servicePath } from './services.js'
+import { withListFlags } from '../list-flags.js'
 
 export interface AccessRequest {
   name: string
@@ -57,8 +58,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
 
   const group = program.command('access-requests').description('See, approve and deny requests for time-limited access to services.')
 
-  group
-    .command('list')
+  withListFlags(group.command('list'))
     .description('List pending access requests you may decide, and your own.')
     .option('--all', 'include approved, denied and expired requests')
     .action(async (o: { all?: boolean }, cmd: Command) => {

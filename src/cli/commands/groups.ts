@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
+import { withListFlags } from '../list-flags.js'
 
 interface Group {
   email: string
@@ -23,7 +24,7 @@ export function registerGroups(program: Command, cli: Cli): void {
       cli.status(`Created group [${email}].`, cmd)
       cli.printResource(cmd, group)
     })
-  groups.command('list').description('List groups.').action(async (_o, cmd: Command) => {
+  withListFlags(groups.command('list')).description('List groups.').action(async (_o, cmd: Command) => {
     const { groups: rows = [] } = await cli.api().call<{ groups?: Group[] }>('GET', '/v1/groups')
     cli.printList(cmd, rows, [
       { header: 'EMAIL', value: (g) => g.email },

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { registerPolicyCommands } from './policy-commands.js'
+import { withListFlags } from '../list-flags.js'
 
 interface Role {
   name: string
@@ -36,7 +37,7 @@ export function registerIam(program: Command, cli: Cli): Command {
   const iam = program.command('iam').description('Roles and service accounts.')
 
   const roles = iam.command('roles').description('The predefined roles.')
-  roles.command('list').description('List roles.').action(async (_o, cmd: Command) => {
+  withListFlags(roles.command('list')).description('List roles.').action(async (_o, cmd: Command) => {
     const { roles: rows } = await cli.api().call<{ roles: Role[] }>('GET', '/v1/roles')
     cli.printList(cmd, rows, [
       { header: 'NAME', value: (r) => r.name },
@@ -60,7 +61,7 @@ export function registerIam(program: Command, cli: Cli): Command {
       cli.status(`Created service account [${created.email}].`, cmd)
       cli.printResource(cmd, created)
     })
-  accounts.command('list').description('List service accounts of the project.').action(async (_o, cmd: Command) => {
+  withListFlags(accounts.command('list')).description('List service accounts of the project.').action(async (_o, cmd: Command) => {
     const { accounts: rows = [] } = await cli.api().call<{ accounts?: Account[] }>('GET', `/v1/projects/${encodeURIComponent(cli.project(cmd))}/serviceAccounts`)
     cli.printList(cmd, rows, [
       { header: 'DISPLAY NAME', value: (a) => a.displayName },
@@ -93,8 +94,7 @@ export function registerIam(program: Command, cli: Cli): Command {
       writeFileSync(file, Buffer.from(key.privateKeyData!, 'base64'), { mode: 0o600, flag: 'wx' })
       cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
     })
-  keys
-    .command('list')
+  withListFlags(keys.command('list'))
     .description('List keys.')
     .requiredOption('--iam-account <email>', 'the service account')
     .action(async (o: { iamAccount: string }, cmd: Command) => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { registerPolicyCommands } from './policy-commands.js'
+import { withListFlags } from '../list-flags.js'
 
 interface Project {
   projectId: string
@@ -12,7 +13,7 @@ export function registerProjects(program: Command, cli: Cli): void {
   const projects = program.command('projects').description('Projects hold services and service accounts.')
   const path = (id: string) => `/v1/projects/${encodeURIComponent(id)}`
 
-  projects.command('list').description('List projects.').action(async (_o, cmd: Command) => {
+  withListFlags(projects.command('list')).description('List projects.').action(async (_o, cmd: Command) => {
     const { projects: rows = [] } = await cli.api().call<{ projects?: Project[] }>('GET', '/v1/projects')
     cli.printList(cmd, rows, [
       { header: 'PROJECT_ID', value: (p) => p.projectId },

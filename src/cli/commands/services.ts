@@ -8,6 +8,7 @@ import { withCloudRunFields } from '../cloud-run-fields.js'
 import { serviceRef } from '../service-ref.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
+import { withListFlags } from '../list-flags.js'
 
 
 interface ServiceFlags {
@@ -100,8 +101,7 @@ export function registerServices(program: Command, cli: Cli): Command {
   const services = program.command('services').description('Create, inspect and grant access to services.')
   const path = (name: string, cmd: Command) => servicePath(cli.project(cmd), name)
 
-  services
-    .command('list')
+  withListFlags(services.command('list'))
     .description('List the services of the project.')
     .action(async (_o, cmd: Command) => {
       const { services: rows = [] } = await cli.api().call<{ services?: Service[] }>('GET', `/v2/projects/${encodeURIComponent(cli.project(cmd))}/services`)

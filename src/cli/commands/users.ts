@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
+import { withListFlags } from '../list-flags.js'
 
 interface User {
   email: string
@@ -34,7 +35,7 @@ export function registerUsers(program: Command, cli: Cli): void {
       const { password: _hidden, ...shown } = user
       cli.printResource(cmd, shown)
     })
-  users.command('list').description('List users.').action(async (_o, cmd: Command) => {
+  withListFlags(users.command('list')).description('List users.').action(async (_o, cmd: Command) => {
     const { users: rows = [] } = await cli.api().call<{ users?: User[] }>('GET', '/v1/users')
     cli.printList(cmd, rows, [
       { header: 'EMAIL', value: (u) => u.email },

@@ -4,6 +4,7 @@ import { parseDurationSeconds } from '../../core/duration.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
 import { LOGIN_CONFIG_TYPE, type LoginConfigFile } from '../federated-login.js'
+import { withListFlags } from '../list-flags.js'
 
 /**
  * `postern iam workforce-pools …`: pools, their OIDC providers, and the login
@@ -125,7 +126,7 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
     cli.status(`Created workforce pool [${pool}].`, cmd)
     cli.printResource(cmd, created)
   })
-  pools.command('list').description('List workforce pools.').action(async (_o, cmd: Command) => {
+  withListFlags(pools.command('list')).description('List workforce pools.').action(async (_o, cmd: Command) => {
     const { workforcePools: rows = [] } = await cli.api().call<{ workforcePools?: Pool[] }>('GET', '/v1/workforcePools')
     cli.printList(cmd, rows, [
       { header: 'NAME', value: (p) => p.name },
@@ -180,8 +181,7 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
     cli.status(`Created workforce pool provider [${id}].`, cmd)
     cli.printResource(cmd, created)
   })
-  providers
-    .command('list')
+  withListFlags(providers.command('list'))
     .description('List the providers of a workforce pool.')
     .requiredOption('--workforce-pool <pool>', 'the workforce pool')
     .action(async (o: { workforcePool: string }, cmd: Command) => {
