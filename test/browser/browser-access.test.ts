@@ -10,7 +10,7 @@ import { launchChromium, signInAt } from './console-harness.js'
  * Chromium: a navigation without a token is sent to Postern's sign-in and back to the URL it
  * asked for, holding a session cookie for that service's host alone; IAM decides every request;
  * a person without the role sees who they are and how to ask; revoking, disabling and signing
- * out stop the browser within a second; WebSockets from the page work; no other host receives the
+ * out stop the browser within a second; WebSockets and event streams from the page work; no other host receives the
  * cookie; no return address leads off Postern's services; no other site can post with the cookie.
  */
 let p: PosternProcess
@@ -108,6 +108,32 @@ describe('who may use the session, and for how long', () => {
     await page.waitForURL(`${hello}/reports?q=1`)
     expect((await json(page)).headers['x-postern-authenticated-email']).toBe(carol)
     await context.close()
+  })
+
+  it('an EventSource from the page carries the session and opens on the stream’s headers, before its first event', async () => {
+    const { context, page } = await signedIn(carol, `${hello}/page`)
+    try {
+      const stream = (await page.evaluate(`new Promise((resolve, reject) => {
+        const start = performance.now()
+        const source = new EventSource('/events?ms=1500')
+        let opened
+        source.onopen = () => (opened = performance.now() - start)
+        source.onmessage = (e) => {
+          source.close()
+          resolve({ opened, message: performance.now() - start, data: e.data })
+        }
+        source.onerror = () => {
+          source.close()
+          reject(new Error('the event stream failed'))
+        }
+      })`)) as { opened: number; message: number; data: string }
+      expect(stream.data).toBe('first')
+      expect(stream.opened, 'the stream opened only with its first event').toBeLessThan(1_000)
+      expect(stream.message).toBeGreaterThanOrEqual(1_400)
+      expect(upstream.seen.findLast((s) => s.url === '/events?ms=1500')!.headers['x-postern-authenticated-email']).toBe(carol)
+    } finally {
+      await context.close()
+    }
   })
 
   it('WebSockets from the page carry the session; revoking the grant refuses the next navigation within a second and closes the socket', async () => {
