@@ -7,19 +7,12 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
 import { eventually } from '../support/eventually.js'
+import { curlEventStream } from '../support/event-stream.js'
 import { CONNECTION_PREFACE } from '../support/h2-frames.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
-
-/** An event stream fetched with curl: its body, the HTTP version and status, and when its headers and its end came (s). */
-async function eventStream(args: string[]) {
-  const r = await curl([...args, '-w', '\n%{http_version} %{http_code} %{time_starttransfer} %{time_total}'])
-  const timings = r.stdout.slice(r.stdout.lastIndexOf('\n') + 1)
-  const [version, status, headersAt, total] = timings.split(' ')
-  return { body: r.stdout.slice(0, -timings.length - 1), answer: `${version} ${status}`, headersAt: Number(headersAt), total: Number(total), stderr: r.stderr }
-}
 
 /** HTTP/2 from curl: h2c with prior knowledge beside HTTP/1.1 on the gateway port, and h2 by ALPN under TLS. */
 describe('HTTP/2 callers through the gateway, with curl', () => {
@@ -58,7 +51,7 @@ describe('HTTP/2 callers through the gateway, with curl', () => {
   })
 
   it('an event stream’s headers reach an HTTP/2 caller as soon as the upstream sends them, not with its first event', async () => {
-    const r = await eventStream(['--http2-prior-knowledge', '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
+    const r = await curlEventStream(['--http2-prior-knowledge', '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
     expect({ body: r.body, answer: r.answer }, r.stderr).toEqual({ body: 'data: first\n\n', answer: '2 200' })
     expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1)
     expect(r.total).toBeGreaterThanOrEqual(1.4)
@@ -145,7 +138,7 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
   })
 
   it('an event stream’s headers reach an h2 caller as soon as the upstream sends them on the Node plane; nginx 1.22 sends them with the first event', async () => {
-    const r = await eventStream(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
+    const r = await curlEventStream(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
     expect({ body: r.body, answer: r.answer }, r.stderr).toEqual({ body: 'data: first\n\n', answer: '2 200' })
     expect(r.total).toBeGreaterThanOrEqual(1.4)
     // nginx before 1.23 keeps an HTTP/2 HEADERS frame in its TLS buffer until a DATA frame
