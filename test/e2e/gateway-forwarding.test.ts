@@ -235,20 +235,24 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(((await dead.body.json()) as { error: { message: string } }).error.message).toContain('unreachable')
   })
 
+  /** The upstream URL of a TCP server once it listens. */
+  const listening = async (server: ReturnType<typeof createServer>) => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  /** An upstream that answers the first bytes it reads with `answer`, raw, and closes. */
+  const answering = (answer: string) =>
+    createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.once('data', () => socket.end(answer))
+    })
+
   it('an upstream that does not answer in HTTP/1.x (an SSH port, a server that speaks HTTP/2 only, a status below 100, a 101 unasked) is the gateway’s 502, never its bytes', async () => {
-    const listening = async (server: ReturnType<typeof createServer>) => {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    }
     // A real SSH server's first words, and its last when the client's are not SSH.
     const ssh = createServer((socket) => {
       socket.on('error', () => undefined)
       socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n')
       socket.once('data', () => socket.end('Invalid SSH identification string.\r\n'))
-    })
-    const answering = (answer: string) => createServer((socket) => {
-      socket.on('error', () => undefined)
-      socket.once('data', () => socket.end(answer))
     })
     const statusZero = answering('HTTP/1.1 000 Zero\r\nContent-Length: 7\r\n\r\nSSH-2.0')
     const switching = answering('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nSSH-2.0 over the upgraded bytes')
@@ -281,13 +285,9 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
   })
 
   it('an answer whose body breaks in the read that brought its headers (a bad chunk size) is the gateway’s 502 on the Node plane, and never relayed as whole', async () => {
-    const badChunk = createServer((socket) => {
-      socket.on('error', () => undefined)
-      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n'))
-    })
-    await new Promise<void>((resolve) => badChunk.listen(0, '127.0.0.1', resolve))
+    const badChunk = answering('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n')
+    const upstreamUrl = await listening(badChunk)
     try {
-      const upstreamUrl = `http://127.0.0.1:${(badChunk.address() as AddressInfo).port}`
       expect((await p.cli(['services', 'create', 'bad-chunk', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
       const host = `bad-chunk.my-project.localhost:${p.gatewayPort}`
       // The nginx plane learns of a new service within moments: 404 until then, and the plain

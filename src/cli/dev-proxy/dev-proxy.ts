@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Agent, Client, errors as undiciErrors, type Dispatcher } from 'undici'
+import { flushHeadSoon } from '../../http/flush-head.js'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
@@ -109,11 +110,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
             out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
           }
           res.writeHead(statusCode, out)
-          // Node's writeHead sends nothing until the first write: an event stream's headers go
-          // out now, not with its first event.
-          setImmediate(() => {
-            if (!res.writableEnded && !res.destroyed) res.flushHeaders()
-          })
+          flushHeadSoon(res)
           return res
         })
         .catch((err: Error) => {

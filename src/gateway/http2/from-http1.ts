@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type ClientHttp2Stream } from 'node:http2'
+import { flushHeadSoon } from '../../http/flush-head.js'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
 import { SentBody } from '../../http/http2/sent-body.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
@@ -77,11 +78,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       if (settled || res.destroyed) return
       res.writeHead(Number(h[':status']), downstreamHeaders(flatHeaders(h)))
       stream.pipe(res)
-      // Node's writeHead sends nothing until the first write: an event stream's headers go out
-      // now, not with its first event. (When the body came in the same read, this sends nothing more.)
-      setImmediate(() => {
-        if (!res.writableEnded && !res.destroyed) res.flushHeaders()
-      })
+      flushHeadSoon(res)
     })
     stream.on('trailers', (h) => {
       const kept = downstreamHeaders(flatHeaders(h))
