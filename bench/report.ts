@@ -110,7 +110,7 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
   goals.push({
     goal: 'nginx data plane warm ≥ 0.9× an nginx proxy with as many workers (worker_processes auto), sent the same request',
     measured: planeWarm && auto
-      ? `${fmt(planeWarm.vsNginxProxy)}× (${fmt(planeWarm.rps, 0)} vs ${fmt(auto.rps, 0)} req/s); against the one-worker nginx proxy ${fmt(planeWarm.rps / find('nginx-proxy')!.rps)}×, which auto workers reach ${fmt(auto.vsNginxProxy)}×; Caddy (GOMAXPROCS=1) ${fmt(caddy?.vsNginxProxy ?? NaN)}× the one-worker proxy`
+      ? `${fmt(planeWarm.vsNginxProxy)}× (${fmt(planeWarm.rps, 0)} vs ${fmt(auto.rps, 0)} req/s); against the one-worker nginx proxy ${fmt(planeWarm.rps / find('nginx-proxy')!.rps)}×, which auto workers reach ${fmt(auto.vsNginxProxy)}×; Caddy (GOMAXPROCS=1) ${fmt(caddy?.vsNginxProxy ?? NaN)}× the one-worker proxy${machineSplit('nginx proxy (auto) → data plane warm', auto, planeWarm)}`
       : 'not run',
     met: planeWarm ? planeWarm.vsNginxProxy >= 0.9 : undefined,
     command: cmd,
@@ -134,7 +134,7 @@ export function judgeGoals(r: Omit<BenchReport, 'goals'>): Goal[] {
   const planeCold = find('nginx-plane-cold')
   goals.push({
     goal: 'nginx data plane cold (new tokens) ≥ 0.5× its warm',
-    measured: r.nginxPlaneColdVsWarm !== undefined && planeCold && planeWarm ? `${fmt(r.nginxPlaneColdVsWarm)}× (${fmt(planeCold.rps, 0)} vs ${fmt(planeWarm.rps, 0)} req/s; ${fmt(100 * (planeCold.firstUseShare ?? 0), 0)}% of cold requests carried a new token)${coldCeiling(r.rsaCheckUs, planeOne)}${machineSplit(planeWarm, planeCold)}` : 'not run',
+    measured: r.nginxPlaneColdVsWarm !== undefined && planeCold && planeWarm ? `${fmt(r.nginxPlaneColdVsWarm)}× (${fmt(planeCold.rps, 0)} vs ${fmt(planeWarm.rps, 0)} req/s; ${fmt(100 * (planeCold.firstUseShare ?? 0), 0)}% of cold requests carried a new token)${coldCeiling(r.rsaCheckUs, planeOne)}${machineSplit('warm → cold', planeWarm, planeCold)}` : 'not run',
     met: r.nginxPlaneColdVsWarm !== undefined ? r.nginxPlaneColdVsWarm >= 0.5 : undefined,
     command: cmd,
   })
@@ -167,12 +167,13 @@ function coldCeiling(checkUs: number | undefined, planeOne: ScenarioSummary | un
 }
 
 /**
- * Where a request's share of the whole machine goes, warm → cold, in µs (medians over rounds of
- * cores ÷ req/s): which part of the cold case's extra cost is the data plane's, and which the load
- * generator's or idle time. Empty for runs recorded before the generator and idle were metered.
+ * Where a request's share of the whole machine goes, from one scenario to another (`label`, e.g.
+ * "warm → cold"), in µs (medians over rounds of cores ÷ req/s): which part of a gap is the data
+ * plane's, which the upstream's (the plane sends it identity headers a plain proxy does not), and
+ * which the load generator's or idle time. Empty for runs recorded before the generator and idle were metered.
  */
-function machineSplit(warm: ScenarioSummary, cold: ScenarioSummary): string {
-  if (cold.runs.some((r) => r.machine.generatorCores === undefined)) return ''
+function machineSplit(label: string, from: ScenarioSummary, to: ScenarioSummary): string {
+  if ([from, to].some((s) => s.runs.some((r) => r.machine.generatorCores === undefined))) return ''
   const us = (s: ScenarioSummary, cores: (r: ScenarioRun) => number) => fmt(median(s.runs.map((r) => (cores(r) * 1e6) / r.rps)), 0)
   const parts: [string, (r: ScenarioRun) => number][] = [
     ['nginx', (r) => r.cpu.cores],
@@ -181,7 +182,7 @@ function machineSplit(warm: ScenarioSummary, cold: ScenarioSummary): string {
     ['wrk', (r) => r.machine.generatorCores ?? 0],
     ['idle', (r) => r.machine.idleCores ?? 0],
   ]
-  return `; a request's share of the machine, warm → cold: ${parts.map(([name, cores]) => `${name} ${us(warm, cores)} → ${us(cold, cores)}`).join(', ')} µs`
+  return `; a request's share of the machine, ${label}: ${parts.map(([name, cores]) => `${name} ${us(from, cores)} → ${us(to, cores)}`).join(', ')} µs`
 }
 
 // --- text -------------------------------------------------------------------------------------
