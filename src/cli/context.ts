@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { Api } from './api.js'
 import { ConfigFiles } from '../core/cli-config-files.js'
-import { CliError } from './errors.js'
-import { shapeList, type ListShape } from './list-flags.js'
+import { CliError, usageError } from './errors.js'
+import { shapeList, shapeRecords, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
 
@@ -76,6 +76,18 @@ export class Cli {
 
   printResource<T>(cmd: Command, value: T, o: { fallback?: Format; projected?: (value: T) => unknown } = {}): void {
     this.print(formatResource(value, this.format(cmd, o.fallback ?? 'yaml'), o.projected))
+  }
+
+  /**
+   * One resource as a list command prints it when list flags are given (gcloud's get-iam-policy):
+   * flattened, sorted, filtered and cut as they say (list-flags.ts); YAML documents by default.
+   */
+  printRecords(cmd: Command, resource: unknown): void {
+    const format = this.format(cmd, 'yaml')
+    if (format === 'table') throw usageError("--format=table needs the fields to show here, e.g. --format='table(bindings.role, bindings.members)'.")
+    const records = shapeRecords([resource], cmd.opts<ListShape>())
+    if (records.length === 0) this.status('Listed 0 items.', cmd)
+    this.print(formatList(records, [], format, { tty: this.io.stdoutIsTTY ?? false }))
   }
 
   /**

@@ -1,26 +1,41 @@
 import type { Command } from 'commander'
 import { usageError } from './errors.js'
+import { flattenRecords, parseFlatten } from './flatten.js'
 import { compare, parseFilter, scalars } from './list-filter.js'
 import { project } from './output.js'
 
-/** What gcloud's list flags ask of a list, applied in gcloud's order: --sort-by, --filter, --limit. */
+/** What gcloud's list flags ask of a list, applied in gcloud's order: --flatten, --sort-by, --filter, --limit. */
 export interface ListShape {
+  flatten?: string
   filter?: string
   sortBy?: string
   limit?: string
 }
 
 /**
- * Adds gcloud's list flags to a list command: `--filter`, `--sort-by` and, unless the command
- * has a `--limit` of its own that the server applies, `--limit`. Their values are checked before
- * the command runs, so a mistyped filter never waits on the server.
+ * Adds gcloud's list flags to a list command: `--filter`, `--sort-by`, unless the command has a
+ * `--limit` of its own that the server applies, `--limit`, and with `flatten`, `--flatten`
+ * (flatten.ts). Their values are checked before the command runs, so a mistyped filter never
+ * waits on the server.
  */
-export function withListFlags(cmd: Command, o: { limit?: boolean } = {}): Command {
+export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean } = {}): Command {
+  if (o.flatten) cmd.option('--flatten <keys>', "one record per item of these lists, e.g. --flatten='bindings[].members' (then --filter and --format see one member at a time)")
   cmd
     .option('--filter <expression>', "list only the items for which EXPRESSION is true: key:pattern, key=value, key!=value, key~regex, <, >, NOT, AND, OR, e.g. --filter='metadata.name:api'")
     .option('--sort-by <fields>', 'sort by these fields, comma-separated; ~FIELD sorts descending, e.g. --sort-by=~createTime')
   if (o.limit !== false) cmd.option('--limit <n>', 'list at most N items')
-  return cmd.hook('preAction', (_self, action) => void shapeList([], action.opts<ListShape>()))
+  return cmd.hook('preAction', (_self, action) => void shapeRecords([], action.opts<ListShape>()))
+}
+
+/** Whether any list flag was given: a command that prints one resource then prints records. */
+export function listFlagsGiven(flags: ListShape): boolean {
+  return [flags.flatten, flags.filter, flags.sortBy, flags.limit].some((f) => f !== undefined)
+}
+
+/** Records as --flatten makes them from `records`, then sorted, filtered and cut as the other flags say. */
+export function shapeRecords(records: readonly unknown[], flags: ListShape): unknown[] {
+  const flattened = flags.flatten === undefined ? records : flattenRecords(records, parseFlatten(flags.flatten))
+  return shapeList(flattened, flags)
 }
 
 /** The rows to print: sorted, filtered and cut as the flags say; `seen` is a row as fields name it. */

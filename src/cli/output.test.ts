@@ -32,6 +32,15 @@ describe('--format', () => {
     expect(formatList(services, columns, 'table(name,uri)', { tty: true })).toMatch(/^NAME +URI\nprojects\/p\/services\/hello +http:/)
     expect(() => formatResource(policy, 'table')).toThrow(/--format=table lists many resources/)
   })
+
+  it("table() headings are gcloud's: the last name of each field in ANGRY_SNAKE_CASE, longer only where two would be alike", () => {
+    const rows = [{ metadata: { name: 'hello' }, spec: { name: 'x' }, status: { url: 'u', lastTransitionTime: 't', networkIP: 'n' } }]
+    const heading = (format: `table(${string})`) => formatList(rows, [], format, { tty: false }).split('\n')[0]
+    expect(heading('table(metadata.name,status.url)')).toBe('NAME\tURL')
+    expect(heading('table(status.lastTransitionTime,status.networkIP)')).toBe('LAST_TRANSITION_TIME\tNETWORK_IP')
+    expect(heading('table(metadata.name,spec.name)')).toBe('NAME\tSPEC_NAME')
+    expect(heading('table(bindings[0].role)')).toBe('ROLE')
+  })
   it('projections see the resource as `projected` makes it; JSON and YAML never do', () => {
     const extra = (s: (typeof services)[number]) => ({ ...s, status: { url: s.uri } })
     expect(formatResource(services[0]!, 'value(status.url)', extra)).toBe('http://hello.p.localhost:7080\n')

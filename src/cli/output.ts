@@ -44,7 +44,7 @@ export function formatResource<T>(value: T, format: Format, projected: (value: T
   if (!p) throw usageError("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
   const seen = projected(value)
   if (p.kind === 'value') return valueRow(seen, p.fields) + '\n'
-  return layOut([p.fields.map(heading), p.fields.map((f) => cell(project(seen, f)))], true)
+  return layOut([headings(p.fields), p.fields.map((f) => cell(project(seen, f)))], true)
 }
 
 export interface Column<T> {
@@ -64,7 +64,7 @@ export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[],
   const p = projection(format)
   const seen = p && o.projected ? rows.map(o.projected) : rows
   if (p?.kind === 'value') return seen.map((r) => valueRow(r, p.fields) + '\n').join('')
-  if (p) return layOut([p.fields.map(heading), ...seen.map((r) => p.fields.map((f) => cell(project(r, f))))], tty)
+  if (p) return layOut([headings(p.fields), ...seen.map((r) => p.fields.map((f) => cell(project(r, f))))], tty)
   return layOut([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => c.value(r)))], tty)
 }
 
@@ -79,7 +79,24 @@ function valueRow(value: unknown, fields: string[]): string {
   return fields.map((f) => cell(project(value, f)).replace(/[\r\n\t]/g, ' ')).join('\t')
 }
 
-const heading = (field: string) => field.replace(/\[\d*\]/g, '').replace(/\./g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
+/**
+ * Column headings as gcloud makes them: a field's last name in ANGRY_SNAKE_CASE (`status.url` →
+ * URL, `networkIP` → NETWORK_IP), with the names before it added, right to left, while it would
+ * repeat an earlier column's (`metadata.name,spec.name` → NAME, SPEC_NAME).
+ */
+function headings(fields: readonly string[]): string[] {
+  const taken = new Set<string>()
+  return fields.map((field) => {
+    let label = ''
+    for (const name of field.split('.').reverse()) {
+      const snake = name.replace(/\[\d*\]$/, '').replace(/((?<=[a-z0-9])[A-Z]+|(?!^)[A-Z](?=[a-z]))/g, '_$1').toUpperCase()
+      label = label ? `${snake}_${label}` : snake
+      if (!taken.has(label)) break
+    }
+    taken.add(label)
+    return label
+  })
+}
 
 /** The value at a dotted key; a list met on the way applies the rest of the key to each item. */
 export function project(value: unknown, field: string): unknown {

@@ -109,6 +109,26 @@ describe('gcloud habits', () => {
     expect((await p.cli(['services', 'list', '--limit=0'])).stderr).toContain("--limit must be a positive number, not '0'.")
   })
 
+  it("get-iam-policy takes gcloud's list flags: --flatten='bindings[].members' with --filter and --format says which roles a member holds", async () => {
+    // $ postern services get-iam-policy hello --flatten='bindings[].members' --filter='bindings.members:user:ann@example.com' --format='value(bindings.role)'
+    const flat = ['services', 'get-iam-policy', 'hello', '--flatten=bindings[].members']
+    expect(await p.cli([...flat, '--filter=bindings.members:user:ann@example.com', '--format=value(bindings.role)'])).toMatchObject({ code: 0, stdout: 'roles/run.invoker\n' })
+    const table = await p.cli([...flat, '--format=table(bindings.role, bindings.members)', '--sort-by=bindings.members'])
+    expect(table).toMatchObject({ code: 0, stdout: 'ROLE\tMEMBERS\nroles/run.invoker\tgroup:eng@example.com\nroles/run.invoker\tuser:ann@example.com\n' })
+    expect((await p.cli([...flat, '--limit=1', '--format=json'])).stdout).toMatch(/^\[\n {2}\{[^[]*"members": "group:eng@example\.com"[^[]*\}\n\]\n$/)
+    const yaml = await p.cli(flat)
+    expect(yaml.stdout.split('---\n').filter(Boolean)).toHaveLength(2)
+    expect(yaml.stdout).toContain('members: user:ann@example.com')
+    expect(await p.cli([...flat, '--filter=bindings.members:user:nobody@example.com'])).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    // A policy without bindings flattens to no records (the project's: its owner is no binding).
+    expect(await p.cli(['projects', 'get-iam-policy', 'my-project', '--flatten=bindings[].members'])).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    // Without list flags, the policy as it is, ready for set-iam-policy.
+    expect(JSON.parse((await p.cli(['services', 'get-iam-policy', 'hello', '--format=json'])).stdout)).toMatchObject({ etag: expect.any(String), bindings: [{ members: ['group:eng@example.com', 'user:ann@example.com'] }] })
+    const bad = await p.cli(['services', 'get-iam-policy', 'hello', '--flatten=bindings[0].members'])
+    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining("--flatten=bindings[0].members: 'bindings[0].members' is not a key such as bindings or bindings[].members.") })
+    expect((await p.cli([...flat, '--format=table'])).stderr).toContain("--format=table needs the fields to show here, e.g. --format='table(bindings.role, bindings.members)'.")
+  })
+
   it('--version', async () => {
     expect(await p.cli(['--version'])).toMatchObject({ code: 0, stdout: 'postern 0.1.0\n' })
   })

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
+import { listFlagsGiven, withListFlags, type ListShape } from '../list-flags.js'
 import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
 import { readDocument } from '../read-document.js'
@@ -15,12 +16,12 @@ export interface PolicyTarget {
 
 /** get-iam-policy, set-iam-policy, add-iam-policy-binding, remove-iam-policy-binding for one resource kind. */
 export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyTarget, arg: string): void {
-  group
-    .command(`get-iam-policy <${arg}>`)
-    .description(`Show the IAM policy of a ${target.noun}.`)
-    .action(async (name: string, _o, cmd: Command) => {
+  withListFlags(group.command(`get-iam-policy <${arg}>`), { flatten: true })
+    .description(`Show the IAM policy of a ${target.noun}; with --flatten='bindings[].members', --filter and --format, as gcloud: which roles a member holds.`)
+    .action(async (name: string, o: ListShape, cmd: Command) => {
       const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {}, { idempotent: true })
-      cli.printResource(cmd, policy)
+      if (listFlagsGiven(o)) cli.printRecords(cmd, policy)
+      else cli.printResource(cmd, policy)
     })
 
   group
