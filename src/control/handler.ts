@@ -30,25 +30,39 @@ export interface AlsoNeeded {
   because: string
 }
 
+export interface WriteOp {
+  method: string
+  resource: string
+  permission: Permission
+  checkOn?: string
+  also?: AlsoNeeded
+  details?: Record<string, unknown>
+}
+
 /**
  * Authorizes, then runs a write in one transaction together with its audit entry; a denial is
  * audited too. Resolves after this process's caches have taken the change in.
  */
-export async function mutate<T>(
-  c: RequestContext,
-  op: { method: string; resource: string; permission: Permission; checkOn?: string; also?: AlsoNeeded; details?: Record<string, unknown> },
-  write: (tx: StoreTx) => Promise<T>,
-): Promise<T> {
-  const caller = c.caller()
-  const { store, directory, clock, sync } = c.deps
-  const audit = (outcome: string, details: Record<string, unknown> = {}) => ({
-    time: clock(),
-    principal: caller.member,
-    method: op.method,
-    resource: op.resource,
-    outcome,
-    details: { ...op.details, ...details },
+export async function mutate<T>(c: RequestContext, op: WriteOp, write: (tx: StoreTx) => Promise<T>): Promise<T> {
+  const caller = allowWrite(c, op)
+  const { store, clock, sync } = c.deps
+  const result = await store.transaction(async (tx) => {
+    const value = await write(tx)
+    await tx.appendAudit({ time: clock(), principal: caller.member, method: op.method, resource: op.resource, outcome: 'OK', details: { ...op.details } })
+    return value
   })
+  await sync()
+  return result
+}
+
+/**
+ * The permission checks of a write, alone (mutate makes them again): for a write whose input
+ * costs work to prepare — a password's scrypt holds a thread for ~100 ms — made before that work,
+ * so that a caller without the permission cannot make Postern do it. A denial is audited.
+ */
+export function allowWrite(c: RequestContext, op: WriteOp): Caller {
+  const caller = c.caller()
+  const { directory, clock } = c.deps
   const target = op.checkOn ?? op.resource
   let checking = op.permission
   try {
@@ -58,16 +72,10 @@ export async function mutate<T>(
       authorize(directory, caller, op.also.permission, target, clock(), op.also.because)
     }
   } catch (err) {
-    c.deps.refusals.record(audit('PERMISSION_DENIED', { permission: checking }))
+    c.deps.refusals.record({ time: clock(), principal: caller.member, method: op.method, resource: op.resource, outcome: 'PERMISSION_DENIED', details: { ...op.details, permission: checking } })
     throw err
   }
-  const result = await store.transaction(async (tx) => {
-    const value = await write(tx)
-    await tx.appendAudit(audit('OK'))
-    return value
-  })
-  await sync()
-  return result
+  return caller
 }
 
 /** Reads need only the permission check; a refused one is audited like a refused write. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { PosternError, invalid } from '../core/errors.js'
+import { firstDuplicateKey } from './json-duplicate-keys.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -27,13 +28,16 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   if (type && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
     throw new PosternError('UNSUPPORTED_MEDIA_TYPE', `Expected Content-Type application/json, got '${type.slice(0, 100)}'.`)
   }
+  const text = body.toString('utf8')
   let value: unknown
   try {
-    value = JSON.parse(body.toString('utf8'))
+    value = JSON.parse(text)
   } catch (err) {
     throw invalid(`The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('The request body must be a JSON object.')
+  const twice = firstDuplicateKey(text)
+  if (twice !== undefined) throw invalid(`The request body holds the key '${twice.slice(0, 100)}' twice in one object; each key may appear once.`)
   return value as Record<string, unknown>
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { oneAtATime } from '../core/one-at-a-time.js'
 
 /**
  * Password hashing with scrypt (memory-hard, in Node's crypto, no native add-on): N=2^15, r=8,
@@ -10,10 +11,17 @@ const P = 1
 const KEY_LENGTH = 32
 const MAX_MEM = 64 * 1024 * 1024
 
+/**
+ * scrypt holds one of libuv's four threads for ~100 ms, and the gateway checks token signatures
+ * on those threads (verifyJwtAsync): password work takes one thread at most, so a burst of
+ * sign-ins or password changes waits here instead of stalling every caller of the gateway.
+ */
+const passwordLane = oneAtATime()
+
 function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
+  return passwordLane(() => new Promise<Buffer>((resolve, reject) =>
     scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { N: n, r, p, maxmem: MAX_MEM }, (err, key) => (err ? reject(err) : resolve(key))),
-  )
+  ))
 }
 
 export async function hashPassword(password: string): Promise<string> {

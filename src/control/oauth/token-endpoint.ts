@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PosternError } from '../../core/errors.js'
 import { readForm } from '../../http/body.js'
 import { SECURITY_HEADERS } from '../../http/respond.js'
+import { isAudience } from '../../identity/audience.js'
 import { GRANT } from '../../identity/endpoints.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import type { ControlDeps } from '../deps.js'
@@ -25,7 +26,8 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
       }
       const type = form.get('grant_type')
       if (!type) throw new OAuthError('invalid_request', 'grant_type is required.')
-      const grant = grants[type as keyof typeof grants]
+      // An own property only: grant_type=__proto__ or valueOf is an unsupported grant, not Object.prototype's.
+      const grant = Object.hasOwn(grants, type) ? grants[type as keyof typeof grants] : undefined
       if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type '${type.slice(0, 100)}' is not supported.`)
       sendOAuth(res, 200, await grant(form, deps, req))
     } catch (err) {
@@ -55,7 +57,6 @@ export function required(form: Map<string, string>, name: string): string {
 export function requestedAudience(form: Map<string, string>, name = 'audience'): string | undefined {
   const value = form.get(name)
   if (value === undefined || value === '') return undefined
-  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-  if (value.length > 2048 || /[\s\x00-\x1f]/.test(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience.`)
+  if (!isAudience(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience.`)
   return value
 }

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { PosternError, invalid } from '../../core/errors.js'
 import { parseDurationSeconds } from '../../core/duration.js'
 import { parseWith } from '../../core/validate.js'
+import { isAudience } from '../../identity/audience.js'
 import type { Router } from '../../http/router.js'
 import type { Permission } from '../../iam/roles.js'
 import type { ServiceAccountRecord } from '../../store/records.js'
@@ -9,7 +10,7 @@ import type { Caller } from '../caller.js'
 import { allowRead, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
 import { account, existing } from './service-accounts.js'
 
-const GenerateIdToken = z.strictObject({ audience: z.string().min(1).max(2048), includeEmail: z.boolean().optional(), delegates: z.array(z.string()).max(0).optional() })
+const GenerateIdToken = z.strictObject({ audience: z.string().refine(isAudience, 'an audience has 1 to 2,048 characters, none of them whitespace or a control character'), includeEmail: z.boolean().optional(), delegates: z.array(z.string()).max(0).optional() })
 // Google's body: `scope` is what its clients send (Postern's access tokens are for its API only, so it selects nothing).
 const GenerateAccessToken = z.strictObject({ scope: z.array(z.string().max(512)).max(50).optional(), lifetime: z.string().max(20).optional(), delegates: z.array(z.string()).max(0).optional() })
 

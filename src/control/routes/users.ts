@@ -10,7 +10,7 @@ import { ORGANIZATION } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { UserRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
-import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
+import { allowRead, allowWrite, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
 import { requestClientAddress } from '../../http/client-address.js'
 import { retireIdentity } from '../retire-identity.js'
 
@@ -90,17 +90,13 @@ export function userRoutes(r: Router<Handler>): void {
     const body = parseWith(CreateUser, await c.json())
     const email = parseEmail(body.email)
     const generated = body.password === undefined ? randomToken(15) : undefined
+    const op = { method: 'users.create', resource: userResource(email), permission: 'postern.users.create', checkOn: ORGANIZATION } as const
+    // Allowed before the password is hashed: scrypt's work is not anyone's to ask for.
+    allowWrite(c, op)
+    const passwordHash = await hashPassword(generated ?? checkedPassword(body.password!))
     const now = c.deps.clock()
-    const user: UserRecord = {
-      email,
-      uid: newUid(),
-      displayName: body.displayName ?? '',
-      passwordHash: await hashPassword(generated ?? checkedPassword(body.password!)),
-      disabled: false,
-      createTime: now,
-      updateTime: now,
-    }
-    await mutate(c, { method: 'users.create', resource: userResource(email), permission: 'postern.users.create', checkOn: ORGANIZATION }, async (tx) => {
+    const user: UserRecord = { email, uid: newUid(), displayName: body.displayName ?? '', passwordHash, disabled: false, createTime: now, updateTime: now }
+    await mutate(c, op, async (tx) => {
       if (!(await tx.insertUser(user))) throw new PosternError('ALREADY_EXISTS', `User '${email}' already exists.`)
       await tx.recordChange('user', email)
     })
@@ -134,11 +130,18 @@ export function userRoutes(r: Router<Handler>): void {
   r.add('POST', '/v1/users/{email}:setPassword', async (c) => {
     const email = parseEmail(c.params.email!)
     const { password, currentPassword } = parseWith(SetPassword, await c.json())
-    const hash = await hashPassword(checkedPassword(password))
     const self = c.caller().member === `user:${email}`
     const op = { method: 'users.setPassword', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION } as const
     // Anyone may change their own password, knowing the current one; changing another's needs
-    // postern.users.update and ends every sign-in of that account.
+    // postern.users.update and ends every sign-in of that account. Either is established before
+    // the new password is hashed: scrypt's work is not anyone's to ask for.
+    if (self) {
+      checkedPassword(password) // a new password that breaks the rules costs no check of the current one
+      await checkCurrentPassword(c, email, currentPassword)
+    } else {
+      allowWrite(c, op)
+    }
+    const hash = await hashPassword(checkedPassword(password))
     const write = (keep: string | undefined) => async (tx: StoreTx) => {
       const user = await existingUser(tx, email)
       await tx.updateUser({ ...user, passwordHash: hash, updateTime: c.deps.clock() })
@@ -146,7 +149,6 @@ export function userRoutes(r: Router<Handler>): void {
       await tx.recordChange('user', email)
     }
     if (self) {
-      await checkCurrentPassword(c, email, currentPassword)
       await c.deps.store.transaction(async (tx) => {
         await write(consoleSessionHash(c))(tx)
         await tx.appendAudit({ time: c.deps.clock(), principal: c.caller().member, method: op.method, resource: op.resource, outcome: 'OK', details: { self: true } })

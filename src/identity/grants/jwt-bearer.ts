@@ -3,6 +3,7 @@ import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type
 import type { ServiceAccountKeyRecord, ServiceAccountRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import { OAuthError } from '../oauth-error.js'
+import { isAudience } from '../audience.js'
 
 /**
  * The JWT-bearer grant (RFC 7523 §2.1) for service-account keys, as Google's token endpoint does
@@ -42,6 +43,7 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
     throw invalid('The assertion is not a JWT.')
   }
   if (header.alg !== 'RS256') throw invalid(`Assertions must be signed with RS256, not ${JSON.stringify(header.alg)}.`)
+  if (header.kid !== undefined && typeof header.kid !== 'string') throw invalid('The assertion header\'s kid must be a string (the key file\'s private_key_id).')
   const email = typeof unverified.iss === 'string' ? unverified.iss.toLowerCase() : undefined
   if (!email) throw invalid('The assertion has no iss (the service account email).')
 
@@ -76,11 +78,11 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
   const { exp, iat } = payload as { exp: number; iat: number }
   if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) throw invalid('exp and iat must be integers.')
   if (iat > Math.floor(o.now / 1000) + LEEWAY_S) throw invalid('The assertion was issued in the future (iat); check the clock.')
+  if (exp < iat) throw invalid('The assertion expires before it was issued (exp < iat).')
   if (exp - iat > MAX_ASSERTION_LIFETIME_S) throw invalid('The assertion lives longer than one hour (exp - iat > 3600).')
   if (payload.sub !== undefined && String(payload.sub).toLowerCase() !== email) throw invalid('sub must be the service account itself (no delegation).')
   const target = payload.target_audience
-  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-  if (target !== undefined && (typeof target !== 'string' || !target || target.length > 2048 || /[\s\x00-\x1f]/.test(target))) throw invalid('target_audience must be a non-empty string.')
+  if (target !== undefined && (typeof target !== 'string' || !isAudience(target))) throw invalid('target_audience must be a string of 1 to 2,048 characters, none of them whitespace or a control character.')
 
   const account = await store.getServiceAccount(email)
   if (!account) throw invalid(`The service account ${email} no longer exists.`)

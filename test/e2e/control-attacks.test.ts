@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+
+/**
+ * What a probe of the control plane with an attacker's requests found (2026-12-03), each now
+ * answered as a careful server answers it: no work done for a caller who may not ask for it, no
+ * 5xx for a name Object.prototype happens to hold, no JSON read two ways, the same audience rule
+ * wherever a token is minted.
+ */
+describe('the control plane under an attacker’s requests', () => {
+  let p: PosternProcess
+  let owner: string
+  let nobody: string
+  const sa = 'minter@my-project.iam.postern.internal'
+  beforeAll(async () => {
+    p = await startPostern()
+    owner = await p.ownerToken()
+    await createUser(p, 'nobody@example.com', 'nobody-password-1')
+    nobody = (await signInUser(p, 'nobody@example.com', 'nobody-password-1')).accessToken
+    expect((await p.cli(['iam', 'service-accounts', 'create', 'minter'])).code).toBe(0)
+    expect((await p.cli(['services', 'create', 'target', '--upstream', 'http://127.0.0.1:9000'])).code).toBe(0)
+  })
+  afterAll(() => p?.stop())
+
+  const call = async (token: string, method: string, path: string, body: unknown) => {
+    const res = await fetch(p.controlUrl + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    return { status: res.status, body: (await res.json()) as { error?: { status: string; message: string } } }
+  }
+
+  it("a caller without the permission is refused before a password is looked at, so scrypt's work is no one's to ask for", async () => {
+    // A password too short to hash: the answer says which check came first.
+    const setOthers = await call(nobody, 'POST', '/v1/users/owner@example.com:setPassword', { password: 'x' })
+    expect(setOthers.status).toBe(403)
+    expect(setOthers.body.error?.message).toContain("'postern.users.update'")
+    const create = await call(nobody, 'POST', '/v1/users', { email: 'new@example.com', password: 'x' })
+    expect(create.status).toBe(403)
+    expect(create.body.error?.message).toContain("'postern.users.create'")
+    // Allowed callers still get the password rules, and changing one's own password still works.
+    expect((await call(owner, 'POST', '/v1/users', { email: 'new@example.com', password: 'x' })).body.error?.message).toContain('at least 8')
+    expect((await call(nobody, 'POST', '/v1/users/nobody@example.com:setPassword', { password: 'y', currentPassword: 'nobody-password-1' })).body.error?.message).toContain('at least 8')
+    expect((await call(nobody, 'POST', '/v1/users/nobody@example.com:setPassword', { password: 'nobody-password-2', currentPassword: 'nobody-password-1' })).status).toBe(200)
+  })
+
+  it("grant_type names Object.prototype holds are unsupported grants, not a 500 or an empty 200", async () => {
+    for (const type of ['__proto__', 'valueOf', 'hasOwnProperty', 'constructor', 'toString']) {
+      const res = await fetch(`${p.controlUrl}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=${type}` })
+      expect(res.status, type).toBe(400)
+      expect(await res.json()).toEqual({ error: 'unsupported_grant_type', error_description: `grant_type '${type}' is not supported.` })
+    }
+  })
+
+  it('a JSON body holding a key twice in one object is refused, not read as its last (a policy of "bindings": [] applied as allUsers)', async () => {
+    const policy = '{"policy":{"bindings":[],"\\u0062indings":[{"role":"roles/run.invoker","members":["allUsers"]}]}}'
+    const r = await call(owner, 'POST', '/v2/projects/my-project/services/target:setIamPolicy', policy)
+    expect(r.status).toBe(400)
+    expect(r.body.error?.message).toBe("The request body holds the key 'bindings' twice in one object; each key may appear once.")
+    const after = await call(owner, 'POST', '/v2/projects/my-project/services/target:getIamPolicy', {})
+    expect(JSON.stringify(after.body)).not.toContain('allUsers')
+  })
+
+  it('generateIdToken keeps to the audience rule of the token endpoint: no whitespace or control character', async () => {
+    const path = `/v1/projects/-/serviceAccounts/${sa}:generateIdToken`
+    for (const audience of ['\u0000', 'a b', 'https://a.example\nSet-Cookie: x', 'x'.repeat(2049)]) {
+      const r = await call(owner, 'POST', path, { audience })
+      expect(r.status, JSON.stringify(audience)).toBe(400)
+      expect(r.body.error?.message).toContain('audience')
+    }
+    expect((await call(owner, 'POST', path, { audience: 'https://api.example' })).status).toBe(200)
+  })
+})
