@@ -1,5 +1,5 @@
 import { createSign, randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT, createRemoteJWKSet, importPKCS8, jwtVerify } from 'jose'
@@ -68,6 +68,23 @@ async function paddedAssertion(): Promise<string> {
 const exchange = async (jwt: string) => token(keyFile.token_uri!.replace(/\/oauth2\/token$/, ''), { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: jwt })
 
 describe('a service-account key file, used by a client that signs its own assertion', () => {
+  it('keys create never leaves a key behind whose file it could not write: the file is made first', async () => {
+    const keyCount = async () => JSON.parse((await p.cli(['iam', 'service-accounts', 'keys', 'list', '--iam-account', sa, '--format=json'])).stdout).length as number
+    const before = await keyCount()
+    const dir = mkdtempSync(join(tmpdir(), 'postern-key-'))
+    writeFileSync(join(dir, 'taken.json'), 'mine')
+    const taken = await p.cli(['iam', 'service-accounts', 'keys', 'create', join(dir, 'taken.json'), '--iam-account', sa])
+    expect(taken).toMatchObject({ code: 1, stderr: expect.stringContaining('taken.json: it exists already (a key file is never overwritten: choose another name). No key was created.') })
+    expect(readFileSync(join(dir, 'taken.json'), 'utf8')).toBe('mine')
+    const nowhere = await p.cli(['iam', 'service-accounts', 'keys', 'create', join(dir, 'no', 'such', 'dir', 'k.json'), '--iam-account', sa])
+    expect(nowhere).toMatchObject({ code: 1, stderr: expect.stringContaining('No key was created.') })
+    // The API refusing (no such account) leaves no empty file behind.
+    const unknown = await p.cli(['iam', 'service-accounts', 'keys', 'create', join(dir, 'k.json'), '--iam-account', 'ghost@my-project.iam.postern.internal'])
+    expect(unknown.code).toBe(1)
+    expect(existsSync(join(dir, 'k.json'))).toBe(false)
+    expect(await keyCount()).toBe(before)
+  })
+
   it('has Google’s layout and its token_uri is this server’s token endpoint', () => {
     expect(keyFile).toMatchObject({ type: 'service_account', project_id: 'my-project', client_email: sa, token_uri: `${p.controlUrl}/oauth2/token` })
     expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/)
@@ -126,6 +143,8 @@ describe('jwt-bearer attacks get invalid_grant and no token', () => {
     ['has the wrong aud', () => ({ aud: 'https://evil.example/token' }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
     ['has Postern’s control URL as aud', () => ({ aud: p.controlUrl }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
     ['has no exp', () => ({ noExp: true }), () => 'The assertion has no exp claim.'],
+    ['expires before it was issued', () => ({ iat: now() + 50, exp: now() + 10 }), () => 'The assertion expires before it was issued (exp < iat).'],
+    ['names a target_audience with a line break', () => ({ claims: { target_audience: 'https://a.example\nx' } }), () => 'target_audience must be a string of 1 to 2,048 characters, none of them whitespace or a control character.'],
     ['claims another account with this key', () => ({ iss: other }), () => `No key '${keyFile.private_key_id}' of ${other} exists (it may have been deleted).`],
   ])('an assertion that %s', async (_what, options, description) => {
     const r = await exchange(await assertion(options()))
@@ -164,8 +183,11 @@ describe('the CLI as a service account, and impersonation', () => {
     const configDir = mkdtempSync(join(tmpdir(), 'postern-sa-cli-'))
     const file = join(configDir, 'key.json')
     writeFileSync(file, JSON.stringify(keyFile), { mode: 0o600 })
-    const activated = await p.cli(['auth', 'activate-service-account', '--key-file', file], { configDir })
-    expect(activated.code, activated.stderr).toBe(0)
+    // gcloud's form names the account too; a key of another account is a usage error.
+    const wrong = await p.cli(['auth', 'activate-service-account', 'other@my-project.iam.postern.internal', '--key-file', file], { configDir })
+    expect(wrong).toMatchObject({ code: 2, stderr: expect.stringContaining(`is the key of ${sa}, not of other@my-project.iam.postern.internal.`) })
+    const activated = await p.cli(['auth', 'activate-service-account', sa, '--key-file', file, '-q'], { configDir })
+    expect(activated, activated.stderr).toMatchObject({ code: 0, stderr: '' })
     const printed = await p.cli(['auth', 'print-identity-token', '--audiences', AUD], { configDir })
     expect(printed.code, printed.stderr).toBe(0)
     expect(claimsOf(printed.stdout.trim())).toMatchObject({ aud: AUD, email: sa })
@@ -176,6 +198,8 @@ describe('the CLI as a service account, and impersonation', () => {
     const password = await createUser(p.api, bob)
     const configDir = mkdtempSync(join(tmpdir(), 'postern-bob-'))
     expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir })).code).toBe(0)
+    // bob may see the project's services: signing in makes it his current project, as gcloud init would.
+    expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=user:${bob}`, '--role=roles/run.viewer'])).code).toBe(0)
     // bob signs in with the device flow, approving in a (browserless) web session.
     const login = startLogin(['--no-browser'], { configDir })
     const { code } = await login.prompt
@@ -188,6 +212,8 @@ describe('the CLI as a service account, and impersonation', () => {
     const done = await login.done
     expect(done.code, done.stderr).toBe(0)
     expect(done.stderr).toContain(`You are now logged in as [${bob}].`)
+    expect(done.stderr).toContain('Your current project is [my-project] (to change it: postern config set project PROJECT_ID).')
+    expect(await p.cli(['config', 'get', 'project'], { configDir })).toMatchObject({ code: 0, stdout: 'my-project\n' })
 
     const args = ['auth', 'print-identity-token', '--impersonate-service-account', sa, '--audiences', AUD]
     const denied = await p.cli(args, { configDir })

@@ -84,6 +84,23 @@ describe('typos in members, projects and services', () => {
     }
   })
 
+  it('a member typed without its type prefix is named as such by remove-iam-policy-binding too, not reported as a binding not found', async () => {
+    const add = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=ann@example.com', '--role=roles/run.invoker'])
+    const remove = await p.cli(['services', 'remove-iam-policy-binding', 'hello', '--member=ann@example.com', '--role=roles/run.invoker'])
+    for (const r of [add, remove]) expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining("(INVALID_ARGUMENT) Invalid member 'ann@example.com': a member needs a type prefix, e.g. 'user:ann@example.com'.") })
+  })
+
+  it('services why suggests creating a missing account before the grant that would otherwise be refused', async () => {
+    // (Another domain than example.com, which an earlier test granted whole.)
+    const ghost = await p.cli(['services', 'why', 'hello', '--member=user:ghost@elsewhere.org'])
+    expect(ghost.stdout).toContain("to grant, create it first: postern users create ghost@elsewhere.org; then: postern services add-iam-policy-binding hello --member='user:ghost@elsewhere.org' --role='roles/run.invoker'")
+    const robot = await p.cli(['services', 'why', 'hello', '--member=serviceAccount:robot@my-project.iam.postern.internal'])
+    expect(robot.stdout).toContain('to grant, create it first: postern iam service-accounts create robot; then:')
+    // An account that exists is only granted.
+    await ok(['users', 'create', 'zed@elsewhere.org'])
+    expect((await p.cli(['services', 'why', 'hello', '--member=user:zed@elsewhere.org'])).stdout).toContain("  to grant: postern services add-iam-policy-binding hello --member='user:zed@elsewhere.org'")
+  })
+
   it('says NOT_FOUND when asked why about a service that is not there, and suggests nothing', async () => {
     // $ postern services why nosuch --member=user:ann@example.com
     const r = await p.cli(['services', 'why', 'nosuch', '--member=user:ann@example.com'])

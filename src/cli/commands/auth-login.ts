@@ -56,7 +56,30 @@ export function registerLogin(auth: Command, cli: Cli): void {
         cli.files.writeConfig({ ...cli.files.readConfig(), server, account: email })
       })
       cli.status(`\nYou are now logged in as [${email}].`, cmd)
+      await chooseProject(cli, cmd)
     })
+}
+
+/**
+ * With no project configured, the one project the account can open becomes the current one, as
+ * gcloud init sets it, so that the commands a developer types next work; with several, the CLI
+ * says how to choose. A failure to list leaves the sign-in as it is.
+ */
+async function chooseProject(cli: Cli, cmd: Command): Promise<void> {
+  if (cli.files.readConfig().project !== undefined) return
+  let ids: string[]
+  try {
+    const { projects = [] } = await cli.api().call<{ projects?: { projectId: string }[] }>('GET', '/v1/projects')
+    ids = projects.map((p) => p.projectId)
+  } catch {
+    return
+  }
+  if (ids.length === 1) {
+    await cli.files.withLock(async () => cli.files.writeConfig({ ...cli.files.readConfig(), project: ids[0] }))
+    cli.status(`Your current project is [${ids[0]}] (to change it: postern config set project PROJECT_ID).`, cmd)
+  } else if (ids.length > 1) {
+    cli.status(`Choose a project: postern config set project PROJECT_ID (you can open ${ids.join(', ')}).`, cmd)
+  }
 }
 
 /**
@@ -102,6 +125,7 @@ async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; 
     cli.files.writeConfig({ ...cli.files.readConfig(), server: config.server, account: member })
   })
   cli.status(`\nYou are now logged in as [${member}].${sessionEnd ? ` The session ends at ${new Date(sessionEnd).toISOString()}.` : ''}`, cmd)
+  await chooseProject(cli, cmd)
 }
 
 /** What a fresh sign-in leaves in the credentials besides its refresh token: both tokens, until they expire. */

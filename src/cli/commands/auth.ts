@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
-import { CliError } from '../errors.js'
+import { CliError, usageError } from '../errors.js'
 import { request } from '../http-client.js'
 import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
@@ -68,12 +68,13 @@ export function registerAuth(program: Command, cli: Cli): Command {
     })
 
   auth
-    .command('activate-service-account')
-    .description('Sign in as a service account with a key file (from postern iam service-accounts keys create).')
+    .command('activate-service-account [account]')
+    .description('Sign in as a service account with a key file (from postern iam service-accounts keys create); ACCOUNT, as gcloud takes it, must be the key\'s own.')
     .requiredOption('--key-file <file>', 'the JSON key file')
-    .action(async (o: { keyFile: string }, cmd: Command) => {
+    .action(async (account: string | undefined, o: { keyFile: string }, cmd: Command) => {
       const keyFile = readKeyFile(o.keyFile)
       const email = keyFile.client_email!
+      if (account !== undefined && account.trim().toLowerCase() !== email.toLowerCase()) throw usageError(`${o.keyFile} is the key of ${email}, not of ${account}.`)
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
         credentials.accounts[email] = { type: 'service_account', server: new URL(keyFile.token_uri!).origin, keyFile }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
@@ -90,8 +90,25 @@ export function registerIam(program: Command, cli: Cli): Command {
     .description('Create a key and write its key file (keep it secret).')
     .requiredOption('--iam-account <email>', 'the service account')
     .action(async (file: string, o: { iamAccount: string }, cmd: Command) => {
-      const key = await cli.api().call<Key>('POST', `${accountPath(o.iamAccount)}/keys`, {})
-      writeFileSync(file, Buffer.from(key.privateKeyData!, 'base64'), { mode: 0o600, flag: 'wx' })
+      // The file is made first, and the key only once it can be written: a key whose file could
+      // not be written would be a live credential nobody holds.
+      const fd = openKeyFile(file)
+      let key: Key
+      try {
+        key = await cli.api().call<Key>('POST', `${accountPath(o.iamAccount)}/keys`, {})
+      } catch (err) {
+        closeSync(fd)
+        rmSync(file, { force: true })
+        throw err
+      }
+      try {
+        writeFileSync(fd, Buffer.from(key.privateKeyData!, 'base64'))
+        closeSync(fd)
+      } catch (err) {
+        rmSync(file, { force: true })
+        await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(key.keyId)}`)
+        throw new CliError(`Cannot write ${file}: ${(err as Error).message}; the key created for it was deleted again.`)
+      }
       cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
     })
   withListFlags(keys.command('list'))
@@ -116,4 +133,15 @@ export function registerIam(program: Command, cli: Cli): Command {
 
   registerPolicyCommands(accounts, cli, { noun: 'serviceAccount', path: accountPath }, 'email')
   return iam
+}
+
+/** A new key file, readable by its owner alone; one that exists already is never overwritten. */
+function openKeyFile(file: string): number {
+  try {
+    return openSync(file, 'wx', 0o600)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'EEXIST' ? 'it exists already (a key file is never overwritten: choose another name)' : (err as Error).message
+    throw new CliError(`Cannot write the key file ${file}: ${why}. No key was created.`)
+  }
 }

@@ -64,6 +64,10 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
       if (o.all && o.condition !== undefined) throw usageError('--all and --condition exclude each other.')
+      // Checked as add-iam-policy-binding's member is (by the server): a member without its type
+      // prefix is named as such, not reported as a binding that was not found.
+      const problem = memberProblem(o.member)
+      if (problem) throw new CliError(`ERROR: (INVALID_ARGUMENT) ${problem}`)
       const which = o.all ? 'all' : parseConditionFlag(o.condition)
       const edit = (p: Policy) => withoutBinding(p, o.member, o.role, which)
       if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
@@ -86,4 +90,13 @@ function readPolicyFile(file: string): Record<string, unknown> {
   const policy = value as Record<string, unknown>
   // gcloud accepts a file holding {"policy": {...}} as well as the bare policy.
   return typeof policy.policy === 'object' && policy.policy !== null && !('bindings' in policy) ? (policy.policy as Record<string, unknown>) : policy
+}
+
+/**
+ * What the server would say of a member typed without its type prefix (src/iam/members.ts words
+ * it so for add-iam-policy-binding); a removal is edited here, and would only say "not found".
+ */
+function memberProblem(member: string): string | undefined {
+  if (member.includes(':') || !member.includes('@')) return undefined
+  return `Invalid member '${member}': a member needs a type prefix, e.g. 'user:${member}'.`
 }

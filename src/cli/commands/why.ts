@@ -14,6 +14,8 @@ interface Explanation {
   notes: string[]
   /** What the caller may not read (other policies, group memberships, whether accounts exist). */
   hidden?: string[]
+  /** The member is a user or service account that does not exist. */
+  principalMissing?: true
 }
 
 /** `postern services why SERVICE --member M`: which binding grants, or why none does. */
@@ -48,7 +50,10 @@ export function registerWhy(services: Command, cli: Cli): void {
       for (const note of result.notes) lines.push(`  note: ${note}`)
       for (const part of result.hidden ?? []) lines.push(`  hidden: ${part}`)
       if (result.access === 'NOT_GRANTED' && o.permission === 'run.routes.invoke') {
-        lines.push(`  to grant: postern services add-iam-policy-binding ${name} --member='${member}' --role='roles/run.invoker'`)
+        const grant = `postern services add-iam-policy-binding ${name} --member='${member}' --role='roles/run.invoker'`
+        // A grant to an account that does not exist is refused: the account comes first.
+        const create = result.principalMissing ? creationOf(member) : undefined
+        lines.push(create ? `  to grant, create it first: ${create}; then: ${grant}` : `  to grant: ${grant}`)
       }
       cli.print(lines.join('\n') + '\n')
     })
@@ -60,4 +65,12 @@ function activeMember(cli: Cli): string {
   if (stored.type === 'service_account') return `serviceAccount:${email}`
   if (stored.type === 'federated') return email
   return `user:${email}`
+}
+
+/** The command that creates a missing user or service account, as the member names it. */
+function creationOf(member: string): string | undefined {
+  const [kind, email = ''] = member.split(/:(.*)/s)
+  if (kind === 'user') return `postern users create ${email}`
+  if (kind === 'serviceAccount') return `postern iam service-accounts create ${email.split('@')[0]}`
+  return undefined
 }

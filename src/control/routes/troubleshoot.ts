@@ -57,7 +57,7 @@ function visibilityOf(may: (permission: string, resource: string) => boolean): V
  * Turns a member string into the principal it would be if it called, with notes on its state
  * when the caller may know it, and what stays hidden otherwise.
  */
-async function principalFor(store: StoreTx, raw: string, see: Visibility): Promise<{ principal: Principal; notes: string[]; hidden: string[] }> {
+async function principalFor(store: StoreTx, raw: string, see: Visibility): Promise<{ principal: Principal; notes: string[]; hidden: string[]; missing?: true }> {
   const member = parseMember(raw)
   const notes: string[] = []
   const hidden: string[] = []
@@ -72,7 +72,7 @@ async function principalFor(store: StoreTx, raw: string, see: Visibility): Promi
     const record = kind === 'user' ? await store.getUser(email) : await store.getServiceAccount(email)
     if (!record) notes.push(`${member} does not exist in Postern (yet); its bindings would apply to it once it does.`)
     else if (record.disabled) notes.push(`${member} is disabled: its tokens are refused before any policy is consulted.`)
-    return { principal: { kind, email, uid: record?.uid ?? '' }, notes, hidden }
+    return { principal: { kind, email, uid: record?.uid ?? '' }, notes, hidden, ...(!record && { missing: true as const }) }
   }
   if (member.startsWith('principal://')) {
     const [pool, , ...rest] = member.slice(`principal://${FEDERATION_PREFIX}`.length).split('/')
@@ -124,7 +124,7 @@ export function troubleshootRoutes(r: Router<Handler>): void {
     const now = c.deps.clock()
     const { directory } = c.deps
     const see = visibilityOf((p, resource) => check(directory, caller.principal, p, resource, now).allow)
-    const { principal, notes, hidden } = await principalFor(c.deps.store, body.principal, see)
+    const { principal, notes, hidden, missing } = await principalFor(c.deps.store, body.principal, see)
 
     const policies = directory.policyChain(body.resource).filter((p) => see.policy(p.resource))
     for (const resource of lineage(body.resource)) {
@@ -161,6 +161,8 @@ export function troubleshootRoutes(r: Router<Handler>): void {
       bindings: result.bindings,
       notes,
       hidden,
+      // A user or service account known not to exist (a grant to it would be refused until it does).
+      ...(missing && { principalMissing: true }),
       evaluatedAt: new Date(now).toISOString(),
     })
   })
