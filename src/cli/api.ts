@@ -33,7 +33,8 @@ export class Api {
       const e = (parsed as ApiErrorBody).error
       const status = typeof e === 'object' ? e?.status : undefined
       const message = typeof e === 'object' ? e?.message : (parsed as ApiErrorBody).error_description
-      throw new CliError(`ERROR: (${status ?? res.status}) ${message ?? 'request failed'}`, 1, status)
+      const hint = res.status === 401 ? this.session.elsewhere() : undefined
+      throw new CliError(`ERROR: (${status ?? res.status}) ${message ?? 'request failed'}${hint ? `\n${hint}` : ''}`, 1, status)
     }
     return parsed as T
   }

@@ -41,6 +41,18 @@ export class Session {
     return { email: name, stored }
   }
 
+  /**
+   * When the account signed in at another Postern than the one the CLI now talks to (the server
+   * moved to another port, or `config set server` changed it), what to do: its tokens and its
+   * refresh token are that server's, and no other takes them.
+   */
+  elsewhere(email?: string): string | undefined {
+    const { email: name, stored } = this.account(email)
+    const now = this.files.readConfig().server
+    if (stored.type === 'service_account' || !now || sameOrigin(stored.server, now)) return undefined
+    return `The credentials of ${name} are from the Postern at ${stored.server}, and the CLI now talks to ${now}: sign in there (postern auth login), or go back (postern config set server ${stored.server}).`
+  }
+
   /** An access token for the Postern API (the CLI's own calls; `print-access-token`). */
   accessToken(email?: string): Promise<string> {
     return this.token('access', {}, email)
@@ -65,7 +77,10 @@ export class Session {
       if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
       const again = cached(current)
       if (again) return again
-      const response = await this.exchange(name, current, req)
+      const response = await this.exchange(name, current, req).catch((err: unknown) => {
+        const hint = this.elsewhere(name)
+        throw hint && err instanceof CliError ? new CliError(`${err.message}\n${hint}`, err.exitCode) : err
+      })
       if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
       const credentials = this.files.readCredentials()
       const updated: StoredAccount = { ...current }
@@ -204,4 +219,12 @@ export async function serviceAccountAssertion(keyFile: Record<string, string>, t
     .setExpirationTime(iat + 3600)
     .setJti(randomUUID())
     .sign(createPrivateKey(keyFile.private_key!))
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin
+  } catch {
+    return a === b
+  }
 }

@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
@@ -99,6 +102,22 @@ describe('typos in members, projects and services', () => {
     // An account that exists is only granted.
     await ok(['users', 'create', 'zed@elsewhere.org'])
     expect((await p.cli(['services', 'why', 'hello', '--member=user:zed@elsewhere.org'])).stdout).toContain("  to grant: postern services add-iam-policy-binding hello --member='user:zed@elsewhere.org'")
+  })
+
+  it('credentials from another Postern say so and how to go on, not only "not issued by this Postern"', async () => {
+    const other = await startPostern()
+    try {
+      const configDir = mkdtempSync(join(tmpdir(), 'postern-moved-'))
+      cpSync(p.configDir, configDir, { recursive: true })
+      expect((await p.cli(['config', 'set', 'server', other.controlUrl], { configDir })).code).toBe(0)
+      const r = await p.cli(['services', 'list'], { configDir })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`The credentials of owner@example.com are from the Postern at ${p.controlUrl}, and the CLI now talks to ${other.controlUrl}: sign in there (postern auth login), or go back (postern config set server ${p.controlUrl}).`)
+      // Its own server's commands say nothing of the kind.
+      expect((await p.cli(['services', 'list'])).stderr).not.toContain('credentials of')
+    } finally {
+      await other.stop()
+    }
   })
 
   it('says NOT_FOUND when asked why about a service that is not there, and suggests nothing', async () => {
