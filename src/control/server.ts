@@ -58,7 +58,7 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
       query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
       deps,
       caller() {
-        caller ??= deps.authenticate?.(req) ?? authenticateBearer(req.headers.authorization, {
+        caller ??= deps.authenticate?.(req) ?? authenticateBearer(req.rawHeaders, {
           keyring: deps.keyring,
           directory: deps.directory,
           issuer: deps.settings.issuer,

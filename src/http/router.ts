@@ -50,6 +50,8 @@ export class Router<H> {
       }
       return { handler: r.handler, params }
     }
+    // HEAD wherever GET is served (RFC 9110 §9.3.2): the GET handler's answer, which Node sends without its body.
+    if (method === 'HEAD' && allowed.includes('GET')) return this.match('GET', rawPath)
     return allowed.length ? { methodNotAllowed: allowed } : undefined
   }
 }

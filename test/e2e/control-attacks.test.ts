@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
@@ -59,6 +60,22 @@ describe('the control plane under an attacker’s requests', () => {
     expect(JSON.stringify(after.body)).not.toContain('allUsers')
   })
 
+  it('HEAD is answered wherever GET is (health, discovery, keys), without a body', async () => {
+    for (const path of ['/healthz', '/.well-known/openid-configuration', '/oauth2/jwks']) {
+      const get = await fetch(p.controlUrl + path)
+      const head = await fetch(p.controlUrl + path, { method: 'HEAD' })
+      expect(head.status, path).toBe(get.status)
+      expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'))
+      expect(await head.text()).toBe('')
+    }
+  })
+
+  it('two Authorization headers are refused (401), as at the gateway, not read as the first', async () => {
+    const answer = await rawRequest(p.controlPort, `GET /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${owner}\r\nAuthorization: Bearer garbage\r\nConnection: close\r\n\r\n`)
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /)
+    expect(answer).toContain('More than one Authorization header.')
+  })
+
   it('generateIdToken keeps to the audience rule of the token endpoint: no whitespace or control character', async () => {
     const path = `/v1/projects/-/serviceAccounts/${sa}:generateIdToken`
     for (const audience of ['\u0000', 'a b', 'https://a.example\nSet-Cookie: x', 'x'.repeat(2049)]) {
@@ -69,3 +86,14 @@ describe('the control plane under an attacker’s requests', () => {
     expect((await call(owner, 'POST', path, { audience: 'https://api.example' })).status).toBe(200)
   })
 })
+
+/** Sends bytes as written (fetch joins repeated headers into one) and reads the answer until the server closes. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes))
+    let answer = ''
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(answer))
+  })
+}

@@ -9,7 +9,7 @@ import type { Reply, RequestContext } from '../handler.js'
  */
 export async function userinfo(c: RequestContext): Promise<Reply> {
   const { settings, keyring, directory, clock } = c.deps
-  const caller = authenticateBearer(c.req.headers.authorization, { keyring, directory, issuer: settings.issuer, controlUrl: settings.controlUrl, now: clock() })
+  const caller = authenticateBearer(c.req.rawHeaders, { keyring, directory, issuer: settings.issuer, controlUrl: settings.controlUrl, now: clock() })
   const p = caller.principal
   const claims =
     p.kind === 'user' || p.kind === 'serviceAccount'
