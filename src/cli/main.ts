@@ -19,6 +19,7 @@ import { registerUsers } from './commands/users.js'
 import { registerWhy } from './commands/why.js'
 import { registerProxy } from './commands/proxy.js'
 import { registerMetadataServer } from './commands/metadata-server.js'
+import { closest } from '../core/closest.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
@@ -75,7 +76,8 @@ function withSuggestion(text: string, cmd: Command): string {
   const flags = [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])].flatMap((o) => (o.long ? [{ long: o.long, takesValue: o.required || o.optional }] : []))
   const why = explainGcloudOnlyOption(unknown)
   if (why) return `${error}(${why})\n`
-  const suggestion = suggestOption(unknown, flags)
+  // By spelling too, for --flag=value, which commander measures whole (--fromat=json is far from --format).
+  const suggestion = suggestOption(unknown, flags) ?? closest(unknown.replace(/=.*$/s, ''), flags.map((f) => f.long))
   return suggestion ? `${error}(Did you mean ${suggestion}?)\n` : text
 }
 

@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js'
-import type { Member } from '../iam/members.js'
+import { FEDERATION_PREFIX, type Member } from '../iam/members.js'
 import type { PolicyBody } from '../iam/policy.js'
 import type { StoreTx } from '../store/store.js'
 
@@ -8,7 +8,8 @@ import type { StoreTx } from '../store/store.js'
  * too): local users, groups and service accounts must exist when a policy or a group first names
  * them. A disabled account still exists; `deleted:` members, `domain:`, allUsers and
  * allAuthenticatedUsers name no account to look up, and federated principals are known only to
- * their identity provider (the CLI says that these cannot be checked).
+ * their identity provider (the CLI says that these cannot be checked) — but their workforce pool,
+ * Postern's own, must exist.
  */
 export async function assertMembersExist(tx: StoreTx, members: Iterable<Member>): Promise<void> {
   for (const member of members) {
@@ -34,6 +35,12 @@ async function whyUnknown(tx: StoreTx, member: Member): Promise<string | undefin
       return (await tx.getGroup(rest)) ? undefined : `Group ${rest} does not exist (member '${member}'). Check the spelling, or create the group first: postern groups create ${rest}`
     case 'serviceAccount':
       return (await tx.getServiceAccount(rest)) ? undefined : `Service account ${rest} does not exist (member '${member}'). Check the spelling, or create it first: postern iam service-accounts create NAME`
+    case 'principal':
+    case 'principalSet': {
+      // The subject or group is the identity provider's to know; the pool is Postern's own.
+      const pool = rest.slice(2 + FEDERATION_PREFIX.length).split('/')[0]!
+      return (await tx.getWorkforcePool(pool)) ? undefined : `Workforce pool ${pool} does not exist (member '${member}'). Check the spelling, or create it first: postern iam workforce-pools create ${pool}`
+    }
     default:
       return undefined
   }

@@ -110,6 +110,8 @@ describe('normalizePolicy', () => {
 
   it('ignores the etag and auditConfigs (not IAM bindings)', () => {
     expect(normalizePolicy({ etag: 'BwX', auditConfigs: [], bindings: [] })).toEqual({ version: 1, bindings: [] })
+    // An etag that is not a string is no etag get-iam-policy gave: refused, not taken for a stale one.
+    expect(() => normalizePolicy({ etag: 5, bindings: [] })).toThrow('policy.etag must be a string: the etag get-iam-policy returned.')
   })
 })
 

@@ -37,9 +37,11 @@ export function newEtag(): string {
  */
 export function normalizePolicy(raw: unknown): PolicyBody {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('policy must be an object.')
-  const { version, bindings, etag: _etag, auditConfigs: _audit, ...rest } = raw as Record<string, unknown>
+  const { version, bindings, etag, auditConfigs: _audit, ...rest } = raw as Record<string, unknown>
   const extra = Object.keys(rest)
   if (extra.length) throw invalid(`Unknown policy field '${extra[0]}'.`)
+  // (A number would be read as an etag that never matches: ABORTED, as if someone else had written.)
+  if (etag !== undefined && typeof etag !== 'string') throw invalid('policy.etag must be a string: the etag get-iam-policy returned.')
   if (version !== undefined && version !== 0 && version !== 1 && version !== 3) throw invalid('policy.version must be 1 or 3.')
   if (bindings !== undefined && !Array.isArray(bindings)) throw invalid('policy.bindings must be a list.')
   if ((bindings?.length ?? 0) > LIMITS.bindings) throw invalid(`A policy may have at most ${LIMITS.bindings} bindings.`)

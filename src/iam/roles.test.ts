@@ -111,8 +111,10 @@ describe('parseRole and parsePermission', () => {
 
   it.each([
     ['run.invoker', /Did you mean 'roles\/run.invoker'/],
-    ['roles/run.Invoker', /'roles\/run.Invoker' is not supported/],
-    ['roles/run.invoker ', /not supported/],
+    ['roles/run.Invoker', /'roles\/run.Invoker' is not supported\. Did you mean 'roles\/run.invoker'\?/],
+    ['roles/run.invoker ', /not supported\. Did you mean 'roles\/run.invoker'\?/],
+    ['roles/run.invokr', /not supported\. Did you mean 'roles\/run.invoker'\?/],
+    ['run.inovker', /Did you mean 'roles\/run.invoker'/],
     ['roles/unknown', /not supported.*postern iam roles list/],
     ['', /Role '' is not supported/],
     ['roles/', /not supported/],

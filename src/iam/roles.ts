@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js'
+import { closest } from '../core/closest.js'
 import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
 
@@ -136,10 +137,18 @@ export function getRole(name: string): RoleDefinition | undefined {
 export function parseRole(raw: unknown): Role {
   if (typeof raw !== 'string' || !BY_NAME.has(raw as Role)) {
     const shown = typeof raw === 'string' ? printable(raw) : String(raw)
-    const hint = typeof raw === 'string' && !raw.startsWith('roles/') && BY_NAME.has(`roles/${raw}`) ? ` Did you mean 'roles/${raw}'?` : ''
+    const meant = typeof raw === 'string' ? closestRole(raw) : undefined
+    const hint = meant ? ` Did you mean '${meant}'?` : ''
     throw invalid(`Role '${shown}' is not supported.${hint} See 'postern iam roles list'.`)
   }
   return raw as Role
+}
+
+/** The role a mistyped name means: with gcloud's `roles/` prefix left out, or a typo or two away. */
+function closestRole(raw: string): Role | undefined {
+  const name = raw.startsWith('roles/') ? raw : `roles/${raw}`
+  if (BY_NAME.has(name as Role)) return name as Role
+  return closest(name, BY_NAME.keys()) as Role | undefined
 }
 
 export function isPermission(raw: string): boolean {

@@ -158,6 +158,13 @@ describe('gcloud habits', () => {
     expect(audience.stderr).toContain("Run 'postern auth print-identity-token --help' for usage.")
     const custom = await p.cli(['services', 'update', 'hello', '--audiences=https://api.example.com'])
     expect(custom.stderr).toContain('(Did you mean --custom-audiences?)')
+    // A typo with its value attached, and a mistyped role.
+    expect((await p.cli(['services', 'list', '--fromat=json'])).stderr).toContain("error: unknown option '--fromat=json'\n(Did you mean --format?)")
+    const role = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.invokr'])
+    expect(role).toMatchObject({ code: 1, stderr: expect.stringContaining("Role 'roles/run.invokr' is not supported. Did you mean 'roles/run.invoker'?") })
+    // gcloud's duration for --timeout, and its range said before any call.
+    expect(await p.cli(['services', 'update', 'hello', '--timeout=5m', '--format=value(timeoutSeconds)'])).toMatchObject({ code: 0, stdout: '300\n' })
+    expect(await p.cli(['services', 'update', 'hello', '--timeout=5000'])).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be between 1s and 1h (3600 seconds), not '5000'.") })
   })
 
   it('a service may be named by its full resource name, as gcloud takes it; a pasted service URL is refused with the name to give', async () => {

@@ -25,11 +25,14 @@ describe('typos in members, projects and services', () => {
   })
   afterAll(() => p?.stop())
 
-  it('refuses to grant a user, group or service account that does not exist, naming it', async () => {
+  it('refuses to grant a user, group, service account or workforce pool that does not exist, naming it', async () => {
     for (const [member, words] of [
       ['user:nobody@example.com', 'User nobody@example.com does not exist'],
       ['group:nosuch@example.com', 'Group nosuch@example.com does not exist'],
       ['serviceAccount:ci@my-project.iam.postern.internal', 'Service account ci@my-project.iam.postern.internal does not exist'],
+      // A federated subject is its identity provider's to know, but its workforce pool is Postern's.
+      ['principal://iam.postern/workforcePools/nopool/subject/x', 'Workforce pool nopool does not exist'],
+      ['principalSet://iam.postern/workforcePools/nopool/*', 'Workforce pool nopool does not exist'],
     ] as const) {
       // $ postern services add-iam-policy-binding hello --member=user:nobody@example.com --role=roles/run.invoker
       const r = await p.cli(['services', 'add-iam-policy-binding', 'hello', `--member=${member}`, '--role=roles/run.invoker'])

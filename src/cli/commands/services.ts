@@ -9,6 +9,7 @@ import { serviceRef } from '../service-ref.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 import { withListFlags } from '../list-flags.js'
+import { timeoutSeconds } from '../durations.js'
 
 
 interface ServiceFlags {
@@ -49,7 +50,7 @@ function addServiceFlags(cmd: Command): Command {
     .option('--browser-access <on|off>', 'on (the default): a browser without a token is sent to sign in, then admitted by a session cookie; off: browsers get 401 like any caller without a token')
     .option('--use-http2', 'the upstream speaks HTTP/2 cleartext (h2c, prior knowledge): requests go to it over HTTP/2 with streams and trailers intact, as gRPC needs')
     .option('--no-use-http2', 'the upstream speaks HTTP/1.1 (the default)')
-    .option('--timeout <seconds>', 'upstream timeout in seconds (1–3600)')
+    .option('--timeout <duration>', 'upstream timeout: seconds, or a duration such as 5m or 10m5s (1s–1h)')
     .option('--labels <k=v,...>', 'labels')
 }
 
@@ -67,10 +68,7 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
   if (o.strictAudience !== undefined) body.strictAudience = o.strictAudience
   if (o.useHttp2 !== undefined) body.useHttp2 = o.useHttp2
   if (o.browserAccess !== undefined) body.browserAccess = onOff(o.browserAccess, '--browser-access')
-  if (o.timeout !== undefined) {
-    if (!/^\d+s?$/.test(o.timeout)) throw usageError(`--timeout: expected seconds, got '${o.timeout}'.`)
-    body.timeoutSeconds = Number(o.timeout.replace(/s$/, ''))
-  }
+  if (o.timeout !== undefined) body.timeoutSeconds = timeoutSeconds(o.timeout)
   if (o.labels !== undefined) {
     body.labels = Object.fromEntries(list(o.labels).map((kv) => {
       const [k, ...v] = kv.split('=')
