@@ -249,7 +249,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         }),
       ]))
       // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
-      const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 })
+      // requireHostHeader off: a request without Host gets the one error shape (server.ts), not Node's bare 400.
+      const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000, requireHostHeader: false })
       running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
     }
 
@@ -328,7 +329,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       // itself (401 and 431 with a clear message) rather than cut off by Node's defaults. A body
       // must arrive within its service's timeout (the gateway's own deadline, 408); Node's request
       // timeout is the backstop for anything else: the longest service timeout and a minute.
-      const gatewayOptions: ServerOptions = { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000 }
+      // requireHostHeader off: checkRequestShape answers a missing Host in the one error shape.
+      const gatewayOptions: ServerOptions = { headersTimeout: 10_000, requestTimeout: 3_660_000, keepAliveTimeout: 5_000, maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: 1_000, requireHostHeader: false }
       if (config.dataPlane === 'nginx') {
         // nginx carries the bytes on the gateway port; Postern decides on a socket only nginx uses.
         const plane = await startNginxPlane({

@@ -43,6 +43,8 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node is told not to refuse it itself (main.ts).
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new PosternError('INVALID_ARGUMENT', 'The request has no Host header.')
     const match = router.match(req.method ?? 'GET', path)
     if (!match) throw new PosternError('NOT_FOUND', `No such endpoint: ${req.method} ${path.slice(0, 200)}`)
     if ('methodNotAllowed' in match) {

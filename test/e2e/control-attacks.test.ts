@@ -76,6 +76,12 @@ describe('the control plane under an attacker’s requests', () => {
     expect(answer).toContain('More than one Authorization header.')
   })
 
+  it('an HTTP/1.1 request without Host gets the one error shape, not Node\'s bare 400', async () => {
+    const answer = await rawRequest(p.controlPort, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'The request has no Host header.' } })
+  })
+
   it('generateIdToken keeps to the audience rule of the token endpoint: no whitespace or control character', async () => {
     const path = `/v1/projects/-/serviceAccounts/${sa}:generateIdToken`
     for (const audience of ['\u0000', 'a b', 'https://a.example\nSet-Cookie: x', 'x'.repeat(2049)]) {
