@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -62,6 +62,17 @@ describe('gcloud habits', () => {
     expect(await p.cli(['config', 'get-value', 'project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
     expect(await p.cli(['config', 'get', 'core/project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
     expect(await p.cli(['config', 'get-value', 'run/region'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown property 'run/region'") })
+  })
+
+  it("config set warns, as gcloud does, of a project one cannot open and of an account without credentials, and keeps them", async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
+    cpSync(p.configDir, configDir, { recursive: true })
+    const nope = await p.cli(['config', 'set', 'project', 'nope-proj'], { configDir })
+    expect(nope).toMatchObject({ code: 0, stderr: 'Updated property [project].\nWARNING: You do not appear to have access to project [nope-proj] or it does not exist.\n' })
+    expect((await p.cli(['config', 'get', 'project'], { configDir })).stdout).toBe('nope-proj\n')
+    expect(await p.cli(['config', 'set', 'project', 'my-project'], { configDir })).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
+    const ghost = await p.cli(['config', 'set', 'account', 'ghost@example.com'], { configDir })
+    expect(ghost).toMatchObject({ code: 0, stderr: expect.stringContaining('WARNING: There are no credentials for [ghost@example.com] here: sign in as it (postern auth login)') })
   })
 
   it('--format=table is honoured for lists and refused for one resource, never printed as YAML', async () => {

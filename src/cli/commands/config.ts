@@ -27,6 +27,9 @@ export function registerConfig(program: Command, cli: Cli): void {
       }
       cli.files.writeConfig({ ...cli.files.readConfig(), [k]: k === 'server' ? value.replace(/\/$/, '') : value })
       cli.status(`Updated property [${k}].`, cmd)
+      // Kept whatever is found, as gcloud keeps it; a warning now saves a puzzling error later.
+      const doubt = k === 'account' ? unknownAccount(cli, value) : k === 'project' ? await inaccessibleProject(cli, value) : undefined
+      if (doubt) cli.status(`WARNING: ${doubt}`, cmd)
     })
   config
     .command('get <property>')
@@ -51,4 +54,21 @@ export function registerConfig(program: Command, cli: Cli): void {
     .action(async (_o, cmd: Command) => {
       cli.printResource(cmd, { server: cli.server(), ...cli.files.readConfig() })
     })
+}
+
+function unknownAccount(cli: Cli, account: string): string | undefined {
+  if (cli.files.readCredentials().accounts[account]) return undefined
+  return `There are no credentials for [${account}] here: sign in as it (postern auth login), or see the accounts that have them (postern auth list).`
+}
+
+/** gcloud's warning for a project one cannot open; silent when the CLI cannot ask (not signed in, no server). */
+async function inaccessibleProject(cli: Cli, project: string): Promise<string | undefined> {
+  try {
+    await cli.api().call('GET', `/v1/projects/${encodeURIComponent(project)}`)
+    return undefined
+  } catch (err) {
+    const status = (err as { status?: string }).status
+    if (status !== 'NOT_FOUND' && status !== 'PERMISSION_DENIED' && status !== 'INVALID_ARGUMENT') return undefined
+    return `You do not appear to have access to project [${project}] or it does not exist.`
+  }
 }
