@@ -19,6 +19,10 @@ export interface AuthorizationRequest {
   state: string | undefined
   nonce: string | undefined
   promptNone: boolean
+  /** prompt=login: the user signs in again even with a session (OIDC Core §3.1.2.1). */
+  promptLogin: boolean
+  /** max_age: a session older than this many seconds signs in again. */
+  maxAgeSeconds: number | undefined
 }
 
 export type AuthorizationError = 'invalid_request' | 'unsupported_response_type' | 'invalid_scope' | 'login_required' | 'access_denied'
@@ -58,9 +62,22 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
   const unknown = scopes.find((s) => !SUPPORTED_SCOPES.has(s))
   if (unknown) return fail('invalid_scope', `Scope '${unknown.slice(0, 50)}' is not supported.`)
   const prompt = (get('prompt') ?? '').split(' ').filter(Boolean)
+  if (prompt.includes('none') && prompt.length > 1) return fail('invalid_request', "prompt=none may not be combined with another prompt value.")
+  const maxAge = get('max_age')
+  if (maxAge !== null && !/^\d{1,9}$/.test(maxAge)) return fail('invalid_request', 'max_age must be a number of seconds.')
   return {
     kind: 'ok',
-    request: { clientId, redirectUri, codeChallenge: get('code_challenge')!, scope: [...new Set(scopes)].join(' '), state, nonce, promptNone: prompt.includes('none') },
+    request: {
+      clientId,
+      redirectUri,
+      codeChallenge: get('code_challenge')!,
+      scope: [...new Set(scopes)].join(' '),
+      state,
+      nonce,
+      promptNone: prompt.includes('none'),
+      promptLogin: prompt.includes('login'),
+      maxAgeSeconds: maxAge === null ? undefined : Number(maxAge),
+    },
   }
 }
 

@@ -67,6 +67,27 @@ describe('authorization request', () => {
     expect(unknown.location).toBeNull()
   })
 
+  it("prompt=login and max_age send a signed-in browser to sign in again, and the code's auth_time is that sign-in; prompt=none then says login_required", async () => {
+    const agent = await signedInAgent()
+    const authTime = (tokens: Record<string, string>) => claimsOf(tokens.id_token!).auth_time as number
+    const first = authTime((await codeFlow(agent, { email: ann, password })).tokens)
+    await new Promise((r) => setTimeout(r, 1_100)) // auth_time counts seconds
+    // A session young enough for max_age is taken as it is.
+    expect(authTime((await codeFlow(agent, { email: ann, password, over: { max_age: '3600' } })).tokens)).toBe(first)
+    for (const over of [{ prompt: 'login' }, { max_age: '0' }] as Record<string, string>[]) {
+      const r = await agent.authorize(authorizeParams(pkcePair().challenge, over))
+      const to = new URL(r.location!, p.controlUrl)
+      expect(to.pathname, JSON.stringify(over)).toBe('/signin')
+      // Back from signing in, the request asks for neither, or it would send the user round again.
+      expect(to.searchParams.get('return_to')).not.toMatch(/prompt=|max_age=/)
+      expect(authTime((await codeFlow(agent, { email: ann, password, over })).tokens)).toBeGreaterThan(first)
+    }
+    const none = await agent.authorize(authorizeParams(pkcePair().challenge, { prompt: 'none', max_age: '0' }))
+    expect(new URL(none.location!).searchParams.get('error')).toBe('login_required')
+    const both = await agent.authorize(authorizeParams(pkcePair().challenge, { prompt: 'none login' }))
+    expect(new URL(both.location!).searchParams.get('error')).toBe('invalid_request')
+  })
+
   it('with a session issues a code bound to the redirect URI, state and nonce', async () => {
     const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
     const id = claimsOf(tokens.id_token!)

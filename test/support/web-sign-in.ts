@@ -76,9 +76,9 @@ export async function token(base: string, form: Record<string, string>): Promise
 }
 
 /** Signs in (if needed) and runs the whole code flow; returns the token response and the verifier used. */
-export async function codeFlow(agent: WebAgent, o: { email: string; password: string }): Promise<{ code: string; verifier: string; tokens: Record<string, string> }> {
+export async function codeFlow(agent: WebAgent, o: { email: string; password: string; over?: Record<string, string> }): Promise<{ code: string; verifier: string; tokens: Record<string, string> }> {
   const { verifier, challenge } = pkcePair()
-  let step = await agent.authorize(authorizeParams(challenge))
+  let step = await agent.authorize(authorizeParams(challenge, o.over))
   if (step.location?.startsWith('/signin')) {
     const returnTo = new URL(step.location, agent.base).searchParams.get('return_to')!
     const signedIn = await agent.signIn(o.email, o.password, returnTo)

@@ -25,15 +25,28 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
     }
     const request = checked.request
     const session = await sessions.current(req)
-    if (!session) {
+    // prompt=login, or a session older than max_age: the user signs in again. Back from signing in,
+    // the request comes without them (the new session is as fresh as they ask, and the ID token's
+    // auth_time says so), or it would send the user to sign in again and again.
+    const stale = session !== undefined && (request.promptLogin || (request.maxAgeSeconds !== undefined && deps.clock() - session.record.createTime > request.maxAgeSeconds * 1000))
+    if (!session || stale) {
       if (request.promptNone) {
-        redirect(res, redirectWith(request.redirectUri, { error: 'login_required', error_description: 'No one is signed in.', state: request.state, iss }), {}, 302)
+        redirect(res, redirectWith(request.redirectUri, { error: 'login_required', error_description: session ? 'The session is older than max_age.' : 'No one is signed in.', state: request.state, iss }), {}, 302)
         return
       }
-      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${rawQuery}`)}`, {}, 302)
+      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`)}`, {}, 302)
       return
     }
     const code = await issueAuthorizationCode(deps.store, request, { subjectUid: session.record.subjectUid, authTime: session.record.createTime, now: deps.clock() })
     redirect(res, redirectWith(request.redirectUri, { code, state: request.state, iss }), {}, 302)
   }
+}
+
+/** The request's query without prompt and max_age (as sent when it has neither). */
+function withoutFreshness(query: URLSearchParams, rawQuery: string): string {
+  if (!query.has('prompt') && !query.has('max_age')) return rawQuery
+  const back = new URLSearchParams(rawQuery)
+  back.delete('prompt')
+  back.delete('max_age')
+  return back.toString()
 }
