@@ -17,6 +17,8 @@ export function readableDuration(wire: string | undefined): string {
 }
 
 const UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1 }
+/** Hours, minutes and seconds, in that order, each at most once, at least one of them. */
+const DURATION = /^(?=\d)(?:\d+h)?(?:\d+m)?(?:\d+s)?$/
 
 /**
  * gcloud run's --timeout: seconds ("300"), or a duration of hours, minutes and seconds ("5m",
@@ -24,7 +26,7 @@ const UNIT_SECONDS: Record<string, number> = { h: 3600, m: 60, s: 1 }
  */
 export function timeoutSeconds(text: string): number {
   const t = text.trim()
-  const parts = /^(\d+)$/.test(t) ? [[t, 's']] : /^(?:\d+h)?(?:\d+m)?(?:\d+s)?$/.test(t) && t !== '' ? [...t.matchAll(/(\d+)([hms])/g)].map((m) => [m[1]!, m[2]!]) : undefined
+  const parts = /^\d+$/.test(t) ? [[t, 's']] : DURATION.test(t) ? [...t.matchAll(/(\d+)([hms])/g)].map((m) => [m[1]!, m[2]!]) : undefined
   if (!parts) throw usageError(`--timeout: expected seconds or a duration such as 300, 5m or 10m5s, got '${text}'.`)
   const seconds = parts.reduce((sum, [n, unit]) => sum + Number(n) * UNIT_SECONDS[unit!]!, 0)
   if (seconds < 1 || seconds > 3600) throw usageError(`--timeout must be between 1s and 1h (3600 seconds), not '${text}'.`)

@@ -106,8 +106,9 @@ export function registerIam(program: Command, cli: Cli): Command {
         closeSync(fd)
       } catch (err) {
         rmSync(file, { force: true })
-        await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(key.keyId)}`)
-        throw new CliError(`Cannot write ${file}: ${(err as Error).message}; the key created for it was deleted again.`)
+        const deleteKey = `postern iam service-accounts keys delete ${key.keyId} --iam-account ${o.iamAccount}`
+        const undone = await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(key.keyId)}`).then(() => true, () => false)
+        throw new CliError(`Cannot write ${file}: ${(err as Error).message}; ${undone ? 'the key created for it was deleted again' : `delete the key created for it: ${deleteKey}`}.`)
       }
       cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
     })
