@@ -104,7 +104,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 0
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return 0
+      // A group named without its command (`postern services`): its help, on stderr, and a usage
+      // error, as gcloud's "Command name argument expected." (exit 2).
+      if (err.code === 'commander.help') io.stderr('ERROR: a command name is expected (see above).\n')
       return 2
     }
     if (err instanceof CliError) {

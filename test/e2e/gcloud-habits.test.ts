@@ -140,6 +140,14 @@ describe('gcloud habits', () => {
     expect((await p.cli([...flat, '--format=table'])).stderr).toContain("--format=table needs the fields to show here, e.g. --format='table(bindings.role, bindings.members)'.")
   })
 
+  it('a group without its command is a usage error (exit 2) after its help, as gcloud; asking for help is not', async () => {
+    const group = await p.cli(['services'])
+    expect(group).toMatchObject({ code: 2, stdout: '' })
+    expect(group.stderr).toMatch(/^Usage: postern services \[options\] \[command\][\s\S]*ERROR: a command name is expected \(see above\)\.\n$/)
+    expect((await p.cli([])).code).toBe(2)
+    for (const args of [['services', '--help'], ['help', 'services'], ['help']]) expect((await p.cli(args)).code, args.join(' ')).toBe(0)
+  })
+
   it('--version', async () => {
     expect(await p.cli(['--version'])).toMatchObject({ code: 0, stdout: 'postern 0.1.0\n' })
   })
