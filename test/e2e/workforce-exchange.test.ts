@@ -135,8 +135,9 @@ describe('token exchange', () => {
       expect(await call()).toBe(403)
       expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
       await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(200)
-      // Another pool's set names no one here.
+      // Another pool's set names no one here (a pool must exist to be named in a binding).
       expect((await p.cli(['services', 'remove-iam-policy-binding', 'partners-only', `--member=principalSet://iam.postern/workforcePools/${POOL}/*`, '--role=roles/run.invoker'])).code).toBe(0)
+      expect((await p.cli(['iam', 'workforce-pools', 'create', 'other-pool'])).code).toBe(0)
       expect((await p.cli(['services', 'add-iam-policy-binding', 'partners-only', '--member=principalSet://iam.postern/workforcePools/other-pool/*', '--role=roles/run.invoker'])).code).toBe(0)
       await expect.poll(call, { timeout: 1_000, interval: 50 }).toBe(403)
     } finally {
