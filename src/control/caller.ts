@@ -19,9 +19,10 @@ export function authenticateBearer(
 ): Caller {
   // From the raw list: Node keeps only the first of a repeated Authorization, and the gateway
   // refuses a request with two (a proxy and its client may each read a different one).
-  const given = rawHeaders.filter((_, i) => i % 2 === 0 && rawHeaders[i]!.toLowerCase() === 'authorization').length
-  if (given > 1) throw unauthenticated('More than one Authorization header.', 'invalid_request')
-  const authorization = rawHeaders.find((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === 'authorization')
+  const given: string[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') given.push(rawHeaders[i + 1]!)
+  if (given.length > 1) throw unauthenticated('More than one Authorization header.', 'invalid_request')
+  const authorization = given[0]
   if (!authorization) throw unauthenticated('Sign in first: postern auth login (or send Authorization: Bearer $(postern auth print-access-token)).')
   const m = /^Bearer +(\S+)$/i.exec(authorization)
   if (!m) throw unauthenticated('Expected Authorization: Bearer ACCESS_TOKEN.', 'invalid_request')
