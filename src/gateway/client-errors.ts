@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ErrorStatus } from '../core/errors.js'
 import { answerBytes, errorAnswer } from './answer.js'
@@ -11,11 +11,9 @@ import { answerBytes, errorAnswer } from './answer.js'
  */
 export function answerRefusedRequests(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // A response under way on this connection (a pipelined request after it was malformed) is not
-    // to be interleaved with: the connection just ends, as Node's own handler does then.
-    const underway = (socket as Duplex & { _httpMessage?: unknown })._httpMessage
-    if (err.code === 'ECONNRESET' || !socket.writable || underway) return void socket.destroy()
-    const [status, message] = clientErrorAnswer(err.code)
+    const underway = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage
+    if (err.code === 'ECONNRESET' || !socket.writable || (underway && !bodyOfUnanswered(underway))) return void socket.destroy()
+    const [status, message] = clientErrorAnswer(err.code, underway !== undefined)
     answerAndClose(socket, answerBytes(errorAnswer(status, message, undefined)))
   })
   server.on('connect', (_req, socket: Duplex) => {
@@ -23,10 +21,21 @@ export function answerRefusedRequests(server: Server): void {
   })
 }
 
-function clientErrorAnswer(code: string | undefined): [ErrorStatus, string] {
+/**
+ * Whether the parser failed inside the body of the request this response is for, while nothing of
+ * the response has been sent: it is answered then (the request is what was malformed), as nginx
+ * does. Otherwise the error belongs to a pipelined request behind it, or the answer has begun;
+ * interleaving either would corrupt what the client reads, so the connection just ends.
+ */
+function bodyOfUnanswered(res: ServerResponse): boolean {
+  return !res.headersSent && !res.req.complete
+}
+
+function clientErrorAnswer(code: string | undefined, inBody: boolean): [ErrorStatus, string] {
   if (code === 'HPE_HEADER_OVERFLOW') return ['REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.']
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return ['REQUEST_TIMEOUT', 'The request did not arrive in time.']
-  return ['INVALID_ARGUMENT', 'The request is malformed.']
+  // Once the headers are read, what the parser can still refuse is the chunked framing.
+  return ['INVALID_ARGUMENT', inBody ? 'The request body is malformed (its chunked encoding is broken).' : 'The request is malformed.']
 }
 
 function answerAndClose(socket: Duplex, bytes: string): void {

@@ -69,6 +69,10 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ['a path climbing above its root through a ;parameter', () => `GET /..;x=1/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['OPTIONS * (the server as a whole)', () => `OPTIONS * HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an Upgrade carrying a body (a smuggled request after the handshake)', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n\r\n`, [400]],
+    // The body is read after the caller is admitted and the upstream asked: its framing breaking
+    // must still get an answer, not a connection closed without a word.
+    ['a malformed chunk size in the body', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`, [400]],
+    ['chunk data longer than its size', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n3\r\nabcGET /smuggled HTTP/1.1\r\n\r\n0\r\n\r\n`, [400]],
     ['a look-alike of an identity header named in Connection', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: X_Postern_Authenticated_Email\r\n\r\n`, [400]],
   ]
 

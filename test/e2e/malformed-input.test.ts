@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawRequest } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
@@ -82,6 +83,13 @@ describe('malformed input to the control API', () => {
   it('a non-JSON content type is refused with 415', async () => {
     const r = await send('POST', '/v1/groups', '{"email":"g@example.com"}', { 'content-type': 'text/plain' })
     expect(r.status).toBe(415)
+  })
+
+  it('a body whose chunked framing breaks is answered 400 in the one shape, not cut off', async () => {
+    const host = new URL(p.controlUrl).host
+    const r = await rawRequest(p.controlPort, `POST /v1/groups HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`)
+    expect(r.status, r.raw.slice(0, 300)).toBe(400)
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: expect.stringMatching(/chunked/) } })
   })
 
   it('thousands of mutated requests: no 5xx, and the server still answers', async () => {
