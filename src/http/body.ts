@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { PosternError, invalid } from '../core/errors.js'
-import { firstDuplicateKey } from './json-duplicate-keys.js'
+import { firstRefusedKey } from './json-key-check.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -36,8 +36,9 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
     throw invalid(`The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('The request body must be a JSON object.')
-  const twice = firstDuplicateKey(text)
-  if (twice !== undefined) throw invalid(`The request body holds the key '${twice.slice(0, 100)}' twice in one object; each key may appear once.`)
+  const refused = firstRefusedKey(text)
+  if (refused?.why === 'twice') throw invalid(`The request body holds the key '${refused.key.slice(0, 100)}' twice in one object; each key may appear once.`)
+  if (refused?.why === 'prototype') throw invalid("The request body holds the key '__proto__', which is never a field, label or attribute name here.")
   return value as Record<string, unknown>
 }
 

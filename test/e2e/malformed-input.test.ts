@@ -46,6 +46,7 @@ describe('malformed input to the control API', () => {
       400,
       /1,?500/,
     ],
+    ['a label named __proto__ (which validation would drop without a word)', 'PATCH', '/v2/projects/my-project/services/target?updateMask=labels', '{"labels":{"team":"a","__proto__":"x"}}', 400, /__proto__/],
     ['an unknown permission', 'POST', '/v2/projects/my-project/services/target:testIamPermissions', '{"permissions":["run.everything"]}', 400, /run\.everything/],
     ['an invalid email', 'POST', '/v1/users', '{"email":"not-an-email"}', 400, /not-an-email/],
     ['a short password', 'POST', '/v1/users', '{"email":"p@example.com","password":"x"}', 400, /at least 8/],

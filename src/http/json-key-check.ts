@@ -1,10 +1,18 @@
 /**
- * The first key that an object in this JSON text holds twice, if any (keys compared as JSON.parse
- * reads them, escapes decoded: "\u0062indings" is "bindings"). JSON.parse keeps the last of such
- * keys; a policy whose `"bindings": []` a reviewer reads is then applied as the second
- * `"bindings"`, so a request that holds one is refused instead. For text JSON.parse accepted.
+ * The first key in this JSON text that a request may not hold, and why (keys compared as
+ * JSON.parse reads them, escapes decoded: "\u0062indings" is "bindings"). For text JSON.parse
+ * accepted.
+ * - `twice`: JSON.parse keeps the last of two equal keys; a policy whose `"bindings": []` a
+ *   reviewer reads would be applied as the second `"bindings"`.
+ * - `prototype`: `__proto__` is an own key after JSON.parse, but the validators skip it (a guard
+ *   against prototype pollution), so a label or field so named would vanish without a word.
  */
-export function firstDuplicateKey(text: string): string | undefined {
+export interface RefusedKey {
+  key: string
+  why: 'twice' | 'prototype'
+}
+
+export function firstRefusedKey(text: string): RefusedKey | undefined {
   // The keys seen in each object being read, innermost last (null for an array).
   const open: (Set<string> | null)[] = []
   let keyNext = false
@@ -15,7 +23,8 @@ export function firstDuplicateKey(text: string): string | undefined {
       if (keyNext) {
         const key = JSON.parse(text.slice(i, end + 1)) as string
         const keys = open[open.length - 1]!
-        if (keys.has(key)) return key
+        if (keys.has(key)) return { key, why: 'twice' }
+        if (key === '__proto__') return { key, why: 'prototype' }
         keys.add(key)
         keyNext = false
       }
