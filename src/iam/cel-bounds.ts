@@ -1,4 +1,4 @@
-import type { ASTNode, Environment } from '@marcbachmann/cel-js'
+import { Environment, type ASTNode } from '@marcbachmann/cel-js'
 import { invalid } from '../core/errors.js'
 import { compileLinearRegex, matchesLinear } from './linear-regex.js'
 
@@ -61,6 +61,7 @@ export function useLinearMatches(ast: ASTNode): void {
 export function checkCelCost(ast: ASTNode, what: string): void {
   let regexCalls = 0
   const walk = (node: ASTNode, inComprehension: boolean): void => {
+    if (node.op === 'call') checkConstantConversion(node.args[0], node.args[1], what)
     if (node.op === 'rcall') {
       const [name, receiver, args] = node.args
       if (name === 'bind' && receiver.op === 'id' && receiver.args === 'cel') throw invalid(`${what}: cel.bind is not allowed.`)
@@ -87,6 +88,27 @@ export function checkCelCost(ast: ASTNode, what: string): void {
   }
   walk(ast, false)
   if (regexCalls > CEL_LIMITS.regexCalls) throw invalid(`${what}: at most ${CEL_LIMITS.regexCalls} calls of matches(); this one has ${regexCalls}.`)
+}
+
+const constants = new Environment().registerVariable('text', 'string')
+const EXAMPLES: Record<string, string> = { timestamp: "timestamp('2027-01-01T00:00:00Z')", duration: "duration('3600s')" }
+
+/**
+ * `timestamp('…')` or `duration('…')` of a literal that can never convert would fail at every
+ * request, so its binding would silently grant nothing: refused when written instead.
+ */
+function checkConstantConversion(name: string, args: ASTNode[], what: string): void {
+  const [text] = args
+  if (!(name in EXAMPLES) || args.length !== 1 || text?.op !== 'value' || typeof text.args !== 'string') return
+  try {
+    constants.evaluate(`${name}(text)`, { text: text.args })
+  } catch (err) {
+    throw invalid(`${what}: ${name}('${text.args.slice(0, 100)}') can never be converted (${firstLine(err)}); write it as ${EXAMPLES[name]}.`)
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
 }
 
 function visit(node: ASTNode, fn: (node: ASTNode) => void): void {

@@ -43,7 +43,7 @@ describe('evaluating CEL over request.time, resource.name and resource.type', ()
 
   it('a runtime error is reported as error, never as true', () => {
     const ctx = at('2026-01-01T00:00:00Z')
-    for (const expression of ['int(resource.name) == 1', "request.time > timestamp('not a time')", '1 / 0 == 1', '[1, 2][5] == 1', "{'a': 1}['b'] == 1"]) {
+    for (const expression of ['int(resource.name) == 1', 'request.time > timestamp(resource.name)', '1 / 0 == 1', '[1, 2][5] == 1', "{'a': 1}['b'] == 1"]) {
       expect(() => parseCondition({ title: 't', expression }), expression).not.toThrow()
       expect(evaluateCondition(expression, ctx), expression).toBe('error')
     }
@@ -81,6 +81,10 @@ describe('parseCondition rejects at write time', () => {
     ['foo == 1', /not valid.*foo/],
     ['unknownFunction(resource.name)', /not valid/],
     ['resource.name.size() > "a"', /not valid/],
+    // A literal that can never convert would fail at every request: its binding would grant nothing.
+    ["request.time > timestamp('not a time')", /timestamp\('not a time'\) can never be converted.*timestamp\('2027-01-01T00:00:00Z'\)/],
+    ["request.time < timestamp('2026-12-01')", /can never be converted/],
+    ["request.time < timestamp('2026-12-01T00:00:00Z') + duration('1 day')", /duration\('1 day'\) can never be converted.*duration\('3600s'\)/],
   ])('%j', (expression, message) => {
     expect(invalidMessage(() => parseCondition({ title: 'bad', expression }))).toMatch(message)
   })
