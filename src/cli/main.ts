@@ -50,7 +50,7 @@ export function buildProgram(cli: Cli): Command {
     cmd.exitOverride().showHelpAfterError(`Run '${commandPath(cmd)} --help' for usage.`).configureOutput({
       writeOut: cli.io.stdout,
       writeErr: cli.io.stderr,
-      outputError: (text, write) => write(withSuggestion(text, cmd)),
+      outputError: (text, write) => write(asError(withSuggestion(text, cmd))),
     })
   }
   return program
@@ -65,6 +65,11 @@ function commandPath(cmd: Command): string {
   const names: string[] = []
   for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name())
   return names.join(' ')
+}
+
+/** Every failure's message begins `ERROR: `, as gcloud's do, whoever raised it (commander writes `error: `). */
+function asError(text: string): string {
+  return text.startsWith('ERROR: ') ? text : `ERROR: ${text.replace(/^error: /, '')}`
 }
 
 function withSuggestion(text: string, cmd: Command): string {
@@ -111,7 +116,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return 2
     }
     if (err instanceof CliError) {
-      io.stderr(err.message.endsWith('\n') ? err.message : err.message + '\n')
+      io.stderr(asError(err.message.endsWith('\n') ? err.message : err.message + '\n'))
       return err.exitCode
     }
     io.stderr(`ERROR: ${(err as Error).message ?? String(err)}\n`)

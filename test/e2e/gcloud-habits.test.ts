@@ -163,11 +163,11 @@ describe('gcloud habits', () => {
     expect(regional.stderr).toContain("Did you mean:\n  postern services describe hello '--format=value(uri)'\n")
     const typed = await p.cli(['services', 'describe', 'hello', '--region=us-central1'])
     expect(typed.code).toBe(2)
-    expect(typed.stderr).toContain("error: unknown option '--region=us-central1'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)")
+    expect(typed.stderr).toContain("ERROR: unknown option '--region=us-central1'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)")
     // $ postern services list --region us-central1 (commander alone would suggest --version)
     const spaced = await p.cli(['services', 'list', '--region', 'us-central1'])
     expect(spaced.code).toBe(2)
-    expect(spaced.stderr).toContain("error: unknown option '--region'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)\n")
+    expect(spaced.stderr).toContain("ERROR: unknown option '--region'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)\n")
     expect(spaced.stderr).not.toContain('--version')
     expect((await p.cli(['services', 'describe', 'hello', '--format=value(uri)'])).stdout).toBe(`${uri}\n`)
     // $ postern auth print-identity-token --audience=URL
@@ -178,7 +178,7 @@ describe('gcloud habits', () => {
     const custom = await p.cli(['services', 'update', 'hello', '--audiences=https://api.example.com'])
     expect(custom.stderr).toContain('(Did you mean --custom-audiences?)')
     // A typo with its value attached, and a mistyped role.
-    expect((await p.cli(['services', 'list', '--fromat=json'])).stderr).toContain("error: unknown option '--fromat=json'\n(Did you mean --format?)")
+    expect((await p.cli(['services', 'list', '--fromat=json'])).stderr).toContain("ERROR: unknown option '--fromat=json'\n(Did you mean --format?)")
     const role = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.invokr'])
     expect(role).toMatchObject({ code: 1, stderr: expect.stringContaining("Role 'roles/run.invokr' is not supported. Did you mean 'roles/run.invoker'?") })
     // gcloud's duration for --timeout, and its range said before any call.
@@ -197,7 +197,7 @@ describe('gcloud habits', () => {
     // $ postern services proxy http://hello.my-project.localhost:PORT
     const pasted = await p.cli(['services', 'proxy', uri])
     expect(pasted.code).toBe(2)
-    expect(pasted.stderr).toBe(`'${uri}' is a URL; give the service's name, as with gcloud. Did you mean hello --project my-project?\n`)
+    expect(pasted.stderr).toBe(`ERROR: '${uri}' is a URL; give the service's name, as with gcloud. Did you mean hello --project my-project?\n`)
     expect((await p.cli(['services', 'describe', uri])).stderr).toContain('Did you mean hello --project my-project?')
   })
 
