@@ -14,12 +14,13 @@ import { claimsOf } from '../support/web-sign-in.js'
 
 /**
  * npm google-auth-library (the newest release that supports Node 20), unmodified, through
- * `postern metadata-server`: it cannot be pointed at another token endpoint, so this is how Node
- * code gets Postern tokens — keyless by impersonation, or from a key file held by the metadata
- * server only. Each ends in a 403 before the invoker grant and a 200 through the gateway after,
+ * `postern metadata-server`: its default credentials cannot be pointed at another token endpoint,
+ * so this is how Node code gets Postern tokens — keyless by impersonation, or from a key file held
+ * by the metadata server only. Its Impersonated credentials can be (`endpoint`), and are too. Each ends in a 403 before the invoker grant and a 200 through the gateway after,
  * on either data plane.
  */
 const SCRIPT = fileURLToPath(new URL('./google-clients/node-id-token.mjs', import.meta.url))
+const IMPERSONATED = fileURLToPath(new URL('./google-clients/node-impersonated.mjs', import.meta.url))
 
 describe.each(DATA_PLANES)('Google’s Node client library (%s data plane)', (dataPlane) => {
   let p: PosternProcess
@@ -54,10 +55,14 @@ describe.each(DATA_PLANES)('Google’s Node client library (%s data plane)', (da
 
   /** Runs the Node client in its own process, with nothing but GCE_METADATA_HOST to find its identity. */
   function nodeClient(metadataHost: string): Promise<{ status: number; body: string; authorization: string; accessToken: string; projectId: string; email: string }> {
+    return runNode(SCRIPT, [url, String(p.gatewayPort)], { GCE_METADATA_HOST: metadataHost })
+  }
+
+  function runNode<T>(script: string, args: string[], extraEnv: Record<string, string> = {}): Promise<T> {
     const home = mkdtempSync(join(tmpdir(), 'postern-home-'))
-    const env: Record<string, string> = { PATH: process.env.PATH!, HOME: home, GCE_METADATA_HOST: metadataHost }
+    const env: Record<string, string> = { PATH: process.env.PATH!, HOME: home, ...extraEnv }
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [SCRIPT, url, String(p.gatewayPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       let err = ''
       child.stdout.on('data', (d: Buffer) => (out += d))
@@ -117,6 +122,19 @@ describe.each(DATA_PLANES)('Google’s Node client library (%s data plane)', (da
       expect(a.authorization).toBe(b.authorization)
       expect(a.accessToken).toBe(b.accessToken)
     })
+  })
+
+  it('Impersonated, pointed at Postern (its endpoint option), mints as a service account: fetchIdToken and IdTokenClient reach the service', async () => {
+    // The library sends useEmailAzp with every generateIdToken; a body schema that refused it
+    // failed every such call with 400.
+    const sa = email('impersonated-bot')
+    expect((await p.cli(['iam', 'service-accounts', 'create', 'impersonated-bot'])).code).toBe(0)
+    await grantInvoker(sa)
+    const r = await runNode<{ status: number; body: string; authorization: string; accessToken: string }>(IMPERSONATED, [p.controlUrl, await p.ownerToken(), sa, url, String(p.gatewayPort)])
+    expect(claimsOf(r.authorization.replace(/^Bearer /, ''))).toMatchObject({ aud: url, sub: expect.any(String), azp: sa })
+    expect(claimsOf(r.accessToken)).toMatchObject({ aud: p.controlUrl })
+    expect(r.status, r.body).toBe(200)
+    expect(JSON.parse(r.body).headers['x-postern-authenticated-principal']).toBe(`serviceAccount:${sa}`)
   })
 
   describe('the metadata server refuses what GCE’s refuses, never with a 5xx', () => {

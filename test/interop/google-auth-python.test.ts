@@ -100,4 +100,22 @@ describe.each(DATA_PLANES)('google-auth for Python 1.5.1 with a Postern key file
     expect(refused.refresh_error).toMatch(/invalid_grant/)
     expect(refused.refresh_error).toContain(`No key '${keyId}'`)
   })
+
+  it('generateAccessToken and generateIdToken take the bodies google-auth 2.x sends (null delegates and scope) and answer an expireTime its strptime reads', async () => {
+    // Debian's 1.5.1 has no impersonated_credentials and PyPI is out of reach: these are 2.x's
+    // bodies (impersonated_credentials.py), and its own format string, run by Python.
+    const token = await p.ownerToken()
+    const call = async (method: string, body: unknown) => {
+      const res = await fetch(`${p.controlUrl}/v1/projects/-/serviceAccounts/${SA}:${method}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: res.status, body: (await res.json()) as Record<string, string> }
+    }
+    const access = await call('generateAccessToken', { delegates: null, scope: null, lifetime: '3600s' })
+    expect(access.status, JSON.stringify(access.body)).toBe(200)
+    const parsed = spawnSync(PYTHON, ['-c', 'import datetime, sys; print(datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ").isoformat())', access.body.expireTime!], { encoding: 'utf8' })
+    expect(parsed.status, parsed.stderr).toBe(0)
+    expect(Date.parse(`${parsed.stdout.trim()}Z`) - Date.now()).toBeGreaterThan(3_500_000)
+    const id = await call('generateIdToken', { audience: url, delegates: null, includeEmail: true })
+    expect(id.status, JSON.stringify(id.body)).toBe(200)
+    expect(JSON.parse(Buffer.from(id.body.token!.split('.')[1]!, 'base64url').toString())).toMatchObject({ aud: url, email: SA })
+  })
 })

@@ -10,9 +10,17 @@ import type { Caller } from '../caller.js'
 import { allowRead, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
 import { account, existing } from './service-accounts.js'
 
-const GenerateIdToken = z.strictObject({ audience: z.string().refine(isAudience, 'an audience has 1 to 2,048 characters, none of them whitespace or a control character'), includeEmail: z.boolean().optional(), delegates: z.array(z.string()).max(0).optional() })
-// Google's body: `scope` is what its clients send (Postern's access tokens are for its API only, so it selects nothing).
-const GenerateAccessToken = z.strictObject({ scope: z.array(z.string().max(512)).max(50).optional(), lifetime: z.string().max(20).optional(), delegates: z.array(z.string()).max(0).optional() })
+// Google's bodies, as its client libraries send them: Python's google-auth sends `delegates` and
+// `scope` as null when unset, and Node's google-auth-library always sends `useEmailAzp`.
+const NO_DELEGATES = z.array(z.string()).max(0).nullish()
+const GenerateIdToken = z.strictObject({
+  audience: z.string().refine(isAudience, 'an audience has 1 to 2,048 characters, none of them whitespace or a control character'),
+  includeEmail: z.boolean().nullish(),
+  useEmailAzp: z.boolean().nullish(),
+  delegates: NO_DELEGATES,
+})
+// `scope` is what Google's clients send; Postern's access tokens are for its API only, so it selects nothing.
+const GenerateAccessToken = z.strictObject({ scope: z.array(z.string().max(512)).max(50).nullish(), lifetime: z.string().max(20).nullish(), delegates: NO_DELEGATES })
 
 /**
  * Minting tokens as a service account by those who hold roles/iam.serviceAccountTokenCreator on
@@ -25,7 +33,9 @@ export function serviceAccountTokenRoutes(r: Router<Handler>): void {
   r.add('POST', `${base}/{email}:generateIdToken`, async (c) => {
     const body = parseWith(GenerateIdToken, await c.json())
     const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getOpenIdToken')
-    const token = await c.deps.tokens.idToken(subjectOf(sa), { audience: body.audience, azp: uidOf(caller), includeEmail: body.includeEmail ?? false })
+    // useEmailAzp: the token's azp is the account's email, as Google's is, rather than the caller's id.
+    const azp = body.useEmailAzp ? sa.email : uidOf(caller)
+    const token = await c.deps.tokens.idToken(subjectOf(sa), { audience: body.audience, azp, includeEmail: body.includeEmail ?? false })
     await audit(c, caller, 'serviceAccounts.generateIdToken', resource, { audience: body.audience })
     return ok({ token })
   })
@@ -33,12 +43,14 @@ export function serviceAccountTokenRoutes(r: Router<Handler>): void {
   r.add('POST', `${base}/{email}:generateAccessToken`, async (c) => {
     const body = parseWith(GenerateAccessToken, await c.json())
     const ttl = c.deps.tokens.ttlSeconds
-    const lifetime = body.lifetime === undefined ? ttl : parseDurationSeconds(body.lifetime, 'lifetime')
+    const lifetime = body.lifetime == null ? ttl : parseDurationSeconds(body.lifetime, 'lifetime')
     if (lifetime > ttl) throw invalid(`lifetime may be at most ${ttl}s.`)
     const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getAccessToken')
     const accessToken = await c.deps.tokens.accessToken(subjectOf(sa), { clientId: sa.uid, ttlSeconds: lifetime })
     await audit(c, caller, 'serviceAccounts.generateAccessToken', resource, {})
-    return ok({ accessToken, expireTime: rfc3339(c.deps.clock() + lifetime * 1000) })
+    // Whole seconds, as Google answers: Python's google-auth reads expireTime with '%Y-%m-%dT%H:%M:%SZ'.
+    const expireTime = rfc3339(Math.floor(c.deps.clock() / 1000 + lifetime) * 1000).replace('.000Z', 'Z')
+    return ok({ accessToken, expireTime })
   })
 }
 
