@@ -74,14 +74,15 @@ interface Inspected {
 
 /** Everything but the signature and the time checks: form, header, issuer, key. */
 function inspect(token: string, o: VerifyOptions): Inspected {
-  if (token.length > MAX_TOKEN_LENGTH || !COMPACT.test(token)) throw new TokenError('malformed', 'This is not a Postern ID token (a JWT: three base64url parts separated by dots).')
+  const kind = o.kind === 'accessToken' ? 'access token' : 'ID token'
+  if (token.length > MAX_TOKEN_LENGTH || !COMPACT.test(token)) throw new TokenError('malformed', `This is not a Postern ${kind} (a JWT: three base64url parts, unpadded, separated by dots).`)
   const [h, p, s] = token.split('.') as [string, string, string]
   const header = parseJsonPart(h, 'header')
   if (header.alg !== 'RS256') throw new TokenError('unsupported-alg', `Algorithm ${JSON.stringify(header.alg)} is not accepted.`)
   const refusal = typRefusal(header.typ, o.kind ?? 'idToken')
   if (refusal) throw new TokenError(refusal.reason === 'wrong-kind' ? 'wrong-token-kind' : 'bad-typ', refusal.message)
   if (header.crit !== undefined) throw new TokenError('malformed', 'Critical header parameters are not supported.')
-  if (typeof header.kid !== 'string') throw new TokenError('unknown-key', 'This is not a Postern ID token: it names no signing key (kid).')
+  if (typeof header.kid !== 'string') throw new TokenError('unknown-key', `This is not a Postern ${kind}: it names no signing key (kid).`)
   const payload = parseJsonPart(p, 'payload')
   // Keys are looked up by issuer and kid together; jwk/jku/x5u/x5c in the header are ignored.
   if (payload.iss !== o.issuer) throw new TokenError('wrong-issuer', 'The token was not issued by this Postern.')

@@ -45,6 +45,14 @@ describe('messages that say what to do next', () => {
     }
   })
 
+  it('a garbage token at the API: not a Postern access token (the API takes no ID tokens)', async () => {
+    // google-auth 1.x pads its JWTs' base64: the message says what a token here looks like.
+    const padded = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0=.c2ln'
+    const res = await fetch(`${p.controlUrl}/v1/projects`, { headers: { authorization: `Bearer ${padded}` } })
+    expect(res.status).toBe(401)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('This is not a Postern access token (a JWT: three base64url parts, unpadded, separated by dots).')
+  })
+
   it('--member=user:bob: an email address is needed after user:', async () => {
     // $ postern services add-iam-policy-binding hello --member=user:bob --role=roles/run.invoker
     const r = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:bob', '--role=roles/run.invoker'])

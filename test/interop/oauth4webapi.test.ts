@@ -101,4 +101,15 @@ describe('oauth4webapi', () => {
     const refused = await oauth.userInfoRequest(as, client, tokens.id_token!, insecure)
     await expect(oauth.processUserInfoResponse(as, client, subject, refused)).rejects.toMatchObject({ status: 401 })
   })
+
+  it('revocation: an access token, which cannot be revoked, gets unsupported_token_type (not a 200 that says it died); an unknown token gets 200', async () => {
+    const as = await discover('oidc')
+    const client: oauth.Client = { client_id: 'postern-cli' }
+    const response = await oauth.genericTokenEndpointRequest(as, client, oauth.None(), JWT_BEARER, { assertion: await assertion('postern-cli') }, insecure)
+    const tokens = await oauth.processGenericTokenEndpointResponse(as, client, response)
+    const refused = await oauth.revocationRequest(as, client, oauth.None(), tokens.access_token, { additionalParameters: { token_type_hint: 'access_token' }, ...insecure })
+    await expect(oauth.processRevocationResponse(refused)).rejects.toMatchObject({ status: 400, error: 'unsupported_token_type' })
+    const unknown = await oauth.revocationRequest(as, client, oauth.None(), 'not-a-token-of-this-server', insecure)
+    await expect(oauth.processRevocationResponse(unknown)).resolves.toBeUndefined()
+  })
 })
