@@ -42,17 +42,23 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   return value as Record<string, unknown>
 }
 
-/** Parses an application/x-www-form-urlencoded body (OAuth endpoints, sign-in forms); repeated parameters are refused (RFC 6749 §3.1). */
+/**
+ * Parses an application/x-www-form-urlencoded body (OAuth endpoints, sign-in forms) by RFC 6749
+ * §3.1's rules: a repeated parameter is refused, and one sent without a value is as if omitted
+ * (`client_id=` means the default client, not a client named '').
+ */
 export async function readForm(req: IncomingMessage): Promise<Map<string, string>> {
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
     throw new PosternError('UNSUPPORTED_MEDIA_TYPE', 'Expected Content-Type application/x-www-form-urlencoded.')
   }
   const params = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'))
+  const seen = new Set<string>()
   const out = new Map<string, string>()
   for (const [k, v] of params) {
-    if (out.has(k)) throw invalid(`Parameter '${k.slice(0, 50)}' is repeated.`)
-    out.set(k, v)
+    if (seen.has(k)) throw invalid(`Parameter '${k.slice(0, 50)}' is repeated.`)
+    seen.add(k)
+    if (v !== '') out.set(k, v)
   }
   return out
 }

@@ -151,6 +151,28 @@ describe('authorization_code grant', () => {
   })
 })
 
+describe('refresh_token grant (RFC 6749 §6, §3.1)', () => {
+  it('a scope beyond the one granted is invalid_scope, and the refresh token still works after; a narrower one is given', async () => {
+    const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
+    const granted = tokens.scope!.split(' ')
+    const wider = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, scope: `${tokens.scope} admin` })
+    expect(wider.status).toBe(400)
+    expect(wider.body.error).toBe('invalid_scope')
+    expect(wider.body.error_description).toContain("'admin'")
+    const narrower = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, scope: 'openid' })
+    expect(narrower.status, JSON.stringify(narrower.body)).toBe(200)
+    expect(narrower.body.scope).toBe('openid')
+    expect(granted.length).toBeGreaterThan(1)
+  })
+
+  it('a parameter sent without a value is as if omitted: client_id= is the default client', async () => {
+    const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
+    const r = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: '', audience: '' })
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(claimsOf(r.body.id_token!).aud).toBe('postern-cli')
+  })
+})
+
 describe('device authorization', () => {
   it('answers polling faster than the interval with slow_down, adding 5 s each time, and issues nothing', async () => {
     const res = await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli' })

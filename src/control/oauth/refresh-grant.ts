@@ -7,6 +7,7 @@ import { tokenResponse } from './token-response.js'
 export const refreshGrant: Grant = async (form, deps) => {
   const clientId = form.get('client_id') ?? CLI_CLIENT_ID
   if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
-  const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock())
+  const scope = form.get('scope')?.split(' ').filter(Boolean).join(' ') || undefined
+  const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock(), scope)
   return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
 }
