@@ -25,17 +25,17 @@ export interface AuthorizationRequest {
   maxAgeSeconds: number | undefined
 }
 
-export type AuthorizationError = 'invalid_request' | 'unsupported_response_type' | 'invalid_scope' | 'login_required' | 'access_denied'
+export type AuthorizationError = 'invalid_request' | 'unsupported_response_type' | 'invalid_scope' | 'login_required' | 'access_denied' | 'request_not_supported' | 'request_uri_not_supported'
 
 export type Checked =
   | { kind: 'ok'; request: AuthorizationRequest }
   | { kind: 'show'; message: string }
   | { kind: 'redirect'; redirectUri: string; state: string | undefined; error: AuthorizationError; description: string }
 
-/** Repeated parameters are refused (§3.1), so `single` returns null for them as for absence. */
+/** RFC 6749 §3.1: repeated parameters are refused, and one sent without a value is as if omitted, so `get` returns null for each. */
 export function checkAuthorizationRequest(query: URLSearchParams): Checked {
   const repeated = [...new Set(query.keys())].find((k) => query.getAll(k).length > 1)
-  const get = (name: string) => (query.getAll(name).length === 1 ? query.get(name) : null)
+  const get = (name: string) => (query.getAll(name).length === 1 ? query.get(name) || null : null)
   const clientId = get('client_id')
   const client = clientId ? CLIENTS.get(clientId) : undefined
   if (!clientId || !client) return { kind: 'show', message: `Unknown client_id '${(clientId ?? '').slice(0, 100)}'. This server knows only ${CLI_CLIENT_ID}.` }
@@ -48,9 +48,15 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
   const fail = (error: AuthorizationError, description: string): Checked => ({ kind: 'redirect', redirectUri, state, error, description })
   if (repeated) return fail('invalid_request', `Parameter '${repeated.slice(0, 50)}' is repeated.`)
   if (state !== undefined && state.length > 2048) return fail('invalid_request', 'state is too long.')
-  if (get('request') !== null || get('request_uri') !== null) return fail('invalid_request', 'Request objects are not supported.')
+  // OIDC Core §3.1.2.6's own codes, which a client can act on.
+  if (get('request') !== null) return fail('request_not_supported', 'Request objects are not supported: send the parameters themselves.')
+  if (get('request_uri') !== null) return fail('request_uri_not_supported', 'request_uri is not supported: send the parameters themselves.')
   const responseType = get('response_type')
-  if (responseType !== 'code') return fail('unsupported_response_type', `response_type must be 'code', not '${(responseType ?? '').slice(0, 50)}'.`)
+  if (responseType === null) return fail('invalid_request', "response_type is required (it is 'code').")
+  if (responseType !== 'code') return fail('unsupported_response_type', `response_type must be 'code', not '${responseType.slice(0, 50)}'.`)
+  // Only query is advertised; a form_post or fragment client would wait for an answer sent another way.
+  const responseMode = get('response_mode')
+  if (responseMode !== null && responseMode !== 'query') return fail('invalid_request', `response_mode '${responseMode.slice(0, 50)}' is not supported: answers come in the redirect's query.`)
   const pkce = pkceProblem(get('code_challenge'), get('code_challenge_method'))
   if (pkce) {
     const why = { missing: 'code_challenge is required', method: "code_challenge_method must be S256 ('plain' is not accepted)", malformed: 'code_challenge must be 43 base64url characters' }[pkce]

@@ -1,3 +1,4 @@
+import { SUPPORTED_SCOPES } from './authorization-request.js'
 /** Where the OpenID Provider's endpoints live under the issuer (DESIGN §3). */
 export const PATHS = {
   discovery: '/.well-known/openid-configuration',
@@ -42,7 +43,7 @@ export function discoveryDocument(issuer: string) {
     token_endpoint_auth_methods_supported: ['none'],
     revocation_endpoint_auth_methods_supported: ['none'],
     code_challenge_methods_supported: ['S256'],
-    scopes_supported: ['openid', 'email', 'offline_access'],
+    scopes_supported: [...SUPPORTED_SCOPES],
     claims_supported: ['iss', 'sub', 'aud', 'azp', 'exp', 'iat', 'auth_time', 'nonce', 'email', 'email_verified'],
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,

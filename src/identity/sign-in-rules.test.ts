@@ -121,6 +121,15 @@ describe('authorization requests', () => {
     expect(check({ code_challenge: undefined, code_challenge_method: undefined })).toMatchObject({ kind: 'redirect', error: 'invalid_request' })
     expect(check({ response_type: 'token' })).toMatchObject({ kind: 'redirect', error: 'unsupported_response_type' })
     expect(check({ scope: 'openid admin' })).toMatchObject({ kind: 'redirect', error: 'invalid_scope' })
+    expect(check({ response_type: undefined })).toMatchObject({ kind: 'redirect', error: 'invalid_request' })
+    expect(check({ request: 'eyJ.x.y' })).toMatchObject({ kind: 'redirect', error: 'request_not_supported' })
+    expect(check({ request_uri: 'https://x.example/r' })).toMatchObject({ kind: 'redirect', error: 'request_uri_not_supported' })
+    expect(check({ response_mode: 'form_post' })).toMatchObject({ kind: 'redirect', error: 'invalid_request', description: expect.stringContaining('form_post') })
+    expect(check({ response_mode: 'query' }).kind).toBe('ok')
+  })
+  it('takes a parameter sent without a value as omitted (RFC 6749 §3.1)', () => {
+    expect(check({ request: '', response_mode: '', nonce: '', state: '' })).toMatchObject({ kind: 'ok', request: { nonce: undefined, state: undefined } })
+    expect(check({ response_type: '' })).toMatchObject({ kind: 'redirect', error: 'invalid_request' })
   })
   it('keeps the redirect URI’s own query', () => {
     expect(redirectWith('http://127.0.0.1:1/cb?a=1', { code: 'c', state: undefined })).toBe('http://127.0.0.1:1/cb?a=1&code=c')

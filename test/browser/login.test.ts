@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,6 +119,24 @@ describe('postern auth login', () => {
       expect(login.stderr()).toContain('Could not open a browser on this machine; signing in with a code instead.')
     } finally {
       login.kill()
+    }
+  })
+})
+
+describe('the OpenID Provider’s public documents, read by a page of another origin', () => {
+  it('discovery, the JWKS and the certs are readable by fetch() from any origin (as Google serves its own)', async () => {
+    const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'))
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    const page = await (await browser.newContext()).newPage()
+    try {
+      await page.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`)
+      const read = (url: string) => page.evaluate(async (u) => fetch(u).then(async (r) => ({ status: r.status, keys: Object.keys(await r.json()) }), (e: Error) => ({ status: 0, keys: [e.message] })), url)
+      expect(await read(`${p.controlUrl}/.well-known/openid-configuration`)).toMatchObject({ status: 200, keys: expect.arrayContaining(['issuer', 'jwks_uri']) })
+      expect(await read(`${p.controlUrl}/oauth2/jwks`)).toMatchObject({ status: 200, keys: ['keys'] })
+      expect((await read(`${p.controlUrl}/oauth2/v1/certs`)).status).toBe(200)
+    } finally {
+      await page.context().close()
+      site.close()
     }
   })
 })

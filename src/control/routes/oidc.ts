@@ -12,11 +12,14 @@ export function oidcRoutes(deps: ControlDeps, extraGrants: Partial<Record<string
   const token = tokenEndpoint({ [GRANT.refreshToken]: refreshGrant, ...extraGrants }, deps)
   const revoke = revokeEndpoint(deps)
   return (r: Router<Handler>): void => {
-    const discovery = async () => ({ body: discoveryDocument(deps.settings.issuer), headers: { 'cache-control': 'public, max-age=300' } })
+    // Public documents any page may read, as Google serves its own: a service's web front end
+    // verifying Postern's tokens fetches the keys from its own origin.
+    const published = (maxAge: number) => ({ 'cache-control': `public, max-age=${maxAge}`, 'access-control-allow-origin': '*' })
+    const discovery = async () => ({ body: discoveryDocument(deps.settings.issuer), headers: published(300) })
     r.add('GET', PATHS.discovery, discovery)
     r.add('GET', PATHS.authorizationServerMetadata, discovery)
-    r.add('GET', PATHS.jwks, async () => ({ body: deps.keyring.jwks(), headers: { 'cache-control': 'public, max-age=60' } }))
-    r.add('GET', PATHS.certs, async () => ({ body: deps.keyring.certificates(), headers: { 'cache-control': 'public, max-age=60' } }))
+    r.add('GET', PATHS.jwks, async () => ({ body: deps.keyring.jwks(), headers: published(60) }))
+    r.add('GET', PATHS.certs, async () => ({ body: deps.keyring.certificates(), headers: published(60) }))
     r.add('GET', PATHS.userinfo, userinfo)
     r.add('POST', PATHS.userinfo, userinfo)
     r.add('POST', PATHS.token, async (c) => {
