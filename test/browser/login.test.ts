@@ -130,7 +130,7 @@ describe('the OpenID Provider’s public documents, read by a page of another or
     const page = await (await browser.newContext()).newPage()
     try {
       await page.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`)
-      const read = (url: string) => page.evaluate(async (u) => fetch(u).then(async (r) => ({ status: r.status, keys: Object.keys(await r.json()) }), (e: Error) => ({ status: 0, keys: [e.message] })), url)
+      const read = (url: string) => page.evaluate(async (u) => fetch(u).then(async (r) => ({ status: r.status, keys: Object.keys((await r.json()) as object) }), (e: Error) => ({ status: 0, keys: [e.message] })), url)
       expect(await read(`${p.controlUrl}/.well-known/openid-configuration`)).toMatchObject({ status: 200, keys: expect.arrayContaining(['issuer', 'jwks_uri']) })
       expect(await read(`${p.controlUrl}/oauth2/jwks`)).toMatchObject({ status: 200, keys: ['keys'] })
       expect((await read(`${p.controlUrl}/oauth2/v1/certs`)).status).toBe(200)
