@@ -165,6 +165,22 @@ describe('refresh_token grant (RFC 6749 §6, §3.1)', () => {
     expect(granted.length).toBeGreaterThan(1)
   })
 
+  it('HTTP Basic credentials are never ignored: another client or a secret is a 401 invalid_client with a Basic challenge; postern-cli: names the client', async () => {
+    const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
+    const send = (credentials: string) =>
+      fetch(`${p.controlUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(credentials).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }),
+      })
+    const evil = await send('evil:secret')
+    expect(evil.status).toBe(401)
+    expect(evil.headers.get('www-authenticate')).toBe('Basic realm="postern"')
+    expect(await evil.json()).toMatchObject({ error: 'invalid_client' })
+    const cli = await send('postern-cli:')
+    expect(cli.status).toBe(200)
+  })
+
   it('a parameter sent without a value is as if omitted: client_id= is the default client', async () => {
     const { tokens } = await codeFlow(await signedInAgent(), { email: ann, password })
     const r = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: '', audience: '' })

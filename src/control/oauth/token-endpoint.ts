@@ -6,6 +6,7 @@ import { isAudience } from '../../identity/audience.js'
 import { GRANT } from '../../identity/endpoints.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import type { ControlDeps } from '../deps.js'
+import { basicClientId } from './client-authentication.js'
 
 /** One grant: the form parameters in, the token response out; failures throw OAuthError. */
 export type Grant = (form: Map<string, string>, deps: ControlDeps, req: IncomingMessage) => Promise<Record<string, unknown>>
@@ -24,6 +25,8 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
       } catch (err) {
         throw new OAuthError('invalid_request', err instanceof PosternError ? err.message : 'Unreadable request body.')
       }
+      const basic = basicClientId(req.headers.authorization, form.get('client_id'))
+      if (basic !== undefined) form.set('client_id', basic)
       const type = form.get('grant_type')
       if (!type) throw new OAuthError('invalid_request', 'grant_type is required.')
       // An own property only: grant_type=__proto__ or valueOf is an unsupported grant, not Object.prototype's.
@@ -32,6 +35,8 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
       sendOAuth(res, 200, await grant(form, deps, req))
     } catch (err) {
       if (err instanceof OAuthError) {
+        // §5.2: a 401 to a client that sent the Authorization header names the scheme it used.
+        if (err.httpStatus === 401 && /^Basic\b/i.test(req.headers.authorization ?? '')) res.setHeader('www-authenticate', 'Basic realm="postern"')
         sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
         return
       }
