@@ -257,6 +257,12 @@ http {
   proxy_ignore_headers ${X_ACCEL.join(' ')};
   grpc_ignore_headers ${X_ACCEL.join(' ')};
 ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join('\n')}
+  # Hop-by-hop answer headers nginx itself passes on (HEADER_RULES.hopByHop; the Lua header
+  # filter drops an Upgrade and what Connection nominates).
+  proxy_hide_header Proxy-Authenticate;
+  proxy_hide_header Proxy-Connection;
+  proxy_hide_header Trailer;
+  proxy_hide_header TE;
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends for a second at most before closing (30 s by default).
   lingering_time 1s;

@@ -87,7 +87,8 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     -- Postern's cookies. The Authorization header last: a new token's key then ends in its
     -- signature, and LuaJIT's string hash (which reads a string's last bytes) tells such keys apart.
     local function credentials_key(method, host, authz, serverless, cookies)
-      return method .. " " .. host .. "\\n" .. (serverless or "") .. "\\n" .. cookies .. "\\n" .. (authz or "")
+      -- An empty header is not an absent one: Postern refuses an empty X-Serverless-Authorization.
+      return method .. " " .. host .. "\\n" .. (serverless and "=" .. serverless or "") .. "\\n" .. cookies .. "\\n" .. (authz or "")
     end
 
     -- The name shared memory keeps a verdict under: the SHA-256 of its key, after a "#" (no other
@@ -148,7 +149,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     -- so such a HEAD's connection closes unanswered.
     local function unrelayable(resource, reason)
       local body = UNRELAYABLE[1] .. (resource:gsub('[\\\\"]', '')) .. UNRELAYABLE[2] .. reason .. UNRELAYABLE[3]
-      if ngx.req.http_version() >= 1 then return json_error(502, body) end
+      if (ngx.req.http_version() or 1) >= 1 then return json_error(502, body) end
       ngx.print(concat({
         "HTTP/1.1 502 Bad Gateway", "Content-Type: application/json; charset=utf-8", "Cache-Control: no-store",
         "X-Content-Type-Options: nosniff", "Content-Length: " .. #body, "Connection: close", "", body,
@@ -249,6 +250,9 @@ ${requestIdLua()}
       -- exist for HTTP/2, and the gateway relays trailers and resets a stream
       -- whose caller lost access. (HTTP/2 has no upgrades: an Upgrade header is the gateway's to refuse.)
       -- nginx speaks HTTP/2 only under TLS: without it, no request needs the check.
+      -- nginx reads a request line of HTTP/1.2 to 1.9 as 1.1 but names no version for it (nil):
+      -- refused here, as the Node gateway refuses it, before it is forwarded with no answer to come.
+      if not ngx.req.http_version() then return json_error(400, BAD_REQUEST) end
 ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large = read_headers()
       if too_large then return json_error(431, TOO_LARGE) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
@@ -442,7 +446,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
       -- headers. The caller gets the gateway's 502 instead, as for an interim answer. (A request
       -- that is itself HTTP/0.9 has no protocol in its request line, and its answers pass.)
-      local no_status_line, status = ngx.req.http_version() < 1 and (ngx.var.server_protocol or "") ~= "", ngx.status
+      local no_status_line, status = (ngx.req.http_version() or 1) < 1 and (ngx.var.server_protocol or "") ~= "", ngx.status
       if no_status_line or status < 200 then
         local turned = no_status_line and "it answered with no HTTP/1.x status line"
           or status < 100 and "it answered with status " .. status
@@ -451,9 +455,22 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         ngx.var.p_turned = turned
         return ngx.exit(502)
       end
+      -- Hop-by-hop headers stay on the upstream's hop, as the Node gateway keeps them
+      -- (HEADER_RULES.hopByHop): nginx hides Connection, Keep-Alive and Transfer-Encoding itself,
+      -- the configuration the fixed others; here what Connection nominates, and an Upgrade (only a
+      -- 101, which Postern's gateway relays, carries one on). A variable read or two per answer.
+      local upstream_var = ngx.var
+      local nominates = upstream_var.upstream_http_connection
+      if nominates then
+        for token in nominates:gmatch("[^,%s]+") do
+          local name = token:lower()
+          if name ~= "close" and name ~= "keep-alive" and not name:find("[^%w!#$%%&'*+.^_\`|~-]") then ngx.header[name] = nil end
+        end
+      end
+      if upstream_var.upstream_http_upgrade then ngx.header["Upgrade"] = nil end
       -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
       -- cookies), and only when they set any: one variable read on the common path.
-      if not ngx.var.upstream_http_set_cookie then return end
+      if not upstream_var.upstream_http_set_cookie then return end
       local cookies = ngx.header["Set-Cookie"]
       if not cookies then return end
       if type(cookies) == "string" then cookies = { cookies } end
