@@ -84,6 +84,9 @@ describe('withoutPosternSignatures', () => {
     [`Bearer ${stripped}`, `Bearer ${stripped}`],
     ['Bearer a.b.c', 'Bearer a.b.c'],
     ['', ''],
+    // The signature in base64's other alphabet, which PyJWT and google-auth also decode: replaced whole.
+    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, '+ab/cd+ef')}`, `Bearer ${stripped}`],
+    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, 'ab+cd/ef==')}`, `Bearer ${stripped}`],
   ])('%s', (value, expected) => {
     expect(withoutPosternSignatures(value, ISSUER)).toBe(expected)
   })

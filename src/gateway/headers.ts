@@ -165,8 +165,12 @@ export function withoutSignature(value: string): string {
   return dot < 0 ? value : value.slice(0, dot + 1) + SIGNATURE_REMOVED
 }
 
-/** Runs of characters a compact JWS (or a padded one) is made of; linear to scan, whatever the input. */
-const JWS_RUN = /[A-Za-z0-9_=.-]+/g
+/**
+ * Runs of characters a compact JWS (or a padded one) is made of, in either base64 alphabet: many
+ * verifiers (PyJWT, google-auth) decode a signature written with + and / as well; linear to scan,
+ * whatever the input.
+ */
+const JWS_RUN = /[A-Za-z0-9_=.+/-]+/g
 
 /**
  * Replaces the signature of every compact JWS inside `value` whose payload's `iss` is `issuer`,
