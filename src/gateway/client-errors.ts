@@ -12,7 +12,12 @@ import { answerBytes, errorAnswer } from './answer.js'
 export function answerRefusedRequests(server: Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const underway = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage
-    if (err.code === 'ECONNRESET' || !socket.writable || (underway && !bodyOfUnanswered(underway))) return void socket.destroy()
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
+    // Bytes the parser refused after a whole request (`Connection: close` and more, a pipelined
+    // request that is malformed): that request is still answered, as nginx does, and then the
+    // connection ends; nothing more on it is read.
+    if (underway?.req.complete) return answerThenClose(underway, socket)
+    if (underway && !bodyOfUnanswered(underway)) return void socket.destroy()
     const [status, message] = clientErrorAnswer(err.code, underway !== undefined)
     answerAndClose(socket, answerBytes(errorAnswer(status, message, undefined)))
   })
@@ -36,6 +41,13 @@ function clientErrorAnswer(code: string | undefined, inBody: boolean): [ErrorSta
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return ['REQUEST_TIMEOUT', 'The request did not arrive in time.']
   // Once the headers are read, what the parser can still refuse is the chunked framing.
   return ['INVALID_ARGUMENT', inBody ? 'The request body is malformed (its chunked encoding is broken).' : 'The request is malformed.']
+}
+
+function answerThenClose(res: ServerResponse, socket: Duplex): void {
+  socket.pause()
+  if (!res.headersSent) res.shouldKeepAlive = false
+  res.once('finish', () => socket.end())
+  res.once('close', () => socket.destroy())
 }
 
 function answerAndClose(socket: Duplex, bytes: string): void {

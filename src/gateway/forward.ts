@@ -141,6 +141,10 @@ class ResponseRelay {
 
   onError(err: Error): void {
     const { req, res, route } = this
+    // A 304 or 204 whose Content-Length names the representation's size (RFC 9110 §8.6 allows it
+    // on a 304) has, by definition, no body: undici counts the missing bytes as an error; it is
+    // relayed as the whole answer it is, as nginx relays it.
+    if (this.head && (this.head.status === 304 || this.head.status === 204) && err instanceof undiciErrors.ResponseContentLengthMismatchError) return this.onComplete()
     const answered = this.head !== undefined
     this.head = undefined
     if (res.destroyed) return

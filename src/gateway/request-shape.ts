@@ -5,7 +5,7 @@ export const MAX_HEADERS = 2_000
 /** The request line and headers of one request, in bytes (Node's maxHeaderSize on the gateway port). */
 export const MAX_HEADER_BYTES = 256 * 1024
 
-export type ShapeProblem = { status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE'; message: string }
+export type ShapeProblem = { status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE' | 'METHOD_NOT_ALLOWED'; message: string }
 
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i
 const withoutDefaultPort = (authority: string) => authority.toLowerCase().replace(/:(80|443)$/, '')
@@ -69,6 +69,9 @@ export function climbsAboveRoot(target: string): boolean {
  * conflicting Content-Length/Transfer-Encoding; this covers what it lets through.
  */
 export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem } | { nominated: Set<string>; target: string } {
+  // An upstream answers TRACE with the request it received: the signed assertion and the
+  // identity headers would be handed to the caller. nginx refuses it too (405).
+  if (req.method === 'TRACE') return { problem: { status: 'METHOD_NOT_ALLOWED', message: 'TRACE is not passed on.' } }
   const raw = req.rawHeaders
   if (raw.length / 2 > MAX_HEADERS) return { problem: { status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` } }
   let hosts = 0

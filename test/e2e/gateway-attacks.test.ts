@@ -73,6 +73,11 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     // must still get an answer, not a connection closed without a word.
     ['a malformed chunk size in the body', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`, [400]],
     ['chunk data longer than its size', () => `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n3\r\nabcGET /smuggled HTTP/1.1\r\n\r\n0\r\n\r\n`, [400]],
+    // nginx names no version for HTTP/1.2 to 1.9 and forwarded such a request as 1.1, then failed
+    // to answer: the upstream acted and the caller never heard.
+    ['a request line of HTTP/1.2', () => `POST /smuggled HTTP/1.2\r\nHost: ${host}\r\n${auth()}Content-Length: 3\r\n\r\nabc`, [400, 505]],
+    // An upstream echoes a TRACE: the caller would be handed the signed assertion.
+    ['TRACE', () => `TRACE /smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [405]],
     ['a look-alike of an identity header named in Connection', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: X_Postern_Authenticated_Email\r\n\r\n`, [400]],
   ]
 
@@ -82,6 +87,20 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(statuses, r.raw.slice(0, 300)).toContain(r.status)
     expect(upstream.seen.slice(before).map((s) => s.url)).not.toContain('/smuggled')
     expect((await honest()).status).toBe(200)
+  })
+
+  it('answers a whole request sent with Connection: close even when bytes follow it, then closes', async () => {
+    // nginx answers the request and ignores the rest; the Node gateway used to drop the answer.
+    const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\nX`)
+    expect(r.status, r.raw.slice(0, 300)).toBe(200)
+  })
+
+  it('refuses an empty X-Serverless-Authorization beside a good Authorization, right after that Authorization alone was admitted', async () => {
+    // On nginx an empty header and an absent one shared a reused verdict: refused cold, admitted warm.
+    for (let i = 0; i < 2; i++) {
+      expect((await rawGet(p.gatewayPort, host, [auth().trimEnd()])).status).toBe(200)
+      expect((await rawGet(p.gatewayPort, host, [auth().trimEnd(), 'X-Serverless-Authorization: '])).status).toBe(401)
+    }
   })
 
   it('refuses two X-Serverless-Authorization headers right after one was admitted (no verdict reused for them)', async () => {

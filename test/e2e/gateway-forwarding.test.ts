@@ -308,6 +308,39 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     }
   })
 
+  it('a 304 whose Content-Length names the representation’s size (RFC 9110 §8.6) is relayed as the bodiless answer it is', async () => {
+    const notModified = answering('HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 12\r\n\r\n')
+    const upstreamUrl = await listening(notModified)
+    try {
+      expect((await p.cli(['services', 'create', 'not-modified', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `not-modified.my-project.localhost:${p.gatewayPort}`
+      let r = await rawGet(p.gatewayPort, host, [], '/')
+      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), r.status !== 404 && r.status !== 502), 'the gateway knowing the new service')
+      expect(r.status, r.raw).toBe(304)
+      expect(r.head).toMatch(/^etag: "a"$/im)
+      expect(r.body).toBe('')
+    } finally {
+      notModified.close()
+    }
+  })
+
+  it('an answer’s hop-by-hop headers stay on the upstream’s hop: what its Connection nominates, Upgrade, Proxy-Authenticate, Trailer', async () => {
+    const hops = answering('HTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nKeep-Alive: timeout=99\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-T\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok')
+    const upstreamUrl = await listening(hops)
+    try {
+      expect((await p.cli(['services', 'create', 'hops', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `hops.my-project.localhost:${p.gatewayPort}`
+      let r = await rawGet(p.gatewayPort, host, [], '/')
+      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), r.status === 200), 'the gateway knowing the new service')
+      expect(r.body).toBe('ok')
+      expect(r.head).toMatch(/^x-kept: yes$/im)
+      for (const name of ['x-secret', 'proxy-authenticate', 'upgrade', 'trailer']) expect(r.head, name).not.toMatch(new RegExp(`^${name}:`, 'im'))
+      expect(r.head).not.toMatch(/timeout=99/)
+    } finally {
+      hops.close()
+    }
+  })
+
   it.each(['fin', 'rst'] as const)('sends a request once more when its kept-alive upstream connection closes before answering (%s), as nginx and browsers do; never a POST', async (close) => {
     const up = await startClosingServer(close)
     try {
