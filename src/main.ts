@@ -169,6 +169,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const servers: Server[] = []
   const notes: string[] = []
   const closers: (() => Promise<void>)[] = [() => refusals.close()]
+  // What the servers' close waits for without ending itself: an upgraded socket (a WebSocket
+  // tunnel) is no connection closeAllConnections ends, so it is closed first.
+  const beforeServersClose: (() => void)[] = []
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
     const server = config.tls
@@ -206,6 +209,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       clearInterval(maintenance)
       clearInterval(grantSweep)
       testClock?.stop()
+      for (const end of beforeServersClose) end()
       await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
       for (const close of closers) await close()
       await store.close()
@@ -294,7 +298,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         browserSessions,
       })
       afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
-      closers.push(async () => gateway.closeTunnels())
+      beforeServersClose.push(() => gateway.closeTunnels())
       const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
       const forward = forwardAuth(gateway, config.issuer, record)
       const h2Deps: H2GatewayDeps = {
