@@ -202,6 +202,14 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Request-Id $p_rid;
+      # Hop-by-hop answer headers nginx itself would pass on (HEADER_RULES.hopByHop; it hides
+      # Connection, Keep-Alive and Transfer-Encoding, the header filter what Connection nominates).
+      # Upgrades are Postern's gateway's, in other locations: no answer here switches protocols.
+      proxy_hide_header Upgrade;
+      proxy_hide_header Proxy-Authenticate;
+      proxy_hide_header Proxy-Connection;
+      proxy_hide_header Trailer;
+      proxy_hide_header TE;
       header_filter_by_lua_block { postern.response_headers() }
       error_page 400 /_postern/nginx-400;
       error_page 494 =431 /_postern/nginx-431;
@@ -257,12 +265,6 @@ http {
   proxy_ignore_headers ${X_ACCEL.join(' ')};
   grpc_ignore_headers ${X_ACCEL.join(' ')};
 ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join('\n')}
-  # Hop-by-hop answer headers nginx itself passes on (HEADER_RULES.hopByHop; the Lua header
-  # filter drops an Upgrade and what Connection nominates).
-  proxy_hide_header Proxy-Authenticate;
-  proxy_hide_header Proxy-Connection;
-  proxy_hide_header Trailer;
-  proxy_hide_header TE;
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends for a second at most before closing (30 s by default).
   lingering_time 1s;

@@ -457,8 +457,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       end
       -- Hop-by-hop headers stay on the upstream's hop, as the Node gateway keeps them
       -- (HEADER_RULES.hopByHop): nginx hides Connection, Keep-Alive and Transfer-Encoding itself,
-      -- the configuration the fixed others; here what Connection nominates, and an Upgrade (only a
-      -- 101, which Postern's gateway relays, carries one on). A variable read or two per answer.
+      -- the configuration the fixed others (proxy_hide_header); here what Connection nominates,
+      -- at the cost of one variable read per answer.
       local upstream_var = ngx.var
       local nominates = upstream_var.upstream_http_connection
       if nominates then
@@ -467,7 +467,6 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
           if name ~= "close" and name ~= "keep-alive" and not name:find("[^%w!#$%%&'*+.^_\`|~-]") then ngx.header[name] = nil end
         end
       end
-      if upstream_var.upstream_http_upgrade then ngx.header["Upgrade"] = nil end
       -- Only the upstream's answers (Postern's own, relayed before anything was forwarded, set its
       -- cookies), and only when they set any: one variable read on the common path.
       if not upstream_var.upstream_http_set_cookie then return end
