@@ -64,6 +64,9 @@ export function requestHeaderAction(name: string, nominated: ReadonlySet<string>
   if (n.startsWith(HEADER_RULES.forwarding.prefix) || FORWARDING.has(n)) return 'drop'
   if (n === 'authorization' || n === 'x-serverless-authorization') return n
   if (n === HEADER_RULES.cookie) return 'cookie'
+  // Content_Length beside the real Content-Length: an upstream reading `_` as `-` would find two
+  // lengths (nginx drops every name with `_`).
+  if (n === 'content-length' && name.toLowerCase() !== n) return 'drop'
   return 'pass'
 }
 

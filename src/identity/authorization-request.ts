@@ -19,7 +19,11 @@ export interface AuthorizationRequest {
   state: string | undefined
   nonce: string | undefined
   promptNone: boolean
-  /** prompt=login: the user signs in again even with a session (OIDC Core §3.1.2.1). */
+  /**
+   * prompt=login, or select_account: the user signs in again even with a session (OIDC Core
+   * §3.1.2.1), on the sign-in page, where another account may be chosen. (prompt=consent asks
+   * nothing: Postern's one client is its own CLI, which needs no consent.)
+   */
   promptLogin: boolean
   /** max_age: a session older than this many seconds signs in again. */
   maxAgeSeconds: number | undefined
@@ -81,7 +85,7 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
       state,
       nonce,
       promptNone: prompt.includes('none'),
-      promptLogin: prompt.includes('login'),
+      promptLogin: prompt.includes('login') || prompt.includes('select_account'),
       maxAgeSeconds: maxAge === null ? undefined : Number(maxAge),
     },
   }

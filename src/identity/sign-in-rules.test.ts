@@ -127,6 +127,10 @@ describe('authorization requests', () => {
     expect(check({ response_mode: 'form_post' })).toMatchObject({ kind: 'redirect', error: 'invalid_request', description: expect.stringContaining('form_post') })
     expect(check({ response_mode: 'query' }).kind).toBe('ok')
   })
+  it('prompt=select_account signs in again, as prompt=login does; consent asks nothing of the first-party CLI', () => {
+    expect(check({ prompt: 'select_account' })).toMatchObject({ kind: 'ok', request: { promptLogin: true } })
+    expect(check({ prompt: 'consent' })).toMatchObject({ kind: 'ok', request: { promptLogin: false, promptNone: false } })
+  })
   it('takes a parameter sent without a value as omitted (RFC 6749 §3.1)', () => {
     expect(check({ request: '', response_mode: '', nonce: '', state: '' })).toMatchObject({ kind: 'ok', request: { nonce: undefined, state: undefined } })
     expect(check({ response_type: '' })).toMatchObject({ kind: 'redirect', error: 'invalid_request' })
