@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ErrorStatus } from '../core/errors.js'
 import { answerBytes, errorAnswer } from './answer.js'
@@ -20,6 +20,12 @@ export function answerRefusedRequests(server: Server): void {
     if (underway && !bodyOfUnanswered(underway)) return void socket.destroy()
     const [status, message] = clientErrorAnswer(err.code, underway !== undefined)
     answerAndClose(socket, answerBytes(errorAnswer(status, message, undefined)))
+  })
+  // An Expect other than 100-continue (RFC 9110 §10.1.1 lets a server refuse it): Node's own
+  // answer is a bare 417; this one says what is understood, and no body is waited for.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const answer = errorAnswer('EXPECTATION_FAILED', `Expect: ${String(req.headers.expect).slice(0, 100)} is not understood; only Expect: 100-continue is.`, req.headers.accept)
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body)
   })
   server.on('connect', (_req, socket: Duplex) => {
     answerAndClose(socket, answerBytes(errorAnswer('METHOD_NOT_ALLOWED', 'CONNECT is not served here: nothing is tunnelled but an upgrade a service answers with 101.', undefined)))

@@ -89,6 +89,13 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect((await honest()).status).toBe(200)
   })
 
+  it('an Expect other than 100-continue: 417 in the one error shape on the Node gateway (nginx ignores it and forwards)', async () => {
+    const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Expect: something-else\r\nConnection: close\r\n\r\n`)
+    if (dataPlane === 'nginx') return expect(r.status, r.raw.slice(0, 300)).toBe(200)
+    expect(r.status, r.raw.slice(0, 300)).toBe(417)
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: 417, status: 'EXPECTATION_FAILED', message: expect.stringContaining('100-continue') } })
+  })
+
   it('answers a whole request sent with Connection: close even when bytes follow it, then closes', async () => {
     // nginx answers the request and ignores the rest; the Node gateway used to drop the answer.
     const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\nX`)
