@@ -11,7 +11,7 @@ import { startClosingServer } from '../support/closing-server.js'
 import { curl } from '../support/curl.js'
 import { eventually } from '../support/eventually.js'
 import { startH2cUpstream } from '../support/h2c-upstream.js'
-import { rawGet, rawRequest } from '../support/raw-http.js'
+import { rawGet, rawRequest, type RawResponse } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -284,17 +284,29 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     }
   })
 
-  it('an answer whose body breaks in the read that brought its headers (a bad chunk size) is the gateway’s 502 on the Node plane, and never relayed as whole', async () => {
-    const badChunk = answering('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n')
-    const upstreamUrl = await listening(badChunk)
+  /**
+   * A public service `name` whose upstream answers `answer`, raw; `check` is given the first
+   * answer the gateway relays once it knows the service (`learned` says which that is).
+   */
+  async function withRawService(name: string, answer: string, learned: (r: RawResponse) => boolean, check: (r: RawResponse) => void): Promise<void> {
+    const server = answering(answer)
+    const upstreamUrl = await listening(server)
     try {
-      expect((await p.cli(['services', 'create', 'bad-chunk', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
-      const host = `bad-chunk.my-project.localhost:${p.gatewayPort}`
-      // The nginx plane learns of a new service within moments: 404 until then, and the plain
-      // "is unreachable." while some of its workers have yet to learn where the upstream is.
+      expect((await p.cli(['services', 'create', name, `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `${name}.my-project.localhost:${p.gatewayPort}`
       let r = await rawGet(p.gatewayPort, host, [], '/')
-      const learned = () => r.status !== 404 && !r.body.endsWith('services/bad-chunk is unreachable."}}')
-      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), learned()), 'the gateway knowing the new service')
+      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), learned(r)), 'the gateway knowing the new service')
+      check(r)
+    } finally {
+      server.close()
+    }
+  }
+
+  it('an answer whose body breaks in the read that brought its headers (a bad chunk size) is the gateway’s 502 on the Node plane, and never relayed as whole', async () => {
+    // The nginx plane learns of a new service within moments: 404 until then, and the plain
+    // "is unreachable." while some of its workers have yet to learn where the upstream is.
+    const learned = (r: RawResponse) => r.status !== 404 && !r.body.endsWith('services/bad-chunk is unreachable."}}')
+    await withRawService('bad-chunk', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n', learned, (r) => {
       if (dataPlane === 'node') {
         expect(r.status, r.raw).toBe(502)
         expect(JSON.parse(r.body).error.message).toBe('The upstream of projects/my-project/services/bad-chunk is unreachable (its answer broke HTTP/1.1: invalid character in chunk size).')
@@ -303,42 +315,25 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
         // connection with nothing written, so the caller knows the answer failed.
         expect(r.raw).toBe('')
       }
-    } finally {
-      badChunk.close()
-    }
+    })
   })
 
   it('a 304 whose Content-Length names the representation’s size (RFC 9110 §8.6) is relayed as the bodiless answer it is', async () => {
-    const notModified = answering('HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 12\r\n\r\n')
-    const upstreamUrl = await listening(notModified)
-    try {
-      expect((await p.cli(['services', 'create', 'not-modified', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
-      const host = `not-modified.my-project.localhost:${p.gatewayPort}`
-      let r = await rawGet(p.gatewayPort, host, [], '/')
-      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), r.status !== 404 && r.status !== 502), 'the gateway knowing the new service')
+    await withRawService('not-modified', 'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 12\r\n\r\n', (r) => r.status !== 404 && r.status !== 502, (r) => {
       expect(r.status, r.raw).toBe(304)
       expect(r.head).toMatch(/^etag: "a"$/im)
       expect(r.body).toBe('')
-    } finally {
-      notModified.close()
-    }
+    })
   })
 
   it('an answer’s hop-by-hop headers stay on the upstream’s hop: what its Connection nominates, Upgrade, Proxy-Authenticate, Trailer', async () => {
-    const hops = answering('HTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nKeep-Alive: timeout=99\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-T\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok')
-    const upstreamUrl = await listening(hops)
-    try {
-      expect((await p.cli(['services', 'create', 'hops', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
-      const host = `hops.my-project.localhost:${p.gatewayPort}`
-      let r = await rawGet(p.gatewayPort, host, [], '/')
-      await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), r.status === 200), 'the gateway knowing the new service')
+    const hops = 'HTTP/1.1 200 OK\r\nConnection: X-Secret, close\r\nX-Secret: s\r\nKeep-Alive: timeout=99\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTrailer: X-T\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok'
+    await withRawService('hops', hops, (r) => r.status === 200, (r) => {
       expect(r.body).toBe('ok')
       expect(r.head).toMatch(/^x-kept: yes$/im)
       for (const name of ['x-secret', 'proxy-authenticate', 'upgrade', 'trailer']) expect(r.head, name).not.toMatch(new RegExp(`^${name}:`, 'im'))
       expect(r.head).not.toMatch(/timeout=99/)
-    } finally {
-      hops.close()
-    }
+    })
   })
 
   it.each(['fin', 'rst'] as const)('sends a request once more when its kept-alive upstream connection closes before answering (%s), as nginx and browsers do; never a POST', async (close) => {

@@ -1,10 +1,10 @@
-/* global process, console, URL */
+/* global process, console */
 // google-auth-library for Node's Impersonated credentials, pointed at Postern's IAM Credentials
 // endpoint as its `endpoint` option allows: a source client holding the caller's access token,
 // an access token and an ID token minted as the target account, and an IdTokenClient calling the
 // service with the latter. Prints what happened as JSON.
-import { request } from 'node:http'
 import { IdTokenClient, Impersonated, OAuth2Client } from 'google-auth-library'
+import { callGateway } from './call-gateway.mjs'
 
 const [endpoint, sourceToken, targetPrincipal, audience, gatewayPort] = process.argv.slice(2)
 const sourceClient = new OAuth2Client()
@@ -15,14 +15,5 @@ const client = new IdTokenClient({ targetAudience: audience, idTokenProvider: im
 const headers = await client.getRequestHeaders(audience)
 const authorization = typeof headers.get === 'function' ? headers.get('authorization') : headers.Authorization
 
-// Node cannot resolve *.localhost names: the request goes to the gateway's address with the service's Host.
-const answer = await new Promise((resolve, reject) => {
-  const req = request({ host: '127.0.0.1', port: Number(gatewayPort), path: '/echo', headers: { host: new URL(audience).host, authorization } }, (res) => {
-    let body = ''
-    res.on('data', (d) => (body += d))
-    res.on('end', () => resolve({ status: res.statusCode, body }))
-  })
-  req.on('error', reject)
-  req.end()
-})
+const answer = await callGateway(audience, gatewayPort, authorization)
 console.log(JSON.stringify({ ...answer, authorization, accessToken }))
