@@ -99,7 +99,7 @@ const EXAMPLES: Record<string, string> = { timestamp: "timestamp('2027-01-01T00:
  */
 function checkConstantConversion(name: string, args: ASTNode[], what: string): void {
   const [text] = args
-  if (!(name in EXAMPLES) || args.length !== 1 || text?.op !== 'value' || typeof text.args !== 'string') return
+  if (!Object.hasOwn(EXAMPLES, name) || args.length !== 1 || text?.op !== 'value' || typeof text.args !== 'string') return
   try {
     constants.evaluate(`${name}(text)`, { text: text.args })
   } catch (err) {
