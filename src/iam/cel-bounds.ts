@@ -35,6 +35,12 @@ export function asWritten(message: string): string {
   return message.replaceAll(LINEAR_MATCHES, 'matches')
 }
 
+/** The first line of a CEL error's message, `matches` called as users wrote it. */
+export function celErrorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err)
+  return asWritten(text.split('\n')[0]!.trim())
+}
+
 /** Registers the linear-time `matches` on an environment; call once where it is built. */
 export function registerLinearMatches(env: Environment): Environment {
   return env.registerFunction({
@@ -103,13 +109,10 @@ function checkConstantConversion(name: string, args: ASTNode[], what: string): v
   try {
     constants.evaluate(`${name}(text)`, { text: text.args })
   } catch (err) {
-    throw invalid(`${what}: ${name}('${text.args.slice(0, 100)}') can never be converted (${firstLine(err)}); write it as ${EXAMPLES[name]}.`)
+    throw invalid(`${what}: ${name}('${text.args.slice(0, 100)}') can never be converted (${celErrorLine(err)}); write it as ${EXAMPLES[name]}.`)
   }
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
-}
 
 function visit(node: ASTNode, fn: (node: ASTNode) => void): void {
   fn(node)

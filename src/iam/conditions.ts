@@ -1,7 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { BoundedCache } from '../core/bounded-cache.js'
 import { invalid } from '../core/errors.js'
-import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
+import { celErrorLine, checkCelCost, registerLinearMatches, useLinearMatches } from './cel-bounds.js'
 
 /**
  * IAM Conditions (DESIGN §1): CEL over `request.time`, `resource.name`, `resource.type`,
@@ -63,7 +63,7 @@ export function compileCondition(expression: string): CompiledCondition {
   const evaluate = parse(expression)
   useLinearMatches(evaluate.ast)
   const check = evaluate.check()
-  if (!check.valid) throw invalid(`Condition expression is not valid: ${firstLine(check.error)}`)
+  if (!check.valid) throw invalid(`Condition expression is not valid: ${celErrorLine(check.error)}`)
   if (check.type !== 'bool') throw invalid(`Condition expression must be a bool, not ${check.type}.`)
   const fn: CompiledCondition = (ctx) =>
     evaluate({
@@ -78,7 +78,7 @@ function parse(expression: string): ReturnType<typeof env.parse> {
   try {
     return env.parse(expression)
   } catch (err) {
-    throw invalid(`Condition expression does not parse: ${firstLine(err)}`)
+    throw invalid(`Condition expression does not parse: ${celErrorLine(err)}`)
   }
 }
 
@@ -96,7 +96,3 @@ function serviceOf(name: string): string {
   return m ? m[1]! : ''
 }
 
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err)
-  return asWritten(text.split('\n')[0]!.trim())
-}

@@ -1,7 +1,7 @@
 import { Environment } from '@marcbachmann/cel-js'
 import { BoundedCache } from '../../core/bounded-cache.js'
 import { invalid } from '../../core/errors.js'
-import { asWritten, checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
+import { celErrorLine, checkCelCost, registerLinearMatches, useLinearMatches } from '../../iam/cel-bounds.js'
 import { ATTRIBUTE_NAME, printable } from '../../iam/members.js'
 
 /**
@@ -44,12 +44,12 @@ function compile(expression: string, what: string, allowed: (type: string) => bo
   try {
     parsed = env.parse(expression)
   } catch (err) {
-    throw invalid(`${what} does not parse: ${firstLine(err)}`)
+    throw invalid(`${what} does not parse: ${celErrorLine(err).slice(0, 300)}`)
   }
   checkCelCost(parsed.ast, what)
   useLinearMatches(parsed.ast)
   const check = parsed.check()
-  if (!check.valid) throw invalid(`${what} is not valid: ${firstLine(check.error)}`)
+  if (!check.valid) throw invalid(`${what} is not valid: ${celErrorLine(check.error).slice(0, 300)}`)
   const type = String(check.type)
   if (!allowed(type)) throw invalid(`${what} must be ${expected}, not ${type}.`)
 }
@@ -110,7 +110,7 @@ export function mapAssertion(mapping: Readonly<Record<string, string>>, assertio
   try {
     subject = compiled(mapping['postern.subject']!)(vars)
   } catch (err) {
-    return { ok: false, reason: `The attribute mapping yields no subject (postern.subject: ${firstLine(err)}).` }
+    return { ok: false, reason: `The attribute mapping yields no subject (postern.subject: ${celErrorLine(err).slice(0, 300)}).` }
   }
   if (typeof subject !== 'string' || !subject) return { ok: false, reason: 'The attribute mapping yields no subject (postern.subject is empty or not a string).' }
   if (!MEMBER_VALUE.test(subject)) return { ok: false, reason: `The mapped subject '${printable(subject)}' is not usable: 1–127 printable ASCII characters, no spaces.` }
@@ -153,7 +153,3 @@ export function conditionHolds(condition: string, assertion: Record<string, unkn
   }
 }
 
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err)
-  return asWritten(text.split('\n')[0]!.trim()).slice(0, 300)
-}
