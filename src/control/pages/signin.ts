@@ -18,9 +18,13 @@ import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html
 /**
  * GET/POST /signin (DESIGN §3). The form is protected against login CSRF (another site signing
  * the browser in to an account of its choosing) by a double-submit token: a SameSite=Strict
- * cookie set with the form and a hidden field that must match it.
+ * cookie set with the form and a hidden field that must match it. A browser keeps one token for
+ * every form it is shown, so that two sign-in pages open at once (a service's and the console's,
+ * a restored tab) can each be submitted: a new token per form left only the newest one valid.
  */
 const FORM_COOKIE = 'postern_signin'
+const FORM_TOKEN_BYTES = 24
+const FORM_TOKEN = /^[A-Za-z0-9_-]{32}$/
 
 function form(o: { returnTo: string; token: string; email?: string; error?: string; signedInAs?: string; federated: string }): string {
   return page('Sign in', `<h1>Sign in to Postern</h1>
@@ -40,12 +44,13 @@ ${o.federated}`)
 export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
   return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const active = await sessions.current(req)
-    renderForm(deps, res, 200, { returnTo: safeReturnTo(query.get('return_to')), signedInAs: active?.email })
+    renderForm(deps, req, res, 200, { returnTo: safeReturnTo(query.get('return_to')), signedInAs: active?.email })
   }
 }
 
-function renderForm(deps: ControlDeps, res: ServerResponse, status: number, o: { returnTo: string; email?: string; error?: string; signedInAs?: string }, headers: Record<string, string> = {}): void {
-  const token = randomToken(24)
+function renderForm(deps: ControlDeps, req: IncomingMessage, res: ServerResponse, status: number, o: { returnTo: string; email?: string; error?: string; signedInAs?: string }, headers: Record<string, string> = {}): void {
+  const held = readCookie(req.headers.cookie, FORM_COOKIE)
+  const token = held !== undefined && FORM_TOKEN.test(held) ? held : randomToken(FORM_TOKEN_BYTES)
   const cookie = `${FORM_COOKIE}=${token}; Path=${PATHS.signin}; HttpOnly; SameSite=Strict; Max-Age=3600${deps.settings.secureCookies ? '; Secure' : ''}`
   sendPage(res, status, form({ ...o, token, federated: federatedLinks(deps, o.returnTo) }), { ...headers, 'set-cookie': cookie })
 }
@@ -58,7 +63,7 @@ export function submitSignIn(deps: ControlDeps) {
     const expected = readCookie(req.headers.cookie, FORM_COOKIE)
     const sent = fields.get('form_token')
     if (!sameOrigin(req) || !expected || !sent || !secretsEqual(expected, sent)) {
-      renderForm(deps, res, 400, { returnTo, email, error: 'The sign-in form expired or did not come from this site. Please try again.' })
+      renderForm(deps, req, res, 400, { returnTo, email, error: 'The sign-in form expired or did not come from this site. Please try again.' })
       return
     }
     let result
@@ -74,7 +79,7 @@ export function submitSignIn(deps: ControlDeps) {
     } catch (err) {
       if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED') refused('RESOURCE_EXHAUSTED')
       if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED' && wantsHtml(req)) {
-        renderForm(deps, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
+        renderForm(deps, req, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
         return
       }
       throw err
@@ -85,19 +90,15 @@ export function submitSignIn(deps: ControlDeps) {
         sendError(res, new PosternError('UNAUTHENTICATED', result.message), req.headers.accept)
         return
       }
-      renderForm(deps, res, 401, { returnTo, email, error: result.message })
+      renderForm(deps, req, res, 401, { returnTo, email, error: result.message })
       return
     }
     // A new session on every sign-in (no session fixation); the one the browser had ends.
     await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
     const { cookie } = await startSession(deps.store, result.uid, deps.clock())
     await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
-    redirect(res, returnTo, {
-      'set-cookie': [
-        sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }),
-        `${FORM_COOKIE}=; Path=${PATHS.signin}; HttpOnly; SameSite=Strict; Max-Age=0${deps.settings.secureCookies ? '; Secure' : ''}`,
-      ],
-    })
+    // (The form's cookie stays for its hour: another sign-in page still open may be submitted too.)
+    redirect(res, returnTo, { 'set-cookie': sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }) })
   }
 }
 
