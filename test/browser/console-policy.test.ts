@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { grantRole, groupByRole, parsePrincipals, revokeRole, type PolicySource } from '../../console/src/iam/policy-edit.js'
+import { grantRole, groupByRole, parsePrincipals, revokeRole, StaleBindingError, type PolicySource } from '../../console/src/iam/policy-edit.js'
 
 /** The console's pure policy editing (console/src/iam/policy-edit.ts): what "New principals" and Remove do. */
 describe('console policy editing', () => {
@@ -30,6 +30,11 @@ describe('console policy editing', () => {
     expect(revokeRole(policy, 'roles/run.invoker', conditional.condition, 'user:a@x.com').bindings).toEqual([{ role: 'roles/run.invoker', members: ['user:a@x.com'] }])
     // Someone else removed the member in between: nothing left to do, nothing thrown.
     expect(revokeRole(policy, 'roles/run.invoker', undefined, 'user:zed@x.com')).toBe(policy)
+    // Someone else changed the condition in between: the member still holds the role, under a
+    // binding the person did not choose; nothing is removed, and they are told.
+    const retitled = { bindings: [{ ...conditional, condition: { title: 't2', expression: 'true' } }] }
+    expect(() => revokeRole(retitled, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(StaleBindingError)
+    expect(() => revokeRole(retitled, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(/now holds this role under the condition “t2”/)
   })
 
   it('groups own and inherited members by role in catalogue order', () => {

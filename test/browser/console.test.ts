@@ -31,6 +31,8 @@ const api = <T = Record<string, unknown>>(method: string, path: string, body?: u
 const servicePath = (s: string) => `/v2/projects/${PROJECT}/services/${s}`
 /** Runs in the page: the text of the focused element (typed loosely: the tests compile without the DOM library). */
 const focusedText = () => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent
+/** Runs in the page: the accessible label of the focused element, if it has one. */
+const focusedLabel = () => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('aria-label')
 const membersOf = (policy: Policy, role: string) => policy.bindings?.find((b) => b.role === role)?.members ?? []
 
 async function grant(resource: string, role: string, member: string): Promise<void> {
@@ -240,8 +242,72 @@ describe('console', () => {
     await page.keyboard.press('Escape')
     await page.getByRole('dialog', { name: 'Remove principal?' }).waitFor({ state: 'detached' })
     expect(membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).toContain('user:kb-user@example.com')
+    // Focus is back where the dialog was opened from, not on the page's body.
+    expect(await page.evaluate(focusedLabel)).toBe('Remove user:kb-user@example.com from Run Invoker')
+    // Removed for real: the row and its button go, and focus goes to the status that says so.
+    await page.keyboard.press('Enter')
+    await page.getByRole('dialog', { name: 'Remove principal?' }).getByRole('button', { name: 'Remove' }).click()
+    await panel.getByRole('status').getByText('Removed user:kb-user@example.com from Run Invoker.').waitFor()
+    await expect.poll(() => page.evaluate(focusedText)).toBe('Removed user:kb-user@example.com from Run Invoker.')
     expect(dialogs).toEqual([])
     expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('removes nothing, and says so, when the binding shown was changed by someone else meanwhile', async () => {
+    const condition = { title: 'Until 2040', expression: 'request.time < timestamp("2040-01-01T00:00:00Z")' }
+    type Conditional = { bindings?: { role: string; members: string[]; condition?: typeof condition }[]; etag?: string }
+    const read = async () => (await api<Conditional>('POST', `${servicePath('billing')}:getIamPolicy`)).body
+    const before = await read()
+    const granted = [...(before.bindings ?? []), { role: 'roles/run.invoker', members: ['user:dev@example.com'], condition }]
+    expect((await api('POST', `${servicePath('billing')}:setIamPolicy`, { policy: { version: 3, bindings: granted, etag: before.etag } })).status).toBe(200)
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('checkbox', { name: 'Select service billing' }).check()
+    await page.getByRole('button', { name: 'Show info panel' }).click()
+    const panel = page.getByRole('complementary', { name: 'Info panel' })
+    await panel.getByRole('tab', { name: 'Permissions' }).click()
+    await panel.getByText('Until 2040').waitFor()
+
+    // With the panel open, another admin retitles the condition (the CLI's set-iam-policy).
+    const shown = await read()
+    const retitled = shown.bindings!.map((b) => (b.condition ? { ...b, condition: { ...b.condition, title: 'Until 2050' } } : b))
+    expect((await api('POST', `${servicePath('billing')}:setIamPolicy`, { policy: { version: 3, bindings: retitled, etag: shown.etag } })).status).toBe(200)
+
+    await panel.getByRole('button', { name: 'Remove user:dev@example.com from Run Invoker' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Remove principal?' })
+    await confirm.getByRole('button', { name: 'Remove' }).click()
+    await confirm.getByRole('alert').getByText(/Nothing was removed: the policy changed since it was shown, and user:dev@example.com now holds this role under the condition “Until 2050”/).waitFor()
+    expect(await panel.getByText(/^Removed /).count()).toBe(0)
+    const after = await read()
+    expect(after.bindings?.find((b) => b.condition)).toEqual({ role: 'roles/run.invoker', members: ['user:dev@example.com'], condition: { ...condition, title: 'Until 2050' } })
+    // Behind the dialog the panel shows the binding as it now is.
+    await panel.getByText('Until 2050', { exact: true }).waitFor()
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('takes a sign-in from either of two sign-in pages open at once', async () => {
+    context = await browser.newContext()
+    const first = await context.newPage()
+    await first.goto(`${server.controlUrl}/console`)
+    await first.waitForURL((u) => u.pathname === '/signin')
+    // A second sign-in page in another tab (a service's, the device page's, a restored tab) after it.
+    const second = await context.newPage()
+    await second.goto(`${server.controlUrl}/signin?return_to=%2Fconsole`)
+    await second.getByLabel('Email').waitFor()
+    await first.getByLabel('Email').fill(OWNER)
+    await first.getByLabel('Password').fill(server.ownerPassword!)
+    await first.getByRole('button', { name: 'Sign in' }).click()
+    await first.waitForURL((u) => u.pathname.startsWith('/console/projects/'))
+    // And the other page still signs in too (say, as another account).
+    await second.getByLabel('Email').fill(VIEWER)
+    await second.getByLabel('Password').fill(VIEWER_PASSWORD)
+    await second.getByRole('button', { name: 'Sign in' }).click()
+    await second.waitForURL((u) => u.pathname.startsWith('/console'))
+    expect(await second.getByText(/expired or did not come from this site/).count()).toBe(0)
     await context.close()
   }, 120_000)
 

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Group, Policy } from '../api/types.ts'
@@ -7,7 +7,7 @@ import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { AddPrincipalDialog } from './add-principal-dialog.tsx'
-import { describeMember, groupByRole, revokeRole, type PolicySource, type RoleGroup } from './policy-edit.ts'
+import { describeMember, groupByRole, revokeRole, StaleBindingError, type PolicySource, type RoleGroup } from './policy-edit.ts'
 import { updatePolicy } from './update-policy.ts'
 import { useRoles } from './use-roles.ts'
 
@@ -31,6 +31,15 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
   const [removeError, setRemoveError] = useState<string>()
   const [busy, setBusy] = useState(false)
   const [status, setStatus] = useState('')
+  const statusRef = useRef<HTMLParagraphElement>(null)
+  // After a removal the Remove button goes with its row: focus goes to the status that says what
+  // happened (once it is shown: an empty status is not displayed, and cannot take focus).
+  const focusStatus = useRef(false)
+  useEffect(() => {
+    if (!focusStatus.current) return
+    focusStatus.current = false
+    statusRef.current?.focus()
+  }, [status])
 
   const loaded = useLoad(async () => {
     const optional = async <T,>(read: () => Promise<T>): Promise<T | undefined> => {
@@ -57,14 +66,26 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
     if (!removal) return
     setBusy(true)
     setRemoveError(undefined)
+    setStatus('')
     try {
-      await updatePolicy(api, resourcePath, (p) => revokeRole(p, removal.group.role, removal.group.condition, removal.member))
-      setStatus(`Removed ${removal.member} from ${removal.group.title}.`)
+      // Whether the last attempt of the read-modify-write removed anything: someone else may have
+      // removed the member already, and then nothing is written.
+      let removed = false
+      await updatePolicy(api, resourcePath, (p) => {
+        const next = revokeRole(p, removal.group.role, removal.group.condition, removal.member)
+        removed = next !== p
+        return next
+      })
+      setStatus(removed ? `Removed ${removal.member} from ${removal.group.title}.` : `${removal.member} no longer held ${removal.group.title}; nothing needed removing.`)
       setRemoval(undefined)
       loaded.reload()
       onChanged?.()
+      focusStatus.current = true
     } catch (err) {
-      setRemoveError(describeError(err, `change who has access to ${service}`))
+      if (err instanceof StaleBindingError) {
+        setRemoveError(err.message)
+        loaded.reload()
+      } else setRemoveError(describeError(err, `change who has access to ${service}`))
     } finally {
       setBusy(false)
     }
@@ -85,7 +106,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
           Refresh
         </button>
       </div>
-      <p className="status-text" role="status">{status}</p>
+      <p className="status-text" role="status" tabIndex={-1} ref={statusRef}>{status}</p>
       {loaded.error !== undefined && <ErrorText message={describeError(loaded.error, `view who has access to ${service}`)} />}
       {loaded.loading && !data && <p className="muted">Loading permissions…</p>}
       {data && !canEdit && <p className="note">You can view these permissions but not change them.</p>}

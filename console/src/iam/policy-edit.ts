@@ -3,7 +3,7 @@
  * remove members of one binding, and lay the effective bindings out by role. No I/O, no React,
  * so the read-modify-write loop can re-apply an edit to a fresh policy as often as it must.
  */
-import { addMembers, BindingEditError, removeMember } from '../../../src/api/binding-edits.js'
+import { addMembers, BindingEditError, removeMember, sameMember } from '../../../src/api/binding-edits.js'
 import type { Condition, Policy, Role } from '../api/types.ts'
 
 const SPECIAL = new Set(['allUsers', 'allAuthenticatedUsers'])
@@ -57,16 +57,26 @@ export function grantRole(policy: Policy, role: string, members: string[]): Poli
   return addMembers(policy, members, role)
 }
 
+/** The binding a person chose to remove from has changed since it was shown; nothing was written. */
+export class StaleBindingError extends Error {
+  override readonly name = 'StaleBindingError'
+}
+
 /**
  * Revokes `role` under one condition from `member`; the binding goes when it is left empty. A
- * member someone else removed in between leaves the policy as it is.
+ * member someone else removed in between leaves the policy as it is. A member who still holds the
+ * role, but now under another condition (someone retitled or rewrote it meanwhile), is a
+ * StaleBindingError: removing that binding is a decision the person has not seen.
  */
 export function revokeRole(policy: Policy, role: string, condition: Condition | undefined, member: string): Policy {
   try {
     return removeMember(policy, member, role, condition ?? 'none')
   } catch (err) {
-    if (err instanceof BindingEditError && err.reason === 'not-found') return policy
-    throw err
+    if (!(err instanceof BindingEditError && err.reason === 'not-found')) throw err
+    const holder = (policy.bindings ?? []).find((b) => b.role === role && b.members.some((m) => sameMember(m, member)))
+    if (!holder) return policy
+    const now = holder.condition ? `under the condition “${holder.condition.title ?? holder.condition.expression}”` : 'without a condition'
+    throw new StaleBindingError(`Nothing was removed: the policy changed since it was shown, and ${member} now holds this role ${now}. Review the current permissions below and remove it again if you still mean to.`)
   }
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type FormEvent, type ReactNode } from 'react'
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react'
 
 /**
  * A modal dialog on the native <dialog> element: the browser traps focus, closes on Escape and
@@ -14,11 +14,18 @@ export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
 }) {
   const ref = useRef<HTMLDialogElement>(null)
   const titleId = useId()
+  // What had focus when the dialog opened (the button that opened it): focus goes back to it on
+  // close. The browser would do so itself, but React has taken the dialog out of the page by the
+  // time it is closed here, and focus would fall to the page's body.
+  const [opener] = useState(() => document.activeElement)
   useEffect(() => {
     const dialog = ref.current
     if (dialog && !dialog.open) dialog.showModal()
-    return () => dialog?.close()
-  }, [])
+    return () => {
+      dialog?.close()
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus()
+    }
+  }, [opener])
   const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault()
     onSubmit?.(e)
