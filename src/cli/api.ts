@@ -15,6 +15,9 @@ export class Api {
    * etag); GET always is. Such a call is retried when the connection breaks under it.
    */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
+    // The active account's token goes only to the Postern that issued it.
+    const elsewhere = this.session.elsewhere(this.server)
+    if (elsewhere) throw new CliError(elsewhere)
     const token = await this.session.accessToken()
     const send = o.idempotent || method === 'GET' ? requestSafely : request
     const res = await send(this.server + path, {
@@ -33,8 +36,7 @@ export class Api {
       const e = (parsed as ApiErrorBody).error
       const status = typeof e === 'object' ? e?.status : undefined
       const message = typeof e === 'object' ? e?.message : (parsed as ApiErrorBody).error_description
-      const hint = res.status === 401 ? this.session.elsewhere() : undefined
-      throw new CliError(`ERROR: (${status ?? res.status}) ${message ?? 'request failed'}${hint ? `\n${hint}` : ''}`, 1, status)
+      throw new CliError(`ERROR: (${status ?? res.status}) ${message ?? 'request failed'}`, 1, status)
     }
     return parsed as T
   }

@@ -42,15 +42,16 @@ export class Session {
   }
 
   /**
-   * When the account signed in at another Postern than the one the CLI now talks to (the server
-   * moved to another port, or `config set server` changed it), what to do: its tokens and its
-   * refresh token are that server's, and no other takes them.
+   * When the account signed in at another Postern than `server`, the one the CLI now talks to
+   * (the server moved to another port, or `config set server` changed it), what to do: its tokens
+   * and its refresh token are that server's, and are never sent to another (which may not be a
+   * Postern at all).
    */
-  elsewhere(email?: string): string | undefined {
+  elsewhere(server: string, email?: string): string | undefined {
     const { email: name, stored } = this.account(email)
-    const now = this.files.readConfig().server
-    if (stored.type === 'service_account' || !now || sameOrigin(stored.server, now)) return undefined
-    return `The credentials of ${name} are from the Postern at ${stored.server}, and the CLI now talks to ${now}: sign in there (postern auth login), or go back (postern config set server ${stored.server}).`
+    if (sameOrigin(stored.server, server)) return undefined
+    const there = stored.type === 'service_account' ? `activate a key of that server's (postern auth activate-service-account --key-file FILE)` : 'sign in there (postern auth login)'
+    return `The credentials of ${name} are from the Postern at ${stored.server}, and the CLI now talks to ${server}: ${there}, or go back (postern config set server ${stored.server}). Nothing was sent.`
   }
 
   /** An access token for the Postern API (the CLI's own calls; `print-access-token`). */
@@ -77,10 +78,7 @@ export class Session {
       if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
       const again = cached(current)
       if (again) return again
-      const response = await this.exchange(name, current, req).catch((err: unknown) => {
-        const hint = this.elsewhere(name)
-        throw hint && err instanceof CliError ? new CliError(`${err.message}\n${hint}`, err.exitCode) : err
-      })
+      const response = await this.exchange(name, current, req)
       if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
       const credentials = this.files.readCredentials()
       const updated: StoredAccount = { ...current }
