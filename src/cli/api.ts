@@ -8,6 +8,8 @@ export class Api {
   constructor(
     readonly server: string,
     private readonly session: Session,
+    /** The account the calls are made as; the active one when undefined. */
+    private readonly account?: string,
   ) {}
 
   /**
@@ -16,9 +18,9 @@ export class Api {
    */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
     // The active account's token goes only to the Postern that issued it.
-    const elsewhere = this.session.elsewhere(this.server)
+    const elsewhere = this.session.elsewhere(this.server, this.account)
     if (elsewhere) throw new CliError(elsewhere)
-    const token = await this.session.accessToken()
+    const token = await this.session.accessToken(this.account)
     const send = o.idempotent || method === 'GET' ? requestSafely : request
     const res = await send(this.server + path, {
       method,

@@ -36,8 +36,9 @@ export class Cli {
     return (this.files.readConfig().server ?? DEFAULT_SERVER).replace(/\/$/, '')
   }
 
-  api(): Api {
-    return new Api(this.server(), this.session)
+  /** The control API, called as the active account, or as `account` when one is named. */
+  api(account?: string): Api {
+    return new Api(this.server(), this.session, account)
   }
 
   globals(cmd: Command): { project?: string; format?: string; quiet?: boolean } {

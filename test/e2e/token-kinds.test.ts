@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -157,6 +157,28 @@ describe('tokens for the API and tokens for services are not interchangeable', (
     expect(JSON.parse(userinfo.text)).toMatchObject({ email: robot })
     expect((await api(minted)).status).toBe(200)
     expect((await gateway(minted)).status).toBe(401)
+    // The account named beside the flag is the one that asks: one without credentials here is refused, not replaced by the active one.
+    expect((await p.cli(['auth', 'print-access-token', 'ann@example.com', `--impersonate-service-account=${robot}`], { configDir: annDir })).code).toBe(0)
+    for (const kind of ['print-access-token', 'print-identity-token']) {
+      const stranger = await p.cli(['auth', kind, 'nobody@nowhere.example', `--impersonate-service-account=${robot}`], { configDir: annDir })
+      expect(stranger, kind).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('No credentials for nobody@nowhere.example.') })
+    }
+  })
+
+  it('auth revoke --all forgets every account even when their server cannot be reached, warning that the sign-in stays valid there', async () => {
+    const configDir = (await signInUser(p, 'ann@example.com', 'ann-password-123')).configDir
+    const file = join(configDir, 'credentials.json')
+    const credentials = JSON.parse(readFileSync(file, 'utf8')) as { accounts: Record<string, { server: string }> }
+    // The Postern that issued them is gone (nothing listens on port 9 here).
+    for (const a of Object.values(credentials.accounts)) a.server = 'http://127.0.0.1:9'
+    writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 })
+    const revoked = await p.cli(['auth', 'revoke', '--all'], { configDir })
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(revoked.stderr).toMatch(/WARNING: Cannot reach (the Postern server at )?http:\/\/127.0.0.1:9/)
+    expect(revoked.stderr).toContain('The sign-in of ann@example.com was not revoked there and stays valid until it expires; the credentials are forgotten here anyway.')
+    expect(revoked.stderr).toContain('Revoked credentials:\n - ann@example.com')
+    expect(JSON.parse(readFileSync(file, 'utf8')).accounts).toEqual({})
+    expect((await p.cli(['auth', 'revoke', 'ann@example.com', '--all'], { configDir })).code).toBe(2)
   })
 
   it('the CLI keeps both tokens in its 0600 credentials, prints each, and reuses them until they near expiry', async () => {

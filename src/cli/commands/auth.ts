@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
-import { request } from '../http-client.js'
+import { request, TransportError } from '../http-client.js'
 import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
@@ -36,11 +36,11 @@ export function registerAuth(program: Command, cli: Cli): Command {
   auth
     .command('print-access-token [account]')
     .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
-    .option('--impersonate-service-account <email>', 'print an access token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
+    .option('--impersonate-service-account <email>', 'print an access token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
     .action(async (account: string | undefined, o: { impersonateServiceAccount?: string }) => {
       if (o.impersonateServiceAccount) {
         const email = o.impersonateServiceAccount
-        const { accessToken } = await cli.api().call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`, {})
+        const { accessToken } = await cli.api(account).call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`, {})
         cli.print(accessToken + '\n')
         return
       }
@@ -51,13 +51,13 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .command('print-identity-token [account]')
     .description('Print an ID token, for calling services, for the active (or given) account.')
     .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
-    .option('--impersonate-service-account <email>', 'print a token of this service account instead (needs roles/iam.serviceAccountTokenCreator on it)')
+    .option('--impersonate-service-account <email>', 'print a token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
     .option('--include-email', 'include the email claim (service-account tokens)')
     .action(async (account: string | undefined, o: { audiences?: string; impersonateServiceAccount?: string; includeEmail?: boolean }) => {
       if (o.audiences !== undefined && (o.audiences.includes(',') || !o.audiences.trim())) throw new CliError('--audiences takes one audience.', 2)
       if (o.impersonateServiceAccount) {
         const email = o.impersonateServiceAccount
-        const { token } = await cli.api().call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateIdToken`, {
+        const { token } = await cli.api(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateIdToken`, {
           audience: o.audiences ?? CLI_CLIENT_ID,
           includeEmail: Boolean(o.includeEmail),
         })
@@ -87,26 +87,42 @@ export function registerAuth(program: Command, cli: Cli): Command {
 
   auth
     .command('revoke [account]')
-    .description('Revoke the account’s credentials at the server and forget them here.')
-    .action(async (account: string | undefined, _o, cmd: Command) => {
-      const email = account ?? cli.session.activeAccount()
-      const stored = cli.files.readCredentials().accounts[email]
-      if (!stored) throw new CliError(`No credentials for ${email}.`)
-      if (stored.refreshToken) {
-        const res = await request(`${stored.server}/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: stored.refreshToken }) })
-        if (!res.ok) cli.io.stderr(`WARNING: the server answered ${res.status} to the revocation; the credentials are forgotten here anyway.\n`)
+    .description('Revoke the account’s credentials at the server and forget them here (a server that cannot be reached is warned of; they are forgotten anyway).')
+    .option('--all', 'revoke every account’s credentials')
+    .action(async (account: string | undefined, o: { all?: boolean }, cmd: Command) => {
+      if (o.all && account !== undefined) throw usageError('Name an account or pass --all, not both.')
+      const emails = o.all ? Object.keys(cli.files.readCredentials().accounts) : [account ?? cli.session.activeAccount()]
+      for (const email of emails) {
+        const stored = cli.files.readCredentials().accounts[email]
+        if (!stored) throw new CliError(`No credentials for ${email}.`)
+        if (stored.refreshToken) await revokeAtServer(cli, email, stored.server, stored.refreshToken)
+        await cli.files.withLock(async () => {
+          const credentials = cli.files.readCredentials()
+          delete credentials.accounts[email]
+          cli.files.writeCredentials(credentials)
+          const config = cli.files.readConfig()
+          if (config.account === email) {
+            delete config.account
+            cli.files.writeConfig(config)
+          }
+        })
       }
-      await cli.files.withLock(async () => {
-        const credentials = cli.files.readCredentials()
-        delete credentials.accounts[email]
-        cli.files.writeCredentials(credentials)
-        const config = cli.files.readConfig()
-        if (config.account === email) {
-          delete config.account
-          cli.files.writeConfig(config)
-        }
-      })
-      cli.status(`Revoked credentials:\n - ${email}`, cmd)
+      cli.status(emails.length > 0 ? `Revoked credentials:\n${emails.map((e) => ` - ${e}`).join('\n')}` : 'No credentials to revoke.', cmd)
     })
   return auth
+}
+
+/**
+ * Ends the sign-in a refresh token carries at the server that issued it. Credentials are forgotten
+ * here even when that fails (the server is gone for good, say); the warning says the sign-in may
+ * still be valid there, so nobody takes "revoked" for more than it was.
+ */
+async function revokeAtServer(cli: Cli, email: string, server: string, refreshToken: string): Promise<void> {
+  try {
+    const res = await request(`${server}/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: refreshToken }) })
+    if (!res.ok) cli.io.stderr(`WARNING: ${server} answered ${res.status} to the revocation of ${email}'s sign-in; the credentials are forgotten here anyway.\n`)
+  } catch (err) {
+    if (!(err instanceof TransportError)) throw err
+    cli.io.stderr(`WARNING: ${err.message}\nThe sign-in of ${email} was not revoked there and stays valid until it expires; the credentials are forgotten here anyway.\n`)
+  }
 }
