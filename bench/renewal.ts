@@ -39,7 +39,7 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
     await postern.cli(['services', 'add-iam-policy-binding', 'bench', `--member=domain:${BENCH_DOMAIN}`, '--role=roles/run.invoker'])
     const signer = await serverSigningKey(postern.dataDir)
     // What nginx shows on its questions: the key derived from the master key in the data dir.
-    const headers = { host: DECISION_HOST, [DECISION_KEY_HEADER]: decisionKey(loadOrCreateMasterKeyFile(postern.dataDir)) }
+    const headers = { host: DECISION_HOST, [DECISION_KEY_HEADER]: decisionKey(loadOrCreateMasterKeyFile(postern.dataDir).key) }
     const emails = Array.from({ length: callers }, (_, i) => `user${String(i).padStart(4, '0')}@${BENCH_DOMAIN}`)
     const mint = new TokenMint(signer, postern.controlUrl, await insertUsers(postern.dataDir, emails))
     const host = postern.hostOf('bench')

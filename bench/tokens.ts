@@ -20,7 +20,7 @@ export async function serverSigningKey(dataDir: string): Promise<SigningKey> {
   const db = new Database(join(dataDir, 'postern.db'), { readonly: true, fileMustExist: true })
   try {
     const row = db.prepare('SELECT kid, private_key FROM signing_keys ORDER BY activate_time DESC LIMIT 1').get() as { kid: string; private_key: string }
-    return { kid: row.kid, key: createPrivateKey(unseal(loadOrCreateMasterKeyFile(dataDir), row.private_key, row.kid)) }
+    return { kid: row.kid, key: createPrivateKey(unseal(loadOrCreateMasterKeyFile(dataDir).key, row.private_key, row.kid)) }
   } finally {
     db.close()
   }

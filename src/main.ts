@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
@@ -105,7 +105,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const testClock = config.testClockFile ? startTestClock(config.testClockFile, (problem) => log.log('error', 'test clock', { problem })) : undefined
   if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
   const clock = testClock?.clock ?? systemClock
-  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : loadOrCreateMasterKeyFile(config.dataDir)
+  const { key: master, created: masterKeyCreated } = config.masterKeySecret ? { key: deriveMasterKey(config.masterKeySecret) } : loadOrCreateMasterKeyFile(config.dataDir)
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
@@ -129,6 +129,13 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   })
   await follower.startFrom()
   await directory.loadAll()
+  const foreign = await keyring.foreignKeys()
+  if (foreign.length > 0) {
+    await store.close()
+    // A master.key made by this very start leaves with it: the next start finds the data dir as it was.
+    if (masterKeyCreated) rmSync(masterKeyCreated, { force: true })
+    throw new PosternError('FAILED_PRECONDITION', masterKeyMismatch(config, foreign.length, masterKeyCreated))
+  }
   await keyring.rotateIfDue()
   await follower.start()
   metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
@@ -440,4 +447,12 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   } finally {
     await store.close()
   }
+}
+
+/** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
+function masterKeyMismatch(config: ServeConfig, count: number, created: string | undefined): string {
+  const keys = `${count} signing key${count === 1 ? '' : 's'} in the store ${count === 1 ? 'was' : 'were'} sealed with another master key`
+  if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`
+  if (config.masterKeySecret) return `${keys} than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY. Nothing was changed.`
+  return `${keys} than ${join(config.dataDir, 'master.key')}: set POSTERN_MASTER_KEY to the one the other processes sharing this database use, or restore this data dir's master.key. Nothing was changed.`
 }

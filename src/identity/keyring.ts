@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import type { Store } from '../store/store.js'
-import type { MasterKey } from './master-key.js'
+import { opens, type MasterKey } from './master-key.js'
 import { currentSigningKid, generateSigningKey, loadKey, rotationDue, type KeyPolicy, type LoadedKey } from './signing-keys.js'
 
 /**
@@ -25,6 +25,17 @@ export class Keyring {
     for (const r of records) next.set(r.kid, this.keys.get(r.kid) ?? loadKey(r, this.master))
     this.keys = next
     this.jwksCache = { keys: [...next.values()].map((k) => k.publicJwk) }
+  }
+
+  /**
+   * The kids of the store's keys this process's master key cannot open: another master key sealed
+   * them (POSTERN_MASTER_KEY differs from the other processes', or master.key was lost and made
+   * anew). Such a process must not start: it could sign nothing, and a key it created would be one
+   * the others cannot sign with once it became current.
+   */
+  async foreignKeys(): Promise<string[]> {
+    const now = this.clock()
+    return (await this.store.listSigningKeys()).filter((r) => r.expireTime > now && !opens(this.master, r.privateKey, r.kid)).map((r) => r.kid)
   }
 
   /** Creates a key when one is due (one process wins among many) and drops expired ones. */

@@ -24,17 +24,22 @@ export function masterSubkey(master: Buffer, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), purpose, 32))
 }
 
-/** Reads the key file, creating it (0600, in a 0700 dir) if it does not exist. */
-export function loadOrCreateMasterKeyFile(dataDir: string): MasterKey {
+/**
+ * Reads the key file, creating it (0600, in a 0700 dir) if it does not exist; `created` names the
+ * file when this call made it (a store that already holds keys then cannot be opened with it).
+ */
+export function loadOrCreateMasterKeyFile(dataDir: string): { key: MasterKey; created?: string } {
   const file = join(dataDir, 'master.key')
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  let created: string | undefined
   try {
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 })
+    created = file
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
-  return keyIn(file)
+  return { key: keyIn(file), ...(created && { created }) }
 }
 
 /** Reads the key file if there is one; creates nothing (for commands that only read a Postern's state). */
@@ -51,6 +56,16 @@ export function seal(key: MasterKey, plaintext: string, associatedData: string):
   cipher.setAAD(Buffer.from(associatedData))
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
   return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.')
+}
+
+/** Whether `key` opens what seal() sealed with `associatedData` (the same master key sealed it). */
+export function opens(key: MasterKey, sealed: string, associatedData: string): boolean {
+  try {
+    unseal(key, sealed, associatedData)
+    return true
+  } catch {
+    return false
+  }
 }
 
 export function unseal(key: MasterKey, sealed: string, associatedData: string): string {

@@ -12,7 +12,7 @@ export function serverSigningKey(dataDir: string): { kid: string; key: KeyObject
   const db = new Database(join(dataDir, 'postern.db'), { readonly: true, fileMustExist: true })
   try {
     const row = db.prepare('SELECT kid, public_jwk, private_key FROM signing_keys ORDER BY activate_time DESC LIMIT 1').get() as { kid: string; public_jwk: string; private_key: string }
-    const key = createPrivateKey(unseal(loadOrCreateMasterKeyFile(dataDir), row.private_key, row.kid))
+    const key = createPrivateKey(unseal(loadOrCreateMasterKeyFile(dataDir).key, row.private_key, row.kid))
     // The PEM an attacker would find and misuse as an HMAC secret (alg confusion).
     const publicPem = createPublicKey({ key: JSON.parse(row.public_jwk), format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString()
     return { kid: row.kid, key, publicPem }
