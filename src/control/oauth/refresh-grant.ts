@@ -8,6 +8,9 @@ export const refreshGrant: Grant = async (form, deps) => {
   const clientId = form.get('client_id') ?? CLI_CLIENT_ID
   if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
   const scope = form.get('scope')?.split(' ').filter(Boolean).join(' ') || undefined
+  // The signing key first: redeeming uses the refresh token up, and a process that could then sign
+  // nothing would have cost the caller its sign-in (presenting the token again revokes it).
+  deps.keyring.signer()
   const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock(), scope)
   return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
 }
