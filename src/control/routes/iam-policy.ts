@@ -4,6 +4,7 @@ import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
 import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
 import { CONCURRENT_CHANGE, planPolicyWrite } from '../../iam/policy-write.js'
+import { leavesNoOwner } from '../../iam/owners.js'
 import { ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
 import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
@@ -73,6 +74,9 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
         if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
+        if (t.resource === ORGANIZATION && leavesNoOwner(current, incoming)) {
+          throw new PosternError('FAILED_PRECONDITION', 'The organization must keep an owner: this policy leaves no member holding roles/owner without a condition, and nobody could administer Postern after it.')
+        }
         await assertMembersExist(tx, addedMembers(current, incoming))
         await assertPolicyKeepsTests(tx, t.resource, incoming, c.deps.clock())
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)

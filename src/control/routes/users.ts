@@ -6,6 +6,7 @@ import { hashPassword, passwordProblem } from '../../identity/passwords.js'
 import { readCookie, sessionCookieName } from '../../identity/sessions.js'
 import { signInWithPassword } from '../../identity/sign-in.js'
 import { parseEmail } from '../../iam/members.js'
+import { leavesNoOwner } from '../../iam/owners.js'
 import { ORGANIZATION } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { UserRecord } from '../../store/records.js'
@@ -115,6 +116,7 @@ export function userRoutes(r: Router<Handler>): void {
     const updated = await mutate(c, { method: 'users.update', resource: userResource(email), permission: 'postern.users.update', checkOn: ORGANIZATION, details: patch }, async (tx) => {
       const user = await existingUser(tx, email)
       const next = { ...user, ...patch, updateTime: c.deps.clock() }
+      if (next.disabled && !user.disabled) await refuseLastOwner(tx, email, 'disabled')
       await tx.updateUser(next)
       // A disabled account stops at once: no refresh, no console session (DESIGN §4).
       if (next.disabled && !user.disabled) {
@@ -164,10 +166,19 @@ export function userRoutes(r: Router<Handler>): void {
     const email = parseEmail(c.params.email!)
     await mutate(c, { method: 'users.delete', resource: userResource(email), permission: 'postern.users.delete', checkOn: ORGANIZATION }, async (tx) => {
       const user = await existingUser(tx, email)
+      await refuseLastOwner(tx, email, 'deleted')
       await tx.deleteUser(email)
       await retireIdentity(tx, 'user', email, user.uid)
       await tx.recordChange('user', email)
     })
     return ok({})
   })
+}
+
+/** The organization's last standing owner's account cannot go: nobody could administer Postern after it (iam/owners.ts). */
+async function refuseLastOwner(tx: StoreTx, email: string, what: 'deleted' | 'disabled'): Promise<void> {
+  const organization = (await tx.getPolicy(ORGANIZATION))?.policy
+  if (leavesNoOwner(organization, organization, `user:${email}`)) {
+    throw new PosternError('FAILED_PRECONDITION', `${email} is the organization's only owner and cannot be ${what}: grant roles/owner on the organization (/v1/organizations/local) to another account first.`)
+  }
 }
