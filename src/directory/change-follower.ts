@@ -9,6 +9,11 @@ export interface FollowerOptions {
   /** Called after every successful catch-up (readiness reporting). */
   onCaughtUp?: (at: number) => void
   clock: () => number
+  /**
+   * A run (one catch-up) not finished by then is abandoned: the next poll starts a fresh one
+   * rather than joining a run stuck on a query that may never be answered. Default 5 s.
+   */
+  runDeadlineMs?: number
 }
 
 /**
@@ -19,6 +24,8 @@ export interface FollowerOptions {
 export class ChangeFollower {
   private lastSeq = 0
   private running: Promise<void> | undefined
+  /** Which run is current; an abandoned run sees it move and stops without applying anything more. */
+  private generation = 0
   private again = false
   private timer: NodeJS.Timeout | undefined
   lastCaughtUp = 0
@@ -59,25 +66,43 @@ export class ChangeFollower {
       this.again = true
       return this.running
     }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false
-          for (;;) {
-            const batch = await this.store.changesSince(this.lastSeq, 500)
-            if (batch.length === 0) break
-            await this.o.onChanges(batch)
-            this.lastSeq = batch.at(-1)!.seq
-            if (batch.length < 500) break
-          }
-        } while (this.again)
-        this.lastCaughtUp = this.o.clock()
-        this.o.onCaughtUp?.(this.lastCaughtUp)
-      } finally {
-        this.running = undefined
+    const generation = ++this.generation
+    const deadlineMs = this.o.runDeadlineMs ?? 5_000
+    let timer: NodeJS.Timeout | undefined
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Abandoned: whatever it still awaits can no longer move the position or apply a batch.
+        if (this.generation === generation) this.generation++
+        reject(new Error(`reading the change feed took over ${deadlineMs} ms; gave up on that read, the next poll starts a new one`))
+      }, deadlineMs)
+      timer.unref()
+    })
+    const run = this.run(generation)
+    run.catch(() => undefined) // once abandoned, its failure is nobody's to report
+    const bounded = Promise.race([run, overdue]).finally(() => {
+      clearTimeout(timer)
+      if (this.running === bounded) this.running = undefined
+    })
+    this.running = bounded
+    return bounded
+  }
+
+  private async run(generation: number): Promise<void> {
+    const current = () => this.generation === generation
+    do {
+      this.again = false
+      for (;;) {
+        const batch = await this.store.changesSince(this.lastSeq, 500)
+        if (!current() || batch.length === 0) break
+        await this.o.onChanges(batch)
+        if (!current()) break
+        this.lastSeq = batch.at(-1)!.seq
+        if (batch.length < 500) break
       }
-    })()
-    return this.running
+    } while (this.again && current())
+    if (!current()) return
+    this.lastCaughtUp = this.o.clock()
+    this.o.onCaughtUp?.(this.lastCaughtUp)
   }
 
   stop(): void {

@@ -6,13 +6,25 @@ import type { Driver, Sql } from './sql.js'
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v))
 
 const RETRYABLE = new Set(['40001', '40P01']) // serialization_failure, deadlock_detected
+
+// A connection can go silent (a partition, a middlebox dropping state, a frozen server) without
+// FIN or RST: without bounds one query would then wait forever, and everything queued behind it
+// — the change follower, API calls, shutdown — with it. The server gives up on a statement after
+// STATEMENT_TIMEOUT_MS (it answers, so the connection stays usable); when it does not answer at
+// all, the client gives up a little later and the connection is discarded, never pooled again.
+const STATEMENT_TIMEOUT_MS = 10_000
+const ANSWER_TIMEOUT_MS = 12_000
+/** How long close() waits for connections to say goodbye before cutting them (a silent peer never does). */
+const CLOSE_GRACE_MS = 2_000
 // Connection failures (network, class 08, server shutting down or starting): the database is
 // unreachable, which callers report as 503 UNAVAILABLE rather than as an internal error.
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006'])
+// 57014: a statement cancelled by statement_timeout (the database too slow to answer is, to the
+// caller, the same as one it cannot reach). 'Query read timeout': pg's query_timeout.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57014', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006'])
 
 function unreachable(err: unknown): boolean {
   const e = err as { code?: string; message?: string }
-  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable/i.test(e.message ?? '')
+  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Query read timeout/i.test(e.message ?? '')
 }
 
 const unavailable = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' } })
@@ -26,8 +38,22 @@ function translated(err: unknown): unknown {
  * read-check-write use cases are safe among any number of processes.
  */
 export function openPostgres(url: string, onError: (err: Error) => void): Driver {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 })
+  const connection: pg.ClientConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: ANSWER_TIMEOUT_MS,
+    // Lets the OS notice a peer that vanished while a connection sits idle (a real partition; a
+    // local relay that stops forwarding still answers TCP, which the timeouts above cover).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  }
+  const pool = new pg.Pool({ ...connection, max: 10 })
   pool.on('error', onError)
+  // Every connection open now, so close() can cut the ones that do not close when asked.
+  const open = new Set<pg.Client>()
+  pool.on('connect', (c) => void open.add(c))
+  pool.on('remove', (c) => void open.delete(c))
   // pool.end() resolves once it has asked its connections to close, not once they have: count
   // them, so close() returns only when no connection is left (a database dropped or a server
   // stopped right after close() must not kill one of ours and report it as an error).
@@ -114,7 +140,9 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
       let delay = 500
       const connect = async (): Promise<void> => {
         if (closed) return
-        const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+        const client = new pg.Client(connection)
+        open.add(client)
+        client.on('end', () => void open.delete(client))
         let retried = false
         const retry = (err?: Error) => {
           if (retried || closed) return
@@ -142,14 +170,32 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
     },
     async close() {
       closed = true
-      await listener?.end().catch(() => undefined)
-      const drained = new Promise<void>((resolve) => {
-        const check = () => connections === 0 && resolve()
-        pool.on('remove', check)
-        check()
-      })
-      await pool.end()
-      await drained
+      // Ending a connection waits for the server's goodbye, which a silent one never sends: past
+      // the grace period, what is still open is cut, so shutdown does not hang on a dead database.
+      const cut = setTimeout(() => {
+        for (const c of open) destroy(c)
+      }, CLOSE_GRACE_MS)
+      try {
+        await closeAll()
+      } finally {
+        clearTimeout(cut)
+      }
     },
   }
+
+  async function closeAll() {
+    await listener?.end().catch(() => undefined)
+    const drained = new Promise<void>((resolve) => {
+      const check = () => connections === 0 && resolve()
+      pool.on('remove', check)
+      check()
+    })
+    await pool.end()
+    await drained
+  }
+}
+
+/** Closes a connection's socket at once, without the protocol's goodbye (pg has no public way). */
+function destroy(client: pg.Client): void {
+  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }

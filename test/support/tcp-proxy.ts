@@ -7,7 +7,9 @@ import { freePort } from './ports.js'
  * sends a TCP RST to the process on connections open now (a middlebox or a restarting peer);
  * `hold` stops relaying what the process sends after a connection's first message, so a query or
  * a transaction it starts stays in flight until the test resets it (`sent` tells when it has
- * been sent), while new connections can still be made.
+ * been sent), while new connections can still be made; `silence` makes every connection, open or
+ * new, stop answering without closing (a black hole: no FIN, no RST), and `unsilence` lets new
+ * connections through again while the silenced ones stay silent for good.
  */
 export interface TcpProxy {
   port: number
@@ -20,6 +22,10 @@ export interface TcpProxy {
   sent(text: string, timeoutMs?: number): Promise<void>
   /** Resets (RST) the process's side of every connection, or only of those that ever sent `matching`; returns how many. */
   reset(o?: { matching?: string }): number
+  /** Open and new connections stop relaying either way and are never closed by the relay. */
+  silence(): void
+  /** New connections relay again; those silenced stay silent until the relay closes. */
+  unsilence(): void
   /** How many connections are open now. */
   connections(): number
   close(): Promise<void>
@@ -34,6 +40,8 @@ interface Link {
   started: boolean
   heldText: string
   held: Buffer[]
+  /** Drops whatever either side sends, and ignores its FIN. */
+  silent: boolean
 }
 
 const TRANSCRIPT_LIMIT = 64 * 1024
@@ -43,13 +51,15 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const links = new Set<Link>()
   let server: Server | undefined
   let holding = false
+  let silencing = false
   const waiters = new Set<() => void>()
 
   const listen = () =>
     new Promise<void>((resolve) => {
-      server = createServer((client) => {
+      // allowHalfOpen: a silenced connection must not answer the client's FIN with its own.
+      server = createServer({ allowHalfOpen: true }, (client) => {
         const upstream = connect(targetPort, '127.0.0.1')
-        const link: Link = { client, upstream, transcript: '', started: false, heldText: '', held: [] }
+        const link: Link = { client, upstream, transcript: '', started: false, heldText: '', held: [], silent: silencing }
         links.add(link)
         const end = () => {
           client.destroy()
@@ -58,7 +68,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         }
         client.on('error', end).on('close', end)
         upstream.on('error', end).on('close', end)
+        client.on('end', () => void (link.silent || upstream.end()))
         client.on('data', (chunk: Buffer) => {
+          if (link.silent) return
           const text = chunk.toString('latin1')
           link.transcript = (link.transcript + text).slice(-TRANSCRIPT_LIMIT)
           // New connections still start while holding: what is held is what they send next.
@@ -71,7 +83,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           link.started = true
           for (const wake of waiters) wake()
         })
-        upstream.pipe(client)
+        upstream.on('data', (chunk: Buffer) => void (link.silent || client.write(chunk)))
+        upstream.on('end', () => void (link.silent || client.end()))
       })
       server.listen(port, '127.0.0.1', resolve)
     })
@@ -135,6 +148,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       holding = false
       release()
       return count
+    },
+    silence() {
+      silencing = true
+      for (const l of links) l.silent = true
+    },
+    unsilence() {
+      silencing = false
     },
     connections: () => links.size,
     close: cut,
