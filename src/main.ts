@@ -115,6 +115,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const keyring = new Keyring(store, master, { rotationMs: config.keyRotationMs, maxTokenLifetimeMs: 86_400_000 }, clock)
   /** Called after each batch of changes is applied to the directory (the gateway drops ended sessions, re-decides open tunnels). */
   const afterChanges: ((changes: readonly Change[]) => void)[] = []
+  /** Called after the whole view was reloaded (the database changed under this process): what was cached of it goes. */
+  const afterReload: (() => void)[] = []
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -125,6 +127,18 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
       for (const notify of afterChanges) notify(changes)
       accessRequestWaiters.notify(changes)
+    },
+    onRewritten: (reason) => {
+      log.log('error', 'the database changed under this process; refusing to decide from what it knew, and reloading everything from the database', { reason })
+      freshness.distrust(`the database changed under this process (${reason}); reloading`)
+    },
+    reload: async () => {
+      await directory.loadAll()
+      await keyring.reload()
+      for (const forget of afterReload) forget()
+      // Every service may differ: the planes rebuild what they derived from them, and re-decide open tunnels.
+      for (const notify of afterChanges) notify([{ seq: 0, kind: 'service', key: '' }])
+      log.log('warn', 'reloaded policies, principals, services and signing keys from the database')
     },
   })
   await follower.startFrom()
@@ -305,6 +319,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         browserSessions,
       })
       afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
+      afterReload.push(() => browserSessions.forgetAll())
       beforeServersClose.push(() => gateway.closeTunnels())
       const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
       const forward = forwardAuth(gateway, config.issuer, record)

@@ -1,4 +1,4 @@
-import type { Change } from '../store/records.js'
+import type { Change, FeedMark } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
 export interface FollowerOptions {
@@ -14,6 +14,13 @@ export interface FollowerOptions {
    * rather than joining a run stuck on a query that may never be answered. Default 5 s.
    */
   runDeadlineMs?: number
+  /**
+   * The feed was rewritten under this process (see rewritten()): told why before the reload, so
+   * the process stops deciding from a view of a database that is no longer there.
+   */
+  onRewritten: (reason: string) => void
+  /** Reloads everything the changes would have kept current, from the store as it is now. */
+  reload: () => Promise<void>
 }
 
 /**
@@ -23,6 +30,9 @@ export interface FollowerOptions {
  */
 export class ChangeFollower {
   private lastSeq = 0
+  /** Which database the view was loaded from, and the change applied last as the feed had it. */
+  private installation = ''
+  private anchor: Change | undefined
   private running: Promise<void> | undefined
   /** Which run is current; an abandoned run sees it move and stops without applying anything more. */
   private generation = 0
@@ -45,8 +55,28 @@ export class ChangeFollower {
 
   /** Start from the current end of the feed (call before loading the state it follows). */
   async startFrom(): Promise<void> {
-    this.lastSeq = await this.store.latestChangeSeq()
+    this.startAt(await this.store.feedMark())
     this.lastCaughtUp = this.o.clock()
+  }
+
+  private startAt(mark: FeedMark): void {
+    this.lastSeq = mark.latest
+    this.installation = mark.installation
+    this.anchor = mark.at
+  }
+
+  /**
+   * Why the feed is not the one this process has been following, or undefined when it is. Change
+   * numbers only grow within one database, so a feed whose end is behind what was applied, or
+   * whose change at that position is another, was restored from a backup or replaced; following
+   * it from the old position would skip every new change until the numbers pass it again.
+   */
+  private rewritten(mark: FeedMark): string | undefined {
+    if (mark.installation !== this.installation) return `the database is not the one this process loaded (installation ${mark.installation || 'none'}, was ${this.installation || 'none'}): dropped and created anew, or another one in its place`
+    if (mark.latest < this.lastSeq) return `the change feed went backwards (its highest change is ${mark.latest}, this process had applied up to ${this.lastSeq}): restored from a backup?`
+    const a = this.anchor
+    if (a && (!mark.at || mark.at.kind !== a.kind || mark.at.key !== a.key || mark.at.time !== a.time)) return `change ${a.seq}, the last this process applied, is no longer in the change feed as it was: restored from a backup?`
+    return undefined
   }
 
   async start(): Promise<void> {
@@ -89,6 +119,16 @@ export class ChangeFollower {
 
   private async run(generation: number): Promise<void> {
     const current = () => this.generation === generation
+    const reason = this.rewritten(await this.store.feedMark(this.lastSeq))
+    if (!current()) return
+    if (reason) {
+      this.o.onRewritten(reason)
+      // Where to follow from is read before the state: a change made meanwhile is applied twice, harmlessly, rather than missed.
+      const mark = await this.store.feedMark()
+      await this.o.reload()
+      if (!current()) return
+      this.startAt(mark)
+    }
     do {
       this.again = false
       for (;;) {
@@ -97,6 +137,7 @@ export class ChangeFollower {
         await this.o.onChanges(batch)
         if (!current()) break
         this.lastSeq = batch.at(-1)!.seq
+        this.anchor = batch.at(-1)
         if (batch.length < 500) break
       }
     } while (this.again && current())

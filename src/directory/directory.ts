@@ -48,6 +48,8 @@ export class Directory {
     await this.reloadGroups()
     await this.reloadWorkforce()
     this.epoch++
+    // Loaded again after the database changed under this process: services may be other ones too.
+    this.servicesEpoch++
   }
 
   /** Re-reads what the changes touched. Idempotent, so replaying a change is harmless. */

@@ -9,6 +9,8 @@ export class Freshness {
   private lastOk: number
   private failing = false
   private lastError = ''
+  /** Why the view cannot be trusted at all, whatever its age (the database changed under it), until the next catch-up. */
+  private distrusted: string | undefined
 
   constructor(
     private readonly clock: () => number,
@@ -23,7 +25,13 @@ export class Freshness {
   caughtUp(at: number): void {
     if (this.failing) this.log.log('info', 'database reachable again; caught up with the change feed', { offlineMs: at - this.lastOk })
     this.failing = false
+    this.distrusted = undefined
     this.lastOk = at
+  }
+
+  /** The view is not of the database there is now: fail closed at once, until a catch-up (after a reload) succeeds. */
+  distrust(reason: string): void {
+    this.distrusted = reason
   }
 
   failed(err: Error): void {
@@ -40,11 +48,12 @@ export class Freshness {
 
   /** Past the bound: decisions are no longer made from this view. */
   stale(now = this.clock()): boolean {
-    return now - this.lastOk > this.maxStalenessMs
+    return this.distrusted !== undefined || now - this.lastOk > this.maxStalenessMs
   }
 
   status(now = this.clock()): { ready: boolean; ageMs: number; error?: string } {
     const age = now - this.lastOk
+    if (this.distrusted !== undefined) return { ready: false, ageMs: age, error: this.distrusted }
     const ready = age <= this.readyWithinMs
     return ready ? { ready, ageMs: age } : { ready, ageMs: age, error: this.lastError || 'the change feed is behind' }
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Dialect, Driver } from './sql.js'
 
 /**
@@ -181,6 +182,15 @@ const MIGRATIONS: Migration[] = [
     name: 'services: use HTTP/2 to the upstream',
     statements: [`ALTER TABLE services ADD COLUMN use_http2 INTEGER NOT NULL DEFAULT 0`],
   },
+  {
+    // What tells one database from another: a running process compares it with the one it loaded
+    // from, so a database dropped and created anew (or another one put in its place) under it is
+    // noticed and reloaded rather than followed as if it were the same (change-follower.ts).
+    // Random, drawn once by whichever process applies this migration.
+    version: 11,
+    name: 'installation id',
+    statements: [`CREATE TABLE installation (id TEXT PRIMARY KEY)`, `INSERT INTO installation (id) VALUES ('{{random-id}}')`],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {
@@ -211,7 +221,7 @@ export async function migrate(driver: Driver, now: number): Promise<void> {
       const done = await sql.get(`SELECT version FROM schema_migrations WHERE version = ?`, [m.version])
       if (done) return
       const statements = m.only && m.only !== driver.dialect ? [] : m.statements
-      for (const statement of statements) await sql.run(statement.replaceAll('{{serial}}', SERIAL[driver.dialect]))
+      for (const statement of statements) await sql.run(statement.replaceAll('{{serial}}', SERIAL[driver.dialect]).replaceAll('{{random-id}}', randomUUID()))
       await sql.run(`INSERT INTO schema_migrations (version, name, applied_time) VALUES (?, ?, ?)`, [m.version, m.name, now])
     })
   }

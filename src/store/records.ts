@@ -244,4 +244,19 @@ export interface Change {
   seq: number
   kind: ChangeKind
   key: string
+  /** When it was recorded, as read from the feed (absent on changes made up in memory). */
+  time?: number
+}
+
+/**
+ * Where a database's change feed stands, and which database it is: enough for a process to tell
+ * that the feed it follows was rewritten under it (a backup restored, the database replaced).
+ */
+export interface FeedMark {
+  /** The database's installation id (migration 11); '' if it has none. */
+  installation: string
+  /** The highest change seq, 0 when there is none. */
+  latest: number
+  /** The change at the seq asked about, if there is one. */
+  at?: Change
 }

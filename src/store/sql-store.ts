@@ -61,7 +61,18 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     deleteSession: (hash) => transaction((tx) => tx.deleteSession(hash)),
     deleteSessionsOf: (uid) => transaction((tx) => tx.deleteSessionsOf(uid)),
     async changesSince(seq, limit): Promise<Change[]> {
-      return (await driver.sql.all(`SELECT seq, kind, key FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
+      return (await driver.sql.all(`SELECT seq, kind, key, time FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
+    },
+    async feedMark(seq) {
+      // One statement, so the three agree with each other (one snapshot).
+      const r = await driver.sql.get<{ installation: string | null; latest: unknown; seq: unknown; kind: string | null; key: string | null; time: unknown }>(
+        `SELECT (SELECT MIN(id) FROM installation) AS installation, m.latest, c.seq, c.kind, c.key, c.time
+         FROM (SELECT COALESCE(MAX(seq), 0) AS latest FROM changes) m LEFT JOIN changes c ON c.seq = ${seq === undefined ? 'm.latest' : '?'}`,
+        seq === undefined ? [] : [seq],
+      )
+      if (!r) return { installation: '', latest: 0 }
+      const at = r.seq === null || r.seq === undefined ? undefined : change(r as Record<string, unknown>)
+      return { installation: r.installation ?? '', latest: Number(r.latest), ...(at && { at }) }
     },
     async latestChangeSeq() {
       const r = await driver.sql.get<{ seq: unknown }>(`SELECT MAX(seq) AS seq FROM changes`)

@@ -2,7 +2,7 @@ import type {
   AuditEntry, AuthCodeRecord, Change, ChangeKind, DeviceCodeRecord, GroupMembership, GroupRecord, NewAuditEntry,
   PolicyRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord, ServiceRecord,
   SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
-  ServiceSessionRecord, ServiceSignInCodeRecord,
+  ServiceSessionRecord, ServiceSignInCodeRecord, FeedMark,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
 import type { AccessQueries } from './queries/access-requests.js'
@@ -151,6 +151,8 @@ export interface Store extends StoreTx {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>
   changesSince(seq: number, limit: number): Promise<Change[]>
   latestChangeSeq(): Promise<number>
+  /** The installation id, the highest change seq and the change at `seq` (at the highest when omitted), read at once. */
+  feedMark(seq?: number): Promise<FeedMark>
   /** Calls `onChange` soon after any process commits a change (PostgreSQL LISTEN); a no-op on SQLite. */
   listen(onChange: () => void): Promise<void>
   /** Succeeds when the database answers. */

@@ -85,6 +85,11 @@ export class BrowserSessions {
     this.forget([{ seq: 0, kind: 'session', key: SESSION_CHANGE.signIn(record.signInSessionHash) }])
   }
 
+  /** Drops every cached session (the database they were read from was replaced). */
+  forgetAll(): void {
+    this.cache.deleteWhere(() => true)
+  }
+
   /** Drops whatever the ended sessions in these changes were cached as. */
   forget(changes: readonly Change[]): void {
     const signIns = new Set<string>()

@@ -14,7 +14,7 @@ const audit = (r: Row): AuditEntry => ({
   count: num(r.occurrences),
 })
 
-export const change = (r: Row): Change => ({ seq: num(r.seq), kind: str(r.kind) as ChangeKind, key: str(r.key) })
+export const change = (r: Row): Change => ({ seq: num(r.seq), kind: str(r.kind) as ChangeKind, key: str(r.key), ...(r.time !== undefined && r.time !== null && { time: num(r.time) }) })
 
 export function journalQueries(sql: Sql, beforeFirstChange: () => Promise<void>, clock: () => number): Pick<StoreTx, 'appendAudit' | 'countAudit' | 'purgeAudit' | 'listAudit' | 'recordChange'> {
   return {
