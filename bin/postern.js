@@ -8,6 +8,16 @@
 // The postern command. The CLI is compiled to dist/ by `npm install` (prepare) or `npm run build`.
 import { run } from '../dist/cli/main.js'
 
+// A reader that stops early (`postern services list | head -1`, `… | true`) closes the pipe, and
+// Node reports the next write as an 'error' event (it ignores SIGPIPE), which unhandled prints a
+// stack trace. The reader has taken what it wanted, which is no failure of ours: end quietly
+// with 0, as most CLIs do — not git's 141 (death by SIGPIPE), which fails a `set -o pipefail`
+// script over output nobody wanted.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 const io = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
