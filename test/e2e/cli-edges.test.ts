@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { posternOnPath, sh } from '../support/shell.js'
@@ -21,5 +24,16 @@ describe('CLI edges', () => {
     for (const line of ['postern services get-iam-policy hello | true', 'postern auth print-identity-token | true', 'postern services list | head -c1 >/dev/null']) {
       expect(await shell(`set -o pipefail; ${line}`), line).toMatchObject({ code: 0, stderr: '' })
     }
+  })
+
+  it("keys create - writes the key file to stdout, as gcloud does, and no file named '-'", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-keys-'))
+    expect((await p.cli(['iam', 'service-accounts', 'create', 'ci-bot'])).code).toBe(0)
+    // $ postern iam service-accounts keys create - --iam-account ci-bot@my-project.iam.postern.internal > key.json
+    const r = await shell(`cd '${dir}' && postern iam service-accounts keys create - --iam-account ci-bot@my-project.iam.postern.internal`)
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ type: 'service_account', client_email: 'ci-bot@my-project.iam.postern.internal' })
+    expect(r.stderr).toMatch(/^created key \[\w+\] of type \[json\] as \[-\] for \[ci-bot@my-project\.iam\.postern\.internal\]\n$/)
+    expect(existsSync(join(dir, '-'))).toBe(false)
   })
 })

@@ -87,9 +87,17 @@ export function registerIam(program: Command, cli: Cli): Command {
   const keys = accounts.command('keys').description('Keys of a service account.')
   keys
     .command('create <file>')
-    .description('Create a key and write its key file (keep it secret).')
+    .description('Create a key and write its key file (keep it secret); FILE - writes it to stdout.')
     .requiredOption('--iam-account <email>', 'the service account')
     .action(async (file: string, o: { iamAccount: string }, cmd: Command) => {
+      const created = (key: Key) => cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
+      // `-` is stdout, as gcloud takes it (`… keys create - | vault kv put …`): the key file
+      // goes to the pipe, never to a file named `-`, and the note to stderr.
+      if (file === '-') {
+        const key = await cli.api().call<Key>('POST', `${accountPath(o.iamAccount)}/keys`, {})
+        cli.print(Buffer.from(key.privateKeyData!, 'base64').toString('utf8'))
+        return created(key)
+      }
       // The file is made first, and the key only once it can be written: a key whose file could
       // not be written would be a live credential nobody holds.
       const fd = openKeyFile(file)
@@ -110,7 +118,7 @@ export function registerIam(program: Command, cli: Cli): Command {
         const undone = await cli.api().call('DELETE', `${accountPath(o.iamAccount)}/keys/${encodeURIComponent(key.keyId)}`).then(() => true, () => false)
         throw new CliError(`Cannot write ${file}: ${(err as Error).message}; ${undone ? 'the key created for it was deleted again' : `delete the key created for it: ${deleteKey}`}.`)
       }
-      cli.status(`created key [${key.keyId}] of type [json] as [${file}] for [${o.iamAccount}]`, cmd)
+      created(key)
     })
   withListFlags(keys.command('list'))
     .description('List keys.')
