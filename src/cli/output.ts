@@ -1,5 +1,6 @@
 import { stringify } from 'yaml'
 import { usageError } from './errors.js'
+import { terminalSafe } from './terminal-text.js'
 
 /**
  * Output formats, as gcloud users type them: `yaml`, `json`, `table`, and projections —
@@ -69,14 +70,14 @@ export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[],
 }
 
 function layOut(table: string[][], tty: boolean): string {
-  const cells = table.map((row) => row.map((c) => c.replace(/[\r\n\t]/g, ' ')))
+  const cells = table.map((row) => row.map(terminalSafe))
   if (!tty) return cells.map((row) => row.join('\t')).join('\n') + '\n'
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
   return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }
 
 function valueRow(value: unknown, fields: string[]): string {
-  return fields.map((f) => cell(project(value, f)).replace(/[\r\n\t]/g, ' ')).join('\t')
+  return fields.map((f) => terminalSafe(cell(project(value, f)))).join('\t')
 }
 
 /**

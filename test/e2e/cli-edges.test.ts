@@ -36,4 +36,15 @@ describe('CLI edges', () => {
     expect(r.stderr).toMatch(/^created key \[\w+\] of type \[json\] as \[-\] for \[ci-bot@my-project\.iam\.postern\.internal\]\n$/)
     expect(existsSync(join(dir, '-'))).toBe(false)
   })
+
+  it('a control character in stored text reaches the terminal shown in caret notation, in every human-readable format; json keeps it exact', async () => {
+    const description = 'a\nb\u001b[31mred\u009b2J\u007f'
+    // $ postern services update hello --description $'a\nb\e[31mred…'
+    expect((await p.cli(['services', 'update', 'hello', `--description=${description}`])).code).toBe(0)
+    const shown = 'a b^[[31mredM-^[2J^?'
+    expect((await p.cli(['services', 'list', '--format=value(description)'])).stdout).toBe(`${shown}\n`)
+    expect((await p.cli(['services', 'describe', 'hello', '--format=value(description)'])).stdout).toBe(`${shown}\n`)
+    expect((await p.cli(['services', 'list', '--format=table(name,description)'])).stdout).toContain(`\t${shown}\n`)
+    expect(JSON.parse((await p.cli(['services', 'describe', 'hello', '--format=json'])).stdout).description).toBe(description)
+  })
 })
