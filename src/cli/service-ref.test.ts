@@ -26,8 +26,14 @@ describe('serviceRef', () => {
     expect(() => serviceRef('p', 'https://run.example')).toThrow(/^'https:\/\/run\.example' is a URL; give the service's name, as with gcloud\.$/)
   })
 
+  it('refuses, in the server’s words, a name that would reach another route than the service’s', () => {
+    for (const name of ['', '.', '..', '../../v1/roles', 'projects/x/services/', 'a/b']) {
+      expect(() => serviceRef('p', name), JSON.stringify(name)).toThrow(`ERROR: (INVALID_ARGUMENT) '${name}' is not a valid service name: a service name has 2–50 characters`)
+    }
+  })
+
   it('leaves anything else for the server to judge as a name', () => {
     expect(serviceRef('p', 'Hello World')).toEqual({ project: 'p', service: 'Hello World' })
-    expect(serviceRef('p', 'projects/x/services/')).toEqual({ project: 'p', service: 'projects/x/services/' })
+    expect(serviceRef('p', 'a%2Fb')).toEqual({ project: 'p', service: 'a%2Fb' })
   })
 })

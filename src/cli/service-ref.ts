@@ -1,4 +1,5 @@
-import { usageError } from './errors.js'
+import { serviceIdProblem } from '../api/service-name.js'
+import { CliError, usageError } from './errors.js'
 
 /**
  * The service a command names, and its project: a service name, in the project of `--project`
@@ -12,7 +13,18 @@ export function serviceRef(project: string, arg: string): { project: string; ser
   const full = /^projects\/([^/]+)\/(?:locations\/[^/]+\/)?services\/([^/]+)$/.exec(arg)
   if (full) return { project: full[1]!, service: full[2]! }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) throw usageError(urlGiven(arg))
+  if (!travelsAsName(arg)) throw new CliError(`ERROR: (INVALID_ARGUMENT) ${serviceIdProblem(arg)}`, 1, 'INVALID_ARGUMENT')
   return { project, service: arg }
+}
+
+/**
+ * Whether a name reaches the server as a name, to be judged there like any other. An empty one,
+ * `.` or `..`, or one with a slash, would not: the URL would name another route (the list, the
+ * project, `../../v1/roles`) and the answer would be "No such endpoint: GET /v2/…" or another
+ * resource. Those get the server's own words for a bad name, and its status (exit 1).
+ */
+function travelsAsName(arg: string): boolean {
+  return arg !== '' && arg !== '.' && arg !== '..' && !arg.includes('/')
 }
 
 function urlGiven(arg: string): string {

@@ -47,4 +47,16 @@ describe('CLI edges', () => {
     expect((await p.cli(['services', 'list', '--format=table(name,description)'])).stdout).toContain(`\t${shown}\n`)
     expect(JSON.parse((await p.cli(['services', 'describe', 'hello', '--format=json'])).stdout).description).toBe(description)
   })
+
+  it('a service name that is empty or holds a slash is refused as any bad name is, never answered with an internal route', async () => {
+    const rule = 'is not a valid service name: a service name has 2–50 characters'
+    // What the server answers for another bad name: the same words, the same exit code.
+    expect(await p.cli(['services', 'describe', 'Bad_Name'])).toMatchObject({ code: 1, stderr: `ERROR: (INVALID_ARGUMENT) 'Bad_Name' ${rule}: lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit.\n` })
+    // $ postern services describe ""
+    for (const name of ['', '..', '../../v1/roles', 'projects/my-project/services/']) {
+      const r = await p.cli(['services', 'describe', name])
+      expect(r, name).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining(`ERROR: (INVALID_ARGUMENT) '${name}' ${rule}`) })
+      expect(r.stderr).not.toContain('endpoint')
+    }
+  })
 })
