@@ -59,4 +59,16 @@ describe('CLI edges', () => {
       expect(r.stderr).not.toContain('endpoint')
     }
   })
+
+  it('help COMMAND… shows the help of the command named, however deep, and refuses an unknown one as a typo elsewhere is', async () => {
+    // $ postern help services list
+    const list = await p.cli(['help', 'services', 'list'])
+    expect(list).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: postern services list \[options\]\n/) })
+    expect(list.stdout).toBe((await p.cli(['services', 'help', 'list'])).stdout)
+    // $ postern help servces list
+    expect(await p.cli(['help', 'servces', 'list'])).toMatchObject({ code: 2, stdout: '', stderr: "ERROR: unknown command 'servces'\n(Did you mean services?)\nRun 'postern --help' for usage.\n" })
+    const nosuch = await p.cli(['help', 'nosuch'])
+    expect(nosuch).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: unknown command 'nosuch'\n/) })
+    expect(nosuch.stderr).not.toContain('a command name is expected')
+  })
 })

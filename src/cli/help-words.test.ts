@@ -1,0 +1,27 @@
+import { Command } from 'commander'
+import { describe, expect, it } from 'vitest'
+import { helpArgv } from './help-words.js'
+
+describe('helpArgv', () => {
+  const program = new Command('postern')
+  const services = program.command('services')
+  services.command('list')
+  services.command('describe <service>')
+  program.command('config').command('get <property>').alias('get-value')
+
+  it('asks for the help of the command the words name, however deep', () => {
+    expect(helpArgv([], program)).toEqual(['--help'])
+    expect(helpArgv(['services'], program)).toEqual(['services', '--help'])
+    expect(helpArgv(['services', 'list'], program)).toEqual(['services', 'list', '--help'])
+    expect(helpArgv(['config', 'get-value'], program)).toEqual(['config', 'get-value', '--help'])
+  })
+
+  it('stops at the first word that names no command, for commander to refuse as unknown', () => {
+    expect(helpArgv(['nosuch'], program)).toEqual(['nosuch'])
+    expect(helpArgv(['services', 'lst', 'more'], program)).toEqual(['services', 'lst'])
+  })
+
+  it('takes words after a command without subcommands as its arguments: its help, never a run', () => {
+    expect(helpArgv(['services', 'describe', 'hello'], program)).toEqual(['services', 'describe', '--help'])
+  })
+})

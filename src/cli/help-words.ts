@@ -1,0 +1,22 @@
+import type { Command } from 'commander'
+
+/**
+ * `postern help services list` as the words commander should parse instead. Commander's own help
+ * command reads one word only (it showed the `services` group's help, not `list`'s) and, for a
+ * word it does not know, printed all of the help and then "a command name is expected".
+ * Here the words are walked down the command tree: when each names a command, that command's
+ * help (`services list --help`); at the first that names none, the words up to it, so that
+ * commander refuses it as it refuses any unknown command — "unknown command 'nosuch'", the
+ * closest name suggested, exit 2. Words after a command that has no subcommands are not
+ * looked at: they are its arguments, not commands, and its help is what was asked for.
+ */
+export function helpArgv(words: readonly string[], program: Command): string[] {
+  let at = program
+  for (const [i, word] of words.entries()) {
+    if (at.commands.length === 0) return [...words.slice(0, i), '--help']
+    const next = at.commands.find((c) => c.name() === word || c.aliases().includes(word))
+    if (!next) return words.slice(0, i + 1)
+    at = next
+  }
+  return [...words, '--help']
+}
