@@ -2,6 +2,7 @@ import { invalid } from '../core/errors.js'
 import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
 import { SERVICE_ID, SERVICE_ID_RULE, serviceIdProblem } from '../api/service-name.js'
+import { PROJECT_ID, PROJECT_ID_RULE } from '../api/project-id.js'
 
 /**
  * Resource names and the hierarchy policies are inherited through, DESIGN §1:
@@ -9,8 +10,7 @@ import { SERVICE_ID, SERVICE_ID_RULE, serviceIdProblem } from '../api/service-na
  */
 export const ORGANIZATION = 'organizations/local'
 
-export const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
-export { SERVICE_ID }
+export { PROJECT_ID, SERVICE_ID }
 
 export type ResourceName = string
 
@@ -28,7 +28,7 @@ export function serviceAccountName(projectId: string, email: string): ResourceNa
 
 export function parseProjectId(raw: unknown): string {
   if (typeof raw !== 'string' || !PROJECT_ID.test(raw)) {
-    throw invalid(`Invalid project id '${printable(String(raw))}': 6–30 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`)
+    throw invalid(`Invalid project id '${printable(String(raw))}': ${PROJECT_ID_RULE}.`)
   }
   return raw
 }

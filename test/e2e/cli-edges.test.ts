@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -70,5 +70,24 @@ describe('CLI edges', () => {
     const nosuch = await p.cli(['help', 'nosuch'])
     expect(nosuch).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: unknown command 'nosuch'\n/) })
     expect(nosuch.stderr).not.toContain('a command name is expected')
+  })
+
+  it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
+    // A config of its own, pointed at a server that is not there: nothing can be asked of it.
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
+    cpSync(p.configDir, configDir, { recursive: true })
+    const cli = (args: string[]) => p.cli(args, { configDir })
+    expect((await cli(['config', 'set', 'server', 'http://127.0.0.1:1'])).code).toBe(0)
+    const before = (await cli(['config', 'list'])).stdout
+    for (const [args, stderr] of [
+      // $ postern config set project ""
+      [['config', 'set', 'project', ''], 'ERROR: project: a value is needed; to remove the property, run: postern config unset project\n'],
+      [['config', 'set', 'account', ''], 'ERROR: account: a value is needed; to remove the property, run: postern config unset account\n'],
+      [['config', 'set', 'core/project', 'Bad_Project'], "ERROR: Invalid project id 'Bad_Project': 6–30 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.\n"],
+    ] as const) {
+      expect(await cli([...args]), args.join(' ')).toMatchObject({ code: 2, stderr })
+    }
+    expect((await cli(['config', 'list'])).stdout).toBe(before)
+    expect(await cli(['config', 'set', 'project', 'other-project'])).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
   })
 })

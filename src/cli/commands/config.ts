@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
+import { PROJECT_ID, PROJECT_ID_RULE } from '../../api/project-id.js'
 
 /** A property's name; gcloud's section prefix (core/project) is taken too. */
 function key(given: string): keyof CliConfig {
@@ -17,14 +18,7 @@ export function registerConfig(program: Command, cli: Cli): void {
     .description('Set a property.')
     .action(async (name: string, value: string, _o, cmd: Command) => {
       const k = key(name)
-      if (k === 'server') {
-        try {
-          const url = new URL(value)
-          if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error()
-        } catch {
-          throw usageError(`server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
-        }
-      }
+      checkValue(k, value)
       cli.files.writeConfig({ ...cli.files.readConfig(), [k]: k === 'server' ? value.replace(/\/$/, '') : value })
       cli.status(`Updated property [${k}].`, cmd)
       // Kept whatever is found, as gcloud keeps it; a warning now saves a puzzling error later.
@@ -54,6 +48,26 @@ export function registerConfig(program: Command, cli: Cli): void {
     .action(async (_o, cmd: Command) => {
       cli.printResource(cmd, { server: cli.server(), ...cli.files.readConfig() })
     })
+}
+
+/**
+ * A value that can never work is refused when it is set, not at every command after: an empty
+ * one (`config set account ""` left every command saying "You are not signed in"; removing a
+ * property is `config unset`), a server that is not an http(s) URL, and a project id that breaks
+ * the rule (DESIGN §1) — checked here too because the server, asked below, may not be there.
+ */
+function checkValue(k: keyof CliConfig, value: string): void {
+  if (value.trim() === '') throw usageError(`${k}: a value is needed; to remove the property, run: postern config unset ${k}`)
+  if (k === 'server') {
+    try {
+      const url = new URL(value)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error()
+    } catch {
+      throw usageError(`server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
+    }
+  }
+  // In the API's words for a bad id; no control character from the command line reaches the terminal.
+  if (k === 'project' && !PROJECT_ID.test(value)) throw usageError(`Invalid project id '${value.replace(/\p{Cc}/gu, '?')}': ${PROJECT_ID_RULE}.`)
 }
 
 function unknownAccount(cli: Cli, account: string): string | undefined {
