@@ -21,10 +21,11 @@ import { registerProxy } from './commands/proxy.js'
 import { registerMetadataServer } from './commands/metadata-server.js'
 import { closest } from '../core/closest.js'
 import { helpArgv } from './help-words.js'
+import { UnknownOptionsFirst } from './unknown-options-first.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
-  const program = new Command('postern')
+  const program = new UnknownOptionsFirst('postern')
     .description('Keep HTTP services private; let exactly the right developers, service accounts and federated users call them.')
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")

@@ -90,4 +90,14 @@ describe('CLI edges', () => {
     expect((await cli(['config', 'list'])).stdout).toBe(before)
     expect(await cli(['config', 'set', 'project', 'other-project'])).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
   })
+
+  it('a mistyped required flag is named, with the flag meant, not reported as the required one missing', async () => {
+    // $ postern services add-iam-policy-binding hello --memebr=user:dev@example.com --role=roles/run.invoker
+    for (const typo of [['--memebr=user:dev@example.com'], ['--memebr', 'user:dev@example.com']]) {
+      const r = await p.cli(['services', 'add-iam-policy-binding', 'hello', ...typo, '--role=roles/run.invoker'])
+      expect(r, typo.join(' ')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^ERROR: unknown option '--memebr[^']*'\n\(Did you mean --member\?\)\n/) })
+    }
+    // Without a typo, the missing option is still what is said.
+    expect(await p.cli(['services', 'add-iam-policy-binding', 'hello', '--role=roles/run.invoker'])).toMatchObject({ code: 2, stderr: expect.stringContaining("ERROR: required option '--member <member>' not specified") })
+  })
 })
