@@ -12,10 +12,11 @@ import { run } from '../dist/cli/main.js'
 // Node reports the next write as an 'error' event (it ignores SIGPIPE), which unhandled prints a
 // stack trace. The reader has taken what it wanted, which is no failure of ours: end quietly
 // with 0, as most CLIs do — not git's 141 (death by SIGPIPE), which fails a `set -o pipefail`
-// script over output nobody wanted.
+// script over output nobody wanted. A server keeps serving when whoever read its announcements
+// has gone (what it would still print is dropped).
 process.stdout.on('error', (err) => {
-  if (err.code === 'EPIPE') process.exit(0)
-  throw err
+  if (err.code !== 'EPIPE') throw err
+  if (process.argv[2] !== 'serve') process.exit(0)
 })
 
 const io = {
