@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { cpSync, mkdtempSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -63,12 +63,18 @@ describe('under load: a connection closed under a request', () => {
       const r = await p.cli(args)
       expect(r.code, r.stderr).toBe(0)
     }
-    // The owner's CLI, talking to the server through the relay (its ID token is cached, so
-    // every request the commands below make goes through the relay).
+    // The owner's CLI, talking to the server through the relay (its access token is cached, so
+    // every request the commands below make goes through the relay). As if it had signed in
+    // there: the CLI sends an account's tokens only to the server it signed in at.
     relay = await closeEachRequestOnce(p.controlPort)
+    const relayUrl = `http://127.0.0.1:${relay.port}`
     configDir = mkdtempSync(join(tmpdir(), 'postern-relay-'))
     cpSync(p.configDir, configDir, { recursive: true })
-    expect((await p.cli(['config', 'set', 'server', `http://127.0.0.1:${relay.port}`], { configDir })).code).toBe(0)
+    const credentials = join(configDir, 'credentials.json')
+    const stored = JSON.parse(readFileSync(credentials, 'utf8')) as { accounts: Record<string, { server: string }> }
+    for (const account of Object.values(stored.accounts)) account.server = relayUrl
+    writeFileSync(credentials, JSON.stringify(stored), { mode: 0o600 })
+    expect((await p.cli(['config', 'set', 'server', relayUrl], { configDir })).code).toBe(0)
   })
   afterAll(async () => {
     await relay?.close()
