@@ -119,7 +119,8 @@ export class Session {
     const body = (await res.json().catch(() => ({}))) as Record<string, string>
     if (!res.ok || !body.id_token) {
       const why = body.error_description ?? body.error ?? `HTTP ${res.status}`
-      throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' ? '\nSign in again: postern auth login' : ''}`)
+      // Signing in again helps only when the sign-in itself was refused (not when the server could not answer).
+      throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' && body.error === 'invalid_grant' ? '\nSign in again: postern auth login' : ''}`)
     }
     return body as unknown as TokenAnswer
   }

@@ -29,7 +29,13 @@ function unreachable(err: unknown): boolean {
 
 const unavailable = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' } })
 
+// 42P01 undefined_table, 3F000 invalid_schema_name: the database answers but holds no Postern
+// (dropped and created anew, a schema dropped, another database at that URL).
+const SCHEMA_GONE = new Set(['42P01', '3F000'])
+const schemaGone = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database no longer holds Postern’s tables (dropped or replaced while Postern ran?); nothing was changed. Restart postern serve to create them, or restore the database.', { cause })
+
 function translated(err: unknown): unknown {
+  if (SCHEMA_GONE.has((err as { code?: string }).code ?? '')) return schemaGone(err)
   return unreachable(err) ? unavailable(err) : err
 }
 

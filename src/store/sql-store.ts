@@ -80,6 +80,7 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     },
     listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
     async ping() {
+      await driver.check?.()
       await driver.sql.get(`SELECT 1 AS one`)
     },
     close: () => driver.close(),

@@ -15,5 +15,7 @@ export interface Driver {
   readonly sql: Sql
   transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T>
   listen(channel: string, onNotify: () => void): Promise<void>
+  /** What readiness asks beyond a query answered, if anything (sqlite.ts: the file is still the one opened). */
+  check?(): Promise<void>
   close(): Promise<void>
 }

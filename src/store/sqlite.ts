@@ -1,7 +1,43 @@
 import Database from 'better-sqlite3'
-import { chmodSync, mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { PosternError } from '../core/errors.js'
 import type { Driver, Sql } from './sql.js'
+
+/**
+ * What SQLite's failures mean to a caller: the disk full, a read-only or failing file are the
+ * operator's to fix, not a bug — 503 with what to look at, rather than a bare "Internal error".
+ */
+const STORAGE_FAILURES: Record<string, string> = {
+  SQLITE_FULL: 'The disk holding the database is full; nothing was changed. Free some space and try again.',
+  SQLITE_READONLY: 'The database file cannot be written (read-only file or file system); nothing was changed.',
+  SQLITE_IOERR: 'The database file could not be read or written (an I/O error); nothing was changed. Check the disk.',
+  SQLITE_CANTOPEN: 'The database file cannot be opened; nothing was changed. Check the data dir.',
+}
+
+/** A storage failure as the caller's 503; any other error as it is. (Extended codes, such as SQLITE_IOERR_FSYNC, by their primary code.) */
+function translated(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code
+  const primary = typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
+  const message = primary && STORAGE_FAILURES[primary]
+  return message ? new PosternError('UNAVAILABLE', message, { cause: err }) : err
+}
+
+/**
+ * The file this process opened, as the file system names it: a database file removed or replaced
+ * under a running server (an rm, a restore copied over it) leaves the process writing to a file
+ * no one will open again — every write acknowledged, then lost at the next start. Checked before
+ * every write, and by readiness: a stat, next to a commit's fsync.
+ */
+function fileWatch(file: string): () => void {
+  if (file === ':memory:') return () => undefined
+  const opened = statSync(file)
+  return () => {
+    const now = statSync(file, { throwIfNoEntry: false })
+    if (now && now.dev === opened.dev && now.ino === opened.ino) return
+    throw new PosternError('UNAVAILABLE', `The database file ${file} was ${now ? 'replaced' : 'removed'} while Postern ran; nothing was written. Restart postern serve (with the file restored, or to start anew).`)
+  }
+}
 
 /**
  * Embedded SQLite (better-sqlite3). WAL with synchronous=FULL: a commit is on disk before the
@@ -17,6 +53,7 @@ export function openSqlite(file: string): Driver {
   db.pragma('synchronous = FULL')
   db.pragma('busy_timeout = 10000')
   db.pragma('foreign_keys = ON')
+  const sameFile = fileWatch(file)
 
   const statements = new Map<string, Database.Statement>()
   const prepare = (text: string) => {
@@ -49,25 +86,37 @@ export function openSqlite(file: string): Driver {
     return result
   }
 
+  const storageErrors = <T>(fn: () => Promise<T>) => fn().catch((err: unknown) => Promise.reject(translated(err)))
   return {
     dialect: 'sqlite',
     sql: {
-      all: (text, params) => exclusive(() => direct.all(text, params)),
-      get: (text, params) => exclusive(() => direct.get(text, params)),
-      run: (text, params) => exclusive(() => direct.run(text, params)),
+      all: (text, params) => exclusive(() => storageErrors(() => direct.all(text, params))),
+      get: (text, params) => exclusive(() => storageErrors(() => direct.get(text, params))),
+      run: (text, params) =>
+        exclusive(() =>
+          storageErrors(async () => {
+            sameFile()
+            return direct.run(text, params)
+          }),
+        ),
     },
     transaction: (fn) =>
-      exclusive(async () => {
-        db.exec('BEGIN IMMEDIATE')
-        try {
-          const result = await fn(direct)
-          db.exec('COMMIT')
-          return result
-        } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK')
-          throw err
-        }
-      }),
+      exclusive(() =>
+        storageErrors(async () => {
+          sameFile()
+          db.exec('BEGIN IMMEDIATE')
+          try {
+            const result = await fn(direct)
+            db.exec('COMMIT')
+            return result
+          } catch (err) {
+            if (db.inTransaction) db.exec('ROLLBACK')
+            throw err
+          }
+        }),
+      ),
+    /** Readiness: the file is still the one opened (reads alone would go on from the old one). */
+    check: async () => sameFile(),
     async listen() {
       // Followers poll the changes table; SQLite has no notifications across processes.
     },

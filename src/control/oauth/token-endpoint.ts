@@ -40,6 +40,13 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
         sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
         return
       }
+      // The store cannot be used (unreachable, its file gone, the disk full): said as it is, a 503
+      // the client may retry, not an internal error.
+      if (err instanceof PosternError && err.status === 'UNAVAILABLE') {
+        for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value)
+        sendOAuth(res, 503, { error: 'temporarily_unavailable', error_description: err.message })
+        return
+      }
       deps.log.log('error', 'token endpoint failed', { err: String(err) })
       sendOAuth(res, 500, { error: 'server_error', error_description: 'Internal error.' })
     }
