@@ -289,6 +289,22 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it('keeps the services table in its column beside the info panel, however long an upstream URL', async () => {
+    const long = `http://127.0.0.1:9/${'x'.repeat(160)}` // no place a line may break
+    expect((await api('POST', `/v2/projects/${PROJECT}/services?serviceId=long-upstream`, { upstream: long, description: 'Reaches far' })).status).toBe(200)
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const { page, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('checkbox', { name: 'Select service long-upstream' }).check()
+    await page.getByRole('button', { name: 'Show info panel' }).click()
+    const panel = await page.getByRole('complementary', { name: 'Info panel' }).boundingBox()
+    const description = await page.getByRole('columnheader', { name: 'Description' }).boundingBox()
+    // The last column ends left of the panel, where it can be read (it was painted under it).
+    expect(description!.x + description!.width).toBeLessThanOrEqual(panel!.x)
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
   it('takes a sign-in from either of two sign-in pages open at once', async () => {
     context = await browser.newContext()
     const first = await context.newPage()
