@@ -184,6 +184,8 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   const scheme = tls ? 'https' : 'http'
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   const controlUrl = `${scheme}://${urlHost}:${o.port}`
+  const databaseUrl = o.databaseUrl ?? e.data.POSTERN_DATABASE_URL
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl)
   return Object.freeze({
     host,
     port: o.port,
@@ -193,7 +195,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     gatewayUrl: o.gatewayUrl ?? parseBaseUrl(`${scheme}://localhost:${o.gatewayPort}`, '--gateway-url'),
     issuer: o.issuer ?? controlUrl,
     dataDir: o.dataDir ?? e.data.POSTERN_DATA_DIR ?? join(e.data.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern'),
-    databaseUrl: o.databaseUrl ?? e.data.POSTERN_DATABASE_URL,
+    databaseUrl,
     owner: o.owner,
     project: o.project,
     demo: o.demo,
@@ -261,4 +263,15 @@ function parsePlanes(text: string): ServeConfig['planes'] {
     throw usage(`--planes: expected control, gateway or control,gateway, got '${text}'.`)
   }
   return { control: parts.includes('control'), gateway: parts.includes('gateway') }
+}
+
+/**
+ * --database-url names a PostgreSQL (the embedded store needs none): another scheme (mysql://, a
+ * typo) was taken for one and connected wherever its host and port led. Only the scheme is
+ * repeated in the error: the URL may hold a password.
+ */
+function checkDatabaseUrl(url: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase()
+  if (scheme === 'postgres' || scheme === 'postgresql' || scheme === 'socket') return
+  throw usage(`--database-url (or POSTERN_DATABASE_URL) takes a PostgreSQL URL, postgres://USER@HOST:PORT/DATABASE${scheme ? `, not a ${scheme}: URL` : ''}. Without it, Postern keeps its data in SQLite in the data dir.`)
 }
