@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { PosternError } from '../core/errors.js'
 import { migrate } from './migrations.js'
 import { openPostgres } from './postgres.js'
 import { createSqlStore } from './sql-store.js'
@@ -19,7 +20,24 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     await migrate(driver, o.clock())
   } catch (err) {
     await driver.close().catch(() => undefined)
+    if (o.databaseUrl && err instanceof PosternError && err.status === 'UNAVAILABLE') throw unreachableAtStart(o.databaseUrl, err)
     throw err
   }
   return createSqlStore(driver, o.clock)
+}
+
+/**
+ * At start, "unreachable; nothing was changed" (what a request is told) says too little: which
+ * database, and what the connection met. The URL's credentials are left out.
+ */
+function unreachableAtStart(url: string, err: PosternError): PosternError {
+  let where = 'the PostgreSQL of --database-url'
+  try {
+    const u = new URL(url)
+    where = `the PostgreSQL at ${u.host || 'the local socket'}${u.pathname.length > 1 ? ` (database ${decodeURIComponent(u.pathname.slice(1))})` : ''}`
+  } catch {
+    // Not a URL the WHATWG parser reads (socket:…): named by its flag.
+  }
+  const cause = (err.cause as Error | undefined)?.message
+  return new PosternError('UNAVAILABLE', `Cannot reach ${where}${cause ? `: ${cause}` : ''}. Check --database-url and that the database is running.`, { cause: err })
 }

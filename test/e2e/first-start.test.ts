@@ -24,6 +24,16 @@ function holdPort(port: number): Promise<Server> {
 
 const release = (s: Server) => new Promise<void>((r) => s.close(() => r()))
 
+describe('a first start with a database that cannot be reached', () => {
+  it('names the database and what the connection met, never the password', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'postern-nodb-'))
+    const r = await runCli(['serve', '--port', String(await freePort()), '--gateway-port', String(await freePort()), '--data-dir', join(root, 'data'), '--database-url', 'postgres://postgres:hunter2@127.0.0.1:1/nosuch'], { configDir: join(root, 'config'), timeoutMs: 30_000 })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('ERROR: Cannot reach the PostgreSQL at 127.0.0.1:1 (database nosuch): connect ECONNREFUSED 127.0.0.1:1. Check --database-url and that the database is running.')
+    expect(r.stderr).not.toContain('hunter2')
+  })
+})
+
 describe('a first start on a busy port', () => {
   let p: PosternProcess | undefined
   afterAll(() => p?.stop())
