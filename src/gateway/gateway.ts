@@ -25,6 +25,7 @@ import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
 import { forwardUpgrade, refuseUpgrade, rejectUpgrade } from './websocket.js'
+import { loggedTarget } from '../http/logged-target.js'
 
 export interface GatewayDeps {
   routes: RouteTable
@@ -207,7 +208,7 @@ export function createGateway(deps: GatewayDeps) {
           requestId,
           method: req.method,
           host: req.headers.host,
-          path: (req.url ?? '').slice(0, 500),
+          path: loggedTarget(req.url ?? ''),
           status: res.statusCode,
           verdict,
           service,

@@ -36,6 +36,12 @@ describe('health, metrics and logs', () => {
     await eventually(2_000, () => p.output().includes('"requestId":"req-12345"'), 'the request in the log')
     const line = p.output().split('\n').find((l) => l.includes('"requestId":"req-12345"'))
     expect(JSON.parse(line!)).toMatchObject({ level: 'info', msg: 'request', status: 200, verdict: 'public', service: 'projects/my-project/services/open', path: '/hello' })
+    // A query's values are where secrets travel in URLs: the log keeps the names only.
+    const withSecret = await request(`http://127.0.0.1:${p.gatewayPort}/hello?api_key=hunter2&page=2`, { headers: { host: 'open.my-project.localhost', 'x-request-id': 'req-secret' } })
+    await withSecret.body.dump()
+    await eventually(2_000, () => p.output().includes('"requestId":"req-secret"'), 'the request in the log')
+    expect(JSON.parse(p.output().split('\n').find((l) => l.includes('"requestId":"req-secret"'))!)).toMatchObject({ path: '/hello?api_key=…&page=…' })
+    expect(p.output()).not.toContain('hunter2')
 
     const res2 = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: 'open.my-project.localhost', 'x-request-id': 'bad id with spaces' } })
     await res2.body.dump()

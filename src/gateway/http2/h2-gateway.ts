@@ -14,6 +14,7 @@ import { isGrpc } from '../../http/http2/grpc-status.js'
 import { sendH2Answer, sendH2Error } from './h2-responses.js'
 import { relayToHttp1 } from './to-http1.js'
 import { h2RequestView, type H2Request } from './request-view.js'
+import { loggedTarget } from '../../http/logged-target.js'
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = http2.constants
 
@@ -57,7 +58,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
     stream.once('close', () => {
       const seconds = (performance.now() - started) / 1000
       deps.metrics.request(access?.route?.resource ?? '', access?.verdict ?? 'error', seconds)
-      if (deps.accessLog) deps.log.log('info', 'request', { protocol: 'h2', method: headers[':method'], host: headers[':authority'], path: String(headers[':path'] ?? '').slice(0, 500), verdict: access?.verdict, service: access?.route?.resource, principal: access?.ok ? access.caller?.member : undefined, durationMs: Math.round(seconds * 1e4) / 10, rstCode: stream.rstCode })
+      if (deps.accessLog) deps.log.log('info', 'request', { protocol: 'h2', method: headers[':method'], host: headers[':authority'], path: loggedTarget(String(headers[':path'] ?? '')), verdict: access?.verdict, service: access?.route?.resource, principal: access?.ok ? access.caller?.member : undefined, durationMs: Math.round(seconds * 1e4) / 10, rstCode: stream.rstCode })
     })
     const fail = (err: unknown) => {
       deps.log.log('error', 'gateway failed', { protocol: 'h2', err: String(err), stack: (err as Error).stack })
