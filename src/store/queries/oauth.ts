@@ -192,7 +192,10 @@ export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): O
       await sql.run(`DELETE FROM once_values WHERE expire_time < ?`, [now])
       await sql.run(`DELETE FROM event_counts WHERE window_start < ?`, [now - 86_400_000])
       await sql.run(`DELETE FROM refresh_tokens WHERE expire_time < ?`, [now])
-      await sql.run(`DELETE FROM changes WHERE time < ?`, [now - 86_400_000])
+      // The newest change stays, however old: it is where every process's view stands, and a feed
+      // emptied by a quiet day would look to them rewritten (gone backwards: change-follower.ts),
+      // failing them closed for a reload nothing called for.
+      await sql.run(`DELETE FROM changes WHERE time < ? AND seq < (SELECT MAX(seq) FROM changes)`, [now - 86_400_000])
     },
   }
 }
