@@ -74,10 +74,6 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       const at = r.seq === null || r.seq === undefined ? undefined : change(r as Record<string, unknown>)
       return { installation: r.installation ?? '', latest: Number(r.latest), ...(at && { at }) }
     },
-    async latestChangeSeq() {
-      const r = await driver.sql.get<{ seq: unknown }>(`SELECT MAX(seq) AS seq FROM changes`)
-      return r?.seq === null || r?.seq === undefined ? 0 : Number(r.seq)
-    },
     listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
     async ping() {
       await driver.check?.()

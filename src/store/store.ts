@@ -150,7 +150,6 @@ export interface Store extends StoreTx {
   /** Runs `fn` in one serializable transaction; on PostgreSQL it is retried on serialization failures. */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>
   changesSince(seq: number, limit: number): Promise<Change[]>
-  latestChangeSeq(): Promise<number>
   /** The installation id, the highest change seq and the change at `seq` (at the highest when omitted), read at once. */
   feedMark(seq?: number): Promise<FeedMark>
   /** Calls `onChange` soon after any process commits a change (PostgreSQL LISTEN); a no-op on SQLite. */

@@ -81,7 +81,7 @@ export function journalContract(c: ContractContext): void {
   describe('change feed', () => {
     it('records changes inside a transaction; changesSince returns them in seq order', async () => {
       const store = c.store()
-      const before = await store.latestChangeSeq()
+      const before = (await store.feedMark()).latest
       const tag = unique('')
       await store.transaction(async (tx) => {
         await tx.recordChange('service', `a-${tag}`)
@@ -93,7 +93,7 @@ export function journalContract(c: ContractContext): void {
       expect(changes.map((ch) => [ch.kind, ch.key])).toEqual([['service', `a-${tag}`], ['policy', `b-${tag}`], ['group', `c-${tag}`], ['user', `d-${tag}`]])
       const seqs = changes.map((ch) => ch.seq)
       expect(seqs.every((s, i) => s > before && (i === 0 || s > seqs[i - 1]!))).toBe(true)
-      expect(await store.latestChangeSeq()).toBe(seqs.at(-1))
+      expect((await store.feedMark()).latest).toBe(seqs.at(-1))
       expect(await store.changesSince(before, 2)).toEqual(changes.slice(0, 2))
       expect(await store.changesSince(seqs[1]!, 100)).toEqual(changes.slice(2))
       expect(await store.changesSince(seqs.at(-1)!, 100)).toEqual([])
@@ -102,7 +102,7 @@ export function journalContract(c: ContractContext): void {
     it('purging old changes keeps the newest, however old: a quiet feed does not look rewritten to the processes following it', async () => {
       const store = c.store()
       await store.recordChange('user', `quiet-${unique('')}`)
-      const mark = await store.feedMark(await store.latestChangeSeq())
+      const mark = await store.feedMark((await store.feedMark()).latest)
       expect(mark.at).toBeDefined()
       await store.purgeExpired(Date.now() + 3 * 86_400_000)
       expect(await store.feedMark(mark.latest)).toEqual(mark)
@@ -110,7 +110,7 @@ export function journalContract(c: ContractContext): void {
 
     it('a rolled-back transaction leaves no change behind', async () => {
       const store = c.store()
-      const before = await store.latestChangeSeq()
+      const before = (await store.feedMark()).latest
       await expect(store.transaction(async (tx) => {
         await tx.recordChange('user', 'never')
         throw new Error('abandon')

@@ -30,7 +30,7 @@ export function transactionsContract(c: ContractContext): void {
       const resource = `projects/p/services/${unique('rb')}`
       const existing = aService()
       await store.insertService(existing)
-      const before = await store.latestChangeSeq()
+      const before = (await store.feedMark()).latest
       const boom = new Error('boom')
       await expect(store.transaction(async (tx) => {
         await tx.insertProject(p)
@@ -48,7 +48,7 @@ export function transactionsContract(c: ContractContext): void {
       expect(await store.getService(existing.projectId, existing.serviceId)).toEqual(existing)
       expect(await store.getPolicy(resource)).toBeUndefined()
       expect(await store.listAudit({ resource, limit: 10 })).toEqual([])
-      expect(await store.latestChangeSeq()).toBe(before)
+      expect((await store.feedMark()).latest).toBe(before)
       // The store is usable afterwards.
       expect(await store.insertProject(p)).toBe(true)
     })
