@@ -3,7 +3,8 @@ import type { Binding, Condition, Policy } from './types.js'
 /**
  * The edits `add-iam-policy-binding` and `remove-iam-policy-binding` make, with gcloud's meaning:
  * adding a member who already holds the role (under that condition) changes nothing; removing
- * the last member drops the binding; a condition is matched by its expression and title. Pure, so
+ * the last member drops the binding; a condition is matched by its expression, title and
+ * description, as gcloud's and the server's (a binding's identity includes all three). Pure, so
  * a read-modify-write can re-apply an edit to a fresh policy as often as it must. The server
  * normalises what it is sent; these keep the rest of the policy exactly as it was read.
  */
@@ -24,7 +25,8 @@ export class BindingEditError extends Error {
 
 export function sameCondition(a: Condition | undefined, b: Condition | undefined): boolean {
   if (!a || !b) return !a && !b
-  return a.expression === b.expression && a.title === b.title
+  // The server keeps no empty description: absent and empty are one.
+  return a.expression === b.expression && a.title === b.title && (a.description || '') === (b.description || '')
 }
 
 /** Emails are case-blind (the server lowercases them); federated subjects and the rest are not. */
