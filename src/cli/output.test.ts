@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { formatList, formatResource, parseFormat } from './output.js'
+import { parseAllDocuments } from 'yaml'
 
 const policy = { version: 1, etag: 'Bw1', bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com', 'user:b@x.com'] }, { role: 'roles/run.viewer', members: ['group:g@x.com'] }] }
 const services = [
@@ -47,5 +48,13 @@ describe('--format', () => {
     expect(formatList(services, columns, 'value(status.url)', { projected: extra })).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
     expect(formatResource(services[0]!, 'json', extra)).not.toContain('status')
     expect(formatList(services, columns, 'yaml', { projected: extra })).not.toContain('status')
+  })
+  it('YAML escapes C1 control characters (U+009B is a CSI to some terminals) and still reads back as the data', () => {
+    const value = { description: 'a\u009b31mred\u0085', ['k\u0090']: 'line\nbreak\u009d' }
+    for (const out of [formatResource(value, 'yaml'), formatList([value], columns as never, 'yaml')]) {
+      expect(out).not.toMatch(/[\u0080-\u009f]/)
+      expect(out).toContain('\\x9b')
+      expect(parseAllDocuments(out).map((d) => d.toJS())).toEqual([value])
+    }
   })
 })

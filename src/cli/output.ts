@@ -40,12 +40,21 @@ function projection(format: Format): { kind: 'value' | 'table'; fields: string[]
  */
 export function formatResource<T>(value: T, format: Format, projected: (value: T) => unknown = (v) => v): string {
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
-  if (format === 'yaml') return stringify(value, { lineWidth: 0 })
+  if (format === 'yaml') return yaml(value)
   const p = projection(format)
   if (!p) throw usageError("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
   const seen = projected(value)
   if (p.kind === 'value') return valueRow(seen, p.fields) + '\n'
   return layOut([headings(p.fields), p.fields.map((f) => cell(project(seen, f)))], true)
+}
+
+/**
+ * YAML with every C1 control character escaped. The yaml library double-quotes a string that
+ * holds one (YAML counts them unprintable) but writes the character itself, and U+009B is a
+ * one-character CSI to a terminal that reads C1. Inside double quotes `\\xNN` means the same.
+ */
+function yaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 }).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`)
 }
 
 export interface Column<T> {
@@ -60,7 +69,7 @@ export interface Column<T> {
 export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format, o: { tty?: boolean; projected?: (row: T) => unknown } = {}): string {
   const tty = o.tty ?? true
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n'
-  if (format === 'yaml') return rows.map((r) => '---\n' + stringify(r, { lineWidth: 0 })).join('')
+  if (format === 'yaml') return rows.map((r) => '---\n' + yaml(r)).join('')
   if (rows.length === 0) return ''
   const p = projection(format)
   const seen = p && o.projected ? rows.map(o.projected) : rows
