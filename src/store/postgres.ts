@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { PosternError } from '../core/errors.js'
+import { ChannelListener, destroy } from './postgres-listener.js'
 import type { Driver, Sql } from './sql.js'
 
 // BIGINT columns hold milliseconds and sequence numbers, all far below 2^53.
@@ -93,7 +94,7 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
     }
   }
 
-  let listener: pg.Client | undefined
+  const listeners: ChannelListener[] = []
   let closed = false
   return {
     dialect: 'postgres',
@@ -141,38 +142,15 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
       }
     },
     async listen(channel, onNotify) {
-      // One connection LISTENs; when it drops it is re-established with backoff, and the
-      // follower is woken once it is back, to catch up on whatever was missed meanwhile.
-      let delay = 500
-      const connect = async (): Promise<void> => {
-        if (closed) return
-        const client = new pg.Client(connection)
-        open.add(client)
-        client.on('end', () => void open.delete(client))
-        let retried = false
-        const retry = (err?: Error) => {
-          if (retried || closed) return
-          retried = true
-          if (err) onError(err)
-          if (listener === client) listener = undefined
-          client.end().catch(() => undefined)
-          setTimeout(() => void connect(), delay).unref()
-          delay = Math.min(delay * 2, 10_000)
-        }
-        client.on('notification', onNotify)
-        client.on('error', retry)
-        client.on('end', () => retry())
-        try {
-          await client.connect()
-          await client.query(`LISTEN ${channel}`)
-          listener = client
-          delay = 500
-          onNotify()
-        } catch (err) {
-          retry(err as Error)
-        }
+      if (closed) return
+      const track = (c: pg.Client) => {
+        open.add(c)
+        c.on('end', () => void open.delete(c))
       }
-      await connect()
+      // One connection LISTENs, checked and re-established as postgres-listener.ts says.
+      const listener = new ChannelListener({ connection, channel, onNotify, onError, track })
+      listeners.push(listener)
+      await listener.start()
     },
     async close() {
       closed = true
@@ -190,7 +168,7 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
   }
 
   async function closeAll() {
-    await listener?.end().catch(() => undefined)
+    await Promise.all(listeners.map((l) => l.end()))
     const drained = new Promise<void>((resolve) => {
       const check = () => connections === 0 && resolve()
       pool.on('remove', check)
@@ -199,9 +177,4 @@ export function openPostgres(url: string, onError: (err: Error) => void): Driver
     await pool.end()
     await drained
   }
-}
-
-/** Closes a connection's socket at once, without the protocol's goodbye (pg has no public way). */
-function destroy(client: pg.Client): void {
-  ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
 }

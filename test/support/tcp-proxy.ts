@@ -9,7 +9,8 @@ import { freePort } from './ports.js'
  * a transaction it starts stays in flight until the test resets it (`sent` tells when it has
  * been sent), while new connections can still be made; `silence` makes every connection, open or
  * new, stop answering without closing (a black hole: no FIN, no RST), and `unsilence` lets new
- * connections through again while the silenced ones stay silent for good.
+ * connections through again while the silenced ones stay silent for good; `silence({ matching })`
+ * silences only the open connections that ever sent `matching` (one connection of many gone dark).
  */
 export interface TcpProxy {
   port: number
@@ -22,8 +23,8 @@ export interface TcpProxy {
   sent(text: string, timeoutMs?: number): Promise<void>
   /** Resets (RST) the process's side of every connection, or only of those that ever sent `matching`; returns how many. */
   reset(o?: { matching?: string }): number
-  /** Open and new connections stop relaying either way and are never closed by the relay. */
-  silence(): void
+  /** Open and new connections (or only the open ones that ever sent `matching`) stop relaying either way and are never closed by the relay. */
+  silence(o?: { matching?: string }): void
   /** New connections relay again; those silenced stay silent until the relay closes. */
   unsilence(): void
   /** How many connections are open now. */
@@ -149,9 +150,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       release()
       return count
     },
-    silence() {
-      silencing = true
-      for (const l of links) l.silent = true
+    silence(o = {}) {
+      if (o.matching === undefined) silencing = true
+      for (const l of links) if (o.matching === undefined || l.transcript.includes(o.matching)) l.silent = true
     },
     unsilence() {
       silencing = false
