@@ -11,7 +11,8 @@ export interface FollowerOptions {
   clock: () => number
   /**
    * A run (one catch-up) not finished by then is abandoned: the next poll starts a fresh one
-   * rather than joining a run stuck on a query that may never be answered. Default 5 s.
+   * rather than joining a run stuck on a query that may never be answered. Default 5 s. The time
+   * a reload takes does not count (see run()).
    */
   runDeadlineMs?: number
   /**
@@ -21,6 +22,12 @@ export interface FollowerOptions {
   onRewritten: (reason: string) => void
   /** Reloads everything the changes would have kept current, from the store as it is now. */
   reload: () => Promise<void>
+}
+
+/** A run's deadline, paused while the run does what may take longer (a reload) and started afresh after. */
+interface Deadline {
+  pause(): void
+  restart(): void
 }
 
 /**
@@ -99,15 +106,22 @@ export class ChangeFollower {
     const generation = ++this.generation
     const deadlineMs = this.o.runDeadlineMs ?? 5_000
     let timer: NodeJS.Timeout | undefined
-    const overdue = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Abandoned: whatever it still awaits can no longer move the position or apply a batch.
-        if (this.generation === generation) this.generation++
-        reject(new Error(`reading the change feed took over ${deadlineMs} ms; gave up on that read, the next poll starts a new one`))
-      }, deadlineMs)
-      timer.unref()
-    })
-    const run = this.run(generation)
+    let expire: (err: Error) => void = () => undefined
+    const overdue = new Promise<never>((_, reject) => (expire = reject))
+    const deadline: Deadline = {
+      pause: () => clearTimeout(timer),
+      restart: () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => {
+          // Abandoned: whatever it still awaits can no longer move the position or apply a batch.
+          if (this.generation === generation) this.generation++
+          expire(new Error(`reading the change feed took over ${deadlineMs} ms; gave up on that read, the next poll starts a new one`))
+        }, deadlineMs)
+        timer.unref()
+      },
+    }
+    deadline.restart()
+    const run = this.run(generation, deadline)
     run.catch(() => undefined) // once abandoned, its failure is nobody's to report
     const bounded = Promise.race([run, overdue]).finally(() => {
       clearTimeout(timer)
@@ -117,7 +131,7 @@ export class ChangeFollower {
     return bounded
   }
 
-  private async run(generation: number): Promise<void> {
+  private async run(generation: number, deadline: Deadline): Promise<void> {
     const current = () => this.generation === generation
     const reason = this.rewritten(await this.store.feedMark(this.lastSeq))
     if (!current()) return
@@ -125,8 +139,15 @@ export class ChangeFollower {
       this.o.onRewritten(reason)
       // Where to follow from is read before the state: a change made meanwhile is applied twice, harmlessly, rather than missed.
       const mark = await this.store.feedMark()
+      if (!current()) return
+      // The deadline does not apply to a reload: it reads everything, so on a large installation
+      // it takes longer than any catch-up, and abandoned at every deadline it would start again
+      // at every poll, for ever. It cannot hang: every query it makes is bounded by the driver
+      // (postgres.ts), and the view stays distrusted, failing closed, until it is done.
+      deadline.pause()
       await this.o.reload()
       if (!current()) return
+      deadline.restart()
       this.startAt(mark)
     }
     do {
