@@ -129,8 +129,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       accessRequestWaiters.notify(changes)
     },
     onRewritten: (reason) => {
-      log.log('error', 'the database changed under this process; refusing to decide from what it knew, and reloading everything from the database', { reason })
-      freshness.distrust(`the database changed under this process (${reason}); reloading`)
+      log.log('error', 'the database changed under this process; refusing to decide from what it knew until it has reloaded everything from the database', { reason })
+      freshness.distrust(`the database changed under this process (${reason}); reloading once it can`)
     },
     reload: async () => {
       await directory.loadAll()

@@ -16,8 +16,8 @@ export interface FollowerOptions {
    */
   runDeadlineMs?: number
   /**
-   * The feed was rewritten under this process (see rewritten()): told why before the reload, so
-   * the process stops deciding from a view of a database that is no longer there.
+   * The feed was rewritten under this process (see rewritten()): told why (once for each reason)
+   * before the reload, so the process stops deciding from a view of a database that is no longer there.
    */
   onRewritten: (reason: string) => void
   /** Reloads everything the changes would have kept current, from the store as it is now. */
@@ -40,6 +40,8 @@ export class ChangeFollower {
   /** Which database the view was loaded from, and the change applied last as the feed had it. */
   private installation = ''
   private anchor: Change | undefined
+  /** Why the view is not of the database there is now, told once and standing until a reload succeeds. */
+  private unresolved: string | undefined
   private running: Promise<void> | undefined
   /** Which run is current; an abandoned run sees it move and stops without applying anything more. */
   private generation = 0
@@ -79,6 +81,7 @@ export class ChangeFollower {
    * it from the old position would skip every new change until the numbers pass it again.
    */
   private rewritten(mark: FeedMark): string | undefined {
+    if (mark.noSchema) return `the database has no Postern schema (its tables are missing): dropped and created anew and not migrated yet, or another database in its place; waiting for Postern's tables and data to be back (postern serve creates them; or restore a backup)`
     if (mark.installation !== this.installation) return `the database is not the one this process loaded (installation ${mark.installation || 'none'}, was ${this.installation || 'none'}): dropped and created anew, or another one in its place`
     if (mark.latest < this.lastSeq) return `the change feed went backwards (its highest change is ${mark.latest}, this process had applied up to ${this.lastSeq}): restored from a backup?`
     const a = this.anchor
@@ -133,13 +136,20 @@ export class ChangeFollower {
 
   private async run(generation: number, deadline: Deadline): Promise<void> {
     const current = () => this.generation === generation
-    const reason = this.rewritten(await this.store.feedMark(this.lastSeq))
+    const found = await this.store.feedMark(this.lastSeq)
     if (!current()) return
+    // Once found, a reason stands until a reload clears it: a database that vanished and came
+    // back as it was may have been anything in between.
+    const reason = this.rewritten(found) ?? this.unresolved
     if (reason) {
-      this.o.onRewritten(reason)
+      if (reason !== this.unresolved) this.o.onRewritten(reason)
+      this.unresolved = reason
       // Where to follow from is read before the state: a change made meanwhile is applied twice, harmlessly, rather than missed.
-      const mark = await this.store.feedMark()
+      const mark = found.installation ? await this.store.feedMark() : found
       if (!current()) return
+      // No installation id (no Postern tables yet, or a restore half done) is nothing to reload
+      // from: the view stays distrusted, failing closed, until there is one.
+      if (!mark.installation) return
       // The deadline does not apply to a reload: it reads everything, so on a large installation
       // it takes longer than any catch-up, and abandoned at every deadline it would start again
       // at every poll, for ever. It cannot hang: every query it makes is bounded by the driver
@@ -149,6 +159,7 @@ export class ChangeFollower {
       if (!current()) return
       deadline.restart()
       this.startAt(mark)
+      this.unresolved = undefined
     }
     do {
       this.again = false

@@ -255,6 +255,8 @@ export interface Change {
 export interface FeedMark {
   /** The database's installation id (migration 11); '' if it has none. */
   installation: string
+  /** The database answers but holds no Postern tables (dropped and created anew, not migrated yet). */
+  noSchema?: true
   /** The highest change seq, 0 when there is none. */
   latest: number
   /** The change at the seq asked about, if there is one. */

@@ -6,10 +6,15 @@ import { principalQueries } from './queries/principals.js'
 import { resourceQueries } from './queries/resources.js'
 import { serviceSessionQueries } from './queries/service-sessions.js'
 import { workforceQueries } from './queries/workforce.js'
-import type { Driver, Sql } from './sql.js'
+import type { Dialect, Driver, Sql } from './sql.js'
 import type { Store, StoreTx } from './store.js'
 
 const CHANGES_CHANNEL = 'postern_changes'
+// How many of the change feed's two tables exist (to_regclass resolves a name as a query would, by search_path).
+const FEED_TABLES: Record<Dialect, string> = {
+  postgres: `SELECT (to_regclass('installation') IS NOT NULL)::int + (to_regclass('changes') IS NOT NULL)::int AS tables`,
+  sqlite: `SELECT COUNT(*) AS tables FROM sqlite_master WHERE type = 'table' AND name IN ('installation', 'changes')`,
+}
 
 /** The Store over any Driver: the same SQL for SQLite and PostgreSQL. */
 export function createSqlStore(driver: Driver, clock: () => number): Store {
@@ -43,6 +48,11 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     })
 
   const autocommit = txQueries(driver.sql, async () => {})
+  /** Whether the tables feedMark reads exist, from the catalog (which a database without them still answers). */
+  const hasFeedTables = async () => {
+    const r = await driver.sql.get<{ tables: unknown }>(FEED_TABLES[driver.dialect])
+    return Number(r?.tables) === 2
+  }
   return {
     ...autocommit,
     kind: driver.dialect,
@@ -64,12 +74,22 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       return (await driver.sql.all(`SELECT seq, kind, key, time FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },
     async feedMark(seq) {
-      // One statement, so the three agree with each other (one snapshot).
-      const r = await driver.sql.get<{ installation: string | null; latest: unknown; seq: unknown; kind: string | null; key: string | null; time: unknown }>(
-        `SELECT (SELECT MIN(id) FROM installation) AS installation, m.latest, c.seq, c.kind, c.key, c.time
-         FROM (SELECT COALESCE(MAX(seq), 0) AS latest FROM changes) m LEFT JOIN changes c ON c.seq = ${seq === undefined ? 'm.latest' : '?'}`,
-        seq === undefined ? [] : [seq],
-      )
+      type Row = { installation: string | null; latest: unknown; seq: unknown; kind: string | null; key: string | null; time: unknown }
+      let r: Row | undefined
+      try {
+        // One statement, so the three agree with each other (one snapshot).
+        r = await driver.sql.get<Row>(
+          `SELECT (SELECT MIN(id) FROM installation) AS installation, m.latest, c.seq, c.kind, c.key, c.time
+           FROM (SELECT COALESCE(MAX(seq), 0) AS latest FROM changes) m LEFT JOIN changes c ON c.seq = ${seq === undefined ? 'm.latest' : '?'}`,
+          seq === undefined ? [] : [seq],
+        )
+      } catch (err) {
+        // A database without Postern's tables fails this read as one that cannot be reached
+        // would; told apart, it is as sure a sign as another installation id that the database
+        // is not the one the follower loaded (change-follower.ts), and needs no waiting out.
+        if (await hasFeedTables().catch(() => true)) throw err
+        return { installation: '', latest: 0, noSchema: true }
+      }
       if (!r) return { installation: '', latest: 0 }
       const at = r.seq === null || r.seq === undefined ? undefined : change(r as Record<string, unknown>)
       return { installation: r.installation ?? '', latest: Number(r.latest), ...(at && { at }) }

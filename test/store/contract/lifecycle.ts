@@ -80,5 +80,16 @@ export function lifecycleContract(c: ContractContext): void {
       await place.raw(`INSERT INTO schema_migrations (version, name, applied_time) VALUES (9999, 'from the future', 0)`)
       await expect(place.open()).rejects.toThrow(/newer than this Postern understands.*upgrade Postern/)
     })
+
+    it('the feed mark of a database that lost its tables says so, rather than failing as an unreachable one does', async () => {
+      const place = await freshPlace()
+      const store = await place.open()
+      await store.recordChange('user', 'before-the-drop')
+      await place.raw(`DROP TABLE installation`)
+      await place.raw(`DROP TABLE changes`)
+      const empty = { installation: '', latest: 0, noSchema: true }
+      expect(await store.feedMark()).toEqual(empty)
+      expect(await store.feedMark(1)).toEqual(empty)
+    })
   })
 }

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { gatewayStatus } from '../support/gateway-status.js'
+import { ADMIN_URL, createTestDatabase } from '../support/postgres.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { eventually } from '../support/eventually.js'
+
+/**
+ * The database dropped and created anew under a running server, and not migrated: it answers,
+ * but holds no Postern tables. That is as sure a sign as another installation id that what the
+ * server knows is of a database no longer there, so it fails closed at once (not after
+ * --max-staleness, as for a database it merely cannot reach), says why, and reloads once
+ * Postern's tables and data are back.
+ */
+describe.skipIf(!inject('postgres'))('the database replaced by an empty one under a running server', () => {
+  let db: { url: string; drop: () => Promise<void> }
+  let server: PosternProcess
+  let token: string
+  const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
+  const HOST = 'api.my-project.localhost'
+
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    server = await startPostern({ databaseUrl: db.url, env })
+    expect((await server.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
+    const owner = await server.ownerToken()
+    const sa = await server.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'robot-0' }, owner)
+    expect(sa.status).toBe(200)
+    token = (await server.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token
+    const bound = await server.cli(['services', 'add-iam-policy-binding', 'api', `--member=serviceAccount:${sa.body.email}`, '--role=roles/run.invoker', '--quiet'])
+    expect(bound.code).toBe(0)
+  }, 60_000)
+  afterAll(async () => {
+    await server?.stop()
+    await db?.drop()
+  })
+
+  /** The upstream is closed, so a request the gateway lets through answers 502. */
+  const verdict = async () => {
+    const status = await gatewayStatus(server.gatewayPort, HOST, token)
+    return status === 502 ? 'allowed' : status === 403 ? 'denied' : String(status)
+  }
+  const ready = async () => (await fetch(`${server.controlUrl}/readyz`)).status
+
+  it('fails closed at once, and recovers when the data is restored', async () => {
+    await eventually(3_000, async () => (await verdict()) === 'allowed')
+    const dump = join(mkdtempSync(join(tmpdir(), 'postern-dump-')), 'db.dump')
+    execFileSync('pg_dump', ['-Fc', '-f', dump, db.url])
+
+    const name = new URL(db.url).pathname.slice(1)
+    const admin = new pg.Client({ connectionString: ADMIN_URL })
+    await admin.connect()
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.end()
+    // Well within the default --max-staleness of 60 s: the empty database is no outage to wait out.
+    const closedIn = await eventually(5_000, async () => (await verdict()) === '503', 'failing closed', 100)
+    expect(await ready()).toBe(503)
+    expect(server.output()).toMatch(/the database changed under this process.*no Postern schema/)
+
+    // Restored in one transaction: the tables and the data appear together.
+    execFileSync('pg_restore', ['--single-transaction', '-d', db.url, dump])
+    const reopenedIn = await eventually(5_000, async () => (await verdict()) === 'allowed' && (await ready()) === 200, 'recovery once the data is back', 100)
+    expect(server.output()).toMatch(/reloaded policies, principals, services and signing keys/)
+    console.log(`database-unmigrated: failed closed ${closedIn} ms after the database was emptied; served again ${reopenedIn} ms after the restore`)
+  }, 30_000)
+})
