@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
-import { helpArgv } from './help-words.js'
+import { helpArgv, helpRequest } from './help-words.js'
 
 describe('helpArgv', () => {
   const program = new Command('postern')
@@ -23,5 +23,24 @@ describe('helpArgv', () => {
 
   it('takes words after a command without subcommands as its arguments: its help, never a run', () => {
     expect(helpArgv(['services', 'describe', 'hello'], program)).toEqual(['services', 'describe', '--help'])
+  })
+
+  describe('helpRequest', () => {
+    const withFlags = new Command('postern').option('--project <projectId>').option('--format <format>').option('-q, --quiet')
+    withFlags.command('services').command('list')
+
+    it('finds help after global flags, with or without =, and keeps the flags in front', () => {
+      expect(helpRequest(['--project', 'p', 'help', 'services', 'list'], withFlags)).toEqual(['--project', 'p', 'services', 'list', '--help'])
+      expect(helpRequest(['--format=json', 'help'], withFlags)).toEqual(['--format=json', '--help'])
+      expect(helpRequest(['-q', 'help', 'services'], withFlags)).toEqual(['-q', 'services', '--help'])
+      expect(helpRequest(['help', '--project=p', 'services', 'list'], withFlags)).toEqual(['--project=p', 'services', 'list', '--help'])
+    })
+
+    it('leaves alone a line whose first word is not help, and a flag value that happens to be "help"', () => {
+      expect(helpRequest(['services', 'list'], withFlags)).toBeUndefined()
+      expect(helpRequest(['services', 'help', 'list'], withFlags)).toBeUndefined()
+      expect(helpRequest(['--project', 'help', 'services', 'list'], withFlags)).toBeUndefined()
+      expect(helpRequest(['--fromat=json', 'help'], withFlags)).toBeUndefined()
+    })
   })
 })

@@ -20,3 +20,28 @@ export function helpArgv(words: readonly string[], program: Command): string[] {
   }
   return [...words, '--help']
 }
+
+/**
+ * The words commander should parse when `help` is the first word that is not a global flag
+ * (`postern --project p help services list`, `postern --format=json help`), else undefined. The
+ * global flags, with their values, stay in front; the words after `help` go to helpArgv, wherever
+ * among them a global flag sits. Before, only argv[0] was looked at: `help` after a flag reached
+ * commander's own help command, which showed the group's help or failed.
+ */
+export function helpRequest(argv: readonly string[], program: Command): string[] | undefined {
+  const globals: string[] = []
+  const words: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!
+    const option = program.options.find((o) => word === o.long || word === o.short || (o.long !== undefined && word.startsWith(`${o.long}=`)))
+    if (!option) {
+      words.push(word)
+      continue
+    }
+    globals.push(word)
+    const takesValue = option.required || option.optional
+    if (takesValue && !word.includes('=') && i + 1 < argv.length) globals.push(argv[++i]!)
+  }
+  if (words[0] !== 'help') return undefined
+  return [...globals, ...helpArgv(words.slice(1), program)]
+}

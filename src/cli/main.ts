@@ -20,7 +20,7 @@ import { registerWhy } from './commands/why.js'
 import { registerProxy } from './commands/proxy.js'
 import { registerMetadataServer } from './commands/metadata-server.js'
 import { closest } from '../core/closest.js'
-import { helpArgv } from './help-words.js'
+import { helpRequest } from './help-words.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
@@ -107,7 +107,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     return 2
   }
   try {
-    await program.parseAsync(argv[0] === 'help' ? helpArgv(argv.slice(1), program) : argv, { from: 'user' })
+    await program.parseAsync(helpRequest(argv, program) ?? argv, { from: 'user' })
     return 0
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -65,6 +65,10 @@ describe('CLI edges', () => {
     const list = await p.cli(['help', 'services', 'list'])
     expect(list).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: postern services list \[options\]\n/) })
     expect(list.stdout).toBe((await p.cli(['services', 'help', 'list'])).stdout)
+    // After global flags too, as gcloud takes them: $ postern --project my-project help services list
+    expect(await p.cli(['--project', 'my-project', 'help', 'services', 'list'])).toMatchObject({ code: 0, stdout: list.stdout })
+    // $ postern --format=json help
+    expect(await p.cli(['--format=json', 'help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: postern \[options\] \[command\]\n/) })
     // $ postern help servces list
     expect(await p.cli(['help', 'servces', 'list'])).toMatchObject({ code: 2, stdout: '', stderr: "ERROR: unknown command 'servces'\n(Did you mean services?)\nRun 'postern --help' for usage.\n" })
     const nosuch = await p.cli(['help', 'nosuch'])
