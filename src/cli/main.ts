@@ -19,18 +19,20 @@ import { registerUsers } from './commands/users.js'
 import { registerWhy } from './commands/why.js'
 import { registerProxy } from './commands/proxy.js'
 import { registerMetadataServer } from './commands/metadata-server.js'
+import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
 import { helpRequest } from './help-words.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
+  const version = packageVersion()
   const program = new UnknownOptionsFirst('postern')
     .description('Keep HTTP services private; let exactly the right developers, service accounts and federated users call them.')
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
-    .version(`postern ${packageVersion()}`, '--version', 'print the version')
+    .version(`postern ${version}`, '--version', 'print the version')
     .exitOverride()
   registerServe(program, cli)
   registerNginxConfig(program, cli)
@@ -47,6 +49,7 @@ export function buildProgram(cli: Cli): Command {
   registerGroups(program, cli)
   registerLogs(program, cli)
   registerMetadataServer(program, cli)
+  registerVersion(program, cli, version)
   for (const cmd of allCommands(program)) {
     // A usage error says what was wrong and where the help is, rather than printing all of it.
     cmd.exitOverride().showHelpAfterError(`Run '${commandPath(cmd)} --help' for usage.`).configureOutput({

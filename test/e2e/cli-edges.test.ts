@@ -76,6 +76,15 @@ describe('CLI edges', () => {
     expect(nosuch.stderr).not.toContain('a command name is expected')
   })
 
+  it('version prints what --version prints, as gcloud version does; with --format, one resource for scripts', async () => {
+    const flag = await p.cli(['--version'])
+    expect(flag.stdout).toMatch(/^postern \d+\.\d+\.\d+\S*\n$/)
+    // $ postern version
+    expect(await p.cli(['version'])).toMatchObject({ code: 0, stdout: flag.stdout, stderr: '' })
+    // $ postern version --format=json
+    expect(JSON.parse((await p.cli(['version', '--format=json'])).stdout)).toEqual({ postern: flag.stdout.trim().split(' ')[1] })
+  })
+
   it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
     // A config of its own, pointed at a server that is not there: nothing can be asked of it.
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
