@@ -7,6 +7,7 @@ import { CliError, usageError } from './errors.js'
 import { shapeList, shapeRecords, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
+import { showsWarnings, type Verbosity } from './verbosity.js'
 
 export interface Io {
   stdout: (text: string) => void
@@ -41,7 +42,7 @@ export class Cli {
     return new Api(this.server(), this.session, account)
   }
 
-  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean } {
+  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity } {
     return cmd.optsWithGlobals()
   }
 
@@ -57,6 +58,16 @@ export class Cli {
 
   quiet(cmd: Command): boolean {
     return Boolean(this.globals(cmd).quiet)
+  }
+
+  /** --verbosity (verbosity.ts), checked against its choices when parsed; gcloud's default is warning. */
+  verbosity(cmd: Command): Verbosity {
+    return this.globals(cmd).verbosity ?? 'warning'
+  }
+
+  /** `WARNING: …` on stderr, unless --verbosity asks for errors only or less. */
+  warn(text: string, cmd: Command): void {
+    if (showsWarnings(this.verbosity(cmd))) this.io.stderr(`WARNING: ${text.endsWith('\n') ? text : text + '\n'}`)
   }
 
   print(text: string): void {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
 import { explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
@@ -22,6 +22,8 @@ import { registerMetadataServer } from './commands/metadata-server.js'
 import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
 import { helpRequest } from './help-words.js'
+import { traceHttp } from './http-trace.js'
+import { VERBOSITIES } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
@@ -32,6 +34,7 @@ export function buildProgram(cli: Cli): Command {
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
+    .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error, critical and none leave out warnings (errors are always said)').choices(VERBOSITIES))
     .version(`postern ${version}`, '--version', 'print the version')
     .exitOverride()
   registerServe(program, cli)
@@ -109,6 +112,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stderr(`ERROR: postern has no 'run' group: gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
     return 2
   }
+  // --verbosity=debug traces the requests a command makes; a server's are not the CLI's (serve --access-log).
+  let untrace = () => {}
+  program.hook('preAction', (_program, action) => {
+    if (action.name() !== 'serve' && cli.verbosity(action) === 'debug') untrace = traceHttp(io.stderr)
+  })
   try {
     await program.parseAsync(helpRequest(argv, program) ?? argv, { from: 'user' })
     return 0
@@ -126,5 +134,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     io.stderr(`ERROR: ${(err as Error).message ?? String(err)}\n`)
     return 1
+  } finally {
+    untrace()
   }
 }

@@ -85,6 +85,25 @@ describe('CLI edges', () => {
     expect(JSON.parse((await p.cli(['version', '--format=json'])).stdout)).toEqual({ postern: flag.stdout.trim().split(' ')[1] })
   })
 
+  it('--verbosity, as gcloud: error and beyond leave warnings out, debug prints each HTTP request without its token, a bad level is a usage error', async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
+    cpSync(p.configDir, configDir, { recursive: true })
+    const cli = (args: string[]) => p.cli(args, { configDir })
+    // A project this account cannot open: kept, with a warning.
+    expect((await cli(['config', 'set', 'project', 'no-such-project'])).stderr).toMatch(/^WARNING: /m)
+    // $ postern config set project no-such-project --verbosity=error
+    for (const level of ['error', 'none']) {
+      expect(await cli(['config', 'set', 'project', 'no-such-project', `--verbosity=${level}`]), level).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
+    }
+    // $ postern --verbosity=debug services list
+    const debug = await p.cli(['--verbosity=debug', 'services', 'list', '--format=value(name)'])
+    expect(debug).toMatchObject({ code: 0, stdout: 'projects/my-project/services/hello\n' })
+    expect(debug.stderr).toContain(`DEBUG: --> GET ${p.controlUrl}/v2/projects/my-project/services\nDEBUG: <-- 200 GET ${p.controlUrl}/v2/projects/my-project/services\n`)
+    expect(debug.stderr).not.toMatch(/Bearer|eyJ/)
+    // $ postern services list --verbosity=loud
+    expect(await p.cli(['services', 'list', '--verbosity=loud'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('Allowed choices are debug, info, warning, error, critical, none.') })
+  })
+
   it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
     // A config of its own, pointed at a server that is not there: nothing can be asked of it.
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))

@@ -95,7 +95,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
       for (const email of emails) {
         const stored = cli.files.readCredentials().accounts[email]
         if (!stored) throw new CliError(`No credentials for ${email}.`)
-        if (stored.refreshToken) await revokeAtServer(cli, email, stored.server, stored.refreshToken)
+        if (stored.refreshToken) await revokeAtServer(cli, cmd, email, stored.server, stored.refreshToken)
         await cli.files.withLock(async () => {
           const credentials = cli.files.readCredentials()
           delete credentials.accounts[email]
@@ -117,12 +117,12 @@ export function registerAuth(program: Command, cli: Cli): Command {
  * here even when that fails (the server is gone for good, say); the warning says the sign-in may
  * still be valid there, so nobody takes "revoked" for more than it was.
  */
-async function revokeAtServer(cli: Cli, email: string, server: string, refreshToken: string): Promise<void> {
+async function revokeAtServer(cli: Cli, cmd: Command, email: string, server: string, refreshToken: string): Promise<void> {
   try {
     const res = await request(`${server}/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: refreshToken }) })
-    if (!res.ok) cli.io.stderr(`WARNING: ${server} answered ${res.status} to the revocation of ${email}'s sign-in; the credentials are forgotten here anyway.\n`)
+    if (!res.ok) cli.warn(`${server} answered ${res.status} to the revocation of ${email}'s sign-in; the credentials are forgotten here anyway.`, cmd)
   } catch (err) {
     if (!(err instanceof TransportError)) throw err
-    cli.io.stderr(`WARNING: ${err.message}\nThe sign-in of ${email} was not revoked there and stays valid until it expires; the credentials are forgotten here anyway.\n`)
+    cli.warn(`${err.message}\nThe sign-in of ${email} was not revoked there and stays valid until it expires; the credentials are forgotten here anyway.`, cmd)
   }
 }

@@ -23,7 +23,7 @@ export function registerConfig(program: Command, cli: Cli): void {
       cli.status(`Updated property [${k}].`, cmd)
       // Kept whatever is found, as gcloud keeps it; a warning now saves a puzzling error later.
       const doubt = k === 'account' ? unknownAccount(cli, value) : k === 'project' ? await inaccessibleProject(cli, value) : undefined
-      if (doubt) cli.status(`WARNING: ${doubt}`, cmd)
+      if (doubt && !cli.quiet(cmd)) cli.warn(doubt, cmd)
     })
   config
     .command('get <property>')

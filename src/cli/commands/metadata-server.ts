@@ -33,7 +33,7 @@ export function registerMetadataServer(program: Command, cli: Cli): void {
       const source = await identitySource(cli, cmd, o)
       // Fail now, not at the first request, when the identity does not work.
       await source.accessToken()
-      if (!isLoopback(o.host)) cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it gets tokens of ${source.email}.\n`)
+      if (!isLoopback(o.host)) cli.warn(`listening on ${o.host}: anyone who can reach it gets tokens of ${source.email}.`, cmd)
       const { startMetadataServer } = await import('../metadata-server/metadata-server.js')
       let server
       try {

@@ -61,10 +61,10 @@ export function registerProxy(services: Command, cli: Cli): void {
       const tokens = o.token
         ? fixedToken(o.token)
         : await renewingToken(() => cli.session.idToken({ audience: service.uri }), {
-            onError: (err) => cli.io.stderr(`WARNING: could not renew the token (${err.message}); retrying in 5 s.\n`),
+            onError: (err) => cli.warn(`could not renew the token (${err.message}); retrying in 5 s.`, cmd),
           })
       if (!isLoopback(o.host)) {
-        cli.io.stderr(`WARNING: listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.\n`)
+        cli.warn(`listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.`, cmd)
       }
       let proxy
       try {

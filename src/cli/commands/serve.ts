@@ -51,7 +51,7 @@ export function registerServe(program: Command, cli: Cli): void {
         await reported(resetOwner(config, explicitOwner, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
         return
       }
-      if (config.allowInsecureHttp) cli.io.stderr(`WARNING: serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.\n`)
+      if (config.allowInsecureHttp) cli.warn(`serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.`, cmd)
       const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
       if (config.workers > 1 && worker === undefined) {
         const { superviseWorkers } = await import('../../cluster.js')
