@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { shapeList } from './list-flags.js'
+import { parseCount, shapeList } from './list-flags.js'
 import { parseFilter } from './list-filter.js'
 
 const services = [
@@ -90,6 +90,12 @@ describe('--sort-by and --limit', () => {
 
   it.each([['0'], ['-1'], ['two'], ['1.5']])('refuses --limit=%s', (limit) => {
     expect(() => shapeList(services, { limit })).toThrow(`--limit must be a positive number, not '${limit}'.`)
+  })
+
+  it('takes --limit=unlimited, as gcloud', () => {
+    expect(order({ limit: 'unlimited' })).toHaveLength(3)
+    expect(parseCount('--page-size', 'unlimited')).toBe(Infinity)
+    expect(() => parseCount('--page-size', '0')).toThrow("--page-size must be a positive number, not '0'.")
   })
 
   it('refuses a sort field that is not a field name', () => {

@@ -10,21 +10,37 @@ export interface ListShape {
   filter?: string
   sortBy?: string
   limit?: string
+  /** How many items per request; these lists arrive in one answer, so it is only checked. */
+  pageSize?: string
 }
 
 /**
- * Adds gcloud's list flags to a list command: `--filter`, `--sort-by`, unless the command has a
- * `--limit` of its own that the server applies, `--limit`, and with `flatten`, `--flatten`
- * (flatten.ts). Their values are checked before the command runs, so a mistyped filter never
- * waits on the server.
+ * Adds gcloud's list flags to a list command: `--filter`, `--sort-by`, `--page-size`, unless the
+ * command has a `--limit` of its own that the server applies, `--limit`, and with `flatten`,
+ * `--flatten` (flatten.ts). Their values are checked before the command runs, so a mistyped filter
+ * never waits on the server. The APIs behind these commands answer with the whole list at once,
+ * so `--page-size` (gcloud's "the default is unlimited (no paging)" when a service does not page)
+ * is accepted and changes nothing; `--limit` cuts what is printed.
  */
 export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean } = {}): Command {
   if (o.flatten) cmd.option('--flatten <keys>', "one record per item of these lists, e.g. --flatten='bindings[].members' (then --filter and --format see one member at a time)")
   cmd
     .option('--filter <expression>', "list only the items for which EXPRESSION is true: key:pattern, key=value, key!=value, key~regex, <, >, NOT, AND, OR, e.g. --filter='metadata.name:api'")
     .option('--sort-by <fields>', 'sort by these fields, comma-separated; ~FIELD sorts descending, e.g. --sort-by=~createTime')
-  if (o.limit !== false) cmd.option('--limit <n>', 'list at most N items')
-  return cmd.hook('preAction', (_self, action) => void shapeRecords([], action.opts<ListShape>()))
+  if (o.limit !== false) cmd.option('--limit <n>', 'list at most N items (or unlimited, the default)')
+  cmd.option('--page-size <n>', 'items per request to the server, as gcloud; this list comes in one answer, so it changes nothing')
+  return cmd.hook('preAction', (_self, action) => {
+    const flags = action.opts<ListShape>()
+    if (flags.pageSize !== undefined) parseCount('--page-size', flags.pageSize)
+    shapeRecords([], flags)
+  })
+}
+
+/** A count flag as gcloud's (BoundedInt(1, …, unlimited=True)): a positive whole number, or `unlimited`. */
+export function parseCount(flag: string, text: string): number {
+  if (text === 'unlimited') return Infinity
+  if (/^\d+$/.test(text) && Number(text) > 0) return Number(text)
+  throw usageError(`${flag} must be a positive number, not '${text}'.`)
 }
 
 /** Whether any list flag was given: a command that prints one resource then prints records. */
@@ -40,8 +56,7 @@ export function shapeRecords(records: readonly unknown[], flags: ListShape): unk
 
 /** The rows to print: sorted, filtered and cut as the flags say; `seen` is a row as fields name it. */
 export function shapeList<T>(rows: readonly T[], flags: ListShape, seen: (row: T) => unknown = (r) => r): T[] {
-  const limit = flags.limit === undefined ? Infinity : Number(flags.limit)
-  if (flags.limit !== undefined && !(/^\d+$/.test(flags.limit) && limit > 0)) throw usageError(`--limit must be a positive number, not '${flags.limit}'.`)
+  const limit = flags.limit === undefined ? Infinity : parseCount('--limit', flags.limit)
   const keys = flags.sortBy === undefined ? [] : sortKeys(flags.sortBy)
   const keep = flags.filter === undefined ? () => true : parseFilter(flags.filter)
   const views = rows.map((row) => ({ row, view: seen(row) }))

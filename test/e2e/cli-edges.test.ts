@@ -104,6 +104,19 @@ describe('CLI edges', () => {
     expect(await p.cli(['services', 'list', '--verbosity=loud'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('Allowed choices are debug, info, warning, error, critical, none.') })
   })
 
+  it('--page-size and --limit, as gcloud: logs read asks for pages of --page-size up to --limit; other lists take both; a bad value is a usage error', async () => {
+    // $ postern logs read --limit=2 --page-size=1   (the audit log holds the bootstrap and services.create at least)
+    const paged = await p.cli(['--verbosity=debug', 'logs', 'read', '--limit=2', '--page-size=1', '--format=json'])
+    expect(paged.code, paged.stderr).toBe(0)
+    expect(JSON.parse(paged.stdout)).toHaveLength(2)
+    expect(paged.stderr.match(/^DEBUG: --> GET \S+\/v1\/auditLogs\?pageSize=1(&|$)/gm)).toHaveLength(2)
+    // $ postern services list --page-size=1 --limit=unlimited   (this list comes in one answer)
+    expect(await p.cli(['services', 'list', '--page-size=1', '--limit=unlimited', '--format=value(metadata.name)'])).toMatchObject({ code: 0, stdout: 'hello\n' })
+    for (const args of [['services', 'list', '--page-size=0'], ['logs', 'read', '--page-size=two']]) {
+      expect(await p.cli(args), args.join(' ')).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: --page-size must be a positive number, not '\w+'\.\n/) })
+    }
+  })
+
   it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
     // A config of its own, pointed at a server that is not there: nothing can be asked of it.
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))

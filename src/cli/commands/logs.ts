@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
-import { usageError } from '../errors.js'
+import { parseCount } from '../list-flags.js'
+import { collectPages } from '../pages.js'
 
 interface Entry {
   time: string
@@ -11,19 +12,30 @@ interface Entry {
   count?: number
 }
 
+/** GET /v1/auditLogs answers at most this many entries a page. */
+const MAX_PAGE_SIZE = 1000
+
 export function registerLogs(program: Command, cli: Cli): void {
   const logs = program.command('logs').description('The audit log.')
   logs
     .command('read')
     .description('Read the newest audit-log entries.')
-    .option('--limit <n>', 'how many entries', '50')
+    .option('--limit <n>', 'how many entries (or unlimited)', '50')
+    .option('--page-size <n>', 'entries per request to the server (at most 1000, its limit)')
     .option('--resource <name>', 'only entries about this resource')
     .option('--principal <member>', 'only entries by this principal')
     .option('--outcome <outcome>', 'only entries with this outcome: OK, PERMISSION_DENIED, UNAUTHENTICATED (failed sign-ins), RESOURCE_EXHAUSTED')
-    .action(async (o: { limit: string; resource?: string; principal?: string; outcome?: string }, cmd: Command) => {
-      if (!/^\d+$/.test(o.limit) || Number(o.limit) < 1) throw usageError(`--limit must be a positive number, not '${o.limit}'.`)
-      const query = new URLSearchParams({ pageSize: o.limit, ...(o.resource && { resource: o.resource }), ...(o.principal && { principal: o.principal }), ...(o.outcome && { outcome: o.outcome.toUpperCase() }) })
-      const { entries = [] } = await cli.api().call<{ entries?: Entry[] }>('GET', `/v1/auditLogs?${query}`)
+    .action(async (o: { limit: string; pageSize?: string; resource?: string; principal?: string; outcome?: string }, cmd: Command) => {
+      const limit = parseCount('--limit', o.limit)
+      // The API answers at most 1000 entries a page (it took --limit as one page, so --limit=2000 printed 1000).
+      const pageSize = Math.min(o.pageSize === undefined ? Infinity : parseCount('--page-size', o.pageSize), MAX_PAGE_SIZE)
+      const filters = { ...(o.resource && { resource: o.resource }), ...(o.principal && { principal: o.principal }), ...(o.outcome && { outcome: o.outcome.toUpperCase() }) }
+      const api = cli.api()
+      const entries = await collectPages(async (size, pageToken) => {
+        const query = new URLSearchParams({ pageSize: String(size), ...(pageToken !== undefined && { pageToken }), ...filters })
+        const page = await api.call<{ entries?: Entry[]; nextPageToken?: string }>('GET', `/v1/auditLogs?${query}`)
+        return { items: page.entries ?? [], nextPageToken: page.nextPageToken }
+      }, { limit, pageSize })
       cli.printList(cmd, entries, [
         { header: 'TIME', value: (e) => e.time },
         { header: 'PRINCIPAL', value: (e) => e.principal },
