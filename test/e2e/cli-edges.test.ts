@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -77,24 +77,20 @@ describe('CLI edges', () => {
   })
 
   it('version prints what --version prints, as gcloud version does; with --format, one resource for scripts', async () => {
-    const flag = await p.cli(['--version'])
-    expect(flag.stdout).toMatch(/^postern \d+\.\d+\.\d+\S*\n$/)
-    // $ postern version
-    expect(await p.cli(['version'])).toMatchObject({ code: 0, stdout: flag.stdout, stderr: '' })
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    // $ postern version   (what --version prints, which gcloud-habits checks)
+    expect(await p.cli(['version'])).toMatchObject({ code: 0, stdout: `postern ${version}\n`, stderr: '' })
     // $ postern version --format=json
-    expect(JSON.parse((await p.cli(['version', '--format=json'])).stdout)).toEqual({ postern: flag.stdout.trim().split(' ')[1] })
+    expect(JSON.parse((await p.cli(['version', '--format=json'])).stdout)).toEqual({ postern: version })
   })
 
   it('--verbosity, as gcloud: error and beyond leave warnings out, debug prints each HTTP request without its token, a bad level is a usage error', async () => {
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
     cpSync(p.configDir, configDir, { recursive: true })
     const cli = (args: string[]) => p.cli(args, { configDir })
-    // A project this account cannot open: kept, with a warning.
-    expect((await cli(['config', 'set', 'project', 'no-such-project'])).stderr).toMatch(/^WARNING: /m)
+    // A project this account cannot open is kept with a warning (gcloud-habits), which error leaves out.
     // $ postern config set project no-such-project --verbosity=error
-    for (const level of ['error', 'none']) {
-      expect(await cli(['config', 'set', 'project', 'no-such-project', `--verbosity=${level}`]), level).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
-    }
+    expect(await cli(['config', 'set', 'project', 'no-such-project', '--verbosity=error'])).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
     // $ postern --verbosity=debug services list
     const debug = await p.cli(['--verbosity=debug', 'services', 'list', '--format=value(name)'])
     expect(debug).toMatchObject({ code: 0, stdout: 'projects/my-project/services/hello\n' })
@@ -112,9 +108,7 @@ describe('CLI edges', () => {
     expect(paged.stderr.match(/^DEBUG: --> GET \S+\/v1\/auditLogs\?pageSize=1(&|$)/gm)).toHaveLength(2)
     // $ postern services list --page-size=1 --limit=unlimited   (this list comes in one answer)
     expect(await p.cli(['services', 'list', '--page-size=1', '--limit=unlimited', '--format=value(metadata.name)'])).toMatchObject({ code: 0, stdout: 'hello\n' })
-    for (const args of [['services', 'list', '--page-size=0'], ['logs', 'read', '--page-size=two']]) {
-      expect(await p.cli(args), args.join(' ')).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: --page-size must be a positive number, not '\w+'\.\n/) })
-    }
+    expect(await p.cli(['services', 'list', '--page-size=0'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: --page-size must be a positive number, not '0'\.\n/) })
   })
 
   it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
