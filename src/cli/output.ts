@@ -1,5 +1,5 @@
-import { stringify } from 'yaml'
 import { usageError } from './errors.js'
+import { yaml as yamlLibrary } from './yaml.js'
 import { terminalSafe } from './terminal-text.js'
 
 /**
@@ -54,7 +54,7 @@ export function formatResource<T>(value: T, format: Format, projected: (value: T
  * one-character CSI to a terminal that reads C1. Inside double quotes `\\xNN` means the same.
  */
 function yaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0 }).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`)
+  return yamlLibrary().stringify(value, { lineWidth: 0 }).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`)
 }
 
 export interface Column<T> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { CliError } from './errors.js'
+import { yaml } from './yaml.js'
 
 /**
  * A file a command takes as input (a policy, access tests), in YAML or JSON (which YAML reads
@@ -14,7 +14,7 @@ export function readDocument(file: string, format = 'YAML'): unknown {
     throw new CliError(`Cannot read ${file}: ${(err as Error).message}`)
   }
   try {
-    return parseYaml(text)
+    return yaml().parse(text)
   } catch (err) {
     throw new CliError(`${file} is not valid ${format}: ${(err as Error).message.split('\n')[0]}`)
   }

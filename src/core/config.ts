@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import * as z from 'zod'
 import { TrustedProxies } from '../http/client-address.js'
+import { isLoopback } from './loopback.js'
 import { PosternError } from './errors.js'
 import { parseDurationSeconds } from './duration.js'
 import { testClockFileFrom } from './test-clock.js'
@@ -76,10 +77,6 @@ export interface ServeFlags {
 }
 
 const usage = (message: string) => new PosternError('INVALID_ARGUMENT', message)
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-}
 
 /**
  * One value of flags or environment, checked by its own parser; a refusal becomes a zod issue,

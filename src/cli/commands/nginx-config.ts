@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { buildServeConfig } from '../../core/config.js'
 import { PosternError } from '../../core/errors.js'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
@@ -26,6 +25,7 @@ export function registerNginxConfig(program: Command, cli: Cli): void {
       const listen = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(flags.listen)
       if (!listen || Number(listen[2]) > 65535) throw new CliError(`--listen: expected HOST:PORT, got '${flags.listen}'.`, 2)
       if (!/^(unix:\/\S+|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.test(flags.postern)) throw new CliError(`--postern: expected HOST:PORT or unix:/path, got '${flags.postern}'.`, 2)
+      const { buildServeConfig } = await import('../../core/config.js') // zod: not every command's to load
       const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies, maxConnections: flags.maxConnections }, cli.io.env)
       const { nginxConfigFromStore } = await import('../../main.js')
       try {

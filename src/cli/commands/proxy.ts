@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { isLoopback } from '../../core/config.js'
+import { isLoopback } from '../../core/loopback.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
 import { serviceRef } from '../service-ref.js'

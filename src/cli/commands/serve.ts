@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { buildServeConfig, type ServeFlags } from '../../core/config.js'
+import type { ServeFlags } from '../../core/config.js'
 import { PosternError } from '../../core/errors.js'
 import { pathSetupHint } from '../command-hint.js'
 import type { Cli } from '../context.js'
@@ -38,6 +38,8 @@ export function registerServe(program: Command, cli: Cli): void {
     .action(async (flags: ServeFlags & { resetOwnerPassword?: boolean }, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
       const project = cmd.optsWithGlobals().project as string | undefined
+      // Loaded here, not at the top: zod, which it checks flags with, was ~90 ms of every command's start.
+      const { buildServeConfig } = await import('../../core/config.js')
       let config
       try {
         config = buildServeConfig({ ...flags, project: project ?? flags.project }, cli.io.env)
