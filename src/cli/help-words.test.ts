@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
-import { helpArgv, helpRequest } from './help-words.js'
+import { helpArgv, helpRequest, splitGlobalFlags } from './help-words.js'
 
 describe('helpArgv', () => {
   const program = new Command('postern')
@@ -41,6 +41,11 @@ describe('helpArgv', () => {
       expect(helpRequest(['services', 'help', 'list'], withFlags)).toBeUndefined()
       expect(helpRequest(['--project', 'help', 'services', 'list'], withFlags)).toBeUndefined()
       expect(helpRequest(['--fromat=json', 'help'], withFlags)).toBeUndefined()
+    })
+
+    it('says where the first word that is no global flag stands, a flag value named like a command notwithstanding', () => {
+      expect(splitGlobalFlags(['--project', 'run', 'run', 'services', 'list'], withFlags)).toEqual({ globals: ['--project', 'run'], words: ['run', 'services', 'list'], first: 2 })
+      expect(splitGlobalFlags(['-q'], withFlags).first).toBe(1)
     })
   })
 })

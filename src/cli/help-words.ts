@@ -29,12 +29,24 @@ export function helpArgv(words: readonly string[], program: Command): string[] {
  * commander's own help command, which showed the group's help or failed.
  */
 export function helpRequest(argv: readonly string[], program: Command): string[] | undefined {
+  const { globals, words } = splitGlobalFlags(argv, program)
+  if (words[0] !== 'help') return undefined
+  return [...globals, ...helpArgv(words.slice(1), program)]
+}
+
+/**
+ * The program's own flags (with their values) wherever they stand in argv, and the other words,
+ * each in order; `first`: where in argv the first of those words is (argv.length if none).
+ */
+export function splitGlobalFlags(argv: readonly string[], program: Command): { globals: string[]; words: string[]; first: number } {
   const globals: string[] = []
   const words: string[] = []
+  let first = argv.length
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!
     const option = program.options.find((o) => word === o.long || word === o.short || (o.long !== undefined && word.startsWith(`${o.long}=`)))
     if (!option) {
+      if (words.length === 0) first = i
       words.push(word)
       continue
     }
@@ -42,6 +54,5 @@ export function helpRequest(argv: readonly string[], program: Command): string[]
     const takesValue = option.required || option.optional
     if (takesValue && !word.includes('=') && i + 1 < argv.length) globals.push(argv[++i]!)
   }
-  if (words[0] !== 'help') return undefined
-  return [...globals, ...helpArgv(words.slice(1), program)]
+  return { globals, words, first }
 }

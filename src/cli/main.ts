@@ -21,7 +21,7 @@ import { registerProxy } from './commands/proxy.js'
 import { registerMetadataServer } from './commands/metadata-server.js'
 import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
-import { helpRequest } from './help-words.js'
+import { helpRequest, splitGlobalFlags } from './help-words.js'
 import { traceHttp } from './http-trace.js'
 import { VERBOSITIES } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
@@ -107,7 +107,9 @@ function* allCommands(cmd: Command): Generator<Command> {
 export async function run(argv: string[], io: Io): Promise<number> {
   const cli = new Cli(io)
   const program = buildProgram(cli)
-  const gcloudish = suggestForGcloudGroup(argv, program.commands.map((c) => c.name()))
+  // `postern --project p run services list` too: the global flags typed first stay first.
+  const { first } = splitGlobalFlags(argv, program)
+  const gcloudish = suggestForGcloudGroup(argv.slice(first), program.commands.map((c) => c.name()), argv.slice(0, first))
   if (gcloudish) {
     io.stderr(`ERROR: postern has no 'run' group: gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
     return 2

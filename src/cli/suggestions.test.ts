@@ -14,6 +14,7 @@ describe('suggestions', () => {
     expect(suggestForGcloudGroup(['run', 'services', 'list'], ['services'])).toBe('postern services list')
     expect(suggestForGcloudGroup(['run', 'services', 'describe', 'hello', '--format=value(uri)'], ['services'])).toBe("postern services describe hello '--format=value(uri)'")
     expect(suggestForGcloudGroup(['run', 'deploy'], ['services'])).toBeUndefined()
+    expect(suggestForGcloudGroup(['run', 'services', 'list'], ['services'], ['--project', 'p', '--format=value(uri)'])).toBe("postern --project p '--format=value(uri)' services list")
   })
 
   it('leaves out gcloud’s --region and --platform, which Postern has no use for, and says so when they are typed', () => {

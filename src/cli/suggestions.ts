@@ -20,9 +20,9 @@ export function suggestOption(unknown: string, flags: readonly { long: string; t
  * `postern run services list` → `postern services list`, when what follows `run` is a postern
  * command; without gcloud's flags that say where a service runs, so the suggestion works as typed.
  */
-export function suggestForGcloudGroup(argv: readonly string[], commands: readonly string[]): string | undefined {
+export function suggestForGcloudGroup(argv: readonly string[], commands: readonly string[], leadingFlags: readonly string[] = []): string | undefined {
   if (argv[0] !== 'run' || argv[1] === undefined || !commands.includes(argv[1])) return undefined
-  return ['postern', ...withoutGcloudOnlyOptions(argv.slice(1)).map(shellQuote)].join(' ')
+  return ['postern', ...[...leadingFlags, ...withoutGcloudOnlyOptions(argv.slice(1))].map(shellQuote)].join(' ')
 }
 
 /** gcloud's flags for where a service runs, which every gcloud run command takes, and why Postern has none. */
