@@ -38,7 +38,9 @@ export class Freshness {
     this.lastError = err.message
     if (!this.failing) {
       this.failing = true
-      this.log.log('warn', 'cannot read the change feed; serving from memory', { err: err.message, failsClosedInMs: this.maxStalenessMs })
+      // A view already distrusted is not served from at all: saying so would mislead whoever reads the log.
+      if (this.distrusted !== undefined) this.log.log('warn', 'cannot read the change feed; still failing closed', { err: err.message, why: this.distrusted })
+      else this.log.log('warn', 'cannot read the change feed; serving from memory', { err: err.message, failsClosedInMs: this.maxStalenessMs })
     }
   }
 
