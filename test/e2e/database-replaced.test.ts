@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { gatewayStatus } from '../support/gateway-status.js'
-import { ADMIN_URL, createTestDatabase } from '../support/postgres.js'
+import { createTestDatabase, recreateDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
 
@@ -69,12 +68,7 @@ describe.skipIf(!inject('postgres'))('the database replaced under a running serv
   }, 60_000)
 
   it('dropped and created anew, with another server starting on it: the first one reloads, trusting only the new keys and principals', async () => {
-    const name = new URL(db.url).pathname.slice(1)
-    const admin = new pg.Client({ connectionString: ADMIN_URL })
-    await admin.connect()
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
-    await admin.query(`CREATE DATABASE ${name}`)
-    await admin.end()
+    await recreateDatabase(db.url)
     second = await startPostern({ databaseUrl: db.url, env })
     expect((await second.cli(['services', 'create', 'other', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
 

@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { gatewayStatus } from '../support/gateway-status.js'
-import { ADMIN_URL, createTestDatabase } from '../support/postgres.js'
+import { createTestDatabase, recreateDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
 
@@ -52,12 +51,7 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
     const dump = join(mkdtempSync(join(tmpdir(), 'postern-dump-')), 'db.dump')
     execFileSync('pg_dump', ['-Fc', '-f', dump, db.url])
 
-    const name = new URL(db.url).pathname.slice(1)
-    const admin = new pg.Client({ connectionString: ADMIN_URL })
-    await admin.connect()
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
-    await admin.query(`CREATE DATABASE ${name}`)
-    await admin.end()
+    await recreateDatabase(db.url)
     // Well within the default --max-staleness of 60 s: the empty database is no outage to wait out.
     const closedIn = await eventually(5_000, async () => (await verdict()) === '503', 'failing closed', 100)
     expect(await ready()).toBe(503)

@@ -35,3 +35,16 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
     },
   }
 }
+
+/** Drops a test database under whoever is connected to it and creates it anew, empty (no Postern tables). */
+export async function recreateDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1)
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+    await admin.query(`CREATE DATABASE ${name}`)
+  } finally {
+    await admin.end()
+  }
+}
