@@ -1,6 +1,5 @@
-import { useEffect, useMemo, useState } from 'react'
-import { createApi, fetchSession, goToSignIn } from './api/client.ts'
-import type { Session } from './api/types.ts'
+import { useEffect, useMemo } from 'react'
+import { createApi } from './api/client.ts'
 import { ServiceAccountsPage } from './accounts/service-accounts-page.tsx'
 import { AuditLogPage } from './pages/audit-log-page.tsx'
 import { WorkforcePoolsPage } from './iam/workforce-pools-page.tsx'
@@ -11,26 +10,27 @@ import { GroupsPage } from './accounts/groups-page.tsx'
 import { RequestsPage } from './requests/requests-page.tsx'
 import { ServicePage } from './services/service-page.tsx'
 import { ServicesPage } from './services/services-page.tsx'
+import { SignedIn } from './pages/signed-in.tsx'
 import { ErrorText } from './ui/modal.tsx'
 import { useLocation } from './ui/router.tsx'
 import { SessionContext, type SessionValue } from './ui/session.tsx'
+import { SessionNotice } from './ui/session-notice.tsx'
+import { useConsoleSession } from './ui/use-console-session.ts'
 
-/** Loads the session (or goes to /signin), then shows the page the path names. */
+/**
+ * Loads the session (or goes to /signin), then shows the page the path names. A session that ends
+ * later leaves the page as it is (an open dialog keeps what was typed) and says so.
+ */
 export function App() {
-  const [session, setSession] = useState<Session>()
-  const [failure, setFailure] = useState<string>()
-  useEffect(() => {
-    fetchSession().then(
-      (s) => (s ? setSession(s) : goToSignIn()),
-      () => setFailure("Couldn't reach the Postern server. Check that it is running, then reload this page."),
-    )
-  }, [])
-  const value = useMemo<SessionValue | undefined>(() => (session ? { email: session.email, api: createApi(session.csrfToken, goToSignIn) } : undefined), [session])
+  const { session, ended, failure, markEnded } = useConsoleSession()
+  const api = useMemo(() => (session ? createApi(session.csrfToken, markEnded) : undefined), [session, markEnded])
+  const value = useMemo<SessionValue | undefined>(() => (session && api ? { email: session.email, api, ended } : undefined), [session, api, ended])
 
   if (failure) return <main className="centered"><ErrorText message={failure} /></main>
   if (!value) return <main className="centered"><p className="muted">Loading…</p></main>
   return (
     <SessionContext value={value}>
+      <SessionNotice />
       <Routes />
     </SessionContext>
   )
@@ -44,9 +44,10 @@ function Routes() {
     if (first === 'projects' && project) rememberProject(project)
   }, [first, project])
   useEffect(() => {
-    document.title = `${titleOf(page, item)} – Postern console`
-  }, [page, item])
+    document.title = `${first === 'signed-in' ? 'Signed in' : titleOf(page, item)} – Postern console`
+  }, [first, page, item])
 
+  if (first === 'signed-in') return <SignedIn />
   if (first !== 'projects' || !project) return <ProjectPicker />
   const content = page === 'services' && item ? <ServicePage project={project} service={item} />
     : page === 'service-accounts' ? <ServiceAccountsPage project={project} />

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext } from 'playwright-core'
+import type { Browser, BrowserContext, Locator } from 'playwright-core'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { launchChromium, screenshot, signIn, watchedPage } from './console-harness.js'
+import { launchChromium, screenshot, signIn, signInAt, watchedPage } from './console-harness.js'
 
 /**
  * The console against a real `postern serve` in headless Chromium: the Permissions
@@ -249,6 +249,63 @@ describe('console', () => {
     await page.getByRole('dialog', { name: 'Remove principal?' }).getByRole('button', { name: 'Remove' }).click()
     await panel.getByRole('status').getByText('Removed user:kb-user@example.com from Run Invoker.').waitFor()
     await expect.poll(() => page.evaluate(focusedText)).toBe('Removed user:kb-user@example.com from Run Invoker.')
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('keeps what was typed when the session ends mid-edit, and saves it after a sign-in in another tab', async () => {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/hello`)
+    const here = page.url()
+    const openDialog = async (typed: string) => {
+      await page.getByRole('region', { name: 'Permissions' }).getByRole('button', { name: 'Add principal' }).click()
+      const dialog = page.getByRole('dialog', { name: /Grant access/ })
+      await dialog.getByLabel('New principals').fill(typed)
+      await dialog.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
+      return dialog
+    }
+    // The session ends while the dialog is open: signed out elsewhere in this browser (the
+    // console's own POST /signout, through the context's cookie jar).
+    const signOutElsewhere = async () => {
+      const { csrfToken } = (await (await context.request.get(`${server.controlUrl}/v1/session`)).json()) as { csrfToken: string }
+      expect((await context.request.post(`${server.controlUrl}/signout`, { headers: { 'x-csrf-token': csrfToken }, data: {} })).status()).toBe(200)
+    }
+    const signInAgain = async (dialog: Locator, email: string, password: string) => {
+      const [tab] = await Promise.all([context.waitForEvent('page'), dialog.getByRole('link', { name: 'Sign in again' }).click()])
+      await signInAt(tab, email, password)
+      await tab.getByRole('heading', { name: `Signed in as ${email}` }).waitFor()
+    }
+
+    let dialog = await openDialog('test-user@gmail.com')
+    await signOutElsewhere()
+    // Meanwhile another admin changes the policy: the retried write must keep their change.
+    await grant(servicePath('hello'), 'roles/run.viewer', 'user:dev@example.com')
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.getByRole('alert').getByText(/Your session has ended/).waitFor()
+    await dialog.getByRole('status').getByText(/Nothing you typed is lost/).waitFor()
+    expect(page.url()).toBe(here)
+    await signInAgain(dialog, OWNER, server.ownerPassword!)
+    await dialog.getByRole('status').getByText(`Signed in again as ${OWNER}.`).waitFor()
+    expect(await dialog.getByLabel('New principals').inputValue()).toBe('test-user@gmail.com')
+    expect(await dialog.getByLabel('Select a role').inputValue()).toBe('roles/run.invoker')
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.waitFor({ state: 'detached' })
+    const saved = (await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body
+    expect(membersOf(saved, 'roles/run.invoker')).toContain('user:test-user@gmail.com')
+    expect(membersOf(saved, 'roles/run.viewer')).toContain('user:dev@example.com')
+
+    // Someone else signs in instead: the page starts afresh as theirs, and the draft is gone.
+    dialog = await openDialog('kb-user@example.com')
+    await signOutElsewhere()
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.getByRole('status').getByText(/Nothing you typed is lost/).waitFor()
+    await signInAgain(dialog, VIEWER, VIEWER_PASSWORD)
+    await expect.poll(() => page.getByTitle('Signed in as').textContent()).toBe(VIEWER)
+    expect(await page.getByRole('dialog').count()).toBe(0)
+    expect(await page.getByText('kb-user@example.com').count()).toBe(0)
+    expect(membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).not.toContain('user:kb-user@example.com')
     expect(dialogs).toEqual([])
     expect(problems).toEqual([])
     await context.close()

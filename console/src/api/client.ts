@@ -22,13 +22,17 @@ export interface Api {
   delete<T>(path: string): Promise<T>
 }
 
-export function createApi(csrfToken: string, onSignedOut: () => void): Api {
+/**
+ * `onSessionEnded` hears of every 401; the call still fails with UNAUTHENTICATED. The page is
+ * never left for /signin here: that would drop what a person has typed into an open dialog.
+ */
+export function createApi(csrfToken: string, onSessionEnded: () => void): Api {
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (method !== 'GET') headers['x-csrf-token'] = csrfToken
     if (body !== undefined) headers['content-type'] = 'application/json'
     const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    if (res.status === 401) onSignedOut()
+    if (res.status === 401) onSessionEnded()
     return readJson<T>(res)
   }
   return {
@@ -71,7 +75,7 @@ export async function fetchSession(): Promise<{ email: string; csrfToken: string
   return readJson(res)
 }
 
-/** Sends the browser to the sign-in page, to come back here afterwards. */
+/** Sends the browser to the sign-in page, to come back here afterwards (when the console opens without a session). */
 export function goToSignIn(): void {
   const here = window.location.pathname + window.location.search
   window.location.assign(`/signin?return_to=${encodeURIComponent(here.startsWith('/console') ? here : '/console')}`)

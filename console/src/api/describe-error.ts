@@ -16,7 +16,7 @@ export function describeError(err: unknown, action: string): string {
       if (/csrf/i.test(detail)) return 'Your session could not be verified. Reload the page and try again.'
       return `You don't have permission to ${action}. Ask a project owner to grant you a role that allows it. (${detail})`
     case 'UNAUTHENTICATED':
-      return 'Your session has ended. Sign in again to continue.'
+      return `Your session has ended, so Postern couldn't ${action}. Sign in again, then try again.`
     case 'ABORTED':
       return `Someone else changed this at the same moment, so nothing was saved. Try again. (${detail})`
     case 'NOT_FOUND':

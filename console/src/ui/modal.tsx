@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react'
+import { SessionNotice } from './session-notice.tsx'
 
 /**
  * A modal dialog on the native <dialog> element: the browser traps focus, closes on Escape and
@@ -42,7 +43,10 @@ export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
     >
       <form onSubmit={submit} noValidate>
         <h2 id={titleId} className="modal-title">{title}</h2>
-        <div className="modal-body">{children}</div>
+        <div className="modal-body">
+          {children}
+          <SessionNotice />
+        </div>
         <div className="modal-footer">{footer}</div>
       </form>
     </dialog>

@@ -4,6 +4,8 @@ import type { Api } from '../api/client.ts'
 export interface SessionValue {
   email: string
   api: Api
+  /** A call met 401; the page stays, and SessionNotice offers a sign-in in another tab. */
+  ended: boolean
 }
 
 export const SessionContext = createContext<SessionValue | undefined>(undefined)
