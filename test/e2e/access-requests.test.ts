@@ -60,6 +60,12 @@ async function identityToken(configDir: string): Promise<string> {
   return token.stdout.trim()
 }
 
+async function accessToken(configDir: string): Promise<string> {
+  const token = await as(configDir)(['auth', 'print-access-token'])
+  expect(token.code, token.stderr).toBe(0)
+  return token.stdout.trim()
+}
+
 /** A call to the service at the gateway, with the caller's token (asked of the CLI when not given). */
 async function gateway(configDir: string, token?: string): Promise<{ status: number; body: string }> {
   const res = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: `api.my-project.localhost:${p.gatewayPort}`, authorization: `Bearer ${token ?? (await identityToken(configDir))}` } })
@@ -252,5 +258,56 @@ describe('access requests', () => {
     expect(approve.code).toBe(1)
     expect(approve.stderr).toContain(`(FAILED_PRECONDITION) user:gone@example.com was deleted after request '${id}' was filed`)
     expect((await policy()).bindings?.some((b) => b.members.includes('user:gone@example.com'))).toBe(false)
+  }, 90_000)
+
+  it('pages a long list: nextPageToken while more remain, none on the last page; a forged token is 400, never a 5xx', async () => {
+    // 126 requests filed and denied through the API, one for each role that acts on a service at
+    // a time (one pending request per role and service).
+    const [devToken, approverToken, otherToken] = await Promise.all([dev, approver, other].map(accessToken))
+    const roles = ['run.invoker', 'run.viewer', 'run.developer', 'run.admin', 'viewer', 'editor', 'owner']
+    for (let round = 0; round < 18; round++) {
+      await Promise.all(roles.map(async (role) => {
+        const filed = await p.api<AccessRequest>('POST', '/v1/accessRequests', { resource: SERVICE, role: `roles/${role}`, duration: '600s', reason: `bulk ${round}` }, devToken)
+        expect(filed.status, JSON.stringify(filed.body)).toBe(200)
+        expect((await p.api('POST', `/v1/accessRequests/${filed.body.id}:deny`, {}, approverToken)).status).toBe(200)
+      }))
+    }
+    type Page = { accessRequests?: (AccessRequest & { createTime: string })[]; nextPageToken?: string }
+    const list = (query: string, token = approverToken) => p.api<Page>('GET', `/v1/accessRequests${query}`, undefined, token)
+
+    const first = await list('')
+    expect(first.status).toBe(200)
+    expect(first.body.accessRequests).toHaveLength(100)
+    expect(first.body.nextPageToken).toMatch(/^[A-Za-z0-9_-]+$/)
+    const seen: string[] = []
+    let token: string | undefined
+    let pages = 0
+    do {
+      const page = await list(`?pageSize=40${token ? `&pageToken=${token}` : ''}`)
+      expect(page.status, JSON.stringify(page.body)).toBe(200)
+      seen.push(...(page.body.accessRequests ?? []).map((r) => r.id))
+      token = page.body.nextPageToken
+      pages++
+    } while (token)
+    expect(seen.length).toBeGreaterThanOrEqual(126)
+    expect(new Set(seen).size).toBe(seen.length)
+    expect(seen.slice(0, 100)).toEqual(first.body.accessRequests!.map((r) => r.id))
+    expect(pages).toBe(Math.ceil(seen.length / 40))
+    // A page too large is cut to 500; a short list has no token at all, as before.
+    expect((await list('?pageSize=100000')).body.nextPageToken).toBeUndefined()
+    expect(Object.keys((await list('?state=PENDING')).body)).toEqual(['accessRequests'])
+    expect((await list('', otherToken)).body.nextPageToken).toBeUndefined()
+
+    const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const audit = (await p.api<{ nextPageToken?: string }>('GET', '/v1/auditLogs?pageSize=1')).body.nextPageToken!
+    for (const bad of ['-1', '99999999999999999999', 'not-a-token', '%00', audit, 'A'.repeat(5000), forged({ l: 'accessRequests', q: '', t: -5, i: 'aaaaaaaaaa' }),
+      forged({ l: 'accessRequests', q: '', t: 1e300, i: 'aaaaaaaaaa' }), forged({ l: 'accessRequests', q: '', t: 10, i: "' OR 1=1 --" }), forged({ l: 'auditLogs', q: '', t: 10, i: 'aaaaaaaaaa' }), forged([])]) {
+      const refused = await list(`?pageToken=${encodeURIComponent(bad)}`)
+      expect(refused.status, bad).toBe(400)
+      expect(JSON.stringify(refused.body), bad).toContain('INVALID_ARGUMENT')
+    }
+    // A token made for one filter is not a position in another.
+    const deniedOnly = await list('?state=DENIED&pageSize=1')
+    expect((await list(`?pageToken=${deniedOnly.body.nextPageToken}`)).status).toBe(400)
   }, 90_000)
 })

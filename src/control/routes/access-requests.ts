@@ -11,10 +11,11 @@ import { assertPolicyKeepsTests } from '../access-test-guard.js'
 import type { AccessRequestWaiters } from '../access-request-waiters.js'
 import {
   accessRequestView, mayDecide, mayView, maxRequestSeconds, memberOf, newRequestId, notFoundRequest, parseReason, parseRequestId,
-  parseServiceResource, parseState,
+  parseServiceResource, parseState, REQUEST_ID,
 } from '../access-request-view.js'
 import type { Caller } from '../caller.js'
 import { ok, pageSize, type Handler, type RequestContext } from '../handler.js'
+import { decodePageToken, encodePageToken } from '../page-token.js'
 import { accessRequestDecisionRoutes } from './access-request-decisions.js'
 import { accessRequestSettingsRoutes } from './access-request-settings.js'
 import { readPolicy } from './iam-policy.js'
@@ -117,21 +118,48 @@ function refuseWhenHeld(c: RequestContext, caller: Caller, role: Role, permissio
   throw new PosternError('ALREADY_EXISTS', `You already have every permission of ${role} on ${resource}${via}; there is nothing to request.`)
 }
 
+/** GET /v1/accessRequests answers this many a page unless asked (pageSize), and never more than MAX_PAGE_SIZE. */
+const DEFAULT_PAGE_SIZE = 100
+const MAX_PAGE_SIZE = 500
+/** Rows read from the store at a time while a page fills with requests the caller may see. */
+const SCAN_BATCH = 500
+
+/**
+ * Newest first, only those the caller may see, a page at a time: `nextPageToken` (page-token.ts)
+ * when more remain, so no list ends short without saying so. Visibility is decided here, not in
+ * SQL, so the store is read in batches until the page (and one more, to know whether more remain)
+ * is found or the table ends.
+ */
 async function listRequests(c: RequestContext) {
   const caller = c.caller()
   const state = parseState(c.query.get('state'))
-  const limit = pageSize(c.query, 100, 500)
+  const limit = pageSize(c.query, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+  const token = c.query.get('pageToken')
+  const start = token ? decodePageToken(token, 'accessRequests', state ?? '', REQUEST_ID) : undefined
   const now = c.deps.clock()
-  const rows = await c.deps.store.listAccessRequests({ state, limit: 2_000 })
   // Whether the caller may set a service's policy is asked once per service.
   const decides = new Map<string, boolean>()
-  const visible = rows.filter((r) => {
+  const mayList = (r: AccessRequestRecord) => {
     if (memberOf(caller) === r.requester) return true
     let may = decides.get(r.resource)
     if (may === undefined) decides.set(r.resource, (may = mayView(c.deps.directory, caller, r, now)))
     return may
+  }
+  const visible: AccessRequestRecord[] = []
+  let before = start && { createTime: start.time, id: start.id }
+  for (;;) {
+    const rows = await c.deps.store.listAccessRequests({ state, before, limit: SCAN_BATCH })
+    visible.push(...rows.filter(mayList))
+    if (visible.length > limit || rows.length < SCAN_BATCH) break
+    const last = rows.at(-1)!
+    before = { createTime: last.createTime, id: last.id }
+  }
+  const page = visible.slice(0, limit)
+  const last = page.at(-1)
+  return ok({
+    accessRequests: page.map((r) => accessRequestView(r, r.state === 'PENDING' && mayDecide(c.deps.directory, caller, r, now))),
+    ...(visible.length > limit && last && { nextPageToken: encodePageToken('accessRequests', state ?? '', { time: last.createTime, id: last.id }) }),
   })
-  return ok({ accessRequests: visible.slice(0, limit).map((r) => accessRequestView(r, r.state === 'PENDING' && mayDecide(c.deps.directory, caller, r, now))) })
 }
 
 export async function visibleRequest(c: RequestContext, caller: Caller, id: string): Promise<AccessRequestRecord> {

@@ -56,8 +56,8 @@ export interface AccessQueries {
   /** False when the id is taken. */
   insertAccessRequest(r: AccessRequestRecord): Promise<boolean>
   getAccessRequest(id: string): Promise<AccessRequestRecord | undefined>
-  /** Newest first. */
-  listAccessRequests(filter: { state?: AccessRequestState; requester?: string; resource?: string; limit: number }): Promise<AccessRequestRecord[]>
+  /** Newest first; with `before`, only those after that one in this order (a page's start). */
+  listAccessRequests(filter: { state?: AccessRequestState; requester?: string; resource?: string; before?: { createTime: number; id: string }; limit: number }): Promise<AccessRequestRecord[]>
   /** Compare-and-set on the state: writes only if the stored request is still in `expectedState`. */
   updateAccessRequest(r: AccessRequestRecord, expectedState: AccessRequestState): Promise<boolean>
   /** Approved requests whose grant ended at or before `now`, oldest first. */
@@ -123,13 +123,14 @@ export function accessQueries(sql: Sql): AccessQueries {
       const r = await sql.get(`SELECT * FROM access_requests WHERE id = ?`, [id])
       return r && request(r)
     },
-    async listAccessRequests({ state, requester, resource, limit }) {
-      const conditions: [string, unknown][] = []
-      if (state) conditions.push(['state = ?', state])
-      if (requester) conditions.push(['requester = ?', requester])
-      if (resource) conditions.push(['resource = ?', resource])
+    async listAccessRequests({ state, requester, resource, before, limit }) {
+      const conditions: [string, unknown[]][] = []
+      if (state) conditions.push(['state = ?', [state]])
+      if (requester) conditions.push(['requester = ?', [requester]])
+      if (resource) conditions.push(['resource = ?', [resource]])
+      if (before) conditions.push(['(create_time < ? OR (create_time = ? AND id < ?))', [before.createTime, before.createTime, before.id]])
       const clause = conditions.length ? `WHERE ${conditions.map(([c]) => c).join(' AND ')}` : ''
-      const rows = await sql.all(`SELECT * FROM access_requests ${clause} ORDER BY create_time DESC, id DESC LIMIT ?`, [...conditions.map(([, v]) => v), limit])
+      const rows = await sql.all(`SELECT * FROM access_requests ${clause} ORDER BY create_time DESC, id DESC LIMIT ?`, [...conditions.flatMap(([, v]) => v), limit])
       return rows.map(request)
     },
     async updateAccessRequest(r, expectedState) {

@@ -62,6 +62,12 @@ export function accessContract(c: ContractContext): void {
       expect((await store.listAccessRequests({ requester, state: 'PENDING', limit: 10 })).map((r) => r.createTime)).toEqual([10])
       expect((await store.listAccessRequests({ resource, limit: 10 })).map((r) => r.createTime)).toEqual([40, 30, 10])
       expect((await store.listAccessRequests({ requester, limit: 1 })).map((r) => r.createTime)).toEqual([30])
+      // A page starts past the last one's item, ties on the time broken by the id.
+      expect((await store.listAccessRequests({ requester, before: { createTime: 30, id: rows[1]!.id }, limit: 10 })).map((r) => r.createTime)).toEqual([20, 10])
+      const twins = [1, 2, 3].map(() => aRequest({ resource, createTime: 50 }))
+      for (const r of twins) await store.insertAccessRequest(r)
+      const [newest, middle, oldest] = [...twins].sort((a, b) => (a.id < b.id ? 1 : -1))
+      expect((await store.listAccessRequests({ resource, before: { createTime: 50, id: newest!.id }, limit: 10 })).map((r) => r.id)).toEqual([middle!.id, oldest!.id, rows[3]!.id, rows[1]!.id, rows[0]!.id])
       const ended = (await store.listEndedGrants(500, 1000)).map((r) => r.id)
       expect(ended.indexOf(rows[2]!.id)).toBeLessThan(ended.indexOf(rows[1]!.id))
       expect(ended).not.toContain(rows[3]!.id)
