@@ -10,7 +10,7 @@ export interface ListShape {
   filter?: string
   sortBy?: string
   limit?: string
-  /** How many items per request; these lists arrive in one answer, so it is only checked. */
+  /** How many items per request; a list that arrives in one answer only checks it. */
   pageSize?: string
 }
 
@@ -18,17 +18,20 @@ export interface ListShape {
  * Adds gcloud's list flags to a list command: `--filter`, `--sort-by`, `--page-size`, unless the
  * command has a `--limit` of its own that the server applies, `--limit`, and with `flatten`,
  * `--flatten` (flatten.ts). Their values are checked before the command runs, so a mistyped filter
- * never waits on the server. The APIs behind these commands answer with the whole list at once,
+ * never waits on the server. Most APIs behind these commands answer with the whole list at once,
  * so `--page-size` (gcloud's "the default is unlimited (no paging)" when a service does not page)
- * is accepted and changes nothing; `--limit` cuts what is printed.
+ * is accepted and changes nothing; `--limit` cuts what is printed. A list whose API pages
+ * (`maxPageSize`, its largest page) fetches its pages with collectPages and pagesWanted.
  */
-export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean } = {}): Command {
+export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean; maxPageSize?: number } = {}): Command {
   if (o.flatten) cmd.option('--flatten <keys>', "one record per item of these lists, e.g. --flatten='bindings[].members' (then --filter and --format see one member at a time)")
   cmd
     .option('--filter <expression>', "list only the items for which EXPRESSION is true: key:pattern, key=value, key!=value, key~regex, <, >, NOT, AND, OR, e.g. --filter='metadata.name:api'")
     .option('--sort-by <fields>', 'sort by these fields, comma-separated; ~FIELD sorts descending, e.g. --sort-by=~createTime')
   if (o.limit !== false) cmd.option('--limit <n>', 'list at most N items (or unlimited, the default)')
-  cmd.option('--page-size <n>', 'items per request to the server, as gcloud; this list comes in one answer, so it changes nothing')
+  cmd.option('--page-size <n>', o.maxPageSize === undefined
+    ? 'items per request to the server, as gcloud; this list comes in one answer, so it changes nothing'
+    : `items per request to the server (at most ${o.maxPageSize}, its limit)`)
   return cmd.hook('preAction', (_self, action) => {
     const flags = action.opts<ListShape>()
     if (flags.pageSize !== undefined) parseCount('--page-size', flags.pageSize)
@@ -41,6 +44,17 @@ export function parseCount(flag: string, text: string): number {
   if (text === 'unlimited') return Infinity
   if (/^\d+$/.test(text) && Number(text) > 0) return Number(text)
   throw usageError(`${flag} must be a positive number, not '${text}'.`)
+}
+
+/**
+ * How many items to fetch from a list that pages, and how many a request: --limit's worth, unless
+ * --filter or --sort-by must see the whole list first (gcloud applies --limit after them).
+ */
+export function pagesWanted(flags: ListShape, maxPageSize: number): { limit: number; pageSize: number } {
+  const wholeList = flags.filter !== undefined || flags.sortBy !== undefined
+  const limit = wholeList || flags.limit === undefined ? Infinity : parseCount('--limit', flags.limit)
+  const pageSize = flags.pageSize === undefined ? Infinity : parseCount('--page-size', flags.pageSize)
+  return { limit, pageSize: Math.min(pageSize, maxPageSize) }
 }
 
 /** Whether any list flag was given: a command that prints one resource then prints records. */

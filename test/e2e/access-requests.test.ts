@@ -260,6 +260,8 @@ describe('access requests', () => {
     expect((await policy()).bindings?.some((b) => b.members.includes('user:gone@example.com'))).toBe(false)
   }, 90_000)
 
+  let everything: string[] = []
+
   it('pages a long list: nextPageToken while more remain, none on the last page; a forged token is 400, never a 5xx', async () => {
     // 126 requests filed and denied through the API, one for each role that acts on a service at
     // a time (one pending request per role and service).
@@ -293,6 +295,7 @@ describe('access requests', () => {
     expect(new Set(seen).size).toBe(seen.length)
     expect(seen.slice(0, 100)).toEqual(first.body.accessRequests!.map((r) => r.id))
     expect(pages).toBe(Math.ceil(seen.length / 40))
+    everything = seen
     // A page too large is cut to 500; a short list has no token at all, as before.
     expect((await list('?pageSize=100000')).body.nextPageToken).toBeUndefined()
     expect(Object.keys((await list('?state=PENDING')).body)).toEqual(['accessRequests'])
@@ -309,5 +312,16 @@ describe('access requests', () => {
     // A token made for one filter is not a position in another.
     const deniedOnly = await list('?state=DENIED&pageSize=1')
     expect((await list(`?pageToken=${deniedOnly.body.nextPageToken}`)).status).toBe(400)
+  }, 90_000)
+
+  it('the CLI follows the pages of a long list, to --limit, --page-size at a time', async () => {
+    expect(everything.length).toBeGreaterThan(100)
+    const all = await as(approver)(['access-requests', 'list', '--all', '--format=json'])
+    expect(all.code, all.stderr).toBe(0)
+    expect((JSON.parse(all.stdout) as AccessRequest[]).map((r) => r.id)).toEqual(everything)
+    const few = await as(approver)(['access-requests', 'list', '--all', '--limit=5', '--page-size=2', '--format=json', '--verbosity=debug'])
+    expect(few.code, few.stderr).toBe(0)
+    expect((JSON.parse(few.stdout) as AccessRequest[]).map((r) => r.id)).toEqual(everything.slice(0, 5))
+    expect([...few.stderr.matchAll(/--> GET \S*\/v1\/accessRequests\?pageSize=(\d+)/g)].map((m) => m[1])).toEqual(['2', '2', '1'])
   }, 90_000)
 })

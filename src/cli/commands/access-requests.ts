@@ -5,7 +5,8 @@ import { wireDuration, readableDuration as seconds } from '../durations.js'
 import { CliError } from '../errors.js'
 
 import { servicePath } from './services.js'
-import { withListFlags } from '../list-flags.js'
+import { pagesWanted, withListFlags, type ListShape } from '../list-flags.js'
+import { collectPages } from '../pages.js'
 
 export interface AccessRequest {
   name: string
@@ -28,6 +29,8 @@ export interface AccessRequest {
 }
 
 const requestPath = (id: string) => `/v1/accessRequests/${encodeURIComponent(id)}`
+/** GET /v1/accessRequests answers at most this many a page. */
+const MAX_PAGE_SIZE = 500
 
 
 /**
@@ -58,12 +61,16 @@ export function registerAccessRequests(program: Command, services: Command, cli:
 
   const group = program.command('access-requests').description('See, approve and deny requests for time-limited access to services.')
 
-  withListFlags(group.command('list'))
+  withListFlags(group.command('list'), { maxPageSize: MAX_PAGE_SIZE })
     .description('List pending access requests you may decide, and your own.')
     .option('--all', 'include approved, denied and expired requests')
-    .action(async (o: { all?: boolean }, cmd: Command) => {
-      const query = o.all ? '' : '?state=PENDING'
-      const { accessRequests: rows = [] } = await cli.api().call<{ accessRequests?: AccessRequest[] }>('GET', `/v1/accessRequests${query}`)
+    .action(async (o: { all?: boolean } & ListShape, cmd: Command) => {
+      const api = cli.api()
+      const rows = await collectPages(async (size, pageToken) => {
+        const query = new URLSearchParams({ pageSize: String(size), ...(!o.all && { state: 'PENDING' }), ...(pageToken !== undefined && { pageToken }) })
+        const page = await api.call<{ accessRequests?: AccessRequest[]; nextPageToken?: string }>('GET', `/v1/accessRequests?${query}`)
+        return { items: page.accessRequests ?? [], nextPageToken: page.nextPageToken }
+      }, pagesWanted(o, MAX_PAGE_SIZE))
       cli.printList(cmd, rows, [
         { header: 'ID', value: (r) => r.id },
         { header: 'PROJECT', value: (r) => r.project },
