@@ -108,4 +108,33 @@ describe('console Requests page', () => {
     expect(problems).toEqual([])
     await context.close()
   }, 120_000)
+
+  it('says when there are more requests than it shows, and Show more shows them', async () => {
+    // 105 requests filed and denied through the API, one per role that acts on a service at a time
+    // (the requester already holds run.invoker and waits on run.developer from the tests above).
+    const token = (await runCli(['auth', 'print-access-token'], { configDir: dev })).stdout.trim()
+    const owner = await server.ownerToken()
+    const roles = ['run.viewer', 'run.admin', 'viewer', 'editor', 'owner']
+    for (let round = 0; round < 21; round++) {
+      await Promise.all(roles.map(async (role) => {
+        const filed = await server.api<AccessRequest>('POST', '/v1/accessRequests', { resource: 'projects/my-project/services/hello', role: `roles/${role}`, duration: '600s', reason: `bulk ${round}` }, token)
+        expect(filed.status, JSON.stringify(filed.body)).toBe(200)
+        expect((await server.api('POST', `/v1/accessRequests/${filed.body.id}:deny`, {}, owner)).status).toBe(200)
+      }))
+    }
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, problems } = await watchedPage(context)
+    await signIn(page, server, 'owner@example.com', server.ownerPassword!, '/console/projects/my-project/requests')
+    const note = page.getByRole('note').filter({ hasText: 'Showing the newest 100 requests; there are older ones' })
+    await note.waitFor()
+    // The newest 100 are all decided: the one still pending is older, so Pending looks empty.
+    const rows = page.getByRole('table', { name: 'Decided access requests' }).locator('tbody tr')
+    expect(await rows.count()).toBe(100)
+    await note.getByRole('button', { name: 'Show more' }).click()
+    await note.waitFor({ state: 'detached' })
+    await page.getByRole('table', { name: 'Pending access requests' }).getByRole('cell', { name: 'my own' }).waitFor()
+    expect(await rows.count()).toBe(107)
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
 })

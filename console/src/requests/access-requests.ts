@@ -23,27 +23,50 @@ export interface AccessRequest {
 }
 
 export const accessRequestPaths = {
-  list: (state?: string) => `/v1/accessRequests${state ? `?state=${encodeURIComponent(state)}` : ''}`,
+  list: (o: { state?: string; pageSize: number; pageToken?: string }) =>
+    `/v1/accessRequests?${new URLSearchParams({ pageSize: String(o.pageSize), ...(o.state && { state: o.state }), ...(o.pageToken && { pageToken: o.pageToken }) })}`,
   approve: (id: string) => `/v1/accessRequests/${encodeURIComponent(id)}:approve`,
   deny: (id: string) => `/v1/accessRequests/${encodeURIComponent(id)}:deny`,
 }
 
-export async function listAccessRequests(api: Api, state?: string): Promise<AccessRequest[]> {
-  return (await api.get<{ accessRequests?: AccessRequest[] }>(accessRequestPaths.list(state))).accessRequests ?? []
+/** The API answers at most this many a page. */
+const MAX_PAGE_SIZE = 500
+
+export interface AccessRequestPages {
+  requests: AccessRequest[]
+  /** Where the rest starts when the list was cut short: it says there are more, never hides them. */
+  nextPageToken?: string
 }
+
+/** Up to `max` requests, newest first, following nextPageToken; `nextPageToken` is set when more remain. */
+export async function listAccessRequests(api: Api, o: { state?: string; max: number }): Promise<AccessRequestPages> {
+  const requests: AccessRequest[] = []
+  let pageToken: string | undefined
+  do {
+    const pageSize = Math.min(MAX_PAGE_SIZE, o.max - requests.length)
+    const page = await api.get<{ accessRequests?: AccessRequest[]; nextPageToken?: string }>(accessRequestPaths.list({ state: o.state, pageSize, pageToken }))
+    requests.push(...(page.accessRequests ?? []))
+    // A page without items ends it too, whatever its token says.
+    pageToken = page.accessRequests?.length ? page.nextPageToken : undefined
+  } while (pageToken && requests.length < o.max)
+  return { requests, ...(pageToken && { nextPageToken: pageToken }) }
+}
+
+/** The header counts at most this many pending requests, then says "+". */
+const MAX_COUNTED = 1000
 
 /** Said on the window whenever this tab approves or denies, so the header's count follows at once. */
 export const REQUESTS_CHANGED = 'postern:access-requests-changed'
 
 /** Pending requests the signed-in person may decide: the count in the header, refreshed every 30 s and after each decision here. */
-export function usePendingRequestCount(): number | undefined {
+export function usePendingRequestCount(): { count: number; more: boolean } | undefined {
   const { api } = useSession()
-  const [count, setCount] = useState<number>()
+  const [count, setCount] = useState<{ count: number; more: boolean }>()
   useEffect(() => {
     let live = true
     const load = () => {
-      listAccessRequests(api, 'PENDING').then(
-        (rows) => live && setCount(rows.filter((r) => r.canDecide).length),
+      listAccessRequests(api, { state: 'PENDING', max: MAX_COUNTED }).then(
+        (pages) => live && setCount({ count: pages.requests.filter((r) => r.canDecide).length, more: pages.nextPageToken !== undefined }),
         () => live && setCount(undefined),
       )
     }

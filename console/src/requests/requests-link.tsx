@@ -5,7 +5,9 @@ export const requestsPath = (project: string) => `/console/projects/${encodeURIC
 
 /** The header's count of pending access requests the signed-in person may decide; nothing when there are none. */
 export function PendingRequestCount() {
-  const count = usePendingRequestCount()
-  if (!count) return null
-  return <span className="count-badge" aria-label={`${count} pending`}>{count}</span>
+  const pending = usePendingRequestCount()
+  if (!pending?.count) return null
+  // Past the first MAX_COUNTED pending requests the count is a floor, and says so.
+  const shown = `${pending.count}${pending.more ? '+' : ''}`
+  return <span className="count-badge" aria-label={`${shown} pending`}>{shown}</span>
 }

@@ -13,6 +13,9 @@ import './requests.css'
 
 type Decision = { kind: 'approve' | 'deny'; request: AccessRequest }
 
+/** Requests shown at first, and added by each Show more. */
+const PAGE_SIZE = 100
+
 /**
  * Requests for time-limited access (DESIGN §9): the pending ones first, with Approve and Deny for
  * those the signed-in person may decide (whoever may set the service's policy, except on their
@@ -21,10 +24,12 @@ type Decision = { kind: 'approve' | 'deny'; request: AccessRequest }
 export function RequestsPage() {
   const { api } = useSession()
   const roles = useRoles()
-  const list = useLoad(() => listAccessRequests(api), 'requests')
+  // The newest `shown` requests; Show more asks for a page more (all again, so a reload stays simple).
+  const [shown, setShown] = useState(PAGE_SIZE)
+  const list = useLoad(() => listAccessRequests(api, { max: shown }), `requests:${shown}`)
   const [deciding, setDeciding] = useState<Decision>()
   const [status, setStatus] = useState('')
-  const rows = list.data ?? []
+  const rows = list.data?.requests ?? []
   const pending = rows.filter((r) => r.state === 'PENDING')
   const decided = rows.filter((r) => r.state !== 'PENDING')
   const roleTitle = (name: string) => roles.find((r) => r.name === name)?.title ?? name
@@ -50,6 +55,12 @@ export function RequestsPage() {
       </p>
       <p className="status-text" role="status">{status}</p>
       {list.error !== undefined && <ErrorText message={describeError(list.error, 'list access requests')} />}
+      {list.data?.nextPageToken !== undefined && (
+        <p className="intro" role="note">
+          Showing the newest {rows.length} requests; there are older ones, which may include pending requests.{' '}
+          <button type="button" className="button button-quiet button-small" onClick={() => setShown(shown + PAGE_SIZE)}>Show more</button>
+        </p>
+      )}
 
       <h2>Pending</h2>
       <table className="table">
