@@ -106,6 +106,12 @@ describe('CLI edges', () => {
     expect(paged.code, paged.stderr).toBe(0)
     expect(JSON.parse(paged.stdout)).toHaveLength(2)
     expect(paged.stderr.match(/^DEBUG: --> GET \S+\/v1\/auditLogs\?pageSize=1(&|$)/gm)).toHaveLength(2)
+    // The API's nextPageToken says more remain: a page that holds the last entry has none.
+    const about = `/v1/auditLogs?resource=${encodeURIComponent('projects/my-project/services/hello')}`
+    const n = (await p.api<{ entries: unknown[] }>('GET', `${about}&pageSize=1000`)).body.entries.length
+    expect(n).toBeGreaterThan(0)
+    expect((await p.api('GET', `${about}&pageSize=${n}`)).body.nextPageToken).toBeUndefined()
+    if (n > 1) expect((await p.api('GET', `${about}&pageSize=${n - 1}`)).body.nextPageToken).toMatch(/^\d+$/)
     // $ postern services list --page-size=1 --limit=unlimited   (this list comes in one answer)
     expect(await p.cli(['services', 'list', '--page-size=1', '--limit=unlimited', '--format=value(metadata.name)'])).toMatchObject({ code: 0, stdout: 'hello\n' })
     expect(await p.cli(['services', 'list', '--page-size=0'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: --page-size must be a positive number, not '0'\.\n/) })

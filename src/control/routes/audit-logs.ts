@@ -21,11 +21,13 @@ export function auditLogRoutes(r: Router<Handler>): void {
       principal: c.query.get('principal') || undefined,
       outcome,
       beforeId: token === null ? undefined : Number(token),
-      limit,
+      // One more than the page, to know whether more remain: a full last page has no token.
+      limit: limit + 1,
     })
+    const page = entries.slice(0, limit)
     return ok({
-      entries: entries.map((e) => ({ id: String(e.id), time: rfc3339(e.time), principal: e.principal, method: e.method, resource: e.resource, outcome: e.outcome, details: e.details, count: e.count })),
-      ...(entries.length === limit && { nextPageToken: String(entries.at(-1)!.id) }),
+      entries: page.map((e) => ({ id: String(e.id), time: rfc3339(e.time), principal: e.principal, method: e.method, resource: e.resource, outcome: e.outcome, details: e.details, count: e.count })),
+      ...(entries.length > limit && { nextPageToken: String(page.at(-1)!.id) }),
     })
   })
 }
