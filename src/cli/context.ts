@@ -77,12 +77,13 @@ export class Cli {
   /**
    * A list in the chosen format, sorted, filtered and cut first as the command's list flags say
    * (list-flags.ts); an empty one also says so on stderr, as gcloud does. `projected`: the row as
-   * --format projections and --filter see it (output.ts).
+   * --format projections and --filter see it (output.ts). `empty`: what to say instead when there
+   * is nothing at all to list (not when the flags left nothing).
    */
-  printList<T>(cmd: Command, all: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown } = {}): void {
+  printList<T>(cmd: Command, all: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown; empty?: string } = {}): void {
     const format = this.format(cmd, o.fallback ?? 'table')
     const rows = shapeList(all, cmd.opts<ListShape>(), o.projected)
-    if (rows.length === 0) this.status('Listed 0 items.', cmd)
+    if (rows.length === 0) this.status((all.length === 0 && o.empty) || 'Listed 0 items.', cmd)
     this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false, projected: o.projected }))
   }
 

@@ -112,6 +112,8 @@ afterAll(async () => {
 
 describe('access requests', () => {
   it('request → approve → 200 within a second of --wait returning → the clock passes the end → 403 → Postern removes the grant, all in the audit log', async () => {
+    // Nothing filed yet: said once, in the list's own words (it also said gcloud's "Listed 0 items.").
+    expect(await as(approver)(['access-requests', 'list'])).toMatchObject({ code: 0, stdout: '', stderr: 'No pending access requests you may see.\n' })
     const denied = await gateway(dev)
     expect(denied.status).toBe(403)
     expect(denied.body).toContain(`postern services add-iam-policy-binding api --project=my-project --member='user:${DEV}' --role='roles/run.invoker'`)

@@ -81,8 +81,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
         { header: 'STATE', value: (r) => r.state },
         { header: 'ENDS', value: (r) => r.expireTime ?? '' },
         { header: 'REASON', value: (r) => r.reason },
-      ])
-      if (rows.length === 0) cli.status(o.all ? 'No access requests you may see.' : 'No pending access requests you may see.', cmd)
+      ], { empty: o.all ? 'No access requests you may see.' : 'No pending access requests you may see.' })
     })
 
   group
