@@ -18,7 +18,7 @@ export const REQUEST_ID = /^[a-z2-7]{10}$/
 
 export function parseRequestId(raw: string | undefined): string {
   if (raw === undefined || !REQUEST_ID.test(raw)) {
-    throw invalid(`'${printable(String(raw))}' is not an access request id (ids are 10 characters such as 'k3v7q2m9xa'; postern access-requests list shows them).`)
+    throw invalid(`'${printable(String(raw))}' is not an access request id (ids are 10 characters such as 'k3v7q2m4xa'; postern access-requests list shows them).`)
   }
   return raw
 }

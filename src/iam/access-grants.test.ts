@@ -9,9 +9,9 @@ describe('access grants', () => {
 
   it('writes a binding that ends at the expiry and names the request; removing it leaves the rest alone', () => {
     const end = Date.parse('2026-12-01T10:00:00.000Z')
-    const condition = grantCondition('k3v7q2m9xa', end, 'user:boss@example.com', 'debugging\nincident 4711')
+    const condition = grantCondition('k3v7q2m4xa', end, 'user:boss@example.com', 'debugging\nincident 4711')
     expect(condition).toEqual({
-      title: 'Access request k3v7q2m9xa',
+      title: 'Access request k3v7q2m4xa',
       description: 'Approved by user:boss@example.com: debugging incident 4711',
       expression: "request.time < timestamp('2026-12-01T10:00:00.000Z')",
     })
@@ -23,12 +23,12 @@ describe('access grants', () => {
     expect(granted.version).toBe(3)
     expect(granted.bindings).toHaveLength(2)
     const other = withGrant(granted, 'user:eve@example.com', 'roles/run.invoker', grantCondition('aaaaaaaaaa', end, 'user:boss@example.com', 'x'))
-    expect(withoutGrant(other, 'k3v7q2m9xa').bindings.map((b) => b.condition?.title ?? '')).toEqual(['', 'Access request aaaaaaaaaa'])
-    expect(withoutGrant(granted, 'k3v7q2m9xa')).toEqual(base)
+    expect(withoutGrant(other, 'k3v7q2m4xa').bindings.map((b) => b.condition?.title ?? '')).toEqual(['', 'Access request aaaaaaaaaa'])
+    expect(withoutGrant(granted, 'k3v7q2m4xa')).toEqual(base)
   })
 
   it('keeps a long reason within the description limit', () => {
-    expect(grantCondition('k3v7q2m9xa', 0, 'user:a@example.com', 'x'.repeat(600)).description!.length).toBe(256)
+    expect(grantCondition('k3v7q2m4xa', 0, 'user:a@example.com', 'x'.repeat(600)).description!.length).toBe(256)
   })
 
   it('checks durations against the minimum and the service limit, naming the limit and how to change it', () => {
