@@ -158,6 +158,18 @@ describe('the console on its own', () => {
     await edit.getByRole('button', { name: 'Save' }).click()
     await page.getByRole('status').filter({ hasText: 'hello now forwards to http://127.0.0.1:9999' }).waitFor()
     expect((await server.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout).toBe('http://127.0.0.1:9999\n')
+    // Someone else describes it while the dialog is open: Save says so and shows their description
+    // (a field not changed here), keeps the upstream typed here, and Save again applies it over theirs.
+    await page.getByRole('button', { name: 'Edit' }).click()
+    await edit.getByLabel('Upstream URL').fill('http://127.0.0.1:9998')
+    expect((await server.cli(['services', 'update', 'hello', '--description=set elsewhere'])).code).toBe(0)
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await edit.getByRole('alert').filter({ hasText: 'Someone else changed hello while you were editing it' }).waitFor()
+    expect(await edit.getByLabel('Description').inputValue()).toBe('set elsewhere')
+    expect(await edit.getByLabel('Upstream URL').inputValue()).toBe('http://127.0.0.1:9998')
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('status').filter({ hasText: 'hello now forwards to http://127.0.0.1:9998' }).waitFor()
+    expect((await server.cli(['services', 'describe', 'hello', '--format=value(upstream,description)'])).stdout).toBe('http://127.0.0.1:9998\tset elsewhere\n')
 
     await page.goto(`${server.controlUrl}/console/projects/my-project/services`)
     await page.getByRole('button', { name: 'Create service' }).click()

@@ -8,11 +8,16 @@ import { serviceIdOf } from './service-id.ts'
 
 /**
  * Points a service at another upstream, or changes its description. The write carries the etag it
- * was read with, so a change someone else made meanwhile is never overwritten unseen.
+ * was read with, so a change someone else made meanwhile is never overwritten unseen. When one
+ * was, the service is read again: the fields left as they were take what was saved meanwhile,
+ * the ones changed here keep their edit, and the next Save carries the new etag — so Save again
+ * applies this edit over theirs knowingly, rather than failing until the dialog is reopened.
  */
 export function EditServiceDialog({ project, service, onClose, onSaved }: { project: string; service: Service; onClose: () => void; onSaved: (s: Service) => void }) {
   const { api } = useSession()
   const id = serviceIdOf(service)
+  // The service as last read: the etag the next write carries, and what "unchanged here" means.
+  const [base, setBase] = useState(service)
   const [upstream, setUpstream] = useState(service.upstream)
   const [description, setDescription] = useState(service.description)
   const [errors, setErrors] = useState<{ upstream?: string; form?: string }>({})
@@ -24,8 +29,17 @@ export function EditServiceDialog({ project, service, onClose, onSaved }: { proj
     setErrors({})
     setBusy(true)
     try {
-      onSaved(await api.patch<Service>(paths.service(project, id), { upstream: upstream.trim(), description, etag: service.etag }))
+      onSaved(await api.patch<Service>(paths.service(project, id), { upstream: upstream.trim(), description, etag: base.etag }))
     } catch (err) {
+      const now = err instanceof ApiError && err.status === 'ABORTED' ? await api.get<Service>(paths.service(project, id)).catch(() => undefined) : undefined
+      if (now) {
+        if (upstream.trim() === base.upstream) setUpstream(now.upstream)
+        if (description === base.description) setDescription(now.description)
+        setBase(now)
+        setErrors({ form: `Someone else changed ${id} while you were editing it, so nothing was saved. Fields you had not changed now show what they saved; your changes are kept. Save again to apply yours.` })
+        setBusy(false)
+        return
+      }
       const message = describeError(err, `change service ${id}`)
       setErrors(err instanceof ApiError && err.status === 'INVALID_ARGUMENT' && /upstream/i.test(err.message) ? { upstream: message } : { form: message })
       setBusy(false)
