@@ -51,7 +51,7 @@ export function formatResource<T>(value: T, format: Format, projected: (value: T
 /**
  * YAML with every C1 control character escaped. The yaml library double-quotes a string that
  * holds one (YAML counts them unprintable) but writes the character itself, and U+009B is a
- * one-character CSI to a terminal that reads C1. Inside double quotes `\\xNN` means the same.
+ * one-character CSI to a terminal that reads C1. Inside double quotes `\xNN` means the same.
  */
 function yaml(value: unknown): string {
   return yamlLibrary().stringify(value, { lineWidth: 0 }).replace(/[\u0080-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`)
