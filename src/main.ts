@@ -15,6 +15,7 @@ import { accessTestRoutes } from './control/routes/access-tests.js'
 import { auditLogRoutes } from './control/routes/audit-logs.js'
 import { groupRoutes } from './control/routes/groups.js'
 import { iamPolicyRoutes } from './control/routes/iam-policy.js'
+import { metricsRoutes } from './control/routes/metrics.js'
 import { oidcRoutes } from './control/routes/oidc.js'
 import { projectRoutes } from './control/routes/projects.js'
 import { roleRoutes } from './control/routes/roles.js'
@@ -82,7 +83,7 @@ function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, por
   const what = { control: 'the control plane', gateway: 'the gateway', metrics: 'metrics' }[plane]
   if (err.code === 'EADDRINUSE') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: the port is in use (another postern serve?). Stop whatever holds it, or choose another port with ${flag} N.`)
   if (err.code === 'EACCES') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: permission denied (ports below 1024 need privileges). Choose another port with ${flag} N.`)
-  if (err.code === 'EADDRNOTAVAIL') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: this machine has no address ${host} (see --host).`)
+  if (err.code === 'EADDRNOTAVAIL') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: this machine has no address ${host} (see ${plane === 'metrics' ? '--metrics-host' : '--host'}).`)
   return err
 }
 
@@ -195,6 +196,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // tunnel) is no connection closeAllConnections ends, so it is closed first.
   const beforeServersClose: (() => void)[] = []
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
+    const host = plane === 'metrics' ? config.metricsHost : config.host
     // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
@@ -205,8 +207,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     answerRefusedRequests(server)
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, config.host, port)))
-      server.listen(port, config.host, () => resolve())
+      server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, host, port)))
+      server.listen(port, host, () => resolve())
     })
     servers.push(server)
     return (server.address() as AddressInfo).port
@@ -269,10 +271,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         auditLogRoutes,
         accessRequestRoutes({ waiters: accessRequestWaiters }),
         accessTestRoutes,
+        metricsRoutes(observability),
         anonymous(consoleRoutes(loadConsoleAssets(defaultConsoleDir()))),
-        anonymous((r) => {
-          for (const path of ['/readyz', '/metrics']) r.add('GET', path, async (c) => ((await serveObservability(path, c.res, observability)), 'sent'))
-        }),
+        anonymous((r) => r.add('GET', '/readyz', async (c) => ((await serveObservability('/readyz', c.res, observability)), 'sent'))),
       ]))
       // Control-plane requests are small (JSON, forms): the whole request, body included, within 30 s.
       // requireHostHeader off: a request without Host gets the one error shape (server.ts), not Node's bare 400.
@@ -394,7 +395,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
     if (config.metricsPort !== undefined) {
       const port = await listen('metrics', observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
-      notes.push(`Metrics: http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics`)
+      const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost
+      notes.push(`Metrics (no credential needed): ${config.tls ? 'https' : 'http'}://${host}:${port}/metrics`)
     }
   }
 

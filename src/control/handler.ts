@@ -78,12 +78,12 @@ export function allowWrite(c: RequestContext, op: WriteOp): Caller {
   return caller
 }
 
-/** Reads need only the permission check; a refused one is audited like a refused write. */
-export function allowRead(c: RequestContext, permission: Permission, resource: string): Caller {
+/** Reads need only the permission check; a refused one is audited like a refused write. `because` says why, in the refusal. */
+export function allowRead(c: RequestContext, permission: Permission, resource: string, because?: string): Caller {
   const caller = c.caller()
   const now = c.deps.clock()
   try {
-    authorize(c.deps.directory, caller, permission, resource, now)
+    authorize(c.deps.directory, caller, permission, resource, now, because)
   } catch (err) {
     c.deps.refusals.record({ time: now, principal: caller.member, method: permission, resource, outcome: 'PERMISSION_DENIED', details: { permission } })
     throw err

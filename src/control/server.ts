@@ -11,8 +11,9 @@ export type Mount = (router: Router<Handler>) => void
 
 /**
  * Mounts routes anyone may call: the OpenID Provider, sign-in, the pages, the console's files,
- * /readyz and /metrics. Every route mounted otherwise establishes its caller before anything
- * else, so an anonymous request is answered 401 before its body is read, parsed or validated.
+ * /healthz and /readyz (not /metrics, which names every service: routes/metrics.ts). Every route
+ * mounted otherwise establishes its caller before anything else, so an anonymous request is
+ * answered 401 before its body is read, parsed or validated.
  */
 export function anonymous(mount: Mount): Mount {
   return (router) => {

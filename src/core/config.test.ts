@@ -19,3 +19,28 @@ describe('--database-url', () => {
     }
   })
 })
+
+describe('--metrics-host', () => {
+  const refusal = (flags: Parameters<typeof buildServeConfig>[0]) => {
+    try {
+      buildServeConfig(flags, {})
+    } catch (err) {
+      return (err as Error).message
+    }
+    return ''
+  }
+
+  it('is loopback unless given, whatever --host is: the listener answers anyone who reaches it', () => {
+    expect(buildServeConfig({ metricsPort: '9464' }, {}).metricsHost).toBe('127.0.0.1')
+    expect(buildServeConfig({ host: '0.0.0.0', allowInsecureHttp: true, metricsPort: '9464' }, {})).toMatchObject({ host: '0.0.0.0', metricsHost: '127.0.0.1' })
+    expect(buildServeConfig({ metricsPort: '9464', metricsHost: '::1' }, {}).metricsHost).toBe('::1')
+    expect(buildServeConfig({ metricsPort: '9464', metricsHost: '0.0.0.0', allowInsecureHttp: true }, {}).metricsHost).toBe('0.0.0.0')
+  })
+
+  it('refuses plain HTTP on another address than loopback, as --host does, and goes with --metrics-port', () => {
+    expect(refusal({ metricsPort: '9464', metricsHost: '0.0.0.0' })).toBe(
+      'Refusing to serve plain HTTP on 0.0.0.0 (--metrics-host), which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if the network between it and Prometheus is yours.',
+    )
+    expect(refusal({ metricsHost: '127.0.0.1' })).toBe('--metrics-host goes with --metrics-port: it says where that listener binds.')
+  })
+})

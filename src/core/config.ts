@@ -12,8 +12,9 @@ export interface ServeConfig {
   readonly host: string
   readonly port: number
   readonly gatewayPort: number
-  /** A third listener for Prometheus and probes only, when given. */
+  /** A third listener for Prometheus and probes only, when given: anonymous, so it binds `metricsHost`, loopback unless told. */
   readonly metricsPort: number | undefined
+  readonly metricsHost: string
   readonly controlUrl: string
   readonly gatewayUrl: URL
   readonly issuer: string
@@ -54,6 +55,7 @@ export interface ServeFlags {
   port?: string
   gatewayPort?: string
   metricsPort?: string
+  metricsHost?: string
   gatewayUrl?: string
   issuer?: string
   dataDir?: string
@@ -98,6 +100,7 @@ const Flags = z.object({
   port: checked((t) => parsePort(t, 7070, '--port')),
   gatewayPort: checked((t) => parsePort(t, 7080, '--gateway-port')),
   metricsPort: checked((t) => (t === undefined ? undefined : parsePort(t, 0, '--metrics-port'))),
+  metricsHost: z.string().optional(),
   gatewayUrl: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--gateway-url'))),
   issuer: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--issuer').href.replace(/\/$/, ''))),
   dataDir: z.string().optional(),
@@ -167,6 +170,13 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   else if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
     problems.push(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
   }
+  // The metrics listener answers anyone who reaches it, so it does not follow --host: a process
+  // serving the public on 0.0.0.0 keeps its service inventory on loopback unless told otherwise.
+  const metricsHost = flags.metricsHost ?? '127.0.0.1'
+  if (flags.metricsHost !== undefined && flags.metricsPort === undefined) problems.push('--metrics-host goes with --metrics-port: it says where that listener binds.')
+  else if (flags.metricsPort !== undefined && !isLoopback(metricsHost) && !tls && !flags.allowInsecureHttp) {
+    problems.push(`Refusing to serve plain HTTP on ${metricsHost} (--metrics-host), which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if the network between it and Prometheus is yours.`)
+  }
   // nginx runs a worker per core itself; Postern's workers would each start an nginx on one port.
   if (flags.dataPlane === 'nginx' && (flags.workers ?? '1') !== '1') problems.push('--data-plane nginx and --workers go separately: nginx already runs a worker on every core.')
   let testClockFile: string | undefined
@@ -188,6 +198,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     port: o.port,
     gatewayPort: o.gatewayPort,
     metricsPort: o.metricsPort,
+    metricsHost,
     controlUrl,
     gatewayUrl: o.gatewayUrl ?? parseBaseUrl(`${scheme}://localhost:${o.gatewayPort}`, '--gateway-url'),
     issuer: o.issuer ?? controlUrl,

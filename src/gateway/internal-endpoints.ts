@@ -10,8 +10,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>
  * What the gateway answers on a host that is no service: forward-auth for a proxy in front, the
  * decisions of the nginx data plane (to that nginx alone), and
  * health and readiness for the load balancer. Not /metrics: it names every service and its
- * traffic, and the gateway's port is open to every caller; metrics are on the control plane and
- * on `--metrics-port`. False: not ours (404).
+ * traffic, and the gateway's port is open to every caller; metrics are on the control plane (for
+ * a caller who may list every service) and on `--metrics-port`. False: not ours (404).
  */
 export function internalEndpoints(o: {
   forwardAuth: () => (req: IncomingMessage, res: ServerResponse) => Promise<void>

@@ -16,7 +16,9 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 /**
  * /healthz (the process answers), /readyz (it can reach the store and its view is current) and
- * /metrics (Prometheus). Served by the control plane and on `--metrics-port`; the gateway answers
+ * /metrics (Prometheus), to anyone: this is what `--metrics-port` serves, on loopback unless
+ * `--metrics-host` says otherwise. The control plane serves /readyz this way too, but /metrics
+ * only to a caller who may list every service (control/routes/metrics.ts); the gateway answers
  * /healthz and /readyz on any host that is not a service, so a load balancer can probe a
  * gateway-only process, but never /metrics, which names every service.
  */

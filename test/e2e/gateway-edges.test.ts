@@ -332,14 +332,15 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       expect(upstream.seen.at(-1)!.url).toBe('/echo/frag?y=2')
     })
 
-    it('the gateway port never serves /metrics, on any host; the control plane does', async () => {
+    it('the gateway port never serves /metrics, on any host; the control plane does, to a caller who may see every service', async () => {
       for (const h of [`127.0.0.1:${p.gatewayPort}`, `localhost:${p.gatewayPort}`, 'metrics.example']) {
         const r = await rawGet(p.gatewayPort, h, [], '/metrics')
         expect(r.status, h).toBe(404)
         expect(r.body).not.toContain('projects/my-project/services')
       }
       expect((await rawGet(p.gatewayPort, `127.0.0.1:${p.gatewayPort}`, [], '/healthz')).status).toBe(200)
-      expect((await fetch(`${p.controlUrl}/metrics`)).status).toBe(200)
+      expect((await fetch(`${p.controlUrl}/metrics`)).status).toBe(401)
+      expect((await fetch(`${p.controlUrl}/metrics`, { headers: { authorization: `Bearer ${owner}` } })).status).toBe(200)
     })
 
     it('an upstream cannot set Postern’s cookies through the gateway; its own pass', async () => {
