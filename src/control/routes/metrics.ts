@@ -6,9 +6,10 @@ import { allowRead, type Handler } from '../handler.js'
 /**
  * GET /metrics on the control plane, for a caller who may list every service: the series name
  * each service and its traffic, and every caller can reach this port (the CLI signs in here, the
- * console is here). That is run.services.list on the organization — Viewer, Run Viewer or Owner
- * there, what `postern services list` in any project needs. A Prometheus without credentials
- * scrapes `--metrics-port`, which listens on loopback unless `--metrics-host` says otherwise.
+ * console is here). That is run.services.list on the organization (Run Viewer, Viewer, Owner…
+ * there): what `postern services list` needs, in every project at once. A Prometheus without
+ * credentials scrapes `--metrics-port`, which listens on loopback unless `--metrics-host` says
+ * otherwise.
  */
 export function metricsRoutes(observability: ObservabilityDeps) {
   return (r: Router<Handler>): void => {
