@@ -53,7 +53,8 @@ export async function runRenewal(dir: string, o: { rounds: number; batches?: num
     }
     const renewAll = async (): Promise<string[]> => {
       const answers = await renew(lines.map((l, i) => `${l}\t${stamps[i]}`).join('\n'))
-      answers.forEach((a, i) => a[0] === 'allow' && (stamps[i] = a.at(-1)!))
+      // An allow ends with its stamp and the hold milliseconds (decision-protocol.ts).
+      answers.forEach((a, i) => a[0] === 'allow' && (stamps[i] = a.at(-2)!))
       return answers.map((a) => a[0]!)
     }
     const allAllowed = async () => (await renewAll()).every((v) => v === 'allow' || v === 'same')

@@ -119,6 +119,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const afterChanges: ((changes: readonly Change[]) => void)[] = []
   /** Called after the whole view was reloaded (the database changed under this process): what was cached of it goes. */
   const afterReload: (() => void)[] = []
+  let reloads = 0
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -135,6 +136,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       freshness.distrust(`the database changed under this process (${reason}); reloading once it can`)
     },
     reload: async () => {
+      // A reloaded view may be of another database whose feed stands at the same position: the epoch counts reloads too.
+      reloads++
       await directory.loadAll()
       await keyring.reload()
       for (const forget of afterReload) forget()
@@ -347,7 +350,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           issuer: config.issuer,
           clock,
           record,
-          feedPosition: () => follower.position,
+          viewEpoch: () => `${reloads}.${follower.position}`,
           stale: (now) => freshness.stale(now),
           counted: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
         }),

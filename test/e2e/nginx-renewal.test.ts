@@ -29,7 +29,7 @@ describe('renewing nginx verdicts in bulk', () => {
   const api = () => `api.my-project.localhost:${p.gatewayPort}`
   const renew = async (body: string) => {
     const res = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { method: 'POST', body, headers: { host: 'postern-decision.invalid', 'x-postern-decision-key': decisionKey } })
-    return { status: res.statusCode, text: await res.body.text() }
+    return { status: res.statusCode, text: await res.body.text(), epoch: res.headers['x-postern-epoch'] }
   }
 
   beforeAll(async () => {
@@ -109,32 +109,48 @@ describe('renewing nginx verdicts in bulk', () => {
     const get = await request(`http://127.0.0.1:${p.gatewayPort}/_postern/nginx/renew`, { headers: { host: 'postern-decision.invalid', 'x-postern-decision-key': decisionKey } })
     expect(get.statusCode).toBe(400)
     await get.body.dump()
-    expect(await renew('')).toEqual({ status: 200, text: '' })
+    expect(await renew('')).toMatchObject({ status: 200, text: '' })
     const huge = await renew('x'.repeat(10 * 1024 * 1024)).catch((err: Error) => ({ status: 0, text: err.message }))
     expect(huge.status).not.toBe(200)
   })
 
   it('answers a line again while nothing changes, and decides it anew once a change is applied', async () => {
     const line = `GET\t${api()}\tBearer ${ann}`
-    const [first, second] = [(await renew(line)).text.split('\t'), (await renew(line)).text.split('\t')]
+    const [asked, again] = [await renew(line), await renew(line)]
+    const [first, second] = [asked.text.split('\t'), again.text.split('\t')]
     expect(first[0]).toBe('allow')
-    // The same verdict, the assertion included, and the stamp that names it; only the cache milliseconds may differ.
-    expect(second.slice(2)).toEqual(first.slice(2))
-    const stamp = first.at(-1)!
-    expect(stamp).toMatch(/^[\w-]+\.[0-9a-z]+$/)
+    // The same verdict, the assertion included, and the stamp that names it; only the cache and hold milliseconds may differ.
+    expect(second.slice(2, -1)).toEqual(first.slice(2, -1))
+    const stamp = first.at(-2)!
+    // The stamp is the epoch the answer was given in, a dot and a serial; the answer says the epoch now.
+    expect(stamp).toMatch(/^[\w-]+\.\d+\.\d+\.[0-9a-z]+$/)
+    expect(stamp.slice(0, stamp.lastIndexOf('.'))).toBe(asked.epoch)
+    expect(again.epoch).toBe(asked.epoch)
+    // Held while the epoch stands: for seconds (until Postern would decide it anew), not the half second a verdict is cached.
+    const hold = Number(first.at(-1))
+    expect(hold).toBeGreaterThan(5_000)
+    expect(hold).toBeLessThanOrEqual(10_000)
     // nginx, holding that answer, sends its stamp: it is told its fields still hold, and for how long.
     const same = (await renew(`${line}\t${stamp}`)).text.split('\t')
     expect(same[0]).toBe('same')
-    expect(same).toHaveLength(2)
+    expect(same).toHaveLength(3)
     expect(Number(same[1])).toBeGreaterThan(0)
     expect(Number(same[1])).toBeLessThanOrEqual(500)
+    expect(Number(same[2])).toBeGreaterThan(5_000)
+    expect(Number(same[2])).toBeLessThanOrEqual(hold)
     // A stamp naming another answer gets the fields.
     const other = (await renew(`${line}\t${stamp}x`)).text.split('\t')
     expect(other[0]).toBe('allow')
-    expect(other.slice(2)).toEqual(first.slice(2))
+    expect(other.slice(2, -1)).toEqual(first.slice(2, -1))
+    // An empty renewal is how nginx asks for the epoch alone.
+    expect(await renew('')).toEqual({ status: 200, text: '', epoch: asked.epoch })
     expect((await p.cli(['services', 'remove-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     try {
       await eventually(1_000, async () => (await renew(`${line}\t${stamp}`)).text === 'refuse', 'the renewal refused within a second of the role being removed')
+      // The change moved the epoch: nothing nginx holds from before stands on it.
+      const moved = (await renew('')).epoch
+      expect(moved).toMatch(/^[\w-]+\.\d+\.\d+$/)
+      expect(moved).not.toBe(asked.epoch)
     } finally {
       expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
     }

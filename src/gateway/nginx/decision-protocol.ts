@@ -8,14 +8,26 @@ export const DECISION_PATH = '/_postern/nginx/decide'
  * Verdicts renewed in bulk: nginx's workers send, every RENEW_EVERY_MS, the verdicts they are
  * still using past half their life that rest on a token alone, one line each
  * (`METHOD<TAB>host<TAB>Authorization<TAB>stamp`), and get one line back for each, in order:
- * `allow`, the cache milliseconds, VERDICT_FIELDS (percent-encoded where they must be) and a
- * stamp naming that answer ('' when it will not be answered again), tab-separated; or `same` and
- * the cache milliseconds, when the line's stamp names the answer Postern would give (nginx keeps
- * the fields it has); or `refuse` (the next request is then decided, and refused, as any other).
- * Each line is a decision like any other (renewal.ts).
+ * `allow`, the cache milliseconds, VERDICT_FIELDS (percent-encoded where they must be), a stamp
+ * naming that answer ('' when it will not be answered again) and the hold milliseconds,
+ * tab-separated; or `same`, the cache milliseconds and the hold milliseconds, when the line's
+ * stamp names the answer Postern would give (nginx keeps the fields it has); or `refuse` (the next
+ * request is then decided, and refused, as any other). Each line is a decision like any other
+ * (renewal.ts).
+ *
+ * Every answer, with or without lines, carries the view's epoch (EPOCH_HEADER): a stamped answer
+ * stands, past its cache milliseconds and for up to its hold milliseconds, while the epoch it was
+ * given in (the stamp up to its last dot) is the one Postern last said, less than
+ * VERDICT_CACHE_MS ago. nginx asks every RENEW_EVERY_MS, lines or not: a change moves the epoch,
+ * and the verdicts of the one before are renewed (and used meanwhile for what is left of their
+ * cache time), so a revocation takes hold as soon as before; an unreachable Postern confirms
+ * nothing, so they end as soon as before. What it spares is renewing every caller twice a
+ * second while nothing changes.
  */
 export const RENEW_PATH = '/_postern/nginx/renew'
 export const RENEW_EVERY_MS = 100
+/** The header of a renewal answer that says the view's epoch (or `stale`: nothing stands on it). */
+export const EPOCH_HEADER = 'x-postern-epoch'
 /** At most this many lines in one renewal (more wait for the next). */
 export const RENEW_MAX_LINES = 2000
 

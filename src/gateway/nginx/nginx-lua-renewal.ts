@@ -1,4 +1,4 @@
-import { DECISION_HOST, DECISION_KEY_HEADER, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './decision-protocol.js'
+import { DECISION_HOST, DECISION_KEY_HEADER, EPOCH_HEADER, RENEW_EVERY_MS, RENEW_MAX_LINES, RENEW_PATH } from './decision-protocol.js'
 
 /**
  * The Lua that renews verdicts in bulk (decision-protocol.ts RENEW_PATH). A verdict past half
@@ -8,7 +8,10 @@ import { DECISION_HOST, DECISION_KEY_HEADER, RENEW_EVERY_MS, RENEW_MAX_LINES, RE
  * for a renewal, and a thousand callers each using the plane all the time cost Postern ten
  * requests a second rather than thousands. A verdict Postern no longer gives is dropped, so the
  * next request is decided — and refused, and audited — as any other; one Postern does not answer
- * for simply runs out (fail closed). Needs, in scope: shared, shm, mine, concat, remember, NFIELDS, REP, STAMP.
+ * for simply runs out (fail closed). The request goes every RENEW_EVERY_MS, lines or not: its
+ * answer says the view's epoch, which holds the verdicts Postern stamped (decision-protocol.ts
+ * EPOCH_HEADER), so a caller whose verdict stands is renewed every few seconds, not twice a second.
+ * Needs, in scope: shared, shm, mine, concat, remember, saw_epoch, held_at, NFIELDS, REP, STAMP.
  */
 export function renewalLua(decisions: string, decisionKey: string): string {
   const unix = decisions.startsWith('unix:')
@@ -26,24 +29,30 @@ export function renewalLua(decisions: string, decisionKey: string): string {
       due[#due + 1] = { key = key, f = f, line = method .. "\\t" .. host .. "\\t" .. f[REP] .. "\\t" .. (f[STAMP] or "") }
     end
 
+    -- The answer's body and the epoch it says, or nil.
     local function read_answer(sock)
       local status = sock:receive("*l")
       if not status or not status:find("^HTTP/1%.1 200 ") then return nil end
-      local length
+      local length, said
       while true do
         local line = sock:receive("*l")
         if not line then return nil end
         if line == "" then break end
-        local n = line:match("^[Cc][Oo][Nn][Tt][Ee][Nn][Tt]%-[Ll][Ee][Nn][Gg][Tt][Hh]:%s*(%d+)%s*$")
-        if n then length = tonumber(n) end
+        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+        name = name and name:lower()
+        if name == "content-length" then length = value:match("^%d+$") and tonumber(value)
+        elseif name == ${JSON.stringify(EPOCH_HEADER)} then said = value end
       end
-      if not length then return nil end
-      if length == 0 then return "" end
-      return sock:receive(length)
+      if not length or not said then return nil end
+      if length == 0 then return "", said end
+      local body = sock:receive(length)
+      if not body then return nil end
+      return body, said
     end
 
     local function flush(premature)
-      if premature or #due == 0 then return end
+      -- Nothing to renew, and no verdict held by its epoch for a second: nothing to ask.
+      if premature or (#due == 0 and ngx.now() - held_at > 1) then return end
       local batch = due
       due = {}
       for i = RENEW_MAX + 1, #batch do
@@ -60,9 +69,11 @@ export function renewalLua(decisions: string, decisionKey: string): string {
       local ok
       if DECISIONS_PORT then ok = sock:connect(DECISIONS_HOST, DECISIONS_PORT) else ok = sock:connect(DECISIONS_HOST) end
       if not ok then return end
-      local answer = sock:send({ RENEW_REQUEST, #body, "\\r\\n\\r\\n", body }) and read_answer(sock)
+      local answer, said
+      if sock:send({ RENEW_REQUEST, #body, "\\r\\n\\r\\n", body }) then answer, said = read_answer(sock) end
       sock:close()
       if not answer then return end
+      saw_epoch(said, asked)
       local i = 0
       for line in (answer .. "\\n"):gmatch("([^\\n]*)\\n") do
         i = i + 1
@@ -71,10 +82,10 @@ export function renewalLua(decisions: string, decisionKey: string): string {
         local parts = {}
         for part in (line .. "\\t"):gmatch("([^\\t]*)\\t") do parts[#parts + 1] = part end
         local ms = (parts[1] == "allow" or parts[1] == "same") and tonumber(parts[2]) or 0
-        if ms > 0 and parts[1] == "same" and #parts == 2 then
+        if ms > 0 and parts[1] == "same" and #parts == 3 then
           -- The answer the verdict came from still holds: the fields stay, its time starts again.
-          remember(d.key, false, d.f, ms, asked)
-        elseif ms > 0 and #parts == NFIELDS + 3 then
+          remember(d.key, false, d.f, ms, asked, tonumber(parts[3]))
+        elseif ms > 0 and #parts == NFIELDS + 4 then
           local f = {}
           -- Only fields that needed it are percent-encoded (renewal.ts): they alone hold a %.
           for j = 1, NFIELDS do
@@ -83,7 +94,7 @@ export function renewalLua(decisions: string, decisionKey: string): string {
           end
           f[REP] = d.f[REP]
           f[STAMP] = parts[NFIELDS + 3]
-          remember(d.key, false, f, ms, asked)
+          remember(d.key, false, f, ms, asked, tonumber(parts[NFIELDS + 4]))
         else
           shared:delete(shm(d.key))
           mine:delete(d.key)

@@ -1,6 +1,6 @@
 import type { TrustedProxies } from '../../http/client-address.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
-import { VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
 import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
@@ -65,6 +65,8 @@ export function nginxLua(o: {
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local NOT_FOUND = ${luaLong(bodies.notFound)}
     local METHOD_NOT_ALLOWED = ${luaLong(bodies.methodNotAllowed)}
+    -- How long an epoch Postern said confirms the verdicts it holds: as long as a verdict is cached.
+    local CONFIRMED_FOR = ${VERDICT_CACHE_MS / 1000}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
 ${tokenLua()}
 ${requestHeadersLua()}
@@ -192,20 +194,59 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
 
     -- A verdict as the hot path uses it: the fields in VERDICT_FIELDS order, then when to renew it
     -- and when it ends (seconds, ngx.now()), the Authorization header it rests on when that is
-    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "", and the stamp
-    -- of the renewal answer it came from ("" for none).
-    local RENEW_AT, EXPIRES_AT, REP, STAMP = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3, NFIELDS + 4
+    -- all it rests on (then it is renewed in bulk, nginx-lua-renewal.ts), else "", the stamp of
+    -- the renewal answer it came from ("" for none), and until when that answer may be held while
+    -- its epoch stands (0 for none; decision-protocol.ts EPOCH_HEADER). f.epoch: the stamp's epoch.
+    local RENEW_AT, EXPIRES_AT, REP, STAMP, HOLD_END = NFIELDS + 1, NFIELDS + 2, NFIELDS + 3, NFIELDS + 4, NFIELDS + 5
+    local function epoch_of(f)
+      return f[HOLD_END] > 0 and f[STAMP]:match("^(.+)%.[^.]*$") or nil
+    end
     local function parse(v)
       local f = {}
       local at = 1
-      for i = 1, STAMP do
+      for i = 1, HOLD_END do
         local nl = v:find("\\n", at, true)
         f[i] = v:sub(at, (nl or 0) - 1)
         at = (nl or #v) + 1
       end
       f[RENEW_AT] = tonumber(f[RENEW_AT])
       f[EXPIRES_AT] = tonumber(f[EXPIRES_AT])
+      f[HOLD_END] = tonumber(f[HOLD_END]) or 0
+      f.epoch = epoch_of(f)
       return f
+    end
+
+    -- The epoch Postern last said (nginx-lua-renewal.ts asks every RENEW_EVERY) and until when
+    -- that confirms it; the one before, and until when its last confirmation lasts.
+    local epoch, epoch_until, previous_epoch, previous_until = nil, 0, nil, 0
+    -- When this worker last held a verdict by its epoch: a worker that holds none does not ask.
+    local held_at = 0
+    local function saw_epoch(e, asked)
+      if e ~= epoch then previous_epoch, previous_until, epoch = epoch, epoch_until, e end
+      epoch_until = asked + CONFIRMED_FOR
+    end
+
+    -- Whether a verdict may be used now: within its cache time, or held by its epoch. A held one
+    -- whose epoch has passed is used for what is left of its last confirmation, and renewed (once
+    -- a worker finds it so) when it rests on a token; a token's copy of its caller's verdict,
+    -- which rests on nothing renewable, is simply not used once its epoch has passed.
+    local function usable(f, now)
+      if now < f[EXPIRES_AT] then return true end
+      local e = f.epoch
+      if not e or now >= f[HOLD_END] then return false end
+      held_at = now
+      if e == epoch then return now < epoch_until end
+      if e ~= previous_epoch or now >= previous_until then return false end
+      if f[REP] ~= "" and f.renewing ~= epoch then
+        f.renewing = epoch
+        f[RENEW_AT] = 0
+      end
+      return true
+    end
+
+    -- How long a verdict is kept: its cache time, or its hold.
+    local function kept_until(f)
+      return math.max(f[EXPIRES_AT], f[HOLD_END])
     end
 
     -- The verdict for these credentials: this worker's own copy (a table lookup), else the one
@@ -213,28 +254,35 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     -- rest on Postern's cookies are read from shared memory every time, so that signing out
     -- (which deletes them there) takes effect at once in every worker.
     local function cached(key, personal)
+      local now = ngx_now()
       if personal then
         local v = shared:get(shm(key))
-        return v and parse(v)
+        local f = v and parse(v)
+        return f and usable(f, now) and f or nil
       end
       local f = mine:get(key)
-      if f then return f end
+      if f and usable(f, now) then return f end
       local v = shared:get(shm(key))
       if not v then return nil end
       f = parse(v)
-      local ttl = f[EXPIRES_AT] - ngx_now()
+      if not usable(f, now) then return nil end
+      local ttl = kept_until(f) - now
       if ttl > 0 then mine:set(key, f, ttl) end
       return f
     end
 
     -- Keeps a verdict Postern gave for ms milliseconds, counted from when nginx asked (asked):
-    -- an answer that was slow to come does not live longer for it.
-    local function remember(key, personal, f, ms, asked)
-      local ttl = asked + ms / 1000 - ngx_now()
-      if ttl <= 0 then return end
-      f[RENEW_AT] = asked + ms / 2000
+    -- an answer that was slow to come does not live longer for it. One Postern stamped may be
+    -- held for hold milliseconds while its epoch stands, and is renewed a cache time before then.
+    local function remember(key, personal, f, ms, asked, hold)
       f[EXPIRES_AT] = asked + ms / 1000
-      shared:set(shm(key), concat(f, "\\n"), ttl)
+      f[HOLD_END] = (hold or 0) > ms and f[STAMP] ~= "" and asked + hold / 1000 or 0
+      f[RENEW_AT] = f[HOLD_END] > 0 and f[HOLD_END] - ms / 1000 or asked + ms / 2000
+      f.epoch, f.renewing = epoch_of(f), nil
+      if f.epoch then held_at = asked end
+      local ttl = kept_until(f) - ngx_now()
+      if ttl <= 0 then return end
+      shared:set(shm(key), concat(f, "\\n", 1, HOLD_END), ttl)
       if personal then return end
       mine:set(key, f, ttl)
     end
@@ -292,10 +340,11 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
             before_signature = before
             -- This token's next requests to this worker find the verdict under their own key,
             -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
-            local mine_too = { unpack(f, 1, REP) }
+            local mine_too = { unpack(f, 1, HOLD_END) }
             mine_too[9], mine_too.before_signature = "", before
-            mine_too[REP], mine_too[RENEW_AT] = "", f[EXPIRES_AT]
-            mine:set(key, mine_too, f[EXPIRES_AT] - ngx_now())
+            mine_too[REP], mine_too.epoch = "", f.epoch
+            mine_too[RENEW_AT] = kept_until(f)
+            mine:set(key, mine_too, kept_until(f) - ngx_now())
           end
         end
       end
@@ -310,12 +359,12 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         if shared:add(shm(k) .. "\\0", true, 0.2) then
           if f[REP] ~= "" then
             renew_later(k, f, method, host)
-            f[RENEW_AT] = f[EXPIRES_AT]
+            f[RENEW_AT] = kept_until(f)
           else
             still, f = f, nil
           end
         elseif not own_cookies then
-          f[RENEW_AT] = f[EXPIRES_AT]
+          f[RENEW_AT] = kept_until(f)
         end
       end
       if not f then
@@ -355,7 +404,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
           f = {}
           for i = 1, NFIELDS do f[i] = r.header[FIELDS[i]] or "" end
           f[REP] = (key and not own_cookies and not serverless and authz) or ""
-          f[STAMP] = ""
+          f[STAMP], f[HOLD_END] = "", 0
           local ms = tonumber(r.header[${luaString(VERDICT.cacheMs)}]) or 0
           if key and ms > 0 then
             remember(key, own_cookies, f, ms, asked)

@@ -5,21 +5,23 @@ import { BoundedCache } from '../../core/bounded-cache.js'
 import type { Verdict } from '../../observability/metrics.js'
 import type { Gateway } from '../gateway.js'
 import { allowed, tokenCacheMs } from './decision.js'
-import { RENEW_MAX_LINES, VERDICT, VERDICT_FIELDS } from './decision-protocol.js'
+import { EPOCH_HEADER, RENEW_MAX_LINES, VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 
 /** A renewal's line is a token and a host: about a kilobyte, 4 KB allowed on average. */
 const MAX_BODY = RENEW_MAX_LINES * 4 * 1024
 
 /**
  * An `allow` given to a renewal line, answered again without deciding while it still holds: until
- * the change feed moves (the changes applied in full, change-follower.ts), and for ANSWER_REUSE_MS
- * at most, so the assertion it carries has most of its life left (assertions.ts). Only for a
- * caller allowed by a binding without a condition: a condition sees the clock. The token's
- * expiry and the view's staleness are checked on every line. Its stamp names this very answer:
- * a line that carries it gets `same` (nginx holds these fields already) rather than the fields.
+ * the view's epoch moves (a change applied in full, change-follower.ts, or the view reloaded), and
+ * for ANSWER_REUSE_MS at most, so the assertion it carries has most of its life left
+ * (assertions.ts). Only for a caller allowed by a binding without a condition: a condition sees
+ * the clock. The token's expiry and the view's staleness are checked on every line. Its stamp
+ * names this very answer, and the epoch it was given in: a line that carries it gets `same` (nginx
+ * holds these fields already) rather than the fields, and nginx holds it while the epoch stands
+ * (decision-protocol.ts EPOCH_HEADER).
  */
 interface Answered {
-  position: number
+  epoch: string
   until: number
   /** The token's `exp` (seconds). */
   exp: number
@@ -35,8 +37,8 @@ export interface RenewalOptions {
   issuer: string
   clock: Clock
   record: (service: string, verdict: Verdict) => void
-  /** How far the change feed's changes have been applied (ChangeFollower.position). */
-  feedPosition: () => number
+  /** Names the view decisions are made from: it changes when a change is applied or the view is reloaded. */
+  viewEpoch: () => string
   /** Whether the view is too old to decide from (--max-staleness): then every line is decided, and refused. */
   stale: (now: number) => boolean
   /** Counts each line's answer (postern_nginx_renewals_total). */
@@ -57,7 +59,9 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
   // Stamps are this process's own: after a restart no line's stamp names an answer of the new one.
   const stampPrefix = randomBytes(6).toString('base64url')
   let stamps = 0
-  const memo = { answered, stamp: () => `${stampPrefix}.${(stamps++).toString(36)}` }
+  // A stamp is its epoch, a dot and a serial: nginx reads the epoch back from it.
+  const epochNow = () => `${stampPrefix}.${o.viewEpoch()}`
+  const memo = { answered, epochNow, stamp: (epoch: string) => `${epoch}.${(stamps++).toString(36)}` }
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req)
     if (body === undefined || req.method !== 'POST') {
@@ -72,7 +76,9 @@ export function renewalEndpoint(gateway: Gateway, o: RenewalOptions) {
       answers.push(answer)
     }
     const out = answers.join('\n')
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out), 'cache-control': 'no-store' })
+    // Said after the lines were answered: an answer given in an epoch that has passed meanwhile is renewed at once.
+    const epoch = o.stale(o.clock()) ? 'stale' : epochNow()
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(out), 'cache-control': 'no-store', [EPOCH_HEADER]: epoch })
     res.end(out)
   }
 }
@@ -84,7 +90,7 @@ const REFUSE = { kind: 'refuse', answer: 'refuse' } as const
 async function renewed(
   gateway: Gateway,
   line: string,
-  memo: { answered: BoundedCache<string, Answered>; stamp: () => string },
+  memo: { answered: BoundedCache<string, Answered>; epochNow: () => string; stamp: (epoch: string) => string },
   o: RenewalOptions,
 ): Promise<{ kind: AnswerKind; answer: string }> {
   const fields = line.split('\t')
@@ -92,16 +98,18 @@ async function renewed(
   // The fields nginx writes (the stamp of the answer it holds, if any): a header value holding a tab is not renewed (then it ends, and is asked for again whole).
   if (fields.length < 3 || fields.length > 4 || !method || !host || !authorization || !/^[A-Z]{1,20}$/.test(method)) return REFUSE
   const now = o.clock()
-  const position = o.feedPosition()
+  const epoch = memo.epochNow()
   // Kept by digest, of the line without its stamp: the line is a slice of the whole body, which a key would keep alive.
   const key = createHash('sha256').update(`${method}\t${host}\t${authorization}`).digest('base64')
   const hit = memo.answered.get(key)
-  if (hit && hit.position === position && hit.until > now && !o.stale(now)) {
+  // Answered again only with a cache time of holding left: one near its end is decided anew (a new stamp, a full hold).
+  if (hit && hit.epoch === epoch && hit.until - VERDICT_CACHE_MS > now && !o.stale(now)) {
     const ms = tokenCacheMs(hit.exp, now)
     if (ms > 0) {
       o.record(hit.resource, 'allowed')
-      if (stamp === hit.stamp) return { kind: 'same', answer: `same\t${ms}` }
-      return { kind: 'allow', answer: `allow\t${ms}\t${hit.fields}\t${hit.stamp}` }
+      const hold = holdMs(hit, now)
+      if (stamp === hit.stamp) return { kind: 'same', answer: `same\t${ms}\t${hold}` }
+      return { kind: 'allow', answer: `allow\t${ms}\t${hit.fields}\t${hit.stamp}\t${hold}` }
     }
   }
   const rawHeaders = ['authorization', authorization]
@@ -113,12 +121,21 @@ async function renewed(
   const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
   const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
   const exp = access.caller?.claims?.exp
-  let newStamp = ''
   if (access.verdict === 'allowed' && !access.conditional && exp !== undefined) {
-    newStamp = memo.stamp()
-    memo.answered.set(key, { position, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer, stamp: newStamp })
+    const answered: Answered = { epoch, until: now + ANSWER_REUSE_MS, exp, resource: access.route.resource, fields: answer, stamp: memo.stamp(epoch) }
+    memo.answered.set(key, answered)
+    return { kind: 'allow', answer: `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t${answered.stamp}\t${holdMs(answered, now)}` }
   }
-  return { kind: 'allow', answer: `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t${newStamp}` }
+  return { kind: 'allow', answer: `allow\t${verdict[VERDICT.cacheMs]}\t${answer}\t\t0` }
+}
+
+/**
+ * How long nginx may hold an answer while its epoch stands: until Postern would decide it anew, and
+ * never past the token's expiry. nginx renews it a cache time before that (nginx-lua-renewal.ts),
+ * when Postern no longer answers it again (see `hit.until` above) but decides, with a new stamp.
+ */
+function holdMs(a: Answered, now: number): number {
+  return Math.max(0, Math.min(a.until - now, a.exp * 1000 - now))
 }
 
 /**
