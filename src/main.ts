@@ -135,6 +135,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       log.log('error', 'the database changed under this process; refusing to decide from what it knew until it has reloaded everything from the database', { reason })
       freshness.distrust(`the database changed under this process (${reason}); reloading once it can`)
     },
+    // Still failing closed after the reload, until the database has been quiet a while (REWRITE_SETTLE_MS).
+    onSettling: (why) => {
+      log.log('warn', 'not deciding from the reloaded view yet', { why })
+      freshness.distrust(`the database changed under this process; ${why}`)
+    },
     reload: async () => {
       // A reloaded view may be of another database whose feed stands at the same position: the epoch counts reloads too.
       reloads++

@@ -1,6 +1,21 @@
 import type { Change, FeedMark } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
+/**
+ * How long the database must stay unchanged, after a reload caused by its replacement, before
+ * the view loaded from it is trusted. A restore committed table by table (pg_restore without
+ * --single-transaction, a SQL dump run statement by statement) can be read half done: the reload
+ * may have found the services table not refilled yet, and the rows copied in afterwards come with
+ * the restore's own change numbers, so the change feed never announces them. Until every view
+ * table has kept its rows for this long (ViewMark), the process keeps failing closed and reloads
+ * again at any difference. What it must outlast is the pause between two statements of a restore
+ * that is still running: a round trip and a small statement, milliseconds, or one table's COPY —
+ * however long that takes, PostgreSQL shows it by the primary keys pg_dump adds only after all
+ * the data (ViewMark.incomplete), which are waited for as well. 3 s is many times the first, and
+ * a dozen polls at the default 250 ms; it is also what a replacement adds to the gateway's 503s.
+ */
+export const REWRITE_SETTLE_MS = 3_000
+
 export interface FollowerOptions {
   /** How often to look for changes missed by notifications (all of them on SQLite). */
   pollMs: number
@@ -22,6 +37,14 @@ export interface FollowerOptions {
   onRewritten: (reason: string) => void
   /** Reloads everything the changes would have kept current, from the store as it is now. */
   reload: () => Promise<void>
+  /**
+   * After a reload caused by a rewrite: told why the view is not trusted yet (the database has
+   * not been quiet for settleMs since, or is still being restored), each time that starts or changes.
+   * Until the settle period ends no catch-up is reported (onCaughtUp), so the view stays distrusted.
+   */
+  onSettling: (why: string) => void
+  /** How long the database must stay unchanged after such a reload (default REWRITE_SETTLE_MS). */
+  settleMs?: number
 }
 
 /** A run's deadline, paused while the run does what may take longer (a reload) and started afresh after. */
@@ -42,6 +65,11 @@ export class ChangeFollower {
   private anchor: Change | undefined
   /** Why the view is not of the database there is now, told once and standing until a reload succeeds. */
   private unresolved: string | undefined
+  /**
+   * After a reload caused by a rewrite, until the database has been quiet for settleMs: what its
+   * view tables held when the reload began, since when, and why it is not over (told once per why).
+   */
+  private settling: { digest: string; since: number; told: string } | undefined
   private running: Promise<void> | undefined
   /** Which run is current; an abandoned run sees it move and stops without applying anything more. */
   private generation = 0
@@ -150,15 +178,7 @@ export class ChangeFollower {
       // No installation id (no Postern tables yet, or a restore half done) is nothing to reload
       // from: the view stays distrusted, failing closed, until there is one.
       if (!mark.installation) return
-      // The deadline does not apply to a reload: it reads everything, so on a large installation
-      // it takes longer than any catch-up, and abandoned at every deadline it would start again
-      // at every poll, for ever. It cannot hang: every query it makes is bounded by the driver
-      // (postgres.ts), and the view stays distrusted, failing closed, until it is done.
-      deadline.pause()
-      await this.o.reload()
-      if (!current()) return
-      deadline.restart()
-      this.startAt(mark)
+      if (!(await this.reloadFrom(mark, deadline, current))) return
       this.unresolved = undefined
     }
     do {
@@ -174,8 +194,77 @@ export class ChangeFollower {
       }
     } while (this.again && current())
     if (!current()) return
+    if (this.settling && !(await this.settled(deadline, current))) return
     this.lastCaughtUp = this.o.clock()
     this.o.onCaughtUp?.(this.lastCaughtUp)
+  }
+
+  /**
+   * Reloads the whole view and follows the feed from `mark` (read before the state, so a change
+   * made meanwhile is applied twice, harmlessly, rather than missed); false when the run was
+   * abandoned meanwhile. The view tables' mark is read before the reload too: a row copied in
+   * while it reads makes the next comparison differ, and costs one more reload, never a miss.
+   */
+  private async reloadFrom(mark: FeedMark, deadline: Deadline, current: () => boolean): Promise<boolean> {
+    const before = await this.store.viewMark()
+    if (!current()) return false
+    // The deadline does not apply to a reload: it reads everything, so on a large installation
+    // it takes longer than any catch-up, and abandoned at every deadline it would start again
+    // at every poll, for ever. It cannot hang: every query it makes is bounded by the driver
+    // (postgres.ts), and the view stays distrusted, failing closed, until it is done.
+    deadline.pause()
+    await this.o.reload()
+    if (!current()) return false
+    deadline.restart()
+    this.startAt(mark)
+    this.settling = { digest: before.digest, since: this.o.clock(), told: '' }
+    return true
+  }
+
+  /** Says why the view is not trusted yet, when that is new (`why` is what is told, `kind` what tells one why from another). */
+  private settle(why: string, kind = why): void {
+    if (!this.settling || this.settling.told === kind) return
+    this.settling.told = kind
+    this.o.onSettling(why)
+  }
+
+  /**
+   * Whether the database has stayed as the last reload found it for the settle period; reloads
+   * again when it has not. Staying fail-closed meanwhile is the point: a process that has just
+   * reloaded after a replacement cannot know the restore is finished, and a view missing a
+   * table's rows would be served, and believed, until each row changed again. A write through
+   * Postern to a view table meanwhile also starts the period again: it cannot be told from a
+   * restore's rows, and reloading for it is harmless.
+   */
+  private async settled(deadline: Deadline, current: () => boolean): Promise<boolean> {
+    const settling = this.settling!
+    const now = await this.store.viewMark()
+    if (!current()) return false
+    if (now.incomplete.length > 0) {
+      // Missing tables cannot be reloaded from: wait for them, then reload (the digest will differ).
+      settling.digest = now.digest
+      settling.since = this.o.clock()
+      // Told once, not at each key a restore adds: the list shrinks table by table.
+      this.settle(`tables are missing or have no primary key yet (a restore still copying data in?): ${now.incomplete.join(', ')}`, 'incomplete')
+      return false
+    }
+    if (now.digest !== settling.digest) {
+      // Rewritten once more (another installation, the feed gone backwards): the next run says so and reloads.
+      const found = await this.store.feedMark(this.lastSeq)
+      if (!current() || this.rewritten(found)) return false
+      const mark = await this.store.feedMark()
+      if (!current()) return false
+      if (!(await this.reloadFrom(mark, deadline, current))) return false
+      this.settle('the database changed again after the reload (rows copied in by a restore still running?); reloaded again')
+      return false
+    }
+    const settleMs = this.o.settleMs ?? REWRITE_SETTLE_MS
+    if (this.o.clock() - settling.since < settleMs) {
+      this.settle(`reloaded; waiting until the database has stayed unchanged for ${settleMs / 1000} s (a restore may still be writing)`)
+      return false
+    }
+    this.settling = undefined
+    return true
   }
 
   stop(): void {

@@ -262,3 +262,22 @@ export interface FeedMark {
   /** The change at the seq asked about, if there is one. */
   at?: Change
 }
+
+/**
+ * What the tables a process loads its view from (services, policies, principals, groups,
+ * workforce pools, signing keys) hold, summarised cheaply: read again a little later, a different
+ * digest means rows came or went or were rewritten in them since, whether or not the change feed
+ * said so (a restore copies rows in without announcing them). For the few seconds after a reload
+ * caused by the database being replaced (change-follower.ts), never per request.
+ */
+export interface ViewMark {
+  /** Row counts and one changing column's maximum per table, read in one statement; '' when `incomplete` names a missing table. */
+  digest: string
+  /**
+   * Postern tables missing, or present without their primary key. pg_dump adds every primary
+   * key after all the data (its post-data section), so on PostgreSQL a table without one means
+   * a restore is still copying data in, however long one table's COPY takes; a database Postern
+   * migrated has every key. Empty when none.
+   */
+  incomplete: string[]
+}

@@ -1,4 +1,4 @@
-import type { Change } from './records.js'
+import type { Change, ViewMark } from './records.js'
 import { accessQueries } from './queries/access-requests.js'
 import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
@@ -14,6 +14,38 @@ const CHANGES_CHANNEL = 'postern_changes'
 const FEED_TABLES: Record<Dialect, string> = {
   postgres: `SELECT (to_regclass('installation') IS NOT NULL)::int + (to_regclass('changes') IS NOT NULL)::int AS tables`,
   sqlite: `SELECT COUNT(*) AS tables FROM sqlite_master WHERE type = 'table' AND name IN ('installation', 'changes')`,
+}
+
+/**
+ * The tables a process's view is loaded from (Directory.loadAll, Keyring.reload), each with what
+ * viewMark reads of it beside its row count: the maximum of columns every write of a row draws
+ * anew (a time, a random etag or uid), so a table refilled with as many rows as it had is seen too.
+ */
+const VIEW_TABLES: readonly (readonly [table: string, ...witnesses: string[]])[] = [
+  ['services', 'update_time', 'etag'],
+  ['policies', 'etag'],
+  ['users', 'update_time', 'uid'],
+  ['service_accounts', 'uid', 'SUM(disabled)'],
+  ['iam_groups', 'uid'],
+  ['group_members', 'member', 'group_email'],
+  ['workforce_pools', 'update_time'],
+  ['workforce_providers', 'update_time'],
+  ['signing_keys', 'kid'],
+]
+/** Every view table's count and witnesses in one statement, so they come from one snapshot. */
+const VIEW_DIGEST = `SELECT ${VIEW_TABLES.flatMap(([table, ...witnesses]) => [
+  `(SELECT COUNT(*) FROM ${table})`,
+  ...witnesses.map((w) => `(SELECT ${w.includes('(') ? w : `MAX(${w})`} FROM ${table})`),
+]).map((e, i) => `${e} AS v${i}`).join(', ')}`
+/** The tables whose absence or missing primary key means the database is not (yet) whole: the view's, and the feed's. */
+const KEYED_TABLES = [...VIEW_TABLES.map(([table]) => table), 'installation', 'changes']
+const INCOMPLETE_TABLES: Record<Dialect, string> = {
+  // to_regclass resolves the name as the queries do (search_path); pg_constraint holds the key a restore adds last.
+  postgres: `SELECT t.name FROM unnest(ARRAY[${KEYED_TABLES.map((t) => `'${t}'`).join(', ')}]) AS t(name)
+    WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = to_regclass(t.name) AND k.contype = 'p') ORDER BY t.name`,
+  // SQLite declares keys inside CREATE TABLE: a table that exists has its key.
+  sqlite: `SELECT t.name FROM (${KEYED_TABLES.map((t) => `SELECT '${t}' AS name`).join(' UNION ALL ')}) t
+    WHERE NOT EXISTS (SELECT 1 FROM sqlite_master m WHERE m.type = 'table' AND m.name = t.name) ORDER BY t.name`,
 }
 
 /** The Store over any Driver: the same SQL for SQLite and PostgreSQL. */
@@ -93,6 +125,13 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       if (!r) return { installation: '', latest: 0 }
       const at = r.seq === null || r.seq === undefined ? undefined : change(r as Record<string, unknown>)
       return { installation: r.installation ?? '', latest: Number(r.latest), ...(at && { at }) }
+    },
+    async viewMark(): Promise<ViewMark> {
+      const incomplete = (await driver.sql.all<{ name: string }>(INCOMPLETE_TABLES[driver.dialect])).map((r) => r.name)
+      // A missing table would fail the digest's read; there is nothing whole to summarise yet.
+      if (incomplete.length > 0) return { digest: '', incomplete }
+      const r = await driver.sql.get<Record<string, unknown>>(VIEW_DIGEST)
+      return { digest: JSON.stringify(Object.values(r ?? {}).map((v) => (v === null || v === undefined ? null : String(v)))), incomplete }
     },
     listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
     async ping() {

@@ -2,7 +2,7 @@ import type {
   AuditEntry, AuthCodeRecord, Change, ChangeKind, DeviceCodeRecord, GroupMembership, GroupRecord, NewAuditEntry,
   PolicyRecord, ProjectRecord, RefreshTokenRecord, ServiceAccountKeyRecord, ServiceAccountRecord, ServiceRecord,
   SessionRecord, SigningKeyRecord, UserRecord, WorkforcePoolRecord, WorkforceProviderRecord, FederatedSubjectRecord,
-  ServiceSessionRecord, ServiceSignInCodeRecord, FeedMark,
+  ServiceSessionRecord, ServiceSignInCodeRecord, FeedMark, ViewMark,
 } from './records.js'
 import type { PolicyBody } from '../iam/policy.js'
 import type { AccessQueries } from './queries/access-requests.js'
@@ -152,6 +152,8 @@ export interface Store extends StoreTx {
   changesSince(seq: number, limit: number): Promise<Change[]>
   /** The installation id, the highest change seq and the change at `seq` (at the highest when omitted), read at once. */
   feedMark(seq?: number): Promise<FeedMark>
+  /** The tables the in-memory view is loaded from, summarised (see ViewMark); read only while a process settles after the database was replaced. */
+  viewMark(): Promise<ViewMark>
   /** Calls `onChange` soon after any process commits a change (PostgreSQL LISTEN); a no-op on SQLite. */
   listen(onChange: () => void): Promise<void>
   /** Succeeds when the database answers. */

@@ -3,6 +3,7 @@ import { ChangeFollower, type FollowerOptions } from '../../src/directory/change
 import type { Change } from '../../src/store/records.js'
 import type { Store } from '../../src/store/store.js'
 import { postgres, sqlite, type Backend, type Place } from './backends.js'
+import { aService } from './fixtures.js'
 
 /**
  * The change follower against real stores, where what it meets is set up with SQL from outside
@@ -20,7 +21,7 @@ function followerTests(backend: Backend): void {
   const follow = async (o: Partial<FollowerOptions>) => {
     place = await backend.fresh()
     const store: Store = await place.open()
-    const seen = { rewritten: [] as string[], applied: [] as Change[], reloads: 0 }
+    const seen = { rewritten: [] as string[], applied: [] as Change[], reloads: 0, settling: [] as string[], caughtUp: 0 }
     const follower = new ChangeFollower(store, {
       pollMs: 60_000,
       clock: Date.now,
@@ -28,6 +29,8 @@ function followerTests(backend: Backend): void {
       onChanges: async (changes) => void seen.applied.push(...changes),
       onRewritten: (reason) => void seen.rewritten.push(reason),
       reload: async () => void seen.reloads++,
+      onSettling: (why) => void seen.settling.push(why),
+      onCaughtUp: () => void seen.caughtUp++,
       ...o,
     })
     await follower.startFrom()
@@ -64,6 +67,66 @@ function followerTests(backend: Backend): void {
     })
     await f.place.raw(`UPDATE installation SET id = 'another-database'`)
     await expect(f.follower.catchUp()).rejects.toThrow(/took over 100 ms/)
+  })
+
+  it('after a rewrite, rows copied in later without a change (a restore committed table by table) bring another reload; trusted only once the database stayed quiet', async () => {
+    const { store, follower, seen, place } = await follow({ settleMs: 400 })
+    await follower.catchUp()
+    expect(seen.caughtUp).toBe(1)
+
+    // The restore got as far as the installation id: the follower reloads from what is there so far.
+    await place.raw(`UPDATE installation SET id = 'restored-database'`)
+    await follower.catchUp()
+    expect(seen.reloads).toBe(1)
+    expect(seen.caughtUp).toBe(1)
+    expect(seen.settling).toEqual([expect.stringMatching(/waiting until the database has stayed unchanged for 0.4 s/)])
+
+    // Then it copies in the services, with no change on the feed: before the fix the reloaded
+    // view, without them, was trusted at once and kept until each service changed again.
+    await store.insertService(aService())
+    await follower.catchUp()
+    expect(seen.reloads).toBe(2)
+    expect(seen.caughtUp).toBe(1)
+    expect(seen.settling.at(-1)).toMatch(/changed again after the reload/)
+    await follower.catchUp()
+    expect(seen.reloads).toBe(2)
+    expect(seen.caughtUp).toBe(1)
+
+    // Quiet for the settle period: trusted, and no longer compared.
+    await sleep(450)
+    await follower.catchUp()
+    expect(seen.reloads).toBe(2)
+    expect(seen.caughtUp).toBe(2)
+    await store.insertService(aService())
+    await follower.catchUp()
+    expect(seen.reloads).toBe(2)
+    expect(seen.caughtUp).toBe(3)
+  })
+
+  it('after a rewrite, a view table missing or without its primary key (a restore still copying data in) keeps the view untrusted however long it takes', async () => {
+    const { follower, seen, place } = await follow({ settleMs: 200 })
+    // pg_dump adds primary keys after all the data; SQLite declares them with the table, so there the table is missing.
+    const [take, giveBack] = backend.name === 'postgres'
+      ? ['ALTER TABLE signing_keys DROP CONSTRAINT signing_keys_pkey', 'ALTER TABLE signing_keys ADD PRIMARY KEY (kid)']
+      : ['ALTER TABLE signing_keys RENAME TO signing_keys_away', 'ALTER TABLE signing_keys_away RENAME TO signing_keys']
+    await place.raw(take)
+    await place.raw(`UPDATE installation SET id = 'restored-database'`)
+    await follower.catchUp()
+    expect(seen.reloads).toBe(1)
+    await sleep(300)
+    await follower.catchUp()
+    expect(seen.caughtUp).toBe(0)
+    expect(seen.settling.at(-1)).toMatch(/tables are missing or have no primary key yet \(a restore still copying data in\?\): signing_keys$/)
+
+    await place.raw(giveBack)
+    await follower.catchUp()
+    // What was read before the table was whole is read again.
+    expect(seen.reloads).toBe(2)
+    expect(seen.caughtUp).toBe(0)
+    await sleep(250)
+    await follower.catchUp()
+    expect(seen.caughtUp).toBe(1)
+    expect(seen.reloads).toBe(2)
   })
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { aProject, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
+import { aGroup, aPolicy, aProject, aService, aServiceAccount, aSession, aSigningKey, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
+import { EMPTY_ETAG } from '../../../src/iam/policy.js'
 import { runAndKillWriter } from '../writer-process.js'
 import { freshPlaces, type ContractContext } from './context.js'
 
@@ -90,6 +91,56 @@ export function lifecycleContract(c: ContractContext): void {
       const empty = { installation: '', latest: 0, noSchema: true }
       expect(await store.feedMark()).toEqual(empty)
       expect(await store.feedMark(1)).toEqual(empty)
+    })
+
+    it('the view mark moves with any row written to a table the view is loaded from, however it gets there, and not with the rest', async () => {
+      const place = await freshPlace()
+      const store = await place.open()
+      let last = await store.viewMark()
+      expect(last).toEqual({ digest: expect.any(String), incomplete: [] })
+      /** Whether the mark moved since the last call. */
+      const moved = async () => {
+        const now = await store.viewMark()
+        const did = now.digest !== last.digest
+        last = now
+        return did
+      }
+      // Written without a change on the feed, as a restore copies rows in.
+      const service = aService()
+      await store.insertService(service)
+      expect(await moved()).toBe(true)
+      // As many rows as before, rewritten: the changing columns tell.
+      expect(await store.updateService({ ...service, updateTime: service.updateTime + 1, etag: 'another-etag' }, service.etag)).toBe(true)
+      expect(await moved()).toBe(true)
+      expect(await store.putPolicy('projects/my-project', aPolicy('user:ann@example.com'), 'etag-1', EMPTY_ETAG)).toBeDefined()
+      expect(await moved()).toBe(true)
+      await store.insertUser(aUser())
+      expect(await moved()).toBe(true)
+      const account = aServiceAccount({ disabled: false })
+      await store.insertServiceAccount(account)
+      expect(await moved()).toBe(true)
+      expect(await store.updateServiceAccount({ ...account, disabled: true })).toBe(true)
+      expect(await moved()).toBe(true)
+      const group = aGroup()
+      await store.insertGroup(group)
+      expect(await moved()).toBe(true)
+      await store.addMembership({ group: group.email, member: 'user:ann@example.com' })
+      expect(await moved()).toBe(true)
+      const pool = aWorkforcePool()
+      await store.insertWorkforcePool(pool)
+      expect(await moved()).toBe(true)
+      await store.insertWorkforceProvider(aWorkforceProvider(pool.poolId))
+      expect(await moved()).toBe(true)
+      expect(await store.insertSigningKey(aSigningKey(), 0)).toBe(true)
+      expect(await moved()).toBe(true)
+      // What no process loads into its view does not move it (sessions, audit, the feed itself).
+      await store.insertSession(aSession())
+      await store.appendAudit({ time: 1, principal: 'user:ann@example.com', method: 'm', resource: 'r', outcome: 'OK', details: {} })
+      await store.recordChange('user', 'ann@example.com')
+      expect(await moved()).toBe(false)
+
+      await place.raw(`DROP TABLE policies`)
+      expect(await store.viewMark()).toEqual({ digest: '', incomplete: ['policies'] })
     })
   })
 }
