@@ -18,10 +18,14 @@ export function authenticateBearer(
   deps: { keyring: Keyring; directory: Directory; issuer: string; controlUrl: string; now: number },
 ): Caller {
   // From the raw list: Node keeps only the first of a repeated Authorization, and the gateway
-  // refuses a request with two (a proxy and its client may each read a different one).
+  // refuses a request with two (a proxy and its client may each read a different one): a
+  // malformed request, 400 invalid_request (RFC 6750 §3.1), as at the gateway.
   const given: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') given.push(rawHeaders[i + 1]!)
-  if (given.length > 1) throw unauthenticated('More than one Authorization header.', 'invalid_request')
+  if (given.length > 1) {
+    const message = 'The request has more than one Authorization header; send the token in one.'
+    throw new PosternError('INVALID_ARGUMENT', message, { headers: { 'www-authenticate': bearerChallenge({ error: 'invalid_request', description: message }) } })
+  }
   const authorization = given[0]
   if (!authorization) throw unauthenticated('Sign in first: postern auth login (or send Authorization: Bearer $(postern auth print-access-token)).')
   const m = /^Bearer +(\S+)$/i.exec(authorization)

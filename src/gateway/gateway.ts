@@ -16,12 +16,12 @@ import { posternEndpoint } from '../http/postern-paths.js'
 import type { Decision } from '../iam/decide.js'
 import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
-import { extractToken, type TokenHeader } from './extract-token.js'
+import { extractToken, repeatedHeaderMessage, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
 import { clientAddressChain, upstreamHeaders } from './headers.js'
 import { upgradesToH2c } from '../http/h2c-upgrade.js'
 import { checkRequestShape } from './request-shape.js'
-import { CHALLENGE, invalidTokenChallenge, sendGatewayError } from './responses.js'
+import { CHALLENGE, invalidRequestChallenge, invalidTokenChallenge, sendGatewayError } from './responses.js'
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
 import { forwardUpgrade, refuseUpgrade, rejectUpgrade } from './websocket.js'
@@ -98,6 +98,13 @@ export function createGateway(deps: GatewayDeps) {
   const tunnels = new OpenTunnels(stillAllowed)
 
   function decideAccess(view: RequestView): Access | Promise<Access> {
+    // A repeated token header is refused before anything else, on every host, public services
+    // too: nginx refuses a repeated Authorization itself before it routes, and the planes agree.
+    const extracted = extractToken(view.rawHeaders)
+    if (extracted.kind === 'repeated') {
+      const message = repeatedHeaderMessage(extracted.header)
+      return { ok: false, status: 'INVALID_ARGUMENT', message, headers: { 'www-authenticate': invalidRequestChallenge(message) }, verdict: 'bad_request' }
+    }
     const found = deps.routes.lookup(view.host)
     if ('error' in found) {
       return found.error === 'bad-host'
@@ -114,7 +121,6 @@ export function createGateway(deps: GatewayDeps) {
     const endpoint = posternEndpoint(view.path)
     if (endpoint) return deps.browser.endpoint(endpoint, route, browserRequest(view), now).then((r) => refused(route, r))
     if (route.service.invokerIamDisabled || deps.authorizer.isPublic(route, now)) return { ok: true, route, verdict: 'public' }
-    const extracted = extractToken(view.rawHeaders)
     if (extracted.kind === 'missing') {
       // No token: a browser is admitted by its session cookie, or sent to sign in.
       if (route.service.browserAccess) {

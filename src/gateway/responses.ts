@@ -15,3 +15,8 @@ export const CHALLENGE = bearerChallenge()
 export function invalidTokenChallenge(description: string): string {
   return bearerChallenge({ error: 'invalid_token', description })
 }
+
+/** RFC 6750 §3.1: a request that is malformed as a bearer request (a token header repeated) is `invalid_request`, 400. */
+export function invalidRequestChallenge(description: string): string {
+  return bearerChallenge({ error: 'invalid_request', description })
+}

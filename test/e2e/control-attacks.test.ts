@@ -70,10 +70,12 @@ describe('the control plane under an attacker’s requests', () => {
     }
   })
 
-  it('two Authorization headers are refused (401), as at the gateway, not read as the first', async () => {
+  it('two Authorization headers are a malformed request (400 invalid_request, RFC 6750 §3.1), as at the gateway, not read as the first', async () => {
     const answer = await rawRequest(p.controlPort, `GET /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${owner}\r\nAuthorization: Bearer garbage\r\nConnection: close\r\n\r\n`)
-    expect(answer).toMatch(/^HTTP\/1\.1 401 /)
-    expect(answer).toContain('More than one Authorization header.')
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    const message = 'The request has more than one Authorization header; send the token in one.'
+    expect(answer).toContain(`\r\nwww-authenticate: Bearer realm="postern", error="invalid_request", error_description="${message}"\r\n`)
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 400, status: 'INVALID_ARGUMENT', message } })
   })
 
   it('an HTTP/1.1 request without Host gets the one error shape, not Node\'s bare 400', async () => {

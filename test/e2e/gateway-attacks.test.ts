@@ -114,7 +114,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     const one = `X-Serverless-Authorization: Bearer ${token}`
     expect((await rawGet(p.gatewayPort, host, [one])).status).toBe(200)
     const before = upstream.seen.length
-    expect((await rawGet(p.gatewayPort, host, [one, one])).status).toBe(401)
+    expect((await rawGet(p.gatewayPort, host, [one, one])).status).toBe(400) // a malformed request (RFC 6750 §3.1 invalid_request), not a verdict on the token
     expect(upstream.seen.length).toBe(before)
   })
 

@@ -1,7 +1,9 @@
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
+import { repeatedHeaderMessage } from '../extract-token.js'
 import { HEADER_RULES } from '../headers.js'
+import { invalidRequestChallenge } from '../responses.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
 
@@ -236,6 +238,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   // Completed in Lua with the service's name and the reason, which nginx learns as the request runs.
   const unrelayable = errorAnswer('BAD_GATEWAY', 'The upstream of \0 is unreachable (\0).', undefined).body.split('\\u0000') as [string, string, string]
   const badRequest = errorAnswer('INVALID_ARGUMENT', 'The request is malformed (nginx refused it before it could be decided).', undefined).body
+  // nginx refuses a repeated Authorization header itself (400, before any Lua): Lua words it as
+  // the Node gateway does (gateway.ts decideAccess), challenge and all.
+  const repeatedAuthorization = { body: errorAnswer('INVALID_ARGUMENT', repeatedHeaderMessage('authorization'), undefined).body, challenge: invalidRequestChallenge(repeatedHeaderMessage('authorization')) }
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
   const notFound = errorAnswer('NOT_FOUND', 'Not found.', undefined).body
   const methodNotAllowed = errorAnswer('METHOD_NOT_ALLOWED', 'TRACE is not passed on.', undefined).body
@@ -276,7 +281,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

@@ -28,7 +28,7 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
-  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; tooLarge: string; notFound: string; methodNotAllowed: string }
+  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; methodNotAllowed: string }
   defaultTimeout: number
   /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
   http: { block: string; nowhere: string; peers: readonly string[] }
@@ -62,6 +62,7 @@ export function nginxLua(o: {
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
     local UNRELAYABLE = { ${bodies.unrelayable.map(luaLong).join(', ')} }
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
+    local REPEATED_AUTHORIZATION, REPEATED_AUTHORIZATION_CHALLENGE = ${luaLong(bodies.repeatedAuthorization.body)}, ${luaString(bodies.repeatedAuthorization.challenge)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local NOT_FOUND = ${luaLong(bodies.notFound)}
     local METHOD_NOT_ALLOWED = ${luaLong(bodies.methodNotAllowed)}
@@ -119,13 +120,14 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       if ngx.var.http_expect then ngx.req.clear_header("Expect") end
     end
 
-    local function json_error(status, body)
+    local function json_error(status, body, challenge)
       unasked_body()
       ngx.status = status
       ngx.header["Content-Type"] = "application/json; charset=utf-8"
       ngx.header["Cache-Control"] = "no-store"
       ngx.header["X-Content-Type-Options"] = "nosniff"
       if status == 503 then ngx.header["Retry-After"] = "5" end
+      if challenge then ngx.header["WWW-Authenticate"] = challenge end
       ngx.header["Content-Length"] = #body
       ngx.print(body)
       return ngx.exit(ngx.HTTP_OK)
@@ -480,6 +482,12 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
           return ngx.exit(ngx.HTTP_OK)
         end
         return json_error(503, UNAVAILABLE)
+      end
+      -- nginx stops reading headers at the second Authorization (its "duplicate header line"), so
+      -- two of them among what it read mean that was why: the Node gateway's answer, 400
+      -- invalid_request (RFC 6750 §3.1), not the generic one.
+      if type(ngx.req.get_headers(0)["authorization"]) == "table" then
+        return json_error(400, REPEATED_AUTHORIZATION, REPEATED_AUTHORIZATION_CHALLENGE)
       end
       return json_error(400, BAD_REQUEST)
     end
