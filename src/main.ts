@@ -72,6 +72,7 @@ import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
+import { FailureStreak } from './observability/failure-streak.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
@@ -231,8 +232,19 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // Ended access grants already grant nothing (their condition is false); the sweep removes
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
+  // A sweep that keeps failing (a database without Postern's tables, say) is warned of once, and
+  // its recovery said once: not a line every 5 s.
+  const sweepFailures = new FailureStreak()
   const grantSweep = setInterval(() => {
-    sweepEndedGrants(store, clock(), log).catch((err) => log.log('warn', 'access grant sweep failed', { err: String(err) }))
+    sweepEndedGrants(store, clock(), log).then(
+      () => {
+        const ended = sweepFailures.succeeded(clock())
+        if (ended) log.log('info', 'access grant sweep recovered', ended)
+      },
+      (err) => {
+        if (sweepFailures.failed(clock())) log.log('warn', 'access grant sweep failed; not warned of again until it recovers', { err: String(err) })
+      },
+    )
   }, 5_000)
   grantSweep.unref()
   const running: Running = {

@@ -14,7 +14,7 @@ import { eventually } from '../support/eventually.js'
  * but holds no Postern tables. That is as sure a sign as another installation id that what the
  * server knows is of a database no longer there, so it fails closed at once (not after
  * --max-staleness, as for a database it merely cannot reach), says why, and reloads once
- * Postern's tables and data are back.
+ * Postern's tables and data are back. Its periodic work that fails meanwhile says so once.
  */
 describe.skipIf(!inject('postgres'))('the database replaced by an empty one under a running server', () => {
   let db: { url: string; drop: () => Promise<void> }
@@ -56,12 +56,23 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
     const closedIn = await eventually(5_000, async () => (await verdict()) === '503', 'failing closed', 100)
     expect(await ready()).toBe(503)
     expect(server.output()).toMatch(/the database changed under this process.*no Postern schema/)
+    // The access-grant sweep (every 5 s) fails on a database without the tables: it says so once,
+    // not on every run.
+    const sweepFailures = () => server.output().split('\n').filter((line) => line.includes('access grant sweep failed')).length
+    await eventually(7_000, async () => sweepFailures() > 0, 'the sweep warning', 100)
+    await new Promise((r) => setTimeout(r, 11_000)) // two more runs of the sweep
+    expect(sweepFailures()).toBe(1)
+    expect(server.output()).not.toMatch(/access grant sweep recovered/)
 
     // Restored in one transaction: the tables and the data appear together.
     execFileSync('pg_restore', ['--single-transaction', '-d', db.url, dump])
     // Within the 3 s the reloaded view waits for the database to stay unchanged (a restore may still be writing), and a little more.
     const reopenedIn = await eventually(10_000, async () => (await verdict()) === 'allowed' && (await ready()) === 200, 'recovery once the data is back', 100)
     expect(server.output()).toMatch(/reloaded policies, principals, services and signing keys/)
+    // Its recovery is said once too, with how long it failed.
+    await eventually(7_000, async () => /access grant sweep recovered/.test(server.output()), 'the sweep recovery line', 100)
+    expect(Number(/access grant sweep recovered.*"failedRuns":(\d+)/.exec(server.output())?.[1])).toBeGreaterThanOrEqual(3)
+    expect(sweepFailures()).toBe(1)
     console.log(`database-unmigrated: failed closed ${closedIn} ms after the database was emptied; served again ${reopenedIn} ms after the restore`)
-  }, 30_000)
+  }, 60_000)
 })
