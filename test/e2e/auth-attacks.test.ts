@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { REDIRECT_URI, WebAgent, authorizeParams, claimsOf, codeFlow, createUser, pkcePair, token } from '../support/web-sign-in.js'
+import { BROWSER_ACCEPT, REDIRECT_URI, WebAgent, authorizeParams, claimsOf, codeFlow, createUser, pkcePair, token } from '../support/web-sign-in.js'
 
 /**
  * "Attacks fail with the right OAuth error and change nothing": each case against a real
@@ -248,6 +248,37 @@ describe('password sign-in', () => {
     expect(a).toBe('Wrong email or password.')
     expect(b).toBe(a)
     expect(agent.cookie('__Host-postern_session')).toBeUndefined()
+  })
+
+  it('a refused sign-in answers a client that asks for JSON in the one error shape, same status; a browser gets the form again', async () => {
+    const user = 'json-client@example.com'
+    await createUser(p.api, user, password)
+    /** Posts the form as a client of this Accept would: with the form's own token, or without it (a form that expired). */
+    const post = async (accept: string, o: { password: string; formToken: boolean }) => {
+      const agent = new WebAgent(p.controlUrl)
+      const token = o.formToken ? /name="form_token" value="([^"]+)"/.exec(await (await agent.fetch('/signin')).text())![1]! : 'no-form-token'
+      return agent.fetch('/signin', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept }, body: new URLSearchParams({ email: user, password: o.password, form_token: token }) })
+    }
+    const expired = 'The sign-in form expired or did not come from this site. Please try again.'
+    const cases: [string, { password: string; formToken: boolean }, number, string, string][] = [
+      ['an expired form', { password, formToken: false }, 400, 'INVALID_ARGUMENT', expired],
+      ['a wrong password', { password: 'not the password', formToken: true }, 401, 'UNAUTHENTICATED', 'Wrong email or password.'],
+    ]
+    for (const [name, form, code, status, message] of cases) {
+      // JSON by the control plane's one Accept rule: also when HTML is acceptable beside it, and in any case.
+      for (const accept of ['application/json', 'application/json, text/html', 'Application/JSON']) {
+        const res = await post(accept, form)
+        expect(res.status, `${name}, ${accept}`).toBe(code)
+        expect(res.headers.get('content-type'), `${name}, ${accept}`).toBe('application/json; charset=utf-8')
+        expect(await res.json(), `${name}, ${accept}`).toEqual({ error: { code, status, message } })
+      }
+      const page = await post(BROWSER_ACCEPT, form)
+      expect(page.status, name).toBe(code)
+      expect(page.headers.get('content-type'), name).toBe('text/html; charset=utf-8')
+      const html = await page.text()
+      expect(html.match(/role="alert">([^<]+)</)?.[1], name).toBe(message)
+      expect(html, name).toContain('<button type="submit">Sign in</button>')
+    }
   })
 
   it('refuses a form posted from another site (login CSRF)', async () => {

@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 
+/** The Accept header of a browser's navigation (Chromium's and Firefox's, less the image types). */
+export const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+
 /**
  * A browser without a browser, for e2e tests of the OpenID Provider: a cookie jar, the /signin
  * form (with its hidden token), and the authorization code flow with PKCE, all over real HTTP.
@@ -35,7 +38,8 @@ export class WebAgent {
     if (!token) throw new Error(`no form token in /signin:\n${page}`)
     return this.fetch('/signin', {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.base },
+      // What a browser sends with a form it submits: a refusal comes back as the form again.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: this.base, accept: BROWSER_ACCEPT },
       body: new URLSearchParams({ email, password, form_token: token, return_to: returnTo }),
     })
   }

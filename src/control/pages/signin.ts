@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PosternError } from '../../core/errors.js'
 import { randomToken, secretsEqual } from '../../core/ids.js'
+import { wantsHtml } from '../../http/accept.js'
 import { readForm } from '../../http/body.js'
 import { sendError } from '../../http/respond.js'
 import { PATHS } from '../../identity/endpoints.js'
@@ -62,8 +63,14 @@ export function submitSignIn(deps: ControlDeps) {
     const email = fields.get('email') ?? ''
     const expected = readCookie(req.headers.cookie, FORM_COOKIE)
     const sent = fields.get('form_token')
+    // A refusal: the form again with the reason for a browser, the one error shape for anyone
+    // else, by the one Accept rule of every control-plane error (http/accept.ts), same status.
+    const answerRefusal = (err: PosternError) => {
+      if (wantsHtml(req.headers.accept)) renderForm(deps, req, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
+      else sendError(res, err, req.headers.accept)
+    }
     if (!sameOrigin(req) || !expected || !sent || !secretsEqual(expected, sent)) {
-      renderForm(deps, req, res, 400, { returnTo, email, error: 'The sign-in form expired or did not come from this site. Please try again.' })
+      answerRefusal(new PosternError('INVALID_ARGUMENT', 'The sign-in form expired or did not come from this site. Please try again.'))
       return
     }
     let result
@@ -77,20 +84,16 @@ export function submitSignIn(deps: ControlDeps) {
     try {
       result = await signInWithPassword(deps.store, { email, password: fields.get('password') ?? '', address, now: deps.clock() })
     } catch (err) {
-      if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED') refused('RESOURCE_EXHAUSTED')
-      if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED' && wantsHtml(req)) {
-        renderForm(deps, req, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
+      if (err instanceof PosternError && err.status === 'RESOURCE_EXHAUSTED') {
+        refused('RESOURCE_EXHAUSTED')
+        answerRefusal(err)
         return
       }
       throw err
     }
     if (!result.ok) {
       refused('UNAUTHENTICATED')
-      if (!wantsHtml(req)) {
-        sendError(res, new PosternError('UNAUTHENTICATED', result.message), req.headers.accept)
-        return
-      }
-      renderForm(deps, req, res, 401, { returnTo, email, error: result.message })
+      answerRefusal(new PosternError('UNAUTHENTICATED', result.message))
       return
     }
     // A new session on every sign-in (no session fixation); the one the browser had ends.
@@ -130,9 +133,4 @@ function sameOrigin(req: IncomingMessage): boolean {
   } catch {
     return false
   }
-}
-
-function wantsHtml(req: IncomingMessage): boolean {
-  const accept = req.headers.accept ?? ''
-  return !/\bapplication\/json\b/.test(accept) || /\btext\/html\b/.test(accept)
 }
