@@ -18,9 +18,10 @@ export const DECISION_PATH = '/_postern/nginx/decide'
  * Every answer, with or without lines, carries the view's epoch (EPOCH_HEADER): a stamped answer
  * stands, past its cache milliseconds and for up to its hold milliseconds, while the epoch it was
  * given in (the stamp up to its last dot) is the one Postern last said, less than
- * VERDICT_CACHE_MS ago. nginx asks every RENEW_EVERY_MS, lines or not: a change moves the epoch,
- * and the verdicts of the one before are renewed (and used meanwhile for what is left of their
- * cache time), so a revocation takes hold as soon as before; an unreachable Postern confirms
+ * VERDICT_CACHE_MS ago. nginx asks with its renewals, and with an empty one every 200 ms while
+ * it holds verdicts (nginx-lua-renewal.ts): a change moves the epoch, and the verdicts of the one
+ * before are renewed (and used meanwhile for what is left of their last confirmation), so a
+ * revocation takes hold as soon as before; an unreachable Postern confirms
  * nothing, so they end as soon as before. What it spares is renewing every caller twice a
  * second while nothing changes.
  */
