@@ -42,7 +42,7 @@ export class Cli {
     return new Api(this.server(), this.session, account)
   }
 
-  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity } {
+  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity; configuration?: string } {
     return cmd.optsWithGlobals()
   }
 

@@ -7,6 +7,7 @@ import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
 import { registerConfig } from './commands/config.js'
+import { configurationName } from './commands/config-configurations.js'
 import { registerGroups } from './commands/groups.js'
 import { registerIam } from './commands/iam.js'
 import { registerWorkforcePools } from './commands/workforce-pools.js'
@@ -34,6 +35,7 @@ export function buildProgram(cli: Cli): Command {
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
+    .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')
     .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error, critical and none leave out warnings (errors are always said)').choices(VERBOSITIES))
     .version(`postern ${version}`, '--version', 'print the version')
     .exitOverride()
@@ -118,6 +120,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let untrace = () => {}
   program.hook('preAction', (_program, action) => {
     if (action.name() !== 'serve' && cli.verbosity(action) === 'debug') untrace = traceHttp(io.stderr)
+    // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
+    const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME
+    if (chosen !== undefined && chosen !== '') cli.files.useConfiguration(configurationName(chosen))
   })
   try {
     await program.parseAsync(helpRequest(argv, program) ?? argv, { from: 'user' })

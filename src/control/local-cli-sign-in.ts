@@ -18,6 +18,8 @@ export async function signInLocalCli(
   out: { stdout: (s: string) => void },
 ): Promise<boolean> {
   const files = new ConfigFiles(config.cliConfigDir)
+  // An active configuration removed by hand: the CLI says so at its next command; not this start's business.
+  if (!files.configurationExists(files.configuration())) return false
   const cli = files.readConfig()
   const credentials = files.readCredentials()
   const active = cli.account ? credentials.accounts[cli.account] : undefined

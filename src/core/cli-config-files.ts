@@ -1,10 +1,15 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 
 /**
  * The CLI's files in $POSTERN_CONFIG_DIR or ~/.config/postern (DESIGN §6): `config.json`
  * (server, project, active account) and `credentials.json` (refresh tokens, cached access and ID tokens,
  * service-account keys). Both 0600 in a 0700 directory, written atomically.
+ *
+ * Named configurations, as gcloud's (`config configurations`): each is a set of those properties,
+ * to switch between servers or projects at once; accounts and their credentials are shared by
+ * all. `default` is `config.json` itself, so a CLI set up before configurations existed is
+ * unchanged; another is `configurations/NAME.json`; the active one is named in `active_config`.
  */
 export interface CliConfig {
   server?: string
@@ -34,15 +39,86 @@ export interface Credentials {
 
 export const CONFIG_KEYS = ['server', 'project', 'account'] as const
 
-export class ConfigFiles {
-  constructor(readonly dir: string) {}
+export const DEFAULT_CONFIGURATION = 'default'
+/** gcloud's rule for a configuration's name, which also keeps it a safe file name. */
+export const CONFIGURATION_NAME = /^[a-z][-a-z0-9]{0,63}$/
 
-  readConfig(): CliConfig {
-    return readJson<CliConfig>(join(this.dir, 'config.json')) ?? {}
+export class ConfigFiles {
+  /** `chosen`: the configuration this process uses instead of the active one (--configuration, POSTERN_ACTIVE_CONFIG_NAME). */
+  constructor(
+    readonly dir: string,
+    private chosen?: string,
+  ) {}
+
+  /** The configuration this process reads and writes: the one chosen for it, else the active one. */
+  configuration(): string {
+    return this.chosen ?? this.activeConfiguration()
   }
 
-  writeConfig(config: CliConfig): void {
-    writeSecret(this.dir, 'config.json', config)
+  /** For this process only, as gcloud's --configuration. */
+  useConfiguration(name: string): void {
+    this.chosen = name
+  }
+
+  /** The configuration `config configurations activate` made active (`default` until then). */
+  activeConfiguration(): string {
+    try {
+      const name = readFileSync(join(this.dir, 'active_config'), 'utf8').trim()
+      return CONFIGURATION_NAME.test(name) ? name : DEFAULT_CONFIGURATION
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_CONFIGURATION
+      throw err
+    }
+  }
+
+  activateConfiguration(name: string): void {
+    writeSecret(this.dir, 'active_config', name, (v) => `${v as string}\n`)
+  }
+
+  /** Every configuration's name, `default` first: it always exists, if only as no properties. */
+  configurations(): string[] {
+    let files: string[] = []
+    try {
+      files = readdirSync(join(this.dir, CONFIGURATIONS_DIR))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    const named = files.flatMap((f) => (f.endsWith('.json') && CONFIGURATION_NAME.test(f.slice(0, -5)) ? [f.slice(0, -5)] : []))
+    return [DEFAULT_CONFIGURATION, ...named.filter((n) => n !== DEFAULT_CONFIGURATION).sort()]
+  }
+
+  configurationExists(name: string): boolean {
+    return name === DEFAULT_CONFIGURATION || existsSync(join(this.dir, configurationFile(name)))
+  }
+
+  /** The properties of this process's configuration (or of `name`); an error when it does not exist. */
+  readConfig(name = this.configuration()): CliConfig {
+    const config = readJson<CliConfig>(join(this.dir, configurationFile(name)))
+    if (config === undefined && name !== DEFAULT_CONFIGURATION) throw new MissingConfiguration(name)
+    return config ?? {}
+  }
+
+  writeConfig(config: CliConfig, name = this.configuration()): void {
+    if (!this.configurationExists(name)) throw new MissingConfiguration(name)
+    writeSecret(this.dir, configurationFile(name), config)
+  }
+
+  /** A new configuration, with no properties (or `config`); false when it exists already. */
+  createConfiguration(name: string, config: CliConfig = {}): boolean {
+    if (this.configurationExists(name)) return false
+    writeSecret(this.dir, configurationFile(name), config)
+    return true
+  }
+
+  deleteConfiguration(name: string): void {
+    unlinkSync(join(this.dir, configurationFile(name)))
+  }
+
+  /** Renames a configuration other than `default`; the active one stays active under its new name. */
+  renameConfiguration(from: string, to: string): void {
+    const wasActive = this.activeConfiguration() === from
+    renameSync(join(this.dir, configurationFile(from)), join(this.dir, configurationFile(to)))
+    if (wasActive) this.activateConfiguration(to)
   }
 
   readCredentials(): Credentials {
@@ -89,6 +165,20 @@ export class ConfigFiles {
   }
 }
 
+const CONFIGURATIONS_DIR = 'configurations'
+
+function configurationFile(name: string): string {
+  if (!CONFIGURATION_NAME.test(name)) throw new Error(`not a configuration name: ${JSON.stringify(name)}`)
+  return name === DEFAULT_CONFIGURATION ? 'config.json' : join(CONFIGURATIONS_DIR, `${name}.json`)
+}
+
+/** The configuration named by --configuration, POSTERN_ACTIVE_CONFIG_NAME or active_config is not there. */
+export class MissingConfiguration extends Error {
+  constructor(readonly configuration: string) {
+    super(`The configuration [${configuration}] does not exist: create it (postern config configurations create ${configuration}), or see those that do (postern config configurations list).`)
+  }
+}
+
 function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T
@@ -99,10 +189,13 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-function writeSecret(dir: string, name: string, value: unknown): void {
+/** `name` may be in a subdirectory (configurations/NAME.json), made 0700 as the directory is. */
+function writeSecret(dir: string, name: string, value: unknown, serialize = (v: unknown) => JSON.stringify(v, null, 2) + '\n'): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
-  const tmp = join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2)}`)
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 })
-  renameSync(tmp, join(dir, name))
+  const target = join(dir, name)
+  mkdirSync(dirname(target), { recursive: true, mode: 0o700 })
+  const tmp = join(dirname(target), `.${basename(name)}.${process.pid}.${Math.random().toString(36).slice(2)}`)
+  writeFileSync(tmp, serialize(value), { mode: 0o600 })
+  renameSync(tmp, target)
 }

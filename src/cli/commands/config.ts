@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
+import { registerConfigurations } from './config-configurations.js'
 import { PROJECT_ID, PROJECT_ID_RULE } from '../../api/project-id.js'
 
 /** A property's name; gcloud's section prefix (core/project) is taken too. */
@@ -12,7 +13,7 @@ function key(given: string): keyof CliConfig {
 }
 
 export function registerConfig(program: Command, cli: Cli): void {
-  const config = program.command('config').description('Read and change the CLI configuration (server, project, account).')
+  const config = program.command('config').description('Read and change the CLI configuration (server, project, account), and its named configurations.')
   config
     .command('set <property> <value>')
     .description('Set a property.')
@@ -47,7 +48,9 @@ export function registerConfig(program: Command, cli: Cli): void {
     .description('Print every property.')
     .action(async (_o, cmd: Command) => {
       cli.printResource(cmd, { server: cli.server(), ...cli.files.readConfig() })
+      cli.status(`\nYour active configuration is: [${cli.files.configuration()}]`, cmd)
     })
+  registerConfigurations(config, cli)
 }
 
 /**
