@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { gatewayStatus } from '../support/gateway-status.js'
+import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
@@ -18,7 +18,6 @@ describe.skipIf(!inject('postgres'))('the LISTEN connection gone silent', () => 
   let writer: PosternProcess
   let follower: PosternProcess
   let token: string
-  const HOST = 'api.my-project.localhost'
   const robot = 'serviceAccount:robot-0@my-project.iam.postern.internal'
 
   beforeAll(async () => {
@@ -26,11 +25,7 @@ describe.skipIf(!inject('postgres'))('the LISTEN connection gone silent', () => 
     drop = db.drop
     const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
     writer = await startPostern({ databaseUrl: db.url, env })
-    expect((await writer.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
-    const owner = await writer.ownerToken()
-    const sa = await writer.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'robot-0' }, owner)
-    expect(sa.status).toBe(200)
-    token = (await writer.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token
+    token = (await closedServiceAndRobot(writer)).token
     const pgPort = Number(new URL(db.url).port || 5432)
     link = await startTcpProxy(pgPort)
     const proxied = db.url.replace(`:${pgPort}/`, `:${link.port}/`)
@@ -43,11 +38,8 @@ describe.skipIf(!inject('postgres'))('the LISTEN connection gone silent', () => 
     await drop?.()
   })
 
-  /** The follower's gateway; the upstream is closed, so a request it lets through answers 502. */
-  const verdict = async () => {
-    const status = await gatewayStatus(follower.gatewayPort, HOST, token)
-    return status === 502 ? 'allowed' : status === 403 ? 'denied' : String(status)
-  }
+  /** The follower's gateway's verdict. */
+  const verdict = () => closedServiceVerdict(follower.gatewayPort, token)
   const bind = (verb: 'add' | 'remove') => writer.cli(['services', `${verb}-iam-policy-binding`, 'api', `--member=${robot}`, '--role=roles/run.invoker', '--quiet'])
 
   it('is noticed and replaced: changes arrive by notification again within seconds', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { gatewayStatus } from '../support/gateway-status.js'
+import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { createTestDatabase, recreateDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
@@ -22,28 +22,19 @@ describe.skipIf(!inject('postgres'))('the database replaced under a running serv
   let owner: string
   let token: string
   const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
-  const HOST = 'api.my-project.localhost'
   const robot = 'serviceAccount:robot-0@my-project.iam.postern.internal'
 
   beforeAll(async () => {
     db = await createTestDatabase()
     server = await startPostern({ databaseUrl: db.url, env })
-    expect((await server.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
-    owner = await server.ownerToken()
-    const sa = await server.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'robot-0' }, owner)
-    expect(sa.status).toBe(200)
-    token = (await server.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token
+    ;({ owner, token } = await closedServiceAndRobot(server))
   }, 60_000)
   afterAll(async () => {
     await Promise.all([server?.stop(), second?.stop()])
     await db?.drop()
   })
 
-  /** The upstream is closed, so a request the gateway lets through answers 502. */
-  const verdict = async (port = server.gatewayPort) => {
-    const status = await gatewayStatus(port, HOST, token)
-    return status === 502 ? 'allowed' : status === 403 ? 'denied' : String(status)
-  }
+  const verdict = (port = server.gatewayPort) => closedServiceVerdict(port, token)
   const bind = (verb: 'add' | 'remove') => server.cli(['services', `${verb}-iam-policy-binding`, 'api', `--member=${robot}`, '--role=roles/run.invoker', '--quiet'])
 
   it('a backup restored: the change feed went backwards; the server reloads and follows the restored database', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest'
-import { gatewayStatus } from '../support/gateway-status.js'
+import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
@@ -23,29 +23,20 @@ describe.skipIf(!inject('postgres'))('a backup restored table by table under a r
   let server: PosternProcess
   let token: string
   const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
-  const HOST = 'api.my-project.localhost'
   const robot = 'serviceAccount:robot-0@my-project.iam.postern.internal'
 
   // A database and a server for each test: what one restore leaves is no other test's start.
   beforeEach(async () => {
     db = await createTestDatabase()
     server = await startPostern({ databaseUrl: db.url, env })
-    expect((await server.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
-    const owner = await server.ownerToken()
-    const sa = await server.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'robot-0' }, owner)
-    expect(sa.status).toBe(200)
-    token = (await server.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token
+    token = (await closedServiceAndRobot(server)).token
   }, 60_000)
   afterEach(async () => {
     await server?.stop()
     await db?.drop()
   })
 
-  /** The upstream is closed, so a request the gateway lets through answers 502. */
-  const verdict = async () => {
-    const status = await gatewayStatus(server.gatewayPort, HOST, token)
-    return status === 502 ? 'allowed' : status === 403 ? 'denied' : String(status)
-  }
+  const verdict = () => closedServiceVerdict(server.gatewayPort, token)
   const bind = (verb: 'add' | 'remove') => server.cli(['services', `${verb}-iam-policy-binding`, 'api', `--member=${robot}`, '--role=roles/run.invoker', '--quiet'])
   const reloads = () => server.output().split('reloaded policies, principals, services and signing keys').length - 1
   const restore = (...args: string[]) => execFileSync('pg_restore', ['--exit-on-error', '-d', db.url, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { gatewayStatus } from '../support/gateway-status.js'
+import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { createTestDatabase, recreateDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
@@ -21,17 +21,13 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
   let server: PosternProcess
   let token: string
   const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
-  const HOST = 'api.my-project.localhost'
 
   beforeAll(async () => {
     db = await createTestDatabase()
     server = await startPostern({ databaseUrl: db.url, env })
-    expect((await server.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
-    const owner = await server.ownerToken()
-    const sa = await server.api<{ email: string }>('POST', '/v1/projects/my-project/serviceAccounts', { accountId: 'robot-0' }, owner)
-    expect(sa.status).toBe(200)
-    token = (await server.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: 'postern-cli' }, owner)).body.token
-    const bound = await server.cli(['services', 'add-iam-policy-binding', 'api', `--member=serviceAccount:${sa.body.email}`, '--role=roles/run.invoker', '--quiet'])
+    const robot = await closedServiceAndRobot(server)
+    token = robot.token
+    const bound = await server.cli(['services', 'add-iam-policy-binding', 'api', `--member=serviceAccount:${robot.email}`, '--role=roles/run.invoker', '--quiet'])
     expect(bound.code).toBe(0)
   }, 60_000)
   afterAll(async () => {
@@ -39,11 +35,7 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
     await db?.drop()
   })
 
-  /** The upstream is closed, so a request the gateway lets through answers 502. */
-  const verdict = async () => {
-    const status = await gatewayStatus(server.gatewayPort, HOST, token)
-    return status === 502 ? 'allowed' : status === 403 ? 'denied' : String(status)
-  }
+  const verdict = () => closedServiceVerdict(server.gatewayPort, token)
   const ready = async () => (await fetch(`${server.controlUrl}/readyz`)).status
 
   it('fails closed at once, and recovers when the data is restored', async () => {
