@@ -37,8 +37,9 @@ export function forwardAuth(gateway: Gateway, issuer: string, record: (service: 
     record(access.route?.resource ?? '', access.verdict)
     req.resume()
     if (!access.ok) {
-      // A host that is no service is a configuration error of the proxy in front: say so.
-      const message = access.unknownHost ? `${access.message} (forward-auth: set X-Forwarded-Host to the original Host)` : access.message
+      // A host that is no service is a configuration error of the proxy in front: say so (not
+      // while the view is not trusted: then the host may be a service, and the answer is 503).
+      const message = access.unknownHost && access.status === 'NOT_FOUND' ? `${access.message} (forward-auth: set X-Forwarded-Host to the original Host)` : access.message
       sendAnswer(res, refusalAnswer({ ...access, message }, req.headers.accept))
       return
     }

@@ -106,17 +106,19 @@ export function createGateway(deps: GatewayDeps) {
       return { ok: false, status: 'INVALID_ARGUMENT', message, headers: { 'www-authenticate': invalidRequestChallenge(message) }, verdict: 'bad_request' }
     }
     const found = deps.routes.lookup(view.host)
+    const now = deps.clock()
     if ('error' in found) {
-      return found.error === 'bad-host'
-        ? { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.', headers: { connection: 'close' }, verdict: 'bad_request' }
-        : { ok: false, status: 'NOT_FOUND', message: `No service answers at ${String(view.host).slice(0, 253)}.`, verdict: 'not_found', unknownHost: true }
+      if (found.error === 'bad-host') return { ok: false, status: 'INVALID_ARGUMENT', message: 'The Host header is not a valid host name.', headers: { connection: 'close' }, verdict: 'bad_request' }
+      // A view not trusted (a database being restored, one out of reach too long) may lack a
+      // service that exists: it cannot say there is none, and a 404 would tell callers (and
+      // caches) that a real service is gone. Still an unknown host: health, readiness and
+      // forward-auth are answered on it as ever.
+      if (deps.freshness.stale(now)) return { ...UNAVAILABLE, unknownHost: true }
+      return { ok: false, status: 'NOT_FOUND', message: `No service answers at ${String(view.host).slice(0, 253)}.`, verdict: 'not_found', unknownHost: true }
     }
     const route = found.route
-    const now = deps.clock()
     // Past the bound on staleness nothing is decided from memory (fail closed, as --max-staleness promises).
-    if (deps.freshness.stale(now)) {
-      return { ok: false, route, status: 'UNAVAILABLE', message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.', headers: { 'retry-after': '5' }, verdict: 'unavailable' }
-    }
+    if (deps.freshness.stale(now)) return { ...UNAVAILABLE, route }
     // Postern's own paths on every service's host are answered here and never forwarded.
     const endpoint = posternEndpoint(view.path)
     if (endpoint) return deps.browser.endpoint(endpoint, route, browserRequest(view), now).then((r) => refused(route, r))
@@ -315,6 +317,15 @@ export function createGateway(deps: GatewayDeps) {
     },
   }
 }
+
+/** The refusal while the view is not to be decided from (Freshness.stale), for a known host or not. */
+const UNAVAILABLE = {
+  ok: false,
+  status: 'UNAVAILABLE',
+  message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.',
+  headers: { 'retry-after': '5' },
+  verdict: 'unavailable',
+} as const satisfies Access
 
 function refused(route: Route, r: Refusal): Access {
   return { ok: false, route, ...r }

@@ -72,10 +72,11 @@ describe.skipIf(!inject('postgres'))('a backup restored table by table under a r
     const first = ['installation', 'changes', 'schema_migrations']
     restore('--data-only', ...first.flatMap((t) => ['-t', t]), dump)
     await eventually(10_000, () => reloads() > before, 'the server reloading from the half-restored database', 50)
-    // What a process that has just reloaded says of itself while the restore goes on. (Its
-    // gateway answers 404 for the service's host meanwhile: a host its view does not hold is
-    // refused before freshness is asked; no request is let through either way.)
+    // What a process that has just reloaded says of itself while the restore goes on. Its view
+    // holds no service yet, and it cannot say the service does not exist: 503, not 404 (before
+    // that fix, a host the view did not hold was refused before freshness was asked).
     const readyDuring = (await fetch(`${server.controlUrl}/readyz`)).status
+    const gatewayDuring = await verdict()
 
     // Step 3: the rest of the data, table by table (one COPY, one commit, each), then the keys.
     const rest = execFileSync('pg_restore', ['-l', dump], { encoding: 'utf8' })
@@ -95,6 +96,7 @@ describe.skipIf(!inject('postgres'))('a backup restored table by table under a r
     expect(server.output().slice(logFrom)).toMatch(keysFirst ? /not deciding from the reloaded view yet.*changed again after the reload/ : /not deciding from the reloaded view yet.*no primary key yet/)
     // Meanwhile the half-restored view was not trusted, and /readyz said so (before the fix: 200).
     expect(readyDuring).toBe(503)
+    expect(gatewayDuring).toBe('503')
     expect((await fetch(`${server.controlUrl}/readyz`)).status).toBe(200)
 
     // And it follows the feed again afterwards.
