@@ -72,7 +72,7 @@ import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
-import { FailureStreak } from './observability/failure-streak.js'
+import { periodicTaskLog } from './observability/periodic-task-log.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
@@ -223,29 +223,22 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     return (server.address() as AddressInfo).port
   }
 
+  // Each periodic task that keeps failing (a database without Postern's tables, or out of
+  // reach, say) is warned of once, and its recovery said once: not a line every run.
+  const rotationRuns = periodicTaskLog('key rotation', { log, clock, level: 'error' })
+  const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
+  const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
   const maintenance = setInterval(() => {
-    keyring.rotateIfDue().catch((err) => log.log('error', 'key rotation failed', { err: String(err) }))
-    store.purgeExpired(clock()).catch((err) => log.log('warn', 'purge failed', { err: String(err) }))
-    store.purgeAudit(clock() - config.auditRetentionMs).catch((err) => log.log('warn', 'audit-log purge failed', { err: String(err) }))
+    rotationRuns(keyring.rotateIfDue())
+    purgeRuns(store.purgeExpired(clock()))
+    auditPurgeRuns(store.purgeAudit(clock() - config.auditRetentionMs))
   }, Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
   maintenance.unref()
   // Ended access grants already grant nothing (their condition is false); the sweep removes
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
-  // A sweep that keeps failing (a database without Postern's tables, say) is warned of once, and
-  // its recovery said once: not a line every 5 s.
-  const sweepFailures = new FailureStreak()
-  const grantSweep = setInterval(() => {
-    sweepEndedGrants(store, clock(), log).then(
-      () => {
-        const ended = sweepFailures.succeeded(clock())
-        if (ended) log.log('info', 'access grant sweep recovered', ended)
-      },
-      (err) => {
-        if (sweepFailures.failed(clock())) log.log('warn', 'access grant sweep failed; not warned of again until it recovers', { err: String(err) })
-      },
-    )
-  }, 5_000)
+  const sweepRuns = periodicTaskLog('access grant sweep', { log, clock })
+  const grantSweep = setInterval(() => sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
   grantSweep.unref()
   const running: Running = {
     async close() {
