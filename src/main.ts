@@ -176,7 +176,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
   // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
   // sign-ins — counted per principal, resource and minute by one writer in this process.
-  const refusals = new DenialLog(store, log)
+  const refusals = new DenialLog(store, log, clock)
 
   const deps: ControlDeps = {
     store,

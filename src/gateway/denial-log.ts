@@ -1,5 +1,7 @@
+import type { Clock } from '../core/clock.js'
 import { sha256 } from '../core/ids.js'
 import type { Logger } from '../core/log.js'
+import { FailureStreak } from '../observability/failure-streak.js'
 import type { NewAuditEntry } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
@@ -12,20 +14,28 @@ export const DENIAL_WINDOW_MS = 60_000
  * written off the request path every flush, adding to the minute's entry (shared by every
  * process through its aggregate key), so a flood of denied requests costs a bounded number of
  * rows and writes, and cannot fill the disk or stall requests. Past `maxKeys` distinct entries
- * waiting for one flush, denials are counted in the log line only.
+ * waiting for one flush, denials are counted in the log line only. A store that refuses the
+ * writes (out of reach, or without Postern's tables) is warned of at the first failed flush, and
+ * the entries lost meanwhile are counted and said once, at the next flush that succeeds: not a
+ * line every 500 ms for as long as it lasts (FailureStreak).
  */
 export class DenialLog {
   private pending = new Map<string, { entry: NewAuditEntry; count: number }>()
   private dropped = 0
+  private readonly failures = new FailureStreak()
+  /** Entries lost to failed flushes since the last one that succeeded. */
+  private unaudited = 0
   private readonly timer: NodeJS.Timeout
+  private readonly maxKeys: number
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly maxKeys = 10_000,
-    flushMs = 500,
+    private readonly clock: Clock,
+    o: { maxKeys?: number; flushMs?: number } = {},
   ) {
-    this.timer = setInterval(() => void this.flush(), flushMs)
+    this.maxKeys = o.maxKeys ?? 10_000
+    this.timer = setInterval(() => void this.flush(), o.flushMs ?? 500)
     this.timer.unref()
   }
 
@@ -49,8 +59,14 @@ export class DenialLog {
         for (const [key, { entry, count }] of batch) await tx.countAudit(entry, sha256(key), count)
       })
       if (dropped) this.log.log('warn', 'denied invocations not audited (too many distinct callers and services at once)', { dropped })
+      const ended = this.failures.succeeded(this.clock())
+      if (ended) {
+        this.log.log('info', 'denied invocations written to the audit log again', { ...ended, entriesNotAudited: this.unaudited })
+        this.unaudited = 0
+      }
     } catch (err) {
-      this.log.log('warn', 'could not write denied invocations to the audit log', { err: String(err), entries: batch.size })
+      this.unaudited += batch.size
+      if (this.failures.failed(this.clock())) this.log.log('warn', 'could not write denied invocations to the audit log; not warned of again until it recovers', { err: String(err), entries: batch.size })
     }
   }
 

@@ -55,6 +55,7 @@ describe('when the database goes away', () => {
     await res.body.dump()
     return res.statusCode === 502 ? 'allowed' : res.statusCode === 403 ? 'denied' : String(res.statusCode)
   }
+  const notAudited = () => gateway.output().split('\n').filter((line) => line.includes('could not write denied invocations to the audit log')).length
   const ready = async (p: PosternProcess, port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).status
   /** The nginx data plane's bulk renewal of a verdict for token i on the ws service (nginx/renewal.ts): allow or refuse. */
   const renewal = async (i: number) => {
@@ -68,6 +69,13 @@ describe('when the database goes away', () => {
     await link.cut()
     expect(await status(0)).toBe('allowed')
     expect(await status(1)).toBe('denied')
+    // Denied again over several of the audit writer's flushes (every 500 ms): it cannot write
+    // them, and says so once, not at every flush.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 700))
+      expect(await status(1)).toBe('denied')
+    }
+    await eventually(3_000, () => notAudited() > 0, 'the audit writer’s warning')
     await eventually(8_000, async () => (await ready(gateway, gateway.gatewayPort)) === 503)
     await eventually(3_000, async () => gateway.output().includes('cannot read the change feed; serving from memory'))
 
@@ -80,6 +88,10 @@ describe('when the database goes away', () => {
     await eventually(3_000, async () => (await status(0)) === 'denied' && (await status(1)) === 'allowed')
     await eventually(3_000, async () => (await ready(gateway, gateway.gatewayPort)) === 200)
     await eventually(3_000, async () => gateway.output().includes('database reachable again'))
+    // The first denial written after the outage says how many entries the outage cost, once.
+    await eventually(3_000, async () => /denied invocations written to the audit log again/.test(gateway.output()), 'the audit writer’s recovery line')
+    expect(Number(/denied invocations written to the audit log again.*"entriesNotAudited":(\d+)/.exec(gateway.output())?.[1])).toBeGreaterThanOrEqual(3)
+    expect(notAudited()).toBe(1)
   }, 60_000)
 
   it('fails closed once its view is older than --max-staleness, and closes the tunnels it let in', async () => {
