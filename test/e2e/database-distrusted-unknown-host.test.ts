@@ -44,10 +44,7 @@ describe.skipIf(!inject('postgres')).each(DATA_PLANES)('a host no service answer
   beforeAll(async () => {
     db = await createTestDatabase()
     server = await startPostern({ databaseUrl: db.url, env, dataPlane })
-    const robot = await closedServiceAndRobot(server)
-    token = robot.token
-    const bound = await server.cli(['services', 'add-iam-policy-binding', 'api', `--member=serviceAccount:${robot.email}`, '--role=roles/run.invoker', '--quiet'])
-    expect(bound.code).toBe(0)
+    token = (await closedServiceAndRobot(server, { invoker: true })).token
   }, 60_000)
   afterAll(async () => {
     await server?.stop()

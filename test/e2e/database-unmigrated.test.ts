@@ -26,10 +26,7 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
     db = await createTestDatabase()
     // --audit-retention 4s: the rest of the maintenance (key rotation, purges) runs every 2 s, not every minute.
     server = await startPostern({ databaseUrl: db.url, env, args: ['--audit-retention', '4s'] })
-    const robot = await closedServiceAndRobot(server)
-    token = robot.token
-    const bound = await server.cli(['services', 'add-iam-policy-binding', 'api', `--member=serviceAccount:${robot.email}`, '--role=roles/run.invoker', '--quiet'])
-    expect(bound.code).toBe(0)
+    token = (await closedServiceAndRobot(server, { invoker: true })).token
   }, 60_000)
   afterAll(async () => {
     await server?.stop()
