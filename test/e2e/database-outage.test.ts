@@ -108,6 +108,10 @@ describe('when the database goes away', () => {
       await eventually(15_000, async () => (await status(1)) === '503', 'failing closed', 250)
       const failedClosedAt = Date.now()
       expect(await renewal(1)).toBe('refuse')
+      // A host its view does not hold is no proof there is no such service now: 503 too, not 404.
+      const unknown = await request(`http://127.0.0.1:${gateway.gatewayPort}/`, { headers: { host: 'nowhere.my-project.localhost' } })
+      await unknown.body.dump()
+      expect(unknown.statusCode).toBe(503)
       // Rechecked once a second: closed within about a second of the view going stale.
       await eventually(3_000, () => closedAt > 0, 'the WebSocket closed')
       expect(closedAt - failedClosedAt).toBeLessThan(2_500)
