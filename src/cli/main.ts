@@ -12,6 +12,7 @@ import { registerGroups } from './commands/groups.js'
 import { registerIam } from './commands/iam.js'
 import { registerWorkforcePools } from './commands/workforce-pools.js'
 import { registerLogs } from './commands/logs.js'
+import { registerOrganizations } from './commands/organizations.js'
 import { registerProjects } from './commands/projects.js'
 import { registerServe } from './commands/serve.js'
 import { registerNginxConfig } from './commands/nginx-config.js'
@@ -43,6 +44,7 @@ export function buildProgram(cli: Cli): Command {
   registerNginxConfig(program, cli)
   registerConfig(program, cli)
   registerAuth(program, cli)
+  registerOrganizations(program, cli)
   registerProjects(program, cli)
   const services = registerServices(program, cli)
   registerWhy(services, cli)

@@ -12,12 +12,14 @@ export interface PolicyTarget {
   noun: string
   /** The API path of the resource, e.g. /v2/projects/p/services/s. */
   path: (name: string, cmd: Command) => string
+  /** How the status line names the resource, when not as typed (`organizations/local` → `local`). */
+  shown?: (name: string) => string
 }
 
 /** get-iam-policy, set-iam-policy, add-iam-policy-binding, remove-iam-policy-binding for one resource kind. */
 export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyTarget, arg: string): void {
   withListFlags(group.command(`get-iam-policy <${arg}>`), { flatten: true })
-    .description(`Show the IAM policy of a ${target.noun}; with --flatten='bindings[].members', --filter and --format, as gcloud: which roles a member holds.`)
+    .description(`Show the IAM policy of the ${target.noun}; with --flatten='bindings[].members', --filter and --format, as gcloud: which roles a member holds.`)
     .action(async (name: string, o: ListShape, cmd: Command) => {
       const policy = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:getIamPolicy`, {}, { idempotent: true })
       if (listFlagsGiven(o)) cli.printRecords(cmd, policy)
@@ -29,10 +31,11 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .description('Replace the IAM policy with the one in a JSON or YAML file; its etag guards against overwriting a concurrent change.')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, file: string, o: { dryRun?: boolean }, cmd: Command) => {
+      const resource = target.path(name, cmd)
       const policy = readPolicyFile(file)
-      if (o.dryRun) return showDryRun(cli, cli.api(), target.path(name, cmd), policy, cmd)
-      const result = await cli.api().call<Policy>('POST', `${target.path(name, cmd)}:setIamPolicy`, { policy }, { idempotent: typeof policy.etag === 'string' && policy.etag !== '' })
-      cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
+      if (o.dryRun) return showDryRun(cli, cli.api(), resource, policy, cmd)
+      const result = await cli.api().call<Policy>('POST', `${resource}:setIamPolicy`, { policy }, { idempotent: typeof policy.etag === 'string' && policy.etag !== '' })
+      cli.status(updated(target, name), cmd)
       cli.printResource(cmd, result)
     })
 
@@ -44,13 +47,14 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; dryRun?: boolean }, cmd: Command) => {
+      const resource = target.path(name, cmd)
       const condition = parseConditionFlag(o.condition)
       const edit = (p: Policy) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition)
-      if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
-      const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
+      if (o.dryRun) return dryRunEdit(cli, resource, edit, cmd)
+      const result = await readModifyWrite(cli.api(), resource, edit)
       const note = uncheckedMemberNote(o.member)
       if (note) cli.status(note, cmd)
-      cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
+      cli.status(updated(target, name), cmd)
       cli.printResource(cmd, result)
     })
 
@@ -63,6 +67,7 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
+      const resource = target.path(name, cmd)
       if (o.all && o.condition !== undefined) throw usageError('--all and --condition exclude each other.')
       // Checked as add-iam-policy-binding's member is (by the server): a member without its type
       // prefix is named as such, not reported as a binding that was not found.
@@ -70,11 +75,16 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       if (problem) throw new CliError(`ERROR: (INVALID_ARGUMENT) ${problem}`)
       const which = o.all ? 'all' : parseConditionFlag(o.condition)
       const edit = (p: Policy) => withoutBinding(p, o.member, o.role, which)
-      if (o.dryRun) return dryRunEdit(cli, target.path(name, cmd), edit, cmd)
-      const result = await readModifyWrite(cli.api(), target.path(name, cmd), edit)
-      cli.status(`Updated IAM policy for ${target.noun} [${name}].`, cmd)
+      if (o.dryRun) return dryRunEdit(cli, resource, edit, cmd)
+      const result = await readModifyWrite(cli.api(), resource, edit)
+      cli.status(updated(target, name), cmd)
       cli.printResource(cmd, result)
     })
+}
+
+/** gcloud's status line after a write: `Updated IAM policy for project [p].` */
+function updated(target: PolicyTarget, name: string): string {
+  return `Updated IAM policy for ${target.noun} [${target.shown ? target.shown(name) : name}].`
 }
 
 /** The dry run of an edit: the current policy, edited as the command would, simulated with its etag. */
