@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { describeRequest } from './http-trace.js'
-import { showsWarnings } from './verbosity.js'
+import { showsErrors, showsWarnings } from './verbosity.js'
 
 describe('describeRequest', () => {
   it('shows the method and the whole URL', () => {
@@ -18,5 +18,12 @@ describe('showsWarnings', () => {
   it('up to warning, as gcloud', () => {
     expect((['debug', 'info', 'warning'] as const).map(showsWarnings)).toEqual([true, true, true])
     expect((['error', 'critical', 'none'] as const).map(showsWarnings)).toEqual([false, false, false])
+  })
+})
+
+describe('showsErrors', () => {
+  it('up to error, as gcloud: critical and none leave the error a command fails with unsaid', () => {
+    expect((['debug', 'info', 'warning', 'error'] as const).map(showsErrors)).toEqual([true, true, true, true])
+    expect((['critical', 'none'] as const).map(showsErrors)).toEqual([false, false])
   })
 })

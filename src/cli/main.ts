@@ -25,7 +25,7 @@ import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
 import { helpRequest, splitGlobalFlags } from './help-words.js'
 import { traceHttp } from './http-trace.js'
-import { VERBOSITIES } from './verbosity.js'
+import { VERBOSITIES, showsErrors, type Verbosity } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
@@ -37,7 +37,7 @@ export function buildProgram(cli: Cli): Command {
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
     .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')
-    .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error, critical and none leave out warnings (errors are always said)').choices(VERBOSITIES))
+    .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error leaves out warnings; critical and none leave out errors too (the exit code still says)').choices(VERBOSITIES))
     .version(`postern ${version}`, '--version', 'print the version')
     .exitOverride()
   registerServe(program, cli)
@@ -120,12 +120,18 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   // --verbosity=debug traces the requests a command makes; a server's are not the CLI's (serve --access-log).
   let untrace = () => {}
+  // Known once the command line has parsed: commander's own usage errors come before it (verbosity.ts).
+  let verbosity: Verbosity = 'warning'
   program.hook('preAction', (_program, action) => {
-    if (action.name() !== 'serve' && cli.verbosity(action) === 'debug') untrace = traceHttp(io.stderr)
+    verbosity = cli.verbosity(action)
+    if (action.name() !== 'serve' && verbosity === 'debug') untrace = traceHttp(io.stderr)
     // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
     const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME
     if (chosen !== undefined && chosen !== '') cli.files.useConfiguration(configurationName(chosen))
   })
+  const sayError = (text: string) => {
+    if (showsErrors(verbosity)) io.stderr(text)
+  }
   try {
     await program.parseAsync(helpRequest(argv, program) ?? argv, { from: 'user' })
     return 0
@@ -138,10 +144,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return 2
     }
     if (err instanceof CliError) {
-      io.stderr(asError(err.message.endsWith('\n') ? err.message : err.message + '\n'))
+      sayError(asError(err.message.endsWith('\n') ? err.message : err.message + '\n'))
       return err.exitCode
     }
-    io.stderr(`ERROR: ${(err as Error).message ?? String(err)}\n`)
+    sayError(`ERROR: ${(err as Error).message ?? String(err)}\n`)
     return 1
   } finally {
     untrace()

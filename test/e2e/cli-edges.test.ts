@@ -84,7 +84,7 @@ describe('CLI edges', () => {
     expect(JSON.parse((await p.cli(['version', '--format=json'])).stdout)).toEqual({ postern: version })
   })
 
-  it('--verbosity, as gcloud: error and beyond leave warnings out, debug prints each HTTP request without its token, a bad level is a usage error', async () => {
+  it('--verbosity, as gcloud: error and beyond leave warnings out, critical and none errors too, debug prints each HTTP request without its token, a bad level is a usage error', async () => {
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
     cpSync(p.configDir, configDir, { recursive: true })
     const cli = (args: string[]) => p.cli(args, { configDir })
@@ -98,6 +98,19 @@ describe('CLI edges', () => {
     expect(debug.stderr).not.toMatch(/Bearer|eyJ/)
     // $ postern services list --verbosity=loud
     expect(await p.cli(['services', 'list', '--verbosity=loud'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('Allowed choices are debug, info, warning, error, critical, none.') })
+    // critical and none leave out the error a command fails with, as gcloud's (it logs them at
+    // ERROR); the exit code alone says it failed. error still says it.
+    // $ postern services describe nosuch --verbosity=none
+    for (const level of ['critical', 'none']) expect(await p.cli(['services', 'describe', 'nosuch', `--verbosity=${level}`]), level).toEqual({ code: 1, stdout: '', stderr: '' })
+    expect(await p.cli(['services', 'describe', 'nosuch', '--verbosity=error'])).toEqual({ code: 1, stdout: '', stderr: "ERROR: (NOT_FOUND) Service 'nosuch' not found in project 'my-project'.\n" })
+    // A usage error the command finds once running goes unsaid too (exit 2 all the same) …
+    expect(await p.cli(['--verbosity=none', 'organizations', 'get-iam-policy', 'nope'])).toEqual({ code: 2, stdout: '', stderr: '' })
+    // … but one found while the command line is parsed is said at every level, as gcloud's parser says its own.
+    expect(await p.cli(['services', 'describe', '--verbosity=none'])).toMatchObject({ code: 2, stderr: expect.stringContaining("ERROR: missing required argument 'service'") })
+    expect(await p.cli(['--verbosity=none', 'services', 'list', '--nosuch'])).toMatchObject({ code: 2, stderr: expect.stringContaining("ERROR: unknown option '--nosuch'") })
+    // Status lines answer to --quiet, not to --verbosity, as gcloud's user output.
+    // $ postern config set project my-project --verbosity=none
+    expect(await cli(['config', 'set', 'project', 'my-project', '--verbosity=none'])).toEqual({ code: 0, stdout: '', stderr: 'Updated property [project].\n' })
   })
 
   it('--page-size and --limit, as gcloud: logs read asks for pages of --page-size up to --limit; other lists take both; a bad value is a usage error', async () => {
