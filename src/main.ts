@@ -17,6 +17,7 @@ import { groupRoutes } from './control/routes/groups.js'
 import { iamPolicyRoutes } from './control/routes/iam-policy.js'
 import { metricsRoutes } from './control/routes/metrics.js'
 import { oidcRoutes } from './control/routes/oidc.js'
+import { organizationRoutes } from './control/routes/organizations.js'
 import { projectRoutes } from './control/routes/projects.js'
 import { roleRoutes } from './control/routes/roles.js'
 import { serviceAccountRoutes } from './control/routes/service-accounts.js'
@@ -272,6 +273,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         anonymous(federatedSignInRoutes(deps, providerKeys)),
         anonymous(serviceSignInRoutes(deps, sessions)),
         roleRoutes,
+        organizationRoutes,
         projectRoutes,
         serviceRoutes,
         iamPolicyRoutes,

@@ -117,6 +117,22 @@ describe('postern organizations …-iam-policy…', () => {
     expect(offline.code).toBe(2)
   })
 
+  it('organizations list and describe, as gcloud: the one organization to those who may see it (roles/viewer or more on it)', async () => {
+    expect(await owner('postern organizations list')).toMatchObject({ code: 0, stdout: 'DISPLAY_NAME\tID\nlocal\tlocal\n' })
+    const described = await owner('postern organizations describe organizations/local --format=json')
+    expect(JSON.parse(described.stdout)).toEqual({ name: 'organizations/local', displayName: 'local', state: 'ACTIVE' })
+    expect((await owner('postern organizations describe nope')).code).toBe(2)
+    // Ann holds no role on it: the list is empty, as the projects list is, and describe is refused.
+    expect(await asAnn('postern organizations list')).toEqual({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    const refused = await asAnn('postern organizations describe local')
+    expect(refused).toMatchObject({ code: 1, stdout: '' })
+    expect(refused.stderr).toMatch(/^ERROR: \(PERMISSION_DENIED\) [^\n]*resourcemanager\.organizations\.get[^\n]*\n$/)
+    expect((await owner(`postern organizations add-iam-policy-binding local --member=user:ann@example.com --role=roles/viewer`)).code).toBe(0)
+    expect(await asAnn('postern organizations list --format="value(name)"')).toMatchObject({ code: 0, stdout: 'organizations/local\n' })
+    expect(await asAnn('postern organizations describe local --format="value(state)"')).toMatchObject({ code: 0, stdout: 'ACTIVE\n' })
+    expect((await owner(`postern organizations remove-iam-policy-binding local --member=user:ann@example.com --role=roles/viewer`)).code).toBe(0)
+  })
+
   it('the singular, as typed by habit, is refused with the command meant', async () => {
     const r = await p.cli(['organization', 'add-iam-policy-binding', 'local', '--member=user:ann@example.com', '--role=roles/run.invoker'])
     expect(r).toMatchObject({ code: 2, stdout: '' })
