@@ -45,7 +45,7 @@ import { Directory } from './directory/directory.js'
 import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
 import { deriveMasterKey, existingMasterKeyFile, loadOrCreateMasterKeyFile } from './identity/master-key.js'
-import { openStore } from './store/open-store.js'
+import { openStore, openStoreUnlessRestoring } from './store/open-store.js'
 import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
@@ -110,7 +110,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
   const clock = testClock?.clock ?? systemClock
   const { key: master, created: masterKeyCreated } = config.masterKeySecret ? { key: deriveMasterKey(config.masterKeySecret) } : loadOrCreateMasterKeyFile(config.dataDir)
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  // A database a restore is still filling is neither migrated nor bootstrapped (restore-under-way.ts):
+  // this process loads nothing from it yet and fails closed, as one the database was restored under.
+  const { store, restoring } = await openStoreUnlessRestoring({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
 
   const directory = new Directory(store)
   const accessRequestWaiters = new AccessRequestWaiters()
@@ -153,16 +155,22 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       log.log('warn', 'reloaded policies, principals, services and signing keys from the database')
     },
   })
-  await follower.startFrom()
-  await directory.loadAll()
-  const foreign = await keyring.foreignKeys()
-  if (foreign.length > 0) {
-    await store.close()
-    // A master.key made by this very start leaves with it: the next start finds the data dir as it was.
-    if (masterKeyCreated) rmSync(masterKeyCreated, { force: true })
-    throw new PosternError('FAILED_PRECONDITION', masterKeyMismatch(config, foreign.length, masterKeyCreated))
+  if (restoring !== undefined) {
+    log.log('error', 'the database is being restored: not migrating it, creating nothing in it, and refusing to decide until the restore is over', { reason: restoring })
+    freshness.distrust(`the database is being restored (${restoring}); waiting until it is whole and has stayed unchanged for a while`)
   }
-  await keyring.rotateIfDue()
+  await follower.startFrom(restoring)
+  if (restoring === undefined) {
+    await directory.loadAll()
+    const foreign = await keyring.foreignKeys()
+    if (foreign.length > 0) {
+      await store.close()
+      // A master.key made by this very start leaves with it: the next start finds the data dir as it was.
+      if (masterKeyCreated) rmSync(masterKeyCreated, { force: true })
+      throw new PosternError('FAILED_PRECONDITION', masterKeyMismatch(config, foreign.length, masterKeyCreated))
+    }
+    await keyring.rotateIfDue()
+  }
   await follower.start()
   metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
@@ -262,8 +270,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     await running.close().catch(() => undefined)
     throw err
   }
-  const boot = await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
-  await follower.catchUp()
+  // The restore brings the installation's owner; the follower reloads it once the restore is over.
+  const boot = restoring === undefined ? await bootstrap(store, { owner: config.owner, project: config.project, now: clock() }) : { firstStart: false, owner: config.owner, ownerUid: '' }
+  // While a restore is under way a catch-up may fail on tables not there yet: the follower retries at its polls.
+  await (restoring === undefined ? follower.catchUp() : follower.catchUp().catch((err: Error) => freshness.failed(err)))
 
   async function listenPlanes() {
     if (config.planes.control) {
@@ -415,7 +425,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     }
   }
 
-  if (config.demo && leader) {
+  if (config.demo && leader && restoring !== undefined) notes.push('Demo: not registered, the database is being restored.')
+  else if (config.demo && leader) {
     const demo = await startDemoUpstream()
     closers.push(() => new Promise((r) => demo.server.close(() => r())))
     await registerDemoService(store, config.project, demo.url, clock())

@@ -65,6 +65,8 @@ export class ChangeFollower {
   private anchor: Change | undefined
   /** Why the view is not of the database there is now, told once and standing until a reload succeeds. */
   private unresolved: string | undefined
+  /** Started while a restore was under way (startFrom): whatever the feed says until the first reload is no news. */
+  private fromStart = false
   /**
    * After a reload caused by a rewrite, until the database has been quiet for settleMs: what its
    * view tables held when the reload began, since when, and why it is not over (told once per why).
@@ -90,9 +92,18 @@ export class ChangeFollower {
     return this.lastSeq
   }
 
-  /** Start from the current end of the feed (call before loading the state it follows). */
-  async startFrom(): Promise<void> {
-    this.startAt(await this.store.feedMark())
+  /**
+   * Start from the current end of the feed (call before loading the state it follows). With
+   * `restoring` (why the database looks like a restore still under way, restore-under-way.ts),
+   * nothing is read yet: the process has loaded nothing, and its first runs wait for the restore
+   * as after a replacement (an installation id, a reload, the settle period), saying nothing more
+   * until the reload: the caller has said why already.
+   */
+  async startFrom(restoring?: string): Promise<void> {
+    if (restoring === undefined) this.startAt(await this.store.feedMark())
+    else this.startAt({ installation: '', latest: 0 })
+    this.unresolved = restoring
+    this.fromStart = restoring !== undefined
     this.lastCaughtUp = this.o.clock()
   }
 
@@ -170,8 +181,10 @@ export class ChangeFollower {
     // back as it was may have been anything in between.
     const reason = this.rewritten(found) ?? this.unresolved
     if (reason) {
-      if (reason !== this.unresolved) this.o.onRewritten(reason)
-      this.unresolved = reason
+      if (!this.fromStart) {
+        if (reason !== this.unresolved) this.o.onRewritten(reason)
+        this.unresolved = reason
+      }
       // Where to follow from is read before the state: a change made meanwhile is applied twice, harmlessly, rather than missed.
       const mark = found.installation ? await this.store.feedMark() : found
       if (!current()) return
@@ -180,6 +193,7 @@ export class ChangeFollower {
       if (!mark.installation) return
       if (!(await this.reloadFrom(mark, deadline, current))) return
       this.unresolved = undefined
+      this.fromStart = false
     }
     do {
       this.again = false
@@ -246,6 +260,14 @@ export class ChangeFollower {
       settling.since = this.o.clock()
       // Told once, not at each key a restore adds: the list shrinks table by table.
       this.settle(`tables are missing or have no primary key yet (a restore still copying data in?): ${now.incomplete.join(', ')}`, 'incomplete')
+      return false
+    }
+    if (now.restoring !== undefined) {
+      // Whole tables, but in a state Postern never leaves a database in (a restore paused between
+      // tables): waiting, then reloading (no whole database has an empty digest).
+      settling.digest = ''
+      settling.since = this.o.clock()
+      this.settle(`the database is not whole yet: ${now.restoring}`, 'restoring')
       return false
     }
     if (now.digest !== settling.digest) {

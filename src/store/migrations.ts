@@ -201,6 +201,27 @@ const SERIAL: Record<Dialect, string> = {
 export const LATEST_SCHEMA = MIGRATIONS.at(-1)!.version
 
 /**
+ * Every table of the latest schema, schema_migrations included, as the migrations leave them
+ * (created, renamed, dropped): what tells a database holding some of Postern's tables from an
+ * empty one (restore-under-way.ts).
+ */
+export const POSTERN_TABLES: readonly string[] = (() => {
+  const tables = new Set(['schema_migrations'])
+  for (const statement of MIGRATIONS.flatMap((m) => m.statements)) {
+    const created = /^CREATE TABLE (\w+)/.exec(statement)?.[1]
+    const dropped = /^DROP TABLE (\w+)/.exec(statement)?.[1]
+    const renamed = /^ALTER TABLE (\w+) RENAME TO (\w+)/.exec(statement)
+    if (created) tables.add(created)
+    if (dropped) tables.delete(dropped)
+    if (renamed) {
+      tables.delete(renamed[1]!)
+      tables.add(renamed[2]!)
+    }
+  }
+  return [...tables].sort()
+})()
+
+/**
  * Applies what is missing. Safe when several processes start at once: one lock, one winner; the
  * others then see its work and skip it. (On SQLite, BEGIN IMMEDIATE is the lock.)
  */

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { PosternError } from '../core/errors.js'
 import { migrate } from './migrations.js'
 import { openPostgres } from './postgres.js'
+import { readSchemaState, restoreUnderWay } from './restore-under-way.js'
 import { createSqlStore } from './sql-store.js'
 import { openSqlite } from './sqlite.js'
 import type { Store } from './store.js'
@@ -13,17 +14,31 @@ export interface StoreOptions {
   onError: (err: Error) => void
 }
 
-/** PostgreSQL when a URL is given, else SQLite in the data dir; migrated and ready. */
+/** PostgreSQL when a URL is given, else SQLite in the data dir; migrated and ready. Refuses a database a restore is still filling. */
 export async function openStore(o: StoreOptions): Promise<Store> {
+  const { store, restoring } = await openStoreUnlessRestoring(o)
+  if (restoring === undefined) return store
+  await store.close()
+  throw new PosternError('FAILED_PRECONDITION', `The database is not whole: ${restoring}. Nothing was changed; run this again once the restore is over.`)
+}
+
+/**
+ * As openStore, except that a database a restore is still filling (restore-under-way.ts) is
+ * opened as it is, neither migrated nor otherwise written, and said why: `postern serve` then
+ * fails closed until the restore is over, as when a database is restored under it.
+ */
+export async function openStoreUnlessRestoring(o: StoreOptions): Promise<{ store: Store; restoring?: string }> {
   const driver = o.databaseUrl ? openPostgres(o.databaseUrl, o.onError) : openSqlite(join(o.dataDir, 'postern.db'))
+  let restoring: string | undefined
   try {
-    await migrate(driver, o.clock())
+    restoring = restoreUnderWay(await readSchemaState(driver))
+    if (restoring === undefined) await migrate(driver, o.clock())
   } catch (err) {
     await driver.close().catch(() => undefined)
     if (o.databaseUrl && err instanceof PosternError && err.status === 'UNAVAILABLE') throw unreachableAtStart(o.databaseUrl, err)
     throw err
   }
-  return createSqlStore(driver, o.clock)
+  return { store: createSqlStore(driver, o.clock), ...(restoring !== undefined && { restoring }) }
 }
 
 /**

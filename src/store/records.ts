@@ -280,4 +280,10 @@ export interface ViewMark {
    * migrated has every key. Empty when none.
    */
   incomplete: string[]
+  /**
+   * When every view table has its key: why the database is still not whole, if it is not
+   * (restore-under-way.ts: a table of Postern's without its key, no recorded migration, no
+   * installation id, a change feed without the organization's policy).
+   */
+  restoring?: string
 }

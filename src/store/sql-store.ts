@@ -1,4 +1,5 @@
 import type { Change, ViewMark } from './records.js'
+import { readSchemaState, restoreUnderWay } from './restore-under-way.js'
 import { accessQueries } from './queries/access-requests.js'
 import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
@@ -131,7 +132,8 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       // A missing table would fail the digest's read; there is nothing whole to summarise yet.
       if (incomplete.length > 0) return { digest: '', incomplete }
       const r = await driver.sql.get<Record<string, unknown>>(VIEW_DIGEST)
-      return { digest: JSON.stringify(Object.values(r ?? {}).map((v) => (v === null || v === undefined ? null : String(v)))), incomplete }
+      const restoring = restoreUnderWay(await readSchemaState(driver))
+      return { digest: JSON.stringify(Object.values(r ?? {}).map((v) => (v === null || v === undefined ? null : String(v)))), incomplete, ...(restoring !== undefined && { restoring }) }
     },
     listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
     async ping() {

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest'
+import { LATEST_SCHEMA, POSTERN_TABLES } from './migrations.js'
+import { restoreUnderWay, type SchemaState } from './restore-under-way.js'
+
+/** A database Postern migrated and bootstrapped. */
+const whole: SchemaState = { present: [...POSTERN_TABLES], keyless: [], migrations: LATEST_SCHEMA, version: LATEST_SCHEMA, installation: true, organization: true, changes: true }
+
+describe('restoreUnderWay: what a starting process may migrate and bootstrap', () => {
+  it('an empty database, or one whose first migration was interrupted, is new: migrate it', () => {
+    expect(restoreUnderWay({ ...whole, present: [], migrations: 0, version: 0, installation: false, organization: false, changes: false })).toBeUndefined()
+    expect(restoreUnderWay({ ...whole, present: ['schema_migrations'], migrations: 0, version: 0, installation: false, organization: false, changes: false })).toBeUndefined()
+  })
+
+  it('a whole database, an older one to migrate, and one migrated but not bootstrapped yet are not restores', () => {
+    expect(restoreUnderWay(whole)).toBeUndefined()
+    const old = POSTERN_TABLES.filter((t) => t !== 'installation')
+    expect(restoreUnderWay({ ...whole, present: old, migrations: 10, version: 10, installation: false })).toBeUndefined()
+    // A start writes its signing key before it bootstraps: that change alone is no restore.
+    expect(restoreUnderWay({ ...whole, organization: false, changes: false })).toBeUndefined()
+  })
+
+  it('tables without their keys, unrecorded migrations, missing tables, an empty installation or feed without policies are a restore under way', () => {
+    expect(restoreUnderWay({ ...whole, keyless: ['policies', 'users'] })).toMatch(/without their primary keys \(policies, users\)/)
+    expect(restoreUnderWay({ ...whole, migrations: 0, version: 0 })).toMatch(/schema_migrations records no migration/)
+    expect(restoreUnderWay({ ...whole, present: whole.present.filter((t) => t !== 'users') })).toMatch(/tables are missing \(users\)/)
+    expect(restoreUnderWay({ ...whole, installation: false })).toMatch(/installation table is empty/)
+    expect(restoreUnderWay({ ...whole, organization: false })).toMatch(/no organizations\/local policy/)
+  })
+})
