@@ -16,7 +16,7 @@ export interface StoreOptions {
 
 /** PostgreSQL when a URL is given, else SQLite in the data dir; migrated and ready. Refuses a database a restore is still filling. */
 export async function openStore(o: StoreOptions): Promise<Store> {
-  const { store, restoring } = await openStoreUnlessRestoring(o)
+  const { store, restoring } = await open(o, 'schema')
   if (restoring === undefined) return store
   await store.close()
   throw new PosternError('FAILED_PRECONDITION', `The database is not whole: ${restoring}. Nothing was changed; run this again once the restore is over.`)
@@ -27,11 +27,15 @@ export async function openStore(o: StoreOptions): Promise<Store> {
  * opened as it is, neither migrated nor otherwise written, and said why: `postern serve` then
  * fails closed until the restore is over, as when a database is restored under it.
  */
-export async function openStoreUnlessRestoring(o: StoreOptions): Promise<{ store: Store; restoring?: string }> {
+export function openStoreUnlessRestoring(o: StoreOptions): Promise<{ store: Store; restoring?: string }> {
+  return open(o, 'all')
+}
+
+async function open(o: StoreOptions, rules: 'schema' | 'all'): Promise<{ store: Store; restoring?: string }> {
   const driver = o.databaseUrl ? openPostgres(o.databaseUrl, o.onError) : openSqlite(join(o.dataDir, 'postern.db'))
   let restoring: string | undefined
   try {
-    restoring = restoreUnderWay(await readSchemaState(driver))
+    restoring = restoreUnderWay(await readSchemaState(driver), rules)
     if (restoring === undefined) await migrate(driver, o.clock())
   } catch (err) {
     await driver.close().catch(() => undefined)
