@@ -124,11 +124,16 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   /** Called after the whole view was reloaded (the database changed under this process): what was cached of it goes. */
   const afterReload: (() => void)[] = []
   let reloads = 0
+  /** Started during a restore: the periodic work writes nothing (a key, a purge) until the restored view is trusted. */
+  let restoreOver = restoring === undefined
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
     onError: (err) => freshness.failed(err),
-    onCaughtUp: (at) => freshness.caughtUp(at),
+    onCaughtUp: (at) => {
+      restoreOver = true
+      freshness.caughtUp(at)
+    },
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
@@ -238,6 +243,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
   const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
   const maintenance = setInterval(() => {
+    if (!restoreOver) return
     rotationRuns(keyring.rotateIfDue())
     purgeRuns(store.purgeExpired(clock()))
     auditPurgeRuns(store.purgeAudit(clock() - config.auditRetentionMs))
@@ -247,7 +253,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
   const sweepRuns = periodicTaskLog('access grant sweep', { log, clock })
-  const grantSweep = setInterval(() => sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
+  const grantSweep = setInterval(() => restoreOver && sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
   grantSweep.unref()
   const running: Running = {
     async close() {

@@ -119,7 +119,8 @@ describe.skipIf(!inject('postgres'))('a server started while a backup is being r
     before()
     const found = await snapshot()
     // Before the fix the start exited here ("relation ... already exists"), or became a new installation.
-    server = await startPostern({ databaseUrl: db.url, env, controlPort })
+    // --audit-retention 4s: the maintenance (key rotation, purges) runs every 2 s, so at least once while the restore waits.
+    server = await startPostern({ databaseUrl: db.url, env, controlPort, args: ['--audit-retention', '4s'] })
     const s = server
     expect(s.ownerPassword).toBeUndefined()
     const readyz = await fetch(`${s.controlUrl}/readyz`)
