@@ -431,6 +431,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     }
   }
 
+  if (restoring !== undefined) notes.push(`The database is being restored (${restoring}): answering 503 until the restore is over (GET /readyz says why).`)
   if (config.demo && leader && restoring !== undefined) notes.push('Demo: not registered, the database is being restored.')
   else if (config.demo && leader) {
     const demo = await startDemoUpstream()
@@ -466,7 +467,7 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
   }
   const clock = systemClock
   const log = createLogger(io.stderr, config.logLevel)
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) }, 'all')
   try {
     const reset = await resetOwnerPassword(store, { owner: explicitOwner, fallbackOwner: config.owner, now: clock() })
     for (const m of reset.mended) io.stdout(`Also ${m}.\n`)
@@ -489,7 +490,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
     throw new PosternError('FAILED_PRECONDITION', `No master key: POSTERN_MASTER_KEY is not set and ${join(config.dataDir, 'master.key')} does not exist. The configuration carries a key derived from the master key of the Postern nginx will ask: run this with that Postern's --data-dir, or its POSTERN_MASTER_KEY.`)
   }
   const log = createLogger(() => {}, 'error')
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) }, 'all')
   try {
     const directory = new Directory(store)
     await directory.loadAll()

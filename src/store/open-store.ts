@@ -14,9 +14,13 @@ export interface StoreOptions {
   onError: (err: Error) => void
 }
 
-/** PostgreSQL when a URL is given, else SQLite in the data dir; migrated and ready. Refuses a database a restore is still filling. */
-export async function openStore(o: StoreOptions): Promise<Store> {
-  const { store, restoring } = await open(o, 'schema')
+/**
+ * PostgreSQL when a URL is given, else SQLite in the data dir; migrated and ready. Refuses a
+ * database a restore is still filling: by every rule for Postern's commands (`rules` 'all'), by
+ * those migrating needs for a bare store (the default; restore-under-way.ts).
+ */
+export async function openStore(o: StoreOptions, rules: 'schema' | 'all' = 'schema'): Promise<Store> {
+  const { store, restoring } = await open(o, rules)
   if (restoring === undefined) return store
   await store.close()
   throw new PosternError('FAILED_PRECONDITION', `The database is not whole: ${restoring}. Nothing was changed; run this again once the restore is over.`)

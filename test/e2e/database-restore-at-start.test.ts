@@ -7,6 +7,7 @@ import pg from 'pg'
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { createTestDatabase } from '../support/postgres.js'
+import { runCli } from '../support/cli.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { eventually } from '../support/eventually.js'
 
@@ -132,6 +133,12 @@ describe.skipIf(!inject('postgres'))('a server started while a backup is being r
     expect(await closedServiceVerdict(s.gatewayPort, token)).toBe('503')
     expect(await snapshot()).toEqual(found)
     expect(s.output()).toMatch(/the database is being restored: not migrating it, creating nothing in it/)
+    // The way back in for the owner is no way to write into a restore either: it says why and changes nothing.
+    const reset = await runCli(['serve', '--reset-owner-password', '--database-url', db.url, '--data-dir', s.dataDir], { configDir: s.configDir, env })
+    expect(reset.code).not.toBe(0)
+    expect(reset.stderr).toMatch(/The database is not whole: .*restore.*Nothing was changed/)
+    expect(reset.stderr).not.toMatch(/^\s+at /m)
+    expect(await snapshot()).toEqual(found)
 
     // The rest of the restore, with --exit-on-error: nothing the start wrote collides with it.
     after()
