@@ -3,6 +3,7 @@ import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { H2Sessions } from '../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
+import { readPastUnaskedContinue } from '../http/undici-continue.js'
 import { downstreamHeaders } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
@@ -19,7 +20,9 @@ export class Upstreams {
   private readonly pools = new Map<string, Pool>()
 
   /** `h2`: the h2c sessions to upstreams that speak HTTP/2 (useHttp2), shared with HTTP/2 callers. */
-  constructor(private readonly h2: H2Sessions) {}
+  constructor(private readonly h2: H2Sessions) {
+    readPastUnaskedContinue()
+  }
 
   /** The keep-alive pool to one upstream origin (also used by HTTP/2 callers of HTTP/1.1 upstreams). */
   pool(origin: string): Pool {
@@ -96,7 +99,10 @@ class ResponseRelay {
   }
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true // 1xx: Node answers 100-continue to the client itself
+    // An interim answer (1xx) is dropped, the final one relayed: not every client reads past one
+    // it did not ask for (undici closes on a 100, Python's http.client takes a 103 for the answer).
+    // Node answers the client's own `Expect: 100-continue` itself.
+    if (statusCode < 200) return true
     this.resume = resume
     const headers = new Array<string>(raw.length)
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
@@ -121,9 +127,27 @@ class ResponseRelay {
     return false
   }
 
-  onComplete(): void {
+  // Typed as strings; undici hands raw Buffers to handlers of this protocol.
+  onComplete(trailers?: (string | Buffer)[] | null): void {
     this.sendHead()
+    if (trailers && trailers.length > 0) this.addTrailers(trailers)
     this.res.end()
+  }
+
+  /**
+   * The upstream's chunked trailers (a checksum, a gRPC-Web status), as to-http1.ts relays them to
+   * HTTP/2 callers: Node sends them only when it chunks the answer (an HTTP/1.1 caller, no
+   * Content-Length), as every HTTP/1.1 client reads chunked framing, trailers and all.
+   */
+  private addTrailers(raw: (string | Buffer)[]): void {
+    const kept = downstreamHeaders(raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1'))))
+    const pairs: [string, string][] = []
+    for (let i = 0; i < kept.length; i += 2) pairs.push([kept[i]!, kept[i + 1]!])
+    try {
+      this.res.addTrailers(pairs)
+    } catch {
+      // A trailer Node will not write (a character it refuses) is left out, never the answer's end.
+    }
   }
 
   private sendHead(): void {

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import http2 from 'node:http2'
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +17,7 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
+import { startInterimUpstream, type InterimUpstream } from '../support/interim-upstream.js'
 
 /** When a stream's headers and its body arrive, in ms from the request: an EventSource opens on the headers. */
 async function timedStream(send: () => Promise<Dispatcher.ResponseData>) {
@@ -24,6 +26,27 @@ async function timedStream(send: () => Promise<Dispatcher.ResponseData>) {
   const headersAt = performance.now() - start
   const body = await res.body.text()
   return { status: res.statusCode, type: res.headers['content-type'], body, headersAt, bodyAt: performance.now() - start }
+}
+
+/**
+ * A request with Node's HTTP client, which reads past interim answers (reported in `interim`) as
+ * RFC 9110 §15.2 has every client do; a POST with `body`; on a connection of its own.
+ */
+function nodeGet(port: number, host: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const start = performance.now()
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string; trailers: NodeJS.Dict<string>; interim: number[]; ms: number }>((resolve, reject) => {
+    const interim: number[] = []
+    const req = httpRequest({ port, host: '127.0.0.1', path, method: body === undefined ? 'GET' : 'POST', headers: { host, connection: 'keep-alive', ...headers }, agent: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text, trailers: res.trailers, interim, ms: performance.now() - start }))
+      res.on('error', reject)
+    })
+    req.on('information', (info) => interim.push(info.statusCode))
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 /** What reaches the upstream and what comes back (DESIGN §4 step 6). */
@@ -199,7 +222,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     }
   })
 
-  it('an interim answer from the upstream (103 Early Hints) never carries its real answer past the gateway unread', async () => {
+  it('an interim answer from Node’s writeEarlyHints (103) never carries its real answer past the gateway unread', async () => {
     await fresh()
     const r = await rawGet(p.gatewayPort, new URL(url).host, [`Authorization: Bearer ${token}`], '/hints')
     // The Node gateway drops the interim answer and relays the final one, filtered. nginx 1.22
@@ -214,6 +237,89 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     }
     expect(r.raw).not.toContain('planted')
     expect(r.raw).not.toMatch(/keep-alive: timeout/i)
+  })
+
+  describe('interim answers (1xx) an upstream sends unasked', () => {
+    let interim: InterimUpstream
+    let host: string
+    beforeAll(async () => {
+      interim = await startInterimUpstream()
+      // The default timeout (5 min): a caller left waiting for the upstream to close would show.
+      expect((await p.cli(['services', 'create', 'interim', `--upstream=${interim.url}`, '--allow-unauthenticated'])).code).toBe(0)
+      host = `interim.my-project.localhost:${p.gatewayPort}`
+      // Known to every nginx worker: several connections at once, all answered.
+      const known = async () => (await Promise.all([1, 2, 3, 4, 5, 6].map(() => rawGet(p.gatewayPort, host, [], '/plain')))).every((r) => r.status === 200)
+      await eventually(15_000, async () => (await known()) && (await known()), 'the gateway knowing the new service')
+    })
+    afterAll(() => interim?.close())
+
+    it.each(['/continue', '/hints', '/several', '/several?chunked', '/several?close'])('%s: the caller gets the final answer, whole and filtered, at once (nginx 1.22: the gateway\'s 502 saying why)', async (path) => {
+      const r = await nodeGet(p.gatewayPort, host, path)
+      if (dataPlane === 'nginx') {
+        expect(r.status, r.body).toBe(502)
+        expect(JSON.parse(r.body).error.message).toMatch(/services\/interim is unreachable \(it answered 10[03] first, an interim answer nginx 1\.22 cannot relay\)\.$/)
+        expect(r.body).not.toContain('final answer')
+        return
+      }
+      expect(r.status, r.body).toBe(200)
+      expect(r.body).toBe(`final answer to GET ${path.split('?')[0]}\n`)
+      expect(r.headers['x-final']).toBe('yes')
+      expect(r.headers['set-cookie']).toEqual(['app=1; Path=/'])
+      expect(r.ms, 'the answer ended with its framing, not when the upstream closed').toBeLessThan(2_000)
+      if (path.endsWith('chunked')) expect(r.trailers).toEqual({ 'x-checksum': 'abc123' })
+      // Dropped: not every client reads past an interim answer it did not ask for.
+      expect(r.interim).toEqual([])
+    })
+
+    it('relays a chunked answer’s trailers to an HTTP/1.1 caller that takes them (TE: trailers) on the Node plane; nginx 1.22 drops them', async () => {
+      const r = await nodeGet(p.gatewayPort, host, '/plain?chunked', undefined, { te: 'trailers' })
+      expect(r.status, r.body).toBe(200)
+      expect(r.body).toBe('final answer to GET /plain\n')
+      expect(r.trailers).toEqual(dataPlane === 'node' ? { 'x-checksum': 'abc123' } : {})
+    })
+
+    it('a POST whose upstream says 100 Continue unasked, then reads the body (as some Java and WSGI servers do), gets its answer', async () => {
+      const r = await rawRequest(p.gatewayPort, `POST /continue HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\n\r\nhello`, 1_500)
+      if (dataPlane === 'node') expect(r.raw).toMatch(/HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nfinal answer to POST \/continue with hello\n$/)
+      else expect(r.raw).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n[^]*an interim answer nginx 1\.22 cannot relay/)
+      expect(r.raw).not.toContain('planted')
+    })
+
+    it('an upstream that closes after an interim answer, or answers 101 after one, is the gateway’s 502 with its JSON, and the gateway goes on', async () => {
+      for (const path of ['/hang-up', '/hang-up?post', '/switch']) {
+        const r = await nodeGet(p.gatewayPort, host, path, path.endsWith('post') ? 'hello' : undefined).catch((err: Error) => ({ status: 0, body: `${err.message}`, headers: {} }))
+        expect(r.status, `${path}: ${r.body}`).toBe(502)
+        expect(JSON.parse(r.body).error).toMatchObject({ code: 502, status: 'BAD_GATEWAY', message: expect.stringContaining('projects/my-project/services/interim is unreachable') })
+        const raw = await rawGet(p.gatewayPort, host, [], path)
+        expect(raw.raw, path).not.toContain('not http any more')
+      }
+      expect((await nodeGet(p.gatewayPort, host, '/plain')).status).toBe(200)
+    })
+
+    it('a final answer after an interim one that hides a header behind a bare LF never plants it', async () => {
+      const r = await rawGet(p.gatewayPort, host, [], '/split')
+      expect(r.raw).not.toContain('postern_session=split')
+    })
+
+    it('an HTTP/2 caller gets the final answer too, over h2c on the Node plane (nginx hands HTTP/2 streams to it)', async () => {
+      if (dataPlane !== 'node') return
+      const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+      try {
+        for (const [path, status, body] of [['/continue', 200, 'final answer to GET /continue\n'], ['/several?chunked', 200, 'final answer to GET /several\n'], ['/hints', 200, 'final answer to GET /hints\n'], ['/hang-up', 502, undefined]] as const) {
+          const stream = session.request({ ':path': path, ':authority': host })
+          stream.end()
+          const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders]
+          let text = ''
+          stream.on('data', (d: Buffer) => (text += d.toString()))
+          await once(stream, 'end')
+          expect(headers[':status'], `${path}: ${text}`).toBe(status)
+          if (body) expect(text).toBe(body)
+          else expect(JSON.parse(text).error.status).toBe('BAD_GATEWAY')
+        }
+      } finally {
+        session.close()
+      }
+    })
   })
 
   it('relays an event stream’s headers as soon as the upstream sends them, not with its first event', async () => {

@@ -13,6 +13,7 @@ import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
+import { startInterimUpstream } from '../support/interim-upstream.js'
 
 /** HTTP/2 from curl: h2c with prior knowledge beside HTTP/1.1 on the gateway port, and h2 by ALPN under TLS. */
 describe('HTTP/2 callers through the gateway, with curl', () => {
@@ -146,6 +147,22 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     // start to fail, the nginx found is past that: say so in the README too.
     if (dataPlane === 'node') expect(r.headersAt, 'the headers arrived with the first event').toBeLessThan(1)
     else expect(r.headersAt, 'nginx sent the headers before the first event').toBeGreaterThanOrEqual(1.4)
+  })
+
+  it('an h2 caller gets the final answer of an HTTP/1.1 upstream that sends 100 Continue unasked, 102 or 103 first (nginx hands h2 streams to Postern’s gateway)', async () => {
+    const interim = await startInterimUpstream()
+    try {
+      const env = { NODE_EXTRA_CA_CERTS: tls.cert }
+      expect((await p.cli(['services', 'create', 'interim', `--upstream=${interim.url}`, '--allow-unauthenticated'], { env })).code).toBe(0)
+      const at = `https://interim.my-project.localhost:${p.gatewayPort}`
+      await eventually(15_000, async () => (await curl(['--http2', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', `${at}/plain`])).stdout === '200', 'the gateway answering for the new service')
+      for (const path of ['/continue', '/hints', '/several?chunked']) {
+        const r = await curl(['--http2', '--cacert', tls.cert, '-w', '\n%{http_version} %{http_code}', `${at}${path}`])
+        expect(r.stdout, r.stderr).toBe(`final answer to GET ${path.split('?')[0]}\n\n2 200`)
+      }
+    } finally {
+      await interim.close()
+    }
   })
 
   it('an upgrade to h2c asked over TLS is served as a plain request, its body read and its connection kept', async () => {
