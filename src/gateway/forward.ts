@@ -4,7 +4,7 @@ import type { H2Sessions } from '../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { readPastUnaskedContinue } from '../http/undici-continue.js'
-import { downstreamHeaders } from './headers.js'
+import { downstreamHeaders, downstreamTrailers } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
@@ -134,17 +134,10 @@ class ResponseRelay {
     this.res.end()
   }
 
-  /**
-   * The upstream's chunked trailers (a checksum, a gRPC-Web status), as to-http1.ts relays them to
-   * HTTP/2 callers: Node sends them only when it chunks the answer (an HTTP/1.1 caller, no
-   * Content-Length), as every HTTP/1.1 client reads chunked framing, trailers and all.
-   */
+  /** The upstream's chunked trailers, as from-http1.ts relays an HTTP/2 upstream's. */
   private addTrailers(raw: (string | Buffer)[]): void {
-    const kept = downstreamHeaders(raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1'))))
-    const pairs: [string, string][] = []
-    for (let i = 0; i < kept.length; i += 2) pairs.push([kept[i]!, kept[i + 1]!])
     try {
-      this.res.addTrailers(pairs)
+      this.res.addTrailers(downstreamTrailers(raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1')))))
     } catch {
       // A trailer Node will not write (a character it refuses) is left out, never the answer's end.
     }

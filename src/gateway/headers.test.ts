@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { clientAddressChain, connectionNominated, downstreamHeaders, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
+import { clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -125,5 +125,14 @@ describe('withoutPosternCookies', () => {
     ['', ''],
   ])('%s → %s', (value, expected) => {
     expect(withoutPosternCookies(value)).toBe(expected)
+  })
+})
+
+describe('downstreamTrailers', () => {
+  it('keeps an upstream’s trailers as pairs, less Postern’s cookies and hop-by-hop fields', () => {
+    expect(downstreamTrailers(['X-Checksum', 'abc', 'Set-Cookie', '__Host-postern_session=x; Path=/', 'Connection', 'x-secret', 'X-Secret', 's', 'grpc-status', '0'])).toEqual([
+      ['X-Checksum', 'abc'],
+      ['grpc-status', '0'],
+    ])
   })
 })

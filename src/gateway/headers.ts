@@ -275,3 +275,15 @@ export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<stri
   }
   return out
 }
+
+/**
+ * An upstream's trailers (a checksum, a gRPC status) as an HTTP/1.1 caller gets them: filtered
+ * as downstreamHeaders filters a head, in the pairs ServerResponse.addTrailers takes. Node sends
+ * them only when it chunks the answer (no Content-Length), and every HTTP/1.1 client reads them.
+ */
+export function downstreamTrailers(raw: readonly string[]): [string, string][] {
+  const kept = downstreamHeaders(raw)
+  const pairs: [string, string][] = []
+  for (let i = 0; i < kept.length; i += 2) pairs.push([kept[i]!, kept[i + 1]!])
+  return pairs
+}

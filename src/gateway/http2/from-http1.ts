@@ -4,7 +4,7 @@ import { flushHeadSoon } from '../../http/flush-head.js'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
 import { SentBody } from '../../http/http2/sent-body.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
-import { downstreamHeaders } from '../headers.js'
+import { downstreamHeaders, downstreamTrailers } from '../headers.js'
 import { sendGatewayError } from '../responses.js'
 import type { Route } from '../routes.js'
 import { describe } from './h2-gateway.js'
@@ -81,11 +81,8 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       flushHeadSoon(res)
     })
     stream.on('trailers', (h) => {
-      const kept = downstreamHeaders(flatHeaders(h))
-      const pairs: [string, string][] = []
-      for (let i = 0; i < kept.length; i += 2) pairs.push([kept[i]!, kept[i + 1]!])
       // Sent only if the answer is chunked (an HTTP/1.1 answer without Content-Length).
-      if (!res.writableEnded) res.addTrailers(pairs)
+      if (!res.writableEnded) res.addTrailers(downstreamTrailers(flatHeaders(h)))
     })
     stream.on('error', (err) => {
       if (!mayResend(stream)) fail(err)
