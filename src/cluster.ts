@@ -7,6 +7,11 @@ import { PosternError } from './core/errors.js'
  * within a second. The primary only supervises: it restarts a worker that dies and announces
  * readiness once every worker is ready. Workers accept connections themselves (SCHED_NONE):
  * round-robin through the primary would put one more hop on the hot path.
+ *
+ * Worker 0 starts alone; the others once it is ready. Workers started together on a new data dir
+ * raced to create what the first start creates: one could read the master key file another had
+ * created but not yet written, and on the embedded store one failed its start with "database is
+ * locked" while another migrated.
  */
 export async function superviseWorkers(count: number, out: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<void> {
   cluster.schedulingPolicy = cluster.SCHED_NONE
@@ -19,6 +24,7 @@ export async function superviseWorkers(count: number, out: { stdout: (s: string)
     worker.on('message', (m: unknown) => {
       if (m !== 'ready') return
       ready.add(index)
+      if (index === 0 && !started.has(0) && !stopping) for (let i = 1; i < count; i++) fork(i)
       started.add(index)
       if (ready.size === count) out.stdout(`All ${count} workers are up. Postern is ready.\n`)
     })
@@ -32,21 +38,24 @@ export async function superviseWorkers(count: number, out: { stdout: (s: string)
       setTimeout(() => fork(index), 500)
     })
   }
-  for (let i = 0; i < count; i++) fork(i)
+  fork(0)
   await new Promise<void>((resolve, reject) => {
+    let failure: Error | undefined
     failedStart = () => {
+      failure = new PosternError('FAILED_PRECONDITION', 'A worker could not start (its error is above); stopped the others.')
       stop()
-      reject(new PosternError('FAILED_PRECONDITION', 'A worker could not start (its error is above); stopped the others.'))
     }
+    // Once every worker has exited: a start that failed fails, whichever worker exits last.
+    const stopped = () => (failure ? reject(failure) : resolve())
     const stop = () => {
       stopping = true
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       const workers = Object.values(cluster.workers ?? {})
       let left = workers.length
-      if (left === 0) return resolve()
+      if (left === 0) return stopped()
       for (const w of workers) {
-        w?.once('exit', () => --left === 0 && resolve())
+        w?.once('exit', () => --left === 0 && stopped())
         w?.process.kill('SIGTERM')
       }
     }

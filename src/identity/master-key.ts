@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -32,11 +32,17 @@ export function loadOrCreateMasterKeyFile(dataDir: string): { key: MasterKey; cr
   const file = join(dataDir, 'master.key')
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   let created: string | undefined
+  // Written whole under a name of its own, then linked in place: a process starting beside this
+  // one finds either no key file or the whole key, never a file created and not yet written.
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  writeFileSync(draft, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 })
   try {
-    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 })
+    linkSync(draft, file)
     created = file
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    rmSync(draft, { force: true })
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
   return { key: keyIn(file), ...(created && { created }) }

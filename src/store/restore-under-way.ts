@@ -54,28 +54,39 @@ function some(names: string[]): string {
   return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`
 }
 
-/** Reads SchemaState, with statements that work on a database without Postern's tables. */
+/**
+ * Reads SchemaState, with statements that work on a database without Postern's tables.
+ *
+ * Processes started together on an empty database migrate and bootstrap while others read, so
+ * the reads are not of one moment. They are made in the order a new database fills, so that each
+ * rule compares something read earlier with something read later and a filling database never
+ * looks like a restore: the version before the tables (whose tables are there by then), the tables
+ * before the migrations that made them, the feed before the organization's policy.
+ */
 export async function readSchemaState(driver: Driver): Promise<SchemaState> {
+  const first = async (sql: string, params: unknown[] = []) => Number(Object.values((await driver.sql.get(sql, params)) ?? {})[0] ?? 0)
+  const tablesBefore = await posternTables(driver)
+  const version = tablesBefore.some((t) => t.name === 'schema_migrations') ? await first(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`) : 0
+  const found = await posternTables(driver)
+  const present = found.map((r) => r.name).sort()
+  const has = (t: string) => present.includes(t)
+  const migrations = has('schema_migrations') ? await first(`SELECT COUNT(*) FROM schema_migrations`) : 0
+  const installation = has('installation') && (await first(`SELECT COUNT(*) FROM installation`)) > 0
+  // Whether any row is there, not how many: the feed of a large installation is long.
+  const changes = has('changes') && (await first(`SELECT COUNT(*) FROM (SELECT 1 FROM changes WHERE kind <> 'signingKey' LIMIT 1) AS c`)) > 0
+  const organization = has('policies') && (await first(`SELECT COUNT(*) FROM policies WHERE resource = ?`, [ORGANIZATION])) > 0
+  return { present, keyless: found.filter((r) => !r.keyed).map((r) => r.name).sort(), migrations, version, installation, organization, changes }
+}
+
+/** Postern's tables that exist, and whether each has its primary key. */
+async function posternTables(driver: Driver): Promise<{ name: string; keyed: unknown }[]> {
   const names = POSTERN_TABLES.map((t) => `'${t}'`).join(', ')
-  const found = driver.dialect === 'postgres'
-    ? await driver.sql.all<{ name: string; keyed: unknown }>(
+  return driver.dialect === 'postgres'
+    ? driver.sql.all<{ name: string; keyed: unknown }>(
         // to_regclass resolves a name as the queries do (search_path); pg_constraint holds the key a restore adds last.
         `SELECT t.name, EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = to_regclass(t.name) AND k.contype = 'p') AS keyed
          FROM unnest(ARRAY[${names}]) AS t(name) WHERE to_regclass(t.name) IS NOT NULL`,
       )
     : // SQLite declares keys inside CREATE TABLE: a table that exists has its key.
-      await driver.sql.all<{ name: string; keyed: unknown }>(`SELECT name, 1 AS keyed FROM sqlite_master WHERE type = 'table' AND name IN (${names})`)
-  const present = found.map((r) => r.name).sort()
-  const has = (t: string) => present.includes(t)
-  const first = async (sql: string, params: unknown[] = []) => Number(Object.values((await driver.sql.get(sql, params)) ?? {})[0] ?? 0)
-  return {
-    present,
-    keyless: found.filter((r) => !r.keyed).map((r) => r.name).sort(),
-    migrations: has('schema_migrations') ? await first(`SELECT COUNT(*) FROM schema_migrations`) : 0,
-    version: has('schema_migrations') ? await first(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`) : 0,
-    installation: has('installation') && (await first(`SELECT COUNT(*) FROM installation`)) > 0,
-    organization: has('policies') && (await first(`SELECT COUNT(*) FROM policies WHERE resource = ?`, [ORGANIZATION])) > 0,
-    // Whether any row is there, not how many: the feed of a large installation is long.
-    changes: has('changes') && (await first(`SELECT COUNT(*) FROM (SELECT 1 FROM changes WHERE kind <> 'signingKey' LIMIT 1) AS c`)) > 0,
-  }
+      driver.sql.all<{ name: string; keyed: unknown }>(`SELECT name, 1 AS keyed FROM sqlite_master WHERE type = 'table' AND name IN (${names})`)
 }
