@@ -124,16 +124,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   /** Called after the whole view was reloaded (the database changed under this process): what was cached of it goes. */
   const afterReload: (() => void)[] = []
   let reloads = 0
-  /** Started during a restore: the periodic work writes nothing (a key, a purge) until the restored view is trusted. */
-  let restoreOver = restoring === undefined
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
     onError: (err) => freshness.failed(err),
-    onCaughtUp: (at) => {
-      restoreOver = true
-      freshness.caughtUp(at)
-    },
+    onCaughtUp: (at) => freshness.caughtUp(at),
     onChanges: async (changes) => {
       await directory.apply(changes)
       if (changes.some((c) => c.kind === 'signingKey')) await keyring.reload()
@@ -190,7 +185,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
   // The audit log's refusals — the gateway's denied invocations, the API's refused calls, failed
   // sign-ins — counted per principal, resource and minute by one writer in this process.
-  const refusals = new DenialLog(store, log, clock)
+  const refusals = new DenialLog(store, log, clock, { held: () => !freshness.trusted() })
 
   const deps: ControlDeps = {
     store,
@@ -242,8 +237,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const rotationRuns = periodicTaskLog('key rotation', { log, clock, level: 'error' })
   const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
   const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
+  // Nothing is written (a key, a purge) while the view is not of the database there is now: a
+  // restore may be filling it (Freshness.trusted).
   const maintenance = setInterval(() => {
-    if (!restoreOver) return
+    if (!freshness.trusted()) return
     rotationRuns(keyring.rotateIfDue())
     purgeRuns(store.purgeExpired(clock()))
     auditPurgeRuns(store.purgeAudit(clock() - config.auditRetentionMs))
@@ -253,7 +250,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
   const sweepRuns = periodicTaskLog('access grant sweep', { log, clock })
-  const grantSweep = setInterval(() => restoreOver && sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
+  const grantSweep = setInterval(() => freshness.trusted() && sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
   grantSweep.unref()
   const running: Running = {
     async close() {

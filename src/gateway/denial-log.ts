@@ -27,14 +27,17 @@ export class DenialLog {
   private unaudited = 0
   private readonly timer: NodeJS.Timeout
   private readonly maxKeys: number
+  private readonly held: () => boolean
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
     private readonly clock: Clock,
-    o: { maxKeys?: number; flushMs?: number } = {},
+    /** `held`: while true, entries wait in memory (a restore may be filling the database; Freshness.trusted). */
+    o: { maxKeys?: number; flushMs?: number; held?: () => boolean } = {},
   ) {
     this.maxKeys = o.maxKeys ?? 10_000
+    this.held = o.held ?? (() => false)
     this.timer = setInterval(() => void this.flush(), o.flushMs ?? 500)
     this.timer.unref()
   }
@@ -49,7 +52,7 @@ export class DenialLog {
   }
 
   async flush(): Promise<void> {
-    if (this.pending.size === 0 && this.dropped === 0) return
+    if ((this.pending.size === 0 && this.dropped === 0) || this.held()) return
     const batch = this.pending
     const dropped = this.dropped
     this.pending = new Map()
@@ -73,5 +76,6 @@ export class DenialLog {
   async close(): Promise<void> {
     clearInterval(this.timer)
     await this.flush()
+    if (this.pending.size > 0) this.log.log('warn', 'denied invocations not audited: the database was being restored when this process stopped', { entries: this.pending.size })
   }
 }

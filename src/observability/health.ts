@@ -44,6 +44,15 @@ export class Freshness {
     }
   }
 
+  /**
+   * Whether the view is of the database there is now. While it is not (a restore under way, or
+   * settling), this process writes nothing of its own into the database: a row written into
+   * tables a restore is filling would collide with the restored ones, or outlive the backup.
+   */
+  trusted(): boolean {
+    return this.distrusted === undefined
+  }
+
   ageMs(now = this.clock()): number {
     return now - this.lastOk
   }

@@ -14,7 +14,7 @@ import { eventually } from '../support/eventually.js'
  * but holds no Postern tables. That is as sure a sign as another installation id that what the
  * server knows is of a database no longer there, so it fails closed at once (not after
  * --max-staleness, as for a database it merely cannot reach), says why, and reloads once
- * Postern's tables and data are back. Its periodic work that fails meanwhile says so once.
+ * Postern's tables and data are back. Its periodic work waits meanwhile: it writes nothing.
  */
 describe.skipIf(!inject('postgres'))('the database replaced by an empty one under a running server', () => {
   let db: { url: string; drop: () => Promise<void> }
@@ -48,24 +48,24 @@ describe.skipIf(!inject('postgres'))('the database replaced by an empty one unde
     const closedIn = await eventually(5_000, async () => (await verdict()) === '503', 'failing closed', 100)
     expect(await ready()).toBe(503)
     expect(server.output()).toMatch(/the database changed under this process.*no Postern schema/)
-    // The access-grant sweep (every 5 s) and the maintenance (every 2 s here) fail on a database
-    // without the tables: each task says so once, not on every run.
+    // The access-grant sweep (every 5 s) and the maintenance (every 2 s here) do not run while the
+    // view is not of the database there is: a restore may be filling it, and whatever they wrote
+    // (a key, a change) would collide with the restored rows. (Before, they ran, and failed on a
+    // database without the tables.)
     const failures = (task: string) => server.output().split('\n').filter((line) => line.includes(`${task} failed`)).length
-    await eventually(7_000, async () => PERIODIC.every((task) => failures(task) > 0), 'the periodic tasks’ warnings', 100)
-    await new Promise((r) => setTimeout(r, 11_000)) // two more runs of the sweep, five of the maintenance
-    for (const task of PERIODIC) expect(failures(task), task).toBe(1)
-    expect(server.output()).not.toMatch(/recovered/)
+    await new Promise((r) => setTimeout(r, 11_000)) // two runs of the sweep, five of the maintenance
+    for (const task of PERIODIC) expect(failures(task), task).toBe(0)
 
     // Restored in one transaction: the tables and the data appear together.
     execFileSync('pg_restore', ['--single-transaction', '-d', db.url, dump])
     // Within the 3 s the reloaded view waits for the database to stay unchanged (a restore may still be writing), and a little more.
     const reopenedIn = await eventually(10_000, async () => (await verdict()) === 'allowed' && (await ready()) === 200, 'recovery once the data is back', 100)
     expect(server.output()).toMatch(/reloaded policies, principals, services and signing keys/)
-    // Their recovery is said once too, with how long they failed.
-    await eventually(7_000, async () => PERIODIC.every((task) => server.output().includes(`${task} recovered`)), 'the recovery lines', 100)
-    expect(Number(/access grant sweep recovered.*"failedRuns":(\d+)/.exec(server.output())?.[1])).toBeGreaterThanOrEqual(3)
-    expect(Number(/audit-log purge recovered.*"failedRuns":(\d+)/.exec(server.output())?.[1])).toBeGreaterThanOrEqual(5)
-    for (const task of PERIODIC) expect(failures(task), task).toBe(1)
+    // Once the restored view is trusted they run again (database-restore-writes-nothing.test.ts),
+    // and have no failure to recover from.
+    await new Promise((r) => setTimeout(r, 5_500))
+    for (const task of PERIODIC) expect(failures(task), task).toBe(0)
+    expect(server.output()).not.toMatch(/recovered/)
     console.log(`database-unmigrated: failed closed ${closedIn} ms after the database was emptied; served again ${reopenedIn} ms after the restore`)
   }, 60_000)
 })
