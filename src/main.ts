@@ -238,22 +238,29 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
   const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
   // Nothing is written (a key, a purge) while the view is not of the database there is now: a
-  // restore may be filling it (Freshness.trusted).
-  const maintenance = setInterval(() => {
-    if (!freshness.trusted()) return
+  // restore may be filling it (Freshness.trusted). Each run catches up with the feed first, so a
+  // database emptied since the last poll is noticed before anything is written into it, not
+  // after. A database out of reach is no reason to wait: the run fails, and says so once.
+  let closing = false
+  const whenTrusted = (task: () => void) => () =>
+    void follower.catchUp().catch((err: Error) => freshness.failed(err)).then(() => {
+      if (!closing && freshness.trusted()) task()
+    })
+  const maintenance = setInterval(whenTrusted(() => {
     rotationRuns(keyring.rotateIfDue())
     purgeRuns(store.purgeExpired(clock()))
     auditPurgeRuns(store.purgeAudit(clock() - config.auditRetentionMs))
-  }, Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
+  }), Math.min(60_000, Math.max(1_000, Math.floor(Math.min(config.keyRotationMs / 4, config.auditRetentionMs / 2)))))
   maintenance.unref()
   // Ended access grants already grant nothing (their condition is false); the sweep removes
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
   const sweepRuns = periodicTaskLog('access grant sweep', { log, clock })
-  const grantSweep = setInterval(() => freshness.trusted() && sweepRuns(sweepEndedGrants(store, clock(), log)), 5_000)
+  const grantSweep = setInterval(whenTrusted(() => sweepRuns(sweepEndedGrants(store, clock(), log))), 5_000)
   grantSweep.unref()
   const running: Running = {
     async close() {
+      closing = true
       follower.stop()
       clearInterval(maintenance)
       clearInterval(grantSweep)
