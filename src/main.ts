@@ -238,14 +238,16 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
   const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
   // Nothing is written (a key, a purge) while the view is not of the database there is now: a
-  // restore may be filling it (Freshness.trusted). Each run catches up with the feed first, so a
-  // database emptied since the last poll is noticed before anything is written into it, not
-  // after. A database out of reach is no reason to wait: the run fails, and says so once.
+  // restore may be filling it (Freshness.trusted). Each run checks the feed first, so a database
+  // emptied since the last poll is noticed before anything is written into it, not after. A
+  // database out of reach is no reason to wait: the run fails, and says so once.
   let closing = false
-  const whenTrusted = (task: () => void) => () =>
-    void follower.catchUp().catch((err: Error) => freshness.failed(err)).then(() => {
+  const whenTrusted = (task: () => void) => () => {
+    if (!freshness.trusted()) return
+    void follower.verify().catch((err: Error) => freshness.failed(err)).then(() => {
       if (!closing && freshness.trusted()) task()
     })
+  }
   const maintenance = setInterval(whenTrusted(() => {
     rotationRuns(keyring.rotateIfDue())
     purgeRuns(store.purgeExpired(clock()))

@@ -139,6 +139,18 @@ export class ChangeFollower {
     tick()
   }
 
+  /**
+   * Checks now, not at the next poll, that the database is still the one the view is of, and
+   * catches up at once when it may not be (the catch-up reads again and tells why, onRewritten).
+   * For whoever is about to write into it (main.ts's maintenance): a row written into tables a
+   * restore has just emptied would collide with the restored ones. It applies no change itself,
+   * so changes still arrive as they would (notifications, polls). A run moving the position
+   * meanwhile can make the mark look rewritten; that costs a catch-up, which finds it is not.
+   */
+  async verify(): Promise<void> {
+    if (this.rewritten(await this.store.feedMark(this.lastSeq))) await this.catchUp()
+  }
+
   /** Applies every change committed so far; concurrent callers share one run, and a call during a run schedules another. */
   catchUp(): Promise<void> {
     if (this.running) {
