@@ -46,6 +46,7 @@ import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
 import { deriveMasterKey, existingMasterKeyFile, loadOrCreateMasterKeyFile } from './identity/master-key.js'
 import { openStore, openStoreUnlessRestoring } from './store/open-store.js'
+import { LATEST_SCHEMA } from './store/migrations.js'
 import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
@@ -144,6 +145,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       log.log('warn', 'not deciding from the reloaded view yet', { why })
       freshness.distrust(`the database changed under this process; ${why}`)
     },
+    onMigrated: (from) => log.log('warn', 'migrated the database, restored from an older Postern\'s backup, to this Postern\'s schema', { from, to: LATEST_SCHEMA }),
     reload: async () => {
       // A reloaded view may be of another database whose feed stands at the same position: the epoch counts reloads too.
       reloads++

@@ -45,6 +45,8 @@ export interface FollowerOptions {
   onSettling: (why: string) => void
   /** How long the database must stay unchanged after such a reload (default REWRITE_SETTLE_MS). */
   settleMs?: number
+  /** A database restored from an older Postern's backup was migrated (see upgrading()), from this version. */
+  onMigrated: (from: number) => void
 }
 
 /** A run's deadline, paused while the run does what may take longer (a reload) and started afresh after. */
@@ -72,6 +74,8 @@ export class ChangeFollower {
    * view tables held when the reload began, since when, and why it is not over (told once per why).
    */
   private settling: { digest: string; since: number; told: string } | undefined
+  /** An older Postern's installation found in place of the view's: its schema state as read, and since when it has read so. */
+  private older: { state: string; since: number } | undefined
   private running: Promise<void> | undefined
   /** Which run is current; an abandoned run sees it move and stops without applying anything more. */
   private generation = 0
@@ -197,8 +201,10 @@ export class ChangeFollower {
         if (reason !== this.unresolved) this.o.onRewritten(reason)
         this.unresolved = reason
       }
+      const older = await this.upgrading(deadline, current)
+      if (older === 'wait') return
       // Where to follow from is read before the state: a change made meanwhile is applied twice, harmlessly, rather than missed.
-      const mark = found.installation ? await this.store.feedMark() : found
+      const mark = found.installation || older === 'migrated' ? await this.store.feedMark() : found
       if (!current()) return
       // No installation id (no Postern tables yet, or a restore half done) is nothing to reload
       // from: the view stays distrusted, failing closed, until there is one.
@@ -245,6 +251,37 @@ export class ChangeFollower {
     this.startAt(mark)
     this.settling = { digest: before.digest, since: this.o.clock(), told: '' }
     return true
+  }
+
+  /**
+   * Whether this run stops for an older Postern's installation, restored whole in place of the
+   * view's: reloading from it would read tables and columns it does not have yet, and it would
+   * wait for ever for an installation id (migration 11) nobody writes. So it is migrated here, as
+   * a start would migrate it, once its schema has read the same for the settle period (a restore
+   * may still be going); the run then goes on to reload from it. 'wait': the run stops here.
+   */
+  private async upgrading(deadline: Deadline, current: () => boolean): Promise<'wait' | 'migrated' | undefined> {
+    const older = await this.store.olderInstallation()
+    if (!current()) return 'wait'
+    if (older === undefined) {
+      this.older = undefined
+      return undefined
+    }
+    const settleMs = this.o.settleMs ?? REWRITE_SETTLE_MS
+    if (this.older?.state !== older.state) {
+      this.older = { state: older.state, since: this.o.clock() }
+      this.o.onSettling(`the database holds an installation of schema version ${older.version}, an older Postern's; migrating it once it has stayed so for ${settleMs / 1000} s (a restore may still be writing)`)
+      return 'wait'
+    }
+    if (this.o.clock() - this.older.since < settleMs) return 'wait'
+    // As a reload, a migration may take longer than a catch-up (ALTER TABLE on a large table).
+    deadline.pause()
+    await this.store.migrate()
+    this.older = undefined
+    if (!current()) return 'wait'
+    deadline.restart()
+    this.o.onMigrated(older.version)
+    return 'migrated'
   }
 
   /** Says why the view is not trusted yet, when that is new (`why` is what is told, `kind` what tells one why from another). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { LATEST_SCHEMA, POSTERN_TABLES } from './migrations.js'
-import { restoreUnderWay, type SchemaState } from './restore-under-way.js'
+import { olderInstallation, restoreUnderWay, type SchemaState } from './restore-under-way.js'
 
 /** A database Postern migrated and bootstrapped. */
 const whole: SchemaState = { present: [...POSTERN_TABLES], keyless: [], migrations: LATEST_SCHEMA, version: LATEST_SCHEMA, installation: true, organization: true, changes: true }
@@ -28,5 +28,24 @@ describe('restoreUnderWay: what a starting process may migrate and bootstrap', (
     // What the store alone needs in order to migrate (store tests record changes without an organization).
     expect(restoreUnderWay({ ...whole, organization: false }, 'schema')).toBeUndefined()
     expect(restoreUnderWay({ ...whole, installation: false }, 'schema')).toMatch(/installation table is empty/)
+  })
+})
+
+describe('olderInstallation: what a running process migrates when it is restored under it', () => {
+  const older: SchemaState = { ...whole, present: POSTERN_TABLES.filter((t) => t !== 'installation'), migrations: 10, version: 10, installation: false }
+
+  it('a whole installation of an older schema: its version', () => {
+    expect(olderInstallation(older)).toBe(10)
+  })
+
+  it('not the latest schema, an empty database, one a restore is filling, or one without the organization\'s policy', () => {
+    expect(olderInstallation(whole)).toBeUndefined()
+    expect(olderInstallation({ ...older, present: [], migrations: 0, version: 0, organization: false, changes: false })).toBeUndefined()
+    expect(olderInstallation({ ...older, present: ['schema_migrations'] })).toBeUndefined()
+    expect(olderInstallation({ ...older, keyless: ['users'] })).toBeUndefined()
+    expect(olderInstallation({ ...older, migrations: 0, version: 0 })).toBeUndefined()
+    // Policies not copied in yet, with or without changes before them.
+    expect(olderInstallation({ ...older, organization: false })).toBeUndefined()
+    expect(olderInstallation({ ...older, organization: false, changes: false })).toBeUndefined()
   })
 })

@@ -49,6 +49,17 @@ export function restoreUnderWay(s: SchemaState, rules: 'schema' | 'all' = 'all')
   return undefined
 }
 
+/**
+ * The schema version of a whole installation restored from an older Postern's backup, or
+ * undefined when the database is not one: empty, still being filled, or at the latest version.
+ * A process that finds one at start migrates it as it migrates any older database; one that
+ * finds it restored under it (change-follower.ts) does too, once it has stayed so a while.
+ */
+export function olderInstallation(s: SchemaState): number | undefined {
+  const whole = s.migrations > 0 && s.organization && s.present.some((t) => t !== 'schema_migrations') && restoreUnderWay(s) === undefined
+  return whole && s.version < LATEST_SCHEMA ? s.version : undefined
+}
+
 /** A few names, and how many more: the log line stays one line. */
 function some(names: string[]): string {
   return names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`

@@ -1,5 +1,6 @@
 import type { Change, ViewMark } from './records.js'
-import { readSchemaState, restoreUnderWay } from './restore-under-way.js'
+import { migrate } from './migrations.js'
+import { olderInstallation, readSchemaState, restoreUnderWay } from './restore-under-way.js'
 import { accessQueries } from './queries/access-requests.js'
 import { change, journalQueries } from './queries/journal.js'
 import { oauthQueries } from './queries/oauth.js'
@@ -135,6 +136,12 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       const restoring = restoreUnderWay(await readSchemaState(driver))
       return { digest: JSON.stringify(Object.values(r ?? {}).map((v) => (v === null || v === undefined ? null : String(v)))), incomplete, ...(restoring !== undefined && { restoring }) }
     },
+    async olderInstallation() {
+      const state = await readSchemaState(driver)
+      const version = olderInstallation(state)
+      return version === undefined ? undefined : { version, state: JSON.stringify(state) }
+    },
+    migrate: () => migrate(driver, clock()),
     listen: (onChange) => driver.listen(CHANGES_CHANNEL, onChange),
     async ping() {
       await driver.check?.()

@@ -154,6 +154,14 @@ export interface Store extends StoreTx {
   feedMark(seq?: number): Promise<FeedMark>
   /** The tables the in-memory view is loaded from, summarised (see ViewMark); read only while a process settles after the database was replaced. */
   viewMark(): Promise<ViewMark>
+  /**
+   * A whole installation of an older schema, restored under a running process: its version and
+   * what its schema state reads now (to tell whether it stays so), or undefined when the
+   * database is no such thing (restore-under-way.ts olderInstallation).
+   */
+  olderInstallation(): Promise<{ version: number; state: string } | undefined>
+  /** Applies the migrations the database is missing (migrations.ts migrate; safe beside other processes). */
+  migrate(): Promise<void>
   /** Calls `onChange` soon after any process commits a change (PostgreSQL LISTEN); a no-op on SQLite. */
   listen(onChange: () => void): Promise<void>
   /** Succeeds when the database answers. */

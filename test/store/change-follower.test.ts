@@ -31,6 +31,7 @@ function followerTests(backend: Backend): void {
       reload: async () => void seen.reloads++,
       onSettling: (why) => void seen.settling.push(why),
       onCaughtUp: () => void seen.caughtUp++,
+      onMigrated: () => undefined,
       ...o,
     })
     await follower.startFrom()
@@ -127,6 +128,45 @@ function followerTests(backend: Backend): void {
     await follower.catchUp()
     expect(seen.caughtUp).toBe(1)
     expect(seen.reloads).toBe(2)
+  })
+
+  it('an older Postern\'s installation restored in place of the view (before the installation id) is migrated once it has stayed so, then reloaded and followed', async () => {
+    const migrated: number[] = []
+    const { store, follower, seen, place } = await follow({ settleMs: 200, onMigrated: (from) => void migrated.push(from) })
+    await place.raw(`INSERT INTO policies (resource, policy, etag) VALUES ('organizations/local', '{"version":1,"bindings":[]}', 'etag-1')`)
+    // What a backup of schema version 10 restored in place of this database looks like.
+    await place.raw('DROP TABLE installation')
+    await place.raw('DELETE FROM schema_migrations WHERE version = 11')
+    await follower.catchUp()
+    expect(seen.rewritten).toEqual([expect.stringMatching(/no Postern schema/)])
+    expect(seen.settling.at(-1)).toMatch(/schema version 10, an older Postern's; migrating it once it has stayed so for 0.2 s/)
+    expect({ migrated, reloads: seen.reloads }).toEqual({ migrated: [], reloads: 0 })
+
+    await sleep(250)
+    await follower.catchUp()
+    expect({ migrated, reloads: seen.reloads }).toEqual({ migrated: [10], reloads: 1 })
+    expect((await store.feedMark()).installation).not.toBe('')
+    // Then as after any replacement: trusted once quiet, and followed.
+    await sleep(250)
+    await follower.catchUp()
+    expect(seen.caughtUp).toBe(1)
+    await store.recordChange('service', 'after-the-migration')
+    await follower.catchUp()
+    expect(seen.applied.map((c) => c.key)).toContain('after-the-migration')
+    expect(migrated).toEqual([10])
+  })
+
+  it('a database being filled by a restore of an older backup is not migrated: only a whole installation is', async () => {
+    const migrated: number[] = []
+    const { follower, seen, place } = await follow({ settleMs: 50, onMigrated: (from) => void migrated.push(from) })
+    // No organization policy yet: the restore has not copied the policies in.
+    await place.raw('DROP TABLE installation')
+    await place.raw('DELETE FROM schema_migrations WHERE version = 11')
+    for (let i = 0; i < 3; i++) {
+      await follower.catchUp()
+      await sleep(80)
+    }
+    expect({ migrated, reloads: seen.reloads, caughtUp: seen.caughtUp }).toEqual({ migrated: [], reloads: 0, caughtUp: 0 })
   })
 }
 
