@@ -125,6 +125,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   /** Called after the whole view was reloaded (the database changed under this process): what was cached of it goes. */
   const afterReload: (() => void)[] = []
   let reloads = 0
+  let toldForeign = ''
   const follower = new ChangeFollower(store, {
     pollMs: config.changePollMs,
     clock,
@@ -147,6 +148,19 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     },
     onMigrated: (from) => log.log('warn', 'migrated the database, restored from an older Postern\'s backup, to this Postern\'s schema', { from, to: LATEST_SCHEMA }),
     reload: async () => {
+      // A backup of an installation with another master key: its signing keys cannot sign here.
+      // A start refuses such a database (masterKeyMismatch); a running process keeps failing
+      // closed, says why once, and looks again at each run (one query) rather than reloading a
+      // view it could not mint a token from.
+      const foreign = await keyring.foreignKeys()
+      if (foreign.length > 0) {
+        const why = restoredWithAnotherMasterKey(config, foreign.length)
+        if (why !== toldForeign) log.log('error', 'not reloading from the database: its signing keys were sealed with another master key', { why })
+        toldForeign = why
+        freshness.distrust(why)
+        return false
+      }
+      toldForeign = ''
       // A reloaded view may be of another database whose feed stands at the same position: the epoch counts reloads too.
       reloads++
       await directory.loadAll()
@@ -509,6 +523,11 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
 }
 
 /** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
+function restoredWithAnotherMasterKey(config: ServeConfig, count: number): string {
+  const key = config.masterKeySecret ? 'POSTERN_MASTER_KEY' : join(config.dataDir, 'master.key')
+  return `${count} signing key${count === 1 ? '' : 's'} in the database ${count === 1 ? 'was' : 'were'} sealed with another master key than ${key}: the database holds a backup of another installation. Failing closed until this process is restarted with that installation's master key, or this installation's backup is restored.`
+}
+
 function masterKeyMismatch(config: ServeConfig, count: number, created: string | undefined): string {
   const keys = `${count} signing key${count === 1 ? '' : 's'} in the store ${count === 1 ? 'was' : 'were'} sealed with another master key`
   if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`

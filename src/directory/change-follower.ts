@@ -35,8 +35,12 @@ export interface FollowerOptions {
    * before the reload, so the process stops deciding from a view of a database that is no longer there.
    */
   onRewritten: (reason: string) => void
-  /** Reloads everything the changes would have kept current, from the store as it is now. */
-  reload: () => Promise<void>
+  /**
+   * Reloads everything the changes would have kept current, from the store as it is now; false
+   * when the store holds nothing this process can serve from (it has said why): the view stays
+   * untrusted, and the next run tries again.
+   */
+  reload: () => Promise<void | false>
   /**
    * After a reload caused by a rewrite: told why the view is not trusted yet (the database has
    * not been quiet for settleMs since, or is still being restored), each time that starts or changes.
@@ -245,8 +249,8 @@ export class ChangeFollower {
     // at every poll, for ever. It cannot hang: every query it makes is bounded by the driver
     // (postgres.ts), and the view stays distrusted, failing closed, until it is done.
     deadline.pause()
-    await this.o.reload()
-    if (!current()) return false
+    const reloaded = await this.o.reload()
+    if (!current() || reloaded === false) return false
     deadline.restart()
     this.startAt(mark)
     this.settling = { digest: before.digest, since: this.o.clock(), told: '' }

@@ -156,6 +156,31 @@ function followerTests(backend: Backend): void {
     expect(migrated).toEqual([10])
   })
 
+  it('a reload that finds nothing this process can serve from leaves the view untrusted, and the next run tries again', async () => {
+    let servable = false
+    let tries = 0
+    const { follower, seen, place } = await follow({
+      settleMs: 50,
+      reload: async () => {
+        tries++
+        if (!servable) return false
+        seen.reloads++
+      },
+    })
+    await place.raw(`UPDATE installation SET id = 'another-installation'`)
+    await follower.catchUp()
+    await sleep(80)
+    await follower.catchUp()
+    expect({ tries, reloads: seen.reloads, caughtUp: seen.caughtUp }).toEqual({ tries: 2, reloads: 0, caughtUp: 0 })
+    expect(seen.rewritten).toHaveLength(1)
+
+    servable = true
+    await follower.catchUp()
+    await sleep(80)
+    await follower.catchUp()
+    expect({ tries, reloads: seen.reloads, caughtUp: seen.caughtUp }).toEqual({ tries: 3, reloads: 1, caughtUp: 1 })
+  })
+
   it('a database being filled by a restore of an older backup is not migrated: only a whole installation is', async () => {
     const migrated: number[] = []
     const { follower, seen, place } = await follow({ settleMs: 50, onMigrated: (from) => void migrated.push(from) })
