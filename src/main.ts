@@ -522,12 +522,13 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   }
 }
 
-/** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
+/** Why a running process does not reload from a database whose signing keys its master key cannot open, and what to do. */
 function restoredWithAnotherMasterKey(config: ServeConfig, count: number): string {
   const key = config.masterKeySecret ? 'POSTERN_MASTER_KEY' : join(config.dataDir, 'master.key')
   return `${count} signing key${count === 1 ? '' : 's'} in the database ${count === 1 ? 'was' : 'were'} sealed with another master key than ${key}: the database holds a backup of another installation. Failing closed until this process is restarted with that installation's master key, or this installation's backup is restored.`
 }
 
+/** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
 function masterKeyMismatch(config: ServeConfig, count: number, created: string | undefined): string {
   const keys = `${count} signing key${count === 1 ? '' : 's'} in the store ${count === 1 ? 'was' : 'were'} sealed with another master key`
   if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`
