@@ -157,7 +157,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         const why = restoredWithAnotherMasterKey(config, foreign.length)
         if (why !== toldForeign) log.log('error', 'not reloading from the database: its signing keys were sealed with another master key', { why })
         toldForeign = why
-        freshness.distrust(why)
+        // /readyz answers anyone who reaches the control plane: the reason, not the key file's path (the log has it).
+        freshness.distrust(`${sealedElsewhere(foreign.length, 'database')} than this process's: the database holds a backup of another installation`)
         return false
       }
       toldForeign = ''
@@ -522,15 +523,20 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   }
 }
 
+/** "N signing keys in the store were sealed with another master key": what both messages below begin with. */
+function sealedElsewhere(count: number, where: string): string {
+  return `${count} signing key${count === 1 ? '' : 's'} in the ${where} ${count === 1 ? 'was' : 'were'} sealed with another master key`
+}
+
 /** Why a running process does not reload from a database whose signing keys its master key cannot open, and what to do. */
 function restoredWithAnotherMasterKey(config: ServeConfig, count: number): string {
   const key = config.masterKeySecret ? 'POSTERN_MASTER_KEY' : join(config.dataDir, 'master.key')
-  return `${count} signing key${count === 1 ? '' : 's'} in the database ${count === 1 ? 'was' : 'were'} sealed with another master key than ${key}: the database holds a backup of another installation. Failing closed until this process is restarted with that installation's master key, or this installation's backup is restored.`
+  return `${sealedElsewhere(count, 'database')} than ${key}: the database holds a backup of another installation. Failing closed until this process is restarted with that installation's master key, or this installation's backup is restored.`
 }
 
 /** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
 function masterKeyMismatch(config: ServeConfig, count: number, created: string | undefined): string {
-  const keys = `${count} signing key${count === 1 ? '' : 's'} in the store ${count === 1 ? 'was' : 'were'} sealed with another master key`
+  const keys = sealedElsewhere(count, 'store')
   if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`
   if (config.masterKeySecret) return `${keys} than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY. Nothing was changed.`
   return `${keys} than ${join(config.dataDir, 'master.key')}: set POSTERN_MASTER_KEY to the one the other processes sharing this database use, or restore this data dir's master.key. Nothing was changed.`
