@@ -11,6 +11,7 @@ import WebSocket from 'ws'
 import { startClosingServer } from '../support/closing-server.js'
 import { curl } from '../support/curl.js'
 import { eventually } from '../support/eventually.js'
+import { nginxHolds } from '../support/nginx-holds.js'
 import { startH2cUpstream } from '../support/h2c-upstream.js'
 import { rawGet, rawRequest, type RawResponse } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -250,6 +251,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       // Known to every nginx worker: several connections at once, all answered.
       const known = async () => (await Promise.all([1, 2, 3, 4, 5, 6].map(() => rawGet(p.gatewayPort, host, [], '/plain')))).every((r) => r.status === 200)
       await eventually(15_000, async () => (await known()) && (await known()), 'the gateway knowing the new service')
+      if (dataPlane === 'nginx') await nginxHolds(p, 'interim')
     })
     afterAll(() => interim?.close())
 
@@ -369,6 +371,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       // The nginx plane learns of new services within moments: of all of them once of the last.
       const hostOf = (name: string) => `${name}.my-project.localhost:${p.gatewayPort}`
       await eventually(15_000, async () => (await rawGet(p.gatewayPort, hostOf('reachable'), [])).status === 200, 'the gateway knowing the new services')
+      if (dataPlane === 'nginx') for (const [name] of upstreams) await nginxHolds(p, name)
       for (const name of ['ssh', 'h2-only', 'status-zero', 'switching']) {
         const host = hostOf(name)
         const get = () => rawGet(p.gatewayPort, host, [], '/')
@@ -402,6 +405,10 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       const host = `${name}.my-project.localhost:${p.gatewayPort}`
       let r = await rawGet(p.gatewayPort, host, [], '/')
       await eventually(15_000, async () => ((r = await rawGet(p.gatewayPort, host, [], '/')), learned(r)), 'the gateway knowing the new service')
+      if (dataPlane === 'nginx') {
+        await nginxHolds(p, name)
+        r = await rawGet(p.gatewayPort, host, [], '/')
+      }
       check(r)
     } finally {
       server.close()
@@ -409,8 +416,9 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
   }
 
   it('an answer whose body breaks in the read that brought its headers (a bad chunk size) is the gateway’s 502 on the Node plane, and never relayed as whole', async () => {
-    // The nginx plane learns of a new service within moments: 404 until then, and the plain
-    // "is unreachable." while some of its workers have yet to learn where the upstream is.
+    // The gateway learns of a new service within moments: 404 until then. (nginx answered the
+    // plain "is unreachable." while its workers had yet to be reloaded with the service; Postern's
+    // gateway forwards it meanwhile.)
     const learned = (r: RawResponse) => r.status !== 404 && !r.body.endsWith('services/bad-chunk is unreachable."}}')
     await withRawService('bad-chunk', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n', learned, (r) => {
       if (dataPlane === 'node') {
@@ -450,6 +458,7 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       const host = `${name}.my-project.localhost:${p.gatewayPort}`
       // The nginx plane learns of a new service within moments.
       await expect.poll(async () => (await gw('/', {}, host)).statusCode, { timeout: 15_000 }).toBe(200)
+      if (dataPlane === 'nginx') await nginxHolds(p, name)
       // Several connections kept alive, so that a request sent once more on any of them would meet another closing one.
       const first = await Promise.all([1, 2, 3].map(() => gw('/', {}, host)))
       expect(await Promise.all(first.map(async (r) => (await r.body.text()) && r.statusCode))).toEqual([200, 200, 200])

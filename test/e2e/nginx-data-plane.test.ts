@@ -81,7 +81,9 @@ describe('the nginx data plane as a process', () => {
       return r.statusCode
     }, (s) => s === 200, 5_000)
     expect(second).toBe(200)
-    expect(readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8')).toContain('location @postern_t9 ')
+    // (Postern's gateway forwards it until nginx is reloaded with it.)
+    const reloaded = await poll(() => readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8'), (c) => c.includes('location @postern_t9 '), 5_000)
+    expect(reloaded).toContain('location @postern_t9 ')
     const done = await slow
     expect(done.statusCode).toBe(200)
     await done.body.dump()
@@ -180,6 +182,44 @@ describe('the nginx data plane as a process', () => {
       expect(refused.statusCode).toBe(401)
       expect(refused.headers['www-authenticate']).toBe('Bearer realm="postern"')
       await refused.body.dump()
+    })
+
+    it('sends services created or changed since it was printed through Postern’s gateway, to their upstreams as they stand now', async () => {
+      // This nginx is never reloaded: what its configuration does not hold (a new service, a new
+      // upstream, a new timeout) it must not forward itself — no upstream at all (502), the old
+      // upstream, or a named location it lacks (nginx's HTML 500).
+      const other = await startUpstream()
+      try {
+        const via = async (service: string) => {
+          const r = await request(`http://127.0.0.1:${port}/echo`, { headers: { host: `${service}.my-project.localhost:${node.gatewayPort}`, authorization: `Bearer ${nodeToken}` } })
+          return { status: r.statusCode, type: r.headers['content-type'], body: await r.body.text() }
+        }
+        expect((await node.cli(['services', 'create', 'later', `--upstream=${other.url}`])).code).toBe(0)
+        expect((await node.cli(['services', 'add-iam-policy-binding', 'later', '--member=user:owner@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+        expect(await via('later')).toMatchObject({ status: 200 })
+        expect(other.seen).toHaveLength(1)
+
+        // A new timeout: held verdicts may stand for a second, then every request takes it.
+        expect((await node.cli(['services', 'update', 'first', '--timeout=77'])).code).toBe(0)
+        await new Promise((r) => setTimeout(r, 2_000))
+        const slower = await via('first')
+        expect(slower.status, slower.body).toBe(200)
+        expect(slower.type).toContain('application/json')
+        expect((await node.cli(['services', 'update', 'first', '--timeout=300'])).code).toBe(0)
+
+        const old = upstream.seen.length
+        expect((await node.cli(['services', 'update', 'first', `--upstream=${other.url}`])).code).toBe(0)
+        // A verdict nginx holds from before the change may stand for a second, as on the Node gateway.
+        await poll(() => via('first'), () => other.seen.length > 1, 3_000)
+        const settled = upstream.seen.length
+        for (let i = 0; i < 3; i++) expect(await via('first')).toMatchObject({ status: 200 })
+        expect(other.seen).toHaveLength(5)
+        expect(upstream.seen).toHaveLength(settled)
+        expect(settled - old).toBeLessThanOrEqual(20)
+
+      } finally {
+        await other.close()
+      }
     })
 
     it('is printed only from the master key of the Postern it asks: without one, it says so and makes none up', async () => {

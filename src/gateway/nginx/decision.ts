@@ -82,7 +82,7 @@ export async function allowed(
   const upstream = new URL(route.upstream.origin)
   return {
     [VERDICT.verdict]: 'allow',
-    [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route)}`,
+    [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route.service.uid, route.upstream.origin)}`,
     [VERDICT.basePath]: route.upstream.basePath,
     [VERDICT.upstreamHost]: upstream.host,
     [VERDICT.timeout]: String(route.service.timeoutSeconds),

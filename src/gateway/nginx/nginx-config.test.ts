@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../../http/client-address.js'
-import { nginxConfig } from './nginx-config.js'
+import { nginxConfig, upstreamBlockName } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
 import { SYSTEM_CA_BUNDLE } from './upstream-trust.js'
 
@@ -20,12 +20,14 @@ describe('the nginx data plane configuration', () => {
   ]
   const config = nginxConfig({ listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', services, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto', upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 })
 
+  const block = (uid: string) => upstreamBlockName(uid, services.find((s) => s.uid === uid)!.origin)
+
   it('forwards plain-HTTP services through one keep-alive block whose peers Lua picks, each from its resolved addresses', () => {
     expect(config).toMatch(/upstream postern_http \{ server 0\.0\.0\.1:1; balancer_by_lua_block \{ postern\.balance\(\) \} keepalive 1024;/)
-    expect(config).not.toContain('upstream postern_a1 ')
-    expect(config).not.toContain('upstream postern_c3 ')
-    expect(config).toContain(`${JSON.stringify('http://postern_a1\t127.0.0.1:9000')},`)
-    expect(config).toContain(`${JSON.stringify('http://postern_c3\t127.0.0.1:80\t[::1]:80')},`)
+    expect(config).not.toContain(`upstream ${block('a1')} `)
+    expect(config).not.toContain(`upstream ${block('c3')} `)
+    expect(config).toContain(`${JSON.stringify(`http://${block('a1')}\t127.0.0.1:9000`)},`)
+    expect(config).toContain(`${JSON.stringify(`http://${block('c3')}\t127.0.0.1:80\t[::1]:80`)},`)
     expect(config).toContain('listen [::1]:18080 reuseport;')
   })
 
@@ -38,9 +40,21 @@ describe('the nginx data plane configuration', () => {
   })
 
   it('gives each https service a keep-alive block of its own (no TLS connection passes between server names), one that does not resolve marked down', () => {
-    expect(config).toContain('upstream postern_d4 { server 192.0.2.7:443; server [2001:db8::7]:443; keepalive 64;')
-    expect(config).toContain('upstream postern_b_2 { server 127.0.0.1:9 down; keepalive 64;')
+    expect(config).toContain(`upstream ${block('d4')} { server 192.0.2.7:443; server [2001:db8::7]:443; keepalive 64;`)
+    expect(config).toContain(`upstream ${block('b-2')} { server 127.0.0.1:9 down; keepalive 64;`)
     expect(config).toContain('upstream postern_nowhere { server 127.0.0.1:9 down; }')
+  })
+
+  it('names each service\'s upstream by its uid and its origin, so that a verdict for a service nginx was not reloaded with names nothing it holds', () => {
+    expect(block('b-2')).toMatch(/^postern_b_2_[0-9a-f]{12}$/)
+    expect(upstreamBlockName('a1', 'http://127.0.0.1:9001')).not.toBe(block('a1'))
+    expect(upstreamBlockName('a1', 'https://127.0.0.1:9000')).not.toBe(block('a1'))
+    expect(upstreamBlockName('a1', 'http://127.0.0.1:9000')).toBe(block('a1'))
+    // Every service is known to Lua by the name its verdicts give it; https ones without addresses (their blocks hold them).
+    expect(config).toContain(`${JSON.stringify(`https://${block('d4')}`)},`)
+    expect(config).toContain(`${JSON.stringify(`https://${block('b-2')}`)},`)
+    // The timeouts with a named location, which a verdict's timeout must be one of (else Postern's gateway forwards it).
+    expect(config).toContain('local TIMEOUTS = { ["7"] = true }')
   })
 
   it('tells upstreams the peer in X-Forwarded-For, or with --trusted-proxies the chain Lua reads from what they vouch for', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
@@ -61,13 +62,16 @@ export interface NginxPlaneOptions {
 }
 
 /**
- * The nginx `upstream` block a verdict names for a service (by its uid, so a renamed or
- * re-pointed service keeps it). An https service has a block of its own; a plain-HTTP one is a
- * key of PEERS in postern.balance (nginx-lua-balancer.ts), under the one block HTTP_BLOCK.
+ * The nginx `upstream` block a verdict names for a service: by its uid (a renamed service keeps
+ * it) and a digest of its upstream's origin, so that a verdict for a service nginx has not been
+ * reloaded with yet — a new one, or one pointed at another upstream — names a block nginx does
+ * not hold, and goes through Postern's own gateway rather than to no upstream or the old one
+ * (nginx-lua.ts). An https service has a block of its own; a plain-HTTP one is a key of PEERS in
+ * postern.balance (nginx-lua-balancer.ts), under the one block HTTP_BLOCK.
  */
-export function upstreamBlockName(service: { service: { uid: string } } | { uid: string }): string {
-  const uid = 'service' in service ? service.service.uid : service.uid
-  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
+export function upstreamBlockName(uid: string, origin: string): string {
+  const digest = createHash('sha256').update(origin).digest('hex').slice(0, 12)
+  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}_${digest}`
 }
 
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
@@ -137,9 +141,14 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   // one server name to another on a shared address.
   const upstreams = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => {
     const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
-    return `  upstream ${upstreamBlockName(s)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
+    return `  upstream ${upstreamBlockName(s.uid, s.origin)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
   })
-  const httpPeers = o.services.filter((s) => s.origin.startsWith('http:')).map((s) => [`http://${upstreamBlockName(s)}`, ...peersOf(s)].join('\t'))
+  // Every service, as its verdicts name its upstream (with a plain-HTTP one's addresses): a
+  // verdict naming none of these goes through Postern's gateway until nginx is reloaded.
+  const known = o.services.map((s) => {
+    const name = `${new URL(s.origin).protocol}//${upstreamBlockName(s.uid, s.origin)}`
+    return s.origin.startsWith('http:') ? [name, ...peersOf(s)].join('\t') : name
+  })
   // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
   const decisionKey = o.decisionKey
   if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')
@@ -281,7 +290,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: httpPeers }, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -352,7 +361,9 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     }
     # HTTP/1.x requests to services whose upstream speaks HTTP/2 (useHttp2), which nginx cannot
     # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
-    # them over h2c. It bounds the wait by the service's timeout (an hour at most), so nginx waits longer.
+    # them over h2c. So too requests to services this configuration does not hold yet (created or
+    # changed since the last reload). It bounds the wait by the service's timeout (an hour at
+    # most), so nginx waits longer.
     location @postern_gateway {${toGateway}
       # nginx drops TE (hop-by-hop); "trailers" tells the upstream they are welcome, as gRPC servers want.
       proxy_set_header TE $http_te;

@@ -3,14 +3,22 @@
  * such services, nginx-config.ts): the service's first address as Postern resolved them (IPv4
  * first), and the next one when that one cannot be connected to, as a client would. Defines
  * PEERS, and upstream_of, which names the block a verdict's upstream is forwarded to: this one,
- * or for a service whose name resolved to nothing, one whose only server is down (the gateway's
- * 502, as when an upstream cannot be reached).
+ * an https service's own, or for a service whose name resolved to nothing, one whose only server
+ * is down (the gateway's 502, as when an upstream cannot be reached) — or none, for a service
+ * this configuration does not hold (nginx not yet reloaded since it was created or re-pointed).
  */
-export function balancerLua(o: { block: string; nowhere: string; peers: readonly string[] }): string {
+export function balancerLua(o: {
+  block: string
+  nowhere: string
+  /** Each service as its verdicts name its upstream: a plain-HTTP one's name and addresses, tab-separated; an https one's name alone. */
+  peers: readonly string[]
+}): string {
   return `
     local balancer = require "ngx.balancer"
     local HTTP_BLOCK, NOWHERE = ${JSON.stringify(`http://${o.block}`)}, ${JSON.stringify(`http://${o.nowhere}`)}
-    -- Each service's addresses, in the order they are tried: { { host, port }, ... }.
+    -- Each service this configuration holds, by the name its verdicts give its upstream: for a
+    -- plain-HTTP one, its addresses in the order they are tried ({ { host, port }, ... }); for an
+    -- https one, none (its block has them).
     local PEERS = {}
     -- One short string a service (nginx refuses a configuration token over 4 KB), a function a
     -- few thousand of them (LuaJIT counts a function's constants in 16 bits).
@@ -31,11 +39,13 @@ ${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((
       end
     end
 
-    -- The block to forward to (the first value) for a verdict's upstream, and the service's key in PEERS when it is this block.
+    -- The block to forward to (the first value) for a verdict's upstream, and the service's key in
+    -- PEERS when it is this block; nil when this configuration does not hold the service.
     local function upstream_of(upstream)
-      if upstream:byte(5) ~= 58 then return upstream end -- https: a block of its own
       local service = PEERS[upstream]
-      if not service or #service == 0 then return NOWHERE end
+      if not service then return nil end
+      if upstream:byte(5) ~= 58 then return upstream end -- https: a block of its own
+      if #service == 0 then return NOWHERE end
       return HTTP_BLOCK, upstream
     end
 

@@ -30,8 +30,10 @@ export function nginxLua(o: {
   decisionKey: string
   bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; methodNotAllowed: string }
   defaultTimeout: number
-  /** The upstream blocks of plain-HTTP services, and for each such service (as verdicts name it) its peers, tab-separated (nginx-lua-balancer.ts). */
+  /** The upstream block of plain-HTTP services, and each service as its verdicts name its upstream, with a plain-HTTP one's peers (nginx-lua-balancer.ts). */
   http: { block: string; nowhere: string; peers: readonly string[] }
+  /** The timeouts other than the default that have a named location (@postern_tN) in this configuration. */
+  timeouts: readonly number[]
   /** Whether nginx speaks HTTP/2 to callers (under TLS only: ALPN; nginx-config.ts). */
   http2: boolean
   /** `--trusted-proxies`: when there are any, Lua writes X-Forwarded-For (nginx-lua-forwarded-for.ts); else nginx sets the peer. */
@@ -53,6 +55,7 @@ export function nginxLua(o: {
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
     local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
+    local TIMEOUTS = { ${o.timeouts.map((t) => `[${luaString(String(t))}] = true`).join(', ')} }
     local NOT_NOMINATED = { ${notNominated.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
@@ -421,6 +424,10 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         end
       end
       local upstream, peer = upstream_of(f[1])
+      -- A service this configuration does not hold yet (created, pointed at another upstream or
+      -- given a new timeout since nginx was last reloaded): Postern's gateway forwards it, as it
+      -- stands now, until the reload.
+      if not upstream or (f[4] ~= DEFAULT_TIMEOUT and not TIMEOUTS[f[4]]) then return ngx.exec("@postern_gateway") end
       -- A plain-HTTP service without a base path, at the default timeout, is forwarded by location /
       -- itself, to its peer, with the request's target as the caller sent it; any other (or a target
       -- with a fragment, which never goes upstream) by a named location, to the block and target named here.

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process'
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { upstreamBlockName } from '../../src/gateway/nginx/nginx-config.js'
+import { eventually } from './eventually.js'
+import type { PosternProcess } from './server.js'
+
+/**
+ * Waits until the nginx data plane of `p` forwards to `service` itself: its configuration names
+ * the service's upstream as it stands now, and every worker taking requests was started from that
+ * configuration. Until then nginx hands a new or changed service to Postern's own gateway
+ * (nginx-lua.ts), which answers as the Node plane does, so tests of what nginx itself does with
+ * an upstream's answer wait for this first. (Workers finishing what they carried before a reload
+ * take no new requests, and are not waited for.)
+ */
+export async function nginxHolds(p: PosternProcess, service: string, ms = 15_000): Promise<void> {
+  const described = await p.cli(['services', 'describe', service, '--format=json'])
+  const { uid, upstream } = JSON.parse(described.stdout) as { uid: string; upstream: string }
+  const block = upstreamBlockName(uid, new URL(upstream).origin)
+  const dir = join(p.dataDir, 'nginx')
+  await eventually(ms, () => {
+    // The text before the time: a configuration put in place between the two is only waited for longer.
+    if (!read(join(dir, 'nginx.conf')).includes(block)) return false
+    const written = statSync(join(dir, 'nginx.conf')).mtimeMs
+    const master = read(join(dir, 'nginx.pid')).trim()
+    const children = spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean)
+    // (A worker that has exited since reads as shutting down.)
+    const workers = children.filter((pid) => !/shutting down|^$/.test(read(`/proc/${pid}/cmdline`)))
+    // Start times are known to a clock tick (10 ms) from boot: 30 ms of slack, where reloads are far further apart.
+    return workers.length > 0 && workers.every((pid) => startedAt(pid) >= written - 30)
+  }, `nginx holding the service ${service}`)
+}
+
+const read = (path: string) => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** When a process started (ms since the epoch, to a clock tick; 0 when it is gone), from /proc. */
+function startedAt(pid: string): number {
+  const stat = read(`/proc/${pid}/stat`)
+  if (stat === '') return 0
+  const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
+  const uptime = Number(read('/proc/uptime').split(' ')[0])
+  return Date.now() - uptime * 1000 + ticks * 10
+}
