@@ -8,10 +8,11 @@ import type { PosternProcess } from './server.js'
 /**
  * Waits until the nginx data plane of `p` forwards to `service` itself: its configuration names
  * the service's upstream as it stands now, and every worker taking requests was started from that
- * configuration. Until then nginx hands a new or changed service to Postern's own gateway
- * (nginx-lua.ts), which answers as the Node plane does, so tests of what nginx itself does with
- * an upstream's answer wait for this first. (Workers finishing what they carried before a reload
- * take no new requests, and are not waited for.)
+ * configuration, the workers it retired gone. Until then nginx hands a new or changed service
+ * to Postern's own gateway (nginx-lua.ts), which answers as the Node plane does, so tests of what
+ * nginx itself does with an upstream's answer wait for this first. A retired worker closes the
+ * idle keep-alive connections it kept: waiting for it to be gone, and a moment more, lets a
+ * client's pool see those closed before it is asked to send on one.
  */
 export async function nginxHolds(p: PosternProcess, service: string, ms = 15_000): Promise<void> {
   const described = await p.cli(['services', 'describe', service, '--format=json'])
@@ -23,12 +24,11 @@ export async function nginxHolds(p: PosternProcess, service: string, ms = 15_000
     if (!read(join(dir, 'nginx.conf')).includes(block)) return false
     const written = statSync(join(dir, 'nginx.conf')).mtimeMs
     const master = read(join(dir, 'nginx.pid')).trim()
-    const children = spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean)
-    // (A worker that has exited since reads as shutting down.)
-    const workers = children.filter((pid) => !/shutting down|^$/.test(read(`/proc/${pid}/cmdline`)))
+    const workers = spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean)
     // Start times are known to a clock tick (10 ms) from boot: 30 ms of slack, where reloads are far further apart.
     return workers.length > 0 && workers.every((pid) => startedAt(pid) >= written - 30)
   }, `nginx holding the service ${service}`)
+  await new Promise((r) => setTimeout(r, 100))
 }
 
 const read = (path: string) => {
@@ -39,10 +39,10 @@ const read = (path: string) => {
   }
 }
 
-/** When a process started (ms since the epoch, to a clock tick; 0 when it is gone), from /proc. */
+/** When a process started (ms since the epoch, to a clock tick), from /proc; a process gone since pgrep named it counts as new. */
 function startedAt(pid: string): number {
   const stat = read(`/proc/${pid}/stat`)
-  if (stat === '') return 0
+  if (stat === '') return Infinity
   const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
   const uptime = Number(read('/proc/uptime').split(' ')[0])
   return Date.now() - uptime * 1000 + ticks * 10

@@ -42,7 +42,6 @@ describe('the nginx data plane configuration', () => {
   it('gives each https service a keep-alive block of its own (no TLS connection passes between server names), one that does not resolve marked down', () => {
     expect(config).toContain(`upstream ${block('d4')} { server 192.0.2.7:443; server [2001:db8::7]:443; keepalive 64;`)
     expect(config).toContain(`upstream ${block('b-2')} { server 127.0.0.1:9 down; keepalive 64;`)
-    expect(config).toContain('upstream postern_nowhere { server 127.0.0.1:9 down; }')
   })
 
   it('names each service\'s upstream by its uid and its origin, so that a verdict for a service nginx was not reloaded with names nothing it holds', () => {
@@ -50,8 +49,8 @@ describe('the nginx data plane configuration', () => {
     expect(upstreamBlockName('a1', 'http://127.0.0.1:9001')).not.toBe(block('a1'))
     expect(upstreamBlockName('a1', 'https://127.0.0.1:9000')).not.toBe(block('a1'))
     expect(upstreamBlockName('a1', 'http://127.0.0.1:9000')).toBe(block('a1'))
-    // Every service is known to Lua by the name its verdicts give it; https ones without addresses (their blocks hold them).
-    expect(config).toContain(`${JSON.stringify(`https://${block('d4')}`)},`)
+    // Every service is known to Lua by the name its verdicts give it, with its addresses (none for one that did not resolve: Postern's gateway forwards it).
+    expect(config).toContain(`${JSON.stringify(`https://${block('d4')}\t192.0.2.7:443\t[2001:db8::7]:443`)},`)
     expect(config).toContain(`${JSON.stringify(`https://${block('b-2')}`)},`)
     // The timeouts with a named location, which a verdict's timeout must be one of (else Postern's gateway forwards it).
     expect(config).toContain('local TIMEOUTS = { ["7"] = true }')

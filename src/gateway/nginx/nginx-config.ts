@@ -76,7 +76,6 @@ export function upstreamBlockName(uid: string, origin: string): string {
 
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
 const HTTP_BLOCK = 'postern_http'
-const NOWHERE_BLOCK = 'postern_nowhere'
 /**
  * What nginx would act on in an upstream's answer, where the Node gateway passes it on to the
  * caller: X-Accel-Redirect sends the request on to any location, Postern's own among them (its
@@ -143,12 +142,9 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
     return `  upstream ${upstreamBlockName(s.uid, s.origin)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
   })
-  // Every service, as its verdicts name its upstream (with a plain-HTTP one's addresses): a
-  // verdict naming none of these goes through Postern's gateway until nginx is reloaded.
-  const known = o.services.map((s) => {
-    const name = `${new URL(s.origin).protocol}//${upstreamBlockName(s.uid, s.origin)}`
-    return s.origin.startsWith('http:') ? [name, ...peersOf(s)].join('\t') : name
-  })
+  // Every service, as its verdicts name its upstream, with its addresses: a verdict naming none
+  // of these, or one without addresses, goes through Postern's gateway (nginx-lua-balancer.ts).
+  const known = o.services.map((s) => [`${new URL(s.origin).protocol}//${upstreamBlockName(s.uid, s.origin)}`, ...peersOf(s)].join('\t'))
   // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
   const decisionKey = o.decisionKey
   if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')
@@ -290,7 +286,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, nowhere: NOWHERE_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -305,8 +301,6 @@ ${o.watchPid ? watchParent(o.watchPid) : ''}  }
   # every block's, so one block per service made each request cost more with each service (ten
   # thousand services: a quarter of the speed). Idle connections are kept per address.
   upstream ${HTTP_BLOCK} { server 0.0.0.1:1; balancer_by_lua_block { postern.balance() } keepalive 1024; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }
-  # A plain-HTTP service whose host name did not resolve.
-  upstream ${NOWHERE_BLOCK} { server 127.0.0.1:9 down; }
 ${upstreams.join('\n')}
 
   server {

@@ -3,22 +3,21 @@
  * such services, nginx-config.ts): the service's first address as Postern resolved them (IPv4
  * first), and the next one when that one cannot be connected to, as a client would. Defines
  * PEERS, and upstream_of, which names the block a verdict's upstream is forwarded to: this one,
- * an https service's own, or for a service whose name resolved to nothing, one whose only server
- * is down (the gateway's 502, as when an upstream cannot be reached) — or none, for a service
- * this configuration does not hold (nginx not yet reloaded since it was created or re-pointed).
+ * or an https service's own — or none, for a service this configuration does not hold (nginx not
+ * yet reloaded since it was created or re-pointed) or whose host name resolved to nothing when it
+ * was written: Postern's gateway forwards those, resolving the name as it connects.
  */
 export function balancerLua(o: {
   block: string
-  nowhere: string
-  /** Each service as its verdicts name its upstream: a plain-HTTP one's name and addresses, tab-separated; an https one's name alone. */
+  /** Each service as its verdicts name its upstream, and its addresses, tab-separated. */
   peers: readonly string[]
 }): string {
   return `
     local balancer = require "ngx.balancer"
-    local HTTP_BLOCK, NOWHERE = ${JSON.stringify(`http://${o.block}`)}, ${JSON.stringify(`http://${o.nowhere}`)}
-    -- Each service this configuration holds, by the name its verdicts give its upstream: for a
-    -- plain-HTTP one, its addresses in the order they are tried ({ { host, port }, ... }); for an
-    -- https one, none (its block has them).
+    local HTTP_BLOCK = ${JSON.stringify(`http://${o.block}`)}
+    -- Each service this configuration holds, by the name its verdicts give its upstream, and its
+    -- addresses in the order they are tried: { { host, port }, ... } (an https one's block has
+    -- them too, and nginx picks among those).
     local PEERS = {}
     -- One short string a service (nginx refuses a configuration token over 4 KB), a function a
     -- few thousand of them (LuaJIT counts a function's constants in 16 bits).
@@ -40,12 +39,12 @@ ${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((
     end
 
     -- The block to forward to (the first value) for a verdict's upstream, and the service's key in
-    -- PEERS when it is this block; nil when this configuration does not hold the service.
+    -- PEERS when it is this block; nil when this configuration does not hold the service or has
+    -- no address for it.
     local function upstream_of(upstream)
       local service = PEERS[upstream]
-      if not service then return nil end
+      if not service or #service == 0 then return nil end
       if upstream:byte(5) ~= 58 then return upstream end -- https: a block of its own
-      if #service == 0 then return NOWHERE end
       return HTTP_BLOCK, upstream
     end
 

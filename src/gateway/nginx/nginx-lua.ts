@@ -30,8 +30,8 @@ export function nginxLua(o: {
   decisionKey: string
   bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; methodNotAllowed: string }
   defaultTimeout: number
-  /** The upstream block of plain-HTTP services, and each service as its verdicts name its upstream, with a plain-HTTP one's peers (nginx-lua-balancer.ts). */
-  http: { block: string; nowhere: string; peers: readonly string[] }
+  /** The upstream block of plain-HTTP services, and each service as its verdicts name its upstream, with its addresses (nginx-lua-balancer.ts). */
+  http: { block: string; peers: readonly string[] }
   /** The timeouts other than the default that have a named location (@postern_tN) in this configuration. */
   timeouts: readonly number[]
   /** Whether nginx speaks HTTP/2 to callers (under TLS only: ALPN; nginx-config.ts). */
@@ -426,7 +426,9 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       local upstream, peer = upstream_of(f[1])
       -- A service this configuration does not hold yet (created, pointed at another upstream or
       -- given a new timeout since nginx was last reloaded): Postern's gateway forwards it, as it
-      -- stands now, until the reload.
+      -- stands now, until the reload. So too one whose host name resolved to nothing when this
+      -- configuration was written: the gateway resolves it as it connects (its 502 while it still
+      -- does not), where nginx would answer 502 until some change reloaded it.
       if not upstream or (f[4] ~= DEFAULT_TIMEOUT and not TIMEOUTS[f[4]]) then return ngx.exec("@postern_gateway") end
       -- A plain-HTTP service without a base path, at the default timeout, is forwarded by location /
       -- itself, to its peer, with the request's target as the caller sent it; any other (or a target
