@@ -285,6 +285,10 @@ export function createGateway(deps: GatewayDeps) {
     },
 
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      // Node's server stops listening for the socket's errors when it hands over an upgrade: a
+      // caller that resets the connection while it is decided (or as the refusal is written) would
+      // otherwise end the whole process with an unhandled ECONNRESET or EPIPE.
+      socket.on('error', () => socket.destroy())
       void (async () => {
         const shape = checkRequestShape(req)
         let access: Access

@@ -268,4 +268,20 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(results.every((r) => r.status === 401)).toBe(true)
     expect((await honestDuring).status).toBe(200)
   })
+
+  it('callers that reset their connection while their upgrade is decided or refused leave the gateway serving', async () => {
+    // Node stops watching a socket for errors once it hands it over as an upgrade: one reset there
+    // (ECONNRESET as it reads, EPIPE as the refusal is written) ended the whole process.
+    const resetting = (afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const s = connect(p.gatewayPort, '127.0.0.1', () => {
+          s.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+          setTimeout(() => (s.resetAndDestroy(), resolve()), afterMs)
+        })
+        s.on('error', () => resolve())
+      })
+    for (let i = 0; i < 300; i++) await resetting(i % 3)
+    expect((await honest()).status).toBe(200)
+    expect((await p.cli(['services', 'list', '--format=value(metadata.name)'])).stdout).toContain('target')
+  })
 })

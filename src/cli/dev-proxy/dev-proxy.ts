@@ -127,6 +127,8 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   }
 
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    // Node stops listening for the socket's errors once it hands over an upgrade (gateway.ts upgrade).
+    client.on('error', () => client.destroy())
     const refused = refusal(req)
     if (refused) {
       const body = forbidden(refused)

@@ -1,0 +1,50 @@
+import type { ChildProcess } from 'node:child_process'
+import { connect } from 'node:net'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * Node stops watching a socket for errors once it hands it over as an upgrade: a caller that
+ * resets its connection as `postern services proxy` refuses its upgrade (a Host that is not the
+ * proxy's own, DNS rebinding) or forwards it must not end the proxy (the gateway's own case is in
+ * gateway-attacks.test.ts).
+ */
+describe('postern services proxy, when callers reset their upgrades', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let proxy: ChildProcess
+  let local: string
+  let port: number
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    expect((await p.cli(['services', 'create', 'hello', `--upstream=${upstream.url}`])).code).toBe(0)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:owner@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    ;({ url: local, port, process: proxy } = await startServicesProxy('hello', p.configDir))
+  })
+  afterAll(async () => {
+    proxy?.kill('SIGTERM')
+    await p?.stop()
+    await upstream?.close()
+  })
+
+  it('keeps serving', async () => {
+    const resetting = (host: string, afterMs: number) =>
+      new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+          setTimeout(() => (s.resetAndDestroy(), resolve()), afterMs)
+        })
+        s.on('error', () => resolve())
+      })
+    for (let i = 0; i < 200; i++) await resetting(i % 2 === 0 ? 'rebound.example' : `127.0.0.1:${port}`, i % 3)
+    expect(proxy.exitCode).toBe(null)
+    const r = await request(`${local}/echo`)
+    expect(r.statusCode).toBe(200)
+    await r.body.dump()
+  })
+})
