@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
-import { connect } from 'node:net'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { resetUpgrade } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
@@ -33,15 +33,7 @@ describe('postern services proxy, when callers reset their upgrades', () => {
   })
 
   it('keeps serving', async () => {
-    const resetting = (host: string, afterMs: number) =>
-      new Promise<void>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
-          setTimeout(() => (s.resetAndDestroy(), resolve()), afterMs)
-        })
-        s.on('error', () => resolve())
-      })
-    for (let i = 0; i < 200; i++) await resetting(i % 2 === 0 ? 'rebound.example' : `127.0.0.1:${port}`, i % 3)
+    for (let i = 0; i < 200; i++) await resetUpgrade(port, i % 2 === 0 ? 'rebound.example' : `127.0.0.1:${port}`, i % 3)
     expect(proxy.exitCode).toBe(null)
     const r = await request(`${local}/echo`)
     expect(r.statusCode).toBe(200)

@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
 import { javaHttpClient } from '../support/java-http-client.js'
-import { rawGet, rawRequest } from '../support/raw-http.js'
+import { rawGet, rawRequest, resetUpgrade } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -272,15 +272,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
   it('callers that reset their connection while their upgrade is decided or refused leave the gateway serving', async () => {
     // Node stops watching a socket for errors once it hands it over as an upgrade: one reset there
     // (ECONNRESET as it reads, EPIPE as the refusal is written) ended the whole process.
-    const resetting = (afterMs: number) =>
-      new Promise<void>((resolve) => {
-        const s = connect(p.gatewayPort, '127.0.0.1', () => {
-          s.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
-          setTimeout(() => (s.resetAndDestroy(), resolve()), afterMs)
-        })
-        s.on('error', () => resolve())
-      })
-    for (let i = 0; i < 300; i++) await resetting(i % 3)
+    for (let i = 0; i < 300; i++) await resetUpgrade(p.gatewayPort, host, i % 3)
     expect((await honest()).status).toBe(200)
     expect((await p.cli(['services', 'list', '--format=value(metadata.name)'])).stdout).toContain('target')
   })

@@ -40,3 +40,17 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_0
 export function rawGet(port: number, host: string, headerLines: string[], path = '/echo', localAddress?: string): Promise<RawResponse> {
   return rawRequest(port, [`GET ${path} HTTP/1.1`, `Host: ${host}`, ...headerLines, 'Connection: close', '', ''].join('\r\n'), 5_000, localAddress)
 }
+
+/**
+ * Asks for a WebSocket upgrade of `host` at `port`, then resets the connection (TCP RST) after
+ * `afterMs`: while the upgrade is decided, as its refusal is written, or once it is forwarded.
+ */
+export function resetUpgrade(port: number, host: string, afterMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+      setTimeout(() => (socket.resetAndDestroy(), resolve()), afterMs)
+    })
+    socket.on('error', () => resolve())
+  })
+}
