@@ -209,7 +209,9 @@ describe('the nginx data plane as a process', () => {
         expect(await via('later')).toMatchObject({ status: 200 })
         expect(other.seen).toHaveLength(1)
 
-        // A new timeout: held verdicts may stand for a second, then every request takes it.
+        // A new timeout. A verdict nginx holds from before may stand for a second (and its epoch's
+        // confirmation for one more), and answers alike: waited out, so that the request below
+        // carries the verdict with the new timeout, which this nginx has no location for.
         expect((await node.cli(['services', 'update', 'first', '--timeout=77'])).code).toBe(0)
         await new Promise((r) => setTimeout(r, 2_000))
         const slower = await via('first')
@@ -226,7 +228,6 @@ describe('the nginx data plane as a process', () => {
         expect(other.seen).toHaveLength(5)
         expect(upstream.seen).toHaveLength(settled)
         expect(settled - old).toBeLessThanOrEqual(20)
-
       } finally {
         await other.close()
       }
