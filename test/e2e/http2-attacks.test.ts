@@ -154,6 +154,37 @@ describe('HTTP/2 attacks on the gateway', () => {
     c.socket.destroy()
   })
 
+  /**
+   * Found by fuzzing: Node 20.20 with its bundled nghttp2 aborted the whole process (an
+   * assertion in nghttp2_session_mem_recv2) when one packet held a GOAWAY, a HEADERS opening a
+   * stream, and any fixed-size frame of the wrong length. See src/http/http2/graceful-close.ts.
+   */
+  const clientGoaway = frame(FRAME.GOAWAY, 0, 0, Buffer.alloc(8))
+  const malformed: [string, Buffer][] = [
+    ['a PING of 7 bytes', frame(FRAME.PING, 0, 0, Buffer.alloc(7))],
+    ['an RST_STREAM of 3 bytes', frame(FRAME.RST_STREAM, 0, 1, Buffer.alloc(3))],
+    ['a WINDOW_UPDATE of 3 bytes', frame(FRAME.WINDOW_UPDATE, 0, 0, Buffer.alloc(3))],
+    ['a SETTINGS of 5 bytes', frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(5))],
+  ]
+  it.each(malformed)('a GOAWAY, a new stream and %s in one packet end that session, not the process', async (_, bad) => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(Buffer.concat([clientGoaway, request(1), bad]))
+    await eventually(5_000, () => c.socket.destroyed || goaway(c.frames) !== undefined, 'GOAWAY or the connection closed', 20)
+    c.socket.destroy()
+    expect(await honestH2()).toBe(200)
+  })
+
+  it('the same packet after a stream of its own was answered ends only that session', async () => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(request(1))
+    await eventually(5_000, () => statusOf(c.frames, 1) !== undefined, 'an answer on stream 1', 20)
+    c.send(Buffer.concat([clientGoaway, request(3), frame(FRAME.PING, 0, 0, Buffer.alloc(7))]))
+    await eventually(5_000, () => c.socket.destroyed || goaway(c.frames) !== undefined, 'GOAWAY or the connection closed', 20)
+    c.socket.destroy()
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+  })
+
   it('the process is still the same one, alive and ready', async () => {
     expect((await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`)).status).toBe(200)
     expect(p.output()).not.toMatch(/uncaught|FATAL|heap out of memory/i)
