@@ -155,9 +155,9 @@ describe('HTTP/2 attacks on the gateway', () => {
   })
 
   /**
-   * Found by fuzzing: Node 20.20 with its bundled nghttp2 aborted the whole process (an
-   * assertion in nghttp2_session_mem_recv2) when one packet held a GOAWAY, a HEADERS opening a
-   * stream, and any fixed-size frame of the wrong length. See src/http/http2/graceful-close.ts.
+   * Found by fuzzing: Node 20.20 closes a session gracefully on a client's GOAWAY, and two bugs on
+   * that path aborted the whole process when the GOAWAY shared a packet with frames after it.
+   * Postern ignores a client's GOAWAY instead (src/http/http2/client-goaway.ts).
    */
   const clientGoaway = frame(FRAME.GOAWAY, 0, 0, Buffer.alloc(8))
   const malformed: [string, Buffer][] = [
@@ -166,7 +166,7 @@ describe('HTTP/2 attacks on the gateway', () => {
     ['a WINDOW_UPDATE of 3 bytes', frame(FRAME.WINDOW_UPDATE, 0, 0, Buffer.alloc(3))],
     ['a SETTINGS of 5 bytes', frame(FRAME.SETTINGS, 0, 0, Buffer.alloc(5))],
   ]
-  it.each(malformed)('a GOAWAY, a new stream and %s in one packet end that session, not the process', async (_, bad) => {
+  it.each(malformed)('a GOAWAY, a new stream and %s in one packet end that session, not the process (nghttp2 assertion)', async (_, bad) => {
     const c = await rawH2(p.gatewayPort)
     c.send(Buffer.concat([clientGoaway, request(1), bad]))
     await eventually(5_000, () => c.socket.destroyed || goaway(c.frames) !== undefined, 'GOAWAY or the connection closed', 20)
@@ -183,6 +183,34 @@ describe('HTTP/2 attacks on the gateway', () => {
     c.socket.destroy()
     expect(await honestH2()).toBe(200)
     expect(await honestH1()).toBe(200)
+  })
+
+  it('a GOAWAY and two new streams in one packet, from 1,000 connections, do not corrupt the heap (nodejs/node#64113)', async () => {
+    const packet = Buffer.concat([clientGoaway, request(1), request(3)])
+    for (let sent = 0; sent < 1_000; sent += 20) {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const c = await rawH2(p.gatewayPort).catch(() => undefined)
+          if (!c) return
+          c.send(packet)
+          await Promise.race([c.closed, new Promise((r) => setTimeout(r, 30))])
+          c.socket.destroy()
+        }),
+      )
+    }
+    expect(await honestH2()).toBe(200)
+    expect(await honestH1()).toBe(200)
+  }, 60_000)
+
+  it("a client's GOAWAY does not cut short its request in flight, and streams it opens after are served", async () => {
+    const c = await rawH2(p.gatewayPort)
+    c.send(request(1, [], FLAG.END_HEADERS | FLAG.END_STREAM, 'GET', '/slow?ms=300'))
+    c.send(clientGoaway)
+    c.send(request(3))
+    await eventually(5_000, () => statusOf(c.frames, 1) !== undefined && statusOf(c.frames, 3) !== undefined, 'answers on streams 1 and 3', 20)
+    expect(goaway(c.frames)).toBeUndefined()
+    expect(rstCodes(c.frames)).toEqual([])
+    c.socket.destroy()
   })
 
   it('the process is still the same one, alive and ready', async () => {
