@@ -4,7 +4,10 @@ import { fuzzConnection, seeded } from '../support/h2-fuzz.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
-/** Fixed, so CI runs the same connections every time; `POSTERN_FUZZ_SEED=n npm test -- http2-fuzz` explores others. */
+/**
+ * Fixed, so CI runs the same connections every time. Others are explored with
+ * `npm run build:server && POSTERN_FUZZ_SEED=n npx vitest run --project suite test/e2e/http2-fuzz.test.ts`.
+ */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
 const CONNECTIONS = 5_000
 const AT_ONCE = 25
