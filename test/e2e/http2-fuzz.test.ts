@@ -1,6 +1,7 @@
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fuzzConnection, seeded } from '../support/h2-fuzz.js'
+import { fuzzConnection, fuzzUpstreamAnswer, seeded } from '../support/h2-fuzz.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -72,6 +73,68 @@ describe('HTTP/2 fuzzing the gateway', () => {
     expect(withToken).toBeGreaterThan(CONNECTIONS / 4)
     expect(upstream.seen.length).toBeGreaterThan(0)
     expect(upstream.seen.filter((s) => s.headers['x-postern-authenticated-principal'] !== 'user:owner@example.com')).toEqual([])
+    expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion/i)
+  }, 120_000)
+})
+
+/**
+ * The other side of the same parser: a service's upstream is run by whoever owns the service, and
+ * the gateway is shared by every service. An upstream that answers the gateway's HTTP/2 streams
+ * with random frames gets its callers the gateway's 502, and stops nothing else.
+ */
+describe('HTTP/2 fuzzing the gateway from an upstream', () => {
+  const REQUESTS = 600
+  const AT_ONCE_UP = 50
+  let p: PosternProcess
+  let hostile: ReturnType<typeof createServer>
+  let token: string
+
+  beforeAll(async () => {
+    const rand = seeded(SEED)
+    hostile = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.once('data', async () => {
+        for (const packet of fuzzUpstreamAnswer(rand)) {
+          if (!socket.writable) return
+          socket.write(packet)
+          await new Promise((r) => setTimeout(r, 1))
+        }
+        setTimeout(() => socket.destroy(), 30)
+      })
+    })
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve))
+    p = await startPostern()
+    const upstream = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`
+    // A short timeout keeps the run short: streams the upstream leaves unanswered end in 2 s.
+    expect((await p.cli(['services', 'create', 'hostile', `--upstream=${upstream}`, '--use-http2', '--timeout=2'])).code).toBe(0)
+    token = await p.ownerIdToken()
+  })
+  afterAll(async () => {
+    await p?.stop()
+    hostile?.close()
+  })
+
+  it(`${REQUESTS} requests to an upstream answering random frames: the gateway stays up and answers`, async () => {
+    const url = `http://127.0.0.1:${p.gatewayPort}/`
+    const headers = { host: `hostile.my-project.localhost:${p.gatewayPort}`, authorization: `Bearer ${token}` }
+    const statuses = new Map<number, number>()
+    for (let sent = 0; sent < REQUESTS; sent += AT_ONCE_UP) {
+      await Promise.all(
+        Array.from({ length: AT_ONCE_UP }, async () => {
+          // An answer whose body the upstream leaves hanging is not waited for.
+          const r = await request(url, { method: 'POST', headers, body: 'x', headersTimeout: 10_000, bodyTimeout: 3_000 }).catch(() => undefined)
+          if (r) statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1)
+          await r?.body.dump().catch(() => undefined)
+        }),
+      )
+      const alive = (await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`).catch(() => undefined))?.status === 200
+      expect(alive, `the gateway is down after request ${sent + AT_ONCE_UP} of seed ${SEED}`).toBe(true)
+    }
+    // Every request had its status in time: the upstream's own (200, 204, 404, 500 from the
+    // frames it sent), or the gateway's 502 or 504, most often.
+    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(REQUESTS)
+    expect([...statuses.keys()].filter((status) => ![200, 204, 404, 500, 502, 504].includes(status))).toEqual([])
+    expect((statuses.get(502) ?? 0) + (statuses.get(504) ?? 0)).toBeGreaterThan(REQUESTS / 2)
     expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion/i)
   }, 120_000)
 })

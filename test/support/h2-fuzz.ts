@@ -76,3 +76,46 @@ export function fuzzConnection(rand: () => number, o: { authority: string; token
   if (rand() < 0.5) packets.splice(0, 2, Buffer.concat([packets[0]!, packets[1]!]))
   return { packets, authorized }
 }
+
+/**
+ * What a hostile HTTP/2 upstream answers on one connection, as packets: a SETTINGS, then response
+ * HEADERS (complete or not) on the streams a client opens, DATA, GOAWAYs, resets, pushes and
+ * frames of the wrong length, grouped several to a packet.
+ */
+export function fuzzUpstreamAnswer(rand: () => number): Buffer[] {
+  const int = (n: number) => Math.floor(rand() * n)
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)))
+  const u32 = (value: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(value >>> 0)
+    return b
+  }
+  const stream = () => pick([1, 1, 1, 3, 3, 5, 0, 2])
+  // :status from HPACK's static table (200, 204, 404, 500), now and then followed by junk.
+  const status = () => Buffer.concat([Buffer.from([pick([0x88, 0x89, 0x8d, 0x8e])]), rand() < 0.2 ? bytes(int(6)) : Buffer.alloc(0)])
+  const goaway = () => frame(FRAME.GOAWAY, 0, 0, rand() < 0.8 ? Buffer.concat([u32(int(4)), u32(rand() < 0.6 ? 0 : int(14))]) : bytes(int(9)))
+  const makers: (() => Buffer)[] = [
+    () => frame(FRAME.HEADERS, pick([FLAG.END_HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 0, FLAG.END_STREAM]), stream(), status()),
+    () => frame(FRAME.HEADERS, pick([FLAG.END_HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM]), stream(), status()),
+    () => frame(FRAME.DATA, pick([0, FLAG.END_STREAM]), stream(), bytes(int(30))),
+    () => frame(FRAME.SETTINGS, 0, 0, rand() < 0.8 ? Buffer.concat([Buffer.from([0, pick([1, 3, 4, 5, 6])]), u32(int(2 ** 31))]) : bytes(pick([1, 5, 7]))),
+    () => frame(FRAME.SETTINGS, FLAG.ACK, 0, rand() < 0.8 ? Buffer.alloc(0) : bytes(6)),
+    () => frame(FRAME.PING, pick([0, FLAG.ACK]), 0, bytes(rand() < 0.6 ? 8 : pick([0, 7, 9]))),
+    goaway,
+    goaway,
+    () => frame(FRAME.RST_STREAM, 0, stream(), rand() < 0.6 ? u32(int(14)) : bytes(pick([3, 5]))),
+    () => frame(FRAME.WINDOW_UPDATE, 0, pick([0, stream()]), rand() < 0.6 ? u32(int(2 ** 31)) : bytes(pick([3, 5]))),
+    () => frame(PUSH_PROMISE, FLAG.END_HEADERS, stream(), Buffer.concat([u32(2), Buffer.from([0x82, 0x86, 0x84])])),
+    () => frame(FRAME.CONTINUATION, pick([0, FLAG.END_HEADERS]), stream(), bytes(3)),
+    () => frame(PRIORITY, 0, stream(), bytes(pick([4, 5]))),
+    () => bytes(1 + int(10)),
+  ]
+  const packets: Buffer[] = [frame(FRAME.SETTINGS, 0, 0)]
+  for (let i = 1 + int(10); i > 0; i--) {
+    const f = pick(makers)()
+    if (rand() < 0.25) packets.push(f)
+    else packets[packets.length - 1] = Buffer.concat([packets.at(-1)!, f])
+  }
+  return packets
+}

@@ -2,14 +2,16 @@ import { connect as netConnect, isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { connect as tlsConnect } from 'node:tls'
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
+import { SessionLiveness } from './liveness.js'
 
 /**
  * One HTTP/2 client session per origin, shared by every stream to it (HTTP/2 multiplexes: one
  * connection carries them all). A session that ends — GOAWAY, an error, the peer closing, idle
- * too long — is forgotten, and the next request opens a new one.
+ * too long, or gone silent (SessionLiveness) — is forgotten, and the next request opens a new one.
  */
 export class H2Sessions {
   private readonly sessions = new Map<string, ClientHttp2Session>()
+  private readonly liveness = new SessionLiveness()
 
   constructor(private readonly options: SecureClientSessionOptions & { idleMs?: number } = {}) {}
 
@@ -46,13 +48,18 @@ export class H2Sessions {
 
   /** A new stream to `origin`; a session that was going away as it was picked is replaced once. */
   request(origin: string, headers: OutgoingHttpHeaders, options: { endStream: boolean }): ClientHttp2Stream {
+    const open = (session: ClientHttp2Session) => {
+      const stream = session.request(headers, options)
+      this.liveness.watch(session, stream)
+      return stream
+    }
     try {
-      return this.session(origin).request(headers, options)
+      return open(this.session(origin))
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code !== 'ERR_HTTP2_GOAWAY_SESSION' && code !== 'ERR_HTTP2_INVALID_SESSION') throw err
       this.sessions.delete(origin)
-      return this.session(origin).request(headers, options)
+      return open(this.session(origin))
     }
   }
 

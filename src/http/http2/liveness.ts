@@ -1,0 +1,62 @@
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+
+export const LIVENESS = {
+  /** How long a stream waits for its response before its session is asked to prove it is alive. */
+  probeAfterMs: 2_000,
+  /** How long the session then has to acknowledge, before it is taken for dead. */
+  answerMs: 5_000,
+}
+
+/**
+ * Finds the upstream sessions Node has stopped serving without saying so. When an upstream
+ * breaks the protocol (a DATA frame on stream 0, say), nghttp2 sends it GOAWAY and stops
+ * reading, and Node 20 tells its JavaScript nothing: no 'error', no 'close'. The session's
+ * streams would wait out the service's timeout, and every request after them would be put on the
+ * same dead session, for as long as requests keep coming.
+ *
+ * So a stream still waiting for its response after `probeAfterMs` has its session acknowledge an
+ * empty SETTINGS frame — it changes nothing, and unlike a PING it counts against no server's ping
+ * policy (grpc-go ends a connection that pings more than twice in 5 minutes without traffic). A
+ * session that does not acknowledge within `answerMs` is destroyed: its streams fail at once, and
+ * the next request opens a new session. A session that answered anything in the last
+ * `probeAfterMs` is not asked.
+ */
+export class SessionLiveness {
+  private readonly aliveAt = new WeakMap<ClientHttp2Session, number>()
+  private readonly probing = new WeakSet<ClientHttp2Session>()
+
+  constructor(private readonly o = LIVENESS) {}
+
+  watch(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
+    const timer = setTimeout(() => this.probe(session), this.o.probeAfterMs)
+    timer.unref()
+    stream.once('response', () => {
+      clearTimeout(timer)
+      this.aliveAt.set(session, Date.now())
+    })
+    stream.once('close', () => clearTimeout(timer))
+  }
+
+  private probe(session: ClientHttp2Session): void {
+    if (session.destroyed || this.probing.has(session)) return
+    if (Date.now() - (this.aliveAt.get(session) ?? 0) < this.o.probeAfterMs) return
+    this.probing.add(session)
+    const answered = () => {
+      clearTimeout(deadline)
+      this.probing.delete(session)
+      this.aliveAt.set(session, Date.now())
+    }
+    const deadline = setTimeout(() => {
+      const err = Object.assign(new Error(`the upstream's HTTP/2 connection did not answer within ${this.o.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
+      session.destroy(err)
+    }, this.o.answerMs)
+    deadline.unref()
+    try {
+      session.settings({}, (err) => (err ? clearTimeout(deadline) : answered()))
+    } catch {
+      // Closed or destroyed meanwhile: its streams are told by Node.
+      clearTimeout(deadline)
+      this.probing.delete(session)
+    }
+  }
+}
