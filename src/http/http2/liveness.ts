@@ -41,10 +41,10 @@ export class SessionLiveness {
     if (session.destroyed || this.probing.has(session)) return
     if (Date.now() - (this.aliveAt.get(session) ?? 0) < this.o.probeAfterMs) return
     this.probing.add(session)
-    const answered = () => {
+    const settled = (answered: boolean) => {
       clearTimeout(deadline)
       this.probing.delete(session)
-      this.aliveAt.set(session, Date.now())
+      if (answered) this.aliveAt.set(session, Date.now())
     }
     const deadline = setTimeout(() => {
       const err = Object.assign(new Error(`the upstream's HTTP/2 connection did not answer within ${this.o.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
@@ -52,11 +52,10 @@ export class SessionLiveness {
     }, this.o.answerMs)
     deadline.unref()
     try {
-      session.settings({}, (err) => (err ? clearTimeout(deadline) : answered()))
+      session.settings({}, (err) => settled(!err))
     } catch {
       // Closed or destroyed meanwhile: its streams are told by Node.
-      clearTimeout(deadline)
-      this.probing.delete(session)
+      settled(false)
     }
   }
 }
