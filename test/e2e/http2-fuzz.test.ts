@@ -68,8 +68,8 @@ describe('HTTP/2 fuzzing the gateway', () => {
       await Promise.all(batch.map((c) => play(p.gatewayPort, c.packets)))
       expect(await alive(), `the gateway is down after connection ${sent + AT_ONCE} of seed ${SEED}`).toBe(true)
     }
-    // Requests that carried the token did reach the upstream, so the frames were not all refused
-    // before the gateway ever decided anything.
+    // A good share of connections carried the token, and some of their requests reached the
+    // upstream: the frames were not all refused before the gateway ever decided anything.
     expect(withToken).toBeGreaterThan(CONNECTIONS / 4)
     expect(upstream.seen.length).toBeGreaterThan(0)
     expect(upstream.seen.filter((s) => s.headers['x-postern-authenticated-principal'] !== 'user:owner@example.com')).toEqual([])
