@@ -337,8 +337,9 @@ describe('what other sites cannot make the browser do', () => {
     expect((await json(victim.page)).headers['x-postern-authenticated-email']).toBe(carol)
 
     await attacker.unroute(`${hello}/_postern/callback?**`)
-    await attackerPage.goto(captured)
-    await attackerPage.waitForURL(`${hello}/page`)
+    const own = await attackerPage.goto(captured)
+    // Said with the page, so a failure tells which answer came instead.
+    expect(own!.url(), `${own!.status()} ${await attackerPage.textContent('body')}`).toBe(`${hello}/page`)
     expect(await attackerPage.textContent('body')).toContain(`user:${dave}`)
     // And the code is spent.
     expect((await attackerPage.goto(captured))!.status()).toBe(400)

@@ -88,6 +88,29 @@ describe('HTTP/2 callers through the gateway, with curl', () => {
     const down = await curl(['--http2-prior-knowledge', '-H', `Authorization: Bearer ${token}`, '-o', '/dev/null', '-w', '%{size_download} %{http_version}', `${url}/download?mb=8`])
     expect(down.stdout).toBe(`${8 * 1024 * 1024} 2`)
   })
+
+  it('Node’s own client that closes with a request in flight gets its answer, and its close() completes', async () => {
+    const client = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+    const started = Date.now()
+    const closed = new Promise<number>((resolve) => client.once('close', () => resolve(Date.now() - started)))
+    const req = client.request({ ':path': '/slow?ms=300', ':authority': `web.my-project.localhost:${p.gatewayPort}`, authorization: `Bearer ${token}` })
+    // close() as soon as the request is on the wire: its GOAWAY follows the request's HEADERS.
+    req.once('ready', () => client.close())
+    const answer = await new Promise<{ status: unknown; body: string }>((resolve, reject) => {
+      let body = ''
+      let status: unknown
+      req.on('response', (h) => (status = h[':status']))
+      req.on('data', (d: Buffer) => (body += d.toString()))
+      req.on('end', () => resolve({ status, body }))
+      req.on('error', reject)
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.body).toContain('slow')
+    // Node's client waits for the server to close the connection before close() completes.
+    const after = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r('still open after 5 s'), 5_000))])
+    expect(typeof after === 'number' ? 'closed' : after).toBe('closed')
+    client.destroy()
+  })
 })
 
 /**

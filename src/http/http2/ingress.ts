@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream, type ServerOptions } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { ignoreClientGoaway } from './client-goaway.js'
+import { honourClientGoaway } from './client-goaway.js'
 import { routeByPreface } from './prior-knowledge.js'
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void
@@ -53,7 +53,7 @@ export function serveHttp2Beside(server: HttpServer, o: { tls: boolean; onStream
   const h2 = http2.createServer(options)
   const sessions = new Set<Http2Session>()
   h2.on('session', (session: Http2Session) => {
-    ignoreClientGoaway(session)
+    honourClientGoaway(session)
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err) => o.onSessionError?.(err))
