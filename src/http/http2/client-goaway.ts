@@ -1,11 +1,12 @@
-import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2'
+import http2, { type Http2Session } from 'node:http2'
+import type { OpenStreams } from './open-streams.js'
 
 const { NGHTTP2_NO_ERROR } = http2.constants
 
 /**
  * Takes a client's GOAWAY (NO_ERROR) as what RFC 9113 §6.8 says it is — the client is done
- * opening streams — and ends the connection once the client's streams are answered, as nginx
- * does, without Node's graceful close.
+ * opening streams — and ends the connection once the client's streams are answered, as Go's
+ * HTTP/2 server does, without Node's graceful close.
  *
  * Node 20 closes the session gracefully on a client's GOAWAY, and two bugs on that path let one
  * packet from an unauthenticated caller stop the process, both found by fuzzing:
@@ -21,22 +22,16 @@ const { NGHTTP2_NO_ERROR } = http2.constants
  * The session must still end: once a client's GOAWAY is in and no stream is open, nghttp2 wants
  * to read no more, so Node stops reading the socket and would never see the client's FIN — and a
  * client such as Node's own waits for the server to close before its close() completes. So when
- * the last stream ends, the session is destroyed (GOAWAY, then the socket ended after what is
- * written), off nghttp2's stack, which is what the graceful close would have done.
+ * no stream is left, the session is destroyed (GOAWAY, then the socket ended after what is
+ * written) off nghttp2's stack, which is what the graceful close would have done.
  */
-export function honourClientGoaway(session: Http2Session): void {
-  let open = 0
+export function honourClientGoaway(session: Http2Session, open: OpenStreams): void {
   let goingAway = false
   const endIfDone = () => {
-    if (goingAway && open === 0 && !session.destroyed) session.destroy()
+    if (goingAway && open.count === 0 && !session.destroyed) session.destroy()
   }
-  const streamClosed = () => {
-    open--
-    if (goingAway && open === 0) setImmediate(endIfDone)
-  }
-  session.on('stream', (stream: ServerHttp2Stream) => {
-    open++
-    stream.once('close', streamClosed)
+  open.onIdle(() => {
+    if (goingAway) setImmediate(endIfDone)
   })
   session.on('goaway', (code: number) => {
     if (code !== NGHTTP2_NO_ERROR) return

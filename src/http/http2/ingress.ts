@@ -3,6 +3,8 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { honourClientGoaway } from './client-goaway.js'
+import { reapDeadSessions, SERVER_LIVENESS } from './dead-sessions.js'
+import { OpenStreams } from './open-streams.js'
 import { routeByPreface } from './prior-knowledge.js'
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void
@@ -41,7 +43,10 @@ export interface Http2Ingress {
  * timeouts, limits and upgrade handling. The listening server keeps counting every connection
  * (`maxConnections`).
  */
-export function serveHttp2Beside(server: HttpServer, o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void }): Http2Ingress {
+export function serveHttp2Beside(
+  server: HttpServer,
+  o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void; liveness?: typeof SERVER_LIVENESS },
+): Http2Ingress {
   const options: ServerOptions = {
     maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
     maxSessionRejectedStreams: H2_LIMITS.maxSessionRejectedStreams,
@@ -51,16 +56,19 @@ export function serveHttp2Beside(server: HttpServer, o: { tls: boolean; onStream
   }
   // The cleartext HTTP/2 server runs sessions over any socket it is given, a TLS one included.
   const h2 = http2.createServer(options)
-  const sessions = new Set<Http2Session>()
+  const sessions = new Map<Http2Session, OpenStreams>()
   h2.on('session', (session: Http2Session) => {
-    honourClientGoaway(session)
-    sessions.add(session)
+    const open = new OpenStreams(session)
+    honourClientGoaway(session, open)
+    sessions.set(session, open)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err) => o.onSessionError?.(err))
   })
   h2.on('stream', o.onStream)
   // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout).
   h2.setTimeout(o.idleTimeoutMs)
+  const reaper = reapDeadSessions(sessions, o.liveness)
+  server.once('close', () => reaper.stop())
   const toH2 = (socket: Socket) => h2.emit('connection', socket)
 
   const event = o.tls ? 'secureConnection' : 'connection'
@@ -73,7 +81,7 @@ export function serveHttp2Beside(server: HttpServer, o: { tls: boolean; onStream
   else server.on(event, (socket: Socket) => routeByPreface(socket, { h1: toH1, h2: toH2 }, o.prefaceTimeoutMs))
 
   const closeAll = () => {
-    for (const session of sessions) session.destroy()
+    for (const session of sessions.keys()) session.destroy()
     sessions.clear()
   }
   // Whoever closes the server's HTTP/1.1 connections closes its HTTP/2 sessions too, or

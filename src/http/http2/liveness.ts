@@ -1,4 +1,4 @@
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2'
+import type { ClientHttp2Session, ClientHttp2Stream, Http2Session } from 'node:http2'
 
 export const LIVENESS = {
   /** How long a stream waits for its response before its session is asked to prove it is alive. */
@@ -14,11 +14,9 @@ export const LIVENESS = {
  * streams would wait out the service's timeout, and every request after them would be put on the
  * same dead session, for as long as requests keep coming.
  *
- * So a stream still waiting for its response after `probeAfterMs` has its session acknowledge an
- * empty SETTINGS frame — it changes nothing, and unlike a PING it counts against no server's ping
- * policy (grpc-go ends a connection that pings more than twice in 5 minutes without traffic). A
- * session that does not acknowledge within `answerMs` is destroyed: its streams fail at once, and
- * the next request opens a new session. A session that answered anything in the last
+ * So a stream still waiting for its response after `probeAfterMs` has its session prove it is
+ * alive (askAlive). A session that does not within `answerMs` is destroyed: its streams fail at
+ * once, and the next request opens a new session. A session that answered anything in the last
  * `probeAfterMs` is not asked.
  */
 export class SessionLiveness {
@@ -41,21 +39,34 @@ export class SessionLiveness {
     if (session.destroyed || this.probing.has(session)) return
     if (Date.now() - (this.aliveAt.get(session) ?? 0) < this.o.probeAfterMs) return
     this.probing.add(session)
-    const settled = (answered: boolean) => {
-      clearTimeout(deadline)
+    const unresponsive = () => Object.assign(new Error(`the upstream's HTTP/2 connection did not answer within ${this.o.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
+    askAlive(session, this.o.answerMs, unresponsive, (answered) => {
       this.probing.delete(session)
       if (answered) this.aliveAt.set(session, Date.now())
-    }
-    const deadline = setTimeout(() => {
-      const err = Object.assign(new Error(`the upstream's HTTP/2 connection did not answer within ${this.o.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
-      session.destroy(err)
-    }, this.o.answerMs)
-    deadline.unref()
-    try {
-      session.settings({}, (err) => settled(!err))
-    } catch {
-      // Closed or destroyed meanwhile: its streams are told by Node.
-      settled(false)
-    }
+    })
+  }
+}
+
+/**
+ * Has `session` acknowledge an empty SETTINGS frame, which changes nothing and, unlike a PING,
+ * counts against no peer's ping policy (grpc-go ends a connection that pings more than twice in 5
+ * minutes without traffic). A session that does not acknowledge within `answerMs` is destroyed
+ * with `unresponsive()`; `settled` hears either way, but not both.
+ */
+export function askAlive(session: Http2Session, answerMs: number, unresponsive: () => Error, settled: (answered: boolean) => void): void {
+  const done = (answered: boolean) => {
+    clearTimeout(deadline)
+    settled(answered)
+  }
+  const deadline = setTimeout(() => {
+    settled(false)
+    session.destroy(unresponsive())
+  }, answerMs)
+  deadline.unref()
+  try {
+    session.settings({}, (err) => done(!err))
+  } catch {
+    // Closed or destroyed meanwhile: its streams are told by Node.
+    done(false)
   }
 }

@@ -1,0 +1,22 @@
+import type { Http2Session, ServerHttp2Stream } from 'node:http2'
+
+/** The streams a server session has open, counted from its 'stream' and their 'close' events. */
+export class OpenStreams {
+  count = 0
+  private readonly idle: (() => void)[] = []
+
+  constructor(session: Http2Session) {
+    const closed = () => {
+      if (--this.count === 0) for (const listener of this.idle) listener()
+    }
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      this.count++
+      stream.once('close', closed)
+    })
+  }
+
+  /** Calls `listener` each time the last open stream ends (on Node's stack: defer real work). */
+  onIdle(listener: () => void): void {
+    this.idle.push(listener)
+  }
+}

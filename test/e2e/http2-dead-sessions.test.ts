@@ -1,0 +1,95 @@
+import http, { type Server } from 'node:http'
+import http2 from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serveHttp2Beside } from '../../src/http/http2/ingress.js'
+import { eventually } from '../support/eventually.js'
+import { FLAG, FRAME, frame, headerBlock, rawH2, type Received } from '../support/h2-frames.js'
+
+/**
+ * A client session that nghttp2 ended after a protocol error is read no more, and Node says
+ * nothing: without a probe the connection would be held until the idle timeout (5 minutes on the
+ * gateway, for ever on `postern services proxy`). The ingress of both, on a real socket, with the
+ * probe's rounds shortened from 30 s to 200 ms so the test need not wait them out.
+ */
+describe('HTTP/2 client sessions that went dead are ended', () => {
+  const liveness = { everyMs: 200, answerMs: 400 }
+  let server: Server
+  let port: number
+
+  beforeAll(async () => {
+    server = http.createServer((_, res) => res.end('h1'))
+    serveHttp2Beside(server, {
+      tls: false,
+      idleTimeoutMs: 300_000,
+      prefaceTimeoutMs: 10_000,
+      liveness,
+      onStream: (stream) => {
+        stream.respond({ ':status': 200 })
+        stream.end('ok')
+      },
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))))
+
+  it('one that sent DATA on stream 0 and closed its side is closed by the server within a round or two', async () => {
+    const c = await rawH2(port)
+    c.send(frame(FRAME.DATA, 0, 0, Buffer.from('x')))
+    c.socket.end()
+    await eventually(3_000, () => c.socket.destroyed, 'the server to close the connection', 20)
+    await eventually(3_000, async () => (await connections()) === 0, 'the server to hold no connection', 20)
+  })
+
+  it('one that sent DATA on stream 0 and keeps its socket open is closed by the server too', async () => {
+    const c = await rawH2(port)
+    c.send(frame(FRAME.DATA, 0, 0, Buffer.from('x')))
+    await eventually(3_000, () => c.socket.destroyed, 'the server to close the connection', 20)
+  })
+
+  it('an idle client that acknowledges is kept across many rounds, and its next request is served on the same connection', async () => {
+    const c = await rawH2(port)
+    c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlockFor(port)))
+    await eventually(3_000, () => answered(c.frames, 1), 'an answer on stream 1', 20)
+    await new Promise((r) => setTimeout(r, 6 * liveness.everyMs + liveness.answerMs))
+    expect(c.socket.destroyed).toBe(false)
+    expect(c.frames.filter((f) => f.type === FRAME.SETTINGS && f.flags === 0).length, 'probes were sent').toBeGreaterThan(2)
+    c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 3, headerBlockFor(port)))
+    await eventually(3_000, () => answered(c.frames, 3), 'an answer on stream 3', 20)
+    c.socket.destroy()
+  })
+
+  it('so is Node’s own client, idle between requests', async () => {
+    const client = http2.connect(`http://127.0.0.1:${port}`)
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = client.request({ ':path': '/' })
+        req.on('response', (h) => resolve(Number(h[':status'])))
+        req.on('error', reject)
+        req.resume()
+        req.end()
+      })
+    expect(await get()).toBe(200)
+    await new Promise((r) => setTimeout(r, 6 * liveness.everyMs + liveness.answerMs))
+    expect(client.destroyed || client.closed).toBe(false)
+    expect(await get()).toBe(200)
+    client.destroy()
+  })
+})
+
+const answered = (frames: Received[], streamId: number) => frames.some((f) => f.type === FRAME.HEADERS && f.streamId === streamId)
+
+function headerBlockFor(port: number): Buffer {
+  return headerBlock([
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/'],
+    [':authority', `127.0.0.1:${port}`],
+  ])
+}
