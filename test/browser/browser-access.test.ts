@@ -324,7 +324,9 @@ describe('what other sites cannot make the browser do', () => {
     let captured = ''
     await attacker.route(`${hello}/_postern/callback?**`, (route) => {
       captured = route.request().url()
-      return route.abort()
+      // ERR_ABORTED: the navigation just stops. Another error would leave an error page that
+      // Chromium may load again by itself, spending the code before the attacker's own goto.
+      return route.abort('aborted')
     })
     await attackerPage.goto(`${hello}/page`).catch(() => undefined)
     await signInAs(attackerPage, dave)

@@ -3,7 +3,7 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { honourClientGoaway } from './client-goaway.js'
-import { reapDeadSessions, SERVER_LIVENESS } from './dead-sessions.js'
+import { reapIdleSessions, SERVER_LIVENESS } from './idle-sessions.js'
 import { OpenStreams } from './open-streams.js'
 import { routeByPreface } from './prior-knowledge.js'
 
@@ -65,9 +65,10 @@ export function serveHttp2Beside(
     session.on('error', (err) => o.onSessionError?.(err))
   })
   h2.on('stream', o.onStream)
-  // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout).
+  // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout); one without
+  // streams, by reapIdleSessions.
   h2.setTimeout(o.idleTimeoutMs)
-  const reaper = reapDeadSessions(sessions, o.liveness)
+  const reaper = reapIdleSessions(sessions, o.idleTimeoutMs, o.liveness)
   server.once('close', () => reaper.stop())
   const toH2 = (socket: Socket) => h2.emit('connection', socket)
 

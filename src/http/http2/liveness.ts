@@ -51,15 +51,18 @@ export class SessionLiveness {
  * Has `session` acknowledge an empty SETTINGS frame, which changes nothing and, unlike a PING,
  * counts against no peer's ping policy (grpc-go ends a connection that pings more than twice in 5
  * minutes without traffic). A session that does not acknowledge within `answerMs` is destroyed
- * with `unresponsive()`; `settled` hears either way, but not both.
+ * with `unresponsive()`. `settled` is called once, with whether it answered.
  */
 export function askAlive(session: Http2Session, answerMs: number, unresponsive: () => Error, settled: (answered: boolean) => void): void {
+  let over = false
   const done = (answered: boolean) => {
+    if (over) return
+    over = true
     clearTimeout(deadline)
     settled(answered)
   }
   const deadline = setTimeout(() => {
-    settled(false)
+    done(false)
     session.destroy(unresponsive())
   }, answerMs)
   deadline.unref()

@@ -4,38 +4,46 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serveHttp2Beside } from '../../src/http/http2/ingress.js'
 import { eventually } from '../support/eventually.js'
-import { FLAG, FRAME, frame, headerBlock, rawH2, type Received } from '../support/h2-frames.js'
+import { FLAG, FRAME, frame, goawayCode, headerBlock, rawH2, type Received } from '../support/h2-frames.js'
+
+const liveness = { everyMs: 200, answerMs: 400 }
+
+/** The HTTP/2 ingress of the gateway and of `postern services proxy`, on a real socket, answering every stream with 200. */
+async function serve(idleTimeoutMs: number): Promise<{ server: Server; port: number; stop(): Promise<unknown> }> {
+  const server = http.createServer((_, res) => res.end('h1'))
+  serveHttp2Beside(server, {
+    tls: false,
+    idleTimeoutMs,
+    prefaceTimeoutMs: 10_000,
+    liveness,
+    onStream: (stream) => {
+      stream.respond({ ':status': 200 })
+      stream.end('ok')
+    },
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const stop = () => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(resolve))
+  }
+  return { server, port: (server.address() as AddressInfo).port, stop }
+}
 
 /**
  * A client session that nghttp2 ended after a protocol error is read no more, and Node says
  * nothing: without a probe the connection would be held until the idle timeout (5 minutes on the
- * gateway, for ever on `postern services proxy`). The ingress of both, on a real socket, with the
- * probe's rounds shortened from 30 s to 200 ms so the test need not wait them out.
+ * gateway, for ever on `postern services proxy`). The probe's rounds are shortened from 30 s to
+ * 200 ms so the tests need not wait them out.
  */
 describe('HTTP/2 client sessions that went dead are ended', () => {
-  const liveness = { everyMs: 200, answerMs: 400 }
   let server: Server
   let port: number
+  let stop: () => Promise<unknown>
 
   beforeAll(async () => {
-    server = http.createServer((_, res) => res.end('h1'))
-    serveHttp2Beside(server, {
-      tls: false,
-      idleTimeoutMs: 300_000,
-      prefaceTimeoutMs: 10_000,
-      liveness,
-      onStream: (stream) => {
-        stream.respond({ ':status': 200 })
-        stream.end('ok')
-      },
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    port = (server.address() as AddressInfo).port
+    ;({ server, port, stop } = await serve(300_000))
   })
-  afterAll(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
+  afterAll(() => stop())
 
   const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))))
 
@@ -84,6 +92,24 @@ describe('HTTP/2 client sessions that went dead are ended', () => {
 })
 
 const answered = (frames: Received[], streamId: number) => frames.some((f) => f.type === FRAME.HEADERS && f.streamId === streamId)
+
+describe('HTTP/2 client sessions without a stream, idle for the timeout', () => {
+  it('are ended with GOAWAY, although they answer every probe', async () => {
+    const idle = await serve(1_000)
+    try {
+      const c = await rawH2(idle.port)
+      c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlockFor(idle.port)))
+      await eventually(3_000, () => answered(c.frames, 1), 'an answer on stream 1', 20)
+      const answeredAt = Date.now()
+      await eventually(5_000, () => c.socket.destroyed, 'the server to end the idle connection', 20)
+      expect(Date.now() - answeredAt).toBeGreaterThanOrEqual(1_000 - 50)
+      expect(goawayCode(c.frames)).toBe(0)
+      expect(c.frames.filter((f) => f.type === FRAME.SETTINGS && f.flags === 0).length, 'probes were sent meanwhile').toBeGreaterThan(2)
+    } finally {
+      await idle.stop()
+    }
+  })
+})
 
 function headerBlockFor(port: number): Buffer {
   return headerBlock([
