@@ -1,5 +1,4 @@
-import http2, { type Http2Session } from 'node:http2'
-import type { OpenStreams } from './open-streams.js'
+import http2, { type Http2Session, type ServerHttp2Stream } from 'node:http2'
 
 const { NGHTTP2_NO_ERROR } = http2.constants
 
@@ -25,13 +24,19 @@ const { NGHTTP2_NO_ERROR } = http2.constants
  * no stream is left, the session is destroyed (GOAWAY, then the socket ended after what is
  * written) off nghttp2's stack, which is what the graceful close would have done.
  */
-export function honourClientGoaway(session: Http2Session, open: OpenStreams): void {
+export function honourClientGoaway(session: Http2Session): void {
+  let open = 0
   let goingAway = false
   const endIfDone = () => {
-    if (goingAway && open.count === 0 && !session.destroyed) session.destroy()
+    if (goingAway && open === 0 && !session.destroyed) session.destroy()
   }
-  open.onIdle(() => {
-    if (goingAway) setImmediate(endIfDone)
+  const streamClosed = () => {
+    // On Node's stack, maybe nghttp2's: the session is ended from the next turn.
+    if (--open === 0 && goingAway) setImmediate(endIfDone)
+  }
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open++
+    stream.once('close', streamClosed)
   })
   session.on('goaway', (code: number) => {
     if (code !== NGHTTP2_NO_ERROR) return

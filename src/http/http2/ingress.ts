@@ -3,9 +3,8 @@ import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Str
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { honourClientGoaway } from './client-goaway.js'
-import { reapIdleSessions, SERVER_LIVENESS } from './idle-sessions.js'
-import { OpenStreams } from './open-streams.js'
 import { routeByPreface } from './prior-knowledge.js'
+import { QUIET, watchQuietSession } from './quiet-sessions.js'
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void
 
@@ -45,7 +44,7 @@ export interface Http2Ingress {
  */
 export function serveHttp2Beside(
   server: HttpServer,
-  o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void; liveness?: typeof SERVER_LIVENESS },
+  o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void; quiet?: typeof QUIET },
 ): Http2Ingress {
   const options: ServerOptions = {
     maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
@@ -56,20 +55,16 @@ export function serveHttp2Beside(
   }
   // The cleartext HTTP/2 server runs sessions over any socket it is given, a TLS one included.
   const h2 = http2.createServer(options)
-  const sessions = new Map<Http2Session, OpenStreams>()
+  const sessions = new Set<Http2Session>()
   h2.on('session', (session: Http2Session) => {
-    const open = new OpenStreams(session)
-    honourClientGoaway(session, open)
-    sessions.set(session, open)
+    honourClientGoaway(session)
+    // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout); a dead one too.
+    watchQuietSession(session, o.idleTimeoutMs, o.quiet)
+    sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err) => o.onSessionError?.(err))
   })
   h2.on('stream', o.onStream)
-  // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout); one without
-  // streams, by reapIdleSessions.
-  h2.setTimeout(o.idleTimeoutMs)
-  const reaper = reapIdleSessions(sessions, o.idleTimeoutMs, o.liveness)
-  server.once('close', () => reaper.stop())
   const toH2 = (socket: Socket) => h2.emit('connection', socket)
 
   const event = o.tls ? 'secureConnection' : 'connection'
@@ -82,7 +77,7 @@ export function serveHttp2Beside(
   else server.on(event, (socket: Socket) => routeByPreface(socket, { h1: toH1, h2: toH2 }, o.prefaceTimeoutMs))
 
   const closeAll = () => {
-    for (const session of sessions.keys()) session.destroy()
+    for (const session of sessions) session.destroy()
     sessions.clear()
   }
   // Whoever closes the server's HTTP/1.1 connections closes its HTTP/2 sessions too, or

@@ -6,19 +6,25 @@ import { serveHttp2Beside } from '../../src/http/http2/ingress.js'
 import { eventually } from '../support/eventually.js'
 import { FLAG, FRAME, frame, goawayCode, headerBlock, rawH2, type Received } from '../support/h2-frames.js'
 
-const liveness = { everyMs: 200, answerMs: 400 }
+const quiet = { probeAfterMs: 200, answerMs: 400 }
 
-/** The HTTP/2 ingress of the gateway and of `postern services proxy`, on a real socket, answering every stream with 200. */
+/** The HTTP/2 ingress of the gateway and of `postern services proxy`, on a real socket, answering every stream with 200 (after ?ms=N). */
 async function serve(idleTimeoutMs: number): Promise<{ server: Server; port: number; stop(): Promise<unknown> }> {
   const server = http.createServer((_, res) => res.end('h1'))
   serveHttp2Beside(server, {
     tls: false,
     idleTimeoutMs,
     prefaceTimeoutMs: 10_000,
-    liveness,
-    onStream: (stream) => {
-      stream.respond({ ':status': 200 })
-      stream.end('ok')
+    quiet,
+    onStream: (stream, headers) => {
+      // As the gateway's: a stream of a session destroyed for not answering ends with its error.
+      stream.on('error', () => undefined)
+      const ms = Number(new URL(String(headers[':path']), 'http://x').searchParams.get('ms') ?? 0)
+      setTimeout(() => {
+        if (stream.destroyed) return
+        stream.respond({ ':status': 200 })
+        stream.end('ok')
+      }, ms)
     },
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -32,8 +38,8 @@ async function serve(idleTimeoutMs: number): Promise<{ server: Server; port: num
 /**
  * A client session that nghttp2 ended after a protocol error is read no more, and Node says
  * nothing: without a probe the connection would be held until the idle timeout (5 minutes on the
- * gateway, for ever on `postern services proxy`). The probe's rounds are shortened from 30 s to
- * 200 ms so the tests need not wait them out.
+ * gateway, for ever on `postern services proxy`). The quiet spell before a probe is shortened
+ * from 30 s to 200 ms, and the time to answer from 30 s to 400 ms, so the tests need not wait them out.
  */
 describe('HTTP/2 client sessions that went dead are ended', () => {
   let server: Server
@@ -61,11 +67,18 @@ describe('HTTP/2 client sessions that went dead are ended', () => {
     await eventually(3_000, () => c.socket.destroyed, 'the server to close the connection', 20)
   })
 
+  it('so is one that sent it with a request open, whose stream then never ends', async () => {
+    const c = await rawH2(port)
+    c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlockFor(port, '/?ms=100')))
+    c.send(frame(FRAME.DATA, 0, 0, Buffer.from('x')))
+    await eventually(3_000, () => c.socket.destroyed, 'the server to close the connection', 20)
+  })
+
   it('an idle client that acknowledges is kept across many rounds, and its next request is served on the same connection', async () => {
     const c = await rawH2(port)
     c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlockFor(port)))
     await eventually(3_000, () => answered(c.frames, 1), 'an answer on stream 1', 20)
-    await new Promise((r) => setTimeout(r, 6 * liveness.everyMs + liveness.answerMs))
+    await new Promise((r) => setTimeout(r, 6 * quiet.probeAfterMs + quiet.answerMs))
     expect(c.socket.destroyed).toBe(false)
     expect(c.frames.filter((f) => f.type === FRAME.SETTINGS && f.flags === 0).length, 'probes were sent').toBeGreaterThan(2)
     c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 3, headerBlockFor(port)))
@@ -84,16 +97,25 @@ describe('HTTP/2 client sessions that went dead are ended', () => {
         req.end()
       })
     expect(await get()).toBe(200)
-    await new Promise((r) => setTimeout(r, 6 * liveness.everyMs + liveness.answerMs))
+    await new Promise((r) => setTimeout(r, 6 * quiet.probeAfterMs + quiet.answerMs))
     expect(client.destroyed || client.closed).toBe(false)
     expect(await get()).toBe(200)
     client.destroy()
+  })
+
+  it('a request whose answer takes many quiet spells is answered on its connection', async () => {
+    const c = await rawH2(port)
+    c.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, headerBlockFor(port, `/?ms=${6 * quiet.probeAfterMs}`)))
+    await eventually(5_000, () => answered(c.frames, 1), 'an answer on stream 1', 20)
+    expect(c.socket.destroyed).toBe(false)
+    expect(c.frames.filter((f) => f.type === FRAME.SETTINGS && f.flags === 0).length, 'probes were sent meanwhile').toBeGreaterThan(2)
+    c.socket.destroy()
   })
 })
 
 const answered = (frames: Received[], streamId: number) => frames.some((f) => f.type === FRAME.HEADERS && f.streamId === streamId)
 
-describe('HTTP/2 client sessions without a stream, idle for the timeout', () => {
+describe('HTTP/2 client sessions idle for the timeout', () => {
   it('are ended with GOAWAY, although they answer every probe', async () => {
     const idle = await serve(1_000)
     try {
@@ -111,11 +133,11 @@ describe('HTTP/2 client sessions without a stream, idle for the timeout', () => 
   })
 })
 
-function headerBlockFor(port: number): Buffer {
+function headerBlockFor(port: number, path = '/'): Buffer {
   return headerBlock([
     [':method', 'GET'],
     [':scheme', 'http'],
-    [':path', '/'],
+    [':path', path],
     [':authority', `127.0.0.1:${port}`],
   ])
 }
