@@ -134,6 +134,17 @@ describe('HTTP/2 client sessions idle for the timeout', () => {
       await idle.stop()
     }
   })
+
+  it('so are those that answer each probe later than a quiet spell', async () => {
+    const idle = await serve(1_000)
+    try {
+      const c = await rawH2(idle.port, { settingsAckDelayMs: 2 * quiet.probeAfterMs })
+      await eventually(6_000, () => c.socket.destroyed, 'the server to end the idle connection', 20)
+      expect(goawayCode(c.frames)).toBe(0)
+    } finally {
+      await idle.stop()
+    }
+  })
 })
 
 function headerBlockFor(port: number, path = '/'): Buffer {

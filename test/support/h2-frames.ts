@@ -50,8 +50,8 @@ export interface Received {
   payload: Buffer
 }
 
-/** A raw HTTP/2 connection: the preface and an empty SETTINGS are sent; every frame received is parsed and kept. */
-export async function rawH2(port: number): Promise<{ socket: Socket; frames: Received[]; closed: Promise<void>; send(b: Buffer): boolean }> {
+/** A raw HTTP/2 connection: the preface and an empty SETTINGS are sent; every frame received is parsed and kept; SETTINGS are acknowledged (after `settingsAckDelayMs`). */
+export async function rawH2(port: number, o: { settingsAckDelayMs?: number } = {}): Promise<{ socket: Socket; frames: Received[]; closed: Promise<void>; send(b: Buffer): boolean }> {
   const socket = connect(port, '127.0.0.1')
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   socket.on('error', () => undefined)
@@ -65,7 +65,11 @@ export async function rawH2(port: number): Promise<{ socket: Socket; frames: Rec
       const f = { type: buffered[3]!, flags: buffered[4]!, streamId: buffered.readUInt32BE(5) & 0x7fffffff, payload: buffered.subarray(9, 9 + length) }
       frames.push(f)
       // Settings are acknowledged, as a client must, so the server does not end the session for that.
-      if (f.type === FRAME.SETTINGS && !(f.flags & FLAG.ACK) && socket.writable) socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0))
+      if (f.type === FRAME.SETTINGS && !(f.flags & FLAG.ACK)) {
+        const ack = () => socket.writable && socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0))
+        if (o.settingsAckDelayMs) setTimeout(ack, o.settingsAckDelayMs)
+        else ack()
+      }
       buffered = buffered.subarray(9 + length)
     }
   })

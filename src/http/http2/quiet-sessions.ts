@@ -48,7 +48,10 @@ export function watchQuietSession(session: Http2Session, idleTimeoutMs: number, 
     probing = true
     askAlive(session, o.answerMs, unresponsive, (answered) => {
       probing = false
-      if (answered) answeredAt = Date.now()
+      if (!answered) return
+      answeredAt = Date.now()
+      // Counted from now: a spell that ended while the answer was awaited was let pass.
+      if (!session.destroyed) session.setTimeout(o.probeAfterMs)
     })
   })
 }
