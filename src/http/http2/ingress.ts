@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { honourClientGoaway } from './client-goaway.js'
 import { routeByPreface } from './prior-knowledge.js'
-import { QUIET, watchQuietSession } from './quiet-sessions.js'
+import { CLIENT_QUIET, watchQuietSession } from './quiet-sessions.js'
 
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void
 
@@ -44,7 +44,7 @@ export interface Http2Ingress {
  */
 export function serveHttp2Beside(
   server: HttpServer,
-  o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void; quiet?: typeof QUIET },
+  o: { tls: boolean; onStream: StreamHandler; idleTimeoutMs: number; prefaceTimeoutMs: number; onSessionError?: (err: Error) => void; quiet?: Partial<typeof CLIENT_QUIET> },
 ): Http2Ingress {
   const options: ServerOptions = {
     maxHeaderListPairs: H2_LIMITS.maxHeaderListPairs,
@@ -59,7 +59,7 @@ export function serveHttp2Beside(
   h2.on('session', (session: Http2Session) => {
     honourClientGoaway(session)
     // An idle session is ended, as an idle HTTP/1.1 connection is (server.timeout); a dead one too.
-    watchQuietSession(session, o.idleTimeoutMs, o.quiet)
+    watchQuietSession(session, { ...CLIENT_QUIET, ...o.quiet, idleTimeoutMs: o.idleTimeoutMs })
     sessions.add(session)
     session.once('close', () => sessions.delete(session))
     session.on('error', (err) => o.onSessionError?.(err))

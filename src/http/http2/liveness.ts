@@ -39,8 +39,7 @@ export class SessionLiveness {
     if (session.destroyed || this.probing.has(session)) return
     if (Date.now() - (this.aliveAt.get(session) ?? 0) < this.o.probeAfterMs) return
     this.probing.add(session)
-    const unresponsive = () => Object.assign(new Error(`the upstream's HTTP/2 connection did not answer within ${this.o.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
-    askAlive(session, this.o.answerMs, unresponsive, (answered) => {
+    askAlive(session, this.o.answerMs, "the upstream's", (answered) => {
       this.probing.delete(session)
       if (answered) this.aliveAt.set(session, Date.now())
     })
@@ -51,9 +50,10 @@ export class SessionLiveness {
  * Has `session` acknowledge an empty SETTINGS frame, which changes nothing and, unlike a PING,
  * counts against no peer's ping policy (grpc-go ends a connection that pings more than twice in 5
  * minutes without traffic). A session that does not acknowledge within `answerMs` is destroyed
- * with `unresponsive()`. `settled` is called once, with whether it answered.
+ * with ERR_HTTP2_SESSION_UNRESPONSIVE, which names `whose` connection it was ("the upstream's").
+ * `settled` is called once, with whether it answered.
  */
-export function askAlive(session: Http2Session, answerMs: number, unresponsive: () => Error, settled: (answered: boolean) => void): void {
+export function askAlive(session: Http2Session, answerMs: number, whose: string, settled: (answered: boolean) => void): void {
   let over = false
   const done = (answered: boolean) => {
     if (over) return
@@ -63,7 +63,7 @@ export function askAlive(session: Http2Session, answerMs: number, unresponsive: 
   }
   const deadline = setTimeout(() => {
     done(false)
-    session.destroy(unresponsive())
+    session.destroy(Object.assign(new Error(`${whose} HTTP/2 connection did not answer within ${answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' }))
   }, answerMs)
   deadline.unref()
   try {

@@ -2,9 +2,8 @@ import { connect as netConnect, isIP } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { connect as tlsConnect } from 'node:tls'
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2'
-import { askAlive, LIVENESS, SessionLiveness } from './liveness.js'
-
-const unresponsive = () => Object.assign(new Error(`the upstream's HTTP/2 connection went silent and did not answer within ${LIVENESS.answerMs / 1000} s`), { code: 'ERR_HTTP2_SESSION_UNRESPONSIVE' })
+import { LIVENESS, SessionLiveness } from './liveness.js'
+import { watchQuietSession } from './quiet-sessions.js'
 
 /**
  * One HTTP/2 client session per origin, shared by every stream to it (HTTP/2 multiplexes: one
@@ -29,19 +28,11 @@ export class H2Sessions {
     session.once('close', forget)
     session.once('goaway', forget)
     // An idle session is closed (its streams, if any, finish first) once it has shown it is
-    // alive: one Node stopped serving (liveness.ts) in the middle of a response would wait for
-    // that stream for ever, and so would its caller. Asked again at each quiet spell, as a
-    // closing session's streams may go on long after.
-    let asking = false
-    session.setTimeout(this.options.idleMs ?? 60_000)
-    session.on('timeout', () => {
-      if (asking) return
-      asking = true
-      askAlive(session, LIVENESS.answerMs, unresponsive, (answered) => {
-        asking = false
-        if (answered) session.close()
-      })
-    })
+    // alive: one Node stopped serving in the middle of a response would wait for that stream for
+    // ever, and so would its caller. Asked again at each quiet spell, as a closing session's
+    // streams may go on long after.
+    const idleMs = this.options.idleMs ?? 60_000
+    watchQuietSession(session, { probeAfterMs: idleMs, answerMs: LIVENESS.answerMs, idleTimeoutMs: idleMs, onIdle: () => session.close(), whose: "the upstream's" })
     this.sessions.set(origin, session)
     return session
   }
