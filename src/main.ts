@@ -426,7 +426,9 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           request: gateway.request,
           upgrade: gateway.upgrade,
           stream: nginxOnStream,
-          serverOptions: { ...gatewayOptions, keepAliveTimeout: 65_000 },
+          // nginx's questions carry the caller's headers (up to MAX_HEADER_BYTES, which nginx
+          // checks) and its own beside them, the request's target among them: room for both.
+          serverOptions: { ...gatewayOptions, keepAliveTimeout: 65_000, maxHeaderSize: 2 * MAX_HEADER_BYTES },
           services: () => directory.allServices(),
           log,
         })

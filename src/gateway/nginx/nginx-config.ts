@@ -4,6 +4,7 @@ import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/lim
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { repeatedHeaderMessage } from '../extract-token.js'
 import { HEADER_RULES } from '../headers.js'
+import { MAX_HEADER_BYTES } from '../request-shape.js'
 import { invalidRequestChallenge } from '../responses.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
@@ -169,7 +170,10 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_connect_timeout 5s;
       proxy_read_timeout 10s;
       proxy_buffering on;
-      proxy_buffer_size 64k;
+      # An allow verdict carries the caller's Cookie and token headers back (cleaned): as large as
+      # the headers the gateway takes, and room for the rest.
+      proxy_buffer_size ${MAX_HEADER_BYTES / 1024 + 64}k;
+      proxy_busy_buffers_size ${MAX_HEADER_BYTES / 1024 + 64}k;
       proxy_buffers 8 64k;`
   /**
    * Forwarding to the service's upstream, with the service's timeout: to the block and target Lua
@@ -278,7 +282,9 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends for a second at most before closing (30 s by default).
   lingering_time 1s;
-  large_client_header_buffers 8 128k;
+  # nginx keeps the request line, and each header line, whole in one of these: one as long as
+  # the Node gateway takes (all its headers together, MAX_HEADER_BYTES, which the Lua counts).
+  large_client_header_buffers 4 ${MAX_HEADER_BYTES / 1024 + 8}k;
   client_body_temp_path body;
   proxy_temp_path proxy;
   fastcgi_temp_path fastcgi;

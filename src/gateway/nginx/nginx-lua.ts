@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
@@ -69,6 +70,9 @@ export function nginxLua(o: {
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local NOT_FOUND = ${luaLong(bodies.notFound)}
     local METHOD_NOT_ALLOWED = ${luaLong(bodies.methodNotAllowed)}
+    -- The methods Node's parser knows (http.METHODS): the Node gateway refuses any other, where
+    -- nginx takes any token for one and an upstream's own parser may refuse it.
+    local KNOWN_METHOD = { ${METHODS.map((m) => `[${luaString(m)}] = true`).join(', ')} }
     -- How long an epoch Postern said confirms the verdicts it holds: as long as a verdict is cached.
     local CONFIRMED_FOR = ${VERDICT_CACHE_MS / 1000}
     local UNAVAILABLE_GRPC = { ${Object.entries(bodies.unavailableGrpc).map(([k, v]) => `[${luaString(k)}] = ${luaString(String(v))}`).join(', ')} }
@@ -78,6 +82,15 @@ ${balancerLua(o.http)}
 ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     local SIGNATURE_REMOVED = ${luaString(SIGNATURE_REMOVED)}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
+
+    -- Whether a string holds only bytes up to 0x7F (a loop LuaJIT compiles: targets are short).
+    local function ascii(s)
+      local p = ffi.cast("const uint8_t *", s)
+      for i = 0, #s - 1 do
+        if p[i] > 127 then return false end
+      end
+      return true
+    end
 
     -- Whether a target's path needs Postern's eyes every time: it may be one of Postern's own
     -- (every spelling of /_postern holds "postern", in any case, or a %), or it holds ".." (it may
@@ -306,8 +319,9 @@ ${requestIdLua()}
       -- nginx reads a request line of HTTP/1.2 to 1.9 as 1.1 but names no version for it (nil):
       -- refused here, as the Node gateway refuses it, before it is forwarded with no answer to come.
       if not ngx.req.http_version() then return json_error(400, BAD_REQUEST) end
-${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large = read_headers()
+${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large, malformed = read_headers()
       if too_large then return json_error(431, TOO_LARGE) end
+      if malformed then return json_error(400, BAD_REQUEST) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access. One to h2c is a plain request here,
       -- its Upgrade not passed on (http/h2c-upgrade.ts upgradesToH2c).
@@ -316,6 +330,9 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       local method = ngx.req.get_method()
       local line = var.request
       local uri = var.request_uri
+      -- As Node's parser on the gateway port: a method it does not know, or a byte above 0x7F in
+      -- the target (which nginx passes on as sent), is a malformed request.
+      if not KNOWN_METHOD[method] or not ascii(uri) then return json_error(400, BAD_REQUEST) end
       -- A fragment is no part of the target (the Node gateway drops it too).
       local hash = uri:find("#", 1, true)
       if hash then uri = uri:sub(1, hash - 1) end
@@ -331,6 +348,9 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         key = credentials_key(method, host, authz, serverless, own_cookies and cookie or "")
       end
       local f = key and cached(key, own_cookies)
+      -- The Authorization header read_headers left unchecked: a verdict found under its exact
+      -- value was given after it was checked.
+      if not f and authz and control_in(authz) then return json_error(400, BAD_REQUEST) end
       -- A token never seen here, of a caller Postern admitted on this host and method within the
       -- verdict's life: admitted on that verdict once nginx has checked the token itself
       -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
