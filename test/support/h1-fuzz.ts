@@ -10,7 +10,7 @@
  */
 export const SPOOFED = 'user:mallory@example.com'
 
-export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean }): Buffer[] {
+export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string }): Buffer[] {
   const int = (n: number) => Math.floor(rand() * n)
   const chance = (p: number) => rand() < p
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
@@ -148,6 +148,7 @@ export function fuzzHttp1Connection(rand: () => number, o: { host: string; token
     const verb = odd('method') ? method() : framing === 'none' ? 'GET' : 'POST'
     let head = `${verb} ${odd('target') ? target() : pick(['/echo', '/echo?q=1', '/'])} ${odd('version') ? version() : 'HTTP/1.1'}`.trimEnd()
     if (odd('head')) head = pick(['', ' ', 'GET', `GET /${eol}`, junk(int(40)), `${head} `, ` ${head}`, head.replace(/ /g, '  ')])
+    if (o.marker) lines.unshift(`X-Fuzz-Id: ${o.marker}`)
     return head + eol + lines.map((l) => l + eol).join('') + eol + body
   }
 
