@@ -77,8 +77,9 @@ export function requestHeadersLua(): string {
       end
       return false
     end
+    local const_chars = ffi.typeof("const char *")
     local function control_in(s)
-      return has_control(ffi.cast("const char *", s), #s)
+      return has_control(ffi.cast(const_chars, s), #s)
     end
 
     local function read_headers()

@@ -84,8 +84,9 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     local HOP = { ["connection"] = true, ["keep-alive"] = true, ["transfer-encoding"] = true, ["content-length"] = true, [${luaString(VERDICT.verdict)}] = true }
 
     -- Whether a string holds only bytes up to 0x7F (a loop LuaJIT compiles: targets are short).
+    local const_bytes = ffi.typeof("const uint8_t *")
     local function ascii(s)
-      local p = ffi.cast("const uint8_t *", s)
+      local p = ffi.cast(const_bytes, s)
       for i = 0, #s - 1 do
         if p[i] > 127 then return false end
       end
