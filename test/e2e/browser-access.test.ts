@@ -8,6 +8,7 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 import { NAVIGATE, browserSignIn as signIn } from '../support/browser-sign-in.js'
+import { nginxHolds } from '../support/nginx-holds.js'
 
 /**
  * The browser flow at the HTTP level, where a browser cannot go: which requests count as a
@@ -268,6 +269,9 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
       const created = await p.api<{ browserAccess: boolean }>('POST', '/v2/projects/my-project/services?serviceId=quiet', { upstream: upstream.url, browserAccess: false })
       expect(created.status).toBe(200)
       expect(created.body.browserAccess).toBe(false)
+      // nginx reloads for the new service: its retired workers close the keep-alive connections
+      // this test's pool would otherwise send on ("other side closed").
+      if (dataPlane === 'nginx') await nginxHolds(p, 'quiet')
       expect((await p.api<{ browserAccess: boolean }>('GET', '/v2/projects/my-project/services/hello')).body.browserAccess).toBe(true)
       const quietHost = `quiet.my-project.localhost:${p.gatewayPort}`
       expect((await gw('/page', NAVIGATE, { host: quietHost })).status).toBe(401)
