@@ -7,6 +7,10 @@
  * Each request carries the token or not, and may hide a second request in its body or its
  * headers; those hidden ones ask for /smuggled and claim an identity (`SPOOFED`), so an upstream
  * that ever sees either was handed bytes no one decided on.
+ *
+ * `wellFramed`: one request, with CRLF line endings, its request line and version as sent by
+ * clients, and no bytes damaged, in one packet (to compare what two gateways forward). `marker`:
+ * an `X-Fuzz-Id` header first, so what an upstream received can be matched to the request.
  */
 export const SPOOFED = 'user:mallory@example.com'
 
