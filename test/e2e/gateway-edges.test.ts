@@ -298,6 +298,18 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       expect(upstream.seen.length).toBe(before)
     })
 
+    it('answers a target that is not a path (OPTIONS *, GET *) with 400, not a 502 that blames the gateway', async () => {
+      const before = upstream.seen.length
+      for (const line of ['OPTIONS * HTTP/1.1', 'GET * HTTP/1.1']) {
+        const r = await rawRequest(port, `${line}\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`)
+        expect(r.status, `${line}: ${r.raw.slice(0, 300)}`).toBe(400)
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } })
+      }
+      const upgrade = await rawRequest(port, `GET * HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+      expect(upgrade.status, upgrade.raw.slice(0, 300)).toBe(400)
+      expect(upstream.seen.length).toBe(before)
+    })
+
     it('refuses a cross-site browser request: a POST from another origin, Sec-Fetch-Site: cross-site, a WebSocket from another origin', async () => {
       const before = upstream.seen.length
       const post = (headers: string) =>

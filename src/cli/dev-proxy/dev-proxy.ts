@@ -76,12 +76,18 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
 
   const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts })
   const forbidden = (message: string) => JSON.stringify({ error: { code: 403, status: 'PERMISSION_DENIED', message } })
+  // A target the gateway is sent as it came: a path, or an absolute URL (the gateway refuses
+  // one naming another host). Any other (`*`, `host:port`) is the caller's mistake, not the
+  // gateway's being out of reach.
+  const targetProblem = (url: string | undefined) =>
+    url?.startsWith('/') || /^https?:\/\//i.test(url ?? '') ? undefined : JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: `The request target must be a path; '${(url ?? '').slice(0, 100)}' is not.` } })
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const refused = refusal(req)
-    if (refused) {
-      const body = forbidden(refused)
-      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
+    const badTarget = refused ? undefined : targetProblem(req.url)
+    if (refused || badTarget) {
+      const body = badTarget ?? forbidden(refused!)
+      res.writeHead(badTarget ? 400 : 403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
       res.end(body)
       req.resume()
       return
@@ -130,9 +136,10 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     // Node stops listening for the socket's errors once it hands over an upgrade (gateway.ts upgrade).
     client.on('error', () => client.destroy())
     const refused = refusal(req)
-    if (refused) {
-      const body = forbidden(refused)
-      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    const badTarget = refused ? undefined : targetProblem(req.url)
+    if (refused || badTarget) {
+      const body = badTarget ?? forbidden(refused!)
+      client.end(`HTTP/1.1 ${badTarget ? '400 Bad Request' : '403 Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
       return
     }
     proxyUpgrade(

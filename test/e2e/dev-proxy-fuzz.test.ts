@@ -1,0 +1,86 @@
+import { connect } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fuzzHttp1Connection } from '../support/h1-fuzz.js'
+import { seeded } from '../support/h2-fuzz.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
+import { startUpstream } from '../support/upstream.js'
+
+/** Fixed, so CI sends the same connections every time; others with POSTERN_FUZZ_SEED=n. */
+const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
+const CONNECTIONS = 1_000
+const AT_ONCE = 25
+
+/** Sends one connection's packets a moment apart and reads what comes back until the proxy closes, or briefly after the last packet. */
+function play(port: number, packets: Buffer[]): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let answer = ''
+    let timer: NodeJS.Timeout | undefined
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    socket.on('error', done)
+    socket.on('close', done)
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    socket.once('connect', async () => {
+      for (const packet of packets) {
+        if (!socket.writable) return
+        socket.write(packet)
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      timer = setTimeout(done, 400)
+    })
+  })
+}
+
+const statusesIn = (answer: string) => [...answer.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]))
+
+/**
+ * `postern services proxy` takes whatever a developer's tools send on 127.0.0.1: the HTTP/1.1
+ * fuzzer's connections (http1-fuzz.test.ts) against it, with a real gateway behind. It stays up,
+ * and answers bad input as bad input: no 5xx of its own but 501 and 505 (a `GET *` once got 502,
+ * "could not reach" the gateway).
+ */
+describe('HTTP/1.1 fuzzing postern services proxy', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let proxy: Awaited<ReturnType<typeof startServicesProxy>>
+  let token: string
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    p = await startPostern()
+    expect((await p.cli(['services', 'create', 'web', `--upstream=${upstream.url}`])).code).toBe(0)
+    token = await p.ownerIdToken()
+    proxy = await startServicesProxy('web', p.configDir)
+  })
+  afterAll(async () => {
+    proxy?.process.kill()
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it(`${CONNECTIONS} connections of random requests: the proxy stays up and refuses bad input as such`, async () => {
+    const rand = seeded(SEED)
+    const wrong: string[] = []
+    let answered = 0
+    for (let sent = 0; sent < CONNECTIONS; sent += AT_ONCE) {
+      const batch = Array.from({ length: AT_ONCE }, () => fuzzHttp1Connection(rand, { host: `127.0.0.1:${proxy.port}`, token }))
+      await Promise.all(
+        batch.map(async (packets) => {
+          const answer = await play(proxy.port, packets)
+          const statuses = statusesIn(answer)
+          answered += statuses.length
+          if (statuses.some((s) => s >= 500 && s !== 501 && s !== 505)) wrong.push(`${statuses.join(', ')} for ${JSON.stringify(Buffer.concat(packets).toString('latin1').slice(0, 400))}:\n${answer.slice(0, 400)}`)
+        }),
+      )
+      expect(proxy.process.exitCode, `the proxy exited after connection ${sent + AT_ONCE} of seed ${SEED}`).toBe(null)
+    }
+    expect(wrong.slice(0, 3)).toEqual([])
+    // The connections were answered, and many reached the upstream through the gateway.
+    expect(answered).toBeGreaterThan(CONNECTIONS / 2)
+    expect(upstream.seen.length).toBeGreaterThan(CONNECTIONS / 5)
+  }, 240_000)
+})
