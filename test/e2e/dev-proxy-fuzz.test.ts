@@ -1,6 +1,5 @@
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fuzzHttp1Connection } from '../support/h1-fuzz.js'
+import { fuzzHttp1Connection, playHttp1, responsesIn } from '../support/h1-fuzz.js'
 import { seeded } from '../support/h2-fuzz.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -10,33 +9,6 @@ import { startUpstream } from '../support/upstream.js'
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
 const CONNECTIONS = 1_000
 const AT_ONCE = 25
-
-/** Sends one connection's packets a moment apart and reads what comes back until the proxy closes, or briefly after the last packet. */
-function play(port: number, packets: Buffer[]): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    let timer: NodeJS.Timeout | undefined
-    const done = () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answer)
-    }
-    socket.on('error', done)
-    socket.on('close', done)
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
-    socket.once('connect', async () => {
-      for (const packet of packets) {
-        if (!socket.writable) return
-        socket.write(packet)
-        await new Promise((r) => setTimeout(r, 1))
-      }
-      timer = setTimeout(done, 400)
-    })
-  })
-}
-
-const statusesIn = (answer: string) => [...answer.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]))
 
 /**
  * `postern services proxy` takes whatever a developer's tools send on 127.0.0.1: the HTTP/1.1
@@ -70,8 +42,8 @@ describe('HTTP/1.1 fuzzing postern services proxy', () => {
       const batch = Array.from({ length: AT_ONCE }, () => fuzzHttp1Connection(rand, { host: `127.0.0.1:${proxy.port}`, token }))
       await Promise.all(
         batch.map(async (packets) => {
-          const answer = await play(proxy.port, packets)
-          const statuses = statusesIn(answer)
+          const answer = await playHttp1(proxy.port, packets)
+          const statuses = responsesIn(answer).map((r) => r.status)
           answered += statuses.length
           if (statuses.some((s) => s >= 500 && s !== 501 && s !== 505)) wrong.push(`${statuses.join(', ')} for ${JSON.stringify(Buffer.concat(packets).toString('latin1').slice(0, 400))}:\n${answer.slice(0, 400)}`)
         }),

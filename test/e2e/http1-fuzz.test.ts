@@ -1,6 +1,5 @@
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fuzzHttp1Connection, SPOOFED } from '../support/h1-fuzz.js'
+import { fuzzHttp1Connection, playHttp1, responsesIn, SPOOFED } from '../support/h1-fuzz.js'
 import { seeded } from '../support/h2-fuzz.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
@@ -12,34 +11,6 @@ import { startUpstream } from '../support/upstream.js'
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
 const CONNECTIONS = Number(process.env.POSTERN_FUZZ_CONNECTIONS ?? 1_500)
 const AT_ONCE = 25
-
-/** Sends one connection's packets a moment apart and reads what comes back until the server closes, or briefly after the last packet. */
-function play(port: number, packets: Buffer[]): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    let timer: NodeJS.Timeout | undefined
-    const done = () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answer)
-    }
-    socket.on('error', done)
-    socket.on('close', done)
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
-    socket.once('connect', async () => {
-      for (const packet of packets) {
-        if (!socket.writable) return
-        socket.write(packet)
-        await new Promise((r) => setTimeout(r, 1))
-      }
-      timer = setTimeout(done, 400)
-    })
-  })
-}
-
-/** Every response's status and head in what a connection read (a response's body may hold JSON, never a raw CRLF status line). */
-const responsesIn = (answer: string) => [...answer.matchAll(/(?:^|\r\n)(HTTP\/1\.[01] (\d{3}) [^\r\n]*\r\n(?:[^\r\n]+\r\n)*)\r\n/g)].map((m) => ({ status: Number(m[2]), head: m[1]! }))
 
 /** What is not bad input's answer: any 5xx but 501 (a transfer coding not implemented) and 505 (a version not supported). */
 const isServerFailure = (status: number) => status >= 500 && status !== 501 && status !== 505
@@ -79,7 +50,7 @@ describe.each(DATA_PLANES)('HTTP/1.1 fuzzing the gateway (%s data plane)', (data
       const batch = Array.from({ length: AT_ONCE }, () => fuzzHttp1Connection(rand, { host, token }))
       await Promise.all(
         batch.map(async (packets) => {
-          const answer = await play(p.gatewayPort, packets)
+          const answer = await playHttp1(p.gatewayPort, packets)
           const responses = responsesIn(answer)
           const seen = responses.map((r) => r.status)
           for (const status of seen) statuses.set(status, (statuses.get(status) ?? 0) + 1)

@@ -1,3 +1,5 @@
+import { connect } from 'node:net'
+
 /**
  * One connection's worth of HTTP/1.1 a fuzzer sends: one to three requests, pipelined, each built
  * from parts an attacker varies (method, target, version, the headers that carry identity, route
@@ -13,6 +15,35 @@
  * an `X-Fuzz-Id` header first, so what an upstream received can be matched to the request.
  */
 export const SPOOFED = 'user:mallory@example.com'
+
+/** Sends one connection's packets a moment apart and reads what comes back until the server closes, or briefly after the last packet. */
+export function playHttp1(port: number, packets: Buffer[]): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let answer = ''
+    let timer: NodeJS.Timeout | undefined
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    socket.on('error', done)
+    socket.on('close', done)
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    socket.once('connect', async () => {
+      for (const packet of packets) {
+        if (!socket.writable) return
+        socket.write(packet)
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      timer = setTimeout(done, 400)
+    })
+  })
+}
+
+/** Every response's status and head in what a connection read (a response's body may hold JSON, never a raw CRLF status line). */
+export const responsesIn = (answer: string) =>
+  [...answer.matchAll(/(?:^|\r\n)(HTTP\/1\.[01] (\d{3}) [^\r\n]*\r\n(?:[^\r\n]+\r\n)*)\r\n/g)].map((m) => ({ status: Number(m[2]), head: m[1]! }))
 
 export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string }): Buffer[] {
   const int = (n: number) => Math.floor(rand() * n)
