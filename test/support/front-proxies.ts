@@ -45,10 +45,15 @@ const NGINX_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/ng
 
 /** nginx from Debian (with its Lua module) running examples/nginx/postern-auth-request.conf, on `port` or a free one, in its own prefix. */
 export async function startNginx(o: { upstream: string; gateway: string; port?: number }): Promise<FrontProxy> {
+  return startNginxSite((listen) => render('nginx/postern-auth-request.conf', { LISTEN: listen, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }), o.port)
+}
+
+/** nginx from Debian (with its Lua module) serving the http-block text `site` makes of its listen address, on `port` or a free one, in its own prefix. */
+export async function startNginxSite(site: (listen: string) => string, port?: number): Promise<FrontProxy> {
   const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-'))
   mkdirSync(join(prefix, 'logs'))
-  const port = o.port ?? (await freePort())
-  writeFileSync(join(prefix, 'site.conf'), render('nginx/postern-auth-request.conf', { LISTEN: `127.0.0.1:${port}`, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
+  port ??= await freePort()
+  writeFileSync(join(prefix, 'site.conf'), site(`127.0.0.1:${port}`))
   writeFileSync(
     join(prefix, 'nginx.conf'),
     NGINX_MODULES.map((m) => `load_module ${m};\n`).join('') +

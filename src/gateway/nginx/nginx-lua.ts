@@ -8,6 +8,7 @@ import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
+import { workerCacheLua } from './nginx-lua-worker-cache.js'
 
 const luaString = (s: string) => JSON.stringify(s)
 const luaLong = (s: string) => {
@@ -47,9 +48,8 @@ export function nginxLua(o: {
   return `
     postern = {}
     local shared = ngx.shared.postern_verdicts
-    -- Each worker's own copies of the verdicts it uses (bounded, least recently used go first).
-    local mine = require("resty.lrucache").new(20000)
-    local ngx_now = ngx.now
+    -- Each worker's own copies of the verdicts it uses (nginx-lua-worker-cache.ts).
+${workerCacheLua()}    local ngx_now = ngx.now
     local capture = ngx.location.capture
     local find = ngx.re.find
     local concat = table.concat
@@ -285,8 +285,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       if not v then return nil end
       f = parse(v)
       if not usable(f, now) then return nil end
-      local ttl = kept_until(f) - now
-      if ttl > 0 then mine:set(key, f, ttl) end
+      mine:set(key, f)
       return f
     end
 
@@ -303,7 +302,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       if ttl <= 0 then return end
       shared:set(shm(key), concat(f, "\\n", 1, HOLD_END), ttl)
       if personal then return end
-      mine:set(key, f, ttl)
+      mine:set(key, f)
     end
 ${renewalLua(o.decisions, o.decisionKey)}
 ${requestIdLua()}
@@ -370,7 +369,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
             mine_too[9], mine_too.before_signature = "", before
             mine_too[REP], mine_too.epoch = "", f.epoch
             mine_too[RENEW_AT] = kept_until(f)
-            mine:set(key, mine_too, kept_until(f) - ngx_now())
+            mine:set(key, mine_too)
           end
         end
       end
