@@ -1,7 +1,7 @@
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fuzzConnection, fuzzUpstreamAnswer, seeded } from '../support/h2-fuzz.js'
+import { fuzzConnection, fuzzUpstreamAnswer, playH2, seeded } from '../support/h2-fuzz.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -12,28 +12,6 @@ import { startUpstream } from '../support/upstream.js'
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
 const CONNECTIONS = 5_000
 const AT_ONCE = 25
-
-/** Sends one connection's packets a moment apart, then waits briefly for the server to answer or close. */
-function play(port: number, packets: Buffer[]): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    const done = () => {
-      socket.destroy()
-      resolve()
-    }
-    socket.on('error', done)
-    socket.on('close', done)
-    socket.on('data', () => undefined)
-    socket.once('connect', async () => {
-      for (const packet of packets) {
-        if (!socket.writable) return
-        socket.write(packet)
-        await new Promise((r) => setTimeout(r, 1))
-      }
-      setTimeout(done, 30)
-    })
-  })
-}
 
 /**
  * Random HTTP/2 frames against the Node data plane, seeded. This is how two ways of aborting the
@@ -65,7 +43,7 @@ describe('HTTP/2 fuzzing the gateway', () => {
     for (let sent = 0; sent < CONNECTIONS; sent += AT_ONCE) {
       const batch = Array.from({ length: AT_ONCE }, () => fuzzConnection(rand, { authority, token }))
       withToken += batch.filter((c) => c.authorized.size > 0).length
-      await Promise.all(batch.map((c) => play(p.gatewayPort, c.packets)))
+      await Promise.all(batch.map((c) => playH2(p.gatewayPort, c.packets)))
       expect(await alive(), `the gateway is down after connection ${sent + AT_ONCE} of seed ${SEED}`).toBe(true)
     }
     // A good share of connections carried the token, and some of their requests reached the

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { CONNECTION_PREFACE, FLAG, FRAME, frame, headerBlock } from './h2-frames.js'
 
 /** A small seeded generator (mulberry32), so a run that finds something can be run again. */
@@ -75,6 +76,28 @@ export function fuzzConnection(rand: () => number, o: { authority: string; token
   // Most often the preface goes out with the frames after it, as a client in a hurry sends it.
   if (rand() < 0.5) packets.splice(0, 2, Buffer.concat([packets[0]!, packets[1]!]))
   return { packets, authorized }
+}
+
+/** Sends one connection's packets (fuzzConnection) a moment apart, then waits briefly for the server to answer or close. */
+export function playH2(port: number, packets: Buffer[]): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    const done = () => {
+      socket.destroy()
+      resolve()
+    }
+    socket.on('error', done)
+    socket.on('close', done)
+    socket.on('data', () => undefined)
+    socket.once('connect', async () => {
+      for (const packet of packets) {
+        if (!socket.writable) return
+        socket.write(packet)
+        await new Promise((r) => setTimeout(r, 1))
+      }
+      setTimeout(done, 30)
+    })
+  })
 }
 
 /**
