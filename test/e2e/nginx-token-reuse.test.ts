@@ -30,10 +30,10 @@ describe('nginx data plane: new tokens of an admitted caller', () => {
     await res.body.dump()
     return res.statusCode
   }
-  /** Postern's own count of requests it decided to admit to the service. */
-  const decisions = async () => {
+  /** Postern's own count of requests it decided to admit to the service (or, with `verdict`, decided so). */
+  const decisions = async (verdict: 'allowed' | 'denied' = 'allowed') => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
-    const m = new RegExp(`postern_gateway_requests_total\\{service="${resource}",verdict="allowed"\\} (\\d+)`).exec(text)
+    const m = new RegExp(`postern_gateway_requests_total\\{service="${resource}",verdict="${verdict}"\\} (\\d+)`).exec(text)
     return Number(m?.[1] ?? 0)
   }
   /** Postern's count of renewal lines it answered so (nginx/renewal.ts). */
@@ -151,6 +151,24 @@ describe('nginx data plane: new tokens of an admitted caller', () => {
     // Nor was the verdict dropped and asked for again by a request.
     expect(decided - renewed).toBeLessThanOrEqual(1)
     expect([...identities].map((i) => JSON.parse(i) as unknown)).toEqual([['cy+ops@example.com', 'user:cy+ops@example.com', `Bearer ${cy.split('.').slice(0, 2).join('.')}.SIGNATURE_REMOVED_BY_POSTERN`, 'string']])
+  })
+
+  it('asks Postern once for a burst of new tokens of a caller it holds no verdict for, and each refusal still on its own', async () => {
+    await createUser(p, 'di@example.com', 'di-password-12345')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:di@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    const di = (await signInUser(p, 'di@example.com', 'di-password-12345')).idToken
+    const before = await decisions()
+    // Thirty tokens of di, none sent before, at once (a connection each): one asks Postern, the
+    // others wait for its verdict and are admitted on it.
+    const burst = await Promise.all(Array.from({ length: 30 }, () => call(fresh(di))))
+    expect(burst).toEqual(Array.from({ length: 30 }, () => 200))
+    // One decision (a bulk renewal of it may follow within the second).
+    expect((await decisions()) - before).toBeLessThanOrEqual(2)
+    // A refusal is never shared: a burst of bob's (no role) is refused, and audited, one by one.
+    const deniedBefore = await decisions('denied')
+    const refused = await Promise.all(Array.from({ length: 10 }, () => call(fresh(bobToken))))
+    expect(refused).toEqual(Array.from({ length: 10 }, () => 403))
+    expect((await decisions('denied')) - deniedBefore).toBe(10)
   })
 
   it('refuses the caller’s tokens, new and held, within a second of the role being removed', async () => {

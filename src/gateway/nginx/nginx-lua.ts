@@ -304,6 +304,45 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       if personal then return end
       mine:set(key, f)
     end
+
+    -- One request at a time asks Postern about the same credentials (one token, or new tokens of
+    -- one caller: the identity nginx-lua-tokens.ts admits them on); the others wait for its answer
+    -- and use the verdict it kept, so a burst of them is one decision, not one each. (New tokens
+    -- of a thousand callers at once once made Postern decide about six times as often as there
+    -- were callers while their first answers were on their way.) A turn lasts ASK_TURN seconds at
+    -- most, should its request never end it; one that kept no verdict (a refusal, an answer
+    -- Postern's gateway forwards) is marked so, and for ASK_TURN the requests after it ask for
+    -- themselves without waiting.
+    local ASK_TURN = 1
+    local function turn_for(k)
+      return shm(k) .. "?"
+    end
+    local function wait_turn(turn)
+      local step, waited = 0.001, 0
+      while waited < ASK_TURN and shared:get(turn) == true do
+        ngx.sleep(step)
+        waited = waited + step
+        step = math.min(step * 2, 0.064)
+      end
+    end
+    local function end_turn(turn, kept)
+      if not turn then return end
+      if kept then shared:delete(turn) else shared:set(turn, "pass", ASK_TURN) end
+    end
+
+    -- The caller's verdict a token of theirs is admitted on (nginx-lua-tokens.ts), if one is held.
+    -- The token's next requests to this worker then find it under their own key, checked once,
+    -- until the caller's verdict ends (renewed, it is taken up again here).
+    local function on_identity(key, identity, before)
+      local f = cached(identity, false)
+      if not f then return nil end
+      local mine_too = { unpack(f, 1, HOLD_END) }
+      mine_too[9], mine_too.before_signature = "", before
+      mine_too[REP], mine_too.epoch = "", f.epoch
+      mine_too[RENEW_AT] = kept_until(f)
+      mine:set(key, mine_too)
+      return f
+    end
 ${renewalLua(o.decisions, o.decisionKey)}
 ${requestIdLua()}
     function postern.init_worker()
@@ -354,23 +393,14 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
       -- A token never seen here, of a caller Postern admitted on this host and method within the
       -- verdict's life: admitted on that verdict once nginx has checked the token itself
       -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
-      local identity, before_signature
-      if key and not own_cookies and not serverless then
-        local id, before = nil, nil
-        if not f then id, before = token_identity(authz) end
+      local identity, before_signature, before
+      if key and not own_cookies and not serverless and not f then
+        local id
+        id, before = token_identity(authz)
         if id then
           identity = "I" .. key:sub(1, key:find("\\n", 1, true)) .. id
-          f = cached(identity, false)
-          if f then
-            before_signature = before
-            -- This token's next requests to this worker find the verdict under their own key,
-            -- checked once, until the caller's verdict ends (renewed, it is taken up again here).
-            local mine_too = { unpack(f, 1, HOLD_END) }
-            mine_too[9], mine_too.before_signature = "", before
-            mine_too[REP], mine_too.epoch = "", f.epoch
-            mine_too[RENEW_AT] = kept_until(f)
-            mine:set(key, mine_too)
-          end
+          f = on_identity(key, identity, before)
+          if f then before_signature = before end
         end
       end
       local still
@@ -392,6 +422,27 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
           f[RENEW_AT] = kept_until(f)
         end
       end
+      -- No verdict held: this request asks Postern, unless another with the same credentials is
+      -- asking (turn_for). After waiting for it, or on taking the turn (the last one may have
+      -- ended just now), the verdict is looked for again.
+      local turn
+      if not f and key and not still then
+        turn = turn_for(identity or key)
+        if not shared:add(turn, true, ASK_TURN) then
+          wait_turn(turn)
+          turn = nil
+        end
+        if identity then
+          f = on_identity(key, identity, before)
+          if f then before_signature = before end
+        else
+          f = cached(key, own_cookies)
+        end
+        if f then
+          end_turn(turn, true)
+          turn = nil
+        end
+      end
       if not f then
         -- A subrequest has its own variables: the target is handed to it.
         -- (HTTP/0.9 has no protocol in its request line, nor headers to carry a credential.)
@@ -410,6 +461,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
         local verdict = r.header[${luaString(VERDICT.verdict)}]
         -- No verdict: Postern refused the request before deciding (relayed), or could not be reached (fail closed).
         -- (A verdict being renewed still holds until it expires.)
+        if verdict ~= "allow" then end_turn(turn, false) end
         if verdict == nil then
           if r.status >= 200 and r.status < 500 then return relay(r) end
           if not still then return json_error(503, UNAVAILABLE) end
@@ -440,6 +492,8 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern
               if id then remember("I" .. key:sub(1, key:find("\\n", 1, true)) .. id, false, f, ms, asked) end
             end
           end
+          -- (Once kept: whoever waits for this turn looks for the verdict as soon as it ends.)
+          end_turn(turn, key and ms > 0)
           before_signature = nil
         end
       end
