@@ -1,8 +1,11 @@
 import { createServer, type AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { curl } from '../support/curl.js'
+import { eventually } from '../support/eventually.js'
 import { fuzzConnection, fuzzUpstreamAnswer, playH2, seeded } from '../support/h2-fuzz.js'
-import { startPostern, type PosternProcess } from '../support/server.js'
+import { selfSignedCertificate } from '../support/self-signed.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
@@ -53,6 +56,51 @@ describe('HTTP/2 fuzzing the gateway', () => {
     expect(upstream.seen.filter((s) => s.headers['x-postern-authenticated-principal'] !== 'user:owner@example.com')).toEqual([])
     expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion/i)
   }, 120_000)
+})
+
+/**
+ * The same frames under TLS, offered h2 by ALPN, on both data planes: on the nginx plane nginx's
+ * own HTTP/2 parser takes them, and the Lua and Postern's h2c gateway behind it the streams it
+ * passes on. Whatever the frames, the plane stays up, logs no Lua error, and forwards nothing
+ * that did not carry the token.
+ */
+describe.each(DATA_PLANES)('HTTP/2 fuzzing the gateway over TLS (%s data plane)', (dataPlane) => {
+  const TLS_CONNECTIONS = 1_500
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  let tls: { cert: string; key: string }
+  let authority: string
+  let token: string
+  const env = () => ({ NODE_EXTRA_CA_CERTS: tls.cert })
+
+  beforeAll(async () => {
+    tls = selfSignedCertificate()
+    upstream = await startUpstream()
+    p = await startPostern({ dataPlane, args: ['--tls-cert', tls.cert, '--tls-key', tls.key], env: env() })
+    expect((await p.cli(['services', 'create', 'web', `--upstream=${upstream.url}`], { env: env() })).code).toBe(0)
+    token = (await p.cli(['auth', 'print-identity-token'], { env: env() })).stdout.trim()
+    authority = `web.my-project.localhost:${p.gatewayPort}`
+    await eventually(15_000, async () => (await curl(['--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, `https://${authority}/echo`])).stdout === '200', 'the gateway answering for the new service')
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), upstream?.close()])
+  })
+
+  it(`${TLS_CONNECTIONS} TLS connections of random frames: the plane stays up and forwards only requests with the token`, async () => {
+    const rand = seeded(SEED)
+    const seenBefore = upstream.seen.length
+    const alive = async () => (await curl(['--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, `https://${authority}/alive`])).stdout === '200'
+    for (let sent = 0; sent < TLS_CONNECTIONS; sent += AT_ONCE) {
+      const batch = Array.from({ length: AT_ONCE }, () => fuzzConnection(rand, { authority, token }))
+      await Promise.all(batch.map((c) => playH2(p.gatewayPort, c.packets, { tls: true })))
+      if ((sent / AT_ONCE) % 10 === 9) expect(await alive(), `the plane is down after connection ${sent + AT_ONCE} of seed ${SEED}`).toBe(true)
+    }
+    expect(await alive()).toBe(true)
+    const fuzzed = upstream.seen.slice(seenBefore).filter((s) => s.url !== '/alive')
+    expect(fuzzed.length).toBeGreaterThan(0)
+    expect(upstream.seen.filter((s) => s.headers['x-postern-authenticated-principal'] !== 'user:owner@example.com')).toEqual([])
+    expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion|lua entry thread aborted|runtime error/i)
+  }, 240_000)
 })
 
 /**

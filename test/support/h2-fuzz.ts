@@ -1,4 +1,5 @@
 import { connect } from 'node:net'
+import { connect as connectTls } from 'node:tls'
 import { CONNECTION_PREFACE, FLAG, FRAME, frame, headerBlock } from './h2-frames.js'
 
 /** A small seeded generator (mulberry32), so a run that finds something can be run again. */
@@ -78,10 +79,13 @@ export function fuzzConnection(rand: () => number, o: { authority: string; token
   return { packets, authorized }
 }
 
-/** Sends one connection's packets (fuzzConnection) a moment apart, then waits briefly for the server to answer or close. */
-export function playH2(port: number, packets: Buffer[]): Promise<void> {
+/**
+ * Sends one connection's packets (fuzzConnection) a moment apart, then waits briefly for the
+ * server to answer or close. With `tls`, over TLS offering only h2 by ALPN (any certificate).
+ */
+export function playH2(port: number, packets: Buffer[], o: { tls?: boolean } = {}): Promise<void> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = o.tls ? connectTls({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false }) : connect(port, '127.0.0.1')
     const done = () => {
       socket.destroy()
       resolve()
@@ -89,7 +93,7 @@ export function playH2(port: number, packets: Buffer[]): Promise<void> {
     socket.on('error', done)
     socket.on('close', done)
     socket.on('data', () => undefined)
-    socket.once('connect', async () => {
+    socket.once(o.tls ? 'secureConnect' : 'connect', async () => {
       for (const packet of packets) {
         if (!socket.writable) return
         socket.write(packet)
