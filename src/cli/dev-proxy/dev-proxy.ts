@@ -81,14 +81,19 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   // gateway's being out of reach.
   const targetProblem = (url: string | undefined) =>
     url?.startsWith('/') || /^https?:\/\//i.test(url ?? '') ? undefined : JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: `The request target must be a path; '${(url ?? '').slice(0, 100)}' is not.` } })
+  /** The proxy's own answer to a request it does not pass on (plain or upgrade), or undefined. */
+  const ownAnswer = (req: IncomingMessage): { status: 400 | 403; reason: string; body: string } | undefined => {
+    const refused = refusal(req)
+    if (refused) return { status: 403, reason: 'Forbidden', body: forbidden(refused) }
+    const badTarget = targetProblem(req.url)
+    return badTarget ? { status: 400, reason: 'Bad Request', body: badTarget } : undefined
+  }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const refused = refusal(req)
-    const badTarget = refused ? undefined : targetProblem(req.url)
-    if (refused || badTarget) {
-      const body = badTarget ?? forbidden(refused!)
-      res.writeHead(badTarget ? 400 : 403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' })
-      res.end(body)
+    const own = ownAnswer(req)
+    if (own) {
+      res.writeHead(own.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(own.body), connection: 'close' })
+      res.end(own.body)
       req.resume()
       return
     }
@@ -135,11 +140,9 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
     // Node stops listening for the socket's errors once it hands over an upgrade (gateway.ts upgrade).
     client.on('error', () => client.destroy())
-    const refused = refusal(req)
-    const badTarget = refused ? undefined : targetProblem(req.url)
-    if (refused || badTarget) {
-      const body = badTarget ?? forbidden(refused!)
-      client.end(`HTTP/1.1 ${badTarget ? '400 Bad Request' : '403 Forbidden'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    const own = ownAnswer(req)
+    if (own) {
+      client.end(`HTTP/1.1 ${own.status} ${own.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(own.body)}\r\nconnection: close\r\n\r\n${own.body}`)
       return
     }
     proxyUpgrade(
