@@ -33,6 +33,18 @@ describe('the client address behind trusted proxies', () => {
     expect(TrustedProxies.parse(' ').cidrs).toEqual([])
   })
 
+  it('gives the same answer for an address however often, and among however many, it is asked', () => {
+    const list = TrustedProxies.parse('10.0.0.0/16, fd00::/8')
+    const addresses = Array.from({ length: 3000 }, (_, i) => [`10.${i % 2}.${i >> 8}.${i & 255}`, `fd00::${i.toString(16)}`, `fe00::${i.toString(16)}`]).flat()
+    for (let pass = 0; pass < 2; pass++) {
+      const trusted = addresses.filter((a) => list.has(a))
+      expect(trusted).toHaveLength(3000 + 1500) // every fd00::, and the 10.0.x.y half
+      expect(trusted.every((a) => a.startsWith('fd00::') || a.startsWith('10.0.'))).toBe(true)
+    }
+    expect(list.has('not-an-ip')).toBe(false)
+    expect(TrustedProxies.none.has('10.0.0.1')).toBe(false)
+  })
+
   it('parses CIDR lists and refuses what is not one, naming it', () => {
     expect(TrustedProxies.parse('127.0.0.1,10.0.0.0/8,::1,2001:DB8::/32').cidrs).toEqual(['127.0.0.1/32', '10.0.0.0/8', '::1/128', '2001:db8::/32'])
     for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example.com', '10.0.0.0/8/8', '10.0.0.0/x', '', '10.0.0.0/-1']) {
