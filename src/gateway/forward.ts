@@ -3,8 +3,8 @@ import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import type { H2Sessions } from '../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
-import { readPastUnaskedContinue } from '../http/undici-continue.js'
-import { downstreamHeaders, downstreamTrailers } from './headers.js'
+import { mendUndiciParser } from '../http/undici-parser.js'
+import { downstreamHeaders, downstreamTrailers, withoutBodyLength } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
@@ -21,7 +21,7 @@ export class Upstreams {
 
   /** `h2`: the h2c sessions to upstreams that speak HTTP/2 (useHttp2), shared with HTTP/2 callers. */
   constructor(private readonly h2: H2Sessions) {
-    readPastUnaskedContinue()
+    mendUndiciParser()
   }
 
   /** The keep-alive pool to one upstream origin (also used by HTTP/2 callers of HTTP/1.1 upstreams). */
@@ -113,7 +113,8 @@ class ResponseRelay {
     // in the same read as its headers (a bad chunk) still gets the gateway's 502 rather than a
     // closed connection: undici reports the break when the upstream's socket has closed, in the
     // close phase of this turn, after its immediates; hence the second one.
-    this.head = { status: statusCode, headers: downstreamHeaders(headers) }
+    const cleaned = downstreamHeaders(headers)
+    this.head = { status: statusCode, headers: statusCode === 204 ? withoutBodyLength(cleaned) : cleaned }
     setImmediate(() => {
       if (this.head) setImmediate(() => this.flushHead())
     })

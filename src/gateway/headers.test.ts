@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, requestHeaderAction, SIGNATURE_REMOVED, setsPosternCookie, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
+import { clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutBodyLength, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -134,5 +134,9 @@ describe('downstreamTrailers', () => {
       ['X-Checksum', 'abc'],
       ['grpc-status', '0'],
     ])
+  })
+
+  it('takes the length and coding off a 204, and nothing else', () => {
+    expect(withoutBodyLength(['Content-Type', 'text/plain', 'content-length', '2', 'Transfer-Encoding', 'chunked', 'X-A', '1'])).toEqual(['Content-Type', 'text/plain', 'X-A', '1'])
   })
 })

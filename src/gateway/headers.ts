@@ -277,6 +277,20 @@ export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<stri
 }
 
 /**
+ * The headers of a 204 without the ones that would give it a body's length (RFC 9110 §8.6: a
+ * server must not send Content-Length in one). nginx drops them, and HTTP/2 clients (nghttp2:
+ * curl, Node) reset a 204 stream whose content-length is not 0, leaving the caller no answer.
+ */
+export function withoutBodyLength(headers: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i]!.toLowerCase()
+    if (lower !== 'content-length' && lower !== 'transfer-encoding') out.push(headers[i]!, headers[i + 1]!)
+  }
+  return out
+}
+
+/**
  * An upstream's trailers (a checksum, a gRPC status) as an HTTP/1.1 caller gets them: filtered
  * as downstreamHeaders filters a head, in the pairs ServerResponse.addTrailers takes. Node sends
  * them only when it chunks the answer (no Content-Length), and every HTTP/1.1 client reads them.

@@ -1,3 +1,4 @@
+import http2 from 'node:http2'
 import type { Server } from 'node:net'
 import { connect } from 'node:net'
 import { request } from 'undici'
@@ -48,6 +49,35 @@ const fields = (head: string) =>
 
 /** Set-Cookie values that set or clear one of Postern's cookies (written apart from the product's rule, which this checks). */
 const POSTERN_COOKIE = /^\s*=?\s*(?:__host-|__secure-)?postern[_-]/i
+
+/**
+ * What is wrong with one answer a caller got, by its status, its header fields (lowercase names)
+ * and the start of its body: nothing, on either plane, for any upstream.
+ */
+function judge(status: number, named: readonly { name: string; value: string }[], body: string): string[] {
+  const all = (name: string) => named.filter((f) => f.name === name).map((f) => f.value)
+  const wrong: string[] = []
+  if (/<html|<center>nginx/i.test(body)) wrong.push('nginx HTML')
+  if (status < 200) wrong.push(`an interim ${status} relayed`)
+  if ([502, 503, 504].includes(status) && !(/^application\/json\b/.test(all('content-type').join()) && body.startsWith('{"error"'))) wrong.push(`a ${status} not in the one JSON shape`)
+  if (status >= 500 && ![500, 501, 502, 504, 599].includes(status)) wrong.push(`a ${status} the upstream did not send`)
+  if (all('set-cookie').some((c) => POSTERN_COOKIE.test(c))) wrong.push("one of Postern's cookies set by the upstream")
+  for (const hop of [NOMINATED.toLowerCase(), 'proxy-authenticate', 'proxy-connection', 'trailer', 'upgrade']) if (all(hop).length) wrong.push(`the hop-by-hop ${hop} relayed`)
+  const lengths = all('content-length')
+  const codings = all('transfer-encoding')
+  if (lengths.length > 1 || (lengths.length && codings.length) || codings.some((c) => c.toLowerCase() !== 'chunked') || lengths.some((l) => !/^\d+$/.test(l))) wrong.push('a head that frames its body two ways')
+  if (status === 204 && (lengths.length || codings.length)) wrong.push('a 204 with a length or a coding')
+  return wrong
+}
+
+/** Counts by status, and that both outcomes were reached often: answers relayed, and the gateway's own 502s and 504s. */
+function expectBothOutcomes(statuses: Map<number, number>, answered: number): void {
+  const ours = (statuses.get(502) ?? 0) + (statuses.get(504) ?? 0)
+  const seen = JSON.stringify(Object.fromEntries(statuses))
+  expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(answered)
+  expect(answered - ours, `answers relayed, of ${seen}`).toBeGreaterThan(REQUESTS / 5)
+  expect(ours, `the gateway's own 502s and 504s, of ${seen}`).toBeGreaterThan(REQUESTS / 20)
+}
 
 /**
  * The other side of the gateway's HTTP/1.1: a service's upstream is run by whoever owns the
@@ -104,17 +134,7 @@ describe.each(DATA_PLANES)('HTTP/1.1 fuzzing the gateway from an upstream (%s da
           if (responses.length !== 1) return say(`${responses.length} answers, not one`)
           const { status, head } = responses[0]!
           statuses.set(status, (statuses.get(status) ?? 0) + 1)
-          const named = fields(head)
-          const all = (name: string) => named.filter((f) => f.name === name).map((f) => f.value)
-          if (/<html|<center>nginx/i.test(answer)) say('nginx HTML')
-          if (status < 200) say(`an interim ${status} relayed`)
-          if ([502, 503, 504].includes(status) && !(/^application\/json\b/.test(all('content-type').join()) && answer.slice(answer.indexOf('\r\n\r\n') + 4).startsWith('{"error"'))) say(`a ${status} not in the one JSON shape`)
-          if (status >= 500 && ![500, 501, 502, 504, 599].includes(status)) say(`a ${status} the upstream did not send`)
-          if (all('set-cookie').some((c) => POSTERN_COOKIE.test(c))) say("one of Postern's cookies set by the upstream")
-          for (const hop of [NOMINATED.toLowerCase(), 'proxy-authenticate', 'proxy-connection', 'trailer', 'upgrade']) if (all(hop).length) say(`the hop-by-hop ${hop} relayed`)
-          const lengths = all('content-length')
-          const codings = all('transfer-encoding')
-          if (lengths.length > 1 || (lengths.length && codings.length) || codings.some((c) => c.toLowerCase() !== 'chunked') || lengths.some((l) => !/^\d+$/.test(l))) say('a head that frames its body two ways')
+          for (const what of judge(status, fields(head), answer.slice(answer.indexOf('\r\n\r\n') + 4))) say(what)
         }),
       )
       expect(await goodAnswers(), `another service through the same gateway, after request ${sent + AT_ONCE} of seed ${SEED}`).toBe(200)
@@ -123,11 +143,52 @@ describe.each(DATA_PLANES)('HTTP/1.1 fuzzing the gateway from an upstream (%s da
     const brokeInHead = (id: number) => p.output().includes(`upstream sent invalid chunked response while reading response header from upstream, client: 127.0.0.1, server: , request: \\"GET /fuzz/${id} HTTP/1.1\\"`)
     await eventually(5_000, () => unanswered.every(brokeInHead), 'nginx logging why it left each caller unanswered').catch(() => undefined)
     expect(unanswered.filter((id) => !brokeInHead(id)).map((id) => `request ${id} (seed ${SEED}) got no answer`)).toEqual([])
-    // The run reached both outcomes often: answers relayed, and the gateway's own 502s.
-    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(REQUESTS - unanswered.length)
-    const ours = (statuses.get(502) ?? 0) + (statuses.get(504) ?? 0)
-    expect(REQUESTS - unanswered.length - ours, `answers relayed, of ${JSON.stringify(Object.fromEntries(statuses))}`).toBeGreaterThan(REQUESTS / 5)
-    expect(ours, `the gateway's own 502s and 504s, of ${JSON.stringify(Object.fromEntries(statuses))}`).toBeGreaterThan(REQUESTS / 20)
+    expectBothOutcomes(statuses, REQUESTS - unanswered.length)
     expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion|lua entry thread aborted|runtime error/i)
+  }, 300_000)
+
+  // HTTP/2 callers take another path through the Node gateway: the answer's head is checked
+  // against what HTTP/2 may carry, and a broken answer ends a stream, not a connection. On the
+  // nginx plane nginx hands HTTP/2 streams to this same gateway (over TLS only).
+  it.runIf(dataPlane === 'node')(`${REQUESTS} HTTP/2 requests (h2c) to the same upstream: each stream gets one answer, cleaned, or the gateway's own`, async () => {
+    const authority = `hostile.my-project.localhost:${p.gatewayPort}`
+    const statuses = new Map<number, number>()
+    const wrong: string[] = []
+    for (let sent = 0; sent < REQUESTS; sent += AT_ONCE) {
+      const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+      session.on('error', () => undefined)
+      await Promise.all(
+        Array.from({ length: AT_ONCE }, (_, i) => {
+          const id = sent + i + 1
+          return new Promise<void>((resolve) => {
+            const stream = session.request({ ':path': `/fuzz/${id}`, ':authority': authority, authorization: `Bearer ${token}`, 'x-fuzz-id': String(id) })
+            let head: http2.IncomingHttpHeaders | undefined
+            let body = ''
+            const timer = setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 8_000)
+            const done = () => {
+              clearTimeout(timer)
+              if (!head) wrong.push(`request ${id} (seed ${SEED}): no answer on its stream`)
+              else {
+                const status = Number(head[':status'])
+                statuses.set(status, (statuses.get(status) ?? 0) + 1)
+                const named = Object.entries(head).flatMap(([name, value]) => (name.startsWith(':') ? [] : [value].flat().map((v) => ({ name, value: String(v) }))))
+                for (const what of judge(status, named, body)) wrong.push(`request ${id} (seed ${SEED}): ${what}\n${JSON.stringify(head)} ${body.slice(0, 200)}`)
+              }
+              resolve()
+            }
+            stream.on('response', (h) => (head = h))
+            stream.on('data', (d: Buffer) => (body += d.toString('latin1')))
+            stream.on('close', done)
+            stream.on('error', () => undefined)
+            stream.end()
+          })
+        }),
+      )
+      session.close()
+      expect((await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`).catch(() => undefined))?.status, `the gateway, after request ${sent + AT_ONCE} of seed ${SEED}`).toBe(200)
+    }
+    expect(wrong.slice(0, 5)).toEqual([])
+    expectBothOutcomes(statuses, REQUESTS)
+    expect(p.output()).not.toMatch(/uncaught|FATAL|Assertion/i)
   }, 300_000)
 })

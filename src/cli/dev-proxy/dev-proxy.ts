@@ -7,6 +7,7 @@ import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
 import { mayResend } from '../../http/resend.js'
+import { mendUndiciParser } from '../../http/undici-parser.js'
 import { proxyUpgrade } from '../../http/splice.js'
 import { createH2Proxy } from './h2-proxy.js'
 import { localOriginRefusal } from './local-origin.js'
@@ -43,6 +44,7 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
 
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const connectionOptions = { connect: { lookup: lookup as never }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+  mendUndiciParser()
   const agent = new Agent({ ...connectionOptions, keepAliveTimeout: 30_000, connections: 64 })
   // A request sent once more after its kept-alive connection closed before answering
   // (http/resend.ts) goes on a connection of its own, closed after it.

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module'
+import { Duplex } from 'node:stream'
+
+interface H1Parser {
+  onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number
+  finish(): unknown
+  execute(data: Buffer): void
+  destroy(): void
+  paused: boolean
+  ptr: number | null
+  socket: Duplex
+  llhttp: { llhttp_resume(ptr: number): void }
+}
+
+/** A status below 200 that no handler tells from 100: they all pass over interim answers. */
+const INTERIM = 199
+const EMPTY = Buffer.alloc(0)
+let done = false
+
+/**
+ * Where Postern mends undici's HTTP/1.1 parser, for the gateway and `postern services proxy`
+ * alike. The parser is not exported: it is reached once, through a connection set up on a socket
+ * that goes nowhere, and its prototype is mended in two places (below). Should undici's insides
+ * move, Postern still starts, with a warning, and the tests named below fail. Idempotent.
+ */
+export function mendUndiciParser(): void {
+  if (done) return
+  done = true
+  try {
+    const proto = parserPrototype()
+    readPastUnaskedContinue(proto)
+    finishWhenPaused(proto)
+  } catch (err) {
+    process.emitWarning(`Postern could not mend undici's HTTP/1.1 parser (an unasked 100 Continue gets 502; an upstream closing an answer its caller reads slowly can end the process): ${(err as Error).message}`)
+  }
+}
+
+function parserPrototype(): H1Parser {
+  const require = createRequire(import.meta.url)
+  const connectH1 = require('undici/lib/dispatcher/client-h1.js') as (client: object, socket: Duplex) => unknown
+  const { kParser } = require('undici/lib/core/symbols.js') as { kParser: symbol }
+  const socket = new Duplex({ read: () => undefined, write: (_chunk, _encoding, callback) => callback() })
+  connectH1({}, socket)
+  const parser = (socket as unknown as Record<symbol, H1Parser | undefined>)[kParser]
+  const proto = parser && (Object.getPrototypeOf(parser) as H1Parser)
+  if (!parser || !proto || typeof proto.onHeadersComplete !== 'function' || typeof proto.finish !== 'function') throw new Error('undici’s HTTP/1.1 parser is not where Postern expects it: see src/http/undici-parser.ts')
+  socket.removeAllListeners()
+  parser.destroy()
+  return proto
+}
+
+/**
+ * Read past a `100 Continue` the request did not ask for, as undici reads past every other
+ * interim answer (1xx). undici never sends `Expect`, so it closes the connection on any 100
+ * ("bad response", its issue #201), and the caller would get a 502 for an answer that was fine;
+ * yet servers send one unasked (some Java and WSGI servers, to every request with a body), and
+ * RFC 9110 §15.2 has every client, proxies included, read past one or more 1xx of any kind.
+ * Test: test/e2e/gateway-forwarding.test.ts.
+ */
+function readPastUnaskedContinue(proto: H1Parser): void {
+  const onHeadersComplete = proto.onHeadersComplete
+  proto.onHeadersComplete = function (this: H1Parser, statusCode, upgrade, shouldKeepAlive) {
+    return onHeadersComplete.call(this, statusCode === 100 ? INTERIM : statusCode, upgrade, shouldKeepAlive)
+  }
+}
+
+/**
+ * An answer whose end is the upstream closing its connection, while its caller reads slowly:
+ * the parser is paused for backpressure when the close arrives, and undici 7's `finish` asserts
+ * it is not, from the socket's 'end' handler, where nothing can catch it: any upstream could end
+ * the whole process (found by test/e2e/upstream-answer-fuzz.test.ts; undici's issue #5360, mended
+ * in undici 8, which needs Node 22). As undici 8 does, the parser is resumed and what the socket
+ * still holds is parsed before the end is: the caller's backpressure is advisory here, since what
+ * is read goes into the caller's write buffer, and an answer ends only once.
+ * Test: test/e2e/upstream-answers-at-odds.test.ts.
+ */
+function finishWhenPaused(proto: H1Parser): void {
+  const finish = proto.finish
+  proto.finish = function (this: H1Parser) {
+    if (this.paused && this.ptr != null) {
+      let data: Buffer
+      do {
+        this.llhttp.llhttp_resume(this.ptr)
+        this.paused = false
+        data = (this.socket.read() as Buffer | null) ?? EMPTY
+        this.execute(data)
+      } while (this.paused && data.length > 0 && this.ptr != null)
+      if (this.paused && this.ptr != null) {
+        this.llhttp.llhttp_resume(this.ptr)
+        this.paused = false
+      }
+    }
+    return finish.call(this)
+  }
+}

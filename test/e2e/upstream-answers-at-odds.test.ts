@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto'
+import http2 from 'node:http2'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nginxHolds } from '../support/nginx-holds.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+
+/** 16 MiB, more than loopback's socket buffers hold between the gateway and a caller who waits. */
+const BIG = Buffer.alloc(16 * 1024 * 1024, 'postern ')
+const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+
+/**
+ * Upstream answers at odds with their callers, found by test/e2e/upstream-answer-fuzz.test.ts
+ * and kept here by name: an answer whose end is the upstream closing its connection, to a caller
+ * who reads slowly (undici's parser, paused for the caller's backpressure, ended the whole Node
+ * gateway on the close), and a 204 that says it has a body (HTTP/2 callers got their stream
+ * reset, and no answer).
+ */
+describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data plane)', (dataPlane) => {
+  let p: PosternProcess
+  let upstream: Server
+  let token: string
+  const answers: Record<string, (socket: Socket) => void> = {
+    // HTTP/1.0's framing: no length, the close is the end.
+    '/until-close': (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n')
+      socket.end(BIG)
+    },
+    '/no-content': (socket) => socket.write('HTTP/1.1 204 No Content\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n'),
+  }
+
+  beforeAll(async () => {
+    upstream = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.once('data', (d: Buffer) => {
+        const answer = answers[/^\w+ (\S+)/.exec(d.toString('latin1'))?.[1] ?? '']
+        if (answer) answer(socket)
+        else socket.destroy()
+      })
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    p = await startPostern({ dataPlane })
+    expect((await p.cli(['services', 'create', 'odd', `--upstream=http://127.0.0.1:${(upstream.address() as AddressInfo).port}`])).code).toBe(0)
+    if (dataPlane === 'nginx') await nginxHolds(p, 'odd')
+    token = await p.ownerIdToken()
+  })
+  afterAll(async () => {
+    await p?.stop()
+    upstream?.close()
+  })
+
+  const host = () => `odd.my-project.localhost:${p.gatewayPort}`
+  const alive = async () => (await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`).catch(() => undefined))?.status
+
+  it('an answer that ends with the upstream closing reaches a caller who waits before reading it, whole, and the gateway stays up', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}/until-close`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+      expect(r.statusCode).toBe(200)
+      // The caller reads nothing for a while: the gateway's writes to it back up, and it stops
+      // reading the upstream, which has sent everything and closed.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      const got = Buffer.from(await r.body.arrayBuffer())
+      expect(got.length).toBe(BIG.length)
+      expect(digest(got)).toBe(digest(BIG))
+      expect(await alive()).toBe(200)
+    }
+  }, 60_000)
+
+  it.runIf(dataPlane === 'node')('the same to an HTTP/2 caller whose window fills', async () => {
+    const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+    try {
+      const stream = session.request({ ':path': '/until-close', ':authority': host(), authorization: `Bearer ${token}` })
+      stream.end()
+      const [head] = await Promise.all([new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve)), new Promise((resolve) => setTimeout(resolve, 1_000))])
+      expect(head[':status']).toBe(200)
+      const chunks: Buffer[] = []
+      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      expect(Buffer.concat(chunks).length).toBe(BIG.length)
+      expect(digest(Buffer.concat(chunks))).toBe(digest(BIG))
+    } finally {
+      session.close()
+    }
+    expect(await alive()).toBe(200)
+  }, 60_000)
+
+  it('a 204 that claims a body reaches HTTP/1.1 callers without the claim', async () => {
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}/no-content`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+    expect(r.statusCode).toBe(204)
+    expect(r.headers['content-length']).toBeUndefined()
+    expect(r.headers['transfer-encoding']).toBeUndefined()
+    await r.body.dump()
+  })
+
+  it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+    try {
+      const stream = session.request({ ':path': '/no-content', ':authority': host(), authorization: `Bearer ${token}` })
+      stream.end()
+      const head = await new Promise<http2.IncomingHttpHeaders | string>((resolve) => {
+        stream.once('response', resolve)
+        stream.once('error', (err) => resolve(String(err)))
+      })
+      expect(typeof head === 'string' ? head : head[':status']).toBe(204)
+      stream.resume()
+    } finally {
+      session.close()
+    }
+  })
+})
