@@ -15,7 +15,7 @@ export class TrustedProxies {
   private readonly list = new BlockList()
   /**
    * Answers already given, by address. BlockList.check makes a SocketAddress for every string it
-   * is asked about (1.6 µs, 4% of a warm gateway request's CPU in the bench's profile); the
+   * is asked about (1.6 µs, 4% of a warm gateway request's CPU in a profile); the
    * addresses asked about are few (the peers, and the hops their X-Forwarded-For names), and an
    * address a client writes is asked about at most once a request, so a bounded cache keeps it.
    */

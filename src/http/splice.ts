@@ -84,9 +84,20 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
     answered = true
     clearTimeout(timer)
     client.off('close', abandon)
+    // No final answer: a 101 that names no protocol (RFC 9110 §15.2.2: it must) is not a switch
+    // Node will make, and a status below 100 is no HTTP status. The client gets the gateway's
+    // 502, as on its other paths, not that status and whatever came after it.
+    const status = res.statusCode ?? 0
+    if (status < 200) {
+      res.destroy()
+      hooks.unreachable(new Error(status === 101 ? 'it answered 101 without an Upgrade header' : `it answered with status ${status}`), false)
+      hooks.closed?.()
+      return
+    }
     // Not switching: an ordinary response, then the end of this connection. Node has already
     // undone any chunked framing, and the close delimits the body.
-    const headers = hooks.responseHeaders(res.rawHeaders, false).filter((_, i, all) => i % 2 === 0 ? !FRAMING.test(all[i]!) : !FRAMING.test(all[i - 1]!))
+    const framing = res.statusCode === 204 ? NO_CONTENT_FRAMING : FRAMING
+    const headers = hooks.responseHeaders(res.rawHeaders, false).filter((_, i, all) => i % 2 === 0 ? !framing.test(all[i]!) : !framing.test(all[i - 1]!))
     headers.push('connection', 'close')
     client.write(responseHead(res, headers))
     res.pipe(client)
@@ -107,6 +118,8 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
 }
 
 const FRAMING = /^(transfer-encoding|connection|keep-alive)$/i
+/** A 204 has no body, so no Content-Length either (RFC 9110 §8.6), as the gateway's other paths send it. */
+const NO_CONTENT_FRAMING = /^(transfer-encoding|connection|keep-alive|content-length)$/i
 
 function responseHead(res: IncomingMessage, headers: readonly string[]): string {
   const lines = [`HTTP/1.1 ${res.statusCode} ${(res.statusMessage ?? '').replace(/[^\t\x20-\x7e]/g, '')}`]

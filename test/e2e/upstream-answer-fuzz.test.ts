@@ -124,16 +124,26 @@ describe.each(DATA_PLANES)('HTTP/1.1 fuzzing the gateway from an upstream (%s da
       await Promise.all(
         Array.from({ length: AT_ONCE }, async (_, i) => {
           const id = sent + i + 1
-          const answer = await ask(p.gatewayPort, `GET /fuzz/${id} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nX-Fuzz-Id: ${id}\r\nConnection: close\r\n\r\n`)
+          // Every fourth asks for a WebSocket: the gateway's upgrade path meets the same upstream.
+          const upgrade = id % 4 === 0
+          const asks = upgrade ? 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' : 'Connection: close\r\n'
+          const answer = await ask(p.gatewayPort, `GET /fuzz/${id} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nX-Fuzz-Id: ${id}\r\n${asks}\r\n`)
           const say = (what: string) => wrong.push(`request ${id} (seed ${SEED}): ${what}\n${answer.slice(0, 600)}`)
           const responses = responsesIn(answer)
           // nginx closes the connection without a word when a chunked body breaks in the read
           // that brought its head: it has parsed the head and run the header filter, and the head
           // waits in its buffer for the body (README). It says so in its log, checked below.
           if (answer === '' && dataPlane === 'nginx') return void unanswered.push(id)
-          if (responses.length !== 1) return say(`${responses.length} answers, not one`)
+          // After a 101, what follows is the new protocol's, relayed as it came.
+          if (responses.length !== 1 && !(upgrade && responses[0]?.status === 101)) return say(`${responses.length} answers, not one`)
           const { status, head } = responses[0]!
           statuses.set(status, (statuses.get(status) ?? 0) + 1)
+          if (status === 101) {
+            if (!upgrade) say('a 101 to a request that asked for no upgrade')
+            else if (!fields(head).some((f) => f.name === 'upgrade')) say('a 101 that does not say to what')
+            if (fields(head).some((f) => f.name === 'set-cookie' && POSTERN_COOKIE.test(f.value))) say("one of Postern's cookies set by the upstream")
+            return
+          }
           for (const what of judge(status, fields(head), answer.slice(answer.indexOf('\r\n\r\n') + 4))) say(what)
         }),
       )

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import http2 from 'node:http2'
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxHolds } from '../support/nginx-holds.js'
@@ -14,8 +14,8 @@ const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  * Upstream answers at odds with their callers, found by test/e2e/upstream-answer-fuzz.test.ts
  * and kept here by name: an answer whose end is the upstream closing its connection, to a caller
  * who reads slowly (undici's parser, paused for the caller's backpressure, ended the whole Node
- * gateway on the close), and a 204 that says it has a body (HTTP/2 callers got their stream
- * reset, and no answer).
+ * gateway on the close), a 204 that says it has a body (HTTP/2 callers got their stream reset,
+ * and no answer), and a 101 that names no protocol (relayed as a 101 that switched to nothing).
  */
 describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data plane)', (dataPlane) => {
   let p: PosternProcess
@@ -28,6 +28,9 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
       socket.end(BIG)
     },
     '/no-content': (socket) => socket.write('HTTP/1.1 204 No Content\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n'),
+    // A switch to no protocol it names, then bytes of whatever it switched to.
+    '/switch-to-nothing': (socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n\x81\x05hello'),
+    '/status-99': (socket) => socket.end('HTTP/1.1 099 Low\r\n\r\nhello'),
   }
 
   beforeAll(async () => {
@@ -90,6 +93,23 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(r.headers['content-length']).toBeUndefined()
     expect(r.headers['transfer-encoding']).toBeUndefined()
     await r.body.dump()
+  })
+
+  it.each([
+    ['a 101 that names no protocol to switch to', '/switch-to-nothing'],
+    ['a status below 100', '/status-99'],
+  ])("%s gets a WebSocket caller the gateway's 502, not that status", async (_, path) => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(p.gatewayPort, '127.0.0.1')
+      let got = ''
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
+      socket.on('close', () => resolve(got))
+      socket.on('error', () => resolve(got))
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 502 /)
+    expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
+    expect(answer).not.toContain('hello')
   })
 
   it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {

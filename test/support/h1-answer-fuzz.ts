@@ -76,7 +76,7 @@ export function fuzzHttp1Answer(rand: () => number): FuzzedAnswer {
   // The body, and what says how long it is.
   const length = pick([0, 2, 20, 700, 20_000])
   const content = letters(length)
-  let body = ''
+  let body: string
   const framing = odd('framing') ? pick(['both', 'short', 'long', 'two-lengths', 'odd-length', 'odd-chunked', 'bad-chunks', 'until-close', 'extra']) : pick(['length', 'length', 'chunked', 'until-close'])
   if (['length', 'both', 'extra'].includes(framing)) header('Content-Length', String(length))
   if (framing === 'short' || framing === 'long') header('Content-Length', String(framing === 'short' ? Math.max(0, length - int(5) - 1) : length + int(50) + 1))
@@ -101,9 +101,7 @@ export function fuzzHttp1Answer(rand: () => number): FuzzedAnswer {
       `${length.toString(16)}\r\n${content}`,
       `zz\r\n${content}\r\n0\r\n\r\n`,
     ])
-  } else if (framing === 'short') body = content
-  else if (framing === 'long') body = content
-  else body = content
+  } else body = content // the exact length, one too short or long for it, or the close
   if (framing === 'extra') body += pick(['garbage after the body', `HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`, junk(int(20))])
 
   let bytes = head + statusLine + eol + lines.map((l) => l + eol).join('') + eol + body
@@ -129,7 +127,31 @@ export function fuzzHttp1Answer(rand: () => number): FuzzedAnswer {
 }
 
 /**
- * An upstream that answers every request with fuzzHttp1Answer, seeded by `seed` and the request's
+ * An answer to a request that asks for an upgrade (a WebSocket): half the time a `101` in one of
+ * its shapes — as it should be, without its Upgrade header, naming another protocol, with a body
+ * length — followed by bytes of the new protocol (or what reads as another HTTP answer) and the
+ * close; else any answer fuzzHttp1Answer makes. The connection is closed after it either way.
+ */
+export function fuzzUpgradeAnswer(rand: () => number): FuzzedAnswer {
+  const int = (n: number) => Math.floor(rand() * n)
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
+  if (rand() < 0.5) return { ...fuzzHttp1Answer(rand), close: true }
+  const head = pick([
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+    'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 5\r\n\r\n',
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSet-Cookie: __Host-postern_session=planted; Path=/\r\n\r\n',
+    'HTTP/1.1 101\r\nUpgrade: websocket\r\n\r\n',
+  ])
+  const after = pick(['', '\x81\x05hello', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', Buffer.from(Array.from({ length: int(200) }, () => int(256))).toString('latin1')])
+  const all = Buffer.from(head + after, 'latin1')
+  const cut = int(all.length)
+  return { packets: rand() < 0.3 && cut > 0 ? [all.subarray(0, cut), all.subarray(cut)] : [all], close: true }
+}
+
+/**
+ * An upstream that answers every request with fuzzHttp1Answer (fuzzUpgradeAnswer for one that asks for an upgrade), seeded by `seed` and the request's
  * `X-Fuzz-Id` (0 when it has none). A request is read up to its blank line; the fuzzer's requests
  * have no body.
  */
@@ -145,7 +167,7 @@ export async function startHostileUpstream(seed: number): Promise<{ server: Serv
         const head = pending.slice(0, end)
         pending = pending.slice(end + 4)
         const id = Number(/\r\nx-fuzz-id: *(\d+)/i.exec(head)?.[1] ?? 0)
-        const answer = fuzzHttp1Answer(seeded(seed * 7_919 + id))
+        const answer = (/\r\nupgrade:/i.test(head) ? fuzzUpgradeAnswer : fuzzHttp1Answer)(seeded(seed * 7_919 + id))
         answering = answering.then(async () => {
           for (const packet of answer.packets) {
             if (!socket.writable) return

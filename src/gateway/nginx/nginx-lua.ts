@@ -597,9 +597,9 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         ngx.var.p_turned = turned
         return ngx.exit(502)
       end
-      -- A 204 has no body and so no Content-Length (RFC 9110 §8.6), which HTTP/2 clients reset a
-      -- 204 for: nginx drops it only from a status line it writes itself, and it relays the
-      -- upstream's. Setting the status has it write its own, as for any other answer.
+      -- A 204 has no body, so no Content-Length (RFC 9110 §8.6; the Node gateway drops it too):
+      -- nginx drops it only from a status line it writes itself, and it relays the upstream's.
+      -- Setting the status has it write its own, as for any other answer.
       if status == 204 then ngx.status = 204 end
       -- Hop-by-hop headers stay on the upstream's hop, as the Node gateway keeps them
       -- (HEADER_RULES.hopByHop): nginx hides Connection, Keep-Alive and Transfer-Encoding itself,
