@@ -4,7 +4,7 @@ import type { H2Sessions } from '../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { mendUndiciParser } from '../http/undici-parser.js'
-import { downstreamHeaders, downstreamTrailers, withoutBodyLength } from './headers.js'
+import { answerHeaders, downstreamTrailers } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
@@ -113,8 +113,7 @@ class ResponseRelay {
     // in the same read as its headers (a bad chunk) still gets the gateway's 502 rather than a
     // closed connection: undici reports the break when the upstream's socket has closed, in the
     // close phase of this turn, after its immediates; hence the second one.
-    const cleaned = downstreamHeaders(headers)
-    this.head = { status: statusCode, headers: statusCode === 204 ? withoutBodyLength(cleaned) : cleaned }
+    this.head = { status: statusCode, headers: answerHeaders(statusCode, headers) }
     setImmediate(() => {
       if (this.head) setImmediate(() => this.flushHead())
     })

@@ -277,15 +277,18 @@ export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<stri
 }
 
 /**
- * The headers of a 204 without the ones that would give it a body's length (RFC 9110 §8.6: a
- * server must not send Content-Length in one). nginx drops them, and HTTP/2 clients (nghttp2:
- * curl, Node) reset a 204 stream whose content-length is not 0, leaving the caller no answer.
+ * The headers an upstream's answer with `status` carries to its caller: downstreamHeaders, and a
+ * 204 without the ones that would give it a body's length (RFC 9110 §8.6: a server must not send
+ * Content-Length in one). nginx drops them too, and HTTP/2 clients (nghttp2: curl, Node) reset a
+ * 204 stream whose content-length is not 0, leaving the caller no answer.
  */
-export function withoutBodyLength(headers: readonly string[]): string[] {
+export function answerHeaders(status: number, raw: readonly string[], keep: ReadonlySet<string> = NOTHING): string[] {
+  const cleaned = downstreamHeaders(raw, keep)
+  if (status !== 204) return cleaned
   const out: string[] = []
-  for (let i = 0; i < headers.length; i += 2) {
-    const lower = headers[i]!.toLowerCase()
-    if (lower !== 'content-length' && lower !== 'transfer-encoding') out.push(headers[i]!, headers[i + 1]!)
+  for (let i = 0; i < cleaned.length; i += 2) {
+    const lower = cleaned[i]!.toLowerCase()
+    if (lower !== 'content-length' && lower !== 'transfer-encoding') out.push(cleaned[i]!, cleaned[i + 1]!)
   }
   return out
 }

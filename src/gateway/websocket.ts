@@ -4,7 +4,7 @@ import type { ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { proxyUpgrade } from '../http/splice.js'
 import { answerBytes, errorAnswer, refusalAnswer, type Refusal } from './answer.js'
-import { downstreamHeaders } from './headers.js'
+import { answerHeaders } from './headers.js'
 import type { Route } from './routes.js'
 
 /** What a switching response keeps of its hop-by-hop headers: the handshake itself. */
@@ -38,7 +38,7 @@ export function forwardUpgrade(
       timeoutMs: route.service.timeoutSeconds * 1000,
     },
     {
-      responseHeaders: (raw, switching) => downstreamHeaders(raw, switching ? SWITCHING : undefined),
+      responseHeaders: (raw, status) => answerHeaders(status, raw, status === 101 ? SWITCHING : undefined),
       unreachable: (err, timedOut) => {
         log.log('warn', 'websocket upstream failed', { service: route.resource, err: err.message })
         if (timedOut) rejectUpgrade(client, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)

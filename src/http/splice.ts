@@ -17,8 +17,8 @@ export interface UpgradeTarget {
 }
 
 export interface UpgradeHooks {
-  /** The response headers (flat) the client may see; hop-by-hop ones are the caller's to keep or drop. */
-  responseHeaders: (raw: string[], switching: boolean) => string[]
+  /** The response headers (flat) the client may see, for an answer with `status` (101: the switch); hop-by-hop ones are the caller's to keep or drop. */
+  responseHeaders: (raw: string[], status: number) => string[]
   /** Nothing was sent to the client yet: answer it (502/504) and close. */
   unreachable: (err: Error, timedOut: boolean) => void
   /** The tunnel is open; `close` tears both sides down (a later decision may revoke it). */
@@ -62,7 +62,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
       client.destroy()
       return
     }
-    client.write(responseHead(res, hooks.responseHeaders(res.rawHeaders, true)))
+    client.write(responseHead(res, hooks.responseHeaders(res.rawHeaders, 101)))
     if (upstreamHead.length) client.write(upstreamHead)
     if (head.length) upstream.write(head)
     upstream.setTimeout(0)
@@ -96,8 +96,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
     }
     // Not switching: an ordinary response, then the end of this connection. Node has already
     // undone any chunked framing, and the close delimits the body.
-    const framing = res.statusCode === 204 ? NO_CONTENT_FRAMING : FRAMING
-    const headers = hooks.responseHeaders(res.rawHeaders, false).filter((_, i, all) => i % 2 === 0 ? !framing.test(all[i]!) : !framing.test(all[i - 1]!))
+    const headers = hooks.responseHeaders(res.rawHeaders, status).filter((_, i, all) => i % 2 === 0 ? !FRAMING.test(all[i]!) : !FRAMING.test(all[i - 1]!))
     headers.push('connection', 'close')
     client.write(responseHead(res, headers))
     res.pipe(client)
@@ -118,8 +117,6 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
 }
 
 const FRAMING = /^(transfer-encoding|connection|keep-alive)$/i
-/** A 204 has no body, so no Content-Length either (RFC 9110 §8.6), as the gateway's other paths send it. */
-const NO_CONTENT_FRAMING = /^(transfer-encoding|connection|keep-alive|content-length)$/i
 
 function responseHead(res: IncomingMessage, headers: readonly string[]): string {
   const lines = [`HTTP/1.1 ${res.statusCode} ${(res.statusMessage ?? '').replace(/[^\t\x20-\x7e]/g, '')}`]

@@ -4,7 +4,7 @@ import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
 import { mayResend } from '../../http/resend.js'
 import type { Upstreams } from '../forward.js'
-import { downstreamHeaders, withoutBodyLength } from '../headers.js'
+import { answerHeaders, downstreamHeaders } from '../headers.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
 
@@ -52,8 +52,7 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
       if (statusCode < 200) return true
       resume = r
       if (stream.closed) return false
-      const cleaned = downstreamHeaders(raw.map((b) => b.toString('latin1')))
-      const headers = statusCode === 204 ? withoutBodyLength(cleaned) : cleaned
+      const headers = answerHeaders(statusCode, raw.map((b) => b.toString('latin1')))
       stream.respond({ ...h2Headers(headers), ':status': statusCode }, { waitForTrailers: true })
       return true
     },
