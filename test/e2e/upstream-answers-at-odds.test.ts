@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import http2 from 'node:http2'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { request } from 'undici'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+import { startWsgiUpstream } from '../support/wsgi-upstream.js'
 
 /** 16 MiB, more than loopback's socket buffers hold between the gateway and a caller who waits. */
 const BIG = Buffer.alloc(16 * 1024 * 1024, 'postern ')
@@ -20,6 +22,7 @@ const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Server
+  let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
   let token: string
   const answers: Record<string, (socket: Socket) => void> = {
     // HTTP/1.0's framing: no length, the close is the end.
@@ -45,20 +48,29 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     p = await startPostern({ dataPlane })
     expect((await p.cli(['services', 'create', 'odd', `--upstream=http://127.0.0.1:${(upstream.address() as AddressInfo).port}`])).code).toBe(0)
-    if (dataPlane === 'nginx') await nginxHolds(p, 'odd')
+    // The same framing from a server nobody here wrote: wsgiref answers HTTP/1.0 and closes.
+    wsgi = await startWsgiUpstream()
+    expect((await p.cli(['services', 'create', 'wsgi', `--upstream=${wsgi.url}`])).code).toBe(0)
+    if (dataPlane === 'nginx') await Promise.all([nginxHolds(p, 'odd'), nginxHolds(p, 'wsgi')])
     token = await p.ownerIdToken()
   })
   afterAll(async () => {
-    await p?.stop()
+    await Promise.all([p?.stop(), wsgi?.close()])
     upstream?.close()
   })
 
-  const host = () => `odd.my-project.localhost:${p.gatewayPort}`
+  const host = (service = 'odd') => `${service}.my-project.localhost:${p.gatewayPort}`
   const alive = async () => (await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`).catch(() => undefined))?.status
 
-  it('an answer that ends with the upstream closing reaches a caller who waits before reading it, whole, and the gateway stays up', async () => {
+  // [what, service, path]
+  const untilClose = [
+    ['a raw upstream', 'odd', '/until-close'],
+    ["Python's wsgiref", 'wsgi', '/stream'],
+  ] as const
+
+  it.each(untilClose)('an answer that ends with the upstream closing (%s) reaches a caller who waits before reading it, whole, and the gateway stays up', async (_, service, path) => {
     for (let i = 0; i < 3; i++) {
-      const r = await request(`http://127.0.0.1:${p.gatewayPort}/until-close`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(service), authorization: `Bearer ${token}` } })
       expect(r.statusCode).toBe(200)
       // The caller reads nothing for a while: the gateway's writes to it back up, and it stops
       // reading the upstream, which has sent everything and closed.
@@ -70,10 +82,10 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     }
   }, 60_000)
 
-  it.runIf(dataPlane === 'node')('the same to an HTTP/2 caller whose window fills', async () => {
+  it.runIf(dataPlane === 'node').each(untilClose)('the same (%s) to an HTTP/2 caller whose window fills', async (_, service, path) => {
     const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
     try {
-      const stream = session.request({ ':path': '/until-close', ':authority': host(), authorization: `Bearer ${token}` })
+      const stream = session.request({ ':path': path, ':authority': host(service), authorization: `Bearer ${token}` })
       stream.end()
       const [head] = await Promise.all([new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve)), new Promise((resolve) => setTimeout(resolve, 1_000))])
       expect(head[':status']).toBe(200)
@@ -110,6 +122,17 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(answer).toMatch(/^HTTP\/1\.1 502 /)
     expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
     expect(answer).not.toContain('hello')
+    // The ws library, as a Node client would open it: its handshake is refused with that 502.
+    const refused = await new Promise<number | string>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0)
+        ws.terminate()
+      })
+      ws.once('open', () => resolve('opened'))
+      ws.once('error', (err) => resolve(err.message))
+    })
+    expect(refused).toBe(502)
   })
 
   it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process'
 /**
  * A real WSGI upstream: Python's own `wsgiref` server, which (like CGI, most WSGI servers and
  * Rack) turns every header name into `HTTP_NAME` with `-` and `_` alike, joining the values of
- * names that collide. It answers every request with the JSON of its HTTP_* environ.
+ * names that collide. It answers every request with the JSON of its HTTP_* environ, but
+ * `/stream`: 16 MiB of "postern " with no length, ended by its close.
  */
 const APP = `
 import json, sys
@@ -14,6 +15,10 @@ class Quiet(WSGIRequestHandler):
         pass
 
 def app(environ, start_response):
+    if environ['PATH_INFO'] == '/stream':
+        # 16 MiB with no length: wsgiref answers HTTP/1.0, and its close ends the body.
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return (b'postern ' * 8192 for _ in range(256))
     body = json.dumps({k: v for k, v in environ.items() if k.startswith('HTTP_') or k == 'PATH_INFO'}).encode()
     start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(body)))])
     return [body]
