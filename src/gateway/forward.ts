@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
+import { connectReadingEarlyAnswers } from '../http/early-answers.js'
 import type { H2Sessions } from '../http/http2/sessions.js'
+import { discardRestOfBody } from '../http/linger.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { mendUndiciParser } from '../http/undici-parser.js'
@@ -9,7 +11,7 @@ import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
 
-const CONNECTION_OPTIONS = { connect: { timeout: 10_000 }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+const CONNECTION_OPTIONS = { connect: connectReadingEarlyAnswers({ timeout: 10_000 }), maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
 
 /**
  * The upstream side: one keep-alive pool per upstream origin (undici), bodies streamed both ways,
@@ -129,6 +131,7 @@ class ResponseRelay {
 
   // Typed as strings; undici hands raw Buffers to handlers of this protocol.
   onComplete(trailers?: (string | Buffer)[] | null): void {
+    if (!this.req.complete) discardRestOfBody(this.req, this.req.socket)
     this.sendHead()
     if (trailers && trailers.length > 0) this.addTrailers(trailers)
     this.res.end()

@@ -25,6 +25,7 @@ import { CHALLENGE, invalidRequestChallenge, invalidTokenChallenge, sendGatewayE
 import type { Route, RouteTable } from './routes.js'
 import { OpenTunnels, type TunnelGrant } from './tunnels.js'
 import { forwardUpgrade, refuseUpgrade, rejectUpgrade } from './websocket.js'
+import { lingerOnClose } from '../http/linger.js'
 import { loggedTarget } from '../http/logged-target.js'
 
 export interface GatewayDeps {
@@ -254,9 +255,12 @@ export function createGateway(deps: GatewayDeps) {
         const requestId = requestIdOf(req)
         finish(req, res, access, started, requestId)
         if (!access.ok) {
-          // A refused request's body is not waited for: the connection ends with the answer.
-          const close = hasBody(req) && !req.complete ? { connection: 'close' } : undefined
-          sendAnswer(res, refusalAnswer(access, req.headers.accept), close)
+          // A refused request's body is not waited for: the connection ends with the answer,
+          // lingering while the body still comes so that the client reads the answer; one
+          // refused as suspect (its own `connection: close`) has nothing more read from it.
+          const unread = hasBody(req) && !req.complete
+          if (unread && access.headers?.connection !== 'close') lingerOnClose(req.socket, req)
+          sendAnswer(res, refusalAnswer(access, req.headers.accept), unread ? CLOSE : undefined)
           req.resume()
           return
         }
@@ -379,6 +383,8 @@ function hasBody(req: IncomingMessage): boolean {
 
 /** Until a request's Connection header is read: no header is nominated for removal. */
 const NOTHING_NOMINATED: ReadonlySet<string> = new Set()
+
+const CLOSE = { connection: 'close' }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 

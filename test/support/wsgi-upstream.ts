@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process'
  * A real WSGI upstream: Python's own `wsgiref` server, which (like CGI, most WSGI servers and
  * Rack) turns every header name into `HTTP_NAME` with `-` and `_` alike, joining the values of
  * names that collide. It answers every request with the JSON of its HTTP_* environ, but
- * `/stream`: 16 MiB of "postern " with no length, ended by its close.
+ * `/stream`: 16 MiB of "postern " with no length, ended by its close, and `/early`: a 413 that
+ * reads none of the request's body.
  */
 const APP = `
 import json, sys
@@ -19,6 +20,10 @@ def app(environ, start_response):
         # 16 MiB with no length: wsgiref answers HTTP/1.0, and its close ends the body.
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
         return (b'postern ' * 8192 for _ in range(256))
+    if environ['PATH_INFO'] == '/early':
+        # An answer that reads none of the body: wsgiref then closes with the body unread.
+        start_response('413 Request Entity Too Large', [('Content-Type', 'text/plain'), ('Content-Length', '7')])
+        return [b'too big']
     body = json.dumps({k: v for k, v in environ.items() if k.startswith('HTTP_') or k == 'PATH_INFO'}).encode()
     start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', str(len(body)))])
     return [body]

@@ -6,6 +6,7 @@ import { flushHeadSoon } from '../../http/flush-head.js'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
+import { discardRestOfBody, lingerOnClose } from '../../http/linger.js'
 import { mayResend } from '../../http/resend.js'
 import { proxyUpgrade } from '../../http/splice.js'
 import { mendUndiciParser } from '../../http/undici-parser.js'
@@ -94,6 +95,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const own = ownAnswer(req)
     if (own) {
+      if (!req.complete) lingerOnClose(req.socket, req)
       res.writeHead(own.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(own.body), connection: 'close' })
       res.end(own.body)
       req.resume()
@@ -104,6 +106,9 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
       if (!res.writableFinished) abort.abort()
     })
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    // The gateway may answer before it has read the body (a refusal, an upstream's early 413).
+    const socket = req.socket
+    if (hasBody) res.once('finish', () => req.complete || discardRestOfBody(req, socket))
     const options: Dispatcher.RequestOptions & { origin: string } = {
       origin: o.serviceUrl.origin,
       path: req.url ?? '/',

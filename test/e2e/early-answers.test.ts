@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { Client, request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nginxHolds } from '../support/nginx-holds.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
+import { startWsgiUpstream } from '../support/wsgi-upstream.js'
+
+const TRIES = 200
+
+/** What an nginx-plane caller may read for an upstream's early 413 (see the test). */
+const NGINX_EARLY = ['413 too big', '502 BAD_GATEWAY']
+
+/** A body as undici streams one: its head is written first, the body's bytes after it. */
+async function* upload(): AsyncGenerator<Buffer> {
+  yield Buffer.from('first bytes')
+  await nextTurn()
+  yield Buffer.alloc(64 * 1024, 'b')
+}
+
+/** How many of `tries` calls ended each way: "STATUS body" (a JSON error by its status) or the error's code. */
+async function tally(tries: number, call: () => Promise<{ statusCode: number; body: { text(): Promise<string> } }>): Promise<Record<string, number>> {
+  const outcomes: Record<string, number> = {}
+  for (let i = 0; i < tries; i++) {
+    let outcome: string
+    try {
+      const r = await call()
+      const text = await r.body.text()
+      outcome = `${r.statusCode} ${/^\{"error":\{"code":\d+,"status":"(\w+)"/.exec(text)?.[1] ?? text.slice(0, 40)}`
+    } catch (err) {
+      outcome = `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`
+    }
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+  }
+  return outcomes
+}
+
+/**
+ * Answers given before the request's body has all come: the gateway's refusal of an upload, and
+ * an upstream's 413 that reads none of it (a plain Node server, Python's wsgiref). A client that
+ * writes its body after its head (undici, so Node's fetch and `postern services proxy`) reads
+ * that answer. Closed at once, a connection is reset by the body's next bytes, and such a client
+ * got EPIPE for one refused upload in three, and the gateway's 502 or a reset for one early 413 in
+ * seventy; a caller whose next request took the same connection waited for the keep-alive timeout.
+ */
+describe.each(DATA_PLANES)('answers given before the body has come (%s data plane)', (dataPlane) => {
+  let p: PosternProcess
+  let node: Server
+  let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
+  let token: string
+  let host: (service: string) => string
+
+  beforeAll(async () => {
+    // A plain Node server: /early answers before it reads the body, and its `Connection: close`
+    // ends the connection at once; anything else is read whole and counted.
+    node = createServer((req, res) => {
+      if (req.url === '/early') return void res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('too big')
+      let bytes = 0
+      req.on('data', (d: Buffer) => (bytes += d.length)).on('end', () => res.end(`read ${bytes}`))
+    })
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve))
+    wsgi = await startWsgiUpstream()
+    p = await startPostern({ dataPlane })
+    expect((await p.cli(['services', 'create', 'node', `--upstream=http://127.0.0.1:${(node.address() as AddressInfo).port}`])).code).toBe(0)
+    expect((await p.cli(['services', 'create', 'wsgi', `--upstream=${wsgi.url}`])).code).toBe(0)
+    if (dataPlane === 'nginx') await Promise.all([nginxHolds(p, 'node'), nginxHolds(p, 'wsgi')])
+    token = await p.ownerIdToken()
+    host = (service) => `${service}.my-project.localhost:${p.gatewayPort}`
+  })
+  afterAll(async () => {
+    await Promise.all([p?.stop(), wsgi?.close()])
+    node?.close()
+  })
+
+  it(`a refused upload: each of ${TRIES} callers streaming its body reads the 401`, async () => {
+    const outcomes = await tally(TRIES, () => request(`http://127.0.0.1:${p.gatewayPort}/upload`, { method: 'POST', headers: { host: host('node') }, body: Readable.from(upload()) }))
+    expect(outcomes).toEqual({ '401 UNAUTHENTICATED': TRIES })
+  })
+
+  it.runIf(dataPlane === 'node')(`a plain Node upstream's 413 before it reads the body: each of ${TRIES} callers reads it, and its next request is answered at once`, async () => {
+    // One connection, each request over it given 3 s: one left unread waited for the keep-alive timeout (5 s).
+    const client = new Client(`http://127.0.0.1:${p.gatewayPort}`, { headersTimeout: 3_000, bodyTimeout: 3_000 })
+    const headers = { host: host('node'), authorization: `Bearer ${token}` }
+    try {
+      for (let i = 0; i < TRIES; i++) {
+        const early = await tally(1, () => client.request({ method: 'POST', path: '/early', headers, body: Readable.from(upload()) }))
+        const next = await tally(1, () => client.request({ method: 'GET', path: '/next', headers }))
+        expect({ try: i, early, next }).toEqual({ try: i, early: { '413 too big': 1 }, next: { '200 read 0': 1 } })
+      }
+      // Read whole, the same upload reaches the upstream whole.
+      const read = await client.request({ method: 'POST', path: '/read', headers, body: Readable.from(upload()) })
+      expect(`${read.statusCode} ${await read.body.text()}`).toBe(`200 read ${11 + 64 * 1024}`)
+    } finally {
+      await client.close()
+    }
+  })
+
+  // nginx gives up an answer it holds when its write of the body fails ("writev() failed (32:
+  // Broken pipe) while sending request to upstream"): the gateway's 502, in the one error shape
+  // (README). It may also close a connection whose answer said keep-alive.
+  it.runIf(dataPlane === 'nginx')(`a plain Node upstream's 413 before it reads the body: each of ${TRIES} callers reads it, or the gateway's 502 where nginx's write failed`, async () => {
+    const headers = { host: host('node'), authorization: `Bearer ${token}` }
+    const outcomes = await tally(TRIES, () => request(`http://127.0.0.1:${p.gatewayPort}/early`, { method: 'POST', headers, body: Readable.from(upload()) }))
+    expect(Object.keys(outcomes).filter((o) => !NGINX_EARLY.includes(o))).toEqual([])
+    expect(outcomes['413 too big']).toBeGreaterThan(TRIES / 2)
+    const failedWrites = p.output().match(/writev\(\) failed \(32: Broken pipe\) while sending request to upstream/g)?.length ?? 0
+    expect(failedWrites).toBeGreaterThanOrEqual(outcomes['502 BAD_GATEWAY'] ?? 0)
+  })
+
+  it("wsgiref's 413 before it reads the body reaches every caller (or, on nginx, the gateway's 502 where its write failed)", async () => {
+    const headers = { host: host('wsgi'), authorization: `Bearer ${token}` }
+    const outcomes = await tally(TRIES / 4, () => request(`http://127.0.0.1:${p.gatewayPort}/early`, { method: 'POST', headers, body: Readable.from(upload()) }))
+    if (dataPlane === 'node') expect(outcomes).toEqual({ '413 too big': TRIES / 4 })
+    else expect(Object.keys(outcomes).filter((o) => !NGINX_EARLY.includes(o))).toEqual([])
+  })
+
+  // The fuzzer's connections through the services proxy once got its 502, "write EPIPE", for a
+  // POST to a path reserved for Postern (dev-proxy-fuzz.test.ts).
+  it("through postern services proxy: an upload to a path reserved for Postern reads the gateway's 404, one from the wrong Host the proxy's 403", async () => {
+    const proxy = await startServicesProxy('node', p.configDir)
+    try {
+      const outcomes = await tally(TRIES / 4, () => request(`${proxy.url}/_postern/x`, { method: 'POST', body: Readable.from(upload()) }))
+      expect(outcomes).toEqual({ '404 NOT_FOUND': TRIES / 4 })
+      // And the proxy's own refusal, of a Host it does not answer for, reaches the caller too.
+      const refused = await tally(TRIES / 4, () => request(`${proxy.url}/upload`, { method: 'POST', headers: { host: 'elsewhere.example' }, body: Readable.from(upload()) }))
+      expect(refused).toEqual({ [`403 PERMISSION_DENIED`]: TRIES / 4 })
+    } finally {
+      proxy.process.kill()
+    }
+  })
+})
