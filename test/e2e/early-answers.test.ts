@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -95,6 +96,30 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
       expect(`${read.statusCode} ${await read.body.text()}`).toBe(`200 read ${11 + 64 * 1024}`)
     } finally {
       await client.close()
+    }
+  })
+
+  // HTTP/2 callers reach an HTTP/1.1 upstream through the same undici pools (h2c: the Node
+  // gateway's; nginx serves only HTTP/1.1 in cleartext).
+  it.runIf(dataPlane === 'node')(`an HTTP/2 caller's uploads meet the upstream's early 413 ${TRIES / 4} times over one session, and read each`, async () => {
+    const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+    try {
+      const outcomes: Record<string, number> = {}
+      for (let i = 0; i < TRIES / 4; i++) {
+        const outcome = await new Promise<string>((resolve) => {
+          const stream = session.request({ ':method': 'POST', ':path': '/early', ':authority': host('node'), authorization: `Bearer ${token}` })
+          let status = 0
+          let body = ''
+          stream.once('response', (h) => (status = Number(h[':status'])))
+          stream.setEncoding('utf8').on('data', (d: string) => (body += d))
+          stream.once('end', () => resolve(`${status} ${body}`)).once('error', (err) => resolve(String(err)))
+          Readable.from(upload()).pipe(stream)
+        })
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+      }
+      expect(outcomes).toEqual({ '413 too big': TRIES / 4 })
+    } finally {
+      session.close()
     }
   })
 
