@@ -26,7 +26,6 @@ export function lingerOnClose(socket: Socket, req: IncomingMessage): void {
     }
     const timer = setTimeout(close, LINGER_MS).unref()
     this.once('close', () => clearTimeout(timer))
-    // Not the request's 'aborted': undici destroys a request whose answer came early, which emits it.
     const readAll = (): void => {
       drained = true
       closeOnceBoth()
