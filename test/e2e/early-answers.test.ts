@@ -142,6 +142,27 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
     else expect(Object.keys(outcomes).filter((o) => !NGINX_EARLY.includes(o))).toEqual([])
   })
 
+  // The control plane is Postern's own whichever the data plane: tested once.
+  it.runIf(dataPlane === 'node')('the control plane refuses a streamed body over 1 MiB: each caller reads why, and its next request on the connection is answered', async () => {
+    async function* overMiB(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 'a')
+    }
+    const client = new Client(p.controlUrl, { headersTimeout: 3_000, bodyTimeout: 3_000 })
+    try {
+      for (let i = 0; i < TRIES / 10; i++) {
+        const refused = await tally(1, () => client.request({ method: 'POST', path: '/oauth2/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Readable.from(overMiB()) }))
+        const next = await tally(1, async () => {
+          const r = await client.request({ method: 'GET', path: '/healthz' })
+          await r.body.dump()
+          return { statusCode: r.statusCode, body: { text: async () => '' } }
+        })
+        expect({ try: i, refused, next }).toEqual({ try: i, refused: { '400 {"error":"invalid_request","error_descri': 1 }, next: { '200 ': 1 } })
+      }
+    } finally {
+      await client.close()
+    }
+  })
+
   // The fuzzer's connections through the services proxy once got its 502, "write EPIPE", for a
   // POST to a path reserved for Postern (dev-proxy-fuzz.test.ts).
   it("through postern services proxy: an upload to a path reserved for Postern reads the gateway's 404, one from the wrong Host the proxy's 403", async () => {
