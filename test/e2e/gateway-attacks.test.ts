@@ -175,12 +175,16 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(upstream.seen.length).toBe(before)
   })
 
-  it('a method Node’s parser does not know, or a byte above 0x7F in the target, is refused in the one error shape', async () => {
+  // As an upgrade, nginx hands such a request to Postern's gateway on its socket, whose parser
+  // refuses it there (it answered with Node's bare 400, which nginx relayed without a body).
+  it('a method Node’s parser does not know, or a byte above 0x7F in the target, is refused in the one error shape, as an upgrade too', async () => {
     expect((await honest()).status).toBe(200)
     for (const line of ['PRI /echo HTTP/1.1', 'FOO /echo HTTP/1.1', 'get /echo HTTP/1.1', 'GET /caf\xe9 HTTP/1.1', 'GET /echo?q=\xff HTTP/1.1']) {
-      const r = await rawRequest(p.gatewayPort, Buffer.from(`${line}\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\n`, 'latin1'))
-      expect(r.status, `${line}: ${JSON.stringify(r.raw.slice(0, 300))}`).toBe(400)
-      expect(JSON.parse(r.body), line).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } })
+      for (const connection of ['Connection: close\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n']) {
+        const r = await rawRequest(p.gatewayPort, Buffer.from(`${line}\r\nHost: ${host}\r\n${auth()}${connection}\r\n`, 'latin1'))
+        expect(r.status, `${line}, ${connection}: ${JSON.stringify(r.raw.slice(0, 300))}`).toBe(400)
+        expect(JSON.parse(r.body), `${line}, ${connection}`).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } })
+      }
     }
     // The methods it knows beyond the common ones are forwarded (WebDAV's, say).
     const webdav = await rawRequest(p.gatewayPort, `PROPFIND /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\n`)

@@ -8,6 +8,7 @@ import { PosternError } from '../../core/errors.js'
 import type { TrustedProxies } from '../../http/client-address.js'
 import type { Logger } from '../../core/log.js'
 import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.js'
+import { answerRefusedRequests } from '../client-errors.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxConfig, type NginxService } from './nginx-config.js'
@@ -82,6 +83,9 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   serveHttp2Beside(server, { tls: false, onStream: d.stream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => d.log.log('info', 'http2 session error', { err: err.message }) })
   // Header counts are the gateway's to check (431 with its message), as on the gateway port.
   server.maxHeadersCount = 0
+  // What Node's parser refuses of what nginx passes on (an upgrade with the method PRI, say) is
+  // answered in the one error shape, as on the gateway port, not with Node's bare 400.
+  answerRefusedRequests(server)
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new PosternError('FAILED_PRECONDITION', `Cannot listen on ${socket} for nginx's decisions: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`)))
     server.listen(socket, () => resolve())
