@@ -150,6 +150,20 @@ export function fuzzUpgradeAnswer(rand: () => number): FuzzedAnswer {
   return { packets: rand() < 0.3 && cut > 0 ? [all.subarray(0, cut), all.subarray(cut)] : [all], close: true }
 }
 
+/** The answer startHostileUpstream gives request `id` (its X-Fuzz-Id) of a run seeded `seed`. */
+export function fuzzedAnswerFor(seed: number, id: number, upgrade: boolean): FuzzedAnswer {
+  return (upgrade ? fuzzUpgradeAnswer : fuzzHttp1Answer)(seeded(seed * 7_919 + id))
+}
+
+/**
+ * Whether an answer's bytes name NOMINATED in a Connection header, as a token of its own: a byte
+ * the fuzzer damaged ("keep-alive,\xb7X-Hop-Secret", "X -Hop-Secret") names another header.
+ */
+export function nominates(answer: FuzzedAnswer): boolean {
+  const lines = Buffer.concat(answer.packets).toString('latin1').split(/\r?\n/)
+  return lines.some((line) => /^connection:/i.test(line) && line.slice(11).split(',').some((t) => t.trim().toLowerCase() === NOMINATED.toLowerCase()))
+}
+
 /**
  * An upstream that answers every request with fuzzHttp1Answer (fuzzUpgradeAnswer for one that asks for an upgrade), seeded by `seed` and the request's
  * `X-Fuzz-Id` (0 when it has none). A request is read up to its blank line; the fuzzer's requests
@@ -167,7 +181,7 @@ export async function startHostileUpstream(seed: number): Promise<{ server: Serv
         const head = pending.slice(0, end)
         pending = pending.slice(end + 4)
         const id = Number(/\r\nx-fuzz-id: *(\d+)/i.exec(head)?.[1] ?? 0)
-        const answer = (/\r\nupgrade:/i.test(head) ? fuzzUpgradeAnswer : fuzzHttp1Answer)(seeded(seed * 7_919 + id))
+        const answer = fuzzedAnswerFor(seed, id, /\r\nupgrade:/i.test(head))
         answering = answering.then(async () => {
           for (const packet of answer.packets) {
             if (!socket.writable) return
