@@ -76,7 +76,17 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       sent?.forget()
       clearTimeout(timer)
       if (settled || res.destroyed) return
-      res.writeHead(Number(h[':status']), downstreamHeaders(flatHeaders(h)))
+      const status = Number(h[':status'])
+      res.writeHead(status, downstreamHeaders(flatHeaders(h)))
+      // A 204, a 304 or the answer to a HEAD is whole with its head: the caller takes it so and
+      // may send its next request on the connection, so it ends here, whether or not the
+      // upstream's stream does (one that never ended held the connection, and the next request
+      // waited behind it for ever).
+      if (status === 204 || status === 304 || req.method === 'HEAD') {
+        res.end()
+        if (!stream.readableEnded) stream.close(NGHTTP2_CANCEL)
+        return
+      }
       stream.pipe(res)
       flushHeadSoon(res)
     })
@@ -96,7 +106,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       }
       if (!answered) fail(new Error('the upstream closed the stream without answering'))
       // Reset mid-answer: the caller's connection ends, so the answer is not taken as whole.
-      else if ((stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR && !res.writableFinished) res.destroy()
+      else if ((stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR && !res.writableEnded) res.destroy()
     })
   }
   start()
