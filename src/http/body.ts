@@ -2,18 +2,19 @@ import type { IncomingMessage } from 'node:http'
 import { finished } from 'node:stream'
 import { PosternError, invalid } from '../core/errors.js'
 import { firstRefusedKey } from './json-key-check.js'
+import { discardRestOfBody } from './linger.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 
 /**
  * Reads the whole body, refusing more than `limit` bytes (413) without buffering the rest. The
- * rest of a body refused for its size is read and dropped as it comes (Node's own discard), so
- * the refusal reaches the client and the connection carries its next request; destroyed, the
- * request's connection was reset under the answer (one streamed upload in twenty read no 413).
+ * rest of a body refused for its size is read and dropped as it comes, for at most LINGER_MS, so
+ * the refusal reaches the client and the connection carries its next request; destroyed at once,
+ * the request's connection was reset under the answer (one streamed upload in twenty read no 413).
  */
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > limit) return Promise.reject(tooLarge(limit))
+  if (declared > limit) return refuse(req, limit)
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -21,14 +22,17 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       size += chunk.length
       if (size <= limit) return void chunks.push(chunk)
       req.off('data', onData)
-      reject(tooLarge(limit))
+      refuse(req, limit).catch(reject)
     }
     req.on('data', onData)
     finished(req, (err) => (err ? reject(err) : resolve(Buffer.concat(chunks))))
   })
 }
 
-const tooLarge = (limit: number) => new PosternError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`)
+function refuse(req: IncomingMessage, limit: number): Promise<never> {
+  discardRestOfBody(req, req.socket)
+  return Promise.reject(new PosternError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`))
+}
 
 /** Parses a JSON object body; an empty body is `{}`. */
 export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
