@@ -14,7 +14,7 @@ export const MAX_BODY_BYTES = 1024 * 1024
  */
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > limit) return refuse(req, limit)
+  if (declared > limit) return Promise.reject(refuseTooLarge(req, limit))
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -22,16 +22,16 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       size += chunk.length
       if (size <= limit) return void chunks.push(chunk)
       req.off('data', onData)
-      refuse(req, limit).catch(reject)
+      reject(refuseTooLarge(req, limit))
     }
     req.on('data', onData)
     finished(req, (err) => (err ? reject(err) : resolve(Buffer.concat(chunks))))
   })
 }
 
-function refuse(req: IncomingMessage, limit: number): Promise<never> {
+function refuseTooLarge(req: IncomingMessage, limit: number): PosternError {
   discardRestOfBody(req, req.socket)
-  return Promise.reject(new PosternError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`))
+  return new PosternError('PAYLOAD_TOO_LARGE', `The request body is larger than ${limit} bytes.`)
 }
 
 /** Parses a JSON object body; an empty body is `{}`. */
