@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import http2 from 'node:http2'
 import { connect, type AddressInfo } from 'node:net'
-import { Readable } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Client, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,7 +16,7 @@ import { startServicesProxy } from '../support/services-proxy.js'
 import { startWsgiUpstream } from '../support/wsgi-upstream.js'
 
 const TRIES = 200
-const PY_TRIES = 20
+const UPLOAD_TRIES = 20
 
 /** What an nginx-plane caller may read for an upstream's early 413 (see the test). */
 const NGINX_EARLY = ['413 too big', '502 BAD_GATEWAY']
@@ -154,20 +154,20 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
 
   // Python's requests writes the whole body in one sendall after the head, reads the answer
   // after a refused write (EPIPE) but not after a reset, and reuses a kept-alive connection.
-  it(`Python's requests: each of ${PY_TRIES} refused 4 MiB uploads reads the 401, and each early 413 from wsgiref reads the 413 (or, on nginx, the gateway's 502)`, async () => {
+  it(`Python's requests: each of ${UPLOAD_TRIES} refused 4 MiB uploads reads the 401, and each early 413 from wsgiref reads the 413 (or, on nginx, the gateway's 502)`, async () => {
     const url = `http://127.0.0.1:${p.gatewayPort}/early`
-    const refused = await pythonUploads({ url, host: host('wsgi'), tries: PY_TRIES, bytes: 4 * 1024 * 1024 })
-    expect(refused).toEqual({ '401 UNAUTHENTICATED': PY_TRIES })
-    await expectEarly413(PY_TRIES, () => pythonUploads({ url, host: host('wsgi'), token, tries: PY_TRIES, bytes: 4 * 1024 * 1024 }))
+    const refused = await pythonUploads({ url, host: host('wsgi'), tries: UPLOAD_TRIES, bytes: 4 * 1024 * 1024 })
+    expect(refused).toEqual({ '401 UNAUTHENTICATED': UPLOAD_TRIES })
+    await expectEarly413(UPLOAD_TRIES, () => pythonUploads({ url, host: host('wsgi'), token, tries: UPLOAD_TRIES, bytes: 4 * 1024 * 1024 }))
   })
 
   // curl, as the README calls a service, uploading a file: a new connection each time.
-  it(`curl --data-binary @file: each of ${PY_TRIES} refused 4 MiB uploads reads the 401, and each early 413 from wsgiref reads the 413 (or, on nginx, the gateway's 502)`, async () => {
+  it(`curl --data-binary @file: each of ${UPLOAD_TRIES} refused 4 MiB uploads reads the 401, and each early 413 from wsgiref reads the 413 (or, on nginx, the gateway's 502)`, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'postern-upload-')), 'body')
     writeFileSync(file, Buffer.alloc(4 * 1024 * 1024, 'c'))
     const uploads = async (authorization: string[]): Promise<Record<string, number>> => {
       const outcomes: Record<string, number> = {}
-      for (let i = 0; i < PY_TRIES; i++) {
+      for (let i = 0; i < UPLOAD_TRIES; i++) {
         const r = await curl(['--resolve', `wsgi.my-project.localhost:${p.gatewayPort}:127.0.0.1`, ...authorization, '--data-binary', `@${file}`, '-w', '\n%{http_code}', `http://${host('wsgi')}/early`])
         const [body = '', status = ''] = r.stdout.split(/\n(?=\d{3}$)/)
         const outcome = r.code === 0 ? `${status} ${/"status":"(\w+)"/.exec(body)?.[1] ?? body}` : `curl ${r.code}: ${r.stderr.trim()}`
@@ -175,8 +175,8 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
       }
       return outcomes
     }
-    expect(await uploads([])).toEqual({ '401 UNAUTHENTICATED': PY_TRIES })
-    await expectEarly413(PY_TRIES, () => uploads(['-H', `Authorization: Bearer ${token}`]))
+    expect(await uploads([])).toEqual({ '401 UNAUTHENTICATED': UPLOAD_TRIES })
+    await expectEarly413(UPLOAD_TRIES, () => uploads(['-H', `Authorization: Bearer ${token}`]))
   })
 
   /**

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process'
 /**
  * Python's `requests` (Debian's python3-requests, over urllib3) as an uploading client: one
  * Session POSTs `tries` bodies of `bytes` bytes, each in one `sendall` after its head, and reads
- * each answer. urllib3 reads the answer after a write refused with EPIPE, but not after a reset
- * (ECONNRESET): a server that closes at once under an unread body loses such a client its answer.
+ * each answer. urllib3 reads the answer after a write refused with EPIPE (so, unlike undici, it
+ * reads a refusal even from a server that closes at once), but not after a reset (ECONNRESET).
  * Resolves to how many uploads ended each way: "STATUS body" (a JSON error by its status) or the
  * exception's class name and message.
  */
