@@ -3,7 +3,8 @@ import type { Socket } from 'node:net'
 
 /**
  * How long a connection answered before its request's body arrived goes on reading, and throwing
- * away, what its client sends: nginx's lingering_time, as the nginx plane sets it (nginx-config.ts).
+ * away, what its client sends. nginx's lingering_time, as the nginx plane sets it (nginx-config.ts),
+ * lingers one to two seconds: it counts whole seconds.
  */
 export const LINGER_MS = 1_000
 

@@ -161,6 +161,14 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
     await expectEarly413(UPLOAD_TRIES, () => pythonUploads({ url, host: host('wsgi'), token, tries: UPLOAD_TRIES, bytes: 4 * 1024 * 1024 }))
   })
 
+  // A caller on a slow link (4 MiB in about half a second) is still sending when the 401 comes,
+  // and reads it only once it has sent the rest: the connection must stay open that long. nginx
+  // counts its lingering_time in whole seconds, and at 1s it reset half of these uploads.
+  it('Python\'s requests: each of 8 refused uploads that take half a second to send reads the 401', async () => {
+    const refused = await pythonUploads({ url: `http://127.0.0.1:${p.gatewayPort}/slow`, host: host('wsgi'), tries: 8, bytes: 4 * 1024 * 1024, paceMs: 8 })
+    expect(refused).toEqual({ '401 UNAUTHENTICATED': 8 })
+  })
+
   // curl, as the README calls a service, uploading a file: a new connection each time.
   it(`curl --data-binary @file: each of ${UPLOAD_TRIES} refused 4 MiB uploads reads the 401, and each early 413 from wsgiref reads the 413 (or, on nginx, the gateway's 502)`, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'postern-upload-')), 'body')

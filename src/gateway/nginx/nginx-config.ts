@@ -280,8 +280,11 @@ http {
   grpc_ignore_headers ${X_ACCEL.join(' ')};
 ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join('\n')}
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
-  # what the caller still sends for a second at most before closing (30 s by default).
-  lingering_time 1s;
+  # what the caller still sends before closing (30 s by default). nginx counts this time in whole
+  # seconds of its clock, so 1s ended anywhere from a moment to a second after the answer, and
+  # reset a third of refused uploads that took half a second to send; 2s lingers one to two
+  # seconds, never less than the Node gateway's LINGER_MS.
+  lingering_time 2s;
   # nginx keeps the request line, and each header line, whole in one of these: one as long as
   # the Node gateway takes (all its headers together, MAX_HEADER_BYTES, which the Lua counts).
   large_client_header_buffers 4 ${MAX_HEADER_BYTES / 1024 + 8}k;
