@@ -282,7 +282,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends before closing (30 s by default). nginx counts this time in whole
   # seconds of its clock, so 1s ended anywhere from a moment to a second after the answer, and
-  # reset a third of refused uploads that took half a second to send; 2s lingers one to two
+  # reset half of the refused uploads that took half a second to send; 2s lingers one to two
   # seconds, never less than the Node gateway's LINGER_MS.
   lingering_time 2s;
   # nginx keeps the request line, and each header line, whole in one of these: one as long as
