@@ -89,7 +89,9 @@ describe.each(DATA_PLANES)('slow bodies and connection caps (%s data plane)', (d
     const slow = dribble(p.gatewayPort, `POST /upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer not.a.token\r\nContent-Length: 100000\r\n\r\n`)
     const { data, ms } = await Promise.race([slow.status, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still open after 5 s')), 5_000))]).finally(slow.stop)
     expect(data).toMatch(/^HTTP\/1\.1 401 /)
-    expect(ms).toBeLessThan(2_000)
+    // The gateway lingers a second; nginx one to two (it counts whole seconds), and notices the
+    // time is up at the next byte that comes (one every 300 ms here).
+    expect(ms).toBeLessThan(dataPlane === 'nginx' ? 3_000 : 2_000)
   })
 
   it('asks for a body (100 Continue) only once the request is to be forwarded: curl sends a refused upload no byte of its body', async () => {
