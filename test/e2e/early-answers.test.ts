@@ -9,6 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Client, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { javaHttpClient } from '../support/java-http-client.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { pythonUploads } from '../support/python-uploads.js'
@@ -168,6 +169,15 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
   it("Python's requests: each of 10 refused uploads that take 0.4 s to send reads the 401", async () => {
     const refused = await pythonUploads({ url: `http://127.0.0.1:${p.gatewayPort}/slow`, host: host('wsgi'), tries: 10, bytes: 4 * 1024 * 1024, paceMs: 6 })
     expect(refused).toEqual({ '401 UNAUTHENTICATED': 10 })
+  })
+
+  // Java's HttpClient, as a Java service calls another: it asks for h2c on a plain-http URL, a
+  // body or not, and reads the answer while it writes the body.
+  it(`Java's HttpClient: each of ${UPLOAD_TRIES / 4} refused 4 MiB uploads reads the 401`, async () => {
+    const uploads = Array.from({ length: UPLOAD_TRIES / 4 }, () => ({ method: 'POST', path: '/upload', bodyBytes: 4 * 1024 * 1024 }))
+    const java = await javaHttpClient(p.gatewayPort, host('wsgi'), 'not.a.token', uploads)
+    expect(java.code, java.stderr).toBe(0)
+    expect(java.answers.map((a) => `${a.line} ${/"status":"(\w+)"/.exec(a.body)?.[1] ?? a.body}`)).toEqual(uploads.map(() => 'POST 401 HTTP_1_1 UNAUTHENTICATED'))
   })
 
   // curl, as the README calls a service, uploading a file: a new connection each time.

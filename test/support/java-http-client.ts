@@ -8,7 +8,7 @@ import { join } from 'node:path'
  * default, so on a plain-http URL it asks to upgrade to h2c, with a body too. Sends each request
  * in turn on one client to 127.0.0.1:`port` with `host` as Host (a header Java restricts unless
  * told otherwise) and prints, per request, "METHOD STATUS VERSION" and the answer's body on the
- * next line.
+ * next line, or "METHOD EXCEPTION" and its message where the call failed.
  */
 const SOURCE = `
 import java.net.URI;
@@ -25,9 +25,14 @@ public class Calls {
       HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a[0] + call[1]))
         .header("Host", a[1]).header("Authorization", "Bearer " + a[2])
         .method(call[0], body).timeout(Duration.ofSeconds(10)).build();
-      HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());
-      System.out.println(call[0] + " " + r.statusCode() + " " + r.version());
-      System.out.println(r.body().replace("\\n", " "));
+      try {
+        HttpResponse<String> r = client.send(req, HttpResponse.BodyHandlers.ofString());
+        System.out.println(call[0] + " " + r.statusCode() + " " + r.version());
+        System.out.println(r.body().replace("\\n", " "));
+      } catch (java.io.IOException e) {
+        System.out.println(call[0] + " " + e.getClass().getSimpleName());
+        System.out.println(String.valueOf(e.getMessage()).replace("\\n", " "));
+      }
     }
   }
 }
