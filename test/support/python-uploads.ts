@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process'
 /**
  * Python's `requests` (Debian's python3-requests, over urllib3) as an uploading client: one
  * Session POSTs `tries` bodies of `bytes` bytes, each in one `sendall` after its head, and reads
- * each answer; with `paceMs`, each body goes chunked, 64 KiB every `paceMs`, as over a slow link
- * (requests then reads no answer after a refused write). urllib3 reads the answer after a write refused with EPIPE (so, unlike undici, it
+ * each answer. urllib3 reads the answer after a write refused with EPIPE (so, unlike undici, it
  * reads a refusal even from a server that closes at once), but not after a reset (ECONNRESET).
+ * With `paceMs`, each body goes chunked, 64 KiB every `paceMs`, as over a slow link; requests
+ * then reads no answer after any refused write.
  * Resolves to how many uploads ended each way: "STATUS body" (a JSON error by its status) or the
  * exception's class name and message.
  */
