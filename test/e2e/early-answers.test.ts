@@ -204,8 +204,9 @@ describe.each(DATA_PLANES)('answers given before the body has come (%s data plan
    * the 413's head with its body cut, but only where nginx logged its failed write of the body;
    * and a client that reuses the connection nginx closes after such an answer (it said
    * keep-alive) may find it closed under its next request (Python's requests: RemoteDisconnected;
-   * undici: "other side closed", in one run of 50 uploads in six, alone). How often depends on the body's size: with 64 KiB bodies, a few in a hundred failed; with
-   * 1 MiB or more, most (README).
+   * undici: "other side closed", about once in six runs of this test alone). How often nginx's
+   * write fails depends on the body's size: with 64 KiB bodies, a few in a hundred; with 1 MiB or
+   * more, most (README).
    */
   async function expectEarly413(tries: number, uploads: () => Promise<Record<string, number>>): Promise<Record<string, number>> {
     const failedWritesBefore = nginxFailedWrites()
