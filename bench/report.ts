@@ -272,7 +272,7 @@ export function formatText(r: BenchReport): string {
 }
 
 function cacheMemory(ip: InProcessReport): string {
-  return `Memory: the gateway's verified-token cache holds ${fmt(ip.bytesPerCachedToken, 0)} bytes of heap per token (key, claims, entry); at its capacity of ${ip.tokenCacheCapacity.toLocaleString('en')} tokens that is ${fmt((ip.bytesPerCachedToken * ip.tokenCacheCapacity) / 1048576, 0)} MB.`
+  return `Memory: the gateway's verified-token cache holds ${fmt(ip.bytesPerCachedToken, 0)} bytes of heap per token (its digest, claims, entry); at its capacity of ${ip.tokenCacheCapacity.toLocaleString('en')} tokens that is ${fmt((ip.bytesPerCachedToken * ip.tokenCacheCapacity) / 1048576, 0)} MB.`
 }
 
 function otherLoad(s: ScenarioSummary[]): string {
