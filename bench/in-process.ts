@@ -192,10 +192,11 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
     const authenticator = new GatewayAuthenticator(keyring, directory, issuer)
     const signer = keyring.signer()
     const count = 5_000
-    // (The warm-up's tokens are issued a minute earlier, so that none is one of the measured ones.)
-    const [warmUp, tokens] = [100, count].map((n, set) =>
-      Array.from({ length: n }, (_, i) => mintToken(signer, issuer, tokenUsers[i % tokenUsers.length]!, Math.floor(now / 1000) - (1 - set) * 60 - Math.floor(i / tokenUsers.length))),
-    ) as [string[], string[]]
+    const issued = (n: number, secondsEarlier: number) =>
+      Array.from({ length: n }, (_, i) => mintToken(signer, issuer, tokenUsers[i % tokenUsers.length]!, Math.floor(now / 1000) - secondsEarlier - Math.floor(i / tokenUsers.length)))
+    const tokens = issued(count, 0)
+    // Issued a minute earlier: none of them is one of the measured tokens.
+    const warmUp = issued(100, 60)
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
     const authenticate = async (t: string) => {
@@ -203,7 +204,7 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
       const ok = await authenticator.authenticate(Buffer.from(t, 'latin1').toString('latin1'), big, Date.now())
       if (!ok.ok) throw new Error(`in-process set-up: a token was refused: ${ok.description}`)
     }
-    // The first checks set up what every later one shares (the key's object, compiled code).
+    // The first checks set up what every later one shares (the public key's object, compiled code).
     for (const t of warmUp) await authenticate(t)
     gc()
     const before = process.memoryUsage().heapUsed
