@@ -3,7 +3,7 @@ import type { Directory } from '../directory/directory.js'
 import { callerFromClaims, type Caller as IdentityCaller } from '../identity/caller.js'
 import { federatedCallerOf, type FederatedCaller } from '../identity/federation/federation-claim.js'
 import type { Keyring } from '../identity/keyring.js'
-import { TokenError, audienceMatches, verifyJwtAsync, type VerifiedClaims } from '../identity/verify.js'
+import { MAX_TOKEN_LENGTH, TokenError, audienceMatches, verifyJwtAsync, type VerifiedClaims } from '../identity/verify.js'
 import type { Route } from './routes.js'
 import { BoundedCache } from '../core/bounded-cache.js'
 
@@ -57,6 +57,9 @@ export class GatewayAuthenticator {
    * the event loop, and concurrent requests carrying the same new token share one check.
    */
   authenticate(token: string, route: Route, nowMs: number): Authentication | Promise<Authentication> {
+    // Longer than any token Postern issues: refused by its length alone (verify.ts), never
+    // hashed. A 256 KB header's digest costs about 170 µs, which anyone could ask for again and again.
+    if (token.length > MAX_TOKEN_LENGTH) return this.verify(token, nowMs).then((result) => this.outcome(result, route))
     const digest = hash('sha256', token, 'base64url')
     const claims = this.verified.get(digest)
     if (claims && (claims.exp + LEEWAY_S) * 1000 > nowMs) {
@@ -67,21 +70,29 @@ export class GatewayAuthenticator {
     this.misses++
     let pending = this.inflight.get(digest)
     if (!pending) {
-      pending = verifyJwtAsync(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).then(
-        ({ claims: verified }) => {
-          this.verified.set(digest, verified)
-          return verified
-        },
-        (err: unknown) => {
-          if (err instanceof TokenError) return err
-          throw err
-        },
-      )
+      pending = this.verify(token, nowMs).then((result) => {
+        if (!(result instanceof TokenError)) this.verified.set(digest, result)
+        return result
+      })
       this.inflight.set(digest, pending)
       const forget = () => this.inflight.delete(digest)
       pending.then(forget, forget)
     }
-    return pending.then((result) => (result instanceof TokenError ? { ok: false, description: result.message } : this.admit(result, route)))
+    return pending.then((result) => this.outcome(result, route))
+  }
+
+  private verify(token: string, nowMs: number): Promise<VerifiedClaims | TokenError> {
+    return verifyJwtAsync(token, { issuer: this.issuer, keyFor: (kid) => this.keyring.publicKey(kid), nowMs, leewaySeconds: LEEWAY_S }).then(
+      ({ claims }) => claims,
+      (err: unknown) => {
+        if (err instanceof TokenError) return err
+        throw err
+      },
+    )
+  }
+
+  private outcome(result: VerifiedClaims | TokenError, route: Route): Authentication {
+    return result instanceof TokenError ? { ok: false, description: result.message } : this.admit(result, route)
   }
 
   /**
