@@ -251,9 +251,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
 
   // Each periodic task that keeps failing (a database without Postern's tables, or out of
   // reach, say) is warned of once, and its recovery said once: not a line every run.
-  const rotationRuns = periodicTaskLog('key rotation', { log, clock, level: 'error' })
-  const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock })
-  const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock })
+  // A run the database changed under (it began before that was noticed) fails for that reason,
+  // which Freshness has said once already: such a failure is not the task's.
+  const explained = () => !freshness.trusted()
+  const rotationRuns = periodicTaskLog('key rotation', { log, clock, level: 'error', explained })
+  const purgeRuns = periodicTaskLog('purge of expired sessions, codes and counters', { log, clock, explained })
+  const auditPurgeRuns = periodicTaskLog('audit-log purge', { log, clock, explained })
   // Nothing is written (a key, a purge) while the view is not of the database there is now: a
   // restore may be filling it (Freshness.trusted). Each run checks the feed first, so a database
   // emptied since the last poll is noticed before anything is written into it, not after. A
@@ -274,7 +277,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // Ended access grants already grant nothing (their condition is false); the sweep removes
   // their bindings and records the expiry. Oftener than the rest of the maintenance, so the
   // policy and the audit log say so within seconds; it is one indexed query when nothing ended.
-  const sweepRuns = periodicTaskLog('access grant sweep', { log, clock })
+  const sweepRuns = periodicTaskLog('access grant sweep', { log, clock, explained })
   const grantSweep = setInterval(whenTrusted(() => sweepRuns(sweepEndedGrants(store, clock(), log))), 5_000)
   grantSweep.unref()
   const running: Running = {
