@@ -73,19 +73,28 @@ export async function startUpstream(prefix: string, port: number, workers = 1): 
  * Postern deciding.
  */
 export async function startCopy(prefix: string, conf: string, o: { fromPort: number; port: number; workers: number }): Promise<Nginx> {
+  return startNginx(prefix, copyConfig(prefix, conf, o), o.port)
+}
+
+/** startCopy's configuration (its temporary files' directories made in prefix). */
+export function copyConfig(prefix: string, conf: string, o: { fromPort: number; port: number; workers: number }): string {
   const original = readFileSync(conf, 'utf8')
   const listen = `listen 127.0.0.1:${o.fromPort} `
   const workers = /^worker_processes .*;$/m
   if (!original.includes(listen) || !workers.test(original)) throw new Error(`bench: ${conf} has no "${listen}" or worker_processes to change`)
-  const config = original.replace(listen, `listen 127.0.0.1:${o.port} `).replace(workers, `worker_processes ${o.workers};\ndaemon off;`)
   // Its temporary files' directories, relative to the prefix as in the original.
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d), { recursive: true })
-  return startNginx(prefix, config, o.port)
+  return original.replace(listen, `listen 127.0.0.1:${o.port} `).replace(workers, `worker_processes ${o.workers};\ndaemon off;`)
 }
 
 /** nginx as a plain reverse proxy: keep-alive to the upstream, the headers a proxy should set. */
 export async function startProxy(prefix: string, port: number, upstreamPort: number, workers: number | 'auto' = 1): Promise<Nginx> {
-  const config = `${common(prefix, workers)}
+  return startNginx(prefix, proxyConfig(prefix, port, upstreamPort, workers), port)
+}
+
+/** startProxy's configuration. */
+export function proxyConfig(prefix: string, port: number, upstreamPort: number, workers: number | 'auto'): string {
+  return `${common(prefix, workers)}
   upstream backend {
     server 127.0.0.1:${upstreamPort};
     keepalive 256;
@@ -109,7 +118,6 @@ export async function startProxy(prefix: string, port: number, upstreamPort: num
   }
 }
 `
-  return startNginx(prefix, config, port)
 }
 
 /** Caddy's reverse_proxy as the Go reference, on one core (GOMAXPROCS=1), admin API and HTTPS off. */

@@ -2,6 +2,7 @@ import type { ProfileRun } from './profile.js'
 import type { InProcessReport } from './in-process.js'
 import { fmt, type HalfLoadSummary, type LoadSettings, type PlaneHalfLoadSummary, type ScenarioRun, type ScenarioSummary } from './load.js'
 import type { SoakResult } from './soak.js'
+import type { InstructionsResult } from './instructions.js'
 import type { RenewalResult } from './renewal.js'
 import type { StartupResult } from './startup.js'
 import { median } from './startup.js'
@@ -23,6 +24,7 @@ export interface BenchReport {
   inProcess?: InProcessReport
   startup?: StartupResult
   renewal?: RenewalResult
+  instructions?: InstructionsResult
   soak?: SoakResult
   profiles?: { files: string[]; runs: ProfileRun[] }
   goals: Goal[]
@@ -250,6 +252,7 @@ export function formatText(r: BenchReport): string {
     ], ['l', 'r', 'r']))
   }
   if (r.renewal) out.push('', renewalLine(r.renewal))
+  if (r.instructions) out.push('', instructionsLine(r.instructions))
   if (r.soak) {
     out.push('', `Soak: ${r.soak.seconds} s, ${r.soak.load}: ${fmt(r.soak.result.rps, 0)} req/s, p99 ${fmt(r.soak.result.p99)} ms, ${fmt(r.soak.cores)} cores`)
     out.push(`  gateway RSS per minute (lowest–highest, MB): ${r.soak.minutes.map((m) => `${m.minMb.toFixed(0)}–${m.maxMb.toFixed(0)}`).join(', ')}; peak (VmHWM) ${r.soak.peakRssMb.toFixed(0)} MB`)
@@ -335,6 +338,7 @@ export function formatMarkdown(r: BenchReport): string {
     ], ['l', 'r', 'r']), '')
   }
   if (r.renewal) out.push('## The nginx data plane\'s bulk renewals', '', renewalLine(r.renewal), '')
+  if (r.instructions) out.push('## Instructions per request', '', instructionsLine(r.instructions), '')
   if (r.soak) {
     out.push('## Soak', '', `${r.soak.seconds} s, ${r.soak.load}: ${fmt(r.soak.result.rps, 0)} req/s, p99 ${fmt(r.soak.result.p99)} ms. Gateway RSS per minute, lowest–highest (MB): ${r.soak.minutes.map((m) => `${m.minMb.toFixed(0)}–${m.maxMb.toFixed(0)}`).join(', ')}; peak (VmHWM) ${r.soak.peakRssMb.toFixed(0)} MB. Every second's sample is in latest.json.`, '')
   }
@@ -395,6 +399,13 @@ export function formatSvg(r: BenchReport): string {
   parts.push(`<text x="12" y="${height - 12}" fill="#555">${esc(`${r.settings.rounds} rounds × ${r.settings.seconds} s, wrk -t${r.settings.threads} -c${r.settings.connections}, loopback; ${r.command}`)}</text>`)
   parts.push('</svg>')
   return parts.join('\n') + '\n'
+}
+
+function instructionsLine(x: InstructionsResult): string {
+  return (
+    `Instructions per warm request (callgrind: user space, one nginx process, the data plane's request): the nginx data plane ${x.plane.toLocaleString('en')}, ` +
+    `a plain nginx proxy ${x.proxy.toLocaleString('en')}: ${fmt(x.ratio)}× (medians of three windows; the plane's: ${x.windows.plane.map((n) => n.toLocaleString('en')).join(', ')})`
+  )
 }
 
 function renewalLine(x: RenewalResult): string {

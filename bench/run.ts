@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './dist.js'
+import { run } from './processes.js'
 import { startEnvironment } from './environment.js'
 import { POSTERN_ENV } from './postern.js'
 import { runInProcess } from './in-process.js'
+import { runInstructions } from './instructions.js'
 import { fmt, runHalfLoad, runLoad, runPlaneHalfLoad, type LoadSettings } from './load.js'
 import { runProfiles } from './profile.js'
 import { runRenewal } from './renewal.js'
@@ -18,17 +20,18 @@ import { checkTools } from './tools.js'
  * `npm run bench`: the gateway against direct calls, nginx and the Node floor; the nginx
  * data plane against nginx with as many workers, and Caddy as the Go reference; decide()
  * and token verification in process; start-up with 10,000 services; what the data plane's bulk
- * renewals cost Postern. Writes bench/results/latest.{json,md,svg}.
+ * renewals cost Postern; the instructions a data plane request runs (valgrind). Writes
+ * bench/results/latest.{json,md,svg}.
  *
  *   --rounds N        interleaved rounds of every scenario (3)
  *   --seconds S       seconds per load run (6)
  *   --workers N       postern serve --workers N, and as many nginx proxy workers (1)
  *   --node-args ARGS  flags for node running postern serve (default "--max-semi-space-size=4 --max-old-space-size=192", as bin/postern.js runs it)
- *   --only LIST       some of: load,half-load,in-process,startup,renewal (all)
+ *   --only LIST       some of: load,half-load,in-process,startup,renewal,instructions (all; instructions needs valgrind)
  *   --soak[=S]        also a steady load for S seconds (300), watching the gateway's RSS
  *   --profile         also CPU profiles of the gateway under the warm and cold loads
  */
-const PARTS = ['load', 'half-load', 'in-process', 'startup', 'renewal'] as const
+const PARTS = ['load', 'half-load', 'in-process', 'startup', 'renewal', 'instructions'] as const
 type Part = (typeof PARTS)[number]
 
 function parseArgs(argv: string[]) {
@@ -123,6 +126,14 @@ async function main(): Promise<number> {
     if (args.only.has('renewal')) {
       log(`\nThe nginx data plane's bulk renewals: Postern's CPU per line, decided against answered same`)
       report.renewal = await runRenewal(join(dir, 'renewal'), { rounds: args.rounds, log })
+    }
+    if (args.only.has('instructions')) {
+      if ((await run('valgrind', ['--version']).catch(() => undefined))?.code !== 0) {
+        log('\nInstructions per request: not measured, valgrind is not installed (apt-get install -y valgrind)')
+      } else {
+        log('\nInstructions per request of the nginx data plane and a plain nginx proxy (callgrind)')
+        report.instructions = await runInstructions(join(dir, 'instructions'), { log })
+      }
     }
     if (args.profile) {
       log('\nCPU profiles of the gateway (node --cpu-prof)')
