@@ -18,21 +18,22 @@ export interface InstructionsResult {
   windows: { proxy: number[]; plane: number[] }
 }
 
+/** The windows each nginx is measured in; the median is reported. */
+const WINDOWS = 3
+
 /**
  * What a warm request costs the nginx data plane in instructions, against a plain nginx proxy
  * sent the same request: each run as one process (master_process off) under valgrind's
  * callgrind, which counts the instructions it runs in user space — the Lua, nginx and the
  * libraries, not the kernel's share. Unlike time, the count barely moves with what else the
- * machine is doing, so a change to the data plane's Lua shows as a few hundred instructions a
- * request where requests a second drift by several percent from one run to the next. Each is
- * warmed up (LuaJIT compiles its traces, the plane learns its verdict) for 5 s, then measured in
- * three windows of `seconds` under wrk (1 thread, 4 connections), each the count since the
- * counters were zeroed divided by the requests wrk saw answered; the median window is reported
- * (a first run once read 58,600 for the plane where the next two read 45,300 and 45,600, after a
- * 3-second warm-up and one window).
+ * machine is doing (about a thousand instructions in 46,000), so a change to the data plane's Lua
+ * of a few thousand instructions a request shows plainly, where requests a second drift by
+ * several percent from one run to the next. Each is warmed up (LuaJIT compiles its traces, the
+ * plane learns its verdict) for 5 s, then measured in WINDOWS windows of `seconds` under wrk (1
+ * thread, 4 connections), each the count since the counters were zeroed divided by the requests
+ * wrk saw answered; the median window is reported (a first run once read 58,600 for the plane
+ * where the next two read 45,300 and 45,600, after a 3-second warm-up and one window).
  */
-const WINDOWS = 3
-
 export async function runInstructions(dir: string, o: { seconds?: number; log?: (s: string) => void } = {}): Promise<InstructionsResult> {
   const log = o.log ?? (() => undefined)
   const seconds = o.seconds ?? 5
