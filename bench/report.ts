@@ -223,6 +223,12 @@ const CPU_NOTE =
   'Peak RSS is VmHWM, reset before each run (clear_refs), summed over the processes. ' +
   'Ratios are per round (against the reference measured in the same round), then the median.'
 
+/**
+ * CPU a request costs when requests come one by one at a fixed rate: more than under wrk, where
+ * each wake-up finds several (README, "Half load is not half busy").
+ */
+const pacedCpuUs = (t: { cores: number; achievedRps: number }) => (t.cores * 1e6) / t.achievedRps
+
 export function formatText(r: BenchReport): string {
   const out: string[] = []
   if (r.scenarios) {
@@ -234,7 +240,7 @@ export function formatText(r: BenchReport): string {
   }
   if (r.halfLoad) {
     out.push('', `At half of postern warm's maximum (${fmt(r.halfLoad.rate, 0)} req/s, fixed rate)`, '')
-    out.push(...table(['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 from due time', 'CPU cores'], r.halfLoad.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99), fmt(t.p999), fmt(t.correctedP99), fmt(t.cores)]), ['l', 'r', 'r', 'r', 'r', 'r', 'r']))
+    out.push(...table(['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 from due time', 'CPU cores', 'CPU µs/req'], r.halfLoad.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99), fmt(t.p999), fmt(t.correctedP99), fmt(t.cores), fmt(pacedCpuUs(t), 0)]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']))
     out.push(`p99 added over direct: postern +${fmt(r.halfLoad.addedP99.postern)} ms, nginx proxy +${fmt(r.halfLoad.addedP99.nginxProxy)} ms, Node bare proxy +${fmt(r.halfLoad.addedP99.bareProxy)} ms`)
   }
   if (r.inProcess) {
@@ -315,7 +321,7 @@ export function formatMarkdown(r: BenchReport): string {
   }
   if (r.halfLoad) {
     out.push(`## Latency at half of the maximum load (${fmt(r.halfLoad.rate, 0)} req/s)`, '')
-    out.push(...md(['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 from due time ms'], r.halfLoad.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99), fmt(t.p999), fmt(t.correctedP99)]), ['l', 'r', 'r', 'r', 'r', 'r']))
+    out.push(...md(['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 from due time ms', 'CPU cores', 'CPU µs/req'], r.halfLoad.targets.map((t) => [t.label, fmt(t.achievedRps, 0), fmt(t.p50), fmt(t.p99), fmt(t.p999), fmt(t.correctedP99), fmt(t.cores), fmt(pacedCpuUs(t), 0)]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']))
     out.push('', `p99 added over direct: postern **+${fmt(r.halfLoad.addedP99.postern)} ms**, nginx proxy +${fmt(r.halfLoad.addedP99.nginxProxy)} ms, Node bare proxy +${fmt(r.halfLoad.addedP99.bareProxy)} ms. Method: ${r.halfLoad.method}`, '')
   }
   if (r.nginxPlaneHalfLoad) {
