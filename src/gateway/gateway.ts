@@ -72,7 +72,7 @@ export interface RequestView {
  */
 export type Access =
   | { ok: true; route: Route; caller?: Caller; tokenHeader?: TokenHeader; session?: string; verdict: 'allowed' | 'public'; conditional?: true }
-  | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean; answer?: Answer }
+  | { ok: false; route?: Route; status: ErrorStatus; message: string; headers?: Record<string, string>; verdict: Verdict; unknownHost?: boolean; answer?: Answer; framingInDoubt?: true }
 
 export function createGateway(deps: GatewayDeps) {
   /** An open tunnel's grant, decided again (DESIGN §4 steps 1, 2, 4 without the signature, 5). */
@@ -256,10 +256,12 @@ export function createGateway(deps: GatewayDeps) {
         finish(req, res, access, started, requestId)
         if (!access.ok) {
           // A refused request's body is not waited for: the connection ends with the answer,
-          // lingering while the body still comes so that the client reads the answer; one
-          // refused as suspect (its own `connection: close`) has nothing more read from it.
+          // lingering while the body still comes so that the client reads the answer (closed at
+          // once, the connection is reset by the body's next bytes, and a client still writing
+          // them gets EPIPE, not the answer). One whose body's end is in doubt has nothing more
+          // read from it.
           const unread = hasBody(req) && !req.complete
-          if (unread && access.headers?.connection !== 'close') lingerOnClose(req.socket, req)
+          if (unread && !access.framingInDoubt) lingerOnClose(req.socket, req)
           sendAnswer(res, refusalAnswer(access, req.headers.accept), unread ? CLOSE : undefined)
           req.resume()
           return
@@ -273,7 +275,7 @@ export function createGateway(deps: GatewayDeps) {
       try {
         const shape = checkRequestShape(req)
         if ('problem' in shape) {
-          // A request whose framing or headers are suspect ends its connection: nothing more is read from it.
+          // A request whose framing or headers are suspect ends its connection.
           respond({ ok: false, ...shape.problem, headers: { connection: 'close' }, verdict: 'bad_request' })
           return
         }

@@ -5,7 +5,12 @@ export const MAX_HEADERS = 2_000
 /** The request line and headers of one request, in bytes (Node's maxHeaderSize on the gateway port). */
 export const MAX_HEADER_BYTES = 256 * 1024
 
-export type ShapeProblem = { status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE' | 'METHOD_NOT_ALLOWED'; message: string }
+export type ShapeProblem = {
+  status: 'INVALID_ARGUMENT' | 'REQUEST_HEADER_FIELDS_TOO_LARGE' | 'METHOD_NOT_ALLOWED'
+  message: string
+  /** Where the request's body ends is in doubt: nothing more may be read from its connection (what follows could be read as requests). */
+  framingInDoubt?: true
+}
 
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i
 const withoutDefaultPort = (authority: string) => authority.toLowerCase().replace(/:(80|443)$/, '')
@@ -78,13 +83,13 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++
   if (hosts !== 1) return { problem: { status: 'INVALID_ARGUMENT', message: hosts === 0 ? 'The request has no Host header.' : 'The request has more than one Host header.' } }
   if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
-    return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.' } }
+    return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.', framingInDoubt: true } }
   }
   // A coding beside chunked (gzip, chunked): Node takes the chunks off and the upstream would get
   // the body with no word of its coding. nginx refuses it too (501).
   const te = req.headers['transfer-encoding']
   if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding may only be chunked.' } }
+    return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding may only be chunked.', framingInDoubt: true } }
   }
   const nominated = connectionNominated(raw)
   if (!nominated) return { problem: { status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' } }
