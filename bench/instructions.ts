@@ -16,7 +16,22 @@ export interface InstructionsResult {
   requests: { proxy: number; plane: number }
   /** Each window's instructions per request, in the order measured. */
   windows: { proxy: number[]; plane: number[] }
+  /** Where the plane's instructions a request go, from its median window (PHASES); absent where the functions have no symbols. */
+  phases?: Partial<Record<keyof typeof PHASES, number>>
 }
+
+/**
+ * The parts of a plane request worth telling apart, each the inclusive count of one function of
+ * Debian's nginx and lua-nginx-module (0.10.23): the Lua that decides, the Lua that picks the
+ * peer, the header filter's Lua, and within the balancer the parsing of the peer's address, which
+ * that module's set_current_peer does on every call.
+ */
+const PHASES = {
+  access: 'ngx_http_lua_access_handler',
+  balancer: 'ngx_http_lua_balancer_handler_inline',
+  headerFilter: 'ngx_http_lua_header_filter_inline',
+  parseUrl: 'ngx_parse_url',
+} as const
 
 /** The windows each nginx is measured in; the median is reported. */
 const WINDOWS = 3
@@ -58,11 +73,12 @@ export async function runInstructions(dir: string, o: { seconds?: number; log?: 
         log(`  ${name} …`)
         const request = { url: `http://127.0.0.1:${port}`, threads: 1, connections: 4, host, token }
         await runWrk({ ...request, seconds: 5 })
-        const windows: { requests: number; perRequest: number }[] = []
+        const windows: { requests: number; perRequest: number; file: string }[] = []
         for (let i = 0; i < WINDOWS; i++) {
           await counted.zero()
           const { requests } = await runWrk({ ...request, seconds })
-          windows.push({ requests, perRequest: Math.round((await counted.dump()) / requests) })
+          const { total, file } = await counted.dump()
+          windows.push({ requests, perRequest: Math.round(total / requests), file })
         }
         const median = [...windows].sort((a, b) => a.perRequest - b.perRequest)[WINDOWS >> 1]!
         return { ...median, windows: windows.map((w) => w.perRequest) }
@@ -73,12 +89,14 @@ export async function runInstructions(dir: string, o: { seconds?: number; log?: 
     const proxy = await measure('proxy', (prefix, port) => proxyConfig(prefix, port, upstream.port, 1))
     const conf = join(plane.dataDir, 'nginx', 'nginx.conf')
     const planeRun = await measure('plane', (prefix, port) => copyConfig(prefix, conf, { fromPort: plane.gatewayPort, port, workers: 1 }))
+    const phases = await phasesOf(planeRun.file, planeRun.requests)
     return {
       proxy: proxy.perRequest,
       plane: planeRun.perRequest,
       ratio: planeRun.perRequest / proxy.perRequest,
       requests: { proxy: proxy.requests, plane: planeRun.requests },
       windows: { proxy: proxy.windows, plane: planeRun.windows },
+      ...(Object.keys(phases).length > 0 && { phases }),
     }
   } finally {
     for (const stop of stops.reverse()) await stop()
@@ -98,8 +116,8 @@ async function underCallgrind(prefix: string, config: string, port: number) {
   let dumps = 0
   return {
     zero: () => control('-z'),
-    /** The instructions counted since zero(). */
-    async dump(): Promise<number> {
+    /** The instructions counted since zero(), and the file callgrind wrote them in. */
+    async dump(): Promise<{ total: number; file: string }> {
       await control('-d')
       // callgrind numbers its dumps: out.1, out.2, …
       const file = `${out}.${++dumps}`
@@ -107,8 +125,21 @@ async function underCallgrind(prefix: string, config: string, port: number) {
       if (!existsSync(file)) throw new Error(`callgrind wrote no ${file}`)
       const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'))
       if (!totals) throw new Error(`no totals in ${file}`)
-      return Number(totals[1])
+      return { total: Number(totals[1]), file }
     },
     stop: () => nginx.stop(),
   }
+}
+
+/** Each of PHASES's functions, its inclusive instructions a request in a callgrind dump (callgrind_annotate). */
+async function phasesOf(file: string, requests: number): Promise<Partial<Record<keyof typeof PHASES, number>>> {
+  const r = await run('callgrind_annotate', ['--inclusive=yes', '--threshold=100', '--auto=no', file])
+  if (r.code !== 0) return {}
+  const phases: Partial<Record<keyof typeof PHASES, number>> = {}
+  for (const [phase, fn] of Object.entries(PHASES) as [keyof typeof PHASES, string][]) {
+    // A line such as "  92,846,201 (17.55%)  ???:ngx_http_lua_access_handler [/usr/lib/…]".
+    const line = new RegExp(`^\\s*([\\d,]+) \\([^)]*\\)\\s+\\S*:${fn} \\[`, 'm').exec(r.stdout)
+    if (line) phases[phase] = Math.round(Number(line[1]!.replace(/,/g, '')) / requests)
+  }
+  return phases
 }

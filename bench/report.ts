@@ -410,8 +410,16 @@ export function formatSvg(r: BenchReport): string {
 function instructionsLine(x: InstructionsResult): string {
   return (
     `Instructions per warm request (callgrind: user space, one nginx process, the data plane's request): the nginx data plane ${x.plane.toLocaleString('en')}, ` +
-    `a plain nginx proxy ${x.proxy.toLocaleString('en')}: ${fmt(x.ratio)}× (medians of three windows; the plane's: ${x.windows.plane.map((n) => n.toLocaleString('en')).join(', ')})`
+    `a plain nginx proxy ${x.proxy.toLocaleString('en')}: ${fmt(x.ratio)}× (medians of three windows; the plane's: ${x.windows.plane.map((n) => n.toLocaleString('en')).join(', ')})` +
+    phasesText(x.phases)
   )
+}
+
+/** Where the plane's instructions went, as far as callgrind_annotate named the functions. */
+function phasesText(p: InstructionsResult['phases']): string {
+  if (!p) return ''
+  const n = (v: number | undefined) => (v === undefined ? '–' : v.toLocaleString('en'))
+  return `; of the plane's, the access phase's Lua ${n(p.access)}, the balancer ${n(p.balancer)} (parsing the peer's address ${n(p.parseUrl)}), the header filter ${n(p.headerFilter)}`
 }
 
 function renewalLine(x: RenewalResult): string {
