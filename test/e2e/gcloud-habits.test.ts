@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
+import { startLogin } from '../support/device-login.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { WebAgent, createUser } from '../support/web-sign-in.js'
 
 /** What gcloud's users type by habit works, or is refused with the form that does. */
 
@@ -146,6 +148,30 @@ describe('gcloud habits', () => {
     expect(group.stderr).toMatch(/^Usage: postern services \[options\] \[command\][\s\S]*ERROR: a command name is expected \(see above\)\.\n$/)
     expect((await p.cli([])).code).toBe(2)
     for (const args of [['services', '--help'], ['help', 'services'], ['help']]) expect((await p.cli(args)).code, args.join(' ')).toBe(0)
+  })
+
+  it("auth login --no-launch-browser (gcloud's older name for --no-browser) signs in with a code", async () => {
+    const password = await createUser(p.api, 'dev@example.com')
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-habit-'))
+    expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir })).code).toBe(0)
+    const login = startLogin(['--no-launch-browser'], { configDir })
+    try {
+      const { code } = await login.prompt
+      const agent = new WebAgent(p.controlUrl)
+      expect((await agent.signIn('dev@example.com', password)).status).toBe(303)
+      const form = await (await agent.fetch(`/device?user_code=${code}`)).text()
+      const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)![1]!
+      const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: code, csrf_token: csrf, action: 'approve' }) })
+      expect(approved.status).toBe(200)
+      const done = await login.done
+      expect(done.code, done.stderr).toBe(0)
+      expect(done.stderr).toContain('You are now logged in as [dev@example.com].')
+      expect(done.stderr).not.toContain('Could not open a browser') // none was tried first
+    } finally {
+      login.kill()
+    }
+    // Not offered in the help: --no-browser is Postern's name for it.
+    expect((await p.cli(['auth', 'login', '--help'])).stdout).not.toContain('launch')
   })
 
   it('--version', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { Cli } from '../context.js'
 import { deviceLogin } from '../device-login.js'
 import { loopbackLogin } from '../loopback-login.js'
@@ -20,9 +20,12 @@ export function registerLogin(auth: Command, cli: Cli): void {
     .command('login')
     .description('Sign in as a user: opens a browser (or, with --no-browser, prints a URL and a code to approve on any device).')
     .option('--no-browser', 'do not open a browser; use the device flow')
+    // gcloud's older name for --no-browser, which its users still type (and gcloud still takes).
+    .addOption(new Option('--no-launch-browser').hideHelp())
     .option('--login-config <file>', 'sign in through a workforce pool provider (from postern iam workforce-pools create-login-config)')
     .option('--subject-token-file <file>', 'with --login-config: exchange the OIDC ID token in this file instead of signing in in a browser (machines, CI)')
-    .action(async (o: { browser: boolean; loginConfig?: string; subjectTokenFile?: string }, cmd: Command) => {
+    .action(async (given: { browser: boolean; launchBrowser: boolean; loginConfig?: string; subjectTokenFile?: string }, cmd: Command) => {
+      const o = { ...given, browser: given.browser && given.launchBrowser }
       if (o.subjectTokenFile && !o.loginConfig) throw usageError('--subject-token-file needs --login-config (which names the server and the provider).')
       if (o.loginConfig) {
         await federatedLogin(cli, cmd, { loginConfig: o.loginConfig, subjectTokenFile: o.subjectTokenFile, browser: o.browser })
