@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT, createRemoteJWKSet, importPKCS8, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startLogin } from '../support/device-login.js'
+import { approveDevice, startLogin } from '../support/device-login.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { WebAgent, claimsOf, createUser, token } from '../support/web-sign-in.js'
+import { claimsOf, createUser, token } from '../support/web-sign-in.js'
 
 /**
  * Machine identities: a service-account key file used by a client that signs its own
@@ -202,13 +202,7 @@ describe('the CLI as a service account, and impersonation', () => {
     expect((await p.cli(['projects', 'add-iam-policy-binding', 'my-project', `--member=user:${bob}`, '--role=roles/run.viewer'])).code).toBe(0)
     // bob signs in with the device flow, approving in a (browserless) web session.
     const login = startLogin(['--no-browser'], { configDir })
-    const { code } = await login.prompt
-    const agent = new WebAgent(p.controlUrl)
-    expect((await agent.signIn(bob, password)).status).toBe(303)
-    const form = await (await agent.fetch(`/device?user_code=${code}`)).text()
-    const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)![1]!
-    const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: code, csrf_token: csrf, action: 'approve' }) })
-    expect(approved.status).toBe(200)
+    await approveDevice(p.controlUrl, { email: bob, password, code: (await login.prompt).code })
     const done = await login.done
     expect(done.code, done.stderr).toBe(0)
     expect(done.stderr).toContain(`You are now logged in as [${bob}].`)

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
-import { startLogin } from '../support/device-login.js'
+import { approveDevice, startLogin } from '../support/device-login.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { WebAgent, createUser } from '../support/web-sign-in.js'
+import { createUser } from '../support/web-sign-in.js'
 
 /** What gcloud's users type by habit works, or is refused with the form that does. */
 
@@ -156,13 +156,7 @@ describe('gcloud habits', () => {
     expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir })).code).toBe(0)
     const login = startLogin(['--no-launch-browser'], { configDir })
     try {
-      const { code } = await login.prompt
-      const agent = new WebAgent(p.controlUrl)
-      expect((await agent.signIn('dev@example.com', password)).status).toBe(303)
-      const form = await (await agent.fetch(`/device?user_code=${code}`)).text()
-      const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)![1]!
-      const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: code, csrf_token: csrf, action: 'approve' }) })
-      expect(approved.status).toBe(200)
+      await approveDevice(p.controlUrl, { email: 'dev@example.com', password, code: (await login.prompt).code })
       const done = await login.done
       expect(done.code, done.stderr).toBe(0)
       expect(done.stderr).toContain('You are now logged in as [dev@example.com].')

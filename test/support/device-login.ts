@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { BIN } from './cli.js'
+import { WebAgent } from './web-sign-in.js'
 
 export interface RunningLogin {
   /** Resolves with the verification URL and user code once the CLI has printed them. */
@@ -30,4 +31,16 @@ export function startLogin(args: string[], o: { configDir: string; env?: Record<
     }),
   )
   return { prompt, done, stderr: () => stderr, kill: () => child.kill('SIGTERM') }
+}
+
+/** Approves a device-flow code as its user would: signed in to the control plane in a (browserless) web session, on /device. */
+export async function approveDevice(controlUrl: string, o: { email: string; password: string; code: string }): Promise<void> {
+  const agent = new WebAgent(controlUrl)
+  const signedIn = await agent.signIn(o.email, o.password)
+  if (signedIn.status !== 303) throw new Error(`signing in as ${o.email} answered ${signedIn.status}`)
+  const form = await (await agent.fetch(`/device?user_code=${o.code}`)).text()
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)?.[1]
+  if (!csrf) throw new Error(`no approval form for code ${o.code}`)
+  const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: o.code, csrf_token: csrf, action: 'approve' }) })
+  if (approved.status !== 200) throw new Error(`approving code ${o.code} answered ${approved.status}`)
 }
