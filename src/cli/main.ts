@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
-import { explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
@@ -116,6 +116,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const gcloudish = suggestForGcloudGroup(argv.slice(first), program.commands.map((c) => c.name()), argv.slice(0, first))
   if (gcloudish) {
     io.stderr(`ERROR: postern has no 'run' group: gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
+    return 2
+  }
+  const instead = explainGcloudOnlyCommand(argv.slice(first), argv.slice(0, first))
+  if (instead) {
+    io.stderr(`ERROR: ${instead}\n`)
     return 2
   }
   // --verbosity=debug traces the requests a command makes; a server's are not the CLI's (serve --access-log).

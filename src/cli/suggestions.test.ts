@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
 
 describe('suggestions', () => {
   it('finds a flag that holds the one typed', () => {
@@ -24,5 +24,18 @@ describe('suggestions', () => {
     expect(explainGcloudOnlyOption('--platform')).toContain('Leave --platform out.')
     expect(explainGcloudOnlyOption('--regions')).toBeUndefined()
     expect(suggestForGcloudGroup(['run', 'services', 'describe', 'constructor', '--format=json'], ['services'])).toBe('postern services describe constructor --format=json')
+  })
+
+  it('says what to do instead of gcloud’s run deploy and auth application-default, and nothing for other commands', () => {
+    const deploy = explainGcloudOnlyCommand(['run', 'deploy', 'hello', '--image=gcr.io/x/y', '--allow-unauthenticated'], ['--project', 'p'])
+    expect(deploy).toContain('\n  postern --project p services create hello --upstream=URL\n')
+    expect(deploy).toContain('\n  postern --project p services add-iam-policy-binding hello --member=allUsers --role=roles/run.invoker')
+    const quiet = explainGcloudOnlyCommand(['run', 'deploy', '--source', '.'])
+    expect(quiet).toContain('postern services create SERVICE --upstream=URL')
+    expect(quiet).not.toContain('allUsers')
+    expect(explainGcloudOnlyCommand(['auth', 'application-default', 'login'])).toContain('postern metadata-server')
+    expect(explainGcloudOnlyCommand(['auth', 'login'])).toBeUndefined()
+    expect(explainGcloudOnlyCommand(['run', 'services', 'list'])).toBeUndefined()
+    expect(explainGcloudOnlyCommand([])).toBeUndefined()
   })
 })

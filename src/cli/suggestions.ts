@@ -25,6 +25,39 @@ export function suggestForGcloudGroup(argv: readonly string[], commands: readonl
   return ['postern', ...[...leadingFlags, ...withoutGcloudOnlyOptions(argv.slice(1))].map(shellQuote)].join(' ')
 }
 
+/**
+ * What to do instead, for gcloud commands Postern has no counterpart of: `run deploy` (Postern
+ * fronts an upstream it does not build or run) and `auth application-default` (Google's local
+ * credentials for code; Postern's are a metadata server or a key file). Undefined for the rest.
+ */
+export function explainGcloudOnlyCommand(argv: readonly string[], leadingFlags: readonly string[] = []): string | undefined {
+  const postern = (...words: string[]) => ['postern', ...leadingFlags.map(shellQuote), ...words].join(' ')
+  if (argv[0] === 'run' && argv[1] === 'deploy') {
+    const given = argv[2]
+    const name = given !== undefined && /^[a-z][a-z0-9-]*$/.test(given) ? given : 'SERVICE'
+    const lines = [
+      "postern does not build or run code, so it has no 'run deploy': run the service where you like and put Postern in front of it:",
+      `  ${postern('services', 'create', name, '--upstream=URL')}`,
+      'A new service is private, as --no-allow-unauthenticated makes it.',
+    ]
+    if (argv.includes('--allow-unauthenticated')) {
+      lines.push('For --allow-unauthenticated, grant the invoker role to allUsers:', `  ${postern('services', 'add-iam-policy-binding', name, '--member=allUsers', '--role=roles/run.invoker')}`)
+    }
+    return lines.join('\n')
+  }
+  if (argv[0] === 'auth' && argv[1] === 'application-default') {
+    return [
+      "postern has no 'auth application-default': Application Default Credentials are Google's.",
+      "Code gets Postern's tokens from a metadata server, which Google's client libraries find through GCE_METADATA_HOST:",
+      `  ${postern('metadata-server')}`,
+      "or from a service account's key file:",
+      `  ${postern('iam', 'service-accounts', 'keys', 'create', 'key.json', '--iam-account=EMAIL')}`,
+      `This CLI itself signs in with ${postern('auth', 'login')}.`,
+    ].join('\n')
+  }
+  return undefined
+}
+
 /** gcloud's flags for where a service runs, which every gcloud run command takes, and why Postern has none. */
 const GCLOUD_ONLY = new Map([
   ['--region', 'Postern has no regions: a service is named by its project and name. Leave --region out.'],

@@ -206,6 +206,25 @@ describe('gcloud habits', () => {
     expect(await p.cli(['services', 'update', 'hello', '--timeout=5000'])).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be between 1s and 1h (3600 seconds), not '5000'.") })
   })
 
+  it("gcloud's run deploy and auth application-default, which Postern has no counterpart of, say what to type instead", async () => {
+    const listed = async () => (await p.cli(['services', 'list', '--format=value(name)'])).stdout
+    const before = await listed()
+    // $ postern run deploy web --image=gcr.io/p/web --allow-unauthenticated --region=us-central1
+    const deploy = await p.cli(['run', 'deploy', 'web', '--image=gcr.io/p/web', '--allow-unauthenticated', '--region=us-central1'])
+    expect(deploy.code).toBe(2)
+    expect(deploy.stderr).toContain("no 'run deploy'")
+    expect(deploy.stderr).toContain('\n  postern services create web --upstream=URL\n')
+    expect(deploy.stderr).toContain('\n  postern services add-iam-policy-binding web --member=allUsers --role=roles/run.invoker\n')
+    expect(deploy.stderr).not.toContain('unknown command')
+    // $ postern auth application-default login
+    const adc = await p.cli(['auth', 'application-default', 'login'])
+    expect(adc.code).toBe(2)
+    expect(adc.stderr).toContain("Application Default Credentials are Google's")
+    expect(adc.stderr).toContain('\n  postern metadata-server\n')
+    // Nothing was created on the way.
+    expect(await listed()).toBe(before)
+  })
+
   it('a service may be named by its full resource name, as gcloud takes it; a pasted service URL is refused with the name to give', async () => {
     // $ postern services describe projects/my-project/locations/us-central1/services/hello --format='value(uri)'
     for (const full of ['projects/my-project/services/hello', 'projects/my-project/locations/us-central1/services/hello']) {
