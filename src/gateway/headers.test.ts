@@ -20,6 +20,13 @@ describe('request header rules', () => {
     ['X-Request-Id', 'drop'],
     ['Transfer_Encoding', 'drop'],
     ['Content_Length', 'drop'],
+    ['X-Postern.Authenticated-Principal', 'drop'],
+    ['x.postern.jwt.assertion', 'drop'],
+    ['X-Forwarded.For', 'drop'],
+    ['Content.Length', 'drop'],
+    ["X-Postern'Authenticated-Email", 'drop'],
+    ['X.Serverless.Authorization', 'x-serverless-authorization'],
+    ['X.Custom', 'pass'],
     ['Content-Length', 'pass'],
     ['CONTENT-LENGTH', 'pass'],
     ['Authorization', 'authorization'],
@@ -36,6 +43,7 @@ describe('request header rules', () => {
     expect(connectionNominated(['Connection', 'X_Postern_Authenticated_Email'])).toBeUndefined()
     expect(connectionNominated(['connection', 'close, X-Forwarded_For'])).toBeUndefined()
     expect(connectionNominated(['Connection', 'close, X_Custom'])).toEqual(new Set(['close', 'x-custom']))
+    expect(connectionNominated(['Connection', 'X.Postern.Authenticated-Email'])).toBeUndefined()
   })
 
   it('identity and forwarding headers are Postern’s alone, added after everything the client sent', () => {

@@ -42,10 +42,19 @@ export const HEADER_RULES = {
 
 export const SIGNATURE_REMOVED = 'SIGNATURE_REMOVED_BY_POSTERN'
 
-/** Lowercase, `_` read as `-`: the form in which two names mean the same header to some server. */
+const NOT_PLAIN = /[^a-z0-9-]/
+const NOT_PLAIN_ALL = /[^a-z0-9-]/g
+
+/**
+ * Lowercase, with every character but a letter, a digit or `-` read as `-`: the form in which two
+ * names mean the same header to some server. CGI and WSGI servers read `_` as `-`
+ * (HTTP_X_POSTERN_AUTHENTICATED_EMAIL), and PHP reads `.` as `_` too, so `X-Postern.Authenticated-Email`
+ * lands in PHP's `$_SERVER` under the real one's key. (nginx drops every such name itself:
+ * ignore_invalid_headers.)
+ */
 export function normalisedName(name: string): string {
   const lower = name.toLowerCase()
-  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
+  return NOT_PLAIN.test(lower) ? lower.replace(NOT_PLAIN_ALL, '-') : lower
 }
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set(HEADER_RULES.hopByHop)
@@ -65,7 +74,7 @@ export function requestHeaderAction(name: string, nominated: ReadonlySet<string>
   if (n === 'authorization' || n === 'x-serverless-authorization') return n
   if (n === HEADER_RULES.cookie) return 'cookie'
   // Content_Length beside the real Content-Length: an upstream reading `_` as `-` would find two
-  // lengths (nginx drops every name with `_`).
+  // lengths (nginx drops every name with `_` or `.`).
   if (n === 'content-length' && name.toLowerCase() !== n) return 'drop'
   return 'pass'
 }
@@ -134,7 +143,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
     }
     // The header whose token was verified (its exact name, not a look-alike) holds exactly
     // `Bearer <our JWS>`: no need to decode it.
-    const verified = action === o.identity?.tokenHeader && !name.includes('_')
+    const verified = action === o.identity?.tokenHeader && name.toLowerCase() === action
     out.push(name, verified ? withoutSignature(value) : withoutPosternSignatures(value, o.issuer))
   }
   out.push('x-forwarded-for', o.forwardedFor, 'x-forwarded-proto', o.proto, 'x-forwarded-host', o.host, 'x-request-id', o.requestId)

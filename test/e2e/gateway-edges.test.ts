@@ -10,6 +10,7 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { startServicesProxy } from '../support/services-proxy.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
+import { startPhpUpstream } from '../support/php-upstream.js'
 import { startWsgiUpstream } from '../support/wsgi-upstream.js'
 
 /**
@@ -20,6 +21,7 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let wsgi: Awaited<ReturnType<typeof startWsgiUpstream>>
+  let php: Awaited<ReturnType<typeof startPhpUpstream>>
   /** A plain HTTP server with no idea of Upgrade: it answers 200 and keeps the connection alive. */
   let plain: Server
   const plainSeen: string[] = []
@@ -34,7 +36,7 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
   const foreignJwt = `${b64(JSON.stringify({ alg: 'RS256', typ: 'JWT' }))}.${b64(JSON.stringify({ iss: 'https://accounts.example.com', sub: 'x', aud: 'app' }))}.${b64('signature-bytes')}`
 
   beforeAll(async () => {
-    ;[upstream, wsgi, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPostern({ dataPlane })])
+    ;[upstream, wsgi, php, p] = await Promise.all([startUpstream(), startWsgiUpstream(), startPhpUpstream(), startPostern({ dataPlane })])
     plain = createServer((req, res) => {
       plainSeen.push(req.url!)
       req.resume()
@@ -55,6 +57,9 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       ['services', 'create', 'pub', `--upstream=${upstream.url}`, '--allow-unauthenticated'],
       ['services', 'create', 'open', `--upstream=${upstream.url}`, '--no-invoker-iam-check'],
       ['services', 'create', 'wsgi', `--upstream=${wsgi.url}`],
+      ['services', 'create', 'php', `--upstream=${php.url}`],
+      ['services', 'create', 'php-public', `--upstream=${php.url}`, '--allow-unauthenticated'],
+      ['services', 'add-iam-policy-binding', 'php', '--member=user:ann@example.com', '--role=roles/run.invoker'],
       ['services', 'add-iam-policy-binding', 'private', '--member=user:ann@example.com', '--role=roles/run.invoker'],
       ['services', 'add-iam-policy-binding', 'wsgi', '--member=user:ann@example.com', '--role=roles/run.invoker'],
     ]) {
@@ -69,7 +74,7 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
   afterAll(async () => {
     plain?.closeAllConnections()
     plain?.close()
-    await Promise.all([p?.stop(), upstream?.close(), wsgi?.close()])
+    await Promise.all([p?.stop(), upstream?.close(), wsgi?.close(), php?.close()])
   })
 
   describe('no upstream receives a verifiable Postern token', () => {
@@ -236,6 +241,29 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       expect(environ.HTTP_X_FORWARDED_HOST).toBe(host('wsgi'))
       // The owner's token in a look-alike token header lost its signature like any other.
       expect(environ.HTTP_X_SERVERLESS_AUTHORIZATION ?? '').not.toContain(owner.split('.')[2])
+    })
+
+    // PHP reads `.` in a header name as `_`, as it does `-`: X-Postern.Authenticated-Email is
+    // $_SERVER['HTTP_X_POSTERN_AUTHENTICATED_EMAIL'] to a PHP app, and on a public service, where
+    // an anonymous caller has no identity headers of Postern's to come after it, the only one.
+    const dotted = ['X-Postern.Authenticated-Principal: user:owner@example.com', 'X.Postern.Authenticated.Email: owner@example.com', 'X-Postern.Jwt-Assertion: forged', 'X-Forwarded.For: 10.0.0.1', 'X.Forwarded.Host: evil.example']
+    it('a PHP upstream, anonymous caller: none of its look-alikes with `.` reads as an identity or a forwarding header', async () => {
+      const r = await rawGet(p.gatewayPort, host('php-public'), dotted, '/')
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const server = JSON.parse(r.body) as Record<string, string>
+      for (const name of ['HTTP_X_POSTERN_AUTHENTICATED_PRINCIPAL', 'HTTP_X_POSTERN_AUTHENTICATED_EMAIL', 'HTTP_X_POSTERN_JWT_ASSERTION']) expect(server[name], name).toBeUndefined()
+      expect(server.HTTP_X_FORWARDED_FOR).toBe('127.0.0.1')
+      expect(server.HTTP_X_FORWARDED_HOST).toBe(host('php-public'))
+    })
+
+    it('a PHP upstream, signed-in caller: it sees Postern’s identity, whatever the look-alikes with `.` say', async () => {
+      const r = await rawGet(p.gatewayPort, host('php'), [`Authorization: Bearer ${ann}`, ...dotted], '/')
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const server = JSON.parse(r.body) as Record<string, string>
+      expect(server.HTTP_X_POSTERN_AUTHENTICATED_PRINCIPAL).toBe('user:ann@example.com')
+      expect(server.HTTP_X_POSTERN_AUTHENTICATED_EMAIL).toBe('ann@example.com')
+      expect(server.HTTP_X_POSTERN_JWT_ASSERTION).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+      expect(Object.values(server)).not.toContain('forged')
     })
 
     it('the client’s Forwarded, X-Forwarded-*, X-Real-IP are dropped; X-Forwarded-For is the peer Postern saw', async () => {
