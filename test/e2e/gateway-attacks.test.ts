@@ -247,6 +247,23 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(pipelined.raw.match(/^HTTP\/1\.1 200 /gm), pipelined.raw.slice(0, 300)).toHaveLength(3)
   })
 
+  it('an Upgrade header that Connection does not name, or one to h2c, makes no upgrade: a chunked body with it is forwarded', async () => {
+    // Each with a method of its own, so that the nginx plane asks Postern rather than reusing a verdict.
+    const asks = [
+      ['PATCH', 'Connection: keep-alive\r\nUpgrade: websocket\r\n'],
+      ['DELETE', 'Upgrade: h2c\r\n'],
+      ['PROPPATCH', 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n'],
+    ]
+    for (const [method, headers] of asks) {
+      const before = upstream.seen.length
+      const r = await rawRequest(p.gatewayPort, `${method} /upload HTTP/1.1\r\nHost: ${host}\r\n${auth()}${headers}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`)
+      expect(r.status, `${method}: ${r.raw.slice(0, 300)}`).toBe(200)
+      expect(r.body).toContain(`"length":5`)
+      const seen = upstream.seen.slice(before).at(-1)!
+      expect([seen.method, seen.headers.upgrade]).toEqual([method, undefined])
+    }
+  })
+
   it('curl --http2 (which asks for h2c on a plain-http URL, as Java’s HttpClient does) gets HTTP/1.1 answers, a POST’s body and the next request on the connection served', async () => {
     const before = upstream.seen.length
     const c = await curl(['--http2', '-w', ' %{http_code} %{http_version} %{num_connects}\n', '-H', `Host: ${host}`, '-H', auth().trimEnd(), '--data-binary', 'hello', `http://127.0.0.1:${p.gatewayPort}/upload`, `http://127.0.0.1:${p.gatewayPort}/upload`])

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Clock } from '../../core/clock.js'
 import type { Verdict } from '../../observability/metrics.js'
 import { errorAnswer, refusalAnswer, sendAnswer, type Refusal } from '../answer.js'
+import { upgradesToH2c } from '../../http/h2c-upgrade.js'
 import { posternEndpoint } from '../../http/postern-paths.js'
 import { headersForUpstream } from '../forward-auth.js'
 import type { Access, Gateway } from '../gateway.js'
@@ -37,14 +38,20 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
     // The client's headers, less those nginx set on its subrequest.
     if (clientHeaderCount(req.rawHeaders) > MAX_HEADERS) return refuse({ status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` }, 'bad_request')
     // nginx sends no Connection header of its own on the subrequest; the client's is described.
-    if (!connectionNominated(['connection', one(h[ORIGINAL.connection])])) {
+    const nominated = connectionNominated(['connection', one(h[ORIGINAL.connection])])
+    if (!nominated) {
       return refuse({ status: 'INVALID_ARGUMENT', message: 'The Connection header may not name Authorization, X-Serverless-Authorization, X-Forwarded-* or X-Postern-* headers.' }, 'bad_request')
     }
     const hasBody = (one(h[ORIGINAL.contentLength]) !== '' && one(h[ORIGINAL.contentLength]) !== '0') || one(h[ORIGINAL.transferEncoding]) !== ''
     if (one(h[ORIGINAL.protocol]) === 'HTTP/1.0' && one(h[ORIGINAL.transferEncoding]) !== '') return refuse({ status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.' }, 'bad_request')
     const target = originFormTarget(one(h[ORIGINAL.uri]) || '/', host)
     if ('problem' in target) return refuse(target.problem, 'bad_request')
-    const upgrade = one(h[ORIGINAL.upgrade]) !== ''
+    // An upgrade as the Node gateway reads one: an Upgrade header that Connection names, to
+    // anything but h2c (served as the plain request it also is). nginx's Lua hands those to
+    // Postern's gateway itself; any other Upgrade header is a plain request's, which goes nowhere
+    // (nginx does not pass it on), and its body is forwarded as any other.
+    const upgradeHeader = one(h[ORIGINAL.upgrade])
+    const upgrade = upgradeHeader !== '' && nominated.has('upgrade') && !upgradesToH2c(upgradeHeader)
     if (upgrade && hasBody) return refuse({ status: 'INVALID_ARGUMENT', message: 'An Upgrade request may not carry a body.' }, 'bad_request')
     if (upgrade && posternEndpoint(target.target)) return refuse({ status: 'NOT_FOUND', message: 'Postern’s own paths do not take upgrades.' }, 'not_found')
 
