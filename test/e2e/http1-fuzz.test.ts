@@ -55,12 +55,18 @@ describe.each(DATA_PLANES)('HTTP/1.1 fuzzing the gateway (%s data plane)', (data
           const seen = responses.map((r) => r.status)
           for (const status of seen) statuses.set(status, (statuses.get(status) ?? 0) + 1)
           const sentBytes = JSON.stringify(Buffer.concat(packets).toString('latin1').slice(0, 600))
-          if (seen.some(isServerFailure)) wrong.push(`a ${seen.join(', ')} for ${sentBytes}:\n${answer.slice(0, 400)}`)
+          // Each with the failing answer itself, not the connection's first.
+          const failed = responses.find((r) => isServerFailure(r.status))
+          if (failed) wrong.push(`a ${seen.join(', ')} for ${sentBytes}:\n${answer.slice(failed.at, failed.at + 600)}`)
           // Every refusal is the gateway's, in its JSON shape, never the upstream's parser refusing
           // what the gateway passed on. The upstream's own refusals: its WebSocket server's of a
-          // handshake, and on the nginx plane Node's 417 for an Expect nginx forwards (README).
-          const upstreams = (r: { status: number }) => /WebSocket|Upgrade header|HTTP method/.test(answer) || (dataPlane === 'nginx' && r.status === 417)
-          if (responses.some((r) => r.status >= 400 && !/\r\ncontent-type: application\/json/i.test(r.head) && !upstreams(r))) wrong.push(`a refusal not in the one shape for ${sentBytes}:\n${answer.slice(0, 400)}`)
+          // handshake (its words, or for a HEAD, which has no body, its bare `text/html` with no
+          // charset, which the gateway's own pages name), and on the nginx plane Node's 417 for
+          // an Expect nginx forwards (README).
+          const upstreams = (r: { status: number; head: string }) =>
+            /WebSocket|Upgrade header|HTTP method/.test(answer) || /\r\ncontent-type: text\/html\r\n/i.test(r.head) || (dataPlane === 'nginx' && r.status === 417)
+          const misshapen = responses.find((r) => r.status >= 400 && !/\r\ncontent-type: application\/json/i.test(r.head) && !upstreams(r))
+          if (misshapen) wrong.push(`a refusal not in the one shape for ${sentBytes}:\n${answer.slice(misshapen.at, misshapen.at + 600)}`)
         }),
       )
       expect(await alive(), `the gateway is down after connection ${sent + AT_ONCE} of seed ${SEED}`).toBe(true)

@@ -42,12 +42,16 @@ export function playHttp1(port: number, packets: Buffer[]): Promise<string> {
 }
 
 /**
- * Every response's status and head in what a connection read (a response's body may hold JSON,
- * never a raw CRLF status line). A status line without a reason phrase or the space before it is
- * taken too: nginx relays an upstream's status line as it came, and clients read it.
+ * Every response's status and head in what a connection read, and where it begins (a response's
+ * body may hold JSON, never a raw CRLF status line). A status line without a reason phrase or the
+ * space before it is taken too: nginx relays an upstream's status line as it came, and clients read it.
  */
 export const responsesIn = (answer: string) =>
-  [...answer.matchAll(/(?:^|\r\n)(HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?\r\n(?:[^\r\n]+\r\n)*)\r\n/g)].map((m) => ({ status: Number(m[2]), head: m[1]! }))
+  [...answer.matchAll(/(?:^|\r\n)(HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?\r\n(?:[^\r\n]+\r\n)*)\r\n/g)].map((m) => ({
+    status: Number(m[2]),
+    head: m[1]!,
+    at: m.index + (m[0].startsWith('\r\n') ? 2 : 0),
+  }))
 
 export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string }): Buffer[] {
   const int = (n: number) => Math.floor(rand() * n)
