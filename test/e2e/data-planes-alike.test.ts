@@ -36,14 +36,19 @@ function send(port: number, bytes: Buffer, localAddress: string): Promise<void> 
   })
 }
 
-/** What each plane sets for itself, hop by hop or per request; an empty header is the same as none (nginx drops it). */
+/**
+ * What each plane sets for itself, hop by hop or per request; an empty header is the same as none
+ * (nginx drops it), and so is one whose name holds more than letters, digits and `-` (nginx drops
+ * those, the Node gateway forwards those that are tokens: README).
+ */
 const OWN = new Set(['connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-request-id', 'x-postern-jwt-assertion', 'x-forwarded-for'])
+const PLAIN_NAME = /^[a-z0-9-]+$/
 const received = (s: Seen) => ({
   method: s.method,
   url: s.url,
   headers: Object.fromEntries(
     Object.entries(s.headers)
-      .filter(([name, value]) => !OWN.has(name) && value !== '')
+      .filter(([name, value]) => !OWN.has(name) && value !== '' && PLAIN_NAME.test(name))
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   ),
 })
