@@ -24,17 +24,15 @@ export async function startPhpUpstream(): Promise<{ url: string; close(): Promis
   writeFileSync(join(dir, 'router.php'), ROUTER)
   const child = spawn('php', ['-S', '127.0.0.1:0', join(dir, 'router.php')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
   let said = ''
-  const read = (d: Buffer) => (said += d.toString())
-  child.stdout!.on('data', read)
-  child.stderr!.on('data', read)
   const port = await new Promise<number>((resolve, reject) => {
-    // "PHP 8.2.36 Development Server (http://127.0.0.1:38677) started"
-    const started = () => {
-      const line = /\(http:\/\/127\.0\.0\.1:(\d+)\) started/.exec(said)
-      if (line) resolve(Number(line[1]))
+    // "PHP 8.2.36 Development Server (http://127.0.0.1:38677) started", on stdout or stderr.
+    const read = (d: Buffer) => {
+      said += d.toString()
+      const started = /\(http:\/\/127\.0\.0\.1:(\d+)\) started/.exec(said)
+      if (started) resolve(Number(started[1]))
     }
-    child.stdout!.on('data', started)
-    child.stderr!.on('data', started)
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`php -S exited with ${code}: ${said}`)))
   })
