@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import http2 from 'node:http2'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { request } from 'undici'
@@ -17,7 +18,8 @@ const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  * and kept here by name: an answer whose end is the upstream closing its connection, to a caller
  * who reads slowly (undici's parser, paused for the caller's backpressure, ended the whole Node
  * gateway on the close), a 204 that says it has a body (HTTP/2 callers got their stream reset,
- * and no answer), and a 101 that names no protocol (relayed as a 101 that switched to nothing).
+ * and no answer), a 101 that names no protocol (relayed as a 101 that switched to nothing), and a
+ * status line with spaces among the code's digits (nginx read "3 04" as 304 and relayed " 04").
  */
 describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data plane)', (dataPlane) => {
   let p: PosternProcess
@@ -34,12 +36,15 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     // A switch to no protocol it names, then bytes of whatever it switched to.
     '/switch-to-nothing': (socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n\x81\x05hello'),
     '/status-99': (socket) => socket.end('HTTP/1.1 099 Low\r\n\r\nhello'),
+    '/own-reason': (socket) => socket.end('HTTP/1.1 200 Fine By Me\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
+    '/spaced-status': (socket) => socket.end('HTTP/1.1 2 0 0 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
   }
 
   beforeAll(async () => {
     upstream = createServer((socket) => {
       socket.on('error', () => undefined)
-      socket.once('data', (d: Buffer) => {
+      // Each request on a connection is answered: one left open (the 204's) may be kept alive and used again.
+      socket.on('data', (d: Buffer) => {
         const answer = answers[/^\w+ (\S+)/.exec(d.toString('latin1'))?.[1] ?? '']
         if (answer) answer(socket)
         else socket.destroy()
@@ -60,6 +65,16 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
   })
 
   const host = (service = 'odd') => `${service}.my-project.localhost:${p.gatewayPort}`
+  /** Everything the gateway sends back to `bytes`, read until it closes the connection. */
+  const rawAnswer = (bytes: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(p.gatewayPort, '127.0.0.1')
+      let got = ''
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
+      socket.on('close', () => resolve(got))
+      socket.on('error', () => resolve(got))
+      socket.write(bytes, 'latin1')
+    })
   const alive = async () => (await fetch(`http://127.0.0.1:${p.gatewayPort}/healthz`).catch(() => undefined))?.status
 
   // [what, service, path]
@@ -111,14 +126,7 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     ['a 101 that names no protocol to switch to', '/switch-to-nothing'],
     ['a status below 100', '/status-99'],
   ])("%s gets a WebSocket caller the gateway's 502, not that status", async (_, path) => {
-    const answer = await new Promise<string>((resolve) => {
-      const socket = connect(p.gatewayPort, '127.0.0.1')
-      let got = ''
-      socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
-      socket.on('close', () => resolve(got))
-      socket.on('error', () => resolve(got))
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
-    })
+    const answer = await rawAnswer(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
     expect(answer).toMatch(/^HTTP\/1\.1 502 /)
     expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
     expect(answer).not.toContain('hello')
@@ -133,6 +141,19 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
       ws.once('error', (err) => resolve(err.message))
     })
     expect(refused).toBe(502)
+  })
+
+  // The Node gateway refuses a spaced code (502), as llhttp does; nginx reads "2 0 0" as 200.
+  it.each([
+    ['a reason of its own', '/own-reason', 200],
+    ['spaces among the digits of its code', '/spaced-status', dataPlane === 'node' ? 502 : 200],
+  ])('an upstream status line with %s reaches the caller as one any client reads: the code and its standard reason', async (_, path, status) => {
+    const answer = await rawAnswer(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)
+    expect(answer.slice(0, answer.indexOf('\r\n'))).toBe(`HTTP/1.1 ${status} ${STATUS_CODES[status]}`)
+    if (status === 200) expect(answer.endsWith('\r\n\r\nhello')).toBe(true)
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+    expect(r.statusCode).toBe(status)
+    await r.body.dump()
   })
 
   it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {

@@ -597,10 +597,6 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         ngx.var.p_turned = turned
         return ngx.exit(502)
       end
-      -- A 204 has no body, so no Content-Length (RFC 9110 §8.6; the Node gateway drops it too):
-      -- nginx drops it only from a status line it writes itself, and it relays the upstream's.
-      -- Setting the status has it write its own, as for any other answer.
-      if status == 204 then ngx.status = 204 end
       -- Hop-by-hop headers stay on the upstream's hop, as the Node gateway keeps them
       -- (HEADER_RULES.hopByHop): nginx hides Connection, Keep-Alive and Transfer-Encoding itself,
       -- the configuration the fixed others (proxy_hide_header); here what Connection nominates,
@@ -625,8 +621,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       if #kept < #cookies then ngx.header["Set-Cookie"] = #kept > 0 and kept or nil end
     end
 
-    -- Every answer passes here (header_filter_by_lua), and most need nothing done: a final status
-    -- other than 204, no Set-Cookie, and a Connection header that nominates nothing. That much is
+    -- Every answer passes here (header_filter_by_lua), and most need nothing done but their status
+    -- set: a final status, no Set-Cookie, and a Connection header that nominates nothing. That much is
     -- read from the fields nginx keeps for the answer (ngx.status, ngx.header) and from one
     -- variable, about 2,000 instructions. filter_answer asks for the request's HTTP version, reads
     -- two variables (each looked up by name, then the upstream's headers walked) and walks the
@@ -637,9 +633,17 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- HTTP/1.x" in gateway-forwarding fails should that change).
     function postern.response_headers()
       local status = ngx.status
-      if status >= 200 and status ~= 204 and not ngx.header["Set-Cookie"] then
-        local nominates = ngx.var.upstream_http_connection
-        if nominates == nil or nominates == "keep-alive" or nominates == "close" then return end
+      if status >= 200 then
+        -- Set, the status has nginx write a status line of its own, the code and its standard
+        -- reason, as the Node gateway does. Otherwise nginx relays the upstream's text after the
+        -- code as it read it: the upstream's own reason, and, from an upstream that spaced the
+        -- code's digits ("3 04", which nginx reads as 304), a line no client can read. For a 204
+        -- it also drops Content-Length, which a 204 cannot have (RFC 9110 §8.6).
+        ngx.status = status
+        if not ngx.header["Set-Cookie"] then
+          local nominates = ngx.var.upstream_http_connection
+          if nominates == nil or nominates == "keep-alive" or nominates == "close" then return end
+        end
       end
       return filter_answer(status)
     end
