@@ -56,6 +56,14 @@ function answerThenClose(res: ServerResponse, socket: Duplex): void {
   res.once('close', () => socket.destroy())
 }
 
+/**
+ * Node hands a CONNECT's socket over with no 'error' listener of its own, and it may be ended
+ * already: a request refused before it (`Connection: close`) ends the connection, while the bytes
+ * still arriving are read, and a CONNECT pipelined behind it is parsed then. Writing to it would
+ * fail with an 'error' no one hears, which ends the whole process.
+ */
 function answerAndClose(socket: Duplex, bytes: string): void {
+  socket.on('error', () => socket.destroy())
+  if (!socket.writable) return void socket.destroy()
   socket.end(bytes, () => socket.destroy())
 }

@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { playHttp1 } from '../support/h1-fuzz.js'
 import { javaHttpClient } from '../support/java-http-client.js'
 import { rawGet, rawRequest, resetUpgrade } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -302,6 +303,20 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     const tunnel = await rawRequest(p.gatewayPort, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`)
     expect([400, 405], tunnel.raw.slice(0, 300)).toContain(tunnel.status)
     expect(JSON.parse(tunnel.body)).toMatchObject({ error: { code: tunnel.status } })
+  })
+
+  // Found by http1-fuzz with POSTERN_FUZZ_SEED=991005: the 401 ended the connection, the CONNECT
+  // behind it was parsed from the bytes still read, and answering it on the ended socket raised an
+  // error no one heard, which ended the Node gateway.
+  it('a CONNECT pipelined behind a refused request leaves the gateway up', async () => {
+    const notJson = `${token.split('.')[0]}.${Buffer.from('not json').toString('base64url')}.${'A'.repeat(342)}`
+    const head = `POST /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${notJson}\r\nTransfer-Encoding: chunked\r\n\r\n`
+    const rest = `8\r\nsmuggled\r\n0\r\n\r\nCONNECT /echo HTTP/1.1\r\nHost: ${host}\r\n\r\n`
+    for (let i = 0; i < 3; i++) {
+      const answer = await playHttp1(p.gatewayPort, [Buffer.from(head.slice(0, 100)), Buffer.from(head.slice(100) + rest)])
+      expect(answer).toMatch(/^HTTP\/1\.1 401 /)
+      expect((await honest()).status).toBe(200)
+    }
   })
 
   it('identity headers sent as chunked trailers never reach the upstream', async () => {
