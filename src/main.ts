@@ -58,6 +58,7 @@ import { createGateway } from './gateway/gateway.js'
 import { createH2Gateway, type H2GatewayDeps } from './gateway/http2/h2-gateway.js'
 import { MAX_HEADER_BYTES } from './gateway/request-shape.js'
 import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
+import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
@@ -443,7 +444,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         const port = await listen('gateway', gateway.request, config.gatewayPort, gatewayOptions, (server) => {
           server.maxHeadersCount = 0
           server.timeout = 300_000
-          server.on('upgrade', servingH2cAsHttp1(server, gateway.upgrade))
+          server.on('upgrade', servingH2cAsHttp1(server, inTurn(gateway.upgrade)))
           server.on('checkContinue', (req, res) => gateway.request(req, res, true))
           // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
           serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })

@@ -1,7 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ErrorStatus } from '../core/errors.js'
+import { inTurn } from '../http/in-turn.js'
 import { answerBytes, errorAnswer } from './answer.js'
+
+/** Why CONNECT is refused, on either data plane. */
+export const CONNECT_REFUSED = 'CONNECT is not served here: nothing is tunnelled but an upgrade a service answers with 101.'
 
 /**
  * What Node's HTTP parser refuses, and CONNECT, answered in the one error shape
@@ -27,9 +31,8 @@ export function answerRefusedRequests(server: Server): void {
     const answer = errorAnswer('EXPECTATION_FAILED', `Expect: ${String(req.headers.expect).slice(0, 100)} is not understood; only Expect: 100-continue is.`, req.headers.accept)
     res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body)
   })
-  server.on('connect', (_req, socket: Duplex) => {
-    answerAndClose(socket, answerBytes(errorAnswer('METHOD_NOT_ALLOWED', 'CONNECT is not served here: nothing is tunnelled but an upgrade a service answers with 101.', undefined)))
-  })
+  const refusal = answerBytes(errorAnswer('METHOD_NOT_ALLOWED', CONNECT_REFUSED, undefined))
+  server.on('connect', inTurn((_req, socket) => answerAndClose(socket, refusal)))
 }
 
 /**
@@ -56,14 +59,6 @@ function answerThenClose(res: ServerResponse, socket: Duplex): void {
   res.once('close', () => socket.destroy())
 }
 
-/**
- * Node hands a CONNECT's socket over with no 'error' listener of its own, and it may be ended
- * already: a request refused before it (`Connection: close`) ends the connection, while the bytes
- * still arriving are read, and a CONNECT pipelined behind it is parsed then. Writing to it would
- * fail with an 'error' no one hears, which ends the whole process.
- */
 function answerAndClose(socket: Duplex, bytes: string): void {
-  socket.on('error', () => socket.destroy())
-  if (!socket.writable) return void socket.destroy()
   socket.end(bytes, () => socket.destroy())
 }

@@ -68,6 +68,9 @@ export function climbsAboveRoot(target: string): boolean {
   return false
 }
 
+/** Why TRACE is refused, on either data plane. */
+export const TRACE_REFUSED = 'TRACE is not passed on.'
+
 /**
  * Requests whose framing or headers could be read two ways by two hops are refused before
  * anything else (request smuggling, header injection). Node's parser already refuses
@@ -76,7 +79,7 @@ export function climbsAboveRoot(target: string): boolean {
 export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem } | { nominated: Set<string>; target: string } {
   // An upstream answers TRACE with the request it received: the signed assertion and the
   // identity headers would be handed to the caller. nginx refuses it too (405).
-  if (req.method === 'TRACE') return { problem: { status: 'METHOD_NOT_ALLOWED', message: 'TRACE is not passed on.' } }
+  if (req.method === 'TRACE') return { problem: { status: 'METHOD_NOT_ALLOWED', message: TRACE_REFUSED } }
   const raw = req.rawHeaders
   if (raw.length / 2 > MAX_HEADERS) return { problem: { status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` } }
   let hosts = 0

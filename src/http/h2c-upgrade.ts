@@ -1,6 +1,7 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
+import { whenAnswered } from './in-turn.js'
 
 /**
  * Whether an Upgrade header asks for h2c. Such a request is served as a plain HTTP/1.1 one, its
@@ -63,11 +64,9 @@ export function servingH2cAsHttp1(server: Server, upgrade: UpgradeListener): Upg
     socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain)
     // An HTTPS server parses what its 'secureConnection' listeners are given.
     const again = () => server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
-    // A request pipelined behind one still being answered: Node queues each answer behind the one
-    // before it, per parser, so the socket goes to a new parser only once that answer is written
-    // (else the new parser's answers wait for ever). `_httpMessage` is the answer Node is writing.
-    const answering = (socket as { _httpMessage?: ServerResponse | null })._httpMessage
-    if (answering && !answering.writableFinished) answering.once('finish', again)
-    else again()
+    // A request pipelined behind ones still being answered: Node queues each answer behind the one
+    // before it, per parser, so the socket goes to a new parser only once they are written (else
+    // the new parser's answers wait for ever).
+    whenAnswered(socket, again)
   }
 }

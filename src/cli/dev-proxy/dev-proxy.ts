@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { Agent, Client, errors as undiciErrors, type Dispatcher } from 'undici'
 import { flushHeadSoon } from '../../http/flush-head.js'
+import { inTurn } from '../../http/in-turn.js'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
@@ -167,7 +168,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
   }
 
   const server = createServer(onRequest)
-  server.on('upgrade', onUpgrade)
+  server.on('upgrade', inTurn(onUpgrade))
   // HTTP/2 clients: one session to the gateway (h2c, or h2 by ALPN for an https service URL).
   const sessions = new H2Sessions({ lookup: lookup as never, idleMs: 60_000 })
   const onStream = createH2Proxy({

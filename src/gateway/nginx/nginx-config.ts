@@ -2,9 +2,10 @@ import { hash } from 'node:crypto'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
+import { CONNECT_REFUSED } from '../client-errors.js'
 import { repeatedHeaderMessage } from '../extract-token.js'
 import { HEADER_RULES } from '../headers.js'
-import { MAX_HEADER_BYTES } from '../request-shape.js'
+import { MAX_HEADER_BYTES, TRACE_REFUSED } from '../request-shape.js'
 import { invalidRequestChallenge } from '../responses.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxLua } from './nginx-lua.js'
@@ -252,7 +253,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   const repeatedAuthorization = { body: errorAnswer('INVALID_ARGUMENT', repeatedHeaderMessage('authorization'), undefined).body, challenge: invalidRequestChallenge(repeatedHeaderMessage('authorization')) }
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
   const notFound = errorAnswer('NOT_FOUND', 'Not found.', undefined).body
-  const methodNotAllowed = errorAnswer('METHOD_NOT_ALLOWED', 'TRACE is not passed on.', undefined).body
+  // nginx refuses TRACE and CONNECT itself (405); each is worded as the Node gateway words it.
+  const methodNotAllowed = { trace: errorAnswer('METHOD_NOT_ALLOWED', TRACE_REFUSED, undefined).body, connect: errorAnswer('METHOD_NOT_ALLOWED', CONNECT_REFUSED, undefined).body }
   return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
 ${o.user ? `user ${o.user};\n` : ''}load_module ${o.modulesDir}/ndk_http_module.so;
 load_module ${o.modulesDir}/ngx_http_lua_module.so;
@@ -319,7 +321,7 @@ ${upstreams.join('\n')}
     listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
 ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (400, and so a target
     # too long, or a coding or an HTTP version it does not take), headers too large (431), TRACE
-    # (405), and its own internal locations asked for by name (404).
+    # and CONNECT (405), and its own internal locations asked for by name (404).
     error_page 400 414 501 505 =400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
     error_page 404 /_postern/nginx-404;

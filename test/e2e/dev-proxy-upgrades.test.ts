@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { resetUpgrade } from '../support/raw-http.js'
+import { playHttp1 } from '../support/h1-fuzz.js'
+import { framedStatuses, resetUpgrade } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
 import { startUpstream } from '../support/upstream.js'
@@ -9,10 +10,11 @@ import { startUpstream } from '../support/upstream.js'
 /**
  * Node stops watching a socket for errors once it hands it over as an upgrade: a caller that
  * resets its connection as `postern services proxy` refuses its upgrade (a Host that is not the
- * proxy's own, DNS rebinding) or forwards it must not end the proxy (the gateway's own case is in
+ * proxy's own, DNS rebinding) or forwards it must not end the proxy; and one pipelined behind a
+ * request still being answered is answered after it (the gateway's own cases are in
  * gateway-attacks.test.ts).
  */
-describe('postern services proxy, when callers reset their upgrades', () => {
+describe('postern services proxy, when callers reset or pipeline their upgrades', () => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let proxy: ChildProcess
@@ -38,5 +40,15 @@ describe('postern services proxy, when callers reset their upgrades', () => {
     const r = await request(`${local}/echo`)
     expect(r.statusCode).toBe(200)
     await r.body.dump()
+  })
+
+  it('answers an upgrade pipelined behind a request still being answered after it, in order', async () => {
+    const host = `127.0.0.1:${port}`
+    const slow = `GET /slow?ms=150 HTTP/1.1\r\nHost: ${host}\r\n\r\n`
+    const websocket = `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`
+    for (let i = 0; i < 3; i++) {
+      const answer = await playHttp1(port, [Buffer.from(slow + websocket)])
+      expect(framedStatuses(answer), answer.slice(0, 300)).toEqual([200, 101])
+    }
   })
 })
