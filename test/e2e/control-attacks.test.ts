@@ -1,5 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { playHttp1 } from '../support/h1-fuzz.js'
+import { framedStatuses } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 
@@ -82,6 +84,19 @@ describe('the control plane under an attacker’s requests', () => {
     const answer = await rawRequest(p.controlPort, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')
     expect(answer).toMatch(/^HTTP\/1\.1 400 /)
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'The request has no Host header.' } })
+  })
+
+  it('a CONNECT pipelined behind requests, refused or not, is answered after them; one behind a malformed body is not read, and the control plane stays up', async () => {
+    const connectRequest = 'CONNECT /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+    const listing = `GET /v1/projects/my-project HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${owner}\r\n\r\n`
+    const refused = 'POST /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer garbage\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nsmuggled\r\n0\r\n\r\n'
+    const brokenBody = `POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`
+    for (let i = 0; i < 3; i++) {
+      expect(framedStatuses(await playHttp1(p.controlPort, [Buffer.from(listing + listing + connectRequest)]))).toEqual([200, 200, 405])
+      expect(framedStatuses(await playHttp1(p.controlPort, [Buffer.from(brokenBody), Buffer.from(connectRequest)]))).toEqual([400])
+      expect(framedStatuses(await playHttp1(p.controlPort, [Buffer.from(refused.slice(0, 60)), Buffer.from(refused.slice(60) + connectRequest)]))).toEqual([401, 405])
+      expect((await fetch(`${p.controlUrl}/healthz`)).status).toBe(200)
+    }
   })
 
   it('generateIdToken keeps to the audience rule of the token endpoint: no whitespace or control character', async () => {
