@@ -246,6 +246,11 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     const ask = (last: boolean) => `POST /upload HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: Upgrade, HTTP2-Settings${last ? ', close' : ''}\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 5\r\n\r\nhello`
     const pipelined = await rawRequest(p.gatewayPort, ask(false) + ask(false) + ask(true))
     expect(pipelined.raw.match(/^HTTP\/1\.1 200 /gm), pipelined.raw.slice(0, 300)).toHaveLength(3)
+    // Behind two plain requests the upstream answers slowly: it waits for both, not just the first.
+    const slow = (ms: number) => `GET /slow?ms=${ms} HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`
+    const behindSlow = await rawRequest(p.gatewayPort, slow(100) + slow(150) + ask(true))
+    expect(framedStatuses(behindSlow.raw), behindSlow.raw.slice(0, 300)).toEqual([200, 200, 200])
+    expect(behindSlow.raw).toContain(`"length":5`)
   })
 
   it('an Upgrade header that Connection does not name, or one to h2c, makes no upgrade: a chunked body with it is forwarded', async () => {
