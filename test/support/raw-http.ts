@@ -55,39 +55,56 @@ export function resetUpgrade(port: number, host: string, afterMs: number): Promi
   })
 }
 
+export interface FramedResponse {
+  status: number
+  /** The status line and header lines, without the empty line after them. */
+  head: string
+  body: string
+}
+
 /**
- * The statuses of the responses a connection read, one after another as their framing says
- * (Content-Length, chunked): unlike a search for status lines, it finds one that begins right
- * where a body ends. It stops at a 101 (what follows is the new protocol's), at a body that runs
- * to the close, and at bytes that are not a response.
+ * The responses a connection read, one after another as their framing says (Content-Length,
+ * chunked; none for a 1xx, a 204 or a 304, or an answer to HEAD: `methods` names the method of
+ * each request in turn): unlike a search for status lines, it finds one that begins right where a
+ * body ends. It stops at a 101 (what follows is the new protocol's), at a body that runs to the
+ * close, and at bytes that are not a response.
  */
-export function framedStatuses(answer: string): number[] {
-  const statuses: number[] = []
+export function framedResponses(answer: string, methods: readonly string[] = []): FramedResponse[] {
+  const responses: FramedResponse[] = []
+  let answered = 0
   let at = 0
   while (at < answer.length) {
     const headEnd = answer.indexOf('\r\n\r\n', at)
     const head = /^HTTP\/1\.[01] (\d{3})[^\r\n]*((?:\r\n[^\r\n]+)*)$/.exec(answer.slice(at, headEnd))
     if (headEnd < 0 || !head) break
     const status = Number(head[1])
-    statuses.push(status)
+    const response = { status, head: head[0], body: '' }
+    responses.push(response)
     at = headEnd + 4
     const field = (name: string) => new RegExp(`\r\n${name}: *([^\r\n]*)`, 'i').exec(head[2]!)?.[1]
     if (status === 101) break
-    if (status < 200 || status === 204 || status === 304) continue
+    if (status < 200) continue
+    if (methods[answered++] === 'HEAD' || status === 204 || status === 304) continue
     if (/chunked/i.test(field('transfer-encoding') ?? '')) {
       for (;;) {
         const line = answer.indexOf('\r\n', at)
         const size = parseInt(answer.slice(at, line), 16)
-        if (line < 0 || Number.isNaN(size)) return statuses
+        if (line < 0 || Number.isNaN(size)) return responses
         // The last chunk: then trailers, if any, up to an empty line.
         if (size === 0) {
           at = answer.indexOf('\r\n\r\n', line) + 4
           break
         }
+        response.body += answer.slice(line + 2, line + 2 + size)
         at = line + 2 + size + 2
       }
-    } else if (field('content-length') !== undefined) at += Number(field('content-length'))
-    else break
+    } else if (field('content-length') !== undefined) {
+      response.body = answer.slice(at, at + Number(field('content-length')))
+      at += Number(field('content-length'))
+    } else break
   }
-  return statuses
+  return responses
 }
+
+/** The statuses of framedResponses. */
+export const framedStatuses = (answer: string, methods?: readonly string[]): number[] => framedResponses(answer, methods).map((r) => r.status)
