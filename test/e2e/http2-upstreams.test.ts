@@ -11,6 +11,7 @@ import { eventually } from '../support/eventually.js'
 import { curlEventStream } from '../support/event-stream.js'
 import { bearer, echoClient, say, startGrpcUpstream } from '../support/grpc-upstream.js'
 import { startH2cUpstream } from '../support/h2c-upstream.js'
+import { ERROR, FLAG, FRAME, frame, rawH2Upstream, rstStream } from '../support/h2-frames.js'
 import { freePort } from '../support/ports.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
@@ -30,6 +31,7 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
   let p: PosternProcess
   let h2c: Awaited<ReturnType<typeof startH2cUpstream>>
   let aging: Awaited<ReturnType<typeof startGrpcUpstream>>
+  let resetting: Awaited<ReturnType<typeof rawH2Upstream>>
   let token: string
   let tls: { cert: string; key: string } | undefined
   let ca: Buffer | undefined
@@ -43,8 +45,10 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
     ca = tls && readFileSync(tls.cert)
     h2c = await startH2cUpstream()
     aging = await startGrpcUpstream({ maxConnectionAgeMs: 100 })
+    // Its answer's headers (:status 200, from HPACK's static table) and a reset, in one write.
+    resetting = await rawH2Upstream((stream) => Buffer.concat([frame(FRAME.HEADERS, FLAG.END_HEADERS, stream, Buffer.from([0x88])), rstStream(stream, ERROR.INTERNAL_ERROR)]))
     p = await startPostern({ dataPlane, ...(tls && { args: ['--tls-cert', tls.cert, '--tls-key', tls.key], env }) })
-    for (const [name, url] of [['h2c', h2c.url], ['aging', aging.url], ['gone', `http://127.0.0.1:${await freePort()}`]]) {
+    for (const [name, url] of [['h2c', h2c.url], ['aging', aging.url], ['resetting', resetting.url], ['gone', `http://127.0.0.1:${await freePort()}`]]) {
       const created = await p.cli(['services', 'create', name!, `--upstream=${url}`, '--use-http2'], { env })
       expect(created.code, created.stderr).toBe(0)
     }
@@ -55,7 +59,7 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
   })
   afterAll(async () => {
     await p?.stop()
-    await Promise.all([h2c?.close(), aging?.close()])
+    await Promise.all([h2c?.close(), aging?.close(), resetting?.close()])
   })
 
   /** One HTTP/2 request over a connection of its own, with Node's http2 client. */
@@ -160,6 +164,15 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
       const r = await h1Request('gone', '/')
       expect(r.status).toBe(502)
       expect(JSON.parse(r.body)).toMatchObject({ error: { code: 502, status: 'BAD_GATEWAY', message: expect.stringContaining('projects/my-project/services/gone is unreachable') } })
+    })
+
+    // Found by http2-fuzz (seed 991006): the head went out with nothing after it, or not at all.
+    it('an upstream that resets its stream in the same read as its headers is the gateway’s 502, not a connection closed without a status', async () => {
+      for (let i = 0; i < 5; i++) {
+        const r = await h1Request('resetting', `/reset-${i}`)
+        expect(r.status).toBe(502)
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 502, status: 'BAD_GATEWAY', message: expect.stringContaining('projects/my-project/services/resetting is unreachable') } })
+      }
     })
   })
 

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 
 /** HTTP/2 frames written by hand (RFC 9113 §4, §6), for attacks a well-behaved client library refuses to send. */
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
@@ -83,3 +83,41 @@ export const goawayCode = (frames: Received[]) => goaway(frames)?.payload.readUI
 export const rstCodes = (frames: Received[]) => frames.filter((f) => f.type === FRAME.RST_STREAM).map((f) => f.payload.readUInt32BE(0))
 /** The `:status` of response HEADERS frames, read from HPACK's static table only (8: 200, 13: 404, …) or a literal. */
 export const responseStreams = (frames: Received[]) => frames.filter((f) => f.type === FRAME.HEADERS).map((f) => f.streamId)
+
+/**
+ * A raw HTTP/2 upstream (h2c, prior knowledge): it sends an empty SETTINGS, acknowledges the
+ * client's, and hands each stream the client opens (its HEADERS) to `answer`, which returns the
+ * bytes to write back, all at once.
+ */
+export async function rawH2Upstream(answer: (streamId: number) => Buffer): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket.once('close', () => sockets.delete(socket)))
+    socket.on('error', () => undefined)
+    socket.write(frame(FRAME.SETTINGS, 0, 0))
+    let buffered = Buffer.alloc(0)
+    let prefaceRead = false
+    socket.on('data', (d: Buffer) => {
+      buffered = Buffer.concat([buffered, d])
+      if (!prefaceRead) {
+        if (buffered.length < CONNECTION_PREFACE.length) return
+        buffered = buffered.subarray(CONNECTION_PREFACE.length)
+        prefaceRead = true
+      }
+      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const [type, flags, streamId] = [buffered[3]!, buffered[4]!, buffered.readUInt32BE(5) & 0x7fffffff]
+        buffered = buffered.subarray(9 + buffered.readUIntBE(0, 3))
+        if (type === FRAME.SETTINGS && !(flags & FLAG.ACK)) socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0))
+        if (type === FRAME.HEADERS) socket.write(answer(streamId))
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      for (const socket of sockets) socket.destroy()
+    }),
+  }
+}

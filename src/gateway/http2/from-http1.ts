@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type ClientHttp2Stream } from 'node:http2'
-import { flushHeadSoon } from '../../http/flush-head.js'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
 import { SentBody } from '../../http/http2/sent-body.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
@@ -40,6 +39,8 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     settled = true
     clearTimeout(timer)
     sent?.forget()
+    // Nothing more of the upstream's reaches the caller (its answer may be the gateway's now).
+    up?.unpipe(res)
     if (up && !up.closed) up.close(NGHTTP2_CANCEL)
     if (res.destroyed) return
     if (res.headersSent) res.destroy(err)
@@ -77,18 +78,26 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       clearTimeout(timer)
       if (settled || res.destroyed) return
       const status = Number(h[':status'])
-      res.writeHead(status, downstreamHeaders(flatHeaders(h)))
+      const headers = downstreamHeaders(flatHeaders(h))
       // A 204, a 304 or the answer to a HEAD is whole with its head: the caller takes it so and
       // may send its next request on the connection, so it ends here, whether or not the
       // upstream's stream does (one that never ended held the connection, and the next request
       // waited behind it for ever).
       if (status === 204 || status === 304 || req.method === 'HEAD') {
-        res.end()
+        res.writeHead(status, headers).end()
         if (!stream.readableEnded) stream.close(NGHTTP2_CANCEL)
         return
       }
-      stream.pipe(res)
-      flushHeadSoon(res)
+      // Held until the body's first bytes, its end, or the next turn of the event loop, as
+      // forward.ts holds an HTTP/1.1 upstream's: a stream reset in the same read as its headers
+      // still gets the caller the gateway's 502, not a connection closed without a status.
+      const sendHead = () => {
+        if (!res.headersSent && !settled) res.writeHead(status, headers)
+      }
+      stream.once('data', sendHead).once('end', sendHead).pipe(res)
+      setImmediate(() => {
+        if (!res.headersSent && !settled && !res.destroyed) res.writeHead(status, headers).flushHeaders()
+      })
     })
     stream.on('trailers', (h) => {
       // Sent only if the answer is chunked (an HTTP/1.1 answer without Content-Length).
@@ -105,8 +114,9 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
         return
       }
       if (!answered) fail(new Error('the upstream closed the stream without answering'))
-      // Reset mid-answer: the caller's connection ends, so the answer is not taken as whole.
-      else if ((stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR && !res.writableEnded) res.destroy()
+      // Reset mid-answer: the caller's connection ends, so the answer is not taken as whole (or,
+      // its head still held, the caller is answered 502).
+      else if ((stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR && !res.writableEnded) fail(new Error(`the upstream reset the stream mid-answer (code ${stream.rstCode})`))
     })
   }
   start()
