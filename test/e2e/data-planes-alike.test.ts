@@ -56,17 +56,18 @@ const received = (s: Seen) => ({
 /**
  * Where the planes are known to differ on whether a request is forwarded (README, "Where the
  * nginx data plane answers otherwise"): an Expect other than 100-continue (417 from Node, nginx
- * forwards), a bare LF in the head or ending a chunk-size line (nginx reads it as a line end,
- * Node's parser refuses it), a % not followed by two hex digits, or an encoded NUL, in the target
+ * forwards), a bare LF (or CRs before an LF) in the head or ending a chunk-size line (nginx
+ * reads it as a line end, Node's parser refuses it), a % not followed by two hex digits, or an encoded NUL, in the target
  * (nginx refuses them), and a header name of visible bytes that is no token, `X-CuÆ` say (Node's
  * parser refuses it, nginx drops the header and forwards the rest).
  */
 const knownDifference = (request: string) =>
   /\r\nExpect: (?!100-continue\r\n)/i.test(request) || hasBareLfInHead(request) || /\r\n\r\n[0-9a-f]+(;[^\r\n]*)?\n/i.test(request) || /^\S+ [^ ]*%(?![0-9a-f]{2})/i.test(request) || /^\S+ [^ ]*%00/i.test(request) || hasNameNoToken(request)
 
+/** nginx reads a run of CRs before an LF as one line end, as it reads a bare LF (seed 991007: `Forwarded: ¥j\r\r\n`). */
 function hasBareLfInHead(request: string): boolean {
   const end = request.indexOf('\r\n\r\n')
-  return /(?<!\r)\n/.test(end < 0 ? request : request.slice(0, end))
+  return /(?<!\r)\n|\r\r+\n/.test(end < 0 ? request : request.slice(0, end + 2))
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/

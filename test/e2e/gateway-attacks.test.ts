@@ -52,6 +52,8 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     // nginx reads a bare LF as a line end (RFC 9112 §2.2 lets a recipient) and frames the request
     // anew for the upstream, so no two hops read it two ways: it is answered, not refused.
     ['a bare LF line ending', () => `GET /echo HTTP/1.1\nHost: ${host}\n${auth().trimEnd()}\n\n`, dataPlane === 'nginx' ? [200] : [400]],
+    // So does nginx a run of CRs before the LF (found by data-planes-alike, seed 991007).
+    ['a header line ending in CR CR LF', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\nVia: 1.1 a\r\r\n\r\n`, dataPlane === 'nginx' ? [200] : [400]],
     ['a space before the colon', () => `GET /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization : Bearer ${token}\r\n\r\n`, [400]],
     ['an absolute-form target naming another host than Host', () => `GET http://other.my-project.localhost/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
     ['an absolute-form target with userinfo', () => `GET http://evil@${host}/smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`, [400]],
