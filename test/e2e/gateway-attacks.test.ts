@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
 import { playHttp1 } from '../support/h1-fuzz.js'
 import { javaHttpClient } from '../support/java-http-client.js'
-import { framedStatuses, rawGet, rawRequest, resetUpgrade } from '../support/raw-http.js'
+import { converse, framedStatuses, rawGet, rawRequest, resetUpgrade } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
@@ -350,7 +350,7 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     ]
     for (const [bytes, statuses] of cases) {
       for (let i = 0; i < 3; i++) {
-        const answer = await playHttp1(p.gatewayPort, [Buffer.from(bytes)])
+        const answer = await converse(p.gatewayPort, [Buffer.from(bytes)], (read) => framedStatuses(read).length >= statuses.length)
         expect(framedStatuses(answer), answer.slice(0, 300)).toEqual(statuses)
       }
     }

@@ -1,7 +1,6 @@
-import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seeded } from '../support/h2-fuzz.js'
-import { framedResponses, type FramedResponse } from '../support/raw-http.js'
+import { converse, framedResponses, type FramedResponse } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 
@@ -23,8 +22,9 @@ interface Ask {
 /**
  * Pipelines of well-formed requests, seeded, on both data planes: requests the upstream answers
  * at once and slowly, with bodies framed every way, HEAD, Expect: 100-continue, an upgrade to h2c
- * (served as a plain request), refusals (no token, a bad signature, no such service) and, last, one that ends the connection (`Connection: close`, TRACE, CONNECT)
- * or switches it (a WebSocket upgrade). Each request is answered once, in the order sent, with its
+ * (served as a plain request), refusals (no token, a bad signature, no such service) and, last,
+ * one that ends the connection (`Connection: close`, HTTP/1.0, TRACE, CONNECT) or switches it (a
+ * WebSocket upgrade). Each request is answered once, in the order sent, with its
  * own answer (the upstream echoes a marker), whatever waits on the upstream or a signature check
  * before it. (The Node gateway answered a CONNECT or an upgrade before the requests ahead of it,
  * and lost their answers.)
@@ -67,13 +67,14 @@ describe.each(DATA_PLANES)('pipelined requests are answered in order (%s data pl
       )
     }
     expect(wrong.slice(0, 3)).toEqual([])
-    // Every kind was asked often, and the upstream saw the requests it was to answer.
-    for (const kind of KINDS) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(CONNECTIONS / 20)
+    // Every kind was asked often (one that ends a pipeline, in about one connection of 15), and
+    // the upstream saw the requests it was to answer.
+    for (const kind of KINDS) expect(kinds.get(kind) ?? 0, kind).toBeGreaterThan(CONNECTIONS / 40)
     expect(upstream.seen.length).toBeGreaterThan(CONNECTIONS)
   }, 180_000)
 })
 
-const KINDS = ['get', 'slow', 'head', 'post', 'chunked', 'expect', 'h2c', 'no token', 'bad signature', 'no such service', 'trace', 'close', 'connect', 'websocket'] as const
+const KINDS = ['get', 'slow', 'head', 'post', 'chunked', 'expect', 'h2c', 'no token', 'bad signature', 'no such service', 'trace', 'close', 'http/1.0', 'connect', 'websocket'] as const
 
 /** 1 to 6 requests; a request that ends the connection or switches it only last. */
 function pipeline(rand: () => number, connection: string, o: { host: string; token: string }): Ask[] {
@@ -126,6 +127,9 @@ function request(kind: (typeof KINDS)[number], n: string, rand: () => number, o:
       return { kind, method: 'TRACE', bytes: head('TRACE', `/echo?n=${n}`), answers: refused(405), last: true }
     case 'close':
       return { kind, method: 'GET', bytes: head('GET', `/echo?n=${n}`, 'Connection: close\r\n'), answers: echoed(200), last: true }
+    // Its answer is not chunked (HTTP/1.0 has no chunks): the connection ends with it.
+    case 'http/1.0':
+      return { kind, method: 'GET', bytes: head('GET', `/echo?n=${n}`).replace(' HTTP/1.1\r\n', ' HTTP/1.0\r\n'), answers: echoed(200), last: true }
     case 'connect':
       return { kind, method: 'CONNECT', bytes: head('CONNECT', `/echo?n=${n}`), answers: refused(405), last: true }
     case 'websocket':
@@ -146,31 +150,4 @@ const finalAnswers = (answer: string, methods: readonly string[]) => framedRespo
 function split(rand: () => number, bytes: Buffer): Buffer[] {
   const cuts = [Math.floor(rand() * bytes.length), Math.floor(rand() * bytes.length)].slice(0, Math.floor(rand() * 3)).sort((a, b) => a - b)
   return [0, ...cuts, bytes.length].slice(1).map((end, i, ends) => bytes.subarray(i === 0 ? 0 : ends[i - 1], end)).filter((b) => b.length > 0)
-}
-
-/** Sends `packets` and reads until `enough` says what was read is all, the server closes, or 5 s pass. */
-function converse(port: number, packets: Buffer[], enough: (read: string) => boolean): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    let read = ''
-    const done = () => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(read)
-    }
-    const timer = setTimeout(done, 5_000)
-    socket.on('error', done)
-    socket.on('close', done)
-    socket.on('data', (d: Buffer) => {
-      read += d.toString('latin1')
-      if (enough(read)) done()
-    })
-    socket.once('connect', async () => {
-      for (const packet of packets) {
-        if (!socket.writable) return
-        socket.write(packet)
-        await new Promise((r) => setTimeout(r, 1))
-      }
-    })
-  })
 }

@@ -64,10 +64,10 @@ export interface FramedResponse {
 
 /**
  * The responses a connection read, one after another as their framing says (Content-Length,
- * chunked; none for a 1xx, a 204 or a 304, or an answer to HEAD: `methods` names the method of
- * each request in turn): unlike a search for status lines, it finds one that begins right where a
- * body ends. It stops at a 101 (what follows is the new protocol's), at a body that runs to the
- * close, and at bytes that are not a response.
+ * chunked, or to the close; none for a 1xx, a 204 or a 304, or an answer to HEAD: `methods` names
+ * the method of each request in turn): unlike a search for status lines, it finds one that begins
+ * right where a body ends. It stops at a 101 (what follows is the new protocol's), after a body
+ * that runs to the close, and at bytes that are not a response.
  */
 export function framedResponses(answer: string, methods: readonly string[] = []): FramedResponse[] {
   const responses: FramedResponse[] = []
@@ -101,10 +101,40 @@ export function framedResponses(answer: string, methods: readonly string[] = [])
     } else if (field('content-length') !== undefined) {
       response.body = answer.slice(at, at + Number(field('content-length')))
       at += Number(field('content-length'))
-    } else break
+    } else {
+      response.body = answer.slice(at)
+      break
+    }
   }
   return responses
 }
 
 /** The statuses of framedResponses. */
 export const framedStatuses = (answer: string, methods?: readonly string[]): number[] => framedResponses(answer, methods).map((r) => r.status)
+
+/** Sends `packets` and reads until `enough` says what was read is all, the server closes, or 5 s pass. */
+export function converse(port: number, packets: Buffer[], enough: (read: string) => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    let read = ''
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(read)
+    }
+    const timer = setTimeout(done, 5_000)
+    socket.on('error', done)
+    socket.on('close', done)
+    socket.on('data', (d: Buffer) => {
+      read += d.toString('latin1')
+      if (enough(read)) done()
+    })
+    socket.once('connect', async () => {
+      for (const packet of packets) {
+        if (!socket.writable) return
+        socket.write(packet)
+        await new Promise((r) => setTimeout(r, 1))
+      }
+    })
+  })
+}
