@@ -24,10 +24,10 @@ interface Ask {
  * at once and slowly, with bodies framed every way, HEAD, Expect: 100-continue, an upgrade to h2c
  * (served as a plain request), refusals (no token, a bad signature, no such service) and, last,
  * one that ends the connection (`Connection: close`, HTTP/1.0, TRACE, CONNECT) or switches it (a
- * WebSocket upgrade). Each request is answered once, in the order sent, with its
- * own answer (the upstream echoes a marker), whatever waits on the upstream or a signature check
- * before it. (The Node gateway answered a CONNECT or an upgrade before the requests ahead of it,
- * and lost their answers.)
+ * WebSocket upgrade). Each request is answered once, in the order sent, with its own answer (the
+ * upstream echoes a marker), whatever waits on the upstream or a signature check before it. (The
+ * Node gateway answered a CONNECT or an upgrade before the requests ahead of it, and lost their
+ * answers.)
  */
 describe.each(DATA_PLANES)('pipelined requests are answered in order (%s data plane)', (dataPlane) => {
   let p: PosternProcess
