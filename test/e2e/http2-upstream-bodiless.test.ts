@@ -1,7 +1,6 @@
-import { createServer, type AddressInfo, type Server } from 'node:net'
 import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CONNECTION_PREFACE, FLAG, FRAME, frame } from '../support/h2-frames.js'
+import { FLAG, FRAME, frame, rawH2Upstream } from '../support/h2-frames.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /** `:status: 204` from HPACK's static table (RFC 7541 appendix A, index 9). */
@@ -15,42 +14,19 @@ const STATUS_204 = Buffer.from([0x80 | 9])
  */
 describe('an HTTP/2 upstream whose 204 never ends its stream', () => {
   let p: PosternProcess
-  let upstream: Server
+  let upstream: Awaited<ReturnType<typeof rawH2Upstream>>
   let token: string
 
   beforeAll(async () => {
     // Raw frames: SETTINGS, its ACK, and a bare 204 head for every request.
-    upstream = createServer((socket) => {
-      socket.on('error', () => undefined)
-      socket.write(frame(FRAME.SETTINGS, 0, 0))
-      let pending = Buffer.alloc(0)
-      let prefaced = false
-      socket.on('data', (d: Buffer) => {
-        pending = Buffer.concat([pending, d])
-        if (!prefaced) {
-          if (pending.length < CONNECTION_PREFACE.length) return
-          pending = pending.subarray(CONNECTION_PREFACE.length)
-          prefaced = true
-        }
-        while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
-          const length = pending.readUIntBE(0, 3)
-          const [type, flags] = [pending[3]!, pending[4]!]
-          const streamId = pending.readUInt32BE(5) & 0x7fffffff
-          pending = pending.subarray(9 + length)
-          if (type === FRAME.SETTINGS && !(flags & FLAG.ACK)) socket.write(frame(FRAME.SETTINGS, FLAG.ACK, 0))
-          if (type === FRAME.HEADERS) socket.write(frame(FRAME.HEADERS, FLAG.END_HEADERS, streamId, STATUS_204))
-        }
-      })
-    })
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    upstream = await rawH2Upstream((stream) => frame(FRAME.HEADERS, FLAG.END_HEADERS, stream, STATUS_204))
     p = await startPostern()
-    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
-    expect((await p.cli(['services', 'create', 'bodiless', `--upstream=${url}`, '--use-http2', '--timeout=2'])).code).toBe(0)
+    expect((await p.cli(['services', 'create', 'bodiless', `--upstream=${upstream.url}`, '--use-http2', '--timeout=2'])).code).toBe(0)
     token = await p.ownerIdToken()
   })
   afterAll(async () => {
     await p?.stop()
-    upstream?.close()
+    await upstream?.close()
   })
 
   it('an HTTP/1.1 caller gets each 204 and its next request answered on the same connection', async () => {
