@@ -23,9 +23,9 @@ const answerFor = (b: Buffer) => JSON.stringify({ sha256: digest(b), length: b.l
  * Services whose upstream speaks HTTP/2 (`--use-http2`), with upstreams that speak nothing else:
  * HTTP/1.1 callers are sent over h2c too, as Cloud Run sends every request to such a container;
  * and a stream the upstream refuses (REFUSED_STREAM, as every stream its GOAWAY leaves out when it
- * retires a connection) has processed none of it, so the gateway sends it again, once, with the
- * request body it had sent (up to 64 KiB): the caller never sees the refusal. The Node plane takes
- * HTTP/2 over h2c; the nginx plane over TLS, and hands HTTP/2 streams to Postern.
+ * retires a connection) has processed none of it, so the gateway sends it again, up to three
+ * times, with the request body it had sent (up to 64 KiB): the caller never sees the refusal. The
+ * Node plane takes HTTP/2 over h2c; the nginx plane over TLS, and hands HTTP/2 streams to Postern.
  */
 describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (dataPlane) => {
   let p: PosternProcess
@@ -186,6 +186,21 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
       const data = randomBytes(40 * 1024)
       expect(await h2Request('h2c', '/refuse/post-40k', data)).toEqual({ status: 200, body: answerFor(data) })
       expect(streamsFor('/refuse/post-40k')).toEqual([{ refused: true, length: data.length }, { refused: false, length: data.length }])
+    })
+
+    it('a request refused three times running is sent a fourth time, and answered', async () => {
+      expect(await h2Request('h2c', '/refuse-3/get')).toEqual({ status: 200, body: answerFor(Buffer.alloc(0)) })
+      expect(streamsFor('/refuse-3/get')).toEqual([...Array(3).fill({ refused: true, length: 0 }), { refused: false, length: 0 }])
+    })
+
+    it('an upstream that refuses every stream gets it four times, no more: then the refusal is the gateway’s 502', async () => {
+      const r = await h2Request('h2c', '/refuse-9/get')
+      expect(r.status).toBe(502)
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: 502, status: 'BAD_GATEWAY' } })
+      expect(streamsFor('/refuse-9/get')).toEqual(Array(4).fill({ refused: true, length: 0 }))
+      const h1 = await h1Request('h2c', '/refuse-9/h1-post', { body: Buffer.from('once') })
+      expect(h1.status).toBe(502)
+      expect(streamsFor('/refuse-9/h1-post')).toEqual(Array(4).fill({ refused: true, length: 4 }))
     })
 
     it('a body past 64 KiB is not kept to send again: the refusal is the gateway’s 502, and the request went once', async () => {

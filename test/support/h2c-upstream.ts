@@ -20,7 +20,7 @@ export interface StreamSeen {
  * gRPC servers do. Every stream is answered, once its whole body has come, with the SHA-256 and
  * length of that body; `/trailers` adds a trailer `x-upstream-trailer: kept`; `/events` is an event
  * stream, its headers at once and its first event 1.5 s later. Under `/refuse/`,
- * the first stream for each path is refused with REFUSED_STREAM — "not processed, send it again"
+ * the first stream for each path is refused (under `/refuse-N/`, the first N) with REFUSED_STREAM — "not processed, send it again"
  * (RFC 9113 §8.7), what a server says to the streams its GOAWAY leaves out — after its whole body
  * was read: the race every HTTP/2 client of a server that retires connections meets now and then,
  * met every time.
@@ -38,7 +38,8 @@ export async function startH2cUpstream(): Promise<{ url: string; seen: StreamSee
   })
   server.on('stream', (stream, headers) => {
     const path = String(headers[':path'])
-    const refuse = path.startsWith('/refuse/') && !seen.some((s) => s.path === path)
+    const refusals = path.startsWith('/refuse/') ? 1 : Number(/^\/refuse-(\d+)\//.exec(path)?.[1] ?? 0)
+    const refuse = seen.filter((s) => s.path === path).length < refusals
     const hash = createHash('sha256')
     let length = 0
     stream.on('data', (chunk: Buffer) => {

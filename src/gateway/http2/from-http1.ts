@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type ClientHttp2Stream } from 'node:http2'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
-import { SentBody } from '../../http/http2/sent-body.js'
+import { MAX_RESENDS, SentBody } from '../../http/http2/sent-body.js'
 import type { H2Sessions } from '../../http/http2/sessions.js'
 import { downstreamHeaders, downstreamTrailers } from '../headers.js'
 import { sendGatewayError } from '../responses.js'
@@ -16,7 +16,8 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.const
  * every request to such a container: as one stream on the origin's h2c session. The answer
  * comes back as HTTP/1.1, its trailers as chunked trailers, with backpressure both ways; the
  * service's timeout bounds the wait for the response headers; and a stream the upstream refuses
- * is sent again once, with the body sent so far, as relayStream does for HTTP/2 callers.
+ * is sent again (up to MAX_RESENDS times), with the body sent so far, as relayStream does for
+ * HTTP/2 callers.
  */
 export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessions: H2Sessions, route: Route, headers: string[], hasBody: boolean): void {
   const target = new URL(route.upstream.origin)
@@ -33,7 +34,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
   let up: ClientHttp2Stream | undefined
   let answered = false
   let settled = false
-  let resent = false
+  let resends = 0
   const fail = (err: Error, timedOut = false) => {
     if (settled) return
     settled = true
@@ -56,7 +57,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     if (!res.writableFinished && up && !up.closed) up.close(NGHTTP2_CANCEL)
   })
   // Refused before any answer, with everything it was sent still at hand, for a caller still there: it may go again (RFC 9113 §8.7).
-  const mayResend = (stream: ClientHttp2Stream) => !resent && !answered && !settled && !res.destroyed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !answered && !settled && !res.destroyed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream
@@ -108,7 +109,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     })
     stream.once('close', () => {
       if (mayResend(stream)) {
-        resent = true
+        resends++
         req.unpipe(stream)
         start()
         return

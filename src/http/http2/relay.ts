@@ -1,5 +1,5 @@
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
-import { SentBody } from './sent-body.js'
+import { MAX_RESENDS, SentBody } from './sent-body.js'
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants
 
@@ -51,9 +51,9 @@ export interface RelayHooks {
  * piped so that HTTP/2 flow control holds each side to the pace of the other; trailers relayed
  * (gRPC's status lives in them), a trailers-only answer kept trailers-only (gRPC clients read the
  * status from headers that end the stream), and a reset on either side reset on the other.
- * `open` starts the upstream stream: again, once, when the upstream refuses the first unanswered
- * (REFUSED_STREAM: it processed none of it, RFC 9113 §8.7 — every stream a server's GOAWAY
- * leaves out gets it), with the body sent so far (kept up to REPLAY_LIMIT bytes).
+ * `open` starts the upstream stream: again, up to MAX_RESENDS times, when the upstream refuses it
+ * unanswered (REFUSED_STREAM: it processed none of it, RFC 9113 §8.7 — every stream a server's
+ * GOAWAY leaves out gets it), with the body sent so far (kept up to REPLAY_LIMIT bytes).
  * `timeoutMs` bounds the wait for the response headers (0: no bound).
  */
 export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stream, o: { requestBody: boolean; timeoutMs: number; hooks: RelayHooks }): void {
@@ -62,7 +62,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
   let settled = false
   let trailers: OutgoingHttpHeaders | undefined
   const sent = o.requestBody ? new SentBody(down) : undefined
-  let resent = false
+  let resends = 0
   const fail = (reason: 'unreachable' | 'timeout', err: Error) => {
     if (settled) return
     settled = true
@@ -88,7 +88,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
     down.sendTrailers(trailers ?? {})
   })
   // Refused before any answer, with everything it was sent still at hand, for a client still there: it may go again.
-  const mayResend = (stream: ClientHttp2Stream) => !resent && !responded && !settled && !down.closed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !responded && !settled && !down.closed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream
@@ -128,7 +128,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
     })
     stream.once('close', () => {
       if (mayResend(stream)) {
-        resent = true
+        resends++
         down.unpipe(stream)
         start()
         return
