@@ -51,7 +51,7 @@ import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
-import { answerRefusedRequests } from './gateway/client-errors.js'
+import { answerRefusedRequests, refusingHttp09 } from './gateway/client-errors.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
@@ -233,6 +233,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const beforeServersClose: (() => void)[] = []
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
+    // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
+    if (plane !== 'gateway' && handler) handler = refusingHttp09(handler)
     // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
     const server = config.tls
       ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)

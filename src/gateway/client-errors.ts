@@ -1,6 +1,7 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { ErrorStatus } from '../core/errors.js'
+import { HTTP09_REFUSED, isHttp09 } from '../http/http09.js'
 import { inTurn } from '../http/in-turn.js'
 import { answerBytes, errorAnswer } from './answer.js'
 
@@ -33,6 +34,16 @@ export function answerRefusedRequests(server: Server): void {
   })
   const refusal = answerBytes(errorAnswer('METHOD_NOT_ALLOWED', CONNECT_REFUSED, undefined))
   server.on('connect', inTurn((_req, socket) => answerAndClose(socket, refusal)))
+}
+
+/** `listener`, with an HTTP/0.9 request (http09.ts) refused in the one error shape before it sees it. */
+export function refusingHttp09(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    if (!isHttp09(req)) return listener(req, res)
+    const answer = errorAnswer('INVALID_ARGUMENT', HTTP09_REFUSED, req.headers.accept)
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body)
+    req.resume()
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { HTTP09_REFUSED, isHttp09 } from '../http/http09.js'
 import { connectionNominated } from './headers.js'
 
 export const MAX_HEADERS = 2_000
@@ -80,10 +81,9 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   // An upstream answers TRACE with the request it received: the signed assertion and the
   // identity headers would be handed to the caller. nginx refuses it too (405).
   if (req.method === 'TRACE') return { problem: { status: 'METHOD_NOT_ALLOWED', message: TRACE_REFUSED } }
-  // A request line without a version: Node's parser takes it for HTTP/0.9 and still reads headers
-  // after it, with any method (`PRI /x` reached an upstream, whose parser refused it). HTTP/0.9
-  // has no headers, nginx refuses it (400), and an upstream would be sent HTTP/1.1 it never saw.
-  if (req.httpVersionMajor !== 1) return { problem: { status: 'INVALID_ARGUMENT', message: 'The request line names no HTTP version: HTTP/0.9 is not served.' } }
+  // A request line without a version (http09.ts): an upstream would be sent HTTP/1.1 it never
+  // saw (`PRI /x` reached one, whose parser refused it).
+  if (isHttp09(req)) return { problem: { status: 'INVALID_ARGUMENT', message: HTTP09_REFUSED } }
   const raw = req.rawHeaders
   if (raw.length / 2 > MAX_HEADERS) return { problem: { status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` } }
   let hosts = 0

@@ -85,6 +85,18 @@ describe('the control plane under an attacker’s requests', () => {
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'The request has no Host header.' } })
   })
 
+  // Node's parser reads a request line without a version as HTTP/0.9, with headers after it and
+  // any method; after a PRI it ends the connection before an answer that is not given at once.
+  it('a request line without a version (HTTP/0.9) is refused in the one error shape, whatever its method', async () => {
+    for (const method of ['GET', 'PRI', 'POST']) {
+      for (const head of ['Host: 127.0.0.1\r\n', '']) {
+        const answer = await rawRequest(p.controlPort, `${method} /healthz\r\n${head}\r\n`)
+        expect(answer, `${method} ${head}`).toMatch(/^HTTP\/1\.1 400 /)
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: expect.stringContaining('HTTP/0.9') } })
+      }
+    }
+  })
+
   it('a CONNECT pipelined behind requests, refused or not, is answered after them; one behind a malformed body is not read, and the control plane stays up', async () => {
     const connectRequest = 'CONNECT /v1/projects HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
     const listing = `GET /v1/projects/my-project HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${owner}\r\n\r\n`

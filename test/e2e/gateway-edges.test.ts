@@ -338,6 +338,19 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       expect(upstream.seen.length).toBe(before)
     })
 
+    it('refuses a request line without a version (HTTP/0.9) with 400, whatever its method, before reaching the service', async () => {
+      const before = upstream.seen.length
+      for (const method of ['GET', 'PRI', 'POST']) {
+        // With a Host it would pass (Node's parser reads headers after an HTTP/0.9 line), and without one.
+        for (const head of [`Host: localhost:${port}\r\n`, '']) {
+          const r = await rawRequest(port, `${method} /echo\r\n${head}\r\n`)
+          expect(r.status, `${method} ${head}: ${r.raw.slice(0, 300)}`).toBe(400)
+          expect(JSON.parse(r.body)).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: expect.stringContaining('HTTP/0.9') } })
+        }
+      }
+      expect(upstream.seen.length).toBe(before)
+    })
+
     it('refuses a cross-site browser request: a POST from another origin, Sec-Fetch-Site: cross-site, a WebSocket from another origin', async () => {
       const before = upstream.seen.length
       const post = (headers: string) =>

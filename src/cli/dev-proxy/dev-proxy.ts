@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { Agent, Client, errors as undiciErrors, type Dispatcher } from 'undici'
 import { flushHeadSoon } from '../../http/flush-head.js'
+import { HTTP09_REFUSED, isHttp09 } from '../../http/http09.js'
 import { inTurn } from '../../http/in-turn.js'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
@@ -87,6 +88,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     url?.startsWith('/') || /^https?:\/\//i.test(url ?? '') ? undefined : JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: `The request target must be a path; '${(url ?? '').slice(0, 100)}' is not.` } })
   /** The proxy's own answer to a request it does not pass on (plain or upgrade), or undefined. */
   const ownAnswer = (req: IncomingMessage): { status: 400 | 403; reason: string; body: string } | undefined => {
+    if (isHttp09(req)) return { status: 400, reason: 'Bad Request', body: JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: HTTP09_REFUSED } }) }
     const refused = refusal(req)
     if (refused) return { status: 403, reason: 'Forbidden', body: forbidden(refused) }
     const badTarget = targetProblem(req.url)
