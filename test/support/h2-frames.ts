@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 
 /** HTTP/2 frames written by hand (RFC 9113 §4, §6), for attacks a well-behaved client library refuses to send. */
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1')
@@ -51,9 +52,10 @@ export interface Received {
 }
 
 /** A raw HTTP/2 connection: the preface and an empty SETTINGS are sent; every frame received is parsed and kept; SETTINGS are acknowledged (after `settingsAckDelayMs`). */
-export async function rawH2(port: number, o: { settingsAckDelayMs?: number } = {}): Promise<{ socket: Socket; frames: Received[]; closed: Promise<void>; send(b: Buffer): boolean }> {
-  const socket = connect(port, '127.0.0.1')
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+export async function rawH2(port: number, o: { settingsAckDelayMs?: number; ca?: Buffer } = {}): Promise<{ socket: Socket; frames: Received[]; closed: Promise<void>; send(b: Buffer): boolean }> {
+  // Over TLS (h2 by ALPN) when given the CA certificate to trust, else h2c with prior knowledge.
+  const socket = o.ca ? tlsConnect({ port, host: '127.0.0.1', ca: o.ca, ALPNProtocols: ['h2'] }) : connect(port, '127.0.0.1')
+  await new Promise((resolve, reject) => socket.once(o.ca ? 'secureConnect' : 'connect', resolve).once('error', reject))
   socket.on('error', () => undefined)
   const frames: Received[] = []
   let buffered = Buffer.alloc(0)
