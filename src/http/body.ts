@@ -25,7 +25,9 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
       reject(refuseTooLarge(req, limit))
     }
     req.on('data', onData)
-    finished(req, (err) => (err ? reject(err) : resolve(Buffer.concat(chunks))))
+    // The client closed the connection before the body was whole (Node's "aborted"): its
+    // mistake, answered (to no one) as such, not an internal error logged with its stack.
+    finished(req, (err) => (err ? reject(new PosternError('INVALID_ARGUMENT', 'The request body was cut short: the connection closed before it was whole.', { cause: err })) : resolve(Buffer.concat(chunks))))
   })
 }
 

@@ -13,6 +13,8 @@ import { connect } from 'node:net'
  * `wellFramed`: one request, with CRLF line endings, its request line and version as sent by
  * clients, and no bytes damaged, in one packet (to compare what two gateways forward). `marker`:
  * an `X-Fuzz-Id` header first, so what an upstream received can be matched to the request.
+ * `paths`: the targets of requests whose target is not varied (a service's `/echo` or `/`
+ * unless given).
  */
 export const SPOOFED = 'user:mallory@example.com'
 
@@ -53,7 +55,7 @@ export const responsesIn = (answer: string) =>
     at: m.index + (m[0].startsWith('\r\n') ? 2 : 0),
   }))
 
-export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string }): Buffer[] {
+export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string; paths?: readonly string[] }): Buffer[] {
   const int = (n: number) => Math.floor(rand() * n)
   const chance = (p: number) => rand() < p
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
@@ -189,7 +191,7 @@ export function fuzzHttp1Connection(rand: () => number, o: { host: string; token
           ])
     }
     const verb = odd('method') ? method() : framing === 'none' ? 'GET' : 'POST'
-    let head = `${verb} ${odd('target') ? target() : pick(['/echo', '/echo?q=1', '/'])} ${odd('version') ? version() : 'HTTP/1.1'}`.trimEnd()
+    let head = `${verb} ${odd('target') ? target() : pick(o.paths ?? ['/echo', '/echo?q=1', '/'])} ${odd('version') ? version() : 'HTTP/1.1'}`.trimEnd()
     if (odd('head')) head = pick(['', ' ', 'GET', `GET /${eol}`, junk(int(40)), `${head} `, ` ${head}`, head.replace(/ /g, '  ')])
     if (o.marker) lines.unshift(`X-Fuzz-Id: ${o.marker}`)
     return head + eol + lines.map((l) => l + eol).join('') + eol + body
