@@ -6,6 +6,7 @@ import { javaHttpClient } from '../support/java-http-client.js'
 import { converse, framedStatuses, rawGet, rawRequest, resetUpgrade } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { eventually } from '../support/eventually.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
@@ -90,6 +91,13 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(statuses, r.raw.slice(0, 300)).toContain(r.status)
     expect(upstream.seen.slice(before).map((s) => s.url)).not.toContain('/smuggled')
     expect((await honest()).status).toBe(200)
+  })
+
+  // nginx writes a client's broken chunked body at its own error level, one line a connection.
+  it.runIf(dataPlane === 'nginx')("nginx's lines about a client's mistakes are logged as information, never as warnings", async () => {
+    await rawRequest(p.gatewayPort, `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`)
+    await eventually(5_000, () => /"level":"info","msg":"nginx"[^\n]*client sent invalid chunked body/.test(p.output()), "nginx's line about the broken body")
+    expect(p.output()).not.toMatch(/"level":"warn","msg":"nginx"[^\n]*\*\d+ client /)
   })
 
   // Node's parser reads a request line without a version as HTTP/0.9, with headers after it and

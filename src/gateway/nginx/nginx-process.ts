@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
+import { lineSplitter, nginxLineLevel } from './nginx-log.js'
 
 /** Where Debian puts nginx and the modules of libnginx-mod-http-lua (and its NDK). */
 export const DEBIAN_NGINX = { binary: '/usr/sbin/nginx', modulesDir: '/usr/lib/nginx/modules' } as const
@@ -58,9 +59,10 @@ export class NginxProcess {
     if (await accepts(o.listen)) throw p.startError(o.listen, 'Address already in use')
     const child = spawn(o.binary, p.args(), { stdio: ['ignore', 'ignore', 'pipe'] })
     p.child = child
+    const lines = lineSplitter()
     child.stderr!.on('data', (d: Buffer) => {
       p.stderr = (p.stderr + d.toString()).slice(-8192)
-      for (const line of d.toString().split('\n')) if (line.trim()) o.log.log('warn', 'nginx', { line: line.slice(0, 1000) })
+      for (const line of lines.push(d.toString())) if (line.trim()) o.log.log(nginxLineLevel(line), 'nginx', { line: line.slice(0, 1000) })
     })
     const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     child.once('exit', (code, signal) => {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { lineSplitter, nginxLineLevel } from './nginx-log.js'
+
+describe('nginxLineLevel', () => {
+  it("takes a client's mistakes for information", () => {
+    for (const line of [
+      '2026/12/06 11:37:24 [error] 21815#21815: *94 client sent invalid chunked body, client: 127.0.0.1, server: , request: "POST /echo?q=1 HTTP/1.1", host: "web.my-project.localhost:27764"',
+      '2026/12/06 11:37:27 [error] 21814#21814: *267 client sent invalid chunked body while sending to client, client: 127.0.0.1, server: , request: "POST / HTTP/1.1"',
+      '2026/12/06 11:40:01 [error] 7#7: *3 client intended to send too large chunked body: 1048577+16384 bytes, client: 127.0.0.1, server: , request: "POST /upload HTTP/1.1"',
+      '2026/12/06 11:40:02 [info] 7#7: *4 client prematurely closed connection while reading client request body, client: 127.0.0.1',
+      '2026/12/06 11:40:03 [info] 7#7: *5 client timed out (110: Connection timed out) while reading client request headers, client: 127.0.0.1',
+    ]) {
+      expect(nginxLineLevel(line), line).toBe('info')
+    }
+  })
+
+  it('keeps anything else a warning, even where a client is named or the words come later', () => {
+    for (const line of [
+      '2026/12/06 11:40:04 [error] 7#7: *6 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.1"',
+      '2026/12/06 11:40:05 [error] 7#7: *7 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1',
+      '2026/12/06 11:40:06 [error] 7#7: *8 lua entry thread aborted: runtime error: client sent invalid chunked body',
+      '2026/12/06 11:40:07 [emerg] 7#7: bind() to 127.0.0.1:7080 failed (98: Address already in use)',
+      '2026/12/06 11:40:08 [warn] 7#7: *9 a client request body is buffered to a temporary file',
+      'client sent invalid chunked body',
+    ]) {
+      expect(nginxLineLevel(line), line).toBe('warn')
+    }
+  })
+})
+
+describe('lineSplitter', () => {
+  it('returns whole lines only, and keeps a line cut across chunks for the next', () => {
+    const split = lineSplitter()
+    expect(split.push('one\ntw')).toEqual(['one'])
+    expect(split.push('o\nthree')).toEqual(['two'])
+    expect(split.push('\n')).toEqual(['three'])
+    expect(split.push('')).toEqual([])
+  })
+
+  it('keeps at most the last maxLine characters of a line that never ends', () => {
+    const split = lineSplitter(4)
+    expect(split.push('abcdefgh')).toEqual([])
+    expect(split.push('\n')).toEqual(['efgh'])
+  })
+})
