@@ -101,6 +101,41 @@ describe.each(DATA_PLANES)('HTTP/2 attacks on the gateway (%s data plane)', (dat
     c.socket.destroy()
   })
 
+  // nginx hands HTTP/2 streams to Postern in 16 KB frames, and Postern's nghttp2 takes nine at
+  // most for one header block: a list of 200 KB ended that hop, and the caller got a 503 saying
+  // Postern could not be reached (NGINX_H2_HEADER_BYTES).
+  it.runIf(dataPlane === 'nginx')('a header list over what the hop to Postern carries (128 KB) is the gateway’s 431, not a 503; one under it is served', async () => {
+    const bigRequest = (kb: number, fill: string) =>
+      new Promise<{ status: unknown; body: string }>((resolve) => {
+        const session = http2.connect(`${scheme}://127.0.0.1:${p.gatewayPort}`, { ca, maxSendHeaderBlockLength: 1 << 21 })
+        session.on('error', (err) => resolve({ status: err.message, body: '' }))
+        const headers: http2.OutgoingHttpHeaders = { ':authority': authority, ':path': '/echo', authorization: `Bearer ${token}` }
+        for (let i = 0; i < kb; i++) headers[`x-big-${i}`] = fill.repeat(1000)
+        const req = session.request(headers)
+        let status: unknown
+        let body = ''
+        req.on('response', (h) => (status = h[':status']))
+        req.on('data', (d: Buffer) => (body += d.toString()))
+        req.on('error', (err) => (status = err.message))
+        req.on('close', () => {
+          resolve({ status, body })
+          session.close()
+        })
+      })
+    const before = upstream.seen.length
+    // '~' has no shorter Huffman code: sent as it is, the heaviest list under the bound.
+    expect((await bigRequest(120, '~')).status).toBe(200)
+    expect((await bigRequest(120, 'a')).status).toBe(200)
+    expect(upstream.seen.length - before).toBe(2)
+    for (const kb of [140, 200, 300]) {
+      const r = await bigRequest(kb, 'a')
+      expect(r.status, `${kb} KB`).toBe(431)
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: 431, status: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } })
+    }
+    expect(upstream.seen.length - before).toBe(2)
+    expect(await honestH2()).toBe(200)
+  })
+
   it('more header fields than allowed are refused', async () => {
     const c = await raw()
     const many = Array.from({ length: 2_100 }, (_, i): [string, string] => [`x-h${i}`, 'v'])

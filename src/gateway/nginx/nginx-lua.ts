@@ -11,6 +11,16 @@ import { tokenLua } from './nginx-lua-tokens.js'
 import { workerCacheLua } from './nginx-lua-worker-cache.js'
 
 const luaString = (s: string) => JSON.stringify(s)
+
+/**
+ * The most header bytes (name, value and 32 each, as RFC 9113 §6.5.2 counts a header list) an
+ * HTTP/2 caller of the nginx plane may send. nginx hands HTTP/2 streams to Postern over h2c, and
+ * re-encodes the headers in frames of 16 KB; Postern's nghttp2 takes at most eight CONTINUATION
+ * frames after a HEADERS frame (its defence against CONTINUATION floods), so a header block of
+ * more than 144 KB as nginx encodes it ended the hop, and the caller got a 503 that said Postern
+ * could not be reached. Under this bound the block fits whatever nginx's encoding; over it, 431.
+ */
+export const NGINX_H2_HEADER_BYTES = 128 * 1024
 const luaLong = (s: string) => {
   let eq = '='
   while (s.includes(`]${eq}]`)) eq += '='
@@ -351,6 +361,7 @@ ${requestIdLua()}
       start_renewal()
       new_id_prefix()
     end
+${o.http2 ? h2HandoffLua() : ''}
     function postern.access()
       local var = ngx.var
       -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests do not
@@ -360,7 +371,7 @@ ${requestIdLua()}
       -- nginx reads a request line of HTTP/1.2 to 1.9 as 1.1 but names no version for it (nil):
       -- refused here, as the Node gateway refuses it, before it is forwarded with no answer to come.
       if not ngx.req.http_version() then return json_error(400, BAD_REQUEST) end
-${o.http2 ? '      if ngx.req.http_version() == 2 then return ngx.exec("@postern_h2") end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large, malformed = read_headers()
+${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large, malformed = read_headers()
       if too_large then return json_error(431, TOO_LARGE) end
       if malformed then return json_error(400, BAD_REQUEST) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
@@ -664,3 +675,22 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
 
 /** Hop-by-hop headers nginx itself never passes upstream (it sets them, or empties them by default). */
 const NGINX_SETS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'host', 'expect'])
+
+/** The Lua that hands an HTTP/2 stream to Postern's gateway (`@postern_h2`), unless its header list is more than that hop can carry (NGINX_H2_HEADER_BYTES). */
+function h2HandoffLua(): string {
+  return `
+    local H2_MAX_HEADER_BYTES = ${NGINX_H2_HEADER_BYTES}
+    local function h2_handoff()
+      local bytes = 0
+      for name, value in pairs(ngx.req.get_headers(0, true)) do
+        if type(value) == "table" then
+          for _, v in ipairs(value) do bytes = bytes + #name + #v + 32 end
+        else
+          bytes = bytes + #name + #value + 32
+        end
+      end
+      if bytes > H2_MAX_HEADER_BYTES then return json_error(431, TOO_LARGE) end
+      return ngx.exec("@postern_h2")
+    end
+`
+}
