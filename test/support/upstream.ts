@@ -24,7 +24,11 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
   const record = (req: IncomingMessage) => seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: req.trailers as Record<string, string> })
   // Headers as large as the gateway takes (256 KB) reach it: what is refused is refused by the gateway.
   const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
-    const url = new URL(req.url!, 'http://upstream')
+    // A target such as `//` is a path, as any HTTP server reads it, not a scheme-relative URL
+    // (which `new URL` refuses without a host, and the process died of it).
+    const target = req.url!.startsWith('//') ? `http://upstream${req.url}` : req.url!
+    if (!URL.canParse(target, 'http://upstream')) return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"upstream":"an unreadable target"}')
+    const url = new URL(target, 'http://upstream')
     if (url.pathname === '/upload') {
       const hash = createHash('sha256')
       let length = 0

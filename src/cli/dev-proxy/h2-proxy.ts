@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import http2 from 'node:http2'
 import { encodeGrpcMessage, isGrpc } from '../../http/http2/grpc-status.js'
 import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/relay.js'
-import type { H2Sessions } from '../../http/http2/sessions.js'
+import { MAX_SENT_HEADER_BLOCK, type H2Sessions } from '../../http/http2/sessions.js'
 import type { TokenSource } from './token-source.js'
 
 const { NGHTTP2_FLAG_END_STREAM } = http2.constants
@@ -68,7 +68,10 @@ export function createH2Proxy(o: H2ProxyOptions) {
           }
           return kept
         },
-        failed: (_reason, err) => unreachable(err),
+        failed: (reason, err) =>
+          reason === 'headers-too-large'
+            ? refuse(stream, grpc, 431, 8, 'REQUEST_HEADER_FIELDS_TOO_LARGE', `The request headers are too large for postern services proxy to send on over HTTP/2: at most ${MAX_SENT_HEADER_BLOCK / 1024} KB.`)
+            : unreachable(err),
       },
     })
   }

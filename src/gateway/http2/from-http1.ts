@@ -2,11 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import http2, { type ClientHttp2Stream } from 'node:http2'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
 import { MAX_RESENDS, SentBody } from '../../http/http2/sent-body.js'
-import type { H2Sessions } from '../../http/http2/sessions.js'
+import { headersRefused, type H2Sessions } from '../../http/http2/sessions.js'
 import { downstreamHeaders, downstreamTrailers } from '../headers.js'
 import { sendGatewayError } from '../responses.js'
 import type { Route } from '../routes.js'
-import { describe } from './h2-gateway.js'
+import { describe, headersTooLargeFor } from './h2-gateway.js'
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants
 
@@ -46,6 +46,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     if (res.destroyed) return
     if (res.headersSent) res.destroy(err)
     else if (timedOut) sendGatewayError(res, req.headers.accept, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
+    else if (tooLarge()) sendGatewayError(res, req.headers.accept, 'REQUEST_HEADER_FIELDS_TOO_LARGE', headersTooLargeFor(route.resource))
     else sendGatewayError(res, req.headers.accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
   }
   const timer = setTimeout(() => fail(new Error('no response in time'), true), route.service.timeoutSeconds * 1000)
@@ -57,7 +58,8 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
     if (!res.writableFinished && up && !up.closed) up.close(NGHTTP2_CANCEL)
   })
   // Refused before any answer, with everything it was sent still at hand, for a caller still there: it may go again (RFC 9113 §8.7).
-  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !answered && !settled && !res.destroyed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  let tooLarge = () => false
+  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !tooLarge() && !answered && !settled && !res.destroyed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream
@@ -68,6 +70,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       return
     }
     up = stream
+    tooLarge = headersRefused(stream)
     if (sent) {
       for (const chunk of sent.chunks) stream.write(chunk)
       if (req.readableEnded) stream.end()

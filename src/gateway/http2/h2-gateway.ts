@@ -3,7 +3,7 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import type { Logger } from '../../core/log.js'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/relay.js'
-import type { H2Sessions } from '../../http/http2/sessions.js'
+import { MAX_SENT_HEADER_BLOCK, type H2Sessions } from '../../http/http2/sessions.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Access, RequestView } from '../gateway.js'
 import { clientAddressChain, downstreamHeaders, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
@@ -129,7 +129,9 @@ export function createH2Gateway(deps: H2GatewayDeps) {
         failed: (reason, err) =>
           reason === 'timeout'
             ? sendH2Error(stream, { grpc }, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)
-            : sendH2Error(stream, { grpc }, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`),
+            : reason === 'headers-too-large'
+              ? sendH2Error(stream, { grpc }, 'REQUEST_HEADER_FIELDS_TOO_LARGE', headersTooLargeFor(route.resource))
+              : sendH2Error(stream, { grpc }, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`),
       },
     })
   }
@@ -137,6 +139,11 @@ export function createH2Gateway(deps: H2GatewayDeps) {
 
 /** HTTP/2 has no Connection header (nghttp2 refuses one), so nothing is ever nominated for removal. */
 const NO_NOMINATED: ReadonlySet<string> = new Set()
+
+/** Why a request was not sent to its service's HTTP/2 upstream: its headers make a block over MAX_SENT_HEADER_BLOCK. */
+export function headersTooLargeFor(resource: string): string {
+  return `The request headers are too large for the upstream of ${resource}, which speaks HTTP/2: at most ${MAX_SENT_HEADER_BLOCK / 1024} KB.`
+}
 
 export function describe(err: Error): string {
   const cause = err.cause as { code?: string } | undefined

@@ -1,5 +1,6 @@
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import { MAX_RESENDS, SentBody } from './sent-body.js'
+import { headersRefused } from './sessions.js'
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants
 
@@ -39,11 +40,13 @@ export function dropBodyOnceAnswered(stream: ServerHttp2Stream): void {
   })
 }
 
+export type RelayFailure = 'unreachable' | 'timeout' | 'headers-too-large'
+
 export interface RelayHooks {
   /** The upstream's response (or trailer) headers, flat and without pseudo-headers → what the client is sent. */
   responseHeaders(raw: string[]): string[]
-  /** Nothing was answered: the upstream could not be reached, reset the stream first, or was too slow. The client's stream is still open. */
-  failed(reason: 'unreachable' | 'timeout', err: Error): void
+  /** Nothing was answered: the upstream could not be reached, reset the stream first, or was too slow, or the request's headers were too large to send (MAX_SENT_HEADER_BLOCK). The client's stream is still open. */
+  failed(reason: RelayFailure, err: Error): void
 }
 
 /**
@@ -63,7 +66,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
   let trailers: OutgoingHttpHeaders | undefined
   const sent = o.requestBody ? new SentBody(down) : undefined
   let resends = 0
-  const fail = (reason: 'unreachable' | 'timeout', err: Error) => {
+  const fail = (reason: RelayFailure, err: Error) => {
     if (settled) return
     settled = true
     sent?.forget()
@@ -88,7 +91,8 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
     down.sendTrailers(trailers ?? {})
   })
   // Refused before any answer, with everything it was sent still at hand, for a client still there: it may go again.
-  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !responded && !settled && !down.closed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
+  let tooLarge = () => false
+  const mayResend = (stream: ClientHttp2Stream) => resends < MAX_RESENDS && !tooLarge() && !responded && !settled && !down.closed && stream.rstCode === NGHTTP2_REFUSED_STREAM && (sent?.replayable ?? true)
 
   const start = () => {
     let stream: ClientHttp2Stream
@@ -99,6 +103,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
       return
     }
     up = stream
+    tooLarge = headersRefused(stream)
     if (sent) {
       for (const chunk of sent.chunks) stream.write(chunk)
       if (down.readableEnded) stream.end()
@@ -124,7 +129,7 @@ export function relayStream(down: ServerHttp2Stream, open: () => ClientHttp2Stre
       trailers = h2Headers(o.hooks.responseHeaders(flatHeaders(headers)))
     })
     stream.on('error', (err) => {
-      if (!mayResend(stream)) fail('unreachable', err)
+      if (!mayResend(stream)) fail(tooLarge() ? 'headers-too-large' : 'unreachable', err)
     })
     stream.once('close', () => {
       if (mayResend(stream)) {

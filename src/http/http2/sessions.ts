@@ -6,6 +6,33 @@ import { LIVENESS, SessionLiveness } from './liveness.js'
 import { watchQuietSession } from './quiet-sessions.js'
 
 /**
+ * The largest header block a stream to an upstream may carry (node:http2's default, made
+ * Postern's own). A larger one is never sent: node:http2 emits 'frameError' for its HEADERS
+ * frame and closes the stream as refused (headersRefused below). Not more: an upstream on
+ * nghttp2 takes nine frames of 16 KB at most for one header block and ends the whole session
+ * past them, failing every other caller's stream on it.
+ */
+export const MAX_SENT_HEADER_BLOCK = 64 * 1024
+
+const HEADERS_FRAME = 1
+const { NGHTTP2_FRAME_SIZE_ERROR } = http2.constants
+
+/**
+ * Whether node:http2 refused to send `stream`'s headers for their size (MAX_SENT_HEADER_BLOCK):
+ * the caller's request is too large for the hop, not refused by the upstream, though the stream
+ * closes as REFUSED_STREAM. Read once the stream has failed.
+ */
+export function headersRefused(stream: ClientHttp2Stream): () => boolean {
+  let refused = false
+  // Only for their size: headers not sent because the session was going away (GOAWAY) also
+  // get 'frameError', and that stream is the upstream's to refuse and may go again.
+  stream.on('frameError', (type: number, code: number) => {
+    if (type === HEADERS_FRAME && code === NGHTTP2_FRAME_SIZE_ERROR) refused = true
+  })
+  return () => refused
+}
+
+/**
  * One HTTP/2 client session per origin, shared by every stream to it (HTTP/2 multiplexes: one
  * connection carries them all). A session that ends — GOAWAY, an error, the peer closing, idle
  * too long, or gone silent (SessionLiveness) — is forgotten, and the next request opens a new one.
@@ -19,7 +46,7 @@ export class H2Sessions {
   private session(origin: string): ClientHttp2Session {
     const open = this.sessions.get(origin)
     if (open && !open.closed && !open.destroyed) return open
-    const session = http2.connect(origin, { ...this.options, createConnection: (url: URL) => this.connect(url) })
+    const session = http2.connect(origin, { maxSendHeaderBlockLength: MAX_SENT_HEADER_BLOCK, ...this.options, createConnection: (url: URL) => this.connect(url) })
     // A failure reaches every stream of the session as its own error; the session's is not thrown.
     session.on('error', () => undefined)
     const forget = () => {
