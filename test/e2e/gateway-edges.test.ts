@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
+import http2 from 'node:http2'
 import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
@@ -349,6 +350,32 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
         }
       }
       expect(upstream.seen.length).toBe(before)
+    })
+
+    // node:http2 sends no header block over 64 KB: the stream closed as refused, and the proxy
+    // answered 502 saying it could not reach the gateway.
+    it.runIf(dataPlane === 'node')('answers an HTTP/2 caller whose headers are too large to send on with 431, not a 502', async () => {
+      const ask = (kb: number) =>
+        new Promise<{ status: unknown; body: string }>((resolve) => {
+          const session = http2.connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 1 << 20 })
+          session.on('error', (err) => resolve({ status: err.message, body: '' }))
+          const headers: http2.OutgoingHttpHeaders = { ':path': '/echo', ':authority': `localhost:${port}` }
+          for (let i = 0; i < kb; i++) headers[`x-big-${i}`] = 'a'.repeat(1000)
+          const stream = session.request(headers)
+          let status: unknown
+          let body = ''
+          stream.on('response', (h) => (status = h[':status']))
+          stream.on('data', (d: Buffer) => (body += d.toString()))
+          stream.on('error', (err) => (status = err.message))
+          stream.on('close', () => {
+            resolve({ status, body })
+            session.close()
+          })
+        })
+      const big = await ask(80)
+      expect(big.status, big.body).toBe(431)
+      expect(JSON.parse(big.body)).toMatchObject({ error: { code: 431, status: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } })
+      expect((await ask(20)).status).toBe(200)
     })
 
     it('refuses a cross-site browser request: a POST from another origin, Sec-Fetch-Site: cross-site, a WebSocket from another origin', async () => {
