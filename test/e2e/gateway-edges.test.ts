@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
-import http2 from 'node:http2'
 import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { b64 } from '../support/forge.js'
+import { bigHeaders, h2Ask } from '../support/h2-ask.js'
 import { rawGet, rawRequest } from '../support/raw-http.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -355,23 +355,7 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
     // node:http2 sends no header block over 64 KB: the stream closed as refused, and the proxy
     // answered 502 saying it could not reach the gateway.
     it.runIf(dataPlane === 'node')('answers an HTTP/2 caller whose headers are too large to send on with 431, not a 502', async () => {
-      const ask = (kb: number) =>
-        new Promise<{ status: unknown; body: string }>((resolve) => {
-          const session = http2.connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 1 << 20 })
-          session.on('error', (err) => resolve({ status: err.message, body: '' }))
-          const headers: http2.OutgoingHttpHeaders = { ':path': '/echo', ':authority': `localhost:${port}` }
-          for (let i = 0; i < kb; i++) headers[`x-big-${i}`] = 'a'.repeat(1000)
-          const stream = session.request(headers)
-          let status: unknown
-          let body = ''
-          stream.on('response', (h) => (status = h[':status']))
-          stream.on('data', (d: Buffer) => (body += d.toString()))
-          stream.on('error', (err) => (status = err.message))
-          stream.on('close', () => {
-            resolve({ status, body })
-            session.close()
-          })
-        })
+      const ask = (kb: number) => h2Ask(`http://127.0.0.1:${port}`, { ':path': '/echo', ':authority': `localhost:${port}`, ...bigHeaders(kb) })
       const big = await ask(80)
       expect(big.status, big.body).toBe(431)
       expect(JSON.parse(big.body)).toMatchObject({ error: { code: 431, status: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } })

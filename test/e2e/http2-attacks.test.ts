@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import https from 'node:https'
 import http2 from 'node:http2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bigHeaders, h2Ask } from '../support/h2-ask.js'
 import { ERROR, FLAG, FRAME, frame, goaway, goawayCode, headerBlock, rawH2, rstCodes, rstStream, type Received } from '../support/h2-frames.js'
 import { rawGet } from '../support/raw-http.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
@@ -105,23 +106,7 @@ describe.each(DATA_PLANES)('HTTP/2 attacks on the gateway (%s data plane)', (dat
   // most for one header block: a list of 200 KB ended that hop, and the caller got a 503 saying
   // Postern could not be reached (NGINX_H2_HEADER_BYTES).
   it.runIf(dataPlane === 'nginx')('a header list over what the hop to Postern carries (128 KB) is the gateway’s 431, not a 503; one under it is served', async () => {
-    const bigRequest = (kb: number, fill: string) =>
-      new Promise<{ status: unknown; body: string }>((resolve) => {
-        const session = http2.connect(`${scheme}://127.0.0.1:${p.gatewayPort}`, { ca, maxSendHeaderBlockLength: 1 << 21 })
-        session.on('error', (err) => resolve({ status: err.message, body: '' }))
-        const headers: http2.OutgoingHttpHeaders = { ':authority': authority, ':path': '/echo', authorization: `Bearer ${token}` }
-        for (let i = 0; i < kb; i++) headers[`x-big-${i}`] = fill.repeat(1000)
-        const req = session.request(headers)
-        let status: unknown
-        let body = ''
-        req.on('response', (h) => (status = h[':status']))
-        req.on('data', (d: Buffer) => (body += d.toString()))
-        req.on('error', (err) => (status = err.message))
-        req.on('close', () => {
-          resolve({ status, body })
-          session.close()
-        })
-      })
+    const bigRequest = (kb: number, fill: string) => h2Ask(`${scheme}://127.0.0.1:${p.gatewayPort}`, { ':authority': authority, ':path': '/echo', authorization: `Bearer ${token}`, ...bigHeaders(kb, fill) }, { ca })
     const before = upstream.seen.length
     // '~' has no shorter Huffman code: sent as it is, the heaviest list under the bound.
     expect((await bigRequest(120, '~')).status).toBe(200)

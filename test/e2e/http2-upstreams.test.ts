@@ -11,6 +11,7 @@ import { eventually } from '../support/eventually.js'
 import { curlEventStream } from '../support/event-stream.js'
 import { bearer, echoClient, say, startGrpcUpstream } from '../support/grpc-upstream.js'
 import { startH2cUpstream } from '../support/h2c-upstream.js'
+import { bigHeaders } from '../support/h2-ask.js'
 import { ERROR, FLAG, FRAME, frame, rawH2Upstream, rstStream } from '../support/h2-frames.js'
 import { freePort } from '../support/ports.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
@@ -180,16 +181,15 @@ describe.each(DATA_PLANES)('upstreams that speak HTTP/2 only (%s data plane)', (
   describe('header blocks', () => {
     // node:http2 does not send a header block over 64 KB: the stream closed as refused, was sent
     // again three times, and the caller got a 502 saying the upstream was unreachable.
-    const big = (kb: number) => Object.fromEntries(Array.from({ length: kb }, (_, i) => [`x-big-${i}`, 'a'.repeat(1000)]))
     it('headers too large for the hop to an HTTP/2 upstream (64 KB) are the caller’s 431, from HTTP/1.1 and HTTP/2 alike, and never reach it', async () => {
       const before = h2c.seen.length
-      for (const r of [await h1Request('h2c', '/big-h1', { headers: big(80) }), await h2Request('h2c', '/big-h2', undefined, big(80))]) {
+      for (const r of [await h1Request('h2c', '/big-h1', { headers: bigHeaders(80) }), await h2Request('h2c', '/big-h2', undefined, bigHeaders(80))]) {
         expect(r.status, r.body).toBe(431)
         expect(JSON.parse(r.body)).toMatchObject({ error: { code: 431, status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: expect.stringContaining('which speaks HTTP/2: at most 64 KB') } })
       }
       expect(h2c.seen.length).toBe(before)
-      expect((await h1Request('h2c', '/big-enough', { headers: big(40) })).status).toBe(200)
-      expect((await h2Request('h2c', '/big-enough', undefined, big(40))).status).toBe(200)
+      expect((await h1Request('h2c', '/big-enough', { headers: bigHeaders(40) })).status).toBe(200)
+      expect((await h2Request('h2c', '/big-enough', undefined, bigHeaders(40))).status).toBe(200)
     })
   })
 
