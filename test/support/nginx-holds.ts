@@ -12,14 +12,15 @@ import type { PosternProcess } from './server.js'
  * to Postern's own gateway (nginx-lua.ts), which answers as the Node plane does, so tests of what
  * nginx itself does with an upstream's answer wait for this first. A retired worker closes the
  * idle keep-alive connections it kept: waiting for it to be gone, and a moment more, lets a
- * client's pool see those closed before it is asked to send on one.
+ * client's pool see those closed before it is asked to send on one. `cliEnv` is the CLI's
+ * environment where it needs one (NODE_EXTRA_CA_CERTS for a Postern serving TLS).
  */
-export async function nginxHolds(p: PosternProcess, service: string, ms = 15_000): Promise<void> {
-  const described = await p.cli(['services', 'describe', service, '--format=json'])
+export async function nginxHolds(p: PosternProcess, service: string, cliEnv?: Record<string, string>): Promise<void> {
+  const described = await p.cli(['services', 'describe', service, '--format=json'], { env: cliEnv })
   const { uid, upstream } = JSON.parse(described.stdout) as { uid: string; upstream: string }
   const block = upstreamBlockName(uid, new URL(upstream).origin)
   const dir = join(p.dataDir, 'nginx')
-  await eventually(ms, () => {
+  await eventually(15_000, () => {
     // The text before the time: a configuration put in place between the two is only waited for longer.
     if (!read(join(dir, 'nginx.conf')).includes(block)) return false
     const written = statSync(join(dir, 'nginx.conf')).mtimeMs
