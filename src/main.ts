@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https'
 import { readFileSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -51,7 +51,7 @@ import type { Change } from './store/records.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
-import { answerRefusedRequests, refusingHttp09 } from './gateway/client-errors.js'
+import { answerRefusedRequests, plainHttpRefuser, refusingHttp09 } from './gateway/client-errors.js'
 import { DenialLog } from './gateway/denial-log.js'
 import { Upstreams } from './gateway/forward.js'
 import { createGateway } from './gateway/gateway.js'
@@ -60,6 +60,7 @@ import { MAX_HEADER_BYTES } from './gateway/request-shape.js'
 import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
+import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
@@ -231,6 +232,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // What the servers' close waits for without ending itself: an upgraded socket (a WebSocket
   // tunnel) is no connection closeAllConnections ends, so it is closed first.
   const beforeServersClose: (() => void)[] = []
+  const plainHttp = plainHttpRefuser()
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
     // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
@@ -243,6 +245,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     // of idle or slow connections cannot exhaust memory or file descriptors.
     server.maxConnections = config.maxConnections
     answerRefusedRequests(server)
+    // Plain HTTP to a TLS port gets an answer saying so, not a connection closed without a word.
+    if (server instanceof HttpsServer) answerPlainHttpBeside(server, plainHttp, options.headersTimeout ?? 10_000)
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, host, port)))

@@ -1,8 +1,10 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ErrorStatus } from '../core/errors.js'
 import { HTTP09_REFUSED, isHttp09 } from '../http/http09.js'
 import { inTurn } from '../http/in-turn.js'
+import { PLAIN_HTTP_REFUSED } from '../http/plain-on-tls-port.js'
 import { answerBytes, errorAnswer } from './answer.js'
 
 /** Why CONNECT is refused, on either data plane. */
@@ -43,6 +45,32 @@ export function refusingHttp09(listener: RequestListener): RequestListener {
     const answer = errorAnswer('INVALID_ARGUMENT', HTTP09_REFUSED, req.headers.accept)
     res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body)
     req.resume()
+  }
+}
+
+/** How long a plain HTTP connection to a TLS port is given to send the request its answer is for. */
+const PLAIN_HTTP_DEADLINE_MS = 10_000
+
+/**
+ * What answers plain HTTP sent to a TLS port (plain-on-tls-port.ts): an HTTP/1.1 server of its
+ * own that never listens, given each such connection. It answers every request 400 in the one
+ * error shape (a page for a browser) and closes, and what its parser refuses as every plane does.
+ * It never listens, so Node's header timeout is not checked for it: a deadline of its own ends
+ * a connection that has not been answered and closed by then.
+ */
+export function plainHttpRefuser(): (socket: Socket) => void {
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    const answer = errorAnswer('INVALID_ARGUMENT', PLAIN_HTTP_REFUSED, req.headers.accept)
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body), connection: 'close' }).end(answer.body)
+    req.resume()
+  })
+  answerRefusedRequests(server)
+  return (socket) => {
+    const deadline = setTimeout(() => socket.destroy(), PLAIN_HTTP_DEADLINE_MS)
+    deadline.unref()
+    socket.once('close', () => clearTimeout(deadline))
+    server.emit('connection', socket)
+    socket.resume()
   }
 }
 

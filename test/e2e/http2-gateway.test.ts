@@ -6,6 +6,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
+import { rawRequest } from '../support/raw-http.js'
 import { eventually } from '../support/eventually.js'
 import { curlEventStream } from '../support/event-stream.js'
 import { CONNECTION_PREFACE } from '../support/h2-frames.js'
@@ -210,6 +211,24 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(refused.stdout).toContain('"status":"UNAUTHENTICATED"')
     const unknown = await curl(['--http2', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://nothing.my-project.localhost:${p.gatewayPort}/`])
     expect(unknown.stdout).toBe('2 404')
+  })
+
+  it('answers plain HTTP sent to its TLS ports (http:// typed for https://) with 400 saying so, not a connection closed without a word', async () => {
+    const seen = upstream.seen.length
+    const plain = await curl(['-s', '-i', '-H', `Authorization: Bearer ${token}`, `http://web.my-project.localhost:${p.gatewayPort}/echo`])
+    expect(plain.stdout).toMatch(/^HTTP\/1\.1 400/)
+    expect(plain.stdout).toMatch(/^connection: close\r$/im)
+    expect(plain.stdout).toContain('"message":"This port speaks HTTPS, and the request came as plain HTTP: send it to https:// at the same host and port."')
+    const control = await curl(['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${p.controlPort}/healthz`])
+    expect(control.stdout).toBe('400')
+    // Bytes that are neither TLS nor HTTP get the one error shape too.
+    const garbage = await rawRequest(p.gatewayPort, '\x00\x01 nonsense\r\n\r\n')
+    expect(garbage.status).toBe(400)
+    expect(garbage.body).toContain('"status":"INVALID_ARGUMENT"')
+    expect(upstream.seen.length).toBe(seen)
+    // TLS on the same ports is served as before.
+    const tlsAgain = await curl(['--http1.1', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${token}`, `${url}/echo`])
+    expect(tlsAgain.stdout).toBe('200')
   })
 
   it('streams a request body up and a large response down over one h2 stream', async () => {

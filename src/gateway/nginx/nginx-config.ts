@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
+import { PLAIN_HTTP_REFUSED } from '../../http/plain-on-tls-port.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { CONNECT_REFUSED } from '../client-errors.js'
 import { repeatedHeaderMessage } from '../extract-token.js'
@@ -253,6 +254,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
   const repeatedAuthorization = { body: errorAnswer('INVALID_ARGUMENT', repeatedHeaderMessage('authorization'), undefined).body, challenge: invalidRequestChallenge(repeatedHeaderMessage('authorization')) }
   const tooLarge = errorAnswer('REQUEST_HEADER_FIELDS_TOO_LARGE', 'The request headers are too large.', undefined).body
   const notFound = errorAnswer('NOT_FOUND', 'Not found.', undefined).body
+  // Plain HTTP on the TLS port (nginx's 497), worded as Postern's own TLS ports word it.
+  const plainHttp = errorAnswer('INVALID_ARGUMENT', PLAIN_HTTP_REFUSED, undefined).body
   // nginx refuses TRACE and CONNECT itself (405); each is worded as the Node gateway words it.
   const methodNotAllowed = { trace: errorAnswer('METHOD_NOT_ALLOWED', TRACE_REFUSED, undefined).body, connect: errorAnswer('METHOD_NOT_ALLOWED', CONNECT_REFUSED, undefined).body }
   return `# Written by Postern (the nginx data plane); \`postern nginx-config\` prints it. Do not edit: it is rewritten when services change.
@@ -297,7 +300,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -326,7 +329,7 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     error_page 494 =431 /_postern/nginx-431;
     error_page 404 /_postern/nginx-404;
     error_page 405 /_postern/nginx-405;
-
+${o.tls ? '    error_page 497 =400 /_postern/nginx-497;\n' : ''}
     # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
     # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
     # read as empty.
@@ -347,6 +350,7 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     location = /_postern/nginx-400 { internal; content_by_lua_block { postern.refused(400) } }
     location = /_postern/nginx-431 { internal; content_by_lua_block { postern.refused(431) } }
     location = /_postern/nginx-404 { internal; content_by_lua_block { postern.refused(404) } }
+    location = /_postern/nginx-497 { internal; content_by_lua_block { postern.refused(497) } }
     location = /_postern/nginx-405 { internal; content_by_lua_block { postern.refused(405) } }
     # Upgrades (WebSockets) are Postern's own gateway's to decide and splice: it closes an open
     # tunnel within a second of its caller losing access, which nginx alone could not.

@@ -40,7 +40,7 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
-  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; methodNotAllowed: { trace: string; connect: string } }
+  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
   defaultTimeout: number
   /** The upstream block of plain-HTTP services, and each service as its verdicts name its upstream, with its addresses (nginx-lua-balancer.ts). */
   http: { block: string; peers: readonly string[] }
@@ -80,6 +80,7 @@ ${workerCacheLua()}
     local REPEATED_AUTHORIZATION, REPEATED_AUTHORIZATION_CHALLENGE = ${luaLong(bodies.repeatedAuthorization.body)}, ${luaString(bodies.repeatedAuthorization.challenge)}
     local TOO_LARGE = ${luaLong(bodies.tooLarge)}
     local NOT_FOUND = ${luaLong(bodies.notFound)}
+    local PLAIN_HTTP = ${luaLong(bodies.plainHttp)}
     local TRACE_REFUSED, CONNECT_REFUSED = ${luaLong(bodies.methodNotAllowed.trace)}, ${luaLong(bodies.methodNotAllowed.connect)}
     -- The methods Node's parser knows (http.METHODS): the Node gateway refuses any other, where
     -- nginx takes any token for one and an upstream's own parser may refuse it.
@@ -567,6 +568,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     function postern.refused(status)
       if status == 431 then return json_error(431, TOO_LARGE) end
       if status == 404 then return json_error(404, NOT_FOUND) end
+      -- nginx's 497: plain HTTP sent to the TLS port.
+      if status == 497 then return json_error(400, PLAIN_HTTP) end
       -- (An error page is asked for by GET: the request line says which method nginx refused.)
       if status == 405 then return json_error(405, find(ngx.var.request, "^CONNECT ", "jo") and CONNECT_REFUSED or TRACE_REFUSED) end
       if status == 503 then
