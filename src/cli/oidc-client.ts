@@ -1,3 +1,4 @@
+import { PLAIN_HTTP_REFUSED } from '../http/plain-on-tls-port.js'
 import { CliError } from './errors.js'
 import { request, requestSafely } from './http-client.js'
 
@@ -19,8 +20,12 @@ export interface TokenSet {
 
 export async function discover(server: string): Promise<ServerEndpoints> {
   const res = await requestSafely(`${server}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } })
-  const doc = (await res.json().catch(() => undefined)) as Partial<ServerEndpoints> | undefined
+  const doc = (await res.json().catch(() => undefined)) as (Partial<ServerEndpoints> & { error?: { message?: unknown } }) | undefined
   if (!res.ok || !doc?.token_endpoint || !doc.authorization_endpoint || !doc.device_authorization_endpoint || !doc.issuer) {
+    // A Postern whose port speaks HTTPS, asked over plain HTTP, says so: the URL to set instead.
+    if (doc?.error?.message === PLAIN_HTTP_REFUSED && server.startsWith('http:')) {
+      throw new CliError(`${server} speaks HTTPS: postern config set server ${server.replace(/^http:/, 'https:')}`)
+    }
     throw new CliError(`${server} does not look like a Postern server (no OpenID discovery document). Check: postern config get server`)
   }
   return doc as ServerEndpoints

@@ -221,6 +221,12 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(plain.stdout).toContain('"message":"This port speaks HTTPS, and the request came as plain HTTP: send it to https:// at the same host and port."')
     const control = await curl(['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${p.controlPort}/healthz`])
     expect(control.stdout).toBe('400')
+    // The CLI pointed at it with http:// says which URL to set.
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-plain-cli-'))
+    expect((await p.cli(['config', 'set', 'server', `http://127.0.0.1:${p.controlPort}`], { configDir })).code).toBe(0)
+    const login = await p.cli(['auth', 'login', '--no-browser'], { configDir, env: { NODE_EXTRA_CA_CERTS: tls.cert } })
+    expect(login.code).toBe(1)
+    expect(login.stderr).toContain(`http://127.0.0.1:${p.controlPort} speaks HTTPS: postern config set server https://127.0.0.1:${p.controlPort}`)
     // Bytes that are neither TLS nor HTTP get the one error shape too.
     const garbage = await rawRequest(p.gatewayPort, '\x00\x01 nonsense\r\n\r\n')
     expect(garbage.status).toBe(400)
