@@ -61,6 +61,7 @@ import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
+import { type TlsPair, watchTlsFiles } from './http/tls-files.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
@@ -233,6 +234,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // tunnel) is no connection closeAllConnections ends, so it is closed first.
   const beforeServersClose: (() => void)[] = []
   const plainHttp = plainHttpRefuser()
+  // Who serves the TLS certificate, and so takes a renewed one (watchTlsFiles, below).
+  const tlsRenewed: ((pair: TlsPair) => void)[] = []
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
     // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
@@ -246,7 +249,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     server.maxConnections = config.maxConnections
     answerRefusedRequests(server)
     // Plain HTTP to a TLS port gets an answer saying so, not a connection closed without a word.
-    if (server instanceof HttpsServer) answerPlainHttpBeside(server, plainHttp, options.headersTimeout ?? 10_000)
+    if (server instanceof HttpsServer) {
+      answerPlainHttpBeside(server, plainHttp, options.headersTimeout ?? 10_000)
+      tlsRenewed.push((pair) => server.setSecureContext(pair))
+    }
     setup?.(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, host, port)))
@@ -444,6 +450,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         })
         closers.unshift(() => plane.close())
         afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && plane.servicesChanged())
+        tlsRenewed.push(() => plane.tlsChanged())
         running.gatewayUrl = `http://${config.host}:${config.gatewayPort}`
         notes.push(`Data plane: nginx (pid ${plane.nginxPid}), configuration in ${config.dataDir}/nginx/nginx.conf`)
       } else {
@@ -464,6 +471,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost
       notes.push(`Metrics (no credential needed): ${config.tls ? 'https' : 'http'}://${host}:${port}/metrics`)
     }
+  }
+
+  if (config.tls && tlsRenewed.length > 0) {
+    const watch = watchTlsFiles(config.tls, (pair) => tlsRenewed.forEach((take) => take(pair)), { intervalMs: config.tlsCheckMs, log })
+    closers.push(async () => watch.stop())
   }
 
   if (restoring !== undefined) notes.push(`The database is being restored (${restoring}): answering 503 until the restore is over (GET /readyz says why).`)

@@ -31,6 +31,8 @@ export interface ServeConfig {
   readonly cliConfigDir: string
   readonly masterKeySecret: string | undefined
   readonly changePollMs: number
+  /** How often --tls-cert and --tls-key are looked at for a renewal. */
+  readonly tlsCheckMs: number
   /** How long a process that lost its database keeps deciding from memory before it fails closed. */
   readonly maxStalenessMs: number
   readonly accessLog: boolean
@@ -148,6 +150,12 @@ const Env = z.object({
     if (!/^\d{1,5}$/.test(t) || Number(t) < 10 || Number(t) > 60_000) throw usage(`POSTERN_CHANGE_POLL_MS: expected milliseconds from 10 to 60000, got '${t.slice(0, 40)}'.`)
     return Number(t)
   }),
+  // --tls-cert and --tls-key are looked at this often for a renewal (tls-files.ts).
+  POSTERN_TLS_CHECK_MS: checked((t) => {
+    if (t === undefined) return 10_000
+    if (!/^\d{1,7}$/.test(t) || Number(t) < 100 || Number(t) > 3_600_000) throw usage(`POSTERN_TLS_CHECK_MS: expected milliseconds from 100 to 3600000, got '${t.slice(0, 40)}'.`)
+    return Number(t)
+  }),
   POSTERN_LOG_LEVEL: checked((t): ServeConfig['logLevel'] => {
     if (t === undefined) return 'info'
     if (!(LOG_LEVELS as readonly string[]).includes(t)) throw usage(`POSTERN_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got '${t.slice(0, 40)}'.`)
@@ -215,6 +223,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     cliConfigDir: e.data.POSTERN_CONFIG_DIR ?? join(e.data.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'),
     masterKeySecret: e.data.POSTERN_MASTER_KEY,
     changePollMs: e.data.POSTERN_CHANGE_POLL_MS,
+    tlsCheckMs: e.data.POSTERN_TLS_CHECK_MS,
     accessLog: o.accessLog,
     auditRetentionMs: o.auditRetention,
     maxConnections: o.maxConnections,

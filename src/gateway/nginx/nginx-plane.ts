@@ -41,6 +41,8 @@ export interface NginxPlaneDeps {
 export interface NginxPlane {
   /** Call after services changed: nginx is reloaded (SIGHUP, nothing dropped) when its configuration changes. */
   servicesChanged(): void
+  /** Call after the TLS certificate or key was renewed: nginx reads them again (a reload, nothing dropped). */
+  tlsChanged(): void
   close(): Promise<void>
   nginxPid: number | undefined
 }
@@ -143,6 +145,10 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
           })
           .catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
       }, 50)
+    },
+    tlsChanged() {
+      // The same configuration: nginx checks it (the key is the certificate's) and reloads.
+      proc.reload(current).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
     },
     async close() {
       clearTimeout(pending)

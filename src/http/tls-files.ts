@@ -1,0 +1,67 @@
+import { readFileSync, statSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
+import type { Logger } from '../core/log.js'
+
+export interface TlsFiles {
+  readonly cert: string
+  readonly key: string
+}
+
+export interface TlsPair {
+  cert: Buffer
+  key: Buffer
+}
+
+/**
+ * What changes when a file is renewed: its inode (certbot points its links at new files), size
+ * or modification time. Read through links, as the TLS server reads them; '' when it cannot be read.
+ */
+function stamp(path: string): string {
+  try {
+    const s = statSync(path)
+    return `${s.ino}:${s.size}:${s.mtimeMs}`
+  } catch {
+    return ''
+  }
+}
+
+/** The pair as it is on disk, or why it is no pair a TLS server could serve. */
+export function loadTlsPair(files: TlsFiles): { pair: TlsPair; validTo: string } | { problem: string } {
+  try {
+    const pair = { cert: readFileSync(files.cert), key: readFileSync(files.key) }
+    createSecureContext(pair)
+    return { pair, validTo: new X509Certificate(pair.cert).validTo }
+  } catch (err) {
+    return { problem: (err as NodeJS.ErrnoException).code ?? (err as Error).message }
+  }
+}
+
+/**
+ * Serves a renewed certificate without a restart: `--tls-cert` and `--tls-key` are looked at every
+ * `intervalMs`, and when either has changed and the two make a pair that loads (the key is the
+ * certificate's), `apply` gets it; new connections are served with it, open ones keep theirs.
+ * A renewal caught halfway (the certificate written, its key not yet) or a file gone is said
+ * once, and the pair in use stays until the files make a pair again.
+ */
+export function watchTlsFiles(files: TlsFiles, apply: (pair: TlsPair) => void, o: { intervalMs: number; log: Logger }): { stop(): void } {
+  let seen = stamp(files.cert) + '|' + stamp(files.key)
+  let unusable = ''
+  const check = () => {
+    const now = stamp(files.cert) + '|' + stamp(files.key)
+    if (now === seen) return
+    const loaded = loadTlsPair(files)
+    if ('problem' in loaded) {
+      if (unusable !== now) o.log.log('warn', 'the TLS certificate or key changed but cannot be used; the previous pair is still served', { cert: files.cert, key: files.key, problem: loaded.problem })
+      unusable = now
+      return
+    }
+    seen = now
+    unusable = ''
+    apply(loaded.pair)
+    o.log.log('info', 'TLS certificate reloaded', { cert: files.cert, validTo: loaded.validTo })
+  }
+  const timer = setInterval(check, o.intervalMs)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}

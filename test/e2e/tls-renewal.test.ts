@@ -1,0 +1,72 @@
+import { X509Certificate } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connect } from 'node:tls'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { curl } from '../support/curl.js'
+import { eventually } from '../support/eventually.js'
+import { selfSignedCertificate } from '../support/self-signed.js'
+import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+
+/** The SHA-256 fingerprint of the certificate a TLS port serves to a new connection. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256)
+      socket.end()
+    })
+    socket.once('error', reject)
+  })
+}
+
+const fingerprintOf = (certPath: string) => new X509Certificate(readFileSync(certPath)).fingerprint256
+
+/** Points `link` at `target` in one step, as certbot moves its live/ links to a renewal's files. */
+function repoint(link: string, target: string): void {
+  const next = `${link}.next`
+  symlinkSync(target, next)
+  renameSync(next, link)
+}
+
+/**
+ * A certificate renewed on disk is served without a restart, on the gateway and the control
+ * plane, on both data planes: `--tls-cert` and `--tls-key` are links into an archive, as
+ * certbot's live/ directory holds them, and a renewal re-points them one after the other.
+ */
+describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPlane) => {
+  let p: PosternProcess
+  const first = selfSignedCertificate()
+  const renewed = selfSignedCertificate()
+  const live = join(mkdtempSync(join(tmpdir(), 'postern-live-')), 'live')
+  const cert = join(live, 'cert.pem')
+  const key = join(live, 'key.pem')
+
+  beforeAll(async () => {
+    mkdirSync(live)
+    symlinkSync(first.cert, cert)
+    symlinkSync(first.key, key)
+    p = await startPostern({ dataPlane, args: ['--tls-cert', cert, '--tls-key', key], env: { NODE_EXTRA_CA_CERTS: first.cert, POSTERN_TLS_CHECK_MS: '200' } })
+  })
+  afterAll(async () => {
+    await p?.stop()
+  })
+
+  it('is served to new connections within moments; a renewal caught halfway keeps the pair in use, and says so once', async () => {
+    for (const port of [p.gatewayPort, p.controlPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
+
+    // The new certificate, not yet its key: no pair a TLS server could serve.
+    repoint(cert, renewed.cert)
+    await new Promise((r) => setTimeout(r, 1_000))
+    for (const port of [p.gatewayPort, p.controlPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
+    expect(p.output().match(/the TLS certificate or key changed but cannot be used/g)).toHaveLength(1)
+
+    repoint(key, renewed.key)
+    await eventually(5_000, async () => (await servedFingerprint(p.gatewayPort)) === fingerprintOf(renewed.cert), 'the gateway serving the renewed certificate')
+    expect(await servedFingerprint(p.controlPort)).toBe(fingerprintOf(renewed.cert))
+    expect(p.output()).toContain('TLS certificate reloaded')
+    // A client that trusts only the renewed certificate is served.
+    const health = await curl(['--cacert', renewed.cert, '-s', '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:${p.controlPort}/healthz`])
+    expect(health.stdout).toBe('200')
+  })
+})
