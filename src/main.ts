@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http'
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https'
-import { readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
@@ -61,7 +61,7 @@ import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
-import { type TlsPair, watchTlsFiles } from './http/tls-files.js'
+import { loadTlsPair, type TlsFiles, type TlsPair, watchTlsFiles } from './http/tls-files.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
@@ -236,13 +236,23 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const plainHttp = plainHttpRefuser()
   // Who serves the TLS certificate, and so takes a renewed one (watchTlsFiles, below).
   const tlsRenewed: ((pair: TlsPair) => void)[] = []
+  let servedPair: TlsPair | undefined
+  const tlsPair = (files: TlsFiles): TlsPair => {
+    if (servedPair) return servedPair
+    const loaded = loadTlsPair(files)
+    if ('problem' in loaded) throw new PosternError('FAILED_PRECONDITION', `Cannot serve TLS: ${loaded.problem}.`)
+    servedPair = loaded.pair
+    return servedPair
+  }
+  // Before anything listens, whichever plane serves TLS (nginx reads the same files).
+  if (config.tls) tlsPair(config.tls)
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
     // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
     if (plane !== 'gateway' && handler) handler = refusingHttp09(handler)
     // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
     const server = config.tls
-      ? createHttpsServer({ ...options, cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
+      ? createHttpsServer({ ...options, ...tlsPair(config.tls), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
       : createHttpServer(options, handler)
     // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
     // of idle or slow connections cannot exhaust memory or file descriptors.

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
-import { X509Certificate } from 'node:crypto'
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { createSecureContext } from 'node:tls'
 import type { Logger } from '../core/log.js'
 
@@ -26,15 +26,38 @@ function stamp(path: string): string {
   }
 }
 
-/** The pair as it is on disk, or why it is no pair a TLS server could serve. */
+/** The pair as it is on disk, or why it is no pair a TLS server could serve, in words that name the flag. */
 export function loadTlsPair(files: TlsFiles): { pair: TlsPair; validTo: string } | { problem: string } {
+  let cert: Buffer
+  let key: Buffer
   try {
-    const pair = { cert: readFileSync(files.cert), key: readFileSync(files.key) }
-    createSecureContext(pair)
-    return { pair, validTo: new X509Certificate(pair.cert).validTo }
+    cert = readFileSync(files.cert)
   } catch (err) {
-    return { problem: (err as NodeJS.ErrnoException).code ?? (err as Error).message }
+    return { problem: `cannot read --tls-cert ${files.cert} (${(err as NodeJS.ErrnoException).code ?? String(err)})` }
   }
+  try {
+    key = readFileSync(files.key)
+  } catch (err) {
+    return { problem: `cannot read --tls-key ${files.key} (${(err as NodeJS.ErrnoException).code ?? String(err)})` }
+  }
+  let validTo: string
+  try {
+    validTo = new X509Certificate(cert).validTo
+  } catch {
+    return { problem: `--tls-cert ${files.cert} holds no PEM certificate` }
+  }
+  try {
+    createPrivateKey(key)
+  } catch {
+    return { problem: `--tls-key ${files.key} holds no PEM private key Postern can read (an encrypted key is not)` }
+  }
+  try {
+    createSecureContext({ cert, key })
+  } catch (err) {
+    const mismatch = /key values mismatch/.test((err as Error).message)
+    return { problem: mismatch ? `--tls-key ${files.key} is not the key of the certificate in --tls-cert ${files.cert}` : `--tls-cert and --tls-key cannot be used: ${(err as Error).message}` }
+  }
+  return { pair: { cert, key }, validTo }
 }
 
 /**

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { selfSignedCertificate } from '../support/self-signed.js'
 
 /**
  * `postern serve` checks its flags and environment once, before it opens anything, and names
@@ -23,7 +24,7 @@ describe('postern serve configuration', () => {
   })
 
   it('names every wrong value at once: flags and environment alike', async () => {
-    const r = await serve(['--port', 'seventy', '--workers', '0', '--tls-cert', 'cert.pem'], { POSTERN_CHANGE_POLL_MS: '1', POSTERN_LOG_LEVEL: 'loud' })
+    const r = await serve(['--port', 'seventy', '--workers', '0', '--tls-cert', 'cert.pem'], { POSTERN_CHANGE_POLL_MS: '1', POSTERN_LOG_LEVEL: 'loud', POSTERN_TLS_CHECK_MS: 'often' })
     expect(r.code).toBe(2)
     for (const problem of [
       "--port: 'seventy' is not a port number.",
@@ -31,8 +32,27 @@ describe('postern serve configuration', () => {
       '--tls-cert and --tls-key go together.',
       "POSTERN_CHANGE_POLL_MS: expected milliseconds from 10 to 60000, got '1'.",
       "POSTERN_LOG_LEVEL: expected one of debug, info, warn, error, got 'loud'.",
+      "POSTERN_TLS_CHECK_MS: expected milliseconds from 100 to 3600000, got 'often'.",
     ]) {
       expect(r.stderr).toContain(problem)
+    }
+  })
+
+  it('names what is wrong with a certificate and key before anything listens, on either data plane', async () => {
+    const first = selfSignedCertificate()
+    const other = selfSignedCertificate()
+    const cases: [string[], string][] = [
+      [['--tls-cert', first.cert, '--tls-key', other.key], `Cannot serve TLS: --tls-key ${other.key} is not the key of the certificate in --tls-cert ${first.cert}.`],
+      [['--tls-cert', `${first.cert}.gone`, '--tls-key', first.key], `Cannot serve TLS: cannot read --tls-cert ${first.cert}.gone (ENOENT).`],
+      [['--tls-cert', first.key, '--tls-key', first.key], `Cannot serve TLS: --tls-cert ${first.key} holds no PEM certificate.`],
+      [['--tls-cert', first.cert, '--tls-key', first.cert], `Cannot serve TLS: --tls-key ${first.cert} holds no PEM private key`],
+      [['--data-plane', 'nginx', '--tls-cert', first.cert, '--tls-key', other.key], `Cannot serve TLS: --tls-key ${other.key} is not the key of the certificate in --tls-cert ${first.cert}.`],
+    ]
+    for (const [args, said] of cases) {
+      const r = await serve(['--port', '0', '--gateway-port', '0', ...args], {})
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toContain(said)
+      expect(r.stdout).not.toContain('Postern is ready')
     }
   })
 })
