@@ -324,12 +324,14 @@ ${upstreams.join('\n')}
     listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
 ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (400, and so a target
     # too long, or a coding or an HTTP version it does not take), headers too large (431), TRACE
-    # and CONNECT (405), and its own internal locations asked for by name (404).
+    # and CONNECT (405), its own internal locations asked for by name (404) and, under TLS, plain
+    # HTTP sent to the port (497).
     error_page 400 414 501 505 =400 /_postern/nginx-400;
     error_page 494 =431 /_postern/nginx-431;
     error_page 404 /_postern/nginx-404;
     error_page 405 /_postern/nginx-405;
 ${o.tls ? '    error_page 497 =400 /_postern/nginx-497;\n' : ''}
+
     # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
     # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
     # read as empty.
