@@ -61,7 +61,7 @@ import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
-import { loadTlsPair, type TlsFiles, type TlsPair, watchTlsFiles } from './http/tls-files.js'
+import { loadTlsPair, type LoadedTls, type TlsPair, watchTlsFiles } from './http/tls-files.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
@@ -234,25 +234,23 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // tunnel) is no connection closeAllConnections ends, so it is closed first.
   const beforeServersClose: (() => void)[] = []
   const plainHttp = plainHttpRefuser()
-  // Who serves the TLS certificate, and so takes a renewed one (watchTlsFiles, below).
-  const tlsRenewed: ((pair: TlsPair) => void)[] = []
-  let servedPair: TlsPair | undefined
-  const tlsPair = (files: TlsFiles): TlsPair => {
-    if (servedPair) return servedPair
-    const loaded = loadTlsPair(files)
+  // The TLS certificate and key, read once before anything listens, whichever plane serves them
+  // (nginx reads the same files); who serves them takes a renewed pair (watchTlsFiles, below).
+  let servedTls: LoadedTls | undefined
+  if (config.tls) {
+    const loaded = loadTlsPair(config.tls)
     if ('problem' in loaded) throw new PosternError('FAILED_PRECONDITION', `Cannot serve TLS: ${loaded.problem}.`)
-    servedPair = loaded.pair
-    return servedPair
+    servedTls = loaded
+    metrics.gauge('postern_tls_certificate_expiry_timestamp_seconds', 'When the TLS certificate served to new connections expires (seconds since the epoch).', () => Date.parse(servedTls!.validTo) / 1000)
   }
-  // Before anything listens, whichever plane serves TLS (nginx reads the same files).
-  if (config.tls) tlsPair(config.tls)
+  const tlsRenewed: ((pair: TlsPair) => void)[] = []
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
     // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
     if (plane !== 'gateway' && handler) handler = refusingHttp09(handler)
     // Under TLS both HTTP/2 and HTTP/1.1 are offered by ALPN; the gateway serves h2 beside h1 (http2/ingress.ts).
-    const server = config.tls
-      ? createHttpsServer({ ...options, ...tlsPair(config.tls), ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
+    const server = servedTls
+      ? createHttpsServer({ ...options, ...servedTls.pair, ALPNProtocols: plane === 'gateway' ? ['h2', 'http/1.1'] : ['http/1.1'] }, handler)
       : createHttpServer(options, handler)
     // A cap on open connections per plane: beyond it Node closes new ones at once, so a flood
     // of idle or slow connections cannot exhaust memory or file descriptors.
@@ -484,7 +482,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   }
 
   if (config.tls && tlsRenewed.length > 0) {
-    const watch = watchTlsFiles(config.tls, (pair) => tlsRenewed.forEach((take) => take(pair)), { intervalMs: config.tlsCheckMs, log })
+    const watch = watchTlsFiles(config.tls, (loaded) => {
+      servedTls = loaded
+      for (const take of tlsRenewed) take(loaded.pair)
+    }, { intervalMs: config.tlsCheckMs, log })
     closers.push(async () => watch.stop())
   }
 

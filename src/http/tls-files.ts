@@ -26,8 +26,14 @@ function stamp(path: string): string {
   }
 }
 
+/** A pair that loads, and when its certificate expires (as X509Certificate words it). */
+export interface LoadedTls {
+  pair: TlsPair
+  validTo: string
+}
+
 /** The pair as it is on disk, or why it is no pair a TLS server could serve, in words that name the flag. */
-export function loadTlsPair(files: TlsFiles): { pair: TlsPair; validTo: string } | { problem: string } {
+export function loadTlsPair(files: TlsFiles): LoadedTls | { problem: string } {
   let cert: Buffer
   let key: Buffer
   try {
@@ -67,7 +73,7 @@ export function loadTlsPair(files: TlsFiles): { pair: TlsPair; validTo: string }
  * A renewal caught halfway (the certificate written, its key not yet) or a file gone is said
  * once, and the pair in use stays until the files make a pair again.
  */
-export function watchTlsFiles(files: TlsFiles, apply: (pair: TlsPair) => void, o: { intervalMs: number; log: Logger }): { stop(): void } {
+export function watchTlsFiles(files: TlsFiles, apply: (loaded: LoadedTls) => void, o: { intervalMs: number; log: Logger }): { stop(): void } {
   let seen = stamp(files.cert) + '|' + stamp(files.key)
   let unusable = ''
   const check = () => {
@@ -81,7 +87,7 @@ export function watchTlsFiles(files: TlsFiles, apply: (pair: TlsPair) => void, o
     }
     seen = now
     unusable = ''
-    apply(loaded.pair)
+    apply(loaded)
     o.log.log('info', 'TLS certificate reloaded', { cert: files.cert, validTo: loaded.validTo })
   }
   const timer = setInterval(check, o.intervalMs)

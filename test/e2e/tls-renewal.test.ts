@@ -6,6 +6,7 @@ import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
 import { eventually } from '../support/eventually.js'
+import { freePort } from '../support/ports.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 
@@ -21,6 +22,13 @@ function servedFingerprint(port: number): Promise<string> {
 }
 
 const fingerprintOf = (certPath: string) => new X509Certificate(readFileSync(certPath)).fingerprint256
+const expiryOf = (certPath: string) => Date.parse(new X509Certificate(readFileSync(certPath)).validTo) / 1000
+
+/** postern_tls_certificate_expiry_timestamp_seconds, from the anonymous metrics listener (TLS too). */
+async function expiryGauge(port: number): Promise<number> {
+  const r = await curl(['-sk', `https://127.0.0.1:${port}/metrics`])
+  return Number(/^postern_tls_certificate_expiry_timestamp_seconds (\S+)$/m.exec(r.stdout)?.[1])
+}
 
 /** Points `link` at `target` in one step, as certbot moves its live/ links to a renewal's files. */
 function repoint(link: string, target: string): void {
@@ -30,14 +38,16 @@ function repoint(link: string, target: string): void {
 }
 
 /**
- * A certificate renewed on disk is served without a restart, on the gateway and the control
- * plane, on both data planes: `--tls-cert` and `--tls-key` are links into an archive, as
+ * A certificate renewed on disk is served without a restart, on the gateway, the control plane
+ * and the metrics listener, on both data planes, and the expiry gauge follows it: `--tls-cert` and `--tls-key` are links into an archive, as
  * certbot's live/ directory holds them, and a renewal re-points them one after the other.
  */
 describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPlane) => {
   let p: PosternProcess
+  let metricsPort: number
   const first = selfSignedCertificate()
-  const renewed = selfSignedCertificate()
+  // Valid for longer than the first, as a renewal is: the expiry gauge tells them apart.
+  const renewed = selfSignedCertificate(undefined, 90)
   const live = join(mkdtempSync(join(tmpdir(), 'postern-live-')), 'live')
   const cert = join(live, 'cert.pem')
   const key = join(live, 'key.pem')
@@ -46,14 +56,16 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
     mkdirSync(live)
     symlinkSync(first.cert, cert)
     symlinkSync(first.key, key)
-    p = await startPostern({ dataPlane, args: ['--tls-cert', cert, '--tls-key', key], env: { NODE_EXTRA_CA_CERTS: first.cert, POSTERN_TLS_CHECK_MS: '200' } })
+    metricsPort = await freePort()
+    p = await startPostern({ dataPlane, args: ['--tls-cert', cert, '--tls-key', key, '--metrics-port', String(metricsPort)], env: { NODE_EXTRA_CA_CERTS: first.cert, POSTERN_TLS_CHECK_MS: '200' } })
   })
   afterAll(async () => {
     await p?.stop()
   })
 
   it('is served to new connections within moments; a renewal caught halfway keeps the pair in use, and says so once', async () => {
-    for (const port of [p.gatewayPort, p.controlPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
+    for (const port of [p.gatewayPort, p.controlPort, metricsPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
+    expect(await expiryGauge(metricsPort)).toBe(expiryOf(first.cert))
 
     // The new certificate, not yet its key: no pair a TLS server could serve.
     repoint(cert, renewed.cert)
@@ -64,6 +76,8 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
     repoint(key, renewed.key)
     await eventually(5_000, async () => (await servedFingerprint(p.gatewayPort)) === fingerprintOf(renewed.cert), 'the gateway serving the renewed certificate')
     expect(await servedFingerprint(p.controlPort)).toBe(fingerprintOf(renewed.cert))
+    expect(await servedFingerprint(metricsPort)).toBe(fingerprintOf(renewed.cert))
+    expect(await expiryGauge(metricsPort)).toBe(expiryOf(renewed.cert))
     expect(p.output()).toContain('TLS certificate reloaded')
     // A client that trusts only the renewed certificate is served.
     const health = await curl(['--cacert', renewed.cert, '-s', '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:${p.controlPort}/healthz`])
