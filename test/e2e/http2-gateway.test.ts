@@ -213,6 +213,15 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(unknown.stdout).toBe('2 404')
   })
 
+  it('speaks TLS 1.3 to a client that offers it, and TLS 1.2 to one that offers no more, on the gateway and control ports', async () => {
+    for (const port of [p.gatewayPort, p.controlPort]) {
+      const modern = await curl(['-s', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '--tlsv1.3', `https://localhost:${port}/healthz`])
+      expect(modern.stdout, `TLS 1.3 on ${port}`).toMatch(/^[2-4]\d\d$/)
+      const older = await curl(['-s', '--cacert', tls.cert, '-o', '/dev/null', '-w', '%{http_code}', '--tls-max', '1.2', `https://localhost:${port}/healthz`])
+      expect(older.stdout, `TLS 1.2 on ${port}`).toMatch(/^[2-4]\d\d$/)
+    }
+  })
+
   it('answers plain HTTP sent to its TLS ports (http:// typed for https://) with 400 saying so, not a connection closed without a word', async () => {
     const seen = upstream.seen.length
     const plain = await curl(['-s', '-i', '-H', `Authorization: Bearer ${token}`, `http://web.my-project.localhost:${p.gatewayPort}/echo`])

@@ -322,7 +322,7 @@ ${upstreams.join('\n')}
     # HTTP/1.1 on one port (preface detection came in 1.25.1): HTTP/1.1 only, and a client that
     # opens with the h2c preface is refused (400) — the README says so.
     listen ${listen}${o.tls ? ' ssl http2' : ''} reuseport;
-${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (400, and so a target
+${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.tls.key)};\n    # TLS 1.2 and 1.3, as Node's TLS servers offer on Postern's other ports: nginx 1.22's default\n    # offers 1.0 to 1.2 (1.3 joined its default in 1.23.4), and OpenSSL on Debian refuses below 1.2.\n    ssl_protocols TLSv1.2 TLSv1.3;\n` : ''}    # What nginx refuses itself in the one error shape: malformed requests (400, and so a target
     # too long, or a coding or an HTTP version it does not take), headers too large (431), TRACE
     # and CONNECT (405), its own internal locations asked for by name (404) and, under TLS, plain
     # HTTP sent to the port (497).
