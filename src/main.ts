@@ -244,6 +244,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     metrics.gauge('postern_tls_certificate_expiry_timestamp_seconds', 'When the TLS certificate served to new connections expires (seconds since the epoch).', () => Date.parse(servedTls!.validTo) / 1000)
   }
   const tlsRenewed: ((pair: TlsPair) => void)[] = []
+  /** Where a plane listens, as a URL to print: https under TLS, an IPv6 address in brackets. */
+  const listenUrl = (host: string, port: number) => `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
   const listen = async (plane: Plane, handler: Parameters<typeof createHttpServer>[1], port: number, options: ServerOptions, setup?: (s: Server) => void) => {
     const host = plane === 'metrics' ? config.metricsHost : config.host
     // The gateway refuses HTTP/0.9 with the rest of a request's shape (request-shape.ts).
@@ -459,7 +461,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         closers.unshift(() => plane.close())
         afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && plane.servicesChanged())
         tlsRenewed.push(() => plane.tlsChanged())
-        running.gatewayUrl = `http://${config.host}:${config.gatewayPort}`
+        running.gatewayUrl = listenUrl(config.host, config.gatewayPort)
         notes.push(`Data plane: nginx (pid ${plane.nginxPid}), configuration in ${config.dataDir}/nginx/nginx.conf`)
       } else {
         const port = await listen('gateway', gateway.request, config.gatewayPort, gatewayOptions, (server) => {
@@ -470,14 +472,13 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           // HTTP/2 on the same port: ALPN h2 under TLS, h2c with prior knowledge in cleartext.
           serveHttp2Beside(server, { tls: Boolean(config.tls), onStream, idleTimeoutMs: 300_000, prefaceTimeoutMs: 10_000, onSessionError: (err) => log.log('info', 'http2 session error', { err: err.message }) })
         })
-        running.gatewayUrl = `http://${config.host}:${port}`
+        running.gatewayUrl = listenUrl(config.host, port)
       }
     }
 
     if (config.metricsPort !== undefined) {
       const port = await listen('metrics', observabilityListener(observability), config.metricsPort, { headersTimeout: 10_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 })
-      const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost
-      notes.push(`Metrics (no credential needed): ${config.tls ? 'https' : 'http'}://${host}:${port}/metrics`)
+      notes.push(`Metrics (no credential needed): ${listenUrl(config.metricsHost, port)}/metrics`)
     }
   }
 

@@ -66,6 +66,9 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
   it('is served to new connections within moments; a renewal caught halfway keeps the pair in use, and says so once', async () => {
     for (const port of [p.gatewayPort, p.controlPort, metricsPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
     expect(await expiryGauge(metricsPort)).toBe(expiryOf(first.cert))
+    // What start-up prints names the ports as they are served.
+    expect(p.output()).toContain(`Gateway: https://127.0.0.1:${p.gatewayPort} `)
+    expect(p.output()).toContain(`Metrics (no credential needed): https://127.0.0.1:${metricsPort}/metrics`)
 
     // The new certificate, not yet its key: no pair a TLS server could serve.
     repoint(cert, renewed.cert)
