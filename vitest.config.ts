@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { SlowestFirst } from './test/support/sequencer.js'
 
 /**
  * Two projects: the suite, run two files at a time (two cores shared by real servers), and the
@@ -13,6 +14,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     maxWorkers: 2,
     globalSetup: ['test/support/global-setup.ts'],
+    sequence: { sequencer: SlowestFirst },
     projects: [
       { extends: true, test: { name: 'suite', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], exclude: LOAD } },
       { extends: true, test: { name: 'load', include: LOAD } },
