@@ -78,15 +78,15 @@ export function watchTlsFiles(files: TlsFiles, apply: (loaded: LoadedTls) => voi
   let unusable = ''
   const check = () => {
     const now = stamp(files.cert) + '|' + stamp(files.key)
-    if (now === seen) return
+    // Files already served, or already found unusable as they stand: nothing to read again.
+    if (now === seen || now === unusable) return
     const loaded = loadTlsPair(files)
     if ('problem' in loaded) {
-      if (unusable !== now) o.log.log('warn', 'the TLS certificate or key changed but cannot be used; the previous pair is still served', { cert: files.cert, key: files.key, problem: loaded.problem })
+      o.log.log('warn', 'the TLS certificate or key changed but cannot be used; the previous pair is still served', { cert: files.cert, key: files.key, problem: loaded.problem })
       unusable = now
       return
     }
     seen = now
-    unusable = ''
     apply(loaded)
     o.log.log('info', 'TLS certificate reloaded', { cert: files.cert, validTo: loaded.validTo })
   }

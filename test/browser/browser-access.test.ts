@@ -5,6 +5,7 @@ import { DATA_PLANES, startPostern, type PosternProcess } from '../support/serve
 import { startUpstream } from '../support/upstream.js'
 import { createUser } from '../support/web-sign-in.js'
 import { launchChromium, signInAt } from './console-harness.js'
+import { pageEventStream, pageWebSocketEcho } from './page-streams.js'
 
 /**
  * Opening a private service in a browser (the identity-aware-proxy pattern), in Debian's
@@ -134,20 +135,7 @@ describe.each(DATA_PLANES)('a private service in a browser (%s data plane)', (da
     it('an EventSource from the page carries the session and opens on the stream’s headers, before its first event', async () => {
       const { context, page } = await signedIn(carol, `${hello}/page`)
       try {
-        const stream = (await page.evaluate(`new Promise((resolve, reject) => {
-          const start = performance.now()
-          const source = new EventSource('/events?ms=1500')
-          let opened
-          source.onopen = () => (opened = performance.now() - start)
-          source.onmessage = (e) => {
-            source.close()
-            resolve({ opened, message: performance.now() - start, data: e.data })
-          }
-          source.onerror = () => {
-            source.close()
-            reject(new Error('the event stream failed'))
-          }
-        })`)) as { opened: number; message: number; data: string }
+        const stream = await pageEventStream(page, '/events?ms=1500')
         expect(stream.data).toBe('first')
         expect(stream.opened, 'the stream opened only with its first event').toBeLessThan(1_000)
         expect(stream.message).toBeGreaterThanOrEqual(1_400)
@@ -162,14 +150,7 @@ describe.each(DATA_PLANES)('a private service in a browser (%s data plane)', (da
       const socketPage = await context.newPage()
       await socketPage.goto(`${hello}/socket-page`)
       const wsUrl = `ws://hello.my-project.localhost:${p.gatewayPort}/socket`
-      // Strings, not functions: the tests are compiled without the DOM library.
-      const echoed = await socketPage.evaluate(`new Promise((resolve, reject) => {
-        const ws = new WebSocket(${JSON.stringify(wsUrl)})
-        globalThis.closed = new Promise((r) => ws.addEventListener('close', () => r(Date.now())))
-        ws.onopen = () => ws.send('ping')
-        ws.onmessage = (e) => resolve(e.data)
-        ws.onerror = () => reject(new Error('websocket failed'))
-      })`)
+      const echoed = await pageWebSocketEcho(socketPage, wsUrl)
       expect(echoed).toBe('ping')
       const handshake = upstream.seen.findLast((s) => s.url === '/socket')!
       expect(handshake.headers['x-postern-authenticated-email']).toBe(carol)

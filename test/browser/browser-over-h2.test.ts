@@ -5,6 +5,7 @@ import { selfSignedCertificate } from '../support/self-signed.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startUpstream } from '../support/upstream.js'
 import { launchChromium, signInAt } from './console-harness.js'
+import { pageEventStream, pageWebSocketEcho } from './page-streams.js'
 
 /**
  * A private service opened in Debian's Chromium over HTTPS, where the browser and the gateway
@@ -80,26 +81,14 @@ describe.each(DATA_PLANES)('a private service in a browser over HTTPS and HTTP/2
   })
 
   it('an event stream opens on its headers, and a WebSocket (over HTTP/1.1 beside it) carries the session', async () => {
-    const opened = (await page.evaluate(`new Promise((resolve, reject) => {
-      const start = performance.now()
-      const source = new EventSource('/events?ms=1500')
-      let opened
-      source.onopen = () => (opened = performance.now() - start)
-      source.onmessage = (e) => { source.close(); resolve({ opened, data: e.data }) }
-      source.onerror = () => { source.close(); reject(new Error('the event stream failed')) }
-    })`)) as { opened: number; data: string }
+    const opened = await pageEventStream(page, '/events?ms=1500')
     expect(opened.data).toBe('first')
     // Debian 12's nginx (1.22) keeps an HTTP/2 answer's headers in its TLS buffer until the first
     // bytes of the body (nginx ticket #1743, mended in 1.23.0), whoever is behind it: through the
     // nginx plane such a stream opens with its first event (README, "Two data planes").
     if (dataPlane === 'node') expect(opened.opened, 'the stream opened only with its first event').toBeLessThan(1_000)
 
-    const echoed = await page.evaluate(`new Promise((resolve, reject) => {
-      const ws = new WebSocket('wss://hello.my-project.localhost:${p.gatewayPort}/socket')
-      ws.onopen = () => ws.send('ping')
-      ws.onmessage = (e) => { ws.close(); resolve(e.data) }
-      ws.onerror = () => reject(new Error('websocket failed'))
-    })`)
+    const echoed = await pageWebSocketEcho(page, `wss://hello.my-project.localhost:${p.gatewayPort}/socket`)
     expect(echoed).toBe('ping')
     const handshake = upstream.seen.findLast((s) => s.url === '/socket')!
     expect(handshake.headers['x-postern-authenticated-email']).toBe(carol)
