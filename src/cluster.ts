@@ -1,5 +1,6 @@
 import cluster from 'node:cluster'
 import { PosternError } from './core/errors.js'
+import { terminalHungUp } from './core/hangup.js'
 
 /**
  * `postern serve --workers N`: N worker processes share the listening ports, each
@@ -59,7 +60,14 @@ export async function superviseWorkers(count: number, out: { stdout: (s: string)
         w?.process.kill('SIGTERM')
       }
     }
+    // `systemctl reload` signals the primary alone: each worker reads its TLS files again itself.
+    const hangup = () => {
+      if (stopping) return
+      if (terminalHungUp()) return stop()
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP')
+    }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
+    process.on('SIGHUP', hangup)
   })
 }

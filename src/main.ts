@@ -61,7 +61,7 @@ import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
-import { loadTlsPair, type LoadedTls, type TlsPair, watchTlsFiles } from './http/tls-files.js'
+import { loadTlsPair, type LoadedTls, type TlsCheck, type TlsPair, watchTlsFiles } from './http/tls-files.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
 import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-sessions.js'
@@ -93,10 +93,18 @@ function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, por
   return err
 }
 
+const TLS_CHECK_SAID: Record<TlsCheck, string> = {
+  reloaded: 'the renewed pair is served to new connections',
+  unchanged: 'unchanged since they were last read',
+  unusable: 'they make no pair that can be served; the previous pair is still served',
+}
+
 export interface Running {
   controlUrl?: string
   gatewayUrl?: string
   close(): Promise<void>
+  /** SIGHUP, as `systemctl reload` sends it: reads the TLS certificate and key again now, the only settings Postern reads from files. */
+  reload(): void
 }
 
 /**
@@ -303,7 +311,13 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const sweepRuns = periodicTaskLog('access grant sweep', { log, clock, explained })
   const grantSweep = setInterval(whenTrusted(() => sweepRuns(sweepEndedGrants(store, clock(), log))), 5_000)
   grantSweep.unref()
+  let tlsWatch: ReturnType<typeof watchTlsFiles> | undefined
   const running: Running = {
+    reload() {
+      if (!tlsWatch) return log.log('info', 'SIGHUP: nothing to read again (Postern takes its settings from flags and the environment at start; restart it to change them)')
+      const found = tlsWatch.checkNow()
+      log.log(found === 'unusable' ? 'warn' : 'info', `SIGHUP: TLS certificate and key read again: ${TLS_CHECK_SAID[found]}`, { cert: config.tls?.cert, key: config.tls?.key })
+    },
     async close() {
       closing = true
       follower.stop()
@@ -483,10 +497,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   }
 
   if (config.tls && tlsRenewed.length > 0) {
-    const watch = watchTlsFiles(config.tls, (loaded) => {
+    const watch = (tlsWatch = watchTlsFiles(config.tls, (loaded) => {
       servedTls = loaded
       for (const take of tlsRenewed) take(loaded.pair)
-    }, { intervalMs: config.tlsCheckMs, log })
+    }, { intervalMs: config.tlsCheckMs, log }))
     closers.push(async () => watch.stop())
   }
 

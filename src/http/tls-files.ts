@@ -71,26 +71,32 @@ export function loadTlsPair(files: TlsFiles): LoadedTls | { problem: string } {
  * `intervalMs`, and when either has changed and the two make a pair that loads (the key is the
  * certificate's), `apply` gets it; new connections are served with it, open ones keep theirs.
  * A renewal caught halfway (the certificate written, its key not yet) or a file gone is said
- * once, and the pair in use stays until the files make a pair again.
+ * once, and the pair in use stays until the files make a pair again. `checkNow` looks at once
+ * (SIGHUP: a deploy hook's `systemctl reload`), and says what it found.
  */
-export function watchTlsFiles(files: TlsFiles, apply: (loaded: LoadedTls) => void, o: { intervalMs: number; log: Logger }): { stop(): void } {
+export function watchTlsFiles(files: TlsFiles, apply: (loaded: LoadedTls) => void, o: { intervalMs: number; log: Logger }): { stop(): void; checkNow(): TlsCheck } {
   let seen = stamp(files.cert) + '|' + stamp(files.key)
   let unusable = ''
-  const check = () => {
+  const check = (): TlsCheck => {
     const now = stamp(files.cert) + '|' + stamp(files.key)
     // Files already served, or already found unusable as they stand: nothing to read again.
-    if (now === seen || now === unusable) return
+    if (now === seen) return 'unchanged'
+    if (now === unusable) return 'unusable'
     const loaded = loadTlsPair(files)
     if ('problem' in loaded) {
       o.log.log('warn', 'the TLS certificate or key changed but cannot be used; the previous pair is still served', { cert: files.cert, key: files.key, problem: loaded.problem })
       unusable = now
-      return
+      return 'unusable'
     }
     seen = now
     apply(loaded)
     o.log.log('info', 'TLS certificate reloaded', { cert: files.cert, validTo: loaded.validTo })
+    return 'reloaded'
   }
   const timer = setInterval(check, o.intervalMs)
   timer.unref()
-  return { stop: () => clearInterval(timer) }
+  return { stop: () => clearInterval(timer), checkNow: check }
 }
+
+/** What one look at the TLS files found: a new pair now served, the files as served, or files that make no pair (the served one stays). */
+export type TlsCheck = 'reloaded' | 'unchanged' | 'unusable'

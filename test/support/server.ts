@@ -23,6 +23,9 @@ export interface PosternProcess {
   /** The owner's ID token (aud postern-cli), for services through the gateway. */
   ownerIdToken(): Promise<string>
   stop(signal?: NodeJS.Signals): Promise<void>
+  /** Sends the process a signal and returns at once; whether it is still running after. */
+  signal(signal: NodeJS.Signals): void
+  running(): boolean
   restart(): Promise<void>
 }
 
@@ -120,6 +123,12 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
         child.once('exit', () => resolve())
         child.kill(signal)
       })
+    },
+    signal(signal) {
+      child.kill(signal)
+    },
+    running() {
+      return child.exitCode === null && child.signalCode === null
     },
     async restart() {
       await self.stop()

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import type { ServeFlags } from '../../core/config.js'
 import { PosternError } from '../../core/errors.js'
+import { terminalHungUp } from '../../core/hangup.js'
 import { pathSetupHint } from '../command-hint.js'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
@@ -63,13 +64,23 @@ export function registerServe(program: Command, cli: Cli): void {
       }
       const { serve } = await import('../../main.js')
       const pathHint = pathSetupHint(cli.io.env, fileURLToPath(new URL('../../../', import.meta.url)))
+      // SIGHUP is Postern's from before it starts until it exits, one listener throughout: one that
+      // came as Postern said it was ready (a script waiting for that line) is acted on once it is
+      // up, where Node's default ended it on the spot; and a gap between two listeners lost one.
+      let hungUp = false
+      let hangup: () => void = () => (hungUp = true)
+      process.on('SIGHUP', () => hangup())
       const running = await reported(serve(config, { stdout: cli.io.stdout, stderr: cli.io.stderr, pathHint }, worker)).catch((err: unknown) => {
         // A worker's IPC channel to the primary would keep it alive after a failed start.
         if (worker !== undefined) process.disconnect?.()
         throw err
       })
       await new Promise<void>((resolve) => {
+        let stopping = false
         const stop = () => {
+          if (stopping) return
+          stopping = true
+          // A second Ctrl-C, during a slow stop, ends Postern at once (Node's default).
           process.off('SIGINT', stop)
           process.off('SIGTERM', stop)
           // A worker's IPC channel to the primary would keep it alive after shutdown.
@@ -78,8 +89,13 @@ export function registerServe(program: Command, cli: Cli): void {
             resolve()
           })
         }
+        hangup = () => {
+          if (terminalHungUp()) stop()
+          else if (!stopping) running.reload()
+        }
         process.on('SIGINT', stop)
         process.on('SIGTERM', stop)
+        if (hungUp) hangup()
       })
     })
 }
