@@ -7,6 +7,14 @@
 export const MAX_RESPONSE_HEADER_BYTES = 64 * 1024
 
 /**
+ * What a hop behind Postern's gateway takes of the gateway's answers (nginx's locations the
+ * gateway answers, `postern services proxy`): an upstream's head of MAX_RESPONSE_HEADER_BYTES and
+ * the fields the gateway adds to it (framing, Connection, X-Request-Id). With exactly
+ * MAX_RESPONSE_HEADER_BYTES there, such a head was nginx's HTML 502 (upstream-answer-fuzz, seed 991013).
+ */
+export const MAX_RELAYED_HEADER_BYTES = MAX_RESPONSE_HEADER_BYTES + 16 * 1024
+
+/**
  * How long a kept-alive connection to an upstream may stay idle before the gateway closes it,
  * when the upstream does not say (`Keep-Alive: timeout=N`, which the Node gateway heeds). Below
  * the 5 s of Node's, uvicorn's and Apache's servers, so that the gateway closes first and does

@@ -14,6 +14,8 @@ export interface UpgradeTarget {
   /** How long to wait for the upstream's answer (connect included). */
   timeoutMs: number
   lookup?: LookupFunction
+  /** The most header bytes taken of its answer (default MAX_RESPONSE_HEADER_BYTES). */
+  maxHeaderBytes?: number
 }
 
 export interface UpgradeHooks {
@@ -39,7 +41,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
   const https = target.origin.protocol === 'https:'
   const port = Number(target.origin.port || (https ? 443 : 80))
   const hostname = target.origin.hostname.replace(/^\[|\]$/g, '')
-  const options = { host: hostname, port, method: target.method, path: target.path, headers: target.headers, setHost: false, agent: false as const, lookup: target.lookup, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+  const options = { host: hostname, port, method: target.method, path: target.path, headers: target.headers, setHost: false, agent: false as const, lookup: target.lookup, maxHeaderSize: target.maxHeaderBytes ?? MAX_RESPONSE_HEADER_BYTES }
   const upstreamReq = https ? httpsRequest({ ...options, servername: hostname }) : httpRequest(options)
   let answered = false
   let timedOut = false

@@ -7,11 +7,15 @@ import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
+import { startServicesProxy } from '../support/services-proxy.js'
 import { startWsgiUpstream } from '../support/wsgi-upstream.js'
 
 /** 16 MiB, more than loopback's socket buffers hold between the gateway and a caller who waits. */
 const BIG = Buffer.alloc(16 * 1024 * 1024, 'postern ')
 const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+/** An upstream's head just within what every hop takes (MAX_RESPONSE_HEADER_BYTES, 64 KiB). */
+const BIG_HEAD = 65_520
+const BIG_HEAD_START = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Fill: '
 
 /**
  * Upstream answers at odds with their callers, found by test/e2e/upstream-answer-fuzz.test.ts
@@ -38,6 +42,8 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/status-99': (socket) => socket.end('HTTP/1.1 099 Low\r\n\r\nhello'),
     '/own-reason': (socket) => socket.end('HTTP/1.1 200 Fine By Me\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     '/spaced-status': (socket) => socket.end('HTTP/1.1 2 0 0 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
+    // A head of BIG_HEAD bytes, status line to blank line, whatever the request asked.
+    '/big-head': (socket) => socket.end(`${BIG_HEAD_START}${'f'.repeat(BIG_HEAD - BIG_HEAD_START.length - 4)}\r\n\r\nhello`),
   }
 
   beforeAll(async () => {
@@ -66,9 +72,9 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
 
   const host = (service = 'odd') => `${service}.my-project.localhost:${p.gatewayPort}`
   /** Everything the gateway sends back to `bytes`, read until it closes the connection. */
-  const rawAnswer = (bytes: string) =>
+  const rawAnswer = (bytes: string, port = p.gatewayPort) =>
     new Promise<string>((resolve) => {
-      const socket = connect(p.gatewayPort, '127.0.0.1')
+      const socket = connect(port, '127.0.0.1')
       let got = ''
       socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
       socket.on('close', () => resolve(got))
@@ -154,6 +160,29 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` } })
     expect(r.statusCode).toBe(status)
     await r.body.dump()
+  })
+
+  // Found by upstream-answer-fuzz (seed 991013, a 65 KB head to a WebSocket request): on the
+  // nginx plane an upgrade goes through Postern's gateway, whose own fields took the head past
+  // nginx's buffer for it, and nginx answered its HTML 502; `postern services proxy` read the
+  // gateway's answers with the same limit, and answered 502.
+  it.each([
+    ['a plain request', 'Connection: close\r\n'],
+    ['a WebSocket request the upstream does not switch', 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'],
+  ])('an answer with a head of 65,520 bytes, within the 64 KiB every hop takes, reaches %s whole, and through postern services proxy', async (_, asks) => {
+    const proxy = await startServicesProxy('odd', p.configDir)
+    try {
+      for (const [port, auth] of [[p.gatewayPort, `Authorization: Bearer ${token}\r\n`], [proxy.port, '']] as const) {
+        const answer = await rawAnswer(`GET /big-head HTTP/1.1\r\nHost: ${port === p.gatewayPort ? host() : `127.0.0.1:${port}`}\r\n${auth}${asks}\r\n`, port)
+        const via = port === p.gatewayPort ? 'the gateway' : 'postern services proxy'
+        expect(answer.slice(0, answer.indexOf('\r\n')), `${via}: ${answer.slice(0, 300)}`).toBe('HTTP/1.1 200 OK')
+        expect(/\r\nx-fill: (f*)\r\n/i.exec(answer)?.[1]?.length, via).toBe(BIG_HEAD - BIG_HEAD_START.length - 4)
+        // The body, as the upstream's close ended it (chunked by the gateway, or closed after it).
+        expect(answer, via).toMatch(/\r\n\r\n(?:5\r\nhello\r\n0\r\n\r\n|hello)$/)
+      }
+    } finally {
+      proxy.process.kill()
+    }
   })
 
   it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {

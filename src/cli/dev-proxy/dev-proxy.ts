@@ -7,7 +7,7 @@ import { HTTP09_REFUSED, isHttp09 } from '../../http/http09.js'
 import { inTurn } from '../../http/in-turn.js'
 import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
-import { MAX_RESPONSE_HEADER_BYTES } from '../../http/limits.js'
+import { MAX_RELAYED_HEADER_BYTES } from '../../http/limits.js'
 import { discardRestOfBody, lingerOnClose } from '../../http/linger.js'
 import { mayResend } from '../../http/resend.js'
 import { proxyUpgrade } from '../../http/splice.js'
@@ -46,7 +46,7 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
 }
 
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const connectionOptions = { connect: { lookup: lookup as never }, maxHeaderSize: MAX_RESPONSE_HEADER_BYTES }
+  const connectionOptions = { connect: { lookup: lookup as never }, maxHeaderSize: MAX_RELAYED_HEADER_BYTES }
   mendUndiciParser()
   const agent = new Agent({ ...connectionOptions, keepAliveTimeout: 30_000, connections: 64 })
   // A request sent once more after its kept-alive connection closed before answering
@@ -158,7 +158,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     proxyUpgrade(
       client,
       head,
-      { origin: o.serviceUrl, method: req.method ?? 'GET', path: req.url ?? '/', headers: requestHeaders(req, true), timeoutMs: 30_000, lookup: lookup as never },
+      { origin: o.serviceUrl, method: req.method ?? 'GET', path: req.url ?? '/', headers: requestHeaders(req, true), timeoutMs: 30_000, lookup: lookup as never, maxHeaderBytes: MAX_RELAYED_HEADER_BYTES },
       {
         responseHeaders: (raw) => raw,
         unreachable: (err) => {

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import type { TrustedProxies } from '../../http/client-address.js'
-import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
+import { MAX_RELAYED_HEADER_BYTES, MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { PLAIN_HTTP_REFUSED } from '../../http/plain-on-tls-port.js'
 import { errorAnswer, grpcAnswer } from '../answer.js'
 import { CONNECT_REFUSED } from '../client-errors.js'
@@ -76,6 +76,10 @@ export function upstreamBlockName(uid: string, origin: string): string {
   // Made for every decision and renewed verdict: the one-shot hash (about 0.5 µs, a third of a Hash object's).
   return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}_${hash('sha256', origin, 'hex').slice(0, 12)}`
 }
+
+/** The buffer for an answer Postern's own gateway relays to nginx (upgrades, and requests nginx hands it whole). */
+const FROM_GATEWAY_BUFFER = `
+      proxy_buffer_size ${MAX_RELAYED_HEADER_BYTES / 1024}k;`
 
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
 const HTTP_BLOCK = 'postern_http'
@@ -236,7 +240,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header Connection "";
       proxy_set_header X-Real-IP $remote_addr;
       proxy_buffering off;
-      proxy_request_buffering off;`
+      proxy_request_buffering off;${FROM_GATEWAY_BUFFER}`
   // Most services are plain HTTP without a base path and keep the default timeout: they are
   // forwarded from \`location /\` itself. The others are handed to a named location (an internal
   // redirect costs a little): @postern_forward, or the one with their timeout.
@@ -366,9 +370,10 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
       proxy_read_timeout 1d;
       proxy_send_timeout 1d;
       proxy_buffering off;
-      proxy_request_buffering off;
+      proxy_request_buffering off;${FROM_GATEWAY_BUFFER}
       # An upgrade the upstream did not switch ends its connection, as on the Node gateway.
       keepalive_timeout 0;
+      error_page 502 504 =503 /_postern/nginx-503;
     }
     # HTTP/1.x requests to services whose upstream speaks HTTP/2 (useHttp2), which nginx cannot
     # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
