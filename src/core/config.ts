@@ -1,5 +1,5 @@
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as z from 'zod'
 import { TrustedProxies } from '../http/client-address.js'
 import { isLoopback } from './loopback.js'
@@ -173,7 +173,9 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   const e = Env.safeParse(env)
   const problems = [...(f.error?.issues ?? []), ...(e.error?.issues ?? [])].map((issue) => issue.message)
   const host = f.data?.host ?? flags.host ?? '127.0.0.1'
-  const tls = flags.tlsCert && flags.tlsKey ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined
+  // Absolute, as typed relative to where `postern serve` was started: nginx reads the same files
+  // from its own directory (the data plane's), and the renewal watch reads them for as long as Postern runs.
+  const tls = flags.tlsCert && flags.tlsKey ? { cert: resolve(flags.tlsCert), key: resolve(flags.tlsKey) } : undefined
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) problems.push('--tls-cert and --tls-key go together.')
   else if (!isLoopback(host) && !tls && !flags.allowInsecureHttp) {
     problems.push(`Refusing to serve plain HTTP on ${host}, which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if a TLS-terminating proxy sits in front.`)
@@ -210,7 +212,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
     controlUrl,
     gatewayUrl: o.gatewayUrl ?? parseBaseUrl(`${scheme}://localhost:${o.gatewayPort}`, '--gateway-url'),
     issuer: o.issuer ?? controlUrl,
-    dataDir: o.dataDir ?? e.data.POSTERN_DATA_DIR ?? join(e.data.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern'),
+    dataDir: resolve(o.dataDir ?? e.data.POSTERN_DATA_DIR ?? join(e.data.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'postern')),
     databaseUrl,
     owner: o.owner,
     project: o.project,

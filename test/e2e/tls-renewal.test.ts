@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
@@ -57,7 +57,9 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
     symlinkSync(first.cert, cert)
     symlinkSync(first.key, key)
     metricsPort = await freePort()
-    p = await startPostern({ dataPlane, args: ['--tls-cert', cert, '--tls-key', key, '--metrics-port', String(metricsPort)], env: { NODE_EXTRA_CA_CERTS: first.cert, POSTERN_TLS_CHECK_MS: '200' } })
+    // Relative, as typed in certbot's directory: nginx, which reads them from its own directory,
+    // refused the configuration ("cannot load certificate …/nginx/live/cert.pem").
+    p = await startPostern({ dataPlane, cwd: dirname(live), args: ['--tls-cert', 'live/cert.pem', '--tls-key', 'live/key.pem', '--metrics-port', String(metricsPort)], env: { NODE_EXTRA_CA_CERTS: first.cert, POSTERN_TLS_CHECK_MS: '200' } })
   })
   afterAll(async () => {
     await p?.stop()

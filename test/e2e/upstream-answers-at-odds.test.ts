@@ -185,6 +185,35 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     }
   })
 
+  // (The nginx plane takes HTTP/2 only under TLS; the same head reached curl --http2 there, checked by hand.)
+  it.runIf(dataPlane === 'node')('the same head reaches an HTTP/2 caller, and through postern services proxy (node:http2 sent no header block over 64 KiB)', async () => {
+    const proxy = await startServicesProxy('odd', p.configDir)
+    try {
+      for (const [port, authority, auth] of [[p.gatewayPort, host(), { authorization: `Bearer ${token}` }], [proxy.port, `127.0.0.1:${proxy.port}`, {}]] as const) {
+        const session = http2.connect(`http://127.0.0.1:${port}`)
+        session.on('error', () => undefined)
+        try {
+          const stream = session.request({ ':path': '/big-head', ':authority': authority, ...auth })
+          stream.end()
+          const head = await new Promise<http2.IncomingHttpHeaders | string>((resolve) => {
+            stream.once('response', resolve)
+            stream.once('error', (err) => resolve(String(err)))
+          })
+          const via = port === p.gatewayPort ? 'the gateway' : 'postern services proxy'
+          expect(typeof head === 'string' ? head : head[':status'], via).toBe(200)
+          expect(typeof head === 'string' ? 0 : String(head['x-fill']).length, via).toBe(BIG_HEAD - BIG_HEAD_START.length - 4)
+          let body = ''
+          for await (const chunk of stream) body += String(chunk)
+          expect(body, via).toBe('hello')
+        } finally {
+          session.close()
+        }
+      }
+    } finally {
+      proxy.process.kill()
+    }
+  })
+
   it.runIf(dataPlane === 'node')('a 204 that claims a body reaches HTTP/2 callers as a 204 (nghttp2 resets one whose content-length is not 0)', async () => {
     const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
     try {

@@ -43,6 +43,8 @@ export interface StartOptions {
   configDir?: string
   controlPort?: number
   gatewayPort?: number
+  /** Where `postern serve` is started (relative paths in `args` are relative to it). */
+  cwd?: string
 }
 
 /** Starts a real `postern serve` process on free ports with fresh directories. */
@@ -58,7 +60,7 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
 
   const launch = async () => {
     const args = [BIN, 'serve', '--port', String(controlPort), '--gateway-port', String(gatewayPort), '--data-dir', dataDir, ...(o.databaseUrl ? ['--database-url', o.databaseUrl] : []), ...(o.dataPlane && o.dataPlane !== 'node' ? ['--data-plane', o.dataPlane] : []), ...(o.args ?? [])]
-    child = spawn(process.execPath, args, { env: { ...process.env, POSTERN_CONFIG_DIR: configDir, POSTERN_CHANGE_POLL_MS: '100', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    child = spawn(process.execPath, args, { env: { ...process.env, POSTERN_CONFIG_DIR: configDir, POSTERN_CHANGE_POLL_MS: '100', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: o.cwd })
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         // Stopped, so that a server that never got ready does not outlive the test holding its ports.

@@ -398,7 +398,7 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
       grpc_set_header X-Real-IP $remote_addr;
       grpc_read_timeout 1d;
       grpc_send_timeout 1d;
-      grpc_buffer_size 64k;
+      grpc_buffer_size ${MAX_RELAYED_HEADER_BYTES / 1024}k;
       error_page 502 504 =503 /_postern/nginx-503;
     }
     location = /_postern/nginx-503 { internal; content_by_lua_block { postern.refused(503) } }

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http'
 import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream, type ServerOptions } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
+import { MAX_RELAYED_HEADER_BYTES } from '../limits.js'
 import { honourClientGoaway } from './client-goaway.js'
 import { routeByPreface } from './prior-knowledge.js'
 import { CLIENT_QUIET, watchQuietSession } from './quiet-sessions.js'
@@ -27,6 +28,12 @@ export const H2_LIMITS = {
   maxSessionInvalidFrames: 100,
   /** Memory one session may hold in nghttp2's buffers, in MB. */
   maxSessionMemory: 10,
+  /**
+   * The largest header block an answer may be sent with: an upstream's head of the 64 KiB every
+   * hop takes, and the fields Postern adds to it. Node's default (64 KiB) closed the stream with
+   * FRAME_SIZE_ERROR instead, and the caller had no answer at all.
+   */
+  maxSendHeaderBlockLength: MAX_RELAYED_HEADER_BYTES,
 } as const
 
 export interface Http2Ingress {
@@ -51,6 +58,7 @@ export function serveHttp2Beside(
     maxSessionRejectedStreams: H2_LIMITS.maxSessionRejectedStreams,
     maxSessionInvalidFrames: H2_LIMITS.maxSessionInvalidFrames,
     maxSessionMemory: H2_LIMITS.maxSessionMemory,
+    maxSendHeaderBlockLength: H2_LIMITS.maxSendHeaderBlockLength,
     settings: { maxConcurrentStreams: H2_LIMITS.maxConcurrentStreams, maxHeaderListSize: H2_LIMITS.maxHeaderListSize },
   }
   // The cleartext HTTP/2 server runs sessions over any socket it is given, a TLS one included.
