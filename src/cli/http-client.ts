@@ -1,4 +1,5 @@
 import { CliError } from './errors.js'
+import { untrustedCertificateMessage } from './untrusted-certificate.js'
 
 
 /** The request never got an answer: the connection failed or was closed under it. */
@@ -29,6 +30,8 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause
     if (cause?.code === 'ECONNREFUSED') throw new TransportError(`Cannot reach the Postern server at ${new URL(url).origin}: connection refused. Is 'postern serve' running? (postern config set server URL)`, false)
+    const untrusted = untrustedCertificateMessage(new URL(url).origin, cause?.code, (cause as Error | undefined)?.message ?? '')
+    if (untrusted) throw new TransportError(untrusted, false)
     throw new TransportError(`Cannot reach ${new URL(url).origin}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, TRANSIENT.has(cause?.code ?? ''))
   }
 }

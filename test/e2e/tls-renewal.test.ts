@@ -88,4 +88,12 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
     const health = await curl(['--cacert', renewed.cert, '-s', '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:${p.controlPort}/healthz`])
     expect(health.stdout).toBe('200')
   })
+
+  it("the CLI, not trusting the server's self-signed certificate, says how to trust it (it said it could not reach the server)", async () => {
+    const r = await p.cli(['services', 'list'], { env: { NODE_EXTRA_CA_CERTS: '' } })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`ERROR: https://127.0.0.1:${p.controlPort} presented a certificate this machine does not trust (self-signed certificate). If it is your Postern's own, trust it here: export NODE_EXTRA_CA_CERTS=`)
+    const trusting = await p.cli(['services', 'list'], { env: { NODE_EXTRA_CA_CERTS: renewed.cert } })
+    expect(trusting.code, trusting.stderr).toBe(0)
+  })
 })
