@@ -99,8 +99,8 @@ const checked = <T>(parse: (text: string | undefined) => T) =>
 
 const Flags = z.object({
   host: z.string().default('127.0.0.1'),
-  port: checked((t) => parsePort(t, 7070, '--port')),
-  gatewayPort: checked((t) => parsePort(t, 7080, '--gateway-port')),
+  port: checked((t) => fixedPort(parsePort(t, 7070, '--port'), '--port')),
+  gatewayPort: checked((t) => fixedPort(parsePort(t, 7080, '--gateway-port'), '--gateway-port')),
   metricsPort: checked((t) => (t === undefined ? undefined : parsePort(t, 0, '--metrics-port'))),
   metricsHost: z.string().optional(),
   gatewayUrl: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--gateway-url'))),
@@ -244,6 +244,16 @@ function parsePort(text: string | undefined, fallback: number, flag: string): nu
   const n = Number(text)
   if (!/^\d{1,5}$/.test(text) || n > 65535) throw usage(`${flag}: '${text}' is not a port number.`)
   return n
+}
+
+/**
+ * Port 0 (any free port) for the control plane or the gateway: Postern's URLs name those ports —
+ * the issuer in every token, each service's URL — and are fixed before it listens, so they said
+ * `:0` (`services at http://SERVICE.PROJECT.localhost:0`) while it listened elsewhere.
+ */
+function fixedPort(port: number, flag: string): number {
+  if (port === 0) throw usage(`${flag}: 0 (any free port) cannot be used: Postern's URLs name its ports (the issuer in every token, each service's URL), so choose one, from 1 to 65535.`)
+  return port
 }
 
 function parseMaxConnections(text: string): number {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { freePort } from '../support/ports.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 
 /**
@@ -17,17 +18,18 @@ describe('postern serve configuration', () => {
   }
 
   it('refuses a change-poll interval that is not a number, and says what it expects', async () => {
-    const r = await serve(['--port', '0', '--gateway-port', '0'], { POSTERN_CHANGE_POLL_MS: 'abc' })
+    const r = await serve(['--port', String(await freePort()), '--gateway-port', String(await freePort())], { POSTERN_CHANGE_POLL_MS: 'abc' })
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("POSTERN_CHANGE_POLL_MS: expected milliseconds from 10 to 60000, got 'abc'.")
     expect(r.stdout).not.toMatch(/listening|Console/i)
   })
 
   it('names every wrong value at once: flags and environment alike', async () => {
-    const r = await serve(['--port', 'seventy', '--workers', '0', '--tls-cert', 'cert.pem'], { POSTERN_CHANGE_POLL_MS: '1', POSTERN_LOG_LEVEL: 'loud', POSTERN_TLS_CHECK_MS: 'often' })
+    const r = await serve(['--port', 'seventy', '--gateway-port', '0', '--workers', '0', '--tls-cert', 'cert.pem'], { POSTERN_CHANGE_POLL_MS: '1', POSTERN_LOG_LEVEL: 'loud', POSTERN_TLS_CHECK_MS: 'often' })
     expect(r.code).toBe(2)
     for (const problem of [
       "--port: 'seventy' is not a port number.",
+      "--gateway-port: 0 (any free port) cannot be used: Postern's URLs name its ports (the issuer in every token, each service's URL), so choose one, from 1 to 65535.",
       "--workers: expected 1 to 64, got '0'.",
       '--tls-cert and --tls-key go together.',
       "POSTERN_CHANGE_POLL_MS: expected milliseconds from 10 to 60000, got '1'.",
@@ -49,7 +51,7 @@ describe('postern serve configuration', () => {
       [['--data-plane', 'nginx', '--tls-cert', first.cert, '--tls-key', other.key], `Cannot serve TLS: --tls-key ${other.key} is not the key of the certificate in --tls-cert ${first.cert}.`],
     ]
     for (const [args, said] of cases) {
-      const r = await serve(['--port', '0', '--gateway-port', '0', ...args], {})
+      const r = await serve(['--port', String(await freePort()), '--gateway-port', String(await freePort()), ...args], {})
       expect(r.code, r.stderr).toBe(1)
       expect(r.stderr).toContain(said)
       expect(r.stdout).not.toContain('Postern is ready')
