@@ -1,14 +1,14 @@
 import * as z from 'zod'
-import { PosternError, invalid, notFound } from '../../core/errors.js'
+import { PosternError, notFound } from '../../core/errors.js'
 import { newUid, randomToken } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
-import { printable } from '../../iam/members.js'
 import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { allowRead, mutate, ok, type AlsoNeeded, type Handler, type RequestContext } from '../handler.js'
 import { serviceView } from '../service-view.js'
 import { assertProjectExists } from './projects.js'
+import { parseUpstream } from '../upstream-url.js'
 
 const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/
 
@@ -32,19 +32,6 @@ const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).p
 
 /** Fields the API returns that a client may send back unchanged (PATCH with the whole resource). */
 const OUTPUT_ONLY = ['name', 'uid', 'uri', 'createTime', 'updateTime', 'creator', 'lastModifier']
-
-export function parseUpstream(raw: string): string {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw invalid(`upstream: '${printable(raw)}' is not a URL (e.g. http://127.0.0.1:9000).`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('upstream: only http:// and https:// upstreams are supported.')
-  if (url.username || url.password) throw invalid('upstream: credentials in the URL are not allowed.')
-  if (url.search || url.hash) throw invalid('upstream: a query string or fragment is not allowed.')
-  return url.href.replace(/\/$/, '')
-}
 
 function stripOutputOnly(body: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...body }
