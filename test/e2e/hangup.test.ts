@@ -1,29 +1,16 @@
 import { spawn } from 'node:child_process'
-import { X509Certificate } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
 import { curl } from '../support/curl.js'
 import { eventually } from '../support/eventually.js'
 import { freePort } from '../support/ports.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
+import { fingerprintOf, servedFingerprint } from '../support/served-certificate.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 
-/** The SHA-256 fingerprint of the certificate a TLS port serves to a new connection. */
-function servedFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256)
-      socket.end()
-    })
-    socket.once('error', reject)
-  })
-}
-
-const fingerprintOf = (certPath: string) => new X509Certificate(readFileSync(certPath)).fingerprint256
 
 /**
  * SIGHUP, as `systemctl reload postern` or a certbot deploy hook's `kill -HUP` sends it, reads the
