@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { PosternError } from '../../core/errors.js'
 import type { Cli } from '../context.js'
@@ -28,8 +29,9 @@ export function registerNginxConfig(program: Command, cli: Cli): void {
       const { buildServeConfig } = await import('../../core/config.js') // zod: not every command's to load
       const config = buildServeConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, trustedProxies: flags.trustedProxies, maxConnections: flags.maxConnections }, cli.io.env)
       const { nginxConfigFromStore } = await import('../../main.js')
+      // Files named relative to here, printed absolute: nginx would read them from its own prefix.
       try {
-        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: flags.modulesDir, upstreamCa: flags.upstreamCa }))
+        cli.io.stdout(await nginxConfigFromStore(config, { listen: { host: listen[1]!, port: Number(listen[2]) }, decisions: flags.postern, modulesDir: resolve(flags.modulesDir), upstreamCa: resolve(flags.upstreamCa) }))
       } catch (err) {
         if (err instanceof PosternError) throw new CliError(`ERROR: ${err.message}`)
         throw err
