@@ -187,6 +187,10 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   else if (flags.metricsPort !== undefined && !isLoopback(metricsHost) && !tls && !flags.allowInsecureHttp) {
     problems.push(`Refusing to serve plain HTTP on ${metricsHost} (--metrics-host), which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if the network between it and Prometheus is yours.`)
   }
+  // The metrics listener may share a port number with the others on an address of its own.
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::'
+  const metricsBesideOthers = metricsHost === host || wildcard(metricsHost) || wildcard(host)
+  if (f.data) problems.push(...samePorts({ ...f.data, metricsPort: metricsBesideOthers ? f.data.metricsPort : undefined }))
   // nginx runs a worker per core itself; Postern's workers would each start an nginx on one port.
   if (flags.dataPlane === 'nginx' && (flags.workers ?? '1') !== '1') problems.push('--data-plane nginx and --workers go separately: nginx already runs a worker on every core.')
   let testClockFile: string | undefined
@@ -254,6 +258,14 @@ function parsePort(text: string | undefined, fallback: number, flag: string): nu
 function fixedPort(port: number, flag: string): number {
   if (port === 0) throw usage(`${flag}: 0 (any free port) cannot be used: Postern's URLs name its ports (the issuer in every token, each service's URL), so choose one, from 1 to 65535.`)
   return port
+}
+
+/** One port given to two listeners: said as such, where the second to listen said the port was in use ("another postern serve?"). */
+function samePorts(ports: { port: number; gatewayPort: number; metricsPort: number | undefined }): string[] {
+  const flags: [string, number | undefined][] = [['--port', ports.port], ['--gateway-port', ports.gatewayPort], ['--metrics-port', ports.metricsPort]]
+  return flags.flatMap(([flag, port], i) =>
+    flags.slice(i + 1).filter(([, other]) => port !== undefined && port !== 0 && other === port).map(([other]) => `${flag} and ${other} are both ${port}: each listener needs a port of its own.`),
+  )
 }
 
 function parseMaxConnections(text: string): number {

@@ -40,6 +40,15 @@ describe('postern serve configuration', () => {
     }
   })
 
+  it('says so when one port is given to two listeners (it said the second found it "in use (another postern serve?)")', async () => {
+    const port = String(await freePort())
+    const r = await serve(['--port', port, '--gateway-port', port, '--metrics-port', port], {})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`--port and --gateway-port are both ${port}: each listener needs a port of its own.`)
+    expect(r.stderr).toContain(`--gateway-port and --metrics-port are both ${port}: each listener needs a port of its own.`)
+    expect(r.stderr).not.toContain('in use')
+  })
+
   it('names what is wrong with a certificate and key before anything listens, on either data plane', async () => {
     const first = selfSignedCertificate()
     const other = selfSignedCertificate()
