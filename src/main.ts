@@ -89,6 +89,7 @@ function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, por
   const what = { control: 'the control plane', gateway: 'the gateway', metrics: 'metrics' }[plane]
   if (err.code === 'EADDRINUSE') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: the port is in use (another postern serve?). Stop whatever holds it, or choose another port with ${flag} N.`)
   if (err.code === 'EACCES') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port} for ${what}: permission denied (ports below 1024 need privileges). Choose another port with ${flag} N.`)
+  if (err.code === 'ENOTFOUND') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: the name ${host} does not resolve (see ${plane === 'metrics' ? '--metrics-host' : '--host'}; an address such as 127.0.0.1 or ::1 needs no name).`)
   if (err.code === 'EADDRNOTAVAIL') return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${host}:${port}: this machine has no address ${host} (see ${plane === 'metrics' ? '--metrics-host' : '--host'}).`)
   return err
 }

@@ -44,3 +44,15 @@ describe('--metrics-host', () => {
     expect(refusal({ metricsHost: '127.0.0.1' })).toBe('--metrics-host goes with --metrics-port: it says where that listener binds.')
   })
 })
+
+describe('addresses and paths as typed', () => {
+  it('takes an IPv6 address in brackets, as URLs write it', () => {
+    const config = buildServeConfig({ host: '[::1]', metricsHost: '[::1]', metricsPort: '9464' }, {})
+    expect([config.host, config.metricsHost, config.controlUrl]).toEqual(['::1', '::1', 'http://[::1]:7070'])
+  })
+
+  it('makes --data-dir, --tls-cert and --tls-key absolute, from where serve starts', () => {
+    const config = buildServeConfig({ dataDir: 'data', tlsCert: 'live/cert.pem', tlsKey: 'live/key.pem' }, {})
+    expect([config.dataDir, config.tls?.cert, config.tls?.key]).toEqual([`${process.cwd()}/data`, `${process.cwd()}/live/cert.pem`, `${process.cwd()}/live/key.pem`])
+  })
+})

@@ -98,11 +98,11 @@ const checked = <T>(parse: (text: string | undefined) => T) =>
   })
 
 const Flags = z.object({
-  host: z.string().default('127.0.0.1'),
+  host: z.string().default('127.0.0.1').transform(unbracketed),
   port: checked((t) => fixedPort(parsePort(t, 7070, '--port'), '--port')),
   gatewayPort: checked((t) => fixedPort(parsePort(t, 7080, '--gateway-port'), '--gateway-port')),
   metricsPort: checked((t) => (t === undefined ? undefined : parsePort(t, 0, '--metrics-port'))),
-  metricsHost: z.string().optional(),
+  metricsHost: z.string().optional().transform((h) => (h === undefined ? undefined : unbracketed(h))),
   gatewayUrl: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--gateway-url'))),
   issuer: checked((t) => (t === undefined ? undefined : parseBaseUrl(t, '--issuer').href.replace(/\/$/, ''))),
   dataDir: z.string().optional(),
@@ -172,7 +172,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   const f = Flags.safeParse(flags)
   const e = Env.safeParse(env)
   const problems = [...(f.error?.issues ?? []), ...(e.error?.issues ?? [])].map((issue) => issue.message)
-  const host = f.data?.host ?? flags.host ?? '127.0.0.1'
+  const host = f.data?.host ?? unbracketed(flags.host ?? '127.0.0.1')
   // Absolute, as typed relative to where `postern serve` was started: nginx reads the same files
   // from its own directory (the data plane's), and the renewal watch reads them for as long as Postern runs.
   const tls = flags.tlsCert && flags.tlsKey ? { cert: resolve(flags.tlsCert), key: resolve(flags.tlsKey) } : undefined
@@ -182,7 +182,7 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   }
   // The metrics listener answers anyone who reaches it, so it does not follow --host: a process
   // serving the public on 0.0.0.0 keeps its service inventory on loopback unless told otherwise.
-  const metricsHost = flags.metricsHost ?? '127.0.0.1'
+  const metricsHost = f.data?.metricsHost ?? unbracketed(flags.metricsHost ?? '127.0.0.1')
   if (flags.metricsHost !== undefined && flags.metricsPort === undefined) problems.push('--metrics-host goes with --metrics-port: it says where that listener binds.')
   else if (flags.metricsPort !== undefined && !isLoopback(metricsHost) && !tls && !flags.allowInsecureHttp) {
     problems.push(`Refusing to serve plain HTTP on ${metricsHost} (--metrics-host), which is not a loopback address: give --tls-cert and --tls-key, or --allow-insecure-http if the network between it and Prometheus is yours.`)
@@ -258,6 +258,11 @@ function parsePort(text: string | undefined, fallback: number, flag: string): nu
 function fixedPort(port: number, flag: string): number {
   if (port === 0) throw usage(`${flag}: 0 (any free port) cannot be used: Postern's URLs name its ports (the issuer in every token, each service's URL), so choose one, from 1 to 65535.`)
   return port
+}
+
+/** An IPv6 address as URLs bracket it (`[::1]`), as Node listens on it (`::1`). */
+function unbracketed(host: string): string {
+  return /^\[[0-9A-Fa-f:.]+\]$/.test(host) ? host.slice(1, -1) : host
 }
 
 /** One port given to two listeners: said as such, where the second to listen said the port was in use ("another postern serve?"). */
