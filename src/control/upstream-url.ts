@@ -1,4 +1,5 @@
 import { invalid } from '../core/errors.js'
+import { urlMeantBy } from '../core/scheme-less.js'
 import { printable } from '../iam/members.js'
 
 /**
@@ -14,22 +15,11 @@ export function parseUpstream(raw: string): string {
   } catch {
     url = undefined
   }
-  const meant = raw.includes('://') ? undefined : likelyMeant(raw)
+  const meant = urlMeantBy(raw)
   if (meant) throw invalid(`upstream: '${printable(raw)}' names no scheme: give ${meant} (or https://…).`)
   if (!url) throw invalid(`upstream: '${printable(raw)}' is not a URL (e.g. http://127.0.0.1:9000).`)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('upstream: only http:// and https:// upstreams are supported.')
   if (url.username || url.password) throw invalid('upstream: credentials in the URL are not allowed.')
   if (url.search || url.hash) throw invalid('upstream: a query string or fragment is not allowed.')
   return url.href.replace(/\/$/, '')
-}
-
-/** The http URL a scheme-less address stands for: a port alone is this machine's. */
-function likelyMeant(raw: string): string | undefined {
-  if (/^:?\d{1,5}$/.test(raw)) return `http://127.0.0.1:${raw.replace(/^:/, '')}`
-  try {
-    const url = new URL(`http://${raw}`)
-    return url.hostname && !url.username && !url.password ? url.href.replace(/\/$/, '') : undefined
-  } catch {
-    return undefined
-  }
 }

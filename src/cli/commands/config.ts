@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
+import { urlMeantBy } from '../../core/scheme-less.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { registerConfigurations } from './config-configurations.js'
@@ -66,7 +67,8 @@ function checkValue(k: keyof CliConfig, value: string): void {
       const url = new URL(value)
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error()
     } catch {
-      throw usageError(`server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
+      const meant = urlMeantBy(value)
+      throw usageError(meant ? `server: '${value}' names no scheme: give ${meant} (or https://…).` : `server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
     }
   }
   // In the API's words for a bad id; no control character from the command line reaches the terminal.
