@@ -61,6 +61,7 @@ import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
+import { expiryNotice } from './http/tls-expiry.js'
 import { loadTlsPair, type LoadedTls, type TlsCheck, type TlsPair, watchTlsFiles } from './http/tls-files.js'
 import { H2Sessions } from './http/http2/sessions.js'
 import { createBrowserFlow } from './gateway/browser/browser-flow.js'
@@ -252,6 +253,15 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     servedTls = loaded
     metrics.gauge('postern_tls_certificate_expiry_timestamp_seconds', 'When the TLS certificate served to new connections expires (seconds since the epoch).', () => Date.parse(servedTls!.validTo) / 1000)
   }
+  // A certificate near its end is said at start, at each renewal that is no better, and daily.
+  const sayExpiry = () => {
+    const notice = servedTls && expiryNotice(servedTls.validTo, clock())
+    if (notice) log.log(notice.level, notice.message, { cert: config.tls?.cert })
+  }
+  sayExpiry()
+  const expiryDaily = setInterval(sayExpiry, 86_400_000)
+  expiryDaily.unref()
+  closers.push(async () => clearInterval(expiryDaily))
   const tlsRenewed: ((pair: TlsPair) => void)[] = []
   /** Where a plane listens, as a URL to print: https under TLS, an IPv6 address in brackets. */
   const listenUrl = (host: string, port: number) => `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -501,6 +511,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const watch = (tlsWatch = watchTlsFiles(config.tls, (loaded) => {
       servedTls = loaded
       for (const take of tlsRenewed) take(loaded.pair)
+      sayExpiry()
     }, { intervalMs: config.tlsCheckMs, log }))
     closers.push(async () => watch.stop())
   }

@@ -56,6 +56,8 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
   it('is served to new connections within moments; a renewal caught halfway keeps the pair in use, and says so once', async () => {
     for (const port of [p.gatewayPort, p.controlPort, metricsPort]) expect(await servedFingerprint(port)).toBe(fingerprintOf(first.cert))
     expect(await expiryGauge(metricsPort)).toBe(expiryOf(first.cert))
+    // The first certificate has a day left: said at start, as a warning.
+    expect(p.output().match(/"level":"warn","msg":"the TLS certificate expires in 2[34] hours \(/g)).toHaveLength(1)
     // What start-up prints names the ports as they are served.
     expect(p.output()).toContain(`Gateway: https://127.0.0.1:${p.gatewayPort} `)
     expect(p.output()).toContain(`Metrics (no credential needed): https://127.0.0.1:${metricsPort}/metrics`)
@@ -72,6 +74,8 @@ describe.each(DATA_PLANES)('a renewed TLS certificate (%s data plane)', (dataPla
     expect(await servedFingerprint(metricsPort)).toBe(fingerprintOf(renewed.cert))
     expect(await expiryGauge(metricsPort)).toBe(expiryOf(renewed.cert))
     expect(p.output()).toContain('TLS certificate reloaded')
+    // The renewed one has 90 days: nothing more is said of its expiry.
+    expect(p.output().match(/the TLS certificate expires in/g)).toHaveLength(1)
     // A client that trusts only the renewed certificate is served.
     const health = await curl(['--cacert', renewed.cert, '-s', '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:${p.controlPort}/healthz`])
     expect(health.stdout).toBe('200')
