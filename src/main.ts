@@ -258,10 +258,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     const notice = servedTls && expiryNotice(servedTls.validTo, clock())
     if (notice) log.log(notice.level, notice.message, { cert: config.tls?.cert })
   }
-  sayExpiry()
-  const expiryDaily = setInterval(sayExpiry, 86_400_000)
-  expiryDaily.unref()
-  closers.push(async () => clearInterval(expiryDaily))
+  if (servedTls) {
+    sayExpiry()
+    const expiryDaily = setInterval(sayExpiry, 86_400_000)
+    expiryDaily.unref()
+    closers.push(async () => clearInterval(expiryDaily))
+  }
   const tlsRenewed: ((pair: TlsPair) => void)[] = []
   /** Where a plane listens, as a URL to print: https under TLS, an IPv6 address in brackets. */
   const listenUrl = (host: string, port: number) => `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
