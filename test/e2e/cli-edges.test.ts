@@ -142,11 +142,28 @@ describe('CLI edges', () => {
       [['config', 'set', 'project', ''], 'ERROR: project: a value is needed; to remove the property, run: postern config unset project\n'],
       [['config', 'set', 'account', ''], 'ERROR: account: a value is needed; to remove the property, run: postern config unset account\n'],
       [['config', 'set', 'core/project', 'Bad_Project'], "ERROR: Invalid project id 'Bad_Project': 6–30 characters, lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.\n"],
+      // A server typed as its listen address: the URL meant, where it said only "expected a URL".
+      [['config', 'set', 'server', 'localhost:7070'], "ERROR: server: 'localhost:7070' names no scheme: give http://localhost:7070 (or https://…).\n"],
     ] as const) {
       expect(await cli([...args]), args.join(' ')).toMatchObject({ code: 2, stderr })
     }
     expect((await cli(['config', 'list'])).stdout).toBe(before)
     expect(await cli(['config', 'set', 'project', 'other-project'])).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
+  })
+
+  // Found by control-fuzz (seed 991018): an empty PATCH gave the service a new etag and update time.
+  it('an update that changes nothing writes nothing: an empty PATCH, the resource sent back as read, labels in another order', async () => {
+    const path = '/v2/projects/my-project/services/hello'
+    expect((await p.api('PATCH', path, { labels: { a: '1', b: '2' } })).status).toBe(200)
+    const read = (await p.api<Record<string, unknown>>('GET', path)).body
+    for (const body of [{}, read, { labels: { b: '2', a: '1' } }, { description: read.description }]) {
+      const res = await p.api<Record<string, unknown>>('PATCH', path, body)
+      expect(res.status).toBe(200)
+      expect([res.body.etag, res.body.updateTime], JSON.stringify(body)).toEqual([read.etag, read.updateTime])
+    }
+    expect((await p.api<Record<string, unknown>>('GET', path)).body).toEqual(read)
+    // A change still is one.
+    expect((await p.api<Record<string, unknown>>('PATCH', path, { description: 'changed' })).body.etag).not.toBe(read.etag)
   })
 
   it('a mistyped required flag is named, with the flag meant, not reported as the required one missing', async () => {

@@ -33,6 +33,12 @@ const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).p
 /** Fields the API returns that a client may send back unchanged (PATCH with the whole resource). */
 const OUTPUT_ONLY = ['name', 'uid', 'uri', 'createTime', 'updateTime', 'creator', 'lastModifier']
 
+/** Whether `fields` would change `current`: values compared as JSON, labels whatever their order. */
+function changesAnything(current: ServiceRecord, fields: Partial<ServiceRecord>): boolean {
+  const canonical = (value: unknown) => JSON.stringify(value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value).sort(([a], [b]) => a.localeCompare(b)) : value)
+  return (Object.keys(fields) as (keyof ServiceRecord)[]).some((k) => canonical(fields[k]) !== canonical(current[k]))
+}
+
 function stripOutputOnly(body: Record<string, unknown>): Record<string, unknown> {
   const copy = { ...body }
   for (const k of OUTPUT_ONLY) delete copy[k]
@@ -125,8 +131,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       if (patch.etag !== undefined && patch.etag !== current.etag) {
         throw new PosternError('ABORTED', 'The service was changed concurrently (etag mismatch). Read it again and retry.')
       }
-      const next: ServiceRecord = {
-        ...current,
+      const fields: Partial<ServiceRecord> = {
         ...(patch.upstream !== undefined && { upstream: parseUpstream(patch.upstream) }),
         ...(patch.description !== undefined && { description: patch.description }),
         ...(patch.invokerIamDisabled !== undefined && { invokerIamDisabled: patch.invokerIamDisabled }),
@@ -136,6 +141,13 @@ export function serviceRoutes(r: Router<Handler>): void {
         ...(patch.useHttp2 !== undefined && { useHttp2: patch.useHttp2 }),
         ...(patch.timeoutSeconds !== undefined && { timeoutSeconds: patch.timeoutSeconds }),
         ...(patch.labels !== undefined && { labels: patch.labels }),
+      }
+      // An update that changes nothing writes nothing: the etag and update time stay, and nginx
+      // is not reloaded (an empty PATCH, or a client sending the resource back as it read it).
+      if (!changesAnything(current, fields)) return current
+      const next: ServiceRecord = {
+        ...current,
+        ...fields,
         updateTime: c.deps.clock(),
         lastModifier: c.caller().member,
         etag: randomToken(9),
