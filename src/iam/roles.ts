@@ -144,10 +144,16 @@ export function parseRole(raw: unknown): Role {
   return raw as Role
 }
 
-/** The role a mistyped name means: with gcloud's `roles/` prefix left out, or a typo or two away. */
+/**
+ * The role a mistyped name means: with gcloud's `roles/` prefix left out, a typo or two away, its
+ * title as the console shows it ('Run Invoker'), or the last word of one role alone ('invoker').
+ */
 function closestRole(raw: string): Role | undefined {
   const name = raw.startsWith('roles/') ? raw : `roles/${raw}`
   if (BY_NAME.has(name as Role)) return name as Role
+  const word = raw.trim().toLowerCase()
+  const named = DEFINITIONS.filter((d) => d.title.toLowerCase() === word || d.name.toLowerCase().endsWith(`.${word}`))
+  if (named.length === 1) return named[0]!.name
   return closest(name, BY_NAME.keys()) as Role | undefined
 }
 
