@@ -42,7 +42,10 @@ const PATHS = [
  * owner's token in most requests: framing that disagrees with itself, bodies that are junk or
  * hide a second request, headers and request lines damaged and cut. Whatever the bytes, the
  * control plane stays up, answers bad input with a 4xx in its own shape (JSON, or a page where a
- * page was asked for; never Node's bare status line, never a 5xx), and writes nothing.
+ * page was asked for; never Node's bare status line, never a 5xx), and writes nothing. (No DELETE
+ * is sent: seed 991019 sent an intact one with the owner's token, and the service went, rightly.
+ * An intact PATCH or POST needs a body that is a valid change, which the fuzzer's are not; an
+ * empty PATCH changes nothing.)
  */
 describe('HTTP/1.1 fuzzing the control plane', () => {
   let p: PosternProcess
@@ -72,7 +75,7 @@ describe('HTTP/1.1 fuzzing the control plane', () => {
     const statuses = new Map<number, number>()
     const wrong: string[] = []
     for (let sent = 0; sent < CONNECTIONS; sent += AT_ONCE) {
-      const batch = Array.from({ length: AT_ONCE }, () => fuzzHttp1Connection(rand, { host, token, paths: PATHS }))
+      const batch = Array.from({ length: AT_ONCE }, () => fuzzHttp1Connection(rand, { host, token, paths: PATHS, deletes: false }))
       await Promise.all(
         batch.map(async (packets) => {
           const answer = await playHttp1(p.controlPort, packets)

@@ -55,7 +55,13 @@ export const responsesIn = (answer: string) =>
     at: m.index + (m[0].startsWith('\r\n') ? 2 : 0),
   }))
 
-export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string; paths?: readonly string[] }): Buffer[] {
+/**
+ * One connection's packets: requests, each with a few of its parts damaged at most. `deletes:
+ * false` sends GET where DELETE would go (the same random draws otherwise): an intact DELETE with a
+ * good token is a write its sender may make, which a test of what damage lets through cannot tell
+ * from one.
+ */
+export function fuzzHttp1Connection(rand: () => number, o: { host: string; token: string; wellFramed?: boolean; marker?: string; paths?: readonly string[]; deletes?: boolean }): Buffer[] {
   const int = (n: number) => Math.floor(rand() * n)
   const chance = (p: number) => rand() < p
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
@@ -106,7 +112,7 @@ export function fuzzHttp1Connection(rand: () => number, o: { host: string; token
       `/${'a'.repeat(pick([100, 5_000, 20_000]))}`,
       `/${junk(int(12))}`,
     ])
-  const method = () => pick(['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'get', 'PRI', 'G T', 'M'.repeat(int(300) + 1), junk(int(6) + 1)])
+  const method = () => pick(['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', o.deletes === false ? 'GET' : 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'get', 'PRI', 'G T', 'M'.repeat(int(300) + 1), junk(int(6) + 1)])
   const version = () => pick(['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'http/1.1', 'HTTP/1.1 x', 'HTTP/11', ''])
 
   // Each request varies a few of its parts at most (none, often), so that most are ones a gateway
