@@ -5,6 +5,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { curl } from '../support/curl.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -186,7 +187,12 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
   })
 
   // (The nginx plane takes HTTP/2 only under TLS; the same head reached curl --http2 there, checked by hand.)
-  it.runIf(dataPlane === 'node')('the same head reaches an HTTP/2 caller, and through postern services proxy (node:http2 sent no header block over 64 KiB)', async () => {
+  it.runIf(dataPlane === 'node')('the same head reaches an HTTP/2 caller, curl and node:http2, and through postern services proxy (node:http2 sent no header block over 64 KiB)', async () => {
+    // curl, which got "000" and a GOAWAY.
+    const viaCurl = await curl(['--http2-prior-knowledge', '-D', '-', '-H', `Host: ${host()}`, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${p.gatewayPort}/big-head`])
+    expect(viaCurl.stdout.slice(0, viaCurl.stdout.indexOf('\r\n')), viaCurl.stderr).toBe('HTTP/2 200 ')
+    expect(/\r\nx-fill: (f*)\r\n/.exec(viaCurl.stdout)?.[1]?.length).toBe(BIG_HEAD - BIG_HEAD_START.length - 4)
+    expect(viaCurl.stdout.endsWith('\r\n\r\nhello')).toBe(true)
     const proxy = await startServicesProxy('odd', p.configDir)
     try {
       for (const [port, authority, auth] of [[p.gatewayPort, host(), { authorization: `Bearer ${token}` }], [proxy.port, `127.0.0.1:${proxy.port}`, {}]] as const) {

@@ -335,7 +335,6 @@ ${o.tls ? `    ssl_certificate ${q(o.tls.cert)};\n    ssl_certificate_key ${q(o.
     error_page 404 /_postern/nginx-404;
     error_page 405 /_postern/nginx-405;
 ${o.tls ? '    error_page 497 =400 /_postern/nginx-497;\n' : ''}
-
     # What Lua hands the forwarding below (the verdict, the target, the identity), declared once
     # here (a location nothing reaches) rather than reset by "set" on every request; unset, they
     # read as empty.
