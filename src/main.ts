@@ -75,6 +75,7 @@ import { internalEndpoints } from './gateway/internal-endpoints.js'
 import { decisionKey, showsDecisionKey } from './gateway/nginx/decision-key.js'
 import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decision.js'
 import { renewalEndpoint } from './gateway/nginx/renewal.js'
+import { UpstreamPeers } from './gateway/nginx/upstream-peers.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
@@ -448,8 +449,16 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const onStream = createH2Gateway(h2Deps)
       // Streams nginx hands over come from the caller nginx names, not from nginx's socket.
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
+      // Plain-HTTP upstreams' addresses, which nginx's verdicts carry (so their changes reload no nginx).
+      const peers = new UpstreamPeers()
+      const refreshPeers = () => {
+        peers.refresh([...directory.allServices()].map((s) => s.upstream)).catch((err: unknown) => log.log('warn', 'could not resolve the upstreams\' host names again', { err: String(err) }))
+      }
+      refreshPeers()
+      afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && refreshPeers())
+      afterReload.push(refreshPeers)
       const nginxDecisions = {
-        decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid) }),
+        decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid), peers: (origin) => peers.of(origin) }),
         renew: renewalEndpoint(gateway, {
           issuer: config.issuer,
           clock,
@@ -457,6 +466,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           viewEpoch: () => `${reloads}.${follower.position}`,
           stale: (now) => freshness.stale(now),
           counted: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
+          peers: (origin) => peers.of(origin),
         }),
         upstreamError: upstreamErrorEndpoint(),
       }

@@ -90,6 +90,69 @@ describe('the nginx data plane as a process', () => {
     await done.body.dump()
   })
 
+  it('creates, re-points and deletes plain-HTTP services without reloading nginx: callers on kept-alive connections lose nothing, and nginx forwards the new ones itself', async () => {
+    await nginxHolds(p, 'second') // the reload the test before made, over
+    const conf = join(p.dataDir, 'nginx', 'nginx.conf')
+    const master = readFileSync(join(p.dataDir, 'nginx', 'nginx.pid'), 'utf8').trim()
+    const workers = () => spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean).sort()
+    const before = { config: readFileSync(conf, 'utf8'), workers: workers() }
+    const other = await startUpstream()
+    // Ten callers, each on one kept-alive connection, for as long as the services change: a
+    // reload's retiring workers would close those connections under them.
+    const agent = new Agent({ connections: 10, pipelining: 1 })
+    let stop = false
+    const failures: string[] = []
+    let answered = 0
+    const caller = async () => {
+      while (!stop) {
+        try {
+          const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { dispatcher: agent, headers: { host: host('first'), authorization: `Bearer ${token}` } })
+          await r.body.dump()
+          if (r.statusCode === 200) answered++
+          else failures.push(String(r.statusCode))
+        } catch (err) {
+          failures.push(String((err as Error).message))
+        }
+      }
+    }
+    const callers = Array.from({ length: 10 }, caller)
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await p.cli(['services', 'create', `plain${i}`, `--upstream=${upstream.url}`, '--allow-unauthenticated'])).code).toBe(0)
+        // The new service is forwarded by nginx itself (nginx writes `Host`; Postern's gateway, `host`) as soon as it exists.
+        const seen = upstream.seen.length
+        const r = await request(`http://127.0.0.1:${p.gatewayPort}/new`, { headers: { host: host(`plain${i}`) } })
+        await r.body.dump()
+        expect(r.statusCode).toBe(200)
+        expect(upstream.seen.slice(seen).find((s) => s.url === '/new')?.rawHeaders[0]).toBe('Host')
+      }
+      expect((await p.cli(['services', 'update', 'plain0', `--upstream=${other.url}`])).code).toBe(0)
+      const moved = await poll(async () => {
+        const r = await request(`http://127.0.0.1:${p.gatewayPort}/moved`, { headers: { host: host('plain0') } })
+        await r.body.dump()
+        return other.seen.find((s) => s.url === '/moved')
+      }, (s) => s !== undefined, 3_000)
+      expect(moved?.rawHeaders[0]).toBe('Host')
+      expect((await p.cli(['services', 'delete', 'plain1', '--quiet'])).code).toBe(0)
+      expect(await poll(async () => {
+        const r = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: host('plain1') } })
+        await r.body.dump()
+        return r.statusCode
+      }, (s) => s === 404, 3_000)).toBe(404)
+      // Long enough for a reload, had there been one, to have retired the workers.
+      await new Promise((r) => setTimeout(r, 500))
+    } finally {
+      stop = true
+      await Promise.all(callers)
+      await agent.close()
+      await other.close()
+    }
+    expect(failures).toEqual([])
+    expect(answered).toBeGreaterThan(100)
+    expect(readFileSync(conf, 'utf8')).toBe(before.config)
+    expect(workers()).toEqual(before.workers)
+  })
+
   it('reaches an upstream by host name, and answers the gateway’s 502 for one whose name does not resolve while the others go on', async () => {
     const byName = upstream.url.replace('127.0.0.1', 'localhost')
     expect((await p.cli(['services', 'create', 'named', `--upstream=${byName}`, '--allow-unauthenticated'])).code).toBe(0)

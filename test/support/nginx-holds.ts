@@ -1,28 +1,31 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { upstreamBlockName } from '../../src/gateway/nginx/nginx-config.js'
+import { DEFAULT_TIMEOUT_SECONDS, upstreamBlockName } from '../../src/gateway/nginx/nginx-config.js'
 import { eventually } from './eventually.js'
 import type { PosternProcess } from './server.js'
 
 /**
  * Waits until the nginx data plane of `p` forwards to `service` itself: its configuration names
- * the service's upstream as it stands now, and every worker taking requests was started from that
- * configuration, the workers it retired gone. Until then nginx hands a new or changed service
- * to Postern's own gateway (nginx-lua.ts), which answers as the Node plane does, so tests of what
- * nginx itself does with an upstream's answer wait for this first. A retired worker closes the
- * idle keep-alive connections it kept: waiting for it to be gone, and a moment more, lets a
- * client's pool see those closed before it is asked to send on one. `cliEnv` is the CLI's
- * environment where it needs one (NODE_EXTRA_CA_CERTS for a Postern serving TLS).
+ * what the service needs of it as it stands now (an https service's upstream block; a plain-HTTP
+ * one's timeout, when not the default: its addresses come in its verdicts), and every worker
+ * taking requests was started from that configuration, the workers it retired gone. Until then
+ * nginx hands a new or changed service to Postern's own gateway (nginx-lua.ts), which answers as
+ * the Node plane does, so tests of what nginx itself does with an upstream's answer wait for this
+ * first. A retired worker closes the idle keep-alive connections it kept: waiting for it to be
+ * gone, and a moment more, lets a client's pool see those closed before it is asked to send on
+ * one. `cliEnv` is the CLI's environment where it needs one (NODE_EXTRA_CA_CERTS for a Postern
+ * serving TLS).
  */
 export async function nginxHolds(p: PosternProcess, service: string, cliEnv?: Record<string, string>): Promise<void> {
   const described = await p.cli(['services', 'describe', service, '--format=json'], { env: cliEnv })
-  const { uid, upstream } = JSON.parse(described.stdout) as { uid: string; upstream: string }
-  const block = upstreamBlockName(uid, new URL(upstream).origin)
+  const { uid, upstream, timeoutSeconds } = JSON.parse(described.stdout) as { uid: string; upstream: string; timeoutSeconds: number }
+  const origin = new URL(upstream).origin
+  const needed = origin.startsWith('https:') ? upstreamBlockName(uid, origin) : timeoutSeconds === DEFAULT_TIMEOUT_SECONDS ? '' : `location @postern_t${timeoutSeconds} `
   const dir = join(p.dataDir, 'nginx')
   await eventually(15_000, () => {
     // The text before the time: a configuration put in place between the two is only waited for longer.
-    if (!read(join(dir, 'nginx.conf')).includes(block)) return false
+    if (!read(join(dir, 'nginx.conf')).includes(needed)) return false
     const written = statSync(join(dir, 'nginx.conf')).mtimeMs
     const master = read(join(dir, 'nginx.pid')).trim()
     const workers = spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean)

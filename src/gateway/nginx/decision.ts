@@ -22,7 +22,10 @@ const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) 
  * exact response the Node gateway would have sent — the same `decideAccess`, the same refusal
  * bodies and challenges (answer.ts), the same denial audit.
  */
-export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void; publicKey: (kid: string) => KeyObject | undefined }) {
+export function decisionEndpoint(
+  gateway: Gateway,
+  o: { issuer: string; clock: Clock; record: (service: string, verdict: Verdict) => void; publicKey: (kid: string) => KeyObject | undefined; peers: Peers },
+) {
   const tokenKey = tokenKeys(o.publicKey)
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     req.resume()
@@ -69,7 +72,7 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
       return
     }
     const headers: Record<string, string> = {
-      ...(await allowed(gateway, access, { method, upgrade, rawHeaders: req.rawHeaders, issuer: o.issuer, now: o.clock() })),
+      ...(await allowed(gateway, access, { method, upgrade, rawHeaders: req.rawHeaders, issuer: o.issuer, now: o.clock(), peers: o.peers })),
       ...(access.tokenHeader === 'authorization' && access.caller?.claims ? { [VERDICT.tokenKey]: tokenKey(h.authorization) } : {}),
       'cache-control': 'no-store',
       'content-length': '0',
@@ -79,17 +82,20 @@ export function decisionEndpoint(gateway: Gateway, o: { issuer: string; clock: C
   }
 }
 
+/** A plain-HTTP upstream's addresses, as a verdict carries them (upstream-peers.ts). */
+export type Peers = (origin: string) => string | undefined
+
 /** An `allow` verdict: where to forward, what to set upstream, for how long nginx may reuse it. */
 export async function allowed(
   gateway: Gateway,
   access: Extract<Access, { ok: true }>,
-  r: { method: string; upgrade: boolean; rawHeaders: readonly string[]; issuer: string; now: number },
+  r: { method: string; upgrade: boolean; rawHeaders: readonly string[]; issuer: string; now: number; peers: Peers },
 ): Promise<Record<string, string>> {
   const route = access.route
   const upstream = new URL(route.upstream.origin)
   return {
     [VERDICT.verdict]: 'allow',
-    [VERDICT.upstream]: `${upstream.protocol}//${upstreamBlockName(route.service.uid, route.upstream.origin)}`,
+    [VERDICT.upstream]: upstreamField(upstream.protocol, upstreamBlockName(route.service.uid, route.upstream.origin), r.peers(route.upstream.origin)),
     [VERDICT.basePath]: route.upstream.basePath,
     [VERDICT.upstreamHost]: upstream.host,
     [VERDICT.timeout]: String(route.service.timeoutSeconds),
@@ -97,6 +103,16 @@ export async function allowed(
     [VERDICT.cacheMs]: String(cacheMs(access, r.method, r.upgrade, r.now)),
     ...(await headersForUpstream(gateway, access, r.rawHeaders, r.issuer)),
   }
+}
+
+/**
+ * The verdict's upstream: an https service's own block, by name; a plain-HTTP one's name and the
+ * addresses it is forwarded to, `http://NAME@host:port,host:port`, which nginx's Lua takes as they
+ * come (nginx-lua-balancer.ts), or the name alone while they are unknown (Postern's gateway
+ * forwards it then).
+ */
+export function upstreamField(protocol: string, block: string, peers: string | undefined): string {
+  return protocol === 'http:' && peers ? `http://${block}@${peers}` : `${protocol}//${block}`
 }
 
 /**

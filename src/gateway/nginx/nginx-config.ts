@@ -12,7 +12,7 @@ import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_E
 import { nginxLua } from './nginx-lua.js'
 
 /** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
-const DEFAULT_TIMEOUT_SECONDS = 300
+export const DEFAULT_TIMEOUT_SECONDS = 300
 
 /** A service as the nginx data plane needs it: its upstream block, where it forwards, its timeout. */
 export interface NginxService {
@@ -21,9 +21,10 @@ export interface NginxService {
   origin: string
   timeoutSeconds: number
   /**
-   * The upstream host's addresses as Postern resolved them (IP literals), when it wrote this
+   * An https upstream host's addresses as Postern resolved them (IP literals), when it wrote this
    * configuration: nginx would resolve them once too, at load. None when the name did not
-   * resolve: the service answers the gateway's 502 and every other service still loads.
+   * resolve: the service answers the gateway's 502 and every other service still loads. (A
+   * plain-HTTP upstream's are not written here: its verdicts carry them, upstream-peers.ts.)
    */
   addresses: readonly string[]
 }
@@ -66,11 +67,12 @@ export interface NginxPlaneOptions {
 
 /**
  * The nginx `upstream` block a verdict names for a service: by its uid (a renamed service keeps
- * it) and a digest of its upstream's origin, so that a verdict for a service nginx has not been
- * reloaded with yet — a new one, or one pointed at another upstream — names a block nginx does
- * not hold, and goes through Postern's own gateway rather than to no upstream or the old one
- * (nginx-lua.ts). An https service has a block of its own; a plain-HTTP one is a key of PEERS in
- * postern.balance (nginx-lua-balancer.ts), under the one block HTTP_BLOCK.
+ * it) and a digest of its upstream's origin, so that a verdict for an https service nginx has not
+ * been reloaded with yet — a new one, or one pointed at another upstream — names a block nginx
+ * does not hold, and goes through Postern's own gateway rather than to no upstream or the old one
+ * (nginx-lua.ts). A plain-HTTP service has no block of its own: its verdicts give this name and
+ * its addresses, and postern.balance picks among them under the one block HTTP_BLOCK
+ * (nginx-lua-balancer.ts).
  */
 export function upstreamBlockName(uid: string, origin: string): string {
   // Made for every decision and renewed verdict: the one-shot hash (about 0.5 µs, a third of a Hash object's).
@@ -149,9 +151,10 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
     return `  upstream ${upstreamBlockName(s.uid, s.origin)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
   })
-  // Every service, as its verdicts name its upstream, with its addresses: a verdict naming none
-  // of these, or one without addresses, goes through Postern's gateway (nginx-lua-balancer.ts).
-  const known = o.services.map((s) => [`${new URL(s.origin).protocol}//${upstreamBlockName(s.uid, s.origin)}`, ...peersOf(s)].join('\t'))
+  // Every https service, as its verdicts name its upstream, with its addresses: a verdict naming
+  // none of these, or one without addresses, goes through Postern's gateway. Plain-HTTP services'
+  // addresses come in their verdicts (nginx-lua-balancer.ts): a change to those is no reason to reload.
+  const known = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => [`https://${upstreamBlockName(s.uid, s.origin)}`, ...peersOf(s)].join('\t'))
   // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
   const decisionKey = o.decisionKey
   if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')

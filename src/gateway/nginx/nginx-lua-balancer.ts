@@ -1,23 +1,25 @@
 /**
  * The Lua that picks a plain-HTTP service's peer (balancer_by_lua in the one upstream block of
  * such services, nginx-config.ts): the service's first address as Postern resolved them (IPv4
- * first), and the next one when that one cannot be connected to, as a client would. Defines
- * PEERS, and upstream_of, which names the block a verdict's upstream is forwarded to: this one,
- * or an https service's own — or none, for a service this configuration does not hold (nginx not
- * yet reloaded since it was created or re-pointed) or whose host name resolved to nothing when it
- * was written: Postern's gateway forwards those, resolving the name as it connects.
+ * first), and the next one when that one cannot be connected to, as a client would. A plain-HTTP
+ * service's addresses come in its verdicts (`http://NAME@host:port,host:port`, decision.ts
+ * upstreamField), so creating or re-pointing one needs no reload; an https service's block is
+ * written into the configuration (PEERS). Defines upstream_of, which names the block a verdict's
+ * upstream is forwarded to — or none, for a service without addresses (its host name not yet
+ * resolved, or resolved to nothing) or an https one this configuration does not hold (nginx not
+ * yet reloaded since it was created or re-pointed): Postern's gateway forwards those, resolving
+ * the name as it connects.
  */
 export function balancerLua(o: {
   block: string
-  /** Each service as its verdicts name its upstream, and its addresses, tab-separated. */
+  /** Each https service as its verdicts name its upstream, and its addresses, tab-separated. */
   peers: readonly string[]
 }): string {
   return `
     local balancer = require "ngx.balancer"
     local HTTP_BLOCK = ${JSON.stringify(`http://${o.block}`)}
-    -- Each service this configuration holds, by the name its verdicts give its upstream, and its
-    -- addresses in the order they are tried: { { host, port }, ... } (an https one's block has
-    -- them too, and nginx picks among those).
+    -- Each https service this configuration holds, by the name its verdicts give its upstream, and
+    -- its addresses ({ { host, port }, ... }; its block has them too, and nginx picks among those).
     local PEERS = {}
     -- One short string a service (nginx refuses a configuration token over 4 KB), a function a
     -- few thousand of them (LuaJIT counts a function's constants in 16 bits).
@@ -38,18 +40,40 @@ ${chunks(o.peers, 4000).map((chunk) => `      function() return {\n${chunk.map((
       end
     end
 
-    -- The block to forward to (the first value) for a verdict's upstream, and the service's key in
-    -- PEERS when it is this block; nil when this configuration does not hold the service or has
-    -- no address for it.
+    -- Plain-HTTP services' addresses as their verdicts name them, read once: by the whole
+    -- upstream, so that other addresses are another entry. Emptied when it holds LEARNED_MAX (a
+    -- worker that has lived through many changes); a request whose entry went meanwhile reads it again.
+    local LEARNED, learned, LEARNED_MAX = {}, 0, 10000
+    local function learn(upstream)
+      local at = upstream:find("@", 8, true)
+      if not at then return nil end
+      local service = {}
+      for field in upstream:sub(at + 1):gmatch("[^,]+") do
+        local host, port = field:match("^(.*):(%d+)$")
+        if host then service[#service + 1] = { host, tonumber(port) } end
+      end
+      if #service == 0 then return nil end
+      if learned >= LEARNED_MAX then LEARNED, learned = {}, 0 end
+      learned = learned + 1
+      LEARNED[upstream] = service
+      return service
+    end
+
+    -- The block to forward to (the first value) for a verdict's upstream, and, for a plain-HTTP
+    -- service, its key for postern.balance; nil when there is no address to forward to.
     local function upstream_of(upstream)
+      if upstream:byte(5) == 58 then -- http:
+        if LEARNED[upstream] or learn(upstream) then return HTTP_BLOCK, upstream end
+        return nil
+      end
       local service = PEERS[upstream]
       if not service or #service == 0 then return nil end
-      if upstream:byte(5) ~= 58 then return upstream end -- https: a block of its own
-      return HTTP_BLOCK, upstream
+      return upstream
     end
 
     function postern.balance()
-      local service = PEERS[ngx.var.p_peer]
+      local peer = ngx.var.p_peer
+      local service = LEARNED[peer] or learn(peer)
       local try = 1
       if balancer.get_last_failure() then
         -- Only a request whose first address failed keeps count (ngx.ctx costs a table).

@@ -42,7 +42,7 @@ export function nginxLua(o: {
   decisionKey: string
   bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
   defaultTimeout: number
-  /** The upstream block of plain-HTTP services, and each service as its verdicts name its upstream, with its addresses (nginx-lua-balancer.ts). */
+  /** The upstream block of plain-HTTP services, and each https service as its verdicts name its upstream, with its addresses (nginx-lua-balancer.ts). */
   http: { block: string; peers: readonly string[] }
   /** The timeouts other than the default that have a named location (@postern_tN) in this configuration. */
   timeouts: readonly number[]
@@ -512,11 +512,11 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
         end
       end
       local upstream, peer = upstream_of(f[1])
-      -- A service this configuration does not hold yet (created, pointed at another upstream or
-      -- given a new timeout since nginx was last reloaded): Postern's gateway forwards it, as it
-      -- stands now, until the reload. So too one whose host name resolved to nothing when this
-      -- configuration was written: the gateway resolves it as it connects (its 502 while it still
-      -- does not), where nginx would answer 502 until some change reloaded it.
+      -- A service this configuration does not hold yet (an https one created or pointed at another
+      -- upstream, or one given a new timeout, since nginx was last reloaded): Postern's gateway
+      -- forwards it, as it stands now, until the reload. So too one whose verdict names no address
+      -- (its host name not resolved yet, or to nothing): the gateway resolves it as it connects
+      -- (its 502 while it still does not).
       if not upstream or (f[4] ~= DEFAULT_TIMEOUT and not TIMEOUTS[f[4]]) then return ngx.exec("@postern_gateway") end
       -- A plain-HTTP service without a base path, at the default timeout, is forwarded by location /
       -- itself, to its peer, with the request's target as the caller sent it; any other (or a target

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http'
 import { isIP } from 'node:net'
@@ -13,6 +12,7 @@ import type { ServiceRecord } from '../../store/records.js'
 import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxConfig, type NginxService } from './nginx-config.js'
 import { NginxProcess, findNginx } from './nginx-process.js'
+import { addressesOf } from './upstream-peers.js'
 import { nodeTrustedCertificates } from './upstream-trust.js'
 
 export interface NginxPlaneDeps {
@@ -159,10 +159,12 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
 }
 
 /**
- * Services with their upstreams' addresses, resolved when the configuration is written (when
+ * Services with their https upstreams' addresses, resolved when the configuration is written (when
  * Postern starts and when services change), as nginx would resolve its upstream blocks' names
  * when it loads them. A name that does not resolve leaves its service without addresses (its
  * callers get the 502 any unreachable upstream gets) rather than stopping every other service.
+ * A plain-HTTP service's addresses are not the configuration's: its verdicts carry them
+ * (upstream-peers.ts).
  */
 export async function resolvedServices(services: Iterable<ServiceRecord>): Promise<NginxService[]> {
   const out: NginxService[] = []
@@ -170,6 +172,10 @@ export async function resolvedServices(services: Iterable<ServiceRecord>): Promi
   for (const s of services) {
     const url = new URL(s.upstream)
     const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (url.protocol !== 'https:') {
+      out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: [] })
+      continue
+    }
     let addresses = names.get(host)
     if (!addresses) names.set(host, (addresses = isIP(host) ? Promise.resolve([host]) : addressesOf(host)))
     out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: await addresses })
@@ -181,16 +187,6 @@ export async function resolvedServices(services: Iterable<ServiceRecord>): Promi
 function addressedHttps(origin: string): boolean {
   const url = new URL(origin)
   return url.protocol === 'https:' && isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0
-}
-
-/** A host name's addresses, IPv4 first (tried in this order), or none when it does not resolve. */
-async function addressesOf(host: string): Promise<string[]> {
-  try {
-    const found = await lookup(host, { all: true })
-    return [...new Set(found.sort((a, b) => a.family - b.family).map((a) => a.address))]
-  } catch {
-    return []
-  }
 }
 
 /** The paths of nginx's own requests to Postern (decision-protocol.ts). */

@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.js'
 import { BoundedCache } from '../../core/bounded-cache.js'
 import type { Verdict } from '../../observability/metrics.js'
 import type { Gateway } from '../gateway.js'
-import { allowed, tokenCacheMs } from './decision.js'
+import { allowed, tokenCacheMs, type Peers } from './decision.js'
 import { EPOCH_HEADER, RENEW_MAX_LINES, VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 
 /** A renewal's line is a token and a host: about a kilobyte, 4 KB allowed on average. */
@@ -43,6 +43,7 @@ export interface RenewalOptions {
   stale: (now: number) => boolean
   /** Counts each line's answer (postern_nginx_renewals_total). */
   counted: (answer: AnswerKind) => void
+  peers: Peers
 }
 
 /**
@@ -118,7 +119,7 @@ async function renewed(
   // A service whose upstream now speaks HTTP/2 is not nginx's to forward to: its next request is
   // decided whole, and handed to Postern's gateway (decision.ts).
   if (!access.ok || access.route.service.useHttp2) return REFUSE
-  const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now })
+  const verdict = await allowed(gateway, access, { method, upgrade: false, rawHeaders, issuer: o.issuer, now, peers: o.peers })
   const answer = VERDICT_FIELDS.map((f) => escaped(verdict[f] ?? '')).join('\t')
   const exp = access.caller?.claims?.exp
   if (access.verdict === 'allowed' && !access.conditional && exp !== undefined) {

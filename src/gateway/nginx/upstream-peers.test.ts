@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { upstreamField } from './decision.js'
+import { UpstreamPeers } from './upstream-peers.js'
+
+describe('a plain-HTTP upstream’s peers, as verdicts carry them', () => {
+  it('an address is its own peer, at the URL’s port or the scheme’s; IPv6 in brackets', () => {
+    const peers = new UpstreamPeers(async () => {
+      throw new Error('no name is looked up for an address')
+    })
+    expect(peers.of('http://127.0.0.1:9000')).toBe('127.0.0.1:9000')
+    expect(peers.of('http://10.0.0.7')).toBe('10.0.0.7:80')
+    expect(peers.of('http://[::1]:8080')).toBe('[::1]:8080')
+  })
+
+  it('a host name is unknown until it resolves (Postern’s gateway forwards meanwhile), then its addresses in order; none when it resolves to nothing', async () => {
+    const answers: Record<string, string[]> = { 'app.internal': ['10.0.0.1', 'fd00::1'], 'gone.internal': [] }
+    const asked: string[] = []
+    const peers = new UpstreamPeers(async (host) => {
+      asked.push(host)
+      return answers[host] ?? []
+    })
+    expect(peers.of('http://app.internal:8080')).toBeUndefined()
+    await peers.refresh(['http://app.internal:8080', 'http://gone.internal', 'http://127.0.0.1:1'])
+    expect(peers.of('http://app.internal:8080')).toBe('10.0.0.1:8080,[fd00::1]:8080')
+    expect(peers.of('http://gone.internal')).toBeUndefined()
+    expect(asked.filter((h) => h === '127.0.0.1')).toEqual([])
+    // Services changed: names are looked up again, and what they resolve to now is carried.
+    answers['app.internal'] = ['10.0.0.2']
+    await peers.refresh(['http://app.internal:8080'])
+    expect(peers.of('http://app.internal:8080')).toBe('10.0.0.2:8080')
+  })
+
+  it('a verdict names a plain-HTTP upstream with its peers, and an https one (or one without peers) by its block alone', () => {
+    expect(upstreamField('http:', 'postern_a1_0123456789ab', '127.0.0.1:9000,[::1]:9000')).toBe('http://postern_a1_0123456789ab@127.0.0.1:9000,[::1]:9000')
+    expect(upstreamField('http:', 'postern_a1_0123456789ab', undefined)).toBe('http://postern_a1_0123456789ab')
+    expect(upstreamField('https:', 'postern_d4_0123456789ab', '192.0.2.7:443')).toBe('https://postern_d4_0123456789ab')
+  })
+})
