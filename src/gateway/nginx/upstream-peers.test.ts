@@ -19,15 +19,22 @@ describe('a plain-HTTP upstream’s peers, as verdicts carry them', () => {
       asked.push(host)
       return answers[host] ?? []
     })
+    const services = ['http://app.internal:8080', 'http://gone.internal', 'http://unasked.internal', 'http://127.0.0.1:1']
     expect(peers.of('http://app.internal:8080')).toBeUndefined()
-    await peers.refresh(['http://app.internal:8080', 'http://gone.internal', 'http://127.0.0.1:1'])
+    expect(peers.of('http://gone.internal')).toBeUndefined()
+    await peers.refresh(services)
     expect(peers.of('http://app.internal:8080')).toBe('10.0.0.1:8080,[fd00::1]:8080')
     expect(peers.of('http://gone.internal')).toBeUndefined()
-    expect(asked.filter((h) => h === '127.0.0.1')).toEqual([])
-    // Services changed: names are looked up again, and what they resolve to now is carried.
+    // Only what verdicts asked for is looked up, once each.
+    expect(asked.sort()).toEqual(['app.internal', 'gone.internal'])
+    // Services changed: the names still in use are looked up again, and what they resolve to now is carried.
     answers['app.internal'] = ['10.0.0.2']
-    await peers.refresh(['http://app.internal:8080'])
+    await peers.refresh(services)
     expect(peers.of('http://app.internal:8080')).toBe('10.0.0.2:8080')
+    expect(asked.filter((h) => h === 'app.internal')).toHaveLength(2)
+    // A name no service uses any more is forgotten, not looked up again.
+    await peers.refresh(['http://127.0.0.1:1'])
+    expect(asked.filter((h) => h === 'app.internal')).toHaveLength(2)
   })
 
   it('a verdict names a plain-HTTP upstream with its peers, and an https one (or one without peers) by its block alone', () => {

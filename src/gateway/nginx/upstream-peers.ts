@@ -6,9 +6,9 @@ import { isIP } from 'node:net'
  * (decision.ts) rather than written into nginx's configuration: so creating, deleting or
  * re-pointing such a service needs no reload of nginx, whose retiring workers would close every
  * kept-alive connection and race the requests callers were sending on them. An upstream named by
- * an address is its own; a host name is resolved here (IPv4 first, as nginx tries them), when
- * first asked for and again whenever services change, as nginx would resolve an upstream block's
- * names each time it loads its configuration.
+ * an address is its own; a host name is resolved here (IPv4 first, as nginx tries them), when a
+ * verdict first asks for it and again whenever services change, as nginx would resolve an
+ * upstream block's names each time it loads its configuration.
  */
 export class UpstreamPeers {
   private readonly names = new Map<string, readonly string[]>()
@@ -39,23 +39,28 @@ export class UpstreamPeers {
     return peers
   }
 
-  /** Resolves again every host name these upstreams use (after services changed). */
+  /**
+   * After services changed: looks up again the host names verdicts have carried that these
+   * upstreams still use, and forgets the others. A name no verdict has asked for is left alone (on
+   * the Node data plane, with no nginx asking, nothing is ever looked up: lookups share libuv's
+   * threads with token signature checks).
+   */
   async refresh(upstreams: Iterable<string>): Promise<void> {
-    const hosts = new Set<string>()
-    for (const upstream of upstreams) {
-      const host = new URL(upstream).hostname.replace(/^\[|\]$/g, '')
-      if (!isIP(host)) hosts.add(host)
-    }
-    await Promise.all([...hosts].map((host) => this.lookUp(host, true)))
+    const inUse = new Set<string>()
+    for (const upstream of upstreams) inUse.add(new URL(upstream).hostname.replace(/^\[|\]$/g, ''))
+    for (const host of this.names.keys()) if (!inUse.has(host)) this.names.delete(host)
+    this.memo.clear()
+    const asked = new Set([...this.names.keys(), ...[...this.resolving.keys()].filter((host) => inUse.has(host))])
+    await Promise.all([...asked].map((host) => this.lookUp(host)))
   }
 
-  private lookUp(host: string, again = false): Promise<void> {
+  private lookUp(host: string): Promise<void> {
     const inFlight = this.resolving.get(host)
-    if (inFlight && !again) return inFlight
+    if (inFlight) return inFlight
     const done = this.resolve(host).then((addresses) => {
       this.names.set(host, addresses)
       this.memo.clear()
-      if (this.resolving.get(host) === done) this.resolving.delete(host)
+      this.resolving.delete(host)
     })
     this.resolving.set(host, done)
     return done
