@@ -451,14 +451,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
       // Plain-HTTP upstreams' addresses, which nginx's verdicts carry (so their changes reload no nginx).
       const peers = new UpstreamPeers()
+      const peersOf = (origin: string) => peers.of(origin)
       const refreshPeers = () => {
         peers.refresh([...directory.allServices()].map((s) => s.upstream)).catch((err: unknown) => log.log('warn', 'could not resolve the upstreams\' host names again', { err: String(err) }))
       }
-      refreshPeers()
       afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && refreshPeers())
       afterReload.push(refreshPeers)
       const nginxDecisions = {
-        decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid), peers: (origin) => peers.of(origin) }),
+        decide: decisionEndpoint(gateway, { issuer: config.issuer, clock, record, publicKey: (kid) => keyring.publicKey(kid), peers: peersOf }),
         renew: renewalEndpoint(gateway, {
           issuer: config.issuer,
           clock,
@@ -466,7 +466,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           viewEpoch: () => `${reloads}.${follower.position}`,
           stale: (now) => freshness.stale(now),
           counted: metrics.counter('postern_nginx_renewals_total', "Lines of the nginx data plane's bulk renewals, by answer: allow (with the verdict), same (the verdict nginx holds still holds), refuse.", 'answer'),
-          peers: (origin) => peers.of(origin),
+          peers: peersOf,
         }),
         upstreamError: upstreamErrorEndpoint(),
       }

@@ -9,15 +9,14 @@ import { printable } from '../iam/members.js'
  * https://" (`localhost:` reads as a scheme) or "not a URL".
  */
 export function parseUpstream(raw: string): string {
-  let url: URL | undefined
+  const meant = urlMeantBy(raw)
+  if (meant) throw invalid(`upstream: '${printable(raw)}' names no scheme: give ${meant} (or https://…).`)
+  let url: URL
   try {
     url = new URL(raw)
   } catch {
-    url = undefined
+    throw invalid(`upstream: '${printable(raw)}' is not a URL (e.g. http://127.0.0.1:9000).`)
   }
-  const meant = urlMeantBy(raw)
-  if (meant) throw invalid(`upstream: '${printable(raw)}' names no scheme: give ${meant} (or https://…).`)
-  if (!url) throw invalid(`upstream: '${printable(raw)}' is not a URL (e.g. http://127.0.0.1:9000).`)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('upstream: only http:// and https:// upstreams are supported.')
   if (url.username || url.password) throw invalid('upstream: credentials in the URL are not allowed.')
   if (url.search || url.hash) throw invalid('upstream: a query string or fragment is not allowed.')

@@ -46,6 +46,7 @@ export class UpstreamPeers {
    * threads with token signature checks).
    */
   async refresh(upstreams: Iterable<string>): Promise<void> {
+    if (this.names.size === 0 && this.resolving.size === 0) return
     const inUse = new Set<string>()
     for (const upstream of upstreams) inUse.add(new URL(upstream).hostname.replace(/^\[|\]$/g, ''))
     for (const host of this.names.keys()) if (!inUse.has(host)) this.names.delete(host)
