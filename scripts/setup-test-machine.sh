@@ -2,7 +2,7 @@
 # Makes a Debian machine ready for the test suite, so that `npm install && npm run check` is all a
 # newcomer (or CI) runs: installs the Debian packages the tests use when any is missing, stops the
 # nginx and Caddy services Debian starts on install (the tests start their own, on free ports), and
-# starts PostgreSQL when it is installed but down, and names one test host in /etc/hosts. Changes
+# starts PostgreSQL when it is installed but down, and names two test hosts in /etc/hosts. Changes
 # nothing on a machine that is ready.
 set -euo pipefail
 
@@ -74,6 +74,18 @@ if ! getent ahostsv4 postern-two-addresses.test >/dev/null 2>&1; then
     printf '127.0.0.2 postern-two-addresses.test\n127.0.0.3 postern-two-addresses.test\n' | as_root tee -a /etc/hosts >/dev/null
   else
     say "add to /etc/hosts as root, for test/e2e/upstream-failover.test.ts: 127.0.0.2 and 127.0.0.3 postern-two-addresses.test"
+  fi
+fi
+
+# A second name for 127.0.0.1 beside localhost, for the test that the nginx data plane never
+# sends a request for one https server name over a connection opened for another at the same
+# address (test/e2e/nginx-https-services.test.ts).
+if ! getent ahostsv4 postern-same-address.test >/dev/null 2>&1; then
+  if can_be_root; then
+    say "adding postern-same-address.test (127.0.0.1) to /etc/hosts"
+    printf '127.0.0.1 postern-same-address.test\n' | as_root tee -a /etc/hosts >/dev/null
+  else
+    say "add to /etc/hosts as root, for test/e2e/nginx-https-services.test.ts: 127.0.0.1 postern-same-address.test"
   fi
 fi
 

@@ -77,7 +77,8 @@ import { decisionEndpoint, upstreamErrorEndpoint } from './gateway/nginx/decisio
 import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { UpstreamPeers } from './gateway/nginx/upstream-peers.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
-import { nginxNamedClient, resolvedServices, startNginxPlane } from './gateway/nginx/nginx-plane.js'
+import { nginxNamedClient, startNginxPlane } from './gateway/nginx/nginx-plane.js'
+import { shapeServices } from './gateway/nginx/nginx-shape.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { periodicTaskLog } from './observability/periodic-task-log.js'
 import { Freshness } from './observability/health.js'
@@ -449,7 +450,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const onStream = createH2Gateway(h2Deps)
       // Streams nginx hands over come from the caller nginx names, not from nginx's socket.
       const nginxOnStream = createH2Gateway({ ...h2Deps, callerAddress: (_stream, headers) => nginxNamedClient(headers) })
-      // Plain-HTTP upstreams' addresses, which nginx's verdicts carry (so their changes reload no nginx).
+      // Upstreams' addresses, which nginx's verdicts carry (so their changes reload no nginx).
       const peers = new UpstreamPeers()
       const peersOf = (origin: string) => peers.of(origin)
       const refreshPeers = () => {
@@ -591,7 +592,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', services: await resolvedServices(directory.allServices()), modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

@@ -1,27 +1,25 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { DEFAULT_TIMEOUT_SECONDS, upstreamBlockName } from '../../src/gateway/nginx/nginx-config.js'
+import { MAX_BODY_TIMEOUT_SECONDS } from '../../src/gateway/nginx/nginx-shape.js'
 import { eventually } from './eventually.js'
 import type { PosternProcess } from './server.js'
 
 /**
  * Waits until the nginx data plane of `p` forwards to `service` itself: its configuration names
- * what the service needs of it as it stands now (an https service's upstream block; a plain-HTTP
- * one's timeout, when not the default: its addresses come in its verdicts), and every worker
- * taking requests was started from that configuration, the workers it retired gone. Until then
- * nginx hands a new or changed service to Postern's own gateway (nginx-lua.ts), which answers as
- * the Node plane does, so tests of what nginx itself does with an upstream's answer wait for this
- * first. A retired worker closes the idle keep-alive connections it kept: waiting for it to be
+ * what the service needs of it as it stands now (a named location for a timeout under a minute;
+ * everything else comes in its verdicts, nginx-shape.ts), and every worker taking requests was
+ * started from that configuration, the workers it retired gone. Until then nginx hands such a
+ * service to Postern's own gateway (nginx-lua.ts), which answers as the Node plane does, so tests
+ * of what nginx itself does with an upstream's answer wait for this first. A retired worker closes the idle keep-alive connections it kept: waiting for it to be
  * gone, and a moment more, lets a client's pool see those closed before it is asked to send on
  * one. `cliEnv` is the CLI's environment where it needs one (NODE_EXTRA_CA_CERTS for a Postern
  * serving TLS).
  */
 export async function nginxHolds(p: PosternProcess, service: string, cliEnv?: Record<string, string>): Promise<void> {
   const described = await p.cli(['services', 'describe', service, '--format=json'], { env: cliEnv })
-  const { uid, upstream, timeoutSeconds } = JSON.parse(described.stdout) as { uid: string; upstream: string; timeoutSeconds: number }
-  const origin = new URL(upstream).origin
-  const needed = origin.startsWith('https:') ? upstreamBlockName(uid, origin) : timeoutSeconds === DEFAULT_TIMEOUT_SECONDS ? '' : `location @postern_t${timeoutSeconds} `
+  const { timeoutSeconds } = JSON.parse(described.stdout) as { timeoutSeconds: number }
+  const needed = timeoutSeconds < MAX_BODY_TIMEOUT_SECONDS ? `location @postern_t${timeoutSeconds} ` : ''
   const dir = join(p.dataDir, 'nginx')
   await eventually(15_000, () => {
     // The text before the time: a configuration put in place between the two is only waited for longer.

@@ -60,8 +60,8 @@ export const ORIGINAL = {
 export const VERDICT = {
   verdict: 'x-postern-verdict',
   /**
-   * The nginx `upstream` block of the service (a plain-HTTP one's with the addresses to forward
-   * to: decision.ts upstreamField), its base path, its Host, its timeout in seconds.
+   * The service's upstream, named and with the addresses to forward to (decision.ts
+   * upstreamField), its base path, its Host, its timeout in seconds.
    */
   upstream: 'x-postern-upstream',
   basePath: 'x-postern-base-path',

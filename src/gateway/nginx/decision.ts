@@ -82,8 +82,8 @@ export function decisionEndpoint(
   }
 }
 
-/** A plain-HTTP upstream's addresses, as a verdict carries them (upstream-peers.ts). */
-export type Peers = (origin: string) => string | undefined
+/** An upstream's addresses as a verdict carries them, once its host name is looked up (upstream-peers.ts). */
+export type Peers = (origin: string) => string | undefined | Promise<string | undefined>
 
 /** An `allow` verdict: where to forward, what to set upstream, for how long nginx may reuse it. */
 export async function allowed(
@@ -93,9 +93,10 @@ export async function allowed(
 ): Promise<Record<string, string>> {
   const route = access.route
   const upstream = new URL(route.upstream.origin)
+  const peers = r.peers(route.upstream.origin)
   return {
     [VERDICT.verdict]: 'allow',
-    [VERDICT.upstream]: upstreamField(upstream.protocol, upstreamBlockName(route.service.uid, route.upstream.origin), r.peers(route.upstream.origin)),
+    [VERDICT.upstream]: upstreamField(upstream.protocol, upstreamBlockName(route.service.uid, route.upstream.origin), typeof peers === 'object' ? await peers : peers),
     [VERDICT.basePath]: route.upstream.basePath,
     [VERDICT.upstreamHost]: upstream.host,
     [VERDICT.timeout]: String(route.service.timeoutSeconds),
@@ -106,13 +107,13 @@ export async function allowed(
 }
 
 /**
- * The verdict's upstream: an https service's own block, by name; a plain-HTTP one's name and the
- * addresses it is forwarded to, `http://NAME@host:port,host:port`, which nginx's Lua takes as they
- * come (nginx-lua-balancer.ts), or the name alone while they are unknown (Postern's gateway
- * forwards it then).
+ * The verdict's upstream: its name and the addresses it is forwarded to,
+ * `https://NAME@host:port,host:port`, which nginx's Lua takes as they come (nginx-lua-balancer.ts),
+ * or the name alone when there are none (its host name resolved to nothing: Postern's gateway
+ * forwards it, and answers its 502).
  */
-export function upstreamField(protocol: string, block: string, peers: string | undefined): string {
-  return protocol === 'http:' && peers ? `http://${block}@${peers}` : `${protocol}//${block}`
+export function upstreamField(protocol: string, name: string, peers: string | undefined): string {
+  return peers ? `${protocol}//${name}@${peers}` : `${protocol}//${name}`
 }
 
 /**

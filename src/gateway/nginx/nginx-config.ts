@@ -9,25 +9,12 @@ import { HEADER_RULES } from '../headers.js'
 import { MAX_HEADER_BYTES, TRACE_REFUSED } from '../request-shape.js'
 import { invalidRequestChallenge } from '../responses.js'
 import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
+import { CONNECT_SECONDS, TLS_BLOCK_PREFIX } from './nginx-lua-balancer.js'
 import { nginxLua } from './nginx-lua.js'
+import { MAX_BODY_TIMEOUT_SECONDS, type NginxShape } from './nginx-shape.js'
 
 /** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
 export const DEFAULT_TIMEOUT_SECONDS = 300
-
-/** A service as the nginx data plane needs it: its upstream block, where it forwards, its timeout. */
-export interface NginxService {
-  uid: string
-  /** The upstream URL's origin, e.g. http://127.0.0.1:9000. */
-  origin: string
-  timeoutSeconds: number
-  /**
-   * An https upstream host's addresses as Postern resolved them (IP literals), when it wrote this
-   * configuration: nginx would resolve them once too, at load. None when the name did not
-   * resolve: the service answers the gateway's 502 and every other service still loads. (A
-   * plain-HTTP upstream's are not written here: its verdicts carry them, upstream-peers.ts.)
-   */
-  addresses: readonly string[]
-}
 
 export interface NginxPlaneOptions {
   /** Where nginx listens for callers: Postern's gateway address. */
@@ -38,7 +25,8 @@ export interface NginxPlaneOptions {
   decisionKey: string
   /** A directory nginx may write (pid, temporary bodies); relative paths in the config are under it. */
   runDir: string
-  services: readonly NginxService[]
+  /** What of the services the configuration holds (nginx-shape.ts): the rest comes in verdicts. */
+  shape: NginxShape
   /** Debian's dynamic modules (libnginx-mod-http-lua and its NDK). */
   modulesDir: string
   workerProcesses: 'auto' | number
@@ -66,13 +54,9 @@ export interface NginxPlaneOptions {
 }
 
 /**
- * The nginx `upstream` block a verdict names for a service: by its uid (a renamed service keeps
- * it) and a digest of its upstream's origin, so that a verdict for an https service nginx has not
- * been reloaded with yet — a new one, or one pointed at another upstream — names a block nginx
- * does not hold, and goes through Postern's own gateway rather than to no upstream or the old one
- * (nginx-lua.ts). A plain-HTTP service has no block of its own: its verdicts give this name and
- * its addresses, and postern.balance picks among them under the one block HTTP_BLOCK
- * (nginx-lua-balancer.ts).
+ * The name a verdict gives a service's upstream, before its addresses (decision.ts upstreamField):
+ * by its uid (a renamed service keeps it) and a digest of its upstream's origin. nginx's Lua keys
+ * what it learns of an upstream by the whole field (nginx-lua-balancer.ts).
  */
 export function upstreamBlockName(uid: string, origin: string): string {
   // Made for every decision and renewed verdict: the one-shot hash (about 0.5 µs, a third of a Hash object's).
@@ -85,6 +69,8 @@ const FROM_GATEWAY_BUFFER = `
 
 /** The one upstream block of every plain-HTTP service (postern.balance picks the peer). */
 const HTTP_BLOCK = 'postern_http'
+/** What an upstream block forwarding to services holds: no address of its own (Lua picks the peer). */
+const BALANCED = 'server 0.0.0.1:1; balancer_by_lua_block { postern.balance() }'
 /**
  * What nginx would act on in an upstream's answer, where the Node gateway passes it on to the
  * caller: X-Accel-Redirect sends the request on to any location, Postern's own among them (its
@@ -93,13 +79,6 @@ const HTTP_BLOCK = 'postern_http'
 const X_ACCEL = ['X-Accel-Redirect', 'X-Accel-Expires', 'X-Accel-Limit-Rate', 'X-Accel-Buffering', 'X-Accel-Charset']
 /** Connection slots each worker keeps beyond `--max-connections` for nginx's own: listening sockets, Lua timers, the renewal's connection. */
 const NGINX_OWN_CONNECTIONS = 16
-
-/** A service's upstream addresses as nginx writes them: host:port, IPv6 in brackets. */
-function peersOf(s: NginxService): string[] {
-  const url = new URL(s.origin)
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
-  return s.addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`))
-}
 
 /**
  * The variables Lua sets for the forwarding (postern.access in nginx-lua.ts), and what each
@@ -124,7 +103,7 @@ const LUA_VARIABLES: Record<string, string> = {
   p_otarget: 'the request\'s target, for a decision',
   p_oconn: 'the request\'s Connection header, for a decision',
   p_rid: 'X-Request-Id',
-  p_peer: 'a plain-HTTP service\'s key in postern.balance\'s peers',
+  p_peer: 'the upstream\'s key in postern.balance\'s peers, after the service\'s timeout when not the default',
   p_xff: 'X-Forwarded-For, with --trusted-proxies',
 }
 
@@ -138,23 +117,16 @@ const q = (s: string) => {
  * The nginx data plane's whole configuration (issue "A data plane at nginx speed"): nginx
  * carries the bytes, Postern decides. Each request is admitted by Lua from a verdict cached in
  * shared memory for at most a second (decision-protocol.ts), or asks Postern over keep-alive
- * connections; the upstream is the service's own keep-alive `upstream` block, chosen by name;
- * per-service timeouts are named locations. Header rules come from HEADER_RULES, bodies of
+ * connections; the upstream's addresses and the service's timeout come in its verdict, and the
+ * one keep-alive block of plain-HTTP upstreams or an https server name's own forwards to them
+ * (nginx-lua-balancer.ts); what verdicts cannot carry is in o.shape (nginx-shape.ts). Header rules come from HEADER_RULES, bodies of
  * refusals from Postern itself, so both data planes answer alike.
  */
 export function nginxConfig(o: NginxPlaneOptions): string {
-  const timeouts = [...new Set(o.services.map((s) => s.timeoutSeconds))].sort((a, b) => a - b)
   const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
-  // Only https services have blocks of their own: kept-alive TLS connections must not pass from
-  // one server name to another on a shared address.
-  const upstreams = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => {
-    const servers = peersOf(s).map((p) => `server ${p};`).join(' ') || 'server 127.0.0.1:9 down;'
-    return `  upstream ${upstreamBlockName(s.uid, s.origin)} { ${servers} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`
-  })
-  // Every https service, as its verdicts name its upstream, with its addresses: a verdict naming
-  // none of these, or one without addresses, goes through Postern's gateway. Plain-HTTP services'
-  // addresses come in their verdicts (nginx-lua-balancer.ts): a change to those is no reason to reload.
-  const known = o.services.filter((s) => s.origin.startsWith('https:')).map((s) => [`https://${upstreamBlockName(s.uid, s.origin)}`, ...peersOf(s)].join('\t'))
+  // https upstreams' blocks, one a server name (nginx-lua-balancer.ts): nginx keeps idle upstream
+  // connections by address alone, and a TLS connection must not pass from one server name to another.
+  const tlsBlocks = Array.from({ length: o.shape.tlsBlocks }, (_, i) => `  upstream ${TLS_BLOCK_PREFIX}${i + 1} { ${BALANCED} keepalive 64; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }`)
   // Written unquoted into the configuration and into a Lua string: base64url letters only, which neither reads as anything else.
   const decisionKey = o.decisionKey
   if (!/^[\w-]{32,}$/.test(decisionKey)) throw new Error('nginx-config: the decision key must be base64url')
@@ -185,20 +157,21 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_busy_buffers_size ${MAX_HEADER_BYTES / 1024 + 64}k;
       proxy_buffers 8 64k;`
   /**
-   * Forwarding to the service's upstream, with the service's timeout: to the block and target Lua
+   * Forwarding to the service's upstream (postern.balance sets a timeout other than the default,
+   * but for the body's, `bodySeconds`, which only a location can): to the block and target Lua
    * names (`variable`), or to the plain-HTTP block with the request's own target, as the caller
    * sent it — for a service without a base path, the most common, this spares nginx parsing a URL
    * and finding a block by its name on every request.
    */
-  const forwarding = (seconds: number, to: 'variable' | 'plain') => `
+  const forwarding = (to: 'variable' | 'plain', bodySeconds = MAX_BODY_TIMEOUT_SECONDS) => `
       proxy_pass ${to === 'variable' ? '$p_block$p_target' : `http://${HTTP_BLOCK}`};
       proxy_http_version 1.1;
-      proxy_connect_timeout ${Math.min(10, seconds)}s;
-      proxy_send_timeout ${seconds}s;
-      proxy_read_timeout ${seconds}s;
+      proxy_connect_timeout ${CONNECT_SECONDS}s;
+      proxy_send_timeout ${DEFAULT_TIMEOUT_SECONDS}s;
+      proxy_read_timeout ${DEFAULT_TIMEOUT_SECONDS}s;
       # A body that stops arriving for the service's timeout (a minute at most) ends the request.
       # nginx times only the pauses, where the Node gateway times the whole body (README).
-      client_body_timeout ${Math.min(seconds, 60)}s;
+      client_body_timeout ${bodySeconds}s;
       proxy_buffering off;
       proxy_request_buffering off;
       proxy_ssl_server_name on;
@@ -246,8 +219,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_request_buffering off;${FROM_GATEWAY_BUFFER}`
   // Most services are plain HTTP without a base path and keep the default timeout: they are
   // forwarded from \`location /\` itself. The others are handed to a named location (an internal
-  // redirect costs a little): @postern_forward, or the one with their timeout.
-  const named = timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS).map((t) => `    location @postern_t${t} {${forwarding(t, 'variable')}
+  // redirect costs a little): @postern_forward, or the one with their body's timeout when under a minute.
+  const named = o.shape.bodyTimeouts.map((t) => `    location @postern_t${t} {${forwarding('variable', t)}
     }`)
   const unreachable = 'Postern cannot be reached to decide on this request; try again shortly.'
   const unavailable = errorAnswer('UNAVAILABLE', unreachable, undefined).body
@@ -307,7 +280,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   scgi_temp_path scgi;
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, peers: known }, timeouts: timeouts.filter((t) => t !== DEFAULT_TIMEOUT_SECONDS), http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -321,8 +294,8 @@ ${o.watchPid ? watchParent(o.watchPid) : ''}  }
   # resolved (postern.balance): nginx finds a block named in a variable by comparing its name with
   # every block's, so one block per service made each request cost more with each service (ten
   # thousand services: a quarter of the speed). Idle connections are kept per address.
-  upstream ${HTTP_BLOCK} { server 0.0.0.1:1; balancer_by_lua_block { postern.balance() } keepalive 1024; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }
-${upstreams.join('\n')}
+  upstream ${HTTP_BLOCK} { ${BALANCED} keepalive 1024; keepalive_requests 100000; keepalive_timeout ${UPSTREAM_IDLE_SECONDS}s; }
+${tlsBlocks.join('\n')}
 
   server {
     # Under TLS, ALPN offers h2 beside http/1.1. In cleartext nginx 1.22 cannot tell h2c from
@@ -347,9 +320,9 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     }
 
     location / {
-      access_by_lua_block { postern.access() }${forwarding(DEFAULT_TIMEOUT_SECONDS, 'plain')}
+      access_by_lua_block { postern.access() }${forwarding('plain')}
     }
-    location @postern_forward {${forwarding(DEFAULT_TIMEOUT_SECONDS, 'variable')}
+    location @postern_forward {${forwarding('variable')}
     }
     location = /_postern/nginx-decide {${toPostern(DECISION_PATH)}
     }
@@ -379,8 +352,8 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     }
     # HTTP/1.x requests to services whose upstream speaks HTTP/2 (useHttp2), which nginx cannot
     # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
-    # them over h2c. So too requests to services this configuration does not hold yet (created or
-    # changed since the last reload). It bounds the wait by the service's timeout (an hour at
+    # them over h2c. So too requests to services nginx cannot forward yet (an upstream's host name
+    # not resolved, a timeout under a minute it has no location for). It bounds the wait by the service's timeout (an hour at
     # most), so nginx waits longer.
     location @postern_gateway {${toGateway}
       # nginx drops TE (hop-by-hop); "trailers" tells the upstream they are welcome, as gRPC servers want.

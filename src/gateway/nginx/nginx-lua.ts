@@ -3,6 +3,7 @@ import type { TrustedProxies } from '../../http/client-address.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
+import { MAX_BODY_TIMEOUT_SECONDS } from './nginx-shape.js'
 import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
@@ -42,10 +43,10 @@ export function nginxLua(o: {
   decisionKey: string
   bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
   defaultTimeout: number
-  /** The upstream block of plain-HTTP services, and each https service as its verdicts name its upstream, with its addresses (nginx-lua-balancer.ts). */
-  http: { block: string; peers: readonly string[] }
-  /** The timeouts other than the default that have a named location (@postern_tN) in this configuration. */
-  timeouts: readonly number[]
+  /** The upstream block of plain-HTTP services, and how many blocks https server names have (nginx-lua-balancer.ts). */
+  http: { block: string; tlsBlocks: number }
+  /** The timeouts under a minute that have a named location (@postern_tN) in this configuration (nginx-shape.ts). */
+  bodyTimeouts: readonly number[]
   /** Whether nginx speaks HTTP/2 to callers (under TLS only: ALPN; nginx-config.ts). */
   http2: boolean
   /** `--trusted-proxies`: when there are any, Lua writes X-Forwarded-For (nginx-lua-forwarded-for.ts); else nginx sets the peer. */
@@ -67,7 +68,8 @@ ${workerCacheLua()}
     local FIELDS = { ${VERDICT_FIELDS.map(luaString).join(', ')} }
     local NFIELDS = #FIELDS
     local DEFAULT_TIMEOUT = ${luaString(String(o.defaultTimeout))}
-    local TIMEOUTS = { ${o.timeouts.map((t) => `[${luaString(String(t))}] = true`).join(', ')} }
+    local BODY_TIMEOUTS = { ${o.bodyTimeouts.map((t) => `[${luaString(String(t))}] = true`).join(', ')} }
+    local MAX_BODY_TIMEOUT = ${MAX_BODY_TIMEOUT_SECONDS}
     local NOT_NOMINATED = { ${notNominated.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local DROP_NAMES = { ${forwardingNames.map((n) => `[${luaString(n)}] = true`).join(', ')} }
     local POSTERN_PREFIX = ${luaString(HEADER_RULES.posternPrefix)}
@@ -363,6 +365,26 @@ ${requestIdLua()}
       new_id_prefix()
     end
 ${o.http2 ? h2HandoffLua() : ''}
+    -- Where an allow verdict is forwarded, worked out the first time this worker uses it and kept
+    -- with it: the upstream block, the peer's key for postern.balance (after the service's timeout
+    -- when not the default), an https upstream's server name and the named location. Nothing,
+    -- and nothing kept, when nginx cannot forward it itself.
+    local function forwarding_of(f)
+      local sni = f[1]:byte(5) == 115 and (f[3]:gsub(":%d+$", "")) or nil -- https:
+      local block, peer = upstream_of(f[1], sni)
+      if not block then return nil end
+      local timeout, location = f[4], "@postern_forward"
+      if timeout ~= DEFAULT_TIMEOUT then
+        if tonumber(timeout) < MAX_BODY_TIMEOUT then
+          if not BODY_TIMEOUTS[timeout] then return nil end
+          location = "@postern_t" .. timeout
+        end
+        peer = timeout .. " " .. peer
+      end
+      f.block, f.peer, f.sni, f.location = block, peer, sni, location
+      return block
+    end
+
     function postern.access()
       local var = ngx.var
       -- HTTP/2 streams go to Postern's own gateway (over h2c): this module's subrequests do not
@@ -511,24 +533,23 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
           before_signature = nil
         end
       end
-      local upstream, peer = upstream_of(f[1])
-      -- A service this configuration does not hold yet (an https one created or pointed at another
-      -- upstream, or one given a new timeout, since nginx was last reloaded): Postern's gateway
-      -- forwards it, as it stands now, until the reload. So too one whose verdict names no address
-      -- (its host name not resolved yet, or to nothing): the gateway resolves it as it connects
-      -- (its 502 while it still does not).
-      if not upstream or (f[4] ~= DEFAULT_TIMEOUT and not TIMEOUTS[f[4]]) then return ngx.exec("@postern_gateway") end
+      local block = f.block or forwarding_of(f)
+      -- What nginx cannot forward itself: a verdict that names no address (its host name resolved
+      -- to nothing), an https server name this worker has no block left for, a timeout under a
+      -- minute this configuration has no location for (nginx not reloaded since; nginx-shape.ts).
+      -- Postern's gateway forwards it as it stands now (its 502 for an upstream it cannot reach).
+      if not block then return ngx.exec("@postern_gateway") end
       -- A plain-HTTP service without a base path, at the default timeout, is forwarded by location /
       -- itself, to its peer, with the request's target as the caller sent it; any other (or a target
       -- with a fragment, which never goes upstream) by a named location, to the block and target named here.
-      local direct = peer and f[2] == "" and f[4] == DEFAULT_TIMEOUT and not hash
-      if peer then var.p_peer = peer end
+      local direct = block == HTTP_BLOCK and f[2] == "" and f[4] == DEFAULT_TIMEOUT and not hash
+      var.p_peer = f.peer
       if not direct then
-        var.p_block = upstream
+        var.p_block = block
         var.p_target = f[2] .. uri
       end
       var.p_host = f[3]
-      if f[1]:sub(1, 6) == "https:" then var.p_sni = f[3]:gsub(":%d+$", "") end
+      if f.sni then var.p_sni = f.sni end
       -- What Postern words an upstream failure with (postern.upstream_error): made once a verdict.
       local failure = f.failure
       if not failure then
@@ -559,8 +580,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
       if forwarded_cookie ~= "" then var.p_cookie = forwarded_cookie end
       set_request_id(given_id)
 ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remote_addr, var.http_x_forwarded_for)\n' : ''}      hygiene(suspect, nominated)
-      if f[4] ~= DEFAULT_TIMEOUT then return ngx.exec("@postern_t" .. f[4]) end
-      if not direct then return ngx.exec("@postern_forward") end
+      if not direct then return ngx.exec(f.location) end
     end
 
     -- Requests nginx refuses itself, before any Lua, get the one error shape too; so does an

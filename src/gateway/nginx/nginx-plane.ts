@@ -10,9 +10,9 @@ import { serveHttp2Beside, type StreamHandler } from '../../http/http2/ingress.j
 import { answerRefusedRequests } from '../client-errors.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
-import { nginxConfig, type NginxService } from './nginx-config.js'
+import { nginxConfig } from './nginx-config.js'
 import { NginxProcess, findNginx } from './nginx-process.js'
-import { addressesOf } from './upstream-peers.js'
+import { shapeServices, type NginxShape } from './nginx-shape.js'
 import { nodeTrustedCertificates } from './upstream-trust.js'
 
 export interface NginxPlaneDeps {
@@ -39,7 +39,7 @@ export interface NginxPlaneDeps {
 }
 
 export interface NginxPlane {
-  /** Call after services changed: nginx is reloaded (SIGHUP, nothing dropped) when its configuration changes. */
+  /** Call after services changed: nginx is reloaded (SIGHUP) only when its configuration must change (nginx-shape.ts). */
   servicesChanged(): void
   /** Call after the TLS certificate or key was renewed: nginx reads them again (a reload, nothing dropped). */
   tlsChanged(): void
@@ -98,19 +98,21 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   })
 
   const warned = new Set<string>()
-  const configFor = async () => {
-    const services = await resolvedServices(d.services())
+  const warnOfAddressedHttps = (services: Iterable<ServiceRecord>) => {
     for (const s of services) {
-      if (!addressedHttps(s.origin) || warned.has(s.origin)) continue
-      warned.add(s.origin)
-      d.log.log('warn', `An https upstream named by its IP address (${s.origin}): nginx checks certificate names as DNS names only, so its callers get 502 unless the certificate also names the address as a DNS name. Name the upstream by a host name its certificate names.`)
+      const origin = new URL(s.upstream).origin
+      if (!addressedHttps(origin) || warned.has(origin)) continue
+      warned.add(origin)
+      d.log.log('warn', `An https upstream named by its IP address (${origin}): nginx checks certificate names as DNS names only, so its callers get 502 unless the certificate also names the address as a DNS name. Name the upstream by a host name its certificate names.`)
     }
-    return nginxConfig({
+  }
+  const configFor = (shape: NginxShape) =>
+    nginxConfig({
       listen: d.listen,
       decisions: `unix:${socket}`,
       decisionKey: d.decisionKey,
       runDir,
-      services,
+      shape,
       modulesDir: nginx.modulesDir,
       workerProcesses: 'auto',
       user: process.getuid?.() === 0 ? 'root' : undefined,
@@ -120,8 +122,9 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       maxConnections: d.maxConnections,
       watchPid: process.pid,
     })
-  }
-  let current = await configFor()
+  warnOfAddressedHttps(d.services())
+  let shaped = shapeServices(d.services())
+  let current = configFor(shaped.shape)
   let proc: NginxProcess
   try {
     proc = await NginxProcess.start({ binary: nginx.binary, runDir, config: current, listen: d.listen, log: d.log })
@@ -137,13 +140,13 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       // A burst of changes is one reload.
       pending ??= setTimeout(() => {
         pending = undefined
-        configFor()
-          .then((next) => {
-            if (next === current) return
-            current = next
-            return proc.reload(next)
-          })
-          .catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
+        warnOfAddressedHttps(d.services())
+        shaped = shapeServices(d.services(), shaped)
+        if (!shaped.reload) return
+        const next = configFor(shaped.shape)
+        if (next === current) return
+        current = next
+        proc.reload(next).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
       }, 50)
     },
     tlsChanged() {
@@ -156,31 +159,6 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       await closeServer()
     },
   }
-}
-
-/**
- * Services with their https upstreams' addresses, resolved when the configuration is written (when
- * Postern starts and when services change), as nginx would resolve its upstream blocks' names
- * when it loads them. A name that does not resolve leaves its service without addresses (its
- * callers get the 502 any unreachable upstream gets) rather than stopping every other service.
- * A plain-HTTP service's addresses are not the configuration's: its verdicts carry them
- * (upstream-peers.ts).
- */
-export async function resolvedServices(services: Iterable<ServiceRecord>): Promise<NginxService[]> {
-  const out: NginxService[] = []
-  const names = new Map<string, Promise<string[]>>()
-  for (const s of services) {
-    const url = new URL(s.upstream)
-    const host = url.hostname.replace(/^\[|\]$/g, '')
-    if (url.protocol !== 'https:') {
-      out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: [] })
-      continue
-    }
-    let addresses = names.get(host)
-    if (!addresses) names.set(host, (addresses = isIP(host) ? Promise.resolve([host]) : addressesOf(host)))
-    out.push({ uid: s.uid, origin: url.origin, timeoutSeconds: s.timeoutSeconds, addresses: await addresses })
-  }
-  return out.sort((a, b) => a.uid.localeCompare(b.uid))
 }
 
 /** Whether an upstream origin is https named by an IP address (nginx 1.22 checks certificate names with X509_check_host: DNS names only). */
