@@ -20,8 +20,9 @@ const HOST = /^[a-z0-9.-]{1,253}(:\d{1,5})?$/
 export type HostLookup = { route: Route } | { error: 'bad-host' } | { error: 'unknown' }
 
 /**
- * Routing by Host (DESIGN §4 step 1): `{service}.{project}.{gateway host}`. The port is ignored, so
- * a load balancer on another port routes the same. Rebuilt lazily when the services change.
+ * Routing by Host (DESIGN §4 step 1): `{service}.{project}.{gateway host}`, with or without the
+ * trailing dot of a fully qualified name. The port is ignored, so a load balancer on another port
+ * routes the same. Rebuilt lazily when the services change.
  */
 export class RouteTable {
   private routes = new Map<string, Route>()
@@ -41,7 +42,8 @@ export class RouteTable {
     if (!HOST.test(host)) return { error: 'bad-host' }
     if (this.epoch !== this.directory.servicesEpoch) this.rebuild()
     const colon = host.lastIndexOf(':')
-    const name = colon < 0 ? host : host.slice(0, colon)
+    // A fully qualified name's trailing dot (curl http://hello.my-project.example./) names the same host, as nginx and browsers take it.
+    const name = trimDot(colon < 0 ? host : host.slice(0, colon))
     const route = name.endsWith(this.suffix) ? this.routes.get(name.slice(0, -this.suffix.length)) : undefined
     return route ? { route } : { error: 'unknown' }
   }
@@ -67,3 +69,5 @@ export class RouteTable {
     this.routes = next
   }
 }
+
+const trimDot = (name: string) => (name.endsWith('.') ? name.slice(0, -1) : name)

@@ -400,6 +400,20 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       expect(upstream.seen.at(-1)!.url).toBe('/echo/frag?y=2')
     })
 
+    it('a Host with the trailing dot of a fully qualified name reaches the same service under the same policy', async () => {
+      const fqdn = { host: `private.my-project.localhost.:${p.gatewayPort}` }
+      const allowed = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: { ...fqdn, authorization: `Bearer ${ann}` } })
+      expect(allowed.statusCode).toBe(200)
+      await allowed.body.dump()
+      expect(upstream.seen.at(-1)!.url).toBe('/echo/fqdn')
+      const anonymous = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: fqdn })
+      expect(anonymous.statusCode).toBe(401)
+      await anonymous.body.dump()
+      const ungranted = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: { ...fqdn, authorization: `Bearer ${tokens.bob}` } })
+      expect(ungranted.statusCode).toBe(403)
+      await ungranted.body.dump()
+    })
+
     it('the gateway port never serves /metrics, on any host; the control plane does, to a caller who may see every service', async () => {
       for (const h of [`127.0.0.1:${p.gatewayPort}`, `localhost:${p.gatewayPort}`, 'metrics.example']) {
         const r = await rawGet(p.gatewayPort, h, [], '/metrics')
