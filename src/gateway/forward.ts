@@ -3,7 +3,7 @@ import { Client, Pool, errors as undiciErrors, type Dispatcher } from 'undici'
 import { connectReadingEarlyAnswers } from '../http/early-answers.js'
 import type { H2Sessions } from '../http/http2/sessions.js'
 import { discardRestOfBody } from '../http/linger.js'
-import { MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
+import { MAX_RESPONSE_HEADER_BYTES, MAX_STATUS, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { mendUndiciParser } from '../http/undici-parser.js'
 import { answerHeaders, downstreamTrailers } from './headers.js'
@@ -105,6 +105,10 @@ class ResponseRelay {
     // it did not ask for (undici closes on a 100, Python's http.client takes a 103 for the answer).
     // Node answers the client's own `Expect: 100-continue` itself.
     if (statusCode < 200) return true
+    if (statusCode > MAX_STATUS) {
+      this.abort!(new UnrelayableStatus(statusCode))
+      return false
+    }
     this.resume = resume
     const headers = new Array<string>(raw.length)
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
@@ -187,7 +191,15 @@ class ResponseRelay {
   }
 }
 
+/** An upstream's answer with a status code past 599 (limits.ts MAX_STATUS): not relayed. */
+export class UnrelayableStatus extends Error {
+  constructor(status: number) {
+    super(`it answered with status ${status}`)
+  }
+}
+
 function describe(err: Error): string {
+  if (err instanceof UnrelayableStatus) return err.message
   // undici says what broke only in the message, after llhttp's fixed reason strings:
   // "Response does not match the HTTP/1.1 protocol (Invalid character in chunk size)".
   if (err instanceof undiciErrors.HTTPParserError) {

@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { LookupFunction, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { MAX_RESPONSE_HEADER_BYTES } from './limits.js'
+import { MAX_RESPONSE_HEADER_BYTES, MAX_STATUS } from './limits.js'
 
 export interface UpgradeTarget {
   /** The upstream's origin (http: or https:). */
@@ -87,10 +87,10 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
     clearTimeout(timer)
     client.off('close', abandon)
     // No final answer: a 101 that names no protocol (RFC 9110 §15.2.2: it must) is not a switch
-    // Node will make, and a status below 100 is no HTTP status. The client gets the gateway's
-    // 502, as on its other paths, not that status and whatever came after it.
+    // Node will make, and a status below 100 or past 599 is no HTTP status. The client gets the
+    // gateway's 502, as on its other paths, not that status and whatever came after it.
     const status = res.statusCode ?? 0
-    if (status < 200) {
+    if (status < 200 || status > MAX_STATUS) {
       res.destroy()
       hooks.unreachable(new Error(status === 101 ? 'it answered 101 without an Upgrade header' : `it answered with status ${status}`), false)
       hooks.closed?.()

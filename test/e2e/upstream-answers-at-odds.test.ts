@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import http2 from 'node:http2'
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curl } from '../support/curl.js'
@@ -41,6 +41,7 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     // A switch to no protocol it names, then bytes of whatever it switched to.
     '/switch-to-nothing': (socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n\x81\x05hello'),
     '/status-99': (socket) => socket.end('HTTP/1.1 099 Low\r\n\r\nhello'),
+    '/status-999': (socket) => socket.end('HTTP/1.1 999 High\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     '/own-reason': (socket) => socket.end('HTTP/1.1 200 Fine By Me\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     '/spaced-status': (socket) => socket.end('HTTP/1.1 2 0 0 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     // A head of BIG_HEAD bytes, status line to blank line, whatever the request asked.
@@ -148,6 +149,40 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
       ws.once('error', (err) => resolve(err.message))
     })
     expect(refused).toBe(502)
+  })
+
+  // RFC 9110 §15: a status code is 100 to 599. Clients do not agree on the others (node:http2
+  // will not write one at all; browsers show a network error), so no caller is handed one.
+  it('an upstream status past 599 gets the caller the gateway\'s 502, which says why, and the caller\'s next request an answer', async () => {
+    // One connection: the second request goes on it, or on a new one if the first answer said Connection: close.
+    const agent = new Agent({ connections: 1 })
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await request(`http://127.0.0.1:${p.gatewayPort}/status-999`, { dispatcher: agent, headers: { host: host(), authorization: `Bearer ${token}` } })
+        expect(r.statusCode).toBe(502)
+        const body = (await r.body.json()) as { error: { status: string; message: string } }
+        expect(body.error.status).toBe('BAD_GATEWAY')
+        expect(body.error.message).toContain('(it answered with status 999)')
+      }
+    } finally {
+      await agent.close()
+    }
+    expect(await alive()).toBe(200)
+  })
+
+  it.runIf(dataPlane === 'node')('the same to an HTTP/2 caller (node:http2 would not write that status)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${p.gatewayPort}`)
+    try {
+      const stream = session.request({ ':path': '/status-999', ':authority': host(), authorization: `Bearer ${token}` })
+      stream.end()
+      const head = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve))
+      expect(head[':status']).toBe(502)
+      const chunks: Buffer[] = []
+      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      expect(JSON.parse(Buffer.concat(chunks).toString()).error.message).toContain('(it answered with status 999)')
+    } finally {
+      session.close()
+    }
   })
 
   // The Node gateway refuses a spaced code (502), as llhttp does; nginx reads "2 0 0" as 200.

@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
 import { mayResend } from '../../http/resend.js'
-import type { Upstreams } from '../forward.js'
+import { MAX_STATUS } from '../../http/limits.js'
+import { UnrelayableStatus, type Upstreams } from '../forward.js'
 import { answerHeaders, downstreamHeaders } from '../headers.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
@@ -50,6 +51,10 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
     },
     onHeaders(statusCode, raw, r) {
       if (statusCode < 200) return true
+      if (statusCode > MAX_STATUS) {
+        abort!(new UnrelayableStatus(statusCode))
+        return false
+      }
       resume = r
       if (stream.closed) return false
       const headers = answerHeaders(statusCode, raw.map((b) => b.toString('latin1')))
@@ -81,7 +86,7 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
       } else if (err instanceof undiciErrors.RequestAbortedError) {
         stream.close(http2.constants.NGHTTP2_CANCEL)
       } else {
-        const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code ?? err.name
+        const code = err instanceof UnrelayableStatus ? err.message : ((err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code ?? err.name)
         sendH2Error(stream, answerTo, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${code}).`)
       }
     },

@@ -384,6 +384,10 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
 ${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
     }`).join('\n')}
     location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
+    # nginx closes the caller's connection after an answer its header filter turned away (an
+    # upstream status nginx cannot relay): said so (Connection: close), or a client would send its
+    # next request on a connection about to close, and see it closed unanswered.
+    location @postern_turned { keepalive_timeout 0; content_by_lua_block { postern.turned() } }
     location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
 ${named.join('\n')}
   }

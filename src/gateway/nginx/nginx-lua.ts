@@ -1,5 +1,6 @@
 import { METHODS } from 'node:http'
 import type { TrustedProxies } from '../../http/client-address.js'
+import { MAX_STATUS } from '../../http/limits.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
@@ -617,16 +618,17 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- gateway) or a status below 100: nginx 1.22 takes that for the final answer and would pass
     -- on the upstream's next bytes, its real answer, unread as its body — headers unfiltered and
     -- the client connection's framing lost. The caller gets the gateway's 502 (the Node gateway
-    -- drops interim answers and relays the final one).
+    -- drops interim answers and relays the final one); so too for a status past 599, which no
+    -- caller is handed (limits.ts MAX_STATUS).
     local function filter_answer(status)
       -- An answer with no HTTP/1.x status line (an upstream that speaks HTTP/2 only, or no HTTP
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
       -- headers. The caller gets the gateway's 502 instead, as for an interim answer. (A request
       -- that is itself HTTP/0.9 has no protocol in its request line, and its answers pass.)
       local no_status_line = (ngx.req.http_version() or 1) < 1 and (ngx.var.server_protocol or "") ~= ""
-      if no_status_line or status < 200 then
+      if no_status_line or status < 200 or status > ${MAX_STATUS} then
         local turned = no_status_line and "it answered with no HTTP/1.x status line"
-          or status < 100 and "it answered with status " .. status
+          or (status < 100 or status > ${MAX_STATUS}) and "it answered with status " .. status
           or "it answered " .. status .. " first, an interim answer nginx 1.22 cannot relay"
         ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " is turned away, the caller gets 502: ", turned)
         ngx.var.p_turned = turned
@@ -669,7 +671,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- HTTP/1.x" in gateway-forwarding fails should that change).
     function postern.response_headers()
       local status = ngx.status
-      if status >= 200 then
+      if status >= 200 and status <= ${MAX_STATUS} then
         -- Set, the status has nginx write a status line of its own, the code and its standard
         -- reason, as the Node gateway does. Otherwise nginx relays the upstream's text after the
         -- code as it read it: the upstream's own reason, and, from an upstream that spaced the
@@ -684,11 +686,17 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       return filter_answer(status)
     end
 
+    -- An answer the header filter turned away (response_headers): its 502, in @postern_turned.
+    function postern.turned()
+      local resource = (ngx.var.p_fail or ""):match("^%d* (.*)$")
+      return unrelayable(resource or "", ngx.var.p_turned)
+    end
+
     -- The upstream failed: the Node gateway's 502 or 504, as Postern words it.
     function postern.upstream_error(status)
-      local timeout, resource = (ngx.var.p_fail or ""):match("^(%d*) (.*)$")
       local turned = ngx.var.p_turned
-      if turned and turned ~= "" then return unrelayable(resource or "", turned) end
+      if turned and turned ~= "" then return ngx.exec("@postern_turned") end
+      local timeout, resource = (ngx.var.p_fail or ""):match("^(%d*) (.*)$")
       local r = capture("/_postern/nginx-upstream-error", { args = { status = status, resource = resource or "", timeout = timeout or "" } })
       if r.header[${luaString(VERDICT.verdict)}] == nil then return json_error(502, BAD_GATEWAY) end
       return relay(r)
