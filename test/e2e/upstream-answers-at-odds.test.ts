@@ -133,6 +133,7 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
   it.each([
     ['a 101 that names no protocol to switch to', '/switch-to-nothing'],
     ['a status below 100', '/status-99'],
+    ['a status past 599', '/status-999'],
   ])("%s gets a WebSocket caller the gateway's 502, not that status", async (_, path) => {
     const answer = await rawAnswer(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
     expect(answer).toMatch(/^HTTP\/1\.1 502 /)
