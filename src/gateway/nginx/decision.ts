@@ -10,7 +10,6 @@ import type { Access, Gateway } from '../gateway.js'
 import { connectionNominated } from '../headers.js'
 import { MAX_HEADERS, originFormTarget } from '../request-shape.js'
 import { DECISION_KEY_HEADER, ORIGINAL, VERDICT, VERDICT_CACHE_MS } from './decision-protocol.js'
-import { upstreamBlockName } from './nginx-config.js'
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) ?? ''
 
@@ -96,7 +95,7 @@ export async function allowed(
   const peers = r.peers(route.upstream.origin)
   return {
     [VERDICT.verdict]: 'allow',
-    [VERDICT.upstream]: upstreamField(upstream.protocol, upstreamBlockName(route.service.uid, route.upstream.origin), typeof peers === 'object' ? await peers : peers),
+    [VERDICT.upstream]: upstreamField(upstream.protocol, upstreamName(route.service.uid), typeof peers === 'object' ? await peers : peers),
     [VERDICT.basePath]: route.upstream.basePath,
     [VERDICT.upstreamHost]: upstream.host,
     [VERDICT.timeout]: String(route.service.timeoutSeconds),
@@ -104,6 +103,15 @@ export async function allowed(
     [VERDICT.cacheMs]: String(cacheMs(access, r.method, r.upgrade, r.now)),
     ...(await headersForUpstream(gateway, access, r.rawHeaders, r.issuer)),
   }
+}
+
+/**
+ * The name a verdict gives a service's upstream, before its addresses (upstreamField): its uid,
+ * which a renamed service keeps. nginx's Lua keys what it learns of an upstream by the whole
+ * field (nginx-lua-balancer.ts), so another address is another entry.
+ */
+export function upstreamName(uid: string): string {
+  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}`
 }
 
 /**

@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RELAYED_HEADER_BYTES, MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { PLAIN_HTTP_REFUSED } from '../../http/plain-on-tls-port.js'
@@ -51,16 +50,6 @@ export interface NginxPlaneOptions {
   maxConnections: number
   /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
   watchPid?: number
-}
-
-/**
- * The name a verdict gives a service's upstream, before its addresses (decision.ts upstreamField):
- * by its uid (a renamed service keeps it) and a digest of its upstream's origin. nginx's Lua keys
- * what it learns of an upstream by the whole field (nginx-lua-balancer.ts).
- */
-export function upstreamBlockName(uid: string, origin: string): string {
-  // Made for every decision and renewed verdict: the one-shot hash (about 0.5 µs, a third of a Hash object's).
-  return `postern_${uid.replace(/[^A-Za-z0-9_]/g, '_')}_${hash('sha256', origin, 'hex').slice(0, 12)}`
 }
 
 /** The buffer for an answer Postern's own gateway relays to nginx (upgrades, and requests nginx hands it whole). */
@@ -119,8 +108,9 @@ const q = (s: string) => {
  * shared memory for at most a second (decision-protocol.ts), or asks Postern over keep-alive
  * connections; the upstream's addresses and the service's timeout come in its verdict, and the
  * one keep-alive block of plain-HTTP upstreams or an https server name's own forwards to them
- * (nginx-lua-balancer.ts); what verdicts cannot carry is in o.shape (nginx-shape.ts). Header rules come from HEADER_RULES, bodies of
- * refusals from Postern itself, so both data planes answer alike.
+ * (nginx-lua-balancer.ts); what verdicts cannot carry is in o.shape (nginx-shape.ts). Header
+ * rules come from HEADER_RULES, bodies of refusals from Postern itself, so both data planes
+ * answer alike.
  */
 export function nginxConfig(o: NginxPlaneOptions): string {
   const listen = `${o.listen.host.includes(':') && !o.listen.host.startsWith('[') ? `[${o.listen.host}]` : o.listen.host}:${o.listen.port}`
@@ -352,9 +342,9 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     }
     # HTTP/1.x requests to services whose upstream speaks HTTP/2 (useHttp2), which nginx cannot
     # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
-    # them over h2c. So too requests to services nginx cannot forward yet (an upstream's host name
-    # not resolved, a timeout under a minute it has no location for). It bounds the wait by the service's timeout (an hour at
-    # most), so nginx waits longer.
+    # them over h2c. So too requests to services nginx cannot forward itself (an upstream's host
+    # name not resolved, a timeout under a minute it has no location for). It bounds the wait by
+    # the service's timeout (an hour at most), so nginx waits longer.
     location @postern_gateway {${toGateway}
       # nginx drops TE (hop-by-hop); "trailers" tells the upstream they are welcome, as gRPC servers want.
       proxy_set_header TE $http_te;

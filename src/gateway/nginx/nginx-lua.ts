@@ -4,13 +4,13 @@ import { MAX_STATUS } from '../../http/limits.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
-import { MAX_BODY_TIMEOUT_SECONDS } from './nginx-shape.js'
 import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
 import { workerCacheLua } from './nginx-lua-worker-cache.js'
+import { MAX_BODY_TIMEOUT_SECONDS } from './nginx-shape.js'
 
 const luaString = (s: string) => JSON.stringify(s)
 
