@@ -36,7 +36,7 @@ export interface ShapedServices {
  * more https server names have had services since it loaded than it has blocks: a worker that has
  * given out every block sends a new name's requests through Postern's gateway. The blocks are
  * then half as many again as the names in use (and SPARE_TLS_BLOCKS more at least), so a reload
- * for names comes after as many new ones as a third of those in use, never on each.
+ * for names comes after half as many new ones as are in use (33 at least), never on each.
  */
 export function shapeServices(services: Iterable<{ upstream: string; timeoutSeconds: number }>, before?: ShapedServices): ShapedServices {
   const serverNames = new Set<string>()
