@@ -66,28 +66,24 @@ stop_service() {
 stop_service nginx /run/nginx.pid
 stop_service caddy ''
 
+# A test host name in /etc/hosts, with its addresses in the order given, unless it resolves already.
+name_test_host() {
+  local name=$1 test=$2
+  shift 2
+  getent ahostsv4 "$name" >/dev/null 2>&1 && return
+  if can_be_root; then
+    say "adding $name ($*) to /etc/hosts"
+    for address in "$@"; do printf '%s %s\n' "$address" "$name"; done | as_root tee -a /etc/hosts >/dev/null
+  else
+    say "add to /etc/hosts as root, for $test: $* $name"
+  fi
+}
 # A host name with two addresses, the first of which nothing listens on, for the test that an
-# upstream is reached at its next address (test/e2e/upstream-failover.test.ts).
-if ! getent ahostsv4 postern-two-addresses.test >/dev/null 2>&1; then
-  if can_be_root; then
-    say "adding postern-two-addresses.test (127.0.0.2, 127.0.0.3) to /etc/hosts"
-    printf '127.0.0.2 postern-two-addresses.test\n127.0.0.3 postern-two-addresses.test\n' | as_root tee -a /etc/hosts >/dev/null
-  else
-    say "add to /etc/hosts as root, for test/e2e/upstream-failover.test.ts: 127.0.0.2 and 127.0.0.3 postern-two-addresses.test"
-  fi
-fi
-
+# upstream is reached at its next address.
+name_test_host postern-two-addresses.test test/e2e/upstream-failover.test.ts 127.0.0.2 127.0.0.3
 # A second name for 127.0.0.1 beside localhost, for the test that the nginx data plane never
-# sends a request for one https server name over a connection opened for another at the same
-# address (test/e2e/nginx-https-services.test.ts).
-if ! getent ahostsv4 postern-same-address.test >/dev/null 2>&1; then
-  if can_be_root; then
-    say "adding postern-same-address.test (127.0.0.1) to /etc/hosts"
-    printf '127.0.0.1 postern-same-address.test\n' | as_root tee -a /etc/hosts >/dev/null
-  else
-    say "add to /etc/hosts as root, for test/e2e/nginx-https-services.test.ts: 127.0.0.1 postern-same-address.test"
-  fi
-fi
+# sends a request for one https server name over a connection opened for another at the same address.
+name_test_host postern-same-address.test test/e2e/nginx-https-services.test.ts 127.0.0.1
 
 # PostgreSQL is part of the suite (the store contract and the e2e tests run on it): start it when it
 # is installed but not answering. Without it the PostgreSQL tests are skipped loudly, and under

@@ -9,6 +9,7 @@ import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
 import { startUpstream } from '../support/upstream.js'
+import { keptAliveCallers } from '../support/kept-alive-callers.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { curl } from '../support/curl.js'
 import { bearer, echoClient, grpc, say } from '../support/grpc-upstream.js'
@@ -100,23 +101,12 @@ describe('the nginx data plane as a process', () => {
     const other = await startUpstream()
     // Ten callers, each on one kept-alive connection, for as long as the services change: a
     // reload's retiring workers would close those connections under them.
-    const agent = new Agent({ connections: 10, pipelining: 1 })
-    let stop = false
-    const failures: string[] = []
-    let answered = 0
-    const caller = async () => {
-      while (!stop) {
-        try {
-          const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { dispatcher: agent, headers: { host: host('first'), authorization: `Bearer ${token}` } })
-          await r.body.dump()
-          if (r.statusCode === 200) answered++
-          else failures.push(String(r.statusCode))
-        } catch (err) {
-          failures.push(String((err as Error).message))
-        }
-      }
-    }
-    const callers = Array.from({ length: 10 }, caller)
+    const callers = keptAliveCallers(10, async (agent) => {
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { dispatcher: agent, headers: { host: host('first'), authorization: `Bearer ${token}` } })
+      await r.body.dump()
+      return r.statusCode
+    })
+    let outcome: { failures: string[]; answered: number } | undefined
     try {
       for (let i = 0; i < 3; i++) {
         expect((await p.cli(['services', 'create', `plain${i}`, `--upstream=${upstream.url}`, '--allow-unauthenticated'])).code).toBe(0)
@@ -143,13 +133,11 @@ describe('the nginx data plane as a process', () => {
       // Long enough for a reload, had there been one, to have retired the workers.
       await new Promise((r) => setTimeout(r, 500))
     } finally {
-      stop = true
-      await Promise.all(callers)
-      await agent.close()
+      outcome = await callers.stop()
       await other.close()
     }
-    expect(failures).toEqual([])
-    expect(answered).toBeGreaterThan(100)
+    expect(outcome.failures).toEqual([])
+    expect(outcome.answered).toBeGreaterThan(100)
     expect(readFileSync(conf, 'utf8')).toBe(before.config)
     expect(workers()).toEqual(before.workers)
   })

@@ -7,6 +7,8 @@ import type { TLSSocket } from 'node:tls'
 import { join } from 'node:path'
 import { Agent, request, type Dispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { lastProbe } from '../support/eventually.js'
+import { keptAliveCallers } from '../support/kept-alive-callers.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
@@ -32,15 +34,6 @@ async function httpsUpstream(tls: { cert: string; key: string }) {
     server.closeAllConnections()
   })
   return { port: (server.address() as AddressInfo).port, seen, close }
-}
-
-async function poll<T>(what: () => Promise<T>, until: (v: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await what()
-    if (until(v) || Date.now() > deadline) return v
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 /**
@@ -102,22 +95,8 @@ describe('https services on the nginx data plane', () => {
     const workers = () => spawnSync('pgrep', ['-P', master]).stdout.toString().split('\n').filter(Boolean).sort()
     const before = { config: readFileSync(conf, 'utf8'), workers: workers() }
     // Ten callers, each on one kept-alive connection, for as long as the services change.
-    const agent = new Agent({ connections: 10, pipelining: 1 })
-    let stop = false
-    const failures: string[] = []
-    let answered = 0
-    const caller = async () => {
-      while (!stop) {
-        try {
-          const status = await get('first', '/steady', agent)
-          if (status === 200) answered++
-          else failures.push(String(status))
-        } catch (err) {
-          failures.push(String((err as Error).message))
-        }
-      }
-    }
-    const callers = Array.from({ length: 10 }, caller)
+    const callers = keptAliveCallers(10, (agent) => get('first', '/steady', agent))
+    let outcome: { failures: string[]; answered: number } | undefined
     try {
       const names = ['localhost', SAME_ADDRESS, 'localhost']
       for (let i = 0; i < 3; i++) {
@@ -127,7 +106,7 @@ describe('https services on the nginx data plane', () => {
         expect(upstream.seen.slice(seen).find((s) => s.url === `/new${i}`)?.hostWrittenAs).toBe('Host')
       }
       expect((await p.cli(['services', 'update', 'tls0', `--upstream=https://localhost:${other.port}`])).code).toBe(0)
-      await poll(() => get('tls0', '/moved'), () => other.seen.some((s) => s.url === '/moved'), 3_000)
+      await lastProbe(3_000, () => get('tls0', '/moved'), () => other.seen.some((s) => s.url === '/moved'))
       expect(other.seen.find((s) => s.url === '/moved')?.hostWrittenAs).toBe('Host')
       // A timeout of its own (from a minute up, nginx's balancer sets it per request).
       expect((await p.cli(['services', 'update', 'tls1', '--timeout=900'])).code).toBe(0)
@@ -136,16 +115,14 @@ describe('https services on the nginx data plane', () => {
       expect(await get('tls1', '/timed')).toBe(200)
       expect(upstream.seen.slice(seen).find((s) => s.url === '/timed')?.hostWrittenAs).toBe('Host')
       expect((await p.cli(['services', 'delete', 'tls2', '--quiet'])).code).toBe(0)
-      expect(await poll(() => get('tls2', '/'), (s) => s === 404, 3_000)).toBe(404)
+      expect(await lastProbe(3_000, () => get('tls2', '/'), (s) => s === 404)).toBe(404)
       // Long enough for a reload, had there been one, to have retired the workers.
       await new Promise((r) => setTimeout(r, 500))
     } finally {
-      stop = true
-      await Promise.all(callers)
-      await agent.close()
+      outcome = await callers.stop()
     }
-    expect(failures).toEqual([])
-    expect(answered).toBeGreaterThan(100)
+    expect(outcome.failures).toEqual([])
+    expect(outcome.answered).toBeGreaterThan(100)
     expect(readFileSync(conf, 'utf8')).toBe(before.config)
     expect(workers()).toEqual(before.workers)
   })
