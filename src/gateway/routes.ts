@@ -42,7 +42,7 @@ export class RouteTable {
     if (!HOST.test(host)) return { error: 'bad-host' }
     if (this.epoch !== this.directory.servicesEpoch) this.rebuild()
     const colon = host.lastIndexOf(':')
-    // A fully qualified name's trailing dot (curl http://hello.my-project.example./) names the same host, as nginx and browsers take it.
+    // A fully qualified name's trailing dot (curl http://hello.my-project.example./) names the same host, as nginx takes it.
     const name = trimDot(colon < 0 ? host : host.slice(0, colon))
     const route = name.endsWith(this.suffix) ? this.routes.get(name.slice(0, -this.suffix.length)) : undefined
     return route ? { route } : { error: 'unknown' }
