@@ -12,6 +12,8 @@ import { startUpstream } from '../support/upstream.js'
 import { keptAliveCallers } from '../support/kept-alive-callers.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { curl } from '../support/curl.js'
+import { eventually } from '../support/eventually.js'
+import { rawRequest } from '../support/raw-http.js'
 import { bearer, echoClient, grpc, say } from '../support/grpc-upstream.js'
 import { selfSignedCertificate } from '../support/self-signed.js'
 import { nginxConfig } from '../../src/gateway/nginx/nginx-config.js'
@@ -169,6 +171,20 @@ describe('the nginx data plane as a process', () => {
     expect(JSON.parse(nowhere.body).error.message).toMatch(/^The upstream of projects\/my-project\/services\/nowhere is unreachable \([A-Z_]+\)\.$/)
     expect((await status('first', `Bearer ${token}`)()).status).toBe(200)
   })
+
+  it('logs a few of the lines nginx writes for each broken request, and how many more there were: no caller fills Postern\'s log', async () => {
+    const broken = (seen: number) => p.output().slice(seen).split('\n').filter((l) => l.includes('client sent invalid chunked body'))
+    const seen = p.output().length
+    // 300 connections, each with a chunked body whose size is no number: nginx writes a line for each.
+    for (let i = 0; i < 300; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, () => rawRequest(p.gatewayPort, `POST /echo HTTP/1.1\r\nHost: ${host('first')}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`).catch(() => undefined)))
+    }
+    await eventually(15_000, () => /nginx: \d+ more lines like these in the last 10 s, not shown/.test(p.output().slice(seen)), 'the count of the lines not shown')
+    expect(broken(seen).length).toBeGreaterThan(0)
+    expect(broken(seen).length).toBeLessThanOrEqual(20)
+    const held = [...p.output().slice(seen).matchAll(/nginx: (\d+) more lines like these/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+    expect(held + broken(seen).length).toBeGreaterThanOrEqual(280)
+  }, 30_000)
 
   it('refuses to start on a taken port, saying which flag to change, and leaves no nginx behind', async () => {
     const blocker = (await import('node:net')).createServer().listen(0, '127.0.0.1')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lineSplitter, nginxLineLevel } from './nginx-log.js'
+import { LineThrottle, lineSplitter, nginxLineLevel } from './nginx-log.js'
 
 describe('nginxLineLevel', () => {
   it("takes a client's mistakes for information", () => {
@@ -19,12 +19,31 @@ describe('nginxLineLevel', () => {
       '2026/12/06 11:40:04 [error] 7#7: *6 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.1"',
       '2026/12/06 11:40:05 [error] 7#7: *7 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1',
       '2026/12/06 11:40:06 [error] 7#7: *8 lua entry thread aborted: runtime error: client sent invalid chunked body',
-      '2026/12/06 11:40:07 [emerg] 7#7: bind() to 127.0.0.1:7080 failed (98: Address already in use)',
       '2026/12/06 11:40:08 [warn] 7#7: *9 a client request body is buffered to a temporary file',
       'client sent invalid chunked body',
     ]) {
       expect(nginxLineLevel(line), line).toBe('warn')
     }
+  })
+
+  it('takes what stops nginx or a worker for an error', () => {
+    expect(nginxLineLevel('2026/12/06 11:40:07 [emerg] 7#7: bind() to 127.0.0.1:7080 failed (98: Address already in use)')).toBe('error')
+    expect(nginxLineLevel('2026/12/06 11:40:07 [alert] 7#7: worker process 8 exited on signal 9')).toBe('error')
+    expect(nginxLineLevel('2026/12/06 11:40:07 [crit] 7#7: *1 SSL_do_handshake() failed')).toBe('error')
+  })
+})
+
+describe('LineThrottle', () => {
+  it('logs at most so many lines of a level in a window, counts the others for one line after, and starts again in the next window', () => {
+    const throttle = new LineThrottle(3, 10_000)
+    const admitted = (level: 'info' | 'warn', n: number, at: number) => Array.from({ length: n }, () => throttle.admit(level, at)).filter(Boolean).length
+    expect(admitted('info', 1000, 0)).toBe(3)
+    // Another level has a budget of its own: a flood of clients' mistakes hides no upstream's failure.
+    expect(admitted('warn', 2, 5_000)).toBe(2)
+    expect(throttle.takeHeld()).toEqual([['info', 997]])
+    expect(throttle.takeHeld()).toEqual([])
+    expect(admitted('info', 5, 10_000)).toBe(3)
+    expect(throttle.takeHeld()).toEqual([['info', 2]])
   })
 })
 

@@ -6,13 +6,18 @@ import type { Level } from '../../core/log.js'
  */
 const CLIENT_CAUSED = /^\S+ \S+ \[\w+\] \d+#\d+: \*\d+ client (sent|intended to send|prematurely closed|closed|timed out)\b/
 
+/** nginx's own levels for what stops it or a worker (a port taken, memory gone). */
+const NGINX_FAILING = /^\S+ \S+ \[(emerg|alert|crit)\] /
+
 /**
  * The level at which Postern logs a line of nginx's error log: a client's mistake is `info` (as
  * nginx itself logs most of them, and as the Node gateway answers them without a line), so that
- * no caller can fill the warnings of whoever runs Postern; anything else nginx says is a warning.
+ * no caller can fill the warnings of whoever runs Postern; what stops nginx or a worker is an
+ * error; anything else nginx says is a warning.
  */
 export function nginxLineLevel(line: string): Level {
-  return CLIENT_CAUSED.test(line) ? 'info' : 'warn'
+  if (CLIENT_CAUSED.test(line)) return 'info'
+  return NGINX_FAILING.test(line) ? 'error' : 'warn'
 }
 
 /**
@@ -28,5 +33,45 @@ export function lineSplitter(maxLine = 8192): { push(chunk: string): string[] } 
       partial = lines.pop()!.slice(-maxLine)
       return lines
     },
+  }
+}
+
+/**
+ * How many of nginx's lines Postern logs: at most `perWindow` of each level in a window of
+ * `windowMs`, the rest counted and said in one line when the window is over (`takeHeld`). nginx
+ * writes a line for each connection of a client that sends a broken body, and for each request
+ * to an upstream that is down: anyone could otherwise fill Postern's log at the rate they send
+ * requests, where the Node gateway answers the same requests without a line.
+ */
+export class LineThrottle {
+  private windowStart = -Infinity
+  private readonly shown = new Map<Level, number>()
+  private readonly held = new Map<Level, number>()
+
+  constructor(
+    private readonly perWindow = 20,
+    readonly windowMs = 10_000,
+  ) {}
+
+  /** Whether a line at `level` is logged; one that is not is counted for takeHeld. */
+  admit(level: Level, now: number): boolean {
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now
+      this.shown.clear()
+    }
+    const shown = this.shown.get(level) ?? 0
+    if (shown < this.perWindow) {
+      this.shown.set(level, shown + 1)
+      return true
+    }
+    this.held.set(level, (this.held.get(level) ?? 0) + 1)
+    return false
+  }
+
+  /** The lines held back since the last call, by level. */
+  takeHeld(): [Level, number][] {
+    const held = [...this.held]
+    this.held.clear()
+    return held
   }
 }

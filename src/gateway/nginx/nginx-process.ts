@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
-import { lineSplitter, nginxLineLevel } from './nginx-log.js'
+import { LineThrottle, lineSplitter, nginxLineLevel } from './nginx-log.js'
 
 /** Where Debian puts nginx and the modules of libnginx-mod-http-lua (and its NDK). */
 export const DEBIAN_NGINX = { binary: '/usr/sbin/nginx', modulesDir: '/usr/lib/nginx/modules' } as const
@@ -60,13 +60,26 @@ export class NginxProcess {
     const child = spawn(o.binary, p.args(), { stdio: ['ignore', 'ignore', 'pipe'] })
     p.child = child
     const lines = lineSplitter()
+    const throttle = new LineThrottle()
+    let report: NodeJS.Timeout | undefined
+    const reportHeld = () => {
+      report = undefined
+      for (const [level, count] of throttle.takeHeld()) o.log.log(level, `nginx: ${count} more lines like these in the last ${throttle.windowMs / 1000} s, not shown`, { held: count })
+    }
     child.stderr!.on('data', (d: Buffer) => {
       p.stderr = (p.stderr + d.toString()).slice(-8192)
-      for (const line of lines.push(d.toString())) if (line.trim()) o.log.log(nginxLineLevel(line), 'nginx', { line: line.slice(0, 1000) })
+      for (const line of lines.push(d.toString())) {
+        if (!line.trim()) continue
+        const level = nginxLineLevel(line)
+        if (throttle.admit(level, Date.now())) o.log.log(level, 'nginx', { line: line.slice(0, 1000) })
+        else report ??= setTimeout(reportHeld, throttle.windowMs).unref()
+      }
     })
     const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()))
     child.once('exit', (code, signal) => {
       p.exited = true
+      clearTimeout(report)
+      reportHeld()
       if (!p.stopping) o.log.log('error', 'nginx exited', { code, signal })
     })
     // Stopped with Postern, however Postern ends (the Lua watch covers SIGKILL).
