@@ -27,6 +27,6 @@ export const UPSTREAM_IDLE_SECONDS = 4
 /**
  * The highest status code an answer may carry (RFC 9110 §15: 100 to 599). An upstream's answer
  * with a higher one gets the caller the gateway's 502: clients do not agree on what such a code
- * means (node:http2 will not write one, a browser shows a network error).
+ * means, and node:http2 will not write one.
  */
 export const MAX_STATUS = 599

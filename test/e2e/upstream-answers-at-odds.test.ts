@@ -153,7 +153,7 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
   })
 
   // RFC 9110 §15: a status code is 100 to 599. Clients do not agree on the others (node:http2
-  // will not write one at all; browsers show a network error), so no caller is handed one.
+  // will not write one at all), so no caller is handed one.
   it('an upstream status past 599 gets the caller the gateway\'s 502, which says why, and the caller\'s next request an answer', async () => {
     // One connection: the second request goes on it, or on a new one if the first answer said Connection: close.
     const agent = new Agent({ connections: 1 })
