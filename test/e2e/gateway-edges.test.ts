@@ -409,7 +409,8 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       const anonymous = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: fqdn })
       expect(anonymous.statusCode).toBe(401)
       await anonymous.body.dump()
-      const ungranted = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: { ...fqdn, authorization: `Bearer ${tokens.bob}` } })
+      // dave may invoke `sockets` alone (and is neither disabled nor deleted by the tests before).
+      const ungranted = await request(`http://127.0.0.1:${p.gatewayPort}/echo/fqdn`, { headers: { ...fqdn, authorization: `Bearer ${tokens.dave}` } })
       expect(ungranted.statusCode).toBe(403)
       await ungranted.body.dump()
     })

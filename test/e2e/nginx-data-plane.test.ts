@@ -179,10 +179,10 @@ describe('the nginx data plane as a process', () => {
     for (let i = 0; i < 300; i += 20) {
       await Promise.all(Array.from({ length: 20 }, () => rawRequest(p.gatewayPort, `POST /echo HTTP/1.1\r\nHost: ${host('first')}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`).catch(() => undefined)))
     }
-    await eventually(15_000, () => /nginx: \d+ more lines like these in the last 10 s, not shown/.test(p.output().slice(seen)), 'the count of the lines not shown')
+    await eventually(15_000, () => /nginx: \d+ more lines about clients' mistakes in the last 10 s, not shown/.test(p.output().slice(seen)), 'the count of the lines not shown')
     expect(broken(seen).length).toBeGreaterThan(0)
     expect(broken(seen).length).toBeLessThanOrEqual(20)
-    const held = [...p.output().slice(seen).matchAll(/nginx: (\d+) more lines like these/g)].reduce((sum, m) => sum + Number(m[1]), 0)
+    const held = [...p.output().slice(seen).matchAll(/nginx: (\d+) more lines about clients' mistakes/g)].reduce((sum, m) => sum + Number(m[1]), 0)
     expect(held + broken(seen).length).toBeGreaterThanOrEqual(280)
   }, 30_000)
 

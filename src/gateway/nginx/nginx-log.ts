@@ -37,41 +37,41 @@ export function lineSplitter(maxLine = 8192): { push(chunk: string): string[] } 
 }
 
 /**
- * How many of nginx's lines Postern logs: at most `perWindow` of each level in a window of
- * `windowMs`, the rest counted and said in one line when the window is over (`takeHeld`). nginx
- * writes a line for each connection of a client that sends a broken body, and for each request
- * to an upstream that is down: anyone could otherwise fill Postern's log at the rate they send
- * requests, where the Node gateway answers the same requests without a line.
+ * How many of nginx's lines about clients' mistakes Postern logs: at most `perWindow` in a window
+ * of `windowMs`, the rest counted and said in one line when the window is over (`takeHeld`).
+ * nginx writes such a line for each connection of a client that sends a broken body: anyone
+ * could otherwise fill Postern's log at the rate they send requests, where the Node gateway
+ * answers the same requests without a line. (Lines about upstreams are all logged: they tell
+ * which request an upstream failed, and only callers of that upstream's service cause them.)
  */
 export class LineThrottle {
   private windowStart = -Infinity
-  private readonly shown = new Map<Level, number>()
-  private readonly held = new Map<Level, number>()
+  private shown = 0
+  private held = 0
 
   constructor(
     private readonly perWindow = 20,
     readonly windowMs = 10_000,
   ) {}
 
-  /** Whether a line at `level` is logged; one that is not is counted for takeHeld. */
-  admit(level: Level, now: number): boolean {
+  /** Whether a line is logged; one that is not is counted for takeHeld. */
+  admit(now: number): boolean {
     if (now - this.windowStart >= this.windowMs) {
       this.windowStart = now
-      this.shown.clear()
+      this.shown = 0
     }
-    const shown = this.shown.get(level) ?? 0
-    if (shown < this.perWindow) {
-      this.shown.set(level, shown + 1)
+    if (this.shown < this.perWindow) {
+      this.shown++
       return true
     }
-    this.held.set(level, (this.held.get(level) ?? 0) + 1)
+    this.held++
     return false
   }
 
-  /** The lines held back since the last call, by level. */
-  takeHeld(): [Level, number][] {
-    const held = [...this.held]
-    this.held.clear()
+  /** How many lines were held back since the last call. */
+  takeHeld(): number {
+    const held = this.held
+    this.held = 0
     return held
   }
 }

@@ -64,14 +64,15 @@ export class NginxProcess {
     let report: NodeJS.Timeout | undefined
     const reportHeld = () => {
       report = undefined
-      for (const [level, count] of throttle.takeHeld()) o.log.log(level, `nginx: ${count} more lines like these in the last ${throttle.windowMs / 1000} s, not shown`, { held: count })
+      const held = throttle.takeHeld()
+      if (held > 0) o.log.log('info', `nginx: ${held} more lines about clients' mistakes in the last ${throttle.windowMs / 1000} s, not shown`, { held })
     }
     child.stderr!.on('data', (d: Buffer) => {
       p.stderr = (p.stderr + d.toString()).slice(-8192)
       for (const line of lines.push(d.toString())) {
         if (!line.trim()) continue
         const level = nginxLineLevel(line)
-        if (throttle.admit(level, Date.now())) o.log.log(level, 'nginx', { line: line.slice(0, 1000) })
+        if (level !== 'info' || throttle.admit(Date.now())) o.log.log(level, 'nginx', { line: line.slice(0, 1000) })
         else report ??= setTimeout(reportHeld, throttle.windowMs).unref()
       }
     })
