@@ -143,10 +143,10 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
         warnOfAddressedHttps(d.services())
         shaped = shapeServices(d.services(), shaped)
         if (!shaped.reload) return
-        const next = configFor(shaped.shape)
-        if (next === current) return
-        current = next
-        proc.reload(next).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
+        // Even when the text comes out the same (as many https names in use as before, others
+        // gone): the workers that handed out every block must make way for ones that have not.
+        current = configFor(shaped.shape)
+        proc.reload(current).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
       }, 50)
     },
     tlsChanged() {

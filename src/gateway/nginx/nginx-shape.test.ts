@@ -37,6 +37,16 @@ describe('when a change to services reloads nginx', () => {
     expect([...shaped.serverNames].sort()).toEqual(['a.example', 'b.example', 'one-too-many.example'])
   })
 
+  it('for names come and gone even when the shape comes out the same: the workers that gave out every block must be replaced', () => {
+    let shaped = shapeServices([https('a'), https('b'), https('c')])
+    for (let i = 0; i < 32; i++) shaped = shapeServices([https('a'), https('b'), https(`new${i}`)], shaped)
+    expect(shaped.reload).toBe(false)
+    const again = shapeServices([https('a'), https('b'), https('new32')], shaped)
+    expect(again.reload).toBe(true)
+    // As many names in use as at the start: the same blocks, yet a reload (nginx-plane.ts makes it).
+    expect(again.shape).toEqual(shapeServices([https('a'), https('b'), https('c')]).shape)
+  })
+
   it('with half as many blocks again as server names in use, when that is more than 32 spare', () => {
     const names = Array.from({ length: 1000 }, (_, i) => https(`app${i}`))
     expect(shapeServices(names).shape.tlsBlocks).toBe(1500)
