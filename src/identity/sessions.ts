@@ -41,13 +41,22 @@ export async function endSession(store: Store, cookie: string | undefined): Prom
 
 /** The value of one cookie from a Cookie header; the first wins if a name repeats. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined
-  for (const part of header.split(';')) {
+  return cookieValues(header, name)[0]
+}
+
+/** A cookie's value when the request carries exactly one of that name: a second means another host or script planted one, and neither is trusted. */
+export function readSoleCookie(header: string | undefined, name: string): string | undefined {
+  const values = cookieValues(header, name)
+  return values.length === 1 ? values[0] : undefined
+}
+
+function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = []
+  for (const part of header?.split(';') ?? []) {
     const eq = part.indexOf('=')
-    if (eq < 0) continue
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
+    if (eq >= 0 && part.slice(0, eq).trim() === name) values.push(part.slice(eq + 1).trim())
   }
-  return undefined
+  return values
 }
 
 export interface CookieOptions {

@@ -362,6 +362,26 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it('stays signed in when another site posts a form to /signout', async () => {
+    context = await browser.newContext()
+    const { page } = await watchedPage(context)
+    await signIn(page, server, VIEWER, VIEWER_PASSWORD)
+    const sessionCookies = async () => (await context.cookies(server.controlUrl)).filter((c) => c.name.includes('postern_session'))
+    expect(await sessionCookies()).toHaveLength(1)
+
+    // Another site (here a page with no origin of its own) submits a form to /signout, as any page can.
+    const other = await context.newPage()
+    await other.setContent(`<form method="post" action="${server.controlUrl}/signout"><input name="x" value="1"></form>`)
+    const answer = other.waitForResponse((r) => r.url().startsWith(`${server.controlUrl}/signout`))
+    await other.evaluate('document.forms[0].submit()')
+    expect((await answer).status()).toBe(303)
+
+    expect(await sessionCookies()).toHaveLength(1)
+    await page.goto(`${server.controlUrl}/console`)
+    await page.waitForURL((u) => u.pathname.startsWith('/console/projects/'))
+    await context.close()
+  }, 120_000)
+
   it('takes a sign-in from either of two sign-in pages open at once', async () => {
     context = await browser.newContext()
     const first = await context.newPage()

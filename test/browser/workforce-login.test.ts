@@ -304,6 +304,37 @@ describe.each(DATA_PLANES)('workforce federation (%s data plane)', (dataPlane) =
       await context.close()
     })
 
+    // The control plane is the same on both planes: once is enough.
+    it.runIf(dataPlane === 'node')('a sign-in flow someone else started, its cookie planted as a sibling host could, signs no one in (login CSRF by cookie tossing)', async () => {
+      idp.people.set('mallory', { email: 'mallory@example.com', name: 'Mallory', groups: [] })
+      // Mallory starts a console sign-in of her own, keeps its flow cookie, signs in at the
+      // provider and keeps the callback URL without following it.
+      const started = await fetch(`${p.controlUrl}/signin/federated?provider=${POOL}/acme-idp&return_to=%2Fconsole`, { redirect: 'manual' })
+      expect(started.status).toBe(302)
+      const flowCookie = started.headers.get('set-cookie')!.split(';')[0]!
+      const flowValue = flowCookie.slice(flowCookie.indexOf('=') + 1)
+      const mallory = await browser.newContext()
+      const malloryPage = await mallory.newPage()
+      // (Her browser holds no flow cookie, so its own visit to the callback fails before the code is redeemed.)
+      const callback = malloryPage.waitForRequest((r) => r.url().startsWith(`${p.controlUrl}/signin/federated/callback?`), { timeout: 20_000 })
+      await malloryPage.goto(started.headers.get('location')!)
+      await idp.signIn(malloryPage, 'mallory')
+      const callbackUrl = (await callback).url()
+      await mallory.close()
+
+      // The owner is signed in to the console. A page on a sibling host plants Mallory's flow
+      // cookie (a sibling can set any name but a __Host- one) and sends the owner to her callback.
+      const context = await browser.newContext()
+      const { page } = await watchedPage(context)
+      await signIn(page, p, 'owner@example.com', p.ownerPassword!)
+      await context.addCookies([{ name: 'postern_federated', value: flowValue, domain: '127.0.0.1', path: '/signin/federated', httpOnly: false, secure: false, sameSite: 'Lax' }])
+      await page.goto(callbackUrl)
+      expect(await page.textContent('body')).toContain('does not belong to a sign-in started in this browser')
+      await page.goto(`${p.controlUrl}/console`)
+      expect(await page.evaluate(async () => (await fetch('/v1/session')).json())).toMatchObject({ email: 'owner@example.com' })
+      await context.close()
+    })
+
     it('a console session ends with the provider it was started through, and only with it', async () => {
       const context = await browser.newContext()
       const page = await context.newPage()

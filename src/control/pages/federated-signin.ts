@@ -8,7 +8,7 @@ import { providerAudience, providerName } from '../../identity/federation/workfo
 import { federatedMember } from '../../identity/federation/federation-claim.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import { safeReturnTo } from '../../identity/return-to.js'
-import { SESSION_TTL_MS, endSession, readCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
+import { SESSION_TTL_MS, endSession, readCookie, readSoleCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
 import type { Router } from '../../http/router.js'
 import type { WorkforceProviderRecord } from '../../store/records.js'
 import type { Handler } from '../handler.js'
@@ -27,13 +27,21 @@ import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html
  * What the round trip must remember — state, nonce, PKCE verifier — is derived from one random
  * value in a short-lived cookie, so nothing is stored. That cookie is SameSite=Lax, unlike the
  * session's: the browser comes back from the provider on a cross-site navigation, which a Strict
- * cookie would not accompany; the state it carries is what defeats login CSRF here.
+ * cookie would not accompany; the state it carries is what defeats login CSRF here. So it must be
+ * this browser's own: wherever browsers allow it, the cookie is `__Host-` prefixed (Path=/, no
+ * Domain), which no sibling host can plant. Without the prefix a page on any host under the
+ * control plane's parent domain (a service behind the gateway) could toss in the value of a flow
+ * its author started, then send the victim to that flow's callback and sign them in as the
+ * author (login CSRF by cookie tossing). A request carrying two flow cookies is refused too.
  */
 export const FEDERATED_PATHS = { start: '/signin/federated', callback: '/signin/federated/callback' } as const
-const FLOW_COOKIE = 'postern_federated'
 const FLOW_TTL_S = 600
 export const CONSOLE_SCOPE = 'openid email profile'
 const FETCH = { timeoutMs: 10_000, maxBytes: 256 * 1024 }
+
+const flowCookieName = (secure: boolean) => `${secure ? '__Host-' : ''}postern_federated`
+const flowCookie = (secure: boolean, value: string, maxAgeSeconds: number) =>
+  `${flowCookieName(secure)}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`
 
 const derive = (label: string, secret: string) => createHash('sha256').update(`${label}:${secret}`).digest('base64url')
 
@@ -51,9 +59,9 @@ export function federatedLinks(deps: ControlDeps, returnTo: string): string {
   return `<p class="note">Or, with your organization’s account:</p>\n${links}`
 }
 
-function failure(res: ServerResponse, status: number, message: string): void {
+function failure(deps: ControlDeps, res: ServerResponse, status: number, message: string): void {
   sendPage(res, status, page('Sign-in failed', `<h1>Sign-in failed</h1>${errorLine(message)}<p><a href="/signin">Back to sign-in</a></p>`), {
-    'set-cookie': `${FLOW_COOKIE}=; Path=${FEDERATED_PATHS.start}; HttpOnly; SameSite=Lax; Max-Age=0`,
+    'set-cookie': flowCookie(deps.settings.secureCookies, '', 0),
   })
 }
 
@@ -65,13 +73,13 @@ function offered(deps: ControlDeps, raw: string | null | undefined): WorkforcePr
 export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource) {
   return async (_req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const provider = offered(deps, query.get('provider'))
-    if (!provider) return failure(res, 400, 'That provider is not offered for sign-in here.')
+    if (!provider) return failure(deps, res, 400, 'That provider is not offered for sign-in here.')
     let endpoints
     try {
       endpoints = await keys.endpoints(provider.issuerUri)
     } catch (err) {
       if (!(err instanceof ProviderFetchError)) throw err
-      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
+      return failure(deps, res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     const secret = randomToken(32)
     const returnTo = safeReturnTo(query.get('return_to'))
@@ -87,23 +95,23 @@ export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource)
       code_challenge_method: 'S256',
     }
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
-    const cookie = `${FLOW_COOKIE}=${secret}.${provider.poolId}.${provider.providerId}.${Buffer.from(returnTo).toString('base64url')}; Path=${FEDERATED_PATHS.start}; HttpOnly; SameSite=Lax; Max-Age=${FLOW_TTL_S}${deps.settings.secureCookies ? '; Secure' : ''}`
+    const cookie = flowCookie(deps.settings.secureCookies, `${secret}.${provider.poolId}.${provider.providerId}.${Buffer.from(returnTo).toString('base64url')}`, FLOW_TTL_S)
     redirect(res, url.href, { 'set-cookie': cookie }, 302)
   }
 }
 
 export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource) {
   return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
-    const [secret, poolId, providerId, encodedReturn] = (readCookie(req.headers.cookie, FLOW_COOKIE) ?? '').split('.')
+    const [secret, poolId, providerId, encodedReturn] = (readSoleCookie(req.headers.cookie, flowCookieName(deps.settings.secureCookies)) ?? '').split('.')
     const state = query.get('state')
     // A response without the state of a sign-in this browser started is someone else's (RFC 6749 §10.12).
-    if (!secret || !state || !secretsEqual(state, derive('state', secret))) return failure(res, 400, 'This sign-in response does not belong to a sign-in started in this browser (or it took longer than 10 minutes). Start again.')
+    if (!secret || !state || !secretsEqual(state, derive('state', secret))) return failure(deps, res, 400, 'This sign-in response does not belong to a sign-in started in this browser (or it took longer than 10 minutes). Start again.')
     const provider = offered(deps, `${poolId}/${providerId}`)
-    if (!provider) return failure(res, 400, 'That provider is no longer offered for sign-in here.')
-    if (query.has('iss') && query.get('iss') !== provider.issuerUri) return failure(res, 400, 'The sign-in response came from another identity provider.')
-    if (query.get('error')) return failure(res, 401, `${providerLabel(provider)} refused the sign-in: ${(query.get('error_description') ?? query.get('error'))!.slice(0, 300)}`)
+    if (!provider) return failure(deps, res, 400, 'That provider is no longer offered for sign-in here.')
+    if (query.has('iss') && query.get('iss') !== provider.issuerUri) return failure(deps, res, 400, 'The sign-in response came from another identity provider.')
+    if (query.get('error')) return failure(deps, res, 401, `${providerLabel(provider)} refused the sign-in: ${(query.get('error_description') ?? query.get('error'))!.slice(0, 300)}`)
     const code = query.get('code')
-    if (!code) return failure(res, 400, 'The identity provider sent no authorization code.')
+    if (!code) return failure(deps, res, 400, 'The identity provider sent no authorization code.')
 
     let idToken: string
     try {
@@ -117,17 +125,17 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
       }, FETCH)
       const body = redeemed.body as Record<string, unknown>
       if (redeemed.status !== 200 || typeof body?.id_token !== 'string') {
-        return failure(res, 401, `${providerLabel(provider)} did not redeem the sign-in: ${String(body?.error_description ?? body?.error ?? `HTTP ${redeemed.status}`).slice(0, 300)}`)
+        return failure(deps, res, 401, `${providerLabel(provider)} did not redeem the sign-in: ${String(body?.error_description ?? body?.error ?? `HTTP ${redeemed.status}`).slice(0, 300)}`)
       }
       idToken = body.id_token
     } catch (err) {
       if (!(err instanceof ProviderFetchError)) throw err
       deps.log.log('warn', 'identity provider fetch failed', { issuer: provider.issuerUri, detail: err.message })
-      return failure(res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
+      return failure(deps, res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     // Read before verification, but the exchange verifies this very token: a nonce that matches
     // here and a signature that verifies there make the nonce verified (OIDC Core §3.1.3.7).
-    if (nonceOf(idToken) !== derive('nonce', secret)) return failure(res, 401, 'The ID token does not carry this sign-in’s nonce; start again.')
+    if (nonceOf(idToken) !== derive('nonce', secret)) return failure(deps, res, 401, 'The ID token does not carry this sign-in’s nonce; start again.')
     const now = deps.clock()
     let exchanged
     try {
@@ -141,7 +149,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
         refresh: false,
       })
     } catch (err) {
-      if (err instanceof OAuthError) return failure(res, err.httpStatus === 503 ? 502 : 403, err.description)
+      if (err instanceof OAuthError) return failure(deps, res, err.httpStatus === 503 ? 502 : 403, err.description)
       throw err
     }
     const ttl = Math.min(SESSION_TTL_MS, exchanged.subject.maxSessionMs ?? SESSION_TTL_MS)
@@ -158,7 +166,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
 <h1>Signed in</h1><p>You are signed in as ${escapeHtml(member)}. <a href="${escapeHtml(returnTo)}">Continue</a></p>`), {
       'set-cookie': [
         sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: Math.floor(ttl / 1000) }),
-        `${FLOW_COOKIE}=; Path=${FEDERATED_PATHS.start}; HttpOnly; SameSite=Lax; Max-Age=0`,
+        flowCookie(deps.settings.secureCookies, '', 0),
       ],
     })
   }

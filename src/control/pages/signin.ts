@@ -115,10 +115,14 @@ export function signOut(deps: ControlDeps, sessions: SessionAuth) {
       if (typeof token !== 'string' || !secretsEqual(token, active.record.csrfToken)) throw new PosternError('PERMISSION_DENIED', 'Sign-out needs the session’s CSRF token (X-CSRF-Token header or csrf_token field).')
       await endSession(deps.store, active.cookie)
     }
-    const cleared = clearedCookie(sessionCookieName(deps.settings.secureCookies), deps.settings.secureCookies)
-    if (isForm) redirect(res, PATHS.signin, { 'set-cookie': cleared })
+    // The cookie is cleared only when it came with the request (a session just ended, or one
+    // already over). Another site's post never carries the SameSite=Strict cookie, and clearing
+    // it in answer to one would let any page sign the browser out.
+    const name = sessionCookieName(deps.settings.secureCookies)
+    const cleared: Record<string, string> = readCookie(req.headers.cookie, name) === undefined ? {} : { 'set-cookie': clearedCookie(name, deps.settings.secureCookies) }
+    if (isForm) redirect(res, PATHS.signin, cleared)
     else {
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'set-cookie': cleared })
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...cleared })
       res.end('{}')
     }
   }
