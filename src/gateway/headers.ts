@@ -20,8 +20,19 @@ export const HEADER_RULES = {
   /**
    * Claims about the client's address, scheme, host or path that only a proxy may make: dropped
    * from the client, and X-Forwarded-For/-Proto/-Host and X-Request-Id set from Postern's own view.
+   * Besides the standard ones, every name that frameworks or CDNs read as the client's address
+   * (Rails and many PHP apps read Client-IP before X-Forwarded-For; Cloudflare's, Fastly's,
+   * Envoy's) or as the path asked for (IIS's and Symfony's X-Original-URL, X-Rewrite-URL): a
+   * caller's own would be believed by an upstream behind Postern.
    */
-  forwarding: { prefix: 'x-forwarded-', names: ['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'x-request-id'] },
+  forwarding: {
+    prefix: 'x-forwarded-',
+    names: [
+      'forwarded', 'x-forwarded', 'forwarded-for', 'x-real-ip', 'x-client-ip', 'client-ip', 'true-client-ip', 'x-cluster-client-ip',
+      'x-originating-ip', 'x-original-forwarded-for', 'cf-connecting-ip', 'fastly-client-ip', 'x-proxyuser-ip', 'x-envoy-external-address',
+      'x-original-url', 'x-rewrite-url', 'x-request-id',
+    ],
+  },
   /**
    * Headers that may carry a bearer token: any compact JWS in them that this Postern issued has
    * its signature replaced before it goes upstream, so no upstream can replay it (the app's own

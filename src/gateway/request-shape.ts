@@ -13,6 +13,8 @@ export type ShapeProblem = {
   framingInDoubt?: true
 }
 
+const NO_HOST = 'The request has no Host header.'
+
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i
 const withoutDefaultPort = (authority: string) => authority.toLowerCase().replace(/:(80|443)$/, '')
 
@@ -32,9 +34,11 @@ export function originFormTarget(target: string, host: string): { target: string
     const hash = target.indexOf('#')
     return checkedPath(hash < 0 ? target : target.slice(0, hash))
   }
-  if (target === '*') return { problem: { status: 'INVALID_ARGUMENT', message: 'The gateway does not answer for the server as a whole (OPTIONS *); ask a service’s URL.' } }
+  if (target === '*') return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target * asks for the server as a whole; the gateway answers only for a service’s URL.' } }
   const m = ABSOLUTE.exec(target)
   if (!m) return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target must be a path (origin-form) or an absolute http(s) URL.' } }
+  // (HTTP/1.0 needs no Host; Postern does, to route, on both planes.)
+  if (host === '') return { problem: { status: 'INVALID_ARGUMENT', message: NO_HOST } }
   if (m[2]!.includes('@') || withoutDefaultPort(m[2]!) !== withoutDefaultPort(host)) {
     return { problem: { status: 'INVALID_ARGUMENT', message: 'The request target names another host than the Host header.' } }
   }
@@ -88,7 +92,7 @@ export function checkRequestShape(req: IncomingMessage): { problem: ShapeProblem
   if (raw.length / 2 > MAX_HEADERS) return { problem: { status: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `More than ${MAX_HEADERS} request headers.` } }
   let hosts = 0
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++
-  if (hosts !== 1) return { problem: { status: 'INVALID_ARGUMENT', message: hosts === 0 ? 'The request has no Host header.' : 'The request has more than one Host header.' } }
+  if (hosts !== 1) return { problem: { status: 'INVALID_ARGUMENT', message: hosts === 0 ? NO_HOST : 'The request has more than one Host header.' } }
   if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) {
     return { problem: { status: 'INVALID_ARGUMENT', message: 'Transfer-Encoding is not allowed in HTTP/1.0.', framingInDoubt: true } }
   }

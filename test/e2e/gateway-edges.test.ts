@@ -398,6 +398,10 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       const fragment = await rawRequest(p.gatewayPort, `GET /echo/frag?y=2#secret HTTP/1.1\r\nHost: ${h}\r\nAuthorization: Bearer ${ann}\r\nConnection: close\r\n\r\n`)
       expect(fragment.status).toBe(200)
       expect(upstream.seen.at(-1)!.url).toBe('/echo/frag?y=2')
+      // HTTP/1.0 needs no Host, but the gateway routes by it: both planes say what is missing.
+      const noHost = await rawRequest(p.gatewayPort, `GET http://${h}/echo/abs HTTP/1.0\r\nAuthorization: Bearer ${ann}\r\n\r\n`)
+      expect(noHost.status).toBe(400)
+      expect(JSON.parse(noHost.body)).toMatchObject({ error: { status: 'INVALID_ARGUMENT', message: 'The request has no Host header.' } })
     })
 
     it('a Host with the trailing dot of a fully qualified name reaches the same service under the same policy', async () => {

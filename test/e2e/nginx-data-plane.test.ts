@@ -69,8 +69,9 @@ describe('the nginx data plane as a process', () => {
   it('serves the gateway port through nginx, with the configuration in the data directory', async () => {
     const res = await call(p.gatewayPort, 'first')
     expect(res.statusCode).toBe(200)
-    expect(res.headers.server).toBe('nginx')
     await res.body.dump()
+    // nginx's spelling (Postern's gateway writes host): nginx forwarded it.
+    expect(upstream.seen.at(-1)!.rawHeaders[0]).toBe('Host')
     expect(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']).toBe('ann@example.com')
     expect(readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8')).toContain('worker_processes auto;')
     expect(nginxFor(p.dataDir)).not.toBe('')
@@ -153,7 +154,7 @@ describe('the nginx data plane as a process', () => {
       const agent = new Agent()
       try {
         const r = await request(`http://127.0.0.1:${p.gatewayPort}/echo`, { dispatcher: agent, headers: { host: host(service), ...(authorization ? { authorization } : {}) } })
-        return { status: r.statusCode, server: r.headers.server, body: await r.body.text() }
+        return { status: r.statusCode, body: await r.body.text() }
       } finally {
         await agent.close()
       }
@@ -164,7 +165,6 @@ describe('the nginx data plane as a process', () => {
     await nginxHolds(p, 'nowhere')
     const nowhere = await status('nowhere')()
     expect(nowhere.status).toBe(502)
-    expect(nowhere.server).toBe('nginx')
     expect(JSON.parse(nowhere.body).error).toMatchObject({ code: 502, status: 'BAD_GATEWAY' })
     // Postern's gateway's answer, with why: it looks the name up as it connects (nginx would hold
     // the nothing it found when loaded, until some change reloaded it).

@@ -42,6 +42,8 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/switch-to-nothing': (socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n\x81\x05hello'),
     '/status-99': (socket) => socket.end('HTTP/1.1 099 Low\r\n\r\nhello'),
     '/status-999': (socket) => socket.end('HTTP/1.1 999 High\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
+    '/own-server-date': (socket) => socket.end('HTTP/1.1 200 OK\r\nServer: upstream-srv/1.0\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
+    '/bare': (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     '/own-reason': (socket) => socket.end('HTTP/1.1 200 Fine By Me\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     '/spaced-status': (socket) => socket.end('HTTP/1.1 2 0 0 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'),
     // A head of BIG_HEAD bytes, status line to blank line, whatever the request asked.
@@ -121,6 +123,20 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     }
     expect(await alive()).toBe(200)
   }, 60_000)
+
+  it('the upstream’s own Server reaches the caller, and none is added; every answer has one Date', async () => {
+    const headOf = async (path: string) => {
+      const answer = await rawAnswer(`GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`)
+      return answer.slice(0, answer.indexOf('\r\n\r\n')).split('\r\n')
+    }
+    const own = await headOf('/own-server-date')
+    expect(own.filter((l) => /^server:/i.test(l))).toEqual(['Server: upstream-srv/1.0'])
+    // nginx writes the time of its own answer in place of the upstream's (nginx.conf says why).
+    expect(own.filter((l) => /^date:/i.test(l))).toEqual(dataPlane === 'node' ? ['Date: Thu, 01 Jan 1970 00:00:00 GMT'] : [expect.stringMatching(/^Date: \w{3}, \d{2} \w{3} 20\d\d /)])
+    const bare = await headOf('/bare')
+    expect(bare.filter((l) => /^server:/i.test(l))).toEqual([])
+    expect(bare.filter((l) => /^date:/i.test(l))).toHaveLength(1)
+  })
 
   it('a 204 that claims a body reaches HTTP/1.1 callers without the claim', async () => {
     const r = await request(`http://127.0.0.1:${p.gatewayPort}/no-content`, { headers: { host: host(), authorization: `Bearer ${token}` } })

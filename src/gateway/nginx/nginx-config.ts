@@ -254,6 +254,11 @@ http {
   proxy_ignore_headers ${X_ACCEL.join(' ')};
   grpc_ignore_headers ${X_ACCEL.join(' ')};
 ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join('\n')}
+  # An upstream's Server header too, as the Node gateway relays it (nginx would put its own in its
+  # place), and none when it sends none. Not Date: passed, an answer without one would get none
+  # (RFC 9110 §6.6.1 has a proxy add it), and adding it in Lua costs every answer a variable read.
+  proxy_pass_header Server;
+  grpc_pass_header Server;
   # A refused request's body is not waited for: nginx answers at once, then reads and discards
   # what the caller still sends before closing (30 s by default). nginx counts this time in whole
   # seconds of its clock, so 1s ended anywhere from a moment to a second after the answer, and

@@ -19,7 +19,8 @@ const PREALLOCATED_HEADERS = 100
  * which returns, in this order:
  *   suspect      a header hygiene() removes is present
  *   reusable     no more headers than the Node gateway takes (MAX_HEADERS): a verdict may be reused
- *   authorization, host, upgrade, x-request-id   the first of each (as nginx's $http_* variables)
+ *   authorization, host, upgrade   the first of each (as nginx's $http_* variables)
+ *   x-request-id the only one, or false when there are two or more
  *   cookie       every Cookie header, joined with "; " (as $http_cookie)
  *   connection   every Connection header, joined with ", "
  *   serverless   the first X-Serverless-Authorization, and how many there are
@@ -122,7 +123,8 @@ export function requestHeadersLua(): string {
           if wanted == "authorization" then authorization = authorization or value
           elseif wanted == "host" then host = host or value
           elseif wanted == "upgrade" then upgrade = upgrade or value
-          elseif wanted == "x-request-id" then request_id = request_id or value
+          -- Two ids are none (false): the Node gateway reads them joined with ", ", no sane token, and makes its own.
+          elseif wanted == "x-request-id" then request_id = request_id == nil and value
           elseif wanted == "cookie" then cookie = cookie and cookie .. "; " .. value or value
           elseif wanted == "connection" then connection = connection and connection .. ", " .. value or value
           else
