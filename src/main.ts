@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
-import { signInLocalCli } from './control/local-cli-sign-in.js'
+import { commandsToSignIn, signInLocalCli, type LocalCliSignIn } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
 import { consoleRoutes } from './control/console/routes.js'
 import type { ControlDeps } from './control/deps.js'
@@ -530,21 +530,31 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   }
 
   if (restoring !== undefined) notes.push(`The database is being restored (${restoring}): answering 503 until the restore is over (GET /readyz says why).`)
+  /** The demo service's upstream, when this start registered it: its note waits for the CLI's sign-in, below. */
+  let demoUpstream: string | undefined
   if (config.demo && leader && restoring !== undefined) notes.push('Demo: not registered, the database is being restored.')
   else if (config.demo && leader) {
     const demo = await startDemoUpstream()
     closers.push(() => new Promise((r) => demo.server.close(() => r())))
     await registerDemoService(store, config.project, demo.url, clock())
     await follower.catchUp()
-    notes.push(`Demo: the private service "hello" forwards to ${demo.url}; try, in another shell:\n${io.pathHint ? `  ${io.pathHint}\n` : ''}  curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`)
+    demoUpstream = demo.url
   }
 
   if (boot.firstStart) {
     io.stdout(`Created organization organizations/local, project ${config.project} and owner ${boot.owner}.\n`)
     io.stdout(`Owner password (shown once, keep it safe): ${boot.password}\n`)
   }
+  let localCli: LocalCliSignIn = { kind: 'left-alone' }
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
-    if (boot.firstStart) await signInLocalCli(config, running.controlUrl, { email: boot.owner, uid: boot.ownerUid }, store, clock, io)
+    if (boot.firstStart) localCli = await signInLocalCli(config, running.controlUrl, { email: boot.owner, uid: boot.ownerUid }, store, clock, io)
+  }
+  if (demoUpstream !== undefined) {
+    // The curl line works only once the CLI talks to this server as someone: what to type first, when the start could not sign it in here.
+    const first = running.controlUrl ? commandsToSignIn(localCli, running.controlUrl, config.cliConfigDir) : []
+    const lines = [...(io.pathHint ? [io.pathHint] : []), ...first, `curl -H "Authorization: Bearer $(postern auth print-identity-token)" ${config.gatewayUrl.protocol}//hello.${config.project}.${config.gatewayUrl.host}`]
+    const signIn = localCli.kind === 'elsewhere' ? ` (postern auth login as ${boot.owner}, with the password above)` : ''
+    notes.push(`Demo: the private service "hello" forwards to ${demoUpstream}; try, in another shell${signIn}:\n${lines.map((l) => `  ${l}\n`).join('').trimEnd()}`)
   }
   if (io.pathHint && !config.demo) notes.push(`To have the postern command in another shell: ${io.pathHint}`)
   for (const note of notes) out.stdout(note + '\n')

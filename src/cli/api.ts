@@ -17,10 +17,8 @@ export class Api {
    * etag); GET always is. Such a call is retried when the connection breaks under it.
    */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
-    // The active account's token goes only to the Postern that issued it.
-    const elsewhere = this.session.elsewhere(this.server, this.account)
-    if (elsewhere) throw new CliError(elsewhere)
-    const token = await this.session.accessToken(this.account)
+    // The account's sign-in at this server, whose token goes only to it (session.ts).
+    const token = await this.session.accessToken(this.account, this.server)
     const send = o.idempotent || method === 'GET' ? requestSafely : request
     const res = await send(this.server + path, {
       method,

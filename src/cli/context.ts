@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { Api } from './api.js'
-import { ConfigFiles } from '../core/cli-config-files.js'
+import { ConfigFiles, type CliConfig } from '../core/cli-config-files.js'
 import { CliError, usageError } from './errors.js'
 import { shapeList, shapeRecords, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
@@ -23,6 +23,11 @@ export interface Io {
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7070'
 
+/** The server a configuration talks to. */
+function serverOf(config: CliConfig): string {
+  return (config.server ?? DEFAULT_SERVER).replace(/\/$/, '')
+}
+
 /** What every command gets: the config files, the session, the API, global flags and output. */
 export class Cli {
   readonly files: ConfigFiles
@@ -30,11 +35,11 @@ export class Cli {
 
   constructor(readonly io: Io) {
     this.files = new ConfigFiles(io.env.POSTERN_CONFIG_DIR ?? join(io.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'postern'))
-    this.session = new Session(this.files)
+    this.session = new Session(this.files, serverOf)
   }
 
   server(): string {
-    return (this.files.readConfig().server ?? DEFAULT_SERVER).replace(/\/$/, '')
+    return serverOf(this.files.readConfig())
   }
 
   /** The control API, called as the active account, or as `account` when one is named. */

@@ -1,7 +1,9 @@
 import { createPrivateKey, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { CliError } from './errors.js'
-import type { ConfigFiles, StoredAccount } from '../core/cli-config-files.js'
+import type { CliConfig, ConfigFiles } from '../core/cli-config-files.js'
+import { findSignIn, putSignIn, signInsOf, type SignIn, type StoredAccount } from '../core/cli-credentials.js'
+import { signedInElsewhere } from './signed-in-elsewhere.js'
 import { request } from './http-client.js'
 import { CLI_CLIENT_ID } from '../api/clients.js'
 
@@ -25,6 +27,8 @@ export interface TokenRequest {
 export class Session {
   constructor(
     readonly files: ConfigFiles,
+    /** The server a configuration talks to (its `server`, or the default). */
+    private readonly serverOf: (config: CliConfig) => string,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -34,54 +38,52 @@ export class Session {
     return account
   }
 
-  account(email?: string): { email: string; stored: StoredAccount } {
-    const name = email ?? this.activeAccount()
-    const stored = this.files.readCredentials().accounts[name]
-    if (!stored) throw new CliError(`No credentials for ${name}. Run: postern auth login${email ? '' : ' (or postern auth list)'}`)
-    return { email: name, stored }
-  }
-
   /**
-   * When the account signed in at another Postern than `server`, the one the CLI now talks to
-   * (the server moved to another port, or `config set server` changed it), what to do: its tokens
-   * and its refresh token are that server's, and are never sent to another (which may not be a
-   * Postern at all).
+   * The sign-in a command uses: of the named account (else the active one) at the server the
+   * configuration talks to (or `server`). An account signed in only at other Posterns is refused
+   * with what to do (signed-in-elsewhere.ts): its tokens and refresh token are those servers', and
+   * are never sent to another (which may not be a Postern at all).
    */
-  elsewhere(server: string, email?: string): string | undefined {
-    const { email: name, stored } = this.account(email)
-    if (sameOrigin(stored.server, server)) return undefined
-    const there = stored.type === 'service_account' ? `activate a key of that server's (postern auth activate-service-account --key-file FILE)` : 'sign in there (postern auth login)'
-    return `The credentials of ${name} are from the Postern at ${stored.server}, and the CLI now talks to ${server}: ${there}, or go back (postern config set server ${stored.server}). Nothing was sent.`
+  signIn(email?: string, server?: string): SignIn {
+    const name = email ?? this.activeAccount()
+    const at = server ?? this.serverOf(this.files.readConfig())
+    const credentials = this.files.readCredentials()
+    const found = findSignIn(credentials, at, name)
+    if (found) return found
+    const others = signInsOf(credentials, name)
+    if (others.length > 0) throw new CliError(signedInElsewhere(this.files, this.serverOf, { account: name, server: at, others }))
+    throw new CliError(`No credentials for ${name}. Run: postern auth login${email ? '' : ' (or postern auth list)'}`)
   }
 
   /** An access token for the Postern API (the CLI's own calls; `print-access-token`). */
-  accessToken(email?: string): Promise<string> {
-    return this.token('access', {}, email)
+  accessToken(email?: string, server?: string): Promise<string> {
+    return this.token('access', {}, email, server)
   }
 
   /** An ID token for services: aud postern-cli, or `req.audience` (`print-identity-token`, the developer proxy). */
-  idToken(req: TokenRequest = {}, email?: string): Promise<string> {
-    return this.token('id', req, email)
+  idToken(req: TokenRequest = {}, email?: string, server?: string): Promise<string> {
+    return this.token('id', req, email, server)
   }
 
   /**
    * Both kinds come from one exchange and both are kept (the default ID token, not an
    * audience-bound one), each until shortly before it expires.
    */
-  private async token(kind: 'access' | 'id', req: TokenRequest, email?: string): Promise<string> {
-    const { email: name, stored } = this.account(email)
+  private async token(kind: 'access' | 'id', req: TokenRequest, email?: string, server?: string): Promise<string> {
+    const stored = this.signIn(email, server)
+    const name = stored.account
     const cached = (a: StoredAccount) => (req.audience ? undefined : kind === 'access' ? fresh(a.accessToken, a.accessTokenExpiry, this.now()) : fresh(a.idToken, a.idTokenExpiry, this.now()))
     const hit = cached(stored)
     if (hit) return hit
     return this.files.withLock(async () => {
-      const current = this.files.readCredentials().accounts[name]
+      const current = findSignIn(this.files.readCredentials(), stored.server, name)
       if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
       const again = cached(current)
       if (again) return again
       const response = await this.exchange(name, current, req)
       if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
       const credentials = this.files.readCredentials()
-      const updated: StoredAccount = { ...current }
+      const updated: SignIn = { ...current }
       if (response.refresh_token) updated.refreshToken = response.refresh_token
       if (response.refresh_token_expires_in !== undefined && updated.federation) {
         updated.federation = { ...updated.federation, sessionEnd: this.now() + response.refresh_token_expires_in * 1000 }
@@ -94,7 +96,7 @@ export class Session {
         updated.idToken = response.id_token
         updated.idTokenExpiry = expiryOf(response.id_token)
       }
-      credentials.accounts[name] = updated
+      putSignIn(credentials, updated)
       this.files.writeCredentials(credentials)
       return kind === 'access' ? response.access_token! : response.id_token
     })
@@ -218,12 +220,4 @@ export async function serviceAccountAssertion(keyFile: Record<string, string>, t
     .setExpirationTime(iat + 3600)
     .setJti(randomUUID())
     .sign(createPrivateKey(keyFile.private_key!))
-}
-
-function sameOrigin(a: string, b: string): boolean {
-  try {
-    return new URL(a).origin === new URL(b).origin
-  } catch {
-    return a === b
-  }
 }

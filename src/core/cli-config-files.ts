@@ -1,40 +1,22 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { parseCredentials, type Credentials } from './cli-credentials.js'
 
 /**
  * The CLI's files in $POSTERN_CONFIG_DIR or ~/.config/postern (DESIGN §6): `config.json`
  * (server, project, active account) and `credentials.json` (refresh tokens, cached access and ID tokens,
- * service-account keys). Both 0600 in a 0700 directory, written atomically.
+ * service-account keys; one sign-in per server and account, cli-credentials.ts). Both 0600 in a
+ * 0700 directory, written atomically.
  *
  * Named configurations, as gcloud's (`config configurations`): each is a set of those properties,
- * to switch between servers or projects at once; accounts and their credentials are shared by
- * all. `default` is `config.json` itself, so a CLI set up before configurations existed is
+ * to switch between servers or projects at once; the credentials are shared by all, and each
+ * configuration uses the sign-in of its own server and account. `default` is `config.json` itself, so a CLI set up before configurations existed is
  * unchanged; another is `configurations/NAME.json`; the active one is named in `active_config`.
  */
 export interface CliConfig {
   server?: string
   project?: string
   account?: string
-}
-
-export interface StoredAccount {
-  type: 'user' | 'service_account' | 'federated'
-  server: string
-  refreshToken?: string
-  /** Cached access token for the Postern API and its expiry in ms. */
-  accessToken?: string
-  accessTokenExpiry?: number
-  /** Cached ID token for services (aud postern-cli) and its expiry in ms. */
-  idToken?: string
-  idTokenExpiry?: number
-  /** Service accounts: the key file, as given to activate-service-account. */
-  keyFile?: Record<string, string>
-  /** Federated sign-ins: where the session came from and when it ends. */
-  federation?: Record<string, unknown>
-}
-
-export interface Credentials {
-  accounts: Record<string, StoredAccount>
 }
 
 export const CONFIG_KEYS = ['server', 'project', 'account'] as const
@@ -121,9 +103,9 @@ export class ConfigFiles {
     if (wasActive) this.activateConfiguration(to)
   }
 
+  /** The sign-ins, from a file of this version or of the previous one (cli-credentials.ts migrates it). */
   readCredentials(): Credentials {
-    const c = readJson<Credentials>(join(this.dir, 'credentials.json'))
-    return c && typeof c.accounts === 'object' && c.accounts ? c : { accounts: {} }
+    return parseCredentials(readJson<unknown>(join(this.dir, 'credentials.json')))
   }
 
   writeCredentials(credentials: Credentials): void {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startLogin } from '../support/device-login.js'
 import { recordingBrowser } from '../support/recording-browser.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { storedSignIn } from '../support/stored-credentials.js'
 import { claimsOf, createUser, token } from '../support/web-sign-in.js'
 
 /**
@@ -101,10 +102,10 @@ describe('postern auth login', () => {
     }
 
     // auth revoke ends the sign-in at the server, not just here.
-    const stored = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { accounts: Record<string, { refreshToken: string }> }
+    const carols = storedSignIn(configDir, carol)
     const revoked = await p.cli(['auth', 'revoke', carol], { configDir })
     expect(revoked.code, revoked.stderr).toBe(0)
-    const reuse = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: stored.accounts[carol]!.refreshToken, client_id: 'postern-cli' })
+    const reuse = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: carols.refreshToken!, client_id: 'postern-cli' })
     expect(reuse.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token has been revoked.' })
     expect((await p.cli(['auth', 'list'], { configDir })).stdout).not.toContain(carol)
   })

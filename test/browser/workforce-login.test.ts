@@ -12,6 +12,7 @@ import { recordingBrowser } from '../support/recording-browser.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { posternOnPath, sh, shBackground } from '../support/shell.js'
+import { storedSignIn } from '../support/stored-credentials.js'
 import { startUpstream } from '../support/upstream.js'
 import { signIn, watchedPage } from './console-harness.js'
 import { claimsOf } from '../support/web-sign-in.js'
@@ -149,7 +150,7 @@ describe.each(DATA_PLANES)('workforce federation (%s data plane)', (dataPlane) =
       const done = await federatedLogin(annDir, 'ann')
       expect(done.code, done.stderr).toBe(0)
       expect(done.stderr).toContain(`You are now logged in as [${PRINCIPAL}].`)
-      const stored = JSON.parse(readFileSync(join(annDir, 'credentials.json'), 'utf8')).accounts[PRINCIPAL]
+      const stored = storedSignIn(annDir, PRINCIPAL)
       expect(stored).toMatchObject({ type: 'federated', server: p.controlUrl, federation: { loginConfig } })
       expect((await ann('postern config set project my-project')).code).toBe(0)
 
@@ -232,7 +233,7 @@ describe.each(DATA_PLANES)('workforce federation (%s data plane)', (dataPlane) =
     it('renews tokens until the pool’s session ends, then says the session ended and how to sign in again', async () => {
       const again = await federatedLogin(annDir, 'ann')
       expect(again.code, again.stderr).toBe(0)
-      const refreshToken = () => JSON.parse(readFileSync(join(annDir, 'credentials.json'), 'utf8')).accounts[PRINCIPAL].refreshToken as string
+      const refreshToken = () => storedSignIn(annDir, PRINCIPAL).refreshToken!
       const before = refreshToken()
       const second = await ann('postern auth print-identity-token')
       expect(second.code, second.stderr).toBe(0)

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../support/ports.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { rewriteSignIns } from '../support/stored-credentials.js'
 
 /**
  * A relay to the control plane that fails every request once the way a busy server closing a
@@ -70,10 +71,7 @@ describe('under load: a connection closed under a request', () => {
     const relayUrl = `http://127.0.0.1:${relay.port}`
     configDir = mkdtempSync(join(tmpdir(), 'postern-relay-'))
     cpSync(p.configDir, configDir, { recursive: true })
-    const credentials = join(configDir, 'credentials.json')
-    const stored = JSON.parse(readFileSync(credentials, 'utf8')) as { accounts: Record<string, { server: string }> }
-    for (const account of Object.values(stored.accounts)) account.server = relayUrl
-    writeFileSync(credentials, JSON.stringify(stored), { mode: 0o600 })
+    rewriteSignIns(configDir, (s) => ({ ...s, server: relayUrl }))
     expect((await p.cli(['config', 'set', 'server', relayUrl], { configDir })).code).toBe(0)
   })
   afterAll(async () => {

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { seeded } from '../support/h2-fuzz.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { storedSignIn } from '../support/stored-credentials.js'
 
 /** Fixed, so CI sends the same requests every time; others with POSTERN_FUZZ_SEED=n. */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261206)
@@ -70,7 +69,7 @@ describe('the OAuth endpoints and sign-in pages, sent random forms', () => {
     const signedIn = await signIn('return_to=/')
     await signedIn.body.dump()
     session = /(?:__Host-)?postern_session=[^;]+/.exec(String(signedIn.headers['set-cookie']))![0]
-    const owner = JSON.parse(readFileSync(join(p.configDir, 'credentials.json'), 'utf8')).accounts['owner@example.com'] as { refreshToken: string }
+    const owner = storedSignIn(p.configDir, 'owner@example.com') as { refreshToken: string }
     accessToken = await p.ownerToken()
     const device = (await (await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli&scope=openid' })).json()) as { device_code: string; user_code: string }
     real = [owner.refreshToken, accessToken, device.device_code, device.user_code, 'postern-cli', 'openid email offline_access', 'http://127.0.0.1:9/callback', 'S256', 'plain', 'code', 'owner@example.com']

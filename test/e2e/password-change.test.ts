@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { storedSignIns } from '../support/stored-credentials.js'
 import { WebAgent } from '../support/web-sign-in.js'
 
 /**
@@ -25,8 +24,7 @@ describe('a password change', () => {
     return { cli, console }
   }
   const refreshToken = (configDir: string): string => {
-    const credentials = JSON.parse(readFileSync(join(configDir, 'credentials.json'), 'utf8')) as { accounts: Record<string, { refreshToken: string }> }
-    return Object.values(credentials.accounts)[0]!.refreshToken
+    return storedSignIns(configDir)[0]!.refreshToken!
   }
   const refreshes = async (configDir: string) =>
     (await fetch(`${p.controlUrl}/oauth2/token`, {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser, signInUser } from '../support/sign-in.js'
+import { storedSignIn } from '../support/stored-credentials.js'
 import { startUpstream } from '../support/upstream.js'
 import { claimsOf, token } from '../support/web-sign-in.js'
 
@@ -168,6 +169,7 @@ describe('tokens for the API and tokens for services are not interchangeable', (
   it('auth revoke --all forgets every account even when their server cannot be reached, warning that the sign-in stays valid there', async () => {
     const configDir = (await signInUser(p, 'ann@example.com', 'ann-password-123')).configDir
     const file = join(configDir, 'credentials.json')
+    // The previous version's shape (keyed by email), as signInUser writes it: read, and revoked, all the same.
     const credentials = JSON.parse(readFileSync(file, 'utf8')) as { accounts: Record<string, { server: string }> }
     // The Postern that issued them is gone (nothing listens on port 9 here).
     for (const a of Object.values(credentials.accounts)) a.server = 'http://127.0.0.1:9'
@@ -177,7 +179,7 @@ describe('tokens for the API and tokens for services are not interchangeable', (
     expect(revoked.stderr).toMatch(/WARNING: Cannot reach (the Postern server at )?http:\/\/127.0.0.1:9/)
     expect(revoked.stderr).toContain('The sign-in of ann@example.com was not revoked there and stays valid until it expires; the credentials are forgotten here anyway.')
     expect(revoked.stderr).toContain('Revoked credentials:\n - ann@example.com')
-    expect(JSON.parse(readFileSync(file, 'utf8')).accounts).toEqual({})
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ signIns: [] })
     expect((await p.cli(['auth', 'revoke', 'ann@example.com', '--all'], { configDir })).code).toBe(2)
   })
 
@@ -189,7 +191,7 @@ describe('tokens for the API and tokens for services are not interchangeable', (
     const id = (await p.cli(['auth', 'print-identity-token'])).stdout.trim()
     const file = join(p.configDir, 'credentials.json')
     expect(statSync(file).mode & 0o777).toBe(0o600)
-    const stored = JSON.parse(readFileSync(file, 'utf8')).accounts['owner@example.com']
+    const stored = storedSignIn(p.configDir, 'owner@example.com')
     expect(stored).toMatchObject({ accessToken: first.stdout.trim(), idToken: id })
     expect(claimsOf(id)).toMatchObject({ aud: 'postern-cli', email: 'owner@example.com' })
     expect(stored.accessTokenExpiry).toBe((claimsOf(first.stdout.trim()).exp as number) * 1000)

@@ -9,11 +9,13 @@ import { openBrowser } from '../open-browser.js'
 import { CliError, usageError } from '../errors.js'
 import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
 import { expiryOf } from '../session.js'
+import { putSignIn } from '../../core/cli-credentials.js'
 
 /**
  * `postern auth login [--no-browser]` (DESIGN §6): the browser flow on a loopback redirect, or
- * the device flow when no browser can be opened or --no-browser is given. The account is added
- * to the credentials (others are kept) and becomes the active one.
+ * the device flow when no browser can be opened or --no-browser is given. The account's sign-in at
+ * this server is added to the credentials (others, and its own at other servers, are kept) and it
+ * becomes the active one.
  */
 export function registerLogin(auth: Command, cli: Cli): void {
   auth
@@ -49,12 +51,14 @@ export function registerLogin(auth: Command, cli: Cli): void {
       const { email, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
-        credentials.accounts[email] = {
+        // Beside this account's sign-ins at other servers, which stay (cli-credentials.ts).
+        putSignIn(credentials, {
+          account: email,
           type: federated ? 'federated' : 'user',
           server,
           refreshToken: tokens.refresh_token,
           ...cachedTokens(tokens),
-        }
+        })
         cli.files.writeCredentials(credentials)
         cli.files.writeConfig({ ...cli.files.readConfig(), server, account: email })
       })
@@ -117,13 +121,14 @@ async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; 
   const sessionEnd = tokens.refresh_token_expires_in !== undefined ? Date.now() + tokens.refresh_token_expires_in * 1000 : undefined
   await cli.files.withLock(async () => {
     const credentials = cli.files.readCredentials()
-    credentials.accounts[member] = {
+    putSignIn(credentials, {
+      account: member,
       type: 'federated',
       server: config.server,
       refreshToken: tokens.refresh_token,
       ...cachedTokens(tokens),
       federation: { audience: config.audience, loginConfig: config.path, ...(subjectTokenFile && { subjectTokenFile }), ...(sessionEnd && { sessionEnd }) },
-    }
+    })
     cli.files.writeCredentials(credentials)
     cli.files.writeConfig({ ...cli.files.readConfig(), server: config.server, account: member })
   })

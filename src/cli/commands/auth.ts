@@ -5,6 +5,7 @@ import { request, TransportError } from '../http-client.js'
 import { readKeyFile } from '../key-file.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
+import { findSignIn, putSignIn, removeSignIn, sameServer, serverKey, signInsOf, type SignIn } from '../../core/cli-credentials.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
@@ -14,10 +15,15 @@ export function registerAuth(program: Command, cli: Cli): Command {
 
   auth
     .command('list')
-    .description('List the accounts with credentials; * marks the active one.')
+    .description('List the accounts with credentials, with their servers when there are several; * marks the one this configuration uses.')
     .action(async (_o, cmd: Command) => {
       const active = cli.files.readConfig().account
-      const accounts = Object.entries(cli.files.readCredentials().accounts).map(([email, a]) => ({ active: email === active, account: email, type: a.type, server: a.server }))
+      const server = cli.server()
+      const { signIns } = cli.files.readCredentials()
+      // The active account at this configuration's server: the sign-in its commands use.
+      const accounts = signIns.map((s) => ({ active: s.account === active && sameServer(s.server, server), account: s.account, type: s.type, server: s.server }))
+      // One email can be signed in at two Posterns; then only the server tells the rows apart.
+      const servers = new Set(signIns.map((s) => serverKey(s.server))).size
       const format = cli.format(cmd, 'table')
       if (format === 'table') {
         if (accounts.length === 0) {
@@ -29,6 +35,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
       cli.print(formatList(accounts, [
         { header: 'ACTIVE', value: (a) => (a.active ? '*' : '') },
         { header: 'ACCOUNT', value: (a) => a.account },
+        ...(servers > 1 ? [{ header: 'SERVER', value: (a: (typeof accounts)[number]) => a.server }] : []),
       ], format))
       if (format === 'table') cli.print('\nTo set the active account, run:\n  $ postern config set account `ACCOUNT`\n')
     })
@@ -75,41 +82,60 @@ export function registerAuth(program: Command, cli: Cli): Command {
       const keyFile = readKeyFile(o.keyFile)
       const email = keyFile.client_email!
       if (account !== undefined && account.trim().toLowerCase() !== email.toLowerCase()) throw usageError(`${o.keyFile} is the key of ${email}, not of ${account}.`)
+      const server = new URL(keyFile.token_uri!).origin
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
-        credentials.accounts[email] = { type: 'service_account', server: new URL(keyFile.token_uri!).origin, keyFile }
+        putSignIn(credentials, { account: email, type: 'service_account', server, keyFile })
         cli.files.writeCredentials(credentials)
       })
-      await cli.session.accessToken(email) // fails now, not later, if the key does not work
-      cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? new URL(keyFile.token_uri!).origin })
+      await cli.session.accessToken(email, server) // fails now, not later, if the key does not work
+      cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? server })
       cli.status(`Activated service account credentials for: [${email}]`, cmd)
     })
 
   auth
     .command('revoke [account]')
-    .description('Revoke the account’s credentials at the server and forget them here (a server that cannot be reached is warned of; they are forgotten anyway).')
-    .option('--all', 'revoke every account’s credentials')
+    .description('Revoke the account’s credentials (its sign-in at this configuration’s server) there and forget them here (a server that cannot be reached is warned of; they are forgotten anyway).')
+    .option('--all', 'revoke every account’s credentials, at every server')
     .action(async (account: string | undefined, o: { all?: boolean }, cmd: Command) => {
       if (o.all && account !== undefined) throw usageError('Name an account or pass --all, not both.')
-      const emails = o.all ? Object.keys(cli.files.readCredentials().accounts) : [account ?? cli.session.activeAccount()]
-      for (const email of emails) {
-        const stored = cli.files.readCredentials().accounts[email]
-        if (!stored) throw new CliError(`No credentials for ${email}.`)
-        if (stored.refreshToken) await revokeAtServer(cli, cmd, email, stored.server, stored.refreshToken)
+      const before = cli.files.readCredentials()
+      const targets = o.all ? before.signIns : [toRevoke(cli, account ?? cli.session.activeAccount())]
+      for (const target of targets) {
+        if (target.refreshToken) await revokeAtServer(cli, cmd, target.account, target.server, target.refreshToken)
         await cli.files.withLock(async () => {
           const credentials = cli.files.readCredentials()
-          delete credentials.accounts[email]
+          removeSignIn(credentials, target.server, target.account)
           cli.files.writeCredentials(credentials)
           const config = cli.files.readConfig()
-          if (config.account === email) {
+          // Still the active account while it has a sign-in at this configuration's server.
+          if (config.account === target.account && !findSignIn(credentials, cli.server(), target.account)) {
             delete config.account
             cli.files.writeConfig(config)
           }
         })
       }
-      cli.status(emails.length > 0 ? `Revoked credentials:\n${emails.map((e) => ` - ${e}`).join('\n')}` : 'No credentials to revoke.', cmd)
+      // The server is named only where the email alone would not say which sign-in went.
+      const label = (s: SignIn) => (signInsOf(before, s.account).length > 1 ? `${s.account} (at ${s.server})` : s.account)
+      cli.status(targets.length > 0 ? `Revoked credentials:\n${targets.map((t) => ` - ${label(t)}`).join('\n')}` : 'No credentials to revoke.', cmd)
     })
   return auth
+}
+
+/**
+ * The sign-in `auth revoke ACCOUNT` ends: the account's at this configuration's server; else its
+ * only one, wherever it is (its server may be gone: the credentials are still forgotten here).
+ * Of several elsewhere, the CLI cannot choose.
+ */
+function toRevoke(cli: Cli, account: string): SignIn {
+  const credentials = cli.files.readCredentials()
+  const server = cli.server()
+  const here = findSignIn(credentials, server, account)
+  if (here) return here
+  const others = signInsOf(credentials, account)
+  if (others.length === 1) return others[0]!
+  if (others.length === 0) throw new CliError(`No credentials for ${account}.`)
+  throw new CliError(`${account} is signed in at ${others.map((s) => s.server).join(' and ')}, not at ${server}: revoke it from a configuration that talks to one of them (postern --configuration NAME auth revoke ${account}, or postern config set server URL first), or revoke every sign-in (postern auth revoke --all).`)
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { CONFIG_KEYS, type CliConfig } from '../../core/cli-config-files.js'
+import { findSignIn, signInsOf } from '../../core/cli-credentials.js'
 import { urlMeantBy } from '../../core/scheme-less.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
@@ -75,8 +76,13 @@ function checkValue(k: keyof CliConfig, value: string): void {
   if (k === 'project' && !PROJECT_ID.test(value)) throw usageError(`Invalid project id '${value.replace(/\p{Cc}/gu, '?')}': ${PROJECT_ID_RULE}.`)
 }
 
+/** An account with no sign-in at this configuration's server (it may have some at others, whose tokens are theirs alone). */
 function unknownAccount(cli: Cli, account: string): string | undefined {
-  if (cli.files.readCredentials().accounts[account]) return undefined
+  const credentials = cli.files.readCredentials()
+  const server = cli.server()
+  if (findSignIn(credentials, server, account)) return undefined
+  const others = signInsOf(credentials, account).map((s) => s.server)
+  if (others.length > 0) return `[${account}] is signed in at ${others.join(' and ')}, not at ${server}, the server of this configuration: sign in here as it (postern auth login), or see the accounts and their servers (postern auth list).`
   return `There are no credentials for [${account}] here: sign in as it (postern auth login), or see the accounts that have them (postern auth list).`
 }
 

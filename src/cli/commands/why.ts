@@ -61,10 +61,10 @@ export function registerWhy(services: Command, cli: Cli): void {
 
 /** The member the active account is: as `postern auth list` shows it, with its kind's prefix. */
 function activeMember(cli: Cli): string {
-  const { email, stored } = cli.session.account()
-  if (stored.type === 'service_account') return `serviceAccount:${email}`
-  if (stored.type === 'federated') return email
-  return `user:${email}`
+  const { account, type } = cli.session.signIn()
+  if (type === 'service_account') return `serviceAccount:${account}`
+  if (type === 'federated') return account
+  return `user:${account}`
 }
 
 /** The command that creates a missing user or service account, as the member names it. */
