@@ -16,8 +16,8 @@ interface Simulation {
 /**
  * `--dry-run` on the policy commands: asks the server what writing `policy` would do
  * (`:simulateSetIamPolicy`) and shows who gains and loses which permission; saves nothing. When
- * the write would be refused (a policy test it breaks, a stale etag) it says so and exits 1, as the
- * write itself would.
+ * the write would be refused (for whatever the write checks: a member with no account, a policy
+ * test it breaks, a stale etag…) it says so and exits 1, as the write itself would.
  */
 export async function showDryRun(cli: Cli, api: Api, resourcePath: string, policy: Policy, cmd: Command): Promise<void> {
   const result = await api.call<Simulation>('POST', `${resourcePath}:simulateSetIamPolicy`, { policy })

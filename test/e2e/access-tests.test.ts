@@ -149,6 +149,15 @@ describe('policy tests', () => {
     const stale = await cli(['projects', 'set-iam-policy', 'my-project', file('stale.yaml', 'bindings: []\netag: BwStale\n'), '--dry-run'])
     expect(stale.stderr).toContain('This change would be refused: (ABORTED)')
     expect((await policy()).etag).toBe(before.etag)
+    // Someone who may read a policy but not set it is told so by the dry run, as by the write.
+    expect((await cli(['services', 'add-iam-policy-binding', 'search', '--member=user:bob@example.com', '--role=roles/run.viewer'])).code).toBe(0)
+    const bob = (await signInUser(p, 'bob@example.com', 'correct horse battery staple')).configDir
+    const grant = ['services', 'add-iam-policy-binding', 'search', '--member=user:gina@example.com', '--role=roles/run.invoker']
+    const denied = await runCli(grant, { configDir: bob })
+    expect(denied).toMatchObject({ code: 1, stderr: expect.stringContaining("(PERMISSION_DENIED) Permission 'run.services.setIamPolicy' denied") })
+    const dryDenied = await runCli([...grant, '--dry-run'], { configDir: bob })
+    expect(dryDenied.code, dryDenied.stderr).toBe(1)
+    expect(dryDenied.stderr).toBe(`ERROR: This change would be refused: ${denied.stderr.replace(/^ERROR: /, '')}`)
   })
 
   it('a project’s tests hold for the project and every service in it', async () => {

@@ -44,6 +44,33 @@ describe('typos in members, projects and services', () => {
     expect((await policyOf('hello')).bindings ?? []).toEqual([])
   })
 
+  it('--dry-run refuses what the write refuses, in its words: a grant to an account that does not exist, on every resource kind', async () => {
+    await ok(['iam', 'service-accounts', 'create', 'dry-robot'])
+    for (const kind of [
+      ['services', 'hello'],
+      ['projects', 'my-project'],
+      ['organizations', 'local'],
+      ['iam', 'service-accounts', 'dry-robot@my-project.iam.postern.internal'],
+    ]) {
+      // $ postern services add-iam-policy-binding hello --member=user:eve@example.com --role=roles/run.viewer --dry-run
+      const role = kind[0] === 'iam' ? 'roles/iam.serviceAccountTokenCreator' : 'roles/run.viewer'
+      const grant = [...kind.slice(0, -1), 'add-iam-policy-binding', kind.at(-1)!, '--member=user:eve@example.com', `--role=${role}`]
+      const write = await p.cli(grant)
+      const dry = await p.cli([...grant, '--dry-run'])
+      expect(write, kind.join(' ')).toMatchObject({ code: 1, stderr: expect.stringContaining('(INVALID_ARGUMENT) User eve@example.com does not exist (member \'user:eve@example.com\').') })
+      expect(dry.code, `${kind.join(' ')}: ${dry.stdout}${dry.stderr}`).toBe(1)
+      expect(dry.stderr).toBe(`ERROR: This change would be refused: ${write.stderr.replace(/^ERROR: /, '')}`)
+    }
+    // The organization's last owner: the dry run says what the write would.
+    const lastOwner = ['organizations', 'remove-iam-policy-binding', 'local', '--member=user:owner@example.com', '--role=roles/owner']
+    const dryOwner = await p.cli([...lastOwner, '--dry-run'])
+    expect(dryOwner).toMatchObject({ code: 1, stderr: expect.stringContaining('This change would be refused: (FAILED_PRECONDITION) The organization must keep an owner') })
+    // Nothing was written, and an account that exists still dry-runs cleanly.
+    expect((await policyOf('hello')).bindings ?? []).toEqual([])
+    const fine = await ok(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.viewer', '--dry-run'])
+    expect(fine.stdout).toContain('user:ann@example.com gains run.services.get')
+  })
+
   it('grants an account that exists, even a disabled one', async () => {
     await ok(['users', 'create', 'off@example.com'])
     await ok(['users', 'disable', 'off@example.com'])

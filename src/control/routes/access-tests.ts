@@ -2,12 +2,13 @@ import * as z from 'zod'
 import { PosternError, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { describeFailure, describeTest, parseAccessTests, runSuites, type Outcome } from '../../iam/access-tests.js'
-import { normalizePolicy } from '../../iam/policy.js'
-import { planPolicyWrite } from '../../iam/policy-write.js'
-import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
+import { checkRolesGrantable, normalizePolicy } from '../../iam/policy.js'
+import { parseProjectId, parseServiceId, projectName, resourceType, serviceName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
-import { loadWorld, refusal, resourceUid, simulatePolicy, suitesFor } from '../access-test-guard.js'
+import { authorize } from '../access.js'
+import { loadWorld, resourceUid, simulatePolicy, suitesFor } from '../access-test-guard.js'
+import { checkPolicyWrite } from '../policy-write-check.js'
 import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
 import { policyTargets, readPolicy } from './iam-policy.js'
 
@@ -71,20 +72,24 @@ export function accessTestRoutes(r: Router<Handler>): void {
       const t = target(c)
       const { policy: raw } = parseWith(Simulate, await c.json())
       allowRead(c, `${t.prefix}.getIamPolicy`, t.resource)
+      // Input the write would reject outright is rejected here too, in its words (400).
       const incoming = normalizePolicy(raw)
+      checkRolesGrantable(incoming, resourceType(t.resource))
       const etag = raw.etag === undefined || raw.etag === '' ? undefined : String(raw.etag)
       if (!(await t.exists(c.deps.store))) throw notFound(`Resource '${t.resource}' not found.`)
       const current = await readPolicy(c.deps.store, t.resource)
       const now = c.deps.clock()
+      // What the write would refuse, as it would: first its permission check (here not audited as a
+      // denial, since nothing was attempted), then the checks the write makes in its transaction.
       let refused: PosternError | undefined
       try {
-        planPolicyWrite(current, incoming, etag)
+        authorize(c.deps.directory, c.caller(), `${t.prefix}.setIamPolicy`, t.resource, now)
+        await checkPolicyWrite(c.deps.store, t.resource, current, incoming, etag, now)
       } catch (err) {
         if (!(err instanceof PosternError)) throw err
         refused = err
       }
       const { changes, broken } = await simulatePolicy(c.deps.store, t.resource, incoming, now)
-      refused ??= broken.length ? refusal(broken, now, 'This change') : undefined
       return ok({
         resource: t.resource,
         evaluatedAt: rfc3339(now),

@@ -3,15 +3,13 @@ import { PosternError, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
 import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
-import { CONCURRENT_CHANGE, planPolicyWrite } from '../../iam/policy-write.js'
-import { leavesNoOwner } from '../../iam/owners.js'
+import { CONCURRENT_CHANGE } from '../../iam/policy-write.js'
 import { ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
 import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
-import { addedMembers, assertMembersExist } from '../known-members.js'
-import { assertPolicyKeepsTests } from '../access-test-guard.js'
+import { checkPolicyWrite } from '../policy-write-check.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
 /** A resource that carries an IAM policy: its name, permission prefix and how to tell it exists. */
@@ -73,12 +71,7 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
       const result = await mutate(c, { method: 'setIamPolicy', resource: t.resource, permission: `${t.prefix}.setIamPolicy`, details: { policy: incoming } }, async (tx) => {
         if (!(await t.exists(tx))) throw missing(t)
         const current = await readPolicy(tx, t.resource)
-        if (planPolicyWrite(current, incoming, etag) === 'unchanged') return current
-        if (t.resource === ORGANIZATION && leavesNoOwner(current, incoming)) {
-          throw new PosternError('FAILED_PRECONDITION', 'The organization must keep an owner: this policy leaves no member holding roles/owner without a condition, and nobody could administer Postern after it.')
-        }
-        await assertMembersExist(tx, addedMembers(current, incoming))
-        await assertPolicyKeepsTests(tx, t.resource, incoming, c.deps.clock())
+        if ((await checkPolicyWrite(tx, t.resource, current, incoming, etag, c.deps.clock())) === 'unchanged') return current
         const written = await tx.putPolicy(t.resource, incoming, newEtag(), current.etag)
         if (!written) throw new PosternError('ABORTED', CONCURRENT_CHANGE)
         await tx.recordChange('policy', t.resource)
