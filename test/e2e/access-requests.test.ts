@@ -214,14 +214,22 @@ describe('access requests', () => {
     expect(hidden.stderr).toContain('PERMISSION_DENIED')
     expect((await policy()).bindings).toEqual(policyBefore.bindings)
 
+    // The name list prints (--format='value(name)') is taken wherever the id is, as gcloud takes a resource's.
+    const name = `accessRequests/${id}`
+    expect((await as(approver)(['access-requests', 'list', '--format=value(name)'])).stdout.split('\n')).toContain(name)
+    const described = await as(approver)(['access-requests', 'describe', name, '--format=json'])
+    expect(described.code, described.stderr).toBe(0)
+    expect(JSON.parse(described.stdout)).toMatchObject({ id, state: 'PENDING' })
+
     // Denied, with a reason the requester's --wait reports (exit 1).
-    const waiting = as(dev)(['access-requests', 'wait', id])
-    const deny = await as(approver)(['access-requests', 'deny', id, '--reason=use the staging copy'])
+    const waiting = as(dev)(['access-requests', 'wait', name])
+    const deny = await as(approver)(['access-requests', 'deny', name, '--reason=use the staging copy'])
     expect(deny.code, deny.stderr).toBe(0)
+    expect(deny.stderr).toContain(`Denied access request [${id}].`)
     const waited = await waiting
     expect(waited.code).toBe(1)
     expect(waited.stderr).toContain(`Access request [${id}] was denied by user:${APPROVER}: use the staging copy`)
-    const late = await as(approver)(['access-requests', 'approve', id])
+    const late = await as(approver)(['access-requests', 'approve', name, '--for=1h'])
     expect(late.stderr).toContain(`(FAILED_PRECONDITION) Access request '${id}' was denied by user:${APPROVER}`)
     expect((await policy()).bindings).toEqual(policyBefore.bindings)
     expect((await audit()).filter((e) => e.details.request === id).map((e) => `${e.method} ${e.outcome}`).reverse()).toEqual([

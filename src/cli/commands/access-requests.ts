@@ -3,6 +3,7 @@ import type { Api } from '../api.js'
 import type { Cli } from '../context.js'
 import { wireDuration, readableDuration as seconds } from '../durations.js'
 import { CliError } from '../errors.js'
+import { accessRequestId } from '../access-request-ref.js'
 
 import { servicePath } from './services.js'
 import { pagesWanted, withListFlags, type ListShape } from '../list-flags.js'
@@ -29,6 +30,7 @@ export interface AccessRequest {
 }
 
 const requestPath = (id: string) => `/v1/accessRequests/${encodeURIComponent(id)}`
+const ID_HELP = "the request's id, or its name as list prints it (accessRequests/ID)"
 /** GET /v1/accessRequests answers at most this many a page. */
 const MAX_PAGE_SIZE = 500
 
@@ -85,14 +87,16 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     })
 
   group
-    .command('describe <id>')
+    .command('describe')
+    .argument('<id>', ID_HELP, accessRequestId)
     .description('Show an access request.')
     .action(async (id: string, _o, cmd: Command) => {
       cli.printResource(cmd, await cli.api().call('GET', requestPath(id)))
     })
 
   group
-    .command('approve <id>')
+    .command('approve')
+    .argument('<id>', ID_HELP, accessRequestId)
     .description('Approve a request: the requester holds the role until the duration runs out, then Postern removes the grant.')
     .option('--for <duration>', 'how long to grant (default: what was asked for)')
     .action(async (id: string, o: { for?: string }, cmd: Command) => {
@@ -103,7 +107,8 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     })
 
   group
-    .command('deny <id>')
+    .command('deny')
+    .argument('<id>', ID_HELP, accessRequestId)
     .description('Deny a request.')
     .option('--reason <text>', 'why; the requester sees it')
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
@@ -113,7 +118,8 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     })
 
   group
-    .command('wait <id>')
+    .command('wait')
+    .argument('<id>', ID_HELP, accessRequestId)
     .description('Wait until a request is approved or denied (exit 1 if it is denied).')
     .action(async (id: string, _o, cmd: Command) => {
       await waitAndReport(cli, cli.api(), id, cmd)
