@@ -2,6 +2,7 @@ import { BindingEditError, addMember, removeMember, type ConditionChoice } from 
 import { getIamPolicy, setIamPolicy } from '../api/paths.js'
 import { readModifyWrite as retryingReadModifyWrite } from '../api/read-modify-write.js'
 import type { Condition, Policy } from '../api/types.js'
+import { unsupportedRole, type CatalogueRole } from '../core/unsupported-role.js'
 import type { Api } from './api.js'
 import { CliError, usageError } from './errors.js'
 
@@ -30,6 +31,9 @@ export function withBinding(policy: Policy, member: string, role: string, condit
   return addMember(policy, member, role, condition)
 }
 
+/** No binding holds the member and role that remove-iam-policy-binding names. */
+export class BindingNotFound extends CliError {}
+
 /** `remove-iam-policy-binding`'s edit; gcloud's wording for a binding that is not there. */
 export function withoutBinding(policy: Policy, member: string, role: string, which: ConditionChoice | undefined): Policy {
   try {
@@ -37,8 +41,21 @@ export function withoutBinding(policy: Policy, member: string, role: string, whi
   } catch (err) {
     if (!(err instanceof BindingEditError)) throw err
     if (err.reason === 'ambiguous') throw usageError(err.message)
-    throw new CliError(`ERROR: ${err.message}`)
+    throw new BindingNotFound(`ERROR: ${err.message}`, 1, 'NOT_FOUND')
   }
+}
+
+/**
+ * A removal is edited here, so a mistyped role (`run.invoker`) would only be "not found", where
+ * add-iam-policy-binding hears from the server that the role is not supported and which one was
+ * meant. When no binding holds the role and the server's catalogue does not know it either, the
+ * removal says what the addition says, in the same words.
+ */
+export async function explainUnknownRole(api: Api, role: string, err: unknown): Promise<unknown> {
+  if (!(err instanceof BindingNotFound)) return err
+  const { roles } = await api.call<{ roles: CatalogueRole[] }>('GET', '/v1/roles', undefined, { idempotent: true })
+  if (roles.some((r) => r.name === role)) return err
+  return new CliError(`ERROR: (INVALID_ARGUMENT) ${unsupportedRole(role, roles)}`, 1, 'INVALID_ARGUMENT')
 }
 
 /** Read, change, write with the etag, over the API; the loop itself is the one in src/api. */

@@ -1,5 +1,5 @@
 import { invalid } from '../core/errors.js'
-import { closest } from '../core/closest.js'
+import { unsupportedRole } from '../core/unsupported-role.js'
 import type { ResourceType } from './conditions.js'
 import { printable } from './members.js'
 
@@ -135,26 +135,8 @@ export function getRole(name: string): RoleDefinition | undefined {
 }
 
 export function parseRole(raw: unknown): Role {
-  if (typeof raw !== 'string' || !BY_NAME.has(raw as Role)) {
-    const shown = typeof raw === 'string' ? printable(raw) : String(raw)
-    const meant = typeof raw === 'string' ? closestRole(raw) : undefined
-    const hint = meant ? ` Did you mean '${meant}'?` : ''
-    throw invalid(`Role '${shown}' is not supported.${hint} See 'postern iam roles list'.`)
-  }
+  if (typeof raw !== 'string' || !BY_NAME.has(raw as Role)) throw invalid(unsupportedRole(raw, DEFINITIONS))
   return raw as Role
-}
-
-/**
- * The role a mistyped name means: with gcloud's `roles/` prefix left out, a typo or two away, its
- * title as the console shows it ('Run Invoker'), or the last word of one role alone ('invoker').
- */
-function closestRole(raw: string): Role | undefined {
-  const name = raw.startsWith('roles/') ? raw : `roles/${raw}`
-  if (BY_NAME.has(name as Role)) return name as Role
-  const word = raw.trim().toLowerCase()
-  const named = DEFINITIONS.filter((d) => d.title.toLowerCase() === word || d.name.toLowerCase().endsWith(`.${word}`))
-  if (named.length === 1) return named[0]!.name
-  return closest(name, BY_NAME.keys()) as Role | undefined
 }
 
 export function isPermission(raw: string): boolean {

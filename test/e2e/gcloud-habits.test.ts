@@ -201,6 +201,17 @@ describe('gcloud habits', () => {
     expect((await p.cli(['services', 'list', '--fromat=json'])).stderr).toContain("ERROR: unknown option '--fromat=json'\n(Did you mean --format?)")
     const role = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.invokr'])
     expect(role).toMatchObject({ code: 1, stderr: expect.stringContaining("Role 'roles/run.invokr' is not supported. Did you mean 'roles/run.invoker'?") })
+    // remove-iam-policy-binding edits the policy itself, yet says of a mistyped role what add does.
+    for (const [group, name] of [['services', 'hello'], ['projects', 'my-project']] as const) {
+      const add = await p.cli([group, 'add-iam-policy-binding', name, '--member=user:ann@example.com', '--role=run.invoker'])
+      expect(add).toMatchObject({ code: 1, stderr: expect.stringContaining("(INVALID_ARGUMENT) Role 'run.invoker' is not supported. Did you mean 'roles/run.invoker'?") })
+      const remove = [group, 'remove-iam-policy-binding', name, '--member=user:ann@example.com', '--role=run.invoker']
+      expect(await p.cli(remove), group).toMatchObject({ code: 1, stderr: add.stderr })
+      expect(await p.cli([...remove, '--dry-run']), group).toMatchObject({ code: 1, stderr: add.stderr })
+    }
+    // A role that exists but is not held is "not found", in gcloud's words.
+    const unheld = await p.cli(['services', 'remove-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.viewer'])
+    expect(unheld).toMatchObject({ code: 1, stderr: expect.stringContaining('Policy binding with the specified principal, role, and condition not found: user:ann@example.com does not hold roles/run.viewer.') })
     // gcloud's duration for --timeout, and its range said before any call.
     expect(await p.cli(['services', 'update', 'hello', '--timeout=5m', '--format=value(timeoutSeconds)'])).toMatchObject({ code: 0, stdout: '300\n' })
     expect(await p.cli(['services', 'update', 'hello', '--timeout=5000'])).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be between 1s and 1h (3600 seconds), not '5000'.") })

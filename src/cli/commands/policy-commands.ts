@@ -3,7 +3,7 @@ import type { Cli } from '../context.js'
 import { trimmed } from '../errors.js'
 import { CliError, usageError } from '../errors.js'
 import { listFlagsGiven, withListFlags, type ListShape } from '../list-flags.js'
-import { parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
+import { explainUnknownRole, parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
 import { readDocument } from '../read-document.js'
 
@@ -75,10 +75,14 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
       if (problem) throw new CliError(`ERROR: (INVALID_ARGUMENT) ${problem}`)
       const which = o.all ? 'all' : parseConditionFlag(o.condition)
       const edit = (p: Policy) => withoutBinding(p, o.member, o.role, which)
-      if (o.dryRun) return dryRunEdit(cli, resource, edit, cmd)
-      const result = await readModifyWrite(cli.api(), resource, edit)
-      cli.status(updated(target, name), cmd)
-      cli.printResource(cmd, result)
+      try {
+        if (o.dryRun) return await dryRunEdit(cli, resource, edit, cmd)
+        const result = await readModifyWrite(cli.api(), resource, edit)
+        cli.status(updated(target, name), cmd)
+        cli.printResource(cmd, result)
+      } catch (err) {
+        throw await explainUnknownRole(cli.api(), o.role, err)
+      }
     })
 }
 
