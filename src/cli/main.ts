@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
-import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
@@ -121,6 +121,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const instead = explainGcloudOnlyCommand(argv.slice(first), argv.slice(0, first))
   if (instead) {
     io.stderr(`ERROR: ${instead}\n`)
+    return 2
+  }
+  const property = suggestForPropertyEquals(argv.slice(first), argv.slice(0, first))
+  if (property) {
+    io.stderr(`ERROR: config set takes the property and its value as two words, as gcloud does. Did you mean:\n  ${property}\n`)
     return 2
   }
   // --verbosity=debug traces the requests a command makes; a server's are not the CLI's (serve --access-log).

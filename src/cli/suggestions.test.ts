@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 
 describe('suggestions', () => {
   it('finds a flag that holds the one typed', () => {
@@ -24,6 +24,17 @@ describe('suggestions', () => {
     expect(explainGcloudOnlyOption('--platform')).toContain('Leave --platform out.')
     expect(explainGcloudOnlyOption('--regions')).toBeUndefined()
     expect(suggestForGcloudGroup(['run', 'services', 'describe', 'constructor', '--format=json'], ['services'])).toBe('postern services describe constructor --format=json')
+  })
+
+  it('splits config set’s property=value into the two words it takes, and leaves every other line alone', () => {
+    expect(suggestForPropertyEquals(['config', 'set', 'project=my-project'])).toBe('postern config set project my-project')
+    expect(suggestForPropertyEquals(['config', 'set', 'core/account=ann@example.com', '--quiet'], ['--configuration=work'])).toBe('postern --configuration=work config set core/account ann@example.com --quiet')
+    expect(suggestForPropertyEquals(['config', 'set', 'server=http://x:7070/a b'])).toBe("postern config set server 'http://x:7070/a b'")
+    expect(suggestForPropertyEquals(['config', 'set', 'project', 'a=b'])).toBeUndefined()
+    expect(suggestForPropertyEquals(['config', 'set', '=x'])).toBeUndefined()
+    expect(suggestForPropertyEquals(['config', 'set', 'project'])).toBeUndefined()
+    expect(suggestForPropertyEquals(['config', 'get', 'project=x'])).toBeUndefined()
+    expect(suggestForPropertyEquals(['services', 'set', 'project=x'])).toBeUndefined()
   })
 
   it('says what to do instead of gcloud’s run deploy and auth application-default, and nothing for other commands', () => {

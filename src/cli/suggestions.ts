@@ -58,6 +58,22 @@ export function explainGcloudOnlyCommand(argv: readonly string[], leadingFlags: 
   return undefined
 }
 
+/**
+ * `postern config set project=my-project` → `postern config set project my-project`. gcloud, too,
+ * takes a property and its value as two words and refuses this form, so Postern refuses it as
+ * well (rather than quietly accepting a line that fails when run under gcloud) and shows the form
+ * that works, instead of commander's "missing required argument 'value'". Only when `=` joins
+ * the one word given: a property name never holds `=`, so the split is certain.
+ */
+export function suggestForPropertyEquals(argv: readonly string[], leadingFlags: readonly string[] = []): string | undefined {
+  if (argv[0] !== 'config' || argv[1] !== 'set') return undefined
+  const words = argv.slice(2).filter((w) => !w.startsWith('-'))
+  const eq = words.length === 1 ? words[0]!.indexOf('=') : -1
+  if (eq <= 0) return undefined
+  const flags = argv.slice(2).filter((w) => w.startsWith('-'))
+  return ['postern', ...leadingFlags, 'config', 'set', words[0]!.slice(0, eq), words[0]!.slice(eq + 1), ...flags].map(shellQuote).join(' ')
+}
+
 /** gcloud's flags for where a service runs, which every gcloud run command takes, and why Postern has none. */
 const GCLOUD_ONLY = new Map([
   ['--region', 'Postern has no regions: a service is named by its project and name. Leave --region out.'],

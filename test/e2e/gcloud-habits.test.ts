@@ -64,6 +64,10 @@ describe('gcloud habits', () => {
     expect(await p.cli(['config', 'get-value', 'project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
     expect(await p.cli(['config', 'get', 'core/project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
     expect(await p.cli(['config', 'get-value', 'run/region'])).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown property 'run/region'") })
+    // $ postern config set project=other-project (refused, as gcloud refuses it, with the two-word form; nothing written)
+    const joined = await p.cli(['config', 'set', 'project=other-project'])
+    expect(joined).toMatchObject({ code: 2, stdout: '', stderr: 'ERROR: config set takes the property and its value as two words, as gcloud does. Did you mean:\n  postern config set project other-project\n' })
+    expect(await p.cli(['config', 'get-value', 'project'])).toMatchObject({ code: 0, stdout: 'my-project\n' })
   })
 
   it("config set warns, as gcloud does, of a project one cannot open and of an account without credentials, and keeps them", async () => {
