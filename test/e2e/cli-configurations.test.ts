@@ -55,6 +55,13 @@ describe('config configurations', () => {
     const back = await cli(['config', 'configurations', 'activate', 'default'])
     expect(back.stderr).toBe('Activated [default].\n')
     expect(await servicesList()).toBe('projects/my-project/services/only-on-a')
+    // gcloud's idiom for the account in use, and auth list's records, as gcloud's (account, status):
+    // $ postern auth list --filter=status:ACTIVE --format='value(account)'
+    expect(await cli(['auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'])).toMatchObject({ code: 0, stdout: 'owner@example.com\n' })
+    expect(await cli(['--configuration=team-b', 'auth', 'list', '--filter=status:ACTIVE', '--format=value(account)'])).toMatchObject({ code: 0, stdout: `${deployer}\n` })
+    const accounts = await cli(['auth', 'list', '--sort-by=account', '--format=json'])
+    expect(JSON.parse(accounts.stdout)).toMatchObject([{ account: deployer, status: '' }, { account: 'owner@example.com', status: 'ACTIVE' }])
+    expect(await cli(['auth', 'list', '--filter=account~^nobody', '--limit=1'])).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
 
     const list = await cli(['config', 'configurations', 'list', '--format=json'])
     expect(JSON.parse(list.stdout)).toEqual([

@@ -3,6 +3,7 @@ import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
 import { request, TransportError } from '../http-client.js'
 import { readKeyFile } from '../key-file.js'
+import { shapeList, withListFlags, type ListShape } from '../list-flags.js'
 import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
 import { findSignIn, putSignIn, removeSignIn, sameServer, serverKey, signInsOf, type SignIn } from '../../core/cli-credentials.js'
@@ -13,31 +14,37 @@ export function registerAuth(program: Command, cli: Cli): Command {
   const auth = program.command('auth').description('Sign in, list accounts, print access and ID tokens.')
   registerLogin(auth, cli)
 
-  auth
-    .command('list')
+  withListFlags(auth.command('list'))
     .description('List the accounts with credentials, with their servers when there are several; * marks the one this configuration uses.')
-    .action(async (_o, cmd: Command) => {
+    .action(async (o: ListShape, cmd: Command) => {
       const active = cli.files.readConfig().account
       const server = cli.server()
       const { signIns } = cli.files.readCredentials()
-      // The active account at this configuration's server: the sign-in its commands use.
-      const accounts = signIns.map((s) => ({ active: s.account === active && sameServer(s.server, server), account: s.account, type: s.type, server: s.server }))
+      // The active account at this configuration's server: the sign-in its commands use. `status`
+      // as gcloud prints it (ACTIVE, or empty), so its idiom works here:
+      // postern auth list --filter=status:ACTIVE --format='value(account)'
+      const accounts = signIns.map((s) => {
+        const isActive = s.account === active && sameServer(s.server, server)
+        return { active: isActive, account: s.account, status: isActive ? 'ACTIVE' : '', type: s.type, server: s.server }
+      })
       // One email can be signed in at two Posterns; then only the server tells the rows apart.
       const servers = new Set(signIns.map((s) => serverKey(s.server))).size
       const format = cli.format(cmd, 'table')
-      if (format === 'table') {
-        if (accounts.length === 0) {
-          cli.print('No credentialed accounts.\n\nTo sign in, run:\n  $ postern auth login\n')
-          return
-        }
-        cli.print('Credentialed Accounts\n')
+      if (format === 'table' && accounts.length === 0) {
+        cli.print('No credentialed accounts.\n\nTo sign in, run:\n  $ postern auth login\n')
+        return
       }
-      cli.print(formatList(accounts, [
+      const rows = shapeList(accounts, o)
+      // What every list says when --filter or --limit leaves nothing (the words above are for no account at all).
+      if (rows.length === 0 && accounts.length > 0) cli.status('Listed 0 items.', cmd)
+      const table = format === 'table' && rows.length > 0
+      if (table) cli.print('Credentialed Accounts\n')
+      cli.print(formatList(rows, [
         { header: 'ACTIVE', value: (a) => (a.active ? '*' : '') },
         { header: 'ACCOUNT', value: (a) => a.account },
         ...(servers > 1 ? [{ header: 'SERVER', value: (a: (typeof accounts)[number]) => a.server }] : []),
       ], format))
-      if (format === 'table') cli.print('\nTo set the active account, run:\n  $ postern config set account `ACCOUNT`\n')
+      if (table) cli.print('\nTo set the active account, run:\n  $ postern config set account `ACCOUNT`\n')
     })
 
   auth
