@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { Cli, type Io } from './context.js'
 import { CliError } from './errors.js'
-import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, insteadOfGcloudOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
 import { registerAuth } from './commands/auth.js'
@@ -91,7 +91,7 @@ function withSuggestion(text: string, cmd: Command): string {
   if (!line) return text
   const [error, unknown] = [line[0], line[1]!]
   const flags = [...cmd.options, ...(cmd.parent ? allAncestorOptions(cmd.parent) : [])].flatMap((o) => (o.long ? [{ long: o.long, takesValue: o.required || o.optional }] : []))
-  const why = explainGcloudOnlyOption(unknown)
+  const why = explainGcloudOnlyOption(unknown) ?? insteadOfGcloudOption(unknown)
   if (why) return `${error}(${why})\n`
   // By spelling too, for --flag=value, which commander measures whole (--fromat=json is far from --format).
   const suggestion = suggestOption(unknown, flags) ?? closest(unknown.replace(/=.*$/s, ''), flags.map((f) => f.long))

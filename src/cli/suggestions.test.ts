@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { explainGcloudOnlyCommand, explainGcloudOnlyOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, insteadOfGcloudOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 
 describe('suggestions', () => {
   it('finds a flag that holds the one typed', () => {
@@ -35,6 +35,17 @@ describe('suggestions', () => {
     expect(suggestForPropertyEquals(['config', 'set', 'project'])).toBeUndefined()
     expect(suggestForPropertyEquals(['config', 'get', 'project=x'])).toBeUndefined()
     expect(suggestForPropertyEquals(['services', 'set', 'project=x'])).toBeUndefined()
+  })
+
+  it('says how to use another account for gcloud’s --account, with the email typed', () => {
+    expect(insteadOfGcloudOption('--account=ann@example.com')).toContain('postern config set account ann@example.com;')
+    expect(insteadOfGcloudOption('--account')).toContain('postern config set account EMAIL;')
+    expect(insteadOfGcloudOption('--account=')).toContain('postern config set account EMAIL;')
+    expect(insteadOfGcloudOption("--account=a b'\u001b")).toContain("postern config set account 'a b'\\''?';")
+    expect(insteadOfGcloudOption('--accounts=x')).toBeUndefined()
+    expect(insteadOfGcloudOption('--region')).toBeUndefined()
+    // Kept in a `postern run …` suggestion: it changes what the command does.
+    expect(suggestForGcloudGroup(['run', 'services', 'list', '--account=ann@example.com'], ['services'])).toBe('postern services list --account=ann@example.com')
   })
 
   it('says what to do instead of gcloud’s run deploy and auth application-default, and nothing for other commands', () => {

@@ -85,6 +85,21 @@ export function explainGcloudOnlyOption(unknown: string): string | undefined {
   return GCLOUD_ONLY.get(unknown.replace(/=.*$/, ''))
 }
 
+/**
+ * What to type instead of a gcloud flag that Postern answers another way, if it is one. gcloud's
+ * `--account` runs one command as another signed-in account; here a command runs as its
+ * configuration's account, so the way is to make that account the active one (or to run the
+ * command with a configuration whose account it is). Not among GCLOUD_ONLY: the flag changes
+ * what a command does, so `postern run …` suggestions must not drop it silently.
+ */
+export function insteadOfGcloudOption(unknown: string): string | undefined {
+  const eq = unknown.indexOf('=')
+  const flag = eq < 0 ? unknown : unknown.slice(0, eq)
+  if (flag !== '--account') return undefined
+  const email = eq < 0 || eq === unknown.length - 1 ? 'EMAIL' : shellQuote(unknown.slice(eq + 1).replace(/\p{Cc}/gu, '?'))
+  return `Postern has no --account flag: a command runs as the active account. To make another signed-in account (postern auth list) the active one: postern config set account ${email}; or run the command with --configuration=NAME, a configuration whose account it is.`
+}
+
 function withoutGcloudOnlyOptions(words: readonly string[]): string[] {
   const out: string[] = []
   for (let i = 0; i < words.length; i++) {

@@ -193,6 +193,11 @@ describe('gcloud habits', () => {
     expect(spaced.code).toBe(2)
     expect(spaced.stderr).toContain("ERROR: unknown option '--region'\n(Postern has no regions: a service is named by its project and name. Leave --region out.)\n")
     expect(spaced.stderr).not.toContain('--version')
+    // $ postern services list --account=ann@example.com (gcloud runs one command as another account; Postern's way is said)
+    const account = await p.cli(['services', 'list', '--account=ann@example.com'])
+    expect(account).toMatchObject({ code: 2, stdout: '' })
+    expect(account.stderr).toContain("ERROR: unknown option '--account=ann@example.com'\n(Postern has no --account flag: a command runs as the active account. To make another signed-in account (postern auth list) the active one: postern config set account ann@example.com; or run the command with --configuration=NAME")
+    expect((await p.cli(['--account', 'ann@example.com', 'services', 'list'])).stderr).toContain('postern config set account EMAIL;')
     expect((await p.cli(['services', 'describe', 'hello', '--format=value(uri)'])).stdout).toBe(`${uri}\n`)
     // $ postern auth print-identity-token --audience=URL
     const audience = await p.cli(['auth', 'print-identity-token', `--audience=${uri}`])
