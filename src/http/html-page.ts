@@ -57,4 +57,15 @@ export function redirect(res: ServerResponse, location: string, headers: Record<
   res.end()
 }
 
+/**
+ * A signed-in page that sends the browser on to `location` itself (a refresh, and a link), where a
+ * redirect would not do: the navigation it starts is the page's own, so neither a form's
+ * `form-action` rule (which follows a form post's redirects) nor a cross-site arrival (which keeps
+ * a SameSite=Strict cookie off the redirects that continue it) stands in the way.
+ */
+export function sendOnward(res: ServerResponse, location: string, message: string, headers: Record<string, string | string[]> = {}): void {
+  sendPage(res, 200, page('Signed in', `<meta http-equiv="refresh" content="0;url=${escapeHtml(location)}">
+<h1>Signed in</h1><p>${escapeHtml(message)} <a href="${escapeHtml(location)}">Continue</a></p>`), headers)
+}
+
 export const errorLine = (message: string | undefined) => (message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : '')

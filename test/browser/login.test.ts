@@ -9,7 +9,7 @@ import { startLogin } from '../support/device-login.js'
 import { recordingBrowser } from '../support/recording-browser.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { storedSignIn } from '../support/stored-credentials.js'
-import { claimsOf, createUser, token } from '../support/web-sign-in.js'
+import { authorizeParams, claimsOf, createUser, pkcePair, token } from '../support/web-sign-in.js'
 
 /**
  * `postern auth login` end to end with a real browser: the CLI opens the sign-in URL
@@ -69,6 +69,31 @@ describe('postern auth login', () => {
     const printed = await p.cli(['auth', 'print-identity-token'], { configDir })
     expect(printed.code, printed.stderr).toBe(0)
     expect(claimsOf(printed.stdout.trim())).toMatchObject({ email: carol, aud: 'postern-cli', iss: p.controlUrl })
+  })
+
+  it('a client waiting at http://[::1] (RFC 8252 §7.3) gets its code after the sign-in form, which CSP cannot name it in', async () => {
+    const callbacks: string[] = []
+    const client = createServer((req, res) => {
+      callbacks.push(req.url ?? '')
+      res.end('client got it')
+    })
+    await new Promise<void>((resolve) => client.listen(0, '::1', resolve))
+    try {
+      const redirectUri = `http://[::1]:${(client.address() as AddressInfo).port}/callback`
+      const { verifier, challenge } = pkcePair()
+      const context = await browser.newContext()
+      const page = await context.newPage()
+      await page.goto(`${p.controlUrl}/oauth2/authorize?${new URLSearchParams(authorizeParams(challenge, { redirect_uri: redirectUri }) as Record<string, string>)}`)
+      await signIn(page, carol)
+      await expect.poll(() => callbacks.length, { timeout: 20_000 }).toBe(1)
+      await context.close()
+      const code = new URL(callbacks[0]!, redirectUri).searchParams.get('code')!
+      const redeemed = await token(p.controlUrl, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri, client_id: 'postern-cli' })
+      expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200)
+      expect(claimsOf(redeemed.body.id_token!)).toMatchObject({ email: carol })
+    } finally {
+      client.close()
+    }
   })
 
   it('--no-browser prints a URL and a code; approving it on the device page signs the CLI in as a second, active account', async () => {

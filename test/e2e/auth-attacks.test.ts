@@ -179,6 +179,16 @@ describe('refresh_token grant (RFC 6749 §6, §3.1)', () => {
     expect(await evil.json()).toMatchObject({ error: 'invalid_client' })
     const cli = await send('postern-cli:')
     expect(cli.status).toBe(200)
+    // The device authorization endpoint reads them alike (RFC 8628 §3.1), with no client_id in the form.
+    const device = (credentials: string) =>
+      fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(credentials).toString('base64')}` }, body: 'scope=openid' })
+    const started = await device('postern-cli:')
+    expect(started.status).toBe(200)
+    expect(await started.json()).toMatchObject({ device_code: expect.any(String), user_code: expect.any(String) })
+    const refused = await device('postern-cli:s3cret')
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toBe('Basic realm="postern"')
+    expect(await refused.json()).toMatchObject({ error: 'invalid_client', error_description: expect.stringContaining('public client') })
   })
 
   it('a parameter sent without a value is as if omitted: client_id= is the default client', async () => {

@@ -96,7 +96,7 @@ describe('token exchange', () => {
     ['a mapping that yields no subject', async () => exchange(await idp.mint({ sub: 'ann' }), { audience: `//iam.postern/workforcePools/${POOL}/providers/by-email` }), 'invalid_request', /yields no subject/],
     ['an unknown provider', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { audience: `//iam.postern/workforcePools/${POOL}/providers/nope` }), 'invalid_target', /does not exist/],
     ['an audience that names no provider', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { audience: 'postern-cli' }), 'invalid_target', /workforce pool provider/],
-    ['a SAML assertion', async () => exchange('PHNhbWw+', { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }), 'unsupported_token_type', /subject_token_type/],
+    ['a SAML assertion', async () => exchange('PHNhbWw+', { subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }), 'invalid_request', /subject_token_type/],
     ['no subject token', async () => exchange(''), 'invalid_request', /subject_token is required/],
     ['a request for an ID token as the issued token', async () => exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com' }), { requested_token_type: ID_TOKEN }), 'invalid_request', /requested_token_type may only be/],
   ]

@@ -37,6 +37,8 @@ describe('classify: the metadata requests Google’s libraries send, and GCE’s
     ['an identity without audience', facts(`${SA}/default/identity`), 400],
     ['an audience with a newline', facts(`${SA}/default/identity?audience=a%0Ab`), 400],
     ['another account', facts(`${SA}/someone@else/email`), 404],
+    ['an account name that is no percent-encoding (%zz)', facts(`${SA}/%zz/email`), 404],
+    ['an account name with half a UTF-8 sequence', facts(`${SA}/%E0%A4/identity?audience=x`), 404],
     ['an unknown field', facts(`${SA}/default/private-key`), 404],
     ['an unknown path', facts('/computeMetadata/v1/instance/attributes/ssh-keys'), 404],
   ])('refuses %s with %i', (_what, request, status) => {

@@ -55,7 +55,7 @@ export function classify(r: RequestFacts): MetadataRequest {
   const m = /^\/computeMetadata\/v1\/instance\/service-accounts\/([^/]+)(?:\/([a-z]+))?$/.exec(path)
   if (!m) return refuse(404, 'Not found.')
   const [, who, field] = m as unknown as [string, string, string | undefined]
-  if (who !== 'default' && decodeURIComponent(who).toLowerCase() !== r.email.toLowerCase()) return refuse(404, `No service account ${who.slice(0, 254)} on this machine.`)
+  if (who !== 'default' && decoded(who)?.toLowerCase() !== r.email.toLowerCase()) return refuse(404, `No service account ${who.slice(0, 254)} on this machine.`)
   if (field === undefined) return q.get('recursive') === 'true' ? { kind: 'account', recursive: true } : { kind: 'listing', lines: ACCOUNT_FIELDS }
   if (field === 'aliases') return { kind: 'listing', lines: ['default'] }
   if (field === 'email' || field === 'scopes') return { kind: 'text', field }
@@ -70,6 +70,15 @@ export function classify(r: RequestFacts): MetadataRequest {
 }
 
 const refuse = (status: number, text: string): MetadataRequest => ({ kind: 'refuse', status, text })
+
+/** A path segment percent-decoded, or undefined for one no client could have meant (`%zz`, half a UTF-8 sequence). */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
 
 function flavor(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value

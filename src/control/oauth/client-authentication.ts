@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 
@@ -32,4 +33,9 @@ function formDecode(text: string): string {
   } catch {
     throw new OAuthError('invalid_client', 'The Basic credentials are not form-encoded.')
   }
+}
+
+/** RFC 6749 §5.2: a 401 to a client that authenticated with the Authorization header names the scheme it used. */
+export function challengeBasicClient(req: IncomingMessage, res: ServerResponse, status: number): void {
+  if (status === 401 && /^Basic\b/i.test(req.headers.authorization ?? '')) res.setHeader('www-authenticate', 'Basic realm="postern"')
 }

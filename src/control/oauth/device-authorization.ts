@@ -8,6 +8,8 @@ import { formatUserCode } from '../../identity/user-codes.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { addressBucket, requestClientAddress } from '../../http/client-address.js'
+import { OAuthError } from '../../identity/oauth-error.js'
+import { basicClientId, challengeBasicClient } from './client-authentication.js'
 import { sendOAuth } from './token-endpoint.js'
 
 /** Device authorizations one address may start per window (RFC 8628 §5.2: limit user-code issuance too). */
@@ -24,7 +26,16 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
       sendOAuth(res, 400, { error: 'invalid_request', error_description: 'Expected a form: client_id=postern-cli[&scope=…].' })
       return
     }
-    const clientId = form.get('client_id')
+    // The client as the token endpoint reads it: in the form, or as HTTP Basic credentials (RFC 8628 §3.1).
+    let clientId: string | undefined
+    try {
+      clientId = basicClientId(req.headers.authorization, form.get('client_id')) ?? form.get('client_id')
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err
+      challengeBasicClient(req, res, err.httpStatus)
+      sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
+      return
+    }
     if (clientId !== CLI_CLIENT_ID) {
       sendOAuth(res, 401, { error: 'invalid_client', error_description: `Unknown client '${(clientId ?? '').slice(0, 100)}'.` })
       return

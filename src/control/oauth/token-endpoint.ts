@@ -6,7 +6,7 @@ import { isAudience } from '../../identity/audience.js'
 import { GRANT } from '../../identity/endpoints.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import type { ControlDeps } from '../deps.js'
-import { basicClientId } from './client-authentication.js'
+import { basicClientId, challengeBasicClient } from './client-authentication.js'
 
 /** One grant: the form parameters in, the token response out; failures throw OAuthError. */
 export type Grant = (form: Map<string, string>, deps: ControlDeps, req: IncomingMessage) => Promise<Record<string, unknown>>
@@ -35,8 +35,7 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
       sendOAuth(res, 200, await grant(form, deps, req))
     } catch (err) {
       if (err instanceof OAuthError) {
-        // §5.2: a 401 to a client that sent the Authorization header names the scheme it used.
-        if (err.httpStatus === 401 && /^Basic\b/i.test(req.headers.authorization ?? '')) res.setHeader('www-authenticate', 'Basic realm="postern"')
+        challengeBasicClient(req, res, err.httpStatus)
         sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
         return
       }

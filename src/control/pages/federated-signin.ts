@@ -15,7 +15,7 @@ import type { Handler } from '../handler.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { requestClientAddress } from '../../http/client-address.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
+import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
 
 /**
  * Console sign-in through a workforce pool's provider: /signin offers each provider
@@ -162,8 +162,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
     // Onward from a page of ours rather than by a redirect: the browser arrived here on a
     // cross-site navigation, and a redirect continuing it would not carry the new SameSite=Strict
     // session cookie; a navigation this page starts is same-site and does.
-    sendPage(res, 200, page('Signed in', `<meta http-equiv="refresh" content="0;url=${escapeHtml(returnTo)}">
-<h1>Signed in</h1><p>You are signed in as ${escapeHtml(member)}. <a href="${escapeHtml(returnTo)}">Continue</a></p>`), {
+    sendOnward(res, returnTo, `You are signed in as ${member}.`, {
       'set-cookie': [
         sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: Math.floor(ttl / 1000) }),
         flowCookie(deps.settings.secureCookies, '', 0),

@@ -14,7 +14,7 @@ import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { requestClientAddress } from '../../http/client-address.js'
 import { federatedLinks } from './federated-signin.js'
-import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
+import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
 
 /**
  * GET/POST /signin (DESIGN §3). The form is protected against login CSRF (another site signing
@@ -101,7 +101,22 @@ export function submitSignIn(deps: ControlDeps) {
     const { cookie } = await startSession(deps.store, result.uid, deps.clock())
     await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
     // (The form's cookie stays for its hour: another sign-in page still open may be submitted too.)
-    redirect(res, returnTo, { 'set-cookie': sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }) })
+    const session = { 'set-cookie': sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }) }
+    // The redirects after this form's post are held to its CSP's form-action, which can name
+    // 127.0.0.1 and localhost but no IPv6 address: a client waiting at [::1] is reached from a page.
+    if (authorizesToIpv6Loopback(returnTo)) sendOnward(res, returnTo, `You are signed in as ${result.email}.`, session)
+    else redirect(res, returnTo, session)
+  }
+}
+
+/** Whether `returnTo` is an authorization request whose client waits at http://[::1] (RFC 8252 §7.3). */
+function authorizesToIpv6Loopback(returnTo: string): boolean {
+  const url = new URL(returnTo, 'http://postern.invalid')
+  if (url.pathname !== PATHS.authorize) return false
+  try {
+    return new URL(url.searchParams.get('redirect_uri') ?? '').hostname === '[::1]'
+  } catch {
+    return false
   }
 }
 

@@ -16,8 +16,9 @@ import { parseProviderAudience, providerName } from './workforce-names.js'
  * Token exchange for workforce federation (RFC 8693): an external ID token in, a
  * federated subject with a refresh token (capped at the pool's session) out, or an error and
  * nothing issued. The errors are RFC 8693 §2.2.2's: a subject token that is invalid or refused by
- * policy is `invalid_request` ("MUST"), an audience naming no usable pool provider is
- * `invalid_target`, a token type other than an ID token or JWT is `unsupported_token_type`.
+ * policy is `invalid_request` ("MUST"; so is a token type other than an ID token or JWT, a subject
+ * token the server will not accept whatever it holds), an audience naming no usable pool provider
+ * is `invalid_target`. (`unsupported_token_type` is revocation's, RFC 7009 §2.2.1.)
  */
 export const TOKEN_TYPE = {
   idToken: 'urn:ietf:params:oauth:token-type:id_token',
@@ -58,7 +59,7 @@ export async function usableProvider(store: Store, audience: string): Promise<{ 
 /** Verifies, maps and filters the external token; on success records the subject's sign-in. */
 export async function exchangeSubjectToken(store: Store, keys: ProviderKeySource, req: ExchangeRequest): Promise<Exchanged> {
   if (req.subjectTokenType !== TOKEN_TYPE.idToken && req.subjectTokenType !== TOKEN_TYPE.jwt) {
-    throw new OAuthError('unsupported_token_type', `subject_token_type must be ${TOKEN_TYPE.idToken} or ${TOKEN_TYPE.jwt}.`)
+    throw new OAuthError('invalid_request', `subject_token_type must be ${TOKEN_TYPE.idToken} or ${TOKEN_TYPE.jwt}.`)
   }
   const { pool, provider } = await usableProvider(store, req.audience)
   const name = providerName(pool.poolId, provider.providerId)
