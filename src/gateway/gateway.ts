@@ -290,7 +290,8 @@ export function createGateway(deps: GatewayDeps) {
       }
     },
 
-    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    /** `asPlain` (h2c-upgrade.ts), where the server offers it, serves the request as a plain one instead. */
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, asPlain?: () => boolean): void {
       // Node's server stops listening for the socket's errors when it hands over an upgrade: a
       // caller that resets the connection while it is decided (or as the refusal is written) would
       // otherwise end the whole process with an unhandled ECONNRESET or EPIPE.
@@ -308,6 +309,10 @@ export function createGateway(deps: GatewayDeps) {
           req.url = shape.target
           access = await decideAccess({ method: req.method ?? 'GET', host: req.headers.host, rawHeaders: req.rawHeaders, path: req.url ?? '/' })
         }
+        // No service's host: what the gateway answers there itself (forward-auth, which a proxy in
+        // front asks with its caller's Upgrade header on, health, readiness) or its 404 are
+        // answered as to the plain request, which upgrades nothing.
+        if (!access.ok && access.unknownHost && asPlain?.()) return
         deps.metrics.request(access.route?.resource ?? '', access.verdict, 0)
         if (!access.ok) {
           refuseUpgrade(socket, access, req.headers.accept)

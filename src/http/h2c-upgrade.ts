@@ -47,26 +47,39 @@ export function headWithoutUpgrade(req: Pick<IncomingMessage, 'method' | 'url' |
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1')
 }
 
-type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+/**
+ * An 'upgrade' listener. `asPlain`, where the server offers it, serves the request as the plain
+ * one it also is instead (servedAsPlain); false when its head cannot be written back as it came.
+ */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer, asPlain?: () => boolean) => void
 
 /**
  * An 'upgrade' listener for `server` that serves an upgrade to h2c as the plain request it also
- * is, and hands any other upgrade to `upgrade`. Node's HTTP server gives every request that asks
- * to upgrade to its 'upgrade' listeners as a raw socket, its body unread; so the request is put
- * back on the socket without its ask to switch, and the socket handed to the server again, which
- * parses it (body, keep-alive, the requests after it) as any other.
+ * is, and hands any other upgrade to `upgrade`, which may have it served so too (`asPlain`).
  */
 export function servingH2cAsHttp1(server: Server, upgrade: UpgradeListener): UpgradeListener {
   return (req, socket, head) => {
-    if (!upgradesToH2c(req.headers.upgrade)) return upgrade(req, socket, head)
-    const plain = headWithoutUpgrade(req)
-    if (!plain) return upgrade(req, socket, head)
-    socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain)
-    // An HTTPS server parses what its 'secureConnection' listeners are given.
-    const again = () => server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
-    // A request pipelined behind ones still being answered: Node queues each answer behind the one
-    // before it, per parser, so the socket goes to a new parser only once they are written (else
-    // the new parser's answers wait for ever).
-    whenAnswered(socket, again)
+    if (upgradesToH2c(req.headers.upgrade) && servedAsPlain(server, req, socket, head)) return
+    upgrade(req, socket, head, () => servedAsPlain(server, req, socket, head))
   }
+}
+
+/**
+ * Serves a request that asked to upgrade as a plain one. Node's HTTP server gives every request
+ * that asks to upgrade to its 'upgrade' listeners as a raw socket, its body unread; so the request
+ * is put back on the socket without its ask to switch, and the socket handed to the server again,
+ * which parses it (body, keep-alive, the requests after it) as any other. False, and nothing done,
+ * when its head cannot be written back as it came.
+ */
+function servedAsPlain(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  const plain = headWithoutUpgrade(req)
+  if (!plain) return false
+  socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain)
+  // An HTTPS server parses what its 'secureConnection' listeners are given.
+  const again = () => server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
+  // A request pipelined behind ones still being answered: Node queues each answer behind the one
+  // before it, per parser, so the socket goes to a new parser only once they are written (else
+  // the new parser's answers wait for ever).
+  whenAnswered(socket, again)
+  return true
 }

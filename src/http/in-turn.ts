@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 
-type Handover = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+type Handover = (req: IncomingMessage, socket: Duplex, head: Buffer, asPlain?: () => boolean) => void
 
 /**
  * Runs `then` once every answer to a request pipelined before this one is written. Node hands a
@@ -23,8 +23,8 @@ export function whenAnswered(socket: Duplex, then: () => void): void {
  * stops listening for a handed-over socket's errors: one while it waits would end the process.
  */
 export function inTurn(handover: Handover): Handover {
-  return (req, socket, head) => {
+  return (req, socket, head, asPlain) => {
     socket.on('error', () => socket.destroy())
-    whenAnswered(socket, () => (socket.writable ? handover(req, socket, head) : socket.destroy()))
+    whenAnswered(socket, () => (socket.writable ? handover(req, socket, head, asPlain) : socket.destroy()))
   }
 }

@@ -20,12 +20,15 @@ const CLOSE_GRACE_MS = 2_000
 // Connection failures (network, class 08, server shutting down or starting): the database is
 // unreachable, which callers report as 503 UNAVAILABLE rather than as an internal error.
 // 57014: a statement cancelled by statement_timeout (the database too slow to answer is, to the
-// caller, the same as one it cannot reach). 'Query read timeout': pg's query_timeout.
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57014', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006'])
+// caller, the same as one it cannot reach). 'Query read timeout': pg's query_timeout. Refused at
+// connect: 53300 too many connections, 53000 out of resources, 3D000 no such database (dropped
+// while Postern ran), and 55000 "not currently accepting connections" (ALTER DATABASE …
+// ALLOW_CONNECTIONS false), matched by its words since 55000 names other states too.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EPIPE', '57014', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53000', '53300', '3D000'])
 
 function unreachable(err: unknown): boolean {
   const e = err as { code?: string; message?: string }
-  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Query read timeout/i.test(e.message ?? '')
+  return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Query read timeout|not currently accepting connections/i.test(e.message ?? '')
 }
 
 const unavailable = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' } })

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import pgLib from 'pg'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -149,4 +150,22 @@ describe('when the database goes away', () => {
     expect(acknowledged.filter((e) => !stored.has(e))).toEqual([])
     await eventually(10_000, async () => (await ready(gateway, gateway.gatewayPort)) === 200)
   }, 60_000)
+
+  it('says a database that refuses connections is unavailable (503), not an internal error', async () => {
+    const owner = await control.ownerToken()
+    const admin = new pgLib.Client({ connectionString: pg.url.replace(/\/postgres$/, '/template1') })
+    await admin.connect()
+    try {
+      // Up, but taking no connections to Postern's database: what ALTER DATABASE … ALLOW_CONNECTIONS false says (55000).
+      await admin.query('ALTER DATABASE postgres ALLOW_CONNECTIONS false')
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres'")
+      const refused = await control.api<{ error: { status: string } }>('GET', '/v1/groups', undefined, owner)
+      expect(refused.status).toBe(503)
+      expect(refused.body.error.status).toBe('UNAVAILABLE')
+    } finally {
+      await admin.query('ALTER DATABASE postgres ALLOW_CONNECTIONS true')
+      await admin.end()
+    }
+    await eventually(10_000, async () => (await control.api('GET', '/v1/groups', undefined, owner)).status === 200)
+  }, 30_000)
 })

@@ -1,3 +1,4 @@
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startCaddy, startNginx, type FrontProxy } from '../support/front-proxies.js'
@@ -55,6 +56,10 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
     'x-forwarded-prefix': '/spoofed',
     forwarded: 'for=10.9.9.9',
     'x-real-ip': '10.9.9.9',
+    // Read as the client's address, or the path asked for, by frameworks and CDNs (Rails and PHP apps: Client-IP).
+    'client-ip': '10.9.9.9',
+    'cf-connecting-ip': '10.9.9.9',
+    'x-original-url': '/spoofed',
   }
   const call = async (port: number, service: string, token: string | undefined) => {
     const res = await request(`http://127.0.0.1:${port}/path?x=1`, {
@@ -101,6 +106,7 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
         expect(names).not.toContain('x-real-ip')
         expect(names).not.toContain('x-forwarded-port')
         expect(names).not.toContain('x-forwarded-prefix')
+        for (const name of ['client-ip', 'cf-connecting-ip', 'x-original-url']) expect(names).not.toContain(name)
         expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1')
         // The app's cookies, without Postern's.
         expect(seen.headers.cookie).toBe('app=1; theme=dark')
@@ -121,6 +127,27 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
       }
     })
   }
+
+  it.each(['nginx', 'caddy'] as const)('a WebSocket handshake through %s gets the gateway\'s verdict too (Caddy asks forward-auth with the Upgrade header on)', async (front) => {
+    const port = front === 'nginx' ? nginx.port : caddy.port
+    const handshake = (token?: string) =>
+      new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host: `app.my-project.localhost:${port}`, ...(token && { authorization: `Bearer ${token}` }) } })
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0)
+          ws.terminate()
+        })
+        ws.once('open', () => {
+          resolve('opened')
+          ws.close()
+        })
+        ws.once('error', (err) => resolve(err.message))
+      })
+    expect(await handshake()).toBe(401)
+    expect(await handshake(tokens.bob)).toBe(403)
+    // nginx's example passes no Upgrade to the upstream (its proxy_pass sets Connection ""): a plain 200 answer.
+    expect(await handshake(tokens.ann)).toBe(front === 'caddy' ? 'opened' : 200)
+  })
 
   it.each(['nginx', 'caddy'] as const)('a browser opening a private service through %s is sent to sign in', async (front) => {
     const port = front === 'nginx' ? nginx.port : caddy.port
