@@ -2,11 +2,10 @@ import { defineConfig } from 'vitest/config'
 import { SlowestFirst } from './test/support/sequencer.js'
 
 /**
- * Two projects: the suite, run three files at a time, and the load tests, run afterwards on their
- * own, because 200 concurrent CLI processes would slow every other test enough to break its
- * one-second checks. Three on two cores: much of a file's time is waiting (token lifetimes, idle
- * timeouts, servers starting), and on a slow host two at a time took the whole run (CI) to 29 of
- * its 30 minutes (2026-12-07; 15 minutes on the host of the week before).
+ * Two projects: the suite, run two files at a time (two cores shared by real servers), and the
+ * load tests, run afterwards on their own, because 200 concurrent CLI processes would slow every
+ * other test enough to break its one-second checks. (Three at a time was no faster on a slow
+ * host, 2026-12-07: the run is bound by the CPU, not by its waits.)
  */
 const LOAD = ['test/e2e/iam-concurrency.test.ts']
 
@@ -14,7 +13,7 @@ export default defineConfig({
   test: {
     testTimeout: 90_000,
     hookTimeout: 120_000,
-    maxWorkers: 3,
+    maxWorkers: 2,
     globalSetup: ['test/support/global-setup.ts'],
     sequence: { sequencer: SlowestFirst },
     projects: [

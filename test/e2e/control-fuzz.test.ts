@@ -5,7 +5,7 @@ import { startPostern, type PosternProcess } from '../support/server.js'
 
 /** Fixed, so CI runs the same connections every time; others with POSTERN_FUZZ_SEED=n. */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261206)
-const CONNECTIONS = Number(process.env.POSTERN_FUZZ_CONNECTIONS ?? 1_000)
+const CONNECTIONS = Number(process.env.POSTERN_FUZZ_CONNECTIONS ?? 500)
 const AT_ONCE = 25
 
 /** The control plane's endpoints: the API, the OpenID Provider's, the pages and the health checks. */

@@ -6,7 +6,7 @@ import { storedSignIn } from '../support/stored-credentials.js'
 
 /** Fixed, so CI sends the same requests every time; others with POSTERN_FUZZ_SEED=n. */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261206)
-const REQUESTS = Number(process.env.POSTERN_FUZZ_REQUESTS ?? 1_500)
+const REQUESTS = Number(process.env.POSTERN_FUZZ_REQUESTS ?? 750)
 const AT_ONCE = 20
 /** The loopback redirect URIs the CLI's client may be sent back to; anything else off the control plane is an open redirect. */
 const LOOPBACK_CALLBACK = /^http:\/\/(127\.0\.0\.1:9|localhost:1|\[::1\]:9)$/
