@@ -3,7 +3,7 @@ import { SlowestFirst } from './test/support/sequencer.js'
 
 /**
  * Two projects: the suite, run two files at a time (two cores shared by real servers), and the
- * load tests, run afterwards on their own, because 200 concurrent CLI processes would slow every
+ * load tests, run afterwards on their own, because 120 concurrent CLI processes would slow every
  * other test enough to break its one-second checks. (Three at a time was no faster on a slow
  * host, 2026-12-07: the run is bound by the CPU, not by its waits.)
  */
