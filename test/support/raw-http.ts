@@ -5,6 +5,8 @@ export interface RawResponse {
   head: string
   body: string
   raw: string
+  /** Whether the server ended the connection (rather than the wait running out). */
+  closed: boolean
 }
 
 /**
@@ -16,20 +18,20 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 5_0
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', localAddress })
     let data = ''
-    const done = () => {
+    const done = (closed: boolean) => {
       socket.destroy()
       const [head = '', ...rest] = data.split('\r\n\r\n')
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head, body: rest.join('\r\n\r\n'), raw: data })
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head, body: rest.join('\r\n\r\n'), raw: data, closed })
     }
-    const timer = setTimeout(done, timeoutMs)
+    const timer = setTimeout(() => done(false), timeoutMs)
     socket.on('data', (d: Buffer) => (data += d.toString('latin1')))
     socket.on('end', () => {
       clearTimeout(timer)
-      done()
+      done(true)
     })
     socket.on('error', (err) => {
       clearTimeout(timer)
-      if (data) done()
+      if (data) done(true)
       else reject(err)
     })
     socket.write(bytes)

@@ -54,6 +54,8 @@ export const ORIGINAL = {
 
 /**
  * Postern's answer. `verdict: answer` means: send this response as it is (status, headers, body);
+ * `verdict: close`: send it, then end the connection (a request refused for its form, whose
+ * connection the Node gateway ends too);
  * `verdict: gateway`: pass the request whole to Postern's own gateway, which decides it again and
  * forwards it (an HTTP/1.1 request to an upstream that speaks HTTP/2, which nginx cannot reach).
  */

@@ -32,9 +32,10 @@ export function decisionEndpoint(
     const accept = h.accept
     const method = one(h[ORIGINAL.method]).toUpperCase() || 'GET'
     const host = one(h[ORIGINAL.host])
+    // (A request refused for its form ends its connection, as on the Node gateway: gateway.ts.)
     const refuse = (r: Refusal, verdict: Verdict) => {
       o.record('', verdict)
-      answer(res, refusalAnswer(r, accept))
+      answer(res, refusalAnswer(verdict === 'bad_request' ? { ...r, headers: { ...r.headers, connection: 'close' } } : r, accept))
     }
     // What the Node gateway refuses before deciding (request-shape.ts), for the parts nginx lets through.
     // The client's headers, less those nginx set on its subrequest.
@@ -161,8 +162,13 @@ export function upstreamErrorEndpoint() {
   }
 }
 
+/**
+ * Postern's answer for nginx to send. One that ends its connection says so in the verdict, not in
+ * a Connection header: that would end nginx's kept-alive connection to Postern instead.
+ */
 function answer(res: ServerResponse, a: ReturnType<typeof errorAnswer>): void {
-  sendAnswer(res, a, { [VERDICT.verdict]: 'answer' })
+  const { connection, ...headers } = a.headers
+  sendAnswer(res, { ...a, headers }, { [VERDICT.verdict]: connection === 'close' ? 'close' : 'answer' })
 }
 
 /**

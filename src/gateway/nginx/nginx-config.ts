@@ -82,6 +82,7 @@ const LUA_VARIABLES: Record<string, string> = {
   p_sni: 'the server name an https upstream is asked for',
   p_fail: 'the timeout and the service\'s name, for an upstream error',
   p_turned: 'why the upstream\'s answer was turned away (response_headers), for its 502',
+  p_close: 'an answer to send before the connection ends (a request refused for its form), for @postern_close',
   p_who: HEADER_RULES.identity.principal,
   p_email: HEADER_RULES.identity.email,
   p_jwt: HEADER_RULES.identity.assertion,
@@ -383,6 +384,7 @@ ${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) =>
     # upstream status nginx cannot relay): said so (Connection: close), or a client would send its
     # next request on a connection about to close, and see it closed unanswered.
     location @postern_turned { keepalive_timeout 0; content_by_lua_block { postern.turned() } }
+    location @postern_close { keepalive_timeout 0; content_by_lua_block { postern.close() } }
     location @postern_504 { content_by_lua_block { postern.upstream_error(504) } }
 ${named.join('\n')}
   }

@@ -177,6 +177,53 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       return ngx.exit(ngx.HTTP_OK)
     end
 
+    -- A request refused for its form is answered, then its connection ends, as the Node gateway
+    -- ends it: nothing more is read from a client that sent what Postern would not frame or take
+    -- (a smuggling attempt's next "request", say). nginx keeps a connection open after an answer
+    -- Lua sends; it closes one answered in a location with keepalive_timeout 0, @postern_close.
+    -- ngx.exec keeps a request's variables, not ngx.ctx: the answer goes in $p_close as its status,
+    -- its header lines and its body, one line break apart and an empty line before the body.
+    local function closing(status, header, body)
+      local head = { status }
+      for name, value in pairs(header) do
+        if not HOP[name:lower()] then
+          if type(value) ~= "table" then value = { value } end
+          for _, v in ipairs(value) do head[#head + 1] = name .. ": " .. v end
+        end
+      end
+      ngx.var.p_close = concat(head, "\\n") .. "\\n\\n" .. body
+      return ngx.exec("@postern_close")
+    end
+
+    local JSON_HEADERS = { ["Content-Type"] = "application/json; charset=utf-8", ["Cache-Control"] = "no-store", ["X-Content-Type-Options"] = "nosniff" }
+    local function json_error_closing(status, body)
+      return closing(status, JSON_HEADERS, body)
+    end
+
+    function postern.close()
+      local answer = ngx.var.p_close or ""
+      local at = answer:find("\\n\\n", 1, true)
+      if not at then return json_error(400, BAD_REQUEST) end
+      unasked_body()
+      local header = {}
+      for line in answer:sub(1, at):gmatch("([^\\n]*)\\n") do
+        local name, value = line:match("^([^:]+): (.*)$")
+        if not name then
+          ngx.status = tonumber(line)
+        elseif header[name] then
+          if type(header[name]) ~= "table" then header[name] = { header[name] } end
+          header[name][#header[name] + 1] = value
+        else
+          header[name] = value
+        end
+      end
+      for name, value in pairs(header) do ngx.header[name] = value end
+      local body = answer:sub(at + 2)
+      ngx.header["Content-Length"] = #body
+      ngx.print(body)
+      return ngx.exit(ngx.HTTP_OK)
+    end
+
     -- The gateway's 502 for an answer the header filter turned away (response_headers), which
     -- names the service and why. A subrequest made once the upstream has answered never completes,
     -- so Postern is not asked to word it. A request nginx has marked HTTP/0.9 (its upstream
@@ -394,10 +441,10 @@ ${o.http2 ? h2HandoffLua() : ''}
       -- nginx speaks HTTP/2 only under TLS: without it, no request needs the check.
       -- nginx reads a request line of HTTP/1.2 to 1.9 as 1.1 but names no version for it (nil):
       -- refused here, as the Node gateway refuses it, before it is forwarded with no answer to come.
-      if not ngx.req.http_version() then return json_error(400, BAD_REQUEST) end
+      if not ngx.req.http_version() then return json_error_closing(400, BAD_REQUEST) end
 ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n' : ''}      local suspect, reusable, authz, host, upgrade, given_id, cookie, connection, serverless, serverless_count, too_large, malformed = read_headers()
-      if too_large then return json_error(431, TOO_LARGE) end
-      if malformed then return json_error(400, BAD_REQUEST) end
+      if too_large then return json_error_closing(431, TOO_LARGE) end
+      if malformed then return json_error_closing(400, BAD_REQUEST) end
       -- Upgrades go to Postern's own gateway, which decides, splices after 101, and closes the
       -- tunnel within a second of its caller losing access. One to h2c is a plain request here,
       -- its Upgrade not passed on (http/h2c-upgrade.ts upgradesToH2c).
@@ -408,7 +455,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
       local uri = var.request_uri
       -- As Node's parser on the gateway port: a method it does not know, or a byte above 0x7F in
       -- the target (which nginx passes on as sent), is a malformed request.
-      if not KNOWN_METHOD[method] or not ascii(uri) then return json_error(400, BAD_REQUEST) end
+      if not KNOWN_METHOD[method] or not ascii(uri) then return json_error_closing(400, BAD_REQUEST) end
       -- A fragment is no part of the target (the Node gateway drops it too).
       local hash = uri:find("#", 1, true)
       if hash then uri = uri:sub(1, hash - 1) end
@@ -426,7 +473,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
       local f = key and cached(key, own_cookies)
       -- The Authorization header read_headers left unchecked: a verdict found under its exact
       -- value was given after it was checked.
-      if not f and authz and control_in(authz) then return json_error(400, BAD_REQUEST) end
+      if not f and authz and control_in(authz) then return json_error_closing(400, BAD_REQUEST) end
       -- A token never seen here, of a caller Postern admitted on this host and method within the
       -- verdict's life: admitted on that verdict once nginx has checked the token itself
       -- (nginx-lua-tokens.ts), with its own Authorization header, signature removed, upstream.
@@ -513,6 +560,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
               mine:delete(k)
             end
           end
+          if verdict == "close" then return closing(r.status, r.header, r.body) end
           return relay(r)
         else
           f = {}
