@@ -104,7 +104,7 @@ export function createGateway(deps: GatewayDeps) {
     const extracted = extractToken(view.rawHeaders)
     if (extracted.kind === 'repeated') {
       const message = repeatedHeaderMessage(extracted.header)
-      return { ok: false, status: 'INVALID_ARGUMENT', message, headers: { 'www-authenticate': invalidRequestChallenge(message) }, verdict: 'bad_request' }
+      return { ok: false, status: 'INVALID_ARGUMENT', message, headers: { 'www-authenticate': invalidRequestChallenge(message), connection: 'close' }, verdict: 'bad_request' }
     }
     const found = deps.routes.lookup(view.host)
     const now = deps.clock()

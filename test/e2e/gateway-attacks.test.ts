@@ -145,6 +145,30 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(JSON.parse(r.body)).toMatchObject({ error: { code: 417, status: 'EXPECTATION_FAILED', message: expect.stringContaining('100-continue') } })
   })
 
+  // Found on nginx (2026-12-07): its 401 said keep-alive, then it dropped the body held back for
+  // 100 Continue, and the client's next request with it, and closed unanswered.
+  it('a refused request with a body it was not sent yet says the connection ends, and ends it', async () => {
+    for (const [bytes, status] of [
+      [`POST /echo HTTP/1.1\r\nHost: ${host}\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n`, 401],
+      [`POST /echo HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel`, 401],
+      [`POST /echo HTTP/1.1\r\nHost: nowhere.my-project.localhost:${p.gatewayPort}\r\nContent-Length: 10\r\n\r\nhello`, 404],
+    ] as const) {
+      const r = await rawRequest(p.gatewayPort, bytes)
+      expect(r.status, r.head).toBe(status)
+      expect(r.head, bytes).toMatch(/\r\nconnection: close/i)
+      expect(r.closed).toBe(true)
+    }
+  })
+
+  it('two Authorization or X-Serverless-Authorization headers are refused, and their connection ends, on both planes', async () => {
+    for (const name of ['Authorization', 'X-Serverless-Authorization']) {
+      const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${name}: Bearer ${token}\r\n${name}: Bearer ${token}\r\n\r\n`)
+      expect(r.status, r.head).toBe(400)
+      expect(r.head).toMatch(/\r\nconnection: close/i)
+      expect(r.closed).toBe(true)
+    }
+  })
+
   it('answers a whole request sent with Connection: close even when bytes follow it, then closes', async () => {
     // nginx answers the request and ignores the rest; the Node gateway used to drop the answer.
     const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\nX`)

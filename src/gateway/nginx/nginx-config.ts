@@ -266,6 +266,9 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   # reset half of the refused uploads that took half a second to send; 2s lingers one to two
   # seconds, never less than the Node gateway's LINGER_MS.
   lingering_time 2s;
+  # And a caller that sends nothing more is not waited for past a second (5 s by default): a body
+  # held back for 100 Continue never comes, and the refusal has told it the connection ends.
+  lingering_timeout 1s;
   # nginx keeps the request line, and each header line, whole in one of these: one as long as
   # the Node gateway takes (all its headers together, MAX_HEADER_BYTES, which the Lua counts).
   large_client_header_buffers 4 ${MAX_HEADER_BYTES / 1024 + 8}k;

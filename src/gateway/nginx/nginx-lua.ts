@@ -547,6 +547,8 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
         -- (A verdict being renewed still holds until it expires.)
         if verdict ~= "allow" then end_turn(turn, false) end
         if verdict == nil then
+          -- (Refused before deciding, the request was refused for its form: its connection ends.)
+          if r.status == 400 or r.status == 431 then return closing(r.status, r.header, r.body) end
           if r.status >= 200 and r.status < 500 then return relay(r) end
           if not still then return json_error(503, UNAVAILABLE) end
           f = still
@@ -560,7 +562,12 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
               mine:delete(k)
             end
           end
-          if verdict == "close" then return closing(r.status, r.header, r.body) end
+          -- A refused request's body is not waited for: nginx drops what arrives of it for two
+          -- seconds at most (lingering_time), then ends the connection, which a body held back
+          -- for 100 Continue never reaches. Said so (Connection: close) and ended, as on the Node
+          -- gateway, rather than a keep-alive promised and broken under the client's next request.
+          local length = var.http_content_length
+          if verdict == "close" or (length and length ~= "0") or var.http_transfer_encoding then return closing(r.status, r.header, r.body) end
           return relay(r)
         else
           f = {}
