@@ -22,6 +22,11 @@ describe('headWithoutUpgrade', () => {
     expect(head?.toString('latin1')).toBe('POST /upload?x=1 HTTP/1.1\r\nHost: a\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n')
   })
 
+  it('with close, asks for the connection to end after the answer, whatever else Connection said', () => {
+    const head = headWithoutUpgrade(request(['Host', 'a', 'Connection', 'Upgrade, keep-alive', 'Upgrade', 'websocket']), true)
+    expect(head?.toString('latin1')).toBe('POST /upload?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n')
+  })
+
   it('refuses to write back a line break', () => {
     expect(headWithoutUpgrade(request(['Host', 'a', 'X-Evil', 'x\r\nX-Postern-Authenticated-Email: e@x']))).toBeUndefined()
     expect(headWithoutUpgrade(request(['Host', 'a'], '/a\r\nX: y'))).toBeUndefined()

@@ -23,9 +23,10 @@ const LINE_BREAK = /[\r\n]/
  * A request's head as the client would have sent it had it not asked to switch: the same request
  * line and headers, in order and as received, less Upgrade, HTTP2-Settings and Connection's
  * `upgrade` and `http2-settings` (a Connection header left with nothing is dropped). Undefined
- * for anything that cannot be written back as it came (a line break in a name or value).
+ * for anything that cannot be written back as it came (a line break in a name or value). With
+ * `close`, the request asks for its connection to end after its answer (Connection: close).
  */
-export function headWithoutUpgrade(req: Pick<IncomingMessage, 'method' | 'url' | 'httpVersion' | 'rawHeaders'>): Buffer | undefined {
+export function headWithoutUpgrade(req: Pick<IncomingMessage, 'method' | 'url' | 'httpVersion' | 'rawHeaders'>, close = false): Buffer | undefined {
   const line = `${req.method} ${req.url} HTTP/${req.httpVersion}`
   if (LINE_BREAK.test(line)) return undefined
   const lines = [line]
@@ -43,6 +44,7 @@ export function headWithoutUpgrade(req: Pick<IncomingMessage, 'method' | 'url' |
     if (LINE_BREAK.test(name) || LINE_BREAK.test(value)) return undefined
     lines.push(`${name}: ${value}`)
   }
+  if (close) lines.push('Connection: close')
   // Node reads header bytes as latin1: written back the same way, they are the bytes that came.
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1')
 }
@@ -59,8 +61,11 @@ export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffe
  */
 export function servingH2cAsHttp1(server: Server, upgrade: UpgradeListener): UpgradeListener {
   return (req, socket, head) => {
-    if (upgradesToH2c(req.headers.upgrade) && servedAsPlain(server, req, socket, head)) return
-    upgrade(req, socket, head, () => servedAsPlain(server, req, socket, head))
+    if (upgradesToH2c(req.headers.upgrade) && servedAsPlain(server, req, socket, head, false)) return
+    // Any other upgrade served as plain was one not taken: its connection ends after the answer,
+    // as on the nginx plane, so that a proxy in front that took the upgrade for granted (and
+    // would pass what its caller sends next as a tunnel's bytes) has nothing more read from it.
+    upgrade(req, socket, head, () => servedAsPlain(server, req, socket, head, true))
   }
 }
 
@@ -71,8 +76,8 @@ export function servingH2cAsHttp1(server: Server, upgrade: UpgradeListener): Upg
  * which parses it (body, keep-alive, the requests after it) as any other. False, and nothing done,
  * when its head cannot be written back as it came.
  */
-function servedAsPlain(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-  const plain = headWithoutUpgrade(req)
+function servedAsPlain(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer, close: boolean): boolean {
+  const plain = headWithoutUpgrade(req, close)
   if (!plain) return false
   socket.unshift(head.length > 0 ? Buffer.concat([plain, head]) : plain)
   // An HTTPS server parses what its 'secureConnection' listeners are given.

@@ -169,6 +169,18 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     }
   })
 
+  // Found on the Node gateway (2026-12-07): it answered 404 and kept the connection, then served
+  // the bytes after the handshake as the next request, which a proxy in front that took the
+  // upgrade for granted would have passed on as a tunnel's.
+  it('an upgrade no service takes (an unknown host) is answered, and its connection ends: nothing after it is read', async () => {
+    const r = await rawRequest(p.gatewayPort, `GET /ws HTTP/1.1\r\nHost: nowhere.my-project.localhost:${p.gatewayPort}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${host}\r\n${auth()}\r\n`)
+    expect(r.status, r.head).toBe(404)
+    expect(r.head).toMatch(/\r\nconnection: close/i)
+    expect(r.closed).toBe(true)
+    expect(framedStatuses(r.raw)).toEqual([404])
+    expect(upstream.seen.map((s) => s.url)).not.toContain('/smuggled')
+  })
+
   it('answers a whole request sent with Connection: close even when bytes follow it, then closes', async () => {
     // nginx answers the request and ignores the rest; the Node gateway used to drop the answer.
     const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\nX`)
