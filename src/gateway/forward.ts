@@ -6,7 +6,7 @@ import { discardRestOfBody } from '../http/linger.js'
 import { MAX_RESPONSE_HEADER_BYTES, MAX_STATUS, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
 import { mendUndiciParser } from '../http/undici-parser.js'
-import { answerHeaders, downstreamTrailers } from './headers.js'
+import { answerHeaders, downstreamTrailers, privateToSharedCaches } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
 import { sendGatewayError } from './responses.js'
 import type { Route } from './routes.js'
@@ -47,9 +47,10 @@ export class Upstreams {
     client.close().catch(() => undefined)
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[]): void {
+  /** `privately`: the answer is kept from shared caches (headers.ts answersPrivately). */
+  forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], privately: boolean): void {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    if (route.service.useHttp2) return forwardToHttp2(req, res, this.h2, route, headers, hasBody)
+    if (route.service.useHttp2) return forwardToHttp2(req, res, this.h2, route, headers, hasBody, privately)
     const timeoutMs = route.service.timeoutSeconds * 1000
     const options: Dispatcher.DispatchOptions = {
       path: route.upstream.basePath + (req.url ?? '/'),
@@ -61,7 +62,7 @@ export class Upstreams {
     }
     const origin = route.upstream.origin
     const resend = hasBody ? undefined : () => this.resend(origin, options, relay)
-    const relay = new ResponseRelay(req, res, route, resend)
+    const relay = new ResponseRelay(req, res, route, privately, resend)
     this.pool(origin).dispatch(options, relay)
   }
 
@@ -87,6 +88,7 @@ class ResponseRelay {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly route: Route,
+    private readonly privately: boolean,
     /** Dispatches the request again, with this relay: at most once (mayResend). */
     private resend: (() => void) | undefined,
   ) {
@@ -119,7 +121,8 @@ class ResponseRelay {
     // in the same read as its headers (a bad chunk) still gets the gateway's 502 rather than a
     // closed connection: undici reports the break when the upstream's socket has closed, in the
     // close phase of this turn, after its immediates; hence the second one.
-    this.head = { status: statusCode, headers: answerHeaders(statusCode, headers) }
+    const answer = answerHeaders(statusCode, headers)
+    this.head = { status: statusCode, headers: this.privately ? privateToSharedCaches(answer) : answer }
     setImmediate(() => {
       if (this.head) setImmediate(() => this.flushHead())
     })

@@ -18,7 +18,7 @@ import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, repeatedHeaderMessage, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
-import { clientAddressChain, upstreamHeaders } from './headers.js'
+import { answersPrivately, clientAddressChain, upstreamHeaders } from './headers.js'
 import { upgradesToH2c } from '../http/h2c-upgrade.js'
 import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidRequestChallenge, invalidTokenChallenge, sendGatewayError } from './responses.js'
@@ -269,8 +269,9 @@ export function createGateway(deps: GatewayDeps) {
         if (sendContinue) res.writeContinue()
         bodyDeadline(req, res, access.route)
         const headers = headersFor(req, access, nominated, requestId)
-        if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers)
-        else headers.then((h) => deps.upstreams.forward(req, res, access.route, h), fail)
+        const privately = answersPrivately(access.caller !== undefined, req.headers.authorization)
+        if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers, privately)
+        else headers.then((h) => deps.upstreams.forward(req, res, access.route, h, privately), fail)
       }
       try {
         const shape = checkRequestShape(req)
@@ -324,7 +325,7 @@ export function createGateway(deps: GatewayDeps) {
         forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
           spliced: (close) => (forget = tunnels.add(grant, close)),
           closed: () => forget?.(),
-        })
+        }, answersPrivately(access.caller !== undefined, req.headers.authorization))
       })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { answerHeaders, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
+import { answerHeaders, answersPrivately, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -120,6 +120,30 @@ describe('response header rules', () => {
       expect(setsPosternCookie(c), c).toBe(true)
     }
     expect(setsPosternCookie('=plain')).toBe(false)
+  })
+})
+
+describe('privateToSharedCaches', () => {
+  it.each([
+    [[], ['Cache-Control', 'private']],
+    [['ETag', '"1"', 'cache-control', 'max-age=60'], ['ETag', '"1"', 'cache-control', 'max-age=60', 'Cache-Control', 'private']],
+    [['Cache-Control', 'private="Set-Cookie"'], ['Cache-Control', 'private="Set-Cookie"', 'Cache-Control', 'private']],
+    [['Cache-Control', 'max-age=9, publicity'], ['Cache-Control', 'max-age=9, publicity', 'Cache-Control', 'private']],
+    // Only the first line counts, as nginx reads it.
+    [['Cache-Control', 'max-age=9', 'Cache-Control', 'public'], ['Cache-Control', 'max-age=9', 'Cache-Control', 'public', 'Cache-Control', 'private']],
+    [['CACHE-CONTROL', 'Private'], ['CACHE-CONTROL', 'Private']],
+    [['Cache-Control', 'no-cache,no-store'], ['Cache-Control', 'no-cache,no-store']],
+    [['Cache-Control', 'max-age=9 ,\tpublic'], ['Cache-Control', 'max-age=9 ,\tpublic']],
+    [['Cache-Control', 's-maxage=0'], ['Cache-Control', 's-maxage=0']],
+    [['Cache-Control', 'must-revalidate'], ['Cache-Control', 'must-revalidate']],
+  ])('%j → %j', (given, expected) => {
+    expect(privateToSharedCaches([...given])).toEqual(expected)
+  })
+
+  it('is for admitted callers without an Authorization header', () => {
+    expect(answersPrivately(true, undefined)).toBe(true)
+    expect(answersPrivately(true, 'Basic eDp5')).toBe(false)
+    expect(answersPrivately(false, undefined)).toBe(false)
   })
 })
 

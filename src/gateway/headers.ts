@@ -49,6 +49,17 @@ export const HEADER_RULES = {
   posternCookie: /^(?:__host-|__secure-)?postern[_-]/i,
   /** The request header the Postern cookies are removed from (the rest of it is forwarded). */
   cookie: 'cookie',
+  /**
+   * A shared cache keeps no answer to a request with an Authorization header unless the answer
+   * says it may: `public`, `s-maxage` or `must-revalidate` (RFC 9111 §3.5). A caller admitted
+   * without one — by Postern's session cookie, or by X-Serverless-Authorization alone — looks
+   * anonymous to a cache in front of the gateway, which would keep the answer and hand it to the
+   * next caller, signed in or not. Such an answer gets `Cache-Control: private` (a line of its own,
+   * after the upstream's), unless its Cache-Control already matches this: private, no-store, or
+   * one of the three. A regular expression in the syntax both JavaScript and nginx's PCRE read,
+   * case-insensitive; `private="Set-Cookie"` names fields only and does not count.
+   */
+  cacheDecided: '(?:^|,)[ \\t]*(?:(?:private|no-store|public|must-revalidate)[ \\t]*(?:,|$)|s-maxage[ \\t]*=)',
 } as const
 
 export const SIGNATURE_REMOVED = 'SIGNATURE_REMOVED_BY_POSTERN'
@@ -311,6 +322,31 @@ export function answerHeaders(status: number, raw: readonly string[], keep: Read
     if (lower !== 'content-length' && lower !== 'transfer-encoding') out.push(cleaned[i]!, cleaned[i + 1]!)
   }
   return out
+}
+
+const CACHE_DECIDED = new RegExp(HEADER_RULES.cacheDecided, 'i')
+
+/**
+ * Whether an upstream's answer must be kept from shared caches (HEADER_RULES.cacheDecided): the
+ * caller was admitted, and not by an Authorization header a cache in front could see.
+ */
+export function answersPrivately(admitted: boolean, authorization: string | string[] | undefined): boolean {
+  return admitted && authorization === undefined
+}
+
+/**
+ * An answer's headers with `Cache-Control: private` added (in place) unless its first
+ * Cache-Control already decides how shared caches treat it (HEADER_RULES.cacheDecided). The first,
+ * as nginx's `$upstream_http_cache_control` reads it, so that both data planes add the same.
+ */
+export function privateToSharedCaches(headers: string[]): string[] {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.length !== 13 || headers[i]!.toLowerCase() !== 'cache-control') continue
+    if (CACHE_DECIDED.test(headers[i + 1]!)) return headers
+    break
+  }
+  headers.push('Cache-Control', 'private')
+  return headers
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ErrorStatus } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 import { proxyUpgrade } from '../http/splice.js'
 import { answerBytes, errorAnswer, refusalAnswer, type Refusal } from './answer.js'
-import { answerHeaders } from './headers.js'
+import { answerHeaders, privateToSharedCaches } from './headers.js'
 import type { Route } from './routes.js'
 
 /** What a switching response keeps of its hop-by-hop headers: the handshake itself. */
@@ -25,6 +25,8 @@ export function forwardUpgrade(
   headers: string[],
   log: Logger,
   hooks: { spliced: (close: () => void) => void; closed: () => void },
+  /** An answer other than 101 is kept from shared caches (headers.ts answersPrivately). */
+  privately: boolean,
 ): void {
   const origin = new URL(route.upstream.origin)
   proxyUpgrade(
@@ -38,7 +40,10 @@ export function forwardUpgrade(
       timeoutMs: route.service.timeoutSeconds * 1000,
     },
     {
-      responseHeaders: (raw, status) => answerHeaders(status, raw, status === 101 ? SWITCHING : undefined),
+      responseHeaders: (raw, status) => {
+        if (status === 101) return answerHeaders(status, raw, SWITCHING)
+        return privately ? privateToSharedCaches(answerHeaders(status, raw)) : answerHeaders(status, raw)
+      },
       unreachable: (err, timedOut) => {
         log.log('warn', 'websocket upstream failed', { service: route.resource, err: err.message })
         if (timedOut) rejectUpgrade(client, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)

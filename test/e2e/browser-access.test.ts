@@ -164,6 +164,35 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
       expect(setCookies(r.headers)).toEqual(['app=1'])
     })
 
+    it('an answer to a caller no shared cache can tell apart (the cookie, or X-Serverless-Authorization alone) is marked private, unless the upstream decided', async () => {
+      const { cookie } = await browserSignIn('ann@example.com')
+      const cacheControl = async (given: string[], headers: Headers, on = host) => {
+        const r = await gw(`/cache?${given.map((v) => `cc=${encodeURIComponent(v)}`).join('&')}`, headers, { host: on })
+        expect(r.status).toBe(200)
+        return [r.headers['cache-control'] ?? []].flat()
+      }
+      const cases: [string[], string[]][] = [
+        [[], ['private']],
+        [['max-age=60'], ['max-age=60', 'private']],
+        [['no-cache'], ['no-cache', 'private']],
+        [['private="Set-Cookie", max-age=60'], ['private="Set-Cookie", max-age=60', 'private']],
+        [['max-age=60, x-public'], ['max-age=60, x-public', 'private']],
+        [['PRIVATE'], ['PRIVATE']],
+        [['max-age=60,Public'], ['max-age=60,Public']],
+        [['no-store'], ['no-store']],
+        [['s-maxage = 30'], ['s-maxage = 30']],
+        [['max-age=1, must-revalidate'], ['max-age=1, must-revalidate']],
+      ]
+      for (const [given, sent] of cases) expect(await cacheControl(given, { cookie }), given.join()).toEqual(sent)
+      // A token in X-Serverless-Authorization is as invisible to a cache; one in Authorization is
+      // seen by any cache in front, which keeps nothing the answer does not allow (RFC 9111 §3.5).
+      expect(await cacheControl(['max-age=60'], { 'x-serverless-authorization': `Bearer ${annToken}` })).toEqual(['max-age=60', 'private'])
+      expect(await cacheControl(['max-age=60'], { authorization: `Bearer ${annToken}` })).toEqual(['max-age=60'])
+      expect(await cacheControl([], { 'x-serverless-authorization': `Bearer ${annToken}`, authorization: 'Basic YXBwOmFwcA==' })).toEqual([])
+      // A public service's answer is nobody's in particular.
+      expect(await cacheControl(['max-age=60'], { cookie }, `pub.my-project.localhost:${p.gatewayPort}`)).toEqual(['max-age=60'])
+    })
+
     it('a cross-origin unsafe request or WebSocket with the cookie is refused; same-origin ones pass', async () => {
       const { cookie } = await browserSignIn('ann@example.com')
       const before = upstream.seen.length

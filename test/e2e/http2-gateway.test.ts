@@ -162,6 +162,12 @@ describe.each(DATA_PLANES)('HTTP/2 over TLS with ALPN (%s data plane)', (dataPla
     expect(h1.stdout).toBe('1.1 200')
   })
 
+  it('an h2 caller admitted by X-Serverless-Authorization alone gets its answer marked private for shared caches, as over HTTP/1.1', async () => {
+    const head = async (auth: string) => (await curl(['--http2', '--cacert', tls.cert, '-sS', '-D', '-', '-o', '/dev/null', '-H', auth, `${url}/cache?cc=max-age%3D60`])).stdout
+    expect(await head(`X-Serverless-Authorization: Bearer ${token}`)).toMatch(/^HTTP\/2 200 ?\r\n(?:.*\r\n)*cache-control: max-age=60\r\n(?:.*\r\n)*cache-control: private\r\n/)
+    expect(await head(`Authorization: Bearer ${token}`)).not.toContain('private')
+  })
+
   it('an event stream’s headers reach an h2 caller as soon as the upstream sends them on the Node plane; nginx 1.22 sends them with the first event', async () => {
     const r = await curlEventStream(['--http2', '--cacert', tls.cert, '-H', `Authorization: Bearer ${token}`, `${url}/events?ms=1500`])
     expect({ body: r.body, answer: r.answer }, r.stderr).toEqual({ body: 'data: first\n\n', answer: '2 200' })

@@ -98,6 +98,12 @@ export async function startUpstream(publicUrl?: () => string, address = '127.0.0
         res.end('after hints')
         return
       }
+      if (url.pathname === '/cache') {
+        // Each `cc` parameter a Cache-Control line of the answer's, in order.
+        res.writeHead(200, [['content-type', 'text/plain'], ...url.searchParams.getAll('cc').map((v): [string, string] => ['cache-control', v])].flat())
+        res.end('cacheable?')
+        return
+      }
       if (url.pathname === '/redirect') {
         res.writeHead(302, { location: `${publicUrl?.() ?? 'http://example.com'}/landed?x=1` })
         res.end()

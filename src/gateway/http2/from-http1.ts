@@ -3,7 +3,7 @@ import http2, { type ClientHttp2Stream } from 'node:http2'
 import { flatHeaders, h2Headers } from '../../http/http2/relay.js'
 import { MAX_RESENDS, SentBody } from '../../http/http2/sent-body.js'
 import { headersRefused, type H2Sessions } from '../../http/http2/sessions.js'
-import { downstreamHeaders, downstreamTrailers } from '../headers.js'
+import { downstreamHeaders, downstreamTrailers, privateToSharedCaches } from '../headers.js'
 import { sendGatewayError } from '../responses.js'
 import type { Route } from '../routes.js'
 import { describe, headersTooLargeFor } from './h2-gateway.js'
@@ -19,7 +19,7 @@ const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.const
  * is sent again (up to MAX_RESENDS times), with the body sent so far, as relayStream does for
  * HTTP/2 callers.
  */
-export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessions: H2Sessions, route: Route, headers: string[], hasBody: boolean): void {
+export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessions: H2Sessions, route: Route, headers: string[], hasBody: boolean, privately: boolean): void {
   const target = new URL(route.upstream.origin)
   const outgoing = {
     ...h2Headers(headers),
@@ -82,7 +82,8 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       clearTimeout(timer)
       if (settled || res.destroyed) return
       const status = Number(h[':status'])
-      const headers = downstreamHeaders(flatHeaders(h))
+      const cleaned = downstreamHeaders(flatHeaders(h))
+      const headers = privately ? privateToSharedCaches(cleaned) : cleaned
       // A 204, a 304 or the answer to a HEAD is whole with its head: the caller takes it so and
       // may send its next request on the connection, so it ends here, whether or not the
       // upstream's stream does (one that never ended held the connection, and the next request

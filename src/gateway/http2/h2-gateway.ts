@@ -6,7 +6,7 @@ import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/r
 import { MAX_SENT_HEADER_BLOCK, type H2Sessions } from '../../http/http2/sessions.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Access, RequestView } from '../gateway.js'
-import { clientAddressChain, downstreamHeaders, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
+import { answersPrivately, clientAddressChain, downstreamHeaders, privateToSharedCaches, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
 import type { Route } from '../routes.js'
 import type { TunnelGrant } from '../tunnels.js'
 import type { Upstreams } from '../forward.js'
@@ -95,8 +95,9 @@ export function createH2Gateway(deps: H2GatewayDeps) {
           issuer: deps.issuer,
           identity,
         })
-        if (decided.route.service.useHttp2) toHttp2(stream, view, decided.route, upstream, requestBody, grpc)
-        else relayToHttp1(stream, deps.upstreams, { method: view.method, path: decided.route.upstream.basePath + view.path, headers: upstream, requestBody, route: decided.route, answerTo })
+        const privately = answersPrivately(decided.caller !== undefined, headers.authorization)
+        if (decided.route.service.useHttp2) toHttp2(stream, view, decided.route, upstream, requestBody, grpc, privately)
+        else relayToHttp1(stream, deps.upstreams, { method: view.method, path: decided.route.upstream.basePath + view.path, headers: upstream, requestBody, route: decided.route, answerTo, privately })
       }
       if (!decided.caller) forward(undefined)
       else deps.identityOf(decided).then(forward, fail)
@@ -110,7 +111,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
     }
   }
 
-  function toHttp2(stream: ServerHttp2Stream, view: H2Request, route: Route, upstream: string[], requestBody: boolean, grpc: boolean): void {
+  function toHttp2(stream: ServerHttp2Stream, view: H2Request, route: Route, upstream: string[], requestBody: boolean, grpc: boolean, privately: boolean): void {
     const target = new URL(route.upstream.origin)
     const outgoing = {
       ...h2Headers(upstream),
@@ -125,7 +126,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
       requestBody,
       timeoutMs: route.service.timeoutSeconds * 1000,
       hooks: {
-        responseHeaders: (raw) => downstreamHeaders(raw),
+        responseHeaders: (raw) => (privately ? privateToSharedCaches(downstreamHeaders(raw)) : downstreamHeaders(raw)),
         failed: (reason, err) =>
           reason === 'timeout'
             ? sendH2Error(stream, { grpc }, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)

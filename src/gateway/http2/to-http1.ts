@@ -5,7 +5,7 @@ import { h2Headers } from '../../http/http2/relay.js'
 import { mayResend } from '../../http/resend.js'
 import { MAX_STATUS } from '../../http/limits.js'
 import { UnrelayableStatus, type Upstreams } from '../forward.js'
-import { answerHeaders, downstreamHeaders } from '../headers.js'
+import { answerHeaders, downstreamHeaders, privateToSharedCaches } from '../headers.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
 
@@ -18,6 +18,8 @@ export interface Http1Call {
   headers: string[]
   requestBody: boolean
   route: Route
+  /** The answer is kept from shared caches (headers.ts answersPrivately). */
+  privately: boolean
   answerTo: { grpc: boolean; accept?: string }
 }
 
@@ -57,7 +59,8 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
       }
       resume = r
       if (stream.closed) return false
-      const headers = answerHeaders(statusCode, raw.map((b) => b.toString('latin1')))
+      const answer = answerHeaders(statusCode, raw.map((b) => b.toString('latin1')))
+      const headers = call.privately ? privateToSharedCaches(answer) : answer
       stream.respond({ ...h2Headers(headers), ':status': statusCode }, { waitForTrailers: true })
       return true
     },
