@@ -29,7 +29,7 @@ export interface AuthorizationRequest {
   maxAgeSeconds: number | undefined
 }
 
-export type AuthorizationError = 'invalid_request' | 'unsupported_response_type' | 'invalid_scope' | 'login_required' | 'access_denied' | 'request_not_supported' | 'request_uri_not_supported'
+export type AuthorizationError = 'invalid_request' | 'unsupported_response_type' | 'invalid_scope' | 'login_required' | 'consent_required' | 'access_denied' | 'request_not_supported' | 'request_uri_not_supported'
 
 export type Checked =
   | { kind: 'ok'; request: AuthorizationRequest }

@@ -149,6 +149,59 @@ describe('postern auth login', () => {
   })
 })
 
+describe('a page on another port of the same host (the same site to a browser)', () => {
+  it('cannot have a code sent to its own listener for the signed-in person: the browser is asked first, and Cancel sends none', async () => {
+    const callbacks: URLSearchParams[] = []
+    const { challenge } = pkcePair()
+    // Served on 127.0.0.1 like the control plane, so SameSite=Strict sends the session cookie along.
+    const attacker = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://attacker')
+      if (url.pathname === '/cb') {
+        callbacks.push(url.searchParams)
+        return res.end('got it')
+      }
+      const redirectUri = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/cb`
+      const params = authorizeParams(challenge, { redirect_uri: redirectUri, ...(url.searchParams.has('prompt') && { prompt: url.searchParams.get('prompt')! }) })
+      const authorize = `${p.controlUrl}/oauth2/authorize?${new URLSearchParams(params as Record<string, string>)}`
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>app</title><script>location.href = ${JSON.stringify(authorize)}</script>`)
+    })
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+    const context = await browser.newContext()
+    try {
+      const page = await context.newPage()
+      await page.goto(`${p.controlUrl}/signin`)
+      await signIn(page, dave)
+      await expect.poll(() => new URL(page.url()).pathname).not.toBe('/signin')
+      const app = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`
+
+      // prompt=none cannot ask: the client is told consent is required, and gets no code.
+      await page.goto(`${app}?prompt=none`)
+      await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(1)
+      expect(callbacks[0]!.get('error')).toBe('consent_required')
+      expect(callbacks[0]!.get('code')).toBeNull()
+
+      await page.goto(app)
+      await expect.poll(() => page.textContent('body')).toContain('Sign in a program on this machine?')
+      expect(await page.textContent('body')).toContain(dave)
+      expect(callbacks).toHaveLength(1)
+      await page.getByRole('button', { name: 'Cancel' }).click()
+      await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(2)
+      expect(callbacks[1]!.get('error')).toBe('access_denied')
+      expect(callbacks[1]!.get('code')).toBeNull()
+
+      // Asked and answered by the person: the code goes where the request said.
+      await page.goto(app)
+      await page.getByRole('button', { name: `Continue as ${dave}` }).click()
+      await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(3)
+      expect(callbacks[2]!.get('code')).toMatch(/\S{20,}/)
+      expect(callbacks[2]!.get('state')).toBe(authorizeParams(challenge).state)
+    } finally {
+      await context.close()
+      attacker.close()
+    }
+  })
+})
+
 describe('the OpenID Provider’s public documents, read by a page of another origin', () => {
   it('discovery, the JWKS and the certs are readable by fetch() from any origin (as Google serves its own)', async () => {
     const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'))

@@ -5,14 +5,23 @@ import { issueAuthorizationCode } from '../../identity/grants/authorization-code
 import type { ControlDeps } from '../deps.js'
 import { errorLine, page, redirect, sendPage } from '../../http/html-page.js'
 import type { SessionAuth } from '../session-auth.js'
+import { secretsEqual } from '../../core/ids.js'
+import { consentPage, sentByAnotherPage } from '../pages/authorize-consent.js'
+
+/** The consent form's answer (POST only): its CSRF token and the button pressed. */
+export interface ConsentAnswer {
+  csrfToken: string | null
+  consent: string | null
+}
 
 /**
  * GET /oauth2/authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2): check the request, then send the
- * browser to /signin unless it has a session, then back to the client with a one-time code.
+ * browser to /signin unless it has a session, then back to the client with a one-time code —
+ * after asking first when another page sent the browser here (pages/authorize-consent.ts).
  * The response carries `iss` (RFC 9207) so a client talking to several servers cannot be mixed up.
  */
 export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
-  return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams, rawQuery: string): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams, rawQuery: string, answer?: ConsentAnswer): Promise<void> => {
     const checked = checkAuthorizationRequest(query)
     if (checked.kind === 'show') {
       sendPage(res, 400, page('Sign-in request refused', `<h1>This sign-in request cannot be served</h1>${errorLine(checked.message)}`))
@@ -35,6 +44,19 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
         return
       }
       redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`)}`, {}, 302)
+      return
+    }
+    const answered = answer?.csrfToken != null && secretsEqual(answer.csrfToken, session.record.csrfToken)
+    if (answered && answer.consent === 'deny') {
+      redirect(res, redirectWith(request.redirectUri, { error: 'access_denied', error_description: 'The user declined.', state: request.state, iss }), {}, 302)
+      return
+    }
+    if (!answered && sentByAnotherPage(req.headers['sec-fetch-site'])) {
+      if (request.promptNone) {
+        redirect(res, redirectWith(request.redirectUri, { error: 'consent_required', error_description: 'Another page sent this request: the user must confirm it.', state: request.state, iss }), {}, 302)
+        return
+      }
+      sendPage(res, 200, consentPage({ email: session.email, redirectUri: request.redirectUri, query, csrfToken: session.record.csrfToken }))
       return
     }
     const code = await issueAuthorizationCode(deps.store, request, { subjectUid: session.record.subjectUid, authTime: session.record.createTime, now: deps.clock() })

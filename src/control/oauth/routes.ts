@@ -36,7 +36,11 @@ export function signInRoutes(deps: ControlDeps, sessions: SessionAuth) {
     // OIDC Core §3.1.2.1: the authorization endpoint takes POST (form-encoded) as well as GET.
     r.add('POST', PATHS.authorize, async (c) => {
       const query = new URLSearchParams([...(await readForm(c.req))])
-      await authorize(c.req, c.res, query, query.toString())
+      // The consent page's own fields are not the request's (pages/authorize-consent.ts).
+      const answer = { csrfToken: query.get('csrf_token'), consent: query.get('consent') }
+      query.delete('csrf_token')
+      query.delete('consent')
+      await authorize(c.req, c.res, query, query.toString(), answer)
       return 'sent'
     })
     r.add('POST', PATHS.deviceAuthorization, async (c) => (await device(c.req, c.res), 'sent'))
