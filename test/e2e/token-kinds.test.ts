@@ -112,6 +112,19 @@ describe('tokens for the API and tokens for services are not interchangeable', (
     expect(refused.text).toContain(ID_MESSAGE)
   })
 
+  it('a mistyped --audiences is refused before the sign-in is used: the next token comes as ever', async () => {
+    await createUser(p, 'typo@example.com', 'correct horse battery staple')
+    const { configDir } = await signInUser(p, 'typo@example.com', 'correct horse battery staple')
+    for (const typo of ['a b', 'https://a.example https://b.example']) {
+      const refused = await p.cli(['auth', 'print-identity-token', `--audiences=${typo}`], { configDir })
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain('without spaces or control characters')
+    }
+    const next = await p.cli(['auth', 'print-identity-token', '--audiences=https://z.example'], { configDir })
+    expect(next.code, next.stderr).toBe(0)
+    expect(claimsOf(next.stdout.trim())).toMatchObject({ aud: 'https://z.example', email: 'typo@example.com' })
+  })
+
   it('the X-Postern-Jwt-Assertion an upstream receives is not a bearer token at the gateway or the API', async () => {
     upstream.seen.length = 0
     expect((await gateway(callers.user.id)).status).toBe(200)

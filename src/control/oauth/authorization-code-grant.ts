@@ -8,6 +8,9 @@ import { tokenResponse } from './token-response.js'
 export const authorizationCodeGrant: Grant = async (form, deps) => {
   const clientId = required(form, 'client_id')
   if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+  // Checked before the grant is used up: a mistyped audience must not cost the caller its sign-in
+  // (a refresh token redeemed without its successor reaching the client is, presented again, reuse).
+  const audience = requestedAudience(form)
   const redeemed = await redeemAuthorizationCode(deps.store, {
     code: required(form, 'code'),
     clientId,
@@ -16,7 +19,7 @@ export const authorizationCodeGrant: Grant = async (form, deps) => {
     now: deps.clock(),
   })
   return tokenResponse(deps, redeemed.subject, {
-    audience: requestedAudience(form),
+    audience,
     refreshToken: redeemed.refreshToken,
     scope: redeemed.scope,
     authTime: redeemed.authTime,

@@ -8,6 +8,9 @@ import { tokenResponse } from './token-response.js'
 export const deviceCodeGrant: Grant = async (form, deps) => {
   const clientId = required(form, 'client_id')
   if (clientId !== CLI_CLIENT_ID) throw new OAuthError('invalid_client', `Unknown client '${clientId.slice(0, 100)}'.`)
+  // Checked before the grant is used up: a mistyped audience must not cost the caller its sign-in
+  // (a refresh token redeemed without its successor reaching the client is, presented again, reuse).
+  const audience = requestedAudience(form)
   const redeemed = await redeemDeviceCode(deps.store, { deviceCode: required(form, 'device_code'), clientId, now: deps.clock() })
-  return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
 }

@@ -11,6 +11,9 @@ export const refreshGrant: Grant = async (form, deps) => {
   // The signing key first: redeeming uses the refresh token up, and a process that could then sign
   // nothing would have cost the caller its sign-in (presenting the token again revokes it).
   deps.keyring.signer()
+  // Checked before the grant is used up: a mistyped audience must not cost the caller its sign-in
+  // (a refresh token redeemed without its successor reaching the client is, presented again, reuse).
+  const audience = requestedAudience(form)
   const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock(), scope)
-  return tokenResponse(deps, redeemed.subject, { audience: requestedAudience(form), refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
 }

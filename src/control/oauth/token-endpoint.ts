@@ -68,6 +68,6 @@ export function required(form: Map<string, string>, name: string): string {
 export function requestedAudience(form: Map<string, string>, name = 'audience'): string | undefined {
   const value = form.get(name)
   if (value === undefined || value === '') return undefined
-  if (!isAudience(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience.`)
+  if (!isAudience(value)) throw new OAuthError('invalid_target', `${name} is not a valid audience: one URL or name, at most 2048 characters, without spaces or control characters.`)
   return value
 }
