@@ -3,7 +3,7 @@ import { PosternError, denied, invalid, notFound } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { checkDuration, grantCondition, parseWireDuration, withGrant } from '../../iam/access-grants.js'
 import type { Member } from '../../iam/members.js'
-import { getRole, parseRole, type Role } from '../../iam/roles.js'
+import { getRole, grantableOn, parseRole, rolesGrantableOn, type Role } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { AccessRequestRecord } from '../../store/queries/access-requests.js'
 import { check } from '../access.js'
@@ -26,6 +26,7 @@ const Wait = z.strictObject({ timeout: z.string().max(20).optional() })
 /** A requester may have this many requests waiting at once; more is a flood, not a need. */
 const MAX_PENDING_PER_REQUESTER = 20
 const MAX_WAIT_SECONDS = 30
+const SERVICE = 'run.postern/Service'
 
 /**
  * Access requests (DESIGN §9): anyone signed in may ask for a role on a service for a while, with
@@ -54,6 +55,9 @@ async function createRequest(c: RequestContext) {
   const role = parseRole(body.role ?? 'roles/run.invoker')
   const servicePermissions = getRole(role)!.includedPermissions.filter((p) => p.startsWith('run.'))
   if (servicePermissions.length === 0) throw invalid(`${role} grants nothing on a service; ask for roles/run.invoker, roles/run.developer or another run role.`)
+  // What an approval may write is what setIamPolicy takes on a service: a role that applies higher
+  // up (roles/owner) would otherwise land in the service's policy by approval alone.
+  if (!grantableOn(role, SERVICE)) throw invalid(`${role} cannot be granted on a service; ask for one of: ${rolesGrantableOn(SERVICE).join(', ')}.`)
   const seconds = parseWireDuration(body.duration, 'duration')
   const reason = parseReason(body.reason)
   const requester = memberOf(caller)
