@@ -11,6 +11,14 @@ async function transcript(p: PosternProcess) {
   const user = await p.cli(['users', 'create', 'test-user@gmail.com'])
   expect(user.code, user.stderr).toBe(0)
   expect(user.stderr).toMatch(/Password \(shown once\): \S+/)
+  // A script's ways: --quiet still shows it; --format=json puts it in the resource, for stdout.
+  const quiet = await p.cli(['users', 'create', 'quiet-user@gmail.com', '--quiet'])
+  expect(quiet.code, quiet.stderr).toBe(0)
+  expect(quiet.stderr).toMatch(/^Password \(shown once\): \S+\n$/)
+  const json = await p.cli(['users', 'create', 'json-user@gmail.com', '--format=json'])
+  expect(json.code, json.stderr).toBe(0)
+  expect(JSON.parse(json.stdout)).toMatchObject({ email: 'json-user@gmail.com', password: expect.stringMatching(/^\S{12,}$/) })
+  expect(json.stderr).not.toContain('Password')
 
   const create = await p.cli(['services', 'create', 'hello', '--upstream', 'http://127.0.0.1:9000'])
   expect(create.code, create.stderr).toBe(0)

@@ -258,6 +258,25 @@ describe('gcloud habits', () => {
     expect(pasted.code).toBe(2)
     expect(pasted.stderr).toBe(`ERROR: '${uri}' is a URL; give the service's name, as with gcloud. Did you mean hello --project my-project?\n`)
     expect((await p.cli(['services', 'describe', uri])).stderr).toContain('Did you mean hello --project my-project?')
+    // A full name names its project: none need be configured, nor for the advice on a URL.
+    expect((await p.cli(['config', 'unset', 'project'])).code).toBe(0)
+    try {
+      expect(await p.cli(['services', 'describe', 'projects/my-project/services/hello', '--format=value(uri)'])).toMatchObject({ code: 0, stdout: `${uri}\n` })
+      expect((await p.cli(['services', 'get-iam-policy', 'projects/my-project/services/hello', '--format=json'])).code).toBe(0)
+      expect((await p.cli(['services', 'describe', uri])).stderr).toContain('Did you mean hello --project my-project?')
+      expect((await p.cli(['services', 'describe', 'hello'])).stderr).toContain('No project: pass --project')
+    } finally {
+      expect((await p.cli(['config', 'set', 'project', 'my-project'])).code).toBe(0)
+    }
+  })
+
+  it('a flag that takes one value, given twice, is a usage error rather than the last one silently', async () => {
+    const twice = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--member=user:bob@example.com', '--role=roles/run.invoker'])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toContain("--member was given twice ('user:ann@example.com', 'user:bob@example.com')")
+    const roles = await p.cli(['services', 'remove-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.invoker', '--role', 'roles/run.admin'])
+    expect(roles.code).toBe(2)
+    expect(roles.stderr).toContain('--role was given twice')
   })
 
   it('services why asks about the active account when --member is left out', async () => {

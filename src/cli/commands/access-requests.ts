@@ -50,7 +50,7 @@ export function registerAccessRequests(program: Command, services: Command, cli:
     .option('--wait', 'wait until the request is approved or denied')
     .action(async (name: string, o: { role: string; for: string; reason: string; wait?: boolean }, cmd: Command) => {
       const duration = wireDuration(o.for, '--for')
-      const resource = decodeURIComponent(servicePath(cli.project(cmd), name).replace(/^\/v2\//, ''))
+      const resource = decodeURIComponent(servicePath(() => cli.project(cmd), name).replace(/^\/v2\//, ''))
       const api = cli.api()
       const filed = await api.call<AccessRequest>('POST', '/v1/accessRequests', { resource, role: o.role, duration, reason: o.reason })
       cli.status(`Requested ${filed.role} on service [${name}] for ${seconds(filed.requestedDuration)}: request [${filed.id}] is pending.\nSomeone who may set the service's IAM policy can run: postern access-requests approve ${filed.id}`, cmd)

@@ -20,7 +20,7 @@ interface TestResults {
 export function registerAccessTests(program: Command, cli: Cli): void {
   const services = program.commands.find((c) => c.name() === 'services')!
   const projects = program.commands.find((c) => c.name() === 'projects')!
-  register(services, cli, 'service', (name, cmd) => servicePath(cli.project(cmd), name))
+  register(services, cli, 'service', (name, cmd) => servicePath(() => cli.project(cmd), name))
   register(projects, cli, 'project', (name) => `/v1/projects/${encodeURIComponent(name)}`)
 }
 

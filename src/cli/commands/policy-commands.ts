@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import type { Cli } from '../context.js'
-import { trimmed } from '../errors.js'
-import { CliError, usageError } from '../errors.js'
+import { CliError, once, usageError } from '../errors.js'
 import { listFlagsGiven, withListFlags, type ListShape } from '../list-flags.js'
 import { explainUnknownRole, parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
@@ -42,9 +41,9 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
   group
     .command(`add-iam-policy-binding <${arg}>`)
     .description('Grant a role to a member.')
-    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', trimmed)
-    .requiredOption('--role <role>', 'e.g. roles/run.invoker', trimmed)
-    .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None')
+    .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', once('--member'))
+    .requiredOption('--role <role>', 'e.g. roles/run.invoker', once('--role'))
+    .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None', once('--condition'))
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; dryRun?: boolean }, cmd: Command) => {
       const resource = target.path(name, cmd)
@@ -61,9 +60,9 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
   group
     .command(`remove-iam-policy-binding <${arg}>`)
     .description('Revoke a role from a member.')
-    .requiredOption('--member <member>', 'the member to remove', trimmed)
-    .requiredOption('--role <role>', 'the role to remove it from', trimmed)
-    .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None')
+    .requiredOption('--member <member>', 'the member to remove', once('--member'))
+    .requiredOption('--role <role>', 'the role to remove it from', once('--role'))
+    .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None', once('--condition'))
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
     .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {

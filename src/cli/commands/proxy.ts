@@ -53,7 +53,7 @@ export function registerProxy(services: Command, cli: Cli): void {
           throw usageError(`--accept-hosts: '${o.acceptHosts}' is not a regular expression (${(err as Error).message}).`)
         }
       }
-      const ref = serviceRef(cli.project(cmd), name)
+      const ref = serviceRef(() => cli.project(cmd), name)
       const service = { uri: await serviceUri(cli, ref.project, ref.service) }
       const serviceUrl = new URL(service.uri)
       const { renewingToken, fixedToken } = await import('../dev-proxy/token-source.js')

@@ -31,7 +31,7 @@ interface ServiceFlags {
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
 /** The API path of the service a command names (service-ref.ts: a name, or a full resource name). */
-export function servicePath(project: string, arg: string): string {
+export function servicePath(project: string | (() => string), arg: string): string {
   const ref = serviceRef(project, arg)
   return `/v2/projects/${encodeURIComponent(ref.project)}/services/${encodeURIComponent(ref.service)}`
 }
@@ -97,7 +97,7 @@ async function setPublic(cli: Cli, path: string, allow: boolean) {
 
 export function registerServices(program: Command, cli: Cli): Command {
   const services = program.command('services').description('Create, inspect and grant access to services.')
-  const path = (name: string, cmd: Command) => servicePath(cli.project(cmd), name)
+  const path = (name: string, cmd: Command) => servicePath(() => cli.project(cmd), name)
 
   withListFlags(services.command('list'))
     .description('List the services of the project.')

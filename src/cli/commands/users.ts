@@ -31,9 +31,12 @@ export function registerUsers(program: Command, cli: Cli): void {
       const body = { email, ...(o.passwordStdin && { password: await passwordFromStdin(cli) }), ...(o.displayName && { displayName: o.displayName }) }
       const user = await cli.api().call<User>('POST', '/v1/users', body)
       cli.status(`Created user [${user.email}].`, cmd)
-      if (user.password) cli.status(`Password (shown once): ${user.password}`, cmd)
+      // The one time the password appears: in the resource when a format is asked for (a script
+      // keeps it from stdout), else on stderr — also under --quiet, which drops questions, not this.
+      const formatted = cli.globals(cmd).format !== undefined
+      if (user.password && !formatted) cli.io.stderr(`Password (shown once): ${user.password}\n`)
       const { password: _hidden, ...shown } = user
-      cli.printResource(cmd, shown)
+      cli.printResource(cmd, formatted ? user : shown)
     })
   withListFlags(users.command('list')).description('List users.').action(async (_o, cmd: Command) => {
     const { users: rows = [] } = await cli.api().call<{ users?: User[] }>('GET', '/v1/users')

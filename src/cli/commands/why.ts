@@ -27,7 +27,7 @@ export function registerWhy(services: Command, cli: Cli): void {
     .option('--permission <permission>', 'the permission to check', 'run.routes.invoke')
     .action(async (name: string, o: { member?: string; permission: string }, cmd: Command) => {
       const member = o.member ?? activeMember(cli)
-      const resource = servicePath(cli.project(cmd), name).replace(/^\/v2\//, '')
+      const resource = servicePath(() => cli.project(cmd), name).replace(/^\/v2\//, '')
       const result = await cli.api().call<Explanation>('POST', '/v1/troubleshoot', { principal: member, resource: decodeURIComponent(resource), permission: o.permission })
       const format = cli.format(cmd, 'table')
       if (format !== 'table') {
