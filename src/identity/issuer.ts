@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js'
 import type { Keyring } from './keyring.js'
 import type { FederationClaim } from './federation/federation-claim.js'
 import { mintJwt, type TokenClaims } from './mint.js'
-import { TOKEN_TYP } from './token-types.js'
+import { assertionIssuer, TOKEN_TYP } from './token-types.js'
 
 export interface IdTokenSubject {
   uid: string
@@ -73,9 +73,9 @@ export class TokenIssuer {
     return this.mint(claims, o.ttlSeconds, TOKEN_TYP.accessToken)
   }
 
-  /** X-Postern-Jwt-Assertion: for the upstream to read, never accepted as a bearer token. */
+  /** X-Postern-Jwt-Assertion: for the upstream to read (its own `iss`: assertionIssuer), never accepted as a bearer token. */
   upstreamAssertion(claims: TokenClaims, ttlSeconds: number): Promise<string> {
-    return mintJwt(claims, this.keyring.signer(), this.issuer, this.clock(), ttlSeconds, TOKEN_TYP.upstreamAssertion)
+    return mintJwt(claims, this.keyring.signer(), assertionIssuer(this.issuer), this.clock(), ttlSeconds, TOKEN_TYP.upstreamAssertion)
   }
 
   private mint(claims: TokenClaims, ttlSeconds: number | undefined, typ: string): Promise<string> {

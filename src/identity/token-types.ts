@@ -13,6 +13,17 @@ export const TOKEN_TYP = {
   upstreamAssertion: 'postern-assertion+jwt',
 } as const
 
+/**
+ * The `iss` of X-Postern-Jwt-Assertion: the gateway, under the issuer, not the issuer itself. Any
+ * user may hold an ID token whose `aud` is a service's URL — that is how services are called —
+ * so an upstream verifying the assertion as ID tokens are verified (signature, `iss`, `aud`)
+ * would take a caller's own ID token, sent to it directly, for the gateway's word that the caller
+ * was let in. Google's IAP gives its assertion an issuer of its own for the same reason.
+ */
+export function assertionIssuer(issuer: string): string {
+  return `${issuer.replace(/\/$/, '')}/gateway`
+}
+
 export type BearerKind = 'idToken' | 'accessToken'
 
 /** RFC 9068 §4: a resource server accepts `at+jwt` or its full media type. */

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import http2 from 'node:http2'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
-import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request, type Dispatcher } from 'undici'
 import WebSocket from 'ws'
@@ -146,9 +146,18 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     const jwks = createRemoteJWKSet(new URL(`${p.controlUrl}/oauth2/jwks`))
     await expect(jwtVerify(forwarded.slice(7), jwks)).rejects.toThrow()
 
-    const assertion = await jwtVerify(String(seen.headers['x-postern-jwt-assertion']), jwks, { issuer: p.controlUrl, audience: url })
+    // The README's recipe for an upstream: the gateway's own issuer, the service URL, the assertion's typ.
+    const recipe = { issuer: `${p.controlUrl}/gateway`, audience: url, typ: 'postern-assertion+jwt' }
+    const assertion = await jwtVerify(String(seen.headers['x-postern-jwt-assertion']), jwks, recipe)
     expect(assertion.payload.email).toBe('ann@example.com')
+    expect(assertion.payload.service).toBe('projects/my-project/services/fwd')
     expect(assertion.payload.exp! - assertion.payload.iat!).toBeLessThanOrEqual(300)
+    // The caller's own ID token names the same audience; sent to the upstream directly as if it
+    // were the gateway's assertion, it is refused — by its issuer alone, for a verifier that
+    // checks no typ (most OIDC middleware).
+    expect(decodeJwt(token).aud).toBe(url)
+    await expect(jwtVerify(token, jwks, recipe)).rejects.toThrow('unexpected "typ" JWT header value')
+    await expect(jwtVerify(token, jwks, { issuer: recipe.issuer, audience: url })).rejects.toThrow('unexpected "iss" claim value')
   })
 
   it('drops every forwarding claim, hop-by-hop header and X-Postern-* header, in any case, however many headers come', async () => {

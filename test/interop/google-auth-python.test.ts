@@ -17,6 +17,7 @@ import { startUpstream } from '../support/upstream.js'
  */
 const PYTHON = '/usr/bin/python3' // Debian's, which has python3-google-auth; not a pyenv python3 on PATH
 const SCRIPT = fileURLToPath(new URL('./google-clients/python_id_token.py', import.meta.url))
+const VERIFY = fileURLToPath(new URL('./google-clients/python_verify_assertion.py', import.meta.url))
 const SA = 'py-bot@my-project.iam.postern.internal'
 
 interface PythonAnswer {
@@ -82,6 +83,22 @@ describe.each(DATA_PLANES)('google-auth for Python 1.5.1 with a Postern key file
     expect(answer.refresh_error).toBeUndefined()
     expect(answer.tokens).toHaveLength(2)
     expect(answer.status).toBe(200)
+  })
+
+  it('an upstream in Python verifies X-Postern-Jwt-Assertion by the README recipe, and refuses a caller’s ID token for the same audience sent in its place', async () => {
+    const grant = await p.cli(['services', 'add-iam-policy-binding', 'hello', `--member=serviceAccount:${SA}`, '--role=roles/run.invoker'])
+    expect(grant.code, grant.stderr).toBe(0)
+    expect((await python()).status).toBe(200)
+    const assertion = String(upstream.seen.at(-1)!.headers['x-postern-jwt-assertion'])
+    const verify = (token: string) => {
+      const r = spawnSync(PYTHON, [VERIFY, token, `${p.controlUrl}/oauth2/v1/certs`, url, `${p.controlUrl}/gateway`], { encoding: 'utf8', env: { PATH: process.env.PATH! } })
+      expect(r.status, r.stderr).toBe(0)
+      return JSON.parse(r.stdout) as { ok: boolean; email?: string; service?: string; error?: string }
+    }
+    expect(verify(assertion)).toEqual({ ok: true, email: SA, service: 'projects/my-project/services/hello' })
+    // Any caller can get an ID token whose aud is the service URL; verify_token alone would take it.
+    const idToken = (await p.cli(['auth', 'print-identity-token', `--audiences=${url}`])).stdout.trim()
+    expect(verify(idToken)).toEqual({ ok: false, error: `not issued by the gateway: iss is '${p.controlUrl}'` })
   })
 
   it('the certs URL serves {kid: PEM certificate} for every published key', async () => {
