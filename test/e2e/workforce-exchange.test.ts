@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ExternalAccountClient } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { gatewayStatus } from '../support/gateway-status.js'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
@@ -47,6 +48,22 @@ afterAll(async () => {
 })
 
 describe('token exchange', () => {
+  it('takes a Google external_account credential file as google-auth-library sends it: the token file as written, its newline too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-ext-'))
+    const tokenFile = join(dir, 'token.jwt')
+    // As `echo "$TOKEN" > file` writes it.
+    writeFileSync(tokenFile, `${await idp.mint({ sub: 'ann', email: 'ann@example.com' })}\n`)
+    const client = ExternalAccountClient.fromJSON({
+      type: 'external_account',
+      audience: AUDIENCE,
+      subject_token_type: ID_TOKEN,
+      token_url: `${p.controlUrl}/oauth2/token`,
+      credential_source: { file: tokenFile },
+    })
+    const { token: accessToken } = await client!.getAccessToken()
+    expect(claimsOf(accessToken!)).toMatchObject({ iss: p.controlUrl, federation: { pool: POOL, subject: 'ann' } })
+  })
+
   it('exchanges a valid ID token for Postern tokens of principal://…, with groups, attributes and a refresh token capped at the session', async () => {
     const started = Math.floor(Date.now() / 1000)
     const r = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', name: 'Ann', groups: ['eng', 'Domain Users'], dept: 'rnd' }))

@@ -27,7 +27,10 @@ export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
     }
     if (form.has('actor_token')) throw new OAuthError('invalid_request', 'Delegation (actor_token) is not supported.')
     const subjectTokenType = required(form, 'subject_token_type')
-    const subjectToken = required(form, 'subject_token')
+    // A compact JWS holds no whitespace: what surrounds one is the file it was read from (Google's
+    // libraries send an external_account credential's token file as it is, and `echo "$TOKEN" >
+    // file` ends it with a newline).
+    const subjectToken = required(form, 'subject_token').trim()
     const audience = form.get('audience')
     if (!audience) throw new OAuthError('invalid_target', 'audience is required: //iam.postern/workforcePools/POOL/providers/PROVIDER.')
     const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: SCOPE, now: deps.clock(), refresh: true })
