@@ -143,16 +143,27 @@ describe('authorization requests', () => {
 describe('device polling (RFC 8628 §3.5)', () => {
   const now = 1_000_000_000
   const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false }
-  it('is pending, then slow_down when polled early (interval +5 s), then approved once', () => {
+  it('is pending, then slow_down when polled early (the client adds 5 s), then approved once', () => {
     const first = judgePoll(record, 'postern-cli', now)
     expect(first).toMatchObject({ kind: 'error', error: 'authorization_pending' })
     const early = judgePoll(first.update, 'postern-cli', now + 1000)
-    expect(early).toMatchObject({ kind: 'error', error: 'slow_down', update: { intervalSeconds: 10 } })
+    expect(early).toMatchObject({ kind: 'error', error: 'slow_down', description: expect.stringContaining('wait at least 10 seconds') })
     const approved = { ...early.update!, subjectUid: 'u1', authTime: now }
-    expect(judgePoll(approved, 'postern-cli', now + 6000)).toMatchObject({ kind: 'error', error: 'slow_down' })
-    const ok = judgePoll(approved, 'postern-cli', now + 12_000)
+    const ok = judgePoll(approved, 'postern-cli', now + 3000)
     expect(ok).toMatchObject({ kind: 'approved', subjectUid: 'u1', update: { consumed: true } })
     expect(judgePoll(ok.update, 'postern-cli', now + 30_000)).toMatchObject({ kind: 'error', error: 'invalid_grant' })
+  })
+
+  it('a client that missed a slow_down is not kept a step behind for good: polls at the announced interval are pending again', () => {
+    let d = judgePoll(record, 'postern-cli', now).update!
+    // Two stray polls (a retry whose answer was lost, a second poller), each answered slow_down.
+    d = judgePoll(d, 'postern-cli', now + 100).update!
+    d = judgePoll(d, 'postern-cli', now + 200).update!
+    for (let t = now + 5_200; t < now + 60_000; t += 5_000) {
+      const verdict = judgePoll(d, 'postern-cli', t)
+      expect(verdict).toMatchObject({ kind: 'error', error: 'authorization_pending' })
+      d = verdict.update!
+    }
   })
   it('reports denial, expiry and foreign clients', () => {
     expect(judgePoll({ ...record, denied: true }, 'postern-cli', now)).toMatchObject({ error: 'access_denied' })

@@ -69,13 +69,18 @@ export function judgePoll(d: DeviceCodeRecord | undefined, clientId: string, now
   if (d.consumed) return { kind: 'error', error: 'invalid_grant', description: 'The device code was already used.' }
   if (d.expireTime <= now) return { kind: 'error', error: 'expired_token', description: 'The device code has expired; start again.' }
   const polled = { ...d, lastPollTime: now }
-  if (d.lastPollTime !== null && now - d.lastPollTime < d.intervalSeconds * 1000 - POLL_JITTER_MS) {
-    const intervalSeconds = d.intervalSeconds + SLOW_DOWN_STEP_S
-    return { kind: 'error', error: 'slow_down', description: `Polling too fast; wait at least ${intervalSeconds} seconds between requests.`, update: { ...polled, intervalSeconds } }
-  }
+  // A decided code is answered however soon it is asked about: the pace only matters while waiting.
   if (d.denied) return { kind: 'error', error: 'access_denied', description: 'The sign-in was denied.', update: { ...polled, consumed: true } }
-  if (d.subjectUid === null || d.authTime === null) return { kind: 'error', error: 'authorization_pending', description: 'Waiting for the user to approve the code.', update: polled }
-  return { kind: 'approved', subjectUid: d.subjectUid, authTime: d.authTime, update: { ...polled, consumed: true } }
+  if (d.subjectUid !== null && d.authTime !== null) return { kind: 'approved', subjectUid: d.subjectUid, authTime: d.authTime, update: { ...polled, consumed: true } }
+  // Too soon after the last poll: slow_down, after which the client adds 5 s to its interval
+  // (§3.5). The gap is judged against the interval announced at the start, not one raised at each
+  // slow_down: a poll the client never saw answered (a retry, a second poller) would have put the
+  // server a step ahead of the client's count for good, every poll then too soon, and an approved
+  // code never redeemed.
+  if (d.lastPollTime !== null && now - d.lastPollTime < d.intervalSeconds * 1000 - POLL_JITTER_MS) {
+    return { kind: 'error', error: 'slow_down', description: `Polling too fast; wait at least ${d.intervalSeconds + SLOW_DOWN_STEP_S} seconds between requests.`, update: polled }
+  }
+  return { kind: 'error', error: 'authorization_pending', description: 'Waiting for the user to approve the code.', update: polled }
 }
 
 export async function redeemDeviceCode(store: Store, o: { deviceCode: string; clientId: string; now: number }): Promise<{ subject: Subject; refreshToken: string; scope: string; authTime: number }> {
