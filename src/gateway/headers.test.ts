@@ -108,6 +108,15 @@ describe('withoutPosternSignatures', () => {
   })
 })
 
+describe('Cookie lines', () => {
+  it('several are sent upstream as one, joined with "; ", less Postern’s cookies, where the first was', () => {
+    const raw = ['Cookie', 'a=1', 'X-A', '1', 'cookie', '__Host-postern_service_session=s', 'COOKIE', 'c=3; postern_state_x=1; d=4']
+    const out = upstreamHeaders(raw, new Set(), { host: 'h', forwardedFor: '127.0.0.1', proto: 'http', requestId: 'r', issuer: ISSUER })
+    expect(out.slice(0, 4)).toEqual(['Cookie', 'a=1; c=3; d=4', 'X-A', '1'])
+    expect(out.filter((v, i) => i % 2 === 0 && v.toLowerCase() === 'cookie')).toHaveLength(1)
+  })
+})
+
 describe('response header rules', () => {
   it('drops Set-Cookie for Postern’s own cookies, keeps the app’s', () => {
     for (const c of ['__Host-postern_session=x; Path=/', 'postern_session=x', '__HOST-Postern_Session=x', '__Secure-postern_signin=y', ' postern-other=z']) expect(setsPosternCookie(c), c).toBe(true)

@@ -23,14 +23,16 @@ export const HEADER_RULES = {
    * Besides the standard ones, every name that frameworks or CDNs read as the client's address
    * (Rails and many PHP apps read Client-IP before X-Forwarded-For; Cloudflare's, Fastly's,
    * Envoy's) or as the path asked for (IIS's and Symfony's X-Original-URL, X-Rewrite-URL): a
-   * caller's own would be believed by an upstream behind Postern.
+   * caller's own would be believed by an upstream behind Postern. And `Proxy`, which no client
+   * needs to send: CGI and WSGI servers hand it to the app as HTTP_PROXY, which many HTTP clients
+   * take for the proxy to send the app's own outgoing requests through ("httpoxy", CVE-2016-5385).
    */
   forwarding: {
     prefix: 'x-forwarded-',
     names: [
       'forwarded', 'x-forwarded', 'forwarded-for', 'x-real-ip', 'x-client-ip', 'client-ip', 'true-client-ip', 'x-cluster-client-ip',
       'x-originating-ip', 'x-original-forwarded-for', 'cf-connecting-ip', 'fastly-client-ip', 'x-proxyuser-ip', 'x-envoy-external-address',
-      'x-original-url', 'x-rewrite-url', 'x-request-id',
+      'x-original-url', 'x-rewrite-url', 'x-request-id', 'proxy',
     ],
   },
   /**
@@ -149,6 +151,9 @@ export interface UpstreamContext {
  */
 export function upstreamHeaders(rawHeaders: readonly string[], nominated: ReadonlySet<string>, o: UpstreamContext): string[] {
   const out: string[] = []
+  // Where the one Cookie line is: several are joined with `; ` (RFC 9113 §8.2.3, as nginx does), for
+  // a WSGI or CGI server joins them with `,`, and the app would read `a=1,c=3` as the value of a.
+  let cookieAt = -1
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!
     const action = requestHeaderAction(name, nominated)
@@ -160,7 +165,11 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
     }
     if (action === 'cookie') {
       const kept = withoutPosternCookies(value)
-      if (kept) out.push(name, kept)
+      if (!kept) continue
+      if (cookieAt < 0) {
+        cookieAt = out.length + 1
+        out.push(name, kept)
+      } else out[cookieAt] += `; ${kept}`
       continue
     }
     // The header whose token was verified (its exact name, not a look-alike) holds exactly

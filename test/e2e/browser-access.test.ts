@@ -37,8 +37,13 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
   beforeAll(async () => {
     upstream = await startUpstream()
     // An upstream that tries to set and clear Postern's cookies.
-    cookieSetter = createServer((_req, res) => {
-      res.writeHead(200, { 'set-cookie': ['app=1', '__Host-postern_service_session=planted; Path=/; Secure', 'postern_state_abc=1', '=postern_service_session=nameless', '__Host-postern_service_session=; Max-Age=0'] })
+    cookieSetter = createServer((req, res) => {
+      const planted = '__Host-postern_service_session=planted; Path=/; Secure'
+      const apps = (n: number) => Array.from({ length: n }, (_, i) => `app${i}=1`)
+      // Past the 100 values nginx's Lua reads of a field by default: the plant last, or first.
+      if (req.url === '/many') res.writeHead(200, { 'set-cookie': [...apps(100), planted] })
+      else if (req.url === '/first') res.writeHead(200, { 'set-cookie': [planted, ...apps(150)] })
+      else res.writeHead(200, { 'set-cookie': ['app=1', planted, 'postern_state_abc=1', '=postern_service_session=nameless', '__Host-postern_service_session=; Max-Age=0'] })
       res.end('ok')
     })
     await new Promise<void>((r) => cookieSetter.listen(0, '127.0.0.1', r))
@@ -115,6 +120,13 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
       const r = await gw('/echo', { authorization: `Bearer ${annToken}`, accept: 'text/html', cookie: 'app=1; __Host-postern_service_session=x; postern_session=y; theme=dark' })
       expect(r.status).toBe(200)
       expect(JSON.parse(r.body).headers.cookie).toBe('app=1; theme=dark')
+      // Several Cookie lines reach the upstream as one, joined as a browser would write it: a WSGI
+      // server joins lines with ',' and its app would read app as '1,theme=dark'.
+      const lines = await gw('/echo', { authorization: `Bearer ${annToken}`, cookie: ['app=1', 'postern_session=y', 'theme=dark'] })
+      expect(lines.status).toBe(200)
+      const raw = upstream.seen.at(-1)!.rawHeaders
+      expect(raw.filter((_, i) => i % 2 === 0 && raw[i]!.toLowerCase() === 'cookie').length).toBe(1)
+      expect(raw[raw.findIndex((n, i) => i % 2 === 0 && n.toLowerCase() === 'cookie') + 1]).toBe('app=1; theme=dark')
     })
   })
 
@@ -162,6 +174,9 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
       const r = await gw('/', { cookie }, { host: setter })
       expect(r.status).toBe(200)
       expect(setCookies(r.headers)).toEqual(['app=1'])
+      const apps = (n: number) => Array.from({ length: n }, (_, i) => `app${i}=1`)
+      expect(setCookies((await gw('/many', { cookie }, { host: setter })).headers)).toEqual(apps(100))
+      expect(setCookies((await gw('/first', { cookie }, { host: setter })).headers)).toEqual(apps(150))
     })
 
     it('an answer to a caller no shared cache can tell apart (the cookie, or X-Serverless-Authorization alone) is marked private, unless the upstream decided', async () => {

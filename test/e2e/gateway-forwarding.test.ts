@@ -165,7 +165,9 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     const claims = ['X-POSTERN-Anything: x', `X-POSTERN-${'LONG'.repeat(10)}: x`, 'x-postern-authenticated-principal: user:root@example.com', 'Forwarded: for=10.9.9.9', 'X-Real-IP: 10.9.9.9', 'True-Client-IP: 10.9.9.9', 'X-Forwarded-Port: 1', 'x-forwarded-prefix: /evil', 'Proxy-Connection: keep-alive', 'Proxy-Authorization: Basic eDp4', 'Trailer: x',
       // What frameworks and CDNs read as the client's address or the path asked for (Rails and PHP apps: Client-IP; IIS, Symfony: X-Original-URL).
       ...['Client-IP', 'X-Forwarded', 'Forwarded-For', 'X-Originating-IP', 'CF-Connecting-IP', 'Fastly-Client-IP', 'X-ProxyUser-Ip', 'X-Envoy-External-Address', 'X-Original-Forwarded-For'].map((n) => `${n}: 10.9.9.9`),
-      'X-Original-URL: /admin', 'X-Rewrite-URL: /admin']
+      'X-Original-URL: /admin', 'X-Rewrite-URL: /admin',
+      // httpoxy: a WSGI or CGI app reads it as HTTP_PROXY, its own HTTP client's proxy.
+      'Proxy: http://evil.example:1/']
     const padding = Array.from({ length: 150 }, (_, i) => `X-Pad-${i}: ${i}`)
     // The verdict is fresh (reused on the nginx data plane) when each claim arrives: one claim, then all with 150 more headers.
     for (const headers of [...claims.map((c) => [c]), [...claims, ...padding]]) {

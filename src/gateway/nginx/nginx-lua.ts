@@ -707,7 +707,9 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       end
       -- Only the upstream's answers: Postern's own, relayed before anything was forwarded, set its cookies.
       if not upstream_var.upstream_http_set_cookie then return end
-      local cookies = ngx.header["Set-Cookie"]
+      -- Every value: ngx.header reads at most 100 of a field (lua-resty-core), so an upstream's
+      -- 101st Set-Cookie would pass unread, and the field rewritten from 100 would lose the rest.
+      local cookies = ngx.resp.get_headers(0)["set-cookie"]
       if not cookies then return end
       if type(cookies) == "string" then cookies = { cookies } end
       local kept = {}
