@@ -46,6 +46,8 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
     const path = q < 0 ? url : url.slice(0, q)
     // HTTP/1.1 requires Host (RFC 9112 §3.2); Node is told not to refuse it itself (main.ts).
     if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new PosternError('INVALID_ARGUMENT', 'The request has no Host header.')
+    // Node keeps the first of two Host headers; a proxy in front may have routed by the second.
+    if ((req.headersDistinct.host?.length ?? 0) > 1) throw new PosternError('INVALID_ARGUMENT', 'The request has more than one Host header.')
     const match = router.match(req.method ?? 'GET', path)
     if (!match) throw new PosternError('NOT_FOUND', `No such endpoint: ${req.method} ${path.slice(0, 200)}`)
     if ('methodNotAllowed' in match) {
@@ -53,12 +55,13 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
         headers: { allow: match.methodNotAllowed.join(', ') },
       })
     }
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
     let caller: Caller | undefined
     const ctx: RequestContext = {
       req,
       res,
       params: match.params,
-      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      query,
       deps,
       caller() {
         caller ??= deps.authenticate?.(req) ?? authenticateBearer(req.rawHeaders, {
@@ -73,6 +76,13 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
       json: () => readJsonObject(req),
     }
     if (!match.handler.anonymous) ctx.caller()
+    // The API's parameters each take one value: `?serviceId=a&serviceId=b` is refused, not read as
+    // its first (the OAuth endpoints and pages check their own, RFC 6749 §3.1). After the caller:
+    // an anonymous request learns nothing of what it sent.
+    if (path.startsWith('/v1/') || path.startsWith('/v2/')) {
+      const repeated = [...new Set(query.keys())].find((k) => query.getAll(k).length > 1)
+      if (repeated !== undefined) throw new PosternError('INVALID_ARGUMENT', `Query parameter '${repeated.slice(0, 50)}' is repeated; give it once.`)
+    }
     const reply = await match.handler(ctx)
     if (reply === 'sent') return
     sendJson(res, reply.status ?? 200, reply.body, reply.headers)

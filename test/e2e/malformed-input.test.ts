@@ -54,6 +54,8 @@ describe('malformed input to the control API', () => {
     ['a bad page size', 'GET', '/v1/auditLogs?pageSize=-1', '', 400, /pageSize/],
     ['a body over 1 MiB', 'POST', '/v1/groups', Buffer.alloc(2 * 1024 * 1024, 0x20), 413, /larger than/],
     ['an unknown endpoint', 'GET', '/v9/nothing', '', 404, /No such endpoint/],
+    ['a repeated query parameter', 'POST', '/v2/projects/my-project/services?serviceId=twice-a&serviceId=twice-b', '{"upstream":"http://127.0.0.1:9"}', 400, /Query parameter 'serviceId' is repeated/],
+    ['a repeated page size', 'GET', '/v1/users?pageSize=1&pageSize=2', '', 400, /'pageSize' is repeated/],
     ['the wrong method', 'PUT', '/v1/roles', '', 405, /not allowed/],
   ]
 
@@ -84,6 +86,13 @@ describe('malformed input to the control API', () => {
   it('a non-JSON content type is refused with 415', async () => {
     const r = await send('POST', '/v1/groups', '{"email":"g@example.com"}', { 'content-type': 'text/plain' })
     expect(r.status).toBe(415)
+  })
+
+  it('two Host headers are refused: a proxy in front may have routed by the one Node does not read', async () => {
+    const host = new URL(p.controlUrl).host
+    const r = await rawRequest(p.controlPort, `GET /v1/roles HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+    expect(r.status, r.raw.slice(0, 300)).toBe(400)
+    expect(JSON.parse(r.body).error.message).toBe('The request has more than one Host header.')
   })
 
   it('a body whose chunked framing breaks is answered 400 in the one shape, not cut off', async () => {
