@@ -3,6 +3,9 @@ import { Duplex } from 'node:stream'
 
 interface H1Parser {
   onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number
+  onMessageComplete(): number
+  /** At a message's end: its trailers, names and values in turn. */
+  headers: Buffer[]
   finish(): unknown
   execute(data: Buffer): void
   destroy(): void
@@ -30,6 +33,7 @@ export function mendUndiciParser(): void {
     const proto = parserPrototype()
     readPastUnaskedContinue(proto)
     finishWhenPaused(proto)
+    closeOnClosingTrailers(proto)
   } catch (err) {
     process.emitWarning(`Postern could not mend undici's HTTP/1.1 parser (an unasked 100 Continue gets 502; an upstream closing an answer its caller reads slowly can end the process): ${(err as Error).message}`)
   }
@@ -92,4 +96,32 @@ function finishWhenPaused(proto: H1Parser): void {
     }
     return finish.call(this)
   }
+}
+
+/**
+ * An answer whose chunked trailers say `Connection: close`: its parser (llhttp) takes the
+ * connection as closing, but undici decided to keep it from the head, and sends the next request
+ * on it; the upstream handles that request, and its answer is refused as "data after connection:
+ * close" — the caller gets a 502 for a request that was carried out (a POST sent again by a
+ * retrying client would be carried out twice). The connection is closed with the answer instead,
+ * as the trailer asked, and the next request goes on a new one.
+ * Test: test/e2e/gateway-forwarding.test.ts.
+ */
+function closeOnClosingTrailers(proto: H1Parser): void {
+  const onMessageComplete = proto.onMessageComplete
+  proto.onMessageComplete = function (this: H1Parser) {
+    const closing = saysClose(this.headers)
+    const rc = onMessageComplete.call(this)
+    // 0: undici keeps the connection (otherwise it has ended it already).
+    if (closing && rc === 0 && !this.socket.destroyed) this.socket.destroy()
+    return rc
+  }
+}
+
+function saysClose(trailers: readonly Buffer[] | undefined): boolean {
+  if (!trailers) return false
+  for (let i = 0; i + 1 < trailers.length; i += 2) {
+    if (trailers[i]!.length === 10 && trailers[i]!.toString('latin1').toLowerCase() === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(trailers[i + 1]!.toString('latin1'))) return true
+  }
+  return false
 }

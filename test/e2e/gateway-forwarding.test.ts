@@ -451,6 +451,34 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     })
   })
 
+  it('an upstream whose trailers say Connection: close, on a connection it keeps open, answers the next request too, not the gateway’s 502', async () => {
+    let requests = 0
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.on('data', (d) => {
+        for (const _ of d.toString('latin1').matchAll(/\r\n\r\n/g)) {
+          requests++
+          socket.write(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nConnection: close\r\n\r\n`)
+        }
+      })
+    })
+    const upstreamUrl = await listening(server)
+    try {
+      expect((await p.cli(['services', 'create', 'closing-trailer', `--upstream=${upstreamUrl}`, '--allow-unauthenticated'])).code).toBe(0)
+      const host = `closing-trailer.my-project.localhost:${p.gatewayPort}`
+      await eventually(15_000, async () => (await rawGet(p.gatewayPort, host, [], '/')).status === 200, 'the gateway knowing the new service')
+      if (dataPlane === 'nginx') await nginxHolds(p, 'closing-trailer')
+      for (let i = 0; i < 3; i++) {
+        const before = requests
+        const r = await rawGet(p.gatewayPort, host, [], `/${i}`)
+        expect(r.status, r.raw).toBe(200)
+        expect(requests).toBe(before + 1)
+      }
+    } finally {
+      server.close()
+    }
+  })
+
   it('a 304 whose Content-Length names the representation’s size (RFC 9110 §8.6) is relayed as the bodiless answer it is', async () => {
     await withRawService('not-modified', 'HTTP/1.1 304 Not Modified\r\nETag: "a"\r\nContent-Length: 12\r\n\r\n', (r) => r.status !== 404 && r.status !== 502, (r) => {
       expect(r.status, r.raw).toBe(304)

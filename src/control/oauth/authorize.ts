@@ -3,7 +3,7 @@ import { checkAuthorizationRequest, redirectWith } from '../../identity/authoriz
 import { PATHS } from '../../identity/endpoints.js'
 import { issueAuthorizationCode } from '../../identity/grants/authorization-code.js'
 import type { ControlDeps } from '../deps.js'
-import { errorLine, page, redirect, sendPage } from '../../http/html-page.js'
+import { errorLine, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
 import type { SessionAuth } from '../session-auth.js'
 import { secretsEqual } from '../../core/ids.js'
 import { consentPage, sentByAnotherPage } from '../pages/authorize-consent.js'
@@ -60,7 +60,10 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
       return
     }
     const code = await issueAuthorizationCode(deps.store, request, { subjectUid: session.record.subjectUid, authTime: session.record.createTime, now: deps.clock() })
-    redirect(res, redirectWith(request.redirectUri, { code, state: request.state, iss }), {}, 302)
+    const back = redirectWith(request.redirectUri, { code, state: request.state, iss })
+    // From the consent form: a redirect would be held to the page's form-action, which cannot name [::1].
+    if (answered) sendOnward(res, back, `You are signed in as ${session.email}.`)
+    else redirect(res, back, {}, 302)
   }
 }
 
