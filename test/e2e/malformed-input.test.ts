@@ -88,6 +88,17 @@ describe('malformed input to the control API', () => {
     expect(r.status).toBe(415)
   })
 
+  it('PATCH honours updateMask as Google clients send it: the fields it names change, the rest of the body does not', async () => {
+    const path = '/v2/projects/my-project/services/target'
+    const before = JSON.parse((await send('GET', path)).text) as { upstream: string }
+    const masked = await send('PATCH', `${path}?updateMask=description`, JSON.stringify({ description: 'masked', upstream: 'http://169.254.169.254/' }))
+    expect(masked.status, masked.text).toBe(200)
+    expect(JSON.parse(masked.text)).toMatchObject({ description: 'masked', upstream: before.upstream })
+    const unknown = await send('PATCH', `${path}?updateMask=uri`, JSON.stringify({ description: 'x' }))
+    expect(unknown.status).toBe(400)
+    expect(JSON.parse(unknown.text).error.message).toContain("updateMask names 'uri', which an update does not take")
+  })
+
   it('two Host headers are refused: a proxy in front may have routed by the one Node does not read', async () => {
     const host = new URL(p.controlUrl).host
     const r = await rawRequest(p.controlPort, `GET /v1/roles HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nAuthorization: Bearer ${token}\r\n\r\n`)

@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { PosternError, notFound } from '../../core/errors.js'
 import { newUid, randomToken } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
+import { withinMask } from '../update-mask.js'
 import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
 import type { ServiceRecord } from '../../store/records.js'
@@ -116,7 +117,7 @@ export function serviceRoutes(r: Router<Handler>): void {
 
   r.add('PATCH', '/v2/projects/{project}/services/{service}', async (c) => {
     const { projectId, serviceId } = ids(c)
-    const patch = parseWith(UpdateService, stripOutputOnly(await c.json()))
+    const patch = withinMask(parseWith(UpdateService, stripOutputOnly(await c.json())), c.query.get('updateMask'), Object.keys(Fields), ['etag'])
     const name = serviceName(projectId, serviceId)
     // Only turning the check off needs more: sending back a public service unchanged does not.
     const before = patch.invokerIamDisabled === true ? await c.deps.store.getService(projectId, serviceId) : undefined
