@@ -115,7 +115,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const { first } = splitGlobalFlags(argv, program)
   const gcloudish = suggestForGcloudGroup(argv.slice(first), program.commands.map((c) => c.name()), argv.slice(0, first))
   if (gcloudish) {
-    io.stderr(`ERROR: postern has no 'run' group: gcloud's 'run services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
+    const groups = argv.slice(first, first + 2).filter((w) => w === 'run' || w === 'alpha' || w === 'beta').map((w) => `'${w}'`)
+    io.stderr(`ERROR: postern has no ${groups.join(' or ')} group: gcloud's '${groups.map((g) => g.slice(1, -1)).join(' ')} services …' commands are 'postern services …' here. Did you mean:\n  ${gcloudish}\n`)
     return 2
   }
   const instead = explainGcloudOnlyCommand(argv.slice(first), argv.slice(0, first))

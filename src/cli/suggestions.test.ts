@@ -15,6 +15,15 @@ describe('suggestions', () => {
     expect(suggestForGcloudGroup(['run', 'services', 'describe', 'hello', '--format=value(uri)'], ['services'])).toBe("postern services describe hello '--format=value(uri)'")
     expect(suggestForGcloudGroup(['run', 'deploy'], ['services'])).toBeUndefined()
     expect(suggestForGcloudGroup(['run', 'services', 'list'], ['services'], ['--project', 'p', '--format=value(uri)'])).toBe("postern --project p '--format=value(uri)' services list")
+    // gcloud's release tracks, with run or without.
+    expect(suggestForGcloudGroup(['beta', 'run', 'services', 'proxy', 'hello'], ['services'])).toBe('postern services proxy hello')
+    expect(suggestForGcloudGroup(['alpha', 'services', 'list'], ['services'])).toBe('postern services list')
+    expect(suggestForGcloudGroup(['services', 'list'], ['services'])).toBeUndefined()
+    expect(suggestForGcloudGroup(['beta', 'deploy'], ['services'])).toBeUndefined()
+  })
+
+  it('says what gcloud init comes to here', () => {
+    expect(explainGcloudOnlyCommand(['init'])).toMatch(/postern config set server URL\n {2}postern auth login\n {2}postern config set project PROJECT_ID$/)
   })
 
   it('leaves out gcloud’s --region and --platform, which Postern has no use for, and says so when they are typed', () => {

@@ -21,9 +21,14 @@ export function suggestOption(unknown: string, flags: readonly { long: string; t
  * command; without gcloud's flags that say where a service runs, so the suggestion works as typed.
  */
 export function suggestForGcloudGroup(argv: readonly string[], commands: readonly string[], leadingFlags: readonly string[] = []): string | undefined {
-  if (argv[0] !== 'run' || argv[1] === undefined || !commands.includes(argv[1])) return undefined
-  return ['postern', ...[...leadingFlags, ...withoutGcloudOnlyOptions(argv.slice(1))].map(shellQuote)].join(' ')
+  // gcloud's release tracks too: `gcloud beta run services proxy` is how the proxy first shipped.
+  const rest = RELEASE_TRACKS.has(argv[0] ?? '') ? argv.slice(1) : argv
+  const command = rest[0] === 'run' ? rest.slice(1) : rest !== argv ? rest : []
+  if (command[0] === undefined || !commands.includes(command[0])) return undefined
+  return ['postern', ...[...leadingFlags, ...withoutGcloudOnlyOptions(command)].map(shellQuote)].join(' ')
 }
+
+const RELEASE_TRACKS: ReadonlySet<string> = new Set(['alpha', 'beta'])
 
 /**
  * What to do instead, for gcloud commands Postern has no counterpart of: `run deploy` (Postern
@@ -44,6 +49,14 @@ export function explainGcloudOnlyCommand(argv: readonly string[], leadingFlags: 
       lines.push('For --allow-unauthenticated, grant the invoker role to allUsers:', `  ${postern('services', 'add-iam-policy-binding', name, '--member=allUsers', '--role=roles/run.invoker')}`)
     }
     return lines.join('\n')
+  }
+  if (argv[0] === 'init') {
+    return [
+      "postern has no 'init': point the CLI at your Postern, sign in and choose a project, as gcloud init asks you to:",
+      `  ${postern('config', 'set', 'server', 'URL')}`,
+      `  ${postern('auth', 'login')}`,
+      `  ${postern('config', 'set', 'project', 'PROJECT_ID')}`,
+    ].join('\n')
   }
   if (argv[0] === 'auth' && argv[1] === 'application-default') {
     return [

@@ -241,6 +241,15 @@ describe('gcloud habits', () => {
     expect(adc.code).toBe(2)
     expect(adc.stderr).toContain("Application Default Credentials are Google's")
     expect(adc.stderr).toContain('\n  postern metadata-server\n')
+    // $ postern init
+    const init = await p.cli(['init'])
+    expect(init.code).toBe(2)
+    expect(init.stderr).toContain("no 'init'")
+    expect(init.stderr).toContain('\n  postern auth login\n')
+    // $ postern beta run services list — how gcloud first shipped the proxy.
+    const beta = await p.cli(['beta', 'run', 'services', 'list'])
+    expect(beta.code).toBe(2)
+    expect(beta.stderr).toBe("ERROR: postern has no 'beta' or 'run' group: gcloud's 'beta run services …' commands are 'postern services …' here. Did you mean:\n  postern services list\n")
     // Nothing was created on the way.
     expect(await listed()).toBe(before)
   })
