@@ -47,6 +47,8 @@ export interface Service extends ServiceSettings {
   name: string
   uid: string
   uri: string
+  /** Output only: allUsers holds run.routes.invoke on it now (its policy, the project's or the organization's), so no token is needed. */
+  allUsersMayInvoke?: boolean
   createTime: string
   updateTime: string
   creator: string

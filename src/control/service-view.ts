@@ -3,13 +3,28 @@ import { serviceName } from '../iam/resources.js'
 import { serviceUri } from '../iam/service-url.js'
 import type { ServiceRecord } from '../store/records.js'
 import { rfc3339 } from './handler.js'
+import { decide } from '../iam/decide.js'
+import type { Member } from '../iam/members.js'
+import type { Directory } from '../directory/directory.js'
 
-/** A service on the wire: the shape the CLI and the console read (src/api). */
-export function serviceView(s: ServiceRecord, gatewayUrl: URL): Service {
+const ALL_USERS: ReadonlySet<Member> = new Set<Member>(['allUsers'])
+
+function openToAllUsers(directory: Directory, name: string, now: number): boolean {
+  return decide({ policies: directory.policyChain(name), members: ALL_USERS, permission: 'run.routes.invoke', resource: { name, type: 'run.postern/Service' }, now }).allow
+}
+
+/**
+ * A service on the wire: the shape the CLI and the console read (src/api). `directory`, when
+ * given, says whether allUsers may invoke it now, as the gateway decides (a service open to
+ * everyone needs no token, whatever its invoker check says).
+ */
+export function serviceView(s: ServiceRecord, gatewayUrl: URL, directory?: Directory, now = 0): Service {
+  const name = serviceName(s.projectId, s.serviceId)
   return {
-    name: serviceName(s.projectId, s.serviceId),
+    name,
     uid: s.uid,
     uri: serviceUri(gatewayUrl, s.projectId, s.serviceId),
+    ...(directory && { allUsersMayInvoke: openToAllUsers(directory, name, now) }),
     upstream: s.upstream,
     description: s.description,
     invokerIamDisabled: s.invokerIamDisabled,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { cpSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { eventually } from '../support/eventually.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
 import { approveDevice, startLogin } from '../support/device-login.js'
@@ -98,6 +99,20 @@ describe('gcloud habits', () => {
     expect(piped.stdout.split('\n')[1]).toBe(`hello\t${uri}\thttp://127.0.0.1:9000\trequired\tuser:owner@example.com`)
     const terminal = await onTerminal(['services', 'list'], { configDir: p.configDir, input: '' })
     expect(terminal.output).toMatch(/SERVICE {2}URL {2,}UPSTREAM/)
+  })
+
+  it('services list says when no token is needed because allUsers may invoke, as Cloud Run’s console says “Allow unauthenticated”', async () => {
+    const open = await p.cli(['services', 'create', 'open-door', '--upstream=http://127.0.0.1:9000', '--allow-unauthenticated'])
+    expect(open.code, open.stderr).toBe(0)
+    try {
+      const row = async () => (await p.cli(['services', 'list', '--filter=metadata.name:open-door'])).stdout.split('\n')[1]!.split('\t')[3]
+      await eventually(5_000, async () => (await row()) === 'none (allUsers may invoke)', 'the list saying allUsers may invoke')
+      expect((await p.cli(['services', 'describe', 'open-door', '--format=value(allUsersMayInvoke)'])).stdout).toBe('true\n')
+      expect((await p.cli(['services', 'remove-iam-policy-binding', 'open-door', '--member=allUsers', '--role=roles/run.invoker'])).code).toBe(0)
+      await eventually(5_000, async () => (await row()) === 'required', 'the list saying a token is required again')
+    } finally {
+      await p.cli(['services', 'delete', 'open-door', '--quiet'])
+    }
   })
 
   it('an empty list prints nothing on stdout and "Listed 0 items." on stderr', async () => {

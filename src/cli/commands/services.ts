@@ -107,7 +107,7 @@ export function registerServices(program: Command, cli: Cli): Command {
         { header: 'SERVICE', value: (s) => s.name.split('/').at(-1)! },
         { header: 'URL', value: (s) => s.uri },
         { header: 'UPSTREAM', value: (s) => s.upstream },
-        { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.strictAudience ? 'required, strict audience' : 'required') },
+        { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.allUsersMayInvoke ? 'none (allUsers may invoke)' : s.strictAudience ? 'required, strict audience' : 'required') },
         { header: 'LAST MODIFIED BY', value: (s) => s.lastModifier },
       ], { projected: withCloudRunFields })
     })

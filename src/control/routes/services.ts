@@ -32,7 +32,7 @@ const CreateService = z.strictObject({ ...Fields, description: Fields.descriptio
 const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).partial()
 
 /** Fields the API returns that a client may send back unchanged (PATCH with the whole resource). */
-const OUTPUT_ONLY = ['name', 'uid', 'uri', 'createTime', 'updateTime', 'creator', 'lastModifier']
+const OUTPUT_ONLY = ['name', 'uid', 'uri', 'allUsersMayInvoke', 'createTime', 'updateTime', 'creator', 'lastModifier']
 
 /** Whether `fields` would change `current`: values compared as JSON, labels whatever their order. */
 function changesAnything(current: ServiceRecord, fields: Partial<ServiceRecord>): boolean {
@@ -66,7 +66,8 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.list', projectName(projectId))
     await assertProjectExists(c.deps.store, projectId)
     const services = await c.deps.store.listServices(projectId)
-    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl)) })
+    const now = c.deps.clock()
+    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl, c.deps.directory, now)) })
   })
 
   r.add('POST', '/v2/projects/{project}/services', async (c) => {
@@ -112,7 +113,7 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.get', serviceName(projectId, serviceId))
     const s = await c.deps.store.getService(projectId, serviceId)
     if (!s) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
-    return ok(serviceView(s, c.deps.settings.gatewayUrl))
+    return ok(serviceView(s, c.deps.settings.gatewayUrl, c.deps.directory, c.deps.clock()))
   })
 
   r.add('PATCH', '/v2/projects/{project}/services/{service}', async (c) => {
