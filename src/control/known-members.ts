@@ -33,8 +33,13 @@ async function whyUnknown(tx: StoreTx, member: Member): Promise<string | undefin
       return (await tx.getUser(rest)) ? undefined : `User ${rest} does not exist (member '${member}'). Check the spelling, or create the user first: postern users create ${rest}`
     case 'group':
       return (await tx.getGroup(rest)) ? undefined : `Group ${rest} does not exist (member '${member}'). Check the spelling, or create the group first: postern groups create ${rest}`
-    case 'serviceAccount':
-      return (await tx.getServiceAccount(rest)) ? undefined : `Service account ${rest} does not exist (member '${member}'). Check the spelling, or create it first: postern iam service-accounts create NAME`
+    case 'serviceAccount': {
+      if (await tx.getServiceAccount(rest)) return undefined
+      // A Google Cloud account pasted by habit: no name created here could ever be it.
+      const google = /^([^@]+)@([^.]+)\.iam\.gserviceaccount\.com$/.exec(rest)
+      if (google) return `Service account ${rest} is Google Cloud's, not Postern's (member '${member}'): Postern's are NAME@PROJECT.iam.postern.internal, e.g. serviceAccount:${google[1]}@${google[2]}.iam.postern.internal after: postern iam service-accounts create ${google[1]} --project=${google[2]}`
+      return `Service account ${rest} does not exist (member '${member}'). Check the spelling, or create it first: postern iam service-accounts create NAME`
+    }
     case 'principal':
     case 'principalSet': {
       // The subject or group is the identity provider's to know; the pool is Postern's own.

@@ -186,6 +186,17 @@ describe('the CLI as a service account, and impersonation', () => {
     // gcloud's form names the account too; a key of another account is a usage error.
     const wrong = await p.cli(['auth', 'activate-service-account', 'other@my-project.iam.postern.internal', '--key-file', file], { configDir })
     expect(wrong).toMatchObject({ code: 2, stderr: expect.stringContaining(`is the key of ${sa}, not of other@my-project.iam.postern.internal.`) })
+    // A Google Cloud key, by habit: named as such, with the command that makes a Postern one.
+    const google = join(configDir, 'google-key.json')
+    writeFileSync(google, JSON.stringify({ ...keyFile, client_email: 'ci@acme-prod.iam.gserviceaccount.com', token_uri: 'https://oauth2.googleapis.com/token' }), { mode: 0o600 })
+    const googles = await p.cli(['auth', 'activate-service-account', '--key-file', google], { configDir })
+    expect(googles).toMatchObject({ code: 1, stderr: expect.stringContaining('is a Google Cloud key (ci@acme-prod.iam.gserviceaccount.com), not one of this Postern\'s: make one with postern iam service-accounts keys create') })
+    expect(googles.stderr).not.toContain('googleapis.com:')
+    // And the same account named as a member.
+    const member = await p.cli(['projects', 'add-iam-policy-binding', 'my-project', '--member=serviceAccount:ci@acme-prod.iam.gserviceaccount.com', '--role=roles/run.invoker'])
+    expect(member.code).toBe(1)
+    expect(member.stderr).toContain("is Google Cloud's, not Postern's")
+    expect(member.stderr).toContain('postern iam service-accounts create ci --project=acme-prod')
     const activated = await p.cli(['auth', 'activate-service-account', sa, '--key-file', file, '-q'], { configDir })
     expect(activated, activated.stderr).toMatchObject({ code: 0, stderr: '' })
     const printed = await p.cli(['auth', 'print-identity-token', '--audiences', AUD], { configDir })
