@@ -75,9 +75,14 @@ export class ConfigFiles {
 
   /** The properties of this process's configuration (or of `name`); an error when it does not exist. */
   readConfig(name = this.configuration()): CliConfig {
-    const config = readJson<CliConfig>(join(this.dir, configurationFile(name)))
+    const file = join(this.dir, configurationFile(name))
+    const config = readJson<unknown>(file)
     if (config === undefined && name !== DEFAULT_CONFIGURATION) throw new MissingConfiguration(name)
-    return config ?? {}
+    if (config === undefined) return {}
+    // Edited by hand, it may hold anything: each property is a string or absent.
+    const wrong = typeof config !== 'object' || config === null || Array.isArray(config) ? 'it' : CONFIG_KEYS.find((k) => (config as Record<string, unknown>)[k] !== undefined && typeof (config as Record<string, unknown>)[k] !== 'string')
+    if (wrong) throw new Error(`${file}: ${wrong === 'it' ? 'it must be a JSON object' : `${wrong} must be a string`}; fix or remove it.`)
+    return config as CliConfig
   }
 
   writeConfig(config: CliConfig, name = this.configuration()): void {

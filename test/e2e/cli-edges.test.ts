@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -149,6 +149,14 @@ describe('CLI edges', () => {
     }
     expect((await cli(['config', 'list'])).stdout).toBe(before)
     expect(await cli(['config', 'set', 'project', 'other-project'])).toMatchObject({ code: 0, stderr: 'Updated property [project].\n' })
+  })
+
+  it('a hand-edited config.json with a property of the wrong type is named with its file, not a JavaScript error', async () => {
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
+    writeFileSync(join(configDir, 'config.json'), '{"server": 42}\n')
+    const r = await p.cli(['services', 'list'], { configDir })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`ERROR: ${join(configDir, 'config.json')}: server must be a string; fix or remove it.\n`)
   })
 
   // Found by control-fuzz (seed 991018): an empty PATCH gave the service a new etag and update time.
