@@ -147,7 +147,8 @@ describe('device polling (RFC 8628 §3.5)', () => {
     const first = judgePoll(record, 'postern-cli', now)
     expect(first).toMatchObject({ kind: 'error', error: 'authorization_pending' })
     const early = judgePoll(first.update, 'postern-cli', now + 1000)
-    expect(early).toMatchObject({ kind: 'error', error: 'slow_down', description: expect.stringContaining('wait at least 10 seconds') })
+    expect(early).toMatchObject({ kind: 'error', error: 'slow_down', description: expect.stringContaining('wait at least 10 seconds'), update: { intervalSeconds: 10 } })
+    expect(judgePoll(early.update, 'postern-cli', now + 1500)).toMatchObject({ error: 'slow_down', description: expect.stringContaining('wait at least 15 seconds') })
     const approved = { ...early.update!, subjectUid: 'u1', authTime: now }
     const ok = judgePoll(approved, 'postern-cli', now + 3000)
     expect(ok).toMatchObject({ kind: 'approved', subjectUid: 'u1', update: { consumed: true } })

@@ -73,12 +73,13 @@ export function judgePoll(d: DeviceCodeRecord | undefined, clientId: string, now
   if (d.denied) return { kind: 'error', error: 'access_denied', description: 'The sign-in was denied.', update: { ...polled, consumed: true } }
   if (d.subjectUid !== null && d.authTime !== null) return { kind: 'approved', subjectUid: d.subjectUid, authTime: d.authTime, update: { ...polled, consumed: true } }
   // Too soon after the last poll: slow_down, after which the client adds 5 s to its interval
-  // (§3.5). The gap is judged against the interval announced at the start, not one raised at each
-  // slow_down: a poll the client never saw answered (a retry, a second poller) would have put the
-  // server a step ahead of the client's count for good, every poll then too soon, and an approved
-  // code never redeemed.
-  if (d.lastPollTime !== null && now - d.lastPollTime < d.intervalSeconds * 1000 - POLL_JITTER_MS) {
-    return { kind: 'error', error: 'slow_down', description: `Polling too fast; wait at least ${d.intervalSeconds + SLOW_DOWN_STEP_S} seconds between requests.`, update: polled }
+  // (§3.5), and the answer counts along. The gap is judged against the interval announced at the
+  // start, not the one counted up: a slow_down the client never saw (a retry's, a second
+  // poller's) would have put the server a step ahead of the client's count for good, every poll
+  // then too soon, and an approved code never redeemed.
+  if (d.lastPollTime !== null && now - d.lastPollTime < DEFAULT_INTERVAL_S * 1000 - POLL_JITTER_MS) {
+    const intervalSeconds = d.intervalSeconds + SLOW_DOWN_STEP_S
+    return { kind: 'error', error: 'slow_down', description: `Polling too fast; wait at least ${intervalSeconds} seconds between requests.`, update: { ...polled, intervalSeconds } }
   }
   return { kind: 'error', error: 'authorization_pending', description: 'Waiting for the user to approve the code.', update: polled }
 }
