@@ -12,7 +12,7 @@ export type Extracted =
   | { kind: 'token'; token: string; header: TokenHeader }
   | { kind: 'missing' }
   | { kind: 'repeated'; header: TokenHeader }
-  | { kind: 'invalid'; description: string }
+  | { kind: 'invalid'; description: string; scheme?: 'other' }
 
 const HEADER_NAME: Record<TokenHeader, string> = { 'x-serverless-authorization': 'X-Serverless-Authorization', authorization: 'Authorization' }
 
@@ -45,6 +45,9 @@ export function extractToken(rawHeaders: readonly string[]): Extracted {
   if (!m) {
     // `Bearer $(postern auth print-identity-token)` whose command failed leaves the token out.
     if (/^bearer *$/i.test(value)) return { kind: 'invalid', description: 'The Bearer token is empty: the command that should have printed it failed. Run it on its own (postern auth print-identity-token) to see why.' }
+    // Another scheme (Basic, say) is a request without a token, whose challenge names no error
+    // (RFC 6750 §3.1); `Bearer` with something odd after it is a token that is not one.
+    if (!/^bearer(?: |$)/i.test(value)) return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.', scheme: 'other' }
     return { kind: 'invalid', description: 'Expected the Bearer scheme with one token.' }
   }
   return { kind: 'token', token: m[2]!, header }

@@ -139,7 +139,7 @@ export function createGateway(deps: GatewayDeps) {
         verdict: 'unauthenticated',
       }
     }
-    if (extracted.kind === 'invalid') return unauthenticated(route, extracted.description)
+    if (extracted.kind === 'invalid') return unauthenticated(route, extracted.description, extracted.scheme === 'other' ? CHALLENGE : undefined)
     const auth = deps.authenticator.authenticate(extracted.token, route, now)
     // A token seen before is decided synchronously; a new one waits for its signature check.
     return auth instanceof Promise ? auth.then((a) => authorized(a, route, extracted.header, view)) : authorized(auth, route, extracted.header, view)
@@ -351,8 +351,8 @@ function browserRequest(view: RequestView) {
   return { method: view.method, host: view.host ?? '', path: view.path, rawHeaders: view.rawHeaders }
 }
 
-function unauthenticated(route: Route, description: string): Access {
-  return { ok: false, route, status: 'UNAUTHENTICATED', message: `Invalid ID token: ${description}`, headers: { 'www-authenticate': invalidTokenChallenge(description) }, verdict: 'unauthenticated' }
+function unauthenticated(route: Route, description: string, challenge = invalidTokenChallenge(description)): Access {
+  return { ok: false, route, status: 'UNAUTHENTICATED', message: `Invalid ID token: ${description}`, headers: { 'www-authenticate': challenge }, verdict: 'unauthenticated' }
 }
 
 /**

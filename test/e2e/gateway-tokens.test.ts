@@ -57,6 +57,16 @@ describe.each(DATA_PLANES)('forged and defective tokens at the gateway (%s data 
     expect((await send(`authorization: bearer ${valid}`)).status).toBe(200)
   })
 
+  it('another scheme than Bearer is no token at all: the challenge names no error (RFC 6750 §3.1); a defective Bearer one is invalid_token', async () => {
+    const challenge = (head: string) => /^www-authenticate: (.*)$/im.exec(head)?.[1]
+    const basic = await send(['Authorization: Basic YW5uOnB3'])
+    expect(basic.status).toBe(401)
+    expect(challenge(basic.head)).toBe('Bearer realm="postern"')
+    const junk = await send([`Authorization: Bearer ${valid} junk`])
+    expect(junk.status).toBe(401)
+    expect(challenge(junk.head)).toMatch(/^Bearer realm="postern", error="invalid_token"/)
+  })
+
   it('every forged or defective token gets 401, with a valid token 200 right next to it', async () => {
     const key = serverSigningKey(p.dataDir)
     const [h, payloadPart, sig] = valid.split('.') as [string, string, string]
