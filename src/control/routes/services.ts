@@ -66,8 +66,8 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.list', projectName(projectId))
     await assertProjectExists(c.deps.store, projectId)
     const services = await c.deps.store.listServices(projectId)
-    const now = c.deps.clock()
-    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl, c.deps.directory, now)) })
+    const policies = { directory: c.deps.directory, now: c.deps.clock() }
+    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl, policies)) })
   })
 
   r.add('POST', '/v2/projects/{project}/services', async (c) => {
@@ -113,7 +113,7 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.get', serviceName(projectId, serviceId))
     const s = await c.deps.store.getService(projectId, serviceId)
     if (!s) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
-    return ok(serviceView(s, c.deps.settings.gatewayUrl, c.deps.directory, c.deps.clock()))
+    return ok(serviceView(s, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
   })
 
   r.add('PATCH', '/v2/projects/{project}/services/{service}', async (c) => {
