@@ -47,7 +47,7 @@ export class Upstreams {
     client.close().catch(() => undefined)
   }
 
-  /** `privately`: the answer is kept from shared caches (headers.ts answersPrivately). */
+  /** `privately`: the answer is kept from shared caches (HEADER_RULES.cacheDecided): the caller was admitted. */
   forward(req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], privately: boolean): void {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
     if (route.service.useHttp2) return forwardToHttp2(req, res, this.h2, route, headers, hasBody, privately)

@@ -18,7 +18,7 @@ import type { InvokeAuthorizer } from './authorize.js'
 import type { DenialLog } from './denial-log.js'
 import { extractToken, repeatedHeaderMessage, type TokenHeader } from './extract-token.js'
 import type { Upstreams } from './forward.js'
-import { answersPrivately, clientAddressChain, upstreamHeaders } from './headers.js'
+import { clientAddressChain, upstreamHeaders } from './headers.js'
 import { upgradesToH2c } from '../http/h2c-upgrade.js'
 import { checkRequestShape } from './request-shape.js'
 import { CHALLENGE, invalidRequestChallenge, invalidTokenChallenge, sendGatewayError } from './responses.js'
@@ -269,7 +269,7 @@ export function createGateway(deps: GatewayDeps) {
         if (sendContinue) res.writeContinue()
         bodyDeadline(req, res, access.route)
         const headers = headersFor(req, access, nominated, requestId)
-        const privately = answersPrivately(access.caller !== undefined, req.headers.authorization)
+        const privately = access.caller !== undefined
         if (Array.isArray(headers)) deps.upstreams.forward(req, res, access.route, headers, privately)
         else headers.then((h) => deps.upstreams.forward(req, res, access.route, h, privately), fail)
       }
@@ -325,7 +325,7 @@ export function createGateway(deps: GatewayDeps) {
         forwardUpgrade(req, socket, head, access.route, headers, deps.log, {
           spliced: (close) => (forget = tunnels.add(grant, close)),
           closed: () => forget?.(),
-        }, answersPrivately(access.caller !== undefined, req.headers.authorization))
+        }, access.caller !== undefined)
       })().catch((err) => {
         deps.log.log('error', 'gateway upgrade failed', { err: String(err) })
         rejectUpgrade(socket, 'INTERNAL', 'Internal error.')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { answerHeaders, answersPrivately, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
+import { answerHeaders, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -147,12 +147,6 @@ describe('privateToSharedCaches', () => {
     [['Cache-Control', 'must-revalidate'], ['Cache-Control', 'must-revalidate']],
   ])('%j → %j', (given, expected) => {
     expect(privateToSharedCaches([...given])).toEqual(expected)
-  })
-
-  it('is for admitted callers without an Authorization header', () => {
-    expect(answersPrivately(true, undefined)).toBe(true)
-    expect(answersPrivately(true, 'Basic eDp5')).toBe(false)
-    expect(answersPrivately(false, undefined)).toBe(false)
   })
 })
 

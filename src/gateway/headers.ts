@@ -52,14 +52,16 @@ export const HEADER_RULES = {
   /** The request header the Postern cookies are removed from (the rest of it is forwarded). */
   cookie: 'cookie',
   /**
-   * A shared cache keeps no answer to a request with an Authorization header unless the answer
-   * says it may: `public`, `s-maxage` or `must-revalidate` (RFC 9111 §3.5). A caller admitted
-   * without one — by Postern's session cookie, or by X-Serverless-Authorization alone — looks
-   * anonymous to a cache in front of the gateway, which would keep the answer and hand it to the
-   * next caller, signed in or not. Such an answer gets `Cache-Control: private` (a line of its own,
-   * after the upstream's), unless its Cache-Control already matches this: private, no-store, or
-   * one of the three. A regular expression in the syntax both JavaScript and nginx's PCRE read,
-   * case-insensitive; `private="Set-Cookie"` names fields only and does not count.
+   * An answer to an admitted caller is that caller's: a shared cache in front of the gateway must
+   * not hand it to the next one, signed in or not. RFC 9111 §3.5 has a shared cache keep no answer
+   * to a request with an Authorization header unless the answer allows it (`public`, `s-maxage`,
+   * `must-revalidate`), but it cannot see a session cookie or X-Serverless-Authorization as
+   * credentials, and nginx's proxy_cache does not apply the rule at all (it kept a token caller's
+   * `max-age=60` page and served it to an anonymous one). So every such answer gets
+   * `Cache-Control: private` (a line of its own, after the upstream's), unless its Cache-Control
+   * already matches this: private, no-store, or one of the three. A regular expression in the
+   * syntax both JavaScript and nginx's PCRE read, case-insensitive; `private="Set-Cookie"` names
+   * fields only and does not count.
    */
   cacheDecided: '(?:^|,)[ \\t]*(?:(?:private|no-store|public|must-revalidate)[ \\t]*(?:,|$)|s-maxage[ \\t]*=)',
 } as const
@@ -334,14 +336,6 @@ export function answerHeaders(status: number, raw: readonly string[], keep: Read
 }
 
 const CACHE_DECIDED = new RegExp(HEADER_RULES.cacheDecided, 'i')
-
-/**
- * Whether an upstream's answer must be kept from shared caches (HEADER_RULES.cacheDecided): the
- * caller was admitted, and not by an Authorization header a cache in front could see.
- */
-export function answersPrivately(admitted: boolean, authorization: string | string[] | undefined): boolean {
-  return admitted && authorization === undefined
-}
 
 /**
  * An answer's headers with `Cache-Control: private` added (in place) unless its first

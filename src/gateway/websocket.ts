@@ -25,7 +25,7 @@ export function forwardUpgrade(
   headers: string[],
   log: Logger,
   hooks: { spliced: (close: () => void) => void; closed: () => void },
-  /** An answer other than 101 is kept from shared caches (headers.ts answersPrivately). */
+  /** An answer other than 101 is kept from shared caches (HEADER_RULES.cacheDecided): the caller was admitted. */
   privately: boolean,
 ): void {
   const origin = new URL(route.upstream.origin)

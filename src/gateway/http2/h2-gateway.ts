@@ -6,7 +6,7 @@ import { dropBodyOnceAnswered, h2Headers, relayStream } from '../../http/http2/r
 import { MAX_SENT_HEADER_BLOCK, type H2Sessions } from '../../http/http2/sessions.js'
 import type { Metrics } from '../../observability/metrics.js'
 import type { Access, RequestView } from '../gateway.js'
-import { answersPrivately, clientAddressChain, downstreamHeaders, privateToSharedCaches, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
+import { clientAddressChain, downstreamHeaders, privateToSharedCaches, upstreamHeaders, type UpstreamIdentity } from '../headers.js'
 import type { Route } from '../routes.js'
 import type { TunnelGrant } from '../tunnels.js'
 import type { Upstreams } from '../forward.js'
@@ -95,7 +95,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
           issuer: deps.issuer,
           identity,
         })
-        const privately = answersPrivately(decided.caller !== undefined, headers.authorization)
+        const privately = decided.caller !== undefined
         if (decided.route.service.useHttp2) toHttp2(stream, view, decided.route, upstream, requestBody, grpc, privately)
         else relayToHttp1(stream, deps.upstreams, { method: view.method, path: decided.route.upstream.basePath + view.path, headers: upstream, requestBody, route: decided.route, answerTo, privately })
       }

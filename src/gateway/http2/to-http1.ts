@@ -18,7 +18,7 @@ export interface Http1Call {
   headers: string[]
   requestBody: boolean
   route: Route
-  /** The answer is kept from shared caches (headers.ts answersPrivately). */
+  /** The answer is kept from shared caches (HEADER_RULES.cacheDecided): the caller was admitted. */
   privately: boolean
   answerTo: { grpc: boolean; accept?: string }
 }

@@ -95,7 +95,6 @@ const LUA_VARIABLES: Record<string, string> = {
   p_rid: 'X-Request-Id',
   p_peer: 'the upstream\'s key in postern.balance\'s peers, after the service\'s timeout when not the default',
   p_xff: 'X-Forwarded-For, with --trusted-proxies',
-  p_private: '1 when the answer is kept from shared caches (a caller admitted without Authorization)',
 }
 
 /** A file path as an nginx string (Postern's own paths: no quote, no `$`, no line break). */
@@ -279,12 +278,12 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   fastcgi_temp_path fastcgi;
   uwsgi_temp_path uwsgi;
   scgi_temp_path scgi;
-  # Cache-Control: private for an answer to a caller admitted without an Authorization header
-  # (HEADER_RULES.cacheDecided; Lua sets $p_private), unless the upstream's first Cache-Control
-  # already decides. Maps are looked up only when read, and add_header skips an empty value: a
-  # request with a token in Authorization costs one lookup of the empty key.
-  map $p_private $p_cache_private { "" ""; default $p_cache_upstream; }
-  map $upstream_http_cache_control $p_cache_upstream { "~*${HEADER_RULES.cacheDecided}" ""; default private; }
+  # Cache-Control: private for an answer to an admitted caller (HEADER_RULES.cacheDecided: one
+  # the Lua gave a principal, $p_who), unless the upstream's first Cache-Control already decides.
+  # Maps are looked up only when read, and add_header skips an empty value (a public service's).
+  map $p_who $p_cache_private { "" ""; default $p_cache_upstream; }
+  # (An answer without Cache-Control, the most common, is found by its empty key, before any regex.)
+  map $upstream_http_cache_control $p_cache_upstream { "" private; "~*${HEADER_RULES.cacheDecided}" ""; default private; }
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
 ${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}

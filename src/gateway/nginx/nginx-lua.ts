@@ -615,11 +615,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
       var.p_fail = failure
       -- Each variable set is a name lookup in nginx: the ones a verdict usually leaves empty are
       -- set only when they are not (unset, they read as empty).
-      if f[6] ~= "" then
-        var.p_who = f[6]
-        -- Admitted by a credential a shared cache in front cannot see (HEADER_RULES.cacheDecided).
-        if not authz then var.p_private = "1" end
-      end
+      if f[6] ~= "" then var.p_who = f[6] end
       if f[7] ~= "" then var.p_email = f[7] end
       if f[8] ~= "" then var.p_jwt = f[8] end
       -- A token admitted on its caller's verdict goes upstream without its signature: its own
