@@ -20,6 +20,8 @@ export interface LoopbackOptions {
   say: (text: string) => void
   /** Another OpenID Provider's client (an external identity provider); default: Postern's CLI. */
   client?: { clientId: string; scope: string; name: string }
+  /** The account the user means to sign in as (OIDC Core §3.1.2.1 login_hint): the sign-in page offers it. */
+  loginHint?: string
 }
 
 export async function loopbackLogin(endpoints: Pick<ServerEndpoints, 'issuer' | 'authorization_endpoint' | 'token_endpoint'>, o: LoopbackOptions): Promise<LoopbackOutcome> {
@@ -69,6 +71,7 @@ export async function loopbackLogin(endpoints: Pick<ServerEndpoints, 'issuer' | 
     for (const [k, v] of Object.entries({ client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope, state, nonce, code_challenge: challenge, code_challenge_method: 'S256' })) {
       url.searchParams.set(k, v)
     }
+    if (o.loginHint) url.searchParams.set('login_hint', o.loginHint)
     if (!(await o.open(url.href))) return { kind: 'no-browser' }
     o.say(`Your browser has been opened to visit:\n\n    ${url.href}\n`)
     let timer: NodeJS.Timeout | undefined

@@ -149,6 +149,56 @@ describe('postern auth login', () => {
   })
 })
 
+describe('postern auth login ACCOUNT, as gcloud takes it', () => {
+  it('offers the account on the sign-in page, even over another signed-in account; refuses credentials of another; re-uses a held sign-in without a browser', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-login-'))
+    expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir: dir })).code).toBe(0)
+    const context = await browser.newContext()
+    const page = await context.newPage()
+
+    const first = recordingBrowser()
+    const asCarol = startLogin([carol], { configDir: dir, env: { BROWSER: first.command } })
+    await expect.poll(first.url, { timeout: 20_000 }).toMatch(/login_hint=carol%40example\.com/)
+    await page.goto(first.url()!)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/signin')
+    expect(await page.getByLabel('Email').inputValue()).toBe(carol)
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    const carolDone = await asCarol.done
+    expect(carolDone.code, carolDone.stderr).toBe(0)
+    expect(carolDone.stderr).toContain(`You are now logged in as [${carol}].`)
+
+    // The browser is signed in as carol: asked for dave, it shows the form (with dave in it) rather
+    // than handing over carol's code; the person signs in as carol anyway, and the CLI keeps nothing.
+    const second = recordingBrowser()
+    const asDave = startLogin([dave], { configDir: dir, env: { BROWSER: second.command } })
+    await expect.poll(second.url, { timeout: 20_000 }).toContain('login_hint=')
+    await page.goto(second.url()!)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/signin')
+    expect(await page.getByLabel('Email').inputValue()).toBe(dave)
+    expect(await page.textContent('body')).toContain(`You are signed in as ${carol}`)
+    await signIn(page, carol)
+    const daveDone = await asDave.done
+    expect(daveDone.code).toBe(1)
+    expect(daveDone.stderr).toContain(`You attempted to log in as account [${dave}] but the received credentials were for account [${carol}]`)
+    const listed = await p.cli(['auth', 'list'], { configDir: dir })
+    expect(listed.stdout).not.toContain(dave)
+    await context.close()
+
+    // A held, working sign-in of the account: made active again, no browser opened.
+    expect((await p.cli(['config', 'set', 'account', dave], { configDir: dir })).code).toBe(0)
+    const third = recordingBrowser()
+    const again = await startLogin([carol], { configDir: dir, env: { BROWSER: third.command } }).done
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toContain(`Re-using locally stored credentials for [${carol}]`)
+    expect(third.url()).toBeUndefined()
+    expect((await p.cli(['config', 'get', 'account'], { configDir: dir })).stdout.trim()).toBe(carol)
+
+    const both = await p.cli(['auth', 'login', carol, '--login-config', '/nonexistent'], { configDir: dir })
+    expect(both.code).toBe(2)
+  })
+})
+
 describe('a page on another port of the same host (the same site to a browser)', () => {
   it('cannot have a code sent to its own listener for the signed-in person: the browser is asked first, and Cancel sends none', async () => {
     const callbacks: URLSearchParams[] = []

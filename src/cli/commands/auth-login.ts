@@ -9,37 +9,42 @@ import { openBrowser } from '../open-browser.js'
 import { CliError, usageError } from '../errors.js'
 import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
 import { expiryOf } from '../session.js'
-import { putSignIn } from '../../core/cli-credentials.js'
+import { findSignIn, putSignIn } from '../../core/cli-credentials.js'
 
 /**
- * `postern auth login [--no-browser]` (DESIGN §6): the browser flow on a loopback redirect, or
- * the device flow when no browser can be opened or --no-browser is given. The account's sign-in at
- * this server is added to the credentials (others, and its own at other servers, are kept) and it
- * becomes the active one.
+ * `postern auth login [ACCOUNT] [--no-browser]` (DESIGN §6): the browser flow on a loopback
+ * redirect, or the device flow when no browser can be opened or --no-browser is given. The
+ * account's sign-in at this server is added to the credentials (others, and its own at other
+ * servers, are kept) and it becomes the active one. ACCOUNT, as gcloud takes it: a sign-in this
+ * CLI holds for it is made active again (unless --force), and one of another account is refused.
  */
 export function registerLogin(auth: Command, cli: Cli): void {
   auth
     .command('login')
     .description('Sign in as a user: opens a browser (or, with --no-browser, prints a URL and a code to approve on any device).')
+    .argument('[account]', 'the account to sign in as; one already signed in here is made active again')
     .option('--no-browser', 'do not open a browser; use the device flow')
+    .option('--force', 'with ACCOUNT: sign in again even when this CLI holds a working sign-in of it')
     // gcloud's older name for --no-browser, which its users still type (and gcloud still takes).
     .addOption(new Option('--no-launch-browser').hideHelp())
     .option('--login-config <file>', 'sign in through a workforce pool provider (from postern iam workforce-pools create-login-config)')
     .option('--subject-token-file <file>', 'with --login-config: exchange the OIDC ID token in this file instead of signing in in a browser (machines, CI)')
-    .action(async (given: { browser: boolean; launchBrowser: boolean; loginConfig?: string; subjectTokenFile?: string }, cmd: Command) => {
+    .action(async (account: string | undefined, given: { browser: boolean; launchBrowser: boolean; force?: boolean; loginConfig?: string; subjectTokenFile?: string }, cmd: Command) => {
       const o = { ...given, browser: given.browser && given.launchBrowser }
       if (o.subjectTokenFile && !o.loginConfig) throw usageError('--subject-token-file needs --login-config (which names the server and the provider).')
       if (o.loginConfig) {
+        if (account !== undefined) throw usageError('ACCOUNT with --login-config: the identity provider decides who signs in.')
         await federatedLogin(cli, cmd, { loginConfig: o.loginConfig, subjectTokenFile: o.subjectTokenFile, browser: o.browser })
         return
       }
       const server = cli.server()
+      if (account !== undefined && !o.force && (await reuseSignIn(cli, cmd, account, server))) return
       const endpoints = await discover(server)
       const say = (text: string) => cli.io.stderr(text.endsWith('\n') ? text : text + '\n')
       let tokens: TokenSet | undefined
       let nonce: string | undefined
       if (o.browser) {
-        const outcome = await loopbackLogin(endpoints, { open: (url) => openBrowser(url, cli.io.env), say })
+        const outcome = await loopbackLogin(endpoints, { open: (url) => openBrowser(url, cli.io.env), say, loginHint: account })
         if (outcome.kind === 'signed-in') {
           tokens = outcome.tokens
           nonce = outcome.nonce
@@ -49,6 +54,12 @@ export function registerLogin(auth: Command, cli: Cli): void {
       }
       tokens ??= await deviceLogin(endpoints, { say })
       const { email, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
+      if (account !== undefined && email.toLowerCase() !== account.trim().toLowerCase()) {
+        throw new CliError(
+          `You attempted to log in as account [${account}] but the received credentials were for account [${email}]; nothing was saved.\n` +
+            `Sign in as ${account} in the browser (or sign out there first), then run postern auth login ${account} again.`,
+        )
+      }
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
         // Beside this account's sign-ins at other servers, which stay (cli-credentials.ts).
@@ -65,6 +76,25 @@ export function registerLogin(auth: Command, cli: Cli): void {
       cli.status(`\nYou are now logged in as [${email}].`, cmd)
       await chooseProject(cli, cmd)
     })
+}
+
+/**
+ * `auth login ACCOUNT` for an account this CLI holds a working sign-in of at this server: it
+ * becomes the active one again with no browser, as gcloud re-uses stored credentials. A sign-in
+ * that no longer works (revoked, expired) is not reused: the command signs in afresh.
+ */
+async function reuseSignIn(cli: Cli, cmd: Command, account: string, server: string): Promise<boolean> {
+  const held = findSignIn(cli.files.readCredentials(), server, account.trim().toLowerCase())
+  if (!held || held.type !== 'user') return false
+  try {
+    await cli.session.accessToken(held.account, server)
+  } catch {
+    return false
+  }
+  await cli.files.withLock(async () => cli.files.writeConfig({ ...cli.files.readConfig(), server, account: held.account }))
+  cli.warn(`Re-using locally stored credentials for [${held.account}]. To fetch new credentials, re-run the command with the --force flag.`, cmd)
+  cli.status(`You are now logged in as [${held.account}].`, cmd)
+  return true
 }
 
 /**

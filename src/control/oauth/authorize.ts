@@ -7,6 +7,7 @@ import { errorLine, page, redirect, sendOnward, sendPage } from '../../http/html
 import type { SessionAuth } from '../session-auth.js'
 import { secretsEqual } from '../../core/ids.js'
 import { consentPage, sentByAnotherPage } from '../pages/authorize-consent.js'
+import { loginHintOf } from '../../identity/login-hint.js'
 
 /** The consent form's answer (POST only): its CSRF token and the button pressed. */
 export interface ConsentAnswer {
@@ -38,12 +39,18 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
     // the request comes without them (the new session is as fresh as they ask, and the ID token's
     // auth_time says so), or it would send the user to sign in again and again.
     const stale = session !== undefined && (request.promptLogin || (request.maxAgeSeconds !== undefined && deps.clock() - session.record.createTime > request.maxAgeSeconds * 1000))
-    if (!session || stale) {
+    // login_hint (OIDC Core §3.1.2.1) naming another account than the session's: the user signs in
+    // as the one the client asked for (`postern auth login ACCOUNT`), the form filled in with it.
+    const hint = loginHintOf(query)
+    const otherAccount = session !== undefined && hint !== undefined && hint !== session.email
+    if (!session || stale || otherAccount) {
       if (request.promptNone) {
-        redirect(res, redirectWith(request.redirectUri, { error: 'login_required', error_description: session ? 'The session is older than max_age.' : 'No one is signed in.', state: request.state, iss }), {}, 302)
+        const why = !session ? 'No one is signed in.' : stale ? 'The session is older than max_age.' : 'Another account is signed in.'
+        redirect(res, redirectWith(request.redirectUri, { error: 'login_required', error_description: why, state: request.state, iss }), {}, 302)
         return
       }
-      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`)}`, {}, 302)
+      const hinted = hint === undefined ? '' : `&login_hint=${encodeURIComponent(hint)}`
+      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`)}${hinted}`, {}, 302)
       return
     }
     const answered = answer?.csrfToken != null && secretsEqual(answer.csrfToken, session.record.csrfToken)
@@ -67,11 +74,15 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
   }
 }
 
-/** The request's query without prompt and max_age (as sent when it has neither). */
+/**
+ * The request's query without prompt, max_age and login_hint (as sent when it has none): back
+ * from signing in, it is served for whoever signed in; the client checks the account it got.
+ */
 function withoutFreshness(query: URLSearchParams, rawQuery: string): string {
-  if (!query.has('prompt') && !query.has('max_age')) return rawQuery
+  if (!query.has('prompt') && !query.has('max_age') && !query.has('login_hint')) return rawQuery
   const back = new URLSearchParams(rawQuery)
   back.delete('prompt')
   back.delete('max_age')
+  back.delete('login_hint')
   return back.toString()
 }

@@ -6,6 +6,7 @@ import { readForm } from '../../http/body.js'
 import { sendError } from '../../http/respond.js'
 import { PATHS } from '../../identity/endpoints.js'
 import { safeReturnTo } from '../../identity/return-to.js'
+import { loginHintOf } from '../../identity/login-hint.js'
 import { SESSION_TTL_MS, clearedCookie, endSession, readCookie, sessionCookie, sessionCookieName, startSession } from '../../identity/sessions.js'
 import { signInWithPassword } from '../../identity/sign-in.js'
 import { PASSWORD_RULES } from '../../identity/passwords.js'
@@ -45,7 +46,7 @@ ${o.federated}`)
 export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
   return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const active = await sessions.current(req)
-    renderForm(deps, req, res, 200, { returnTo: safeReturnTo(query.get('return_to')), signedInAs: active?.email })
+    renderForm(deps, req, res, 200, { returnTo: safeReturnTo(query.get('return_to')), email: loginHintOf(query), signedInAs: active?.email })
   }
 }
 
