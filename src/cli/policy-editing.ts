@@ -62,7 +62,7 @@ export async function explainUnknownRole(api: Api, role: string, err: unknown): 
 export function readModifyWrite(api: Api, resourcePath: string, edit: (p: Policy) => Policy): Promise<Policy> {
   return retryingReadModifyWrite(
     {
-      read: () => api.call<Policy>('POST', getIamPolicy(resourcePath), {}, { idempotent: true }),
+      read: () => api.call<Policy>('POST', getIamPolicy(resourcePath), {}, { idempotent: true }).catch(async (err: unknown) => Promise.reject(await askingToChange(api, err))),
       // Safe to resend: had the first landed, the etag would no longer match (ABORTED, re-read).
       write: (policy) => api.call<Policy>('POST', setIamPolicy(resourcePath), { policy }, { idempotent: true }),
     },
@@ -78,4 +78,32 @@ export function uncheckedMemberNote(member: string): string | undefined {
   if (/^domain:/i.test(member)) return `Note: ${member} cannot be checked (Postern keeps no list of domains); it grants every local user whose email ends in @${member.slice('domain:'.length)}. Make sure it is spelled right.`
   if (/^principal(Set)?:\/\//i.test(member)) return `Note: ${member} cannot be checked: federated subjects, groups and attributes are known only to the identity provider. Make sure it is spelled right.`
   return undefined
+}
+
+/**
+ * A policy edit refused at its read: the server names the narrowest role that may read the
+ * policy (a viewer's), which would be refused again at the write. The edit says what it needs,
+ * from the server's catalogue (GET /v1/roles, readable by anyone signed in).
+ */
+async function askingToChange(api: Api, err: unknown): Promise<unknown> {
+  if (!(err instanceof CliError) || err.status !== 'PERMISSION_DENIED') return err
+  const read = /'([a-z]+\.[a-zA-Z]+\.getIamPolicy)'/.exec(err.message)?.[1]
+  if (!read) return err
+  const write = read.replace(/getIamPolicy$/, 'setIamPolicy')
+  let roles: RoleWithPermissions[]
+  try {
+    roles = (await api.call<{ roles: RoleWithPermissions[] }>('GET', '/v1/roles', undefined, { idempotent: true })).roles
+  } catch {
+    return err
+  }
+  const role = narrowestWith(roles, write)
+  if (!role) return err
+  const message = err.message.replace(/ A role that allows it: [^\n]*$/, '') + ` Changing the policy needs '${write}': a role that allows it is ${role.title} (${role.name}).`
+  return new CliError(message, err.exitCode, err.status)
+}
+
+type RoleWithPermissions = CatalogueRole & { includedPermissions?: string[] }
+
+function narrowestWith(roles: readonly RoleWithPermissions[], permission: string): RoleWithPermissions | undefined {
+  return roles.filter((r) => r.includedPermissions?.includes(permission)).sort((a, b) => a.includedPermissions!.length - b.includedPermissions!.length)[0]
 }

@@ -191,6 +191,12 @@ describe('access requests', () => {
     expect(overLimit.stderr).toContain('exceeds the maximum of 1h')
     const devLimit = await as(dev)(['services', 'update', 'api', '--max-access-request-duration=8h'])
     expect(devLimit.stderr).toContain('PERMISSION_DENIED')
+    // Refused at the read, an edit names the role that may change the policy, not one that may only read it.
+    const devGrant = await as(dev)(['services', 'add-iam-policy-binding', 'api', `--member=user:${DEV}`, '--role=roles/run.invoker'])
+    expect(devGrant.code).toBe(1)
+    expect(devGrant.stderr).toContain("Permission 'run.services.getIamPolicy' denied")
+    expect(devGrant.stderr).toContain("Changing the policy needs 'run.services.setIamPolicy': a role that allows it is Run Admin (roles/run.admin).")
+    expect(devGrant.stderr).not.toContain('Run Viewer')
 
     // A role the requester already has: the owner holds everything.
     const held = await owner(['services', 'request-access', 'api', '--for=1h', '--reason=x'])
