@@ -34,7 +34,7 @@ describe.each(['nginx', 'caddy'] as const)('a browser behind %s', (front) => {
       const r = await p.cli(args)
       expect(r.code, r.stderr).toBe(0)
     }
-    const o = { upstream: upstream.url.replace('http://', ''), gateway: `127.0.0.1:${p.gatewayPort}`, port }
+    const o = { upstream: upstream.url.replace('http://', ''), gateway: `127.0.0.1:${p.gatewayPort}`, serviceHost: `app.my-project.localhost:${port}`, port }
     proxy = front === 'nginx' ? await startNginx(o) : await startCaddy(o)
     app = `http://app.my-project.localhost:${port}`
     browser = await launchChromium()

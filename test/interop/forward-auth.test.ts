@@ -10,13 +10,16 @@ import { startUpstream } from '../support/upstream.js'
  * nginx (auth_request) and Caddy (forward_auth) from Debian, configured with the files in
  * examples/, in front of a real upstream, with Postern deciding: the same allow, 401 and
  * 403 verdicts as the gateway for the same tokens, and the upstream sees the identity headers.
- * Postern's gateway port answers forward-auth on either data plane.
+ * Each proxy carries one service's app, as the examples do; a client naming another service in
+ * its Host gets the decision of the service the proxy carries. Postern's gateway port answers
+ * forward-auth on either data plane.
  */
 describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)', (dataPlane) => {
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
-  let nginx: FrontProxy
-  let caddy: FrontProxy
+  // Each front proxy in front of one service's app (the one upstream stands for every app).
+  const fronts: Record<'nginx' | 'caddy', Record<string, FrontProxy>> = { nginx: {}, caddy: {} }
+  const frontFor = (front: 'nginx' | 'caddy', service: string) => fronts[front][service]!
   const tokens: Record<string, string | undefined> = {}
 
   beforeAll(async () => {
@@ -34,11 +37,15 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
     tokens.garbage = 'not.a.token'
     tokens.none = undefined
     const upstreamHostPort = upstream.url.replace('http://', '')
-    nginx = await startNginx({ upstream: upstreamHostPort, gateway: `127.0.0.1:${p.gatewayPort}` })
-    caddy = await startCaddy({ upstream: upstreamHostPort, gateway: `127.0.0.1:${p.gatewayPort}` })
+    for (const service of ['app', 'pub', 'nope']) {
+      const o = { upstream: upstreamHostPort, gateway: `127.0.0.1:${p.gatewayPort}`, serviceHost: `${service}.my-project.localhost` }
+      fronts.nginx[service] = await startNginx(o)
+      fronts.caddy[service] = await startCaddy(o)
+    }
   })
   afterAll(async () => {
-    await Promise.all([nginx?.stop(), caddy?.stop(), p?.stop(), upstream?.close()])
+    const proxies = [...Object.values(fronts.nginx), ...Object.values(fronts.caddy)]
+    await Promise.all([...proxies.map((f) => f.stop()), p?.stop(), upstream?.close()])
   })
 
   // What a client may send to pose as Postern or as a proxy: none of it may reach the upstream.
@@ -62,6 +69,7 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
     'x-original-url': '/spoofed',
   }
   const call = async (port: number, service: string, token: string | undefined) => {
+    // The client's Host names `service`; the proxy at `port` may carry another.
     const res = await request(`http://127.0.0.1:${port}/path?x=1`, {
       headers: { host: `${service}.my-project.localhost:${port}`, ...spoofed, cookie: 'app=1; __Host-postern_service_session=spoofed; theme=dark', ...(token && { authorization: `Bearer ${token}` }) },
     })
@@ -81,12 +89,13 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
 
   for (const front of ['nginx', 'caddy'] as const) {
     it.each(cases)(`${front}: %s with %s's token gives the gateway's verdict (%i)`, async (service, who, expected) => {
-      const port = front === 'nginx' ? nginx.port : caddy.port
+      const proxy = frontFor(front, service)
+      const port = proxy.port
       const direct = await call(p.gatewayPort, service, tokens[who])
       const before = upstream.seen.length
       const fronted = await call(port, service, tokens[who])
       expect(direct.status).toBe(expected)
-      expect(fronted.status, `${front} log:\n${(front === 'nginx' ? nginx : caddy).log().slice(-2000)}`).toBe(expected)
+      expect(fronted.status, `${front} log:\n${proxy.log().slice(-2000)}`).toBe(expected)
       if (expected === 401) expect(fronted.challenge).toBe(direct.challenge)
       // A refusal is Postern's own answer, body and all (nginx asks again and relays it); a host
       // that is no service is named as such, with a word on X-Forwarded-Host for the proxy.
@@ -128,8 +137,21 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
     })
   }
 
+  it.each(['nginx', 'caddy'] as const)('%s: a client naming another service in its Host gets the verdict of the service the proxy carries', async (front) => {
+    const port = frontFor(front, 'app').port
+    const before = upstream.seen.length
+    // pub is public, and bob may call it: neither opens app's upstream.
+    expect((await call(port, 'pub', undefined)).status).toBe(401)
+    expect((await call(port, 'pub', tokens.bob)).status).toBe(403)
+    expect((await call(port, 'nope', tokens.bob)).status).toBe(403)
+    expect(upstream.seen.length).toBe(before)
+    const ann = await call(port, 'pub', tokens.ann)
+    expect(ann.status).toBe(200)
+    expect(upstream.seen.slice(before).map((s) => s.headers['x-postern-authenticated-email'])).toEqual(['ann@example.com'])
+  })
+
   it.each(['nginx', 'caddy'] as const)('a WebSocket handshake through %s gets the gateway\'s verdict too (Caddy asks forward-auth with the Upgrade header on)', async (front) => {
-    const port = front === 'nginx' ? nginx.port : caddy.port
+    const port = frontFor(front, 'app').port
     const handshake = (token?: string) =>
       new Promise<number | string>((resolve) => {
         const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host: `app.my-project.localhost:${port}`, ...(token && { authorization: `Bearer ${token}` }) } })
@@ -150,7 +172,7 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
   })
 
   it.each(['nginx', 'caddy'] as const)('a browser opening a private service through %s is sent to sign in', async (front) => {
-    const port = front === 'nginx' ? nginx.port : caddy.port
+    const port = frontFor(front, 'app').port
     const navigate = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
     const res = await request(`http://127.0.0.1:${port}/path?x=1`, { headers: { host: `app.my-project.localhost:${port}`, ...navigate } })
     await res.body.dump()

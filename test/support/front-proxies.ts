@@ -14,7 +14,10 @@ export interface FrontProxy {
 }
 
 function render(file: string, values: Record<string, string>): string {
-  return readFileSync(join(EXAMPLES, file), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? `{{${k}}}`)
+  return readFileSync(join(EXAMPLES, file), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (values[k] === undefined) throw new Error(`${file}: no value for {{${k}}}`)
+    return values[k]
+  })
 }
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
@@ -43,9 +46,17 @@ function stopper(child: ChildProcess) {
 /** Debian's nginx modules the example needs (libnginx-mod-http-lua and the kit it builds on). */
 const NGINX_MODULES = ['/usr/lib/nginx/modules/ndk_http_module.so', '/usr/lib/nginx/modules/ngx_http_lua_module.so']
 
+/** What the examples are rendered with: the app, Postern's gateway, the host of the service the app is, and nginx's or Caddy's port. */
+export interface FrontProxyOptions {
+  upstream: string
+  gateway: string
+  serviceHost: string
+  port?: number
+}
+
 /** nginx from Debian (with its Lua module) running examples/nginx/postern-auth-request.conf, on `port` or a free one, in its own prefix. */
-export async function startNginx(o: { upstream: string; gateway: string; port?: number }): Promise<FrontProxy> {
-  return startNginxSite((listen) => render('nginx/postern-auth-request.conf', { LISTEN: listen, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }), o.port)
+export async function startNginx(o: FrontProxyOptions): Promise<FrontProxy> {
+  return startNginxSite((listen) => render('nginx/postern-auth-request.conf', { LISTEN: listen, UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway, SERVICE_HOST: o.serviceHost }), o.port)
 }
 
 /** nginx from Debian (with its Lua module) serving the http-block text `site` makes of its listen address, on `port` or a free one, in its own prefix. */
@@ -71,10 +82,10 @@ export async function startNginxSite(site: (listen: string) => string, port?: nu
 }
 
 /** Caddy from Debian running examples/caddy/Caddyfile, on `port` or a free one. */
-export async function startCaddy(o: { upstream: string; gateway: string; port?: number }): Promise<FrontProxy> {
+export async function startCaddy(o: FrontProxyOptions): Promise<FrontProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-caddy-'))
   const port = o.port ?? (await freePort())
-  writeFileSync(join(dir, 'Caddyfile'), render('caddy/Caddyfile', { LISTEN_PORT: String(port), UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway }))
+  writeFileSync(join(dir, 'Caddyfile'), render('caddy/Caddyfile', { LISTEN_PORT: String(port), UPSTREAM: o.upstream, POSTERN_GATEWAY: o.gateway, SERVICE_HOST: o.serviceHost }))
   const child = spawn('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], {
     env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') },
     stdio: ['ignore', 'pipe', 'pipe'],
