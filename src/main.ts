@@ -78,6 +78,7 @@ import { renewalEndpoint } from './gateway/nginx/renewal.js'
 import { UpstreamPeers } from './gateway/nginx/upstream-peers.js'
 import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, startNginxPlane } from './gateway/nginx/nginx-plane.js'
+import { publicScheme } from './gateway/public-scheme.js'
 import { shapeServices } from './gateway/nginx/nginx-shape.js'
 import { observabilityListener, serveObservability } from './observability/endpoints.js'
 import { periodicTaskLog } from './observability/periodic-task-log.js'
@@ -420,7 +421,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         metrics,
         freshness,
         clock,
-        proto: config.tls ? 'https' : 'http',
+        proto: publicScheme(config.gatewayUrl, Boolean(config.tls)),
         trustedProxies: config.trustedProxies,
         issuer: config.issuer,
         log,
@@ -441,7 +442,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         upstreams,
         h2Upstreams,
         metrics,
-        proto: config.tls ? 'https' : 'http',
+        proto: publicScheme(config.gatewayUrl, Boolean(config.tls)),
         trustedProxies: config.trustedProxies,
         issuer: config.issuer,
         log,
@@ -486,6 +487,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           extraCaCerts: config.extraCaCerts,
           decisionKey: nginxKey,
           trustedProxies: config.trustedProxies,
+          proto: publicScheme(config.gatewayUrl, Boolean(config.tls)),
           maxConnections: config.maxConnections,
           request: gateway.request,
           upgrade: gateway.upgrade,
@@ -602,7 +604,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

@@ -43,6 +43,11 @@ export interface NginxPlaneOptions {
    */
   trustedProxies: TrustedProxies
   /**
+   * X-Forwarded-Proto for upstreams (public-scheme.ts): `https` behind a proxy that ends TLS;
+   * undefined, nginx's own scheme (`postern nginx-config` for an nginx whose listen decides it).
+   */
+  proto?: 'http' | 'https'
+  /**
    * `--max-connections`: each worker's connections, its callers' and its upstream connections
    * together (nginx's worker_connections). At the limit nginx closes idle keep-alive connections
    * to make room, then refuses new ones.
@@ -183,7 +188,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header ${HEADER_RULES.identity.email} $p_email;
       proxy_set_header ${HEADER_RULES.identity.assertion} $p_jwt;
       proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$p_xff' : '$remote_addr'};
-      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Proto ${o.proto ?? '$scheme'};
       proxy_set_header X-Forwarded-Host $http_host;
       proxy_set_header X-Request-Id $p_rid;
       # Hop-by-hop answer headers nginx itself would pass on (HEADER_RULES.hopByHop; it hides

@@ -26,6 +26,8 @@ export interface NginxPlaneDeps {
   decisionKey: string
   /** `--trusted-proxies`: whose X-Forwarded-For nginx passes on to upstreams (as the chain they vouch for). */
   trustedProxies: TrustedProxies
+  /** X-Forwarded-Proto for upstreams: the scheme callers use (public-scheme.ts). */
+  proto: 'http' | 'https'
   /** `--max-connections`: each nginx worker's connections (nginx-config.ts). */
   maxConnections: number
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
@@ -119,6 +121,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       tls: d.tls,
       upstreamCa,
       trustedProxies: d.trustedProxies,
+      proto: d.proto,
       maxConnections: d.maxConnections,
       watchPid: process.pid,
     })
