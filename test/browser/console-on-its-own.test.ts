@@ -79,6 +79,25 @@ describe('the console on its own', () => {
     await context.close()
   })
 
+  it('someone with no role on any project is told so, and can sign out from there', async () => {
+    const nobody = 'no-project@example.com'
+    const password = 'nobody-password-1234'
+    const made = await server.cli(['users', 'create', nobody, '--password-stdin'], { stdin: password })
+    expect(made.code, made.stderr).toBe(0)
+    const context = await browser.newContext()
+    const { page, problems } = await watchedPage(context)
+    await signInAt(page, nobody, password)
+    await page.getByText('You have no role on any project yet.').waitFor()
+    expect(await page.getByTitle('Signed in as').textContent()).toBe(nobody)
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.waitForURL((url) => url.pathname === '/signin')
+    // The session is over: the console asks to sign in again.
+    await page.goto(`${server.controlUrl}/console`)
+    await page.waitForURL(/\/signin\?/)
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('says a missing project is missing, never that it is empty', async () => {
     const context = await browser.newContext()
     const { page } = await watchedPage(context)

@@ -37,6 +37,24 @@ describe('console policy editing', () => {
     expect(() => revokeRole(retitled, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(/now holds this role under the condition “t2”/)
   })
 
+  it('keeps apart grants whose conditions differ in their description alone, so each member can be removed', () => {
+    const roles = [{ name: 'roles/run.invoker', title: 'Run Invoker', description: '', includedPermissions: [] }]
+    const condition = { expression: "request.time < timestamp('2027-01-01T00:00:00Z')", title: 'Until January' }
+    const policy = {
+      bindings: [
+        { role: 'roles/run.invoker', members: ['user:ann@x.com'], condition: { ...condition, description: 'contractor' } },
+        { role: 'roles/run.invoker', members: ['user:bob@x.com'], condition: { ...condition, description: 'intern' } },
+      ],
+    }
+    const groups = groupByRole([{ kind: 'service', label: 'service s', policy }], roles)
+    expect(groups.map((g) => [g.condition?.description, g.entries.map((e) => e.member)])).toEqual([
+      ['contractor', ['user:ann@x.com']],
+      ['intern', ['user:bob@x.com']],
+    ])
+    const bobs = groups.find((g) => g.entries.some((e) => e.member === 'user:bob@x.com'))!
+    expect(revokeRole(policy, 'roles/run.invoker', bobs.condition, 'user:bob@x.com').bindings).toEqual([policy.bindings[0]])
+  })
+
   it('groups own and inherited members by role in catalogue order', () => {
     const roles = [
       { name: 'roles/run.invoker', title: 'Run Invoker', description: '', includedPermissions: [] },

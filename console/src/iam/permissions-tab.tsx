@@ -112,13 +112,14 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
       {data && !canEdit && <p className="note">You can view these permissions but not change them.</p>}
       {data && groups.length === 0 && <p className="muted">No one has a role on this service yet.</p>}
       {groups.map((g) => (
-        <section key={`${g.role}\n${g.conditionKey}`} className="role-group" aria-label={`${g.title}${g.condition ? ` (if ${g.condition.title ?? g.condition.expression})` : ''}`}>
+        <section key={`${g.role}\n${g.conditionKey}`} className="role-group" aria-label={`${g.title}${conditionLabel(g.condition)}`}>
           <h3 className="role-title">
             {g.title} <span className="role-name">{g.role}</span>
           </h3>
           {g.condition && (
             <p className="condition">
               Only while: <strong>{g.condition.title ?? 'condition'}</strong> <code>{g.condition.expression}</code>
+              {g.condition.description && <span className="condition-description"> — {g.condition.description}</span>}
             </p>
           )}
           <ul className="member-list">
@@ -137,7 +138,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
                     <button
                       type="button"
                       className="button button-quiet button-small"
-                      aria-label={`Remove ${e.member} from ${g.title}`}
+                      aria-label={`Remove ${e.member} from ${g.title}${conditionLabel(g.condition)}`}
                       onClick={() => {
                         setRemoveError(undefined)
                         setRemoval({ group: g, member: e.member })
@@ -186,4 +187,11 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
       )}
     </div>
   )
+}
+
+/** What tells a conditional grant apart from the same role's others, in names a screen reader reads. */
+function conditionLabel(condition: RoleGroup['condition']): string {
+  if (!condition) return ''
+  const description = condition.description ? `, ${condition.description}` : ''
+  return ` (if ${condition.title ?? condition.expression}${description})`
 }

@@ -48,8 +48,9 @@ function canonicalPrefix(prefix: string): string {
   return lower === 'serviceaccount:' ? 'serviceAccount:' : lower
 }
 
+/** A condition's identity, as the server and the CLI match it (binding-edits.ts sameCondition): expression, title and description. */
 export function conditionKey(condition: Condition | undefined): string {
-  return condition ? JSON.stringify([condition.expression, condition.title]) : ''
+  return condition ? JSON.stringify([condition.expression, condition.title, condition.description || '']) : ''
 }
 
 /** Grants `role` (without a condition) to `members`; members who already hold it are left as they are. */

@@ -1,4 +1,5 @@
-import { useEffect } from 'react'
+import { useEffect, useState } from 'react'
+import { AccountControls } from '../accounts/account-controls.tsx'
 import { paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Project } from '../api/types.ts'
@@ -18,7 +19,8 @@ export function rememberProject(projectId: string): void {
  * one used here, or the only one there is, opens at once; otherwise they choose from the list.
  */
 export function ProjectPicker() {
-  const { api, email } = useSession()
+  const { api } = useSession()
+  const [accountStatus, setAccountStatus] = useState('')
   const last = window.localStorage.getItem(LAST_PROJECT) ?? ''
   const projects = useLoad(async () => (await api.get<{ projects?: Project[] }>(paths.projects())).projects ?? [], 'projects')
 
@@ -33,7 +35,8 @@ export function ProjectPicker() {
     <main className="centered">
       <div className="card picker">
         <h1>Choose a project</h1>
-        <p className="muted">Signed in as {email}.</p>
+        <AccountControls onPasswordChanged={setAccountStatus} />
+        {accountStatus && <p className="status-text" role="status">{accountStatus}</p>}
         {projects.error !== undefined && <ErrorText message={describeError(projects.error, 'list your projects')} />}
         {projects.loading && <p className="muted">Loading your projects…</p>}
         {projects.data && projects.data.length > 0 && (

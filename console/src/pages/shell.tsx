@@ -5,7 +5,7 @@ import { useSession } from '../ui/session.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { PendingRequestCount, requestsPath } from '../requests/requests-link.tsx'
-import { ChangePasswordDialog } from '../accounts/change-password-dialog.tsx'
+import { AccountControls } from '../accounts/account-controls.tsx'
 
 export type Section = 'services' | 'service-accounts' | 'users' | 'groups' | 'workforce-pools' | 'audit-log' | 'requests'
 
@@ -23,23 +23,12 @@ export const isSection = (page: string | undefined): page is Section => SECTIONS
 
 /** The frame around every page: product name, project, sections, who is signed in. */
 export function Shell({ project, section, children }: { project: string; section: Section; children: ReactNode }) {
-  const { email, api } = useSession()
+  const { api } = useSession()
   const projects = useLoad(async () => (await api.get<{ projects?: Project[] }>(paths.projects())).projects ?? [], 'projects')
-  const [signingOut, setSigningOut] = useState(false)
-  const [changingPassword, setChangingPassword] = useState(false)
   const [accountStatus, setAccountStatus] = useState('')
   const ids = (projects.data ?? []).map((p) => p.projectId)
   const choices = ids.includes(project) ? ids : [project, ...ids]
   const pathOf = (key: Section, p: string) => SECTIONS.find(([k]) => k === key)![2](p)
-
-  const signOut = async () => {
-    setSigningOut(true)
-    try {
-      await api.post('/signout', {})
-    } finally {
-      window.location.assign('/signin')
-    }
-  }
 
   return (
     <div className="app">
@@ -57,20 +46,7 @@ export function Shell({ project, section, children }: { project: string; section
             <Link key={key} to={to(project)} className="section-link" aria-current={key === section ? 'page' : undefined}>{title}{key === 'requests' && <PendingRequestCount />}</Link>
           ))}
         </nav>
-        <div className="account">
-          <span className="account-email" title="Signed in as">{email}</span>
-          <button type="button" className="button button-quiet button-small" onClick={() => setChangingPassword(true)}>Change password</button>
-          <button type="button" className="button button-quiet button-small" disabled={signingOut} onClick={() => void signOut()}>Sign out</button>
-        </div>
-        {changingPassword && (
-          <ChangePasswordDialog
-            onClose={() => setChangingPassword(false)}
-            onChanged={() => {
-              setChangingPassword(false)
-              setAccountStatus('Your password was changed; your other sign-ins have ended.')
-            }}
-          />
-        )}
+        <AccountControls onPasswordChanged={setAccountStatus} />
       </header>
       <main id="main" className="content" tabIndex={-1}>
         {accountStatus && <p className="status-text" role="status">{accountStatus}</p>}

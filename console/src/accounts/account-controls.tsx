@@ -1,0 +1,40 @@
+import { useState } from 'react'
+import { useSession } from '../ui/session.tsx'
+import { ChangePasswordDialog } from './change-password-dialog.tsx'
+
+/**
+ * Who is signed in, with Change password and Sign out: on every signed-in page, the project
+ * picker too (someone with no role on any project lands there, and must be able to leave).
+ * `onPasswordChanged` gets the words to show.
+ */
+export function AccountControls({ onPasswordChanged }: { onPasswordChanged: (message: string) => void }) {
+  const { email, api } = useSession()
+  const [signingOut, setSigningOut] = useState(false)
+  const [changingPassword, setChangingPassword] = useState(false)
+
+  const signOut = async () => {
+    setSigningOut(true)
+    try {
+      await api.post('/signout', {})
+    } finally {
+      window.location.assign('/signin')
+    }
+  }
+
+  return (
+    <div className="account">
+      <span className="account-email" title="Signed in as">{email}</span>
+      <button type="button" className="button button-quiet button-small" onClick={() => setChangingPassword(true)}>Change password</button>
+      <button type="button" className="button button-quiet button-small" disabled={signingOut} onClick={() => void signOut()}>Sign out</button>
+      {changingPassword && (
+        <ChangePasswordDialog
+          onClose={() => setChangingPassword(false)}
+          onChanged={() => {
+            setChangingPassword(false)
+            onPasswordChanged('Your password was changed; your other sign-ins have ended.')
+          }}
+        />
+      )}
+    </div>
+  )
+}
