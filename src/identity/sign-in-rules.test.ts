@@ -96,6 +96,8 @@ describe('user codes (RFC 8628 §6.1)', () => {
   it('normalises what a user types', () => {
     expect(normalizeUserCode('bcdf-ghjk')).toBe('BCDFGHJK')
     expect(normalizeUserCode(' BCDF GHJK ')).toBe('BCDFGHJK')
+    for (const typed of ['BCDF–GHJK', 'BCDF—GHJK', 'bcdf_ghjk', 'BCDF.GHJK', 'BCDF ‐ GHJK']) expect(normalizeUserCode(typed), typed).toBe('BCDFGHJK')
+    expect(normalizeUserCode('BCDFÉGHJK')).toBeUndefined()
     expect(normalizeUserCode('BCDF-GHJ')).toBeUndefined()
     expect(normalizeUserCode('ABCD-EFGH')).toBeUndefined()
   })

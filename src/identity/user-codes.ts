@@ -19,9 +19,13 @@ export function formatUserCode(code: string): string {
   return `${code.slice(0, 4)}-${code.slice(4)}`
 }
 
-/** What the user typed, as stored: case, spaces and dashes ignored; undefined if it cannot be a code. */
+/**
+ * What the user typed, as stored: case, spaces and punctuation ignored (RFC 8628 §6.1) — any
+ * dash a phone or word processor makes of ours (–, —), a dot, an underscore; undefined if it
+ * cannot be a code.
+ */
 export function normalizeUserCode(typed: string): string | undefined {
-  const code = typed.toUpperCase().replace(/[\s-]/g, '')
+  const code = typed.toUpperCase().replace(/[\s\p{P}\p{S}]/gu, '')
   if (code.length !== LENGTH) return undefined
   for (const c of code) if (!USER_CODE_ALPHABET.includes(c)) return undefined
   return code
