@@ -22,8 +22,8 @@ import { useConsoleSession } from './ui/use-console-session.ts'
  * later leaves the page as it is (an open dialog keeps what was typed) and says so.
  */
 export function App() {
-  const { session, ended, failure, markEnded } = useConsoleSession()
-  const api = useMemo(() => (session ? createApi(session.csrfToken, markEnded) : undefined), [session, markEnded])
+  const { session, ended, failure, markEnded, renewed } = useConsoleSession()
+  const api = useMemo(() => (session ? createApi(session, { ended: markEnded, renewed }) : undefined), [session, markEnded, renewed])
   const value = useMemo<SessionValue | undefined>(() => (session && api ? { email: session.email, api, ended } : undefined), [session, api, ended])
 
   if (failure) return <main className="centered"><ErrorText message={failure} /></main>

@@ -311,6 +311,30 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it('saves an open dialog after the same person signed in again on a page that is not the console (a new CSRF token nothing announced)', async () => {
+    const made = await server.cli(['users', 'create', 'renewed-user@example.com', '--password-stdin'], { stdin: 'renewed-password-1234' })
+    expect(made.code, made.stderr).toBe(0)
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/hello`)
+    await page.getByRole('region', { name: 'Permissions' }).getByRole('button', { name: 'Add principal' }).click()
+    const dialog = page.getByRole('dialog', { name: /Grant access/ })
+    await dialog.getByLabel('New principals').fill('renewed-user@example.com')
+    await dialog.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
+    // Signed in again in another tab, ending on /device: no console page tells this one.
+    const tab = await context.newPage()
+    await tab.goto(`${server.controlUrl}/signin?return_to=${encodeURIComponent('/device')}`)
+    await signInAt(tab, OWNER, server.ownerPassword!)
+    await tab.waitForURL((u) => u.pathname === '/device')
+    await tab.close()
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.waitFor({ state: 'detached' })
+    expect(membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).toContain('user:renewed-user@example.com')
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('removes nothing, and says so, when the binding shown was changed by someone else meanwhile', async () => {
     const condition = { title: 'Until 2040', expression: 'request.time < timestamp("2040-01-01T00:00:00Z")' }
     type Conditional = { bindings?: { role: string; members: string[]; condition?: typeof condition }[]; etag?: string }

@@ -22,17 +22,35 @@ export interface Api {
   delete<T>(path: string): Promise<T>
 }
 
+export interface SessionEvents {
+  /** Every 401; the call still fails with UNAUTHENTICATED. */
+  ended: () => void
+  /** The session was replaced by a new sign-in of the same person (its cookie and CSRF token are new). */
+  renewed: (session: { email: string; csrfToken: string }) => void
+}
+
 /**
- * `onSessionEnded` hears of every 401; the call still fails with UNAUTHENTICATED. The page is
- * never left for /signin here: that would drop what a person has typed into an open dialog.
+ * The page is never left for /signin here: that would drop what a person has typed into an open
+ * dialog. A change refused for its CSRF token, when the person signed in again in this browser
+ * (on a service's page, /device: nothing told this tab), is sent once more with the new token:
+ * the refused one changed nothing.
  */
-export function createApi(csrfToken: string, onSessionEnded: () => void): Api {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+export function createApi(session: { email: string; csrfToken: string }, on: SessionEvents): Api {
+  let csrfToken = session.csrfToken
+  const call = async <T>(method: string, path: string, body?: unknown, again = false): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (method !== 'GET') headers['x-csrf-token'] = csrfToken
     if (body !== undefined) headers['content-type'] = 'application/json'
     const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    if (res.status === 401) onSessionEnded()
+    if (res.status === 401) on.ended()
+    if (res.status === 403 && method !== 'GET' && !again) {
+      const renewed = await renewedSession(res.clone(), session.email, csrfToken)
+      if (renewed) {
+        csrfToken = renewed.csrfToken
+        on.renewed(renewed)
+        return call(method, path, body, true)
+      }
+    }
     return readJson<T>(res)
   }
   return {
@@ -66,6 +84,15 @@ async function readJson<T>(res: Response): Promise<T> {
     typeof error?.status === 'string' ? error.status : 'UNKNOWN',
     typeof error?.message === 'string' ? error.message : `The server answered ${res.status} ${res.statusText}.`,
   )
+}
+
+/** After a 403: the same person's new session, when the refusal was of the CSRF token and a new sign-in replaced it. */
+async function renewedSession(refusal: Response, email: string, sent: string): Promise<{ email: string; csrfToken: string } | undefined> {
+  const text = await refusal.text().catch(() => '')
+  if (!/X-CSRF-Token/i.test(text)) return undefined
+  const current = await fetchSession().catch(() => undefined)
+  if (!current || current.email.toLowerCase() !== email.toLowerCase() || current.csrfToken === sent) return undefined
+  return current
 }
 
 /** Reads the signed-in session; undefined when signed out. */

@@ -16,6 +16,8 @@ export interface ConsoleSession {
   ended: boolean
   failure: string | undefined
   markEnded: () => void
+  /** A call found the session replaced by a new sign-in of the same person: its new CSRF token is used from now on. */
+  renewed: (session: Session) => void
 }
 
 /** Loads the session (or goes to /signin, on first load only: later a 401 never leaves the page). */
@@ -57,7 +59,11 @@ export function useConsoleSession(): ConsoleSession {
   }, [session, ended])
 
   const markEnded = useCallback(() => setEnded(true), [])
-  return { session, ended, failure, markEnded }
+  const renewed = useCallback((s: Session) => {
+    setEnded(false)
+    setSession(s)
+  }, [])
+  return { session, ended, failure, markEnded, renewed }
 }
 
 function announceSignIn(): void {
