@@ -46,6 +46,15 @@ describe('parseMember: every form of DESIGN §1', () => {
     expect(parseMember(canonical)).toBe(canonical)
   })
 
+  it('names a workforce pool id that cannot be one, rather than the form that was typed', () => {
+    for (const raw of ['principalSet://iam.postern/workforcePools/p1/*', 'principal://iam.postern/workforcePools/Corp/subject/ann']) {
+      const message = invalidMessage(() => parseMember(raw))
+      expect(message, raw).toContain('is no workforce pool id: 6 to 63 lowercase letters')
+      expect(message, raw).not.toContain('expected user:EMAIL')
+    }
+    expect(invalidMessage(() => parseMember('principalSet://iam.postern/workforcePools/pool-one/nope'))).toContain('expected user:EMAIL')
+  })
+
   it('accepts the longest legal email and rejects one character more', () => {
     const local64 = 'a'.repeat(64)
     expect(parseMember(`user:${local64}@example.com`)).toBe(`user:${local64}@example.com`)

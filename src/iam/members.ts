@@ -150,6 +150,10 @@ function memberHint(raw: string): string {
   const kind = /^(user|group|serviceAccount):(.*)$/i.exec(raw)
   if (kind && !kind[2]!.includes('@')) return `an email address is needed after ${kind[1]}:, e.g. ${kind[1]}:${printable(kind[2]!) || 'ann'}@example.com.`
   if (/^domain:/i.test(raw)) return 'a domain name such as example.com is needed after domain:.'
+  const federated = /^principal(?:Set)?:\/\/iam\.postern\/workforcePools\/([^/]*)/.exec(raw)
+  if (federated && !POOL_ID.test(federated[1]!)) {
+    return `'${printable(federated[1]!)}' is no workforce pool id: 6 to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.`
+  }
   return "expected user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://iam.postern/workforcePools/POOL/subject/SUBJECT or principalSet://iam.postern/workforcePools/POOL/(group/GROUP|attribute.NAME/VALUE|*)."
 }
 
