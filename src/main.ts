@@ -415,7 +415,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         routes: new RouteTable(directory, config.gatewayUrl),
         authenticator,
         authorizer,
-        assertions: new AssertionMinter(tokens),
+        assertions: new AssertionMinter(tokens, () => keyring.removals),
         upstreams,
         denials: refusals,
         metrics,

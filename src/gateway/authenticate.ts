@@ -37,6 +37,8 @@ export class GatewayAuthenticator {
   private readonly inflight = new Map<string, Promise<VerifiedClaims | TokenError>>()
   private hits = 0
   private misses = 0
+  /** The keyring's removals when `verified` was last emptied: a token whose key is gone is checked again, and refused. */
+  private removalsSeen = 0
 
   constructor(
     private readonly keyring: Keyring,
@@ -60,6 +62,10 @@ export class GatewayAuthenticator {
     // Longer than any token Postern issues: refused by its length alone (verify.ts), never
     // hashed. A 256 KB header's digest costs about 170 µs, which anyone could ask for again and again.
     if (token.length > MAX_TOKEN_LENGTH) return this.verify(token, nowMs).then((result) => this.outcome(result, route))
+    if (this.keyring.removals !== this.removalsSeen) {
+      this.removalsSeen = this.keyring.removals
+      this.verified.clear()
+    }
     const digest = hash('sha256', token, 'base64url')
     const claims = this.verified.get(digest)
     if (claims && (claims.exp + LEEWAY_S) * 1000 > nowMs) {

@@ -10,6 +10,12 @@ import { currentSigningKid, generateSigningKey, loadKey, rotationDue, type KeyPo
 export class Keyring {
   private keys = new Map<string, LoadedKey>()
   private jwksCache: { keys: Record<string, unknown>[] } = { keys: [] }
+  /**
+   * How many reloads took a key away (expired, or gone from a restored database): whatever was
+   * verified or signed with the keys before (cached verdicts on tokens, cached assertions) is
+   * dropped when this moves, or a token of a key that is gone would still pass where it was seen.
+   */
+  private removalCount = 0
 
   constructor(
     private readonly store: Store,
@@ -23,6 +29,7 @@ export class Keyring {
     const records = (await this.store.listSigningKeys()).filter((r) => r.expireTime > now)
     const next = new Map<string, LoadedKey>()
     for (const r of records) next.set(r.kid, this.keys.get(r.kid) ?? loadKey(r, this.master))
+    if ([...this.keys.keys()].some((kid) => !next.has(kid))) this.removalCount++
     this.keys = next
     this.jwksCache = { keys: [...next.values()].map((k) => k.publicJwk) }
   }
@@ -55,6 +62,11 @@ export class Keyring {
     if (await this.store.deleteSigningKeysExpiredBefore(now)) await this.store.recordChange('signingKey', '*')
     await this.reload()
     return created
+  }
+
+  /** Moves whenever a key was taken away (see removalCount). */
+  get removals(): number {
+    return this.removalCount
   }
 
   jwks(): { keys: Record<string, unknown>[] } {
