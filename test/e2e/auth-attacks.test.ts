@@ -189,6 +189,12 @@ describe('refresh_token grant (RFC 6749 §6, §3.1)', () => {
     expect(refused.status).toBe(401)
     expect(refused.headers.get('www-authenticate')).toBe('Basic realm="postern"')
     expect(await refused.json()).toMatchObject({ error: 'invalid_client', error_description: expect.stringContaining('public client') })
+    // In the body, as client_secret_post and private_key_jwt send them: refused alike, before the
+    // grant is looked at; an empty client_secret (some libraries send one for a public client) is none.
+    const inBody = (extra: Record<string, string>) => token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token', client_id: 'postern-cli', ...extra })
+    expect((await inBody({ client_secret: 'wrong-secret' })).body).toMatchObject({ error: 'invalid_client', error_description: expect.stringContaining('public client') })
+    expect((await inBody({ client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'a.b.c' })).body).toMatchObject({ error: 'invalid_client' })
+    expect((await inBody({ client_secret: '' })).body).toMatchObject({ error: 'invalid_grant' })
   })
 
   it('a parameter sent without a value is as if omitted: client_id= is the default client', async () => {

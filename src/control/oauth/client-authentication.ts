@@ -26,6 +26,19 @@ export function basicClientId(authorization: string | undefined, formClientId: s
   return clientId
 }
 
+/**
+ * Client credentials in the body (RFC 6749 §2.3.1's client_secret, RFC 7523 §2.2's
+ * client_assertion) are refused as the Basic header's are: a client that believes it authenticated
+ * must hear that it did not. An empty client_secret, as some libraries send for a public client,
+ * is none.
+ */
+export function refuseBodyCredentials(form: ReadonlyMap<string, string>): void {
+  if (form.get('client_secret')) throw new OAuthError('invalid_client', `${CLI_CLIENT_ID} is a public client: it has no secret to send.`)
+  if (form.has('client_assertion') || form.has('client_assertion_type')) {
+    throw new OAuthError('invalid_client', `Client assertions are not supported: ${CLI_CLIENT_ID} is a public client (token_endpoint_auth_methods_supported: none).`)
+  }
+}
+
 /** §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded. */
 function formDecode(text: string): string {
   try {

@@ -9,7 +9,7 @@ import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { addressBucket, requestClientAddress } from '../../http/client-address.js'
 import { OAuthError } from '../../identity/oauth-error.js'
-import { basicClientId, challengeBasicClient } from './client-authentication.js'
+import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
 import { sendOAuth } from './token-endpoint.js'
 
 /** Device authorizations one address may start per window (RFC 8628 §5.2: limit user-code issuance too). */
@@ -29,6 +29,7 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
     // The client as the token endpoint reads it: in the form, or as HTTP Basic credentials (RFC 8628 §3.1).
     let clientId: string | undefined
     try {
+      refuseBodyCredentials(form)
       clientId = basicClientId(req.headers.authorization, form.get('client_id')) ?? form.get('client_id')
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err

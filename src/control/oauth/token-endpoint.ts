@@ -6,7 +6,7 @@ import { isAudience } from '../../identity/audience.js'
 import { GRANT } from '../../identity/endpoints.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 import type { ControlDeps } from '../deps.js'
-import { basicClientId, challengeBasicClient } from './client-authentication.js'
+import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
 
 /** One grant: the form parameters in, the token response out; failures throw OAuthError. */
 export type Grant = (form: Map<string, string>, deps: ControlDeps, req: IncomingMessage) => Promise<Record<string, unknown>>
@@ -25,6 +25,7 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
       } catch (err) {
         throw new OAuthError('invalid_request', err instanceof PosternError ? err.message : 'Unreadable request body.')
       }
+      refuseBodyCredentials(form)
       const basic = basicClientId(req.headers.authorization, form.get('client_id'))
       if (basic !== undefined) form.set('client_id', basic)
       const type = form.get('grant_type')
