@@ -16,7 +16,7 @@ export class Api {
    * One API call. `o.idempotent` says it is safe to send twice (a read, or a write guarded by an
    * etag); GET always is. Such a call is retried when the connection breaks under it.
    */
-  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}): Promise<T> {
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}, again = false): Promise<T> {
     // The account's sign-in at this server, whose token goes only to it (session.ts).
     const token = await this.session.accessToken(this.account, this.server)
     const send = o.idempotent || method === 'GET' ? requestSafely : request
@@ -31,6 +31,14 @@ export class Api {
       parsed = text ? JSON.parse(text) : {}
     } catch {
       throw new CliError(`Unexpected answer from ${this.server} (HTTP ${res.status}); is it a Postern server?`)
+    }
+    // A cached token the server no longer takes (its key gone with a restored database, a clock
+    // that misjudged its expiry): forgotten, and the call made once more with a new one, as
+    // google-auth's sessions do. A refusal for the token changed nothing, so a write may go again;
+    // a sign-in that is over says so from the refresh.
+    if (res.status === 401 && !again) {
+      await this.session.forgetTokens(token, this.account, this.server)
+      return this.call<T>(method, path, body, o, true)
     }
     if (!res.ok) {
       const e = (parsed as ApiErrorBody).error

@@ -60,6 +60,21 @@ export class Session {
     return this.token('access', {}, email, server)
   }
 
+  /**
+   * The server refused `accessToken`: the sign-in's cached tokens are dropped (the ID token came
+   * with it), so the next call refreshes. Not if another process already replaced them.
+   */
+  async forgetTokens(accessToken: string, email?: string, server?: string): Promise<void> {
+    const stored = this.signIn(email, server)
+    await this.files.withLock(async () => {
+      const credentials = this.files.readCredentials()
+      const current = findSignIn(credentials, stored.server, stored.account)
+      if (!current || current.accessToken !== accessToken) return
+      putSignIn(credentials, { ...current, accessToken: undefined, accessTokenExpiry: undefined, idToken: undefined, idTokenExpiry: undefined })
+      this.files.writeCredentials(credentials)
+    })
+  }
+
   /** An ID token for services: aud postern-cli, or `req.audience` (`print-identity-token`, the developer proxy). */
   idToken(req: TokenRequest = {}, email?: string, server?: string): Promise<string> {
     return this.token('id', req, email, server)
@@ -81,6 +96,7 @@ export class Session {
       const again = cached(current)
       if (again) return again
       const response = await this.exchange(name, current, req)
+      const receivedAt = this.now()
       if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
       const credentials = this.files.readCredentials()
       const updated: SignIn = { ...current }
@@ -90,11 +106,11 @@ export class Session {
       }
       if (response.access_token) {
         updated.accessToken = response.access_token
-        updated.accessTokenExpiry = expiryOf(response.access_token)
+        updated.accessTokenExpiry = localExpiryOf(response.access_token, receivedAt)
       }
       if (!req.audience) {
         updated.idToken = response.id_token
-        updated.idTokenExpiry = expiryOf(response.id_token)
+        updated.idTokenExpiry = localExpiryOf(response.id_token, receivedAt)
       }
       putSignIn(credentials, updated)
       this.files.writeCredentials(credentials)
@@ -199,11 +215,28 @@ function fresh(token: string | undefined, expiry: number | undefined, now: numbe
 
 /** The token's `exp` in ms, read without verifying (the server verifies; this only schedules refreshes). */
 export function expiryOf(token: string): number {
+  const { exp } = timesOf(token)
+  return exp === undefined ? 0 : exp * 1000
+}
+
+/**
+ * When a token just received expires, by this machine's clock: the time it was received plus
+ * its lifetime (`exp - iat`), as RFC 6749 §5.1 counts `expires_in` from the response. Its `exp`
+ * is the server's clock: compared with a clock minutes slow, a token the server already refuses
+ * would be kept, and printed, for as long again.
+ */
+export function localExpiryOf(token: string, receivedAt: number): number {
+  const { iat, exp } = timesOf(token)
+  if (exp === undefined) return 0
+  return iat === undefined || exp < iat ? exp * 1000 : receivedAt + (exp - iat) * 1000
+}
+
+function timesOf(token: string): { iat?: number; exp?: number } {
   try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : 0
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat?: unknown; exp?: unknown }
+    return { ...(typeof payload.iat === 'number' && { iat: payload.iat }), ...(typeof payload.exp === 'number' && { exp: payload.exp }) }
   } catch {
-    return 0
+    return {}
   }
 }
 

@@ -8,7 +8,7 @@ import { accountOf, discover, type TokenSet } from '../oidc-client.js'
 import { openBrowser } from '../open-browser.js'
 import { CliError, usageError } from '../errors.js'
 import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
-import { expiryOf } from '../session.js'
+import { localExpiryOf } from '../session.js'
 import { findSignIn, putSignIn } from '../../core/cli-credentials.js'
 
 /**
@@ -167,10 +167,10 @@ async function federatedLogin(cli: Cli, cmd: Command, o: { loginConfig: string; 
 }
 
 /** What a fresh sign-in leaves in the credentials besides its refresh token: both tokens, until they expire. */
-function cachedTokens(tokens: TokenSet): { accessToken?: string; accessTokenExpiry?: number; idToken: string; idTokenExpiry: number } {
+function cachedTokens(tokens: TokenSet, receivedAt = Date.now()): { accessToken?: string; accessTokenExpiry?: number; idToken: string; idTokenExpiry: number } {
   return {
-    ...(tokens.access_token && { accessToken: tokens.access_token, accessTokenExpiry: expiryOf(tokens.access_token) }),
+    ...(tokens.access_token && { accessToken: tokens.access_token, accessTokenExpiry: localExpiryOf(tokens.access_token, receivedAt) }),
     idToken: tokens.id_token,
-    idTokenExpiry: expiryOf(tokens.id_token),
+    idTokenExpiry: localExpiryOf(tokens.id_token, receivedAt),
   }
 }

@@ -15,9 +15,8 @@ export function fixedToken(token: string): TokenSource {
 
 export async function renewingToken(
   mint: () => Promise<string>,
-  o: { now?: () => number; onError: (err: Error) => void; onRenew?: (expiresAt: number) => void },
+  o: { onError: (err: Error) => void; onRenew?: (expiresAt: number) => void },
 ): Promise<TokenSource> {
-  const now = o.now ?? Date.now
   let token = await mint()
   let timer: NodeJS.Timeout | undefined
   let stopped = false
@@ -27,11 +26,11 @@ export async function renewingToken(
     timer = setTimeout(renew, delayMs)
     timer.unref()
   }
-  // Renew when two thirds of the lifetime has passed (at least 1 s from now); retry every 5 s on failure.
+  // Renew when two thirds of the lifetime has passed (at least 1 s from now); retry every 5 s on
+  // failure. Counted from now, the token just minted: its exp is the server's clock, not this machine's.
   const delayFor = (t: string) => {
     const { iat, exp } = claims(t)
-    const lifetime = (exp - iat) * 1000
-    return Math.max(1_000, exp * 1000 - lifetime / 3 - now())
+    return Math.max(1_000, ((exp - iat) * 1000 * 2) / 3)
   }
   async function renew() {
     try {

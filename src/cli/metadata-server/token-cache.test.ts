@@ -28,6 +28,14 @@ describe('TokenCache', () => {
     expect(fetches).toBe(2)
   })
 
+  it('a server clock ahead of this machine\'s (a token issued "in the future") still lives only its lifetime from now', async () => {
+    const now = 1_000_000_000_000
+    const cache = new TokenCache(() => now)
+    const serverNow = now + 30 * 86_400_000 // 30 days ahead
+    const token = `h.${Buffer.from(JSON.stringify({ iat: serverNow / 1000, exp: serverNow / 1000 + 3600 })).toString('base64url')}.s`
+    expect((await cache.get('x', async () => token)).expiry).toBe(now + 3600_000)
+  })
+
   it('does not keep a failure: the next request fetches again', async () => {
     const cache = new TokenCache(() => 0)
     await expect(cache.get('x', async () => Promise.reject(new Error('refused')))).rejects.toThrow('refused')

@@ -1,4 +1,4 @@
-import { expiryOf } from '../session.js'
+import { expiryOf, localExpiryOf } from '../session.js'
 
 /** Renew a token this long before it expires, as GCE's metadata server does (callers may cache it up to its expiry). */
 export const RENEW_BEFORE_MS = 5 * 60_000
@@ -21,7 +21,9 @@ export class TokenCache {
     let pending = this.inflight.get(key)
     if (!pending) {
       pending = fetch().then((token) => {
-        const entry = { token, expiry: expiryOf(token) }
+        // A fresh token lives its lifetime from now, whatever the server's clock says; one the CLI
+        // had cached lives less, and no longer than its exp: the sooner of the two.
+        const entry = { token, expiry: Math.min(expiryOf(token), localExpiryOf(token, this.now())) }
         this.tokens.delete(key)
         if (this.tokens.size >= MAX_ENTRIES) this.tokens.delete(this.tokens.keys().next().value!)
         this.tokens.set(key, entry)
