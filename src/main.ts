@@ -36,6 +36,7 @@ import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
 import type { ServeConfig } from './core/config.js'
 import { isLoopback } from './core/loopback.js'
+import { controlUrlForReset } from './control/reset-owner-server.js'
 import { PosternError } from './core/errors.js'
 import { systemClock } from './core/clock.js'
 import { startTestClock } from './core/test-clock.js'
@@ -583,7 +584,11 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
     for (const m of reset.mended) io.stdout(`Also ${m}.\n`)
     io.stdout(`New password for ${reset.owner} (shown once, keep it safe): ${reset.password}\n`)
     io.stdout(`Every session and refresh token of ${reset.owner} has ended; sign in again with the new password.\n`)
-    if (isLoopback(config.host)) await signInLocalCli(config, config.controlUrl, { email: reset.owner, uid: reset.ownerUid, onlyReplacing: 'owner' }, store, clock, io)
+    if (isLoopback(config.host)) {
+      const controlUrl = await controlUrlForReset(config, (await store.listSigningKeys()).map((k) => k.kid))
+      const outcome = await signInLocalCli(config, controlUrl, { email: reset.owner, uid: reset.ownerUid, onlyReplacing: 'owner' }, store, clock, io)
+      if (outcome.kind === 'left-alone') io.stdout(`The postern CLI (config in ${config.cliConfigDir}) was left as it is: it is not set to ${reset.owner} at ${controlUrl}, nor at a server on this machine that is this installation's. To sign it in: postern auth login ${reset.owner}\n`)
+    }
   } finally {
     await store.close()
   }

@@ -92,8 +92,9 @@ describe('postern serve --reset-owner-password', () => {
     expect((await browser.signIn('owner@example.com', oldPassword)).status).toBe(303)
     expect((await browser.fetch('/v1/session')).status).toBe(200)
 
-    // $ postern serve --reset-owner-password        (on the server's machine, while it runs)
-    const reset = await runCli(['serve', '--reset-owner-password', '--data-dir', p.dataDir, '--port', String(p.controlPort)], { configDir: p.configDir })
+    // $ postern serve --reset-owner-password        (on the server's machine, while it runs; as the
+    // README gives it, without the server's --port: the CLI's server is found to be this installation's)
+    const reset = await runCli(['serve', '--reset-owner-password', '--data-dir', p.dataDir], { configDir: p.configDir })
     expect(reset.code, reset.stderr).toBe(0)
     const newPassword = /New password for owner@example\.com \(shown once, keep it safe\): (\S+)/.exec(reset.stdout)?.[1]
     expect(newPassword).toMatch(/^\S{16,}$/)
@@ -112,6 +113,15 @@ describe('postern serve --reset-owner-password', () => {
     // This machine's CLI works at once.
     const list = await p.cli(['services', 'list'])
     expect(list.code, list.stderr).toBe(0)
+
+    // A CLI set to a server that is not this installation's is left as it is, and told how to sign in.
+    const other = mkdtempSync(join(tmpdir(), 'postern-cfg-'))
+    expect((await runCli(['config', 'set', 'server', 'http://127.0.0.1:9'], { configDir: other })).code).toBe(0)
+    expect((await runCli(['config', 'set', 'account', 'owner@example.com'], { configDir: other })).code).toBe(0)
+    const again = await runCli(['serve', '--reset-owner-password', '--data-dir', p.dataDir], { configDir: other })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toContain('was left as it is')
+    expect(again.stdout).toContain('postern auth login owner@example.com')
   })
 
   it('puts an owner back who was disabled and stripped of roles/owner', async () => {
