@@ -338,7 +338,7 @@ export function createGateway(deps: GatewayDeps) {
 const UNAVAILABLE = {
   ok: false,
   status: 'UNAVAILABLE',
-  message: 'Postern cannot reach its database and will not decide from a view this old; try again shortly.',
+  message: 'Postern will not decide from its view of the database now: the database is out of reach, or was replaced and is being reloaded (/readyz says which); try again shortly.',
   headers: { 'retry-after': '5' },
   verdict: 'unavailable',
 } as const satisfies Access
