@@ -489,6 +489,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           decisionKey: nginxKey,
           trustedProxies: config.trustedProxies,
           proto: publicScheme(config.gatewayUrl, Boolean(config.tls)),
+          publicPort: config.gatewayUrl.port,
           maxConnections: config.maxConnections,
           request: gateway.request,
           upgrade: gateway.upgrade,
@@ -609,7 +610,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
   try {
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, publicPort: config.gatewayUrl.port, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

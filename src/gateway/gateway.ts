@@ -193,7 +193,7 @@ export function createGateway(deps: GatewayDeps) {
   function headersFor(req: IncomingMessage, access: Extract<Access, { ok: true }>, nominated: ReadonlySet<string>, requestId: string): string[] | Promise<string[]> {
     const build = (identity: Identity | undefined) =>
       upstreamHeaders(req.rawHeaders, nominated, {
-        host: req.headers.host!,
+        host: access.route.publicHost,
         forwardedFor: clientAddressChain(req.socket.remoteAddress, req.rawHeaders, deps.trustedProxies),
         proto: deps.proto,
         requestId,

@@ -10,6 +10,8 @@ export interface Route {
   resource: string
   lineage: readonly string[]
   uri: string
+  /** The host (and port) of `uri`: what upstreams are told the caller asked for (X-Forwarded-Host), whatever port or case the caller's Host had. */
+  publicHost: string
   /** Token audiences accepted (DESIGN §3): the URL, with one trailing slash, custom audiences, and postern-cli unless strict. */
   audiences: ReadonlySet<string>
   upstream: { origin: string; basePath: string }
@@ -62,6 +64,7 @@ export class RouteTable {
         resource,
         lineage: lineage(resource),
         uri,
+        publicHost: new URL(uri).host,
         audiences,
         upstream: { origin: upstream.origin, basePath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '') },
       })

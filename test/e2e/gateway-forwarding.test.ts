@@ -108,6 +108,17 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(await reached('based', '/c#frag')).toBe('/base/c')
   })
 
+  it('tells the upstream the service URL’s host, whatever port or case the caller’s Host had (a port mapping, a typo)', async () => {
+    await fresh()
+    const service = new URL(url)
+    for (const host of [`${service.hostname.toUpperCase()}:${service.port}`, `${service.hostname}:1`, `${service.hostname}.`]) {
+      const res = await gw('/echo', {}, host)
+      expect(res.statusCode, host).toBe(200)
+      await res.body.dump()
+      expect(upstream.seen.at(-1)!.headers['x-forwarded-host'], host).toBe(service.host)
+    }
+  })
+
   it('passes a caller’s sane X-Request-Id on, and gives any other request one of its own, never the same twice', async () => {
     const idFor = async (headers: Record<string, string>) => {
       const res = await gw('/echo', { headers })

@@ -88,7 +88,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
         stream.once('close', forget)
         const requestId = typeof headers['x-request-id'] === 'string' && REQUEST_ID.test(headers['x-request-id']) ? headers['x-request-id'] : randomUUID()
         const upstream = upstreamHeaders(view.rawHeaders, NO_NOMINATED, {
-          host: view.host,
+          host: decided.route.publicHost,
           forwardedFor: clientAddressChain(deps.callerAddress ? deps.callerAddress(stream, headers) : stream.session?.socket?.remoteAddress, view.rawHeaders, deps.trustedProxies),
           proto: deps.proto,
           requestId,

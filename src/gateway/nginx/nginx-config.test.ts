@@ -19,7 +19,7 @@ describe('the nginx data plane configuration', () => {
     { upstream: 'http://localhost', timeoutSeconds: 7 },
     { upstream: 'https://api.example.com/v1', timeoutSeconds: 900 },
   ]
-  const base = { listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' as const, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, maxConnections: 10_000 }
+  const base = { listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' as const, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, publicPort: '18080', maxConnections: 10_000 }
   const config = nginxConfig({ ...base, shape: shapeServices(services).shape })
 
   it('names no service, upstream or address: a service created, deleted or pointed elsewhere changes nothing nginx must reload for', () => {

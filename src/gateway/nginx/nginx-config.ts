@@ -48,6 +48,12 @@ export interface NginxPlaneOptions {
    */
   proto?: 'http' | 'https'
   /**
+   * The port of the gateway's public URL ('' for its scheme's default): X-Forwarded-Host is the
+   * service URL's host, as the Node gateway sends it (nginx's $host, lowercased, with this port),
+   * whatever port the caller's Host named.
+   */
+  publicPort: string
+  /**
    * `--max-connections`: each worker's connections, its callers' and its upstream connections
    * together (nginx's worker_connections). At the limit nginx closes idle keep-alive connections
    * to make room, then refuses new ones.
@@ -189,7 +195,7 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header ${HEADER_RULES.identity.assertion} $p_jwt;
       proxy_set_header X-Forwarded-For ${o.trustedProxies.cidrs.length > 0 ? '$p_xff' : '$remote_addr'};
       proxy_set_header X-Forwarded-Proto ${o.proto ?? '$scheme'};
-      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Host $host${o.publicPort ? `:${o.publicPort}` : ''};
       proxy_set_header X-Request-Id $p_rid;
       # Hop-by-hop answer headers nginx itself would pass on (HEADER_RULES.hopByHop; it hides
       # Connection, Keep-Alive and Transfer-Encoding, the header filter what Connection nominates).

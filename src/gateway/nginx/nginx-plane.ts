@@ -28,6 +28,8 @@ export interface NginxPlaneDeps {
   trustedProxies: TrustedProxies
   /** X-Forwarded-Proto for upstreams: the scheme callers use (public-scheme.ts). */
   proto: 'http' | 'https'
+  /** The port of the gateway's public URL ('' for its scheme's default), for X-Forwarded-Host (nginx-config.ts). */
+  publicPort: string
   /** `--max-connections`: each nginx worker's connections (nginx-config.ts). */
   maxConnections: number
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
@@ -122,6 +124,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       upstreamCa,
       trustedProxies: d.trustedProxies,
       proto: d.proto,
+      publicPort: d.publicPort,
       maxConnections: d.maxConnections,
       watchPid: process.pid,
     })
