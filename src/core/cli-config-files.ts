@@ -1,6 +1,7 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { parseCredentials, type Credentials } from './cli-credentials.js'
+import { withFileLock } from './file-lock.js'
 
 /**
  * The CLI's files in $POSTERN_CONFIG_DIR or ~/.config/postern (DESIGN §6): `config.json`
@@ -117,38 +118,10 @@ export class ConfigFiles {
     writeSecret(this.dir, 'credentials.json', credentials)
   }
 
-  /** Serialises read-modify-write of the credentials among concurrent CLI processes (a token refresh must happen once). */
+  /** Serialises read-modify-write of the credentials among concurrent CLI processes (a token refresh must happen once; file-lock.ts). */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    const lock = join(this.dir, 'credentials.lock')
-    const deadline = Date.now() + 30_000
-    for (let attempt = 0; ; attempt++) {
-      try {
-        closeSync(openSync(lock, 'wx', 0o600))
-        break
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        if (Date.now() > deadline) {
-          // A process that died holding the lock must not block the CLI forever.
-          try {
-            unlinkSync(lock)
-          } catch {
-            /* someone else removed it */
-          }
-          continue
-        }
-        await new Promise((r) => setTimeout(r, Math.min(200, 5 + attempt * 5) * (0.5 + Math.random())))
-      }
-    }
-    try {
-      return await fn()
-    } finally {
-      try {
-        unlinkSync(lock)
-      } catch {
-        /* already gone */
-      }
-    }
+    return withFileLock(join(this.dir, 'credentials.lock'), fn)
   }
 }
 
