@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { request } from 'undici'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converse, framedStatuses, resetUpgrade } from '../support/raw-http.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -39,6 +40,21 @@ describe('postern services proxy, when callers reset or pipeline their upgrades'
     const r = await request(`${local}/echo`)
     expect(r.statusCode).toBe(200)
     await r.body.dump()
+  })
+
+  it('a Ctrl-C ends the proxy at once, and with it an open WebSocket (which carries the developer’s identity)', async () => {
+    const own = await startServicesProxy('hello', p.configDir)
+    const ws = new WebSocket(`ws://127.0.0.1:${own.port}/ws`)
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve)
+      ws.once('error', reject)
+    })
+    const closed = new Promise((resolve) => ws.once('close', resolve))
+    const exited = new Promise((resolve) => own.process.once('exit', resolve))
+    const started = Date.now()
+    own.process.kill('SIGINT')
+    await Promise.all([closed, exited])
+    expect(Date.now() - started).toBeLessThan(5_000)
   })
 
   it('answers an upgrade pipelined behind a request still being answered after it, in order', async () => {

@@ -621,6 +621,11 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
       const r = await fetch(`${local}/redirect`, { redirect: 'manual' })
       expect(r.status).toBe(302)
       expect(r.headers.get('location')).toBe(`${local}/landed?x=1`)
+      // To the address the client used: localhost is another site than 127.0.0.1 to a browser.
+      const port = new URL(local).port
+      const byName = await request(`${local}/redirect`, { headers: { host: `localhost:${port}` } })
+      await byName.body.dump()
+      expect(byName.headers.location).toBe(`http://localhost:${port}/landed?x=1`)
     })
 
     it('relays an answer with 60 KB of headers', async () => {

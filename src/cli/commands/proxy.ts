@@ -58,9 +58,12 @@ export function registerProxy(services: Command, cli: Cli): void {
       const serviceUrl = new URL(service.uri)
       const { renewingToken, fixedToken } = await import('../dev-proxy/token-source.js')
       const { startDevProxy } = await import('../dev-proxy/dev-proxy.js')
+      // The account the proxy started as, for its whole run: switching the active account (config
+      // set account, activate-service-account) must not change whose identity it carries unseen.
+      const account = o.token ? undefined : cli.session.activeAccount()
       const tokens = o.token
         ? fixedToken(o.token)
-        : await renewingToken(() => cli.session.idToken({ audience: service.uri }), {
+        : await renewingToken(() => cli.session.idToken({ audience: service.uri }, account), {
             onError: (err) => cli.warn(`could not renew the token (${err.message}); retrying in 5 s.`, cmd),
           })
       if (!isLoopback(o.host)) {

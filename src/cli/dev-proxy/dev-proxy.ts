@@ -56,7 +56,10 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     queueMicrotask(() => client.close().catch(() => undefined))
     return client
   }
-  const local = () => `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${(server.address() as { port: number }).port}`
+  // The address to print and point redirects at when a request names none: listening on every
+  // address (0.0.0.0, ::), the loopback one, which the proxy answers (0.0.0.0 is nowhere to go).
+  const reachable = o.host === '0.0.0.0' ? '127.0.0.1' : o.host === '::' ? '::1' : o.host
+  const local = () => `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${(server.address() as { port: number }).port}`
 
   const requestHeaders = (req: IncomingMessage, upgrade: boolean): string[] => {
     const out: string[] = []
@@ -71,11 +74,15 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     return out
   }
 
-  // A redirect to the service URL would leave the proxy; point it back at the local address.
-  const rewriteLocation = (value: string | string[] | undefined): string | undefined => {
+  // A redirect to the service URL would leave the proxy; point it back at the address the client
+  // used (its Host, which the proxy has checked names it: localhost is another site than
+  // 127.0.0.1 to a browser, and 0.0.0.0 no address to go to), absolute or scheme-relative.
+  const rewriteLocation = (value: string | string[] | undefined, host: string | undefined): string | undefined => {
     if (typeof value !== 'string') return undefined
-    const origin = o.serviceUrl.origin
-    if (value === origin || value.startsWith(origin + '/') || value.startsWith(origin + '?')) return local() + value.slice(origin.length)
+    const here = host ? `http://${host}` : local()
+    for (const service of [o.serviceUrl.origin, `//${o.serviceUrl.host}`]) {
+      if (value === service || value.startsWith(service + '/') || value.startsWith(service + '?')) return here + value.slice(service.length)
+    }
     return value
   }
 
@@ -128,7 +135,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
           const out: Record<string, string | string[]> = {}
           for (const [name, value] of Object.entries(headers)) {
             if (value === undefined || HOP_BY_HOP.has(name)) continue
-            out[name] = name === 'location' ? (rewriteLocation(value) ?? (value as string)) : (value as string | string[])
+            out[name] = name === 'location' ? (rewriteLocation(value, req.headers.host) ?? (value as string)) : (value as string | string[])
           }
           res.writeHead(statusCode, out)
           flushHeadSoon(res)
@@ -147,9 +154,13 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     send(agent, true)
   }
 
+  // Upgraded connections (WebSockets) leave the server's keeping: closing the proxy ends them itself.
+  const upgraded = new Set<Duplex>()
   const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer) => {
     // Node stops listening for the socket's errors once it hands over an upgrade (gateway.ts upgrade).
     client.on('error', () => client.destroy())
+    upgraded.add(client)
+    client.once('close', () => upgraded.delete(client))
     const own = ownAnswer(req)
     if (own) {
       client.end(`HTTP/1.1 ${own.status} ${own.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(own.body)}\r\nconnection: close\r\n\r\n${own.body}`)
@@ -179,7 +190,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     tokens: o.tokens,
     sessions,
     refusal: (headers) => localOriginRefusal(headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts }),
-    rewriteLocation: (value) => rewriteLocation(value) ?? value,
+    rewriteLocation: (value, host) => rewriteLocation(value, host) ?? value,
   })
   serveHttp2Beside(server, { tls: false, onStream, idleTimeoutMs: 0, prefaceTimeoutMs: 30_000 })
   await new Promise<void>((resolve, reject) => {
@@ -194,6 +205,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     url: local(),
     async close() {
       o.tokens.stop()
+      for (const socket of upgraded) socket.destroy()
       await new Promise((r) => {
         server.close(r)
         server.closeAllConnections()

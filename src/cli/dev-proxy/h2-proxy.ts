@@ -18,7 +18,8 @@ export interface H2ProxyOptions {
   /** Why the proxy refuses a request (it names another host, comes from another site), or undefined. */
   refusal(headers: { host?: string; origin?: string | string[]; 'sec-fetch-site'?: string | string[] }): string | undefined
   /** A Location pointing at the service URL, pointed back at the proxy. */
-  rewriteLocation(value: string): string
+  /** `host`: the :authority the client used (checked by `refusal`), which the redirect is pointed back at. */
+  rewriteLocation(value: string, host: string | undefined): string
 }
 
 /**
@@ -34,7 +35,8 @@ export function createH2Proxy(o: H2ProxyOptions) {
     const requestBody = (flags & NGHTTP2_FLAG_END_STREAM) === 0
     if (requestBody) dropBodyOnceAnswered(stream)
     const grpc = isGrpc(headers['content-type'])
-    const refused = o.refusal({ host: String(headers[':authority'] ?? headers.host ?? ''), origin: headers.origin, 'sec-fetch-site': headers['sec-fetch-site'] })
+    const authority = String(headers[':authority'] ?? headers.host ?? '')
+    const refused = o.refusal({ host: authority, origin: headers.origin, 'sec-fetch-site': headers['sec-fetch-site'] })
     if (refused) {
       refuse(stream, grpc, 403, 7, 'PERMISSION_DENIED', refused)
       return
@@ -64,7 +66,7 @@ export function createH2Proxy(o: H2ProxyOptions) {
           for (let i = 0; i < raw.length; i += 2) {
             const name = raw[i]!
             if (NOT_FORWARDED.has(name)) continue
-            kept.push(name, name === 'location' ? o.rewriteLocation(raw[i + 1]!) : raw[i + 1]!)
+            kept.push(name, name === 'location' ? o.rewriteLocation(raw[i + 1]!, authority) : raw[i + 1]!)
           }
           return kept
         },
