@@ -108,6 +108,8 @@ describe('gcloud habits', () => {
       const row = async () => (await p.cli(['services', 'list', '--filter=metadata.name:open-door'])).stdout.split('\n')[1]!.split('\t')[3]
       await eventually(5_000, async () => (await row()) === 'none (allUsers may invoke)', 'the list saying allUsers may invoke')
       expect((await p.cli(['services', 'describe', 'open-door', '--format=value(allUsersMayInvoke)'])).stdout).toBe('true\n')
+      // Every answer carries it, an update's too, as every read does.
+      expect((await p.cli(['services', 'update', 'open-door', '--description=d', '--format=value(allUsersMayInvoke)'])).stdout).toBe('true\n')
       expect((await p.cli(['services', 'remove-iam-policy-binding', 'open-door', '--member=allUsers', '--role=roles/run.invoker'])).code).toBe(0)
       await eventually(5_000, async () => (await row()) === 'required', 'the list saying a token is required again')
     } finally {

@@ -105,7 +105,8 @@ export function serviceRoutes(r: Router<Handler>): void {
       await tx.recordChange('service', `${projectId}/${serviceId}`)
       await tx.recordChange('policy', name)
     })
-    return ok(serviceView(record, c.deps.settings.gatewayUrl))
+    // As every read of a service shows it (a new service's own policy is empty: what the project's and organization's grant).
+    return ok(serviceView(record, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
   })
 
   r.add('GET', '/v2/projects/{project}/services/{service}', async (c) => {
@@ -158,7 +159,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       await tx.recordChange('service', `${projectId}/${serviceId}`)
       return next
     })
-    return ok(serviceView(updated, c.deps.settings.gatewayUrl))
+    return ok(serviceView(updated, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
   })
 
   r.add('DELETE', '/v2/projects/{project}/services/{service}', async (c) => {
