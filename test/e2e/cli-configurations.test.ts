@@ -41,7 +41,12 @@ describe('config configurations', () => {
     expect(created.code, created.stderr).toBe(0)
     expect(created.stderr).toBe('Created [team-b].\nActivated [team-b].\n')
     // A new configuration has no properties: not signed in anywhere yet, though A's owner still is in default.
-    expect((await cli(['config', 'get', 'account'])).stdout).toBe('')
+    expect(await cli(['config', 'get', 'account'])).toMatchObject({ code: 0, stdout: '', stderr: '(unset)\n' })
+    // The server it talks to until one is set: the default, as config list shows it.
+    const shown = (await cli(['config', 'list'])).stdout
+    const server = (await cli(['config', 'get-value', 'server'])).stdout.trim()
+    expect(server).toMatch(/^http:\/\//)
+    expect(shown).toContain(`server: ${server}`)
     const activated = await cli(['auth', 'activate-service-account', '--key-file', join(b.configDir, 'deployer.json')])
     expect(activated.code, activated.stderr).toBe(0)
     expect((await cli(['config', 'set', 'project', 'my-project'])).code).toBe(0)

@@ -33,8 +33,12 @@ export function registerConfig(program: Command, cli: Cli): void {
     .alias('get-value')
     .description('Print a property (get-value, as gcloud names it, too).')
     .action(async (name: string) => {
-      const value = cli.files.readConfig()[key(name)]
-      cli.print(value === undefined ? '' : `${value}\n`)
+      const property = key(name)
+      // The server the CLI talks to when none is set (as config list shows it); any other unset
+      // property is "(unset)" on stderr, as gcloud says it, and nothing on stdout for scripts.
+      const value = property === 'server' ? cli.server() : cli.files.readConfig()[property]
+      if (value === undefined) cli.io.stderr('(unset)\n')
+      else cli.print(`${value}\n`)
     })
   config
     .command('unset <property>')
