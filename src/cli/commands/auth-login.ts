@@ -79,9 +79,11 @@ export function registerLogin(auth: Command, cli: Cli): void {
 }
 
 /**
- * `auth login ACCOUNT` for an account this CLI holds a working sign-in of at this server: it
- * becomes the active one again with no browser, as gcloud re-uses stored credentials. A sign-in
- * that no longer works (revoked, expired) is not reused: the command signs in afresh.
+ * `auth login ACCOUNT` for an account this CLI holds a sign-in of at this server: it becomes the
+ * active one again with no browser, as gcloud re-uses stored credentials. One that cannot give a
+ * token (its refresh refused: revoked, expired) is not reused: the command signs in afresh. A
+ * cached token still in date counts as working, as gcloud counts it; the next command refreshes
+ * if the server refuses it (api.ts).
  */
 async function reuseSignIn(cli: Cli, cmd: Command, account: string, server: string): Promise<boolean> {
   const held = findSignIn(cli.files.readCredentials(), server, account.trim().toLowerCase())
