@@ -67,6 +67,9 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
     'client-ip': '10.9.9.9',
     'cf-connecting-ip': '10.9.9.9',
     'x-original-url': '/spoofed',
+    // What forward-auth reads before the proxy's own X-Forwarded-Uri and -Method.
+    'x-original-method': 'GET',
+    'x-original-uri': '/spoofed',
   }
   const call = async (port: number, service: string, token: string | undefined) => {
     // The client's Host names `service`; the proxy at `port` may carry another.
@@ -115,7 +118,9 @@ describe.each(DATA_PLANES)('forward-auth behind nginx and Caddy (%s data plane)'
         expect(names).not.toContain('x-real-ip')
         expect(names).not.toContain('x-forwarded-port')
         expect(names).not.toContain('x-forwarded-prefix')
-        for (const name of ['client-ip', 'cf-connecting-ip', 'x-original-url']) expect(names).not.toContain(name)
+        for (const name of ['client-ip', 'cf-connecting-ip', 'x-original-url', 'x-original-method', 'x-original-uri']) expect(names).not.toContain(name)
+        // The service's own host, not the client's Host.
+        expect(seen.headers['x-forwarded-host']).toBe(`${service}.my-project.localhost`)
         expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1')
         // The app's cookies, without Postern's.
         expect(seen.headers.cookie).toBe('app=1; theme=dark')
