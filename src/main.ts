@@ -36,7 +36,7 @@ import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
 import type { ServeConfig } from './core/config.js'
 import { isLoopback } from './core/loopback.js'
-import { controlUrlForReset } from './control/reset-owner-server.js'
+import { controlUrlForReset, recordControlUrl } from './control/reset-owner-server.js'
 import { PosternError } from './core/errors.js'
 import { systemClock } from './core/clock.js'
 import { startTestClock } from './core/test-clock.js'
@@ -390,6 +390,11 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       // requireHostHeader off: a request without Host gets the one error shape (server.ts), not Node's bare 400.
       const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000, requireHostHeader: false })
       running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
+      try {
+        recordControlUrl(config.dataDir, running.controlUrl)
+      } catch (err) {
+        log.log('warn', 'could not note the control URL in the data directory; serve --reset-owner-password will need --port', { err: (err as Error).message })
+      }
     }
 
     if (config.planes.gateway) {
@@ -586,9 +591,9 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
     io.stdout(`New password for ${reset.owner} (shown once, keep it safe): ${reset.password}\n`)
     io.stdout(`Every session and refresh token of ${reset.owner} has ended; sign in again with the new password.\n`)
     if (isLoopback(config.host)) {
-      const controlUrl = await controlUrlForReset(config, (await store.listSigningKeys()).map((k) => k.kid))
+      const controlUrl = controlUrlForReset(config)
       const outcome = await signInLocalCli(config, controlUrl, { email: reset.owner, uid: reset.ownerUid, onlyReplacing: 'owner' }, store, clock, io)
-      if (outcome.kind === 'left-alone') io.stdout(`The postern CLI (config in ${config.cliConfigDir}) was left as it is: it is not set to ${reset.owner} at ${controlUrl}, nor at a server on this machine that is this installation's. To sign it in: postern auth login ${reset.owner}\n`)
+      if (outcome.kind === 'left-alone') io.stdout(`The postern CLI (config in ${config.cliConfigDir}) was left as it is: it is not set to ${reset.owner} at ${controlUrl}, the server of this data directory. To sign it in: postern auth login ${reset.owner}\n`)
     }
   } finally {
     await store.close()

@@ -1,30 +1,32 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ConfigFiles } from '../core/cli-config-files.js'
 import { sameServer } from '../core/cli-credentials.js'
 import type { ServeConfig } from '../core/config.js'
-import { isLoopback } from '../core/loopback.js'
 
-const ASK_MS = 2_000
+/** Where a running server notes the control URL it serves, in its data directory. */
+const CONTROL_URL_FILE = 'control-url'
+
+/** Notes the control URL this server serves, for `--reset-owner-password` run beside it later. */
+export function recordControlUrl(dataDir: string, url: string): void {
+  writeFileSync(join(dataDir, CONTROL_URL_FILE), url + '\n', { mode: 0o600 })
+}
 
 /**
  * Where `serve --reset-owner-password` signs this machine's CLI in again. The reset runs beside
  * the server, with flags of its own: the control URL they give (--port, else 7070) need not be
- * the one the server listens on. The CLI's active configuration names a server; when that one is
- * on this machine and publishes this installation's signing keys (`kids`, from the store), it is
- * this installation's, and the CLI is signed in there. Otherwise the flags' URL, as before.
+ * the one the server listens on. When the CLI's active configuration names the URL the server of
+ * this data directory noted it serves, the CLI is signed in there. Nothing is asked of the
+ * network: a public document (the JWKS) would prove nothing, and another local user serving a
+ * copy on a port the CLI names would be handed the owner's new refresh token.
  */
-export async function controlUrlForReset(config: ServeConfig, kids: readonly string[]): Promise<string> {
-  let named: URL
+export function controlUrlForReset(config: ServeConfig): string {
+  let recorded: string
   try {
-    named = new URL(new ConfigFiles(config.cliConfigDir).readConfig().server ?? '')
+    recorded = readFileSync(join(config.dataDir, CONTROL_URL_FILE), 'utf8').trim()
   } catch {
     return config.controlUrl
   }
-  if (sameServer(named.href, config.controlUrl) || !isLoopback(named.hostname.replace(/^\[|\]$/g, ''))) return config.controlUrl
-  try {
-    const res = await fetch(new URL('/oauth2/jwks', named.origin), { signal: AbortSignal.timeout(ASK_MS), redirect: 'error' })
-    const { keys } = (await res.json()) as { keys?: { kid?: unknown }[] }
-    return keys?.some((k) => typeof k.kid === 'string' && kids.includes(k.kid)) ? named.origin : config.controlUrl
-  } catch {
-    return config.controlUrl
-  }
+  const named = new ConfigFiles(config.cliConfigDir).readConfig().server
+  return named !== undefined && recorded !== '' && sameServer(named, recorded) ? recorded : config.controlUrl
 }
