@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { hostname, uptime } from 'node:os'
 
 /**
  * A lock file among the CLI processes of one person (credentials.json's read-modify-write: a
@@ -16,6 +16,12 @@ const MAX_WAIT_MS = 180_000
 const UNWRITTEN_GRACE_MS = 5_000
 /** A holder on another host (a home shared over NFS) cannot be asked whether it is alive: its lock is taken after this long. */
 const OTHER_HOST_STALE_MS = 180_000
+/**
+ * No refresh holds the lock this long (one HTTP exchange, the CLI's timeout 60 s): a holder that
+ * seems alive past it is another process that took a dead holder's pid (pids repeat, in
+ * containers from 1 up), or one stuck past any answer.
+ */
+const HELD_TOO_LONG_MS = 150_000
 
 export interface Holder {
   pid: number
@@ -28,11 +34,14 @@ export function parseHolder(content: string): Holder | undefined {
   return Number.isSafeInteger(n) && n > 0 && host ? { pid: n, host } : undefined
 }
 
-/** Whether a lock found in place may be taken over: its holder is gone (or, unknowable, has held it far too long). */
-export function lockIsStale(o: { holder: Holder | undefined; ageMs: number; here: string; alive: (pid: number) => boolean }): boolean {
+/**
+ * Whether a lock found in place may be taken over: its holder is gone, or has held it longer than
+ * any refresh takes, or since before this machine started (`uptimeMs`: a lock that outlived a reboot).
+ */
+export function lockIsStale(o: { holder: Holder | undefined; ageMs: number; here: string; alive: (pid: number) => boolean; uptimeMs: number }): boolean {
   if (!o.holder) return o.ageMs > UNWRITTEN_GRACE_MS
   if (o.holder.host !== o.here) return o.ageMs > OTHER_HOST_STALE_MS
-  return !o.alive(o.holder.pid)
+  return o.ageMs > HELD_TOO_LONG_MS || o.ageMs > o.uptimeMs || !o.alive(o.holder.pid)
 }
 
 function alive(pid: number): boolean {
@@ -81,7 +90,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, o: { m
       const found = readLock(path)
       if (!found) continue
       const holder = parseHolder(found.content)
-      if (lockIsStale({ holder, ageMs: found.ageMs, here, alive })) {
+      if (lockIsStale({ holder, ageMs: found.ageMs, here, alive, uptimeMs: uptime() * 1000 })) {
         removeIfUnchanged(path, found.content)
         continue
       }
