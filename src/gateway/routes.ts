@@ -64,7 +64,8 @@ export class RouteTable {
         resource,
         lineage: lineage(resource),
         uri,
-        publicHost: new URL(uri).host,
+        // Not new URL(uri).host: a name ending in a number (a gateway URL of 127.0.0.1) is no URL host.
+        publicHost: uri.slice(uri.indexOf('//') + 2),
         audiences,
         upstream: { origin: upstream.origin, basePath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '') },
       })

@@ -49,6 +49,8 @@ const received = (s: Seen) => ({
   headers: Object.fromEntries(
     Object.entries(s.headers)
       .filter(([name, value]) => !OWN.has(name) && value !== '' && PLAIN_NAME.test(name))
+      // The service URL's host: each plane's own gateway port in it.
+      .map(([name, value]): [string, unknown] => [name, name === 'x-forwarded-host' ? String(value).replace(/:\d+$/, ':PORT') : value])
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   ),
 })
