@@ -76,8 +76,10 @@ export class GatewayAuthenticator {
     this.misses++
     let pending = this.inflight.get(digest)
     if (!pending) {
+      const removals = this.keyring.removals
       pending = this.verify(token, nowMs).then((result) => {
-        if (!(result instanceof TokenError)) this.verified.set(digest, result)
+        // Not kept when a key was taken away meanwhile: it may be the one this token was checked with.
+        if (!(result instanceof TokenError) && this.keyring.removals === removals) this.verified.set(digest, result)
         return result
       })
       this.inflight.set(digest, pending)
