@@ -7,6 +7,7 @@ import { loopbackLogin } from '../loopback-login.js'
 import { accountOf, discover, type TokenSet } from '../oidc-client.js'
 import { openBrowser } from '../open-browser.js'
 import { CliError, usageError } from '../errors.js'
+import { request } from '../http-client.js'
 import { exchangeSubjectToken, principalOf, readLoginConfig, signInExternally } from '../federated-login.js'
 import { localExpiryOf } from '../session.js'
 import { findSignIn, putSignIn } from '../../core/cli-credentials.js'
@@ -55,6 +56,8 @@ export function registerLogin(auth: Command, cli: Cli): void {
       tokens ??= await deviceLogin(endpoints, { say })
       const { email, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
       if (account !== undefined && email.toLowerCase() !== account.trim().toLowerCase()) {
+        // The other account's new sign-in is ended at the server, not just left unsaved here.
+        if (tokens.refresh_token) await request(`${server}/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token: tokens.refresh_token }) }).catch(() => undefined)
         throw new CliError(
           `You attempted to log in as account [${account}] but the received credentials were for account [${email}]; nothing was saved.\n` +
             `Sign in as ${account} in the browser (or sign out there first), then run postern auth login ${account} again.`,
@@ -80,15 +83,15 @@ export function registerLogin(auth: Command, cli: Cli): void {
 
 /**
  * `auth login ACCOUNT` for an account this CLI holds a sign-in of at this server: it becomes the
- * active one again with no browser, as gcloud re-uses stored credentials. One that cannot give a
- * token (its refresh refused: revoked, expired) is not reused: the command signs in afresh. A
- * cached token still in date counts as working, as gcloud counts it; the next command refreshes
- * if the server refuses it (api.ts).
+ * active one again with no browser, as gcloud re-uses stored credentials — once the server has
+ * renewed its tokens (its cached ones dropped first), so that one revoked or expired meanwhile is
+ * not reused: the command signs in afresh.
  */
 async function reuseSignIn(cli: Cli, cmd: Command, account: string, server: string): Promise<boolean> {
   const held = findSignIn(cli.files.readCredentials(), server, account.trim().toLowerCase())
   if (!held || held.type !== 'user') return false
   try {
+    if (held.accessToken) await cli.session.forgetTokens(held.accessToken, held.account, server)
     await cli.session.accessToken(held.account, server)
   } catch {
     return false
