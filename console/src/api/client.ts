@@ -1,3 +1,5 @@
+import { samePerson, type Session } from './types.ts'
+
 /**
  * The console's one way to the control API: same-origin fetch with the session cookie, and the
  * session's CSRF token on every request that is not a GET (the sign-in contract).
@@ -26,7 +28,7 @@ export interface SessionEvents {
   /** Every 401; the call still fails with UNAUTHENTICATED. */
   ended: () => void
   /** The session was replaced by a new sign-in of the same person (its cookie and CSRF token are new). */
-  renewed: (session: { email: string; csrfToken: string }) => void
+  renewed: (session: Session) => void
 }
 
 /**
@@ -35,7 +37,7 @@ export interface SessionEvents {
  * (on a service's page, /device: nothing told this tab), is sent once more with the new token:
  * the refused one changed nothing.
  */
-export function createApi(session: { email: string; csrfToken: string }, on: SessionEvents): Api {
+export function createApi(session: Session, on: SessionEvents): Api {
   let csrfToken = session.csrfToken
   const call = async <T>(method: string, path: string, body?: unknown, again = false): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' }
@@ -44,7 +46,7 @@ export function createApi(session: { email: string; csrfToken: string }, on: Ses
     const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     if (res.status === 401) on.ended()
     if (res.status === 403 && method !== 'GET' && !again) {
-      const renewed = await renewedSession(res.clone(), session.email, csrfToken)
+      const renewed = await renewedSession(res.clone(), session, csrfToken)
       if (renewed) {
         csrfToken = renewed.csrfToken
         on.renewed(renewed)
@@ -87,16 +89,16 @@ async function readJson<T>(res: Response): Promise<T> {
 }
 
 /** After a 403: the same person's new session, when the refusal was of the CSRF token and a new sign-in replaced it. */
-async function renewedSession(refusal: Response, email: string, sent: string): Promise<{ email: string; csrfToken: string } | undefined> {
+async function renewedSession(refusal: Response, session: Session, sent: string): Promise<Session | undefined> {
   const text = await refusal.text().catch(() => '')
   if (!/X-CSRF-Token/i.test(text)) return undefined
   const current = await fetchSession().catch(() => undefined)
-  if (!current || current.email.toLowerCase() !== email.toLowerCase() || current.csrfToken === sent) return undefined
+  if (!current || !samePerson(current, session) || current.csrfToken === sent) return undefined
   return current
 }
 
 /** Reads the signed-in session; undefined when signed out. */
-export async function fetchSession(): Promise<{ email: string; csrfToken: string } | undefined> {
+export async function fetchSession(): Promise<Session | undefined> {
   const res = await send('/v1/session', { headers: { accept: 'application/json' } })
   if (res.status === 401) return undefined
   return readJson(res)

@@ -5,7 +5,15 @@
 export type { Binding, Condition, Policy, Service } from '../../../src/api/types.js'
 export interface Session {
   email: string
+  /** The signed-in principal's uid (older servers send none). */
+  uid?: string
   csrfToken: string
+}
+
+/** Whether two sessions are the same person's: by uid when both carry one, else by email. */
+export function samePerson(a: Session, b: Session): boolean {
+  if (a.uid !== undefined && b.uid !== undefined) return a.uid === b.uid
+  return a.email.toLowerCase() === b.email.toLowerCase()
 }
 
 export interface Project {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react'
 import { fetchSession, goToSignIn } from '../api/client.ts'
-import type { Session } from '../api/types.ts'
+import { samePerson, type Session } from '../api/types.ts'
 
 /**
  * Console tabs of one browser tell each other that someone signed in (nothing else is sent: each
@@ -41,7 +41,7 @@ export function useConsoleSession(): ConsoleSession {
     const recheck = () => {
       fetchSession().then((s) => {
         if (!s) return // still signed out
-        if (s.email.toLowerCase() !== session.email.toLowerCase()) return window.location.reload()
+        if (!samePerson(s, session)) return window.location.reload()
         setEnded(false)
         // A new sign-in in this browser replaced the session cookie, and with it the CSRF token.
         if (s.csrfToken !== session.csrfToken) setSession(s)

@@ -52,7 +52,8 @@ export function signInRoutes(deps: ControlDeps, sessions: SessionAuth) {
     r.add('GET', '/v1/session', async (c) => {
       const active = await sessions.current(c.req)
       if (!active) throw unauthenticated('No session: sign in at /signin.')
-      return ok({ email: active.email, csrfToken: active.record.csrfToken, expireTime: new Date(active.record.expireTime).toISOString() })
+      // uid: who the session is of, beyond an email two federated pools may share (the console tells sessions apart by it).
+      return ok({ email: active.email, uid: active.record.subjectUid, csrfToken: active.record.csrfToken, expireTime: new Date(active.record.expireTime).toISOString() })
     })
   }
 }
