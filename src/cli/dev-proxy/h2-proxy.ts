@@ -17,8 +17,7 @@ export interface H2ProxyOptions {
   sessions: H2Sessions
   /** Why the proxy refuses a request (it names another host, comes from another site), or undefined. */
   refusal(headers: { host?: string; origin?: string | string[]; 'sec-fetch-site'?: string | string[] }): string | undefined
-  /** A Location pointing at the service URL, pointed back at the proxy. */
-  /** `host`: the :authority the client used (checked by `refusal`), which the redirect is pointed back at. */
+  /** A Location pointing at the service URL, pointed back at the proxy as `host` names it (the :authority the client used, checked by `refusal`). */
   rewriteLocation(value: string, host: string | undefined): string
 }
 
