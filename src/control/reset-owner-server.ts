@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigFiles } from '../core/cli-config-files.js'
 import { sameServer } from '../core/cli-credentials.js'
@@ -9,6 +9,8 @@ const CONTROL_URL_FILE = 'control-url'
 
 /** Notes the control URL this server serves, for `--reset-owner-password` run beside it later. */
 export function recordControlUrl(dataDir: string, url: string): void {
+  // With PostgreSQL and POSTERN_MASTER_KEY nothing else may have made the directory.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   writeFileSync(join(dataDir, CONTROL_URL_FILE), url + '\n', { mode: 0o600 })
 }
 
