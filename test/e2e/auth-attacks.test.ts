@@ -195,6 +195,16 @@ describe('refresh_token grant (RFC 6749 §6, §3.1)', () => {
     expect((await inBody({ client_secret: 'wrong-secret' })).body).toMatchObject({ error: 'invalid_client', error_description: expect.stringContaining('public client') })
     expect((await inBody({ client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'a.b.c' })).body).toMatchObject({ error: 'invalid_client' })
     expect((await inBody({ client_secret: '' })).body).toMatchObject({ error: 'invalid_grant' })
+    // Revocation authenticates the client alike (RFC 7009 §2.1).
+    const revoke = (headers: Record<string, string>, body: Record<string, string>) =>
+      fetch(`${p.controlUrl}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(body) })
+    const basic = (credentials: string) => ({ authorization: `Basic ${Buffer.from(credentials).toString('base64')}` })
+    for (const [headers, body] of [[basic('other:'), { token: 'x' }], [basic('postern-cli:secret'), { token: 'x' }], [{}, { token: 'x', client_secret: 's' }]] as const) {
+      const r = await revoke(headers, body)
+      expect(r.status).toBe(401)
+      expect(await r.json()).toMatchObject({ error: 'invalid_client' })
+    }
+    expect((await revoke(basic('postern-cli:'), { token: 'x' })).status).toBe(200)
   })
 
   it('a parameter sent without a value is as if omitted: client_id= is the default client', async () => {

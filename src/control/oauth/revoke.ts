@@ -4,6 +4,8 @@ import { readForm } from '../../http/body.js'
 import { verifyJwt } from '../../identity/verify.js'
 import type { ControlDeps } from '../deps.js'
 import { sendOAuth } from './token-endpoint.js'
+import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
+import { OAuthError } from '../../identity/oauth-error.js'
 
 /**
  * Token revocation (RFC 7009): a refresh token revokes its whole sign-in (family). The answer is
@@ -19,6 +21,16 @@ export function revokeEndpoint(deps: ControlDeps) {
       form = await readForm(req)
     } catch {
       sendOAuth(res, 400, { error: 'invalid_request', error_description: 'Expected a form with token=…' })
+      return
+    }
+    // The client is authenticated as at the token endpoint (§2.1): postern-cli with no secret.
+    try {
+      refuseBodyCredentials(form)
+      basicClientId(req.headers.authorization, form.get('client_id'))
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err
+      challengeBasicClient(req, res, err.httpStatus)
+      sendOAuth(res, err.httpStatus, { error: err.code, error_description: err.description })
       return
     }
     const token = form.get('token')
