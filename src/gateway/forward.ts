@@ -189,7 +189,7 @@ class ResponseRelay {
     } else if (err instanceof undiciErrors.RequestContentLengthMismatchError) {
       sendGatewayError(res, accept, 'INVALID_ARGUMENT', 'The request body does not match its Content-Length.')
     } else {
-      sendGatewayError(res, accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describe(err)}).`)
+      sendGatewayError(res, accept, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describeUpstreamFailure(err)}).`)
     }
   }
 }
@@ -201,7 +201,8 @@ export class UnrelayableStatus extends Error {
   }
 }
 
-function describe(err: Error): string {
+/** Why an upstream could not be relayed, in the words every plane and protocol answers with. */
+export function describeUpstreamFailure(err: Error): string {
   if (err instanceof UnrelayableStatus) return err.message
   // undici says what broke only in the message, after llhttp's fixed reason strings:
   // "Response does not match the HTTP/1.1 protocol (Invalid character in chunk size)".

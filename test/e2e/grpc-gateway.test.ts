@@ -143,5 +143,12 @@ describe.each(DATA_PLANES)('gRPC through the gateway (%s data plane)', (dataPlan
     expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE })
     expect(!r.ok && r.details).toMatch(/The upstream of projects\/my-project\/services\/gone is unreachable \(ECONNREFUSED\)/)
     gone.close()
+    // An HTTP/2 upstream of a service not marked useHttp2: said in the words an HTTP/1.1 caller gets.
+    expect((await cli(['services', 'create', 'not-h2', `--upstream=${upstream.url}`, '--allow-unauthenticated'])).code).toBe(0)
+    const notH2 = connect('not-h2')
+    const broke = await lastProbe(1_000, () => say(notH2, 'hi', bearer(undefined)), (x) => !x.ok && x.code !== grpc.status.NOT_FOUND)
+    expect(broke).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE })
+    expect(!broke.ok && broke.details).toMatch(/is unreachable \(its answer broke HTTP\/1\.1: expected http\/, rtsp\/ or ice\/\)/)
+    notH2.close()
   })
 })

@@ -4,7 +4,7 @@ import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
 import { mayResend } from '../../http/resend.js'
 import { MAX_STATUS } from '../../http/limits.js'
-import { UnrelayableStatus, type Upstreams } from '../forward.js'
+import { describeUpstreamFailure, UnrelayableStatus, type Upstreams } from '../forward.js'
 import { answerHeaders, downstreamHeaders, privateToSharedCaches } from '../headers.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
@@ -89,8 +89,7 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
       } else if (err instanceof undiciErrors.RequestAbortedError) {
         stream.close(http2.constants.NGHTTP2_CANCEL)
       } else {
-        const code = err instanceof UnrelayableStatus ? err.message : ((err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code ?? err.name)
-        sendH2Error(stream, answerTo, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${code}).`)
+        sendH2Error(stream, answerTo, 'BAD_GATEWAY', `The upstream of ${route.resource} is unreachable (${describeUpstreamFailure(err)}).`)
       }
     },
   }
