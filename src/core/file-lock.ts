@@ -4,13 +4,14 @@ import { hostname, uptime } from 'node:os'
 /**
  * A lock file among the CLI processes of one person (credentials.json's read-modify-write: a
  * refresh token must be presented once, or the server revokes the whole sign-in). The file holds
- * the holder's pid and host. A lock is taken over only when its holder is gone — a process that
- * died or was stopped with Ctrl-C — never because a live holder is slow: a holder waiting on a
- * slow server (up to the CLI's HTTP timeout) still holds its refresh token, and a second process
- * presenting it would end the sign-in.
+ * the holder's pid and host. A lock is taken over when its holder is gone — a process that died
+ * or was stopped with Ctrl-C — and not because a live holder is slow: a holder waiting on a slow
+ * server (up to the CLI's HTTP timeout) still holds its refresh token, and a second process
+ * presenting it would end the sign-in. Only past the time any refresh can take is a holder that
+ * seems alive taken for a pid another process now has (lockIsStale).
  */
 
-/** How long a waiter waits for a live holder before it gives up (it never takes a live holder's lock). */
+/** How long a waiter waits for the lock before it gives up, saying who holds it. */
 const MAX_WAIT_MS = 180_000
 /** A lock with no holder written in it yet is being created; one older than this was left by a crash mid-create, or an older CLI. */
 const UNWRITTEN_GRACE_MS = 5_000
