@@ -14,17 +14,17 @@ function openToAllUsers(directory: Directory, name: string, now: number): boolea
 }
 
 /**
- * A service on the wire: the shape the CLI and the console read (src/api). With `policies` (the
- * directory, and the time to decide at), it says whether allUsers may invoke it now, as the
- * gateway decides (a service open to everyone needs no token, whatever its invoker check says).
+ * A service on the wire: the shape the CLI and the console read (src/api), on every answer alike.
+ * It says whether allUsers may invoke it now, decided from the directory at `now` as the gateway
+ * decides (a service open to everyone needs no token, whatever its invoker check says).
  */
-export function serviceView(s: ServiceRecord, gatewayUrl: URL, policies?: { directory: Directory; now: number }): Service {
+export function serviceView(s: ServiceRecord, at: { gatewayUrl: URL; directory: Directory; now: number }): Service {
   const name = serviceName(s.projectId, s.serviceId)
   return {
     name,
     uid: s.uid,
-    uri: serviceUri(gatewayUrl, s.projectId, s.serviceId),
-    ...(policies && { allUsersMayInvoke: openToAllUsers(policies.directory, name, policies.now) }),
+    uri: serviceUri(at.gatewayUrl, s.projectId, s.serviceId),
+    allUsersMayInvoke: openToAllUsers(at.directory, name, at.now),
     upstream: s.upstream,
     description: s.description,
     invokerIamDisabled: s.invokerIamDisabled,

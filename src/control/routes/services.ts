@@ -34,6 +34,9 @@ const UpdateService = z.strictObject({ ...Fields, etag: z.string().max(100) }).p
 /** Fields the API returns that a client may send back unchanged (PATCH with the whole resource). */
 const OUTPUT_ONLY = ['name', 'uid', 'uri', 'allUsersMayInvoke', 'createTime', 'updateTime', 'creator', 'lastModifier']
 
+/** What a service's answer is shown with: the gateway URL, and the policies as they stand now. */
+const viewedAt = (c: RequestContext) => ({ gatewayUrl: c.deps.settings.gatewayUrl, directory: c.deps.directory, now: c.deps.clock() })
+
 /** Whether `fields` would change `current`: values compared as JSON, labels whatever their order. */
 function changesAnything(current: ServiceRecord, fields: Partial<ServiceRecord>): boolean {
   const canonical = (value: unknown) => JSON.stringify(value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value).sort(([a], [b]) => a.localeCompare(b)) : value)
@@ -66,8 +69,8 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.list', projectName(projectId))
     await assertProjectExists(c.deps.store, projectId)
     const services = await c.deps.store.listServices(projectId)
-    const policies = { directory: c.deps.directory, now: c.deps.clock() }
-    return ok({ services: services.map((s) => serviceView(s, c.deps.settings.gatewayUrl, policies)) })
+    const at = viewedAt(c)
+    return ok({ services: services.map((s) => serviceView(s, at)) })
   })
 
   r.add('POST', '/v2/projects/{project}/services', async (c) => {
@@ -105,8 +108,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       await tx.recordChange('service', `${projectId}/${serviceId}`)
       await tx.recordChange('policy', name)
     })
-    // As every read of a service shows it (a new service's own policy is empty: what the project's and organization's grant).
-    return ok(serviceView(record, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
+    return ok(serviceView(record, viewedAt(c)))
   })
 
   r.add('GET', '/v2/projects/{project}/services/{service}', async (c) => {
@@ -114,7 +116,7 @@ export function serviceRoutes(r: Router<Handler>): void {
     allowRead(c, 'run.services.get', serviceName(projectId, serviceId))
     const s = await c.deps.store.getService(projectId, serviceId)
     if (!s) throw notFound(`Service '${serviceId}' not found in project '${projectId}'.`)
-    return ok(serviceView(s, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
+    return ok(serviceView(s, viewedAt(c)))
   })
 
   r.add('PATCH', '/v2/projects/{project}/services/{service}', async (c) => {
@@ -159,7 +161,7 @@ export function serviceRoutes(r: Router<Handler>): void {
       await tx.recordChange('service', `${projectId}/${serviceId}`)
       return next
     })
-    return ok(serviceView(updated, c.deps.settings.gatewayUrl, { directory: c.deps.directory, now: c.deps.clock() }))
+    return ok(serviceView(updated, viewedAt(c)))
   })
 
   r.add('DELETE', '/v2/projects/{project}/services/{service}', async (c) => {
