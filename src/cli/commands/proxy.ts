@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { isLoopback } from '../../core/loopback.js'
 import type { Cli } from '../context.js'
+import { parseAllowedOrigins } from '../dev-proxy/local-origin.js'
 import { CliError, usageError } from '../errors.js'
 import { serviceRef } from '../service-ref.js'
 import { servicePath } from './services.js'
@@ -11,6 +12,7 @@ interface ProxyFlags {
   token?: string
   authorizationHeader: string
   acceptHosts?: string
+  allowOrigins?: string
 }
 
 /**
@@ -40,6 +42,7 @@ export function registerProxy(services: Command, cli: Cli): void {
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--token <token>', 'send this token instead of the active account’s')
     .option('--accept-hosts <regex>', 'also answer requests whose Host name matches this regular expression, e.g. \'^dev\\.example\\.com$\' (by default only localhost, 127.0.0.1 and [::1] on the proxy’s port)')
+    .option('--allow-origins <origins>', 'also serve what pages at these origins ask from a browser, e.g. http://localhost:3000 for a front end’s dev server (comma-separated; they act with your identity)')
     .option('--authorization-header <name>', 'x-serverless-authorization (default; the app’s own Authorization passes untouched) or authorization', 'x-serverless-authorization')
     .action(async (name: string, o: ProxyFlags, cmd: Command) => {
       if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw usageError(`--port: '${o.port}' is not a port number.`)
@@ -51,6 +54,14 @@ export function registerProxy(services: Command, cli: Cli): void {
           acceptHosts = new RegExp(o.acceptHosts, 'i')
         } catch (err) {
           throw usageError(`--accept-hosts: '${o.acceptHosts}' is not a regular expression (${(err as Error).message}).`)
+        }
+      }
+      let allowOrigins: Set<string> | undefined
+      if (o.allowOrigins !== undefined) {
+        try {
+          allowOrigins = parseAllowedOrigins(o.allowOrigins)
+        } catch (err) {
+          throw usageError(`--allow-origins: ${(err as Error).message}`)
         }
       }
       const ref = serviceRef(() => cli.project(cmd), name)
@@ -69,9 +80,10 @@ export function registerProxy(services: Command, cli: Cli): void {
       if (!isLoopback(o.host)) {
         cli.warn(`listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.`, cmd)
       }
+      if (allowOrigins) cli.warn(`pages at ${[...allowOrigins].join(', ')} may call ${service.uri} through the proxy from a browser, with your identity.`, cmd)
       let proxy
       try {
-        proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, acceptHosts, log: (line) => cli.io.stderr(line + '\n') })
+        proxy = await startDevProxy({ serviceUrl, host: o.host, port: Number(o.port), header, tokens, acceptHosts, allowOrigins, log: (line) => cli.io.stderr(line + '\n') })
       } catch (err) {
         tokens.stop()
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`Port ${o.port} on ${o.host} is already in use; choose another with --port.`)

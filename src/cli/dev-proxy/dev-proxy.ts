@@ -31,6 +31,8 @@ export interface DevProxyOptions {
   log: (line: string) => void
   /** Host names accepted beside localhost, 127.0.0.1 and [::1] (`--accept-hosts`). */
   acceptHosts?: RegExp
+  /** Origins whose pages may call the proxy from a browser (`--allow-origins`). */
+  allowOrigins?: ReadonlySet<string>
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect'])
@@ -86,7 +88,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     return value
   }
 
-  const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts })
+  const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts, allowOrigins: o.allowOrigins })
   const forbidden = (message: string) => JSON.stringify({ error: { code: 403, status: 'PERMISSION_DENIED', message } })
   // A target the gateway is sent as it came: a path, or an absolute URL (the gateway refuses
   // one naming another host). Any other (`*`, `host:port`) is the caller's mistake, not the
@@ -189,7 +191,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     header: o.header,
     tokens: o.tokens,
     sessions,
-    refusal: (headers) => localOriginRefusal(headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts }),
+    refusal: (headers) => localOriginRefusal(headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts, allowOrigins: o.allowOrigins }),
     rewriteLocation: (value, host) => rewriteLocation(value, host) ?? value,
   })
   serveHttp2Beside(server, { tls: false, onStream, idleTimeoutMs: 0, prefaceTimeoutMs: 30_000 })

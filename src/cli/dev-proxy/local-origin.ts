@@ -10,6 +10,8 @@ export interface LocalOriginPolicy {
   port: number
   /** Host names (without port) accepted beside the loopback ones, as `kubectl proxy --accept-hosts`. */
   acceptHosts?: RegExp
+  /** Origins whose pages may call the proxy from a browser (`--allow-origins`): a front end's dev server, say. */
+  allowOrigins?: ReadonlySet<string>
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -36,11 +38,40 @@ export function localOriginRefusal(headers: { host?: string; origin?: string | s
   if (!namesProxy(host, policy, 80)) {
     return `postern services proxy answers only for localhost, 127.0.0.1 and [::1] on port ${policy.port}${policy.acceptHosts ? ` and hosts matching ${policy.acceptHosts.source}` : ''}, not Host '${host.slice(0, 100)}'; add names with --accept-hosts.`
   }
-  if (headers['sec-fetch-site'] === 'cross-site') return 'postern services proxy refuses requests another site makes from a browser (Sec-Fetch-Site: cross-site).'
   const origin = headers.origin
+  // A page the developer named may call the proxy, though the browser calls it another site
+  // (127.0.0.1:3000 is one to localhost:8080).
+  if (typeof origin === 'string' && policy.allowOrigins?.has(origin)) return undefined
+  if (headers['sec-fetch-site'] === 'cross-site') return 'postern services proxy refuses requests another site makes from a browser (Sec-Fetch-Site: cross-site); a page of yours may call it once named with --allow-origins.'
   if (origin !== undefined) {
     const m = typeof origin === 'string' ? /^http:\/\/([^/]+)$/i.exec(origin) : null
-    if (!m || !namesProxy(m[1]!, policy, 80)) return `postern services proxy refuses requests from another origin (Origin: ${String(origin).slice(0, 100)}).`
+    if (!m || !namesProxy(m[1]!, policy, 80)) {
+      const named = typeof origin === 'string' && /^https?:\/\/[^/\s]+$/i.test(origin) ? ` --allow-origins ${origin.slice(0, 100)}` : ' --allow-origins'
+      return `postern services proxy refuses requests from another origin (Origin: ${String(origin).slice(0, 100)}); to let a page of yours there call the service with your identity, start it with${named}.`
+    }
   }
   return undefined
+}
+
+/**
+ * `--allow-origins`: comma-separated origins (scheme, host and port, as a browser sends them in
+ * Origin), each kept as the browser spells it (host in lower case, no default port). A wildcard
+ * or `null` would let any page, or any sandboxed one, act with the developer's identity: refused.
+ */
+export function parseAllowedOrigins(value: string): Set<string> {
+  const origins = new Set<string>()
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (item === '*' || item.toLowerCase() === 'null') throw new Error(`'${item}' would let any web page act with your identity; name the origins of your own pages, e.g. http://localhost:3000.`)
+    let url: URL | undefined
+    try {
+      url = new URL(item)
+    } catch {
+      url = undefined
+    }
+    const bare = url && (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash && !item.includes('#') && !/\?$/.test(item)
+    if (!url || !bare) throw new Error(`'${item.slice(0, 100)}' is not an origin: scheme, host and port only, e.g. http://localhost:3000.`)
+    origins.add(url.origin)
+  }
+  if (origins.size === 0) throw new Error('name at least one origin, e.g. http://localhost:3000.')
+  return origins
 }
