@@ -75,7 +75,8 @@ export function registerProxy(services: Command, cli: Cli): void {
       const tokens = o.token
         ? fixedToken(o.token)
         : await renewingToken(() => cli.session.idToken({ audience: service.uri }, account), {
-            onError: (err) => cli.warn(`could not renew the token (${err.message}); retrying in 5 s.`, cmd),
+            onError: (err, retryInMs) => cli.warn(`could not renew the token: ${err.message}\nThe proxy keeps sending the token it has until that expires (then the service answers 401), and tries again in ${retryInMs / 1000} s, then less often, up to once a minute; it says so when a renewal works again.`, cmd),
+            onRecover: () => cli.io.stderr('The token is renewed again: requests carry a fresh one.\n'),
           })
       if (!isLoopback(o.host)) {
         cli.warn(`listening on ${o.host}: anyone who can reach it acts with your identity on ${service.uri}${acceptHosts ? '' : ' (requests must still name localhost, 127.0.0.1 or [::1] as Host; add names with --accept-hosts)'}.`, cmd)

@@ -9,13 +9,22 @@ export interface TokenSource {
   stop(): void
 }
 
+const FIRST_RETRY_MS = 5_000
+const LAST_RETRY_MS = 60_000
+
 export function fixedToken(token: string): TokenSource {
   return { current: () => token, stop() {} }
 }
 
+/**
+ * A token renewed by `mint`. A renewal that fails is tried again, after 5 s and then less often,
+ * up to a minute apart: a sign-in that has ended comes back only when the developer signs in
+ * again, in another shell, and the next try picks that up. `onError` hears of each failure that
+ * differs from the one before (not the same advice every 5 s), `onRecover` of the first success after.
+ */
 export async function renewingToken(
   mint: () => Promise<string>,
-  o: { onError: (err: Error) => void; onRenew?: (expiresAt: number) => void },
+  o: { onError: (err: Error, retryInMs: number) => void; onRecover?: () => void; onRenew?: (expiresAt: number) => void },
 ): Promise<TokenSource> {
   let token = await mint()
   let timer: NodeJS.Timeout | undefined
@@ -26,20 +35,28 @@ export async function renewingToken(
     timer = setTimeout(renew, delayMs)
     timer.unref()
   }
-  // Renew when two thirds of the lifetime has passed (at least 1 s from now); retry every 5 s on
-  // failure. Counted from now, the token just minted: its exp is the server's clock, not this machine's.
+  // Renew when two thirds of the lifetime has passed (at least 1 s from now). Counted from now,
+  // the token just minted: its exp is the server's clock, not this machine's.
   const delayFor = (t: string) => {
     const { iat, exp } = claims(t)
     return Math.max(1_000, ((exp - iat) * 1000 * 2) / 3)
   }
+  let failing: string | undefined
+  let retryMs = FIRST_RETRY_MS
   async function renew() {
     try {
       token = await mint()
+      if (failing !== undefined) o.onRecover?.()
+      failing = undefined
+      retryMs = FIRST_RETRY_MS
       o.onRenew?.(claims(token).exp * 1000)
       schedule(delayFor(token))
     } catch (err) {
-      o.onError(err as Error)
-      schedule(5_000)
+      const message = (err as Error).message
+      if (message !== failing) o.onError(err as Error, retryMs)
+      failing = message
+      schedule(retryMs)
+      retryMs = Math.min(retryMs * 2, LAST_RETRY_MS)
     }
   }
   schedule(delayFor(token))

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { approveDevice, startLogin } from '../support/device-login.js'
+import { eventually } from '../support/eventually.js'
+import { startServicesProxy } from '../support/services-proxy.js'
+import { startPostern, type PosternProcess } from '../support/server.js'
+import { createUser, signInUser } from '../support/sign-in.js'
+import { startUpstream } from '../support/upstream.js'
+
+/**
+ * The developer's sign-in ends under a running `postern services proxy` (revoked in another
+ * shell): the proxy says so once, not every few seconds, keeps trying less and less often, and
+ * takes up the new sign-in as soon as the developer signs in again — no restart, and it says so.
+ */
+describe('postern services proxy when the sign-in ends and comes back', () => {
+  let p: PosternProcess
+  let upstream: Awaited<ReturnType<typeof startUpstream>>
+  const email = 'dev@example.com'
+  const password = 'dev-password-123'
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    // Tokens of 6 s: the proxy renews after 4.
+    p = await startPostern({ args: ['--id-token-ttl', '6'] })
+    expect((await p.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
+    await createUser(p, email, password)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'api', `--member=user:${email}`, '--role=roles/run.invoker'])).code).toBe(0)
+  })
+  afterAll(async () => {
+    await p?.stop()
+    await upstream?.close()
+  })
+
+  it('warns once while the sign-in is gone, then carries the new one', async () => {
+    const { configDir } = await signInUser(p, email, password)
+    const proxy = await startServicesProxy('api', configDir)
+    try {
+      const ask = async () => (await fetch(proxy.url + '/')).status
+      expect(await ask()).toBe(200)
+
+      const revoked = await p.cli(['auth', 'revoke'], { configDir })
+      expect(revoked.code, revoked.stderr).toBe(0)
+      // The first renewal after it fails (4 s), then again 5 and 10 s later: said once.
+      await eventually(10_000, () => proxy.output().includes('could not renew the token'), 'the proxy saying the renewal failed')
+      await new Promise((r) => setTimeout(r, 16_000))
+      expect(proxy.output().match(/could not renew the token/g)).toHaveLength(1)
+
+      const login = startLogin(['--no-browser'], { configDir })
+      await approveDevice(p.controlUrl, { email, password, code: (await login.prompt).code })
+      expect((await login.done).code).toBe(0)
+      // The next try (20 s after the one before at most) takes it up.
+      await eventually(25_000, () => proxy.output().includes('The token is renewed again'), 'the proxy saying it renewed the token', 200)
+      expect(await ask()).toBe(200)
+    } finally {
+      proxy.process.kill('SIGTERM')
+    }
+  }, 90_000)
+})
