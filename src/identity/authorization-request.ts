@@ -21,10 +21,15 @@ export interface AuthorizationRequest {
   promptNone: boolean
   /**
    * prompt=login, or select_account: the user signs in again even with a session (OIDC Core
-   * §3.1.2.1), on the sign-in page, where another account may be chosen. (prompt=consent asks
-   * nothing: Postern's one client is its own CLI, which needs no consent.)
+   * §3.1.2.1), on the sign-in page, where another account may be chosen.
    */
   promptLogin: boolean
+  /**
+   * prompt=consent: the user is asked before the code goes to the client. Postern's one client,
+   * its own CLI, never sends it; the sign-in page adds it to the way back when another page sent
+   * the browser there (control/pages/authorize-consent.ts).
+   */
+  promptConsent: boolean
   /** max_age: a session older than this many seconds signs in again. */
   maxAgeSeconds: number | undefined
 }
@@ -86,6 +91,7 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
       nonce,
       promptNone: prompt.includes('none'),
       promptLogin: prompt.includes('login') || prompt.includes('select_account'),
+      promptConsent: prompt.includes('consent'),
       maxAgeSeconds: maxAge === null ? undefined : Number(maxAge),
     },
   }

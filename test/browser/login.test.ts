@@ -253,6 +253,61 @@ describe('a page on another port of the same host (the same site to a browser)',
   })
 })
 
+describe('a page that sends the browser to sign in first', () => {
+  it('cannot have the code sent, unasked, once the person has signed in: no session, prompt=login, or a link to /signin itself', async () => {
+    const callbacks: URLSearchParams[] = []
+    const { challenge } = pkcePair()
+    let port = 0
+    const authorizeUrl = (prompt?: string) => {
+      const params = authorizeParams(challenge, { redirect_uri: `http://127.0.0.1:${port}/cb`, ...(prompt && { prompt }) })
+      return `/oauth2/authorize?${new URLSearchParams(params as Record<string, string>)}`
+    }
+    // Served on 127.0.0.1 like the control plane: the same site to the browser.
+    const attacker = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://attacker')
+      if (url.pathname === '/cb') {
+        callbacks.push(url.searchParams)
+        return res.end('got it')
+      }
+      const target =
+        url.pathname === '/signin-link'
+          ? `${p.controlUrl}/signin?return_to=${encodeURIComponent(authorizeUrl())}`
+          : `${p.controlUrl}${authorizeUrl(url.searchParams.get('prompt') ?? undefined)}`
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>app</title><script>location.href = ${JSON.stringify(target)}</script>`)
+    })
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+    port = (attacker.address() as AddressInfo).port
+    try {
+      const app = `http://127.0.0.1:${port}`
+      // No session; a session and prompt=login; a link to the sign-in page with the request as its way back.
+      for (const [n, start] of [`${app}/`, `${app}/?prompt=login`, `${app}/signin-link`].entries()) {
+        const context = await browser.newContext()
+        try {
+          const page = await context.newPage()
+          if (n === 1) {
+            await page.goto(`${p.controlUrl}/signin`)
+            await signIn(page, dave)
+            await expect.poll(() => new URL(page.url()).pathname).not.toBe('/signin')
+          }
+          await page.goto(start)
+          await expect.poll(() => new URL(page.url()).pathname, { timeout: 10_000 }).toBe('/signin')
+          await signIn(page, dave)
+          await expect.poll(() => page.textContent('body'), { timeout: 10_000 }).toContain('Sign in a program on this machine?')
+          expect(await page.textContent('body'), start).toContain(`http://127.0.0.1:${port}/cb`)
+          expect(callbacks, start).toHaveLength(n)
+          await page.getByRole('button', { name: `Continue as ${dave}` }).click()
+          await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(n + 1)
+          expect(callbacks[n]!.get('code'), start).toMatch(/\S{20,}/)
+        } finally {
+          await context.close()
+        }
+      }
+    } finally {
+      attacker.close()
+    }
+  })
+})
+
 describe('the OpenID Provider’s public documents, read by a page of another origin', () => {
   it('discovery, the JWKS and the certs are readable by fetch() from any origin (as Google serves its own)', async () => {
     const site = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'))

@@ -6,7 +6,7 @@ import type { ControlDeps } from '../deps.js'
 import { errorLine, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
 import type { SessionAuth } from '../session-auth.js'
 import { secretsEqual } from '../../core/ids.js'
-import { consentPage, sentByAnotherPage } from '../pages/authorize-consent.js'
+import { askingConsent, consentPage, sentByAnotherPage } from '../pages/authorize-consent.js'
 import { loginHintOf } from '../../identity/login-hint.js'
 
 /** The consent form's answer (POST only): its CSRF token and the button pressed. */
@@ -43,6 +43,7 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
     // as the one the client asked for (`postern auth login ACCOUNT`), the form filled in with it.
     const hint = loginHintOf(query)
     const otherAccount = session !== undefined && hint !== undefined && hint !== session.email
+    const fromAnotherPage = sentByAnotherPage(req.headers['sec-fetch-site'])
     if (!session || stale || otherAccount) {
       if (request.promptNone) {
         const why = !session ? 'No one is signed in.' : stale ? 'The session is older than max_age.' : 'Another account is signed in.'
@@ -50,7 +51,11 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
         return
       }
       const hinted = hint === undefined ? '' : `&login_hint=${encodeURIComponent(hint)}`
-      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(`${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`)}${hinted}`, {}, 302)
+      let back = `${PATHS.authorize}?${withoutFreshness(query, rawQuery)}`
+      // (The sign-in page, sent there by this page's sender, asks for the same; both, should a
+      // browser count the redirect as this server's own.)
+      if (fromAnotherPage || request.promptConsent) back = askingConsent(back)
+      redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(back)}${hinted}`, {}, 302)
       return
     }
     const answered = answer?.csrfToken != null && secretsEqual(answer.csrfToken, session.record.csrfToken)
@@ -58,7 +63,7 @@ export function authorizeEndpoint(deps: ControlDeps, sessions: SessionAuth) {
       redirect(res, redirectWith(request.redirectUri, { error: 'access_denied', error_description: 'The user declined.', state: request.state, iss }), {}, 302)
       return
     }
-    if (!answered && sentByAnotherPage(req.headers['sec-fetch-site'])) {
+    if (!answered && (fromAnotherPage || request.promptConsent)) {
       if (request.promptNone) {
         redirect(res, redirectWith(request.redirectUri, { error: 'consent_required', error_description: 'Another page sent this request: the user must confirm it.', state: request.state, iss }), {}, 302)
         return

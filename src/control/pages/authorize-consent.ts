@@ -3,7 +3,7 @@ import { PATHS } from '../../identity/endpoints.js'
 
 /**
  * The question asked before a code goes to a loopback program when the request came from another
- * page of the same site. Browsers count every port of 127.0.0.1 as one site, so `SameSite=Strict`
+ * page of the same site, or went to sign in from one (askingConsent). Browsers count every port of 127.0.0.1 as one site, so `SameSite=Strict`
  * sends the session cookie along when a page served on another port (a developer's app, through
  * `postern services proxy` too) sends the browser here; answered silently, that page's own
  * listener would get a code for the signed-in person, and with it their tokens. The question names
@@ -21,6 +21,21 @@ ${fields}
 <button type="submit" name="consent" value="allow">Continue as ${escapeHtml(o.email)}</button>
 <button type="submit" name="consent" value="deny" class="secondary">Cancel</button>
 </form>`)
+}
+
+/**
+ * The way back to an authorization request after signing in, asking consent (prompt=consent)
+ * when another page sent the browser to sign in. Back from the sign-in form the browser comes
+ * same-origin, so the question the request would have met with a session (the page that sent it
+ * is no longer known) must travel with it: otherwise a page need only send a browser without a
+ * session, or with prompt=login, to have the person sign in and the code go, unasked, to the
+ * page's own listener. Any other path is returned as it is.
+ */
+export function askingConsent(returnTo: string): string {
+  const url = new URL(returnTo, 'http://postern.invalid')
+  if (url.pathname !== PATHS.authorize) return returnTo
+  url.searchParams.set('prompt', 'consent')
+  return url.pathname + url.search
 }
 
 /**

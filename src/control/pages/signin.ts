@@ -14,6 +14,7 @@ import { normalizeEmail } from '../../iam/members.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { requestClientAddress } from '../../http/client-address.js'
+import { askingConsent, sentByAnotherPage } from './authorize-consent.js'
 import { federatedLinks } from './federated-signin.js'
 import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
 
@@ -46,7 +47,10 @@ ${o.federated}`)
 export function showSignIn(deps: ControlDeps, sessions: SessionAuth) {
   return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const active = await sessions.current(req)
-    renderForm(deps, req, res, 200, { returnTo: safeReturnTo(query.get('return_to')), email: loginHintOf(query), signedInAs: active?.email })
+    // Opened by another page (a link, or its authorization request sent here): a code the way
+    // back leads to is asked for first, whichever way the person signs in.
+    const returnTo = safeReturnTo(query.get('return_to'))
+    renderForm(deps, req, res, 200, { returnTo: sentByAnotherPage(req.headers['sec-fetch-site']) ? askingConsent(returnTo) : returnTo, email: loginHintOf(query), signedInAs: active?.email })
   }
 }
 
