@@ -11,7 +11,8 @@ import type { Store } from '../store/store.js'
  */
 export async function startDemoUpstream(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
-    const who = req.headers['x-postern-authenticated-email'] ?? 'anonymous'
+    // A federated caller may have no email: then its principal names it.
+    const who = req.headers['x-postern-authenticated-email'] || req.headers['x-postern-authenticated-principal'] || 'anonymous'
     const body = JSON.stringify({ message: `Hello, ${who}! This is Postern's demo upstream.`, path: req.url, principal: req.headers['x-postern-authenticated-principal'] ?? null }, null, 2) + '\n'
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     res.end(body)

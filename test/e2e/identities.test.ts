@@ -78,6 +78,12 @@ describe('identities and access', () => {
     expect(minted.status).toBe(200)
     expect(Date.parse(minted.body.expireTime)).toBeGreaterThan(Date.now() + 3500_000)
     const viewer = minted.body.accessToken
+    // A lifetime past the server's (an hour here) is cut to it, as its expireTime and exp say: not refused.
+    const long = await p.api<{ accessToken: string; expireTime: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateAccessToken`, { lifetime: '43200s' }, owner)
+    expect(long.status, JSON.stringify(long.body)).toBe(200)
+    const exp = (JSON.parse(Buffer.from(long.body.accessToken.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp
+    expect(Date.parse(long.body.expireTime)).toBe(exp * 1000)
+    expect(exp * 1000 - Date.now()).toBeLessThanOrEqual(3600_000)
     // Its ID token, whatever its audience, is for services and is refused here.
     const idToken = await p.api<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${sa.body.email}:generateIdToken`, { audience: p.controlUrl }, owner)
     const refused = await getPolicy(idToken.body.token)

@@ -1,5 +1,6 @@
+import { decodeJwt } from 'jose'
 import * as z from 'zod'
-import { PosternError, invalid } from '../../core/errors.js'
+import { PosternError } from '../../core/errors.js'
 import { parseDurationSeconds } from '../../core/duration.js'
 import { parseWith } from '../../core/validate.js'
 import { isAudience } from '../../identity/audience.js'
@@ -43,13 +44,15 @@ export function serviceAccountTokenRoutes(r: Router<Handler>): void {
   r.add('POST', `${base}/{email}:generateAccessToken`, async (c) => {
     const body = parseWith(GenerateAccessToken, await c.json())
     const ttl = c.deps.tokens.ttlSeconds
-    const lifetime = body.lifetime == null ? ttl : parseDurationSeconds(body.lifetime, 'lifetime')
-    if (lifetime > ttl) throw invalid(`lifetime may be at most ${ttl}s.`)
+    // A lifetime past the server's token lifetime is cut to it, not refused: Google's clients ask
+    // for an hour by default, and the answer's expireTime says when the token really ends.
+    const lifetime = body.lifetime == null ? ttl : Math.min(parseDurationSeconds(body.lifetime, 'lifetime'), ttl)
     const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getAccessToken')
     const accessToken = await c.deps.tokens.accessToken(subjectOf(sa), { clientId: sa.uid, ttlSeconds: lifetime })
     await audit(c, caller, 'serviceAccounts.generateAccessToken', resource, {})
-    // Whole seconds, as Google answers: Python's google-auth reads expireTime with '%Y-%m-%dT%H:%M:%SZ'.
-    const expireTime = rfc3339(Math.floor(c.deps.clock() / 1000 + lifetime) * 1000).replace('.000Z', 'Z')
+    // The token's own exp (a clock read here could fall a second later), in whole seconds, as
+    // Google answers: Python's google-auth reads expireTime with '%Y-%m-%dT%H:%M:%SZ'.
+    const expireTime = rfc3339(decodeJwt(accessToken).exp! * 1000).replace('.000Z', 'Z')
     return ok({ accessToken, expireTime })
   })
 }
