@@ -32,6 +32,21 @@ describe('identities and access', () => {
     expect(bad.headers.get('www-authenticate')).toContain('error="invalid_token"')
   })
 
+  it('a display name with a control character (a line break, NUL, ESC) is refused, naming the field; other text is kept', async () => {
+    for (const [path, body] of [
+      ['/v1/users', { email: 'crlf@example.com', displayName: 'Eve\r\nX-Evil: 1' }],
+      ['/v1/groups', { email: 'nul-team@example.com', displayName: 'team\u0000' }],
+      ['/v1/projects/my-project/serviceAccounts', { accountId: 'esc-bot', displayName: '\u001b[2Jbot' }],
+    ] as const) {
+      const r = await p.api<{ error: { message: string } }>('POST', path, body, owner)
+      expect(r.status, path).toBe(400)
+      expect(r.body.error.message, path).toBe('displayName: may not hold control characters.')
+    }
+    const kept = await p.api<{ displayName: string }>('POST', '/v1/users', { email: 'zoe@example.com', displayName: 'Zoë <ops> “team”' }, owner)
+    expect(kept.status).toBe(200)
+    expect(kept.body.displayName).toBe('Zoë <ops> “team”')
+  })
+
   it('a look-alike (non-ASCII) member is rejected, naming it', async () => {
     const r = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:аdmin@example.com', '--role=roles/run.invoker'])
     expect(r.code).toBe(1)

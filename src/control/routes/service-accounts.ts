@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import * as z from 'zod'
+import { displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -16,7 +17,7 @@ import { tokenEndpoint } from '../../identity/endpoints.js'
 const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 export const SA_DOMAIN = 'iam.postern.internal'
 
-const CreateAccount = z.strictObject({ accountId: z.string().max(64), displayName: z.string().max(100).optional(), description: z.string().max(256).optional() })
+const CreateAccount = z.strictObject({ accountId: z.string().max(64), displayName: displayName(100).optional(), description: z.string().max(256).optional() })
 
 const view = (a: ServiceAccountRecord) => ({
   name: serviceAccountName(a.projectId, a.email),

@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
 import { newUid, randomToken, sha256 } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -15,8 +16,8 @@ import { allowRead, allowWrite, mutate, ok, rfc3339, type Handler, type RequestC
 import { requestClientAddress } from '../../http/client-address.js'
 import { retireIdentity } from '../retire-identity.js'
 
-const CreateUser = z.strictObject({ email: z.string().max(254), password: z.string().optional(), displayName: z.string().max(100).optional() })
-const UpdateUser = z.strictObject({ disabled: z.boolean().optional(), displayName: z.string().max(100).optional() })
+const CreateUser = z.strictObject({ email: z.string().max(254), password: z.string().optional(), displayName: displayName(100).optional() })
+const UpdateUser = z.strictObject({ disabled: z.boolean().optional(), displayName: displayName(100).optional() })
 const SetPassword = z.strictObject({ password: z.string(), currentPassword: z.string().optional() })
 
 export const userView = (u: UserRecord) => ({

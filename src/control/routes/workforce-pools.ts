@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { displayName } from '../../core/display-text.js'
 import { PosternError, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -19,7 +20,7 @@ import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
  * when a pool or provider is disabled or gone.
  */
 const PoolFields = {
-  displayName: z.string().max(100),
+  displayName: displayName(100),
   description: z.string().max(512),
   sessionDuration: z.union([z.string().max(20), z.number()]),
   disabled: z.boolean(),
@@ -29,7 +30,7 @@ const PoolBody = z.strictObject(PoolFields).partial()
 
 const Oidc = z.strictObject({ issuerUri: z.string().max(2048), clientId: z.string().max(255), jwksJson: z.string().max(65_536).nullable().optional() })
 const ProviderFields = {
-  displayName: z.string().max(100),
+  displayName: displayName(100),
   description: z.string().max(512),
   oidc: Oidc,
   attributeMapping: z.record(z.string().max(120), z.string()),
