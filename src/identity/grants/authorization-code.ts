@@ -65,7 +65,7 @@ export async function redeemAuthorizationCode(
   })
   if (outcome.kind === 'replay') {
     if (outcome.familyId) await store.revokeRefreshFamily(outcome.familyId)
-    throw new OAuthError('invalid_grant', 'The authorization code was already used; the tokens issued for it have been revoked.')
+    throw new OAuthError('invalid_grant', 'The authorization code was already used: the sign-in it began is revoked (no token is issued from it again; those issued end at their expiry).')
   }
   if (outcome.kind === 'error') throw new OAuthError('invalid_grant', outcome.message)
   return outcome.result

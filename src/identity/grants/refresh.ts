@@ -40,7 +40,7 @@ export async function redeemRefreshToken(store: Store, token: string, clientId: 
   })
   if (outcome.kind === 'reuse') {
     await store.revokeRefreshFamily(outcome.familyId)
-    throw new OAuthError('invalid_grant', 'This refresh token was already used; every token of its sign-in has been revoked. Sign in again.')
+    throw new OAuthError('invalid_grant', 'This refresh token was already used, so it may have been copied: its sign-in is revoked (no token is issued from it again; those issued end at their expiry). Sign in again.')
   }
   if (outcome.kind === 'error') throw new OAuthError('invalid_grant', outcome.message)
   if (outcome.kind === 'scope') throw new OAuthError('invalid_scope', outcome.message)
