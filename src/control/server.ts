@@ -6,6 +6,7 @@ import { Router } from '../http/router.js'
 import { authenticateBearer, type Caller } from './caller.js'
 import type { ControlDeps } from './deps.js'
 import type { Handler, RequestContext } from './handler.js'
+import { originFormTarget } from '../http/request-target.js'
 
 export type Mount = (router: Router<Handler>) => void
 
@@ -41,6 +42,13 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // An absolute-form target (RFC 9112 §3.2.2: a server must take it) naming this Host is read
+    // as its origin-form, by every route; one naming another host is refused, as on the gateway.
+    if (req.url !== undefined && /^https?:\/\//i.test(req.url)) {
+      const shaped = originFormTarget(req.url, req.headers.host ?? '')
+      if ('problem' in shaped) throw new PosternError(shaped.problem.status, shaped.problem.message)
+      req.url = shaped.target
+    }
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)

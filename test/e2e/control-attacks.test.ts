@@ -87,6 +87,19 @@ describe('the control plane under an attacker’s requests', () => {
 
   // Node's parser reads a request line without a version as HTTP/0.9, with headers after it and
   // any method; after a PRI it ends the connection before an answer that is not given at once.
+  it('an absolute-form target naming this Host is served as its path (RFC 9112 §3.2.2); one naming another host is refused', async () => {
+    const host = `127.0.0.1:${p.controlPort}`
+    const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>
+    const served = await rawRequest(p.controlPort, `GET http://${host}/v1/projects?pageSize=1 HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${owner}\r\nConnection: close\r\n\r\n`)
+    expect(served, served.slice(0, 300)).toMatch(/^HTTP\/1\.1 200 /)
+    expect(bodyOf(served)).toHaveProperty('projects')
+    const discovery = await rawRequest(p.controlPort, `GET HTTP://${host}/.well-known/openid-configuration HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+    expect(discovery).toMatch(/^HTTP\/1\.1 200 /)
+    const other = await rawRequest(p.controlPort, `GET http://evil.example/healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+    expect(other).toMatch(/^HTTP\/1\.1 400 /)
+    expect(bodyOf(other)).toMatchObject({ error: { status: 'INVALID_ARGUMENT', message: 'The request target names another host than the Host header.' } })
+  })
+
   it('a request line without a version (HTTP/0.9) is refused in the one error shape, whatever its method', async () => {
     for (const method of ['GET', 'PRI', 'POST']) {
       for (const head of ['Host: 127.0.0.1\r\n', '']) {

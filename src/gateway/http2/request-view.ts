@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http2'
 import type { RequestView } from '../gateway.js'
-import { MAX_HEADERS, originFormTarget, type ShapeProblem } from '../request-shape.js'
+import { MAX_HEADERS, type ShapeProblem } from '../request-shape.js'
+import { originFormTarget } from '../../http/request-target.js'
 
 /** An HTTP/2 request as the gateway decides on it: the same view an HTTP/1.1 request gives. */
 export interface H2Request extends RequestView {

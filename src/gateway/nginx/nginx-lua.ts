@@ -110,7 +110,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
 
     -- Whether a target's path needs Postern's eyes every time: it may be one of Postern's own
     -- (every spelling of /_postern holds "postern", in any case, or a %), or it holds ".." (it may
-    -- climb above its root as an upstream reads it: request-shape.ts climbsAboveRoot).
+    -- climb above its root as an upstream reads it: http/request-target.ts climbsAboveRoot).
     -- Plain searches (the Lua module's PCRE has no JIT here).
     local function needs_postern(uri)
       local query = uri:find("?", 1, true)

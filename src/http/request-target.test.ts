@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { climbsAboveRoot, originFormTarget } from './request-shape.js'
+import { climbsAboveRoot, originFormTarget } from './request-target.js'
 
 describe('climbsAboveRoot', () => {
   it.each([
