@@ -64,6 +64,18 @@ describe('token exchange', () => {
     expect(claimsOf(accessToken!)).toMatchObject({ iss: p.controlUrl, federation: { pool: POOL, subject: 'ann' } })
   })
 
+  it('issues a refresh token only to a client that asks for none (the CLI) or for offline_access, not to one naming other scopes (Google’s STS clients)', async () => {
+    const subject = () => idp.mint({ sub: 'ann', email: 'ann@example.com' })
+    const google = await exchange(await subject(), { scope: 'https://www.googleapis.com/auth/cloud-platform' })
+    expect(google.status, JSON.stringify(google.body)).toBe(200)
+    expect(google.body.access_token).toBeTruthy()
+    expect(google.body.refresh_token).toBeUndefined()
+    expect(google.body.refresh_token_expires_in).toBeUndefined()
+    const offline = await exchange(await subject(), { scope: 'openid offline_access' })
+    expect(offline.body.refresh_token).toBeTruthy()
+    expect((await exchange(await subject())).body.refresh_token).toBeTruthy()
+  })
+
   it('exchanges a valid ID token for Postern tokens of principal://…, with groups, attributes and a refresh token capped at the session', async () => {
     const started = Math.floor(Date.now() / 1000)
     const r = await exchange(await idp.mint({ sub: 'ann', email: 'ann@example.com', name: 'Ann', groups: ['eng', 'Domain Users'], dept: 'rnd' }))

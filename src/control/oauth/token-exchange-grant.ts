@@ -6,12 +6,14 @@ import { required, type Grant } from './token-endpoint.js'
 import { tokenResponse } from './token-response.js'
 
 const SCOPE = 'openid email offline_access'
+const SCOPE_WITHOUT_REFRESH = 'openid email'
 
 /**
  * grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693 §2.1) for workforce
  * federation: `subject_token` an external ID token (or JWT), `audience` the pool
  * provider. The answer is the CLI's token response (an access token for the API, an ID token of
- * the federated principal, a refresh token ending with the pool's session) plus
+ * the federated principal, a refresh token ending with the pool's session when the client asks
+ * for one) plus
  * `issued_token_type` (§2.2.1), which names what `access_token` holds: an access token. The ID
  * token's `aud` is the CLI's, as for any sign-in; other audiences come from the refresh token,
  * as for local users.
@@ -33,7 +35,14 @@ export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
     const subjectToken = required(form, 'subject_token').trim()
     const audience = form.get('audience')
     if (!audience) throw new OAuthError('invalid_target', 'audience is required: //iam.postern/workforcePools/POOL/providers/PROVIDER.')
-    const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: SCOPE, now: deps.clock(), refresh: true })
+    // No scope is the default (RFC 6749 §3.3): the CLI's sign-in, which keeps a refresh token. A
+    // client that names its scopes gets one only for offline_access: Google's external_account
+    // clients name cloud-platform, exchange again each hour and drop what they were not asking
+    // for — each such refresh token would be a live sign-in, for the pool's whole session, in
+    // every answer.
+    const asked = form.get('scope')
+    const refresh = asked === undefined || asked.split(' ').includes('offline_access')
+    const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: refresh ? SCOPE : SCOPE_WITHOUT_REFRESH, now: deps.clock(), refresh })
     const response = await tokenResponse(deps, exchanged.subject, { refreshToken: exchanged.refreshToken, scope: exchanged.scope, authTime: exchanged.authTime, clientId })
     return { ...response, issued_token_type: TOKEN_TYPE.accessToken }
   }
