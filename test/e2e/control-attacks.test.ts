@@ -100,6 +100,14 @@ describe('the control plane under an attacker’s requests', () => {
     expect(bodyOf(other)).toMatchObject({ error: { status: 'INVALID_ARGUMENT', message: 'The request target names another host than the Host header.' } })
   })
 
+  it("discovery's claims_supported names every claim userinfo and the owner's ID token carry", async () => {
+    const discovery = (await (await fetch(`${p.controlUrl}/.well-known/openid-configuration`)).json()) as { claims_supported: string[] }
+    const userinfo = (await (await fetch(`${p.controlUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${owner}` } })).json()) as Record<string, unknown>
+    const idToken = JSON.parse(Buffer.from((await p.ownerIdToken()).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>
+    expect(Object.keys(userinfo)).toContain('principal')
+    for (const claim of [...Object.keys(userinfo), ...Object.keys(idToken)]) expect(discovery.claims_supported, claim).toContain(claim)
+  })
+
   it('a request line without a version (HTTP/0.9) is refused in the one error shape, whatever its method', async () => {
     for (const method of ['GET', 'PRI', 'POST']) {
       for (const head of ['Host: 127.0.0.1\r\n', '']) {
