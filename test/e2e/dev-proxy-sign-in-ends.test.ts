@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { approveDevice, startLogin } from '../support/device-login.js'
 import { eventually } from '../support/eventually.js'
@@ -52,6 +55,28 @@ describe('postern services proxy when the sign-in ends and comes back', () => {
       expect(await ask()).toBe(200)
     } finally {
       proxy.process.kill('SIGTERM')
+    }
+  }, 90_000)
+
+  it('a database reset under it (a new Postern on the same ports): the gateway refuses its token, and it renews at once, taking up the new sign-in', async () => {
+    const first = await startPostern()
+    const ports = { controlPort: first.controlPort, gatewayPort: first.gatewayPort, configDir: first.configDir }
+    expect((await first.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
+    const proxy = await startServicesProxy('api', first.configDir)
+    let second: PosternProcess | undefined
+    try {
+      const ask = async () => (await fetch(proxy.url + '/')).status
+      expect(await ask()).toBe(200)
+      await first.stop()
+      // A new installation where the old one was: new keys, and the CLI signed in as its owner again.
+      second = await startPostern({ ...ports, dataDir: mkdtempSync(join(tmpdir(), 'postern-reset-')) })
+      expect((await second.cli(['services', 'create', 'api', `--upstream=${upstream.url}`])).code).toBe(0)
+      // The first request carries the old token (401); the renewal it starts carries the new sign-in.
+      expect(await ask()).toBe(401)
+      await eventually(10_000, async () => (await ask()) === 200, 'the proxy sending a token of the new installation', 250)
+    } finally {
+      proxy.process.kill('SIGTERM')
+      await second?.stop()
     }
   }, 90_000)
 })

@@ -47,6 +47,16 @@ function lookup(hostname: string, options: { all?: boolean }, callback: (err: Er
   dnsLookup(hostname, options as never, callback as never)
 }
 
+/**
+ * Whether a 401 is the gateway refusing the token the proxy sent (its challenge names realm
+ * "postern" and invalid_token: signed by a key it no longer knows after a database was reset or
+ * restored, say), not the app refusing its own Authorization.
+ */
+function refusedToken(challenge: string | string[] | undefined): boolean {
+  const text = Array.isArray(challenge) ? challenge.join(', ') : (challenge ?? '')
+  return text.includes('realm="postern"') && text.includes('invalid_token')
+}
+
 export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const connectionOptions = { connect: { lookup: lookup as never }, maxHeaderSize: MAX_RELAYED_HEADER_BYTES }
   mendUndiciParser()
@@ -134,6 +144,7 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
     const send = (dispatcher: Dispatcher, resendable: boolean): void => {
       dispatcher
         .stream(options, ({ statusCode, headers }) => {
+          if (statusCode === 401 && refusedToken(headers['www-authenticate'])) o.tokens.renewSoon()
           const out: Record<string, string | string[]> = {}
           for (const [name, value] of Object.entries(headers)) {
             if (value === undefined || HOP_BY_HOP.has(name)) continue

@@ -48,4 +48,25 @@ describe('renewingToken', () => {
     expect(errors.at(-1)).toEqual(['down again', 5_000])
     source.stop()
   })
+
+  it('renewSoon renews at once, at most once in 5 s, and the renewal then keeps its schedule', async () => {
+    const minted: string[] = []
+    const mint = vi.fn(async () => {
+      minted.push(tokenFor(minted.length + 1, 3600))
+      return minted.at(-1)!
+    })
+    const source = await renewingToken(mint, { onError: () => undefined })
+    await vi.advanceTimersByTimeAsync(5_000)
+    source.renewSoon()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(mint).toHaveBeenCalledTimes(2)
+    expect(source.current()).toBe(minted[1])
+    source.renewSoon() // a burst of refused requests: one renewal
+    await vi.advanceTimersByTimeAsync(4_000)
+    source.renewSoon()
+    expect(mint).toHaveBeenCalledTimes(2)
+    await vi.advanceTimersByTimeAsync(2_400_000) // two thirds of the hour after the renewal
+    expect(mint).toHaveBeenCalledTimes(3)
+    source.stop()
+  })
 })

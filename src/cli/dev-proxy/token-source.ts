@@ -6,6 +6,8 @@
  */
 export interface TokenSource {
   current(): string
+  /** The gateway refused the current token (a key it no longer knows, say): renew it now, not at its schedule. */
+  renewSoon(): void
   stop(): void
 }
 
@@ -13,7 +15,7 @@ const FIRST_RETRY_MS = 5_000
 const LAST_RETRY_MS = 60_000
 
 export function fixedToken(token: string): TokenSource {
-  return { current: () => token, stop() {} }
+  return { current: () => token, renewSoon() {}, stop() {} }
 }
 
 /**
@@ -43,7 +45,11 @@ export async function renewingToken(
   }
   let failing: string | undefined
   let retryMs = FIRST_RETRY_MS
+  let renewing = false
+  let lastTry = Date.now()
   async function renew() {
+    renewing = true
+    lastTry = Date.now()
     try {
       token = await mint()
       if (failing !== undefined) o.onRecover?.()
@@ -57,11 +63,19 @@ export async function renewingToken(
       failing = message
       schedule(retryMs)
       retryMs = Math.min(retryMs * 2, LAST_RETRY_MS)
+    } finally {
+      renewing = false
     }
   }
   schedule(delayFor(token))
   return {
     current: () => token,
+    // At most once per FIRST_RETRY_MS: every request of a burst is refused alike.
+    renewSoon() {
+      if (stopped || renewing || Date.now() - lastTry < FIRST_RETRY_MS) return
+      if (timer) clearTimeout(timer)
+      void renew()
+    },
     stop() {
       stopped = true
       if (timer) clearTimeout(timer)
