@@ -111,6 +111,8 @@ export interface Running {
   close(): Promise<void>
   /** SIGHUP, as `systemctl reload` sends it: reads the TLS certificate and key again now, the only settings Postern reads from files. */
   reload(): void
+  /** Resolves, with why, if this process can no longer serve what it was started for (its nginx gone for good): whoever runs it closes it and exits with a failure. */
+  failed: Promise<string>
 }
 
 /**
@@ -329,7 +331,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const grantSweep = setInterval(whenTrusted(() => sweepRuns(sweepEndedGrants(store, clock(), log))), 5_000)
   grantSweep.unref()
   let tlsWatch: ReturnType<typeof watchTlsFiles> | undefined
+  let fail: (why: string) => void = () => {}
+  const failed = new Promise<string>((resolve) => (fail = resolve))
   const running: Running = {
+    failed,
     reload() {
       if (!tlsWatch) return log.log('info', 'SIGHUP: nothing to read again (Postern takes its settings from flags and the environment at start; restart it to change them)')
       const found = tlsWatch.checkNow()
@@ -504,6 +509,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           serverOptions: { ...gatewayOptions, keepAliveTimeout: 65_000, maxHeaderSize: 2 * MAX_HEADER_BYTES },
           services: () => directory.allServices(),
           log,
+          nginxLost: (why) => fail(why),
         })
         closers.unshift(() => plane.close())
         afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && plane.servicesChanged())

@@ -13,6 +13,8 @@ export interface PosternProcess {
   dataDir: string
   /** The CLI config dir the server signed in as the owner. */
   configDir: string
+  /** The `postern serve` process's pid (a new one after restart). */
+  readonly pid: number
   ownerPassword: string | undefined
   output: () => string
   cli(args: string[], o?: { configDir?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number }): Promise<CliResult>
@@ -26,6 +28,8 @@ export interface PosternProcess {
   /** Sends the process a signal and returns at once; whether it is still running after. */
   signal(signal: NodeJS.Signals): void
   running(): boolean
+  /** The exit code once the process has exited (null while it runs, or if a signal ended it). */
+  readonly exitCode: number | null
   restart(): Promise<void>
 }
 
@@ -95,6 +99,9 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
     controlPort,
     dataDir,
     configDir,
+    get pid() {
+      return child.pid!
+    },
     get ownerPassword() {
       return ownerPassword
     },
@@ -131,6 +138,9 @@ export async function startPostern(o: StartOptions = {}): Promise<PosternProcess
     },
     running() {
       return child.exitCode === null && child.signalCode === null
+    },
+    get exitCode() {
+      return child.exitCode
     },
     async restart() {
       await self.stop()

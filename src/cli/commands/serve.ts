@@ -75,6 +75,8 @@ export function registerServe(program: Command, cli: Cli): void {
         if (worker !== undefined) process.disconnect?.()
         throw err
       })
+      // Set when Postern stops because it can no longer serve (running.failed): it exits 1, for its supervisor to see.
+      let failure: string | undefined
       await new Promise<void>((resolve) => {
         let stopping = false
         const stop = () => {
@@ -96,7 +98,13 @@ export function registerServe(program: Command, cli: Cli): void {
         process.on('SIGINT', stop)
         process.on('SIGTERM', stop)
         if (hungUp) hangup()
+        void running.failed.then((why) => {
+          if (stopping) return
+          failure = why
+          stop()
+        })
       })
+      if (failure !== undefined) throw new CliError(`ERROR: ${failure} Postern stopped; start it again (a supervisor such as systemd does so itself).`)
     })
 }
 

@@ -59,7 +59,7 @@ export interface NginxPlaneOptions {
    * to make room, then refuses new ones.
    */
   maxConnections: number
-  /** Postern's pid when nginx is its child: nginx quits within a second of that process being gone (never an orphan holding the port). */
+  /** Postern's pid when nginx is its child: nginx quits within seconds of that process being gone (never an orphan holding the port; watchParents). */
   watchPid?: number
 }
 
@@ -301,7 +301,7 @@ ${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavail
   }
   init_worker_by_lua_block {
     postern.init_worker()
-${o.watchPid ? watchParent(o.watchPid) : ''}  }
+${watchParents(o.watchPid)}  }
 
   upstream postern_decisions { server ${o.decisions}; keepalive 128; keepalive_requests 1000000; keepalive_timeout 60s; }
   # The same Postern, spoken to over h2c (grpc_pass): a block of its own, or its keep-alive cache
@@ -414,20 +414,41 @@ ${named.join('\n')}
 }
 
 /**
- * Postern starts nginx in the foreground and stops it on the way out; if Postern is killed
- * outright it cannot, so nginx's first worker looks for Postern's pid every second and stops its
- * master (SIGQUIT: in-flight requests finish) once it is gone.
+ * Every worker looks at its parents each second. Its master gone (killed outright: a SIGKILL,
+ * the OOM killer), the worker has been handed to another parent and nothing will ever tell it to
+ * stop, so it stops itself (SIGQUIT to its own pid, which cannot be another process's while it
+ * runs: it stops listening at once and finishes what it carries); otherwise orphaned workers would
+ * hold the gateway port forever. And when nginx is Postern's child (`postern`, Postern's pid):
+ * Postern starts nginx in the foreground and stops it on the way out, but killed outright it
+ * cannot, so a worker that finds its master no longer Postern's child (handed to another parent
+ * too) stops the master (SIGQUIT: in-flight requests finish). The master is signalled only while
+ * it is this worker's parent, so never a pid since given to another process; and Postern is
+ * recognised as the master's parent, not by its pid existing, which another process may have
+ * taken since. Every worker watches, not one: any of them may be the last left.
  */
-function watchParent(pid: number): string {
-  return `    if ngx.worker.id() == 0 then
+function watchParents(postern: number | undefined): string {
+  return `    if require("ngx.process").type() == "worker" then
       local ffi = require "ffi"
       pcall(ffi.cdef, "int kill(int pid, int sig);")
+      pcall(ffi.cdef, "int getppid(void);")
+      local SIGQUIT = 3
       local master = require("ngx.process").get_master_pid()
+      local me = ngx.worker.pid()${postern === undefined ? '' : `
+      local function parent_of(pid)
+        local f = io.open("/proc/" .. pid .. "/stat")
+        if not f then return nil end
+        local stat = f:read("*a")
+        f:close()
+        return tonumber(stat:match("%)%s+%S+%s+(%d+)"))
+      end`}
       local function watch(premature)
         if premature then return end
-        local alive = io.open("/proc/${pid}/stat")
-        if alive then alive:close() return end
-        ffi.C.kill(master, 3)
+        if ffi.C.getppid() ~= master then
+          ffi.C.kill(me, SIGQUIT)
+          return
+        end${postern === undefined ? '' : `
+        local parent = parent_of(master)
+        if parent and parent ~= ${postern} then ffi.C.kill(master, SIGQUIT) end`}
       end
       ngx.timer.every(1, watch)
     end

@@ -11,7 +11,8 @@ import { answerRefusedRequests } from '../client-errors.js'
 import type { ServiceRecord } from '../../store/records.js'
 import { DECISION_PATH, RENEW_PATH, UPSTREAM_ERROR_PATH } from './decision-protocol.js'
 import { nginxConfig } from './nginx-config.js'
-import { NginxProcess, findNginx } from './nginx-process.js'
+import { findNginx } from './nginx-process.js'
+import { SupervisedNginx } from './supervised-nginx.js'
 import { shapeServices, type NginxShape } from './nginx-shape.js'
 import { nodeTrustedCertificates } from './upstream-trust.js'
 
@@ -40,6 +41,8 @@ export interface NginxPlaneDeps {
   serverOptions: ServerOptions
   services: () => Iterable<ServiceRecord>
   log: Logger
+  /** nginx exited unasked and could not be started again (why): the gateway port is dark, Postern should end (supervised-nginx.ts). */
+  nginxLost: (why: string) => void
 }
 
 export interface NginxPlane {
@@ -55,7 +58,7 @@ export interface NginxPlane {
  * `postern serve --data-plane nginx`: Postern decides, nginx carries the bytes. Postern's gateway
  * listens on a Unix socket in `<data dir>/nginx/` and answers nginx's decision requests there;
  * nginx, started as Postern's child with the configuration Postern writes beside it, listens on
- * the gateway port. A failed start leaves nothing running.
+ * the gateway port, and is started again if it exits unasked. A failed start leaves nothing running.
  */
 export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   const nginx = findNginx()
@@ -131,9 +134,9 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
   warnOfAddressedHttps(d.services())
   let shaped = shapeServices(d.services())
   let current = configFor(shaped.shape)
-  let proc: NginxProcess
+  let proc: SupervisedNginx
   try {
-    proc = await NginxProcess.start({ binary: nginx.binary, runDir, config: current, listen: d.listen, log: d.log })
+    proc = await SupervisedNginx.start({ binary: nginx.binary, runDir, config: current, listen: d.listen, log: d.log, gaveUp: d.nginxLost })
   } catch (err) {
     await closeServer()
     throw err
@@ -141,7 +144,9 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
 
   let pending: NodeJS.Timeout | undefined
   return {
-    nginxPid: proc.pid,
+    get nginxPid() {
+      return proc.pid
+    },
     servicesChanged() {
       // A burst of changes is one reload.
       pending ??= setTimeout(() => {

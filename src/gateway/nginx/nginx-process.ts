@@ -1,7 +1,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
+import { connect, Socket } from 'node:net'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -26,21 +26,27 @@ export function findNginx(where: { binary: string; modulesDir: string } = DEBIAN
 /**
  * nginx as Postern's supervised child: started in the foreground (`daemon off`) so it is ours to
  * stop, reloaded with SIGHUP (old workers finish what they carry, new ones take new connections:
- * nothing is dropped), stopped gracefully on shutdown. nginx itself watches Postern's pid (see
- * nginx-config.ts `watchParent`) and quits if Postern dies without stopping it, so it is never
- * left holding the gateway port.
+ * nothing is dropped), stopped gracefully on shutdown. nginx itself watches Postern (see
+ * nginx-config.ts `watchParents`) and quits if Postern dies without stopping it, and its workers
+ * quit if their master dies, so it is never left holding the gateway port. An exit nobody asked
+ * for is `ended`'s to tell (supervised-nginx.ts starts nginx again).
  */
 export class NginxProcess {
   private child: ChildProcess | undefined
   private stderr = ''
   private exited = false
+  /** Resolves when the nginx master exits: `asked` when stop() asked it to. */
+  readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; asked: boolean }>
+  private endedWith!: (how: { code: number | null; signal: NodeJS.Signals | null; asked: boolean }) => void
   private reloading: Promise<void> = Promise.resolve()
 
   private constructor(
     private readonly binary: string,
     private readonly runDir: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.ended = new Promise((resolve) => (this.endedWith = resolve))
+  }
 
   private get confPath() {
     return join(this.runDir, 'nginx.conf')
@@ -81,7 +87,11 @@ export class NginxProcess {
       p.exited = true
       clearTimeout(report)
       reportHeld()
-      if (!p.stopping) o.log.log('error', 'nginx exited', { code, signal })
+      // Workers left behind by a master killed outright hold this pipe until they quit (a
+      // second or so): their lines are still logged, but the pipe must not keep Postern from
+      // exiting once it has stopped.
+      if (child.stderr instanceof Socket) child.stderr.unref()
+      p.endedWith({ code, signal, asked: p.stopping })
     })
     // Stopped with Postern, however Postern ends (the Lua watch covers SIGKILL).
     const onExit = () => child.kill('SIGTERM')
