@@ -11,6 +11,7 @@ import { DECISION_HOST, DECISION_KEY_HEADER, DECISION_PATH, ORIGINAL, UPSTREAM_E
 import { CONNECT_SECONDS, TLS_BLOCK_PREFIX } from './nginx-lua-balancer.js'
 import { nginxLua } from './nginx-lua.js'
 import { MAX_BODY_TIMEOUT_SECONDS, type NginxShape } from './nginx-shape.js'
+import { LOOKUP_WAIT_MS } from './upstream-peers.js'
 
 /** The timeout services are created with (control/routes/services.ts): forwarded without a redirect. */
 export const DEFAULT_TIMEOUT_SECONDS = 300
@@ -62,6 +63,23 @@ export interface NginxPlaneOptions {
   /** Postern's pid when nginx is its child: nginx quits within seconds of that process being gone (never an orphan holding the port; watchParents). */
   watchPid?: number
 }
+
+/**
+ * How long nginx waits to connect to Postern for a decision. Postern's own nginx asks on a Unix
+ * socket, which connects at once or is refused at once; an nginx of your own asks over TCP, and
+ * two seconds outlast one lost SYN (resent after a second) where one second would not.
+ */
+export const DECIDE_CONNECT_SECONDS = 2
+/**
+ * How long nginx waits for Postern's answer before the caller's 503 (fail closed). A decision
+ * takes milliseconds: Postern decides from its view of the database, in memory. The longest it
+ * waits on purpose is an upstream's first DNS lookup, cut at LOOKUP_WAIT_MS (2 s), so this is
+ * that and a second more: room for a burst of new callers, each a token signature checked and
+ * an assertion signed (about a millisecond each, on libuv's four threads: a thousand at once
+ * queue for a quarter of a second), that must not be cut off as if Postern were gone. A Postern
+ * that is wedged (stopped, hung) costs a caller these 3 s, not the 10 s it did.
+ */
+export const DECIDE_READ_SECONDS = LOOKUP_WAIT_MS / 1000 + 1
 
 /** The buffer for an answer Postern's own gateway relays to nginx (upgrades, and requests nginx hands it whole). */
 const FROM_GATEWAY_BUFFER = `
@@ -150,8 +168,10 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_set_header ${ORIGINAL.transferEncoding} $http_transfer_encoding;
       proxy_set_header ${ORIGINAL.protocol} $server_protocol;
       proxy_set_header ${ORIGINAL.upgrade} $http_upgrade;
-      proxy_connect_timeout 5s;
-      proxy_read_timeout 10s;
+      # A Postern that does not answer fails closed in seconds (503), not ten: DECIDE_CONNECT_SECONDS, DECIDE_READ_SECONDS.
+      proxy_connect_timeout ${DECIDE_CONNECT_SECONDS}s;
+      proxy_send_timeout ${DECIDE_READ_SECONDS}s;
+      proxy_read_timeout ${DECIDE_READ_SECONDS}s;
       proxy_buffering on;
       # An allow verdict carries the caller's Cookie and token headers back (cleaned): as large as
       # the headers the gateway takes, and room for the rest.

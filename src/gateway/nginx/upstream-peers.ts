@@ -74,7 +74,7 @@ export class UpstreamPeers {
 }
 
 /** How long a verdict waits for its upstream's host name to be looked up before Postern's gateway is left to forward it. */
-const LOOKUP_WAIT_MS = 2_000
+export const LOOKUP_WAIT_MS = 2_000
 
 /** A host name's addresses, IPv4 first (tried in this order), or none when it does not resolve. */
 export async function addressesOf(host: string): Promise<string[]> {
