@@ -24,6 +24,7 @@ import { registerMetadataServer } from './commands/metadata-server.js'
 import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
 import { helpRequest, splitGlobalFlags } from './help-words.js'
+import { parseFormat } from './output.js'
 import { traceHttp } from './http-trace.js'
 import { VERBOSITIES, showsErrors, type Verbosity } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
@@ -34,7 +35,7 @@ export function buildProgram(cli: Cli): Command {
   const program = new UnknownOptionsFirst('postern')
     .description('Keep HTTP services private; let exactly the right developers, service accounts and federated users call them.')
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
-    .option('--format <format>', "output format: yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(status.url)'")
+    .option('--format <format>', "output format: yaml, json, table, value(FIELD,…), table(FIELD,…) or none (nothing on stdout), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
     .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')
     .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error leaves out warnings; critical and none leave out errors too (the exit code still says)').choices(VERBOSITIES))
@@ -135,6 +136,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let verbosity: Verbosity = 'warning'
   program.hook('preAction', (_program, action) => {
     verbosity = cli.verbosity(action)
+    // A --format that cannot be printed is refused before the command does anything: refused when
+    // printing, it came after the change was made, and after a result shown only once (a password).
+    const format = cli.globals(action).format
+    if (format !== undefined) parseFormat(format, 'yaml')
     if (action.name() !== 'serve' && verbosity === 'debug') untrace = traceHttp(io.stderr)
     // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
     const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME

@@ -19,6 +19,13 @@ describe('--format', () => {
     expect(() => parseFormat('value(uri;rm -rf)', 'yaml')).toThrow(/is not a field name/)
   })
 
+  it("none, and gcloud's disable, print nothing", () => {
+    expect(parseFormat('none', 'yaml')).toBe('none')
+    expect(parseFormat('disable', 'yaml')).toBe('none')
+    expect(formatResource(policy, 'none')).toBe('')
+    expect(formatList(services, columns, 'none')).toBe('')
+  })
+
   it('value() prints fields tab-separated, one row per resource, list items joined by ;', () => {
     expect(formatResource(policy, 'value(bindings.members)')).toBe('user:a@x.com;user:b@x.com;group:g@x.com\n')
     expect(formatResource(policy, 'value(etag,bindings.role)')).toBe('Bw1\troles/run.invoker;roles/run.viewer\n')

@@ -6,17 +6,19 @@ import { terminalSafe } from './terminal-text.js'
  * Output formats, as gcloud users type them: `yaml`, `json`, `table`, and projections —
  * `value(FIELD,…)` (tab-separated, no heading: what scripts read) and `table(FIELD,…)`. A field is
  * a dotted key into the API's JSON (`uri`, `bindings.members`); a key that meets a list applies to
- * every item, and a list printed in one cell has its items separated by `;`.
+ * every item, and a list printed in one cell has its items separated by `;`. `none` (and gcloud's
+ * other word for it, `disable`) prints nothing on stdout; status lines still go to stderr.
  */
-export type Format = 'yaml' | 'json' | 'table' | `value(${string})` | `table(${string})`
+export type Format = 'yaml' | 'json' | 'table' | 'none' | `value(${string})` | `table(${string})`
 
 const FIELD = /^[A-Za-z_]\w*(?:\[\d*\])?(?:\.[A-Za-z_]\w*(?:\[\d*\])?)*$/
 const PROJECTION = /^(value|table)\((.*)\)$/s
-const HELP = "--format must be yaml, json, table, value(FIELD,…) or table(FIELD,…), e.g. --format='value(uri)'"
+const HELP = "--format must be yaml, json, table, value(FIELD,…), table(FIELD,…) or none, e.g. --format='value(uri)'"
 
 export function parseFormat(raw: string | undefined, fallback: Format): Format {
   const f = (raw ?? fallback).trim()
-  if (f === 'yaml' || f === 'json' || f === 'table') return f
+  if (f === 'yaml' || f === 'json' || f === 'table' || f === 'none') return f
+  if (f === 'disable') return 'none'
   const m = PROJECTION.exec(f)
   if (!m) throw usageError(`${HELP}, not '${f}'.`)
   const fields = splitFields(m[2]!)
@@ -29,6 +31,12 @@ function splitFields(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
+/** Whether output in this format shows `field` of a resource (json and yaml show every field). */
+export function shows(format: Format, field: string): boolean {
+  if (format === 'json' || format === 'yaml') return true
+  return projection(format)?.fields.includes(field) ?? false
+}
+
 function projection(format: Format): { kind: 'value' | 'table'; fields: string[] } | undefined {
   const m = PROJECTION.exec(format)
   return m ? { kind: m[1] as 'value' | 'table', fields: splitFields(m[2]!) } : undefined
@@ -39,6 +47,7 @@ function projection(format: Format): { kind: 'value' | 'table'; fields: string[]
  * `projected`: the resource as projections see it (with fields a gcloud user may name besides its own).
  */
 export function formatResource<T>(value: T, format: Format, projected: (value: T) => unknown = (v) => v): string {
+  if (format === 'none') return ''
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
   if (format === 'yaml') return yaml(value)
   const p = projection(format)
@@ -68,6 +77,7 @@ export interface Column<T> {
  */
 export function formatList<T>(rows: readonly T[], columns: readonly Column<T>[], format: Format, o: { tty?: boolean; projected?: (row: T) => unknown } = {}): string {
   const tty = o.tty ?? true
+  if (format === 'none') return ''
   if (format === 'json') return JSON.stringify(rows, null, 2) + '\n'
   if (format === 'yaml') return rows.map((r) => '---\n' + yaml(r)).join('')
   if (rows.length === 0) return ''

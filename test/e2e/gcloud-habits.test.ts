@@ -91,7 +91,7 @@ describe('gcloud habits', () => {
     expect(one.stderr).toContain("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
     const unknown = await p.cli(['services', 'list', '--format=text'])
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain('--format must be yaml, json, table, value(FIELD,…) or table(FIELD,…)')
+    expect(unknown.stderr).toContain('--format must be yaml, json, table, value(FIELD,…), table(FIELD,…) or none')
   })
 
   it('tables are plain tab-separated columns when piped, aligned on a terminal', async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { withListFlags } from '../list-flags.js'
+import { shows } from '../output.js'
 
 interface User {
   email: string
@@ -31,12 +32,13 @@ export function registerUsers(program: Command, cli: Cli): void {
       const body = { email, ...(o.passwordStdin && { password: await passwordFromStdin(cli) }), ...(o.displayName && { displayName: o.displayName }) }
       const user = await cli.api().call<User>('POST', '/v1/users', body)
       cli.status(`Created user [${user.email}].`, cmd)
-      // The one time the password appears: in the resource when a format is asked for (a script
-      // keeps it from stdout), else on stderr — also under --quiet, which drops questions, not this.
-      const formatted = cli.globals(cmd).format !== undefined
-      if (user.password && !formatted) cli.io.stderr(`Password (shown once): ${user.password}\n`)
+      // The one time the password appears: in the resource when the format asked for prints it (a
+      // script keeps it from stdout), else on stderr — also under --quiet, which drops questions,
+      // not this, and under --format=none or a projection without it, which would lose it.
+      const inOutput = cli.globals(cmd).format !== undefined && shows(cli.format(cmd, 'yaml'), 'password')
+      if (user.password && !inOutput) cli.io.stderr(`Password (shown once): ${user.password}\n`)
       const { password: _hidden, ...shown } = user
-      cli.printResource(cmd, formatted ? user : shown)
+      cli.printResource(cmd, inOutput ? user : shown)
     })
   withListFlags(users.command('list')).description('List users.').action(async (_o, cmd: Command) => {
     const { users: rows = [] } = await cli.api().call<{ users?: User[] }>('GET', '/v1/users')
