@@ -3,9 +3,9 @@ import { retryOnConflict } from '../../api/read-modify-write.js'
 import type { Service } from '../../api/types.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
-import { readModifyWrite, withBinding, withoutBinding } from '../policy-editing.js'
 import { withCloudRunFields } from '../cloud-run-fields.js'
 import { serviceRef } from '../service-ref.js'
+import { changePublicAccess, checkMayChangePublicAccess } from '../public-access.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 import { withListFlags } from '../list-flags.js'
@@ -87,14 +87,6 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
   return body
 }
 
-async function setPublic(cli: Cli, path: string, allow: boolean) {
-  await readModifyWrite(cli.api(), path, (p) => {
-    if (allow) return withBinding(p, 'allUsers', 'roles/run.invoker')
-    const has = (p.bindings ?? []).some((b) => b.role === 'roles/run.invoker' && !b.condition && b.members.includes('allUsers'))
-    return has ? withoutBinding(p, 'allUsers', 'roles/run.invoker', 'none') : p
-  })
-}
-
 export function registerServices(program: Command, cli: Cli): Command {
   const services = program.command('services').description('Create, inspect and grant access to services.')
   const path = (name: string, cmd: Command) => servicePath(() => cli.project(cmd), name)
@@ -123,10 +115,16 @@ export function registerServices(program: Command, cli: Cli): Command {
     async (name: string, o: ServiceFlags, cmd: Command) => {
       if (!o.upstream) throw usageError('--upstream is required, e.g. --upstream http://127.0.0.1:9000')
       const project = cli.project(cmd)
-      const created = await cli.api().call<Service>('POST', `/v2/projects/${encodeURIComponent(project)}/services?serviceId=${encodeURIComponent(name)}`, serviceBody(o))
-      if (o.allowUnauthenticated) await setPublic(cli, path(name, cmd), true)
+      const ref = { project, service: name }
+      const body = serviceBody(o)
+      if (o.allowUnauthenticated) await checkMayChangePublicAccess(cli.api(), path(name, cmd), ref, true, false)
+      const created = await cli.api().call<Service>('POST', `/v2/projects/${encodeURIComponent(project)}/services?serviceId=${encodeURIComponent(name)}`, body)
+      const failed = o.allowUnauthenticated ? await changePublicAccess(cli.api(), path(name, cmd), ref, true, 'created') : undefined
       cli.status(`Service [${name}] created in project [${project}].\nService URL: ${created.uri}`, cmd)
-      cli.printResource(cmd, created, { projected: withCloudRunFields })
+      // As it is now: allUsersMayInvoke changed with the policy, after the answer to the create.
+      const shown = o.allowUnauthenticated && !failed ? await cli.api().call<Service>('GET', path(name, cmd)) : created
+      cli.printResource(cmd, shown, { projected: withCloudRunFields })
+      if (failed) throw failed
     },
   )
 
@@ -141,6 +139,11 @@ export function registerServices(program: Command, cli: Cli): Command {
   ).action(async (name: string, o: ServiceFlags & { maxAccessRequestDuration?: string }, cmd: Command) => {
     const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : wireDuration(o.maxAccessRequestDuration, '--max-access-request-duration')
     const body = serviceBody(o)
+    if (!Object.keys(body).length && o.allowUnauthenticated === undefined && maxRequestDuration === undefined) {
+      throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
+    }
+    const ref = serviceRef(() => cli.project(cmd), name)
+    if (o.allowUnauthenticated !== undefined) await checkMayChangePublicAccess(cli.api(), path(name, cmd), ref, o.allowUnauthenticated, true)
     let updated: Service | undefined
     if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined) {
       // Adding to a list is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
@@ -149,17 +152,17 @@ export function registerServices(program: Command, cli: Cli): Command {
         return cli.api().call<Service>('PATCH', path(name, cmd), { ...serviceBody(o, current), etag: current.etag }, { idempotent: true })
       })
     } else if (Object.keys(body).length) updated = await cli.api().call<Service>('PATCH', path(name, cmd), body)
-    if (o.allowUnauthenticated !== undefined) await setPublic(cli, path(name, cmd), o.allowUnauthenticated)
+    const failed = o.allowUnauthenticated === undefined ? undefined : await changePublicAccess(cli.api(), path(name, cmd), ref, o.allowUnauthenticated, 'updated')
     if (maxRequestDuration !== undefined) {
       await cli.api().call('PATCH', `${path(name, cmd)}/accessRequestSettings`, { maxRequestDuration })
       cli.status(`Access requests for service [${name}] may now ask for at most ${readableDuration(maxRequestDuration)}.`, cmd)
     }
-    if (!Object.keys(body).length && o.allowUnauthenticated === undefined && maxRequestDuration === undefined) {
-      throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
-    }
+    // Read again after a policy change: allUsersMayInvoke changed with it, after the PATCH's answer.
+    if (o.allowUnauthenticated !== undefined && !failed) updated = undefined
     updated ??= await cli.api().call<Service>('GET', path(name, cmd))
     cli.status(`Service [${name}] updated.`, cmd)
     cli.printResource(cmd, updated, { projected: withCloudRunFields })
+    if (failed) throw failed
   })
 
   services
