@@ -81,6 +81,22 @@ export class Session {
   }
 
   /**
+   * The first tokens of a service-account key not stored yet (activate-service-account), to be
+   * stored with it: a key that gets none is refused before it is kept, or made the active account.
+   */
+  async firstTokens(email: string, server: string, keyFile: Record<string, string>): Promise<Pick<StoredAccount, 'accessToken' | 'accessTokenExpiry' | 'idToken' | 'idTokenExpiry'>> {
+    const response = await this.exchange(email, { type: 'service_account', server, keyFile }, {})
+    const receivedAt = this.now()
+    if (!response.access_token) throw new CliError(`The server answered no access token for ${email}; is it an older Postern?`)
+    return {
+      accessToken: response.access_token,
+      accessTokenExpiry: localExpiryOf(response.access_token, receivedAt),
+      idToken: response.id_token,
+      idTokenExpiry: localExpiryOf(response.id_token, receivedAt),
+    }
+  }
+
+  /**
    * Both kinds come from one exchange and both are kept (the default ID token, not an
    * audience-bound one), each until shortly before it expires.
    */

@@ -51,14 +51,11 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .command('print-access-token [account]')
     .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
     .option('--impersonate-service-account <email>', 'print an access token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
-    .action(async (account: string | undefined, o: { impersonateServiceAccount?: string }) => {
-      if (o.impersonateServiceAccount) {
-        const email = o.impersonateServiceAccount
-        const { accessToken } = await cli.api(account).call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`, {})
-        cli.print(accessToken + '\n')
-        return
-      }
-      cli.print((await cli.session.accessToken(account)) + '\n')
+    .action(async (account: string | undefined, o: { impersonateServiceAccount?: string }, cmd: Command) => {
+      const token = o.impersonateServiceAccount
+        ? (await cli.api(account).call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(o.impersonateServiceAccount)}:generateAccessToken`, {})).accessToken
+        : await cli.session.accessToken(account)
+      printToken(cli, cmd, { token })
     })
 
   auth
@@ -67,18 +64,15 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
     .option('--impersonate-service-account <email>', 'print a token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
     .option('--include-email', 'include the email claim (service-account tokens)')
-    .action(async (account: string | undefined, o: { audiences?: string; impersonateServiceAccount?: string; includeEmail?: boolean }) => {
+    .action(async (account: string | undefined, o: { audiences?: string; impersonateServiceAccount?: string; includeEmail?: boolean }, cmd: Command) => {
       if (o.audiences !== undefined && (o.audiences.includes(',') || !o.audiences.trim())) throw new CliError('--audiences takes one audience.', 2)
-      if (o.impersonateServiceAccount) {
-        const email = o.impersonateServiceAccount
-        const { token } = await cli.api(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateIdToken`, {
+      const token = o.impersonateServiceAccount
+        ? (await cli.api(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(o.impersonateServiceAccount)}:generateIdToken`, {
           audience: o.audiences ?? CLI_CLIENT_ID,
           includeEmail: Boolean(o.includeEmail),
-        })
-        cli.print(token + '\n')
-        return
-      }
-      cli.print((await cli.session.idToken({ audience: o.audiences, includeEmail: o.includeEmail }, account)) + '\n')
+        })).token
+        : await cli.session.idToken({ audience: o.audiences, includeEmail: o.includeEmail }, account)
+      printToken(cli, cmd, { id_token: token })
     })
 
   auth
@@ -90,12 +84,14 @@ export function registerAuth(program: Command, cli: Cli): Command {
       const email = keyFile.client_email!
       if (account !== undefined && account.trim().toLowerCase() !== email.toLowerCase()) throw usageError(`${o.keyFile} is the key of ${email}, not of ${account}.`)
       const server = new URL(keyFile.token_uri!).origin
+      // A key that does not work (deleted, its account disabled) is refused before anything is
+      // kept: neither stored nor made the active account in place of the one that was.
+      const tokens = await cli.session.firstTokens(email, server, keyFile)
       await cli.files.withLock(async () => {
         const credentials = cli.files.readCredentials()
-        putSignIn(credentials, { account: email, type: 'service_account', server, keyFile })
+        putSignIn(credentials, { account: email, type: 'service_account', server, keyFile, ...tokens })
         cli.files.writeCredentials(credentials)
       })
-      await cli.session.accessToken(email, server) // fails now, not later, if the key does not work
       cli.files.writeConfig({ ...cli.files.readConfig(), account: email, server: cli.files.readConfig().server ?? server })
       cli.status(`Activated service account credentials for: [${email}]`, cmd)
     })
@@ -127,6 +123,15 @@ export function registerAuth(program: Command, cli: Cli): Command {
       cli.status(targets.length > 0 ? `Revoked credentials:\n${targets.map((t) => ` - ${label(t)}`).join('\n')}` : 'No credentials to revoke.', cmd)
     })
   return auth
+}
+
+/**
+ * A token as gcloud prints it: the bare token (its default format, `value(token)` or
+ * `value(id_token)`), or, with --format, the one-field resource gcloud's is
+ * (`{"token": …}` for an access token, `{"id_token": …}` for an ID token).
+ */
+function printToken(cli: Cli, cmd: Command, resource: { token: string } | { id_token: string }): void {
+  cli.printResource(cmd, resource, { fallback: 'token' in resource ? 'value(token)' : 'value(id_token)' })
 }
 
 /**
