@@ -128,6 +128,7 @@ export class ChangeFollower {
    * it from the old position would skip every new change until the numbers pass it again.
    */
   private rewritten(mark: FeedMark): string | undefined {
+    if (mark.replaced) return mark.replaced
     if (mark.noSchema) return `the database has no Postern schema (its tables are missing): dropped and created anew and not migrated yet, or another database in its place; waiting for Postern's tables and data to be back (postern serve creates them; or restore a backup)`
     if (mark.installation !== this.installation) return `the database is not the one this process loaded (installation ${mark.installation || 'none'}, was ${this.installation || 'none'}): dropped and created anew, or another one in its place`
     if (mark.latest < this.lastSeq) return `the change feed went backwards (its highest change is ${mark.latest}, this process had applied up to ${this.lastSeq}): restored from a backup?`

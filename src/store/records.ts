@@ -257,6 +257,8 @@ export interface FeedMark {
   installation: string
   /** The database answers but holds no Postern tables (dropped and created anew, not migrated yet). */
   noSchema?: true
+  /** Why the database this process opened is no longer the one at its place (an embedded file removed or replaced). */
+  replaced?: string
   /** The highest change seq, 0 when there is none. */
   latest: number
   /** The change at the seq asked about, if there is one. */

@@ -108,6 +108,14 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
       return (await driver.sql.all(`SELECT seq, kind, key, time FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)
     },
     async feedMark(seq) {
+      // An embedded file removed or replaced under the process: what it still reads is a file no
+      // one will open again, and a view of it must not go on deciding (a restore that took access
+      // away would not). PostgreSQL has no such check; its replacement shows in what it answers.
+      try {
+        await driver.check?.()
+      } catch (err) {
+        return { installation: '', latest: 0, replaced: (err as Error).message }
+      }
       type Row = { installation: string | null; latest: unknown; seq: unknown; kind: string | null; key: string | null; time: unknown }
       let r: Row | undefined
       try {

@@ -1,9 +1,12 @@
 import { copyFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
+import { request } from 'undici'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { startUpstream } from '../support/upstream.js'
 
 /**
  * The store gone from under a running server is said plainly, and no write is acknowledged into
@@ -19,9 +22,18 @@ describe('the store removed or replaced under a running server', () => {
     return { status: res.status, body: (await res.json()) as { database: string } }
   }
 
-  it('embedded: a removed database file refuses writes and readiness; so does one put back as another file', async () => {
+  it('embedded: a removed database file refuses writes, readiness and the gateway; so does one put back as another file', async () => {
     const p = await startPostern()
     started.push(p)
+    const upstream = await startUpstream()
+    expect((await p.cli(['services', 'create', 'svc', `--upstream=${upstream.url}`])).code).toBe(0)
+    const idToken = await p.ownerIdToken()
+    const invoke = async () => {
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}/`, { headers: { host: `svc.my-project.localhost:${p.gatewayPort}`, authorization: `Bearer ${idToken}` } })
+      await r.body.dump()
+      return r.statusCode
+    }
+    expect(await invoke()).toBe(200)
     expect((await p.cli(['users', 'list'])).code).toBe(0) // the CLI's access token, cached: the call below goes to the API
     const file = join(p.dataDir, 'postern.db')
     const saved = join(p.dataDir, 'saved.db')
@@ -40,8 +52,11 @@ describe('the store removed or replaced under a running server', () => {
     // A copy put where it was is another file to the process that opened the first.
     renameSync(saved, file)
     expect((await p.cli(['users', 'create', 'lost@example.com'])).stderr).toContain(`The database file ${file} was replaced while Postern ran; nothing was written.`)
-    // The gateway still decides from what it knows; /healthz (alive) is not readiness.
+    // The gateway no longer decides from a view of a file no one will open again (a restore put
+    // there may have taken access away): it fails closed, as on PostgreSQL. /healthz (alive) is not readiness.
+    await eventually(5_000, async () => (await invoke()) === 503, 'the gateway failing closed')
     expect((await fetch(`${p.controlUrl}/healthz`)).status).toBe(200)
+    await upstream.close()
   }, 60_000)
 
   it.skipIf(!inject('postgres'))('PostgreSQL: tables dropped under the server answer 503 saying so, not a bare internal error', async () => {
