@@ -5,22 +5,35 @@ import { PosternError } from '../core/errors.js'
 import type { Driver, Sql } from './sql.js'
 
 /**
- * What SQLite's failures mean to a caller: the disk full, a read-only or failing file are the
- * operator's to fix, not a bug — 503 with what to look at, rather than a bare "Internal error".
+ * What SQLite's failures mean to a caller: the disk full, a read-only, locked, damaged or failing
+ * file are the operator's to fix, not a bug — 503 with which file and what to look at, rather than
+ * a bare "Internal error" (and at start, rather than SQLite's words without a path).
  */
-const STORAGE_FAILURES: Record<string, string> = {
-  SQLITE_FULL: 'The disk holding the database is full; nothing was changed. Free some space and try again.',
-  SQLITE_READONLY: 'The database file cannot be written (read-only file or file system); nothing was changed.',
-  SQLITE_IOERR: 'The database file could not be read or written (an I/O error); nothing was changed. Check the disk.',
-  SQLITE_CANTOPEN: 'The database file cannot be opened; nothing was changed. Check the data dir.',
+function storageFailures(file: string): Record<string, { message: string; headers?: Record<string, string> }> {
+  // Held past busy_timeout by another process (a sqlite3 shell, a backup tool, a second serve): it will likely pass.
+  const locked = { message: `The database file ${file} is locked by another process (held longer than the 10 s Postern waits); nothing was changed. Try again; if this persists, look for what else has the file open.`, headers: { 'retry-after': '5' } }
+  const damaged = { message: `The database file ${file} is damaged (SQLite: database disk image is malformed or not a database); nothing was changed. With postern serve stopped, restore it from a backup (and remove ${file}-wal and ${file}-shm beside it), or move it aside to start anew.` }
+  return {
+    SQLITE_FULL: { message: 'The disk holding the database is full; nothing was changed. Free some space and try again.' },
+    SQLITE_READONLY: { message: 'The database file cannot be written (read-only file or file system); nothing was changed.' },
+    SQLITE_IOERR: { message: 'The database file could not be read or written (an I/O error); nothing was changed. Check the disk.' },
+    SQLITE_CANTOPEN: { message: 'The database file cannot be opened; nothing was changed. Check the data dir.' },
+    SQLITE_BUSY: locked,
+    SQLITE_LOCKED: locked,
+    SQLITE_CORRUPT: damaged,
+    SQLITE_NOTADB: damaged,
+  }
 }
 
 /** A storage failure as the caller's 503; any other error as it is. (Extended codes, such as SQLITE_IOERR_FSYNC, by their primary code.) */
-function translated(err: unknown): unknown {
-  const code = (err as { code?: unknown }).code
-  const primary = typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
-  const message = primary && STORAGE_FAILURES[primary]
-  return message ? new PosternError('UNAVAILABLE', message, { cause: err }) : err
+function translator(file: string): (err: unknown) => unknown {
+  const failures = storageFailures(file)
+  return (err) => {
+    const code = (err as { code?: unknown }).code
+    const primary = typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
+    const failure = primary !== undefined && Object.hasOwn(failures, primary) ? failures[primary] : undefined
+    return failure ? new PosternError('UNAVAILABLE', failure.message, { cause: err, ...(failure.headers && { headers: failure.headers }) }) : err
+  }
 }
 
 /**
@@ -40,19 +53,36 @@ function fileWatch(file: string): () => void {
 }
 
 /**
+ * The file opened and set up. A file that is no database (or is damaged in its header) fails
+ * here, at start: said as a request would be told, with the path, not as SQLite's bare words.
+ */
+function opened(file: string, translated: (err: unknown) => unknown): Database.Database {
+  let db: Database.Database | undefined
+  try {
+    db = new Database(file)
+    // SQLite gives the -wal and -shm files the database file's mode.
+    if (file !== ':memory:') chmodSync(file, 0o600)
+    // busy_timeout first: switching to WAL takes a lock another process may hold a moment.
+    db.pragma('busy_timeout = 10000')
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.pragma('foreign_keys = ON')
+    return db
+  } catch (err) {
+    db?.close()
+    throw translated(err)
+  }
+}
+
+/**
  * Embedded SQLite (better-sqlite3). WAL with synchronous=FULL: a commit is on disk before the
  * call returns, so an acknowledged write survives a crash. better-sqlite3 is synchronous; one
  * queue keeps an async transaction's statements from interleaving with other callers'.
  */
 export function openSqlite(file: string): Driver {
+  const translated = translator(file)
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  const db = new Database(file)
-  // SQLite gives the -wal and -shm files the database file's mode.
-  if (file !== ':memory:') chmodSync(file, 0o600)
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
-  db.pragma('busy_timeout = 10000')
-  db.pragma('foreign_keys = ON')
+  const db = opened(file, translated)
   const sameFile = fileWatch(file)
 
   const statements = new Map<string, Database.Statement>()

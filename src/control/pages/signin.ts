@@ -94,6 +94,10 @@ export function submitSignIn(deps: ControlDeps) {
         answerRefusal(err)
         return
       }
+      if (storeUnavailable(err)) {
+        answerRefusal(err)
+        return
+      }
       throw err
     }
     if (!result.ok) {
@@ -101,10 +105,19 @@ export function submitSignIn(deps: ControlDeps) {
       answerRefusal(new PosternError('UNAUTHENTICATED', result.message))
       return
     }
-    // A new session on every sign-in (no session fixation); the one the browser had ends.
-    await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
-    const { cookie } = await startSession(deps.store, result.uid, deps.clock())
-    await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
+    let cookie: string
+    try {
+      // A new session on every sign-in (no session fixation); the one the browser had ends.
+      await endSession(deps.store, readCookie(req.headers.cookie, sessionCookieName(deps.settings.secureCookies)))
+      cookie = (await startSession(deps.store, result.uid, deps.clock())).cookie
+      await deps.store.appendAudit({ time: deps.clock(), principal: `user:${result.email}`, method: 'signin', resource: `users/${result.email}`, outcome: 'OK', details: { address: requestClientAddress(req, deps.settings.trustedProxies) } })
+    } catch (err) {
+      if (storeUnavailable(err)) {
+        answerRefusal(err)
+        return
+      }
+      throw err
+    }
     // (The form's cookie stays for its hour: another sign-in page still open may be submitted too.)
     const session = { 'set-cookie': sessionCookie(cookie, { secure: deps.settings.secureCookies, maxAgeSeconds: SESSION_TTL_MS / 1000 }) }
     // The redirects after this form's post are held to its CSP's form-action, which can name
@@ -112,6 +125,14 @@ export function submitSignIn(deps: ControlDeps) {
     if (authorizesToIpv6Loopback(returnTo)) sendOnward(res, returnTo, `You are signed in as ${result.email}.`, session)
     else redirect(res, returnTo, session)
   }
+}
+
+/**
+ * The store cannot be used (locked by another process, damaged, the disk full, unreachable): the
+ * person at the form is told so on the form, to try again, rather than handed an error page.
+ */
+function storeUnavailable(err: unknown): err is PosternError {
+  return err instanceof PosternError && err.status === 'UNAVAILABLE'
 }
 
 /** Whether `returnTo` is an authorization request whose client waits at http://[::1] (RFC 8252 §7.3). */
