@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writableDataDir, writeRefused } from '../core/data-dir.js'
 
 /**
  * Private keys are encrypted at rest with a master key: POSTERN_MASTER_KEY when set (required for
@@ -27,10 +28,15 @@ export function masterSubkey(master: Buffer, purpose: string): Buffer {
 /**
  * Reads the key file, creating it (0600, in a 0700 dir) if it does not exist; `created` names the
  * file when this call made it (a store that already holds keys then cannot be opened with it).
+ * A key already there is only read: nothing is written to a data dir that has one.
  */
 export function loadOrCreateMasterKeyFile(dataDir: string): { key: MasterKey; created?: string } {
   const file = join(dataDir, 'master.key')
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  if (existsSync(file)) {
+    tightened(file)
+    return { key: keyIn(file) }
+  }
+  writableDataDir(dataDir, `Postern keeps its master key there (${file}, made on first start; or set POSTERN_MASTER_KEY).`)
   let created: string | undefined
   // Written whole under a name of its own, then linked in place: a process starting beside this
   // one finds either no key file or the whole key, never a file created and not yet written.
@@ -44,8 +50,17 @@ export function loadOrCreateMasterKeyFile(dataDir: string): { key: MasterKey; cr
   } finally {
     rmSync(draft, { force: true })
   }
-  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+  tightened(file)
   return { key: keyIn(file), ...(created && { created }) }
+}
+
+/** A key file others may read is made the owner's alone, when this user may (its owner). */
+function tightened(file: string): void {
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600)
+  } catch (err) {
+    if (!writeRefused(err)) throw err
+  }
 }
 
 /** Reads the key file if there is one; creates nothing (for commands that only read a Postern's state). */

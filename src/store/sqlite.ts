@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
-import { chmodSync, mkdirSync, statSync } from 'node:fs'
+import { chmodSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { writableDataDir } from '../core/data-dir.js'
 import { PosternError } from '../core/errors.js'
 import type { Driver, Sql } from './sql.js'
 
@@ -81,7 +82,9 @@ function opened(file: string, translated: (err: unknown) => unknown): Database.D
  */
 export function openSqlite(file: string): Driver {
   const translated = translator(file)
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  // SQLite writes its journal (-wal, -shm) beside the file, even to read: a directory this user
+  // cannot write is said as such, not as "unable to open database file" or a chmod's EPERM.
+  if (file !== ':memory:') writableDataDir(dirname(file), `The embedded database ${file} and its journal are written there.`)
   const db = opened(file, translated)
   const sameFile = fileWatch(file)
 
