@@ -45,10 +45,11 @@ import { ChangeFollower } from './directory/change-follower.js'
 import { Directory } from './directory/directory.js'
 import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
-import { deriveMasterKey, existingMasterKeyFile, loadOrCreateMasterKeyFile } from './identity/master-key.js'
+import { existingMasterKeyFile, loadOrCreateMasterKeyFile, masterKeyOpening, masterKeysOf, type MasterKey } from './identity/master-key.js'
 import { openStore, openStoreUnlessRestoring } from './store/open-store.js'
 import { LATEST_SCHEMA } from './store/migrations.js'
 import type { Change } from './store/records.js'
+import type { Store } from './store/store.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
@@ -129,10 +130,16 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const testClock = config.testClockFile ? startTestClock(config.testClockFile, (problem) => log.log('error', 'test clock', { problem })) : undefined
   if (testClock) out.stderr(`WARNING: running on a test clock moved by ${config.testClockFile}; never do this outside Postern's own tests.\n`)
   const clock = testClock?.clock ?? systemClock
-  const { key: master, created: masterKeyCreated } = config.masterKeySecret ? { key: deriveMasterKey(config.masterKeySecret) } : loadOrCreateMasterKeyFile(config.dataDir)
+  const keyFile = config.masterKeySecret ? undefined : loadOrCreateMasterKeyFile(config.dataDir)
+  const masterKeyCreated = keyFile?.created
+  // (Read before the store is opened: a variable too short to be a key stops the start there.)
+  const secretKeys = config.masterKeySecret ? masterKeysOf(config.masterKeySecret) : undefined
   // A database a restore is still filling is neither migrated nor bootstrapped (restore-under-way.ts):
   // this process loads nothing from it yet and fails closed, as one the database was restored under.
   const { store, restoring } = await openStoreUnlessRestoring({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  // POSTERN_MASTER_KEY read as the store's keys were sealed (a passphrase, or a master.key's
+  // content); while a restore is under way there are none to tell by, and it is read as a passphrase.
+  const master = keyFile?.key ?? (await masterKeyFor(store, secretKeys!, restoring === undefined, clock))
 
   const directory = new Directory(store)
   const accessRequestWaiters = new AccessRequestWaiters()
@@ -612,19 +619,31 @@ export async function resetOwner(config: ServeConfig, explicitOwner: string | un
  */
 export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { host: string; port: number }; decisions: string; modulesDir: string; upstreamCa: string }): Promise<string> {
   // The decision key comes from the master key of the Postern nginx will ask: a key made up here would match none.
-  const master = config.masterKeySecret ? deriveMasterKey(config.masterKeySecret) : existingMasterKeyFile(config.dataDir)
-  if (!master) {
+  const fileKey = config.masterKeySecret ? undefined : existingMasterKeyFile(config.dataDir)
+  if (!config.masterKeySecret && !fileKey) {
     throw new PosternError('FAILED_PRECONDITION', `No master key: POSTERN_MASTER_KEY is not set and ${join(config.dataDir, 'master.key')} does not exist. The configuration carries a key derived from the master key of the Postern nginx will ask: run this with that Postern's --data-dir, or its POSTERN_MASTER_KEY.`)
   }
   const log = createLogger(() => {}, 'error')
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock: systemClock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) }, 'all')
   try {
+    const master = fileKey ?? (await masterKeyFor(store, masterKeysOf(config.masterKeySecret!), true, systemClock))
     const directory = new Directory(store)
     await directory.loadAll()
     return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, publicPort: config.gatewayUrl.port, maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }
+}
+
+/**
+ * Which of the keys POSTERN_MASTER_KEY stands for (masterKeysOf) this process uses: the one that
+ * opens the store's signing keys, as serve and nginx-config alike must choose, or the decision key
+ * nginx is given would not be the gateway's. `readable` false (a restore under way): the first.
+ */
+async function masterKeyFor(store: Store, candidates: MasterKey[], readable: boolean, clock: () => number): Promise<MasterKey> {
+  if (!readable || candidates.length === 1) return candidates[0]!
+  const now = clock()
+  return masterKeyOpening(candidates, (await store.listSigningKeys()).filter((r) => r.expireTime > now))
 }
 
 /** "N signing keys in the store were sealed with another master key": what both messages below begin with. */
@@ -641,7 +660,7 @@ function restoredWithAnotherMasterKey(config: ServeConfig, count: number): strin
 /** Why a process whose master key cannot open the store's signing keys refuses to start, and what to do. */
 function masterKeyMismatch(config: ServeConfig, count: number, created: string | undefined): string {
   const keys = sealedElsewhere(count, 'store')
-  if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`
-  if (config.masterKeySecret) return `${keys} than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY. Nothing was changed.`
+  if (created) return `${keys}, and ${created} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to what the store was made with: the other processes' POSTERN_MASTER_KEY, or the content of that master.key (POSTERN_MASTER_KEY=$(cat master.key)).`
+  if (config.masterKeySecret) return `${keys} than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY (a passphrase, or the content of the master.key the store was made with). Nothing was changed.`
   return `${keys} than ${join(config.dataDir, 'master.key')}: set POSTERN_MASTER_KEY to the one the other processes sharing this database use, or restore this data dir's master.key. Nothing was changed.`
 }

@@ -18,6 +18,39 @@ export function deriveMasterKey(secret: string | Buffer): MasterKey {
 }
 
 /**
+ * The keys POSTERN_MASTER_KEY may stand for, in the order tried. First a passphrase (its UTF-8
+ * bytes), as it always was read. Then, when the value is what a master.key file holds (base64,
+ * as `cat` prints it), that file's key: `POSTERN_MASTER_KEY=$(cat master.key)` moves an
+ * installation from the file to the variable (several machines on one PostgreSQL need the
+ * variable). A value of both forms (`openssl rand -base64 32`) is both; which one a process uses
+ * is the one that opens the store's signing keys (masterKeyOpening), so a passphrase that always
+ * derived a key goes on deriving it.
+ */
+export function masterKeysOf(secret: string): MasterKey[] {
+  const keys = [deriveMasterKey(secret)]
+  const fileForm = keyFileContent(secret)
+  if (fileForm) keys.push(fileForm)
+  return keys
+}
+
+/** The key of a master.key file holding `text`, if it is such a file's content: canonical base64 of at least 16 bytes. */
+function keyFileContent(text: string): MasterKey | undefined {
+  const trimmed = text.trim()
+  const bytes = Buffer.from(trimmed, 'base64')
+  return bytes.length >= 16 && bytes.toString('base64') === trimmed ? deriveMasterKey(bytes) : undefined
+}
+
+/**
+ * The first of `candidates` that opens every one of `sealed` (the store's unexpired signing keys,
+ * sealed with their kid as associated data); the first when there is nothing to open, or when none
+ * opens them all (the caller then refuses to start, saying why).
+ */
+export function masterKeyOpening(candidates: readonly MasterKey[], sealed: readonly { kid: string; privateKey: string }[]): MasterKey {
+  if (candidates.length === 0) throw new Error('masterKeyOpening needs at least one candidate key.')
+  return candidates.find((key) => sealed.every((r) => opens(key, r.privateKey, r.kid))) ?? candidates[0]!
+}
+
+/**
  * A key for one purpose, derived from the master key (HKDF-SHA256, the purpose as its info): the
  * same in every process that shares the master key, and telling nothing of it or of the others.
  */

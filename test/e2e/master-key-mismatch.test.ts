@@ -31,7 +31,7 @@ describe('a master key that cannot open the store’s signing keys', () => {
 
     const refused = await serve({ dataDir: p.dataDir })
     expect(refused.code).toBe(1)
-    expect(refused.stderr).toContain(`ERROR: 1 signing key in the store was sealed with another master key, and ${file} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to the one the store was made with.`)
+    expect(refused.stderr).toContain(`ERROR: 1 signing key in the store was sealed with another master key, and ${file} was missing (a new one was not kept): restore the master.key this data dir had, or set POSTERN_MASTER_KEY to what the store was made with: the other processes' POSTERN_MASTER_KEY, or the content of that master.key (POSTERN_MASTER_KEY=$(cat master.key)).`)
     expect(refused.stderr).not.toMatch(/\n\s+at /) // no stack trace
     expect(existsSync(file)).toBe(false)
 
@@ -54,7 +54,7 @@ describe('a master key that cannot open the store’s signing keys', () => {
       const wrong = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
       const refused = await serve({ dataDir: join(first.dataDir, '..', 'other-data'), databaseUrl: db.url, env: wrong })
       expect(refused.code).toBe(1)
-      expect(refused.stderr).toContain('sealed with another master key than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY. Nothing was changed.')
+      expect(refused.stderr).toContain('sealed with another master key than POSTERN_MASTER_KEY: every process sharing this database needs the same POSTERN_MASTER_KEY (a passphrase, or the content of the master.key the store was made with). Nothing was changed.')
 
       expect(await kids()).toEqual(before)
       expect((await first.cli(['auth', 'print-identity-token'])).code).toBe(0)
