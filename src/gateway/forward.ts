@@ -211,5 +211,17 @@ export function describeUpstreamFailure(err: Error): string {
     if (reason) return `its answer broke HTTP/1.1: ${reason.toLowerCase()}`
   }
   const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code
-  return code ?? err.name
+  return (code && ANSWER_FAULTS[code]) ?? code ?? err.name
+}
+
+/**
+ * undici's codes for an answer it read and could not take, in words: the upstream was reached,
+ * and a code such as UND_ERR_RES_CONTENT_LENGTH_MISMATCH says nothing to whoever reads the 502.
+ * (ERR_ASSERTION is undici's parser meeting a status line it cannot hold: below 100, or a 101
+ * with no upgrade asked for.)
+ */
+const ANSWER_FAULTS: Record<string, string> = {
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'its answer broke HTTP/1.1: its Content-Length is not one length, or not its body’s',
+  UND_ERR_HEADERS_OVERFLOW: 'its answer’s headers are larger than the gateway takes',
+  ERR_ASSERTION: 'its answer broke HTTP/1.1: a status line the gateway cannot relay',
 }
