@@ -1,5 +1,6 @@
 import { escapeHtml, page } from '../../http/html-page.js'
 import { PATHS } from '../../identity/endpoints.js'
+import { FEDERATED_PATHS } from './federated-paths.js'
 
 /**
  * The question asked before a code goes to a loopback program when the request came from another
@@ -33,10 +34,16 @@ ${fields}
  */
 export function askingConsent(returnTo: string): string {
   const url = new URL(returnTo, 'http://postern.invalid')
-  if (url.pathname !== PATHS.authorize) return returnTo
-  url.searchParams.set('prompt', 'consent')
+  if (url.pathname === PATHS.authorize) url.searchParams.set('prompt', 'consent')
+  // A way back through another sign-in page (`/signin?return_to=/signin/federated?…`) is marked
+  // where it leads: a same-origin hop must not wash the question off.
+  else if (WAYS_THROUGH_SIGN_IN.has(url.pathname) && url.searchParams.has('return_to')) url.searchParams.set('return_to', askingConsent(url.searchParams.get('return_to')!))
+  else return returnTo
   return url.pathname + url.search
 }
+
+/** The pages that send the browser on to a `return_to` once the person has signed in. */
+const WAYS_THROUGH_SIGN_IN: ReadonlySet<string> = new Set([PATHS.signin, FEDERATED_PATHS.start])
 
 /**
  * Whether the browser came from another page of the same site or another site (Fetch Metadata's

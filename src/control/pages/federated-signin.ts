@@ -16,6 +16,8 @@ import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { requestClientAddress } from '../../http/client-address.js'
 import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
+import { askingConsent, sentByAnotherPage } from './authorize-consent.js'
+import { FEDERATED_PATHS } from './federated-paths.js'
 
 /**
  * Console sign-in through a workforce pool's provider: /signin offers each provider
@@ -34,7 +36,6 @@ import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../
  * its author started, then send the victim to that flow's callback and sign them in as the
  * author (login CSRF by cookie tossing). A request carrying two flow cookies is refused too.
  */
-export const FEDERATED_PATHS = { start: '/signin/federated', callback: '/signin/federated/callback' } as const
 const FLOW_TTL_S = 600
 export const CONSOLE_SCOPE = 'openid email profile'
 const FETCH = { timeoutMs: 10_000, maxBytes: 256 * 1024 }
@@ -71,7 +72,7 @@ function offered(deps: ControlDeps, raw: string | null | undefined): WorkforcePr
 }
 
 export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource) {
-  return async (_req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const provider = offered(deps, query.get('provider'))
     if (!provider) return failure(deps, res, 400, 'That provider is not offered for sign-in here.')
     let endpoints
@@ -82,7 +83,10 @@ export function startFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource)
       return failure(deps, res, 502, `${PROVIDER_UNREACHABLE} for ${providerLabel(provider)}. Try again later.`)
     }
     const secret = randomToken(32)
-    const returnTo = safeReturnTo(query.get('return_to'))
+    // Opened by another page (not the sign-in page's own link, which carries the mark already): as
+    // the sign-in page does, a code the way back leads to is asked for first (authorize-consent.ts).
+    const asked = safeReturnTo(query.get('return_to'))
+    const returnTo = sentByAnotherPage(req.headers['sec-fetch-site']) ? askingConsent(asked) : asked
     const url = new URL(endpoints.authorizationEndpoint)
     const params = {
       client_id: provider.clientId,
