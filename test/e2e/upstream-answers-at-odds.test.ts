@@ -50,6 +50,8 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/length-abc': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nhello'),
     '/length-minus': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nhello'),
     '/length-list': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello'),
+    '/length-huge': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello'),
+    '/length-twice': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: abc\r\n\r\nhello'),
     // A head of BIG_HEAD bytes, status line to blank line, whatever the request asked.
     '/big-head': (socket) => socket.end(`${BIG_HEAD_START}${'f'.repeat(BIG_HEAD - BIG_HEAD_START.length - 4)}\r\n\r\nhello`),
   }
@@ -191,13 +193,13 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(await alive()).toBe(200)
   })
 
-  it.each(['/length-abc', '/length-minus', '/length-list'])('an upstream Content-Length no one can read (%s), on a connection it keeps open, gets the caller the gateway\'s 502 at once, not a wait for a cut body', async (path) => {
+  it.each(['/length-abc', '/length-minus', '/length-list', '/length-huge', '/length-twice'])('an upstream Content-Length no one can read (%s), on a connection it keeps open, gets the caller the gateway\'s 502 at once, not a wait for a cut body', async (path) => {
     const started = Date.now()
     const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
     expect(r.statusCode).toBe(502)
     const body = (await r.body.json()) as { error: { status: string; message: string } }
     expect(body.error.status).toBe('BAD_GATEWAY')
-    expect(body.error.message).toMatch(/its answer broke HTTP\/1\.1: (invalid character in content-length|its Content-Length is not)/)
+    expect(body.error.message).toMatch(/its answer broke HTTP\/1\.1: /)
     expect(Date.now() - started).toBeLessThan(3_000)
     expect(await alive()).toBe(200)
   })

@@ -683,7 +683,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       local no_status_line = (ngx.req.http_version() or 1) < 1 and (ngx.var.server_protocol or "") ~= ""
       if no_status_line or status < 200 or status > ${MAX_STATUS} or length_unread then
         local turned = no_status_line and "it answered with no HTTP/1.x status line"
-          or length_unread and "its answer broke HTTP/1.1: its Content-Length is not a number"
+          or length_unread and "its answer broke HTTP/1.1: its Content-Length is not one length nginx can read"
           or (status < 100 or status > ${MAX_STATUS}) and "it answered with status " .. status
           or "it answered " .. status .. " first, an interim answer nginx 1.22 cannot relay"
         ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " is turned away, the caller gets 502: ", turned)
@@ -727,26 +727,21 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- An answer with no status line has status 9 here (lua-nginx-module's ngx.status for what nginx
     -- read as HTTP/0.9), so it goes on to filter_answer too ("an upstream that does not answer in
     -- HTTP/1.x" in gateway-forwarding fails should that change).
-    -- Whether the upstream sent a Content-Length nginx could not read ("abc", "-1", "5, 5"): nginx
-    -- 1.22 then reads the body until the upstream closes, which a kept-alive upstream never does,
-    -- and the caller waits out the service's timeout for a cut body. The Node gateway answers 502
-    -- at once; so does this plane. Asked only of an answer whose length nginx does not know
-    -- (chunked, or until close), so the upstream's header is looked up for those alone.
-    local function length_unread()
-      if ngx.header["Content-Length"] ~= nil then return false end
-      local sent = ngx.var.upstream_http_content_length
-      if sent == nil then return false end
-      if #sent == 0 then return true end
-      for i = 1, #sent do
-        local b = sent:byte(i)
-        if b < 48 or b > 57 then return true end
-      end
-      return false
+    -- Whether the upstream sent a Content-Length nginx could not read ("abc", "-1", "5, 5", more
+    -- digits than it counts, or a second one that is any of these): nginx 1.22 then knows no
+    -- length and reads the body until the upstream closes, which a kept-alive upstream never
+    -- does, and the caller waits out the service's timeout for a cut body. The Node gateway
+    -- answers 502 at once; so does this plane. A length nginx read is in the answer's own
+    -- Content-Length, so the upstream's header is looked up only for answers without one
+    -- (chunked, or until close); a 204, a 304 and an answer to HEAD have no body to read.
+    local function length_unread(status)
+      if ngx.header["Content-Length"] ~= nil or status == 204 or status == 304 then return false end
+      return ngx.var.upstream_http_content_length ~= nil and ngx.req.get_method() ~= "HEAD"
     end
 
     function postern.response_headers()
       local status = ngx.status
-      if length_unread() then return filter_answer(status, true) end
+      if length_unread(status) then return filter_answer(status, true) end
       if status >= 200 and status <= ${MAX_STATUS} then
         -- Set, the status has nginx write a status line of its own, the code and its standard
         -- reason, as the Node gateway does. Otherwise nginx relays the upstream's text after the
