@@ -85,8 +85,6 @@ describe('the control plane under an attacker’s requests', () => {
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'The request has no Host header.' } })
   })
 
-  // Node's parser reads a request line without a version as HTTP/0.9, with headers after it and
-  // any method; after a PRI it ends the connection before an answer that is not given at once.
   it('an absolute-form target naming this Host is served as its path (RFC 9112 §3.2.2); one naming another host is refused', async () => {
     const host = `127.0.0.1:${p.controlPort}`
     const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>
@@ -108,6 +106,8 @@ describe('the control plane under an attacker’s requests', () => {
     for (const claim of [...Object.keys(userinfo), ...Object.keys(idToken)]) expect(discovery.claims_supported, claim).toContain(claim)
   })
 
+  // Node's parser reads a request line without a version as HTTP/0.9, with headers after it and
+  // any method; after a PRI it ends the connection before an answer that is not given at once.
   it('a request line without a version (HTTP/0.9) is refused in the one error shape, whatever its method', async () => {
     for (const method of ['GET', 'PRI', 'POST']) {
       for (const head of ['Host: 127.0.0.1\r\n', '']) {

@@ -40,7 +40,7 @@ describe('identities and access', () => {
     ] as const) {
       const r = await p.api<{ error: { message: string } }>('POST', path, body, owner)
       expect(r.status, path).toBe(400)
-      expect(r.body.error.message, path).toBe('displayName: may not hold control characters.')
+      expect(r.body.error.message, path).toBe('displayName: may not hold control characters or invisible marks that reorder or hide text.')
     }
     const kept = await p.api<{ displayName: string }>('POST', '/v1/users', { email: 'zoe@example.com', displayName: 'Zoë <ops> “team”' }, owner)
     expect(kept.status).toBe(200)
