@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startAttackerPage } from '../support/attacker-page.js'
 import { startLogin } from '../support/device-login.js'
 import { recordingBrowser } from '../support/recording-browser.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -202,28 +203,15 @@ describe('postern auth login ACCOUNT, as gcloud takes it', () => {
 
 describe('a page on another port of the same host (the same site to a browser)', () => {
   it('cannot have a code sent to its own listener for the signed-in person: the browser is asked first, and Cancel sends none', async () => {
-    const callbacks: URLSearchParams[] = []
-    const { challenge } = pkcePair()
-    // Served on 127.0.0.1 like the control plane, so SameSite=Strict sends the session cookie along.
-    const attacker = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://attacker')
-      if (url.pathname === '/cb') {
-        callbacks.push(url.searchParams)
-        return res.end('got it')
-      }
-      const redirectUri = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/cb`
-      const params = authorizeParams(challenge, { redirect_uri: redirectUri, ...(url.searchParams.has('prompt') && { prompt: url.searchParams.get('prompt')! }) })
-      const authorize = `${p.controlUrl}/oauth2/authorize?${new URLSearchParams(params as Record<string, string>)}`
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>app</title><script>location.href = ${JSON.stringify(authorize)}</script>`)
-    })
-    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+    const attacker = await startAttackerPage((authorize, request) => p.controlUrl + authorize(request.searchParams.has('prompt') ? { prompt: request.searchParams.get('prompt')! } : {}))
+    const callbacks = attacker.callbacks
     const context = await browser.newContext()
     try {
       const page = await context.newPage()
       await page.goto(`${p.controlUrl}/signin`)
       await signIn(page, dave)
       await expect.poll(() => new URL(page.url()).pathname).not.toBe('/signin')
-      const app = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`
+      const app = `${attacker.url}/`
 
       // prompt=none cannot ask: the client is told consent is required, and gets no code.
       await page.goto(`${app}?prompt=none`)
@@ -245,7 +233,7 @@ describe('a page on another port of the same host (the same site to a browser)',
       await page.getByRole('button', { name: `Continue as ${dave}` }).click()
       await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(3)
       expect(callbacks[2]!.get('code')).toMatch(/\S{20,}/)
-      expect(callbacks[2]!.get('state')).toBe(authorizeParams(challenge).state)
+      expect(callbacks[2]!.get('state')).toBe('state-123') // the request's own (authorizeParams)
     } finally {
       await context.close()
       attacker.close()
@@ -255,31 +243,13 @@ describe('a page on another port of the same host (the same site to a browser)',
 
 describe('a page that sends the browser to sign in first', () => {
   it('cannot have the code sent, unasked, once the person has signed in: no session, prompt=login, or a link to /signin itself', async () => {
-    const callbacks: URLSearchParams[] = []
-    const { challenge } = pkcePair()
-    let port = 0
-    const authorizeUrl = (prompt?: string) => {
-      const params = authorizeParams(challenge, { redirect_uri: `http://127.0.0.1:${port}/cb`, ...(prompt && { prompt }) })
-      return `/oauth2/authorize?${new URLSearchParams(params as Record<string, string>)}`
-    }
-    // Served on 127.0.0.1 like the control plane: the same site to the browser.
-    const attacker = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://attacker')
-      if (url.pathname === '/cb') {
-        callbacks.push(url.searchParams)
-        return res.end('got it')
-      }
-      const target =
-        url.pathname === '/signin-link'
-          ? `${p.controlUrl}/signin?return_to=${encodeURIComponent(authorizeUrl())}`
-          : `${p.controlUrl}${authorizeUrl(url.searchParams.get('prompt') ?? undefined)}`
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>app</title><script>location.href = ${JSON.stringify(target)}</script>`)
-    })
-    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
-    port = (attacker.address() as AddressInfo).port
+    // No session; a session and prompt=login; a link to the sign-in page with the request as its way back.
+    const attacker = await startAttackerPage((authorize, request) =>
+      request.pathname === '/signin-link' ? `${p.controlUrl}/signin?return_to=${encodeURIComponent(authorize())}` : p.controlUrl + authorize(request.searchParams.has('prompt') ? { prompt: request.searchParams.get('prompt')! } : {}),
+    )
+    const callbacks = attacker.callbacks
     try {
-      const app = `http://127.0.0.1:${port}`
-      // No session; a session and prompt=login; a link to the sign-in page with the request as its way back.
+      const app = attacker.url
       for (const [n, start] of [`${app}/`, `${app}/?prompt=login`, `${app}/signin-link`].entries()) {
         const context = await browser.newContext()
         try {
@@ -293,7 +263,7 @@ describe('a page that sends the browser to sign in first', () => {
           await expect.poll(() => new URL(page.url()).pathname, { timeout: 10_000 }).toBe('/signin')
           await signIn(page, dave)
           await expect.poll(() => page.textContent('body'), { timeout: 10_000 }).toContain('Sign in a program on this machine?')
-          expect(await page.textContent('body'), start).toContain(`http://127.0.0.1:${port}/cb`)
+          expect(await page.textContent('body'), start).toContain(`${attacker.url}/cb`)
           expect(callbacks, start).toHaveLength(n)
           await page.getByRole('button', { name: `Continue as ${dave}` }).click()
           await expect.poll(() => callbacks.length, { timeout: 10_000 }).toBe(n + 1)

@@ -1,5 +1,3 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,7 +15,8 @@ import { posternOnPath, sh, shBackground } from '../support/shell.js'
 import { storedSignIn } from '../support/stored-credentials.js'
 import { startUpstream } from '../support/upstream.js'
 import { signIn, watchedPage } from './console-harness.js'
-import { authorizeParams, claimsOf, pkcePair } from '../support/web-sign-in.js'
+import { claimsOf } from '../support/web-sign-in.js'
+import { startAttackerPage } from '../support/attacker-page.js'
 
 /**
  * Workforce identity federation end to end, typed as people would: an admin makes a
@@ -309,25 +308,12 @@ describe.each(DATA_PLANES)('workforce federation (%s data plane)', (dataPlane) =
 
     // The control plane is the same on both planes: once is enough.
     it.runIf(dataPlane === 'node')('a page that starts a sign-in through the provider itself, with an authorization request as its way back, gets no code unasked', async () => {
-      const callbacks: URLSearchParams[] = []
-      const { challenge } = pkcePair()
-      // Served on 127.0.0.1 like the control plane: the same site to the browser.
-      const attacker = createServer((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://attacker')
-        if (url.pathname === '/cb') {
-          callbacks.push(url.searchParams)
-          return res.end('got it')
-        }
-        const params = authorizeParams(challenge, { redirect_uri: `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/cb` })
-        const authorize = `/oauth2/authorize?${new URLSearchParams(params as Record<string, string>)}`
-        const start = `${p.controlUrl}/signin/federated?provider=${POOL}/acme-idp&return_to=${encodeURIComponent(authorize)}`
-        res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>app</title><script>location.href = ${JSON.stringify(start)}</script>`)
-      })
-      await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+      const attacker = await startAttackerPage((authorize) => `${p.controlUrl}/signin/federated?provider=${POOL}/acme-idp&return_to=${encodeURIComponent(authorize())}`)
+      const callbacks = attacker.callbacks
       const context = await browser.newContext()
       try {
         const page = await context.newPage()
-        await page.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`)
+        await page.goto(`${attacker.url}/`)
         await expect.poll(() => page.url(), { timeout: 20_000 }).toContain(idp.issuer)
         await idp.signIn(page, 'ann')
         await expect.poll(() => page.textContent('body'), { timeout: 20_000 }).toContain('Sign in a program on this machine?')
