@@ -1,6 +1,7 @@
 import { isLoopbackRedirect } from './loopback-redirect.js'
 import { pkceProblem } from './pkce.js'
 import { CLI_CLIENT_ID } from '../api/clients.js'
+import { errorDescription } from '../http/error-description.js'
 
 /**
  * Checking an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1) — pure. Until the
@@ -100,6 +101,6 @@ export function checkAuthorizationRequest(query: URLSearchParams): Checked {
 /** The client's redirect URI with the response parameters added (its own query is kept, §3.1.2). */
 export function redirectWith(redirectUri: string, params: Record<string, string | undefined>): string {
   const url = new URL(redirectUri)
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, v)
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, k === 'error_description' ? errorDescription(v) : v)
   return url.href
 }

@@ -10,6 +10,8 @@ const REQUESTS = Number(process.env.POSTERN_FUZZ_REQUESTS ?? 750)
 const AT_ONCE = 20
 /** The loopback redirect URIs the CLI's client may be sent back to; anything else off the control plane is an open redirect. */
 const LOOPBACK_CALLBACK = /^http:\/\/(127\.0\.0\.1:9|localhost:1|\[::1\]:9)$/
+/** What an error_description may hold (RFC 6749 §5.2): printable ASCII but `"` and `\`. */
+const OAUTH_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
 
 const ENDPOINTS = [
   ['POST', '/oauth2/token'],
@@ -42,7 +44,8 @@ const CONTENT_TYPES = ['application/x-www-form-urlencoded', 'application/x-www-f
  * of the names they read (and some Object.prototype holds), repeated or not, with real values
  * (the owner's refresh and access tokens, a live device code) among broken ones, under any
  * content type, cookie and Authorization. None is a 5xx, none redirects anywhere but the control
- * plane or a loopback callback, and the server answers throughout.
+ * plane or a loopback callback, every error_description is the ASCII OAuth allows, and the server
+ * answers throughout.
  */
 describe('the OAuth endpoints and sign-in pages, sent random forms', () => {
   let p: PosternProcess
@@ -113,10 +116,14 @@ describe('the OAuth endpoints and sign-in pages, sent random forms', () => {
           statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1)
           const what = signingIn ? `the owner's sign-in with ${signingIn.slice(0, 300)} (seed ${SEED})` : `${method} ${target.slice(0, 300)} ${body?.slice(0, 300) ?? ''} ${JSON.stringify(headers).slice(0, 200)} (seed ${SEED})`
           if (r.statusCode >= 500) wrong.push(`${r.statusCode} to ${what}: ${text.slice(0, 300)}`)
+          const description = /^\{/.test(text) ? (JSON.parse(text) as { error_description?: unknown }).error_description : undefined
+          if (description !== undefined && !OAUTH_TEXT.test(String(description))) wrong.push(`error_description ${JSON.stringify(description)} to ${what}`)
           const location = r.headers.location
           if (typeof location === 'string') {
             const to = new URL(location, p.controlUrl)
             if (to.origin !== p.controlUrl && !LOOPBACK_CALLBACK.test(to.origin)) wrong.push(`a redirect to ${location.slice(0, 200)} from ${what}`)
+            const redirected = to.searchParams.get('error_description')
+            if (redirected !== null && !OAUTH_TEXT.test(redirected)) wrong.push(`error_description ${JSON.stringify(redirected)} in a redirect from ${what}`)
           }
         }),
       )

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PosternError } from '../../core/errors.js'
 import { readForm } from '../../http/body.js'
+import { errorDescription } from '../../http/error-description.js'
 import { SECURITY_HEADERS } from '../../http/respond.js'
 import { isAudience } from '../../identity/audience.js'
 import { GRANT } from '../../identity/endpoints.js'
@@ -54,7 +55,7 @@ export function tokenEndpoint(grants: Partial<Record<(typeof GRANT)[keyof typeof
 }
 
 export function sendOAuth(res: ServerResponse, status: number, body: Record<string, unknown>): void {
-  const text = JSON.stringify(body)
+  const text = JSON.stringify(typeof body.error_description === 'string' ? { ...body, error_description: errorDescription(body.error_description) } : body)
   res.writeHead(status, { ...SECURITY_HEADERS, pragma: 'no-cache', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
   res.end(text)
 }
