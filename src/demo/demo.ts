@@ -21,32 +21,40 @@ export async function startDemoUpstream(): Promise<{ server: Server; url: string
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
+/**
+ * Creates `hello` on the first start; on later starts only points it at this start's upstream.
+ * Whatever else was changed on it (`--browser-access=off`, labels, a timeout) is the admin's and
+ * stays. The demo's `hello` is the one `system` created, whatever its labels became since.
+ */
 export async function registerDemoService(store: Store, projectId: string, upstream: string, now: number): Promise<void> {
   await store.transaction(async (tx) => {
     const existing = await tx.getService(projectId, 'hello')
-    if (existing && existing.labels['postern-demo'] !== 'true') return
-    const record = {
-      projectId,
-      serviceId: 'hello',
-      uid: existing?.uid ?? newUid(),
-      upstream,
-      description: 'The demo upstream started by postern serve --demo.',
-      invokerIamDisabled: false,
-      customAudiences: [],
-      strictAudience: false,
-      browserAccess: true,
-      useHttp2: false,
-      timeoutSeconds: 30,
-      labels: { 'postern-demo': 'true' },
-      createTime: existing?.createTime ?? now,
-      updateTime: now,
-      creator: existing?.creator ?? 'system',
-      lastModifier: 'system',
-      etag: randomToken(9),
-    }
+    if (existing && existing.creator !== 'system' && existing.labels['postern-demo'] !== 'true') return
+    if (existing?.upstream === upstream) return
+    const record = existing
+      ? { ...existing, upstream, updateTime: now, lastModifier: 'system', etag: randomToken(9) }
+      : {
+          projectId,
+          serviceId: 'hello',
+          uid: newUid(),
+          upstream,
+          description: 'The demo upstream started by postern serve --demo.',
+          invokerIamDisabled: false,
+          customAudiences: [],
+          strictAudience: false,
+          browserAccess: true,
+          useHttp2: false,
+          timeoutSeconds: 30,
+          labels: { 'postern-demo': 'true' },
+          createTime: now,
+          updateTime: now,
+          creator: 'system',
+          lastModifier: 'system',
+          etag: randomToken(9),
+        }
     if (existing) await tx.updateService(record, existing.etag)
     else if (!(await tx.insertService(record))) return
-    await tx.appendAudit({ time: now, principal: 'system', method: existing ? 'services.update' : 'services.create', resource: serviceName(projectId, 'hello'), outcome: 'OK', details: { demo: true } })
+    await tx.appendAudit({ time: now, principal: 'system', method: existing ? 'services.update' : 'services.create', resource: serviceName(projectId, 'hello'), outcome: 'OK', details: existing ? { demo: true, upstream } : { demo: true } })
     await tx.recordChange('service', `${projectId}/hello`)
   })
 }

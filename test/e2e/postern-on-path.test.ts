@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { gatewayStatus } from '../support/gateway-status.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 
 /**
@@ -73,6 +74,23 @@ describe('the hints postern serve prints', () => {
     expect(grant.code, grant.stderr).toBe(0)
     const allowed = await bash(lines.join('\n'), { POSTERN_CONFIG_DIR: dev.configDir })
     expect(allowed.stdout).toContain("This is Postern's demo upstream")
+  })
+
+  // (Here, on the demo server already started: a restart of `npm start` is what a newcomer does next.)
+  it('a restart points hello at the new demo upstream and keeps what an admin changed on it', async () => {
+    const settings = ['services', 'describe', 'hello', '--format=value(browserAccess,strictAudience,timeoutSeconds,description,labels,upstream)']
+    // `--labels` replaces them all, the demo's own label too: hello is still the demo's.
+    const update = await p.cli(['services', 'update', 'hello', '--browser-access=off', '--strict-audience', '--timeout=60', '--description=mine', '--labels=team=x'])
+    expect(update.code, update.stderr).toBe(0)
+    const before = (await p.cli(settings)).stdout.trim().split('\t')
+    expect(before.slice(0, 5)).toEqual(['false', 'true', '60', 'mine', 'team=x'])
+    await p.restart()
+    const after = (await p.cli(settings)).stdout.trim().split('\t')
+    expect(after.slice(0, 5)).toEqual(before.slice(0, 5))
+    expect(after[5]).not.toBe(before[5])
+    const url = JSON.parse((await p.cli(['services', 'describe', 'hello', '--format=json'])).stdout).uri as string
+    const token = (await p.cli(['auth', 'print-identity-token', `--audiences=${url}`])).stdout.trim()
+    await expect.poll(() => gatewayStatus(p.gatewayPort, new URL(url).host, token), { timeout: 10_000 }).toBe(200)
   })
 
   it('without a postern on the user\'s PATH only: no PATH line when the shell already finds it', async () => {
