@@ -94,9 +94,12 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     const based = await p.cli(['services', 'create', 'based', `--upstream=${upstream.url}/base/`, '--format=json'])
     expect([plain.code, based.code], plain.stderr + based.stderr).toEqual([0, 0])
     for (const s of ['plain', 'based']) expect((await p.cli(['services', 'add-iam-policy-binding', s, '--member=user:ann@example.com', '--role=roles/run.invoker'])).code).toBe(0)
+    // One token per service: each CLI run costs a second on a loaded host.
+    const tokens = new Map<string, string>()
     const reached = async (service: string, target: string) => {
       const audience = JSON.parse(service === 'plain' ? plain.stdout : based.stdout).uri as string
-      const t = (await p.cli(['auth', 'print-identity-token', '--audiences', audience], { configDir: dev.configDir })).stdout.trim()
+      if (!tokens.has(audience)) tokens.set(audience, (await p.cli(['auth', 'print-identity-token', '--audiences', audience], { configDir: dev.configDir })).stdout.trim())
+      const t = tokens.get(audience)!
       const res = await rawGet(p.gatewayPort, new URL(audience).host, [`Authorization: Bearer ${t}`], target)
       expect(res.status, res.body).toBe(200)
       return upstream.seen.at(-1)!.url

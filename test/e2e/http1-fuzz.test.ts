@@ -9,7 +9,7 @@ import { startUpstream } from '../support/upstream.js'
  * `npm run build:server && POSTERN_FUZZ_SEED=n npx vitest run --project suite test/e2e/http1-fuzz.test.ts`.
  */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
-const CONNECTIONS = Number(process.env.POSTERN_FUZZ_CONNECTIONS ?? 750)
+const CONNECTIONS = Number(process.env.POSTERN_FUZZ_CONNECTIONS ?? 500)
 const AT_ONCE = 25
 
 /** What is not bad input's answer: any 5xx but 501 (a transfer coding not implemented) and 505 (a version not supported). */

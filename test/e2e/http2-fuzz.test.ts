@@ -13,7 +13,7 @@ import { startUpstream } from '../support/upstream.js'
  * `npm run build:server && POSTERN_FUZZ_SEED=n npx vitest run --project suite test/e2e/http2-fuzz.test.ts`.
  */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261204)
-const CONNECTIONS = 2_500
+const CONNECTIONS = 1_500
 const AT_ONCE = 25
 
 /**
@@ -65,7 +65,7 @@ describe('HTTP/2 fuzzing the gateway', () => {
  * that did not carry the token.
  */
 describe.each(DATA_PLANES)('HTTP/2 fuzzing the gateway over TLS (%s data plane)', (dataPlane) => {
-  const TLS_CONNECTIONS = 750
+  const TLS_CONNECTIONS = 500
   let p: PosternProcess
   let upstream: Awaited<ReturnType<typeof startUpstream>>
   let tls: { cert: string; key: string }
