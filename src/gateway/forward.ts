@@ -5,6 +5,7 @@ import type { H2Sessions } from '../http/http2/sessions.js'
 import { discardRestOfBody } from '../http/linger.js'
 import { MAX_RESPONSE_HEADER_BYTES, MAX_STATUS, UPSTREAM_IDLE_SECONDS } from '../http/limits.js'
 import { mayResend } from '../http/resend.js'
+import { hasUnrelayableTransferCoding, UNRELAYABLE_TRANSFER_CODING } from '../http/transfer-coding.js'
 import { mendUndiciParser } from '../http/undici-parser.js'
 import { answerHeaders, downstreamTrailers, privateToSharedCaches } from './headers.js'
 import { forwardToHttp2 } from './http2/from-http1.js'
@@ -114,6 +115,11 @@ class ResponseRelay {
     this.resume = resume
     const headers = new Array<string>(raw.length)
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1')
+    // (A 204 or a 304 has no body to decode, as nginx reads it: http/transfer-coding.ts.)
+    if (statusCode !== 204 && statusCode !== 304 && hasUnrelayableTransferCoding(headers)) {
+      this.abort!(new UnrelayableTransferCoding())
+      return false
+    }
     // Held until the body's first bytes, its end, or the next turn of the event loop, whichever
     // comes first. Most answers arrive whole in one read, and go out in one write as before. An
     // event stream's headers go out on their own (Node's writeHead sends nothing until the first
@@ -176,6 +182,13 @@ class ResponseRelay {
     this.head = undefined
     if (res.destroyed) return
     if (res.headersSent) {
+      // An HTTP/1.0 caller has no chunked framing whose missing end tells it the answer broke: it
+      // reads until the connection closes, and a close like any other would pass a cut answer for
+      // a whole one. Reset instead (RST), which it reads as an error. (The nginx plane cannot: README.)
+      if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && res.socket) {
+        res.socket.resetAndDestroy()
+        return
+      }
       res.destroy(err)
       return
     }
@@ -201,9 +214,16 @@ export class UnrelayableStatus extends Error {
   }
 }
 
+/** An upstream's answer with a transfer coding other than chunked (http/transfer-coding.ts): not relayed. */
+export class UnrelayableTransferCoding extends Error {
+  constructor() {
+    super(UNRELAYABLE_TRANSFER_CODING)
+  }
+}
+
 /** Why an upstream could not be relayed, in the words every plane and protocol answers with. */
 export function describeUpstreamFailure(err: Error): string {
-  if (err instanceof UnrelayableStatus) return err.message
+  if (err instanceof UnrelayableStatus || err instanceof UnrelayableTransferCoding) return err.message
   // undici says what broke only in the message, after llhttp's fixed reason strings:
   // "Response does not match the HTTP/1.1 protocol (Invalid character in chunk size)".
   if (err instanceof undiciErrors.HTTPParserError) {

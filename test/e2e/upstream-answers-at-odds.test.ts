@@ -52,6 +52,15 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/length-list': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello'),
     '/length-huge': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nhello'),
     '/length-twice': (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: abc\r\n\r\nhello'),
+    // Transfer codings the gateway does not decode (RFC 9112 §6.3), each with a body as it would come.
+    '/te-gzip-chunked': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    '/te-gzip': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello'),
+    '/te-chunked-gzip': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    '/te-gzip-length': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello'),
+    '/te-chunked-capital': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    // Chunked, whole or cut after its first chunk (the upstream closes before the last).
+    '/chunked-whole': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    '/chunked-cut': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'),
     // A head of BIG_HEAD bytes, status line to blank line, whatever the request asked.
     '/big-head': (socket) => socket.end(`${BIG_HEAD_START}${'f'.repeat(BIG_HEAD - BIG_HEAD_START.length - 4)}\r\n\r\nhello`),
   }
@@ -202,6 +211,82 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(body.error.message).toMatch(/its answer broke HTTP\/1\.1: /)
     expect(Date.now() - started).toBeLessThan(3_000)
     expect(await alive()).toBe(200)
+  })
+
+  // RFC 9112 §6.3: neither plane decodes a transfer coding, and Transfer-Encoding is hop-by-hop. The
+  // Node gateway relayed `gzip, chunked` de-chunked, still gzipped and unlabelled, and `chunked,
+  // gzip` read until the close with its chunk framing as content; nginx 1.22 de-chunked both; both
+  // read `gzip` alone until the close. Now each is the gateway's 502, at once.
+  it.each(['/te-gzip-chunked', '/te-gzip', '/te-chunked-gzip'])('an upstream answer with a transfer coding other than chunked alone (%s) gets the caller the gateway\'s 502, not the coded bytes as content', async (path) => {
+    const started = Date.now()
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
+    expect(r.statusCode).toBe(502)
+    const body = (await r.body.json()) as { error: { status: string; message: string } }
+    expect(body.error.status).toBe('BAD_GATEWAY')
+    expect(body.error.message).toContain('(its answer has a transfer coding other than chunked, which the gateway does not decode)')
+    expect(Date.now() - started).toBeLessThan(3_000)
+  })
+
+  // RFC 9112 §6.2 forbids a Content-Length beside a Transfer-Encoding: the Node gateway's 502 (llhttp
+  // refuses it); nginx relays it by the length, its coding unsaid (looking for one in every answer
+  // with a length would cost the hot path: nginx-lua.ts framing_unread).
+  it('a transfer coding beside a Content-Length gets the Node gateway\'s 502; nginx relays it by the length', async () => {
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}/te-gzip-length`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
+    expect(r.statusCode).toBe(dataPlane === 'node' ? 502 : 200)
+    await r.body.dump()
+  })
+
+  it('chunked alone, in any case, is relayed', async () => {
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}/te-chunked-capital`, { headers: { host: host(), authorization: `Bearer ${token}` } })
+    expect(r.statusCode).toBe(200)
+    expect(await r.body.text()).toBe('hello')
+  })
+
+  /** How the gateway ends an HTTP/1.0 caller's connection after answering `path`: what it read, and whether it was reset. */
+  const http10Answer = (path: string) =>
+    new Promise<{ got: string; reset: boolean }>((resolve) => {
+      const socket = connect(p.gatewayPort, '127.0.0.1')
+      let got = ''
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')))
+      socket.on('close', () => resolve({ got, reset: false }))
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve({ got, reset: err.code === 'ECONNRESET' }))
+      socket.write(`GET ${path} HTTP/1.0\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+    })
+
+  // An HTTP/1.0 caller has no chunked framing: the answer to it ends when the connection closes.
+  // A whole answer ends with a close; one cut short (the upstream closed before its last chunk)
+  // with a reset from the Node gateway, which the caller reads as an error. nginx 1.22 closes the
+  // connection the same way after either, and its Lua has no way to reset it: an HTTP/1.0 caller
+  // of the nginx plane cannot tell them apart (README, "An answer that breaks later").
+  it('an answer cut short reaches an HTTP/1.0 caller as broken (a reset) from the Node gateway; a whole one as whole', async () => {
+    const whole = await http10Answer('/chunked-whole')
+    expect(whole.reset).toBe(false)
+    expect(whole.got).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello$/)
+    const cut = await http10Answer('/chunked-cut')
+    expect(cut.reset).toBe(dataPlane === 'node')
+    if (dataPlane === 'nginx') expect(cut.got).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello$/)
+  })
+
+  // The Node gateway writes no Server header on its own answers; nginx writes `Server: nginx`
+  // (server_tokens off drops only its version) on any answer that has none, its own refusals and
+  // the gateway's answers it relays from Lua among them.
+  it('the gateway\'s own answers carry no Server header', async () => {
+    const asks: [string, string, RegExp][] = [
+      ['malformed', `GET / HTTP/1.1\r\nHost: ${host()}\r\nNo colon here\r\n\r\n`, /^HTTP\/1\.1 400 /],
+      ['TRACE', `TRACE / HTTP/1.1\r\nHost: ${host()}\r\n\r\n`, /^HTTP\/1\.1 405 /],
+      ['headers too large', `GET / HTTP/1.1\r\nHost: ${host()}\r\nX-Fill: ${'f'.repeat(300 * 1024)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+      ['no token', `GET / HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`, /^HTTP\/1\.1 401 /],
+      ['no such service', `GET / HTTP/1.1\r\nHost: nothing.my-project.localhost:${p.gatewayPort}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, /^HTTP\/1\.1 404 /],
+      ['the upstream hangs up', `GET /hang-up HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, /^HTTP\/1\.1 502 /],
+      ['the upstream answer turned away', `GET /te-gzip HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, /^HTTP\/1\.1 502 /],
+      ['the gateway\'s health', `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${p.gatewayPort}\r\nConnection: close\r\n\r\n`, /^HTTP\/1\.1 200 /],
+    ]
+    for (const [what, bytes, status] of asks) {
+      const answer = await rawAnswer(bytes)
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n'))
+      expect(head, what).toMatch(status)
+      expect(head.split('\r\n').filter((l) => /^server:/i.test(l)), what).toEqual([])
+    }
   })
 
   it.runIf(dataPlane === 'node')('the same to an HTTP/2 caller (node:http2 would not write that status)', async () => {

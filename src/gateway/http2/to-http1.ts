@@ -3,8 +3,9 @@ import { PassThrough } from 'node:stream'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { h2Headers } from '../../http/http2/relay.js'
 import { mayResend } from '../../http/resend.js'
+import { hasUnrelayableTransferCoding } from '../../http/transfer-coding.js'
 import { MAX_STATUS } from '../../http/limits.js'
-import { describeUpstreamFailure, UnrelayableStatus, type Upstreams } from '../forward.js'
+import { describeUpstreamFailure, UnrelayableStatus, UnrelayableTransferCoding, type Upstreams } from '../forward.js'
 import { answerHeaders, downstreamHeaders, privateToSharedCaches } from '../headers.js'
 import type { Route } from '../routes.js'
 import { sendH2Error } from './h2-responses.js'
@@ -57,9 +58,14 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
         abort!(new UnrelayableStatus(statusCode))
         return false
       }
+      const upstreamHeaders = raw.map((b) => b.toString('latin1'))
+      if (statusCode !== 204 && statusCode !== 304 && hasUnrelayableTransferCoding(upstreamHeaders)) {
+        abort!(new UnrelayableTransferCoding())
+        return false
+      }
       resume = r
       if (stream.closed) return false
-      const answer = answerHeaders(statusCode, raw.map((b) => b.toString('latin1')))
+      const answer = answerHeaders(statusCode, upstreamHeaders)
       const headers = call.privately ? privateToSharedCaches(answer) : answer
       stream.respond({ ...h2Headers(headers), ':status': statusCode }, { waitForTrailers: true })
       return true

@@ -1,6 +1,7 @@
 import { METHODS } from 'node:http'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_STATUS } from '../../http/limits.js'
+import { UNRELAYABLE_TRANSFER_CODING } from '../../http/transfer-coding.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
@@ -147,13 +148,17 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     end
 
     -- An answer that is not the upstream's: a body the caller waits to be asked for (Expect:
-    -- 100-continue) is not asked for. nginx would send 100 Continue as it discards the body.
-    local function unasked_body()
+    -- 100-continue) is not asked for (nginx would send 100 Continue as it discards the body); and
+    -- no Server header, as none is on the Node gateway's own answers: nginx names itself in any
+    -- answer whose Server is unset (server_tokens off drops only its version). An upstream's answer
+    -- needs nothing: the proxy module marks a Server it did not send as empty, and nginx adds none.
+    local function own_answer()
       if ngx.var.http_expect then ngx.req.clear_header("Expect") end
+      ngx.header["Server"] = nil
     end
 
     local function json_error(status, body, challenge)
-      unasked_body()
+      own_answer()
       ngx.status = status
       ngx.header["Content-Type"] = "application/json; charset=utf-8"
       ngx.header["Cache-Control"] = "no-store"
@@ -167,7 +172,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
 
     -- Postern's answer, sent as it is: status, headers, body.
     local function relay(r)
-      unasked_body()
+      own_answer()
       ngx.status = r.status
       for name, value in pairs(r.header) do
         if not HOP[name:lower()] then ngx.header[name] = value end
@@ -204,7 +209,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
       local answer = ngx.var.p_close or ""
       local at = answer:find("\\n\\n", 1, true)
       if not at then return json_error(400, BAD_REQUEST) end
-      unasked_body()
+      own_answer()
       local header = {}
       for line in answer:sub(1, at):gmatch("([^\\n]*)\\n") do
         local name, value = line:match("^([^:]+): (.*)$")
@@ -652,6 +657,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         -- A gRPC caller gets it as gRPC says errors, as from the Node gateway (trailers-only, UNAVAILABLE).
         local ct = ngx.var.http_content_type
         if ct and ngx.req.http_version() == 2 and find(ct, "^application/grpc(?:$|[+;])", "ijo") then
+          own_answer()
           ngx.status = 200
           for name, value in pairs(UNAVAILABLE_GRPC) do ngx.header[name] = value end
           ngx.header["Content-Length"] = 0
@@ -675,15 +681,15 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- the client connection's framing lost. The caller gets the gateway's 502 (the Node gateway
     -- drops interim answers and relays the final one); so too for a status past 599, which no
     -- caller is handed (limits.ts MAX_STATUS).
-    local function filter_answer(status, length_unread)
+    local function filter_answer(status, framing)
       -- An answer with no HTTP/1.x status line (an upstream that speaks HTTP/2 only, or no HTTP
       -- at all): nginx takes it for HTTP/0.9 and would pass its bytes on with no status line or
       -- headers. The caller gets the gateway's 502 instead, as for an interim answer. (A request
       -- that is itself HTTP/0.9 has no protocol in its request line, and its answers pass.)
       local no_status_line = (ngx.req.http_version() or 1) < 1 and (ngx.var.server_protocol or "") ~= ""
-      if no_status_line or status < 200 or status > ${MAX_STATUS} or length_unread then
+      if no_status_line or status < 200 or status > ${MAX_STATUS} or framing then
         local turned = no_status_line and "it answered with no HTTP/1.x status line"
-          or length_unread and "its answer broke HTTP/1.1: its Content-Length is not one length nginx can read"
+          or framing
           or (status < 100 or status > ${MAX_STATUS}) and "it answered with status " .. status
           or "it answered " .. status .. " first, an interim answer nginx 1.22 cannot relay"
         ngx.log(ngx.WARN, "the upstream of ", ngx.var.host, " is turned away, the caller gets 502: ", turned)
@@ -734,14 +740,30 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- answers 502 at once; so does this plane. A length nginx read is in the answer's own
     -- Content-Length, so the upstream's header is looked up only for answers without one
     -- (chunked, or until close); a 204, a 304 and an answer to HEAD have no body to read.
-    local function length_unread(status)
-      if ngx.header["Content-Length"] ~= nil or status == 204 or status == 304 then return false end
-      return ngx.var.upstream_http_content_length ~= nil and ngx.req.get_method() ~= "HEAD"
+    -- And whether it sent a Transfer-Encoding other than chunked alone (UNRELAYABLE_TRANSFER_CODING,
+    -- http/transfer-coding.ts): nginx 1.22 de-chunks any value that holds "chunked", reads any
+    -- other until the upstream closes, and drops the header, so the caller would take the coded
+    -- bytes for the content. Looked up for answers without a length alone, as the Content-Length
+    -- is: reading it for every answer cost the header filter 1,400 instructions a warm request
+    -- (npm run bench -- --only instructions). So a coding beside a Content-Length, which RFC 9112
+    -- §6.2 forbids a sender, is relayed by the length (the Node gateway answers 502); and of two
+    -- Transfer-Encoding fields nginx reads the first ("chunked" then "gzip" passes as chunked, and
+    -- the coded bytes break its chunk parser, which cuts the answer).
+    local LENGTH_UNREAD = "its answer broke HTTP/1.1: its Content-Length is not one length nginx can read"
+    local CODED = ${luaString(UNRELAYABLE_TRANSFER_CODING)}
+    local function framing_unread(status)
+      if ngx.header["Content-Length"] ~= nil or status == 204 or status == 304 then return nil end
+      local var = ngx.var
+      local te = var.upstream_http_transfer_encoding
+      if te and te ~= "chunked" and not te:lower():find("^%s*chunked%s*$") then return CODED end
+      if var.upstream_http_content_length ~= nil and ngx.req.get_method() ~= "HEAD" then return LENGTH_UNREAD end
+      return nil
     end
 
     function postern.response_headers()
       local status = ngx.status
-      if length_unread(status) then return filter_answer(status, true) end
+      local framing = framing_unread(status)
+      if framing then return filter_answer(status, framing) end
       if status >= 200 and status <= ${MAX_STATUS} then
         -- Set, the status has nginx write a status line of its own, the code and its standard
         -- reason, as the Node gateway does. Otherwise nginx relays the upstream's text after the
