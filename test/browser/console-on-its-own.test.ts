@@ -37,9 +37,9 @@ afterAll(async () => {
   await server?.stop()
 })
 
-/** Signs in at /signin from /console, as a person does, and stays wherever the console goes. */
-async function signInAt(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${server.controlUrl}/console`)
+/** Signs in at /signin from /console (or `from`), as a person does, and stays wherever the console goes. */
+async function signInAt(page: Page, email: string, password: string, from = '/console'): Promise<void> {
+  await page.goto(`${server.controlUrl}${from}`)
   await page.waitForURL(/\/signin\?/)
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(password)
@@ -50,10 +50,13 @@ async function signInAt(page: Page, email: string, password: string): Promise<vo
 const scrollWidth = (page: Page) => page.evaluate('document.documentElement.scrollWidth') as Promise<number>
 
 describe('the console on its own', () => {
-  it('lists the projects the person can open after sign-in', async () => {
+  it('lists the projects the person can open after sign-in, from the address serve prints', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const { page, problems } = await watchedPage(context)
-    await signInAt(page, OWNER, server.ownerPassword!)
+    await signInAt(page, OWNER, server.ownerPassword!, '/')
+    // A program asking for / is told where things are, not sent to a page.
+    const program = await fetch(`${server.controlUrl}/`)
+    expect([program.status, ((await program.json()) as { error: { message: string } }).error.message]).toEqual([404, 'No such endpoint: GET /. The API is under /v1/, the console at /console.'])
     const projects = page.getByRole('navigation', { name: 'Your projects' })
     await projects.getByRole('link', { name: 'my-project' }).waitFor()
     expect(await projects.getByRole('link').allTextContents()).toEqual(['my-project', 'second-project'])

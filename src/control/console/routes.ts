@@ -51,8 +51,18 @@ export function consoleRoutes(assets: ConsoleAssets) {
     return 'sent'
   }
 
+  // The control plane's own address, as `serve` prints it, opened in a browser: the console. A
+  // program asking for anything but a page gets the 404 any unknown path gets.
+  const home: Handler = async (c) => {
+    if (!/\btext\/html\b/.test(String(c.req.headers.accept ?? ''))) throw notFound('No such endpoint: GET /. The API is under /v1/, the console at /console.')
+    c.res.writeHead(302, { ...CONSOLE_HEADERS, location: '/console', 'cache-control': 'no-store', 'content-length': 0 })
+    c.res.end()
+    return 'sent'
+  }
+
   return (r: Router<Handler>): void => {
     for (const method of ['GET', 'HEAD']) {
+      r.add(method, '/', home)
       r.add(method, '/console', page)
       r.add(method, '/console/', page)
       r.add(method, '/console/assets/{file}', file((c) => `assets/${c.params.file}`))
