@@ -185,6 +185,18 @@ describe('look-alikes never become the real identity', () => {
     expect(message).toContain('punycode')
   })
 
+  it.each([
+    ['users:ann@example.com', "did you mean 'user:ann@example.com'?"],
+    ['grup:ops@example.com', "did you mean 'group:ops@example.com'?"],
+    ['serviceAcount:ci@p.iam.postern.internal', "did you mean 'serviceAccount:ci@p.iam.postern.internal'?"],
+  ])('%j is rejected with the type it is a typo of', (raw, hint) => {
+    expect(invalidMessage(() => parseMember(raw))).toContain(hint)
+  })
+
+  it('a type in another case is no typo: what follows it is named', () => {
+    expect(invalidMessage(() => parseMember('User:ann@'))).not.toContain('did you mean')
+  })
+
   it('normalizeEmail and parseEmail refuse look-alikes too', () => {
     expect(normalizeEmail('\u212aate@example.com')).toBeUndefined()
     expect(normalizeEmail('\u0430dmin@example.com')).toBeUndefined()

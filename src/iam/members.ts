@@ -1,3 +1,4 @@
+import { closest } from '../core/closest.js'
 import { invalid } from '../core/errors.js'
 
 /**
@@ -147,6 +148,10 @@ function memberHint(raw: string): string {
     return 'members must be ASCII; write an internationalised domain in its punycode form (xn--…).'
   }
   if (!raw.includes(':') && raw.includes('@')) return `a member needs a type prefix, e.g. 'user:${printable(raw)}'.`
+  // (A type in any case is one: then what follows it is what is wrong.)
+  const typo = /^([A-Za-z]+):([^:/]*@.*)$/.exec(raw)
+  const meant = typo && !EMAIL_KINDS.has(typo[1]!.toLowerCase()) && closest(typo[1]!.toLowerCase(), EMAIL_KINDS.keys())
+  if (meant) return `did you mean '${EMAIL_KINDS.get(meant)!}:${printable(typo![2]!)}'? (A member's type is user:, group:, serviceAccount: or domain:.)`
   const kind = /^(user|group|serviceAccount):(.*)$/i.exec(raw)
   if (kind && !kind[2]!.includes('@')) return `an email address is needed after ${kind[1]}:, e.g. ${kind[1]}:${printable(kind[2]!) || 'ann'}@example.com.`
   if (/^domain:/i.test(raw)) return 'a domain name such as example.com is needed after domain:.'
