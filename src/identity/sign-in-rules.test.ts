@@ -144,7 +144,7 @@ describe('authorization requests', () => {
 
 describe('device polling (RFC 8628 §3.5)', () => {
   const now = 1_000_000_000
-  const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false }
+  const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false, requestTime: now, requestAddress: '127.0.0.1' }
   it('is pending, then slow_down when polled early (the client adds 5 s), then approved once', () => {
     const first = judgePoll(record, 'postern-cli', now)
     expect(first).toMatchObject({ kind: 'error', error: 'authorization_pending' })

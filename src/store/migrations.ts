@@ -191,6 +191,17 @@ const MIGRATIONS: Migration[] = [
     name: 'installation id',
     statements: [`CREATE TABLE installation (id TEXT PRIMARY KEY)`, `INSERT INTO installation (id) VALUES ('{{random-id}}')`],
   },
+  {
+    // When and from which address a device asked for its code, which /device shows whoever is
+    // about to approve it (RFC 8628 §5.4, remote phishing). Codes stored before keep NULLs, shown
+    // as unknown; they expire within minutes anyway.
+    version: 12,
+    name: 'device codes: when and from where they were asked for',
+    statements: [
+      `ALTER TABLE device_codes ADD COLUMN request_time BIGINT`,
+      `ALTER TABLE device_codes ADD COLUMN request_address TEXT`,
+    ],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

@@ -118,6 +118,12 @@ export interface DeviceCodeRecord {
   authTime: number | null
   denied: boolean
   consumed: boolean
+  /**
+   * When and from which client address the device asked for the code, shown to whoever approves
+   * it (RFC 8628 §5.4); null for codes stored before schema version 12.
+   */
+  requestTime: number | null
+  requestAddress: string | null
 }
 
 export interface SessionRecord {

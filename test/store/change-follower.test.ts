@@ -11,6 +11,14 @@ import { aService } from './fixtures.js'
  */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Makes the database what a backup of schema version 10 restored in its place looks like. */
+async function asSchemaVersion10(place: Place): Promise<void> {
+  await place.raw('DROP TABLE installation')
+  await place.raw('ALTER TABLE device_codes DROP COLUMN request_time')
+  await place.raw('ALTER TABLE device_codes DROP COLUMN request_address')
+  await place.raw('DELETE FROM schema_migrations WHERE version >= 11')
+}
+
 function followerTests(backend: Backend): void {
   let place: Place | undefined
   afterEach(async () => {
@@ -134,9 +142,7 @@ function followerTests(backend: Backend): void {
     const migrated: number[] = []
     const { store, follower, seen, place } = await follow({ settleMs: 200, onMigrated: (from) => void migrated.push(from) })
     await place.raw(`INSERT INTO policies (resource, policy, etag) VALUES ('organizations/local', '{"version":1,"bindings":[]}', 'etag-1')`)
-    // What a backup of schema version 10 restored in place of this database looks like.
-    await place.raw('DROP TABLE installation')
-    await place.raw('DELETE FROM schema_migrations WHERE version = 11')
+    await asSchemaVersion10(place)
     await follower.catchUp()
     expect(seen.rewritten).toEqual([expect.stringMatching(/no Postern schema/)])
     expect(seen.settling.at(-1)).toMatch(/schema version 10, an older Postern's; migrating it once it has stayed so for 0.2 s/)
@@ -185,8 +191,7 @@ function followerTests(backend: Backend): void {
     const migrated: number[] = []
     const { follower, seen, place } = await follow({ settleMs: 50, onMigrated: (from) => void migrated.push(from) })
     // No organization policy yet: the restore has not copied the policies in.
-    await place.raw('DROP TABLE installation')
-    await place.raw('DELETE FROM schema_migrations WHERE version = 11')
+    await asSchemaVersion10(place)
     for (let i = 0; i < 3; i++) {
       await follower.catchUp()
       await sleep(80)

@@ -133,6 +133,8 @@ export const aDeviceCode = (o: Partial<DeviceCodeRecord> = {}): DeviceCodeRecord
   authTime: null,
   denied: false,
   consumed: false,
+  requestTime: 1_700_000_000_020,
+  requestAddress: '203.0.113.7',
   ...o,
 })
 

@@ -43,7 +43,8 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
     }
     const now = deps.clock()
     const window = fixedWindow(now, WINDOW_MS)
-    if ((await deps.store.countEvent(`device-code:address:${addressBucket(requestClientAddress(req, deps.settings.trustedProxies))}`, window.start)) > MAX_DEVICE_CODES_PER_ADDRESS) {
+    const address = requestClientAddress(req, deps.settings.trustedProxies)
+    if ((await deps.store.countEvent(`device-code:address:${addressBucket(address)}`, window.start)) > MAX_DEVICE_CODES_PER_ADDRESS) {
       res.setHeader('retry-after', String(Math.ceil(window.remainingMs / 1000)))
       sendOAuth(res, 429, { error: 'slow_down', error_description: 'Too many device sign-ins were started from this address; try again later.' })
       return
@@ -54,7 +55,7 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
       sendOAuth(res, 400, { error: 'invalid_scope', error_description: `Scope '${unknown.slice(0, 50)}' is not supported.` })
       return
     }
-    const started = await startDeviceAuthorization(deps.store, { clientId, scope: [...new Set(scopes)].join(' '), now })
+    const started = await startDeviceAuthorization(deps.store, { clientId, scope: [...new Set(scopes)].join(' '), requestAddress: address, now })
     const verification = deps.settings.issuer + PATHS.device
     const shown = formatUserCode(started.userCode)
     sendOAuth(res, 200, {

@@ -21,7 +21,8 @@ export interface DeviceAuthorization {
   intervalSeconds: number
 }
 
-export async function startDeviceAuthorization(store: Store, o: { clientId: string; scope: string; now: number }): Promise<DeviceAuthorization> {
+/** `requestAddress` is the device's client address as Postern sees it, kept to show whoever approves (§5.4). */
+export async function startDeviceAuthorization(store: Store, o: { clientId: string; scope: string; requestAddress: string; now: number }): Promise<DeviceAuthorization> {
   const deviceCode = randomToken(32)
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = newUserCode()
@@ -37,6 +38,8 @@ export async function startDeviceAuthorization(store: Store, o: { clientId: stri
       authTime: null,
       denied: false,
       consumed: false,
+      requestTime: o.now,
+      requestAddress: o.requestAddress,
     })
     // A clash with a live user code is rare (20^8 codes); draw again.
     if (inserted) return { deviceCode, userCode, expiresInSeconds: DEVICE_CODE_TTL_MS / 1000, intervalSeconds: DEFAULT_INTERVAL_S }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { aGroup, aPolicy, aProject, aService, aServiceAccount, aSession, aSigningKey, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
+import { aDeviceCode, aGroup, aPolicy, aProject, aService, aServiceAccount, aSession, aSigningKey, aUser, aWorkforcePool, aWorkforceProvider } from '../fixtures.js'
 import { EMPTY_ETAG } from '../../../src/iam/policy.js'
 import { runAndKillWriter } from '../writer-process.js'
 import { freshPlaces, type ContractContext } from './context.js'
@@ -73,6 +73,22 @@ export function lifecycleContract(c: ContractContext): void {
         uid: 'uid-ann', poolId: pool.poolId, subject: 'ann', providerId: 'okta', providerUid: provider.uid, displayName: 'Name', email: null, groups: ['eng'], attributes: {}, createTime: 1, lastSignInTime: 2,
       })
       expect(await migrated.getFederatedSubject('uid-bob')).toBeUndefined()
+    })
+
+    it('device codes stored before schema version 12 come through its migration with no request time or address', async () => {
+      const place = await freshPlace()
+      await (await place.open()).close()
+      // The table as schema version 11 had it, with a pending code in it.
+      await place.raw(`DELETE FROM schema_migrations WHERE version = 12`)
+      await place.raw(`ALTER TABLE device_codes DROP COLUMN request_time`)
+      await place.raw(`ALTER TABLE device_codes DROP COLUMN request_address`)
+      await place.raw(`INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, expire_time, interval_seconds, last_poll_time, subject_uid, auth_time, denied, consumed)
+        VALUES ('dc-old', 'BCDFGHJK', 'postern-cli', 'openid', 1700000000080, 5, NULL, NULL, NULL, 0, 0)`)
+      const migrated = await place.open()
+      expect(await migrated.getDeviceCodeByUserCode('BCDFGHJK')).toEqual(aDeviceCode({ deviceCodeHash: 'dc-old', userCode: 'BCDFGHJK', scope: 'openid', requestTime: null, requestAddress: null }))
+      const fresh = aDeviceCode()
+      expect(await migrated.insertDeviceCode(fresh)).toBe(true)
+      expect(await migrated.getDeviceCode(fresh.deviceCodeHash)).toEqual(fresh)
     })
 
     it('refuses a database whose schema is newer than this code, saying what to do', async () => {
