@@ -13,7 +13,7 @@ h1{font-size:1.5rem;font-weight:500}label{display:block;margin-top:1rem;font-wei
 input{display:block;width:100%;box-sizing:border-box;padding:.5rem;font:inherit;margin-top:.25rem;border:1px solid #888;border-radius:4px}
 button{margin-top:1.25rem;margin-right:.5rem;padding:.5rem 1.25rem;font:inherit;border-radius:4px;border:1px solid #1a73e8;background:#1a73e8;color:#fff;cursor:pointer}
 button.secondary,a.button.secondary{background:#fff;color:#1a73e8}
-a.button{display:block;margin-top:.75rem;padding:.5rem 1.25rem;border-radius:4px;border:1px solid #1a73e8;text-align:center;text-decoration:none}.error{color:#b00020;font-weight:500}.note{color:#555}code{background:#f1f3f4;padding:.1rem .3rem}`
+a.button{display:block;margin-top:.75rem;padding:.5rem 1.25rem;border-radius:4px;border:1px solid #1a73e8;text-align:center;text-decoration:none}.error{color:#b00020;font-weight:500}.note{color:#555}.warning{border-left:4px solid #e37400;padding-left:.75rem}code{background:#f1f3f4;padding:.1rem .3rem}`
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
 

@@ -110,6 +110,12 @@ describe('postern auth login', () => {
     await signIn(page, dave)
     await expect.poll(() => new URL(page.url()).pathname).toBe('/device')
     await expect.poll(() => page.getByLabel('Code').inputValue()).toBe(code)
+    // Before approving, the page says when, from where and by what the code was asked for (RFC 8628 §5.4).
+    const details = (await page.textContent('main'))!.replace(/\s+/g, ' ')
+    expect(details).toMatch(/Asked for: (less than a minute|1 minute) ago \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)/)
+    expect(details).toContain('From address: 127.0.0.1 — the address you are using now')
+    expect(details).toContain('Program: the Postern CLI (postern auth login)')
+    expect(details).toContain('Only continue if you started this sign-in yourself, on a device you own.')
     await page.getByRole('button', { name: 'Approve' }).click()
     await expect.poll(() => page.textContent('h1')).toBe('Device approved')
     await context.close()
@@ -135,6 +141,29 @@ describe('postern auth login', () => {
     const reuse = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: carols.refreshToken!, client_id: 'postern-cli' })
     expect(reuse.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token has been revoked.' })
     expect((await p.cli(['auth', 'list'], { configDir })).stdout).not.toContain(carol)
+  })
+
+  it('a typed code is shown with where and when it was asked for before it can be approved', async () => {
+    const res = await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli' })
+    const d = (await res.json()) as Record<string, string>
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${p.controlUrl}/device`)
+    await signIn(page, dave)
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/device')
+    await page.getByLabel('Code').fill(d.user_code!.toLowerCase())
+    await page.getByRole('button', { name: 'Continue' }).click()
+    await expect.poll(() => page.getByRole('button', { name: 'Approve' }).count()).toBe(1)
+    const details = (await page.textContent('main'))!.replace(/\s+/g, ' ')
+    expect(details).toMatch(/Asked for: (less than a minute|1 minute) ago/)
+    expect(details).toContain('From address: 127.0.0.1')
+    expect(await page.content()).not.toContain(d.device_code!)
+    await page.getByRole('button', { name: 'Approve' }).click()
+    await expect.poll(() => page.textContent('h1')).toBe('Device approved')
+    await context.close()
+    const redeemed = await token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code!, client_id: 'postern-cli' })
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(200)
+    expect(claimsOf(redeemed.body.id_token!)).toMatchObject({ email: dave })
   })
 
   it('falls back to the device flow when the browser cannot be opened', async () => {

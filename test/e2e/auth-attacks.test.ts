@@ -248,6 +248,26 @@ describe('device authorization', () => {
     expect(again.body.id_token).toBeUndefined()
   })
 
+  it('a code is approved only from the page that showed where and when it was asked for', async () => {
+    const ask = async () => (await (await fetch(`${p.controlUrl}/oauth2/device/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'client_id=postern-cli' })).json()) as Record<string, string>
+    const [d, other] = [await ask(), await ask()]
+    const agent = await signedInAgent()
+    const csrf = /name="csrf_token" value="([^"]+)"/.exec(await (await agent.fetch('/device')).text())![1]!
+    const post = (fields: Record<string, string>) => agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf_token: csrf, user_code: d.user_code!, action: 'approve', ...fields }) })
+    const poll = () => token(p.controlUrl, { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code!, client_id: 'postern-cli' })
+    // Approve with no details shown, or with another code's: the details are shown, nothing approved.
+    for (const shown of [{}, { shown_code: other.user_code! }] as Record<string, string>[]) {
+      const res = await post(shown)
+      expect(res.status).toBe(200)
+      const html = await res.text()
+      expect(html).toContain('From address: <strong>127.0.0.1</strong>')
+      expect(html).toContain(`name="shown_code" value="${d.user_code}"`)
+    }
+    expect((await poll()).body.error).toBe('authorization_pending')
+    const approved = await post({ shown_code: d.user_code!.toLowerCase() })
+    expect(await approved.text()).toContain('<h1>Device approved</h1>')
+  })
+
   it('the /device page needs a session and its CSRF token to approve', async () => {
     const anonymous = new WebAgent(p.controlUrl)
     const page = await anonymous.fetch('/device?user_code=BCDF-GHJK')

@@ -2,12 +2,14 @@ import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { createUser } from '../support/sign-in.js'
+import { WebAgent } from '../support/web-sign-in.js'
 import { startUpstream } from '../support/upstream.js'
 
 /**
  * Failed sign-ins slow a guesser without locking the owner out: limits count per account and
  * address together, with waits that double; behind a proxy named in --trusted-proxies the
- * address is the one X-Forwarded-For gives, and nobody else's X-Forwarded-For counts. Different
+ * address is the one X-Forwarded-For gives (for these limits, and on the device page), and nobody
+ * else's X-Forwarded-For counts. Different
  * client addresses are real: the test connects from 127.0.0.2, 127.0.0.3 … (all loopback).
  */
 const PASSWORD = 'the-right-password-1'
@@ -121,6 +123,36 @@ describe('behind a trusted proxy: sign-in limits, and the X-Forwarded-For an ups
     expect((await signIn(p, 'ann@example.com', 'wrong', { forwardedFor: '203.0.113.10, 198.51.100.1' })).status).toBe(429)
     expect((await signIn(p, 'ann@example.com', 'wrong', { forwardedFor: '198.51.100.2' })).status).toBe(401)
     expect((await signIn(p, 'ann@example.com', PASSWORD, { forwardedFor: '198.51.100.3' })).status).toBe(303)
+  })
+
+  it('the device page shows the address a device asked from as the proxy vouches for it, and no secret', async () => {
+    const askFor = (from: string) => new Promise<Record<string, string>>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: p.controlPort, path: '/oauth2/device/code', method: 'POST', localAddress: from, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '6.6.6.6, 198.51.100.20' } },
+        (res) => {
+          let body = ''
+          res.on('data', (c: Buffer) => (body += c)).on('end', () => resolve(JSON.parse(body) as Record<string, string>))
+        },
+      )
+      req.on('error', reject)
+      req.end('client_id=postern-cli')
+    })
+    await createUser(p, 'dee@example.com', PASSWORD)
+    const agent = new WebAgent(p.controlUrl)
+    expect((await agent.signIn('dee@example.com', PASSWORD)).status).toBe(303)
+    const shown = async (d: Record<string, string>, viewerForwardedFor: string) => {
+      const res = await agent.fetch(d.verification_uri_complete!, { headers: { 'x-forwarded-for': viewerForwardedFor } })
+      expect(res.status).toBe(200)
+      const html = await res.text()
+      expect(html).not.toContain(d.device_code!)
+      return /From address: <strong>([^<]*)<\/strong>([^<]*)/.exec(html)?.slice(1).join('')
+    }
+    // Through the proxy: the client it names, not what the client claimed left of it.
+    const proxied = await askFor('127.0.0.1')
+    expect(await shown(proxied, '198.51.100.20')).toBe('198.51.100.20 — the address you are using now')
+    expect(await shown(proxied, '203.0.113.5')).toBe('198.51.100.20 — not the address you are using now (203.0.113.5)')
+    // Another peer's X-Forwarded-For is its own word: the peer it is.
+    expect(await shown(await askFor('127.0.0.8'), '203.0.113.5')).toBe('127.0.0.8 — not the address you are using now (203.0.113.5)')
   })
 
   it('still counts a peer that is not the proxy by its own address', async () => {

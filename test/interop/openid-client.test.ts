@@ -81,7 +81,8 @@ describe('openid-client (panva) against Postern', () => {
     expect((await agent.signIn(erin, password)).status).toBe(303)
     const form = await (await agent.fetch(device.verification_uri_complete!)).text()
     const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)![1]!
-    const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: device.user_code, csrf_token: csrf, action: 'approve' }) })
+    const shown = /name="shown_code" value="([^"]+)"/.exec(form)![1]!
+    const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: device.user_code, shown_code: shown, csrf_token: csrf, action: 'approve' }) })
     expect(approved.status).toBe(200)
 
     const tokens = await polling

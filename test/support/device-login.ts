@@ -40,7 +40,9 @@ export async function approveDevice(controlUrl: string, o: { email: string; pass
   if (signedIn.status !== 303) throw new Error(`signing in as ${o.email} answered ${signedIn.status}`)
   const form = await (await agent.fetch(`/device?user_code=${o.code}`)).text()
   const csrf = /name="csrf_token" value="([^"]+)"/.exec(form)?.[1]
-  if (!csrf) throw new Error(`no approval form for code ${o.code}`)
-  const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: o.code, csrf_token: csrf, action: 'approve' }) })
+  // The page approves only the code whose details (when, from where) it showed.
+  const shown = /name="shown_code" value="([^"]+)"/.exec(form)?.[1]
+  if (!csrf || !shown) throw new Error(`no approval form for code ${o.code}`)
+  const approved = await agent.fetch('/device', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ user_code: o.code, shown_code: shown, csrf_token: csrf, action: 'approve' }) })
   if (approved.status !== 200) throw new Error(`approving code ${o.code} answered ${approved.status}`)
 }

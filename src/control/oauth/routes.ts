@@ -27,7 +27,7 @@ export function signInRoutes(deps: ControlDeps, sessions: SessionAuth) {
   const device = deviceAuthorizationEndpoint(deps)
   const signInPage = showSignIn(deps, sessions)
   const signInPost = submitSignIn(deps)
-  const devicePage = showDevice(sessions)
+  const devicePage = showDevice(deps, sessions)
   const devicePost = submitDevice(deps, sessions)
   const out = signOut(deps, sessions)
   const rawQuery = (url: string | undefined) => (url && url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')

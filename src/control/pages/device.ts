@@ -3,27 +3,60 @@ import { secretsEqual } from '../../core/ids.js'
 import { readForm } from '../../http/body.js'
 import { fixedWindow } from '../../identity/attempt-limits.js'
 import { PATHS } from '../../identity/endpoints.js'
-import { decideDeviceCode } from '../../identity/grants/device-code.js'
+import { decideDeviceCode, pendingApproval } from '../../identity/grants/device-code.js'
 import { formatUserCode, normalizeUserCode } from '../../identity/user-codes.js'
 import type { ControlDeps } from '../deps.js'
 import type { ActiveSession, SessionAuth } from '../session-auth.js'
 import { errorLine, escapeHtml, page, redirect, sendPage } from '../../http/html-page.js'
+import { requestClientAddress } from '../../http/client-address.js'
+import type { DeviceCodeRecord } from '../../store/records.js'
+import { describeClient, describeRequestAddress, describeRequestTime } from './device-request.js'
 
 /**
  * GET/POST /device (RFC 8628 §3.3): the signed-in user types (or finds prefilled) the code their
- * device shows and approves or denies it. Code entry is limited per user (§5.1), so a guessed
- * code is worthless.
+ * device shows, sees when, from where and by which program it was asked for, and approves or
+ * denies it. A code is approved only from the page that showed those details for it (§5.4: a
+ * code someone else sent is what remote phishing looks like), so a typed code is shown first.
+ * Code entry, shown or decided, is limited per user (§5.1), so a guessed code is worthless.
  */
 const MAX_ENTRIES_PER_USER = 20
 const WINDOW_MS = 15 * 60_000
 
-function form(session: ActiveSession, o: { code: string; error?: string }): string {
+const signedInAs = (session: ActiveSession) => `<p>Signed in as <strong>${escapeHtml(session.email)}</strong>.</p>`
+const csrfField = (session: ActiveSession) => `<input type="hidden" name="csrf_token" value="${escapeHtml(session.record.csrfToken)}">`
+
+/** Where a code is typed; Continue shows what asked for it. */
+function entryForm(session: ActiveSession, o: { code: string; error?: string }): string {
   return page('Approve a device', `<h1>Sign in on a device</h1>
-<p>Signed in as <strong>${escapeHtml(session.email)}</strong>. Approve only a code that you asked for yourself, on a device or terminal you control: approving signs that device in as you.</p>
+${signedInAs(session)}
+<p>Enter the code your device shows. Before anything is approved you will see when and from where it was asked for.</p>
 ${errorLine(o.error)}<form method="post" action="${PATHS.device}">
-<input type="hidden" name="csrf_token" value="${escapeHtml(session.record.csrfToken)}">
+${csrfField(session)}
 <label for="user_code">Code</label>
 <input id="user_code" name="user_code" required autocomplete="off" autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX" maxlength="20" value="${escapeHtml(o.code)}">
+<button type="submit" name="action" value="continue">Continue</button>
+</form>`)
+}
+
+/** A pending code's details and the buttons that decide it; `shown_code` ties the approval to what was shown. */
+function approvalForm(session: ActiveSession, d: DeviceCodeRecord, o: { now: number; approverAddress: string }): string {
+  const code = formatUserCode(d.userCode)
+  const time = describeRequestTime(d.requestTime, o.now)
+  const address = describeRequestAddress(d.requestAddress, o.approverAddress)
+  return page('Approve a device', `<h1>Sign in on a device</h1>
+${signedInAs(session)}
+<p>A device asked to sign in as you with this code:</p>
+<ul>
+<li>Asked for: <strong>${escapeHtml(time.ago)}</strong>${time.at ? ` (${escapeHtml(time.at)})` : ''}</li>
+<li>From address: <strong>${escapeHtml(address.address)}</strong>${address.comparison ? ` — ${escapeHtml(address.comparison)}` : ''}</li>
+<li>Program: <strong>${escapeHtml(describeClient(d.clientId))}</strong></li>
+</ul>
+<p class="warning">Only continue if you started this sign-in yourself, on a device you own. If someone sent you this code or link, choose Deny: approving lets whoever asked for it act as you.</p>
+<form method="post" action="${PATHS.device}">
+${csrfField(session)}
+<input type="hidden" name="shown_code" value="${code}">
+<label for="user_code">Code</label>
+<input id="user_code" name="user_code" readonly autocomplete="off" spellcheck="false" value="${code}">
 <button type="submit" name="action" value="approve">Approve</button>
 <button type="submit" name="action" value="deny" class="secondary">Deny</button>
 </form>`)
@@ -32,12 +65,36 @@ ${errorLine(o.error)}<form method="post" action="${PATHS.device}">
 const signInFirst = (res: ServerResponse, code: string | null | undefined) =>
   redirect(res, `${PATHS.signin}?return_to=${encodeURIComponent(PATHS.device + (code ? `?user_code=${encodeURIComponent(code)}` : ''))}`, {}, 302)
 
-export function showDevice(sessions: SessionAuth) {
+const NOT_PENDING = 'That code is not valid, has expired, or was already used. Check the code your device shows.'
+
+/** The code's details if it is pending, else the entry form saying why not, with `notPendingStatus`. */
+async function showCode(deps: ControlDeps, req: IncomingMessage, res: ServerResponse, session: ActiveSession, typed: string, now: number, notPendingStatus = 400): Promise<void> {
+  const code = normalizeUserCode(typed)
+  const d = code === undefined ? undefined : await deps.store.getDeviceCodeByUserCode(code)
+  if (!pendingApproval(d, now)) {
+    sendPage(res, notPendingStatus, entryForm(session, { code: typed, error: NOT_PENDING }))
+    return
+  }
+  sendPage(res, 200, approvalForm(session, d, { now, approverAddress: requestClientAddress(req, deps.settings.trustedProxies) }))
+}
+
+/** Whether this user has entered more codes than allowed lately; counts this entry. */
+async function tooManyEntries(deps: ControlDeps, session: ActiveSession, now: number): Promise<boolean> {
+  return (await deps.store.countEvent(`device-entry:${session.record.subjectUid}`, fixedWindow(now, WINDOW_MS).start)) > MAX_ENTRIES_PER_USER
+}
+
+const TOO_MANY = 'Too many codes entered. Wait a few minutes, then try again.'
+
+export function showDevice(deps: ControlDeps, sessions: SessionAuth) {
   return async (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> => {
     const code = (query.get('user_code') ?? '').slice(0, 20)
     const session = await sessions.current(req)
     if (!session) return signInFirst(res, code)
-    sendPage(res, 200, form(session, { code }))
+    if (!code) return sendPage(res, 200, entryForm(session, { code }))
+    const now = deps.clock()
+    if (await tooManyEntries(deps, session, now)) return sendPage(res, 429, entryForm(session, { code, error: TOO_MANY }))
+    // A link's code that is not pending is said so, but the page itself is what was asked for.
+    await showCode(deps, req, res, session, code, now, 200)
   }
 }
 
@@ -49,20 +106,23 @@ export function submitDevice(deps: ControlDeps, sessions: SessionAuth) {
     if (!session) return signInFirst(res, typed)
     const csrf = fields.get('csrf_token')
     if (!csrf || !secretsEqual(csrf, session.record.csrfToken)) {
-      sendPage(res, 403, form(session, { code: typed, error: 'This form did not come from this site or your session changed. Please try again.' }))
+      sendPage(res, 403, entryForm(session, { code: typed, error: 'This form did not come from this site or your session changed. Please try again.' }))
       return
     }
     const now = deps.clock()
-    const entries = await deps.store.countEvent(`device-entry:${session.record.subjectUid}`, fixedWindow(now, WINDOW_MS).start)
-    if (entries > MAX_ENTRIES_PER_USER) {
-      sendPage(res, 429, form(session, { code: typed, error: 'Too many codes entered. Wait a few minutes, then try again.' }))
+    if (await tooManyEntries(deps, session, now)) {
+      sendPage(res, 429, entryForm(session, { code: typed, error: TOO_MANY }))
       return
     }
     const code = normalizeUserCode(typed)
-    const approve = fields.get('action') !== 'deny'
+    const action = fields.get('action')
+    // Denying is safe whatever was seen; approving only the code whose details this page showed.
+    const shown = normalizeUserCode(fields.get('shown_code') ?? '')
+    if (action !== 'deny' && (action !== 'approve' || code === undefined || shown !== code)) return showCode(deps, req, res, session, typed, now)
+    const approve = action === 'approve'
     const decided = code !== undefined && (await decideDeviceCode(deps.store, { userCode: code, subjectUid: session.record.subjectUid, authTime: session.record.createTime, approve, now }))
     if (!decided) {
-      sendPage(res, 400, form(session, { code: typed, error: 'That code is not valid, has expired, or was already used. Check the code your device shows.' }))
+      sendPage(res, 400, entryForm(session, { code: typed, error: NOT_PENDING }))
       return
     }
     await deps.store.appendAudit({ time: now, principal: session.caller.member, method: approve ? 'device.approve' : 'device.deny', resource: `users/${session.email}`, outcome: 'OK', details: { userCode: formatUserCode(code!) } })
