@@ -166,7 +166,13 @@ describe('typos in members, projects and services', () => {
     // $ postern services why nosuch --member=user:ann@example.com
     const r = await p.cli(['services', 'why', 'nosuch', '--member=user:ann@example.com'])
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain("(NOT_FOUND) Resource 'projects/my-project/services/nosuch' not found.")
+    expect(r.stderr).toContain("(NOT_FOUND) Service 'nosuch' not found in project 'my-project'.")
     expect(r.stdout).not.toContain('add-iam-policy-binding')
+    // A policy command on it reads as `services describe` on it does.
+    const binding = await p.cli(['services', 'add-iam-policy-binding', 'nosuch', '--member=user:ann@example.com', '--role=roles/run.invoker'])
+    const described = await p.cli(['services', 'describe', 'nosuch'])
+    expect([binding.code, described.code]).toEqual([1, 1])
+    expect(binding.stderr).toContain("Service 'nosuch' not found in project 'my-project'.")
+    expect(described.stderr).toContain("Service 'nosuch' not found in project 'my-project'.")
   })
 })

@@ -1,5 +1,6 @@
 import * as z from 'zod'
-import { PosternError, notFound } from '../../core/errors.js'
+import { PosternError } from '../../core/errors.js'
+import { missingResource } from '../missing-resource.js'
 import { parseWith } from '../../core/validate.js'
 import { describeFailure, describeTest, parseAccessTests, runSuites, type Outcome } from '../../iam/access-tests.js'
 import { checkRolesGrantable, normalizePolicy } from '../../iam/policy.js'
@@ -76,7 +77,7 @@ export function accessTestRoutes(r: Router<Handler>): void {
       const incoming = normalizePolicy(raw)
       checkRolesGrantable(incoming, resourceType(t.resource))
       const etag = raw.etag === undefined || raw.etag === '' ? undefined : String(raw.etag)
-      if (!(await t.exists(c.deps.store))) throw notFound(`Resource '${t.resource}' not found.`)
+      if (!(await t.exists(c.deps.store))) throw missingResource(t.resource)
       const current = await readPolicy(c.deps.store, t.resource)
       const now = c.deps.clock()
       // What the write would refuse, as it would: first its permission check (here not audited as a
@@ -104,7 +105,7 @@ export function accessTestRoutes(r: Router<Handler>): void {
 
 async function existing(tx: StoreTx, resource: string): Promise<string> {
   const uid = await resourceUid(tx, resource)
-  if (!uid) throw notFound(`Resource '${resource}' not found.`)
+  if (!uid) throw missingResource(resource)
   return uid
 }
 

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { PosternError, notFound } from '../../core/errors.js'
+import { PosternError } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
 import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
@@ -9,6 +9,7 @@ import { isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
+import { missingResource } from '../missing-resource.js'
 import { checkPolicyWrite } from '../policy-write-check.js'
 import { allowRead, mutate, ok, type Handler, type RequestContext } from '../handler.js'
 
@@ -49,7 +50,7 @@ export async function readPolicy(tx: StoreTx, resource: string): Promise<Policy>
   return record ? { ...record.policy, etag: record.etag } : emptyPolicy()
 }
 
-const missing = (t: Target) => notFound(`Resource '${t.resource}' not found.`)
+const missing = (t: Target) => missingResource(t.resource)
 
 export function iamPolicyRoutes(r: Router<Handler>): void {
   for (const [base, target] of Object.entries(policyTargets)) {

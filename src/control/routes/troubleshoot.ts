@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { invalid, notFound } from '../../core/errors.js'
+import { invalid } from '../../core/errors.js'
 import { parseWith } from '../../core/validate.js'
 import { explain } from '../../iam/explain.js'
 import { FEDERATION_PREFIX, parseMember } from '../../iam/members.js'
@@ -9,6 +9,7 @@ import { parsePermission, rolesGranting } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
+import { missingResource } from '../missing-resource.js'
 import { allowRead, ok, type Handler } from '../handler.js'
 import { projectOfAccount } from './service-accounts.js'
 
@@ -120,7 +121,7 @@ export function troubleshootRoutes(r: Router<Handler>): void {
     const type = resourceType(body.resource)
     const permission = parsePermission(body.permission ?? 'run.routes.invoke')
     const caller = allowRead(c, GET_POLICY[type]!, body.resource)
-    if (!(await resourceExists(c.deps.store, body.resource))) throw notFound(`Resource '${body.resource}' not found.`)
+    if (!(await resourceExists(c.deps.store, body.resource))) throw missingResource(body.resource)
     const now = c.deps.clock()
     const { directory } = c.deps
     const see = visibilityOf((p, resource) => check(directory, caller.principal, p, resource, now).allow)
