@@ -98,6 +98,8 @@ export interface StoreTx extends AccessQueries {
   /** Marks a token used if it was not; false when it already was (a replay). */
   markRefreshTokenUsed(tokenHash: string, time: number): Promise<boolean>
   revokeRefreshFamily(familyId: string): Promise<number>
+  /** Whether a sign-in (refresh-token family) is still live: some token of it is not revoked. Its access tokens name it (`sid`). */
+  refreshFamilyLive(familyId: string): Promise<boolean>
   revokeRefreshTokensOf(subjectUid: string): Promise<number>
 
   insertAuthCode(c: AuthCodeRecord): Promise<void>

@@ -5,7 +5,7 @@ import { bool, flag, num, numOrNull, str, strOrNull, type Row } from './rows.js'
 
 type OAuthQueries = Pick<StoreTx,
   | 'listSigningKeys' | 'insertSigningKey' | 'deleteSigningKeysExpiredBefore'
-  | 'insertRefreshToken' | 'getRefreshToken' | 'markRefreshTokenUsed' | 'revokeRefreshFamily' | 'revokeRefreshTokensOf'
+  | 'insertRefreshToken' | 'getRefreshToken' | 'markRefreshTokenUsed' | 'revokeRefreshFamily' | 'refreshFamilyLive' | 'revokeRefreshTokensOf'
   | 'insertAuthCode' | 'getAuthCode' | 'consumeAuthCode'
   | 'insertDeviceCode' | 'getDeviceCode' | 'getDeviceCodeByUserCode' | 'updateDeviceCode'
   | 'insertSession' | 'getSession' | 'deleteSession' | 'deleteSessionsOf'
@@ -111,6 +111,10 @@ export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): O
     },
     async revokeRefreshFamily(familyId) {
       return sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`, [familyId])
+    },
+    async refreshFamilyLive(familyId) {
+      // Every token of a family is revoked together, so one unrevoked row means the sign-in goes on (the family_id index answers it).
+      return (await sql.get(`SELECT 1 AS live FROM refresh_tokens WHERE family_id = ? AND revoked = 0 LIMIT 1`, [familyId])) !== undefined
     },
     async revokeRefreshTokensOf(subjectUid) {
       return sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE subject_uid = ? AND revoked = 0`, [subjectUid])

@@ -70,6 +70,22 @@ export function oauthContract(c: ContractContext): void {
       expect(await store.getRefreshToken(stranger.tokenHash)).toEqual(stranger)
     })
 
+    it('refreshFamilyLive: while any token of the family is unrevoked, used or not; never for a family it does not hold', async () => {
+      const store = c.store()
+      const familyId = unique('fam-')
+      await store.insertRefreshToken(aRefreshToken({ familyId, usedTime: 10 }))
+      await store.insertRefreshToken(aRefreshToken({ familyId }))
+      const stranger = aRefreshToken()
+      await store.insertRefreshToken(stranger)
+      expect(await store.refreshFamilyLive(familyId)).toBe(true)
+      await store.revokeRefreshFamily(familyId)
+      expect(await store.refreshFamilyLive(familyId)).toBe(false)
+      expect(await store.refreshFamilyLive(stranger.familyId)).toBe(true)
+      await store.revokeRefreshTokensOf(stranger.subjectUid)
+      expect(await store.refreshFamilyLive(stranger.familyId)).toBe(false)
+      expect(await store.refreshFamilyLive(unique('fam-'))).toBe(false)
+    })
+
     it('revokeRefreshTokensOf revokes every token of the subject', async () => {
       const store = c.store()
       const subjectUid = unique('uid-')
