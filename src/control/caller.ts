@@ -4,19 +4,23 @@ import { callerFromClaims, type Caller } from '../identity/caller.js'
 import type { Keyring } from '../identity/keyring.js'
 import { TokenError, verifyJwt } from '../identity/verify.js'
 import { bearerChallenge } from '../http/challenge.js'
+import type { Store } from '../store/store.js'
 
 export type { Caller }
 
 /**
  * Bearer authentication for the control API: a Postern access token (RFC 9068, `typ` at+jwt)
- * whose audience is the issuer or the control URL, whose subject still exists and is enabled.
+ * whose audience is the issuer or the control URL, whose subject still exists and is enabled, and
+ * whose sign-in (`sid`, its refresh-token family) has not ended: revoking a refresh token, or any
+ * other end of the sign-in, stops its access tokens at once, as at Google. That is one indexed
+ * read of the store per call, shared by every process, so no process keeps a revoked token alive.
  * ID tokens are refused, whatever their audience: they are what services receive, and a token a
  * service has seen must not work here (the README says how this differs from DESIGN §5).
  */
-export function authenticateBearer(
+export async function authenticateBearer(
   rawHeaders: readonly string[],
-  deps: { keyring: Keyring; directory: Directory; issuer: string; controlUrl: string; now: number },
-): Caller {
+  deps: { keyring: Keyring; directory: Directory; store: Pick<Store, 'refreshFamilyLive'>; issuer: string; controlUrl: string; now: number },
+): Promise<Caller> {
   // From the raw list: Node keeps only the first of a repeated Authorization, and the gateway
   // refuses a request with two (a proxy and its client may each read a different one): a
   // malformed request, 400 invalid_request (RFC 6750 §3.1), as at the gateway.
@@ -42,7 +46,13 @@ export function authenticateBearer(
   }
   const checked = callerFromClaims(claims, deps.directory, 'The account this token was issued to')
   if (!checked.ok) throw unauthenticated(checked.description, 'invalid_token')
-  return checked.caller
+  // Tokens minted before access tokens carried `sid`, and a service-account key's, end at their exp alone.
+  const signIn = claims.sid
+  if (signIn === undefined) return checked.caller
+  if (typeof signIn !== 'string' || !(await deps.store.refreshFamilyLive(signIn))) {
+    throw unauthenticated('Invalid access token: The sign-in this token came from has ended; sign in again: postern auth login', 'invalid_token')
+  }
+  return { ...checked.caller, signIn }
 }
 
 export function unauthenticated(message: string, error?: 'invalid_token' | 'invalid_request'): PosternError {

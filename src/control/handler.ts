@@ -6,7 +6,7 @@ import { authorize } from './access.js'
 import type { Caller } from './caller.js'
 import type { ControlDeps } from './deps.js'
 
-/** One request as handlers see it: parameters, lazily parsed input, the caller on demand. */
+/** One request as handlers see it: parameters, lazily parsed input, the caller (authenticated before a non-anonymous handler runs). */
 export interface RequestContext {
   req: IncomingMessage
   res: ServerResponse

@@ -64,7 +64,18 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
       })
     }
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
-    let caller: Caller | undefined
+    // Before anything else (a bearer token's sign-in is looked up in the store, so this awaits).
+    const caller: Caller | undefined = match.handler.anonymous
+      ? undefined
+      : (deps.authenticate?.(req) ??
+        (await authenticateBearer(req.rawHeaders, {
+          keyring: deps.keyring,
+          directory: deps.directory,
+          store: deps.store,
+          issuer: deps.settings.issuer,
+          controlUrl: deps.settings.controlUrl,
+          now: deps.clock(),
+        })))
     const ctx: RequestContext = {
       req,
       res,
@@ -72,18 +83,12 @@ export function createControlHandler(deps: ControlDeps, mounts: readonly Mount[]
       query,
       deps,
       caller() {
-        caller ??= deps.authenticate?.(req) ?? authenticateBearer(req.rawHeaders, {
-          keyring: deps.keyring,
-          directory: deps.directory,
-          issuer: deps.settings.issuer,
-          controlUrl: deps.settings.controlUrl,
-          now: deps.clock(),
-        })
+        // An anonymous route that wants to know its caller authenticates it itself (as userinfo does).
+        if (!caller) throw new Error(`caller() asked of an anonymous route (${req.method} ${path.slice(0, 200)})`)
         return caller
       },
       json: () => readJsonObject(req),
     }
-    if (!match.handler.anonymous) ctx.caller()
     // The API's parameters each take one value: `?serviceId=a&serviceId=b` is refused, not read as
     // its first (the OAuth endpoints and pages check their own, RFC 6749 §3.1). After the caller:
     // an anonymous request learns nothing of what it sent.

@@ -11,6 +11,8 @@ export interface Caller {
   email: string
   /** Stable key for per-principal caches (a federated caller's includes its groups and attributes). */
   key: string
+  /** The sign-in (refresh-token family) the caller's access token comes from (`sid`), when it names one. */
+  signIn?: string
 }
 
 /**

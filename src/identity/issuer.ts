@@ -33,6 +33,11 @@ export interface AccessTokenOptions {
   scope?: string
   authTime?: number
   ttlSeconds?: number
+  /**
+   * The sign-in (refresh-token family) the token comes from, as `sid`: the API refuses the token
+   * once that sign-in has ended. None for a service-account key's token, which ends at its exp.
+   */
+  signIn?: string
 }
 
 /** Mints the tokens Postern issues (DESIGN §3): RS256, `kid`, the issuer's current key, a `typ` per kind. */
@@ -63,13 +68,15 @@ export class TokenIssuer {
   /**
    * An access token for the control API (RFC 9068 §2.2): aud the issuer, client_id and jti; a
    * federated subject keeps its `federation` claim, which is what names it to the API. The
-   * gateway refuses it, so a service never receives a token that works on the API.
+   * gateway refuses it, so a service never receives a token that works on the API. `sid` names
+   * the sign-in it comes from (OIDC's name for it), checked by the API on every call.
    */
   accessToken(subject: IdTokenSubject, o: AccessTokenOptions): Promise<string> {
     const claims: TokenClaims = { sub: subject.uid, aud: this.issuer, client_id: o.clientId, jti: randomUUID() }
     if (o.scope) claims.scope = o.scope
     if (o.authTime) claims.auth_time = Math.floor(o.authTime / 1000)
     if (subject.federation) claims.federation = subject.federation
+    if (o.signIn) claims.sid = o.signIn
     return this.mint(claims, o.ttlSeconds, TOKEN_TYP.accessToken)
   }
 

@@ -128,9 +128,12 @@ describe('authorization_code grant', () => {
     const form = { grant_type: 'authorization_code', code, client_id: 'postern-cli', redirect_uri: REDIRECT_URI, code_verifier: verifier }
     const first = await token(p.controlUrl, form)
     expect(first.status).toBe(200)
+    const userinfo = async () => (await fetch(`${p.controlUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${first.body.access_token}` } })).status
+    expect(await userinfo()).toBe(200)
     const second = await token(p.controlUrl, form)
     expect(second.status).toBe(400)
-    expect(second.body).toEqual({ error: 'invalid_grant', error_description: 'The authorization code was already used: the sign-in it began is revoked (no token is issued from it again; those issued end at their expiry).' })
+    expect(second.body).toEqual({ error: 'invalid_grant', error_description: 'The authorization code was already used: the sign-in it began is revoked (no token is issued from it again, and its access tokens stop working now).' })
+    expect(await userinfo()).toBe(401)
     const refresh = await token(p.controlUrl, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token!, client_id: 'postern-cli' })
     expect(refresh.status).toBe(400)
     expect(refresh.body).toEqual({ error: 'invalid_grant', error_description: 'The refresh token has been revoked.' })
@@ -143,7 +146,7 @@ describe('authorization_code grant', () => {
     expect(rotated.status).toBe(200)
     expect(rotated.body.refresh_token).not.toBe(tokens.refresh_token)
     const replay = await rt(tokens.refresh_token!)
-    expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'This refresh token was already used, so it may have been copied: its sign-in is revoked (no token is issued from it again; those issued end at their expiry). Sign in again.' })
+    expect(replay.body).toEqual({ error: 'invalid_grant', error_description: 'This refresh token was already used, so it may have been copied: its sign-in is revoked (no token is issued from it again, and its access tokens stop working now). Sign in again.' })
     const successor = await rt(rotated.body.refresh_token!)
     expect(successor.status).toBe(400)
     expect(successor.body.error).toBe('invalid_grant')

@@ -235,5 +235,28 @@ describe('the CLI as a service account, and impersonation', () => {
     expect(claims.email).toBeUndefined()
     const withEmail = await p.cli([...args, '--include-email'], { configDir })
     expect(claimsOf(withEmail.stdout.trim()).email).toBe(sa)
+
+    // An access token minted by impersonation ends with the sign-in of the caller who minted it,
+    // as bob's own do (postern auth revoke); the key's own token comes from no sign-in and goes on.
+    const userinfo = async (bearer: string) => (await fetch(`${p.controlUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${bearer}` } })).status
+    const keyToken = (await exchange(await assertion())).body.access_token!
+    expect(claimsOf(keyToken).sid).toBeUndefined()
+    const own = (await p.cli(['auth', 'print-access-token'], { configDir })).stdout.trim()
+    const minted = await p.cli(['auth', 'print-access-token', '--impersonate-service-account', sa], { configDir })
+    expect(minted.code, minted.stderr).toBe(0)
+    const impersonated = minted.stdout.trim()
+    expect(claimsOf(impersonated)).toMatchObject({ sub: keyFile.client_id, sid: claimsOf(own).sid })
+    for (const t of [own, impersonated, keyToken]) expect(await userinfo(t)).toBe(200)
+    // Neither of the account's tokens ends a sign-in when revoked: the impersonated one is not bob's to end his with.
+    for (const t of [impersonated, keyToken]) {
+      const res = await fetch(`${p.controlUrl}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: t }) })
+      expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([400, 'unsupported_token_type'])
+    }
+    for (const t of [own, impersonated]) expect(await userinfo(t)).toBe(200)
+    const revoked = await p.cli(['auth', 'revoke', bob], { configDir })
+    expect(revoked.code, revoked.stderr).toBe(0)
+    expect(await userinfo(own)).toBe(401)
+    expect(await userinfo(impersonated)).toBe(401)
+    expect(await userinfo(keyToken)).toBe(200)
   })
 })

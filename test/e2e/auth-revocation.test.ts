@@ -6,18 +6,31 @@ import { gatewayStatus } from '../support/gateway-status.js'
 import { freePort } from '../support/ports.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
-import { WebAgent, codeFlow, createUser, token } from '../support/web-sign-in.js'
+import { WebAgent, claimsOf, codeFlow, createUser, token } from '../support/web-sign-in.js'
 
 /**
  * Disabling or deleting a user stops their refresh tokens at once, their ID tokens at
  * the gateway and their access tokens at the API within one second. On PostgreSQL the change is made through one
  * process and observed at another, so the change feed is what carries it.
+ * A sign-in that ends (its refresh token or an access token revoked, a refresh token replayed)
+ * ends its access tokens at the API at once, at every process: they name it (`sid`).
  */
 
 async function apiStatus(p: PosternProcess, bearer: string): Promise<number> {
   const res = await fetch(`${p.controlUrl}/v1/users`, { headers: { authorization: `Bearer ${bearer}` } })
   await res.body?.cancel()
   return res.status
+}
+
+async function userinfoStatus(p: PosternProcess, bearer: string): Promise<number> {
+  const res = await fetch(`${p.controlUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${bearer}` } })
+  await res.body?.cancel()
+  return res.status
+}
+
+async function revoke(p: PosternProcess, token: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${p.controlUrl}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'postern-cli' }) })
+  return { status: res.status, body: await res.json() }
 }
 
 /** Milliseconds until `probe` returns `want`, polling every 20 ms for at most 3 s. */
@@ -30,7 +43,48 @@ async function timeUntil(probe: () => Promise<number>, want: number): Promise<nu
   }
 }
 
+/** Sign-ins ended at `writer`, their access tokens refused at `reader` (the same process on the embedded store). */
+async function signInsEnd(writer: PosternProcess, reader: PosternProcess) {
+  const password = 'correct horse battery staple'
+  const owner = await writer.ownerToken()
+  const [hana, ivan, jack] = await Promise.all(
+    ['hana@example.com', 'ivan@example.com', 'jack@example.com'].map(async (email) => {
+      await createUser((method, path, body) => writer.api(method, path, body, owner), email, password)
+      return (await codeFlow(new WebAgent(writer.controlUrl), { email, password })).tokens
+    }),
+  ) as [Record<string, string>, Record<string, string>, Record<string, string>]
+  for (const t of [hana, ivan, jack]) {
+    expect(claimsOf(t.access_token!).sid).toEqual(expect.any(String))
+    expect(await apiStatus(reader, t.access_token!)).toBe(403) // authenticated, though not allowed to list users
+  }
+  expect(await userinfoStatus(reader, hana.access_token!)).toBe(200)
+
+  // The refresh token revoked (RFC 7009): its access token is refused at once, with an expired token's error shape.
+  expect((await revoke(writer, hana.refresh_token!)).status).toBe(200)
+  expect(await timeUntil(() => apiStatus(reader, hana.access_token!), 401)).toBeLessThan(1000)
+  const refused = await fetch(`${reader.controlUrl}/v1/users`, { headers: { authorization: `Bearer ${hana.access_token}` } })
+  expect(refused.headers.get('www-authenticate')).toBe(
+    'Bearer realm="postern", error="invalid_token", error_description="Invalid access token: The sign-in this token came from has ended; sign in again: postern auth login"',
+  )
+  expect(await refused.json()).toMatchObject({ error: { code: 401, status: 'UNAUTHENTICATED', message: 'Invalid access token: The sign-in this token came from has ended; sign in again: postern auth login' } })
+  expect(await userinfoStatus(reader, hana.access_token!)).toBe(401)
+
+  // A rotated refresh token replayed: the family is revoked, and every access token it issued with it.
+  const rotated = await token(writer.controlUrl, { grant_type: 'refresh_token', refresh_token: ivan.refresh_token!, client_id: 'postern-cli' })
+  expect(rotated.status).toBe(200)
+  expect(claimsOf(rotated.body.access_token!).sid).toBe(claimsOf(ivan.access_token!).sid)
+  expect(await apiStatus(reader, rotated.body.access_token!)).toBe(403)
+  expect((await token(writer.controlUrl, { grant_type: 'refresh_token', refresh_token: ivan.refresh_token!, client_id: 'postern-cli' })).status).toBe(400)
+  for (const access of [ivan.access_token!, rotated.body.access_token!]) expect(await timeUntil(() => apiStatus(reader, access), 401)).toBeLessThan(1000)
+
+  // An access token revoked, as at Google: its whole sign-in ends, the refresh token too.
+  expect((await revoke(writer, jack.access_token!)).status).toBe(200)
+  expect(await timeUntil(() => apiStatus(reader, jack.access_token!), 401)).toBeLessThan(1000)
+  expect((await token(reader.controlUrl, { grant_type: 'refresh_token', refresh_token: jack.refresh_token!, client_id: 'postern-cli' })).body.error).toBe('invalid_grant')
+}
+
 async function scenario(writer: PosternProcess, reader: PosternProcess, upstream: string) {
+  await signInsEnd(writer, reader)
   const password = 'correct horse battery staple'
   const users = ['frank@example.com', 'gina@example.com']
   for (const u of users) await createUser(writer.api, u, password)
@@ -70,7 +124,7 @@ async function startUpstream(): Promise<string> {
   return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
 }
 
-describe('revocation when a user is disabled or deleted', () => {
+describe('revocation when a sign-in ends, or a user is disabled or deleted', () => {
   const running: PosternProcess[] = []
   let drop: (() => Promise<void>) | undefined
   afterAll(async () => {

@@ -71,6 +71,13 @@ describe('token exchange', () => {
     expect(google.body.access_token).toBeTruthy()
     expect(google.body.refresh_token).toBeUndefined()
     expect(google.body.refresh_token_expires_in).toBeUndefined()
+    // Its access token still names a recorded sign-in (sid), which revoking the token ends at once.
+    const userinfo = async () => (await fetch(`${p.controlUrl}/oauth2/userinfo`, { headers: { authorization: `Bearer ${google.body.access_token}` } })).status
+    expect(claimsOf(google.body.access_token!).sid).toEqual(expect.any(String))
+    expect(await userinfo()).toBe(200)
+    const revoke = await fetch(`${p.controlUrl}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: google.body.access_token! }) })
+    expect(revoke.status).toBe(200)
+    expect(await userinfo()).toBe(401)
     const offline = await exchange(await subject(), { scope: 'openid offline_access' })
     expect(offline.body.refresh_token).toBeTruthy()
     expect((await exchange(await subject())).body.refresh_token).toBeTruthy()

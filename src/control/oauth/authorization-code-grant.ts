@@ -24,5 +24,6 @@ export const authorizationCodeGrant: Grant = async (form, deps) => {
     scope: redeemed.scope,
     authTime: redeemed.authTime,
     nonce: redeemed.nonce,
+    signIn: redeemed.signIn,
   })
 }

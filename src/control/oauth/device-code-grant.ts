@@ -12,5 +12,5 @@ export const deviceCodeGrant: Grant = async (form, deps) => {
   // (a refresh token redeemed without its successor reaching the client is, presented again, reuse).
   const audience = requestedAudience(form)
   const redeemed = await redeemDeviceCode(deps.store, { deviceCode: required(form, 'device_code'), clientId, now: deps.clock() })
-  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime, signIn: redeemed.signIn })
 }

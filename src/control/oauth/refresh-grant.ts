@@ -15,5 +15,5 @@ export const refreshGrant: Grant = async (form, deps) => {
   // (a refresh token redeemed without its successor reaching the client is, presented again, reuse).
   const audience = requestedAudience(form)
   const redeemed = await redeemRefreshToken(deps.store, required(form, 'refresh_token'), clientId, deps.clock(), scope)
-  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime })
+  return tokenResponse(deps, redeemed.subject, { audience, refreshToken: redeemed.refreshToken, scope: redeemed.scope, authTime: redeemed.authTime, signIn: redeemed.signIn })
 }

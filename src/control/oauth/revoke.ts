@@ -1,17 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { sha256 } from '../../core/ids.js'
 import { readForm } from '../../http/body.js'
-import { verifyJwt } from '../../identity/verify.js'
+import { CLI_CLIENT_ID } from '../../api/clients.js'
+import { verifyJwt, type VerifiedClaims } from '../../identity/verify.js'
 import type { ControlDeps } from '../deps.js'
 import { sendOAuth } from './token-endpoint.js'
 import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
 import { OAuthError } from '../../identity/oauth-error.js'
 
 /**
- * Token revocation (RFC 7009): a refresh token revokes its whole sign-in (family). The answer is
- * 200 whether or not the token was known (§2.2), so it reveals nothing — except for a live access
- * token of this Postern: those are checked by signature alone and live at most an hour, so one
- * cannot be revoked, and a 200 would have its holder believe it dead. It gets §2.2.1's
+ * Token revocation (RFC 7009): a refresh token, or a live access token of a sign-in (`sid`),
+ * revokes that whole sign-in (family), and with it every access token the sign-in issued, as
+ * Google's revocation does. The answer is 200 whether or not the token was known (§2.2), so it
+ * reveals nothing — except for a live access token of this Postern that ends no sign-in (a
+ * service-account key's; one minted by impersonation, which is the service account's and ends
+ * with its minter's sign-in): a 200 would have its holder believe it dead. It gets §2.2.1's
  * unsupported_token_type instead.
  */
 export function revokeEndpoint(deps: ControlDeps) {
@@ -39,23 +42,34 @@ export function revokeEndpoint(deps: ControlDeps) {
       return
     }
     const record = await deps.store.getRefreshToken(sha256(token))
-    if (record) {
-      await deps.store.revokeRefreshFamily(record.familyId)
-      await deps.store.appendAudit({ time: deps.clock(), principal: `uid:${record.subjectUid}`, method: 'oauth.revoke', resource: `refreshTokens/${record.familyId}`, outcome: 'OK', details: {} })
-    }
-    if (!record && isLiveAccessToken(token, deps)) {
-      sendOAuth(res, 400, { error: 'unsupported_token_type', error_description: 'Access tokens cannot be revoked: each lives until its exp (at most an hour). Revoke the refresh token to end the sign-in.' })
+    const access = record ? undefined : liveAccessToken(token, deps)
+    const signIn = record ?? (access && signInOf(access))
+    if (signIn) {
+      await deps.store.revokeRefreshFamily(signIn.familyId)
+      await deps.store.appendAudit({ time: deps.clock(), principal: `uid:${signIn.subjectUid}`, method: 'oauth.revoke', resource: `refreshTokens/${signIn.familyId}`, outcome: 'OK', details: {} })
+    } else if (access) {
+      const description = 'This access token ends no sign-in (a service-account key’s, or one minted by impersonation, which ends with its minter’s): it lives until its exp (at most an hour).'
+      sendOAuth(res, 400, { error: 'unsupported_token_type', error_description: description })
       return
     }
     sendOAuth(res, 200, {})
   }
 }
 
-function isLiveAccessToken(token: string, deps: ControlDeps): boolean {
+function liveAccessToken(token: string, deps: ControlDeps): VerifiedClaims | undefined {
   try {
-    verifyJwt(token, { issuer: deps.settings.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.clock(), kind: 'accessToken' })
-    return true
+    return verifyJwt(token, { issuer: deps.settings.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.clock(), kind: 'accessToken' }).claims
   } catch {
-    return false
+    return undefined
   }
+}
+
+/**
+ * The sign-in an access token is of: the one its `sid` names, when it was issued to the sign-in's
+ * client. One minted by impersonation names its minter's sign-in but is issued to the service
+ * account: whoever holds it was handed it, and does not end the minter's sign-in with it.
+ */
+function signInOf(claims: VerifiedClaims): { familyId: string; subjectUid: string } | undefined {
+  if (typeof claims.sid !== 'string' || claims.client_id !== CLI_CLIENT_ID) return undefined
+  return { familyId: claims.sid, subjectUid: claims.sub }
 }

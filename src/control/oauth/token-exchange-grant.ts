@@ -42,8 +42,8 @@ export function tokenExchangeGrant(keys: ProviderKeySource): Grant {
     // every answer.
     const asked = form.get('scope')
     const refresh = asked === undefined || asked.split(' ').includes('offline_access')
-    const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: refresh ? SCOPE : SCOPE_WITHOUT_REFRESH, now: deps.clock(), refresh })
-    const response = await tokenResponse(deps, exchanged.subject, { refreshToken: exchanged.refreshToken, scope: exchanged.scope, authTime: exchanged.authTime, clientId })
+    const exchanged = await exchangeSubjectToken(deps.store, keys, { subjectToken, subjectTokenType, audience, clientId, scope: refresh ? SCOPE : SCOPE_WITHOUT_REFRESH, now: deps.clock(), issue: refresh ? 'refreshToken' : 'accessTokens' })
+    const response = await tokenResponse(deps, exchanged.subject, { refreshToken: exchanged.refreshToken, scope: exchanged.scope, authTime: exchanged.authTime, clientId, signIn: exchanged.signIn })
     return { ...response, issued_token_type: TOKEN_TYPE.accessToken }
   }
 }

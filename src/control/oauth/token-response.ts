@@ -15,6 +15,8 @@ export interface TokenResponseOptions {
   clientId?: string
   /** Service accounts carry email in their ID tokens only when asked (as Google's do); people always. */
   includeEmail?: boolean
+  /** The sign-in (refresh-token family) the tokens come from: the access token dies with it. */
+  signIn?: string
 }
 
 /**
@@ -28,7 +30,7 @@ export async function tokenResponse(deps: ControlDeps, subject: IdTokenSubject, 
   const end = o.authTime === undefined ? undefined : sessionEnd(subject, o.authTime)
   const ttlSeconds = end === undefined ? deps.tokens.ttlSeconds : Math.min(deps.tokens.ttlSeconds, Math.floor((end - deps.clock()) / 1000))
   if (ttlSeconds <= 0) throw new OAuthError('invalid_grant', 'The session has ended; sign in again.')
-  const access = await deps.tokens.accessToken(subject, { clientId, scope: o.scope, authTime: o.authTime, ttlSeconds })
+  const access = await deps.tokens.accessToken(subject, { clientId, scope: o.scope, authTime: o.authTime, ttlSeconds, signIn: o.signIn })
   const id = await deps.tokens.idToken(subject, {
     audience: o.audience ?? CLI_CLIENT_ID,
     azp: clientId,

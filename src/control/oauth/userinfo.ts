@@ -8,8 +8,8 @@ import type { Reply, RequestContext } from '../handler.js'
  * caller's identity-provider email is not claimed as `email`, as in its tokens.
  */
 export async function userinfo(c: RequestContext): Promise<Reply> {
-  const { settings, keyring, directory, clock } = c.deps
-  const caller = authenticateBearer(c.req.rawHeaders, { keyring, directory, issuer: settings.issuer, controlUrl: settings.controlUrl, now: clock() })
+  const { settings, keyring, directory, store, clock } = c.deps
+  const caller = await authenticateBearer(c.req.rawHeaders, { keyring, directory, store, issuer: settings.issuer, controlUrl: settings.controlUrl, now: clock() })
   const p = caller.principal
   const claims =
     p.kind === 'user' || p.kind === 'serviceAccount'

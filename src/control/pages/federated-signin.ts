@@ -150,7 +150,7 @@ export function finishFederatedSignIn(deps: ControlDeps, keys: ProviderKeySource
         clientId: CLI_CLIENT_ID,
         scope: CONSOLE_SCOPE,
         now,
-        refresh: false,
+        issue: 'session',
       })
     } catch (err) {
       if (err instanceof OAuthError) return failure(deps, res, err.httpStatus === 503 ? 502 : 403, err.description)

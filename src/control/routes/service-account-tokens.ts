@@ -48,7 +48,9 @@ export function serviceAccountTokenRoutes(r: Router<Handler>): void {
     // for an hour by default, and the answer's expireTime says when the token really ends.
     const lifetime = body.lifetime == null ? ttl : Math.min(parseDurationSeconds(body.lifetime, 'lifetime'), ttl)
     const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getAccessToken')
-    const accessToken = await c.deps.tokens.accessToken(subjectOf(sa), { clientId: sa.uid, ttlSeconds: lifetime })
+    // The token ends with the caller's sign-in, when the caller's own token came from one: signing
+    // out of the CLI, or a revoked refresh token, also ends what it minted by impersonation.
+    const accessToken = await c.deps.tokens.accessToken(subjectOf(sa), { clientId: sa.uid, ttlSeconds: lifetime, signIn: caller.signIn })
     await audit(c, caller, 'serviceAccounts.generateAccessToken', resource, {})
     // The token's own exp (a clock read here could fall a second later), in whole seconds, as
     // Google answers: Python's google-auth reads expireTime with '%Y-%m-%dT%H:%M:%SZ'.

@@ -33,13 +33,18 @@ export interface ExchangeRequest {
   clientId: string
   scope: string
   now: number
-  /** Whether to issue a refresh token (the CLI); the console's sign-in starts a session instead. */
-  refresh: boolean
+  /**
+   * What the sign-in hands out: a refresh token (the CLI); access tokens alone (a client that did
+   * not ask for offline_access); nothing, the console's sign-in, which starts a session instead.
+   */
+  issue: 'refreshToken' | 'accessTokens' | 'session'
 }
 
 export interface Exchanged {
   subject: Subject
   refreshToken: string | undefined
+  /** The refresh-token family recorded for the sign-in, when it hands out tokens: what its access tokens name (`sid`). */
+  signIn: string | undefined
   authTime: number
   scope: string
 }
@@ -144,7 +149,9 @@ async function recordSignIn(
     if (!pool || pool.uid !== o.pool.uid || pool.disabled || !provider || provider.uid !== o.provider.uid || provider.disabled) return undefined
     const record = await tx.upsertFederatedSubject(signedIn(pool, provider, identity, o.email, req.now))
     const subject = federatedSubject(record, pool, provider)
-    const refresh = !req.refresh ? undefined : await issueRefreshToken(tx, {
+    // Access tokens without a refresh token still come from a recorded sign-in (a refresh token
+    // nobody is given): they name it, and ending the subject's sign-ins ends them at once too.
+    const family = req.issue === 'session' ? undefined : await issueRefreshToken(tx, {
       subjectUid: record.uid,
       clientId: req.clientId,
       scope: req.scope,
@@ -160,7 +167,7 @@ async function recordSignIn(
       outcome: 'OK',
       details: { uid: record.uid, groups: identity.groups, attributes: identity.attributes, ...(identity.skipped.length && { unmapped: identity.skipped }) },
     })
-    return { subject, refreshToken: refresh?.token }
+    return { subject, refreshToken: req.issue === 'refreshToken' ? family?.token : undefined, signIn: family?.familyId }
   })
   if (!outcome) throw new OAuthError('invalid_target', `The provider ${providerName(o.pool.poolId, o.provider.providerId)} was disabled or removed during the sign-in.`)
   return { ...outcome, authTime: req.now, scope: req.scope }

@@ -33,6 +33,8 @@ export interface RedeemedCode {
   scope: string
   authTime: number
   nonce: string | undefined
+  /** The refresh-token family this code began: the sign-in its access tokens name. */
+  signIn: string
 }
 
 /**
@@ -61,11 +63,11 @@ export async function redeemAuthorizationCode(
     const notAfter = sessionEnd(subject, record.authTime)
     if (notAfter !== undefined && notAfter <= o.now) return fail('The sign-in session has ended; sign in again.')
     const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: record.scope, authTime: record.authTime, now: o.now, familyId, notAfter })
-    return { kind: 'ok', result: { subject, refreshToken: refresh.token, scope: record.scope, authTime: record.authTime, nonce: record.nonce ?? undefined } } as const
+    return { kind: 'ok', result: { subject, refreshToken: refresh.token, scope: record.scope, authTime: record.authTime, nonce: record.nonce ?? undefined, signIn: familyId } } as const
   })
   if (outcome.kind === 'replay') {
     if (outcome.familyId) await store.revokeRefreshFamily(outcome.familyId)
-    throw new OAuthError('invalid_grant', 'The authorization code was already used: the sign-in it began is revoked (no token is issued from it again; those issued end at their expiry).')
+    throw new OAuthError('invalid_grant', 'The authorization code was already used: the sign-in it began is revoked (no token is issued from it again, and its access tokens stop working now).')
   }
   if (outcome.kind === 'error') throw new OAuthError('invalid_grant', outcome.message)
   return outcome.result

@@ -87,7 +87,7 @@ export function judgePoll(d: DeviceCodeRecord | undefined, clientId: string, now
   return { kind: 'error', error: 'authorization_pending', description: 'Waiting for the user to approve the code.', update: polled }
 }
 
-export async function redeemDeviceCode(store: Store, o: { deviceCode: string; clientId: string; now: number }): Promise<{ subject: Subject; refreshToken: string; scope: string; authTime: number }> {
+export async function redeemDeviceCode(store: Store, o: { deviceCode: string; clientId: string; now: number }): Promise<{ subject: Subject; refreshToken: string; scope: string; authTime: number; signIn: string }> {
   const outcome = await store.transaction(async (tx) => {
     const d = await tx.getDeviceCode(sha256(o.deviceCode))
     const verdict = judgePoll(d, o.clientId, o.now)
@@ -98,7 +98,7 @@ export async function redeemDeviceCode(store: Store, o: { deviceCode: string; cl
     const notAfter = sessionEnd(subject, verdict.authTime)
     if (notAfter !== undefined && notAfter <= o.now) return { kind: 'error', error: 'access_denied', description: 'The session that approved has ended; sign in again.' } as const
     const refresh = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId: o.clientId, scope: d!.scope, authTime: verdict.authTime, now: o.now, notAfter })
-    return { kind: 'ok', subject, refreshToken: refresh.token, scope: d!.scope, authTime: verdict.authTime } as const
+    return { kind: 'ok', subject, refreshToken: refresh.token, scope: d!.scope, authTime: verdict.authTime, signIn: refresh.familyId } as const
   })
   if (outcome.kind === 'error') throw new OAuthError(outcome.error, outcome.description)
   return outcome

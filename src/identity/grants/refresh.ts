@@ -9,6 +9,8 @@ export interface RefreshResult {
   refreshToken: string
   scope: string
   authTime: number
+  /** The family (sign-in) the token belongs to: the access tokens minted from it name it. */
+  signIn: string
 }
 
 /**
@@ -36,11 +38,11 @@ export async function redeemRefreshToken(store: Store, token: string, clientId: 
     if (notAfter !== undefined && notAfter <= now) return fail('The session has ended (the workforce pool’s session duration); sign in again.')
     const next = await issueRefreshToken(tx, { subjectUid: subject.uid, clientId, scope: record.scope, authTime: record.authTime, now, familyId: record.familyId, notAfter })
     // RFC 6749 §6: the new tokens may carry less than was granted, never more; the refresh token keeps it all.
-    return { kind: 'ok', result: { subject, refreshToken: next.token, scope: requestedScope ?? record.scope, authTime: record.authTime } } as const
+    return { kind: 'ok', result: { subject, refreshToken: next.token, scope: requestedScope ?? record.scope, authTime: record.authTime, signIn: record.familyId } } as const
   })
   if (outcome.kind === 'reuse') {
     await store.revokeRefreshFamily(outcome.familyId)
-    throw new OAuthError('invalid_grant', 'This refresh token was already used, so it may have been copied: its sign-in is revoked (no token is issued from it again; those issued end at their expiry). Sign in again.')
+    throw new OAuthError('invalid_grant', 'This refresh token was already used, so it may have been copied: its sign-in is revoked (no token is issued from it again, and its access tokens stop working now). Sign in again.')
   }
   if (outcome.kind === 'error') throw new OAuthError('invalid_grant', outcome.message)
   if (outcome.kind === 'scope') throw new OAuthError('invalid_scope', outcome.message)
