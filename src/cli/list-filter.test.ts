@@ -3,8 +3,8 @@ import { parseCount, shapeList } from './list-flags.js'
 import { parseFilter } from './list-filter.js'
 
 const services = [
-  { name: 'projects/p/services/api-one', uri: 'http://api-one.p.localhost', createTime: '2026-12-01T10:00:00Z', replicas: 9, labels: { team: 'Payments' }, bindings: [{ role: 'roles/run.invoker', members: ['user:ann@example.com', 'group:devs@example.com'] }] },
-  { name: 'projects/p/services/API-two', uri: 'http://api-two.p.localhost', createTime: '2026-12-02T10:00:00Z', replicas: 10, labels: {}, bindings: [] },
+  { name: 'projects/p/services/api-one', uri: 'http://api-one.p.localhost', createTime: '2026-12-01T10:00:00Z', replicas: 9, labels: { team: 'Payments', 'cost-center': '42' }, bindings: [{ role: 'roles/run.invoker', members: ['user:ann@example.com', 'group:devs@example.com'] }] },
+  { name: 'projects/p/services/API-two', uri: 'http://api-two.p.localhost', createTime: '2026-12-02T10:00:00Z', replicas: 10, labels: { 'cost-center': '7' }, bindings: [] },
   { name: 'projects/p/services/web', uri: 'http://web.p.localhost', createTime: '2026-11-30T10:00:00Z', replicas: 2, bindings: [{ role: 'roles/run.invoker', members: ['allUsers'] }] },
 ]
 const names = (filter: string) => services.filter(parseFilter(filter)).map((s) => s.name.split('/').at(-1))
@@ -57,6 +57,29 @@ describe('--filter, in gcloud’s filter language', () => {
     expect(parseFilter('title = "a b"')({ title: 'a b' })).toBe(true)
   })
 
+  it('a key may hold - (label keys do, as gcloud reads them); - only starts a term as NOT', () => {
+    expect(names('labels.cost-center=42')).toEqual(['api-one'])
+    expect(names('labels.cost-center:*')).toEqual(['api-one', 'API-two'])
+    expect(names('labels.cost-center>9')).toEqual(['api-one'])
+    expect(names('-labels.cost-center=42')).toEqual(['API-two', 'web'])
+    expect(names('NOT labels.cost-center:* OR labels.cost-center<10')).toEqual(['API-two', 'web'])
+    expect(names('api-one')).toEqual(['api-one'])
+  })
+
+  it.each([
+    ['labels.cost/center=42', "'labels.cost/center' is not a key"],
+    ['labels.2fa=true', "'labels.2fa' is not a key"],
+    ['name:web labels.cost.=42', "'labels.cost.' is not a key (dotted names of letters, digits, _ and -, e.g. labels.cost-center); to look for the word anywhere, quote it (at character 10)"],
+    ['2026-12-01T10:00:00Z', "'2026-12-01T10' is not a key"],
+  ])('refuses %s, a comparison whose key is not one, rather than look for it as a word and find nothing', (filter, why) => {
+    expect(() => parseFilter(filter)).toThrow(why)
+  })
+
+  it('a quoted word holding an operator is a word', () => {
+    expect(parseFilter('"a=b"')({ title: 'x a=b y' })).toBe(true)
+    expect(parseFilter("'2026-12-01T10:00:00Z'")({ createTime: '2026-12-01T10:00:00Z' })).toBe(true)
+  })
+
   it.each([
     ['name:(web', "a '(' is never closed"],
     ['(name:web', "a '(' is never closed"],
@@ -80,6 +103,7 @@ describe('--sort-by and --limit', () => {
     expect(order({ sortBy: '~createTime' })).toEqual(['API-two', 'api-one', 'web'])
     expect(order({ sortBy: 'replicas' })).toEqual(['web', 'api-one', 'API-two'])
     expect(order({ sortBy: 'labels.team,~replicas' })).toEqual(['API-two', 'web', 'api-one'])
+    expect(order({ sortBy: '~labels.cost-center' })).toEqual(['api-one', 'API-two', 'web'])
     expect(order({ sortBy: '~replicas', filter: 'name:api', limit: '1' })).toEqual(['API-two'])
   })
 
@@ -102,5 +126,6 @@ describe('--sort-by and --limit', () => {
     expect(() => shapeList(services, { sortBy: 'name,' })).not.toThrow()
     expect(() => shapeList(services, { sortBy: 'na me' })).toThrow("'na me' is not a field name")
     expect(() => shapeList(services, { sortBy: '' })).toThrow('is not a field name')
+    expect(() => shapeList(services, { sortBy: 'labels.cost/center' })).toThrow("'labels.cost/center' is not a field name")
   })
 })

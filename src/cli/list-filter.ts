@@ -1,5 +1,5 @@
 import { usageError } from './errors.js'
-import { project } from './output.js'
+import { KEY_NAME, project } from './output.js'
 
 /**
  * `--filter`, in the part of gcloud's filter language (`gcloud topic filters`) that people type
@@ -11,7 +11,8 @@ import { project } from './output.js'
  *   key~regex      a JavaScript regular expression matches somewhere in the value, key!~regex
  *   key<v key<=v key>v key>=v   numbers as numbers, anything else (timestamps) as text
  *   key:(a b)      any of the values, as key=(a b)
- *   word           any value of the item contains word (case-insensitive)
+ *   word           any value of the item contains word (case-insensitive); a word holding an
+ *                  operator must be quoted, else it is a key that is not one (a usage error)
  *   NOT t, -t, t AND t, t OR t, t t (AND), parentheses; values may be quoted
  *
  * A key is a dotted field (`metadata.name`, `bindings.members`); a list met on the way matches
@@ -21,7 +22,7 @@ export type Filter = (item: unknown) => boolean
 
 const OPERATORS = ['!=', '!~', '<=', '>=', ':', '=', '~', '<', '>'] as const
 type Operator = (typeof OPERATORS)[number]
-const KEY = /^[A-Za-z_]\w*(?:\[\d*\])?(?:\.[A-Za-z_]\w*(?:\[\d*\])?)*/
+const KEY = new RegExp(`^${KEY_NAME}(?:\\[\\d*\\])?(?:\\.${KEY_NAME}(?:\\[\\d*\\])?)*`)
 
 export function parseFilter(expression: string): Filter {
   const parser = new Parser(expression)
@@ -84,8 +85,16 @@ class Parser {
         return comparison(key, op, this.values(op))
       }
     }
+    const start = this.at
     const word = this.value()
     if (word === '') this.fail('a term is missing')
+    const operator = /!=|!~|[:=~<>]/.exec(word)
+    if (operator && !/["']/.test(this.text[start]!)) {
+      // key OP value whose key is not one (labels.cost/center=42): a free-text search for the whole
+      // term would match nothing and say so with exit 0, as if no item had the label.
+      this.at = start
+      this.fail(`'${word.slice(0, operator.index)}' is not a key (dotted names of letters, digits, _ and -, e.g. labels.cost-center); to look for the word anywhere, quote it`)
+    }
     const lower = word.toLowerCase()
     return (item) => scalars(item).some((v) => v.toLowerCase().includes(lower))
   }

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { usageError } from './errors.js'
 import { flattenRecords, parseFlatten } from './flatten.js'
 import { compare, parseFilter, scalars } from './list-filter.js'
-import { project } from './output.js'
+import { KEY_NAME, project } from './output.js'
 
 /** What gcloud's list flags ask of a list, applied in gcloud's order: --flatten, --sort-by, --filter, --limit. */
 export interface ListShape {
@@ -80,7 +80,7 @@ export function shapeList<T>(rows: readonly T[], flags: ListShape, seen: (row: T
 
 function sortKeys(text: string): { field: string; descending: boolean }[] {
   const keys = text.split(',').map((k) => k.trim()).filter(Boolean).map((k) => ({ field: k.replace(/^~/, ''), descending: k.startsWith('~') }))
-  const bad = keys.find((k) => !/^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$/.test(k.field))
+  const bad = keys.find((k) => !new RegExp(`^${KEY_NAME}(?:\\.${KEY_NAME})*$`).test(k.field))
   if (keys.length === 0 || bad) throw usageError(`--sort-by=${text}: '${bad?.field ?? ''}' is not a field name such as metadata.name or ~createTime.`)
   return keys
 }

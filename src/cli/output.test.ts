@@ -17,6 +17,8 @@ describe('--format', () => {
     expect(() => parseFormat('text', 'yaml')).toThrow(/--format must be yaml, json, table, value\(FIELD,…\)/)
     expect(() => parseFormat('value()', 'yaml')).toThrow(/is not a field name/)
     expect(() => parseFormat('value(uri;rm -rf)', 'yaml')).toThrow(/is not a field name/)
+    expect(parseFormat('value(labels.cost-center)', 'yaml')).toBe('value(labels.cost-center)')
+    expect(() => parseFormat('value(labels.cost/center)', 'yaml')).toThrow(/'labels.cost\/center' is not a field name/)
   })
 
   it("none, and gcloud's disable, print nothing", () => {
@@ -32,6 +34,8 @@ describe('--format', () => {
     expect(formatResource(policy, 'value(bindings[1].role)')).toBe('roles/run.viewer\n')
     expect(formatList(services, columns, 'value(uri)')).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
     expect(formatList(services, columns, 'value(name,labels,missing)')).toBe('projects/p/services/hello\tteam=a;env=dev\t\nprojects/p/services/api\t\t\n')
+    expect(formatResource({ labels: { 'cost-center': '42' } }, 'value(labels.cost-center)')).toBe('42\n')
+    expect(formatList([{ labels: { 'cost-center': '42' } }], [], 'table(labels.cost-center)', { tty: false })).toBe('COST-CENTER\n42\n')
   })
 
   it('table is honoured for lists, and refused for one resource rather than printed as YAML', () => {

@@ -11,7 +11,12 @@ import { terminalSafe } from './terminal-text.js'
  */
 export type Format = 'yaml' | 'json' | 'table' | 'none' | `value(${string})` | `table(${string})`
 
-const FIELD = /^[A-Za-z_]\w*(?:\[\d*\])?(?:\.[A-Za-z_]\w*(?:\[\d*\])?)*$/
+/**
+ * One name in a dotted key: a JSON field, or a map's key — label keys hold `-` (`cost-center`),
+ * and gcloud reads `-` inside a key as part of it (only at the start of a filter term is it NOT).
+ */
+export const KEY_NAME = '[A-Za-z_][\\w-]*'
+const FIELD = new RegExp(`^${KEY_NAME}(?:\\[\\d*\\])?(?:\\.${KEY_NAME}(?:\\[\\d*\\])?)*$`)
 const PROJECTION = /^(value|table)\((.*)\)$/s
 const HELP = "--format must be yaml, json, table, value(FIELD,…), table(FIELD,…) or none, e.g. --format='value(uri)'"
 
@@ -127,7 +132,7 @@ function walk(value: unknown, parts: string[]): unknown {
   if (parts.length === 0) return value
   if (Array.isArray(value)) return value.map((item) => walk(item, parts))
   if (value === null || typeof value !== 'object') return undefined
-  const [key, index] = /^(\w+)(?:\[(\d*)\])?$/.exec(parts[0]!)!.slice(1)
+  const [key, index] = /^([\w-]+)(?:\[(\d*)\])?$/.exec(parts[0]!)!.slice(1)
   let next = (value as Record<string, unknown>)[key!]
   if (index) next = Array.isArray(next) ? next[Number(index)] : undefined
   return walk(next, parts.slice(1))

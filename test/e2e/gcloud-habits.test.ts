@@ -143,6 +143,21 @@ describe('gcloud habits', () => {
     expect((await p.cli(['services', 'list', '--limit=0'])).stderr).toContain("--limit must be a positive number, not '0'.")
   })
 
+  it('a label key with - filters, prints and sorts as gcloud’s do; a key that is not one is a usage error, never an empty list', async () => {
+    for (const [name, labels] of [['ledger', 'cost-center=42,postern-demo=true'], ['audit', 'cost-center=7']] as const) {
+      expect((await p.cli(['services', 'create', name, '--upstream=http://127.0.0.1:9000', `--labels=${labels}`])).code).toBe(0)
+    }
+    // $ postern services list --filter='labels.postern-demo=true labels.cost-center=42' --format='value(metadata.name)'
+    const both = await p.cli(['services', 'list', '--filter=labels.postern-demo=true labels.cost-center=42', '--format=value(metadata.name)'])
+    expect(both).toMatchObject({ code: 0, stdout: 'ledger\n' })
+    // - starts a term as NOT; inside a key it is the key's.
+    expect(await p.cli(['services', 'list', '--filter=labels.cost-center:* -labels.cost-center=42', '--format=value(metadata.name)'])).toMatchObject({ code: 0, stdout: 'audit\n' })
+    const sorted = await p.cli(['services', 'list', '--filter=labels.cost-center:*', '--sort-by=~labels.cost-center', '--format=value(metadata.name,labels.cost-center,metadata.labels.cost-center)'])
+    expect(sorted).toMatchObject({ code: 0, stdout: 'ledger\t42\t42\naudit\t7\t7\n' })
+    const notAKey = await p.cli(['services', 'list', '--filter=labels.cost/center=42'])
+    expect(notAKey).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining("'labels.cost/center' is not a key") })
+  })
+
   it("get-iam-policy takes gcloud's list flags: --flatten='bindings[].members' with --filter and --format says which roles a member holds", async () => {
     // $ postern services get-iam-policy hello --flatten='bindings[].members' --filter='bindings.members:user:ann@example.com' --format='value(bindings.role)'
     const flat = ['services', 'get-iam-policy', 'hello', '--flatten=bindings[].members']
