@@ -158,6 +158,25 @@ describe('gcloud habits', () => {
     expect(notAKey).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining("'labels.cost/center' is not a key") })
   })
 
+  it("services update changes labels as gcloud run's does: --labels (an alias of --update-labels) keeps the others, --remove-labels, --clear-labels first", async () => {
+    expect((await p.cli(['services', 'create', 'billing', '--upstream=http://127.0.0.1:9000', '--labels=team=payments,cost-center=42,env=prod'])).code).toBe(0)
+    const labels = async (...flags: string[]) => {
+      const r = await p.cli(['services', 'update', 'billing', ...flags, '--format=json'])
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout).labels
+    }
+    // $ postern services update billing --labels=env=dev
+    expect(await labels('--labels=env=dev')).toEqual({ team: 'payments', 'cost-center': '42', env: 'dev' })
+    expect(await labels('--update-labels=owner=ann,team=ops', '--remove-labels=team,absent')).toEqual({ 'cost-center': '42', env: 'dev', owner: 'ann' })
+    expect(await labels('--clear-labels', '--update-labels=cost-center=7')).toEqual({ 'cost-center': '7' })
+    // gcloud's exclusive pairs and a key the server would refuse: usage errors before any call, from a CLI signed in nowhere.
+    const nowhere = mkdtempSync(join(tmpdir(), 'postern-cli-'))
+    const both = await p.cli(['services', 'update', 'billing', '--project=my-project', '--labels=a=1', '--update-labels=b=2'], { configDir: nowhere })
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringContaining('Use one of --labels and --update-labels') })
+    const key = await p.cli(['services', 'update', 'billing', '--project=my-project', '--clear-labels', '--update-labels=Cost-Center=7'], { configDir: nowhere })
+    expect(key).toMatchObject({ code: 2, stderr: expect.stringContaining("--update-labels: 'Cost-Center' is not a label key") })
+  })
+
   it("get-iam-policy takes gcloud's list flags: --flatten='bindings[].members' with --filter and --format says which roles a member holds", async () => {
     // $ postern services get-iam-policy hello --flatten='bindings[].members' --filter='bindings.members:user:ann@example.com' --format='value(bindings.role)'
     const flat = ['services', 'get-iam-policy', 'hello', '--flatten=bindings[].members']

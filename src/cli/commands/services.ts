@@ -10,9 +10,10 @@ import { registerPolicyCommands } from './policy-commands.js'
 import { readableDuration, wireDuration } from '../durations.js'
 import { withListFlags } from '../list-flags.js'
 import { timeoutSeconds } from '../durations.js'
+import { applyLabelChange, labelChange, needsCurrentLabels, type LabelFlags } from '../label-flags.js'
 
 
-interface ServiceFlags {
+interface ServiceFlags extends LabelFlags {
   upstream?: string
   description?: string
   allowUnauthenticated?: boolean
@@ -25,7 +26,6 @@ interface ServiceFlags {
   browserAccess?: string
   useHttp2?: boolean
   timeout?: string
-  labels?: string
 }
 
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)
@@ -51,7 +51,6 @@ function addServiceFlags(cmd: Command): Command {
     .option('--use-http2', 'the upstream speaks HTTP/2 cleartext (h2c, prior knowledge): requests go to it over HTTP/2 with streams and trailers intact, as gRPC needs')
     .option('--no-use-http2', 'the upstream speaks HTTP/1.1 (the default)')
     .option('--timeout <duration>', 'upstream timeout: seconds, or a duration such as 5m or 10m5s (1s–1h)')
-    .option('--labels <k=v,...>', 'labels')
 }
 
 function onOff(value: string, flag: string): boolean {
@@ -69,13 +68,9 @@ function serviceBody(o: ServiceFlags, current?: Service): Record<string, unknown
   if (o.useHttp2 !== undefined) body.useHttp2 = o.useHttp2
   if (o.browserAccess !== undefined) body.browserAccess = onOff(o.browserAccess, '--browser-access')
   if (o.timeout !== undefined) body.timeoutSeconds = timeoutSeconds(o.timeout)
-  if (o.labels !== undefined) {
-    body.labels = Object.fromEntries(list(o.labels).map((kv) => {
-      const [k, ...v] = kv.split('=')
-      if (!k || v.length === 0) throw usageError(`--labels: expected KEY=VALUE pairs, got '${kv}'.`)
-      return [k, v.join('=')]
-    }))
-  }
+  // On create there is no current: --labels are the labels.
+  const labels = labelChange(o)
+  if (labels) body.labels = applyLabelChange(current?.labels ?? {}, labels)
   const audienceFlags = [o.customAudiences !== undefined, o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined, Boolean(o.clearCustomAudiences)]
   if (audienceFlags.filter(Boolean).length > 1) throw usageError('Use one of --custom-audiences, --add/--remove-custom-audiences, --clear-custom-audiences.')
   if (o.customAudiences !== undefined) body.customAudiences = list(o.customAudiences)
@@ -111,7 +106,12 @@ export function registerServices(program: Command, cli: Cli): Command {
       cli.printResource(cmd, await cli.api().call<Service>('GET', path(name, cmd)), { projected: withCloudRunFields })
     })
 
-  addServiceFlags(services.command('create <service>').description('Create a private service in front of an upstream.')).action(
+  addServiceFlags(
+    services
+      .command('create <service>')
+      .description('Create a private service in front of an upstream.')
+      .option('--labels <KEY=VALUE,...>', 'labels of the service, e.g. team=payments,cost-center=42 (keys: lowercase letters, digits, - and _, starting with a letter)'),
+  ).action(
     async (name: string, o: ServiceFlags, cmd: Command) => {
       if (!o.upstream) throw usageError('--upstream is required, e.g. --upstream http://127.0.0.1:9000')
       const project = cli.project(cmd)
@@ -132,6 +132,10 @@ export function registerServices(program: Command, cli: Cli): Command {
     services
       .command('update <service>')
       .description('Change a service.')
+      .option('--labels <KEY=VALUE,...>', 'labels to add or change, the others staying: an alias of --update-labels, as in gcloud run')
+      .option('--update-labels <KEY=VALUE,...>', 'labels to add or change, the others staying, e.g. cost-center=42')
+      .option('--remove-labels <KEY,...>', 'labels to remove (one the service lacks is ignored); after --update-labels')
+      .option('--clear-labels', 'remove every label; with --update-labels, cleared first, so those are then all the labels')
       .option('--add-custom-audiences <list>', 'audiences to add')
       .option('--remove-custom-audiences <list>', 'audiences to remove')
       .option('--clear-custom-audiences', 'remove every custom audience')
@@ -145,8 +149,8 @@ export function registerServices(program: Command, cli: Cli): Command {
     const ref = serviceRef(() => cli.project(cmd), name)
     if (o.allowUnauthenticated !== undefined) await checkMayChangePublicAccess(cli.api(), path(name, cmd), ref, o.allowUnauthenticated, true)
     let updated: Service | undefined
-    if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined) {
-      // Adding to a list is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
+    if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined || needsCurrentLabels(labelChange(o))) {
+      // Adding to a list or a map is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
       updated = await retryOnConflict(async () => {
         const current = await cli.api().call<Service>('GET', path(name, cmd))
         return cli.api().call<Service>('PATCH', path(name, cmd), { ...serviceBody(o, current), etag: current.etag }, { idempotent: true })
