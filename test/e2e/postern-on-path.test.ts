@@ -79,8 +79,8 @@ describe('the hints postern serve prints', () => {
   // (Here, on the demo server already started: a restart of `npm start` is what a newcomer does next.)
   it('a restart points hello at the new demo upstream and keeps what an admin changed on it', async () => {
     const settings = ['services', 'describe', 'hello', '--format=value(browserAccess,strictAudience,timeoutSeconds,description,labels,upstream)']
-    // `--labels` replaces them all, the demo's own label too: hello is still the demo's.
-    const update = await p.cli(['services', 'update', 'hello', '--browser-access=off', '--strict-audience', '--timeout=60', '--description=mine', '--labels=team=x'])
+    // Its labels all replaced, the demo's own too: hello is still the demo's.
+    const update = await p.cli(['services', 'update', 'hello', '--browser-access=off', '--strict-audience', '--timeout=60', '--description=mine', '--clear-labels', '--update-labels=team=x'])
     expect(update.code, update.stderr).toBe(0)
     const before = (await p.cli(settings)).stdout.trim().split('\t')
     expect(before.slice(0, 5)).toEqual(['false', 'true', '60', 'mine', 'team=x'])
