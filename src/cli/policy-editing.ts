@@ -5,6 +5,7 @@ import type { Condition, Policy } from '../api/types.js'
 import { unsupportedRole, type CatalogueRole } from '../core/unsupported-role.js'
 import type { Api } from './api.js'
 import { CliError, usageError } from './errors.js'
+import { readDocument } from './read-document.js'
 
 export type { Policy }
 
@@ -26,16 +27,70 @@ export function parseConditionFlag(raw: string | undefined): Condition | 'none' 
   return { expression: fields.expression, title: fields.title, ...(fields.description && { description: fields.description }) }
 }
 
-/** `add-iam-policy-binding`'s edit. */
-export function withBinding(policy: Policy, member: string, role: string, condition?: Condition): Policy {
-  return addMember(policy, member, role, condition)
+/**
+ * The condition an add/remove-iam-policy-binding names: `--condition` or `--condition-from-file`
+ * (which exclude each other, as gcloud's do); undefined when neither was given.
+ */
+export function conditionFlags(o: { condition?: string; conditionFromFile?: string }): Condition | 'none' | undefined {
+  if (o.condition !== undefined && o.conditionFromFile !== undefined) throw usageError('--condition and --condition-from-file exclude each other: give the condition once.')
+  return o.conditionFromFile !== undefined ? readConditionFile(o.conditionFromFile) : parseConditionFlag(o.condition)
+}
+
+/** gcloud's --condition-from-file: a YAML or JSON object with expression, title and (optionally) description. */
+export function readConditionFile(file: string): Condition {
+  const value = readDocument(file, 'JSON or YAML')
+  const shape = `${file} must hold a condition: expression: EXPR, title: TITLE and, optionally, description: TEXT`
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`${shape}.`)
+  const fields = value as Record<string, unknown>
+  // A misspelt key would otherwise be dropped, and the binding saved without what it said.
+  const unknown = Object.keys(fields).find((k) => !['expression', 'title', 'description'].includes(k))
+  if (unknown !== undefined) throw new CliError(`${shape}; '${unknown}' is none of them.`)
+  const bad = Object.entries(fields).find(([, v]) => typeof v !== 'string')
+  if (bad) throw new CliError(`${shape}; ${bad[0]} must be a string.`)
+  const { expression, title, description } = fields as Record<string, string | undefined>
+  if (!expression || !title) throw new CliError(`${shape}; both expression and title are needed.`)
+  return { expression, title, ...(description && { description }) }
+}
+
+/** Whether any binding of the policy has a condition: then an edit must say which binding it means. */
+function hasConditions(policy: Policy): boolean {
+  return (policy.bindings ?? []).some((b) => b.condition)
+}
+
+/** Raised, as gcloud's IamPolicyBindingIncompleteError, when an edit of a conditional policy names no condition. */
+export class ConditionNeeded extends CliError {}
+
+/**
+ * `add-iam-policy-binding`'s edit. `condition`: as given (`'none'`: --condition=None); undefined
+ * when neither --condition nor --condition-from-file was given, which gcloud refuses (without a
+ * terminal to ask on) once the policy has a conditional binding: the new binding may be meant to
+ * join one of those. Postern never asks, so the refusal says what to type.
+ */
+export function withBinding(policy: Policy, member: string, role: string, condition: Condition | 'none' | undefined): Policy {
+  if (condition === undefined && hasConditions(policy)) {
+    throw new ConditionNeeded(
+      'ERROR: Adding a binding without specifying a condition to a policy containing conditions is prohibited in non-interactive mode. ' +
+        "Run the same command again and specify the condition with --condition: --condition=None adds the binding without one; --condition='expression=…,title=…' (or --condition-from-file=FILE) adds it with one.",
+    )
+  }
+  return addMember(policy, member, role, condition === 'none' ? undefined : condition)
 }
 
 /** No binding holds the member and role that remove-iam-policy-binding names. */
 export class BindingNotFound extends CliError {}
 
-/** `remove-iam-policy-binding`'s edit; gcloud's wording for a binding that is not there. */
+/**
+ * `remove-iam-policy-binding`'s edit; gcloud's wording for a binding that is not there. As gcloud,
+ * a policy with any conditional binding needs --condition (None too) or --all: which binding is
+ * meant is said, not guessed.
+ */
 export function withoutBinding(policy: Policy, member: string, role: string, which: ConditionChoice | undefined): Policy {
+  if (which === undefined && hasConditions(policy)) {
+    throw new ConditionNeeded(
+      'ERROR: Removing a binding without specifying a condition from a policy containing conditions is prohibited in non-interactive mode. ' +
+        'Run the command again with --condition=None to remove a binding without condition, with --condition (or --condition-from-file) to remove the binding with that condition, or with --all to remove all bindings of the specified principal and role.',
+    )
+  }
   try {
     return removeMember(policy, member, role, which)
   } catch (err) {

@@ -55,7 +55,7 @@ export async function checkMayChangePublicAccess(api: Api, path: string, ref: Se
  */
 export async function changePublicAccess(api: Api, path: string, ref: ServiceRef, allow: boolean, done: 'created' | 'updated'): Promise<CliError | undefined> {
   try {
-    await readModifyWrite(api, path, (p) => (allow ? withBinding(p, 'allUsers', INVOKER) : isPublic(p) ? withoutBinding(p, 'allUsers', INVOKER, 'none') : p))
+    await readModifyWrite(api, path, (p) => (allow ? withBinding(p, 'allUsers', INVOKER, 'none') : isPublic(p) ? withoutBinding(p, 'allUsers', INVOKER, 'none') : p))
     return undefined
   } catch (err) {
     const said = err instanceof CliError ? err : new CliError(`ERROR: ${(err as Error).message ?? String(err)}`)

@@ -216,7 +216,8 @@ describe('policy tests', () => {
     expect(later.stdout).toContain('FAIL  {member: user:temp@example.com, permission: run.routes.invoke, expect: allow}')
     expect(later.stdout).toMatch(/user:temp@example\.com is denied run\.routes\.invoke on projects\/my-project\/services\/search \(a binding names it, but its condition is false at \d{4}-/)
     expect(later.stderr).toContain('1 of 1 access tests of projects/my-project/services/search failed')
-    // A write that leaves the failing test failing is not blocked by it.
-    expect((await cli(['services', 'add-iam-policy-binding', 'search', '--member=user:gina@example.com', '--role=roles/run.viewer'])).code).toBe(0)
+    // A write that leaves the failing test failing is not blocked by it (--condition=None: the
+    // policy has a conditional binding now, and an edit must say which binding it means).
+    expect((await cli(['services', 'add-iam-policy-binding', 'search', '--member=user:gina@example.com', '--role=roles/run.viewer', '--condition=None'])).code).toBe(0)
   })
 })

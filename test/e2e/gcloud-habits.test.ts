@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { cpSync, mkdtempSync } from 'node:fs'
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventually } from '../support/eventually.js'
@@ -337,6 +337,41 @@ describe('gcloud habits', () => {
     const roles = await p.cli(['services', 'remove-iam-policy-binding', 'hello', '--member=user:ann@example.com', '--role=roles/run.invoker', '--role', 'roles/run.admin'])
     expect(roles.code).toBe(2)
     expect(roles.stderr).toContain('--role was given twice')
+  })
+
+  it("add/remove-iam-policy-binding on a policy with a conditional binding need --condition (None too), --condition-from-file or --all, as gcloud's without a terminal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-condition-'))
+    const file = join(dir, 'condition.yaml')
+    writeFileSync(file, `expression: "request.time < timestamp('2030-01-01T00:00:00Z')"\ntitle: until 2030\n`)
+    const bindings = async (args: string[]) => (JSON.parse((await p.cli([...args, '--format=json'])).stdout).bindings as { members: string[]; condition?: { title: string } }[]).map((b) => `${b.condition?.title ?? 'None'}: ${b.members.join(',')}`)
+    const sa = 'cond-robot@my-project.iam.postern.internal'
+    for (const args of [['services', 'create', 'cond', '--upstream=http://127.0.0.1:9000'], ['iam', 'service-accounts', 'create', 'cond-robot']]) expect((await p.cli(args)).code).toBe(0)
+    const add = (who: string, ...flags: string[]) => p.cli(['services', 'add-iam-policy-binding', 'cond', `--member=${who}`, '--role=roles/run.invoker', '--format=none', ...flags])
+    const remove = (...flags: string[]) => p.cli(['services', 'remove-iam-policy-binding', 'cond', '--member=user:ann@example.com', '--role=roles/run.invoker', '--format=none', ...flags])
+    // No condition anywhere yet: neither flag is needed; --condition-from-file adds a conditional binding.
+    expect((await add('user:ann@example.com')).code).toBe(0)
+    expect((await add('user:ann@example.com', `--condition-from-file=${file}`)).code).toBe(0)
+    // Now an addition or a removal without a condition is refused, a dry run too, and nothing is written.
+    const adding = 'ERROR: Adding a binding without specifying a condition to a policy containing conditions is prohibited in non-interactive mode. Run the same command again and specify the condition with --condition: --condition=None adds the binding without one'
+    expect(await add('group:eng@example.com')).toMatchObject({ code: 1, stderr: expect.stringContaining(adding) })
+    expect(await add('group:eng@example.com', '--dry-run')).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining(adding) })
+    expect(await remove()).toMatchObject({ code: 1, stderr: expect.stringContaining('ERROR: Removing a binding without specifying a condition from a policy containing conditions is prohibited in non-interactive mode. Run the command again with --condition=None to remove a binding without condition') })
+    expect(await bindings(['services', 'get-iam-policy', 'cond'])).toEqual(['None: user:ann@example.com', 'until 2030: user:ann@example.com'])
+    // --condition=None names the binding without one; the file names the conditional one.
+    expect((await add('group:eng@example.com', '--condition=None')).code).toBe(0)
+    expect((await remove(`--condition-from-file=${file}`)).code).toBe(0)
+    expect(await bindings(['services', 'get-iam-policy', 'cond'])).toEqual(['None: group:eng@example.com,user:ann@example.com'])
+    // Every resource kind's commands are the same code: a service account's too.
+    const onSa = ['iam', 'service-accounts', 'add-iam-policy-binding', sa, '--member=user:ann@example.com', '--role=roles/iam.serviceAccountTokenCreator', '--format=none']
+    expect((await p.cli([...onSa, `--condition-from-file=${file}`])).code).toBe(0)
+    expect(await p.cli(onSa)).toMatchObject({ code: 1, stderr: expect.stringContaining(adding) })
+    // The two ways of naming a condition exclude each other, and --all excludes both; a file that
+    // is not a condition is named with what it must hold.
+    expect(await add('user:ann@example.com', `--condition-from-file=${file}`, '--condition=None')).toMatchObject({ code: 2, stderr: expect.stringContaining('--condition and --condition-from-file exclude each other') })
+    expect(await remove(`--condition-from-file=${file}`, '--all')).toMatchObject({ code: 2, stderr: expect.stringContaining('--all and --condition-from-file exclude each other') })
+    const typo = join(dir, 'typo.yaml')
+    writeFileSync(typo, 'expresion: request.time < timestamp("2030-01-01T00:00:00Z")\ntitle: t\n')
+    expect(await add('user:ann@example.com', `--condition-from-file=${typo}`)).toMatchObject({ code: 1, stderr: expect.stringContaining(`${typo} must hold a condition: expression: EXPR, title: TITLE and, optionally, description: TEXT; 'expresion' is none of them.`) })
   })
 
   it('services why asks about the active account when --member is left out', async () => {

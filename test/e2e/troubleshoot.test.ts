@@ -81,8 +81,9 @@ describe('why a member may or may not invoke', () => {
       await createUser(p, 'one-service-viewer@example.com', 'viewer-password-123')
       for (const args of [
         ['users', 'create', 'frank@example.com'],
-        ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer'],
-        ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker'],
+        // --condition=None: api's policy has carol's conditional binding, so an edit says which binding it means.
+        ['services', 'add-iam-policy-binding', 'api', '--member=user:one-service-viewer@example.com', '--role=roles/run.viewer', '--condition=None'],
+        ['services', 'add-iam-policy-binding', 'api', '--member=user:frank@example.com', '--role=roles/run.invoker', '--condition=None'],
       ]) expect((await p.cli(args)).code).toBe(0)
       viewer = (await signInUser(p, 'one-service-viewer@example.com', 'viewer-password-123')).accessToken
     })

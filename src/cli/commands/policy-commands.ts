@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError, once, usageError } from '../errors.js'
 import { listFlagsGiven, withListFlags, type ListShape } from '../list-flags.js'
-import { explainUnknownRole, parseConditionFlag, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
+import { conditionFlags, explainUnknownRole, readModifyWrite, uncheckedMemberNote, withBinding, withoutBinding, type Policy } from '../policy-editing.js'
 import { showDryRun } from '../policy-dry-run.js'
 import { readDocument } from '../read-document.js'
 
@@ -43,12 +43,13 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .description('Grant a role to a member.')
     .requiredOption('--member <member>', 'user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN, allUsers, allAuthenticatedUsers, principal://… or principalSet://…', once('--member'))
     .requiredOption('--role <role>', 'e.g. roles/run.invoker', once('--role'))
-    .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None', once('--condition'))
+    .option('--condition <condition>', 'expression=EXPR,title=TITLE[,description=DESC], or None for a binding without one (needed, one or the other, once the policy has a conditional binding)', once('--condition'))
+    .option('--condition-from-file <file>', 'the condition in a JSON or YAML file: expression, title and, optionally, description', once('--condition-from-file'))
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
-    .action(async (name: string, o: { member: string; role: string; condition?: string; dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { member: string; role: string; condition?: string; conditionFromFile?: string; dryRun?: boolean }, cmd: Command) => {
       const resource = target.path(name, cmd)
-      const condition = parseConditionFlag(o.condition)
-      const edit = (p: Policy) => withBinding(p, o.member, o.role, condition === 'none' ? undefined : condition)
+      const condition = conditionFlags(o)
+      const edit = (p: Policy) => withBinding(p, o.member, o.role, condition)
       if (o.dryRun) return dryRunEdit(cli, resource, edit, cmd)
       const result = await readModifyWrite(cli.api(), resource, edit)
       const note = uncheckedMemberNote(o.member)
@@ -62,17 +63,18 @@ export function registerPolicyCommands(group: Command, cli: Cli, target: PolicyT
     .description('Revoke a role from a member.')
     .requiredOption('--member <member>', 'the member to remove', once('--member'))
     .requiredOption('--role <role>', 'the role to remove it from', once('--role'))
-    .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None', once('--condition'))
+    .option('--condition <condition>', 'the binding’s condition: expression=…,title=…[,description=…], or None for the binding without one (needed, or --all, once the policy has a conditional binding)', once('--condition'))
+    .option('--condition-from-file <file>', 'the binding’s condition in a JSON or YAML file: expression, title and, optionally, description', once('--condition-from-file'))
     .option('--all', 'remove the member from every binding of the role, whatever its condition')
     .option('--dry-run', 'show who would gain and lose which permission, without saving')
-    .action(async (name: string, o: { member: string; role: string; condition?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { member: string; role: string; condition?: string; conditionFromFile?: string; all?: boolean; dryRun?: boolean }, cmd: Command) => {
       const resource = target.path(name, cmd)
-      if (o.all && o.condition !== undefined) throw usageError('--all and --condition exclude each other.')
+      if (o.all && (o.condition !== undefined || o.conditionFromFile !== undefined)) throw usageError(`--all and ${o.condition !== undefined ? '--condition' : '--condition-from-file'} exclude each other.`)
       // Checked as add-iam-policy-binding's member is (by the server): a member without its type
       // prefix is named as such, not reported as a binding that was not found.
       const problem = memberProblem(o.member)
       if (problem) throw new CliError(`ERROR: (INVALID_ARGUMENT) ${problem}`)
-      const which = o.all ? 'all' : parseConditionFlag(o.condition)
+      const which = o.all ? 'all' : conditionFlags(o)
       const edit = (p: Policy) => withoutBinding(p, o.member, o.role, which)
       try {
         if (o.dryRun) return await dryRunEdit(cli, resource, edit, cmd)
