@@ -15,6 +15,15 @@ export interface ListShape {
 }
 
 /**
+ * Whether a command prints a list, which a bare --format=table can lay out: every list command
+ * takes gcloud's list flags (withListFlags) or, `logs read`, a --limit of its own. Any other
+ * prints one resource or none, and is refused a bare table before it runs (main.ts).
+ */
+export function printsList(cmd: Command): boolean {
+  return cmd.options.some((o) => o.long === '--filter' || o.long === '--limit')
+}
+
+/**
  * Adds gcloud's list flags to a list command: `--filter`, `--sort-by`, `--page-size`, unless the
  * command has a `--limit` of its own that the server applies, `--limit`, and with `flatten`,
  * `--flatten` (flatten.ts). Their values are checked before the command runs, so a mistyped filter

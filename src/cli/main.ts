@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { Cli, type Io } from './context.js'
-import { CliError } from './errors.js'
+import { CliError, usageError } from './errors.js'
 import { explainGcloudOnlyCommand, explainGcloudOnlyOption, insteadOfGcloudOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 import { registerAccessRequests } from './commands/access-requests.js'
 import { registerAccessTests } from './commands/access-tests.js'
@@ -24,7 +24,8 @@ import { registerMetadataServer } from './commands/metadata-server.js'
 import { registerVersion } from './commands/version.js'
 import { closest } from '../core/closest.js'
 import { helpRequest, splitGlobalFlags } from './help-words.js'
-import { parseFormat } from './output.js'
+import { parseFormat, TABLE_FOR_ONE } from './output.js'
+import { printsList } from './list-flags.js'
 import { traceHttp } from './http-trace.js'
 import { VERBOSITIES, showsErrors, type Verbosity } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
@@ -138,8 +139,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     verbosity = cli.verbosity(action)
     // A --format that cannot be printed is refused before the command does anything: refused when
     // printing, it came after the change was made, and after a result shown only once (a password).
+    // So is a bare table for a command that prints one resource (or none), which formatResource
+    // would refuse only once the change is made.
     const format = cli.globals(action).format
-    if (format !== undefined) parseFormat(format, 'yaml')
+    if (format !== undefined && parseFormat(format, 'yaml') === 'table' && !printsList(action)) throw usageError(TABLE_FOR_ONE)
     if (action.name() !== 'serve' && verbosity === 'debug') untrace = traceHttp(io.stderr)
     // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
     const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME

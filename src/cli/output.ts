@@ -47,6 +47,9 @@ function projection(format: Format): { kind: 'value' | 'table'; fields: string[]
   return m ? { kind: m[1] as 'value' | 'table', fields: splitFields(m[2]!) } : undefined
 }
 
+/** Said when a bare --format=table meets a command that prints one resource (or none). */
+export const TABLE_FOR_ONE = "--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'."
+
 /**
  * One resource: YAML by default (as gcloud's describe), JSON or a projection on request.
  * `projected`: the resource as projections see it (with fields a gcloud user may name besides its own).
@@ -56,7 +59,7 @@ export function formatResource<T>(value: T, format: Format, projected: (value: T
   if (format === 'json') return JSON.stringify(value, null, 2) + '\n'
   if (format === 'yaml') return yaml(value)
   const p = projection(format)
-  if (!p) throw usageError("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
+  if (!p) throw usageError(TABLE_FOR_ONE)
   const seen = projected(value)
   if (p.kind === 'value') return valueRow(seen, p.fields) + '\n'
   return layOut([headings(p.fields), p.fields.map((f) => cell(project(seen, f)))], true)

@@ -1,4 +1,5 @@
 import { addMember } from '../api/binding-edits.js'
+import { MIN_REQUEST_SECONDS } from '../api/access-request-limits.js'
 import { invalid } from '../core/errors.js'
 import { formatDuration } from '../core/format-duration.js'
 import type { Condition } from './conditions.js'
@@ -19,10 +20,8 @@ import type { Role } from './roles.js'
  * Management, which many teams already know.
  */
 export const DEFAULT_MAX_REQUEST_SECONDS = 8 * 3600
-/** Shorter grants are not worth a request (and would expire before most approvals reach a gateway). */
-export const MIN_REQUEST_SECONDS = 60
-/** Admins may raise a service's limit up to a week; longer is a standing grant, which is what a binding is for. */
-export const MAX_LIMIT_SECONDS = 7 * 86400
+// The bounds live in src/api: the CLI checks them too, before it changes anything.
+export { MAX_LIMIT_SECONDS, MIN_REQUEST_SECONDS } from '../api/access-request-limits.js'
 
 const TITLE_PREFIX = 'Access request '
 

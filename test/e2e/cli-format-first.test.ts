@@ -35,6 +35,15 @@ describe('the CLI checks first, then changes, then shows what is', () => {
     expect(created.stderr).toContain("is not a field name")
     expect((await p.cli(['services', 'describe', 'fmt1'])).stderr).toContain('NOT_FOUND')
 
+    // A bare table, which only a list can be, likewise: refused before the grant, not after it.
+    const table = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:u5@example.com', '--role=roles/run.invoker', '--format=table'])
+    expect(table).toMatchObject({ code: 2, stdout: '', stderr: "ERROR: --format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.\n" })
+    expect(await members('hello')).not.toContain('u5@example.com')
+    expect(await p.cli(['users', 'create', 'table@example.com', '--format=table'])).toMatchObject({ code: 2, stdout: '' })
+    expect((await p.cli(['users', 'describe', 'table@example.com'])).stderr).toContain('NOT_FOUND')
+    // Every list still takes it, configurations' too.
+    expect(await p.cli(['config', 'configurations', 'list', '--format=table'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^NAME\tIS_ACTIVE/) })
+
     const user = await p.cli(['users', 'create', 'fmt@example.com', '--format=xml'])
     expect(user).toMatchObject({ code: 2, stdout: '' })
     expect(user.stderr).not.toContain('Password')
@@ -101,6 +110,24 @@ describe('the CLI checks first, then changes, then shows what is', () => {
     const closing = await asBob(['services', 'update', 'bobsvc', '--no-allow-unauthenticated'])
     expect(closing.code).toBe(1)
     expect(closing.stderr).toContain('postern services remove-iam-policy-binding bobsvc --project=my-project --member=allUsers --role=roles/run.invoker')
+  })
+
+  it('services update --max-access-request-duration that would be refused changes nothing: its range and its permission are checked before the service is patched', async () => {
+    expect((await p.cli(['services', 'create', 'limited', `--upstream=${upstream}`])).code).toBe(0)
+    const description = async () => (await p.cli(['services', 'describe', 'limited', '--format=value(description)'])).stdout
+    const long = await p.cli(['services', 'update', 'limited', '--description=changed', '--max-access-request-duration=30d'])
+    expect(long).toMatchObject({ code: 2, stdout: '', stderr: "ERROR: --max-access-request-duration must be between 1m and 7d, not '30d'.\n" })
+    expect(await description()).toBe('\n')
+    // A developer of the service may update it, not set its limit.
+    await createUser(p, 'dana@example.com', 'dana-password-123')
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'limited', '--member=user:dana@example.com', '--role=roles/run.developer'])).code).toBe(0)
+    const dana = await signInUser(p, 'dana@example.com', 'dana-password-123')
+    const refused = await p.cli(['services', 'update', 'limited', '--description=changed', '--max-access-request-duration=2h'], { configDir: dana.configDir })
+    expect(refused).toMatchObject({ code: 1, stdout: '' })
+    expect(refused.stderr).toContain("ERROR: (PERMISSION_DENIED) --max-access-request-duration needs 'run.services.setIamPolicy' on service [limited] (roles/run.admin has it), which you do not have there. Nothing was changed.")
+    expect(await description()).toBe('\n')
+    const done = await p.cli(['services', 'update', 'limited', '--description=changed', '--max-access-request-duration=2h', '--format=value(description)'])
+    expect(done).toMatchObject({ code: 0, stdout: 'changed\n', stderr: expect.stringContaining('may now ask for at most 2h') })
   })
 
   it('a policy write refused after the service was made says the service was made, what is left to do, and exits 1', async () => {

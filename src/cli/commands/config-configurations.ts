@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CONFIGURATION_NAME, DEFAULT_CONFIGURATION, type CliConfig } from '../../core/cli-config-files.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
+import { withListFlags } from '../list-flags.js'
 
 /**
  * `postern config configurations …`, as gcloud's: named sets of server, project and account, to
@@ -29,8 +30,8 @@ export function registerConfigurations(config: Command, cli: Cli): void {
       if (!cli.files.configurationExists(name)) throw new CliError(`Cannot activate configuration [${name}], it does not exist.`)
       activate(cli, name, cmd)
     })
-  configurations
-    .command('list')
+  // gcloud's list flags, as its `config configurations list` takes them (and so a table).
+  withListFlags(configurations.command('list'))
     .description('List the configurations, which one is active, and their properties.')
     .action(async (_o, cmd: Command) => {
       cli.printList(cmd, cli.files.configurations().map((name) => described(cli, name)), [

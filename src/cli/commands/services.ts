@@ -7,7 +7,8 @@ import { withCloudRunFields } from '../cloud-run-fields.js'
 import { serviceRef } from '../service-ref.js'
 import { changePublicAccess, checkMayChangePublicAccess } from '../public-access.js'
 import { registerPolicyCommands } from './policy-commands.js'
-import { readableDuration, wireDuration } from '../durations.js'
+import { readableDuration } from '../durations.js'
+import { accessRequestLimit, checkMaySetAccessRequestLimit } from '../access-request-limit.js'
 import { withListFlags } from '../list-flags.js'
 import { timeoutSeconds } from '../durations.js'
 import { applyLabelChange, labelChange, needsCurrentLabels, type LabelFlags } from '../label-flags.js'
@@ -139,15 +140,17 @@ export function registerServices(program: Command, cli: Cli): Command {
       .option('--add-custom-audiences <list>', 'audiences to add')
       .option('--remove-custom-audiences <list>', 'audiences to remove')
       .option('--clear-custom-audiences', 'remove every custom audience')
-      .option('--max-access-request-duration <duration>', 'the longest an access request may ask for, e.g. 8h (the default)'),
+      .option('--max-access-request-duration <duration>', 'the longest an access request may ask for, between 1m and 7d, e.g. 8h (the default); needs run.services.setIamPolicy, checked before anything is changed'),
   ).action(async (name: string, o: ServiceFlags & { maxAccessRequestDuration?: string }, cmd: Command) => {
-    const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : wireDuration(o.maxAccessRequestDuration, '--max-access-request-duration')
+    const maxRequestDuration = o.maxAccessRequestDuration === undefined ? undefined : accessRequestLimit(o.maxAccessRequestDuration)
     const body = serviceBody(o)
     if (!Object.keys(body).length && o.allowUnauthenticated === undefined && maxRequestDuration === undefined) {
       throw usageError('Nothing to change: give at least one flag (see postern services update --help).')
     }
     const ref = serviceRef(() => cli.project(cmd), name)
+    // Everything checked before the first call changes anything: the calls below are several.
     if (o.allowUnauthenticated !== undefined) await checkMayChangePublicAccess(cli.api(), path(name, cmd), ref, o.allowUnauthenticated, true)
+    if (maxRequestDuration !== undefined) await checkMaySetAccessRequestLimit(cli.api(), path(name, cmd), ref.service)
     let updated: Service | undefined
     if (o.addCustomAudiences !== undefined || o.removeCustomAudiences !== undefined || needsCurrentLabels(labelChange(o))) {
       // Adding to a list or a map is a read-modify-write: the etag makes a concurrent change abort it, and it starts over.
