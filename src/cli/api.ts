@@ -1,6 +1,7 @@
 import { CliError } from './errors.js'
 import type { ApiErrorBody } from '../api/types.js'
 import { request, requestSafely } from './http-client.js'
+import type { Impersonation } from './impersonation.js'
 import type { Session } from './session.js'
 
 /** The control API, called with the active account's access token; server errors become CliErrors carrying the status. */
@@ -10,6 +11,8 @@ export class Api {
     private readonly session: Session,
     /** The account the calls are made as; the active one when undefined. */
     private readonly account?: string,
+    /** Made instead as this service account, with a token the account asks for (impersonation.ts). */
+    private readonly impersonation?: Impersonation,
   ) {}
 
   /**
@@ -18,7 +21,7 @@ export class Api {
    */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, o: { idempotent?: boolean } = {}, again = false): Promise<T> {
     // The account's sign-in at this server, whose token goes only to it (session.ts).
-    const token = await this.session.accessToken(this.account, this.server)
+    const token = this.impersonation ? await this.impersonation.accessToken() : await this.session.accessToken(this.account, this.server)
     const send = o.idempotent || method === 'GET' ? requestSafely : request
     const res = await send(this.server + path, {
       method,
@@ -37,7 +40,8 @@ export class Api {
     // google-auth's sessions do. A refusal for the token changed nothing, so a write may go again;
     // a sign-in that is over says so from the refresh.
     if (res.status === 401 && !again) {
-      await this.session.forgetTokens(token, this.account, this.server)
+      if (this.impersonation) this.impersonation.forget(token)
+      else await this.session.forgetTokens(token, this.account, this.server)
       return this.call<T>(method, path, body, o, true)
     }
     if (!res.ok) {

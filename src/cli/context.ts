@@ -7,6 +7,7 @@ import { CliError, usageError } from './errors.js'
 import { shapeList, shapeRecords, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
+import { generateAccessTokenPath, Impersonation } from './impersonation.js'
 import { showsWarnings, type Verbosity } from './verbosity.js'
 
 export interface Io {
@@ -42,12 +43,47 @@ export class Cli {
     return serverOf(this.files.readConfig())
   }
 
-  /** The control API, called as the active account, or as `account` when one is named. */
+  /** Set for the command being run when it impersonates a service account (main.ts). */
+  private impersonation: Impersonation | undefined
+
+  /**
+   * The control API, called as the active account, or as `account` when one is named; as the
+   * impersonated service account instead when --impersonate-service-account or the property
+   * auth/impersonate_service_account says so (impersonation.ts).
+   */
   api(account?: string): Api {
+    return this.impersonation ? new Api(this.server(), this.session, account, this.impersonation) : this.signedInApi(account)
+  }
+
+  /** The control API as the signed-in account itself, never impersonating (it asks for the impersonated tokens). */
+  signedInApi(account?: string): Api {
     return new Api(this.server(), this.session, account)
   }
 
-  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity; configuration?: string } {
+  /** The service account this command acts as: --impersonate-service-account, else the property; undefined for none. */
+  impersonated(cmd: Command): string | undefined {
+    return (this.globals(cmd).impersonateServiceAccount ?? this.impersonationProperty())?.trim() || undefined
+  }
+
+  private impersonationProperty(): string | undefined {
+    try {
+      return this.files.readConfig().impersonate_service_account
+    } catch {
+      // A configuration that cannot be read is the command's to report (or mend: config configurations).
+      return undefined
+    }
+  }
+
+  /** Makes every API call of the command as `email` (main.ts, before the command runs). */
+  impersonate(email: string, cmd: Command): void {
+    this.impersonation = new Impersonation(
+      email,
+      async (sa) => (await this.signedInApi().call<{ accessToken: string }>('POST', generateAccessTokenPath(sa), {})).accessToken,
+      (text) => this.warn(text, cmd),
+    )
+  }
+
+  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity; configuration?: string; impersonateServiceAccount?: string } {
     return cmd.optsWithGlobals()
   }
 

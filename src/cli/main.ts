@@ -38,6 +38,7 @@ export function buildProgram(cli: Cli): Command {
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
     .option('--format <format>', "output format: yaml, json, table, value(FIELD,…), table(FIELD,…) or none (nothing on stdout), e.g. --format='value(status.url)'")
     .option('-q, --quiet', 'no status messages; never prompt')
+    .option('--impersonate-service-account <email>', 'make every API call of the command as this service account, with an access token the active account asks for (it needs roles/iam.serviceAccountTokenCreator on it); also the property auth/impersonate_service_account')
     .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')
     .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error leaves out warnings; critical and none leave out errors too (the exit code still says)').choices(VERBOSITIES))
     .version(`postern ${version}`, '--version', 'print the version')
@@ -147,6 +148,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
     const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME
     if (chosen !== undefined && chosen !== '') cli.files.useConfiguration(configurationName(chosen))
+    const impersonated = cli.impersonated(action)
+    if (impersonated !== undefined) cli.impersonate(impersonated, action)
   })
   const sayError = (text: string) => {
     if (showsErrors(verbosity)) io.stderr(text)

@@ -18,9 +18,11 @@ export interface CliConfig {
   server?: string
   project?: string
   account?: string
+  /** gcloud's auth/impersonate_service_account: every API call made as this service account. */
+  impersonate_service_account?: string
 }
 
-export const CONFIG_KEYS = ['server', 'project', 'account'] as const
+export const CONFIG_KEYS = ['server', 'project', 'account', 'impersonate_service_account'] as const
 
 export const DEFAULT_CONFIGURATION = 'default'
 /** gcloud's rule for a configuration's name, which also keeps it a safe file name. */

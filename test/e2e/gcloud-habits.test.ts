@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN } from '../support/cli.js'
 import { approveDevice, startLogin } from '../support/device-login.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
+import { signInUser } from '../support/sign-in.js'
 import { createUser } from '../support/web-sign-in.js'
 
 /** What gcloud's users type by habit works, or is refused with the form that does. */
@@ -372,6 +373,34 @@ describe('gcloud habits', () => {
     const typo = join(dir, 'typo.yaml')
     writeFileSync(typo, 'expresion: request.time < timestamp("2030-01-01T00:00:00Z")\ntitle: t\n')
     expect(await add('user:ann@example.com', `--condition-from-file=${typo}`)).toMatchObject({ code: 1, stderr: expect.stringContaining(`${typo} must hold a condition: expression: EXPR, title: TITLE and, optionally, description: TEXT; 'expresion' is none of them.`) })
+  })
+
+  it('--impersonate-service-account on any command (and the property auth/impersonate_service_account) makes its API calls as the service account, warning so', async () => {
+    const sa = 'habit-robot@my-project.iam.postern.internal'
+    const warning = `WARNING: This command is using service account impersonation. All API calls will be executed as [${sa}].\n`
+    for (const args of [['iam', 'service-accounts', 'create', 'habit-robot'], ['services', 'create', 'imp', '--upstream=http://127.0.0.1:9000']]) expect((await p.cli(args)).code).toBe(0)
+    // The owner may impersonate it (roles/owner holds the token creator's permissions); the account itself may do nothing yet.
+    const refused = await p.cli(['services', 'describe', 'imp', `--impersonate-service-account=${sa}`])
+    expect(refused).toMatchObject({ code: 1, stdout: '' })
+    expect(refused.stderr).toBe(`${warning}ERROR: (PERMISSION_DENIED) Permission 'run.services.get' denied on resource 'projects/my-project/services/imp' for serviceAccount:${sa} (or it may not exist). A role that allows it: Run Viewer (roles/run.viewer).\n`)
+    expect((await p.cli(['services', 'add-iam-policy-binding', 'imp', `--member=serviceAccount:${sa}`, '--role=roles/run.admin', '--format=none'])).code).toBe(0)
+    // Every call of the command as the account: the read and the write of a policy edit; the flag before the command too.
+    const grant = await p.cli(['--impersonate-service-account', sa, 'services', 'add-iam-policy-binding', 'imp', '--member=user:ann@example.com', '--role=roles/run.invoker', '--format=value(bindings.members)'])
+    expect(grant).toMatchObject({ code: 0, stdout: `serviceAccount:${sa};user:ann@example.com\n`, stderr: `${warning}Updated IAM policy for service [imp].\n` })
+    expect((await p.cli(['logs', 'read', '--limit=1', '--format=value(principal,method,resource)'])).stdout).toBe(`serviceAccount:${sa}\tsetIamPolicy\tprojects/my-project/services/imp\n`)
+    // gcloud's property, in a configuration of its own; --verbosity=error leaves the warning out.
+    const configDir = mkdtempSync(join(tmpdir(), 'postern-impersonating-'))
+    cpSync(p.configDir, configDir, { recursive: true })
+    expect(await p.cli(['config', 'set', 'auth/impersonate_service_account', sa], { configDir })).toMatchObject({ code: 0 })
+    expect(await p.cli(['services', 'why', 'imp', '--verbosity=error'], { configDir })).toMatchObject({ code: 0, stderr: '', stdout: expect.stringContaining(`GRANTED: serviceAccount:${sa} holds run.routes.invoke`) })
+    expect(await p.cli(['config', 'set', 'auth/impersonate_service_account', 'robot'], { configDir })).toMatchObject({ code: 2, stderr: expect.stringContaining("expected a service account's email") })
+    // A caller who may not impersonate it hears which role that takes.
+    const password = await createUser(p.api, 'ivy@example.com')
+    const ivy = await signInUser(p, 'ivy@example.com', password)
+    const denied = await p.cli(['services', 'list', `--impersonate-service-account=${sa}`], { configDir: ivy.configDir })
+    expect(denied).toMatchObject({ code: 1, stdout: '' })
+    expect(denied.stderr).toContain(`ERROR: (PERMISSION_DENIED) Failed to impersonate [${sa}]: the account you are signed in as needs roles/iam.serviceAccountTokenCreator on it`)
+    expect(denied.stderr).toContain("'iam.serviceAccounts.getAccessToken' denied")
   })
 
   it('services why asks about the active account when --member is left out', async () => {

@@ -8,6 +8,7 @@ import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
 import { findSignIn, putSignIn, removeSignIn, sameServer, serverKey, signInsOf, type SignIn } from '../../core/cli-credentials.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
+import { generateAccessTokenPath } from '../impersonation.js'
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
@@ -50,10 +51,12 @@ export function registerAuth(program: Command, cli: Cli): Command {
   auth
     .command('print-access-token [account]')
     .description('Print an access token for the Postern API (the control plane) for the active (or given) account.')
-    .option('--impersonate-service-account <email>', 'print an access token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
-    .action(async (account: string | undefined, o: { impersonateServiceAccount?: string }, cmd: Command) => {
-      const token = o.impersonateServiceAccount
-        ? (await cli.api(account).call<{ accessToken: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(o.impersonateServiceAccount)}:generateAccessToken`, {})).accessToken
+    .option('--impersonate-service-account <email>', 'print an access token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it); the global flag, and the property auth/impersonate_service_account too')
+    .action(async (account: string | undefined, _o, cmd: Command) => {
+      // The global flag (main.ts) is the one commander fills in, wherever it is typed.
+      const sa = cli.impersonated(cmd)
+      const token = sa
+        ? (await cli.signedInApi(account).call<{ accessToken: string }>('POST', generateAccessTokenPath(sa), {})).accessToken
         : await cli.session.accessToken(account)
       printToken(cli, cmd, { token })
     })
@@ -62,12 +65,13 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .command('print-identity-token [account]')
     .description('Print an ID token, for calling services, for the active (or given) account.')
     .option('--audiences <aud>', 'the audience (aud) of the token, e.g. the service URL')
-    .option('--impersonate-service-account <email>', 'print a token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it)')
+    .option('--impersonate-service-account <email>', 'print a token of this service account instead, asked for as the active (or given) account (which needs roles/iam.serviceAccountTokenCreator on it); the global flag, and the property auth/impersonate_service_account too')
     .option('--include-email', 'include the email claim (service-account tokens)')
-    .action(async (account: string | undefined, o: { audiences?: string; impersonateServiceAccount?: string; includeEmail?: boolean }, cmd: Command) => {
+    .action(async (account: string | undefined, o: { audiences?: string; includeEmail?: boolean }, cmd: Command) => {
       if (o.audiences !== undefined && (o.audiences.includes(',') || !o.audiences.trim())) throw new CliError('--audiences takes one audience.', 2)
-      const token = o.impersonateServiceAccount
-        ? (await cli.api(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(o.impersonateServiceAccount)}:generateIdToken`, {
+      const sa = cli.impersonated(cmd)
+      const token = sa
+        ? (await cli.signedInApi(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(sa)}:generateIdToken`, {
           audience: o.audiences ?? CLI_CLIENT_ID,
           includeEmail: Boolean(o.includeEmail),
         })).token

@@ -7,15 +7,15 @@ import { usageError } from '../errors.js'
 import { registerConfigurations } from './config-configurations.js'
 import { PROJECT_ID, PROJECT_ID_RULE } from '../../api/project-id.js'
 
-/** A property's name; gcloud's section prefix (core/project) is taken too. */
+/** A property's name; gcloud's section prefix (core/project, auth/impersonate_service_account) is taken too. */
 function key(given: string): keyof CliConfig {
-  const name = given.replace(/^core\//, '')
+  const name = given.replace(/^core\/|^auth\/(?=impersonate_service_account$)/, '')
   if (!(CONFIG_KEYS as readonly string[]).includes(name)) throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
   return name as keyof CliConfig
 }
 
 export function registerConfig(program: Command, cli: Cli): void {
-  const config = program.command('config').description('Read and change the CLI configuration (server, project, account), and its named configurations.')
+  const config = program.command('config').description('Read and change the CLI configuration (server, project, account, auth/impersonate_service_account), and its named configurations.')
   config
     .command('set <property> <value>')
     .description('Set a property.')
@@ -76,6 +76,7 @@ function checkValue(k: keyof CliConfig, value: string): void {
       throw usageError(meant ? `server: '${value}' names no scheme: give ${meant} (or https://…).` : `server: expected a URL such as http://127.0.0.1:7070, got '${value}'.`)
     }
   }
+  if (k === 'impersonate_service_account' && !/^[^\s@]+@[^\s@]+$/.test(value)) throw usageError(`impersonate_service_account: expected a service account's email, such as robot@my-project.iam.postern.internal, got '${value.replace(/\p{Cc}/gu, '?')}'.`)
   // In the API's words for a bad id; no control character from the command line reaches the terminal.
   if (k === 'project' && !PROJECT_ID.test(value)) throw usageError(`Invalid project id '${value.replace(/\p{Cc}/gu, '?')}': ${PROJECT_ID_RULE}.`)
 }

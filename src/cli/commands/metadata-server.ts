@@ -9,7 +9,6 @@ interface Flags {
   host: string
   port: string
   keyFile?: string
-  impersonateServiceAccount?: string
 }
 
 /**
@@ -26,10 +25,10 @@ export function registerMetadataServer(program: Command, cli: Cli): void {
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--port <port>', 'local port', '8099')
     .option('--key-file <file>', 'act as the service account of this key file (from postern iam service-accounts keys create)')
-    .option('--impersonate-service-account <email>', 'act as this service account (needs roles/iam.serviceAccountTokenCreator on it)')
+    .option('--impersonate-service-account <email>', 'act as this service account (needs roles/iam.serviceAccountTokenCreator on it); the global flag, and the property auth/impersonate_service_account too')
     .action(async (o: Flags, cmd: Command) => {
       if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw usageError(`--port: '${o.port}' is not a port number.`)
-      if (o.keyFile && o.impersonateServiceAccount) throw usageError('--key-file and --impersonate-service-account exclude each other.')
+      if (o.keyFile && cli.impersonated(cmd)) throw usageError('--key-file and --impersonate-service-account (or the property auth/impersonate_service_account) exclude each other.')
       const source = await identitySource(cli, cmd, o)
       // Fail now, not at the first request, when the identity does not work.
       await source.accessToken()
@@ -59,7 +58,8 @@ export function registerMetadataServer(program: Command, cli: Cli): void {
 
 async function identitySource(cli: Cli, cmd: Command, o: Flags): Promise<IdentitySource> {
   if (o.keyFile) return keyFileSource(readKeyFile(o.keyFile))
-  if (o.impersonateServiceAccount) return impersonationSource(cli.api(), o.impersonateServiceAccount.toLowerCase())
+  const sa = cli.impersonated(cmd)
+  if (sa) return impersonationSource(cli.signedInApi(), sa.toLowerCase())
   const account = cli.session.activeAccount()
   return signedInSource(cli.session, account, cli.project(cmd))
 }

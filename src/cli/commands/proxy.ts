@@ -72,9 +72,14 @@ export function registerProxy(services: Command, cli: Cli): void {
       // The account the proxy started as, for its whole run: switching the active account (config
       // set account, activate-service-account) must not change whose identity it carries unseen.
       const account = o.token ? undefined : cli.session.activeAccount()
+      // Impersonating, the proxy carries the service account's ID tokens, which the account asks for.
+      const impersonated = o.token ? undefined : cli.impersonated(cmd)
+      const idToken = impersonated
+        ? async () => (await cli.signedInApi(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(impersonated)}:generateIdToken`, { audience: service.uri })).token
+        : () => cli.session.idToken({ audience: service.uri }, account)
       const tokens = o.token
         ? fixedToken(o.token)
-        : await renewingToken(() => cli.session.idToken({ audience: service.uri }, account), {
+        : await renewingToken(idToken, {
             onError: (err, retryInMs) => cli.warn(`could not renew the token: ${err.message}\nThe proxy keeps sending the token it has until that expires (then the service answers 401), and tries again in ${retryInMs / 1000} s, then less often, up to once a minute; it says so when a renewal works again.`, cmd),
             onRecover: () => cli.io.stderr('The token is renewed again: requests carry a fresh one.\n'),
           })

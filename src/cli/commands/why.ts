@@ -26,7 +26,7 @@ export function registerWhy(services: Command, cli: Cli): void {
     .option('--member <member>', 'user:EMAIL, serviceAccount:EMAIL or principal://… (default: the active account)', trimmed)
     .option('--permission <permission>', 'the permission to check', 'run.routes.invoke')
     .action(async (name: string, o: { member?: string; permission: string }, cmd: Command) => {
-      const member = o.member ?? activeMember(cli)
+      const member = o.member ?? activeMember(cli, cmd)
       const resource = servicePath(() => cli.project(cmd), name).replace(/^\/v2\//, '')
       const result = await cli.api().call<Explanation>('POST', '/v1/troubleshoot', { principal: member, resource: decodeURIComponent(resource), permission: o.permission })
       const format = cli.format(cmd, 'table')
@@ -60,7 +60,10 @@ export function registerWhy(services: Command, cli: Cli): void {
 }
 
 /** The member the active account is: as `postern auth list` shows it, with its kind's prefix. */
-function activeMember(cli: Cli): string {
+function activeMember(cli: Cli, cmd: Command): string {
+  // Impersonating, the command acts as the service account: that is who is asked about.
+  const impersonated = cli.impersonated(cmd)
+  if (impersonated) return `serviceAccount:${impersonated}`
   const { account, type } = cli.session.signIn()
   if (type === 'service_account') return `serviceAccount:${account}`
   if (type === 'federated') return account
