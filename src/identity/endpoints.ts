@@ -13,6 +13,7 @@ export const PATHS = {
   deviceAuthorization: '/oauth2/device/code',
   revoke: '/oauth2/revoke',
   signin: '/signin',
+  signout: '/signout',
   device: '/device',
 } as const
 

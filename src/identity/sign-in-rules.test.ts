@@ -4,7 +4,8 @@ import { isLoopbackRedirect } from './loopback-redirect.js'
 import { pkceProblem, s256, verifierMatches } from './pkce.js'
 import { DEFAULT_RETURN_TO, safeReturnTo } from './return-to.js'
 import { USER_CODE_ALPHABET, formatUserCode, newUserCode, normalizeUserCode } from './user-codes.js'
-import { judgePoll } from './grants/device-code.js'
+import { approvableBy, judgePoll } from './grants/device-code.js'
+import { loginHintOf } from './login-hint.js'
 import type { DeviceCodeRecord } from '../store/records.js'
 
 describe('loopback redirect URIs (RFC 8252 §7.3)', () => {
@@ -144,7 +145,7 @@ describe('authorization requests', () => {
 
 describe('device polling (RFC 8628 §3.5)', () => {
   const now = 1_000_000_000
-  const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false, requestTime: now, requestAddress: '127.0.0.1' }
+  const record: DeviceCodeRecord = { deviceCodeHash: 'h', userCode: 'BCDFGHJK', clientId: 'postern-cli', scope: 'openid', expireTime: now + 600_000, intervalSeconds: 5, lastPollTime: null, subjectUid: null, authTime: null, denied: false, consumed: false, requestTime: now, requestAddress: '127.0.0.1', loginHint: null }
   it('is pending, then slow_down when polled early (the client adds 5 s), then approved once', () => {
     const first = judgePoll(record, 'postern-cli', now)
     expect(first).toMatchObject({ kind: 'error', error: 'authorization_pending' })
@@ -167,6 +168,19 @@ describe('device polling (RFC 8628 §3.5)', () => {
       expect(verdict).toMatchObject({ kind: 'error', error: 'authorization_pending' })
       d = verdict.update!
     }
+  })
+  it('a code that asked for an account is approvable by that account only; one that asked for none by anyone', () => {
+    const hinted = { ...record, loginHint: 'ann@example.com' }
+    expect(approvableBy(hinted, 'ann@example.com')).toBe(true)
+    expect(approvableBy(hinted, 'Ann@Example.com')).toBe(true)
+    expect(approvableBy(hinted, 'test-user@gmail.com')).toBe(false)
+    expect(approvableBy(record, 'test-user@gmail.com')).toBe(true)
+  })
+  it('takes a login_hint from a form as from a query: an email, normalised, or none', () => {
+    expect(loginHintOf(new Map([['login_hint', ' Ann@Example.COM ']]))).toBe('ann@example.com')
+    expect(loginHintOf(new Map([['login_hint', 'ann']]))).toBeUndefined()
+    expect(loginHintOf(new Map())).toBeUndefined()
+    expect(loginHintOf(new URLSearchParams('login_hint=ann%40example.com'))).toBe('ann@example.com')
   })
   it('reports denial, expiry and foreign clients', () => {
     expect(judgePoll({ ...record, denied: true }, 'postern-cli', now)).toMatchObject({ error: 'access_denied' })

@@ -202,6 +202,14 @@ const MIGRATIONS: Migration[] = [
       `ALTER TABLE device_codes ADD COLUMN request_address TEXT`,
     ],
   },
+  {
+    // The account the device asked to be signed in as (`postern auth login ACCOUNT --no-browser`
+    // sends it as login_hint): /device names it, and another account cannot approve the code.
+    // Codes stored before keep NULL: no account was asked for.
+    version: 13,
+    name: 'device codes: the account asked for',
+    statements: [`ALTER TABLE device_codes ADD COLUMN login_hint TEXT`],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

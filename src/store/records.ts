@@ -124,6 +124,12 @@ export interface DeviceCodeRecord {
    */
   requestTime: number | null
   requestAddress: string | null
+  /**
+   * The account the device asked to be signed in as (its login_hint, a normalised email): only
+   * that account may approve the code. Null when none was asked for, and for codes stored before
+   * schema version 13.
+   */
+  loginHint: string | null
 }
 
 export interface SessionRecord {

@@ -53,7 +53,7 @@ describe.skipIf(!inject('postgres'))('an older backup restored under a running s
     const scratch = await createTestDatabase()
     databases.push(scratch)
     execFileSync('pg_restore', ['-d', scratch.url, join(dir, 'now.dump')])
-    await query(scratch.url, 'DROP TABLE installation; ALTER TABLE device_codes DROP COLUMN request_time, DROP COLUMN request_address; DELETE FROM schema_migrations WHERE version >= 11')
+    await query(scratch.url, 'DROP TABLE installation; ALTER TABLE device_codes DROP COLUMN request_time, DROP COLUMN request_address, DROP COLUMN login_hint; DELETE FROM schema_migrations WHERE version >= 11')
     const older = join(dir, 'older.dump')
     execFileSync('pg_dump', ['-Fc', '-f', older, scratch.url])
 

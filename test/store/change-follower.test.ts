@@ -16,6 +16,7 @@ async function asSchemaVersion10(place: Place): Promise<void> {
   await place.raw('DROP TABLE installation')
   await place.raw('ALTER TABLE device_codes DROP COLUMN request_time')
   await place.raw('ALTER TABLE device_codes DROP COLUMN request_address')
+  await place.raw('ALTER TABLE device_codes DROP COLUMN login_hint')
   await place.raw('DELETE FROM schema_migrations WHERE version >= 11')
 }
 

@@ -135,6 +135,7 @@ export const aDeviceCode = (o: Partial<DeviceCodeRecord> = {}): DeviceCodeRecord
   consumed: false,
   requestTime: 1_700_000_000_020,
   requestAddress: '203.0.113.7',
+  loginHint: 'ann@example.com',
   ...o,
 })
 

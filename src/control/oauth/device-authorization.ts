@@ -9,6 +9,7 @@ import { CLI_CLIENT_ID } from '../../api/clients.js'
 import type { ControlDeps } from '../deps.js'
 import { addressBucket, requestClientAddress } from '../../http/client-address.js'
 import { OAuthError } from '../../identity/oauth-error.js'
+import { loginHintOf } from '../../identity/login-hint.js'
 import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
 import { sendOAuth } from './token-endpoint.js'
 
@@ -23,7 +24,7 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
     try {
       form = await readForm(req)
     } catch {
-      sendOAuth(res, 400, { error: 'invalid_request', error_description: 'Expected a form: client_id=postern-cli[&scope=…].' })
+      sendOAuth(res, 400, { error: 'invalid_request', error_description: 'Expected a form: client_id=postern-cli[&scope=…][&login_hint=…].' })
       return
     }
     // The client as the token endpoint reads it: in the form, or as HTTP Basic credentials (RFC 8628 §3.1).
@@ -55,7 +56,10 @@ export function deviceAuthorizationEndpoint(deps: ControlDeps) {
       sendOAuth(res, 400, { error: 'invalid_scope', error_description: `Scope '${unknown.slice(0, 50)}' is not supported.` })
       return
     }
-    const started = await startDeviceAuthorization(deps.store, { clientId, scope: [...new Set(scopes)].join(' '), requestAddress: address, now })
+    // The account the device means (`postern auth login ACCOUNT`): /device names it, and no other
+    // account can approve the code. Not an email: no hint, as for the authorization endpoint.
+    const loginHint = loginHintOf(form)
+    const started = await startDeviceAuthorization(deps.store, { clientId, scope: [...new Set(scopes)].join(' '), requestAddress: address, loginHint, now })
     const verification = deps.settings.issuer + PATHS.device
     const shown = formatUserCode(started.userCode)
     sendOAuth(res, 200, {

@@ -48,7 +48,7 @@ export function signInRoutes(deps: ControlDeps, sessions: SessionAuth) {
     r.add('POST', PATHS.signin, async (c) => (await signInPost(c.req, c.res), 'sent'))
     r.add('GET', PATHS.device, async (c) => (await devicePage(c.req, c.res, c.query), 'sent'))
     r.add('POST', PATHS.device, async (c) => (await devicePost(c.req, c.res), 'sent'))
-    r.add('POST', '/signout', async (c) => (await out(c.req, c.res), 'sent'))
+    r.add('POST', PATHS.signout, async (c) => (await out(c.req, c.res), 'sent'))
     r.add('GET', '/v1/session', async (c) => {
       const active = await sessions.current(c.req)
       if (!active) throw unauthenticated('No session: sign in at /signin.')

@@ -3,7 +3,7 @@ import { secretsEqual } from '../../core/ids.js'
 import { readForm } from '../../http/body.js'
 import { fixedWindow } from '../../identity/attempt-limits.js'
 import { PATHS } from '../../identity/endpoints.js'
-import { decideDeviceCode, pendingApproval } from '../../identity/grants/device-code.js'
+import { approvableBy, decideDeviceCode, pendingApproval } from '../../identity/grants/device-code.js'
 import { formatUserCode, normalizeUserCode } from '../../identity/user-codes.js'
 import type { ControlDeps } from '../deps.js'
 import type { ActiveSession, SessionAuth } from '../session-auth.js'
@@ -38,28 +38,53 @@ ${csrfField(session)}
 </form>`)
 }
 
-/** A pending code's details and the buttons that decide it; `shown_code` ties the approval to what was shown. */
-function approvalForm(session: ActiveSession, d: DeviceCodeRecord, o: { now: number; approverAddress: string }): string {
+/**
+ * A pending code's details and the buttons that decide it; `shown_code` ties the approval to what
+ * was shown. A code asked for another account than the signed-in one offers no Approve: signing
+ * in as that account (out, then back here), or Deny.
+ */
+function approvalForm(session: ActiveSession, d: DeviceCodeRecord, o: { now: number; approverAddress: string; error?: string }): string {
   const code = formatUserCode(d.userCode)
   const time = describeRequestTime(d.requestTime, o.now)
   const address = describeRequestAddress(d.requestAddress, o.approverAddress)
+  const approvable = approvableBy(d, session.email)
+  const codeField = `<label for="user_code">Code</label>
+<input id="user_code" name="user_code" readonly autocomplete="off" spellcheck="false" value="${code}">`
+  const decide = approvable
+    ? `<form method="post" action="${PATHS.device}">
+${csrfField(session)}
+<input type="hidden" name="shown_code" value="${code}">
+${codeField}
+<button type="submit" name="action" value="approve">Approve</button>
+<button type="submit" name="action" value="deny" class="secondary">Deny</button>
+</form>`
+    : `<p class="warning">This code can only be approved by <strong>${escapeHtml(d.loginHint!)}</strong>, and you are signed in as ${escapeHtml(session.email)}. Sign in as ${escapeHtml(d.loginHint!)} to approve it, or deny it.</p>
+${signInAsForm(session, d.loginHint!, code)}
+<form method="post" action="${PATHS.device}">
+${csrfField(session)}
+${codeField}
+<button type="submit" name="action" value="deny" class="secondary">Deny</button>
+</form>`
   return page('Approve a device', `<h1>Sign in on a device</h1>
 ${signedInAs(session)}
-<p>A device asked to sign in as you with this code:</p>
+${errorLine(o.error)}<p>A device asked to sign in ${approvable ? 'as you ' : ''}with this code:</p>
 <ul>
-<li>Asked for: <strong>${escapeHtml(time.ago)}</strong>${time.at ? ` (${escapeHtml(time.at)})` : ''}</li>
+${d.loginHint ? `<li>This sign-in asked for: <strong>${escapeHtml(d.loginHint)}</strong></li>\n` : ''}<li>Asked for: <strong>${escapeHtml(time.ago)}</strong>${time.at ? ` (${escapeHtml(time.at)})` : ''}</li>
 <li>From address: <strong>${escapeHtml(address.address)}</strong>${address.comparison ? ` — ${escapeHtml(address.comparison)}` : ''}</li>
 <li>Program: <strong>${escapeHtml(describeClient(d.clientId))}</strong></li>
 </ul>
 <p class="warning">Only continue if you started this sign-in yourself, on a device you own. If someone sent you this code or link, choose Deny: approving lets whoever asked for it act as you.</p>
-<form method="post" action="${PATHS.device}">
+${decide}`)
+}
+
+/** Signs this session out, then opens the sign-in form filled in with `account`, back to this code after. */
+function signInAsForm(session: ActiveSession, account: string, code: string): string {
+  const back = `${PATHS.signin}?login_hint=${encodeURIComponent(account)}&return_to=${encodeURIComponent(`${PATHS.device}?user_code=${code}`)}`
+  return `<form method="post" action="${PATHS.signout}">
 ${csrfField(session)}
-<input type="hidden" name="shown_code" value="${code}">
-<label for="user_code">Code</label>
-<input id="user_code" name="user_code" readonly autocomplete="off" spellcheck="false" value="${code}">
-<button type="submit" name="action" value="approve">Approve</button>
-<button type="submit" name="action" value="deny" class="secondary">Deny</button>
-</form>`)
+<input type="hidden" name="return_to" value="${escapeHtml(back)}">
+<button type="submit">Sign in as ${escapeHtml(account)}</button>
+</form>`
 }
 
 const signInFirst = (res: ServerResponse, code: string | null | undefined) =>
@@ -67,15 +92,15 @@ const signInFirst = (res: ServerResponse, code: string | null | undefined) =>
 
 const NOT_PENDING = 'That code is not valid, has expired, or was already used. Check the code your device shows.'
 
-/** The code's details if it is pending, else the entry form saying why not, with `notPendingStatus`. */
-async function showCode(deps: ControlDeps, req: IncomingMessage, res: ServerResponse, session: ActiveSession, typed: string, now: number, notPendingStatus = 400): Promise<void> {
+/** The code's details if it is pending (with `status` and `error`), else the entry form saying why not, with `notPendingStatus`. */
+async function showCode(deps: ControlDeps, req: IncomingMessage, res: ServerResponse, session: ActiveSession, typed: string, now: number, o: { notPendingStatus?: number; status?: number; error?: string } = {}): Promise<void> {
   const code = normalizeUserCode(typed)
   const d = code === undefined ? undefined : await deps.store.getDeviceCodeByUserCode(code)
   if (!pendingApproval(d, now)) {
-    sendPage(res, notPendingStatus, entryForm(session, { code: typed, error: NOT_PENDING }))
+    sendPage(res, o.notPendingStatus ?? 400, entryForm(session, { code: typed, error: NOT_PENDING }))
     return
   }
-  sendPage(res, 200, approvalForm(session, d, { now, approverAddress: requestClientAddress(req, deps.settings.trustedProxies) }))
+  sendPage(res, o.status ?? 200, approvalForm(session, d, { now, approverAddress: requestClientAddress(req, deps.settings.trustedProxies), error: o.error }))
 }
 
 /** Whether this user has entered more codes than allowed lately; counts this entry. */
@@ -94,7 +119,7 @@ export function showDevice(deps: ControlDeps, sessions: SessionAuth) {
     const now = deps.clock()
     if (await tooManyEntries(deps, session, now)) return sendPage(res, 429, entryForm(session, { code, error: TOO_MANY }))
     // A link's code that is not pending is said so, but the page itself is what was asked for.
-    await showCode(deps, req, res, session, code, now, 200)
+    await showCode(deps, req, res, session, code, now, { notPendingStatus: 200 })
   }
 }
 
@@ -120,8 +145,10 @@ export function submitDevice(deps: ControlDeps, sessions: SessionAuth) {
     const shown = normalizeUserCode(fields.get('shown_code') ?? '')
     if (action !== 'deny' && (action !== 'approve' || code === undefined || shown !== code)) return showCode(deps, req, res, session, typed, now)
     const approve = action === 'approve'
-    const decided = code !== undefined && (await decideDeviceCode(deps.store, { userCode: code, subjectUid: session.record.subjectUid, authTime: session.record.createTime, approve, now }))
-    if (!decided) {
+    const decided = code === undefined ? 'not-pending' : await decideDeviceCode(deps.store, { userCode: code, subjectUid: session.record.subjectUid, email: session.email, authTime: session.record.createTime, approve, now })
+    // Checked here, not only by the page leaving out Approve: a form can be posted by hand.
+    if (decided === 'another-account') return showCode(deps, req, res, session, typed, now, { status: 403, error: 'This code asked for another account: sign in as that account to approve it.' })
+    if (decided !== 'decided') {
       sendPage(res, 400, entryForm(session, { code: typed, error: NOT_PENDING }))
       return
     }

@@ -146,12 +146,13 @@ function authorizesToIpv6Loopback(returnTo: string): boolean {
   }
 }
 
-/** POST /signout: from the console (X-CSRF-Token) or a form (csrf_token field). */
+/** POST /signout: from the console (X-CSRF-Token) or a form (csrf_token field, and where to go next in return_to). */
 export function signOut(deps: ControlDeps, sessions: SessionAuth) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const active = await sessions.current(req)
     const isForm = /^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')
-    const token = isForm ? (await readForm(req)).get('csrf_token') : req.headers['x-csrf-token']
+    const fields = isForm ? await readForm(req) : undefined
+    const token = fields ? fields.get('csrf_token') : req.headers['x-csrf-token']
     if (active) {
       if (typeof token !== 'string' || !secretsEqual(token, active.record.csrfToken)) throw new PosternError('PERMISSION_DENIED', 'Sign-out needs the session’s CSRF token (X-CSRF-Token header or csrf_token field).')
       await endSession(deps.store, active.cookie)
@@ -161,7 +162,9 @@ export function signOut(deps: ControlDeps, sessions: SessionAuth) {
     // it in answer to one would let any page sign the browser out.
     const name = sessionCookieName(deps.settings.secureCookies)
     const cleared: Record<string, string> = readCookie(req.headers.cookie, name) === undefined ? {} : { 'set-cookie': clearedCookie(name, deps.settings.secureCookies) }
-    if (isForm) redirect(res, PATHS.signin, cleared)
+    // A form may say where to go next (/device's "Sign in as", to the sign-in form for that
+    // account): a path on this origin only, as /signin's return_to.
+    if (fields) redirect(res, fields.has('return_to') ? safeReturnTo(fields.get('return_to')) : PATHS.signin, cleared)
     else {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...cleared })
       res.end('{}')

@@ -21,8 +21,12 @@ export interface DeviceAuthorization {
   intervalSeconds: number
 }
 
-/** `requestAddress` is the device's client address as Postern sees it, kept to show whoever approves (§5.4). */
-export async function startDeviceAuthorization(store: Store, o: { clientId: string; scope: string; requestAddress: string; now: number }): Promise<DeviceAuthorization> {
+/**
+ * `requestAddress` is the device's client address as Postern sees it, kept to show whoever approves
+ * (§5.4); `loginHint` the account it asked to be signed in as (a normalised email), the only one
+ * that may approve it.
+ */
+export async function startDeviceAuthorization(store: Store, o: { clientId: string; scope: string; requestAddress: string; loginHint?: string; now: number }): Promise<DeviceAuthorization> {
   const deviceCode = randomToken(32)
   for (let attempt = 0; attempt < 5; attempt++) {
     const userCode = newUserCode()
@@ -40,6 +44,7 @@ export async function startDeviceAuthorization(store: Store, o: { clientId: stri
       consumed: false,
       requestTime: o.now,
       requestAddress: o.requestAddress,
+      loginHint: o.loginHint ?? null,
     })
     // A clash with a live user code is rare (20^8 codes); draw again.
     if (inserted) return { deviceCode, userCode, expiresInSeconds: DEVICE_CODE_TTL_MS / 1000, intervalSeconds: DEFAULT_INTERVAL_S }
@@ -52,13 +57,27 @@ export function pendingApproval(d: DeviceCodeRecord | undefined, now: number): d
   return Boolean(d && !d.consumed && !d.denied && d.subjectUid === null && d.expireTime > now)
 }
 
-/** The signed-in user approves (or denies) the device showing `userCode`; false if the code is not pending. */
-export async function decideDeviceCode(store: Store, o: { userCode: string; subjectUid: string; authTime: number; approve: boolean; now: number }): Promise<boolean> {
+/**
+ * Whether `email` may approve the code: any account when the device asked for none, else only the
+ * one it asked for (`postern auth login ACCOUNT`), whose CLI would refuse another's sign-in anyway.
+ */
+export function approvableBy(d: DeviceCodeRecord, email: string): boolean {
+  return d.loginHint === null || d.loginHint === email.toLowerCase()
+}
+
+export type DeviceDecision = 'decided' | 'not-pending' | 'another-account'
+
+/**
+ * The signed-in user approves (or denies) the device showing `userCode`. A code asked for another
+ * account is not approved ('another-account'); anyone who sees it may deny it.
+ */
+export async function decideDeviceCode(store: Store, o: { userCode: string; subjectUid: string; email: string; authTime: number; approve: boolean; now: number }): Promise<DeviceDecision> {
   return store.transaction(async (tx) => {
     const d = await tx.getDeviceCodeByUserCode(o.userCode)
-    if (!pendingApproval(d, o.now)) return false
+    if (!pendingApproval(d, o.now)) return 'not-pending'
+    if (o.approve && !approvableBy(d, o.email)) return 'another-account'
     await tx.updateDeviceCode(o.approve ? { ...d, subjectUid: o.subjectUid, authTime: o.authTime } : { ...d, denied: true })
-    return true
+    return 'decided'
   })
 }
 

@@ -62,6 +62,7 @@ const deviceCode = (r: Row): DeviceCodeRecord => ({
   consumed: bool(r.consumed),
   requestTime: numOrNull(r.request_time),
   requestAddress: strOrNull(r.request_address),
+  loginHint: strOrNull(r.login_hint),
 })
 
 const session = (r: Row): SessionRecord => ({
@@ -138,10 +139,10 @@ export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): O
     async insertDeviceCode(d) {
       const changed = await sql.run(
         `INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, expire_time, interval_seconds, last_poll_time, subject_uid, auth_time, denied, consumed,
-           request_time, request_address)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+           request_time, request_address, login_hint)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         [d.deviceCodeHash, d.userCode, d.clientId, d.scope, d.expireTime, d.intervalSeconds, d.lastPollTime, d.subjectUid, d.authTime, flag(d.denied), flag(d.consumed),
-          d.requestTime, d.requestAddress],
+          d.requestTime, d.requestAddress, d.loginHint],
       )
       return changed === 1
     },

@@ -85,10 +85,29 @@ export function lifecycleContract(c: ContractContext): void {
       await place.raw(`INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, expire_time, interval_seconds, last_poll_time, subject_uid, auth_time, denied, consumed)
         VALUES ('dc-old', 'BCDFGHJK', 'postern-cli', 'openid', 1700000000080, 5, NULL, NULL, NULL, 0, 0)`)
       const migrated = await place.open()
-      expect(await migrated.getDeviceCodeByUserCode('BCDFGHJK')).toEqual(aDeviceCode({ deviceCodeHash: 'dc-old', userCode: 'BCDFGHJK', scope: 'openid', requestTime: null, requestAddress: null }))
+      expect(await migrated.getDeviceCodeByUserCode('BCDFGHJK')).toEqual(aDeviceCode({ deviceCodeHash: 'dc-old', userCode: 'BCDFGHJK', scope: 'openid', requestTime: null, requestAddress: null, loginHint: null }))
       const fresh = aDeviceCode()
       expect(await migrated.insertDeviceCode(fresh)).toBe(true)
       expect(await migrated.getDeviceCode(fresh.deviceCodeHash)).toEqual(fresh)
+    })
+
+    it('device codes stored before schema version 13 come through its migration asking for no account', async () => {
+      const place = await freshPlace()
+      await (await place.open()).close()
+      // The table as schema version 12 had it, with a pending code in it.
+      await place.raw(`DELETE FROM schema_migrations WHERE version = 13`)
+      await place.raw(`ALTER TABLE device_codes DROP COLUMN login_hint`)
+      await place.raw(`INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, expire_time, interval_seconds, last_poll_time, subject_uid, auth_time, denied, consumed,
+          request_time, request_address)
+        VALUES ('dc-old', 'BCDFGHJK', 'postern-cli', 'openid', 1700000000080, 5, NULL, NULL, NULL, 0, 0, 1700000000020, '203.0.113.7')`)
+      const migrated = await place.open()
+      expect(await migrated.getDeviceCodeByUserCode('BCDFGHJK')).toEqual(aDeviceCode({ deviceCodeHash: 'dc-old', userCode: 'BCDFGHJK', scope: 'openid', loginHint: null }))
+      const fresh = aDeviceCode()
+      expect(await migrated.insertDeviceCode(fresh)).toBe(true)
+      expect(await migrated.getDeviceCode(fresh.deviceCodeHash)).toEqual(fresh)
+      const approved = { ...fresh, subjectUid: 'uid-ann', authTime: 1_700_000_000_030 }
+      await migrated.updateDeviceCode(approved)
+      expect(await migrated.getDeviceCode(fresh.deviceCodeHash)).toEqual(approved)
     })
 
     it('refuses a database whose schema is newer than this code, saying what to do', async () => {
