@@ -6,9 +6,17 @@ import { CLI_CLIENT_ID } from '../api/clients.js'
  * Sign-in without a local browser (RFC 8628): show the URL and code, then poll the token
  * endpoint at the interval the server asked for, 5 s longer after every slow_down (§3.5).
  */
-export async function deviceLogin(endpoints: ServerEndpoints, o: { say: (text: string) => void; sleep?: (ms: number) => Promise<void> }): Promise<TokenSet> {
+export async function deviceLogin(
+  endpoints: ServerEndpoints,
+  o: {
+    say: (text: string) => void
+    sleep?: (ms: number) => Promise<void>
+    /** The account the user means to sign in as (login_hint, as the browser flow sends it): the device page names it and lets no other account approve. */
+    loginHint?: string
+  },
+): Promise<TokenSet> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
-  const started = await postForm(endpoints.device_authorization_endpoint, { client_id: CLI_CLIENT_ID, scope: LOGIN_SCOPE })
+  const started = await postForm(endpoints.device_authorization_endpoint, { client_id: CLI_CLIENT_ID, scope: LOGIN_SCOPE, ...(o.loginHint && { login_hint: o.loginHint }) })
   const d = started.body as { device_code?: string; user_code?: string; verification_uri?: string; verification_uri_complete?: string; expires_in?: number; interval?: number }
   if (started.status !== 200 || !d.device_code || !d.user_code || !d.verification_uri) throw oauthFailure('Starting the device sign-in', started.body, started.status)
   o.say(

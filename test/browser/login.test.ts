@@ -230,6 +230,57 @@ describe('postern auth login ACCOUNT, as gcloud takes it', () => {
   })
 })
 
+describe('postern auth login ACCOUNT --no-browser (the device flow asked for an account)', () => {
+  it('names the account on /device; another account gets no Approve and its posted approval is refused; after "Sign in as" the account approves and the CLI is signed in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-login-'))
+    expect((await p.cli(['config', 'set', 'server', p.controlUrl], { configDir: dir })).code).toBe(0)
+    const login = startLogin([dave, '--no-browser'], { configDir: dir })
+    const { code, complete } = await login.prompt
+    const context = await browser.newContext()
+    try {
+      const page = await context.newPage()
+      await page.goto(complete!)
+      await signIn(page, carol)
+      await expect.poll(() => new URL(page.url()).pathname).toBe('/device')
+      const mismatch = (await page.textContent('main'))!.replace(/\s+/g, ' ')
+      expect(mismatch).toContain(`This sign-in asked for: ${dave}`)
+      expect(mismatch).toContain(`This code can only be approved by ${dave}, and you are signed in as ${carol}.`)
+      expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0)
+      expect(await page.getByRole('button', { name: 'Deny' }).count()).toBe(1)
+
+      // The approval posted by hand (the Deny form's post made into the approve the page left out): refused.
+      await page.route('**/device', (route) => {
+        const form = new URLSearchParams(route.request().postData() ?? '')
+        form.set('action', 'approve')
+        form.set('shown_code', code)
+        return route.continue({ postData: form.toString() })
+      })
+      const [posted] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/device'), page.getByRole('button', { name: 'Deny' }).click()])
+      await page.unroute('**/device')
+      expect(posted.status()).toBe(403)
+      await expect.poll(() => page.textContent('main')).toContain('This code asked for another account: sign in as that account to approve it.')
+      expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0)
+
+      // Sign in as the account asked for: signed out, the form filled in with it, then back to this code.
+      await page.getByRole('button', { name: `Sign in as ${dave}` }).click()
+      await expect.poll(() => new URL(page.url()).pathname).toBe('/signin')
+      expect(await page.getByLabel('Email').inputValue()).toBe(dave)
+      expect(await page.textContent('body')).not.toContain(`You are signed in as ${carol}`)
+      await signIn(page, dave)
+      await expect.poll(() => new URL(page.url()).pathname).toBe('/device')
+      await expect.poll(() => page.getByLabel('Code').inputValue()).toBe(code)
+      expect((await page.textContent('main'))!.replace(/\s+/g, ' ')).toContain(`This sign-in asked for: ${dave}`)
+      await page.getByRole('button', { name: 'Approve' }).click()
+      await expect.poll(() => page.textContent('h1')).toBe('Device approved')
+    } finally {
+      await context.close()
+    }
+    const done = await login.done
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stderr).toContain(`You are now logged in as [${dave}].`)
+  })
+})
+
 describe('a page on another port of the same host (the same site to a browser)', () => {
   it('cannot have a code sent to its own listener for the signed-in person: the browser is asked first, and Cancel sends none', async () => {
     const attacker = await startAttackerPage((authorize, request) => p.controlUrl + authorize(request.searchParams.has('prompt') ? { prompt: request.searchParams.get('prompt')! } : {}))

@@ -53,7 +53,7 @@ export function registerLogin(auth: Command, cli: Cli): void {
           say('Could not open a browser on this machine; signing in with a code instead.\n')
         }
       }
-      tokens ??= await deviceLogin(endpoints, { say })
+      tokens ??= await deviceLogin(endpoints, { say, loginHint: account })
       const { email, federated } = accountOf(tokens, { issuer: endpoints.issuer, nonce })
       if (account !== undefined && email.toLowerCase() !== account.trim().toLowerCase()) {
         // The other account's new sign-in is ended at the server, not just left unsaved here.
