@@ -258,7 +258,9 @@ describe('access requests', () => {
     expect(filed.code, filed.stderr).toBe(0)
     const id = (JSON.parse(filed.stdout) as AccessRequest).id
     // Meanwhile an admin edits the same policy: the read-modify-write on both sides loses nothing.
-    const edits = ['ann', 'ben', 'cat', 'dan'].map((n) => owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${n}@example.com`, '--role=roles/run.viewer', '--quiet']))
+    // (--condition=None: the policy holds the approvals' conditional bindings, and a binding added
+    // to such a policy must say it has no condition, as with gcloud.)
+    const edits = ['ann', 'ben', 'cat', 'dan'].map((n) => owner(['services', 'add-iam-policy-binding', 'api', `--member=user:${n}@example.com`, '--role=roles/run.viewer', '--condition=None', '--quiet']))
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? as(approver) : owner)(['access-requests', 'approve', id])))
     for (const e of await Promise.all(edits)) expect(e.code, e.stderr).toBe(0)
     expect((await policy()).bindings?.find((b) => b.role === 'roles/run.viewer' && !b.condition)?.members).toEqual(['user:ann@example.com', 'user:ben@example.com', 'user:cat@example.com', 'user:dan@example.com'])
