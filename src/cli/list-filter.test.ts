@@ -18,6 +18,12 @@ describe('--filter, in gcloud’s filter language', () => {
     expect(names('labels.team:payments')).toEqual(['api-one'])
   })
 
+  it('a key every object answers to (constructor, toString) is no field: only what the item holds matches', () => {
+    expect(names('labels.constructor:*')).toEqual([])
+    expect(names('labels.toString:*')).toEqual([])
+    expect(names('__proto__:*')).toEqual([])
+  })
+
   it('= and != compare whole values, with case; != holds for an item without the field', () => {
     expect(names('labels.team=Payments')).toEqual(['api-one'])
     expect(names('labels.team=payments')).toEqual([])

@@ -136,7 +136,8 @@ function walk(value: unknown, parts: string[]): unknown {
   if (Array.isArray(value)) return value.map((item) => walk(item, parts))
   if (value === null || typeof value !== 'object') return undefined
   const [key, index] = /^([\w-]+)(?:\[(\d*)\])?$/.exec(parts[0]!)!.slice(1)
-  let next = (value as Record<string, unknown>)[key!]
+  // Own keys only: `labels.constructor` is no label, however every object answers to it.
+  let next = Object.hasOwn(value, key!) ? (value as Record<string, unknown>)[key!] : undefined
   if (index) next = Array.isArray(next) ? next[Number(index)] : undefined
   return walk(next, parts.slice(1))
 }

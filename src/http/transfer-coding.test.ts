@@ -15,6 +15,8 @@ describe('hasUnrelayableTransferCoding', () => {
     [['Transfer-Encoding', 'chunked', 'Transfer-Encoding', 'gzip'], true],
     [['Transfer-Encoding', 'gzip', 'Transfer-Encoding', 'chunked'], true],
     [['Transfer-Encoding', ''], true],
+    [['Transfer-Encoding', '\tchunked '], false],
+    [['Transfer-Encoding', 'chunked\t'], true],
   ])('%j: %s', (headers, unrelayable) => {
     expect(hasUnrelayableTransferCoding(headers)).toBe(unrelayable)
   })

@@ -21,5 +21,12 @@ export function hasUnrelayableTransferCoding(headers: readonly string[]): boolea
     if (name.length !== 17 || name.toLowerCase() !== 'transfer-encoding') continue
     codings = codings === undefined ? headers[i + 1]! : `${codings},${headers[i + 1]!}`
   }
-  return codings !== undefined && codings.trim().toLowerCase() !== 'chunked'
+  return codings !== undefined && !CHUNKED_ALONE.test(codings)
 }
+
+/**
+ * "chunked" as llhttp frames it: spaces or tabs before it, spaces after it. (Not String.trim():
+ * llhttp takes `chunked<TAB>` for another coding and reads the body until the close, so that
+ * answer would reach the caller with its chunk framing for content.)
+ */
+const CHUNKED_ALONE = /^[ \t]*chunked *$/i

@@ -58,6 +58,8 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/te-chunked-gzip': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     '/te-gzip-length': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello'),
     '/te-chunked-capital': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    // "chunked" and a tab: llhttp reads it as another coding (until the close), nginx as chunked.
+    '/te-chunked-tab': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     // Chunked, whole or cut after its first chunk (the upstream closes before the last).
     '/chunked-whole': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     '/chunked-cut': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'),
@@ -234,6 +236,12 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     const r = await request(`http://127.0.0.1:${p.gatewayPort}/te-gzip-length`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
     expect(r.statusCode).toBe(dataPlane === 'node' ? 502 : 200)
     await r.body.dump()
+  })
+
+  it('chunked followed by a tab is the Node gateway\'s 502 (llhttp reads it as another coding); nginx de-chunks it: never the framing as content', async () => {
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}/te-chunked-tab`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
+    const body = await r.body.text()
+    expect([r.statusCode, r.statusCode === 200 ? body : 'the gateway\'s']).toEqual(dataPlane === 'node' ? [502, 'the gateway\'s'] : [200, 'hello'])
   })
 
   it('chunked alone, in any case, is relayed', async () => {

@@ -48,7 +48,7 @@ export function revokeEndpoint(deps: ControlDeps) {
       await deps.store.revokeRefreshFamily(signIn.familyId)
       await deps.store.appendAudit({ time: deps.clock(), principal: `uid:${signIn.subjectUid}`, method: 'oauth.revoke', resource: `refreshTokens/${signIn.familyId}`, outcome: 'OK', details: {} })
     } else if (access) {
-      const description = 'This access token ends no sign-in (a service-account key’s, or one minted by impersonation, which ends with its minter’s): it lives until its exp (at most an hour).'
+      const description = "This access token ends no sign-in: a service-account key's lives until its exp (at most an hour); one minted by impersonation until its exp or the end of its minter's sign-in, whichever comes first (revoke the minter's refresh token to end it)."
       sendOAuth(res, 400, { error: 'unsupported_token_type', error_description: description })
       return
     }
