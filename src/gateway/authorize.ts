@@ -39,6 +39,17 @@ export class InvokeAuthorizer {
     return this.cached('\u0000anonymous', route, now, () => ANONYMOUS).allow
   }
 
+  /**
+   * Whether the service's own policy holds a conditional binding: then a binding added to it must
+   * say it has none (`--condition=None`), as gcloud asks, and the denial's command says so.
+   */
+  holdsConditions(route: Route): boolean {
+    const own = this.directory.policyChainOf([route.resource])[0]
+    if (!own) return false
+    for (const grants of own.byRole.values()) if (grants.conditional.length > 0) return true
+    return false
+  }
+
   authorize(principal: Principal, key: string, route: Route, now: number): Decision {
     return this.cached(key, route, now, () => this.membersOf(principal, key))
   }

@@ -151,7 +151,7 @@ export function createGateway(deps: GatewayDeps) {
     const decision = deps.authorizer.authorize(caller.principal, caller.key, route, now)
     if (decision.allow) return decision
     deps.denials.record({ time: now, principal: caller.member, method: 'routes.invoke', resource: route.resource, outcome: 'PERMISSION_DENIED', details: { reason: decision.reason, path: view.path.slice(0, 200), ...(via && { via }) } })
-    return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(caller.member, route), verdict: 'denied' }
+    return { ok: false, route, status: 'PERMISSION_DENIED', message: deniedMessage(caller.member, route, deps.authorizer.holdsConditions(route)), verdict: 'denied' }
   }
 
   function authorized(auth: Authentication, route: Route, tokenHeader: TokenHeader, view: RequestView): Access {
@@ -359,9 +359,9 @@ function unauthenticated(route: Route, description: string, challenge = invalidT
  * DESIGN §4 step 5: who lacked which permission where, what an admin would run, and how the
  * caller can ask for time-limited access themselves (DESIGN §9).
  */
-export function deniedMessage(member: string, route: Route): string {
+export function deniedMessage(member: string, route: Route, policyHoldsConditions = false): string {
   const { projectId, serviceId } = route.service
-  return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'; or ask for access for a while: postern services request-access ${serviceId} --project=${projectId} --for=1h --reason='WHY'`
+  return `Permission 'run.routes.invoke' denied for ${member} on ${route.resource}; an admin can run: postern services add-iam-policy-binding ${serviceId} --project=${projectId} --member='${member}' --role='roles/run.invoker'${policyHoldsConditions ? ' --condition=None' : ''}; or ask for access for a while: postern services request-access ${serviceId} --project=${projectId} --for=1h --reason='WHY'`
 }
 
 /**

@@ -118,6 +118,7 @@ describe('access requests', () => {
     expect(denied.status).toBe(403)
     expect(denied.body).toContain(`postern services add-iam-policy-binding api --project=my-project --member='user:${DEV}' --role='roles/run.invoker'`)
     expect(denied.body).toContain('postern services request-access api --project=my-project --for=1h')
+    expect(denied.body).not.toContain('--condition=None')
 
     // The token first: the second below is the gateway's, not a CLI's start-up on a busy machine.
     const devToken = await identityToken(dev)
@@ -135,6 +136,11 @@ describe('access requests', () => {
     expect(waited.stderr).toContain(`Approved by user:${APPROVER}: you hold roles/run.invoker on service [api] until`)
     const elapsed = await within(1_000, async () => (await gateway(dev, devToken)).status === 200, 'the requester gets 200')
     expect(elapsed).toBeLessThan(1_000)
+    // With the grant's conditional binding in the policy, the command a denial offers says it adds
+    // none, as such a policy needs (the CLI refuses a bare one there, as gcloud does).
+    const otherDenied = await gateway(other)
+    expect(otherDenied.status).toBe(403)
+    expect(otherDenied.body).toContain(`--member='user:${OTHER}' --role='roles/run.invoker' --condition=None;`)
 
     const grant = (await policy()).bindings?.find((b) => b.condition?.title === `Access request ${id}`)
     expect(grant).toMatchObject({ role: 'roles/run.invoker', members: [`user:${DEV}`] })

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PosternError, notFound } from '../../core/errors.js'
+import { wantsHtml } from '../../http/accept.js'
 import type { Router } from '../../http/router.js'
 import type { Handler, RequestContext } from '../handler.js'
 import type { ConsoleAsset, ConsoleAssets } from './assets.js'
@@ -54,7 +55,7 @@ export function consoleRoutes(assets: ConsoleAssets) {
   // The control plane's own address, as `serve` prints it, opened in a browser: the console. A
   // program asking for anything but a page gets the 404 any unknown path gets.
   const home: Handler = async (c) => {
-    if (!/\btext\/html\b/.test(String(c.req.headers.accept ?? ''))) throw notFound('No such endpoint: GET /. The API is under /v1/, the console at /console.')
+    if (!wantsHtml(c.req.headers.accept)) throw notFound('No such endpoint: GET /. The API is under /v1/, the console at /console.')
     c.res.writeHead(302, { ...CONSOLE_HEADERS, location: '/console', 'cache-control': 'no-store', 'content-length': 0 })
     c.res.end()
     return 'sent'
