@@ -36,7 +36,7 @@ export function buildProgram(cli: Cli): Command {
   const program = new UnknownOptionsFirst('postern')
     .description('Keep HTTP services private; let exactly the right developers, service accounts and federated users call them.')
     .option('--project <projectId>', 'the project to use (default: postern config get project)')
-    .option('--format <format>', "output format: yaml, json, table, value(FIELD,…), table(FIELD,…) or none (nothing on stdout), e.g. --format='value(status.url)'")
+    .option('--format <format>', "output format: yaml, json, table, none (nothing on stdout), or only these fields as value(FIELD,…), table(FIELD,…), csv(FIELD,…), json(FIELD,…) or yaml(FIELD,…); [no-heading] on csv and table, e.g. --format='value(status.url)', --format='csv[no-heading](metadata.name,uri)'")
     .option('-q, --quiet', 'no status messages; never prompt')
     .option('--impersonate-service-account <email>', 'make every API call of the command as this service account, with an access token the active account asks for (it needs roles/iam.serviceAccountTokenCreator on it); also the property auth/impersonate_service_account')
     .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatList, formatResource, parseFormat } from './output.js'
+import { formatList, formatResource, parseFormat, pick } from './output.js'
 import { parseAllDocuments } from 'yaml'
 
 const policy = { version: 1, etag: 'Bw1', bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com', 'user:b@x.com'] }, { role: 'roles/run.viewer', members: ['group:g@x.com'] }] }
@@ -14,7 +14,7 @@ describe('--format', () => {
     expect(parseFormat("value(uri)", 'yaml')).toBe('value(uri)')
     expect(parseFormat('value( uri , name )', 'yaml')).toBe('value(uri,name)')
     expect(parseFormat(undefined, 'table')).toBe('table')
-    expect(() => parseFormat('text', 'yaml')).toThrow(/--format must be yaml, json, table, value\(FIELD,…\)/)
+    expect(() => parseFormat('text', 'yaml')).toThrow(/--format must be yaml, json, table, none, or the fields to print as value\(FIELD,…\)/)
     expect(() => parseFormat('value()', 'yaml')).toThrow(/is not a field name/)
     expect(() => parseFormat('value(uri;rm -rf)', 'yaml')).toThrow(/is not a field name/)
     expect(parseFormat('value(labels.cost-center)', 'yaml')).toBe('value(labels.cost-center)')
@@ -67,5 +67,42 @@ describe('--format', () => {
       expect(out).toContain('\\x9b')
       expect(parseAllDocuments(out).map((d) => d.toJS())).toEqual([value])
     }
+  })
+
+  it("takes gcloud's csv(…), json(…) and yaml(…) projections and [no-heading] on csv and table; refuses other attributes and a bare csv", () => {
+    expect(parseFormat('csv( name , uri )', 'yaml')).toBe('csv(name,uri)')
+    expect(parseFormat('csv[no-heading](uri)', 'yaml')).toBe('csv[no-heading](uri)')
+    expect(parseFormat('table[no-heading](uri)', 'yaml')).toBe('table[no-heading](uri)')
+    expect(parseFormat('json(metadata.name)', 'yaml')).toBe('json(metadata.name)')
+    expect(parseFormat('yaml(bindings.role)', 'yaml')).toBe('yaml(bindings.role)')
+    expect(() => parseFormat('value[no-heading](uri)', 'yaml')).toThrow(/only \[no-heading\] is taken, on csv and table/)
+    expect(() => parseFormat('csv[delimiter=";"](uri)', 'yaml')).toThrow(/only \[no-heading\] is taken/)
+    expect(() => parseFormat('csv', 'yaml')).toThrow(/--format=csv needs the fields to print/)
+    expect(() => parseFormat('get(uri)', 'yaml')).toThrow(/--format must be yaml, json, table, none, or the fields to print as value\(FIELD,…\), table\(FIELD,…\), csv\(FIELD,…\)/)
+    expect(() => parseFormat('json(uri;x)', 'yaml')).toThrow(/is not a field name/)
+  })
+
+  it('csv(…) prints a lower-case heading of the fields and one RFC 4180 record per resource; [no-heading] leaves the heading out', () => {
+    expect(formatList(services, columns, 'csv(name,uri,labels)')).toBe('name,uri,labels\nprojects/p/services/hello,http://hello.p.localhost:7080,team=a;env=dev\nprojects/p/services/api,http://api.p.localhost:7080,\n')
+    expect(formatList(services, columns, 'csv[no-heading](uri)')).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
+    expect(formatResource(policy, 'csv(etag,bindings.role)')).toBe('etag,role\nBw1,roles/run.invoker;roles/run.viewer\n')
+    expect(formatResource({ networkIP: 'say "hi", then\nleave' }, 'csv(networkIP)')).toBe('network_ip\n"say ""hi"", then leave"\n')
+    expect(formatList([], [], 'csv(uri)')).toBe('')
+    expect(formatList(services, columns, 'table[no-heading](uri)', { tty: false })).toBe('http://hello.p.localhost:7080\nhttp://api.p.localhost:7080\n')
+  })
+
+  it('json(…) and yaml(…) print the resource with only those fields, where they are in it', () => {
+    expect(pick({ metadata: { name: 'a', uid: 'u' }, spec: {} }, ['metadata.name'])).toEqual({ metadata: { name: 'a' } })
+    expect(pick(policy, ['etag', 'bindings.role'])).toEqual({ etag: 'Bw1', bindings: [{ role: 'roles/run.invoker' }, { role: 'roles/run.viewer' }] })
+    expect(pick(policy, ['bindings.role', 'bindings.members'])).toEqual({ bindings: policy.bindings })
+    expect(pick(policy, ['bindings[1].role'])).toEqual({ bindings: [{ role: 'roles/run.viewer' }] })
+    expect(pick(policy, ['nosuch', 'bindings[7].role'])).toEqual({})
+    expect(JSON.parse(formatResource(policy, 'json(version)'))).toEqual({ version: 1 })
+    expect(JSON.parse(formatList(services, columns, 'json(uri)'))).toEqual([{ uri: 'http://hello.p.localhost:7080' }, { uri: 'http://api.p.localhost:7080' }])
+    expect(formatList([], [], 'json(uri)')).toBe('[]\n')
+    expect(formatList(services, columns, 'yaml(labels.team)')).toBe('---\nlabels:\n  team: a\n---\n{}\n')
+    expect(formatResource(services[0]!, 'yaml(uri)')).toBe('uri: http://hello.p.localhost:7080\n')
+    // Projected fields (Cloud Run's names) are seen too, as value(…) sees them.
+    expect(JSON.parse(formatResource(services[0]!, 'json(status.url)', (s) => ({ ...s, status: { url: s.uri } })))).toEqual({ status: { url: 'http://hello.p.localhost:7080' } })
   })
 })

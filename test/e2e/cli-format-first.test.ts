@@ -24,11 +24,11 @@ describe('the CLI checks first, then changes, then shows what is', () => {
   afterAll(() => p?.stop())
 
   it('an unusable --format is a usage error before the command changes anything', async () => {
-    const grant = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:u5@example.com', '--role=roles/run.invoker', '--format=csv(uri)'])
+    const grant = await p.cli(['services', 'add-iam-policy-binding', 'hello', '--member=user:u5@example.com', '--role=roles/run.invoker', '--format=text(uri)'])
     expect(grant).toMatchObject({ code: 2, stdout: '' })
     expect(await members('hello')).not.toContain('u5@example.com')
     expect(grant.stderr).not.toContain('Updated IAM policy')
-    expect(grant.stderr).toContain("ERROR: --format must be yaml, json, table, value(FIELD,…), table(FIELD,…) or none, e.g. --format='value(uri)', not 'csv(uri)'.")
+    expect(grant.stderr).toContain("ERROR: --format must be yaml, json, table, none, or the fields to print as value(FIELD,…), table(FIELD,…), csv(FIELD,…), json(FIELD,…) or yaml(FIELD,…), e.g. --format='value(uri)', not 'text(uri)'.")
 
     const created = await p.cli(['services', 'create', 'fmt1', `--upstream=${upstream}`, '--format=value(uri;name)'])
     expect(created).toMatchObject({ code: 2, stdout: '' })

@@ -92,7 +92,22 @@ describe('gcloud habits', () => {
     expect(one.stderr).toContain("--format=table lists many resources; for one, use yaml, json or value(FIELD,…), e.g. --format='value(uri)'.")
     const unknown = await p.cli(['services', 'list', '--format=text'])
     expect(unknown.code).toBe(2)
-    expect(unknown.stderr).toContain('--format must be yaml, json, table, value(FIELD,…), table(FIELD,…) or none')
+    expect(unknown.stderr).toContain('--format must be yaml, json, table, none, or the fields to print as value(FIELD,…), table(FIELD,…), csv(FIELD,…), json(FIELD,…) or yaml(FIELD,…)')
+  })
+
+  it("gcloud's csv(…), csv[no-heading](…), json(…) and yaml(…) projections print only those fields", async () => {
+    // $ postern services list --format='csv(metadata.name,uri)'
+    expect(await p.cli(['services', 'list', '--filter=metadata.name=hello', '--format=csv(metadata.name,uri)'])).toMatchObject({ code: 0, stdout: `name,uri\nhello,${uri}\n` })
+    expect(await p.cli(['services', 'describe', 'hello', '--format=csv[no-heading](upstream,status.url)'])).toMatchObject({ code: 0, stdout: `http://127.0.0.1:9000,${uri}\n` })
+    // $ postern services describe hello --format='json(name,status.url)'
+    const json = await p.cli(['services', 'describe', 'hello', '--format=json(name,status.url)'])
+    expect(JSON.parse(json.stdout)).toEqual({ name: 'projects/my-project/services/hello', status: { url: uri } })
+    expect(JSON.parse((await p.cli(['services', 'list', '--filter=metadata.name=hello', '--format=json(uri)'])).stdout)).toEqual([{ uri }])
+    const yaml = await p.cli(['services', 'get-iam-policy', 'hello', '--format=yaml(bindings.members)'])
+    expect(yaml).toMatchObject({ code: 0, stdout: 'bindings:\n  - members:\n      - group:eng@example.com\n      - user:ann@example.com\n' })
+    // Attributes gcloud has and Postern does not are refused, not ignored; nothing is changed first.
+    expect(await p.cli(['services', 'update', 'hello', '--description=x', "--format=csv[delimiter=';'](uri)"])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('only [no-heading] is taken') })
+    expect(await p.cli(['services', 'describe', 'hello', '--format=value(description)'])).toMatchObject({ stdout: '\n' })
   })
 
   it('tables are plain tab-separated columns when piped, aligned on a terminal', async () => {
