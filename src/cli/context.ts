@@ -7,6 +7,7 @@ import { CliError, usageError } from './errors.js'
 import { shapeList, shapeRecords, type ListShape } from './list-flags.js'
 import { formatList, formatResource, parseFormat, type Column, type Format } from './output.js'
 import { Session } from './session.js'
+import { terminalSafe } from './terminal-text.js'
 import { generateAccessTokenPath, Impersonation } from './impersonation.js'
 import { showsWarnings, type Verbosity } from './verbosity.js'
 
@@ -119,12 +120,18 @@ export class Cli {
    * A list in the chosen format, sorted, filtered and cut first as the command's list flags say
    * (list-flags.ts); an empty one also says so on stderr, as gcloud does. `projected`: the row as
    * --format projections and --filter see it (output.ts). `empty`: what to say instead when there
-   * is nothing at all to list (not when the flags left nothing).
+   * is nothing at all to list (not when the flags left nothing). `uri`: a row's URL, which --uri
+   * prints alone, one a line, as gcloud's does (withListFlags adds --uri where a row has one).
    */
-  printList<T>(cmd: Command, all: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown; empty?: string } = {}): void {
+  printList<T>(cmd: Command, all: readonly T[], columns: readonly Column<T>[], o: { fallback?: Format; projected?: (row: T) => unknown; empty?: string; uri?: (row: T) => string } = {}): void {
+    const flags = cmd.opts<ListShape>()
+    const uri = flags.uri ? o.uri : undefined
+    // gcloud formats the list of URIs; here a URL a line is the one form, so --format is refused rather than ignored.
+    if (uri && this.globals(cmd).format !== undefined) throw usageError('--uri prints one URL a line; leave out --format (or use --format=\'value(uri)\' without --uri).')
     const format = this.format(cmd, o.fallback ?? 'table')
-    const rows = shapeList(all, cmd.opts<ListShape>(), o.projected)
+    const rows = shapeList(all, flags, o.projected)
     if (rows.length === 0) this.status((all.length === 0 && o.empty) || 'Listed 0 items.', cmd)
+    if (uri) return this.print(rows.map((r) => `${terminalSafe(uri(r))}\n`).join(''))
     this.print(formatList(rows, columns, format, { tty: this.io.stdoutIsTTY ?? false, projected: o.projected }))
   }
 

@@ -12,6 +12,8 @@ export interface ListShape {
   limit?: string
   /** How many items per request; a list that arrives in one answer only checks it. */
   pageSize?: string
+  /** gcloud's --uri: each item's URL alone, one a line (a list whose items have one). */
+  uri?: boolean
 }
 
 /**
@@ -30,9 +32,10 @@ export function printsList(cmd: Command): boolean {
  * never waits on the server. Most APIs behind these commands answer with the whole list at once,
  * so `--page-size` (gcloud's "the default is unlimited (no paging)" when a service does not page)
  * is accepted and changes nothing; `--limit` cuts what is printed. A list whose API pages
- * (`maxPageSize`, its largest page) fetches its pages with collectPages and pagesWanted.
+ * (`maxPageSize`, its largest page) fetches its pages with collectPages and pagesWanted. With
+ * `uri` (what an item's URL is, for the help), `--uri` too: the command passes printList the URL.
  */
-export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean; maxPageSize?: number } = {}): Command {
+export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: boolean; maxPageSize?: number; uri?: string } = {}): Command {
   if (o.flatten) cmd.option('--flatten <keys>', "one record per item of these lists, e.g. --flatten='bindings[].members' (then --filter and --format see one member at a time)")
   cmd
     .option('--filter <expression>', "list only the items for which EXPRESSION is true: key:pattern, key=value, key!=value, key~regex, <, >, NOT, AND, OR, e.g. --filter='metadata.name:api'")
@@ -41,6 +44,7 @@ export function withListFlags(cmd: Command, o: { limit?: boolean; flatten?: bool
   cmd.option('--page-size <n>', o.maxPageSize === undefined
     ? 'items per request to the server, as gcloud; this list comes in one answer, so it changes nothing'
     : `items per request to the server (at most ${o.maxPageSize}, its limit)`)
+  if (o.uri !== undefined) cmd.option('--uri', `print ${o.uri} alone, one a line, instead of the list (after --filter, --sort-by and --limit)`)
   return cmd.hook('preAction', (_self, action) => {
     const flags = action.opts<ListShape>()
     if (flags.pageSize !== undefined) parseCount('--page-size', flags.pageSize)

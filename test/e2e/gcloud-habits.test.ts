@@ -110,6 +110,17 @@ describe('gcloud habits', () => {
     expect(await p.cli(['services', 'describe', 'hello', '--format=value(description)'])).toMatchObject({ stdout: '\n' })
   })
 
+  it("services list --uri prints each service's URL alone, one a line, after the list flags, as gcloud run's", async () => {
+    // $ postern services list --uri
+    const all = await p.cli(['services', 'list', '--uri'])
+    expect(all).toMatchObject({ code: 0, stderr: '' })
+    expect(all.stdout.split('\n')).toContain(uri)
+    expect(all.stdout).toMatch(/^(https?:\/\/\S+\n)+$/)
+    expect(await p.cli(['services', 'list', '--uri', '--filter=metadata.name=hello'])).toMatchObject({ code: 0, stdout: `${uri}\n` })
+    expect(await p.cli(['services', 'list', '--uri', '--filter=metadata.name=nosuch'])).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    expect(await p.cli(['services', 'list', '--uri', '--format=json'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--uri prints one URL a line; leave out --format') })
+  })
+
   it('tables are plain tab-separated columns when piped, aligned on a terminal', async () => {
     const piped = await p.cli(['services', 'list'])
     expect(piped.stdout.split('\n')[1]).toBe(`hello\t${uri}\thttp://127.0.0.1:9000\trequired\tuser:owner@example.com`)

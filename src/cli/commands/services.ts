@@ -87,7 +87,7 @@ export function registerServices(program: Command, cli: Cli): Command {
   const services = program.command('services').description('Create, inspect and grant access to services.')
   const path = (name: string, cmd: Command) => servicePath(() => cli.project(cmd), name)
 
-  withListFlags(services.command('list'))
+  withListFlags(services.command('list'), { uri: "each service's URL" })
     .description('List the services of the project.')
     .action(async (_o, cmd: Command) => {
       const { services: rows = [] } = await cli.api().call<{ services?: Service[] }>('GET', `/v2/projects/${encodeURIComponent(cli.project(cmd))}/services`)
@@ -97,7 +97,7 @@ export function registerServices(program: Command, cli: Cli): Command {
         { header: 'UPSTREAM', value: (s) => s.upstream },
         { header: 'AUTHENTICATION', value: (s) => (s.invokerIamDisabled ? 'none (invoker check disabled)' : s.allUsersMayInvoke ? 'none (allUsers may invoke)' : s.strictAudience ? 'required, strict audience' : 'required') },
         { header: 'LAST MODIFIED BY', value: (s) => s.lastModifier },
-      ], { projected: withCloudRunFields })
+      ], { projected: withCloudRunFields, uri: (s) => s.uri })
     })
 
   services
