@@ -8,9 +8,13 @@ describe('pagesWanted', () => {
     expect(pagesWanted({ limit: 'unlimited', pageSize: '9000' }, 500)).toEqual({ limit: Infinity, pageSize: 500 })
   })
 
-  it('fetches the whole list when --filter or --sort-by must see it before --limit cuts it', () => {
-    expect(pagesWanted({ limit: '5', filter: 'state=DENIED' }, 500).limit).toBe(Infinity)
-    expect(pagesWanted({ limit: '5', sortBy: 'createTime' }, 500).limit).toBe(Infinity)
+  it('fetches the whole list when --sort-by must see it before --limit cuts it; with --filter alone, until --limit items pass it', () => {
+    expect(pagesWanted({ limit: '5', sortBy: 'createTime', filter: 'state=DENIED' }, 500).limit).toBe(Infinity)
+    const filtered = pagesWanted({ limit: '5', filter: 'state=DENIED' }, 500)
+    expect(filtered.limit).toBe(5)
+    expect([{ state: 'DENIED' }, { state: 'PENDING' }].filter(filtered.keep!)).toEqual([{ state: 'DENIED' }])
+    expect(pagesWanted({ limit: '5' }, 500).keep).toBeUndefined()
+    expect(() => pagesWanted({ filter: 'state=(' }, 500)).toThrow()
   })
 
   it('refuses counts that are not positive whole numbers', () => {

@@ -18,7 +18,7 @@ export interface ListShape {
 
 /**
  * Whether a command prints a list, which a bare --format=table can lay out: every list command
- * takes gcloud's list flags (withListFlags) or, `logs read`, a --limit of its own. Any other
+ * takes gcloud's list flags (withListFlags; `logs read` with a --limit of its own). Any other
  * prints one resource or none, and is refused a bare table before it runs (main.ts).
  */
 export function printsList(cmd: Command): boolean {
@@ -61,13 +61,14 @@ export function parseCount(flag: string, text: string): number {
 
 /**
  * How many items to fetch from a list that pages, and how many a request: --limit's worth, unless
- * --filter or --sort-by must see the whole list first (gcloud applies --limit after them).
+ * --sort-by must see the whole list first (gcloud applies --limit after it). With --filter alone,
+ * `keep` is the filter: pages are fetched until --limit items pass it, not the whole list. It
+ * sees an item as the API gives it, as printList's filter does for a list without projected fields.
  */
-export function pagesWanted(flags: ListShape, maxPageSize: number): { limit: number; pageSize: number } {
-  const wholeList = flags.filter !== undefined || flags.sortBy !== undefined
-  const limit = wholeList || flags.limit === undefined ? Infinity : parseCount('--limit', flags.limit)
+export function pagesWanted(flags: ListShape, maxPageSize: number): { limit: number; pageSize: number; keep?: (item: unknown) => boolean } {
+  const limit = flags.sortBy !== undefined || flags.limit === undefined ? Infinity : parseCount('--limit', flags.limit)
   const pageSize = flags.pageSize === undefined ? Infinity : parseCount('--page-size', flags.pageSize)
-  return { limit, pageSize: Math.min(pageSize, maxPageSize) }
+  return { limit, pageSize: Math.min(pageSize, maxPageSize), ...(flags.filter !== undefined && { keep: parseFilter(flags.filter) }) }
 }
 
 /** Whether any list flag was given: a command that prints one resource then prints records. */

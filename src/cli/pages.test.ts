@@ -27,6 +27,12 @@ describe('collectPages', () => {
     expect(await collectPages(fetchPage, { limit: Infinity, pageSize: 1000 })).toHaveLength(2500)
   })
 
+  it('with keep, counts only the items kept, asking for whole pages until the limit of them is reached', async () => {
+    const { asked, fetchPage } = pagedList(100)
+    expect(await collectPages(fetchPage, { limit: 3, pageSize: 4, keep: (n) => n % 5 === 0 })).toEqual([0, 5, 10])
+    expect(asked.map((a) => a.pageSize)).toEqual([4, 4, 4])
+  })
+
   it('stops at a page without items, whatever token it carries', async () => {
     let calls = 0
     const items = await collectPages(async () => (calls++, { items: [], nextPageToken: 'again' }), { limit: Infinity, pageSize: 10 })

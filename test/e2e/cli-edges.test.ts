@@ -130,6 +130,20 @@ describe('CLI edges', () => {
     expect(await p.cli(['services', 'list', '--page-size=0'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^ERROR: --page-size must be a positive number, not '0'\.\n/) })
   })
 
+  it("logs read takes gcloud's list flags: --filter on each page until --limit entries pass, --sort-by, a bad filter a usage error before any call", async () => {
+    // A newer entry than hello's creation, which the filter must page past.
+    expect((await p.cli(['services', 'create', 'logged-later', '--upstream=http://127.0.0.1:9000'])).code).toBe(0)
+    // $ postern logs read --filter='method=services.create AND resource:hello' --limit=1 --page-size=1
+    const created = await p.cli(['--verbosity=debug', 'logs', 'read', '--filter=method=services.create AND resource:hello', '--limit=1', '--page-size=1', '--format=value(method,resource,outcome)'])
+    expect(created).toMatchObject({ code: 0, stdout: 'services.create\tprojects/my-project/services/hello\tOK\n' })
+    expect(created.stderr.match(/^DEBUG: --> GET \S+\/v1\/auditLogs\?pageSize=1(&|$)/gm)!.length).toBeGreaterThan(1)
+    const sorted = await p.cli(['logs', 'read', '--sort-by=time', '--limit=unlimited', '--format=value(time)'])
+    const times = sorted.stdout.trim().split('\n')
+    expect(times.length).toBeGreaterThan(1)
+    expect(times).toEqual([...times].sort())
+    expect(await p.cli(['logs', 'read', '--filter=method=(', '--verbosity=debug'])).toMatchObject({ code: 2, stdout: '', stderr: expect.not.stringContaining('DEBUG: -->') })
+  })
+
   it('config set refuses an empty value and a malformed project id, server or no server, exit 2', async () => {
     // A config of its own, pointed at a server that is not there: nothing can be asked of it.
     const configDir = mkdtempSync(join(tmpdir(), 'postern-config-'))
