@@ -84,7 +84,7 @@ export class Cli {
     )
   }
 
-  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity; configuration?: string; impersonateServiceAccount?: string } {
+  globals(cmd: Command): { project?: string; format?: string; quiet?: boolean; verbosity?: Verbosity; logHttp?: boolean; configuration?: string; impersonateServiceAccount?: string } {
     return cmd.optsWithGlobals()
   }
 

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 
 /**
- * `--verbosity=debug`: one line per HTTP request the CLI makes and one per answer, on stderr.
+ * `--verbosity=debug` and `--log-http`: one line per HTTP request the CLI makes and one per answer, on stderr.
  * Node's fetch (and undici) announce every request on these diagnostics channels, so each request
  * is seen however deep the code that sends it, with nothing passed down. Only the method and the
  * URL are shown, never a header or a body, where tokens travel; a query parameter whose name says

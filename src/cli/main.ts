@@ -40,6 +40,7 @@ export function buildProgram(cli: Cli): Command {
     .option('-q, --quiet', 'no status messages; never prompt')
     .option('--impersonate-service-account <email>', 'make every API call of the command as this service account, with an access token the active account asks for (it needs roles/iam.serviceAccountTokenCreator on it); also the property auth/impersonate_service_account')
     .option('--configuration <name>', 'the named configuration to use for this command (default: POSTERN_ACTIVE_CONFIG_NAME, else the active one)')
+    .option('--log-http', "print each HTTP request the CLI makes and its status on stderr, as --verbosity=debug does (gcloud's --log-http): method and URL, never a header or a body, where tokens travel")
     .addOption(new Option('--verbosity <level>', 'how much to say on stderr, as gcloud: debug adds each HTTP request made (method and URL); error leaves out warnings; critical and none leave out errors too (the exit code still says)').choices(VERBOSITIES))
     .version(`postern ${version}`, '--version', 'print the version')
     .exitOverride()
@@ -132,7 +133,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     io.stderr(`ERROR: config set takes the property and its value as two words, as gcloud does. Did you mean:\n  ${property}\n`)
     return 2
   }
-  // --verbosity=debug traces the requests a command makes; a server's are not the CLI's (serve --access-log).
+  // --verbosity=debug (or --log-http) traces the requests a command makes; a server's are not the CLI's (serve --access-log).
   let untrace = () => {}
   // Known once the command line has parsed: commander's own usage errors come before it (verbosity.ts).
   let verbosity: Verbosity = 'warning'
@@ -144,7 +145,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     // would refuse only once the change is made.
     const format = cli.globals(action).format
     if (format !== undefined && parseFormat(format, 'yaml') === 'table' && !printsList(action)) throw usageError(TABLE_FOR_ONE)
-    if (action.name() !== 'serve' && verbosity === 'debug') untrace = traceHttp(io.stderr)
+    if (action.name() !== 'serve' && (verbosity === 'debug' || cli.globals(action).logHttp)) untrace = traceHttp(io.stderr)
     // gcloud's --configuration and CLOUDSDK_ACTIVE_CONFIG_NAME: a configuration for this command only.
     const chosen = cli.globals(action).configuration ?? io.env.POSTERN_ACTIVE_CONFIG_NAME
     if (chosen !== undefined && chosen !== '') cli.files.useConfiguration(configurationName(chosen))

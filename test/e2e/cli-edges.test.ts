@@ -96,6 +96,14 @@ describe('CLI edges', () => {
     expect(debug).toMatchObject({ code: 0, stdout: 'projects/my-project/services/hello\n' })
     expect(debug.stderr).toContain(`DEBUG: --> GET ${p.controlUrl}/v2/projects/my-project/services\nDEBUG: <-- 200 GET ${p.controlUrl}/v2/projects/my-project/services\n`)
     expect(debug.stderr).not.toMatch(/Bearer|eyJ/)
+    // $ postern services list --log-http   (gcloud's flag: the same trace, at any verbosity; the token exchange's form is never shown)
+    const logged = await p.cli(['services', 'list', '--log-http', '--format=value(name)'])
+    expect(logged).toMatchObject({ code: 0, stdout: 'projects/my-project/services/hello\n' })
+    expect(logged.stderr).toContain(`DEBUG: --> GET ${p.controlUrl}/v2/projects/my-project/services\nDEBUG: <-- 200 GET ${p.controlUrl}/v2/projects/my-project/services\n`)
+    expect(logged.stderr).not.toMatch(/Bearer|eyJ|refresh_token|authorization/i)
+    const exchanged = await p.cli(['--log-http', 'auth', 'print-identity-token', '--audiences=https://x.example'])
+    expect(exchanged.stderr).toMatch(/^DEBUG: --> POST \S+\/oauth2\/token\n/m)
+    expect(exchanged.stderr).not.toMatch(/eyJ|refresh_token/)
     // $ postern services list --verbosity=loud
     expect(await p.cli(['services', 'list', '--verbosity=loud'])).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('Allowed choices are debug, info, warning, error, critical, none.') })
     // critical and none leave out the error a command fails with, as gcloud's (it logs them at
