@@ -26,7 +26,7 @@ describe('CLI edges', () => {
     }
   })
 
-  it("keys create - writes the key file to stdout, as gcloud does, and no file named '-'", async () => {
+  it("keys create - writes the key file to stdout, as gcloud does, and no file named '-'; keys list --managed-by as gcloud's", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-keys-'))
     expect((await p.cli(['iam', 'service-accounts', 'create', 'ci-bot'])).code).toBe(0)
     // $ postern iam service-accounts keys create - --iam-account ci-bot@my-project.iam.postern.internal > key.json
@@ -35,6 +35,13 @@ describe('CLI edges', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ type: 'service_account', client_email: 'ci-bot@my-project.iam.postern.internal' })
     expect(r.stderr).toMatch(/^created key \[\w+\] of type \[json\] as \[-\] for \[ci-bot@my-project\.iam\.postern\.internal\]\n$/)
     expect(existsSync(join(dir, '-'))).toBe(false)
+    // gcloud's --managed-by: Postern's keys are all user-managed.
+    // $ postern iam service-accounts keys list --iam-account ci-bot@… --managed-by=user
+    const keyId = /created key \[(\w+)\]/.exec(r.stderr)![1]!
+    const keys = (managedBy: string) => p.cli(['iam', 'service-accounts', 'keys', 'list', '--iam-account=ci-bot@my-project.iam.postern.internal', `--managed-by=${managedBy}`, '--format=value(keyId)'])
+    for (const managedBy of ['user', 'any']) expect(await keys(managedBy), managedBy).toMatchObject({ code: 0, stdout: `${keyId}\n` })
+    expect(await keys('system')).toMatchObject({ code: 0, stdout: '', stderr: 'Listed 0 items.\n' })
+    expect(await keys('users')).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining("argument 'users' is invalid. Allowed choices are any, user, system.") })
   })
 
   it('a control character in stored text reaches the terminal shown in caret notation, in every human-readable format; json keeps it exact', async () => {

@@ -1,5 +1,5 @@
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import type { Cli } from '../context.js'
 import { CliError } from '../errors.js'
 import { registerPolicyCommands } from './policy-commands.js'
@@ -21,6 +21,8 @@ interface Account {
 interface Key {
   keyId: string
   validAfterTime: string
+  /** USER_MANAGED: every key Postern has (it keeps no keys of its own for service accounts, as Google's SYSTEM_MANAGED). */
+  keyType?: string
   privateKeyData?: string
 }
 
@@ -123,8 +125,11 @@ export function registerIam(program: Command, cli: Cli): Command {
   withListFlags(keys.command('list'))
     .description('List keys.')
     .requiredOption('--iam-account <email>', 'the service account')
-    .action(async (o: { iamAccount: string }, cmd: Command) => {
-      const { keys: rows = [] } = await cli.api().call<{ keys?: Key[] }>('GET', `${accountPath(o.iamAccount)}/keys`)
+    .addOption(new Option('--managed-by <type>', "user: the keys made with keys create; system: keys the server keeps itself, which Postern has none of; any (the default): both, as gcloud's").choices(['any', 'user', 'system']).default('any'))
+    .action(async (o: { iamAccount: string; managedBy: 'any' | 'user' | 'system' }, cmd: Command) => {
+      const { keys: all = [] } = await cli.api().call<{ keys?: Key[] }>('GET', `${accountPath(o.iamAccount)}/keys`)
+      const wanted = { any: undefined, user: 'USER_MANAGED', system: 'SYSTEM_MANAGED' }[o.managedBy]
+      const rows = wanted === undefined ? all : all.filter((k) => (k.keyType ?? 'USER_MANAGED') === wanted)
       cli.printList(cmd, rows, [
         { header: 'KEY_ID', value: (k) => k.keyId },
         { header: 'CREATED_AT', value: (k) => k.validAfterTime },
