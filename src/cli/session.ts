@@ -4,6 +4,7 @@ import { CliError } from './errors.js'
 import type { CliConfig, ConfigFiles } from '../core/cli-config-files.js'
 import { findSignIn, putSignIn, signInsOf, type SignIn, type StoredAccount } from '../core/cli-credentials.js'
 import { signedInElsewhere } from './signed-in-elsewhere.js'
+import { signInCommand } from './sign-in-command.js'
 import { request } from './http-client.js'
 import { CLI_CLIENT_ID } from '../api/clients.js'
 
@@ -52,7 +53,7 @@ export class Session {
     if (found) return found
     const others = signInsOf(credentials, name)
     if (others.length > 0) throw new CliError(signedInElsewhere(this.files, this.serverOf, { account: name, server: at, others }))
-    throw new CliError(`No credentials for ${name}. Run: postern auth login${email ? '' : ' (or postern auth list)'}`)
+    throw new CliError(`No credentials for ${name}. Run: ${signInCommand(name)}${email ? '' : ' (or postern auth list)'}`)
   }
 
   /** An access token for the Postern API (the CLI's own calls; `print-access-token`). */
@@ -108,12 +109,12 @@ export class Session {
     if (hit) return hit
     return this.files.withLock(async () => {
       const current = findSignIn(this.files.readCredentials(), stored.server, name)
-      if (!current) throw new CliError(`No credentials for ${name}. Run: postern auth login`)
+      if (!current) throw new CliError(`No credentials for ${name}. Run: ${signInCommand(name)}`)
       const again = cached(current)
       if (again) return again
       const response = await this.exchange(name, current, req)
       const receivedAt = this.now()
-      if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: postern auth login`)
+      if (kind === 'access' && !response.access_token) throw new CliError(`The server answered no access token for ${name}; is it an older Postern? Sign in again: ${signInCommand(name)}`)
       const credentials = this.files.readCredentials()
       const updated: SignIn = { ...current }
       if (response.refresh_token) updated.refreshToken = response.refresh_token
@@ -142,7 +143,7 @@ export class Session {
       form.set('grant_type', 'urn:ietf:params:oauth:grant-type:jwt-bearer')
       form.set('assertion', await serviceAccountAssertion(account.keyFile, req.audience ?? CLI_CLIENT_ID, this.now()))
     } else {
-      if (!account.refreshToken) throw new CliError(`${name} has no refresh token; sign in again: postern auth login`)
+      if (!account.refreshToken) throw new CliError(`${name} has no refresh token; sign in again: ${signInCommand(name)}`)
       form.set('grant_type', 'refresh_token')
       form.set('refresh_token', account.refreshToken)
       form.set('client_id', CLI_CLIENT_ID)
@@ -154,7 +155,7 @@ export class Session {
     if (!res.ok || !body.id_token) {
       const why = body.error_description ?? body.error ?? `HTTP ${res.status}`
       // Signing in again helps only when the sign-in itself was refused (not when the server could not answer).
-      throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' && body.error === 'invalid_grant' ? '\nSign in again: postern auth login' : ''}`)
+      throw new CliError(`Could not get a token for ${name}: ${why}${account.type === 'user' && body.error === 'invalid_grant' ? `\nSign in again: ${signInCommand(name)}` : ''}`)
     }
     return body as unknown as TokenAnswer
   }

@@ -83,6 +83,15 @@ describe('gcloud habits', () => {
     expect(ghost).toMatchObject({ code: 0, stderr: expect.stringContaining('WARNING: There are no credentials for [ghost@example.com] here: sign in as it (postern auth login)') })
   })
 
+  it('an account without credentials is named in the command to run: auth login ACCOUNT, or activate-service-account for a service account', async () => {
+    // $ postern auth print-identity-token nobody@example.com
+    expect(await p.cli(['auth', 'print-identity-token', 'nobody@example.com'])).toMatchObject({ code: 1, stdout: '', stderr: 'ERROR: No credentials for nobody@example.com. Run: postern auth login nobody@example.com\n' })
+    expect(await p.cli(['auth', 'print-access-token', 'bot-one@my-project.iam.postern.internal'])).toMatchObject({
+      code: 1,
+      stderr: 'ERROR: No credentials for bot-one@my-project.iam.postern.internal. Run: postern auth activate-service-account bot-one@my-project.iam.postern.internal --key-file=FILE\n',
+    })
+  })
+
   it('--format=table is honoured for lists and refused for one resource, never printed as YAML', async () => {
     const table = await p.cli(['services', 'list', '--format=table'])
     expect(table.stdout).toMatch(/^SERVICE\tURL\tUPSTREAM/)
