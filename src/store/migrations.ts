@@ -210,6 +210,13 @@ const MIGRATIONS: Migration[] = [
     name: 'device codes: the account asked for',
     statements: [`ALTER TABLE device_codes ADD COLUMN login_hint TEXT`],
   },
+  {
+    // A service account's description (Google's IAM field, `gcloud iam service-accounts create
+    // --description`): accepted before but not kept. Accounts stored before have none.
+    version: 14,
+    name: 'service accounts: description',
+    statements: [`ALTER TABLE service_accounts ADD COLUMN description TEXT NOT NULL DEFAULT ''`],
+  },
 ]
 
 const SERIAL: Record<Dialect, string> = {

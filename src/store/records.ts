@@ -54,6 +54,7 @@ export interface ServiceAccountRecord {
   email: string
   uid: string
   displayName: string
+  description: string
   disabled: boolean
   createTime: number
 }

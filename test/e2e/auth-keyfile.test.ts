@@ -260,3 +260,26 @@ describe('the CLI as a service account, and impersonation', () => {
     expect(await userinfo(keyToken)).toBe(200)
   })
 })
+
+describe('a service account’s description, as gcloud’s --description', () => {
+  it('is kept on create, shown by describe, changed and cleared by update', async () => {
+    const email = 'described@my-project.iam.postern.internal'
+    const describe = async () => JSON.parse((await p.cli(['iam', 'service-accounts', 'describe', email, '--format=json'])).stdout) as Record<string, unknown>
+    const created = await p.cli(['iam', 'service-accounts', 'create', 'described', '--display-name=Deployer', '--description=Deploys — main branch'])
+    expect(created.code, created.stderr).toBe(0)
+    expect(await describe()).toMatchObject({ displayName: 'Deployer', description: 'Deploys — main branch' })
+
+    const updated = await p.cli(['iam', 'service-accounts', 'update', email, '--description=Deploys releases'])
+    expect(updated.code, updated.stderr).toBe(0)
+    expect(updated.stderr).toContain(`Updated service account [${email}].`)
+    expect(await describe()).toMatchObject({ displayName: 'Deployer', description: 'Deploys releases' })
+    expect((await p.cli(['iam', 'service-accounts', 'update', email, '--description='])).code).toBe(0)
+    expect(await describe()).toMatchObject({ displayName: 'Deployer', description: '' })
+
+    const nothing = await p.cli(['iam', 'service-accounts', 'update', email])
+    expect(nothing).toMatchObject({ code: 2, stderr: expect.stringContaining('Nothing to update: give --display-name or --description.') })
+    const tooLong = await p.cli(['iam', 'service-accounts', 'update', email, `--description=${'x'.repeat(257)}`])
+    expect(tooLong.code).toBe(1)
+    expect(tooLong.stderr).toContain('description')
+  })
+})

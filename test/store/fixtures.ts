@@ -68,6 +68,7 @@ export const aServiceAccount = (o: Partial<ServiceAccountRecord> = {}): ServiceA
   email: `${unique('sa-')}@my-project.iam.postern.internal`,
   uid: randomUUID(),
   displayName: 'CI robot',
+  description: 'builds and deploys',
   disabled: true,
   createTime: 1_700_000_000_030,
   ...o,

@@ -1,7 +1,7 @@
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { Option, type Command } from 'commander'
 import type { Cli } from '../context.js'
-import { CliError } from '../errors.js'
+import { CliError, usageError } from '../errors.js'
 import { registerPolicyCommands } from './policy-commands.js'
 import { withListFlags } from '../list-flags.js'
 
@@ -15,8 +15,20 @@ interface Role {
 interface Account {
   email: string
   displayName: string
+  description: string
   disabled: boolean
 }
+
+interface AccountFlags {
+  displayName?: string
+  description?: string
+}
+
+/** The fields the flags set; an empty value is kept (it clears the field on update). */
+const accountBody = (o: AccountFlags) => ({
+  ...(o.displayName !== undefined && { displayName: o.displayName }),
+  ...(o.description !== undefined && { description: o.description }),
+})
 
 interface Key {
   keyId: string
@@ -57,11 +69,24 @@ export function registerIam(program: Command, cli: Cli): Command {
     .command('create <name>')
     .description('Create a service account NAME@PROJECT.iam.postern.internal.')
     .option('--display-name <text>', 'a display name')
-    .action(async (name: string, o: { displayName?: string }, cmd: Command) => {
+    .option('--description <text>', 'a description, any text up to 256 characters')
+    .action(async (name: string, o: AccountFlags, cmd: Command) => {
       const project = cli.project(cmd)
-      const created = await cli.api().call<Account>('POST', `/v1/projects/${encodeURIComponent(project)}/serviceAccounts`, { accountId: name, ...(o.displayName && { displayName: o.displayName }) })
+      const created = await cli.api().call<Account>('POST', `/v1/projects/${encodeURIComponent(project)}/serviceAccounts`, { accountId: name, ...accountBody(o) })
       cli.status(`Created service account [${created.email}].`, cmd)
       cli.printResource(cmd, created)
+    })
+  accounts
+    .command('update <email>')
+    .description('Change the display name or description of a service account.')
+    .option('--display-name <text>', 'the new display name ("" clears it)')
+    .option('--description <text>', 'the new description ("" clears it)')
+    .action(async (email: string, o: AccountFlags, cmd: Command) => {
+      const body = accountBody(o)
+      if (Object.keys(body).length === 0) throw usageError('Nothing to update: give --display-name or --description.')
+      const updated = await cli.api().call<Account>('PATCH', accountPath(email), body)
+      cli.status(`Updated service account [${email}].`, cmd)
+      cli.printResource(cmd, updated)
     })
   withListFlags(accounts.command('list')).description('List service accounts of the project.').action(async (_o, cmd: Command) => {
     const { accounts: rows = [] } = await cli.api().call<{ accounts?: Account[] }>('GET', `/v1/projects/${encodeURIComponent(cli.project(cmd))}/serviceAccounts`)

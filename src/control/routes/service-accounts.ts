@@ -4,6 +4,7 @@ import { displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
+import { withinMask } from '../update-mask.js'
 import { parseEmail } from '../../iam/members.js'
 import { parseProjectId, projectName, serviceAccountName } from '../../iam/resources.js'
 import type { Router } from '../../http/router.js'
@@ -17,7 +18,10 @@ import { tokenEndpoint } from '../../identity/endpoints.js'
 const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 export const SA_DOMAIN = 'iam.postern.internal'
 
-const CreateAccount = z.strictObject({ accountId: z.string().max(64), displayName: displayName(100).optional(), description: z.string().max(256).optional() })
+// A description keeps any text, as a service's does; Google caps it at 256.
+const Fields = { displayName: displayName(100), description: z.string().max(256) }
+const CreateAccount = z.strictObject({ accountId: z.string().max(64), ...Fields }).partial({ displayName: true, description: true })
+const UpdateAccount = z.strictObject(Fields).partial()
 
 const view = (a: ServiceAccountRecord) => ({
   name: serviceAccountName(a.projectId, a.email),
@@ -25,6 +29,7 @@ const view = (a: ServiceAccountRecord) => ({
   email: a.email,
   uniqueId: a.uid,
   displayName: a.displayName,
+  description: a.description,
   disabled: a.disabled,
   createTime: rfc3339(a.createTime),
 })
@@ -73,7 +78,7 @@ export function serviceAccountRoutes(r: Router<Handler>): void {
     const body = parseWith(CreateAccount, await c.json())
     if (!ACCOUNT_ID.test(body.accountId)) throw invalid(`accountId '${body.accountId}': 6–30 lowercase letters, digits and hyphens, starting with a letter.`)
     const email = `${body.accountId}@${projectId}.${SA_DOMAIN}`
-    const record: ServiceAccountRecord = { projectId, email, uid: newUid(), displayName: body.displayName ?? '', disabled: false, createTime: c.deps.clock() }
+    const record: ServiceAccountRecord = { projectId, email, uid: newUid(), displayName: body.displayName ?? '', description: body.description ?? '', disabled: false, createTime: c.deps.clock() }
     await mutate(c, { method: 'serviceAccounts.create', resource: serviceAccountName(projectId, email), permission: 'iam.serviceAccounts.create', checkOn: projectName(projectId) }, async (tx) => {
       if (!(await tx.getProject(projectId))) throw notFound(`Project '${projectId}' not found.`)
       if (!(await tx.insertServiceAccount(record))) throw new PosternError('ALREADY_EXISTS', `Service account '${email}' already exists.`)
@@ -88,6 +93,19 @@ export function serviceAccountRoutes(r: Router<Handler>): void {
     const a = account(c)
     allowRead(c, 'iam.serviceAccounts.get', a.resource)
     return ok(view(await existing(c.deps.store, a.email)))
+  })
+
+  r.add('PATCH', `${base}/{email}`, async (c) => {
+    const a = account(c)
+    const patch = withinMask(parseWith(UpdateAccount, await c.json()), c.query.get('updateMask'), Object.keys(Fields))
+    const updated = await mutate(c, { method: 'serviceAccounts.update', resource: a.resource, permission: 'iam.serviceAccounts.update', details: { fields: Object.keys(patch) } }, async (tx) => {
+      const record = await existing(tx, a.email)
+      const next: ServiceAccountRecord = { ...record, displayName: patch.displayName ?? record.displayName, description: patch.description ?? record.description }
+      await tx.updateServiceAccount(next)
+      await tx.recordChange('serviceAccount', a.email)
+      return next
+    })
+    return ok(view(updated))
   })
 
   r.add('DELETE', `${base}/{email}`, async (c) => {

@@ -32,6 +32,7 @@ const serviceAccount = (r: Row): ServiceAccountRecord => ({
   email: str(r.email),
   uid: str(r.uid),
   displayName: str(r.display_name),
+  description: str(r.description),
   disabled: bool(r.disabled),
   createTime: num(r.create_time),
 })
@@ -126,14 +127,14 @@ export function principalQueries(sql: Sql): PrincipalQueries {
     },
     async insertServiceAccount(sa) {
       const changed = await sql.run(
-        `INSERT INTO service_accounts (email, project_id, uid, display_name, disabled, create_time) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [sa.email, sa.projectId, sa.uid, sa.displayName, flag(sa.disabled), sa.createTime],
+        `INSERT INTO service_accounts (email, project_id, uid, display_name, description, disabled, create_time) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [sa.email, sa.projectId, sa.uid, sa.displayName, sa.description, flag(sa.disabled), sa.createTime],
       )
       return changed === 1
     },
     async updateServiceAccount(sa) {
-      const changed = await sql.run(`UPDATE service_accounts SET display_name = ?, disabled = ? WHERE email = ? AND uid = ?`, [
-        sa.displayName, flag(sa.disabled), sa.email, sa.uid,
+      const changed = await sql.run(`UPDATE service_accounts SET display_name = ?, description = ?, disabled = ? WHERE email = ? AND uid = ?`, [
+        sa.displayName, sa.description, flag(sa.disabled), sa.email, sa.uid,
       ])
       return changed === 1
     },

@@ -110,6 +110,20 @@ export function lifecycleContract(c: ContractContext): void {
       expect(await migrated.getDeviceCode(fresh.deviceCodeHash)).toEqual(approved)
     })
 
+    it('service accounts stored before schema version 14 come through its migration with an empty description', async () => {
+      const place = await freshPlace()
+      await (await place.open()).close()
+      // The table as schema version 13 had it, with an account in it.
+      await place.raw(`DELETE FROM schema_migrations WHERE version = 14`)
+      await place.raw(`ALTER TABLE service_accounts DROP COLUMN description`)
+      await place.raw(`INSERT INTO service_accounts (email, project_id, uid, display_name, disabled, create_time)
+        VALUES ('old@my-project.iam.postern.internal', 'my-project', 'uid-old', 'Old robot', 0, 1700000000030)`)
+      const migrated = await place.open()
+      expect(await migrated.getServiceAccount('old@my-project.iam.postern.internal')).toEqual(aServiceAccount({
+        email: 'old@my-project.iam.postern.internal', uid: 'uid-old', displayName: 'Old robot', description: '', disabled: false,
+      }))
+    })
+
     it('refuses a database whose schema is newer than this code, saying what to do', async () => {
       const place = await freshPlace()
       await (await place.open()).close()

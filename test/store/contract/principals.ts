@@ -146,6 +146,15 @@ export function principalsContract(c: ContractContext): void {
       expect(await store.updateServiceAccount({ ...next, uid: 'stale' })).toBe(false)
     })
 
+    it('keeps a description as given, any text, and changes it on update', async () => {
+      const store = c.store()
+      const sa = aServiceAccount({ description: 'Déploie — main\nline 2 ✓' })
+      expect(await store.insertServiceAccount(sa)).toBe(true)
+      expect((await store.getServiceAccount(sa.email))?.description).toBe(sa.description)
+      expect(await store.updateServiceAccount({ ...sa, description: '' })).toBe(true)
+      expect((await store.getServiceAccount(sa.email))?.description).toBe('')
+    })
+
     it('keys: insert once, read, list by account in creation order, delete once', async () => {
       const store = c.store()
       const sa = aServiceAccount()
