@@ -7,6 +7,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { closedServiceAndRobot, closedServiceVerdict } from '../support/closed-service-and-robot.js'
 import { eventually } from '../support/eventually.js'
+import { TO_SCHEMA_VERSION_10 } from '../support/schema-version-10.js'
 import { createTestDatabase, recreateDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
 import { LATEST_SCHEMA } from '../../src/store/migrations.js'
@@ -53,7 +54,7 @@ describe.skipIf(!inject('postgres'))('an older backup restored under a running s
     const scratch = await createTestDatabase()
     databases.push(scratch)
     execFileSync('pg_restore', ['-d', scratch.url, join(dir, 'now.dump')])
-    await query(scratch.url, 'DROP TABLE installation; ALTER TABLE device_codes DROP COLUMN request_time, DROP COLUMN request_address, DROP COLUMN login_hint; DELETE FROM schema_migrations WHERE version >= 11')
+    await query(scratch.url, TO_SCHEMA_VERSION_10.join('; '))
     const older = join(dir, 'older.dump')
     execFileSync('pg_dump', ['-Fc', '-f', older, scratch.url])
 

@@ -15,7 +15,7 @@ import { startUpstream } from '../support/upstream.js'
  * `npm run build:server && POSTERN_FUZZ_SEED=n npx vitest run --project suite test/e2e/upstream-answer-fuzz.test.ts`.
  */
 const SEED = Number(process.env.POSTERN_FUZZ_SEED ?? 20261205)
-const REQUESTS = Number(process.env.POSTERN_FUZZ_REQUESTS ?? 300)
+const REQUESTS = Number(process.env.POSTERN_FUZZ_REQUESTS ?? 320)
 const AT_ONCE = 40
 
 /** One request on its own connection; everything read until the gateway closes it (or 8 s). */

@@ -3,6 +3,7 @@ import { ChangeFollower, type FollowerOptions } from '../../src/directory/change
 import type { Change } from '../../src/store/records.js'
 import type { Store } from '../../src/store/store.js'
 import { postgres, sqlite, type Backend, type Place } from './backends.js'
+import { TO_SCHEMA_VERSION_10 } from '../support/schema-version-10.js'
 import { aService } from './fixtures.js'
 
 /**
@@ -13,11 +14,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Makes the database what a backup of schema version 10 restored in its place looks like. */
 async function asSchemaVersion10(place: Place): Promise<void> {
-  await place.raw('DROP TABLE installation')
-  await place.raw('ALTER TABLE device_codes DROP COLUMN request_time')
-  await place.raw('ALTER TABLE device_codes DROP COLUMN request_address')
-  await place.raw('ALTER TABLE device_codes DROP COLUMN login_hint')
-  await place.raw('DELETE FROM schema_migrations WHERE version >= 11')
+  for (const statement of TO_SCHEMA_VERSION_10) await place.raw(statement)
 }
 
 function followerTests(backend: Backend): void {
