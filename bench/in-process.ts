@@ -71,6 +71,7 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
   const { RouteTable } = await importDist<RoutesModule>('gateway/routes.js')
   const { mintJwt } = await importDist<typeof import('../src/identity/mint.js')>('identity/mint.js')
   const { GatewayAuthenticator } = await importDist<AuthenticateModule>('gateway/authenticate.js')
+  const { SignIns } = await importDist<typeof import('../src/gateway/sign-ins.js')>('gateway/sign-ins.js')
   const { Keyring } = await importDist<KeyringModule>('identity/keyring.js')
   const { deriveMasterKey } = await importDist<MasterKeyModule>('identity/master-key.js')
 
@@ -189,7 +190,7 @@ export async function runInProcess(o: { batches?: number; batchMs?: number; log?
     // Memory: the gateway's own authenticator, a real keyring, 5,000 tokens of 1,000 users.
     const keyring = new Keyring(store, deriveMasterKey('postern bench master key'), { rotationMs: 30 * 86_400_000, maxTokenLifetimeMs: 86_400_000 }, Date.now)
     await keyring.rotateIfDue()
-    const authenticator = new GatewayAuthenticator(keyring, directory, issuer)
+    const authenticator = new GatewayAuthenticator(keyring, directory, new SignIns(store), issuer)
     const signer = keyring.signer()
     const count = 5_000
     const issued = (n: number, secondsEarlier: number) =>

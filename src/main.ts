@@ -52,6 +52,7 @@ import type { Change } from './store/records.js'
 import type { Store } from './store/store.js'
 import { AssertionMinter } from './gateway/assertions.js'
 import { GatewayAuthenticator } from './gateway/authenticate.js'
+import { SignIns } from './gateway/sign-ins.js'
 import { InvokeAuthorizer } from './gateway/authorize.js'
 import { answerRefusedRequests, plainHttpRefuser, refusingHttp09 } from './gateway/client-errors.js'
 import { DenialLog } from './gateway/denial-log.js'
@@ -415,7 +416,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       closers.push(async () => h2Upstreams.close())
       const upstreams = new Upstreams(h2Upstreams)
       closers.push(() => upstreams.close())
-      const authenticator = new GatewayAuthenticator(keyring, directory, config.issuer)
+      const signIns = new SignIns(store)
+      const authenticator = new GatewayAuthenticator(keyring, directory, signIns, config.issuer)
       const authorizer = new InvokeAuthorizer(directory)
       metrics.gauge('postern_token_cache_hit_ratio', 'Share of token checks answered from the verified-token cache.', () => authenticator.hitRatio())
       metrics.gauge('postern_decision_cache_hit_ratio', 'Share of access decisions answered from the decision cache.', () => authorizer.hitRatio())
@@ -448,8 +450,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         browser,
         browserSessions,
       })
-      afterChanges.push((changes) => browserSessions.forget(changes), () => gateway.recheckTunnels())
-      afterReload.push(() => browserSessions.forgetAll())
+      afterChanges.push((changes) => browserSessions.forget(changes), (changes) => signIns.forget(changes), () => gateway.recheckTunnels())
+      afterReload.push(() => browserSessions.forgetAll(), () => signIns.forgetAll())
       beforeServersClose.push(() => gateway.closeTunnels())
       const record: (service: string, verdict: Parameters<typeof metrics.request>[1]) => void = (service, verdict) => metrics.request(service, verdict, 0)
       const forward = forwardAuth(gateway, config.issuer, record)

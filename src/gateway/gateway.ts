@@ -94,7 +94,8 @@ export function createGateway(deps: GatewayDeps) {
     }
     // Opened while the service was public: no caller was ever proven.
     if (!grant.claims) return false
-    return allows(deps.authenticator.admit(grant.claims, route))
+    const admitted = deps.authenticator.admit(grant.claims, route)
+    return admitted instanceof Promise ? admitted.then(allows) : allows(admitted)
   }
   const tunnels = new OpenTunnels(stillAllowed)
 

@@ -25,6 +25,8 @@ export interface IdTokenOptions {
   includeEmail?: boolean
   ttlSeconds?: number
   extra?: Record<string, unknown>
+  /** The sign-in (refresh-token family) the token comes from, as `sid`: the gateway refuses the token once it has ended. */
+  signIn?: string
 }
 
 export interface AccessTokenOptions {
@@ -62,6 +64,7 @@ export class TokenIssuer {
     }
     if (o.nonce) claims.nonce = o.nonce
     if (o.authTime) claims.auth_time = Math.floor(o.authTime / 1000)
+    if (o.signIn) claims.sid = o.signIn
     return this.mint(claims, o.ttlSeconds, TOKEN_TYP.idToken)
   }
 

@@ -244,13 +244,16 @@ export type ChangeKind = 'project' | 'service' | 'policy' | 'user' | 'group' | '
 
 /**
  * Keys of 'session' changes: every ended sign-in session is announced on the change feed, so a
- * gateway that admitted a browser by a session made from it stops doing so within a second.
+ * gateway that admitted a browser by a session made from it, or an ID token naming it, stops
+ * doing so within a second.
  */
 export const SESSION_CHANGE = {
   /** One sign-in session (and every service session made from it) ended. */
   signIn: (sessionHash: string) => `sign-in:${sessionHash}`,
-  /** Every session of one subject ended. */
+  /** Every session of one subject ended, or every refresh-token family of it. */
   subject: (subjectUid: string) => `subject:${subjectUid}`,
+  /** One refresh-token family (a CLI sign-in, which tokens name as `sid`) ended. */
+  refreshFamily: (familyId: string) => `family:${familyId}`,
 } as const
 
 export interface Change {

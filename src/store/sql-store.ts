@@ -101,8 +101,10 @@ export function createSqlStore(driver: Driver, clock: () => number): Store {
     deleteServiceAccount: (email) => transaction((tx) => tx.deleteServiceAccount(email)),
     deleteWorkforcePool: (poolId) => transaction((tx) => tx.deleteWorkforcePool(poolId)),
     deleteWorkforceProvider: (poolId, providerId) => transaction((tx) => tx.deleteWorkforceProvider(poolId, providerId)),
-    // Ending sessions announces it on the change feed in the same transaction.
+    // Ending sessions and sign-ins announces it on the change feed in the same transaction.
     deleteSession: (hash) => transaction((tx) => tx.deleteSession(hash)),
+    revokeRefreshFamily: (familyId) => transaction((tx) => tx.revokeRefreshFamily(familyId)),
+    revokeRefreshTokensOf: (uid) => transaction((tx) => tx.revokeRefreshTokensOf(uid)),
     deleteSessionsOf: (uid) => transaction((tx) => tx.deleteSessionsOf(uid)),
     async changesSince(seq, limit): Promise<Change[]> {
       return (await driver.sql.all(`SELECT seq, kind, key, time FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`, [seq, limit])).map(change)

@@ -97,9 +97,11 @@ export interface StoreTx extends AccessQueries {
   getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>
   /** Marks a token used if it was not; false when it already was (a replay). */
   markRefreshTokenUsed(tokenHash: string, time: number): Promise<boolean>
+  /** Ends a sign-in (refresh-token family) and, if it was live, records a 'session' change naming it. */
   revokeRefreshFamily(familyId: string): Promise<number>
   /** Whether a sign-in (refresh-token family) is still live: some token of it is not revoked. Its access tokens name it (`sid`). */
   refreshFamilyLive(familyId: string): Promise<boolean>
+  /** Ends every sign-in of a subject and, if any was live, records a 'session' change naming the subject. */
   revokeRefreshTokensOf(subjectUid: string): Promise<number>
 
   insertAuthCode(c: AuthCodeRecord): Promise<void>

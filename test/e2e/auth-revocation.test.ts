@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { gatewayStatus } from '../support/gateway-status.js'
+import { gatewayAnswer, gatewayStatus } from '../support/gateway-status.js'
 import { freePort } from '../support/ports.js'
 import { createTestDatabase } from '../support/postgres.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -13,7 +13,8 @@ import { WebAgent, claimsOf, codeFlow, createUser, token } from '../support/web-
  * the gateway and their access tokens at the API within one second. On PostgreSQL the change is made through one
  * process and observed at another, so the change feed is what carries it.
  * A sign-in that ends (its refresh token or an access token revoked, a refresh token replayed)
- * ends its access tokens at the API at once, at every process: they name it (`sid`).
+ * ends its access tokens at the API at once, at every process, and its ID tokens at the gateway
+ * within a second: both name it (`sid`).
  */
 
 async function apiStatus(p: PosternProcess, bearer: string): Promise<number> {
@@ -43,8 +44,11 @@ async function timeUntil(probe: () => Promise<number>, want: number): Promise<nu
   }
 }
 
-/** Sign-ins ended at `writer`, their access tokens refused at `reader` (the same process on the embedded store). */
-async function signInsEnd(writer: PosternProcess, reader: PosternProcess) {
+/**
+ * Sign-ins ended at `writer`, their access tokens refused at `reader`'s API and their ID tokens at
+ * its gateway (the same process on the embedded store); `host` is a service all may invoke.
+ */
+async function signInsEnd(writer: PosternProcess, reader: PosternProcess, host: string) {
   const password = 'correct horse battery staple'
   const owner = await writer.ownerToken()
   const [hana, ivan, jack] = await Promise.all(
@@ -55,13 +59,21 @@ async function signInsEnd(writer: PosternProcess, reader: PosternProcess) {
   ) as [Record<string, string>, Record<string, string>, Record<string, string>]
   for (const t of [hana, ivan, jack]) {
     expect(claimsOf(t.access_token!).sid).toEqual(expect.any(String))
+    expect(claimsOf(t.id_token!).sid).toBe(claimsOf(t.access_token!).sid)
     expect(await apiStatus(reader, t.access_token!)).toBe(403) // authenticated, though not allowed to list users
+    await expect.poll(() => gatewayStatus(reader.gatewayPort, host, t.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
   }
   expect(await userinfoStatus(reader, hana.access_token!)).toBe(200)
+  const gatewayRefuses = (idToken: string) => timeUntil(() => gatewayStatus(reader.gatewayPort, host, idToken), 401)
 
   // The refresh token revoked (RFC 7009): its access token is refused at once, with an expired token's error shape.
   expect((await revoke(writer, hana.refresh_token!)).status).toBe(200)
   expect(await timeUntil(() => apiStatus(reader, hana.access_token!), 401)).toBeLessThan(1000)
+  // Its ID token at the gateway within a second, saying why.
+  expect(await gatewayRefuses(hana.id_token!)).toBeLessThan(1000)
+  expect((await gatewayAnswer(reader.gatewayPort, host, hana.id_token!)).headers['www-authenticate']).toBe(
+    'Bearer realm="postern", error="invalid_token", error_description="The sign-in this token came from has ended; sign in again (postern auth login) and get a new token."',
+  )
   const refused = await fetch(`${reader.controlUrl}/v1/users`, { headers: { authorization: `Bearer ${hana.access_token}` } })
   expect(refused.headers.get('www-authenticate')).toBe(
     'Bearer realm="postern", error="invalid_token", error_description="Invalid access token: The sign-in this token came from has ended; sign in again: postern auth login"',
@@ -76,23 +88,34 @@ async function signInsEnd(writer: PosternProcess, reader: PosternProcess) {
   expect(await apiStatus(reader, rotated.body.access_token!)).toBe(403)
   expect((await token(writer.controlUrl, { grant_type: 'refresh_token', refresh_token: ivan.refresh_token!, client_id: 'postern-cli' })).status).toBe(400)
   for (const access of [ivan.access_token!, rotated.body.access_token!]) expect(await timeUntil(() => apiStatus(reader, access), 401)).toBeLessThan(1000)
+  for (const id of [ivan.id_token!, rotated.body.id_token!]) expect(await gatewayRefuses(id)).toBeLessThan(1000)
 
   // An access token revoked, as at Google: its whole sign-in ends, the refresh token too.
   expect((await revoke(writer, jack.access_token!)).status).toBe(200)
   expect(await timeUntil(() => apiStatus(reader, jack.access_token!), 401)).toBeLessThan(1000)
+  expect(await gatewayRefuses(jack.id_token!)).toBeLessThan(1000)
   expect((await token(reader.controlUrl, { grant_type: 'refresh_token', refresh_token: jack.refresh_token!, client_id: 'postern-cli' })).body.error).toBe('invalid_grant')
+
+  // A new password set by an admin ends every sign-in of the account: announced by subject, not by family.
+  const kate = 'kate@example.com'
+  await createUser((method, path, body) => writer.api(method, path, body, owner), kate, password)
+  const kates = (await codeFlow(new WebAgent(writer.controlUrl), { email: kate, password })).tokens
+  expect(await gatewayStatus(reader.gatewayPort, host, kates.id_token!)).toBe(200)
+  expect((await writer.api('POST', `/v1/users/${kate}:setPassword`, { password: 'another horse battery staple' }, owner)).status).toBe(200)
+  expect(await gatewayRefuses(kates.id_token!)).toBeLessThan(1000)
 }
 
 async function scenario(writer: PosternProcess, reader: PosternProcess, upstream: string) {
-  await signInsEnd(writer, reader)
   const password = 'correct horse battery staple'
   const users = ['frank@example.com', 'gina@example.com']
   for (const u of users) await createUser(writer.api, u, password)
   expect((await writer.api('POST', '/v2/projects/my-project/services?serviceId=hello', { upstream })).status).toBe(200)
   for (const u of users) expect((await writer.cli(['services', 'add-iam-policy-binding', 'hello', `--member=user:${u}`, '--role=roles/run.invoker'])).code).toBe(0)
+  expect((await writer.cli(['services', 'add-iam-policy-binding', 'hello', '--member=domain:example.com', '--role=roles/run.invoker'])).code).toBe(0)
+  const host = `hello.my-project.localhost:${reader.gatewayPort}`
+  await signInsEnd(writer, reader, host)
 
   const sessions = await Promise.all(users.map((email) => codeFlow(new WebAgent(writer.controlUrl), { email, password })))
-  const host = `hello.my-project.localhost:${reader.gatewayPort}`
   for (const s of sessions) {
     await expect.poll(() => gatewayStatus(reader.gatewayPort, host, s.tokens.id_token!), { timeout: 3000, interval: 50 }).toBe(200)
     expect(await apiStatus(reader, s.tokens.access_token!)).toBe(403) // authenticated, though not allowed to list users

@@ -135,4 +135,13 @@ describe.each(DATA_PLANES)('a developer tests a private service (%s data plane)'
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(until) - Date.now())))
     await within(1_000, '403')
   })
+
+  it('an ID token is refused within 1 s of signing out with postern auth revoke', async () => {
+    const r = await sh(`postern services add-iam-policy-binding hello --member='user:ann@example.com' --role='roles/run.invoker' --condition=None`, { configDir: p.configDir, binDir: bin })
+    expect(r.code, r.stderr).toBe(0)
+    await within(8_000, '200')
+    const revoked = await sh('postern auth revoke', { configDir: dev.configDir, binDir: bin })
+    expect(revoked.code, revoked.stderr).toBe(0)
+    await within(1_000, '401')
+  })
 })

@@ -15,7 +15,7 @@ export interface TokenResponseOptions {
   clientId?: string
   /** Service accounts carry email in their ID tokens only when asked (as Google's do); people always. */
   includeEmail?: boolean
-  /** The sign-in (refresh-token family) the tokens come from: the access token dies with it. */
+  /** The sign-in (refresh-token family) the tokens come from: both die with it, at the API and at the gateway. */
   signIn?: string
 }
 
@@ -38,6 +38,7 @@ export async function tokenResponse(deps: ControlDeps, subject: IdTokenSubject, 
     nonce: o.nonce,
     includeEmail: o.includeEmail ?? true,
     ttlSeconds,
+    signIn: o.signIn,
   })
   return {
     access_token: access,

@@ -36,7 +36,8 @@ export function serviceAccountTokenRoutes(r: Router<Handler>): void {
     const { sa, caller, resource } = await impersonated(c, 'iam.serviceAccounts.getOpenIdToken')
     // useEmailAzp: the token's azp is the account's email, as Google's is, rather than the caller's id.
     const azp = body.useEmailAzp ? sa.email : uidOf(caller)
-    const token = await c.deps.tokens.idToken(subjectOf(sa), { audience: body.audience, azp, includeEmail: body.includeEmail ?? false })
+    // As generateAccessToken's, the token ends with the caller's sign-in when the caller's token came from one.
+    const token = await c.deps.tokens.idToken(subjectOf(sa), { audience: body.audience, azp, includeEmail: body.includeEmail ?? false, signIn: caller.signIn })
     await audit(c, caller, 'serviceAccounts.generateIdToken', resource, { audience: body.audience })
     return ok({ token })
   })

@@ -111,14 +111,18 @@ export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): O
       return (await sql.run(`UPDATE refresh_tokens SET used_time = ? WHERE token_hash = ? AND used_time IS NULL`, [time, tokenHash])) === 1
     },
     async revokeRefreshFamily(familyId) {
-      return sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`, [familyId])
+      const revoked = await sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`, [familyId])
+      if (revoked > 0) await recordChange('session', SESSION_CHANGE.refreshFamily(familyId))
+      return revoked
     },
     async refreshFamilyLive(familyId) {
       // Every token of a family is revoked together, so one unrevoked row means the sign-in goes on (the family_id index answers it).
       return (await sql.get(`SELECT 1 AS live FROM refresh_tokens WHERE family_id = ? AND revoked = 0 LIMIT 1`, [familyId])) !== undefined
     },
     async revokeRefreshTokensOf(subjectUid) {
-      return sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE subject_uid = ? AND revoked = 0`, [subjectUid])
+      const revoked = await sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE subject_uid = ? AND revoked = 0`, [subjectUid])
+      if (revoked > 0) await recordChange('session', SESSION_CHANGE.subject(subjectUid))
+      return revoked
     },
 
     async insertAuthCode(c) {

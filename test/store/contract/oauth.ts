@@ -58,14 +58,17 @@ export function oauthContract(c: ContractContext): void {
       expect(await store.getRefreshToken('no-such-token')).toBeUndefined()
     })
 
-    it('revokeRefreshFamily revokes the family and nothing else, counting what it revoked', async () => {
+    it('revokeRefreshFamily revokes the family and nothing else, counting what it revoked, and announces it once', async () => {
       const store = c.store()
       const familyId = unique('fam-')
       const family = [aRefreshToken({ familyId }), aRefreshToken({ familyId, usedTime: 10 }), aRefreshToken({ familyId })]
       const stranger = aRefreshToken()
       for (const t of [...family, stranger]) await store.insertRefreshToken(t)
+      const before = (await store.feedMark()).latest
       expect(await store.revokeRefreshFamily(familyId)).toBe(3)
       expect(await store.revokeRefreshFamily(familyId)).toBe(0)
+      // The gateway learns of it from the feed (an ID token names its family as `sid`).
+      expect(await announced(store, before, `family:${familyId}`)).toEqual([`family:${familyId}`])
       for (const t of family) expect(await store.getRefreshToken(t.tokenHash)).toEqual({ ...t, revoked: true })
       expect(await store.getRefreshToken(stranger.tokenHash)).toEqual(stranger)
     })
@@ -92,8 +95,10 @@ export function oauthContract(c: ContractContext): void {
       const mine = [aRefreshToken({ subjectUid }), aRefreshToken({ subjectUid })]
       const theirs = aRefreshToken()
       for (const t of [...mine, theirs]) await store.insertRefreshToken(t)
+      const before = (await store.feedMark()).latest
       expect(await store.revokeRefreshTokensOf(subjectUid)).toBe(2)
       expect(await store.revokeRefreshTokensOf(subjectUid)).toBe(0)
+      expect(await announced(store, before, `subject:${subjectUid}`)).toEqual([`subject:${subjectUid}`])
       for (const t of mine) expect((await store.getRefreshToken(t.tokenHash))?.revoked).toBe(true)
       expect((await store.getRefreshToken(theirs.tokenHash))?.revoked).toBe(false)
     })
@@ -312,4 +317,9 @@ export function oauthContract(c: ContractContext): void {
       expect((await store.changesSince(0, 10)).map((ch) => ch.key)).toEqual(['live-change'])
     })
   })
+}
+
+/** The 'session' changes since `seq` whose key starts with `prefix` (other tests share the store and its feed). */
+async function announced(store: Store, seq: number, prefix: string): Promise<string[]> {
+  return (await store.changesSince(seq, 1000)).filter((c) => c.kind === 'session' && c.key.startsWith(prefix)).map((c) => c.key)
 }

@@ -1,0 +1,63 @@
+import { BoundedCache } from '../core/bounded-cache.js'
+import { SESSION_CHANGE, type Change } from '../store/records.js'
+import type { Store } from '../store/store.js'
+
+/**
+ * Whether the sign-ins that ID tokens name (`sid`, their refresh-token family) go on, as the
+ * gateway sees them, so that an ID token dies with its sign-in as an access token does at the API.
+ * A sign-in is read from the store once per process and then answered from memory: ending one
+ * (revoked, replayed, a new password, an account disabled) is announced on the change feed, which
+ * marks it ended here within a second on every process. Only tokens Postern signed get this far,
+ * so the sign-ins looked up are Postern's own, never made up by a caller.
+ */
+export class SignIns {
+  private readonly known = new BoundedCache<string, boolean>(20_000)
+  private readonly inflight = new Map<string, Promise<boolean>>()
+  /** Bumped by every change that ends sign-ins: a read begun before one is answered from, never kept. */
+  private endings = 0
+
+  constructor(private readonly store: Pick<Store, 'refreshFamilyLive'>) {}
+
+  /** Synchronous when known; else the store's answer (rejected when it cannot be read, and then not kept). */
+  live(signIn: string): boolean | Promise<boolean> {
+    const known = this.known.get(signIn)
+    if (known !== undefined) return known
+    let pending = this.inflight.get(signIn)
+    if (!pending) {
+      const endings = this.endings
+      pending = this.store.refreshFamilyLive(signIn).then((live) => {
+        if (this.endings === endings) this.known.set(signIn, live)
+        return live
+      })
+      this.inflight.set(signIn, pending)
+      const done = () => this.inflight.delete(signIn)
+      pending.then(done, done)
+    }
+    return pending
+  }
+
+  /** Applies ended sign-ins: one family ends for good; a subject's end is not told by family, so all are read again. */
+  forget(changes: readonly Change[]): void {
+    for (const c of changes) {
+      if (c.kind !== 'session') continue
+      if (c.key.startsWith(FAMILY)) {
+        this.ended()
+        this.known.set(c.key.slice(FAMILY.length), false)
+      } else if (c.key.startsWith(SUBJECT)) this.forgetAll()
+    }
+  }
+
+  /** Drops all that is known (the database it was read from was replaced, or a subject's sign-ins ended). */
+  forgetAll(): void {
+    this.ended()
+    this.known.clear()
+  }
+
+  private ended(): void {
+    this.endings++
+    this.inflight.clear()
+  }
+}
+
+const FAMILY = SESSION_CHANGE.refreshFamily('')
+const SUBJECT = SESSION_CHANGE.subject('')
