@@ -326,7 +326,8 @@ describe('the nginx data plane as a process', () => {
 /**
  * HTTP/2 streams (under TLS) go from nginx to Postern's gateway over h2c: when no Postern
  * answers on its socket they fail closed as requests do — 503 UNAVAILABLE in the one error shape,
- * and for a gRPC caller the gRPC error UNAVAILABLE with the same words.
+ * and for a gRPC caller the gRPC error UNAVAILABLE with the same words. So do forward-auth's
+ * questions, and /healthz and /readyz say not ready, each in Postern's words, not nginx's HTML.
  */
 describe('HTTP/2 through the nginx data plane when Postern cannot be reached', () => {
   let nginx: ChildProcess
@@ -354,5 +355,25 @@ describe('HTTP/2 through the nginx data plane when Postern cannot be reached', (
     const client = echoClient(`127.0.0.1:${port}`, `greeter.my-project.localhost:${port}`, readFileSync(tls.cert))
     expect(await say(client, 'hi', bearer(undefined))).toEqual({ ok: false, code: grpc.status.UNAVAILABLE, details: 'Postern cannot be reached to decide on this request; try again shortly.' })
     client.close()
+  })
+
+  it('answers /healthz and /readyz not ready, forward-auth and a service 503 UNAVAILABLE, each as Postern\'s gateway words it (no nginx page, no Server)', async () => {
+    const ask = async (host: string, path: string) => {
+      const r = await curl(['--http1.1', '-i', '--cacert', tls.cert, '--connect-to', `${host}:${port}:127.0.0.1:${port}`, `https://${host}:${port}${path}`])
+      const [head, body] = r.stdout.split('\r\n\r\n') as [string, string]
+      const lines = head.split('\r\n')
+      const header = (name: string) => lines.find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim()
+      return { status: lines[0], server: header('server'), type: header('content-type'), body }
+    }
+    for (const path of ['/healthz', '/readyz']) {
+      const r = await ask('127.0.0.1', path)
+      expect(r, path).toMatchObject({ status: expect.stringMatching(/^HTTP\/1\.1 503 /), server: undefined, type: 'application/json' })
+      expect(JSON.parse(r.body), path).toEqual({ status: 'not ready', error: 'Postern cannot be reached to decide on this request; try again shortly.' })
+    }
+    for (const [host, path] of [['127.0.0.1', '/forward-auth'], ['127.0.0.1', '/forward-auth/x'], [`web.my-project.localhost`, '/']]) {
+      const r = await ask(host!, path!)
+      expect(r, path).toMatchObject({ status: expect.stringMatching(/^HTTP\/1\.1 503 /), server: undefined, type: 'application/json; charset=utf-8' })
+      expect(JSON.parse(r.body).error, path).toMatchObject({ status: 'UNAVAILABLE', message: 'Postern cannot be reached to decide on this request; try again shortly.' })
+    }
   })
 })

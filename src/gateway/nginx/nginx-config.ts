@@ -247,6 +247,8 @@ export function nginxConfig(o: NginxPlaneOptions): string {
     }`)
   const unreachable = 'Postern cannot be reached to decide on this request; try again shortly.'
   const unavailable = errorAnswer('UNAVAILABLE', unreachable, undefined).body
+  // /healthz and /readyz, as Postern's /readyz words not ready (observability/endpoints.ts).
+  const notReady = JSON.stringify({ status: 'not ready', error: unreachable })
   const unavailableGrpc = grpcAnswer('UNAVAILABLE', unreachable).headers
   const badGateway = errorAnswer('BAD_GATEWAY', 'The upstream of this service is unreachable.', undefined).body
   // Completed in Lua with the service's name and the reason, which nginx learns as the request runs.
@@ -317,7 +319,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   map $upstream_http_cache_control $p_cache_upstream { "" private; "~*${HEADER_RULES.cacheDecided}" ""; default private; }
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -418,8 +420,14 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     # in front asking, a load balancer) or the service's own path of that name: Postern's gateway
     # tells which, as it does on its own port. Exact and prefix locations, not one regular
     # expression: nginx would run a regular expression on every request's path.
+    # When Postern cannot be reached (nginx's own 502, or 504), each answers as Postern's gateway
+    # would rather than with nginx's HTML page: /healthz and /readyz say not ready (503), and
+    # forward-auth fails closed (503 UNAVAILABLE), as requests to services do.
 ${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
+      proxy_connect_timeout ${DECIDE_CONNECT_SECONDS}s;
+      error_page 502 504 =503 ${l.includes('forward-auth') ? '/_postern/nginx-503' : '/_postern/nginx-not-ready'};
     }`).join('\n')}
+    location = /_postern/nginx-not-ready { internal; content_by_lua_block { postern.not_ready() } }
     location @postern_502 { content_by_lua_block { postern.upstream_error(502) } }
     # nginx closes the caller's connection after an answer its header filter turned away (an
     # upstream status nginx cannot relay): said so (Connection: close), or a client would send its

@@ -43,7 +43,7 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
-  bodies: { unavailable: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
+  bodies: { unavailable: string; notReady: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
   defaultTimeout: number
   /** The upstream block of plain-HTTP services, and how many blocks https server names have (nginx-lua-balancer.ts). */
   http: { block: string; tlsBlocks: number }
@@ -78,6 +78,7 @@ ${workerCacheLua()}
     local FORWARDING_PREFIX = ${luaString(HEADER_RULES.forwarding.prefix)}
     local POSTERN_COOKIE = ${luaString(cookiePattern)}
     local UNAVAILABLE = ${luaLong(bodies.unavailable)}
+    local NOT_READY = ${luaLong(bodies.notReady)}
     local BAD_GATEWAY = ${luaLong(bodies.badGateway)}
     local UNRELAYABLE = { ${bodies.unrelayable.map(luaLong).join(', ')} }
     local BAD_REQUEST = ${luaLong(bodies.badRequest)}
@@ -672,6 +673,18 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         return json_error(400, REPEATED_AUTHORIZATION, REPEATED_AUTHORIZATION_CHALLENGE)
       end
       return json_error(400, BAD_REQUEST)
+    end
+
+    -- /healthz or /readyz when Postern cannot be reached: not ready, in the words and headers of
+    -- Postern's own /readyz (observability/endpoints.ts), not nginx's HTML page.
+    function postern.not_ready()
+      own_answer()
+      ngx.status = 503
+      ngx.header["Content-Type"] = "application/json"
+      ngx.header["Cache-Control"] = "no-store"
+      ngx.header["Content-Length"] = #NOT_READY
+      ngx.print(NOT_READY)
+      return ngx.exit(ngx.HTTP_OK)
     end
 
     -- An upstream may not set or clear Postern's cookies; nor answer first with an interim answer
