@@ -10,6 +10,13 @@
 export const UNRELAYABLE_TRANSFER_CODING = 'its answer has a transfer coding other than chunked, which the gateway does not decode'
 
 /**
+ * Why an upstream's answer with both a Transfer-Encoding and a Content-Length is not relayed: RFC
+ * 9112 §6.2 forbids a sender both, and §6.3 has a recipient not trust the length. These are
+ * llhttp's words, as the Node gateway says them (forward.ts); the nginx data plane says the same.
+ */
+export const CODING_BESIDE_LENGTH = "its answer broke HTTP/1.1: content-length can't be present with transfer-encoding"
+
+/**
  * Whether a flat [name, value, …] header list carries a Transfer-Encoding other than chunked
  * alone (its fields read as one list, RFC 9110 §5.3). The common answers (a length, or chunked)
  * cost one comparison of each name's length.

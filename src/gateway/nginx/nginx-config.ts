@@ -317,6 +317,11 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   map $p_who $p_cache_private { "" ""; default $p_cache_upstream; }
   # (An answer without Cache-Control, the most common, is found by its empty key, before any regex.)
   map $upstream_http_cache_control $p_cache_upstream { "" private; "~*${HEADER_RULES.cacheDecided}" ""; default private; }
+  # What the header filter needs of the upstream's Transfer-Encoding and Connection, in one
+  # variable read (postern.response_headers): "" for no Transfer-Encoding and a Connection that
+  # nominates nothing, "chunked" for chunked alone and such a Connection, "other" for anything
+  # else, which the Lua looks at closer. (A map compares without regard to case.)
+  map "$upstream_http_transfer_encoding|$upstream_http_connection" $p_up { default other; "|" ""; "|keep-alive" ""; "|close" ""; "chunked|" chunked; "chunked|keep-alive" chunked; "chunked|close" chunked; }
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
 ${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}

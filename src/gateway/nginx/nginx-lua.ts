@@ -1,7 +1,7 @@
 import { METHODS } from 'node:http'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_STATUS } from '../../http/limits.js'
-import { UNRELAYABLE_TRANSFER_CODING } from '../../http/transfer-coding.js'
+import { CODING_BESIDE_LENGTH, UNRELAYABLE_TRANSFER_CODING } from '../../http/transfer-coding.js'
 import { HEADER_RULES, SIGNATURE_REMOVED } from '../headers.js'
 import { VERDICT, VERDICT_CACHE_MS, VERDICT_FIELDS } from './decision-protocol.js'
 import { balancerLua } from './nginx-lua-balancer.js'
@@ -736,13 +736,17 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     end
 
     -- Every answer passes here (header_filter_by_lua), and most need nothing done but their
-    -- status set: a final status, no Set-Cookie, and a Connection header that nominates nothing.
-    -- That much is read from the fields nginx keeps for the answer (ngx.status, ngx.header) and
-    -- from one variable: the header filter ran about 3,100 instructions a warm request (npm run
-    -- bench -- --only instructions), 130 of them setting the status. filter_answer asks for the
-    -- request's HTTP version, reads two variables (each looked up by name, then the upstream's
-    -- headers walked) and walks the Connection header's tokens: 5,600 instructions of a warm
-    -- request's 49,000 (callgrind, one nginx worker).
+    -- status set: a final status, no Set-Cookie, no Transfer-Encoding beside a length, and a
+    -- Connection header that nominates nothing. That much is read from the fields nginx keeps for
+    -- the answer (ngx.status, ngx.header) and from one variable, $p_up (nginx-config.ts): the
+    -- upstream's Transfer-Encoding and Connection read together by a map, "" when it sent no
+    -- Transfer-Encoding and a Connection that nominates nothing, "chunked" for chunked alone (in
+    -- any case) with such a Connection, "other" for the rest. The header filter ran about 3,100
+    -- instructions a warm request (npm run bench -- --only instructions), 130 of them setting the
+    -- status; reading $p_up rather than $upstream_http_connection took it from 3,785 to 4,112,
+    -- where reading $upstream_http_transfer_encoding as well cost 1,400. filter_answer asks for the request's HTTP version, reads two variables (each looked
+    -- up by name, then the upstream's headers walked) and walks the Connection header's tokens:
+    -- 5,600 instructions of a warm request's 49,000 (callgrind, one nginx worker).
     -- An answer with no status line has status 9 here (lua-nginx-module's ngx.status for what nginx
     -- read as HTTP/0.9), so it goes on to filter_answer too ("an upstream that does not answer in
     -- HTTP/1.x" in gateway-forwarding fails should that change).
@@ -753,29 +757,40 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     -- answers 502 at once; so does this plane. A length nginx read is in the answer's own
     -- Content-Length, so the upstream's header is looked up only for answers without one
     -- (chunked, or until close); a 204, a 304 and an answer to HEAD have no body to read.
+    -- Whether it sent a Transfer-Encoding beside a Content-Length (CODING_BESIDE_LENGTH): RFC 9112
+    -- §6.2 forbids a sender both, and the Node gateway answers 502; nginx 1.22 relayed a coding
+    -- other than chunked by the length (the coded bytes for the content), and took chunked beside
+    -- a length for chunked.
     -- And whether it sent a Transfer-Encoding other than chunked alone (UNRELAYABLE_TRANSFER_CODING,
     -- http/transfer-coding.ts): nginx 1.22 de-chunks any value that holds "chunked", reads any
     -- other until the upstream closes, and drops the header, so the caller would take the coded
-    -- bytes for the content. Looked up for answers without a length alone, as the Content-Length
-    -- is: reading it for every answer cost the header filter 1,400 instructions a warm request
-    -- (npm run bench -- --only instructions). So a coding beside a Content-Length, which RFC 9112
-    -- §6.2 forbids a sender, is relayed by the length (the Node gateway answers 502); and of two
-    -- Transfer-Encoding fields nginx reads the first ("chunked" then "gzip" passes as chunked, and
-    -- the coded bytes break its chunk parser, which cuts the answer).
+    -- bytes for the content. Of two Transfer-Encoding fields $upstream_http_transfer_encoding
+    -- holds the first alone (nginx 1.22's variables; README), so "chunked" then "gzip" passes as
+    -- chunked, and the coded bytes break its chunk parser, which cuts the answer.
     local LENGTH_UNREAD = "its answer broke HTTP/1.1: its Content-Length is not one length nginx can read"
     local CODED = ${luaString(UNRELAYABLE_TRANSFER_CODING)}
-    local function framing_unread(status)
-      if ngx.header["Content-Length"] ~= nil or status == 204 or status == 304 then return nil end
+    local BESIDE_LENGTH = ${luaString(CODING_BESIDE_LENGTH)}
+    local function framing_unread(status, up)
+      if status == 204 or status == 304 then return nil end
       local var = ngx.var
-      local te = var.upstream_http_transfer_encoding
-      if te and te ~= "chunked" and not te:lower():find("^%s*chunked%s*$") then return CODED end
+      if up ~= "" then
+        local te = up == "chunked" and up or var.upstream_http_transfer_encoding
+        if te then
+          -- (nginx keeps no length of its own beside chunked: the upstream's header is looked up.)
+          if ngx.header["Content-Length"] ~= nil or var.upstream_http_content_length ~= nil then return BESIDE_LENGTH end
+          if te ~= "chunked" and not te:lower():find("^%s*chunked%s*$") then return CODED end
+          return nil
+        end
+      end
+      if ngx.header["Content-Length"] ~= nil then return nil end
       if var.upstream_http_content_length ~= nil and ngx.req.get_method() ~= "HEAD" then return LENGTH_UNREAD end
       return nil
     end
 
     function postern.response_headers()
       local status = ngx.status
-      local framing = framing_unread(status)
+      local up = ngx.var.p_up
+      local framing = framing_unread(status, up)
       if framing then return filter_answer(status, framing) end
       if status >= 200 and status <= ${MAX_STATUS} then
         -- Set, the status has nginx write a status line of its own, the code and its standard
@@ -784,10 +799,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         -- code's digits ("3 04", which nginx reads as 304), a line no client can read. For a 204
         -- it also drops Content-Length, which a 204 cannot have (RFC 9110 §8.6).
         ngx.status = status
-        if not ngx.header["Set-Cookie"] then
-          local nominates = ngx.var.upstream_http_connection
-          if nominates == nil or nominates == "keep-alive" or nominates == "close" then return end
-        end
+        -- ("other": its Connection may nominate a header, which filter_answer removes.)
+        if up ~= "other" and not ngx.header["Set-Cookie"] then return end
       end
       return filter_answer(status)
     end
