@@ -315,10 +315,12 @@ describe('the nginx data plane as a process', () => {
       const status = await poll(async () => {
         const r = await request(`http://127.0.0.1:${port}/echo`, { headers: { host: `first.my-project.localhost:${node.gatewayPort}`, authorization: `Bearer ${nodeToken}` } })
         const body = await r.body.text()
-        return { status: r.statusCode, body }
+        return { status: r.statusCode, body, type: r.headers['content-type'], server: r.headers.server }
       }, (r) => r.status === 503, 3_000)
       expect(status.status).toBe(503)
       expect(JSON.parse(status.body).error.status).toBe('UNAVAILABLE')
+      // The gateway's answer, not nginx's page.
+      expect([status.type, status.server]).toEqual(['application/json; charset=utf-8', undefined])
     })
   })
 })
