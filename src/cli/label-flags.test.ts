@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyLabelChange, labelChange, labelPairs, needsCurrentLabels, type LabelFlags } from './label-flags.js'
+import { applyLabelChange, joinRepeated, labelChange, labelPairs, needsCurrentLabels, type LabelFlags } from './label-flags.js'
 
 const current = { team: 'payments', 'cost-center': '42', env: 'prod' }
 const after = (o: LabelFlags) => applyLabelChange(current, labelChange(o)!)
@@ -35,8 +35,12 @@ describe("services update's label flags, as gcloud run's", () => {
     expect(() => labelChange(flags)).toThrow(why)
   })
 
-  it('takes a value with = in it, an empty value, and the last of a key given twice', () => {
-    expect(labelPairs('--labels', 'url=a=b, empty=,team=a,team=b')).toEqual({ url: 'a=b', empty: '', team: 'b' })
+  it('takes a value with = in it and an empty value', () => {
+    expect(labelPairs('--labels', 'url=a=b, empty=,team=a')).toEqual({ url: 'a=b', empty: '', team: 'a' })
+  })
+
+  it('merges a flag given more than once, as gcloud does', () => {
+    expect(after({ updateLabels: ['env=dev', 'owner=ann'].reduce<string | undefined>((p, v) => joinRepeated(v, p), undefined) })).toEqual({ ...current, env: 'dev', owner: 'ann' })
   })
 
   it.each([
@@ -49,6 +53,8 @@ describe("services update's label flags, as gcloud run's", () => {
     ['--labels', { labels: `k=${'v'.repeat(64)}` }, "--labels: the value of 'k' is 64 characters long; at most 63."],
     ['--remove-labels', { removeLabels: 'cost center' }, "--remove-labels: 'cost center' is not a label key"],
     ['--remove-labels', { removeLabels: ',' }, '--remove-labels expects label keys'],
+    ['--update-labels', { updateLabels: 'a=1,a=2' }, "--update-labels: the key 'a' is given twice ('1', '2'); give each key once."],
+    ['--labels', { labels: 'team=a,env=x,team=a' }, "--labels: the key 'team' is given twice ('a', 'a')"],
   ])('refuses %s as %o, saying why', (_flag, flags, why) => {
     expect(() => labelChange(flags)).toThrow(why)
   })

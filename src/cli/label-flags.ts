@@ -46,7 +46,18 @@ export function applyLabelChange(current: Readonly<Record<string, string>>, chan
   return labels
 }
 
-/** `KEY=VALUE,…`: a value may be empty or hold `=`; a key given twice keeps its last value, as gcloud's. */
+/**
+ * Commander's argParser for a label flag given more than once (`--update-labels=a=1
+ * --update-labels=b=2`): one list, as gcloud's UpdateAction merges them; commander alone keeps the
+ * last and drops the others without a word.
+ */
+export const joinRepeated = (value: string, previous: string | undefined): string => (previous === undefined ? value : `${previous},${value}`)
+
+/**
+ * `KEY=VALUE,…`: a value may be empty or hold `=`. A key given twice is refused, naming it: gcloud
+ * refuses one repeated across flags (UpdateAction: "cannot be specified multiple times") though
+ * its ArgDict keeps the last within one; keeping either value would set one the user did not see set.
+ */
 export function labelPairs(flag: string, text: string): Record<string, string> {
   const labels: Record<string, string> = {}
   for (const pair of items(flag, text, 'KEY=VALUE pairs, e.g. team=payments,cost-center=42')) {
@@ -55,6 +66,7 @@ export function labelPairs(flag: string, text: string): Record<string, string> {
     const [key, value] = [pair.slice(0, at), pair.slice(at + 1)]
     checkKey(flag, key)
     if (value.length > MAX_VALUE) throw usageError(`${flag}: the value of '${key}' is ${value.length} characters long; at most ${MAX_VALUE}.`)
+    if (Object.hasOwn(labels, key)) throw usageError(`${flag}: the key '${key}' is given twice ('${labels[key]}', '${value}'); give each key once.`)
     labels[key] = value
   }
   return labels

@@ -211,6 +211,13 @@ describe('gcloud habits', () => {
     expect(both).toMatchObject({ code: 2, stderr: expect.stringContaining('Use one of --labels and --update-labels') })
     const key = await p.cli(['services', 'update', 'billing', '--project=my-project', '--clear-labels', '--update-labels=Cost-Center=7'], { configDir: nowhere })
     expect(key).toMatchObject({ code: 2, stderr: expect.stringContaining("--update-labels: 'Cost-Center' is not a label key") })
+    // A key given twice, in one list or across repeated flags, is refused naming it rather than one value kept unseen.
+    const twice = await p.cli(['services', 'update', 'billing', '--project=my-project', '--update-labels=env=dev,env=prod'], { configDir: nowhere })
+    expect(twice).toMatchObject({ code: 2, stderr: expect.stringContaining("--update-labels: the key 'env' is given twice ('dev', 'prod')") })
+    const repeated = await p.cli(['services', 'create', 'ledger2', '--project=my-project', '--upstream=http://127.0.0.1:9000', '--labels=env=dev', '--labels=env=prod'], { configDir: nowhere })
+    expect(repeated).toMatchObject({ code: 2, stderr: expect.stringContaining("--labels: the key 'env' is given twice") })
+    // Repeated flags merge, as gcloud's: both labels land, none dropped.
+    expect(await labels('--update-labels=owner=bob', '--update-labels=team=ops')).toEqual({ 'cost-center': '7', owner: 'bob', team: 'ops' })
   })
 
   it("get-iam-policy takes gcloud's list flags: --flatten='bindings[].members' with --filter and --format says which roles a member holds", async () => {

@@ -11,7 +11,7 @@ import { readableDuration } from '../durations.js'
 import { accessRequestLimit, checkMaySetAccessRequestLimit } from '../access-request-limit.js'
 import { withListFlags } from '../list-flags.js'
 import { timeoutSeconds } from '../durations.js'
-import { applyLabelChange, labelChange, needsCurrentLabels, type LabelFlags } from '../label-flags.js'
+import { applyLabelChange, joinRepeated, labelChange, needsCurrentLabels, type LabelFlags } from '../label-flags.js'
 
 
 interface ServiceFlags extends LabelFlags {
@@ -111,7 +111,7 @@ export function registerServices(program: Command, cli: Cli): Command {
     services
       .command('create <service>')
       .description('Create a private service in front of an upstream.')
-      .option('--labels <KEY=VALUE,...>', 'labels of the service, e.g. team=payments,cost-center=42 (keys: lowercase letters, digits, - and _, starting with a letter)'),
+      .option('--labels <KEY=VALUE,...>', 'labels of the service, e.g. team=payments,cost-center=42 (keys: lowercase letters, digits, - and _, starting with a letter)', joinRepeated),
   ).action(
     async (name: string, o: ServiceFlags, cmd: Command) => {
       if (!o.upstream) throw usageError('--upstream is required, e.g. --upstream http://127.0.0.1:9000')
@@ -133,9 +133,9 @@ export function registerServices(program: Command, cli: Cli): Command {
     services
       .command('update <service>')
       .description('Change a service.')
-      .option('--labels <KEY=VALUE,...>', 'labels to add or change, the others staying: an alias of --update-labels, as in gcloud run')
-      .option('--update-labels <KEY=VALUE,...>', 'labels to add or change, the others staying, e.g. cost-center=42')
-      .option('--remove-labels <KEY,...>', 'labels to remove (one the service lacks is ignored); after --update-labels')
+      .option('--labels <KEY=VALUE,...>', 'labels to add or change, the others staying: an alias of --update-labels, as in gcloud run', joinRepeated)
+      .option('--update-labels <KEY=VALUE,...>', 'labels to add or change, the others staying, e.g. cost-center=42', joinRepeated)
+      .option('--remove-labels <KEY,...>', 'labels to remove (one the service lacks is ignored); after --update-labels', joinRepeated)
       .option('--clear-labels', 'remove every label; with --update-labels, cleared first, so those are then all the labels')
       .option('--add-custom-audiences <list>', 'audiences to add')
       .option('--remove-custom-audiences <list>', 'audiences to remove')
