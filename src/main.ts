@@ -72,7 +72,7 @@ import { BrowserSessions, sessionCookieKey } from './gateway/browser/browser-ses
 import { browserCookies, secureContext } from './gateway/browser/cookies.js'
 import { SERVICE_SIGN_IN_PATH, serviceSignInRoutes } from './control/pages/service-signin.js'
 import { RouteTable } from './gateway/routes.js'
-import { registerDemoService, startDemoUpstream } from './demo/demo.js'
+import { registerDemoService, runningDemoUpstream, startDemoUpstream } from './demo/demo.js'
 import { forwardAuth } from './gateway/forward-auth.js'
 import { internalEndpoints } from './gateway/internal-endpoints.js'
 import { decisionKey, showsDecisionKey } from './gateway/nginx/decision-key.js'
@@ -141,6 +141,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // POSTERN_MASTER_KEY read as the store's keys were sealed (a passphrase, or a master.key's
   // content); while a restore is under way there are none to tell by, and it is read as a passphrase.
   const master = keyFile?.key ?? (await masterKeyFor(store, secretKeys!, restoring === undefined, clock))
+  // Before anything listens or changes: a second demo on this store would take hello from the first.
+  const otherDemo = config.demo && leader && restoring === undefined ? await runningDemoUpstream(store, config.project) : undefined
+  if (otherDemo !== undefined) {
+    testClock?.stop()
+    await store.close()
+    const where = config.databaseUrl ? 'the database of --database-url' : `--data-dir ${config.dataDir}`
+    throw new PosternError('FAILED_PRECONDITION', `Another postern serve --demo is running on ${where}: its demo upstream ${otherDemo} serves "hello". Stop that one first, or start this one without --demo, or with another --data-dir.`)
+  }
 
   const directory = new Directory(store)
   const accessRequestWaiters = new AccessRequestWaiters()
@@ -369,6 +377,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     await running.close().catch(() => undefined)
     throw err
   }
+  // Once every plane listens: a start that fails on a busy gateway port leaves the running server's note alone.
+  if (running.controlUrl) {
+    try {
+      recordControlUrl(config.dataDir, running.controlUrl)
+    } catch (err) {
+      log.log('warn', 'could not note the control URL in the data directory; serve --reset-owner-password will need --port', { err: (err as Error).message })
+    }
+  }
   // The restore brings the installation's owner; the follower reloads it once the restore is over.
   const boot = restoring === undefined ? await bootstrap(store, { owner: config.owner, project: config.project, now: clock() }) : { firstStart: false, owner: config.owner, ownerUid: '' }
   // While a restore is under way a catch-up may fail on tables not there yet: the follower retries at its polls.
@@ -403,11 +419,6 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       // requireHostHeader off: a request without Host gets the one error shape (server.ts), not Node's bare 400.
       const port = await listen('control', handler, config.port, { headersTimeout: 20_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000, requireHostHeader: false })
       running.controlUrl = config.controlUrl.replace(/:\d+$/, `:${port}`)
-      try {
-        recordControlUrl(config.dataDir, running.controlUrl)
-      } catch (err) {
-        log.log('warn', 'could not note the control URL in the data directory; serve --reset-owner-password will need --port', { err: (err as Error).message })
-      }
     }
 
     if (config.planes.gateway) {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { newUid, randomToken } from '../core/ids.js'
 import { serviceName } from '../iam/resources.js'
@@ -9,12 +9,17 @@ import type { Store } from '../store/store.js'
  * gateway adds, registered as the private service `hello` (DESIGN §2). Its port changes with
  * every start, so the service's upstream is updated; a `hello` not made by the demo is left alone.
  */
+/** Says "a demo upstream" to runningDemoUpstream, which cannot tell it by its port (a new one each start). */
+const DEMO_HEADER = 'x-postern-demo-upstream'
+/** The only upstream startDemoUpstream makes: anything else on a demo's hello is the admin's, and never probed. */
+const DEMO_URL = /^http:\/\/127\.0\.0\.1:\d+$/
+
 export async function startDemoUpstream(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     // A federated caller may have no email: then its principal names it.
     const who = req.headers['x-postern-authenticated-email'] || req.headers['x-postern-authenticated-principal'] || 'anonymous'
     const body = JSON.stringify({ message: `Hello, ${who}! This is Postern's demo upstream.`, path: req.url, principal: req.headers['x-postern-authenticated-principal'] ?? null }, null, 2) + '\n'
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), [DEMO_HEADER]: '1' })
     res.end(body)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -56,5 +61,30 @@ export async function registerDemoService(store: Store, projectId: string, upstr
     else if (!(await tx.insertService(record))) return
     await tx.appendAudit({ time: now, principal: 'system', method: existing ? 'services.update' : 'services.create', resource: serviceName(projectId, 'hello'), outcome: 'OK', details: existing ? { demo: true, upstream } : { demo: true } })
     await tx.recordChange('service', `${projectId}/hello`)
+  })
+}
+
+/**
+ * The upstream of a demo's `hello` that another `postern serve --demo` on this store still
+ * serves, or undefined. A second demo start would otherwise point `hello` at its own upstream,
+ * and when it stopped (or failed on a busy port) leave the first server's `hello` at a dead one.
+ * A demo upstream that no longer answers (the previous start, stopped) is what a restart replaces.
+ */
+export async function runningDemoUpstream(store: Store, projectId: string): Promise<string | undefined> {
+  const existing = await store.getService(projectId, 'hello')
+  if (!existing || (existing.creator !== 'system' && existing.labels['postern-demo'] !== 'true')) return undefined
+  if (!DEMO_URL.test(existing.upstream)) return undefined
+  return (await answersAsDemo(existing.upstream)) ? existing.upstream : undefined
+}
+
+function answersAsDemo(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'GET', timeout: 2_000 }, (res) => {
+      res.resume()
+      resolve(res.headers[DEMO_HEADER] === '1')
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+    req.end()
   })
 }

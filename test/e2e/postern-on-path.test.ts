@@ -93,6 +93,25 @@ describe('the hints postern serve prints', () => {
     await expect.poll(() => gatewayStatus(p.gatewayPort, new URL(url).host, token), { timeout: 10_000 }).toBe(200)
   })
 
+  // (Here too: a second `npm start` in another shell while the first still runs.)
+  it('a second demo on the same data dir stops before changing anything: the first\'s hello still answers', async () => {
+    const url = JSON.parse((await p.cli(['services', 'describe', 'hello', '--format=json'])).stdout).uri as string
+    const upstream = (await p.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout.trim()
+    const noted = readFileSync(join(p.dataDir, 'control-url'), 'utf8')
+    /** Why a second start failed (one that started after all is stopped, not left holding ports). */
+    const failure = (o: Parameters<typeof startPostern>[0]) => startPostern(o).then(async (q) => (await q.stop(), 'it started'), (err: Error) => err.message)
+    const running = `Another postern serve --demo is running on --data-dir ${p.dataDir}: its demo upstream ${upstream} serves "hello".`
+    // On the same ports (npm start twice), and on ports of its own.
+    expect(await failure({ dataDir: p.dataDir, controlPort: p.controlPort, gatewayPort: p.gatewayPort, args: ['--demo'] })).toMatch(/exited with 1/)
+    expect(await failure({ dataDir: p.dataDir, args: ['--demo'] })).toContain(running)
+    // Nor does a start whose control port is free but gateway port taken leave its control URL noted.
+    expect(await failure({ dataDir: p.dataDir, gatewayPort: p.gatewayPort })).toContain('the port is in use')
+    expect(readFileSync(join(p.dataDir, 'control-url'), 'utf8')).toBe(noted)
+    expect((await p.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout.trim()).toBe(upstream)
+    const token = (await p.cli(['auth', 'print-identity-token', `--audiences=${url}`])).stdout.trim()
+    expect(await gatewayStatus(p.gatewayPort, new URL(url).host, token)).toBe(200)
+  })
+
   it('without a postern on the user\'s PATH only: no PATH line when the shell already finds it', async () => {
     const q = await startPostern({ args: ['--demo'], env: { PATH: `${join(CHECKOUT, 'node_modules/.bin')}:${BARE_PATH}` } })
     try {
