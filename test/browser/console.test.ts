@@ -466,8 +466,16 @@ describe('console', () => {
   it('creates a service account, offers its new key as a download, deletes the key and the account', async () => {
     context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true })
     const { page, dialogs, problems } = await watchedPage(context)
+    // One made elsewhere (iam service-accounts create --description), its description shown as text.
+    const reporter = `reporter@${PROJECT}.iam.postern.internal`
+    const description = `Reads billing for the nightly report ${XSS}`
+    expect((await api('POST', `/v1/projects/${PROJECT}/serviceAccounts`, { accountId: 'reporter', displayName: 'Reporter', description })).status).toBe(200)
     await signIn(page, server, OWNER, server.ownerPassword!)
     await page.getByRole('link', { name: 'Service accounts' }).click()
+    const reporterRow = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: reporter }) })
+    await reporterRow.getByRole('cell', { name: description, exact: true }).waitFor()
+    await reporterRow.getByRole('cell', { name: 'Reporter', exact: true }).waitFor()
+    expect((await api('DELETE', `/v1/projects/${PROJECT}/serviceAccounts/${reporter}`)).status).toBe(200)
     await page.getByRole('button', { name: 'Create service account' }).click()
     const create = page.getByRole('dialog', { name: 'Create service account' })
     await create.getByLabel('Service account ID').fill('ci-deployer')

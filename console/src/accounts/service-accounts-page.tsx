@@ -59,6 +59,7 @@ export function ServiceAccountsPage({ project }: { project: string }) {
           <tr>
             <th scope="col">Email</th>
             <th scope="col">Display name</th>
+            <th scope="col">Description</th>
             <th scope="col">Status</th>
             <th scope="col">Created</th>
             <th scope="col"><span className="visually-hidden">Actions</span></th>
@@ -69,6 +70,7 @@ export function ServiceAccountsPage({ project }: { project: string }) {
             <tr key={a.email}>
               <th scope="row" className="mono">{a.email}</th>
               <td data-label="Display name">{a.displayName || '—'}</td>
+              <td className="description" data-label="Description">{a.description}</td>
               <td data-label="Status">{a.disabled ? 'Disabled' : 'Enabled'}</td>
               <td data-label="Created">{formatTime(a.createTime)}</td>
               <td className="actions">
@@ -82,10 +84,10 @@ export function ServiceAccountsPage({ project }: { project: string }) {
             </tr>
           ))}
           {list.data && accounts.length === 0 && (
-            <tr><td colSpan={5} className="empty">No service accounts in this project.</td></tr>
+            <tr><td colSpan={6} className="empty">No service accounts in this project.</td></tr>
           )}
           {list.loading && !list.data && (
-            <tr><td colSpan={5} className="empty">Loading service accounts…</td></tr>
+            <tr><td colSpan={6} className="empty">Loading service accounts…</td></tr>
           )}
         </tbody>
       </table>

@@ -54,6 +54,7 @@ export interface ServiceAccount {
   email: string
   uniqueId: string
   displayName: string
+  description: string
   disabled: boolean
   createTime: string
 }
