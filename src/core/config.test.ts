@@ -56,3 +56,12 @@ describe('addresses and paths as typed', () => {
     expect([config.dataDir, config.tls?.cert, config.tls?.key]).toEqual([`${process.cwd()}/data`, `${process.cwd()}/live/cert.pem`, `${process.cwd()}/live/key.pem`])
   })
 })
+
+describe('--key-rotation', () => {
+  it('is at least 1h, saying why; shorter only for Postern\'s own tests (NODE_ENV=test)', () => {
+    expect(buildServeConfig({}, {}).keyRotationMs).toBe(30 * 86_400_000)
+    expect(buildServeConfig({ keyRotation: '1h' }, {}).keyRotationMs).toBe(3_600_000)
+    for (const short of ['1s', '59m', '3599']) expect(() => buildServeConfig({ keyRotation: short }, {}), short).toThrow(`--key-rotation must be at least 1h, got '${short}': every key stays in the JWKS`)
+    expect(buildServeConfig({ keyRotation: '4s' }, { NODE_ENV: 'test' }).keyRotationMs).toBe(4_000)
+  })
+})

@@ -164,6 +164,12 @@ const Env = z.object({
 })
 
 /**
+ * The shortest --key-rotation. Postern's own tests rotate every few seconds to watch a rotation
+ * happen (NODE_ENV=test, as the test clock asks); nothing else has a use for it.
+ */
+const MIN_KEY_ROTATION_MS = 3_600_000
+
+/**
  * Validates flags and environment in one pass and returns the frozen configuration. Every
  * problem is reported at once, one a line, so a start never fails on a second mistake after the
  * first is fixed.
@@ -193,6 +199,9 @@ export function buildServeConfig(flags: ServeFlags, env: Record<string, string |
   if (f.data) problems.push(...samePorts({ ...f.data, metricsPort: metricsBesideOthers ? f.data.metricsPort : undefined }))
   // nginx runs a worker per core itself; Postern's workers would each start an nginx on one port.
   if (flags.dataPlane === 'nginx' && (flags.workers ?? '1') !== '1') problems.push('--data-plane nginx and --workers go separately: nginx already runs a worker on every core.')
+  if (f.data && f.data.keyRotation < MIN_KEY_ROTATION_MS && env.NODE_ENV !== 'test') {
+    problems.push(`--key-rotation must be at least 1h, got '${flags.keyRotation}': every key stays in the JWKS until a day after it retires (ID tokens live up to 24h), so a shorter period piles up keys every verifier downloads. The default, 30d, suits most.`)
+  }
   let testClockFile: string | undefined
   try {
     testClockFile = testClockFileFrom(env, isLoopback(host))

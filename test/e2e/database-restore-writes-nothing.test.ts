@@ -27,7 +27,7 @@ describe.skipIf(!inject('postgres')).each([
   let server: PosternProcess
   beforeAll(async () => {
     db = await createTestDatabase()
-    server = await startPostern({ databaseUrl: db.url, args: ['--key-rotation', '4s'], env: { POSTERN_MASTER_KEY: randomBytes(32).toString('base64'), ...pollEnv } })
+    server = await startPostern({ databaseUrl: db.url, args: ['--key-rotation', '4s'], env: { NODE_ENV: 'test', POSTERN_MASTER_KEY: randomBytes(32).toString('base64'), ...pollEnv } })
   }, 60_000)
   afterAll(async () => {
     await server?.stop()

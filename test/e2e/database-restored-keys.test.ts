@@ -22,7 +22,7 @@ describe.skipIf(!inject('postgres'))('signing keys taken away by a restored back
   let server: PosternProcess
   beforeAll(async () => {
     db = await createTestDatabase()
-    server = await startPostern({ databaseUrl: db.url, args: ['--key-rotation', '4s'], env: { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') } })
+    server = await startPostern({ databaseUrl: db.url, args: ['--key-rotation', '4s'], env: { NODE_ENV: 'test', POSTERN_MASTER_KEY: randomBytes(32).toString('base64') } })
   }, 60_000)
   afterAll(async () => {
     await server?.stop()

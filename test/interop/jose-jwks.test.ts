@@ -12,7 +12,7 @@ describe('ID tokens and the JWKS, with jose', () => {
   afterAll(() => p?.stop())
 
   it('verifies through createRemoteJWKSet, across a key rotation', async () => {
-    p = await startPostern({ args: ['--key-rotation', '4s'] })
+    p = await startPostern({ args: ['--key-rotation', '4s'], env: { NODE_ENV: 'test' } })
     const discovery = (await (await fetch(`${p.controlUrl}/.well-known/openid-configuration`)).json()) as { issuer: string; jwks_uri: string }
     expect(discovery.issuer).toBe(p.controlUrl)
     const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri), { cacheMaxAge: 0, cooldownDuration: 0 })

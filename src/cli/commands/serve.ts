@@ -23,7 +23,7 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--demo', 'also start a small upstream and register it as the private service "hello"')
     .option('--planes <planes>', 'which planes this process serves: control, gateway or control,gateway', 'control,gateway')
     .option('--id-token-ttl <seconds>', 'lifetime of ID tokens', '3600')
-    .option('--key-rotation <duration>', 'signing key rotation period', '30d')
+    .option('--key-rotation <duration>', 'signing key rotation period, at least 1h', '30d')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--max-staleness <duration>', 'how long to keep deciding from memory when the database is unreachable, before failing closed', '60s')
