@@ -4,16 +4,16 @@ import { newUid, randomToken } from '../core/ids.js'
 import { serviceName } from '../iam/resources.js'
 import type { Store } from '../store/store.js'
 
-/**
- * `postern serve --demo`: a small upstream that greets the caller by the identity headers the
- * gateway adds, registered as the private service `hello` (DESIGN §2). Its port changes with
- * every start, so the service's upstream is updated; a `hello` not made by the demo is left alone.
- */
 /** Says "a demo upstream" to runningDemoUpstream, which cannot tell it by its port (a new one each start). */
 const DEMO_HEADER = 'x-postern-demo-upstream'
 /** The only upstream startDemoUpstream makes: anything else on a demo's hello is the admin's, and never probed. */
 const DEMO_URL = /^http:\/\/127\.0\.0\.1:\d+$/
 
+/**
+ * `postern serve --demo`: a small upstream that greets the caller by the identity headers the
+ * gateway adds, registered as the private service `hello` (DESIGN §2). Its port changes with
+ * every start, so the service's upstream is updated; a `hello` not made by the demo is left alone.
+ */
 export async function startDemoUpstream(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     // A federated caller may have no email: then its principal names it.
