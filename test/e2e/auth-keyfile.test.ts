@@ -136,12 +136,17 @@ describe('a service-account key file, used by a client that signs its own assert
 
 describe('jwt-bearer attacks get invalid_grant and no token', () => {
   const now = () => Math.floor(Date.now() / 1000)
+  const wrongAud = (aud: string) =>
+    `The assertion audience (aud) is '${aud}', but this Postern's token endpoint is ${p.controlUrl}/oauth2/token (Google's token URIs are accepted too). ` +
+    `A key file made while Postern had another issuer (--issuer) keeps that issuer's token_uri: create a new key (postern iam service-accounts keys create) or set the key file's token_uri to ${p.controlUrl}/oauth2/token.`
   const other = 'other-one@my-project.iam.postern.internal'
   it.each<[string, () => AssertionOptions, () => string]>([
     ['expired', () => ({ iat: now() - 3700, exp: now() - 100 }), () => 'The assertion has expired.'],
     ['lives longer than one hour', () => ({ exp: now() + 3601 }), () => 'The assertion lives longer than one hour (exp - iat > 3600).'],
-    ['has the wrong aud', () => ({ aud: 'https://evil.example/token' }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
-    ['has Postern’s control URL as aud', () => ({ aud: p.controlUrl }), () => "The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI."],
+    ['has the wrong aud', () => ({ aud: 'https://evil.example/token' }), () => wrongAud('https://evil.example/token')],
+    ['has Postern’s control URL as aud', () => ({ aud: p.controlUrl }), () => wrongAud(p.controlUrl)],
+    // A key file made before --issuer changed: its token_uri (signed as aud) is the old issuer's.
+    ['names the token endpoint of another issuer', () => ({ aud: 'https://localhost:21141/oauth2/token' }), () => wrongAud('https://localhost:21141/oauth2/token')],
     ['has no exp', () => ({ noExp: true }), () => 'The assertion has no exp claim.'],
     ['expires before it was issued', () => ({ iat: now() + 50, exp: now() + 10 }), () => 'The assertion expires before it was issued (exp < iat).'],
     ['names a target_audience with a line break', () => ({ claims: { target_audience: 'https://a.example\nx' } }), () => 'target_audience must be a string of 1 to 2,048 characters, none of them whitespace or a control character.'],

@@ -71,7 +71,7 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
       break
     } catch (err) {
       if (err instanceof joseErrors.JWSSignatureVerificationFailed) continue
-      throw invalid(describe(err))
+      throw invalid(describe(err, o.tokenEndpoint))
     }
   }
   if (!payload) throw invalid('The assertion signature does not verify with any key of the service account.')
@@ -97,13 +97,27 @@ export async function verifyAssertion(store: Store, assertion: string, o: { toke
   return { account, keyId, targetAudience: target as string | undefined }
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, tokenEndpoint: string): string {
   if (err instanceof joseErrors.JWTExpired) return 'The assertion has expired.'
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return `The assertion audience (aud) must be the token endpoint (the key file's token_uri) or Google's token URI.`
+    if (err.claim === 'aud') return wrongAudience(err.payload.aud, tokenEndpoint)
     if (err.claim === 'iss') return 'The assertion issuer (iss) must be the service account email.'
     if (err.reason === 'missing') return `The assertion has no ${err.claim} claim.`
     return `The assertion's ${err.claim} claim is invalid (${err.message}).`
   }
   return `The assertion is invalid: ${(err as Error).message}`
+}
+
+/**
+ * The usual cause is a key file made before --issuer changed: its token_uri names the old issuer's
+ * token endpoint, and the client signs that as aud (google-auth 1.x does). That is another issuer,
+ * so it is not accepted; the message says what was sent, what is expected and how to mend it.
+ */
+function wrongAudience(aud: unknown, tokenEndpoint: string): string {
+  // Quoted with ' as error_description allows no " (RFC 6749 §5.2).
+  const sent = aud === undefined ? 'missing' : (Array.isArray(aud) ? aud : [aud]).map((a) => `'${String(a).slice(0, 300)}'`).join(', ')
+  return (
+    `The assertion audience (aud) is ${sent}, but this Postern's token endpoint is ${tokenEndpoint} (Google's token URIs are accepted too). ` +
+    `A key file made while Postern had another issuer (--issuer) keeps that issuer's token_uri: create a new key (postern iam service-accounts keys create) or set the key file's token_uri to ${tokenEndpoint}.`
+  )
 }
