@@ -438,7 +438,6 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
         store,
         cookies: browserCookies(secureContext(config.gatewayUrl, Boolean(config.tls))),
         signInUrl: config.issuer + SERVICE_SIGN_IN_PATH,
-        scheme: config.gatewayUrl.protocol,
       })
       // What the nginx data plane shows on its questions (decision-key.ts): serve's own nginx, or one from `postern nginx-config`.
       const nginxKey = decisionKey(master)

@@ -231,6 +231,24 @@ describe.each(DATA_PLANES)('browsers at the HTTP level (%s data plane)', (dataPl
       await new Promise((resolve, reject) => own.on('open', resolve).on('error', reject))
       own.close()
     })
+
+    it('behind a proxy that drops the port from Host (nginx `proxy_set_header Host $host`), the service URL is still its own origin; other origins are still refused', async () => {
+      const { cookie } = await browserSignIn('ann@example.com')
+      const portless = 'hello.my-project.localhost'
+      const before = upstream.seen.length
+      for (const origin of [`http://${portless}`, `https://${portless}:${p.gatewayPort}`, `http://hello.my-project.localhost:${p.gatewayPort + 1}`, `http://other.my-project.localhost:${p.gatewayPort}`]) {
+        const r = await gw('/transfer', { cookie, origin, 'sec-fetch-site': 'same-origin' }, { method: 'POST', body: 'x', host: portless })
+        expect(r.status, origin).toBe(403)
+      }
+      const ws = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/socket`, { headers: { host: portless, cookie, origin: `http://${portless}` } })
+      expect(await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)))).toBe(403)
+      expect(upstream.seen.length).toBe(before)
+
+      expect((await gw('/transfer', { cookie, origin: uri, 'sec-fetch-site': 'same-origin' }, { method: 'POST', body: 'x', host: portless })).status).toBe(200)
+      const own = new WebSocket(`ws://127.0.0.1:${p.gatewayPort}/socket`, { headers: { host: portless, cookie, origin: uri } })
+      await new Promise((resolve, reject) => own.on('open', resolve).on('error', reject))
+      own.close()
+    })
   })
 
   describe('open WebSockets', () => {

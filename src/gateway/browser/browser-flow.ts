@@ -39,8 +39,6 @@ export interface BrowserFlowDeps {
   cookies: BrowserCookies
   /** The control plane's page that turns a sign-in into a one-time code for a service (issuer + /signin/service). */
   signInUrl: string
-  /** The scheme browsers use to reach services ('http:' or 'https:'), for their Origin. */
-  scheme: string
 }
 
 const STATE = /^[A-Za-z0-9_-]{43}$/
@@ -58,8 +56,13 @@ const MAX_CODE = 100
 export function createBrowserFlow(deps: BrowserFlowDeps) {
   const { cookies } = deps
 
-  /** This request's own origin, as a browser writes it in Origin. */
-  const ownOrigin = (host: string) => `${deps.scheme}//${host.toLowerCase().replace(deps.scheme === 'https:' ? /:443$/ : /:80$/, '')}`
+  /**
+   * The service's own origin, as a browser writes it in Origin: its URL's (from --gateway-url),
+   * where sign-in always brings the browser back. Not one built from the Host header: a proxy in
+   * front may rewrite that (nginx's common `proxy_set_header Host $host` drops the port), and the
+   * browser's own same-origin WebSocket or POST would then be refused. Routing ignores the port.
+   */
+  const ownOrigin = (route: Route) => route.uri
 
   /** 302 to sign in, with this flow's state cookie; `clearSession` also drops a cookie that no longer works. */
   function toSignIn(route: Route, next: string, o: { prompt?: boolean; clearSession?: boolean } = {}): Answer {
@@ -89,7 +92,7 @@ export function createBrowserFlow(deps: BrowserFlowDeps) {
       if (checked.reason === 'unavailable') return { ok: false, status: 'UNAVAILABLE', message: checked.description, headers: { 'retry-after': '5' }, verdict: 'unavailable' }
       return withoutSession(route, req, checked.description, true)
     }
-    const problem = crossOriginProblem(req.method, req.rawHeaders, ownOrigin(req.host))
+    const problem = crossOriginProblem(req.method, req.rawHeaders, ownOrigin(route))
     if (problem) return { ok: false, status: 'PERMISSION_DENIED', message: problem, verdict: 'denied' }
     return checked
   }
@@ -137,7 +140,7 @@ export function createBrowserFlow(deps: BrowserFlowDeps) {
       const site = header(req.rawHeaders, 'sec-fetch-site')?.trim().toLowerCase()
       if (site !== undefined && site !== 'same-origin' && site !== 'none') return { status: 'UNAUTHENTICATED', message: 'Confirm signing out.', verdict: 'sign_in', answer: confirmSignOutPage() }
     } else if (req.method === 'POST') {
-      const problem = crossOriginProblem(req.method, req.rawHeaders, ownOrigin(req.host))
+      const problem = crossOriginProblem(req.method, req.rawHeaders, ownOrigin(route))
       if (problem) return { status: 'PERMISSION_DENIED', message: problem, verdict: 'denied' }
     } else {
       return { status: 'METHOD_NOT_ALLOWED', message: 'Sign out with GET or POST.', headers: { allow: 'GET, POST' }, verdict: 'bad_request' }
