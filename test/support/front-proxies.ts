@@ -81,6 +81,21 @@ export async function startNginxSite(site: (listen: string) => string, port?: nu
   return { port, stop: stopper(child), log }
 }
 
+/** What examples/nginx/postern-behind-tls.conf is rendered with: nginx's two ports, Postern's gateway and control plane (host:port), a certificate. */
+export interface TlsFrontOptions {
+  gatewayPort: number
+  controlPort: number
+  gateway: string
+  control: string
+  tls: { cert: string; key: string }
+}
+
+/** nginx from Debian ending TLS in front of Postern's gateway and control plane (examples/nginx/postern-behind-tls.conf, `Host $host`), services under localhost. */
+export async function startNginxTlsFront(o: TlsFrontOptions): Promise<FrontProxy> {
+  const values = { CONTROL_LISTEN: `127.0.0.1:${o.controlPort}`, SERVICES_NAME: 'localhost', CONTROL_NAME: 'localhost', POSTERN_GATEWAY: o.gateway, POSTERN_CONTROL: o.control, CERT: o.tls.cert, KEY: o.tls.key }
+  return startNginxSite((listen) => render('nginx/postern-behind-tls.conf', { ...values, GATEWAY_LISTEN: listen }), o.gatewayPort)
+}
+
 /** Caddy from Debian running examples/caddy/Caddyfile, on `port` or a free one. */
 export async function startCaddy(o: FrontProxyOptions): Promise<FrontProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-caddy-'))
