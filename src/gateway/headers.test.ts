@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
-import { answerHeaders, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, upstreamHeaders, withoutPosternCookies, withoutPosternSignatures } from './headers.js'
+import { answerHeaders, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, holdsPosternToken, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, strippedTokenHeaders, upstreamHeaders, withoutPosternCookies } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const ISSUER = 'http://127.0.0.1:7070'
@@ -25,12 +25,15 @@ describe('request header rules', () => {
     ['X-Forwarded.For', 'drop'],
     ['Content.Length', 'drop'],
     ["X-Postern'Authenticated-Email", 'drop'],
-    ['X.Serverless.Authorization', 'x-serverless-authorization'],
+    ['X.Serverless.Authorization', 'drop'],
+    ['X-Serverless.Authorization', 'drop'],
+    ['X_Serverless_Authorization', 'drop'],
+    ['X-Serverless-Authorization', 'x-serverless-authorization'],
+    ['AUTHORIZATION', 'authorization'],
     ['X.Custom', 'pass'],
     ['Content-Length', 'pass'],
     ['CONTENT-LENGTH', 'pass'],
     ['Authorization', 'authorization'],
-    ['X_Serverless_Authorization', 'x-serverless-authorization'],
     ['Accept', 'pass'],
     ['X-Posterns', 'pass'],
     ['Cookie', 'cookie'],
@@ -60,14 +63,42 @@ describe('request header rules', () => {
     ])
   })
 
-  it('a browser admitted by its session cookie: Postern’s cookies leave the Cookie header, every token header loses Postern signatures', () => {
+  it('a browser admitted by its session cookie: Postern’s cookies leave the Cookie header, a token header holding a Postern token is dropped', () => {
     const out = upstreamHeaders(
       ['Cookie', 'app=1; __Host-postern_service_session=s3cret; __Host-postern_state_abc=x', 'cookie', 'postern_session=y', 'Authorization', `Bearer ${ours}`],
       new Set(),
       { host: 'h', forwardedFor: '127.0.0.1', proto: 'http', requestId: 'r1', issuer: ISSUER, identity: { principal: 'user:a@x.com', email: 'a@x.com', assertion: 'a.b.c' } },
     )
-    expect(out.slice(0, 4)).toEqual(['Cookie', 'app=1', 'Authorization', `Bearer ${stripped}`])
+    expect(out.slice(0, 4)).toEqual(['Cookie', 'app=1', 'x-forwarded-for', '127.0.0.1'])
     expect(out.join('\n')).not.toContain('s3cret')
+  })
+
+  // Only the header Postern verified carries its mark: another holding a Postern token (forged,
+  // or real, or marked by the caller) would read to the app as verified as it.
+  it('beside the verified token header, the other is dropped if it holds a Postern token, kept if the app’s own', () => {
+    const context = { host: 'h', forwardedFor: '127.0.0.1', proto: 'http', requestId: 'r1', issuer: ISSUER } as const
+    const identity = (tokenHeader: 'authorization' | 'x-serverless-authorization') => ({ tokenHeader, principal: 'user:a@x.com', email: 'a@x.com', assertion: 'a.b.c' })
+    const forged = `${b64({ alg: 'RS256' })}.${b64({ iss: ISSUER, sub: 'owner' })}.AAAA`
+    for (const other of [`Bearer ${forged}`, `Bearer ${stripped}`, `Bearer x.y.${SIGNATURE_REMOVED}`, `Custom a=1, t="${ours}"`]) {
+      const out = upstreamHeaders(['Authorization', `Bearer ${ours}`, 'X-Serverless-Authorization', other], new Set(), { ...context, identity: identity('authorization') })
+      expect(out.slice(0, 2)).toEqual(['Authorization', `Bearer ${stripped}`])
+      expect(out).not.toContain('X-Serverless-Authorization')
+      const reverse = upstreamHeaders(['Authorization', other, 'X-Serverless-Authorization', `Bearer ${ours}`], new Set(), { ...context, identity: identity('x-serverless-authorization') })
+      expect(reverse.slice(0, 2)).toEqual(['X-Serverless-Authorization', `Bearer ${stripped}`])
+      expect(reverse).not.toContain('Authorization')
+    }
+    const own = upstreamHeaders(['Authorization', `Bearer ${theirs}`, 'X-Serverless-Authorization', `Bearer ${ours}`], new Set(), { ...context, identity: identity('x-serverless-authorization') })
+    expect(own.slice(0, 4)).toEqual(['Authorization', `Bearer ${theirs}`, 'X-Serverless-Authorization', `Bearer ${stripped}`])
+    // A look-alike of the verified header's name is dropped, not forwarded as verified.
+    const lookAlike = upstreamHeaders(['X-Serverless-Authorization', `Bearer ${ours}`, 'X_Serverless_Authorization', `Bearer ${forged}`], new Set(), { ...context, identity: identity('x-serverless-authorization') })
+    expect(lookAlike.slice(0, 4)).toEqual(['X-Serverless-Authorization', `Bearer ${stripped}`, 'x-forwarded-for', '127.0.0.1'])
+  })
+
+  it('the forward-auth answer follows the same rule', () => {
+    const forged = `${b64({ alg: 'RS256' })}.${b64({ iss: ISSUER, sub: 'owner' })}.AAAA`
+    expect(strippedTokenHeaders(['Authorization', `Bearer ${forged}`, 'X-Serverless-Authorization', `Bearer ${ours}`], ISSUER, 'x-serverless-authorization')).toEqual({ 'x-serverless-authorization': `Bearer ${stripped}` })
+    expect(strippedTokenHeaders(['Authorization', `Bearer ${ours}`, 'x-serverless-authorization', `Bearer ${theirs}`], ISSUER, 'authorization')).toEqual({ authorization: `Bearer ${stripped}`, 'x-serverless-authorization': `Bearer ${theirs}` })
+    expect(strippedTokenHeaders(['Authorization', `Bearer ${ours}`, 'X-Serverless-Authorization', 'Basic YQ=='], ISSUER)).toEqual({ 'x-serverless-authorization': 'Basic YQ==' })
   })
 
   it('the client address chain is the peer alone, IPv4-mapped addresses unwrapped', () => {
@@ -84,27 +115,29 @@ describe('request header rules', () => {
   })
 })
 
-describe('withoutPosternSignatures', () => {
+describe('holdsPosternToken', () => {
   it.each([
-    [`Bearer ${ours}`, `Bearer ${stripped}`],
-    [`bearer   ${ours}`, `bearer   ${stripped}`],
-    [`Custom token="${ours}", other="${theirs}"`, `Custom token="${stripped}", other="${theirs}"`],
-    [`Bearer ${theirs}`, `Bearer ${theirs}`],
-    ['Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l'],
-    [`Bearer x.${ours}`, `Bearer x.${stripped}`],
-    [`Bearer ${stripped}`, `Bearer ${stripped}`],
-    ['Bearer a.b.c', 'Bearer a.b.c'],
-    ['', ''],
-    // The signature in base64's other alphabet, which PyJWT and google-auth also decode: replaced whole.
-    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, '+ab/cd+ef')}`, `Bearer ${stripped}`],
-    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, 'ab+cd/ef==')}`, `Bearer ${stripped}`],
-  ])('%s', (value, expected) => {
-    expect(withoutPosternSignatures(value, ISSUER)).toBe(expected)
+    [`Bearer ${ours}`, true],
+    [`bearer   ${ours}`, true],
+    [`Custom token="${ours}", other="${theirs}"`, true],
+    [`Bearer ${theirs}`, false],
+    ['Basic YWxhZGRpbjpvcGVuc2VzYW1l', false],
+    [`Bearer x.${ours}`, true],
+    [`Bearer ${stripped}`, true],
+    // The caller's own mark, on any token.
+    [`Bearer ${theirs.replace(/[^.]+$/, SIGNATURE_REMOVED)}`, true],
+    ['Bearer a.b.c', false],
+    ['', false],
+    // The signature in base64's other alphabet, which PyJWT and google-auth also decode.
+    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, '+ab/cd+ef')}`, true],
+    [`Bearer ${stripped.replace(SIGNATURE_REMOVED, 'ab+cd/ef==')}`, true],
+  ])('%s → %s', (value, expected) => {
+    expect(holdsPosternToken(value, ISSUER)).toBe(expected)
   })
 
   it('reads a long value of dots and letters without trouble', () => {
-    const value = 'a.'.repeat(100_000) + ours
-    expect(withoutPosternSignatures(value, ISSUER).endsWith(stripped)).toBe(true)
+    expect(holdsPosternToken('a.'.repeat(100_000) + ours, ISSUER)).toBe(true)
+    expect(holdsPosternToken('a.'.repeat(100_000), ISSUER)).toBe(false)
   })
 })
 

@@ -36,9 +36,11 @@ export const HEADER_RULES = {
     ],
   },
   /**
-   * Headers that may carry a bearer token: any compact JWS in them that this Postern issued has
-   * its signature replaced before it goes upstream, so no upstream can replay it (the app's own
-   * Basic credentials or another issuer's JWT pass untouched).
+   * Headers that may carry a bearer token. The one whose token Postern verified goes upstream
+   * with its signature replaced (SIGNATURE_REMOVED), so no upstream can replay it; any other that
+   * holds a compact JWS claiming this Postern as its issuer is dropped, for it would reach the app
+   * looking just as verified; the app's own (Basic, another issuer's JWT) passes untouched. Only
+   * by these exact names: a look-alike (`X_Serverless_Authorization`) is dropped.
    */
   tokens: ['authorization', 'x-serverless-authorization'] satisfies TokenHeader[],
   /** Headers a client may not nominate for removal with `Connection:` (they carry or guard identity). */
@@ -97,7 +99,9 @@ export function requestHeaderAction(name: string, nominated: ReadonlySet<string>
   const n = normalisedName(name)
   if (HOP_BY_HOP.has(n) || nominated.has(n) || n.startsWith(HEADER_RULES.posternPrefix)) return 'drop'
   if (n.startsWith(HEADER_RULES.forwarding.prefix) || FORWARDING.has(n)) return 'drop'
-  if (n === 'authorization' || n === 'x-serverless-authorization') return n
+  // A look-alike of a token header (X_Serverless_Authorization) would reach a CGI, WSGI or PHP app
+  // as the real one, and a Postern token in it with its signature replaced, as if verified.
+  if (n === 'authorization' || n === 'x-serverless-authorization') return name.toLowerCase() === n ? n : 'drop'
   if (n === HEADER_RULES.cookie) return 'cookie'
   // Content_Length beside the real Content-Length: an upstream reading `_` as `-` would find two
   // lengths (nginx drops every name with `_` or `.`).
@@ -140,7 +144,7 @@ export interface UpstreamContext {
   forwardedFor: string
   proto: 'http' | 'https'
   requestId: string
-  /** This Postern's issuer: tokens it issued lose their signature. */
+  /** This Postern's issuer: a header not verified that holds a token it issued is dropped (HEADER_RULES.tokens). */
   issuer: string
   identity?: UpstreamIdentity
 }
@@ -148,7 +152,7 @@ export interface UpstreamContext {
 /**
  * The request headers the upstream sees (DESIGN §4 step 6), as a flat [name, value, …] list so
  * repeated headers survive: hop-by-hop, nominated, X-Postern-* and forwarding headers dropped
- * (by normalised name), every Postern token's signature replaced, identity and X-Forwarded-*
+ * (by normalised name), token headers as HEADER_RULES.tokens says, identity and X-Forwarded-*
  * added last so nothing the client sent can shadow them.
  */
 export function upstreamHeaders(rawHeaders: readonly string[], nominated: ReadonlySet<string>, o: UpstreamContext): string[] {
@@ -174,10 +178,9 @@ export function upstreamHeaders(rawHeaders: readonly string[], nominated: Readon
       } else out[cookieAt] += `; ${kept}`
       continue
     }
-    // The header whose token was verified (its exact name, not a look-alike) holds exactly
-    // `Bearer <our JWS>`: no need to decode it.
-    const verified = action === o.identity?.tokenHeader && name.toLowerCase() === action
-    out.push(name, verified ? withoutSignature(value) : withoutPosternSignatures(value, o.issuer))
+    // The header whose token was verified holds exactly `Bearer <our JWS>`: no need to decode it.
+    if (action === o.identity?.tokenHeader) out.push(name, withoutSignature(value))
+    else if (!holdsPosternToken(value, o.issuer)) out.push(name, value)
   }
   out.push('x-forwarded-for', o.forwardedFor, 'x-forwarded-proto', o.proto, 'x-forwarded-host', o.host, 'x-request-id', o.requestId)
   if (o.identity) {
@@ -218,25 +221,20 @@ export function withoutSignature(value: string): string {
 const JWS_RUN = /[A-Za-z0-9_=.+/-]+/g
 
 /**
- * Replaces the signature of every compact JWS inside `value` whose payload's `iss` is `issuer`,
- * wherever it sits (after `Bearer`, in an auth-param, among several); anything else is returned
- * as it was. Cheap unless the value holds a dot: only then is anything decoded.
+ * Whether `value` holds a compact JWS whose payload's `iss` is `issuer`, wherever it sits (after
+ * `Bearer`, in an auth-param, among several), signed or not, or Postern's mark of a removed
+ * signature: a token header Postern did not verify that holds one is not forwarded (the app would
+ * take it for the verified one). Cheap unless the value holds a dot: only then is anything decoded.
  */
-export function withoutPosternSignatures(value: string, issuer: string): string {
-  if (!value.includes('.')) return value
-  return value.replace(JWS_RUN, (run) => {
+export function holdsPosternToken(value: string, issuer: string): boolean {
+  if (!value.includes('.')) return false
+  if (value.includes(SIGNATURE_REMOVED)) return true
+  for (const [run] of value.matchAll(JWS_RUN)) {
     const parts = run.split('.')
-    if (parts.length < 3) return run
-    let changed = false
     // A JWS is header.payload.signature; a run with more dots is checked at every position.
-    for (let i = 1; i + 1 < parts.length; i++) {
-      if (parts[i + 1] !== SIGNATURE_REMOVED && issuerOf(parts[i]!) === issuer) {
-        parts[i + 1] = SIGNATURE_REMOVED
-        changed = true
-      }
-    }
-    return changed ? parts.join('.') : run
-  })
+    for (let i = 1; i + 1 < parts.length; i++) if (issuerOf(parts[i]!) === issuer) return true
+  }
+  return false
 }
 
 function issuerOf(segment: string): unknown {
@@ -250,18 +248,20 @@ function issuerOf(segment: string): unknown {
 }
 
 /**
- * A request's token headers as they may go upstream, signatures of Postern tokens replaced: what
+ * A request's token headers as they may go upstream, by the rule of HEADER_RULES.tokens: what
  * forward-auth answers for a proxy in front to set in place of the client's (repeated values
- * joined, as a proxy would send them on one line). The header whose token was verified
- * (`verified`, which holds one value) is `Bearer <our JWS>`: no need to decode it, as in
- * upstreamHeaders.
+ * joined, as a proxy would send them on one line), and what the nginx plane sets. The header
+ * whose token was verified (`verified`, which holds one value) is `Bearer <our JWS>`: no need to
+ * decode it, as in upstreamHeaders; a value of another that holds a Postern token is left out.
  */
 export function strippedTokenHeaders(rawHeaders: readonly string[], issuer: string, verified?: TokenHeader): Partial<Record<TokenHeader, string>> {
   const out: Partial<Record<TokenHeader, string>> = {}
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase()
     if (lower !== 'authorization' && lower !== 'x-serverless-authorization') continue
-    const value = lower === verified ? withoutSignature(rawHeaders[i + 1]!) : withoutPosternSignatures(rawHeaders[i + 1]!, issuer)
+    const raw = rawHeaders[i + 1]!
+    if (lower !== verified && holdsPosternToken(raw, issuer)) continue
+    const value = lower === verified ? withoutSignature(raw) : raw
     out[lower] = out[lower] === undefined ? value : `${out[lower]}, ${value}`
   }
   return out

@@ -15,7 +15,7 @@ const { NGHTTP2_INTERNAL_ERROR } = http2.constants
 export interface Http1Call {
   method: string
   path: string
-  /** The upstream request headers (upstreamHeaders: identity added, Postern's signatures removed). */
+  /** The upstream request headers (upstreamHeaders: identity added, token headers as HEADER_RULES.tokens says). */
   headers: string[]
   requestBody: boolean
   route: Route
