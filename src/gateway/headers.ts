@@ -36,6 +36,11 @@ export const HEADER_RULES = {
     ],
   },
   /**
+   * Identity headers of another identity-aware proxy (Google IAP's), which an app moved from
+   * behind it may still trust: only a proxy may set them, and Postern does not.
+   */
+  foreignIdentity: ['x-goog-authenticated-user-email', 'x-goog-authenticated-user-id', 'x-goog-iap-jwt-assertion'],
+  /**
    * Headers that may carry a bearer token. The one whose token Postern verified goes upstream
    * with its signature replaced (SIGNATURE_REMOVED), so no upstream can replay it; any other that
    * holds a compact JWS claiming this Postern as its issuer is dropped, for it would reach the app
@@ -86,7 +91,7 @@ export function normalisedName(name: string): string {
 }
 
 const HOP_BY_HOP: ReadonlySet<string> = new Set(HEADER_RULES.hopByHop)
-const FORWARDING: ReadonlySet<string> = new Set(HEADER_RULES.forwarding.names)
+const FORWARDING: ReadonlySet<string> = new Set([...HEADER_RULES.forwarding.names, ...HEADER_RULES.foreignIdentity])
 
 /**
  * What happens to one client request header on its way upstream: a token header is named by what

@@ -283,6 +283,15 @@ describe.each(DATA_PLANES)('the gateway at its edges (%s data plane)', (dataPlan
       }
     })
 
+    // An app moved from behind Google IAP may still trust IAP's identity headers.
+    const iap = ['X-Goog-Authenticated-User-Email: accounts.google.com:owner@example.com', 'x-goog-authenticated-user-id: accounts.google.com:1', 'X-Goog-IAP-JWT-Assertion: forged', 'X.Goog.Authenticated.User.Email: accounts.google.com:owner@example.com']
+    it.each(['php', 'php-public'])('%s: no client header of Google IAP’s reaches the upstream, in any case or spelling', async (service) => {
+      const r = await rawGet(p.gatewayPort, host(service), [...(service === 'php' ? [`Authorization: Bearer ${ann}`] : []), ...iap], '/')
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const server = JSON.parse(r.body) as Record<string, string>
+      expect(Object.keys(server).filter((k) => k.startsWith('HTTP_X_GOOG'))).toEqual([])
+    })
+
     // PHP reads `.` in a header name as `_`, as it does `-`: X-Postern.Authenticated-Email is
     // $_SERVER['HTTP_X_POSTERN_AUTHENTICATED_EMAIL'] to a PHP app, and on a public service, where
     // an anonymous caller has no identity headers of Postern's to come after it, the only one.

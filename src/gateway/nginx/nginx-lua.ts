@@ -55,7 +55,7 @@ export function nginxLua(o: {
   trustedProxies: TrustedProxies
 }): string {
   const bodies = o.bodies
-  const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
+  const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.foreignIdentity, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
   const notNominated = ['close', 'content-length', ...NGINX_SETS]
   const cookiePattern = `^\\s*=?\\s*${HEADER_RULES.posternCookie.source.replace(/^\^/, '')}`
   return `
