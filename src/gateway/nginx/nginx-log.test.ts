@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LineThrottle, lineSplitter, nginxLineLevel } from './nginx-log.js'
+import { LineThrottle, lineSplitter, nginxLineLevel, redactedNginxLine } from './nginx-log.js'
 
 describe('nginxLineLevel', () => {
   it("takes a client's mistakes for information", () => {
@@ -59,5 +59,20 @@ describe('lineSplitter', () => {
     const split = lineSplitter(4)
     expect(split.push('abcdefgh')).toEqual([])
     expect(split.push('\n')).toEqual(['efgh'])
+  })
+})
+
+describe('redactedNginxLine', () => {
+  it('keeps of every query only the names, and of a token nothing, the rest as nginx said it', () => {
+    const jws = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl'
+    expect(redactedNginxLine('2026/12/07 19:00:00 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: , request: "GET /pay?api_key=SECRET123&code=abc&flag HTTP/1.1", upstream: "http://127.0.0.1:9/pay?api_key=SECRET123&code=abc&flag", host: "pay.my-project.localhost:7080"')).toBe(
+      '2026/12/07 19:00:00 [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: , request: "GET /pay?api_key=…&code=…&flag HTTP/1.1", upstream: "http://127.0.0.1:9/pay?api_key=…&code=…&flag", host: "pay.my-project.localhost:7080"',
+    )
+    expect(redactedNginxLine(`[error] 7#7: *4 client sent invalid chunked body, client: 127.0.0.1, server: , request: "POST /in?access_token=${jws} HTTP/1.1", referrer: "https://x.example/cb/${jws}?q=s3cret"`)).toBe(
+      '[error] 7#7: *4 client sent invalid chunked body, client: 127.0.0.1, server: , request: "POST /in?access_token=… HTTP/1.1", referrer: "https://x.example/cb/…?q=…"',
+    )
+    // A quote inside the query is no end to it.
+    expect(redactedNginxLine('request: "GET /a?k=x"y"z HTTP/1.1"')).toBe('request: "GET /a?k=… HTTP/1.1"')
+    expect(redactedNginxLine('nginx: [emerg] bind() to 127.0.0.1:7080 failed')).toBe('nginx: [emerg] bind() to 127.0.0.1:7080 failed')
   })
 })

@@ -1,4 +1,5 @@
 import type { Level } from '../../core/log.js'
+import { loggedTarget } from '../../http/logged-target.js'
 
 /**
  * What a client did wrong, in nginx's words (`*94 client sent invalid chunked body, client: …`):
@@ -18,6 +19,28 @@ const NGINX_FAILING = /^\S+ \S+ \[(emerg|alert|crit)\] /
 export function nginxLineLevel(line: string): Level {
   if (CLIENT_CAUSED.test(line)) return 'info'
   return NGINX_FAILING.test(line) ? 'error' : 'warn'
+}
+
+/** A query in one of nginx's lines (`request: "GET /p?a=1 HTTP/1.1"`, `upstream: "http://…/p?a=1"`): up to the space that ends it. */
+const QUERY = /\?\S*/g
+/** What closes the quoted field a query ends (`", host: …`): kept as it is. */
+const FIELD_END = /",?$/
+/** A compact JWS (its header, base64url of `{"`, begins `eyJ`) anywhere else in a line: a path, a referrer. */
+const JWS = /eyJ[\w-]*\.[\w-]+\.[\w+/=-]*/g
+
+/**
+ * One of nginx's lines as Postern logs it: of every query only the parameter names (as the Node
+ * plane logs its targets: loggedTarget), and no token. nginx names the request and the upstream
+ * URL of what failed, queries and all, and query values are where secrets travel in URLs (an
+ * `api_key`, an OAuth `code`, an `access_token`).
+ */
+export function redactedNginxLine(line: string): string {
+  return line
+    .replace(JWS, '…')
+    .replace(QUERY, (query) => {
+      const end = FIELD_END.exec(query)?.[0] ?? ''
+      return loggedTarget(query.slice(0, query.length - end.length)) + end
+    })
 }
 
 /**

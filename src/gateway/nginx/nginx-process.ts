@@ -5,7 +5,7 @@ import { connect, Socket } from 'node:net'
 import { join } from 'node:path'
 import { PosternError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
-import { LineThrottle, lineSplitter, nginxLineLevel } from './nginx-log.js'
+import { LineThrottle, lineSplitter, nginxLineLevel, redactedNginxLine } from './nginx-log.js'
 
 /** Where Debian puts nginx and the modules of libnginx-mod-http-lua (and its NDK). */
 export const DEBIAN_NGINX = { binary: '/usr/sbin/nginx', modulesDir: '/usr/lib/nginx/modules' } as const
@@ -74,11 +74,12 @@ export class NginxProcess {
       if (held > 0) o.log.log('info', `nginx: ${held} more lines about clients' mistakes in the last ${throttle.windowMs / 1000} s, not shown`, { held })
     }
     child.stderr!.on('data', (d: Buffer) => {
+      // (What nginx said is quoted in an error only when it fails to start: redacted there too.)
       p.stderr = (p.stderr + d.toString()).slice(-8192)
       for (const line of lines.push(d.toString())) {
         if (!line.trim()) continue
         const level = nginxLineLevel(line)
-        if (level !== 'info' || throttle.admit(Date.now())) o.log.log(level, 'nginx', { line: line.slice(0, 1000) })
+        if (level !== 'info' || throttle.admit(Date.now())) o.log.log(level, 'nginx', { line: redactedNginxLine(line).slice(0, 1000) })
         else report ??= setTimeout(reportHeld, throttle.windowMs).unref()
       }
     })
@@ -103,7 +104,7 @@ export class NginxProcess {
       if (await accepts(o.listen)) return p
       if (Date.now() > deadline) {
         await p.stop()
-        throw new PosternError('FAILED_PRECONDITION', `nginx did not start listening on ${o.listen.host}:${o.listen.port} within 10 s: ${p.stderr.trim().slice(-500) || 'no word from it'}`)
+        throw new PosternError('FAILED_PRECONDITION', `nginx did not start listening on ${o.listen.host}:${o.listen.port} within 10 s: ${redactedNginxLine(p.stderr.trim()).slice(-500) || 'no word from it'}`)
       }
       await Promise.race([exit, new Promise((r) => setTimeout(r, 50))])
     }
@@ -111,7 +112,7 @@ export class NginxProcess {
 
   private stopping = false
 
-  private startError(listen: { host: string; port: number }, said = this.stderr.trim()): PosternError {
+  private startError(listen: { host: string; port: number }, said = redactedNginxLine(this.stderr.trim())): PosternError {
     if (/Address already in use/.test(said)) return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${listen.host}:${listen.port} for the gateway (nginx): the port is in use (another postern serve?). Stop whatever holds it, or choose another port with --gateway-port N.`)
     if (/Permission denied/.test(said) && /bind\(\)/.test(said)) return new PosternError('FAILED_PRECONDITION', `Cannot listen on ${listen.host}:${listen.port} for the gateway (nginx): permission denied (ports below 1024 need privileges). Choose another port with --gateway-port N.`)
     return new PosternError('FAILED_PRECONDITION', `nginx could not start: ${said.slice(-800) || 'it exited without a word'}`)
