@@ -17,6 +17,13 @@ describe('postern serve configuration', () => {
     return runCli(['serve', '--data-dir', join(dir, 'data'), ...args], { configDir: join(dir, 'cli'), env, timeoutMs: 20_000 })
   }
 
+  it('names in --help every environment variable it reads, the master key every process must share first', async () => {
+    const r = await runCli(['serve', '--help'], { configDir: mkdtempSync(join(tmpdir(), 'postern-config-')) })
+    expect(r.code).toBe(0)
+    const listed = r.stdout.slice(r.stdout.indexOf('Environment:'))
+    for (const name of ['POSTERN_MASTER_KEY', 'POSTERN_DATABASE_URL', 'POSTERN_DATA_DIR', 'POSTERN_CONFIG_DIR', 'POSTERN_LOG_LEVEL', 'POSTERN_CHANGE_POLL_MS', 'POSTERN_TLS_CHECK_MS', 'NODE_EXTRA_CA_CERTS']) expect(listed).toContain(name)
+  })
+
   it('refuses a change-poll interval that is not a number, and says what it expects', async () => {
     const r = await serve(['--port', String(await freePort()), '--gateway-port', String(await freePort())], { POSTERN_CHANGE_POLL_MS: 'abc' })
     expect(r.code).toBe(2)

@@ -37,6 +37,22 @@ export function registerServe(program: Command, cli: Cli): void {
     .option('--allow-insecure-http', 'serve plain HTTP on a non-loopback address (behind a TLS proxy)')
     .option('--trusted-proxies <cidrs>', 'proxies (CIDR[,CIDR]) whose X-Forwarded-For names the client, for sign-in limits; by default the peer address counts')
     .option('--reset-owner-password', 'locked out? set a new password for the owner, print it once, end the owner\'s sessions, and exit (only where the data is: the embedded store or a PostgreSQL on this machine)')
+    // What serve reads from the environment (core/config.ts, Env): an operator setting up several
+    // processes looks here first for the master key they must share.
+    .addHelpText('after', `
+Environment:
+  POSTERN_MASTER_KEY      the master key (a passphrase, or the content of a master.key); every
+                          process sharing a --database-url needs the same one. Without it the
+                          key is DATA_DIR/master.key, created on the first start
+  POSTERN_DATABASE_URL    as --database-url
+  POSTERN_DATA_DIR        as --data-dir (else $XDG_DATA_HOME/postern, ~/.local/share/postern)
+  POSTERN_CONFIG_DIR      the CLI's config dir the first start signs in as the owner
+                          (else $XDG_CONFIG_HOME/postern, ~/.config/postern)
+  POSTERN_LOG_LEVEL       debug, info (default), warn or error
+  POSTERN_CHANGE_POLL_MS  how often the change feed is polled, in ms (default 250)
+  POSTERN_TLS_CHECK_MS    how often --tls-cert and --tls-key are looked at for a renewal, in ms
+                          (default 10000)
+  NODE_EXTRA_CA_CERTS     a CA file trusted for https upstreams, beside the system's`)
     .action(async (flags: ServeFlags & { resetOwnerPassword?: boolean }, cmd: Command) => {
       // --project is also a global flag; here it names the first project.
       const project = cmd.optsWithGlobals().project as string | undefined
