@@ -16,6 +16,7 @@ import { eventually } from '../support/eventually.js'
  */
 describe.skipIf(!inject('postgres'))('access requests on PostgreSQL, two processes', () => {
   const SERVICE = 'projects/my-project/services/api'
+  const GATEWAY_URL = 'http://run.localhost:8080'
   let a: PosternProcess
   let b: PosternProcess
   let drop: () => Promise<void>
@@ -32,8 +33,10 @@ describe.skipIf(!inject('postgres'))('access requests on PostgreSQL, two process
     const port = await freePort()
     const issuer = `http://127.0.0.1:${port}`
     const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64'), NODE_ENV: 'test', POSTERN_TEST_ONLY_CLOCK_FILE: clockFile }
-    a = await startPostern({ databaseUrl: db.url, env, controlPort: port, args: ['--issuer', issuer] })
-    b = await startPostern({ databaseUrl: db.url, env, args: ['--issuer', issuer] })
+    // As README "Many machines" says: one issuer and one gateway URL (the load balancer's) for every process.
+    const args = ['--issuer', issuer, '--gateway-url', GATEWAY_URL]
+    a = await startPostern({ databaseUrl: db.url, env, controlPort: port, args })
+    b = await startPostern({ databaseUrl: db.url, env, args })
     expect((await a.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
     for (const email of ['approver@example.com', 'dev@example.com']) await createUser(a, email)
     expect((await a.cli(['services', 'add-iam-policy-binding', 'api', '--member=user:approver@example.com', '--role=roles/run.admin'])).code).toBe(0)
@@ -45,6 +48,11 @@ describe.skipIf(!inject('postgres'))('access requests on PostgreSQL, two process
   afterAll(async () => {
     await Promise.all([a, b].map((p) => p?.stop()))
     await drop?.()
+  })
+
+  it('with one --gateway-url, both processes give a service the same URL (the audience of its tokens)', async () => {
+    const uris = await Promise.all([a, b].map(async (p) => (await p.api<{ uri: string }>('GET', '/v2/projects/my-project/services/api', undefined, ownerToken)).body.uri))
+    expect(uris).toEqual(['http://api.my-project.run.localhost:8080', 'http://api.my-project.run.localhost:8080'])
   })
 
   it('concurrent approvals through both processes: exactly one wins; the ended grant is swept once', async () => {
