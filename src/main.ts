@@ -83,7 +83,7 @@ import { nginxConfig } from './gateway/nginx/nginx-config.js'
 import { nginxNamedClient, startNginxPlane } from './gateway/nginx/nginx-plane.js'
 import { publicScheme } from './gateway/public-scheme.js'
 import { shapeServices } from './gateway/nginx/nginx-shape.js'
-import { observabilityListener, serveObservability } from './observability/endpoints.js'
+import { boundedPing, observabilityListener, serveObservability } from './observability/endpoints.js'
 import { periodicTaskLog } from './observability/periodic-task-log.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
@@ -226,7 +226,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   await follower.start()
   metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
-  const observability = { metrics, freshness, store }
+  const observability = { metrics, freshness, ping: boundedPing(store) }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
   // Whether browsers reach the control plane in a secure context (TLS here or in front, or a
   // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).

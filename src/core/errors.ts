@@ -32,16 +32,28 @@ export class PosternError extends Error {
   constructor(
     readonly status: ErrorStatus,
     message: string,
-    options?: ErrorOptions & { headers?: Record<string, string> },
+    options?: ErrorOptions & { headers?: Record<string, string>; condition?: string },
   ) {
     super(message, options)
     this.headers = options?.headers
+    this.condition = options?.condition
   }
   readonly headers: Record<string, string> | undefined
+  /**
+   * The state behind the error, said of that state (`the database does not answer (…)`), for
+   * health answers and logs; `message` says it to the caller whose request it refused ("nothing
+   * was changed. Try again shortly"), which reads wrong where nothing was asked.
+   */
+  readonly condition: string | undefined
 
   get httpCode(): number {
     return HTTP_CODE[this.status]
   }
+}
+
+/** What is wrong, for a health answer or a log line: the error's condition when it has one, else its message. */
+export function conditionOf(err: Error): string {
+  return (err instanceof PosternError && err.condition) || err.message
 }
 
 export interface ErrorBody {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { conditionOf } from '../core/errors.js'
 import type { Store } from '../store/store.js'
 import type { Freshness } from './health.js'
 import type { Metrics } from './metrics.js'
@@ -6,7 +7,28 @@ import type { Metrics } from './metrics.js'
 export interface ObservabilityDeps {
   metrics: Metrics
   freshness: Freshness
-  store: Store
+  /** The database's answer to a ping, bounded (boundedPing): 'ok', or what is wrong. */
+  ping: () => Promise<string>
+}
+
+/** How long /readyz waits for the database's answer: probes commonly time out after 1 s. */
+export const READY_PING_MS = 800
+
+/**
+ * The store's ping, answered within `withinMs` whatever the database does. A connection that
+ * went silent without a reset (a proxy holding bytes, a partition) only fails at the query's
+ * own bound, 12 s on PostgreSQL: a probe would see nothing but its own timeouts, where it needs a
+ * 503 saying why. Probes that come while a ping is in flight share it rather than queue more
+ * queries on a database that is not answering.
+ */
+export function boundedPing(store: Pick<Store, 'ping'>, withinMs = READY_PING_MS): () => Promise<string> {
+  let inFlight: Promise<string> | undefined
+  return () => {
+    const pinging = (inFlight ??= store.ping().then(() => 'ok', (err: Error) => conditionOf(err)).finally(() => (inFlight = undefined)))
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`the database did not answer within ${withinMs} ms`), withinMs)))
+    return Promise.race([pinging, late]).finally(() => clearTimeout(timer))
+  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -28,15 +50,13 @@ export async function serveObservability(path: string, res: ServerResponse, deps
     return true
   }
   if (path === '/readyz') {
+    const database = await deps.ping()
     const status = deps.freshness.status()
-    let database = 'ok'
-    try {
-      await deps.store.ping()
-    } catch (err) {
-      database = (err as Error).message
-    }
     const ready = status.ready && database === 'ok'
-    send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'not ready', database, changeFeedAgeMs: status.ageMs, ...(status.error && { error: status.error }) }))
+    // `error` says why not ready, agreeing with `database`: the database first (not answering now
+    // is why the feed is behind, if it is), then what the view's freshness says.
+    const error = database !== 'ok' ? database : status.error
+    send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'not ready', database, changeFeedAgeMs: status.ageMs, ...(!ready && error && { error }) }))
     return true
   }
   if (path === '/metrics') {

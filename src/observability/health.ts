@@ -1,3 +1,4 @@
+import { conditionOf } from '../core/errors.js'
 import type { Logger } from '../core/log.js'
 
 /**
@@ -11,6 +12,8 @@ export class Freshness {
   private lastError = ''
   /** Why the view cannot be trusted at all, whatever its age (the database changed under it), until the next catch-up. */
   private distrusted: string | undefined
+  /** Whether failing closed for staleness (past maxStalenessMs) has been logged since the last catch-up. */
+  private saidStale = false
 
   constructor(
     private readonly clock: () => number,
@@ -23,8 +26,10 @@ export class Freshness {
   }
 
   caughtUp(at: number): void {
-    if (this.failing) this.log.log('info', 'database reachable again; caught up with the change feed', { offlineMs: at - this.lastOk })
+    if (this.failing || this.saidStale) this.log.log('info', 'database reachable again; caught up with the change feed', { offlineMs: at - this.lastOk, ...(this.saidStale && { failedClosedForMs: at - this.lastOk - this.maxStalenessMs }) })
     this.failing = false
+    this.saidStale = false
+    this.lastError = ''
     this.distrusted = undefined
     this.lastOk = at
   }
@@ -35,13 +40,15 @@ export class Freshness {
   }
 
   failed(err: Error): void {
-    this.lastError = err.message
+    // What is wrong with the database, not what a refused write is told ("nothing was changed").
+    this.lastError = conditionOf(err)
     if (!this.failing) {
       this.failing = true
       // A view already distrusted is not served from at all: saying so would mislead whoever reads the log.
-      if (this.distrusted !== undefined) this.log.log('warn', 'cannot read the change feed; still failing closed', { err: err.message, why: this.distrusted })
-      else this.log.log('warn', 'cannot read the change feed; serving from memory', { err: err.message, failsClosedInMs: this.maxStalenessMs })
+      if (this.distrusted !== undefined) this.log.log('warn', 'cannot read the change feed; still failing closed', { err: this.lastError, why: this.distrusted })
+      else this.log.log('warn', 'cannot read the change feed; serving from memory', { err: this.lastError, failsClosedInMs: this.maxStalenessMs })
     }
+    this.stale()
   }
 
   /**
@@ -59,13 +66,25 @@ export class Freshness {
 
   /** Past the bound: decisions are no longer made from this view. */
   stale(now = this.clock()): boolean {
-    return this.distrusted !== undefined || now - this.lastOk > this.maxStalenessMs
+    if (this.distrusted !== undefined) return true
+    const age = now - this.lastOk
+    if (age <= this.maxStalenessMs) return false
+    // The moment requests start getting 503 for it (the outage's start was logged, with
+    // failsClosedInMs; whoever reads the log needs the moment that promise came due too).
+    if (!this.saidStale) {
+      this.saidStale = true
+      this.log.log('warn', 'failing closed: the view of the database is older than --max-staleness; answering 503 until the change feed is read again', { ageMs: age, maxStalenessMs: this.maxStalenessMs, ...(this.lastError && { err: this.lastError }) })
+    }
+    return true
   }
 
   status(now = this.clock()): { ready: boolean; ageMs: number; error?: string } {
     const age = now - this.lastOk
     if (this.distrusted !== undefined) return { ready: false, ageMs: age, error: this.distrusted }
-    const ready = age <= this.readyWithinMs
-    return ready ? { ready, ageMs: age } : { ready, ageMs: age, error: this.lastError || 'the change feed is behind' }
+    this.stale(now)
+    if (age <= this.readyWithinMs) return { ready: true, ageMs: age }
+    // Said of the change feed: the database may answer again by now (/readyz pings it beside this).
+    const behind = `the change feed was last read ${Math.round(age / 1000)} s ago`
+    return { ready: false, ageMs: age, error: this.lastError ? `${behind}; its last read failed: ${this.lastError}` : behind }
   }
 }

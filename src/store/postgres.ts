@@ -31,12 +31,13 @@ function unreachable(err: unknown): boolean {
   return (e.code !== undefined && UNREACHABLE.has(e.code)) || /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Query read timeout|not currently accepting connections/i.test(e.message ?? '')
 }
 
-const unavailable = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' } })
+const unavailable = (cause: unknown) =>
+  new PosternError('UNAVAILABLE', 'The database is unreachable; nothing was changed. Try again shortly.', { cause, headers: { 'retry-after': '5' }, condition: `the database is unreachable (${(cause as { message?: string }).message ?? String(cause)})` })
 
 // 42P01 undefined_table, 3F000 invalid_schema_name: the database answers but holds no Postern
 // (dropped and created anew, a schema dropped, another database at that URL).
 const SCHEMA_GONE = new Set(['42P01', '3F000'])
-const schemaGone = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database no longer holds Postern’s tables (dropped or replaced while Postern ran?); nothing was changed. Restart postern serve to create them, or restore the database.', { cause })
+const schemaGone = (cause: unknown) => new PosternError('UNAVAILABLE', 'The database no longer holds Postern’s tables (dropped or replaced while Postern ran?); nothing was changed. Restart postern serve to create them, or restore the database.', { cause, condition: 'the database no longer holds Postern’s tables (dropped or replaced while Postern ran?)' })
 
 function translated(err: unknown): unknown {
   if (SCHEMA_GONE.has((err as { code?: string }).code ?? '')) return schemaGone(err)

@@ -51,9 +51,23 @@ describe.skipIf(!inject('postgres'))('a PostgreSQL connection that goes silent',
   }
   const ready = async () => (await fetch(`${server.controlUrl}/readyz`)).status
 
+  /** /readyz on a port, timed: what a load balancer's probe with a 1 s timeout sees. */
+  const probe = async (port: number) => {
+    const started = Date.now()
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5_000) })
+    return { ms: Date.now() - started, status: res.status, body: (await res.json()) as { status: string; database: string; error?: string } }
+  }
+
   it('answers API calls with 503 instead of hanging, and recovers by itself within seconds of the database answering', async () => {
     link.silence()
     const silencedAt = Date.now()
+    // /readyz answers within a probe's second, 503 saying why, on the control and the gateway port
+    // alike, its fields agreeing (it waited for the silent connection's 12 s bound).
+    for (const port of [server.controlPort, server.gatewayPort]) {
+      const r = await probe(port)
+      expect(r.ms).toBeLessThan(1_500)
+      expect(r).toMatchObject({ status: 503, body: { status: 'not ready', database: 'the database did not answer within 800 ms', error: 'the database did not answer within 800 ms' } })
+    }
     const started = Date.now()
     const res = await server.api<{ error: { status: string } }>('GET', '/v1/users', undefined, owner)
     const answeredInMs = Date.now() - started
@@ -62,6 +76,8 @@ describe.skipIf(!inject('postgres'))('a PostgreSQL connection that goes silent',
     expect(answeredInMs).toBeLessThan(20_000)
     // Past --max-staleness the gateway fails closed, as it should while it cannot see changes.
     await eventually(15_000, async () => (await verdict()) === '503', 'failing closed')
+    // Said once, as the outage's start was (failsClosedInMs).
+    expect(server.output()).toContain('failing closed: the view of the database is older than --max-staleness')
     // As long as the tester's outage: longer than any single query may take.
     await new Promise((r) => setTimeout(r, Math.max(0, 16_000 - (Date.now() - silencedAt))))
 
@@ -69,6 +85,9 @@ describe.skipIf(!inject('postgres'))('a PostgreSQL connection that goes silent',
     const recoveredIn = await eventually(10_000, async () => (await verdict()) === 'allowed' && (await ready()) === 200, 'recovery once the database answers', 100)
     console.log(`database-silence: API answered 503 in ${answeredInMs} ms; gateway and /readyz recovered ${recoveredIn} ms after the database answered again`)
     expect((await server.api('GET', '/v1/users', undefined, owner)).status).toBe(200)
+    expect(server.output()).toMatch(/database reachable again; caught up with the change feed.*failedClosedForMs/)
+    // The outage was told in words for an outage, not a refused write's.
+    expect(server.output()).not.toMatch(/change feed.*nothing was changed/)
   }, 60_000)
 
   it('exits promptly on SIGTERM while a query hangs', async () => {
