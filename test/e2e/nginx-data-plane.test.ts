@@ -90,6 +90,8 @@ describe('the nginx data plane as a process', () => {
     // (Postern's gateway forwards it until nginx is reloaded with it.)
     const reloaded = await poll(() => readFileSync(join(p.dataDir, 'nginx', 'nginx.conf'), 'utf8'), (c) => c.includes('location @postern_t9 '), 5_000)
     expect(reloaded).toContain('location @postern_t9 ')
+    // Logged, with why: a reload closes the idle kept-alive connections of the workers it retires.
+    expect(p.output()).toMatch(/"msg":"reloading nginx[^\n]*"why":"a service's timeout under a minute that nginx has no location for \(9 s\)/)
     const done = await slow
     expect(done.statusCode).toBe(200)
     await done.body.dump()

@@ -157,12 +157,12 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
         // Even when the text comes out the same (as many https names in use as before, others
         // gone): the workers that handed out every block must make way for ones that have not.
         current = configFor(shaped.shape)
-        proc.reload(current).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
+        proc.reload(current, shaped.why ?? 'services changed').catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
       }, 50)
     },
     tlsChanged() {
       // The same configuration: nginx checks it (the key is the certificate's) and reloads.
-      proc.reload(current).catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
+      proc.reload(current, 'the TLS certificate or key was renewed').catch((err: unknown) => d.log.log('error', 'nginx reload failed', { err: String(err) }))
     },
     async close() {
       clearTimeout(pending)

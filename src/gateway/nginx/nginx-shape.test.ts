@@ -18,7 +18,7 @@ describe('when a change to services reloads nginx', () => {
     expect(start.shape.bodyTimeouts).toEqual([7])
     expect(shapeServices([plain(9001, 7), plain(9002)], start).reload).toBe(false)
     const nine = shapeServices([plain(9000, 9), plain(9001, 7)], start)
-    expect(nine).toMatchObject({ reload: true, shape: { bodyTimeouts: [7, 9] } })
+    expect(nine).toMatchObject({ reload: true, shape: { bodyTimeouts: [7, 9] }, why: expect.stringContaining('no location for (9 s)') })
     expect(shapeServices([plain(9001)], nine).reload).toBe(false)
   })
 

@@ -28,6 +28,8 @@ export interface ShapedServices {
   serverNames: ReadonlySet<string>
   /** Whether nginx must be (re)loaded with `shape`. */
   reload: boolean
+  /** Why, when it must: what the reload's log line says. */
+  why?: string
 }
 
 /**
@@ -46,14 +48,19 @@ export function shapeServices(services: Iterable<{ upstream: string; timeoutSeco
     if (url.protocol === 'https:') serverNames.add(url.hostname)
     if (s.timeoutSeconds < MAX_BODY_TIMEOUT_SECONDS) bodyTimeouts.add(s.timeoutSeconds)
   }
-  const fresh = (): ShapedServices => ({
+  const fresh = (why: string): ShapedServices => ({
     shape: { tlsBlocks: serverNames.size + Math.max(SPARE_TLS_BLOCKS, Math.ceil(serverNames.size / 2)), bodyTimeouts: [...bodyTimeouts].sort((a, b) => a - b) },
     serverNames,
     reload: true,
+    why,
   })
-  if (!before) return fresh()
+  if (!before) return fresh('the first configuration')
   const seen = new Set([...before.serverNames, ...serverNames])
   const located = new Set(before.shape.bodyTimeouts)
-  if (seen.size > before.shape.tlsBlocks || [...bodyTimeouts].some((t) => !located.has(t))) return fresh()
+  const unlocated = [...bodyTimeouts].filter((t) => !located.has(t)).sort((a, b) => a - b)
+  // client_body_timeout is a location's, not a request's (nginx has no variable for it): a new
+  // timeout under a minute needs its own location, so a new configuration.
+  if (unlocated.length > 0) return fresh(`a service's timeout under a minute that nginx has no location for (${unlocated.map((t) => `${t} s`).join(', ')}); nginx's wait for a pausing request body, client_body_timeout, is set per location`)
+  if (seen.size > before.shape.tlsBlocks) return fresh(`${seen.size} https server names have had services since nginx was loaded, more than its ${before.shape.tlsBlocks} upstream blocks`)
   return { shape: before.shape, serverNames: seen, reload: false }
 }

@@ -95,10 +95,15 @@ export class SupervisedNginx {
     }
   }
 
-  /** A new configuration: reloaded now, or, while nginx is being started again, the one it starts with. */
-  reload(config: string): Promise<void> {
+  /**
+   * A new configuration: reloaded now, or, while nginx is being started again, the one it starts
+   * with. Each reload is logged with `why`: it replaces every worker, and the retiring ones close
+   * the idle kept-alive connections callers hold, which callers see as read errors.
+   */
+  reload(config: string, why: string): Promise<void> {
     this.config = config
     if (this.down) return Promise.resolve()
+    this.o.log.log('info', 'reloading nginx: new workers take over, the old ones finish their requests and close their idle connections', { why, pid: this.proc.pid })
     return this.proc.reload(config)
   }
 
