@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, Server as HttpsServer } from 'node:h
 import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { bootstrap, resetOwnerPassword, storeIsOnThisMachine } from './control/bootstrap.js'
+import { bootstrap, resetOwnerPassword, storeIsOnThisMachine, type BootstrapResult } from './control/bootstrap.js'
 import { commandsToSignIn, signInLocalCli, type LocalCliSignIn } from './control/local-cli-sign-in.js'
 import { defaultConsoleDir, loadConsoleAssets } from './control/console/assets.js'
 import { consoleRoutes } from './control/console/routes.js'
@@ -29,6 +29,7 @@ import { workforcePoolRoutes } from './control/routes/workforce-pools.js'
 import { federatedSignInRoutes } from './control/pages/federated-signin.js'
 import { tokenExchangeGrant } from './control/oauth/token-exchange-grant.js'
 import { GRANT } from './identity/endpoints.js'
+import { ORGANIZATION } from './iam/resources.js'
 import { boundedFetchJson } from './identity/federation/fetch-json.js'
 import { ProviderKeySource } from './identity/federation/provider-keys.js'
 import { anonymous, createControlHandler } from './control/server.js'
@@ -386,7 +387,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     }
   }
   // The restore brings the installation's owner; the follower reloads it once the restore is over.
-  const boot = restoring === undefined ? await bootstrap(store, { owner: config.owner, project: config.project, now: clock() }) : { firstStart: false, owner: config.owner, ownerUid: '' }
+  // Only a process serving the control plane creates the owner, and so prints its password: the
+  // operator signs in through that plane and reads its output, not a gateway's, which may be
+  // one of many started together (and a gateway-only start on an empty store has no one to sign
+  // in). A gateway-only process on a store without an owner creates none and says so.
+  const notBootstrapped: BootstrapResult = { firstStart: false, owner: config.owner, ownerUid: '' }
+  const ownerless = restoring === undefined && !config.planes.control && !(await store.getPolicy(ORGANIZATION))
+  if (ownerless) log.log('warn', 'no owner yet: a process serving only the gateway does not create one; the first process started with the control plane (--planes control, or both) creates the owner and prints its password')
+  const boot = restoring !== undefined || !config.planes.control ? notBootstrapped : await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
   // While a restore is under way a catch-up may fail on tables not there yet: the follower retries at its polls.
   await (restoring === undefined ? follower.catchUp() : follower.catchUp().catch((err: Error) => freshness.failed(err)))
 
@@ -567,6 +575,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   /** The demo service's upstream, when this start registered it: its note waits for the CLI's sign-in, below. */
   let demoUpstream: string | undefined
   if (config.demo && leader && restoring !== undefined) notes.push('Demo: not registered, the database is being restored.')
+  // A service in a store without its organization would read, to the control plane starting next, as a restore under way.
+  else if (config.demo && leader && ownerless) notes.push('Demo: not registered, there is no owner yet (start the control plane first).')
   else if (config.demo && leader) {
     const demo = await startDemoUpstream()
     closers.push(() => new Promise((r) => demo.server.close(() => r())))

@@ -24,9 +24,12 @@ describe.skipIf(!inject('postgres'))('two gateways and a control process on Post
     const db = await createTestDatabase()
     drop = db.drop
     const env = { POSTERN_MASTER_KEY: randomBytes(32).toString('base64') }
-    control = await startPostern({ databaseUrl: db.url, env, args: ['--planes', 'control'] })
+    // The gateways first, on the empty database: neither creates the owner (its password would
+    // be printed where the operator does not look); the control process started next does.
+    const controlPort = await freePort()
     metricsPorts.push(await freePort(), await freePort())
-    gateways = await Promise.all(metricsPorts.map((port) => startPostern({ databaseUrl: db.url, env, args: ['--planes', 'gateway', '--issuer', control.controlUrl, '--metrics-port', String(port)] })))
+    gateways = await Promise.all(metricsPorts.map((port) => startPostern({ databaseUrl: db.url, env, args: ['--planes', 'gateway', '--issuer', `http://127.0.0.1:${controlPort}`, '--metrics-port', String(port)] })))
+    control = await startPostern({ databaseUrl: db.url, env, controlPort, args: ['--planes', 'control'] })
     expect((await control.cli(['services', 'create', 'api', '--upstream', 'http://127.0.0.1:9'])).code).toBe(0)
     host = 'api.my-project.localhost'
     const owner = await control.ownerToken()
@@ -51,6 +54,14 @@ describe.skipIf(!inject('postgres'))('two gateways and a control process on Post
     return res.statusCode === 403 ? 'denied' : res.statusCode === 401 ? 'unauthenticated' : 'allowed'
   }
   const within = (ms: number, check: () => Promise<boolean>) => eventually(ms, check, 'every gateway agreeing', 25)
+
+  it('only the control process creates the owner and prints its password; gateways started first on the empty database say there is none yet', () => {
+    for (const g of gateways) {
+      expect(g.ownerPassword).toBeUndefined()
+      expect(g.output()).toContain('no owner yet: a process serving only the gateway does not create one')
+    }
+    expect(control.ownerPassword).toMatch(/\S{8,}/)
+  })
 
   it('a binding added through the control process lets the caller through both gateways within 1 s, and its removal denies within 1 s', async () => {
     expect(await verdict(gateways[0]!, 0)).toBe('denied')
