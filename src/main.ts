@@ -63,6 +63,7 @@ import { createH2Gateway, type H2GatewayDeps } from './gateway/http2/h2-gateway.
 import { MAX_HEADER_BYTES } from './gateway/request-shape.js'
 import { servingH2cAsHttp1 } from './http/h2c-upgrade.js'
 import { inTurn } from './http/in-turn.js'
+import { drainable } from './http/drain.js'
 import { serveHttp2Beside } from './http/http2/ingress.js'
 import { answerPlainHttpBeside } from './http/plain-on-tls-port.js'
 import { expiryNotice } from './http/tls-expiry.js'
@@ -91,6 +92,13 @@ import { Metrics } from './observability/metrics.js'
 
 type Plane = 'control' | 'gateway' | 'metrics'
 
+/**
+ * How long a stop lets requests in flight finish before their connections are cut: as long as
+ * the nginx plane gives its own (nginx-process.ts: SIGQUIT, then SIGTERM after 5 s), and well
+ * inside the 30 s Kubernetes and 90 s systemd wait before killing.
+ */
+const DRAIN_MS = 5_000
+
 /** A port that cannot be bound, said with the flag that picks another. */
 function listenError(err: NodeJS.ErrnoException, plane: Plane, host: string, port: number): Error {
   const flag = { control: '--port', gateway: '--gateway-port', metrics: '--metrics-port' }[plane]
@@ -111,7 +119,8 @@ const TLS_CHECK_SAID: Record<TlsCheck, string> = {
 export interface Running {
   controlUrl?: string
   gatewayUrl?: string
-  close(): Promise<void>
+  /** Drains and stops every listener (requests in flight get DRAIN_MS), then closes the store; `signal` is what asked, for the log. */
+  close(signal?: NodeJS.Signals): Promise<void>
   /** SIGHUP, as `systemctl reload` sends it: reads the TLS certificate and key again now, the only settings Postern reads from files. */
   reload(): void
   /** Resolves, with why, if this process can no longer serve what it was started for (its nginx gone for good): whoever runs it closes it and exits with a failure. */
@@ -260,7 +269,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     refusals,
   }
 
-  const servers: Server[] = []
+  /** Each listener, to be drained on close (http/drain.ts). */
+  const servers: { plane: Plane; drain: ReturnType<typeof drainable> }[] = []
+  /** The nginx data plane's stop (SIGQUIT: nginx's own graceful shutdown), run beside the drain. */
+  let stopNginx: (() => Promise<void>) | undefined
   const notes: string[] = []
   const closers: (() => Promise<void>)[] = [() => refusals.close()]
   // What the servers' close waits for without ending itself: an upgraded socket (a WebSocket
@@ -308,11 +320,12 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       tlsRenewed.push((pair) => server.setSecureContext(pair))
     }
     setup?.(server)
+    const drain = drainable(server)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(listenError(err as NodeJS.ErrnoException, plane, host, port)))
       server.listen(port, host, () => resolve())
     })
-    servers.push(server)
+    servers.push({ plane, drain })
     return (server.address() as AddressInfo).port
   }
 
@@ -329,6 +342,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   // emptied since the last poll is noticed before anything is written into it, not after. A
   // database out of reach is no reason to wait: the run fails, and says so once.
   let closing = false
+  /** Set once the start is complete: a start that failed part way closes without a word of stopping. */
+  let serving = false
   const whenTrusted = (task: () => void) => () => {
     if (!freshness.trusted()) return
     void follower.verify().catch((err: Error) => freshness.failed(err)).then(() => {
@@ -357,16 +372,24 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       const found = tlsWatch.checkNow()
       log.log(found === 'unusable' ? 'warn' : 'info', `SIGHUP: TLS certificate and key read again: ${TLS_CHECK_SAID[found]}`, { cert: config.tls?.cert, key: config.tls?.key })
     },
-    async close() {
+    async close(signal) {
       closing = true
+      const began = Date.now()
+      // What is drained, said before it is, so a stop that takes its whole bound is understood.
+      if (serving) {
+        const inFlight = Object.fromEntries(servers.map((s) => [s.plane, s.drain.inFlight()]))
+        log.log('info', `stopping: no new connections; idle kept-alive connections closed; requests in flight finish within ${DRAIN_MS / 1000} s, then their connections close${stopNginx ? '; nginx stops gracefully (SIGQUIT) likewise' : ''}; WebSockets closed`, { ...(signal && { signal }), inFlight })
+      }
       follower.stop()
       clearInterval(maintenance)
       clearInterval(grantSweep)
       testClock?.stop()
       for (const end of beforeServersClose) end()
-      await Promise.all(servers.map((s) => new Promise((r) => { s.close(r); s.closeAllConnections() })))
+      const [drained] = await Promise.all([Promise.all(servers.map((s) => s.drain.drain(DRAIN_MS))), stopNginx?.()])
       for (const close of closers) await close()
       await store.close()
+      const cut = drained.reduce((n, d) => n + d.cut, 0)
+      if (serving) log.log('info', 'stopped', { tookMs: Date.now() - began, ...(cut > 0 && { cutInFlight: cut }) })
     },
   }
 
@@ -538,7 +561,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           log,
           nginxLost: (why) => fail(why),
         })
-        closers.unshift(() => plane.close())
+        stopNginx = () => plane.close()
         afterChanges.push((changes) => changes.some((c) => c.kind === 'service') && plane.servicesChanged())
         tlsRenewed.push(() => plane.tlsChanged())
         running.gatewayUrl = listenUrl(config.host, config.gatewayPort)
@@ -604,6 +627,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   for (const note of notes) out.stdout(note + '\n')
   if (running.controlUrl) out.stdout(`Control plane (API, sign-in, console): ${running.controlUrl}\n`)
   if (running.gatewayUrl) out.stdout(`Gateway: ${running.gatewayUrl} (services at ${config.gatewayUrl.protocol}//SERVICE.PROJECT.${config.gatewayUrl.host})\n`)
+  serving = true
   if (worker === undefined) out.stdout('Postern is ready.\n')
   else process.send?.('ready')
   return running

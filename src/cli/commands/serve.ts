@@ -95,20 +95,21 @@ Environment:
       let failure: string | undefined
       await new Promise<void>((resolve) => {
         let stopping = false
-        const stop = () => {
+        // Node hands a signal's listener the signal's name: the stop's log line says what asked.
+        const stop = (signal?: NodeJS.Signals) => {
           if (stopping) return
           stopping = true
           // A second Ctrl-C, during a slow stop, ends Postern at once (Node's default).
           process.off('SIGINT', stop)
           process.off('SIGTERM', stop)
           // A worker's IPC channel to the primary would keep it alive after shutdown.
-          void running.close().finally(() => {
+          void running.close(signal).finally(() => {
             if (worker !== undefined) process.disconnect?.()
             resolve()
           })
         }
         hangup = () => {
-          if (terminalHungUp()) stop()
+          if (terminalHungUp()) stop('SIGHUP')
           else if (!stopping) running.reload()
         }
         process.on('SIGINT', stop)

@@ -95,5 +95,12 @@ export function serveHttp2Beside(
     closeHttp1()
     closeAll()
   }
+  // And a graceful close (a stop's drain) closes them gracefully: GOAWAY, the open streams
+  // finish, then the session ends (RFC 9113 §6.8), as nginx's graceful shutdown does.
+  const closeIdleHttp1 = server.closeIdleConnections.bind(server)
+  server.closeIdleConnections = () => {
+    closeIdleHttp1()
+    for (const session of sessions) if (!session.closed) session.close()
+  }
   return { closeAll }
 }
