@@ -389,7 +389,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       for (const close of closers) await close()
       await store.close()
       const cut = drained.reduce((n, d) => n + d.cut, 0)
-      if (serving) log.log('info', 'stopped', { tookMs: Date.now() - began, ...(cut > 0 && { cutInFlight: cut }) })
+      const boundReached = drained.some((d) => d.boundReached)
+      if (serving) log.log('info', 'stopped', { tookMs: Date.now() - began, ...(boundReached && { cutAfterMs: DRAIN_MS, cutRequests: cut }) })
     },
   }
 

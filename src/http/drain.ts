@@ -3,8 +3,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 export interface Drained {
   /** Requests in flight when the drain began. */
   inFlight: number
-  /** Of those, the ones still unanswered at the bound, whose connections were cut. */
+  /** Of those (and any since), the HTTP/1.1 ones still unanswered at the bound, whose connections were cut. */
   cut: number
+  /** Whether anything was still open at the bound (an HTTP/2 stream, say, which `cut` does not count) and cut. */
+  boundReached: boolean
 }
 
 /**
@@ -39,14 +41,16 @@ export function drainable(server: Server): { drain(boundMs: number): Promise<Dra
       draining = true
       const inFlight = responses.size
       let cut = 0
+      let boundReached = false
       return new Promise((resolve) => {
         const bound = setTimeout(() => {
+          boundReached = true
           cut = responses.size
           server.closeAllConnections()
         }, boundMs)
         server.close(() => {
           clearTimeout(bound)
-          resolve({ inFlight, cut })
+          resolve({ inFlight, cut, boundReached })
         })
         for (const res of responses) closeAfter(res)
         server.closeIdleConnections()
