@@ -33,7 +33,9 @@ function translator(file: string): (err: unknown) => unknown {
     const code = (err as { code?: unknown }).code
     const primary = typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
     const failure = primary !== undefined && Object.hasOwn(failures, primary) ? failures[primary] : undefined
-    return failure ? new PosternError('UNAVAILABLE', failure.message, { cause: err, ...(failure.headers && { headers: failure.headers }) }) : err
+    // Each message is the condition, then what the refused request is told ("; nothing was changed. …"):
+    // health answers and logs say only the first.
+    return failure ? new PosternError('UNAVAILABLE', failure.message, { cause: err, condition: failure.message.split('; nothing was changed')[0], ...(failure.headers && { headers: failure.headers }) }) : err
   }
 }
 
@@ -49,7 +51,7 @@ function fileWatch(file: string): () => void {
   return () => {
     const now = statSync(file, { throwIfNoEntry: false })
     if (now && now.dev === opened.dev && now.ino === opened.ino) return
-    throw new PosternError('UNAVAILABLE', `The database file ${file} was ${now ? 'replaced' : 'removed'} while Postern ran; nothing was written. Restart postern serve (with the file restored, or to start anew).`)
+    throw new PosternError('UNAVAILABLE', `The database file ${file} was ${now ? 'replaced' : 'removed'} while Postern ran; nothing was written. Restart postern serve (with the file restored, or to start anew).`, { condition: `the database file ${file} was ${now ? 'replaced' : 'removed'} while Postern ran; restart postern serve (with the file restored, or to start anew)` })
   }
 }
 

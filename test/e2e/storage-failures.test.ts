@@ -43,7 +43,10 @@ describe('the store removed or replaced under a running server', () => {
     const write = await p.cli(['users', 'create', 'lost@example.com'])
     expect(write.code).toBe(1)
     expect(write.stderr).toContain(`(UNAVAILABLE) The database file ${file} was removed while Postern ran; nothing was written. Restart postern serve (with the file restored, or to start anew).`)
-    expect(await readyz(p)).toMatchObject({ status: 503, body: { database: expect.stringContaining('was removed while Postern ran') } })
+    const ready = await readyz(p)
+    expect(ready).toMatchObject({ status: 503, body: { database: expect.stringContaining('was removed while Postern ran') } })
+    // Said as the state it is: no request was refused here, so nothing about what was (not) written.
+    expect(JSON.stringify(ready.body)).not.toContain('nothing was')
     // The token endpoint says so too, as OAuth words it: 503 temporarily_unavailable, not 500 server_error.
     const token = await fetch(`${p.controlUrl}/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }) })
     expect(token.status).toBe(503)
