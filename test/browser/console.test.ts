@@ -386,6 +386,31 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it("says a service is open to everyone when allUsers may invoke it through the project's policy, without reading each service's policy", async () => {
+    const projectPath = `/v1/projects/${PROJECT}`
+    const { body: before } = await api<Policy>('POST', `${projectPath}:getIamPolicy`)
+    await grant(projectPath, 'roles/run.invoker', 'allUsers')
+    try {
+      context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+      const { page, problems } = await watchedPage(context)
+      const policyReads: string[] = []
+      page.on('request', (r) => {
+        if (r.url().includes(':getIamPolicy')) policyReads.push(r.url())
+      })
+      await signIn(page, server, OWNER, server.ownerPassword!)
+      const row = (id: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: id, exact: true }) })
+      // As `postern services list` says: none (allUsers may invoke).
+      await row('hello').getByRole('cell', { name: 'Allow unauthenticated', exact: true }).waitFor()
+      await row('billing').getByRole('cell', { name: 'Allow unauthenticated', exact: true }).waitFor()
+      expect(policyReads).toEqual([])
+      expect(problems).toEqual([])
+      await context.close()
+    } finally {
+      const { body: now } = await api<Policy>('POST', `${projectPath}:getIamPolicy`)
+      expect((await api('POST', `${projectPath}:setIamPolicy`, { policy: { bindings: before.bindings ?? [], etag: now.etag } })).status).toBe(200)
+    }
+  }, 120_000)
+
   it('stays signed in when another site posts a form to /signout', async () => {
     context = await browser.newContext()
     const { page } = await watchedPage(context)

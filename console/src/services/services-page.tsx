@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react'
 import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
-import type { Policy, Service } from '../api/types.ts'
+import type { Service } from '../api/types.ts'
 import { ConfirmDialog, ErrorText } from '../ui/modal.tsx'
 import { usePermissionState } from '../ui/permissions.ts'
 import { RoleHint } from '../ui/role-hint.tsx'
@@ -28,8 +28,6 @@ export function ServicesPage({ project }: { project: string }) {
   const [status, setStatus] = useState('')
   const permissions = usePermissionState(paths.project(project), ['run.services.create', 'run.services.delete'])
   const allowed = permissions.allowed
-  const [policyChanges, setPolicyChanges] = useState(0)
-  const policies = usePolicies(project, services, policyChanges)
 
   // Selection survives reloads of the list but not the removal of a service.
   useEffect(() => {
@@ -121,7 +119,7 @@ export function ServicesPage({ project }: { project: string }) {
                   </td>
                   <th scope="row"><Link to={consolePath.service(project, id)}>{id}</Link></th>
                   <td className="mono" data-label="URL">{s.uri}</td>
-                  <td data-label="Authentication">{authenticationOf(s, policies.get(s.name))}</td>
+                  <td data-label="Authentication">{authenticationOf(s)}</td>
                   <td className="mono" data-label="Upstream">{s.upstream}</td>
                   <td className="description" data-label="Description">{s.description}</td>
                 </tr>
@@ -142,7 +140,7 @@ export function ServicesPage({ project }: { project: string }) {
       </div>
       {panelOpen && (
         <div id="info-panel" className="panel-slot">
-          <InfoPanel project={project} selected={chosen} onPolicyChanged={() => setPolicyChanges((n) => n + 1)} />
+          <InfoPanel project={project} selected={chosen} onPolicyChanged={list.reload} />
         </div>
       )}
       {creating && (
@@ -174,22 +172,3 @@ export function ServicesPage({ project }: { project: string }) {
     </div>
   )
 }
-
-/** Each service's own policy, for the Authentication column; unreadable ones are left out. */
-function usePolicies(project: string, services: Service[], generation: number): ReadonlyMap<string, Policy> {
-  const { api } = useSession()
-  const key = `${project}\n${generation}\n${services.map((s) => `${s.name}@${s.etag}`).join(',')}`
-  return useLoad(async () => {
-    const entries = await Promise.all(services.map(async (s) => {
-      try {
-        return [s.name, await api.post<Policy>(`${paths.service(project, serviceIdOf(s))}:getIamPolicy`, {})] as const
-      } catch (err) {
-        if (err instanceof ApiError) return undefined
-        throw err
-      }
-    }))
-    return new Map(entries.filter((e) => e !== undefined))
-  }, key).data ?? EMPTY
-}
-
-const EMPTY: ReadonlyMap<string, Policy> = new Map()
