@@ -411,6 +411,46 @@ describe('console', () => {
     }
   }, 120_000)
 
+  it('asks "Allow public access?" before granting allUsers or allAuthenticatedUsers a role, and Cancel saves nothing', async () => {
+    const { body: before } = await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/hello`)
+    await page.getByRole('region', { name: 'Permissions' }).getByRole('button', { name: 'Add principal' }).click()
+    const form = page.getByRole('dialog', { name: /Grant access/ })
+    const ask = page.getByRole('dialog', { name: 'Allow public access?' })
+    await form.getByLabel('New principals').fill('allUsers')
+    await form.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
+    await form.getByRole('button', { name: 'Save' }).click()
+    await ask.getByText(/Anyone who can reach the gateway, without signing in/).waitFor()
+    await ask.getByText('Invoke services.', { exact: false }).waitFor()
+    expect(await ask.getByText(/much more than calling/).count()).toBe(0)
+    await ask.getByRole('button', { name: 'Cancel' }).click()
+    // Back at the form, as typed; nothing was written.
+    expect(await form.getByLabel('New principals').inputValue()).toBe('allUsers')
+    expect((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body.etag).toBe(before.etag)
+    // A role beyond Run Invoker is worded more strongly.
+    await form.getByLabel('Select a role').selectOption({ label: 'Run Admin' })
+    await form.getByRole('button', { name: 'Save' }).click()
+    await ask.getByText(/Run Admin is much more than calling the service/).waitFor()
+    await ask.getByRole('button', { name: 'Cancel' }).click()
+    expect((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body.etag).toBe(before.etag)
+    // allAuthenticatedUsers: every signed-in identity, service accounts and federated ones included.
+    await form.getByLabel('New principals').fill('allAuthenticatedUsers')
+    await form.getByLabel('Select a role').selectOption({ label: 'Run Invoker' })
+    await form.getByRole('button', { name: 'Save' }).click()
+    await ask.getByText(/every service account of every project, and every federated/).waitFor()
+    await ask.getByRole('button', { name: 'Allow public access' }).click()
+    await ask.waitFor({ state: 'detached' })
+    await expect.poll(async () => membersOf((await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)).body, 'roles/run.invoker')).toContain('allAuthenticatedUsers')
+    // Put back as it was, for the tests after this one.
+    const { body: now } = await api<Policy>('POST', `${servicePath('hello')}:getIamPolicy`)
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { bindings: before.bindings ?? [], etag: now.etag } })).status).toBe(200)
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
   it('stays signed in when another site posts a form to /signout', async () => {
     context = await browser.newContext()
     const { page } = await watchedPage(context)

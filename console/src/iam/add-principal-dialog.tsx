@@ -5,6 +5,7 @@ import type { Role } from '../api/types.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
 import { grantRole, parsePrincipals } from './policy-edit.ts'
+import { publicMembers, PublicGrantWarning } from './public-grant.tsx'
 import { updatePolicy } from './update-policy.ts'
 
 /**
@@ -25,6 +26,8 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
   const [roleError, setRoleError] = useState<string>()
   const [saveError, setSaveError] = useState<string>()
   const [busy, setBusy] = useState(false)
+  // A grant to allUsers or allAuthenticatedUsers is saved only after a second, explicit yes.
+  const [confirmingPublic, setConfirmingPublic] = useState<string[]>()
   const ids = { principals: useId(), principalsHelp: useId(), principalsError: useId(), role: useId(), roleHelp: useId(), roleError: useId() }
   const chosen = roles.find((r) => r.name === role)
 
@@ -35,6 +38,11 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
     setRoleError(role ? undefined : 'Select a role to grant.')
     setSaveError(undefined)
     if (principalProblem || !role) return
+    const open = publicMembers(members)
+    if (open.length && !confirmingPublic) {
+      setConfirmingPublic(open)
+      return
+    }
     setBusy(true)
     try {
       await updatePolicy(api, resourcePath, (p) => grantRole(p, role, members))
@@ -44,8 +52,29 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
       // the API names: shown at that field.
       if (err instanceof ApiError && err.status === 'INVALID_ARGUMENT') setPrincipalsError(`Postern did not accept these principals. ${err.message}`)
       else setSaveError(describeError(err, `change who has access to ${resourceLabel}`))
+      setConfirmingPublic(undefined)
       setBusy(false)
     }
+  }
+
+  if (confirmingPublic) {
+    // Cancel goes back to the form, nothing saved; what was typed stays.
+    return (
+      <Modal
+        title="Allow public access?"
+        onClose={() => setConfirmingPublic(undefined)}
+        onSubmit={() => void save()}
+        footer={
+          <>
+            <button type="button" className="button" autoFocus onClick={() => setConfirmingPublic(undefined)}>Cancel</button>
+            <button type="submit" className="button button-danger" disabled={busy}>{busy ? 'Saving…' : 'Allow public access'}</button>
+          </>
+        }
+      >
+        <PublicGrantWarning members={confirmingPublic} role={chosen} resourceLabel={resourceLabel} />
+        <ErrorText message={saveError} />
+      </Modal>
+    )
   }
 
   return (

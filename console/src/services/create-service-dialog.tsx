@@ -84,7 +84,11 @@ export function CreateServiceDialog({ project, onClose, onCreated }: { project: 
       <div className="field field-check">
         <input id={ids.open} type="checkbox" checked={open} onChange={(e) => setOpen(e.target.checked)} />
         <label htmlFor={ids.open}>Allow unauthenticated invocations</label>
-        <p className="help">Leave this off to keep the service private: callers then need an ID token and the Run Invoker role.</p>
+        <p className="help">
+          {open
+            ? 'Public: anyone who can reach the gateway may call this service without signing in (allUsers gets Run Invoker).'
+            : 'Leave this off to keep the service private: callers then need an ID token and the Run Invoker role.'}
+        </p>
       </div>
       <div className="field field-check">
         <input id={ids.browser} type="checkbox" checked={browserAccess} onChange={(e) => setBrowserAccess(e.target.checked)} />
