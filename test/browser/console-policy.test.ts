@@ -35,6 +35,11 @@ describe('console policy editing', () => {
     const retitled = { bindings: [{ ...conditional, condition: { title: 't2', expression: 'true' } }] }
     expect(() => revokeRole(retitled, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(StaleBindingError)
     expect(() => revokeRole(retitled, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(/now holds this role under the condition “t2”/)
+    // Held without a condition too: every grant held now is named, not just the first binding found.
+    const both = { bindings: [{ role: 'roles/run.invoker', members: ['user:a@x.com'] }, ...retitled.bindings] }
+    expect(() => revokeRole(both, 'roles/run.invoker', conditional.condition, 'user:a@x.com')).toThrow(
+      /The grant you chose, user:a@x.com under the condition “t”, is no longer there as shown; user:a@x.com now holds this role without a condition and under the condition “t2”/,
+    )
   })
 
   it('keeps apart grants whose conditions differ in their description alone, so each member can be removed', () => {

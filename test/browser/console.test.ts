@@ -359,13 +359,49 @@ describe('console', () => {
     await panel.getByRole('button', { name: 'Remove user:dev@example.com from Run Invoker' }).click()
     const confirm = page.getByRole('dialog', { name: 'Remove principal?' })
     await confirm.getByRole('button', { name: 'Remove' }).click()
-    await confirm.getByRole('alert').getByText(/Nothing was removed: the policy changed since it was shown, and user:dev@example.com now holds this role under the condition “Until 2050”/).waitFor()
+    // The dialog closes (its Remove would only try the stale grant again); the panel says why.
+    await confirm.waitFor({ state: 'detached' })
+    await panel.getByRole('alert').getByText(/Nothing was removed: the policy changed since it was shown\. .*user:dev@example\.com now holds this role under the condition “Until 2050”/).waitFor()
     expect(await panel.getByText(/^Removed /).count()).toBe(0)
     const after = await read()
     expect(after.bindings?.find((b) => b.condition)).toEqual({ role: 'roles/run.invoker', members: ['user:dev@example.com'], condition: { ...condition, title: 'Until 2050' } })
     // Behind the dialog the panel shows the binding as it now is.
     await panel.getByText('Until 2050', { exact: true }).waitFor()
     expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('says which grant changed when a conditional grant shown beside an unconditional one was retitled meanwhile', async () => {
+    expect((await api('POST', '/v1/users', { email: 'eve@example.com' })).status).toBe(200)
+    type Conditional = { bindings?: { role: string; members: string[]; condition?: { title: string; expression: string } }[]; etag?: string }
+    const read = async () => (await api<Conditional>('POST', `${servicePath('hello')}:getIamPolicy`)).body
+    const before = await read()
+    const condition = { title: 'old grant', expression: 'request.time < timestamp("2040-01-01T00:00:00Z")' }
+    const bindings = [...(before.bindings ?? []), { role: 'roles/run.invoker', members: ['user:eve@example.com'] }, { role: 'roles/run.invoker', members: ['user:eve@example.com'], condition }]
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { version: 3, bindings, etag: before.etag } })).status).toBe(200)
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/hello`)
+    const panel = page.getByRole('region', { name: 'Permissions' })
+    await panel.getByText('old grant', { exact: true }).waitFor()
+    // The condition is renamed elsewhere (as `postern services set-iam-policy` would).
+    const shown = await read()
+    const renamed = shown.bindings!.map((b) => (b.condition ? { ...b, condition: { ...b.condition, title: 'renamed grant' } } : b))
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { version: 3, bindings: renamed, etag: shown.etag } })).status).toBe(200)
+    await panel.getByRole('button', { name: 'Remove user:eve@example.com from Run Invoker (if old grant)' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Remove principal?' })
+    await confirm.getByRole('button', { name: 'Remove' }).click()
+    await confirm.waitFor({ state: 'detached' })
+    const said = (await panel.getByRole('alert').textContent())!
+    expect(said).toContain('The grant you chose, user:eve@example.com under the condition “old grant”, is no longer there as shown')
+    expect(said).toContain('now holds this role without a condition and under the condition “renamed grant”')
+    // The panel shows the policy as it now is; nothing was written.
+    await panel.getByText('renamed grant', { exact: true }).waitFor()
+    expect(await panel.getByText('old grant', { exact: true }).count()).toBe(0)
+    const after = await read()
+    expect(after.bindings).toEqual(renamed)
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { version: 3, bindings: before.bindings ?? [], etag: after.etag } })).status).toBe(200)
     expect(problems).toEqual([])
     await context.close()
   }, 120_000)

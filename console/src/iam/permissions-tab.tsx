@@ -31,6 +31,13 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
   const [removeError, setRemoveError] = useState<string>()
   const [busy, setBusy] = useState(false)
   const [status, setStatus] = useState('')
+  // A removal refused because the grant changed since it was shown: said in the panel, beside the
+  // refreshed policy, once the dialog (whose Remove button would only try the stale grant again) is closed.
+  const [stale, setStale] = useState<string>()
+  const staleRef = useRef<HTMLParagraphElement>(null)
+  useEffect(() => {
+    if (stale) staleRef.current?.focus()
+  }, [stale])
   const statusRef = useRef<HTMLParagraphElement>(null)
   // After a removal the Remove button goes with its row: focus goes to the status that says what
   // happened (once it is shown: an empty status is not displayed, and cannot take focus).
@@ -66,6 +73,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
     if (!removal) return
     setBusy(true)
     setRemoveError(undefined)
+    setStale(undefined)
     setStatus('')
     try {
       // Whether the last attempt of the read-modify-write removed anything: someone else may have
@@ -83,8 +91,10 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
       focusStatus.current = true
     } catch (err) {
       if (err instanceof StaleBindingError) {
-        setRemoveError(err.message)
+        setRemoval(undefined)
+        setStale(err.message)
         loaded.reload()
+        onChanged?.()
       } else setRemoveError(describeError(err, `change who has access to ${service}`))
     } finally {
       setBusy(false)
@@ -98,7 +108,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
     <div className="permissions">
       <div className="panel-toolbar">
         {canEdit && (
-          <button type="button" className="button button-primary" onClick={() => setAdding(true)}>
+          <button type="button" className="button button-primary" onClick={() => { setStale(undefined); setAdding(true) }}>
             Add principal
           </button>
         )}
@@ -107,6 +117,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
         </button>
       </div>
       <p className="status-text" role="status" tabIndex={-1} ref={statusRef}>{status}</p>
+      {stale && <p className="error-text" role="alert" tabIndex={-1} ref={staleRef}>{stale}</p>}
       {loaded.error !== undefined && <ErrorText message={describeError(loaded.error, `view who has access to ${service}`)} />}
       {loaded.loading && !data && <p className="muted">Loading permissions…</p>}
       {data && !canEdit && <p className="note">You can view these permissions but not change them.</p>}

@@ -74,11 +74,20 @@ export function revokeRole(policy: Policy, role: string, condition: Condition | 
     return removeMember(policy, member, role, condition ?? 'none')
   } catch (err) {
     if (!(err instanceof BindingEditError && err.reason === 'not-found')) throw err
-    const holder = (policy.bindings ?? []).find((b) => b.role === role && b.members.some((m) => sameMember(m, member)))
-    if (!holder) return policy
-    const now = holder.condition ? `under the condition “${holder.condition.title ?? holder.condition.expression}”` : 'without a condition'
-    throw new StaleBindingError(`Nothing was removed: the policy changed since it was shown, and ${member} now holds this role ${now}. Review the current permissions below and remove it again if you still mean to.`)
+    // Every grant of the role the member holds now, not just the first: with an unconditional grant
+    // beside a retitled conditional one, naming only the first would explain the wrong change.
+    const holdings = (policy.bindings ?? []).filter((b) => b.role === role && b.members.some((m) => sameMember(m, member)))
+    if (holdings.length === 0) return policy
+    const now = holdings.map((b) => underCondition(b.condition)).join(' and ')
+    throw new StaleBindingError(
+      `Nothing was removed: the policy changed since it was shown. The grant you chose, ${member} ${underCondition(condition)}, is no longer there as shown; ` +
+        `${member} now holds this role ${now}. Review the current permissions below and remove the grant you mean, if you still mean to.`,
+    )
   }
+}
+
+function underCondition(condition: Condition | undefined): string {
+  return condition ? `under the condition “${condition.title ?? condition.expression}”` : 'without a condition'
 }
 
 /** Where a binding comes from: the resource itself or one of its ancestors (DESIGN §1). */
