@@ -406,6 +406,47 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it('says what a grant or removal did: a role already held, the member as stored, the condition removed from', async () => {
+    expect((await api('POST', '/v1/users', { email: 'mixed-case@example.com' })).status).toBe(200)
+    type Conditional = { bindings?: { role: string; members: string[]; condition?: { title: string; expression: string } }[]; etag?: string }
+    const read = async () => (await api<Conditional>('POST', `${servicePath('hello')}:getIamPolicy`)).body
+    const before = await read()
+    const condition = { title: 'Until 2040', expression: 'request.time < timestamp("2040-01-01T00:00:00Z")' }
+    const bindings = [...(before.bindings ?? []), { role: 'roles/run.viewer', members: ['user:mixed-case@example.com'], condition }]
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { version: 3, bindings, etag: before.etag } })).status).toBe(200)
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/hello`)
+    const panel = page.getByRole('region', { name: 'Permissions' })
+    const addPrincipal = async (typed: string, role: string) => {
+      await panel.getByRole('button', { name: 'Add principal' }).click()
+      const dialog = page.getByRole('dialog', { name: /Grant access/ })
+      await dialog.getByLabel('New principals').fill(typed)
+      await dialog.getByLabel('Select a role').selectOption({ label: role })
+      await dialog.getByRole('button', { name: 'Save' }).click()
+      await dialog.waitFor({ state: 'detached' })
+    }
+    // dev already holds Run Invoker here: nothing is written, and the message says so.
+    const etag = (await read()).etag
+    await addPrincipal('User:Dev@Example.COM', 'Run Invoker')
+    await panel.getByRole('status').getByText('user:dev@example.com already held Run Invoker on hello; nothing was changed.', { exact: true }).waitFor()
+    expect((await read()).etag).toBe(etag)
+    // Granted: named as the policy now holds it (emails lowercased), not as typed.
+    await addPrincipal('User:Mixed-Case@Example.COM', 'Run Invoker')
+    await panel.getByRole('status').getByText('Granted Run Invoker to user:mixed-case@example.com.', { exact: true }).waitFor()
+    expect(membersOf(await read(), 'roles/run.invoker')).toContain('user:mixed-case@example.com')
+    // Removing the conditional grant names its condition.
+    await panel.getByRole('button', { name: 'Remove user:mixed-case@example.com from Run Viewer (if Until 2040)' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Remove principal?' })
+    await confirm.getByText(/will lose the Run Viewer role on service hello under the condition “Until 2040”/).waitFor()
+    await confirm.getByRole('button', { name: 'Remove' }).click()
+    await panel.getByRole('status').getByText('Removed user:mixed-case@example.com from Run Viewer under the condition “Until 2040”.', { exact: true }).waitFor()
+    const after = await read()
+    expect((await api('POST', `${servicePath('hello')}:setIamPolicy`, { policy: { bindings: before.bindings ?? [], etag: after.etag } })).status).toBe(200)
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
   it('keeps the services table in its column beside the info panel, however long an upstream URL', async () => {
     const long = `http://127.0.0.1:9/${'x'.repeat(160)}` // no place a line may break
     expect((await api('POST', `/v2/projects/${PROJECT}/services?serviceId=long-upstream`, { upstream: long, description: 'Reaches far' })).status).toBe(200)

@@ -4,7 +4,7 @@ import { describeError } from '../api/describe-error.ts'
 import type { Role } from '../api/types.ts'
 import { ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
 import { useSession } from '../ui/session.tsx'
-import { grantRole, parsePrincipals } from './policy-edit.ts'
+import { grantMessage, grantRole, parsePrincipals, storedMember } from './policy-edit.ts'
 import { publicMembers, PublicGrantWarning } from './public-grant.tsx'
 import { updatePolicy } from './update-policy.ts'
 
@@ -45,8 +45,16 @@ export function AddPrincipalDialog({ resourcePath, resourceLabel, roles, onClose
     }
     setBusy(true)
     try {
-      await updatePolicy(api, resourcePath, (p) => grantRole(p, role, members))
-      onSaved(`Granted ${chosen?.title ?? role} to ${members.join(', ')}.`)
+      // Who already held the role (unconditionally) in the policy the last attempt edited: for
+      // them nothing was written, and the message must not say they were granted it.
+      let held: string[] = []
+      let granted: string[] = []
+      const saved = await updatePolicy(api, resourcePath, (p) => {
+        granted = members.filter((m) => grantRole(p, role, [m]) !== p)
+        held = members.filter((m) => !granted.includes(m)).map((m) => storedMember(p, role, m))
+        return grantRole(p, role, members)
+      })
+      onSaved(grantMessage(chosen?.title ?? role, resourceLabel, granted.map((m) => storedMember(saved, role, m)), held))
     } catch (err) {
       // The role comes from a fixed list, so a refused argument is one of the principals, which
       // the API names: shown at that field.

@@ -7,7 +7,7 @@ import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { AddPrincipalDialog } from './add-principal-dialog.tsx'
-import { describeMember, groupByRole, revokeRole, StaleBindingError, type PolicySource, type RoleGroup } from './policy-edit.ts'
+import { describeMember, groupByRole, revokeRole, StaleBindingError, underCondition, type PolicySource, type RoleGroup } from './policy-edit.ts'
 import { updatePolicy } from './update-policy.ts'
 import { useRoles } from './use-roles.ts'
 
@@ -84,7 +84,9 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
         removed = next !== p
         return next
       })
-      setStatus(removed ? `Removed ${removal.member} from ${removal.group.title}.` : `${removal.member} no longer held ${removal.group.title}; nothing needed removing.`)
+      // A conditional grant is named by its condition: the same role may be held without one too.
+      const grant = `${removal.group.title}${removal.group.condition ? ` ${underCondition(removal.group.condition)}` : ''}`
+      setStatus(removed ? `Removed ${removal.member} from ${grant}.` : `${removal.member} no longer held ${grant}; nothing needed removing.`)
       setRemoval(undefined)
       loaded.reload()
       onChanged?.()
@@ -192,7 +194,7 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
         >
           <p>
             <strong>{removal.member}</strong> will lose the <strong>{removal.group.title}</strong> role on service <strong>{service}</strong>
-            {removal.group.condition ? ' (the conditional grant)' : ''}. Access they have through other roles or groups stays.
+            {removal.group.condition ? ` ${underCondition(removal.group.condition)}` : ''}. Access they have through other roles or groups stays.
           </p>
         </ConfirmDialog>
       )}

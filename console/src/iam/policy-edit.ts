@@ -58,6 +58,25 @@ export function grantRole(policy: Policy, role: string, members: string[]): Poli
   return addMembers(policy, members, role)
 }
 
+/**
+ * A member as the server stored it after a grant: it lowercases emails (`User:Dev@Example.COM` is
+ * kept as `user:dev@example.com`), and a message should name what the policy now holds.
+ */
+export function storedMember(policy: Policy, role: string, member: string): string {
+  const binding = (policy.bindings ?? []).find((b) => b.role === role && !b.condition)
+  return binding?.members.find((m) => sameMember(m, member)) ?? member
+}
+
+/** What a grant did: who was granted the role, and who already held it (for whom nothing was written). */
+export function grantMessage(title: string, resource: string, granted: string[], alreadyHeld: string[]): string {
+  const said: string[] = []
+  if (granted.length) said.push(`Granted ${title} to ${granted.join(', ')}.`)
+  if (alreadyHeld.length) {
+    said.push(`${alreadyHeld.join(', ')} already held ${title} on ${resource}; ${granted.length ? 'nothing changed for them' : 'nothing was changed'}.`)
+  }
+  return said.join(' ')
+}
+
 /** The binding a person chose to remove from has changed since it was shown; nothing was written. */
 export class StaleBindingError extends Error {
   override readonly name = 'StaleBindingError'
@@ -86,7 +105,8 @@ export function revokeRole(policy: Policy, role: string, condition: Condition | 
   }
 }
 
-function underCondition(condition: Condition | undefined): string {
+/** How a message names the condition a grant is under (or that it has none). */
+export function underCondition(condition: Condition | undefined): string {
   return condition ? `under the condition “${condition.title ?? condition.expression}”` : 'without a condition'
 }
 
