@@ -621,11 +621,32 @@ describe('console', () => {
     await page.getByRole('button', { name: 'Create service account' }).click()
     const create = page.getByRole('dialog', { name: 'Create service account' })
     await create.getByLabel('Service account ID').fill('ci-deployer')
+    // A display name past the API's 100 characters is refused by name, not cut short.
+    await create.getByLabel('Display name').fill('x'.repeat(101))
+    await create.getByLabel('Description').fill('Deploys from CI')
+    await create.getByRole('button', { name: 'Create' }).click()
+    await create.getByRole('alert').getByText('The display name is 101 characters long; it may be at most 100.').waitFor()
+    expect(await create.getByLabel('Display name').inputValue()).toHaveLength(101)
     await create.getByLabel('Display name').fill('CI deployer')
     await create.getByRole('button', { name: 'Create' }).click()
     await create.waitFor({ state: 'detached' })
     const email = `ci-deployer@${PROJECT}.iam.postern.internal`
     await page.getByRole('rowheader', { name: email }).waitFor()
+    expect((await api('GET', `/v1/projects/${PROJECT}/serviceAccounts/${email}`)).body).toMatchObject({ displayName: 'CI deployer', description: 'Deploys from CI' })
+    // Edited in place: a PATCH naming only the field that changed.
+    const patches: string[] = []
+    page.on('request', (r) => {
+      if (r.method() === 'PATCH') patches.push(decodeURIComponent(r.url()))
+    })
+    await page.getByRole('button', { name: `Edit ${email}` }).click()
+    const edit = page.getByRole('dialog', { name: `Edit ${email}` })
+    expect(await edit.getByLabel('Display name').inputValue()).toBe('CI deployer')
+    await edit.getByLabel('Description').fill('Deploys main from CI')
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await edit.waitFor({ state: 'detached' })
+    await page.getByRole('cell', { name: 'Deploys main from CI', exact: true }).waitFor()
+    expect(patches).toEqual([`${server.controlUrl}/v1/projects/${PROJECT}/serviceAccounts/${email}?updateMask=description`])
+    expect((await api('GET', `/v1/projects/${PROJECT}/serviceAccounts/${email}`)).body).toMatchObject({ displayName: 'CI deployer', description: 'Deploys main from CI' })
 
     await page.getByRole('button', { name: `Manage keys of ${email}` }).click()
     const keys = page.getByRole('dialog', { name: `Keys of ${email}` })

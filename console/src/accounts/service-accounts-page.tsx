@@ -1,23 +1,23 @@
-import { useId, useState } from 'react'
+import { useState } from 'react'
 import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { ServiceAccount } from '../api/types.ts'
 import { formatTime } from '../services/service-details.tsx'
-import { ConfirmDialog, ErrorText, Modal, SubmitActions } from '../ui/modal.tsx'
+import { ConfirmDialog, ErrorText } from '../ui/modal.tsx'
 import { usePermissions } from '../ui/permissions.ts'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
 import { KeysDialog } from './keys-dialog.tsx'
+import { CreateAccountDialog, EditAccountDialog } from './service-account-dialogs.tsx'
 import { ProjectNotFound } from '../pages/project-not-found.tsx'
-
-const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 
 export function ServiceAccountsPage({ project }: { project: string }) {
   const { api } = useSession()
   const list = useLoad(async () => (await api.get<{ accounts?: ServiceAccount[] }>(paths.serviceAccounts(project))).accounts ?? [], project)
-  const allowed = usePermissions(paths.project(project), ['iam.serviceAccounts.create', 'iam.serviceAccounts.delete', 'iam.serviceAccountKeys.list'])
+  const allowed = usePermissions(paths.project(project), ['iam.serviceAccounts.create', 'iam.serviceAccounts.update', 'iam.serviceAccounts.delete', 'iam.serviceAccountKeys.list'])
   const [creating, setCreating] = useState(false)
   const [keysOf, setKeysOf] = useState<ServiceAccount>()
+  const [editing, setEditing] = useState<ServiceAccount>()
   const [deleting, setDeleting] = useState<ServiceAccount>()
   const [deleteError, setDeleteError] = useState<string>()
   const [busy, setBusy] = useState(false)
@@ -74,6 +74,9 @@ export function ServiceAccountsPage({ project }: { project: string }) {
               <td data-label="Status">{a.disabled ? 'Disabled' : 'Enabled'}</td>
               <td data-label="Created">{formatTime(a.createTime)}</td>
               <td className="actions">
+                {allowed.has('iam.serviceAccounts.update') && (
+                  <button type="button" className="button button-small" aria-label={`Edit ${a.email}`} onClick={() => setEditing(a)}>Edit</button>
+                )}
                 {allowed.has('iam.serviceAccountKeys.list') && (
                   <button type="button" className="button button-small" aria-label={`Manage keys of ${a.email}`} onClick={() => setKeysOf(a)}>Keys</button>
                 )}
@@ -102,6 +105,18 @@ export function ServiceAccountsPage({ project }: { project: string }) {
           }}
         />
       )}
+      {editing && (
+        <EditAccountDialog
+          project={project}
+          account={editing}
+          onClose={() => setEditing(undefined)}
+          onSaved={(a) => {
+            setEditing(undefined)
+            setStatus(`Saved ${a.email}.`)
+            list.reload()
+          }}
+        />
+      )}
       {keysOf && <KeysDialog project={project} account={keysOf} onClose={() => setKeysOf(undefined)} />}
       {deleting && (
         <ConfirmDialog title="Delete service account?" confirmLabel="Delete" busy={busy} error={deleteError} onConfirm={() => void remove(deleting)} onClose={() => setDeleting(undefined)}>
@@ -109,55 +124,5 @@ export function ServiceAccountsPage({ project }: { project: string }) {
         </ConfirmDialog>
       )}
     </div>
-  )
-}
-
-function CreateAccountDialog({ project, onClose, onCreated }: { project: string; onClose: () => void; onCreated: (a: ServiceAccount) => void }) {
-  const { api } = useSession()
-  const [accountId, setAccountId] = useState('')
-  const [displayName, setDisplayName] = useState('')
-  const [idError, setIdError] = useState<string>()
-  const [formError, setFormError] = useState<string>()
-  const [busy, setBusy] = useState(false)
-  const ids = { id: useId(), idHelp: useId(), idError: useId(), name: useId() }
-
-  const create = async () => {
-    setFormError(undefined)
-    if (!ACCOUNT_ID.test(accountId)) {
-      setIdError('Use 6–30 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen.')
-      return
-    }
-    setIdError(undefined)
-    setBusy(true)
-    try {
-      onCreated(await api.post<ServiceAccount>(paths.serviceAccounts(project), { accountId, ...(displayName && { displayName }) }))
-    } catch (err) {
-      const message = describeError(err, `create service accounts in project ${project}`)
-      if (err instanceof ApiError && (err.status === 'ALREADY_EXISTS' || /accountId/.test(err.message))) setIdError(message)
-      else setFormError(message)
-      setBusy(false)
-    }
-  }
-
-  return (
-    <Modal
-      title="Create service account"
-      onClose={onClose}
-      onSubmit={() => void create()}
-      footer={<SubmitActions label="Create" busyLabel="Creating…" busy={busy} onCancel={onClose} />}
-    >
-      <div className="field">
-        <label htmlFor={ids.id}>Service account ID</label>
-        <input id={ids.id} value={accountId} autoFocus autoComplete="off" spellCheck={false} onChange={(e) => setAccountId(e.target.value)}
-          aria-invalid={idError ? true : undefined} aria-describedby={`${ids.idHelp}${idError ? ` ${ids.idError}` : ''}`} />
-        <p className="help" id={ids.idHelp}>Its email will be <span className="mono">{accountId || 'ID'}@{project}.iam.postern.internal</span>.</p>
-        <ErrorText id={ids.idError} message={idError} />
-      </div>
-      <div className="field">
-        <label htmlFor={ids.name}>Display name</label>
-        <input id={ids.name} value={displayName} maxLength={100} onChange={(e) => setDisplayName(e.target.value)} />
-      </div>
-      <ErrorText message={formError} />
-    </Modal>
   )
 }
