@@ -92,6 +92,17 @@ describe('the console on its own', () => {
     await signInAt(page, nobody, password)
     await page.getByText('You have no role on any project yet.').waitFor()
     expect(await page.getByTitle('Signed in as').textContent()).toBe(nobody)
+    // A role on one service only (granted after sign-in, as often): the page says how to open it.
+    const granted = await server.cli(['services', 'add-iam-policy-binding', 'hello', '--project=my-project', `--member=user:${nobody}`, '--role=roles/run.viewer'])
+    expect(granted.code, granted.stderr).toBe(0)
+    const open = page.getByRole('form', { name: 'Open a service by name' })
+    await open.getByLabel('Project ID').fill('my-project')
+    await open.getByLabel('Service name').fill('hello')
+    await open.getByRole('button', { name: 'Open service' }).click()
+    await page.waitForURL(/\/console\/projects\/my-project\/services\/hello$/)
+    await page.getByRole('region', { name: 'Details' }).getByText('Upstream', { exact: true }).waitFor()
+    await page.getByRole('region', { name: 'Permissions' }).getByText(nobody, { exact: true }).waitFor()
+    await page.goto(`${server.controlUrl}/console`)
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.waitForURL((url) => url.pathname === '/signin')
     // The session is over: the console asks to sign in again.

@@ -4,6 +4,7 @@ import { paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Project } from '../api/types.ts'
 import { ErrorText } from '../ui/modal.tsx'
+import { OpenServiceForm } from './open-service-form.tsx'
 import { consolePath, Link, navigate } from '../ui/router.tsx'
 import { useSession } from '../ui/session.tsx'
 import { useLoad } from '../ui/use-load.ts'
@@ -51,10 +52,13 @@ export function ProjectPicker() {
           </nav>
         )}
         {projects.data && projects.data.length === 0 && (
-          <p>
-            You have no role on any project yet. Ask a project owner to grant you one — Run Viewer (<span className="mono">roles/run.viewer</span>) to see
-            its services, Run Developer (<span className="mono">roles/run.developer</span>) to change them.
-          </p>
+          <>
+            <p>
+              You have no role on any project yet. Ask a project owner to grant you one — Run Viewer (<span className="mono">roles/run.viewer</span>) to see
+              its services, Run Developer (<span className="mono">roles/run.developer</span>) to change them.
+            </p>
+            <OpenServiceForm />
+          </>
         )}
       </div>
     </main>
