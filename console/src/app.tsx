@@ -3,6 +3,7 @@ import { createApi } from './api/client.ts'
 import { ServiceAccountsPage } from './accounts/service-accounts-page.tsx'
 import { AuditLogPage } from './pages/audit-log-page.tsx'
 import { WorkforcePoolsPage } from './iam/workforce-pools-page.tsx'
+import { PageNotFound } from './pages/page-not-found.tsx'
 import { ProjectPicker, rememberProject } from './pages/project-picker.tsx'
 import { isSection, Shell } from './pages/shell.tsx'
 import { UsersPage } from './accounts/users-page.tsx'
@@ -12,7 +13,7 @@ import { ServicePage } from './services/service-page.tsx'
 import { ServicesPage } from './services/services-page.tsx'
 import { SignedIn } from './pages/signed-in.tsx'
 import { ErrorText } from './ui/modal.tsx'
-import { useLocation } from './ui/router.tsx'
+import { consolePath, useLocation } from './ui/router.tsx'
 import { SessionContext, type SessionValue } from './ui/session.tsx'
 import { SessionNotice } from './ui/session-notice.tsx'
 import { useConsoleSession } from './ui/use-console-session.ts'
@@ -48,7 +49,12 @@ function Routes() {
   }, [first, page, item])
 
   if (first === 'signed-in') return <SignedIn />
-  if (first !== 'projects' || !project) return <ProjectPicker />
+  if (first === undefined || (first === 'projects' && !project)) return <ProjectPicker />
+  if (first !== 'projects' || !project) return <main className="centered"><PageNotFound path={pathname} back={{ to: '/console', label: 'Choose one of your projects' }} /></main>
+  // Only a service has pages under it; any other extra part, or an unknown page, names nothing.
+  if ((page !== undefined && !isSection(page)) || (item !== undefined && page !== 'services') || parts.length > 4) {
+    return <Shell project={project} section="services"><PageNotFound path={pathname} back={{ to: consolePath.services(project), label: `Go to the services of ${project}` }} /></Shell>
+  }
   const content = page === 'services' && item ? <ServicePage project={project} service={item} />
     : page === 'service-accounts' ? <ServiceAccountsPage project={project} />
     : page === 'users' ? <UsersPage />

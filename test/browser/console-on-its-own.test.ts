@@ -78,6 +78,8 @@ describe('the console on its own', () => {
     await page.getByRole('link', { name: 'Users' }).click()
     await page.getByRole('alert').filter({ hasText: "You don't have permission to list users" }).waitFor()
     expect(await page.getByRole('alert').textContent()).toContain('A role that allows it: Viewer (roles/viewer).')
+    // Users are the organization's: its owners or admins grant that, not a project's owner.
+    expect(await page.getByRole('alert').textContent()).toContain('Ask an organization owner or admin to grant you a role that allows it.')
     expect(problems).toEqual([])
     await context.close()
   })
@@ -121,6 +123,21 @@ describe('the console on its own', () => {
     expect(await page.getByText('Create one').count()).toBe(0)
     await page.getByRole('link', { name: 'Choose one of your projects' }).click()
     await page.getByRole('navigation', { name: 'Your projects' }).waitFor()
+    // A missing service: a reload cannot help, so none is suggested; the way back is offered.
+    await page.goto(`${server.controlUrl}/console/projects/my-project/services/nosuch-service`)
+    const said = page.getByRole('alert').filter({ hasText: 'nosuch-service' })
+    await said.getByText(/It was deleted \(perhaps by someone else just now\), or never existed under this name\./).waitFor()
+    expect(await said.textContent()).not.toMatch(/reload/i)
+    await page.getByRole('link', { name: 'Back to the services of my-project' }).click()
+    await page.waitForURL(/\/console\/projects\/my-project\/services$/)
+    await page.getByRole('heading', { name: 'Services', level: 1 }).waitFor()
+    // An address that names no page says so, rather than showing Services or the project list.
+    for (const [path, back] of [['/console/projects/my-project/servics', 'Go to the services of my-project'], ['/console/nonsense', 'Choose one of your projects']] as const) {
+      await page.goto(`${server.controlUrl}${path}`)
+      await page.getByRole('heading', { name: 'Page not found' }).waitFor()
+      await page.getByRole('link', { name: back }).waitFor()
+      expect(await page.getByRole('heading', { name: 'Services', level: 1 }).count()).toBe(0)
+    }
     await context.close()
   })
 

@@ -1,5 +1,5 @@
 import { useState } from 'react'
-import { paths } from '../api/client.ts'
+import { ApiError, paths } from '../api/client.ts'
 import { describeError } from '../api/describe-error.ts'
 import type { Service } from '../api/types.ts'
 import { PermissionsTab } from '../iam/permissions-tab.tsx'
@@ -53,6 +53,9 @@ export function ServicePage({ project, service }: { project: string; service: st
       </header>
       <p className="status-text" role="status">{status}</p>
       {loaded.error !== undefined && <ErrorText message={describeError(loaded.error, `view service ${service}`)} />}
+      {loaded.error instanceof ApiError && loaded.error.status === 'NOT_FOUND' && (
+        <p><Link to={consolePath.services(project)}>Back to the services of {project}</Link></p>
+      )}
       {loaded.data && (
         <div className="two-columns">
           <section aria-labelledby="details-heading" className="card">

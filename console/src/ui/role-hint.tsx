@@ -8,5 +8,7 @@ export function RoleHint({ permission, action, on }: { permission: string; actio
   const roles = useRoles()
   const role = roles.filter((r) => r.includedPermissions.includes(permission)).sort((a, b) => a.includedPermissions.length - b.includedPermissions.length)[0]
   if (!role) return null
-  return <p className="help role-hint">To {action}, ask an owner for {role.title} (<span className="mono">{role.name}</span>) on {on}.</p>
+  // Roles on the organization are granted by its owners or admins, not by a project's owner.
+  const who = on === 'the organization' ? 'an organization owner or admin' : 'an owner'
+  return <p className="help role-hint">To {action}, ask {who} for {role.title} (<span className="mono">{role.name}</span>) on {on}.</p>
 }
