@@ -77,13 +77,17 @@ export async function runningDemoUpstream(store: Store, projectId: string): Prom
   return (await answersAsDemo(existing.upstream)) ? existing.upstream : undefined
 }
 
+/**
+ * Whether `url` answers as a demo upstream, within 2 s in all: `hello`'s upstream may have been
+ * pointed at anything on this machine, and one that sends its head a byte at a time must not hold
+ * the start (a socket timeout alone is reset by every byte).
+ */
 function answersAsDemo(url: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(url, { method: 'GET', timeout: 2_000 }, (res) => {
-      res.resume()
+    const req = request(url, { method: 'GET', signal: AbortSignal.timeout(2_000) }, (res) => {
+      res.destroy()
       resolve(res.headers[DEMO_HEADER] === '1')
     })
-    req.on('timeout', () => req.destroy())
     req.on('error', () => resolve(false))
     req.end()
   })

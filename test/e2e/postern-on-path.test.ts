@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -110,6 +112,29 @@ describe('the hints postern serve prints', () => {
     expect((await p.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout.trim()).toBe(upstream)
     const token = (await p.cli(['auth', 'print-identity-token', `--audiences=${url}`])).stdout.trim()
     expect(await gatewayStatus(p.gatewayPort, new URL(url).host, token)).toBe(200)
+  })
+
+  // (Here too: hello pointed by an admin at a loopback port that sends its answer's head a byte at a time.)
+  it('a demo start is not held by hello\'s upstream answering slowly: it probes it for 2 s at most', async () => {
+    const dribbling = createServer((socket) => {
+      socket.on('error', () => undefined)
+      socket.write('HTTP/1.1 200 OK\r\n')
+      const drip = setInterval(() => socket.write('X'), 300)
+      socket.on('close', () => clearInterval(drip))
+    })
+    await new Promise<void>((resolve) => dribbling.listen(0, '127.0.0.1', resolve))
+    try {
+      const slow = `http://127.0.0.1:${(dribbling.address() as AddressInfo).port}`
+      expect((await p.cli(['services', 'update', 'hello', `--upstream=${slow}`])).code).toBe(0)
+      await p.stop()
+      const began = Date.now()
+      p = await startPostern({ dataDir: p.dataDir, configDir: p.configDir, args: ['--demo'] })
+      expect(Date.now() - began).toBeLessThan(15_000)
+      // Not a demo upstream: the restart takes hello back for its own.
+      expect((await p.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout.trim()).not.toBe(slow)
+    } finally {
+      dribbling.close()
+    }
   })
 
   it('without a postern on the user\'s PATH only: no PATH line when the shell already finds it', async () => {
