@@ -14,6 +14,7 @@ import { normalizeEmail } from '../../iam/members.js'
 import type { ControlDeps } from '../deps.js'
 import type { SessionAuth } from '../session-auth.js'
 import { requestClientAddress } from '../../http/client-address.js'
+import { postedFromOwnOrigin } from '../../http/request-origin.js'
 import { askingConsent, sentByAnotherPage } from './authorize-consent.js'
 import { federatedLinks } from './federated-signin.js'
 import { errorLine, escapeHtml, page, redirect, sendOnward, sendPage } from '../../http/html-page.js'
@@ -74,7 +75,7 @@ export function submitSignIn(deps: ControlDeps) {
       if (wantsHtml(req.headers.accept)) renderForm(deps, req, res, err.httpCode, { returnTo, email, error: err.message }, err.headers)
       else sendError(res, err, req.headers.accept)
     }
-    if (!sameOrigin(req, deps.settings.issuer) || !expected || !sent || !secretsEqual(expected, sent)) {
+    if (!postedFromOwnOrigin(req, deps.settings.issuer, deps.settings.trustedProxies) || !expected || !sent || !secretsEqual(expected, sent)) {
       answerRefusal(new PosternError('INVALID_ARGUMENT', 'The sign-in form expired or did not come from this site. Please try again.'))
       return
     }
@@ -172,19 +173,3 @@ export function signOut(deps: ControlDeps, sessions: SessionAuth) {
   }
 }
 
-/**
- * Browsers send Origin with every form post; when present it must be this server: the issuer's
- * origin (--issuer, the control plane's public URL), or the host the request names. Behind a
- * proxy that rewrites Host (nginx's `proxy_set_header Host $host` drops the port; its default
- * names Postern's own address) only the issuer's is the browser's.
- */
-function sameOrigin(req: IncomingMessage, issuer: string): boolean {
-  const origin = req.headers.origin
-  if (origin === undefined) return true
-  try {
-    const sent = new URL(origin)
-    return sent.origin === new URL(issuer).origin || sent.host === req.headers.host
-  } catch {
-    return false
-  }
-}
