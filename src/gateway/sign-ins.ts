@@ -2,6 +2,12 @@ import { BoundedCache } from '../core/bounded-cache.js'
 import { SESSION_CHANGE, type Change } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
+/** A sign-in as last read: whether it goes on, and whose it is (a subject's end ends all of theirs). */
+interface Known {
+  live: boolean
+  subjectUid: string | undefined
+}
+
 /**
  * Whether the sign-ins that ID tokens name (`sid`, their refresh-token family) go on, as the
  * gateway sees them, so that an ID token dies with its sign-in as an access token does at the API.
@@ -11,23 +17,24 @@ import type { Store } from '../store/store.js'
  * so the sign-ins looked up are Postern's own, never made up by a caller.
  */
 export class SignIns {
-  private readonly known = new BoundedCache<string, boolean>(20_000)
+  private readonly known = new BoundedCache<string, Known>(20_000)
   private readonly inflight = new Map<string, Promise<boolean>>()
   /** Bumped by every change that ends sign-ins: a read begun before one is answered from, never kept. */
   private endings = 0
 
-  constructor(private readonly store: Pick<Store, 'refreshFamilyLive'>) {}
+  constructor(private readonly store: Pick<Store, 'refreshFamilyState'>) {}
 
   /** Synchronous when known; else the store's answer (rejected when it cannot be read, and then not kept). */
   live(signIn: string): boolean | Promise<boolean> {
     const known = this.known.get(signIn)
-    if (known !== undefined) return known
+    if (known !== undefined) return known.live
     let pending = this.inflight.get(signIn)
     if (!pending) {
       const endings = this.endings
-      pending = this.store.refreshFamilyLive(signIn).then((live) => {
-        if (this.endings === endings) this.known.set(signIn, live)
-        return live
+      pending = this.store.refreshFamilyState(signIn).then((state) => {
+        const read: Known = state ?? { live: false, subjectUid: undefined }
+        if (this.endings === endings) this.known.set(signIn, read)
+        return read.live
       })
       this.inflight.set(signIn, pending)
       const done = () => this.inflight.delete(signIn)
@@ -36,18 +43,27 @@ export class SignIns {
     return pending
   }
 
-  /** Applies ended sign-ins: one family ends for good; a subject's end is not told by family, so all are read again. */
+  /**
+   * Applies ended sign-ins: one family ends for good; a subject's end drops what is known of that
+   * subject's sign-ins alone (so one user's new password costs other users' sign-ins nothing).
+   */
   forget(changes: readonly Change[]): void {
+    const subjects = new Set<string>()
     for (const c of changes) {
       if (c.kind !== 'session') continue
       if (c.key.startsWith(FAMILY)) {
         this.ended()
-        this.known.set(c.key.slice(FAMILY.length), false)
-      } else if (c.key.startsWith(SUBJECT)) this.forgetAll()
+        this.known.set(c.key.slice(FAMILY.length), { live: false, subjectUid: undefined })
+      } else if (c.key.startsWith(SUBJECT)) subjects.add(c.key.slice(SUBJECT.length))
+    }
+    // One pass for a batch (a workforce pool's sign-ins end subject by subject).
+    if (subjects.size > 0) {
+      this.ended()
+      this.known.deleteWhere((k) => k.subjectUid !== undefined && subjects.has(k.subjectUid))
     }
   }
 
-  /** Drops all that is known (the database it was read from was replaced, or a subject's sign-ins ended). */
+  /** Drops all that is known (the database it was read from was replaced). */
   forgetAll(): void {
     this.ended()
     this.known.clear()

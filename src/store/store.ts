@@ -101,6 +101,8 @@ export interface StoreTx extends AccessQueries {
   revokeRefreshFamily(familyId: string): Promise<number>
   /** Whether a sign-in (refresh-token family) is still live: some token of it is not revoked. Its access tokens name it (`sid`). */
   refreshFamilyLive(familyId: string): Promise<boolean>
+  /** As refreshFamilyLive, with whose sign-in it is; undefined for a family the store does not hold. */
+  refreshFamilyState(familyId: string): Promise<{ live: boolean; subjectUid: string } | undefined>
   /** Ends every sign-in of a subject and, if any was live, records a 'session' change naming the subject. */
   revokeRefreshTokensOf(subjectUid: string): Promise<number>
 

@@ -5,7 +5,7 @@ import { bool, flag, num, numOrNull, str, strOrNull, type Row } from './rows.js'
 
 type OAuthQueries = Pick<StoreTx,
   | 'listSigningKeys' | 'insertSigningKey' | 'deleteSigningKeysExpiredBefore'
-  | 'insertRefreshToken' | 'getRefreshToken' | 'markRefreshTokenUsed' | 'revokeRefreshFamily' | 'refreshFamilyLive' | 'revokeRefreshTokensOf'
+  | 'insertRefreshToken' | 'getRefreshToken' | 'markRefreshTokenUsed' | 'revokeRefreshFamily' | 'refreshFamilyLive' | 'refreshFamilyState' | 'revokeRefreshTokensOf'
   | 'insertAuthCode' | 'getAuthCode' | 'consumeAuthCode'
   | 'insertDeviceCode' | 'getDeviceCode' | 'getDeviceCodeByUserCode' | 'updateDeviceCode'
   | 'insertSession' | 'getSession' | 'deleteSession' | 'deleteSessionsOf'
@@ -118,6 +118,11 @@ export function oauthQueries(sql: Sql, recordChange: StoreTx['recordChange']): O
     async refreshFamilyLive(familyId) {
       // Every token of a family is revoked together, so one unrevoked row means the sign-in goes on (the family_id index answers it).
       return (await sql.get(`SELECT 1 AS live FROM refresh_tokens WHERE family_id = ? AND revoked = 0 LIMIT 1`, [familyId])) !== undefined
+    },
+    async refreshFamilyState(familyId) {
+      // An unrevoked row first, if there is one (a family's rows share their subject).
+      const r = await sql.get<{ subject_uid: unknown; revoked: unknown }>(`SELECT subject_uid, revoked FROM refresh_tokens WHERE family_id = ? ORDER BY revoked LIMIT 1`, [familyId])
+      return r && { live: !bool(r.revoked), subjectUid: str(r.subject_uid) }
     },
     async revokeRefreshTokensOf(subjectUid) {
       const revoked = await sql.run(`UPDATE refresh_tokens SET revoked = 1 WHERE subject_uid = ? AND revoked = 0`, [subjectUid])

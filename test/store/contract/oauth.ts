@@ -89,6 +89,18 @@ export function oauthContract(c: ContractContext): void {
       expect(await store.refreshFamilyLive(unique('fam-'))).toBe(false)
     })
 
+    it('refreshFamilyState: live as refreshFamilyLive says, and whose family it is', async () => {
+      const store = c.store()
+      const familyId = unique('fam-')
+      const t = aRefreshToken({ familyId, usedTime: 10 })
+      await store.insertRefreshToken(t)
+      await store.insertRefreshToken(aRefreshToken({ familyId, subjectUid: t.subjectUid }))
+      expect(await store.refreshFamilyState(familyId)).toEqual({ live: true, subjectUid: t.subjectUid })
+      await store.revokeRefreshFamily(familyId)
+      expect(await store.refreshFamilyState(familyId)).toEqual({ live: false, subjectUid: t.subjectUid })
+      expect(await store.refreshFamilyState(unique('fam-'))).toBeUndefined()
+    })
+
     it('revokeRefreshTokensOf revokes every token of the subject', async () => {
       const store = c.store()
       const subjectUid = unique('uid-')
