@@ -66,6 +66,12 @@ async function signInsEnd(writer: PosternProcess, reader: PosternProcess, host: 
   expect(await userinfoStatus(reader, hana.access_token!)).toBe(200)
   const gatewayRefuses = (idToken: string) => timeUntil(() => gatewayStatus(reader.gatewayPort, host, idToken), 401)
 
+  // An ID token is not revoked by itself, and says so rather than a 200 its holder would believe.
+  const byIdToken = await revoke(writer, hana.id_token!)
+  expect(byIdToken.status).toBe(400)
+  expect(byIdToken.body).toMatchObject({ error: 'unsupported_token_type', error_description: expect.stringContaining('ends with the sign-in it came from') })
+  expect(await gatewayStatus(reader.gatewayPort, host, hana.id_token!)).toBe(200)
+
   // The refresh token revoked (RFC 7009): its access token is refused at once, with an expired token's error shape.
   expect((await revoke(writer, hana.refresh_token!)).status).toBe(200)
   expect(await timeUntil(() => apiStatus(reader, hana.access_token!), 401)).toBeLessThan(1000)

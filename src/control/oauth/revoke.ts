@@ -3,6 +3,7 @@ import { sha256 } from '../../core/ids.js'
 import { readForm } from '../../http/body.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
 import { verifyJwt, type VerifiedClaims } from '../../identity/verify.js'
+import type { BearerKind } from '../../identity/token-types.js'
 import type { ControlDeps } from '../deps.js'
 import { sendOAuth } from './token-endpoint.js'
 import { basicClientId, challengeBasicClient, refuseBodyCredentials } from './client-authentication.js'
@@ -14,8 +15,8 @@ import { OAuthError } from '../../identity/oauth-error.js'
  * Google's revocation does. The answer is 200 whether or not the token was known (§2.2), so it
  * reveals nothing — except for a live access token of this Postern that ends no sign-in (a
  * service-account key's; one minted by impersonation, which is the service account's and ends
- * with its minter's sign-in): a 200 would have its holder believe it dead. It gets §2.2.1's
- * unsupported_token_type instead.
+ * with its minter's sign-in), or a live ID token (for services; it ends with its sign-in): a 200
+ * would have its holder believe it dead. It gets §2.2.1's unsupported_token_type instead.
  */
 export function revokeEndpoint(deps: ControlDeps) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -42,7 +43,7 @@ export function revokeEndpoint(deps: ControlDeps) {
       return
     }
     const record = await deps.store.getRefreshToken(sha256(token))
-    const access = record ? undefined : liveAccessToken(token, deps)
+    const access = record ? undefined : liveToken(token, deps, 'accessToken')
     const signIn = record ?? (access && signInOf(access))
     if (signIn) {
       await deps.store.revokeRefreshFamily(signIn.familyId)
@@ -51,14 +52,18 @@ export function revokeEndpoint(deps: ControlDeps) {
       const description = "This access token ends no sign-in: a service-account key's lives until its exp (at most an hour); one minted by impersonation until its exp or the end of its minter's sign-in, whichever comes first (revoke the minter's refresh token to end it)."
       sendOAuth(res, 400, { error: 'unsupported_token_type', error_description: description })
       return
+    } else if (!record && liveToken(token, deps, 'idToken')) {
+      const description = 'An ID token is not revoked by itself: it ends with the sign-in it came from (revoke its refresh token or an access token of it, or run postern auth revoke), or at its exp.'
+      sendOAuth(res, 400, { error: 'unsupported_token_type', error_description: description })
+      return
     }
     sendOAuth(res, 200, {})
   }
 }
 
-function liveAccessToken(token: string, deps: ControlDeps): VerifiedClaims | undefined {
+function liveToken(token: string, deps: ControlDeps, kind: BearerKind): VerifiedClaims | undefined {
   try {
-    return verifyJwt(token, { issuer: deps.settings.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.clock(), kind: 'accessToken' }).claims
+    return verifyJwt(token, { issuer: deps.settings.issuer, keyFor: (kid) => deps.keyring.publicKey(kid), nowMs: deps.clock(), kind }).claims
   } catch {
     return undefined
   }
