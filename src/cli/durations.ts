@@ -1,3 +1,4 @@
+import { MAX_TIMEOUT_SECONDS } from '../api/service-timeout.js'
 import { parseDurationSeconds } from '../core/duration.js'
 import { formatDuration } from '../core/format-duration.js'
 import { usageError } from './errors.js'
@@ -29,6 +30,6 @@ export function timeoutSeconds(text: string): number {
   const parts = /^\d+$/.test(t) ? [[t, 's']] : DURATION.test(t) ? [...t.matchAll(/(\d+)([hms])/g)].map((m) => [m[1]!, m[2]!]) : undefined
   if (!parts) throw usageError(`--timeout: expected seconds or a duration such as 300, 5m or 10m5s, got '${text}'.`)
   const seconds = parts.reduce((sum, [n, unit]) => sum + Number(n) * UNIT_SECONDS[unit!]!, 0)
-  if (seconds < 1 || seconds > 3600) throw usageError(`--timeout must be between 1s and 1h (3600 seconds), not '${text}'.`)
+  if (seconds < 1 || seconds > MAX_TIMEOUT_SECONDS) throw usageError(`--timeout must be between 1s and 1h (${MAX_TIMEOUT_SECONDS} seconds), not '${text}'.`)
   return seconds
 }

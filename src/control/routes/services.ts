@@ -1,4 +1,5 @@
 import * as z from 'zod'
+import { MAX_TIMEOUT_SECONDS } from '../../api/service-timeout.js'
 import { PosternError, notFound } from '../../core/errors.js'
 import { newUid, randomToken } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -21,7 +22,7 @@ const Fields = {
   strictAudience: z.boolean(),
   browserAccess: z.boolean(),
   useHttp2: z.boolean(),
-  timeoutSeconds: z.number().int().min(1).max(3600),
+  timeoutSeconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS),
   labels: z.record(z.string().regex(LABEL_KEY, 'label keys: lowercase letters, digits, - and _'), z.string().max(63)),
 }
 const CreateService = z.strictObject({ ...Fields, description: Fields.description.optional(), invokerIamDisabled: Fields.invokerIamDisabled.optional(),
