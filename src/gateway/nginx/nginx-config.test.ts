@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { MAX_TIMEOUT_SECONDS } from '../../api/service-timeout.js'
 import { TrustedProxies } from '../../http/client-address.js'
 import { nginxConfig } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
@@ -79,6 +80,19 @@ describe('the nginx data plane configuration', () => {
     // One keep-alive cache for HTTP/1.1 connections, another for h2c ones: nginx would otherwise reuse one for the other.
     expect(config).toContain('upstream postern_h2 { server unix:/run/postern/gateway.sock;')
     expect(config).toMatch(/location @postern_h2 \{\s+grpc_pass grpc:\/\/postern_h2;/)
+  })
+
+  it('waits on Postern\'s gateway, for every request handed to it whole, past the longest service timeout: the gateway\'s own 504 comes first', () => {
+    // /healthz of a service whose upstream takes 75 s got nginx's 504 at its default 60 s, worded as Postern unreachable.
+    const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[d.slice(-1) as 's' | 'm' | 'h' | 'd']
+    const handed = [...config.matchAll(/^ {4}location ([^{\n]+) \{([^}]*proxy_pass http:\/\/postern_decisions;[^}]*)\}/gm)]
+    expect(handed.map((m) => m[1])).toEqual(['@postern_upgrade', '@postern_gateway', '= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'])
+    for (const [, name, block] of handed) {
+      for (const directive of ['proxy_read_timeout', 'proxy_send_timeout']) {
+        const value = block!.match(new RegExp(`${directive} (\\d+[smhd]);`))?.[1]
+        expect(value && seconds(value), `${directive} in ${name}`).toBeGreaterThan(MAX_TIMEOUT_SECONDS)
+      }
+    }
   })
 
   it('is accepted by nginx -t', () => {

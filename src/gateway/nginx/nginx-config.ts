@@ -1,3 +1,4 @@
+import { MAX_TIMEOUT_SECONDS } from '../../api/service-timeout.js'
 import type { TrustedProxies } from '../../http/client-address.js'
 import { MAX_RELAYED_HEADER_BYTES, MAX_RESPONSE_HEADER_BYTES, UPSTREAM_IDLE_SECONDS } from '../../http/limits.js'
 import { PLAIN_HTTP_REFUSED } from '../../http/plain-on-tls-port.js'
@@ -80,6 +81,13 @@ export const DECIDE_CONNECT_SECONDS = 2
  * that is wedged (stopped, hung) costs a caller these 3 s, not the 10 s it did.
  */
 export const DECIDE_READ_SECONDS = LOOKUP_WAIT_MS / 1000 + 1
+/**
+ * How long nginx waits on Postern's gateway for a request it hands it whole, to send it and for
+ * each read of the answer: a minute past the longest service timeout. The gateway bounds the wait
+ * on a service's upstream by the service's timeout and answers its own 504 then, so nginx never
+ * cuts a request off first (its default, 60 s, did, with a 504 of its own).
+ */
+export const GATEWAY_WAIT_SECONDS = MAX_TIMEOUT_SECONDS + 60
 
 /** The buffer for an answer Postern's own gateway relays to nginx (upgrades, and requests nginx hands it whole). */
 const FROM_GATEWAY_BUFFER = `
@@ -398,12 +406,12 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     # reach (grpc_pass takes HTTP/2 callers alone): Postern's gateway decides them again and sends
     # them over h2c. So too requests to services nginx cannot forward itself (an upstream's host
     # name not resolved, a timeout under a minute it has no location for). It bounds the wait by
-    # the service's timeout (an hour at most), so nginx waits longer.
+    # the service's timeout (an hour at most), so nginx waits longer (GATEWAY_WAIT_SECONDS).
     location @postern_gateway {${toGateway}
       # nginx drops TE (hop-by-hop); "trailers" tells the upstream they are welcome, as gRPC servers want.
       proxy_set_header TE $http_te;
-      proxy_read_timeout 3660s;
-      proxy_send_timeout 3660s;
+      proxy_read_timeout ${GATEWAY_WAIT_SECONDS}s;
+      proxy_send_timeout ${GATEWAY_WAIT_SECONDS}s;
       error_page 502 504 =503 /_postern/nginx-503;
     }
     # HTTP/2 streams are Postern's own gateway's, over h2c (grpc_pass), as upgrades are: the Lua
@@ -425,11 +433,16 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     # in front asking, a load balancer) or the service's own path of that name: Postern's gateway
     # tells which, as it does on its own port. Exact and prefix locations, not one regular
     # expression: nginx would run a regular expression on every request's path.
-    # When Postern cannot be reached (nginx's own 502, or 504), each answers as Postern's gateway
-    # would rather than with nginx's HTML page: /healthz and /readyz say not ready (503), and
-    # forward-auth fails closed (503 UNAVAILABLE), as requests to services do.
+    # A service's own path waits for its upstream as long as the service's timeout allows, as
+    # @postern_gateway does: the gateway answers its own 504 then, which nginx passes on.
+    # When Postern cannot be reached (nginx's own 502, or 504: not connected within
+    # DECIDE_CONNECT_SECONDS, or silent past every service's timeout), each answers as Postern's
+    # gateway would rather than with nginx's HTML page: /healthz and /readyz say not ready (503),
+    # and forward-auth fails closed (503 UNAVAILABLE), as requests to services do.
 ${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
       proxy_connect_timeout ${DECIDE_CONNECT_SECONDS}s;
+      proxy_send_timeout ${GATEWAY_WAIT_SECONDS}s;
+      proxy_read_timeout ${GATEWAY_WAIT_SECONDS}s;
       error_page 502 504 =503 ${l.includes('forward-auth') ? '/_postern/nginx-503' : '/_postern/nginx-not-ready'};
     }`).join('\n')}
     location = /_postern/nginx-not-ready { internal; content_by_lua_block { postern.not_ready() } }
