@@ -35,6 +35,10 @@ describe.skipIf(!inject('postgres'))('workforce federation on PostgreSQL with tw
     await ok(['iam', 'workforce-pools', 'create', POOL])
     await ok(['iam', 'workforce-pools', 'providers', 'create-oidc', 'corp-idp', '--workforce-pool', POOL, '--issuer-uri', idp.issuer, '--client-id', idp.clientId, '--attribute-mapping', 'postern.subject=assertion.sub,postern.groups=assertion.groups'])
     await ok(['services', 'add-iam-policy-binding', 'api', `--member=principalSet://iam.postern/workforcePools/${POOL}/group/eng`, '--role=roles/run.invoker'])
+    bearer = await exchange()
+  })
+  /** ann's ID token from a token exchange at the pool's provider. */
+  const exchange = async () => {
     const exchanged = await token(control.controlUrl, {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: await idp.mint({ sub: 'ann', groups: ['eng'] }),
@@ -42,8 +46,8 @@ describe.skipIf(!inject('postgres'))('workforce federation on PostgreSQL with tw
       audience: `//iam.postern/workforcePools/${POOL}/providers/corp-idp`,
     })
     expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200)
-    bearer = exchanged.body.id_token!
-  })
+    return exchanged.body.id_token!
+  }
   afterAll(async () => {
     await Promise.all([control, ...(gateways ?? [])].map((p) => p?.stop()))
     await idp?.close()
@@ -57,7 +61,7 @@ describe.skipIf(!inject('postgres'))('workforce federation on PostgreSQL with tw
     return res.statusCode
   }
 
-  it('both gateways let the federated principal in, and stop its tokens within 1 s of the pool being disabled', async () => {
+  it('both gateways let the federated principal in, and stop its tokens within 1 s of the pool being disabled; its sign-ins stay ended when it is enabled again', async () => {
     for (const g of gateways) await expect.poll(() => status(g), { timeout: 2_000, interval: 50 }).toBe(502)
     const disabled = await control.cli(['iam', 'workforce-pools', 'update', POOL, '--disabled'])
     expect(disabled.code, disabled.stderr).toBe(0)
@@ -65,6 +69,10 @@ describe.skipIf(!inject('postgres'))('workforce federation on PostgreSQL with tw
     await Promise.all(gateways.map((g) => expect.poll(() => status(g), { timeout: 1_000, interval: 25 }).toBe(401)))
     expect(Date.now() - started).toBeLessThanOrEqual(1_000)
     expect((await control.cli(['iam', 'workforce-pools', 'update', POOL, '--no-disabled'])).code).toBe(0)
+    // Disabling ended the sign-in the token came from: enabled again, the pool takes a new exchange, not that token.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    for (const g of gateways) expect(await status(g)).toBe(401)
+    bearer = await exchange()
     for (const g of gateways) await expect.poll(() => status(g), { timeout: 1_000, interval: 25 }).toBe(502)
   })
 })
