@@ -385,9 +385,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       clearInterval(grantSweep)
       testClock?.stop()
       for (const end of beforeServersClose) end()
-      const [drained] = await Promise.all([Promise.all(servers.map((s) => s.drain.drain(DRAIN_MS))), stopNginx?.()])
-      for (const close of closers) await close()
-      await store.close()
+      let drained: Awaited<ReturnType<ReturnType<typeof drainable>['drain']>>[] = []
+      try {
+        ;[drained] = await Promise.all([Promise.all(servers.map((s) => s.drain.drain(DRAIN_MS))), stopNginx?.()])
+        for (const close of closers) await close()
+      } finally {
+        // Whatever failed above, the store is closed (the embedded one checkpoints its log into the file).
+        await store.close()
+      }
       const cut = drained.reduce((n, d) => n + d.cut, 0)
       const boundReached = drained.some((d) => d.boundReached)
       if (serving) log.log('info', 'stopped', { tookMs: Date.now() - began, ...(boundReached && { cutAfterMs: DRAIN_MS, cutRequests: cut }) })
