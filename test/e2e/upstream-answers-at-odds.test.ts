@@ -292,8 +292,11 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(whole.reset).toBe(false)
     expect(whole.got).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello$/)
     const cut = await http10Answer('/chunked-cut')
-    expect(cut.reset).toBe(dataPlane === 'node')
-    if (dataPlane === 'nginx') expect(cut.got).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello$/)
+    // The Node gateway resets the connection once the head has gone; an upstream that breaks off
+    // before the gateway sent the head (a loaded machine reads head, body and close at once) gets
+    // the gateway's 502 instead. Either way the caller learns the answer broke.
+    if (dataPlane === 'node') expect(cut.reset || /^HTTP\/1\.1 502 /.test(cut.got), cut.got.slice(0, 200)).toBe(true)
+    else expect([cut.reset, cut.got]).toEqual([false, expect.stringMatching(/^HTTP\/1\.1 200 [^]*\r\n\r\nhello$/)])
   })
 
   // The Node gateway writes no Server header on its own answers; nginx writes `Server: nginx`
