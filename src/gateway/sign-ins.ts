@@ -1,5 +1,5 @@
 import { BoundedCache } from '../core/bounded-cache.js'
-import { SESSION_CHANGE, type Change } from '../store/records.js'
+import { endedSession, type Change } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
 /** A sign-in as last read: whether it goes on, and whose it is (a subject's end ends all of theirs). */
@@ -50,11 +50,11 @@ export class SignIns {
   forget(changes: readonly Change[]): void {
     const subjects = new Set<string>()
     for (const c of changes) {
-      if (c.kind !== 'session') continue
-      if (c.key.startsWith(FAMILY)) {
+      const ended = c.kind === 'session' ? endedSession(c.key) : undefined
+      if (ended && 'refreshFamily' in ended) {
         this.ended()
-        this.known.set(c.key.slice(FAMILY.length), { live: false, subjectUid: undefined })
-      } else if (c.key.startsWith(SUBJECT)) subjects.add(c.key.slice(SUBJECT.length))
+        this.known.set(ended.refreshFamily, { live: false, subjectUid: undefined })
+      } else if (ended && 'subject' in ended) subjects.add(ended.subject)
     }
     // One pass for a batch (a workforce pool's sign-ins end subject by subject).
     if (subjects.size > 0) {
@@ -74,6 +74,3 @@ export class SignIns {
     this.inflight.clear()
   }
 }
-
-const FAMILY = SESSION_CHANGE.refreshFamily('')
-const SUBJECT = SESSION_CHANGE.subject('')

@@ -256,6 +256,22 @@ export const SESSION_CHANGE = {
   refreshFamily: (familyId: string) => `family:${familyId}`,
 } as const
 
+/** What a 'session' change's key names: the inverse of SESSION_CHANGE (undefined for a key it does not make). */
+export function endedSession(key: string): { signIn: string } | { subject: string } | { refreshFamily: string } | undefined {
+  const colon = key.indexOf(':')
+  const id = key.slice(colon + 1)
+  switch (key.slice(0, colon + 1)) {
+    case 'sign-in:':
+      return { signIn: id }
+    case 'subject:':
+      return { subject: id }
+    case 'family:':
+      return { refreshFamily: id }
+    default:
+      return undefined
+  }
+}
+
 export interface Change {
   seq: number
   kind: ChangeKind

@@ -4,7 +4,7 @@ import type { Directory } from '../../directory/directory.js'
 import { callerFromClaims } from '../../identity/caller.js'
 import { masterSubkey } from '../../identity/master-key.js'
 import { findSubject, type Subject } from '../../identity/subjects.js'
-import { SESSION_CHANGE, type Change, type ServiceSessionRecord } from '../../store/records.js'
+import { SESSION_CHANGE, endedSession, type Change, type ServiceSessionRecord } from '../../store/records.js'
 import type { Store } from '../../store/store.js'
 import type { Caller } from '../authenticate.js'
 import { BoundedCache } from '../../core/bounded-cache.js'
@@ -95,9 +95,9 @@ export class BrowserSessions {
     const signIns = new Set<string>()
     const subjects = new Set<string>()
     for (const c of changes) {
-      if (c.kind !== 'session') continue
-      if (c.key.startsWith(SESSION_CHANGE.signIn(''))) signIns.add(c.key.slice(SESSION_CHANGE.signIn('').length))
-      else if (c.key.startsWith(SESSION_CHANGE.subject(''))) subjects.add(c.key.slice(SESSION_CHANGE.subject('').length))
+      const ended = c.kind === 'session' ? endedSession(c.key) : undefined
+      if (ended && 'signIn' in ended) signIns.add(ended.signIn)
+      else if (ended && 'subject' in ended) subjects.add(ended.subject)
     }
     if (signIns.size || subjects.size) this.cache.deleteWhere((e) => e !== null && (signIns.has(e.record.signInSessionHash) || subjects.has(e.record.subjectUid)))
   }
