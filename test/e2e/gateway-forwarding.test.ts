@@ -232,6 +232,42 @@ describe.each(DATA_PLANES)('forwarding through the gateway and the developer pro
     expect(hash.digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(32 * 1024 * 1024, 7)).digest('hex'))
   })
 
+  // README, "What Postern promises at its edges": a chunked body reaches the upstream whole, with a
+  // Content-Length when it had all arrived before the upstream was called, else chunked as it comes.
+  it('forwards a chunked upload whole: one sent in pieces over time streams chunked; one sent at once comes with one framing, never two', async () => {
+    await fresh()
+    const upload = (pieces: Buffer[], pauseMs: number) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ port: p.gatewayPort, host: '127.0.0.1', path: '/upload', method: 'POST', headers: { host: new URL(url).host, authorization: `Bearer ${token}`, 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => (text += d))
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+        })
+        req.on('error', reject)
+        void (async () => {
+          for (const piece of pieces) {
+            req.write(piece)
+            if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs))
+          }
+          req.end()
+        })()
+      })
+    const lastUpload = () => upstream.seen.filter((s) => s.url === '/upload').at(-1)!
+    const paced = Array.from({ length: 4 }, () => randomBytes(20_000))
+    const slow = await upload(paced, 150)
+    expect(slow.status).toBe(200)
+    expect(JSON.parse(slow.body)).toEqual({ sha256: createHash('sha256').update(Buffer.concat(paced)).digest('hex'), length: 80_000 })
+    expect(lastUpload().headers['transfer-encoding']).toBe('chunked')
+    expect(lastUpload().headers['content-length']).toBeUndefined()
+
+    const whole = randomBytes(5_000)
+    const fast = await upload([whole], 0)
+    expect(JSON.parse(fast.body)).toEqual({ sha256: createHash('sha256').update(whole).digest('hex'), length: 5_000 })
+    const { 'transfer-encoding': te, 'content-length': length } = lastUpload().headers
+    expect([['chunked', undefined], [undefined, '5000']]).toContainEqual([te, length])
+  })
+
   // (curl takes up to 100 KB of headers; undici and Node's fetch 16 KB.)
   const bigHeaders = async (url: string, headers: string[] = []) => {
     const r = await curl(['-D', '-', ...headers.flatMap((h) => ['-H', h]), url])
