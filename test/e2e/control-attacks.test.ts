@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converse, framedStatuses } from '../support/raw-http.js'
@@ -29,6 +30,24 @@ describe('the control plane under an attacker’s requests', () => {
     const res = await fetch(p.controlUrl + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
     return { status: res.status, body: (await res.json()) as { error?: { status: string; message: string } } }
   }
+
+  it('a caller without the permission is refused a service-account key before an RSA key is made for it: 20 refusals cost what 20 other refusals do', async () => {
+    // CPU the server process has used, in clock ticks (utime + stime, proc(5)): not a timing, a count of work done.
+    const ticks = () => {
+      const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return Number(fields[11]) + Number(fields[12])
+    }
+    const refusedTwenty = async (path: string) => {
+      const before = ticks()
+      for (let i = 0; i < 20; i++) expect((await call(nobody, 'POST', path, {})).status).toBe(403)
+      return ticks() - before
+    }
+    const disable = await refusedTwenty(`/v1/projects/my-project/serviceAccounts/${sa}:disable`)
+    const keys = await refusedTwenty(`/v1/projects/my-project/serviceAccounts/${sa}/keys`)
+    // Each RSA-2048 key is ~100 ms of CPU (10 ticks): made for every refusal, 20 cost ~200 ticks.
+    expect(keys, `keys: ${keys} ticks, disable: ${disable}`).toBeLessThan(disable * 3 + 40)
+    expect((await call(owner, 'POST', `/v1/projects/my-project/serviceAccounts/${sa}/keys`, {})).status).toBe(200)
+  })
 
   it("a caller without the permission is refused before a password is looked at, so scrypt's work is no one's to ask for", async () => {
     // A password too short to hash: the answer says which check came first.

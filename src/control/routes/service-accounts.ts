@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { generateKeyPair, randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
 import * as z from 'zod'
 import { displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
@@ -11,9 +12,11 @@ import type { Router } from '../../http/router.js'
 import { assertProjectExists } from './projects.js'
 import type { ServiceAccountKeyRecord, ServiceAccountRecord } from '../../store/records.js'
 import type { StoreTx } from '../../store/store.js'
-import { allowRead, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
+import { allowRead, allowWrite, mutate, ok, rfc3339, type Handler, type RequestContext } from '../handler.js'
 import { retireIdentity } from '../retire-identity.js'
 import { tokenEndpoint } from '../../identity/endpoints.js'
+
+const generateRsaKeyPair = promisify(generateKeyPair)
 
 const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 export const SA_DOMAIN = 'iam.postern.internal'
@@ -144,14 +147,19 @@ export function serviceAccountRoutes(r: Router<Handler>): void {
   r.add('POST', `${base}/{email}/keys`, async (c) => {
     const a = account(c)
     await c.json()
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const keyId = randomBytes(20).toString('hex')
+    const op = { method: 'serviceAccountKeys.create', resource: a.resource, permission: 'iam.serviceAccountKeys.create', details: { keyId } }
+    // A 2048-bit RSA key costs ~100 ms of CPU: only a caller who may have it makes Postern work
+    // for it, and the work is done off the event loop, which every request shares.
+    allowWrite(c, op)
+    const { publicKey, privateKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 })
     const key: ServiceAccountKeyRecord = {
-      keyId: randomBytes(20).toString('hex'),
+      keyId,
       serviceAccountEmail: a.email,
       publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
       createTime: c.deps.clock(),
     }
-    const record = await mutate(c, { method: 'serviceAccountKeys.create', resource: a.resource, permission: 'iam.serviceAccountKeys.create', details: { keyId: key.keyId } }, async (tx) => {
+    const record = await mutate(c, op, async (tx) => {
       const sa = await existing(tx, a.email)
       await tx.insertServiceAccountKey(key)
       await tx.recordChange('serviceAccount', a.email)
