@@ -20,7 +20,7 @@ export class Impersonation {
   ) {}
 
   accessToken(): Promise<string> {
-    if (!this.warned) this.warn(`This command is using service account impersonation. All API calls will be executed as [${this.email}].`)
+    if (!this.warned) this.warn(impersonationWarning(this.email))
     this.warned = true
     this.pending ??= this.ask(this.email).then(
       (token) => (this.current = token),
@@ -38,6 +38,11 @@ export class Impersonation {
     this.pending = undefined
     this.current = undefined
   }
+}
+
+/** gcloud's words, said once by every command that acts as a service account (print-identity-token too). */
+export function impersonationWarning(email: string): string {
+  return `This command is using service account impersonation. All API calls will be executed as [${email}].`
 }
 
 /** A refused impersonation names the role it takes, as gcloud's "Failed to impersonate" does. */

@@ -434,6 +434,10 @@ describe('gcloud habits', () => {
     const configDir = mkdtempSync(join(tmpdir(), 'postern-impersonating-'))
     cpSync(p.configDir, configDir, { recursive: true })
     expect(await p.cli(['config', 'set', 'auth/impersonate_service_account', sa], { configDir })).toMatchObject({ code: 0 })
+    // The tokens printed as it too: a habitual curl -H "Authorization: Bearer $(postern auth print-identity-token)" acts as the account.
+    expect(await p.cli(['auth', 'print-identity-token', `--impersonate-service-account=${sa}`])).toMatchObject({ code: 0, stderr: warning })
+    expect(await p.cli(['auth', 'print-identity-token'], { configDir })).toMatchObject({ code: 0, stderr: warning })
+    expect(await p.cli(['auth', 'print-access-token'], { configDir })).toMatchObject({ code: 0, stderr: warning })
     expect(await p.cli(['services', 'why', 'imp', '--verbosity=error'], { configDir })).toMatchObject({ code: 0, stderr: '', stdout: expect.stringContaining(`GRANTED: serviceAccount:${sa} holds run.routes.invoke`) })
     expect(await p.cli(['config', 'set', 'auth/impersonate_service_account', 'robot'], { configDir })).toMatchObject({ code: 2, stderr: expect.stringContaining("expected a service account's email") })
     // A caller who may not impersonate it hears which role that takes.

@@ -8,7 +8,7 @@ import { formatList } from '../output.js'
 import { registerLogin } from './auth-login.js'
 import { findSignIn, putSignIn, removeSignIn, sameServer, serverKey, signInsOf, type SignIn } from '../../core/cli-credentials.js'
 import { CLI_CLIENT_ID } from '../../api/clients.js'
-import { generateAccessTokenPath } from '../impersonation.js'
+import { generateAccessTokenPath, impersonationWarning } from '../impersonation.js'
 
 /** `postern auth …`: accounts, tokens, sign-out. (Browser and device sign-in: auth-login.ts.) */
 export function registerAuth(program: Command, cli: Cli): Command {
@@ -55,6 +55,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .action(async (account: string | undefined, _o, cmd: Command) => {
       // The global flag (main.ts) is the one commander fills in, wherever it is typed.
       const sa = cli.impersonated(cmd)
+      if (sa) cli.warn(impersonationWarning(sa), cmd)
       const token = sa
         ? (await cli.signedInApi(account).call<{ accessToken: string }>('POST', generateAccessTokenPath(sa), {})).accessToken
         : await cli.session.accessToken(account)
@@ -70,6 +71,7 @@ export function registerAuth(program: Command, cli: Cli): Command {
     .action(async (account: string | undefined, o: { audiences?: string; includeEmail?: boolean }, cmd: Command) => {
       if (o.audiences !== undefined && (o.audiences.includes(',') || !o.audiences.trim())) throw new CliError('--audiences takes one audience.', 2)
       const sa = cli.impersonated(cmd)
+      if (sa) cli.warn(impersonationWarning(sa), cmd)
       const token = sa
         ? (await cli.signedInApi(account).call<{ token: string }>('POST', `/v1/projects/-/serviceAccounts/${encodeURIComponent(sa)}:generateIdToken`, {
           audience: o.audiences ?? CLI_CLIENT_ID,
