@@ -8,8 +8,9 @@ set -euo pipefail
 
 # What the tests use: Chromium (browser tests), nginx with its Lua module and Caddy (data plane and
 # forward-auth interop; ca-certificates: the CA bundle `postern nginx-config` points nginx at), wrk (the benchmark), Google's Python auth library and its HTTP transport, requests (Google client interop),
-# a JDK (Java's own HTTP client, run from source), PHP (an upstream that reads `.` in a header name as `_`).
-PACKAGES=(chromium nginx libnginx-mod-http-lua ca-certificates caddy wrk python3-google-auth python3-requests nghttp2-client openjdk-17-jdk-headless php-cli)
+# a JDK (Java's own HTTP client, run from source), PHP (an upstream that reads `.` in a header name as `_`),
+# sqlite3 (the README's backup of the embedded store).
+PACKAGES=(chromium nginx libnginx-mod-http-lua ca-certificates caddy wrk python3-google-auth python3-requests nghttp2-client openjdk-17-jdk-headless php-cli sqlite3)
 
 say() { printf 'setup-test-machine: %s\n' "$*" >&2; }
 
