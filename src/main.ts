@@ -479,7 +479,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
       // What the nginx data plane shows on its questions (decision-key.ts): serve's own nginx, or one from `postern nginx-config`.
       const nginxKey = decisionKey(master)
       const gateway = createGateway({
-        routes: new RouteTable(directory, config.gatewayUrl),
+        routes: new RouteTable(directory, config.gatewayUrl, publicScheme(config.gatewayUrl, Boolean(config.tls))),
         authenticator,
         authorizer,
         assertions: new AssertionMinter(tokens, () => keyring.removals),

@@ -127,7 +127,7 @@ class ResponseRelay {
     // in the same read as its headers (a bad chunk) still gets the gateway's 502 rather than a
     // closed connection: undici reports the break when the upstream's socket has closed, in the
     // close phase of this turn, after its immediates; hence the second one.
-    const answer = answerHeaders(statusCode, headers)
+    const answer = answerHeaders(statusCode, headers, this.route.redirects)
     this.head = { status: statusCode, headers: this.privately ? privateToSharedCaches(answer) : answer }
     setImmediate(() => {
       if (this.head) setImmediate(() => this.flushHead())

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TrustedProxies } from '../http/client-address.js'
+import { redirectRewrite } from '../http/redirect-location.js'
 import { answerHeaders, clientAddressChain, connectionNominated, downstreamHeaders, downstreamTrailers, privateToSharedCaches, holdsPosternToken, requestHeaderAction, setsPosternCookie, SIGNATURE_REMOVED, strippedTokenHeaders, upstreamHeaders, withoutPosternCookies } from './headers.js'
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
@@ -158,6 +159,15 @@ describe('response header rules', () => {
     for (const c of ['__Host-postern_session=x; Path=/', 'postern_session=x', '__HOST-Postern_Session=x', '__Secure-postern_signin=y', ' postern-other=z']) expect(setsPosternCookie(c), c).toBe(true)
     for (const c of ['session=x', 'my_postern_session=x', 'posterns=1']) expect(setsPosternCookie(c), c).toBe(false)
     expect(downstreamHeaders(['Set-Cookie', 'a=1', 'set-cookie', '__Host-postern_session=evil; Path=/; Secure', 'Connection', 'close', 'X-A', '1'])).toEqual(['Set-Cookie', 'a=1', 'X-A', '1'])
+  })
+
+  it('points a Location or Refresh at the upstream’s own address at the public URL, in place, and nothing else', () => {
+    const redirects = redirectRewrite(new URL('http://127.0.0.1:14002'), { scheme: 'https', host: 'hello.p.example.com' })
+    const raw = ['LOCATION', 'http://127.0.0.1:14002/in', 'Refresh', '0; url=http://127.0.0.1:14002/r', 'X-Location', 'http://127.0.0.1:14002/x', 'Content-Location', 'http://127.0.0.1:14002/c']
+    expect(answerHeaders(302, raw, redirects)).toEqual(['LOCATION', 'https://hello.p.example.com/in', 'Refresh', '0; url=https://hello.p.example.com/r', 'X-Location', 'http://127.0.0.1:14002/x', 'Content-Location', 'http://127.0.0.1:14002/c'])
+    expect(downstreamHeaders(['location', '/relative', 'location', 'http://127.0.0.1:1400/x'], redirects)).toEqual(['location', '/relative', 'location', 'http://127.0.0.1:1400/x'])
+    // Trailers, read without a rewrite, are passed as sent.
+    expect(downstreamHeaders(raw)).toEqual(raw)
   })
 
   it('covers a browser’s service session and its sign-in state, also as a nameless cookie (sent back as name=value)', () => {

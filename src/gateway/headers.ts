@@ -1,5 +1,6 @@
 import type { TokenHeader } from './extract-token.js'
 import { forwardedChain, type TrustedProxies } from '../http/client-address.js'
+import { rewrittenLocation, rewrittenRefresh, type RedirectRewrite } from '../http/redirect-location.js'
 
 /**
  * Every rule about which headers cross the gateway, in one place and as data, so that another
@@ -304,8 +305,10 @@ export function withoutPosternCookies(value: string): string {
  * Response headers from the upstream as a flat [name, value, …] list (undici's raw form, which
  * Node's writeHead takes as is), minus hop-by-hop ones, any the upstream's Connection names, and
  * any Set-Cookie for a Postern cookie (a service must not plant or replace the console session).
+ * With `redirects`, a Location or Refresh naming the upstream's own URL names the public one
+ * (http/redirect-location.ts); trailers are not redirects.
  */
-export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<string> = NOTHING): string[] {
+export function downstreamHeaders(raw: readonly string[], redirects?: RedirectRewrite, keep: ReadonlySet<string> = NOTHING): string[] {
   let nominated: Set<string> | undefined
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
@@ -318,6 +321,11 @@ export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<stri
     const lower = raw[i]!.toLowerCase()
     if ((HOP_BY_HOP.has(lower) || nominated?.has(lower)) && !keep.has(lower)) continue
     if (lower === 'set-cookie' && setsPosternCookie(raw[i + 1]!)) continue
+    if (redirects && (lower === 'location' || lower === 'refresh')) {
+      const value = raw[i + 1]!
+      out.push(raw[i]!, (lower === 'location' ? rewrittenLocation(value, redirects) : rewrittenRefresh(value, redirects)) ?? value)
+      continue
+    }
     out.push(raw[i]!, raw[i + 1]!)
   }
   return out
@@ -329,8 +337,8 @@ export function downstreamHeaders(raw: readonly string[], keep: ReadonlySet<stri
  * Content-Length in one). nginx drops them too, and HTTP/2 clients (nghttp2: curl, Node) reset a
  * 204 stream whose content-length is not 0, leaving the caller no answer.
  */
-export function answerHeaders(status: number, raw: readonly string[], keep: ReadonlySet<string> = NOTHING): string[] {
-  const cleaned = downstreamHeaders(raw, keep)
+export function answerHeaders(status: number, raw: readonly string[], redirects?: RedirectRewrite, keep: ReadonlySet<string> = NOTHING): string[] {
+  const cleaned = downstreamHeaders(raw, redirects, keep)
   if (status !== 204) return cleaned
   const out: string[] = []
   for (let i = 0; i < cleaned.length; i += 2) {

@@ -3,6 +3,7 @@ import { lineage, serviceName } from '../iam/resources.js'
 import type { ServiceRecord } from '../store/records.js'
 import { CLI_CLIENT_ID } from '../api/clients.js'
 import { serviceUri } from '../iam/service-url.js'
+import { redirectRewrite, type RedirectRewrite } from '../http/redirect-location.js'
 
 /** What the gateway needs per service, computed once per service change, not per request. */
 export interface Route {
@@ -15,6 +16,11 @@ export interface Route {
   /** Token audiences accepted (DESIGN §3): the URL, with one trailing slash, custom audiences, and postern-cli unless strict. */
   audiences: ReadonlySet<string>
   upstream: { origin: string; basePath: string }
+  /**
+   * A Location or Refresh naming the upstream's URL names the public one instead: the scheme and
+   * host upstreams are told in X-Forwarded-Proto and X-Forwarded-Host (http/redirect-location.ts).
+   */
+  redirects: RedirectRewrite
 }
 
 const HOST = /^[a-z0-9.-]{1,253}(:\d{1,5})?$/
@@ -34,6 +40,8 @@ export class RouteTable {
   constructor(
     private readonly directory: Directory,
     private readonly gatewayUrl: URL,
+    /** The scheme callers use (public-scheme.ts), as X-Forwarded-Proto says it. */
+    private readonly proto: 'http' | 'https' = gatewayUrl.protocol === 'https:' ? 'https' : 'http',
   ) {
     this.suffix = '.' + gatewayUrl.hostname.toLowerCase()
   }
@@ -59,15 +67,17 @@ export class RouteTable {
       const audiences = new Set([uri, uri + '/', ...s.customAudiences])
       if (!s.strictAudience) audiences.add(CLI_CLIENT_ID)
       const upstream = new URL(s.upstream)
+      // Not new URL(uri).host: a name ending in a number (a gateway URL of 127.0.0.1) is no URL host.
+      const publicHost = uri.slice(uri.indexOf('//') + 2)
       next.set(`${s.serviceId}.${s.projectId}`, {
         service: s,
         resource,
         lineage: lineage(resource),
         uri,
-        // Not new URL(uri).host: a name ending in a number (a gateway URL of 127.0.0.1) is no URL host.
-        publicHost: uri.slice(uri.indexOf('//') + 2),
+        publicHost,
         audiences,
         upstream: { origin: upstream.origin, basePath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, '') },
+        redirects: redirectRewrite(upstream, { scheme: this.proto, host: publicHost }),
       })
     }
     this.routes = next

@@ -41,8 +41,8 @@ export function forwardUpgrade(
     },
     {
       responseHeaders: (raw, status) => {
-        if (status === 101) return answerHeaders(status, raw, SWITCHING)
-        return privately ? privateToSharedCaches(answerHeaders(status, raw)) : answerHeaders(status, raw)
+        if (status === 101) return answerHeaders(status, raw, route.redirects, SWITCHING)
+        return privately ? privateToSharedCaches(answerHeaders(status, raw, route.redirects)) : answerHeaders(status, raw, route.redirects)
       },
       unreachable: (err, timedOut) => {
         log.log('warn', 'websocket upstream failed', { service: route.resource, err: err.message })

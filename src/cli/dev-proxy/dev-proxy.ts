@@ -9,6 +9,7 @@ import { serveHttp2Beside } from '../../http/http2/ingress.js'
 import { H2Sessions } from '../../http/http2/sessions.js'
 import { MAX_RELAYED_HEADER_BYTES } from '../../http/limits.js'
 import { discardRestOfBody, lingerOnClose } from '../../http/linger.js'
+import { redirectRewrite, rewrittenLocation } from '../../http/redirect-location.js'
 import { mayResend } from '../../http/resend.js'
 import { proxyUpgrade } from '../../http/splice.js'
 import { mendUndiciParser } from '../../http/undici-parser.js'
@@ -88,14 +89,11 @@ export async function startDevProxy(o: DevProxyOptions): Promise<{ server: Serve
 
   // A redirect to the service URL would leave the proxy; point it back at the address the client
   // used (its Host, which the proxy has checked names it: localhost is another site than
-  // 127.0.0.1 to a browser, and 0.0.0.0 no address to go to), absolute or scheme-relative.
+  // 127.0.0.1 to a browser, and 0.0.0.0 no address to go to), absolute or scheme-relative: the
+  // rule the gateway points an upstream's own address at the service URL by.
   const rewriteLocation = (value: string | string[] | undefined, host: string | undefined): string | undefined => {
     if (typeof value !== 'string') return undefined
-    const here = host ? `http://${host}` : local()
-    for (const service of [o.serviceUrl.origin, `//${o.serviceUrl.host}`]) {
-      if (value === service || value.startsWith(service + '/') || value.startsWith(service + '?')) return here + value.slice(service.length)
-    }
-    return value
+    return rewrittenLocation(value, redirectRewrite(o.serviceUrl, { scheme: 'http', host: host ?? new URL(local()).host })) ?? value
   }
 
   const refusal = (req: IncomingMessage) => localOriginRefusal(req.headers, { port: (server.address() as { port: number }).port, acceptHosts: o.acceptHosts, allowOrigins: o.allowOrigins })

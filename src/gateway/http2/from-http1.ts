@@ -82,7 +82,7 @@ export function forwardToHttp2(req: IncomingMessage, res: ServerResponse, sessio
       clearTimeout(timer)
       if (settled || res.destroyed) return
       const status = Number(h[':status'])
-      const cleaned = downstreamHeaders(flatHeaders(h))
+      const cleaned = downstreamHeaders(flatHeaders(h), route.redirects)
       const headers = privately ? privateToSharedCaches(cleaned) : cleaned
       // A 204, a 304 or the answer to a HEAD is whole with its head: the caller takes it so and
       // may send its next request on the connection, so it ends here, whether or not the

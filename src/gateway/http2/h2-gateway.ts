@@ -126,7 +126,7 @@ export function createH2Gateway(deps: H2GatewayDeps) {
       requestBody,
       timeoutMs: route.service.timeoutSeconds * 1000,
       hooks: {
-        responseHeaders: (raw) => (privately ? privateToSharedCaches(downstreamHeaders(raw)) : downstreamHeaders(raw)),
+        responseHeaders: (raw) => (privately ? privateToSharedCaches(downstreamHeaders(raw, route.redirects)) : downstreamHeaders(raw, route.redirects)),
         failed: (reason, err) =>
           reason === 'timeout'
             ? sendH2Error(stream, { grpc }, 'DEADLINE_EXCEEDED', `The upstream of ${route.resource} did not answer within ${route.service.timeoutSeconds} s.`)

@@ -65,7 +65,7 @@ export function relayToHttp1(stream: ServerHttp2Stream, upstreams: Upstreams, ca
       }
       resume = r
       if (stream.closed) return false
-      const answer = answerHeaders(statusCode, upstreamHeaders)
+      const answer = answerHeaders(statusCode, upstreamHeaders, route.redirects)
       const headers = call.privately ? privateToSharedCaches(answer) : answer
       stream.respond({ ...h2Headers(headers), ':status': statusCode }, { waitForTrailers: true })
       return true
