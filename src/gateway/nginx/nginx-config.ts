@@ -117,6 +117,7 @@ const LUA_VARIABLES: Record<string, string> = {
   p_target: 'the target forwarded, under the service\'s base path',
   p_host: 'the Host header the upstream gets',
   p_sni: 'the server name an https upstream is asked for',
+  p_base: 'the service\'s base path, when it has one, for its redirects (nginx-lua-redirects.ts)',
   p_fail: 'the timeout and the service\'s name, for an upstream error',
   p_turned: 'why the upstream\'s answer was turned away (response_headers), for its 502',
   p_close: 'an answer to send before the connection ends (a request refused for its form), for @postern_close',
@@ -215,6 +216,10 @@ export function nginxConfig(o: NginxPlaneOptions): string {
       proxy_ssl_trusted_certificate ${q(o.upstreamCa)};` : ''}
       proxy_set_header Host $p_host;
       proxy_set_header Connection "";
+      # Redirects to the upstream's own address are the header filter's (nginx-lua-redirects.ts);
+      # nginx's default would rewrite those naming the upstream block (http://postern_…/), which
+      # the Node gateway passes on.
+      proxy_redirect off;
       proxy_set_header Authorization $p_auth$p_mark;
       proxy_set_header X-Serverless-Authorization $p_sauth;
       proxy_set_header Cookie $p_cookie;
@@ -332,7 +337,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   map "$upstream_http_transfer_encoding|$upstream_http_connection" $p_up { default other; "|" ""; "|keep-alive" ""; "|close" ""; "chunked|" chunked; "chunked|keep-alive" chunked; "chunked|close" chunked; }
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies })}
+${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies, publicUrl: { proto: o.proto, publicPort: o.publicPort } })}
   }
   init_worker_by_lua_block {
     postern.init_worker()

@@ -8,6 +8,7 @@ import { balancerLua } from './nginx-lua-balancer.js'
 import { forwardedForLua } from './nginx-lua-forwarded-for.js'
 import { requestHeadersLua } from './nginx-lua-request-headers.js'
 import { renewalLua } from './nginx-lua-renewal.js'
+import { redirectsLua } from './nginx-lua-redirects.js'
 import { requestIdLua } from './nginx-lua-request-id.js'
 import { tokenLua } from './nginx-lua-tokens.js'
 import { workerCacheLua } from './nginx-lua-worker-cache.js'
@@ -53,6 +54,8 @@ export function nginxLua(o: {
   http2: boolean
   /** `--trusted-proxies`: when there are any, Lua writes X-Forwarded-For (nginx-lua-forwarded-for.ts); else nginx sets the peer. */
   trustedProxies: TrustedProxies
+  /** The scheme (undefined: nginx's own) and port ('' for the scheme's default) of the public URL, for redirects (nginx-lua-redirects.ts). */
+  publicUrl: { proto?: 'http' | 'https'; publicPort: string }
 }): string {
   const bodies = o.bodies
   const forwardingNames = [...HEADER_RULES.forwarding.names, ...HEADER_RULES.foreignIdentity, ...HEADER_RULES.hopByHop.filter((n) => !NGINX_SETS.has(n))]
@@ -414,6 +417,7 @@ ${o.trustedProxies.cidrs.length > 0 ? forwardedForLua(o.trustedProxies) : ''}
     end
 ${renewalLua(o.decisions, o.decisionKey)}
 ${requestIdLua()}
+${redirectsLua(o.publicUrl)}
     function postern.init_worker()
       start_renewal()
       new_id_prefix()
@@ -612,6 +616,7 @@ ${o.http2 ? '      if ngx.req.http_version() == 2 then return h2_handoff() end\n
       end
       var.p_host = f[3]
       if f.sni then var.p_sni = f.sni end
+      if f[2] ~= "" then var.p_base = f[2] end
       -- What Postern words an upstream failure with (postern.upstream_error): made once a verdict.
       local failure = f.failure
       if not failure then
@@ -792,6 +797,10 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       local up = ngx.var.p_up
       local framing = framing_unread(status, up)
       if framing then return filter_answer(status, framing) end
+      -- A redirect to the upstream's own address goes to the service URL (nginx-lua-redirects.ts).
+      local header = ngx.header
+      local location, refresh = header["Location"], header["Refresh"]
+      if location or refresh then public_redirects(location, refresh) end
       if status >= 200 and status <= ${MAX_STATUS} then
         -- Set, the status has nginx write a status line of its own, the code and its standard
         -- reason, as the Node gateway does. Otherwise nginx relays the upstream's text after the
@@ -800,7 +809,7 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
         -- it also drops Content-Length, which a 204 cannot have (RFC 9110 §8.6).
         ngx.status = status
         -- ("other": its Connection may nominate a header, which filter_answer removes.)
-        if up ~= "other" and not ngx.header["Set-Cookie"] then return end
+        if up ~= "other" and not header["Set-Cookie"] then return end
       end
       return filter_answer(status)
     end
