@@ -798,6 +798,8 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       local framing = framing_unread(status, up)
       if framing then return filter_answer(status, framing) end
       -- A redirect to the upstream's own address goes to the service URL (nginx-lua-redirects.ts).
+      -- Looking for the two headers took the header filter from 3,989 to 4,347 instructions a warm
+      -- request (npm run bench -- --only instructions).
       local header = ngx.header
       local location, refresh = header["Location"], header["Refresh"]
       if location or refresh then public_redirects(location, refresh) end
