@@ -32,6 +32,7 @@ describe('suggestions', () => {
     expect(explainGcloudOnlyOption('--region=us-central1')).toContain('Postern has no regions')
     expect(explainGcloudOnlyOption('--platform')).toContain('Leave --platform out.')
     expect(explainGcloudOnlyOption('--regions')).toBeUndefined()
+    expect(explainGcloudOnlyOption('--workforce-pool-user-project=my-project')).toContain('Leave --workforce-pool-user-project out.')
     expect(suggestForGcloudGroup(['run', 'services', 'describe', 'constructor', '--format=json'], ['services'])).toBe('postern services describe constructor --format=json')
   })
 

@@ -87,10 +87,17 @@ export function suggestForPropertyEquals(argv: readonly string[], leadingFlags: 
   return ['postern', ...leadingFlags, 'config', 'set', words[0]!.slice(0, eq), words[0]!.slice(eq + 1), ...flags].map(shellQuote).join(' ')
 }
 
-/** gcloud's flags for where a service runs, which every gcloud run command takes, and why Postern has none. */
+/**
+ * gcloud's flags that Postern has no use for, and why: where a service runs, which every gcloud
+ * run command takes, and the quota project gcloud requires of a workforce pool's credential file.
+ */
 const GCLOUD_ONLY = new Map([
   ['--region', 'Postern has no regions: a service is named by its project and name. Leave --region out.'],
   ['--platform', 'Postern is the one platform. Leave --platform out.'],
+  [
+    '--workforce-pool-user-project',
+    "Postern bills no project, and Google's client libraries refuse a file whose workforce_pool_user_project goes with an audience other than Google's. Leave --workforce-pool-user-project out.",
+  ],
 ])
 
 /** Why an unknown option is one of gcloud's that Postern has no use for, if it is. */

@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { parseDurationSeconds } from '../../core/duration.js'
 import type { Cli } from '../context.js'
 import { CliError, usageError } from '../errors.js'
 import { LOGIN_CONFIG_TYPE, type LoginConfigFile } from '../federated-login.js'
 import { withListFlags } from '../list-flags.js'
+import { credentialConfig } from '../credential-config.js'
+import { discover } from '../oidc-client.js'
 
 /**
  * `postern iam workforce-pools …`: pools, their OIDC providers, and the login
@@ -93,6 +95,13 @@ function providerBody(o: ProviderFlags): Record<string, unknown> {
   }
 }
 
+/** workforcePools/POOL/providers/PROVIDER (gcloud's locations/global/ before it too) → [POOL, PROVIDER]. */
+function providerOf(name: string): [string, string] {
+  const m = /^(?:locations\/global\/)?workforcePools\/([^/]+)\/providers\/([^/]+)$/.exec(name)
+  if (!m) throw usageError(`Expected workforcePools/POOL/providers/PROVIDER, got '${name}'.`)
+  return [m[1]!, m[2]!]
+}
+
 function poolFlags(cmd: Command): Command {
   return cmd
     .option('--display-name <text>', 'a display name')
@@ -157,9 +166,7 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
     .requiredOption('--output-file <file>', 'where to write it')
     .option('--scopes <scopes>', 'scopes to ask the identity provider for, comma separated', 'openid,email,profile')
     .action(async (name: string, o: { outputFile: string; scopes: string }, cmd: Command) => {
-      const m = /^(?:locations\/global\/)?workforcePools\/([^/]+)\/providers\/([^/]+)$/.exec(name)
-      if (!m) throw usageError(`Expected workforcePools/POOL/providers/PROVIDER, got '${name}'.`)
-      const provider = await cli.api().call<Provider>('GET', providerPath(m[1]!, m[2]!))
+      const provider = await cli.api().call<Provider>('GET', providerPath(...providerOf(name)))
       const server = cli.server()
       const config: LoginConfigFile = {
         type: LOGIN_CONFIG_TYPE,
@@ -172,6 +179,37 @@ export function registerWorkforcePools(iam: Command, cli: Cli): void {
       }
       writeFileSync(o.outputFile, JSON.stringify(config, null, 2) + '\n')
       cli.status(`Created login configuration file [${o.outputFile}] for [${name}].\nSign in with: postern auth login --login-config ${o.outputFile}`, cmd)
+    })
+
+  pools
+    .command('create-cred-config <provider>')
+    .description('Write an external_account credential file Google’s client libraries load as it is (provider: workforcePools/POOL/providers/PROVIDER).')
+    .requiredOption('--output-file <file>', 'where to write it')
+    .requiredOption('--credential-source-file <path>', 'the file the code’s identity provider token is read from, at each exchange')
+    .addOption(new Option('--credential-source-type <type>', 'how that file holds the token: text (the token alone, the default) or json').choices(['text', 'json']))
+    .option('--credential-source-field-name <field>', 'with --credential-source-type=json: the field that holds the token')
+    .option('--service-account <email>', 'trade the federated token for this service account’s access token (needs roles/iam.serviceAccountTokenCreator on it)')
+    .action(async (name: string, o: { outputFile: string; credentialSourceFile: string; credentialSourceType?: 'text' | 'json'; credentialSourceFieldName?: string; serviceAccount?: string }, cmd: Command) => {
+      const [pool, id] = providerOf(name)
+      const api = cli.api()
+      // The provider and the account are looked up so that a typo fails here, not in the code that loads the file.
+      const [provider, { issuer, token_endpoint: tokenUrl }] = await Promise.all([
+        api.call<Provider>('GET', providerPath(pool, id)),
+        discover(cli.server()),
+        o.serviceAccount !== undefined && api.call('GET', `/v1/projects/-/serviceAccounts/${encodeURIComponent(o.serviceAccount)}`),
+      ])
+      const config = credentialConfig({
+        audience: provider.audience,
+        // From the issuer, as a key file's token_uri: what code elsewhere reaches this Postern by.
+        tokenUrl,
+        apiBase: issuer,
+        sourceFile: o.credentialSourceFile,
+        sourceType: o.credentialSourceType,
+        sourceFieldName: o.credentialSourceFieldName,
+        serviceAccount: o.serviceAccount,
+      })
+      writeFileSync(o.outputFile, JSON.stringify(config, null, 2) + '\n')
+      cli.status(`Created credential configuration file [${o.outputFile}].`, cmd)
     })
 
   const providers = pools.command('providers').description('OpenID Connect providers of a workforce pool.')
