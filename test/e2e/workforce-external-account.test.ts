@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ExternalAccountClient, GoogleAuth, IdTokenClient, Impersonated, type AuthClient } from 'google-auth-library'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../support/eventually.js'
 import { gatewayStatus } from '../support/gateway-status.js'
 import { startExternalIdp, type ExternalIdp } from '../support/external-idp.js'
 import { startPostern, type PosternProcess } from '../support/server.js'
@@ -94,7 +95,8 @@ describe('postern iam workforce-pools create-cred-config', () => {
     const file = join(dir, 'cred-for-services.json')
     await createCredConfig(file)
     const sourceClient = await clientOf(file)
-    const impersonated = new Impersonated({ sourceClient, targetPrincipal: SA, targetScopes: ['https://www.googleapis.com/auth/cloud-platform'], endpoint: p.controlUrl })
+    // As README's recipe: nothing but the source, the account and Postern's endpoint.
+    const impersonated = new Impersonated({ sourceClient, targetPrincipal: SA, endpoint: p.controlUrl })
     const idToken = await impersonated.fetchIdToken(serviceUrl)
     expect(claimsOf(idToken)).toMatchObject({ aud: serviceUrl, iss: p.controlUrl })
     const host = new URL(serviceUrl).host
@@ -127,6 +129,20 @@ describe('postern iam workforce-pools create-cred-config', () => {
     const users = await p.api('GET', '/v1/users', undefined, token!)
     expect(users.status).toBe(403)
     expect(JSON.stringify(users.body)).toContain(`serviceAccount:${SA}`)
+  })
+
+  it('the service’s ID token ends with the federated sign-in it was minted under: disabling the provider stops it', async () => {
+    const file = join(dir, 'cred-ends.json')
+    await createCredConfig(file)
+    const idToken = await new Impersonated({ sourceClient: await clientOf(file), targetPrincipal: SA, endpoint: p.controlUrl }).fetchIdToken(serviceUrl)
+    const host = new URL(serviceUrl).host
+    expect(await gatewayStatus(p.gatewayPort, host, idToken)).toBe(200)
+    await owner(['iam', 'workforce-pools', 'providers', 'update', PROVIDER, '--workforce-pool', POOL, '--disabled'])
+    try {
+      await eventually(3000, async () => (await gatewayStatus(p.gatewayPort, host, idToken)) === 401, 'the gateway refusing the impersonated ID token')
+    } finally {
+      await owner(['iam', 'workforce-pools', 'providers', 'update', PROVIDER, '--workforce-pool', POOL, '--no-disabled'])
+    }
   })
 
   it('writes a JSON credential source with its field; refuses flags that do not go together, and an unknown provider or account', async () => {
