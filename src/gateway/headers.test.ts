@@ -217,9 +217,12 @@ describe('downstreamTrailers', () => {
     ])
   })
 
-  it('takes the length and coding off a 204, and only a 204, besides what it takes off every answer', () => {
+  it('takes the length and coding off a 204, and a 304\'s length beside a coding, besides what it takes off every answer', () => {
     const raw = ['Content-Type', 'text/plain', 'content-length', '2', 'Transfer-Encoding', 'chunked', 'X-A', '1', 'Set-Cookie', '__Host-postern_session=x']
     expect(answerHeaders(204, raw)).toEqual(['Content-Type', 'text/plain', 'X-A', '1'])
+    expect(answerHeaders(304, raw)).toEqual(['Content-Type', 'text/plain', 'X-A', '1'])
     expect(answerHeaders(200, raw)).toEqual(downstreamHeaders(raw))
+    // A 304's own length, without a coding, names the representation's size (RFC 9110 §8.6).
+    expect(answerHeaders(304, ['Content-Length', '5', 'ETag', '"x"'])).toEqual(['Content-Length', '5', 'ETag', '"x"'])
   })
 })

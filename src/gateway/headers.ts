@@ -335,17 +335,28 @@ export function downstreamHeaders(raw: readonly string[], redirects?: RedirectRe
  * The headers an upstream's answer with `status` carries to its caller: downstreamHeaders, and a
  * 204 without the ones that would give it a body's length (RFC 9110 §8.6: a server must not send
  * Content-Length in one). nginx drops them too, and HTTP/2 clients (nghttp2: curl, Node) reset a
- * 204 stream whose content-length is not 0, leaving the caller no answer.
+ * 204 stream whose content-length is not 0, leaving the caller no answer. A 304 may name its
+ * representation's size in Content-Length (§8.6), but not beside a Transfer-Encoding, which
+ * makes the length one a recipient does not trust and a proxy removes (RFC 9112 §6.3), as nginx
+ * does.
  */
 export function answerHeaders(status: number, raw: readonly string[], redirects?: RedirectRewrite, keep: ReadonlySet<string> = NOTHING): string[] {
   const cleaned = downstreamHeaders(raw, redirects, keep)
-  if (status !== 204) return cleaned
+  if (status !== 204 && (status !== 304 || !hasField(raw, 'transfer-encoding'))) return cleaned
   const out: string[] = []
   for (let i = 0; i < cleaned.length; i += 2) {
     const lower = cleaned[i]!.toLowerCase()
     if (lower !== 'content-length' && lower !== 'transfer-encoding') out.push(cleaned[i]!, cleaned[i + 1]!)
   }
   return out
+}
+
+/** Whether a flat [name, value, …] list has a field of that (lower-case) name. */
+function hasField(raw: readonly string[], name: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return true
+  }
+  return false
 }
 
 const CACHE_DECIDED = new RegExp(HEADER_RULES.cacheDecided, 'i')

@@ -4,6 +4,7 @@ import { Duplex } from 'node:stream'
 interface H1Parser {
   onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number
   onMessageComplete(): number
+  onHeaderField(buf: Buffer): number
   /** At a message's end: its trailers, names and values in turn. */
   headers: Buffer[]
   finish(): unknown
@@ -12,7 +13,7 @@ interface H1Parser {
   paused: boolean
   ptr: number | null
   socket: Duplex
-  llhttp: { llhttp_resume(ptr: number): void }
+  llhttp: { llhttp_resume(ptr: number): void; llhttp_get_status_code(ptr: number): number; llhttp_set_lenient_chunked_length(ptr: number, enabled: number): void }
 }
 
 /** A status below 200 that no handler tells from 100: they all pass over interim answers. */
@@ -34,8 +35,9 @@ export function mendUndiciParser(): void {
     readPastUnaskedContinue(proto)
     finishWhenPaused(proto)
     closeOnClosingTrailers(proto)
+    bodilessWhateverTheirFraming(proto)
   } catch (err) {
-    process.emitWarning(`Postern could not mend undici's HTTP/1.1 parser (an unasked 100 Continue gets 502; an upstream closing an answer its caller reads slowly can end the process): ${(err as Error).message}`)
+    process.emitWarning(`Postern could not mend undici's HTTP/1.1 parser (an unasked 100 Continue gets 502, so does a 204 or 304 with both Transfer-Encoding and Content-Length; an upstream closing an answer its caller reads slowly can end the process): ${(err as Error).message}`)
   }
 }
 
@@ -124,4 +126,27 @@ function saysClose(trailers: readonly Buffer[] | undefined): boolean {
     if (trailers[i]!.length === 10 && trailers[i]!.toString('latin1').toLowerCase() === 'connection' && /(?:^|,)\s*close\s*(?:,|$)/i.test(trailers[i + 1]!.toString('latin1'))) return true
   }
   return false
+}
+
+/**
+ * A 204 or a 304 with both a Transfer-Encoding and a Content-Length is relayed as what it is, an
+ * answer without a body (RFC 9110 §6.4.1: whatever its header fields say), as the nginx data plane
+ * relays it. llhttp refuses the pair in any answer ("Content-Length can't be present with
+ * Transfer-Encoding", RFC 9112 §6.2), which is right where the two would disagree on where a body
+ * ends, and the caller got a 502 for an answer with no body to frame. So for these two statuses
+ * alone the parser is let take the pair (its lenient "chunked length"), at the answer's first
+ * header field, when its status is known and before either field is read; every other answer is
+ * held to the rule. (The relayed head drops Content-Length: gateway/headers.ts answerHeaders.)
+ * Test: test/e2e/upstream-answers-at-odds.test.ts.
+ */
+function bodilessWhateverTheirFraming(proto: H1Parser): void {
+  const onHeaderField = proto.onHeaderField
+  proto.onHeaderField = function (this: H1Parser, buf) {
+    // (The first field of a head: undici empties its list when a head ends. Trailers set it again, to the same.)
+    if (this.headers.length === 0 && this.ptr != null) {
+      const status = this.llhttp.llhttp_get_status_code(this.ptr)
+      this.llhttp.llhttp_set_lenient_chunked_length(this.ptr, status === 204 || status === 304 ? 1 : 0)
+    }
+    return onHeaderField.call(this, buf)
+  }
 }

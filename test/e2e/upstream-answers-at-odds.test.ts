@@ -7,6 +7,7 @@ import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CODING_BESIDE_LENGTH } from '../../src/http/transfer-coding.js'
 import { curl } from '../support/curl.js'
+import { framedResponses } from '../support/raw-http.js'
 import { nginxHolds } from '../support/nginx-holds.js'
 import { DATA_PLANES, startPostern, type PosternProcess } from '../support/server.js'
 import { startServicesProxy } from '../support/services-proxy.js'
@@ -59,6 +60,14 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     '/te-chunked-gzip': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     '/te-gzip-length': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello'),
     '/te-chunked-length': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    // An empty Transfer-Encoding: no coding either plane knows, beside a length or alone.
+    '/te-empty-length': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello'),
+    '/te-empty': (socket) => socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nhello'),
+    // A 204 or 304 with a coding and a length: no body whatever they say (RFC 9110 §6.4.1).
+    '/no-content-te-length': (socket) => socket.write('HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n'),
+    '/not-modified-te-length': (socket) => socket.write('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n'),
+    '/not-modified-gzip-length': (socket) => socket.write('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n'),
+    '/not-modified-empty-te-length': (socket) => socket.write('HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: \r\nContent-Length: 5\r\nX-Kept: yes\r\n\r\n'),
     // Two Transfer-Encoding fields, read as one list (RFC 9110 §5.3): "chunked, gzip".
     '/te-twice': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
     '/te-twice-gzip-first': (socket) => socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
@@ -246,6 +255,33 @@ describe.each(DATA_PLANES)('upstream answers at odds with their callers (%s data
     expect(body.error.status).toBe('BAD_GATEWAY')
     expect(body.error.message).toContain(`(${CODING_BESIDE_LENGTH})`)
     expect(await alive()).toBe(200)
+  })
+
+  // An empty Transfer-Encoding names no coding the gateway knows: the Node gateway's 502 (as for
+  // `gzip`), where nginx 1.22 relayed it by the length beside it, or until the close.
+  it.each(['/te-empty-length', '/te-empty'])('an empty Transfer-Encoding (%s) gets the gateway\'s 502 on both planes, in the same words, at once', async (path) => {
+    const started = Date.now()
+    const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headers: { host: host(), authorization: `Bearer ${token}` }, headersTimeout: 5_000, bodyTimeout: 5_000 })
+    expect(r.statusCode).toBe(502)
+    const body = (await r.body.json()) as { error: { status: string; message: string } }
+    expect(body.error.status).toBe('BAD_GATEWAY')
+    expect(body.error.message).toContain('(its answer has a transfer coding other than chunked, which the gateway does not decode)')
+    expect(Date.now() - started).toBeLessThan(3_000)
+    expect(await alive()).toBe(200)
+  })
+
+  // A 204 or a 304 has no body, whatever its framing fields say (RFC 9110 §6.4.1); beside a
+  // coding, its length is one a proxy removes (RFC 9112 §6.3). The Node gateway answered 502
+  // (llhttp refuses the pair in any answer); nginx relayed a 304's length beside `gzip`.
+  it.each(['/no-content-te-length', '/not-modified-te-length', '/not-modified-gzip-length', '/not-modified-empty-te-length'])('a 204 or 304 with both Transfer-Encoding and Content-Length (%s) is relayed bodiless, without either, and the connection goes on', async (path) => {
+    const ask = (close: boolean) => `GET ${path} HTTP/1.1\r\nHost: ${host()}\r\nAuthorization: Bearer ${token}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`
+    const answers = framedResponses(await rawAnswer(ask(false) + ask(true)))
+    const status = path.startsWith('/no-content') ? 204 : 304
+    expect(answers.map((a) => a.status)).toEqual([status, status])
+    for (const a of answers) {
+      expect(a.head).toMatch(/\r\nx-kept: yes/i)
+      expect(a.head).not.toMatch(/\r\n(?:content-length|transfer-encoding):/i)
+    }
   })
 
   // Two Transfer-Encoding fields are one list (RFC 9110 §5.3). The nginx plane's Lua sees only

@@ -775,17 +775,31 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
     local LENGTH_UNREAD = "its answer broke HTTP/1.1: its Content-Length is not one length nginx can read"
     local CODED = ${luaString(UNRELAYABLE_TRANSFER_CODING)}
     local BESIDE_LENGTH = ${luaString(CODING_BESIDE_LENGTH)}
+    -- An empty Transfer-Encoding ("Transfer-Encoding:" and nothing) reads as none in $p_up's map
+    -- (a map sees an empty field as an absent one), and nginx relays the answer by its length, or
+    -- until the close: the Node gateway answers 502 (CODED: no coding it knows, so none it
+    -- decodes). So the field itself is looked at whenever $p_up does not already say chunked:
+    -- ngx.var tells an empty field ("") from an absent one (nil). That read is cheap because the
+    -- configuration names $upstream_http_transfer_encoding in @postern_variables (nginx-config.ts):
+    -- nginx then finds it by its name in its hash of variables, where an $upstream_http_* name
+    -- is otherwise looked for among every prefix and made anew on each read.
+    -- A 204 or a 304 has no body, whatever its framing says (RFC 9110 §6.4.1), and is relayed
+    -- as such; beside a Transfer-Encoding its Content-Length is dropped (RFC 9112 §6.3: a
+    -- recipient does not trust it, and a proxy removes it), as the Node gateway drops it.
+    -- (nginx itself drops it beside chunked, and from every 204.)
     local function framing_unread(status, up)
-      if status == 204 or status == 304 then return nil end
       local var = ngx.var
-      if up ~= "" then
-        local te = up == "chunked" and up or var.upstream_http_transfer_encoding
-        if te then
-          -- (nginx keeps no length of its own beside chunked: the upstream's header is looked up.)
-          if ngx.header["Content-Length"] ~= nil or var.upstream_http_content_length ~= nil then return BESIDE_LENGTH end
-          if te ~= "chunked" and not te:lower():find("^%s*chunked%s*$") then return CODED end
-          return nil
-        end
+      if status == 204 or status == 304 then
+        if status == 304 and ngx.header["Content-Length"] ~= nil and var.upstream_http_transfer_encoding then ngx.header["Content-Length"] = nil end
+        return nil
+      end
+      local te = up == "chunked" and up or var.upstream_http_transfer_encoding
+      if te then
+        if te == "" then return CODED end
+        -- (nginx keeps no length of its own beside chunked: the upstream's header is looked up.)
+        if ngx.header["Content-Length"] ~= nil or var.upstream_http_content_length ~= nil then return BESIDE_LENGTH end
+        if te ~= "chunked" and not te:lower():find("^%s*chunked%s*$") then return CODED end
+        return nil
       end
       if ngx.header["Content-Length"] ~= nil then return nil end
       if var.upstream_http_content_length ~= nil and ngx.req.get_method() ~= "HEAD" then return LENGTH_UNREAD end
