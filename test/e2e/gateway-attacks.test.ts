@@ -243,6 +243,20 @@ describe.each(DATA_PLANES)('request smuggling and header attacks at the gateway 
     expect(seen.headers['x-forwarded-host']).toBe(host)
   })
 
+  // RFC 9110 §7.6.1: a request's Connection fields are one list, and what any of them names
+  // stays on the caller's hop. Kept alive (no close): the nominating field is the second.
+  it('what a second Connection field nominates is dropped, cold and with the caller\'s verdict held', async () => {
+    for (const round of ['cold', 'warm']) {
+      if (round === 'warm') expect((await honest()).status).toBe(200)
+      const before = upstream.seen.length
+      const r = await rawRequest(p.gatewayPort, `GET /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: keep-alive\r\nX-Secret: 1\r\nX-Kept: 1\r\nConnection: X-Secret\r\n\r\n`, 1_500)
+      expect(r.status, r.raw.slice(0, 300)).toBe(200)
+      const seen = upstream.seen.slice(before).at(-1)!
+      expect(seen.headers['x-kept'], round).toBe('1')
+      expect(seen.headers['x-secret'], round).toBeUndefined()
+    }
+  })
+
   it('an Upgrade header without Connection: upgrade is a plain request', async () => {
     const before = upstream.seen.length
     const r = await rawRequest(p.gatewayPort, `POST /echo HTTP/1.1\r\nHost: ${host}\r\n${auth()}Upgrade: websocket\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`)
