@@ -556,6 +556,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
           trustedProxies: config.trustedProxies,
           proto: publicScheme(config.gatewayUrl, Boolean(config.tls)),
           publicPort: config.gatewayUrl.port,
+          gatewayHost: config.gatewayUrl.hostname.toLowerCase(),
           maxConnections: config.maxConnections,
           request: gateway.request,
           upgrade: gateway.upgrade,
@@ -681,7 +682,7 @@ export async function nginxConfigFromStore(config: ServeConfig, o: { listen: { h
     const master = fileKey ?? (await masterKeyFor(store, masterKeysOf(config.masterKeySecret!), true, systemClock))
     const directory = new Directory(store)
     await directory.loadAll()
-    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, publicPort: config.gatewayUrl.port, maxConnections: config.maxConnections })
+    return nginxConfig({ listen: o.listen, decisions: o.decisions, decisionKey: decisionKey(master), runDir: '.', shape: shapeServices(directory.allServices()).shape, modulesDir: o.modulesDir, workerProcesses: 'auto', upstreamCa: o.upstreamCa, trustedProxies: config.trustedProxies, proto: config.gatewayUrl.protocol === 'https:' ? 'https' : undefined, publicPort: config.gatewayUrl.port, gatewayHost: config.gatewayUrl.hostname.toLowerCase(), maxConnections: config.maxConnections })
   } finally {
     await store.close()
   }

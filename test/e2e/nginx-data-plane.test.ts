@@ -342,7 +342,7 @@ describe('HTTP/2 through the nginx data plane when Postern cannot be reached', (
     tls = selfSignedCertificate()
     port = await freePort()
     const prefix = mkdtempSync(join(tmpdir(), 'postern-nginx-h2-'))
-    const config = nginxConfig({ listen: { host: '127.0.0.1', port }, decisions: `unix:${join(prefix, 'nobody.sock')}`, decisionKey: 'k'.repeat(43), runDir: '.', shape: shapeServices([]).shape, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 1, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, publicPort: String(port), maxConnections: 10_000, tls })
+    const config = nginxConfig({ listen: { host: '127.0.0.1', port }, decisions: `unix:${join(prefix, 'nobody.sock')}`, decisionKey: 'k'.repeat(43), runDir: '.', shape: shapeServices([]).shape, modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 1, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, publicPort: String(port), gatewayHost: 'localhost', maxConnections: 10_000, tls })
     writeFileSync(join(prefix, 'nginx.conf'), `user root;\n${config}`)
     nginx = spawn(DEBIAN_NGINX.binary, ['-p', prefix + '/', '-c', join(prefix, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], { stdio: 'ignore' })
     expect(await poll(() => refuses(port), (r) => !r, 5_000)).toBe(false)

@@ -53,4 +53,29 @@ describe('the nginx data plane when Postern is wedged', () => {
     expect(back.status, back.body).toBe(200)
     expect(upstream.seen.at(-1)!.headers['x-postern-authenticated-email']).toBe('ann@example.com')
   })
+
+  // A load balancer's probe, on a host no service can have (the gateway's address): the gateway's
+  // own health, which a hung Postern used to leave unanswered for an hour (nginx waited on it as
+  // long as on a service's own /healthz, nginx-config.ts).
+  it('answers /healthz and /readyz on the gateway\'s own host 503 not ready within about three seconds, and 200 once Postern answers', async () => {
+    const probe = async (path: string) => {
+      const started = Date.now()
+      const r = await request(`http://127.0.0.1:${p.gatewayPort}${path}`, { headersTimeout: 20_000 })
+      return { status: r.statusCode, body: await r.body.text(), ms: Date.now() - started }
+    }
+    p.signal('SIGSTOP')
+    let wedged: Awaited<ReturnType<typeof probe>>[]
+    try {
+      wedged = await Promise.all([probe('/healthz'), probe('/readyz')])
+    } finally {
+      p.signal('SIGCONT')
+    }
+    for (const w of wedged) {
+      expect(w.status, w.body).toBe(503)
+      expect(JSON.parse(w.body).status).toBe('not ready')
+      expect(w.ms).toBeLessThan(4_500)
+    }
+    expect((await probe('/healthz')).status).toBe(200)
+    expect((await probe('/readyz')).status).toBe(200)
+  })
 })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MAX_TIMEOUT_SECONDS } from '../../api/service-timeout.js'
 import { TrustedProxies } from '../../http/client-address.js'
-import { nginxConfig } from './nginx-config.js'
+import { DECIDE_READ_SECONDS, nginxConfig } from './nginx-config.js'
 import { DEBIAN_NGINX, findNginx } from './nginx-process.js'
 import { shapeServices } from './nginx-shape.js'
 import { SYSTEM_CA_BUNDLE } from './upstream-trust.js'
@@ -20,7 +20,7 @@ describe('the nginx data plane configuration', () => {
     { upstream: 'http://localhost', timeoutSeconds: 7 },
     { upstream: 'https://api.example.com/v1', timeoutSeconds: 900 },
   ]
-  const base = { listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' as const, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, publicPort: '18080', maxConnections: 10_000 }
+  const base = { listen: { host: '::1', port: 18080 }, decisions: 'unix:/run/postern/gateway.sock', decisionKey: DECISION_KEY, runDir: '.', modulesDir: DEBIAN_NGINX.modulesDir, workerProcesses: 'auto' as const, upstreamCa: SYSTEM_CA_BUNDLE, trustedProxies: TrustedProxies.none, publicPort: '18080', gatewayHost: 'run.example.com', maxConnections: 10_000 }
   const config = nginxConfig({ ...base, shape: shapeServices(services).shape })
 
   it('names no service, upstream or address: a service created, deleted or pointed elsewhere changes nothing nginx must reload for', () => {
@@ -85,14 +85,23 @@ describe('the nginx data plane configuration', () => {
   it('waits on Postern\'s gateway, for every request handed to it whole, past the longest service timeout: the gateway\'s own 504 comes first', () => {
     // /healthz of a service whose upstream takes 75 s got nginx's 504 at its default 60 s, worded as Postern unreachable.
     const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[d.slice(-1) as 's' | 'm' | 'h' | 'd']
-    const handed = [...config.matchAll(/^ {4}location ([^{\n]+) \{([^}]*proxy_pass http:\/\/postern_decisions;[^}]*)\}/gm)]
-    expect(handed.map((m) => m[1])).toEqual(['@postern_upgrade', '@postern_gateway', '= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'])
+    // (Each location of more than one line, to its closing brace: a Lua block inside holds braces of its own.)
+    const handed = [...config.matchAll(/^ {4}location ([^{\n]+) \{(\n[^]*?)\n {4}\}/gm)].filter((m) => m[2]!.includes('proxy_pass http://postern_decisions;'))
+    expect(handed.map((m) => m[1])).toEqual(['@postern_upgrade', '@postern_gateway', '= /healthz', '= /readyz', '@postern_service_health', '= /forward-auth', '^~ /forward-auth/'])
     for (const [, name, block] of handed) {
       for (const directive of ['proxy_read_timeout', 'proxy_send_timeout']) {
         const value = block!.match(new RegExp(`${directive} (\\d+[smhd]);`))?.[1]
-        expect(value && seconds(value), `${directive} in ${name}`).toBeGreaterThan(MAX_TIMEOUT_SECONDS)
+        // The gateway's own /healthz and /readyz (a host no service has) are bounded as a decision is;
+        // on a host a service may have, Lua hands them to @postern_service_health.
+        if (name === '= /healthz' || name === '= /readyz') {
+          expect(value && seconds(value), `${directive} in ${name}`).toBe(DECIDE_READ_SECONDS)
+          expect(block).toContain('access_by_lua_block { postern.health() }')
+        } else {
+          expect(value && seconds(value), `${directive} in ${name}`).toBeGreaterThan(MAX_TIMEOUT_SECONDS)
+        }
       }
     }
+    expect(config).toContain('local SERVICE_HOST_END = ".run.example.com"')
   })
 
   it('is accepted by nginx -t', () => {

@@ -56,6 +56,12 @@ export interface NginxPlaneOptions {
    */
   publicPort: string
   /**
+   * The gateway URL's host name, lower-case: a service's host is `{service}.{project}.` and it
+   * (routes.ts). /healthz and /readyz on any other host are the gateway's own, whatever Postern
+   * holds, and are given a bound of their own (postern.health).
+   */
+  gatewayHost: string
+  /**
    * `--max-connections`: each worker's connections, its callers' and its upstream connections
    * together (nginx's worker_connections). At the limit nginx closes idle keep-alive connections
    * to make room, then refuses new ones.
@@ -337,7 +343,7 @@ ${X_ACCEL.map((h) => `  proxy_pass_header ${h};\n  grpc_pass_header ${h};`).join
   map "$upstream_http_transfer_encoding|$upstream_http_connection" $p_up { default other; "|" ""; "|keep-alive" ""; "|close" ""; "chunked|" chunked; "chunked|keep-alive" chunked; "chunked|close" chunked; }
   lua_shared_dict postern_verdicts 64m;
   init_by_lua_block {
-${nginxLua({ decisions: o.decisions, decisionKey, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies, publicUrl: { proto: o.proto, publicPort: o.publicPort } })}
+${nginxLua({ decisions: o.decisions, decisionKey, gatewayHost: o.gatewayHost, bodies: { unavailable, notReady, unavailableGrpc, badGateway, unrelayable, badRequest, repeatedAuthorization, tooLarge, notFound, plainHttp, methodNotAllowed }, defaultTimeout: DEFAULT_TIMEOUT_SECONDS, http: { block: HTTP_BLOCK, tlsBlocks: o.shape.tlsBlocks }, bodyTimeouts: o.shape.bodyTimeouts, http2: o.tls !== undefined, trustedProxies: o.trustedProxies, publicUrl: { proto: o.proto, publicPort: o.publicPort } })}
   }
   init_worker_by_lua_block {
     postern.init_worker()
@@ -450,7 +456,20 @@ ${Object.entries(LUA_VARIABLES).map(([v, holds]) => `      set $${v} ''; # ${hol
     # DECIDE_CONNECT_SECONDS, or silent past every service's timeout), each answers as Postern's
     # gateway would rather than with nginx's HTML page: /healthz and /readyz say not ready (503),
     # and forward-auth fails closed (503 UNAVAILABLE), as requests to services do.
-${['= /healthz', '= /readyz', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
+    # /healthz and /readyz on a host no service can have (the load balancer's probe, by address
+    # or by the gateway's own name) are the gateway's own: Postern answers them in milliseconds
+    # (/readyz bounds its database ping at READY_PING_MS), so a Postern silent past
+    # DECIDE_READ_SECONDS is not ready. Waited for as long as a service's path, a hung Postern
+    # left its probes unanswered for an hour. A host a service may have goes on, after Lua's look
+    # at it, to @postern_service_health, which waits as before.
+${['/healthz', '/readyz'].map((path) => `    location = ${path} {
+      access_by_lua_block { postern.health() }${toGateway}
+      proxy_connect_timeout ${DECIDE_CONNECT_SECONDS}s;
+      proxy_send_timeout ${DECIDE_READ_SECONDS}s;
+      proxy_read_timeout ${DECIDE_READ_SECONDS}s;
+      error_page 502 504 =503 /_postern/nginx-not-ready;
+    }`).join('\n')}
+${['@postern_service_health', '= /forward-auth', '^~ /forward-auth/'].map((l) => `    location ${l} {${toGateway}
       proxy_connect_timeout ${DECIDE_CONNECT_SECONDS}s;
       proxy_send_timeout ${GATEWAY_WAIT_SECONDS}s;
       proxy_read_timeout ${GATEWAY_WAIT_SECONDS}s;

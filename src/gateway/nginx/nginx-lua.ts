@@ -44,6 +44,8 @@ export function nginxLua(o: {
   decisions: string
   /** What the bulk renewals show Postern (decision-key.ts). */
   decisionKey: string
+  /** The gateway URL's host name, lower-case (nginx-config.ts). */
+  gatewayHost: string
   bodies: { unavailable: string; notReady: string; unavailableGrpc: Record<string, string | string[]>; badGateway: string; unrelayable: [string, string, string]; badRequest: string; repeatedAuthorization: { body: string; challenge: string }; tooLarge: string; notFound: string; plainHttp: string; methodNotAllowed: { trace: string; connect: string } }
   defaultTimeout: number
   /** The upstream block of plain-HTTP services, and how many blocks https server names have (nginx-lua-balancer.ts). */
@@ -690,6 +692,17 @@ ${o.trustedProxies.cidrs.length > 0 ? '      var.p_xff = forwarded_for(var.remot
       ngx.header["Content-Length"] = #NOT_READY
       ngx.print(NOT_READY)
       return ngx.exit(ngx.HTTP_OK)
+    end
+
+    -- /healthz or /readyz: the gateway's own on a host no service can have, answered in this
+    -- location within DECIDE_READ_SECONDS (nginx-config.ts); on a host ending in the gateway's
+    -- name, which a service's may be ({service}.{project}. and that name, routes.ts), Postern's
+    -- gateway tells which, and a service's own path waits for its upstream as on the Node gateway.
+    -- ($host: lower-case, without the port or a trailing dot.)
+    local SERVICE_HOST_END = ${luaString('.' + o.gatewayHost.toLowerCase())}
+    function postern.health()
+      local host = ngx.var.host or ""
+      if #host > #SERVICE_HOST_END and host:sub(-#SERVICE_HOST_END) == SERVICE_HOST_END then return ngx.exec("@postern_service_health") end
     end
 
     -- An upstream may not set or clear Postern's cookies; nor answer first with an interim answer

@@ -31,6 +31,8 @@ export interface NginxPlaneDeps {
   proto: 'http' | 'https'
   /** The port of the gateway's public URL ('' for its scheme's default), for X-Forwarded-Host (nginx-config.ts). */
   publicPort: string
+  /** The gateway URL's host name, lower-case: /healthz and /readyz on another host's are the gateway's own (nginx-config.ts). */
+  gatewayHost: string
   /** `--max-connections`: each nginx worker's connections (nginx-config.ts). */
   maxConnections: number
   /** Postern's own gateway (decisions, upstream errors): served on a Unix socket only nginx uses. */
@@ -128,6 +130,7 @@ export async function startNginxPlane(d: NginxPlaneDeps): Promise<NginxPlane> {
       trustedProxies: d.trustedProxies,
       proto: d.proto,
       publicPort: d.publicPort,
+      gatewayHost: d.gatewayHost,
       maxConnections: d.maxConnections,
       watchPid: process.pid,
     })
