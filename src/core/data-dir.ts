@@ -10,12 +10,36 @@ export function writeRefused(err: unknown): boolean {
 }
 
 /**
- * A data directory this user may not write, said plainly: which directory, what the file system
- * answered, and what needs it — rather than the errno of whichever file happened to be first.
+ * Something this user may not write, said plainly: what it is, who this process runs as, what
+ * the file system answered, what needs it, and what to do — rather than the errno of whichever
+ * file happened to be first, or SQLite's "attempt to write a readonly database".
  */
-export function dataDirNotWritable(dir: string, err: unknown, needs: string): PosternError {
+function notWritable(what: string, err: unknown, needs: string, remedies: string): PosternError {
   const uid = process.getuid?.()
-  return new PosternError('FAILED_PRECONDITION', `The data directory ${dir} is not writable by this user${uid === undefined ? '' : ` (uid ${uid})`}: ${(err as Error).message}. ${needs} Run postern serve as the user that owns it, give this user write access to it, or choose another with --data-dir.`, { cause: err })
+  return new PosternError('FAILED_PRECONDITION', `${what} is not writable by this user${uid === undefined ? '' : ` (uid ${uid})`}: ${(err as Error).message}. ${needs} ${remedies}`, { cause: err })
+}
+
+/** A data directory this user may not write (its mode or owner, a read-only mount). */
+export function dataDirNotWritable(dir: string, err: unknown, needs: string): PosternError {
+  return notWritable(`The data directory ${dir}`, err, needs, 'Run postern serve as the user that owns it, give this user write access to it, or choose another with --data-dir.')
+}
+
+/**
+ * A file in a writable data directory that this user may not write: one made read-only (chmod
+ * 0400), or left by a start as another user (root's postern.db-wal, say).
+ */
+export function fileNotWritable(file: string, err: unknown, needs: string): PosternError {
+  return notWritable(`The file ${file}`, err, needs, `Run postern serve as the user that owns it, or give this user write access to it (as its owner: chmod u+w ${file}; or chown it to this user).`)
+}
+
+/** Throws fileNotWritable unless this user may write `file`; a file not there yet is made by whoever needs it. */
+export function writableFile(file: string, needs: string): void {
+  try {
+    accessSync(file, constants.W_OK)
+  } catch (err) {
+    if (writeRefused(err)) throw fileNotWritable(file, err, needs)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
 }
 
 /**

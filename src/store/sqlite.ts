@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { chmodSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { writableDataDir } from '../core/data-dir.js'
+import { writableDataDir, writableFile } from '../core/data-dir.js'
 import { PosternError } from '../core/errors.js'
 import type { Driver, Sql } from './sql.js'
 
@@ -16,7 +16,8 @@ function storageFailures(file: string): Record<string, { message: string; header
   const damaged = { message: `The database file ${file} is damaged (SQLite: database disk image is malformed or not a database); nothing was changed. With postern serve stopped, restore it from a backup (and remove ${file}-wal and ${file}-shm beside it), or move it aside to start anew.` }
   return {
     SQLITE_FULL: { message: 'The disk holding the database is full; nothing was changed. Free some space and try again.' },
-    SQLITE_READONLY: { message: 'The database file cannot be written (read-only file or file system); nothing was changed.' },
+    // Under a running server (the file was writable at its start): a file system remounted read-only, say.
+    SQLITE_READONLY: { message: `The database file ${file} cannot be written (read-only file or file system); nothing was changed. Check the mount it is on, and that the user postern serve runs as may write it and its -wal and -shm files.` },
     SQLITE_IOERR: { message: 'The database file could not be read or written (an I/O error); nothing was changed. Check the disk.' },
     SQLITE_CANTOPEN: { message: 'The database file cannot be opened; nothing was changed. Check the data dir.' },
     SQLITE_BUSY: locked,
@@ -86,7 +87,13 @@ export function openSqlite(file: string): Driver {
   const translated = translator(file)
   // SQLite writes its journal (-wal, -shm) beside the file, even to read: a directory this user
   // cannot write is said as such, not as "unable to open database file" or a chmod's EPERM.
-  if (file !== ':memory:') writableDataDir(dirname(file), `The embedded database ${file} and its journal are written there.`)
+  if (file !== ':memory:') {
+    writableDataDir(dirname(file), `The embedded database ${file} and its journal are written there.`)
+    // SQLite opens a file it may not write read-only without a word, and says so only at the
+    // first write, without the path; its journal files too are written (one left by a start as
+    // root is the usual case).
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) writableFile(f, 'Postern writes the embedded database and its journal (-wal, -shm) beside it.')
+  }
   const db = opened(file, translated)
   const sameFile = fileWatch(file)
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -57,6 +57,28 @@ describe('a data directory this user cannot write', () => {
     expect(r.stderr).toContain(`The embedded database ${join(p.dataDir, 'postern.db')} and its journal are written there. Run postern serve as the user that owns it, give this user write access to it, or choose another with --data-dir.`)
     expect(r.stderr).not.toContain('master.key.') // no scratch copy of the key was tried
     expect(readdirSync(p.dataDir).sort()).toEqual(before)
+  }, 60_000)
+
+  it('the database file read-only (0400) in a writable directory: refused, naming the file, the user and the fix; its mode left as it was', async () => {
+    const p = await startPostern()
+    started.push(p)
+    await p.stop()
+    const file = join(p.dataDir, 'postern.db')
+    for (const f of ['postern.db-wal', 'postern.db-shm']) rmSync(join(p.dataDir, f), { force: true })
+    // As root, the data dir is nobody's (writable by the user serve runs as), the file nobody's too.
+    if (asRoot) {
+      chmodSync(dirname(p.dataDir), 0o755)
+      for (const f of [p.dataDir, ...readdirSync(p.dataDir).map((name) => join(p.dataDir, name))]) chownSync(f, NOBODY, NOBODY)
+    }
+    chmodSync(file, 0o400)
+
+    const r = await serve(p.dataDir)
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`^ERROR: The file ${escaped(file)} is not writable by this user( \\(uid \\d+\\))?: EACCES: permission denied`, 'm'))
+    expect(r.stderr).toContain(`Postern writes the embedded database and its journal (-wal, -shm) beside it. Run postern serve as the user that owns it, or give this user write access to it (as its owner: chmod u+w ${file}; or chown it to this user).`)
+    expect(r.stderr).not.toContain('read-only file or file system')
+    // SQLite opened it read-only without a word, and the start's chmod 0600 made it writable behind the operator's back.
+    expect(statSync(file).mode & 0o777).toBe(0o400)
   }, 60_000)
 
   it('a first start (no master.key yet): refused, naming the directory, before anything else', async () => {
