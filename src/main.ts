@@ -48,6 +48,7 @@ import { TokenIssuer } from './identity/issuer.js'
 import { Keyring } from './identity/keyring.js'
 import { existingMasterKeyFile, loadOrCreateMasterKeyFile, masterKeyOpening, masterKeysOf, type MasterKey } from './identity/master-key.js'
 import { openStore, openStoreUnlessRestoring } from './store/open-store.js'
+import { claimDataDir, dataDirHeldMessage } from './store/serve-lock.js'
 import { LATEST_SCHEMA } from './store/migrations.js'
 import type { Change } from './store/records.js'
 import type { Store } from './store/store.js'
@@ -638,6 +639,22 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   if (worker === undefined) out.stdout('Postern is ready.\n')
   else process.send?.('ready')
   return running
+}
+
+/**
+ * One `postern serve` (one primary under --workers) per embedded store: a second on the data dir
+ * stops here, before it reads or writes anything there, naming the first. Returns the release.
+ * With PostgreSQL, processes share the database by design (README, "Running more than one process").
+ */
+export function claimServedDataDir(config: ServeConfig): () => void {
+  if (config.databaseUrl) return () => undefined
+  const claim = claimDataDir(config.dataDir, {
+    pid: process.pid,
+    ...(config.planes.control && { controlUrl: config.controlUrl }),
+    ...(config.planes.gateway && { gatewayUrl: `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.gatewayPort}` }),
+  })
+  if (!claim.held) throw new PosternError('FAILED_PRECONDITION', dataDirHeldMessage(config.dataDir, claim.by))
+  return claim.release
 }
 
 /**

@@ -102,12 +102,12 @@ describe('the hints postern serve prints', () => {
     const noted = readFileSync(join(p.dataDir, 'control-url'), 'utf8')
     /** Why a second start failed (one that started after all is stopped, not left holding ports). */
     const failure = (o: Parameters<typeof startPostern>[0]) => startPostern(o).then(async (q) => (await q.stop(), 'it started'), (err: Error) => err.message)
-    const running = `Another postern serve --demo is running on --data-dir ${p.dataDir}: its demo upstream ${upstream} serves "hello".`
-    // On the same ports (npm start twice), and on ports of its own.
-    expect(await failure({ dataDir: p.dataDir, controlPort: p.controlPort, gatewayPort: p.gatewayPort, args: ['--demo'] })).toMatch(/exited with 1/)
+    // The data dir is the first's (store/serve-lock.ts): refused before anything is read or written there.
+    const running = `Another postern serve (pid ${p.pid}, control plane ${p.controlUrl}, gateway http://127.0.0.1:${p.gatewayPort}) is running on --data-dir ${p.dataDir}; nothing was changed.`
+    // On the same ports (npm start twice), on ports of its own, and with only the gateway port taken.
+    expect(await failure({ dataDir: p.dataDir, controlPort: p.controlPort, gatewayPort: p.gatewayPort, args: ['--demo'] })).toContain(running)
     expect(await failure({ dataDir: p.dataDir, args: ['--demo'] })).toContain(running)
-    // Nor does a start whose control port is free but gateway port taken leave its control URL noted.
-    expect(await failure({ dataDir: p.dataDir, gatewayPort: p.gatewayPort })).toContain('the port is in use')
+    expect(await failure({ dataDir: p.dataDir, gatewayPort: p.gatewayPort })).toContain(running)
     expect(readFileSync(join(p.dataDir, 'control-url'), 'utf8')).toBe(noted)
     expect((await p.cli(['services', 'describe', 'hello', '--format=value(upstream)'])).stdout.trim()).toBe(upstream)
     const token = (await p.cli(['auth', 'print-identity-token', `--audiences=${url}`])).stdout.trim()

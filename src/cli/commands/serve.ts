@@ -73,12 +73,15 @@ Environment:
       }
       if (config.allowInsecureHttp) cli.warn(`serving plain HTTP on ${config.host}; tokens and passwords cross the network unencrypted unless a TLS proxy terminates in front.`, cmd)
       const worker = cli.io.env.POSTERN_WORKER === undefined ? undefined : Number(cli.io.env.POSTERN_WORKER)
+      const { serve, claimServedDataDir } = await import('../../main.js')
+      // Before anything is read or written in the data dir; workers run under their primary's claim,
+      // which the kernel drops when the primary ends however it ends.
+      const release = worker === undefined ? await reported(Promise.resolve().then(() => claimServedDataDir(config))) : () => undefined
       if (config.workers > 1 && worker === undefined) {
         const { superviseWorkers } = await import('../../cluster.js')
-        await reported(superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr }))
+        await reported(superviseWorkers(config.workers, { stdout: cli.io.stdout, stderr: cli.io.stderr })).finally(release)
         return
       }
-      const { serve } = await import('../../main.js')
       const pathHint = pathSetupHint(cli.io.env, fileURLToPath(new URL('../../../', import.meta.url)))
       // SIGHUP is Postern's from before it starts until it exits, one listener throughout: one that
       // came as Postern said it was ready (a script waiting for that line) is acted on once it is
@@ -121,6 +124,7 @@ Environment:
           stop()
         })
       })
+      release()
       if (failure !== undefined) throw new CliError(`ERROR: ${failure} Postern stopped; start it again (a supervisor such as systemd does so itself).`)
     })
 }
