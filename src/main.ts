@@ -88,6 +88,7 @@ import { publicScheme } from './gateway/public-scheme.js'
 import { shapeServices } from './gateway/nginx/nginx-shape.js'
 import { boundedPing, observabilityListener, serveObservability } from './observability/endpoints.js'
 import { periodicTaskLog } from './observability/periodic-task-log.js'
+import { RefusedWrites } from './observability/refused-writes.js'
 import { Freshness } from './observability/health.js'
 import { Metrics } from './observability/metrics.js'
 
@@ -148,7 +149,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const secretKeys = config.masterKeySecret ? masterKeysOf(config.masterKeySecret) : undefined
   // A database a restore is still filling is neither migrated nor bootstrapped (restore-under-way.ts):
   // this process loads nothing from it yet and fails closed, as one the database was restored under.
-  const { store, restoring } = await openStoreUnlessRestoring({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }) })
+  const refusedWrites = new RefusedWrites(log, clock)
+  const { store, restoring } = await openStoreUnlessRestoring({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, clock, onError: (err) => log.log('warn', 'database connection error', { err: err.message }), onWrite: refusedWrites.saw })
   // POSTERN_MASTER_KEY read as the store's keys were sealed (a passphrase, or a master.key's
   // content); while a restore is under way there are none to tell by, and it is read as a passphrase.
   const master = keyFile?.key ?? (await masterKeyFor(store, secretKeys!, restoring === undefined, clock))
@@ -237,7 +239,8 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   await follower.start()
   metrics.gauge('process_pid', 'The process id (tells workers apart).', () => process.pid)
   metrics.gauge('postern_change_feed_age_seconds', 'Seconds since this process last caught up with the change feed.', () => freshness.ageMs() / 1000)
-  const observability = { metrics, freshness, ping: boundedPing(store) }
+  metrics.gauge('postern_database_writes_refused', 'Whether the embedded database refuses writes now (1: a full disk, or a read-only file system); the log says when it began and ended.', () => (refusedWrites.now() === undefined ? 0 : 1))
+  const observability = { metrics, freshness, ping: boundedPing(store), writesRefused: () => refusedWrites.now() }
   const tokens = new TokenIssuer(keyring, config.issuer, config.idTokenTtlSeconds, clock)
   // Whether browsers reach the control plane in a secure context (TLS here or in front, or a
   // loopback address): then cookies are Secure and the session cookie __Host- (sessions.ts).

@@ -9,6 +9,8 @@ export interface ObservabilityDeps {
   freshness: Freshness
   /** The database's answer to a ping, bounded (boundedPing): 'ok', or what is wrong. */
   ping: () => Promise<string>
+  /** Why the database refuses writes now (refused-writes.ts), if it does. */
+  writesRefused?: () => string | undefined
 }
 
 /** How long /readyz waits for the database's answer: probes commonly time out after 1 s. */
@@ -56,7 +58,12 @@ export async function serveObservability(path: string, res: ServerResponse, deps
     // `error` says why not ready, agreeing with `database`: the database first (not answering now
     // is why the feed is behind, if it is), then what the view's freshness says.
     const error = database !== 'ok' ? database : status.error
-    send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'not ready', database, changeFeedAgeMs: status.ageMs, ...(!ready && error && { error }) }))
+    // Writes refused (a full disk) leave the process ready: it still decides every request from a
+    // current view, and reads and sign-ins with tokens go on. The only process on an embedded
+    // store taken out of its load balancer would refuse those too, for want of room to write an
+    // audit row: said here, in the log and in /metrics, not by a 503.
+    const writesRefused = deps.writesRefused?.()
+    send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'not ready', database, changeFeedAgeMs: status.ageMs, ...(writesRefused && { writesRefused }), ...(!ready && error && { error }) }))
     return true
   }
   if (path === '/metrics') {

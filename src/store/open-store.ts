@@ -4,7 +4,7 @@ import { migrate } from './migrations.js'
 import { openPostgres } from './postgres.js'
 import { readSchemaState, restoreUnderWay } from './restore-under-way.js'
 import { createSqlStore } from './sql-store.js'
-import { openSqlite } from './sqlite.js'
+import { openSqlite, type WriteOutcomes } from './sqlite.js'
 import type { Store } from './store.js'
 
 export interface StoreOptions {
@@ -12,6 +12,8 @@ export interface StoreOptions {
   databaseUrl?: string
   clock: () => number
   onError: (err: Error) => void
+  /** The embedded store's writes, taken or refused for the disk (sqlite.ts); PostgreSQL's are not told. */
+  onWrite?: WriteOutcomes
 }
 
 /**
@@ -36,7 +38,7 @@ export function openStoreUnlessRestoring(o: StoreOptions): Promise<{ store: Stor
 }
 
 async function open(o: StoreOptions, rules: 'schema' | 'all'): Promise<{ store: Store; restoring?: string }> {
-  const driver = o.databaseUrl ? openPostgres(o.databaseUrl, o.onError) : openSqlite(join(o.dataDir, 'postern.db'))
+  const driver = o.databaseUrl ? openPostgres(o.databaseUrl, o.onError) : openSqlite(join(o.dataDir, 'postern.db'), o.onWrite)
   let restoring: string | undefined
   try {
     restoring = restoreUnderWay(await readSchemaState(driver), rules)

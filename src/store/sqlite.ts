@@ -27,12 +27,20 @@ function storageFailures(file: string): Record<string, { message: string; header
   }
 }
 
+/** SQLite's primary code of an error (SQLITE_IOERR of SQLITE_IOERR_FSYNC), if it is SQLite's. */
+function primaryCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
+}
+
+/** The failures that say the database takes no writes now, whatever is tried again: the operator's to hear of. */
+const WRITES_REFUSED = new Set(['SQLITE_FULL', 'SQLITE_READONLY'])
+
 /** A storage failure as the caller's 503; any other error as it is. (Extended codes, such as SQLITE_IOERR_FSYNC, by their primary code.) */
 function translator(file: string): (err: unknown) => unknown {
   const failures = storageFailures(file)
   return (err) => {
-    const code = (err as { code?: unknown }).code
-    const primary = typeof code === 'string' ? /^SQLITE_[A-Z]+/.exec(code)?.[0] : undefined
+    const primary = primaryCode(err)
     const failure = primary !== undefined && Object.hasOwn(failures, primary) ? failures[primary] : undefined
     // Each message is the condition, then what the refused request is told ("; nothing was changed. …"):
     // health answers and logs say only the first.
@@ -78,12 +86,15 @@ function opened(file: string, translated: (err: unknown) => unknown): Database.D
   }
 }
 
+/** Told of each write: undefined when it was taken, the caller's error when the disk or file system refused it. */
+export type WriteOutcomes = (refused: PosternError | undefined) => void
+
 /**
  * Embedded SQLite (better-sqlite3). WAL with synchronous=FULL: a commit is on disk before the
  * call returns, so an acknowledged write survives a crash. better-sqlite3 is synchronous; one
  * queue keeps an async transaction's statements from interleaving with other callers'.
  */
-export function openSqlite(file: string): Driver {
+export function openSqlite(file: string, onWrite?: WriteOutcomes): Driver {
   const translated = translator(file)
   // SQLite writes its journal (-wal, -shm) beside the file, even to read: a directory this user
   // cannot write is said as such, not as "unable to open database file" or a chmod's EPERM.
@@ -128,7 +139,25 @@ export function openSqlite(file: string): Driver {
     return result
   }
 
-  const storageErrors = <T>(fn: () => Promise<T>) => fn().catch((err: unknown) => Promise.reject(translated(err)))
+  // A write taken, or refused by the disk or file system, is told to onWrite (the log says when
+  // writes start being refused and when they are taken again). Taken means rows changed: a
+  // statement or transaction that changed nothing (a purge with nothing to purge) wrote nothing,
+  // and passes on a full disk too.
+  const totalChanges = db.prepare('SELECT total_changes()').pluck()
+  const storageErrors = <T>(fn: () => Promise<T>, write = false) => {
+    const before = write && onWrite ? (totalChanges.get() as number) : 0
+    return fn().then(
+      (result) => {
+        if (write && onWrite && (totalChanges.get() as number) > before) onWrite(undefined)
+        return result
+      },
+      (err: unknown) => {
+        const failure = translated(err)
+        if (onWrite && failure instanceof PosternError && WRITES_REFUSED.has(primaryCode(err) ?? '')) onWrite(failure)
+        return Promise.reject(failure)
+      },
+    )
+  }
   return {
     dialect: 'sqlite',
     sql: {
@@ -139,7 +168,7 @@ export function openSqlite(file: string): Driver {
           storageErrors(async () => {
             sameFile()
             return direct.run(text, params)
-          }),
+          }, true),
         ),
     },
     transaction: (fn) =>
@@ -155,7 +184,7 @@ export function openSqlite(file: string): Driver {
             if (db.inTransaction) db.exec('ROLLBACK')
             throw err
           }
-        }),
+        }, true),
       ),
     /** Readiness: the file is still the one opened (reads alone would go on from the old one). */
     check: async () => sameFile(),
