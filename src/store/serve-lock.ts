@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writableFile, writeRefused } from '../core/data-dir.js'
 import { PosternError } from '../core/errors.js'
@@ -56,9 +56,15 @@ export function claimDataDir(dataDir: string, self: Holder): DataDirClaim {
     throw new PosternError('FAILED_PRECONDITION', `Cannot lock ${file}, which keeps two postern serve processes off one data dir: ${(err as Error).message}. Remove it (with no postern serve running on ${dataDir}) and start again.`, { cause: err })
   }
   // Written beside and renamed over: a note left by a start as another user is replaced, not refused.
+  // Only a second start's message reads it: one that cannot be written (a full disk) stops no start.
   const note = join(dataDir, `${HOLDER_FILE}.${process.pid}`)
-  writeFileSync(note, JSON.stringify(self) + '\n', { mode: 0o600 })
-  renameSync(note, join(dataDir, HOLDER_FILE))
+  try {
+    writeFileSync(note, JSON.stringify(self) + '\n', { mode: 0o600 })
+    renameSync(note, join(dataDir, HOLDER_FILE))
+  } catch {
+    // Nor is an earlier holder's note left to name a process that may have its pid now.
+    for (const f of [note, join(dataDir, HOLDER_FILE)]) rmSync(f, { force: true })
+  }
   return { held: true, release: () => db.close() }
 }
 
