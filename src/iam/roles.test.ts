@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PosternError } from '../core/errors.js'
-import { getRole, isPermission, listRoles, narrowestRoleGranting, parsePermission, parseRole, roleGrants, rolesGranting, type Role } from './roles.js'
+import type { ResourceType } from './conditions.js'
+import { appliesTo, checkedOn, getRole, isPermission, listRoles, narrowestRoleGranting, parsePermission, parseRole, roleGrants, rolesGranting, type Role } from './roles.js'
 
 const permissionsOf = (role: string): readonly string[] => {
   const def = getRole(role)
@@ -163,5 +164,29 @@ describe('narrowestRoleGranting', () => {
     expect(narrowestRoleGranting('run.routes.invoke')!.name).toBe('roles/run.invoker')
     expect(narrowestRoleGranting('postern.users.list')!.name).toBe('roles/viewer')
     expect(narrowestRoleGranting('postern.users.create')!.name).toBe('roles/owner')
+  })
+})
+
+describe('where a permission applies (testIamPermissions)', () => {
+  const ORG: ResourceType = 'postern.organization/Organization'
+  const PROJECT: ResourceType = 'postern.project/Project'
+  const SERVICE: ResourceType = 'run.postern/Service'
+  const ACCOUNT: ResourceType = 'iam.postern/ServiceAccount'
+
+  it('a permission applies where it is checked and above, never beside or below', () => {
+    expect(checkedOn('run.services.get')).toBe(SERVICE)
+    expect([ORG, PROJECT, SERVICE, ACCOUNT].filter((t) => appliesTo('run.services.get', t))).toEqual([ORG, PROJECT, SERVICE])
+    expect(checkedOn('run.services.create')).toBe(PROJECT)
+    expect([ORG, PROJECT, SERVICE, ACCOUNT].filter((t) => appliesTo('run.services.create', t))).toEqual([ORG, PROJECT])
+    expect([ORG, PROJECT, SERVICE, ACCOUNT].filter((t) => appliesTo('iam.serviceAccountKeys.create', t))).toEqual([ORG, PROJECT, ACCOUNT])
+    for (const p of ['postern.users.update', 'resourcemanager.organizations.setIamPolicy', 'resourcemanager.projects.create', 'resourcemanager.projects.list']) {
+      expect([ORG, PROJECT, SERVICE, ACCOUNT].filter((t) => appliesTo(p, t)), p).toEqual([ORG])
+    }
+  })
+
+  it('the organization takes every permission, and unknown ones apply nowhere', () => {
+    for (const p of allPermissions) expect(appliesTo(p, ORG), p).toBe(true)
+    expect(appliesTo('run.routes.fly', ORG)).toBe(false)
+    expect(appliesTo('constructor', ORG)).toBe(false)
   })
 })

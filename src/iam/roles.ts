@@ -12,53 +12,73 @@ export type Permission = string
 
 type Kind = 'read' | 'write' | 'invoke' | 'setIamPolicy' | 'admin' | 'impersonate'
 
-const PERMISSIONS: Record<Permission, Kind> = {
-  'run.services.get': 'read',
-  'run.services.list': 'read',
-  'run.services.getIamPolicy': 'read',
-  'run.services.create': 'write',
-  'run.services.update': 'write',
-  'run.services.delete': 'write',
-  'run.services.setIamPolicy': 'setIamPolicy',
-  'run.routes.invoke': 'invoke',
-  'resourcemanager.organizations.get': 'read',
-  'resourcemanager.organizations.getIamPolicy': 'read',
-  'resourcemanager.organizations.setIamPolicy': 'setIamPolicy',
-  'resourcemanager.projects.get': 'read',
-  'resourcemanager.projects.list': 'read',
-  'resourcemanager.projects.getIamPolicy': 'read',
-  'resourcemanager.projects.create': 'admin',
-  'resourcemanager.projects.delete': 'admin',
-  'resourcemanager.projects.setIamPolicy': 'setIamPolicy',
-  'iam.serviceAccounts.get': 'read',
-  'iam.serviceAccounts.list': 'read',
-  'iam.serviceAccounts.getIamPolicy': 'read',
-  'iam.serviceAccounts.create': 'write',
-  'iam.serviceAccounts.update': 'write',
-  'iam.serviceAccounts.delete': 'write',
-  'iam.serviceAccounts.setIamPolicy': 'setIamPolicy',
-  'iam.serviceAccounts.getOpenIdToken': 'impersonate',
-  'iam.serviceAccounts.getAccessToken': 'impersonate',
-  'iam.serviceAccountKeys.get': 'read',
-  'iam.serviceAccountKeys.list': 'read',
-  'iam.serviceAccountKeys.create': 'write',
-  'iam.serviceAccountKeys.delete': 'write',
-  'iam.workforcePools.get': 'read',
-  'iam.workforcePools.list': 'read',
-  'iam.workforcePools.create': 'admin',
-  'iam.workforcePools.update': 'admin',
-  'iam.workforcePools.delete': 'admin',
-  'postern.users.get': 'read',
-  'postern.users.list': 'read',
-  'postern.users.create': 'admin',
-  'postern.users.update': 'admin',
-  'postern.users.delete': 'admin',
-  'postern.groups.get': 'read',
-  'postern.groups.list': 'read',
-  'postern.groups.create': 'admin',
-  'postern.groups.update': 'admin',
-  'postern.groups.delete': 'admin',
-  'logging.logEntries.list': 'read',
+/**
+ * The kind of resource a permission is checked on: the one the control API names in its check
+ * (`allowRead`, `mutate`'s `checkOn`, the gateway's invoke), the lowest where several are. A
+ * service is created in a project, so `run.services.create` is checked on the project;
+ * `authorize` refuses to check a permission anywhere else, which keeps this column true.
+ */
+type Level = keyof typeof DOWN_TO
+
+const SERVICE: ResourceType = 'run.postern/Service'
+const SERVICE_ACCOUNT: ResourceType = 'iam.postern/ServiceAccount'
+const PROJECT: ResourceType = 'postern.project/Project'
+const ORGANIZATION_TYPE: ResourceType = 'postern.organization/Organization'
+/** Each level and the ones above it, whose policies reach it. */
+const DOWN_TO = {
+  service: [SERVICE, PROJECT, ORGANIZATION_TYPE],
+  serviceAccount: [SERVICE_ACCOUNT, PROJECT, ORGANIZATION_TYPE],
+  project: [PROJECT, ORGANIZATION_TYPE],
+  organization: [ORGANIZATION_TYPE],
+} as const
+
+const PERMISSIONS: Record<Permission, readonly [Kind, Level]> = {
+  'run.services.get': ['read', 'service'],
+  'run.services.list': ['read', 'project'],
+  'run.services.getIamPolicy': ['read', 'service'],
+  'run.services.create': ['write', 'project'],
+  'run.services.update': ['write', 'service'],
+  'run.services.delete': ['write', 'service'],
+  'run.services.setIamPolicy': ['setIamPolicy', 'service'],
+  'run.routes.invoke': ['invoke', 'service'],
+  'resourcemanager.organizations.get': ['read', 'organization'],
+  'resourcemanager.organizations.getIamPolicy': ['read', 'organization'],
+  'resourcemanager.organizations.setIamPolicy': ['setIamPolicy', 'organization'],
+  'resourcemanager.projects.get': ['read', 'project'],
+  'resourcemanager.projects.list': ['read', 'organization'],
+  'resourcemanager.projects.getIamPolicy': ['read', 'project'],
+  'resourcemanager.projects.create': ['admin', 'organization'],
+  'resourcemanager.projects.delete': ['admin', 'project'],
+  'resourcemanager.projects.setIamPolicy': ['setIamPolicy', 'project'],
+  'iam.serviceAccounts.get': ['read', 'serviceAccount'],
+  'iam.serviceAccounts.list': ['read', 'project'],
+  'iam.serviceAccounts.getIamPolicy': ['read', 'serviceAccount'],
+  'iam.serviceAccounts.create': ['write', 'project'],
+  'iam.serviceAccounts.update': ['write', 'serviceAccount'],
+  'iam.serviceAccounts.delete': ['write', 'serviceAccount'],
+  'iam.serviceAccounts.setIamPolicy': ['setIamPolicy', 'serviceAccount'],
+  'iam.serviceAccounts.getOpenIdToken': ['impersonate', 'serviceAccount'],
+  'iam.serviceAccounts.getAccessToken': ['impersonate', 'serviceAccount'],
+  'iam.serviceAccountKeys.get': ['read', 'serviceAccount'],
+  'iam.serviceAccountKeys.list': ['read', 'serviceAccount'],
+  'iam.serviceAccountKeys.create': ['write', 'serviceAccount'],
+  'iam.serviceAccountKeys.delete': ['write', 'serviceAccount'],
+  'iam.workforcePools.get': ['read', 'organization'],
+  'iam.workforcePools.list': ['read', 'organization'],
+  'iam.workforcePools.create': ['admin', 'organization'],
+  'iam.workforcePools.update': ['admin', 'organization'],
+  'iam.workforcePools.delete': ['admin', 'organization'],
+  'postern.users.get': ['read', 'organization'],
+  'postern.users.list': ['read', 'organization'],
+  'postern.users.create': ['admin', 'organization'],
+  'postern.users.update': ['admin', 'organization'],
+  'postern.users.delete': ['admin', 'organization'],
+  'postern.groups.get': ['read', 'organization'],
+  'postern.groups.list': ['read', 'organization'],
+  'postern.groups.create': ['admin', 'organization'],
+  'postern.groups.update': ['admin', 'organization'],
+  'postern.groups.delete': ['admin', 'organization'],
+  'logging.logEntries.list': ['read', 'organization'],
 }
 
 export interface RoleDefinition {
@@ -76,14 +96,8 @@ export interface RoleDefinition {
   grantableOn: readonly ResourceType[]
 }
 
-const SERVICE: ResourceType = 'run.postern/Service'
-const SERVICE_ACCOUNT: ResourceType = 'iam.postern/ServiceAccount'
-const PROJECT: ResourceType = 'postern.project/Project'
-const ORGANIZATION_TYPE: ResourceType = 'postern.organization/Organization'
-const DOWN_TO = { service: [SERVICE, PROJECT, ORGANIZATION_TYPE], serviceAccount: [SERVICE_ACCOUNT, PROJECT, ORGANIZATION_TYPE], project: [PROJECT, ORGANIZATION_TYPE] } as const
-
 const all = Object.keys(PERMISSIONS)
-const ofKinds = (...kinds: Kind[]) => all.filter((p) => kinds.includes(PERMISSIONS[p]!))
+const ofKinds = (...kinds: Kind[]) => all.filter((p) => kinds.includes(PERMISSIONS[p]![0]))
 const runViewer = ['run.services.get', 'run.services.list', 'run.services.getIamPolicy']
 const runDeveloper = [...runViewer, 'run.services.create', 'run.services.update', 'run.services.delete', 'run.routes.invoke']
 
@@ -97,7 +111,7 @@ const DEFINITIONS: RoleDefinition[] = [
     'roles/iam.serviceAccountAdmin',
     'Service Account Admin',
     'Create and manage service accounts and their keys. Does not include minting tokens as them.',
-    all.filter((p) => (p.startsWith('iam.serviceAccounts.') || p.startsWith('iam.serviceAccountKeys.')) && PERMISSIONS[p] !== 'impersonate'),
+    all.filter((p) => (p.startsWith('iam.serviceAccounts.') || p.startsWith('iam.serviceAccountKeys.')) && PERMISSIONS[p]![0] !== 'impersonate'),
     'serviceAccount',
   ),
   role('roles/viewer', 'Viewer', 'Read everything: every get, list and getIamPolicy.', ofKinds('read'), 'project'),
@@ -105,7 +119,7 @@ const DEFINITIONS: RoleDefinition[] = [
   role('roles/owner', 'Owner', 'Everything, including IAM policies, projects, users and groups.', all, 'project'),
 ]
 
-function role(name: Role, title: string, description: string, permissions: Permission[], lowest: keyof typeof DOWN_TO): RoleDefinition {
+function role(name: Role, title: string, description: string, permissions: Permission[], lowest: Exclude<Level, 'organization'>): RoleDefinition {
   return { name, title, description, includedPermissions: Object.freeze([...permissions].sort()), grantableOn: DOWN_TO[lowest] }
 }
 
@@ -167,4 +181,19 @@ export function grantableOn(role: Role, type: ResourceType): boolean {
 /** The roles a policy on a resource of this type may grant, in catalogue order. */
 export function rolesGrantableOn(type: ResourceType): Role[] {
   return DEFINITIONS.filter((d) => d.grantableOn.includes(type)).map((d) => d.name)
+}
+
+/** The kind of resource a permission is checked on (the lowest, where it is checked on several). */
+export function checkedOn(permission: Permission): ResourceType {
+  return DOWN_TO[PERMISSIONS[permission]![1]][0]
+}
+
+/**
+ * Whether a permission means anything on a resource of this type: it is checked on that type or
+ * on one below it, which a grant here reaches (Google's "Permission X is not valid for this
+ * resource" otherwise). `run.services.get` on a project is whether every service in it may be
+ * read; `postern.users.update` on a project is never asked anywhere.
+ */
+export function appliesTo(permission: Permission, type: ResourceType): boolean {
+  return isPermission(permission) && (DOWN_TO[PERMISSIONS[permission]![1]] as readonly ResourceType[]).includes(type)
 }

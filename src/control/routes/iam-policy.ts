@@ -4,8 +4,9 @@ import { parseWith } from '../../core/validate.js'
 import { parseEmail } from '../../iam/members.js'
 import { checkRolesGrantable, emptyPolicy, newEtag, normalizePolicy, type Policy } from '../../iam/policy.js'
 import { CONCURRENT_CHANGE } from '../../iam/policy-write.js'
-import { ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
-import { isPermission, type Permission } from '../../iam/roles.js'
+import type { ResourceType } from '../../iam/conditions.js'
+import { lineage, ORGANIZATION, parseProjectId, parseServiceId, projectName, resourceType, serviceAccountName, serviceName } from '../../iam/resources.js'
+import { appliesTo, checkedOn, isPermission, type Permission } from '../../iam/roles.js'
 import type { Router } from '../../http/router.js'
 import type { StoreTx } from '../../store/store.js'
 import { check } from '../access.js'
@@ -52,6 +53,27 @@ export async function readPolicy(tx: StoreTx, resource: string): Promise<Policy>
 
 const missing = (t: Target) => missingResource(t.resource)
 
+const A: Record<ResourceType, string> = {
+  'postern.organization/Organization': 'the organization',
+  'postern.project/Project': 'a project',
+  'run.postern/Service': 'a service',
+  'iam.postern/ServiceAccount': 'a service account',
+}
+
+/**
+ * A permission never checked on this resource nor below it: holding it here would say nothing
+ * about any call (it was answered as held, and the call it stands for was refused). Google
+ * answers the same 400; this one also says where to ask: the ancestor it is checked on, if any.
+ */
+function notValidHere(permission: Permission, resource: string): PosternError {
+  const type = checkedOn(permission)
+  const where = lineage(resource).find((r) => resourceType(r) === type)
+  return new PosternError(
+    'INVALID_ARGUMENT',
+    `Permission '${permission}' is not valid for this resource (${resource}): it is checked on ${where ?? A[type]}; test it there.`,
+  )
+}
+
 export function iamPolicyRoutes(r: Router<Handler>): void {
   for (const [base, target] of Object.entries(policyTargets)) {
     const get: Handler = async (c) => {
@@ -86,6 +108,8 @@ export function iamPolicyRoutes(r: Router<Handler>): void {
       const { permissions } = parseWith(TestBody, await c.json())
       const unknown = permissions.find((p) => !isPermission(p))
       if (unknown !== undefined) throw new PosternError('INVALID_ARGUMENT', `Permission '${unknown.slice(0, 100)}' is not known.`)
+      const misplaced = permissions.find((p) => !appliesTo(p, resourceType(t.resource)))
+      if (misplaced !== undefined) throw notValidHere(misplaced, t.resource)
       const caller = c.caller()
       const now = c.deps.clock()
       const granted = permissions.filter((p: Permission) => check(c.deps.directory, caller.principal, p, t.resource, now).allow)
