@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { displayName } from '../../core/display-text.js'
+import { description, displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -14,7 +14,7 @@ import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
 import { assertMembersExist } from '../known-members.js'
 import { retireIdentity } from '../retire-identity.js'
 
-const CreateGroup = z.strictObject({ email: z.string().max(254), displayName: displayName(100).optional(), description: z.string().max(512).optional() })
+const CreateGroup = z.strictObject({ email: z.string().max(254), displayName: displayName(100).optional(), description: description(512).optional() })
 const AddMember = z.strictObject({ member: z.string().max(300) })
 
 const view = (g: GroupRecord, members?: string[]) => ({

@@ -1,7 +1,7 @@
 import { generateKeyPair, randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import * as z from 'zod'
-import { displayName } from '../../core/display-text.js'
+import { description, displayName } from '../../core/display-text.js'
 import { PosternError, invalid, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -21,8 +21,8 @@ const generateRsaKeyPair = promisify(generateKeyPair)
 const ACCOUNT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/
 export const SA_DOMAIN = 'iam.postern.internal'
 
-// A description keeps any text, as a service's does; Google caps it at 256.
-const Fields = { displayName: displayName(100), description: z.string().max(256) }
+// A description is prose, as a service's is; Google caps it at 256.
+const Fields = { displayName: displayName(100), description: description(256) }
 const CreateAccount = z.strictObject({ accountId: z.string().max(64), ...Fields }).partial({ displayName: true, description: true })
 const UpdateAccount = z.strictObject(Fields).partial()
 

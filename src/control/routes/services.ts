@@ -2,6 +2,7 @@ import * as z from 'zod'
 import { MAX_TIMEOUT_SECONDS } from '../../api/service-timeout.js'
 import { PosternError, notFound } from '../../core/errors.js'
 import { newUid, randomToken } from '../../core/ids.js'
+import { description } from '../../core/display-text.js'
 import { parseWith } from '../../core/validate.js'
 import { withinMask } from '../update-mask.js'
 import { parseProjectId, parseServiceId, projectName, serviceName } from '../../iam/resources.js'
@@ -16,7 +17,7 @@ const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/
 
 const Fields = {
   upstream: z.string().max(2048),
-  description: z.string().max(512),
+  description: description(512),
   invokerIamDisabled: z.boolean(),
   customAudiences: z.array(z.string().min(1).max(512)).max(20),
   strictAudience: z.boolean(),

@@ -1,5 +1,5 @@
 import * as z from 'zod'
-import { displayName } from '../../core/display-text.js'
+import { description, displayName } from '../../core/display-text.js'
 import { PosternError, notFound } from '../../core/errors.js'
 import { newUid } from '../../core/ids.js'
 import { parseWith } from '../../core/validate.js'
@@ -21,7 +21,7 @@ import { allowRead, mutate, ok, rfc3339, type Handler } from '../handler.js'
  */
 const PoolFields = {
   displayName: displayName(100),
-  description: z.string().max(512),
+  description: description(512),
   sessionDuration: z.union([z.string().max(20), z.number()]),
   disabled: z.boolean(),
 }
@@ -31,7 +31,7 @@ const PoolBody = z.strictObject(PoolFields).partial()
 const Oidc = z.strictObject({ issuerUri: z.string().max(2048), clientId: z.string().max(255), jwksJson: z.string().max(65_536).nullable().optional() })
 const ProviderFields = {
   displayName: displayName(100),
-  description: z.string().max(512),
+  description: description(512),
   oidc: Oidc,
   attributeMapping: z.record(z.string().max(120), z.string()),
   attributeCondition: z.string(),
