@@ -12,6 +12,9 @@ const PROJECT = 'my-project'
 const OWNER = 'owner@example.com'
 const VIEWER = 'viewer@example.com'
 const VIEWER_PASSWORD = 'viewer-password-1234'
+/** An admin of service hello only: run.admin on its policy, nothing on the project or the organization. */
+const ADMIN2 = 'admin2@example.com'
+const ADMIN2_PASSWORD = 'admin2-password-1234'
 const XSS = '<img src=x onerror=alert(1)>'
 
 interface Policy {
@@ -56,6 +59,8 @@ beforeAll(async () => {
   // The people granted below and in the dialog have accounts: grants to unknown accounts are refused.
   for (const email of ['dev@example.com', 'test-user@gmail.com', 'kb-user@example.com']) expect((await api('POST', '/v1/users', { email })).status).toBe(200)
   await grant(servicePath('hello'), 'roles/run.invoker', 'user:dev@example.com')
+  expect((await api('POST', '/v1/users', { email: ADMIN2, password: ADMIN2_PASSWORD })).status).toBe(200)
+  await grant(servicePath('hello'), 'roles/run.admin', `user:${ADMIN2}`)
 }, 120_000)
 
 afterAll(async () => {
@@ -670,6 +675,28 @@ describe('console', () => {
     await confirm.getByRole('button', { name: 'Delete' }).click()
     await page.getByRole('rowheader', { name: email }).waitFor({ state: 'detached' })
     expect((await api('GET', `/v1/projects/${PROJECT}/serviceAccounts/${email}`)).status).toBe(404)
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
+  it('files no refusal against an admin of one service who only opens its page, and shows the panel as before', async () => {
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, ADMIN2, ADMIN2_PASSWORD, `/console/projects/${PROJECT}/services/hello`)
+    const permissions = page.getByRole('region', { name: 'Permissions' })
+    await permissions.getByRole('region', { name: 'Run Invoker' }).getByText('dev@example.com', { exact: true }).waitFor()
+    await permissions.getByRole('region', { name: 'Run Admin' }).getByText(ADMIN2, { exact: true }).waitFor()
+    // What admin2 may not read is said to be hidden, as before, and nothing inherited is listed.
+    await permissions.getByText(/you can't view all of those policies/).waitFor()
+    expect(await permissions.getByText(/^Inherited from/).count()).toBe(0)
+    await permissions.getByRole('button', { name: 'Add principal' }).waitFor()
+    await page.reload()
+    await permissions.getByText(/you can't view all of those policies/).waitFor()
+    // Refusals are written within a second, counted per principal, resource and minute.
+    await page.waitForTimeout(1_500)
+    const denied = await api<{ entries: { principal: string; method: string; resource: string }[] }>('GET', '/v1/auditLogs?outcome=PERMISSION_DENIED&pageSize=1000')
+    expect(denied.body.entries.filter((e) => e.principal.includes(ADMIN2))).toEqual([])
     expect(dialogs).toEqual([])
     expect(problems).toEqual([])
     await context.close()

@@ -57,11 +57,20 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
         throw err
       }
     }
-    const [own, projectPolicy, orgPolicy, groups] = await Promise.all([
+    // Each refused read is filed in the audit log as a denial, so the optional ones are tried only
+    // when testIamPermissions (never audited) says they will be allowed: an admin of this service
+    // alone who only opens it must not show up under Denied.
+    const held = async (resource: string, permissions: string[]) =>
+      new Set((await api.post<{ permissions?: string[] }>(`${resource}:testIamPermissions`, { permissions })).permissions ?? [])
+    const [own, onProject, onOrganization] = await Promise.all([
       api.post<Policy>(`${resourcePath}:getIamPolicy`, {}),
-      optional(() => api.post<Policy>(`${paths.project(project)}:getIamPolicy`, {})),
-      optional(() => api.post<Policy>(`${paths.organization()}:getIamPolicy`, {})),
-      optional(async () => (await api.get<{ groups: Group[] }>(paths.groups())).groups),
+      optional(() => held(paths.project(project), ['resourcemanager.projects.getIamPolicy'])),
+      optional(() => held(paths.organization(), ['resourcemanager.organizations.getIamPolicy', 'postern.groups.list'])),
+    ])
+    const [projectPolicy, orgPolicy, groups] = await Promise.all([
+      onProject?.has('resourcemanager.projects.getIamPolicy') ? optional(() => api.post<Policy>(`${paths.project(project)}:getIamPolicy`, {})) : undefined,
+      onOrganization?.has('resourcemanager.organizations.getIamPolicy') ? optional(() => api.post<Policy>(`${paths.organization()}:getIamPolicy`, {})) : undefined,
+      onOrganization?.has('postern.groups.list') ? optional(async () => (await api.get<{ groups: Group[] }>(paths.groups())).groups) : undefined,
     ])
     const sources: PolicySource[] = [{ kind: 'service', label: `service ${service}`, policy: own }]
     if (projectPolicy) sources.push({ kind: 'project', label: `project ${project}`, policy: projectPolicy })
