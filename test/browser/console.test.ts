@@ -702,6 +702,45 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it("shows beside a field two admins both changed what the other saved, and takes theirs on request", async () => {
+    const open = async (email: string, password: string) => {
+      const c = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+      const watched = await watchedPage(c)
+      await signIn(watched.page, server, email, password, `/console/projects/${PROJECT}/services/hello`)
+      await watched.page.getByRole('button', { name: 'Edit' }).click()
+      return { context: c, ...watched, edit: watched.page.getByRole('dialog', { name: 'Edit hello' }) }
+    }
+    const owner = await open(OWNER, server.ownerPassword!)
+    const admin2 = await open(ADMIN2, ADMIN2_PASSWORD)
+    const upstream = await admin2.edit.getByLabel('Upstream URL').inputValue()
+    await owner.edit.getByLabel('Description').fill('Owned by the billing team')
+    await admin2.edit.getByLabel('Description', { exact: true }).fill('Owned by the web team')
+    await owner.edit.getByRole('button', { name: 'Save' }).click()
+    await owner.edit.waitFor({ state: 'detached' })
+
+    await admin2.edit.getByRole('button', { name: 'Save' }).click()
+    await admin2.edit.getByRole('alert').filter({ hasText: 'Someone else changed hello while you were editing it' }).waitFor()
+    // admin2's edit is kept, and the owner's value is shown beside it (the upstream, which neither changed, has no note).
+    expect(await admin2.edit.getByLabel('Description', { exact: true }).inputValue()).toBe('Owned by the web team')
+    const note = admin2.edit.getByText('Changed meanwhile to:')
+    expect(await note.count()).toBe(1)
+    expect(await note.textContent()).toContain('Owned by the billing team')
+    expect(await admin2.edit.getByLabel('Description', { exact: true }).getAttribute('aria-describedby')).toBe(await note.getAttribute('id'))
+    await screenshot(admin2.page, 'console-edit-changed-meanwhile')
+    await admin2.edit.getByRole('button', { name: 'Use theirs for the description' }).click()
+    expect(await admin2.edit.getByLabel('Description', { exact: true }).inputValue()).toBe('Owned by the billing team')
+    expect(await note.count()).toBe(0)
+    await admin2.edit.getByRole('button', { name: 'Save' }).click()
+    await admin2.edit.waitFor({ state: 'detached' })
+    const saved = (await api<{ description: string; upstream: string }>('GET', servicePath('hello'))).body
+    expect([saved.description, saved.upstream]).toEqual(['Owned by the billing team', upstream])
+    for (const who of [owner, admin2]) {
+      expect(who.dialogs).toEqual([])
+      expect(who.problems).toEqual([])
+      await who.context.close()
+    }
+  }, 120_000)
+
   it('serves the app with a strict Content-Security-Policy, immutable hashed assets, and /signin for a browser without a session', async () => {
     const signedOut = await fetch(`${server.controlUrl}/console/projects/${PROJECT}/services?x=1`, { redirect: 'manual' })
     expect(signedOut.status).toBe(303)

@@ -12,6 +12,8 @@ import { serviceIdOf } from './service-id.ts'
  * was, the service is read again: the fields left as they were take what was saved meanwhile,
  * the ones changed here keep their edit, and the next Save carries the new etag — so Save again
  * applies this edit over theirs knowingly, rather than failing until the dialog is reopened.
+ * A field both changed keeps this edit, and shows what they saved beside it with a way to take
+ * theirs: without that, Save again would replace their value unseen.
  */
 export function EditServiceDialog({ project, service, onClose, onSaved }: { project: string; service: Service; onClose: () => void; onSaved: (s: Service) => void }) {
   const { api } = useSession()
@@ -21,8 +23,10 @@ export function EditServiceDialog({ project, service, onClose, onSaved }: { proj
   const [upstream, setUpstream] = useState(service.upstream)
   const [description, setDescription] = useState(service.description)
   const [errors, setErrors] = useState<{ upstream?: string; form?: string }>({})
+  // What someone else saved meanwhile in a field changed here too, until it is taken or saved over.
+  const [theirs, setTheirs] = useState<{ upstream?: string; description?: string }>({})
   const [busy, setBusy] = useState(false)
-  const ids = { upstream: useId(), upstreamHelp: useId(), upstreamError: useId(), description: useId() }
+  const ids = { upstream: useId(), upstreamHelp: useId(), upstreamError: useId(), upstreamTheirs: useId(), description: useId(), descriptionTheirs: useId() }
 
   const save = async () => {
     if (!/^https?:\/\/\S+$/i.test(upstream.trim())) return setErrors({ upstream: 'Enter the http:// or https:// address the gateway forwards to, e.g. http://127.0.0.1:9000.' })
@@ -35,8 +39,14 @@ export function EditServiceDialog({ project, service, onClose, onSaved }: { proj
       if (now) {
         if (upstream.trim() === base.upstream) setUpstream(now.upstream)
         if (description === base.description) setDescription(now.description)
+        const both = {
+          ...(upstream.trim() !== base.upstream && now.upstream !== base.upstream && now.upstream !== upstream.trim() && { upstream: now.upstream }),
+          ...(description !== base.description && now.description !== base.description && now.description !== description && { description: now.description }),
+        }
+        setTheirs(both)
         setBase(now)
-        setErrors({ form: `Someone else changed ${id} while you were editing it, so nothing was saved. Fields you had not changed now show what they saved; your changes are kept. Save again to apply yours.` })
+        const clash = Object.keys(both).length ? ' Where you both changed a field, what they saved is shown beside it.' : ''
+        setErrors({ form: `Someone else changed ${id} while you were editing it, so nothing was saved. Fields you had not changed now show what they saved; your changes are kept.${clash} Save again to apply yours.` })
         setBusy(false)
         return
       }
@@ -51,15 +61,30 @@ export function EditServiceDialog({ project, service, onClose, onSaved }: { proj
       <div className="field">
         <label htmlFor={ids.upstream}>Upstream URL</label>
         <input id={ids.upstream} value={upstream} autoFocus spellCheck={false} autoComplete="off" onChange={(e) => setUpstream(e.target.value)}
-          aria-invalid={errors.upstream ? true : undefined} aria-describedby={`${ids.upstreamHelp}${errors.upstream ? ` ${ids.upstreamError}` : ''}`} />
+          aria-invalid={errors.upstream ? true : undefined}
+          aria-describedby={`${ids.upstreamHelp}${errors.upstream ? ` ${ids.upstreamError}` : ''}${theirs.upstream !== undefined ? ` ${ids.upstreamTheirs}` : ''}`} />
         <p className="help" id={ids.upstreamHelp}>The gateway forwards every allowed request here from the moment you save.</p>
         <ErrorText id={ids.upstreamError} message={errors.upstream} />
+        <ChangedMeanwhile id={ids.upstreamTheirs} field="upstream URL" value={theirs.upstream} onTake={(v) => { setUpstream(v); setTheirs({ ...theirs, upstream: undefined }) }} />
       </div>
       <div className="field">
         <label htmlFor={ids.description}>Description</label>
-        <textarea id={ids.description} value={description} rows={2} maxLength={512} onChange={(e) => setDescription(e.target.value)} />
+        <textarea id={ids.description} value={description} rows={2} maxLength={512} onChange={(e) => setDescription(e.target.value)}
+          aria-describedby={theirs.description !== undefined ? ids.descriptionTheirs : undefined} />
+        <ChangedMeanwhile id={ids.descriptionTheirs} field="description" value={theirs.description} onTake={(v) => { setDescription(v); setTheirs({ ...theirs, description: undefined }) }} />
       </div>
       <ErrorText message={errors.form} />
     </Modal>
+  )
+}
+
+/** Beside a field both people changed: what the other saved, and a button that takes it. */
+function ChangedMeanwhile({ id, field, value, onTake }: { id: string; field: string; value: string | undefined; onTake: (value: string) => void }) {
+  if (value === undefined) return null
+  return (
+    <p className="changed-meanwhile" id={id}>
+      Changed meanwhile to: {value === '' ? <em>(empty)</em> : <bdi className="changed-value">{value}</bdi>}{' '}
+      <button type="button" className="button button-quiet button-small" aria-label={`Use theirs for the ${field}`} onClick={() => onTake(value)}>Use theirs</button>
+    </p>
   )
 }
