@@ -741,6 +741,51 @@ describe('console', () => {
     }
   }, 120_000)
 
+  it('asks before a reload, Back or closing the tab drops what was typed in a dialog, and only then', async () => {
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    // The harness dismisses every dialog and lists it: a dismissed question keeps the page.
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!)
+    await page.getByRole('link', { name: 'hello', exact: true }).click()
+    const heading = page.getByRole('heading', { name: 'hello', level: 1 })
+    await heading.waitFor()
+    const edit = page.getByRole('dialog', { name: 'Edit hello' })
+    const description = edit.getByLabel('Description', { exact: true })
+    // A dialog only opened holds nothing to lose: a reload asks nothing.
+    await page.getByRole('button', { name: 'Edit' }).click()
+    const opened = await description.inputValue()
+    await page.reload()
+    await heading.waitFor()
+    expect(dialogs).toEqual([])
+
+    await page.getByRole('button', { name: 'Edit' }).click()
+    await description.fill('typed, not saved')
+    // A reload asks; refused, the page and the text stay.
+    await page.reload({ timeout: 3_000 }).catch(() => undefined)
+    await expect.poll(() => dialogs.length).toBe(1)
+    expect(dialogs[0]).toMatch(/^beforeunload:/)
+    expect(await description.inputValue()).toBe('typed, not saved')
+    // So does closing the tab.
+    await page.close({ runBeforeUnload: true })
+    await expect.poll(() => dialogs.length).toBe(2)
+    expect(dialogs[1]).toMatch(/^beforeunload:/)
+    expect(page.isClosed()).toBe(false)
+    // Back to the services list (a page within the console, which no beforeunload sees) asks too.
+    const url = page.url()
+    await page.goBack()
+    await expect.poll(() => dialogs.length).toBe(3)
+    expect(dialogs[2]).toBe('confirm: Leave this page? What you typed in the open dialog has not been saved.')
+    expect(page.url()).toBe(url)
+    expect(await description.inputValue()).toBe('typed, not saved')
+    // Typed back to how it opened, there is nothing to lose again.
+    await description.fill(opened)
+    await page.reload()
+    await heading.waitFor()
+    expect(dialogs).toHaveLength(3)
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
   it('serves the app with a strict Content-Security-Policy, immutable hashed assets, and /signin for a browser without a session', async () => {
     const signedOut = await fetch(`${server.controlUrl}/console/projects/${PROJECT}/services?x=1`, { redirect: 'manual' })
     expect(signedOut.status).toBe(303)

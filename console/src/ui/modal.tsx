@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react'
 import { SessionNotice } from './session-notice.tsx'
+import { useUnsavedInputWarning } from './unsaved-input.ts'
 
 /**
  * A modal dialog on the native <dialog> element: the browser traps focus, closes on Escape and
@@ -15,6 +16,8 @@ export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
 }) {
   const ref = useRef<HTMLDialogElement>(null)
   const titleId = useId()
+  const formRef = useRef<HTMLFormElement>(null)
+  const noteInput = useUnsavedInputWarning(formRef)
   // What had focus when the dialog opened (the button that opened it): focus goes back to it on
   // close. The browser would do so itself, but React has taken the dialog out of the page by the
   // time it is closed here, and focus would fall to the page's body.
@@ -41,7 +44,7 @@ export function Modal({ title, onClose, onSubmit, children, footer, wide }: {
         onClose()
       }}
     >
-      <form onSubmit={submit} noValidate>
+      <form ref={formRef} onSubmit={submit} onChange={noteInput} noValidate>
         <h2 id={titleId} className="modal-title">{title}</h2>
         <div className="modal-body">
           {children}

@@ -2,12 +2,38 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 
 
 /** A tiny History API router: the control plane serves index.html for every path under /console. */
 const listeners = new Set<() => void>()
+/** The address shown, to put back when a Back is refused; and what may refuse one. */
+let current = window.location.href
+let leaveGuard: (() => boolean) | undefined
 
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   if (options.replace) window.history.replaceState(null, '', to)
   else window.history.pushState(null, '', to)
+  current = window.location.href
   for (const l of listeners) l()
 }
+
+/**
+ * Lets `ask` refuse a Back or Forward within the console (an open dialog holding unsaved input:
+ * the page would change under it and drop it). Returns what removes the guard.
+ */
+export function guardLeaving(ask: () => boolean): () => void {
+  leaveGuard = ask
+  return () => {
+    if (leaveGuard === ask) leaveGuard = undefined
+  }
+}
+
+// Listening from when this module loads, before any page does: a refused Back is undone (the
+// address put back) before a page hears of it.
+window.addEventListener('popstate', (e) => {
+  if (leaveGuard && !leaveGuard()) {
+    e.stopImmediatePropagation()
+    window.history.pushState(null, '', current)
+    return
+  }
+  current = window.location.href
+})
 
 export function useLocation(): { pathname: string; search: URLSearchParams } {
   const [, setTick] = useState(0)
