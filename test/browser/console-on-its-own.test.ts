@@ -259,6 +259,39 @@ describe('the console on its own', () => {
     await context.close()
   })
 
+  it('at 375 px the header shows the signed-in email whole, broken only before its @', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 800 } })
+    const { page, problems } = await watchedPage(context)
+    await signInAt(page, OWNER, server.ownerPassword!)
+    await page.goto(`${server.controlUrl}/console/projects/my-project/services`)
+    await page.getByRole('link', { name: 'hello', exact: true }).waitFor()
+    await screenshot(page, 'console-375-header')
+    // The email's text split where the browser broke its lines (by each character's top).
+    const lines = (await page.evaluate(`(() => {
+      const el = document.querySelector('.account-email')
+      const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT)
+      const lines = []
+      let top
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (let i = 0; i < node.data.length; i++) {
+          const range = document.createRange()
+          range.setStart(node, i)
+          range.setEnd(node, i + 1)
+          const y = Math.round(range.getBoundingClientRect().top)
+          if (top === undefined || Math.abs(y - top) > 4) lines.push('')
+          top = y
+          lines[lines.length - 1] += node.data[i]
+        }
+      }
+      return lines
+    })()`)) as string[]
+    expect(lines.join('')).toBe(OWNER)
+    expect([[OWNER], ['owner', '@example.com']]).toContainEqual(lines)
+    expect(await scrollWidth(page)).toBeLessThanOrEqual(375)
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('is usable 420 px wide: no main page scrolls sideways', async () => {
     const context = await browser.newContext({ viewport: { width: 420, height: 860 } })
     const { page, problems } = await watchedPage(context)

@@ -23,7 +23,7 @@ export function AccountControls({ onPasswordChanged }: { onPasswordChanged: (mes
 
   return (
     <div className="account">
-      <span className="account-email" title="Signed in as">{email}</span>
+      <span className="account-email" title={`Signed in as ${email}`}><EmailParts email={email} /></span>
       <button type="button" className="button button-quiet button-small" onClick={() => setChangingPassword(true)}>Change password</button>
       <button type="button" className="button button-quiet button-small" disabled={signingOut} onClick={() => void signOut()}>Sign out</button>
       {changingPassword && (
@@ -36,5 +36,20 @@ export function AccountControls({ onPasswordChanged }: { onPasswordChanged: (mes
         />
       )}
     </div>
+  )
+}
+
+/**
+ * An email in two unbreakable parts, so a narrow header wraps it before the @ ("owner" over
+ * "@example.com"), never mid-word; a part wider than the header is cut with an ellipsis.
+ */
+function EmailParts({ email }: { email: string }) {
+  const at = email.lastIndexOf('@')
+  if (at <= 0) return <span className="email-part">{email}</span>
+  return (
+    <>
+      <span className="email-part">{email.slice(0, at)}</span>
+      <span className="email-part">{email.slice(at)}</span>
+    </>
   )
 }
