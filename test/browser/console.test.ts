@@ -786,6 +786,41 @@ describe('console', () => {
     await context.close()
   }, 120_000)
 
+  it('isolates user-supplied text, so a bidi override in it cannot reorder what is shown after it', async () => {
+    // A right-to-left override (U+202E) with nothing to end it, in a condition's title: the
+    // expression shown after the title on the same line would be drawn backwards.
+    const condition = { title: '\u202EUntil 2060', expression: 'request.time < timestamp("2060-01-01T00:00:00Z")' }
+    const { body: before } = await api<Policy>('POST', `${servicePath('billing')}:getIamPolicy`)
+    const bindings = [...(before.bindings ?? []), { role: 'roles/run.invoker', members: ['user:kb-user@example.com'], condition }]
+    expect((await api('POST', `${servicePath('billing')}:setIamPolicy`, { policy: { version: 3, bindings, etag: before.etag } })).status).toBe(200)
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const { page, dialogs, problems } = await watchedPage(context)
+    await signIn(page, server, OWNER, server.ownerPassword!, `/console/projects/${PROJECT}/services/billing`)
+    const expression = page.getByRole('region', { name: 'Permissions' }).getByText(condition.expression, { exact: true })
+    await expression.waitFor()
+    await screenshot(page, 'console-bidi-isolated')
+    // Each character's left edge, in the order of the text: increasing when drawn left to right.
+    const lefts = (await page.evaluate(`(() => {
+      const el = Array.from(document.querySelectorAll('.condition code')).find((c) => c.textContent === ${JSON.stringify(condition.expression)})
+      const text = document.createTreeWalker(el, NodeFilter.SHOW_TEXT).nextNode()
+      return Array.from(text.data, (_, i) => {
+        const range = document.createRange()
+        range.setStart(text, i)
+        range.setEnd(text, i + 1)
+        return range.getBoundingClientRect().left
+      })
+    })()`)) as number[]
+    expect(lefts.length).toBe(condition.expression.length)
+    expect(lefts.every((x, i) => i === 0 || x > lefts[i - 1]!)).toBe(true)
+    // A description in the services table sits in its own isolate too.
+    await page.goto(`${server.controlUrl}/console/projects/${PROJECT}/services`)
+    const cell = page.getByRole('cell', { name: XSS, exact: true })
+    expect(await cell.locator('bdi').textContent()).toBe(XSS)
+    expect(dialogs).toEqual([])
+    expect(problems).toEqual([])
+    await context.close()
+  }, 120_000)
+
   it('serves the app with a strict Content-Security-Policy, immutable hashed assets, and /signin for a browser without a session', async () => {
     const signedOut = await fetch(`${server.controlUrl}/console/projects/${PROJECT}/services?x=1`, { redirect: 'manual' })
     expect(signedOut.status).toBe(303)

@@ -68,7 +68,7 @@ export function GroupsPage() {
           {groups.map((g) => (
             <tr key={g.email}>
               <th scope="row" className="mono" data-label="Email">{g.email}</th>
-              <td data-label="Display name">{g.displayName || '—'}</td>
+              <td data-label="Display name"><bdi>{g.displayName || '—'}</bdi></td>
               <td className="actions">
                 <button type="button" className="button button-small" aria-label={`Members of ${g.email}`} onClick={() => setOpened(g)}>Members</button>
                 {allowed.has('postern.groups.delete') && (

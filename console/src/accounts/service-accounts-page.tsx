@@ -69,8 +69,8 @@ export function ServiceAccountsPage({ project }: { project: string }) {
           {accounts.map((a) => (
             <tr key={a.email}>
               <th scope="row" className="mono">{a.email}</th>
-              <td data-label="Display name">{a.displayName || '—'}</td>
-              <td className="description" data-label="Description">{a.description}</td>
+              <td data-label="Display name"><bdi>{a.displayName || '—'}</bdi></td>
+              <td className="description" data-label="Description"><bdi>{a.description}</bdi></td>
               <td data-label="Status">{a.disabled ? 'Disabled' : 'Enabled'}</td>
               <td data-label="Created">{formatTime(a.createTime)}</td>
               <td className="actions">

@@ -91,7 +91,7 @@ export function UsersPage() {
           {users.map((u) => (
             <tr key={u.email}>
               <th scope="row" className="mono" data-label="Email">{u.email}</th>
-              <td data-label="Display name">{u.displayName || '—'}</td>
+              <td data-label="Display name"><bdi>{u.displayName || '—'}</bdi></td>
               <td data-label="Status">{u.disabled ? 'Disabled' : 'Enabled'}</td>
               <td data-label="Created">{formatTime(u.createTime)}</td>
               <td className="actions">

@@ -140,8 +140,8 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
           </h3>
           {g.condition && (
             <p className="condition">
-              Only while: <strong>{g.condition.title ?? 'condition'}</strong> <code>{g.condition.expression}</code>
-              {g.condition.description && <span className="condition-description"> — {g.condition.description}</span>}
+              Only while: <strong><bdi>{g.condition.title ?? 'condition'}</bdi></strong> <code><bdi>{g.condition.expression}</bdi></code>
+              {g.condition.description && <span className="condition-description"> — <bdi>{g.condition.description}</bdi></span>}
             </p>
           )}
           <ul className="member-list">
@@ -152,8 +152,8 @@ export function PermissionsTab({ project, service, onChanged }: { project: strin
                 <li key={`${e.member}\n${e.inheritedFrom ?? ''}`} className="member">
                   <span className={`badge badge-${kind.toLowerCase().replace(/[^a-z]+/g, '-')}`}>{kind}</span>
                   <span className="member-text">
-                    <span className="member-id">{id}</span>
-                    {group?.displayName && <span className="member-name">{group.displayName}</span>}
+                    <bdi className="member-id">{id}</bdi>
+                    {group?.displayName && <bdi className="member-name">{group.displayName}</bdi>}
                     {e.inheritedFrom && <span className="inherited">Inherited from {e.inheritedFrom}</span>}
                   </span>
                   {canEdit && !e.inheritedFrom && (

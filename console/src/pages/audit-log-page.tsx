@@ -98,9 +98,9 @@ export function AuditLogPage({ project }: { project: string }) {
           {(pages?.entries ?? []).map((e) => (
             <tr key={e.id}>
               <td className="nowrap" data-label="Time">{formatTime(e.time)}</td>
-              <td className="mono" data-label="Principal">{e.principal}</td>
+              <td className="mono" data-label="Principal"><bdi>{e.principal}</bdi></td>
               <td className="mono" data-label="Action">{e.method}</td>
-              <td className="mono" data-label="Resource">{e.resource}</td>
+              <td className="mono" data-label="Resource"><bdi>{e.resource}</bdi></td>
               <td data-label="Outcome"><span className={e.outcome === 'OK' ? 'outcome outcome-ok' : 'outcome outcome-denied'}>{outcomeLabel(e.outcome)}</span>{(e.count ?? 1) > 1 && <span className="count"> ×{e.count}</span>}</td>
               <td data-label="Details">
                 {Object.keys(e.details ?? {}).length > 0 && (

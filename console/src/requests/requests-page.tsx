@@ -83,7 +83,7 @@ export function RequestsPage() {
               <td><ServiceLink request={r} /></td>
               <td>{roleTitle(r.role)}</td>
               <td className="nowrap">{readableDuration(r.requestedDuration)}</td>
-              <td className="wrap">{r.reason}</td>
+              <td className="wrap"><bdi>{r.reason}</bdi></td>
               <td className="nowrap">{formatTime(r.createTime)}</td>
               <td className="nowrap">
                 {r.canDecide ? (

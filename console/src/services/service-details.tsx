@@ -21,7 +21,7 @@ export function ServiceDetails({ service }: { service: Service }) {
       {rows.map(([term, value]) => (
         <div key={term} className="details-row">
           <dt>{term}</dt>
-          <dd>{value}</dd>
+          <dd><bdi>{value}</bdi></dd>
         </div>
       ))}
     </dl>

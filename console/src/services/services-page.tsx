@@ -121,7 +121,7 @@ export function ServicesPage({ project }: { project: string }) {
                   <td className="mono" data-label="URL">{s.uri}</td>
                   <td data-label="Authentication">{authenticationOf(s)}</td>
                   <td className="mono" data-label="Upstream">{s.upstream}</td>
-                  <td className="description" data-label="Description">{s.description}</td>
+                  <td className="description" data-label="Description"><bdi>{s.description}</bdi></td>
                 </tr>
               )
             })}
