@@ -775,7 +775,7 @@ describe('console', () => {
     await page.goBack()
     await expect.poll(() => dialogs.length).toBe(3)
     expect(dialogs[2]).toBe('confirm: Leave this page? What you typed in the open dialog has not been saved.')
-    expect(page.url()).toBe(url)
+    await expect.poll(() => page.url()).toBe(url)
     expect(await description.inputValue()).toBe('typed, not saved')
     // Typed back to how it opened, there is nothing to lose again.
     await description.fill(opened)

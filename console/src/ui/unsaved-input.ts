@@ -2,6 +2,17 @@ import { useEffect, useRef, useState, type RefObject } from 'react'
 import { guardLeaving } from './router.tsx'
 
 const QUESTION = 'Leave this page? What you typed in the open dialog has not been saved.'
+/** Set when the console itself starts the page afresh: asking then would keep a draft it means to drop. */
+let discarding = false
+
+/**
+ * Reloads the page without asking, dropping any unsaved input: when another person signed in
+ * in this browser, the page becomes theirs and must not keep the last person's draft.
+ */
+export function reloadDiscardingInput(): void {
+  discarding = true
+  window.location.reload()
+}
 
 /**
  * Whether a dialog's form holds input its person typed and has not saved: then reloading, going
@@ -18,6 +29,7 @@ export function useUnsavedInputWarning(form: RefObject<HTMLFormElement | null>):
   useEffect(() => {
     if (!unsaved) return
     const ask = (e: BeforeUnloadEvent) => {
+      if (discarding) return
       e.preventDefault()
       // Older Chromium asks only when returnValue is set; the text itself is never shown.
       e.returnValue = QUESTION

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react'
 import { fetchSession, goToSignIn } from '../api/client.ts'
 import { samePerson, type Session } from '../api/types.ts'
+import { reloadDiscardingInput } from './unsaved-input.ts'
 
 /**
  * Console tabs of one browser tell each other that someone signed in (nothing else is sent: each
@@ -41,7 +42,7 @@ export function useConsoleSession(): ConsoleSession {
     const recheck = () => {
       fetchSession().then((s) => {
         if (!s) return // still signed out
-        if (!samePerson(s, session)) return window.location.reload()
+        if (!samePerson(s, session)) return reloadDiscardingInput()
         setEnded(false)
         // A new sign-in in this browser replaced the session cookie, and with it the CSRF token.
         if (s.csrfToken !== session.csrfToken) setSession(s)
