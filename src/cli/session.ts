@@ -2,7 +2,8 @@ import { createPrivateKey, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { CliError } from './errors.js'
 import type { CliConfig, ConfigFiles } from '../core/cli-config-files.js'
-import { findSignIn, putSignIn, signInsOf, type SignIn, type StoredAccount } from '../core/cli-credentials.js'
+import { findSignIn, putSignIn, sameServer, signInsOf, type SignIn, type StoredAccount } from '../core/cli-credentials.js'
+import { noActiveAccount } from './no-active-account.js'
 import { signedInElsewhere } from './signed-in-elsewhere.js'
 import { signInCommand } from './sign-in-command.js'
 import { request } from './http-client.js'
@@ -34,9 +35,11 @@ export class Session {
   ) {}
 
   activeAccount(): string {
-    const account = this.files.readConfig().account
-    if (!account) throw new CliError('You are not signed in. Run: postern auth login')
-    return account
+    const config = this.files.readConfig()
+    if (config.account) return config.account
+    const server = this.serverOf(config)
+    const here = this.files.readCredentials().signIns.filter((s) => sameServer(s.server, server))
+    throw new CliError(noActiveAccount(server, here.map((s) => s.account)))
   }
 
   /**

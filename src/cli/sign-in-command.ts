@@ -12,7 +12,7 @@ export function signInCommand(account: string): string {
 }
 
 /** The account as one shell word, its control characters shown as `?` (it may come from a hand-edited file). */
-function shellWord(text: string): string {
+export function shellWord(text: string): string {
   const shown = text.replace(/\p{Cc}/gu, '?')
   return /^[\w@%+=:,./-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`
 }
