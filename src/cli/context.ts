@@ -90,8 +90,12 @@ export class Cli {
 
   project(cmd: Command): string {
     const project = this.globals(cmd).project ?? this.files.readConfig().project
-    if (!project) throw new CliError('No project: pass --project or run: postern config set project PROJECT_ID')
-    return project
+    if (project) return project
+    // A missing sign-in is reported first, as gcloud reports a missing account first: signing in
+    // also sets the project when the account can open only one (auth-login.ts), and every command
+    // that needs a project calls the API as the account anyway.
+    this.session.signIn()
+    throw new CliError('No project: pass --project or run: postern config set project PROJECT_ID')
   }
 
   format(cmd: Command, fallback: Format): Format {

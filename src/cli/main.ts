@@ -29,6 +29,7 @@ import { printsList } from './list-flags.js'
 import { traceHttp } from './http-trace.js'
 import { VERBOSITIES, showsErrors, type Verbosity } from './verbosity.js'
 import { UnknownOptionsFirst } from './unknown-options-first.js'
+import { emptyFlagValue } from './empty-flag-values.js'
 
 /** Builds the command tree. Each command group lives in its own file under commands/. */
 export function buildProgram(cli: Cli): Command {
@@ -139,6 +140,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   let verbosity: Verbosity = 'warning'
   program.hook('preAction', (_program, action) => {
     verbosity = cli.verbosity(action)
+    const empty = emptyFlagValue(cli.globals(action), action.name())
+    if (empty) throw usageError(empty)
     // A --format that cannot be printed is refused before the command does anything: refused when
     // printing, it came after the change was made, and after a result shown only once (a password).
     // So is a bare table for a command that prints one resource (or none), which formatResource
