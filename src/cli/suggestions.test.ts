@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { explainGcloudOnlyCommand, explainGcloudOnlyOption, insteadOfGcloudOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
+import { explainGcloudOnlyCommand, explainGcloudOnlyOption, explainGcloudOnlyProperty, insteadOfGcloudOption, suggestForGcloudGroup, suggestForPropertyEquals, suggestOption } from './suggestions.js'
 
 describe('suggestions', () => {
   it('finds a flag that holds the one typed', () => {
@@ -69,5 +69,14 @@ describe('suggestions', () => {
     expect(explainGcloudOnlyCommand(['auth', 'login'])).toBeUndefined()
     expect(explainGcloudOnlyCommand(['run', 'services', 'list'])).toBeUndefined()
     expect(explainGcloudOnlyCommand([])).toBeUndefined()
+  })
+})
+
+describe('explainGcloudOnlyProperty', () => {
+  it('says why Postern keeps no region, zone or platform, and nothing for other names', () => {
+    for (const name of ['run/region', 'compute/region', 'Compute/Region']) expect(explainGcloudOnlyProperty(name)).toContain('Postern has no regions')
+    expect(explainGcloudOnlyProperty('compute/zone')).toContain('Postern has no zones')
+    expect(explainGcloudOnlyProperty('run/platform')).toContain('one platform')
+    expect(explainGcloudOnlyProperty('foo')).toBeUndefined()
   })
 })

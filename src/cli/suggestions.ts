@@ -100,6 +100,23 @@ const GCLOUD_ONLY = new Map([
   ],
 ])
 
+/**
+ * gcloud's properties that people set by habit and Postern keeps none of, and why: `config set
+ * run/region us-central1` is refused (there is nothing it would change) with the reason, as the
+ * `--region` flag is, rather than only the list of properties.
+ */
+const GCLOUD_ONLY_PROPERTIES = new Map([
+  ['run/region', 'Postern has no regions: a service is named by its project and name.'],
+  ['compute/region', 'Postern has no regions: a service is named by its project and name.'],
+  ['compute/zone', 'Postern has no zones: a service is named by its project and name.'],
+  ['run/platform', 'Postern is the one platform.'],
+])
+
+/** Why a property is one of gcloud's that Postern has no use for, if it is. */
+export function explainGcloudOnlyProperty(name: string): string | undefined {
+  return GCLOUD_ONLY_PROPERTIES.get(name.toLowerCase())
+}
+
 /** Why an unknown option is one of gcloud's that Postern has no use for, if it is. */
 export function explainGcloudOnlyOption(unknown: string): string | undefined {
   return GCLOUD_ONLY.get(unknown.replace(/=.*$/, ''))

@@ -53,4 +53,15 @@ describe('the first command on an empty configuration', () => {
     // The others, for comparison: already usage errors.
     for (const args of [['services', 'list', '--format='], ['services', 'list', '--limit=']]) expect((await runCli(args, { configDir })).code).toBe(2)
   })
+  it("gcloud's region and zone properties, set by habit, are refused with the reason, exit 2; core/project and core/account are Postern's own", async () => {
+    const configDir = fresh()
+    for (const [property, why] of [['run/region', 'Postern has no regions'], ['compute/region', 'Postern has no regions'], ['compute/zone', 'Postern has no zones']] as const) {
+      const r = await runCli(['config', 'set', property, 'us-central1'], { configDir })
+      expect(r, property).toMatchObject({ code: 2, stderr: `ERROR: Unknown property '${property}': ${why}: a service is named by its project and name. Postern's properties: server, project, account, impersonate_service_account.\n` })
+    }
+    expect(await runCli(['config', 'set', 'core/project', 'my-project'], { configDir })).toMatchObject({ code: 0 })
+    expect(await runCli(['config', 'set', 'core/account', 'ann@example.com', '--quiet'], { configDir })).toMatchObject({ code: 0 })
+    expect(await runCli(['config', 'get', 'account'], { configDir })).toMatchObject({ code: 0, stdout: 'ann@example.com\n' })
+    expect(await runCli(['config', 'set', 'foo/bar', 'x'], { configDir })).toMatchObject({ code: 2, stderr: "ERROR: Unknown property 'foo/bar'; one of: server, project, account, impersonate_service_account.\n" })
+  })
 })

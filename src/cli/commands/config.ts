@@ -5,13 +5,16 @@ import { urlMeantBy } from '../../core/scheme-less.js'
 import type { Cli } from '../context.js'
 import { usageError } from '../errors.js'
 import { registerConfigurations } from './config-configurations.js'
+import { explainGcloudOnlyProperty } from '../suggestions.js'
 import { PROJECT_ID, PROJECT_ID_RULE } from '../../api/project-id.js'
 
 /** A property's name; gcloud's section prefix (core/project, auth/impersonate_service_account) is taken too. */
 function key(given: string): keyof CliConfig {
   const name = given.replace(/^core\/|^auth\/(?=impersonate_service_account$)/, '')
-  if (!(CONFIG_KEYS as readonly string[]).includes(name)) throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
-  return name as keyof CliConfig
+  if ((CONFIG_KEYS as readonly string[]).includes(name)) return name as keyof CliConfig
+  const why = explainGcloudOnlyProperty(name)
+  if (why) throw usageError(`Unknown property '${name}': ${why} Postern's properties: ${CONFIG_KEYS.join(', ')}.`)
+  throw usageError(`Unknown property '${name}'; one of: ${CONFIG_KEYS.join(', ')}.`)
 }
 
 export function registerConfig(program: Command, cli: Cli): void {
