@@ -37,7 +37,7 @@ import { signInGrants, signInRoutes } from './control/oauth/routes.js'
 import { SessionAuth } from './control/session-auth.js'
 import type { ServeConfig } from './core/config.js'
 import { isLoopback } from './core/loopback.js'
-import { controlUrlForReset, recordControlUrl } from './control/reset-owner-server.js'
+import { controlUrlForReset, movedServerHint, recordControlUrl, recordedControlUrl } from './control/reset-owner-server.js'
 import { PosternError } from './core/errors.js'
 import { systemClock } from './core/clock.js'
 import { startTestClock } from './core/test-clock.js'
@@ -412,6 +412,7 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
     throw err
   }
   // Once every plane listens: a start that fails on a busy gateway port leaves the running server's note alone.
+  const previousControlUrl = recordedControlUrl(config.dataDir)
   if (running.controlUrl) {
     try {
       recordControlUrl(config.dataDir, running.controlUrl)
@@ -626,6 +627,10 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   let localCli: LocalCliSignIn = { kind: 'left-alone' }
   if (config.planes.control && running.controlUrl && isLoopback(config.host)) {
     if (boot.firstStart) localCli = await signInLocalCli(config, running.controlUrl, { email: boot.owner, uid: boot.ownerUid }, store, clock, io)
+    else {
+      const moved = movedServerHint(config.cliConfigDir, previousControlUrl, running.controlUrl)
+      if (moved) io.stdout(moved + '\n')
+    }
   }
   if (demoUpstream !== undefined) {
     // The curl line works only once the CLI talks to this server as someone: what to type first, when the start could not sign it in here.
