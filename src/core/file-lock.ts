@@ -45,12 +45,12 @@ export function lockIsStale(o: { holder: Holder | undefined; ageMs: number; here
   return o.ageMs > HELD_TOO_LONG_MS || o.ageMs > o.uptimeMs || !o.alive(o.holder.pid)
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this pid exists on this machine (EPERM: it does, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
   } catch (err) {
-    // EPERM: it exists, as another user's process.
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -3,6 +3,7 @@ import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { join } from 'node:path'
 import { writableFile, writeRefused } from '../core/data-dir.js'
 import { PosternError } from '../core/errors.js'
+import { alive } from '../core/file-lock.js'
 
 /** The file whose lock says a `postern serve` holds the data dir, and the note beside it saying which. */
 const LOCK_FILE = 'serve.lock'
@@ -77,16 +78,6 @@ function holderOf(dataDir: string): Holder | undefined {
     return undefined
   }
   return typeof noted.pid === 'number' && alive(noted.pid) ? noted : undefined
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: alive, another user's.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Why a second `postern serve` on a held data dir does not start, and what to run instead. */
