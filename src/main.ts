@@ -428,7 +428,14 @@ export async function serve(config: ServeConfig, io: { stdout: (s: string) => vo
   const notBootstrapped: BootstrapResult = { firstStart: false, owner: config.owner, ownerUid: '' }
   const ownerless = restoring === undefined && !config.planes.control && !(await store.getPolicy(ORGANIZATION))
   if (ownerless) log.log('warn', 'no owner yet: a process serving only the gateway does not create one; the first process started with the control plane (--planes control, or both) creates the owner and prints its password')
-  const boot = restoring !== undefined || !config.planes.control ? notBootstrapped : await bootstrap(store, { owner: config.owner, project: config.project, now: clock() })
+  // A bootstrap that refuses (a project id or owner it cannot take) stops the planes it listens on, or the process would stay up serving nothing.
+  const boot =
+    restoring !== undefined || !config.planes.control
+      ? notBootstrapped
+      : await bootstrap(store, { owner: config.owner, project: config.project, now: clock() }).catch(async (err: unknown) => {
+        await running.close().catch(() => undefined)
+        throw err
+      })
   // While a restore is under way a catch-up may fail on tables not there yet: the follower retries at its polls.
   await (restoring === undefined ? follower.catchUp() : follower.catchUp().catch((err: Error) => freshness.failed(err)))
 

@@ -47,6 +47,11 @@ describe('postern serve configuration', () => {
     }
   })
 
+  it('a first start whose --project it cannot take says why and exits, not serving on (it printed the error and stayed up)', async () => {
+    const r = await serve(['--project=Bad', '--port', String(await freePort()), '--gateway-port', String(await freePort())], {})
+    expect(r).toMatchObject({ code: 1, stderr: expect.stringContaining("Invalid project id 'Bad'") })
+  })
+
   it('says so when one port is given to two listeners (it said the second found it "in use (another postern serve?)")', async () => {
     const port = String(await freePort())
     const r = await serve(['--port', port, '--gateway-port', port, '--metrics-port', port], {})
